@@ -1,0 +1,136 @@
+# strata — one non-recursive Makefile.
+#
+#   make            build libstrata.a, strata, stratad into build/
+#   make test       install missing Debian packages and test tools, build, run
+#                   every CUnit suite (prints each summary)
+#   make asan       the whole suite under ASan+UBSan (build-asan/)
+#   make bench      benchmarks (not tests: they print ratios, assert nothing)
+#   make demo       build, start stratad on ./var and show it governing a table
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# CI=true or WERROR=1 adds -Werror.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+SAN      ?=
+
+PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit
+DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
+            libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Wformat=2 -Wvla -Wno-format-truncation
+ifneq ($(filter true 1,$(CI) $(WERROR)),)
+WARN     += -Werror
+endif
+OPT      ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. -MMD -MP -pthread
+LDLIBS   += -lavro -llmdb -linih -lxxhash -lzstd -ljansson -levent_pthreads \
+            -levent -lz -lm -pthread
+ifneq ($(SAN),)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+MODULES  := core manifest format table merge sort compact clean policies daemon cli
+LIB_SRC  := $(filter-out %/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libstrata.a
+
+BINS     := $(BUILD)/strata
+ifneq ($(wildcard daemon/main.c),)
+BINS     += $(BUILD)/stratad
+endif
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_UTIL_SRC := $(wildcard tests/util/*.c)
+TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/%.o)
+
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+NODE_DIR := tests/.node
+
+.PHONY: all test test-run asan bench demo install clean deps node-deps
+
+all: $(LIB) $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/strata: $(BUILD)/cli/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/stratad: $(BUILD)/daemon/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- set-up: Debian packages and the DuckDB oracle -------------------------
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y $$missing || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y $$missing; }; \
+	fi
+
+node-deps:
+	@if [ ! -d $(NODE_DIR)/node_modules/@duckdb/node-api ]; then \
+		mkdir -p $(NODE_DIR) && cd $(NODE_DIR) && \
+		( [ -f package.json ] || echo '{"private":true}' > package.json ) && \
+		( npm install --no-audit --no-fund @duckdb/node-api >npm.log 2>&1 || \
+		  echo "WARNING: npm could not install @duckdb/node-api (see $(NODE_DIR)/npm.log); DuckDB interop tests will be SKIPPED" ); \
+	fi
+
+# ---- tests ------------------------------------------------------------------
+
+test: deps node-deps
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory test-run
+
+test-run: $(LIB) $(BINS) $(TEST_BIN)
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN)
+
+asan: deps node-deps
+	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
+
+bench: deps node-deps all $(BENCH_BIN)
+	@STRATA_BUILD=$(BUILD) bench/run-bench $(BENCH_BIN)
+
+demo: deps all
+	@STRATA_BUILD=$(BUILD) etc/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/strata
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/strata/
+	@if [ -f etc/stratad.ini ]; then \
+		install -d $(DESTDIR)$(PREFIX)/etc/strata $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+		install -m 0644 etc/stratad.ini $(DESTDIR)$(PREFIX)/etc/strata/stratad.ini && \
+		install -m 0644 etc/stratad.service $(DESTDIR)$(PREFIX)/lib/systemd/system/stratad.service; \
+	fi
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

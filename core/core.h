@@ -1,0 +1,276 @@
+/*
+ * core/core.h — the contract of strata's lowest layer.
+ *
+ * Everything above includes this header and nothing else from core/.  It
+ * provides:
+ *   - one error-code table: functions return 0 or a negative code, -errno for
+ *     system errors and STRATA_E* (all below -10000) for strata's own; the
+ *     detail goes into a caller-supplied strata_err buffer;
+ *   - a level-checked log macro with printf-format checking;
+ *   - the I/O vtable through which every file-system call goes, so tests can
+ *     inject EIO, ENOSPC, short writes and failed fsyncs at any call site;
+ *   - durable file writing (temp name, fsync, rename, directory fsync) with
+ *     sticky failures;
+ *   - a replaceable clock (tests move time), hashing, names and paths,
+ *     growable buffers and an arena.
+ *
+ * Thread safety: all functions are safe to call from any thread, except
+ * strata_io_set(), strata_clock_set() and strata_log_set_*(), which are meant
+ * for start-up and tests.
+ */
+#ifndef STRATA_CORE_H
+#define STRATA_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum {
+	STRATA_OK = 0,
+	STRATA_EBASE = -10000,
+	STRATA_EINVAL = -10001,       /* bad input: a value, a name, a type */
+	STRATA_ECORRUPT = -10002,     /* a file or manifest record is damaged */
+	STRATA_ECONFLICT = -10003,    /* optimistic check failed, nothing done */
+	STRATA_ENOTFOUND = -10004,    /* a named object does not exist */
+	STRATA_EEXIST = -10005,       /* a named object already exists */
+	STRATA_ERETENTION = -10006,   /* version outside the retention window */
+	STRATA_EUNSUPPORTED = -10007, /* valid but outside what strata handles */
+	STRATA_EPOISONED = -10008,    /* handle refused after a failed durable op */
+	STRATA_EMAPFULL = -10009,     /* the LMDB map is full */
+	STRATA_EBUSY = -10010,        /* bucket claimed by another job */
+	STRATA_ECANCELED = -10011,    /* cancelled at a block boundary */
+	STRATA_EMANIFEST = -10012,    /* other LMDB failure */
+	STRATA_ELIMIT = -10013,       /* a size limit was exceeded */
+	STRATA_ELAST = -10014
+};
+
+#define STRATA_ERR_MSG_MAX 512
+
+/* Detail for a failed call: the code and a lowercase message naming the
+ * object and the reason.  Callers may pass NULL where they do not care. */
+typedef struct strata_err {
+	int code;
+	char msg[STRATA_ERR_MSG_MAX];
+} strata_err;
+
+/* Static text for a code (-errno or STRATA_E*); never NULL. */
+const char *strata_strerror(int code);
+
+/* Fill err (if not NULL) with code and a formatted message; returns code so
+ * callers can write `return strata_err_set(err, STRATA_EINVAL, ...)`. */
+int strata_err_set(strata_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefix err->msg with more context ("while X: <old msg>"); returns err->code
+ * (or code if err is NULL). */
+int strata_err_wrap(strata_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void strata_err_clear(strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+	STRATA_LOG_ERROR = 0,
+	STRATA_LOG_WARN = 1,
+	STRATA_LOG_INFO = 2,
+	STRATA_LOG_DEBUG = 3
+} strata_log_level;
+
+extern volatile int strata_log_level_cur;
+
+/* The one log macro: checks the level before formatting anything. */
+#define STRATA_LOG(lvl, ...)                                                   \
+	do {                                                                   \
+		if ((int)(lvl) <= strata_log_level_cur)                        \
+			strata_log_write((lvl), __FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
+#define LOG_ERROR(...) STRATA_LOG(STRATA_LOG_ERROR, __VA_ARGS__)
+#define LOG_WARN(...) STRATA_LOG(STRATA_LOG_WARN, __VA_ARGS__)
+#define LOG_INFO(...) STRATA_LOG(STRATA_LOG_INFO, __VA_ARGS__)
+#define LOG_DEBUG(...) STRATA_LOG(STRATA_LOG_DEBUG, __VA_ARGS__)
+
+void strata_log_write(strata_log_level lvl, const char *file, int line,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void strata_log_set_level(strata_log_level lvl);
+/* Parse "error|warn|info|debug"; returns 0 or STRATA_EINVAL. */
+int strata_log_level_parse(const char *s, strata_log_level *out);
+const char *strata_log_level_name(strata_log_level lvl);
+/* Send log lines to fd (default 2).  Each line is written with one write(2). */
+void strata_log_set_fd(int fd);
+
+/* ------------------------------------------------------------------------ */
+/* I/O vtable                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Every file-system call strata makes goes through this table.  Each entry
+ * returns what the system call returns on success and -errno on failure
+ * (never -1 with errno).  Tests install a table that fails chosen calls. */
+typedef struct strata_io_ops {
+	int (*open)(const char *path, int flags, mode_t mode);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+	int (*fsync)(int fd);
+	int (*close)(int fd);
+	int (*fstat)(int fd, struct stat *st);
+	int (*stat)(const char *path, struct stat *st);
+	int (*rename)(const char *from, const char *to);
+	int (*unlink)(const char *path);
+	int (*mkdir)(const char *path, mode_t mode);
+	int (*rmdir)(const char *path);
+	/* Directory listing: opendir returns NULL and sets *err to -errno. */
+	DIR *(*opendir)(const char *path, int *err);
+	struct dirent *(*readdir)(DIR *d);
+	int (*closedir)(DIR *d);
+} strata_io_ops;
+
+/* The table in force; never NULL. */
+const strata_io_ops *strata_io(void);
+/* Install ops (NULL restores the system table); returns the previous one. */
+const strata_io_ops *strata_io_set(const strata_io_ops *ops);
+/* The plain system-call table, for wrappers that delegate to it. */
+extern const strata_io_ops strata_io_system;
+
+/* Write all n bytes at off, looping over short writes; a write returning 0
+ * is reported as -EIO.  Returns 0 or -errno. */
+int strata_io_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+/* Read exactly n bytes at off; short read (EOF) gives STRATA_ECORRUPT. */
+int strata_io_pread_all(int fd, void *buf, size_t n, off_t off);
+/* fsync a directory by path. */
+int strata_io_fsync_dir(const char *dir);
+/* mkdir -p (mode 0755 unless given); existing directories are fine. */
+int strata_io_mkdirs(const char *path, mode_t mode);
+
+/* ------------------------------------------------------------------------ */
+/* Durable file writing                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A file written under a temporary name in the final directory, buffered,
+ * and made durable by strata_wfile_commit(): flush, fsync, close, rename to
+ * the final name, fsync the directory.
+ *
+ * Invariant 1: a failed write, fsync or rename poisons the handle; every later
+ * call returns STRATA_EPOISONED and only _abort() is allowed.  Nothing is
+ * retried on the same handle (Linux may have dropped the dirty pages). */
+typedef struct strata_wfile strata_wfile;
+
+/* Create "<final_path>.tmp.<pid>.<n>" exclusively (mode 0644).  The final
+ * file must not exist yet.  *out is owned by the caller and ends with
+ * _commit() or _abort(). */
+int strata_wfile_open(const char *final_path, strata_wfile **out, strata_err *err);
+/* Append n bytes (buffered, 256 KiB). */
+int strata_wfile_write(strata_wfile *f, const void *buf, size_t n, strata_err *err);
+/* Bytes appended so far. */
+uint64_t strata_wfile_offset(const strata_wfile *f);
+/* Make the file durable under its final name and free the handle (on
+ * failure too: the temp file is removed and the handle freed). */
+int strata_wfile_commit(strata_wfile *f, strata_err *err);
+/* Close, remove the temp file, free.  NULL is a no-op. */
+void strata_wfile_abort(strata_wfile *f);
+/* A stdio stream (fopencookie) writing into f, for libraries that want a
+ * FILE* (Avro C).  fclose() on it flushes into f but does not commit.  Write
+ * errors surface through f (poisoned) as well as the stream. */
+FILE *strata_wfile_stdio(strata_wfile *f);
+const char *strata_wfile_path(const strata_wfile *f); /* final path, lent */
+
+/* ------------------------------------------------------------------------ */
+/* Reading whole-file ranges                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A read-only file with its size, for format readers that validate every
+ * offset against the size. */
+typedef struct strata_rfile strata_rfile;
+int strata_rfile_open(const char *path, strata_rfile **out, strata_err *err);
+uint64_t strata_rfile_size(const strata_rfile *f);
+const char *strata_rfile_path(const strata_rfile *f);
+int strata_rfile_fd(const strata_rfile *f);
+/* Read [off, off+n) into buf; a range past the end is STRATA_ECORRUPT naming
+ * the file. */
+int strata_rfile_read(strata_rfile *f, void *buf, size_t n, uint64_t off,
+		      strata_err *err);
+void strata_rfile_close(strata_rfile *f);
+
+/* ------------------------------------------------------------------------ */
+/* Clock                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Wall-clock microseconds since the epoch; tests install their own clock. */
+int64_t strata_now_us(void);
+typedef int64_t (*strata_clock_fn)(void *arg);
+void strata_clock_set(strata_clock_fn fn, void *arg); /* NULL: real clock */
+/* Monotonic microseconds (never replaced), for durations. */
+int64_t strata_mono_us(void);
+
+/* ------------------------------------------------------------------------ */
+/* Hashing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* XXH3-64 with seed 0.  The bucket of a key is strata_hash64(key) % buckets;
+ * this never changes once data exists. */
+uint64_t strata_hash64(const void *p, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Names and paths                                                          */
+/* ------------------------------------------------------------------------ */
+
+#define STRATA_NAME_MAX 63
+/* [a-z][a-z0-9_]{0,62}: tables, columns, tags.  Returns 0 or STRATA_EINVAL
+ * with a message naming `what` (e.g. "table name"). */
+int strata_name_check(const char *name, const char *what, strata_err *err);
+/* Join a and b with one '/' into out (size n); STRATA_ELIMIT if too long. */
+int strata_path_join(char *out, size_t n, const char *a, const char *b);
+
+/* ------------------------------------------------------------------------ */
+/* Buffers and arenas                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A growable byte buffer.  Zero-initialise; free with strata_buf_free(). */
+typedef struct strata_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+} strata_buf;
+
+/* Ensure room for extra more bytes; aborts on out-of-memory (like Redis's
+ * zmalloc: strata treats OOM as fatal rather than a recoverable error). */
+void strata_buf_reserve(strata_buf *b, size_t extra);
+void strata_buf_append(strata_buf *b, const void *p, size_t n);
+void strata_buf_putc(strata_buf *b, uint8_t c);
+void strata_buf_printf(strata_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void strata_buf_reset(strata_buf *b);
+void strata_buf_free(strata_buf *b);
+
+/* Allocation wrappers that abort on out-of-memory. */
+void *strata_malloc(size_t n);
+void *strata_calloc(size_t n, size_t size);
+void *strata_realloc(void *p, size_t n);
+char *strata_strdup(const char *s);
+void *strata_memdup(const void *p, size_t n);
+
+/* A bump allocator; everything is freed at once by _free or _reset. */
+typedef struct strata_arena strata_arena;
+strata_arena *strata_arena_new(void);
+void *strata_arena_alloc(strata_arena *a, size_t n); /* 8-byte aligned */
+void *strata_arena_dup(strata_arena *a, const void *p, size_t n);
+char *strata_arena_strdup(strata_arena *a, const char *s);
+size_t strata_arena_bytes(const strata_arena *a);
+void strata_arena_reset(strata_arena *a);
+void strata_arena_free(strata_arena *a);
+
+#define STRATA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define STRATA_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define STRATA_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

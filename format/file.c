@@ -1,0 +1,425 @@
+/*
+ * format/file.c — the generic data-file writer and sorted-run reader.
+ *
+ * Both file kinds sit behind one writer and one reader (format_int.h holds
+ * the backend tables).  This layer owns what the kinds share:
+ *
+ * Writer invariants:
+ *   1. records reach the backend in (key asc, _seq desc) order with no
+ *      repeated (key, _seq); row files (no _seq) hold each key once;
+ *   2. the statistics (rows, tombstones, _seq range, key range, sketch)
+ *      describe exactly the records written.
+ * Reader invariants:
+ *   3. records come out in (key asc, _seq desc) order or the read fails with
+ *      STRATA_ECORRUPT naming the file — a damaged file can never feed a
+ *      merge with unsorted input;
+ *   4. rows are mapped from the file's schema to the read schema by column id:
+ *      columns the file lacks read as null, others are not decoded.
+ */
+#include "format/format_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *strata_format_name(strata_format f)
+{
+	switch (f) {
+	case STRATA_FMT_AVRO:
+		return "avro";
+	case STRATA_FMT_PARQUET:
+		return "parquet";
+	}
+	return "unknown";
+}
+
+void strata_write_opts_default(strata_write_opts *o, strata_format f)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = f;
+	o->codec = f == STRATA_FMT_PARQUET ? STRATA_CODEC_ZSTD : STRATA_CODEC_NONE;
+	o->zstd_level = 3;
+	o->row_group_bytes = 64ull << 20;
+	o->page_bytes = 1ull << 20;
+	o->dict_max_bytes = 1ull << 20;
+}
+
+static const strata_fw_backend *writer_backend(strata_format f)
+{
+	return f == STRATA_FMT_AVRO ? &strata_avro_writer :
+	       f == STRATA_FMT_PARQUET ? &strata_parquet_writer : NULL;
+}
+
+static const strata_fr_backend *reader_backend(strata_format f)
+{
+	return f == STRATA_FMT_AVRO ? &strata_avro_reader :
+	       f == STRATA_FMT_PARQUET ? &strata_parquet_reader : NULL;
+}
+
+/* ---- writer -------------------------------------------------------------- */
+
+struct strata_fwriter {
+	const strata_fw_backend *be;
+	void *state;
+	const strata_schema *schema;
+	bool has_seq;
+	strata_file_stats st;
+	strata_buf key_prev;
+	strata_buf key_cur;
+	int64_t seq_prev;
+	char *path;
+};
+
+int strata_fwriter_open(const char *path, const strata_schema *schema,
+			const strata_write_opts *opts, strata_fwriter **out,
+			strata_err *err)
+{
+	*out = NULL;
+	const strata_fw_backend *be = writer_backend(opts->format);
+	if (!be)
+		return strata_err_set(err, STRATA_EINVAL, "unknown data file format %d",
+				      (int)opts->format);
+	void *state = NULL;
+	int rc = be->open(path, schema, opts, &state, err);
+	if (rc)
+		return rc;
+	strata_fwriter *w = strata_calloc(1, sizeof(*w));
+	w->be = be;
+	w->state = state;
+	w->schema = schema;
+	w->has_seq = opts->format != STRATA_FMT_AVRO;
+	w->path = strata_strdup(path);
+	strata_file_stats_init(&w->st);
+	*out = w;
+	return 0;
+}
+
+int strata_fwriter_add(strata_fwriter *w, const strata_row *row, strata_err *err)
+{
+	strata_buf_reset(&w->key_cur);
+	int rc = strata_key_encode(w->schema, row, &w->key_cur, err);
+	if (rc)
+		return rc;
+	/* invariant 1 */
+	if (w->st.rows > 0) {
+		int c = strata_key_cmp(w->key_prev.data, w->key_prev.len, w->key_cur.data,
+				       w->key_cur.len);
+		if (c > 0 || (c == 0 && (!w->has_seq || row->seq >= w->seq_prev))) {
+			return strata_err_set(err, STRATA_EINVAL,
+					      "\"%s\": records out of order (%s)", w->path,
+					      c > 0 ? "key decreases" :
+					      w->has_seq ? "_seq not decreasing within a key" :
+							   "key repeated in a row file");
+		}
+	}
+	rc = w->be->add(w->state, row, err);
+	if (rc)
+		return rc;
+	/* invariant 2 */
+	strata_file_stats *st = &w->st;
+	if (st->rows == 0) {
+		strata_buf_append(&st->key_min, w->key_cur.data, w->key_cur.len);
+		st->seq_min = st->seq_max = row->seq;
+	}
+	if (row->seq < st->seq_min)
+		st->seq_min = row->seq;
+	if (row->seq > st->seq_max)
+		st->seq_max = row->seq;
+	st->rows++;
+	if (row->op == STRATA_OP_DELETE)
+		st->tombstones++;
+	if (st->rows == 1 || w->key_prev.len != w->key_cur.len ||
+	    memcmp(w->key_prev.data, w->key_cur.data, w->key_cur.len) != 0)
+		strata_sketch_add(st->sketch, w->key_cur.data, w->key_cur.len);
+	w->seq_prev = row->seq;
+	strata_buf tmp = w->key_prev;
+	w->key_prev = w->key_cur;
+	w->key_cur = tmp;
+	return 0;
+}
+
+const strata_buf *strata_fwriter_last_key(const strata_fwriter *w)
+{
+	return &w->key_prev;
+}
+
+uint64_t strata_fwriter_bytes(const strata_fwriter *w)
+{
+	return w->be->bytes(w->state);
+}
+
+uint64_t strata_fwriter_rows(const strata_fwriter *w)
+{
+	return w->st.rows;
+}
+
+static void fwriter_free(strata_fwriter *w)
+{
+	strata_buf_free(&w->key_prev);
+	strata_buf_free(&w->key_cur);
+	strata_file_stats_free(&w->st);
+	free(w->path);
+	free(w);
+}
+
+int strata_fwriter_finish(strata_fwriter *w, strata_file_stats *stats, strata_err *err)
+{
+	if (w->st.rows > 0) {
+		strata_buf_reset(&w->st.key_max);
+		strata_buf_append(&w->st.key_max, w->key_prev.data, w->key_prev.len);
+	}
+	uint64_t bytes = 0;
+	int rc = w->be->finish(w->state, &w->st, &bytes, err);
+	w->state = NULL;
+	if (rc == 0) {
+		w->st.bytes = bytes;
+		*stats = w->st;
+		memset(&w->st, 0, sizeof(w->st)); /* ownership moved to stats */
+	}
+	fwriter_free(w);
+	return rc;
+}
+
+void strata_fwriter_abort(strata_fwriter *w)
+{
+	if (!w)
+		return;
+	if (w->state)
+		w->be->abort(w->state);
+	fwriter_free(w);
+}
+
+/* ---- reader -------------------------------------------------------------- */
+
+struct strata_run {
+	const strata_fr_backend *be;
+	void *state;
+	strata_format fmt;
+	const strata_schema *fs; /* file schema, lent by opts or the backend */
+	const strata_schema *rs; /* read schema */
+	int *map;                /* read column -> file column or -1 */
+	bool *need;              /* per file column */
+	strata_row frow;
+	strata_row orow;
+	strata_buf key;
+	strata_buf key_prev;
+	int64_t seq_prev;
+	bool has_prev;
+	bool has_seq;
+	int64_t default_seq, seq_min, seq_max;
+	strata_buf seek_key;
+	bool is_seeking;
+	uint64_t decoded;
+	char *path;
+};
+
+int strata_format_detect(const char *path, strata_format *out, strata_err *err)
+{
+	strata_rfile *f = NULL;
+	int rc = strata_rfile_open(path, &f, err);
+	if (rc)
+		return rc;
+	uint8_t magic[4];
+	if (strata_rfile_size(f) < 4) {
+		strata_rfile_close(f);
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "\"%s\" is too short to be a data file (%llu bytes)", path,
+				      (unsigned long long)strata_rfile_size(f));
+	}
+	rc = strata_rfile_read(f, magic, 4, 0, err);
+	strata_rfile_close(f);
+	if (rc)
+		return rc;
+	if (memcmp(magic, "Obj\x01", 4) == 0)
+		*out = STRATA_FMT_AVRO;
+	else if (memcmp(magic, "PAR1", 4) == 0)
+		*out = STRATA_FMT_PARQUET;
+	else
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "\"%s\" is neither an Avro nor a Parquet file (bad magic)",
+				      path);
+	return 0;
+}
+
+int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **out,
+		    strata_err *err)
+{
+	*out = NULL;
+	strata_format fmt;
+	int rc = strata_format_detect(path, &fmt, err);
+	if (rc)
+		return rc;
+	const strata_fr_backend *be = reader_backend(fmt);
+	void *state = NULL;
+	rc = be->open(path, opts->file_schema, &state, err);
+	if (rc)
+		return rc;
+	strata_run *r = strata_calloc(1, sizeof(*r));
+	r->be = be;
+	r->state = state;
+	r->fmt = fmt;
+	r->path = strata_strdup(path);
+	r->fs = be->schema(state);
+	r->rs = opts->read_schema ? opts->read_schema : r->fs;
+	r->has_seq = be->has_seq(state);
+	r->default_seq = opts->default_seq;
+	r->seq_min = opts->seq_min;
+	r->seq_max = opts->seq_max;
+	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
+	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));
+	for (uint32_t i = 0; i < r->rs->ncols; i++) {
+		int j = r->rs == r->fs ? (int)i : strata_schema_find_id(r->fs, r->rs->cols[i].id);
+		r->map[i] = j;
+		if (j >= 0) {
+			if (r->fs->cols[j].type != r->rs->cols[i].type) {
+				rc = strata_err_set(err, STRATA_ECORRUPT,
+						    "\"%s\": column \"%s\" is %s in the file but %s "
+						    "in the table",
+						    path, r->rs->cols[i].name,
+						    strata_type_name(r->fs->cols[j].type),
+						    strata_type_name(r->rs->cols[i].type));
+				strata_run_close(r);
+				return rc;
+			}
+			r->need[j] = true;
+		}
+	}
+	for (uint32_t k = 0; k < r->fs->nkeys; k++)
+		r->need[r->fs->key_cols[k]] = true;
+	be->set_need(state, r->need);
+	r->frow.ncols = r->fs->ncols;
+	r->frow.vals = strata_calloc(r->fs->ncols + 1, sizeof(strata_value));
+	r->orow.ncols = r->rs->ncols;
+	r->orow.vals = strata_calloc(r->rs->ncols + 1, sizeof(strata_value));
+	*out = r;
+	return 0;
+}
+
+int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
+		    size_t *key_len, strata_err *err)
+{
+	for (;;) {
+		r->frow.seq = r->default_seq;
+		r->frow.op = STRATA_OP_UPSERT;
+		int rc = r->be->next(r->state, &r->frow, err);
+		if (rc <= 0)
+			return rc;
+		r->decoded++;
+		if (!r->has_seq)
+			r->frow.seq = r->default_seq;
+		if (r->frow.op != STRATA_OP_UPSERT && r->frow.op != STRATA_OP_DELETE)
+			return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": record with _op %d",
+					      r->path, r->frow.op);
+		strata_buf_reset(&r->key);
+		if (r->fs->nkeys > 0) {
+			strata_err kerr;
+			rc = strata_key_encode(r->fs, &r->frow, &r->key, &kerr);
+			if (rc)
+				return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": %s", r->path,
+						      kerr.msg);
+			/* invariant 3 */
+			if (r->has_prev) {
+				int c = strata_key_cmp(r->key_prev.data, r->key_prev.len,
+						       r->key.data, r->key.len);
+				if (c > 0 || (c == 0 && r->frow.seq >= r->seq_prev))
+					return strata_err_set(err, STRATA_ECORRUPT,
+							      "\"%s\": records out of order after "
+							      "record %llu",
+							      r->path,
+							      (unsigned long long)r->decoded - 1);
+			}
+			strata_buf_reset(&r->key_prev);
+			strata_buf_append(&r->key_prev, r->key.data, r->key.len);
+			r->seq_prev = r->frow.seq;
+			r->has_prev = true;
+			if (r->is_seeking) {
+				if (strata_key_cmp(r->key.data, r->key.len, r->seek_key.data,
+						   r->seek_key.len) < 0)
+					continue;
+				r->is_seeking = false;
+			}
+		}
+		if (r->seq_max && r->frow.seq > r->seq_max)
+			continue;
+		if (r->frow.seq <= r->seq_min && r->seq_min)
+			continue;
+		/* invariant 4 */
+		for (uint32_t i = 0; i < r->rs->ncols; i++) {
+			int j = r->map[i];
+			if (j >= 0) {
+				r->orow.vals[i] = r->frow.vals[j];
+			} else {
+				memset(&r->orow.vals[i], 0, sizeof(strata_value));
+				r->orow.vals[i].is_null = true;
+			}
+		}
+		r->orow.seq = r->frow.seq;
+		r->orow.op = r->frow.op;
+		*row = &r->orow;
+		if (key)
+			*key = r->key.data;
+		if (key_len)
+			*key_len = r->key.len;
+		return 1;
+	}
+}
+
+int strata_run_seek(strata_run *r, const uint8_t *key, size_t key_len, strata_err *err)
+{
+	if (r->fs->nkeys == 0)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "\"%s\": cannot seek without key columns", r->path);
+	if (r->be->seek) {
+		int rc = r->be->seek(r->state, key, key_len, err);
+		if (rc)
+			return rc;
+		r->has_prev = false;
+	}
+	strata_buf_reset(&r->seek_key);
+	strata_buf_append(&r->seek_key, key, key_len);
+	r->is_seeking = true;
+	return 0;
+}
+
+const strata_schema *strata_run_file_schema(const strata_run *r)
+{
+	return r->fs;
+}
+
+strata_format strata_run_format(const strata_run *r)
+{
+	return r->fmt;
+}
+
+uint64_t strata_run_rows_decoded(const strata_run *r)
+{
+	return r->decoded;
+}
+
+void strata_run_close(strata_run *r)
+{
+	if (!r)
+		return;
+	if (r->state)
+		r->be->close(r->state);
+	free(r->map);
+	free(r->need);
+	free(r->frow.vals);
+	free(r->orow.vals);
+	strata_buf_free(&r->key);
+	strata_buf_free(&r->key_prev);
+	strata_buf_free(&r->seek_key);
+	free(r->path);
+	free(r);
+}
+
+int strata_file_describe(const char *path, FILE *out, strata_err *err)
+{
+	strata_format fmt;
+	int rc = strata_format_detect(path, &fmt, err);
+	if (rc)
+		return rc;
+	return reader_backend(fmt)->describe(path, out, err);
+}

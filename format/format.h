@@ -1,0 +1,292 @@
+/*
+ * format/format.h — the contract of the format layer: the record model and
+ * schema, the order-preserving key encoding, file statistics, and the two
+ * data-file kinds behind one writer and one reader interface:
+ *   - row files: Avro object container files (Apache Avro C), level 0,
+ *     written by writers; their records carry no _seq (it is the version
+ *     that committed the file);
+ *   - columnar files: Parquet (hand-written, zstd), level >= 1, written by
+ *     jobs; they store _seq and _op per record.
+ *
+ * Every data file is a sorted run: primary key ascending (memcmp order of
+ * the encoded key), then _seq descending.  The writer interface checks this.
+ *
+ * Ownership: rows handed out by readers are lent until the next call on the
+ * same reader; rows given to writers are copied before the call returns.
+ * Thread safety: a handle is used by one thread at a time.
+ */
+#ifndef STRATA_FORMAT_H
+#define STRATA_FORMAT_H
+
+#include "core/core.h"
+
+/* ------------------------------------------------------------------------ */
+/* Types, columns, schemas                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum strata_type {
+	STRATA_T_LONG = 1,  /* BIGINT: int64 */
+	STRATA_T_INT,       /* INT: int32 */
+	STRATA_T_DOUBLE,    /* DOUBLE */
+	STRATA_T_FLOAT,     /* FLOAT */
+	STRATA_T_BOOL,      /* BOOLEAN */
+	STRATA_T_STRING,    /* STRING: UTF-8 bytes */
+	STRATA_T_BYTES,     /* BINARY */
+	STRATA_T_TIMESTAMP, /* TIMESTAMP: int64 microseconds since the epoch, UTC */
+} strata_type;
+
+#define STRATA_MAX_COLS 1024
+#define STRATA_MAX_KEY_COLS 8
+#define STRATA_MAX_KEY_BYTES 4096
+#define STRATA_MAX_VALUE_BYTES (64u * 1024 * 1024)
+
+/* The SQL name of a type ("BIGINT", ...); parse accepts those names case-
+ * insensitively (plus LONG, INTEGER, BYTES, BOOL, VARCHAR aliases). */
+const char *strata_type_name(strata_type t);
+int strata_type_parse(const char *s, strata_type *out);
+
+typedef struct strata_column {
+	char name[STRATA_NAME_MAX + 1];
+	strata_type type;
+	uint32_t id;      /* stable within the table, never reused */
+	bool is_nullable; /* key columns are never nullable */
+	int key_pos;      /* position in the primary key, or -1 */
+} strata_column;
+
+/* One schema version of a table.  Partition columns are not part of it (they
+ * live in the table definition and are not stored in data files). */
+typedef struct strata_schema {
+	uint32_t version;
+	uint32_t ncols;
+	strata_column *cols; /* owned */
+	uint32_t nkeys;
+	uint32_t key_cols[STRATA_MAX_KEY_COLS]; /* indexes into cols, key order */
+} strata_schema;
+
+strata_schema *strata_schema_new(uint32_t version);
+strata_schema *strata_schema_dup(const strata_schema *s);
+void strata_schema_free(strata_schema *s);
+/* Append a column (copied); recomputes key_cols from key_pos. */
+int strata_schema_add(strata_schema *s, const strata_column *c, strata_err *err);
+/* Index of the column named name / with id, or -1. */
+int strata_schema_find(const strata_schema *s, const char *name);
+int strata_schema_find_id(const strata_schema *s, uint32_t id);
+/* Check names, key positions (0..nkeys-1, each once, not nullable), ids. */
+int strata_schema_validate(const strata_schema *s, strata_err *err);
+/* Serialize as JSON text (caller frees) / parse it back. */
+char *strata_schema_to_json(const strata_schema *s);
+int strata_schema_from_json(const char *json, size_t len, strata_schema **out,
+			    strata_err *err);
+/* A copy holding only the named columns plus every key column (in schema
+ * order).  names: comma-separated; unknown names are STRATA_ENOTFOUND. */
+int strata_schema_project(const strata_schema *s, const char *names,
+			  strata_schema **out, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Values and rows                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_value {
+	bool is_null;
+	union {
+		int64_t i64; /* LONG, TIMESTAMP */
+		int32_t i32; /* INT */
+		double f64;
+		float f32;
+		bool b;
+		struct {
+			const uint8_t *ptr;
+			uint32_t len;
+		} s; /* STRING, BYTES */
+	} v;
+} strata_value;
+
+enum { STRATA_OP_UPSERT = 0, STRATA_OP_DELETE = 1 };
+
+/* A record: the user columns (laid out like a schema's cols) plus _seq and
+ * _op.  A delete carries its key columns; the others are null. */
+typedef struct strata_row {
+	int64_t seq;
+	uint8_t op;
+	uint32_t ncols;
+	strata_value *vals;
+} strata_row;
+
+/* Deep copy of row (laid out like s) into arena memory. */
+void strata_row_copy(strata_arena *a, const strata_schema *s,
+		     const strata_row *src, strata_row *dst);
+/* Equality of two values of type t (NaN equals NaN bitwise). */
+bool strata_value_eq(strata_type t, const strata_value *a, const strata_value *b);
+
+/* JSON conversion (jansson objects as text).  from_json: obj is a JSON
+ * object; unknown fields, wrong types, missing key columns and nulls in NOT
+ * NULL columns are STRATA_EINVAL naming the column.  "_op":"delete" makes a
+ * delete (only key columns may be given then).  Strings go into arena. */
+struct json_t;
+int strata_row_from_json(const strata_schema *s, struct json_t *obj,
+			 strata_arena *a, strata_row *out, strata_err *err);
+/* Append row as a JSON object to out.  with_meta adds "_seq" and "_op". */
+void strata_row_to_json(const strata_schema *s, const strata_row *row,
+			bool with_meta, strata_buf *out);
+/* Append one value as JSON. */
+void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out);
+/* Parse "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC, 'T' and 'Z' accepted) into
+ * microseconds since the epoch; STRATA_EINVAL if malformed. */
+int strata_timestamp_parse(const char *s, int64_t *out_us);
+/* Append a timestamp as "YYYY-MM-DD HH:MM:SS.ffffff". */
+void strata_timestamp_format(int64_t us, strata_buf *out);
+/* Append one value as text for CSV/table output (NULL as empty / "NULL"). */
+void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out);
+
+/* ------------------------------------------------------------------------ */
+/* Key encoding                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Append the order-preserving encoding of row's key columns to out:
+ *   LONG/TIMESTAMP: 8 bytes big-endian, sign bit flipped;
+ *   INT: 4 bytes big-endian, sign bit flipped;
+ *   DOUBLE/FLOAT: IEEE bits big-endian; negative: all bits flipped,
+ *     otherwise the sign bit flipped (-0.0 and 0.0 encode differently);
+ *   BOOL: one byte 0 or 1;
+ *   STRING/BYTES: the bytes with 0x00 escaped as 0x00 0xFF, then 0x00.
+ * memcmp on two encodings orders keys like the key columns in order.
+ * Fails with STRATA_EINVAL on a null key column and STRATA_ELIMIT past
+ * STRATA_MAX_KEY_BYTES. */
+int strata_key_encode(const strata_schema *s, const strata_row *row,
+		      strata_buf *out, strata_err *err);
+/* Decode key bytes into vals[0..nkeys) (key order).  Strings point into key,
+ * or into arena a when they hold escaped 0x00 bytes (without an arena such
+ * keys are STRATA_EUNSUPPORTED).  STRATA_ECORRUPT if the bytes are not a
+ * valid encoding for s. */
+int strata_key_decode(const strata_schema *s, const uint8_t *key, size_t len,
+		      strata_value *vals, strata_arena *a, strata_err *err);
+/* Append the decoded key as a JSON object {"a":1,"b":"x"} (or a hex string
+ * if it does not decode). */
+void strata_key_to_json(const strata_schema *s, const uint8_t *key, size_t len,
+			strata_buf *out);
+/* memcmp order with length tie-break. */
+int strata_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* ------------------------------------------------------------------------ */
+/* File statistics and the distinct-key sketch                             */
+/* ------------------------------------------------------------------------ */
+
+/* A HyperLogLog of 256 one-byte registers over XXH3(key, seed 0x5eed5eed). */
+#define STRATA_SKETCH_REGS 256
+void strata_sketch_add(uint8_t *regs, const uint8_t *key, size_t len);
+void strata_sketch_merge(uint8_t *dst, const uint8_t *src);
+double strata_sketch_estimate(const uint8_t *regs);
+
+typedef struct strata_file_stats {
+	uint64_t rows;
+	uint64_t tombstones; /* deletes */
+	uint64_t bytes;      /* file size */
+	int64_t seq_min, seq_max;
+	strata_buf key_min, key_max; /* encoded keys; owned */
+	uint8_t sketch[STRATA_SKETCH_REGS];
+} strata_file_stats;
+
+void strata_file_stats_init(strata_file_stats *st);
+void strata_file_stats_free(strata_file_stats *st);
+
+/* ------------------------------------------------------------------------ */
+/* Writing data files                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef enum strata_format {
+	STRATA_FMT_AVRO = 1,
+	STRATA_FMT_PARQUET = 2,
+} strata_format;
+
+const char *strata_format_name(strata_format f); /* "avro" / "parquet" */
+
+typedef enum strata_codec {
+	STRATA_CODEC_NONE = 0, /* Avro "null" / Parquet UNCOMPRESSED */
+	STRATA_CODEC_DEFLATE,  /* Avro only */
+	STRATA_CODEC_ZSTD,     /* Parquet only */
+} strata_codec;
+
+typedef struct strata_write_opts {
+	strata_format format;
+	strata_codec codec;
+	int zstd_level;            /* Parquet, default 3 */
+	uint64_t row_group_bytes;  /* Parquet, default 64 MiB */
+	uint64_t page_bytes;       /* Parquet, default 1 MiB */
+	uint64_t dict_max_bytes;   /* Parquet dictionary fallback, default 1 MiB */
+} strata_write_opts;
+
+void strata_write_opts_default(strata_write_opts *o, strata_format f);
+
+typedef struct strata_fwriter strata_fwriter;
+
+/* Start a data file at path (written to a temp name; see strata_wfile).
+ * schema is lent for the writer's lifetime.  For Avro files the rows' seq is
+ * not stored (the commit version is the _seq of every record). */
+int strata_fwriter_open(const char *path, const strata_schema *schema,
+			const strata_write_opts *opts, strata_fwriter **out,
+			strata_err *err);
+/* Append a record; rows must come in (key asc, _seq desc) order, with no
+ * repeated (key, _seq) — else STRATA_EINVAL.  row is copied. */
+int strata_fwriter_add(strata_fwriter *w, const strata_row *row, strata_err *err);
+/* Encoded key of the last added row (lent until the next add). */
+const strata_buf *strata_fwriter_last_key(const strata_fwriter *w);
+/* Estimated bytes of the file so far (for splitting outputs). */
+uint64_t strata_fwriter_bytes(const strata_fwriter *w);
+uint64_t strata_fwriter_rows(const strata_fwriter *w);
+/* Finish: write footers, fsync, rename, fsync the directory; fill *stats
+ * (caller frees with strata_file_stats_free).  Frees w, on failure too (the
+ * temp file is then removed). */
+int strata_fwriter_finish(strata_fwriter *w, strata_file_stats *stats,
+			  strata_err *err);
+/* Abandon: remove the temp file and free.  NULL is a no-op. */
+void strata_fwriter_abort(strata_fwriter *w);
+
+/* ------------------------------------------------------------------------ */
+/* Reading data files as sorted runs                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_run_opts {
+	/* Schema the file was written with (from the manifest).  NULL: take it
+	 * from the file itself (Parquet's strata.schema metadata; an Avro file's
+	 * schema, where key columns are then unknown). */
+	const strata_schema *file_schema;
+	/* Rows come out in this layout, matched by column id; columns the file
+	 * lacks read as null.  NULL: the file schema.  Only columns present in
+	 * read_schema are decoded (projection); key columns always are. */
+	const strata_schema *read_schema;
+	/* _seq of records in files that store none (Avro row files). */
+	int64_t default_seq;
+	/* Only records with seq_min < _seq <= seq_max (0 and 0: no filter). */
+	int64_t seq_min;
+	int64_t seq_max;
+} strata_run_opts;
+
+typedef struct strata_run strata_run;
+
+/* Open path (format detected by magic bytes) as a sorted run. */
+int strata_run_open(const char *path, const strata_run_opts *opts,
+		    strata_run **out, strata_err *err);
+/* Next record: returns 1 with *row (and *key, *key_len when not NULL) lent
+ * until the next call, 0 at the end, or a negative code (STRATA_ECORRUPT
+ * names the file and what is wrong). */
+int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
+		    size_t *key_len, strata_err *err);
+/* Position so that next() returns the first record with key >= key.  Uses
+ * statistics and page indexes where the format has them. */
+int strata_run_seek(strata_run *r, const uint8_t *key, size_t key_len,
+		    strata_err *err);
+/* Schema of the file (lent for the run's lifetime). */
+const strata_schema *strata_run_file_schema(const strata_run *r);
+strata_format strata_run_format(const strata_run *r);
+/* Records decoded so far (including ones filtered out), for pruning tests. */
+uint64_t strata_run_rows_decoded(const strata_run *r);
+void strata_run_close(strata_run *r);
+
+/* Detect a data file's format from its magic bytes. */
+int strata_format_detect(const char *path, strata_format *out, strata_err *err);
+
+/* Print a human description of a data file (format, schema, blocks or row
+ * groups, pages, encodings, statistics, sizes) to out. */
+int strata_file_describe(const char *path, FILE *out, strata_err *err);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * format/format_int.h — the backend interface between the generic writer and
+ * reader (format/file.c) and the file kinds (format/avro.c,
+ * format/parquet*.c).  Only format/ includes this header.
+ *
+ * The generic layer owns everything the kinds share: the key encoding, the
+ * order check, statistics and the sketch, mapping file columns to the read
+ * schema by id, _seq filtering, and skipping records below a sought key.  A
+ * backend only encodes and decodes records in the file's own column layout.
+ */
+#ifndef STRATA_FORMAT_INT_H
+#define STRATA_FORMAT_INT_H
+
+#include "format/format.h"
+
+typedef struct strata_fw_backend {
+	const char *name;
+	/* Begin writing path (via strata_wfile).  schema lent for the lifetime. */
+	int (*open)(const char *path, const strata_schema *schema,
+		    const strata_write_opts *opts, void **state, strata_err *err);
+	/* One record in schema layout, in sorted order (already checked). */
+	int (*add)(void *state, const strata_row *row, strata_err *err);
+	/* Estimated file bytes so far. */
+	uint64_t (*bytes)(void *state);
+	/* Write footers (stats carries rows, seq and key ranges for metadata),
+	 * make durable, free state.  Sets *file_bytes.  Frees on failure too. */
+	int (*finish)(void *state, const strata_file_stats *stats,
+		      uint64_t *file_bytes, strata_err *err);
+	void (*abort)(void *state);
+} strata_fw_backend;
+
+typedef struct strata_fr_backend {
+	const char *name;
+	/* Open path.  file_schema may be NULL (derive from the file).  need[i]
+	 * tells whether column i of the file schema must be decoded (set after
+	 * open through set_need, since the schema may come from the file). */
+	int (*open)(const char *path, const strata_schema *file_schema,
+		    void **state, strata_err *err);
+	/* The file's schema (lent). */
+	const strata_schema *(*schema)(void *state);
+	/* Which file columns to decode; the array is lent for the lifetime and
+	 * has schema()->ncols entries. */
+	void (*set_need)(void *state, const bool *need);
+	/* Next record in file layout: fills row->vals[0..ncols), row->op and,
+	 * if the file stores it, row->seq (else leaves it).  Returns 1, 0 at
+	 * end, or < 0.  Values stay valid until the next call. */
+	int (*next)(void *state, strata_row *row, strata_err *err);
+	/* Optional (NULL: the generic layer scans from the start): position at
+	 * or before the first record whose key >= key. */
+	int (*seek)(void *state, const uint8_t *key, size_t len, strata_err *err);
+	/* Whether records carry their own _seq. */
+	bool (*has_seq)(void *state);
+	int (*describe)(const char *path, FILE *out, strata_err *err);
+	void (*close)(void *state);
+} strata_fr_backend;
+
+extern const strata_fw_backend strata_avro_writer;
+extern const strata_fr_backend strata_avro_reader;
+extern const strata_fw_backend strata_parquet_writer;
+extern const strata_fr_backend strata_parquet_reader;
+
+/* File key-value metadata keys shared by both kinds. */
+#define STRATA_META_SCHEMA "strata.schema"          /* schema JSON */
+#define STRATA_META_SCHEMA_VERSION "strata.schema_version"
+#define STRATA_META_KEY_COLUMNS "strata.key_columns" /* "a,b" */
+#define STRATA_META_SEQ_MIN "strata.seq_min"
+#define STRATA_META_SEQ_MAX "strata.seq_max"
+
+/* Names of the hidden columns as stored in files. */
+#define STRATA_COL_SEQ "_seq"
+#define STRATA_COL_OP "_op"
+
+#endif

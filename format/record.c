@@ -1,0 +1,752 @@
+/*
+ * format/record.c — records, their JSON form, and the key encoding.
+ *
+ * JSON form of a value (input and output):
+ *   BIGINT, INT       JSON integer (INT range-checked)
+ *   DOUBLE, FLOAT     JSON number; "NaN", "Infinity", "-Infinity" as strings
+ *   BOOLEAN           true / false
+ *   STRING            JSON string
+ *   BINARY            base64 string (RFC 4648, with padding)
+ *   TIMESTAMP         "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC; 'T' and a final
+ *                     'Z' accepted) or an integer of microseconds since the
+ *                     epoch; output always as the string with 6 digits.
+ *
+ * Key encoding (FoundationDB tuple-layer style, without type codes since the
+ * schema fixes the types): see strata_key_encode() in format.h.  Invariant:
+ * for keys a, b of one schema, memcmp order of enc(a), enc(b) equals the
+ * lexicographic order of the key columns (integers numerically, floats by
+ * IEEE total order, strings and bytes bytewise).
+ */
+#include "format/format.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+static bool type_is_bytes(strata_type t)
+{
+	return t == STRATA_T_STRING || t == STRATA_T_BYTES;
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+void strata_row_copy(strata_arena *a, const strata_schema *s,
+		     const strata_row *src, strata_row *dst)
+{
+	dst->seq = src->seq;
+	dst->op = src->op;
+	dst->ncols = src->ncols;
+	dst->vals = strata_arena_alloc(a, sizeof(strata_value) * (src->ncols ? src->ncols : 1));
+	memcpy(dst->vals, src->vals, sizeof(strata_value) * src->ncols);
+	for (uint32_t i = 0; i < src->ncols && i < s->ncols; i++) {
+		strata_value *v = &dst->vals[i];
+		if (!v->is_null && type_is_bytes(s->cols[i].type))
+			v->v.s.ptr = strata_arena_dup(a, v->v.s.ptr, v->v.s.len);
+	}
+}
+
+bool strata_value_eq(strata_type t, const strata_value *a, const strata_value *b)
+{
+	if (a->is_null || b->is_null)
+		return a->is_null == b->is_null;
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		return a->v.i64 == b->v.i64;
+	case STRATA_T_INT:
+		return a->v.i32 == b->v.i32;
+	case STRATA_T_DOUBLE:
+		return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0;
+	case STRATA_T_FLOAT:
+		return memcmp(&a->v.f32, &b->v.f32, sizeof(float)) == 0;
+	case STRATA_T_BOOL:
+		return a->v.b == b->v.b;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		return a->v.s.len == b->v.s.len &&
+		       (a->v.s.len == 0 || memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len) == 0);
+	}
+	return false;
+}
+
+/* ---- base64 -------------------------------------------------------------- */
+
+static const char b64chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void b64_encode(const uint8_t *p, size_t n, strata_buf *out)
+{
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		strata_buf_putc(out, (uint8_t)b64chars[(v >> 18) & 63]);
+		strata_buf_putc(out, (uint8_t)b64chars[(v >> 12) & 63]);
+		strata_buf_putc(out, i + 1 < n ? (uint8_t)b64chars[(v >> 6) & 63] : '=');
+		strata_buf_putc(out, i + 2 < n ? (uint8_t)b64chars[v & 63] : '=');
+	}
+}
+
+static int b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decode base64 into arena memory; returns 0 or -1 if malformed. */
+static int b64_decode(const char *s, size_t n, strata_arena *a, const uint8_t **out,
+		      uint32_t *out_len)
+{
+	if (n % 4 != 0)
+		return -1;
+	uint8_t *buf = strata_arena_alloc(a, n / 4 * 3 + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		int pad = 0;
+		for (int j = 0; j < 4; j++) {
+			char c = s[i + j];
+			if (c == '=' && i + 4 == n && j >= 2) {
+				v[j] = 0;
+				pad++;
+			} else {
+				if (pad)
+					return -1;
+				v[j] = b64_val(c);
+				if (v[j] < 0)
+					return -1;
+			}
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+			     (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		buf[o++] = (uint8_t)(w >> 16);
+		if (pad < 2)
+			buf[o++] = (uint8_t)(w >> 8);
+		if (pad < 1)
+			buf[o++] = (uint8_t)w;
+	}
+	*out = buf;
+	*out_len = (uint32_t)o;
+	return 0;
+}
+
+/* ---- timestamps ---------------------------------------------------------- */
+
+/* Parse "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]" as UTC; 0 or -1. */
+static int ts_parse(const char *s, int64_t *out)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	if (sscanf(s, "%4d-%2d-%2d%*1[ T]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+		return -1;
+	const char *p = s + n;
+	int64_t frac = 0;
+	if (*p == '.') {
+		p++;
+		int digits = 0;
+		while (*p >= '0' && *p <= '9') {
+			if (digits < 6) {
+				frac = frac * 10 + (*p - '0');
+				digits++;
+			}
+			p++;
+		}
+		if (digits == 0)
+			return -1;
+		while (digits++ < 6)
+			frac *= 10;
+	}
+	if (*p == 'Z')
+		p++;
+	if (*p != '\0')
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	*out = (int64_t)t * 1000000 + frac;
+	return 0;
+}
+
+int strata_timestamp_parse(const char *s, int64_t *out_us)
+{
+	return ts_parse(s, out_us) == 0 ? 0 : STRATA_EINVAL;
+}
+
+void strata_timestamp_format(int64_t us, strata_buf *out)
+{
+	int64_t sec = us / 1000000;
+	int64_t frac = us % 1000000;
+	if (frac < 0) {
+		frac += 1000000;
+		sec -= 1;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strata_buf_printf(out, "%04d-%02d-%02d %02d:%02d:%02d.%06lld", tm.tm_year + 1900,
+			  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			  (long long)frac);
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
+			   strata_value *v, strata_err *err)
+{
+	memset(v, 0, sizeof(*v));
+	if (json_is_null(j)) {
+		v->is_null = true;
+		return 0;
+	}
+	switch (c->type) {
+	case STRATA_T_LONG:
+		if (!json_is_integer(j))
+			goto wrong;
+		v->v.i64 = (int64_t)json_integer_value(j);
+		return 0;
+	case STRATA_T_INT: {
+		if (!json_is_integer(j))
+			goto wrong;
+		json_int_t x = json_integer_value(j);
+		if (x < INT32_MIN || x > INT32_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "column \"%s\": %lld is out of range for INT",
+					      c->name, (long long)x);
+		v->v.i32 = (int32_t)x;
+		return 0;
+	}
+	case STRATA_T_DOUBLE:
+	case STRATA_T_FLOAT: {
+		double d;
+		if (json_is_number(j)) {
+			d = json_number_value(j);
+		} else if (json_is_string(j)) {
+			const char *s = json_string_value(j);
+			if (strcmp(s, "NaN") == 0)
+				d = NAN;
+			else if (strcmp(s, "Infinity") == 0)
+				d = INFINITY;
+			else if (strcmp(s, "-Infinity") == 0)
+				d = -INFINITY;
+			else
+				goto wrong;
+		} else {
+			goto wrong;
+		}
+		if (c->type == STRATA_T_DOUBLE)
+			v->v.f64 = d;
+		else
+			v->v.f32 = (float)d;
+		return 0;
+	}
+	case STRATA_T_BOOL:
+		if (!json_is_boolean(j))
+			goto wrong;
+		v->v.b = json_is_true(j);
+		return 0;
+	case STRATA_T_STRING: {
+		if (!json_is_string(j))
+			goto wrong;
+		size_t n = json_string_length(j);
+		if (n > STRATA_MAX_VALUE_BYTES)
+			return strata_err_set(err, STRATA_ELIMIT,
+					      "column \"%s\": value of %zu bytes exceeds %u",
+					      c->name, n, STRATA_MAX_VALUE_BYTES);
+		v->v.s.ptr = strata_arena_dup(a, json_string_value(j), n);
+		v->v.s.len = (uint32_t)n;
+		return 0;
+	}
+	case STRATA_T_BYTES: {
+		if (!json_is_string(j))
+			goto wrong;
+		size_t n = json_string_length(j);
+		if (n > STRATA_MAX_VALUE_BYTES / 3 * 4)
+			return strata_err_set(err, STRATA_ELIMIT,
+					      "column \"%s\": value exceeds %u bytes", c->name,
+					      STRATA_MAX_VALUE_BYTES);
+		if (b64_decode(json_string_value(j), n, a, &v->v.s.ptr, &v->v.s.len) != 0)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "column \"%s\": BINARY values are base64 strings",
+					      c->name);
+		return 0;
+	}
+	case STRATA_T_TIMESTAMP:
+		if (json_is_integer(j)) {
+			v->v.i64 = (int64_t)json_integer_value(j);
+			return 0;
+		}
+		if (json_is_string(j) && ts_parse(json_string_value(j), &v->v.i64) == 0)
+			return 0;
+		return strata_err_set(err, STRATA_EINVAL,
+				      "column \"%s\": TIMESTAMP wants \"YYYY-MM-DD HH:MM:SS[.ffffff]\" "
+				      "or microseconds since the epoch",
+				      c->name);
+	}
+wrong:
+	return strata_err_set(err, STRATA_EINVAL, "column \"%s\" is %s, got a JSON %s",
+			      c->name, strata_type_name(c->type),
+			      json_is_string(j) ? "string" :
+			      json_is_integer(j) ? "integer" :
+			      json_is_real(j) ? "number" :
+			      json_is_boolean(j) ? "boolean" :
+			      json_is_array(j) ? "array" : "object");
+}
+
+int strata_row_from_json(const strata_schema *s, json_t *obj, strata_arena *a,
+			 strata_row *out, strata_err *err)
+{
+	if (!json_is_object(obj))
+		return strata_err_set(err, STRATA_EINVAL, "a row must be a JSON object");
+	out->seq = 0;
+	out->op = STRATA_OP_UPSERT;
+	out->ncols = s->ncols;
+	out->vals = strata_arena_alloc(a, sizeof(strata_value) * (s->ncols ? s->ncols : 1));
+	json_t *op = json_object_get(obj, "_op");
+	if (op) {
+		const char *o = json_is_string(op) ? json_string_value(op) : "";
+		if (strcmp(o, "delete") == 0)
+			out->op = STRATA_OP_DELETE;
+		else if (strcmp(o, "upsert") != 0)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "\"_op\" must be \"upsert\" or \"delete\"");
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v) {
+		if (strcmp(k, "_op") == 0)
+			continue;
+		if (strcmp(k, "_seq") == 0)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "\"_seq\" is assigned by the commit and cannot be written");
+		if (strata_schema_find(s, k) < 0)
+			return strata_err_set(err, STRATA_EINVAL, "unknown column \"%.80s\"", k);
+	}
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		const strata_column *c = &s->cols[i];
+		json_t *j = json_object_get(obj, c->name);
+		bool is_key = c->key_pos >= 0;
+		if (out->op == STRATA_OP_DELETE && !is_key) {
+			out->vals[i].is_null = true;
+			continue;
+		}
+		if (!j) {
+			if (is_key)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "missing primary key column \"%s\"", c->name);
+			if (!c->is_nullable)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "missing NOT NULL column \"%s\"", c->name);
+			out->vals[i].is_null = true;
+			continue;
+		}
+		int rc = value_from_json(c, j, a, &out->vals[i], err);
+		if (rc)
+			return rc;
+		if (out->vals[i].is_null && (is_key || !c->is_nullable))
+			return strata_err_set(err, STRATA_EINVAL,
+					      "column \"%s\" is NOT NULL, got null", c->name);
+	}
+	return 0;
+}
+
+static void json_escape(const uint8_t *p, size_t n, strata_buf *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	strata_buf_putc(out, '"');
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+		switch (c) {
+		case '"': strata_buf_append(out, "\\\"", 2); break;
+		case '\\': strata_buf_append(out, "\\\\", 2); break;
+		case '\n': strata_buf_append(out, "\\n", 2); break;
+		case '\r': strata_buf_append(out, "\\r", 2); break;
+		case '\t': strata_buf_append(out, "\\t", 2); break;
+		default:
+			if (c < 0x20) {
+				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+				strata_buf_append(out, u, 6);
+			} else {
+				strata_buf_putc(out, c);
+			}
+		}
+	}
+	strata_buf_putc(out, '"');
+}
+
+static void double_to_json(double d, strata_buf *out)
+{
+	if (isnan(d))
+		strata_buf_append(out, "\"NaN\"", 5);
+	else if (isinf(d))
+		strata_buf_printf(out, "\"%sInfinity\"", d < 0 ? "-" : "");
+	else if (d == floor(d) && fabs(d) < 1e15)
+		strata_buf_printf(out, "%.1f", d);
+	else
+		strata_buf_printf(out, "%.17g", d);
+}
+
+void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out)
+{
+	if (v->is_null) {
+		strata_buf_append(out, "null", 4);
+		return;
+	}
+	switch (t) {
+	case STRATA_T_LONG:
+		strata_buf_printf(out, "%lld", (long long)v->v.i64);
+		break;
+	case STRATA_T_INT:
+		strata_buf_printf(out, "%d", v->v.i32);
+		break;
+	case STRATA_T_DOUBLE:
+		double_to_json(v->v.f64, out);
+		break;
+	case STRATA_T_FLOAT:
+		if (isnan(v->v.f32) || isinf(v->v.f32))
+			double_to_json(v->v.f32, out);
+		else
+			strata_buf_printf(out, "%.9g", (double)v->v.f32);
+		break;
+	case STRATA_T_BOOL:
+		strata_buf_printf(out, "%s", v->v.b ? "true" : "false");
+		break;
+	case STRATA_T_STRING:
+		json_escape(v->v.s.ptr, v->v.s.len, out);
+		break;
+	case STRATA_T_BYTES:
+		strata_buf_putc(out, '"');
+		b64_encode(v->v.s.ptr, v->v.s.len, out);
+		strata_buf_putc(out, '"');
+		break;
+	case STRATA_T_TIMESTAMP:
+		strata_buf_putc(out, '"');
+		strata_timestamp_format(v->v.i64, out);
+		strata_buf_putc(out, '"');
+		break;
+	}
+}
+
+void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
+{
+	if (v->is_null)
+		return;
+	switch (t) {
+	case STRATA_T_STRING:
+		strata_buf_append(out, v->v.s.ptr, v->v.s.len);
+		break;
+	case STRATA_T_BYTES:
+		b64_encode(v->v.s.ptr, v->v.s.len, out);
+		break;
+	case STRATA_T_TIMESTAMP:
+		strata_timestamp_format(v->v.i64, out);
+		break;
+	case STRATA_T_DOUBLE:
+	case STRATA_T_FLOAT: {
+		double d = t == STRATA_T_DOUBLE ? v->v.f64 : (double)v->v.f32;
+		if (isnan(d))
+			strata_buf_printf(out, "NaN");
+		else if (isinf(d))
+			strata_buf_printf(out, "%sInfinity", d < 0 ? "-" : "");
+		else
+			strata_buf_printf(out, t == STRATA_T_DOUBLE ? "%.17g" : "%.9g", d);
+		break;
+	}
+	default:
+		strata_value_to_json(t, v, out);
+	}
+}
+
+void strata_row_to_json(const strata_schema *s, const strata_row *row,
+			bool with_meta, strata_buf *out)
+{
+	strata_buf_putc(out, '{');
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		if (i)
+			strata_buf_putc(out, ',');
+		json_escape((const uint8_t *)s->cols[i].name, strlen(s->cols[i].name), out);
+		strata_buf_putc(out, ':');
+		strata_value_to_json(s->cols[i].type, &row->vals[i], out);
+	}
+	if (with_meta)
+		strata_buf_printf(out, "%s\"_seq\":%lld,\"_op\":\"%s\"", s->ncols ? "," : "",
+				  (long long)row->seq,
+				  row->op == STRATA_OP_DELETE ? "delete" : "upsert");
+	strata_buf_putc(out, '}');
+}
+
+/* ---- key encoding -------------------------------------------------------- */
+
+static void put_be(strata_buf *out, uint64_t v, int bytes)
+{
+	uint8_t b[8];
+	for (int i = 0; i < bytes; i++)
+		b[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+	strata_buf_append(out, b, (size_t)bytes);
+}
+
+static uint64_t get_be(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int strata_key_encode(const strata_schema *s, const strata_row *row,
+		      strata_buf *out, strata_err *err)
+{
+	size_t start = out->len;
+	for (uint32_t k = 0; k < s->nkeys; k++) {
+		const strata_column *c = &s->cols[s->key_cols[k]];
+		const strata_value *v = &row->vals[s->key_cols[k]];
+		if (v->is_null)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "primary key column \"%s\" is null", c->name);
+		switch (c->type) {
+		case STRATA_T_LONG:
+		case STRATA_T_TIMESTAMP:
+			put_be(out, (uint64_t)v->v.i64 ^ (1ull << 63), 8);
+			break;
+		case STRATA_T_INT:
+			put_be(out, (uint32_t)v->v.i32 ^ (1u << 31), 4);
+			break;
+		case STRATA_T_DOUBLE: {
+			uint64_t b;
+			memcpy(&b, &v->v.f64, 8);
+			b = (b >> 63) ? ~b : b ^ (1ull << 63);
+			put_be(out, b, 8);
+			break;
+		}
+		case STRATA_T_FLOAT: {
+			uint32_t b;
+			memcpy(&b, &v->v.f32, 4);
+			b = (b >> 31) ? ~b : b ^ (1u << 31);
+			put_be(out, b, 4);
+			break;
+		}
+		case STRATA_T_BOOL:
+			strata_buf_putc(out, v->v.b ? 1 : 0);
+			break;
+		case STRATA_T_STRING:
+		case STRATA_T_BYTES:
+			for (uint32_t i = 0; i < v->v.s.len; i++) {
+				strata_buf_putc(out, v->v.s.ptr[i]);
+				if (v->v.s.ptr[i] == 0)
+					strata_buf_putc(out, 0xff);
+			}
+			strata_buf_putc(out, 0);
+			break;
+		}
+		if (out->len - start > STRATA_MAX_KEY_BYTES)
+			return strata_err_set(err, STRATA_ELIMIT,
+					      "primary key is longer than %d bytes encoded",
+					      STRATA_MAX_KEY_BYTES);
+	}
+	return 0;
+}
+
+int strata_key_decode(const strata_schema *s, const uint8_t *key, size_t len,
+		      strata_value *vals, strata_arena *a, strata_err *err)
+{
+	size_t off = 0;
+	for (uint32_t k = 0; k < s->nkeys; k++) {
+		const strata_column *c = &s->cols[s->key_cols[k]];
+		strata_value *v = &vals[k];
+		memset(v, 0, sizeof(*v));
+		int need = 0;
+		switch (c->type) {
+		case STRATA_T_LONG:
+		case STRATA_T_TIMESTAMP:
+		case STRATA_T_DOUBLE:
+			need = 8;
+			break;
+		case STRATA_T_INT:
+		case STRATA_T_FLOAT:
+			need = 4;
+			break;
+		case STRATA_T_BOOL:
+			need = 1;
+			break;
+		default:
+			break;
+		}
+		if (need && len - off < (size_t)need)
+			goto bad;
+		switch (c->type) {
+		case STRATA_T_LONG:
+		case STRATA_T_TIMESTAMP:
+			v->v.i64 = (int64_t)(get_be(key + off, 8) ^ (1ull << 63));
+			break;
+		case STRATA_T_INT:
+			v->v.i32 = (int32_t)((uint32_t)get_be(key + off, 4) ^ (1u << 31));
+			break;
+		case STRATA_T_DOUBLE: {
+			uint64_t b = get_be(key + off, 8);
+			b = (b >> 63) ? b ^ (1ull << 63) : ~b;
+			memcpy(&v->v.f64, &b, 8);
+			break;
+		}
+		case STRATA_T_FLOAT: {
+			uint32_t b = (uint32_t)get_be(key + off, 4);
+			b = (b >> 31) ? b ^ (1u << 31) : ~b;
+			memcpy(&v->v.f32, &b, 4);
+			break;
+		}
+		case STRATA_T_BOOL:
+			if (key[off] > 1)
+				goto bad;
+			v->v.b = key[off] == 1;
+			break;
+		case STRATA_T_STRING:
+		case STRATA_T_BYTES: {
+			size_t i = off;
+			bool has_escape = false;
+			for (;;) {
+				if (i >= len)
+					goto bad;
+				if (key[i] == 0) {
+					if (i + 1 < len && key[i + 1] == 0xff) {
+						has_escape = true;
+						i += 2;
+						continue;
+					}
+					break;
+				}
+				i++;
+			}
+			v->v.s.ptr = key + off;
+			v->v.s.len = (uint32_t)(i - off);
+			if (has_escape) {
+				if (!a)
+					return strata_err_set(err, STRATA_EUNSUPPORTED,
+							      "key holds a 0x00 byte");
+				uint8_t *u = strata_arena_alloc(a, i - off);
+				size_t n = 0;
+				for (size_t j = off; j < i; j++) {
+					u[n++] = key[j];
+					if (key[j] == 0)
+						j++; /* skip the 0xff escape */
+				}
+				v->v.s.ptr = u;
+				v->v.s.len = (uint32_t)n;
+			}
+			need = (int)(i - off + 1);
+			break;
+		}
+		}
+		off += (size_t)need;
+	}
+	if (off != len)
+		goto bad;
+	return 0;
+bad:
+	return strata_err_set(err, STRATA_ECORRUPT, "key bytes do not decode for this schema");
+}
+
+void strata_key_to_json(const strata_schema *s, const uint8_t *key, size_t len,
+			strata_buf *out)
+{
+	strata_value vals[STRATA_MAX_KEY_COLS];
+	strata_arena *a = strata_arena_new();
+	if (strata_key_decode(s, key, len, vals, a, NULL) != 0) {
+		static const char hex[] = "0123456789abcdef";
+		strata_buf_append(out, "\"0x", 3);
+		for (size_t i = 0; i < len; i++) {
+			strata_buf_putc(out, (uint8_t)hex[key[i] >> 4]);
+			strata_buf_putc(out, (uint8_t)hex[key[i] & 15]);
+		}
+		strata_buf_putc(out, '"');
+		strata_arena_free(a);
+		return;
+	}
+	strata_buf_putc(out, '{');
+	for (uint32_t k = 0; k < s->nkeys; k++) {
+		const strata_column *c = &s->cols[s->key_cols[k]];
+		if (k)
+			strata_buf_putc(out, ',');
+		json_escape((const uint8_t *)c->name, strlen(c->name), out);
+		strata_buf_putc(out, ':');
+		strata_value_to_json(c->type, &vals[k], out);
+	}
+	strata_buf_putc(out, '}');
+	strata_arena_free(a);
+}
+
+int strata_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+/* ---- sketch -------------------------------------------------------------- */
+
+void strata_sketch_add(uint8_t *regs, const uint8_t *key, size_t len)
+{
+	uint64_t h = XXH3_64bits_withSeed(key, len, 0x5eed5eedull);
+	unsigned idx = (unsigned)(h >> 56);
+	uint64_t rest = h << 8;
+	uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : 57;
+	if (rank > regs[idx])
+		regs[idx] = rank;
+}
+
+void strata_sketch_merge(uint8_t *dst, const uint8_t *src)
+{
+	for (int i = 0; i < STRATA_SKETCH_REGS; i++)
+		if (src[i] > dst[i])
+			dst[i] = src[i];
+}
+
+double strata_sketch_estimate(const uint8_t *regs)
+{
+	const double m = STRATA_SKETCH_REGS;
+	double sum = 0;
+	int zeros = 0;
+	for (int i = 0; i < STRATA_SKETCH_REGS; i++) {
+		sum += ldexp(1.0, -regs[i]);
+		if (regs[i] == 0)
+			zeros++;
+	}
+	double alpha = 0.7213 / (1.0 + 1.079 / m);
+	double e = alpha * m * m / sum;
+	if (e <= 2.5 * m && zeros > 0)
+		e = m * log(m / zeros); /* linear counting for small sets */
+	return e;
+}
+
+void strata_file_stats_init(strata_file_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+void strata_file_stats_free(strata_file_stats *st)
+{
+	strata_buf_free(&st->key_min);
+	strata_buf_free(&st->key_max);
+}

@@ -1,0 +1,177 @@
+/*
+ * tests/test_core.c — errors, names, buffers, the arena, durable files and
+ * the fault-injection vtable itself.
+ */
+#include "tests/util/testutil.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_strerror(void)
+{
+	CU_ASSERT_STRING_EQUAL(strata_strerror(0), "success");
+	CU_ASSERT_STRING_EQUAL(strata_strerror(-ENOSPC), strerror(ENOSPC));
+	CU_ASSERT_STRING_EQUAL(strata_strerror(STRATA_ECONFLICT), "conflict");
+	CU_ASSERT_STRING_EQUAL(strata_strerror(STRATA_ERETENTION),
+			       "outside the retention window");
+	for (int c = STRATA_EINVAL; c > STRATA_ELAST; c--)
+		CU_ASSERT(strcmp(strata_strerror(c), "unknown strata error") != 0);
+	strata_err e;
+	CU_ASSERT_EQUAL(strata_err_set(&e, STRATA_EINVAL, "bad %s", "thing"), STRATA_EINVAL);
+	CU_ASSERT_STRING_EQUAL(e.msg, "bad thing");
+	strata_err_wrap(&e, STRATA_EINVAL, "while %s", "testing");
+	CU_ASSERT_STRING_EQUAL(e.msg, "while testing: bad thing");
+}
+
+static void test_names(void)
+{
+	strata_err e;
+	CU_ASSERT_EQUAL(strata_name_check("orders_2024", "table name", &e), 0);
+	CU_ASSERT_EQUAL(strata_name_check("Orders", "table name", &e), STRATA_EINVAL);
+	CU_ASSERT(strstr(e.msg, "table name \"Orders\"") != NULL);
+	CU_ASSERT_EQUAL(strata_name_check("../etc", "table name", &e), STRATA_EINVAL);
+	CU_ASSERT_EQUAL(strata_name_check("", "table name", &e), STRATA_EINVAL);
+	CU_ASSERT_EQUAL(strata_name_check("a-b", "column name", &e), STRATA_EINVAL);
+	char longname[80];
+	memset(longname, 'a', 64);
+	longname[64] = 0;
+	CU_ASSERT_EQUAL(strata_name_check(longname, "table name", &e), STRATA_EINVAL);
+	longname[63] = 0;
+	CU_ASSERT_EQUAL(strata_name_check(longname, "table name", &e), 0);
+}
+
+static void test_buf_arena(void)
+{
+	strata_buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		strata_buf_printf(&b, "%d,", i);
+	CU_ASSERT(b.len > 3000);
+	CU_ASSERT(memcmp(b.data, "0,1,2,", 6) == 0);
+	strata_buf_free(&b);
+	strata_arena *a = strata_arena_new();
+	char *big = strata_arena_alloc(a, 1 << 20);
+	memset(big, 1, 1 << 20);
+	char *s = strata_arena_strdup(a, "hello");
+	CU_ASSERT_STRING_EQUAL(s, "hello");
+	CU_ASSERT_EQUAL(((uintptr_t)strata_arena_alloc(a, 3)) % 8, 0);
+	strata_arena_free(a);
+}
+
+static void test_wfile_commit(void)
+{
+	const char *dir = tu_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/f.dat", dir);
+	strata_wfile *f;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wfile_open(path, &f, &e), 0);
+	char block[100000];
+	memset(block, 'x', sizeof(block));
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(strata_wfile_write(f, block, sizeof(block), &e), 0);
+	CU_ASSERT_EQUAL(strata_wfile_offset(f), 1000000);
+	CU_ASSERT_EQUAL(access(path, F_OK), -1); /* not visible before commit */
+	CU_ASSERT_EQUAL(strata_wfile_commit(f, &e), 0);
+	size_t len = 0;
+	char *data = tu_read_file(path, &len);
+	CU_ASSERT_EQUAL(len, 1000000);
+	free(data);
+	CU_ASSERT_EQUAL(tu_count_files(dir, NULL), 1);
+}
+
+/* Every failure point of a durable write leaves no file behind and gives the
+ * errno; a failed fsync poisons (no retry). */
+static void test_wfile_faults(void)
+{
+	const tu_op ops[] = {TU_OP_OPEN, TU_OP_PWRITE, TU_OP_FSYNC, TU_OP_CLOSE, TU_OP_RENAME};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++) {
+		const char *dir = tu_tmpdir();
+		char path[512];
+		snprintf(path, sizeof(path), "%s/f.dat", dir);
+		tu_fault_arm(ops[i], 1, ops[i] == TU_OP_PWRITE ? ENOSPC : EIO, false);
+		strata_wfile *f = NULL;
+		strata_err e;
+		strata_err_clear(&e);
+		int rc = strata_wfile_open(path, &f, &e);
+		if (rc == 0) {
+			char block[1000] = {0};
+			rc = strata_wfile_write(f, block, sizeof(block), &e);
+			if (rc == 0)
+				rc = strata_wfile_commit(f, &e);
+			else
+				strata_wfile_abort(f);
+		}
+		tu_fault_disarm();
+		CU_ASSERT(tu_fault_fired());
+		CU_ASSERT(rc < 0);
+		CU_ASSERT(strstr(e.msg, "f.dat") != NULL);
+		CU_ASSERT_EQUAL(tu_count_files(dir, NULL), 0);
+		if (ops[i] == TU_OP_FSYNC)
+			CU_ASSERT_EQUAL(tu_fault_calls(TU_OP_FSYNC), 1); /* never retried */
+	}
+}
+
+static void test_wfile_short_write(void)
+{
+	const char *dir = tu_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/s.dat", dir);
+	tu_fault_arm(TU_OP_PWRITE, 1, 0, true);
+	strata_wfile *f;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wfile_open(path, &f, &e), 0);
+	char block[5000];
+	memset(block, 'y', sizeof(block));
+	CU_ASSERT_EQUAL(strata_wfile_write(f, block, sizeof(block), &e), 0);
+	CU_ASSERT_EQUAL(strata_wfile_commit(f, &e), 0);
+	tu_fault_disarm();
+	size_t len;
+	char *data = tu_read_file(path, &len);
+	CU_ASSERT_EQUAL(len, sizeof(block)); /* short write was completed */
+	free(data);
+}
+
+static void test_rfile_bounds(void)
+{
+	const char *dir = tu_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/r.dat", dir);
+	tu_write_file(path, "0123456789", 10);
+	strata_rfile *f;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_rfile_open(path, &f, &e), 0);
+	char buf[16];
+	CU_ASSERT_EQUAL(strata_rfile_read(f, buf, 4, 6, &e), 0);
+	CU_ASSERT(memcmp(buf, "6789", 4) == 0);
+	CU_ASSERT_EQUAL(strata_rfile_read(f, buf, 5, 6, &e), STRATA_ECORRUPT);
+	CU_ASSERT(strstr(e.msg, "past the end") != NULL);
+	CU_ASSERT_EQUAL(strata_rfile_read(f, buf, 1, UINT64_MAX, &e), STRATA_ECORRUPT);
+	strata_rfile_close(f);
+	CU_ASSERT(strata_rfile_open("/nonexistent/x", &f, &e) == -ENOENT);
+}
+
+static void test_clock(void)
+{
+	tu_clock_manual(1000);
+	CU_ASSERT_EQUAL(strata_now_us(), 1000);
+	tu_clock_advance(500);
+	CU_ASSERT_EQUAL(strata_now_us(), 1500);
+	tu_clock_real();
+	CU_ASSERT(strata_now_us() > 1700000000000000LL);
+}
+
+static void register_core(void)
+{
+	CU_pSuite s = CU_add_suite("core", NULL, NULL);
+	TU_ADD(s, test_strerror);
+	TU_ADD(s, test_names);
+	TU_ADD(s, test_buf_arena);
+	TU_ADD(s, test_wfile_commit);
+	TU_ADD(s, test_wfile_faults);
+	TU_ADD(s, test_wfile_short_write);
+	TU_ADD(s, test_rfile_bounds);
+	TU_ADD(s, test_clock);
+}
+
+TU_MAIN(register_core)

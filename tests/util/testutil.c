@@ -1,0 +1,353 @@
+/*
+ * tests/util/testutil.c — see testutil.h.
+ */
+#include "tests/util/testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- directories ---------------------------------------------------------- */
+
+static char **tmpdirs;
+static int ntmpdirs;
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void tu_rmtree(const char *path)
+{
+	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void tmpdirs_cleanup(void)
+{
+	if (getenv("STRATA_KEEP_TMP"))
+		return;
+	for (int i = 0; i < ntmpdirs; i++) {
+		tu_rmtree(tmpdirs[i]);
+		free(tmpdirs[i]);
+	}
+	free(tmpdirs);
+}
+
+const char *tu_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char tmpl[PATH_MAX];
+	snprintf(tmpl, sizeof(tmpl), "%s/strata-test-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		abort();
+	}
+	if (ntmpdirs == 0)
+		atexit(tmpdirs_cleanup);
+	tmpdirs = realloc(tmpdirs, sizeof(char *) * (size_t)(ntmpdirs + 1));
+	tmpdirs[ntmpdirs] = strdup(tmpl);
+	return tmpdirs[ntmpdirs++];
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	strata_buf b = {0};
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		strata_buf_append(&b, chunk, n);
+	fclose(f);
+	strata_buf_putc(&b, 0);
+	if (len)
+		*len = b.len - 1;
+	return (char *)b.data;
+}
+
+int tu_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(data, 1, len, f);
+	fclose(f);
+	return w == len ? 0 : -1;
+}
+
+static int count_files_rec(const char *dir, const char *skip)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (skip && strstr(e->d_name, skip))
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			n += count_files_rec(p, skip);
+		else if (S_ISREG(st.st_mode))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int tu_count_files(const char *dir, const char *skip)
+{
+	return count_files_rec(dir, skip);
+}
+
+/* ---- fault injection ------------------------------------------------------ */
+
+static const char *const op_names[TU_OP_COUNT] = {
+	"open", "pread", "pwrite", "fsync", "close", "rename", "unlink", "mkdir",
+	"opendir", "stat",
+};
+
+const char *tu_op_name(tu_op op)
+{
+	return op < TU_OP_COUNT ? op_names[op] : "?";
+}
+
+static atomic_int fault_calls[TU_OP_COUNT];
+static tu_op fault_op;
+static int fault_at;
+static int fault_errno;
+static bool fault_short;
+static atomic_bool fault_fired;
+
+/* Returns the injected error (negative), 1 for "short write", or 0. */
+static int fault_hit(tu_op op)
+{
+	int n = atomic_fetch_add(&fault_calls[op], 1) + 1;
+	if (fault_at > 0 && op == fault_op && n == fault_at) {
+		atomic_store(&fault_fired, true);
+		if (fault_short && op == TU_OP_PWRITE)
+			return 1;
+		return -fault_errno;
+	}
+	return 0;
+}
+
+static int f_open(const char *path, int flags, mode_t mode)
+{
+	int rc = fault_hit(TU_OP_OPEN);
+	return rc < 0 ? rc : strata_io_system.open(path, flags, mode);
+}
+
+static ssize_t f_pread(int fd, void *buf, size_t n, off_t off)
+{
+	int rc = fault_hit(TU_OP_PREAD);
+	return rc < 0 ? rc : strata_io_system.pread(fd, buf, n, off);
+}
+
+static ssize_t f_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	int rc = fault_hit(TU_OP_PWRITE);
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && n > 1)
+		n /= 2;
+	return strata_io_system.pwrite(fd, buf, n, off);
+}
+
+static int f_fsync(int fd)
+{
+	int rc = fault_hit(TU_OP_FSYNC);
+	return rc < 0 ? rc : strata_io_system.fsync(fd);
+}
+
+static int f_close(int fd)
+{
+	int rc = fault_hit(TU_OP_CLOSE);
+	int rc2 = strata_io_system.close(fd); /* the fd is released either way */
+	return rc < 0 ? rc : rc2;
+}
+
+static int f_rename(const char *a, const char *b)
+{
+	int rc = fault_hit(TU_OP_RENAME);
+	return rc < 0 ? rc : strata_io_system.rename(a, b);
+}
+
+static int f_unlink(const char *p)
+{
+	int rc = fault_hit(TU_OP_UNLINK);
+	return rc < 0 ? rc : strata_io_system.unlink(p);
+}
+
+static int f_mkdir(const char *p, mode_t m)
+{
+	int rc = fault_hit(TU_OP_MKDIR);
+	return rc < 0 ? rc : strata_io_system.mkdir(p, m);
+}
+
+static DIR *f_opendir(const char *p, int *err)
+{
+	int rc = fault_hit(TU_OP_OPENDIR);
+	if (rc < 0) {
+		*err = rc;
+		return NULL;
+	}
+	return strata_io_system.opendir(p, err);
+}
+
+static int f_stat(const char *p, struct stat *st)
+{
+	int rc = fault_hit(TU_OP_STAT);
+	return rc < 0 ? rc : strata_io_system.stat(p, st);
+}
+
+static strata_io_ops fault_ops;
+
+void tu_fault_arm(tu_op op, int at, int err, bool short_write)
+{
+	fault_ops = strata_io_system;
+	fault_ops.open = f_open;
+	fault_ops.pread = f_pread;
+	fault_ops.pwrite = f_pwrite;
+	fault_ops.fsync = f_fsync;
+	fault_ops.close = f_close;
+	fault_ops.rename = f_rename;
+	fault_ops.unlink = f_unlink;
+	fault_ops.mkdir = f_mkdir;
+	fault_ops.opendir = f_opendir;
+	fault_ops.stat = f_stat;
+	for (int i = 0; i < TU_OP_COUNT; i++)
+		atomic_store(&fault_calls[i], 0);
+	fault_op = op;
+	fault_at = at;
+	fault_errno = err;
+	fault_short = short_write;
+	atomic_store(&fault_fired, false);
+	strata_io_set(&fault_ops);
+}
+
+int tu_fault_calls(tu_op op)
+{
+	return atomic_load(&fault_calls[op]);
+}
+
+bool tu_fault_fired(void)
+{
+	return atomic_load(&fault_fired);
+}
+
+void tu_fault_disarm(void)
+{
+	strata_io_set(NULL);
+}
+
+/* ---- clock ---------------------------------------------------------------- */
+
+static _Atomic int64_t manual_now;
+
+static int64_t manual_clock(void *arg)
+{
+	(void)arg;
+	return atomic_load(&manual_now);
+}
+
+void tu_clock_manual(int64_t start_us)
+{
+	atomic_store(&manual_now, start_us);
+	strata_clock_set(manual_clock, NULL);
+}
+
+void tu_clock_advance(int64_t delta_us)
+{
+	atomic_fetch_add(&manual_now, delta_us);
+}
+
+void tu_clock_real(void)
+{
+	strata_clock_set(NULL, NULL);
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+const char *tu_bin(const char *name)
+{
+	static char paths[4][PATH_MAX];
+	static int next;
+	const char *build = getenv("STRATA_BUILD");
+	char *p = paths[next++ % 4];
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), ".");
+	snprintf(p, PATH_MAX, "%s/%s/%s", cwd, build ? build : "build", name);
+	return p;
+}
+
+int tu_run(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	strata_buf b = {0};
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		strata_buf_append(&b, chunk, n);
+	strata_buf_putc(&b, 0);
+	int st = pclose(p);
+	if (out)
+		*out = (char *)b.data;
+	else
+		strata_buf_free(&b);
+	if (st == -1)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- DuckDB ----------------------------------------------------------------- */
+
+bool tu_duckdb_available(void)
+{
+	static int state; /* 0 unknown, 1 yes, 2 no */
+	if (state == 0) {
+		struct stat st;
+		state = stat("tests/.node/node_modules/@duckdb/node-api", &st) == 0 ? 1 : 2;
+		if (state == 2)
+			fprintf(stderr,
+				"\n*** SKIPPED: DuckDB (@duckdb/node-api) is not installed in "
+				"tests/.node; `make test` installs it with npm. Interop checks "
+				"did NOT run. ***\n\n");
+	}
+	return state == 1;
+}
+
+int tu_duckdb(const char *sql, char **out)
+{
+	const char *dir = tu_tmpdir();
+	char sqlpath[PATH_MAX];
+	snprintf(sqlpath, sizeof(sqlpath), "%s/q.sql", dir);
+	if (tu_write_file(sqlpath, sql, strlen(sql)) != 0)
+		return -1;
+	char cmd[PATH_MAX * 2];
+	snprintf(cmd, sizeof(cmd),
+		 "NODE_PATH=tests/.node/node_modules node tests/duckdb_query.cjs '%s' 2>&1",
+		 sqlpath);
+	int rc = tu_run(cmd, out);
+	tu_rmtree(dir);
+	return rc;
+}

@@ -1,0 +1,95 @@
+/*
+ * tests/util/testutil.h — shared helpers for the CUnit suites.
+ *
+ * Every test binary is one suite file tests/test_<module>.c ending in
+ * TU_MAIN(register_fn).  Helpers here: scratch directories that are removed
+ * at exit, an I/O vtable that fails a chosen call (fault injection), a
+ * settable clock, running the built binaries, and the DuckDB oracle.
+ */
+#ifndef STRATA_TESTUTIL_H
+#define STRATA_TESTUTIL_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+
+#include "core/core.h"
+
+/* A fresh empty directory under $TMPDIR; removed at exit unless
+ * STRATA_KEEP_TMP is set.  Returned string is owned by the helper. */
+const char *tu_tmpdir(void);
+/* rm -rf */
+void tu_rmtree(const char *path);
+/* Read a whole file into a NUL-terminated malloc'd buffer (NULL on error). */
+char *tu_read_file(const char *path, size_t *len);
+int tu_write_file(const char *path, const void *data, size_t len);
+/* Count regular files under dir (recursive), skipping names containing skip
+ * (NULL: none). */
+int tu_count_files(const char *dir, const char *skip);
+
+/* ---- fault injection ---------------------------------------------------- */
+
+typedef enum {
+	TU_OP_OPEN, TU_OP_PREAD, TU_OP_PWRITE, TU_OP_FSYNC, TU_OP_CLOSE,
+	TU_OP_RENAME, TU_OP_UNLINK, TU_OP_MKDIR, TU_OP_OPENDIR, TU_OP_STAT,
+	TU_OP_COUNT
+} tu_op;
+
+/* Install the counting table.  When fail_op's call number fail_at (1-based)
+ * comes, it fails with -fail_errno; if short_write is set and the op is
+ * pwrite, it writes half the bytes instead.  fail_at 0 only counts. */
+void tu_fault_arm(tu_op fail_op, int fail_at, int fail_errno, bool short_write);
+/* Calls of op seen since the last arm. */
+int tu_fault_calls(tu_op op);
+/* Whether the armed fault fired. */
+bool tu_fault_fired(void);
+/* Restore the system table. */
+void tu_fault_disarm(void);
+const char *tu_op_name(tu_op op);
+
+/* ---- clock --------------------------------------------------------------- */
+
+/* Install a manual clock starting at start_us; tu_clock_advance moves it. */
+void tu_clock_manual(int64_t start_us);
+void tu_clock_advance(int64_t delta_us);
+void tu_clock_real(void);
+
+/* ---- processes ----------------------------------------------------------- */
+
+/* Path of a built binary ("strata", "stratad") in $STRATA_BUILD (default
+ * build). */
+const char *tu_bin(const char *name);
+/* Run a shell command; capture stdout (malloc'd, may be NULL) and return the
+ * exit status (or -1). */
+int tu_run(const char *cmd, char **out);
+
+/* ---- DuckDB oracle ------------------------------------------------------- */
+
+/* Whether the DuckDB node package is installed (prints a loud SKIPPED line
+ * the first time it is not). */
+bool tu_duckdb_available(void);
+/* Run SQL in DuckDB (1 thread); returns rows as JSON lines in *out
+ * (malloc'd).  0 on success, else the exit status, with stderr in *out. */
+int tu_duckdb(const char *sql, char **out);
+
+/* ---- registration -------------------------------------------------------- */
+
+#define TU_ADD(suite, fn) CU_add_test((suite), #fn, (fn))
+
+#define TU_MAIN(register_fn)                                                  \
+	int main(void)                                                        \
+	{                                                                     \
+		if (CU_initialize_registry() != CUE_SUCCESS)                  \
+			return 2;                                             \
+		register_fn();                                                \
+		CU_basic_set_mode(CU_BRM_VERBOSE);                            \
+		CU_basic_run_tests();                                         \
+		unsigned failed = CU_get_number_of_failures() +               \
+				  CU_get_number_of_tests_failed();            \
+		CU_cleanup_registry();                                        \
+		return failed ? 1 : 0;                                        \
+	}
+
+#endif
