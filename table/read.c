@@ -266,8 +266,6 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 		goto fail;
 	bool is_tag = false;
 	if (is_changes) {
-		if (v2 == 0)
-			v2 = s->def.version;
 		if (v1 > v2 || v2 > s->def.version) {
 			rc = strata_err_set(err, STRATA_EINVAL,
 					    "bad range (%llu, %llu]: need v1 <= v2 <= %llu (latest)",
@@ -287,7 +285,7 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 		}
 	}
 	strata_schema *full;
-	rc = strata_mf_schema_at(snap, &s->def, s->version, &full, err);
+	rc = strata_mf_schema_at(snap, &s->def, s->version ? s->version : 1, &full, err);
 	if (rc)
 		goto fail;
 	if (opts && opts->columns && *opts->columns) {

@@ -1,0 +1,897 @@
+/*
+ * tests/util/oracle.c — see oracle.h.
+ *
+ * Model: keys[part][pk] holds every record of that key in version order; a
+ * record stores the canonical JSON text of each column value by column id
+ * (NULL: null or absent).  Canonical text comes from strata_value_to_json on
+ * both sides, so the comparison is exact for every type.
+ *
+ * Table: pk BIGINT + kk STRING (composite key; kk = "k<pk % 3>"), data
+ * columns c1.. of random types, partition column "pt" (p0, p1, ...).
+ */
+#include "tests/util/oracle.h"
+#include "tests/util/testutil.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COLS 24
+#define MAX_VERSIONS_CAP (1u << 22)
+
+typedef struct mcol {
+	uint32_t id;
+	char name[32];
+	strata_type type;
+} mcol;
+
+typedef struct mschema {
+	uint64_t since;
+	uint32_t n;
+	mcol cols[MAX_COLS];
+} mschema;
+
+typedef struct mrec {
+	uint64_t version;
+	bool is_delete;
+	char **vals; /* by column id, [0, nvals) */
+	uint32_t nvals;
+} mrec;
+
+typedef struct mkey {
+	mrec *r;
+	size_t n, cap;
+} mkey;
+
+struct oracle {
+	strata_wh *wh;
+	char name[64];
+	oracle_cfg cfg;
+	uint64_t rng;
+	mschema *schemas;
+	size_t nschemas;
+	mkey *keys;
+	int nparts_eff;
+	uint64_t version;
+	int64_t *ts; /* by version */
+	size_t ts_cap;
+	uint64_t earliest_readable, earliest_incremental;
+	uint32_t next_col_id;
+	int name_counter;
+	char dropped[16][32];
+	int ndropped;
+	uint64_t steps;
+	strata_arena *arena;
+};
+
+/* ---- random ----------------------------------------------------------------------- */
+
+uint64_t oracle_rand(oracle *o)
+{
+	/* splitmix64 */
+	uint64_t z = (o->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rnd(oracle *o, uint64_t n)
+{
+	return n ? oracle_rand(o) % n : 0;
+}
+
+void oracle_cfg_default(oracle_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->seed = 1;
+	c->nparts = 3;
+	c->nkeys = 300;
+	c->buckets = 2;
+	c->max_txn_rows = 1000;
+	c->ddl_permille = 15;
+	c->check_every = 10;
+	c->retain_hours = 24;
+}
+
+/* ---- model helpers ---------------------------------------------------------------- */
+
+static const mschema *schema_at(const oracle *o, uint64_t v)
+{
+	const mschema *s = &o->schemas[0];
+	for (size_t i = 0; i < o->nschemas; i++)
+		if (o->schemas[i].since <= v)
+			s = &o->schemas[i];
+	return s;
+}
+
+static mkey *key_at(oracle *o, int part, int pk)
+{
+	return &o->keys[(size_t)part * (size_t)o->cfg.nkeys + (size_t)pk];
+}
+
+static const mrec *latest_le(const mkey *k, uint64_t v)
+{
+	const mrec *best = NULL;
+	for (size_t i = 0; i < k->n; i++)
+		if (k->r[i].version <= v)
+			best = &k->r[i];
+	return best;
+}
+
+static void part_name(const oracle *o, int part, char *out, size_t n)
+{
+	if (o->cfg.nparts == 0)
+		snprintf(out, n, "%s", "");
+	else
+		snprintf(out, n, "p%d", part);
+}
+
+static char *value_text(oracle *o, strata_type t, const strata_value *v)
+{
+	strata_buf b = {0};
+	strata_value_to_json(t, v, &b);
+	strata_buf_putc(&b, 0);
+	char *s = strata_arena_strdup(o->arena, (char *)b.data);
+	strata_buf_free(&b);
+	return s;
+}
+
+static char *random_value(oracle *o, strata_type t)
+{
+	strata_value v;
+	memset(&v, 0, sizeof(v));
+	uint8_t buf[64];
+	switch (t) {
+	case STRATA_T_LONG:
+		v.v.i64 = (int64_t)oracle_rand(o) >> rnd(o, 64);
+		break;
+	case STRATA_T_INT:
+		v.v.i32 = (int32_t)oracle_rand(o) >> rnd(o, 32);
+		break;
+	case STRATA_T_DOUBLE:
+		v.v.f64 = rnd(o, 10) == 0 ? (double)(int64_t)rnd(o, 1000) :
+					     ((double)(int64_t)oracle_rand(o)) / 1e9;
+		break;
+	case STRATA_T_FLOAT:
+		v.v.f32 = (float)((int)rnd(o, 20000) - 10000) / 8.0f;
+		break;
+	case STRATA_T_BOOL:
+		v.v.b = rnd(o, 2);
+		break;
+	case STRATA_T_TIMESTAMP:
+		v.v.i64 = 1700000000000000LL + (int64_t)rnd(o, 100000000000000ull);
+		break;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES: {
+		static const char *const pieces[] = {"a", "b", "Z", " ", "\"", "\\", "\n", "\xc3\xa9",
+						     "\xe2\x82\xac", "x1", "\x01", ",", "|"};
+		size_t len = 0, want = rnd(o, 5) == 0 ? 0 : rnd(o, 12);
+		for (size_t i = 0; i < want; i++) {
+			if (t == STRATA_T_BYTES) {
+				buf[len++] = (uint8_t)oracle_rand(o);
+			} else {
+				const char *p = pieces[rnd(o, STRATA_ARRAY_LEN(pieces))];
+				size_t pl = strlen(p);
+				if (len + pl >= sizeof(buf))
+					break;
+				memcpy(buf + len, p, pl);
+				len += pl;
+			}
+		}
+		v.v.s.ptr = buf;
+		v.v.s.len = (uint32_t)len;
+		break;
+	}
+	}
+	return value_text(o, t, &v);
+}
+
+static void key_push(oracle *o, mkey *k, uint64_t version, bool is_delete, char **vals,
+		     uint32_t nvals)
+{
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 4;
+		k->r = strata_realloc(k->r, k->cap * sizeof(mrec));
+	}
+	mrec *r = &k->r[k->n++];
+	r->version = version;
+	r->is_delete = is_delete;
+	r->nvals = nvals;
+	r->vals = strata_arena_alloc(o->arena, sizeof(char *) * (nvals ? nvals : 1));
+	memcpy(r->vals, vals, sizeof(char *) * nvals);
+}
+
+static void ts_set(oracle *o, uint64_t v, int64_t ts)
+{
+	if (v >= o->ts_cap) {
+		size_t cap = o->ts_cap ? o->ts_cap : 64;
+		while (cap <= v)
+			cap *= 2;
+		o->ts = strata_realloc(o->ts, cap * sizeof(int64_t));
+		memset(o->ts + o->ts_cap, 0, (cap - o->ts_cap) * sizeof(int64_t));
+		o->ts_cap = cap;
+	}
+	o->ts[v] = ts;
+}
+
+static int read_version_ts(oracle *o, uint64_t v, int64_t *ts)
+{
+	strata_mf_snap *snap;
+	strata_err err;
+	strata_table_def t;
+	strata_version_rec r;
+	strata_arena *a = strata_arena_new();
+	int rc = strata_mf_snap_open(strata_wh_mf(o->wh), &snap, &err);
+	if (rc == 0) {
+		rc = strata_mf_table_get(snap, o->name, &t, &err);
+		if (rc == 0)
+			rc = strata_mf_version_get(snap, t.id, v, a, &r, &err);
+		strata_mf_snap_close(snap);
+	}
+	strata_arena_free(a);
+	if (rc) {
+		fprintf(stderr, "oracle: cannot read version %" PRIu64 ": %s\n", v, err.msg);
+		return -1;
+	}
+	*ts = r.ts_us;
+	return 0;
+}
+
+void oracle_note_version(oracle *o, uint64_t version)
+{
+	int64_t ts = 0;
+	read_version_ts(o, version, &ts);
+	ts_set(o, version, ts);
+	if (version > o->version)
+		o->version = version;
+}
+
+/* ---- creation ---------------------------------------------------------------------- */
+
+oracle *oracle_new(strata_wh *wh, const char *name, const oracle_cfg *cfg)
+{
+	oracle *o = strata_calloc(1, sizeof(*o));
+	o->wh = wh;
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	o->cfg = *cfg;
+	o->rng = cfg->seed * 0x2545f4914f6cdd1dull + 12345;
+	o->arena = strata_arena_new();
+	o->nparts_eff = cfg->nparts ? cfg->nparts : 1;
+	o->keys = strata_calloc((size_t)o->nparts_eff * (size_t)cfg->nkeys, sizeof(mkey));
+	o->earliest_readable = 1;
+	char props[2][64];
+	snprintf(props[0], sizeof(props[0]), "write.bucket.num=%d", cfg->buckets);
+	snprintf(props[1], sizeof(props[1]), "acid.data.retain.hours=%d", cfg->retain_hours);
+	const char *pp[2] = {props[0], props[1]};
+	strata_err err;
+	tu_clock_advance(1000000);
+	int rc = strata_table_create(wh, name, "pk BIGINT, kk STRING, c1 STRING, c2 DOUBLE",
+				     "pk,kk", cfg->nparts ? "pt STRING" : NULL, pp, 2, &err);
+	if (rc) {
+		fprintf(stderr, "oracle: create table failed: %s\n", err.msg);
+		abort();
+	}
+	o->nschemas = 1;
+	o->schemas = strata_calloc(1, sizeof(mschema));
+	mschema *s = &o->schemas[0];
+	s->since = 1;
+	const struct {
+		const char *n;
+		strata_type t;
+	} init[] = {{"pk", STRATA_T_LONG}, {"kk", STRATA_T_STRING},
+		    {"c1", STRATA_T_STRING}, {"c2", STRATA_T_DOUBLE}};
+	for (uint32_t i = 0; i < 4; i++) {
+		s->cols[i].id = i + 1;
+		snprintf(s->cols[i].name, sizeof(s->cols[i].name), "%s", init[i].n);
+		s->cols[i].type = init[i].t;
+	}
+	s->n = 4;
+	o->next_col_id = 5;
+	o->name_counter = 3;
+	oracle_note_version(o, 1);
+	return o;
+}
+
+void oracle_free(oracle *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < (size_t)o->nparts_eff * (size_t)o->cfg.nkeys; i++)
+		free(o->keys[i].r);
+	free(o->keys);
+	free(o->schemas);
+	free(o->ts);
+	strata_arena_free(o->arena);
+	free(o);
+}
+
+uint64_t oracle_version(const oracle *o)
+{
+	return o->version;
+}
+
+uint64_t oracle_steps(const oracle *o)
+{
+	return o->steps;
+}
+
+uint64_t oracle_seed(const oracle *o)
+{
+	return o->cfg.seed;
+}
+
+const char *oracle_table(const oracle *o)
+{
+	return o->name;
+}
+
+void oracle_set_earliest(oracle *o, uint64_t readable, uint64_t incremental)
+{
+	o->earliest_readable = readable;
+	o->earliest_incremental = incremental;
+}
+
+/* ---- comparison ------------------------------------------------------------------------ */
+
+typedef struct lines {
+	char **v;
+	size_t n, cap;
+} lines;
+
+static void lines_push(lines *l, const char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->v = strata_realloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = strata_strdup(s);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void lines_free(lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+static int lines_compare(oracle *o, const char *what, lines *exp, lines *act)
+{
+	qsort(exp->v, exp->n, sizeof(char *), str_cmp);
+	qsort(act->v, act->n, sizeof(char *), str_cmp);
+	size_t i = 0, j = 0;
+	int shown = 0;
+	while ((i < exp->n || j < act->n) && shown < 6) {
+		int c = i >= exp->n ? 1 : j >= act->n ? -1 : strcmp(exp->v[i], act->v[j]);
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		if (shown++ == 0)
+			fprintf(stderr,
+				"\noracle MISMATCH in %s (table %s, seed %" PRIu64 ", step %" PRIu64
+				", version %" PRIu64 "): %zu expected vs %zu actual rows\n",
+				what, o->name, o->cfg.seed, o->steps, o->version, exp->n, act->n);
+		if (c < 0)
+			fprintf(stderr, "  missing:    %s\n", exp->v[i++]);
+		else
+			fprintf(stderr, "  unexpected: %s\n", act->v[j++]);
+	}
+	return shown ? -1 : 0;
+}
+
+/* A row as "part|col=val|col=val..." under schema s (model side). */
+static void model_line(const oracle *o, int part, const mschema *s, const mrec *r,
+		       bool with_meta, strata_buf *b)
+{
+	char pn[16];
+	part_name(o, part, pn, sizeof(pn));
+	strata_buf_reset(b);
+	strata_buf_printf(b, "%s", pn);
+	for (uint32_t i = 0; i < s->n; i++) {
+		uint32_t id = s->cols[i].id;
+		const char *v = id < r->nvals && r->vals[id] ? r->vals[id] : "null";
+		bool is_key = id <= 2;
+		if (r->is_delete && !is_key)
+			v = "null";
+		strata_buf_printf(b, "|%s=%s", s->cols[i].name, v);
+	}
+	if (with_meta)
+		strata_buf_printf(b, "|_seq=%" PRIu64 "|_op=%s", r->version,
+				  r->is_delete ? "delete" : "upsert");
+	strata_buf_putc(b, 0);
+}
+
+static void actual_line(const strata_schema *s, const strata_row *row, const char *part,
+			bool with_meta, strata_buf *b)
+{
+	strata_buf_reset(b);
+	strata_buf_printf(b, "%s", part);
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		strata_buf_printf(b, "|%s=", s->cols[i].name);
+		strata_value_to_json(s->cols[i].type, &row->vals[i], b);
+	}
+	if (with_meta)
+		strata_buf_printf(b, "|_seq=%lld|_op=%s", (long long)row->seq,
+				  row->op == STRATA_OP_DELETE ? "delete" : "upsert");
+	strata_buf_putc(b, 0);
+}
+
+static int expect_retention(oracle *o, const char *what, int rc, const strata_err *err)
+{
+	if (rc == STRATA_ERETENTION && strstr(err->msg, "outside the retention window"))
+		return 0;
+	fprintf(stderr,
+		"\noracle: %s should fail with the retention error (table %s, seed %" PRIu64
+		", step %" PRIu64 "), got rc %d: %s\n",
+		what, o->name, o->cfg.seed, o->steps, rc, rc ? err->msg : "(success)");
+	return -1;
+}
+
+int oracle_check_scan(oracle *o, uint64_t v, const char *partition)
+{
+	strata_read_opts ro = {.as_of_version = v == o->version ? 0 : v, .partition = partition};
+	strata_scan *s;
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = strata_scan_open(o->wh, o->name, &ro, &s, &err);
+	char what[96];
+	snprintf(what, sizeof(what), "scan at version %" PRIu64 "%s%s", v, partition ? " of " : "",
+		 partition ? partition : "");
+	if (v < o->earliest_readable) {
+		if (rc == 0)
+			strata_scan_close(s);
+		return expect_retention(o, what, rc, &err);
+	}
+	if (rc) {
+		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 ", step %" PRIu64 "): %s\n", what,
+			o->cfg.seed, o->steps, err.msg);
+		return -1;
+	}
+	lines act = {0}, exp = {0};
+	strata_buf b = {0};
+	const strata_row *row;
+	const char *const *pv;
+	while ((rc = strata_scan_next(s, &row, &pv, &err)) == 1) {
+		actual_line(strata_scan_schema(s), row, o->cfg.nparts ? pv[0] : "", false, &b);
+		lines_push(&act, (char *)b.data);
+	}
+	strata_scan_close(s);
+	if (rc < 0) {
+		fprintf(stderr, "\noracle: %s failed while reading (seed %" PRIu64 "): %s\n", what,
+			o->cfg.seed, err.msg);
+		lines_free(&act);
+		strata_buf_free(&b);
+		return -1;
+	}
+	const mschema *ms = schema_at(o, v);
+	for (int p = 0; p < o->nparts_eff; p++) {
+		char pn[16];
+		part_name(o, p, pn, sizeof(pn));
+		if (partition && strcmp(partition + 3, pn) != 0)
+			continue;
+		for (int k = 0; k < o->cfg.nkeys; k++) {
+			const mrec *r = latest_le(key_at(o, p, k), v);
+			if (!r || r->is_delete)
+				continue;
+			model_line(o, p, ms, r, false, &b);
+			lines_push(&exp, (char *)b.data);
+		}
+	}
+	rc = lines_compare(o, what, &exp, &act);
+	lines_free(&act);
+	lines_free(&exp);
+	strata_buf_free(&b);
+	return rc;
+}
+
+static int check_changes(oracle *o, uint64_t v1, uint64_t v2)
+{
+	strata_scan *s;
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = strata_changes_open(o->wh, o->name, v1, v2, NULL, &s, &err);
+	char what[96];
+	snprintf(what, sizeof(what), "changes (%" PRIu64 ", %" PRIu64 "]", v1, v2);
+	if (v1 < o->earliest_incremental) {
+		if (rc == 0)
+			strata_scan_close(s);
+		return expect_retention(o, what, rc, &err);
+	}
+	if (rc) {
+		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 ", step %" PRIu64 "): %s\n", what,
+			o->cfg.seed, o->steps, err.msg);
+		return -1;
+	}
+	lines act = {0}, exp = {0};
+	strata_buf b = {0};
+	const strata_row *row;
+	const char *const *pv;
+	while ((rc = strata_scan_next(s, &row, &pv, &err)) == 1) {
+		actual_line(strata_scan_schema(s), row, o->cfg.nparts ? pv[0] : "", true, &b);
+		lines_push(&act, (char *)b.data);
+	}
+	strata_scan_close(s);
+	if (rc < 0) {
+		fprintf(stderr, "\noracle: %s failed while reading: %s\n", what, err.msg);
+		lines_free(&act);
+		strata_buf_free(&b);
+		return -1;
+	}
+	const mschema *ms = schema_at(o, v2);
+	for (int p = 0; p < o->nparts_eff; p++)
+		for (int k = 0; k < o->cfg.nkeys; k++) {
+			const mkey *mk = key_at(o, p, k);
+			for (size_t i = 0; i < mk->n; i++) {
+				if (mk->r[i].version <= v1 || mk->r[i].version > v2)
+					continue;
+				model_line(o, p, ms, &mk->r[i], true, &b);
+				lines_push(&exp, (char *)b.data);
+			}
+		}
+	rc = lines_compare(o, what, &exp, &act);
+	lines_free(&act);
+	lines_free(&exp);
+	strata_buf_free(&b);
+	return rc;
+}
+
+static int check_get(oracle *o, int part, int pk, uint64_t v)
+{
+	char pn[16];
+	part_name(o, part, pn, sizeof(pn));
+	json_t *key = json_pack("{s:I,s:s}", "pk", (json_int_t)pk, "kk",
+				pk % 3 == 0 ? "k0" : pk % 3 == 1 ? "k1" : "k2");
+	if (o->cfg.nparts)
+		json_object_set_new(key, "pt", json_string(pn));
+	strata_read_opts ro = {.as_of_version = v};
+	strata_arena *a = strata_arena_new();
+	strata_row row;
+	strata_schema *s = NULL;
+	strata_err err;
+	strata_err_clear(&err);
+	int found = strata_get_json(o->wh, o->name, key, &ro, a, &row, &s, NULL, &err);
+	json_decref(key);
+	int rc = 0;
+	char what[96];
+	snprintf(what, sizeof(what), "get %s/%d at version %" PRIu64, pn, pk, v);
+	if (v < o->earliest_readable) {
+		rc = expect_retention(o, what, found, &err);
+		goto out;
+	}
+	if (found < 0) {
+		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 "): %s\n", what, o->cfg.seed, err.msg);
+		rc = -1;
+		goto out;
+	}
+	const mrec *r = latest_le(key_at(o, part, pk), v);
+	bool exp_found = r && !r->is_delete;
+	if (exp_found != (found == 1)) {
+		fprintf(stderr, "\noracle MISMATCH: %s: expected %s, got %s (seed %" PRIu64
+				", step %" PRIu64 ")\n",
+			what, exp_found ? "a row" : "nothing", found ? "a row" : "nothing", o->cfg.seed,
+			o->steps);
+		rc = -1;
+		goto out;
+	}
+	if (exp_found) {
+		strata_buf e = {0}, g = {0};
+		model_line(o, part, schema_at(o, v), r, false, &e);
+		actual_line(s, &row, pn, false, &g);
+		if (strcmp((char *)e.data, (char *)g.data) != 0) {
+			fprintf(stderr, "\noracle MISMATCH: %s (seed %" PRIu64 ", step %" PRIu64
+					")\n  expected: %s\n  actual:   %s\n",
+				what, o->cfg.seed, o->steps, (char *)e.data, (char *)g.data);
+			rc = -1;
+		}
+		strata_buf_free(&e);
+		strata_buf_free(&g);
+	}
+out:
+	strata_schema_free(s);
+	strata_arena_free(a);
+	return rc;
+}
+
+static int check_time_travel(oracle *o, uint64_t v)
+{
+	if (v < 1 || v > o->version || o->ts[v] == 0)
+		return 0;
+	int64_t lo = o->ts[v];
+	int64_t hi = v < o->version ? o->ts[v + 1] - 1 : lo + 5000000;
+	int64_t t = lo + (int64_t)rnd(o, (uint64_t)(hi - lo + 1));
+	strata_read_opts ro = {.has_as_of_time = true, .as_of_time_us = t};
+	uint64_t got = 0;
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = strata_read_version(o->wh, o->name, &ro, &got, &err);
+	if (v < o->earliest_readable)
+		return 0; /* the log may or may not still know it */
+	if (rc || got != v) {
+		fprintf(stderr,
+			"\noracle MISMATCH: AS OF time %" PRId64 " should be version %" PRIu64
+			", got %" PRIu64 " (rc %d %s; seed %" PRIu64 ", step %" PRIu64 ")\n",
+			t, v, got, rc, rc ? err.msg : "", o->cfg.seed, o->steps);
+		return -1;
+	}
+	return 0;
+}
+
+int oracle_check_random_reads(oracle *o, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t lo = o->earliest_readable > 1 ? o->earliest_readable - 1 : 1;
+		if (rnd(o, 8) == 0)
+			lo = 1; /* sometimes probe below the window */
+		uint64_t v = lo + rnd(o, o->version - lo + 1);
+		if (check_get(o, (int)rnd(o, (uint64_t)o->nparts_eff), (int)rnd(o, (uint64_t)o->cfg.nkeys),
+			      v))
+			return -1;
+		if (check_time_travel(o, v))
+			return -1;
+		if (rnd(o, 4) == 0) {
+			uint64_t a = rnd(o, o->version + 1), b = rnd(o, o->version + 1);
+			if (a > b) {
+				uint64_t t = a;
+				a = b;
+				b = t;
+			}
+			if (check_changes(o, a, b))
+				return -1;
+		}
+		if (rnd(o, 4) == 0) {
+			char spec[32];
+			const char *p = NULL;
+			if (o->cfg.nparts) {
+				snprintf(spec, sizeof(spec), "pt=p%d", (int)rnd(o, (uint64_t)o->cfg.nparts));
+				p = spec;
+			}
+			if (oracle_check_scan(o, v, p))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int oracle_check_all_versions(oracle *o)
+{
+	for (uint64_t v = 1; v <= o->version; v++)
+		if (oracle_check_scan(o, v, NULL))
+			return -1;
+	return 0;
+}
+
+/* ---- workload ------------------------------------------------------------------------- */
+
+static int step_ddl(oracle *o)
+{
+	mschema cur = o->schemas[o->nschemas - 1];
+	uint32_t ndata = cur.n - 2;
+	strata_err err;
+	strata_err_clear(&err);
+	uint64_t v = 0;
+	int rc;
+	bool is_add = ndata <= 1 || (cur.n < MAX_COLS - 1 && rnd(o, 3) != 0);
+	mschema next = cur;
+	if (is_add) {
+		static const strata_type types[] = {STRATA_T_LONG, STRATA_T_INT, STRATA_T_DOUBLE,
+						    STRATA_T_FLOAT, STRATA_T_BOOL, STRATA_T_STRING,
+						    STRATA_T_BYTES, STRATA_T_TIMESTAMP};
+		mcol c;
+		c.type = types[rnd(o, STRATA_ARRAY_LEN(types))];
+		if (o->ndropped && rnd(o, 3) == 0)
+			snprintf(c.name, sizeof(c.name), "%s", o->dropped[rnd(o, (uint64_t)o->ndropped)]);
+		else
+			snprintf(c.name, sizeof(c.name), "c%d", o->name_counter++);
+		for (uint32_t i = 0; i < cur.n; i++)
+			if (strcmp(cur.cols[i].name, c.name) == 0)
+				return 0; /* re-added name is live again: skip */
+		char def[64];
+		snprintf(def, sizeof(def), "%s %s", c.name, strata_type_name(c.type));
+		rc = strata_table_add_columns(o->wh, o->name, def, &v, &err);
+		c.id = o->next_col_id++;
+		next.cols[next.n++] = c;
+	} else {
+		uint32_t victim = 2 + (uint32_t)rnd(o, ndata);
+		rc = strata_table_drop_column(o->wh, o->name, cur.cols[victim].name, &v, &err);
+		if (o->ndropped < 16)
+			snprintf(o->dropped[o->ndropped++], sizeof(o->dropped[0]), "%s",
+				 cur.cols[victim].name);
+		memmove(&next.cols[victim], &next.cols[victim + 1],
+			sizeof(mcol) * (next.n - victim - 1));
+		next.n--;
+	}
+	if (rc) {
+		fprintf(stderr, "\noracle: DDL failed (seed %" PRIu64 ", step %" PRIu64 "): %s\n",
+			o->cfg.seed, o->steps, err.msg);
+		return -1;
+	}
+	next.since = v;
+	o->schemas = strata_realloc(o->schemas, (o->nschemas + 1) * sizeof(mschema));
+	o->schemas[o->nschemas++] = next;
+	oracle_note_version(o, v);
+	return 0;
+}
+
+static int txn_size(oracle *o)
+{
+	uint64_t r = rnd(o, 100);
+	int max = o->cfg.max_txn_rows;
+	if (r < 70)
+		return 1 + (int)rnd(o, 10 < max ? 10 : (uint64_t)max);
+	if (r < 95)
+		return 1 + (int)rnd(o, 100 < max ? 100 : (uint64_t)max);
+	return 1 + (int)rnd(o, (uint64_t)max);
+}
+
+static int step_write(oracle *o)
+{
+	const mschema *s = &o->schemas[o->nschemas - 1];
+	strata_err err;
+	strata_err_clear(&err);
+	strata_txn *t;
+	if (strata_txn_begin(o->wh, o->name, &t, &err)) {
+		fprintf(stderr, "\noracle: txn begin failed: %s\n", err.msg);
+		return -1;
+	}
+	int n = txn_size(o);
+	/* staged: last write per key in this transaction */
+	typedef struct staged {
+		int part, pk;
+		bool is_delete;
+		char **vals;
+	} staged;
+	staged *st = strata_calloc((size_t)n, sizeof(staged));
+	strata_buf line = {0};
+	uint32_t nvals = o->next_col_id;
+	for (int i = 0; i < n; i++) {
+		staged *x = &st[i];
+		x->part = (int)rnd(o, (uint64_t)o->nparts_eff);
+		x->pk = (int)rnd(o, (uint64_t)o->cfg.nkeys);
+		x->is_delete = rnd(o, 100) < 15;
+		x->vals = strata_arena_alloc(o->arena, sizeof(char *) * nvals);
+		memset(x->vals, 0, sizeof(char *) * nvals);
+		strata_buf_reset(&line);
+		char pn[16];
+		part_name(o, x->part, pn, sizeof(pn));
+		const char *kk = x->pk % 3 == 0 ? "k0" : x->pk % 3 == 1 ? "k1" : "k2";
+		x->vals[1] = strata_arena_strdup(o->arena, "0");
+		char num[32];
+		snprintf(num, sizeof(num), "%d", x->pk);
+		x->vals[1] = strata_arena_strdup(o->arena, num);
+		char kq[8];
+		snprintf(kq, sizeof(kq), "\"%s\"", kk);
+		x->vals[2] = strata_arena_strdup(o->arena, kq);
+		strata_buf_printf(&line, "{\"pk\":%d,\"kk\":\"%s\"", x->pk, kk);
+		if (o->cfg.nparts)
+			strata_buf_printf(&line, ",\"pt\":\"%s\"", pn);
+		if (x->is_delete) {
+			strata_buf_printf(&line, ",\"_op\":\"delete\"");
+		} else {
+			for (uint32_t c = 2; c < s->n; c++) {
+				uint64_t r = rnd(o, 10);
+				if (r == 0)
+					continue; /* absent: null */
+				if (r == 1) {
+					strata_buf_printf(&line, ",\"%s\":null", s->cols[c].name);
+					continue;
+				}
+				char *v = random_value(o, s->cols[c].type);
+				x->vals[s->cols[c].id] = v;
+				strata_buf_printf(&line, ",\"%s\":%s", s->cols[c].name, v);
+			}
+		}
+		strata_buf_append(&line, "}", 1);
+		json_error_t je;
+		json_t *obj = json_loadb((char *)line.data, line.len, 0, &je);
+		if (!obj || strata_txn_put_json(t, obj, &err)) {
+			fprintf(stderr, "\noracle: put failed for %.*s: %s\n", (int)line.len,
+				(char *)line.data, obj ? err.msg : je.text);
+			json_decref(obj);
+			strata_txn_abort(t);
+			free(st);
+			strata_buf_free(&line);
+			return -1;
+		}
+		json_decref(obj);
+	}
+	strata_buf_free(&line);
+	tu_clock_advance(1 + (int64_t)rnd(o, 3000000));
+	char token[32];
+	strata_commit_opts co = {0};
+	bool use_token = rnd(o, 20) == 0;
+	if (use_token) {
+		snprintf(token, sizeof(token), "tok-%" PRIu64 "-%" PRIu64, o->cfg.seed, o->steps);
+		co.token = token;
+	}
+	bool use_expect = rnd(o, 20) == 0;
+	if (use_expect)
+		co.expect_version = o->version;
+	uint64_t v;
+	bool is_repeat;
+	int rc = strata_txn_commit(t, &co, &v, &is_repeat, &err);
+	if (rc || is_repeat || v != o->version + 1) {
+		fprintf(stderr,
+			"\noracle: commit failed (seed %" PRIu64 ", step %" PRIu64 "): rc %d v %" PRIu64
+			" repeat %d: %s\n",
+			o->cfg.seed, o->steps, rc, v, is_repeat, err.msg);
+		free(st);
+		return -1;
+	}
+	/* apply: the last put per key wins */
+	for (int i = n - 1; i >= 0; i--) {
+		bool seen = false;
+		for (int j = i + 1; j < n && !seen; j++)
+			seen = st[j].part == st[i].part && st[j].pk == st[i].pk;
+		if (seen)
+			continue;
+		key_push(o, key_at(o, st[i].part, st[i].pk), v, st[i].is_delete, st[i].vals, nvals);
+	}
+	free(st);
+	oracle_note_version(o, v);
+	if (use_token) {
+		/* a retry with the same token commits nothing */
+		strata_txn *t2;
+		if (strata_txn_begin(o->wh, o->name, &t2, &err) == 0) {
+			json_t *obj = json_pack("{s:I,s:s}", "pk", (json_int_t)0, "kk", "k0");
+			if (o->cfg.nparts)
+				json_object_set_new(obj, "pt", json_string("p0"));
+			strata_txn_put_json(t2, obj, &err);
+			json_decref(obj);
+			uint64_t v2;
+			rc = strata_txn_commit(t2, &co, &v2, &is_repeat, &err);
+			if (rc || !is_repeat || v2 != v) {
+				fprintf(stderr, "\noracle: token retry should return %" PRIu64
+						" without committing (got rc %d v %" PRIu64 " repeat %d)\n",
+					v, rc, v2, is_repeat);
+				return -1;
+			}
+		}
+	}
+	if (use_expect && rnd(o, 2) == 0) {
+		/* a stale expected version conflicts and commits nothing */
+		strata_txn *t3;
+		if (strata_txn_begin(o->wh, o->name, &t3, &err) == 0) {
+			json_t *obj = json_pack("{s:I,s:s}", "pk", (json_int_t)1, "kk", "k1");
+			if (o->cfg.nparts)
+				json_object_set_new(obj, "pt", json_string("p0"));
+			strata_txn_put_json(t3, obj, &err);
+			json_decref(obj);
+			strata_commit_opts stale = {.expect_version = v - 1};
+			uint64_t v3;
+			rc = strata_txn_commit(t3, &stale, &v3, &is_repeat, &err);
+			if (rc != STRATA_ECONFLICT) {
+				fprintf(stderr, "\noracle: stale --expect-version should conflict (rc %d)\n",
+					rc);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int oracle_step(oracle *o)
+{
+	o->steps++;
+	int rc = (int)rnd(o, 1000) < o->cfg.ddl_permille ? step_ddl(o) : step_write(o);
+	if (rc)
+		return rc;
+	/* the latest version of one partition after every step; everything now and then */
+	char spec[32];
+	const char *p = NULL;
+	if (o->cfg.nparts && o->steps % (uint64_t)o->cfg.check_every != 0) {
+		snprintf(spec, sizeof(spec), "pt=p%d", (int)rnd(o, (uint64_t)o->cfg.nparts));
+		p = spec;
+	}
+	if (oracle_check_scan(o, o->version, p))
+		return -1;
+	return oracle_check_random_reads(o, 1);
+}

@@ -1,0 +1,62 @@
+/*
+ * tests/util/oracle.h — the oracle: a seeded random workload against a real
+ * warehouse, checked against an in-memory model of every version.
+ *
+ * The model keeps, per (partition, key), every record ever committed (version,
+ * upsert/delete, values by column id) and the schema history, so it can say
+ * what any read at any version must return: snapshot scans, AS OF version,
+ * AS OF timestamp, point gets and incremental reads.  Governance steps and
+ * crash injection plug in through hooks (later suites use them); the oracle
+ * itself only writes and alters.
+ *
+ * Replay: every failure prints the seed and the step; ORACLE_SEED and
+ * ORACLE_OPS override the defaults.
+ */
+#ifndef STRATA_ORACLE_H
+#define STRATA_ORACLE_H
+
+#include "table/table.h"
+
+typedef struct oracle oracle;
+
+typedef struct oracle_cfg {
+	uint64_t seed;
+	int nparts;         /* partitions p0..p{n-1} (0: unpartitioned) */
+	int nkeys;          /* keys per partition */
+	int buckets;
+	int max_txn_rows;   /* 1..max rows per transaction (skewed small) */
+	int ddl_permille;   /* chance of an add/drop column per step */
+	int check_every;    /* full latest scan every N steps (partition scan always) */
+	int retain_hours;   /* table property */
+	bool is_quiet;
+} oracle_cfg;
+
+void oracle_cfg_default(oracle_cfg *c);
+
+/* Create table `name` in wh and a model for it.  The manual test clock must
+ * be installed (tu_clock_manual); the oracle advances it. */
+oracle *oracle_new(strata_wh *wh, const char *name, const oracle_cfg *cfg);
+void oracle_free(oracle *o);
+
+/* One random workload step (a write transaction or a DDL) followed by the
+ * per-step checks.  Returns 0, or -1 after printing what differed. */
+int oracle_step(oracle *o);
+/* Checks: latest full scan; scan at version v (AS OF version); every version
+ * from the earliest readable one; random gets and incremental reads. */
+int oracle_check_scan(oracle *o, uint64_t v, const char *partition);
+int oracle_check_all_versions(oracle *o);
+int oracle_check_random_reads(oracle *o, int n);
+/* Versions below this are expected to fail with the retention error (set by
+ * governance steps; 1 by default). */
+void oracle_set_earliest(oracle *o, uint64_t readable, uint64_t incremental);
+/* Tell the model a commit that changes no data happened (a job or clean):
+ * the version reads like the one before it. */
+void oracle_note_version(oracle *o, uint64_t version);
+uint64_t oracle_version(const oracle *o);
+uint64_t oracle_steps(const oracle *o);
+uint64_t oracle_seed(const oracle *o);
+const char *oracle_table(const oracle *o);
+/* The oracle's random generator, for hooks that pick things. */
+uint64_t oracle_rand(oracle *o);
+
+#endif
