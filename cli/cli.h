@@ -51,6 +51,13 @@ int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_log(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_files(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_file(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_sort(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_merge(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);
 
 extern const cli_cmd cli_commands[];
 

@@ -55,6 +55,27 @@ const cli_cmd cli_commands[] = {
 	 "File entries of a table (live ones; --all adds removed and deleted ones)."},
 	{"file", cli_cmd_file, "file cat PATH | file meta PATH",
 	 "Print the records or the metadata of any strata data file (Avro or Parquet)."},
+	{"sort", cli_cmd_sort, "sort NAME [--partition 'pt=x'] [--bucket N]",
+	 "Auto-sort now: level-0 row files of each bucket become one Parquet file at\n"
+	 "level 1, all history kept."},
+	{"merge", cli_cmd_merge, "merge NAME [--partition 'pt=x'] [--bucket N]",
+	 "Leveled merge now: files of the lowest level holding two or more move to the\n"
+	 "next level (at most 8 at a time, adjacent in _seq), all history kept."},
+	{"compact", cli_cmd_compact,
+	 "compact NAME --partial | --major [--drop-history] [--partition 'pt=x'] [--bucket N]",
+	 "Partial: drop history older than the retention window.  Major: keep only the\n"
+	 "latest record per key; replaced files stay until they leave retention (time\n"
+	 "travel keeps working) unless --drop-history."},
+	{"clean", cli_cmd_clean,
+	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]",
+	 "Delete files nothing needs any more (two-phase through .trash/), expire the\n"
+	 "version log outside retention, remove orphans, recover crashed jobs."},
+	{"purge", cli_cmd_purge, "purge NAME",
+	 "Drop all history now: time travel afterwards starts at the current version;\n"
+	 "tags are dropped too.  Readers holding a lease keep their files."},
+	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
+	 "Pin a version (default: the latest) beyond retention, or remove a tag."},
+	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
 	{"help", cmd_help, "help [COMMAND]", "Show help."},
 	{NULL, NULL, NULL, NULL},
 };

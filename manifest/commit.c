@@ -561,6 +561,19 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		return strata_err_set(err, STRATA_ECONFLICT,
 				      "the schema of \"%s\" changed (version %u, job planned at %u)",
 				      t.name, t.schema_version, j->schema_version);
+	if (j->job_id) {
+		mf_key ik = {.n = 0};
+		mf_key_u64(&ik, j->job_id);
+		MDB_val key = mf_val(&ik), val;
+		int grc = mdb_get(txn, mf->dbi[DB_INTENTS], &key, &val);
+		if (grc == MDB_NOTFOUND)
+			return strata_err_set(err, STRATA_ECONFLICT,
+					      "job %llu lost its intent (recovered as crashed by another "
+					      "process); its outputs are gone",
+					      (unsigned long long)j->job_id);
+		if (grc)
+			return mf_lmdb_err(err, grc, "read intent");
+	}
 	uint64_t v = t.version + 1;
 	int64_t now = strata_now_us();
 	for (size_t i = 0; i < j->ninputs; i++) {
@@ -891,11 +904,17 @@ typedef struct claim_ctx {
 	uint64_t job_id;
 	int64_t ttl_us;
 	bool is_release;
+	bool is_new; /* allocate job_id first */
 } claim_ctx;
 
 static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 {
 	claim_ctx *c = vctx;
+	if (c->is_new) {
+		int jrc = mf_txn_counter_next(mf, txn, "next_job_id", &c->job_id, err);
+		if (jrc)
+			return jrc;
+	}
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, c->table);
 	mf_key_u32(&k, c->part);
@@ -940,6 +959,17 @@ int strata_mf_claim(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t
 	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .owner = owner,
 		       .job_id = job_id, .ttl_us = ttl_us};
 	return mf_write(mf, claim_body, &c, err);
+}
+
+int strata_mf_claim_new(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+			const char *owner, int64_t ttl_us, uint64_t *job_id, strata_err *err)
+{
+	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .owner = owner,
+		       .ttl_us = ttl_us, .is_new = true};
+	int rc = mf_write(mf, claim_body, &c, err);
+	if (rc == 0)
+		*job_id = c.job_id;
+	return rc;
 }
 
 int strata_mf_claim_release(strata_mf *mf, uint32_t table_id, uint32_t part_id,

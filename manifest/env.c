@@ -623,6 +623,52 @@ int strata_mf_schema_at(strata_mf_snap *s, const strata_table_def *t, uint64_t v
 	return strata_mf_schema_get(s, t->id, c.best, out, err);
 }
 
+typedef struct schemas_ctx {
+	strata_schema **v;
+	uint64_t *since;
+	size_t n;
+	strata_err *err;
+} schemas_ctx;
+
+static int schemas_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	schemas_ctx *c = ctx;
+	if (val->mv_size < 8)
+		return STRATA_ECORRUPT;
+	strata_schema *sc;
+	if (strata_schema_from_json((const char *)val->mv_data + 8, val->mv_size - 8, &sc, c->err))
+		return STRATA_ECORRUPT;
+	c->v = strata_realloc(c->v, (c->n + 1) * sizeof(*c->v));
+	c->since = strata_realloc(c->since, (c->n + 1) * sizeof(*c->since));
+	c->v[c->n] = sc;
+	c->since[c->n] = mf_get_u64(val->mv_data);
+	c->n++;
+	return 0;
+}
+
+int strata_mf_schemas_list(strata_mf_snap *s, uint32_t table_id, strata_schema ***out,
+			   uint64_t **since, size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	schemas_ctx c = {.err = err};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_SCHEMAS, &k, schemas_cb, &c, err);
+	if (rc) {
+		for (size_t i = 0; i < c.n; i++)
+			strata_schema_free(c.v[i]);
+		free(c.v);
+		free(c.since);
+		return rc == STRATA_ECORRUPT ?
+			       strata_err_set(err, rc, "a schema record of table %u is damaged",
+					      table_id) :
+			       rc;
+	}
+	*out = c.v;
+	*since = c.since;
+	*n = c.n;
+	return 0;
+}
+
 typedef struct parts_ctx {
 	strata_arena *a;
 	strata_partition *v;

@@ -184,6 +184,11 @@ int strata_mf_schema_at(strata_mf_snap *s, const strata_table_def *t, uint64_t v
 /* Schema by schema version (caller frees). */
 int strata_mf_schema_get(strata_mf_snap *s, uint32_t table_id, uint32_t schema_version,
 			 strata_schema **out, strata_err *err);
+/* Every schema version of a table in version order, with the table version
+ * each took effect at (since[i]).  Schemas: caller frees each and the
+ * arrays (plain malloc). */
+int strata_mf_schemas_list(strata_mf_snap *s, uint32_t table_id, strata_schema ***out,
+			   uint64_t **since, size_t *n, strata_err *err);
 /* Partitions of a table in id order (arena memory). */
 int strata_mf_partitions(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 			 strata_partition **out, size_t *n, strata_err *err);
@@ -299,7 +304,9 @@ typedef struct strata_mf_job {
 	bool drops_retained_history;  /* major compaction: inputs wait for
 					 retention before clean may delete them */
 	uint64_t new_floor;           /* raise the bucket's floor to this (0: no) */
-	uint64_t job_id;              /* its intent and claim are released */
+	uint64_t job_id;              /* its intent must still exist (else
+					 STRATA_ECONFLICT: recovery took it);
+					 intent and claim are released */
 	const char *note;
 } strata_mf_job;
 
@@ -325,6 +332,9 @@ int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
  * exists (its owner is in the message).  Renew extends an own claim. */
 int strata_mf_claim(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
 		    const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err);
+/* Allocate a job id and claim the bucket for it in one transaction. */
+int strata_mf_claim_new(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+			const char *owner, int64_t ttl_us, uint64_t *job_id, strata_err *err);
 int strata_mf_claim_release(strata_mf *mf, uint32_t table_id, uint32_t part_id,
 			    uint32_t bucket, uint64_t job_id, strata_err *err);
 

@@ -185,6 +185,18 @@ static int resolve_version(strata_mf_snap *snap, const strata_table_def *t,
 
 /* Parse "a=x/b=y" into the canonical escaped partition name. */
 static int partition_filter(const strata_table_def *t, const char *spec, strata_arena *a,
+			    char *out, size_t n, strata_err *err);
+
+int strata_partition_spec(const strata_table_def *t, const char *spec, char *out, size_t n,
+			  strata_err *err)
+{
+	strata_arena *a = strata_arena_new();
+	int rc = partition_filter(t, spec, a, out, n, err);
+	strata_arena_free(a);
+	return rc;
+}
+
+static int partition_filter(const strata_table_def *t, const char *spec, strata_arena *a,
 			    char *out, size_t n, strata_err *err)
 {
 	if (t->nparts == 0)

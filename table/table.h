@@ -133,6 +133,11 @@ int strata_get_json(strata_wh *wh, const char *table, struct json_t *key,
 		    const strata_read_opts *opts, strata_arena *a, strata_row *row,
 		    strata_schema **schema_out, uint64_t *rows_decoded, strata_err *err);
 
+/* Turn a partition spec "pt=x/dt=y" (unescaped values) into the escaped
+ * partition name of table t. */
+int strata_partition_spec(const strata_table_def *t, const char *spec, char *out, size_t n,
+			  strata_err *err);
+
 /* Resolve the version a read with opts means (for status and errors). */
 int strata_read_version(strata_wh *wh, const char *table, const strata_read_opts *opts,
 			uint64_t *version, strata_err *err);
