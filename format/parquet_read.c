@@ -1,0 +1,1969 @@
+/*
+ * format/parquet_read.c — the columnar-file reader: a streaming, validating
+ * Parquet decoder for strata's own files and a flat subset of foreign ones,
+ * plus `describe` for `strata file meta`.
+ *
+ * Design.  The footer is read once and decoded into an arena
+ * (parquet_meta.c).  Each needed column then streams its column chunk page
+ * by page: a page header is read with a small window (usually the page body
+ * arrives in the same pread), the page is decompressed into a per-column
+ * buffer, and values are decoded in batches of up to PR_BATCH rows into
+ * strata_values that point into the page (or the dictionary).  A batch never
+ * spans two pages, so one page per column is all that is held; next() hands
+ * out one row from the batches of the needed columns.
+ *
+ * seek(key) prunes row groups with the first key column's chunk statistics,
+ * then pages with its ColumnIndex, jumps every needed column to that row
+ * through its OffsetIndex and skips the values before it inside the page;
+ * the generic layer skips the few records below the key.  A point lookup
+ * decodes at most one page per needed column per candidate row group.
+ *
+ * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY; flat REQUIRED
+ * and OPTIONAL columns; data pages V1 and V2; PLAIN, PLAIN_DICTIONARY,
+ * RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED,
+ * DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD.
+ * Everything else is STRATA_EUNSUPPORTED naming the file, the column and
+ * what is unsupported.
+ *
+ * Invariants:
+ *   1. every offset, length and count from the file is checked against the
+ *      file size, the column chunk and the limits below before it is used;
+ *      damage is STRATA_ECORRUPT naming the file and what is wrong, never a
+ *      crash, a hang or an allocation beyond PR_PAGE_MAX;
+ *   2. a batch of values never spans pages, so values stay valid until the
+ *      next call and memory is one page (+ dictionary) per needed column;
+ *   3. all columns advance in lock step: a column whose pages hold more or
+ *      fewer values than its row group's rows is damage;
+ *   4. page skipping uses statistics only where they bound every value:
+ *      integer and byte bounds always, float bounds only with a zero NaN
+ *      count; anything unusable means "cannot skip", never a wrong skip.
+ *
+ * One thread per reader.
+ */
+#include "format/parquet_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define PR_BATCH 1024
+#define PR_PAGE_MAX (256u << 20)       /* compressed or uncompressed page */
+#define PR_FOOTER_MAX (256u << 20)
+#define PR_INDEX_MAX (64u << 20)       /* one ColumnIndex or OffsetIndex */
+#define PR_HEADER_WINDOW (64u << 10)
+#define PR_HEADER_MAX (64u << 20)
+
+/* ---- state --------------------------------------------------------------- */
+
+typedef struct pr_col {
+	int leaf;
+	const pq_schema_elem *el;
+	const char *name;
+	int ptype;
+	strata_type stype;
+	bool is_optional;
+	/* chunk */
+	bool is_open;
+	uint32_t rg;
+	int codec;
+	uint64_t chunk_start, chunk_end, pos;
+	int64_t chunk_rows;      /* rows in the row group */
+	int64_t rows_seen;       /* rows covered by data pages loaded so far */
+	bool seen_data_page;
+	/* dictionary */
+	bool has_dict;
+	uint32_t dict_n;
+	strata_buf dict_buf;
+	strata_value *dict_vals;
+	uint32_t dict_cap;
+	/* page */
+	strata_buf raw;  /* header + compressed body */
+	strata_buf page; /* decompressed body */
+	int32_t page_left;
+	int32_t page_values; /* num_values of the page */
+	int enc;
+	bool has_defs;
+	pq_rle_dec defs;
+	const uint8_t *vp, *vend; /* values section */
+	bool is_values_ready;     /* lazy set-up done */
+	uint64_t bool_bit;
+	pq_rle_dec idx;
+	pq_delta_dec delta;
+	const uint8_t *dl_data, *dl_end;
+	uint64_t bss_n, bss_i;
+	/* batch */
+	strata_value vals[PR_BATCH];
+	uint32_t nb, ib;
+} pr_col;
+
+typedef struct pr {
+	strata_rfile *rf;
+	char *path;
+	uint64_t size;
+	strata_arena *meta_arena;
+	uint8_t *footer;
+	pq_file_meta fm;
+	uint32_t nleaves;
+	const pq_schema_elem **leaves;
+	strata_schema *own_schema;
+	const strata_schema *schema;
+	int *leaf_of_col; /* strata column -> leaf */
+	int seq_leaf, op_leaf;
+	bool has_seq;
+	const bool *need;
+	pr_col *cols;   /* one per strata column, then _seq, then _op */
+	uint32_t ncols; /* strata columns */
+	uint32_t rg;
+	int64_t rg_row;
+	bool is_rg_open;
+	ZSTD_DCtx *zd;
+	/* seek */
+	strata_arena *seek_arena;
+	int idx_rg; /* row group whose indexes are cached, or -1 */
+	pq_offset_index **oi; /* per decoded column (ncols + 2) */
+	bool *oi_loaded;
+	/* scratch */
+	uint32_t levels[PR_BATCH];
+	uint32_t u32[PR_BATCH];
+	uint64_t u64[PR_BATCH];
+} pr;
+
+/* ---- messages -------------------------------------------------------------- */
+
+#define CORRUPT(r, ...) strata_err_set(err, STRATA_ECORRUPT, __VA_ARGS__)
+
+static int col_corrupt(pr *r, const pr_col *c, strata_err *err, const char *what)
+{
+	return strata_err_set(err, STRATA_ECORRUPT,
+			      "\"%s\": damaged column \"%s\" in row group %u (offset %llu): %s",
+			      r->path, c->name, c->rg, (unsigned long long)c->pos, what);
+}
+
+/* ---- footer ------------------------------------------------------------------ */
+
+static int read_footer(pr *r, strata_err *err)
+{
+	if (r->size < 12)
+		return CORRUPT(r, "\"%s\" is too short to be a Parquet file (%llu bytes)", r->path,
+			       (unsigned long long)r->size);
+	uint8_t tail[8];
+	int rc = strata_rfile_read(r->rf, tail, 8, r->size - 8, err);
+	if (rc)
+		return rc;
+	if (memcmp(tail + 4, "PAR1", 4) != 0) {
+		if (memcmp(tail + 4, "PARE", 4) == 0)
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": encrypted Parquet files are not supported",
+					      r->path);
+		return CORRUPT(r, "\"%s\": no Parquet magic at the end (truncated file?)", r->path);
+	}
+	uint32_t flen;
+	memcpy(&flen, tail, 4);
+	if (flen == 0 || (uint64_t)flen > r->size - 12 || flen > PR_FOOTER_MAX)
+		return CORRUPT(r, "\"%s\": footer length %u does not fit in a %llu-byte file",
+			       r->path, flen, (unsigned long long)r->size);
+	r->footer = strata_malloc(flen);
+	rc = strata_rfile_read(r->rf, r->footer, flen, r->size - 8 - flen, err);
+	if (rc)
+		return rc;
+	return pq_file_meta_read(r->footer, flen, r->meta_arena, &r->fm, r->path, err);
+}
+
+/* Walk the schema tree: the root, then only leaves (flat).  Nested groups
+ * and repeated fields are unsupported; inconsistent counts are damage. */
+static int check_schema_tree(pr *r, strata_err *err)
+{
+	const pq_file_meta *m = &r->fm;
+	if (m->nschema < 1)
+		return CORRUPT(r, "\"%s\": empty Parquet schema", r->path);
+	const pq_schema_elem *root = &m->schema[0];
+	if (root->num_children < 0 || root->type >= 0)
+		return CORRUPT(r, "\"%s\": the Parquet schema root is not a group", r->path);
+	for (uint32_t i = 1; i < m->nschema; i++) {
+		const pq_schema_elem *e = &m->schema[i];
+		if (e->num_children > 0 || (e->type < 0 && e->num_children >= 0))
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": unsupported nested column \"%s\" (only flat "
+					      "columns are read)",
+					      r->path, e->name);
+		if (e->type < 0)
+			return CORRUPT(r, "\"%s\": column \"%s\" has no type", r->path, e->name);
+		if (e->repetition == PQ_REPEATED)
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": unsupported repeated column \"%s\"", r->path,
+					      e->name);
+		if (e->repetition != PQ_REQUIRED && e->repetition != PQ_OPTIONAL)
+			return CORRUPT(r, "\"%s\": column \"%s\" has repetition %d", r->path, e->name,
+				       e->repetition);
+	}
+	if ((uint32_t)root->num_children != m->nschema - 1)
+		return CORRUPT(r, "\"%s\": schema root claims %d children, %u elements follow",
+			       r->path, root->num_children, m->nschema - 1);
+	if (m->nschema - 1 > STRATA_MAX_COLS + 2)
+		return strata_err_set(err, STRATA_EUNSUPPORTED,
+				      "\"%s\": %u columns, more than strata's %d", r->path,
+				      m->nschema - 1, STRATA_MAX_COLS);
+	r->nleaves = m->nschema - 1;
+	r->leaves = strata_arena_alloc(r->meta_arena, sizeof(void *) * (r->nleaves + 1));
+	for (uint32_t i = 0; i < r->nleaves; i++)
+		r->leaves[i] = &m->schema[i + 1];
+	return 0;
+}
+
+/* The strata type a leaf reads as, or an unsupported error. */
+static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_err *err)
+{
+	const char *why = NULL;
+	int ct = e->converted;
+	int lt = e->logical.kind;
+	switch (e->type) {
+	case PQ_INT64:
+		if (lt == PQ_LT_TIMESTAMP || ct == PQ_CT_TIMESTAMP_MICROS ||
+		    ct == PQ_CT_TIMESTAMP_MILLIS) {
+			int unit = lt == PQ_LT_TIMESTAMP ? e->logical.unit :
+				   ct == PQ_CT_TIMESTAMP_MILLIS ? PQ_UNIT_MILLIS : PQ_UNIT_MICROS;
+			if (unit != PQ_UNIT_MICROS) {
+				why = unit == PQ_UNIT_MILLIS ? "TIMESTAMP(MILLIS)" : "TIMESTAMP(NANOS)";
+				break;
+			}
+			*out = STRATA_T_TIMESTAMP;
+			return 0;
+		}
+		if (ct == PQ_CT_UINT_64 || (lt == PQ_LT_INTEGER && !e->logical.is_signed)) {
+			why = "UINT64";
+			break;
+		}
+		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
+			why = "DECIMAL";
+			break;
+		}
+		if (lt == PQ_LT_TIME || ct == PQ_CT_TIME_MICROS) {
+			why = "TIME";
+			break;
+		}
+		*out = STRATA_T_LONG;
+		return 0;
+	case PQ_INT32:
+		if (ct == PQ_CT_UINT_32 || (lt == PQ_LT_INTEGER && !e->logical.is_signed &&
+					    e->logical.bit_width == 32)) {
+			why = "UINT32";
+			break;
+		}
+		if (lt == PQ_LT_DATE || ct == PQ_CT_DATE) {
+			why = "DATE";
+			break;
+		}
+		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
+			why = "DECIMAL";
+			break;
+		}
+		if (lt == PQ_LT_TIME || ct == PQ_CT_TIME_MILLIS) {
+			why = "TIME";
+			break;
+		}
+		*out = STRATA_T_INT;
+		return 0;
+	case PQ_FLOAT:
+		*out = STRATA_T_FLOAT;
+		return 0;
+	case PQ_DOUBLE:
+		*out = STRATA_T_DOUBLE;
+		return 0;
+	case PQ_BOOLEAN:
+		*out = STRATA_T_BOOL;
+		return 0;
+	case PQ_BYTE_ARRAY:
+		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
+			why = "DECIMAL";
+			break;
+		}
+		*out = (lt == PQ_LT_STRING || lt == PQ_LT_ENUM || lt == PQ_LT_JSON ||
+			ct == PQ_CT_UTF8 || ct == PQ_CT_ENUM || ct == PQ_CT_JSON) ?
+			       STRATA_T_STRING :
+			       STRATA_T_BYTES;
+		return 0;
+	case PQ_INT96:
+		why = "INT96";
+		break;
+	case PQ_FIXED_LEN_BYTE_ARRAY:
+		why = "FIXED_LEN_BYTE_ARRAY";
+		break;
+	default:
+		return CORRUPT(r, "\"%s\": column \"%s\" has physical type %d", r->path, e->name,
+			       e->type);
+	}
+	return strata_err_set(err, STRATA_EUNSUPPORTED, "\"%s\": unsupported type %s in column \"%s\"",
+			      r->path, why, e->name);
+}
+
+static int ptype_of(strata_type t)
+{
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		return PQ_INT64;
+	case STRATA_T_INT:
+		return PQ_INT32;
+	case STRATA_T_DOUBLE:
+		return PQ_DOUBLE;
+	case STRATA_T_FLOAT:
+		return PQ_FLOAT;
+	case STRATA_T_BOOL:
+		return PQ_BOOLEAN;
+	default:
+		return PQ_BYTE_ARRAY;
+	}
+}
+
+static const pq_kv *find_kv(const pq_file_meta *m, const char *key)
+{
+	for (uint32_t i = 0; i < m->nkv; i++)
+		if (strcmp(m->kv[i].key, key) == 0 && m->kv[i].has_value)
+			return &m->kv[i];
+	return NULL;
+}
+
+/* Map schema s (expected or from strata.schema) onto the leaves by field id. */
+static int match_schema(pr *r, const strata_schema *s, strata_err *err)
+{
+	uint32_t nuser = 0;
+	for (uint32_t l = 0; l < r->nleaves; l++) {
+		const pq_schema_elem *e = r->leaves[l];
+		if ((int)l == r->seq_leaf || (int)l == r->op_leaf)
+			continue;
+		nuser++;
+		if (!e->has_field_id || e->field_id <= 0 ||
+		    strata_schema_find_id(s, (uint32_t)e->field_id) < 0)
+			return CORRUPT(r,
+				       "\"%s\": column \"%s\" (field id %d) is not in schema "
+				       "version %u",
+				       r->path, e->name, e->has_field_id ? e->field_id : 0,
+				       s->version);
+	}
+	if (nuser != s->ncols)
+		return CORRUPT(r, "\"%s\": file has %u columns, schema version %u has %u", r->path,
+			       nuser, s->version, s->ncols);
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		const strata_column *c = &s->cols[i];
+		int leaf = -1;
+		for (uint32_t l = 0; l < r->nleaves; l++)
+			if (r->leaves[l]->has_field_id && r->leaves[l]->field_id == (int32_t)c->id &&
+			    (int)l != r->seq_leaf && (int)l != r->op_leaf) {
+				if (leaf >= 0)
+					return CORRUPT(r, "\"%s\": two columns have field id %u",
+						       r->path, c->id);
+				leaf = (int)l;
+			}
+		if (leaf < 0)
+			return CORRUPT(r, "\"%s\": column \"%s\" (field id %u) is missing from the "
+					  "file",
+				       r->path, c->name, c->id);
+		const pq_schema_elem *e = r->leaves[leaf];
+		strata_type ft;
+		int rc = leaf_type(r, e, &ft, err);
+		if (rc)
+			return rc;
+		bool ok = e->type == ptype_of(c->type) &&
+			  (ft == c->type || (ft == STRATA_T_BYTES && c->type == STRATA_T_STRING) ||
+			   (ft == STRATA_T_STRING && c->type == STRATA_T_BYTES) ||
+			   (ft == STRATA_T_LONG && c->type == STRATA_T_TIMESTAMP));
+		if (!ok)
+			return CORRUPT(r, "\"%s\": column \"%s\" is %s in the file but %s in schema "
+					  "version %u",
+				       r->path, c->name, pq_type_name(e->type),
+				       strata_type_name(c->type), s->version);
+		if (c->key_pos >= 0 && e->repetition != PQ_REQUIRED)
+			return CORRUPT(r, "\"%s\": key column \"%s\" is not REQUIRED in the file",
+				       r->path, c->name);
+		r->leaf_of_col[i] = leaf;
+	}
+	return 0;
+}
+
+static int build_schema(pr *r, const strata_schema *file_schema, strata_err *err)
+{
+	int rc;
+	r->seq_leaf = r->op_leaf = -1;
+	for (uint32_t l = 0; l < r->nleaves; l++) {
+		const pq_schema_elem *e = r->leaves[l];
+		if (strcmp(e->name, STRATA_COL_SEQ) == 0 && e->type == PQ_INT64 && r->seq_leaf < 0)
+			r->seq_leaf = (int)l;
+		else if (strcmp(e->name, STRATA_COL_OP) == 0 && e->type == PQ_INT32 && r->op_leaf < 0)
+			r->op_leaf = (int)l;
+	}
+	r->has_seq = r->seq_leaf >= 0;
+	const pq_kv *kv = find_kv(&r->fm, STRATA_META_SCHEMA);
+	strata_schema *s = NULL;
+	if (file_schema) {
+		s = strata_schema_dup(file_schema);
+	} else if (kv) {
+		strata_err jerr;
+		rc = strata_schema_from_json((const char *)kv->value.p, kv->value.len, &s, &jerr);
+		if (rc)
+			return CORRUPT(r, "\"%s\": metadata %s is damaged: %s", r->path,
+				       STRATA_META_SCHEMA, jerr.msg);
+	}
+	if (s) {
+		r->own_schema = s;
+		if (s->nkeys > 0 && (r->seq_leaf < 0 || r->op_leaf < 0))
+			return CORRUPT(r, "\"%s\": a strata file must have %s and %s columns",
+				       r->path, STRATA_COL_SEQ, STRATA_COL_OP);
+		r->leaf_of_col = strata_calloc(s->ncols + 1, sizeof(int));
+		rc = match_schema(r, s, err);
+		if (rc)
+			return rc;
+	} else {
+		/* a foreign file: ids 1..n in leaf order, no key columns */
+		s = strata_schema_new(0);
+		r->own_schema = s;
+		r->leaf_of_col = strata_calloc(r->nleaves + 1, sizeof(int));
+		for (uint32_t l = 0; l < r->nleaves; l++) {
+			if ((int)l == r->seq_leaf || (int)l == r->op_leaf)
+				continue;
+			const pq_schema_elem *e = r->leaves[l];
+			strata_column c;
+			memset(&c, 0, sizeof(c));
+			snprintf(c.name, sizeof(c.name), "%s", e->name);
+			rc = leaf_type(r, e, &c.type, err);
+			if (rc)
+				return rc;
+			c.id = s->ncols + 1;
+			c.is_nullable = e->repetition == PQ_OPTIONAL;
+			c.key_pos = -1;
+			r->leaf_of_col[s->ncols] = (int)l;
+			strata_schema_add(s, &c, NULL);
+		}
+	}
+	r->schema = s;
+	return 0;
+}
+
+/* Per-row-group, per-column checks that do not need the data. */
+static int check_row_groups(pr *r, strata_err *err)
+{
+	const pq_file_meta *m = &r->fm;
+	int64_t total = 0;
+	for (uint32_t g = 0; g < m->nrow_groups; g++) {
+		const pq_row_group *rg = &m->row_groups[g];
+		if (rg->num_rows < 0 || rg->num_rows > INT64_MAX / 2)
+			return CORRUPT(r, "\"%s\": row group %u has %lld rows", r->path, g,
+				       (long long)rg->num_rows);
+		if (rg->ncols != r->nleaves)
+			return CORRUPT(r, "\"%s\": row group %u has %u column chunks for %u columns",
+				       r->path, g, rg->ncols, r->nleaves);
+		total += rg->num_rows;
+		if (total > INT64_MAX / 2)
+			return CORRUPT(r, "\"%s\": too many rows", r->path);
+		for (uint32_t l = 0; l < rg->ncols; l++) {
+			const pq_column_chunk *cc = &rg->cols[l];
+			const pq_schema_elem *e = r->leaves[l];
+			if (cc->is_encrypted)
+				return strata_err_set(err, STRATA_EUNSUPPORTED,
+						      "\"%s\": column \"%s\" is encrypted", r->path,
+						      e->name);
+			if (cc->has_file_path)
+				return strata_err_set(err, STRATA_EUNSUPPORTED,
+						      "\"%s\": column \"%s\" lives in another file",
+						      r->path, e->name);
+			if (!cc->has_meta)
+				return CORRUPT(r, "\"%s\": column \"%s\" in row group %u lacks metadata",
+					       r->path, e->name, g);
+			const pq_column_meta *cm = &cc->meta;
+			if (cm->type != e->type)
+				return CORRUPT(r, "\"%s\": column \"%s\" is %s in row group %u but %s "
+						  "in the schema",
+					       r->path, e->name, pq_type_name(cm->type), g,
+					       pq_type_name(e->type));
+			if (cm->codec != PQ_UNCOMPRESSED && cm->codec != PQ_ZSTD)
+				return strata_err_set(err, STRATA_EUNSUPPORTED,
+						      "\"%s\": unsupported compression %s in column "
+						      "\"%s\" (strata reads UNCOMPRESSED and ZSTD)",
+						      r->path, pq_codec_name(cm->codec), e->name);
+			if (cm->num_values != rg->num_rows)
+				return CORRUPT(r, "\"%s\": column \"%s\" has %lld values in row group %u "
+						  "of %lld rows",
+					       r->path, e->name, (long long)cm->num_values, g,
+					       (long long)rg->num_rows);
+		}
+	}
+	if (total != m->num_rows)
+		return CORRUPT(r, "\"%s\": row groups hold %lld rows, the footer says %lld", r->path,
+			       (long long)total, (long long)m->num_rows);
+	return 0;
+}
+
+/* ---- chunks and pages --------------------------------------------------------- */
+
+/* Byte range of a column chunk, checked against the file. */
+static int chunk_range(pr *r, uint32_t g, int leaf, uint64_t *start, uint64_t *end,
+		       uint64_t *data_off, strata_err *err)
+{
+	const pq_column_meta *cm = &r->fm.row_groups[g].cols[leaf].meta;
+	const char *name = r->leaves[leaf]->name;
+	int64_t s = cm->data_page_offset;
+	if (cm->has_dict_page_offset && cm->dict_page_offset > 0 && cm->dict_page_offset < s)
+		s = cm->dict_page_offset;
+	int64_t len = cm->total_compressed_size;
+	uint64_t limit = r->size - 8; /* the footer length and magic */
+	if (s < 4 || len < 0 || (uint64_t)s > limit || (uint64_t)len > limit - (uint64_t)s ||
+	    cm->data_page_offset < s || (uint64_t)cm->data_page_offset > (uint64_t)s + (uint64_t)len)
+		return CORRUPT(r, "\"%s\": column \"%s\" in row group %u claims bytes [%lld, +%lld) "
+				  "outside the %llu-byte file",
+			       r->path, name, g, (long long)s, (long long)len,
+			       (unsigned long long)r->size);
+	*start = (uint64_t)s;
+	*end = (uint64_t)s + (uint64_t)len;
+	*data_off = (uint64_t)cm->data_page_offset;
+	return 0;
+}
+
+/* Read the page header at c->pos and the page's bytes into c->raw. */
+static int page_read(pr *r, pr_col *c, pq_page_header *h, size_t *hdr_len, strata_err *err)
+{
+	uint64_t left = c->chunk_end - c->pos;
+	size_t win = left < PR_HEADER_WINDOW ? (size_t)left : PR_HEADER_WINDOW;
+	int rc;
+	for (;;) {
+		strata_buf_reset(&c->raw);
+		strata_buf_reserve(&c->raw, win);
+		rc = strata_rfile_read(r->rf, c->raw.data, win, c->pos, err);
+		if (rc)
+			return rc;
+		c->raw.len = win;
+		bool is_truncated = false;
+		strata_err herr;
+		rc = pq_page_header_read(c->raw.data, win, h, hdr_len, &is_truncated, r->path, &herr);
+		if (rc == 0)
+			break;
+		if (is_truncated && win < left && win < PR_HEADER_MAX) {
+			win = (size_t)STRATA_MIN((uint64_t)win * 8, STRATA_MIN(left, PR_HEADER_MAX));
+			continue;
+		}
+		return col_corrupt(r, c, err, herr.msg);
+	}
+	if (h->compressed_size < 0 || h->uncompressed_size < 0 ||
+	    (uint32_t)h->compressed_size > PR_PAGE_MAX || (uint32_t)h->uncompressed_size > PR_PAGE_MAX)
+		return col_corrupt(r, c, err, "page size out of range");
+	uint64_t need = *hdr_len + (uint64_t)h->compressed_size;
+	if (need > left)
+		return col_corrupt(r, c, err, "page runs past the end of its column chunk");
+	if (need > c->raw.len) {
+		strata_buf_reserve(&c->raw, need - c->raw.len);
+		rc = strata_rfile_read(r->rf, c->raw.data + c->raw.len, need - c->raw.len,
+				       c->pos + c->raw.len, err);
+		if (rc)
+			return rc;
+		c->raw.len = need;
+	}
+	return 0;
+}
+
+/* Decompress src into c->page (exactly n bytes). */
+static int page_inflate(pr *r, pr_col *c, const uint8_t *src, size_t src_len, size_t n,
+			bool is_compressed, strata_buf *dst, strata_err *err)
+{
+	strata_buf_reset(dst);
+	strata_buf_reserve(dst, n + 8);
+	if (!is_compressed || c->codec == PQ_UNCOMPRESSED || (n == 0 && src_len == 0)) {
+		if (src_len != n)
+			return col_corrupt(r, c, err, "uncompressed page size mismatch");
+		if (n)
+			memcpy(dst->data, src, n);
+		dst->len = n;
+		return 0;
+	}
+	if (!r->zd) {
+		r->zd = ZSTD_createDCtx();
+		if (!r->zd)
+			abort();
+	}
+	size_t got = ZSTD_decompressDCtx(r->zd, dst->data, n, src, src_len);
+	if (ZSTD_isError(got)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "zstd: %s", ZSTD_getErrorName(got));
+		return col_corrupt(r, c, err, msg);
+	}
+	if (got != n)
+		return col_corrupt(r, c, err, "page decompressed to the wrong size");
+	dst->len = n;
+	return 0;
+}
+
+static size_t ptype_width(int ptype)
+{
+	switch (ptype) {
+	case PQ_INT32:
+	case PQ_FLOAT:
+		return 4;
+	case PQ_INT64:
+	case PQ_DOUBLE:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+/* Set v from `width` little-endian bytes at p. */
+static inline void fixed_value(const pr_col *c, const uint8_t *p, strata_value *v)
+{
+	v->is_null = false;
+	switch (c->ptype) {
+	case PQ_INT64:
+		memcpy(&v->v.i64, p, 8);
+		break;
+	case PQ_INT32:
+		memcpy(&v->v.i32, p, 4);
+		break;
+	case PQ_DOUBLE:
+		memcpy(&v->v.f64, p, 8);
+		break;
+	case PQ_FLOAT:
+		memcpy(&v->v.f32, p, 4);
+		break;
+	}
+}
+
+static int dict_load(pr *r, pr_col *c, const pq_page_header *h, size_t hdr_len, strata_err *err)
+{
+	if (c->has_dict || c->seen_data_page)
+		return col_corrupt(r, c, err, "a dictionary page after the first page");
+	if (!h->has_dict)
+		return col_corrupt(r, c, err, "dictionary page without its header");
+	if (h->dict.encoding != PQ_PLAIN && h->dict.encoding != PQ_PLAIN_DICTIONARY)
+		return strata_err_set(err, STRATA_EUNSUPPORTED,
+				      "\"%s\": unsupported encoding %s in column \"%s\" "
+				      "(dictionary page)",
+				      r->path, pq_encoding_name(h->dict.encoding), c->name);
+	int rc = page_inflate(r, c, c->raw.data + hdr_len, (size_t)h->compressed_size,
+			      (size_t)h->uncompressed_size, true, &c->dict_buf, err);
+	if (rc)
+		return rc;
+	int32_t n = h->dict.num_values;
+	const uint8_t *p = c->dict_buf.data, *end = p + c->dict_buf.len;
+	size_t width = ptype_width(c->ptype);
+	/* invariant 1: the count must fit in the bytes before allocating */
+	uint64_t min_bytes = c->ptype == PQ_BOOLEAN ? ((uint64_t)n + 7) / 8 :
+			     width ? (uint64_t)n * width : (uint64_t)n * 4;
+	if (n < 0 || min_bytes > c->dict_buf.len)
+		return col_corrupt(r, c, err, "dictionary holds fewer bytes than its entries need");
+	if ((uint32_t)n + 1 > c->dict_cap) {
+		c->dict_cap = (uint32_t)n + 1;
+		free(c->dict_vals);
+		c->dict_vals = strata_malloc(sizeof(strata_value) * c->dict_cap);
+	}
+	for (int32_t i = 0; i < n; i++) {
+		strata_value *v = &c->dict_vals[i];
+		memset(v, 0, sizeof(*v));
+		if (c->ptype == PQ_BYTE_ARRAY) {
+			uint32_t len;
+			if (end - p < 4)
+				return col_corrupt(r, c, err, "dictionary entry runs past the page");
+			memcpy(&len, p, 4);
+			p += 4;
+			if ((uint64_t)len > (uint64_t)(end - p))
+				return col_corrupt(r, c, err, "dictionary entry runs past the page");
+			v->v.s.ptr = p;
+			v->v.s.len = len;
+			p += len;
+		} else if (c->ptype == PQ_BOOLEAN) {
+			v->v.b = (p[i >> 3] >> (i & 7)) & 1;
+		} else {
+			fixed_value(c, p, v);
+			p += width;
+		}
+	}
+	c->dict_n = (uint32_t)n;
+	c->has_dict = true;
+	return 0;
+}
+
+/* Load the next data page of c (reading and applying a dictionary page
+ * first if one comes).  STRATA_ECORRUPT if the chunk ends early. */
+static int page_next(pr *r, pr_col *c, strata_err *err)
+{
+	for (;;) {
+		if (c->pos >= c->chunk_end)
+			return col_corrupt(r, c, err, "column chunk ends before its row group");
+		pq_page_header h;
+		size_t hdr_len = 0;
+		int rc = page_read(r, c, &h, &hdr_len, err);
+		if (rc)
+			return rc;
+		uint64_t page_pos = c->pos;
+		c->pos += hdr_len + (uint64_t)h.compressed_size;
+		if (h.type == PQ_DICTIONARY_PAGE) {
+			uint64_t save = c->pos;
+			c->pos = page_pos;
+			rc = dict_load(r, c, &h, hdr_len, err);
+			c->pos = save;
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (h.type != PQ_DATA_PAGE && h.type != PQ_DATA_PAGE_V2)
+			continue; /* index pages and unknown kinds carry no values */
+		c->pos = page_pos; /* for messages */
+		const uint8_t *body = c->raw.data + hdr_len;
+		size_t blen = (size_t)h.compressed_size;
+		int32_t nvals;
+		int enc;
+		const uint8_t *lv = NULL; /* definition levels */
+		size_t lv_len = 0;
+		bool is_v2 = h.type == PQ_DATA_PAGE_V2;
+		if (!is_v2) {
+			if (!h.has_data)
+				return col_corrupt(r, c, err, "data page without its header");
+			nvals = h.data.num_values;
+			enc = h.data.encoding;
+			if (nvals < 0)
+				return col_corrupt(r, c, err, "negative value count");
+			rc = page_inflate(r, c, body, blen, (size_t)h.uncompressed_size, true,
+					  &c->page, err);
+			if (rc)
+				return rc;
+			const uint8_t *p = c->page.data, *end = p + c->page.len;
+			if (c->is_optional) {
+				if (h.data.def_encoding == PQ_RLE) {
+					uint32_t n;
+					if (end - p < 4)
+						return col_corrupt(r, c, err, "definition levels truncated");
+					memcpy(&n, p, 4);
+					if ((uint64_t)n > (uint64_t)(end - p - 4))
+						return col_corrupt(r, c, err, "definition levels run past the page");
+					lv = p + 4;
+					lv_len = n;
+					p += 4 + (size_t)n;
+				} else if (h.data.def_encoding == PQ_BIT_PACKED) {
+					return strata_err_set(err, STRATA_EUNSUPPORTED,
+							      "\"%s\": unsupported encoding BIT_PACKED "
+							      "(definition levels) in column \"%s\"",
+							      r->path, c->name);
+				} else {
+					return col_corrupt(r, c, err, "unknown definition level encoding");
+				}
+			}
+			c->vp = p;
+			c->vend = end;
+		} else {
+			if (!h.has_data_v2)
+				return col_corrupt(r, c, err, "data page v2 without its header");
+			nvals = h.v2.num_values;
+			enc = h.v2.encoding;
+			if (nvals < 0 || h.v2.num_rows != nvals || h.v2.num_nulls < 0 ||
+			    h.v2.num_nulls > nvals)
+				return col_corrupt(r, c, err, "inconsistent value, row or null counts");
+			if (h.v2.rep_len != 0)
+				return col_corrupt(r, c, err, "repetition levels in a flat column");
+			if (h.v2.def_len < 0 || (size_t)h.v2.def_len > blen ||
+			    h.v2.def_len > h.uncompressed_size)
+				return col_corrupt(r, c, err, "definition levels larger than the page");
+			if (!c->is_optional && h.v2.num_nulls > 0)
+				return col_corrupt(r, c, err, "nulls in a REQUIRED column");
+			lv = body;
+			lv_len = (size_t)h.v2.def_len;
+			size_t vlen = (size_t)h.uncompressed_size - lv_len;
+			rc = page_inflate(r, c, body + lv_len, blen - lv_len, vlen, h.v2.is_compressed,
+					  &c->page, err);
+			if (rc)
+				return rc;
+			c->vp = c->page.data;
+			c->vend = c->page.data + c->page.len;
+			if (!c->is_optional)
+				lv = NULL;
+		}
+		/* invariant 3 */
+		if ((int64_t)nvals > c->chunk_rows - c->rows_seen)
+			return col_corrupt(r, c, err, "page holds more values than its row group has rows");
+		c->rows_seen += nvals;
+		c->seen_data_page = true;
+		c->has_defs = c->is_optional;
+		if (c->has_defs && pq_rle_init(&c->defs, lv, lv_len, 1) != 0)
+			return col_corrupt(r, c, err, "bad definition levels");
+		switch (enc) {
+		case PQ_PLAIN:
+			break;
+		case PQ_PLAIN_DICTIONARY:
+		case PQ_RLE_DICTIONARY:
+			if (!c->has_dict)
+				return col_corrupt(r, c, err, "dictionary-encoded page without a dictionary");
+			break;
+		case PQ_RLE:
+			if (c->ptype != PQ_BOOLEAN)
+				goto unsupported;
+			break;
+		case PQ_DELTA_BINARY_PACKED:
+			if (c->ptype != PQ_INT32 && c->ptype != PQ_INT64)
+				goto unsupported;
+			break;
+		case PQ_DELTA_LENGTH_BYTE_ARRAY:
+			if (c->ptype != PQ_BYTE_ARRAY)
+				goto unsupported;
+			break;
+		case PQ_BYTE_STREAM_SPLIT:
+			if (!ptype_width(c->ptype))
+				goto unsupported;
+			break;
+		default:
+			goto unsupported;
+		}
+		c->enc = enc;
+		c->page_values = nvals;
+		c->page_left = nvals;
+		c->is_values_ready = false;
+		c->bool_bit = 0;
+		c->pos = page_pos + hdr_len + (uint64_t)h.compressed_size;
+		if (nvals == 0)
+			continue;
+		return 0;
+unsupported:
+		return strata_err_set(err, STRATA_EUNSUPPORTED,
+				      "\"%s\": unsupported encoding %s in column \"%s\" (%s)", r->path,
+				      pq_encoding_name(enc), c->name, pq_type_name(c->ptype));
+	}
+}
+
+/* Set up the values decoder of the current page (lazily, on the first
+ * non-null value, so all-null pages may omit the section). */
+static int values_ready(pr *r, pr_col *c, strata_err *err)
+{
+	if (c->is_values_ready)
+		return 0;
+	const uint8_t *p = c->vp, *end = c->vend;
+	switch (c->enc) {
+	case PQ_PLAIN_DICTIONARY:
+	case PQ_RLE_DICTIONARY: {
+		if (p >= end)
+			return col_corrupt(r, c, err, "dictionary indexes missing");
+		int bw = *p++;
+		if (bw > 32 || pq_rle_init(&c->idx, p, (size_t)(end - p), bw) != 0)
+			return col_corrupt(r, c, err, "dictionary index bit width out of range");
+		break;
+	}
+	case PQ_RLE: {
+		uint32_t n;
+		if (end - p < 4)
+			return col_corrupt(r, c, err, "boolean run data truncated");
+		memcpy(&n, p, 4);
+		if ((uint64_t)n > (uint64_t)(end - p - 4))
+			return col_corrupt(r, c, err, "boolean run data runs past the page");
+		pq_rle_init(&c->idx, p + 4, n, 1);
+		break;
+	}
+	case PQ_DELTA_BINARY_PACKED:
+		if (pq_delta_init(&c->delta, p, (size_t)(end - p)) != 0)
+			return col_corrupt(r, c, err, "bad DELTA_BINARY_PACKED header");
+		break;
+	case PQ_DELTA_LENGTH_BYTE_ARRAY: {
+		/* find where the lengths end: skip them all on a copy */
+		if (pq_delta_init(&c->delta, p, (size_t)(end - p)) != 0)
+			return col_corrupt(r, c, err, "bad DELTA_LENGTH_BYTE_ARRAY lengths");
+		pq_delta_dec probe = c->delta;
+		if (pq_delta_skip(&probe, probe.total) != 0)
+			return col_corrupt(r, c, err, "bad DELTA_LENGTH_BYTE_ARRAY lengths");
+		c->dl_data = pq_delta_end(&probe);
+		c->dl_end = end;
+		break;
+	}
+	case PQ_BYTE_STREAM_SPLIT: {
+		size_t w = ptype_width(c->ptype);
+		if ((size_t)(end - p) % w != 0)
+			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT data is not whole values");
+		c->bss_n = (uint64_t)(end - p) / w;
+		c->bss_i = 0;
+		break;
+	}
+	default:
+		break;
+	}
+	c->is_values_ready = true;
+	return 0;
+}
+
+/* Decode n non-null values into out[0..n). */
+static int values_get(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_err *err)
+{
+	if (n == 0)
+		return 0;
+	int rc = values_ready(r, c, err);
+	if (rc)
+		return rc;
+	size_t w = ptype_width(c->ptype);
+	switch (c->enc) {
+	case PQ_PLAIN:
+		if (c->ptype == PQ_BYTE_ARRAY) {
+			const uint8_t *p = c->vp, *end = c->vend;
+			for (uint32_t i = 0; i < n; i++) {
+				uint32_t len;
+				if (end - p < 4)
+					return col_corrupt(r, c, err, "value runs past the page");
+				memcpy(&len, p, 4);
+				p += 4;
+				if ((uint64_t)len > (uint64_t)(end - p))
+					return col_corrupt(r, c, err, "value runs past the page");
+				out[i].is_null = false;
+				out[i].v.s.ptr = p;
+				out[i].v.s.len = len;
+				p += len;
+			}
+			c->vp = p;
+		} else if (c->ptype == PQ_BOOLEAN) {
+			uint64_t bits = (uint64_t)(c->vend - c->vp) * 8;
+			if (c->bool_bit + n > bits)
+				return col_corrupt(r, c, err, "booleans run past the page");
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t b = c->bool_bit + i;
+				out[i].is_null = false;
+				out[i].v.b = (c->vp[b >> 3] >> (b & 7)) & 1;
+			}
+			c->bool_bit += n;
+		} else {
+			if ((uint64_t)(c->vend - c->vp) < (uint64_t)n * w)
+				return col_corrupt(r, c, err, "values run past the page");
+			for (uint32_t i = 0; i < n; i++)
+				fixed_value(c, c->vp + (size_t)i * w, &out[i]);
+			c->vp += (size_t)n * w;
+		}
+		return 0;
+	case PQ_PLAIN_DICTIONARY:
+	case PQ_RLE_DICTIONARY:
+		if (pq_rle_get(&c->idx, r->u32, n) != 0)
+			return col_corrupt(r, c, err, "dictionary indexes truncated or malformed");
+		for (uint32_t i = 0; i < n; i++) {
+			if (r->u32[i] >= c->dict_n)
+				return col_corrupt(r, c, err, "dictionary index out of range");
+			out[i] = c->dict_vals[r->u32[i]];
+		}
+		return 0;
+	case PQ_RLE:
+		if (pq_rle_get(&c->idx, r->u32, n) != 0)
+			return col_corrupt(r, c, err, "boolean runs truncated or malformed");
+		for (uint32_t i = 0; i < n; i++) {
+			out[i].is_null = false;
+			out[i].v.b = r->u32[i] != 0;
+		}
+		return 0;
+	case PQ_DELTA_BINARY_PACKED:
+		if (pq_delta_get(&c->delta, r->u64, n) != 0)
+			return col_corrupt(r, c, err, "DELTA_BINARY_PACKED data truncated or malformed");
+		for (uint32_t i = 0; i < n; i++) {
+			out[i].is_null = false;
+			if (c->ptype == PQ_INT64)
+				out[i].v.i64 = (int64_t)r->u64[i];
+			else
+				out[i].v.i32 = (int32_t)(uint32_t)r->u64[i];
+		}
+		return 0;
+	case PQ_DELTA_LENGTH_BYTE_ARRAY:
+		if (pq_delta_get(&c->delta, r->u64, n) != 0)
+			return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY lengths malformed");
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t len = r->u64[i];
+			if (len > (uint64_t)(c->dl_end - c->dl_data))
+				return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY value runs past the page");
+			out[i].is_null = false;
+			out[i].v.s.ptr = c->dl_data;
+			out[i].v.s.len = (uint32_t)len;
+			c->dl_data += len;
+		}
+		return 0;
+	case PQ_BYTE_STREAM_SPLIT: {
+		if (c->bss_i + n > c->bss_n)
+			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT values run past the page");
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t b[8];
+			for (size_t k = 0; k < w; k++)
+				b[k] = c->vp[k * c->bss_n + c->bss_i + i];
+			fixed_value(c, b, &out[i]);
+		}
+		c->bss_i += n;
+		return 0;
+	}
+	}
+	return col_corrupt(r, c, err, "unknown encoding");
+}
+
+/* Skip n non-null values. */
+static int values_skip(pr *r, pr_col *c, uint64_t n, strata_err *err)
+{
+	if (n == 0)
+		return 0;
+	int rc = values_ready(r, c, err);
+	if (rc)
+		return rc;
+	size_t w = ptype_width(c->ptype);
+	switch (c->enc) {
+	case PQ_PLAIN:
+		if (c->ptype == PQ_BYTE_ARRAY) {
+			for (uint64_t i = 0; i < n; i++) {
+				uint32_t len;
+				if (c->vend - c->vp < 4)
+					return col_corrupt(r, c, err, "value runs past the page");
+				memcpy(&len, c->vp, 4);
+				if ((uint64_t)len > (uint64_t)(c->vend - c->vp - 4))
+					return col_corrupt(r, c, err, "value runs past the page");
+				c->vp += 4 + (size_t)len;
+			}
+		} else if (c->ptype == PQ_BOOLEAN) {
+			if (c->bool_bit + n > (uint64_t)(c->vend - c->vp) * 8)
+				return col_corrupt(r, c, err, "booleans run past the page");
+			c->bool_bit += n;
+		} else {
+			if ((uint64_t)(c->vend - c->vp) < n * w)
+				return col_corrupt(r, c, err, "values run past the page");
+			c->vp += n * w;
+		}
+		return 0;
+	case PQ_PLAIN_DICTIONARY:
+	case PQ_RLE_DICTIONARY:
+	case PQ_RLE:
+		if (pq_rle_skip(&c->idx, n, 0, NULL) != 0)
+			return col_corrupt(r, c, err, "runs truncated or malformed");
+		return 0;
+	case PQ_DELTA_BINARY_PACKED:
+		if (pq_delta_skip(&c->delta, n) != 0)
+			return col_corrupt(r, c, err, "DELTA_BINARY_PACKED data truncated or malformed");
+		return 0;
+	case PQ_DELTA_LENGTH_BYTE_ARRAY:
+		while (n > 0) {
+			uint32_t k = n < PR_BATCH ? (uint32_t)n : PR_BATCH;
+			if (pq_delta_get(&c->delta, r->u64, k) != 0)
+				return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY lengths malformed");
+			for (uint32_t i = 0; i < k; i++) {
+				if (r->u64[i] > (uint64_t)(c->dl_end - c->dl_data))
+					return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY value runs past the page");
+				c->dl_data += r->u64[i];
+			}
+			n -= k;
+		}
+		return 0;
+	case PQ_BYTE_STREAM_SPLIT:
+		if (c->bss_i + n > c->bss_n)
+			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT values run past the page");
+		c->bss_i += n;
+		return 0;
+	}
+	return col_corrupt(r, c, err, "unknown encoding");
+}
+
+/* Skip n rows of the current page (n <= page_left). */
+static int page_skip(pr *r, pr_col *c, uint64_t n, strata_err *err)
+{
+	uint64_t nn = n;
+	if (c->has_defs) {
+		nn = 0;
+		if (pq_rle_skip(&c->defs, n, 1, &nn) != 0)
+			return col_corrupt(r, c, err, "definition levels truncated or malformed");
+	}
+	int rc = values_skip(r, c, nn, err);
+	if (rc)
+		return rc;
+	c->page_left -= (int32_t)n;
+	return 0;
+}
+
+/* Fill c's batch with up to max rows from one page (invariant 2). */
+static int col_fill(pr *r, pr_col *c, int64_t max, strata_err *err)
+{
+	c->nb = c->ib = 0;
+	if (c->page_left == 0) {
+		int rc = page_next(r, c, err);
+		if (rc)
+			return rc;
+	}
+	uint32_t k = PR_BATCH;
+	if ((int64_t)k > c->page_left)
+		k = (uint32_t)c->page_left;
+	if ((int64_t)k > max)
+		k = (uint32_t)max;
+	uint32_t nn = k;
+	if (c->has_defs) {
+		if (pq_rle_get(&c->defs, r->levels, k) != 0)
+			return col_corrupt(r, c, err, "definition levels truncated or malformed");
+		nn = 0;
+		for (uint32_t i = 0; i < k; i++) {
+			if (r->levels[i] > 1)
+				return col_corrupt(r, c, err, "definition level out of range");
+			nn += r->levels[i];
+		}
+	}
+	int rc = values_get(r, c, c->vals, nn, err);
+	if (rc)
+		return rc;
+	if (nn < k) {
+		/* spread the values over the rows, nulls in between (in place,
+		 * from the end: value j always moves to a row i >= j) */
+		int64_t j = (int64_t)nn - 1;
+		for (int64_t i = (int64_t)k - 1; i >= 0; i--) {
+			if (r->levels[i]) {
+				c->vals[i] = c->vals[j--];
+			} else {
+				memset(&c->vals[i], 0, sizeof(strata_value));
+				c->vals[i].is_null = true;
+			}
+		}
+	}
+	c->page_left -= (int32_t)k;
+	c->nb = k;
+	return 0;
+}
+
+/* ---- row groups and positioning ------------------------------------------------ */
+
+static void col_page_reset(pr_col *c)
+{
+	c->page_left = 0;
+	c->nb = c->ib = 0;
+	c->is_values_ready = false;
+}
+
+/* Open column c's chunk in row group g, positioned at the start. */
+static int col_open(pr *r, pr_col *c, uint32_t g, strata_err *err)
+{
+	uint64_t data_off;
+	int rc = chunk_range(r, g, c->leaf, &c->chunk_start, &c->chunk_end, &data_off, err);
+	if (rc)
+		return rc;
+	const pq_column_meta *cm = &r->fm.row_groups[g].cols[c->leaf].meta;
+	c->rg = g;
+	c->codec = cm->codec;
+	c->pos = c->chunk_start;
+	c->chunk_rows = r->fm.row_groups[g].num_rows;
+	c->rows_seen = 0;
+	c->seen_data_page = false;
+	c->has_dict = false;
+	c->dict_n = 0;
+	c->is_open = true;
+	col_page_reset(c);
+	return 0;
+}
+
+static bool col_is_decoded(const pr *r, uint32_t i)
+{
+	if (i >= r->ncols)
+		return true; /* _seq, _op */
+	return !r->need || r->need[i];
+}
+
+static pr_col *col_at(pr *r, uint32_t i)
+{
+	return &r->cols[i];
+}
+
+static uint32_t ncols_total(const pr *r)
+{
+	return r->ncols + 2;
+}
+
+static bool col_exists(const pr *r, uint32_t i)
+{
+	return r->cols[i].leaf >= 0;
+}
+
+/* Load (once per row group) the offset index of column c in row group g;
+ * NULL if the file has none.  Validated against the chunk. */
+static int offset_index_get(pr *r, uint32_t g, uint32_t i, pq_offset_index **out,
+			    strata_err *err)
+{
+	*out = NULL;
+	if (r->idx_rg != (int)g) {
+		strata_arena_reset(r->seek_arena);
+		memset(r->oi_loaded, 0, sizeof(bool) * ncols_total(r));
+		r->idx_rg = (int)g;
+	}
+	if (r->oi_loaded[i]) {
+		*out = r->oi[i];
+		return 0;
+	}
+	pr_col *c = col_at(r, i);
+	const pq_column_chunk *cc = &r->fm.row_groups[g].cols[c->leaf];
+	r->oi_loaded[i] = true;
+	r->oi[i] = NULL;
+	if (!cc->has_offset_index)
+		return 0;
+	if (cc->offset_index_offset < 4 || cc->offset_index_length <= 0 ||
+	    (uint64_t)cc->offset_index_length > PR_INDEX_MAX ||
+	    (uint64_t)cc->offset_index_offset > r->size - 8 ||
+	    (uint64_t)cc->offset_index_length > r->size - 8 - (uint64_t)cc->offset_index_offset)
+		return CORRUPT(r, "\"%s\": offset index of column \"%s\" in row group %u lies "
+				  "outside the file",
+			       r->path, c->name, g);
+	uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->offset_index_length);
+	int rc = strata_rfile_read(r->rf, buf, (size_t)cc->offset_index_length,
+				   (uint64_t)cc->offset_index_offset, err);
+	if (rc)
+		return rc;
+	pq_offset_index *oi = strata_arena_alloc(r->seek_arena, sizeof(*oi));
+	rc = pq_offset_index_read(buf, (size_t)cc->offset_index_length, r->seek_arena, oi,
+				  r->path, err);
+	if (rc)
+		return rc;
+	uint64_t start, end, data_off;
+	rc = chunk_range(r, g, c->leaf, &start, &end, &data_off, err);
+	if (rc)
+		return rc;
+	int64_t nrows = r->fm.row_groups[g].num_rows;
+	bool ok = nrows == 0 || oi->npages > 0;
+	for (uint32_t p = 0; ok && p < oi->npages; p++) {
+		const pq_page_location *pl = &oi->pages[p];
+		ok = pl->offset >= (int64_t)start && pl->compressed_size > 0 &&
+		     (uint64_t)pl->offset + (uint64_t)pl->compressed_size <= end &&
+		     pl->first_row >= 0 && pl->first_row < nrows &&
+		     (p == 0 ? pl->first_row == 0 :
+			       pl->first_row > oi->pages[p - 1].first_row &&
+				       pl->offset >= oi->pages[p - 1].offset +
+							      oi->pages[p - 1].compressed_size);
+	}
+	if (!ok)
+		return CORRUPT(r, "\"%s\": offset index of column \"%s\" in row group %u does not "
+				  "match its column chunk",
+			       r->path, c->name, g);
+	r->oi[i] = oi;
+	*out = oi;
+	return 0;
+}
+
+/* Position column i of row group g at row `row` (its chunk already open at
+ * the start): jump with the offset index, then skip inside the page. */
+static int col_seek_row(pr *r, uint32_t i, uint32_t g, int64_t row, strata_err *err)
+{
+	pr_col *c = col_at(r, i);
+	if (row == 0)
+		return 0;
+	pq_offset_index *oi;
+	int rc = offset_index_get(r, g, i, &oi, err);
+	if (rc)
+		return rc;
+	if (oi) {
+		uint32_t p = 0;
+		while (p + 1 < oi->npages && oi->pages[p + 1].first_row <= row)
+			p++;
+		/* something before the first data page is the dictionary: read it
+		 * before jumping */
+		if ((uint64_t)oi->pages[0].offset > c->chunk_start) {
+			pq_page_header h;
+			size_t hdr_len;
+			rc = page_read(r, c, &h, &hdr_len, err);
+			if (rc)
+				return rc;
+			if (h.type == PQ_DICTIONARY_PAGE) {
+				rc = dict_load(r, c, &h, hdr_len, err);
+				if (rc)
+					return rc;
+				if ((uint64_t)oi->pages[0].offset <
+				    c->pos + hdr_len + (uint64_t)h.compressed_size)
+					return CORRUPT(r, "\"%s\": offset index of column \"%s\" "
+							  "points into its dictionary",
+						       r->path, c->name);
+			}
+		}
+		c->pos = (uint64_t)oi->pages[p].offset;
+		c->rows_seen = oi->pages[p].first_row;
+		rc = page_next(r, c, err);
+		if (rc)
+			return rc;
+		int64_t next_first = p + 1 < oi->npages ? oi->pages[p + 1].first_row : c->chunk_rows;
+		if (oi->pages[p].first_row + c->page_values != next_first)
+			return CORRUPT(r, "\"%s\": offset index of column \"%s\" disagrees with its "
+					  "page sizes",
+				       r->path, c->name);
+		row -= oi->pages[p].first_row;
+	}
+	/* without an offset index: whole pages by their headers, then values */
+	while (row > 0) {
+		if (c->page_left == 0) {
+			rc = page_next(r, c, err);
+			if (rc)
+				return rc;
+		}
+		int64_t k = row < c->page_left ? row : c->page_left;
+		if (k == c->page_left && k == c->page_values) {
+			c->page_left = 0; /* the whole page: nothing to decode */
+		} else {
+			rc = page_skip(r, c, (uint64_t)k, err);
+			if (rc)
+				return rc;
+		}
+		row -= k;
+	}
+	return 0;
+}
+
+/* Open row group g for every decoded column, positioned at `row`. */
+static int rg_open(pr *r, uint32_t g, int64_t row, strata_err *err)
+{
+	r->rg = g;
+	r->rg_row = row;
+	r->is_rg_open = false;
+	if (g >= r->fm.nrow_groups)
+		return 0;
+	for (uint32_t i = 0; i < ncols_total(r); i++) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i))
+			continue;
+		int rc = col_open(r, col_at(r, i), g, err);
+		if (rc == 0)
+			rc = col_seek_row(r, i, g, row, err);
+		if (rc)
+			return rc;
+	}
+	r->is_rg_open = true;
+	return 0;
+}
+
+/* ---- backend: open, next ------------------------------------------------------ */
+
+static void pr_close(void *state)
+{
+	pr *r = state;
+	if (!r)
+		return;
+	strata_rfile_close(r->rf);
+	if (r->cols) {
+		for (uint32_t i = 0; i < ncols_total(r); i++) {
+			pr_col *c = &r->cols[i];
+			strata_buf_free(&c->dict_buf);
+			free(c->dict_vals);
+			strata_buf_free(&c->raw);
+			strata_buf_free(&c->page);
+		}
+	}
+	free(r->cols);
+	ZSTD_freeDCtx(r->zd);
+	strata_schema_free(r->own_schema);
+	free(r->leaf_of_col);
+	free(r->footer);
+	strata_arena_free(r->meta_arena);
+	strata_arena_free(r->seek_arena);
+	free(r->oi);
+	free(r->oi_loaded);
+	free(r->path);
+	free(r);
+}
+
+static void col_setup(pr *r, pr_col *c, int leaf, strata_type t)
+{
+	c->leaf = leaf;
+	if (leaf < 0)
+		return;
+	c->el = r->leaves[leaf];
+	c->name = c->el->name;
+	c->ptype = c->el->type;
+	c->stype = t;
+	c->is_optional = c->el->repetition == PQ_OPTIONAL;
+}
+
+/* Open the footer and check the file as far as metadata allows. */
+static int pr_open_meta(const char *path, pr **out, strata_err *err)
+{
+	pr *r = strata_calloc(1, sizeof(*r));
+	r->path = strata_strdup(path);
+	r->meta_arena = strata_arena_new();
+	r->seek_arena = strata_arena_new();
+	r->idx_rg = -1;
+	int rc = strata_rfile_open(path, &r->rf, err);
+	if (rc)
+		goto fail;
+	r->size = strata_rfile_size(r->rf);
+	uint8_t magic[4];
+	if (r->size < 12) {
+		rc = CORRUPT(r, "\"%s\" is too short to be a Parquet file (%llu bytes)", path,
+			     (unsigned long long)r->size);
+		goto fail;
+	}
+	rc = strata_rfile_read(r->rf, magic, 4, 0, err);
+	if (rc)
+		goto fail;
+	if (memcmp(magic, "PAR1", 4) != 0) {
+		rc = CORRUPT(r, "\"%s\" does not start with the Parquet magic", path);
+		goto fail;
+	}
+	rc = read_footer(r, err);
+	if (rc)
+		goto fail;
+	if (r->fm.is_encrypted) {
+		rc = strata_err_set(err, STRATA_EUNSUPPORTED,
+				    "\"%s\": encrypted Parquet files are not supported", path);
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	pr_close(r);
+	return rc;
+}
+
+static int pr_open(const char *path, const strata_schema *file_schema, void **state,
+		   strata_err *err)
+{
+	*state = NULL;
+	pr *r = NULL;
+	int rc = pr_open_meta(path, &r, err);
+	if (rc)
+		return rc;
+	rc = check_schema_tree(r, err);
+	if (rc == 0)
+		rc = build_schema(r, file_schema, err);
+	if (rc == 0)
+		rc = check_row_groups(r, err);
+	if (rc)
+		goto fail;
+	r->ncols = r->schema->ncols;
+	r->cols = strata_calloc(ncols_total(r), sizeof(pr_col));
+	for (uint32_t i = 0; i < r->ncols; i++)
+		col_setup(r, &r->cols[i], r->leaf_of_col[i], r->schema->cols[i].type);
+	col_setup(r, &r->cols[r->ncols], r->seq_leaf, STRATA_T_LONG);
+	col_setup(r, &r->cols[r->ncols + 1], r->op_leaf, STRATA_T_INT);
+	r->oi = strata_calloc(ncols_total(r), sizeof(pq_offset_index *));
+	r->oi_loaded = strata_calloc(ncols_total(r), sizeof(bool));
+	*state = r;
+	return 0;
+fail:
+	pr_close(r);
+	return rc;
+}
+
+static const strata_schema *pr_schema(void *state)
+{
+	return ((pr *)state)->schema;
+}
+
+static void pr_set_need(void *state, const bool *need)
+{
+	pr *r = state;
+	r->need = need;
+	r->is_rg_open = false; /* re-open with the new column set at the next read */
+	r->rg = 0;
+	r->rg_row = 0;
+}
+
+static bool pr_has_seq(void *state)
+{
+	return ((pr *)state)->has_seq;
+}
+
+static int pr_next(void *state, strata_row *row, strata_err *err)
+{
+	pr *r = state;
+	int rc;
+	for (;;) {
+		if (r->rg >= r->fm.nrow_groups)
+			return 0;
+		if (!r->is_rg_open) {
+			rc = rg_open(r, r->rg, r->rg_row, err);
+			if (rc)
+				return rc;
+		}
+		if (r->rg_row < r->fm.row_groups[r->rg].num_rows)
+			break;
+		/* invariant 3: every column used exactly its rows */
+		for (uint32_t i = 0; i < ncols_total(r); i++) {
+			pr_col *c = col_at(r, i);
+			if (col_exists(r, i) && col_is_decoded(r, i) &&
+			    (c->page_left != 0 || c->ib != c->nb))
+				return col_corrupt(r, c, err, "more values than rows in its row group");
+		}
+		r->rg++;
+		r->rg_row = 0;
+		r->is_rg_open = false;
+	}
+	int64_t left = r->fm.row_groups[r->rg].num_rows - r->rg_row;
+	for (uint32_t i = 0; i < ncols_total(r); i++) {
+		pr_col *c = col_at(r, i);
+		strata_value *v = i < r->ncols ? &row->vals[i] : NULL;
+		if (!col_exists(r, i) || !col_is_decoded(r, i)) {
+			if (v) {
+				memset(v, 0, sizeof(*v));
+				v->is_null = true;
+			}
+			continue;
+		}
+		if (c->ib == c->nb) {
+			rc = col_fill(r, c, left, err);
+			if (rc)
+				return rc;
+		}
+		const strata_value *src = &c->vals[c->ib++];
+		if (v) {
+			*v = *src;
+		} else if (i == r->ncols) {
+			if (src->is_null)
+				return col_corrupt(r, c, err, "null _seq");
+			row->seq = src->v.i64;
+		} else {
+			if (src->is_null || src->v.i32 < 0 || src->v.i32 > 255)
+				return col_corrupt(r, c, err, "_op out of range");
+			row->op = (uint8_t)src->v.i32;
+		}
+	}
+	r->rg_row++;
+	return 1;
+}
+
+/* ---- seek ----------------------------------------------------------------------- */
+
+/* Compare a statistics value (PLAIN bytes of the key column's type) with k.
+ * Returns false if the bound is unusable (wrong length, NaN). */
+static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, int *out)
+{
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP: {
+		int64_t x;
+		if (b->len != 8)
+			return false;
+		memcpy(&x, b->p, 8);
+		*out = (x > k->v.i64) - (x < k->v.i64);
+		return true;
+	}
+	case STRATA_T_INT: {
+		int32_t x;
+		if (b->len != 4)
+			return false;
+		memcpy(&x, b->p, 4);
+		*out = (x > k->v.i32) - (x < k->v.i32);
+		return true;
+	}
+	case STRATA_T_DOUBLE: {
+		double x;
+		if (b->len != 8)
+			return false;
+		memcpy(&x, b->p, 8);
+		if (isnan(x) || isnan(k->v.f64))
+			return false;
+		*out = (x > k->v.f64) - (x < k->v.f64);
+		return true;
+	}
+	case STRATA_T_FLOAT: {
+		float x;
+		if (b->len != 4)
+			return false;
+		memcpy(&x, b->p, 4);
+		if (isnan(x) || isnan(k->v.f32))
+			return false;
+		*out = (x > k->v.f32) - (x < k->v.f32);
+		return true;
+	}
+	case STRATA_T_BOOL:
+		if (b->len != 1 || b->p[0] > 1)
+			return false;
+		*out = (int)b->p[0] - (int)k->v.b;
+		return true;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES: {
+		size_t n = b->len < k->v.s.len ? b->len : k->v.s.len;
+		int c = n ? memcmp(b->p, k->v.s.ptr, n) : 0;
+		if (c == 0)
+			c = (b->len > k->v.s.len) - (b->len < k->v.s.len);
+		*out = (c > 0) - (c < 0);
+		return true;
+	}
+	}
+	return false;
+}
+
+/* One unit (row group or page) of the first key column: can every row in it
+ * be skipped for a seek to k (max < k)?  And does it surely hold a value
+ * below k (min < k) — then nothing before it can hold the key?  Invariant 4:
+ * float bounds count only when the unit is known to hold no NaN. */
+static void unit_check(strata_type t, bool has_min, const pq_bytes *min, bool has_max,
+		       const pq_bytes *max, bool nan_free, const strata_value *k,
+		       bool *is_skippable, bool *has_below)
+{
+	*is_skippable = *has_below = false;
+	bool is_float = t == STRATA_T_DOUBLE || t == STRATA_T_FLOAT;
+	int c;
+	if (has_max && (!is_float || nan_free) && stat_cmp(t, max, k, &c) && c < 0)
+		*is_skippable = true;
+	/* only floats need the min rule (their max may miss a NaN); an exact
+	 * float min is a value of the unit, so "min < k" proves a row < k */
+	if (is_float && has_min && stat_cmp(t, min, k, &c) && c < 0)
+		*has_below = true;
+}
+
+static int pr_seek(void *state, const uint8_t *key, size_t len, strata_err *err)
+{
+	pr *r = state;
+	const strata_schema *s = r->schema;
+	strata_value kv[STRATA_MAX_KEY_COLS];
+	strata_arena *a = strata_arena_new();
+	strata_err kerr;
+	int rc = strata_key_decode(s, key, len, kv, a, &kerr);
+	if (rc) {
+		strata_arena_free(a);
+		return strata_err_set(err, STRATA_EINVAL, "\"%s\": seek key: %s", r->path, kerr.msg);
+	}
+	uint32_t kc = s->key_cols[0];
+	strata_type t = s->cols[kc].type;
+	int leaf = r->leaf_of_col[kc];
+	const strata_value *k = &kv[0];
+	/* row groups */
+	uint32_t start = 0;
+	for (uint32_t g = 0; g < r->fm.nrow_groups; g++) {
+		const pq_column_meta *cm = &r->fm.row_groups[g].cols[leaf].meta;
+		if (!cm->has_stats)
+			continue;
+		const pq_stats *st = &cm->stats;
+		bool skip, below;
+		unit_check(t, st->has_min, &st->min, st->has_max, &st->max,
+			   st->has_nan_count && st->nan_count == 0, k, &skip, &below);
+		if (skip)
+			start = g + 1;
+		else if (below && g > start)
+			start = g;
+	}
+	int64_t row = 0;
+	if (start < r->fm.nrow_groups) {
+		/* pages of the first key column, through its page index */
+		const pq_column_chunk *cc = &r->fm.row_groups[start].cols[leaf];
+		pq_offset_index *oi = NULL;
+		rc = offset_index_get(r, start, kc, &oi, err);
+		if (rc)
+			goto out;
+		if (oi && cc->has_column_index && cc->column_index_length > 0 &&
+		    (uint64_t)cc->column_index_length <= PR_INDEX_MAX && cc->column_index_offset >= 4 &&
+		    (uint64_t)cc->column_index_offset <= r->size - 8 &&
+		    (uint64_t)cc->column_index_length <= r->size - 8 - (uint64_t)cc->column_index_offset) {
+			uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->column_index_length);
+			rc = strata_rfile_read(r->rf, buf, (size_t)cc->column_index_length,
+					       (uint64_t)cc->column_index_offset, err);
+			if (rc)
+				goto out;
+			pq_column_index ci;
+			rc = pq_column_index_read(buf, (size_t)cc->column_index_length, r->seek_arena,
+						  &ci, r->path, err);
+			if (rc)
+				goto out;
+			if (ci.npages != oi->npages) {
+				rc = CORRUPT(r, "\"%s\": column and offset indexes of \"%s\" in row "
+						"group %u disagree on the page count",
+					     r->path, s->cols[kc].name, start);
+				goto out;
+			}
+			uint32_t p0 = 0;
+			for (uint32_t p = 0; p < ci.npages; p++) {
+				if (ci.null_pages[p])
+					continue;
+				bool skip, below;
+				unit_check(t, true, &ci.mins[p], true, &ci.maxs[p],
+					   ci.has_nan_counts && ci.nan_counts[p] == 0, k, &skip, &below);
+				if (skip)
+					p0 = p + 1;
+				else if (below && p > p0)
+					p0 = p;
+			}
+			if (p0 < oi->npages) {
+				row = oi->pages[p0].first_row;
+			} else {
+				start++; /* every page is below the key */
+				row = 0;
+			}
+		}
+	}
+	rc = rg_open(r, start, row, err);
+	if (rc)
+		r->is_rg_open = false;
+out:
+	strata_arena_free(a);
+	return rc;
+}
+
+/* ---- describe ------------------------------------------------------------------- */
+
+static void print_escaped(FILE *out, const uint8_t *p, size_t n, bool is_text)
+{
+	size_t max = 64;
+	if (!is_text) {
+		fputs("0x", out);
+		for (size_t i = 0; i < n && i < max; i++)
+			fprintf(out, "%02x", p[i]);
+	} else {
+		fputc('"', out);
+		for (size_t i = 0; i < n && i < max; i++) {
+			if (p[i] == '"' || p[i] == '\\')
+				fprintf(out, "\\%c", p[i]);
+			else if (p[i] < 0x20 || p[i] == 0x7f)
+				fprintf(out, "\\x%02x", p[i]);
+			else
+				fputc(p[i], out);
+		}
+		fputc('"', out);
+	}
+	if (n > max)
+		fprintf(out, "...(%zu bytes)", n);
+}
+
+/* A statistics value, readably, by physical and logical type. */
+static void print_stat(FILE *out, const pq_schema_elem *e, const pq_bytes *b)
+{
+	bool is_ts = e->logical.kind == PQ_LT_TIMESTAMP || e->converted == PQ_CT_TIMESTAMP_MICROS ||
+		     e->converted == PQ_CT_TIMESTAMP_MILLIS;
+	switch (e->type) {
+	case PQ_INT64:
+		if (b->len == 8) {
+			int64_t v;
+			memcpy(&v, b->p, 8);
+			if (is_ts && (e->logical.kind != PQ_LT_TIMESTAMP ||
+				      e->logical.unit == PQ_UNIT_MICROS) &&
+			    e->converted != PQ_CT_TIMESTAMP_MILLIS) {
+				strata_buf tb = {0};
+				strata_timestamp_format(v, &tb);
+				fprintf(out, "%.*s", (int)tb.len, (const char *)tb.data);
+				strata_buf_free(&tb);
+			} else {
+				fprintf(out, "%" PRId64, v);
+			}
+			return;
+		}
+		break;
+	case PQ_INT32:
+		if (b->len == 4) {
+			int32_t v;
+			memcpy(&v, b->p, 4);
+			fprintf(out, "%" PRId32, v);
+			return;
+		}
+		break;
+	case PQ_DOUBLE:
+		if (b->len == 8) {
+			double v;
+			memcpy(&v, b->p, 8);
+			fprintf(out, "%.17g", v);
+			return;
+		}
+		break;
+	case PQ_FLOAT:
+		if (b->len == 4) {
+			float v;
+			memcpy(&v, b->p, 4);
+			fprintf(out, "%.9g", (double)v);
+			return;
+		}
+		break;
+	case PQ_BOOLEAN:
+		if (b->len == 1) {
+			fputs(b->p[0] ? "true" : "false", out);
+			return;
+		}
+		break;
+	case PQ_BYTE_ARRAY: {
+		bool is_text = e->logical.kind == PQ_LT_STRING || e->converted == PQ_CT_UTF8 ||
+			       e->logical.kind == PQ_LT_JSON || e->logical.kind == PQ_LT_ENUM;
+		print_escaped(out, b->p, b->len, is_text);
+		return;
+	}
+	default:
+		break;
+	}
+	print_escaped(out, b->p, b->len, false);
+}
+
+static void print_logical(FILE *out, const pq_schema_elem *e)
+{
+	static const char *const lt[] = {NULL,   "STRING", "MAP",  "LIST", "ENUM",    "DECIMAL",
+					 "DATE", "TIME",   "TIMESTAMP", NULL, "INTEGER", "UNKNOWN",
+					 "JSON", "BSON",   "UUID", "FLOAT16"};
+	int k = e->logical.kind;
+	if (k == PQ_LT_NONE)
+		return;
+	const char *name = k > 0 && (size_t)k < STRATA_ARRAY_LEN(lt) && lt[k] ? lt[k] : "OTHER";
+	fprintf(out, " %s", name);
+	if (k == PQ_LT_TIMESTAMP || k == PQ_LT_TIME)
+		fprintf(out, "(%s, %s)",
+			e->logical.unit == PQ_UNIT_MILLIS ? "MILLIS" :
+			e->logical.unit == PQ_UNIT_MICROS ? "MICROS" : "NANOS",
+			e->logical.is_utc ? "UTC" : "local");
+	else if (k == PQ_LT_INTEGER)
+		fprintf(out, "(%d, %s)", e->logical.bit_width,
+			e->logical.is_signed ? "signed" : "unsigned");
+	else if (k == PQ_LT_DECIMAL)
+		fprintf(out, "(%d, %d)", e->logical.precision, e->logical.scale);
+}
+
+/* Count the pages of a chunk by walking its headers (for files without an
+ * offset index). */
+static int count_pages(pr *r, uint32_t g, int leaf, uint32_t *data_pages, uint32_t *dict_pages,
+		       strata_err *err)
+{
+	pr_col c;
+	memset(&c, 0, sizeof(c));
+	c.leaf = leaf;
+	c.name = r->leaves[leaf]->name;
+	c.rg = g;
+	uint64_t data_off;
+	int rc = chunk_range(r, g, leaf, &c.chunk_start, &c.chunk_end, &data_off, err);
+	c.pos = c.chunk_start;
+	*data_pages = *dict_pages = 0;
+	while (rc == 0 && c.pos < c.chunk_end) {
+		pq_page_header h;
+		size_t hl;
+		rc = page_read(r, &c, &h, &hl, err);
+		if (rc)
+			break;
+		if (h.type == PQ_DICTIONARY_PAGE)
+			(*dict_pages)++;
+		else if (h.type == PQ_DATA_PAGE || h.type == PQ_DATA_PAGE_V2)
+			(*data_pages)++;
+		c.pos += hl + (uint64_t)h.compressed_size;
+	}
+	strata_buf_free(&c.raw);
+	return rc;
+}
+
+static int pr_describe(const char *path, FILE *out, strata_err *err)
+{
+	pr *r = NULL;
+	int rc = pr_open_meta(path, &r, err);
+	if (rc)
+		return rc;
+	const pq_file_meta *m = &r->fm;
+	fprintf(out, "file: %s\nformat: parquet (columnar file)\nbytes: %llu\n", path,
+		(unsigned long long)r->size);
+	fprintf(out, "created by: %s\nformat version: %d\nrows: %lld\nrow groups: %u\n",
+		m->created_by ? m->created_by : "(not recorded)", m->version,
+		(long long)m->num_rows, m->nrow_groups);
+	fprintf(out, "schema:\n");
+	for (uint32_t i = 0; i < m->nschema; i++) {
+		const pq_schema_elem *e = &m->schema[i];
+		if (e->num_children >= 0 && e->type < 0) {
+			fprintf(out, "  %s: group of %d%s\n", e->name, e->num_children,
+				i == 0 ? " (root)" : "");
+			continue;
+		}
+		fprintf(out, "  %s: %s %s", e->name, pq_type_name(e->type),
+			pq_repetition_name(e->repetition));
+		print_logical(out, e);
+		if (e->converted >= 0)
+			fprintf(out, " (%s)", pq_converted_name(e->converted));
+		if (e->has_field_id)
+			fprintf(out, " field_id=%d", e->field_id);
+		fputc('\n', out);
+	}
+	if (m->nkv) {
+		fprintf(out, "key-value metadata:\n");
+		for (uint32_t i = 0; i < m->nkv; i++) {
+			fprintf(out, "  %s = ", m->kv[i].key);
+			if (m->kv[i].has_value)
+				fprintf(out, "%.*s", (int)STRATA_MIN(m->kv[i].value.len, 4096u),
+					(const char *)m->kv[i].value.p);
+			fputc('\n', out);
+		}
+	}
+	uint32_t nleaves = m->nschema > 0 ? m->nschema - 1 : 0;
+	r->nleaves = nleaves;
+	r->leaves = strata_arena_alloc(r->meta_arena, sizeof(void *) * (nleaves + 1));
+	for (uint32_t i = 0; i < nleaves; i++)
+		r->leaves[i] = &m->schema[i + 1];
+	uint32_t nci = 0, noi = 0, nchunks = 0;
+	for (uint32_t g = 0; g < m->nrow_groups; g++) {
+		const pq_row_group *rg = &m->row_groups[g];
+		fprintf(out, "row group %u: rows %lld, bytes %lld uncompressed", g,
+			(long long)rg->num_rows, (long long)rg->total_byte_size);
+		if (rg->has_total_compressed_size)
+			fprintf(out, " / %lld compressed", (long long)rg->total_compressed_size);
+		if (rg->nsorting) {
+			fprintf(out, ", sorted by");
+			for (uint32_t k = 0; k < rg->nsorting; k++) {
+				int ci = rg->sorting[k].column_idx;
+				fprintf(out, "%s %s %s", k ? "," : "",
+					ci >= 0 && (uint32_t)ci < nleaves ? r->leaves[ci]->name : "?",
+					rg->sorting[k].is_descending ? "DESC" : "ASC");
+			}
+		}
+		fputc('\n', out);
+		for (uint32_t l = 0; l < rg->ncols; l++) {
+			const pq_column_chunk *cc = &rg->cols[l];
+			nchunks++;
+			nci += cc->has_column_index;
+			noi += cc->has_offset_index;
+			if (!cc->has_meta) {
+				fprintf(out, "  column %u: (no metadata)\n", l);
+				continue;
+			}
+			const pq_column_meta *cm = &cc->meta;
+			const pq_schema_elem *e = l < nleaves ? r->leaves[l] : NULL;
+			fprintf(out, "  column %s: %s, %s, encodings",
+				cm->npath ? cm->path[cm->npath - 1] : "?", pq_type_name(cm->type),
+				pq_codec_name(cm->codec));
+			for (uint32_t k = 0; k < cm->nencodings; k++)
+				fprintf(out, "%s%s", k ? "," : " ", pq_encoding_name(cm->encodings[k]));
+			fprintf(out, ", values %lld, bytes %lld compressed / %lld uncompressed",
+				(long long)cm->num_values, (long long)cm->total_compressed_size,
+				(long long)cm->total_uncompressed_size);
+			if (cc->has_offset_index) {
+				pq_offset_index oi;
+				bool shown = false;
+				if (cc->offset_index_length > 0 &&
+				    (uint64_t)cc->offset_index_length <= PR_INDEX_MAX &&
+				    cc->offset_index_offset >= 0 &&
+				    (uint64_t)cc->offset_index_offset + (uint64_t)cc->offset_index_length <=
+					    r->size) {
+					uint8_t *buf = strata_arena_alloc(r->seek_arena,
+									  (size_t)cc->offset_index_length);
+					if (strata_rfile_read(r->rf, buf, (size_t)cc->offset_index_length,
+							      (uint64_t)cc->offset_index_offset, NULL) == 0 &&
+					    pq_offset_index_read(buf, (size_t)cc->offset_index_length,
+								 r->seek_arena, &oi, path, NULL) == 0) {
+						fprintf(out, ", data pages %u", oi.npages);
+						shown = true;
+					}
+				}
+				if (!shown)
+					fprintf(out, ", data pages ? (damaged offset index)");
+			} else if (e && l < nleaves) {
+				uint32_t dp, dip;
+				strata_err perr;
+				if (count_pages(r, g, (int)l, &dp, &dip, &perr) == 0)
+					fprintf(out, ", data pages %u", dp);
+				else
+					fprintf(out, ", pages unreadable (%s)", perr.msg);
+			}
+			if (cm->has_dict_page_offset)
+				fprintf(out, " + dictionary");
+			fputc('\n', out);
+			if (cm->has_stats) {
+				const pq_stats *st = &cm->stats;
+				fprintf(out, "    stats:");
+				if (st->has_min && e) {
+					fprintf(out, " min ");
+					print_stat(out, e, &st->min);
+					if (st->has_min_exact && !st->is_min_exact)
+						fprintf(out, " (bound)");
+				}
+				if (st->has_max && e) {
+					fprintf(out, " max ");
+					print_stat(out, e, &st->max);
+					if (st->has_max_exact && !st->is_max_exact)
+						fprintf(out, " (bound)");
+				}
+				if (st->has_null_count)
+					fprintf(out, " nulls %lld", (long long)st->null_count);
+				if (st->has_nan_count)
+					fprintf(out, " NaNs %lld", (long long)st->nan_count);
+				if (st->has_distinct_count)
+					fprintf(out, " distinct %lld", (long long)st->distinct_count);
+				fprintf(out, "\n");
+			}
+			fprintf(out, "    page index: column index %s, offset index %s\n",
+				cc->has_column_index ? "yes" : "no", cc->has_offset_index ? "yes" : "no");
+		}
+		strata_arena_reset(r->seek_arena);
+	}
+	fprintf(out, "page index: column index on %u of %u column chunks, offset index on %u\n",
+		nci, nchunks, noi);
+	pr_close(r);
+	return 0;
+}
+
+const strata_fr_backend strata_parquet_reader = {
+	.name = "parquet",
+	.open = pr_open,
+	.schema = pr_schema,
+	.set_need = pr_set_need,
+	.next = pr_next,
+	.seek = pr_seek,
+	.has_seq = pr_has_seq,
+	.describe = pr_describe,
+	.close = pr_close,
+};

@@ -1,0 +1,1501 @@
+/*
+ * format/parquet_write.c — the columnar-file writer: standard Parquet with
+ * ZSTD pages, statistics and a page index, written by strata's jobs.
+ *
+ * File layout (docs/FORMAT-parquet.md has the full description):
+ *
+ *   "PAR1"
+ *   row group 0: column chunk 0 .. n+1      (chunk: [dictionary page] data pages)
+ *   row group 1: ...
+ *   column indexes  (every row group, every column; none for a float chunk
+ *                    holding an all-NaN page)
+ *   offset indexes  (every row group, every column)
+ *   FileMetaData (Thrift compact), its length (4 bytes LE), "PAR1"
+ *
+ * Columns are the table's user columns in schema order (field_id = strata
+ * column id; key columns REQUIRED, the rest OPTIONAL because a delete
+ * carries only its key), then _seq INT64 and _op INT32, both REQUIRED.
+ * Data pages are V1 (DuckDB 1.x, Arrow, parquet-mr and Spark all read them;
+ * flat columns make num_values the row count).
+ *
+ * Encoding choice per column chunk:
+ *   - _seq and integer key columns: DELTA_BINARY_PACKED, or PLAIN for a page
+ *     where delta would be larger (an unsorted second key column);
+ *   - BOOLEAN: PLAIN (bit-packed);
+ *   - everything else starts with RLE_DICTIONARY.  At the first page the
+ *     dictionary must pay for itself (dictionary + indexes < plain bytes),
+ *     else that page is re-encoded PLAIN and the chunk stays PLAIN; later,
+ *     when the dictionary would pass dict_max_bytes, the current page is
+ *     closed and the rest of the chunk is PLAIN (parquet-mr's fallback).
+ *
+ * Memory: one row group of compressed pages per column (column chunks must
+ * be contiguous, so they are buffered until the row group ends), one open
+ * page of typed values per column, the dictionaries (<= dict_max_bytes
+ * each), and the page index of the whole file (a few dozen bytes per page).
+ * A row group closes when its uncompressed estimate reaches
+ * row_group_bytes; a page when its plain-encoded size reaches page_bytes or
+ * it holds PW_PAGE_MAX_ROWS rows (small pages keep point lookups cheap: a
+ * lookup decodes at most one page per column).
+ *
+ * Invariants:
+ *   1. statistics (chunk, page header, column index) are computed over the
+ *      values actually written, in Parquet's sort order for the physical
+ *      type: signed integers, IEEE for floats without NaN (a zero min is
+ *      written -0.0 and a zero max +0.0), unsigned bytes for BYTE_ARRAY;
+ *      BYTE_ARRAY bounds longer than PW_STATS_MAX_BYTES are truncated to a
+ *      smaller min and a larger max (UTF-8 aware for STRING) and flagged
+ *      inexact;
+ *   2. a page holds values of one encoding only: every switch (dictionary
+ *      fallback) closes the open page first;
+ *   3. all output goes through one strata_wfile; the first failed write
+ *      poisons the writer (every later call fails with STRATA_EPOISONED),
+ *      and abort/finish failure removes the temp file;
+ *   4. a row is either added to every column or to none: value sizes are
+ *      checked before anything is appended.
+ *
+ * One thread per writer.
+ */
+#include "format/parquet_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define PW_PAGE_MAX_ROWS 20000
+#define PW_STATS_MAX_BYTES 64
+#define PW_PAGE_BYTES_MIN 64
+#define PW_PAGE_BYTES_MAX (128ull << 20)
+#define PW_DICT_BYTES_MAX (64ull << 20)
+#define PW_CREATED_BY "strata version 0.1.0"
+
+typedef enum { PW_DICT, PW_PLAIN, PW_DELTA } pw_mode;
+
+typedef struct pw_stats {
+	int64_t nulls, nans, nonnull;
+	bool has; /* min/max hold a value (some non-null, non-NaN value seen) */
+	int64_t imin, imax;
+	double dmin, dmax;
+	strata_buf bmin, bmax;
+} pw_stats;
+
+typedef struct pw_page_rec {
+	uint64_t offset; /* from the start of the chunk's data pages */
+	uint32_t size;   /* header + body */
+	uint64_t first_row;
+	bool is_null_page;
+	int64_t null_count, nan_count;
+	pq_bytes min, max; /* encoded, in the writer's arena */
+} pw_page_rec;
+
+typedef struct pw_col {
+	const char *name;
+	int ptype;
+	strata_type stype;
+	bool is_optional;
+	bool is_delta_key; /* integer key column or _seq: delta per page */
+	bool is_seq;
+	pw_mode mode0; /* mode at the start of a chunk */
+	pw_mode mode;
+	bool is_dict_checked;
+	/* dictionary */
+	uint32_t dict_n;
+	uint32_t dict_cap;
+	uint64_t *dvals; /* fixed-width values (bits) */
+	uint32_t *doff;  /* BYTE_ARRAY: offset of the length prefix in dict_data */
+	uint64_t *dhash; /* BYTE_ARRAY: hash per entry */
+	strata_buf dict_data; /* PLAIN encoding of the entries = the dictionary page */
+	uint32_t *slots; /* entry + 1, 0 empty */
+	uint32_t nslots; /* power of two */
+	/* open page */
+	uint32_t page_rows, page_vals;
+	uint64_t page_first_row;
+	uint64_t page_raw_bytes;
+	uint8_t *defs;
+	uint32_t *idx;
+	int64_t *ivals;
+	strata_buf plain;
+	pw_stats ps; /* page */
+	pw_stats cs; /* chunk */
+	/* chunk */
+	strata_buf chunk;
+	pw_page_rec *pages;
+	uint32_t npages, pages_cap;
+	uint64_t chunk_rows;
+	uint64_t chunk_uncompressed; /* headers + uncompressed bodies */
+	bool has_dict_pages;
+	uint32_t enc_pages[PQ_BYTE_STREAM_SPLIT + 1];
+	bool is_ci_ok;
+} pw_col;
+
+typedef struct pw_chunk_index {
+	bool has_ci;
+	pq_column_index ci;
+	pq_offset_index oi;
+} pw_chunk_index;
+
+typedef struct pw {
+	strata_wfile *wf;
+	char *path;
+	const strata_schema *schema;
+	uint32_t nuser;
+	uint32_t nleaf;
+	pw_col *cols;
+	uint64_t page_bytes, row_group_bytes, dict_max_bytes;
+	int codec;
+	int zstd_level;
+	ZSTD_CCtx *zc;
+	uint64_t rg_rows;
+	uint64_t rg_raw_bytes;
+	uint64_t total_rows;
+	uint64_t raw_done, comp_done; /* for the size estimate */
+	strata_buf body, comp, hdr, tmp, smin, smax;
+	strata_arena *arena;
+	pq_row_group *rgs;
+	pw_chunk_index **idx; /* per row group, nleaf entries */
+	uint32_t nrgs, rgs_cap;
+	bool is_poisoned;
+	int poison_code;
+} pw;
+
+/* ---- statistics ----------------------------------------------------------- */
+
+static void stats_reset(pw_stats *s)
+{
+	s->nulls = s->nans = s->nonnull = 0;
+	s->has = false;
+	strata_buf_reset(&s->bmin);
+	strata_buf_reset(&s->bmax);
+}
+
+static void stats_free(pw_stats *s)
+{
+	strata_buf_free(&s->bmin);
+	strata_buf_free(&s->bmax);
+}
+
+static inline void stats_int(pw_stats *s, int64_t v)
+{
+	if (!s->has) {
+		s->imin = s->imax = v;
+		s->has = true;
+	} else if (v < s->imin) {
+		s->imin = v;
+	} else if (v > s->imax) {
+		s->imax = v;
+	}
+}
+
+static inline void stats_dbl(pw_stats *s, double v)
+{
+	if (isnan(v)) {
+		s->nans++;
+		return;
+	}
+	if (!s->has) {
+		s->dmin = s->dmax = v;
+		s->has = true;
+	} else if (v < s->dmin) {
+		s->dmin = v;
+	} else if (v > s->dmax) {
+		s->dmax = v;
+	}
+}
+
+static inline int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	size_t n = an < bn ? an : bn;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
+static inline void stats_bytes(pw_stats *s, const uint8_t *p, size_t n)
+{
+	if (!s->has) {
+		strata_buf_reset(&s->bmin);
+		strata_buf_append(&s->bmin, p, n);
+		strata_buf_reset(&s->bmax);
+		strata_buf_append(&s->bmax, p, n);
+		s->has = true;
+		return;
+	}
+	if (bytes_cmp(p, n, s->bmin.data, s->bmin.len) < 0) {
+		strata_buf_reset(&s->bmin);
+		strata_buf_append(&s->bmin, p, n);
+	} else if (bytes_cmp(p, n, s->bmax.data, s->bmax.len) > 0) {
+		strata_buf_reset(&s->bmax);
+		strata_buf_append(&s->bmax, p, n);
+	}
+}
+
+/* Fold page statistics into chunk statistics. */
+static void stats_merge(int ptype, pw_stats *dst, const pw_stats *src)
+{
+	dst->nulls += src->nulls;
+	dst->nans += src->nans;
+	dst->nonnull += src->nonnull;
+	if (!src->has)
+		return;
+	switch (ptype) {
+	case PQ_FLOAT:
+	case PQ_DOUBLE:
+		stats_dbl(dst, src->dmin);
+		stats_dbl(dst, src->dmax);
+		break;
+	case PQ_BYTE_ARRAY:
+		stats_bytes(dst, src->bmin.data, src->bmin.len);
+		stats_bytes(dst, src->bmax.data, src->bmax.len);
+		break;
+	default:
+		stats_int(dst, src->imin);
+		stats_int(dst, src->imax);
+	}
+}
+
+/* UTF-8: length of the sequence starting with byte b (0 if not a lead). */
+static int utf8_len(uint8_t b)
+{
+	return b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+}
+
+/* Largest prefix of at most max bytes that ends on a character boundary. */
+static size_t utf8_cut(const uint8_t *p, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t cut = max;
+	while (cut > 0 && (p[cut] & 0xc0) == 0x80)
+		cut--;
+	return cut;
+}
+
+/* Replace out with the smallest UTF-8 string greater than every string that
+ * starts with p[0..n): increment the last code point (skipping surrogates),
+ * dropping characters that overflow.  False if impossible or p is not
+ * valid UTF-8. */
+static bool utf8_increment(const uint8_t *p, size_t n, strata_buf *out)
+{
+	/* split into code points */
+	uint32_t cps[PW_STATS_MAX_BYTES];
+	size_t ncp = 0;
+	for (size_t i = 0; i < n;) {
+		int l = utf8_len(p[i]);
+		if (l == 0 || i + (size_t)l > n)
+			return false;
+		uint32_t cp = l == 1 ? p[i] : (uint32_t)(p[i] & (0x7f >> l));
+		for (int k = 1; k < l; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		cps[ncp++] = cp;
+		i += (size_t)l;
+	}
+	while (ncp > 0) {
+		uint32_t cp = cps[ncp - 1] + 1;
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			cp = 0xe000;
+		if (cp <= 0x10ffff) {
+			cps[ncp - 1] = cp;
+			break;
+		}
+		ncp--;
+	}
+	if (ncp == 0)
+		return false;
+	strata_buf_reset(out);
+	for (size_t i = 0; i < ncp; i++) {
+		uint32_t cp = cps[i];
+		uint8_t b[4];
+		int l;
+		if (cp < 0x80) {
+			b[0] = (uint8_t)cp;
+			l = 1;
+		} else if (cp < 0x800) {
+			b[0] = (uint8_t)(0xc0 | cp >> 6);
+			b[1] = (uint8_t)(0x80 | (cp & 0x3f));
+			l = 2;
+		} else if (cp < 0x10000) {
+			b[0] = (uint8_t)(0xe0 | cp >> 12);
+			b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+			b[2] = (uint8_t)(0x80 | (cp & 0x3f));
+			l = 3;
+		} else {
+			b[0] = (uint8_t)(0xf0 | cp >> 18);
+			b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+			b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+			b[3] = (uint8_t)(0x80 | (cp & 0x3f));
+			l = 4;
+		}
+		strata_buf_append(out, b, (size_t)l);
+	}
+	return true;
+}
+
+/* Encode the min and max of s for column c (PLAIN without a length prefix).
+ * Returns false when there is no min/max to write (all null or NaN, or a
+ * BYTE_ARRAY max that cannot be truncated). */
+static bool stats_encode(const pw_col *c, const pw_stats *s, strata_buf *min, strata_buf *max,
+			 bool *min_exact, bool *max_exact)
+{
+	strata_buf_reset(min);
+	strata_buf_reset(max);
+	*min_exact = *max_exact = true;
+	if (!s->has)
+		return false;
+	switch (c->ptype) {
+	case PQ_INT64: {
+		strata_buf_append(min, &s->imin, 8);
+		strata_buf_append(max, &s->imax, 8);
+		return true;
+	}
+	case PQ_INT32: {
+		int32_t a = (int32_t)s->imin, b = (int32_t)s->imax;
+		strata_buf_append(min, &a, 4);
+		strata_buf_append(max, &b, 4);
+		return true;
+	}
+	case PQ_BOOLEAN:
+		strata_buf_putc(min, (uint8_t)s->imin);
+		strata_buf_putc(max, (uint8_t)s->imax);
+		return true;
+	case PQ_DOUBLE: {
+		double a = s->dmin == 0 ? -0.0 : s->dmin;
+		double b = s->dmax == 0 ? 0.0 : s->dmax;
+		strata_buf_append(min, &a, 8);
+		strata_buf_append(max, &b, 8);
+		return true;
+	}
+	case PQ_FLOAT: {
+		float a = s->dmin == 0 ? -0.0f : (float)s->dmin;
+		float b = s->dmax == 0 ? 0.0f : (float)s->dmax;
+		strata_buf_append(min, &a, 4);
+		strata_buf_append(max, &b, 4);
+		return true;
+	}
+	default:
+		break;
+	}
+	/* invariant 1: BYTE_ARRAY truncation */
+	bool is_utf8 = c->stype == STRATA_T_STRING;
+	const uint8_t *p = s->bmin.data;
+	size_t n = s->bmin.len;
+	if (n > PW_STATS_MAX_BYTES) {
+		n = is_utf8 ? utf8_cut(p, n, PW_STATS_MAX_BYTES) : PW_STATS_MAX_BYTES;
+		*min_exact = false;
+	}
+	strata_buf_append(min, p, n);
+	p = s->bmax.data;
+	n = s->bmax.len;
+	if (n <= PW_STATS_MAX_BYTES) {
+		strata_buf_append(max, p, n);
+		return true;
+	}
+	*max_exact = false;
+	if (is_utf8)
+		return utf8_increment(p, utf8_cut(p, n, PW_STATS_MAX_BYTES), max);
+	n = PW_STATS_MAX_BYTES;
+	while (n > 0 && p[n - 1] == 0xff)
+		n--;
+	if (n == 0)
+		return false;
+	strata_buf_append(max, p, n);
+	max->data[n - 1]++;
+	return true;
+}
+
+/* ---- dictionary ------------------------------------------------------------ */
+
+static inline uint64_t hash_u64(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdull;
+	v ^= v >> 33;
+	return v * 0x9e3779b97f4a7c15ull;
+}
+
+static void dict_reset(pw_col *c)
+{
+	c->dict_n = 0;
+	strata_buf_reset(&c->dict_data);
+	if (c->slots)
+		memset(c->slots, 0, sizeof(uint32_t) * c->nslots);
+}
+
+static void dict_grow_entries(pw_col *c)
+{
+	if (c->dict_n < c->dict_cap)
+		return;
+	c->dict_cap = c->dict_cap ? c->dict_cap * 2 : 1024;
+	if (c->ptype == PQ_BYTE_ARRAY) {
+		c->doff = strata_realloc(c->doff, sizeof(uint32_t) * c->dict_cap);
+		c->dhash = strata_realloc(c->dhash, sizeof(uint64_t) * c->dict_cap);
+	} else {
+		c->dvals = strata_realloc(c->dvals, sizeof(uint64_t) * c->dict_cap);
+	}
+}
+
+static inline uint64_t dict_entry_hash(const pw_col *c, uint32_t e)
+{
+	return c->ptype == PQ_BYTE_ARRAY ? c->dhash[e] : hash_u64(c->dvals[e]);
+}
+
+static void dict_rehash(pw_col *c)
+{
+	uint32_t n = c->nslots ? c->nslots * 2 : 2048;
+	free(c->slots);
+	c->slots = strata_calloc(n, sizeof(uint32_t));
+	c->nslots = n;
+	for (uint32_t e = 0; e < c->dict_n; e++) {
+		uint32_t s = (uint32_t)dict_entry_hash(c, e) & (n - 1);
+		while (c->slots[s])
+			s = (s + 1) & (n - 1);
+		c->slots[s] = e + 1;
+	}
+}
+
+/* Look a fixed-width value up (bits), inserting it if new.  Returns false,
+ * without inserting, if the dictionary would pass its byte budget. */
+static inline bool dict_fixed(pw *w, pw_col *c, uint64_t bits, int width, uint32_t *out)
+{
+	if (c->dict_n * 2 >= c->nslots)
+		dict_rehash(c);
+	uint32_t mask = c->nslots - 1;
+	uint32_t s = (uint32_t)hash_u64(bits) & mask;
+	for (;;) {
+		uint32_t e = c->slots[s];
+		if (!e)
+			break;
+		if (c->dvals[e - 1] == bits) {
+			*out = e - 1;
+			return true;
+		}
+		s = (s + 1) & mask;
+	}
+	if (c->dict_data.len + (uint64_t)width > w->dict_max_bytes)
+		return false;
+	dict_grow_entries(c);
+	c->dvals[c->dict_n] = bits;
+	strata_buf_append(&c->dict_data, &bits, (size_t)width);
+	c->slots[s] = ++c->dict_n;
+	*out = c->dict_n - 1;
+	return true;
+}
+
+static inline bool dict_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n, uint32_t *out)
+{
+	if (c->dict_n * 2 >= c->nslots)
+		dict_rehash(c);
+	uint64_t h = XXH3_64bits(p, n);
+	uint32_t mask = c->nslots - 1;
+	uint32_t s = (uint32_t)h & mask;
+	for (;;) {
+		uint32_t e = c->slots[s];
+		if (!e)
+			break;
+		if (c->dhash[e - 1] == h) {
+			const uint8_t *d = c->dict_data.data + c->doff[e - 1];
+			uint32_t dl;
+			memcpy(&dl, d, 4);
+			if (dl == n && (n == 0 || memcmp(d + 4, p, n) == 0)) {
+				*out = e - 1;
+				return true;
+			}
+		}
+		s = (s + 1) & mask;
+	}
+	if (c->dict_data.len + 4 + (uint64_t)n > w->dict_max_bytes)
+		return false;
+	dict_grow_entries(c);
+	c->doff[c->dict_n] = (uint32_t)c->dict_data.len;
+	c->dhash[c->dict_n] = h;
+	strata_buf_append(&c->dict_data, &n, 4);
+	strata_buf_append(&c->dict_data, p, n);
+	c->slots[s] = ++c->dict_n;
+	*out = c->dict_n - 1;
+	return true;
+}
+
+/* Append dictionary entry e to buf in PLAIN encoding. */
+static void dict_entry_plain(const pw_col *c, uint32_t e, strata_buf *buf)
+{
+	switch (c->ptype) {
+	case PQ_BYTE_ARRAY: {
+		const uint8_t *d = c->dict_data.data + c->doff[e];
+		uint32_t dl;
+		memcpy(&dl, d, 4);
+		strata_buf_append(buf, d, 4 + (size_t)dl);
+		break;
+	}
+	case PQ_INT32:
+	case PQ_FLOAT: {
+		uint32_t v = (uint32_t)c->dvals[e];
+		strata_buf_append(buf, &v, 4);
+		break;
+	}
+	default:
+		strata_buf_append(buf, &c->dvals[e], 8);
+	}
+}
+
+/* ---- pages ------------------------------------------------------------------ */
+
+static int poison(pw *w, int code)
+{
+	w->is_poisoned = true;
+	w->poison_code = code;
+	return code;
+}
+
+static void compress_into(pw *w, const strata_buf *src, strata_buf *dst)
+{
+	strata_buf_reset(dst);
+	if (w->codec == PQ_UNCOMPRESSED || src->len == 0) {
+		strata_buf_append(dst, src->data, src->len);
+		return;
+	}
+	size_t bound = ZSTD_compressBound(src->len);
+	strata_buf_reserve(dst, bound);
+	size_t n = ZSTD_compress2(w->zc, dst->data, bound, src->data, src->len);
+	if (ZSTD_isError(n)) {
+		/* only on misuse; store the page uncompressed would break the
+		 * chunk's codec, so this is fatal */
+		LOG_ERROR("zstd failed on a %zu-byte page: %s", src->len, ZSTD_getErrorName(n));
+		abort();
+	}
+	dst->len = n;
+}
+
+static void put_stats(pq_stats *st, const pw_col *c, const pw_stats *s, strata_buf *min,
+		      strata_buf *max)
+{
+	memset(st, 0, sizeof(*st));
+	st->has_null_count = true;
+	st->null_count = s->nulls;
+	if (c->ptype == PQ_FLOAT || c->ptype == PQ_DOUBLE) {
+		st->has_nan_count = true;
+		st->nan_count = s->nans;
+	}
+	bool min_exact, max_exact;
+	if (stats_encode(c, s, min, max, &min_exact, &max_exact)) {
+		st->has_min = st->has_max = true;
+		st->min.p = min->data;
+		st->min.len = (uint32_t)min->len;
+		st->max.p = max->data;
+		st->max.len = (uint32_t)max->len;
+		st->has_min_exact = st->has_max_exact = true;
+		st->is_min_exact = min_exact;
+		st->is_max_exact = max_exact;
+	}
+}
+
+/* Re-encode the open page's dictionary indexes as PLAIN values. */
+static void page_dict_to_plain(pw_col *c)
+{
+	strata_buf_reset(&c->plain);
+	for (uint32_t i = 0; i < c->page_vals; i++)
+		dict_entry_plain(c, c->idx[i], &c->plain);
+}
+
+/* Close the open page of c: encode, compress, append to the chunk buffer.
+ * Works in memory only; cannot fail. */
+static void page_flush(pw *w, pw_col *c)
+{
+	if (c->page_rows == 0)
+		return;
+	/* the dictionary must pay for itself on the first page */
+	if (c->mode == PW_DICT && !c->is_dict_checked) {
+		c->is_dict_checked = true;
+		uint64_t plain = c->page_raw_bytes;
+		int bw = pq_bit_width(c->dict_n ? c->dict_n - 1 : 0);
+		uint64_t with_dict = c->dict_data.len + ((uint64_t)c->page_vals * (uint64_t)bw + 7) / 8;
+		if (with_dict >= plain) {
+			page_dict_to_plain(c);
+			c->mode = PW_PLAIN;
+			dict_reset(c);
+		}
+	}
+	strata_buf *body = &w->body;
+	strata_buf_reset(body);
+	if (c->is_optional) {
+		strata_buf_reserve(body, 4);
+		body->len = 4;
+		pq_rle_encode_bits(body, c->defs, c->page_rows);
+		uint32_t n = (uint32_t)(body->len - 4);
+		memcpy(body->data, &n, 4);
+	}
+	int enc = PQ_PLAIN;
+	switch (c->mode) {
+	case PW_DICT: {
+		int bw = pq_bit_width(c->dict_n ? c->dict_n - 1 : 0);
+		if (bw == 0)
+			bw = 1;
+		strata_buf_putc(body, (uint8_t)bw);
+		pq_rle_encode(body, c->idx, c->page_vals, bw);
+		enc = PQ_RLE_DICTIONARY;
+		c->has_dict_pages = true;
+		break;
+	}
+	case PW_DELTA: {
+		strata_buf *t = &w->tmp;
+		strata_buf_reset(t);
+		size_t width = c->ptype == PQ_INT64 ? 8 : 4;
+		if (c->ptype == PQ_INT64) {
+			pq_delta_encode_i64(t, c->ivals, c->page_vals);
+		} else {
+			/* reuse the idx array as int32 scratch */
+			int32_t *v32 = (int32_t *)c->idx;
+			for (uint32_t i = 0; i < c->page_vals; i++)
+				v32[i] = (int32_t)c->ivals[i];
+			pq_delta_encode_i32(t, v32, c->page_vals);
+		}
+		if (c->is_seq || t->len < (size_t)c->page_vals * width) {
+			strata_buf_append(body, t->data, t->len);
+			enc = PQ_DELTA_BINARY_PACKED;
+		} else if (c->ptype == PQ_INT64) {
+			strata_buf_append(body, c->ivals, (size_t)c->page_vals * 8);
+		} else {
+			strata_buf_append(body, c->idx, (size_t)c->page_vals * 4);
+		}
+		break;
+	}
+	case PW_PLAIN:
+		if (c->ptype == PQ_BOOLEAN) {
+			size_t nbytes = (c->page_vals + 7) / 8;
+			strata_buf_reserve(body, nbytes);
+			uint8_t *dst = body->data + body->len;
+			memset(dst, 0, nbytes);
+			for (uint32_t i = 0; i < c->page_vals; i++)
+				dst[i >> 3] |= (uint8_t)(c->plain.data[i] << (i & 7));
+			body->len += nbytes;
+		} else {
+			strata_buf_append(body, c->plain.data, c->plain.len);
+		}
+		break;
+	}
+	compress_into(w, body, &w->comp);
+
+	pq_page_header h;
+	memset(&h, 0, sizeof(h));
+	h.type = PQ_DATA_PAGE;
+	h.uncompressed_size = (int32_t)body->len;
+	h.compressed_size = (int32_t)w->comp.len;
+	h.has_data = true;
+	h.data.num_values = (int32_t)c->page_rows;
+	h.data.encoding = enc;
+	h.data.def_encoding = PQ_RLE;
+	h.data.rep_encoding = PQ_RLE;
+	h.data.has_stats = true;
+	c->ps.nulls = c->page_rows - c->page_vals;
+	c->ps.nonnull = c->page_vals;
+	put_stats(&h.data.stats, c, &c->ps, &w->smin, &w->smax);
+	strata_buf_reset(&w->hdr);
+	pq_page_header_write(&w->hdr, &h);
+
+	/* page index entry */
+	if (c->npages == c->pages_cap) {
+		c->pages_cap = c->pages_cap ? c->pages_cap * 2 : 16;
+		c->pages = strata_realloc(c->pages, sizeof(pw_page_rec) * c->pages_cap);
+	}
+	pw_page_rec *pr = &c->pages[c->npages++];
+	memset(pr, 0, sizeof(*pr));
+	pr->offset = c->chunk.len;
+	pr->size = (uint32_t)(w->hdr.len + w->comp.len);
+	pr->first_row = c->page_first_row;
+	pr->null_count = c->ps.nulls;
+	pr->nan_count = c->ps.nans;
+	pr->is_null_page = c->page_vals == 0;
+	if (h.data.stats.has_min) {
+		pr->min.p = strata_arena_dup(w->arena, w->smin.data, w->smin.len ? w->smin.len : 1);
+		pr->min.len = (uint32_t)w->smin.len;
+		pr->max.p = strata_arena_dup(w->arena, w->smax.data, w->smax.len ? w->smax.len : 1);
+		pr->max.len = (uint32_t)w->smax.len;
+	} else if (c->page_vals > 0) {
+		/* non-null values but no bounds (all NaN, or untruncatable bytes):
+		 * the spec forbids a column index for this chunk */
+		c->is_ci_ok = false;
+	}
+
+	strata_buf_append(&c->chunk, w->hdr.data, w->hdr.len);
+	strata_buf_append(&c->chunk, w->comp.data, w->comp.len);
+	c->chunk_uncompressed += w->hdr.len + body->len;
+	c->enc_pages[enc]++;
+	w->raw_done += c->page_raw_bytes;
+	w->comp_done += w->hdr.len + w->comp.len;
+
+	stats_merge(c->ptype, &c->cs, &c->ps);
+	stats_reset(&c->ps);
+	c->chunk_rows += c->page_rows;
+	c->page_first_row += c->page_rows;
+	c->page_rows = c->page_vals = 0;
+	c->page_raw_bytes = 0;
+	strata_buf_reset(&c->plain);
+}
+
+/* ---- adding values ------------------------------------------------------ */
+
+static inline void page_check(pw *w, pw_col *c)
+{
+	if (c->page_rows >= PW_PAGE_MAX_ROWS || c->page_raw_bytes >= w->page_bytes)
+		page_flush(w, c);
+}
+
+/* Dictionary full: close the page and continue PLAIN (invariant 2). */
+static void dict_fallback(pw *w, pw_col *c)
+{
+	page_flush(w, c);
+	c->mode = PW_PLAIN;
+}
+
+static void add_null(pw *w, pw_col *c)
+{
+	c->defs[c->page_rows++] = 0;
+	c->ps.nulls++;
+	page_check(w, c);
+}
+
+/* Statistics of a fixed-width value, after any page switch so the value
+ * counts in the page that holds it. */
+static inline void stats_fixed(pw_col *c, uint64_t bits)
+{
+	switch (c->ptype) {
+	case PQ_INT64:
+		stats_int(&c->ps, (int64_t)bits);
+		break;
+	case PQ_INT32:
+		stats_int(&c->ps, (int32_t)(uint32_t)bits);
+		break;
+	case PQ_DOUBLE: {
+		double d;
+		memcpy(&d, &bits, 8);
+		stats_dbl(&c->ps, d);
+		break;
+	}
+	default: {
+		uint32_t b32 = (uint32_t)bits;
+		float f;
+		memcpy(&f, &b32, 4);
+		stats_dbl(&c->ps, f);
+	}
+	}
+}
+
+static inline void add_fixed(pw *w, pw_col *c, uint64_t bits, int width)
+{
+	if (c->mode == PW_DICT) {
+		uint32_t e;
+		if (dict_fixed(w, c, bits, width, &e))
+			c->idx[c->page_vals] = e;
+		else
+			dict_fallback(w, c);
+	}
+	if (c->mode == PW_PLAIN)
+		strata_buf_append(&c->plain, &bits, (size_t)width);
+	else if (c->mode == PW_DELTA)
+		c->ivals[c->page_vals] = width == 8 ? (int64_t)bits : (int64_t)(int32_t)(uint32_t)bits;
+	stats_fixed(c, bits);
+	if (c->is_optional)
+		c->defs[c->page_rows] = 1;
+	c->page_rows++;
+	c->page_vals++;
+	c->page_raw_bytes += (uint64_t)width;
+	w->rg_raw_bytes += (uint64_t)width;
+	page_check(w, c);
+}
+
+static void add_i64(pw *w, pw_col *c, int64_t v)
+{
+	add_fixed(w, c, (uint64_t)v, 8);
+}
+
+static void add_i32(pw *w, pw_col *c, int32_t v)
+{
+	add_fixed(w, c, (uint32_t)v, 4);
+}
+
+static void add_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n)
+{
+	if (c->mode == PW_DICT) {
+		uint32_t e;
+		if (dict_bytes(w, c, p, n, &e))
+			c->idx[c->page_vals] = e;
+		else
+			dict_fallback(w, c);
+	}
+	if (c->mode == PW_PLAIN) {
+		strata_buf_append(&c->plain, &n, 4);
+		strata_buf_append(&c->plain, p, n);
+	}
+	stats_bytes(&c->ps, p, n);
+	if (c->is_optional)
+		c->defs[c->page_rows] = 1;
+	c->page_rows++;
+	c->page_vals++;
+	c->page_raw_bytes += 4 + (uint64_t)n;
+	w->rg_raw_bytes += 4 + (uint64_t)n;
+	page_check(w, c);
+}
+
+static void add_bool(pw *w, pw_col *c, bool b)
+{
+	stats_int(&c->ps, b ? 1 : 0);
+	strata_buf_putc(&c->plain, b ? 1 : 0);
+	if (c->is_optional)
+		c->defs[c->page_rows] = 1;
+	c->page_rows++;
+	c->page_vals++;
+	c->page_raw_bytes += 1;
+	w->rg_raw_bytes += 1;
+	page_check(w, c);
+}
+
+static void add_value(pw *w, pw_col *c, const strata_value *v)
+{
+	if (v->is_null) {
+		add_null(w, c);
+		return;
+	}
+	switch (c->stype) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		add_i64(w, c, v->v.i64);
+		break;
+	case STRATA_T_INT:
+		add_i32(w, c, v->v.i32);
+		break;
+	case STRATA_T_DOUBLE: {
+		double d = v->v.f64;
+		uint64_t bits;
+		memcpy(&bits, &d, 8);
+		add_fixed(w, c, bits, 8);
+		break;
+	}
+	case STRATA_T_FLOAT: {
+		float f = v->v.f32;
+		uint32_t bits;
+		memcpy(&bits, &f, 4);
+		add_fixed(w, c, bits, 4);
+		break;
+	}
+	case STRATA_T_BOOL:
+		add_bool(w, c, v->v.b);
+		break;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		add_bytes(w, c, v->v.s.len ? v->v.s.ptr : (const uint8_t *)"", v->v.s.len);
+		break;
+	}
+}
+
+/* ---- row groups ------------------------------------------------------------ */
+
+static int wf_write(pw *w, const void *p, size_t n, strata_err *err)
+{
+	int rc = strata_wfile_write(w->wf, p, n, err);
+	if (rc)
+		poison(w, rc);
+	return rc;
+}
+
+static void col_chunk_reset(pw_col *c)
+{
+	dict_reset(c);
+	c->mode = c->mode0;
+	c->is_dict_checked = false;
+	strata_buf_reset(&c->chunk);
+	c->npages = 0;
+	c->chunk_rows = 0;
+	c->chunk_uncompressed = 0;
+	c->has_dict_pages = false;
+	memset(c->enc_pages, 0, sizeof(c->enc_pages));
+	c->is_ci_ok = true;
+	c->page_first_row = 0;
+	stats_reset(&c->cs);
+}
+
+/* Build the page index of c's chunk whose data pages start at data_off. */
+static void chunk_index(pw *w, const pw_col *c, uint64_t data_off, pw_chunk_index *ix)
+{
+	strata_arena *a = w->arena;
+	uint32_t n = c->npages;
+	ix->oi.npages = n;
+	ix->oi.pages = strata_arena_alloc(a, sizeof(pq_page_location) * (n ? n : 1));
+	for (uint32_t i = 0; i < n; i++) {
+		ix->oi.pages[i].offset = (int64_t)(data_off + c->pages[i].offset);
+		ix->oi.pages[i].compressed_size = (int32_t)c->pages[i].size;
+		ix->oi.pages[i].first_row = (int64_t)c->pages[i].first_row;
+	}
+	ix->has_ci = c->is_ci_ok;
+	if (!ix->has_ci)
+		return;
+	pq_column_index *ci = &ix->ci;
+	ci->npages = n;
+	ci->null_pages = strata_arena_alloc(a, sizeof(bool) * (n ? n : 1));
+	ci->mins = strata_arena_alloc(a, sizeof(pq_bytes) * (n ? n : 1));
+	ci->maxs = strata_arena_alloc(a, sizeof(pq_bytes) * (n ? n : 1));
+	ci->null_counts = strata_arena_alloc(a, sizeof(int64_t) * (n ? n : 1));
+	ci->has_null_counts = true;
+	bool is_float = c->ptype == PQ_FLOAT || c->ptype == PQ_DOUBLE;
+	if (is_float) {
+		ci->nan_counts = strata_arena_alloc(a, sizeof(int64_t) * (n ? n : 1));
+		ci->has_nan_counts = true;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const pw_page_rec *pr = &c->pages[i];
+		ci->null_pages[i] = pr->is_null_page;
+		ci->mins[i] = pr->min;
+		ci->maxs[i] = pr->max;
+		if (pr->is_null_page)
+			ci->mins[i].len = ci->maxs[i].len = 0;
+		ci->null_counts[i] = pr->null_count;
+		if (is_float)
+			ci->nan_counts[i] = pr->nan_count;
+	}
+	/* boundary order from the pages that have bounds */
+	bool asc = true, desc = true;
+	const pw_page_rec *prev = NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		const pw_page_rec *pr = &c->pages[i];
+		if (pr->is_null_page)
+			continue;
+		if (prev) {
+			int cmin, cmax;
+			switch (c->ptype) {
+			case PQ_INT64: {
+				int64_t x, y, u, v;
+				memcpy(&x, prev->min.p, 8);
+				memcpy(&y, pr->min.p, 8);
+				memcpy(&u, prev->max.p, 8);
+				memcpy(&v, pr->max.p, 8);
+				cmin = (x > y) - (x < y);
+				cmax = (u > v) - (u < v);
+				break;
+			}
+			case PQ_INT32: {
+				int32_t x, y, u, v;
+				memcpy(&x, prev->min.p, 4);
+				memcpy(&y, pr->min.p, 4);
+				memcpy(&u, prev->max.p, 4);
+				memcpy(&v, pr->max.p, 4);
+				cmin = (x > y) - (x < y);
+				cmax = (u > v) - (u < v);
+				break;
+			}
+			case PQ_BOOLEAN:
+				cmin = (prev->min.p[0] > pr->min.p[0]) - (prev->min.p[0] < pr->min.p[0]);
+				cmax = (prev->max.p[0] > pr->max.p[0]) - (prev->max.p[0] < pr->max.p[0]);
+				break;
+			case PQ_DOUBLE: {
+				double x, y, u, v;
+				memcpy(&x, prev->min.p, 8);
+				memcpy(&y, pr->min.p, 8);
+				memcpy(&u, prev->max.p, 8);
+				memcpy(&v, pr->max.p, 8);
+				cmin = (x > y) - (x < y);
+				cmax = (u > v) - (u < v);
+				break;
+			}
+			case PQ_FLOAT: {
+				float x, y, u, v;
+				memcpy(&x, prev->min.p, 4);
+				memcpy(&y, pr->min.p, 4);
+				memcpy(&u, prev->max.p, 4);
+				memcpy(&v, pr->max.p, 4);
+				cmin = (x > y) - (x < y);
+				cmax = (u > v) - (u < v);
+				break;
+			}
+			default:
+				cmin = bytes_cmp(prev->min.p, prev->min.len, pr->min.p, pr->min.len);
+				cmax = bytes_cmp(prev->max.p, prev->max.len, pr->max.p, pr->max.len);
+			}
+			if (cmin > 0 || cmax > 0)
+				asc = false;
+			if (cmin < 0 || cmax < 0)
+				desc = false;
+		}
+		prev = pr;
+	}
+	ci->boundary_order = asc ? PQ_ASCENDING : desc ? PQ_DESCENDING : PQ_UNORDERED;
+}
+
+/* Write c's chunk (dictionary page, then the buffered data pages) and fill
+ * its metadata. */
+static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix,
+		       uint64_t *uncompressed, strata_err *err)
+{
+	int rc;
+	uint64_t start = strata_wfile_offset(w->wf);
+	uint64_t total_uncompressed = c->chunk_uncompressed;
+	bool has_dict = c->has_dict_pages;
+	if (has_dict) {
+		compress_into(w, &c->dict_data, &w->comp);
+		pq_page_header h;
+		memset(&h, 0, sizeof(h));
+		h.type = PQ_DICTIONARY_PAGE;
+		h.uncompressed_size = (int32_t)c->dict_data.len;
+		h.compressed_size = (int32_t)w->comp.len;
+		h.has_dict = true;
+		h.dict.num_values = (int32_t)c->dict_n;
+		h.dict.encoding = PQ_PLAIN;
+		strata_buf_reset(&w->hdr);
+		pq_page_header_write(&w->hdr, &h);
+		total_uncompressed += w->hdr.len + c->dict_data.len;
+		rc = wf_write(w, w->hdr.data, w->hdr.len, err);
+		if (rc == 0)
+			rc = wf_write(w, w->comp.data, w->comp.len, err);
+		if (rc)
+			return rc;
+	}
+	uint64_t data_off = strata_wfile_offset(w->wf);
+	rc = wf_write(w, c->chunk.data, c->chunk.len, err);
+	if (rc)
+		return rc;
+
+	memset(cc, 0, sizeof(*cc));
+	cc->file_offset = (int64_t)start;
+	cc->has_meta = true;
+	pq_column_meta *m = &cc->meta;
+	m->type = c->ptype;
+	int32_t encs[8];
+	uint32_t ne = 0;
+	if (c->enc_pages[PQ_PLAIN] || has_dict)
+		encs[ne++] = PQ_PLAIN;
+	if (c->is_optional)
+		encs[ne++] = PQ_RLE;
+	if (c->enc_pages[PQ_DELTA_BINARY_PACKED])
+		encs[ne++] = PQ_DELTA_BINARY_PACKED;
+	if (c->enc_pages[PQ_RLE_DICTIONARY])
+		encs[ne++] = PQ_RLE_DICTIONARY;
+	m->nencodings = ne;
+	m->encodings = strata_arena_dup(w->arena, encs, sizeof(int32_t) * (ne ? ne : 1));
+	m->npath = 1;
+	m->path = strata_arena_alloc(w->arena, sizeof(char *));
+	m->path[0] = c->name;
+	m->codec = w->codec;
+	m->num_values = (int64_t)c->chunk_rows;
+	m->total_uncompressed_size = (int64_t)total_uncompressed;
+	m->total_compressed_size = (int64_t)(strata_wfile_offset(w->wf) - start);
+	m->data_page_offset = (int64_t)data_off;
+	if (has_dict) {
+		m->has_dict_page_offset = true;
+		m->dict_page_offset = (int64_t)start;
+	}
+	m->has_stats = true;
+	put_stats(&m->stats, c, &c->cs, &w->smin, &w->smax);
+	/* the footer outlives these scratch buffers */
+	if (m->stats.has_min) {
+		m->stats.min.p = strata_arena_dup(w->arena, m->stats.min.p, m->stats.min.len + 1);
+		m->stats.max.p = strata_arena_dup(w->arena, m->stats.max.p, m->stats.max.len + 1);
+	}
+	pq_enc_stats es[4];
+	uint32_t nes = 0;
+	if (has_dict)
+		es[nes++] = (pq_enc_stats){PQ_DICTIONARY_PAGE, PQ_PLAIN, 1};
+	static const int data_encs[] = {PQ_PLAIN, PQ_DELTA_BINARY_PACKED, PQ_RLE_DICTIONARY};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(data_encs); i++)
+		if (c->enc_pages[data_encs[i]])
+			es[nes++] = (pq_enc_stats){PQ_DATA_PAGE, data_encs[i],
+						   (int32_t)c->enc_pages[data_encs[i]]};
+	m->nenc_stats = nes;
+	m->enc_stats = strata_arena_dup(w->arena, es, sizeof(pq_enc_stats) * (nes ? nes : 1));
+	chunk_index(w, c, data_off, ix);
+	*uncompressed = total_uncompressed;
+	return 0;
+}
+
+static int rg_flush(pw *w, strata_err *err)
+{
+	if (w->rg_rows == 0)
+		return 0;
+	if (w->nrgs == w->rgs_cap) {
+		w->rgs_cap = w->rgs_cap ? w->rgs_cap * 2 : 8;
+		w->rgs = strata_realloc(w->rgs, sizeof(pq_row_group) * w->rgs_cap);
+		w->idx = strata_realloc(w->idx, sizeof(pw_chunk_index *) * w->rgs_cap);
+	}
+	pq_row_group *g = &w->rgs[w->nrgs];
+	memset(g, 0, sizeof(*g));
+	pw_chunk_index *ix = strata_arena_alloc(w->arena, sizeof(pw_chunk_index) * w->nleaf);
+	memset(ix, 0, sizeof(pw_chunk_index) * w->nleaf);
+	w->idx[w->nrgs] = ix;
+	g->ncols = w->nleaf;
+	g->cols = strata_arena_alloc(w->arena, sizeof(pq_column_chunk) * w->nleaf);
+	uint64_t start = strata_wfile_offset(w->wf);
+	uint64_t total_uncompressed = 0;
+	for (uint32_t i = 0; i < w->nleaf; i++) {
+		pw_col *c = &w->cols[i];
+		page_flush(w, c);
+		uint64_t u = 0;
+		int rc = chunk_write(w, c, &g->cols[i], &ix[i], &u, err);
+		if (rc)
+			return rc;
+		total_uncompressed += u;
+		col_chunk_reset(c);
+	}
+	g->total_byte_size = (int64_t)total_uncompressed;
+	g->num_rows = (int64_t)w->rg_rows;
+	const strata_schema *s = w->schema;
+	g->nsorting = s->nkeys + 1;
+	g->sorting = strata_arena_alloc(w->arena, sizeof(pq_sorting_col) * g->nsorting);
+	for (uint32_t k = 0; k < s->nkeys; k++)
+		g->sorting[k] = (pq_sorting_col){(int32_t)s->key_cols[k], false, false};
+	g->sorting[s->nkeys] = (pq_sorting_col){(int32_t)w->nuser, true, false};
+	g->has_file_offset = true;
+	g->file_offset = (int64_t)start;
+	g->has_total_compressed_size = true;
+	g->total_compressed_size = (int64_t)(strata_wfile_offset(w->wf) - start);
+	if (w->nrgs <= INT16_MAX) {
+		g->has_ordinal = true;
+		g->ordinal = (int32_t)w->nrgs;
+	}
+	w->nrgs++;
+	w->rg_rows = 0;
+	w->rg_raw_bytes = 0;
+	return 0;
+}
+
+/* ---- backend ------------------------------------------------------------- */
+
+static void pw_free(pw *w)
+{
+	if (!w)
+		return;
+	strata_wfile_abort(w->wf);
+	for (uint32_t i = 0; i < w->nleaf && w->cols; i++) {
+		pw_col *c = &w->cols[i];
+		free(c->dvals);
+		free(c->doff);
+		free(c->dhash);
+		strata_buf_free(&c->dict_data);
+		free(c->slots);
+		free(c->defs);
+		free(c->idx);
+		free(c->ivals);
+		strata_buf_free(&c->plain);
+		stats_free(&c->ps);
+		stats_free(&c->cs);
+		strata_buf_free(&c->chunk);
+		free(c->pages);
+	}
+	free(w->cols);
+	ZSTD_freeCCtx(w->zc);
+	strata_buf_free(&w->body);
+	strata_buf_free(&w->comp);
+	strata_buf_free(&w->hdr);
+	strata_buf_free(&w->tmp);
+	strata_buf_free(&w->smin);
+	strata_buf_free(&w->smax);
+	strata_arena_free(w->arena);
+	free(w->rgs);
+	free(w->idx);
+	free(w->path);
+	free(w);
+}
+
+static int ptype_of(strata_type t)
+{
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		return PQ_INT64;
+	case STRATA_T_INT:
+		return PQ_INT32;
+	case STRATA_T_DOUBLE:
+		return PQ_DOUBLE;
+	case STRATA_T_FLOAT:
+		return PQ_FLOAT;
+	case STRATA_T_BOOL:
+		return PQ_BOOLEAN;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		return PQ_BYTE_ARRAY;
+	}
+	return -1;
+}
+
+static void col_init(pw_col *c, const char *name, strata_type t, bool is_optional,
+		     bool is_key, bool is_seq)
+{
+	c->name = name;
+	c->stype = t;
+	c->ptype = ptype_of(t);
+	c->is_optional = is_optional;
+	c->is_seq = is_seq;
+	bool is_int = c->ptype == PQ_INT64 || c->ptype == PQ_INT32;
+	c->is_delta_key = is_seq || (is_key && is_int);
+	c->mode0 = c->is_delta_key ? PW_DELTA : c->ptype == PQ_BOOLEAN ? PW_PLAIN : PW_DICT;
+	c->defs = strata_malloc(PW_PAGE_MAX_ROWS);
+	c->idx = strata_malloc(sizeof(uint32_t) * PW_PAGE_MAX_ROWS);
+	if (c->is_delta_key)
+		c->ivals = strata_malloc(sizeof(int64_t) * PW_PAGE_MAX_ROWS);
+	col_chunk_reset(c);
+}
+
+static int pw_open(const char *path, const strata_schema *schema,
+		   const strata_write_opts *opts, void **state, strata_err *err)
+{
+	*state = NULL;
+	int rc = strata_schema_validate(schema, err);
+	if (rc)
+		return strata_err_wrap(err, rc, "\"%s\"", path);
+	for (uint32_t i = 0; i < schema->ncols; i++)
+		if (schema->cols[i].id > INT32_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "\"%s\": column \"%s\" has id %u, beyond Parquet's "
+					      "32-bit field ids",
+					      path, schema->cols[i].name, schema->cols[i].id);
+	if (opts->codec != STRATA_CODEC_NONE && opts->codec != STRATA_CODEC_ZSTD)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "\"%s\": Parquet files are written uncompressed or with "
+				      "zstd (codec %d given)",
+				      path, (int)opts->codec);
+	pw *w = strata_calloc(1, sizeof(*w));
+	w->path = strata_strdup(path);
+	w->schema = schema;
+	w->nuser = schema->ncols;
+	w->nleaf = schema->ncols + 2;
+	w->codec = opts->codec == STRATA_CODEC_ZSTD ? PQ_ZSTD : PQ_UNCOMPRESSED;
+	w->page_bytes = opts->page_bytes ? opts->page_bytes : 1ull << 20;
+	w->page_bytes = STRATA_MAX(w->page_bytes, PW_PAGE_BYTES_MIN);
+	w->page_bytes = STRATA_MIN(w->page_bytes, PW_PAGE_BYTES_MAX);
+	w->row_group_bytes = opts->row_group_bytes ? opts->row_group_bytes : 64ull << 20;
+	/* 0 disables dictionaries */
+	w->dict_max_bytes = STRATA_MIN(opts->dict_max_bytes, PW_DICT_BYTES_MAX);
+	w->zstd_level = opts->zstd_level ? opts->zstd_level : 3;
+	w->zstd_level = STRATA_MAX(w->zstd_level, ZSTD_minCLevel());
+	w->zstd_level = STRATA_MIN(w->zstd_level, ZSTD_maxCLevel());
+	w->arena = strata_arena_new();
+	if (w->codec == PQ_ZSTD) {
+		w->zc = ZSTD_createCCtx();
+		if (!w->zc)
+			abort(); /* out of memory */
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->zstd_level);
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_contentSizeFlag, 1);
+	}
+	w->cols = strata_calloc(w->nleaf, sizeof(pw_col));
+	for (uint32_t i = 0; i < schema->ncols; i++) {
+		const strata_column *sc = &schema->cols[i];
+		col_init(&w->cols[i], sc->name, sc->type, sc->key_pos < 0, sc->key_pos >= 0, false);
+	}
+	col_init(&w->cols[w->nuser], STRATA_COL_SEQ, STRATA_T_LONG, false, false, true);
+	col_init(&w->cols[w->nuser + 1], STRATA_COL_OP, STRATA_T_INT, false, false, false);
+	if (w->dict_max_bytes == 0)
+		for (uint32_t i = 0; i < w->nleaf; i++)
+			if (w->cols[i].mode0 == PW_DICT)
+				w->cols[i].mode0 = w->cols[i].mode = PW_PLAIN;
+	rc = strata_wfile_open(path, &w->wf, err);
+	if (rc)
+		goto fail;
+	rc = wf_write(w, "PAR1", 4, err);
+	if (rc)
+		goto fail;
+	*state = w;
+	return 0;
+fail:
+	pw_free(w);
+	return rc;
+}
+
+static int pw_add(void *state, const strata_row *row, strata_err *err)
+{
+	pw *w = state;
+	if (w->is_poisoned)
+		return strata_err_set(err, STRATA_EPOISONED,
+				      "\"%s\" is unusable after an earlier failure: %s", w->path,
+				      strata_strerror(w->poison_code));
+	const strata_schema *s = w->schema;
+	if (row->ncols < s->ncols)
+		return strata_err_set(err, STRATA_EINVAL, "\"%s\": row has %u columns, schema %u",
+				      w->path, row->ncols, s->ncols);
+	/* invariant 4: check before appending anything */
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		const strata_value *v = &row->vals[i];
+		const strata_column *c = &s->cols[i];
+		if (v->is_null) {
+			if (c->key_pos >= 0)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "\"%s\": key column \"%s\" is null", w->path,
+						      c->name);
+			continue;
+		}
+		if ((c->type == STRATA_T_STRING || c->type == STRATA_T_BYTES) &&
+		    v->v.s.len > STRATA_MAX_VALUE_BYTES)
+			return strata_err_set(err, STRATA_ELIMIT,
+					      "\"%s\": value of column \"%s\" is %u bytes, over the "
+					      "%u-byte limit",
+					      w->path, c->name, v->v.s.len, STRATA_MAX_VALUE_BYTES);
+	}
+	if (row->op != STRATA_OP_UPSERT && row->op != STRATA_OP_DELETE)
+		return strata_err_set(err, STRATA_EINVAL, "\"%s\": record with _op %d", w->path,
+				      row->op);
+	for (uint32_t i = 0; i < s->ncols; i++)
+		add_value(w, &w->cols[i], &row->vals[i]);
+	add_i64(w, &w->cols[w->nuser], row->seq);
+	add_i32(w, &w->cols[w->nuser + 1], row->op);
+	w->rg_rows++;
+	w->total_rows++;
+	if (w->rg_raw_bytes >= w->row_group_bytes)
+		return rg_flush(w, err);
+	return 0;
+}
+
+static uint64_t pw_bytes(void *state)
+{
+	pw *w = state;
+	double ratio = w->raw_done ? (double)w->comp_done / (double)w->raw_done : 0.5;
+	uint64_t est = strata_wfile_offset(w->wf);
+	for (uint32_t i = 0; i < w->nleaf; i++) {
+		const pw_col *c = &w->cols[i];
+		est += c->chunk.len;
+		est += (uint64_t)((double)(c->page_raw_bytes + c->dict_data.len) * ratio);
+		est += 64 * (uint64_t)c->npages; /* page index */
+	}
+	return est + 256 + 64 * (uint64_t)w->nleaf * (w->nrgs + 1);
+}
+
+static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
+			     bool is_optional, bool has_id, uint32_t id)
+{
+	memset(e, 0, sizeof(*e));
+	e->name = name;
+	e->type = ptype_of(t);
+	e->repetition = is_optional ? PQ_OPTIONAL : PQ_REQUIRED;
+	e->num_children = -1;
+	e->converted = -1;
+	e->has_field_id = has_id;
+	e->field_id = (int32_t)id;
+	if (t == STRATA_T_STRING) {
+		e->converted = PQ_CT_UTF8;
+		e->logical.kind = PQ_LT_STRING;
+	} else if (t == STRATA_T_TIMESTAMP) {
+		e->converted = PQ_CT_TIMESTAMP_MICROS;
+		e->logical.kind = PQ_LT_TIMESTAMP;
+		e->logical.is_utc = true;
+		e->logical.unit = PQ_UNIT_MICROS;
+	}
+}
+
+static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file_bytes,
+		     strata_err *err)
+{
+	pw *w = state;
+	int rc = 0;
+	strata_buf footer = {0};
+	char *schema_json = NULL;
+	if (w->is_poisoned) {
+		rc = strata_err_set(err, STRATA_EPOISONED,
+				    "\"%s\" is unusable after an earlier failure: %s", w->path,
+				    strata_strerror(w->poison_code));
+		goto out;
+	}
+	rc = rg_flush(w, err);
+	if (rc)
+		goto out;
+	/* page indexes: all column indexes, then all offset indexes */
+	strata_buf *b = &w->tmp;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t g = 0; g < w->nrgs; g++) {
+			for (uint32_t i = 0; i < w->nleaf; i++) {
+				pw_chunk_index *ix = &w->idx[g][i];
+				pq_column_chunk *cc = &w->rgs[g].cols[i];
+				if (pass == 0 && !ix->has_ci)
+					continue;
+				strata_buf_reset(b);
+				if (pass == 0)
+					pq_column_index_write(b, &ix->ci);
+				else
+					pq_offset_index_write(b, &ix->oi);
+				uint64_t off = strata_wfile_offset(w->wf);
+				rc = wf_write(w, b->data, b->len, err);
+				if (rc)
+					goto out;
+				if (pass == 0) {
+					cc->has_column_index = true;
+					cc->column_index_offset = (int64_t)off;
+					cc->column_index_length = (int32_t)b->len;
+				} else {
+					cc->has_offset_index = true;
+					cc->offset_index_offset = (int64_t)off;
+					cc->offset_index_length = (int32_t)b->len;
+				}
+			}
+		}
+	}
+	/* the footer */
+	const strata_schema *s = w->schema;
+	pq_file_meta m;
+	memset(&m, 0, sizeof(m));
+	m.version = 2;
+	m.nschema = w->nleaf + 1;
+	m.schema = strata_arena_alloc(w->arena, sizeof(pq_schema_elem) * m.nschema);
+	memset(&m.schema[0], 0, sizeof(pq_schema_elem));
+	m.schema[0].name = "schema";
+	m.schema[0].type = m.schema[0].repetition = m.schema[0].converted = -1;
+	m.schema[0].num_children = (int32_t)w->nleaf;
+	for (uint32_t i = 0; i < s->ncols; i++)
+		fill_schema_elem(&m.schema[i + 1], s->cols[i].name, s->cols[i].type,
+				 s->cols[i].key_pos < 0, true, s->cols[i].id);
+	fill_schema_elem(&m.schema[s->ncols + 1], STRATA_COL_SEQ, STRATA_T_LONG, false, false, 0);
+	fill_schema_elem(&m.schema[s->ncols + 2], STRATA_COL_OP, STRATA_T_INT, false, false, 0);
+	m.num_rows = (int64_t)w->total_rows;
+	m.nrow_groups = w->nrgs;
+	m.row_groups = w->rgs;
+	schema_json = strata_schema_to_json(s);
+	char version[16], seq_min[24], seq_max[24];
+	snprintf(version, sizeof(version), "%u", s->version);
+	snprintf(seq_min, sizeof(seq_min), "%lld", (long long)(stats ? stats->seq_min : 0));
+	snprintf(seq_max, sizeof(seq_max), "%lld", (long long)(stats ? stats->seq_max : 0));
+	strata_buf keys = {0};
+	for (uint32_t k = 0; k < s->nkeys; k++)
+		strata_buf_printf(&keys, "%s%s", k ? "," : "", s->cols[s->key_cols[k]].name);
+	pq_kv kv[5] = {
+		{STRATA_META_SCHEMA, true, {(const uint8_t *)schema_json, (uint32_t)strlen(schema_json)}},
+		{STRATA_META_SCHEMA_VERSION, true, {(const uint8_t *)version, (uint32_t)strlen(version)}},
+		{STRATA_META_KEY_COLUMNS, true, {keys.data, (uint32_t)keys.len}},
+		{STRATA_META_SEQ_MIN, true, {(const uint8_t *)seq_min, (uint32_t)strlen(seq_min)}},
+		{STRATA_META_SEQ_MAX, true, {(const uint8_t *)seq_max, (uint32_t)strlen(seq_max)}},
+	};
+	m.nkv = 5;
+	m.kv = kv;
+	m.created_by = PW_CREATED_BY;
+	m.ncolumn_orders = w->nleaf;
+	m.column_orders = strata_arena_alloc(w->arena, sizeof(int32_t) * w->nleaf);
+	for (uint32_t i = 0; i < w->nleaf; i++)
+		m.column_orders[i] = 1; /* TYPE_ORDER */
+	pq_file_meta_write(&footer, &m);
+	strata_buf_free(&keys);
+	uint32_t flen = (uint32_t)footer.len;
+	strata_buf_append(&footer, &flen, 4);
+	strata_buf_append(&footer, "PAR1", 4);
+	rc = wf_write(w, footer.data, footer.len, err);
+	if (rc)
+		goto out;
+	*file_bytes = strata_wfile_offset(w->wf);
+	rc = strata_wfile_commit(w->wf, err);
+	w->wf = NULL; /* commit frees the handle, on failure too */
+out:
+	free(schema_json);
+	strata_buf_free(&footer);
+	pw_free(w);
+	return rc;
+}
+
+static void pw_abort(void *state)
+{
+	pw_free(state);
+}
+
+const strata_fw_backend strata_parquet_writer = {
+	.name = "parquet",
+	.open = pw_open,
+	.add = pw_add,
+	.bytes = pw_bytes,
+	.finish = pw_finish,
+	.abort = pw_abort,
+};
