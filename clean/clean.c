@@ -10,8 +10,9 @@
  *      is renamed into <table>/.trash/<deleted_us>-<id>-<name>;
  *   4. trash files older than clean.trash_s (by the time in their name, i.e.
  *      since their logical deletion) are unlinked, through the I/O throttle;
- *   5. entries whose file is gone from both places are forgotten (raising
- *      their bucket's min_readable);
+ *   5. entries whose file is gone from both places are forgotten (unless a
+ *      floor raise's file set still includes them: then they stay as
+ *      tombstones that make reads of those versions fail cleanly);
  *   6. the version log is expired below the retention boundary;
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.

@@ -379,7 +379,6 @@ void mf_bucket_enc(const strata_bucket_state *s, strata_buf *b)
 {
 	mf_put_u8(b, REC_V1);
 	mf_put_u64(b, s->floor);
-	mf_put_u64(b, s->min_readable);
 	mf_put_u64(b, s->resolvable_from);
 	mf_put_u32(b, s->nlog);
 	for (uint32_t i = 0; i < s->nlog; i++) {
@@ -396,7 +395,6 @@ int mf_bucket_dec(const MDB_val *v, strata_bucket_state *s)
 	if (dec_version(&d))
 		return STRATA_ECORRUPT;
 	s->floor = mf_get64(&d);
-	s->min_readable = mf_get64(&d);
 	s->resolvable_from = mf_get64(&d);
 	s->nlog = mf_get32(&d);
 	if (s->nlog > STRATA_FLOOR_LOG_MAX)

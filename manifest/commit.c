@@ -15,9 +15,9 @@
  *   4. a repeated idempotency token commits nothing and returns the version
  *      of the first commit;
  *   5. an entry is marked deleted only after it was removed, and forgotten
- *      only after it was marked deleted; forgetting raises min_readable of its
- *      bucket past its removal version so no read can resolve to a file set
- *      that silently lacks it;
+ *      only after it was marked deleted and only once no floor raise's file
+ *      set includes it, so no read can resolve to a file set that silently
+ *      lacks it;
  *   6. the floor of a bucket only rises.
  */
 #include "manifest/manifest_int.h"
@@ -519,20 +519,34 @@ int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *ve
 
 /* ---- job commits ------------------------------------------------------------------------ */
 
+/* Whether f belongs to the file set of any floor raise (J-1) of bs. */
+static bool in_floor_sets(const strata_bucket_state *bs, const strata_file_entry *f)
+{
+	for (uint32_t i = 0; i < bs->nlog; i++)
+		if (strata_file_live_at(f, bs->log[i].commit_version - 1))
+			return true;
+	return false;
+}
+
 /* Keep the floor log within bounds.  Only the oldest entry is ever dropped
  * (dropping a middle one would send its versions to the wrong file set), and
- * dropping it makes every version below its boundary unresolvable.  An entry
- * goes when its file set is already unreadable (J-1 < min_readable) and no
- * tag falls in its interval, or when the log is full. */
-static void floor_log_trim(strata_bucket_state *bs, const strata_tag *tags, size_t ntags)
+ * dropping it makes every version below its boundary unresolvable.  It goes
+ * when no version of its interval can be answered any more (a file holding
+ * records at or below the interval's start was deleted) and no tag falls in
+ * it, or when the log is full. */
+static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *files, size_t n,
+			   const strata_tag *tags, size_t ntags)
 {
 	while (bs->nlog > 0) {
-		uint64_t lo = 0, hi = bs->log[0].boundary;
+		uint64_t lo = bs->resolvable_from, hi = bs->log[0].boundary;
+		uint64_t l = bs->log[0].commit_version - 1;
 		bool is_full = bs->nlog >= STRATA_FLOOR_LOG_MAX;
-		bool is_dead = bs->log[0].commit_version - 1 < bs->min_readable;
+		bool is_dead = false;
+		for (size_t i = 0; i < n && !is_dead; i++)
+			is_dead = files[i].is_deleted && strata_file_live_at(&files[i], l) &&
+				  (uint64_t)files[i].seq_min <= lo;
 		for (size_t i = 0; i < ntags && is_dead; i++)
-			if (tags[i].version >= lo && tags[i].version < hi &&
-			    tags[i].version >= bs->resolvable_from)
+			if (tags[i].version >= lo && tags[i].version < hi)
 				is_dead = false;
 		if (!is_full && !is_dead)
 			break;
@@ -625,9 +639,13 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		/* invariant 6 */
 		strata_arena *ta = strata_arena_new();
 		strata_tag *tags = NULL;
-		size_t ntags = 0;
+		strata_file_entry *bf = NULL;
+		size_t ntags = 0, nbf = 0;
 		rc = mf_txn_tags(mf, txn, t.id, ta, &tags, &ntags, err);
-		floor_log_trim(&bs, tags, ntags);
+		if (rc == 0)
+			rc = mf_txn_bucket_files(mf, txn, t.id, j->part_id, j->bucket, ta, &bf, &nbf,
+						 err);
+		floor_log_trim(&bs, bf, nbf, tags, ntags);
 		strata_arena_free(ta);
 		bs.log[bs.nlog].commit_version = v;
 		bs.log[bs.nlog].boundary = j->new_floor;
@@ -782,13 +800,22 @@ static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
 	rc = mf_txn_bucket_get(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
 	if (rc)
 		return rc;
-	if (f.removed_version > bs.min_readable) {
-		bs.min_readable = f.removed_version;
-		floor_log_trim(&bs, tags, ntags);
-		rc = mf_txn_bucket_put(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
-		if (rc)
-			return rc;
+	/* trim what this bucket's deletions have made unanswerable first */
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *bf = NULL;
+	size_t nbf = 0;
+	rc = mf_txn_bucket_files(mf, txn, f.table_id, f.part_id, f.bucket, a, &bf, &nbf, err);
+	if (rc == 0) {
+		uint32_t before = bs.nlog;
+		floor_log_trim(&bs, bf, nbf, tags, ntags);
+		if (bs.nlog != before)
+			rc = mf_txn_bucket_put(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
 	}
+	strata_arena_free(a);
+	if (rc)
+		return rc;
+	if (in_floor_sets(&bs, &f))
+		return 0; /* invariant 5: the tombstone still marks a hole */
 	return file_forget(mf, txn, &f, err);
 }
 

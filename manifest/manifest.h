@@ -114,12 +114,12 @@ typedef struct strata_version_rec {
  *   V >= floor          the live files answer (filter _seq <= V);
  *   V <  floor          the files live at L answer, where L = J - 1 for the
  *                       first floor raise (J, b) with b > V, if none of them
- *                       has been deleted and L >= min_readable (tags skip
- *                       that last test: their files are never deleted);
+ *                       holding a record <= V has been deleted (entries of
+ *                       deleted files stay in the manifest as long as a
+ *                       floor raise's file set includes them);
  *   V < resolvable_from never: the floor raises below it were trimmed. */
 typedef struct strata_bucket_state {
 	uint64_t floor;
-	uint64_t min_readable;
 	uint64_t resolvable_from;
 	uint32_t nlog;
 	struct {
@@ -230,8 +230,9 @@ int strata_mf_claim_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
 
 /* Which version's file set answers a read at v in this bucket: *l = the
  * latest version when v >= floor, else J-1 of the first floor raise above v.
- * Fails with STRATA_ERETENTION if that file set is no longer complete
- * (a file deleted, or l below min_readable and v not a tag). */
+ * Fails with STRATA_ERETENTION if that file set is no longer complete for v
+ * (a file holding records <= v was deleted) or v < resolvable_from.  is_tag
+ * is accepted for symmetry; tagged sets are never incomplete. */
 int strata_mf_resolve(const strata_bucket_state *bs, const strata_file_entry *files,
 		      size_t nfiles, uint64_t latest, uint64_t v, bool is_tag, uint64_t *l);
 
@@ -320,8 +321,9 @@ int strata_mf_commit_job(strata_mf *mf, const strata_mf_job *job, uint64_t *vers
  * *skipped).  Bumps bucket states; *version is 0 if nothing changed. */
 int strata_mf_commit_clean(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
 			   uint64_t *version, size_t *skipped, strata_err *err);
-/* Clean, last phase: forget deleted entries whose files are gone, raising
- * min_readable of their buckets past them.  No new version. */
+/* Clean, last phase: forget deleted entries whose files are gone, except
+ * those still part of a floor raise's file set (they keep telling reads that
+ * the set has a hole).  No new version. */
 int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
 			     strata_err *err);
 /* Drop version records below `below` (never tagged ones); updates log_start. */

@@ -10,10 +10,9 @@
  * held every record a read at V needs (the floor at L was <= V).
  *
  * Invariants:
- *   1. resolve() returns a file set only if every entry live at L still
- *      exists (none marked deleted) and L >= min_readable (forgotten entries
- *      all have removal versions <= min_readable), unless V is a tag, whose
- *      files clean never deletes;
+ *   1. resolve() returns a file set only if every entry live at L that holds
+ *      a record <= V still exists (none marked deleted); entries live at some
+ *      floor raise's L are never forgotten, so a deleted file always shows;
  *   2. earliest_readable() is the smallest E such that resolve() succeeds for
  *      every version in [E, latest].
  *
@@ -24,12 +23,18 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool set_complete(const strata_file_entry *files, size_t n, uint64_t l)
+/* The smallest _seq held by a deleted file of the set live at l (UINT64_MAX:
+ * none).  A read at v is answered by that set iff v is below it: files whose
+ * records are all newer than v (e.g. row files written after the planning
+ * version of a major compaction, later sorted and cleaned) do not matter. */
+static uint64_t set_hole(const strata_file_entry *files, size_t n, uint64_t l)
 {
+	uint64_t hole = UINT64_MAX;
 	for (size_t i = 0; i < n; i++)
-		if (files[i].is_deleted && strata_file_live_at(&files[i], l))
-			return false;
-	return true;
+		if (files[i].is_deleted && strata_file_live_at(&files[i], l) &&
+		    (uint64_t)files[i].seq_min < hole)
+			hole = (uint64_t)files[i].seq_min;
+	return hole;
 }
 
 int strata_mf_resolve(const strata_bucket_state *bs, const strata_file_entry *files,
@@ -46,9 +51,8 @@ int strata_mf_resolve(const strata_bucket_state *bs, const strata_file_entry *fi
 			continue;
 		/* the first raise above v (boundaries increase along the log) */
 		uint64_t cand = bs->log[i].commit_version - 1;
-		if (!is_tag && cand < bs->min_readable)
-			return STRATA_ERETENTION;
-		if (!set_complete(files, nfiles, cand))
+		(void)is_tag;
+		if (v >= set_hole(files, nfiles, cand))
 			return STRATA_ERETENTION; /* invariant 1 */
 		*l = cand;
 		return 0;
@@ -63,7 +67,8 @@ uint64_t strata_mf_earliest_readable(const strata_bucket_state *bs,
 	uint64_t e = bs->floor;
 	for (uint32_t i = bs->nlog; i-- > 0;) {
 		uint64_t l = bs->log[i].commit_version - 1;
-		if (l < bs->min_readable || !set_complete(files, nfiles, l))
+		/* every version of [b(i-1), b(i)) must resolve to l */
+		if (set_hole(files, nfiles, l) < bs->log[i].boundary)
 			break;
 		e = i > 0 ? bs->log[i - 1].boundary : 0;
 	}
