@@ -395,7 +395,8 @@ static int mf_iter_prefix(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_k
 	if (rc)
 		return mf_lmdb_err(err, rc, "open cursor");
 	MDB_val key = mf_val(prefix), val;
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	/* LMDB refuses zero-length keys: an empty prefix starts at the first */
+	rc = mdb_cursor_get(cur, &key, &val, prefix->n ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0) {
 		if (key.mv_size < prefix->n || memcmp(key.mv_data, prefix->b, prefix->n) != 0)
 			break;

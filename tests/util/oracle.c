@@ -12,6 +12,10 @@
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
 
+#include "clean/clean.h"
+#include "compact/compact.h"
+#include "sort/sort.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -65,6 +69,15 @@ struct oracle {
 	int ndropped;
 	uint64_t steps;
 	strata_arena *arena;
+	/* governance */
+	uint64_t last_drop; /* history dropped on purpose up to here */
+	struct {
+		char name[16];
+		uint64_t version;
+	} tags[4];
+	int ntags;
+	int tag_counter;
+	oracle_gov_stats gs;
 };
 
 /* ---- random ----------------------------------------------------------------------- */
@@ -232,19 +245,23 @@ static int read_version_ts(oracle *o, uint64_t v, int64_t *ts)
 		strata_mf_snap_close(snap);
 	}
 	strata_arena_free(a);
-	if (rc) {
-		fprintf(stderr, "oracle: cannot read version %" PRIu64 ": %s\n", v, err.msg);
-		return -1;
-	}
+	if (rc)
+		return -1; /* already expired from the log (purge): time unknown */
 	*ts = r.ts_us;
 	return 0;
 }
 
 void oracle_note_version(oracle *o, uint64_t version)
 {
-	int64_t ts = 0;
-	read_version_ts(o, version, &ts);
-	ts_set(o, version, ts);
+	/* versions between the last one seen and this one were data-neutral
+	 * commits (jobs, clean) of other threads or hooks */
+	for (uint64_t v = o->version + 1; v <= version; v++) {
+		int64_t ts = 0;
+		if (v < o->ts_cap && o->ts[v])
+			continue;
+		read_version_ts(o, v, &ts);
+		ts_set(o, v, ts);
+	}
 	if (version > o->version)
 		o->version = version;
 }
@@ -425,6 +442,15 @@ static void actual_line(const strata_schema *s, const strata_row *row, const cha
 	strata_buf_putc(b, 0);
 }
 
+/* Below the earliest readable version a read may fail with the retention
+ * error (never another error) or, where the file sets it needs survive,
+ * return correct data; at or above it, it must return correct data. */
+static bool is_retention_ok(const oracle *o, uint64_t v, int rc, const strata_err *err)
+{
+	return v < o->earliest_readable && rc == STRATA_ERETENTION &&
+	       strstr(err->msg, "outside the retention window") != NULL;
+}
+
 static int expect_retention(oracle *o, const char *what, int rc, const strata_err *err)
 {
 	if (rc == STRATA_ERETENTION && strstr(err->msg, "outside the retention window"))
@@ -436,24 +462,26 @@ static int expect_retention(oracle *o, const char *what, int rc, const strata_er
 	return -1;
 }
 
-int oracle_check_scan(oracle *o, uint64_t v, const char *partition)
+/* Scan with ro (which means version v) and compare with the model; a
+ * retention error is accepted below the earliest readable version unless
+ * must_succeed (tags). */
+static int scan_compare(oracle *o, const strata_read_opts *ro, uint64_t v, const char *partition,
+			bool must_succeed)
 {
-	strata_read_opts ro = {.as_of_version = v == o->version ? 0 : v, .partition = partition};
 	strata_scan *s;
 	strata_err err;
 	strata_err_clear(&err);
-	int rc = strata_scan_open(o->wh, o->name, &ro, &s, &err);
+	int rc = strata_scan_open(o->wh, o->name, ro, &s, &err);
 	char what[96];
-	snprintf(what, sizeof(what), "scan at version %" PRIu64 "%s%s", v, partition ? " of " : "",
+	snprintf(what, sizeof(what), "scan at %s %" PRIu64 "%s%s",
+		 ro->as_of_tag ? "tagged version" : "version", v, partition ? " of " : "",
 		 partition ? partition : "");
-	if (v < o->earliest_readable) {
-		if (rc == 0)
-			strata_scan_close(s);
-		return expect_retention(o, what, rc, &err);
-	}
+	if (rc && !must_succeed && is_retention_ok(o, v, rc, &err))
+		return 0;
 	if (rc) {
-		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 ", step %" PRIu64 "): %s\n", what,
-			o->cfg.seed, o->steps, err.msg);
+		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 ", step %" PRIu64
+				", earliest readable %" PRIu64 "): %s\n",
+			what, o->cfg.seed, o->steps, o->earliest_readable, err.msg);
 		return -1;
 	}
 	lines act = {0}, exp = {0};
@@ -493,6 +521,12 @@ int oracle_check_scan(oracle *o, uint64_t v, const char *partition)
 	return rc;
 }
 
+int oracle_check_scan(oracle *o, uint64_t v, const char *partition)
+{
+	strata_read_opts ro = {.as_of_version = v == o->version ? 0 : v, .partition = partition};
+	return scan_compare(o, &ro, v, partition, false);
+}
+
 static int check_changes(oracle *o, uint64_t v1, uint64_t v2)
 {
 	strata_scan *s;
@@ -501,11 +535,10 @@ static int check_changes(oracle *o, uint64_t v1, uint64_t v2)
 	int rc = strata_changes_open(o->wh, o->name, v1, v2, NULL, &s, &err);
 	char what[96];
 	snprintf(what, sizeof(what), "changes (%" PRIu64 ", %" PRIu64 "]", v1, v2);
-	if (v1 < o->earliest_incremental) {
-		if (rc == 0)
-			strata_scan_close(s);
+	/* below the earliest incremental start: the retention error, or correct
+	 * data where no bucket that matters has compacted past v1 */
+	if (rc && v1 < o->earliest_incremental)
 		return expect_retention(o, what, rc, &err);
-	}
 	if (rc) {
 		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 ", step %" PRIu64 "): %s\n", what,
 			o->cfg.seed, o->steps, err.msg);
@@ -563,10 +596,8 @@ static int check_get(oracle *o, int part, int pk, uint64_t v)
 	int rc = 0;
 	char what[96];
 	snprintf(what, sizeof(what), "get %s/%d at version %" PRIu64, pn, pk, v);
-	if (v < o->earliest_readable) {
-		rc = expect_retention(o, what, found, &err);
+	if (found < 0 && is_retention_ok(o, v, found, &err))
 		goto out;
-	}
 	if (found < 0) {
 		fprintf(stderr, "\noracle: %s failed (seed %" PRIu64 "): %s\n", what, o->cfg.seed, err.msg);
 		rc = -1;
@@ -603,8 +634,8 @@ out:
 
 static int check_time_travel(oracle *o, uint64_t v)
 {
-	if (v < 1 || v > o->version || o->ts[v] == 0)
-		return 0;
+	if (v < 1 || v > o->version || o->ts[v] == 0 || (v < o->version && o->ts[v + 1] == 0))
+		return 0; /* times of versions expired before the oracle saw them */
 	int64_t lo = o->ts[v];
 	int64_t hi = v < o->version ? o->ts[v + 1] - 1 : lo + 5000000;
 	int64_t t = lo + (int64_t)rnd(o, (uint64_t)(hi - lo + 1));
@@ -613,8 +644,8 @@ static int check_time_travel(oracle *o, uint64_t v)
 	strata_err err;
 	strata_err_clear(&err);
 	int rc = strata_read_version(o->wh, o->name, &ro, &got, &err);
-	if (v < o->earliest_readable)
-		return 0; /* the log may or may not still know it */
+	if (v < o->earliest_readable && (rc == STRATA_ERETENTION || rc == 0))
+		return 0; /* outside the window: the log may no longer know it */
 	if (rc || got != v) {
 		fprintf(stderr,
 			"\noracle MISMATCH: AS OF time %" PRId64 " should be version %" PRIu64
@@ -818,7 +849,7 @@ static int step_write(oracle *o)
 	uint64_t v;
 	bool is_repeat;
 	int rc = strata_txn_commit(t, &co, &v, &is_repeat, &err);
-	if (rc || is_repeat || v != o->version + 1) {
+	if (rc || is_repeat || v <= o->version) {
 		fprintf(stderr,
 			"\noracle: commit failed (seed %" PRIu64 ", step %" PRIu64 "): rc %d v %" PRIu64
 			" repeat %d: %s\n",
@@ -894,4 +925,305 @@ int oracle_step(oracle *o)
 	if (oracle_check_scan(o, o->version, p))
 		return -1;
 	return oracle_check_random_reads(o, 1);
+}
+
+/* ---- governance ---------------------------------------------------------------------- */
+
+const oracle_gov_stats *oracle_gov_get_stats(const oracle *o)
+{
+	return &o->gs;
+}
+
+static uint64_t model_retain_boundary(const oracle *o)
+{
+	if (o->cfg.retain_hours == 0)
+		return o->version;
+	int64_t at = strata_now_us() - (int64_t)o->cfg.retain_hours * 3600 * 1000000;
+	uint64_t b = 0;
+	for (uint64_t v = 1; v <= o->version; v++)
+		if (o->ts[v] && o->ts[v] <= at)
+			b = v;
+	return b;
+}
+
+typedef enum { G_SORT, G_MERGE, G_PARTIAL, G_MAJOR } gov_job;
+
+/* Run one job kind over every bucket (major: one random bucket). */
+static int gov_jobs(oracle *o, gov_job kind, bool drop_history)
+{
+	strata_mf_snap *snap;
+	strata_err err;
+	strata_err_clear(&err);
+	strata_arena *a = strata_arena_new();
+	strata_table_def t;
+	strata_partition *ps;
+	size_t np = 0;
+	int rc = strata_mf_snap_open(strata_wh_mf(o->wh), &snap, &err);
+	if (rc == 0) {
+		rc = strata_mf_table_get(snap, o->name, &t, &err);
+		if (rc == 0)
+			rc = strata_mf_partitions(snap, t.id, a, &ps, &np, &err);
+		strata_mf_snap_close(snap);
+	}
+	if (rc) {
+		fprintf(stderr, "\noracle: governance planning failed: %s\n", err.msg);
+		strata_arena_free(a);
+		return -1;
+	}
+	size_t only_p = np ? (size_t)rnd(o, np) : 0;
+	uint32_t only_b = np ? (uint32_t)rnd(o, ps[only_p].buckets) : 0;
+	strata_job_ctl ctl = {.owner = "oracle@test:0"};
+	for (size_t p = 0; p < np && rc == 0; p++) {
+		for (uint32_t b = 0; b < ps[p].buckets && rc == 0; b++) {
+			if (kind == G_MAJOR && (p != only_p || b != only_b))
+				continue;
+			strata_bucket_view v;
+			rc = strata_bucket_view_load(o->wh, o->name, ps[p].name, b, strata_now_us(), &v,
+						     &err);
+			if (rc)
+				break;
+			strata_job_plan plan;
+			switch (kind) {
+			case G_SORT:
+				strata_sort_plan(&v, rnd(o, 2) ? 0 : 2000, &plan);
+				break;
+			case G_MERGE:
+				strata_merge_plan(&v, -1, 2 + rnd(o, 7), rnd(o, 2) ? 0 : 1500, &plan);
+				break;
+			case G_PARTIAL:
+				strata_compact_partial_plan(&v, &plan);
+				break;
+			case G_MAJOR:
+				strata_compact_major_plan(&v, drop_history, &plan);
+				break;
+			}
+			if (plan.ninputs == 0)
+				o->gs.jobs_empty++;
+			strata_job_result jr;
+			rc = strata_job_execute(o->wh, &v, &plan, &ctl, &jr, &err);
+			strata_bucket_view_free(&v);
+		}
+	}
+	strata_arena_free(a);
+	if (rc) {
+		fprintf(stderr, "\noracle: governance job failed (seed %" PRIu64 ", step %" PRIu64
+				"): %s\n",
+			o->cfg.seed, o->steps, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t table_version(oracle *o)
+{
+	strata_read_opts ro = {0};
+	uint64_t v = 0;
+	strata_err err;
+	strata_read_version(o->wh, o->name, &ro, &v, &err);
+	return v;
+}
+
+static int gov_clean(oracle *o)
+{
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	co.grace_s = (int64_t)rnd(o, 4);
+	co.trash_s = (int64_t)rnd(o, 30);
+	co.orphan_age_s = 0; /* single-threaded: nothing is in flight */
+	strata_clean_result r;
+	strata_err err;
+	strata_err_clear(&err);
+	if (strata_clean_table(o->wh, o->name, &co, &r, &err)) {
+		fprintf(stderr, "\noracle: clean failed (seed %" PRIu64 ", step %" PRIu64 "): %s\n",
+			o->cfg.seed, o->steps, err.msg);
+		return -1;
+	}
+	o->gs.files_deleted += r.files_deleted;
+	o->gs.versions_expired += r.versions_expired;
+	if (r.orphans) {
+		fprintf(stderr, "\noracle: clean found %zu orphans in a single-threaded run "
+				"(seed %" PRIu64 ", step %" PRIu64 ")\n",
+			r.orphans, o->cfg.seed, o->steps);
+		return -1;
+	}
+	return oracle_check_files(o);
+}
+
+static int gov_tag(oracle *o)
+{
+	strata_err err;
+	strata_err_clear(&err);
+	if (o->ntags > 0 && (o->ntags == 4 || rnd(o, 3) == 0)) {
+		int i = (int)rnd(o, (uint64_t)o->ntags);
+		if (strata_mf_tag_del(strata_wh_mf(o->wh), o->name, o->tags[i].name, &err)) {
+			fprintf(stderr, "\noracle: tag delete failed: %s\n", err.msg);
+			return -1;
+		}
+		o->tags[i] = o->tags[--o->ntags];
+		o->gs.tags_dropped++;
+		return 0;
+	}
+	uint64_t lo = o->earliest_readable > 1 ? o->earliest_readable : 1;
+	uint64_t v = lo + rnd(o, o->version - lo + 1);
+	char name[16];
+	snprintf(name, sizeof(name), "t%d", o->tag_counter++);
+	int rc = strata_mf_tag_put(strata_wh_mf(o->wh), o->name, name, v, &err);
+	if (rc) {
+		fprintf(stderr, "\noracle: tag of readable version %" PRIu64 " failed (seed %" PRIu64
+				", step %" PRIu64 "): %s\n",
+			v, o->cfg.seed, o->steps, err.msg);
+		return -1;
+	}
+	snprintf(o->tags[o->ntags].name, sizeof(o->tags[0].name), "%s", name);
+	o->tags[o->ntags++].version = v;
+	o->gs.tags_made++;
+	return 0;
+}
+
+static int check_tags(oracle *o)
+{
+	/* a tag pins its version beyond retention: its reads must always work */
+	for (int i = 0; i < o->ntags; i++) {
+		strata_read_opts ro = {.as_of_tag = o->tags[i].name};
+		if (scan_compare(o, &ro, o->tags[i].version, NULL, true))
+			return -1;
+	}
+	return 0;
+}
+
+static int check_promise(oracle *o)
+{
+	uint64_t readable = 0, inc = 0;
+	strata_err err;
+	strata_err_clear(&err);
+	if (strata_table_earliest(o->wh, o->name, &readable, &inc, &err)) {
+		fprintf(stderr, "\noracle: earliest failed: %s\n", err.msg);
+		return -1;
+	}
+	uint64_t b = model_retain_boundary(o);
+	uint64_t allowed = b > o->last_drop ? b : o->last_drop;
+	if (allowed < 1)
+		allowed = 1;
+	if (readable > allowed) {
+		fprintf(stderr,
+			"\noracle PROMISE BROKEN: earliest readable version %" PRIu64
+			" is inside the retention window (boundary %" PRIu64 ", history dropped on "
+			"purpose up to %" PRIu64 "; seed %" PRIu64 ", step %" PRIu64 ")\n",
+			readable, b, o->last_drop, o->cfg.seed, o->steps);
+		return -1;
+	}
+	oracle_set_earliest(o, readable, inc);
+	return 0;
+}
+
+int oracle_gov_step(oracle *o)
+{
+	o->steps++;
+	uint64_t r = rnd(o, 1000);
+	int rc = 0;
+	if (r < 250) {
+		o->gs.sorts++;
+		rc = gov_jobs(o, G_SORT, false);
+	} else if (r < 400) {
+		o->gs.merges++;
+		rc = gov_jobs(o, G_MERGE, false);
+	} else if (r < 550) {
+		o->gs.partials++;
+		rc = gov_jobs(o, G_PARTIAL, false);
+	} else if (r < 640) {
+		bool drop = rnd(o, 5) == 0;
+		o->gs.majors++;
+		o->gs.drop_history += drop;
+		rc = gov_jobs(o, G_MAJOR, drop);
+		if (rc == 0 && drop)
+			o->last_drop = table_version(o);
+	} else if (r < 850) {
+		o->gs.cleans++;
+		rc = gov_clean(o);
+	} else if (r < 930) {
+		o->gs.clock_jumps++;
+		tu_clock_advance((int64_t)(600 + rnd(o, 3 * 3600)) * 1000000);
+	} else if (r < 990) {
+		rc = gov_tag(o);
+	} else {
+		o->gs.purges++;
+		strata_clean_result cr;
+		strata_err err;
+		strata_err_clear(&err);
+		strata_job_ctl ctl = {.owner = "oracle@test:0"};
+		strata_buf dropped = {0};
+		rc = strata_purge_table(o->wh, o->name, &ctl, &cr, &dropped, &err);
+		strata_buf_free(&dropped);
+		if (rc) {
+			fprintf(stderr, "\noracle: purge failed: %s\n", err.msg);
+			return -1;
+		}
+		o->ntags = 0;
+		o->last_drop = table_version(o);
+	}
+	if (rc)
+		return rc;
+	oracle_note_version(o, table_version(o));
+	if (check_promise(o) || check_tags(o))
+		return -1;
+	if (oracle_check_scan(o, o->version, NULL))
+		return -1;
+	return oracle_check_random_reads(o, 2);
+}
+
+int oracle_check_files(oracle *o)
+{
+	strata_mf_snap *snap;
+	strata_err err;
+	strata_arena *a = strata_arena_new();
+	strata_table_def t;
+	strata_file_entry *files;
+	strata_partition *ps;
+	size_t n = 0, np = 0;
+	int rc = strata_mf_snap_open(strata_wh_mf(o->wh), &snap, &err);
+	if (rc == 0) {
+		rc = strata_mf_table_get(snap, o->name, &t, &err);
+		if (rc == 0)
+			rc = strata_mf_table_files(snap, t.id, a, &files, &n, &err);
+		if (rc == 0)
+			rc = strata_mf_partitions(snap, t.id, a, &ps, &np, &err);
+		strata_mf_snap_close(snap);
+	}
+	if (rc) {
+		strata_arena_free(a);
+		return -1;
+	}
+	/* every known, undeleted entry is on disk */
+	int expect = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (files[i].is_deleted)
+			continue;
+		expect++;
+		const char *pn = "";
+		for (size_t j = 0; j < np; j++)
+			if (ps[j].id == files[i].part_id)
+				pn = ps[j].name;
+		char path[4096];
+		strata_file_path(strata_wh_mf(o->wh), o->name, pn, &files[i], path, sizeof(path));
+		struct stat st;
+		if (stat(path, &st) != 0) {
+			fprintf(stderr, "\noracle: manifest entry %s is missing on disk (seed %" PRIu64
+					", step %" PRIu64 ")\n",
+				path, o->cfg.seed, o->steps);
+			strata_arena_free(a);
+			return -1;
+		}
+	}
+	/* and nothing else is (the trash aside) */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/data/%s", strata_mf_warehouse(strata_wh_mf(o->wh)), o->name);
+	int on_disk = tu_count_files(dir, NULL) - tu_count_files_under(dir, ".trash");
+	strata_arena_free(a);
+	if (on_disk != expect) {
+		fprintf(stderr, "\noracle: %d files on disk but the manifest knows %d (seed %" PRIu64
+				", step %" PRIu64 ")\n",
+			on_disk, expect, o->cfg.seed, o->steps);
+		return -1;
+	}
+	return 0;
 }

@@ -46,6 +46,26 @@ int oracle_step(oracle *o);
 int oracle_check_scan(oracle *o, uint64_t v, const char *partition);
 int oracle_check_all_versions(oracle *o);
 int oracle_check_random_reads(oracle *o, int n);
+/* ---- governance --------------------------------------------------------- */
+
+typedef struct oracle_gov_stats {
+	uint64_t sorts, merges, partials, majors, drop_history, cleans, purges;
+	uint64_t tags_made, tags_dropped, clock_jumps, jobs_empty;
+	uint64_t files_deleted, versions_expired;
+} oracle_gov_stats;
+
+/* One random governance step (sort, merge, partial or major compaction,
+ * clean, purge, tag, or a clock jump of minutes to hours), then the checks:
+ * the earliest readable version never exceeds the retention boundary (the
+ * promise; purge and --drop-history excepted), tags stay readable, reads at
+ * every checked version equal the model, and after a clean the data
+ * directory holds exactly the files the manifest still knows. */
+int oracle_gov_step(oracle *o);
+/* Every file on disk (outside .trash) is a manifest entry not yet deleted,
+ * and every such entry's file exists. */
+int oracle_check_files(oracle *o);
+const oracle_gov_stats *oracle_gov_get_stats(const oracle *o);
+
 /* Versions below this are expected to fail with the retention error (set by
  * governance steps; 1 by default). */
 void oracle_set_earliest(oracle *o, uint64_t readable, uint64_t incremental);
