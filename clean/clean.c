@@ -230,6 +230,8 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 				has_trash = true;
 			}
 			rc = strata_io()->rename(path, tpath);
+			if (rc == -ENOENT)
+				continue; /* another clean moved it first: done */
 			if (rc < 0) /* invariant 2 */
 				return strata_err_set(err, rc, "could not move \"%s\" to the trash: %s",
 						      path, strata_strerror(rc));
@@ -290,6 +292,10 @@ static int trash_empty(clean_ctx *c, strata_err *err)
 		if (c->o->throttle)
 			c->o->throttle(c->o->throttle_arg, (uint64_t)st.st_size);
 		rc = strata_io()->unlink(path);
+		if (rc == -ENOENT) {
+			rc = 0; /* another clean unlinked it first: done */
+			continue;
+		}
 		if (rc < 0) { /* invariant 2 */
 			rc = strata_err_set(err, rc, "could not unlink \"%s\": %s", path,
 					    strata_strerror(rc));
@@ -522,10 +528,52 @@ out:
 
 /* ---- the clean run ---------------------------------------------------------------------------------- */
 
+/* One clean per table at a time, across processes: a claim on a bucket
+ * number no partition has. */
+#define CLEAN_CLAIM_PART UINT32_MAX
+#define CLEAN_CLAIM_BUCKET UINT32_MAX
+
+static int clean_table_claimed(strata_wh *wh, const char *table, const strata_clean_opts *o,
+			       strata_clean_result *r, strata_err *err);
+
 int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts *o,
 		       strata_clean_result *r, strata_err *err)
 {
 	memset(r, 0, sizeof(*r));
+	if (o->dry_run)
+		return clean_table_claimed(wh, table, o, r, err);
+	strata_mf *mf = strata_wh_mf(wh);
+	strata_mf_snap *snap;
+	strata_table_def t;
+	int rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	char owner[128];
+	strata_owner_string("clean", owner, sizeof(owner));
+	uint64_t job_id;
+	strata_err cerr;
+	rc = strata_mf_claim_new(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, owner,
+				 600ll * 1000000, &job_id, &cerr);
+	if (rc == STRATA_EBUSY) {
+		const char *by = strstr(cerr.msg, "claimed by ");
+		return strata_err_set(err, rc, "table \"%s\" is being cleaned by another process (%s)",
+				      table, by ? by + 11 : "unknown");
+	}
+	if (rc)
+		return strata_err_set(err, rc, "%s", cerr.msg);
+	rc = clean_table_claimed(wh, table, o, r, err);
+	strata_err tmp;
+	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
+	return rc;
+}
+
+static int clean_table_claimed(strata_wh *wh, const char *table, const strata_clean_opts *o,
+			       strata_clean_result *r, strata_err *err)
+{
 	clean_ctx c = {.wh = wh, .mf = strata_wh_mf(wh), .o = o, .r = r, .now_us = strata_now_us()};
 	c.a = strata_arena_new();
 	uint64_t *ids = NULL, *forget = NULL;

@@ -445,10 +445,27 @@ static void actual_line(const strata_schema *s, const strata_row *row, const cha
 /* Below the earliest readable version a read may fail with the retention
  * error (never another error) or, where the file sets it needs survive,
  * return correct data; at or above it, it must return correct data. */
-static bool is_retention_ok(const oracle *o, uint64_t v, int rc, const strata_err *err)
+static void refresh_earliest(oracle *o)
 {
-	return v < o->earliest_readable && rc == STRATA_ERETENTION &&
-	       strstr(err->msg, "outside the retention window") != NULL;
+	/* other threads may have compacted and cleaned since the last look;
+	 * the values only grow, and the promise check bounds them */
+	uint64_t r = 0, inc = 0;
+	strata_err err;
+	if (strata_table_earliest(o->wh, o->name, &r, &inc, &err) == 0) {
+		if (r > o->earliest_readable)
+			o->earliest_readable = r;
+		if (inc > o->earliest_incremental)
+			o->earliest_incremental = inc;
+	}
+}
+
+static bool is_retention_ok(oracle *o, uint64_t v, int rc, const strata_err *err)
+{
+	if (rc != STRATA_ERETENTION || !strstr(err->msg, "outside the retention window"))
+		return false;
+	if (v >= o->earliest_readable)
+		refresh_earliest(o);
+	return v < o->earliest_readable;
 }
 
 static int expect_retention(oracle *o, const char *what, int rc, const strata_err *err)
@@ -537,6 +554,8 @@ static int check_changes(oracle *o, uint64_t v1, uint64_t v2)
 	snprintf(what, sizeof(what), "changes (%" PRIu64 ", %" PRIu64 "]", v1, v2);
 	/* below the earliest incremental start: the retention error, or correct
 	 * data where no bucket that matters has compacted past v1 */
+	if (rc == STRATA_ERETENTION && v1 >= o->earliest_incremental)
+		refresh_earliest(o);
 	if (rc && v1 < o->earliest_incremental)
 		return expect_retention(o, what, rc, &err);
 	if (rc) {
@@ -637,7 +656,9 @@ static int check_time_travel(oracle *o, uint64_t v)
 	if (v < 1 || v > o->version || o->ts[v] == 0 || (v < o->version && o->ts[v + 1] == 0))
 		return 0; /* times of versions expired before the oracle saw them */
 	int64_t lo = o->ts[v];
-	int64_t hi = v < o->version ? o->ts[v + 1] - 1 : lo + 5000000;
+	/* past the newest version the oracle knows, other threads may have
+	 * committed (jobs): only its own timestamp is certain */
+	int64_t hi = v < o->version ? o->ts[v + 1] - 1 : lo;
 	int64_t t = lo + (int64_t)rnd(o, (uint64_t)(hi - lo + 1));
 	strata_read_opts ro = {.has_as_of_time = true, .as_of_time_us = t};
 	uint64_t got = 0;
