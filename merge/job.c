@@ -298,6 +298,31 @@ static void job_cleanup(job_state *j)
 					j->v->bucket, j->job_id, &tmp);
 }
 
+static int inputs_still_live(strata_mf *mf, const strata_bucket_view *v,
+			     const strata_job_plan *plan, strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc)
+		return rc;
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *files;
+	size_t n;
+	rc = strata_mf_bucket_files(snap, v->table.id, v->part.id, v->bucket, a, &files, &n, err);
+	strata_mf_snap_close(snap);
+	for (size_t i = 0; rc == 0 && i < plan->ninputs; i++) {
+		bool live = false;
+		for (size_t k = 0; k < n && !live; k++)
+			live = files[k].id == plan->inputs[i]->id && files[k].removed_version == 0;
+		if (!live)
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "input file %s was replaced after the job was planned",
+					    plan->inputs[i]->name);
+	}
+	strata_arena_free(a);
+	return rc;
+}
+
 int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		       const strata_job_plan *plan, const strata_job_ctl *ctl,
 		       strata_job_result *res, strata_err *err)
@@ -318,6 +343,12 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 	j.has_claim = true;
 	j.last_renew_us = strata_mono_us();
 	res->job_id = j.job_id;
+	/* The plan may be stale: another job could have replaced (and clean
+	 * deleted) an input between planning and this claim.  Once claimed, no
+	 * job can remove them, and clean never deletes a live file. */
+	rc = inputs_still_live(mf, v, plan, err);
+	if (rc)
+		goto fail;
 	strata_bucket_dir(mf, v->table.name, v->part.name, v->bucket, j.dir, sizeof(j.dir));
 	/* invariant 1 */
 	char prefix[4200];
