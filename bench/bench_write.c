@@ -213,7 +213,7 @@ static void throughput(strata_wh *wh, const char *table, int rows_per_txn, int n
 	strata_err err;
 	gen_row g;
 	strata_buf tmp = {0};
-	int64_t put_us = 0, commit_us = 0;
+	int64_t put_us = 0, commit_us = 0, parse_us = 0;
 	uint64_t file_bytes = 0, jbytes = 0, nfiles_total = 0;
 	for (int t = 0; t < ntxn; t++) {
 		strata_txn *txn;
@@ -232,7 +232,9 @@ static void throughput(strata_wh *wh, const char *table, int rows_per_txn, int n
 			if (use_json) {
 				/* timed: what `strata write` does per line */
 				json_error_t je;
+				int64_t p0 = strata_mono_us();
 				json_t *obj = json_loadb((const char *)tmp.data, tmp.len, 0, &je);
+				parse_us += strata_mono_us() - p0;
 				if (!obj)
 					die("json_loadb", NULL);
 				rc = strata_txn_put_json(txn, obj, &err);
@@ -257,11 +259,15 @@ static void throughput(strata_wh *wh, const char *table, int rows_per_txn, int n
 	strata_buf_free(&tmp);
 	double rows = (double)rows_per_txn * ntxn;
 	double total_s = (double)(put_us + commit_us) / 1e6;
-	printf("  %-7s x %4d txns %-6s %9.0f rows/s  %6.1f row-file MB/s  %6.1f JSON MB/s"
-	       "  (put %.0f%%, commit %.0f%%; %.1f files/txn, %.0f B/row in files)\n",
-	       rows_per_txn >= 1000 ? (rows_per_txn >= 100000 ? "100k" : "1k") : "?", ntxn,
-	       use_json ? "json" : "struct", rows / total_s, (double)file_bytes / 1e6 / total_s,
-	       (double)jbytes / 1e6 / total_s, 100.0 * (double)put_us / (double)(put_us + commit_us),
+	char split[64] = "";
+	if (use_json)
+		snprintf(split, sizeof(split), "json_loadb %.0f%%, ",
+			 100.0 * (double)parse_us / (double)(put_us + commit_us));
+	printf("  %-4s x %3d txns %-6s %8.0f rows/s %6.1f row-file MB/s %6.1f JSON MB/s"
+	       "  (%sput %.0f%%, commit %.0f%%; %.1f files/txn, %.0f B/row in files)\n",
+	       rows_per_txn >= 100000 ? "100k" : "1k", ntxn, use_json ? "json" : "struct",
+	       rows / total_s, (double)file_bytes / 1e6 / total_s, (double)jbytes / 1e6 / total_s,
+	       split, 100.0 * (double)(put_us - parse_us) / (double)(put_us + commit_us),
 	       100.0 * (double)commit_us / (double)(put_us + commit_us),
 	       (double)nfiles_total / ntxn, (double)file_bytes / rows);
 }
@@ -290,91 +296,74 @@ static lat summarize(int64_t *us, int n)
 	return l;
 }
 
-/* Commit n 10-row transactions; returns latencies and the mean bytes and
- * files per commit, and the vtable calls per commit. */
-static lat commit_latency(strata_wh *wh, const char *table, int n, double *bytes_per,
-			  double *files_per, double *fsync_per, double *rename_per,
-			  double *open_per)
+/* Per-table accumulators of the 10-row commits. */
+typedef struct commit_acc {
+	const char *table;
+	int64_t *us;
+	int n;
+	uint64_t bytes, files;
+	unsigned fsyncs, renames;
+} commit_acc;
+
+/* One 10-row transaction (begin + 10 puts + commit), timed; the vtable
+ * counts its file-system calls. */
+static void commit_once(strata_wh *wh, commit_acc *c)
 {
 	strata_err err;
 	gen_row g;
-	int64_t *us = calloc((size_t)n, sizeof(int64_t));
-	uint64_t bytes = 0, files = 0;
-	unsigned fs = 0, rn = 0, op = 0;
 	const strata_io_ops *prev = strata_io_set(&counting);
-	for (int i = 0; i < n; i++) {
-		counters_reset();
-		int64_t t0 = strata_mono_us();
-		strata_txn *txn;
-		if (strata_txn_begin(wh, table, &txn, &err))
-			die("txn begin", &err);
-		for (int r = 0; r < 10; r++) {
-			gen(&g, next_pk++);
-			if (strata_txn_put(txn, NULL, &g.row, &err))
-				die("txn put", &err);
-		}
-		uint64_t v;
-		if (strata_txn_commit(txn, NULL, &v, NULL, &err))
-			die("txn commit", &err);
-		us[i] = strata_mono_us() - t0;
-		fs += n_fsync;
-		rn += n_rename;
-		op += n_open;
-		uint64_t nf;
-		bytes += version_bytes(wh, table, v, &nf);
-		files += nf;
+	counters_reset();
+	int64_t t0 = strata_mono_us();
+	strata_txn *txn;
+	if (strata_txn_begin(wh, c->table, &txn, &err))
+		die("txn begin", &err);
+	for (int r = 0; r < 10; r++) {
+		gen(&g, next_pk++);
+		if (strata_txn_put(txn, NULL, &g.row, &err))
+			die("txn put", &err);
 	}
+	uint64_t v;
+	if (strata_txn_commit(txn, NULL, &v, NULL, &err))
+		die("txn commit", &err);
+	c->us[c->n++] = strata_mono_us() - t0;
 	strata_io_set(prev);
-	*bytes_per = (double)bytes / n;
-	*files_per = (double)files / n;
-	*fsync_per = (double)fs / n;
-	*rename_per = (double)rn / n;
-	*open_per = (double)op / n;
-	lat l = summarize(us, n);
-	free(us);
-	return l;
+	c->fsyncs += n_fsync;
+	c->renames += n_rename;
+	uint64_t nf;
+	c->bytes += version_bytes(wh, c->table, v, &nf);
+	c->files += nf;
 }
 
-/* Reference: write `bytes` bytes to a new file `nfiles` times, with
- * fsync; with is_durable, under a temp name + rename + directory fsync, as
- * strata_wfile_commit does.  Each iteration uses fresh files. */
-static lat bare_latency(int n, size_t bytes, int nfiles, bool is_durable)
+/* Reference: write `bytes` bytes to `nfiles` new files with pwrite + fsync;
+ * with is_durable under a temp name, then rename + directory fsync, as
+ * strata_wfile_commit does.  Returns the microseconds taken. */
+static int64_t bare_once(const uint8_t *buf, size_t bytes, int nfiles, bool is_durable)
 {
+	static unsigned seq;
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/bare", wh_dir);
 	mkdir(dir, 0755);
-	uint8_t *buf = malloc(bytes ? bytes : 1);
-	for (size_t i = 0; i < bytes; i++)
-		buf[i] = (uint8_t)rnd();
-	int64_t *us = calloc((size_t)n, sizeof(int64_t));
-	static unsigned seq;
-	for (int i = 0; i < n; i++) {
-		int64_t t0 = strata_mono_us();
-		for (int f = 0; f < nfiles; f++) {
-			char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
-			snprintf(path, sizeof(path), "%s/f%u", dir, seq++);
-			snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-			int fd = open(is_durable ? tmp : path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-			if (fd < 0)
-				die("open", NULL);
-			if (pwrite(fd, buf, bytes, 0) != (ssize_t)bytes || fsync(fd) != 0)
-				die("pwrite/fsync", NULL);
-			close(fd);
-			if (is_durable) {
-				if (rename(tmp, path) != 0)
-					die("rename", NULL);
-				int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-				if (dfd < 0 || fsync(dfd) != 0)
-					die("dir fsync", NULL);
-				close(dfd);
-			}
+	int64_t t0 = strata_mono_us();
+	for (int f = 0; f < nfiles; f++) {
+		char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
+		snprintf(path, sizeof(path), "%s/f%u", dir, seq++);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		int fd = open(is_durable ? tmp : path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0)
+			die("open", NULL);
+		if (pwrite(fd, buf, bytes, 0) != (ssize_t)bytes || fsync(fd) != 0)
+			die("pwrite/fsync", NULL);
+		close(fd);
+		if (is_durable) {
+			if (rename(tmp, path) != 0)
+				die("rename", NULL);
+			int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+			if (dfd < 0 || fsync(dfd) != 0)
+				die("dir fsync", NULL);
+			close(dfd);
 		}
-		us[i] = strata_mono_us() - t0;
 	}
-	lat l = summarize(us, n);
-	free(us);
-	free(buf);
-	return l;
+	return strata_mono_us() - t0;
 }
 
 /* ---- machine ------------------------------------------------------------------------- */
@@ -466,47 +455,78 @@ int main(void)
 	throughput(wh, "w1", 1000, scaled(50), false);
 	throughput(wh, "w1", 100000, scaled(5), false);
 
-	int n = scaled(300);
-	printf("\ncommit latency of a 10-row transaction (begin + 10 puts + commit), %d each:\n", n);
-	double b16, f16, s16, r16, o16, b1, f1, s1, r1, o1;
-	lat c16 = commit_latency(wh, "w16", n, &b16, &f16, &s16, &r16, &o16);
-	lat c1 = commit_latency(wh, "w1", n, &b1, &f1, &s1, &r1, &o1);
-	size_t bytes16 = (size_t)(b16 + 0.5), bytes1 = (size_t)(b1 + 0.5);
-	lat pw16 = bare_latency(n, bytes16, 1, false);
-	lat pd16 = bare_latency(n, bytes16, 1, true);
-	lat pf16 = bare_latency(n, bytes16 / (size_t)(f16 + 0.5), (int)(f16 + 0.5), true);
-	lat pw1 = bare_latency(n, bytes1, 1, false);
-	lat pd1 = bare_latency(n, bytes1, 1, true);
-
-	printf("  %-58s %8s %8s %8s\n", "", "p50 ms", "p99 ms", "mean ms");
-#define ROW(label, l) printf("  %-58s %8.3f %8.3f %8.3f\n", label, (l).p50_ms, (l).p99_ms, (l).mean_ms)
-	char label[128];
-	snprintf(label, sizeof(label), "w16 commit (%.1f files, %.0f B; %.1f fsync %.1f rename +2 LMDB)",
-		 f16, b16, s16, r16);
-	ROW(label, c16);
-	snprintf(label, sizeof(label), "  bare pwrite+fsync of %zu B", bytes16);
+	/* Latency: warm up to learn the bytes and files of a 10-row commit,
+	 * then interleave commits and reference writes round-robin so that
+	 * all of them see the same disk conditions. */
+	int n = scaled(300), warm = 20;
+	commit_acc c16 = {.table = "w16", .us = calloc((size_t)(n + warm), sizeof(int64_t))};
+	commit_acc c1 = {.table = "w1", .us = calloc((size_t)(n + warm), sizeof(int64_t))};
+	for (int i = 0; i < warm; i++) {
+		commit_once(wh, &c16);
+		commit_once(wh, &c1);
+	}
+	size_t files16 = (size_t)((double)c16.files / warm + 0.5);
+	size_t bytes16 = (size_t)((double)c16.bytes / warm + 0.5);
+	size_t bytes1 = (size_t)((double)c1.bytes / warm + 0.5);
+	c16 = (commit_acc){.table = "w16", .us = c16.us};
+	c1 = (commit_acc){.table = "w1", .us = c1.us};
+	uint8_t *buf = malloc(bytes16 + 1);
+	for (size_t i = 0; i < bytes16; i++)
+		buf[i] = (uint8_t)rnd();
+	enum { PW16, PD16, PF16, PW1, PD1, NREF };
+	int64_t *ref[NREF];
+	for (int k = 0; k < NREF; k++)
+		ref[k] = calloc((size_t)n, sizeof(int64_t));
+	for (int i = 0; i < n; i++) {
+		commit_once(wh, &c16);
+		commit_once(wh, &c1);
+		ref[PW16][i] = bare_once(buf, bytes16, 1, false);
+		ref[PD16][i] = bare_once(buf, bytes16, 1, true);
+		ref[PF16][i] = bare_once(buf, bytes16 / files16, (int)files16, true);
+		ref[PW1][i] = bare_once(buf, bytes1, 1, false);
+		ref[PD1][i] = bare_once(buf, bytes1, 1, true);
+	}
+	free(buf);
+	printf("\ncommit latency of a 10-row transaction (begin + 10 puts + commit), %d each,\n"
+	       "interleaved with reference writes of the same bytes in the same directory tree:\n",
+	       n);
+	lat l16 = summarize(c16.us, c16.n), l1 = summarize(c1.us, c1.n);
+	lat pw16 = summarize(ref[PW16], n), pd16 = summarize(ref[PD16], n);
+	lat pf16 = summarize(ref[PF16], n), pw1 = summarize(ref[PW1], n);
+	lat pd1 = summarize(ref[PD1], n);
+	printf("  %-62s %8s %8s %8s\n", "", "p50 ms", "p99 ms", "mean ms");
+#define ROW(label, l) printf("  %-62s %8.3f %8.3f %8.3f\n", label, (l).p50_ms, (l).p99_ms, (l).mean_ms)
+	char label[160];
+	snprintf(label, sizeof(label), "w16 commit: %.1f files, %.0f B; %.1f fsync, %.1f rename (+2 LMDB)",
+		 (double)c16.files / n, (double)c16.bytes / n, (double)c16.fsyncs / n,
+		 (double)c16.renames / n);
+	ROW(label, l16);
+	snprintf(label, sizeof(label), "  bare pwrite+fsync, 1 file of %zu B", bytes16);
 	ROW(label, pw16);
-	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync of %zu B", bytes16);
+	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync, 1 file of %zu B", bytes16);
 	ROW(label, pd16);
-	snprintf(label, sizeof(label), "  the same, x%.0f files of %zu B", f16 + 0.0,
-		 bytes16 / (size_t)(f16 + 0.5));
+	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync, %zu files of %zu B", files16,
+		 bytes16 / files16);
 	ROW(label, pf16);
-	snprintf(label, sizeof(label), "w1 commit  (%.1f file,  %.0f B; %.1f fsync %.1f rename +2 LMDB)",
-		 f1, b1, s1, r1);
-	ROW(label, c1);
-	snprintf(label, sizeof(label), "  bare pwrite+fsync of %zu B", bytes1);
+	snprintf(label, sizeof(label), "w1 commit:  %.1f file, %.0f B; %.1f fsync, %.1f rename (+2 LMDB)",
+		 (double)c1.files / n, (double)c1.bytes / n, (double)c1.fsyncs / n,
+		 (double)c1.renames / n);
+	ROW(label, l1);
+	snprintf(label, sizeof(label), "  bare pwrite+fsync, 1 file of %zu B", bytes1);
 	ROW(label, pw1);
-	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync of %zu B", bytes1);
+	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync, 1 file of %zu B", bytes1);
 	ROW(label, pd1);
 	printf("\nratios (p50):\n");
-	printf("  w16 commit / bare pwrite+fsync              %6.1fx\n", c16.p50_ms / pw16.p50_ms);
-	printf("  w16 commit / pwrite+fsync+rename+dir fsync  %6.1fx\n", c16.p50_ms / pd16.p50_ms);
-	printf("  w16 commit / same x files                   %6.1fx\n", c16.p50_ms / pf16.p50_ms);
-	printf("  w1  commit / bare pwrite+fsync              %6.1fx\n", c1.p50_ms / pw1.p50_ms);
-	printf("  w1  commit / pwrite+fsync+rename+dir fsync  %6.1fx\n", c1.p50_ms / pd1.p50_ms);
-	printf("  w16 commit / w1 commit                      %6.1fx\n", c16.p50_ms / c1.p50_ms);
-	(void)o16;
-	(void)o1;
+	printf("  w16 commit / bare pwrite+fsync                   %6.1fx\n", l16.p50_ms / pw16.p50_ms);
+	printf("  w16 commit / pwrite+fsync+rename+dir fsync       %6.1fx\n", l16.p50_ms / pd16.p50_ms);
+	printf("  w16 commit / the same for each of its files      %6.1fx\n", l16.p50_ms / pf16.p50_ms);
+	printf("  w1  commit / bare pwrite+fsync                   %6.1fx\n", l1.p50_ms / pw1.p50_ms);
+	printf("  w1  commit / pwrite+fsync+rename+dir fsync       %6.1fx\n", l1.p50_ms / pd1.p50_ms);
+	printf("  w16 commit / w1 commit                           %6.1fx\n", l16.p50_ms / l1.p50_ms);
+	for (int k = 0; k < NREF; k++)
+		free(ref[k]);
+	free(c16.us);
+	free(c1.us);
 	strata_wh_close(wh);
 	printf("\nbench_write took %.1f s\n", (double)(strata_mono_us() - start) / 1e6);
 	return 0;
