@@ -111,8 +111,9 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	printf("%-6s %-12s %-5s %-5s %-7s %8s %10s %-13s %-7s %-8s  %s\n", "id", "partition",
-	       "bucket", "level", "format", "rows", "bytes", "_seq", "added", "removed", "key range");
+	printf("%-6s %-12s %-6s %-5s %-7s %8s %10s %-13s %-7s %-8s  %s  %s\n", "id", "partition",
+	       "bucket", "level", "format", "rows", "bytes", "_seq", "added", "removed", "key range",
+	       "file");
 	for (size_t i = 0; i < n; i++) {
 		const strata_file_entry *f = &fs[i];
 		if (!all && f->removed_version)

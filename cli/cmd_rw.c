@@ -257,7 +257,10 @@ static void out_finish(out_ctx *o)
 		}
 		for (size_t i = 0; i < o->ncells; i++) {
 			size_t col = i % o->ncols;
-			printf("%-*s%s", (int)w[col], o->cells[i], col + 1 == o->ncols ? "\n" : " | ");
+			if (col + 1 == o->ncols)
+				printf("%s\n", o->cells[i]);
+			else
+				printf("%-*s | ", (int)w[col], o->cells[i]);
 			if (i + 1 == o->ncols) {
 				for (size_t c = 0; c < o->ncols; c++) {
 					for (size_t k = 0; k < w[c]; k++)
@@ -474,7 +477,19 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 	} else {
 		strata_buf b = {0};
 		strata_row_to_json(s, &row, false, &b);
-		strata_buf_putc(&b, '\n');
+		/* the partition columns, as scan prints them */
+		const char *pk;
+		json_t *pv;
+		b.len--;
+		json_object_foreach(k, pk, pv) {
+			if (strata_schema_find(s, pk) >= 0 || !json_is_string(pv))
+				continue;
+			strata_value v = {.v.s = {(const uint8_t *)json_string_value(pv),
+						  (uint32_t)json_string_length(pv)}};
+			strata_buf_printf(&b, ",\"%s\":", pk);
+			strata_value_to_json(STRATA_T_STRING, &v, &b);
+		}
+		strata_buf_append(&b, "}\n", 2);
 		fwrite(b.data, 1, b.len, stdout);
 		strata_buf_free(&b);
 	}

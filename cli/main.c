@@ -20,22 +20,25 @@ const cli_cmd cli_commands[] = {
 	 "create-table NAME --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING'\n"
 	 "       [--primary-key 'a,b'] [--partitioned-by 'pt STRING']\n"
 	 "       [--property KEY=VALUE]...",
-	 "Create a table.  Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.\n"
-	 "Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
+	 "Create a table.\n"
+	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
 	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
 	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes."},
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"
 	 "       alter-table NAME set KEY=VALUE...",
-	 "Change a table: add nullable columns, drop a non-key column (each makes a new\n"
-	 "schema version; reads at older versions keep the old schema), or set properties."},
+	 "Add or drop columns, or set properties.\n"
+	 "Adding nullable columns or dropping a non-key column makes a new schema version;\n"
+	 "reads at older versions keep the old schema."},
 	{"describe", cli_cmd_describe, "describe NAME",
-	 "Show a table: columns, key, partitions, properties, versions, files per level,\n"
-	 "earliest readable and incremental versions, tags."},
+	 "Show a table.\n"
+	 "Columns, key, partitions, properties, versions, files per level, earliest\n"
+	 "readable and incremental versions, tags."},
 	{"tables", cli_cmd_tables, "tables", "List the tables of the warehouse."},
 	{"write", cli_cmd_write, "write NAME [--file F] [--token T] [--expect-version V]",
-	 "Commit JSON lines (stdin or F) as one transaction and print its version.\n"
+	 "Commit JSON lines as one transaction.\n"
+	 "Reads stdin or F and prints the committed version.\n"
 	 "{\"_op\":\"delete\", <key columns>} deletes a key.  With --token, a repeat of a\n"
 	 "committed token commits nothing and prints the first version.  With\n"
 	 "--expect-version V the commit fails (exit 3) if a write or DDL committed after V."},
@@ -43,38 +46,50 @@ const cli_cmd cli_commands[] = {
 	 "scan NAME [--as-of-version V | --as-of-time 'YYYY-MM-DD HH:MM:SS[.ffffff]' |\n"
 	 "       --as-of-time -SECONDS | --as-of-tag TAG] [--partition 'pt=x']\n"
 	 "       [--columns a,b] [--format jsonl|csv|table]",
-	 "Read the table at the latest or an earlier version (time travel).  Rows come in\n"
-	 "key order within each bucket.  Times are UTC."},
-	{"get", cli_cmd_get, "get NAME --key '{\"pk\":5}' [--as-of-version V | --as-of-time T]",
-	 "Point lookup of one key (include partition columns for partitioned tables)."},
-	{"changes", cli_cmd_changes, "changes NAME --between V1 V2 [--partition 'pt=x']",
-	 "Incremental read: every record committed in (V1, V2], with _seq and _op."},
+	 "Read the table, now or at an earlier version.\n"
+	 "Rows come in key order within each bucket.  Times are UTC."},
+	{"get", cli_cmd_get,
+	 "get NAME --key '{\"pk\":5}' [--as-of-version V | --as-of-time T | --as-of-tag TAG]",
+	 "Look up one key.\n"
+	 "Include the partition columns in the key of a partitioned table."},
+	{"changes", cli_cmd_changes,
+	 "changes NAME --between V1 V2 [--partition 'pt=x'] [--format jsonl|csv|table]",
+	 "Read every record committed in (V1, V2], with _seq and _op."},
 	{"log", cli_cmd_log, "log NAME [--limit N]",
-	 "The version log: version, commit time, kind, files added and removed."},
+	 "Show the version log.\n"
+	 "Version, commit time, kind, files added and removed."},
 	{"files", cli_cmd_files, "files NAME [--all]",
-	 "File entries of a table (live ones; --all adds removed and deleted ones)."},
+	 "List the file entries of a table.\n"
+	 "Live ones; --all adds removed and deleted ones."},
 	{"file", cli_cmd_file, "file cat PATH | file meta PATH",
-	 "Print the records or the metadata of any strata data file (Avro or Parquet)."},
+	 "Print the records or the metadata of a data file.\n"
+	 "Any strata data file, Avro or Parquet."},
 	{"sort", cli_cmd_sort, "sort NAME [--partition 'pt=x'] [--bucket N]",
-	 "Auto-sort now: level-0 row files of each bucket become one Parquet file at\n"
-	 "level 1, all history kept."},
+	 "Sort row files into columnar files now.\n"
+	 "Level-0 row files of each bucket become one Parquet file at level 1, all\n"
+	 "history kept."},
 	{"merge", cli_cmd_merge, "merge NAME [--partition 'pt=x'] [--bucket N]",
-	 "Leveled merge now: files of the lowest level holding two or more move to the\n"
-	 "next level (at most 8 at a time, adjacent in _seq), all history kept."},
+	 "Merge small files into the next level now.\n"
+	 "Files of the lowest level holding two or more move to the next level (at most\n"
+	 "8 at a time, adjacent in _seq), all history kept."},
 	{"compact", cli_cmd_compact,
 	 "compact NAME --partial | --major [--drop-history] [--partition 'pt=x'] [--bucket N]",
+	 "Compact history now.\n"
 	 "Partial: drop history older than the retention window.  Major: keep only the\n"
 	 "latest record per key; replaced files stay until they leave retention (time\n"
 	 "travel keeps working) unless --drop-history."},
 	{"clean", cli_cmd_clean,
 	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]",
-	 "Delete files nothing needs any more (two-phase through .trash/), expire the\n"
-	 "version log outside retention, remove orphans, recover crashed jobs."},
+	 "Delete files nothing needs any more.\n"
+	 "Two-phase through .trash/; also expires the version log outside retention,\n"
+	 "removes orphans and recovers crashed jobs."},
 	{"purge", cli_cmd_purge, "purge NAME",
-	 "Drop all history now: time travel afterwards starts at the current version;\n"
-	 "tags are dropped too.  Readers holding a lease keep their files."},
+	 "Drop all history now.\n"
+	 "Time travel afterwards starts at the current version; tags are dropped too.\n"
+	 "Readers holding a lease keep their files."},
 	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
-	 "Pin a version (default: the latest) beyond retention, or remove a tag."},
+	 "Pin a version beyond retention, or remove a tag.\n"
+	 "Without --version the latest version is tagged."},
 	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
 	{"help", cmd_help, "help [COMMAND]", "Show help."},
 	{NULL, NULL, NULL, NULL},

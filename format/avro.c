@@ -260,8 +260,11 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		goto fail;
 	}
 	const char *codec = opts->codec == STRATA_CODEC_DEFLATE ? "deflate" : "null";
+	/* Avro C needs one record to fit in its block buffer */
+	size_t block = opts->avro_block_bytes > AVRO_BLOCK_BYTES ? (size_t)opts->avro_block_bytes :
+								   AVRO_BLOCK_BYTES;
 	if (avro_file_writer_create_with_codec_fp(w->fp, path, 0, w->schema, &w->writer,
-						  codec, AVRO_BLOCK_BYTES) != 0) {
+						  codec, block) != 0) {
 		w->writer = NULL;
 		rc = strata_err_set(err, -EIO, "\"%s\": could not start the Avro file: %s",
 				    path, avro_strerror());

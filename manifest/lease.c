@@ -9,7 +9,7 @@
  * Point lookups take no lease: they finish far inside clean.grace_s.
  *
  * Invariant: lease ids are unique per environment (a counter in the same
- * database); an expired lease is ignored and pruned by the next taker.
+ * database); an expired lease is ignored, and deleted by the next take.
  */
 #include "manifest/manifest_int.h"
 
@@ -38,6 +38,29 @@ static int lease_dec(const MDB_val *v, strata_lease *l)
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }
 
+/* Delete expired leases (a crashed reader's), every take: the table is small. */
+static int leases_prune(strata_mf *mf, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, mf->lease_dbi, &cur);
+	if (rc)
+		return rc;
+	int64_t now = strata_now_us();
+	MDB_val key, val;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	while (rc == 0) {
+		strata_lease l;
+		if (key.mv_size == 8 && lease_dec(&val, &l) == 0 && l.expires_us <= now) {
+			rc = mdb_cursor_del(cur, 0);
+			if (rc)
+				break;
+		}
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int64_t ttl_us,
 			 uint64_t *lease_id, strata_err *err)
 {
@@ -56,6 +79,8 @@ int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int
 	cv.mv_size = nv.n;
 	cv.mv_data = nv.b;
 	rc = mdb_put(txn, mf->lease_dbi, &ck, &cv, 0);
+	if (rc == 0)
+		rc = leases_prune(mf, txn);
 	if (rc == 0) {
 		strata_lease l = {.id = id, .table_id = table_id, .version = version,
 				  .expires_us = strata_now_us() + ttl_us, .pid = getpid()};

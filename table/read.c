@@ -196,30 +196,43 @@ int strata_partition_spec(const strata_table_def *t, const char *spec, char *out
 	return rc;
 }
 
+/* A spec is "col=value" items joined by '/' or ','.  An item starts only at
+ * the beginning or right after a separator followed by a known partition
+ * column and '=', so values may themselves contain '/' and ','. */
+static const char *spec_item_start(const strata_table_def *t, const char *p, int *col)
+{
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		size_t l = strlen(t->part_cols[i]);
+		if (strncmp(p, t->part_cols[i], l) == 0 && p[l] == '=') {
+			*col = (int)i;
+			return p + l + 1;
+		}
+	}
+	return NULL;
+}
+
 static int partition_filter(const strata_table_def *t, const char *spec, strata_arena *a,
 			    char *out, size_t n, strata_err *err)
 {
 	if (t->nparts == 0)
 		return strata_err_set(err, STRATA_EINVAL, "table \"%s\" is not partitioned", t->name);
 	const char *values[STRATA_MAX_PART_COLS] = {0};
-	char *copy = strata_arena_strdup(a, spec);
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, "/,", &save); tok; tok = strtok_r(NULL, "/,", &save)) {
-		char *eq = strchr(tok, '=');
-		if (!eq)
+	const char *p = spec;
+	while (*p) {
+		int col;
+		const char *v = spec_item_start(t, p, &col);
+		if (!v)
 			return strata_err_set(err, STRATA_EINVAL,
-					      "partition spec \"%.100s\" must be col=value[/col=value]",
-					      spec);
-		*eq = '\0';
-		bool found = false;
-		for (uint32_t i = 0; i < t->nparts; i++)
-			if (strcmp(t->part_cols[i], tok) == 0) {
-				values[i] = eq + 1;
-				found = true;
-			}
-		if (!found)
-			return strata_err_set(err, STRATA_EINVAL, "\"%.80s\" is not a partition column of %s",
-					      tok, t->name);
+					      "partition spec \"%.100s\" must be col=value[/col=value] "
+					      "with columns of %s",
+					      spec, t->name);
+		const char *end = v;
+		int next;
+		while (*end && !((*end == '/' || *end == ',') && spec_item_start(t, end + 1, &next)))
+			end++;
+		values[col] = strata_arena_dup(a, v, (size_t)(end - v) + 1);
+		((char *)values[col])[end - v] = '\0';
+		p = *end ? end + 1 : end;
 	}
 	for (uint32_t i = 0; i < t->nparts; i++)
 		if (!values[i])

@@ -215,6 +215,11 @@ static int txn_row_cmp(const void *pa, const void *pb)
 	return a->ord > b->ord ? -1 : a->ord < b->ord ? 1 : 0; /* last put first */
 }
 
+static uint64_t row_value_bytes(strata_type t, const strata_value *v)
+{
+	return t == STRATA_T_STRING || t == STRATA_T_BYTES ? v->v.s.len : 8;
+}
+
 /* "w" + 16 random hex digits + ".avro" */
 static void random_name(char *out, size_t n, const char *prefix, const char *ext)
 {
@@ -242,7 +247,8 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 	strata_fwriter *w = NULL;
 	if (is_repeat)
 		*is_repeat = false;
-	if (t->nrows == 0 && !(opts && opts->token)) {
+	if (t->nrows == 0) {
+		/* nothing to commit, token or not: no version, no token recorded */
 		*version = t->def.version;
 		strata_txn_abort(t);
 		return 0;
@@ -274,6 +280,20 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		}
 		random_name(f->name, sizeof(f->name), "w", "avro");
 		snprintf(f->path, sizeof(f->path), "%s/%s", dir, f->name);
+		/* the Avro block buffer must hold this bucket's largest record */
+		uint64_t max_row = 0;
+		for (size_t k = i; k < t->nrows && t->rows[k].part == first->part &&
+				   t->rows[k].bucket == first->bucket;
+		     k++) {
+			uint64_t sz = 16;
+			for (uint32_t c = 0; c < t->schema->ncols; c++)
+				sz += 16 + (t->rows[k].row.vals[c].is_null ? 0 :
+					    row_value_bytes(t->schema->cols[c].type,
+							    &t->rows[k].row.vals[c]));
+			if (sz > max_row)
+				max_row = sz;
+		}
+		wo.avro_block_bytes = 2 * max_row;
 		rc = strata_fwriter_open(f->path, t->schema, &wo, &w, err);
 		if (rc)
 			goto fail;
