@@ -353,12 +353,12 @@ void oracle_set_earliest(oracle *o, uint64_t readable, uint64_t incremental)
 
 /* ---- comparison ------------------------------------------------------------------------ */
 
-typedef struct lines {
+typedef struct linevec {
 	char **v;
 	size_t n, cap;
-} lines;
+} linevec;
 
-static void lines_push(lines *l, const char *s)
+static void lines_push(linevec *l, const char *s)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? 2 * l->cap : 256;
@@ -372,14 +372,14 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void lines_free(lines *l)
+static void lines_free(linevec *l)
 {
 	for (size_t i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
 }
 
-static int lines_compare(oracle *o, const char *what, lines *exp, lines *act)
+static int lines_compare(oracle *o, const char *what, linevec *exp, linevec *act)
 {
 	qsort(exp->v, exp->n, sizeof(char *), str_cmp);
 	qsort(act->v, act->n, sizeof(char *), str_cmp);
@@ -501,7 +501,7 @@ static int scan_compare(oracle *o, const strata_read_opts *ro, uint64_t v, const
 			what, o->cfg.seed, o->steps, o->earliest_readable, err.msg);
 		return -1;
 	}
-	lines act = {0}, exp = {0};
+	linevec act = {0}, exp = {0};
 	strata_buf b = {0};
 	const strata_row *row;
 	const char *const *pv;
@@ -563,7 +563,7 @@ static int check_changes(oracle *o, uint64_t v1, uint64_t v2)
 			o->cfg.seed, o->steps, err.msg);
 		return -1;
 	}
-	lines act = {0}, exp = {0};
+	linevec act = {0}, exp = {0};
 	strata_buf b = {0};
 	const strata_row *row;
 	const char *const *pv;
@@ -784,149 +784,186 @@ static int txn_size(oracle *o)
 	return 1 + (int)rnd(o, (uint64_t)max);
 }
 
-static int step_write(oracle *o)
+/* A generated transaction: JSON lines plus what each row does to the model. */
+typedef struct staged {
+	int part, pk;
+	bool is_delete;
+	char **vals;
+} staged;
+
+struct oracle_txn {
+	strata_buf lines; /* JSON lines, '\n'-terminated */
+	staged *st;
+	int n;
+	uint32_t nvals;
+	char token[48];
+};
+
+oracle_txn *oracle_txn_gen(oracle *o)
 {
 	const mschema *s = &o->schemas[o->nschemas - 1];
-	strata_err err;
-	strata_err_clear(&err);
-	strata_txn *t;
-	if (strata_txn_begin(o->wh, o->name, &t, &err)) {
-		fprintf(stderr, "\noracle: txn begin failed: %s\n", err.msg);
-		return -1;
-	}
-	int n = txn_size(o);
-	/* staged: last write per key in this transaction */
-	typedef struct staged {
-		int part, pk;
-		bool is_delete;
-		char **vals;
-	} staged;
-	staged *st = strata_calloc((size_t)n, sizeof(staged));
-	strata_buf line = {0};
-	uint32_t nvals = o->next_col_id;
-	for (int i = 0; i < n; i++) {
-		staged *x = &st[i];
+	oracle_txn *t = strata_calloc(1, sizeof(*t));
+	t->n = txn_size(o);
+	t->st = strata_calloc((size_t)t->n, sizeof(staged));
+	t->nvals = o->next_col_id;
+	snprintf(t->token, sizeof(t->token), "tok-%" PRIu64 "-%" PRIu64 "-%" PRIu64, o->cfg.seed,
+		 o->steps, oracle_rand(o) % 1000000);
+	for (int i = 0; i < t->n; i++) {
+		staged *x = &t->st[i];
 		x->part = (int)rnd(o, (uint64_t)o->nparts_eff);
 		x->pk = (int)rnd(o, (uint64_t)o->cfg.nkeys);
 		x->is_delete = rnd(o, 100) < 15;
-		x->vals = strata_arena_alloc(o->arena, sizeof(char *) * nvals);
-		memset(x->vals, 0, sizeof(char *) * nvals);
-		strata_buf_reset(&line);
+		x->vals = strata_arena_alloc(o->arena, sizeof(char *) * t->nvals);
+		memset(x->vals, 0, sizeof(char *) * t->nvals);
 		char pn[16];
 		part_name(o, x->part, pn, sizeof(pn));
 		const char *kk = x->pk % 3 == 0 ? "k0" : x->pk % 3 == 1 ? "k1" : "k2";
-		x->vals[1] = strata_arena_strdup(o->arena, "0");
 		char num[32];
 		snprintf(num, sizeof(num), "%d", x->pk);
 		x->vals[1] = strata_arena_strdup(o->arena, num);
 		char kq[8];
 		snprintf(kq, sizeof(kq), "\"%s\"", kk);
 		x->vals[2] = strata_arena_strdup(o->arena, kq);
-		strata_buf_printf(&line, "{\"pk\":%d,\"kk\":\"%s\"", x->pk, kk);
+		strata_buf *line = &t->lines;
+		strata_buf_printf(line, "{\"pk\":%d,\"kk\":\"%s\"", x->pk, kk);
 		if (o->cfg.nparts)
-			strata_buf_printf(&line, ",\"pt\":\"%s\"", pn);
+			strata_buf_printf(line, ",\"pt\":\"%s\"", pn);
 		if (x->is_delete) {
-			strata_buf_printf(&line, ",\"_op\":\"delete\"");
+			strata_buf_printf(line, ",\"_op\":\"delete\"");
 		} else {
 			for (uint32_t c = 2; c < s->n; c++) {
 				uint64_t r = rnd(o, 10);
 				if (r == 0)
 					continue; /* absent: null */
 				if (r == 1) {
-					strata_buf_printf(&line, ",\"%s\":null", s->cols[c].name);
+					strata_buf_printf(line, ",\"%s\":null", s->cols[c].name);
 					continue;
 				}
 				char *v = random_value(o, s->cols[c].type);
 				x->vals[s->cols[c].id] = v;
-				strata_buf_printf(&line, ",\"%s\":%s", s->cols[c].name, v);
+				strata_buf_printf(line, ",\"%s\":%s", s->cols[c].name, v);
 			}
 		}
-		strata_buf_append(&line, "}", 1);
+		strata_buf_append(line, "}\n", 2);
+	}
+	strata_buf_putc(&t->lines, 0);
+	t->lines.len--;
+	return t;
+}
+
+const char *oracle_txn_lines(const oracle_txn *t)
+{
+	return (const char *)t->lines.data;
+}
+
+const char *oracle_txn_token(const oracle_txn *t)
+{
+	return t->token;
+}
+
+void oracle_txn_free(oracle_txn *t)
+{
+	if (!t)
+		return;
+	strata_buf_free(&t->lines);
+	free(t->st);
+	free(t);
+}
+
+void oracle_txn_apply(oracle *o, const oracle_txn *t, uint64_t v)
+{
+	/* the last put per key wins */
+	for (int i = t->n - 1; i >= 0; i--) {
+		bool seen = false;
+		for (int j = i + 1; j < t->n && !seen; j++)
+			seen = t->st[j].part == t->st[i].part && t->st[j].pk == t->st[i].pk;
+		if (seen)
+			continue;
+		key_push(o, key_at(o, t->st[i].part, t->st[i].pk), v, t->st[i].is_delete,
+			 t->st[i].vals, t->nvals);
+	}
+	oracle_note_version(o, v);
+}
+
+int oracle_txn_commit(strata_wh *wh, const char *table, const char *lines, const char *token,
+		      uint64_t expect_version, uint64_t *v, bool *is_repeat, strata_err *err)
+{
+	strata_txn *t;
+	int rc = strata_txn_begin(wh, table, &t, err);
+	if (rc)
+		return rc;
+	const char *p = lines;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		json_error_t je;
-		json_t *obj = json_loadb((char *)line.data, line.len, 0, &je);
-		if (!obj || strata_txn_put_json(t, obj, &err)) {
-			fprintf(stderr, "\noracle: put failed for %.*s: %s\n", (int)line.len,
-				(char *)line.data, obj ? err.msg : je.text);
-			json_decref(obj);
+		json_t *obj = json_loadb(p, len, 0, &je);
+		if (!obj) {
 			strata_txn_abort(t);
-			free(st);
-			strata_buf_free(&line);
-			return -1;
+			return strata_err_set(err, STRATA_EINVAL, "bad generated line: %s", je.text);
 		}
+		rc = strata_txn_put_json(t, obj, err);
 		json_decref(obj);
+		if (rc) {
+			strata_txn_abort(t);
+			return rc;
+		}
+		p = nl ? nl + 1 : p + len;
 	}
-	strata_buf_free(&line);
+	strata_commit_opts co = {.token = token, .expect_version = expect_version};
+	return strata_txn_commit(t, &co, v, is_repeat, err);
+}
+
+static int step_write(oracle *o)
+{
+	oracle_txn *t = oracle_txn_gen(o);
 	tu_clock_advance(1 + (int64_t)rnd(o, 3000000));
-	char token[32];
-	strata_commit_opts co = {0};
 	bool use_token = rnd(o, 20) == 0;
-	if (use_token) {
-		snprintf(token, sizeof(token), "tok-%" PRIu64 "-%" PRIu64, o->cfg.seed, o->steps);
-		co.token = token;
-	}
 	bool use_expect = rnd(o, 20) == 0;
-	if (use_expect)
-		co.expect_version = o->version;
 	uint64_t v;
 	bool is_repeat;
-	int rc = strata_txn_commit(t, &co, &v, &is_repeat, &err);
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = oracle_txn_commit(o->wh, o->name, oracle_txn_lines(t), use_token ? t->token : NULL,
+				   use_expect ? o->version : 0, &v, &is_repeat, &err);
 	if (rc || is_repeat || v <= o->version) {
 		fprintf(stderr,
 			"\noracle: commit failed (seed %" PRIu64 ", step %" PRIu64 "): rc %d v %" PRIu64
 			" repeat %d: %s\n",
 			o->cfg.seed, o->steps, rc, v, is_repeat, err.msg);
-		free(st);
+		oracle_txn_free(t);
 		return -1;
 	}
-	/* apply: the last put per key wins */
-	for (int i = n - 1; i >= 0; i--) {
-		bool seen = false;
-		for (int j = i + 1; j < n && !seen; j++)
-			seen = st[j].part == st[i].part && st[j].pk == st[i].pk;
-		if (seen)
-			continue;
-		key_push(o, key_at(o, st[i].part, st[i].pk), v, st[i].is_delete, st[i].vals, nvals);
-	}
-	free(st);
-	oracle_note_version(o, v);
+	oracle_txn_apply(o, t, v);
 	if (use_token) {
 		/* a retry with the same token commits nothing */
-		strata_txn *t2;
-		if (strata_txn_begin(o->wh, o->name, &t2, &err) == 0) {
-			json_t *obj = json_pack("{s:I,s:s}", "pk", (json_int_t)0, "kk", "k0");
-			if (o->cfg.nparts)
-				json_object_set_new(obj, "pt", json_string("p0"));
-			strata_txn_put_json(t2, obj, &err);
-			json_decref(obj);
-			uint64_t v2;
-			rc = strata_txn_commit(t2, &co, &v2, &is_repeat, &err);
-			if (rc || !is_repeat || v2 != v) {
-				fprintf(stderr, "\noracle: token retry should return %" PRIu64
-						" without committing (got rc %d v %" PRIu64 " repeat %d)\n",
-					v, rc, v2, is_repeat);
-				return -1;
-			}
+		uint64_t v2;
+		rc = oracle_txn_commit(o->wh, o->name, "{\"pk\":0,\"kk\":\"k0\",\"pt\":\"p0\"}",
+				       t->token, 0, &v2, &is_repeat, &err);
+		if (o->cfg.nparts == 0)
+			rc = oracle_txn_commit(o->wh, o->name, "{\"pk\":0,\"kk\":\"k0\"}", t->token, 0,
+					       &v2, &is_repeat, &err);
+		if (rc || !is_repeat || v2 != v) {
+			fprintf(stderr, "\noracle: token retry should return %" PRIu64
+					" without committing (got rc %d v %" PRIu64 " repeat %d)\n",
+				v, rc, v2, is_repeat);
+			oracle_txn_free(t);
+			return -1;
 		}
 	}
 	if (use_expect && rnd(o, 2) == 0) {
 		/* a stale expected version conflicts and commits nothing */
-		strata_txn *t3;
-		if (strata_txn_begin(o->wh, o->name, &t3, &err) == 0) {
-			json_t *obj = json_pack("{s:I,s:s}", "pk", (json_int_t)1, "kk", "k1");
-			if (o->cfg.nparts)
-				json_object_set_new(obj, "pt", json_string("p0"));
-			strata_txn_put_json(t3, obj, &err);
-			json_decref(obj);
-			strata_commit_opts stale = {.expect_version = v - 1};
-			uint64_t v3;
-			rc = strata_txn_commit(t3, &stale, &v3, &is_repeat, &err);
-			if (rc != STRATA_ECONFLICT) {
-				fprintf(stderr, "\noracle: stale --expect-version should conflict (rc %d)\n",
-					rc);
-				return -1;
-			}
+		uint64_t v3;
+		const char *line = o->cfg.nparts ? "{\"pk\":1,\"kk\":\"k1\",\"pt\":\"p0\"}" :
+						   "{\"pk\":1,\"kk\":\"k1\"}";
+		rc = oracle_txn_commit(o->wh, o->name, line, NULL, v - 1, &v3, &is_repeat, &err);
+		if (rc != STRATA_ECONFLICT) {
+			fprintf(stderr, "\noracle: stale --expect-version should conflict (rc %d)\n", rc);
+			oracle_txn_free(t);
+			return -1;
 		}
 	}
+	oracle_txn_free(t);
 	return 0;
 }
 

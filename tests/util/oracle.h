@@ -46,6 +46,21 @@ int oracle_step(oracle *o);
 int oracle_check_scan(oracle *o, uint64_t v, const char *partition);
 int oracle_check_all_versions(oracle *o);
 int oracle_check_random_reads(oracle *o, int n);
+/* ---- transactions made here, committed anywhere ---------------------------- */
+
+/* A random write transaction as JSON lines (for another process to commit,
+ * e.g. one that gets killed), with a unique idempotency token.  Apply it to
+ * the model once it is known to have committed at version v. */
+typedef struct oracle_txn oracle_txn;
+oracle_txn *oracle_txn_gen(oracle *o);
+const char *oracle_txn_lines(const oracle_txn *t);
+const char *oracle_txn_token(const oracle_txn *t);
+void oracle_txn_apply(oracle *o, const oracle_txn *t, uint64_t v);
+void oracle_txn_free(oracle_txn *t);
+/* Commit JSON lines as one transaction (token/expect_version optional). */
+int oracle_txn_commit(strata_wh *wh, const char *table, const char *lines, const char *token,
+		      uint64_t expect_version, uint64_t *v, bool *is_repeat, strata_err *err);
+
 /* ---- governance --------------------------------------------------------- */
 
 typedef struct oracle_gov_stats {
