@@ -282,8 +282,9 @@ static int trash_empty(clean_ctx *c, strata_err *err)
 		if (strata_io()->stat(path, &st) != 0)
 			continue;
 		long long deleted_us = strtoll(e->d_name, NULL, 10);
+		/* files marked by this very run carry a later time than c->now_us */
 		bool is_old = c->o->is_purge ||
-			      c->now_us - deleted_us >= c->o->trash_s * 1000000;
+			      strata_now_us() - deleted_us >= c->o->trash_s * 1000000;
 		if (!is_old) {
 			c->r->trash_files++;
 			c->r->trash_bytes += (uint64_t)st.st_size;

@@ -9,7 +9,8 @@
  *   - new directories were not made durable (parent not fsynced);
  *   - a job whose plan went stale (input replaced and cleaned) failed with
  *     ENOENT instead of reporting a conflict;
- *   - listing tables or intents failed on LMDB's empty-key rule.
+ *   - listing tables or intents failed on LMDB's empty-key rule;
+ *   - clean with trash_s 0 left the files it had just marked in the trash.
  */
 #include "tests/util/testutil.h"
 
@@ -245,6 +246,35 @@ static void test_list_tables_and_intents(void)
 	strata_wh_close(wh);
 }
 
+static void test_clean_trash_zero_unlinks_now(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY", NULL, NULL,
+						  (const char *[]){"write.bucket.num=1"}, 1, &err), 0);
+	uint64_t v;
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1}", &v, &err), 0);
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":2}", &v, &err), 0);
+	strata_bucket_view bv;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "t", "", 0, strata_now_us(), &bv, &err), 0);
+	strata_job_plan plan;
+	strata_sort_plan(&bv, 0, &plan);
+	strata_job_result jr;
+	strata_job_ctl ctl = {.owner = "test@x:1"};
+	CU_ASSERT_EQUAL(strata_job_execute(wh, &bv, &plan, &ctl, &jr, &err), 0);
+	strata_bucket_view_free(&bv);
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	co.grace_s = 0;
+	co.trash_s = 0;
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &co, &cr, &err), 0);
+	CU_ASSERT_EQUAL(cr.files_deleted, 2);
+	CU_ASSERT_EQUAL(cr.files_unlinked, 2);
+	CU_ASSERT_EQUAL(cr.trash_files, 0);
+	strata_wh_close(wh);
+}
+
 static void register_regress(void)
 {
 	CU_pSuite s = CU_add_suite("regress", NULL, NULL);
@@ -256,6 +286,7 @@ static void register_regress(void)
 	TU_ADD(s, test_mkdirs_fsyncs_parents);
 	TU_ADD(s, test_stale_plan_conflicts);
 	TU_ADD(s, test_list_tables_and_intents);
+	TU_ADD(s, test_clean_trash_zero_unlinks_now);
 }
 
 TU_MAIN(register_regress)
