@@ -6,7 +6,7 @@
  * gets, incremental reads) and, at the end of each table, at every version.
  *
  * ORACLE_OPS (default 10000) steps in all, spread over tables of
- * ORACLE_EPOCH (default 400) steps each so file counts stay bounded without
+ * ORACLE_EPOCH (default 100) steps each so file counts stay bounded without
  * compaction; ORACLE_SEED replays a run.
  */
 #include "tests/util/oracle.h"
@@ -24,7 +24,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 static void test_oracle_workload(void)
 {
 	uint64_t ops = env_u64("ORACLE_OPS", 10000);
-	uint64_t epoch = env_u64("ORACLE_EPOCH", 400);
+	uint64_t epoch = env_u64("ORACLE_EPOCH", 100);
 	uint64_t seed = env_u64("ORACLE_SEED", (uint64_t)time(NULL));
 	fprintf(stderr, "\noracle: %" PRIu64 " steps, seed %" PRIu64
 			" (replay with ORACLE_SEED=%" PRIu64 ")\n",
