@@ -945,6 +945,88 @@ static void test_commit_job(void)
 	tu_clock_real();
 }
 
+/* The floor log stays bounded: when full, the oldest raise goes and the
+ * versions below its boundary become unresolvable (resolvable_from). */
+static void test_floor_log_full(void)
+{
+	strata_mf *mf = mf_fresh();
+	strata_table_def t = mk_table(mf, "fl", 1, NULL);
+	strata_err e;
+	enum { RAISES = STRATA_FLOOR_LOG_MAX + 4 };
+	for (uint64_t i = 1; i <= RAISES; i++) {
+		uint64_t v = 0;
+		int rc = commit_job(mf, t.id, 1, 0, 1, NULL, 0, i, 0, false, NULL, &v, &e);
+		CU_ASSERT_EQUAL_FATAL(rc, 0);
+		CU_ASSERT_EQUAL(v, i + 1); /* the raise to i commits at i + 1 */
+	}
+	strata_bucket_state bs = bucket_state(mf, t.id, 1, 0);
+	CU_ASSERT_EQUAL(bs.floor, RAISES);
+	CU_ASSERT_EQUAL(bs.nlog, STRATA_FLOOR_LOG_MAX);
+	CU_ASSERT_EQUAL(bs.resolvable_from, 4);
+	CU_ASSERT_EQUAL(bs.log[0].boundary, 5);
+	CU_ASSERT_EQUAL(bs.log[bs.nlog - 1].boundary, RAISES);
+	uint64_t l = 0;
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, NULL, 0, RAISES + 1, 3, false, &l), STRATA_ERETENTION);
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, NULL, 0, RAISES + 1, 4, false, &l), 0);
+	CU_ASSERT_EQUAL(l, 5);
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, NULL, 0, RAISES + 1, 100, false, &l), 0);
+	CU_ASSERT_EQUAL(l, 101);
+	CU_ASSERT_EQUAL(strata_mf_earliest_readable(&bs, NULL, 0, RAISES + 1), 4);
+	strata_mf_close(mf);
+}
+
+/* Forgetting files makes the oldest raises dead; they are trimmed unless a
+ * tag still needs them. */
+static void test_floor_log_trim_tags(void)
+{
+	strata_mf *mf = mf_fresh();
+	strata_table_def t = mk_table(mf, "ft", 1, NULL);
+	strata_err e;
+	uint64_t f1, f2, f3, oa, ob, v;
+	write1(mf, "ft", 1, 0, &f1); /* 2 */
+	write1(mf, "ft", 1, 0, &f2); /* 3 */
+	CU_ASSERT_EQUAL_FATAL(commit_job(mf, t.id, 1, 0, 1, &f1, 1, 3, 0, false, &oa, &v, &e), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	write1(mf, "ft", 1, 0, &f3); /* 5 */
+	uint64_t inb[3] = {oa, f2, f3};
+	CU_ASSERT_EQUAL_FATAL(commit_job(mf, t.id, 1, 0, 1, inb, 3, 5, 0, false, &ob, &v, &e), 0);
+	CU_ASSERT_EQUAL(v, 6);
+	CU_ASSERT_EQUAL(strata_mf_tag_put(mf, "ft", "t2", 2, &e), 0);
+	/* clean and forget f1 (removed at 4): min_readable 4 makes the first
+	 * raise (J-1 = 3) dead, but the tag at 2 keeps it */
+	CU_ASSERT_EQUAL(strata_mf_commit_clean(mf, t.id, &f1, 1, &v, NULL, &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_forget_deleted(mf, t.id, &f1, 1, &e), 0);
+	strata_bucket_state bs = bucket_state(mf, t.id, 1, 0);
+	CU_ASSERT_EQUAL(bs.min_readable, 4);
+	CU_ASSERT_EQUAL(bs.nlog, 2);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *fs;
+	size_t n = bucket_files(mf, t.id, 1, 0, a, &fs);
+	uint64_t l = 0;
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 2, true, &l), 0);
+	CU_ASSERT_EQUAL(l, 3);
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 2, false, &l), STRATA_ERETENTION);
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 3, false, &l), 0);
+	CU_ASSERT_EQUAL(l, 5);
+	/* without the tag, the next forget trims both dead raises */
+	CU_ASSERT_EQUAL(strata_mf_tag_del(mf, "ft", "t2", &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_commit_clean(mf, t.id, &oa, 1, &v, NULL, &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_forget_deleted(mf, t.id, &oa, 1, &e), 0);
+	bs = bucket_state(mf, t.id, 1, 0);
+	CU_ASSERT_EQUAL(bs.min_readable, 6);
+	CU_ASSERT_EQUAL(bs.nlog, 0);
+	CU_ASSERT_EQUAL(bs.resolvable_from, 5);
+	CU_ASSERT_EQUAL(bs.floor, 5);
+	strata_arena_reset(a);
+	n = bucket_files(mf, t.id, 1, 0, a, &fs);
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 4, false, &l), STRATA_ERETENTION);
+	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 5, false, &l), 0);
+	CU_ASSERT_EQUAL(strata_mf_earliest_readable(&bs, fs, n, v), 5);
+	CU_ASSERT_EQUAL(strata_mf_earliest_incremental(&bs), 5);
+	strata_arena_free(a);
+	strata_mf_close(mf);
+}
+
 /* ---- clean, forget, expire -------------------------------------------------------- */
 
 static void test_clean_and_forget(void)
@@ -1556,49 +1638,52 @@ static void test_map_growth(void)
 
 /* ---- two processes ----------------------------------------------------------------- */
 
-static int child_commits(const char *dir, int n)
+/* n commits of per files each (buckets 0..per-1 of 64) with tokens who-i;
+ * returns the number that failed. */
+static int commit_loop(strata_mf *mf, const char *who, int n, size_t per)
 {
-	strata_mf *mf = NULL;
-	strata_err e;
-	if (strata_mf_open(dir, false, &mf, &e) != 0)
-		return 10;
+	uint32_t b[64];
+	for (size_t i = 0; i < per; i++)
+		b[i] = (uint32_t)i;
 	int bad = 0;
 	for (int i = 0; i < n; i++) {
-		uint32_t b = (uint32_t)(i % 4);
 		uint64_t v = 0;
 		char tok[32];
-		snprintf(tok, sizeof(tok), "child-%d", i);
-		if (commit_files(mf, "conc", 1, "", 4, &b, 1, tok, 0, &v, NULL, NULL, &e) != 0)
+		strata_err e;
+		snprintf(tok, sizeof(tok), "%s-%d", who, i);
+		if (commit_files(mf, "conc", 1, "", 64, b, per, tok, 0, &v, NULL, NULL, &e) != 0) {
+			fprintf(stderr, "\n%s commit %d: %s\n", who, i, e.msg);
 			bad++;
+		}
 	}
-	strata_mf_close(mf);
-	return bad ? 11 : 0;
+	return bad;
 }
 
-static void test_two_processes(void)
+static void two_processes(size_t per, bool is_small_map)
 {
 	const char *dir = tu_tmpdir();
 	strata_mf *mf = NULL;
 	strata_err e;
+	if (is_small_map)
+		setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
 	CU_ASSERT_EQUAL_FATAL(strata_mf_open(dir, true, &mf, &e), 0);
-	strata_table_def t = mk_table(mf, "conc", 4, NULL);
+	strata_table_def t = mk_table(mf, "conc", 64, NULL);
 	strata_mf_close(mf);
 	enum { N = 60 };
 	fflush(NULL);
 	pid_t pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0)
-		_exit(child_commits(dir, N));
-	CU_ASSERT_EQUAL_FATAL(strata_mf_open(dir, false, &mf, &e), 0);
-	int failed = 0;
-	for (int i = 0; i < N; i++) {
-		uint32_t b = (uint32_t)(3 - i % 4);
-		uint64_t v = 0;
-		char tok[32];
-		snprintf(tok, sizeof(tok), "parent-%d", i);
-		if (commit_files(mf, "conc", 1, "", 4, &b, 1, tok, 0, &v, NULL, NULL, &e) != 0)
-			failed++;
+	if (pid == 0) {
+		strata_mf *cmf = NULL;
+		if (strata_mf_open(dir, false, &cmf, &e) != 0)
+			_exit(10);
+		int bad = commit_loop(cmf, "child", N, per);
+		strata_mf_close(cmf);
+		_exit(bad ? 11 : 0);
 	}
+	CU_ASSERT_EQUAL_FATAL(strata_mf_open(dir, false, &mf, &e), 0);
+	unsetenv("STRATA_MF_MAP_BYTES");
+	int failed = commit_loop(mf, "parent", N, per);
 	int st = 0;
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -1615,24 +1700,26 @@ static void test_two_processes(void)
 		CU_ASSERT_EQUAL(vs[i].version, i + 1);
 		if (i) {
 			CU_ASSERT(vs[i].ts_us > vs[i - 1].ts_us);
-			CU_ASSERT_EQUAL(vs[i].nadded, 1);
+			CU_ASSERT_EQUAL(vs[i].nadded, per);
 		}
 	}
 	strata_file_entry *fs;
 	size_t nf;
 	CU_ASSERT_EQUAL(strata_mf_table_files(snap, t.id, a, &fs, &nf, &e), 0);
-	CU_ASSERT_EQUAL(nf, 2 * N);
-	/* each version added exactly one file, and no two files share a version */
-	bool *seen = calloc(2 * N + 2, sizeof(bool));
-	size_t dup = 0;
+	CU_ASSERT_EQUAL(nf, 2 * N * per);
+	/* each version added exactly per files, one per bucket */
+	size_t *seen = calloc(2 * N + 2, sizeof(size_t));
+	size_t bad = 0;
 	for (size_t i = 0; i < nf; i++) {
 		uint64_t av = fs[i].added_version;
-		if (av < 2 || av > 2 * N + 1 || seen[av])
-			dup++;
+		if (av < 2 || av > 2 * N + 1)
+			bad++;
 		else
-			seen[av] = true;
+			seen[av]++;
 	}
-	CU_ASSERT_EQUAL(dup, 0);
+	for (size_t v = 2; v <= 2 * N + 1; v++)
+		bad += seen[v] != per;
+	CU_ASSERT_EQUAL(bad, 0);
 	free(seen);
 	strata_table_def now;
 	CU_ASSERT_EQUAL(strata_mf_table_get(snap, "conc", &now, &e), 0);
@@ -1640,6 +1727,17 @@ static void test_two_processes(void)
 	strata_mf_snap_close(snap);
 	strata_arena_free(a);
 	strata_mf_close(mf);
+}
+
+static void test_two_processes(void)
+{
+	two_processes(1, false);
+}
+
+/* Both processes grow a tiny map while the other commits. */
+static void test_two_processes_growing_map(void)
+{
+	two_processes(48, true);
 }
 
 static void register_manifest(void)
@@ -1655,6 +1753,8 @@ static void register_manifest(void)
 	TU_ADD(s, test_commit_schema_conflict);
 	TU_ADD(s, test_commit_bucket_conflict);
 	TU_ADD(s, test_commit_job);
+	TU_ADD(s, test_floor_log_full);
+	TU_ADD(s, test_floor_log_trim_tags);
 	TU_ADD(s, test_clean_and_forget);
 	TU_ADD(s, test_expire_versions);
 	TU_ADD(s, test_version_at_time);
@@ -1667,6 +1767,7 @@ static void register_manifest(void)
 	TU_ADD(s, test_paths);
 	TU_ADD(s, test_map_growth);
 	TU_ADD(s, test_two_processes);
+	TU_ADD(s, test_two_processes_growing_map);
 }
 
 TU_MAIN(register_manifest)
