@@ -16,7 +16,7 @@
  *
  * The writer is Avro C's: it streams into a strata_wfile through a stdio
  * cookie, so the I/O vtable sees every byte and a failed write poisons the
- * file.
+ * file (and Avro C's writer is still freed: see avro_cookie_write).
  *
  * The reader parses the container itself (header, metadata map, sync marker,
  * blocks) and decodes records with a hand-written, bounds-checked decoder;
@@ -207,14 +207,33 @@ typedef struct avro_w {
 	const strata_schema *ss;
 	strata_buf scratch;
 	char *path;
+	bool is_discarding; /* aborting: the stream drops what Avro C flushes */
 } avro_w;
+
+/* The stdio stream Avro C writes into: it appends to the wfile.  Avro C's
+ * avro_file_writer_close() frees the writer only when its final flush
+ * succeeds, so an abort after a failed write first switches the stream to
+ * discarding; the wfile stays poisoned and reports the first failure. */
+static ssize_t avro_cookie_write(void *cookie, const char *buf, size_t n)
+{
+	avro_w *w = cookie;
+	if (w->is_discarding)
+		return (ssize_t)n;
+	if (strata_wfile_write(w->wf, buf, n, NULL) != 0) {
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)n;
+}
 
 static void avro_w_free(avro_w *w, bool commit_done)
 {
-	if (w->writer) {
-		/* flushes into the stdio cookie; harmless when aborting */
+	if (!commit_done)
+		w->is_discarding = true;
+	if (w->writer)
 		avro_file_writer_close(w->writer);
-	}
+	if (w->fp)
+		fclose(w->fp);
 	if (w->has_rec)
 		avro_value_decref(&w->rec);
 	if (w->iface)
@@ -254,11 +273,13 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		goto fail;
 	}
 	w->has_rec = true;
-	w->fp = strata_wfile_stdio(w->wf);
+	cookie_io_functions_t fns = {.write = avro_cookie_write};
+	w->fp = fopencookie(w, "w", fns);
 	if (!w->fp) {
 		rc = strata_err_set(err, -errno, "\"%s\": fopencookie failed", path);
 		goto fail;
 	}
+	setvbuf(w->fp, NULL, _IOFBF, 64 * 1024);
 	const char *codec = opts->codec == STRATA_CODEC_DEFLATE ? "deflate" : "null";
 	if (avro_file_writer_create_with_codec_fp(w->fp, path, 0, w->schema, &w->writer,
 						  codec, AVRO_BLOCK_BYTES) != 0) {
@@ -349,11 +370,23 @@ static int avro_w_finish(void *state, const strata_file_stats *stats,
 {
 	avro_w *w = state;
 	int rc = avro_file_writer_close(w->writer);
-	w->writer = NULL;
 	if (rc) {
+		/* the writer is still Avro C's to free: avro_w_free closes it again */
 		rc = strata_err_set(err, rc > 0 ? -rc : -EIO,
 				    "\"%s\": could not finish the Avro file: %s", w->path,
 				    avro_strerror());
+		avro_w_free(w, false);
+		return rc;
+	}
+	w->writer = NULL;
+	FILE *fp = w->fp;
+	w->fp = NULL;
+	if (fclose(fp) != 0) {
+		/* a failed write poisoned the wfile, which says why */
+		rc = strata_wfile_write(w->wf, "", 0, err);
+		if (rc == 0)
+			rc = strata_err_set(err, -EIO, "\"%s\": could not flush the Avro file",
+					    w->path);
 		avro_w_free(w, false);
 		return rc;
 	}
