@@ -516,6 +516,22 @@ static void test_time_travel(void)
 	expect_cli(wh, NULL, "scan t --as-of-time -200000", 1, "did not exist yet", false);
 	expect_cli(wh, NULL, "scan t --as-of-time -", 2, "--as-of-time", false);
 	expect_cli(wh, NULL, "scan t --as-of-time -1x", 2, "--as-of-time", false);
+	/* not plain decimal seconds, or absurdly far back: a usage error, never
+	 * an overflow (UBSan aborted on these) */
+	const char *bad_ago[] = {"-inf", "-nan", "-1e300", "-1e18", "-0x10", "-9223372036854775807",
+				 "--5", "- 5"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(bad_ago); i++) {
+		snprintf(args, sizeof(args), "scan t --as-of-time '%s'", bad_ago[i]);
+		expect_cli(wh, NULL, args, 2, "--as-of-time wants", false);
+	}
+	CU_ASSERT_EQUAL(cli(wh, "scan t --as-of-time -85000.5", &out, NULL), 0);
+	CU_ASSERT_EQUAL(count_lines(out), 3);
+	free(out);
+	/* versions are plain digits */
+	expect_cli(wh, NULL, "scan t --as-of-version ' -5'", 2, "--as-of-version", false);
+	expect_cli(wh, NULL, "scan t --as-of-version +2", 2, "--as-of-version", false);
+	expect_cli(wh, NULL, "scan t --as-of-version 99999999999999999999999", 2, "--as-of-version",
+		   false);
 	/* get at a time */
 	CU_ASSERT_EQUAL(cli(wh, "get t --key '{\"pk\":3}' --as-of-time -85000", &out, NULL), 0);
 	CU_ASSERT_STRING_EQUAL(out, "{\"pk\":3,\"val\":\"three\",\"d\":null}\n");
