@@ -438,6 +438,12 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		if (rc && rc != MDB_NOTFOUND)
 			return mf_lmdb_err(err, rc, "read token");
 	}
+	if (w->nfiles == 0) {
+		/* nothing to commit: no version, no token (an empty version would
+		 * count as a write and fail every --expect-version after it) */
+		c->version = t.version;
+		return MF_ABORT_OK;
+	}
 	if (w->expect_version &&
 	    (t.data_version > w->expect_version || w->expect_version > t.version))
 		return strata_err_set(err, STRATA_ECONFLICT,

@@ -274,7 +274,9 @@ typedef struct strata_mf_write {
  * token (a repeat returns the first version with *is_repeat set and commits
  * nothing), the schema version and each partition's bucket count; create
  * partitions on first use; assign the next version; add the entries (their
- * _seq range is set to the version).  *version receives the version. */
+ * _seq range is set to the version).  *version receives the version.  A
+ * write of no files commits nothing: *version is the current version (or the
+ * first one, for a repeated token). */
 int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *version,
 			   bool *is_repeat, strata_err *err);
 

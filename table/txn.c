@@ -242,6 +242,8 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 	strata_fwriter *w = NULL;
 	if (is_repeat)
 		*is_repeat = false;
+	/* with a token, an empty transaction still asks the manifest, which
+	 * answers a repeated token with its first version */
 	if (t->nrows == 0 && !(opts && opts->token)) {
 		*version = t->def.version;
 		strata_txn_abort(t);

@@ -191,9 +191,14 @@ static void test_exit_codes(void)
 	/* the token wins over a stale expected version: still the first version */
 	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", "write t --token load-7 --expect-version 1", 0,
 		   "version 4 already committed", true);
-	/* an empty write commits nothing */
+	/* an empty write commits nothing, with a token too */
 	expect_cli(wh, "\n  \n", "write t", 0, "nothing to commit; table is at version 4", true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
+	expect_cli(wh, "", "write t --token empty-1", 0, "nothing to commit; table is at version 4",
+		   true);
+	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
+	expect_cli(wh, "{\"pk\":5,\"val\":\"e\"}\n", "write t --expect-version 4", 0,
+		   "committed version 5", true);
 }
 
 static void test_help(void)

@@ -643,6 +643,23 @@ static void test_commit_token(void)
 	CU_ASSERT_EQUAL(commit_files(mf, "tok", 1, "", 4, b, 1, "load-2", 0, &v2, &rep, NULL, &e), 0);
 	CU_ASSERT_EQUAL(v2, 3);
 	CU_ASSERT_FALSE(rep);
+	/* a write of no files commits nothing, with or without a token; a
+	 * repeated token still answers with its first version */
+	CU_ASSERT_EQUAL(commit_files(mf, "tok", 1, "", 4, b, 0, NULL, 0, &v2, &rep, NULL, &e), 0);
+	CU_ASSERT_EQUAL(v2, 3);
+	CU_ASSERT_FALSE(rep);
+	CU_ASSERT_EQUAL(commit_files(mf, "tok", 1, "", 4, b, 0, "empty-1", 0, &v2, &rep, NULL, &e), 0);
+	CU_ASSERT_EQUAL(v2, 3);
+	CU_ASSERT_FALSE(rep);
+	CU_ASSERT_EQUAL(commit_files(mf, "tok", 1, "", 4, b, 0, "load-1", 0, &v2, &rep, NULL, &e), 0);
+	CU_ASSERT_EQUAL(v2, 2);
+	CU_ASSERT_TRUE(rep);
+	CU_ASSERT_EQUAL(table_get(mf, "tok").version, 3);
+	CU_ASSERT_EQUAL(table_get(mf, "tok").data_version, 3);
+	/* the empty write did not record its token */
+	CU_ASSERT_EQUAL(commit_files(mf, "tok", 1, "", 4, b, 1, "empty-1", 0, &v2, &rep, NULL, &e), 0);
+	CU_ASSERT_EQUAL(v2, 4);
+	CU_ASSERT_FALSE(rep);
 	/* tokens are per table */
 	mk_table(mf, "tok2", 4, NULL);
 	CU_ASSERT_EQUAL(commit_files(mf, "tok2", 1, "", 4, b, 1, "load-1", 0, &v2, &rep, NULL, &e),
@@ -660,7 +677,7 @@ static void test_commit_token(void)
 	longtok[STRATA_TOKEN_MAX + 1] = '\0';
 	CU_ASSERT_EQUAL(commit_files(mf, "tok", 1, "", 4, b, 1, longtok, 0, &v2, &rep, NULL, &e),
 			STRATA_EINVAL);
-	CU_ASSERT_EQUAL(table_get(mf, "tok").version, 4);
+	CU_ASSERT_EQUAL(table_get(mf, "tok").version, 5);
 	strata_arena_free(a);
 	strata_mf_close(mf);
 	tu_clock_real();

@@ -817,6 +817,21 @@ static void test_txn_tokens_and_cas(void)
 	CU_ASSERT_EQUAL(v, 2);
 	CU_ASSERT_FALSE(rep);
 	int nfiles = data_files(wh, NULL);
+	/* an empty transaction with a new token commits nothing (no version
+	 * that would fail the next --expect-version), with a used one it
+	 * answers the first version */
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "tc", &t, &e), 0);
+	strata_commit_opts o2 = {.token = "batch-0"};
+	CU_ASSERT_EQUAL(strata_txn_commit(t, &o2, &v, &rep, &e), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_FALSE(rep);
+	CU_ASSERT_EQUAL(table_version(wh, "tc"), 2);
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "tc", &t, &e), 0);
+	CU_ASSERT_EQUAL(strata_txn_commit(t, &o, &v, &rep, &e), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_TRUE(rep);
+	CU_ASSERT_EQUAL(table_version(wh, "tc"), 2);
+	CU_ASSERT_EQUAL(data_files(wh, NULL), nfiles);
 	/* the repeat commits nothing and leaves no file */
 	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "tc", &t, &e), 0);
 	CU_ASSERT_EQUAL(put(t, "{\"pk\":1,\"val\":\"second\"}", &e), 0);
