@@ -94,6 +94,37 @@ static char *avro_schema_json(const strata_schema *s)
 	return (char *)b.data;
 }
 
+/* Avro C's write_header() renders the schema into a buffer of this size. */
+#define AVRO_C_SCHEMA_BUF_BYTES (64 * 1024)
+
+int strata_schema_check_writable(const strata_schema *s, strata_err *err)
+{
+	char *json = avro_schema_json(s);
+	avro_schema_t as = NULL;
+	int rc = 0;
+	if (avro_schema_from_json_length(json, strlen(json), &as) != 0) {
+		rc = strata_err_set(err, STRATA_EINVAL, "Avro rejected the row-file schema: %s",
+				    avro_strerror());
+		goto out;
+	}
+	/* exactly what the writer will do, into a buffer of the same size */
+	char *buf = strata_malloc(AVRO_C_SCHEMA_BUF_BYTES);
+	avro_writer_t mw = avro_writer_memory(buf, AVRO_C_SCHEMA_BUF_BYTES);
+	if (!mw || avro_schema_to_json(as, mw) != 0)
+		rc = strata_err_set(err, STRATA_ELIMIT,
+				    "the row-file schema of %u columns takes about %zu bytes; Avro C "
+				    "writes at most %d (use fewer columns or shorter names)",
+				    s->ncols, strlen(json), AVRO_C_SCHEMA_BUF_BYTES);
+	if (mw)
+		avro_writer_free(mw);
+	free(buf);
+out:
+	if (as)
+		avro_schema_decref(as);
+	free(json);
+	return rc;
+}
+
 static int avro_type_to_strata(avro_type_t t, strata_type *out)
 {
 	switch (t) {

@@ -361,6 +361,8 @@ int strata_table_create(strata_wh *wh, const char *name, const char *columns,
 		s = t;
 	}
 	rc = strata_schema_validate(s, err);
+	if (rc == 0)
+		rc = strata_schema_check_writable(s, err);
 	if (rc)
 		goto out;
 	if (partitioned_by && *partitioned_by) {
@@ -473,6 +475,9 @@ int strata_table_add_columns(strata_wh *wh, const char *name, const char *column
 		strata_buf_printf(&note, " %s", c.name);
 	}
 	strata_buf_putc(&note, 0);
+	rc = strata_schema_check_writable(next, err);
+	if (rc)
+		goto out;
 	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, (char *)note.data, version,
 				  err);
 out:

@@ -446,6 +446,82 @@ static void test_ddl_errors(void)
 	strata_wh_close(wh);
 }
 
+static char *wide_columns(int n, int name_len)
+{
+	strata_buf b = {0};
+	strata_buf_printf(&b, "pk BIGINT PRIMARY KEY");
+	for (int i = 0; i < n; i++) {
+		strata_buf_printf(&b, ", c%04d", i);
+		for (int j = 5; j < name_len; j++)
+			strata_buf_putc(&b, 'x');
+		strata_buf_printf(&b, " STRING");
+	}
+	strata_buf_putc(&b, 0);
+	return (char *)b.data;
+}
+
+/* Every table DDL accepts can be written: Avro C renders the row-file schema
+ * into a 64 KiB buffer, so a wide table with long names is refused at DDL
+ * time (it used to be created and then fail every write). */
+static void test_ddl_wide_tables(void)
+{
+	strata_wh *wh = wh_fresh();
+	strata_err e;
+	int created = 0, refused = 0;
+	for (int n = 400; n <= 720; n += 40) {
+		char name[32];
+		snprintf(name, sizeof(name), "wide_%d", n);
+		char *cols = wide_columns(n, 63);
+		int rc = create(wh, name, cols, NULL, NULL, "write.bucket.num=1", &e);
+		free(cols);
+		if (rc == STRATA_ELIMIT) {
+			refused++;
+			CU_ASSERT(strstr(e.msg, "shorter names") != NULL);
+			CU_ASSERT_FALSE(table_exists(wh, name, NULL));
+			continue;
+		}
+		CU_ASSERT_EQUAL_FATAL(rc, 0);
+		created++;
+		const char *rows[] = {"{\"pk\":1}", NULL};
+		uint64_t v = write_rows(wh, name, rows);
+		if (v != 2)
+			fprintf(stderr, "\n%d columns: created but not writable\n", n);
+		CU_ASSERT_EQUAL(v, 2);
+	}
+	CU_ASSERT(created > 0);
+	CU_ASSERT(refused > 0);
+	/* the widest table with short names is fine */
+	char *cols = wide_columns(STRATA_MAX_COLS - 1, 5);
+	CU_ASSERT_EQUAL(create(wh, "widest", cols, NULL, NULL, "write.bucket.num=1", &e), 0);
+	free(cols);
+	const char *rows[] = {"{\"pk\":1,\"c1022\":\"last\"}", NULL};
+	CU_ASSERT_EQUAL(write_rows(wh, "widest", rows), 2);
+	/* one more column is over the limit of columns */
+	cols = wide_columns(STRATA_MAX_COLS, 5);
+	CU_ASSERT_EQUAL(create(wh, "too_wide", cols, NULL, NULL, NULL, &e), STRATA_ELIMIT);
+	free(cols);
+	/* adding columns cannot push a table over the schema limit either */
+	cols = wide_columns(400, 63);
+	CU_ASSERT_EQUAL_FATAL(create(wh, "grows", cols, NULL, NULL, "write.bucket.num=1", &e), 0);
+	free(cols);
+	strata_buf add = {0};
+	for (int i = 0; i < 300; i++) {
+		strata_buf_printf(&add, "%sd%04d", i ? ", " : "", i);
+		for (int j = 5; j < 63; j++)
+			strata_buf_putc(&add, 'y');
+		strata_buf_printf(&add, " STRING");
+	}
+	strata_buf_putc(&add, 0);
+	uint64_t v = 0;
+	strata_err_clear(&e);
+	CU_ASSERT_EQUAL(strata_table_add_columns(wh, "grows", (char *)add.data, &v, &e), STRATA_ELIMIT);
+	strata_buf_free(&add);
+	CU_ASSERT_EQUAL(table_version(wh, "grows"), 1);
+	const char *rows2[] = {"{\"pk\":1}", NULL};
+	CU_ASSERT_EQUAL(write_rows(wh, "grows", rows2), 2);
+	strata_wh_close(wh);
+}
+
 static void test_properties(void)
 {
 	const struct {
@@ -1583,6 +1659,7 @@ static void register_table(void)
 	TU_ADD(s, test_ddl_every_type);
 	TU_ADD(s, test_ddl_keys);
 	TU_ADD(s, test_ddl_errors);
+	TU_ADD(s, test_ddl_wide_tables);
 	TU_ADD(s, test_properties);
 	TU_ADD(s, test_create_with_props_and_set);
 	TU_ADD(s, test_alter_columns);
