@@ -249,7 +249,8 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		strata_txn_abort(t);
 		return 0;
 	}
-	qsort(t->rows, t->nrows, sizeof(txn_row), txn_row_cmp);
+	if (t->nrows) /* rows is NULL when empty (qsort wants a pointer) */
+		qsort(t->rows, t->nrows, sizeof(txn_row), txn_row_cmp);
 	/* count buckets */
 	size_t nb = 0;
 	for (size_t i = 0; i < t->nrows; i++)
