@@ -520,6 +520,7 @@ static void test_time_travel(void)
 	free(out);
 	expect_cli(wh, NULL, "scan t --as-of-time -200000", 1, "did not exist yet", false);
 	expect_cli(wh, NULL, "scan t --as-of-time -", 2, "--as-of-time", false);
+	expect_cli(wh, NULL, "scan t --as-of-time '2025-02-29 00:00:00'", 2, "--as-of-time", false);
 	expect_cli(wh, NULL, "scan t --as-of-time -1x", 2, "--as-of-time", false);
 	/* not plain decimal seconds, or absurdly far back: a usage error, never
 	 * an overflow (UBSan aborted on these) */

@@ -968,6 +968,17 @@ static void test_txn_put_errors(void)
 		{"{\"pk\":2,\"n\":1.5,\"pt\":\"a\"}", STRATA_EINVAL, "column \"n\" is INT, got a JSON number"},
 		{"{\"pk\":2,\"n\":4294967296,\"pt\":\"a\"}", STRATA_EINVAL, "out of range for INT"},
 		{"{\"pk\":2,\"n\":1,\"ts\":\"yesterday\",\"pt\":\"a\"}", STRATA_EINVAL, "TIMESTAMP"},
+		/* dates that do not exist (timegm used to roll them over) */
+		{"{\"pk\":2,\"n\":1,\"ts\":\"2024-02-30 00:00:00\",\"pt\":\"a\"}", STRATA_EINVAL,
+		 "TIMESTAMP"},
+		{"{\"pk\":2,\"n\":1,\"ts\":\"2023-02-29 00:00:00\",\"pt\":\"a\"}", STRATA_EINVAL,
+		 "TIMESTAMP"},
+		{"{\"pk\":2,\"n\":1,\"ts\":\"1900-02-29 00:00:00\",\"pt\":\"a\"}", STRATA_EINVAL,
+		 "TIMESTAMP"},
+		{"{\"pk\":2,\"n\":1,\"ts\":\"2024-04-31 12:00:00\",\"pt\":\"a\"}", STRATA_EINVAL,
+		 "TIMESTAMP"},
+		{"{\"pk\":2,\"n\":1,\"ts\":\"2024-01-00 12:00:00\",\"pt\":\"a\"}", STRATA_EINVAL,
+		 "TIMESTAMP"},
 		{"{\"val\":\"x\",\"n\":1,\"pt\":\"a\"}", STRATA_EINVAL, "missing primary key column \"pk\""},
 		{"{\"pk\":null,\"n\":1,\"pt\":\"a\"}", STRATA_EINVAL, "\"pk\" is NOT NULL"},
 		{"{\"pk\":2,\"pt\":\"a\"}", STRATA_EINVAL, "missing NOT NULL column \"n\""},
@@ -989,12 +1000,19 @@ static void test_txn_put_errors(void)
 	/* the transaction is still usable: good rows after bad ones commit */
 	CU_ASSERT_EQUAL(put(t, "{\"pk\":2,\"n\":2,\"pt\":\"b\"}", &e), 0);
 	CU_ASSERT_EQUAL(put(t, "{\"pk\":3,\"_op\":\"delete\",\"pt\":\"b\"}", &e), 0);
+	CU_ASSERT_EQUAL(put(t, "{\"pk\":4,\"n\":4,\"ts\":\"2024-02-29 23:59:59.5\",\"pt\":\"b\"}",
+			    &e),
+			0);
+	CU_ASSERT_EQUAL(put(t, "{\"pk\":5,\"n\":5,\"ts\":\"2000-02-29T00:00:00Z\",\"pt\":\"b\"}", &e),
+			0);
 	uint64_t v = 0;
 	CU_ASSERT_EQUAL(strata_txn_commit(t, NULL, &v, NULL, &e), 0);
 	CU_ASSERT_EQUAL(v, 2);
 	char *got = scan_ok(wh, "pe", NULL);
 	ASSERT_LINES(got, "{\"pk\":1,\"val\":\"ok\",\"n\":1,\"ts\":null}|a",
-		     "{\"pk\":2,\"val\":null,\"n\":2,\"ts\":null}|b");
+		     "{\"pk\":2,\"val\":null,\"n\":2,\"ts\":null}|b",
+		     "{\"pk\":4,\"val\":null,\"n\":4,\"ts\":\"2024-02-29 23:59:59.500000\"}|b",
+		     "{\"pk\":5,\"val\":null,\"n\":5,\"ts\":\"2000-02-29 00:00:00.000000\"}|b");
 	free(got);
 	strata_wh_close(wh);
 }
