@@ -1562,6 +1562,173 @@ static void test_read_retention(void)
 	read_fixture_free(&f);
 }
 
+/* Rewrite file entry f (an Avro row file of table tt, unpartitioned) into a
+ * new Avro file in the same bucket, as a job would; returns its stats. */
+static void rewrite_file(strata_wh *wh, const char *tt, const strata_file_entry *f,
+			 const strata_schema *s, char *name_out, strata_file_stats *st)
+{
+	strata_err e;
+	char in[4096], out[4096];
+	strata_file_path(strata_wh_mf(wh), tt, "", f, in, sizeof(in));
+	snprintf(name_out, 64, "job%llu.avro", (unsigned long long)f->id);
+	strata_bucket_dir(strata_wh_mf(wh), tt, "", f->bucket, out, sizeof(out));
+	size_t l = strlen(out);
+	snprintf(out + l, sizeof(out) - l, "/%s", name_out);
+	strata_run_opts ro = {.file_schema = s, .default_seq = f->seq_max};
+	strata_run *r;
+	CU_ASSERT_EQUAL_FATAL(strata_run_open(in, &ro, &r, &e), 0);
+	strata_write_opts wo;
+	strata_write_opts_default(&wo, STRATA_FMT_AVRO);
+	strata_fwriter *w;
+	CU_ASSERT_EQUAL_FATAL(strata_fwriter_open(out, s, &wo, &w, &e), 0);
+	const strata_row *row;
+	int rc;
+	while ((rc = strata_run_next(r, &row, NULL, NULL, &e)) == 1)
+		CU_ASSERT_EQUAL(strata_fwriter_add(w, row, &e), 0);
+	CU_ASSERT_EQUAL(rc, 0);
+	strata_run_close(r);
+	CU_ASSERT_EQUAL_FATAL(strata_fwriter_finish(w, st, &e), 0);
+}
+
+/* Reads across a history-dropping job: below the floor the file set before
+ * the job answers; incremental reads from below the floor fail; once clean
+ * deletes that file set, reads below the floor fail at planning with the
+ * retention error and the oldest readable version.  Scans hold leases. */
+static void test_reads_across_jobs(void)
+{
+	strata_wh *wh = wh_fresh();
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(create(wh, "jb", "pk BIGINT PRIMARY KEY, val STRING", NULL, NULL,
+				     "write.bucket.num=1", &e),
+			      0);
+	const char *r2[] = {"{\"pk\":1,\"val\":\"a\"}", "{\"pk\":2,\"val\":\"b\"}", NULL};
+	const char *r3[] = {"{\"pk\":1,\"val\":\"a3\"}", NULL};
+	CU_ASSERT_EQUAL_FATAL(write_rows(wh, "jb", r2), 2);
+	CU_ASSERT_EQUAL_FATAL(write_rows(wh, "jb", r3), 3);
+	strata_arena *a = strata_arena_new();
+	size_t n;
+	strata_file_entry *fs = live_files(wh, "jb", a, &n, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	const strata_file_entry *f1 = fs[0].added_version == 2 ? &fs[0] : &fs[1];
+	strata_table_def t;
+	CU_ASSERT_TRUE_FATAL(table_exists(wh, "jb", &t));
+	strata_schema *s = current_schema(wh, "jb");
+	char name[64];
+	strata_file_stats st;
+	rewrite_file(wh, "jb", f1, s, name, &st);
+	CU_ASSERT_EQUAL(st.seq_min, 2);
+	CU_ASSERT_EQUAL(st.seq_max, 2);
+	strata_mf_new_file nf = {.partition = "", .bucket = f1->bucket, .format = STRATA_FMT_AVRO,
+				 .level = 1, .name = name, .schema_version = 1, .stats = &st};
+	strata_mf_job j = {.table_id = t.id, .part_id = f1->part_id, .bucket = f1->bucket,
+			   .kind = STRATA_V_COMPACT, .schema_version = 1, .inputs = &f1->id,
+			   .ninputs = 1, .outputs = &nf, .noutputs = 1, .new_floor = 3,
+			   .note = "test compaction"};
+	uint64_t v = 0;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_commit_job(strata_wh_mf(wh), &j, &v, &e), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	strata_file_stats_free(&st);
+	const struct {
+		uint64_t v;
+		const char *lines[3];
+	} at[] = {
+		{1, {NULL}},
+		{2, {"{\"pk\":1,\"val\":\"a\"}", "{\"pk\":2,\"val\":\"b\"}", NULL}},
+		{3, {"{\"pk\":1,\"val\":\"a3\"}", "{\"pk\":2,\"val\":\"b\"}", NULL}},
+		{4, {"{\"pk\":1,\"val\":\"a3\"}", "{\"pk\":2,\"val\":\"b\"}", NULL}},
+	};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(at); i++) {
+		strata_read_opts o = {.as_of_version = at[i].v};
+		char *got = scan_ok(wh, "jb", &o);
+		char *want = expect_lines(at[i].lines);
+		CU_ASSERT_STRING_EQUAL(got, want);
+		free(got);
+		free(want);
+	}
+	uint64_t r = 0, inc = 0;
+	CU_ASSERT_EQUAL(strata_table_earliest(wh, "jb", &r, &inc, &e), 0);
+	CU_ASSERT_EQUAL(r, 1);
+	CU_ASSERT_EQUAL(inc, 3);
+	int rc;
+	free(changes_text(wh, "jb", 2, 4, NULL, &rc, &e));
+	CU_ASSERT_EQUAL(rc, STRATA_ERETENTION);
+	CU_ASSERT(strstr(e.msg, "changes after version 2 are outside the retention window of jb "
+				"(oldest start: 3)") != NULL);
+	/* job outputs are not new data */
+	char *got = changes_text(wh, "jb", 3, 4, NULL, &rc, &e);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(got, "");
+	free(got);
+	/* a scan holds a lease on the file set it resolved until it closes */
+	strata_scan *sc;
+	strata_read_opts o1 = {.as_of_version = 2};
+	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "jb", &o1, &sc, &e), 0);
+	strata_lease *ls;
+	size_t nl;
+	CU_ASSERT_EQUAL(strata_mf_leases_list(strata_wh_mf(wh), t.id, a, &ls, &nl, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(nl, 1);
+	CU_ASSERT_EQUAL(ls[0].version, 3); /* the set before the job */
+	strata_scan_close(sc);
+	CU_ASSERT_EQUAL(strata_mf_leases_list(strata_wh_mf(wh), t.id, a, &ls, &nl, &e), 0);
+	CU_ASSERT_EQUAL(nl, 0);
+	/* clean deletes the old file: versions below the floor are gone */
+	size_t skipped;
+	CU_ASSERT_EQUAL(strata_mf_commit_clean(strata_wh_mf(wh), t.id, &f1->id, 1, &v, &skipped, &e),
+			0);
+	CU_ASSERT_EQUAL(v, 5);
+	strata_read_opts o = {.as_of_version = 2};
+	free(scan_text(wh, "jb", &o, &rc, &e));
+	CU_ASSERT_EQUAL(rc, STRATA_ERETENTION);
+	CU_ASSERT(strstr(e.msg, "version 2 is outside the retention window of jb (oldest readable: 3)") !=
+		  NULL);
+	char *gt = NULL;
+	CU_ASSERT_EQUAL(get_text(wh, "jb", "{\"pk\":1}", &o, &gt, &e), STRATA_ERETENTION);
+	o.as_of_version = 3;
+	got = scan_ok(wh, "jb", &o);
+	ASSERT_LINES(got, "{\"pk\":1,\"val\":\"a3\"}", "{\"pk\":2,\"val\":\"b\"}");
+	free(got);
+	CU_ASSERT_EQUAL(get_text(wh, "jb", "{\"pk\":2}", &o, &gt, &e), 1);
+	CU_ASSERT_STRING_EQUAL(gt, "{\"pk\":2,\"val\":\"b\"}");
+	free(gt);
+	CU_ASSERT_EQUAL(strata_table_earliest(wh, "jb", &r, &inc, &e), 0);
+	CU_ASSERT_EQUAL(r, 3);
+	/* tags cannot pin what is gone */
+	CU_ASSERT_EQUAL(strata_mf_tag_put(strata_wh_mf(wh), "jb", "old", 2, &e), STRATA_ERETENTION);
+	strata_schema_free(s);
+	strata_arena_free(a);
+	strata_wh_close(wh);
+}
+
+/* Rows are routed with the bucket count seen at begin: a change before the
+ * commit is a conflict, and the files written are removed. */
+static void test_txn_bucket_change_conflict(void)
+{
+	strata_wh *wh = wh_fresh();
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(create(wh, "bc", "pk BIGINT PRIMARY KEY, val STRING", NULL, "pt STRING",
+				     "write.bucket.num=4", &e),
+			      0);
+	strata_txn *t;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "bc", &t, &e), 0);
+	for (int k = 0; k < 10; k++) {
+		char row[96];
+		snprintf(row, sizeof(row), "{\"pk\":%d,\"val\":\"x\",\"pt\":\"new\"}", k);
+		CU_ASSERT_EQUAL(put(t, row, &e), 0);
+	}
+	const char *props[] = {"write.bucket.num=8"};
+	CU_ASSERT_EQUAL(strata_table_set_props(wh, "bc", props, 1, &e), 0);
+	uint64_t v = 0;
+	strata_err_clear(&e);
+	CU_ASSERT_EQUAL(strata_txn_commit(t, NULL, &v, NULL, &e), STRATA_ECONFLICT);
+	CU_ASSERT(strstr(e.msg, "write again") != NULL);
+	CU_ASSERT_EQUAL(data_files(wh, NULL), 0);
+	CU_ASSERT_EQUAL(table_version(wh, "bc"), 1);
+	/* written again, it goes to 8 buckets */
+	const char *rows[] = {"{\"pk\":1,\"val\":\"x\",\"pt\":\"new\"}", NULL};
+	CU_ASSERT_EQUAL(write_rows(wh, "bc", rows), 2);
+	strata_wh_close(wh);
+}
+
 /* ---- damaged files --------------------------------------------------------------------- */
 
 static void damage_case(int how)
@@ -1695,6 +1862,8 @@ static void register_table(void)
 	TU_ADD(s, test_point_gets);
 	TU_ADD(s, test_changes);
 	TU_ADD(s, test_read_retention);
+	TU_ADD(s, test_reads_across_jobs);
+	TU_ADD(s, test_txn_bucket_change_conflict);
 	TU_ADD(s, test_damaged_files);
 }
 
