@@ -366,7 +366,8 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 
 /* Escape partition values into the canonical partition name
  * "c1=v1/c2=v2" (bytes outside [A-Za-z0-9._-] as %XX).  Values longer than
- * STRATA_MAX_PART_VALUE are STRATA_EINVAL. */
+ * STRATA_MAX_PART_VALUE, or whose "c=escaped" directory name exceeds
+ * NAME_MAX (255) bytes, are STRATA_EINVAL. */
 int strata_partition_name(const strata_table_def *t, const char *const *values,
 			  char *out, size_t n, strata_err *err);
 /* Split an escaped partition name back into values (arena memory). */

@@ -1017,6 +1017,43 @@ static void test_txn_put_errors(void)
 	strata_wh_close(wh);
 }
 
+/* A partition value whose directory name would not fit the file system is
+ * refused on put (it used to pass and then fail every commit with
+ * ENAMETOOLONG); the longest that fits commits. */
+static void test_txn_partition_value_limit(void)
+{
+	strata_wh *wh = wh_fresh();
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(create(wh, "pl", "pk BIGINT PRIMARY KEY", NULL, "pt STRING",
+				     "write.bucket.num=1", &e),
+			      0);
+	strata_txn *t;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "pl", &t, &e), 0);
+	char row[1024], v[400];
+	memset(v, 'a', 253); /* "pt=" + 252 = 255 */
+	v[252] = '\0';
+	snprintf(row, sizeof(row), "{\"pk\":1,\"pt\":\"%s\"}", v);
+	CU_ASSERT_EQUAL(put(t, row, &e), 0);
+	v[252] = 'a';
+	v[253] = '\0';
+	snprintf(row, sizeof(row), "{\"pk\":2,\"pt\":\"%s\"}", v);
+	CU_ASSERT_EQUAL(put(t, row, &e), STRATA_EINVAL);
+	CU_ASSERT(strstr(e.msg, "partition value of \"pt\" is too long") != NULL);
+	memset(v, 0, sizeof(v));
+	for (int i = 0; i < 60; i++)
+		strcat(v, "\\u00e9"); /* 120 bytes, 360 escaped */
+	snprintf(row, sizeof(row), "{\"pk\":3,\"pt\":\"%s\"}", v);
+	CU_ASSERT_EQUAL(put(t, row, &e), STRATA_EINVAL);
+	CU_ASSERT_EQUAL(strata_txn_rows(t), 1);
+	uint64_t ver;
+	CU_ASSERT_EQUAL(strata_txn_commit(t, NULL, &ver, NULL, &e), 0);
+	CU_ASSERT_EQUAL(ver, 2);
+	char *got = scan_ok(wh, "pl", NULL);
+	CU_ASSERT_EQUAL(strlen(got), strlen("{\"pk\":1}|") + 252 + 1);
+	free(got);
+	strata_wh_close(wh);
+}
+
 /* A composite key too long to encode is an error on put, not at commit. */
 static void test_txn_key_limit(void)
 {
@@ -1852,6 +1889,7 @@ static void register_table(void)
 	TU_ADD(s, test_txn_tokens_and_cas);
 	TU_ADD(s, test_txn_put_errors);
 	TU_ADD(s, test_txn_key_limit);
+	TU_ADD(s, test_txn_partition_value_limit);
 	TU_ADD(s, test_commit_faults_eio);
 	TU_ADD(s, test_commit_faults_enospc);
 	TU_ADD(s, test_commit_short_writes);
