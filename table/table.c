@@ -532,13 +532,24 @@ int strata_table_set_props(strata_wh *wh, const char *name, const char *const *p
 	if (rc)
 		return rc;
 	rc = strata_mf_table_get(snap, name, &def, err);
+	/* an unpartitioned table has one partition: once it exists (the first
+	 * write), its bucket count is fixed, and a new count would never apply */
+	strata_partition only;
+	bool has_data = rc == 0 && def.nparts == 0 &&
+			strata_mf_partition_get(snap, def.id, "", &only, NULL) == 0;
 	strata_mf_snap_close(snap);
 	if (rc)
 		return rc;
+	uint32_t buckets = def.buckets;
 	for (size_t i = 0; i < nprops; i++) {
 		rc = strata_table_prop_apply(&def, props[i], err);
 		if (rc)
 			return rc;
 	}
+	if (has_data && def.buckets != buckets)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "write.bucket.num of \"%s\" cannot change: the table is not "
+				      "partitioned and already holds data in %u buckets",
+				      name, only.buckets);
 	return strata_mf_table_set_props(wh->mf, &def, err);
 }

@@ -727,11 +727,19 @@ static void test_describe_tables_alter(void)
 	CU_ASSERT_EQUAL(cli(wh, "describe t", &out, NULL), 0);
 	CU_ASSERT(strstr(out, "version: 6 (schema version 3)") != NULL);
 	free(out);
-	expect_cli(wh, NULL, "alter-table t set write.bucket.num=8 acid.data.retain.hours=48", 0,
-		   "altered table t", true);
+	/* t is not partitioned and holds data: its bucket count is fixed */
+	expect_cli(wh, NULL, "alter-table t set write.bucket.num=8 acid.data.retain.hours=48", 1,
+		   "write.bucket.num of \"t\" cannot change", false);
+	expect_cli(wh, NULL, "alter-table t set acid.data.retain.hours=48", 0, "altered table t",
+		   true);
+	expect_cli(wh, NULL, "alter-table orders set write.bucket.num=8", 0, "altered table orders",
+		   true);
 	CU_ASSERT_EQUAL(cli(wh, "describe t", &out, NULL), 0);
-	CU_ASSERT(strstr(out, "write.bucket.num=8") != NULL);
+	CU_ASSERT(strstr(out, "write.bucket.num=2") != NULL);
 	CU_ASSERT(strstr(out, "acid.data.retain.hours=48") != NULL);
+	free(out);
+	CU_ASSERT_EQUAL(cli(wh, "describe orders", &out, NULL), 0);
+	CU_ASSERT(strstr(out, "write.bucket.num=8") != NULL);
 	free(out);
 	/* partitioned writes and reads */
 	expect_cli(wh,

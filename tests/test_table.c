@@ -670,6 +670,30 @@ static void test_create_with_props_and_set(void)
 	char *got = scan_ok(wh, "p", NULL);
 	ASSERT_LINES(got, "{\"k\":1,\"v\":\"b\"}|x", "{\"k\":2,\"v\":\"c\"}|y");
 	free(got);
+	/* an unpartitioned table may change its bucket count only while empty */
+	CU_ASSERT_EQUAL_FATAL(create(wh, "flat", "k BIGINT PRIMARY KEY", NULL, NULL,
+				     "write.bucket.num=4", &e),
+			      0);
+	const char *b2[] = {"write.bucket.num=2"};
+	CU_ASSERT_EQUAL(strata_table_set_props(wh, "flat", b2, 1, &e), 0);
+	const char *fr[] = {"{\"k\":1}", "{\"k\":2}", "{\"k\":3}", NULL};
+	CU_ASSERT_EQUAL(write_rows(wh, "flat", fr), 2);
+	const char *b8[] = {"acid.data.retain.hours=5", "write.bucket.num=8"};
+	strata_err_clear(&e);
+	CU_ASSERT_EQUAL(strata_table_set_props(wh, "flat", b8, 2, &e), STRATA_EINVAL);
+	CU_ASSERT(strstr(e.msg, "write.bucket.num") && strstr(e.msg, "2 buckets"));
+	CU_ASSERT_TRUE(table_exists(wh, "flat", &t));
+	CU_ASSERT_EQUAL(t.buckets, 2);
+	CU_ASSERT_EQUAL(t.retain_hours, 24);
+	const char *same[] = {"write.bucket.num=2", "acid.data.retain.hours=5"};
+	CU_ASSERT_EQUAL(strata_table_set_props(wh, "flat", same, 2, &e), 0);
+	CU_ASSERT_TRUE(table_exists(wh, "flat", &t));
+	CU_ASSERT_EQUAL(t.retain_hours, 5);
+	strata_arena *a2 = strata_arena_new();
+	live_files(wh, "flat", a2, &n, &ps, &np);
+	CU_ASSERT_EQUAL_FATAL(np, 1);
+	CU_ASSERT_EQUAL(ps[0].buckets, 2);
+	strata_arena_free(a2);
 	/* unknown table, no properties */
 	CU_ASSERT_EQUAL(strata_table_set_props(wh, "zz", good, 1, &e), STRATA_ENOTFOUND);
 	CU_ASSERT_EQUAL(strata_table_set_props(wh, "p", NULL, 0, &e), 0);
