@@ -11,6 +11,7 @@
  */
 #include "tests/util/testutil.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1603,6 +1604,50 @@ static void test_paths(void)
 	CU_ASSERT(strstr(e.msg, "strata init") != NULL);
 }
 
+/* Creating a warehouse under I/O faults: it fails with the errno, leaves no
+ * marker (so it does not pass for a warehouse), and a retry succeeds. */
+static void test_create_faults(void)
+{
+	const tu_op ops[] = {TU_OP_MKDIR, TU_OP_STAT, TU_OP_OPEN, TU_OP_PWRITE, TU_OP_FSYNC,
+			     TU_OP_RENAME, TU_OP_CLOSE};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++) {
+		int n, failures = 0;
+		for (n = 1; n < 100; n++) {
+			char dir[4096], marker[4200];
+			snprintf(dir, sizeof(dir), "%s/wh", tu_tmpdir());
+			snprintf(marker, sizeof(marker), "%s/STRATA", dir);
+			strata_mf *mf = NULL;
+			strata_err e;
+			strata_err_clear(&e);
+			tu_fault_arm(ops[i], n, EIO, false);
+			int rc = strata_mf_open(dir, true, &mf, &e);
+			bool fired = tu_fault_fired();
+			tu_fault_disarm();
+			if (rc == 0) {
+				CU_ASSERT_EQUAL(access(marker, F_OK), 0);
+				strata_mf_close(mf);
+				if (!fired)
+					break;
+				continue;
+			}
+			failures++;
+			CU_ASSERT_TRUE(fired);
+			CU_ASSERT_PTR_NULL(mf);
+			CU_ASSERT(rc == -EIO || rc == STRATA_EPOISONED);
+			CU_ASSERT(strstr(e.msg, dir) != NULL);
+			/* no marker, no temp file beside it */
+			CU_ASSERT_NOT_EQUAL(access(marker, F_OK), 0);
+			CU_ASSERT_EQUAL(tu_count_files(dir, ".tmp."), tu_count_files(dir, NULL));
+			CU_ASSERT_EQUAL(strata_mf_open(dir, false, &mf, &e), STRATA_ENOTFOUND);
+			CU_ASSERT_EQUAL(strata_mf_open(dir, true, &mf, &e), 0);
+			strata_mf_close(mf);
+		}
+		CU_ASSERT(n < 100);
+		if (ops[i] != TU_OP_CLOSE)
+			CU_ASSERT(failures > 0);
+	}
+}
+
 /* ---- map growth ------------------------------------------------------------------ */
 
 static void test_map_growth(void)
@@ -1794,6 +1839,7 @@ static void register_manifest(void)
 	TU_ADD(s, test_leases);
 	TU_ADD(s, test_partition_names);
 	TU_ADD(s, test_paths);
+	TU_ADD(s, test_create_faults);
 	TU_ADD(s, test_map_growth);
 	TU_ADD(s, test_two_processes);
 	TU_ADD(s, test_two_processes_growing_map);

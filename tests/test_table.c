@@ -1123,13 +1123,13 @@ static strata_txn *fault_txn(strata_wh *wh, const char *tag)
 
 /* Fail call n of op (n = 1, 2, ... until the fault no longer fires) during a
  * commit of a transaction touching 12 buckets in 3 partitions. */
-static void fault_sweep(tu_op op, int err, bool is_short)
+static void fault_sweep(tu_op op, int err, bool is_short, const char *codec)
 {
 	strata_wh *wh = wh_fresh();
 	strata_err e;
-	const char *props[] = {"write.bucket.num=4"};
+	const char *props[] = {"write.bucket.num=4", codec};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "ft", "pk BIGINT PRIMARY KEY, val STRING",
-						  NULL, "pt STRING", props, 1, &e),
+						  NULL, "pt STRING", props, 2, &e),
 			      0);
 	const char *base[] = {"{\"pk\":100,\"val\":\"base\",\"pt\":\"a\"}",
 			      "{\"pk\":101,\"val\":\"base\",\"pt\":\"b\"}", NULL};
@@ -1205,19 +1205,27 @@ static void test_commit_faults_eio(void)
 	const tu_op ops[] = {TU_OP_OPEN,  TU_OP_PWRITE, TU_OP_FSYNC,   TU_OP_CLOSE, TU_OP_RENAME,
 			     TU_OP_MKDIR, TU_OP_STAT,   TU_OP_OPENDIR, TU_OP_UNLINK, TU_OP_PREAD};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++)
-		fault_sweep(ops[i], EIO, false);
+		fault_sweep(ops[i], EIO, false, "write.avro.codec=null");
+}
+
+static void test_commit_faults_deflate(void)
+{
+	const tu_op ops[] = {TU_OP_OPEN, TU_OP_PWRITE, TU_OP_FSYNC, TU_OP_CLOSE, TU_OP_RENAME};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++)
+		fault_sweep(ops[i], EIO, false, "write.avro.codec=deflate");
 }
 
 static void test_commit_faults_enospc(void)
 {
 	const tu_op ops[] = {TU_OP_OPEN, TU_OP_PWRITE, TU_OP_FSYNC, TU_OP_MKDIR};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++)
-		fault_sweep(ops[i], ENOSPC, false);
+		fault_sweep(ops[i], ENOSPC, false, "write.avro.codec=null");
 }
 
 static void test_commit_short_writes(void)
 {
-	fault_sweep(TU_OP_PWRITE, 0, true);
+	fault_sweep(TU_OP_PWRITE, 0, true, "write.avro.codec=null");
+	fault_sweep(TU_OP_PWRITE, 0, true, "write.avro.codec=deflate");
 }
 
 /* A big transaction so Avro flushes blocks through the stdio cookie while
@@ -1916,6 +1924,7 @@ static void register_table(void)
 	TU_ADD(s, test_txn_partition_value_limit);
 	TU_ADD(s, test_commit_faults_eio);
 	TU_ADD(s, test_commit_faults_enospc);
+	TU_ADD(s, test_commit_faults_deflate);
 	TU_ADD(s, test_commit_short_writes);
 	TU_ADD(s, test_commit_fault_large);
 	TU_ADD(s, test_read_faults);
