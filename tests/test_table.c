@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "table/table.h"
@@ -1798,6 +1799,130 @@ static void test_txn_bucket_change_conflict(void)
 	strata_wh_close(wh);
 }
 
+/* ---- threads ----------------------------------------------------------------------------- */
+
+typedef struct thr_arg {
+	strata_wh *wh;
+	int id;
+	int failures;
+	int scans;
+} thr_arg;
+
+enum { THR_WRITERS = 4, THR_TXNS = 40, THR_ROWS = 20 };
+
+static void *thr_writer(void *p)
+{
+	thr_arg *a = p;
+	strata_err e;
+	for (int i = 0; i < THR_TXNS; i++) {
+		strata_txn *t;
+		if (strata_txn_begin(a->wh, "th", &t, &e) != 0) {
+			a->failures++;
+			continue;
+		}
+		for (int k = 0; k < THR_ROWS; k++) {
+			char row[128];
+			snprintf(row, sizeof(row), "{\"pk\":%d,\"val\":\"w%d-t%d\"}",
+				 a->id * 100000 + k * 1000 + i % 3, a->id, i);
+			json_error_t je;
+			json_t *j = json_loads(row, 0, &je);
+			if (strata_txn_put_json(t, j, &e) != 0)
+				a->failures++;
+			json_decref(j);
+		}
+		uint64_t v;
+		if (strata_txn_commit(t, NULL, &v, NULL, &e) != 0) {
+			fprintf(stderr, "\nthread %d commit: %s\n", a->id, e.msg);
+			a->failures++;
+		}
+	}
+	return NULL;
+}
+
+static void *thr_reader(void *p)
+{
+	thr_arg *a = p;
+	strata_err e;
+	size_t last = 0;
+	for (int i = 0; i < 60; i++) {
+		strata_scan *s;
+		if (strata_scan_open(a->wh, "th", NULL, &s, &e) != 0) {
+			fprintf(stderr, "\nreader: %s\n", e.msg);
+			a->failures++;
+			continue;
+		}
+		const strata_row *row;
+		const char *const *pv;
+		size_t n = 0;
+		int rc;
+		while ((rc = strata_scan_next(s, &row, &pv, &e)) == 1)
+			n++;
+		strata_scan_close(s);
+		if (rc != 0 || n < last) {
+			fprintf(stderr, "\nreader: rc %d, %zu rows after %zu\n", rc, n, last);
+			a->failures++;
+		}
+		last = n;
+		a->scans++;
+		json_t *k = json_pack("{s:i}", "pk", 1000);
+		strata_arena *ar = strata_arena_new();
+		strata_row r;
+		if (strata_get_json(a->wh, "th", k, NULL, ar, &r, NULL, NULL, &e) < 0)
+			a->failures++;
+		strata_arena_free(ar);
+		json_decref(k);
+	}
+	return NULL;
+}
+
+/* Writers and readers sharing one warehouse handle, starting from a tiny map
+ * so it grows while other threads hold snapshots: every commit succeeds,
+ * versions are dense, readers see growing tables, the last write per key
+ * wins. */
+static void test_threads(void)
+{
+	setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
+	strata_wh *wh = wh_fresh();
+	unsetenv("STRATA_MF_MAP_BYTES");
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(create(wh, "th", "pk BIGINT PRIMARY KEY, val STRING", NULL, NULL,
+				     "write.bucket.num=8", &e),
+			      0);
+	pthread_t th[THR_WRITERS + 2];
+	thr_arg args[THR_WRITERS + 2];
+	for (int i = 0; i < THR_WRITERS + 2; i++) {
+		args[i] = (thr_arg){.wh = wh, .id = i};
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL,
+						     i < THR_WRITERS ? thr_writer : thr_reader, &args[i]),
+				      0);
+	}
+	for (int i = 0; i < THR_WRITERS + 2; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(args[i].failures, 0);
+	}
+	CU_ASSERT_EQUAL(table_version(wh, "th"), 1 + THR_WRITERS * THR_TXNS);
+	/* each key holds the value of the last transaction that wrote it */
+	char *got = scan_ok(wh, "th", NULL);
+	CU_ASSERT_EQUAL((int)strlen(got) > 0, 1);
+	size_t lines = 0;
+	for (const char *p = got; *p; p++)
+		lines += *p == '\n';
+	CU_ASSERT_EQUAL(lines, THR_WRITERS * THR_ROWS * 3);
+	for (int w = 0; w < THR_WRITERS; w++) {
+		for (int r = 0; r < 3; r++) {
+			int last_t = THR_TXNS - 1;
+			while (last_t % 3 != r)
+				last_t--;
+			char want[96];
+			snprintf(want, sizeof(want), "{\"pk\":%d,\"val\":\"w%d-t%d\"}\n",
+				 w * 100000 + 5 * 1000 + r, w, last_t);
+			CU_ASSERT(strstr(got, want) != NULL);
+		}
+	}
+	free(got);
+	strata_wh_close(wh);
+}
+
 /* ---- damaged files --------------------------------------------------------------------- */
 
 static void damage_case(int how)
@@ -1935,6 +2060,7 @@ static void register_table(void)
 	TU_ADD(s, test_read_retention);
 	TU_ADD(s, test_reads_across_jobs);
 	TU_ADD(s, test_txn_bucket_change_conflict);
+	TU_ADD(s, test_threads);
 	TU_ADD(s, test_damaged_files);
 }
 
