@@ -147,9 +147,12 @@ static void test_exit_codes(void)
 	const char *wh = new_warehouse();
 	expect_cli(wh, NULL, "create-table t --columns 'pk BIGINT PRIMARY KEY, val STRING'", 0,
 		   "created table t", true);
-	/* 0 */
-	expect_cli(wh, "{\"pk\":1,\"val\":\"a\"}\n", "write t", 0, "committed version 2 (1 row)",
-		   true);
+	/* 0; init of an existing warehouse is fine and keeps it */
+	expect_cli(wh, NULL, "init", 0, "initialised warehouse", true);
+	expect_cli(wh, NULL, "init extra", 2, "unexpected argument", false);
+	expect_cli(wh, "{\"pk\":1,\"val\":\"a\"}\n", "write t --file -", 0,
+		   "committed version 2 (1 row)", true);
+	expect_cli(wh, NULL, "tables", 0, "t\tversion 2", true);
 	/* 1 */
 	expect_cli(wh, NULL, "scan nope", 1, "strata: unknown table \"nope\"", false);
 	/* 2 */
