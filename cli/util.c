@@ -4,10 +4,15 @@
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* -SECONDS reaches back at most this far (about 31700 years), so
+ * now - SECONDS * 1e6 stays far inside int64. */
+#define CLI_MAX_AGO_S 1e12
 
 int cli_fail(const strata_err *err)
 {
@@ -55,7 +60,8 @@ bool cli_wants_help(const cli_cmd *cmd, int argc, char **argv)
 
 bool cli_parse_u64(const char *s, uint64_t *out)
 {
-	if (!s || !*s || *s == '-')
+	/* digits only: strtoull would take " -5" as a huge number */
+	if (!s || !isdigit((unsigned char)*s))
 		return false;
 	char *end;
 	errno = 0;
@@ -69,10 +75,14 @@ bool cli_parse_u64(const char *s, uint64_t *out)
 bool cli_parse_time(const char *s, int64_t *out_us)
 {
 	if (s[0] == '-') {
+		/* plain decimal seconds: strtod also takes inf, nan and hex, and a
+		 * huge value would overflow the subtraction below */
+		if (!isdigit((unsigned char)s[1]) || strspn(s + 1, "0123456789.") != strlen(s + 1))
+			return false;
 		char *end;
 		errno = 0;
 		double sec = strtod(s + 1, &end);
-		if (errno || *end || end == s + 1 || sec < 0)
+		if (errno || *end || end == s + 1 || !(sec >= 0 && sec <= CLI_MAX_AGO_S))
 			return false;
 		*out_us = strata_now_us() - (int64_t)(sec * 1e6);
 		return true;

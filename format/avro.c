@@ -16,7 +16,7 @@
  *
  * The writer is Avro C's: it streams into a strata_wfile through a stdio
  * cookie, so the I/O vtable sees every byte and a failed write poisons the
- * file.
+ * file (and Avro C's writer is still freed: see avro_cookie_write).
  *
  * The reader parses the container itself (header, metadata map, sync marker,
  * blocks) and decodes records with a hand-written, bounds-checked decoder;
@@ -92,6 +92,37 @@ static char *avro_schema_json(const strata_schema *s)
 	strata_buf_printf(&b, "]}");
 	strata_buf_putc(&b, 0);
 	return (char *)b.data;
+}
+
+/* Avro C's write_header() renders the schema into a buffer of this size. */
+#define AVRO_C_SCHEMA_BUF_BYTES (64 * 1024)
+
+int strata_schema_check_writable(const strata_schema *s, strata_err *err)
+{
+	char *json = avro_schema_json(s);
+	avro_schema_t as = NULL;
+	int rc = 0;
+	if (avro_schema_from_json_length(json, strlen(json), &as) != 0) {
+		rc = strata_err_set(err, STRATA_EINVAL, "Avro rejected the row-file schema: %s",
+				    avro_strerror());
+		goto out;
+	}
+	/* exactly what the writer will do, into a buffer of the same size */
+	char *buf = strata_malloc(AVRO_C_SCHEMA_BUF_BYTES);
+	avro_writer_t mw = avro_writer_memory(buf, AVRO_C_SCHEMA_BUF_BYTES);
+	if (!mw || avro_schema_to_json(as, mw) != 0)
+		rc = strata_err_set(err, STRATA_ELIMIT,
+				    "the row-file schema of %u columns takes about %zu bytes; Avro C "
+				    "writes at most %d (use fewer columns or shorter names)",
+				    s->ncols, strlen(json), AVRO_C_SCHEMA_BUF_BYTES);
+	if (mw)
+		avro_writer_free(mw);
+	free(buf);
+out:
+	if (as)
+		avro_schema_decref(as);
+	free(json);
+	return rc;
 }
 
 static int avro_type_to_strata(avro_type_t t, strata_type *out)
@@ -207,14 +238,33 @@ typedef struct avro_w {
 	const strata_schema *ss;
 	strata_buf scratch;
 	char *path;
+	bool is_discarding; /* aborting: the stream drops what Avro C flushes */
 } avro_w;
+
+/* The stdio stream Avro C writes into: it appends to the wfile.  Avro C's
+ * avro_file_writer_close() frees the writer only when its final flush
+ * succeeds, so an abort after a failed write first switches the stream to
+ * discarding; the wfile stays poisoned and reports the first failure. */
+static ssize_t avro_cookie_write(void *cookie, const char *buf, size_t n)
+{
+	avro_w *w = cookie;
+	if (w->is_discarding)
+		return (ssize_t)n;
+	if (strata_wfile_write(w->wf, buf, n, NULL) != 0) {
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)n;
+}
 
 static void avro_w_free(avro_w *w, bool commit_done)
 {
-	if (w->writer) {
-		/* flushes into the stdio cookie; harmless when aborting */
+	if (!commit_done)
+		w->is_discarding = true;
+	if (w->writer)
 		avro_file_writer_close(w->writer);
-	}
+	if (w->fp)
+		fclose(w->fp);
 	if (w->has_rec)
 		avro_value_decref(&w->rec);
 	if (w->iface)
@@ -254,11 +304,13 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		goto fail;
 	}
 	w->has_rec = true;
-	w->fp = strata_wfile_stdio(w->wf);
+	cookie_io_functions_t fns = {.write = avro_cookie_write};
+	w->fp = fopencookie(w, "w", fns);
 	if (!w->fp) {
 		rc = strata_err_set(err, -errno, "\"%s\": fopencookie failed", path);
 		goto fail;
 	}
+	setvbuf(w->fp, NULL, _IOFBF, 64 * 1024);
 	const char *codec = opts->codec == STRATA_CODEC_DEFLATE ? "deflate" : "null";
 	/* Avro C needs one record to fit in its block buffer */
 	size_t block = opts->avro_block_bytes > AVRO_BLOCK_BYTES ? (size_t)opts->avro_block_bytes :
@@ -352,11 +404,23 @@ static int avro_w_finish(void *state, const strata_file_stats *stats,
 {
 	avro_w *w = state;
 	int rc = avro_file_writer_close(w->writer);
-	w->writer = NULL;
 	if (rc) {
+		/* the writer is still Avro C's to free: avro_w_free closes it again */
 		rc = strata_err_set(err, rc > 0 ? -rc : -EIO,
 				    "\"%s\": could not finish the Avro file: %s", w->path,
 				    avro_strerror());
+		avro_w_free(w, false);
+		return rc;
+	}
+	w->writer = NULL;
+	FILE *fp = w->fp;
+	w->fp = NULL;
+	if (fclose(fp) != 0) {
+		/* a failed write poisoned the wfile, which says why */
+		rc = strata_wfile_write(w->wf, "", 0, err);
+		if (rc == 0)
+			rc = strata_err_set(err, -EIO, "\"%s\": could not flush the Avro file",
+					    w->path);
 		avro_w_free(w, false);
 		return rc;
 	}

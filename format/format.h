@@ -81,6 +81,11 @@ int strata_schema_from_json(const char *json, size_t len, strata_schema **out,
  * order).  names: comma-separated; unknown names are STRATA_ENOTFOUND. */
 int strata_schema_project(const strata_schema *s, const char *names,
 			  strata_schema **out, strata_err *err);
+/* Whether row files can be written with s: Avro C serialises the schema into
+ * a 64 KiB header buffer, so a wide table with long column names may not
+ * fit.  0, or STRATA_ELIMIT with the size and the fix.  For DDL, before a
+ * schema is committed. */
+int strata_schema_check_writable(const strata_schema *s, strata_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Values and rows                                                          */

@@ -175,7 +175,12 @@ static int ts_parse(const char *s, int64_t *out)
 		p++;
 	if (*p != '\0')
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	/* timegm would silently turn 2024-02-30 into 2024-03-01 */
+	bool is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap))
 		return -1;
 	struct tm tm;
 	memset(&tm, 0, sizeof(tm));

@@ -438,6 +438,12 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		if (rc && rc != MDB_NOTFOUND)
 			return mf_lmdb_err(err, rc, "read token");
 	}
+	if (w->nfiles == 0) {
+		/* nothing to commit: no version, no token (an empty version would
+		 * count as a write and fail every --expect-version after it) */
+		c->version = t.version;
+		return MF_ABORT_OK;
+	}
 	if (w->expect_version &&
 	    (t.data_version > w->expect_version || w->expect_version > t.version))
 		return strata_err_set(err, STRATA_ECONFLICT,
@@ -532,21 +538,26 @@ static bool in_floor_sets(const strata_bucket_state *bs, const strata_file_entry
  * (dropping a middle one would send its versions to the wrong file set), and
  * dropping it makes every version below its boundary unresolvable.  It goes
  * when no version of its interval can be answered any more (a file holding
- * records at or below the interval's start was deleted) and no tag falls in
- * it, or when the log is full. */
+ * records at or below the interval's start — or the table's log start,
+ * below which nothing is readable — was deleted) and no tag falls in it, or
+ * when the log is full. */
 static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *files, size_t n,
-			   const strata_tag *tags, size_t ntags)
+			   const strata_tag *tags, size_t ntags, uint64_t log_start)
 {
 	while (bs->nlog > 0) {
-		uint64_t lo = bs->resolvable_from, hi = bs->log[0].boundary;
+		/* versions below the table's log start are unreadable anyway */
+		uint64_t lo = bs->resolvable_from > log_start ? bs->resolvable_from : log_start;
+		uint64_t hi = bs->log[0].boundary;
 		uint64_t l = bs->log[0].commit_version - 1;
 		bool is_full = bs->nlog >= STRATA_FLOOR_LOG_MAX;
 		bool is_dead = false;
 		for (size_t i = 0; i < n && !is_dead; i++)
 			is_dead = files[i].is_deleted && strata_file_live_at(&files[i], l) &&
 				  (uint64_t)files[i].seq_min <= lo;
+		/* a tag inside the interval keeps it, even below the log start:
+		 * tagged versions stay readable */
 		for (size_t i = 0; i < ntags && is_dead; i++)
-			if (tags[i].version >= lo && tags[i].version < hi)
+			if (tags[i].version >= bs->resolvable_from && tags[i].version < hi)
 				is_dead = false;
 		if (!is_full && !is_dead)
 			break;
@@ -645,7 +656,7 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		if (rc == 0)
 			rc = mf_txn_bucket_files(mf, txn, t.id, j->part_id, j->bucket, ta, &bf, &nbf,
 						 err);
-		floor_log_trim(&bs, bf, nbf, tags, ntags);
+		floor_log_trim(&bs, bf, nbf, tags, ntags, t.log_start);
 		strata_arena_free(ta);
 		bs.log[bs.nlog].commit_version = v;
 		bs.log[bs.nlog].boundary = j->new_floor;
@@ -786,7 +797,7 @@ typedef struct forget_ctx {
 } forget_ctx;
 
 static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
-		      const strata_tag *tags, size_t ntags, strata_err *err)
+		      const strata_tag *tags, size_t ntags, uint64_t log_start, strata_err *err)
 {
 	strata_file_entry f;
 	int rc = file_get(mf, txn, id, &f, err);
@@ -807,7 +818,7 @@ static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
 	rc = mf_txn_bucket_files(mf, txn, f.table_id, f.part_id, f.bucket, a, &bf, &nbf, err);
 	if (rc == 0) {
 		uint32_t before = bs.nlog;
-		floor_log_trim(&bs, bf, nbf, tags, ntags);
+		floor_log_trim(&bs, bf, nbf, tags, ntags, log_start);
 		if (bs.nlog != before)
 			rc = mf_txn_bucket_put(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
 	}
@@ -822,17 +833,21 @@ static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
 static int forget_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 {
 	forget_ctx *c = vctx;
+	strata_table_def t;
+	int trc = table_by_id(mf, txn, c->table_id, &t, err);
+	if (trc)
+		return trc;
 	strata_arena *ta = strata_arena_new();
 	strata_tag *tags = NULL;
 	size_t ntags = 0;
-	int trc = mf_txn_tags(mf, txn, c->table_id, ta, &tags, &ntags, err);
+	trc = mf_txn_tags(mf, txn, c->table_id, ta, &tags, &ntags, err);
 	if (trc) {
 		strata_arena_free(ta);
 		return trc;
 	}
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < c->n; i++)
-		rc = forget_one(mf, txn, c, c->ids[i], tags, ntags, err);
+		rc = forget_one(mf, txn, c, c->ids[i], tags, ntags, t.log_start, err);
 	strata_arena_free(ta);
 	return rc;
 }

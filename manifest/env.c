@@ -395,7 +395,8 @@ static int mf_iter_prefix(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_k
 	if (rc)
 		return mf_lmdb_err(err, rc, "open cursor");
 	MDB_val key = mf_val(prefix), val;
-	/* LMDB refuses zero-length keys: an empty prefix starts at the first */
+	/* LMDB rejects a zero-length key (MDB_BAD_VALSIZE): an empty prefix
+	 * means the whole database, from its first key */
 	rc = mdb_cursor_get(cur, &key, &val, prefix->n ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0) {
 		if (key.mv_size < prefix->n || memcmp(key.mv_data, prefix->b, prefix->n) != 0)
@@ -805,13 +806,22 @@ int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_u
 	mf_key_u64(&k, ts_us == INT64_MAX ? UINT64_MAX : ts_key(ts_us + 1));
 	MDB_val key = mf_val(&k), val;
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	/* the first version committed after ts, if the log still has one */
+	uint64_t next = 0;
+	if (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id &&
+	    val.mv_size == 8)
+		next = mf_get_u64(val.mv_data);
 	if (rc == 0)
 		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
 	else if (rc == MDB_NOTFOUND)
 		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
 	int ret = 0;
+	/* Versions are dense, so the answer is v only if v + 1 (when there is a
+	 * later version) is the next one in the index.  Otherwise the versions
+	 * between them were expired and one of them was current at ts: v may be
+	 * an older version kept only because it is tagged. */
 	if (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id &&
-	    val.mv_size == 8) {
+	    val.mv_size == 8 && (next == 0 || next == mf_get_u64(val.mv_data) + 1)) {
 		*out = mf_get_u64(val.mv_data);
 	} else if (rc == 0 || rc == MDB_NOTFOUND) {
 		ret = strata_err_set(err, STRATA_ENOTFOUND,

@@ -280,7 +280,9 @@ typedef struct strata_mf_write {
  * token (a repeat returns the first version with *is_repeat set and commits
  * nothing), the schema version and each partition's bucket count; create
  * partitions on first use; assign the next version; add the entries (their
- * _seq range is set to the version).  *version receives the version. */
+ * _seq range is set to the version).  *version receives the version.  A
+ * write of no files commits nothing: *version is the current version (or the
+ * first one, for a repeated token). */
 int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *version,
 			   bool *is_repeat, strata_err *err);
 
@@ -376,7 +378,8 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 
 /* Escape partition values into the canonical partition name
  * "c1=v1/c2=v2" (bytes outside [A-Za-z0-9._-] as %XX).  Values longer than
- * STRATA_MAX_PART_VALUE are STRATA_EINVAL. */
+ * STRATA_MAX_PART_VALUE, or whose "c=escaped" directory name exceeds
+ * NAME_MAX (255) bytes, are STRATA_EINVAL. */
 int strata_partition_name(const strata_table_def *t, const char *const *values,
 			  char *out, size_t n, strata_err *err);
 /* Split an escaped partition name back into values (arena memory). */

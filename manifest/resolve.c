@@ -20,6 +20,7 @@
  */
 #include "manifest/manifest_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +108,7 @@ int strata_partition_name(const strata_table_def *t, const char *const *values, 
 		if (w < 0 || (size_t)w >= n - o)
 			goto too_long;
 		o += (size_t)w;
+		size_t dir_start = o - strlen(t->part_cols[i]) - 1;
 		for (size_t j = 0; j < len; j++) {
 			unsigned char c = (unsigned char)v[j];
 			if (o + 4 >= n)
@@ -120,6 +122,14 @@ int strata_partition_name(const strata_table_def *t, const char *const *values, 
 			}
 		}
 		out[o] = '\0';
+		/* "col=value" is one directory name: it must fit the file system's
+		 * limit, or every write to the partition would fail at commit */
+		if (o - dir_start > NAME_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "partition value of \"%s\" is too long: its directory "
+					      "name \"%s=...\" would be %zu bytes, at most %d (bytes "
+					      "outside [A-Za-z0-9._-] take three)",
+					      t->part_cols[i], t->part_cols[i], o - dir_start, NAME_MAX);
 	}
 	return 0;
 too_long:

@@ -219,9 +219,10 @@ static size_t split_words(strata_arena *a, const char *s, char ***out)
 	return n;
 }
 
-/* Parse one column item into c; *is_pk set for PRIMARY KEY. */
+/* Parse one column item into c; *is_pk set for PRIMARY KEY, *is_null_given
+ * (if not NULL) for an explicit NULL. */
 static int parse_column(strata_arena *a, const char *item, strata_column *c, bool *is_pk,
-			strata_err *err)
+			bool *is_null_given, strata_err *err)
 {
 	char **w;
 	size_t n = split_words(a, item, &w);
@@ -229,6 +230,8 @@ static int parse_column(strata_arena *a, const char *item, strata_column *c, boo
 	c->key_pos = -1;
 	c->is_nullable = true;
 	*is_pk = false;
+	if (is_null_given)
+		*is_null_given = false;
 	if (n < 2)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "column definition \"%.100s\" needs a name and a type", item);
@@ -249,6 +252,8 @@ static int parse_column(strata_arena *a, const char *item, strata_column *c, boo
 			i++;
 		} else if (strcasecmp(w[i], "NULL") == 0) {
 			c->is_nullable = true;
+			if (is_null_given)
+				*is_null_given = true;
 		} else if (strcasecmp(w[i], "PRIMARY") == 0 && i + 1 < n &&
 			   strcasecmp(w[i + 1], "KEY") == 0) {
 			*is_pk = true;
@@ -284,13 +289,22 @@ int strata_table_create(strata_wh *wh, const char *name, const char *columns,
 	char **items;
 	size_t n = split_items(a, columns ? columns : "", ',', &items);
 	int nkeys = 0;
+	/* columns declared NULL explicitly, by index: they cannot be keys */
+	bool *null_given = strata_arena_alloc(a, n + 1);
 	for (size_t i = 0; i < n; i++) {
 		strata_column c;
 		bool is_pk;
-		rc = parse_column(a, items[i], &c, &is_pk, err);
+		rc = parse_column(a, items[i], &c, &is_pk, &null_given[i], err);
 		if (rc)
 			goto out;
 		c.id = (uint32_t)i + 1;
+		if (is_pk && null_given[i]) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "primary key column \"%s\" must be NOT NULL (it is "
+					    "declared NULL)",
+					    c.name);
+			goto out;
+		}
 		if (is_pk) {
 			c.key_pos = nkeys++;
 			c.is_nullable = false;
@@ -329,6 +343,13 @@ int strata_table_create(strata_wh *wh, const char *name, const char *columns,
 						    "primary key column \"%s\" listed twice", keys[i]);
 				goto out;
 			}
+			if (null_given[idx]) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "primary key column \"%s\" must be NOT NULL (it is "
+						    "declared NULL)",
+						    keys[i]);
+				goto out;
+			}
 			s->cols[idx].key_pos = (int)i;
 			s->cols[idx].is_nullable = false;
 		}
@@ -340,6 +361,8 @@ int strata_table_create(strata_wh *wh, const char *name, const char *columns,
 		s = t;
 	}
 	rc = strata_schema_validate(s, err);
+	if (rc == 0)
+		rc = strata_schema_check_writable(s, err);
 	if (rc)
 		goto out;
 	if (partitioned_by && *partitioned_by) {
@@ -353,7 +376,7 @@ int strata_table_create(strata_wh *wh, const char *name, const char *columns,
 		for (size_t i = 0; i < np; i++) {
 			strata_column c;
 			bool is_pk;
-			rc = parse_column(a, pitems[i], &c, &is_pk, err);
+			rc = parse_column(a, pitems[i], &c, &is_pk, NULL, err);
 			if (rc)
 				goto out;
 			if (c.type != STRATA_T_STRING || is_pk) {
@@ -419,7 +442,7 @@ int strata_table_add_columns(strata_wh *wh, const char *name, const char *column
 	for (size_t i = 0; i < n; i++) {
 		strata_column c;
 		bool is_pk;
-		rc = parse_column(a, items[i], &c, &is_pk, err);
+		rc = parse_column(a, items[i], &c, &is_pk, NULL, err);
 		if (rc)
 			goto out;
 		if (is_pk) {
@@ -452,6 +475,9 @@ int strata_table_add_columns(strata_wh *wh, const char *name, const char *column
 		strata_buf_printf(&note, " %s", c.name);
 	}
 	strata_buf_putc(&note, 0);
+	rc = strata_schema_check_writable(next, err);
+	if (rc)
+		goto out;
 	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, (char *)note.data, version,
 				  err);
 out:
@@ -506,13 +532,24 @@ int strata_table_set_props(strata_wh *wh, const char *name, const char *const *p
 	if (rc)
 		return rc;
 	rc = strata_mf_table_get(snap, name, &def, err);
+	/* an unpartitioned table has one partition: once it exists (the first
+	 * write), its bucket count is fixed, and a new count would never apply */
+	strata_partition only;
+	bool has_data = rc == 0 && def.nparts == 0 &&
+			strata_mf_partition_get(snap, def.id, "", &only, NULL) == 0;
 	strata_mf_snap_close(snap);
 	if (rc)
 		return rc;
+	uint32_t buckets = def.buckets;
 	for (size_t i = 0; i < nprops; i++) {
 		rc = strata_table_prop_apply(&def, props[i], err);
 		if (rc)
 			return rc;
 	}
+	if (has_data && def.buckets != buckets)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "write.bucket.num of \"%s\" cannot change: the table is not "
+				      "partitioned and already holds data in %u buckets",
+				      name, only.buckets);
 	return strata_mf_table_set_props(wh->mf, &def, err);
 }

@@ -88,7 +88,8 @@ typedef struct strata_commit_opts {
  * one manifest transaction.  On any failure nothing is committed and every
  * file written is removed.  STRATA_ECONFLICT for a token/version/schema
  * mismatch.  Frees t (on failure too).  An empty transaction commits
- * nothing and returns the current version. */
+ * nothing and returns the current version (with a token already used: that
+ * commit's version, *is_repeat set). */
 int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *version,
 		      bool *is_repeat, strata_err *err);
 void strata_txn_abort(strata_txn *t);

@@ -247,13 +247,15 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 	strata_fwriter *w = NULL;
 	if (is_repeat)
 		*is_repeat = false;
-	if (t->nrows == 0) {
-		/* nothing to commit, token or not: no version, no token recorded */
+	/* with a token, an empty transaction still asks the manifest, which
+	 * answers a repeated token with its first version */
+	if (t->nrows == 0 && !(opts && opts->token)) {
 		*version = t->def.version;
 		strata_txn_abort(t);
 		return 0;
 	}
-	qsort(t->rows, t->nrows, sizeof(txn_row), txn_row_cmp);
+	if (t->nrows) /* rows is NULL when empty (qsort wants a pointer) */
+		qsort(t->rows, t->nrows, sizeof(txn_row), txn_row_cmp);
 	/* count buckets */
 	size_t nb = 0;
 	for (size_t i = 0; i < t->nrows; i++)
