@@ -336,13 +336,28 @@ int strata_mf_table_create(strata_mf *mf, strata_table_def *def, const strata_sc
 	return mf_write(mf, create_body, &c, err);
 }
 
+typedef struct props_ctx {
+	const strata_table_def *expect, *next;
+} props_ctx;
+
+static bool props_equal(const strata_table_def *a, const strata_table_def *b)
+{
+	return a->buckets == b->buckets && a->retain_hours == b->retain_hours &&
+	       a->avro_codec == b->avro_codec && a->zstd_level == b->zstd_level &&
+	       a->row_group_bytes == b->row_group_bytes && a->page_bytes == b->page_bytes;
+}
+
 static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 {
-	const strata_table_def *nt = vctx;
+	props_ctx *c = vctx;
+	const strata_table_def *nt = c->next;
 	strata_table_def t;
 	int rc = mf_txn_table_get(mf, txn, nt->name, &t, err);
 	if (rc)
 		return rc;
+	if (c->expect && !props_equal(&t, c->expect))
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "the properties of \"%s\" changed concurrently", t.name);
 	t.buckets = nt->buckets;
 	t.retain_hours = nt->retain_hours;
 	t.avro_codec = nt->avro_codec;
@@ -352,9 +367,11 @@ static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	return mf_txn_table_put(mf, txn, &t, err);
 }
 
-int strata_mf_table_set_props(strata_mf *mf, const strata_table_def *def, strata_err *err)
+int strata_mf_table_set_props(strata_mf *mf, const strata_table_def *expect,
+			      const strata_table_def *def, strata_err *err)
 {
-	return mf_write(mf, props_body, (void *)def, err);
+	props_ctx c = {.expect = expect, .next = def};
+	return mf_write(mf, props_body, &c, err);
 }
 
 typedef struct ddl_ctx {

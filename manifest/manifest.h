@@ -292,8 +292,11 @@ int strata_mf_commit_ddl(strata_mf *mf, const char *table, uint32_t expect,
 			 const strata_schema *schema, const char *note, uint64_t *version,
 			 strata_err *err);
 
-/* Change table properties (write.bucket.num, retention, write options). */
-int strata_mf_table_set_props(strata_mf *mf, const strata_table_def *def, strata_err *err);
+/* Change table properties (write.bucket.num, retention, write options) to
+ * those of def; with expect, only if the current ones still equal expect's
+ * (else STRATA_ECONFLICT), so read-modify-write callers lose no update. */
+int strata_mf_table_set_props(strata_mf *mf, const strata_table_def *expect,
+			      const strata_table_def *def, strata_err *err);
 
 typedef struct strata_mf_job {
 	uint32_t table_id;

@@ -526,30 +526,36 @@ int strata_table_drop_column(strata_wh *wh, const char *name, const char *column
 int strata_table_set_props(strata_wh *wh, const char *name, const char *const *props,
 			   size_t nprops, strata_err *err)
 {
-	strata_table_def def;
-	strata_mf_snap *snap;
-	int rc = strata_mf_snap_open(wh->mf, &snap, err);
-	if (rc)
-		return rc;
-	rc = strata_mf_table_get(snap, name, &def, err);
-	/* an unpartitioned table has one partition: once it exists (the first
-	 * write), its bucket count is fixed, and a new count would never apply */
-	strata_partition only;
-	bool has_data = rc == 0 && def.nparts == 0 &&
-			strata_mf_partition_get(snap, def.id, "", &only, NULL) == 0;
-	strata_mf_snap_close(snap);
-	if (rc)
-		return rc;
-	uint32_t buckets = def.buckets;
-	for (size_t i = 0; i < nprops; i++) {
-		rc = strata_table_prop_apply(&def, props[i], err);
+	/* read-modify-write with compare-and-set: a concurrent change of other
+	 * properties is never lost, it makes this one retry */
+	for (int attempt = 0;; attempt++) {
+		strata_table_def def, before;
+		strata_mf_snap *snap;
+		int rc = strata_mf_snap_open(wh->mf, &snap, err);
 		if (rc)
 			return rc;
+		rc = strata_mf_table_get(snap, name, &def, err);
+		/* an unpartitioned table has one partition: once it exists (the first
+		 * write), its bucket count is fixed, and a new count would never apply */
+		strata_partition only;
+		bool has_data = rc == 0 && def.nparts == 0 &&
+				strata_mf_partition_get(snap, def.id, "", &only, NULL) == 0;
+		strata_mf_snap_close(snap);
+		if (rc)
+			return rc;
+		before = def;
+		for (size_t i = 0; i < nprops; i++) {
+			rc = strata_table_prop_apply(&def, props[i], err);
+			if (rc)
+				return rc;
+		}
+		if (has_data && def.buckets != before.buckets)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.bucket.num of \"%s\" cannot change: the table is "
+					      "not partitioned and already holds data in %u buckets",
+					      name, only.buckets);
+		rc = strata_mf_table_set_props(wh->mf, &before, &def, err);
+		if (rc != STRATA_ECONFLICT || attempt >= 10)
+			return rc;
 	}
-	if (has_data && def.buckets != buckets)
-		return strata_err_set(err, STRATA_EINVAL,
-				      "write.bucket.num of \"%s\" cannot change: the table is not "
-				      "partitioned and already holds data in %u buckets",
-				      name, only.buckets);
-	return strata_mf_table_set_props(wh->mf, &def, err);
 }

@@ -783,7 +783,7 @@ static void test_commit_bucket_conflict(void)
 	/* the table's bucket count changes; pt=a keeps 4, new partitions get 8 */
 	strata_table_def d = table_get(mf, "bk");
 	d.buckets = 8;
-	CU_ASSERT_EQUAL(strata_mf_table_set_props(mf, &d, &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_table_set_props(mf, NULL, &d, &e), 0);
 	strata_err_clear(&e);
 	CU_ASSERT_EQUAL(commit_files(mf, "bk", 1, "pt=a", 8, &b, 1, NULL, 0, &v, NULL, NULL, &e),
 			STRATA_ECONFLICT);
