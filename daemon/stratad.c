@@ -1219,6 +1219,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- open, run, close ------------------------------------------------------------------------------ */
 
+/* libevent's own warnings go through the one log macro. */
+static void libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		LOG_ERROR("libevent: %s", msg);
+	else if (severity == EVENT_LOG_WARN)
+		LOG_WARN("libevent: %s", msg);
+	else
+		LOG_DEBUG("libevent: %s", msg);
+}
+
 int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 {
 	*out = NULL;
@@ -1248,6 +1259,7 @@ int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 			 recovered);
 	d->tb = stratad_tbucket_new(cfg->d.io_max_mb_s, strata_mono_us());
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log);
 	d->base = event_base_new();
 	if (!d->base) {
 		rc = strata_err_set(err, STRATA_EINVAL, "could not create the event loop");
