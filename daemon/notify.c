@@ -9,6 +9,9 @@
  * WATCHDOG=1 from the loop's timer at half of $WATCHDOG_USEC; RELOADING=1
  * and READY=1 around a reload; STOPPING=1 when it begins to stop.
  *
+ * The send never blocks (MSG_DONTWAIT): a full receive queue drops the
+ * datagram rather than stall the event loop.
+ *
  * Thread safety: any thread (a socket per call).
  */
 #include "daemon/daemon.h"
@@ -39,7 +42,9 @@ int stratad_notify(const char *msg)
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
+	/* never block the loop: a receiver that does not read loses datagrams */
+	ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
+			   salen);
 	int rc = n < 0 ? -errno : 1;
 	close(fd);
 	return rc;
