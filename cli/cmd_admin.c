@@ -1,11 +1,11 @@
 /*
  * cli/cmd_admin.c — `strata admin`: the client of stratad's control socket.
  *
- *   strata admin [--socket PATH] [--json] COMMAND [ARGS...]
+ *   strata admin [--socket PATH] [--json | --text] COMMAND [ARGS...]
  *
  * It sends the command as one line (a JSON array of strings) and prints the
- * reply: as tables and sentences when stdout is a terminal, as the JSON
- * lines stratad sent otherwise or with --json.  `watch` keeps printing
+ * reply: as tables and sentences when stdout is a terminal (or with --text),
+ * as the JSON lines stratad sent otherwise (or with --json).  `watch` keeps printing
  * events until stratad or you (Ctrl-C) end it.  The socket is --socket,
  * else $STRATAD_SOCKET, else /run/stratad/admin.sock.
  *
@@ -326,7 +326,7 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("admin");
 	const char *path = getenv("STRATAD_SOCKET");
-	bool is_json = false;
+	int format = 0; /* 0: by the terminal, 1: JSON, 2: text */
 	int i = 1;
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
@@ -334,7 +334,9 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 		else if (strncmp(argv[i], "--socket=", 9) == 0)
 			path = argv[i] + 9;
 		else if (strcmp(argv[i], "--json") == 0)
-			is_json = true;
+			format = 1;
+		else if (strcmp(argv[i], "--text") == 0)
+			format = 2;
 		else
 			break;
 	}
@@ -342,8 +344,7 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage(cmd, "give a COMMAND (try `strata admin help`)");
 	if (!path || !*path)
 		path = ADMIN_DEFAULT_SOCKET;
-	if (!isatty(STDOUT_FILENO))
-		is_json = true;
+	bool is_json = format == 1 || (format == 0 && !isatty(STDOUT_FILENO));
 	json_t *arr = json_array();
 	for (int k = i; k < argc; k++)
 		json_array_append_new(arr, json_string(argv[k]));

@@ -77,12 +77,12 @@ const cli_cmd cli_commands[] = {
 	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
 	 "Pin a version (default: the latest) beyond retention, or remove a tag."},
 	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
-	{"admin", cli_cmd_admin, "admin [--socket PATH] [--json] COMMAND [ARGS...]",
+	{"admin", cli_cmd_admin, "admin [--socket PATH] [--json|--text] COMMAND [ARGS...]",
 	 "Talk to a running stratad over its control socket (default /run/stratad/admin.sock,\n"
 	 "or $STRATAD_SOCKET): status, tables, jobs, plan [TABLE], policy TABLE,\n"
 	 "sort|merge|compact|clean|purge TABLE, pause|resume [TABLE], cancel JOB, reload,\n"
-	 "metrics, watch, shutdown, help.  Tables on a terminal, JSON lines otherwise\n"
-	 "or with --json."},
+	 "metrics, watch, shutdown, help.  Tables on a terminal (or --text), JSON lines\n"
+	 "otherwise (or --json)."},
 	{"help", cmd_help, "help [COMMAND]", "Show help."},
 	{NULL, NULL, NULL, NULL},
 };
