@@ -133,6 +133,7 @@ typedef struct dbucket {
 	bool is_backing_off;
 	uint32_t files, l0_files; /* live files at the last plan */
 	bool has_merge_input;     /* a level >= 1 with two files */
+	int64_t due_since_us[3];  /* sort, merge, compact: due since, without running */
 } dbucket;
 
 typedef struct dtable {

@@ -54,6 +54,11 @@
 
 const double d_duration_le[9] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800};
 
+/* A bucket job's kind indexes the policies' checks (due_since_us). */
+_Static_assert(DJ_SORT == (int)STRATA_POL_SORT && DJ_MERGE == (int)STRATA_POL_MERGE &&
+		       DJ_PARTIAL == (int)STRATA_POL_COMPACT,
+	       "dj_kind and strata_pol_kind must agree for sort, merge and compact");
+
 const char *d_kind_name(dj_kind k)
 {
 	static const char *const names[] = {"sort",  "merge", "partial-compaction",
@@ -435,6 +440,8 @@ static void job_finished(stratad *d, dj *j)
 			wait_s = strata_pol_backoff_us(failures, &j->pol) / D_US;
 		} else {
 			dbucket *b = d_bucket_find(t, j->part_id, j->bucket);
+			if (b && j->result == DJR_OK && j->kind <= DJ_PARTIAL)
+				b->due_since_us[j->kind] = 0; /* it ran: its wait starts over */
 			if (b) {
 				if (is_failure) { /* invariant 4 */
 					b->failures++;
@@ -798,8 +805,14 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 			.failures = b->failures,
 			.failed_us = b->failed_us,
 		};
+		memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
 		strata_pol_plan plan;
 		strata_pol_plan_bucket(&in, &pol, now, &plan);
+		if (enqueue) /* aging: how long each kind has waited (policies.c) */
+			for (int k = 0; k < 3; k++)
+				b->due_since_us[k] = !plan.checks[k].is_due ? 0 :
+						     b->due_since_us[k] ? b->due_since_us[k] :
+									  now;
 		b->best = plan.best >= 0 ? (int)plan.checks[plan.best].kind : -1;
 		b->is_backing_off = plan.is_backing_off;
 		b->files = (uint32_t)plan.st.files;

@@ -43,9 +43,15 @@
  *            scan is due (clean.orphan_scan_s since the last one; 0: never)
  *            pressure = 1 + eligible / 100, at most 10
  *
- *   score    = weight x min(pressure, 100), weights sort 3, merge 2,
+ *   score    = weight x min(pressure, 100) x aging, weights sort 3, merge 2,
  *              compact 1, clean 1: sorting row files is cheap and speeds every
  *              read; merging bounds files per bucket; compaction saves space.
+ *   aging    = 1 + min(waited / 60 s, 10), waited = how long the kind has been
+ *              due on this bucket without running (due_since_us).  One job
+ *              runs per bucket, so under sustained ingest a sort is due at
+ *              nearly every scan; without aging a due compaction would never
+ *              win the bucket (measured: space amplification 7.6 after five
+ *              minutes, docs/BENCHMARKS.md).
  *   back-off = after n >= 1 consecutive failed or conflicted jobs the bucket
  *              (or the table's clean) waits 2^(n-1) x policy.backoff_s,
  *              capped at policy.backoff_max_s.
@@ -79,6 +85,10 @@
 /* A moving retention boundary is re-examined at most this often. */
 #define POL_BOUNDARY_RECHECK_MIN_US (60 * US)
 #define POL_TARGET_MAX_BYTES (1ull << 40)
+/* Aging: a kind due without running gains this much score multiplier per
+ * POL_AGING_US, up to POL_AGING_MAX. */
+#define POL_AGING_US (60 * US)
+#define POL_AGING_MAX 10.0
 
 void strata_policy_default(strata_policy *p)
 {
@@ -381,6 +391,18 @@ void strata_pol_plan_bucket(const strata_pol_bucket *in, const strata_policy *p,
 	check_sort(st, p, now_us, &out->checks[0], &next);
 	check_merge(st, p, &out->checks[1], &out->merge_target_bytes);
 	check_compact(in, st, p, now_us, &out->checks[2], &next);
+	for (int i = 0; i < 3; i++) {
+		strata_pol_check *c = &out->checks[i];
+		int64_t since = in->due_since_us[i];
+		if (!c->is_due || since <= 0 || since >= now_us)
+			continue;
+		double waited = (double)(now_us - since) / (double)POL_AGING_US;
+		double f = 1.0 + (waited < POL_AGING_MAX ? waited : POL_AGING_MAX);
+		c->score *= f;
+		size_t len = strlen(c->why);
+		snprintf(c->why + len, sizeof(c->why) - len, "; due for %" PRId64 " s: score x%.2f",
+			 (now_us - since) / US, f);
+	}
 	for (int i = 0; i < 3; i++)
 		if (out->checks[i].is_due && (out->best < 0 || out->checks[i].score > out->checks[out->best].score))
 			out->best = i;

@@ -86,6 +86,8 @@ typedef struct strata_pol_bucket {
 	int64_t retain_s;             /* effective retention in seconds */
 	uint32_t failures;            /* consecutive failed or conflicted jobs */
 	int64_t failed_us;            /* when the last of them ended */
+	int64_t due_since_us[3];      /* since when sort, merge, compact have been
+					 due without running (0: not due before) */
 } strata_pol_bucket;
 
 typedef enum strata_pol_kind {

@@ -41,6 +41,7 @@ typedef struct bcase {
 	int64_t retain_s;
 	uint32_t failures;
 	int64_t failed_ago_s;
+	int64_t due_for_s[3];   /* due_since = NOW - this (0: not due before) */
 	/* policy tweaks (0: default) */
 	int64_t min_files, max_delay_s;
 	double min_ratio;
@@ -180,6 +181,17 @@ static const bcase bucket_cases[] = {
 	 .next_in_s = 1},
 	{.name = "back-off: nothing due, nothing to wait for", .f = {L0(10)}, .nf = 1,
 	 .failures = 3, .failed_ago_s = 1, .best = -1, .backoff = false, .next_in_s = 290},
+	{.name = "aging: a fresh compaction waits behind a sort",
+	 .f = {L0(1), L0(1), L0(1), L0(1), {1, MiB, 10000, 1, 5, 10, 0, 1000}}, .nf = 5, .boundary = 5,
+	 .retain_s = 3600, .min_ratio = 0.5, .best = 0, .due = {1, 0, 1}, .next_in_s = DUE_NOW},
+	{.name = "aging: a compaction due for two minutes outranks a fresh sort",
+	 .f = {L0(1), L0(1), L0(1), L0(1), {1, MiB, 10000, 1, 5, 10, 0, 1000}}, .nf = 5, .boundary = 5,
+	 .retain_s = 3600, .min_ratio = 0.5, .due_for_s = {0, 0, 120}, .best = 2, .due = {1, 0, 1},
+	 .why_check = 2,
+	 .why = "; due for 120 s: score x3.00", .next_in_s = DUE_NOW},
+	{.name = "aging: capped at x11",
+	 .f = {L0(1), L0(1), L0(1), L0(1)}, .nf = 4, .due_for_s = {100000, 0, 0}, .best = 0,
+	 .due = {1, 0, 0}, .why_check = 0, .why = "score x11.00", .next_in_s = DUE_NOW},
 	{.name = "levels past the last slot are counted, never merged",
 	 .f = {LV(40, MiB), LV(40, MiB), LV(200, MiB)}, .nf = 3, .best = -1, .next_in_s = NEVER},
 };
@@ -227,6 +239,8 @@ static void test_bucket_table(void)
 			.failures = c->failures,
 			.failed_us = NOW - c->failed_ago_s * S,
 		};
+		for (int i = 0; i < 3; i++)
+			in.due_since_us[i] = c->due_for_s[i] ? NOW - c->due_for_s[i] * S : 0;
 		strata_pol_plan out;
 		strata_pol_plan_bucket(&in, &p, NOW, &out);
 		bool ok = out.best == c->best && out.is_backing_off == c->backoff;
