@@ -235,6 +235,7 @@ json_t *d_summary_json(const dj_summary *s)
 	job_where_json(o, s->table, s->part, s->bucket == D_TABLE_JOB ? D_TABLE_JOB : 0, s->bucket);
 	json_object_set_new(o, "result", json_string(d_result_name(s->result)));
 	json_object_set_new(o, "manual", json_boolean(s->is_manual));
+	json_object_set_new(o, "started_us", json_integer(s->started_us));
 	json_object_set_new(o, "finished_us", json_integer(s->finished_us));
 	json_object_set_new(o, "seconds", json_real(s->seconds));
 	json_object_set_new(o, "files_in", json_integer((json_int_t)s->files_in));
@@ -1180,9 +1181,9 @@ int d_reload(stratad *d, char *note, size_t n, strata_err *err)
 	d_admin_chmod(d);
 	d->next_scan_us = strata_mono_us();
 	d->m.reloads++;
-	snprintf(note, n, "applied %s (%zu table sections)%s%s%s", nc->path, nc->ntables,
-		 diff[0] ? "; changed keys that need a restart keep their running values: " : "", diff,
-		 "");
+	snprintf(note, n, "applied %s (%zu table section%s)%s%s", nc->path, nc->ntables,
+		 nc->ntables == 1 ? "" : "s",
+		 diff[0] ? "; changed keys that need a restart keep their running values: " : "", diff);
 	LOG_INFO("reload: %s", note);
 	stratad_notify("READY=1");
 	return 0;
