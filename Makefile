@@ -117,18 +117,45 @@ asan: deps node-deps
 bench: deps node-deps all $(BENCH_BIN)
 	@STRATA_BUILD=$(BUILD) bench/run-bench $(BENCH_BIN)
 
-demo: deps all
-	@STRATA_BUILD=$(BUILD) etc/demo.sh
+# stratad's benchmark alone (also part of `make bench`), with gnuplot for
+# its plot: docs/daemon-ingest.png.  BENCH_INGEST_S, BENCH_IDLE_S and
+# BENCH_IDLE_ENTRIES shorten or grow it.
+.PHONY: bench-daemon
+bench-daemon: deps all $(BUILD)/bench/bench_daemon
+	@command -v gnuplot >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y gnuplot-nox || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y gnuplot-nox; }; }
+	@STRATA_BUILD=$(BUILD) $(BUILD)/bench/bench_daemon
 
+demo: deps all
+	@STRATA_BUILD=$(BUILD) sh etc/demo.sh
+
+# Binaries, docs, the sample config (never over an existing stratad.ini; the
+# sample is also installed as stratad.ini.sample), the systemd unit with
+# PREFIX and the config directory substituted, tmpfiles and sysusers snippets.
+# The config directory is /etc/strata for PREFIX=/usr, PREFIX/etc/strata
+# otherwise.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/strata
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/strata/
-	@if [ -f etc/stratad.ini ]; then \
-		install -d $(DESTDIR)$(PREFIX)/etc/strata $(DESTDIR)$(PREFIX)/lib/systemd/system && \
-		install -m 0644 etc/stratad.ini $(DESTDIR)$(PREFIX)/etc/strata/stratad.ini && \
-		install -m 0644 etc/stratad.service $(DESTDIR)$(PREFIX)/lib/systemd/system/stratad.service; \
-	fi
+	$(if $(wildcard README.md docs/*.md docs/*.png),install -m 0644 $(wildcard README.md docs/*.md docs/*.png) $(DESTDIR)$(PREFIX)/share/doc/strata/)
+	@set -e; \
+	if [ "$(PREFIX)" = /usr ]; then sysconf=/etc; else sysconf=$(PREFIX)/etc; fi; \
+	install -d $(DESTDIR)$$sysconf/strata $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d; \
+	install -m 0644 etc/stratad.ini $(DESTDIR)$$sysconf/strata/stratad.ini.sample; \
+	if [ -f $(DESTDIR)$$sysconf/strata/stratad.ini ]; then \
+		echo "kept $(DESTDIR)$$sysconf/strata/stratad.ini (the new sample is stratad.ini.sample)"; \
+	else \
+		install -m 0644 etc/stratad.ini $(DESTDIR)$$sysconf/strata/stratad.ini; \
+	fi; \
+	sed -e "s|/usr/local/etc|$$sysconf|g" -e "s|/usr/local|$(PREFIX)|g" etc/stratad.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/stratad.service; \
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/stratad.service; \
+	install -m 0644 etc/stratad.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/stratad.conf; \
+	install -m 0644 etc/stratad.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/stratad.conf; \
+	echo "installed strata and stratad under $(DESTDIR)$(PREFIX); config in $(DESTDIR)$$sysconf/strata"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -12,6 +12,7 @@
 #include <string.h>
 
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_admin.c */
 
 const cli_cmd cli_commands[] = {
 	{"init", cli_cmd_init, "init",
@@ -91,6 +92,12 @@ const cli_cmd cli_commands[] = {
 	 "Pin a version beyond retention, or remove a tag.\n"
 	 "Without --version the latest version is tagged."},
 	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
+	{"admin", cli_cmd_admin, "admin [--socket PATH] [--json|--text] COMMAND [ARGS...]",
+	 "Talk to a running stratad over its control socket (default /run/stratad/admin.sock,\n"
+	 "or $STRATAD_SOCKET): status, tables, jobs, plan [TABLE], policy TABLE,\n"
+	 "sort|merge|compact|clean|purge TABLE, pause|resume [TABLE], cancel JOB, reload,\n"
+	 "metrics, watch, shutdown, help.  Tables on a terminal (or --text), JSON lines\n"
+	 "otherwise (or --json)."},
 	{"help", cmd_help, "help [COMMAND]", "Show help."},
 	{NULL, NULL, NULL, NULL},
 };

@@ -1089,10 +1089,11 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 	}
 	m->has_stats = true;
 	put_stats(&m->stats, c, &c->cs, &w->smin, &w->smax);
-	/* the footer outlives these scratch buffers */
+	/* the footer outlives these scratch buffers (copy len bytes: a bound
+	 * truncated to PW_STATS_MAX_BYTES may fill its buffer exactly) */
 	if (m->stats.has_min) {
-		m->stats.min.p = strata_arena_dup(w->arena, m->stats.min.p, m->stats.min.len + 1);
-		m->stats.max.p = strata_arena_dup(w->arena, m->stats.max.p, m->stats.max.len + 1);
+		m->stats.min.p = strata_arena_dup(w->arena, m->stats.min.p, m->stats.min.len);
+		m->stats.max.p = strata_arena_dup(w->arena, m->stats.max.p, m->stats.max.len);
 	}
 	pq_enc_stats es[4];
 	uint32_t nes = 0;

@@ -340,6 +340,65 @@ static void test_avro_roundtrip(void)
 	strata_schema_free(s);
 }
 
+/* Bug fix (found by stratad's tests under ASan): the Parquet writer copied a
+ * column chunk's min/max statistics with one byte more than they hold, and
+ * a string bound truncated to exactly 64 bytes sits in a 64-byte buffer:
+ * strings of 64 bytes and more read past it (heap-buffer-overflow). */
+static void test_parquet_long_string_stats(void)
+{
+	strata_schema *s = strata_schema_new(1);
+	strata_column c;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.name, sizeof(c.name), "pk");
+	c.type = STRATA_T_LONG;
+	c.id = 1;
+	c.key_pos = 0;
+	strata_schema_add(s, &c, NULL);
+	memset(&c, 0, sizeof(c));
+	snprintf(c.name, sizeof(c.name), "v");
+	c.type = STRATA_T_STRING;
+	c.id = 2;
+	c.key_pos = -1;
+	c.is_nullable = true;
+	strata_schema_add(s, &c, NULL);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/long.parquet", tu_tmpdir());
+	strata_write_opts o;
+	strata_write_opts_default(&o, STRATA_FMT_PARQUET);
+	strata_fwriter *w;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_fwriter_open(path, s, &o, &w, &e), 0);
+	strata_arena *a = strata_arena_new();
+	for (int i = 0; i < 200; i++) {
+		char v[128], text[256];
+		int len = i % 2 ? 64 : 100;
+		for (int k = 0; k < len; k++)
+			v[k] = (char)('a' + (i * 7 + k) % 26);
+		v[len] = '\0';
+		snprintf(text, sizeof(text), "{\"pk\":%d,\"v\":\"%s\"}", i, v);
+		strata_row r;
+		CU_ASSERT_EQUAL_FATAL(row_from_text(s, text, a, &r, &e), 0);
+		CU_ASSERT_EQUAL_FATAL(strata_fwriter_add(w, &r, &e), 0);
+	}
+	strata_file_stats st;
+	CU_ASSERT_EQUAL_FATAL(strata_fwriter_finish(w, &st, &e), 0);
+	CU_ASSERT_EQUAL(st.rows, 200);
+	strata_file_stats_free(&st);
+	strata_run_opts ro = {.read_schema = s};
+	strata_run *run;
+	CU_ASSERT_EQUAL_FATAL(strata_run_open(path, &ro, &run, &e), 0);
+	const strata_row *row;
+	int n = 0;
+	while (strata_run_next(run, &row, NULL, NULL, &e) == 1) {
+		CU_ASSERT_EQUAL(row->vals[1].v.s.len, n % 2 ? 64u : 100u);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, 200);
+	strata_run_close(run);
+	strata_arena_free(a);
+	strata_schema_free(s);
+}
+
 static void test_not_a_data_file(void)
 {
 	const char *dir = tu_tmpdir();
@@ -363,6 +422,7 @@ static void register_format(void)
 	TU_ADD(s, test_sketch);
 	TU_ADD(s, test_avro_roundtrip);
 	TU_ADD(s, test_not_a_data_file);
+	TU_ADD(s, test_parquet_long_string_stats);
 }
 
 TU_MAIN(register_format)

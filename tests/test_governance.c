@@ -13,8 +13,11 @@
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
 
+#include "clean/clean.h"
+
 #include <inttypes.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint64_t env_u64(const char *name, uint64_t def)
 {
@@ -90,10 +93,40 @@ static void test_governance_oracle(void)
 	tu_clock_real();
 }
 
+/* Bug fix (found by stratad's tests under UBSan): the orphan scan of a table
+ * with no file entries sorted and searched an empty name list through
+ * qsort(NULL, 0)/bsearch(NULL, 0), which UBSan rejects.  The scan must work
+ * there and still move an old stray file into the trash. */
+static void test_orphan_scan_of_empty_table(void)
+{
+	const char *dir = tu_tmpdir();
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(dir, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "empty", "pk BIGINT NOT NULL PRIMARY KEY", NULL,
+						  NULL, NULL, 0, &err), 0);
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.orphan_age_s = 0;
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "empty", &o, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.orphans, 0);
+	char stray[4096];
+	snprintf(stray, sizeof(stray), "%s/data/empty/_/b0000", dir);
+	CU_ASSERT_EQUAL_FATAL(strata_io_mkdirs(stray, 0755), 0);
+	snprintf(stray, sizeof(stray), "%s/data/empty/_/b0000/stray.parquet", dir);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(stray, "x", 1), 0);
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "empty", &o, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.orphans, 1);
+	CU_ASSERT_NOT_EQUAL(access(stray, F_OK), 0);
+	strata_wh_close(wh);
+}
+
 static void register_governance(void)
 {
 	CU_pSuite s = CU_add_suite("governance", NULL, NULL);
 	TU_ADD(s, test_governance_oracle);
+	TU_ADD(s, test_orphan_scan_of_empty_table);
 }
 
 TU_MAIN(register_governance)

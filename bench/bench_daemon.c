@@ -1,0 +1,681 @@
+/*
+ * bench/bench_daemon.c — stratad's own costs and what it does to a table
+ * under sustained ingest.  A benchmark, not a test: it prints figures and
+ * asserts nothing.
+ *
+ * Part 1, idle: a warehouse with 100,000 file entries (BENCH_IDLE_ENTRIES;
+ * committed straight into the manifest as row files, 1,024 buckets, about
+ * 98 per bucket) where no job is due (sort.min_files 1000, sort.max_delay_s
+ * 7 days, sort.max_bytes 16 GiB: the entries' files do not exist).  stratad runs with scan_interval_s 10 (the default) and then
+ * 1; its CPU time over BENCH_IDLE_S (60) seconds comes from /proc/PID/stat.
+ * Also: the wall time of one forced plan of the whole table (a reload makes
+ * the next scan re-read every entry) and of `plan TABLE`.
+ *
+ * Part 2, sustained ingest: two writer threads commit 4 transactions a
+ * second each (400 rows, keys uniform over 100,000, 10% deletes) for
+ * BENCH_INGEST_S (300) seconds into a 16-bucket table while stratad governs
+ * it (defaults, except scan_interval_s 2, clean.grace_s 10, clean.trash_s 30
+ * and [table.ingest] acid.data.retain.hours = 0 so partial compaction drops
+ * superseded history within the run).  Every 5 s it samples, from the
+ * manifest: live files per bucket (mean, max), row files waiting, live
+ * bytes, bytes of replaced files not yet deleted, bytes written by writers
+ * and by jobs (from the version log).  Afterwards a major compaction gives
+ * the bytes per row of a fully compacted table, from which
+ *   space amplification = live bytes / (live keys x compacted bytes per row)
+ *   (and with replaced files not yet cleaned, "on disk")
+ *   write amplification = (writer bytes + job bytes) / writer bytes.
+ * Results: build/bench/daemon-ingest.csv and docs/daemon-ingest.png (gnuplot;
+ * `make bench-daemon` installs gnuplot-nox if missing).  BENCH_SCALE=0.1
+ * shortens the durations (not the number of entries).
+ */
+#include "daemon/daemon.h"
+#include "table/table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A duration: the variable if set, else def scaled by $BENCH_SCALE. */
+static uint64_t env_u64(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+	if (s && *s)
+		return strtoull(s, NULL, 10);
+	const char *scale = getenv("BENCH_SCALE");
+	double f = scale && *scale ? strtod(scale, NULL) : 1.0;
+	uint64_t v = (uint64_t)((double)def * (f > 0 ? f : 1.0));
+	return v ? v : 1;
+}
+
+static double now_s(void)
+{
+	return (double)strata_mono_us() / 1e6;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+	nanosleep(&ts, NULL);
+}
+
+static const char *bin(const char *name)
+{
+	static char p[2][4096];
+	static int k;
+	const char *b = getenv("STRATA_BUILD");
+	char *out = p[k++ % 2];
+	char cwd[2048];
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), ".");
+	snprintf(out, 4096, "%s/%s/%s", cwd, b ? b : "build", name);
+	return out;
+}
+
+static pid_t spawn(const char *cfg, const char *log)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(bin("stratad"), "stratad", "--config", cfg, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	int st;
+	waitpid(pid, &st, 0);
+}
+
+static json_t *admin(const char *sock, const char *line)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return NULL;
+	}
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s\n", line);
+	ssize_t w = write(fd, buf, strlen(buf));
+	(void)w;
+	strata_buf b = {0};
+	char chunk[65536];
+	struct pollfd p = {fd, POLLIN, 0};
+	while (!(b.len && b.data[b.len - 1] == '\n') && poll(&p, 1, 60000) > 0) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r <= 0)
+			break;
+		strata_buf_append(&b, chunk, (size_t)r);
+	}
+	strata_buf_putc(&b, 0);
+	close(fd);
+	json_t *r = json_loads((char *)b.data, 0, NULL);
+	strata_buf_free(&b);
+	return r;
+}
+
+static bool wait_ready(const char *sock)
+{
+	for (int i = 0; i < 600; i++) {
+		json_t *r = admin(sock, "status");
+		bool ok = r && json_is_true(json_object_get(r, "ok"));
+		json_decref(r);
+		if (ok)
+			return true;
+		sleep_s(0.05);
+	}
+	return false;
+}
+
+static double status_num(const char *sock, const char *key)
+{
+	json_t *r = admin(sock, "status");
+	double v = json_number_value(json_object_get(json_object_get(r, "daemon"), key));
+	json_decref(r);
+	return v;
+}
+
+/* utime + stime of pid, in seconds */
+static double cpu_s(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char buf[2048];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	if (p)
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kib = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* ---- part 1: idle over many entries ------------------------------------------------------ */
+
+static int fill_entries(strata_wh *wh, const char *table, uint32_t buckets, size_t n)
+{
+	strata_err err;
+	size_t per = 1000, done = 0;
+	strata_mf_new_file *nf = calloc(per, sizeof(*nf));
+	strata_file_stats *st = calloc(per, sizeof(*st));
+	char (*names)[32] = calloc(per, 32);
+	int rc = 0;
+	while (done < n && rc == 0) {
+		size_t k = n - done < per ? n - done : per;
+		for (size_t i = 0; i < k; i++) {
+			size_t id = done + i;
+			strata_file_stats_init(&st[i]);
+			st[i].rows = 10000;
+			st[i].bytes = 4ull << 20;
+			uint8_t key[8];
+			for (int b = 0; b < 8; b++)
+				key[b] = (uint8_t)(id >> (56 - 8 * b));
+			strata_buf_append(&st[i].key_min, key, 8);
+			strata_buf_append(&st[i].key_max, key, 8);
+			strata_sketch_add(st[i].sketch, key, 8);
+			snprintf(names[i], 32, "f%07zu.parquet", id);
+			nf[i] = (strata_mf_new_file){
+				.partition = "",
+				.part_buckets = buckets,
+				.bucket = (uint32_t)(id % buckets),
+				.format = STRATA_FMT_PARQUET,
+				.level = 0, /* writer commits are row files */
+				.name = names[i],
+				.schema_version = 1,
+				.stats = &st[i],
+			};
+		}
+		strata_mf_write w = {.table = table, .schema_version = 1, .files = nf, .nfiles = k};
+		uint64_t v;
+		bool rep;
+		rc = strata_mf_commit_write(strata_wh_mf(wh), &w, &v, &rep, &err);
+		if (rc)
+			fprintf(stderr, "bench: commit of entries failed: %s\n", err.msg);
+		for (size_t i = 0; i < k; i++)
+			strata_file_stats_free(&st[i]);
+		done += k;
+	}
+	free(nf);
+	free(st);
+	free(names);
+	return rc;
+}
+
+static void bench_idle(const char *dir)
+{
+	const char *ent = getenv("BENCH_IDLE_ENTRIES"); /* not scaled: 100k is the point */
+	size_t entries = ent && *ent ? strtoull(ent, NULL, 10) : 100000;
+	double idle_s = (double)env_u64("BENCH_IDLE_S", 60);
+	char whp[4096], cfg[4096], log[4096], sock[200];
+	snprintf(whp, sizeof(whp), "%s/idle-wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/idle.ini", dir);
+	snprintf(log, sizeof(log), "%s/idle.log", dir);
+	snprintf(sock, sizeof(sock), "%s/idle.sock", dir);
+	strata_wh *wh;
+	strata_err err;
+	if (strata_wh_open(whp, true, &wh, &err) != 0) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		return;
+	}
+	const char *props[] = {"write.bucket.num=1024"};
+	strata_table_create(wh, "idle", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL, props, 1,
+			    &err);
+	double t0 = now_s();
+	if (fill_entries(wh, "idle", 1024, entries) != 0)
+		return;
+	strata_wh_close(wh);
+	printf("idle: %zu file entries committed in %.1f s (1024 buckets, ~%zu per bucket)\n", entries,
+	       now_s() - t0, entries / 1024);
+	for (int pass = 0; pass < 2; pass++) {
+		int interval = pass == 0 ? 10 : 1;
+		char text[2048];
+		snprintf(text, sizeof(text),
+			 "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = %d\nlog_level = warn\n"
+			 "[policy]\nsort.min_files = 1000\nsort.max_delay_s = 604800\nsort.max_bytes = 16GiB\n"
+			 "clean.orphan_scan_s = 0\n",
+			 whp, sock, interval);
+		write_file(cfg, text);
+		pid_t pid = spawn(cfg, log);
+		if (!wait_ready(sock)) {
+			fprintf(stderr, "bench: stratad did not start (see %s)\n", log);
+			kill(pid, SIGKILL);
+			return;
+		}
+		/* the first scan reads every entry; wait for it */
+		while (status_num(sock, "last_scan_age_s") < 0)
+			sleep_s(0.1);
+		double first_ms = status_num(sock, "last_scan_ms");
+		sleep_s(1);
+		double c0 = cpu_s(pid), w0 = now_s();
+		sleep_s(idle_s);
+		double c1 = cpu_s(pid), w1 = now_s();
+		printf("idle: scan_interval_s %2d: stratad used %.3f s of CPU in %.0f s = %.3f%% of one "
+		       "core (first scan, reading all %zu entries: %.0f ms; RSS %ld KiB)\n",
+		       interval, c1 - c0, w1 - w0, 100 * (c1 - c0) / (w1 - w0), entries, first_ms,
+		       rss_kib(pid));
+		if (pass == 0) {
+			/* a forced re-plan of every entry, three times */
+			for (int k = 0; k < 3; k++) {
+				json_t *r = admin(sock, "reload"); /* the next scan re-reads everything */
+				json_decref(r);
+				sleep_s(1.5);
+				double scans = status_num(sock, "last_scan_ms");
+				printf("idle: forced re-plan of all %zu entries: %.0f ms\n", entries, scans);
+			}
+			double p0 = now_s();
+			json_t *r = admin(sock, "plan idle");
+			json_t *tabs = json_object_get(r, "tables");
+			printf("idle: `strata admin plan idle`: %.0f ms for %zu buckets\n",
+			       (now_s() - p0) * 1e3,
+			       json_array_size(json_object_get(json_array_get(tabs, 0), "buckets")));
+			json_decref(r);
+		}
+		stop(pid);
+	}
+}
+
+/* ---- part 2: sustained ingest ---------------------------------------------------------- */
+
+#define KEYS 100000
+
+typedef struct ingest {
+	strata_wh *wh;
+	atomic_int stop;
+	pthread_mutex_t mu;
+	uint8_t live[KEYS / 8 + 1];
+	size_t live_keys;
+	atomic_ulong commits, rows;
+} ingest;
+
+typedef struct writer_arg {
+	ingest *g;
+	unsigned seed;
+} writer_arg;
+
+static void *writer_main(void *arg)
+{
+	writer_arg *wa = arg;
+	ingest *g = wa->g;
+	double next = now_s();
+	while (!atomic_load(&g->stop)) {
+		strata_err err;
+		strata_txn *t;
+		if (strata_txn_begin(g->wh, "ingest", &t, &err) != 0)
+			break;
+		int keys[400];
+		bool del[400];
+		for (int i = 0; i < 400; i++) {
+			keys[i] = (int)(rand_r(&wa->seed) % KEYS);
+			del[i] = rand_r(&wa->seed) % 10 == 0;
+			json_t *o;
+			if (del[i])
+				o = json_pack("{s:i,s:s}", "pk", keys[i], "_op", "delete");
+			else
+				o = json_pack("{s:i,s:s,s:f}", "pk", keys[i], "v", "abcdefghijklmnopqrstuvwx",
+					      "x", (double)rand_r(&wa->seed) / 1000.0);
+			strata_txn_put_json(t, o, &err);
+			json_decref(o);
+		}
+		uint64_t v;
+		bool rep;
+		/* the lock keeps the model in commit order with the other writer */
+		pthread_mutex_lock(&g->mu);
+		int rc = strata_txn_commit(t, NULL, &v, &rep, &err);
+		if (rc == 0) {
+			for (int i = 0; i < 400; i++) {
+				/* the last put of a key in a transaction wins */
+				bool is_last = true;
+				for (int k = i + 1; k < 400 && is_last; k++)
+					is_last = keys[k] != keys[i];
+				if (!is_last)
+					continue;
+				bool was = (g->live[keys[i] / 8] >> (keys[i] % 8)) & 1;
+				bool is = !del[i];
+				if (is && !was) {
+					g->live[keys[i] / 8] |= (uint8_t)(1u << (keys[i] % 8));
+					g->live_keys++;
+				} else if (!is && was) {
+					g->live[keys[i] / 8] &= (uint8_t) ~(1u << (keys[i] % 8));
+					g->live_keys--;
+				}
+			}
+			atomic_fetch_add(&g->commits, 1);
+			atomic_fetch_add(&g->rows, 400);
+		}
+		pthread_mutex_unlock(&g->mu);
+		if (rc)
+			fprintf(stderr, "bench: commit failed: %s\n", err.msg);
+		next += 0.25;
+		double d = next - now_s();
+		if (d > 0)
+			sleep_s(d);
+	}
+	return NULL;
+}
+
+typedef struct sample {
+	double t;
+	uint64_t version;
+	size_t files, l0, max_bucket;
+	uint64_t live_bytes, removed_bytes;
+	uint64_t writer_bytes, job_bytes;
+	size_t live_keys;
+} sample;
+
+/* Bytes added by write versions and by job versions since *from (updates
+ * it), using the file entries (still known: clean forgets them only after
+ * the trash period). */
+static void sample_take(ingest *g, uint64_t *from, sample *s)
+{
+	strata_err err;
+	strata_mf_snap *snap;
+	strata_arena *a = strata_arena_new();
+	if (strata_mf_snap_open(strata_wh_mf(g->wh), &snap, &err) != 0)
+		return;
+	strata_table_def t;
+	strata_file_entry *f;
+	size_t n;
+	if (strata_mf_table_get(snap, "ingest", &t, &err) == 0 &&
+	    strata_mf_table_files(snap, t.id, a, &f, &n, &err) == 0) {
+		s->version = t.version;
+		size_t per[64] = {0};
+		for (size_t i = 0; i < n; i++) {
+			if (f[i].removed_version == 0) {
+				s->files++;
+				s->live_bytes += f[i].bytes;
+				s->l0 += f[i].level == 0;
+				if (f[i].bucket < 64)
+					per[f[i].bucket]++;
+			} else if (!f[i].is_deleted) {
+				s->removed_bytes += f[i].bytes;
+			}
+		}
+		for (int b = 0; b < 64; b++)
+			if (per[b] > s->max_bucket)
+				s->max_bucket = per[b];
+		strata_version_rec *vs;
+		size_t nv;
+		while (*from <= t.version &&
+		       strata_mf_versions_list(snap, t.id, *from, 512, a, &vs, &nv, &err) == 0 && nv) {
+			for (size_t k = 0; k < nv; k++) {
+				uint64_t bytes = 0;
+				for (uint32_t x = 0; x < vs[k].nadded; x++)
+					for (size_t i = 0; i < n; i++)
+						if (f[i].id == vs[k].added[x])
+							bytes += f[i].bytes;
+				if (vs[k].kind == STRATA_V_WRITE)
+					s->writer_bytes += bytes;
+				else if (vs[k].kind != STRATA_V_CLEAN && vs[k].kind != STRATA_V_DDL)
+					s->job_bytes += bytes;
+				*from = vs[k].version + 1;
+			}
+		}
+	}
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	pthread_mutex_lock(&g->mu);
+	s->live_keys = g->live_keys;
+	pthread_mutex_unlock(&g->mu);
+}
+
+static double metric(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	return 0;
+}
+
+static void bench_ingest(const char *dir)
+{
+	double secs = (double)env_u64("BENCH_INGEST_S", 300);
+	char whp[4096], cfg[4096], log[4096], sock[200], csv[4096];
+	snprintf(whp, sizeof(whp), "%s/ingest-wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/ingest.ini", dir);
+	snprintf(log, sizeof(log), "%s/ingest.log", dir);
+	snprintf(sock, sizeof(sock), "%s/ingest.sock", dir);
+	const char *b = getenv("STRATA_BUILD");
+	snprintf(csv, sizeof(csv), "%s/bench/daemon-ingest.csv", b ? b : "build");
+	ingest *g = calloc(1, sizeof(*g));
+	pthread_mutex_init(&g->mu, NULL);
+	strata_err err;
+	if (strata_wh_open(whp, true, &g->wh, &err) != 0) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		return;
+	}
+	const char *props[] = {"write.bucket.num=16", "acid.data.retain.hours=1"};
+	strata_table_create(g->wh, "ingest", "pk BIGINT NOT NULL PRIMARY KEY, v STRING, x DOUBLE", NULL,
+			    NULL, props, 2, &err);
+	char text[2048];
+	snprintf(text, sizeof(text),
+		 "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 2\nlog_level = info\n"
+		 "[policy]\nclean.grace_s = 10\nclean.trash_s = 30\n"
+		 "[table.ingest]\nacid.data.retain.hours = 0\n",
+		 whp, sock);
+	write_file(cfg, text);
+	pid_t pid = spawn(cfg, log);
+	if (!wait_ready(sock)) {
+		fprintf(stderr, "bench: stratad did not start (see %s)\n", log);
+		kill(pid, SIGKILL);
+		return;
+	}
+	double cpu0 = cpu_s(pid);
+	writer_arg wa[2] = {{g, 1}, {g, 2}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, writer_main, &wa[i]);
+	sample *ss = calloc((size_t)(secs / 5) + 64, sizeof(sample));
+	size_t ns = 0;
+	uint64_t from = 1, wb = 0, jb = 0;
+	double t0 = now_s();
+	while (now_s() - t0 < secs + 30) {
+		if (now_s() - t0 >= secs && !atomic_load(&g->stop)) {
+			atomic_store(&g->stop, 1);
+			for (int i = 0; i < 2; i++)
+				pthread_join(th[i], NULL);
+		}
+		sleep_s(5);
+		sample s = {.t = now_s() - t0};
+		sample_take(g, &from, &s);
+		wb += s.writer_bytes;
+		jb += s.job_bytes;
+		s.writer_bytes = wb;
+		s.job_bytes = jb;
+		ss[ns++] = s;
+	}
+	double cpu1 = cpu_s(pid);
+	json_t *m = admin(sock, "metrics");
+	const char *mtext = m ? json_string_value(json_object_get(m, "text")) : NULL;
+	char *mt = strdup(mtext ? mtext : "");
+	json_decref(m);
+	/* compacted bytes per row: a major compaction of every bucket */
+	json_t *r = admin(sock, "compact ingest --major");
+	json_decref(r);
+	for (int i = 0; i < 600; i++) {
+		json_t *j = admin(sock, "jobs");
+		bool busy = j && (json_array_size(json_object_get(j, "running")) ||
+				  json_array_size(json_object_get(j, "queued")));
+		json_decref(j);
+		if (!busy)
+			break;
+		sleep_s(0.2);
+	}
+	sample fin = {0};
+	uint64_t f2 = 1u << 30;
+	sample_take(g, &f2, &fin);
+	double bpr = fin.live_keys ? (double)fin.live_bytes / (double)fin.live_keys : 1;
+	stop(pid);
+	FILE *out = fopen(csv, "w");
+	if (out)
+		fprintf(out, "# t_s version files l0 files_per_bucket max_bucket live_bytes removed_bytes "
+			     "writer_bytes job_bytes live_keys space_amp disk_amp write_amp\n");
+	for (size_t i = 0; i < ns && out; i++) {
+		sample *s = &ss[i];
+		double logical = (double)s->live_keys * bpr;
+		fprintf(out, "%.1f %" PRIu64 " %zu %zu %.2f %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			     " %zu %.3f %.3f %.3f\n",
+			s->t, s->version, s->files, s->l0, (double)s->files / 16.0, s->max_bucket,
+			s->live_bytes, s->removed_bytes, s->writer_bytes, s->job_bytes, s->live_keys,
+			logical > 0 ? (double)s->live_bytes / logical : 0,
+			logical > 0 ? (double)(s->live_bytes + s->removed_bytes) / logical : 0,
+			s->writer_bytes ? (double)(s->writer_bytes + s->job_bytes) / (double)s->writer_bytes :
+					  1);
+	}
+	if (out)
+		fclose(out);
+	/* summary over the second half of the ingest (steady state) */
+	double fpb = 0, sa = 0, da = 0, maxb = 0;
+	int k = 0;
+	for (size_t i = 0; i < ns; i++) {
+		if (ss[i].t < secs / 2 || ss[i].t > secs)
+			continue;
+		double logical = (double)ss[i].live_keys * bpr;
+		fpb += (double)ss[i].files / 16.0;
+		maxb = ss[i].max_bucket > maxb ? (double)ss[i].max_bucket : maxb;
+		sa += (double)ss[i].live_bytes / logical;
+		da += (double)(ss[i].live_bytes + ss[i].removed_bytes) / logical;
+		k++;
+	}
+	sample *last = ns ? &ss[ns - 1] : &fin;
+	double wa_end = last->writer_bytes ? (double)(last->writer_bytes + last->job_bytes) /
+						     (double)last->writer_bytes :
+					     1;
+	printf("ingest: %lu commits (%lu rows) in %.0f s by 2 writers into 16 buckets; %zu live keys "
+	       "at the end, %.1f compacted bytes per row\n",
+	       (unsigned long)atomic_load(&g->commits), (unsigned long)atomic_load(&g->rows), secs,
+	       fin.live_keys, bpr);
+	if (k)
+		printf("ingest: steady state (second half): %.1f live files per bucket (max %.0f), space "
+		       "amplification %.2f (%.2f with replaced files not yet cleaned)\n",
+		       fpb / k, maxb, sa / k, da / k);
+	printf("ingest: write amplification %.2f (%.1f MiB by writers, %.1f MiB by jobs); stratad CPU "
+	       "%.1f s = %.1f%% of one core\n",
+	       wa_end, (double)last->writer_bytes / 1048576.0, (double)last->job_bytes / 1048576.0,
+	       cpu1 - cpu0, 100 * (cpu1 - cpu0) / (secs + 30));
+	static const char *const kinds[] = {"sort", "merge", "partial-compaction", "clean"};
+	for (size_t i = 0; i < 4; i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "strata_jobs_total{kind=\"%s\",result=\"ok\"}", kinds[i]);
+		double jobs = metric(mt, name);
+		snprintf(name, sizeof(name), "strata_job_duration_seconds_sum{kind=\"%s\"}", kinds[i]);
+		double sum = metric(mt, name);
+		snprintf(name, sizeof(name), "strata_job_duration_seconds_count{kind=\"%s\"}", kinds[i]);
+		double cnt = metric(mt, name);
+		printf("ingest: %-18s %5.0f ok, mean %.1f ms\n", kinds[i], jobs,
+		       cnt > 0 ? 1e3 * sum / cnt : 0);
+	}
+	printf("ingest: job bytes read %.1f MiB, written %.1f MiB; %.0f conflicts\n",
+	       metric(mt, "strata_job_read_bytes_total") / 1048576.0,
+	       metric(mt, "strata_job_written_bytes_total") / 1048576.0,
+	       metric(mt, "strata_job_conflicts_total"));
+	free(mt);
+	/* the plot */
+	char plot[8192];
+	snprintf(plot, sizeof(plot),
+		 "set terminal png size 1000,1000\n"
+		 "set output 'docs/daemon-ingest.png'\n"
+		 "set multiplot layout 3,1 title 'stratad under sustained ingest: 2 writers x 4 commits/s "
+		 "x 400 rows, 16 buckets, retention 0 h'\n"
+		 "set grid\nset key top left\nset xlabel 'seconds'\n"
+		 "set arrow from %.0f, graph 0 to %.0f, graph 1 nohead dt 2\n"
+		 "set ylabel 'files'\n"
+		 "plot '%s' using 1:5 with lines lw 2 title 'live files per bucket (mean)', "
+		 "'' using 1:6 with lines title 'live files in the fullest bucket', "
+		 "'' using 1:($4/16) with lines title 'row files waiting per bucket'\n"
+		 "set ylabel 'space amplification'\nset yrange [0:*]\n"
+		 "plot '%s' using 1:12 with lines lw 2 title 'live bytes / compacted size', "
+		 "'' using 1:13 with lines title 'with replaced files not yet cleaned'\n"
+		 "set ylabel 'write amplification'\n"
+		 "plot '%s' using 1:14 with lines lw 2 title '(writer + job bytes) / writer bytes'\n"
+		 "unset multiplot\n",
+		 secs, secs, csv, csv, csv);
+	char gp[4200];
+	snprintf(gp, sizeof(gp), "%s/plot.gp", dir);
+	write_file(gp, plot);
+	char cmd[8400];
+	snprintf(cmd, sizeof(cmd), "gnuplot %s", gp);
+	if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+		printf("ingest: gnuplot not found: no plot (`make bench-daemon` installs gnuplot-nox); data "
+		       "in %s\n",
+		       csv);
+	else if (system(cmd) == 0)
+		printf("ingest: plot written to docs/daemon-ingest.png (data: %s)\n", csv);
+	strata_wh_close(g->wh);
+	free(ss);
+	free(g);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	strata_log_set_level(STRATA_LOG_ERROR);
+	char tmpl[4096];
+	const char *base = getenv("TMPDIR");
+	snprintf(tmpl, sizeof(tmpl), "%s/strata-bench-daemon-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (env_u64("BENCH_SKIP_IDLE", 0) == 0)
+		bench_idle(tmpl);
+	if (env_u64("BENCH_SKIP_INGEST", 0) == 0)
+		bench_ingest(tmpl);
+	if (!getenv("STRATA_KEEP_TMP")) {
+		char cmd[4200];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+		if (system(cmd) != 0)
+			fprintf(stderr, "bench: could not remove %s\n", tmpl);
+	}
+	return 0;
+}

@@ -1,0 +1,430 @@
+/*
+ * cli/cmd_admin.c — `strata admin`: the client of stratad's control socket.
+ *
+ *   strata admin [--socket PATH] [--json | --text] COMMAND [ARGS...]
+ *
+ * It sends the command as one line (a JSON array of strings) and prints the
+ * reply: as tables and sentences when stdout is a terminal (or with --text),
+ * as the JSON lines stratad sent otherwise (or with --json).  `watch` keeps printing
+ * events until stratad or you (Ctrl-C) end it.  The socket is --socket,
+ * else $STRATAD_SOCKET, else /run/stratad/admin.sock.
+ *
+ * Exit codes: 0 the command succeeded, 1 it failed (or stratad could not be
+ * reached), 2 usage.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ADMIN_DEFAULT_SOCKET "/run/stratad/admin.sock"
+
+static void human_bytes(uint64_t v, char *out, size_t n)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double x = (double)v;
+	int u = 0;
+	while (x >= 1024 && u < 4) {
+		x /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, n, "%" PRIu64 " B", v);
+	else
+		snprintf(out, n, "%.1f %s", x, units[u]);
+}
+
+static const char *js(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static json_int_t ji(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static double jr(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+static void where_text(json_t *j, char *out, size_t n)
+{
+	if (json_object_get(j, "bucket"))
+		snprintf(out, n, "%s p=%s b=%lld", js(j, "table"), js(j, "partition"),
+			 (long long)ji(j, "bucket"));
+	else
+		snprintf(out, n, "%s", js(j, "table"));
+}
+
+static void print_finished(json_t *arr, size_t max)
+{
+	printf("  %-6s %-19s %-24s %-9s %8s %11s %11s\n", "ID", "KIND", "WHERE", "RESULT", "SECONDS",
+	       "READ", "WRITTEN");
+	size_t i;
+	json_t *j;
+	json_array_foreach(arr, i, j)
+	{
+		if (i >= max)
+			break;
+		char where[160], in[32], out[32];
+		where_text(j, where, sizeof(where));
+		human_bytes((uint64_t)ji(j, "bytes_in"), in, sizeof(in));
+		human_bytes((uint64_t)ji(j, "bytes_out"), out, sizeof(out));
+		printf("  %-6lld %-19s %-24s %-9s %8.3f %11s %11s\n", (long long)ji(j, "id"),
+		       js(j, "kind"), where, js(j, "result"), jr(j, "seconds"), in, out);
+		if (json_object_get(j, "error"))
+			printf("         error: %s\n", js(j, "error"));
+	}
+}
+
+static void print_status(json_t *r)
+{
+	json_t *d = json_object_get(r, "daemon");
+	char map[32], used[32];
+	human_bytes((uint64_t)ji(d, "manifest_map_bytes"), map, sizeof(map));
+	human_bytes((uint64_t)ji(d, "manifest_used_bytes"), used, sizeof(used));
+	printf("stratad pid %lld, %s, up %.0f s; %lld workers: %lld running, %lld queued\n",
+	       (long long)ji(d, "pid"), js(d, "state"), jr(d, "uptime_s"), (long long)ji(d, "workers"),
+	       (long long)ji(d, "running"), (long long)ji(d, "queued"));
+	printf("warehouse %s (config %s); manifest %s used of a %s map; last scan %.1f ms, %.1f s ago\n",
+	       js(d, "warehouse"), js(d, "config"), used, map, jr(d, "last_scan_ms"),
+	       jr(d, "last_scan_age_s"));
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(r, "tables"), i, t)
+	{
+		char b[32], h[32], tr[32];
+		human_bytes((uint64_t)ji(t, "bytes"), b, sizeof(b));
+		human_bytes((uint64_t)ji(t, "history_bytes"), h, sizeof(h));
+		human_bytes((uint64_t)ji(t, "trash_bytes"), tr, sizeof(tr));
+		printf("\ntable %s, version %lld%s: %lld live files, %s\n", js(t, "name"),
+		       (long long)ji(t, "version"), json_is_true(json_object_get(t, "paused")) ? " (paused)" : "",
+		       (long long)ji(t, "files"), b);
+		printf("  files per level:");
+		size_t k;
+		json_t *l;
+		json_array_foreach(json_object_get(t, "levels"), k, l)
+		{
+			char lb[32];
+			human_bytes((uint64_t)ji(l, "bytes"), lb, sizeof(lb));
+			printf("  L%lld %lld (%s)", (long long)ji(l, "level"), (long long)ji(l, "files"), lb);
+		}
+		printf("%s\n", json_array_size(json_object_get(t, "levels")) ? "" : "  none");
+		printf("  row files waiting: %lld", (long long)ji(t, "row_files_waiting"));
+		if (ji(t, "row_files_waiting"))
+			printf(" (oldest %.0f s)", jr(t, "oldest_row_file_s"));
+		printf("; history: %s; trash: %lld files, %s\n", h, (long long)ji(t, "trash_files"), tr);
+		json_t *pin = json_object_get(t, "oldest_pin");
+		if (json_is_object(pin))
+			printf("  oldest pin: version %lld held by %s (%.0f s old)\n",
+			       (long long)ji(pin, "version"), js(pin, "holder"), jr(pin, "age_s"));
+		else
+			printf("  oldest pin: none\n");
+		printf("  buckets due: %lld, backing off: %lld\n", (long long)ji(t, "buckets_due"),
+		       (long long)ji(t, "buckets_backing_off"));
+	}
+	json_t *recent = json_object_get(r, "recent_jobs");
+	if (json_array_size(recent)) {
+		printf("\nrecent jobs:\n");
+		print_finished(recent, 8);
+	}
+}
+
+static void print_jobs(json_t *r)
+{
+	size_t i;
+	json_t *j;
+	printf("running:%s\n", json_array_size(json_object_get(r, "running")) ? "" : " none");
+	json_array_foreach(json_object_get(r, "running"), i, j)
+	{
+		char where[160], io[32];
+		where_text(j, where, sizeof(where));
+		human_bytes((uint64_t)ji(j, "io_bytes"), io, sizeof(io));
+		printf("  %-6lld %-19s %-24s %6.1f s, %s so far%s\n", (long long)ji(j, "id"), js(j, "kind"),
+		       where, jr(j, "running_s"), io,
+		       json_is_true(json_object_get(j, "cancelling")) ? " (cancelling)" : "");
+	}
+	printf("queued:%s\n", json_array_size(json_object_get(r, "queued")) ? "" : " none");
+	json_array_foreach(json_object_get(r, "queued"), i, j)
+	{
+		char where[160];
+		where_text(j, where, sizeof(where));
+		printf("  %-6lld %-19s %-24s score %.2f: %s\n", (long long)ji(j, "id"), js(j, "kind"), where,
+		       jr(j, "score"), js(j, "reason"));
+	}
+	printf("finished (newest first):%s\n",
+	       json_array_size(json_object_get(r, "finished")) ? "" : " none");
+	if (json_array_size(json_object_get(r, "finished")))
+		print_finished(json_object_get(r, "finished"), 100);
+}
+
+static void print_plan(json_t *r)
+{
+	size_t i, k, c;
+	json_t *t, *b, *ch;
+	json_array_foreach(json_object_get(r, "tables"), i, t)
+	{
+		printf("table %s (version %lld, retention %lld h, boundary %lld)%s\n", js(t, "name"),
+		       (long long)ji(t, "version"), (long long)ji(t, "retain_hours"),
+		       (long long)ji(t, "boundary"), json_is_true(json_object_get(t, "paused")) ? " paused" : "");
+		json_array_foreach(json_object_get(t, "buckets"), k, b)
+		{
+			json_t *best = json_object_get(b, "best");
+			printf("  p=%s b=%lld (%lld files): %s%s", js(b, "partition"), (long long)ji(b, "bucket"),
+			       (long long)ji(b, "files"), json_is_string(best) ? json_string_value(best) : "nothing due",
+			       json_object_get(b, "backing_off_s") ? " (backing off)" : "");
+			if (json_object_get(b, "job"))
+				printf(" [job %lld]", (long long)ji(b, "job"));
+			printf("\n");
+			json_array_foreach(json_object_get(b, "checks"), c, ch)
+				printf("    %-8s %s %s\n", js(ch, "kind"),
+				       json_is_true(json_object_get(ch, "due")) ? "DUE" : "no ", js(ch, "why"));
+		}
+		json_t *cl = json_object_get(t, "clean");
+		printf("  clean: %s%s\n", json_is_true(json_object_get(cl, "due")) ? "DUE: " : "", js(cl, "why"));
+	}
+}
+
+static void print_policy(json_t *r)
+{
+	printf("effective policy of %s (config %s):\n", js(r, "table"), js(r, "config"));
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(r, "keys"), i, k)
+		printf("  %-28s %-12s %-10s %s\n", js(k, "key"), js(k, "value"), js(k, "unit"),
+		       js(k, "source"));
+}
+
+static void print_tables(json_t *r)
+{
+	printf("%-24s %9s %8s %8s %12s %s\n", "TABLE", "VERSION", "BUCKETS", "FILES", "BYTES", "");
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(r, "tables"), i, t)
+	{
+		char b[32];
+		human_bytes((uint64_t)ji(t, "bytes"), b, sizeof(b));
+		printf("%-24s %9lld %8lld %8lld %12s %s\n", js(t, "name"), (long long)ji(t, "version"),
+		       (long long)ji(t, "buckets"), (long long)ji(t, "files"), b,
+		       json_is_true(json_object_get(t, "paused")) ? "paused" : "");
+	}
+}
+
+static void print_help(json_t *r)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(r, "commands"), i, c)
+		printf("  %-70s [%s]\n      %s\n", js(c, "usage"), js(c, "access"), js(c, "help"));
+}
+
+static void print_event(json_t *e)
+{
+	char ts[32] = "";
+	time_t sec = (time_t)(ji(e, "ts_us") / 1000000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+	if (strcmp(js(e, "event"), "commit") == 0) {
+		printf("%s commit  %s v%lld %s: +%lld -%lld files  %s\n", ts, js(e, "table"),
+		       (long long)ji(e, "version"), js(e, "kind"), (long long)ji(e, "files_added"),
+		       (long long)ji(e, "files_removed"), js(e, "note"));
+	} else {
+		char where[160];
+		where_text(e, where, sizeof(where));
+		printf("%s job %-8s %lld %s of %s", ts, js(e, "state"), (long long)ji(e, "id"), js(e, "kind"),
+		       where);
+		if (json_object_get(e, "result"))
+			printf(": %s in %.3f s", js(e, "result"), jr(e, "seconds"));
+		if (json_object_get(e, "error"))
+			printf(" (%s)", js(e, "error"));
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static void print_human(const char *cmd, json_t *r)
+{
+	if (strcmp(cmd, "status") == 0)
+		print_status(r);
+	else if (strcmp(cmd, "jobs") == 0)
+		print_jobs(r);
+	else if (strcmp(cmd, "plan") == 0)
+		print_plan(r);
+	else if (strcmp(cmd, "policy") == 0)
+		print_policy(r);
+	else if (strcmp(cmd, "tables") == 0)
+		print_tables(r);
+	else if (strcmp(cmd, "help") == 0)
+		print_help(r);
+	else if (strcmp(cmd, "metrics") == 0)
+		fputs(js(r, "text"), stdout);
+	else if (strcmp(cmd, "watch") == 0)
+		printf("watching job and commit events (Ctrl-C to stop)\n");
+	else {
+		printf("%s\n", json_object_get(r, "message") ? js(r, "message") : "ok");
+		size_t i;
+		json_t *s;
+		json_array_foreach(json_object_get(r, "skipped"), i, s)
+		{
+			if (json_object_get(s, "bucket"))
+				printf("  skipped p=%s b=%lld: %s (job %lld)\n", js(s, "partition"),
+				       (long long)ji(s, "bucket"), js(s, "why"), (long long)ji(s, "job"));
+			else
+				printf("  skipped: %s (job %lld)\n", js(s, "why"), (long long)ji(s, "job"));
+		}
+		json_t *q = json_object_get(r, "queued");
+		if (json_array_size(q)) {
+			printf("  job ids:");
+			json_t *id;
+			json_array_foreach(q, i, id)
+				printf(" %lld", (long long)json_integer_value(id));
+			printf("  (see `strata admin jobs`)\n");
+		}
+	}
+}
+
+/* Read one line from fd into b (without the newline); 1, 0 at EOF, -errno. */
+static int read_line(int fd, strata_buf *pending, strata_buf *line)
+{
+	strata_buf_reset(line);
+	for (;;) {
+		uint8_t *nl = pending->len ? memchr(pending->data, '\n', pending->len) : NULL;
+		if (nl) {
+			size_t n = (size_t)(nl - pending->data);
+			strata_buf_append(line, pending->data, n);
+			memmove(pending->data, nl + 1, pending->len - n - 1);
+			pending->len -= n + 1;
+			strata_buf_putc(line, 0);
+			return 1;
+		}
+		char chunk[65536];
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return 0;
+		strata_buf_append(pending, chunk, (size_t)r);
+	}
+}
+
+int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv);
+
+int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("admin");
+	const char *path = getenv("STRATAD_SOCKET");
+	int format = 0; /* 0: by the terminal, 1: JSON, 2: text */
+	int i = 1;
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--socket=", 9) == 0)
+			path = argv[i] + 9;
+		else if (strcmp(argv[i], "--json") == 0)
+			format = 1;
+		else if (strcmp(argv[i], "--text") == 0)
+			format = 2;
+		else
+			break;
+	}
+	if (i >= argc)
+		return cli_usage(cmd, "give a COMMAND (try `strata admin help`)");
+	if (!path || !*path)
+		path = ADMIN_DEFAULT_SOCKET;
+	bool is_json = format == 1 || (format == 0 && !isatty(STDOUT_FILENO));
+	json_t *arr = json_array();
+	for (int k = i; k < argc; k++)
+		json_array_append_new(arr, json_string(argv[k]));
+	char *req = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		free(req);
+		fprintf(stderr, "strata admin: socket path \"%s\" is too long\n", path);
+		return CLI_USAGE;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+		fprintf(stderr, "strata admin: could not connect to stratad at %s: %s (%s)\n", path,
+			strerror(e),
+			e == EACCES ? "you need write permission on the socket: see socket_mode and admin_group" :
+				      "is stratad running? give its socket with --socket or $STRATAD_SOCKET");
+		free(req);
+		if (fd >= 0)
+			close(fd);
+		return CLI_ERROR;
+	}
+	strata_buf out = {0};
+	strata_buf_printf(&out, "%s\n", req);
+	free(req);
+	size_t off = 0;
+	while (off < out.len) {
+		ssize_t w = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	strata_buf_free(&out);
+	strata_buf pending = {0}, line = {0};
+	int rc = CLI_ERROR;
+	int r = read_line(fd, &pending, &line);
+	if (r <= 0) {
+		fprintf(stderr, "strata admin: stratad closed the connection without a reply%s%s\n",
+			r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		goto out;
+	}
+	json_error_t je;
+	json_t *reply = json_loads((char *)line.data, 0, &je);
+	if (!reply) {
+		fprintf(stderr, "strata admin: unreadable reply from stratad: %s\n", je.text);
+		goto out;
+	}
+	bool ok = json_is_true(json_object_get(reply, "ok"));
+	if (!ok)
+		fprintf(stderr, "strata admin: %s\n", js(reply, "error"));
+	else if (is_json)
+		printf("%s\n", (char *)line.data);
+	else
+		print_human(argv[i], reply);
+	json_decref(reply);
+	rc = ok ? CLI_OK : CLI_ERROR;
+	if (ok && strcmp(argv[i], "watch") == 0) {
+		fflush(stdout);
+		while ((r = read_line(fd, &pending, &line)) > 0) {
+			if (is_json) {
+				printf("%s\n", (char *)line.data);
+				fflush(stdout);
+				continue;
+			}
+			json_t *e = json_loads((char *)line.data, 0, &je);
+			if (e)
+				print_event(e);
+			json_decref(e);
+		}
+	}
+out:
+	strata_buf_free(&pending);
+	strata_buf_free(&line);
+	close(fd);
+	(void)ctx;
+	return rc;
+}

@@ -1,0 +1,309 @@
+/*
+ * daemon/daemon_int.h — shared by the files of daemon/ only: the daemon's
+ * state, the job record, and the functions one file offers the others.
+ *
+ *   stratad.c   loop, cron timer, scans (planning and the queue), completions,
+ *               reload, shutdown, watch events
+ *   worker.c    the worker pool and how one job runs (library calls only)
+ *   admin.c     the admin socket, peers, the command table and its handlers
+ *   metrics.c   Prometheus text and the optional HTTP listener
+ *
+ * Locking: d->mu guards the queue, the running list, the notice list, the
+ * worker counts and every field of a job that is QUEUED or RUNNING except
+ * those the running worker owns (result fields, io_bytes atomically).
+ * Everything else belongs to the main (event loop) thread.
+ */
+#ifndef STRATA_DAEMON_INT_H
+#define STRATA_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "clean/clean.h"
+#include "daemon/daemon.h"
+#include "merge/merge.h"
+#include "table/table.h"
+
+#define D_US 1000000ll
+#define D_FINISHED_MAX 100
+#define D_LINE_MAX 4096
+#define D_ARGS_MAX 64
+#define D_CRON_MS 100
+#define D_SCAN_BUDGET_US 50000         /* planning time per cron tick */
+#define D_SCAN_AFTER_JOB_MIN_US 1000000 /* a finished job asks for a scan, at most this often */
+#define D_WATCH_POLL_US 1000000
+#define D_WATCH_BACKLOG_MAX (1 << 20)   /* a watcher this far behind is dropped */
+#define D_TABLE_JOB UINT32_MAX           /* part_id and bucket of table-wide jobs */
+
+/* ---- jobs -------------------------------------------------------------------------- */
+
+typedef enum dj_kind {
+	DJ_SORT = 0,
+	DJ_MERGE,
+	DJ_PARTIAL,
+	DJ_MAJOR,
+	DJ_CLEAN,
+	DJ_PURGE,
+	DJ_NKINDS
+} dj_kind;
+
+/* A job's life (every change goes through d_job_set_state, which asserts it):
+ *
+ *   QUEUED --worker takes it--> RUNNING --library call returns--> DONE
+ *      \                                                          ^
+ *       +------- cancel, replan, shutdown (never started) --------+
+ */
+typedef enum dj_state { DJ_QUEUED = 0, DJ_RUNNING, DJ_DONE } dj_state;
+
+typedef enum dj_result {
+	DJR_NONE = 0,
+	DJR_OK,
+	DJR_NOOP,     /* nothing to do by the time it ran */
+	DJR_CONFLICT, /* an input went away or the schema changed: nothing committed */
+	DJR_BUSY,     /* another job (maybe another stratad) holds the bucket */
+	DJR_CANCELED,
+	DJR_FAILED,
+	DJR_NRESULTS
+} dj_result;
+
+typedef struct dj {
+	uint64_t id;
+	dj_kind kind;
+	dj_state state;
+	bool is_manual;        /* asked for by an admin command */
+	bool drop_history;     /* major compaction */
+	bool orphan_scan;      /* clean */
+	int level;             /* merge input level, -1: the lowest with two files */
+	char table[STRATA_NAME_MAX + 1];
+	uint32_t table_id;
+	char part[STRATA_PART_NAME_MAX];
+	uint32_t part_id, bucket; /* D_TABLE_JOB for clean and purge */
+	double score;
+	char reason[400];
+	size_t expect_eligible; /* clean: files the policy expected it to delete */
+	strata_policy pol;
+	int64_t claim_ttl_s;
+	int64_t queued_us, started_us, finished_us; /* wall clock */
+	int64_t started_mono_us;
+	volatile int cancel;
+	_Atomic uint64_t io_bytes;
+	struct stratad *d;
+	/* result, written by the worker */
+	dj_result result;
+	int rc;
+	char error[STRATA_ERR_MSG_MAX];
+	strata_job_result jr;
+	strata_clean_result cr;
+	double seconds;
+} dj;
+
+/* What stays of a finished job (the last D_FINISHED_MAX). */
+typedef struct dj_summary {
+	uint64_t id;
+	dj_kind kind;
+	dj_result result;
+	bool is_manual;
+	char table[STRATA_NAME_MAX + 1];
+	char part[128];
+	uint32_t bucket;
+	int64_t queued_us, started_us, finished_us;
+	double seconds;
+	uint64_t bytes_in, bytes_out, rows_in, rows_out;
+	size_t files_in, files_out;
+	uint64_t version;
+	char reason[200];
+	char error[256];
+} dj_summary;
+
+const char *d_kind_name(dj_kind k);
+const char *d_result_name(dj_result r);
+
+/* ---- tables and buckets (main thread) ------------------------------------------------ */
+
+typedef struct dbucket {
+	uint32_t part_id, bucket;
+	const char *part_name;   /* escaped, in the table's arena */
+	uint32_t failures;
+	int64_t failed_us;
+	dj *job;                 /* queued or running, NULL */
+	int best;                /* last verdict: strata_pol_kind or -1 */
+	bool is_backing_off;
+	uint32_t files, l0_files; /* live files at the last plan */
+	bool has_merge_input;     /* a level >= 1 with two files */
+	int64_t due_since_us[3];  /* sort, merge, compact: due since, without running */
+} dbucket;
+
+typedef struct dtable {
+	char name[STRATA_NAME_MAX + 1];
+	uint32_t id;
+	uint32_t retain_hours;       /* the table's own property */
+	uint64_t version;
+	uint64_t planned_version;
+	uint64_t planned_cfg_gen;
+	int64_t next_due_us;
+	bool is_dirty;
+	bool is_paused;
+	bool is_seen;
+	dbucket *b;
+	size_t nb, capb;
+	strata_arena *names;
+	/* clean */
+	uint32_t clean_failures;
+	int64_t clean_failed_us;
+	int64_t last_clean_us, last_orphan_us;
+	dj *clean_job, *purge_job;
+	/* gauges from the last plan */
+	size_t files_per_level[STRATA_POL_LEVELS];
+	uint64_t bytes_per_level[STRATA_POL_LEVELS];
+	size_t files;
+	uint64_t bytes, history_bytes;
+	int64_t l0_oldest_us;
+	size_t due, backing_off;
+	size_t trash_files;
+	uint64_t trash_bytes;
+	uint64_t pin_version;         /* oldest pin (0: none) */
+	int64_t pin_ts_us;
+	char pin_holder[96];
+	uint64_t boundary;
+	uint64_t watch_seen;          /* commit events sent up to here (0: start) */
+} dtable;
+
+/* ---- admin clients ---------------------------------------------------------------------- */
+
+typedef struct dclient {
+	struct stratad *d;
+	struct bufferevent *bev;
+	stratad_peer peer;
+	bool is_watching;
+	bool is_closing;
+	struct dclient *next;
+} dclient;
+
+/* ---- the daemon --------------------------------------------------------------------------- */
+
+typedef enum d_state { D_RUNNING = 0, D_STOPPING } d_state;
+
+/* A table as the current scan found it. */
+typedef struct scan_entry {
+	char name[STRATA_NAME_MAX + 1];
+	uint64_t version;
+	uint32_t id;
+} scan_entry;
+
+typedef struct d_notice {
+	dj *j;
+	bool is_done; /* else: started */
+} d_notice;
+
+typedef struct d_metrics {
+	uint64_t jobs[DJ_NKINDS][DJR_NRESULTS];
+	uint64_t bytes_read, bytes_written;
+	uint64_t conflicts;
+	uint64_t clean_files_deleted, clean_bytes_deleted, clean_files_unlinked, orphans;
+	uint64_t intents_recovered;
+	uint64_t dur_buckets[DJ_NKINDS][10]; /* cumulative counts per le */
+	double dur_sum[DJ_NKINDS];
+	uint64_t dur_count[DJ_NKINDS];
+	uint64_t scans, tables_planned;
+	double last_scan_ms;
+	uint64_t admin_commands, admin_refused;
+	uint64_t reloads, reload_failures;
+} d_metrics;
+
+extern const double d_duration_le[9];
+
+struct stratad {
+	stratad_config *cfg;
+	uint64_t cfg_gen;
+	strata_wh *wh;
+	char owner[128];
+	uid_t uid;
+	int64_t started_us;
+	d_state state;
+	struct event_base *base;
+	struct event *ev_cron, *ev_hup, *ev_term, *ev_int, *ev_notice;
+	int notice_fd[2];
+	struct evconnlistener *listener;
+	char socket_path[STRATAD_SOCKET_PATH_MAX];
+	bool has_socket;
+	struct evhttp *http;
+	/* shared with the workers, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	dj **queue;
+	size_t nqueue, capqueue;
+	dj **running;
+	size_t nrunning, caprunning;
+	d_notice *notices;
+	size_t nnotices, capnotices;
+	bool is_paused;
+	bool is_stopping;
+	int want_workers, nworkers;
+	pthread_t *threads;
+	size_t nthreads;
+	stratad_tbucket *tb;
+	/* main thread */
+	uint64_t next_job_id;
+	dtable **tables;
+	size_t ntables;
+	struct scan_entry *scan_list;
+	size_t scan_n, scan_i;
+	bool in_scan;
+	int64_t scan_started_mono_us;
+	size_t scan_planned, scan_idle;
+	int64_t next_scan_us, last_scan_end_us, last_scan_wall_us;
+	dj_summary fin[D_FINISHED_MAX];
+	size_t nfin, fin_next;
+	dclient *clients;
+	size_t nclients, nwatchers;
+	int64_t next_watch_poll_us;
+	int64_t stop_deadline_us;
+	bool is_abandoned;
+	int64_t watchdog_usec, last_watchdog_us;
+	d_metrics m;
+	char status_line[256];
+};
+
+/* stratad.c */
+dtable *d_table_find(stratad *d, const char *name);
+dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);
+/* Plan one table now (fresh snapshot).  enqueue: queue what is due;
+ * report (if not NULL): append {"name", "buckets": [...], "clean": {...}}
+ * with every bucket that has files (all) or only those with something due. */
+int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
+		 strata_err *err);
+/* A new job record for table t (not yet queued). */
+dj *d_job_new(stratad *d, dj_kind kind, const dtable *t, const strata_policy *pol);
+/* Queue j (taken); the bucket or table must have no job. */
+void d_job_enqueue(stratad *d, dtable *t, dbucket *b, dj *j);
+/* Cancel a queued (dropped at once) or running (stops at its next block)
+ * job; returns false if no such job. */
+bool d_job_cancel(stratad *d, uint64_t id, char *msg, size_t n);
+void d_job_set_state(dj *j, dj_state to);
+/* Re-read the config file; 0 or an error naming the file and line. */
+int d_reload(stratad *d, char *note, size_t n, strata_err *err);
+void d_begin_stop(stratad *d, const char *why);
+void d_emit(stratad *d, json_t *event); /* to every watcher; takes event */
+json_t *d_summary_json(const dj_summary *s);
+json_t *d_job_json(const dj *j, int64_t now_us);
+void d_pause(stratad *d, dtable *t, bool is_paused);
+
+/* worker.c */
+void d_workers_resize(stratad *d, int n);
+void d_workers_join(stratad *d);
+
+/* admin.c */
+int d_admin_listen(stratad *d, strata_err *err);
+void d_admin_close(stratad *d);
+void d_admin_chmod(stratad *d);
+
+/* metrics.c */
+void d_metrics_render(stratad *d, strata_buf *out);
+int d_http_start(stratad *d, strata_err *err);
+void d_http_stop(stratad *d);
+void d_metrics_job_done(stratad *d, const dj *j);
+
+#endif

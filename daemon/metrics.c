@@ -1,0 +1,273 @@
+/*
+ * daemon/metrics.c — stratad's metrics in the Prometheus text format
+ * (version 0.0.4), for the `metrics` admin command and an optional HTTP
+ * listener (metrics_listen, GET /metrics, off by default).
+ *
+ * Counters live in d->m and are bumped by the loop when a job's result comes
+ * back (d_metrics_job_done); gauges are read from each table's last plan
+ * (files and bytes per level, history bytes, oldest row file, trash, oldest
+ * pin) and from the manifest (map size and use) at render time.  Rendering
+ * reads no file entries, so a scrape costs nothing the scan has not paid.
+ *
+ * Invariants:
+ *   1. every family has HELP and TYPE lines, and names end in the unit
+ *      (_bytes, _seconds, _total for counters);
+ *   2. label values are escaped (backslash, quote, newline).
+ * Loop thread only.
+ */
+#include "daemon/daemon_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+void d_metrics_job_done(stratad *d, const dj *j)
+{
+	d_metrics *m = &d->m;
+	m->jobs[j->kind][j->result]++;
+	if (j->result == DJR_CONFLICT || j->result == DJR_BUSY)
+		m->conflicts++;
+	if (j->kind == DJ_CLEAN || j->kind == DJ_PURGE) {
+		m->clean_files_deleted += j->cr.files_deleted;
+		m->clean_bytes_deleted += j->cr.bytes_deleted;
+		m->clean_files_unlinked += j->cr.files_unlinked;
+		m->orphans += j->cr.orphans;
+	}
+	m->bytes_read += j->jr.bytes_in;
+	m->bytes_written += j->jr.bytes_out;
+	if (j->result == DJR_OK || j->result == DJR_NOOP) {
+		for (size_t i = 0; i < STRATA_ARRAY_LEN(d_duration_le); i++)
+			if (j->seconds <= d_duration_le[i])
+				m->dur_buckets[j->kind][i]++;
+		m->dur_sum[j->kind] += j->seconds;
+		m->dur_count[j->kind]++;
+	}
+}
+
+static void esc(strata_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			strata_buf_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			strata_buf_printf(b, "\\n");
+		else
+			strata_buf_putc(b, (uint8_t)*s);
+	}
+}
+
+static void family(strata_buf *b, const char *name, const char *type, const char *help)
+{
+	strata_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void d_metrics_render(stratad *d, strata_buf *b)
+{
+	const d_metrics *m = &d->m;
+	int64_t now = strata_now_us();
+	family(b, "strata_jobs_total", "counter", "Jobs finished, by kind and result.");
+	for (int k = 0; k < DJ_NKINDS; k++)
+		for (int r = DJR_OK; r < DJR_NRESULTS; r++)
+			strata_buf_printf(b, "strata_jobs_total{kind=\"%s\",result=\"%s\"} %" PRIu64 "\n",
+					  d_kind_name((dj_kind)k), d_result_name((dj_result)r), m->jobs[k][r]);
+	family(b, "strata_job_duration_seconds", "histogram",
+	       "Duration of jobs that finished (ok or nothing to do), by kind.");
+	for (int k = 0; k < DJ_NKINDS; k++) {
+		for (size_t i = 0; i < STRATA_ARRAY_LEN(d_duration_le); i++)
+			strata_buf_printf(b, "strata_job_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %" PRIu64
+					     "\n",
+					  d_kind_name((dj_kind)k), d_duration_le[i], m->dur_buckets[k][i]);
+		strata_buf_printf(b, "strata_job_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+				  d_kind_name((dj_kind)k), m->dur_count[k]);
+		strata_buf_printf(b, "strata_job_duration_seconds_sum{kind=\"%s\"} %.6f\n",
+				  d_kind_name((dj_kind)k), m->dur_sum[k]);
+		strata_buf_printf(b, "strata_job_duration_seconds_count{kind=\"%s\"} %" PRIu64 "\n",
+				  d_kind_name((dj_kind)k), m->dur_count[k]);
+	}
+	family(b, "strata_job_read_bytes_total", "counter", "Bytes of input files read by jobs.");
+	strata_buf_printf(b, "strata_job_read_bytes_total %" PRIu64 "\n", m->bytes_read);
+	family(b, "strata_job_written_bytes_total", "counter", "Bytes of output files written by jobs.");
+	strata_buf_printf(b, "strata_job_written_bytes_total %" PRIu64 "\n", m->bytes_written);
+	family(b, "strata_job_conflicts_total", "counter",
+	       "Jobs that conflicted (inputs gone, schema changed) or found their bucket claimed.");
+	strata_buf_printf(b, "strata_job_conflicts_total %" PRIu64 "\n", m->conflicts);
+	family(b, "strata_clean_deleted_files_total", "counter", "Files clean moved to the trash.");
+	strata_buf_printf(b, "strata_clean_deleted_files_total %" PRIu64 "\n", m->clean_files_deleted);
+	family(b, "strata_clean_deleted_bytes_total", "counter", "Bytes clean moved to the trash.");
+	strata_buf_printf(b, "strata_clean_deleted_bytes_total %" PRIu64 "\n", m->clean_bytes_deleted);
+	family(b, "strata_clean_unlinked_files_total", "counter", "Trash files clean unlinked.");
+	strata_buf_printf(b, "strata_clean_unlinked_files_total %" PRIu64 "\n", m->clean_files_unlinked);
+	family(b, "strata_clean_orphans_total", "counter", "Orphan files clean moved to the trash.");
+	strata_buf_printf(b, "strata_clean_orphans_total %" PRIu64 "\n", m->orphans);
+	family(b, "strata_intents_recovered_total", "counter",
+	       "Intents of crashed jobs recovered at start.");
+	strata_buf_printf(b, "strata_intents_recovered_total %" PRIu64 "\n", m->intents_recovered);
+	pthread_mutex_lock(&d->mu);
+	size_t queued = d->nqueue, running = d->nrunning;
+	pthread_mutex_unlock(&d->mu);
+	family(b, "strata_jobs_queued", "gauge", "Jobs waiting for a worker.");
+	strata_buf_printf(b, "strata_jobs_queued %zu\n", queued);
+	family(b, "strata_jobs_running", "gauge", "Jobs running.");
+	strata_buf_printf(b, "strata_jobs_running %zu\n", running);
+	family(b, "strata_scans_total", "counter", "Scans completed.");
+	strata_buf_printf(b, "strata_scans_total %" PRIu64 "\n", m->scans);
+	family(b, "strata_tables_planned_total", "counter",
+	       "Tables whose files a scan read (the rest were unchanged).");
+	strata_buf_printf(b, "strata_tables_planned_total %" PRIu64 "\n", m->tables_planned);
+	family(b, "strata_scan_duration_seconds", "gauge", "Duration of the last scan.");
+	strata_buf_printf(b, "strata_scan_duration_seconds %.6f\n", m->last_scan_ms / 1e3);
+	family(b, "strata_admin_commands_total", "counter", "Admin commands received.");
+	strata_buf_printf(b, "strata_admin_commands_total %" PRIu64 "\n", m->admin_commands);
+	family(b, "strata_admin_refused_total", "counter",
+	       "Admin connections or commands refused (permissions, limits).");
+	strata_buf_printf(b, "strata_admin_refused_total %" PRIu64 "\n", m->admin_refused);
+	family(b, "strata_config_reloads_total", "counter", "Config reloads, by result.");
+	strata_buf_printf(b, "strata_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads);
+	strata_buf_printf(b, "strata_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
+			  m->reload_failures);
+	uint64_t map = 0, used = 0;
+	strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	family(b, "strata_manifest_map_bytes", "gauge", "Size of the manifest's LMDB map.");
+	strata_buf_printf(b, "strata_manifest_map_bytes %" PRIu64 "\n", map);
+	family(b, "strata_manifest_used_bytes", "gauge", "Bytes of the manifest's map in use.");
+	strata_buf_printf(b, "strata_manifest_used_bytes %" PRIu64 "\n", used);
+	family(b, "strata_daemon_start_time_seconds", "gauge", "When this stratad started.");
+	strata_buf_printf(b, "strata_daemon_start_time_seconds %.3f\n", (double)d->started_us / 1e6);
+	/* per table, from the last plan (invariant 2: names are [a-z0-9_], holders escaped) */
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{"strata_table_version", "gauge", "Current version of the table."},
+		{"strata_files", "gauge", "Live files, by table and level (0: row files)."},
+		{"strata_bytes", "gauge", "Bytes of live files, by table and level."},
+		{"strata_history_bytes", "gauge",
+		 "Estimated bytes of superseded records (history) in live files."},
+		{"strata_oldest_unsorted_seconds", "gauge",
+		 "Age of the oldest row file waiting for a sort (0: none)."},
+		{"strata_trash_bytes", "gauge", "Bytes in the table's .trash/ after the last clean."},
+		{"strata_trash_files", "gauge", "Files in the table's .trash/ after the last clean."},
+		{"strata_oldest_pin_version", "gauge",
+		 "Oldest version a lease or tag pins (the clean horizon), with its holder."},
+		{"strata_oldest_pin_age_seconds", "gauge", "Age of the oldest pinned version."},
+		{"strata_buckets_backing_off", "gauge", "Buckets waiting after failed or conflicted jobs."},
+		{"strata_table_paused", "gauge", "1 if planning is paused for the table."},
+	};
+	for (size_t f = 0; f < STRATA_ARRAY_LEN(fams); f++) {
+		family(b, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < d->ntables; i++) {
+			const dtable *t = d->tables[i];
+			switch (f) {
+			case 0:
+				strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", fams[f].name, t->name,
+						  t->version);
+				break;
+			case 1:
+			case 2:
+				for (int l = 0; l < STRATA_POL_LEVELS; l++)
+					if (t->files_per_level[l] || l == 0)
+						strata_buf_printf(b, "%s{table=\"%s\",level=\"%d\"} %" PRIu64 "\n",
+								  fams[f].name, t->name, l,
+								  f == 1 ? (uint64_t)t->files_per_level[l] :
+									   t->bytes_per_level[l]);
+				break;
+			case 3:
+				strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", fams[f].name, t->name,
+						  t->history_bytes);
+				break;
+			case 4:
+				strata_buf_printf(b, "%s{table=\"%s\"} %.3f\n", fams[f].name, t->name,
+						  t->l0_oldest_us ? (double)(now - t->l0_oldest_us) / 1e6 : 0);
+				break;
+			case 5:
+				strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", fams[f].name, t->name,
+						  t->trash_bytes);
+				break;
+			case 6:
+				strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", fams[f].name, t->name,
+						  t->trash_files);
+				break;
+			case 7:
+			case 8:
+				if (!t->pin_version)
+					break;
+				strata_buf_printf(b, "%s{table=\"%s\",holder=\"", fams[f].name, t->name);
+				esc(b, t->pin_holder);
+				if (f == 7)
+					strata_buf_printf(b, "\"} %" PRIu64 "\n", t->pin_version);
+				else
+					strata_buf_printf(b, "\"} %.3f\n",
+							  t->pin_ts_us ? (double)(now - t->pin_ts_us) / 1e6 : 0);
+				break;
+			case 9:
+				strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", fams[f].name, t->name,
+						  t->backing_off);
+				break;
+			default:
+				strata_buf_printf(b, "%s{table=\"%s\"} %d\n", fams[f].name, t->name,
+						  t->is_paused ? 1 : 0);
+			}
+		}
+	}
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------------- */
+
+static void http_cb(struct evhttp_request *req, void *arg)
+{
+	stratad *d = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
+	    (strcmp(uri, "/metrics") != 0 && strncmp(uri, "/metrics?", 9) != 0)) {
+		evhttp_send_error(req, 404, "only GET /metrics is served here");
+		return;
+	}
+	strata_buf b = {0};
+	d_metrics_render(d, &b);
+	struct evbuffer *out = evbuffer_new();
+	evbuffer_add(out, b.data, b.len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+	strata_buf_free(&b);
+}
+
+int d_http_start(stratad *d, strata_err *err)
+{
+	const char *addr = d->cfg->d.metrics_listen;
+	char host[128];
+	snprintf(host, sizeof(host), "%s", addr);
+	char *colon = strrchr(host, ':');
+	if (!colon)
+		return strata_err_set(err, STRATA_EINVAL, "metrics_listen \"%s\" is not HOST:PORT", addr);
+	*colon = '\0';
+	int port = atoi(colon + 1);
+	char *h = host;
+	if (h[0] == '[') { /* [::1]:9477 */
+		h++;
+		char *close = strchr(h, ']');
+		if (close)
+			*close = '\0';
+	}
+	d->http = evhttp_new(d->base);
+	if (!d->http || evhttp_bind_socket(d->http, h, (uint16_t)port) != 0) {
+		int e = errno;
+		d_http_stop(d);
+		return strata_err_set(err, STRATA_EINVAL, "could not listen on metrics_listen %s: %s", addr,
+				      e ? strerror(e) : "bind failed");
+	}
+	evhttp_set_gencb(d->http, http_cb, d);
+	return 0;
+}
+
+void d_http_stop(stratad *d)
+{
+	if (d->http) {
+		evhttp_free(d->http);
+		d->http = NULL;
+	}
+}

@@ -1,0 +1,279 @@
+/*
+ * daemon/worker.c — the worker pool, and how one job runs.
+ *
+ * `workers` pthreads wait on d->cv for the queue.  A worker takes the queued
+ * job with the highest score (the oldest among equals) that may start now —
+ * not while planning is paused; a purge only when nothing else of its table
+ * runs, and nothing else of a table while its purge is queued or running —
+ * marks it RUNNING, tells the loop ("started"), and runs it without holding
+ * any lock.  Running a job is only library calls:
+ *   sort, merge, partial, major: strata_bucket_view_load(), the planner of
+ *       sort/, merge/ or compact/ with the job's policy numbers (the policy
+ *       decided the kind; the planner picks the files), strata_job_execute();
+ *   clean: strata_clean_table(); purge: strata_purge_table().
+ * The job's strata_job_ctl carries the daemon's owner string (claims), the
+ * claim TTL, the job's cancel flag (checked by the library at each block)
+ * and the throttle, which charges the shared token bucket and sleeps in
+ * slices so a cancel is not held up by the rate limit.  The result goes
+ * back to the loop as a "done" notice; the loop does all bookkeeping.
+ *
+ * A [table.NAME] acid.data.retain.hours replaces the view's retention
+ * boundary before the partial-compaction planner reads it (the boundary of
+ * the table's own property is what strata_bucket_view_load computed).
+ *
+ * Invariants:
+ *   1. a worker holds d->mu only to take a job and to post a notice, never
+ *      while a job runs;
+ *   2. the pool shrinks only by idle workers leaving; a running job is never
+ *      interrupted by a resize;
+ *   3. every job a worker takes comes back to the loop exactly once.
+ */
+#include "daemon/daemon_int.h"
+
+#include "compact/compact.h"
+#include "sort/sort.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define THROTTLE_SLICE_US 50000
+
+static void sleep_us(int64_t us)
+{
+	struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void job_throttle(void *arg, uint64_t bytes)
+{
+	dj *j = arg;
+	atomic_fetch_add(&j->io_bytes, bytes);
+	int64_t wait = stratad_tbucket_take(j->d->tb, bytes, strata_mono_us());
+	while (wait > 0 && !j->cancel) {
+		int64_t s = wait < THROTTLE_SLICE_US ? wait : THROTTLE_SLICE_US;
+		sleep_us(s);
+		wait -= s;
+	}
+}
+
+/* Retention override: recompute the view's boundary for pol.retain_hours. */
+static void view_retention(stratad *d, strata_bucket_view *v, const strata_policy *pol)
+{
+	if (pol->retain_hours < 0 || pol->retain_hours == (int64_t)v->table.retain_hours)
+		return;
+	if (pol->retain_hours == 0) {
+		v->retain_boundary = v->table.version;
+		return;
+	}
+	strata_mf_snap *snap;
+	strata_err tmp;
+	uint64_t b = 0;
+	if (strata_mf_snap_open(strata_wh_mf(d->wh), &snap, &tmp) != 0)
+		return;
+	if (strata_mf_version_at_time(snap, v->table.id,
+				      v->now_us - pol->retain_hours * 3600 * D_US, &b, &tmp) != 0)
+		b = 0;
+	strata_mf_snap_close(snap);
+	v->retain_boundary = b <= v->table.version ? b : v->table.version;
+}
+
+static dj_result result_of(int rc)
+{
+	switch (rc) {
+	case 0:
+		return DJR_OK;
+	case STRATA_ECONFLICT:
+		return DJR_CONFLICT;
+	case STRATA_EBUSY:
+		return DJR_BUSY;
+	case STRATA_ECANCELED:
+		return DJR_CANCELED;
+	default:
+		return DJR_FAILED;
+	}
+}
+
+static void job_run(stratad *d, dj *j)
+{
+	strata_err err;
+	strata_err_clear(&err);
+	strata_job_ctl ctl = {
+		.owner = d->owner,
+		.claim_ttl_us = j->claim_ttl_s * D_US,
+		.cancel = &j->cancel,
+		.throttle = job_throttle,
+		.throttle_arg = j,
+	};
+	int rc = 0;
+	bool is_noop = false;
+	if (j->kind == DJ_CLEAN) {
+		strata_clean_opts o;
+		strata_clean_opts_default(&o);
+		o.grace_s = j->pol.clean_grace_s;
+		o.trash_s = j->pol.clean_trash_s;
+		o.orphan_age_s = j->orphan_scan ? j->pol.clean_orphan_age_s : -1;
+		o.throttle = job_throttle;
+		o.throttle_arg = j;
+		rc = strata_clean_table(d->wh, j->table, &o, &j->cr, &err);
+	} else if (j->kind == DJ_PURGE) {
+		strata_buf tags = {0};
+		rc = strata_purge_table(d->wh, j->table, &ctl, &j->cr, &tags, &err);
+		if (rc == 0 && tags.len)
+			LOG_INFO("purge of %s dropped tags %.*s", j->table, (int)tags.len, (char *)tags.data);
+		strata_buf_free(&tags);
+	} else {
+		strata_bucket_view v;
+		rc = strata_bucket_view_load(d->wh, j->table, j->part, j->bucket, strata_now_us(), &v,
+					     &err);
+		if (rc == 0) {
+			view_retention(d, &v, &j->pol);
+			strata_job_plan plan;
+			switch (j->kind) {
+			case DJ_SORT:
+				rc = strata_sort_plan(&v, j->pol.sort_max_bytes, &plan);
+				break;
+			case DJ_MERGE:
+				rc = strata_merge_plan(&v, j->level, (size_t)j->pol.merge_fanout, 0, &plan);
+				if (rc == 0 && plan.ninputs)
+					plan.target_bytes = strata_pol_merge_target_bytes(&j->pol,
+											  plan.out_level);
+				break;
+			case DJ_PARTIAL:
+				rc = strata_compact_partial_plan(&v, &plan);
+				break;
+			default:
+				rc = strata_compact_major_plan(&v, j->drop_history, &plan);
+				break;
+			}
+			if (rc == 0 && plan.ninputs == 0)
+				is_noop = true;
+			else if (rc == 0)
+				rc = strata_job_execute(d->wh, &v, &plan, &ctl, &j->jr, &err);
+			strata_bucket_view_free(&v);
+		}
+	}
+	j->rc = rc;
+	j->result = is_noop ? DJR_NOOP : result_of(rc);
+	if (rc)
+		snprintf(j->error, sizeof(j->error), "%s", err.msg[0] ? err.msg : strata_strerror(rc));
+}
+
+/* The queued job to start now, or NULL (caller holds mu). */
+static dj *pick_locked(stratad *d)
+{
+	if (d->is_paused || d->is_stopping)
+		return NULL;
+	dj *best = NULL;
+	size_t best_i = 0;
+	for (size_t i = 0; i < d->nqueue; i++) {
+		dj *j = d->queue[i];
+		bool is_blocked = false;
+		for (size_t r = 0; r < d->nrunning && !is_blocked; r++) {
+			dj *o = d->running[r];
+			if (o->table_id != j->table_id)
+				continue;
+			is_blocked = j->kind == DJ_PURGE || o->kind == DJ_PURGE ||
+				     (o->part_id == j->part_id && o->bucket == j->bucket);
+		}
+		for (size_t q = 0; q < d->nqueue && !is_blocked; q++)
+			is_blocked = d->queue[q]->kind == DJ_PURGE && j->kind != DJ_PURGE &&
+				     d->queue[q]->table_id == j->table_id;
+		if (is_blocked)
+			continue;
+		if (!best || j->score > best->score || (j->score == best->score && j->id < best->id)) {
+			best = j;
+			best_i = i;
+		}
+	}
+	if (best) {
+		memmove(&d->queue[best_i], &d->queue[best_i + 1], (d->nqueue - best_i - 1) * sizeof(dj *));
+		d->nqueue--;
+	}
+	return best;
+}
+
+static void notice_locked(stratad *d, dj *j, bool is_done)
+{
+	if (d->nnotices == d->capnotices) {
+		d->capnotices = d->capnotices ? 2 * d->capnotices : 16;
+		d->notices = strata_realloc(d->notices, d->capnotices * sizeof(d_notice));
+	}
+	d->notices[d->nnotices++] = (d_notice){j, is_done};
+	char c = 1;
+	ssize_t w = write(d->notice_fd[1], &c, 1);
+	(void)w; /* a full pipe already has a wake-up in it */
+}
+
+static void *worker_main(void *arg)
+{
+	stratad *d = arg;
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		dj *j = NULL;
+		while (!d->is_stopping && d->nworkers <= d->want_workers && !(j = pick_locked(d)))
+			pthread_cond_wait(&d->cv, &d->mu);
+		if (!j)
+			break; /* stopping, or the pool shrank (invariant 2) */
+		d_job_set_state(j, DJ_RUNNING);
+		j->started_us = strata_now_us();
+		j->started_mono_us = strata_mono_us();
+		if (d->nrunning == d->caprunning) {
+			d->caprunning = d->caprunning ? 2 * d->caprunning : 16;
+			d->running = strata_realloc(d->running, d->caprunning * sizeof(dj *));
+		}
+		d->running[d->nrunning++] = j;
+		notice_locked(d, j, false);
+		pthread_mutex_unlock(&d->mu); /* invariant 1 */
+		job_run(d, j);
+		pthread_mutex_lock(&d->mu);
+		j->finished_us = strata_now_us();
+		j->seconds = (double)(strata_mono_us() - j->started_mono_us) / 1e6;
+		for (size_t i = 0; i < d->nrunning; i++)
+			if (d->running[i] == j) {
+				d->running[i] = d->running[--d->nrunning];
+				break;
+			}
+		d_job_set_state(j, DJ_DONE);
+		notice_locked(d, j, true); /* invariant 3 */
+		pthread_cond_broadcast(&d->cv);
+	}
+	d->nworkers--;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+void d_workers_resize(stratad *d, int n)
+{
+	pthread_mutex_lock(&d->mu);
+	d->want_workers = n;
+	while (d->nworkers < n) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, worker_main, d) != 0) {
+			LOG_ERROR("could not start a worker thread: %s", strerror(errno));
+			break;
+		}
+		d->threads = strata_realloc(d->threads, (d->nthreads + 1) * sizeof(pthread_t));
+		d->threads[d->nthreads++] = th;
+		d->nworkers++;
+	}
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void d_workers_join(stratad *d)
+{
+	pthread_mutex_lock(&d->mu);
+	d->is_stopping = true;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	for (size_t i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	free(d->threads);
+	d->threads = NULL;
+	d->nthreads = 0;
+}
