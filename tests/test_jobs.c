@@ -1,0 +1,699 @@
+/*
+ * tests/test_jobs.c — the governance jobs through strata_job_execute: sort,
+ * leveled merge (max_files, splitting at target_bytes only between keys),
+ * partial compaction (the boundary from retention on a manual clock, which
+ * records survive, the floor, earliest readable) and major compaction (with
+ * and without dropping history), on small hand-made data; the file entries
+ * each job leaves; schema evolution through jobs (dropped columns kept while
+ * versions before the drop are readable); conflicts (inputs replaced, schema
+ * changed, bucket claimed); crash recovery in a forked child stopped at the
+ * executor's hook points; I/O fault injection at every call of every job
+ * kind; and DuckDB reading every Parquet file a job writes.
+ *
+ * The promise checked throughout: a job never changes what a read at any
+ * version returns (inside the window it keeps), and a failed job leaves the
+ * table, the reads and the bucket directory exactly as they were.
+ */
+#include "tests/util/jobfix.h"
+#include "tests/util/testutil.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define COLS "pk BIGINT NOT NULL PRIMARY KEY, v STRING, n BIGINT"
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* Every record of a job output (Parquet: it carries its schema), as JSON
+ * lines with _seq and _op; *nrows receives the count. */
+static char *file_records(jf *f, const strata_file_entry *e, size_t *nrows)
+{
+	char path[PATH_MAX];
+	jf_file_path(f, e, path, sizeof(path));
+	strata_run_opts ro = {0};
+	strata_run *r;
+	strata_err err;
+	strata_buf b = {0};
+	size_t n = 0;
+	int rc = strata_run_open(path, &ro, &r, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc == 0) {
+		const strata_schema *s = strata_run_file_schema(r);
+		const strata_row *row;
+		while ((rc = strata_run_next(r, &row, NULL, NULL, &err)) == 1) {
+			strata_row_to_json(s, row, true, &b);
+			strata_buf_putc(&b, '\n');
+			n++;
+		}
+		CU_ASSERT_EQUAL(rc, 0);
+		strata_run_close(r);
+	}
+	strata_buf_putc(&b, 0);
+	if (nrows)
+		*nrows = n;
+	return (char *)b.data;
+}
+
+/* Number of lines of text containing needle. */
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+	const char *p = text;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = strndup(p, len);
+		n += strstr(line, needle) != NULL;
+		free(line);
+		p += len;
+		if (*p)
+			p++;
+	}
+	return n;
+}
+
+static void check_clean_state(jf *f, uint32_t b)
+{
+	char why[512];
+	int rc = jf_disk_check(f, b, why, sizeof(why));
+	if (rc)
+		fprintf(stderr, "\ndisk check: %s\n", why);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(jf_intents(f), 0);
+	CU_ASSERT_FALSE(jf_claimed(f, b));
+}
+
+static int run_clean(jf *f, int64_t grace_s, strata_clean_result *r)
+{
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = grace_s;
+	o.orphan_age_s = -1;
+	strata_err err;
+	strata_err_clear(&err);
+	strata_clean_result tmp;
+	int rc = strata_clean_table(f->wh, f->table, &o, r ? r : &tmp, &err);
+	if (rc)
+		fprintf(stderr, "\nclean: %s\n", err.msg);
+	return rc;
+}
+
+/* Four commits over overlapping keys with upserts and deletes. */
+static void write_history(jf *f)
+{
+	jf_put(f, "{\"pk\":1,\"v\":\"a1\",\"n\":1}\n{\"pk\":2,\"v\":\"b1\"}\n{\"pk\":3,\"v\":\"c1\",\"n\":3}\n"
+		  "{\"pk\":4,\"v\":\"d1\"}\n{\"pk\":5,\"v\":\"e1\",\"n\":5}");
+	jf_put(f, "{\"pk\":2,\"v\":\"b2\",\"n\":22}\n{\"pk\":3,\"v\":\"c2\"}\n{\"pk\":4,\"_op\":\"delete\"}");
+	jf_put(f, "{\"pk\":4,\"v\":\"d3\"}\n{\"pk\":1,\"_op\":\"delete\"}");
+	jf_put(f, "{\"pk\":2,\"v\":\"b4\",\"n\":24}\n{\"pk\":6,\"v\":\"f4\"}");
+}
+
+/* ---- sort ----------------------------------------------------------------------- */
+
+static void test_sort_history_kept(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write_history(&f); /* versions 2..5 */
+	CU_ASSERT_EQUAL(jf_version(&f), 5);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *before;
+	CU_ASSERT_EQUAL(jf_live(&f, 0, a, &before), 4);
+
+	strata_job_result res;
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "\nsort: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(res.version, 6);
+	CU_ASSERT_EQUAL(res.files_in, 4);
+	CU_ASSERT_EQUAL(res.files_out, 1);
+	CU_ASSERT_EQUAL(res.rows_in, 12);
+	CU_ASSERT_EQUAL(res.rows_out, 12);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 5), 0);
+	char *d5 = jf_dump_at(&f, 5, NULL), *d6 = jf_dump_at(&f, 6, NULL);
+	CU_ASSERT_STRING_EQUAL(d5, d6);
+	free(d5);
+	free(d6);
+
+	strata_file_entry *live;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 1);
+	CU_ASSERT_EQUAL(live[0].level, 1);
+	CU_ASSERT_EQUAL(live[0].format, STRATA_FMT_PARQUET);
+	CU_ASSERT_EQUAL(live[0].seq_min, 2);
+	CU_ASSERT_EQUAL(live[0].seq_max, 5);
+	CU_ASSERT_EQUAL(live[0].rows, 12);
+	CU_ASSERT_EQUAL(live[0].tombstones, 2);
+	CU_ASSERT_EQUAL(live[0].added_version, 6);
+	CU_ASSERT_EQUAL(live[0].job_id, res.job_id);
+	strata_file_entry *all;
+	size_t n = jf_entries(&f, 0, a, &all);
+	CU_ASSERT_EQUAL(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		if (all[i].id == live[0].id)
+			continue;
+		CU_ASSERT_EQUAL(all[i].level, 0);
+		CU_ASSERT_EQUAL(all[i].removed_version, 6);
+		CU_ASSERT_TRUE(all[i].removed_kept_history);
+		CU_ASSERT_FALSE(all[i].is_deleted);
+	}
+	/* the records: key ascending, _seq descending, every one kept */
+	size_t nrec;
+	char *recs = file_records(&f, &live[0], &nrec);
+	CU_ASSERT_EQUAL(nrec, 12);
+	const char *want =
+		"{\"pk\":1,\"v\":null,\"n\":null,\"_seq\":4,\"_op\":\"delete\"}\n"
+		"{\"pk\":1,\"v\":\"a1\",\"n\":1,\"_seq\":2,\"_op\":\"upsert\"}\n"
+		"{\"pk\":2,\"v\":\"b4\",\"n\":24,\"_seq\":5,\"_op\":\"upsert\"}\n";
+	if (strncmp(recs, want, strlen(want)) != 0)
+		fprintf(stderr, "\nsorted records:\n%s", recs);
+	CU_ASSERT(strncmp(recs, want, strlen(want)) == 0);
+	CU_ASSERT_EQUAL(count_lines_with(recs, "\"pk\":4,"), 3);
+	free(recs);
+	strata_bucket_state bs;
+	jf_bucket_state(&f, 0, &bs);
+	CU_ASSERT_EQUAL(bs.floor, 0);
+	check_clean_state(&f, 0);
+	/* nothing left to sort */
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 1);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* sort.max_bytes bounds the inputs, oldest first (at least one file). */
+static void test_sort_max_bytes(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write_history(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_job_result res;
+	strata_err err;
+	jf_job_opts o = {.merge_level = -1, .sort_max_bytes = 1};
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, &o, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.files_in, 1);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *live;
+	size_t n = jf_live(&f, 0, a, &live);
+	CU_ASSERT_EQUAL_FATAL(n, 4);
+	CU_ASSERT_EQUAL(live[0].level, 1); /* the oldest commit, now sorted */
+	CU_ASSERT_EQUAL(live[0].seq_min, 2);
+	CU_ASSERT_EQUAL(live[0].seq_max, 2);
+	for (size_t i = 1; i < n; i++)
+		CU_ASSERT_EQUAL(live[i].level, 0);
+	/* the rest in one go */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.files_in, 3);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 5), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- merge ---------------------------------------------------------------------- */
+
+static void test_merge_levels(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	strata_job_result res;
+	strata_err err;
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}"); /* 2 */
+	jf_put(&f, "{\"pk\":2,\"v\":\"b3\"}\n{\"pk\":3,\"v\":\"c\"}");  /* 3 */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0); /* 4 */
+	jf_put(&f, "{\"pk\":1,\"_op\":\"delete\"}\n{\"pk\":4,\"v\":\"d\"}");  /* 5 */
+	jf_put(&f, "{\"pk\":2,\"v\":\"b6\"}\n{\"pk\":3,\"_op\":\"delete\"}"); /* 6 */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0); /* 7 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"a8\"}");                                 /* 8 */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0); /* 9 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *live;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 3);
+	uint64_t id_a = live[0].id, id_b = live[1].id, id_c = live[2].id;
+
+	/* two oldest level-1 files -> level 2 */
+	jf_job_opts o = {.merge_level = -1, .merge_max_files = 2};
+	int rc = jf_job(&f, 0, JF_MERGE, &o, NULL, &res, &err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(res.files_in, 2);
+	CU_ASSERT_EQUAL(res.files_out, 1);
+	CU_ASSERT_EQUAL(res.rows_out, 8);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	size_t n = jf_live(&f, 0, a, &live);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(live[0].level, 2);
+	CU_ASSERT_EQUAL(live[0].seq_min, 2);
+	CU_ASSERT_EQUAL(live[0].seq_max, 6);
+	CU_ASSERT_EQUAL(live[0].rows, 8);
+	CU_ASSERT_EQUAL(live[0].tombstones, 2);
+	CU_ASSERT_EQUAL(live[1].id, id_c);
+	CU_ASSERT_EQUAL(live[1].level, 1);
+	strata_file_entry *all;
+	size_t na = jf_entries(&f, 0, a, &all);
+	for (size_t i = 0; i < na; i++)
+		if (all[i].id == id_a || all[i].id == id_b) {
+			CU_ASSERT_EQUAL(all[i].removed_version, res.version);
+			CU_ASSERT_TRUE(all[i].removed_kept_history);
+		}
+	/* one file per level left: nothing to merge */
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MERGE, NULL, NULL, &res, &err), 1);
+	/* an explicit level with one file: nothing either */
+	o.merge_level = 1;
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MERGE, &o, NULL, &res, &err), 1);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* Deterministic filler: hex digits from a 64-bit LCG (barely compressible). */
+static void hex_fill(uint64_t *state, char *out, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		*state = *state * 6364136223846793005ull + 1442695040888963407ull;
+		out[i] = hx[(*state >> 59) & 15];
+	}
+	out[n] = '\0';
+}
+
+/* Outputs split at target_bytes, never inside one key's history. */
+static void test_merge_split_between_keys(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	uint64_t st = 42;
+	char val[401];
+	strata_buf b = {0};
+	strata_job_result res;
+	strata_err err;
+	int versions_of_20 = 0;
+	for (int round = 0; round < 2; round++) {
+		strata_buf_reset(&b);
+		for (int k = 0; k < 40; k++) {
+			hex_fill(&st, val, 300);
+			strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"%s\",\"n\":%d}\n", k, val, round);
+		}
+		strata_buf_putc(&b, 0);
+		jf_put(&f, (char *)b.data);
+		versions_of_20++;
+		for (int i = 0; i < 15; i++) {
+			strata_buf_reset(&b);
+			hex_fill(&st, val, 400);
+			strata_buf_printf(&b, "{\"pk\":20,\"v\":\"%s\",\"n\":%d}\n", val, i);
+			strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"x\"}\n", (i * 7) % 40 == 20 ? 21 : (i * 7) % 40);
+			if (i % 4 == 3)
+				strata_buf_printf(&b, "{\"pk\":%d,\"_op\":\"delete\"}\n", 30 + i % 10);
+			strata_buf_putc(&b, 0);
+			jf_put(&f, (char *)b.data);
+			versions_of_20++;
+		}
+		CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	}
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *in;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &in), 2);
+	uint64_t rows_in = in[0].rows + in[1].rows;
+
+	jf_job_opts o = {.merge_level = 1, .merge_max_files = 8, .target_bytes = 3000};
+	int rc = jf_job(&f, 0, JF_MERGE, &o, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "\nmerge: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(res.files_out >= 3);
+	CU_ASSERT_EQUAL(res.rows_out, rows_in);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	strata_file_entry *out;
+	size_t n = jf_outputs(&f, 0, res.job_id, a, &out);
+	CU_ASSERT_EQUAL_FATAL(n, res.files_out);
+	uint64_t rows = 0;
+	int files_with_20 = 0;
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(out[i].level, 2);
+		rows += out[i].rows;
+		/* no key in two outputs: key ranges strictly ordered */
+		if (i > 0)
+			CU_ASSERT(strata_key_cmp(out[i - 1].key_max, out[i - 1].key_max_len,
+						 out[i].key_min, out[i].key_min_len) < 0);
+		size_t nrec;
+		char *recs = file_records(&f, &out[i], &nrec);
+		CU_ASSERT_EQUAL(nrec, out[i].rows);
+		int c = count_lines_with(recs, "{\"pk\":20,");
+		if (c) {
+			files_with_20++;
+			CU_ASSERT_EQUAL(c, versions_of_20);
+		}
+		free(recs);
+	}
+	CU_ASSERT_EQUAL(rows, rows_in);
+	CU_ASSERT_EQUAL(files_with_20, 1);
+	check_clean_state(&f, 0);
+	strata_buf_free(&b);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- partial compaction ------------------------------------------------------------ */
+
+static void test_partial_compaction(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a1\"}\n{\"pk\":2,\"v\":\"b1\"}\n{\"pk\":3,\"v\":\"c1\"}\n"
+		   "{\"pk\":4,\"v\":\"d1\"}\n{\"pk\":5,\"v\":\"e1\"}");                  /* 2 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"a2\"}\n{\"pk\":2,\"_op\":\"delete\"}\n{\"pk\":3,\"v\":\"c2\"}\n"
+		   "{\"pk\":5,\"_op\":\"delete\"}");                                          /* 3 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"a3\"}\n{\"pk\":3,\"_op\":\"delete\"}");          /* 4 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a4\"}\n{\"pk\":3,\"v\":\"c5\"}\n{\"pk\":4,\"v\":\"d5\"}"); /* 5 */
+	jf_put(&f, "{\"pk\":2,\"v\":\"b6\"}");                                          /* 6 */
+	strata_job_result res;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);      /* 7 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+
+	strata_bucket_view v;
+	strata_job_plan plan;
+	CU_ASSERT_EQUAL(jf_plan(&f, 0, JF_PARTIAL, NULL, &v, &plan), 1);
+	CU_ASSERT_EQUAL(v.retain_boundary, 4);
+	CU_ASSERT_EQUAL(strata_compact_boundary(&v), 4);
+	CU_ASSERT_EQUAL(plan.boundary, 4);
+	CU_ASSERT_EQUAL(plan.new_floor, 4);
+	strata_bucket_view_free(&v);
+
+	int rc = jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "\npartial: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(res.version, 8);
+	/* before clean the replaced file still answers the old versions */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	strata_bucket_state bs;
+	jf_bucket_state(&f, 0, &bs);
+	CU_ASSERT_EQUAL(bs.floor, 4);
+	CU_ASSERT_EQUAL_FATAL(bs.nlog, 1);
+	CU_ASSERT_EQUAL(bs.log[0].commit_version, 8);
+	CU_ASSERT_EQUAL(bs.log[0].boundary, 4);
+	uint64_t er = 0, ei = 0;
+	CU_ASSERT_EQUAL(strata_table_earliest(f.wh, f.table, &er, &ei, &err), 0);
+	CU_ASSERT_EQUAL(er, 1);
+	CU_ASSERT_EQUAL(ei, 4);
+
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *live;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 1);
+	CU_ASSERT_EQUAL(live[0].level, 1);
+	CU_ASSERT_EQUAL(live[0].rows, 6);
+	CU_ASSERT_EQUAL(live[0].tombstones, 0);
+	CU_ASSERT_EQUAL(live[0].seq_min, 2);
+	CU_ASSERT_EQUAL(live[0].seq_max, 6);
+	size_t nrec;
+	char *recs = file_records(&f, &live[0], &nrec);
+	const char *want =
+		/* > B kept, newest <= B kept, older dropped */
+		"{\"pk\":1,\"v\":\"a4\",\"n\":null,\"_seq\":5,\"_op\":\"upsert\"}\n"
+		"{\"pk\":1,\"v\":\"a3\",\"n\":null,\"_seq\":4,\"_op\":\"upsert\"}\n"
+		/* newest <= B a delete: dropped with everything older */
+		"{\"pk\":2,\"v\":\"b6\",\"n\":null,\"_seq\":6,\"_op\":\"upsert\"}\n"
+		"{\"pk\":3,\"v\":\"c5\",\"n\":null,\"_seq\":5,\"_op\":\"upsert\"}\n"
+		"{\"pk\":4,\"v\":\"d5\",\"n\":null,\"_seq\":5,\"_op\":\"upsert\"}\n"
+		"{\"pk\":4,\"v\":\"d1\",\"n\":null,\"_seq\":2,\"_op\":\"upsert\"}\n";
+	if (strcmp(recs, want) != 0)
+		fprintf(stderr, "\npartial output:\n%s", recs);
+	CU_ASSERT_STRING_EQUAL(recs, want);
+	free(recs);
+	check_clean_state(&f, 0);
+
+	/* once clean has taken the replaced file, versions < B are gone and every
+	 * version >= B still reads the same */
+	tu_clock_advance(600 * 1000000LL);
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(run_clean(&f, 300, &cr), 0);
+	CU_ASSERT_EQUAL(cr.files_deleted, 6); /* the sort's 5 row files and the partial's input */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 4, 0), 0);
+	for (uint64_t ver = 1; ver < 4; ver++) {
+		int drc;
+		strata_read_opts ro = {.as_of_version = ver};
+		char *d = jf_dump(&f, &ro, &drc, &err);
+		CU_ASSERT_EQUAL(drc, STRATA_ERETENTION);
+		CU_ASSERT(strstr(err.msg, "outside the retention window") != NULL);
+		free(d);
+	}
+	CU_ASSERT_EQUAL(strata_table_earliest(f.wh, f.table, &er, &ei, &err), 0);
+	CU_ASSERT_EQUAL(er, 4);
+	CU_ASSERT_EQUAL(ei, 4);
+	/* the floor is at the boundary: nothing more to compact */
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err), 1);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* Without any version older than the retention window there is nothing to
+ * compact. */
+static void test_partial_nothing_old(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write_history(&f);
+	strata_job_result res;
+	strata_err err;
+	/* the table itself (version 1) is older than an hour; its data is not */
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err), 1);
+	tu_clock_advance(JF_HOUR_US - 10 * 1000000LL);
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err), 1);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- major compaction ----------------------------------------------------------------- */
+
+static void major_case(bool drop_history)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write_history(&f);                                                /* 2..5 */
+	jf_put(&f, "{\"pk\":7,\"v\":\"g\"}\n{\"pk\":5,\"_op\":\"delete\"}"); /* 6 */
+	strata_job_result res;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0); /* 7 */
+	jf_put(&f, "{\"pk\":3,\"v\":\"c8\"}");                               /* 8 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	tu_clock_advance(600 * 1000000LL);
+	int rc = jf_job(&f, 0, drop_history ? JF_MAJOR_DROP : JF_MAJOR, NULL, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "\nmajor: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(res.version, 9);
+	CU_ASSERT_EQUAL(res.files_in, 2);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	strata_bucket_state bs;
+	jf_bucket_state(&f, 0, &bs);
+	CU_ASSERT_EQUAL(bs.floor, 8); /* the planning version */
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *live;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 1);
+	CU_ASSERT_EQUAL(live[0].level, 1);
+	CU_ASSERT_EQUAL(live[0].tombstones, 0);
+	CU_ASSERT_EQUAL(live[0].rows, 5); /* keys 2, 3, 4, 6, 7 */
+	size_t nrec;
+	char *recs = file_records(&f, &live[0], &nrec);
+	const char *want = "{\"pk\":2,\"v\":\"b4\",\"n\":24,\"_seq\":5,\"_op\":\"upsert\"}\n"
+			   "{\"pk\":3,\"v\":\"c8\",\"n\":null,\"_seq\":8,\"_op\":\"upsert\"}\n"
+			   "{\"pk\":4,\"v\":\"d3\",\"n\":null,\"_seq\":4,\"_op\":\"upsert\"}\n"
+			   "{\"pk\":6,\"v\":\"f4\",\"n\":null,\"_seq\":5,\"_op\":\"upsert\"}\n"
+			   "{\"pk\":7,\"v\":\"g\",\"n\":null,\"_seq\":6,\"_op\":\"upsert\"}\n";
+	if (strcmp(recs, want) != 0)
+		fprintf(stderr, "\nmajor output:\n%s", recs);
+	CU_ASSERT_STRING_EQUAL(recs, want);
+	free(recs);
+	strata_file_entry *all;
+	size_t na = jf_entries(&f, 0, a, &all);
+	for (size_t i = 0; i < na; i++)
+		if (all[i].removed_version == 9)
+			CU_ASSERT_EQUAL(all[i].removed_kept_history, drop_history);
+	check_clean_state(&f, 0);
+
+	/* clean after the grace period */
+	tu_clock_advance(600 * 1000000LL);
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(run_clean(&f, 300, &cr), 0);
+	CU_ASSERT_EQUAL(cr.version, 10);
+	/* the sort's five row files go after grace in both cases */
+	if (drop_history) {
+		CU_ASSERT_EQUAL(cr.files_deleted, 5 + 2);
+		/* (version 1 holds no record, so no deleted file is missing for it) */
+		for (uint64_t ver = 2; ver < 8; ver++) {
+			int drc;
+			strata_read_opts ro = {.as_of_version = ver};
+			char *d = jf_dump(&f, &ro, &drc, &err);
+			CU_ASSERT_EQUAL(drc, STRATA_ERETENTION);
+			CU_ASSERT(strstr(err.msg, "outside the retention window") != NULL);
+			free(d);
+		}
+		CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 8, 0), 0);
+	} else {
+		/* inside retention: the replaced files stay and time travel works */
+		CU_ASSERT_EQUAL(cr.files_deleted, 5);
+		CU_ASSERT_EQUAL(cr.kept_retention, 2);
+		CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+		/* once the major compaction's version leaves the window, they go */
+		tu_clock_advance(2 * JF_HOUR_US);
+		jf_put(&f, "{\"pk\":9,\"v\":\"i\"}");
+		CU_ASSERT_EQUAL(run_clean(&f, 300, &cr), 0);
+		CU_ASSERT_EQUAL(cr.files_deleted, 2);
+		/* the window now starts at the first clean's commit (version 10) */
+		char *d10 = jf_dump_at(&f, 10, NULL);
+		CU_ASSERT_STRING_EQUAL(d10, h.d[8]);
+		free(d10);
+		for (uint64_t ver = 2; ver < 10; ver++) {
+			int drc;
+			char *d = jf_dump_at(&f, ver, &drc);
+			CU_ASSERT_EQUAL(drc, STRATA_ERETENTION);
+			free(d);
+		}
+	}
+	uint64_t er = 0, ei = 0;
+	CU_ASSERT_EQUAL(strata_table_earliest(f.wh, f.table, &er, &ei, &err), 0);
+	CU_ASSERT_EQUAL(er, drop_history ? 8 : 10);
+	CU_ASSERT_EQUAL(ei, 8);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+static void test_major_keep_history(void)
+{
+	major_case(false);
+}
+
+static void test_major_drop_history(void)
+{
+	major_case(true);
+}
+
+/* A major compaction of a bucket whose keys are all deleted writes nothing. */
+static void test_major_all_deleted(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}");
+	jf_put(&f, "{\"pk\":1,\"_op\":\"delete\"}\n{\"pk\":2,\"_op\":\"delete\"}");
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_job_result res;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MAJOR_DROP, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.files_out, 0);
+	CU_ASSERT_EQUAL(res.rows_out, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *live;
+	CU_ASSERT_EQUAL(jf_live(&f, 0, a, &live), 0);
+	check_clean_state(&f, 0);
+	/* nothing left to compact */
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 1);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* Two buckets: a job on one leaves the other alone. */
+static void test_two_buckets(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 2, 1);
+	strata_buf b = {0};
+	for (int round = 0; round < 3; round++) {
+		strata_buf_reset(&b);
+		for (int k = 0; k < 20; k++)
+			if ((k + round) % 3 == 0)
+				strata_buf_printf(&b, "{\"pk\":%d,\"_op\":\"delete\"}\n", k);
+			else
+				strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"r%d\",\"n\":%d}\n", k, round, k);
+		strata_buf_putc(&b, 0);
+		jf_put(&f, (char *)b.data);
+	}
+	strata_buf_free(&b);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *l1;
+	size_t n1 = jf_live(&f, 1, a, &l1);
+	CU_ASSERT_EQUAL(n1, 3);
+	strata_job_result res;
+	strata_err err;
+	for (jf_kind k = JF_SORT; k <= JF_MAJOR; k++) {
+		if (k == JF_MERGE || k == JF_PARTIAL)
+			continue;
+		CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, k, NULL, NULL, &res, &err), 0);
+		CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	}
+	strata_file_entry *l1b;
+	CU_ASSERT_EQUAL(jf_live(&f, 1, a, &l1b), 3);
+	for (size_t i = 0; i < n1; i++)
+		CU_ASSERT_EQUAL(l1[i].id, l1b[i].id);
+	strata_bucket_state bs;
+	jf_bucket_state(&f, 1, &bs);
+	CU_ASSERT_EQUAL(bs.floor, 0);
+	jf_bucket_state(&f, 0, &bs);
+	CU_ASSERT_EQUAL(bs.floor, 5);
+	check_clean_state(&f, 0);
+	check_clean_state(&f, 1);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- registration ------------------------------------------------------------------- */
+
+static void register_jobs(void)
+{
+	CU_pSuite s = CU_add_suite("jobs", NULL, NULL);
+	TU_ADD(s, test_sort_history_kept);
+	TU_ADD(s, test_sort_max_bytes);
+	TU_ADD(s, test_merge_levels);
+	TU_ADD(s, test_merge_split_between_keys);
+	TU_ADD(s, test_partial_compaction);
+	TU_ADD(s, test_partial_nothing_old);
+	TU_ADD(s, test_major_keep_history);
+	TU_ADD(s, test_major_drop_history);
+	TU_ADD(s, test_major_all_deleted);
+	TU_ADD(s, test_two_buckets);
+}
+
+TU_MAIN(register_jobs)
