@@ -679,6 +679,446 @@ static void test_two_buckets(void)
 	tu_clock_real();
 }
 
+/* ---- schema evolution ------------------------------------------------------------------ */
+
+/* Whether the physical schema of a job output has column id `id` (and its
+ * name, if name is not NULL). */
+static bool output_has_col(jf *f, const strata_file_entry *e, uint32_t id, char *name, size_t n)
+{
+	char path[PATH_MAX];
+	jf_file_path(f, e, path, sizeof(path));
+	strata_run_opts ro = {0};
+	strata_run *r;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_run_open(path, &ro, &r, &err), 0);
+	const strata_schema *s = strata_run_file_schema(r);
+	int i = strata_schema_find_id(s, id);
+	if (i >= 0 && name)
+		snprintf(name, n, "%s", s->cols[i].name);
+	strata_run_close(r);
+	return i >= 0;
+}
+
+static void ddl(jf *f, const char *add, const char *drop)
+{
+	strata_err err;
+	strata_err_clear(&err);
+	uint64_t v;
+	int rc = add ? strata_table_add_columns(f->wh, f->table, add, &v, &err) :
+		       strata_table_drop_column(f->wh, f->table, drop, &v, &err);
+	if (rc)
+		fprintf(stderr, "\nddl: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	tu_clock_advance(1000000);
+}
+
+/* Add a column, write it, drop it, add another of the same name; jobs keep
+ * the dropped column while a version before the drop stays readable through
+ * their outputs, and major compaction (floor above the drop) leaves it out. */
+static void test_schema_evolution(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, "pk BIGINT NOT NULL PRIMARY KEY, v STRING", 1, 1);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}\n{\"pk\":3,\"v\":\"c\"}"); /* 2 */
+	ddl(&f, "c INT", NULL);                                                            /* 3 */
+	jf_put(&f, "{\"pk\":1,\"c\":10}\n{\"pk\":2,\"v\":\"b4\",\"c\":20}\n{\"pk\":4,\"c\":40}");  /* 4 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	ddl(&f, NULL, "c");                                                                /* 5 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"x\"}\n{\"pk\":3,\"_op\":\"delete\"}");           /* 6 */
+	ddl(&f, "c BIGINT", NULL);                                                         /* 7 */
+	jf_put(&f, "{\"pk\":2,\"c\":222}");                                             /* 8 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	CU_ASSERT(strstr(h.d[4], "{\"pk\":1,\"v\":null,\"c\":10,") != NULL);
+	CU_ASSERT(strstr(h.d[8], "{\"pk\":2,\"v\":null,\"c\":222,") != NULL);
+
+	strata_job_result res;
+	strata_err err;
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *out;
+	char name[80];
+	/* sort: the dropped column (id 3) is kept, renamed beside the new "c" */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0); /* 9 */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(jf_outputs(&f, 0, res.job_id, a, &out), 1);
+	CU_ASSERT_TRUE(output_has_col(&f, &out[0], 3, name, sizeof(name)));
+	CU_ASSERT(strcmp(name, "c") != 0);
+	CU_ASSERT_TRUE(output_has_col(&f, &out[0], 4, name, sizeof(name)));
+	CU_ASSERT_STRING_EQUAL(name, "c");
+
+	/* merge with a second level-1 file */
+	jf_put(&f, "{\"pk\":5,\"v\":\"e\",\"c\":5}"); /* 10 */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0); /* 11 */
+	jf_hist_free(&h);
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MERGE, NULL, NULL, &res, &err), 0); /* 12 */
+	CU_ASSERT_EQUAL(res.files_in, 2);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(jf_outputs(&f, 0, res.job_id, a, &out), 1);
+	CU_ASSERT_TRUE(output_has_col(&f, &out[0], 3, NULL, 0));
+
+	/* partial compaction with the boundary before the drop (version 4) */
+	strata_bucket_view v;
+	strata_job_plan plan;
+	jf_plan(&f, 0, JF_PARTIAL, NULL, &v, &plan);
+	CU_ASSERT_EQUAL(plan.boundary, 4);
+	strata_bucket_view_free(&v);
+	jf_hist_free(&h);
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err), 0); /* 13 */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(jf_outputs(&f, 0, res.job_id, a, &out), 1);
+	CU_ASSERT_TRUE(output_has_col(&f, &out[0], 3, NULL, 0));
+	/* after clean the partial output alone answers version 4: c is there */
+	tu_clock_advance(600 * 1000000LL);
+	CU_ASSERT_EQUAL(run_clean(&f, 300, NULL), 0);
+	char *d4 = jf_dump_at(&f, 4, NULL);
+	CU_ASSERT_STRING_EQUAL(d4, h.d[4]);
+	CU_ASSERT(strstr(d4, "\"c\":20") != NULL);
+	free(d4);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 4, 0), 0);
+
+	/* major compaction: the floor passes the drop, the column goes */
+	jf_hist_free(&h);
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 4, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(jf_outputs(&f, 0, res.job_id, a, &out), 1);
+	CU_ASSERT_FALSE(output_has_col(&f, &out[0], 3, NULL, 0));
+	CU_ASSERT_TRUE(output_has_col(&f, &out[0], 4, name, sizeof(name)));
+	CU_ASSERT_STRING_EQUAL(name, "c");
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- conflicts ---------------------------------------------------------------------------- */
+
+/* Level-1 files from two sorts, history older than retention, a fresh row
+ * file: every job kind has something to do. */
+static void conflict_fixture(jf *f)
+{
+	tu_clock_manual(JF_T0_US);
+	jf_open(f, COLS, 1, 1);
+	strata_job_result res;
+	strata_err err;
+	jf_put(f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}");
+	jf_put(f, "{\"pk\":2,\"_op\":\"delete\"}\n{\"pk\":3,\"v\":\"c\"}");
+	CU_ASSERT_EQUAL_FATAL(jf_job(f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	jf_put(f, "{\"pk\":1,\"v\":\"a5\"}\n{\"pk\":4,\"v\":\"d\"}");
+	jf_put(f, "{\"pk\":3,\"_op\":\"delete\"}");
+	CU_ASSERT_EQUAL_FATAL(jf_job(f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(f, "{\"pk\":2,\"v\":\"b9\"}"); /* 8; the retention boundary is 7 */
+}
+
+/* After a failed job: version, reads and directory as before, no intent,
+ * no claim. */
+static void check_unchanged(jf *f, uint64_t version, const jf_hist *h)
+{
+	CU_ASSERT_EQUAL(jf_version(f), version);
+	CU_ASSERT_EQUAL(jf_hist_diff(f, h, 1, 0), 0);
+	check_clean_state(f, 0);
+}
+
+/* Plan `a`, let `b` commit on the same bucket, then execute a's plan. */
+static void conflict_case(jf_kind a, jf_kind b)
+{
+	jf f;
+	conflict_fixture(&f);
+	strata_bucket_view va;
+	strata_job_plan pa;
+	CU_ASSERT_FATAL(jf_plan(&f, 0, a, NULL, &va, &pa) > 0);
+	strata_job_result res;
+	strata_err err;
+	strata_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, b, NULL, NULL, &res, &err), 0);
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_job_ctl ctl = {.owner = f.owner};
+	int rc = strata_job_execute(f.wh, &va, &pa, &ctl, &res, &err);
+	if (rc != STRATA_ECONFLICT)
+		fprintf(stderr, "\n%s after %s: rc %d: %s\n", jf_kind_name(a), jf_kind_name(b), rc,
+			err.msg);
+	CU_ASSERT_EQUAL(rc, STRATA_ECONFLICT);
+	CU_ASSERT_EQUAL(res.version, 0);
+	CU_ASSERT(strstr(err.msg, "removed at version") != NULL);
+	CU_ASSERT(res.job_id != 0);
+	check_unchanged(&f, version, &h);
+	strata_bucket_view_free(&va);
+	/* replanned, it runs */
+	rc = jf_job(&f, 0, a, NULL, NULL, &res, &err);
+	CU_ASSERT(rc == 0 || rc == 1);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, a == JF_PARTIAL ? 7 : 1, 0), 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+static void test_conflict_inputs_replaced(void)
+{
+	conflict_case(JF_SORT, JF_SORT);
+	conflict_case(JF_MERGE, JF_MERGE);
+	conflict_case(JF_PARTIAL, JF_MAJOR);
+	conflict_case(JF_MAJOR, JF_SORT);
+	conflict_case(JF_MERGE, JF_PARTIAL);
+}
+
+static void test_conflict_schema_changed(void)
+{
+	for (jf_kind k = JF_SORT; k <= JF_MAJOR_DROP; k++) {
+		jf f;
+		conflict_fixture(&f);
+		strata_bucket_view va;
+		strata_job_plan pa;
+		CU_ASSERT_FATAL(jf_plan(&f, 0, k, NULL, &va, &pa) > 0);
+		ddl(&f, "extra STRING", NULL);
+		uint64_t version = jf_version(&f);
+		jf_hist h;
+		jf_hist_take(&f, &h);
+		strata_job_result res;
+		strata_err err;
+		strata_job_ctl ctl = {.owner = f.owner};
+		int rc = strata_job_execute(f.wh, &va, &pa, &ctl, &res, &err);
+		CU_ASSERT_EQUAL(rc, STRATA_ECONFLICT);
+		CU_ASSERT(strstr(err.msg, "schema") != NULL);
+		check_unchanged(&f, version, &h);
+		strata_bucket_view_free(&va);
+		jf_hist_free(&h);
+		jf_close(&f);
+		tu_clock_real();
+	}
+}
+
+static void test_busy_claim(void)
+{
+	jf f;
+	conflict_fixture(&f);
+	strata_table_def t;
+	jf_def(&f, &t);
+	strata_err err;
+	strata_err_clear(&err);
+	/* partition ids start at 1 */
+	strata_mf_snap *snap;
+	strata_partition p;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(f.wh), &snap, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_partition_get(snap, t.id, "", &p, &err), 0);
+	strata_mf_snap_close(snap);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_claim(strata_wh_mf(f.wh), t.id, p.id, 0,
+					      "stratad@elsewhere:4242", 999999, 60 * 1000000LL, &err),
+			      0);
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	for (jf_kind k = JF_SORT; k <= JF_MAJOR_DROP; k++) {
+		strata_job_result res;
+		int rc = jf_job(&f, 0, k, NULL, NULL, &res, &err);
+		CU_ASSERT_EQUAL(rc, STRATA_EBUSY);
+		CU_ASSERT(strstr(err.msg, "stratad@elsewhere:4242") != NULL);
+		CU_ASSERT_EQUAL(jf_version(&f), version);
+		CU_ASSERT_EQUAL(jf_intents(&f), 0);
+		char why[512];
+		CU_ASSERT_EQUAL(jf_disk_check(&f, 0, why, sizeof(why)), 0);
+	}
+	/* the other job's claim is untouched */
+	strata_claim cl;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(f.wh), &snap, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_claim_get(snap, t.id, p.id, 0, &cl, &err), 0);
+	strata_mf_snap_close(snap);
+	CU_ASSERT_EQUAL(cl.job_id, 999999);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	/* one second before it expires: still busy; after: the job runs */
+	tu_clock_advance(59 * 1000000LL);
+	strata_job_result res;
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), STRATA_EBUSY);
+	tu_clock_advance(1000000LL);
+	int rc = jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "\nafter expiry: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* A job too slow for its claim: another process's recovery takes its intent
+ * (and outputs) between "outputs-written" and the commit, which must then
+ * conflict instead of naming files that are gone. */
+typedef struct slow_arg {
+	jf *f;
+	int64_t advance_us;
+	size_t recovered;
+	int rc;
+} slow_arg;
+
+static int slow_hook(void *arg, const char *point)
+{
+	slow_arg *s = arg;
+	if (strcmp(point, "outputs-written") != 0)
+		return 0;
+	tu_clock_advance(s->advance_us);
+	strata_err err;
+	s->rc = strata_recover_intents(s->f->wh, s->f->table, &s->recovered, &err);
+	return 0;
+}
+
+static void test_conflict_intent_recovered(void)
+{
+	jf f;
+	conflict_fixture(&f);
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	slow_arg sa = {.f = &f, .advance_us = 5 * 1000000LL};
+	strata_job_ctl ctl = {.owner = f.owner, .claim_ttl_us = 2 * 1000000LL, .hook = slow_hook,
+			      .hook_arg = &sa};
+	strata_job_result res;
+	strata_err err;
+	int rc = jf_job(&f, 0, JF_SORT, NULL, &ctl, &res, &err);
+	CU_ASSERT_EQUAL(sa.rc, 0);
+	CU_ASSERT_EQUAL(sa.recovered, 1);
+	CU_ASSERT_EQUAL(rc, STRATA_ECONFLICT);
+	check_unchanged(&f, version, &h);
+	/* with a live claim the recovery leaves the job alone */
+	sa.advance_us = 0;
+	sa.recovered = 0;
+	ctl.claim_ttl_us = 0;
+	rc = jf_job(&f, 0, JF_SORT, NULL, &ctl, &res, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(sa.recovered, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- crash recovery --------------------------------------------------------------------------- */
+
+static const char *crash_point;
+
+static int crash_hook(void *arg, const char *point)
+{
+	(void)arg;
+	if (strcmp(point, crash_point) == 0)
+		_exit(0); /* a crash: no cleanup, no atexit */
+	return 0;
+}
+
+/* Run job kind k in a child process that dies at `point`; returns the
+ * child's exit status (0: it died at the hook as planned). */
+static int crash_child(jf *f, jf_kind k, const char *point)
+{
+	jf_close_wh(f); /* an LMDB environment must not cross fork() */
+	crash_point = point;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		strata_err err;
+		strata_wh *wh;
+		if (strata_wh_open(f->dir, false, &wh, &err) != 0)
+			_exit(2);
+		f->wh = wh;
+		char owner[128];
+		strata_owner_string("crashtest", owner, sizeof(owner));
+		strata_job_ctl ctl = {.owner = owner, .hook = crash_hook};
+		strata_job_result res;
+		jf_job(f, 0, k, NULL, &ctl, &res, &err);
+		_exit(3); /* the hook did not fire */
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	jf_open_wh(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void crash_case(jf_kind k)
+{
+	jf f;
+	conflict_fixture(&f);
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	char dir[PATH_MAX];
+	jf_bucket_dir(&f, 0, dir, sizeof(dir));
+	int files_before = tu_count_files(dir, NULL);
+
+	/* died after its outputs were durable, before the commit */
+	CU_ASSERT_EQUAL_FATAL(crash_child(&f, k, "outputs-written"), 0);
+	CU_ASSERT_EQUAL(jf_version(&f), version);
+	CU_ASSERT_EQUAL(jf_intents(&f), 1);
+	CU_ASSERT_TRUE(jf_claimed(&f, 0));
+	CU_ASSERT(tu_count_files(dir, NULL) > files_before); /* its outputs */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	size_t recovered = 0;
+	strata_err err;
+	CU_ASSERT_EQUAL(strata_recover_intents(f.wh, NULL, &recovered, &err), 0);
+	CU_ASSERT_EQUAL(recovered, 1);
+	CU_ASSERT_EQUAL(tu_count_files(dir, NULL), files_before);
+	check_unchanged(&f, version, &h);
+	/* recovery is idempotent */
+	CU_ASSERT_EQUAL(strata_recover_intents(f.wh, NULL, &recovered, &err), 0);
+	CU_ASSERT_EQUAL(recovered, 0);
+	/* and the bucket is free for the next job */
+	strata_job_result res;
+	CU_ASSERT_EQUAL(jf_job(&f, 0, k, NULL, NULL, &res, &err), 0);
+	uint64_t jobs_version = jf_version(&f);
+	CU_ASSERT_EQUAL(jobs_version, version + 1);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, k == JF_MAJOR_DROP || k == JF_PARTIAL ? 7 : 1, 0), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+
+	/* died right after its commit: nothing to recover, the data is right */
+	conflict_fixture(&f);
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(crash_child(&f, k, "committed"), 0);
+	CU_ASSERT_EQUAL(jf_version(&f), version + 1);
+	CU_ASSERT_EQUAL(jf_intents(&f), 0);
+	CU_ASSERT_FALSE(jf_claimed(&f, 0));
+	CU_ASSERT_EQUAL(strata_recover_intents(f.wh, NULL, &recovered, &err), 0);
+	CU_ASSERT_EQUAL(recovered, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, k == JF_MAJOR_DROP || k == JF_PARTIAL ? 7 : 1, 0), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+static void test_crash_recovery(void)
+{
+	for (jf_kind k = JF_SORT; k <= JF_MAJOR_DROP; k++)
+		crash_case(k);
+}
+
+/* Clean also recovers crashed jobs (their owner is a dead process). */
+static void test_crash_recovered_by_clean(void)
+{
+	jf f;
+	conflict_fixture(&f);
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(crash_child(&f, JF_MERGE, "outputs-written"), 0);
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(run_clean(&f, 300, &cr), 0);
+	CU_ASSERT_EQUAL(cr.intents_recovered, 1);
+	/* (the clean also took the sorts' inputs and the log below the boundary, version 7) */
+	CU_ASSERT_EQUAL(jf_version(&f), version + (cr.version ? 1 : 0));
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 7, 0), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- registration ------------------------------------------------------------------- */
 
 static void register_jobs(void)
@@ -694,6 +1134,13 @@ static void register_jobs(void)
 	TU_ADD(s, test_major_drop_history);
 	TU_ADD(s, test_major_all_deleted);
 	TU_ADD(s, test_two_buckets);
+	TU_ADD(s, test_schema_evolution);
+	TU_ADD(s, test_conflict_inputs_replaced);
+	TU_ADD(s, test_conflict_schema_changed);
+	TU_ADD(s, test_busy_claim);
+	TU_ADD(s, test_conflict_intent_recovered);
+	TU_ADD(s, test_crash_recovery);
+	TU_ADD(s, test_crash_recovered_by_clean);
 }
 
 TU_MAIN(register_jobs)
