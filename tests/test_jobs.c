@@ -1119,6 +1119,199 @@ static void test_crash_recovered_by_clean(void)
 	tu_clock_real();
 }
 
+/* ---- I/O fault injection ------------------------------------------------------------------- */
+
+/* Enough data that every job kind writes two or three outputs at a small
+ * target size: two sorted files, two row files, deletes, history older than
+ * retention. */
+static void fault_fixture(jf *f)
+{
+	tu_clock_manual(JF_T0_US);
+	jf_open(f, COLS, 1, 1);
+	strata_job_result res;
+	strata_err err;
+	strata_buf b = {0};
+	uint64_t st = 7;
+	char val[121];
+	for (int round = 0; round < 6; round++) {
+		strata_buf_reset(&b);
+		for (int k = round % 3; k < 24; k += 1 + round % 3) {
+			hex_fill(&st, val, 120);
+			if ((k + round) % 7 == 0)
+				strata_buf_printf(&b, "{\"pk\":%d,\"_op\":\"delete\"}\n", k);
+			else
+				strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"%s\",\"n\":%d}\n", k, val,
+						  round);
+		}
+		strata_buf_putc(&b, 0);
+		jf_put(f, (char *)b.data);
+		if (round == 1 || round == 3)
+			CU_ASSERT_EQUAL_FATAL(jf_job(f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+		if (round == 3)
+			tu_clock_advance(2 * JF_HOUR_US);
+	}
+	strata_buf_free(&b);
+}
+
+#define FAULT_RETAIN_BOUNDARY 7 /* the second sort */
+#define FAULT_TARGET_BYTES 2200
+
+typedef struct fault_mode {
+	int err;
+	bool is_short;
+} fault_mode;
+
+/* Inject every fault at every call of one job kind: EIO and ENOSPC for
+ * every operation, short writes for pwrite. */
+static void fault_sweep(jf_kind k)
+{
+	static const tu_op ops[] = {TU_OP_OPEN,   TU_OP_PREAD,  TU_OP_PWRITE,
+				    TU_OP_FSYNC,  TU_OP_CLOSE,  TU_OP_RENAME,
+				    TU_OP_UNLINK, TU_OP_MKDIR,  TU_OP_OPENDIR,
+				    TU_OP_STAT};
+	static const fault_mode modes[] = {{EIO, false}, {ENOSPC, false}, {0, true}};
+	jf_job_opts o = {.merge_level = -1, .target_bytes = FAULT_TARGET_BYTES};
+	jf f;
+	jf_tmpl tmpl;
+	fault_fixture(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	uint64_t version = jf_version(&f);
+	jf_tmpl_save(&f, &tmpl);
+	bool is_dirty = false;
+	int injected = 0, failed = 0, harmless = 0;
+	size_t max_outputs = 0;
+	uint64_t check_from = k == JF_PARTIAL || k == JF_MAJOR_DROP ? FAULT_RETAIN_BOUNDARY : 1;
+	for (size_t oi = 0; oi < STRATA_ARRAY_LEN(ops); oi++) {
+		for (size_t mi = 0; mi < STRATA_ARRAY_LEN(modes); mi++) {
+			if (modes[mi].is_short && ops[oi] != TU_OP_PWRITE)
+				continue;
+			for (int at = 1; at < 1000; at++) {
+				if (is_dirty) {
+					jf_tmpl_restore(&f, &tmpl);
+					is_dirty = false;
+				}
+				strata_bucket_view v;
+				strata_job_plan plan;
+				CU_ASSERT_FATAL(jf_plan(&f, 0, k, &o, &v, &plan) > 0);
+				strata_job_ctl ctl = {.owner = f.owner};
+				strata_job_result res;
+				strata_err err;
+				strata_err_clear(&err);
+				tu_fault_arm(ops[oi], at, modes[mi].is_short ? EIO : modes[mi].err,
+					     modes[mi].is_short);
+				int rc = strata_job_execute(f.wh, &v, &plan, &ctl, &res, &err);
+				bool fired = tu_fault_fired();
+				bool is_fsync = ops[oi] == TU_OP_FSYNC;
+				const char *fpath = is_fsync ? tu_fault_fsync_path(at) : NULL;
+				int retries = is_fsync ? tu_fault_fsync_after(at) : 0;
+				int ncalls = tu_fault_calls(ops[oi]);
+				tu_fault_disarm();
+				strata_bucket_view_free(&v);
+				char what[96];
+				snprintf(what, sizeof(what), "%s: %s #%d %s", jf_kind_name(k),
+					 tu_op_name(ops[oi]), at,
+					 modes[mi].is_short ? "short write" : strerror(modes[mi].err));
+				if (!fired) {
+					/* past the last call: the job ran clean */
+					if (getenv("JOBS_FAULT_DEBUG"))
+						fprintf(stderr, "\n%s: %d calls", what, ncalls);
+					if (rc)
+						fprintf(stderr, "\n%s (not fired): rc %d: %s\n", what, rc, err.msg);
+					CU_ASSERT_EQUAL(rc, 0);
+					if (res.files_out > max_outputs)
+						max_outputs = res.files_out;
+					is_dirty = true;
+					break;
+				}
+				injected++;
+				if (rc == 0) {
+					/* the fault hit something harmless */
+					harmless++;
+					is_dirty = true;
+					CU_ASSERT_EQUAL(jf_version(&f), version + 1);
+					if (jf_hist_diff(&f, &h, check_from, 0) != 0) {
+						fprintf(stderr, "\n%s: harmless fault changed reads\n", what);
+						CU_FAIL("reads changed by a job");
+					}
+					char why[512];
+					if (jf_disk_check(&f, 0, why, sizeof(why)) != 0) {
+						fprintf(stderr, "\n%s (succeeded): %s\n", what, why);
+						CU_FAIL("disk differs from the manifest after a job");
+					}
+					CU_ASSERT_EQUAL(jf_intents(&f), 0);
+					CU_ASSERT_FALSE(jf_claimed(&f, 0));
+					continue;
+				}
+				failed++;
+				/* a clean failure naming a file of the warehouse */
+				if (!strstr(err.msg, f.dir)) {
+					fprintf(stderr, "\n%s: message names no file: rc %d \"%s\"\n", what, rc,
+						err.msg);
+					CU_FAIL("error message without a path");
+				}
+				CU_ASSERT_EQUAL(res.version, 0);
+				if (jf_version(&f) != version) {
+					fprintf(stderr, "\n%s: version moved\n", what);
+					CU_FAIL("a failed job committed");
+					is_dirty = true;
+				}
+				if (jf_hist_diff(&f, &h, 1, 0) != 0) {
+					fprintf(stderr, "\n%s: reads changed\n", what);
+					CU_FAIL("a failed job changed reads");
+					is_dirty = true;
+				}
+				char why[512];
+				if (jf_disk_check(&f, 0, why, sizeof(why)) != 0) {
+					fprintf(stderr, "\n%s: %s\n", what, why);
+					CU_FAIL("a failed job left files behind");
+					is_dirty = true;
+				}
+				if (jf_intents(&f) != 0 || jf_claimed(&f, 0)) {
+					fprintf(stderr, "\n%s: intent %zu claim %d left\n", what, jf_intents(&f),
+						jf_claimed(&f, 0));
+					CU_FAIL("a failed job left its intent or claim");
+					is_dirty = true;
+				}
+				/* a failed fsync is never retried on the same file */
+				if (retries) {
+					fprintf(stderr, "\n%s: %d more fsync calls on %s after it failed\n", what,
+						retries, fpath ? fpath : "?");
+					CU_FAIL("fsync retried after it failed");
+				}
+			}
+		}
+	}
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+	fprintf(stderr, "\n  %s: %d faults injected: %d failed cleanly, %d harmless (%zu outputs) ",
+		jf_kind_name(k), injected, failed, harmless, max_outputs);
+	CU_ASSERT(failed > 0);
+	CU_ASSERT(max_outputs >= 2);
+}
+
+static void test_faults_sort(void)
+{
+	fault_sweep(JF_SORT);
+}
+
+static void test_faults_merge(void)
+{
+	fault_sweep(JF_MERGE);
+}
+
+static void test_faults_partial(void)
+{
+	fault_sweep(JF_PARTIAL);
+}
+
+static void test_faults_major(void)
+{
+	fault_sweep(JF_MAJOR);
+	fault_sweep(JF_MAJOR_DROP);
+}
+
 /* ---- registration ------------------------------------------------------------------- */
 
 static void register_jobs(void)
@@ -1141,6 +1334,10 @@ static void register_jobs(void)
 	TU_ADD(s, test_conflict_intent_recovered);
 	TU_ADD(s, test_crash_recovery);
 	TU_ADD(s, test_crash_recovered_by_clean);
+	TU_ADD(s, test_faults_sort);
+	TU_ADD(s, test_faults_merge);
+	TU_ADD(s, test_faults_partial);
+	TU_ADD(s, test_faults_major);
 }
 
 TU_MAIN(register_jobs)

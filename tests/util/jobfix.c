@@ -302,6 +302,8 @@ size_t jf_plan(jf *f, uint32_t b, jf_kind k, const jf_job_opts *o, strata_bucket
 		break;
 	}
 	CU_ASSERT_EQUAL(rc, 0);
+	if (o->target_bytes)
+		plan->target_bytes = o->target_bytes; /* the executor splits any job */
 	return plan->ninputs;
 }
 
@@ -407,6 +409,28 @@ int jf_trash_count(jf *f)
 	char dir[PATH_MAX];
 	jf_trash_dir(f, dir, sizeof(dir));
 	return tu_count_files(dir, NULL);
+}
+
+void jf_tmpl_save(jf *f, jf_tmpl *t)
+{
+	t->dir = tu_tmpdir();
+	t->clock_us = strata_now_us();
+	jf_close_wh(f);
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", f->dir, t->dir);
+	CU_ASSERT_EQUAL_FATAL(tu_run(cmd, NULL), 0);
+	jf_open_wh(f);
+}
+
+void jf_tmpl_restore(jf *f, const jf_tmpl *t)
+{
+	jf_close_wh(f);
+	tu_rmtree(f->dir);
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", t->dir, f->dir);
+	CU_ASSERT_EQUAL_FATAL(tu_run(cmd, NULL), 0);
+	tu_clock_manual(t->clock_us);
+	jf_open_wh(f);
 }
 
 uint32_t jf_bucket_of(int64_t pk, uint32_t nb)

@@ -79,7 +79,8 @@ const char *jf_kind_name(jf_kind k);
 typedef struct jf_job_opts {
 	int merge_level;          /* -1: the planner picks */
 	size_t merge_max_files;   /* 0: 8 */
-	uint64_t target_bytes;    /* merge split size (0: one output) */
+	uint64_t target_bytes;    /* split outputs at this size (0: the
+				     planner's choice); applied to any kind */
 	uint64_t sort_max_bytes;  /* 0: default */
 } jf_job_opts;
 
@@ -100,6 +101,16 @@ size_t jf_intents(jf *f);
 bool jf_claimed(jf *f, uint32_t b);
 /* Files in the table's .trash directory. */
 int jf_trash_count(jf *f);
+
+/* Save the warehouse (closed meanwhile) as a template, and later reset the
+ * fixture to it (files copied, no fsync) with the manual clock back where it
+ * was — much cheaper than building it again. */
+typedef struct jf_tmpl {
+	const char *dir;
+	int64_t clock_us;
+} jf_tmpl;
+void jf_tmpl_save(jf *f, jf_tmpl *t);
+void jf_tmpl_restore(jf *f, const jf_tmpl *t);
 
 /* Bucket of a BIGINT primary key in a table of nb buckets. */
 uint32_t jf_bucket_of(int64_t pk, uint32_t nb);

@@ -207,6 +207,15 @@ int tu_fault_fsync_count(const char *path)
 	return c;
 }
 
+int tu_fault_fsync_after(int n)
+{
+	const char *p = tu_fault_fsync_path(n);
+	int c = 0;
+	for (int i = n; p && i < nfsync_log; i++)
+		c += fsync_log[i] && strcmp(fsync_log[i], p) == 0;
+	return c;
+}
+
 static int f_open(const char *path, int flags, mode_t mode)
 {
 	int rc = fault_hit(TU_OP_OPEN);

@@ -55,6 +55,8 @@ void tu_fault_disarm(void);
  * the same file). */
 const char *tu_fault_fsync_path(int n);
 int tu_fault_fsync_count(const char *path);
+/* fsync calls after call n on the file call n was made on (a retry). */
+int tu_fault_fsync_after(int n);
 const char *tu_op_name(tu_op op);
 
 /* ---- clock --------------------------------------------------------------- */
