@@ -18,6 +18,7 @@
 #include "tests/util/testutil.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sys/wait.h>
@@ -679,6 +680,46 @@ static void test_two_buckets(void)
 	tu_clock_real();
 }
 
+/* Regression: a job output whose first page of its first column has an
+ * empty string as its minimum (the Parquet writer copied one byte from a
+ * never-allocated statistics buffer and crashed). */
+static void test_empty_string_first_column(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, "s STRING NOT NULL PRIMARY KEY, b BINARY, n INT", 1, 1);
+	jf_put(&f, "{\"s\":\"\",\"b\":\"\",\"n\":1}\n{\"s\":\"a\",\"n\":2}");
+	jf_put(&f, "{\"s\":\"\",\"_op\":\"delete\"}\n{\"s\":\"b\",\"b\":\"\"}");
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_job_result res;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.rows_out, 4);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *out;
+	CU_ASSERT_EQUAL_FATAL(jf_outputs(&f, 0, res.job_id, a, &out), 1);
+	size_t nrec;
+	char *recs = file_records(&f, &out[0], &nrec);
+	CU_ASSERT_STRING_EQUAL(recs, "{\"s\":\"\",\"b\":null,\"n\":null,\"_seq\":3,\"_op\":\"delete\"}\n"
+				     "{\"s\":\"\",\"b\":\"\",\"n\":1,\"_seq\":2,\"_op\":\"upsert\"}\n"
+				     "{\"s\":\"a\",\"b\":null,\"n\":2,\"_seq\":2,\"_op\":\"upsert\"}\n"
+				     "{\"s\":\"b\",\"b\":\"\",\"n\":null,\"_seq\":3,\"_op\":\"upsert\"}\n");
+	free(recs);
+	/* and a point lookup of the empty key through the page index */
+	json_t *key = json_pack("{s:s}", "s", "");
+	strata_row row;
+	strata_read_opts ro = {.as_of_version = 2};
+	CU_ASSERT_EQUAL(strata_get_json(f.wh, f.table, key, &ro, a, &row, NULL, NULL, &err), 1);
+	CU_ASSERT_EQUAL(strata_get_json(f.wh, f.table, key, NULL, a, &row, NULL, NULL, &err), 0);
+	json_decref(key);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- schema evolution ------------------------------------------------------------------ */
 
 /* Whether the physical schema of a job output has column id `id` (and its
@@ -1312,6 +1353,324 @@ static void test_faults_major(void)
 	fault_sweep(JF_MAJOR_DROP);
 }
 
+/* ---- DuckDB interop ------------------------------------------------------------------------- */
+
+/* A canonical JSON line per record, built the same way from our reader and
+ * from DuckDB: every value a string (integers in decimal, floats as %.17g
+ * of the double, booleans true/false, strings and binaries as upper-case
+ * hex of their bytes, timestamps as epoch microseconds), nulls as null. */
+static void canon_value(strata_type t, const strata_value *v, strata_buf *b)
+{
+	if (v->is_null) {
+		strata_buf_printf(b, "null");
+		return;
+	}
+	strata_buf_putc(b, '"');
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		strata_buf_printf(b, "%lld", (long long)v->v.i64);
+		break;
+	case STRATA_T_INT:
+		strata_buf_printf(b, "%d", v->v.i32);
+		break;
+	case STRATA_T_DOUBLE:
+		strata_buf_printf(b, "%.17g", v->v.f64);
+		break;
+	case STRATA_T_FLOAT:
+		strata_buf_printf(b, "%.17g", (double)v->v.f32);
+		break;
+	case STRATA_T_BOOL:
+		strata_buf_printf(b, "%s", v->v.b ? "true" : "false");
+		break;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		for (uint32_t i = 0; i < v->v.s.len; i++)
+			strata_buf_printf(b, "%02X", v->v.s.ptr[i]);
+		break;
+	}
+	strata_buf_putc(b, '"');
+}
+
+static void duck_expr(strata_type t, const char *col, strata_buf *sql)
+{
+	switch (t) {
+	case STRATA_T_DOUBLE:
+	case STRATA_T_FLOAT:
+		strata_buf_printf(sql, "printf('%%.17g', CAST(\"%s\" AS DOUBLE))", col);
+		break;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		strata_buf_printf(sql, "upper(hex(\"%s\"))", col);
+		break;
+	case STRATA_T_TIMESTAMP:
+		strata_buf_printf(sql, "CAST(epoch_us(\"%s\") AS VARCHAR)", col);
+		break;
+	default:
+		strata_buf_printf(sql, "CAST(\"%s\" AS VARCHAR)", col);
+		break;
+	}
+}
+
+static const char *duck_type(strata_type t)
+{
+	switch (t) {
+	case STRATA_T_LONG:
+		return "BIGINT";
+	case STRATA_T_INT:
+		return "INTEGER";
+	case STRATA_T_DOUBLE:
+		return "DOUBLE";
+	case STRATA_T_FLOAT:
+		return "FLOAT";
+	case STRATA_T_BOOL:
+		return "BOOLEAN";
+	case STRATA_T_STRING:
+		return "VARCHAR";
+	case STRATA_T_BYTES:
+		return "BLOB";
+	case STRATA_T_TIMESTAMP:
+		return "TIMESTAMP WITH TIME ZONE";
+	}
+	return "?";
+}
+
+/* Our reader's records of one file in canonical form; the DuckDB query for
+ * the same file and its column types appended to sql. */
+static char *canon_ours(const char *path, strata_buf *sql, int idx, size_t *nrows)
+{
+	strata_run_opts ro = {0};
+	strata_run *r;
+	strata_err err;
+	strata_buf b = {0};
+	*nrows = 0;
+	CU_ASSERT_EQUAL_FATAL(strata_run_open(path, &ro, &r, &err), 0);
+	const strata_schema *s = strata_run_file_schema(r);
+	const strata_row *row;
+	int rc;
+	while ((rc = strata_run_next(r, &row, NULL, NULL, &err)) == 1) {
+		strata_buf_putc(&b, '{');
+		for (uint32_t c = 0; c < s->ncols; c++) {
+			strata_buf_printf(&b, "\"%s\":", s->cols[c].name);
+			canon_value(s->cols[c].type, &row->vals[c], &b);
+			strata_buf_putc(&b, ',');
+		}
+		strata_buf_printf(&b, "\"_seq\":\"%lld\",\"_op\":\"%d\"}\n", (long long)row->seq, row->op);
+		(*nrows)++;
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	/* the query: a marker, the column types, then the rows in file order */
+	strata_buf_printf(sql, "SELECT '#%d' AS m;\n", idx);
+	strata_buf_printf(sql, "SELECT column_name AS c, column_type AS t FROM (DESCRIBE SELECT * FROM "
+			       "read_parquet('%s'));\n",
+			  path);
+	strata_buf_printf(sql, "SELECT ");
+	for (uint32_t c = 0; c < s->ncols; c++) {
+		duck_expr(s->cols[c].type, s->cols[c].name, sql);
+		strata_buf_printf(sql, " AS \"%s\", ", s->cols[c].name);
+	}
+	strata_buf_printf(sql, "CAST(_seq AS VARCHAR) AS _seq, CAST(_op AS VARCHAR) AS _op FROM "
+			       "read_parquet('%s');\n",
+			  path);
+	/* what DESCRIBE must say */
+	strata_buf types = {0};
+	for (uint32_t c = 0; c < s->ncols; c++)
+		strata_buf_printf(&types, "{\"c\":\"%s\",\"t\":\"%s\"}\n", s->cols[c].name,
+				  duck_type(s->cols[c].type));
+	strata_buf_printf(&types, "{\"c\":\"_seq\",\"t\":\"BIGINT\"}\n{\"c\":\"_op\",\"t\":\"INTEGER\"}\n");
+	strata_buf_append(&types, b.data, b.len);
+	strata_buf_putc(&types, 0);
+	strata_buf_free(&b);
+	strata_run_close(r);
+	return (char *)types.data;
+}
+
+/* DuckDB reads every output of job `job_id` exactly as our reader does. */
+static int duck_check_job(jf *f, uint64_t job_id, const char *what)
+{
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *out;
+	size_t n = jf_outputs(f, 0, job_id, a, &out);
+	strata_buf sql = {0}, want = {0};
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		jf_file_path(f, &out[i], path, sizeof(path));
+		size_t nrows;
+		char *ours = canon_ours(path, &sql, (int)i, &nrows);
+		CU_ASSERT_EQUAL(nrows, out[i].rows);
+		total += nrows;
+		strata_buf_printf(&want, "{\"m\":\"#%zu\"}\n%s", i, ours);
+		free(ours);
+	}
+	strata_buf_putc(&sql, 0);
+	strata_buf_putc(&want, 0);
+	int bad = 0;
+	if (n) {
+		char *got = NULL;
+		int rc = tu_duckdb((char *)sql.data, &got);
+		if (rc != 0 || strcmp(got, (char *)want.data) != 0) {
+			bad = 1;
+			/* show the first differing line */
+			const char *g = got ? got : "", *w = (char *)want.data;
+			int line = 1;
+			while (*g && *g == *w) {
+				line += *g == '\n';
+				g++;
+				w++;
+			}
+			const char *ge = strchr(g, '\n'), *we = strchr(w, '\n');
+			fprintf(stderr, "\nDuckDB differs on %s (rc %d), line %d:\n  duckdb: %.*s\n  ours:   %.*s\n",
+				what, rc, line, ge ? (int)(ge - g) : (int)strlen(g), g,
+				we ? (int)(we - w) : (int)strlen(w), w);
+		}
+		free(got);
+	}
+	fprintf(stderr, "\n  %s: %zu Parquet files, %zu records read by DuckDB ", what, n, total);
+	strata_buf_free(&sql);
+	strata_buf_free(&want);
+	strata_arena_free(a);
+	return bad;
+}
+
+/* Random rows of every type, nulls included, many versions per key. */
+static void duck_write(jf *f, uint64_t *st, int nrows, int nkeys)
+{
+	static const char *const strs[] = {"", "x", "h\\u00e9llo", "tab\\tnl\\n", "\\u65e5\\u672c",
+					   "long-ish string value with spaces"};
+	static const char *const bins[] = {"", "AA==", "AAEC/w==", "3q2+7w==", "////"};
+	strata_buf b = {0};
+	for (int i = 0; i < nrows; i++) {
+		*st = *st * 6364136223846793005ull + 1442695040888963407ull;
+		uint64_t r = *st >> 11;
+		int pk = (int)(r % (uint64_t)nkeys) - nkeys / 3; /* negative keys too */
+		if ((r >> 20) % 100 < 15) {
+			strata_buf_printf(&b, "{\"pk\":%d,\"_op\":\"delete\"}\n", pk);
+			continue;
+		}
+		strata_buf_printf(&b, "{\"pk\":%d", pk);
+		uint64_t nulls = r >> 30;
+		if ((nulls >> 0) % 5)
+			strata_buf_printf(&b, ",\"i\":%lld", (long long)(r % 200001) - 100000 - (long long)(r % 3) * 1000000000);
+		if ((nulls >> 3) % 5)
+			strata_buf_printf(&b, ",\"d\":%.17g", ((double)(r % 1000003) - 500000.5) * (r % 7 == 0 ? 1e280 : 1e-3));
+		if ((nulls >> 6) % 5)
+			strata_buf_printf(&b, ",\"f\":%.9g", (double)(float)(((double)(r % 99991) - 5000) / 64.0));
+		if ((nulls >> 9) % 5)
+			strata_buf_printf(&b, ",\"b\":%s", r % 2 ? "true" : "false");
+		if ((nulls >> 12) % 5)
+			strata_buf_printf(&b, ",\"s\":\"%s\"", strs[r % STRATA_ARRAY_LEN(strs)]);
+		if ((nulls >> 15) % 5)
+			strata_buf_printf(&b, ",\"bin\":\"%s\"", bins[(r >> 5) % STRATA_ARRAY_LEN(bins)]);
+		if ((nulls >> 18) % 5)
+			strata_buf_printf(&b, ",\"ts\":\"20%02d-0%d-1%d 0%d:3%d:5%d.%06d\"", (int)(r % 60),
+					  1 + (int)(r % 9), (int)(r % 9), (int)(r % 10), (int)(r % 10),
+					  (int)(r % 10), (int)(r % 1000000));
+		strata_buf_printf(&b, "}\n");
+	}
+	strata_buf_putc(&b, 0);
+	jf_put(f, (char *)b.data);
+	strata_buf_free(&b);
+}
+
+static void test_duckdb_interop(void)
+{
+	if (!tu_duckdb_available())
+		return;
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, "pk BIGINT NOT NULL PRIMARY KEY, i INT, d DOUBLE, f FLOAT, b BOOLEAN, s STRING, "
+		    "bin BINARY, ts TIMESTAMP",
+		1, 1);
+	uint64_t st = 99;
+	strata_job_result res;
+	strata_err err;
+	int bad = 0;
+	jf_hist h;
+	for (int i = 0; i < 4; i++)
+		duck_write(&f, &st, 60, 50);
+	jf_job_opts small = {.merge_level = -1, .target_bytes = 4000};
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, &small, NULL, &res, &err), 0);
+	bad += duck_check_job(&f, res.job_id, "sort");
+	for (int i = 0; i < 4; i++)
+		duck_write(&f, &st, 60, 50);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	bad += duck_check_job(&f, res.job_id, "sort");
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MERGE, &small, NULL, &res, &err), 0);
+	CU_ASSERT(res.files_out >= 2);
+	bad += duck_check_job(&f, res.job_id, "merge");
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	jf_hist_free(&h);
+	tu_clock_advance(2 * JF_HOUR_US);
+	for (int i = 0; i < 3; i++)
+		duck_write(&f, &st, 60, 50);
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err), 0);
+	bad += duck_check_job(&f, res.job_id, "partial compaction");
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 0);
+	bad += duck_check_job(&f, res.job_id, "major compaction");
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* A composite key of a string and an int (string key columns, dictionary
+ * pages, an int key that is not the first). */
+static void test_duckdb_composite_key(void)
+{
+	if (!tu_duckdb_available())
+		return;
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, "region STRING NOT NULL PRIMARY KEY, id INT NOT NULL PRIMARY KEY, val DOUBLE, "
+		    "note STRING",
+		1, 1);
+	static const char *const regions[] = {"", "ap", "eu", "eu-west", "us", "\u00fcber"};
+	uint64_t st = 5;
+	strata_buf b = {0};
+	strata_job_result res;
+	strata_err err;
+	int bad = 0;
+	for (int c = 0; c < 8; c++) {
+		strata_buf_reset(&b);
+		for (int i = 0; i < 40; i++) {
+			st = st * 6364136223846793005ull + 1442695040888963407ull;
+			uint64_t r = st >> 13;
+			const char *reg = regions[r % STRATA_ARRAY_LEN(regions)];
+			int id = (int)((r >> 8) % 9) - 4;
+			if ((r >> 20) % 6 == 0)
+				strata_buf_printf(&b, "{\"region\":\"%s\",\"id\":%d,\"_op\":\"delete\"}\n",
+						  reg, id);
+			else
+				strata_buf_printf(&b, "{\"region\":\"%s\",\"id\":%d,\"val\":%d.25,\"note\":%s}\n",
+						  reg, id, (int)(r % 1000), (r >> 3) % 4 ? "\"n\"" : "null");
+		}
+		strata_buf_putc(&b, 0);
+		jf_put(&f, (char *)b.data);
+		if (c == 3 || c == 7) {
+			CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+			bad += duck_check_job(&f, res.job_id, "sort (composite key)");
+		}
+	}
+	strata_buf_free(&b);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	jf_job_opts small = {.merge_level = -1, .target_bytes = 1500};
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MERGE, &small, NULL, &res, &err), 0);
+	bad += duck_check_job(&f, res.job_id, "merge (composite key)");
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 0);
+	bad += duck_check_job(&f, res.job_id, "major compaction (composite key)");
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- registration ------------------------------------------------------------------- */
 
 static void register_jobs(void)
@@ -1327,6 +1686,7 @@ static void register_jobs(void)
 	TU_ADD(s, test_major_drop_history);
 	TU_ADD(s, test_major_all_deleted);
 	TU_ADD(s, test_two_buckets);
+	TU_ADD(s, test_empty_string_first_column);
 	TU_ADD(s, test_schema_evolution);
 	TU_ADD(s, test_conflict_inputs_replaced);
 	TU_ADD(s, test_conflict_schema_changed);
@@ -1334,6 +1694,8 @@ static void register_jobs(void)
 	TU_ADD(s, test_conflict_intent_recovered);
 	TU_ADD(s, test_crash_recovery);
 	TU_ADD(s, test_crash_recovered_by_clean);
+	TU_ADD(s, test_duckdb_interop);
+	TU_ADD(s, test_duckdb_composite_key);
 	TU_ADD(s, test_faults_sort);
 	TU_ADD(s, test_faults_merge);
 	TU_ADD(s, test_faults_partial);
