@@ -1,0 +1,493 @@
+/*
+ * tests/test_clean.c — auto-clean and purge: the grace period from logical
+ * removal (manual clock), the two phases (marked deleted and moved to
+ * .trash, unlinked after trash_s, then forgotten or kept as a tombstone
+ * while a floor raise's file set includes it), leases and tags as a horizon,
+ * retention of major compaction inputs, crash safety between the phases,
+ * orphans (junk and stale temp files by mtime, intents and known files
+ * untouched), version-log expiry (tagged versions survive), purge, and I/O
+ * faults during a clean (the next clean finishes the job).
+ *
+ * The invariant checked throughout: the manifest never names a file that is
+ * missing, and a version whose files are gone fails with the retention
+ * error, never with a missing file half-way through a read.
+ */
+#include "tests/util/jobfix.h"
+#include "tests/util/testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COLS "pk BIGINT NOT NULL PRIMARY KEY, v STRING, n BIGINT"
+#define SEC 1000000LL
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int clean(jf *f, int64_t grace_s, int64_t trash_s, int64_t orphan_age_s,
+		 strata_clean_result *r, strata_err *err)
+{
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = grace_s;
+	o.trash_s = trash_s;
+	o.orphan_age_s = orphan_age_s;
+	strata_clean_result tmp;
+	strata_err etmp;
+	if (!err)
+		err = &etmp;
+	strata_err_clear(err);
+	int rc = strata_clean_table(f->wh, f->table, &o, r ? r : &tmp, err);
+	if (rc)
+		fprintf(stderr, "\nclean: %s\n", err->msg);
+	return rc;
+}
+
+static void disk_ok(jf *f, uint32_t b)
+{
+	char why[512];
+	int rc = jf_disk_check(f, b, why, sizeof(why));
+	if (rc)
+		fprintf(stderr, "\ndisk check: %s\n", why);
+	CU_ASSERT_EQUAL(rc, 0);
+}
+
+static const strata_file_entry *find_entry(const strata_file_entry *es, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (es[i].id == id)
+			return &es[i];
+	return NULL;
+}
+
+/* Ids of the removed (not deleted) entries of bucket 0. */
+static size_t __attribute__((unused)) removed_ids(jf *f, strata_arena *a, uint64_t **ids)
+{
+	strata_file_entry *es;
+	size_t n = jf_entries(f, 0, a, &es), k = 0;
+	*ids = strata_arena_alloc(a, (n + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < n; i++)
+		if (es[i].removed_version && !es[i].is_deleted)
+			(*ids)[k++] = es[i].id;
+	return k;
+}
+
+static bool exists(const char *p)
+{
+	return access(p, F_OK) == 0;
+}
+
+static void trash_path_of(jf *f, const strata_file_entry *e, char *out, size_t n)
+{
+	char t[PATH_MAX];
+	jf_trash_dir(f, t, sizeof(t));
+	snprintf(out, n, "%s/%lld-%llu-%s", t, (long long)e->deleted_us, (unsigned long long)e->id,
+		 e->name);
+}
+
+static void expect_retention_error(jf *f, uint64_t v)
+{
+	strata_read_opts ro = {.as_of_version = v};
+	int rc;
+	strata_err err;
+	char *d = jf_dump(f, &ro, &rc, &err);
+	if (rc != STRATA_ERETENTION)
+		fprintf(stderr, "\nread at %llu: rc %d (%s)\n", (unsigned long long)v, rc, d);
+	CU_ASSERT_EQUAL(rc, STRATA_ERETENTION);
+	CU_ASSERT(strstr(err.msg, "outside the retention window") != NULL);
+	free(d);
+}
+
+/* Three commits of overlapping keys. */
+static void write3(jf *f)
+{
+	jf_put(f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}\n{\"pk\":3,\"v\":\"c\"}");
+	jf_put(f, "{\"pk\":1,\"v\":\"a2\"}\n{\"pk\":2,\"_op\":\"delete\"}");
+	jf_put(f, "{\"pk\":3,\"v\":\"c3\"}\n{\"pk\":4,\"v\":\"d\"}");
+}
+
+static void job_ok(jf *f, jf_kind k, strata_job_result *res)
+{
+	strata_err err;
+	strata_job_result tmp;
+	int rc = jf_job(f, 0, k, NULL, NULL, res ? res : &tmp, &err);
+	if (rc)
+		fprintf(stderr, "\n%s: rc %d: %s\n", jf_kind_name(k), rc, err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+/* ---- grace, trash, forget ------------------------------------------------------ */
+
+static void test_grace_trash_forget(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *l0;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &l0), 3);
+	job_ok(&f, JF_SORT, NULL); /* removes the three row files now */
+	char paths[3][PATH_MAX];
+	for (int i = 0; i < 3; i++)
+		jf_file_path(&f, &l0[i], paths[i], sizeof(paths[i]));
+
+	strata_clean_result r;
+	/* inside grace: kept, nothing committed */
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.kept_grace, 3);
+	CU_ASSERT_EQUAL(r.files_deleted, 0);
+	CU_ASSERT_EQUAL(r.version, 0);
+	tu_clock_advance(299 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.kept_grace, 3);
+	CU_ASSERT_EQUAL(r.files_deleted, 0);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_TRUE(exists(paths[i]));
+	/* grace over: marked deleted in one commit, moved to the trash */
+	tu_clock_advance(1 * SEC);
+	uint64_t v0 = jf_version(&f);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 3);
+	CU_ASSERT_EQUAL(r.version, v0 + 1);
+	CU_ASSERT_EQUAL(r.trash_files, 3);
+	CU_ASSERT_EQUAL(r.files_unlinked, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 3);
+	strata_file_entry *es;
+	size_t n = jf_entries(&f, 0, a, &es);
+	CU_ASSERT_EQUAL(n, 4);
+	for (int i = 0; i < 3; i++) {
+		const strata_file_entry *e = find_entry(es, n, l0[i].id);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_TRUE(e->is_deleted);
+		CU_ASSERT_EQUAL(e->deleted_us, strata_now_us());
+		char tp[PATH_MAX];
+		trash_path_of(&f, e, tp, sizeof(tp));
+		CU_ASSERT_FALSE(exists(paths[i]));
+		CU_ASSERT_TRUE(exists(tp));
+	}
+	disk_ok(&f, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0); /* the sort kept all history */
+	/* trash_s after the deletion: unlinked, then the entries are forgotten */
+	tu_clock_advance(3599 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 3);
+	tu_clock_advance(1 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, 3);
+	CU_ASSERT_EQUAL(r.trash_files, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	n = jf_entries(&f, 0, a, &es);
+	CU_ASSERT_EQUAL(n, 1); /* only the sorted file: the others are forgotten */
+	CU_ASSERT_EQUAL(es[0].removed_version, 0);
+	disk_ok(&f, 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* Inputs of a floor raise stay as tombstones after their files are gone:
+ * reads below the floor then fail with the retention error. */
+static void test_tombstones_of_floor_raise(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                                       /* 2..4 */
+	job_ok(&f, JF_SORT, NULL);                        /* 5 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a6\"}");            /* 6; boundary 5 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *before;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &before), 2);
+	uint64_t sorted_id = before[0].id;
+	strata_job_result res;
+	job_ok(&f, JF_PARTIAL, &res);                     /* 7, floor 5 */
+	strata_clean_result r;
+	tu_clock_advance(301 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 0, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 4); /* the sort's 3 inputs and the partial's */
+	CU_ASSERT_EQUAL(r.files_unlinked, 4);
+	strata_file_entry *es;
+	size_t n = jf_entries(&f, 0, a, &es);
+	const strata_file_entry *t = find_entry(es, n, sorted_id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_TRUE(t->is_deleted); /* kept: the floor raise's set includes it */
+	char p[PATH_MAX];
+	jf_file_path(&f, t, p, sizeof(p));
+	CU_ASSERT_FALSE(exists(p));
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	disk_ok(&f, 0);
+	/* the sort's inputs were not in any floor raise's set: forgotten */
+	CU_ASSERT_EQUAL(n, 3); /* partial output, row file 6, the tombstone */
+	for (uint64_t v = 2; v < 5; v++)
+		expect_retention_error(&f, v);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 5, 0), 0);
+	/* later cleans keep the tombstone and stay quiet */
+	CU_ASSERT_EQUAL(clean(&f, 300, 0, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 0);
+	CU_ASSERT_EQUAL(jf_entries(&f, 0, a, &es), 3);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- leases --------------------------------------------------------------------- */
+
+static void test_leases(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                /* 2..4 */
+	job_ok(&f, JF_SORT, NULL); /* 5 */
+	strata_table_def t;
+	jf_def(&f, &t);
+	strata_mf *mf = strata_wh_mf(f.wh);
+	strata_err err;
+	uint64_t lease_old, lease_new, lease_short;
+	/* a reader that resolved the set of version 3 (row files live) */
+	CU_ASSERT_EQUAL_FATAL(strata_mf_lease_take(mf, t.id, 3, 3600 * SEC, &lease_old, &err), 0);
+	/* one at version 5 needs only the sorted file */
+	CU_ASSERT_EQUAL_FATAL(strata_mf_lease_take(mf, t.id, 5, 3600 * SEC, &lease_new, &err), 0);
+	tu_clock_advance(600 * SEC);
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 1); /* the row file of 4 was not live at 3 */
+	CU_ASSERT_EQUAL(r.kept_lease, 2);    /* those of versions 2 and 3 */
+	CU_ASSERT_EQUAL(r.kept_grace, 0);
+	strata_mf_lease_release(mf, lease_old);
+	/* an expired lease is no lease */
+	CU_ASSERT_EQUAL_FATAL(strata_mf_lease_take(mf, t.id, 2, 60 * SEC, &lease_short, &err), 0);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.kept_lease, 1);
+	CU_ASSERT_EQUAL(r.files_deleted, 1);
+	tu_clock_advance(61 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.kept_lease, 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 1);
+	disk_ok(&f, 0);
+	strata_mf_lease_release(mf, lease_new);
+	strata_mf_lease_release(mf, lease_short);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* A scan in progress holds its files through clean. */
+static void test_scan_lease_holds(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);
+	strata_read_opts ro = {.as_of_version = 3};
+	char *want = jf_dump(&f, &ro, NULL, NULL);
+	strata_scan *s;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_scan_open(f.wh, f.table, &ro, &s, &err), 0);
+	job_ok(&f, JF_MAJOR_DROP, NULL);
+	tu_clock_advance(600 * SEC);
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 0, 0, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 0);
+	CU_ASSERT(r.kept_lease > 0);
+	/* the open scan still reads its files */
+	strata_buf b = {0};
+	const strata_schema *sc = strata_scan_schema(s);
+	strata_buf_printf(&b, "columns:");
+	for (uint32_t i = 0; i < sc->ncols; i++)
+		strata_buf_printf(&b, " %s", sc->cols[i].name);
+	strata_buf_putc(&b, '\n');
+	const strata_row *row;
+	int rc;
+	while ((rc = strata_scan_next(s, &row, NULL, &err)) == 1) {
+		strata_row_to_json(sc, row, true, &b);
+		strata_buf_putc(&b, '\n');
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	strata_buf_putc(&b, 0);
+	CU_ASSERT_STRING_EQUAL((char *)b.data, want);
+	strata_buf_free(&b);
+	strata_scan_close(s);
+	/* closed: the next clean takes the files */
+	CU_ASSERT_EQUAL(clean(&f, 0, 0, -1, &r, NULL), 0);
+	CU_ASSERT(r.files_deleted > 0);
+	expect_retention_error(&f, 3);
+	disk_ok(&f, 0);
+	free(want);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- tags ----------------------------------------------------------------------- */
+
+static void test_tags(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                /* 2..4 */
+	job_ok(&f, JF_SORT, NULL); /* 5 */
+	jf_put(&f, "{\"pk\":4,\"_op\":\"delete\"}\n{\"pk\":5,\"v\":\"e\"}"); /* 6 */
+	strata_mf *mf = strata_wh_mf(f.wh);
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(mf, f.table, "snap", 3, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_tag_put(mf, f.table, "snap", 4, &err), STRATA_EEXIST);
+	strata_read_opts by_tag = {.as_of_tag = "snap"};
+	char *want = jf_dump_at(&f, 3, NULL);
+	char *d = jf_dump(&f, &by_tag, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(d, want);
+	free(d);
+
+	/* partial compaction never goes above the oldest tag */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a8\"}"); /* 7 */
+	strata_bucket_view v;
+	strata_job_plan plan;
+	jf_plan(&f, 0, JF_PARTIAL, NULL, &v, &plan);
+	CU_ASSERT_EQUAL(v.retain_boundary, 6);
+	CU_ASSERT_EQUAL(v.oldest_tag, 3);
+	CU_ASSERT_EQUAL(plan.boundary, 3);
+	strata_bucket_view_free(&v);
+	job_ok(&f, JF_PARTIAL, NULL);          /* floor 3 */
+	/* major compaction dropping history: the tag keeps the files of 3 */
+	job_ok(&f, JF_MAJOR_DROP, NULL);
+	strata_clean_result r;
+	tu_clock_advance(600 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 0, -1, &r, NULL), 0);
+	CU_ASSERT(r.kept_tag > 0);
+	d = jf_dump(&f, &by_tag, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(d, want);
+	free(d);
+	disk_ok(&f, 0);
+	/* far beyond retention, after more writes and cleans, still readable */
+	tu_clock_advance(48 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":9,\"v\":\"i\"}");
+	job_ok(&f, JF_MAJOR_DROP, NULL);
+	tu_clock_advance(600 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 0, 0, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.orphans, 0);
+	d = jf_dump(&f, &by_tag, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(d, want);
+	free(d);
+	/* the tagged version stays in the log; its neighbours went */
+	strata_mf_snap *snap;
+	strata_table_def t;
+	strata_version_rec vr;
+	strata_arena *a = strata_arena_new();
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_table_get(snap, f.table, &t, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_version_get(snap, t.id, 3, a, &vr, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_version_get(snap, t.id, 4, a, &vr, &err), STRATA_ENOTFOUND);
+	strata_mf_snap_close(snap);
+	CU_ASSERT(t.log_start > 3);
+	/* tag deleted: the next clean takes its files, the tag reads fail */
+	CU_ASSERT_EQUAL(strata_mf_tag_del(mf, f.table, "snap", &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_tag_del(mf, f.table, "snap", &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(clean(&f, 300, 0, -1, &r, NULL), 0);
+	CU_ASSERT(r.files_deleted > 0);
+	CU_ASSERT_EQUAL(r.kept_tag, 0);
+	int rc;
+	d = jf_dump(&f, &by_tag, &rc, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_ENOTFOUND);
+	free(d);
+	expect_retention_error(&f, 3);
+	disk_ok(&f, 0);
+	free(want);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+static void test_retention(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                /* 2..4 */
+	job_ok(&f, JF_SORT, NULL); /* 5: inputs go after grace */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":2,\"v\":\"b6\"}");               /* 6 */
+	job_ok(&f, JF_PARTIAL, NULL);                        /* 7: boundary 5 */
+	jf_put(&f, "{\"pk\":3,\"_op\":\"delete\"}");         /* 8 */
+	strata_job_result mres;
+	job_ok(&f, JF_MAJOR, &mres);                         /* 9: keeps history */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *es;
+	size_t n = jf_entries(&f, 0, a, &es);
+	size_t major_inputs = 0;
+	for (size_t i = 0; i < n; i++)
+		major_inputs += es[i].removed_version == mres.version;
+	CU_ASSERT_EQUAL(major_inputs, 3); /* partial output, row files 6 and 8 */
+
+	tu_clock_advance(301 * SEC);
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 4); /* sort and partial inputs */
+	CU_ASSERT_EQUAL(r.kept_retention, 3);
+	/* every version inside the window still reads the same */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 5, 0), 0);
+	/* one second before the compaction's commit leaves the window: kept */
+	strata_mf_snap *snap;
+	strata_table_def t;
+	strata_version_rec vr;
+	strata_err verr;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(f.wh), &snap, &verr), 0);
+	CU_ASSERT_EQUAL(strata_mf_table_get(snap, f.table, &t, &verr), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_version_get(snap, t.id, mres.version, a, &vr, &verr), 0);
+	strata_mf_snap_close(snap);
+	tu_clock_manual(vr.ts_us + JF_HOUR_US - SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.kept_retention, 3);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 8, 0), 0);
+	/* the major compaction's version leaves the window: its inputs go */
+	tu_clock_manual(vr.ts_us + JF_HOUR_US);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.kept_retention, 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 3);
+	uint64_t er = 0, ei = 0;
+	strata_err err;
+	CU_ASSERT_EQUAL(strata_table_earliest(f.wh, f.table, &er, &ei, &err), 0);
+	CU_ASSERT_EQUAL(er, mres.version); /* the retention boundary */
+	for (uint64_t v = er; v <= h.n; v++) {
+		char *d = jf_dump_at(&f, v, NULL);
+		CU_ASSERT_STRING_EQUAL(d, h.d[v]);
+		free(d);
+	}
+	for (uint64_t v = 2; v < er; v++)
+		expect_retention_error(&f, v);
+	disk_ok(&f, 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- registration ------------------------------------------------------------------ */
+
+static void register_clean(void)
+{
+	CU_pSuite s = CU_add_suite("clean", NULL, NULL);
+	TU_ADD(s, test_grace_trash_forget);
+	TU_ADD(s, test_tombstones_of_floor_raise);
+	TU_ADD(s, test_leases);
+	TU_ADD(s, test_scan_lease_holds);
+	TU_ADD(s, test_tags);
+	TU_ADD(s, test_retention);
+}
+
+TU_MAIN(register_clean)
