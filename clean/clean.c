@@ -558,8 +558,13 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 	strata_mf_snap_close(snap);
 	snap = NULL;
 	if (rc || o->dry_run) {
-		if (o->dry_run)
+		if (rc == 0) {
+			/* a dry run plans every step that needs no commit: the
+			 * deletions and the orphans (counted, not moved) */
 			r->files_deleted = nids;
+			if (o->orphan_age_s >= 0)
+				rc = orphans_scan(&c, err);
+		}
 		goto out;
 	}
 	/* step 2, invariant 1 */

@@ -64,7 +64,7 @@ static const strata_file_entry *find_entry(const strata_file_entry *es, size_t n
 }
 
 /* Ids of the removed (not deleted) entries of bucket 0. */
-static size_t __attribute__((unused)) removed_ids(jf *f, strata_arena *a, uint64_t **ids)
+static size_t removed_ids(jf *f, strata_arena *a, uint64_t **ids)
 {
 	strata_file_entry *es;
 	size_t n = jf_entries(f, 0, a, &es), k = 0;
@@ -477,6 +477,423 @@ static void test_retention(void)
 	tu_clock_real();
 }
 
+/* ---- two phases, crash safety ----------------------------------------------------- */
+
+/* Sort inputs (forgettable) and a partial compaction's input (a tombstone
+ * later), all past grace. */
+static void two_phase_fixture(jf *f)
+{
+	tu_clock_manual(JF_T0_US);
+	jf_open(f, COLS, 1, 1);
+	write3(f);                                 /* 2..4 */
+	job_ok(f, JF_SORT, NULL);                  /* 5 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(f, "{\"pk\":1,\"v\":\"a6\"}");      /* 6 */
+	job_ok(f, JF_PARTIAL, NULL);               /* 7, floor 5 */
+	tu_clock_advance(600 * SEC);
+}
+
+static void test_crash_between_mark_and_trash(void)
+{
+	jf f;
+	two_phase_fixture(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_arena *a = strata_arena_new();
+	uint64_t *ids;
+	size_t n = removed_ids(&f, a, &ids);
+	CU_ASSERT_EQUAL_FATAL(n, 4);
+	strata_table_def t;
+	jf_def(&f, &t);
+	uint64_t ver = 0;
+	size_t skipped = 9;
+	strata_err err;
+	/* phase 1 only, as if clean crashed right after its commit */
+	CU_ASSERT_EQUAL_FATAL(strata_mf_commit_clean(strata_wh_mf(f.wh), t.id, ids, n, &ver, &skipped,
+						     &err),
+			      0);
+	CU_ASSERT_EQUAL(ver, h.n + 1);
+	CU_ASSERT_EQUAL(skipped, 0);
+	/* the files are still there, but no read resolves to them any more */
+	strata_file_entry *es;
+	size_t ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < n; i++) {
+		const strata_file_entry *e = find_entry(es, ne, ids[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_TRUE(e->is_deleted);
+		char p[PATH_MAX];
+		jf_file_path(&f, e, p, sizeof(p));
+		CU_ASSERT_TRUE(exists(p));
+	}
+	for (uint64_t v = 2; v < 5; v++)
+		expect_retention_error(&f, v);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 5, 0), 0);
+	/* marking again is a no-op */
+	CU_ASSERT_EQUAL(strata_mf_commit_clean(strata_wh_mf(f.wh), t.id, ids, n, &ver, &skipped, &err),
+			0);
+	CU_ASSERT_EQUAL(ver, 0);
+	CU_ASSERT_EQUAL(skipped, 4);
+	/* the next clean finishes: the marked files move to the trash */
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.version, 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 4);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 4);
+	disk_ok(&f, 0);
+	ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < n; i++) {
+		const strata_file_entry *e = find_entry(es, ne, ids[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		char tp[PATH_MAX];
+		trash_path_of(&f, e, tp, sizeof(tp));
+		CU_ASSERT_TRUE(exists(tp));
+	}
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 5, 0), 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+static void test_crash_between_unlink_and_forget(void)
+{
+	jf f;
+	two_phase_fixture(&f);
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 4);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *es;
+	/* 3 row files and the sorted file (deleted), row file 6, the output */
+	CU_ASSERT_EQUAL(jf_entries(&f, 0, a, &es), 6);
+	/* the trash emptied, the process gone before it forgot the entries */
+	char trash[PATH_MAX];
+	jf_trash_dir(&f, trash, sizeof(trash));
+	tu_rmtree(trash);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, 0);
+	/* the sort's three inputs forgotten, the partial's input a tombstone */
+	size_t n = jf_entries(&f, 0, a, &es);
+	CU_ASSERT_EQUAL(n, 3);
+	size_t tombstones = 0;
+	for (size_t i = 0; i < n; i++)
+		tombstones += es[i].is_deleted;
+	CU_ASSERT_EQUAL(tombstones, 1);
+	disk_ok(&f, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	for (uint64_t v = 2; v < 5; v++)
+		expect_retention_error(&f, v);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- orphans ----------------------------------------------------------------------- */
+
+static void touch(const char *path, int64_t mtime_s)
+{
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(path, "junk", 4), 0);
+	struct timespec ts[2] = {{.tv_sec = mtime_s}, {.tv_sec = mtime_s}};
+	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void set_mtime(const char *path, int64_t mtime_s)
+{
+	struct timespec ts[2] = {{.tv_sec = mtime_s}, {.tv_sec = mtime_s}};
+	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_orphans(void)
+{
+	/* the manual clock runs at the wall clock, so file mtimes agree with it */
+	int64_t now_s = (int64_t)time(NULL) + 10;
+	tu_clock_manual(now_s * SEC);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);
+	job_ok(&f, JF_SORT, NULL);
+	strata_table_def t;
+	jf_def(&f, &t);
+	char b0[PATH_MAX], part[PATH_MAX], p[PATH_MAX + 64];
+	jf_bucket_dir(&f, 0, b0, sizeof(b0));
+	snprintf(part, sizeof(part), "%s/data/%s/_", f.dir, f.table);
+	int64_t age = 86400, old = now_s - age - 100;
+	/* orphans: junk, a stale temp file, a stray file one level up */
+	snprintf(p, sizeof(p), "%s/junk.bin", b0);
+	touch(p, old);
+	snprintf(p, sizeof(p), "%s/w00ff00ff00ff00ff.avro.tmp.12345.0", b0);
+	touch(p, old);
+	snprintf(p, sizeof(p), "%s/stray.txt", part);
+	touch(p, old);
+	/* not orphans: a young file, a live job's outputs, known files */
+	snprintf(p, sizeof(p), "%s/young.bin", b0);
+	touch(p, now_s - age + 100);
+	snprintf(p, sizeof(p), "%s/j999-0.parquet", b0);
+	touch(p, old);
+	snprintf(p, sizeof(p), "%s/j999-1.parquet.tmp.1.2", b0);
+	touch(p, old);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *es;
+	size_t ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < ne; i++) {
+		jf_file_path(&f, &es[i], p, sizeof(p));
+		set_mtime(p, old);
+	}
+	strata_mf *mf = strata_wh_mf(f.wh);
+	strata_err err;
+	strata_mf_snap *snap;
+	strata_partition pt;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_partition_get(snap, t.id, "", &pt, &err), 0);
+	strata_mf_snap_close(snap);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_claim(mf, t.id, pt.id, 0, "stratad@elsewhere:77", 999,
+					      48 * JF_HOUR_US, &err),
+			      0);
+	char prefix[PATH_MAX + 8];
+	snprintf(prefix, sizeof(prefix), "%s/j999-", b0);
+	char *paths[1] = {prefix};
+	strata_intent in = {.job_id = 999, .table_id = t.id, .part_id = pt.id, .bucket = 0,
+			    .created_us = strata_now_us(), .npaths = 1, .paths = paths};
+	snprintf(in.owner, sizeof(in.owner), "stratad@elsewhere:77");
+	CU_ASSERT_EQUAL_FATAL(strata_mf_intent_put(mf, &in, &err), 0);
+	int files_before = tu_count_files(f.dir, NULL);
+
+	/* dry run: counted, nothing moved */
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.dry_run = true;
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(strata_clean_table(f.wh, f.table, &o, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.orphans, 3);
+	CU_ASSERT_EQUAL(tu_count_files(f.dir, NULL), files_before);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	/* a real run moves exactly the three into the trash (grace keeps the
+	 * sort's inputs) */
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, age, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.orphans, 3);
+	CU_ASSERT_EQUAL(r.orphan_bytes, 12);
+	CU_ASSERT_EQUAL(r.intents_recovered, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 3);
+	char trash[PATH_MAX];
+	jf_trash_dir(&f, trash, sizeof(trash));
+	snprintf(p, sizeof(p), "%s/%lld-orphan-junk.bin", trash, (long long)strata_now_us());
+	CU_ASSERT_TRUE(exists(p));
+	snprintf(p, sizeof(p), "%s/junk.bin", b0);
+	CU_ASSERT_FALSE(exists(p));
+	snprintf(p, sizeof(p), "%s/stray.txt", part);
+	CU_ASSERT_FALSE(exists(p));
+	snprintf(p, sizeof(p), "%s/young.bin", b0);
+	CU_ASSERT_TRUE(exists(p));
+	snprintf(p, sizeof(p), "%s/j999-0.parquet", b0);
+	CU_ASSERT_TRUE(exists(p));
+	snprintf(p, sizeof(p), "%s/j999-1.parquet.tmp.1.2", b0);
+	CU_ASSERT_TRUE(exists(p));
+	ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < ne; i++) {
+		jf_file_path(&f, &es[i], p, sizeof(p));
+		CU_ASSERT_TRUE(exists(p)); /* known files are never orphans */
+	}
+	/* the trash empties after trash_s; meanwhile young.bin has grown old */
+	tu_clock_advance(3600 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, age, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, 3);
+	CU_ASSERT_EQUAL(r.orphans, 1);
+	snprintf(p, sizeof(p), "%s/young.bin", b0);
+	CU_ASSERT_FALSE(exists(p));
+	/* once the job's claim is gone, recovery removes its outputs */
+	tu_clock_advance(48 * JF_HOUR_US);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, age, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.intents_recovered, 1);
+	snprintf(p, sizeof(p), "%s/j999-0.parquet", b0);
+	CU_ASSERT_FALSE(exists(p));
+	snprintf(p, sizeof(p), "%s/j999-1.parquet.tmp.1.2", b0);
+	CU_ASSERT_FALSE(exists(p));
+	CU_ASSERT_EQUAL(r.orphans, 0);
+	CU_ASSERT_EQUAL(jf_intents(&f), 0);
+	disk_ok(&f, 0);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- version log ------------------------------------------------------------------- */
+
+static void test_log_expiry(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                                /* 2..4 */
+	jf_put(&f, "{\"pk\":5,\"v\":\"e\"}");      /* 5 */
+	strata_mf *mf = strata_wh_mf(f.wh);
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(mf, f.table, "keep", 3, &err), 0);
+	char *d3 = jf_dump_at(&f, 3, NULL);
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":6,\"v\":\"f\"}");      /* 6; boundary 5 */
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.versions_expired, 3);    /* 1, 2 and 4; 3 is tagged */
+	strata_mf_snap *snap;
+	strata_table_def t;
+	strata_arena *a = strata_arena_new();
+	strata_version_rec vr, *vs;
+	size_t n;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_table_get(snap, f.table, &t, &err), 0);
+	CU_ASSERT_EQUAL(t.log_start, 5);
+	CU_ASSERT_EQUAL(strata_mf_version_get(snap, t.id, 2, a, &vr, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(strata_mf_version_get(snap, t.id, 3, a, &vr, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_version_get(snap, t.id, 4, a, &vr, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(strata_mf_version_get(snap, t.id, 5, a, &vr, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_versions_list(snap, t.id, 0, SIZE_MAX, a, &vs, &n, &err), 0);
+	strata_mf_snap_close(snap);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(vs[0].version, 3);
+	CU_ASSERT_EQUAL(vs[1].version, 5);
+	CU_ASSERT_EQUAL(vs[2].version, 6);
+	/* reads: outside the window by version and by time; the tag works */
+	expect_retention_error(&f, 4);
+	strata_read_opts by_time = {.has_as_of_time = true, .as_of_time_us = JF_T0_US + 3 * SEC + 500000};
+	int rc;
+	char *d = jf_dump(&f, &by_time, &rc, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_ERETENTION);
+	free(d);
+	strata_read_opts by_tag = {.as_of_tag = "keep"};
+	d = jf_dump(&f, &by_tag, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(d, d3);
+	free(d);
+	/* tagging an expired version fails */
+	CU_ASSERT_EQUAL(strata_mf_tag_put(mf, f.table, "late", 4, &err), STRATA_ERETENTION);
+	/* `strata log` lists the log from log_start on */
+	if (access(tu_bin("strata"), X_OK) == 0) {
+		char cmd[2 * PATH_MAX], *out = NULL;
+		snprintf(cmd, sizeof(cmd), "%s -W '%s' log %s", tu_bin("strata"), f.dir, f.table);
+		CU_ASSERT_EQUAL(tu_run(cmd, &out), 0);
+		CU_ASSERT(out && strstr(out, "(versions before 5 have left the retention window)"));
+		CU_ASSERT(out && strstr(out, "\n3 ") && !strstr(out, "\n4 ") && strstr(out, "\n5 "));
+		free(out);
+	} else {
+		fprintf(stderr, "\n  (%s not built: `strata log` not checked) ", tu_bin("strata"));
+	}
+	free(d3);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* ---- purge ----------------------------------------------------------------------- */
+
+static void test_purge(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 2, 24);
+	strata_buf b = {0};
+	for (int round = 0; round < 5; round++) {
+		strata_buf_reset(&b);
+		for (int k = 0; k < 12; k++)
+			if ((k + round) % 4 == 0)
+				strata_buf_printf(&b, "{\"pk\":%d,\"_op\":\"delete\"}\n", k);
+			else
+				strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"r%d\"}\n", k, round);
+		strata_buf_putc(&b, 0);
+		jf_put(&f, (char *)b.data); /* 2..6 */
+		if (round == 2)
+			job_ok(&f, JF_SORT, NULL); /* 5 */
+	}
+	strata_buf_free(&b);
+	strata_mf *mf = strata_wh_mf(f.wh);
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(mf, f.table, "t1", 3, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(mf, f.table, "t2", 6, &err), 0);
+	strata_table_def t;
+	jf_def(&f, &t);
+	uint64_t lease;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_lease_take(mf, t.id, 2, 3600 * SEC, &lease, &err), 0);
+	strata_arena *a = strata_arena_new();
+	/* the files live at the leased version */
+	strata_file_entry *es;
+	char leased[2][8][PATH_MAX];
+	int nleased[2] = {0, 0};
+	for (uint32_t bk = 0; bk < 2; bk++) {
+		size_t n = jf_entries(&f, bk, a, &es);
+		for (size_t i = 0; i < n && nleased[bk] < 8; i++)
+			if (strata_file_live_at(&es[i], 2))
+				jf_file_path(&f, &es[i], leased[bk][nleased[bk]++], PATH_MAX);
+	}
+	CU_ASSERT_EQUAL(nleased[0] + nleased[1], 2);
+	char *latest = jf_dump(&f, NULL, NULL, NULL);
+
+	strata_clean_result r;
+	strata_buf dropped = {0};
+	strata_job_ctl ctl = {.owner = f.owner};
+	int rc = strata_purge_table(f.wh, f.table, &ctl, &r, &dropped, &err);
+	if (rc)
+		fprintf(stderr, "\npurge: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	strata_buf_putc(&dropped, 0);
+	CU_ASSERT_STRING_EQUAL((char *)dropped.data, "t1,t2");
+	strata_buf_free(&dropped);
+	uint64_t cur = jf_version(&f);
+	char *now = jf_dump(&f, NULL, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(now, latest);
+	free(now);
+	for (uint64_t v = 1; v < cur; v++)
+		expect_retention_error(&f, v);
+	uint64_t er = 0, ei = 0;
+	CU_ASSERT_EQUAL(strata_table_earliest(f.wh, f.table, &er, &ei, &err), 0);
+	CU_ASSERT_EQUAL(er, cur);
+	strata_read_opts by_tag = {.as_of_tag = "t1"};
+	char *d = jf_dump(&f, &by_tag, &rc, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_ENOTFOUND);
+	free(d);
+	strata_mf_snap *snap;
+	strata_tag *tags;
+	size_t ntags = 9;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_tags_list(snap, t.id, a, &tags, &ntags, &err), 0);
+	strata_mf_snap_close(snap);
+	CU_ASSERT_EQUAL(ntags, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	CU_ASSERT_EQUAL(r.trash_files, 0);
+	/* the lease kept its files; nothing else of the history is left */
+	for (uint32_t bk = 0; bk < 2; bk++) {
+		for (int i = 0; i < nleased[bk]; i++)
+			CU_ASSERT_TRUE(exists(leased[bk][i]));
+		disk_ok(&f, bk);
+		size_t n = jf_entries(&f, bk, a, &es), live = 0, kept = 0;
+		for (size_t i = 0; i < n; i++) {
+			live += es[i].removed_version == 0;
+			kept += es[i].removed_version != 0 && !es[i].is_deleted;
+		}
+		CU_ASSERT_EQUAL(live, 1);
+		CU_ASSERT_EQUAL(kept, (size_t)nleased[bk]);
+	}
+	/* released: the next purge takes them too */
+	strata_mf_lease_release(mf, lease);
+	CU_ASSERT_EQUAL(strata_purge_table(f.wh, f.table, &ctl, &r, NULL, &err), 0);
+	for (uint32_t bk = 0; bk < 2; bk++) {
+		for (int i = 0; i < nleased[bk]; i++)
+			CU_ASSERT_FALSE(exists(leased[bk][i]));
+		disk_ok(&f, bk);
+	}
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	now = jf_dump(&f, NULL, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(now, latest);
+	free(now);
+	free(latest);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- registration ------------------------------------------------------------------ */
 
 static void register_clean(void)
@@ -488,6 +905,11 @@ static void register_clean(void)
 	TU_ADD(s, test_scan_lease_holds);
 	TU_ADD(s, test_tags);
 	TU_ADD(s, test_retention);
+	TU_ADD(s, test_crash_between_mark_and_trash);
+	TU_ADD(s, test_crash_between_unlink_and_forget);
+	TU_ADD(s, test_orphans);
+	TU_ADD(s, test_log_expiry);
+	TU_ADD(s, test_purge);
 }
 
 TU_MAIN(register_clean)
