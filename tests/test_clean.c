@@ -894,6 +894,199 @@ static void test_purge(void)
 	tu_clock_real();
 }
 
+/* ---- I/O faults during a clean ------------------------------------------------------ */
+
+/* A table where one clean run does every step: files to mark and move to
+ * the trash, trash to empty (trash_s 0), entries to forget and a tombstone
+ * to keep, versions to expire, a crashed job's outputs, an orphan. */
+static void fault_fixture(jf *f)
+{
+	int64_t now_s = (int64_t)time(NULL) + 10;
+	tu_clock_manual(now_s * SEC);
+	jf_open(f, COLS, 1, 1);
+	write3(f);
+	job_ok(f, JF_SORT, NULL);
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(f, "{\"pk\":1,\"v\":\"a6\"}");
+	job_ok(f, JF_PARTIAL, NULL);
+	jf_put(f, "{\"pk\":2,\"v\":\"b8\"}");
+	tu_clock_advance(600 * SEC);
+	char b0[PATH_MAX], p[PATH_MAX + 64];
+	jf_bucket_dir(f, 0, b0, sizeof(b0));
+	/* an orphan, old by mtime */
+	snprintf(p, sizeof(p), "%s/junk.bin", b0);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(p, "junk", 4), 0);
+	set_mtime(p, (int64_t)time(NULL) - 3 * 86400);
+	/* a crashed job: an intent without a claim, and its output */
+	strata_table_def t;
+	jf_def(f, &t);
+	snprintf(p, sizeof(p), "%s/j777-0.parquet", b0);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(p, "PAR1", 4), 0);
+	char prefix[PATH_MAX + 8];
+	snprintf(prefix, sizeof(prefix), "%s/j777-", b0);
+	char *paths[1] = {prefix};
+	strata_intent in = {.job_id = 777, .table_id = t.id, .part_id = 1, .bucket = 0,
+			    .created_us = strata_now_us(), .npaths = 1, .paths = paths};
+	snprintf(in.owner, sizeof(in.owner), "stratad@elsewhere:1");
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_intent_put(strata_wh_mf(f->wh), &in, &err), 0);
+}
+
+static void list_dir(const char *dir, strata_buf *out)
+{
+	char cmd[PATH_MAX + 64], *txt = NULL;
+	snprintf(cmd, sizeof(cmd), "cd '%s' 2>/dev/null && find . -type f | sort", dir);
+	tu_run(cmd, &txt);
+	strata_buf_printf(out, "%s", txt ? txt : "");
+	free(txt);
+}
+
+/* Everything a clean decides, as text. */
+static char *clean_state(jf *f)
+{
+	strata_buf b = {0};
+	strata_table_def t;
+	jf_def(f, &t);
+	strata_buf_printf(&b, "version %llu log_start %llu intents %zu\n",
+			  (unsigned long long)t.version, (unsigned long long)t.log_start, jf_intents(f));
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *es;
+	size_t n = jf_entries(f, 0, a, &es);
+	for (size_t i = 0; i < n; i++)
+		strata_buf_printf(&b, "entry %llu %s removed %llu deleted %d at %lld\n",
+				  (unsigned long long)es[i].id, es[i].name,
+				  (unsigned long long)es[i].removed_version, es[i].is_deleted,
+				  (long long)es[i].deleted_us);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/data", f->dir);
+	list_dir(dir, &b);
+	strata_buf_putc(&b, 0);
+	strata_arena_free(a);
+	return (char *)b.data;
+}
+
+static int clean_fault_opts(jf *f, strata_clean_result *r, strata_err *err)
+{
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = 300;
+	o.trash_s = 0;
+	o.orphan_age_s = 86400;
+	strata_err_clear(err);
+	return strata_clean_table(f->wh, f->table, &o, r, err);
+}
+
+static void converge(jf *f)
+{
+	strata_clean_result r;
+	strata_err err;
+	for (int i = 0; i < 3; i++) {
+		int rc = clean_fault_opts(f, &r, &err);
+		if (rc)
+			fprintf(stderr, "\nclean after the fault: %s\n", err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+	}
+}
+
+/* No entry the manifest does not mark deleted is missing on disk. */
+static int named_files_present(jf *f, char *why, size_t n)
+{
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *es;
+	size_t ne = jf_entries(f, 0, a, &es);
+	int rc = 0;
+	for (size_t i = 0; i < ne; i++) {
+		if (es[i].is_deleted)
+			continue;
+		char p[PATH_MAX];
+		jf_file_path(f, &es[i], p, sizeof(p));
+		if (!exists(p)) {
+			snprintf(why, n, "%s is named by the manifest but missing", p);
+			rc = -1;
+		}
+	}
+	strata_arena_free(a);
+	return rc;
+}
+
+static void test_clean_faults(void)
+{
+	static const tu_op ops[] = {TU_OP_RENAME, TU_OP_UNLINK, TU_OP_OPENDIR, TU_OP_FSYNC,
+				    TU_OP_STAT,   TU_OP_OPEN,   TU_OP_MKDIR,   TU_OP_CLOSE};
+	static const int errs[] = {EIO, ENOSPC};
+	jf f;
+	fault_fixture(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	jf_tmpl tmpl;
+	jf_tmpl_save(&f, &tmpl);
+	converge(&f);
+	char *want = clean_state(&f);
+	/* the reference run did every step */
+	CU_ASSERT(strstr(want, "intents 0") != NULL);
+	CU_ASSERT(strstr(want, "junk.bin") == NULL);
+	CU_ASSERT(strstr(want, "j777-0") == NULL);
+	int injected = 0, failed = 0;
+	for (size_t oi = 0; oi < STRATA_ARRAY_LEN(ops); oi++) {
+		for (size_t ei = 0; ei < STRATA_ARRAY_LEN(errs); ei++) {
+			for (int at = 1; at < 500; at++) {
+				jf_tmpl_restore(&f, &tmpl);
+				strata_clean_result r;
+				strata_err err;
+				tu_fault_arm(ops[oi], at, errs[ei], false);
+				int rc = clean_fault_opts(&f, &r, &err);
+				bool fired = tu_fault_fired();
+				tu_fault_disarm();
+				if (!fired)
+					break;
+				injected++;
+				char what[80];
+				snprintf(what, sizeof(what), "clean: %s #%d %s", tu_op_name(ops[oi]), at,
+					 strerror(errs[ei]));
+				if (rc) {
+					failed++;
+					if (!strstr(err.msg, f.dir)) {
+						fprintf(stderr, "\n%s: message names no file: \"%s\"\n", what,
+							err.msg);
+						CU_FAIL("clean error without a path");
+					}
+				}
+				char why[600];
+				if (named_files_present(&f, why, sizeof(why))) {
+					fprintf(stderr, "\n%s: %s\n", what, why);
+					CU_FAIL("the manifest names a missing file");
+				}
+				/* every version reads as before or fails with the retention error */
+				for (uint64_t v = 1; v <= h.n; v++) {
+					int drc;
+					char *d = jf_dump_at(&f, v, &drc);
+					if (drc != STRATA_ERETENTION && strcmp(d, h.d[v]) != 0) {
+						fprintf(stderr, "\n%s: version %llu reads %s\n", what,
+							(unsigned long long)v, d);
+						CU_FAIL("a read changed after a failed clean");
+					}
+					free(d);
+				}
+				/* the next cleans finish the job */
+				converge(&f);
+				char *got = clean_state(&f);
+				if (strcmp(got, want) != 0) {
+					fprintf(stderr, "\n%s (rc %d: %s): after recovery\n%s--- expected\n%s\n",
+						what, rc, err.msg, got, want);
+					CU_FAIL("clean did not converge after a fault");
+				}
+				free(got);
+			}
+		}
+	}
+	fprintf(stderr, "\n  clean: %d faults injected, %d failed the run ", injected, failed);
+	CU_ASSERT(failed > 0);
+	free(want);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- registration ------------------------------------------------------------------ */
 
 static void register_clean(void)
@@ -910,6 +1103,7 @@ static void register_clean(void)
 	TU_ADD(s, test_orphans);
 	TU_ADD(s, test_log_expiry);
 	TU_ADD(s, test_purge);
+	TU_ADD(s, test_clean_faults);
 }
 
 TU_MAIN(register_clean)
