@@ -126,6 +126,8 @@ static void test_sort_history_kept(void)
 	strata_arena *a = strata_arena_new();
 	strata_file_entry *before;
 	CU_ASSERT_EQUAL(jf_live(&f, 0, a, &before), 4);
+	char *changes = jf_changes(&f, 1, 5, NULL);
+	CU_ASSERT_EQUAL(count_lines_with(changes, "\"_seq\":"), 12);
 
 	strata_job_result res;
 	strata_err err;
@@ -142,6 +144,11 @@ static void test_sort_history_kept(void)
 	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 5), 0);
 	char *d5 = jf_dump_at(&f, 5, NULL), *d6 = jf_dump_at(&f, 6, NULL);
 	CU_ASSERT_STRING_EQUAL(d5, d6);
+	/* the sort's records are not new data: changes read the same */
+	char *changes_after = jf_changes(&f, 1, 6, NULL);
+	CU_ASSERT_STRING_EQUAL(changes_after, changes);
+	free(changes_after);
+	free(changes);
 	free(d5);
 	free(d6);
 

@@ -140,6 +140,33 @@ char *jf_dump(jf *f, const strata_read_opts *ro, int *rc_out, strata_err *err_ou
 	return (char *)b.data;
 }
 
+char *jf_changes(jf *f, uint64_t v1, uint64_t v2, int *rc_out)
+{
+	strata_err err;
+	strata_scan *s = NULL;
+	strata_buf b = {0};
+	int rc = strata_changes_open(f->wh, f->table, v1, v2, NULL, &s, &err);
+	if (rc == 0) {
+		const strata_schema *sc = strata_scan_schema(s);
+		const strata_row *row;
+		while ((rc = strata_scan_next(s, &row, NULL, &err)) == 1) {
+			strata_row_to_json(sc, row, true, &b);
+			strata_buf_putc(&b, '\n');
+		}
+		strata_scan_close(s);
+	}
+	if (rc < 0) {
+		strata_buf_reset(&b);
+		strata_buf_printf(&b, "error %d", rc);
+	} else {
+		rc = 0;
+	}
+	strata_buf_putc(&b, 0);
+	if (rc_out)
+		*rc_out = rc;
+	return (char *)b.data;
+}
+
 char *jf_dump_at(jf *f, uint64_t v, int *rc)
 {
 	strata_read_opts ro = {.as_of_version = v};
@@ -150,8 +177,12 @@ void jf_hist_take(jf *f, jf_hist *h)
 {
 	h->n = jf_version(f);
 	h->d = strata_calloc(h->n + 1, sizeof(char *));
-	for (uint64_t v = 1; v <= h->n; v++)
+	h->c = strata_calloc(h->n + 1, sizeof(char *));
+	for (uint64_t v = 1; v <= h->n; v++) {
 		h->d[v] = jf_dump_at(f, v, NULL);
+		if (v >= 2)
+			h->c[v] = jf_changes(f, v - 1, v, NULL);
+	}
 }
 
 int jf_hist_diff(jf *f, const jf_hist *h, uint64_t from, uint64_t to)
@@ -171,13 +202,49 @@ int jf_hist_diff(jf *f, const jf_hist *h, uint64_t from, uint64_t to)
 		}
 		free(now);
 	}
+	/* incremental reads from the earliest incremental version on */
+	uint64_t er = 0, ei = 0;
+	strata_err err;
+	if (strata_table_earliest(f->wh, f->table, &er, &ei, &err) == 0) {
+		uint64_t lo = from > ei ? from : ei;
+		for (uint64_t v = lo + 1 > 2 ? lo + 1 : 2; v <= to; v++) {
+			char *now = jf_changes(f, v - 1, v, NULL);
+			if (strcmp(now, h->c[v]) != 0) {
+				if (bad < 3)
+					fprintf(stderr, "\nchanges (%llu, %llu] read differently:\n--- before\n%s--- now\n%s\n",
+						(unsigned long long)v - 1, (unsigned long long)v, h->c[v], now);
+				bad++;
+			}
+			free(now);
+		}
+	}
+	return bad;
+}
+
+int jf_hist_diff_changes(jf *f, const jf_hist *h, uint64_t from_v1)
+{
+	int bad = 0;
+	for (uint64_t v = from_v1 + 1 > 2 ? from_v1 + 1 : 2; v <= h->n; v++) {
+		char *now = jf_changes(f, v - 1, v, NULL);
+		if (strcmp(now, h->c[v]) != 0) {
+			if (bad < 3)
+				fprintf(stderr, "\nchanges (%llu, %llu] read differently:\n--- before\n%s--- now\n%s\n",
+					(unsigned long long)v - 1, (unsigned long long)v, h->c[v], now);
+			bad++;
+		}
+		free(now);
+	}
 	return bad;
 }
 
 void jf_hist_free(jf_hist *h)
 {
-	for (uint64_t v = 1; v <= h->n; v++)
+	for (uint64_t v = 1; v <= h->n; v++) {
 		free(h->d[v]);
+		if (h->c)
+			free(h->c[v]);
+	}
+	free(h->c);
 	free(h->d);
 	memset(h, 0, sizeof(*h));
 }

@@ -51,15 +51,24 @@ void jf_def(jf *f, strata_table_def *out);
 char *jf_dump(jf *f, const strata_read_opts *ro, int *rc, strata_err *err);
 char *jf_dump_at(jf *f, uint64_t v, int *rc);
 
-/* Reads at every version 1..n, to compare after a job. */
+/* Canonical text of an incremental read of (v1, v2] (every record with
+ * _seq and _op), or "error <code>". */
+char *jf_changes(jf *f, uint64_t v1, uint64_t v2, int *rc);
+
+/* Reads at every version 1..n, and the incremental reads (v-1, v], to
+ * compare after a job. */
 typedef struct jf_hist {
 	uint64_t n;
 	char **d; /* d[v], v in 1..n */
+	char **c; /* c[v]: changes (v-1, v], v in 2..n */
 } jf_hist;
 void jf_hist_take(jf *f, jf_hist *h);
-/* Versions in [from, to] (to 0: h->n) that now read differently; prints
- * each difference. */
+/* Versions in [from, to] (to 0: h->n) that now read differently, and
+ * incremental reads (v-1, v] in that range from the table's earliest
+ * incremental version on; prints each difference. */
 int jf_hist_diff(jf *f, const jf_hist *h, uint64_t from, uint64_t to);
+/* Incremental reads (v-1, v] with v-1 >= from_v1 that now differ. */
+int jf_hist_diff_changes(jf *f, const jf_hist *h, uint64_t from_v1);
 void jf_hist_free(jf_hist *h);
 
 /* File entries of bucket b (arena memory): every entry, or the live ones
