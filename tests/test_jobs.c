@@ -843,6 +843,41 @@ static void test_schema_evolution(void)
 	tu_clock_real();
 }
 
+/* A kept dropped column is renamed when a current column has its name; the
+ * new name must be free too, or no job could write the bucket again. */
+static void test_dropped_column_rename_taken(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, "pk BIGINT NOT NULL PRIMARY KEY, v STRING", 1, 1);
+	ddl(&f, "c INT", NULL);                                    /* 2; id 3 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\",\"c\":7}");          /* 3 */
+	ddl(&f, NULL, "c");                                        /* 4 */
+	ddl(&f, "c STRING, c_dropped_3 BIGINT", NULL);             /* 5; ids 4, 5 */
+	jf_put(&f, "{\"pk\":2,\"c\":\"x\",\"c_dropped_3\":9}"); /* 6 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	CU_ASSERT(strstr(h.d[3], "\"c\":7") != NULL);
+	strata_job_result res;
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err);
+	if (rc)
+		fprintf(stderr, "\nsort: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *out;
+	CU_ASSERT_EQUAL_FATAL(jf_outputs(&f, 0, res.job_id, a, &out), 1);
+	for (uint32_t id = 3; id <= 5; id++)
+		CU_ASSERT_TRUE(output_has_col(&f, &out[0], id, NULL, 0));
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- conflicts ---------------------------------------------------------------------------- */
 
 /* Level-1 files from two sorts, history older than retention, a fresh row
@@ -1695,6 +1730,7 @@ static void register_jobs(void)
 	TU_ADD(s, test_two_buckets);
 	TU_ADD(s, test_empty_string_first_column);
 	TU_ADD(s, test_schema_evolution);
+	TU_ADD(s, test_dropped_column_rename_taken);
 	TU_ADD(s, test_conflict_inputs_replaced);
 	TU_ADD(s, test_conflict_schema_changed);
 	TU_ADD(s, test_busy_claim);
