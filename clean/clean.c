@@ -395,6 +395,12 @@ static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 		char tpath[4700];
 		snprintf(tpath, sizeof(tpath), "%s/%lld-orphan-%s", trash, (long long)c->now_us,
 			 e->d_name);
+		/* orphans of one name in two directories: rename must not replace
+		 * the first one in the trash */
+		struct stat tst;
+		for (unsigned n = 2; strata_io()->stat(tpath, &tst) == 0; n++)
+			snprintf(tpath, sizeof(tpath), "%s/%lld-orphan%u-%s", trash,
+				 (long long)c->now_us, n, e->d_name);
 		rc = strata_io()->rename(path, tpath);
 		if (rc < 0) {
 			rc = strata_err_set(err, rc, "could not move orphan \"%s\" to the trash: %s", path,

@@ -721,6 +721,39 @@ static void test_orphans(void)
 	tu_clock_real();
 }
 
+/* Orphans of the same name in two directories both land in the trash (an
+ * operator can get either back within trash_s). */
+static void test_orphans_same_name(void)
+{
+	int64_t now_s = (int64_t)time(NULL) + 10;
+	tu_clock_manual(now_s * SEC);
+	jf f;
+	jf_open(&f, COLS, 2, 1);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}\n{\"pk\":3,\"v\":\"c\"}");
+	char b0[PATH_MAX], b1[PATH_MAX], p[PATH_MAX + 64];
+	jf_bucket_dir(&f, 0, b0, sizeof(b0));
+	jf_bucket_dir(&f, 1, b1, sizeof(b1));
+	CU_ASSERT_EQUAL_FATAL(strata_io_mkdirs(b0, 0755), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_io_mkdirs(b1, 0755), 0);
+	snprintf(p, sizeof(p), "%s/junk.bin", b0);
+	touch(p, now_s - 2 * 86400);
+	snprintf(p, sizeof(p), "%s/junk.bin", b1);
+	touch(p, now_s - 2 * 86400);
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, 86400, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.orphans, 2);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 2);
+	/* and they leave the trash after trash_s */
+	tu_clock_advance(3600 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, 86400, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, 2);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	disk_ok(&f, 0);
+	disk_ok(&f, 1);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- version log ------------------------------------------------------------------- */
 
 static void test_log_expiry(void)
@@ -1101,6 +1134,7 @@ static void register_clean(void)
 	TU_ADD(s, test_crash_between_mark_and_trash);
 	TU_ADD(s, test_crash_between_unlink_and_forget);
 	TU_ADD(s, test_orphans);
+	TU_ADD(s, test_orphans_same_name);
 	TU_ADD(s, test_log_expiry);
 	TU_ADD(s, test_purge);
 	TU_ADD(s, test_clean_faults);
