@@ -727,6 +727,49 @@ static void test_empty_string_first_column(void)
 	tu_clock_real();
 }
 
+/* Cancellation stops a job at a block boundary: nothing committed, nothing
+ * left behind. */
+static void test_cancel(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	strata_buf b = {0};
+	for (int k = 0; k < 5000; k++)
+		strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"v%d\"}\n", k, k);
+	strata_buf_putc(&b, 0);
+	jf_put(&f, (char *)b.data);
+	jf_put(&f, "{\"pk\":1,\"_op\":\"delete\"}");
+	strata_buf_free(&b);
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	volatile int cancel = 1;
+	strata_job_ctl ctl = {.owner = f.owner, .cancel = &cancel};
+	for (jf_kind k = JF_SORT; k <= JF_MAJOR_DROP; k++) {
+		if (k == JF_MERGE || k == JF_PARTIAL)
+			continue;
+		strata_job_result res;
+		strata_err err;
+		int rc = jf_job(&f, 0, k, NULL, &ctl, &res, &err);
+		CU_ASSERT_EQUAL(rc, STRATA_ECANCELED);
+		CU_ASSERT(strstr(err.msg, "cancelled") != NULL);
+		CU_ASSERT_EQUAL(jf_version(&f), version);
+		CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+		check_clean_state(&f, 0);
+	}
+	cancel = 0;
+	strata_job_result res;
+	strata_err err;
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_SORT, NULL, &ctl, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.rows_out, 5001);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	check_clean_state(&f, 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- schema evolution ------------------------------------------------------------------ */
 
 /* Whether the physical schema of a job output has column id `id` (and its
@@ -1729,6 +1772,7 @@ static void register_jobs(void)
 	TU_ADD(s, test_major_all_deleted);
 	TU_ADD(s, test_two_buckets);
 	TU_ADD(s, test_empty_string_first_column);
+	TU_ADD(s, test_cancel);
 	TU_ADD(s, test_schema_evolution);
 	TU_ADD(s, test_dropped_column_rename_taken);
 	TU_ADD(s, test_conflict_inputs_replaced);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -411,8 +412,13 @@ int jf_disk_check(jf *f, uint32_t b, char *why, size_t n)
 		want++;
 		char p[PATH_MAX];
 		jf_file_path(f, &es[i], p, sizeof(p));
-		if (access(p, F_OK) != 0) {
+		struct stat st;
+		if (stat(p, &st) != 0) {
 			snprintf(why, n, "entry %s is missing on disk", p);
+			rc = -1;
+		} else if ((uint64_t)st.st_size != es[i].bytes) {
+			snprintf(why, n, "entry %s says %llu bytes, the file has %lld", p,
+				 (unsigned long long)es[i].bytes, (long long)st.st_size);
 			rc = -1;
 		}
 	}

@@ -103,7 +103,8 @@ size_t jf_plan(jf *f, uint32_t b, jf_kind k, const jf_job_opts *o, strata_bucket
 
 /* 0 when the directory of bucket b holds exactly the files of the entries
  * not marked deleted (no outputs of failed jobs, no temp files) and each of
- * them exists; else -1 with the reason in why. */
+ * them exists with the size its entry says; else -1 with the reason in
+ * why. */
 int jf_disk_check(jf *f, uint32_t b, char *why, size_t n);
 /* Intents of the warehouse; whether bucket b has a claim record. */
 size_t jf_intents(jf *f);
