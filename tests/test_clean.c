@@ -1120,6 +1120,85 @@ static void test_clean_faults(void)
 	tu_clock_real();
 }
 
+/* Purge under faults: a failed purge leaves every named file in place and a
+ * second purge keeps the promise (latest intact, nothing older readable,
+ * no tags, empty trash, no stray files). */
+static void test_purge_faults(void)
+{
+	static const tu_op ops[] = {TU_OP_OPEN, TU_OP_FSYNC, TU_OP_RENAME, TU_OP_UNLINK,
+				    TU_OP_OPENDIR, TU_OP_STAT};
+	jf f;
+	fault_fixture(&f);
+	/* purge does not collect orphans: drop the fixture's */
+	char b0[PATH_MAX], junk[PATH_MAX + 16];
+	jf_bucket_dir(&f, 0, b0, sizeof(b0));
+	snprintf(junk, sizeof(junk), "%s/junk.bin", b0);
+	CU_ASSERT_EQUAL_FATAL(unlink(junk), 0);
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(strata_wh_mf(f.wh), f.table, "pin", 3, &err), 0);
+	char *latest = jf_dump(&f, NULL, NULL, NULL);
+	jf_tmpl tmpl;
+	jf_tmpl_save(&f, &tmpl);
+	int injected = 0, failed = 0;
+	for (size_t oi = 0; oi < STRATA_ARRAY_LEN(ops); oi++) {
+		for (int at = 1; at < 500; at++) {
+			jf_tmpl_restore(&f, &tmpl);
+			strata_clean_result r;
+			strata_job_ctl ctl = {.owner = f.owner};
+			tu_fault_arm(ops[oi], at, EIO, false);
+			int rc = strata_purge_table(f.wh, f.table, &ctl, &r, NULL, &err);
+			bool fired = tu_fault_fired();
+			tu_fault_disarm();
+			if (!fired)
+				break;
+			injected++;
+			char what[80];
+			snprintf(what, sizeof(what), "purge: %s #%d", tu_op_name(ops[oi]), at);
+			char why[600];
+			if (rc) {
+				failed++;
+				if (!strstr(err.msg, f.dir)) {
+					fprintf(stderr, "\n%s: message names no file: \"%s\"\n", what, err.msg);
+					CU_FAIL("purge error without a path");
+				}
+			}
+			if (named_files_present(&f, why, sizeof(why))) {
+				fprintf(stderr, "\n%s: %s\n", what, why);
+				CU_FAIL("the manifest names a missing file");
+			}
+			char *d = jf_dump(&f, NULL, NULL, NULL);
+			CU_ASSERT_STRING_EQUAL(d, latest);
+			free(d);
+			/* again without faults */
+			rc = strata_purge_table(f.wh, f.table, &ctl, &r, NULL, &err);
+			if (rc)
+				fprintf(stderr, "\n%s: purge again: %s\n", what, err.msg);
+			CU_ASSERT_EQUAL(rc, 0);
+			uint64_t cur = jf_version(&f), er = 0, ei = 0;
+			CU_ASSERT_EQUAL(strata_table_earliest(f.wh, f.table, &er, &ei, &err), 0);
+			CU_ASSERT_EQUAL(er, cur);
+			d = jf_dump(&f, NULL, NULL, NULL);
+			CU_ASSERT_STRING_EQUAL(d, latest);
+			free(d);
+			int drc;
+			d = jf_dump_at(&f, cur - 1, &drc);
+			CU_ASSERT_EQUAL(drc, STRATA_ERETENTION);
+			free(d);
+			CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+			CU_ASSERT_EQUAL(jf_intents(&f), 0);
+			if (jf_disk_check(&f, 0, why, sizeof(why))) {
+				fprintf(stderr, "\n%s: after the second purge: %s\n", what, why);
+				CU_FAIL("stray or missing files after purge");
+			}
+		}
+	}
+	fprintf(stderr, "\n  purge: %d faults injected, %d failed the run ", injected, failed);
+	CU_ASSERT(failed > 0);
+	free(latest);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- known bugs (need a design decision; run with STRATA_KNOWN_BUGS=1) ------------------ */
 
 /* A tag pins its version beyond retention, but a bucket's floor log holds at
@@ -1174,6 +1253,7 @@ static void register_clean(void)
 	TU_ADD(s, test_log_expiry);
 	TU_ADD(s, test_purge);
 	TU_ADD(s, test_clean_faults);
+	TU_ADD(s, test_purge_faults);
 	if (getenv("STRATA_KNOWN_BUGS")) {
 		CU_pSuite k = CU_add_suite("known bugs", NULL, NULL);
 		TU_ADD(k, test_known_tag_survives_many_floor_raises);
