@@ -1762,27 +1762,27 @@ static void duck_write(jf *f, uint64_t *st, int nrows, int nkeys)
 	strata_buf_free(&b);
 }
 
-static void test_duckdb_interop(void)
+static void duckdb_interop_case(bool small_pages)
 {
-	if (!tu_duckdb_available())
-		return;
 	tu_clock_manual(JF_T0_US);
 	jf f;
-	jf_open(&f, "pk BIGINT NOT NULL PRIMARY KEY, i INT, d DOUBLE, f FLOAT, b BOOLEAN, s STRING, "
-		    "bin BINARY, ts TIMESTAMP",
-		1, 1);
+	const char *props[] = {"write.parquet.page.bytes=4096"};
+	jf_open_props(&f, "pk BIGINT NOT NULL PRIMARY KEY, i INT, d DOUBLE, f FLOAT, b BOOLEAN, "
+			  "s STRING, bin BINARY, ts TIMESTAMP",
+		      1, 1, props, small_pages ? 1 : 0);
+	int rows = small_pages ? 600 : 60, keys = small_pages ? 1500 : 50;
 	uint64_t st = 99;
 	strata_job_result res;
 	strata_err err;
 	int bad = 0;
 	jf_hist h;
 	for (int i = 0; i < 4; i++)
-		duck_write(&f, &st, 60, 50);
+		duck_write(&f, &st, rows, keys);
 	jf_job_opts small = {.merge_level = -1, .target_bytes = 4000};
 	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, &small, NULL, &res, &err), 0);
 	bad += duck_check_job(&f, res.job_id, "sort");
 	for (int i = 0; i < 4; i++)
-		duck_write(&f, &st, 60, 50);
+		duck_write(&f, &st, rows, keys);
 	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
 	bad += duck_check_job(&f, res.job_id, "sort");
 	jf_hist_take(&f, &h);
@@ -1793,7 +1793,7 @@ static void test_duckdb_interop(void)
 	jf_hist_free(&h);
 	tu_clock_advance(2 * JF_HOUR_US);
 	for (int i = 0; i < 3; i++)
-		duck_write(&f, &st, 60, 50);
+		duck_write(&f, &st, rows, keys);
 	jf_hist_take(&f, &h);
 	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_PARTIAL, NULL, NULL, &res, &err), 0);
 	bad += duck_check_job(&f, res.job_id, "partial compaction");
@@ -1805,6 +1805,15 @@ static void test_duckdb_interop(void)
 	jf_hist_free(&h);
 	jf_close(&f);
 	tu_clock_real();
+}
+
+static void test_duckdb_interop(void)
+{
+	if (!tu_duckdb_available())
+		return;
+	duckdb_interop_case(false);
+	/* several pages per column chunk */
+	duckdb_interop_case(true);
 }
 
 /* A composite key of a string and an int (string key columns, dictionary

@@ -28,7 +28,8 @@ void jf_close_wh(jf *f)
 	f->wh = NULL;
 }
 
-void jf_open(jf *f, const char *columns, int buckets, int retain_hours)
+void jf_open_props(jf *f, const char *columns, int buckets, int retain_hours,
+		   const char *const *more, size_t nmore)
 {
 	memset(f, 0, sizeof(*f));
 	f->dir = tu_tmpdir();
@@ -38,13 +39,21 @@ void jf_open(jf *f, const char *columns, int buckets, int retain_hours)
 	char p1[64], p2[64];
 	snprintf(p1, sizeof(p1), "write.bucket.num=%d", buckets);
 	snprintf(p2, sizeof(p2), "acid.data.retain.hours=%d", retain_hours);
-	const char *props[] = {p1, p2};
+	const char *props[16] = {p1, p2};
+	size_t n = 2;
+	for (size_t i = 0; i < nmore && n < 16; i++)
+		props[n++] = more[i];
 	strata_err err;
 	strata_err_clear(&err);
-	int rc = strata_table_create(f->wh, f->table, columns, NULL, NULL, props, 2, &err);
+	int rc = strata_table_create(f->wh, f->table, columns, NULL, NULL, props, n, &err);
 	if (rc)
 		fprintf(stderr, "jf: create table: %s\n", err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+void jf_open(jf *f, const char *columns, int buckets, int retain_hours)
+{
+	jf_open_props(f, columns, buckets, retain_hours, NULL, 0);
 }
 
 void jf_close(jf *f)

@@ -34,6 +34,9 @@ typedef struct jf {
  * "pk BIGINT NOT NULL PRIMARY KEY, v STRING"), with `buckets` buckets and
  * `retain_hours` of retention.  Does not touch the clock. */
 void jf_open(jf *f, const char *columns, int buckets, int retain_hours);
+/* The same with more table properties ("key=value"). */
+void jf_open_props(jf *f, const char *columns, int buckets, int retain_hours,
+		   const char *const *props, size_t nprops);
 /* Close and reopen the warehouse handle (e.g. around fork()). */
 void jf_close_wh(jf *f);
 void jf_open_wh(jf *f);
