@@ -97,10 +97,18 @@ static void trash_name(const strata_file_entry *f, char *out, size_t n)
 		 f->name);
 }
 
-static bool path_exists(const char *p)
+/* 1 if p exists, 0 if it does not, else the error: a failed stat is never
+ * taken for absence (invariant 2), or an entry would be forgotten while its
+ * file is still there. */
+static int path_state(const char *p, strata_err *err)
 {
 	struct stat st;
-	return strata_io()->stat(p, &st) == 0;
+	int rc = strata_io()->stat(p, &st);
+	if (rc == 0)
+		return 1;
+	if (rc == -ENOENT)
+		return 0;
+	return strata_err_set(err, rc, "could not stat \"%s\": %s", p, strata_strerror(rc));
 }
 
 static void note(clean_ctx *c, const strata_file_entry *f, const char *decision)
@@ -221,7 +229,13 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 		strata_file_path(c->mf, c->t.name, pname ? pname : "", f, path, sizeof(path));
 		trash_name(f, tname, sizeof(tname));
 		snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
-		if (path_exists(path)) {
+		int in_dir = path_state(path, err);
+		if (in_dir < 0)
+			return in_dir;
+		int in_trash = in_dir ? 1 : path_state(tpath, err);
+		if (in_trash < 0)
+			return in_trash;
+		if (in_dir) {
 			if (!has_trash) {
 				rc = strata_io_mkdirs(trash, 0755);
 				if (rc < 0)
@@ -242,7 +256,7 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			rc = fsync_dir_err(dir, err);
 			if (rc)
 				return rc;
-		} else if (!path_exists(tpath)) {
+		} else if (!in_trash) {
 			/* gone from both places: unlinked from the trash earlier */
 			if (*nforget == cap) {
 				cap = cap ? 2 * cap : 64;
@@ -388,6 +402,12 @@ static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 		char tpath[4700];
 		snprintf(tpath, sizeof(tpath), "%s/%lld-orphan-%s", trash, (long long)c->now_us,
 			 e->d_name);
+		/* orphans of one name in two directories: rename must not replace
+		 * the first one in the trash */
+		struct stat tst;
+		for (unsigned n = 2; strata_io()->stat(tpath, &tst) == 0; n++)
+			snprintf(tpath, sizeof(tpath), "%s/%lld-orphan%u-%s", trash,
+				 (long long)c->now_us, n, e->d_name);
 		rc = strata_io()->rename(path, tpath);
 		if (rc < 0) {
 			rc = strata_err_set(err, rc, "could not move orphan \"%s\" to the trash: %s", path,
@@ -608,8 +628,13 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	strata_mf_snap_close(snap);
 	snap = NULL;
 	if (rc || o->dry_run) {
-		if (o->dry_run)
+		if (rc == 0) {
+			/* a dry run plans every step that needs no commit: the
+			 * deletions and the orphans (counted, not moved) */
 			r->files_deleted = nids;
+			if (o->orphan_age_s >= 0)
+				rc = orphans_scan(&c, err);
+		}
 		goto out;
 	}
 	/* step 2, invariant 1 */

@@ -264,6 +264,8 @@ void *strata_memdup(const void *p, size_t n);
 typedef struct strata_arena strata_arena;
 strata_arena *strata_arena_new(void);
 void *strata_arena_alloc(strata_arena *a, size_t n); /* 8-byte aligned */
+/* A copy of n bytes of p; p may be NULL (an empty strata_buf), the copy is
+ * then n zero bytes. */
 void *strata_arena_dup(strata_arena *a, const void *p, size_t n);
 char *strata_arena_strdup(strata_arena *a, const char *s);
 size_t strata_arena_bytes(const strata_arena *a);

@@ -243,8 +243,13 @@ void *strata_arena_alloc(strata_arena *a, size_t n)
 void *strata_arena_dup(strata_arena *a, const void *p, size_t n)
 {
 	void *q = strata_arena_alloc(a, n ? n : 1);
-	if (n)
+	/* p is NULL for an empty strata_buf that never allocated: callers
+	 * copying such a buffer with a minimum size of 1 (the Parquet writer's
+	 * page statistics of an empty string) get zeroes, not a crash */
+	if (n && p)
 		memcpy(q, p, n);
+	else if (n)
+		memset(q, 0, n);
 	return q;
 }
 

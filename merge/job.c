@@ -173,6 +173,11 @@ static strata_schema *output_schema(const strata_bucket_view *v, uint64_t floor_
 			k.is_nullable = true;
 			if (strata_schema_find(out, k.name) >= 0)
 				snprintf(k.name, sizeof(k.name), "%.40s_dropped_%u", col->name, col->id);
+			/* a user column may have that name too: the physical name
+			 * must be unique (readers match columns by id) */
+			for (unsigned n = 2; strata_schema_find(out, k.name) >= 0; n++)
+				snprintf(k.name, sizeof(k.name), "%.30s_dropped_%u_%u", col->name, col->id,
+					 n);
 			strata_schema_add(out, &k, NULL);
 		}
 	}

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,10 +156,74 @@ static int fault_hit(tu_op op)
 	return 0;
 }
 
+/* fd -> path of the open that made it, and the log of fsync calls */
+#define TU_MAX_FDS 4096
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *fd_paths[TU_MAX_FDS];
+static char **fsync_log;
+static int nfsync_log, capfsync_log;
+
+static void fd_path_set(int fd, const char *path)
+{
+	if (fd < 0 || fd >= TU_MAX_FDS)
+		return;
+	pthread_mutex_lock(&fd_lock);
+	free(fd_paths[fd]);
+	fd_paths[fd] = path ? strdup(path) : NULL;
+	pthread_mutex_unlock(&fd_lock);
+}
+
+static void fsync_log_add(int fd)
+{
+	pthread_mutex_lock(&fd_lock);
+	if (nfsync_log == capfsync_log) {
+		capfsync_log = capfsync_log ? 2 * capfsync_log : 64;
+		fsync_log = realloc(fsync_log, sizeof(char *) * (size_t)capfsync_log);
+	}
+	const char *p = fd >= 0 && fd < TU_MAX_FDS ? fd_paths[fd] : NULL;
+	fsync_log[nfsync_log++] = p ? strdup(p) : NULL;
+	pthread_mutex_unlock(&fd_lock);
+}
+
+static void fsync_log_reset(void)
+{
+	pthread_mutex_lock(&fd_lock);
+	for (int i = 0; i < nfsync_log; i++)
+		free(fsync_log[i]);
+	nfsync_log = 0;
+	pthread_mutex_unlock(&fd_lock);
+}
+
+const char *tu_fault_fsync_path(int n)
+{
+	return n >= 1 && n <= nfsync_log ? fsync_log[n - 1] : NULL;
+}
+
+int tu_fault_fsync_count(const char *path)
+{
+	int c = 0;
+	for (int i = 0; i < nfsync_log; i++)
+		c += fsync_log[i] && strcmp(fsync_log[i], path) == 0;
+	return c;
+}
+
+int tu_fault_fsync_after(int n)
+{
+	const char *p = tu_fault_fsync_path(n);
+	int c = 0;
+	for (int i = n; p && i < nfsync_log; i++)
+		c += fsync_log[i] && strcmp(fsync_log[i], p) == 0;
+	return c;
+}
+
 static int f_open(const char *path, int flags, mode_t mode)
 {
 	int rc = fault_hit(TU_OP_OPEN);
-	return rc < 0 ? rc : strata_io_system.open(path, flags, mode);
+	if (rc < 0)
+		return rc;
+	int fd = strata_io_system.open(path, flags, mode);
+	fd_path_set(fd, path);
+	return fd;
 }
 
 static ssize_t f_pread(int fd, void *buf, size_t n, off_t off)
@@ -180,12 +245,14 @@ static ssize_t f_pwrite(int fd, const void *buf, size_t n, off_t off)
 static int f_fsync(int fd)
 {
 	int rc = fault_hit(TU_OP_FSYNC);
+	fsync_log_add(fd);
 	return rc < 0 ? rc : strata_io_system.fsync(fd);
 }
 
 static int f_close(int fd)
 {
 	int rc = fault_hit(TU_OP_CLOSE);
+	fd_path_set(fd, NULL);
 	int rc2 = strata_io_system.close(fd); /* the fd is released either way */
 	return rc < 0 ? rc : rc2;
 }
@@ -246,6 +313,7 @@ void tu_fault_arm(tu_op op, int at, int err, bool short_write)
 	fault_errno = err;
 	fault_short = short_write;
 	atomic_store(&fault_fired, false);
+	fsync_log_reset();
 	strata_io_set(&fault_ops);
 }
 

@@ -49,6 +49,14 @@ int tu_fault_calls(tu_op op);
 bool tu_fault_fired(void);
 /* Restore the system table. */
 void tu_fault_disarm(void);
+/* fsync calls since the last arm, by the path their fd was opened with:
+ * the path of call n (1-based; NULL if unknown), and how many calls were
+ * made on fds opened with path (a failed fsync must never be retried on
+ * the same file). */
+const char *tu_fault_fsync_path(int n);
+int tu_fault_fsync_count(const char *path);
+/* fsync calls after call n on the file call n was made on (a retry). */
+int tu_fault_fsync_after(int n);
 const char *tu_op_name(tu_op op);
 
 /* ---- clock --------------------------------------------------------------- */
