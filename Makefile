@@ -56,6 +56,9 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 NODE_DIR := tests/.node
 
+# keep objects that pattern chains build (test and bench .o files)
+.SECONDARY:
+
 .PHONY: all test test-run asan bench demo install clean deps node-deps
 
 all: $(LIB) $(BINS)

@@ -17,6 +17,8 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,9 +44,17 @@ int stratad_notify(const char *msg)
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* never block the loop: a receiver that does not read loses datagrams */
-	ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa,
-			   salen);
+	/* WATCHDOG= and STATUS= never block the loop (a receiver that does not
+	 * read loses them, and the next one replaces them); state changes
+	 * (READY, RELOADING, STOPPING) must arrive, so they wait up to a second
+	 * for room in the receiver's queue */
+	bool is_state = strncmp(msg, "WATCHDOG", 8) != 0 && strncmp(msg, "STATUS", 6) != 0;
+	if (is_state) {
+		struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | (is_state ? 0 : MSG_DONTWAIT),
+			   (struct sockaddr *)&sa, salen);
 	int rc = n < 0 ? -errno : 1;
 	close(fd);
 	return rc;
