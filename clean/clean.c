@@ -7,7 +7,9 @@
  *   2. one manifest commit marks them deleted — from here no read resolves to
  *      a file set containing them (resolve fails with the retention error);
  *   3. every entry marked deleted whose file is still in its bucket directory
- *      is renamed into <table>/.trash/<deleted_us>-<id>-<name>;
+ *      is renamed into <table>/.trash/<deleted_us>-<id>-<name>, unless a
+ *      live lease — read again after step 2, so a reader that planned just
+ *      before the marking is seen — may need it;
  *   4. trash files older than clean.trash_s (by the time in their name, i.e.
  *      since their logical deletion) are unlinked, through the I/O throttle;
  *   5. entries whose file is gone from both places are forgotten (unless a
@@ -145,7 +147,7 @@ static int plan_bucket(clean_ctx *c, strata_mf_snap *snap, const strata_partitio
 			continue;
 		bool keep = false;
 		for (size_t k = 0; k < nleases && !keep; k++)
-			if (strata_file_live_at(f, leases[k].version)) {
+			if (strata_lease_covers(leases[k].version, f)) {
 				keep = true;
 				c->r->kept_lease++;
 				note(c, f, "kept: a reader lease needs it");
@@ -206,8 +208,15 @@ static int fsync_dir_err(const char *dir, strata_err *err)
 
 static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata_err *err)
 {
+	/* leases read after the marking commit: a reader that planned before it
+	 * holds a lease by now (table/read.c invariant 4); its files wait */
+	strata_lease *leases = NULL;
+	size_t nleases = 0;
+	int rc = strata_mf_leases_list(c->mf, c->t.id, c->a, &leases, &nleases, err);
+	if (rc)
+		return rc;
 	strata_mf_snap *snap;
-	int rc = strata_mf_snap_open(c->mf, &snap, err);
+	rc = strata_mf_snap_open(c->mf, &snap, err);
 	if (rc)
 		return rc;
 	strata_file_entry *files;
@@ -224,6 +233,11 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 		const strata_file_entry *f = &files[i];
 		if (!f->is_deleted)
 			continue;
+		bool is_leased = false;
+		for (size_t k = 0; k < nleases && !is_leased; k++)
+			is_leased = strata_lease_covers(leases[k].version, f);
+		if (is_leased)
+			continue; /* moved by a later run, once the reader is done */
 		const char *pname = part_name_of(c, f->part_id);
 		char path[4096], tname[512], tpath[4700];
 		strata_file_path(c->mf, c->t.name, pname ? pname : "", f, path, sizeof(path));

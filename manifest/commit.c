@@ -556,8 +556,9 @@ static bool in_floor_sets(const strata_bucket_state *bs, const strata_file_entry
  * dropping it makes every version below its boundary unresolvable.  It goes
  * when no version of its interval can be answered any more (a file holding
  * records at or below the interval's start — or the table's log start,
- * below which nothing is readable — was deleted) and no tag falls in it, or
- * when the log is full. */
+ * below which nothing is readable — was deleted), or when the log is full;
+ * never while a tag falls in it (a raise that finds the log full of tagged
+ * intervals is refused instead, with STRATA_ELIMIT). */
 static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *files, size_t n,
 			   const strata_tag *tags, size_t ntags, uint64_t log_start)
 {
@@ -571,13 +572,12 @@ static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *fil
 		for (size_t i = 0; i < n && !is_dead; i++)
 			is_dead = files[i].is_deleted && strata_file_live_at(&files[i], l) &&
 				  (uint64_t)files[i].seq_min <= lo;
-		/* a tag inside the interval keeps it, even below the log start:
-		 * tagged versions stay readable */
-		for (size_t i = 0; i < ntags && is_dead; i++)
+		bool is_tagged = false;
+		for (size_t i = 0; i < ntags; i++)
 			if (tags[i].version >= bs->resolvable_from && tags[i].version < hi)
-				is_dead = false;
-		if (!is_full && !is_dead)
-			break;
+				is_tagged = true;
+		if (is_tagged || (!is_full && !is_dead))
+			break; /* a tagged interval is never dropped, even from a full log */
 		if (bs->log[0].boundary > bs->resolvable_from)
 			bs->resolvable_from = bs->log[0].boundary;
 		memmove(&bs->log[0], &bs->log[1], sizeof(bs->log[0]) * (bs->nlog - 1));
@@ -675,6 +675,12 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 						 err);
 		floor_log_trim(&bs, bf, nbf, tags, ntags, t.log_start);
 		strata_arena_free(ta);
+		if (rc == 0 && bs.nlog >= STRATA_FLOOR_LOG_MAX)
+			rc = strata_err_set(err, STRATA_ELIMIT,
+					    "bucket %u of partition %u of \"%s\" has %d history floor raises "
+					    "still needed by tags; delete old tags (strata tags %s) before "
+					    "compacting it again",
+					    j->bucket, j->part_id, t.name, STRATA_FLOOR_LOG_MAX, t.name);
 		bs.log[bs.nlog].commit_version = v;
 		bs.log[bs.nlog].boundary = j->new_floor;
 		bs.nlog++;

@@ -360,10 +360,23 @@ int strata_mf_tag_del(strata_mf *mf, const char *table, const char *tag, strata_
 /* Leases (no-sync environment)                                             */
 /* ------------------------------------------------------------------------ */
 
+/* A lease at this version pins every file of its table: readers take one
+ * before they open the snapshot they plan in and trade it for leases on the
+ * versions they resolved, so clean can never delete a file between a
+ * reader's planning and its lease. */
+#define STRATA_LEASE_ALL UINT64_MAX
+
+/* Whether a lease at version l may need file f. */
+static inline bool strata_lease_covers(uint64_t l, const strata_file_entry *f)
+{
+	return l == STRATA_LEASE_ALL || strata_file_live_at(f, l);
+}
+
 typedef struct strata_lease {
 	uint64_t id;
 	uint32_t table_id;
-	uint64_t version; /* the version whose file set the reader resolved */
+	uint64_t version; /* the version whose file set the reader resolved, or
+			     STRATA_LEASE_ALL while it plans */
 	int64_t expires_us;
 	int32_t pid;
 } strata_lease;

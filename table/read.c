@@ -21,7 +21,13 @@
  *      floor (records it needs may have been compacted away);
  *   3. row files are read with the schema version their entry names; job
  *      outputs (Parquet) carry their own physical schema, which may keep
- *      columns dropped after the versions they hold.
+ *      columns dropped after the versions they hold;
+ *   4. no file of a plan can be deleted before the plan is leased: a
+ *      planning lease (STRATA_LEASE_ALL) is taken before the snapshot opens
+ *      and released only after the resolved versions are leased; clean
+ *      re-reads the leases after marking and before moving any file away.
+ *      Point gets at the latest version take no lease (live files are never
+ *      deleted, and a get is far shorter than clean.grace_s).
  */
 #include "table/table_int.h"
 
@@ -30,6 +36,24 @@
 #include <string.h>
 
 #define LEASE_TTL_US (3600ll * 1000000)
+#define PLAN_LEASE_TTL_US (60ll * 1000000)
+
+/* The planning lease (invariant 4): pins the whole table from before the
+ * snapshot opens until the resolved versions are leased.  Needs the table id,
+ * so it is taken from a first, short snapshot. */
+static int plan_lease_take(strata_wh *wh, const char *table, uint64_t *id, strata_err *err)
+{
+	strata_mf_snap *snap;
+	strata_table_def t;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	return strata_mf_lease_take(wh->mf, t.id, STRATA_LEASE_ALL, PLAN_LEASE_TTL_US, id, err);
+}
 
 typedef struct scan_bucket {
 	uint32_t part; /* index into parts */
@@ -283,7 +307,11 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 	strata_mf_snap *snap = NULL;
 	uint64_t lease_versions[64];
 	size_t nlv = 0;
-	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	uint64_t plan_lease = 0;
+	int rc = plan_lease_take(wh, table, &plan_lease, err);
+	if (rc)
+		goto fail;
+	rc = strata_mf_snap_open(wh->mf, &snap, err);
 	if (rc)
 		goto fail;
 	rc = strata_mf_table_get(snap, table, &s->def, err);
@@ -417,10 +445,12 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 		if (rc)
 			goto fail;
 	}
+	strata_mf_lease_release(wh->mf, plan_lease); /* invariant 4 */
 	*out = s;
 	return 0;
 fail:
 	strata_mf_snap_close(snap);
+	strata_mf_lease_release(wh->mf, plan_lease);
 	scan_free(s);
 	return rc;
 }
@@ -598,7 +628,12 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 	strata_buf kbuf = {0};
 	schema_ent *schemas = NULL;
 	size_t nschemas = 0;
-	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	uint64_t plan_lease = 0;
+	bool is_historical = opts && (opts->as_of_version || opts->has_as_of_time || opts->as_of_tag);
+	int rc = is_historical ? plan_lease_take(wh, table, &plan_lease, err) : 0;
+	if (rc)
+		goto out;
+	rc = strata_mf_snap_open(wh->mf, &snap, err);
 	if (rc)
 		goto out;
 	rc = strata_mf_table_get(snap, table, &t, err);
@@ -741,6 +776,7 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 	found = best_seq >= 0 && row->op == STRATA_OP_UPSERT;
 out:
 	strata_mf_snap_close(snap);
+	strata_mf_lease_release(wh->mf, plan_lease);
 	for (size_t j = 0; j < nschemas; j++)
 		strata_schema_free(schemas[j].s);
 	free(schemas);

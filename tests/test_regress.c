@@ -12,7 +12,10 @@
  *   - listing tables or intents failed on LMDB's empty-key rule;
  *   - clean with trash_s 0 left the files it had just marked in the trash;
  *   - two concurrent property changes could lose one (read-modify-write
- *     outside the transaction).
+ *     outside the transaction);
+ *   - a reader planning while clean ran could have its files deleted between
+ *     its snapshot and its lease (now: a planning lease, and clean re-reads
+ *     the leases after marking).
  */
 #include "tests/util/testutil.h"
 
@@ -307,6 +310,65 @@ static void test_set_props_compare_and_set(void)
 	strata_wh_close(wh);
 }
 
+static void test_clean_waits_for_planning_lease(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY", NULL, NULL,
+						  (const char *[]){"write.bucket.num=1"}, 1, &err), 0);
+	uint64_t v;
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1}", &v, &err), 0);
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":2}", &v, &err), 0);
+	strata_bucket_view bv;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "t", "", 0, strata_now_us(), &bv, &err), 0);
+	strata_job_plan plan;
+	strata_sort_plan(&bv, 0, &plan);
+	strata_job_result jr;
+	strata_job_ctl ctl = {.owner = "test@x:1"};
+	CU_ASSERT_EQUAL(strata_job_execute(wh, &bv, &plan, &ctl, &jr, &err), 0);
+	uint32_t table_id = bv.table.id;
+	strata_bucket_view_free(&bv);
+	/* a reader is planning: it holds the whole-table lease */
+	uint64_t lease;
+	CU_ASSERT_EQUAL(strata_mf_lease_take(strata_wh_mf(wh), table_id, STRATA_LEASE_ALL,
+					     60000000, &lease, &err), 0);
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	co.grace_s = 0;
+	co.trash_s = 0;
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &co, &cr, &err), 0);
+	CU_ASSERT_EQUAL(cr.files_deleted, 0);
+	CU_ASSERT_EQUAL(cr.kept_lease, 2);
+	/* marked by a clean that planned before the lease: the move waits */
+	CU_ASSERT_EQUAL(strata_mf_lease_take(strata_wh_mf(wh), table_id, 0, 1, &v, &err), 0);
+	strata_mf_lease_release(strata_wh_mf(wh), lease);
+	strata_mf_snap *snap;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(wh), &snap, &err), 0);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *fs;
+	size_t n;
+	CU_ASSERT_EQUAL(strata_mf_table_files(snap, table_id, a, &fs, &n, &err), 0);
+	strata_mf_snap_close(snap);
+	uint64_t ids[8];
+	size_t nids = 0;
+	for (size_t i = 0; i < n; i++)
+		if (fs[i].removed_version)
+			ids[nids++] = fs[i].id;
+	CU_ASSERT_EQUAL(nids, 2);
+	CU_ASSERT_EQUAL(strata_mf_commit_clean(strata_wh_mf(wh), table_id, ids, nids, &v, NULL, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_lease_take(strata_wh_mf(wh), table_id, STRATA_LEASE_ALL, 60000000,
+					     &lease, &err), 0);
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &co, &cr, &err), 0);
+	CU_ASSERT_EQUAL(cr.files_deleted, 0); /* still in their bucket directory */
+	strata_mf_lease_release(strata_wh_mf(wh), lease);
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &co, &cr, &err), 0);
+	CU_ASSERT_EQUAL(cr.files_deleted, 2);
+	CU_ASSERT_EQUAL(cr.files_unlinked, 2);
+	strata_arena_free(a);
+	strata_wh_close(wh);
+}
+
 static void register_regress(void)
 {
 	CU_pSuite s = CU_add_suite("regress", NULL, NULL);
@@ -320,6 +382,7 @@ static void register_regress(void)
 	TU_ADD(s, test_list_tables_and_intents);
 	TU_ADD(s, test_clean_trash_zero_unlinks_now);
 	TU_ADD(s, test_set_props_compare_and_set);
+	TU_ADD(s, test_clean_waits_for_planning_lease);
 }
 
 TU_MAIN(register_regress)
