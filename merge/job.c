@@ -316,13 +316,20 @@ static int inputs_still_live(strata_mf *mf, const strata_bucket_view *v,
 	rc = strata_mf_bucket_files(snap, v->table.id, v->part.id, v->bucket, a, &files, &n, err);
 	strata_mf_snap_close(snap);
 	for (size_t i = 0; rc == 0 && i < plan->ninputs; i++) {
-		bool live = false;
-		for (size_t k = 0; k < n && !live; k++)
-			live = files[k].id == plan->inputs[i]->id && files[k].removed_version == 0;
-		if (!live)
+		const strata_file_entry *now = NULL;
+		for (size_t k = 0; k < n && !now; k++)
+			if (files[k].id == plan->inputs[i]->id)
+				now = &files[k];
+		if (!now)
 			rc = strata_err_set(err, STRATA_ECONFLICT,
-					    "input file %s was replaced after the job was planned",
+					    "input file %s is gone from the manifest (replaced and "
+					    "cleaned after the job was planned)",
 					    plan->inputs[i]->name);
+		else if (now->removed_version)
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "input file %s was removed at version %llu, after the job "
+					    "was planned",
+					    now->name, (unsigned long long)now->removed_version);
 	}
 	strata_arena_free(a);
 	return rc;
