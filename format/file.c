@@ -222,11 +222,12 @@ int strata_format_detect(const char *path, strata_format *out, strata_err *err)
 	if (rc)
 		return rc;
 	uint8_t magic[4];
-	if (strata_rfile_size(f) < 4) {
+	uint64_t size = strata_rfile_size(f);
+	if (size < 4) {
 		strata_rfile_close(f);
 		return strata_err_set(err, STRATA_ECORRUPT,
 				      "\"%s\" is too short to be a data file (%llu bytes)", path,
-				      (unsigned long long)strata_rfile_size(f));
+				      (unsigned long long)size);
 	}
 	rc = strata_rfile_read(f, magic, 4, 0, err);
 	strata_rfile_close(f);

@@ -65,24 +65,6 @@ void pq_bitpack64(uint8_t *dst, const uint64_t *vals, size_t n, int width)
 		dst[o++] = (uint8_t)acc;
 }
 
-static void bitpack32(uint8_t *dst, const uint32_t *vals, size_t n, int width)
-{
-	uint64_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		acc |= (uint64_t)vals[i] << bits;
-		bits += width;
-		while (bits >= 8) {
-			dst[o++] = (uint8_t)acc;
-			acc >>= 8;
-			bits -= 8;
-		}
-	}
-	if (bits > 0)
-		dst[o++] = (uint8_t)acc;
-}
-
 /* Read `width` (0..64) bits at bit offset `bit` of p, where only avail_bits
  * bits exist.  Returns false if the value is not all there. */
 static inline bool read_bits(const uint8_t *p, uint64_t bit, int width, uint64_t avail_bits,
@@ -144,50 +126,71 @@ static void rle_run(strata_buf *out, uint32_t value, size_t count, int width)
 		strata_buf_putc(out, (uint8_t)(value >> (8 * i)));
 }
 
-static void bp_run32(strata_buf *out, const uint32_t *vals, size_t count, int width)
-{
-	size_t groups = (count + 7) / 8;
-	thrift_put_uvarint(out, (uint64_t)groups << 1 | 1);
-	size_t bytes = groups * (size_t)width;
-	strata_buf_reserve(out, bytes + 8);
-	uint8_t *dst = out->data + out->len;
-	size_t full = count & ~(size_t)7;
-	bitpack32(dst, vals, full, width);
-	if (full < count) {
-		uint32_t tail[8] = {0};
-		memcpy(tail, vals + full, (count - full) * sizeof(uint32_t));
-		bitpack32(dst + full / 8 * (size_t)width, tail, 8, width);
+/* A bit-packed run of count values (padded with zeros to a multiple of 8;
+ * only the last run of a stream may be padded, so callers pass multiples of
+ * 8 except at the end). */
+#define DEFINE_BP_RUN(NAME, T)                                                         \
+	static void NAME(strata_buf *out, const T *vals, size_t count, int width)       \
+	{                                                                               \
+		size_t groups = (count + 7) / 8;                                        \
+		thrift_put_uvarint(out, (uint64_t)groups << 1 | 1);                     \
+		size_t bytes = groups * (size_t)width;                                  \
+		strata_buf_reserve(out, bytes + 8);                                     \
+		uint8_t *dst = out->data + out->len;                                    \
+		uint64_t acc = 0;                                                       \
+		int bits = 0;                                                           \
+		size_t o = 0;                                                           \
+		for (size_t i = 0; i < groups * 8; i++) {                               \
+			acc |= (uint64_t)(i < count ? vals[i] : 0) << bits;             \
+			bits += width;                                                  \
+			while (bits >= 8) {                                             \
+				dst[o++] = (uint8_t)acc;                                \
+				acc >>= 8;                                              \
+				bits -= 8;                                              \
+			}                                                               \
+		}                                                                       \
+		out->len += bytes;                                                      \
 	}
-	out->len += bytes;
-}
+
+/* The hybrid encoder: a run of 8 or more equal values becomes an RLE run,
+ * anything else is bit-packed 8 values at a time. */
+#define DEFINE_RLE_ENCODE(NAME, T, BP)                                                 \
+	static void NAME(strata_buf *out, const T *v, size_t n, int width)              \
+	{                                                                               \
+		size_t i = 0;                                                           \
+		size_t bp_start = n; /* none pending */                                 \
+		while (i < n) {                                                         \
+			size_t r = 1;                                                   \
+			while (i + r < n && v[i + r] == v[i])                           \
+				r++;                                                    \
+			if (r >= 8) {                                                   \
+				if (bp_start < i)                                       \
+					BP(out, v + bp_start, i - bp_start, width);     \
+				bp_start = n;                                           \
+				while (r > 0) {                                         \
+					size_t k = r > 0x7fffffff ? 0x7fffffff : r;     \
+					rle_run(out, v[i], k, width);                   \
+					r -= k;                                         \
+					i += k;                                         \
+				}                                                       \
+			} else {                                                        \
+				if (bp_start == n)                                      \
+					bp_start = i;                                   \
+				i = i + 8 < n ? i + 8 : n;                              \
+			}                                                               \
+		}                                                                       \
+		if (bp_start < n)                                                       \
+			BP(out, v + bp_start, n - bp_start, width);                     \
+	}
+
+DEFINE_BP_RUN(bp_run32, uint32_t)
+DEFINE_BP_RUN(bp_run8, uint8_t)
+DEFINE_RLE_ENCODE(rle_encode32, uint32_t, bp_run32)
+DEFINE_RLE_ENCODE(rle_encode8, uint8_t, bp_run8)
 
 void pq_rle_encode(strata_buf *out, const uint32_t *v, size_t n, int width)
 {
-	size_t i = 0;
-	size_t bp_start = n; /* none pending */
-	while (i < n) {
-		size_t r = 1;
-		while (i + r < n && v[i + r] == v[i])
-			r++;
-		if (r >= 8) {
-			if (bp_start < i)
-				bp_run32(out, v + bp_start, i - bp_start, width);
-			bp_start = n;
-			/* runs are limited to 2^31 - 1 values */
-			while (r > 0) {
-				size_t k = r > 0x7fffffff ? 0x7fffffff : r;
-				rle_run(out, v[i], k, width);
-				r -= k;
-				i += k;
-			}
-		} else {
-			if (bp_start == n)
-				bp_start = i;
-			i = i + 8 < n ? i + 8 : n;
-		}
-	}
-	if (bp_start < n)
-		bp_run32(out, v + bp_start, n - bp_start, width);
+	rle_encode32(out, v, n, width);
 }
 
 void pq_rle_encode_bits(strata_buf *out, const uint8_t *v, size_t n)
@@ -200,17 +203,7 @@ void pq_rle_encode_bits(strata_buf *out, const uint8_t *v, size_t n)
 		rle_run(out, ones ? 1 : 0, n, 1);
 		return;
 	}
-	/* general case through the 32-bit encoder, a chunk at a time */
-	uint32_t tmp[4096];
-	size_t i = 0;
-	while (i < n) {
-		size_t k = n - i < 4096 ? n - i : 4096;
-		for (size_t j = 0; j < k; j++)
-			tmp[j] = v[i + j];
-		/* chunks are multiples of 8, so bit-packed groups never straddle */
-		pq_rle_encode(out, tmp, k, 1);
-		i += k;
-	}
+	rle_encode8(out, v, n, 1);
 }
 
 /* ---- RLE / bit-packed hybrid: decoding ----------------------------------- */

@@ -68,6 +68,7 @@
 
 #define PW_PAGE_MAX_ROWS 20000
 #define PW_STATS_MAX_BYTES 64
+#define PW_DICT_PROBE 4096 /* values seen before judging a dictionary */
 #define PW_PAGE_BYTES_MIN 64
 #define PW_PAGE_BYTES_MAX (128ull << 20)
 #define PW_DICT_BYTES_MAX (64ull << 20)
@@ -102,6 +103,8 @@ typedef struct pw_col {
 	pw_mode mode0; /* mode at the start of a chunk */
 	pw_mode mode;
 	bool is_dict_checked;
+	uint64_t dict_vals;        /* values dictionary-encoded in this chunk */
+	uint64_t dict_plain_bytes; /* their PLAIN size */
 	/* dictionary */
 	uint32_t dict_n;
 	uint32_t dict_cap;
@@ -546,6 +549,15 @@ static void dict_entry_plain(const pw_col *c, uint32_t e, strata_buf *buf)
 
 /* ---- pages ------------------------------------------------------------------ */
 
+/* Copy n bytes (possibly 0, p possibly NULL) into the arena. */
+static const uint8_t *arena_copy(strata_arena *a, const uint8_t *p, size_t n)
+{
+	uint8_t *d = strata_arena_alloc(a, n ? n : 1);
+	if (n)
+		memcpy(d, p, n);
+	return d;
+}
+
 static int poison(pw *w, int code)
 {
 	w->is_poisoned = true;
@@ -605,20 +617,22 @@ static void page_dict_to_plain(pw_col *c)
 
 /* Close the open page of c: encode, compress, append to the chunk buffer.
  * Works in memory only; cannot fail. */
-static void page_flush(pw *w, pw_col *c)
+static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 {
 	if (c->page_rows == 0)
 		return;
-	/* the dictionary must pay for itself on the first page */
-	if (c->mode == PW_DICT && !c->is_dict_checked) {
+	/* the dictionary must pay for itself, judged once PW_DICT_PROBE values
+	 * are in (or at the end of a smaller chunk) */
+	if (c->mode == PW_DICT && !c->is_dict_checked &&
+	    (c->dict_vals >= PW_DICT_PROBE || is_chunk_end)) {
 		c->is_dict_checked = true;
-		uint64_t plain = c->page_raw_bytes;
 		int bw = pq_bit_width(c->dict_n ? c->dict_n - 1 : 0);
-		uint64_t with_dict = c->dict_data.len + ((uint64_t)c->page_vals * (uint64_t)bw + 7) / 8;
-		if (with_dict >= plain) {
+		uint64_t with_dict = c->dict_data.len + (c->dict_vals * (uint64_t)bw + 7) / 8;
+		if (with_dict >= c->dict_plain_bytes) {
 			page_dict_to_plain(c);
 			c->mode = PW_PLAIN;
-			dict_reset(c);
+			if (!c->has_dict_pages)
+				dict_reset(c); /* no page needs it: no dictionary page */
 		}
 	}
 	strata_buf *body = &w->body;
@@ -712,9 +726,9 @@ static void page_flush(pw *w, pw_col *c)
 	pr->nan_count = c->ps.nans;
 	pr->is_null_page = c->page_vals == 0;
 	if (h.data.stats.has_min) {
-		pr->min.p = strata_arena_dup(w->arena, w->smin.data, w->smin.len ? w->smin.len : 1);
+		pr->min.p = arena_copy(w->arena, w->smin.data, w->smin.len);
 		pr->min.len = (uint32_t)w->smin.len;
-		pr->max.p = strata_arena_dup(w->arena, w->smax.data, w->smax.len ? w->smax.len : 1);
+		pr->max.p = arena_copy(w->arena, w->smax.data, w->smax.len);
 		pr->max.len = (uint32_t)w->smax.len;
 	} else if (c->page_vals > 0) {
 		/* non-null values but no bounds (all NaN, or untruncatable bytes):
@@ -743,13 +757,13 @@ static void page_flush(pw *w, pw_col *c)
 static inline void page_check(pw *w, pw_col *c)
 {
 	if (c->page_rows >= PW_PAGE_MAX_ROWS || c->page_raw_bytes >= w->page_bytes)
-		page_flush(w, c);
+		page_flush(w, c, false);
 }
 
 /* Dictionary full: close the page and continue PLAIN (invariant 2). */
 static void dict_fallback(pw *w, pw_col *c)
 {
-	page_flush(w, c);
+	page_flush(w, c, false);
 	c->mode = PW_PLAIN;
 }
 
@@ -790,10 +804,13 @@ static inline void add_fixed(pw *w, pw_col *c, uint64_t bits, int width)
 {
 	if (c->mode == PW_DICT) {
 		uint32_t e;
-		if (dict_fixed(w, c, bits, width, &e))
+		if (dict_fixed(w, c, bits, width, &e)) {
 			c->idx[c->page_vals] = e;
-		else
+			c->dict_vals++;
+			c->dict_plain_bytes += (uint64_t)width;
+		} else {
 			dict_fallback(w, c);
+		}
 	}
 	if (c->mode == PW_PLAIN)
 		strata_buf_append(&c->plain, &bits, (size_t)width);
@@ -823,10 +840,13 @@ static void add_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n)
 {
 	if (c->mode == PW_DICT) {
 		uint32_t e;
-		if (dict_bytes(w, c, p, n, &e))
+		if (dict_bytes(w, c, p, n, &e)) {
 			c->idx[c->page_vals] = e;
-		else
+			c->dict_vals++;
+			c->dict_plain_bytes += 4 + (uint64_t)n;
+		} else {
 			dict_fallback(w, c);
+		}
 	}
 	if (c->mode == PW_PLAIN) {
 		strata_buf_append(&c->plain, &n, 4);
@@ -908,6 +928,7 @@ static void col_chunk_reset(pw_col *c)
 	dict_reset(c);
 	c->mode = c->mode0;
 	c->is_dict_checked = false;
+	c->dict_vals = c->dict_plain_bytes = 0;
 	strata_buf_reset(&c->chunk);
 	c->npages = 0;
 	c->chunk_rows = 0;
@@ -1091,8 +1112,8 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 	put_stats(&m->stats, c, &c->cs, &w->smin, &w->smax);
 	/* the footer outlives these scratch buffers */
 	if (m->stats.has_min) {
-		m->stats.min.p = strata_arena_dup(w->arena, m->stats.min.p, m->stats.min.len + 1);
-		m->stats.max.p = strata_arena_dup(w->arena, m->stats.max.p, m->stats.max.len + 1);
+		m->stats.min.p = arena_copy(w->arena, m->stats.min.p, m->stats.min.len);
+		m->stats.max.p = arena_copy(w->arena, m->stats.max.p, m->stats.max.len);
 	}
 	pq_enc_stats es[4];
 	uint32_t nes = 0;
@@ -1130,7 +1151,7 @@ static int rg_flush(pw *w, strata_err *err)
 	uint64_t total_uncompressed = 0;
 	for (uint32_t i = 0; i < w->nleaf; i++) {
 		pw_col *c = &w->cols[i];
-		page_flush(w, c);
+		page_flush(w, c, true);
 		uint64_t u = 0;
 		int rc = chunk_write(w, c, &g->cols[i], &ix[i], &u, err);
 		if (rc)
