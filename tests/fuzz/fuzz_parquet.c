@@ -78,6 +78,10 @@ static int fuzz_read(strata_run *run, const strata_schema *rs, int max, strata_b
 /* Run the whole harness on one input, using dir for the scratch file. */
 static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char *dir)
 {
+	/* Avro row files go to Avro C, which is not what this target tests (and
+	 * which aborts on some hostile inputs of its own) */
+	if (size >= 4 && memcmp(data, "Obj\x01", 4) == 0)
+		return 0;
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/fuzz-%ld.parquet", dir, (long)getpid());
 	FILE *f = fopen(path, "wb");
