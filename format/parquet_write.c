@@ -249,7 +249,8 @@ static inline int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_
 static inline uint64_t bytes_prefix(const uint8_t *p, size_t n)
 {
 	uint64_t v = 0;
-	memcpy(&v, p, n < 8 ? n : 8);
+	if (n)
+		memcpy(&v, p, n < 8 ? n : 8);
 	return __builtin_bswap64(v);
 }
 

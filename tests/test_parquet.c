@@ -1435,6 +1435,48 @@ static void test_hostile_files(void)
 		CU_ASSERT(strstr(e.msg, cases[i].needle) != NULL);
 		CU_ASSERT(strstr(e.msg, "h.parquet") != NULL);
 	}
+	/* footers that parse but would expand: empty column chunks, and a
+	 * swarm of one-letter schema elements */
+	for (int kind = 0; kind < 2; kind++) {
+		strata_buf f = {0};
+		thrift_w w;
+		strata_buf_append(&f, "PAR1", 4);
+		size_t start = f.len;
+		thrift_w_init(&w, &f);
+		thrift_w_struct_begin(&w);
+		thrift_w_i32(&w, 1, 2);
+		uint32_t nel = kind ? 200000 : 1;
+		thrift_w_field_list(&w, 2, THRIFT_STRUCT, nel);
+		for (uint32_t i = 0; i < nel; i++) {
+			thrift_w_struct_begin(&w);
+			thrift_w_string(&w, 4, "x");
+			thrift_w_struct_end(&w);
+		}
+		thrift_w_i64(&w, 3, 0);
+		thrift_w_field_list(&w, 4, THRIFT_STRUCT, 1);
+		thrift_w_struct_begin(&w);
+		uint32_t ncc = kind ? 0 : 1000;
+		thrift_w_field_list(&w, 1, THRIFT_STRUCT, ncc);
+		for (uint32_t i = 0; i < ncc; i++) {
+			thrift_w_struct_begin(&w);
+			thrift_w_struct_end(&w);
+		}
+		thrift_w_i64(&w, 2, 0);
+		thrift_w_i64(&w, 3, 0);
+		thrift_w_struct_end(&w);
+		thrift_w_struct_end(&w);
+		uint32_t flen = (uint32_t)(f.len - start);
+		strata_buf_append(&f, &flen, 4);
+		strata_buf_append(&f, "PAR1", 4);
+		tu_write_file(p, f.data, f.len);
+		int rc = read_all_code(p, &rows, &e);
+		CU_ASSERT_EQUAL(rc, STRATA_ECORRUPT);
+		const char *want = kind ? "decodes to more than" : "ColumnChunk lacks meta_data";
+		if (!strstr(e.msg, want))
+			fprintf(stderr, "expansion %d: %s\n", kind, e.msg);
+		CU_ASSERT(strstr(e.msg, want) != NULL);
+		strata_buf_free(&f);
+	}
 	/* a footer claiming a huge row count with a tiny column chunk */
 	strata_schema *s = mk_schema(1, dict_cols, 3);
 	strata_write_opts o;
