@@ -102,10 +102,10 @@ int pq_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 	uint64_t v = 0;
 	for (int shift = 0; shift < 70; shift += 7) {
 		if (p >= end)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint8_t b = *p++;
 		if (shift == 63 && b > 1)
-			return -1;
+			return STRATA_ECORRUPT;
 		v |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
 			*pp = p;
@@ -113,7 +113,7 @@ int pq_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 			return 0;
 		}
 	}
-	return -1;
+	return STRATA_ECORRUPT;
 }
 
 /* ---- RLE / bit-packed hybrid: encoding ----------------------------------- */
@@ -212,7 +212,7 @@ int pq_rle_init(pq_rle_dec *d, const uint8_t *p, size_t n, int width)
 {
 	memset(d, 0, sizeof(*d));
 	if (width < 0 || width > 32)
-		return -1;
+		return STRATA_ECORRUPT;
 	d->p = p;
 	d->end = p + n;
 	d->width = width;
@@ -224,12 +224,12 @@ static int rle_next_run(pq_rle_dec *d)
 {
 	uint64_t h;
 	if (pq_uvarint(&d->p, d->end, &h) != 0)
-		return -1;
+		return STRATA_ECORRUPT;
 	if (h & 1) {
 		uint64_t groups = h >> 1;
 		/* invariant 2 */
 		if (groups == 0 || groups > 0x7fffffff / 8)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint64_t bytes = groups * (uint64_t)d->width;
 		uint64_t avail = (uint64_t)(d->end - d->p);
 		if (avail > bytes)
@@ -242,16 +242,16 @@ static int rle_next_run(pq_rle_dec *d)
 	} else {
 		uint64_t count = h >> 1;
 		if (count == 0 || count > 0x7fffffff)
-			return -1;
+			return STRATA_ECORRUPT;
 		int bytes = (d->width + 7) / 8;
 		if (d->end - d->p < bytes)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint32_t v = 0;
 		for (int i = 0; i < bytes; i++)
 			v |= (uint32_t)d->p[i] << (8 * i);
 		d->p += bytes;
 		if (d->width < 32 && (v >> d->width) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		d->rle_value = v;
 		d->rle_left = (uint32_t)count;
 	}
@@ -273,7 +273,7 @@ int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n)
 			int w = d->width;
 			uint64_t need = d->bp_bit + (uint64_t)k * (uint64_t)w;
 			if (need > d->bp_bits_avail)
-				return -1;
+				return STRATA_ECORRUPT;
 			/* fast path: whole 8-byte loads while they stay in bounds */
 			uint64_t bit = d->bp_bit;
 			uint64_t mask = w == 32 ? 0xffffffffull : (1ull << w) - 1;
@@ -286,7 +286,7 @@ int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n)
 					memcpy(&lo, d->bp + byte, 8);
 					v = (lo >> (bit & 7)) & mask;
 				} else if (!read_bits(d->bp, bit, w, d->bp_bits_avail, &v)) {
-					return -1;
+					return STRATA_ECORRUPT;
 				}
 				out[i] = (uint32_t)v;
 				bit += (uint64_t)w;
@@ -296,7 +296,7 @@ int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n)
 			n -= k;
 			d->bp_left -= (uint32_t)k;
 		} else if (rle_next_run(d) != 0) {
-			return -1;
+			return STRATA_ECORRUPT;
 		}
 	}
 	return 0;
@@ -315,12 +315,12 @@ int pq_rle_skip(pq_rle_dec *d, size_t n, uint32_t value, uint64_t *count_eq)
 			size_t k = n < d->bp_left ? n : d->bp_left;
 			uint64_t need = d->bp_bit + (uint64_t)k * (uint64_t)d->width;
 			if (need > d->bp_bits_avail)
-				return -1;
+				return STRATA_ECORRUPT;
 			if (count_eq) {
 				for (size_t i = 0; i < k; i++) {
 					uint64_t v;
 					if (!read_bits(d->bp, d->bp_bit, d->width, d->bp_bits_avail, &v))
-						return -1;
+						return STRATA_ECORRUPT;
 					*count_eq += v == value;
 					d->bp_bit += (uint64_t)d->width;
 				}
@@ -330,7 +330,7 @@ int pq_rle_skip(pq_rle_dec *d, size_t n, uint32_t value, uint64_t *count_eq)
 			n -= k;
 			d->bp_left -= (uint32_t)k;
 		} else if (rle_next_run(d) != 0) {
-			return -1;
+			return STRATA_ECORRUPT;
 		}
 	}
 	return 0;
@@ -429,12 +429,12 @@ int pq_delta_init(pq_delta_dec *d, const uint8_t *p, size_t n)
 	uint64_t first;
 	if (pq_uvarint(&d->p, d->end, &d->block_size) || pq_uvarint(&d->p, d->end, &d->mini_count) ||
 	    pq_uvarint(&d->p, d->end, &d->total) || pq_uvarint(&d->p, d->end, &first))
-		return -1;
+		return STRATA_ECORRUPT;
 	/* invariant 2 */
 	if (d->block_size == 0 || d->block_size % 128 != 0 || d->block_size > 65536 ||
 	    d->mini_count == 0 || d->block_size % d->mini_count != 0 ||
 	    (d->block_size / d->mini_count) % 32 != 0 || d->total > 0x7fffffff)
-		return -1;
+		return STRATA_ECORRUPT;
 	d->per_mini = d->block_size / d->mini_count;
 	d->last = (uint64_t)thrift_unzigzag64(first);
 	d->left = d->total;
@@ -449,17 +449,17 @@ static int delta_next_mini(pq_delta_dec *d)
 	if (d->mini_idx >= d->mini_count) {
 		uint64_t zz;
 		if (pq_uvarint(&d->p, d->end, &zz) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		d->min_delta = (uint64_t)thrift_unzigzag64(zz);
 		if ((uint64_t)(d->end - d->p) < d->mini_count)
-			return -1;
+			return STRATA_ECORRUPT;
 		memcpy(d->widths, d->p, d->mini_count);
 		d->p += d->mini_count;
 		d->mini_idx = 0;
 	}
 	int w = d->widths[d->mini_idx++];
 	if (w > 64)
-		return -1;
+		return STRATA_ECORRUPT;
 	uint64_t bytes = d->per_mini * (uint64_t)w / 8;
 	uint64_t avail = (uint64_t)(d->end - d->p);
 	if (avail > bytes)
@@ -477,7 +477,7 @@ int pq_delta_get(pq_delta_dec *d, uint64_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (d->left == 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		if (d->is_first) {
 			d->is_first = false;
 			d->left--;
@@ -485,10 +485,10 @@ int pq_delta_get(pq_delta_dec *d, uint64_t *out, size_t n)
 			continue;
 		}
 		if (d->mini_left == 0 && delta_next_mini(d) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint64_t v;
 		if (!read_bits(d->mini, d->mini_bit, d->width, d->mini_bits_avail, &v))
-			return -1;
+			return STRATA_ECORRUPT;
 		d->mini_bit += (uint64_t)d->width;
 		d->mini_left--;
 		d->left--;
@@ -502,7 +502,7 @@ int pq_delta_skip(pq_delta_dec *d, size_t n)
 {
 	while (n > 0) {
 		if (d->left == 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		if (d->is_first) {
 			d->is_first = false;
 			d->left--;
@@ -510,7 +510,7 @@ int pq_delta_skip(pq_delta_dec *d, size_t n)
 			continue;
 		}
 		if (d->mini_left == 0 && delta_next_mini(d) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint64_t k = n < d->mini_left ? n : d->mini_left;
 		if (k > d->left)
 			k = d->left;
@@ -521,7 +521,7 @@ int pq_delta_skip(pq_delta_dec *d, size_t n)
 			for (uint64_t j = 0; j < k; j++) {
 				uint64_t v;
 				if (!read_bits(d->mini, d->mini_bit, d->width, d->mini_bits_avail, &v))
-					return -1;
+					return STRATA_ECORRUPT;
 				d->mini_bit += (uint64_t)d->width;
 				d->last += d->min_delta + v;
 			}
