@@ -149,7 +149,8 @@ int strata_io_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 int strata_io_pread_all(int fd, void *buf, size_t n, off_t off);
 /* fsync a directory by path. */
 int strata_io_fsync_dir(const char *dir);
-/* mkdir -p (mode 0755 unless given); existing directories are fine. */
+/* mkdir -p (mode 0755 unless given); existing directories are fine; the
+ * parent of every directory created is fsynced. */
 int strata_io_mkdirs(const char *path, mode_t mode);
 
 /* ------------------------------------------------------------------------ */

@@ -203,6 +203,20 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 			int rc = strata_io()->mkdir(tmp, mode);
 			if (rc < 0 && rc != -EEXIST)
 				return rc;
+			if (rc == 0) {
+				/* a new directory entry is durable only once its
+				 * parent is fsynced */
+				char *slash = strrchr(tmp, '/');
+				if (slash && slash != tmp) {
+					*slash = '\0';
+					rc = strata_io_fsync_dir(tmp);
+					*slash = '/';
+				} else {
+					rc = strata_io_fsync_dir(slash ? "/" : ".");
+				}
+				if (rc < 0)
+					return rc;
+			}
 			*p = c;
 			if (c == '\0')
 				break;

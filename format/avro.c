@@ -14,11 +14,26 @@
  * Records carry no _seq: the version that committed the file is the _seq of
  * all of them (the manifest's file entry says which).
  *
- * The writer streams into a strata_wfile through a stdio cookie, so the I/O
- * vtable sees every byte and a failed write poisons the file.  The reader
- * reads through a cookie over strata_rfile and checks the file's Avro schema
- * against the schema version the manifest names (same names, types, order);
- * any mismatch or decoding failure is STRATA_ECORRUPT naming the file.
+ * The writer is Avro C's: it streams into a strata_wfile through a stdio
+ * cookie, so the I/O vtable sees every byte and a failed write poisons the
+ * file.
+ *
+ * The reader parses the container itself (header, metadata map, sync marker,
+ * blocks) and decodes records with a hand-written, bounds-checked decoder;
+ * Avro C parses the schema JSON of the header.  Parsing a schema costs more
+ * than reading a small row file, so a file whose header schema text is byte-
+ * identical to one already checked against the same table schema skips the
+ * parse (a small process-wide cache keyed by both hashes).  A file's schema
+ * must match the schema version its manifest entry names (names, types,
+ * order); any mismatch or decoding failure is STRATA_ECORRUPT naming the file.
+ *
+ * Reader invariants:
+ *   1. no read outside the current block buffer: every varint, length and
+ *      fixed-size value is checked against the bytes left;
+ *   2. a block's count, size and (inflated) length are bounded
+ *      (AVRO_MAX_BLOCK_BYTES), and its trailing sync must equal the header's;
+ *   3. the record count of a block is honoured exactly: leftover bytes or a
+ *      short block are corruption.
  *
  * Thread safety: one handle per thread.
  */
@@ -26,8 +41,10 @@
 
 #include <avro.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define AVRO_BLOCK_BYTES (64 * 1024)
 
@@ -243,8 +260,11 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		goto fail;
 	}
 	const char *codec = opts->codec == STRATA_CODEC_DEFLATE ? "deflate" : "null";
+	/* Avro C needs one record to fit in its block buffer */
+	size_t block = opts->avro_block_bytes > AVRO_BLOCK_BYTES ? (size_t)opts->avro_block_bytes :
+								   AVRO_BLOCK_BYTES;
 	if (avro_file_writer_create_with_codec_fp(w->fp, path, 0, w->schema, &w->writer,
-						  codec, AVRO_BLOCK_BYTES) != 0) {
+						  codec, block) != 0) {
 		w->writer = NULL;
 		rc = strata_err_set(err, -EIO, "\"%s\": could not start the Avro file: %s",
 				    path, avro_strerror());
@@ -361,85 +381,197 @@ const strata_fw_backend strata_avro_writer = {
 	.abort = avro_w_abort,
 };
 
-/* ---- reader -------------------------------------------------------------- */
+/* ---- reader ----------------------------------------------------------------- */
+
+#define AVRO_MAX_BLOCK_BYTES (64u << 20)
+#define AVRO_MAX_HEADER_BYTES (1u << 20)
 
 typedef struct avro_r {
 	strata_rfile *rf;
-	uint64_t pos;
-	FILE *fp;
-	avro_file_reader_t reader;
-	avro_schema_t wschema;
-	avro_value_iface_t *iface;
-	avro_value_t rec;
-	bool has_rec;
+	uint64_t pos;          /* file offset of the next block */
+	uint64_t size;
+	uint8_t sync[16];
+	bool is_deflate;
 	strata_schema *own_schema;
 	const strata_schema *schema;
 	const bool *need;
-	bool *is_union; /* per column: stored as ["null", T] */
-	int io_error;
+	bool *is_union;        /* per column: stored as ["null", T] */
+	uint8_t *raw;          /* block bytes as stored */
+	size_t raw_cap;
+	uint8_t *buf;          /* decoded block */
+	size_t buf_cap, buf_len, buf_off;
+	uint64_t left;         /* records left in the current block */
 	char *path;
 } avro_r;
 
-static ssize_t avro_r_cookie_read(void *cookie, char *buf, size_t n)
+/* ---- primitive decoding (invariant 1) -------------------------------------------- */
+
+typedef struct cur {
+	const uint8_t *p;
+	size_t n, off;
+} cur;
+
+static int cur_long(cur *c, int64_t *out)
 {
-	avro_r *r = cookie;
-	uint64_t size = strata_rfile_size(r->rf);
-	if (r->pos >= size)
-		return 0;
-	if (n > size - r->pos)
-		n = (size_t)(size - r->pos);
-	ssize_t got = strata_io()->pread(strata_rfile_fd(r->rf), buf, n, (off_t)r->pos);
-	if (got < 0) {
-		r->io_error = (int)got;
-		errno = (int)-got;
-		return -1;
+	uint64_t v = 0;
+	for (int shift = 0; shift < 70; shift += 7) {
+		if (c->off >= c->n)
+			return -1;
+		uint8_t b = c->p[c->off++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+			return 0;
+		}
 	}
-	r->pos += (uint64_t)got;
-	return got;
+	return -1;
 }
 
-static int avro_r_cookie_seek(void *cookie, off64_t *off, int whence)
+static int cur_bytes(cur *c, const uint8_t **p, size_t *len)
 {
-	avro_r *r = cookie;
-	int64_t base = whence == SEEK_SET ? 0 :
-		       whence == SEEK_CUR ? (int64_t)r->pos :
-					    (int64_t)strata_rfile_size(r->rf);
-	int64_t to = base + *off;
-	if (to < 0) {
-		errno = EINVAL;
+	int64_t n;
+	if (cur_long(c, &n) || n < 0 || (uint64_t)n > c->n - c->off)
 		return -1;
-	}
-	r->pos = (uint64_t)to;
-	*off = to;
+	*p = c->p + c->off;
+	*len = (size_t)n;
+	c->off += (size_t)n;
 	return 0;
 }
 
-static int avro_r_cookie_close(void *cookie)
+static int cur_fixed(cur *c, void *out, size_t n)
 {
-	(void)cookie;
+	if (c->n - c->off < n)
+		return -1;
+	memcpy(out, c->p + c->off, n);
+	c->off += n;
 	return 0;
 }
+
+/* ---- schema check cache ------------------------------------------------------------ */
+
+typedef struct schema_ok {
+	uint64_t expect_hash, header_hash;
+} schema_ok;
+
+static pthread_mutex_t schema_ok_mu = PTHREAD_MUTEX_INITIALIZER;
+static schema_ok schema_ok_cache[128];
+static unsigned schema_ok_next;
+
+static bool schema_ok_lookup(uint64_t e, uint64_t h)
+{
+	bool hit = false;
+	pthread_mutex_lock(&schema_ok_mu);
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(schema_ok_cache) && !hit; i++)
+		hit = schema_ok_cache[i].expect_hash == e && schema_ok_cache[i].header_hash == h;
+	pthread_mutex_unlock(&schema_ok_mu);
+	return hit;
+}
+
+static void schema_ok_add(uint64_t e, uint64_t h)
+{
+	pthread_mutex_lock(&schema_ok_mu);
+	schema_ok_cache[schema_ok_next++ % STRATA_ARRAY_LEN(schema_ok_cache)] =
+		(schema_ok){.expect_hash = e, .header_hash = h};
+	pthread_mutex_unlock(&schema_ok_mu);
+}
+
+/* Identity of a schema for the cache: every field that shapes the storage. */
+static uint64_t schema_identity(const strata_schema *s)
+{
+	strata_buf b = {0};
+	strata_buf_append(&b, &s->version, sizeof(s->version));
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		const strata_column *c = &s->cols[i];
+		int32_t f[4] = {(int32_t)c->id, (int32_t)c->type, c->is_nullable, c->key_pos};
+		strata_buf_append(&b, f, sizeof(f));
+		strata_buf_append(&b, c->name, strlen(c->name) + 1);
+	}
+	uint64_t h = strata_hash64(b.data, b.len);
+	strata_buf_free(&b);
+	return h;
+}
+
+/* ---- open ---------------------------------------------------------------------------- */
 
 static void avro_r_close(void *state)
 {
 	avro_r *r = state;
 	if (!r)
 		return;
-	if (r->has_rec)
-		avro_value_decref(&r->rec);
-	if (r->iface)
-		avro_value_iface_decref(r->iface);
-	if (r->wschema)
-		avro_schema_decref(r->wschema);
-	if (r->reader)
-		avro_file_reader_close(r->reader);
-	if (r->fp)
-		fclose(r->fp); /* opened with should_close = 0: ours to close */
 	strata_rfile_close(r->rf);
 	strata_schema_free(r->own_schema);
 	free(r->is_union);
+	free(r->raw);
+	free(r->buf);
 	free(r->path);
 	free(r);
+}
+
+static int bad(avro_r *r, strata_err *err, const char *what)
+{
+	return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": damaged Avro file: %s", r->path, what);
+}
+
+/* Read the header: magic, metadata (schema, codec), sync.  *schema_json and
+ * its length point into *hdr (caller frees). */
+static int read_header(avro_r *r, uint8_t **hdr, const uint8_t **schema_json,
+		       size_t *schema_len, strata_err *err)
+{
+	size_t n = r->size < AVRO_MAX_HEADER_BYTES ? (size_t)r->size : AVRO_MAX_HEADER_BYTES;
+	uint8_t *h = strata_malloc(n ? n : 1);
+	*hdr = h;
+	int rc = strata_rfile_read(r->rf, h, n, 0, err);
+	if (rc)
+		return rc;
+	if (n < 4 || memcmp(h, "Obj\x01", 4) != 0)
+		return bad(r, err, "bad magic");
+	cur c = {.p = h, .n = n, .off = 4};
+	const uint8_t *codec = NULL;
+	size_t codec_len = 0;
+	*schema_json = NULL;
+	for (;;) {
+		int64_t count;
+		if (cur_long(&c, &count))
+			return bad(r, err, "truncated metadata");
+		if (count == 0)
+			break;
+		if (count < 0) {
+			int64_t bytes;
+			if (cur_long(&c, &bytes) || count == INT64_MIN)
+				return bad(r, err, "truncated metadata");
+			count = -count;
+		}
+		if (count > 1024)
+			return bad(r, err, "too many metadata entries");
+		for (int64_t i = 0; i < count; i++) {
+			const uint8_t *k, *v;
+			size_t kl, vl;
+			if (cur_bytes(&c, &k, &kl) || cur_bytes(&c, &v, &vl))
+				return bad(r, err, "truncated metadata");
+			if (kl == 11 && memcmp(k, "avro.schema", 11) == 0) {
+				*schema_json = v;
+				*schema_len = vl;
+			} else if (kl == 10 && memcmp(k, "avro.codec", 10) == 0) {
+				codec = v;
+				codec_len = vl;
+			}
+		}
+	}
+	if (cur_fixed(&c, r->sync, 16))
+		return bad(r, err, "truncated header (no sync marker)");
+	if (!*schema_json)
+		return bad(r, err, "no avro.schema in the header");
+	if (codec && !(codec_len == 4 && memcmp(codec, "null", 4) == 0)) {
+		if (codec_len == 7 && memcmp(codec, "deflate", 7) == 0)
+			r->is_deflate = true;
+		else
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": unsupported Avro codec \"%.*s\" (strata reads "
+					      "null and deflate)",
+					      r->path, (int)(codec_len > 32 ? 32 : codec_len), codec);
+	}
+	r->pos = c.off;
+	return 0;
 }
 
 static int avro_r_open(const char *path, const strata_schema *file_schema, void **state,
@@ -447,45 +579,52 @@ static int avro_r_open(const char *path, const strata_schema *file_schema, void 
 {
 	avro_r *r = strata_calloc(1, sizeof(*r));
 	r->path = strata_strdup(path);
+	uint8_t *hdr = NULL;
+	avro_schema_t as = NULL;
 	int rc = strata_rfile_open(path, &r->rf, err);
 	if (rc)
 		goto fail;
-	cookie_io_functions_t fns = {
-		.read = avro_r_cookie_read,
-		.write = NULL,
-		.seek = avro_r_cookie_seek,
-		.close = avro_r_cookie_close,
-	};
-	r->fp = fopencookie(r, "r", fns);
-	if (!r->fp) {
-		rc = strata_err_set(err, -errno, "\"%s\": fopencookie failed", path);
-		goto fail;
-	}
-	if (avro_file_reader_fp(r->fp, path, 0, &r->reader) != 0) {
-		r->reader = NULL;
-		rc = strata_err_set(err, r->io_error ? r->io_error : STRATA_ECORRUPT,
-				    "\"%s\": not a readable Avro file: %s", path,
-				    r->io_error ? strata_strerror(r->io_error) : avro_strerror());
-		goto fail;
-	}
-	r->wschema = avro_file_reader_get_writer_schema(r->reader);
-	rc = avro_schema_read(path, r->wschema, file_schema, &r->own_schema, err);
+	r->size = strata_rfile_size(r->rf);
+	const uint8_t *sj = NULL;
+	size_t sl = 0;
+	rc = read_header(r, &hdr, &sj, &sl, err);
 	if (rc)
 		goto fail;
-	r->schema = r->own_schema;
-	r->is_union = strata_calloc(r->schema->ncols + 1, sizeof(bool));
-	for (uint32_t i = 0; i < r->schema->ncols; i++)
-		r->is_union[i] = is_avro_union(
-			avro_schema_record_field_get_by_index(r->wschema, (int)i + 1));
-	r->iface = avro_generic_class_from_schema(r->wschema);
-	if (!r->iface || avro_generic_value_new(r->iface, &r->rec) != 0) {
-		rc = strata_err_set(err, STRATA_ECORRUPT, "\"%s\": %s", path, avro_strerror());
+	uint64_t eh = 0, hh = strata_hash64(sj, sl);
+	if (file_schema) {
+		eh = schema_identity(file_schema);
+		if (schema_ok_lookup(eh, hh)) {
+			r->own_schema = strata_schema_dup(file_schema);
+			goto schema_done;
+		}
+	}
+	if (avro_schema_from_json_length((const char *)sj, sl, &as) != 0) {
+		rc = strata_err_set(err, STRATA_ECORRUPT, "\"%s\": unreadable Avro schema: %s", path,
+				    avro_strerror());
 		goto fail;
 	}
-	r->has_rec = true;
+	rc = avro_schema_read(path, as, file_schema, &r->own_schema, err);
+	if (rc)
+		goto fail;
+	if (file_schema)
+		schema_ok_add(eh, hh);
+schema_done:
+	r->schema = r->own_schema;
+	/* storage layout: non-key columns are unions when the schema came from
+	 * the manifest; from a standalone file, nullable means union */
+	r->is_union = strata_calloc(r->schema->ncols + 1, sizeof(bool));
+	for (uint32_t i = 0; i < r->schema->ncols; i++)
+		r->is_union[i] = file_schema ? r->schema->cols[i].key_pos < 0 :
+					       r->schema->cols[i].is_nullable;
+	if (as)
+		avro_schema_decref(as);
+	free(hdr);
 	*state = r;
 	return 0;
 fail:
+	if (as)
+		avro_schema_decref(as);
+	free(hdr);
 	avro_r_close(r);
 	return rc;
 }
@@ -505,97 +644,168 @@ static bool avro_r_has_seq(void *state)
 	return false;
 }
 
-static int avro_get(avro_value_t *field, const strata_column *c, bool is_union,
-		    strata_value *v)
+/* ---- blocks (invariant 2) ------------------------------------------------------------------ */
+
+static int inflate_block(avro_r *r, const uint8_t *in, size_t in_len, strata_err *err)
 {
-	avro_value_t target = *field;
-	int rc;
-	memset(v, 0, sizeof(*v));
-	if (is_union) {
-		int disc = 0;
-		rc = avro_value_get_discriminant(field, &disc);
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, -15) != Z_OK)
+		return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": cannot start inflate", r->path);
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)in_len;
+	size_t out = 0;
+	int zrc;
+	do {
+		if (r->buf_cap - out < 65536) {
+			size_t cap = r->buf_cap ? r->buf_cap * 2 : 262144;
+			if (cap > AVRO_MAX_BLOCK_BYTES + 65536u) {
+				inflateEnd(&zs);
+				return bad(r, err, "deflated block inflates beyond 64 MiB");
+			}
+			r->buf = strata_realloc(r->buf, cap);
+			r->buf_cap = cap;
+		}
+		zs.next_out = r->buf + out;
+		zs.avail_out = (uInt)(r->buf_cap - out);
+		zrc = inflate(&zs, Z_NO_FLUSH);
+		out = r->buf_cap - zs.avail_out;
+	} while (zrc == Z_OK);
+	inflateEnd(&zs);
+	if (zrc != Z_STREAM_END)
+		return bad(r, err, "deflated block does not inflate");
+	r->buf_len = out;
+	return 0;
+}
+
+/* Load the next block; returns 1, 0 at the clean end of the file, or < 0. */
+static int load_block(avro_r *r, strata_err *err)
+{
+	if (r->pos == r->size)
+		return 0;
+	uint8_t head[20];
+	size_t hn = r->size - r->pos < sizeof(head) ? (size_t)(r->size - r->pos) : sizeof(head);
+	int rc = strata_rfile_read(r->rf, head, hn, r->pos, err);
+	if (rc)
+		return rc;
+	cur c = {.p = head, .n = hn};
+	int64_t count, bytes;
+	if (cur_long(&c, &count) || cur_long(&c, &bytes))
+		return bad(r, err, "truncated block header");
+	if (count < 0 || bytes < 0 || (uint64_t)bytes > AVRO_MAX_BLOCK_BYTES ||
+	    (uint64_t)count > (uint64_t)bytes * 8 + 1)
+		return bad(r, err, "block count or size out of range");
+	uint64_t data_off = r->pos + c.off;
+	if (data_off + (uint64_t)bytes + 16 > r->size)
+		return bad(r, err, "block runs past the end of the file (truncated?)");
+	size_t need = (size_t)bytes + 16;
+	if (r->raw_cap < need) {
+		r->raw = strata_realloc(r->raw, need);
+		r->raw_cap = need;
+	}
+	rc = strata_rfile_read(r->rf, r->raw, need, data_off, err);
+	if (rc)
+		return rc;
+	if (memcmp(r->raw + bytes, r->sync, 16) != 0)
+		return bad(r, err, "block sync marker does not match the header");
+	if (r->is_deflate) {
+		rc = inflate_block(r, r->raw, (size_t)bytes, err);
 		if (rc)
 			return rc;
-		if (disc == 0) {
+	} else {
+		/* swap so values may point into buf */
+		uint8_t *t = r->buf;
+		size_t tc = r->buf_cap;
+		r->buf = r->raw;
+		r->buf_cap = r->raw_cap;
+		r->raw = t;
+		r->raw_cap = tc;
+		r->buf_len = (size_t)bytes;
+	}
+	r->buf_off = 0;
+	r->left = (uint64_t)count;
+	r->pos = data_off + (uint64_t)bytes + 16;
+	return 1;
+}
+
+/* ---- records --------------------------------------------------------------------------------- */
+
+static int decode_value(cur *c, const strata_column *col, bool is_union, bool keep,
+			strata_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (is_union) {
+		int64_t branch;
+		if (cur_long(c, &branch) || (branch != 0 && branch != 1))
+			return -1;
+		if (branch == 0) {
 			v->is_null = true;
 			return 0;
 		}
-		rc = avro_value_get_current_branch(field, &target);
-		if (rc)
-			return rc;
 	}
-	switch (c->type) {
+	switch (col->type) {
 	case STRATA_T_LONG:
 	case STRATA_T_TIMESTAMP:
-		return avro_value_get_long(&target, &v->v.i64);
-	case STRATA_T_INT:
-		return avro_value_get_int(&target, &v->v.i32);
-	case STRATA_T_DOUBLE:
-		return avro_value_get_double(&target, &v->v.f64);
-	case STRATA_T_FLOAT:
-		return avro_value_get_float(&target, &v->v.f32);
-	case STRATA_T_BOOL: {
-		int b = 0;
-		rc = avro_value_get_boolean(&target, &b);
-		v->v.b = b != 0;
-		return rc;
-	}
-	case STRATA_T_STRING: {
-		const char *s = NULL;
-		size_t n = 0;
-		rc = avro_value_get_string(&target, &s, &n);
-		if (rc)
-			return rc;
-		v->v.s.ptr = (const uint8_t *)s;
-		v->v.s.len = n ? (uint32_t)(n - 1) : 0; /* Avro C counts the NUL */
+		return cur_long(c, &v->v.i64);
+	case STRATA_T_INT: {
+		int64_t x;
+		if (cur_long(c, &x) || x < INT32_MIN || x > INT32_MAX)
+			return -1;
+		v->v.i32 = (int32_t)x;
 		return 0;
 	}
+	case STRATA_T_DOUBLE:
+		return cur_fixed(c, &v->v.f64, 8);
+	case STRATA_T_FLOAT:
+		return cur_fixed(c, &v->v.f32, 4);
+	case STRATA_T_BOOL: {
+		uint8_t b;
+		if (cur_fixed(c, &b, 1) || b > 1)
+			return -1;
+		v->v.b = b;
+		return 0;
+	}
+	case STRATA_T_STRING:
 	case STRATA_T_BYTES: {
-		const void *p = NULL;
-		size_t n = 0;
-		rc = avro_value_get_bytes(&target, &p, &n);
+		const uint8_t *p;
+		size_t n;
+		if (cur_bytes(c, &p, &n))
+			return -1;
 		v->v.s.ptr = p;
 		v->v.s.len = (uint32_t)n;
-		return rc;
+		if (!keep)
+			v->is_null = true;
+		return 0;
 	}
 	}
-	return EINVAL;
+	return -1;
 }
 
 static int avro_r_next(void *state, strata_row *row, strata_err *err)
 {
 	avro_r *r = state;
-	avro_value_reset(&r->rec);
-	int rc = avro_file_reader_read_value(r->reader, &r->rec);
-	if (rc == EOF)
-		return 0;
-	if (rc) {
-		if (r->io_error)
-			return strata_err_set(err, r->io_error, "could not read \"%s\": %s",
-					      r->path, strata_strerror(r->io_error));
-		return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": damaged Avro block: %s",
-				      r->path, avro_strerror());
+	while (r->left == 0) {
+		/* invariant 3: a finished block must be consumed exactly */
+		if (r->buf_off != r->buf_len)
+			return bad(r, err, "block holds more bytes than its records");
+		int rc = load_block(r, err);
+		if (rc <= 0)
+			return rc;
 	}
-	avro_value_t f;
-	int32_t op = 0;
-	rc = avro_value_get_by_index(&r->rec, 0, &f, NULL);
-	if (rc == 0)
-		rc = avro_value_get_int(&f, &op);
-	if (rc == 0 && op != STRATA_OP_UPSERT && op != STRATA_OP_DELETE)
-		rc = EINVAL;
+	cur c = {.p = r->buf, .n = r->buf_len, .off = r->buf_off};
+	int64_t op;
+	if (cur_long(&c, &op) || (op != STRATA_OP_UPSERT && op != STRATA_OP_DELETE))
+		return bad(r, err, "record with a bad _op");
 	row->op = (uint8_t)op;
-	for (uint32_t i = 0; rc == 0 && i < r->schema->ncols; i++) {
-		if (r->need && !r->need[i]) {
+	for (uint32_t i = 0; i < r->schema->ncols; i++) {
+		bool keep = !r->need || r->need[i];
+		if (decode_value(&c, &r->schema->cols[i], r->is_union[i], keep, &row->vals[i]))
+			return bad(r, err, "record does not decode (truncated or corrupt block)");
+		if (!keep)
 			row->vals[i].is_null = true;
-			continue;
-		}
-		rc = avro_value_get_by_index(&r->rec, i + 1, &f, NULL);
-		if (rc == 0)
-			rc = avro_get(&f, &r->schema->cols[i], r->is_union[i], &row->vals[i]);
 	}
-	if (rc)
-		return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": damaged record: %s",
-				      r->path, avro_strerror());
+	r->buf_off = c.off;
+	r->left--;
 	return 1;
 }
 
@@ -607,26 +817,33 @@ static int avro_r_describe(const char *path, FILE *out, strata_err *err)
 		return rc;
 	avro_r *r = state;
 	char *sj = strata_schema_to_json(r->schema);
-	fprintf(out, "file: %s\nformat: avro (row file, level 0)\nbytes: %llu\n"
-		     "schema version: %u\ncolumns: %s\n",
-		path, (unsigned long long)strata_rfile_size(r->rf), r->schema->version, sj);
+	fprintf(out,
+		"file: %s\nformat: avro (row file, level 0)\ncodec: %s\nbytes: %llu\n"
+		"schema version: %u\ncolumns: %s\n",
+		path, r->is_deflate ? "deflate" : "null", (unsigned long long)r->size,
+		r->schema->version, sj);
 	free(sj);
-	bool need_none[STRATA_MAX_COLS + 1];
-	memset(need_none, 0, sizeof(need_none));
+	bool *need_none = strata_calloc(r->schema->ncols + 1, sizeof(bool));
 	r->need = need_none;
 	strata_row row;
-	strata_value vals[STRATA_MAX_COLS + 1];
-	row.vals = vals;
+	row.vals = strata_calloc(r->schema->ncols + 1, sizeof(strata_value));
 	row.ncols = r->schema->ncols;
-	uint64_t n = 0, dels = 0;
+	uint64_t n = 0, dels = 0, blocks = 0;
+	uint64_t last_pos = r->pos;
 	while ((rc = avro_r_next(r, &row, err)) == 1) {
 		n++;
 		if (row.op == STRATA_OP_DELETE)
 			dels++;
+		if (r->pos != last_pos) {
+			blocks++;
+			last_pos = r->pos;
+		}
 	}
 	if (rc == 0)
-		fprintf(out, "records: %llu (deletes: %llu)\n", (unsigned long long)n,
-			(unsigned long long)dels);
+		fprintf(out, "blocks: %llu\nrecords: %llu (deletes: %llu)\n",
+			(unsigned long long)blocks, (unsigned long long)n, (unsigned long long)dels);
+	free(row.vals);
+	free(need_none);
 	avro_r_close(r);
 	return rc;
 }

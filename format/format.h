@@ -213,6 +213,8 @@ typedef struct strata_write_opts {
 	uint64_t row_group_bytes;  /* Parquet, default 64 MiB */
 	uint64_t page_bytes;       /* Parquet, default 1 MiB */
 	uint64_t dict_max_bytes;   /* Parquet dictionary fallback, default 1 MiB */
+	uint64_t avro_block_bytes; /* Avro block buffer; must hold the largest
+				      record (0: 64 KiB) */
 } strata_write_opts;
 
 void strata_write_opts_default(strata_write_opts *o, strata_format f);

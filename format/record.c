@@ -396,6 +396,18 @@ static void json_escape(const uint8_t *p, size_t n, strata_buf *out)
 	strata_buf_putc(out, '"');
 }
 
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double. */
+static void double_shortest(double d, strata_buf *out)
+{
+	char tmp[40];
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (prec == 17 || strtod(tmp, NULL) == d)
+			break;
+	}
+	strata_buf_append(out, tmp, strlen(tmp));
+}
+
 static void double_to_json(double d, strata_buf *out)
 {
 	if (isnan(d))
@@ -405,7 +417,7 @@ static void double_to_json(double d, strata_buf *out)
 	else if (d == floor(d) && fabs(d) < 1e15)
 		strata_buf_printf(out, "%.1f", d);
 	else
-		strata_buf_printf(out, "%.17g", d);
+		double_shortest(d, out);
 }
 
 void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out)
@@ -470,8 +482,10 @@ void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
 			strata_buf_printf(out, "NaN");
 		else if (isinf(d))
 			strata_buf_printf(out, "%sInfinity", d < 0 ? "-" : "");
+		else if (t == STRATA_T_DOUBLE)
+			double_shortest(d, out);
 		else
-			strata_buf_printf(out, t == STRATA_T_DOUBLE ? "%.17g" : "%.9g", d);
+			strata_buf_printf(out, "%.9g", d);
 		break;
 	}
 	default:

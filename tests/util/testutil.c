@@ -116,6 +116,13 @@ int tu_count_files(const char *dir, const char *skip)
 	return count_files_rec(dir, skip);
 }
 
+int tu_count_files_under(const char *dir, const char *sub)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/%s", dir, sub);
+	return count_files_rec(p, NULL);
+}
+
 /* ---- fault injection ------------------------------------------------------ */
 
 static const char *const op_names[TU_OP_COUNT] = {

@@ -28,6 +28,8 @@ int tu_write_file(const char *path, const void *data, size_t len);
 /* Count regular files under dir (recursive), skipping names containing skip
  * (NULL: none). */
 int tu_count_files(const char *dir, const char *skip);
+/* Count regular files under dir/sub (0 if it does not exist). */
+int tu_count_files_under(const char *dir, const char *sub);
 
 /* ---- fault injection ---------------------------------------------------- */
 

@@ -1,0 +1,721 @@
+/*
+ * clean/clean.c — auto-clean, orphan collection, intent recovery and purge.
+ *
+ * Order of a clean (each step idempotent, so a crash half-way is finished by
+ * the next run):
+ *   1. plan in one snapshot: which removed entries may go (rules in clean.h);
+ *   2. one manifest commit marks them deleted — from here no read resolves to
+ *      a file set containing them (resolve fails with the retention error);
+ *   3. every entry marked deleted whose file is still in its bucket directory
+ *      is renamed into <table>/.trash/<deleted_us>-<id>-<name>;
+ *   4. trash files older than clean.trash_s (by the time in their name, i.e.
+ *      since their logical deletion) are unlinked, through the I/O throttle;
+ *   5. entries whose file is gone from both places are forgotten (unless a
+ *      floor raise's file set still includes them: then they stay as
+ *      tombstones that make reads of those versions fail cleanly);
+ *   6. the version log is expired below the retention boundary;
+ *   7. orphans (files no entry or intent knows, older than orphan_age_s by
+ *      mtime, the only age an unknown file has) are moved into the trash.
+ *
+ * Invariants:
+ *   1. the manifest stops referring to a file (step 2) before the file goes;
+ *   2. a delete error is reported, never swallowed (the run fails and the
+ *      next one retries the idempotent steps);
+ *   3. a file a live lease or a tag may need is never deleted;
+ *   4. purge drops history only through the same steps, with grace,
+ *      retention and tags waived — never leases.
+ */
+#include "clean/clean.h"
+#include "compact/compact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void strata_clean_opts_default(strata_clean_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->grace_s = STRATA_CLEAN_GRACE_S_DEFAULT;
+	o->trash_s = STRATA_CLEAN_TRASH_S_DEFAULT;
+	o->orphan_age_s = STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT;
+}
+
+void strata_owner_string(const char *what, char *out, size_t n)
+{
+	char host[64] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, n, "%s@%s:%ld", what, host, (long)getpid());
+}
+
+bool strata_owner_is_dead(const char *owner)
+{
+	const char *at = strchr(owner, '@');
+	const char *colon = strrchr(owner, ':');
+	if (!at || !colon || colon < at)
+		return false;
+	char host[64] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	size_t hl = (size_t)(colon - at - 1);
+	if (hl != strlen(host) || strncmp(at + 1, host, hl) != 0)
+		return false; /* another host: only its claim expiry tells */
+	long pid = strtol(colon + 1, NULL, 10);
+	if (pid <= 0)
+		return false;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+typedef struct clean_ctx {
+	strata_wh *wh;
+	strata_mf *mf;
+	const strata_clean_opts *o;
+	strata_clean_result *r;
+	strata_table_def t;
+	strata_partition *parts;
+	size_t nparts;
+	strata_arena *a;
+	int64_t now_us;
+} clean_ctx;
+
+static const char *part_name_of(clean_ctx *c, uint32_t part_id)
+{
+	for (size_t i = 0; i < c->nparts; i++)
+		if (c->parts[i].id == part_id)
+			return c->parts[i].name;
+	return NULL;
+}
+
+static void trash_name(const strata_file_entry *f, char *out, size_t n)
+{
+	snprintf(out, n, "%lld-%llu-%s", (long long)f->deleted_us, (unsigned long long)f->id,
+		 f->name);
+}
+
+static bool path_exists(const char *p)
+{
+	struct stat st;
+	return strata_io()->stat(p, &st) == 0;
+}
+
+static void note(clean_ctx *c, const strata_file_entry *f, const char *decision)
+{
+	if (c->o->on_file)
+		c->o->on_file(c->o->on_file_arg, f, decision);
+}
+
+/* ---- step 1: plan ------------------------------------------------------------------------ */
+
+static int plan_bucket(clean_ctx *c, strata_mf_snap *snap, const strata_partition *p, uint32_t b,
+		       uint64_t retain_boundary, const strata_tag *tags, size_t ntags,
+		       const strata_lease *leases, size_t nleases, uint64_t **ids, size_t *nids,
+		       size_t *cap, strata_err *err)
+{
+	strata_bucket_state bs;
+	strata_file_entry *files;
+	size_t n;
+	int rc = strata_mf_bucket_state_get(snap, c->t.id, p->id, b, &bs, err);
+	if (rc == 0)
+		rc = strata_mf_bucket_files(snap, c->t.id, p->id, b, c->a, &files, &n, err);
+	if (rc)
+		return rc;
+	/* the file sets tags resolve to in this bucket (invariant 3) */
+	uint64_t *tag_l = strata_arena_alloc(c->a, (ntags + 1) * sizeof(uint64_t));
+	bool *tag_ok = strata_arena_alloc(c->a, (ntags + 1) * sizeof(bool));
+	for (size_t i = 0; i < ntags; i++)
+		tag_ok[i] = !c->o->is_purge &&
+			    strata_mf_resolve(&bs, files, n, c->t.version, tags[i].version, true,
+					      &tag_l[i]) == 0;
+	for (size_t i = 0; i < n; i++) {
+		const strata_file_entry *f = &files[i];
+		if (f->removed_version == 0 || f->is_deleted)
+			continue;
+		bool keep = false;
+		for (size_t k = 0; k < nleases && !keep; k++)
+			if (strata_file_live_at(f, leases[k].version)) {
+				keep = true;
+				c->r->kept_lease++;
+				note(c, f, "kept: a reader lease needs it");
+			}
+		for (size_t k = 0; k < ntags && !keep; k++)
+			if (tag_ok[k] && strata_file_live_at(f, tag_l[k])) {
+				keep = true;
+				c->r->kept_tag++;
+				note(c, f, "kept: a tag needs it");
+			}
+		if (!keep && !c->o->is_purge &&
+		    c->now_us - f->removed_us < c->o->grace_s * 1000000) {
+			keep = true;
+			c->r->kept_grace++;
+			note(c, f, "kept: inside clean.grace_s");
+		}
+		if (!keep && !c->o->is_purge && !f->removed_kept_history &&
+		    f->removed_version > retain_boundary) {
+			keep = true;
+			c->r->kept_retention++;
+			note(c, f, "kept: serves versions inside the retention window");
+		}
+		if (keep)
+			continue;
+		note(c, f, c->o->dry_run ? "would delete" : "delete");
+		if (*nids == *cap) {
+			*cap = *cap ? 2 * *cap : 64;
+			*ids = strata_realloc(*ids, *cap * sizeof(uint64_t));
+		}
+		(*ids)[(*nids)++] = f->id;
+		c->r->bytes_deleted += f->bytes;
+	}
+	return 0;
+}
+
+static uint64_t retention_boundary(strata_mf_snap *snap, const strata_table_def *t, int64_t now)
+{
+	if (t->retain_hours == 0)
+		return t->version;
+	uint64_t b = 0;
+	strata_err tmp;
+	if (strata_mf_version_at_time(snap, t->id, now - (int64_t)t->retain_hours * 3600 * 1000000,
+				      &b, &tmp) != 0)
+		return 0;
+	return b;
+}
+
+/* ---- steps 3 and 5: move marked files into the trash, forget gone ones ------------------- */
+
+static int fsync_dir_err(const char *dir, strata_err *err)
+{
+	int rc = strata_io_fsync_dir(dir);
+	if (rc < 0)
+		return strata_err_set(err, rc, "could not fsync directory \"%s\": %s", dir,
+				      strata_strerror(rc));
+	return 0;
+}
+
+static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(c->mf, &snap, err);
+	if (rc)
+		return rc;
+	strata_file_entry *files;
+	size_t n;
+	rc = strata_mf_table_files(snap, c->t.id, c->a, &files, &n, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	char trash[4096];
+	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
+	bool has_trash = false;
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		const strata_file_entry *f = &files[i];
+		if (!f->is_deleted)
+			continue;
+		const char *pname = part_name_of(c, f->part_id);
+		char path[4096], tname[512], tpath[4700];
+		strata_file_path(c->mf, c->t.name, pname ? pname : "", f, path, sizeof(path));
+		trash_name(f, tname, sizeof(tname));
+		snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
+		if (path_exists(path)) {
+			if (!has_trash) {
+				rc = strata_io_mkdirs(trash, 0755);
+				if (rc < 0)
+					return strata_err_set(err, rc, "could not create \"%s\": %s", trash,
+							      strata_strerror(rc));
+				has_trash = true;
+			}
+			rc = strata_io()->rename(path, tpath);
+			if (rc == -ENOENT)
+				continue; /* another clean moved it first: done */
+			if (rc < 0) /* invariant 2 */
+				return strata_err_set(err, rc, "could not move \"%s\" to the trash: %s",
+						      path, strata_strerror(rc));
+			c->r->files_deleted++;
+			char dir[4096];
+			strata_bucket_dir(c->mf, c->t.name, pname ? pname : "", f->bucket, dir,
+					  sizeof(dir));
+			rc = fsync_dir_err(dir, err);
+			if (rc)
+				return rc;
+		} else if (!path_exists(tpath)) {
+			/* gone from both places: unlinked from the trash earlier */
+			if (*nforget == cap) {
+				cap = cap ? 2 * cap : 64;
+				*forget = strata_realloc(*forget, cap * sizeof(uint64_t));
+			}
+			(*forget)[(*nforget)++] = f->id;
+		}
+	}
+	if (has_trash)
+		return fsync_dir_err(trash, err);
+	return 0;
+}
+
+/* ---- step 4: empty the trash ----------------------------------------------------------------- */
+
+static int trash_empty(clean_ctx *c, strata_err *err)
+{
+	char trash[4096];
+	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
+	int derr = 0;
+	DIR *d = strata_io()->opendir(trash, &derr);
+	if (!d) {
+		if (derr == -ENOENT)
+			return 0;
+		return strata_err_set(err, derr, "could not list \"%s\": %s", trash,
+				      strata_strerror(derr));
+	}
+	int rc = 0;
+	bool unlinked = false;
+	struct dirent *e;
+	while ((e = strata_io()->readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4400];
+		snprintf(path, sizeof(path), "%s/%s", trash, e->d_name);
+		struct stat st;
+		if (strata_io()->stat(path, &st) != 0)
+			continue;
+		long long deleted_us = strtoll(e->d_name, NULL, 10);
+		/* files marked by this very run carry a later time than c->now_us */
+		bool is_old = c->o->is_purge ||
+			      strata_now_us() - deleted_us >= c->o->trash_s * 1000000;
+		if (!is_old) {
+			c->r->trash_files++;
+			c->r->trash_bytes += (uint64_t)st.st_size;
+			continue;
+		}
+		if (c->o->throttle)
+			c->o->throttle(c->o->throttle_arg, (uint64_t)st.st_size);
+		rc = strata_io()->unlink(path);
+		if (rc == -ENOENT) {
+			rc = 0; /* another clean unlinked it first: done */
+			continue;
+		}
+		if (rc < 0) { /* invariant 2 */
+			rc = strata_err_set(err, rc, "could not unlink \"%s\": %s", path,
+					    strata_strerror(rc));
+			break;
+		}
+		unlinked = true;
+		c->r->files_unlinked++;
+		c->r->bytes_unlinked += (uint64_t)st.st_size;
+	}
+	strata_io()->closedir(d);
+	if (rc == 0 && unlinked)
+		rc = fsync_dir_err(trash, err);
+	return rc;
+}
+
+/* ---- step 7: orphans ----------------------------------------------------------------------------- */
+
+typedef struct name_set {
+	char **v;
+	size_t n, cap;
+} name_set;
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void name_add(name_set *s, strata_arena *a, const char *name)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 256;
+		s->v = strata_realloc(s->v, s->cap * sizeof(char *));
+	}
+	s->v[s->n++] = strata_arena_strdup(a, name);
+}
+
+static bool name_has(const name_set *s, const char *name)
+{
+	return bsearch(&name, s->v, s->n, sizeof(char *), name_cmp) != NULL;
+}
+
+static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
+		      const name_set *prefixes, strata_err *err)
+{
+	int derr = 0;
+	DIR *d = strata_io()->opendir(dir, &derr);
+	if (!d)
+		return derr == -ENOENT ? 0 :
+		       strata_err_set(err, derr, "could not list \"%s\": %s", dir, strata_strerror(derr));
+	char trash[4096];
+	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
+	int rc = 0;
+	struct dirent *e;
+	while ((e = strata_io()->readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[4400];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (strata_io()->stat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			rc = orphan_dir(c, path, known, prefixes, err);
+			if (rc)
+				break;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || name_has(known, e->d_name))
+			continue;
+		bool is_intent = false;
+		for (size_t i = 0; i < prefixes->n && !is_intent; i++)
+			is_intent = strncmp(path, prefixes->v[i], strlen(prefixes->v[i])) == 0;
+		if (is_intent)
+			continue;
+		int64_t age_us = c->now_us - (int64_t)st.st_mtime * 1000000;
+		if (age_us < c->o->orphan_age_s * 1000000)
+			continue;
+		c->r->orphans++;
+		c->r->orphan_bytes += (uint64_t)st.st_size;
+		LOG_INFO("orphan %s (%lld bytes, %lld s old)%s", path, (long long)st.st_size,
+			 (long long)(age_us / 1000000), c->o->dry_run ? " would be trashed" : "");
+		if (c->o->dry_run)
+			continue;
+		rc = strata_io_mkdirs(trash, 0755);
+		if (rc < 0) {
+			rc = strata_err_set(err, rc, "could not create \"%s\": %s", trash, strata_strerror(rc));
+			break;
+		}
+		char tpath[4700];
+		snprintf(tpath, sizeof(tpath), "%s/%lld-orphan-%s", trash, (long long)c->now_us,
+			 e->d_name);
+		rc = strata_io()->rename(path, tpath);
+		if (rc < 0) {
+			rc = strata_err_set(err, rc, "could not move orphan \"%s\" to the trash: %s", path,
+					    strata_strerror(rc));
+			break;
+		}
+	}
+	strata_io()->closedir(d);
+	return rc;
+}
+
+static int orphans_scan(clean_ctx *c, strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(c->mf, &snap, err);
+	if (rc)
+		return rc;
+	strata_file_entry *files;
+	strata_intent *intents;
+	size_t n, ni;
+	rc = strata_mf_table_files(snap, c->t.id, c->a, &files, &n, err);
+	if (rc == 0)
+		rc = strata_mf_intents_list(snap, c->a, &intents, &ni, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	name_set known = {0}, prefixes = {0};
+	for (size_t i = 0; i < n; i++)
+		name_add(&known, c->a, files[i].name);
+	qsort(known.v, known.n, sizeof(char *), name_cmp);
+	for (size_t i = 0; i < ni; i++)
+		for (uint32_t k = 0; k < intents[i].npaths; k++)
+			name_add(&prefixes, c->a, intents[i].paths[k]);
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/data/%s", strata_mf_warehouse(c->mf), c->t.name);
+	rc = orphan_dir(c, dir, &known, &prefixes, err);
+	free(known.v);
+	free(prefixes.v);
+	return rc;
+}
+
+/* ---- intents ------------------------------------------------------------------------------------- */
+
+static int remove_prefix(const char *prefix, strata_err *err)
+{
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", prefix);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	const char *base = slash + 1;
+	size_t bl = strlen(base);
+	int derr = 0;
+	DIR *d = strata_io()->opendir(dir, &derr);
+	if (!d)
+		return derr == -ENOENT ? 0 :
+		       strata_err_set(err, derr, "could not list \"%s\": %s", dir, strata_strerror(derr));
+	int rc = 0;
+	struct dirent *e;
+	while ((e = strata_io()->readdir(d)) != NULL) {
+		if (strncmp(e->d_name, base, bl) != 0)
+			continue;
+		char path[4400];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		rc = strata_io()->unlink(path);
+		if (rc < 0 && rc != -ENOENT) {
+			rc = strata_err_set(err, rc, "could not remove \"%s\": %s", path,
+					    strata_strerror(rc));
+			break;
+		}
+		rc = 0;
+	}
+	strata_io()->closedir(d);
+	if (rc == 0) {
+		rc = strata_io_fsync_dir(dir);
+		if (rc == -ENOENT)
+			rc = 0;
+		else if (rc < 0)
+			rc = strata_err_set(err, rc, "could not fsync \"%s\": %s", dir, strata_strerror(rc));
+	}
+	return rc;
+}
+
+int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered, strata_err *err)
+{
+	strata_mf *mf = strata_wh_mf(wh);
+	strata_arena *a = strata_arena_new();
+	strata_mf_snap *snap = NULL;
+	strata_intent *in;
+	size_t n = 0;
+	*recovered = 0;
+	uint32_t table_id = 0;
+	int rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc)
+		goto out;
+	if (table) {
+		strata_table_def t;
+		rc = strata_mf_table_get(snap, table, &t, err);
+		if (rc)
+			goto out;
+		table_id = t.id;
+	}
+	rc = strata_mf_intents_list(snap, a, &in, &n, err);
+	if (rc)
+		goto out;
+	int64_t now = strata_now_us();
+	for (size_t i = 0; i < n; i++) {
+		if (table && in[i].table_id != table_id)
+			continue;
+		strata_claim cl;
+		strata_err tmp;
+		bool has_claim = strata_mf_claim_get(snap, in[i].table_id, in[i].part_id, in[i].bucket,
+						     &cl, &tmp) == 0;
+		bool is_alive = has_claim && cl.job_id == in[i].job_id && cl.expires_us > now &&
+				!strata_owner_is_dead(in[i].owner);
+		if (is_alive)
+			continue;
+		for (uint32_t k = 0; k < in[i].npaths; k++) {
+			rc = remove_prefix(in[i].paths[k], err);
+			if (rc)
+				goto out;
+		}
+		rc = strata_mf_intent_del(mf, in[i].job_id, err);
+		if (rc)
+			goto out;
+		if (has_claim && cl.job_id == in[i].job_id)
+			strata_mf_claim_release(mf, in[i].table_id, in[i].part_id, in[i].bucket,
+						in[i].job_id, &tmp);
+		LOG_WARN("recovered job %llu of %s: removed its uncommitted outputs",
+			 (unsigned long long)in[i].job_id, in[i].owner);
+		(*recovered)++;
+	}
+out:
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	return rc;
+}
+
+/* ---- the clean run ---------------------------------------------------------------------------------- */
+
+/* One clean per table at a time, across processes: a claim on a bucket
+ * number no partition has. */
+#define CLEAN_CLAIM_PART UINT32_MAX
+#define CLEAN_CLAIM_BUCKET UINT32_MAX
+
+static int clean_table_claimed(strata_wh *wh, const char *table, const strata_clean_opts *o,
+			       strata_clean_result *r, strata_err *err);
+
+int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts *o,
+		       strata_clean_result *r, strata_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	if (o->dry_run)
+		return clean_table_claimed(wh, table, o, r, err);
+	strata_mf *mf = strata_wh_mf(wh);
+	strata_mf_snap *snap;
+	strata_table_def t;
+	int rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	char owner[128];
+	strata_owner_string("clean", owner, sizeof(owner));
+	uint64_t job_id;
+	strata_err cerr;
+	rc = strata_mf_claim_new(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, owner,
+				 600ll * 1000000, &job_id, &cerr);
+	if (rc == STRATA_EBUSY) {
+		const char *by = strstr(cerr.msg, "claimed by ");
+		return strata_err_set(err, rc, "table \"%s\" is being cleaned by another process (%s)",
+				      table, by ? by + 11 : "unknown");
+	}
+	if (rc)
+		return strata_err_set(err, rc, "%s", cerr.msg);
+	rc = clean_table_claimed(wh, table, o, r, err);
+	strata_err tmp;
+	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
+	return rc;
+}
+
+static int clean_table_claimed(strata_wh *wh, const char *table, const strata_clean_opts *o,
+			       strata_clean_result *r, strata_err *err)
+{
+	clean_ctx c = {.wh = wh, .mf = strata_wh_mf(wh), .o = o, .r = r, .now_us = strata_now_us()};
+	c.a = strata_arena_new();
+	uint64_t *ids = NULL, *forget = NULL;
+	size_t nids = 0, cap = 0, nforget = 0;
+	strata_mf_snap *snap = NULL;
+	int rc = strata_mf_snap_open(c.mf, &snap, err);
+	if (rc)
+		goto out;
+	rc = strata_mf_table_get(snap, table, &c.t, err);
+	if (rc)
+		goto out;
+	rc = strata_mf_partitions(snap, c.t.id, c.a, &c.parts, &c.nparts, err);
+	if (rc)
+		goto out;
+	strata_tag *tags = NULL;
+	size_t ntags = 0;
+	rc = strata_mf_tags_list(snap, c.t.id, c.a, &tags, &ntags, err);
+	if (rc)
+		goto out;
+	strata_lease *leases = NULL;
+	size_t nleases = 0;
+	rc = strata_mf_leases_list(c.mf, c.t.id, c.a, &leases, &nleases, err);
+	if (rc)
+		goto out;
+	uint64_t boundary = retention_boundary(snap, &c.t, c.now_us);
+	for (size_t p = 0; p < c.nparts && rc == 0; p++)
+		for (uint32_t b = 0; b < c.parts[p].buckets && rc == 0; b++)
+			rc = plan_bucket(&c, snap, &c.parts[p], b, boundary, tags, ntags, leases,
+					 nleases, &ids, &nids, &cap, err);
+	strata_mf_snap_close(snap);
+	snap = NULL;
+	if (rc || o->dry_run) {
+		if (o->dry_run)
+			r->files_deleted = nids;
+		goto out;
+	}
+	/* step 2, invariant 1 */
+	if (nids) {
+		size_t skipped = 0;
+		rc = strata_mf_commit_clean(c.mf, c.t.id, ids, nids, &r->version, &skipped, err);
+		if (rc)
+			goto out;
+	}
+	rc = trash_marked(&c, &forget, &nforget, err); /* step 3 */
+	if (rc)
+		goto out;
+	rc = trash_empty(&c, err); /* step 4 */
+	if (rc)
+		goto out;
+	if (nforget) { /* step 5 */
+		rc = strata_mf_forget_deleted(c.mf, c.t.id, forget, nforget, err);
+		if (rc)
+			goto out;
+	}
+	/* a second pass forgets what step 4 just unlinked */
+	free(forget);
+	forget = NULL;
+	nforget = 0;
+	rc = trash_marked(&c, &forget, &nforget, err);
+	if (rc == 0 && nforget)
+		rc = strata_mf_forget_deleted(c.mf, c.t.id, forget, nforget, err);
+	if (rc)
+		goto out;
+	/* step 6 */
+	uint64_t below = o->is_purge ? c.t.version + (r->version ? 1 : 0) : boundary;
+	if (below > 1) {
+		rc = strata_mf_expire_versions(c.mf, c.t.id, below, &r->versions_expired, err);
+		if (rc)
+			goto out;
+	}
+	rc = strata_recover_intents(wh, table, &r->intents_recovered, err);
+	if (rc)
+		goto out;
+	if (o->orphan_age_s >= 0)
+		rc = orphans_scan(&c, err); /* step 7 */
+out:
+	strata_mf_snap_close(snap);
+	free(ids);
+	free(forget);
+	strata_arena_free(c.a);
+	return rc;
+}
+
+/* ---- purge ------------------------------------------------------------------------------------------- */
+
+int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *ctl,
+		       strata_clean_result *r, strata_buf *dropped_tags, strata_err *err)
+{
+	strata_mf *mf = strata_wh_mf(wh);
+	strata_arena *a = strata_arena_new();
+	strata_mf_snap *snap = NULL;
+	strata_table_def t;
+	strata_partition *ps;
+	size_t np;
+	strata_tag *tags;
+	size_t ntags;
+	int rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc == 0)
+		rc = strata_mf_table_get(snap, table, &t, err);
+	if (rc == 0)
+		rc = strata_mf_partitions(snap, t.id, a, &ps, &np, err);
+	if (rc == 0)
+		rc = strata_mf_tags_list(snap, t.id, a, &tags, &ntags, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		goto out;
+	/* every bucket: latest record per key, history dropped */
+	for (size_t p = 0; p < np && rc == 0; p++) {
+		for (uint32_t b = 0; b < ps[p].buckets && rc == 0; b++) {
+			for (int attempt = 0; attempt < 5; attempt++) {
+				strata_bucket_view v;
+				rc = strata_bucket_view_load(wh, table, ps[p].name, b, strata_now_us(), &v,
+							     err);
+				if (rc)
+					break;
+				strata_job_plan plan;
+				strata_compact_major_plan(&v, true, &plan);
+				strata_job_result jr;
+				rc = strata_job_execute(wh, &v, &plan, ctl, &jr, err);
+				strata_bucket_view_free(&v);
+				if (rc != STRATA_ECONFLICT)
+					break;
+			}
+		}
+	}
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < ntags && rc == 0; i++) {
+		rc = strata_mf_tag_del(mf, table, tags[i].name, err);
+		if (rc == 0 && dropped_tags)
+			strata_buf_printf(dropped_tags, "%s%s", dropped_tags->len ? "," : "",
+					  tags[i].name);
+	}
+	if (rc)
+		goto out;
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.is_purge = true; /* invariant 4 */
+	o.orphan_age_s = -1;
+	rc = strata_clean_table(wh, table, &o, r, err);
+out:
+	strata_arena_free(a);
+	return rc;
+}

@@ -1,0 +1,80 @@
+/*
+ * clean/clean.h — auto-clean: deleting the files nothing needs any more,
+ * expiring the version log, removing orphans, recovering the intents of
+ * crashed jobs; purge (drop all history now); tags.
+ *
+ * A file removed at version R may be deleted when
+ *   - no live lease resolved a file set it belongs to,
+ *   - no tag needs it,
+ *   - clean.grace_s has passed since R (logical removal, never mtime),
+ *   - and, if the job that removed it dropped history still inside the
+ *     retention window (major compaction), R is at or below the retention
+ *     boundary.
+ * Deletion is two-phase: one manifest commit marks the entries deleted (the
+ * manifest stops referring to them), then the files move into the table's
+ * .trash/ directory; they are unlinked clean.trash_s after their deletion.
+ */
+#ifndef STRATA_CLEAN_H
+#define STRATA_CLEAN_H
+
+#include "merge/merge.h"
+#include "table/table.h"
+
+#define STRATA_CLEAN_GRACE_S_DEFAULT 300
+#define STRATA_CLEAN_TRASH_S_DEFAULT 3600
+#define STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT 86400
+
+typedef struct strata_clean_opts {
+	int64_t grace_s;
+	int64_t trash_s;
+	int64_t orphan_age_s;   /* < 0: no orphan scan */
+	bool dry_run;
+	bool is_purge;          /* ignore grace, retention and tags; unlink at once */
+	void (*throttle)(void *arg, uint64_t bytes);
+	void *throttle_arg;
+	/* per file decision, for `strata clean --dry-run` and logs */
+	void (*on_file)(void *arg, const strata_file_entry *f, const char *decision);
+	void *on_file_arg;
+} strata_clean_opts;
+
+void strata_clean_opts_default(strata_clean_opts *o);
+
+typedef struct strata_clean_result {
+	uint64_t version;             /* the clean commit, 0 if nothing was marked */
+	size_t files_deleted;         /* marked deleted and moved to trash */
+	uint64_t bytes_deleted;
+	size_t files_unlinked;        /* removed from trash */
+	uint64_t bytes_unlinked;
+	size_t kept_grace, kept_lease, kept_tag, kept_retention;
+	size_t orphans;
+	uint64_t orphan_bytes;
+	size_t intents_recovered;
+	size_t versions_expired;
+	uint64_t trash_bytes;         /* still in trash afterwards */
+	size_t trash_files;
+} strata_clean_result;
+
+/* Clean one table (see the rules above). */
+int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts *o,
+		       strata_clean_result *r, strata_err *err);
+
+/* Delete the outputs of jobs that can no longer commit: their claim is gone
+ * or expired, or their owner is a dead process on this host.  table NULL:
+ * every table. */
+int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered,
+			   strata_err *err);
+
+/* Drop all history of a table now: major compaction of every bucket with
+ * history dropped, every tag deleted (their names are appended to
+ * dropped_tags, comma-separated), every replaced file unlinked at once
+ * (except those a live reader lease holds), the version log expired up to
+ * the current version. */
+int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *ctl,
+		       strata_clean_result *r, strata_buf *dropped_tags, strata_err *err);
+
+/* The owner string of this process ("<what>@<host>:<pid>"), for claims. */
+void strata_owner_string(const char *what, char *out, size_t n);
+/* Whether an owner string names a process of this host that has exited. */
+bool strata_owner_is_dead(const char *owner);
+
+#endif

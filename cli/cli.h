@@ -1,0 +1,64 @@
+/*
+ * cli/cli.h — the strata command line: one static command table, shared
+ * helpers for options, output formats and exit codes.
+ *
+ * Exit codes: 0 ok, 1 error, 2 usage, 3 conflict.
+ */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include "table/table.h"
+
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_CONFLICT = 3 };
+
+typedef struct cli_ctx {
+	const char *warehouse; /* from -W or $STRATA_WAREHOUSE, may be NULL */
+	const char *prog;
+} cli_ctx;
+
+typedef struct cli_cmd {
+	const char *name;
+	int (*run)(cli_ctx *ctx, int argc, char **argv);
+	const char *usage;
+	const char *help;
+} cli_cmd;
+
+/* Print "strata: <msg>" for err and return the exit code for its code. */
+int cli_fail(const strata_err *err);
+/* Print a usage error for cmd and return CLI_USAGE. */
+int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Open the warehouse of ctx (error if none is configured). */
+int cli_open(cli_ctx *ctx, bool create, strata_wh **out);
+/* Find a command by name in the table. */
+const cli_cmd *cli_find(const char *name);
+/* Whether argv holds --help/-h; prints the command's help if so. */
+bool cli_wants_help(const cli_cmd *cmd, int argc, char **argv);
+/* Parse an unsigned integer option value; false on garbage. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+/* "YYYY-MM-DD HH:MM:SS[.ffffff]" or "-SECONDS" (before now) to µs. */
+bool cli_parse_time(const char *s, int64_t *out_us);
+
+/* Commands implemented in cli/cmd_*.c */
+int cli_cmd_init(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_create_table(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_alter_table(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_describe(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tables(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_write(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_get(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_log(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_files(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_file(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_sort(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_merge(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);
+
+extern const cli_cmd cli_commands[];
+
+#endif

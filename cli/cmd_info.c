@@ -1,0 +1,188 @@
+/*
+ * cli/cmd_info.c — log, files, file cat, file meta.
+ */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_time(int64_t us)
+{
+	strata_buf b = {0};
+	strata_timestamp_format(us, &b);
+	strata_buf_putc(&b, 0);
+	printf("%s", (char *)b.data);
+	strata_buf_free(&b);
+}
+
+int cli_cmd_log(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("log");
+	static const struct option opts[] = {
+		{"limit", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t limit = 0;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (c != 'n' || !cli_parse_u64(optarg, &limit))
+			return cli_usage(cmd, "--limit wants a number");
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "expected one table NAME");
+	strata_wh *wh;
+	int rc = cli_open(ctx, false, &wh);
+	if (rc)
+		return rc;
+	strata_err err;
+	strata_err_clear(&err);
+	strata_mf_snap *snap = NULL;
+	strata_arena *a = strata_arena_new();
+	strata_table_def t;
+	strata_version_rec *vs;
+	size_t n;
+	if (strata_mf_snap_open(strata_wh_mf(wh), &snap, &err) != 0 ||
+	    strata_mf_table_get(snap, argv[optind], &t, &err) != 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	uint64_t from = 0;
+	if (limit && t.version > limit)
+		from = t.version - limit + 1;
+	if (strata_mf_versions_list(snap, t.id, from, SIZE_MAX, a, &vs, &n, &err) != 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	printf("%-8s %-26s %-8s %6s %8s  %s\n", "version", "time (UTC)", "kind", "added",
+	       "removed", "note");
+	for (size_t i = 0; i < n; i++) {
+		printf("%-8llu ", (unsigned long long)vs[i].version);
+		print_time(vs[i].ts_us);
+		printf(" %-8s %6u %8u  %s\n", strata_vkind_name(vs[i].kind), vs[i].nadded,
+		       vs[i].nremoved, vs[i].note);
+	}
+	if (t.log_start > 1)
+		printf("(versions before %llu have left the retention window)\n",
+		       (unsigned long long)t.log_start);
+out:
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	strata_wh_close(wh);
+	return rc;
+}
+
+int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("files");
+	static const struct option opts[] = {
+		{"all", no_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
+	};
+	bool all = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
+		if (c != 'a')
+			return cli_usage(cmd, "bad option");
+		all = true;
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "expected one table NAME");
+	strata_wh *wh;
+	int rc = cli_open(ctx, false, &wh);
+	if (rc)
+		return rc;
+	strata_err err;
+	strata_err_clear(&err);
+	strata_mf_snap *snap = NULL;
+	strata_arena *a = strata_arena_new();
+	strata_table_def t;
+	strata_schema *s = NULL;
+	strata_file_entry *fs;
+	strata_partition *ps;
+	size_t n, np;
+	if (strata_mf_snap_open(strata_wh_mf(wh), &snap, &err) != 0 ||
+	    strata_mf_table_get(snap, argv[optind], &t, &err) != 0 ||
+	    strata_mf_schema_get(snap, t.id, t.schema_version, &s, &err) != 0 ||
+	    strata_mf_partitions(snap, t.id, a, &ps, &np, &err) != 0 ||
+	    strata_mf_table_files(snap, t.id, a, &fs, &n, &err) != 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	printf("%-6s %-12s %-6s %-5s %-7s %8s %10s %-13s %-7s %-8s  %s  %s\n", "id", "partition",
+	       "bucket", "level", "format", "rows", "bytes", "_seq", "added", "removed", "key range",
+	       "file");
+	for (size_t i = 0; i < n; i++) {
+		const strata_file_entry *f = &fs[i];
+		if (!all && f->removed_version)
+			continue;
+		const char *pname = "";
+		for (size_t j = 0; j < np; j++)
+			if (ps[j].id == f->part_id)
+				pname = ps[j].name;
+		char seq[40], removed[32];
+		snprintf(seq, sizeof(seq), "%lld..%lld", (long long)f->seq_min, (long long)f->seq_max);
+		if (f->removed_version)
+			snprintf(removed, sizeof(removed), "%llu%s",
+				 (unsigned long long)f->removed_version, f->is_deleted ? "(del)" : "");
+		else
+			snprintf(removed, sizeof(removed), "-");
+		strata_buf kr = {0};
+		strata_key_to_json(s, f->key_min, f->key_min_len, &kr);
+		strata_buf_append(&kr, " .. ", 4);
+		strata_key_to_json(s, f->key_max, f->key_max_len, &kr);
+		strata_buf_putc(&kr, 0);
+		printf("%-6llu %-12s %-6u %-5u %-7s %8llu %10llu %-13s %-7llu %-8s  %s  %s\n",
+		       (unsigned long long)f->id, *pname ? pname : "-", f->bucket, f->level,
+		       strata_format_name(f->format), (unsigned long long)f->rows,
+		       (unsigned long long)f->bytes, seq, (unsigned long long)f->added_version,
+		       removed, (char *)kr.data, f->name);
+		strata_buf_free(&kr);
+	}
+out:
+	strata_schema_free(s);
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	strata_wh_close(wh);
+	return rc;
+}
+
+int cli_cmd_file(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("file");
+	if (argc != 3 || (strcmp(argv[1], "cat") != 0 && strcmp(argv[1], "meta") != 0))
+		return cli_usage(cmd, "expected `file cat PATH` or `file meta PATH`");
+	strata_err err;
+	strata_err_clear(&err);
+	if (strcmp(argv[1], "meta") == 0) {
+		if (strata_file_describe(argv[2], stdout, &err) != 0)
+			return cli_fail(&err);
+		return CLI_OK;
+	}
+	strata_run_opts ro = {0};
+	strata_run *r;
+	if (strata_run_open(argv[2], &ro, &r, &err) != 0)
+		return cli_fail(&err);
+	const strata_schema *s = strata_run_file_schema(r);
+	bool has_seq = strata_run_format(r) == STRATA_FMT_PARQUET;
+	const strata_row *row;
+	strata_buf b = {0};
+	int rc;
+	while ((rc = strata_run_next(r, &row, NULL, NULL, &err)) == 1) {
+		strata_buf_reset(&b);
+		strata_row_to_json(s, row, false, &b);
+		b.len--;
+		if (has_seq)
+			strata_buf_printf(&b, "%s\"_seq\":%lld", s->ncols ? "," : "", (long long)row->seq);
+		strata_buf_printf(&b, "%s\"_op\":\"%s\"}\n", s->ncols || has_seq ? "," : "",
+				  row->op == STRATA_OP_DELETE ? "delete" : "upsert");
+		fwrite(b.data, 1, b.len, stdout);
+	}
+	strata_buf_free(&b);
+	strata_run_close(r);
+	if (rc < 0)
+		return cli_fail(&err);
+	return CLI_OK;
+}

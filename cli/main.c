@@ -1,0 +1,177 @@
+/*
+ * cli/main.c — `strata`: the command table, global options and dispatch.
+ *
+ *   strata [-W WAREHOUSE] COMMAND [ARGS...]
+ *
+ * The warehouse comes from -W/--warehouse (accepted anywhere on the line)
+ * or $STRATA_WAREHOUSE.  Every command answers --help.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmd_help(cli_ctx *ctx, int argc, char **argv);
+
+const cli_cmd cli_commands[] = {
+	{"init", cli_cmd_init, "init",
+	 "Create a warehouse (the directory from -W or $STRATA_WAREHOUSE)."},
+	{"create-table", cli_cmd_create_table,
+	 "create-table NAME --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING'\n"
+	 "       [--primary-key 'a,b'] [--partitioned-by 'pt STRING']\n"
+	 "       [--property KEY=VALUE]...",
+	 "Create a table.\n"
+	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
+	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
+	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes."},
+	{"alter-table", cli_cmd_alter_table,
+	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
+	 "       alter-table NAME drop-column COLUMN\n"
+	 "       alter-table NAME set KEY=VALUE...",
+	 "Add or drop columns, or set properties.\n"
+	 "Adding nullable columns or dropping a non-key column makes a new schema version;\n"
+	 "reads at older versions keep the old schema."},
+	{"describe", cli_cmd_describe, "describe NAME",
+	 "Show a table.\n"
+	 "Columns, key, partitions, properties, versions, files per level, earliest\n"
+	 "readable and incremental versions, tags."},
+	{"tables", cli_cmd_tables, "tables", "List the tables of the warehouse."},
+	{"write", cli_cmd_write, "write NAME [--file F] [--token T] [--expect-version V]",
+	 "Commit JSON lines as one transaction.\n"
+	 "Reads stdin or F and prints the committed version.\n"
+	 "{\"_op\":\"delete\", <key columns>} deletes a key.  With --token, a repeat of a\n"
+	 "committed token commits nothing and prints the first version.  With\n"
+	 "--expect-version V the commit fails (exit 3) if a write or DDL committed after V."},
+	{"scan", cli_cmd_scan,
+	 "scan NAME [--as-of-version V | --as-of-time 'YYYY-MM-DD HH:MM:SS[.ffffff]' |\n"
+	 "       --as-of-time -SECONDS | --as-of-tag TAG] [--partition 'pt=x']\n"
+	 "       [--columns a,b] [--format jsonl|csv|table]",
+	 "Read the table, now or at an earlier version.\n"
+	 "Rows come in key order within each bucket.  Times are UTC."},
+	{"get", cli_cmd_get,
+	 "get NAME --key '{\"pk\":5}' [--as-of-version V | --as-of-time T | --as-of-tag TAG]",
+	 "Look up one key.\n"
+	 "Include the partition columns in the key of a partitioned table."},
+	{"changes", cli_cmd_changes,
+	 "changes NAME --between V1 V2 [--partition 'pt=x'] [--format jsonl|csv|table]",
+	 "Read every record committed in (V1, V2], with _seq and _op."},
+	{"log", cli_cmd_log, "log NAME [--limit N]",
+	 "Show the version log.\n"
+	 "Version, commit time, kind, files added and removed."},
+	{"files", cli_cmd_files, "files NAME [--all]",
+	 "List the file entries of a table.\n"
+	 "Live ones; --all adds removed and deleted ones."},
+	{"file", cli_cmd_file, "file cat PATH | file meta PATH",
+	 "Print the records or the metadata of a data file.\n"
+	 "Any strata data file, Avro or Parquet."},
+	{"sort", cli_cmd_sort, "sort NAME [--partition 'pt=x'] [--bucket N]",
+	 "Sort row files into columnar files now.\n"
+	 "Level-0 row files of each bucket become one Parquet file at level 1, all\n"
+	 "history kept."},
+	{"merge", cli_cmd_merge, "merge NAME [--partition 'pt=x'] [--bucket N]",
+	 "Merge small files into the next level now.\n"
+	 "Files of the lowest level holding two or more move to the next level (at most\n"
+	 "8 at a time, adjacent in _seq), all history kept."},
+	{"compact", cli_cmd_compact,
+	 "compact NAME --partial | --major [--drop-history] [--partition 'pt=x'] [--bucket N]",
+	 "Compact history now.\n"
+	 "Partial: drop history older than the retention window.  Major: keep only the\n"
+	 "latest record per key; replaced files stay until they leave retention (time\n"
+	 "travel keeps working) unless --drop-history."},
+	{"clean", cli_cmd_clean,
+	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]",
+	 "Delete files nothing needs any more.\n"
+	 "Two-phase through .trash/; also expires the version log outside retention,\n"
+	 "removes orphans and recovers crashed jobs."},
+	{"purge", cli_cmd_purge, "purge NAME",
+	 "Drop all history now.\n"
+	 "Time travel afterwards starts at the current version; tags are dropped too.\n"
+	 "Readers holding a lease keep their files."},
+	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
+	 "Pin a version beyond retention, or remove a tag.\n"
+	 "Without --version the latest version is tagged."},
+	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
+	{"help", cmd_help, "help [COMMAND]", "Show help."},
+	{NULL, NULL, NULL, NULL},
+};
+
+const cli_cmd *cli_find(const char *name)
+{
+	for (const cli_cmd *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+	fprintf(out,
+		"usage: strata [-W WAREHOUSE] COMMAND [ARGS...]\n\n"
+		"The warehouse is -W PATH or $STRATA_WAREHOUSE.  Commands:\n");
+	for (const cli_cmd *c = cli_commands; c->name; c++) {
+		const char *nl = strchr(c->help, '\n');
+		int len = nl ? (int)(nl - c->help) : (int)strlen(c->help);
+		fprintf(out, "  %-14s %.*s\n", c->name, len, c->help);
+	}
+	fprintf(out, "\n`strata COMMAND --help` shows a command's options.\n"
+		     "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict.\n");
+}
+
+static int cmd_help(cli_ctx *ctx, int argc, char **argv)
+{
+	if (argc > 1) {
+		const cli_cmd *c = cli_find(argv[1]);
+		if (!c) {
+			fprintf(stderr, "strata: unknown command \"%s\"\n", argv[1]);
+			return CLI_USAGE;
+		}
+		printf("usage: strata %s\n\n%s\n", c->usage, c->help);
+		return CLI_OK;
+	}
+	print_overview(stdout);
+	return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+	cli_ctx ctx = {.warehouse = getenv("STRATA_WAREHOUSE"), .prog = argv[0]};
+	const char *lvl = getenv("STRATA_LOG_LEVEL");
+	strata_log_level level;
+	if (lvl && strata_log_level_parse(lvl, &level) == 0)
+		strata_log_set_level(level);
+	/* pull -W/--warehouse out of the line, wherever it is */
+	int n = 1;
+	for (int i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-W") == 0 || strcmp(argv[i], "--warehouse") == 0)) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "strata: %s needs a path\n", argv[i]);
+				return CLI_USAGE;
+			}
+			ctx.warehouse = argv[++i];
+			continue;
+		}
+		if (strncmp(argv[i], "--warehouse=", 12) == 0) {
+			ctx.warehouse = argv[i] + 12;
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	argc = n;
+	argv[argc] = NULL;
+	if (argc < 2) {
+		print_overview(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_overview(stdout);
+		return CLI_OK;
+	}
+	const cli_cmd *c = cli_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "strata: unknown command \"%s\" (try `strata help`)\n", argv[1]);
+		return CLI_USAGE;
+	}
+	if (cli_wants_help(c, argc - 1, argv + 1))
+		return CLI_OK;
+	return c->run(&ctx, argc - 1, argv + 1);
+}

@@ -1,0 +1,81 @@
+/*
+ * cli/util.c — helpers shared by the commands: errors and exit codes,
+ * opening the warehouse, parsing numbers and times.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(const strata_err *err)
+{
+	fprintf(stderr, "strata: %s\n", err->msg[0] ? err->msg : strata_strerror(err->code));
+	return err->code == STRATA_ECONFLICT ? CLI_CONFLICT : CLI_ERROR;
+}
+
+int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "strata %s: ", cmd->name);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: strata %s\n", cmd->usage);
+	return CLI_USAGE;
+}
+
+int cli_open(cli_ctx *ctx, bool create, strata_wh **out)
+{
+	if (!ctx->warehouse || !*ctx->warehouse) {
+		fprintf(stderr, "strata: no warehouse given: use -W PATH or set "
+				"STRATA_WAREHOUSE\n");
+		return CLI_USAGE;
+	}
+	strata_err err;
+	strata_err_clear(&err);
+	if (strata_wh_open(ctx->warehouse, create, out, &err) != 0)
+		return cli_fail(&err);
+	return CLI_OK;
+}
+
+bool cli_wants_help(const cli_cmd *cmd, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("usage: strata %s\n\n%s\n", cmd->usage, cmd->help);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s || *s == '-')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool cli_parse_time(const char *s, int64_t *out_us)
+{
+	if (s[0] == '-') {
+		char *end;
+		errno = 0;
+		double sec = strtod(s + 1, &end);
+		if (errno || *end || end == s + 1 || sec < 0)
+			return false;
+		*out_us = strata_now_us() - (int64_t)(sec * 1e6);
+		return true;
+	}
+	return strata_timestamp_parse(s, out_us) == 0;
+}

@@ -1,0 +1,1173 @@
+/*
+ * manifest/commit.c — the commit protocol: every change to the manifest.
+ *
+ * Each public function here runs exactly one LMDB write transaction through
+ * mf_write(): it checks its preconditions inside the transaction, makes its
+ * changes, and commits durably — or fails and leaves nothing.
+ *
+ * Invariants:
+ *   1. versions of a table are 1, 2, 3, ... with strictly increasing commit
+ *      timestamps (ts = max(now, previous ts + 1)), so "AS OF timestamp" is
+ *      well defined even when the clock steps back;
+ *   2. a job commits only if every input is still live and the schema version
+ *      is unchanged; otherwise STRATA_ECONFLICT and nothing changes;
+ *   3. a writer commit never conflicts with a job: it only adds entries;
+ *   4. a repeated idempotency token commits nothing and returns the version
+ *      of the first commit;
+ *   5. an entry is marked deleted only after it was removed, and forgotten
+ *      only after it was marked deleted and only once no floor raise's file
+ *      set includes it, so no read can resolve to a file set that silently
+ *      lacks it;
+ *   6. the floor of a bucket only rises.
+ */
+#include "manifest/manifest_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *strata_vkind_name(strata_vkind k)
+{
+	switch (k) {
+	case STRATA_V_WRITE:
+		return "write";
+	case STRATA_V_SORT:
+		return "sort";
+	case STRATA_V_MERGE:
+		return "merge";
+	case STRATA_V_COMPACT:
+		return "compact";
+	case STRATA_V_CLEAN:
+		return "clean";
+	case STRATA_V_DDL:
+		return "ddl";
+	}
+	return "?";
+}
+
+/* sentinel returned by a write body to abort without an error */
+#define MF_ABORT_OK 1
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static int table_by_id(strata_mf *mf, MDB_txn *txn, uint32_t id, strata_table_def *t,
+		       strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, id);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(txn, mf->dbi[DB_TABLE_IDS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "table id %u does not exist", id);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read table id");
+	char name[STRATA_NAME_MAX + 1];
+	if (val.mv_size > STRATA_NAME_MAX)
+		return strata_err_set(err, STRATA_ECORRUPT, "table id record %u is damaged", id);
+	memcpy(name, val.mv_data, val.mv_size);
+	name[val.mv_size] = '\0';
+	return mf_txn_table_get(mf, txn, name, t, err);
+}
+
+static int last_ts(strata_mf *mf, MDB_txn *txn, const strata_table_def *t, int64_t *ts,
+		   strata_err *err)
+{
+	*ts = 0;
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t->id);
+	mf_key_u64(&k, t->version);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(txn, mf->dbi[DB_VERSIONS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return mf_lmdb_err(err, rc, "read version");
+	strata_version_rec r;
+	if (mf_version_dec(&val, NULL, &r, NULL, 0))
+		return strata_err_set(err, STRATA_ECORRUPT, "version record %llu of \"%s\" is damaged",
+				      (unsigned long long)t->version, t->name);
+	*ts = r.ts_us;
+	return 0;
+}
+
+/* Append version t->version + 1 to the log (invariant 1); updates t->version
+ * and returns the timestamp.  The caller writes the table record. */
+static int version_append(strata_mf *mf, MDB_txn *txn, strata_table_def *t,
+			  strata_version_rec *r, const char *token, strata_err *err)
+{
+	int64_t prev;
+	int rc = last_ts(mf, txn, t, &prev, err);
+	if (rc)
+		return rc;
+	int64_t now = strata_now_us();
+	r->ts_us = now > prev ? now : prev + 1;
+	r->version = t->version + 1;
+	t->version = r->version;
+	strata_buf b = {0};
+	mf_version_enc(r, token, &b);
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t->id);
+	mf_key_u64(&k, r->version);
+	rc = mf_txn_put(mf, txn, DB_VERSIONS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	if (rc)
+		return rc;
+	mf_key tk = {.n = 0};
+	mf_key_u32(&tk, t->id);
+	mf_key_u64(&tk, (uint64_t)r->ts_us ^ (1ull << 63));
+	mf_key vv = {.n = 0};
+	mf_key_u64(&vv, r->version);
+	rc = mf_txn_put(mf, txn, DB_VTIMES, &tk, vv.b, vv.n, err);
+	if (rc == 0 && token && *token) {
+		mf_key ok = {.n = 0};
+		mf_key_u32(&ok, t->id);
+		mf_key_bytes(&ok, token, strlen(token));
+		rc = mf_txn_put(mf, txn, DB_TOKENS, &ok, vv.b, vv.n, err);
+	}
+	return rc;
+}
+
+static void file_key(mf_key *k, const strata_file_entry *f)
+{
+	k->n = 0;
+	mf_key_u32(k, f->table_id);
+	mf_key_u32(k, f->part_id);
+	mf_key_u32(k, f->bucket);
+	mf_key_u64(k, f->id);
+}
+
+static int file_put(strata_mf *mf, MDB_txn *txn, const strata_file_entry *f, strata_err *err)
+{
+	strata_buf b = {0};
+	mf_file_enc(f, &b);
+	mf_key k;
+	file_key(&k, f);
+	int rc = mf_txn_put(mf, txn, DB_FILES, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+/* New entry: assign an id and index it. */
+static int file_add(strata_mf *mf, MDB_txn *txn, strata_file_entry *f, strata_err *err)
+{
+	int rc = mf_txn_counter_next(mf, txn, "next_file_id", &f->id, err);
+	if (rc)
+		return rc;
+	rc = file_put(mf, txn, f, err);
+	if (rc)
+		return rc;
+	mf_key ik = {.n = 0};
+	mf_key_u64(&ik, f->id);
+	mf_key loc = {.n = 0};
+	mf_key_u32(&loc, f->table_id);
+	mf_key_u32(&loc, f->part_id);
+	mf_key_u32(&loc, f->bucket);
+	return mf_txn_put(mf, txn, DB_FILEIDS, &ik, loc.b, loc.n, err);
+}
+
+/* Look an entry up by id (memory of key_min/max lent by the txn). */
+static int file_get(strata_mf *mf, MDB_txn *txn, uint64_t id, strata_file_entry *f,
+		    strata_err *err)
+{
+	mf_key ik = {.n = 0};
+	mf_key_u64(&ik, id);
+	MDB_val key = mf_val(&ik), val;
+	int rc = mdb_get(txn, mf->dbi[DB_FILEIDS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "file %llu is not in the manifest",
+				      (unsigned long long)id);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read file index");
+	if (val.mv_size != 12)
+		return strata_err_set(err, STRATA_ECORRUPT, "file index of %llu is damaged",
+				      (unsigned long long)id);
+	mf_key k = {.n = 0};
+	mf_key_bytes(&k, val.mv_data, 12);
+	mf_key_u64(&k, id);
+	key = mf_val(&k);
+	rc = mdb_get(txn, mf->dbi[DB_FILES], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ECORRUPT, "file index of %llu points nowhere",
+				      (unsigned long long)id);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read file");
+	if (mf_file_dec(&val, NULL, f))
+		return strata_err_set(err, STRATA_ECORRUPT, "file entry %llu is damaged",
+				      (unsigned long long)id);
+	return 0;
+}
+
+static int file_forget(strata_mf *mf, MDB_txn *txn, const strata_file_entry *f,
+		       strata_err *err)
+{
+	mf_key k;
+	file_key(&k, f);
+	int rc = mf_txn_del(mf, txn, DB_FILES, &k, err);
+	if (rc)
+		return rc;
+	mf_key ik = {.n = 0};
+	mf_key_u64(&ik, f->id);
+	return mf_txn_del(mf, txn, DB_FILEIDS, &ik, err);
+}
+
+static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t part_id,
+			   const strata_mf_new_file *nf)
+{
+	memset(e, 0, sizeof(*e));
+	e->table_id = table_id;
+	e->part_id = part_id;
+	e->bucket = nf->bucket;
+	e->format = nf->format;
+	e->level = nf->level;
+	snprintf(e->name, sizeof(e->name), "%s", nf->name);
+	e->schema_version = nf->schema_version;
+	e->rows = nf->stats->rows;
+	e->bytes = nf->stats->bytes;
+	e->tombstones = nf->stats->tombstones;
+	e->seq_min = nf->stats->seq_min;
+	e->seq_max = nf->stats->seq_max;
+	e->key_min = nf->stats->key_min.data;
+	e->key_min_len = (uint32_t)nf->stats->key_min.len;
+	e->key_max = nf->stats->key_max.data;
+	e->key_max_len = (uint32_t)nf->stats->key_max.len;
+	memcpy(e->sketch, nf->stats->sketch, STRATA_SKETCH_REGS);
+}
+
+/* Partition by name; created with the table's bucket count if absent. */
+static int partition_ensure(strata_mf *mf, MDB_txn *txn, strata_table_def *t,
+			    const char *name, strata_partition *p, strata_err *err)
+{
+	int rc = mf_txn_partition_get(mf, txn, t->id, name, p, err);
+	if (rc != STRATA_ENOTFOUND)
+		return rc;
+	if (strlen(name) >= sizeof(p->name))
+		return strata_err_set(err, STRATA_EINVAL, "partition name is too long");
+	memset(p, 0, sizeof(*p));
+	p->id = t->next_part_id++;
+	p->buckets = t->buckets;
+	p->created_version = t->version + 1;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	strata_buf b = {0};
+	mf_part_enc(p, &b);
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t->id);
+	mf_key_u32(&k, p->id);
+	rc = mf_txn_put(mf, txn, DB_PARTS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	if (rc)
+		return rc;
+	mf_key nk = {.n = 0};
+	mf_key_u32(&nk, t->id);
+	mf_key_bytes(&nk, name, strlen(name));
+	mf_key idv = {.n = 0};
+	mf_key_u32(&idv, p->id);
+	return mf_txn_put(mf, txn, DB_PARTNAMES, &nk, idv.b, idv.n, err);
+}
+
+static int schema_put(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const strata_schema *s,
+		      uint64_t since, strata_err *err)
+{
+	char *json = strata_schema_to_json(s);
+	strata_buf b = {0};
+	mf_put_u64(&b, since);
+	strata_buf_append(&b, json, strlen(json));
+	free(json);
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_u32(&k, s->version);
+	int rc = mf_txn_put(mf, txn, DB_SCHEMAS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+/* ---- tables ------------------------------------------------------------------------ */
+
+typedef struct create_ctx {
+	strata_table_def *def;
+	const strata_schema *schema;
+} create_ctx;
+
+static int create_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	create_ctx *c = vctx;
+	strata_table_def *t = c->def;
+	strata_table_def old;
+	int rc = mf_txn_table_get(mf, txn, t->name, &old, NULL);
+	if (rc == 0)
+		return strata_err_set(err, STRATA_EEXIST, "table \"%s\" already exists", t->name);
+	uint64_t id;
+	rc = mf_txn_counter_next(mf, txn, "next_table_id", &id, err);
+	if (rc)
+		return rc;
+	t->id = (uint32_t)id;
+	t->version = 0;
+	t->schema_version = c->schema->version;
+	t->next_col_id = 1;
+	for (uint32_t i = 0; i < c->schema->ncols; i++)
+		if (c->schema->cols[i].id >= t->next_col_id)
+			t->next_col_id = c->schema->cols[i].id + 1;
+	t->next_part_id = 1;
+	t->log_start = 1;
+	strata_version_rec r;
+	memset(&r, 0, sizeof(r));
+	r.kind = STRATA_V_DDL;
+	r.schema_version = c->schema->version;
+	snprintf(r.note, sizeof(r.note), "create table");
+	rc = version_append(mf, txn, t, &r, NULL, err);
+	if (rc)
+		return rc;
+	t->created_us = r.ts_us;
+	t->data_version = t->version;
+	rc = schema_put(mf, txn, t->id, c->schema, t->version, err);
+	if (rc)
+		return rc;
+	rc = mf_txn_table_put(mf, txn, t, err);
+	if (rc)
+		return rc;
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t->id);
+	return mf_txn_put(mf, txn, DB_TABLE_IDS, &k, t->name, strlen(t->name), err);
+}
+
+int strata_mf_table_create(strata_mf *mf, strata_table_def *def, const strata_schema *schema,
+			   strata_err *err)
+{
+	create_ctx c = {.def = def, .schema = schema};
+	return mf_write(mf, create_body, &c, err);
+}
+
+static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	const strata_table_def *nt = vctx;
+	strata_table_def t;
+	int rc = mf_txn_table_get(mf, txn, nt->name, &t, err);
+	if (rc)
+		return rc;
+	t.buckets = nt->buckets;
+	t.retain_hours = nt->retain_hours;
+	t.avro_codec = nt->avro_codec;
+	t.zstd_level = nt->zstd_level;
+	t.row_group_bytes = nt->row_group_bytes;
+	t.page_bytes = nt->page_bytes;
+	return mf_txn_table_put(mf, txn, &t, err);
+}
+
+int strata_mf_table_set_props(strata_mf *mf, const strata_table_def *def, strata_err *err)
+{
+	return mf_write(mf, props_body, (void *)def, err);
+}
+
+typedef struct ddl_ctx {
+	const char *table;
+	uint32_t expect;
+	const strata_schema *schema;
+	const char *note;
+	uint64_t version;
+} ddl_ctx;
+
+static int ddl_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	ddl_ctx *c = vctx;
+	strata_table_def t;
+	int rc = mf_txn_table_get(mf, txn, c->table, &t, err);
+	if (rc)
+		return rc;
+	if (t.schema_version != c->expect || c->schema->version != c->expect + 1)
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "the schema of \"%s\" changed concurrently (now version %u)",
+				      c->table, t.schema_version);
+	strata_version_rec r;
+	memset(&r, 0, sizeof(r));
+	r.kind = STRATA_V_DDL;
+	r.schema_version = c->schema->version;
+	snprintf(r.note, sizeof(r.note), "%s", c->note ? c->note : "alter table");
+	rc = version_append(mf, txn, &t, &r, NULL, err);
+	if (rc)
+		return rc;
+	rc = schema_put(mf, txn, t.id, c->schema, t.version, err);
+	if (rc)
+		return rc;
+	t.schema_version = c->schema->version;
+	for (uint32_t i = 0; i < c->schema->ncols; i++)
+		if (c->schema->cols[i].id >= t.next_col_id)
+			t.next_col_id = c->schema->cols[i].id + 1;
+	t.data_version = t.version;
+	c->version = t.version;
+	return mf_txn_table_put(mf, txn, &t, err);
+}
+
+int strata_mf_commit_ddl(strata_mf *mf, const char *table, uint32_t expect,
+			 const strata_schema *schema, const char *note, uint64_t *version,
+			 strata_err *err)
+{
+	ddl_ctx c = {.table = table, .expect = expect, .schema = schema, .note = note};
+	int rc = mf_write(mf, ddl_body, &c, err);
+	if (rc == 0 && version)
+		*version = c.version;
+	return rc;
+}
+
+/* ---- writer commits ------------------------------------------------------------------ */
+
+typedef struct write_ctx {
+	const strata_mf_write *w;
+	uint64_t version;
+	bool is_repeat;
+} write_ctx;
+
+static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	write_ctx *c = vctx;
+	const strata_mf_write *w = c->w;
+	strata_table_def t;
+	int rc = mf_txn_table_get(mf, txn, w->table, &t, err);
+	if (rc)
+		return rc;
+	/* invariant 4 */
+	if (w->token && *w->token) {
+		mf_key k = {.n = 0};
+		mf_key_u32(&k, t.id);
+		mf_key_bytes(&k, w->token, strlen(w->token));
+		MDB_val key = mf_val(&k), val;
+		rc = mdb_get(txn, mf->dbi[DB_TOKENS], &key, &val);
+		if (rc == 0 && val.mv_size == 8) {
+			c->version = mf_get_u64(val.mv_data);
+			c->is_repeat = true;
+			return MF_ABORT_OK;
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			return mf_lmdb_err(err, rc, "read token");
+	}
+	if (w->expect_version &&
+	    (t.data_version > w->expect_version || w->expect_version > t.version))
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "table \"%s\" is at version %llu (last write or DDL at %llu), "
+				      "expected %llu",
+				      t.name, (unsigned long long)t.version,
+				      (unsigned long long)t.data_version,
+				      (unsigned long long)w->expect_version);
+	if (w->schema_version != t.schema_version)
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "the schema of \"%s\" changed during the write (version %u, "
+				      "now %u); write again",
+				      t.name, w->schema_version, t.schema_version);
+	uint64_t v = t.version + 1;
+	int64_t ts_dummy;
+	(void)ts_dummy;
+	uint64_t *ids = strata_calloc(w->nfiles + 1, sizeof(uint64_t));
+	strata_version_rec r;
+	memset(&r, 0, sizeof(r));
+	for (size_t i = 0; i < w->nfiles; i++) {
+		const strata_mf_new_file *nf = &w->files[i];
+		strata_partition p;
+		rc = partition_ensure(mf, txn, &t, nf->partition, &p, err);
+		if (rc)
+			goto out;
+		if (p.buckets != nf->part_buckets || nf->bucket >= p.buckets) {
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "partition \"%s\" of \"%s\" has %u buckets, the writer "
+					    "routed rows for %u; write again",
+					    nf->partition, t.name, p.buckets, nf->part_buckets);
+			goto out;
+		}
+		strata_file_entry e;
+		entry_from_new(&e, t.id, p.id, nf);
+		e.seq_min = e.seq_max = (int64_t)v; /* row files: _seq is the version */
+		e.level = 0;
+		e.added_version = v;
+		e.added_us = strata_now_us();
+		rc = file_add(mf, txn, &e, err);
+		if (rc)
+			goto out;
+		ids[i] = e.id;
+		if (nf->id_out)
+			*nf->id_out = e.id;
+	}
+	r.kind = STRATA_V_WRITE;
+	r.schema_version = t.schema_version;
+	r.nadded = (uint32_t)w->nfiles;
+	r.added = ids;
+	snprintf(r.note, sizeof(r.note), "%zu file%s", w->nfiles, w->nfiles == 1 ? "" : "s");
+	rc = version_append(mf, txn, &t, &r, w->token, err);
+	if (rc)
+		goto out;
+	t.data_version = t.version;
+	c->version = t.version;
+	rc = mf_txn_table_put(mf, txn, &t, err);
+out:
+	free(ids);
+	return rc;
+}
+
+int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *version,
+			   bool *is_repeat, strata_err *err)
+{
+	if (w->token && strlen(w->token) > STRATA_TOKEN_MAX)
+		return strata_err_set(err, STRATA_EINVAL, "token is longer than %d bytes",
+				      STRATA_TOKEN_MAX);
+	write_ctx c = {.w = w};
+	int rc = mf_write(mf, write_body, &c, err);
+	if (rc == MF_ABORT_OK)
+		rc = 0;
+	if (rc == 0) {
+		*version = c.version;
+		if (is_repeat)
+			*is_repeat = c.is_repeat;
+	}
+	return rc;
+}
+
+/* ---- job commits ------------------------------------------------------------------------ */
+
+/* Whether f belongs to the file set of any floor raise (J-1) of bs. */
+static bool in_floor_sets(const strata_bucket_state *bs, const strata_file_entry *f)
+{
+	for (uint32_t i = 0; i < bs->nlog; i++)
+		if (strata_file_live_at(f, bs->log[i].commit_version - 1))
+			return true;
+	return false;
+}
+
+/* Keep the floor log within bounds.  Only the oldest entry is ever dropped
+ * (dropping a middle one would send its versions to the wrong file set), and
+ * dropping it makes every version below its boundary unresolvable.  It goes
+ * when no version of its interval can be answered any more (a file holding
+ * records at or below the interval's start was deleted) and no tag falls in
+ * it, or when the log is full. */
+static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *files, size_t n,
+			   const strata_tag *tags, size_t ntags)
+{
+	while (bs->nlog > 0) {
+		uint64_t lo = bs->resolvable_from, hi = bs->log[0].boundary;
+		uint64_t l = bs->log[0].commit_version - 1;
+		bool is_full = bs->nlog >= STRATA_FLOOR_LOG_MAX;
+		bool is_dead = false;
+		for (size_t i = 0; i < n && !is_dead; i++)
+			is_dead = files[i].is_deleted && strata_file_live_at(&files[i], l) &&
+				  (uint64_t)files[i].seq_min <= lo;
+		for (size_t i = 0; i < ntags && is_dead; i++)
+			if (tags[i].version >= lo && tags[i].version < hi)
+				is_dead = false;
+		if (!is_full && !is_dead)
+			break;
+		if (bs->log[0].boundary > bs->resolvable_from)
+			bs->resolvable_from = bs->log[0].boundary;
+		memmove(&bs->log[0], &bs->log[1], sizeof(bs->log[0]) * (bs->nlog - 1));
+		bs->nlog--;
+	}
+}
+
+typedef struct job_ctx {
+	const strata_mf_job *job;
+	uint64_t version;
+} job_ctx;
+
+static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	job_ctx *c = vctx;
+	const strata_mf_job *j = c->job;
+	strata_table_def t;
+	int rc = table_by_id(mf, txn, j->table_id, &t, err);
+	if (rc)
+		return rc;
+	/* invariant 2 */
+	if (t.schema_version != j->schema_version)
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "the schema of \"%s\" changed (version %u, job planned at %u)",
+				      t.name, t.schema_version, j->schema_version);
+	if (j->job_id) {
+		mf_key ik = {.n = 0};
+		mf_key_u64(&ik, j->job_id);
+		MDB_val key = mf_val(&ik), val;
+		int grc = mdb_get(txn, mf->dbi[DB_INTENTS], &key, &val);
+		if (grc == MDB_NOTFOUND)
+			return strata_err_set(err, STRATA_ECONFLICT,
+					      "job %llu lost its intent (recovered as crashed by another "
+					      "process); its outputs are gone",
+					      (unsigned long long)j->job_id);
+		if (grc)
+			return mf_lmdb_err(err, grc, "read intent");
+	}
+	uint64_t v = t.version + 1;
+	int64_t now = strata_now_us();
+	for (size_t i = 0; i < j->ninputs; i++) {
+		strata_file_entry f;
+		rc = file_get(mf, txn, j->inputs[i], &f, err);
+		if (rc == STRATA_ENOTFOUND)
+			return strata_err_set(err, STRATA_ECONFLICT,
+					      "input file %llu is gone from the manifest",
+					      (unsigned long long)j->inputs[i]);
+		if (rc)
+			return rc;
+		if (f.table_id != j->table_id || f.part_id != j->part_id || f.bucket != j->bucket)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "input file %llu is not in the job's bucket",
+					      (unsigned long long)f.id);
+		if (f.removed_version != 0)
+			return strata_err_set(err, STRATA_ECONFLICT,
+					      "input file %s was removed at version %llu by another "
+					      "commit",
+					      f.name, (unsigned long long)f.removed_version);
+		f.removed_version = v;
+		f.removed_us = now;
+		f.removed_kept_history = !j->drops_retained_history;
+		rc = file_put(mf, txn, &f, err);
+		if (rc)
+			return rc;
+	}
+	uint64_t *ids = strata_calloc(j->noutputs + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < j->noutputs; i++) {
+		const strata_mf_new_file *nf = &j->outputs[i];
+		strata_file_entry e;
+		entry_from_new(&e, t.id, j->part_id, nf);
+		e.bucket = j->bucket;
+		e.job_id = j->job_id;
+		e.added_version = v;
+		e.added_us = now;
+		rc = file_add(mf, txn, &e, err);
+		if (rc) {
+			free(ids);
+			return rc;
+		}
+		ids[i] = e.id;
+		if (nf->id_out)
+			*nf->id_out = e.id;
+	}
+	strata_bucket_state bs;
+	rc = mf_txn_bucket_get(mf, txn, t.id, j->part_id, j->bucket, &bs, err);
+	if (rc == 0 && j->new_floor > bs.floor) {
+		/* invariant 6 */
+		strata_arena *ta = strata_arena_new();
+		strata_tag *tags = NULL;
+		strata_file_entry *bf = NULL;
+		size_t ntags = 0, nbf = 0;
+		rc = mf_txn_tags(mf, txn, t.id, ta, &tags, &ntags, err);
+		if (rc == 0)
+			rc = mf_txn_bucket_files(mf, txn, t.id, j->part_id, j->bucket, ta, &bf, &nbf,
+						 err);
+		floor_log_trim(&bs, bf, nbf, tags, ntags);
+		strata_arena_free(ta);
+		bs.log[bs.nlog].commit_version = v;
+		bs.log[bs.nlog].boundary = j->new_floor;
+		bs.nlog++;
+		bs.floor = j->new_floor;
+		if (rc == 0)
+			rc = mf_txn_bucket_put(mf, txn, t.id, j->part_id, j->bucket, &bs, err);
+	}
+	if (rc == 0 && j->job_id) {
+		mf_key ck = {.n = 0};
+		mf_key_u32(&ck, t.id);
+		mf_key_u32(&ck, j->part_id);
+		mf_key_u32(&ck, j->bucket);
+		MDB_val key = mf_val(&ck), val;
+		if (mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val) == 0) {
+			strata_claim cl;
+			if (mf_claim_dec(&val, &cl) == 0 && cl.job_id == j->job_id)
+				rc = mf_txn_del(mf, txn, DB_CLAIMS, &ck, err);
+		}
+		mf_key ik = {.n = 0};
+		mf_key_u64(&ik, j->job_id);
+		if (rc == 0)
+			rc = mf_txn_del(mf, txn, DB_INTENTS, &ik, err);
+	}
+	if (rc == 0) {
+		strata_version_rec r;
+		memset(&r, 0, sizeof(r));
+		r.kind = j->kind;
+		r.schema_version = t.schema_version;
+		r.nadded = (uint32_t)j->noutputs;
+		r.added = ids;
+		r.nremoved = (uint32_t)j->ninputs;
+		r.removed = (uint64_t *)j->inputs;
+		snprintf(r.note, sizeof(r.note), "%s", j->note ? j->note : "");
+		rc = version_append(mf, txn, &t, &r, NULL, err);
+	}
+	free(ids);
+	if (rc == 0) {
+		c->version = t.version;
+		rc = mf_txn_table_put(mf, txn, &t, err);
+	}
+	return rc;
+}
+
+int strata_mf_commit_job(strata_mf *mf, const strata_mf_job *job, uint64_t *version,
+			 strata_err *err)
+{
+	job_ctx c = {.job = job};
+	int rc = mf_write(mf, job_body, &c, err);
+	if (rc == 0 && version)
+		*version = c.version;
+	return rc;
+}
+
+/* ---- clean ---------------------------------------------------------------------------------- */
+
+typedef struct clean_ctx {
+	uint32_t table_id;
+	const uint64_t *ids;
+	size_t n;
+	uint64_t version;
+	size_t skipped;
+} clean_ctx;
+
+static int clean_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	clean_ctx *c = vctx;
+	strata_table_def t;
+	int rc = table_by_id(mf, txn, c->table_id, &t, err);
+	if (rc)
+		return rc;
+	int64_t now = strata_now_us();
+	uint64_t *done = strata_calloc(c->n + 1, sizeof(uint64_t));
+	uint32_t ndone = 0;
+	c->skipped = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		strata_file_entry f;
+		rc = file_get(mf, txn, c->ids[i], &f, err);
+		if (rc == STRATA_ENOTFOUND) {
+			c->skipped++;
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			goto out;
+		/* invariant 5 */
+		if (f.table_id != c->table_id || f.removed_version == 0 || f.is_deleted) {
+			c->skipped++;
+			continue;
+		}
+		f.is_deleted = true;
+		f.deleted_us = now;
+		rc = file_put(mf, txn, &f, err);
+		if (rc)
+			goto out;
+		done[ndone++] = f.id;
+	}
+	if (ndone == 0) {
+		c->version = 0;
+		rc = MF_ABORT_OK;
+		goto out;
+	}
+	strata_version_rec r;
+	memset(&r, 0, sizeof(r));
+	r.kind = STRATA_V_CLEAN;
+	r.schema_version = t.schema_version;
+	r.nremoved = ndone;
+	r.removed = done;
+	snprintf(r.note, sizeof(r.note), "%u file%s deleted", ndone, ndone == 1 ? "" : "s");
+	rc = version_append(mf, txn, &t, &r, NULL, err);
+	if (rc == 0) {
+		c->version = t.version;
+		rc = mf_txn_table_put(mf, txn, &t, err);
+	}
+out:
+	free(done);
+	return rc;
+}
+
+int strata_mf_commit_clean(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
+			   uint64_t *version, size_t *skipped, strata_err *err)
+{
+	clean_ctx c = {.table_id = table_id, .ids = ids, .n = n};
+	int rc = mf_write(mf, clean_body, &c, err);
+	if (rc == MF_ABORT_OK)
+		rc = 0;
+	if (version)
+		*version = rc == 0 ? c.version : 0;
+	if (skipped)
+		*skipped = c.skipped;
+	return rc;
+}
+
+typedef struct forget_ctx {
+	uint32_t table_id;
+	const uint64_t *ids;
+	size_t n;
+} forget_ctx;
+
+static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
+		      const strata_tag *tags, size_t ntags, strata_err *err)
+{
+	strata_file_entry f;
+	int rc = file_get(mf, txn, id, &f, err);
+	if (rc == STRATA_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (f.table_id != c->table_id || !f.is_deleted)
+		return 0; /* invariant 5 */
+	strata_bucket_state bs;
+	rc = mf_txn_bucket_get(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
+	if (rc)
+		return rc;
+	/* trim what this bucket's deletions have made unanswerable first */
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *bf = NULL;
+	size_t nbf = 0;
+	rc = mf_txn_bucket_files(mf, txn, f.table_id, f.part_id, f.bucket, a, &bf, &nbf, err);
+	if (rc == 0) {
+		uint32_t before = bs.nlog;
+		floor_log_trim(&bs, bf, nbf, tags, ntags);
+		if (bs.nlog != before)
+			rc = mf_txn_bucket_put(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
+	}
+	strata_arena_free(a);
+	if (rc)
+		return rc;
+	if (in_floor_sets(&bs, &f))
+		return 0; /* invariant 5: the tombstone still marks a hole */
+	return file_forget(mf, txn, &f, err);
+}
+
+static int forget_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	forget_ctx *c = vctx;
+	strata_arena *ta = strata_arena_new();
+	strata_tag *tags = NULL;
+	size_t ntags = 0;
+	int trc = mf_txn_tags(mf, txn, c->table_id, ta, &tags, &ntags, err);
+	if (trc) {
+		strata_arena_free(ta);
+		return trc;
+	}
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < c->n; i++)
+		rc = forget_one(mf, txn, c, c->ids[i], tags, ntags, err);
+	strata_arena_free(ta);
+	return rc;
+}
+
+int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
+			     strata_err *err)
+{
+	forget_ctx c = {.table_id = table_id, .ids = ids, .n = n};
+	return mf_write(mf, forget_body, &c, err);
+}
+
+typedef struct expire_ctx {
+	uint32_t table_id;
+	uint64_t below;
+	size_t expired;
+} expire_ctx;
+
+static int expire_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	expire_ctx *c = vctx;
+	strata_table_def t;
+	int rc = table_by_id(mf, txn, c->table_id, &t, err);
+	if (rc)
+		return rc;
+	if (c->below > t.version)
+		c->below = t.version; /* the current version is never expired */
+	if (c->below <= t.log_start)
+		return MF_ABORT_OK;
+	strata_arena *a = strata_arena_new();
+	strata_tag *tags;
+	size_t ntags;
+	rc = mf_txn_tags(mf, txn, t.id, a, &tags, &ntags, err);
+	for (uint64_t v = t.log_start; rc == 0 && v < c->below; v++) {
+		bool is_tagged = false;
+		for (size_t i = 0; i < ntags; i++)
+			if (tags[i].version == v)
+				is_tagged = true;
+		if (is_tagged)
+			continue;
+		mf_key k = {.n = 0};
+		mf_key_u32(&k, t.id);
+		mf_key_u64(&k, v);
+		MDB_val key = mf_val(&k), val;
+		int grc = mdb_get(txn, mf->dbi[DB_VERSIONS], &key, &val);
+		if (grc == MDB_NOTFOUND)
+			continue;
+		if (grc) {
+			rc = mf_lmdb_err(err, grc, "read version");
+			break;
+		}
+		strata_version_rec r;
+		char token[STRATA_TOKEN_MAX + 1];
+		if (mf_version_dec(&val, NULL, &r, token, sizeof(token))) {
+			rc = strata_err_set(err, STRATA_ECORRUPT, "version record %llu is damaged",
+					    (unsigned long long)v);
+			break;
+		}
+		mf_key tk = {.n = 0};
+		mf_key_u32(&tk, t.id);
+		mf_key_u64(&tk, (uint64_t)r.ts_us ^ (1ull << 63));
+		rc = mf_txn_del(mf, txn, DB_VTIMES, &tk, err);
+		if (rc == 0 && token[0]) {
+			mf_key ok = {.n = 0};
+			mf_key_u32(&ok, t.id);
+			mf_key_bytes(&ok, token, strlen(token));
+			rc = mf_txn_del(mf, txn, DB_TOKENS, &ok, err);
+		}
+		if (rc == 0)
+			rc = mf_txn_del(mf, txn, DB_VERSIONS, &k, err);
+		c->expired++;
+	}
+	strata_arena_free(a);
+	if (rc)
+		return rc;
+	t.log_start = c->below;
+	return mf_txn_table_put(mf, txn, &t, err);
+}
+
+int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
+			      size_t *expired, strata_err *err)
+{
+	expire_ctx c = {.table_id = table_id, .below = below};
+	int rc = mf_write(mf, expire_body, &c, err);
+	if (rc == MF_ABORT_OK)
+		rc = 0;
+	if (expired)
+		*expired = rc == 0 ? c.expired : 0;
+	return rc;
+}
+
+/* ---- claims, intents, job ids ----------------------------------------------------------- */
+
+typedef struct claim_ctx {
+	uint32_t table, part, bucket;
+	const char *owner;
+	uint64_t job_id;
+	int64_t ttl_us;
+	bool is_release;
+	bool is_new; /* allocate job_id first */
+} claim_ctx;
+
+static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	claim_ctx *c = vctx;
+	if (c->is_new) {
+		int jrc = mf_txn_counter_next(mf, txn, "next_job_id", &c->job_id, err);
+		if (jrc)
+			return jrc;
+	}
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, c->table);
+	mf_key_u32(&k, c->part);
+	mf_key_u32(&k, c->bucket);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val);
+	int64_t now = strata_now_us();
+	strata_claim cl;
+	bool has = false;
+	if (rc == 0) {
+		if (mf_claim_dec(&val, &cl))
+			return strata_err_set(err, STRATA_ECORRUPT, "claim record is damaged");
+		has = true;
+	} else if (rc != MDB_NOTFOUND) {
+		return mf_lmdb_err(err, rc, "read claim");
+	}
+	if (c->is_release) {
+		if (has && cl.job_id == c->job_id)
+			return mf_txn_del(mf, txn, DB_CLAIMS, &k, err);
+		return MF_ABORT_OK;
+	}
+	if (has && cl.job_id != c->job_id && cl.expires_us > now)
+		return strata_err_set(err, STRATA_EBUSY,
+				      "bucket %u of partition %u is claimed by %s (job %llu) for "
+				      "another %.1f s",
+				      c->bucket, c->part, cl.owner, (unsigned long long)cl.job_id,
+				      (double)(cl.expires_us - now) / 1e6);
+	memset(&cl, 0, sizeof(cl));
+	snprintf(cl.owner, sizeof(cl.owner), "%s", c->owner);
+	cl.job_id = c->job_id;
+	cl.expires_us = now + c->ttl_us;
+	strata_buf b = {0};
+	mf_claim_enc(&cl, &b);
+	rc = mf_txn_put(mf, txn, DB_CLAIMS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+int strata_mf_claim(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+		    const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err)
+{
+	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .owner = owner,
+		       .job_id = job_id, .ttl_us = ttl_us};
+	return mf_write(mf, claim_body, &c, err);
+}
+
+int strata_mf_claim_new(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+			const char *owner, int64_t ttl_us, uint64_t *job_id, strata_err *err)
+{
+	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .owner = owner,
+		       .ttl_us = ttl_us, .is_new = true};
+	int rc = mf_write(mf, claim_body, &c, err);
+	if (rc == 0)
+		*job_id = c.job_id;
+	return rc;
+}
+
+int strata_mf_claim_release(strata_mf *mf, uint32_t table_id, uint32_t part_id,
+			    uint32_t bucket, uint64_t job_id, strata_err *err)
+{
+	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .job_id = job_id,
+		       .is_release = true};
+	int rc = mf_write(mf, claim_body, &c, err);
+	return rc == MF_ABORT_OK ? 0 : rc;
+}
+
+typedef struct jobid_ctx {
+	uint64_t id;
+} jobid_ctx;
+
+static int jobid_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	jobid_ctx *c = vctx;
+	return mf_txn_counter_next(mf, txn, "next_job_id", &c->id, err);
+}
+
+int strata_mf_job_id_next(strata_mf *mf, uint64_t *job_id, strata_err *err)
+{
+	jobid_ctx c = {0};
+	int rc = mf_write(mf, jobid_body, &c, err);
+	if (rc == 0)
+		*job_id = c.id;
+	return rc;
+}
+
+static int intent_put_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	const strata_intent *in = vctx;
+	strata_buf b = {0};
+	mf_intent_enc(in, &b);
+	mf_key k = {.n = 0};
+	mf_key_u64(&k, in->job_id);
+	int rc = mf_txn_put(mf, txn, DB_INTENTS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+int strata_mf_intent_put(strata_mf *mf, const strata_intent *in, strata_err *err)
+{
+	return mf_write(mf, intent_put_body, (void *)in, err);
+}
+
+static int intent_del_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u64(&k, *(uint64_t *)vctx);
+	return mf_txn_del(mf, txn, DB_INTENTS, &k, err);
+}
+
+int strata_mf_intent_del(strata_mf *mf, uint64_t job_id, strata_err *err)
+{
+	return mf_write(mf, intent_del_body, &job_id, err);
+}
+
+/* ---- tags ------------------------------------------------------------------------------------- */
+
+typedef struct tag_ctx {
+	const char *table;
+	const char *tag;
+	uint64_t version;
+	bool is_delete;
+} tag_ctx;
+
+/* Every bucket of the table must resolve v today. */
+static int check_readable(strata_mf *mf, MDB_txn *txn, const strata_table_def *t, uint64_t v,
+			  strata_err *err)
+{
+	mf_key pk = {.n = 0};
+	mf_key_u32(&pk, t->id);
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, mf->dbi[DB_PARTS], &cur);
+	if (rc)
+		return mf_lmdb_err(err, rc, "open cursor");
+	MDB_val key = mf_val(&pk), val;
+	int crc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	rc = 0;
+	strata_arena *a = strata_arena_new();
+	while (crc == 0 && rc == 0 && key.mv_size == 8 && mf_get_u32(key.mv_data) == t->id) {
+		strata_partition p;
+		if (mf_part_dec(&val, &p)) {
+			rc = strata_err_set(err, STRATA_ECORRUPT, "partition record is damaged");
+			break;
+		}
+		for (uint32_t b = 0; rc == 0 && b < p.buckets; b++) {
+			strata_bucket_state bs;
+			strata_file_entry *files;
+			size_t n;
+			rc = mf_txn_bucket_get(mf, txn, t->id, p.id, b, &bs, err);
+			if (rc == 0)
+				rc = mf_txn_bucket_files(mf, txn, t->id, p.id, b, a, &files, &n, err);
+			uint64_t l;
+			if (rc == 0 && strata_mf_resolve(&bs, files, n, t->version, v, false, &l))
+				rc = strata_err_set(err, STRATA_ERETENTION,
+						    "version %llu of \"%s\" is outside the retention "
+						    "window",
+						    (unsigned long long)v, t->name);
+			strata_arena_reset(a);
+		}
+		crc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	strata_arena_free(a);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+static int tag_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	tag_ctx *c = vctx;
+	strata_table_def t;
+	int rc = mf_txn_table_get(mf, txn, c->table, &t, err);
+	if (rc)
+		return rc;
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t.id);
+	mf_key_bytes(&k, c->tag, strlen(c->tag));
+	MDB_val key = mf_val(&k), val;
+	rc = mdb_get(txn, mf->dbi[DB_TAGS], &key, &val);
+	if (c->is_delete) {
+		if (rc == MDB_NOTFOUND)
+			return strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no tag \"%s\"",
+					      t.name, c->tag);
+		return mf_txn_del(mf, txn, DB_TAGS, &k, err);
+	}
+	if (rc == 0)
+		return strata_err_set(err, STRATA_EEXIST, "tag \"%s\" of \"%s\" already exists",
+				      c->tag, t.name);
+	if (c->version == 0)
+		c->version = t.version;
+	if (c->version > t.version)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "version %llu of \"%s\" does not exist yet (latest %llu)",
+				      (unsigned long long)c->version, t.name,
+				      (unsigned long long)t.version);
+	if (c->version < t.log_start)
+		return strata_err_set(err, STRATA_ERETENTION,
+				      "version %llu of \"%s\" is outside the retention window "
+				      "(oldest in the log: %llu)",
+				      (unsigned long long)c->version, t.name,
+				      (unsigned long long)t.log_start);
+	rc = check_readable(mf, txn, &t, c->version, err);
+	if (rc)
+		return rc;
+	strata_tag tag;
+	memset(&tag, 0, sizeof(tag));
+	snprintf(tag.name, sizeof(tag.name), "%s", c->tag);
+	tag.version = c->version;
+	tag.created_us = strata_now_us();
+	strata_buf b = {0};
+	mf_tag_enc(&tag, &b);
+	rc = mf_txn_put(mf, txn, DB_TAGS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+int strata_mf_tag_put(strata_mf *mf, const char *table, const char *tag, uint64_t version,
+		      strata_err *err)
+{
+	int rc = strata_name_check(tag, "tag name", err);
+	if (rc)
+		return rc;
+	tag_ctx c = {.table = table, .tag = tag, .version = version};
+	return mf_write(mf, tag_body, &c, err);
+}
+
+int strata_mf_tag_del(strata_mf *mf, const char *table, const char *tag, strata_err *err)
+{
+	tag_ctx c = {.table = table, .tag = tag, .is_delete = true};
+	return mf_write(mf, tag_body, &c, err);
+}

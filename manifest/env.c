@@ -1,0 +1,957 @@
+/*
+ * manifest/env.c — opening the warehouse, the write-transaction runner and
+ * every read of a snapshot.
+ *
+ * A warehouse is a directory:
+ *   <warehouse>/manifest/           the LMDB environment (data.mdb, lock.mdb)
+ *   <warehouse>/manifest/leases/    the no-sync lease environment
+ *   <warehouse>/data/<table>/...    data files
+ *   <warehouse>/STRATA              a marker with the layout version
+ *
+ * Invariants:
+ *   1. a write transaction either commits durably (MDB sync on; the call
+ *      returns 0 only after mdb_txn_commit succeeded) or leaves nothing;
+ *   2. the map grows only while no transaction of this process is open
+ *      (grow_lock held exclusively), as LMDB requires;
+ *   3. a failed commit is reported, never retried blindly: only MAP_FULL and
+ *      MAP_RESIZED (nothing was written) lead to a retry after growing.
+ */
+#include "manifest/manifest_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const db_names[DB_COUNT] = {
+	"meta", "tables", "table_ids", "schemas", "parts", "partnames", "files",
+	"fileids", "versions", "vtimes", "tokens", "buckets", "claims", "intents", "tags",
+};
+
+#define LAYOUT_MARKER "strata warehouse layout 1\n"
+
+int mf_lmdb_err(strata_err *err, int rc, const char *what)
+{
+	int code = rc == MDB_MAP_FULL ? STRATA_EMAPFULL :
+		   rc > 0 ? -rc : STRATA_EMANIFEST;
+	return strata_err_set(err, code, "manifest: %s failed: %s", what, mdb_strerror(rc));
+}
+
+static void mf_free(strata_mf *mf)
+{
+	if (mf->lease_env)
+		mdb_env_close(mf->lease_env);
+	if (mf->env)
+		mdb_env_close(mf->env);
+	pthread_rwlock_destroy(&mf->grow_lock);
+	free(mf->warehouse);
+	free(mf);
+}
+
+static uint64_t initial_map_bytes(void)
+{
+	const char *s = getenv("STRATA_MF_MAP_BYTES");
+	if (s && *s) {
+		uint64_t v = strtoull(s, NULL, 10);
+		if (v >= (1u << 20))
+			return v;
+	}
+	return 4ull << 30;
+}
+
+static int open_env(const char *dir, unsigned flags, uint64_t map, unsigned maxdbs,
+		    MDB_env **out, strata_err *err)
+{
+	MDB_env *env = NULL;
+	int rc = mdb_env_create(&env);
+	if (rc)
+		return mf_lmdb_err(err, rc, "mdb_env_create");
+	mdb_env_set_maxdbs(env, maxdbs);
+	mdb_env_set_maxreaders(env, 1024);
+	mdb_env_set_mapsize(env, map);
+	rc = mdb_env_open(env, dir, flags | MDB_NOTLS, 0644);
+	if (rc) {
+		mdb_env_close(env);
+		return strata_err_set(err, rc > 0 ? -rc : STRATA_EMANIFEST,
+				      "could not open the manifest in \"%s\": %s", dir,
+				      mdb_strerror(rc));
+	}
+	*out = env;
+	return 0;
+}
+
+int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err)
+{
+	*out = NULL;
+	char path[4096], lpath[4096], marker[4096];
+	int rc;
+	if (strlen(warehouse) > 3000)
+		return strata_err_set(err, STRATA_EINVAL, "warehouse path is too long");
+	snprintf(path, sizeof(path), "%s/manifest", warehouse);
+	snprintf(lpath, sizeof(lpath), "%s/manifest/leases", warehouse);
+	snprintf(marker, sizeof(marker), "%s/STRATA", warehouse);
+	struct stat st;
+	bool exists = strata_io()->stat(marker, &st) == 0;
+	if (!exists && !create)
+		return strata_err_set(err, STRATA_ENOTFOUND,
+				      "\"%s\" is not a strata warehouse (run `strata init` "
+				      "there first)",
+				      warehouse);
+	if (create) {
+		char data[4096];
+		snprintf(data, sizeof(data), "%s/data", warehouse);
+		if ((rc = strata_io_mkdirs(lpath, 0755)) < 0 ||
+		    (rc = strata_io_mkdirs(data, 0755)) < 0)
+			return strata_err_set(err, rc, "could not create warehouse \"%s\": %s",
+					      warehouse, strata_strerror(rc));
+	}
+	strata_mf *mf = strata_calloc(1, sizeof(*mf));
+	pthread_rwlock_init(&mf->grow_lock, NULL);
+	mf->warehouse = strata_strdup(warehouse);
+	rc = open_env(path, 0, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
+	if (rc)
+		goto fail;
+	rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
+	if (rc)
+		goto fail;
+	MDB_envinfo info;
+	mdb_env_info(mf->env, &info);
+	mf->map_bytes = info.me_mapsize;
+
+	/* open (and on first use create) every sub-database once */
+	MDB_txn *txn;
+	rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+	if (rc) {
+		rc = mf_lmdb_err(err, rc, "opening sub-databases");
+		goto fail;
+	}
+	for (int i = 0; i < DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &mf->dbi[i]);
+		if (rc) {
+			mdb_txn_abort(txn);
+			rc = mf_lmdb_err(err, rc, "opening sub-database");
+			goto fail;
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc) {
+		rc = mf_lmdb_err(err, rc, "creating sub-databases");
+		goto fail;
+	}
+	rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "leases", MDB_CREATE, &mf->lease_dbi);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (rc) {
+		rc = mf_lmdb_err(err, rc, "opening the lease database");
+		goto fail;
+	}
+	if (!exists) {
+		/* the marker goes last: a half-created warehouse has none */
+		strata_wfile *f;
+		rc = strata_wfile_open(marker, &f, err);
+		if (rc == 0)
+			rc = strata_wfile_write(f, LAYOUT_MARKER, strlen(LAYOUT_MARKER), err);
+		if (rc == 0)
+			rc = strata_wfile_commit(f, err);
+		else
+			strata_wfile_abort(f);
+		if (rc == -EEXIST)
+			rc = 0; /* another process initialised it concurrently */
+		if (rc)
+			goto fail;
+	}
+	*out = mf;
+	return 0;
+fail:
+	mf_free(mf);
+	return rc;
+}
+
+void strata_mf_close(strata_mf *mf)
+{
+	if (mf)
+		mf_free(mf);
+}
+
+const char *strata_mf_warehouse(const strata_mf *mf)
+{
+	return mf->warehouse;
+}
+
+void strata_mf_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	mdb_env_info(mf->env, &info);
+	mdb_env_stat(mf->env, &st);
+	*map_bytes = info.me_mapsize;
+	*used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
+/* Grow the map (to = 0: adopt a size another process set).  Invariant 2. */
+static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	if (pthread_rwlock_timedwrlock(&mf->grow_lock, &deadline) != 0)
+		return strata_err_set(err, STRATA_EMAPFULL,
+				      "manifest map is full (%llu MiB) and could not grow while "
+				      "other transactions stayed open; retry",
+				      (unsigned long long)(mf->map_bytes >> 20));
+	int rc = 0;
+	if (is_double) {
+		MDB_envinfo info;
+		mdb_env_info(mf->env, &info);
+		uint64_t to = info.me_mapsize * 2;
+		if (to > MF_MAP_MAX_BYTES) {
+			rc = strata_err_set(err, STRATA_EMAPFULL,
+					    "manifest map is full at its maximum size (%llu MiB)",
+					    (unsigned long long)(info.me_mapsize >> 20));
+		} else {
+			int mrc = mdb_env_set_mapsize(mf->env, to);
+			if (mrc)
+				rc = mf_lmdb_err(err, mrc, "growing the map");
+			else
+				LOG_WARN("manifest map grown to %llu MiB",
+					 (unsigned long long)(to >> 20));
+		}
+	} else {
+		int mrc = mdb_env_set_mapsize(mf->env, 0);
+		if (mrc)
+			rc = mf_lmdb_err(err, mrc, "adopting the new map size");
+	}
+	MDB_envinfo info;
+	mdb_env_info(mf->env, &info);
+	mf->map_bytes = info.me_mapsize;
+	pthread_rwlock_unlock(&mf->grow_lock);
+	return rc;
+}
+
+int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		pthread_rwlock_rdlock(&mf->grow_lock);
+		MDB_txn *txn = NULL;
+		int rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			pthread_rwlock_unlock(&mf->grow_lock);
+			if ((rc = mf_grow(mf, false, err)) != 0)
+				return rc;
+			continue;
+		}
+		if (rc) {
+			pthread_rwlock_unlock(&mf->grow_lock);
+			return mf_lmdb_err(err, rc, "beginning a write transaction");
+		}
+		rc = fn(mf, txn, ctx, err);
+		if (rc) {
+			mdb_txn_abort(txn);
+			pthread_rwlock_unlock(&mf->grow_lock);
+			if (rc == STRATA_EMAPFULL) {
+				if ((rc = mf_grow(mf, true, err)) != 0)
+					return rc;
+				continue;
+			}
+			return rc;
+		}
+		rc = mdb_txn_commit(txn); /* invariant 1 */
+		pthread_rwlock_unlock(&mf->grow_lock);
+		if (rc == MDB_MAP_FULL) {
+			if ((rc = mf_grow(mf, true, err)) != 0)
+				return rc;
+			continue;
+		}
+		if (rc)
+			return mf_lmdb_err(err, rc, "commit"); /* invariant 3 */
+		return 0;
+	}
+	return strata_err_set(err, STRATA_EMAPFULL, "manifest map is full; growing did not help");
+}
+
+/* ---- transaction helpers -------------------------------------------------------- */
+
+int mf_txn_put(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+	       const void *data, size_t n, strata_err *err)
+{
+	MDB_val key = mf_val(k);
+	MDB_val val = {.mv_size = n, .mv_data = (void *)data};
+	int rc = mdb_put(txn, mf->dbi[db], &key, &val, 0);
+	if (rc)
+		return mf_lmdb_err(err, rc, "write");
+	return 0;
+}
+
+int mf_txn_del(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+	       strata_err *err)
+{
+	MDB_val key = mf_val(k);
+	int rc = mdb_del(txn, mf->dbi[db], &key, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return mf_lmdb_err(err, rc, "delete");
+	return 0;
+}
+
+int mf_txn_counter_next(strata_mf *mf, MDB_txn *txn, const char *name, uint64_t *out,
+			strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_bytes(&k, name, strlen(name));
+	MDB_val key = mf_val(&k), val;
+	uint64_t next = 1;
+	int rc = mdb_get(txn, mf->dbi[DB_META], &key, &val);
+	if (rc == 0 && val.mv_size == 8)
+		next = mf_get_u64(val.mv_data);
+	else if (rc != MDB_NOTFOUND && rc != 0)
+		return mf_lmdb_err(err, rc, "read counter");
+	*out = next;
+	mf_key v = {.n = 0};
+	mf_key_u64(&v, next + 1);
+	return mf_txn_put(mf, txn, DB_META, &k, v.b, v.n, err);
+}
+
+int mf_txn_table_get(strata_mf *mf, MDB_txn *txn, const char *name, strata_table_def *t,
+		     strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_bytes(&k, name, strlen(name));
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(txn, mf->dbi[DB_TABLES], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "unknown table \"%.80s\"", name);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read table");
+	if (mf_table_dec(&val, t))
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "manifest record of table \"%.80s\" is damaged", name);
+	return 0;
+}
+
+int mf_txn_table_put(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+		     strata_err *err)
+{
+	strata_buf b = {0};
+	mf_table_enc(t, &b);
+	mf_key k = {.n = 0};
+	mf_key_bytes(&k, t->name, strlen(t->name));
+	int rc = mf_txn_put(mf, txn, DB_TABLES, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+static void bucket_key(mf_key *k, uint32_t table, uint32_t part, uint32_t bucket)
+{
+	k->n = 0;
+	mf_key_u32(k, table);
+	mf_key_u32(k, part);
+	mf_key_u32(k, bucket);
+}
+
+int mf_txn_bucket_get(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+		      uint32_t bucket, strata_bucket_state *s, strata_err *err)
+{
+	mf_key k;
+	bucket_key(&k, table, part, bucket);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(txn, mf->dbi[DB_BUCKETS], &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		memset(s, 0, sizeof(*s));
+		return 0;
+	}
+	if (rc)
+		return mf_lmdb_err(err, rc, "read bucket state");
+	if (mf_bucket_dec(&val, s))
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "manifest bucket state %u/%u/%u is damaged", table, part,
+				      bucket);
+	return 0;
+}
+
+int mf_txn_bucket_put(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+		      uint32_t bucket, const strata_bucket_state *s, strata_err *err)
+{
+	mf_key k;
+	bucket_key(&k, table, part, bucket);
+	strata_buf b = {0};
+	mf_bucket_enc(s, &b);
+	int rc = mf_txn_put(mf, txn, DB_BUCKETS, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+/* Iterate keys with a prefix; calls fn for each (stop with non-zero). */
+typedef int (*mf_iter_fn)(const MDB_val *key, const MDB_val *val, void *ctx);
+
+static int mf_iter_prefix(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *prefix,
+			  mf_iter_fn fn, void *ctx, strata_err *err)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, mf->dbi[db], &cur);
+	if (rc)
+		return mf_lmdb_err(err, rc, "open cursor");
+	MDB_val key = mf_val(prefix), val;
+	/* LMDB refuses zero-length keys: an empty prefix starts at the first */
+	rc = mdb_cursor_get(cur, &key, &val, prefix->n ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		if (key.mv_size < prefix->n || memcmp(key.mv_data, prefix->b, prefix->n) != 0)
+			break;
+		int frc = fn(&key, &val, ctx);
+		if (frc) {
+			mdb_cursor_close(cur);
+			return frc;
+		}
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != MDB_NOTFOUND)
+		return mf_lmdb_err(err, rc, "cursor");
+	return 0;
+}
+
+typedef struct files_ctx {
+	strata_arena *a;
+	strata_file_entry *v;
+	size_t n, cap;
+} files_ctx;
+
+static int files_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	files_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		strata_file_entry *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
+		if (c->n)
+			memcpy(nv, c->v, c->n * sizeof(*nv));
+		c->v = nv;
+		c->cap = cap;
+	}
+	if (mf_file_dec(val, c->a, &c->v[c->n]))
+		return STRATA_ECORRUPT;
+	c->n++;
+	return 0;
+}
+
+int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+			uint32_t bucket, strata_arena *a, strata_file_entry **out, size_t *n,
+			strata_err *err)
+{
+	mf_key k;
+	bucket_key(&k, table, part, bucket);
+	files_ctx c = {.a = a};
+	int rc = mf_iter_prefix(mf, txn, DB_FILES, &k, files_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "manifest file entry in bucket %u/%u/%u is damaged",
+				      table, part, bucket);
+	*out = c.v;
+	*n = c.n;
+	return rc;
+}
+
+typedef struct tags_ctx {
+	strata_arena *a;
+	strata_tag *v;
+	size_t n, cap;
+} tags_ctx;
+
+static int tags_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	tags_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		strata_tag *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
+		if (c->n)
+			memcpy(nv, c->v, c->n * sizeof(*nv));
+		c->v = nv;
+		c->cap = cap;
+	}
+	if (mf_tag_dec(val, &c->v[c->n]))
+		return STRATA_ECORRUPT;
+	c->n++;
+	return 0;
+}
+
+int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
+		strata_tag **out, size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table);
+	tags_ctx c = {.a = a};
+	int rc = mf_iter_prefix(mf, txn, DB_TAGS, &k, tags_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "manifest tag record is damaged");
+	*out = c.v;
+	*n = c.n;
+	return rc;
+}
+
+/* ---- snapshots ------------------------------------------------------------------ */
+
+int strata_mf_snap_open(strata_mf *mf, strata_mf_snap **out, strata_err *err)
+{
+	*out = NULL;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		pthread_rwlock_rdlock(&mf->grow_lock);
+		MDB_txn *txn;
+		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			pthread_rwlock_unlock(&mf->grow_lock);
+			if ((rc = mf_grow(mf, false, err)) != 0)
+				return rc;
+			continue;
+		}
+		if (rc) {
+			pthread_rwlock_unlock(&mf->grow_lock);
+			return mf_lmdb_err(err, rc, "beginning a read transaction");
+		}
+		strata_mf_snap *s = strata_calloc(1, sizeof(*s));
+		s->mf = mf;
+		s->txn = txn;
+		*out = s;
+		return 0; /* the read lock is held until snap_close */
+	}
+	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
+}
+
+void strata_mf_snap_close(strata_mf_snap *s)
+{
+	if (!s)
+		return;
+	mdb_txn_abort(s->txn);
+	pthread_rwlock_unlock(&s->mf->grow_lock);
+	free(s);
+}
+
+int strata_mf_table_get(strata_mf_snap *s, const char *name, strata_table_def *out,
+			strata_err *err)
+{
+	return mf_txn_table_get(s->mf, s->txn, name, out, err);
+}
+
+typedef struct tables_ctx {
+	strata_arena *a;
+	strata_table_def *v;
+	size_t n, cap;
+} tables_ctx;
+
+static int tables_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	tables_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		strata_table_def *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
+		if (c->n)
+			memcpy(nv, c->v, c->n * sizeof(*nv));
+		c->v = nv;
+		c->cap = cap;
+	}
+	if (mf_table_dec(val, &c->v[c->n]))
+		return STRATA_ECORRUPT;
+	c->n++;
+	return 0;
+}
+
+int strata_mf_tables_list(strata_mf_snap *s, strata_arena *a, strata_table_def **out,
+			  size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	tables_ctx c = {.a = a};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_TABLES, &k, tables_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "a manifest table record is damaged");
+	*out = c.v;
+	*n = c.n;
+	return rc;
+}
+
+int strata_mf_schema_get(strata_mf_snap *s, uint32_t table_id, uint32_t schema_version,
+			 strata_schema **out, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_u32(&k, schema_version);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(s->txn, s->mf->dbi[DB_SCHEMAS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "schema version %u of table %u is missing",
+				      schema_version, table_id);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read schema");
+	if (val.mv_size < 8)
+		return strata_err_set(err, STRATA_ECORRUPT, "schema record is damaged");
+	/* record: [u64 since version][schema JSON] */
+	return strata_schema_from_json((const char *)val.mv_data + 8, val.mv_size - 8, out, err);
+}
+
+typedef struct schema_at_ctx {
+	uint64_t v;
+	uint32_t best;
+	bool found;
+} schema_at_ctx;
+
+static int schema_at_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	schema_at_ctx *c = ctx;
+	if (key->mv_size != 8 || val->mv_size < 8)
+		return STRATA_ECORRUPT;
+	uint32_t ver = mf_get_u32((const uint8_t *)key->mv_data + 4);
+	uint64_t since = mf_get_u64(val->mv_data);
+	if (since <= c->v && (!c->found || ver > c->best)) {
+		c->best = ver;
+		c->found = true;
+	}
+	return 0;
+}
+
+int strata_mf_schema_at(strata_mf_snap *s, const strata_table_def *t, uint64_t v,
+			strata_schema **out, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t->id);
+	schema_at_ctx c = {.v = v};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_SCHEMAS, &k, schema_at_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "a schema record of table \"%s\" is damaged", t->name);
+	if (rc)
+		return rc;
+	if (!c.found)
+		return strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no schema at version %llu",
+				      t->name, (unsigned long long)v);
+	return strata_mf_schema_get(s, t->id, c.best, out, err);
+}
+
+typedef struct schemas_ctx {
+	strata_schema **v;
+	uint64_t *since;
+	size_t n;
+	strata_err *err;
+} schemas_ctx;
+
+static int schemas_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	schemas_ctx *c = ctx;
+	if (val->mv_size < 8)
+		return STRATA_ECORRUPT;
+	strata_schema *sc;
+	if (strata_schema_from_json((const char *)val->mv_data + 8, val->mv_size - 8, &sc, c->err))
+		return STRATA_ECORRUPT;
+	c->v = strata_realloc(c->v, (c->n + 1) * sizeof(*c->v));
+	c->since = strata_realloc(c->since, (c->n + 1) * sizeof(*c->since));
+	c->v[c->n] = sc;
+	c->since[c->n] = mf_get_u64(val->mv_data);
+	c->n++;
+	return 0;
+}
+
+int strata_mf_schemas_list(strata_mf_snap *s, uint32_t table_id, strata_schema ***out,
+			   uint64_t **since, size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	schemas_ctx c = {.err = err};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_SCHEMAS, &k, schemas_cb, &c, err);
+	if (rc) {
+		for (size_t i = 0; i < c.n; i++)
+			strata_schema_free(c.v[i]);
+		free(c.v);
+		free(c.since);
+		return rc == STRATA_ECORRUPT ?
+			       strata_err_set(err, rc, "a schema record of table %u is damaged",
+					      table_id) :
+			       rc;
+	}
+	*out = c.v;
+	*since = c.since;
+	*n = c.n;
+	return 0;
+}
+
+typedef struct parts_ctx {
+	strata_arena *a;
+	strata_partition *v;
+	size_t n, cap;
+} parts_ctx;
+
+static int parts_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	parts_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		strata_partition *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
+		if (c->n)
+			memcpy(nv, c->v, c->n * sizeof(*nv));
+		c->v = nv;
+		c->cap = cap;
+	}
+	if (mf_part_dec(val, &c->v[c->n]))
+		return STRATA_ECORRUPT;
+	c->n++;
+	return 0;
+}
+
+int strata_mf_partitions(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			 strata_partition **out, size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	parts_ctx c = {.a = a};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_PARTS, &k, parts_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "a partition record is damaged");
+	*out = c.v;
+	*n = c.n;
+	return rc;
+}
+
+int mf_txn_partition_get(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const char *name,
+			 strata_partition *out, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_bytes(&k, name, strlen(name));
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(txn, mf->dbi[DB_PARTNAMES], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "unknown partition \"%.200s\"", name);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read partition");
+	if (val.mv_size != 4)
+		return strata_err_set(err, STRATA_ECORRUPT, "partition index is damaged");
+	mf_key pk = {.n = 0};
+	mf_key_u32(&pk, table_id);
+	mf_key_u32(&pk, mf_get_u32(val.mv_data));
+	key = mf_val(&pk);
+	rc = mdb_get(txn, mf->dbi[DB_PARTS], &key, &val);
+	if (rc)
+		return rc == MDB_NOTFOUND ?
+			       strata_err_set(err, STRATA_ECORRUPT, "partition index points nowhere") :
+			       mf_lmdb_err(err, rc, "read partition");
+	if (mf_part_dec(&val, out))
+		return strata_err_set(err, STRATA_ECORRUPT, "partition record is damaged");
+	return 0;
+}
+
+int strata_mf_partition_get(strata_mf_snap *s, uint32_t table_id, const char *name,
+			    strata_partition *out, strata_err *err)
+{
+	return mf_txn_partition_get(s->mf, s->txn, table_id, name, out, err);
+}
+
+int strata_mf_bucket_files(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			   uint32_t bucket, strata_arena *a, strata_file_entry **out,
+			   size_t *n, strata_err *err)
+{
+	return mf_txn_bucket_files(s->mf, s->txn, table_id, part_id, bucket, a, out, n, err);
+}
+
+int strata_mf_table_files(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			  strata_file_entry **out, size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	files_ctx c = {.a = a};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_FILES, &k, files_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "a manifest file entry is damaged");
+	*out = c.v;
+	*n = c.n;
+	return rc;
+}
+
+int strata_mf_bucket_state_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			       uint32_t bucket, strata_bucket_state *out, strata_err *err)
+{
+	return mf_txn_bucket_get(s->mf, s->txn, table_id, part_id, bucket, out, err);
+}
+
+int strata_mf_version_get(strata_mf_snap *s, uint32_t table_id, uint64_t v,
+			  strata_arena *a, strata_version_rec *out, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_u64(&k, v);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(s->txn, s->mf->dbi[DB_VERSIONS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "version %llu is not in the log",
+				      (unsigned long long)v);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read version");
+	if (mf_version_dec(&val, a, out, NULL, 0))
+		return strata_err_set(err, STRATA_ECORRUPT, "version record %llu is damaged",
+				      (unsigned long long)v);
+	return 0;
+}
+
+static uint64_t ts_key(int64_t ts)
+{
+	return (uint64_t)ts ^ (1ull << 63);
+}
+
+int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_us,
+			      uint64_t *out, strata_err *err)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(s->txn, s->mf->dbi[DB_VTIMES], &cur);
+	if (rc)
+		return mf_lmdb_err(err, rc, "open cursor");
+	/* position at the first entry after ts, then step back once */
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_u64(&k, ts_us == INT64_MAX ? UINT64_MAX : ts_key(ts_us + 1));
+	MDB_val key = mf_val(&k), val;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+	int ret = 0;
+	if (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id &&
+	    val.mv_size == 8) {
+		*out = mf_get_u64(val.mv_data);
+	} else if (rc == 0 || rc == MDB_NOTFOUND) {
+		ret = strata_err_set(err, STRATA_ENOTFOUND,
+				     "no version of the table was committed at or before that time");
+	} else {
+		ret = mf_lmdb_err(err, rc, "cursor");
+	}
+	mdb_cursor_close(cur);
+	return ret;
+}
+
+typedef struct versions_ctx {
+	strata_arena *a;
+	strata_version_rec *v;
+	size_t n, cap, max;
+} versions_ctx;
+
+static int versions_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	versions_ctx *c = ctx;
+	if (c->n >= c->max)
+		return 1;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		strata_version_rec *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
+		if (c->n)
+			memcpy(nv, c->v, c->n * sizeof(*nv));
+		c->v = nv;
+		c->cap = cap;
+	}
+	if (mf_version_dec(val, c->a, &c->v[c->n], NULL, 0))
+		return STRATA_ECORRUPT;
+	c->n++;
+	return 0;
+}
+
+int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_from,
+			    size_t max, strata_arena *a, strata_version_rec **out,
+			    size_t *n, strata_err *err)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(s->txn, s->mf->dbi[DB_VERSIONS], &cur);
+	if (rc)
+		return mf_lmdb_err(err, rc, "open cursor");
+	versions_ctx c = {.a = a, .max = max};
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_u64(&k, v_from);
+	MDB_val key = mf_val(&k), val;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	int ret = 0;
+	while (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id) {
+		int frc = versions_cb(&key, &val, &c);
+		if (frc == 1)
+			break;
+		if (frc) {
+			ret = strata_err_set(err, frc, "a version record is damaged");
+			break;
+		}
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	if (!ret && rc && rc != MDB_NOTFOUND)
+		ret = mf_lmdb_err(err, rc, "cursor");
+	mdb_cursor_close(cur);
+	*out = c.v;
+	*n = c.n;
+	return ret;
+}
+
+int strata_mf_tags_list(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			strata_tag **out, size_t *n, strata_err *err)
+{
+	return mf_txn_tags(s->mf, s->txn, table_id, a, out, n, err);
+}
+
+int strata_mf_tag_get(strata_mf_snap *s, uint32_t table_id, const char *tag,
+		      strata_tag *out, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	mf_key_bytes(&k, tag, strlen(tag));
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(s->txn, s->mf->dbi[DB_TAGS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "unknown tag \"%.80s\"", tag);
+	if (rc)
+		return mf_lmdb_err(err, rc, "read tag");
+	if (mf_tag_dec(&val, out))
+		return strata_err_set(err, STRATA_ECORRUPT, "tag record \"%.80s\" is damaged", tag);
+	return 0;
+}
+
+typedef struct intents_ctx {
+	strata_arena *a;
+	strata_intent *v;
+	size_t n, cap;
+} intents_ctx;
+
+static int intents_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	intents_ctx *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		strata_intent *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
+		if (c->n)
+			memcpy(nv, c->v, c->n * sizeof(*nv));
+		c->v = nv;
+		c->cap = cap;
+	}
+	if (mf_intent_dec(val, c->a, &c->v[c->n]))
+		return STRATA_ECORRUPT;
+	c->n++;
+	return 0;
+}
+
+int strata_mf_intents_list(strata_mf_snap *s, strata_arena *a, strata_intent **out,
+			   size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	intents_ctx c = {.a = a};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_INTENTS, &k, intents_cb, &c, err);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "an intent record is damaged");
+	*out = c.v;
+	*n = c.n;
+	return rc;
+}
+
+int strata_mf_claim_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			uint32_t bucket, strata_claim *out, strata_err *err)
+{
+	mf_key k;
+	bucket_key(&k, table_id, part_id, bucket);
+	MDB_val key = mf_val(&k), val;
+	int rc = mdb_get(s->txn, s->mf->dbi[DB_CLAIMS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return strata_err_set(err, STRATA_ENOTFOUND, "no claim");
+	if (rc)
+		return mf_lmdb_err(err, rc, "read claim");
+	if (mf_claim_dec(&val, out))
+		return strata_err_set(err, STRATA_ECORRUPT, "claim record is damaged");
+	return 0;
+}

@@ -1,0 +1,394 @@
+/*
+ * manifest/manifest.h — the contract of the manifest: one LMDB environment
+ * per warehouse holding tables, schema versions, partitions, file entries,
+ * the version log, idempotency tokens, intents, bucket claims, bucket state
+ * and tags; leases live in a second, no-sync environment so that taking one
+ * never costs a durable write.
+ *
+ * Every commit is one LMDB write transaction with sync on: when a commit call
+ * returns 0 it is durable; when it fails nothing of it is visible.  Write
+ * transactions are serialized by LMDB (across processes too); readers never
+ * block and see a consistent snapshot.
+ *
+ * Ownership: entries returned in lists are allocated in a caller-supplied
+ * arena.  Thread safety: strata_mf is shared by all threads; a read snapshot
+ * (strata_mf_snap) belongs to one thread at a time.
+ */
+#ifndef STRATA_MANIFEST_H
+#define STRATA_MANIFEST_H
+
+#include "core/core.h"
+#include "format/format.h"
+
+typedef struct strata_mf strata_mf;
+
+#define STRATA_MAX_PART_COLS 4
+#define STRATA_MAX_PART_VALUE 256
+#define STRATA_PART_NAME_MAX 1100 /* escaped "a=v/b=w..." */
+#define STRATA_FILE_NAME_MAX 64
+#define STRATA_TOKEN_MAX 200
+#define STRATA_FLOOR_LOG_MAX 256
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_table_def {
+	uint32_t id;
+	char name[STRATA_NAME_MAX + 1];
+	uint64_t version;        /* current table version (1 = created) */
+	uint64_t data_version;   /* last write or DDL version */
+	uint64_t log_start;      /* oldest version still in the version log */
+	uint32_t schema_version;
+	uint32_t next_col_id;
+	uint32_t next_part_id;
+	uint32_t buckets;        /* write.bucket.num, for partitions created next */
+	uint32_t retain_hours;   /* acid.data.retain.hours */
+	uint32_t nparts;
+	char part_cols[STRATA_MAX_PART_COLS][STRATA_NAME_MAX + 1];
+	strata_codec avro_codec; /* write.avro.codec */
+	int zstd_level;          /* write.parquet.zstd.level */
+	uint64_t row_group_bytes;
+	uint64_t page_bytes;
+	int64_t created_us;
+} strata_table_def;
+
+typedef struct strata_partition {
+	uint32_t id;
+	uint32_t buckets;
+	uint64_t created_version;
+	char name[STRATA_PART_NAME_MAX]; /* escaped, "" when unpartitioned */
+} strata_partition;
+
+typedef struct strata_file_entry {
+	uint64_t id;
+	uint32_t table_id, part_id, bucket;
+	strata_format format;
+	uint8_t level;
+	char name[STRATA_FILE_NAME_MAX]; /* inside the bucket directory */
+	uint32_t schema_version;
+	int64_t seq_min, seq_max;
+	uint64_t rows, bytes, tombstones;
+	const uint8_t *key_min, *key_max; /* arena memory */
+	uint32_t key_min_len, key_max_len;
+	uint8_t sketch[STRATA_SKETCH_REGS];
+	uint64_t job_id;           /* job that wrote it, 0 for writers */
+	uint64_t added_version;
+	int64_t added_us;
+	uint64_t removed_version;  /* 0 while live */
+	int64_t removed_us;
+	bool removed_kept_history; /* false: removed by a job that dropped
+				      history still inside retention */
+	bool is_deleted;           /* clean has taken the file away */
+	int64_t deleted_us;
+} strata_file_entry;
+
+/* Live at version v: added at or before v and not removed by then. */
+static inline bool strata_file_live_at(const strata_file_entry *f, uint64_t v)
+{
+	return f->added_version <= v && (f->removed_version == 0 || f->removed_version > v);
+}
+
+typedef enum strata_vkind {
+	STRATA_V_WRITE = 1,
+	STRATA_V_SORT,
+	STRATA_V_MERGE,
+	STRATA_V_COMPACT,
+	STRATA_V_CLEAN,
+	STRATA_V_DDL,
+} strata_vkind;
+
+const char *strata_vkind_name(strata_vkind k);
+
+typedef struct strata_version_rec {
+	uint64_t version;
+	int64_t ts_us;
+	strata_vkind kind;
+	uint32_t schema_version;
+	uint32_t nadded, nremoved;
+	uint64_t *added, *removed; /* file ids, arena memory */
+	char note[160];            /* e.g. "sort p=_ b=3" or "add column c" */
+} strata_version_rec;
+
+/* Per bucket: the history floor and how it got there.  For a read at V:
+ *   V >= floor          the live files answer (filter _seq <= V);
+ *   V <  floor          the files live at L answer, where L = J - 1 for the
+ *                       first floor raise (J, b) with b > V, if none of them
+ *                       holding a record <= V has been deleted (entries of
+ *                       deleted files stay in the manifest as long as a
+ *                       floor raise's file set includes them);
+ *   V < resolvable_from never: the floor raises below it were trimmed. */
+typedef struct strata_bucket_state {
+	uint64_t floor;
+	uint64_t resolvable_from;
+	uint32_t nlog;
+	struct {
+		uint64_t commit_version; /* J */
+		uint64_t boundary;       /* b */
+	} log[STRATA_FLOOR_LOG_MAX];
+} strata_bucket_state;
+
+typedef struct strata_claim {
+	char owner[96];
+	uint64_t job_id;
+	int64_t expires_us;
+} strata_claim;
+
+typedef struct strata_intent {
+	uint64_t job_id;
+	uint32_t table_id, part_id, bucket;
+	int64_t created_us;
+	char owner[96];
+	uint32_t npaths;
+	char **paths; /* arena memory: files the job may create */
+} strata_intent;
+
+typedef struct strata_tag {
+	char name[STRATA_NAME_MAX + 1];
+	uint64_t version;
+	int64_t created_us;
+} strata_tag;
+
+/* ------------------------------------------------------------------------ */
+/* Environment                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Open the manifest of warehouse (a directory).  With create, make the
+ * directory layout and the environments if missing (an existing warehouse is
+ * fine); without it, a missing warehouse is STRATA_ENOTFOUND with a hint to
+ * run `strata init`. */
+int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err);
+void strata_mf_close(strata_mf *mf);
+const char *strata_mf_warehouse(const strata_mf *mf);
+/* Current map size and bytes in use (for status and metrics). */
+void strata_mf_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes);
+
+/* ------------------------------------------------------------------------ */
+/* Read snapshots                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A consistent read-only view of the whole manifest. */
+typedef struct strata_mf_snap strata_mf_snap;
+int strata_mf_snap_open(strata_mf *mf, strata_mf_snap **out, strata_err *err);
+void strata_mf_snap_close(strata_mf_snap *s);
+
+/* Table by name; STRATA_ENOTFOUND ("unknown table \"x\"") if absent. */
+int strata_mf_table_get(strata_mf_snap *s, const char *name, strata_table_def *out,
+			strata_err *err);
+/* All tables, in name order (arena memory). */
+int strata_mf_tables_list(strata_mf_snap *s, strata_arena *a, strata_table_def **out,
+			  size_t *n, strata_err *err);
+/* Schema in force at table version v (caller frees). */
+int strata_mf_schema_at(strata_mf_snap *s, const strata_table_def *t, uint64_t v,
+			strata_schema **out, strata_err *err);
+/* Schema by schema version (caller frees). */
+int strata_mf_schema_get(strata_mf_snap *s, uint32_t table_id, uint32_t schema_version,
+			 strata_schema **out, strata_err *err);
+/* Every schema version of a table in version order, with the table version
+ * each took effect at (since[i]).  Schemas: caller frees each and the
+ * arrays (plain malloc). */
+int strata_mf_schemas_list(strata_mf_snap *s, uint32_t table_id, strata_schema ***out,
+			   uint64_t **since, size_t *n, strata_err *err);
+/* Partitions of a table in id order (arena memory). */
+int strata_mf_partitions(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			 strata_partition **out, size_t *n, strata_err *err);
+/* Partition by escaped name; STRATA_ENOTFOUND if absent. */
+int strata_mf_partition_get(strata_mf_snap *s, uint32_t table_id, const char *name,
+			    strata_partition *out, strata_err *err);
+/* Every entry of one bucket (live, removed, deleted), in file-id order. */
+int strata_mf_bucket_files(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			   uint32_t bucket, strata_arena *a, strata_file_entry **out,
+			   size_t *n, strata_err *err);
+/* Every entry of a table. */
+int strata_mf_table_files(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			  strata_file_entry **out, size_t *n, strata_err *err);
+int strata_mf_bucket_state_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			       uint32_t bucket, strata_bucket_state *out, strata_err *err);
+/* Version record v; STRATA_ENOTFOUND if expired or never committed. */
+int strata_mf_version_get(strata_mf_snap *s, uint32_t table_id, uint64_t v,
+			  strata_arena *a, strata_version_rec *out, strata_err *err);
+/* Last version committed at or before ts_us; STRATA_ENOTFOUND if none is
+ * left in the log. */
+int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_us,
+			      uint64_t *out, strata_err *err);
+/* Version records from v_from (inclusive), ascending, at most max. */
+int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_from,
+			    size_t max, strata_arena *a, strata_version_rec **out,
+			    size_t *n, strata_err *err);
+int strata_mf_tags_list(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			strata_tag **out, size_t *n, strata_err *err);
+int strata_mf_tag_get(strata_mf_snap *s, uint32_t table_id, const char *tag,
+		      strata_tag *out, strata_err *err);
+int strata_mf_intents_list(strata_mf_snap *s, strata_arena *a, strata_intent **out,
+			   size_t *n, strata_err *err);
+int strata_mf_claim_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			uint32_t bucket, strata_claim *out, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Resolving what a read at version V needs                                */
+/* ------------------------------------------------------------------------ */
+
+/* Which version's file set answers a read at v in this bucket: *l = the
+ * latest version when v >= floor, else J-1 of the first floor raise above v.
+ * Fails with STRATA_ERETENTION if that file set is no longer complete for v
+ * (a file holding records <= v was deleted) or v < resolvable_from.  is_tag
+ * is accepted for symmetry; tagged sets are never incomplete. */
+int strata_mf_resolve(const strata_bucket_state *bs, const strata_file_entry *files,
+		      size_t nfiles, uint64_t latest, uint64_t v, bool is_tag, uint64_t *l);
+
+/* The oldest version readable in this bucket (every version from it up to
+ * latest resolves), and the oldest V1 an incremental read may start from. */
+uint64_t strata_mf_earliest_readable(const strata_bucket_state *bs,
+				     const strata_file_entry *files, size_t nfiles,
+				     uint64_t latest);
+uint64_t strata_mf_earliest_incremental(const strata_bucket_state *bs);
+
+/* ------------------------------------------------------------------------ */
+/* Commits                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Create a table at version 1 (kind ddl).  def->name, buckets, retain_hours,
+ * part cols and write properties are taken; ids, versions and created_us are
+ * assigned and written back into *def.  STRATA_EEXIST if the name is taken. */
+int strata_mf_table_create(strata_mf *mf, strata_table_def *def, const strata_schema *schema,
+			   strata_err *err);
+
+/* A new file for a commit: where it lives and what it holds. */
+typedef struct strata_mf_new_file {
+	const char *partition; /* escaped name, "" when unpartitioned */
+	uint32_t part_buckets; /* bucket count the writer routed with */
+	uint32_t bucket;
+	strata_format format;
+	uint8_t level;
+	const char *name;
+	uint32_t schema_version;
+	const strata_file_stats *stats;
+	uint64_t *id_out;      /* if not NULL, receives the assigned file id */
+} strata_mf_new_file;
+
+typedef struct strata_mf_write {
+	const char *table;
+	uint64_t expect_version; /* 0: none; else fail with STRATA_ECONFLICT if a
+				    write or DDL committed after it */
+	const char *token;       /* NULL: none */
+	uint32_t schema_version; /* the files' schema: must still be current */
+	const strata_mf_new_file *files;
+	size_t nfiles;
+} strata_mf_write;
+
+/* Commit a writer transaction atomically: check the expected version, the
+ * token (a repeat returns the first version with *is_repeat set and commits
+ * nothing), the schema version and each partition's bucket count; create
+ * partitions on first use; assign the next version; add the entries (their
+ * _seq range is set to the version).  *version receives the version. */
+int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *version,
+			   bool *is_repeat, strata_err *err);
+
+/* Schema change (add/drop column): checks the table is at schema_version
+ * `expect` and records `schema` (its version must be expect + 1). */
+int strata_mf_commit_ddl(strata_mf *mf, const char *table, uint32_t expect,
+			 const strata_schema *schema, const char *note, uint64_t *version,
+			 strata_err *err);
+
+/* Change table properties (write.bucket.num, retention, write options). */
+int strata_mf_table_set_props(strata_mf *mf, const strata_table_def *def, strata_err *err);
+
+typedef struct strata_mf_job {
+	uint32_t table_id;
+	uint32_t part_id, bucket;
+	strata_vkind kind;            /* SORT, MERGE or COMPACT */
+	uint32_t schema_version;      /* must be unchanged */
+	const uint64_t *inputs;       /* must all still be live */
+	size_t ninputs;
+	const strata_mf_new_file *outputs;
+	size_t noutputs;
+	bool drops_retained_history;  /* major compaction: inputs wait for
+					 retention before clean may delete them */
+	uint64_t new_floor;           /* raise the bucket's floor to this (0: no) */
+	uint64_t job_id;              /* its intent must still exist (else
+					 STRATA_ECONFLICT: recovery took it);
+					 intent and claim are released */
+	const char *note;
+} strata_mf_job;
+
+/* Commit a job: STRATA_ECONFLICT (nothing done) if an input is no longer
+ * live or the schema changed.  *version receives the new version. */
+int strata_mf_commit_job(strata_mf *mf, const strata_mf_job *job, uint64_t *version,
+			 strata_err *err);
+
+/* Clean, phase 1: mark entries deleted in one commit (kind clean).  Each id
+ * must be removed and not yet deleted (others are skipped and counted in
+ * *skipped).  Bumps bucket states; *version is 0 if nothing changed. */
+int strata_mf_commit_clean(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
+			   uint64_t *version, size_t *skipped, strata_err *err);
+/* Clean, last phase: forget deleted entries whose files are gone, except
+ * those still part of a floor raise's file set (they keep telling reads that
+ * the set has a hole).  No new version. */
+int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
+			     strata_err *err);
+/* Drop version records below `below` (never tagged ones); updates log_start. */
+int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
+			      size_t *expired, strata_err *err);
+
+/* Claims: one job per bucket.  STRATA_EBUSY if another unexpired claim
+ * exists (its owner is in the message).  Renew extends an own claim. */
+int strata_mf_claim(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+		    const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err);
+/* Allocate a job id and claim the bucket for it in one transaction. */
+int strata_mf_claim_new(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+			const char *owner, int64_t ttl_us, uint64_t *job_id, strata_err *err);
+int strata_mf_claim_release(strata_mf *mf, uint32_t table_id, uint32_t part_id,
+			    uint32_t bucket, uint64_t job_id, strata_err *err);
+
+/* Intents: a job's output paths recorded durably before it writes them. */
+int strata_mf_job_id_next(strata_mf *mf, uint64_t *job_id, strata_err *err);
+int strata_mf_intent_put(strata_mf *mf, const strata_intent *in, strata_err *err);
+int strata_mf_intent_del(strata_mf *mf, uint64_t job_id, strata_err *err);
+
+/* Tags pin a version beyond retention.  Put fails with STRATA_ERETENTION if
+ * the version is no longer readable, STRATA_EEXIST if the tag exists. */
+int strata_mf_tag_put(strata_mf *mf, const char *table, const char *tag, uint64_t version,
+		      strata_err *err);
+int strata_mf_tag_del(strata_mf *mf, const char *table, const char *tag, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Leases (no-sync environment)                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_lease {
+	uint64_t id;
+	uint32_t table_id;
+	uint64_t version; /* the version whose file set the reader resolved */
+	int64_t expires_us;
+	int32_t pid;
+} strata_lease;
+
+int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int64_t ttl_us,
+			 uint64_t *lease_id, strata_err *err);
+void strata_mf_lease_release(strata_mf *mf, uint64_t lease_id);
+/* Unexpired leases of a table (arena memory). */
+int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
+			  strata_lease **out, size_t *n, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Paths                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Escape partition values into the canonical partition name
+ * "c1=v1/c2=v2" (bytes outside [A-Za-z0-9._-] as %XX).  Values longer than
+ * STRATA_MAX_PART_VALUE are STRATA_EINVAL. */
+int strata_partition_name(const strata_table_def *t, const char *const *values,
+			  char *out, size_t n, strata_err *err);
+/* Split an escaped partition name back into values (arena memory). */
+int strata_partition_values(const strata_table_def *t, const char *name, strata_arena *a,
+			    char **values, strata_err *err);
+/* Directory of a bucket: <warehouse>/data/<table>/<partition or "_">/b<NNNN>. */
+void strata_bucket_dir(const strata_mf *mf, const char *table, const char *partition,
+		       uint32_t bucket, char *out, size_t n);
+/* Full path of a file entry's file. */
+void strata_file_path(const strata_mf *mf, const char *table, const char *partition,
+		      const strata_file_entry *f, char *out, size_t n);
+/* <warehouse>/data/<table>/.trash */
+void strata_trash_dir(const strata_mf *mf, const char *table, char *out, size_t n);
+
+#endif

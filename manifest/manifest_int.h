@@ -1,0 +1,151 @@
+/*
+ * manifest/manifest_int.h — shared by the files of manifest/ only: the
+ * environment handle, the sub-database handles, key builders and the binary
+ * record codec.
+ *
+ * Keys are big-endian so LMDB's memcmp order is numeric order; records are a
+ * versioned sequence of fixed-width integers and length-prefixed byte
+ * strings.  Decoding checks every length against the value size: a damaged
+ * record is STRATA_ECORRUPT, never a read past the value.
+ */
+#ifndef STRATA_MANIFEST_INT_H
+#define STRATA_MANIFEST_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "manifest/manifest.h"
+
+enum mf_db {
+	DB_META,
+	DB_TABLES,     /* name -> table record */
+	DB_TABLE_IDS,  /* u32 id -> name */
+	DB_SCHEMAS,    /* [table][schema ver] -> {since version, json} */
+	DB_PARTS,      /* [table][part id] -> partition record */
+	DB_PARTNAMES,  /* [table][escaped name] -> part id */
+	DB_FILES,      /* [table][part][bucket][file id] -> file entry */
+	DB_FILEIDS,    /* [file id] -> [table][part][bucket] */
+	DB_VERSIONS,   /* [table][version] -> version record */
+	DB_VTIMES,     /* [table][ts] -> version */
+	DB_TOKENS,     /* [table][token] -> version */
+	DB_BUCKETS,    /* [table][part][bucket] -> bucket state */
+	DB_CLAIMS,     /* [table][part][bucket] -> claim */
+	DB_INTENTS,    /* [job id] -> intent */
+	DB_TAGS,       /* [table][tag] -> tag */
+	DB_COUNT
+};
+
+struct strata_mf {
+	char *warehouse;
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	MDB_env *lease_env;
+	MDB_dbi lease_dbi;
+	/* Growing the map needs no transaction active in this process: every
+	 * transaction holds this lock shared, a grow takes it exclusive. */
+	pthread_rwlock_t grow_lock;
+	uint64_t map_bytes;
+};
+
+struct strata_mf_snap {
+	strata_mf *mf;
+	MDB_txn *txn;
+};
+
+#define MF_MAP_MAX_BYTES (1ull << 40)
+
+/* LMDB error to a strata code + message naming what was being done. */
+int mf_lmdb_err(strata_err *err, int rc, const char *what);
+
+/* Run fn inside one write transaction and commit it durably; grows the map
+ * and retries on MDB_MAP_FULL; fn returning non-zero aborts. */
+typedef int (*mf_write_fn)(strata_mf *mf, MDB_txn *txn, void *ctx, strata_err *err);
+int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
+
+/* ---- keys ------------------------------------------------------------------ */
+
+typedef struct mf_key {
+	uint8_t b[512];
+	size_t n;
+} mf_key;
+
+void mf_key_u32(mf_key *k, uint32_t v);
+void mf_key_u64(mf_key *k, uint64_t v);
+void mf_key_bytes(mf_key *k, const void *p, size_t n);
+static inline MDB_val mf_val(const mf_key *k)
+{
+	MDB_val v = {.mv_size = k->n, .mv_data = (void *)k->b};
+	return v;
+}
+uint32_t mf_get_u32(const uint8_t *p);
+uint64_t mf_get_u64(const uint8_t *p);
+
+/* ---- record codec ---------------------------------------------------------- */
+
+void mf_put_u8(strata_buf *b, uint8_t v);
+void mf_put_u32(strata_buf *b, uint32_t v);
+void mf_put_u64(strata_buf *b, uint64_t v);
+void mf_put_bytes(strata_buf *b, const void *p, size_t n);
+void mf_put_str(strata_buf *b, const char *s);
+
+typedef struct mf_dec {
+	const uint8_t *p;
+	size_t n, off;
+	bool is_bad;
+} mf_dec;
+
+void mf_dec_init(mf_dec *d, const MDB_val *v);
+uint8_t mf_get8(mf_dec *d);
+uint32_t mf_get32(mf_dec *d);
+uint64_t mf_get64(mf_dec *d);
+/* Lends a pointer into the value (valid for the transaction). */
+const uint8_t *mf_getbytes(mf_dec *d, uint32_t *len);
+/* Copies into out (size n, NUL-terminated); too long marks the record bad. */
+void mf_getstr(mf_dec *d, char *out, size_t n);
+
+/* ---- records ---------------------------------------------------------------- */
+
+void mf_table_enc(const strata_table_def *t, strata_buf *b);
+int mf_table_dec(const MDB_val *v, strata_table_def *t);
+void mf_part_enc(const strata_partition *p, strata_buf *b);
+int mf_part_dec(const MDB_val *v, strata_partition *p);
+void mf_file_enc(const strata_file_entry *f, strata_buf *b);
+int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f);
+void mf_version_enc(const strata_version_rec *r, const char *token, strata_buf *b);
+int mf_version_dec(const MDB_val *v, strata_arena *a, strata_version_rec *r, char *token,
+		   size_t token_n);
+void mf_bucket_enc(const strata_bucket_state *s, strata_buf *b);
+int mf_bucket_dec(const MDB_val *v, strata_bucket_state *s);
+void mf_claim_enc(const strata_claim *c, strata_buf *b);
+int mf_claim_dec(const MDB_val *v, strata_claim *c);
+void mf_intent_enc(const strata_intent *in, strata_buf *b);
+int mf_intent_dec(const MDB_val *v, strata_arena *a, strata_intent *in);
+void mf_tag_enc(const strata_tag *t, strata_buf *b);
+int mf_tag_dec(const MDB_val *v, strata_tag *t);
+
+/* ---- shared lookups inside a transaction -------------------------------------- */
+
+int mf_txn_table_get(strata_mf *mf, MDB_txn *txn, const char *name, strata_table_def *t,
+		     strata_err *err);
+int mf_txn_table_put(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+		     strata_err *err);
+int mf_txn_bucket_get(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+		      uint32_t bucket, strata_bucket_state *s, strata_err *err);
+int mf_txn_bucket_put(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+		      uint32_t bucket, const strata_bucket_state *s, strata_err *err);
+int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+			uint32_t bucket, strata_arena *a, strata_file_entry **out, size_t *n,
+			strata_err *err);
+int mf_txn_put(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+	       const void *data, size_t n, strata_err *err);
+int mf_txn_del(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+	       strata_err *err);
+int mf_txn_partition_get(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const char *name,
+			 strata_partition *out, strata_err *err);
+int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
+		strata_tag **out, size_t *n, strata_err *err);
+/* Allocate the next value of a u64 counter stored under meta key name. */
+int mf_txn_counter_next(strata_mf *mf, MDB_txn *txn, const char *name, uint64_t *out,
+			strata_err *err);
+
+#endif

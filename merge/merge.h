@@ -1,0 +1,141 @@
+/*
+ * merge/merge.h — the k-way merge of sorted runs with strata's history rules,
+ * and (later) the leveled merge job.
+ *
+ * Every data file is a sorted run (key asc, _seq desc).  The merge iterator
+ * combines any number of runs of any file kind into one stream in the same
+ * order and applies one rule per key:
+ *   KEEP_ALL      every record (sort and leveled merge; incremental reads);
+ *   BOUNDARY(B)   every record with _seq > B plus the newest with _seq <= B;
+ *                 that newest one is dropped too if it is a delete and
+ *                 drop_deletes is set (partial compaction, when the inputs
+ *                 hold every live file of the bucket with records <= B);
+ *   LATEST        only the newest record; a delete is dropped if
+ *                 drop_deletes is set (snapshot reads, major compaction).
+ * Records repeated in several runs with the same (key, _seq) come out once.
+ *
+ * Memory: one current record per run (each run holds about one block or page
+ * per column), independent of file sizes.  Thread safety: one thread.
+ */
+#ifndef STRATA_MERGE_H
+#define STRATA_MERGE_H
+
+#include "format/format.h"
+#include "manifest/manifest.h"
+
+struct strata_wh;
+
+typedef enum strata_merge_rule {
+	STRATA_MERGE_KEEP_ALL = 0,
+	STRATA_MERGE_BOUNDARY,
+	STRATA_MERGE_LATEST,
+} strata_merge_rule;
+
+typedef struct strata_merge strata_merge;
+
+/* Start a merge over runs[0..n) (ownership of the runs passes to the merge;
+ * they must share one read schema).  boundary is used by BOUNDARY only. */
+int strata_merge_new(strata_run **runs, size_t n, strata_merge_rule rule, int64_t boundary,
+		     bool drop_deletes, strata_merge **out, strata_err *err);
+/* Next record: 1 with *row and *key lent until the next call, 0 at the end,
+ * < 0 on error (from a run: the file is named). */
+int strata_merge_next(strata_merge *m, const strata_row **row, const uint8_t **key,
+		      size_t *key_len, strata_err *err);
+/* Position every run at the first record with key >= key (point lookups). */
+int strata_merge_seek(strata_merge *m, const uint8_t *key, size_t key_len, strata_err *err);
+/* Records read from all runs so far, and records emitted. */
+uint64_t strata_merge_rows_in(const strata_merge *m);
+uint64_t strata_merge_rows_out(const strata_merge *m);
+/* Records decoded by the runs (includes those the runs filtered). */
+uint64_t strata_merge_rows_decoded(const strata_merge *m);
+/* Close every run and free.  NULL is a no-op. */
+void strata_merge_free(strata_merge *m);
+
+/* ------------------------------------------------------------------------ */
+/* Jobs: the shared executor of sort, leveled merge and compaction          */
+/* ------------------------------------------------------------------------ */
+
+/* Everything a planner needs about one bucket, read in one snapshot. */
+typedef struct strata_bucket_view {
+	strata_table_def table;
+	strata_partition part;
+	uint32_t bucket;
+	strata_schema *schema;         /* current schema (owned) */
+	strata_schema **schemas;       /* every schema version (owned) */
+	uint64_t *schema_since;
+	size_t nschemas;
+	strata_bucket_state state;
+	strata_file_entry *files;      /* live files, ordered by seq_min */
+	size_t nfiles;
+	strata_file_entry *removed;    /* removed, not yet deleted */
+	size_t nremoved;
+	uint64_t retain_boundary;      /* last version at or before now - retention
+					  (0: none that old) */
+	uint64_t oldest_tag;           /* 0: no tags */
+	int64_t now_us;
+	strata_arena *arena;
+} strata_bucket_view;
+
+/* Load the view of one bucket (partition: escaped name, "" if none). */
+int strata_bucket_view_load(struct strata_wh *wh, const char *table, const char *partition,
+			    uint32_t bucket, int64_t now_us, strata_bucket_view *out,
+			    strata_err *err);
+void strata_bucket_view_free(strata_bucket_view *v);
+
+/* What a job does; built by a planner (sort, merge, compact), run by
+ * strata_job_execute(). */
+typedef struct strata_job_plan {
+	strata_vkind kind;              /* SORT, MERGE or COMPACT */
+	const char *what;               /* "sort", "merge", "partial compaction", ... */
+	strata_merge_rule rule;
+	int64_t boundary;               /* BOUNDARY rule */
+	bool drop_deletes;
+	uint8_t out_level;
+	uint64_t target_bytes;          /* split outputs at about this size (0: one) */
+	uint64_t new_floor;             /* raise the bucket floor to this (0: no) */
+	bool drops_retained_history;    /* inputs wait for retention before clean */
+	const strata_file_entry **inputs; /* into the view */
+	size_t ninputs;
+} strata_job_plan;
+
+/* Control from the caller: cancellation, I/O throttling, claim owner. */
+typedef struct strata_job_ctl {
+	const char *owner;              /* claim owner shown to others */
+	int64_t claim_ttl_us;           /* default 10 minutes; renewed as it runs */
+	volatile int *cancel;           /* non-zero: stop at the next block */
+	/* Called with bytes read and written since the last call (about every
+	 * MiB); may sleep to enforce a rate. */
+	void (*throttle)(void *arg, uint64_t bytes);
+	void *throttle_arg;
+	/* Test hook: called at named points ("outputs-written" before the
+	 * commit, "committed" after it); a non-zero return fails the job there. */
+	int (*hook)(void *arg, const char *point);
+	void *hook_arg;
+} strata_job_ctl;
+
+typedef struct strata_job_result {
+	uint64_t job_id;
+	uint64_t version;               /* committed version, 0 if none */
+	size_t files_in, files_out;
+	uint64_t rows_in, rows_out;
+	uint64_t bytes_in, bytes_out;
+	double seconds;
+} strata_job_result;
+
+/* Run a plan: claim the bucket, record the intent, merge the inputs into new
+ * Parquet files (temp name, fsync, rename, fsync dir), and commit in one
+ * manifest transaction that checks every input is still live and the schema
+ * unchanged.  Returns 0, STRATA_ECONFLICT (nothing committed, outputs
+ * deleted), STRATA_EBUSY (another job holds the bucket), STRATA_ECANCELED,
+ * or another error (outputs deleted, intent and claim released). */
+int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *view,
+		       const strata_job_plan *plan, const strata_job_ctl *ctl,
+		       strata_job_result *res, strata_err *err);
+
+/* Leveled merge planner: files of `level` (-1: the lowest level >= 1 with at
+ * least two files) -> level + 1, at most max_files of them adjacent in _seq
+ * (oldest first).  plan->ninputs == 0 when there is nothing to merge. */
+int strata_merge_plan(const strata_bucket_view *v, int level, size_t max_files,
+		      uint64_t target_bytes, strata_job_plan *plan);
+
+#endif

@@ -1,0 +1,756 @@
+/*
+ * table/read.c — snapshot reads, time travel, incremental reads, point gets.
+ *
+ * Planning happens in one manifest snapshot: resolve the version (AS OF
+ * version, timestamp or tag), the schema in force at it, and for every
+ * bucket of every selected partition the file set that answers it
+ * (strata_mf_resolve: the live files when V >= the bucket's history floor,
+ * else the files live just before the floor rose above V).  A read that
+ * cannot be answered fails here, before any row is returned, with
+ * "version V is outside the retention window of NAME (oldest readable: W)".
+ * The plan is then protected by a lease (one per distinct file-set version)
+ * and the snapshot closed; buckets are streamed one at a time through a k-way
+ * merge with the LATEST rule (deletes hidden) or, for incremental reads,
+ * KEEP_ALL over (V1, V2].
+ *
+ * Invariants:
+ *   1. a snapshot read at V returns, per key, the newest record with
+ *      _seq <= V unless it is a delete;
+ *   2. an incremental read of (V1, V2] returns each record with
+ *      V1 < _seq <= V2 exactly once, and fails if V1 is below a bucket's
+ *      floor (records it needs may have been compacted away);
+ *   3. row files are read with the schema version their entry names; job
+ *      outputs (Parquet) carry their own physical schema, which may keep
+ *      columns dropped after the versions they hold.
+ */
+#include "table/table_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEASE_TTL_US (3600ll * 1000000)
+
+typedef struct scan_bucket {
+	uint32_t part; /* index into parts */
+	uint32_t bucket;
+	size_t nfiles;
+	strata_file_entry *files;
+} scan_bucket;
+
+typedef struct scan_part {
+	strata_partition p;
+	char **values; /* NULL-terminated, unescaped */
+} scan_part;
+
+typedef struct schema_ent {
+	uint32_t version;
+	strata_schema *s;
+} schema_ent;
+
+struct strata_scan {
+	strata_wh *wh;
+	strata_table_def def;
+	uint64_t version;
+	bool is_changes;
+	uint64_t v1;
+	strata_schema *schema;      /* output (possibly projected) */
+	schema_ent *schemas;        /* file schemas by version (row files) */
+	size_t nschemas;
+	scan_part *parts;
+	size_t nparts;
+	scan_bucket *buckets;
+	size_t nbuckets, cur;
+	strata_merge *merge;
+	uint64_t leases[8];
+	size_t nleases;
+	uint64_t decoded;
+	strata_arena *arena;
+};
+
+/* ---- planning helpers ---------------------------------------------------------- */
+
+static int schema_cached(strata_scan *s, strata_mf_snap *snap, uint32_t version,
+			 const strata_schema **out, strata_err *err)
+{
+	for (size_t i = 0; i < s->nschemas; i++)
+		if (s->schemas[i].version == version) {
+			*out = s->schemas[i].s;
+			return 0;
+		}
+	strata_schema *sc;
+	int rc = strata_mf_schema_get(snap, s->def.id, version, &sc, err);
+	if (rc)
+		return rc;
+	s->schemas = strata_realloc(s->schemas, (s->nschemas + 1) * sizeof(schema_ent));
+	s->schemas[s->nschemas].version = version;
+	s->schemas[s->nschemas].s = sc;
+	s->nschemas++;
+	*out = sc;
+	return 0;
+}
+
+/* Table-wide earliest readable / incremental version within a snapshot. */
+static int earliest_in_snap(strata_mf_snap *snap, const strata_table_def *t, uint64_t *readable,
+			    uint64_t *incremental, strata_err *err)
+{
+	strata_arena *a = strata_arena_new();
+	strata_partition *ps;
+	size_t np;
+	uint64_t r = t->log_start > 1 ? t->log_start : 1, inc = 0;
+	int rc = strata_mf_partitions(snap, t->id, a, &ps, &np, err);
+	for (size_t i = 0; rc == 0 && i < np; i++) {
+		for (uint32_t b = 0; rc == 0 && b < ps[i].buckets; b++) {
+			strata_bucket_state bs;
+			strata_file_entry *files;
+			size_t nf;
+			rc = strata_mf_bucket_state_get(snap, t->id, ps[i].id, b, &bs, err);
+			if (rc == 0)
+				rc = strata_mf_bucket_files(snap, t->id, ps[i].id, b, a, &files, &nf,
+							    err);
+			if (rc)
+				break;
+			uint64_t e = strata_mf_earliest_readable(&bs, files, nf, t->version);
+			if (e > r)
+				r = e;
+			uint64_t f = strata_mf_earliest_incremental(&bs);
+			if (f > inc)
+				inc = f;
+		}
+	}
+	strata_arena_free(a);
+	if (rc == 0) {
+		*readable = r;
+		*incremental = inc;
+	}
+	return rc;
+}
+
+static int retention_error(strata_mf_snap *snap, const strata_table_def *t, uint64_t v,
+			   strata_err *err)
+{
+	uint64_t r = 0, inc = 0;
+	strata_err tmp;
+	earliest_in_snap(snap, t, &r, &inc, &tmp);
+	return strata_err_set(err, STRATA_ERETENTION,
+			      "version %llu is outside the retention window of %s (oldest "
+			      "readable: %llu)",
+			      (unsigned long long)v, t->name, (unsigned long long)r);
+}
+
+/* Resolve opts to a version inside snap (*is_tag set for tags). */
+static int resolve_version(strata_mf_snap *snap, const strata_table_def *t,
+			   const strata_read_opts *opts, uint64_t *v, bool *is_tag,
+			   strata_err *err)
+{
+	*is_tag = false;
+	*v = t->version;
+	if (!opts)
+		return 0;
+	int nsel = (opts->as_of_version != 0) + opts->has_as_of_time + (opts->as_of_tag != NULL);
+	if (nsel > 1)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "give at most one of AS OF version, time or tag");
+	if (opts->as_of_tag) {
+		strata_tag tag;
+		int rc = strata_mf_tag_get(snap, t->id, opts->as_of_tag, &tag, err);
+		if (rc == STRATA_ENOTFOUND)
+			return strata_err_set(err, rc, "table \"%s\" has no tag \"%.80s\"", t->name,
+					      opts->as_of_tag);
+		if (rc)
+			return rc;
+		*v = tag.version;
+		*is_tag = true;
+		return 0;
+	}
+	if (opts->has_as_of_time) {
+		if (opts->as_of_time_us < t->created_us)
+			return strata_err_set(err, STRATA_ENOTFOUND,
+					      "table \"%s\" did not exist yet at that time", t->name);
+		int rc = strata_mf_version_at_time(snap, t->id, opts->as_of_time_us, v, err);
+		if (rc == STRATA_ENOTFOUND)
+			return retention_error(snap, t, t->log_start > 1 ? t->log_start - 1 : 1, err);
+		return rc;
+	}
+	if (opts->as_of_version) {
+		if (opts->as_of_version > t->version)
+			return strata_err_set(err, STRATA_ENOTFOUND,
+					      "version %llu of %s does not exist (latest: %llu)",
+					      (unsigned long long)opts->as_of_version, t->name,
+					      (unsigned long long)t->version);
+		*v = opts->as_of_version;
+	}
+	return 0;
+}
+
+/* Parse "a=x/b=y" into the canonical escaped partition name. */
+static int partition_filter(const strata_table_def *t, const char *spec, strata_arena *a,
+			    char *out, size_t n, strata_err *err);
+
+int strata_partition_spec(const strata_table_def *t, const char *spec, char *out, size_t n,
+			  strata_err *err)
+{
+	strata_arena *a = strata_arena_new();
+	int rc = partition_filter(t, spec, a, out, n, err);
+	strata_arena_free(a);
+	return rc;
+}
+
+/* A spec is "col=value" items joined by '/' or ','.  An item starts only at
+ * the beginning or right after a separator followed by a known partition
+ * column and '=', so values may themselves contain '/' and ','. */
+static const char *spec_item_start(const strata_table_def *t, const char *p, int *col)
+{
+	for (uint32_t i = 0; i < t->nparts; i++) {
+		size_t l = strlen(t->part_cols[i]);
+		if (strncmp(p, t->part_cols[i], l) == 0 && p[l] == '=') {
+			*col = (int)i;
+			return p + l + 1;
+		}
+	}
+	return NULL;
+}
+
+static int partition_filter(const strata_table_def *t, const char *spec, strata_arena *a,
+			    char *out, size_t n, strata_err *err)
+{
+	if (t->nparts == 0)
+		return strata_err_set(err, STRATA_EINVAL, "table \"%s\" is not partitioned", t->name);
+	const char *values[STRATA_MAX_PART_COLS] = {0};
+	const char *p = spec;
+	while (*p) {
+		int col;
+		const char *v = spec_item_start(t, p, &col);
+		if (!v)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "partition spec \"%.100s\" must be col=value[/col=value] "
+					      "with columns of %s",
+					      spec, t->name);
+		const char *end = v;
+		int next;
+		while (*end && !((*end == '/' || *end == ',') && spec_item_start(t, end + 1, &next)))
+			end++;
+		values[col] = strata_arena_dup(a, v, (size_t)(end - v) + 1);
+		((char *)values[col])[end - v] = '\0';
+		p = *end ? end + 1 : end;
+	}
+	for (uint32_t i = 0; i < t->nparts; i++)
+		if (!values[i])
+			return strata_err_set(err, STRATA_EINVAL,
+					      "partition spec \"%.100s\" lacks column \"%s\"", spec,
+					      t->part_cols[i]);
+	return strata_partition_name(t, values, out, n, err);
+}
+
+static void scan_free(strata_scan *s)
+{
+	strata_merge_free(s->merge);
+	for (size_t i = 0; i < s->nleases; i++)
+		strata_mf_lease_release(s->wh->mf, s->leases[i]);
+	for (size_t i = 0; i < s->nschemas; i++)
+		strata_schema_free(s->schemas[i].s);
+	free(s->schemas);
+	strata_schema_free(s->schema);
+	strata_arena_free(s->arena);
+	free(s);
+}
+
+static int add_lease(strata_scan *s, uint64_t l, strata_err *err)
+{
+	for (size_t i = 0; i < s->nleases; i++)
+		if (s->leases[i] == l)
+			return 0;
+	if (s->nleases == STRATA_ARRAY_LEN(s->leases))
+		return 0; /* beyond eight distinct sets the grace period covers it */
+	uint64_t id;
+	int rc = strata_mf_lease_take(s->wh->mf, s->def.id, l, LEASE_TTL_US, &id, err);
+	if (rc)
+		return rc;
+	s->leases[s->nleases++] = id;
+	return 0;
+}
+
+/* Plan a scan: snapshot (v1 == 0 && !is_changes) or changes (v1, v]. */
+static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *opts,
+		     bool is_changes, uint64_t v1, uint64_t v2, strata_scan **out,
+		     strata_err *err)
+{
+	*out = NULL;
+	strata_scan *s = strata_calloc(1, sizeof(*s));
+	s->wh = wh;
+	s->arena = strata_arena_new();
+	s->is_changes = is_changes;
+	strata_mf_snap *snap = NULL;
+	uint64_t lease_versions[64];
+	size_t nlv = 0;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		goto fail;
+	rc = strata_mf_table_get(snap, table, &s->def, err);
+	if (rc)
+		goto fail;
+	bool is_tag = false;
+	if (is_changes) {
+		if (v1 > v2 || v2 > s->def.version) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "bad range (%llu, %llu]: need v1 <= v2 <= %llu (latest)",
+					    (unsigned long long)v1, (unsigned long long)v2,
+					    (unsigned long long)s->def.version);
+			goto fail;
+		}
+		s->version = v2;
+		s->v1 = v1;
+	} else {
+		rc = resolve_version(snap, &s->def, opts, &s->version, &is_tag, err);
+		if (rc)
+			goto fail;
+		if (!is_tag && s->version < s->def.log_start) {
+			rc = retention_error(snap, &s->def, s->version, err);
+			goto fail;
+		}
+	}
+	strata_schema *full;
+	rc = strata_mf_schema_at(snap, &s->def, s->version ? s->version : 1, &full, err);
+	if (rc)
+		goto fail;
+	if (opts && opts->columns && *opts->columns) {
+		rc = strata_schema_project(full, opts->columns, &s->schema, err);
+		strata_schema_free(full);
+		if (rc)
+			goto fail;
+	} else {
+		s->schema = full;
+	}
+	char want[STRATA_PART_NAME_MAX] = "";
+	bool has_filter = opts && opts->partition && *opts->partition;
+	if (has_filter) {
+		rc = partition_filter(&s->def, opts->partition, s->arena, want, sizeof(want), err);
+		if (rc)
+			goto fail;
+	}
+	strata_partition *ps;
+	size_t np;
+	rc = strata_mf_partitions(snap, s->def.id, s->arena, &ps, &np, err);
+	if (rc)
+		goto fail;
+	s->parts = strata_arena_alloc(s->arena, (np + 1) * sizeof(scan_part));
+	size_t total_buckets = 0;
+	for (size_t i = 0; i < np; i++)
+		total_buckets += ps[i].buckets;
+	s->buckets = strata_arena_alloc(s->arena, (total_buckets + 1) * sizeof(scan_bucket));
+	for (size_t i = 0; i < np; i++) {
+		if (has_filter && strcmp(ps[i].name, want) != 0)
+			continue;
+		if (ps[i].created_version > s->version)
+			continue;
+		scan_part *sp = &s->parts[s->nparts];
+		sp->p = ps[i];
+		sp->values = strata_arena_alloc(s->arena, (STRATA_MAX_PART_COLS + 1) * sizeof(char *));
+		memset(sp->values, 0, (STRATA_MAX_PART_COLS + 1) * sizeof(char *));
+		rc = strata_partition_values(&s->def, ps[i].name, s->arena, sp->values, err);
+		if (rc)
+			goto fail;
+		for (uint32_t b = 0; b < ps[i].buckets; b++) {
+			strata_bucket_state bs;
+			strata_file_entry *files;
+			size_t nf;
+			rc = strata_mf_bucket_state_get(snap, s->def.id, ps[i].id, b, &bs, err);
+			if (rc == 0)
+				rc = strata_mf_bucket_files(snap, s->def.id, ps[i].id, b, s->arena, &files,
+							    &nf, err);
+			if (rc)
+				goto fail;
+			uint64_t l;
+			if (is_changes) {
+				/* invariant 2 */
+				if (v1 < strata_mf_earliest_incremental(&bs)) {
+					uint64_t r = 0, inc = 0;
+					strata_err tmp;
+					earliest_in_snap(snap, &s->def, &r, &inc, &tmp);
+					rc = strata_err_set(err, STRATA_ERETENTION,
+							    "changes after version %llu are outside the "
+							    "retention window of %s (oldest start: %llu)",
+							    (unsigned long long)v1, s->def.name,
+							    (unsigned long long)inc);
+					goto fail;
+				}
+				l = s->def.version;
+			} else if (strata_mf_resolve(&bs, files, nf, s->def.version, s->version, is_tag,
+						     &l) != 0) {
+				rc = retention_error(snap, &s->def, s->version, err);
+				goto fail;
+			}
+			scan_bucket *sb = &s->buckets[s->nbuckets];
+			sb->part = (uint32_t)s->nparts;
+			sb->bucket = b;
+			sb->files = strata_arena_alloc(s->arena, (nf + 1) * sizeof(strata_file_entry));
+			sb->nfiles = 0;
+			for (size_t k = 0; k < nf; k++) {
+				const strata_file_entry *f = &files[k];
+				if (!strata_file_live_at(f, l) || f->seq_min > (int64_t)s->version)
+					continue;
+				if (is_changes && f->seq_max <= (int64_t)v1)
+					continue;
+				sb->files[sb->nfiles++] = *f;
+				if (f->format == STRATA_FMT_AVRO) {
+					const strata_schema *fs;
+					rc = schema_cached(s, snap, f->schema_version, &fs, err);
+					if (rc)
+						goto fail;
+				}
+			}
+			if (sb->nfiles == 0)
+				continue;
+			s->nbuckets++;
+			bool seen = false;
+			for (size_t k = 0; k < nlv; k++)
+				seen |= lease_versions[k] == l;
+			if (!seen && nlv < STRATA_ARRAY_LEN(lease_versions))
+				lease_versions[nlv++] = l;
+		}
+		s->nparts++;
+	}
+	strata_mf_snap_close(snap);
+	snap = NULL;
+	for (size_t i = 0; i < nlv; i++) {
+		rc = add_lease(s, lease_versions[i], err);
+		if (rc)
+			goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	strata_mf_snap_close(snap);
+	scan_free(s);
+	return rc;
+}
+
+static const strata_schema *file_schema_for(strata_scan *s, const strata_file_entry *f)
+{
+	if (f->format != STRATA_FMT_AVRO)
+		return NULL; /* invariant 3: Parquet files carry their schema */
+	for (size_t i = 0; i < s->nschemas; i++)
+		if (s->schemas[i].version == f->schema_version)
+			return s->schemas[i].s;
+	return NULL;
+}
+
+/* Open the merge over the current bucket. */
+static int scan_open_bucket(strata_scan *s, strata_err *err)
+{
+	scan_bucket *sb = &s->buckets[s->cur];
+	scan_part *sp = &s->parts[sb->part];
+	strata_run **runs = strata_calloc(sb->nfiles + 1, sizeof(strata_run *));
+	int rc = 0;
+	size_t n = 0;
+	for (size_t i = 0; i < sb->nfiles; i++) {
+		const strata_file_entry *f = &sb->files[i];
+		char path[4096];
+		strata_file_path(s->wh->mf, s->def.name, sp->p.name, f, path, sizeof(path));
+		strata_run_opts ro = {
+			.file_schema = file_schema_for(s, f),
+			.read_schema = s->schema,
+			.default_seq = f->seq_max,
+			.seq_min = s->is_changes ? (int64_t)s->v1 : 0,
+			.seq_max = (int64_t)s->version,
+		};
+		rc = strata_run_open(path, &ro, &runs[n], err);
+		if (rc)
+			break;
+		n++;
+	}
+	if (rc == 0) {
+		rc = strata_merge_new(runs, n, s->is_changes ? STRATA_MERGE_KEEP_ALL :
+							      STRATA_MERGE_LATEST,
+				      0, true, &s->merge, err);
+		n = 0; /* the merge owns (and on failure closed) them */
+	}
+	for (size_t i = 0; i < n; i++)
+		strata_run_close(runs[i]);
+	free(runs);
+	return rc;
+}
+
+int strata_scan_open(strata_wh *wh, const char *table, const strata_read_opts *opts,
+		     strata_scan **out, strata_err *err)
+{
+	return scan_plan(wh, table, opts, false, 0, 0, out, err);
+}
+
+int strata_changes_open(strata_wh *wh, const char *table, uint64_t v1, uint64_t v2,
+			const char *partition, strata_scan **out, strata_err *err)
+{
+	strata_read_opts o = {.partition = partition};
+	return scan_plan(wh, table, &o, true, v1, v2, out, err);
+}
+
+int strata_scan_next(strata_scan *s, const strata_row **row, const char *const **part_values,
+		     strata_err *err)
+{
+	while (s->cur < s->nbuckets) {
+		if (!s->merge) {
+			int rc = scan_open_bucket(s, err);
+			if (rc)
+				return rc;
+		}
+		int rc = strata_merge_next(s->merge, row, NULL, NULL, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			if (part_values)
+				*part_values =
+					(const char *const *)s->parts[s->buckets[s->cur].part].values;
+			return 1;
+		}
+		s->decoded += strata_merge_rows_decoded(s->merge);
+		strata_merge_free(s->merge);
+		s->merge = NULL;
+		s->cur++;
+	}
+	return 0;
+}
+
+const strata_schema *strata_scan_schema(const strata_scan *s)
+{
+	return s->schema;
+}
+
+const strata_table_def *strata_scan_table(const strata_scan *s)
+{
+	return &s->def;
+}
+
+uint64_t strata_scan_version(const strata_scan *s)
+{
+	return s->version;
+}
+
+uint64_t strata_scan_rows_decoded(const strata_scan *s)
+{
+	return s->decoded + (s->merge ? strata_merge_rows_decoded(s->merge) : 0);
+}
+
+void strata_scan_close(strata_scan *s)
+{
+	if (s)
+		scan_free(s);
+}
+
+int strata_read_version(strata_wh *wh, const char *table, const strata_read_opts *opts,
+			uint64_t *version, strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		return rc;
+	strata_table_def t;
+	bool is_tag;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	if (rc == 0)
+		rc = resolve_version(snap, &t, opts, version, &is_tag, err);
+	strata_mf_snap_close(snap);
+	return rc;
+}
+
+int strata_table_earliest(strata_wh *wh, const char *table, uint64_t *readable,
+			  uint64_t *incremental, strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		return rc;
+	strata_table_def t;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	if (rc == 0)
+		rc = earliest_in_snap(snap, &t, readable, incremental, err);
+	strata_mf_snap_close(snap);
+	return rc;
+}
+
+/* ---- point gets ------------------------------------------------------------------------- */
+
+typedef struct get_cand {
+	const strata_file_entry *f;
+} get_cand;
+
+static int cand_cmp(const void *pa, const void *pb)
+{
+	const strata_file_entry *a = ((const get_cand *)pa)->f, *b = ((const get_cand *)pb)->f;
+	return a->seq_max > b->seq_max ? -1 : a->seq_max < b->seq_max ? 1 : 0;
+}
+
+int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_read_opts *opts,
+		    strata_arena *a, strata_row *row, strata_schema **schema_out,
+		    uint64_t *rows_decoded, strata_err *err)
+{
+	if (schema_out)
+		*schema_out = NULL;
+	if (rows_decoded)
+		*rows_decoded = 0;
+	if (!json_is_object(key))
+		return strata_err_set(err, STRATA_EINVAL, "the key must be a JSON object");
+	strata_mf_snap *snap = NULL;
+	strata_schema *schema = NULL;
+	strata_arena *tmp = strata_arena_new();
+	json_t *copy = json_copy(key);
+	strata_table_def t;
+	int found = 0;
+	strata_buf kbuf = {0};
+	schema_ent *schemas = NULL;
+	size_t nschemas = 0;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		goto out;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	if (rc)
+		goto out;
+	uint64_t v;
+	bool is_tag;
+	rc = resolve_version(snap, &t, opts, &v, &is_tag, err);
+	if (rc)
+		goto out;
+	if (!is_tag && v < t.log_start) {
+		rc = retention_error(snap, &t, v, err);
+		goto out;
+	}
+	rc = strata_mf_schema_at(snap, &t, v, &schema, err);
+	if (rc)
+		goto out;
+	const char *values[STRATA_MAX_PART_COLS];
+	for (uint32_t i = 0; i < t.nparts; i++) {
+		json_t *pv = json_object_get(copy, t.part_cols[i]);
+		if (!json_is_string(pv)) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "the key needs partition column \"%s\" as a string",
+					    t.part_cols[i]);
+			goto out;
+		}
+		values[i] = strata_arena_strdup(tmp, json_string_value(pv));
+		json_object_del(copy, t.part_cols[i]);
+	}
+	const char *k;
+	json_t *jv;
+	json_object_foreach(copy, k, jv) {
+		int idx = strata_schema_find(schema, k);
+		if (idx < 0 || schema->cols[idx].key_pos < 0) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "\"%.80s\" is not a primary key column of %s", k, t.name);
+			goto out;
+		}
+	}
+	json_object_set_new(copy, "_op", json_string("delete"));
+	strata_row krow;
+	rc = strata_row_from_json(schema, copy, tmp, &krow, err);
+	if (rc)
+		goto out;
+	rc = strata_key_encode(schema, &krow, &kbuf, err);
+	if (rc)
+		goto out;
+	char pname[STRATA_PART_NAME_MAX];
+	rc = strata_partition_name(&t, values, pname, sizeof(pname), err);
+	if (rc)
+		goto out;
+	strata_partition p;
+	rc = strata_mf_partition_get(snap, t.id, pname, &p, NULL);
+	if (rc == STRATA_ENOTFOUND || (rc == 0 && p.created_version > v)) {
+		rc = 0;
+		goto out; /* no such partition: not found */
+	}
+	if (rc)
+		goto out;
+	uint32_t b = (uint32_t)(strata_hash64(kbuf.data, kbuf.len) % p.buckets);
+	strata_bucket_state bs;
+	strata_file_entry *files;
+	size_t nf;
+	rc = strata_mf_bucket_state_get(snap, t.id, p.id, b, &bs, err);
+	if (rc == 0)
+		rc = strata_mf_bucket_files(snap, t.id, p.id, b, tmp, &files, &nf, err);
+	if (rc)
+		goto out;
+	uint64_t l;
+	if (strata_mf_resolve(&bs, files, nf, t.version, v, is_tag, &l) != 0) {
+		rc = retention_error(snap, &t, v, err);
+		goto out;
+	}
+	get_cand *cands = strata_arena_alloc(tmp, (nf + 1) * sizeof(get_cand));
+	size_t nc = 0;
+	for (size_t i = 0; i < nf; i++) {
+		const strata_file_entry *f = &files[i];
+		if (!strata_file_live_at(f, l) || f->seq_min > (int64_t)v)
+			continue;
+		if (strata_key_cmp(kbuf.data, kbuf.len, f->key_min, f->key_min_len) < 0 ||
+		    strata_key_cmp(kbuf.data, kbuf.len, f->key_max, f->key_max_len) > 0)
+			continue;
+		cands[nc++].f = f;
+		if (f->format == STRATA_FMT_AVRO) {
+			bool have = false;
+			for (size_t j = 0; j < nschemas; j++)
+				have |= schemas[j].version == f->schema_version;
+			if (!have) {
+				schemas = strata_realloc(schemas, (nschemas + 1) * sizeof(schema_ent));
+				schemas[nschemas].version = f->schema_version;
+				rc = strata_mf_schema_get(snap, t.id, f->schema_version,
+							  &schemas[nschemas].s, err);
+				if (rc)
+					goto out;
+				nschemas++;
+			}
+		}
+	}
+	qsort(cands, nc, sizeof(get_cand), cand_cmp);
+	/* Newest candidate first; a file's first record for the key is its newest
+	 * <= v, and once the best _seq found beats every remaining file's
+	 * seq_max, no older file can hold a newer record. */
+	int64_t best_seq = -1;
+	for (size_t i = 0; i < nc; i++) {
+		const strata_file_entry *f = cands[i].f;
+		if (best_seq >= 0 && f->seq_max <= best_seq)
+			break;
+		char path[4096];
+		strata_file_path(wh->mf, t.name, p.name, f, path, sizeof(path));
+		const strata_schema *fs = NULL;
+		for (size_t j = 0; j < nschemas && f->format == STRATA_FMT_AVRO; j++)
+			if (schemas[j].version == f->schema_version)
+				fs = schemas[j].s;
+		strata_run_opts ro = {.file_schema = fs, .read_schema = schema,
+				      .default_seq = f->seq_max, .seq_max = (int64_t)v};
+		strata_run *run;
+		rc = strata_run_open(path, &ro, &run, err);
+		if (rc)
+			goto out;
+		rc = strata_run_seek(run, kbuf.data, kbuf.len, err);
+		const strata_row *r;
+		const uint8_t *rk;
+		size_t rkl;
+		if (rc == 0)
+			rc = strata_run_next(run, &r, &rk, &rkl, err);
+		if (rc == 1) {
+			rc = 0;
+			if (rkl == kbuf.len && memcmp(rk, kbuf.data, rkl) == 0 && r->seq > best_seq) {
+				best_seq = r->seq;
+				strata_row_copy(a, schema, r, row);
+			}
+		}
+		if (rows_decoded)
+			*rows_decoded += strata_run_rows_decoded(run);
+		strata_run_close(run);
+		if (rc)
+			goto out;
+	}
+	/* invariant 1: a delete hides the key */
+	found = best_seq >= 0 && row->op == STRATA_OP_UPSERT;
+out:
+	strata_mf_snap_close(snap);
+	for (size_t j = 0; j < nschemas; j++)
+		strata_schema_free(schemas[j].s);
+	free(schemas);
+	strata_buf_free(&kbuf);
+	json_decref(copy);
+	strata_arena_free(tmp);
+	if (rc == 0 && schema_out) {
+		*schema_out = schema;
+		schema = NULL;
+	}
+	strata_schema_free(schema);
+	return rc ? rc : found;
+}

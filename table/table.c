@@ -1,0 +1,518 @@
+/*
+ * table/table.c — warehouses, table properties and DDL.
+ *
+ * DDL text is parsed here, in one place: a column list is comma-separated
+ * "name TYPE [NOT NULL] [NULL] [PRIMARY KEY]" items (types as in
+ * strata_type_parse); partition columns are "name STRING" items.  Every error
+ * names the item and the reason.  Schema changes go through the manifest's
+ * compare-and-set on the schema version, so two concurrent ALTERs cannot both
+ * apply to the same base.
+ *
+ * Invariants:
+ *   1. a column id is never reused: new columns get def.next_col_id upward;
+ *   2. key columns can never be added, dropped or made nullable;
+ *   3. added columns are nullable (older files read them as null).
+ */
+#include "table/table_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err)
+{
+	*out = NULL;
+	strata_mf *mf = NULL;
+	int rc = strata_mf_open(path, create, &mf, err);
+	if (rc)
+		return rc;
+	strata_wh *wh = strata_calloc(1, sizeof(*wh));
+	wh->mf = mf;
+	wh->path = strata_strdup(path);
+	*out = wh;
+	return 0;
+}
+
+void strata_wh_close(strata_wh *wh)
+{
+	if (!wh)
+		return;
+	strata_mf_close(wh->mf);
+	free(wh->path);
+	free(wh);
+}
+
+strata_mf *strata_wh_mf(strata_wh *wh)
+{
+	return wh->mf;
+}
+
+const char *strata_wh_path(const strata_wh *wh)
+{
+	return wh->path;
+}
+
+/* ---- properties ------------------------------------------------------------ */
+
+void strata_table_def_defaults(strata_table_def *def)
+{
+	def->buckets = 16;
+	def->retain_hours = 24;
+	def->avro_codec = STRATA_CODEC_NONE;
+	def->zstd_level = 3;
+	def->row_group_bytes = 64ull << 20;
+	def->page_bytes = 1ull << 20;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	if (!*s)
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *err)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "property \"%.100s\" must be key=value", kv);
+	char key[96];
+	size_t kl = (size_t)(eq - kv);
+	if (kl >= sizeof(key))
+		return strata_err_set(err, STRATA_EINVAL, "unknown property \"%.100s\"", kv);
+	memcpy(key, kv, kl);
+	key[kl] = '\0';
+	const char *val = eq + 1;
+	uint64_t n = 0;
+	if (strcmp(key, "write.bucket.num") == 0) {
+		if (parse_u64(val, &n) || n < 1 || n > 4096)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.bucket.num must be an integer in (0, 4096] "
+					      "(got \"%.40s\")",
+					      val);
+		def->buckets = (uint32_t)n;
+	} else if (strcmp(key, "acid.data.retain.hours") == 0) {
+		if (parse_u64(val, &n) || n > 168)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "acid.data.retain.hours must be an integer in [0, 168] "
+					      "(got \"%.40s\")",
+					      val);
+		def->retain_hours = (uint32_t)n;
+	} else if (strcmp(key, "write.avro.codec") == 0) {
+		if (strcmp(val, "null") == 0)
+			def->avro_codec = STRATA_CODEC_NONE;
+		else if (strcmp(val, "deflate") == 0)
+			def->avro_codec = STRATA_CODEC_DEFLATE;
+		else
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.avro.codec must be null or deflate (got \"%.40s\")",
+					      val);
+	} else if (strcmp(key, "write.parquet.zstd.level") == 0) {
+		if (parse_u64(val, &n) || n > 22)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.parquet.zstd.level must be an integer in [0, 22] "
+					      "(0 = uncompressed; got \"%.40s\")",
+					      val);
+		def->zstd_level = (int)n;
+	} else if (strcmp(key, "write.parquet.row-group.bytes") == 0) {
+		if (parse_u64(val, &n) || n < (1u << 20) || n > (1ull << 30))
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.parquet.row-group.bytes must be in [1048576, "
+					      "1073741824] (got \"%.40s\")",
+					      val);
+		def->row_group_bytes = n;
+	} else if (strcmp(key, "write.parquet.page.bytes") == 0) {
+		if (parse_u64(val, &n) || n < 4096 || n > (64u << 20))
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.parquet.page.bytes must be in [4096, 67108864] "
+					      "(got \"%.40s\")",
+					      val);
+		def->page_bytes = n;
+	} else {
+		return strata_err_set(err, STRATA_EINVAL,
+				      "unknown property \"%s\" (known: write.bucket.num, "
+				      "acid.data.retain.hours, write.avro.codec, "
+				      "write.parquet.zstd.level, write.parquet.row-group.bytes, "
+				      "write.parquet.page.bytes)",
+				      key);
+	}
+	return 0;
+}
+
+void strata_table_props_format(const strata_table_def *def, strata_buf *out)
+{
+	strata_buf_printf(out, "write.bucket.num=%u\n", def->buckets);
+	strata_buf_printf(out, "acid.data.retain.hours=%u\n", def->retain_hours);
+	strata_buf_printf(out, "write.avro.codec=%s\n",
+			  def->avro_codec == STRATA_CODEC_DEFLATE ? "deflate" : "null");
+	strata_buf_printf(out, "write.parquet.zstd.level=%d\n", def->zstd_level);
+	strata_buf_printf(out, "write.parquet.row-group.bytes=%llu\n",
+			  (unsigned long long)def->row_group_bytes);
+	strata_buf_printf(out, "write.parquet.page.bytes=%llu\n",
+			  (unsigned long long)def->page_bytes);
+}
+
+/* ---- column lists --------------------------------------------------------------- */
+
+/* Split s at commas into trimmed items (arena memory). */
+static size_t split_items(strata_arena *a, const char *s, char sep, char ***out)
+{
+	size_t cap = 8, n = 0;
+	char **v = strata_arena_alloc(a, cap * sizeof(char *));
+	const char *p = s;
+	for (;;) {
+		const char *e = strchr(p, sep);
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		while (len && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (n == cap) {
+			char **nv = strata_arena_alloc(a, 2 * cap * sizeof(char *));
+			memcpy(nv, v, n * sizeof(char *));
+			v = nv;
+			cap *= 2;
+		}
+		char *item = strata_arena_alloc(a, len + 1);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		v[n++] = item;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	*out = v;
+	return n;
+}
+
+/* Words of an item, upper-cased copies for keywords. */
+static size_t split_words(strata_arena *a, const char *s, char ***out)
+{
+	size_t n = 0;
+	char **v = strata_arena_alloc(a, 16 * sizeof(char *));
+	const char *p = s;
+	while (*p && n < 16) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		const char *b = p;
+		while (*p && !isspace((unsigned char)*p))
+			p++;
+		char *w = strata_arena_alloc(a, (size_t)(p - b) + 1);
+		memcpy(w, b, (size_t)(p - b));
+		w[p - b] = '\0';
+		v[n++] = w;
+	}
+	*out = v;
+	return n;
+}
+
+/* Parse one column item into c; *is_pk set for PRIMARY KEY. */
+static int parse_column(strata_arena *a, const char *item, strata_column *c, bool *is_pk,
+			strata_err *err)
+{
+	char **w;
+	size_t n = split_words(a, item, &w);
+	memset(c, 0, sizeof(*c));
+	c->key_pos = -1;
+	c->is_nullable = true;
+	*is_pk = false;
+	if (n < 2)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "column definition \"%.100s\" needs a name and a type", item);
+	int rc = strata_name_check(w[0], "column name", err);
+	if (rc)
+		return rc;
+	if (w[0][0] == '_')
+		return strata_err_set(err, STRATA_EINVAL, "column names may not start with '_'");
+	snprintf(c->name, sizeof(c->name), "%s", w[0]);
+	if (strata_type_parse(w[1], &c->type))
+		return strata_err_set(err, STRATA_EINVAL,
+				      "column \"%s\": unknown type \"%.40s\" (use BIGINT, INT, "
+				      "DOUBLE, FLOAT, BOOLEAN, STRING, BINARY or TIMESTAMP)",
+				      c->name, w[1]);
+	for (size_t i = 2; i < n; i++) {
+		if (strcasecmp(w[i], "NOT") == 0 && i + 1 < n && strcasecmp(w[i + 1], "NULL") == 0) {
+			c->is_nullable = false;
+			i++;
+		} else if (strcasecmp(w[i], "NULL") == 0) {
+			c->is_nullable = true;
+		} else if (strcasecmp(w[i], "PRIMARY") == 0 && i + 1 < n &&
+			   strcasecmp(w[i + 1], "KEY") == 0) {
+			*is_pk = true;
+			i++;
+		} else {
+			return strata_err_set(err, STRATA_EINVAL,
+					      "column \"%s\": unexpected \"%.40s\" (allowed: NOT NULL, "
+					      "NULL, PRIMARY KEY)",
+					      c->name, w[i]);
+		}
+	}
+	return 0;
+}
+
+int strata_table_create(strata_wh *wh, const char *name, const char *columns,
+			const char *primary_key, const char *partitioned_by,
+			const char *const *props, size_t nprops, strata_err *err)
+{
+	int rc = strata_name_check(name, "table name", err);
+	if (rc)
+		return rc;
+	strata_table_def def;
+	memset(&def, 0, sizeof(def));
+	snprintf(def.name, sizeof(def.name), "%s", name);
+	strata_table_def_defaults(&def);
+	for (size_t i = 0; i < nprops; i++) {
+		rc = strata_table_prop_apply(&def, props[i], err);
+		if (rc)
+			return rc;
+	}
+	strata_arena *a = strata_arena_new();
+	strata_schema *s = strata_schema_new(1);
+	char **items;
+	size_t n = split_items(a, columns ? columns : "", ',', &items);
+	int nkeys = 0;
+	for (size_t i = 0; i < n; i++) {
+		strata_column c;
+		bool is_pk;
+		rc = parse_column(a, items[i], &c, &is_pk, err);
+		if (rc)
+			goto out;
+		c.id = (uint32_t)i + 1;
+		if (is_pk) {
+			c.key_pos = nkeys++;
+			c.is_nullable = false;
+		}
+		if (strata_schema_find(s, c.name) >= 0) {
+			rc = strata_err_set(err, STRATA_EINVAL, "column \"%s\" is defined twice", c.name);
+			goto out;
+		}
+		rc = strata_schema_add(s, &c, err);
+		if (rc)
+			goto out;
+	}
+	if (primary_key && *primary_key) {
+		if (nkeys) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "give the primary key either as PRIMARY KEY on a column "
+					    "or with --primary-key, not both");
+			goto out;
+		}
+		char **keys;
+		size_t nk = split_items(a, primary_key, ',', &keys);
+		if (nk > STRATA_MAX_KEY_COLS) {
+			rc = strata_err_set(err, STRATA_EINVAL, "a primary key has at most %d columns",
+					    STRATA_MAX_KEY_COLS);
+			goto out;
+		}
+		for (size_t i = 0; i < nk; i++) {
+			int idx = strata_schema_find(s, keys[i]);
+			if (idx < 0) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "primary key column \"%.80s\" is not a column", keys[i]);
+				goto out;
+			}
+			if (s->cols[idx].key_pos >= 0) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "primary key column \"%s\" listed twice", keys[i]);
+				goto out;
+			}
+			s->cols[idx].key_pos = (int)i;
+			s->cols[idx].is_nullable = false;
+		}
+		/* recompute the key index */
+		strata_schema *t = strata_schema_new(1);
+		for (uint32_t i = 0; i < s->ncols; i++)
+			strata_schema_add(t, &s->cols[i], NULL);
+		strata_schema_free(s);
+		s = t;
+	}
+	rc = strata_schema_validate(s, err);
+	if (rc)
+		goto out;
+	if (partitioned_by && *partitioned_by) {
+		char **pitems;
+		size_t np = split_items(a, partitioned_by, ',', &pitems);
+		if (np > STRATA_MAX_PART_COLS) {
+			rc = strata_err_set(err, STRATA_EINVAL, "at most %d partition columns",
+					    STRATA_MAX_PART_COLS);
+			goto out;
+		}
+		for (size_t i = 0; i < np; i++) {
+			strata_column c;
+			bool is_pk;
+			rc = parse_column(a, pitems[i], &c, &is_pk, err);
+			if (rc)
+				goto out;
+			if (c.type != STRATA_T_STRING || is_pk) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "partition column \"%s\" must be a plain STRING",
+						    c.name);
+				goto out;
+			}
+			if (strata_schema_find(s, c.name) >= 0) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "partition column \"%s\" is also a data column",
+						    c.name);
+				goto out;
+			}
+			for (uint32_t j = 0; j < def.nparts; j++)
+				if (strcmp(def.part_cols[j], c.name) == 0) {
+					rc = strata_err_set(err, STRATA_EINVAL,
+							    "partition column \"%s\" listed twice",
+							    c.name);
+					goto out;
+				}
+			snprintf(def.part_cols[def.nparts++], sizeof(def.part_cols[0]), "%s", c.name);
+		}
+	}
+	rc = strata_mf_table_create(wh->mf, &def, s, err);
+out:
+	strata_schema_free(s);
+	strata_arena_free(a);
+	return rc;
+}
+
+/* Current table and schema (caller frees *schema). */
+static int table_current(strata_wh *wh, const char *name, strata_table_def *def,
+			 strata_schema **schema, strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, name, def, err);
+	if (rc == 0)
+		rc = strata_mf_schema_get(snap, def->id, def->schema_version, schema, err);
+	strata_mf_snap_close(snap);
+	return rc;
+}
+
+int strata_table_add_columns(strata_wh *wh, const char *name, const char *columns,
+			     uint64_t *version, strata_err *err)
+{
+	strata_table_def def;
+	strata_schema *cur = NULL, *next = NULL;
+	int rc = table_current(wh, name, &def, &cur, err);
+	if (rc)
+		return rc;
+	strata_arena *a = strata_arena_new();
+	next = strata_schema_dup(cur);
+	next->version = cur->version + 1;
+	char **items;
+	size_t n = split_items(a, columns ? columns : "", ',', &items);
+	strata_buf note = {0};
+	strata_buf_printf(&note, "add column");
+	uint32_t next_id = def.next_col_id;
+	for (size_t i = 0; i < n; i++) {
+		strata_column c;
+		bool is_pk;
+		rc = parse_column(a, items[i], &c, &is_pk, err);
+		if (rc)
+			goto out;
+		if (is_pk) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "the primary key cannot change (\"%s\")", c.name);
+			goto out;
+		}
+		if (!c.is_nullable) {
+			/* invariant 3 */
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "added column \"%s\" must be nullable (existing rows "
+					    "read it as null)",
+					    c.name);
+			goto out;
+		}
+		if (strata_schema_find(next, c.name) >= 0) {
+			rc = strata_err_set(err, STRATA_EEXIST, "column \"%s\" already exists", c.name);
+			goto out;
+		}
+		for (uint32_t j = 0; j < def.nparts; j++)
+			if (strcmp(def.part_cols[j], c.name) == 0) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "\"%s\" is a partition column", c.name);
+				goto out;
+			}
+		c.id = next_id++; /* invariant 1 */
+		rc = strata_schema_add(next, &c, err);
+		if (rc)
+			goto out;
+		strata_buf_printf(&note, " %s", c.name);
+	}
+	strata_buf_putc(&note, 0);
+	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, (char *)note.data, version,
+				  err);
+out:
+	strata_buf_free(&note);
+	strata_schema_free(cur);
+	strata_schema_free(next);
+	strata_arena_free(a);
+	return rc;
+}
+
+int strata_table_drop_column(strata_wh *wh, const char *name, const char *column,
+			     uint64_t *version, strata_err *err)
+{
+	strata_table_def def;
+	strata_schema *cur = NULL;
+	int rc = table_current(wh, name, &def, &cur, err);
+	if (rc)
+		return rc;
+	int idx = strata_schema_find(cur, column);
+	if (idx < 0) {
+		rc = strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no column \"%.80s\"",
+				    name, column);
+		strata_schema_free(cur);
+		return rc;
+	}
+	if (cur->cols[idx].key_pos >= 0) {
+		/* invariant 2 */
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "\"%s\" is a primary key column; the primary key cannot change",
+				    column);
+		strata_schema_free(cur);
+		return rc;
+	}
+	strata_schema *next = strata_schema_new(cur->version + 1);
+	for (uint32_t i = 0; i < cur->ncols; i++)
+		if ((int)i != idx)
+			strata_schema_add(next, &cur->cols[i], NULL);
+	char note[160];
+	snprintf(note, sizeof(note), "drop column %s", column);
+	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, note, version, err);
+	strata_schema_free(cur);
+	strata_schema_free(next);
+	return rc;
+}
+
+int strata_table_set_props(strata_wh *wh, const char *name, const char *const *props,
+			   size_t nprops, strata_err *err)
+{
+	strata_table_def def;
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(wh->mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, name, &def, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < nprops; i++) {
+		rc = strata_table_prop_apply(&def, props[i], err);
+		if (rc)
+			return rc;
+	}
+	return strata_mf_table_set_props(wh->mf, &def, err);
+}

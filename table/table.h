@@ -1,0 +1,150 @@
+/*
+ * table/table.h — the contract of the table layer: warehouses and tables,
+ * writer transactions, snapshot reads, time travel, point gets and
+ * incremental reads.  The CLI, the daemon, the jobs and the tests all go
+ * through these functions.
+ *
+ * A read at version V returns, per key, the record with the largest
+ * _seq <= V unless it is a delete.  Rows come out partition by partition
+ * (partition id order), bucket by bucket, in key order within a bucket.
+ *
+ * Ownership: rows handed out are lent until the next call on the same
+ * iterator.  Thread safety: a strata_wh is shared by threads; a transaction
+ * or an iterator belongs to one thread.
+ */
+#ifndef STRATA_TABLE_H
+#define STRATA_TABLE_H
+
+#include "core/core.h"
+#include "format/format.h"
+#include "manifest/manifest.h"
+
+struct json_t;
+
+/* ------------------------------------------------------------------------ */
+/* Warehouse and tables                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_wh strata_wh;
+
+/* Open (or with create, initialise) the warehouse at path. */
+int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err);
+void strata_wh_close(strata_wh *wh);
+strata_mf *strata_wh_mf(strata_wh *wh);
+const char *strata_wh_path(const strata_wh *wh);
+
+/* Table properties (MaxCompute names), with defaults and ranges:
+ *   write.bucket.num                 16     (0, 4096]
+ *   acid.data.retain.hours           24     [0, 168]
+ *   write.avro.codec                 null   null | deflate
+ *   write.parquet.zstd.level         3      [0, 22] (0: uncompressed)
+ *   write.parquet.row-group.bytes    64 MiB [1 MiB, 1 GiB]
+ *   write.parquet.page.bytes         1 MiB  [4 KiB, 64 MiB]
+ * Apply "key=value" to def; STRATA_EINVAL names the property and range. */
+int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *err);
+void strata_table_def_defaults(strata_table_def *def);
+/* Append "key=value" lines of every property to out. */
+void strata_table_props_format(const strata_table_def *def, strata_buf *out);
+
+/* Create a table.  columns: "pk BIGINT NOT NULL PRIMARY KEY, val STRING";
+ * primary_key: "a,b" or NULL; partitioned_by: "pt STRING, dt STRING" or
+ * NULL; props: "key=value" strings. */
+int strata_table_create(strata_wh *wh, const char *name, const char *columns,
+			const char *primary_key, const char *partitioned_by,
+			const char *const *props, size_t nprops, strata_err *err);
+/* Add nullable columns ("c2 STRING, c3 INT") / drop a non-key column. */
+int strata_table_add_columns(strata_wh *wh, const char *name, const char *columns,
+			     uint64_t *version, strata_err *err);
+int strata_table_drop_column(strata_wh *wh, const char *name, const char *column,
+			     uint64_t *version, strata_err *err);
+/* Change properties of an existing table (bucket count applies to
+ * partitions created afterwards; retention at once). */
+int strata_table_set_props(strata_wh *wh, const char *name, const char *const *props,
+			   size_t nprops, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Writer transactions                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_txn strata_txn;
+
+int strata_txn_begin(strata_wh *wh, const char *table, strata_txn **out, strata_err *err);
+/* Buffer one row given as a JSON object (partition columns included, as
+ * strings; "_op":"delete" deletes).  Errors name the column and reason. */
+int strata_txn_put_json(strata_txn *t, struct json_t *obj, strata_err *err);
+/* Buffer one row in the current schema's layout (copied). */
+int strata_txn_put(strata_txn *t, const char *const *part_values, const strata_row *row,
+		   strata_err *err);
+size_t strata_txn_rows(const strata_txn *t);
+const strata_schema *strata_txn_schema(const strata_txn *t);
+
+typedef struct strata_commit_opts {
+	const char *token;       /* idempotency token or NULL */
+	uint64_t expect_version; /* 0: none */
+} strata_commit_opts;
+
+/* Sort each bucket's rows, keep the last row per key, write one row file per
+ * bucket (temp name, fsync, rename, fsync dir), then commit all of them in
+ * one manifest transaction.  On any failure nothing is committed and every
+ * file written is removed.  STRATA_ECONFLICT for a token/version/schema
+ * mismatch.  Frees t (on failure too).  An empty transaction commits
+ * nothing and returns the current version. */
+int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *version,
+		      bool *is_repeat, strata_err *err);
+void strata_txn_abort(strata_txn *t);
+
+/* ------------------------------------------------------------------------ */
+/* Reads                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_read_opts {
+	uint64_t as_of_version;  /* 0: latest */
+	bool has_as_of_time;
+	int64_t as_of_time_us;   /* last version committed at or before it */
+	const char *as_of_tag;   /* NULL: none */
+	const char *partition;   /* "pt=x/dt=y" (unescaped values) or NULL */
+	const char *columns;     /* projection "a,b" or NULL (keys always) */
+} strata_read_opts;
+
+typedef struct strata_scan strata_scan;
+
+/* Snapshot read.  Versions outside the retention window fail here, at
+ * planning, with STRATA_ERETENTION: "version V is outside the retention
+ * window of NAME (oldest readable: W)". */
+int strata_scan_open(strata_wh *wh, const char *table, const strata_read_opts *opts,
+		     strata_scan **out, strata_err *err);
+/* Incremental read of (v1, v2]: every record with v1 < _seq <= v2. */
+int strata_changes_open(strata_wh *wh, const char *table, uint64_t v1, uint64_t v2,
+			const char *partition, strata_scan **out, strata_err *err);
+/* 1 with *row (and partition values, NULL-terminated) lent, 0 at the end. */
+int strata_scan_next(strata_scan *s, const strata_row **row, const char *const **part_values,
+		     strata_err *err);
+const strata_schema *strata_scan_schema(const strata_scan *s);
+const strata_table_def *strata_scan_table(const strata_scan *s);
+uint64_t strata_scan_version(const strata_scan *s);
+uint64_t strata_scan_rows_decoded(const strata_scan *s);
+void strata_scan_close(strata_scan *s);
+
+/* Point lookup by a key given as JSON (key columns, plus partition columns
+ * for a partitioned table).  Returns 1 and the row copied into arena a, 0 if
+ * not found (or deleted).  *schema_out (if not NULL) receives the schema of
+ * the row (caller frees).  Reads one page per candidate file. */
+int strata_get_json(strata_wh *wh, const char *table, struct json_t *key,
+		    const strata_read_opts *opts, strata_arena *a, strata_row *row,
+		    strata_schema **schema_out, uint64_t *rows_decoded, strata_err *err);
+
+/* Turn a partition spec "pt=x/dt=y" (unescaped values) into the escaped
+ * partition name of table t. */
+int strata_partition_spec(const strata_table_def *t, const char *spec, char *out, size_t n,
+			  strata_err *err);
+
+/* Resolve the version a read with opts means (for status and errors). */
+int strata_read_version(strata_wh *wh, const char *table, const strata_read_opts *opts,
+			uint64_t *version, strata_err *err);
+
+/* Readability of a table: the oldest version a snapshot read can use and the
+ * oldest V1 an incremental read can start from, over all buckets. */
+int strata_table_earliest(strata_wh *wh, const char *table, uint64_t *readable,
+			  uint64_t *incremental, strata_err *err);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * tests/test_regress.c — one test per bug fixed outside a module's own
+ * suite, each failing before its fix:
+ *   - a row larger than Avro C's 64 KiB block could not be written;
+ *   - an empty write with a token committed an empty version;
+ *   - partition specs could not hold '/' or ',' in values;
+ *   - doubles printed with 17 digits (99.99 came back as 99.989999...);
+ *   - expired reader leases were never deleted;
+ *   - new directories were not made durable (parent not fsynced);
+ *   - a job whose plan went stale (input replaced and cleaned) failed with
+ *     ENOENT instead of reporting a conflict;
+ *   - listing tables or intents failed on LMDB's empty-key rule;
+ *   - clean with trash_s 0 left the files it had just marked in the trash.
+ */
+#include "tests/util/testutil.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "clean/clean.h"
+#include "compact/compact.h"
+#include "sort/sort.h"
+#include "table/table.h"
+
+static strata_wh *open_wh(void)
+{
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_FATAL(strata_wh_open(tu_tmpdir(), true, &wh, &err) == 0);
+	return wh;
+}
+
+static int write_json(strata_wh *wh, const char *table, const char *line, uint64_t *v,
+		      strata_err *err)
+{
+	strata_txn *t;
+	int rc = strata_txn_begin(wh, table, &t, err);
+	if (rc)
+		return rc;
+	json_error_t je;
+	json_t *o = json_loads(line, 0, &je);
+	rc = strata_txn_put_json(t, o, err);
+	json_decref(o);
+	if (rc) {
+		strata_txn_abort(t);
+		return rc;
+	}
+	bool rep;
+	return strata_txn_commit(t, NULL, v, &rep, err);
+}
+
+static void test_big_row(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "big", "id BIGINT PRIMARY KEY, s STRING",
+						  NULL, NULL, NULL, 0, &err), 0);
+	size_t n = 3 << 20;
+	char *line = malloc(n + 64);
+	int off = sprintf(line, "{\"id\":1,\"s\":\"");
+	memset(line + off, 'x', n);
+	strcpy(line + off + n, "\"}");
+	uint64_t v;
+	CU_ASSERT_EQUAL(write_json(wh, "big", line, &v, &err), 0);
+	free(line);
+	strata_scan *s;
+	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "big", NULL, &s, &err), 0);
+	const strata_row *row;
+	CU_ASSERT_EQUAL(strata_scan_next(s, &row, NULL, &err), 1);
+	CU_ASSERT_EQUAL(row->vals[1].v.s.len, n);
+	strata_scan_close(s);
+	strata_wh_close(wh);
+}
+
+static void test_empty_write_with_token(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY", NULL, NULL,
+						  NULL, 0, &err), 0);
+	strata_txn *t;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "t", &t, &err), 0);
+	strata_commit_opts co = {.token = "tok"};
+	uint64_t v = 0;
+	bool rep;
+	CU_ASSERT_EQUAL(strata_txn_commit(t, &co, &v, &rep, &err), 0);
+	CU_ASSERT_EQUAL(v, 1); /* still the create version: nothing committed */
+	uint64_t now;
+	strata_read_opts ro = {0};
+	CU_ASSERT_EQUAL(strata_read_version(wh, "t", &ro, &now, &err), 0);
+	CU_ASSERT_EQUAL(now, 1);
+	strata_wh_close(wh);
+}
+
+static void test_partition_spec_separators(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "logs", "id BIGINT PRIMARY KEY", NULL,
+						  "dt STRING, src STRING", NULL, 0, &err), 0);
+	uint64_t v;
+	CU_ASSERT_EQUAL(write_json(wh, "logs", "{\"id\":1,\"dt\":\"d1\",\"src\":\"web/app,1\"}", &v,
+				   &err), 0);
+	const char *specs[] = {"dt=d1/src=web/app,1", "src=web/app,1,dt=d1", "src=web/app,1/dt=d1"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(specs); i++) {
+		strata_read_opts ro = {.partition = specs[i]};
+		strata_scan *s;
+		CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "logs", &ro, &s, &err), 0);
+		const strata_row *row;
+		const char *const *pv;
+		CU_ASSERT_EQUAL(strata_scan_next(s, &row, &pv, &err), 1);
+		CU_ASSERT_STRING_EQUAL(pv[1], "web/app,1");
+		strata_scan_close(s);
+	}
+	strata_read_opts bad = {.partition = "nope=1"};
+	strata_scan *s;
+	CU_ASSERT_EQUAL(strata_scan_open(wh, "logs", &bad, &s, &err), STRATA_EINVAL);
+	strata_wh_close(wh);
+}
+
+static void test_double_shortest(void)
+{
+	const double cases[] = {99.99, 0.1, 1e-7, 123456789.125, 1.0 / 3.0, -2.5e300};
+	const char *want[] = {"99.99", "0.1", "1e-07", "123456789.125", "0.3333333333333333",
+			      "-2.5e+300"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
+		strata_value v = {.v.f64 = cases[i]};
+		strata_buf b = {0};
+		strata_value_to_json(STRATA_T_DOUBLE, &v, &b);
+		strata_buf_putc(&b, 0);
+		CU_ASSERT_STRING_EQUAL((char *)b.data, want[i]);
+		CU_ASSERT_EQUAL(strtod((char *)b.data, NULL), cases[i]);
+		strata_buf_free(&b);
+	}
+}
+
+static void test_expired_leases_deleted(void)
+{
+	strata_wh *wh = open_wh();
+	strata_mf *mf = strata_wh_mf(wh);
+	strata_err err;
+	tu_clock_manual(1767225600000000LL);
+	uint64_t id;
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(strata_mf_lease_take(mf, 1, 5, 1000000, &id, &err), 0);
+	tu_clock_advance(2000000);
+	CU_ASSERT_EQUAL(strata_mf_lease_take(mf, 1, 6, 1000000, &id, &err), 0);
+	/* the ten expired ones were deleted: the environment holds one lease */
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/manifest/leases", strata_wh_path(wh));
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat st;
+	CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 2);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(txn, "leases", 0, &dbi), 0);
+	mdb_stat(txn, dbi, &st);
+	CU_ASSERT_EQUAL(st.ms_entries, 2); /* the id counter and one lease */
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	tu_clock_real();
+	strata_wh_close(wh);
+}
+
+static void test_mkdirs_fsyncs_parents(void)
+{
+	const char *dir = tu_tmpdir();
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	tu_fault_arm(TU_OP_FSYNC, 0, 0, false);
+	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), 0);
+	int fsyncs = tu_fault_calls(TU_OP_FSYNC);
+	tu_fault_disarm();
+	CU_ASSERT_EQUAL(fsyncs, 3); /* one parent per directory created */
+	tu_fault_arm(TU_OP_FSYNC, 0, 0, false);
+	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), 0);
+	CU_ASSERT_EQUAL(tu_fault_calls(TU_OP_FSYNC), 0); /* nothing new */
+	tu_fault_disarm();
+	/* and a failed fsync is reported */
+	snprintf(path, sizeof(path), "%s/x/y", dir);
+	tu_fault_arm(TU_OP_FSYNC, 1, EIO, false);
+	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), -EIO);
+	tu_fault_disarm();
+}
+
+static void test_stale_plan_conflicts(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	tu_clock_manual(1767225600000000LL);
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY, v STRING", NULL,
+						  NULL, (const char *[]){"write.bucket.num=1"}, 1, &err),
+			      0);
+	uint64_t v;
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1,\"v\":\"a\"}", &v, &err), 0);
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":2,\"v\":\"b\"}", &v, &err), 0);
+	strata_bucket_view stale, fresh;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "t", "", 0, strata_now_us(), &stale, &err), 0);
+	strata_job_plan ps, pf;
+	strata_sort_plan(&stale, 0, &ps);
+	CU_ASSERT_EQUAL(ps.ninputs, 2);
+	/* another job replaces the inputs, and clean deletes them */
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "t", "", 0, strata_now_us(), &fresh, &err), 0);
+	strata_sort_plan(&fresh, 0, &pf);
+	strata_job_result jr;
+	strata_job_ctl ctl = {.owner = "test@x:1"};
+	CU_ASSERT_EQUAL(strata_job_execute(wh, &fresh, &pf, &ctl, &jr, &err), 0);
+	strata_bucket_view_free(&fresh);
+	tu_clock_advance(10 * 1000000);
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	co.grace_s = 0;
+	co.trash_s = 0;
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &co, &cr, &err), 0);
+	CU_ASSERT(cr.files_unlinked >= 2);
+	int rc = strata_job_execute(wh, &stale, &ps, &ctl, &jr, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_ECONFLICT);
+	strata_bucket_view_free(&stale);
+	tu_clock_real();
+	strata_wh_close(wh);
+}
+
+static void test_list_tables_and_intents(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "a", "id BIGINT PRIMARY KEY", NULL, NULL,
+						  NULL, 0, &err), 0);
+	strata_mf_snap *snap;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(wh), &snap, &err), 0);
+	strata_arena *a = strata_arena_new();
+	strata_table_def *ts;
+	strata_intent *in;
+	size_t n;
+	CU_ASSERT_EQUAL(strata_mf_tables_list(snap, a, &ts, &n, &err), 0);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(strata_mf_intents_list(snap, a, &in, &n, &err), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	strata_wh_close(wh);
+}
+
+static void test_clean_trash_zero_unlinks_now(void)
+{
+	strata_wh *wh = open_wh();
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY", NULL, NULL,
+						  (const char *[]){"write.bucket.num=1"}, 1, &err), 0);
+	uint64_t v;
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1}", &v, &err), 0);
+	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":2}", &v, &err), 0);
+	strata_bucket_view bv;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "t", "", 0, strata_now_us(), &bv, &err), 0);
+	strata_job_plan plan;
+	strata_sort_plan(&bv, 0, &plan);
+	strata_job_result jr;
+	strata_job_ctl ctl = {.owner = "test@x:1"};
+	CU_ASSERT_EQUAL(strata_job_execute(wh, &bv, &plan, &ctl, &jr, &err), 0);
+	strata_bucket_view_free(&bv);
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	co.grace_s = 0;
+	co.trash_s = 0;
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &co, &cr, &err), 0);
+	CU_ASSERT_EQUAL(cr.files_deleted, 2);
+	CU_ASSERT_EQUAL(cr.files_unlinked, 2);
+	CU_ASSERT_EQUAL(cr.trash_files, 0);
+	strata_wh_close(wh);
+}
+
+static void register_regress(void)
+{
+	CU_pSuite s = CU_add_suite("regress", NULL, NULL);
+	TU_ADD(s, test_big_row);
+	TU_ADD(s, test_empty_write_with_token);
+	TU_ADD(s, test_partition_spec_separators);
+	TU_ADD(s, test_double_shortest);
+	TU_ADD(s, test_expired_leases_deleted);
+	TU_ADD(s, test_mkdirs_fsyncs_parents);
+	TU_ADD(s, test_stale_plan_conflicts);
+	TU_ADD(s, test_list_tables_and_intents);
+	TU_ADD(s, test_clean_trash_zero_unlinks_now);
+}
+
+TU_MAIN(register_regress)

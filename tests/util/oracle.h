@@ -1,0 +1,97 @@
+/*
+ * tests/util/oracle.h — the oracle: a seeded random workload against a real
+ * warehouse, checked against an in-memory model of every version.
+ *
+ * The model keeps, per (partition, key), every record ever committed (version,
+ * upsert/delete, values by column id) and the schema history, so it can say
+ * what any read at any version must return: snapshot scans, AS OF version,
+ * AS OF timestamp, point gets and incremental reads.  Governance steps and
+ * crash injection plug in through hooks (later suites use them); the oracle
+ * itself only writes and alters.
+ *
+ * Replay: every failure prints the seed and the step; ORACLE_SEED and
+ * ORACLE_OPS override the defaults.
+ */
+#ifndef STRATA_ORACLE_H
+#define STRATA_ORACLE_H
+
+#include "table/table.h"
+
+typedef struct oracle oracle;
+
+typedef struct oracle_cfg {
+	uint64_t seed;
+	int nparts;         /* partitions p0..p{n-1} (0: unpartitioned) */
+	int nkeys;          /* keys per partition */
+	int buckets;
+	int max_txn_rows;   /* 1..max rows per transaction (skewed small) */
+	int ddl_permille;   /* chance of an add/drop column per step */
+	int check_every;    /* full latest scan every N steps (partition scan always) */
+	int retain_hours;   /* table property */
+	bool is_quiet;
+} oracle_cfg;
+
+void oracle_cfg_default(oracle_cfg *c);
+
+/* Create table `name` in wh and a model for it.  The manual test clock must
+ * be installed (tu_clock_manual); the oracle advances it. */
+oracle *oracle_new(strata_wh *wh, const char *name, const oracle_cfg *cfg);
+void oracle_free(oracle *o);
+
+/* One random workload step (a write transaction or a DDL) followed by the
+ * per-step checks.  Returns 0, or -1 after printing what differed. */
+int oracle_step(oracle *o);
+/* Checks: latest full scan; scan at version v (AS OF version); every version
+ * from the earliest readable one; random gets and incremental reads. */
+int oracle_check_scan(oracle *o, uint64_t v, const char *partition);
+int oracle_check_all_versions(oracle *o);
+int oracle_check_random_reads(oracle *o, int n);
+/* ---- transactions made here, committed anywhere ---------------------------- */
+
+/* A random write transaction as JSON lines (for another process to commit,
+ * e.g. one that gets killed), with a unique idempotency token.  Apply it to
+ * the model once it is known to have committed at version v. */
+typedef struct oracle_txn oracle_txn;
+oracle_txn *oracle_txn_gen(oracle *o);
+const char *oracle_txn_lines(const oracle_txn *t);
+const char *oracle_txn_token(const oracle_txn *t);
+void oracle_txn_apply(oracle *o, const oracle_txn *t, uint64_t v);
+void oracle_txn_free(oracle_txn *t);
+/* Commit JSON lines as one transaction (token/expect_version optional). */
+int oracle_txn_commit(strata_wh *wh, const char *table, const char *lines, const char *token,
+		      uint64_t expect_version, uint64_t *v, bool *is_repeat, strata_err *err);
+
+/* ---- governance --------------------------------------------------------- */
+
+typedef struct oracle_gov_stats {
+	uint64_t sorts, merges, partials, majors, drop_history, cleans, purges;
+	uint64_t tags_made, tags_dropped, clock_jumps, jobs_empty;
+	uint64_t files_deleted, versions_expired;
+} oracle_gov_stats;
+
+/* One random governance step (sort, merge, partial or major compaction,
+ * clean, purge, tag, or a clock jump of minutes to hours), then the checks:
+ * the earliest readable version never exceeds the retention boundary (the
+ * promise; purge and --drop-history excepted), tags stay readable, reads at
+ * every checked version equal the model, and after a clean the data
+ * directory holds exactly the files the manifest still knows. */
+int oracle_gov_step(oracle *o);
+/* Every file on disk (outside .trash) is a manifest entry not yet deleted,
+ * and every such entry's file exists. */
+int oracle_check_files(oracle *o);
+const oracle_gov_stats *oracle_gov_get_stats(const oracle *o);
+
+/* Versions below this are expected to fail with the retention error (set by
+ * governance steps; 1 by default). */
+void oracle_set_earliest(oracle *o, uint64_t readable, uint64_t incremental);
+/* Tell the model a commit that changes no data happened (a job or clean):
+ * the version reads like the one before it. */
+void oracle_note_version(oracle *o, uint64_t version);
+uint64_t oracle_version(const oracle *o);
+uint64_t oracle_steps(const oracle *o);
+uint64_t oracle_seed(const oracle *o);
+const char *oracle_table(const oracle *o);
+/* The oracle's random generator, for hooks that pick things. */
+uint64_t oracle_rand(oracle *o);
+
+#endif
