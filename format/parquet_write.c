@@ -22,11 +22,14 @@
  *   - _seq and integer key columns: DELTA_BINARY_PACKED, or PLAIN for a page
  *     where delta would be larger (an unsorted second key column);
  *   - BOOLEAN: PLAIN (bit-packed);
- *   - everything else starts with RLE_DICTIONARY.  At the first page the
- *     dictionary must pay for itself (dictionary + indexes < plain bytes),
- *     else that page is re-encoded PLAIN and the chunk stays PLAIN; later,
- *     when the dictionary would pass dict_max_bytes, the current page is
- *     closed and the rest of the chunk is PLAIN (parquet-mr's fallback).
+ *   - everything else starts with RLE_DICTIONARY.  Once PW_DICT_PROBE values
+ *     are in, the dictionary must pay for itself (dictionary + indexes <
+ *     plain bytes), else the open page is re-encoded without it and the
+ *     chunk falls back; later, when the dictionary would pass
+ *     dict_max_bytes, the open page is closed and the rest of the chunk
+ *     falls back (parquet-mr's behaviour).  The fallback is
+ *     DELTA_BINARY_PACKED (or PLAIN where smaller, per page) for integers,
+ *     DELTA_LENGTH_BYTE_ARRAY for BYTE_ARRAY, PLAIN for the rest.
  *
  * Memory: one row group of compressed pages per column (column chunks must
  * be contiguous, so they are buffered until the row group ends), one open
@@ -798,6 +801,28 @@ static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 			for (uint32_t i = 0; i < c->page_vals; i++)
 				dst[i >> 3] |= (uint8_t)(c->plain.data[i] << (i & 7));
 			body->len += nbytes;
+		} else if (c->ptype == PQ_BYTE_ARRAY) {
+			/* DELTA_LENGTH_BYTE_ARRAY: the lengths delta-packed, then the
+			 * bytes back to back.  zstd runs ~30% faster on the bytes
+			 * without the interleaved 4-byte lengths, and compresses
+			 * them better; the spec prefers it to PLAIN */
+			int32_t *lens = (int32_t *)c->idx; /* free in this mode */
+			const uint8_t *p = c->plain.data;
+			for (uint32_t i = 0; i < c->page_vals; i++) {
+				uint32_t n;
+				memcpy(&n, p, 4);
+				lens[i] = (int32_t)n;
+				p += 4 + (size_t)n;
+			}
+			pq_delta_encode_i32(body, lens, c->page_vals);
+			strata_buf_reserve(body, c->plain.len);
+			p = c->plain.data;
+			for (uint32_t i = 0; i < c->page_vals; i++) {
+				memcpy(body->data + body->len, p + 4, (size_t)lens[i]);
+				body->len += (size_t)lens[i];
+				p += 4 + (size_t)lens[i];
+			}
+			enc = PQ_DELTA_LENGTH_BYTE_ARRAY;
 		} else {
 			strata_buf_append(body, c->plain.data, c->plain.len);
 		}
@@ -1204,6 +1229,8 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 		encs[ne++] = PQ_RLE;
 	if (c->enc_pages[PQ_DELTA_BINARY_PACKED])
 		encs[ne++] = PQ_DELTA_BINARY_PACKED;
+	if (c->enc_pages[PQ_DELTA_LENGTH_BYTE_ARRAY])
+		encs[ne++] = PQ_DELTA_LENGTH_BYTE_ARRAY;
 	if (c->enc_pages[PQ_RLE_DICTIONARY])
 		encs[ne++] = PQ_RLE_DICTIONARY;
 	m->nencodings = ne;
@@ -1227,11 +1254,12 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 		m->stats.min.p = arena_copy(w->arena, m->stats.min.p, m->stats.min.len);
 		m->stats.max.p = arena_copy(w->arena, m->stats.max.p, m->stats.max.len);
 	}
-	pq_enc_stats es[4];
+	pq_enc_stats es[5];
 	uint32_t nes = 0;
 	if (has_dict)
 		es[nes++] = (pq_enc_stats){PQ_DICTIONARY_PAGE, PQ_PLAIN, 1};
-	static const int data_encs[] = {PQ_PLAIN, PQ_DELTA_BINARY_PACKED, PQ_RLE_DICTIONARY};
+	static const int data_encs[] = {PQ_PLAIN, PQ_DELTA_BINARY_PACKED,
+					PQ_DELTA_LENGTH_BYTE_ARRAY, PQ_RLE_DICTIONARY};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(data_encs); i++)
 		if (c->enc_pages[data_encs[i]])
 			es[nes++] = (pq_enc_stats){PQ_DATA_PAGE, data_encs[i],

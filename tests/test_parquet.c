@@ -715,8 +715,10 @@ static void test_dict_fallback(void)
 				continue;
 			if (cm->enc_stats[k].encoding == PQ_RLE_DICTIONARY)
 				dict_pages += cm->enc_stats[k].count;
-			/* strings fall back to PLAIN, integers to DELTA_BINARY_PACKED */
-			if (cm->enc_stats[k].encoding == (col == 1 ? PQ_PLAIN : PQ_DELTA_BINARY_PACKED))
+			/* strings fall back to DELTA_LENGTH_BYTE_ARRAY, integers to
+			 * DELTA_BINARY_PACKED */
+			if (cm->enc_stats[k].encoding ==
+			    (col == 1 ? PQ_DELTA_LENGTH_BYTE_ARRAY : PQ_DELTA_BINARY_PACKED))
 				plain_pages += cm->enc_stats[k].count;
 		}
 		CU_ASSERT(cm->has_dict_page_offset);
