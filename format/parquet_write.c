@@ -72,6 +72,7 @@
 #define PW_PAGE_MAX_ROWS 20000
 #define PW_STATS_MAX_BYTES 64
 #define PW_DICT_PROBE 4096 /* values seen before judging a dictionary */
+#define PW_PREFETCH_SLOTS 16384 /* dictionaries this large get prefetched */
 #define PW_PAGE_BYTES_MIN 64
 #define PW_PAGE_BYTES_MAX (128ull << 20)
 #define PW_DICT_BYTES_MAX (64ull << 20)
@@ -129,6 +130,8 @@ typedef struct pw_col {
 	uint32_t *doff;  /* BYTE_ARRAY: offset of the length prefix in dict_data */
 	strata_buf dict_data; /* PLAIN encoding of the entries = the dictionary page */
 	pw_slot *slots;  /* open addressing, linear probing */
+	bool has_hash;   /* hash of the value being added, computed early */
+	uint64_t hash;
 	uint32_t nslots; /* power of two, at least twice dict_n */
 	/* open page */
 	uint32_t page_rows, page_vals;
@@ -543,7 +546,8 @@ static inline bool dict_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n, ui
 {
 	if (c->dict_n * 2 >= c->nslots)
 		dict_rehash(c);
-	uint64_t h = XXH3_64bits(p, n);
+	uint64_t h = c->has_hash ? c->hash : XXH3_64bits(p, n);
+	c->has_hash = false;
 	uint32_t mask = c->nslots - 1;
 	uint32_t s = (uint32_t)h & mask;
 	for (;;) {
@@ -1494,6 +1498,19 @@ static int pw_add(void *state, const strata_row *row, strata_err *err)
 	if (row->op != STRATA_OP_UPSERT && row->op != STRATA_OP_DELETE)
 		return strata_err_set(err, STRATA_EINVAL, "\"%s\": record with _op %d", w->path,
 				      row->op);
+	/* Large dictionaries miss the cache on every lookup: hash the strings
+	 * of this row first and prefetch their slots, so the misses overlap
+	 * the work on the other columns instead of following one another. */
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		pw_col *c = &w->cols[i];
+		const strata_value *v = &row->vals[i];
+		if (c->mode == PW_DICT && c->ptype == PQ_BYTE_ARRAY && c->nslots >= PW_PREFETCH_SLOTS &&
+		    !v->is_null) {
+			c->hash = XXH3_64bits(v->v.s.len ? v->v.s.ptr : (const uint8_t *)"", v->v.s.len);
+			c->has_hash = true;
+			__builtin_prefetch(&c->slots[(uint32_t)c->hash & (c->nslots - 1)]);
+		}
+	}
 	for (uint32_t i = 0; i < s->ncols; i++)
 		add_value(w, &w->cols[i], &row->vals[i]);
 	add_i64(w, &w->cols[w->nuser], row->seq);
