@@ -72,6 +72,7 @@
 #define PW_PAGE_MAX_ROWS 20000
 #define PW_STATS_MAX_BYTES 64
 #define PW_DICT_PROBE 4096 /* values seen before judging a dictionary */
+#define PW_DICT_EARLY 1024 /* ... unless nearly all of these were distinct */
 #define PW_PREFETCH_SLOTS 16384 /* dictionaries this large get prefetched */
 #define PW_PAGE_BYTES_MIN 64
 #define PW_PAGE_BYTES_MAX (128ull << 20)
@@ -735,6 +736,27 @@ static void page_dict_to_fallback(pw_col *c)
 
 /* Close the open page of c: encode, compress, append to the chunk buffer.
  * Works in memory only; cannot fail. */
+/* Stop using the dictionary for the rest of the chunk: re-encode the open
+ * page without it; drop it unless an earlier page needs it. */
+static void dict_give_up(pw_col *c)
+{
+	c->is_dict_checked = true;
+	page_dict_to_fallback(c);
+	if (!c->has_dict_pages)
+		dict_reset(c); /* no page needs it: no dictionary page */
+}
+
+/* An early look: when at most two of the first PW_DICT_EARLY values
+ * repeated an earlier one, the column is (close to) unique — keys, hashes,
+ * measurements — and the dictionary only costs hashing: give up at once
+ * instead of at the probe.  A column with some ten thousand distinct values
+ * already repeats about 50 times in 1024 and keeps its dictionary. */
+static void dict_early_check(pw_col *c)
+{
+	if (!c->is_dict_checked && (uint64_t)c->dict_n + 2 >= c->dict_vals)
+		dict_give_up(c);
+}
+
 static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 {
 	if (c->page_rows == 0)
@@ -746,11 +768,8 @@ static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 		c->is_dict_checked = true;
 		int bw = pq_bit_width(c->dict_n ? c->dict_n - 1 : 0);
 		uint64_t with_dict = c->dict_data.len + (c->dict_vals * (uint64_t)bw + 7) / 8;
-		if (with_dict >= c->dict_plain_bytes) {
-			page_dict_to_fallback(c);
-			if (!c->has_dict_pages)
-				dict_reset(c); /* no page needs it: no dictionary page */
-		}
+		if (with_dict >= c->dict_plain_bytes)
+			dict_give_up(c);
 	}
 	strata_buf *body = &w->body;
 	strata_buf_reset(body);
@@ -943,6 +962,8 @@ static inline void stats_fixed(pw_col *c, uint64_t bits)
 static inline __attribute__((always_inline)) void add_fixed(pw *w, pw_col *c, uint64_t bits,
 							      int width)
 {
+	if (c->mode == PW_DICT && c->dict_vals == PW_DICT_EARLY)
+		dict_early_check(c);
 	if (c->mode == PW_DICT) {
 		uint32_t e;
 		if (dict_fixed(w, c, bits, width, &e)) {
@@ -979,6 +1000,8 @@ static void add_i32(pw *w, pw_col *c, int32_t v)
 
 static void add_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n)
 {
+	if (c->mode == PW_DICT && c->dict_vals == PW_DICT_EARLY)
+		dict_early_check(c);
 	if (c->mode == PW_DICT) {
 		uint32_t e;
 		if (dict_bytes(w, c, p, n, &e)) {
