@@ -22,8 +22,9 @@
  *   - _seq and integer key columns: DELTA_BINARY_PACKED, or PLAIN for a page
  *     where delta would be larger (an unsorted second key column);
  *   - BOOLEAN: PLAIN (bit-packed);
- *   - everything else starts with RLE_DICTIONARY.  Once PW_DICT_PROBE values
- *     are in, the dictionary must pay for itself (dictionary + indexes <
+ *   - everything else starts with RLE_DICTIONARY.  A column whose first
+ *     PW_DICT_EARLY values are (nearly) all distinct gives it up at once;
+ *     otherwise, once PW_DICT_PROBE values are in, it must pay for itself (dictionary + indexes <
  *     plain bytes), else the open page is re-encoded without it and the
  *     chunk falls back; later, when the dictionary would pass
  *     dict_max_bytes, the open page is closed and the rest of the chunk
