@@ -401,7 +401,12 @@ static void bench_rows(uint64_t n, const char *dir, bool has_duck, int reps)
 	printf("%-32s %9s %7s %9s %8s %8s %11s\n", "", "rows/s", "MB/s", "rows/s", "wall s",
 	       "cpu s", "file bytes");
 	printf("%-32s %9s %7s %9s\n", "", "(wall)", "(wall)", "(cpu)");
-	printf("%-32s %8.2fM %7.0f %8.2fM %8.3f %8.3f %11llu\n", "strata write (zstd 3)",
+	char wlabel[64];
+	if (o.codec == STRATA_CODEC_NONE)
+		snprintf(wlabel, sizeof(wlabel), "strata write (uncompressed)");
+	else
+		snprintf(wlabel, sizeof(wlabel), "strata write (zstd %d)", o.zstd_level);
+	printf("%-32s %8.2fM %7.0f %8.2fM %8.3f %8.3f %11llu\n", wlabel,
 	       n / w_s / 1e6, raw_mb / w_s, n / w_c / 1e6, w_s, w_c, (unsigned long long)ours_bytes);
 	printf("%-32s %8.2fM %7.0f %8.2fM %8.3f %8.3f\n", "strata read (all columns)",
 	       n / r_s / 1e6, raw_mb / r_s, n / r_c / 1e6, r_s, r_c);

@@ -465,6 +465,29 @@ static bool stats_encode(const pw_col *c, const pw_stats *s, strata_buf *min, st
 
 /* ---- dictionary ------------------------------------------------------------ */
 
+/* Equality of two n-byte strings without a libc call for short ones: two
+ * overlapping loads cover 4..16 bytes, reading only inside [p, p + n). */
+static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t x0, y0, x1, y1;
+		memcpy(&x0, a, 8);
+		memcpy(&y0, b, 8);
+		memcpy(&x1, a + n - 8, 8);
+		memcpy(&y1, b + n - 8, 8);
+		return x0 == y0 && x1 == y1;
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t x0, y0, x1, y1;
+		memcpy(&x0, a, 4);
+		memcpy(&y0, b, 4);
+		memcpy(&x1, a + n - 4, 4);
+		memcpy(&y1, b + n - 4, 4);
+		return x0 == y0 && x1 == y1;
+	}
+	return n == 0 || memcmp(a, b, n) == 0;
+}
+
 static inline uint64_t hash_u64(uint64_t v)
 {
 	v ^= v >> 33;
@@ -560,7 +583,7 @@ static inline bool dict_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n, ui
 			const uint8_t *d = c->dict_data.data + sl->off;
 			uint32_t dl;
 			memcpy(&dl, d, 4);
-			if (dl == n && (n == 0 || memcmp(d + 4, p, n) == 0)) {
+			if (dl == n && bytes_eq(d + 4, p, n)) {
 				*out = sl->idx1 - 1;
 				return true;
 			}
