@@ -164,3 +164,35 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (parquet helper) ------------------------------------------------
+#
+#   make fuzz      build build-fuzz/fuzz_parquet: libFuzzer + ASan + UBSan, the
+#                  library sources compiled with clang
+#   make fuzz-ci   run it FUZZ_SECONDS (60) on the seed corpus; new inputs go
+#                  to build-fuzz/corpus, crashes to build-fuzz/crash-*
+FUZZ_DIR     := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+
+.PHONY: fuzz fuzz-ci
+
+fuzz: $(FUZZ_DIR)/fuzz_parquet
+
+$(FUZZ_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_parquet: $(FUZZ_DIR)/tests/fuzz/fuzz_parquet.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-ci: fuzz
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/fuzz_parquet -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus/parquet
+
+-include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)

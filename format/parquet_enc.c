@@ -65,24 +65,6 @@ void pq_bitpack64(uint8_t *dst, const uint64_t *vals, size_t n, int width)
 		dst[o++] = (uint8_t)acc;
 }
 
-static void bitpack32(uint8_t *dst, const uint32_t *vals, size_t n, int width)
-{
-	uint64_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		acc |= (uint64_t)vals[i] << bits;
-		bits += width;
-		while (bits >= 8) {
-			dst[o++] = (uint8_t)acc;
-			acc >>= 8;
-			bits -= 8;
-		}
-	}
-	if (bits > 0)
-		dst[o++] = (uint8_t)acc;
-}
-
 /* Read `width` (0..64) bits at bit offset `bit` of p, where only avail_bits
  * bits exist.  Returns false if the value is not all there. */
 static inline bool read_bits(const uint8_t *p, uint64_t bit, int width, uint64_t avail_bits,
@@ -120,10 +102,10 @@ int pq_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 	uint64_t v = 0;
 	for (int shift = 0; shift < 70; shift += 7) {
 		if (p >= end)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint8_t b = *p++;
 		if (shift == 63 && b > 1)
-			return -1;
+			return STRATA_ECORRUPT;
 		v |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
 			*pp = p;
@@ -131,7 +113,7 @@ int pq_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 			return 0;
 		}
 	}
-	return -1;
+	return STRATA_ECORRUPT;
 }
 
 /* ---- RLE / bit-packed hybrid: encoding ----------------------------------- */
@@ -144,50 +126,71 @@ static void rle_run(strata_buf *out, uint32_t value, size_t count, int width)
 		strata_buf_putc(out, (uint8_t)(value >> (8 * i)));
 }
 
-static void bp_run32(strata_buf *out, const uint32_t *vals, size_t count, int width)
-{
-	size_t groups = (count + 7) / 8;
-	thrift_put_uvarint(out, (uint64_t)groups << 1 | 1);
-	size_t bytes = groups * (size_t)width;
-	strata_buf_reserve(out, bytes + 8);
-	uint8_t *dst = out->data + out->len;
-	size_t full = count & ~(size_t)7;
-	bitpack32(dst, vals, full, width);
-	if (full < count) {
-		uint32_t tail[8] = {0};
-		memcpy(tail, vals + full, (count - full) * sizeof(uint32_t));
-		bitpack32(dst + full / 8 * (size_t)width, tail, 8, width);
+/* A bit-packed run of count values (padded with zeros to a multiple of 8;
+ * only the last run of a stream may be padded, so callers pass multiples of
+ * 8 except at the end). */
+#define DEFINE_BP_RUN(NAME, T)                                                         \
+	static void NAME(strata_buf *out, const T *vals, size_t count, int width)       \
+	{                                                                               \
+		size_t groups = (count + 7) / 8;                                        \
+		thrift_put_uvarint(out, (uint64_t)groups << 1 | 1);                     \
+		size_t bytes = groups * (size_t)width;                                  \
+		strata_buf_reserve(out, bytes + 8);                                     \
+		uint8_t *dst = out->data + out->len;                                    \
+		uint64_t acc = 0;                                                       \
+		int bits = 0;                                                           \
+		size_t o = 0;                                                           \
+		for (size_t i = 0; i < groups * 8; i++) {                               \
+			acc |= (uint64_t)(i < count ? vals[i] : 0) << bits;             \
+			bits += width;                                                  \
+			while (bits >= 8) {                                             \
+				dst[o++] = (uint8_t)acc;                                \
+				acc >>= 8;                                              \
+				bits -= 8;                                              \
+			}                                                               \
+		}                                                                       \
+		out->len += bytes;                                                      \
 	}
-	out->len += bytes;
-}
+
+/* The hybrid encoder: a run of 8 or more equal values becomes an RLE run,
+ * anything else is bit-packed 8 values at a time. */
+#define DEFINE_RLE_ENCODE(NAME, T, BP)                                                 \
+	static void NAME(strata_buf *out, const T *v, size_t n, int width)              \
+	{                                                                               \
+		size_t i = 0;                                                           \
+		size_t bp_start = n; /* none pending */                                 \
+		while (i < n) {                                                         \
+			size_t r = 1;                                                   \
+			while (i + r < n && v[i + r] == v[i])                           \
+				r++;                                                    \
+			if (r >= 8) {                                                   \
+				if (bp_start < i)                                       \
+					BP(out, v + bp_start, i - bp_start, width);     \
+				bp_start = n;                                           \
+				while (r > 0) {                                         \
+					size_t k = r > 0x7fffffff ? 0x7fffffff : r;     \
+					rle_run(out, v[i], k, width);                   \
+					r -= k;                                         \
+					i += k;                                         \
+				}                                                       \
+			} else {                                                        \
+				if (bp_start == n)                                      \
+					bp_start = i;                                   \
+				i = i + 8 < n ? i + 8 : n;                              \
+			}                                                               \
+		}                                                                       \
+		if (bp_start < n)                                                       \
+			BP(out, v + bp_start, n - bp_start, width);                     \
+	}
+
+DEFINE_BP_RUN(bp_run32, uint32_t)
+DEFINE_BP_RUN(bp_run8, uint8_t)
+DEFINE_RLE_ENCODE(rle_encode32, uint32_t, bp_run32)
+DEFINE_RLE_ENCODE(rle_encode8, uint8_t, bp_run8)
 
 void pq_rle_encode(strata_buf *out, const uint32_t *v, size_t n, int width)
 {
-	size_t i = 0;
-	size_t bp_start = n; /* none pending */
-	while (i < n) {
-		size_t r = 1;
-		while (i + r < n && v[i + r] == v[i])
-			r++;
-		if (r >= 8) {
-			if (bp_start < i)
-				bp_run32(out, v + bp_start, i - bp_start, width);
-			bp_start = n;
-			/* runs are limited to 2^31 - 1 values */
-			while (r > 0) {
-				size_t k = r > 0x7fffffff ? 0x7fffffff : r;
-				rle_run(out, v[i], k, width);
-				r -= k;
-				i += k;
-			}
-		} else {
-			if (bp_start == n)
-				bp_start = i;
-			i = i + 8 < n ? i + 8 : n;
-		}
-	}
-	if (bp_start < n)
-		bp_run32(out, v + bp_start, n - bp_start, width);
+	rle_encode32(out, v, n, width);
 }
 
 void pq_rle_encode_bits(strata_buf *out, const uint8_t *v, size_t n)
@@ -200,17 +203,7 @@ void pq_rle_encode_bits(strata_buf *out, const uint8_t *v, size_t n)
 		rle_run(out, ones ? 1 : 0, n, 1);
 		return;
 	}
-	/* general case through the 32-bit encoder, a chunk at a time */
-	uint32_t tmp[4096];
-	size_t i = 0;
-	while (i < n) {
-		size_t k = n - i < 4096 ? n - i : 4096;
-		for (size_t j = 0; j < k; j++)
-			tmp[j] = v[i + j];
-		/* chunks are multiples of 8, so bit-packed groups never straddle */
-		pq_rle_encode(out, tmp, k, 1);
-		i += k;
-	}
+	rle_encode8(out, v, n, 1);
 }
 
 /* ---- RLE / bit-packed hybrid: decoding ----------------------------------- */
@@ -219,7 +212,7 @@ int pq_rle_init(pq_rle_dec *d, const uint8_t *p, size_t n, int width)
 {
 	memset(d, 0, sizeof(*d));
 	if (width < 0 || width > 32)
-		return -1;
+		return STRATA_ECORRUPT;
 	d->p = p;
 	d->end = p + n;
 	d->width = width;
@@ -231,12 +224,12 @@ static int rle_next_run(pq_rle_dec *d)
 {
 	uint64_t h;
 	if (pq_uvarint(&d->p, d->end, &h) != 0)
-		return -1;
+		return STRATA_ECORRUPT;
 	if (h & 1) {
 		uint64_t groups = h >> 1;
 		/* invariant 2 */
 		if (groups == 0 || groups > 0x7fffffff / 8)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint64_t bytes = groups * (uint64_t)d->width;
 		uint64_t avail = (uint64_t)(d->end - d->p);
 		if (avail > bytes)
@@ -249,16 +242,16 @@ static int rle_next_run(pq_rle_dec *d)
 	} else {
 		uint64_t count = h >> 1;
 		if (count == 0 || count > 0x7fffffff)
-			return -1;
+			return STRATA_ECORRUPT;
 		int bytes = (d->width + 7) / 8;
 		if (d->end - d->p < bytes)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint32_t v = 0;
 		for (int i = 0; i < bytes; i++)
 			v |= (uint32_t)d->p[i] << (8 * i);
 		d->p += bytes;
 		if (d->width < 32 && (v >> d->width) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		d->rle_value = v;
 		d->rle_left = (uint32_t)count;
 	}
@@ -280,7 +273,7 @@ int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n)
 			int w = d->width;
 			uint64_t need = d->bp_bit + (uint64_t)k * (uint64_t)w;
 			if (need > d->bp_bits_avail)
-				return -1;
+				return STRATA_ECORRUPT;
 			/* fast path: whole 8-byte loads while they stay in bounds */
 			uint64_t bit = d->bp_bit;
 			uint64_t mask = w == 32 ? 0xffffffffull : (1ull << w) - 1;
@@ -293,7 +286,7 @@ int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n)
 					memcpy(&lo, d->bp + byte, 8);
 					v = (lo >> (bit & 7)) & mask;
 				} else if (!read_bits(d->bp, bit, w, d->bp_bits_avail, &v)) {
-					return -1;
+					return STRATA_ECORRUPT;
 				}
 				out[i] = (uint32_t)v;
 				bit += (uint64_t)w;
@@ -303,7 +296,7 @@ int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n)
 			n -= k;
 			d->bp_left -= (uint32_t)k;
 		} else if (rle_next_run(d) != 0) {
-			return -1;
+			return STRATA_ECORRUPT;
 		}
 	}
 	return 0;
@@ -322,12 +315,12 @@ int pq_rle_skip(pq_rle_dec *d, size_t n, uint32_t value, uint64_t *count_eq)
 			size_t k = n < d->bp_left ? n : d->bp_left;
 			uint64_t need = d->bp_bit + (uint64_t)k * (uint64_t)d->width;
 			if (need > d->bp_bits_avail)
-				return -1;
+				return STRATA_ECORRUPT;
 			if (count_eq) {
 				for (size_t i = 0; i < k; i++) {
 					uint64_t v;
 					if (!read_bits(d->bp, d->bp_bit, d->width, d->bp_bits_avail, &v))
-						return -1;
+						return STRATA_ECORRUPT;
 					*count_eq += v == value;
 					d->bp_bit += (uint64_t)d->width;
 				}
@@ -337,7 +330,7 @@ int pq_rle_skip(pq_rle_dec *d, size_t n, uint32_t value, uint64_t *count_eq)
 			n -= k;
 			d->bp_left -= (uint32_t)k;
 		} else if (rle_next_run(d) != 0) {
-			return -1;
+			return STRATA_ECORRUPT;
 		}
 	}
 	return 0;
@@ -436,12 +429,12 @@ int pq_delta_init(pq_delta_dec *d, const uint8_t *p, size_t n)
 	uint64_t first;
 	if (pq_uvarint(&d->p, d->end, &d->block_size) || pq_uvarint(&d->p, d->end, &d->mini_count) ||
 	    pq_uvarint(&d->p, d->end, &d->total) || pq_uvarint(&d->p, d->end, &first))
-		return -1;
+		return STRATA_ECORRUPT;
 	/* invariant 2 */
 	if (d->block_size == 0 || d->block_size % 128 != 0 || d->block_size > 65536 ||
 	    d->mini_count == 0 || d->block_size % d->mini_count != 0 ||
 	    (d->block_size / d->mini_count) % 32 != 0 || d->total > 0x7fffffff)
-		return -1;
+		return STRATA_ECORRUPT;
 	d->per_mini = d->block_size / d->mini_count;
 	d->last = (uint64_t)thrift_unzigzag64(first);
 	d->left = d->total;
@@ -456,17 +449,17 @@ static int delta_next_mini(pq_delta_dec *d)
 	if (d->mini_idx >= d->mini_count) {
 		uint64_t zz;
 		if (pq_uvarint(&d->p, d->end, &zz) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		d->min_delta = (uint64_t)thrift_unzigzag64(zz);
 		if ((uint64_t)(d->end - d->p) < d->mini_count)
-			return -1;
+			return STRATA_ECORRUPT;
 		memcpy(d->widths, d->p, d->mini_count);
 		d->p += d->mini_count;
 		d->mini_idx = 0;
 	}
 	int w = d->widths[d->mini_idx++];
 	if (w > 64)
-		return -1;
+		return STRATA_ECORRUPT;
 	uint64_t bytes = d->per_mini * (uint64_t)w / 8;
 	uint64_t avail = (uint64_t)(d->end - d->p);
 	if (avail > bytes)
@@ -484,7 +477,7 @@ int pq_delta_get(pq_delta_dec *d, uint64_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (d->left == 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		if (d->is_first) {
 			d->is_first = false;
 			d->left--;
@@ -492,10 +485,10 @@ int pq_delta_get(pq_delta_dec *d, uint64_t *out, size_t n)
 			continue;
 		}
 		if (d->mini_left == 0 && delta_next_mini(d) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint64_t v;
 		if (!read_bits(d->mini, d->mini_bit, d->width, d->mini_bits_avail, &v))
-			return -1;
+			return STRATA_ECORRUPT;
 		d->mini_bit += (uint64_t)d->width;
 		d->mini_left--;
 		d->left--;
@@ -509,7 +502,7 @@ int pq_delta_skip(pq_delta_dec *d, size_t n)
 {
 	while (n > 0) {
 		if (d->left == 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		if (d->is_first) {
 			d->is_first = false;
 			d->left--;
@@ -517,7 +510,7 @@ int pq_delta_skip(pq_delta_dec *d, size_t n)
 			continue;
 		}
 		if (d->mini_left == 0 && delta_next_mini(d) != 0)
-			return -1;
+			return STRATA_ECORRUPT;
 		uint64_t k = n < d->mini_left ? n : d->mini_left;
 		if (k > d->left)
 			k = d->left;
@@ -528,7 +521,7 @@ int pq_delta_skip(pq_delta_dec *d, size_t n)
 			for (uint64_t j = 0; j < k; j++) {
 				uint64_t v;
 				if (!read_bits(d->mini, d->mini_bit, d->width, d->mini_bits_avail, &v))
-					return -1;
+					return STRATA_ECORRUPT;
 				d->mini_bit += (uint64_t)d->width;
 				d->last += d->min_delta + v;
 			}

@@ -272,9 +272,11 @@ typedef struct pq_rle_dec {
 	uint64_t bp_bits_avail; /* bits of the run actually present */
 } pq_rle_dec;
 
-/* width 0..32; returns 0 or -1 (width out of range). */
+/* width 0..32; returns 0 or STRATA_ECORRUPT (width out of range).  The
+ * decoders below return 0 or STRATA_ECORRUPT without a message: callers
+ * know the file and column and say what was damaged. */
 int pq_rle_init(pq_rle_dec *d, const uint8_t *p, size_t n, int width);
-/* Next n values into out; returns 0, or -1 if the data ends or is malformed. */
+/* Next n values into out; STRATA_ECORRUPT if the data ends or is malformed. */
 int pq_rle_get(pq_rle_dec *d, uint32_t *out, size_t n);
 /* Skip n values; *count_eq gets how many equal `value` (pass NULL if not
  * needed). */
@@ -300,14 +302,14 @@ typedef struct pq_delta_dec {
 	int width;
 } pq_delta_dec;
 
-/* Parse the header; returns 0 or -1. */
+/* Parse the header; returns 0 or STRATA_ECORRUPT. */
 int pq_delta_init(pq_delta_dec *d, const uint8_t *p, size_t n);
 int pq_delta_get(pq_delta_dec *d, uint64_t *out, size_t n);
 int pq_delta_skip(pq_delta_dec *d, size_t n);
 /* After every value was consumed: the first byte past the stream. */
 const uint8_t *pq_delta_end(const pq_delta_dec *d);
 
-/* Read a ULEB128 varint from [*p, end); -1 if malformed. */
+/* Read a ULEB128 varint from [*p, end); STRATA_ECORRUPT if malformed. */
 int pq_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
 #endif

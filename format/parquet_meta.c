@@ -10,8 +10,10 @@
  *   2. required fields must be present (a bit per field, checked at the end
  *      of each struct);
  *   3. lists are sized from bytes actually present (thrift.c invariant 4),
- *      then allocated in the caller's arena, so a footer of n bytes costs
- *      O(n) memory;
+ *      then allocated in the caller's arena, and everything decoded is
+ *      charged to a budget of PQ_DECODE_BUDGET(n) for an input of n bytes
+ *      (legitimate metadata decodes to 2-6 times its size), so a hostile
+ *      footer cannot expand into a huge allocation;
  *   4. unknown fields are skipped (forward compatibility: newer writers add
  *      fields such as size statistics);
  *   5. unions must have exactly one member set where the IDL needs one.
@@ -23,6 +25,9 @@
 #include "format/parquet_int.h"
 
 #include <string.h>
+
+/* Decoded bytes allowed for n input bytes. */
+#define PQ_DECODE_BUDGET(n) ((size_t)(n) * 16 + (1u << 20))
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -366,8 +371,22 @@ static void r_require(thrift_r *r, uint32_t seen, uint32_t need, const char *str
 	}
 }
 
-static char *r_strdup(strata_arena *a, const uint8_t *p, uint32_t n)
+/* Charge n bytes of decoded structure to the reader's budget. */
+static bool r_charge(thrift_r *r, size_t n)
 {
+	if (r->alloc_limit && r->alloc_used + n > r->alloc_limit) {
+		thrift_r_fail(r, "metadata decodes to more than %zu bytes (hostile or damaged)",
+			      r->alloc_limit);
+		return false;
+	}
+	r->alloc_used += n;
+	return true;
+}
+
+static char *r_strdup(thrift_r *r, strata_arena *a, const uint8_t *p, uint32_t n)
+{
+	if (!r_charge(r, (size_t)n + 1))
+		n = 0;
 	char *s = strata_arena_alloc(a, (size_t)n + 1);
 	if (n)
 		memcpy(s, p, n);
@@ -375,11 +394,15 @@ static char *r_strdup(strata_arena *a, const uint8_t *p, uint32_t n)
 	return s;
 }
 
-static void *r_array(strata_arena *a, uint32_t n, size_t size)
+/* An array of *n elements for a list just read; *n is bounded by the input
+ * size (thrift.c invariant 4) and the total by the budget (invariant 3).
+ * Over budget, *n becomes 0 so the caller's loop reads nothing. */
+static void *r_array(thrift_r *r, strata_arena *a, uint32_t *n, size_t size)
 {
-	/* n is bounded by the input size (thrift.c invariant 4) */
-	void *p = strata_arena_alloc(a, (size_t)(n ? n : 1) * size);
-	memset(p, 0, (size_t)(n ? n : 1) * size);
+	if (!r_charge(r, (size_t)*n * size))
+		*n = 0;
+	void *p = strata_arena_alloc(a, (size_t)(*n ? *n : 1) * size);
+	memset(p, 0, (size_t)(*n ? *n : 1) * size);
 	return p;
 }
 
@@ -585,7 +608,7 @@ static void r_schema_elem(thrift_r *r, strata_arena *a, pq_schema_elem *e)
 		case 4: {
 			uint32_t n;
 			const uint8_t *p = thrift_r_binary(r, t, "SchemaElement.name", &n);
-			e->name = r_strdup(a, p, n);
+			e->name = r_strdup(r, a, p, n);
 			seen |= 1u << 4;
 			break;
 		}
@@ -637,18 +660,18 @@ static void r_column_meta(thrift_r *r, uint8_t type, strata_arena *a, pq_column_
 			break;
 		case 2:
 			m->nencodings = thrift_r_list(r, t, THRIFT_I32, "ColumnMetaData.encodings");
-			m->encodings = r_array(a, m->nencodings, sizeof(int32_t));
+			m->encodings = r_array(r, a, &m->nencodings, sizeof(int32_t));
 			for (uint32_t i = 0; i < m->nencodings; i++)
 				m->encodings[i] = thrift_r_elem_i32(r);
 			break;
 		case 3:
 			m->npath = thrift_r_list(r, t, THRIFT_BINARY,
 						 "ColumnMetaData.path_in_schema");
-			m->path = r_array(a, m->npath, sizeof(char *));
+			m->path = r_array(r, a, &m->npath, sizeof(char *));
 			for (uint32_t i = 0; i < m->npath; i++) {
 				uint32_t n;
 				const uint8_t *p = thrift_r_elem_binary(r, &n);
-				m->path[i] = r_strdup(a, p, n);
+				m->path[i] = r_strdup(r, a, p, n);
 			}
 			break;
 		case 4:
@@ -684,7 +707,7 @@ static void r_column_meta(thrift_r *r, uint8_t type, strata_arena *a, pq_column_
 		case 13:
 			m->nenc_stats = thrift_r_list(r, t, THRIFT_STRUCT,
 						      "ColumnMetaData.encoding_stats");
-			m->enc_stats = r_array(a, m->nenc_stats, sizeof(pq_enc_stats));
+			m->enc_stats = r_array(r, a, &m->nenc_stats, sizeof(pq_enc_stats));
 			for (uint32_t i = 0; i < m->nenc_stats; i++) {
 				pq_enc_stats *es = &m->enc_stats[i];
 				thrift_r_struct_begin(r);
@@ -766,8 +789,13 @@ static void r_column_chunk(thrift_r *r, strata_arena *a, pq_column_chunk *c)
 	}
 	thrift_r_struct_end(r);
 	/* file_offset is required by the IDL but deprecated; some writers omit
-	 * it, and nothing here uses it, so its absence is tolerated. */
+	 * it, and nothing here uses it, so its absence is tolerated.  meta_data
+	 * is optional only for encrypted columns, which strata refuses anyway;
+	 * requiring it keeps every chunk at least ~20 input bytes (invariant 3:
+	 * a list of empty structs cannot blow up into large arrays). */
 	(void)seen;
+	if (!r->is_failed && !c->has_meta && !c->is_encrypted)
+		thrift_r_fail(r, "ColumnChunk lacks meta_data");
 }
 
 static void r_row_group(thrift_r *r, strata_arena *a, pq_row_group *g)
@@ -783,7 +811,7 @@ static void r_row_group(thrift_r *r, strata_arena *a, pq_row_group *g)
 		switch (id) {
 		case 1:
 			g->ncols = thrift_r_list(r, t, THRIFT_STRUCT, "RowGroup.columns");
-			g->cols = r_array(a, g->ncols, sizeof(pq_column_chunk));
+			g->cols = r_array(r, a, &g->ncols, sizeof(pq_column_chunk));
 			for (uint32_t i = 0; i < g->ncols; i++)
 				r_column_chunk(r, a, &g->cols[i]);
 			break;
@@ -795,7 +823,7 @@ static void r_row_group(thrift_r *r, strata_arena *a, pq_row_group *g)
 			break;
 		case 4:
 			g->nsorting = thrift_r_list(r, t, THRIFT_STRUCT, "RowGroup.sorting_columns");
-			g->sorting = r_array(a, g->nsorting, sizeof(pq_sorting_col));
+			g->sorting = r_array(r, a, &g->nsorting, sizeof(pq_sorting_col));
 			for (uint32_t i = 0; i < g->nsorting; i++) {
 				pq_sorting_col *sc = &g->sorting[i];
 				thrift_r_struct_begin(r);
@@ -853,6 +881,7 @@ int pq_file_meta_read(const uint8_t *p, size_t n, strata_arena *a, pq_file_meta 
 	memset(m, 0, sizeof(*m));
 	thrift_r r;
 	thrift_r_init(&r, p, n);
+	r.alloc_limit = PQ_DECODE_BUDGET(n);
 	thrift_r_struct_begin(&r);
 	uint8_t t;
 	int16_t id;
@@ -866,7 +895,7 @@ int pq_file_meta_read(const uint8_t *p, size_t n, strata_arena *a, pq_file_meta 
 			break;
 		case 2:
 			m->nschema = thrift_r_list(&r, t, THRIFT_STRUCT, "FileMetaData.schema");
-			m->schema = r_array(a, m->nschema, sizeof(pq_schema_elem));
+			m->schema = r_array(&r, a, &m->nschema, sizeof(pq_schema_elem));
 			for (uint32_t i = 0; i < m->nschema; i++)
 				r_schema_elem(&r, a, &m->schema[i]);
 			break;
@@ -875,13 +904,13 @@ int pq_file_meta_read(const uint8_t *p, size_t n, strata_arena *a, pq_file_meta 
 			break;
 		case 4:
 			m->nrow_groups = thrift_r_list(&r, t, THRIFT_STRUCT, "FileMetaData.row_groups");
-			m->row_groups = r_array(a, m->nrow_groups, sizeof(pq_row_group));
+			m->row_groups = r_array(&r, a, &m->nrow_groups, sizeof(pq_row_group));
 			for (uint32_t i = 0; i < m->nrow_groups; i++)
 				r_row_group(&r, a, &m->row_groups[i]);
 			break;
 		case 5:
 			m->nkv = thrift_r_list(&r, t, THRIFT_STRUCT, "FileMetaData.key_value_metadata");
-			m->kv = r_array(a, m->nkv, sizeof(pq_kv));
+			m->kv = r_array(&r, a, &m->nkv, sizeof(pq_kv));
 			for (uint32_t i = 0; i < m->nkv; i++) {
 				pq_kv *kv = &m->kv[i];
 				thrift_r_struct_begin(&r);
@@ -893,7 +922,7 @@ int pq_file_meta_read(const uint8_t *p, size_t n, strata_arena *a, pq_file_meta 
 					const uint8_t *s;
 					if (id2 == 1) {
 						s = thrift_r_binary(&r, t2, "KeyValue.key", &len);
-						kv->key = r_strdup(a, s, len);
+						kv->key = r_strdup(&r, a, s, len);
 						has_key = true;
 					} else if (id2 == 2) {
 						kv->value.p = thrift_r_binary(&r, t2, "KeyValue.value",
@@ -911,13 +940,13 @@ int pq_file_meta_read(const uint8_t *p, size_t n, strata_arena *a, pq_file_meta 
 		case 6: {
 			uint32_t len;
 			const uint8_t *s = thrift_r_binary(&r, t, "FileMetaData.created_by", &len);
-			m->created_by = r_strdup(a, s, len);
+			m->created_by = r_strdup(&r, a, s, len);
 			break;
 		}
 		case 7:
 			m->ncolumn_orders =
 				thrift_r_list(&r, t, THRIFT_STRUCT, "FileMetaData.column_orders");
-			m->column_orders = r_array(a, m->ncolumn_orders, sizeof(int32_t));
+			m->column_orders = r_array(&r, a, &m->ncolumn_orders, sizeof(int32_t));
 			for (uint32_t i = 0; i < m->ncolumn_orders; i++)
 				m->column_orders[i] = r_union_id(&r, THRIFT_STRUCT, "ColumnOrder");
 			break;
@@ -1109,6 +1138,7 @@ int pq_column_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_column_
 	memset(ci, 0, sizeof(*ci));
 	thrift_r r;
 	thrift_r_init(&r, p, n);
+	r.alloc_limit = PQ_DECODE_BUDGET(n);
 	thrift_r_struct_begin(&r);
 	uint8_t t;
 	int16_t id;
@@ -1120,7 +1150,7 @@ int pq_column_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_column_
 		switch (id) {
 		case 1:
 			counts[1] = thrift_r_list(&r, t, THRIFT_TRUE, "ColumnIndex.null_pages");
-			ci->null_pages = r_array(a, counts[1], sizeof(bool));
+			ci->null_pages = r_array(&r, a, &counts[1], sizeof(bool));
 			for (uint32_t i = 0; i < counts[1]; i++)
 				ci->null_pages[i] = thrift_r_elem_bool(&r);
 			break;
@@ -1129,7 +1159,7 @@ int pq_column_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_column_
 			uint32_t cnt = thrift_r_list(&r, t, THRIFT_BINARY,
 						     id == 2 ? "ColumnIndex.min_values" :
 							       "ColumnIndex.max_values");
-			pq_bytes *v = r_array(a, cnt, sizeof(pq_bytes));
+			pq_bytes *v = r_array(&r, a, &cnt, sizeof(pq_bytes));
 			for (uint32_t i = 0; i < cnt; i++)
 				v[i].p = thrift_r_elem_binary(&r, &v[i].len);
 			counts[id] = cnt;
@@ -1147,7 +1177,7 @@ int pq_column_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_column_
 			uint32_t cnt = thrift_r_list(&r, t, THRIFT_I64,
 						     id == 5 ? "ColumnIndex.null_counts" :
 							       "ColumnIndex.nan_counts");
-			int64_t *v = r_array(a, cnt, sizeof(int64_t));
+			int64_t *v = r_array(&r, a, &cnt, sizeof(int64_t));
 			for (uint32_t i = 0; i < cnt; i++) {
 				v[i] = thrift_r_elem_i64(&r);
 				if (v[i] < 0)
@@ -1186,6 +1216,7 @@ int pq_offset_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_offset_
 	memset(oi, 0, sizeof(*oi));
 	thrift_r r;
 	thrift_r_init(&r, p, n);
+	r.alloc_limit = PQ_DECODE_BUDGET(n);
 	thrift_r_struct_begin(&r);
 	uint8_t t;
 	int16_t id;
@@ -1197,7 +1228,7 @@ int pq_offset_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_offset_
 		}
 		has_pages = true;
 		oi->npages = thrift_r_list(&r, t, THRIFT_STRUCT, "OffsetIndex.page_locations");
-		oi->pages = r_array(a, oi->npages, sizeof(pq_page_location));
+		oi->pages = r_array(&r, a, &oi->npages, sizeof(pq_page_location));
 		for (uint32_t i = 0; i < oi->npages; i++) {
 			pq_page_location *pl = &oi->pages[i];
 			thrift_r_struct_begin(&r);

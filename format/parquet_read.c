@@ -51,7 +51,7 @@
 
 #define PR_BATCH 1024
 #define PR_PAGE_MAX (256u << 20)       /* compressed or uncompressed page */
-#define PR_FOOTER_MAX (256u << 20)
+#define PR_FOOTER_MAX (64u << 20)
 #define PR_INDEX_MAX (64u << 20)       /* one ColumnIndex or OffsetIndex */
 #define PR_HEADER_WINDOW (64u << 10)
 #define PR_HEADER_MAX (64u << 20)
@@ -73,11 +73,13 @@ typedef struct pr_col {
 	int64_t chunk_rows;      /* rows in the row group */
 	int64_t rows_seen;       /* rows covered by data pages loaded so far */
 	bool seen_data_page;
-	/* dictionary */
+	/* dictionary: the decompressed page; BYTE_ARRAY entries by offset (4
+	 * bytes each, so the index never outgrows the page), fixed-width and
+	 * boolean entries read in place */
 	bool has_dict;
 	uint32_t dict_n;
 	strata_buf dict_buf;
-	strata_value *dict_vals;
+	uint32_t *dict_off; /* BYTE_ARRAY: offset of entry i's bytes */
 	uint32_t dict_cap;
 	/* page */
 	strata_buf raw;  /* header + compressed body */
@@ -566,6 +568,19 @@ static int page_inflate(pr *r, pr_col *c, const uint8_t *src, size_t src_len, si
 			bool is_compressed, strata_buf *dst, strata_err *err)
 {
 	strata_buf_reset(dst);
+	if (is_compressed && c->codec == PQ_ZSTD && !(n == 0 && src_len == 0)) {
+		/* invariant 1: the frames' own sizes must agree before anything
+		 * is allocated for them */
+		unsigned long long fcs = ZSTD_getFrameContentSize(src, src_len);
+		if (fcs == ZSTD_CONTENTSIZE_ERROR)
+			return col_corrupt(r, c, err, "page is not a valid zstd frame");
+		/* one frame (what writers emit): its size must be the page's */
+		size_t flen = ZSTD_findFrameCompressedSize(src, src_len);
+		if (!ZSTD_isError(flen) && flen == src_len && fcs != ZSTD_CONTENTSIZE_UNKNOWN &&
+		    fcs != n)
+			return col_corrupt(r, c, err,
+					   "zstd frame size disagrees with the page header");
+	}
 	strata_buf_reserve(dst, n + 8);
 	if (!is_compressed || c->codec == PQ_UNCOMPRESSED || (n == 0 && src_len == 0)) {
 		if (src_len != n)
@@ -649,15 +664,13 @@ static int dict_load(pr *r, pr_col *c, const pq_page_header *h, size_t hdr_len, 
 			     width ? (uint64_t)n * width : (uint64_t)n * 4;
 	if (n < 0 || min_bytes > c->dict_buf.len)
 		return col_corrupt(r, c, err, "dictionary holds fewer bytes than its entries need");
-	if ((uint32_t)n + 1 > c->dict_cap) {
-		c->dict_cap = (uint32_t)n + 1;
-		free(c->dict_vals);
-		c->dict_vals = strata_malloc(sizeof(strata_value) * c->dict_cap);
-	}
-	for (int32_t i = 0; i < n; i++) {
-		strata_value *v = &c->dict_vals[i];
-		memset(v, 0, sizeof(*v));
-		if (c->ptype == PQ_BYTE_ARRAY) {
+	if (c->ptype == PQ_BYTE_ARRAY) {
+		if ((uint32_t)n + 1 > c->dict_cap) {
+			c->dict_cap = (uint32_t)n + 1;
+			free(c->dict_off);
+			c->dict_off = strata_malloc(sizeof(uint32_t) * c->dict_cap);
+		}
+		for (int32_t i = 0; i < n; i++) {
 			uint32_t len;
 			if (end - p < 4)
 				return col_corrupt(r, c, err, "dictionary entry runs past the page");
@@ -665,14 +678,8 @@ static int dict_load(pr *r, pr_col *c, const pq_page_header *h, size_t hdr_len, 
 			p += 4;
 			if ((uint64_t)len > (uint64_t)(end - p))
 				return col_corrupt(r, c, err, "dictionary entry runs past the page");
-			v->v.s.ptr = p;
-			v->v.s.len = len;
+			c->dict_off[i] = (uint32_t)(p - c->dict_buf.data);
 			p += len;
-		} else if (c->ptype == PQ_BOOLEAN) {
-			v->v.b = (p[i >> 3] >> (i & 7)) & 1;
-		} else {
-			fixed_value(c, p, v);
-			p += width;
 		}
 	}
 	c->dict_n = (uint32_t)n;
@@ -932,9 +939,20 @@ static int values_get(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_er
 		if (pq_rle_get(&c->idx, r->u32, n) != 0)
 			return col_corrupt(r, c, err, "dictionary indexes truncated or malformed");
 		for (uint32_t i = 0; i < n; i++) {
-			if (r->u32[i] >= c->dict_n)
+			uint32_t k = r->u32[i];
+			if (k >= c->dict_n)
 				return col_corrupt(r, c, err, "dictionary index out of range");
-			out[i] = c->dict_vals[r->u32[i]];
+			const uint8_t *d = c->dict_buf.data;
+			out[i].is_null = false;
+			if (c->ptype == PQ_BYTE_ARRAY) {
+				uint32_t off = c->dict_off[k];
+				memcpy(&out[i].v.s.len, d + off - 4, 4);
+				out[i].v.s.ptr = d + off;
+			} else if (c->ptype == PQ_BOOLEAN) {
+				out[i].v.b = (d[k >> 3] >> (k & 7)) & 1;
+			} else {
+				fixed_value(c, d + (size_t)k * w, &out[i]);
+			}
 		}
 		return 0;
 	case PQ_RLE:
@@ -1324,7 +1342,7 @@ static void pr_close(void *state)
 		for (uint32_t i = 0; i < ncols_total(r); i++) {
 			pr_col *c = &r->cols[i];
 			strata_buf_free(&c->dict_buf);
-			free(c->dict_vals);
+			free(c->dict_off);
 			strata_buf_free(&c->raw);
 			strata_buf_free(&c->page);
 		}

@@ -87,6 +87,11 @@ typedef struct thrift_r {
 	int16_t last_id[THRIFT_MAX_DEPTH];
 	bool is_failed;
 	bool is_truncated; /* the first failure was running out of input */
+	/* Budget for what a decoder builds from the input (0: none): decoders
+	 * add their allocations to alloc_used and fail past alloc_limit, so a
+	 * small hostile input cannot expand into a huge structure. */
+	size_t alloc_limit;
+	size_t alloc_used;
 	char msg[160];
 } thrift_r;
 
