@@ -681,12 +681,13 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 					    "still needed by tags; delete old tags (strata tags %s) before "
 					    "compacting it again",
 					    j->bucket, j->part_id, t.name, STRATA_FLOOR_LOG_MAX, t.name);
-		bs.log[bs.nlog].commit_version = v;
-		bs.log[bs.nlog].boundary = j->new_floor;
-		bs.nlog++;
-		bs.floor = j->new_floor;
-		if (rc == 0)
+		if (rc == 0) {
+			bs.log[bs.nlog].commit_version = v;
+			bs.log[bs.nlog].boundary = j->new_floor;
+			bs.nlog++;
+			bs.floor = j->new_floor;
 			rc = mf_txn_bucket_put(mf, txn, t.id, j->part_id, j->bucket, &bs, err);
+		}
 	}
 	if (rc == 0 && j->job_id) {
 		mf_key ck = {.n = 0};
