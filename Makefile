@@ -186,7 +186,12 @@ $(FUZZ_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_parquet: $(FUZZ_DIR)/tests/fuzz/fuzz_parquet.o $(FUZZ_OBJ)
+# through an archive, like libstrata.a: only the objects the target needs
+$(FUZZ_DIR)/libstrata.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_parquet: $(FUZZ_DIR)/tests/fuzz/fuzz_parquet.o $(FUZZ_DIR)/libstrata.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 fuzz-ci: fuzz
