@@ -233,6 +233,8 @@ static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
 	return rc;
 }
 
+void (*strata_mf_commit_hook)(bool is_after, int rc);
+
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
@@ -260,7 +262,11 @@ int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			}
 			return rc;
 		}
+		if (strata_mf_commit_hook)
+			strata_mf_commit_hook(false, 0);
 		rc = mdb_txn_commit(txn); /* invariant 1 */
+		if (strata_mf_commit_hook)
+			strata_mf_commit_hook(true, rc);
 		pthread_rwlock_unlock(&mf->grow_lock);
 		if (rc == MDB_MAP_FULL) {
 			if ((rc = mf_grow(mf, true, err)) != 0)

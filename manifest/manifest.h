@@ -344,12 +344,27 @@ int strata_mf_claim_release(strata_mf *mf, uint32_t table_id, uint32_t part_id,
 int strata_mf_job_id_next(strata_mf *mf, uint64_t *job_id, strata_err *err);
 int strata_mf_intent_put(strata_mf *mf, const strata_intent *in, strata_err *err);
 int strata_mf_intent_del(strata_mf *mf, uint64_t job_id, strata_err *err);
+/* Recovery of a crashed job, first step: in one transaction, if the intent
+ * of job_id exists and the job is not alive — its claim is gone, expired or
+ * another job's, or its owner is a dead process of this host — release its
+ * claim, so it can never commit (a job commits and renews only while it
+ * holds its claim), and set *is_abandoned.  The intent stays until the
+ * caller has removed the files under its paths and called
+ * strata_mf_intent_del(), so a crash in between is recovered again. */
+int strata_mf_intent_abandon(strata_mf *mf, uint64_t job_id, bool *is_abandoned,
+			     strata_err *err);
 
 /* Tags pin a version beyond retention.  Put fails with STRATA_ERETENTION if
  * the version is no longer readable, STRATA_EEXIST if the tag exists. */
 int strata_mf_tag_put(strata_mf *mf, const char *table, const char *tag, uint64_t version,
 		      strata_err *err);
 int strata_mf_tag_del(strata_mf *mf, const char *table, const char *tag, strata_err *err);
+
+/* Test hook, NULL unless a crash test sets it: called by the committing
+ * thread just before each durable manifest commit (is_after false, rc 0) and
+ * just after it returns (is_after true, LMDB's result), so a test can kill
+ * the process inside mdb_txn_commit.  Never set it in production code. */
+extern void (*strata_mf_commit_hook)(bool is_after, int rc);
 
 /* ------------------------------------------------------------------------ */
 /* Leases (no-sync environment)                                             */

@@ -174,7 +174,9 @@ static void test_mkdirs_fsyncs_parents(void)
 	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), 0);
 	int fsyncs = tu_fault_calls(TU_OP_FSYNC);
 	tu_fault_disarm();
-	CU_ASSERT_EQUAL(fsyncs, 3); /* one parent per directory created */
+	/* one parent per directory created, plus existing ancestors this
+	 * process had not made durable yet */
+	CU_ASSERT(fsyncs >= 3);
 	tu_fault_arm(TU_OP_FSYNC, 0, 0, false);
 	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), 0);
 	CU_ASSERT_EQUAL(tu_fault_calls(TU_OP_FSYNC), 0); /* nothing new */
