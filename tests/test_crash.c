@@ -606,9 +606,17 @@ static int vt_rmdir(const char *path)
 	return rc;
 }
 
+/* Test hook: called once at the parent's next opendir, then cleared. */
+static void (*parent_opendir_hook)(void);
+
 static DIR *vt_opendir(const char *path, int *err)
 {
 	io_enter(OP_OPENDIR, false);
+	if (!is_child && parent_opendir_hook) {
+		void (*fn)(void) = parent_opendir_hook;
+		parent_opendir_hook = NULL;
+		fn();
+	}
 	DIR *d = strata_io_system.opendir(path, err);
 	io_leave();
 	return d;
@@ -1802,6 +1810,42 @@ static void print_figures(crash_ctx *c, int points, double seconds)
 		c->jobs_recovered, c->intents_recovered);
 }
 
+/* The shared region, the stash directory under root and the journaling
+ * vtable, for one test. */
+static int crash_env_begin(const char *root)
+{
+	snprintf(stash_dir, sizeof(stash_dir), "%s/stash", root);
+	if (mkdir(stash_dir, 0755) != 0)
+		return -1;
+	shm = mmap(NULL, sizeof(crash_shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED) {
+		shm = NULL;
+		return -1;
+	}
+	memset(shm, 0, sizeof(*shm));
+	memset(&plan, 0, sizeof(plan));
+	plan.at = AT_NONE;
+	for (int fd = 0; fd < TRACK_FD_MAX; fd++)
+		fdt[fd] = (fd_track){.data = -1};
+	void *bt[4];
+	backtrace(bt, 4); /* load the unwinder once, before any fork */
+	strata_io_set(&crash_io);
+	/* ahead of the real clock, so files the children leave are old enough
+	 * for an orphan scan with age 0 */
+	tu_clock_manual(((int64_t)time(NULL) + 86400) * 1000000);
+	return 0;
+}
+
+static void crash_env_end(void)
+{
+	strata_io_set(NULL);
+	tu_clock_real();
+	if (shm)
+		munmap(shm, sizeof(crash_shm));
+	shm = NULL;
+	strata_buf_free(&pl_log);
+}
+
 static void test_crash_points(void)
 {
 	int points = (int)env_u64("CRASH_POINTS", CRASH_IS_SANITIZED ? CRASH_POINTS_SANITIZED :
@@ -1828,21 +1872,7 @@ static void test_crash_points(void)
 	c->site_is_hit = strata_calloc(SITE_SEEN_CAP, sizeof(bool));
 	snprintf(c->root, sizeof(c->root), "%s", tu_tmpdir());
 	snprintf(c->wh_path, sizeof(c->wh_path), "%s/wh", c->root);
-	snprintf(stash_dir, sizeof(stash_dir), "%s/stash", c->root);
-	CU_ASSERT_EQUAL_FATAL(mkdir(stash_dir, 0755), 0);
-	shm = mmap(NULL, sizeof(crash_shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	CU_ASSERT_FATAL(shm != MAP_FAILED);
-	memset(shm, 0, sizeof(*shm));
-	for (int fd = 0; fd < TRACK_FD_MAX; fd++)
-		fdt[fd].data = -1;
-	{
-		void *bt[4];
-		backtrace(bt, 4); /* load the unwinder once, before any fork */
-	}
-	strata_io_set(&crash_io);
-	/* ahead of the real clock, so files the children leave are old enough
-	 * for an orphan scan with age 0 */
-	tu_clock_manual(((int64_t)time(NULL) + 86400) * 1000000);
+	CU_ASSERT_EQUAL_FATAL(crash_env_begin(c->root), 0);
 	strata_err err;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(c->wh_path, true, &c->wh, &err), 0);
 	int epoch = (int)env_u64("CRASH_EPOCH", CRASH_EPOCH_DEFAULT);
@@ -1876,7 +1906,7 @@ static void test_crash_points(void)
 		}
 		failed = crash_point(c) != 0;
 	}
-	if (!failed && oracle_check_all_versions(c->o))
+	if (!failed && c->o && oracle_check_all_versions(c->o))
 		failed = fail(c, "a retained version differs from the model at the end");
 	double seconds = (double)(mono_ns() - t0) / 1e9;
 	print_figures(c, done, seconds);
@@ -1893,20 +1923,343 @@ static void test_crash_points(void)
 	}
 	oracle_free(c->o);
 	strata_wh_close(c->wh);
-	strata_io_set(NULL);
-	tu_clock_real();
-	munmap(shm, sizeof(crash_shm));
-	shm = NULL;
-	strata_buf_free(&pl_log);
+	crash_env_end();
 	free(c->sites);
 	free(c->site_acts);
 	free(c->site_is_hit);
 	free(c);
 }
 
+/* ---- deterministic tests of the bugs the crash points found ------------------------------ */
+
+/* Fork a child that runs fn(arg) and exits; wait for it (bounded).
+ * Returns the wait status, or -1. */
+static int run_child(void (*fn)(void *), void *arg)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fn(arg);
+		_exit(0);
+	}
+	int status = 0;
+	return child_wait(pid, &status) == 0 ? status : -1;
+}
+
+static int small_table(strata_wh *wh, const char *name, strata_err *err)
+{
+	int rc = strata_table_create(wh, name, "id BIGINT NOT NULL PRIMARY KEY, v STRING", NULL,
+				     NULL, (const char *const[]){"write.bucket.num=1"}, 1, err);
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "{\"id\":%d,\"v\":\"r%d\"}\n", i, i);
+		uint64_t v;
+		bool is_repeat;
+		rc = oracle_txn_commit(wh, name, line, NULL, 0, &v, &is_repeat, err);
+	}
+	return rc;
+}
+
+/* Rows of the latest version, or -1 if the read fails. */
+static int count_rows(strata_wh *wh, const char *name)
+{
+	strata_scan *sc;
+	strata_err err;
+	strata_read_opts ro = {0};
+	if (strata_scan_open(wh, name, &ro, &sc, &err) != 0) {
+		fprintf(stderr, "  scan of %s failed: %s\n", name, err.msg);
+		return -1;
+	}
+	const strata_row *row;
+	const char *const *pv;
+	int n = 0, rc;
+	while ((rc = strata_scan_next(sc, &row, &pv, &err)) == 1)
+		n++;
+	strata_scan_close(sc);
+	if (rc < 0)
+		fprintf(stderr, "  reading %s failed: %s\n", name, err.msg);
+	return rc < 0 ? -1 : n;
+}
+
+typedef struct child_args {
+	const char *wh_path;
+	const char *table;
+	int ready_fd, go_fd;
+} child_args;
+
+/* A sort killed just before its intent commit: its claim stays, no intent. */
+static void job_killed_after_claim(void *arg)
+{
+	child_args *ca = arg;
+	strata_wh *wh;
+	strata_err err;
+	if (strata_wh_open(ca->wh_path, false, &wh, &err) != 0)
+		_exit(1);
+	strata_bucket_view v;
+	if (strata_bucket_view_load(wh, ca->table, "", 0, strata_now_us(), &v, &err) != 0)
+		_exit(1);
+	strata_job_plan jp;
+	strata_sort_plan(&v, 0, &jp);
+	char owner[128];
+	strata_owner_string("crash-job", owner, sizeof(owner));
+	strata_job_ctl ctl = {.owner = owner};
+	plan.at = AT_LMDB_BEFORE;
+	plan.kill_n = 2; /* 1: claim, 2: intent */
+	is_child = true;
+	strata_mf_commit_hook = child_commit_hook;
+	strata_job_result res;
+	strata_job_execute(wh, &v, &jp, &ctl, &res, &err);
+	_exit(2); /* not reached */
+}
+
+/* A clean killed at its first file operation: its table claim stays. */
+static void clean_killed_after_claim(void *arg)
+{
+	child_args *ca = arg;
+	strata_wh *wh;
+	strata_err err;
+	if (strata_wh_open(ca->wh_path, false, &wh, &err) != 0)
+		_exit(1);
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	plan.at = AT_IO;
+	plan.kill_n = 1;
+	is_child = true;
+	shm->io_calls = 0;
+	strata_clean_result r;
+	strata_clean_table(wh, ca->table, &co, &r, &err);
+	_exit(2);
+}
+
+/* Bug 1: a process killed while holding a bucket claim (a job between its
+ * claim and its intent) or the table's clean claim blocked that bucket, or
+ * every clean of the table, for the claim's whole TTL (10 minutes); intent
+ * recovery could not see it.  Claims of dead processes of this host are now
+ * taken over; live and remote ones still bind. */
+static void test_dead_claims_taken_over(void)
+{
+	const char *root = tu_tmpdir();
+	CU_ASSERT_EQUAL_FATAL(crash_env_begin(root), 0);
+	char wh_path[PATH_MAX];
+	snprintf(wh_path, sizeof(wh_path), "%s/wh", root);
+	strata_wh *wh;
+	strata_err err;
+	strata_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(wh_path, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(small_table(wh, "dead", &err), 0);
+	child_args ca = {.wh_path = wh_path, .table = "dead"};
+	int st = run_child(job_killed_after_claim, &ca);
+	CU_ASSERT(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	st = run_child(clean_killed_after_claim, &ca);
+	CU_ASSERT(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* the dead job's bucket: a new job runs at once */
+	strata_bucket_view v;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "dead", "", 0, strata_now_us(), &v, &err), 0);
+	strata_job_plan jp;
+	strata_sort_plan(&v, 0, &jp);
+	CU_ASSERT(jp.ninputs > 0);
+	strata_job_ctl ctl = {.owner = "crash-test@test:0"};
+	strata_job_result res;
+	int rc = strata_job_execute(wh, &v, &jp, &ctl, &res, &err);
+	if (rc)
+		fprintf(stderr, "\n  job after a dead claim: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	uint32_t table_id = v.table.id, part_id = v.part.id;
+	strata_bucket_view_free(&v);
+	/* the dead clean's table: a clean runs at once */
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	strata_clean_result cr;
+	rc = strata_clean_table(wh, "dead", &co, &cr, &err);
+	if (rc)
+		fprintf(stderr, "\n  clean after a dead clean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	/* a live owner of this host and an owner on another host still bind */
+	const char *owners[2] = {NULL, "stratad@another-host:1"};
+	char me[128];
+	strata_owner_string("crash-test", me, sizeof(me));
+	owners[0] = me;
+	for (int i = 0; i < 2; i++) {
+		uint64_t j1, j2;
+		CU_ASSERT_EQUAL(strata_mf_claim_new(strata_wh_mf(wh), table_id, part_id, 0, owners[i],
+						    60ll * 1000000, &j1, &err), 0);
+		CU_ASSERT_EQUAL(strata_mf_claim_new(strata_wh_mf(wh), table_id, part_id, 0,
+						    "probe@test:0", 60ll * 1000000, &j2, &err),
+				STRATA_EBUSY);
+		strata_mf_claim_release(strata_wh_mf(wh), table_id, part_id, 0, j1, &err);
+	}
+	CU_ASSERT_EQUAL(count_rows(wh, "dead"), 3);
+	strata_wh_close(wh);
+	crash_env_end();
+}
+
+static int late_hook(void *arg, const char *point)
+{
+	child_args *ca = arg;
+	if (strcmp(point, "outputs-written") == 0) {
+		char b = 'R';
+		if (write(ca->ready_fd, &b, 1) != 1 || read(ca->go_fd, &b, 1) != 1)
+			_exit(1);
+	}
+	return 0;
+}
+
+/* A sort on another host whose claim expired: it pauses after writing its
+ * outputs until the parent says go, then commits if it can. */
+static void late_job(void *arg)
+{
+	child_args *ca = arg;
+	strata_wh *wh;
+	strata_err err;
+	if (strata_wh_open(ca->wh_path, false, &wh, &err) != 0)
+		_exit(1);
+	strata_bucket_view v;
+	if (strata_bucket_view_load(wh, ca->table, "", 0, strata_now_us(), &v, &err) != 0)
+		_exit(1);
+	strata_job_plan jp;
+	strata_sort_plan(&v, 0, &jp);
+	strata_job_ctl ctl = {.owner = "stratad@another-host:1", .claim_ttl_us = 1000000,
+			      .hook = late_hook, .hook_arg = ca};
+	strata_job_result res;
+	int rc = strata_job_execute(wh, &v, &jp, &ctl, &res, &err);
+	if (write(ca->ready_fd, &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+		_exit(1);
+	_exit(0);
+}
+
+static pid_t late_pid;
+static int late_go_fd;
+static int late_status = -1;
+
+/* Recovery's first directory listing: the late job commits now, between
+ * recovery's judgement and its deletions. */
+static void late_job_commits(void)
+{
+	char b = 'G';
+	if (write(late_go_fd, &b, 1) == 1)
+		child_wait(late_pid, &late_status);
+}
+
+/* Bug 2: recovery judged a job crashed from a read snapshot and deleted its
+ * outputs; a job that committed after that snapshot lost its committed
+ * files.  Two ways: a job of another host whose claim had expired commits
+ * between the snapshot and the unlinks (this test), or a job killed inside
+ * mdb_txn_commit after LMDB wrote the meta page: other processes' readers
+ * still see the version before it (the crash points found it so).  Now one
+ * transaction judges the job and takes its claim before any file goes, and
+ * a job commits only while it holds its claim. */
+static void test_recovery_spares_late_commits(void)
+{
+	const char *root = tu_tmpdir();
+	CU_ASSERT_EQUAL_FATAL(crash_env_begin(root), 0);
+	char wh_path[PATH_MAX];
+	snprintf(wh_path, sizeof(wh_path), "%s/wh", root);
+	strata_wh *wh;
+	strata_err err;
+	strata_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(wh_path, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(small_table(wh, "late", &err), 0);
+	int up[2], down[2];
+	CU_ASSERT_EQUAL_FATAL(pipe(up), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(down), 0);
+	child_args ca = {.wh_path = wh_path, .table = "late", .ready_fd = up[1], .go_fd = down[0]};
+	fflush(stdout);
+	fflush(stderr);
+	late_pid = fork();
+	CU_ASSERT_FATAL(late_pid >= 0);
+	if (late_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		late_job(&ca);
+	}
+	close(up[1]);
+	close(down[0]);
+	late_go_fd = down[1];
+	late_status = -1;
+	char b = 0;
+	CU_ASSERT_EQUAL(read(up[0], &b, 1), 1); /* outputs written */
+	tu_clock_advance(10ll * 1000000);       /* its claim has expired */
+	parent_opendir_hook = late_job_commits;
+	size_t recovered = 0;
+	int rc = strata_recover_intents(wh, NULL, &recovered, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (parent_opendir_hook) {
+		parent_opendir_hook = NULL;
+		late_job_commits();
+	}
+	int job_rc = 1;
+	CU_ASSERT_EQUAL(read(up[0], &job_rc, sizeof(job_rc)), (ssize_t)sizeof(job_rc));
+	close(up[0]);
+	close(down[1]);
+	CU_ASSERT(late_status != -1 && WIFEXITED(late_status) && WEXITSTATUS(late_status) == 0);
+	/* the job judged crashed could not commit; nothing is lost */
+	CU_ASSERT_EQUAL(job_rc, STRATA_ECONFLICT);
+	CU_ASSERT_EQUAL(recovered, 1);
+	CU_ASSERT_EQUAL(count_rows(wh, "late"), 3);
+	strata_wh_close(wh);
+	crash_env_end();
+}
+
+/* A process creating a/b killed right after mkdir a, before fsyncing the
+ * directory above it. */
+static void mkdir_then_die(void *arg)
+{
+	const char *root = arg;
+	char path[PATH_MAX];
+	is_child = true;
+	strata_io_mkdirs(root, 0755); /* its ancestors: not what this is about */
+	shm->mut_calls = 0;
+	plan.at = AT_MUT;
+	plan.kill_n = 1;
+	plan.is_after = true;
+	snprintf(path, sizeof(path), "%s/a/b", root);
+	strata_io_mkdirs(path, 0755);
+	_exit(2); /* not reached */
+}
+
+/* Bug 3: strata_io_mkdirs fsynced the parent only of directories it
+ * created.  A directory another process created and died before making
+ * durable was taken as durable: files committed into it (fsynced file and
+ * directory) vanished with it at the next power loss. */
+static void test_mkdirs_after_crashed_mkdir(void)
+{
+	const char *root = tu_tmpdir();
+	CU_ASSERT_EQUAL_FATAL(crash_env_begin(root), 0);
+	int st = run_child(mkdir_then_die, (void *)root);
+	CU_ASSERT(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	char dir[PATH_MAX], file[PATH_MAX + 8];
+	snprintf(dir, sizeof(dir), "%s/a", root);
+	struct stat sb;
+	CU_ASSERT_EQUAL_FATAL(stat(dir, &sb), 0); /* created, not durable */
+	snprintf(dir, sizeof(dir), "%s/a/b", root);
+	CU_ASSERT_EQUAL_FATAL(strata_io_mkdirs(dir, 0755), 0);
+	snprintf(file, sizeof(file), "%s/f", dir);
+	strata_wfile *f;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wfile_open(file, &f, &err), 0);
+	CU_ASSERT_EQUAL(strata_wfile_write(f, "durable", 7, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wfile_commit(f, &err), 0);
+	pl_stats ps = {0};
+	power_loss(root, &ps);
+	size_t len = 0;
+	char *got = tu_read_file(file, &len);
+	CU_ASSERT(got != NULL && len == 7 && memcmp(got, "durable", 7) == 0);
+	if (!got)
+		fprintf(stderr, "\n  %s is gone after the power loss:\n%s", file,
+			pl_log.len ? (const char *)pl_log.data : "");
+	free(got);
+	crash_env_end();
+}
+
 static void register_crash(void)
 {
 	CU_pSuite s = CU_add_suite("crash", NULL, NULL);
+	TU_ADD(s, test_dead_claims_taken_over);
+	TU_ADD(s, test_recovery_spares_late_commits);
+	TU_ADD(s, test_mkdirs_after_crashed_mkdir);
 	TU_ADD(s, test_crash_points);
 }
 
