@@ -310,7 +310,7 @@ static void name_add(name_set *s, strata_arena *a, const char *name)
 
 static bool name_has(const name_set *s, const char *name)
 {
-	return bsearch(&name, s->v, s->n, sizeof(char *), name_cmp) != NULL;
+	return s->n && bsearch(&name, s->v, s->n, sizeof(char *), name_cmp) != NULL;
 }
 
 static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
@@ -392,7 +392,8 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 	name_set known = {0}, prefixes = {0};
 	for (size_t i = 0; i < n; i++)
 		name_add(&known, c->a, files[i].name);
-	qsort(known.v, known.n, sizeof(char *), name_cmp);
+	if (known.n) /* qsort(NULL, 0, ...) is undefined: a table without files */
+		qsort(known.v, known.n, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < ni; i++)
 		for (uint32_t k = 0; k < intents[i].npaths; k++)
 			name_add(&prefixes, c->a, intents[i].paths[k]);

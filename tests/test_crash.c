@@ -61,7 +61,7 @@
  * vtable: they are treated as durable when mdb_txn_commit returns (the
  * environment syncs on commit) and are not simulated.
  *
- * Environment: CRASH_POINTS (default 240; 60 under ASan, where fork-heavy
+ * Environment: CRASH_POINTS (default 240; 120 under ASan, where fork-heavy
  * runs are slow), CRASH_SEED (default: the time), CRASH_PL_PERMILLE (300).
  * The seed is printed first; every failure names the point and its plan.
  * Moments chosen by call number replay exactly with the same seed and
@@ -98,7 +98,7 @@
 #endif
 
 #define CRASH_POINTS_DEFAULT 240
-#define CRASH_POINTS_SANITIZED 60
+#define CRASH_POINTS_SANITIZED 120
 #define CRASH_PL_PERMILLE_DEFAULT 300
 #define CRASH_WAIT_MAX_S 300   /* a child that runs longer is killed: failure */
 #define CHECK_ALL_EVERY 10     /* every retained version, every N points */

@@ -381,8 +381,10 @@ static void lines_free(linevec *l)
 
 static int lines_compare(oracle *o, const char *what, linevec *exp, linevec *act)
 {
-	qsort(exp->v, exp->n, sizeof(char *), str_cmp);
-	qsort(act->v, act->n, sizeof(char *), str_cmp);
+	if (exp->n) /* qsort(NULL, 0, ...) is undefined */
+		qsort(exp->v, exp->n, sizeof(char *), str_cmp);
+	if (act->n)
+		qsort(act->v, act->n, sizeof(char *), str_cmp);
 	size_t i = 0, j = 0;
 	int shown = 0;
 	while ((i < exp->n || j < act->n) && shown < 6) {
