@@ -134,3 +134,10 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- crash-long: the kill -9 / power-loss suite at scale -------------------
+# Thousands of crash points (CRASH_POINTS, default 3000) with the seed printed
+# first; replay a failure with the CRASH_SEED and CRASH_POINTS it prints.
+.PHONY: crash-long
+crash-long: $(BUILD)/tests/test_crash
+	CRASH_POINTS=$${CRASH_POINTS:-3000} $(BUILD)/tests/test_crash

@@ -79,6 +79,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -2254,12 +2255,85 @@ static void test_mkdirs_after_crashed_mkdir(void)
 	crash_env_end();
 }
 
+/* A reader killed inside its read transaction. */
+static void read_then_die(void *arg)
+{
+	const char *wh_path = arg;
+	strata_wh *wh;
+	strata_mf_snap *snap;
+	strata_err err;
+	if (strata_wh_open(wh_path, false, &wh, &err) != 0 ||
+	    strata_mf_snap_open(strata_wh_mf(wh), &snap, &err) != 0)
+		_exit(1);
+	crash_die();
+}
+
+/* A reader of the raw environment (as another LMDB tool would be) killed
+ * inside its read transaction: it never clears dead readers itself. */
+static void raw_read_then_die(void *arg)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/manifest", (const char *)arg);
+	MDB_env *env;
+	MDB_txn *txn;
+	if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+	    mdb_env_set_maxreaders(env, 1024) != 0 ||
+	    mdb_env_open(env, path, MDB_NOTLS | MDB_RDONLY, 0644) != 0 ||
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+		_exit(1);
+	crash_die();
+}
+
+/* Bug 5: every process killed inside a read transaction (kill -9, or any
+ * signal that ends `strata` during a read) left its LMDB reader slot taken;
+ * nothing ever called mdb_reader_check.  While another process kept the
+ * environment open (stratad), the slots ran out after 1024 such deaths and
+ * every read failed with MDB_READERS_FULL (and the pinned snapshots kept the
+ * map growing).  Opening a warehouse now clears the slots of dead
+ * processes, and a full reader table is cleared and retried. */
+static void test_dead_readers_cleared(void)
+{
+	const char *root = tu_tmpdir();
+	char wh_path[PATH_MAX];
+	snprintf(wh_path, sizeof(wh_path), "%s/wh", root);
+	strata_wh *wh;
+	strata_err err;
+	strata_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(wh_path, true, &wh, &err), 0);
+	int level = strata_log_level_cur;
+	strata_log_set_level(STRATA_LOG_ERROR); /* one line per freed slot */
+	for (int phase = 0; phase < 2; phase++) {
+		/* 0: strata processes (each open frees the slots of the dead);
+		 * 1: raw LMDB readers (nothing frees them but a full table) */
+		int killed = 0;
+		for (int i = 0; i < 1100; i++) {
+			int st = run_child(phase ? raw_read_then_die : read_then_die, (void *)wh_path);
+			killed += st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+		}
+		/* the long-lived process still reads (it never reopened) */
+		strata_mf_snap *snap = NULL;
+		int rc = strata_mf_snap_open(strata_wh_mf(wh), &snap, &err);
+		if (rc)
+			fprintf(stderr, "\n  read after %d dead readers: %s\n", killed, err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+		strata_mf_snap_close(snap);
+		if (phase == 0)
+			CU_ASSERT_EQUAL(killed, 1100);
+	}
+	/* and a new process too */
+	int st = run_child(read_then_die, (void *)wh_path);
+	CU_ASSERT(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	strata_log_set_level((strata_log_level)level);
+	strata_wh_close(wh);
+}
+
 static void register_crash(void)
 {
 	CU_pSuite s = CU_add_suite("crash", NULL, NULL);
 	TU_ADD(s, test_dead_claims_taken_over);
 	TU_ADD(s, test_recovery_spares_late_commits);
 	TU_ADD(s, test_mkdirs_after_crashed_mkdir);
+	TU_ADD(s, test_dead_readers_cleared);
 	TU_ADD(s, test_crash_points);
 }
 
