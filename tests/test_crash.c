@@ -180,7 +180,7 @@ typedef struct crash_shm {
 	/* the child's run, read by the parent after the child died */
 	int64_t io_calls, mut_calls;
 	int commits_begun, commits_done;
-	int64_t commit_ns_max;
+	int64_t commit_ns_total;
 	int has_fired;
 	int fired_op;
 	uint64_t fired_site;
@@ -912,8 +912,7 @@ static void child_commit_hook(bool is_after, int rc)
 	}
 	int n = ++shm->commits_done;
 	int64_t d = mono_ns() - commit_t0;
-	if (d > shm->commit_ns_max)
-		shm->commit_ns_max = d;
+	shm->commit_ns_total += d;
 	if (plan.at == AT_LMDB_AFTER && n == plan.kill_n)
 		crash_die();
 }
@@ -1019,7 +1018,8 @@ typedef struct crash_ctx {
 	/* learned from completed runs, per operation */
 	int64_t max_io[ACT_COUNT], max_mut[ACT_COUNT], max_commits[ACT_COUNT];
 	double avg_io[ACT_COUNT], avg_mut[ACT_COUNT];
-	int64_t max_ns[ACT_COUNT], commit_ns;
+	int64_t max_ns[ACT_COUNT];
+	double commit_ns; /* a typical mdb_txn_commit (moving average) */
 	/* figures */
 	int by_act_at[ACT_COUNT][AT_COUNT];
 	int by_act[ACT_COUNT], by_at[AT_COUNT], by_job[JOB_COUNT];
@@ -1251,7 +1251,7 @@ static void plan_point(crash_ctx *c, crash_plan *p)
 		break;
 	case AT_LMDB_INSIDE:
 		p->kill_n = 1 + (int64_t)crand(c, (uint64_t)c->max_commits[p->act]);
-		p->delay_ns = 1 + (int64_t)crand(c, (uint64_t)c->commit_ns);
+		p->delay_ns = 1 + (int64_t)crand(c, (uint64_t)(c->commit_ns * 1.2));
 		break;
 	case AT_TIMER:
 		p->delay_ns = 1 + (int64_t)crand(c, (uint64_t)c->max_ns[p->act]);
@@ -1592,7 +1592,9 @@ static void learn(crash_ctx *c, const crash_msg *done)
 	c->max_commits[a] = STRATA_MAX(c->max_commits[a], (int64_t)shm->commits_done);
 	if (done)
 		c->max_ns[a] = STRATA_MAX(c->max_ns[a], done->elapsed_ns);
-	c->commit_ns = STRATA_MAX(c->commit_ns, shm->commit_ns_max);
+	if (shm->commits_done > 0)
+		c->commit_ns = 0.7 * c->commit_ns +
+			       0.3 * (double)shm->commit_ns_total / shm->commits_done;
 }
 
 static void sites_merge(crash_ctx *c)
@@ -1648,7 +1650,7 @@ static int crash_point(crash_ctx *c)
 	/* reset the run's counters (not the journal) */
 	shm->io_calls = shm->mut_calls = 0;
 	shm->commits_begun = shm->commits_done = 0;
-	shm->commit_ns_max = 0;
+	shm->commit_ns_total = 0;
 	shm->has_fired = 0;
 	shm->fired_op = 0;
 	shm->fired_site = 0;
