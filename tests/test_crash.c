@@ -1626,6 +1626,9 @@ static int crash_point(crash_ctx *c)
 	c->is_in_point = false;
 	if (c->point % c->epoch >= 8 && background(c))
 		return -1;
+	if (crand(c, 8) == 0) /* history leaves the one-hour window: partial
+				 compactions get a boundary, cleans expire */
+		tu_clock_advance((int64_t)(600 + crand(c, 7200)) * 1000000);
 	plan_point(c, &plan);
 	c->is_in_point = true;
 	if (plan.act == ACT_CLEAN) {
@@ -1633,6 +1636,7 @@ static int crash_point(crash_ctx *c)
 			return -1;
 		tu_clock_advance((plan.grace_s + 1) * 1000000); /* past the grace */
 	}
+
 	oracle_txn *t = NULL;
 	if (plan.act == ACT_WRITE) {
 		t = oracle_txn_gen(c->o);
