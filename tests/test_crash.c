@@ -8,10 +8,12 @@
  *
  *   io           at the Nth call of the I/O vtable (any call);
  *   mut          at the Nth mutating call (create, write, fsync, rename,
- *                unlink, mkdir), just before or just after the call is made,
- *                so every call site gets hit across runs — the gap between a
- *                data file's rename and the manifest commit, and each step of
- *                a clean (mark, move to .trash, unlink, forget) included;
+ *                unlink, a mkdir that creates), just before or just after the
+ *                call is made — the gap between a data file's rename and the
+ *                manifest commit, and each step of a clean (mark, move to
+ *                .trash, unlink, forget) included;
+ *   site         at the first call from a call stack no kill has hit yet
+ *                (guided coverage: every call site gets hit across runs);
  *   hook         at a job hook point ("outputs-written", "committed");
  *   lmdb-before  just before the Mth manifest commit (mdb_txn_commit);
  *   lmdb-inside  a POSIX timer armed as the Mth commit starts delivers SIGKILL
@@ -61,11 +63,21 @@
  * vtable: they are treated as durable when mdb_txn_commit returns (the
  * environment syncs on commit) and are not simulated.
  *
+ * Between points the parent runs the model's own writes, DDL and governance;
+ * every CRASH_EPOCH points (40) it starts a fresh table, whose directories
+ * the children then create.
+ *
+ * Before the random points, one deterministic test per bug the points found
+ * (each fails on the library before its fix): claims of dead processes,
+ * recovery racing a late commit, a directory a crashed process left
+ * undurable, reader slots of dead processes.
+ *
  * Environment: CRASH_POINTS (default 240; 120 under ASan, where fork-heavy
- * runs are slow), CRASH_SEED (default: the time), CRASH_PL_PERMILLE (300).
- * The seed is printed first; every failure names the point and its plan.
- * Moments chosen by call number replay exactly with the same seed and
- * points; timer moments depend on scheduling and do not.
+ * runs are slow), CRASH_SEED (default: the time), CRASH_PL_PERMILLE (300),
+ * CRASH_EPOCH (40), CRASH_VERBOSE.  The seed is printed first; every failure
+ * names the point, its plan and the replay command.  Moments chosen by call
+ * number, call site or hook replay exactly with the same seed and points;
+ * timer moments depend on scheduling and do not.
  */
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
