@@ -252,6 +252,7 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 				int rc = strata_io()->mkdir(tmp, mode);
 				if (rc < 0 && rc != -EEXIST)
 					return rc;
+				bool is_found = rc == -EEXIST;
 				/* invariant 4: a directory entry is durable only once its
 				 * parent is fsynced — also one found existing, which a
 				 * process killed between its mkdir and that fsync left */
@@ -263,7 +264,11 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 				} else {
 					rc = strata_io_fsync_dir(slash ? "/" : ".");
 				}
-				if (rc < 0)
+				/* an existing ancestor strata did not make (/, /var, a
+				 * directory this user may not read) can refuse: nothing
+				 * more to do there; real I/O errors still count */
+				if (rc < 0 && !(is_found && (rc == -EACCES || rc == -EPERM ||
+							    rc == -EINVAL || rc == -EROFS)))
 					return rc;
 				durable_dir_add(h);
 			}

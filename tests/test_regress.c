@@ -6,7 +6,8 @@
  *   - partition specs could not hold '/' or ',' in values;
  *   - doubles printed with 17 digits (99.99 came back as 99.989999...);
  *   - expired reader leases were never deleted;
- *   - new directories were not made durable (parent not fsynced);
+ *   - new directories were not made durable (parent not fsynced), nor
+ *     existing ones a crashed process may have left undurable;
  *   - a job whose plan went stale (input replaced and cleaned) failed with
  *     ENOENT instead of reporting a conflict;
  *   - listing tables or intents failed on LMDB's empty-key rule;
@@ -188,6 +189,26 @@ static void test_mkdirs_fsyncs_parents(void)
 	snprintf(path, sizeof(path), "%s/x/y", dir);
 	tu_fault_arm(TU_OP_FSYNC, 1, EIO, false);
 	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), -EIO);
+	tu_fault_disarm();
+	/* a directory someone else made (maybe without fsyncing its parent):
+	 * its parent is fsynced too, and a real I/O error there counts */
+	char made[4096];
+	snprintf(made, sizeof(made), "%s/e", dir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(made, 0755), 0);
+	tu_fault_arm(TU_OP_FSYNC, 1, EIO, false);
+	CU_ASSERT_EQUAL(strata_io_mkdirs(made, 0755), -EIO);
+	tu_fault_disarm();
+	/* but an existing ancestor that cannot be opened (not ours) is fine,
+	 * while a parent of a directory we created must be fsynced */
+	snprintf(made, sizeof(made), "%s/g", dir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(made, 0755), 0);
+	snprintf(path, sizeof(path), "%s/g/h", dir);
+	tu_fault_arm(TU_OP_OPEN, 1, EACCES, false);
+	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), 0);
+	tu_fault_disarm();
+	snprintf(path, sizeof(path), "%s/g/h/i", dir);
+	tu_fault_arm(TU_OP_OPEN, 1, EACCES, false);
+	CU_ASSERT_EQUAL(strata_io_mkdirs(path, 0755), -EACCES);
 	tu_fault_disarm();
 }
 
