@@ -1779,7 +1779,19 @@ static int crash_point(crash_ctx *c)
 	struct stat mst;
 	snprintf(marker, sizeof(marker), "%s/STRATA", c->wh_path);
 	if (stat(marker, &mst) != 0) {
-		rc = fail(c, "the warehouse marker %s is gone", marker);
+		int e = errno;
+		strata_buf left = {0};
+		DIR *d = opendir(c->wh_path);
+		bool is_listed = d != NULL;
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL)
+			strata_buf_printf(&left, " %s", de->d_name);
+		if (d)
+			closedir(d);
+		strata_buf_putc(&left, 0);
+		rc = fail(c, "the warehouse marker %s is gone (%s); the warehouse holds:%s", marker,
+			  strerror(e), is_listed ? (const char *)left.data : " (cannot list it)");
+		strata_buf_free(&left);
 		goto out;
 	}
 	journal_compact();
