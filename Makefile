@@ -201,3 +201,10 @@ fuzz-ci: fuzz
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus/parquet
 
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
+
+# ---- crash-long: the kill -9 / power-loss suite at scale -------------------
+# Thousands of crash points (CRASH_POINTS, default 3000) with the seed printed
+# first; replay a failure with the CRASH_SEED and CRASH_POINTS it prints.
+.PHONY: crash-long
+crash-long: $(BUILD)/tests/test_crash
+	CRASH_POINTS=$${CRASH_POINTS:-3000} $(BUILD)/tests/test_crash

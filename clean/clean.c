@@ -25,14 +25,16 @@
  *      next one retries the idempotent steps);
  *   3. a file a live lease or a tag may need is never deleted;
  *   4. purge drops history only through the same steps, with grace,
- *      retention and tags waived — never leases.
+ *      retention and tags waived — never leases;
+ *   5. recovery deletes a job's outputs only after a manifest transaction
+ *      judged the job crashed and took its claim away (so it cannot commit
+ *      them), and drops the intent only after the outputs are gone.
  */
 #include "clean/clean.h"
 #include "compact/compact.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,32 +45,6 @@ void strata_clean_opts_default(strata_clean_opts *o)
 	o->grace_s = STRATA_CLEAN_GRACE_S_DEFAULT;
 	o->trash_s = STRATA_CLEAN_TRASH_S_DEFAULT;
 	o->orphan_age_s = STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT;
-}
-
-void strata_owner_string(const char *what, char *out, size_t n)
-{
-	char host[64] = "localhost";
-	gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	snprintf(out, n, "%s@%s:%ld", what, host, (long)getpid());
-}
-
-bool strata_owner_is_dead(const char *owner)
-{
-	const char *at = strchr(owner, '@');
-	const char *colon = strrchr(owner, ':');
-	if (!at || !colon || colon < at)
-		return false;
-	char host[64] = "localhost";
-	gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	size_t hl = (size_t)(colon - at - 1);
-	if (hl != strlen(host) || strncmp(at + 1, host, hl) != 0)
-		return false; /* another host: only its claim expiry tells */
-	long pid = strtol(colon + 1, NULL, 10);
-	if (pid <= 0)
-		return false;
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -529,18 +505,20 @@ int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered, 
 	rc = strata_mf_intents_list(snap, a, &in, &n, err);
 	if (rc)
 		goto out;
-	int64_t now = strata_now_us();
+	strata_mf_snap_close(snap);
+	snap = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (table && in[i].table_id != table_id)
 			continue;
-		strata_claim cl;
-		strata_err tmp;
-		bool has_claim = strata_mf_claim_get(snap, in[i].table_id, in[i].part_id, in[i].bucket,
-						     &cl, &tmp) == 0;
-		bool is_alive = has_claim && cl.job_id == in[i].job_id && cl.expires_us > now &&
-				!strata_owner_is_dead(in[i].owner);
-		if (is_alive)
-			continue;
+		/* invariant 5: judge and take the job's claim in one transaction
+		 * (the snapshot above may be older than the job's commit), so a job
+		 * judged crashed can no longer commit the files removed below */
+		bool is_abandoned = false;
+		rc = strata_mf_intent_abandon(mf, in[i].job_id, &is_abandoned, err);
+		if (rc)
+			goto out;
+		if (!is_abandoned)
+			continue; /* alive, or it committed meanwhile */
 		for (uint32_t k = 0; k < in[i].npaths; k++) {
 			rc = remove_prefix(in[i].paths[k], err);
 			if (rc)
@@ -549,9 +527,6 @@ int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered, 
 		rc = strata_mf_intent_del(mf, in[i].job_id, err);
 		if (rc)
 			goto out;
-		if (has_claim && cl.job_id == in[i].job_id)
-			strata_mf_claim_release(mf, in[i].table_id, in[i].part_id, in[i].bucket,
-						in[i].job_id, &tmp);
 		LOG_WARN("recovered job %llu of %s: removed its uncommitted outputs",
 			 (unsigned long long)in[i].job_id, in[i].owner);
 		(*recovered)++;

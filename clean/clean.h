@@ -72,9 +72,7 @@ int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered,
 int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *ctl,
 		       strata_clean_result *r, strata_buf *dropped_tags, strata_err *err);
 
-/* The owner string of this process ("<what>@<host>:<pid>"), for claims. */
-void strata_owner_string(const char *what, char *out, size_t n);
-/* Whether an owner string names a process of this host that has exited. */
-bool strata_owner_is_dead(const char *owner);
+/* strata_owner_string() and strata_owner_is_dead() are in core/core.h (the
+ * manifest needs them to take over claims of dead processes). */
 
 #endif

@@ -149,8 +149,9 @@ int strata_io_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 int strata_io_pread_all(int fd, void *buf, size_t n, off_t off);
 /* fsync a directory by path. */
 int strata_io_fsync_dir(const char *dir);
-/* mkdir -p (mode 0755 unless given); existing directories are fine; the
- * parent of every directory created is fsynced. */
+/* mkdir -p (mode 0755 unless given); existing directories are fine.  The
+ * parent of every component is fsynced, of existing ones too (their creator
+ * may have died before it fsynced), once per directory per process. */
 int strata_io_mkdirs(const char *path, mode_t mode);
 
 /* ------------------------------------------------------------------------ */
@@ -212,6 +213,17 @@ typedef int64_t (*strata_clock_fn)(void *arg);
 void strata_clock_set(strata_clock_fn fn, void *arg); /* NULL: real clock */
 /* Monotonic microseconds (never replaced), for durations. */
 int64_t strata_mono_us(void);
+
+/* ------------------------------------------------------------------------ */
+/* Process owners (claims, intents)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The owner string of this process, "<what>@<host>:<pid>", into out. */
+void strata_owner_string(const char *what, char *out, size_t n);
+/* Whether an owner string names a process of this host that has exited
+ * (false for other hosts and for strings of another form: only their claim
+ * expiry tells). */
+bool strata_owner_is_dead(const char *owner);
 
 /* ------------------------------------------------------------------------ */
 /* Hashing                                                                  */

@@ -18,6 +18,11 @@
  *      both its data and its directory entry are on stable storage.
  *   3. After a failed _commit() or any _abort() the temp file is gone (the
  *      unlink is best effort; orphan GC removes what a crash leaves).
+ *   4. After strata_io_mkdirs() returns 0 every component of the path is
+ *      durable: its parent was fsynced after it was created or found — by
+ *      this call or an earlier one of this process.  A directory found
+ *      existing counts as undurable until then: the process that created it
+ *      may have died before fsyncing its parent.
  *
  * Thread safety: a handle is used by one thread at a time; the vtable pointer
  * is swapped only by tests, between operations.
@@ -27,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +193,47 @@ int strata_io_fsync_dir(const char *dir)
 	return rc;
 }
 
+/* Directories this process has made durable: it fsynced their parent after
+ * creating them or after finding them (invariant 4).  A set of path hashes,
+ * cleared when full (that only costs fsyncs again). */
+#define DURABLE_DIRS_MAX 4096
+static pthread_mutex_t durable_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t durable_dirs[DURABLE_DIRS_MAX];
+static size_t ndurable_dirs;
+
+static bool durable_dir_has(uint64_t h)
+{
+	pthread_mutex_lock(&durable_lock);
+	bool has = false;
+	for (size_t i = (size_t)(h % DURABLE_DIRS_MAX), k = 0; k < DURABLE_DIRS_MAX && !has;
+	     i = (i + 1) % DURABLE_DIRS_MAX, k++) {
+		if (durable_dirs[i] == 0)
+			break;
+		has = durable_dirs[i] == h;
+	}
+	pthread_mutex_unlock(&durable_lock);
+	return has;
+}
+
+static void durable_dir_add(uint64_t h)
+{
+	pthread_mutex_lock(&durable_lock);
+	if (ndurable_dirs >= DURABLE_DIRS_MAX * 3 / 4) {
+		memset(durable_dirs, 0, sizeof(durable_dirs));
+		ndurable_dirs = 0;
+	}
+	for (size_t i = (size_t)(h % DURABLE_DIRS_MAX);; i = (i + 1) % DURABLE_DIRS_MAX) {
+		if (durable_dirs[i] == h)
+			break;
+		if (durable_dirs[i] == 0) {
+			durable_dirs[i] = h;
+			ndurable_dirs++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&durable_lock);
+}
+
 int strata_io_mkdirs(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -200,12 +247,19 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 			*p = '\0';
-			int rc = strata_io()->mkdir(tmp, mode);
-			if (rc < 0 && rc != -EEXIST)
-				return rc;
-			if (rc == 0) {
-				/* a new directory entry is durable only once its
-				 * parent is fsynced */
+			uint64_t h = strata_hash64(tmp, strlen(tmp)) | 1;
+			/* always try the mkdir: a directory removed since (by an
+			 * operator, a test) must come back; the cache only saves
+			 * the fsync of one found existing */
+			int mrc = strata_io()->mkdir(tmp, mode);
+			if (mrc < 0 && mrc != -EEXIST)
+				return mrc;
+			bool is_found = mrc == -EEXIST;
+			if (!is_found || !durable_dir_has(h)) {
+				int rc;
+				/* invariant 4: a directory entry is durable only once its
+				 * parent is fsynced — also one found existing, which a
+				 * process killed between its mkdir and that fsync left */
 				char *slash = strrchr(tmp, '/');
 				if (slash && slash != tmp) {
 					*slash = '\0';
@@ -214,8 +268,13 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 				} else {
 					rc = strata_io_fsync_dir(slash ? "/" : ".");
 				}
-				if (rc < 0)
+				/* an existing ancestor strata did not make (/, /var, a
+				 * directory this user may not read) can refuse: nothing
+				 * more to do there; real I/O errors still count */
+				if (rc < 0 && !(is_found && (rc == -EACCES || rc == -EPERM ||
+							    rc == -EINVAL || rc == -EROFS)))
 					return rc;
+				durable_dir_add(h);
 			}
 			*p = c;
 			if (c == '\0')

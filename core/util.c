@@ -8,9 +8,15 @@
  * Clock: strata_now_us() is the wall clock unless a test installs its own, so
  * retention boundaries can be moved without sleeping.  The pointer pair is
  * swapped only while no other thread reads it (start-up and tests).
+ *
+ * Owners: claims and intents name the process holding them as
+ * "<what>@<host>:<pid>", so a process of the same host can tell that the
+ * holder died (kill -9, power cut) instead of waiting for the claim to expire.
  */
 #include "core.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -281,4 +287,32 @@ void strata_arena_free(strata_arena *a)
 		return;
 	strata_arena_reset(a);
 	free(a);
+}
+
+/* ---- process owners ------------------------------------------------------ */
+
+void strata_owner_string(const char *what, char *out, size_t n)
+{
+	char host[64] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, n, "%s@%s:%ld", what, host, (long)getpid());
+}
+
+bool strata_owner_is_dead(const char *owner)
+{
+	const char *at = strchr(owner, '@');
+	const char *colon = strrchr(owner, ':');
+	if (!at || !colon || colon < at)
+		return false;
+	char host[64] = "localhost";
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	size_t hl = (size_t)(colon - at - 1);
+	if (hl != strlen(host) || strncmp(at + 1, host, hl) != 0)
+		return false; /* another host: only its claim expiry tells */
+	long pid = strtol(colon + 1, NULL, 10);
+	if (pid <= 0)
+		return false;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }

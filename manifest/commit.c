@@ -18,7 +18,14 @@
  *      only after it was marked deleted and only once no floor raise's file
  *      set includes it, so no read can resolve to a file set that silently
  *      lacks it;
- *   6. the floor of a bucket only rises.
+ *   6. the floor of a bucket only rises;
+ *   7. a bucket claim binds until it expires or its owner, a process of this
+ *      host, is gone; a claim of a dead owner is taken over at once;
+ *   8. a job commits, and renews its claim, only while it holds its claim;
+ *      recovery takes the claim of a job it judges crashed in the same
+ *      transaction that judges it (never from an older snapshot), before it
+ *      deletes the job's outputs — so a job judged crashed can never commit
+ *      outputs that recovery deletes.
  */
 #include "manifest/manifest_int.h"
 
@@ -695,11 +702,16 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		mf_key_u32(&ck, j->part_id);
 		mf_key_u32(&ck, j->bucket);
 		MDB_val key = mf_val(&ck), val;
-		if (mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val) == 0) {
-			strata_claim cl;
-			if (mf_claim_dec(&val, &cl) == 0 && cl.job_id == j->job_id)
-				rc = mf_txn_del(mf, txn, DB_CLAIMS, &ck, err);
-		}
+		strata_claim cl;
+		/* invariant 8 */
+		if (mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val) != 0 || mf_claim_dec(&val, &cl) != 0 ||
+		    cl.job_id != j->job_id)
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "job %llu lost its claim of bucket %u (taken over or "
+					    "recovered as crashed); its outputs are deleted",
+					    (unsigned long long)j->job_id, j->bucket);
+		else
+			rc = mf_txn_del(mf, txn, DB_CLAIMS, &ck, err);
 		mf_key ik = {.n = 0};
 		mf_key_u64(&ik, j->job_id);
 		if (rc == 0)
@@ -970,7 +982,8 @@ typedef struct claim_ctx {
 	uint64_t job_id;
 	int64_t ttl_us;
 	bool is_release;
-	bool is_new; /* allocate job_id first */
+	bool is_new;   /* allocate job_id first */
+	bool is_renew; /* only extend a claim the job still holds */
 } claim_ctx;
 
 static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
@@ -1002,7 +1015,21 @@ static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 			return mf_txn_del(mf, txn, DB_CLAIMS, &k, err);
 		return MF_ABORT_OK;
 	}
-	if (has && cl.job_id != c->job_id && cl.expires_us > now)
+	if (c->is_renew && (!has || cl.job_id != c->job_id))
+		/* invariant 8: a claim lost is never renewed back */
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "job %llu lost its claim of bucket %u of partition %u (taken "
+				      "over or recovered as crashed)",
+				      (unsigned long long)c->job_id, c->bucket, c->part);
+	/* invariant 7: a claim of a process of this host that died (kill -9,
+	 * power cut) is free, not held until it expires */
+	bool is_dead = has && cl.job_id != c->job_id && cl.expires_us > now &&
+		       strata_owner_is_dead(cl.owner);
+	if (is_dead)
+		LOG_WARN("claim of bucket %u of partition %u by %s (job %llu) taken over: its "
+			 "process is gone",
+			 c->bucket, c->part, cl.owner, (unsigned long long)cl.job_id);
+	if (has && cl.job_id != c->job_id && cl.expires_us > now && !is_dead)
 		return strata_err_set(err, STRATA_EBUSY,
 				      "bucket %u of partition %u is claimed by %s (job %llu) for "
 				      "another %.1f s",
@@ -1024,6 +1051,14 @@ int strata_mf_claim(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t
 {
 	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .owner = owner,
 		       .job_id = job_id, .ttl_us = ttl_us};
+	return mf_write(mf, claim_body, &c, err);
+}
+
+int strata_mf_claim_renew(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+			  const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err)
+{
+	claim_ctx c = {.table = table_id, .part = part_id, .bucket = bucket, .owner = owner,
+		       .job_id = job_id, .ttl_us = ttl_us, .is_renew = true};
 	return mf_write(mf, claim_body, &c, err);
 }
 
@@ -1093,6 +1128,61 @@ static int intent_del_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *
 int strata_mf_intent_del(strata_mf *mf, uint64_t job_id, strata_err *err)
 {
 	return mf_write(mf, intent_del_body, &job_id, err);
+}
+
+typedef struct abandon_ctx {
+	uint64_t job_id;
+	bool is_abandoned;
+} abandon_ctx;
+
+static int abandon_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	abandon_ctx *c = vctx;
+	c->is_abandoned = false;
+	mf_key ik = {.n = 0};
+	mf_key_u64(&ik, c->job_id);
+	MDB_val key = mf_val(&ik), val;
+	int rc = mdb_get(txn, mf->dbi[DB_INTENTS], &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return MF_ABORT_OK; /* committed or recovered meanwhile */
+	if (rc)
+		return mf_lmdb_err(err, rc, "read intent");
+	strata_arena *a = strata_arena_new();
+	strata_intent in;
+	if (mf_intent_dec(&val, a, &in)) {
+		strata_arena_free(a);
+		return strata_err_set(err, STRATA_ECORRUPT, "intent of job %llu is damaged",
+				      (unsigned long long)c->job_id);
+	}
+	bool is_own_dead = strata_owner_is_dead(in.owner);
+	mf_key ck = {.n = 0};
+	mf_key_u32(&ck, in.table_id);
+	mf_key_u32(&ck, in.part_id);
+	mf_key_u32(&ck, in.bucket);
+	strata_arena_free(a);
+	key = mf_val(&ck);
+	rc = mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val);
+	strata_claim cl;
+	bool has = rc == 0 && mf_claim_dec(&val, &cl) == 0 && cl.job_id == c->job_id;
+	if (rc && rc != MDB_NOTFOUND)
+		return mf_lmdb_err(err, rc, "read claim");
+	if (has && cl.expires_us > strata_now_us() && !is_own_dead)
+		return MF_ABORT_OK; /* alive */
+	c->is_abandoned = true;
+	if (!has)
+		return MF_ABORT_OK; /* nothing to change: it can no longer commit */
+	return mf_txn_del(mf, txn, DB_CLAIMS, &ck, err); /* invariant 8 */
+}
+
+int strata_mf_intent_abandon(strata_mf *mf, uint64_t job_id, bool *is_abandoned,
+			     strata_err *err)
+{
+	abandon_ctx c = {.job_id = job_id};
+	int rc = mf_write(mf, abandon_body, &c, err);
+	if (rc == MF_ABORT_OK)
+		rc = 0;
+	*is_abandoned = rc == 0 && c.is_abandoned;
+	return rc;
 }
 
 /* ---- tags ------------------------------------------------------------------------------------- */

@@ -14,7 +14,10 @@
  *   2. the map grows only while no transaction of this process is open
  *      (grow_lock held exclusively), as LMDB requires;
  *   3. a failed commit is reported, never retried blindly: only MAP_FULL and
- *      MAP_RESIZED (nothing was written) lead to a retry after growing.
+ *      MAP_RESIZED (nothing was written) lead to a retry after growing;
+ *   4. reader slots of dead processes (killed inside a read transaction) are
+ *      freed when a warehouse is opened and whenever the reader table is
+ *      full, so processes that die never starve the ones that live.
  */
 #include "manifest/manifest_int.h"
 
@@ -47,6 +50,17 @@ static void mf_free(strata_mf *mf)
 	pthread_rwlock_destroy(&mf->grow_lock);
 	free(mf->warehouse);
 	free(mf);
+}
+
+/* Invariant 4: free the reader slots of processes that died holding one. */
+int mf_readers_clear(MDB_env *env, const char *what)
+{
+	int dead = 0;
+	int rc = mdb_reader_check(env, &dead);
+	if (rc == 0 && dead > 0)
+		LOG_WARN("freed %d reader slot%s of dead processes in the %s", dead,
+			 dead == 1 ? "" : "s", what);
+	return rc;
 }
 
 static uint64_t initial_map_bytes(void)
@@ -118,6 +132,8 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 	MDB_envinfo info;
 	mdb_env_info(mf->env, &info);
 	mf->map_bytes = info.me_mapsize;
+	mf_readers_clear(mf->env, "manifest");
+	mf_readers_clear(mf->lease_env, "lease environment");
 
 	/* open (and on first use create) every sub-database once */
 	MDB_txn *txn;
@@ -233,6 +249,8 @@ static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
 	return rc;
 }
 
+void (*strata_mf_commit_hook)(bool is_after, int rc);
+
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
@@ -260,7 +278,11 @@ int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			}
 			return rc;
 		}
+		if (strata_mf_commit_hook)
+			strata_mf_commit_hook(false, 0);
 		rc = mdb_txn_commit(txn); /* invariant 1 */
+		if (strata_mf_commit_hook)
+			strata_mf_commit_hook(true, rc);
 		pthread_rwlock_unlock(&mf->grow_lock);
 		if (rc == MDB_MAP_FULL) {
 			if ((rc = mf_grow(mf, true, err)) != 0)
@@ -499,6 +521,11 @@ int strata_mf_snap_open(strata_mf *mf, strata_mf_snap **out, strata_err *err)
 		pthread_rwlock_rdlock(&mf->grow_lock);
 		MDB_txn *txn;
 		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
+		if (rc == MDB_READERS_FULL && attempt == 0) {
+			pthread_rwlock_unlock(&mf->grow_lock);
+			mf_readers_clear(mf->env, "manifest"); /* invariant 4 */
+			continue;
+		}
 		if (rc == MDB_MAP_RESIZED) {
 			pthread_rwlock_unlock(&mf->grow_lock);
 			if ((rc = mf_grow(mf, false, err)) != 0)

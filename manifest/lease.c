@@ -126,6 +126,10 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 	*n = 0;
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(mf->lease_env, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_READERS_FULL) {
+		mf_readers_clear(mf->lease_env, "lease environment");
+		rc = mdb_txn_begin(mf->lease_env, NULL, MDB_RDONLY, &txn);
+	}
 	if (rc)
 		return mf_lmdb_err(err, rc, "lease transaction");
 	MDB_cursor *cur;

@@ -335,10 +335,16 @@ int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *i
 int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
 			      size_t *expired, strata_err *err);
 
-/* Claims: one job per bucket.  STRATA_EBUSY if another unexpired claim
- * exists (its owner is in the message).  Renew extends an own claim. */
+/* Claims: one job per bucket.  Take (or extend) the claim for job_id:
+ * STRATA_EBUSY if another unexpired claim exists (its owner is in the
+ * message); the claim of a dead process of this host is taken over. */
 int strata_mf_claim(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
 		    const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err);
+/* Extend a claim job_id still holds; STRATA_ECONFLICT if it lost it (taken
+ * over, or its intent recovered as crashed) — a lost claim is never taken
+ * back by its job. */
+int strata_mf_claim_renew(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
+			  const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err);
 /* Allocate a job id and claim the bucket for it in one transaction. */
 int strata_mf_claim_new(strata_mf *mf, uint32_t table_id, uint32_t part_id, uint32_t bucket,
 			const char *owner, int64_t ttl_us, uint64_t *job_id, strata_err *err);
@@ -349,12 +355,27 @@ int strata_mf_claim_release(strata_mf *mf, uint32_t table_id, uint32_t part_id,
 int strata_mf_job_id_next(strata_mf *mf, uint64_t *job_id, strata_err *err);
 int strata_mf_intent_put(strata_mf *mf, const strata_intent *in, strata_err *err);
 int strata_mf_intent_del(strata_mf *mf, uint64_t job_id, strata_err *err);
+/* Recovery of a crashed job, first step: in one transaction, if the intent
+ * of job_id exists and the job is not alive — its claim is gone, expired or
+ * another job's, or its owner is a dead process of this host — release its
+ * claim, so it can never commit (a job commits and renews only while it
+ * holds its claim), and set *is_abandoned.  The intent stays until the
+ * caller has removed the files under its paths and called
+ * strata_mf_intent_del(), so a crash in between is recovered again. */
+int strata_mf_intent_abandon(strata_mf *mf, uint64_t job_id, bool *is_abandoned,
+			     strata_err *err);
 
 /* Tags pin a version beyond retention.  Put fails with STRATA_ERETENTION if
  * the version is no longer readable, STRATA_EEXIST if the tag exists. */
 int strata_mf_tag_put(strata_mf *mf, const char *table, const char *tag, uint64_t version,
 		      strata_err *err);
 int strata_mf_tag_del(strata_mf *mf, const char *table, const char *tag, strata_err *err);
+
+/* Test hook, NULL unless a crash test sets it: called by the committing
+ * thread just before each durable manifest commit (is_after false, rc 0) and
+ * just after it returns (is_after true, LMDB's result), so a test can kill
+ * the process inside mdb_txn_commit.  Never set it in production code. */
+extern void (*strata_mf_commit_hook)(bool is_after, int rc);
 
 /* ------------------------------------------------------------------------ */
 /* Leases (no-sync environment)                                             */

@@ -59,6 +59,8 @@ int mf_lmdb_err(strata_err *err, int rc, const char *what);
 
 /* Run fn inside one write transaction and commit it durably; grows the map
  * and retries on MDB_MAP_FULL; fn returning non-zero aborts. */
+/* Free the reader slots of dead processes (logs how many); LMDB's code. */
+int mf_readers_clear(MDB_env *env, const char *what);
 typedef int (*mf_write_fn)(strata_mf *mf, MDB_txn *txn, void *ctx, strata_err *err);
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
 

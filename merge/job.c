@@ -266,7 +266,7 @@ static int job_checkpoint(job_state *j, uint64_t bytes_now, strata_err *err)
 	int64_t ttl = ctl && ctl->claim_ttl_us ? ctl->claim_ttl_us : JOB_CLAIM_TTL_US;
 	int64_t now = strata_mono_us();
 	if (now - j->last_renew_us > ttl / 3) {
-		int rc = strata_mf_claim(strata_wh_mf(j->wh), j->v->table.id, j->v->part.id,
+		int rc = strata_mf_claim_renew(strata_wh_mf(j->wh), j->v->table.id, j->v->part.id,
 					 j->v->bucket, ctl && ctl->owner ? ctl->owner : "strata",
 					 j->job_id, ttl, err);
 		if (rc)

@@ -1140,7 +1140,7 @@ static int gov_tag(oracle *o)
 	return 0;
 }
 
-static int check_tags(oracle *o)
+int oracle_check_tags(oracle *o)
 {
 	/* a tag pins its version beyond retention: its reads must always work */
 	for (int i = 0; i < o->ntags; i++) {
@@ -1151,7 +1151,7 @@ static int check_tags(oracle *o)
 	return 0;
 }
 
-static int check_promise(oracle *o)
+int oracle_check_promise(oracle *o)
 {
 	uint64_t readable = 0, inc = 0;
 	strata_err err;
@@ -1224,7 +1224,7 @@ int oracle_gov_step(oracle *o)
 	if (rc)
 		return rc;
 	oracle_note_version(o, table_version(o));
-	if (check_promise(o) || check_tags(o))
+	if (oracle_check_promise(o) || oracle_check_tags(o))
 		return -1;
 	if (oracle_check_scan(o, o->version, NULL))
 		return -1;
@@ -1286,4 +1286,37 @@ int oracle_check_files(oracle *o)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- helpers for crash tests ------------------------------------------------------------ */
+
+void oracle_set_wh(oracle *o, strata_wh *wh)
+{
+	o->wh = wh;
+}
+
+void oracle_note_history_dropped(oracle *o, uint64_t version)
+{
+	if (version > o->last_drop)
+		o->last_drop = version;
+}
+
+void oracle_sync_tags(oracle *o)
+{
+	for (int i = 0; i < o->ntags;) {
+		strata_mf_snap *snap;
+		strata_err err;
+		strata_table_def t;
+		strata_tag tag;
+		bool has = false;
+		if (strata_mf_snap_open(strata_wh_mf(o->wh), &snap, &err) == 0) {
+			has = strata_mf_table_get(snap, o->name, &t, &err) == 0 &&
+			      strata_mf_tag_get(snap, t.id, o->tags[i].name, &tag, &err) == 0;
+			strata_mf_snap_close(snap);
+		}
+		if (has)
+			i++;
+		else
+			o->tags[i] = o->tags[--o->ntags];
+	}
 }

@@ -87,6 +87,22 @@ void oracle_set_earliest(oracle *o, uint64_t readable, uint64_t incremental);
 /* Tell the model a commit that changes no data happened (a job or clean):
  * the version reads like the one before it. */
 void oracle_note_version(oracle *o, uint64_t version);
+
+/* ---- helpers for crash tests (state changed by another process) ---------- */
+
+/* Use wh from now on (the caller reopened the warehouse). */
+void oracle_set_wh(oracle *o, strata_wh *wh);
+/* History was dropped on purpose up to version (a purge or a major
+ * compaction with --drop-history ran elsewhere): the promise allows the
+ * earliest readable version to rise to it. */
+void oracle_note_history_dropped(oracle *o, uint64_t version);
+/* Forget tags the manifest no longer has (a purge deleted them). */
+void oracle_sync_tags(oracle *o);
+/* The retention promise (see oracle_gov_step); updates the earliest
+ * readable and incremental versions the read checks accept. */
+int oracle_check_promise(oracle *o);
+/* Every tag the model knows reads exactly its version. */
+int oracle_check_tags(oracle *o);
 uint64_t oracle_version(const oracle *o);
 uint64_t oracle_steps(const oracle *o);
 uint64_t oracle_seed(const oracle *o);
