@@ -103,9 +103,10 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 				if (code > worst || worst == CLI_OK)
 					worst = code;
 			} else {
-				printf("%s p=%s b=%u: read %zu files, %llu rows, %llu bytes; wrote %zu "
+				printf("%s p=%s b=%u: read %zu file%s, %llu rows, %llu bytes; wrote %zu "
 				       "file%s, %llu rows, %llu bytes in %.3f s (version %llu)\n",
-				       plan.what, pn, b, jr.files_in, (unsigned long long)jr.rows_in,
+				       plan.what, pn, b, jr.files_in, jr.files_in == 1 ? "" : "s",
+				       (unsigned long long)jr.rows_in,
 				       (unsigned long long)jr.bytes_in, jr.files_out,
 				       jr.files_out == 1 ? "" : "s", (unsigned long long)jr.rows_out,
 				       (unsigned long long)jr.bytes_out, jr.seconds,
