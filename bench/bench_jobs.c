@@ -46,7 +46,9 @@
  * row count; STRATA_BENCH_REPEAT; STRATA_BENCH_DIR (scratch parent, else
  * $TMPDIR, else /tmp); STRATA_BENCH_NODUCK skips DuckDB;
  * STRATA_BENCH_PARTS ("1234" by default) picks the parts;
- * STRATA_BENCH_LOOKUPS (1000) and STRATA_BENCH_DUCK_LOOKUPS (200).
+ * STRATA_BENCH_LOOKUPS (1000) and STRATA_BENCH_DUCK_LOOKUPS (200);
+ * STRATA_BENCH_KEEP=1 leaves the scratch directory (the sort and
+ * major-compaction templates, the merged big table) for profiling.
  *
  * Benchmarks print; they assert nothing.  About 3-4 minutes at scale 1.
  */
@@ -84,6 +86,7 @@ static int reps = 3;
 static bool has_duck;
 static char scratch[PATH_MAX];
 static char self_exe[PATH_MAX];
+static bool is_keep; /* STRATA_BENCH_KEEP: leave the scratch directory */
 
 /* ---- small utilities --------------------------------------------------------------- */
 
@@ -118,7 +121,7 @@ static void rm_tree(const char *dir)
 
 static void cleanup(void)
 {
-	if (scratch[0])
+	if (scratch[0] && !is_keep)
 		rm_tree(scratch);
 }
 
@@ -854,7 +857,8 @@ static void bench_sort(void)
 	duck_stop(&d);
 	unlink(duck_out);
 	rm_tree(wh_dir);
-	rm_tree(tmpl);
+	if (!is_keep)
+		rm_tree(tmpl);
 
 	double dec_mb = (double)raw_len / 1e6;
 	printf("output: %llu rows, %.1f MB Parquet; decoded bytes %.1f MB (%.1f B/row)%s\n",
@@ -1020,7 +1024,8 @@ static void bench_major(void)
 		print_ratio("major compaction vs DuckDB QUALIFY ORDER BY, CPU", &dko_c, &job_c);
 	}
 	rm_tree(wh_dir);
-	rm_tree(tmpl);
+	if (!is_keep)
+		rm_tree(tmpl);
 	paths_free(paths, nf);
 	strata_schema_free(s);
 	strata_arena_free(a);
@@ -1148,6 +1153,11 @@ static void bench_big(bool do_rss, bool do_lookup)
 	       now_s() - tb, nf, (unsigned long long)total, (double)in_bytes / 1048576.0,
 	       (double)decoded / 1048576.0, (double)decoded / 1073741824.0);
 
+	if (is_keep) {
+		char tmpl[PATH_MAX + 8];
+		snprintf(tmpl, sizeof(tmpl), "%s-tmpl", wh_dir);
+		tree_copy(wh_dir, tmpl);
+	}
 	if (do_rss) {
 		char cmd[2 * PATH_MAX + 64];
 		/* through /bin/sh, and not as its last command, so that the child
@@ -1180,7 +1190,8 @@ static void bench_big(bool do_rss, bool do_lookup)
 		strata_wh_close(wh);
 	}
 	if (!do_lookup) {
-		rm_tree(wh_dir);
+		if (!is_keep)
+			rm_tree(wh_dir);
 		strata_schema_free(s);
 		return;
 	}
@@ -1277,7 +1288,8 @@ static void bench_big(bool do_rss, bool do_lookup)
 	paths_free(paths, nf);
 	strata_arena_free(a);
 	strata_schema_free(s);
-	rm_tree(wh_dir);
+	if (!is_keep)
+		rm_tree(wh_dir);
 }
 
 int main(int argc, char **argv)
@@ -1298,6 +1310,7 @@ int main(int argc, char **argv)
 		reps = 1;
 	if (reps > MAXREPS)
 		reps = MAXREPS;
+	is_keep = getenv("STRATA_BENCH_KEEP") != NULL;
 	const char *parts = getenv("STRATA_BENCH_PARTS") ? getenv("STRATA_BENCH_PARTS") : "1234";
 	const char *base = getenv("STRATA_BENCH_DIR");
 	if (!base)
