@@ -218,6 +218,10 @@ typedef struct strata_write_opts {
 	uint64_t row_group_bytes;  /* Parquet, default 64 MiB */
 	uint64_t page_bytes;       /* Parquet, default 1 MiB */
 	uint64_t dict_max_bytes;   /* Parquet dictionary fallback, default 1 MiB */
+	uint64_t buffer_bytes;     /* Parquet: compressed pages of the open row
+				      group kept in memory; beyond it they wait
+				      in an unlinked temp file next to the
+				      output (0: 8 MiB) */
 	uint64_t avro_block_bytes; /* Avro block buffer; must hold the largest
 				      record (0: 64 KiB) */
 } strata_write_opts;

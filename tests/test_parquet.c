@@ -1560,6 +1560,69 @@ static void test_describe(void)
 
 /* ---- I/O faults -------------------------------------------------------------------- */
 
+/* Row groups bigger than the writer's page buffer spill to an unlinked
+ * temporary file and come back in order: the file is byte for byte the one
+ * written without spilling, nothing is left in the directory, and every
+ * failed open, write or read-back of the spill fails the file cleanly. */
+static void test_spill(void)
+{
+	strata_schema *s = all_types_schema();
+	strata_write_opts o;
+	opts_small(&o);
+	o.row_group_bytes = 1 << 20; /* several spills per row group */
+	const char *dir = tu_tmpdir();
+	char a[PATH_MAX], b[PATH_MAX];
+	snprintf(a, sizeof(a), "%s/kept.parquet", dir);
+	snprintf(b, sizeof(b), "%s/spilled.parquet", dir);
+	gen g;
+	memset(&g, 0, sizeof(g));
+	strata_err e;
+	const uint64_t n = 30000;
+	CU_ASSERT_EQUAL_FATAL(write_file(a, s, &o, n, gen_all, &g, NULL, &e), 0);
+	o.buffer_bytes = 16 << 10;
+	tu_fault_arm(TU_OP_PWRITE, 0, 0, false);
+	CU_ASSERT_EQUAL_FATAL(write_file(b, s, &o, n, gen_all, &g, NULL, &e), 0);
+	int writes = tu_fault_calls(TU_OP_PWRITE), reads = tu_fault_calls(TU_OP_PREAD);
+	tu_fault_disarm();
+	CU_ASSERT(reads > 0); /* it did spill */
+	size_t la, lb;
+	char *da = tu_read_file(a, &la), *db = tu_read_file(b, &lb);
+	CU_ASSERT_FATAL(da && db);
+	CU_ASSERT(la == lb && memcmp(da, db, la) == 0);
+	free(da);
+	free(db);
+	check_file(b, s, s, n, gen_all, &g);
+	CU_ASSERT_EQUAL(tu_count_files(dir, NULL), 2);
+	unlink(a);
+	unlink(b);
+	struct {
+		tu_op op;
+		int at;
+	} cases[] = {
+		{TU_OP_OPEN, 2}, /* the spill file */
+		{TU_OP_PREAD, 1},
+		{TU_OP_PREAD, reads},
+		{TU_OP_PWRITE, 1},
+		{TU_OP_PWRITE, writes / 3},
+		{TU_OP_PWRITE, writes / 2},
+		{TU_OP_PWRITE, writes - 1},
+	};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
+		tu_fault_arm(cases[i].op, cases[i].at, EIO, false);
+		int rc = write_file(b, s, &o, n, gen_all, &g, NULL, &e);
+		bool fired = tu_fault_fired();
+		tu_fault_disarm();
+		CU_ASSERT(fired);
+		if (rc == 0)
+			fprintf(stderr, "spill fault %zu (%s #%d) did not fail the write\n", i,
+				tu_op_name(cases[i].op), cases[i].at);
+		CU_ASSERT(rc < 0);
+		CU_ASSERT(e.msg[0] != '\0');
+		CU_ASSERT_EQUAL(tu_count_files(dir, NULL), 0);
+	}
+	strata_schema_free(s);
+}
+
 static void test_io_faults(void)
 {
 	strata_schema *s = all_types_schema();
@@ -2244,6 +2307,7 @@ static void register_parquet(void)
 	TU_ADD(s, test_hostile_files);
 	TU_ADD(s, test_describe);
 	TU_ADD(s, test_io_faults);
+	TU_ADD(s, test_spill);
 	TU_ADD(s, test_bytes_estimate);
 	TU_ADD(s, test_duckdb_reads_ours);
 	TU_ADD(s, test_duckdb_metadata);
