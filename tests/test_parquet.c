@@ -660,6 +660,56 @@ static const col_def random_cols[] = {
 static const col_def dict_cols[] = {
 	{"pk", STRATA_T_LONG, 0}, {"s", STRATA_T_STRING, -1}, {"n", STRATA_T_LONG, -1}};
 
+/* Short strings are dictionary keys by their bytes (held in the hash slot),
+ * longer ones by hash: values of every length 0..14 that differ in one byte
+ * anywhere, or only in length, or hold 0x00 bytes, must each keep their own
+ * dictionary entry. */
+static void gen_short(uint64_t i, gen *g, strata_row *r)
+{
+	strata_value *v = g->vals;
+	memset(v, 0, sizeof(strata_value) * 3);
+	v[0].v.i64 = (int64_t)i;
+	uint32_t n = (uint32_t)(i % 15);            /* 0..14 bytes */
+	uint32_t pos = n ? (uint32_t)(i / 15) % n : 0; /* the byte that differs */
+	uint8_t mark = (uint8_t)((i / 15 / 16) % 3); /* 0x00, 'b' or 0xff */
+	memset(g->sbuf, 'a', n);
+	if (n)
+		g->sbuf[pos] = mark == 0 ? 0 : mark == 1 ? 'b' : 0xff;
+	v[1].v.s.ptr = g->sbuf;
+	v[1].v.s.len = n;
+	v[2].v.i64 = (int64_t)(n * 1000 + pos * 10 + mark);
+	r->ncols = 3;
+	r->vals = v;
+	r->seq = 1;
+	r->op = 0;
+}
+
+static void test_dict_short_strings(void)
+{
+	strata_schema *s = mk_schema(1, dict_cols, 3);
+	strata_write_opts o;
+	strata_write_opts_default(&o, STRATA_FMT_PARQUET);
+	const char *dir = tu_tmpdir();
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/short.parquet", dir);
+	gen g;
+	memset(&g, 0, sizeof(g));
+	strata_err e;
+	/* ~500 distinct values, each repeated: the column keeps its dictionary */
+	CU_ASSERT_EQUAL_FATAL(write_file(path, s, &o, 40000, gen_short, &g, NULL, &e), 0);
+	check_file(path, s, s, 40000, gen_short, &g);
+	meta m;
+	CU_ASSERT_EQUAL_FATAL(meta_read(path, &m), 0);
+	const pq_column_meta *cm = &m.fm.row_groups[0].cols[1].meta;
+	bool is_dict = false;
+	for (uint32_t k = 0; k < cm->nenc_stats; k++)
+		is_dict |= cm->enc_stats[k].page_type == PQ_DATA_PAGE &&
+			   cm->enc_stats[k].encoding == PQ_RLE_DICTIONARY;
+	CU_ASSERT(is_dict);
+	meta_free(&m);
+	strata_schema_free(s);
+}
+
 /* Incompressible pages are stored as raw zstd frames; they decode. */
 static void test_raw_zstd_frames(void)
 {
@@ -2296,6 +2346,7 @@ static void register_parquet(void)
 	TU_ADD(s, test_roundtrip_edges);
 	TU_ADD(s, test_large_binary);
 	TU_ADD(s, test_dict_fallback);
+	TU_ADD(s, test_dict_short_strings);
 	TU_ADD(s, test_raw_zstd_frames);
 	TU_ADD(s, test_history_and_deletes);
 	TU_ADD(s, test_projection_evolution);
