@@ -475,8 +475,23 @@ typedef struct cur {
 	size_t n, off;
 } cur;
 
-static int cur_long(cur *c, int64_t *out)
+static inline int cur_long(cur *c, int64_t *out)
 {
+	if (c->n - c->off >= 10) {
+		/* the longest varint fits: no bound check per byte */
+		const uint8_t *p = c->p + c->off;
+		uint64_t v = 0;
+		for (int i = 0; i < 10; i++) {
+			uint8_t b = p[i];
+			v |= (uint64_t)(b & 0x7f) << (7 * i);
+			if (!(b & 0x80)) {
+				c->off += (size_t)i + 1;
+				*out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+				return 0;
+			}
+		}
+		return -1;
+	}
 	uint64_t v = 0;
 	for (int shift = 0; shift < 70; shift += 7) {
 		if (c->off >= c->n)

@@ -104,8 +104,8 @@ int strata_fwriter_add(strata_fwriter *w, const strata_row *row, strata_err *err
 		return rc;
 	/* invariant 1 */
 	if (w->st.rows > 0) {
-		int c = strata_key_cmp(w->key_prev.data, w->key_prev.len, w->key_cur.data,
-				       w->key_cur.len);
+		int c = strata_key_cmp_inline(w->key_prev.data, w->key_prev.len, w->key_cur.data,
+					      w->key_cur.len);
 		if (c > 0 || (c == 0 && (!w->has_seq || row->seq >= w->seq_prev))) {
 			return strata_err_set(err, STRATA_EINVAL,
 					      "\"%s\": records out of order (%s)", w->path,
@@ -313,6 +313,13 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 		if (r->frow.op != STRATA_OP_UPSERT && r->frow.op != STRATA_OP_DELETE)
 			return strata_err_set(err, STRATA_ECORRUPT, "\"%s\": record with _op %d",
 					      r->path, r->frow.op);
+		/* the last record's key becomes key_prev by a swap, not a copy
+		 * (the key lent by the last call is not used after this one) */
+		if (r->has_prev) {
+			strata_buf t = r->key_prev;
+			r->key_prev = r->key;
+			r->key = t;
+		}
 		strata_buf_reset(&r->key);
 		if (r->fs->nkeys > 0) {
 			strata_err kerr;
@@ -322,8 +329,8 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 						      kerr.msg);
 			/* invariant 3 */
 			if (r->has_prev) {
-				int c = strata_key_cmp(r->key_prev.data, r->key_prev.len,
-						       r->key.data, r->key.len);
+				int c = strata_key_cmp_inline(r->key_prev.data, r->key_prev.len,
+							      r->key.data, r->key.len);
 				if (c > 0 || (c == 0 && r->frow.seq >= r->seq_prev))
 					return strata_err_set(err, STRATA_ECORRUPT,
 							      "\"%s\": records out of order after "
@@ -331,8 +338,6 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 							      r->path,
 							      (unsigned long long)r->decoded - 1);
 			}
-			strata_buf_reset(&r->key_prev);
-			strata_buf_append(&r->key_prev, r->key.data, r->key.len);
 			r->seq_prev = r->frow.seq;
 			r->has_prev = true;
 			if (r->is_seeking) {

@@ -171,6 +171,23 @@ void strata_key_to_json(const strata_schema *s, const uint8_t *key, size_t len,
 			strata_buf *out);
 /* memcmp order with length tie-break. */
 int strata_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* The same, inline, deciding on the first 8 bytes as one big-endian word
+ * when both keys have them (most keys differ there: a BIGINT key is exactly
+ * 8 bytes): for the per-record compares of merges, readers and writers. */
+static inline int strata_key_cmp_inline(const uint8_t *a, size_t alen, const uint8_t *b,
+					size_t blen)
+{
+	if (alen >= 8 && blen >= 8) {
+		uint64_t x, y;
+		__builtin_memcpy(&x, a, 8);
+		__builtin_memcpy(&y, b, 8);
+		if (x != y)
+			return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+		if (alen == 8 && blen == 8)
+			return 0;
+	}
+	return strata_key_cmp(a, alen, b, blen);
+}
 
 /* ------------------------------------------------------------------------ */
 /* File statistics and the distinct-key sketch                             */
@@ -218,6 +235,10 @@ typedef struct strata_write_opts {
 	uint64_t row_group_bytes;  /* Parquet, default 64 MiB */
 	uint64_t page_bytes;       /* Parquet, default 1 MiB */
 	uint64_t dict_max_bytes;   /* Parquet dictionary fallback, default 1 MiB */
+	uint64_t buffer_bytes;     /* Parquet: compressed pages of the open row
+				      group kept in memory; beyond it they wait
+				      in an unlinked temp file next to the
+				      output (0: 8 MiB) */
 	uint64_t avro_block_bytes; /* Avro block buffer; must hold the largest
 				      record (0: 64 KiB) */
 } strata_write_opts;

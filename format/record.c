@@ -570,14 +570,22 @@ int strata_key_encode(const strata_schema *s, const strata_row *row,
 			strata_buf_putc(out, v->v.b ? 1 : 0);
 			break;
 		case STRATA_T_STRING:
-		case STRATA_T_BYTES:
-			for (uint32_t i = 0; i < v->v.s.len; i++) {
-				strata_buf_putc(out, v->v.s.ptr[i]);
-				if (v->v.s.ptr[i] == 0)
-					strata_buf_putc(out, 0xff);
+		case STRATA_T_BYTES: {
+			/* runs without 0x00 at once; each 0x00 becomes 0x00 0xff */
+			const uint8_t *p = v->v.s.ptr, *end = p + v->v.s.len;
+			while (p < end) {
+				const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+				size_t run = (size_t)((z ? z : end) - p);
+				strata_buf_append(out, p, run);
+				p += run;
+				if (z) {
+					strata_buf_append(out, "\0\xff", 2);
+					p++;
+				}
 			}
 			strata_buf_putc(out, 0);
 			break;
+		}
 		}
 		if (out->len - start > STRATA_MAX_KEY_BYTES)
 			return strata_err_set(err, STRATA_ELIMIT,

@@ -47,7 +47,7 @@ struct strata_merge {
 static int src_cmp(const strata_merge *m, size_t a, size_t b)
 {
 	const merge_src *x = &m->src[a], *y = &m->src[b];
-	int c = strata_key_cmp(x->key, x->key_len, y->key, y->key_len);
+	int c = strata_key_cmp_inline(x->key, x->key_len, y->key, y->key_len);
 	if (c)
 		return c;
 	if (x->row->seq != y->row->seq)
@@ -163,7 +163,8 @@ int strata_merge_next(strata_merge *m, const strata_row **row, const uint8_t **k
 	while (m->nheap > 0) {
 		merge_src *s = &m->src[m->heap[0]];
 		bool is_same_key = m->has_cur && s->key_len == m->cur_key.len &&
-				   memcmp(s->key, m->cur_key.data, s->key_len) == 0;
+				   strata_key_cmp_inline(s->key, s->key_len, m->cur_key.data,
+							 m->cur_key.len) == 0;
 		if (!is_same_key) {
 			strata_buf_reset(&m->cur_key);
 			strata_buf_append(&m->cur_key, s->key, s->key_len);

@@ -19,8 +19,10 @@
  *   2. outputs are durable (fsync, rename, fsync dir) before the commit that
  *      names them; the commit checks every input is still live and the
  *      schema version unchanged, else STRATA_ECONFLICT and nothing changes;
- *   3. memory is bounded by the merge (one current record per input) plus the
- *      Parquet writer's row-group buffer, independent of input sizes;
+ *   3. memory is bounded by the merge (one current record, i.e. one page
+ *      per column, per input) plus the Parquet writer's page buffer (8 MiB;
+ *      larger row groups spill to an unlinked temp file), independent of
+ *      input sizes and of write.parquet.row-group.bytes;
  *   4. columns dropped after the bucket's floor (as it will be after the
  *      job) are kept in the outputs, so reads at versions before the drop
  *      still see their values;
