@@ -189,7 +189,8 @@ FUZZ_JOBS    ?= 1
 FUZZ_TARGET  ?= avro
 FUZZ_TARGETS := parquet avro config admin jsonl
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
-                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+                -fsanitize=address,undefined,float-cast-overflow \
+                -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # per target: seconds in fuzz-ci, largest input

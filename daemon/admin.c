@@ -287,6 +287,13 @@ static int admin_parse(uid_t daemon_uid, const stratad_peer *peer, const char *l
 		       strata_arena *a, admin_parsed *p, strata_err *err)
 {
 	memset(p, 0, sizeof(*p));
+	/* every reply is JSON, which holds UTF-8 only: a line with other bytes
+	 * would give replies that lose their "error" (jansson refuses the
+	 * string) or echo bytes a client cannot decode */
+	json_t *probe = json_string(line);
+	if (!probe)
+		return strata_err_set(err, STRATA_EINVAL, "the command line is not valid UTF-8");
+	json_decref(probe);
 	int rc = tokenize(line, a, p->argv, &p->argc, err);
 	if (rc == 0 && p->argc == 0)
 		rc = strata_err_set(err, STRATA_EINVAL, "empty command (try help)");
@@ -719,9 +726,12 @@ static int cmd_queue(cmd_ctx *x)
 			json_array_append_new(ids, json_integer((json_int_t)j->id));
 		}
 	} else {
-		if (t->purge_job)
+		if (t->purge_job) {
+			json_decref(ids);
+			json_decref(skipped);
 			return strata_err_set(x->err, STRATA_EBUSY, "a purge of %s is queued or running (job %"
 					      PRIu64 ")", table, t->purge_job->id);
+		}
 		for (size_t i = 0; i < t->nb; i++) {
 			dbucket *b = &t->b[i];
 			if ((part_spec && strcmp(b->part_name, want) != 0) ||
