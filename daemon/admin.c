@@ -30,7 +30,11 @@
  *   3. every command and every refusal is logged with uid and pid;
  *   4. connections are bounded (max_clients) and so are lines; a watcher that
  *      falls D_WATCH_BACKLOG_MAX behind is dropped, and one that leaves
- *      mid-stream is simply freed.
+ *      mid-stream is simply freed;
+ *   5. so are replies: a client that sends commands without reading their
+ *      replies is not read while more than D_REPLY_BACKLOG_MAX bytes of them
+ *      wait (the kernel then pushes back on its writes), and one that
+ *      half-closes its end still gets every reply before the close.
  * Loop thread only.
  */
 #include "daemon/daemon_int.h"
@@ -474,6 +478,19 @@ static json_t *table_json(const stratad *d, const dtable *t, int64_t now)
 	} else {
 		json_object_set_new(o, "oldest_pin", json_null());
 	}
+	json_t *bad = json_array();
+	for (size_t i = 0; i < t->nb; i++) {
+		const dbucket *b = &t->b[i];
+		if (!b->is_corrupt)
+			continue;
+		json_t *c = json_object();
+		json_object_set_new(c, "partition", json_string(*b->part_name ? b->part_name : "_"));
+		json_object_set_new(c, "bucket", json_integer(b->bucket));
+		json_object_set_new(c, "error", json_string(b->corrupt_error));
+		json_object_set_new(c, "since_s", json_real((double)(now - b->corrupt_since_us) / 1e6));
+		json_array_append_new(bad, c);
+	}
+	json_object_set_new(o, "corrupt_buckets", bad);
 	json_object_set_new(o, "buckets_due", json_integer((json_int_t)t->due));
 	json_object_set_new(o, "buckets_backing_off", json_integer((json_int_t)t->backing_off));
 	(void)d;
@@ -889,16 +906,36 @@ static void client_close_after_write(dclient *c)
 		client_free(c);
 }
 
+static void read_cb(struct bufferevent *bev, void *arg);
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	dclient *c = arg;
-	if (c->is_closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+	if (c->is_closing && pending == 0) {
 		client_free(c);
+		return;
+	}
+	if (c->is_read_paused && pending <= D_REPLY_BACKLOG_MAX / 2) { /* invariant 5 */
+		c->is_read_paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		if (c->is_closing)
+			return; /* the write callback comes again at 0 and frees it */
+		bufferevent_enable(bev, EV_READ);
+		read_cb(bev, c); /* the lines that waited in the input buffer */
+	}
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	dclient *c = arg;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->is_closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* invariant 5: a half-closed client still gets its replies; lines it
+		 * sent but that wait behind a paused read are dropped with it */
+		client_close_after_write(c);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (c->is_watching)
 			LOG_DEBUG("admin: watcher uid %u pid %d left", (unsigned)c->peer.uid, (int)c->peer.pid);
@@ -921,6 +958,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	dclient *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (!c->is_closing) {
+		if (!c->is_watching &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > D_REPLY_BACKLOG_MAX) {
+			/* invariant 5: read again once the client has read half of it */
+			c->is_read_paused = true;
+			bufferevent_disable(bev, EV_READ);
+			bufferevent_setwatermark(bev, EV_WRITE, D_REPLY_BACKLOG_MAX / 2, 0);
+			return;
+		}
 		size_t n = 0;
 		char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 		if (!line) {
