@@ -5,6 +5,9 @@
 #                   every CUnit suite (prints each summary)
 #   make asan       the whole suite under ASan+UBSan (build-asan/)
 #   make bench      benchmarks (not tests: they print ratios, assert nothing)
+#   make valgrind   job and daemon suites (and stratad) under memcheck
+#   make soak       a long mixed run against a real stratad (SOAK_SECONDS)
+#   make fuzz       libFuzzer targets; make fuzz-ci runs each briefly
 #   make demo       build, start stratad on ./var and show it governing a table
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -164,6 +167,37 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- soak --------------------------------------------------------------------
+#
+#   make soak      tests/soak.c: oracle writers, a `strata write` process,
+#                  readers and a real stratad on one warehouse for
+#                  SOAK_SECONDS (600), then a clean stop and the oracle
+#                  check; prints operations, jobs, conflicts and anomalies
+#                  (which must be 0).  Not part of `make test`.
+SOAK_SECONDS ?= 600
+
+.PHONY: soak
+soak: deps all $(BUILD)/tests/soak
+	@SOAK_SECONDS=$(SOAK_SECONDS) STRATA_BUILD=$(BUILD) $(BUILD)/tests/soak
+
+# ---- valgrind ----------------------------------------------------------------
+#
+#   make valgrind  the job and daemon suites under valgrind's memcheck
+#                  (--leak-check=full, errors and definite leaks fail), and
+#                  the stratad they spawn under it too (tests/run-valgrind):
+#                  0 errors and 0 definite leaks in every process, or it
+#                  fails.  Not part of `make test` (it takes a while).
+#                  VALGRIND_SUITES picks other suites.
+VALGRIND_SUITES ?= test_jobs test_clean test_daemon
+
+.PHONY: valgrind
+valgrind: deps all $(VALGRIND_SUITES:%=$(BUILD)/tests/%)
+	@command -v valgrind >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y valgrind || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y valgrind; }; }
+	@tests/run-valgrind $(BUILD) $(VALGRIND_SUITES:%=$(BUILD)/tests/%)
 
 # ---- fuzzing -----------------------------------------------------------------
 #
