@@ -58,6 +58,25 @@ static void mf_free(strata_mf *mf)
 	free(mf);
 }
 
+void (*strata_mf_open_hook)(const char *warehouse);
+
+static uint64_t mf_map_size(MDB_env *env)
+{
+	MDB_envinfo info;
+	mdb_env_info(env, &info);
+	return info.me_mapsize;
+}
+
+/* Whether n bytes of address space can be mapped now (invariant 4). */
+static bool can_map(uint64_t n)
+{
+	void *p = mmap(NULL, (size_t)n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, (size_t)n);
+	return true;
+}
+
 static uint64_t initial_map_bytes(void)
 {
 	const char *s = getenv("STRATA_MF_MAP_BYTES");
@@ -124,13 +143,22 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 	rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
 	if (rc)
 		goto fail;
-	MDB_envinfo info;
-	mdb_env_info(mf->env, &info);
-	mf->map_bytes = info.me_mapsize;
+	if (strata_mf_open_hook)
+		strata_mf_open_hook(warehouse);
 
 	/* open (and on first use create) every sub-database once */
 	MDB_txn *txn;
-	rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+	for (int attempt = 0;; attempt++) {
+		rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+		/* another process grew the map past ours since mdb_env_open():
+		 * adopt its size (no transaction of ours is open) */
+		if (rc != MDB_MAP_RESIZED || attempt >= 8 || !can_map(mf_map_size(mf->env) * 2) ||
+		    mdb_env_set_mapsize(mf->env, 0) != 0)
+			break;
+	}
+	MDB_envinfo info;
+	mdb_env_info(mf->env, &info);
+	mf->map_bytes = info.me_mapsize;
 	if (rc) {
 		rc = mf_lmdb_err(err, rc, "opening sub-databases");
 		goto fail;
@@ -219,16 +247,6 @@ static uint64_t map_max_bytes(bool *is_env)
 		}
 	}
 	return MF_MAP_MAX_BYTES;
-}
-
-/* Whether n bytes of address space can be mapped now (invariant 4). */
-static bool can_map(uint64_t n)
-{
-	void *p = mmap(NULL, (size_t)n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	munmap(p, (size_t)n);
-	return true;
 }
 
 static int broken_err(strata_mf *mf, strata_err *err)

@@ -441,6 +441,72 @@ static void test_daemon_map_full(void)
 	unsetenv("STRATA_MF_MAP_MAX_BYTES");
 }
 
+/* ---- opening while another process grows the map ---------------------------------------------------- */
+
+static char grow_wh[PATH_MAX];
+
+/* The hook: in a child, grow the warehouse's data past 1 MiB (the map the
+ * opening handle has) and wait for it. */
+static void grow_in_child(const char *warehouse)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		strata_mf_open_hook = NULL;
+		setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
+		strata_wh *wh;
+		strata_err e;
+		if (strata_wh_open(grow_wh, false, &wh, &e) != 0)
+			_exit(2);
+		int k = 0;
+		uint64_t map = 0, used = 0;
+		while (used < (3u << 19) && k < 1000) { /* 1.5 MiB of pages in use */
+			if (put_long_key(wh, "t", k++, &e) != 0)
+				_exit(3);
+			strata_mf_usage(strata_wh_mf(wh), &map, &used);
+		}
+		strata_wh_close(wh);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fprintf(stderr, "\nthe growing child failed (%d)\n", st);
+	(void)warehouse;
+}
+
+/* Bug fix (found by a flaky test_two_processes_growing_map in
+ * tests/test_manifest.c): opening a warehouse failed with "opening
+ * sub-databases failed: MDB_MAP_RESIZED" when another process had grown the
+ * map past this one's between mdb_env_open() and the first transaction. */
+static void test_open_while_another_grows(void)
+{
+	snprintf(grow_wh, sizeof(grow_wh), "%s/wh", tu_tmpdir());
+	setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(grow_wh, true, &wh, &e), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
+						  NULL, NULL, props, 1, &e),
+			      0);
+	strata_wh_close(wh);
+	strata_mf_open_hook = grow_in_child;
+	int rc = strata_wh_open(grow_wh, false, &wh, &e);
+	strata_mf_open_hook = NULL;
+	if (rc)
+		fprintf(stderr, "\nopen: %s\n", e.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	/* it reads what the other process wrote, and writes on */
+	uint64_t map, used;
+	strata_mf_usage(strata_wh_mf(wh), &map, &used);
+	CU_ASSERT(map >= 2u << 20);
+	CU_ASSERT(table_version(wh, "t") > 100);
+	CU_ASSERT_EQUAL(put_long_key(wh, "t", 5000, &e), 0);
+	strata_wh_close(wh);
+	unsetenv("STRATA_MF_MAP_BYTES");
+}
+
 /* ---- registration ---------------------------------------------------------------------------------- */
 
 static int suite_init(void)
@@ -456,6 +522,7 @@ static void register_mapfull(void)
 	TU_ADD(s, test_no_address_space);
 	TU_ADD(s, test_disk_full);
 	TU_ADD(s, test_daemon_map_full);
+	TU_ADD(s, test_open_while_another_grows);
 }
 
 TU_MAIN(register_mapfull)
