@@ -5,6 +5,9 @@
 #                   every CUnit suite (prints each summary)
 #   make asan       the whole suite under ASan+UBSan (build-asan/)
 #   make bench      benchmarks (not tests: they print ratios, assert nothing)
+#   make valgrind   job and daemon suites (and stratad) under memcheck
+#   make soak       a long mixed run against a real stratad (SOAK_SECONDS)
+#   make fuzz       libFuzzer targets; make fuzz-ci runs each briefly
 #   make demo       build, start stratad on ./var and show it governing a table
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -165,40 +168,106 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# ---- fuzzing (parquet helper) ------------------------------------------------
+# ---- soak --------------------------------------------------------------------
 #
-#   make fuzz      build build-fuzz/fuzz_parquet: libFuzzer + ASan + UBSan, the
-#                  library sources compiled with clang
-#   make fuzz-ci   run it FUZZ_SECONDS (60) on the seed corpus; new inputs go
-#                  to build-fuzz/corpus, crashes to build-fuzz/crash-*
+#   make soak      tests/soak.c: oracle writers, a `strata write` process,
+#                  readers and a real stratad on one warehouse for
+#                  SOAK_SECONDS (600), then a clean stop and the oracle
+#                  check; prints operations, jobs, conflicts and anomalies
+#                  (which must be 0).  Not part of `make test`.
+SOAK_SECONDS ?= 600
+
+.PHONY: soak
+soak: deps all $(BUILD)/tests/soak
+	@SOAK_SECONDS=$(SOAK_SECONDS) STRATA_BUILD=$(BUILD) $(BUILD)/tests/soak
+
+# ---- valgrind ----------------------------------------------------------------
+#
+#   make valgrind  the job and daemon suites under valgrind's memcheck
+#                  (--leak-check=full, errors and definite leaks fail), and
+#                  the stratad they spawn under it too (tests/run-valgrind):
+#                  0 errors and 0 definite leaks in every process, or it
+#                  fails.  Not part of `make test` (it takes a while).
+#                  VALGRIND_SUITES picks other suites.
+VALGRIND_SUITES ?= test_jobs test_clean test_daemon
+
+.PHONY: valgrind
+valgrind: deps all $(VALGRIND_SUITES:%=$(BUILD)/tests/%)
+	@command -v valgrind >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y valgrind || \
+		{ $$SUDO apt-get update && $$SUDO apt-get install -y valgrind; }; }
+	@tests/run-valgrind $(BUILD) $(VALGRIND_SUITES:%=$(BUILD)/tests/%)
+
+# ---- fuzzing -----------------------------------------------------------------
+#
+#   make fuzz      build every libFuzzer target (clang, ASan + UBSan; the
+#                  library sources compiled with clang into build-fuzz/):
+#                    fuzz_parquet  the Parquet reader
+#                    fuzz_avro     the Avro row-file reader
+#                    fuzz_config   stratad's config parser (a whole file)
+#                    fuzz_admin    the admin tokenizer, table and dispatcher
+#                    fuzz_jsonl    `strata write`'s JSON lines into a transaction
+#   make fuzz-ci   run each briefly on its seed corpus (tests/fuzz/corpus/T):
+#                  60 s for parquet and avro, 30 s for the others; FUZZ_SECONDS
+#                  sets one duration for all.  New inputs go to
+#                  build-fuzz/corpus/T, findings to build-fuzz/T-crash-* etc.
+#                  (copy them into tests/fuzz/corpus/T/: `make test` replays
+#                  them).
+#   make fuzz-run FUZZ_TARGET=avro FUZZ_SECONDS=3600 FUZZ_JOBS=2
+#                  a long run of one target.
 FUZZ_DIR     := build-fuzz
 FUZZ_CC      ?= clang
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?=
+FUZZ_JOBS    ?= 1
+FUZZ_TARGET  ?= avro
+FUZZ_TARGETS := parquet avro config admin jsonl
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
-                -fsanitize=address,undefined -fno-sanitize-recover=undefined
+                -fsanitize=address,undefined,float-cast-overflow \
+                -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+# per target: seconds in fuzz-ci, largest input
+fuzz_secs     = $(or $(FUZZ_SECONDS),$(if $(filter parquet avro,$(1)),60,30))
+fuzz_maxlen   = $(if $(filter parquet avro,$(1)),65536,$(if $(filter admin,$(1)),8192,16384))
+fuzz_dict     = $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict)
 
-.PHONY: fuzz fuzz-ci
+.PHONY: fuzz fuzz-ci fuzz-run
 
-fuzz: $(FUZZ_DIR)/fuzz_parquet
+fuzz: $(FUZZ_BINS)
 
 $(FUZZ_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-# through an archive, like libstrata.a: only the objects the target needs
+# an archive, so a target links only the objects it needs (cli/ wants main.c)
 $(FUZZ_DIR)/libstrata.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_DIR)/fuzz_parquet: $(FUZZ_DIR)/tests/fuzz/fuzz_parquet.o $(FUZZ_DIR)/libstrata.a
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/libstrata.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
+# one target: $(1)
+define fuzz_run_one
+	@mkdir -p $(FUZZ_DIR)/corpus/$(1)
+	$(FUZZ_DIR)/fuzz_$(1) -max_total_time=$(call fuzz_secs,$(1)) -timeout=10 \
+		-rss_limit_mb=2048 -max_len=$(call fuzz_maxlen,$(1)) -print_final_stats=1 \
+		$(call fuzz_dict,$(1)) -artifact_prefix=$(FUZZ_DIR)/$(1)- \
+		$(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1)
+
+endef
+
 fuzz-ci: fuzz
-	@mkdir -p $(FUZZ_DIR)/corpus
-	$(FUZZ_DIR)/fuzz_parquet -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus tests/fuzz/corpus/parquet
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run_one,$(t)))
+
+fuzz-run: $(FUZZ_DIR)/fuzz_$(FUZZ_TARGET)
+	@mkdir -p $(FUZZ_DIR)/corpus/$(FUZZ_TARGET)
+	$(FUZZ_DIR)/fuzz_$(FUZZ_TARGET) -max_total_time=$(or $(FUZZ_SECONDS),600) -timeout=10 \
+		-rss_limit_mb=2048 -max_len=$(call fuzz_maxlen,$(FUZZ_TARGET)) -print_final_stats=1 \
+		-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS) $(call fuzz_dict,$(FUZZ_TARGET)) \
+		-artifact_prefix=$(FUZZ_DIR)/$(FUZZ_TARGET)- \
+		$(FUZZ_DIR)/corpus/$(FUZZ_TARGET) tests/fuzz/corpus/$(FUZZ_TARGET)
 
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 

@@ -30,7 +30,11 @@
  *   3. every command and every refusal is logged with uid and pid;
  *   4. connections are bounded (max_clients) and so are lines; a watcher that
  *      falls D_WATCH_BACKLOG_MAX behind is dropped, and one that leaves
- *      mid-stream is simply freed.
+ *      mid-stream is simply freed;
+ *   5. so are replies: a client that sends commands without reading their
+ *      replies is not read while more than D_REPLY_BACKLOG_MAX bytes of them
+ *      wait (the kernel then pushes back on its writes), and one that
+ *      half-closes its end still gets every reply before the close.
  * Loop thread only.
  */
 #include "daemon/daemon_int.h"
@@ -271,67 +275,132 @@ static void audit(stratad *d, const stratad_peer *peer, int argc, char **argv, c
 	(void)d;
 }
 
+/* What the dispatcher decided about a line before any handler runs. */
+typedef struct admin_parsed {
+	char *argv[D_ARGS_MAX + 1];
+	int argc;
+	const dcmd *cmd;
+	bool is_refusal;     /* permission denied */
+	bool is_destructive;
+} admin_parsed;
+
+/* Tokenize line, find the command, check its arity and the peer's
+ * permission (invariant 2).  Words go into arena a.  Pure: touches no
+ * daemon state, so stratad_admin_check() can run it without a daemon. */
+static int admin_parse(uid_t daemon_uid, const stratad_peer *peer, const char *line,
+		       strata_arena *a, admin_parsed *p, strata_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	/* every reply is JSON, which holds UTF-8 only: a line with other bytes
+	 * would give replies that lose their "error" (jansson refuses the
+	 * string) or echo bytes a client cannot decode */
+	json_t *probe = json_string(line);
+	if (!probe)
+		return strata_err_set(err, STRATA_EINVAL, "the command line is not valid UTF-8");
+	json_decref(probe);
+	int rc = tokenize(line, a, p->argv, &p->argc, err);
+	if (rc == 0 && p->argc == 0)
+		rc = strata_err_set(err, STRATA_EINVAL, "empty command (try help)");
+	if (rc == 0 && !(p->cmd = cmd_find(p->argv[0])))
+		rc = strata_err_set(err, STRATA_ENOTFOUND, "unknown command \"%.64s\" (try help)",
+				    p->argv[0]);
+	const dcmd *cmd = p->cmd;
+	if (rc == 0 && (p->argc - 1 < cmd->min_args ||
+			(cmd->max_args >= 0 && p->argc - 1 > cmd->max_args)))
+		rc = strata_err_set(err, STRATA_EINVAL, "wrong number of arguments for %s: usage: %s",
+				    cmd->name, cmd->usage);
+	if (rc == 0) {
+		p->is_destructive = (cmd->flags & CMD_DESTRUCTIVE) ||
+				    ((cmd->flags & CMD_DROP_HISTORY) &&
+				     has_arg(p->argc, p->argv, "--drop-history"));
+		bool may = (cmd->flags & CMD_READ) ? peer->may_read : peer->may_write;
+		if (!may) {
+			p->is_refusal = true;
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "permission denied: %s%s needs root or stratad's user (uid %u); "
+					    "uid %u may only use the read-only commands",
+					    cmd->name, p->is_destructive ? " (destructive)" : "",
+					    (unsigned)daemon_uid, (unsigned)peer->uid);
+		}
+	}
+	return rc;
+}
+
+static void reply_error_line(int rc, const strata_err *err, strata_buf *out)
+{
+	json_t *full = json_object();
+	json_object_set_new(full, "ok", json_false());
+	json_object_set_new(full, "error", json_string(err->msg[0] ? err->msg : strata_strerror(rc)));
+	reply_line(full, out);
+	json_decref(full);
+}
+
+int stratad_admin_check(uid_t daemon_uid, const stratad_peer *peer, const char *line,
+			strata_buf *out)
+{
+	strata_err err;
+	strata_err_clear(&err);
+	strata_arena *a = strata_arena_new();
+	admin_parsed p;
+	int rc = admin_parse(daemon_uid, peer, line, a, &p, &err);
+	if (rc) {
+		reply_error_line(rc, &err, out);
+	} else {
+		json_t *r = json_object(), *args = json_array();
+		json_object_set_new(r, "ok", json_true());
+		json_object_set_new(r, "command", json_string(p.cmd->name));
+		for (int i = 1; i < p.argc; i++)
+			json_array_append_new(args, json_string(p.argv[i]));
+		json_object_set_new(r, "args", args);
+		json_object_set_new(r, "destructive", json_boolean(p.is_destructive));
+		json_object_set_new(r, "stream", json_boolean(p.cmd->flags & CMD_STREAM));
+		reply_line(r, out);
+		json_decref(r);
+	}
+	strata_arena_free(a);
+	return rc;
+}
+
 static int dispatch(stratad *d, dclient *c, const stratad_peer *peer, const char *line,
 		    strata_buf *out)
 {
 	strata_err err;
 	strata_err_clear(&err);
 	strata_arena *a = strata_arena_new();
-	char *argv[D_ARGS_MAX + 1];
-	int argc = 0;
+	admin_parsed p;
 	json_t *reply = json_object();
-	int rc = tokenize(line, a, argv, &argc, &err);
-	const dcmd *cmd = NULL;
-	bool is_refusal = false, is_destructive = false;
 	d->m.admin_commands++;
-	if (rc == 0 && argc == 0)
-		rc = strata_err_set(&err, STRATA_EINVAL, "empty command (try help)");
-	if (rc == 0 && !(cmd = cmd_find(argv[0])))
-		rc = strata_err_set(&err, STRATA_ENOTFOUND, "unknown command \"%.64s\" (try help)", argv[0]);
-	if (rc == 0 && (argc - 1 < cmd->min_args || (cmd->max_args >= 0 && argc - 1 > cmd->max_args)))
-		rc = strata_err_set(&err, STRATA_EINVAL, "wrong number of arguments for %s: usage: %s",
-				    cmd->name, cmd->usage);
-	if (rc == 0) { /* invariant 2 */
-		is_destructive = (cmd->flags & CMD_DESTRUCTIVE) ||
-				 ((cmd->flags & CMD_DROP_HISTORY) && has_arg(argc, argv, "--drop-history"));
-		bool may = (cmd->flags & CMD_READ) ? peer->may_read : peer->may_write;
-		if (!may) {
-			is_refusal = true;
-			d->m.admin_refused++;
-			rc = strata_err_set(&err, STRATA_EINVAL,
-					    "permission denied: %s%s needs root or stratad's user (uid %u); "
-					    "uid %u may only use the read-only commands",
-					    cmd->name, is_destructive ? " (destructive)" : "",
-					    (unsigned)d->uid, (unsigned)peer->uid);
-		}
-	}
+	int rc = admin_parse(d->uid, peer, line, a, &p, &err);
+	const dcmd *cmd = p.cmd;
+	if (p.is_refusal)
+		d->m.admin_refused++;
 	if (rc == 0 && (cmd->flags & CMD_STREAM) && !c)
 		rc = strata_err_set(&err, STRATA_EINVAL, "%s needs a connection", cmd->name);
 	int64_t t0 = strata_mono_us();
 	if (rc == 0) {
-		cmd_ctx x = {.d = d, .c = c, .peer = peer, .cmd = cmd, .argc = argc, .argv = argv,
-			     .reply = reply, .err = &err};
+		cmd_ctx x = {.d = d, .c = c, .peer = peer, .cmd = cmd, .argc = p.argc,
+			     .argv = p.argv, .reply = reply, .err = &err};
 		rc = cmd->fn(&x);
 	}
 	double ms = (double)(strata_mono_us() - t0) / 1e3;
-	json_t *full = json_object(); /* "ok" first on the line */
-	json_object_set_new(full, "ok", json_boolean(rc == 0));
 	if (rc) {
-		json_object_set_new(full, "error",
-				    json_string(err.msg[0] ? err.msg : strata_strerror(rc)));
+		reply_error_line(rc, &err, out);
 	} else {
+		json_t *full = json_object(); /* "ok" first on the line */
+		json_object_set_new(full, "ok", json_true());
 		json_object_del(reply, "ok");
 		json_object_update(full, reply);
+		reply_line(full, out); /* invariant 1 */
+		json_decref(full);
 	}
-	reply_line(full, out); /* invariant 1 */
-	json_decref(full);
 	json_decref(reply);
 	char outcome[STRATA_ERR_MSG_MAX + 16];
 	snprintf(outcome, sizeof(outcome), "%s", rc ? err.msg : "ok");
-	if (argc > 0) /* invariant 3 */
-		audit(d, peer, argc, argv, outcome, ms, is_refusal, is_destructive);
+	if (p.argc > 0) /* invariant 3 */
+		audit(d, peer, p.argc, p.argv, outcome, ms, p.is_refusal, p.is_destructive);
 	else
-		audit(d, peer, 1, (char *[]){(char *)"(unparsable line)"}, outcome, ms, is_refusal, false);
+		audit(d, peer, 1, (char *[]){(char *)"(unparsable line)"}, outcome, ms, p.is_refusal,
+		      false);
 	strata_arena_free(a);
 	return rc;
 }
@@ -409,6 +478,19 @@ static json_t *table_json(const stratad *d, const dtable *t, int64_t now)
 	} else {
 		json_object_set_new(o, "oldest_pin", json_null());
 	}
+	json_t *bad = json_array();
+	for (size_t i = 0; i < t->nb; i++) {
+		const dbucket *b = &t->b[i];
+		if (!b->is_corrupt)
+			continue;
+		json_t *c = json_object();
+		json_object_set_new(c, "partition", json_string(*b->part_name ? b->part_name : "_"));
+		json_object_set_new(c, "bucket", json_integer(b->bucket));
+		json_object_set_new(c, "error", json_string(b->corrupt_error));
+		json_object_set_new(c, "since_s", json_real((double)(now - b->corrupt_since_us) / 1e6));
+		json_array_append_new(bad, c);
+	}
+	json_object_set_new(o, "corrupt_buckets", bad);
 	json_object_set_new(o, "buckets_due", json_integer((json_int_t)t->due));
 	json_object_set_new(o, "buckets_backing_off", json_integer((json_int_t)t->backing_off));
 	(void)d;
@@ -661,9 +743,12 @@ static int cmd_queue(cmd_ctx *x)
 			json_array_append_new(ids, json_integer((json_int_t)j->id));
 		}
 	} else {
-		if (t->purge_job)
+		if (t->purge_job) {
+			json_decref(ids);
+			json_decref(skipped);
 			return strata_err_set(x->err, STRATA_EBUSY, "a purge of %s is queued or running (job %"
 					      PRIu64 ")", table, t->purge_job->id);
+		}
 		for (size_t i = 0; i < t->nb; i++) {
 			dbucket *b = &t->b[i];
 			if ((part_spec && strcmp(b->part_name, want) != 0) ||
@@ -690,7 +775,7 @@ static int cmd_queue(cmd_ctx *x)
 					json_array_append_new(skipped,
 							      json_pack("{s:s,s:i,s:s,s:I}", "partition",
 									*b->part_name ? b->part_name : "_",
-									(int)b->bucket, "why",
+									"bucket", (int)b->bucket, "why",
 									old->state == DJ_RUNNING ? "a job runs there" :
 												   "a job is queued there",
 									"job", (json_int_t)old->id));
@@ -821,16 +906,36 @@ static void client_close_after_write(dclient *c)
 		client_free(c);
 }
 
+static void read_cb(struct bufferevent *bev, void *arg);
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	dclient *c = arg;
-	if (c->is_closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+	if (c->is_closing && pending == 0) {
 		client_free(c);
+		return;
+	}
+	if (c->is_read_paused && pending <= D_REPLY_BACKLOG_MAX / 2) { /* invariant 5 */
+		c->is_read_paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		if (c->is_closing)
+			return; /* the write callback comes again at 0 and frees it */
+		bufferevent_enable(bev, EV_READ);
+		read_cb(bev, c); /* the lines that waited in the input buffer */
+	}
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	dclient *c = arg;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->is_closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* invariant 5: a half-closed client still gets its replies; lines it
+		 * sent but that wait behind a paused read are dropped with it */
+		client_close_after_write(c);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (c->is_watching)
 			LOG_DEBUG("admin: watcher uid %u pid %d left", (unsigned)c->peer.uid, (int)c->peer.pid);
@@ -853,6 +958,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	dclient *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (!c->is_closing) {
+		if (!c->is_watching &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > D_REPLY_BACKLOG_MAX) {
+			/* invariant 5: read again once the client has read half of it */
+			c->is_read_paused = true;
+			bufferevent_disable(bev, EV_READ);
+			bufferevent_setwatermark(bev, EV_WRITE, D_REPLY_BACKLOG_MAX / 2, 0);
+			return;
+		}
 		size_t n = 0;
 		char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 		if (!line) {

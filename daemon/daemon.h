@@ -204,4 +204,15 @@ void stratad_peer_authorize(const stratad *d, stratad_peer *p);
 int stratad_admin_exec(stratad *d, const stratad_peer *peer, const char *line,
 		       strata_buf *out);
 
+/* Check a command line exactly as stratad_admin_exec() does before it runs
+ * a handler — tokenize, look the name up in the command table, check the
+ * arity and whether peer may run it (daemon_uid is stratad's own uid, for
+ * the refusal message) — without running anything.  Appends one reply line
+ * to out: the refusal stratad would send ({"ok":false,"error":...}), or
+ * {"ok":true,"command":NAME,"args":[...],"destructive":B,"stream":B}.
+ * Returns 0 or the refusal's code.  Needs no daemon, logs nothing, counts
+ * nothing: a dry run for tests and fuzzing. */
+int stratad_admin_check(uid_t daemon_uid, const stratad_peer *peer, const char *line,
+			strata_buf *out);
+
 #endif

@@ -36,7 +36,12 @@
 #define D_SCAN_AFTER_JOB_MIN_US 1000000 /* a finished job asks for a scan, at most this often */
 #define D_WATCH_POLL_US 1000000
 #define D_WATCH_BACKLOG_MAX (1 << 20)   /* a watcher this far behind is dropped */
+#define D_REPLY_BACKLOG_MAX (1 << 20)   /* unsent replies past this: stop reading the client */
 #define D_TABLE_JOB UINT32_MAX           /* part_id and bucket of table-wide jobs */
+/* A bucket whose job met a damaged data file backs off as if it had failed
+ * this often: policy.backoff_max_s at once (2^31 x backoff_s is past any
+ * allowed maximum). */
+#define D_CORRUPT_BACKOFF_FAILURES 32
 
 /* ---- jobs -------------------------------------------------------------------------- */
 
@@ -128,6 +133,12 @@ typedef struct dbucket {
 	const char *part_name;   /* escaped, in the table's arena */
 	uint32_t failures;
 	int64_t failed_us;
+	/* the last job met a damaged data file (STRATA_ECORRUPT): backing off
+	 * at the maximum and alerting (strata_bucket_corrupt) until a job on
+	 * the bucket succeeds */
+	bool is_corrupt;
+	int64_t corrupt_since_us;
+	char corrupt_error[STRATA_ERR_MSG_MAX];
 	dj *job;                 /* queued or running, NULL */
 	int best;                /* last verdict: strata_pol_kind or -1 */
 	bool is_backing_off;
@@ -179,6 +190,7 @@ typedef struct dclient {
 	stratad_peer peer;
 	bool is_watching;
 	bool is_closing;
+	bool is_read_paused;  /* its unsent replies passed D_REPLY_BACKLOG_MAX */
 	struct dclient *next;
 } dclient;
 
@@ -202,6 +214,7 @@ typedef struct d_metrics {
 	uint64_t jobs[DJ_NKINDS][DJR_NRESULTS];
 	uint64_t bytes_read, bytes_written;
 	uint64_t conflicts;
+	uint64_t corrupt;        /* jobs that met a damaged data file */
 	uint64_t clean_files_deleted, clean_bytes_deleted, clean_files_unlinked, orphans;
 	uint64_t intents_recovered;
 	uint64_t dur_buckets[DJ_NKINDS][10]; /* cumulative counts per le */
@@ -269,6 +282,8 @@ struct stratad {
 
 /* stratad.c */
 dtable *d_table_find(stratad *d, const char *name);
+/* The failure count a bucket's back-off uses (the maximum when corrupt). */
+uint32_t d_bucket_backoff_failures(const dbucket *b);
 dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);
 /* Plan one table now (fresh snapshot).  enqueue: queue what is due;
  * report (if not NULL): append {"name", "buckets": [...], "clean": {...}}

@@ -31,6 +31,8 @@ void d_metrics_job_done(stratad *d, const dj *j)
 	m->jobs[j->kind][j->result]++;
 	if (j->result == DJR_CONFLICT || j->result == DJR_BUSY)
 		m->conflicts++;
+	if (j->result == DJR_FAILED && j->rc == STRATA_ECORRUPT)
+		m->corrupt++;
 	if (j->kind == DJ_CLEAN || j->kind == DJ_PURGE) {
 		m->clean_files_deleted += j->cr.files_deleted;
 		m->clean_bytes_deleted += j->cr.bytes_deleted;
@@ -95,6 +97,9 @@ void d_metrics_render(stratad *d, strata_buf *b)
 	family(b, "strata_job_conflicts_total", "counter",
 	       "Jobs that conflicted (inputs gone, schema changed) or found their bucket claimed.");
 	strata_buf_printf(b, "strata_job_conflicts_total %" PRIu64 "\n", m->conflicts);
+	family(b, "strata_corrupt_jobs_total", "counter",
+	       "Jobs that met a damaged data file (STRATA_ECORRUPT); see strata_bucket_corrupt.");
+	strata_buf_printf(b, "strata_corrupt_jobs_total %" PRIu64 "\n", m->corrupt);
 	family(b, "strata_clean_deleted_files_total", "counter", "Files clean moved to the trash.");
 	strata_buf_printf(b, "strata_clean_deleted_files_total %" PRIu64 "\n", m->clean_files_deleted);
 	family(b, "strata_clean_deleted_bytes_total", "counter", "Bytes clean moved to the trash.");
@@ -212,6 +217,31 @@ void d_metrics_render(stratad *d, strata_buf *b)
 			}
 		}
 	}
+	/* per bucket, only the ones in trouble (invariant 2: partition names are
+	 * escaped into [A-Za-z0-9._%=/-], and escaped again here) */
+	family(b, "strata_bucket_corrupt", "gauge",
+	       "1 for a bucket whose last job met a damaged data file: it backs off at "
+	       "policy.backoff_max_s until a job on it succeeds (see the log and status).");
+	for (size_t i = 0; i < d->ntables; i++)
+		for (size_t k = 0; k < d->tables[i]->nb; k++) {
+			const dbucket *bk = &d->tables[i]->b[k];
+			if (!bk->is_corrupt)
+				continue;
+			strata_buf_printf(b, "strata_bucket_corrupt{table=\"%s\",partition=\"", d->tables[i]->name);
+			esc(b, *bk->part_name ? bk->part_name : "_");
+			strata_buf_printf(b, "\",bucket=\"%u\"} 1\n", bk->bucket);
+		}
+	family(b, "strata_bucket_failures", "gauge",
+	       "Jobs that failed or conflicted in a row on a bucket (buckets with none are not listed).");
+	for (size_t i = 0; i < d->ntables; i++)
+		for (size_t k = 0; k < d->tables[i]->nb; k++) {
+			const dbucket *bk = &d->tables[i]->b[k];
+			if (!bk->failures)
+				continue;
+			strata_buf_printf(b, "strata_bucket_failures{table=\"%s\",partition=\"", d->tables[i]->name);
+			esc(b, *bk->part_name ? bk->part_name : "_");
+			strata_buf_printf(b, "\",bucket=\"%u\"} %u\n", bk->bucket, bk->failures);
+		}
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------------- */

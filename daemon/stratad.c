@@ -36,6 +36,13 @@
  *   4. a failed or conflicted job makes its bucket back off (policies/); a
  *      cancelled one does not; a clean that was expected to delete files and
  *      deleted none backs off too (a lease or a tag pins them);
+ *   4a. a job that meets a damaged data file (STRATA_ECORRUPT) marks its
+ *      bucket corrupt: an error log line naming the file, the
+ *      strata_bucket_corrupt metric, `status`, and back-off at
+ *      policy.backoff_max_s straight away — retrying sooner cannot help and
+ *      would flood the log.  Every other bucket goes on as usual; the mark
+ *      goes when a job on the bucket succeeds (after the file is restored, a
+ *      manual `strata admin sort TABLE --bucket N` retries at once);
  *   5. a reload is all-or-nothing: the running config is replaced only by a
  *      complete, valid one.
  */
@@ -167,6 +174,12 @@ static dbucket *bucket_get_or_add(dtable *t, uint32_t part_id, uint32_t bucket,
 	b->part_name = strata_arena_strdup(t->names, part_name);
 	b->best = -1;
 	return b;
+}
+
+uint32_t d_bucket_backoff_failures(const dbucket *b)
+{
+	return b->is_corrupt && b->failures < D_CORRUPT_BACKOFF_FAILURES ? D_CORRUPT_BACKOFF_FAILURES :
+									    b->failures;
 }
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
@@ -412,11 +425,39 @@ bool d_job_cancel(stratad *d, uint64_t id, char *msg, size_t n)
 
 /* ---- completions ------------------------------------------------------------------------------ */
 
+/* The admin command that retries j at once, and its options. */
+static const char *retry_cmd(const dj *j)
+{
+	switch (j->kind) {
+	case DJ_SORT:
+		return "sort";
+	case DJ_MERGE:
+		return "merge";
+	case DJ_PARTIAL:
+	case DJ_MAJOR:
+		return "compact";
+	case DJ_CLEAN:
+		return "clean";
+	default:
+		return "purge";
+	}
+}
+
+static const char *retry_args(const dj *j, char *buf, size_t n)
+{
+	if (j->part_id == D_TABLE_JOB)
+		snprintf(buf, n, "%s", "");
+	else
+		snprintf(buf, n, "%s --bucket %u", j->kind == DJ_MAJOR ? " --major" : "", j->bucket);
+	return buf;
+}
+
 static void job_finished(stratad *d, dj *j)
 {
 	int64_t now = strata_now_us();
 	dtable *t = d_table_find(d, j->table);
 	bool is_failure = j->result == DJR_CONFLICT || j->result == DJR_BUSY || j->result == DJR_FAILED;
+	bool is_corrupt = j->result == DJR_FAILED && j->rc == STRATA_ECORRUPT;
 	uint32_t failures = 0;
 	int64_t wait_s = 0;
 	if (t && t->id == j->table_id) {
@@ -437,6 +478,8 @@ static void job_finished(stratad *d, dj *j)
 			} else if (j->result == DJR_OK) {
 				t->clean_failures = 0;
 			}
+			if (is_corrupt && t->clean_failures < D_CORRUPT_BACKOFF_FAILURES)
+				t->clean_failures = D_CORRUPT_BACKOFF_FAILURES; /* invariant 4a */
 			failures = t->clean_failures;
 			wait_s = strata_pol_backoff_us(failures, &j->pol) / D_US;
 		} else {
@@ -449,9 +492,16 @@ static void job_finished(stratad *d, dj *j)
 					b->failed_us = now;
 				} else if (j->result == DJR_OK || j->result == DJR_NOOP) {
 					b->failures = 0;
+					b->is_corrupt = false;
+				}
+				if (is_corrupt) { /* invariant 4a */
+					if (!b->is_corrupt)
+						b->corrupt_since_us = now;
+					b->is_corrupt = true;
+					snprintf(b->corrupt_error, sizeof(b->corrupt_error), "%s", j->error);
 				}
 				failures = b->failures;
-				wait_s = strata_pol_backoff_us(failures, &j->pol) / D_US;
+				wait_s = strata_pol_backoff_us(d_bucket_backoff_failures(b), &j->pol) / D_US;
 			}
 		}
 		t->is_dirty = true;
@@ -459,7 +509,7 @@ static void job_finished(stratad *d, dj *j)
 	detach_job(d, j);
 	d_metrics_job_done(d, j);
 	summary_push(d, j);
-	char where[200];
+	char where[200], retry[64];
 	if (j->part_id == D_TABLE_JOB)
 		snprintf(where, sizeof(where), "%s", j->table);
 	else
@@ -481,6 +531,13 @@ static void job_finished(stratad *d, dj *j)
 		LOG_INFO("job %" PRIu64 ": %s of %s %s: %s", j->id, d_kind_name(j->kind), where,
 			 j->result == DJR_NOOP ? "had nothing to do" : "cancelled",
 			 j->error[0] ? j->error : "no inputs left");
+	else if (is_corrupt)
+		LOG_ERROR("job %" PRIu64 ": %s of %s met a damaged data file: %s; its jobs now wait "
+			  "policy.backoff_max_s (%" PRId64 " s) between attempts (metric "
+			  "strata_bucket_corrupt). Restore the file from a backup, then retry at once "
+			  "with `strata admin %s %s%s` (docs/OPERATIONS.md, \"A damaged data file\")",
+			  j->id, d_kind_name(j->kind), where, j->error, wait_s, retry_cmd(j), j->table,
+			  retry_args(j, retry, sizeof(retry)));
 	else
 		LOG_WARN("job %" PRIu64 ": %s of %s %s after %.3f s: %s (%u in a row; next try in %" PRId64
 			 " s or later)",
@@ -803,7 +860,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 						    history_since(snap, &td, bs.floor, cache, &ncache, a) :
 						    0,
 			.retain_s = retain_s,
-			.failures = b->failures,
+			.failures = d_bucket_backoff_failures(b),
 			.failed_us = b->failed_us,
 		};
 		memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
@@ -853,6 +910,8 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 			if (plan.is_backing_off)
 				json_object_set_new(o, "backing_off_s",
 						    json_real((double)(plan.backoff_until_us - now) / 1e6));
+			if (b->is_corrupt)
+				json_object_set_new(o, "corrupt", json_string(b->corrupt_error));
 			if (b->job)
 				json_object_set_new(o, "job", json_integer((json_int_t)b->job->id));
 			json_object_set_new(o, "checks", checks_json(plan.checks, 3));

@@ -10,6 +10,11 @@
  *   TIMESTAMP         "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC; 'T' and a final
  *                     'Z' accepted) or an integer of microseconds since the
  *                     epoch; output always as the string with 6 digits.
+ *                     Input is limited to the years 0001 to 9999, which the
+ *                     string form can spell: what a scan prints, a write
+ *                     takes back.
+ *   FLOAT input must be within FLOAT's range (a larger finite number is an
+ *   error, not a silent infinity).
  *
  * Key encoding (FoundationDB tuple-layer style, without type codes since the
  * schema fixes the types): see strata_key_encode() in format.h.  Invariant:
@@ -19,6 +24,7 @@
  */
 #include "format/format.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -149,6 +155,11 @@ static int b64_decode(const char *s, size_t n, strata_arena *a, const uint8_t **
 /* ---- timestamps ---------------------------------------------------------- */
 
 /* Parse "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]" as UTC; 0 or -1. */
+/* The TIMESTAMP values the string form can spell: 0001-01-01 00:00:00 to
+ * 9999-12-31 23:59:59.999999. */
+#define TS_MIN_US (-62135596800000000LL)
+#define TS_MAX_US (253402300799999999LL)
+
 static int ts_parse(const char *s, int64_t *out)
 {
 	int y, mo, d, h, mi, sec, n = 0;
@@ -176,7 +187,7 @@ static int ts_parse(const char *s, int64_t *out)
 	if (*p != '\0')
 		return -1;
 	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 60)
+	if (y < 1 || y > 9999 || mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 60)
 		return -1;
 	/* timegm would silently turn 2024-02-30 into 2024-03-01 */
 	bool is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -192,7 +203,7 @@ static int ts_parse(const char *s, int64_t *out)
 	tm.tm_sec = sec;
 	time_t t = timegm(&tm);
 	*out = (int64_t)t * 1000000 + frac;
-	return 0;
+	return *out >= TS_MIN_US && *out <= TS_MAX_US ? 0 : -1; /* 9999-12-31 23:59:60 */
 }
 
 int strata_timestamp_parse(const char *s, int64_t *out_us)
@@ -261,10 +272,16 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 		} else {
 			goto wrong;
 		}
-		if (c->type == STRATA_T_DOUBLE)
+		if (c->type == STRATA_T_DOUBLE) {
 			v->v.f64 = d;
-		else
+		} else {
+			/* converting a finite double beyond FLT_MAX is undefined */
+			if (isfinite(d) && fabs(d) > FLT_MAX)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": %g is out of range for FLOAT",
+						      c->name, d);
 			v->v.f32 = (float)d;
+		}
 		return 0;
 	}
 	case STRATA_T_BOOL:
@@ -301,13 +318,18 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 	case STRATA_T_TIMESTAMP:
 		if (json_is_integer(j)) {
 			v->v.i64 = (int64_t)json_integer_value(j);
+			if (v->v.i64 < TS_MIN_US || v->v.i64 > TS_MAX_US)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": TIMESTAMP %lld (microseconds) is "
+						      "outside the years 0001 to 9999",
+						      c->name, (long long)v->v.i64);
 			return 0;
 		}
 		if (json_is_string(j) && ts_parse(json_string_value(j), &v->v.i64) == 0)
 			return 0;
 		return strata_err_set(err, STRATA_EINVAL,
 				      "column \"%s\": TIMESTAMP wants \"YYYY-MM-DD HH:MM:SS[.ffffff]\" "
-				      "or microseconds since the epoch",
+				      "(years 0001 to 9999) or microseconds since the epoch",
 				      c->name);
 	}
 wrong:

@@ -18,12 +18,21 @@
  *   4. reader slots of dead processes (killed inside a read transaction) are
  *      freed when a warehouse is opened and whenever the reader table is
  *      full, so processes that die never starve the ones that live.
+ *   5. a map that cannot grow is a clean STRATA_EMAPFULL saying why and what
+ *      to do, with nothing committed: the ceiling (1 TiB, or
+ *      $STRATA_MF_MAP_MAX_BYTES) is checked first, and so is the address
+ *      space for the larger map — LMDB unmaps the old map before mapping the
+ *      new one and is left with none if that fails.  Should a remap fail
+ *      anyway, the handle is broken for good (is_broken): every later call
+ *      is refused with the reason instead of touching the missing map.
  */
 #include "manifest/manifest_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +70,25 @@ int mf_readers_clear(MDB_env *env, const char *what)
 		LOG_WARN("freed %d reader slot%s of dead processes in the %s", dead,
 			 dead == 1 ? "" : "s", what);
 	return rc;
+}
+
+void (*strata_mf_open_hook)(const char *warehouse);
+
+static uint64_t mf_map_size(MDB_env *env)
+{
+	MDB_envinfo info;
+	mdb_env_info(env, &info);
+	return info.me_mapsize;
+}
+
+/* Whether n bytes of address space can be mapped now (invariant 5). */
+static bool can_map(uint64_t n)
+{
+	void *p = mmap(NULL, (size_t)n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	munmap(p, (size_t)n);
+	return true;
 }
 
 static uint64_t initial_map_bytes(void)
@@ -129,15 +157,24 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 	rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
 	if (rc)
 		goto fail;
-	MDB_envinfo info;
-	mdb_env_info(mf->env, &info);
-	mf->map_bytes = info.me_mapsize;
 	mf_readers_clear(mf->env, "manifest");
 	mf_readers_clear(mf->lease_env, "lease environment");
+	if (strata_mf_open_hook)
+		strata_mf_open_hook(warehouse);
 
 	/* open (and on first use create) every sub-database once */
 	MDB_txn *txn;
-	rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+	for (int attempt = 0;; attempt++) {
+		rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+		/* another process grew the map past ours since mdb_env_open():
+		 * adopt its size (no transaction of ours is open) */
+		if (rc != MDB_MAP_RESIZED || attempt >= 8 || !can_map(mf_map_size(mf->env) * 2) ||
+		    mdb_env_set_mapsize(mf->env, 0) != 0)
+			break;
+	}
+	MDB_envinfo info;
+	mdb_env_info(mf->env, &info);
+	mf->map_bytes = info.me_mapsize;
 	if (rc) {
 		rc = mf_lmdb_err(err, rc, "opening sub-databases");
 		goto fail;
@@ -201,15 +238,40 @@ const char *strata_mf_warehouse(const strata_mf *mf)
 
 void strata_mf_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes)
 {
-	MDB_envinfo info;
-	MDB_stat st;
-	mdb_env_info(mf->env, &info);
-	mdb_env_stat(mf->env, &st);
-	*map_bytes = info.me_mapsize;
-	*used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	*map_bytes = *used_bytes = 0;
+	pthread_rwlock_rdlock(&mf->grow_lock);
+	if (!mf->is_broken) { /* invariant 5: both read the map */
+		MDB_envinfo info;
+		MDB_stat st;
+		mdb_env_info(mf->env, &info);
+		mdb_env_stat(mf->env, &st);
+		*map_bytes = info.me_mapsize;
+		*used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	}
+	pthread_rwlock_unlock(&mf->grow_lock);
 }
 
-/* Grow the map (to = 0: adopt a size another process set).  Invariant 2. */
+static uint64_t map_max_bytes(bool *is_env)
+{
+	const char *s = getenv("STRATA_MF_MAP_MAX_BYTES");
+	*is_env = false;
+	if (s && *s) {
+		uint64_t v = strtoull(s, NULL, 10);
+		if (v >= (1u << 20)) {
+			*is_env = true;
+			return v;
+		}
+	}
+	return MF_MAP_MAX_BYTES;
+}
+
+static int broken_err(strata_mf *mf, strata_err *err)
+{
+	return strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg);
+}
+
+/* Grow the map to twice its size, or (is_double false) adopt the size
+ * another process grew it to.  Invariants 2 and 4. */
 static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
 {
 	struct timespec deadline;
@@ -218,43 +280,91 @@ static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
 	if (pthread_rwlock_timedwrlock(&mf->grow_lock, &deadline) != 0)
 		return strata_err_set(err, STRATA_EMAPFULL,
 				      "manifest map is full (%llu MiB) and could not grow while "
-				      "other transactions stayed open; retry",
+				      "other transactions stayed open: nothing was committed; retry",
 				      (unsigned long long)(mf->map_bytes >> 20));
 	int rc = 0;
-	if (is_double) {
-		MDB_envinfo info;
-		mdb_env_info(mf->env, &info);
-		uint64_t to = info.me_mapsize * 2;
-		if (to > MF_MAP_MAX_BYTES) {
-			rc = strata_err_set(err, STRATA_EMAPFULL,
-					    "manifest map is full at its maximum size (%llu MiB)",
-					    (unsigned long long)(info.me_mapsize >> 20));
-		} else {
-			int mrc = mdb_env_set_mapsize(mf->env, to);
-			if (mrc)
-				rc = mf_lmdb_err(err, mrc, "growing the map");
-			else
-				LOG_WARN("manifest map grown to %llu MiB",
-					 (unsigned long long)(to >> 20));
-		}
-	} else {
-		int mrc = mdb_env_set_mapsize(mf->env, 0);
-		if (mrc)
-			rc = mf_lmdb_err(err, mrc, "adopting the new map size");
-	}
 	MDB_envinfo info;
+	if (mf->is_broken) {
+		rc = broken_err(mf, err);
+		goto out;
+	}
 	mdb_env_info(mf->env, &info);
+	uint64_t from = info.me_mapsize, to = from * 2;
+	bool is_env;
+	uint64_t max = map_max_bytes(&is_env);
+	if (is_double && to > max) {
+		rc = strata_err_set(err, STRATA_EMAPFULL,
+				    "manifest map is full at its limit of %llu MiB (%s): nothing was "
+				    "committed; raise the limit or free manifest space (expire history: "
+				    "shorter retention and `strata clean`; drop tags nobody needs), then "
+				    "retry (docs/OPERATIONS.md, \"Manifest map full\")",
+				    (unsigned long long)(from >> 20),
+				    is_env ? "STRATA_MF_MAP_MAX_BYTES" : "the 1 TiB ceiling");
+		goto out;
+	}
+	/* (an adopted size is the other process's: usually our double too) */
+	if (!can_map(to)) {
+		rc = strata_err_set(err, STRATA_EMAPFULL,
+				    "could not grow the manifest map from %llu MiB%s: no address space "
+				    "for %llu MiB more (a memory limit such as ulimit -v or a container "
+				    "limit?): nothing was committed; lift the limit, then retry",
+				    (unsigned long long)(from >> 20), is_double ? "" : " (grown by another "
+				    "process)", (unsigned long long)(to >> 20));
+		goto out;
+	}
+	int mrc = mdb_env_set_mapsize(mf->env, is_double ? to : 0);
+	if (mrc) {
+		/* the old map is gone and no new one exists: nothing may touch it */
+		mf->is_broken = true;
+		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
+			 "the manifest of \"%.120s\" could not be mapped again after growing failed "
+			 "(%s): nothing was committed; restart the process",
+			 mf->warehouse, mdb_strerror(mrc));
+		LOG_ERROR("%s", mf->broken_msg);
+		rc = broken_err(mf, err);
+		goto out;
+	}
+	mdb_env_info(mf->env, &info);
+	if (is_double)
+		LOG_WARN("manifest map grown to %llu MiB", (unsigned long long)(info.me_mapsize >> 20));
 	mf->map_bytes = info.me_mapsize;
+out:
 	pthread_rwlock_unlock(&mf->grow_lock);
 	return rc;
 }
 
 void (*strata_mf_commit_hook)(bool is_after, int rc);
 
+/* A failed commit's error; a full file system under manifest/ is named as
+ * such (LMDB reports a short write as EIO). */
+static int commit_err(strata_mf *mf, strata_err *err, int rc)
+{
+	int code = mf_lmdb_err(err, rc, "commit");
+	if (rc != EIO && rc != ENOSPC && rc != EDQUOT)
+		return code;
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/manifest", mf->warehouse);
+	struct statvfs sv;
+	if (statvfs(dir, &sv) != 0)
+		return code;
+	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (rc == EIO && avail >= (16u << 20))
+		return code;
+	return strata_err_set(err, rc == EIO ? -ENOSPC : code,
+			      "manifest: commit failed: %s; the file system holding \"%s\" has %llu "
+			      "KiB free: nothing was committed; free space, then retry",
+			      mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
+}
+
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		pthread_rwlock_rdlock(&mf->grow_lock);
+		if (mf->is_broken) { /* invariant 5 */
+			int brc = broken_err(mf, err);
+			pthread_rwlock_unlock(&mf->grow_lock);
+			return brc;
+		}
 		MDB_txn *txn = NULL;
 		int rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
 		if (rc == MDB_MAP_RESIZED) {
@@ -290,7 +400,7 @@ int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			continue;
 		}
 		if (rc)
-			return mf_lmdb_err(err, rc, "commit"); /* invariant 3 */
+			return commit_err(mf, err, rc); /* invariant 3 */
 		return 0;
 	}
 	return strata_err_set(err, STRATA_EMAPFULL, "manifest map is full; growing did not help");
@@ -519,6 +629,11 @@ int strata_mf_snap_open(strata_mf *mf, strata_mf_snap **out, strata_err *err)
 	*out = NULL;
 	for (int attempt = 0; attempt < 4; attempt++) {
 		pthread_rwlock_rdlock(&mf->grow_lock);
+		if (mf->is_broken) { /* invariant 5 */
+			int brc = broken_err(mf, err);
+			pthread_rwlock_unlock(&mf->grow_lock);
+			return brc;
+		}
 		MDB_txn *txn;
 		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
 		if (rc == MDB_READERS_FULL && attempt == 0) {

@@ -158,6 +158,10 @@ typedef struct strata_tag {
  * fine); without it, a missing warehouse is STRATA_ENOTFOUND with a hint to
  * run `strata init`. */
 int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err);
+/* Test seam: when set, strata_mf_open() calls it after opening the LMDB
+ * environments and before its first transaction (a test grows the map from
+ * another process there).  NULL outside tests. */
+extern void (*strata_mf_open_hook)(const char *warehouse);
 void strata_mf_close(strata_mf *mf);
 const char *strata_mf_warehouse(const strata_mf *mf);
 /* Current map size and bytes in use (for status and metrics). */

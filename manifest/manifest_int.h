@@ -45,6 +45,11 @@ struct strata_mf {
 	 * transaction holds this lock shared, a grow takes it exclusive. */
 	pthread_rwlock_t grow_lock;
 	uint64_t map_bytes;
+	/* A grow whose remap failed leaves LMDB with no map at all: from then on
+	 * every transaction is refused with this message (set and read under
+	 * grow_lock). */
+	bool is_broken;
+	char broken_msg[300];
 };
 
 struct strata_mf_snap {
@@ -52,6 +57,8 @@ struct strata_mf_snap {
 	MDB_txn *txn;
 };
 
+/* The map's ceiling: 1 TiB, or $STRATA_MF_MAP_MAX_BYTES (at least 1 MiB),
+ * read at every grow. */
 #define MF_MAP_MAX_BYTES (1ull << 40)
 
 /* LMDB error to a strata code + message naming what was being done. */

@@ -108,6 +108,18 @@ static void test_row_json_errors(void)
 		{"{\"pk\":1,\"ts\":\"yesterday\"}", "TIMESTAMP"},
 		{"{\"pk\":1,\"_seq\":3}", "_seq"},
 		{"{\"pk\":1,\"_op\":\"merge\"}", "_op"},
+		/* found by fuzz_jsonl: a finite number beyond FLOAT's range was
+		 * converted with undefined behaviour (an infinity on x86) */
+		{"{\"pk\":1,\"f\":1e300}", "column \"f\": 1e+300 is out of range for FLOAT"},
+		{"{\"pk\":1,\"f\":-3.5e38}", "out of range for FLOAT"},
+		/* found by fuzz_jsonl: a TIMESTAMP the string form cannot spell was
+		 * taken, and what scan printed for it, write refused */
+		{"{\"pk\":1,\"ts\":-9223372036854775808}",
+		 "column \"ts\": TIMESTAMP -9223372036854775808 (microseconds) is outside the years "
+		 "0001 to 9999"},
+		{"{\"pk\":1,\"ts\":253402300800000000}", "outside the years 0001 to 9999"},
+		{"{\"pk\":1,\"ts\":\"0000-12-31 23:59:59\"}", "(years 0001 to 9999)"},
+		{"{\"pk\":1,\"ts\":\"9999-12-31 23:59:60\"}", "(years 0001 to 9999)"},
 	};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
 		strata_err_clear(&e);
@@ -116,6 +128,19 @@ static void test_row_json_errors(void)
 			fprintf(stderr, "case %zu: got \"%s\"\n", i, e.msg);
 		CU_ASSERT(strstr(e.msg, cases[i].needle) != NULL);
 	}
+	/* the bounds of both ranges are taken and print as they were written */
+	CU_ASSERT_EQUAL(row_from_text(s, "{\"pk\":1,\"f\":3.4028234e38,\"ts\":\"0001-01-01 00:00:00\"}",
+				      a, &r, &e), 0);
+	strata_buf b = {0};
+	strata_value_to_json(STRATA_T_TIMESTAMP, &r.vals[7], &b);
+	strata_buf_putc(&b, 0);
+	CU_ASSERT_STRING_EQUAL((char *)b.data, "\"0001-01-01 00:00:00.000000\"");
+	CU_ASSERT_EQUAL(row_from_text(s, "{\"pk\":1,\"ts\":253402300799999999}", a, &r, &e), 0);
+	strata_buf_reset(&b);
+	strata_value_to_json(STRATA_T_TIMESTAMP, &r.vals[7], &b);
+	strata_buf_putc(&b, 0);
+	CU_ASSERT_STRING_EQUAL((char *)b.data, "\"9999-12-31 23:59:59.999999\"");
+	strata_buf_free(&b);
 	CU_ASSERT_EQUAL(row_from_text(s, "{\"pk\":1,\"_op\":\"delete\",\"s\":\"ignored\"}", a, &r, &e), 0);
 	CU_ASSERT_EQUAL(r.op, STRATA_OP_DELETE);
 	CU_ASSERT(r.vals[5].is_null);
