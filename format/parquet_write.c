@@ -2,7 +2,7 @@
  * format/parquet_write.c — the columnar-file writer: standard Parquet with
  * ZSTD pages, statistics and a page index, written by strata's jobs.
  *
- * File layout (docs/FORMAT-parquet.md has the full description):
+ * File layout (docs/FORMAT.md, "Columnar files (Parquet)", has the full description):
  *
  *   "PAR1"
  *   row group 0: column chunk 0 .. n+1      (chunk: [dictionary page] data pages)
