@@ -76,10 +76,16 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 	int worst = CLI_OK;
 	size_t ran = 0;
 	bool part_found = !ja->partition;
+	bool bucket_found = ja->bucket < 0;
+	uint32_t most_buckets = 0;
 	for (size_t p = 0; p < np; p++) {
 		if (ja->partition && strcmp(ps[p].name, want) != 0)
 			continue;
 		part_found = true;
+		if (ps[p].buckets > most_buckets)
+			most_buckets = ps[p].buckets;
+		if (ja->bucket >= 0 && (uint32_t)ja->bucket < ps[p].buckets)
+			bucket_found = true;
 		for (uint32_t b = 0; b < ps[p].buckets; b++) {
 			if (ja->bucket >= 0 && (uint32_t)ja->bucket != b)
 				continue;
@@ -121,6 +127,12 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 	}
 	if (!part_found) {
 		fprintf(stderr, "strata: table \"%s\" has no partition \"%s\"\n", table, ja->partition);
+		worst = CLI_ERROR;
+	} else if (!bucket_found && np > 0) {
+		fprintf(stderr, "strata: table \"%s\" has no bucket %ld%s%s (its partitions have "
+			"at most %u bucket%s, numbered from 0)\n", table, ja->bucket,
+			ja->partition ? " in partition " : "", ja->partition ? ja->partition : "",
+			most_buckets, most_buckets == 1 ? "" : "s");
 		worst = CLI_ERROR;
 	} else if (ran == 0) {
 		printf("nothing to do\n");
@@ -223,11 +235,12 @@ static void print_clean(const strata_clean_result *r, bool dry_run)
 		       (unsigned long long)r->orphan_bytes);
 		return;
 	}
-	printf("deleted %zu files (%llu bytes, moved to trash)%s%llu; unlinked %zu trash files "
-	       "(%llu bytes); trash holds %zu files (%llu bytes)\n",
-	       r->files_deleted, (unsigned long long)r->bytes_deleted,
-	       r->version ? " at version " : "", (unsigned long long)r->version, r->files_unlinked,
-	       (unsigned long long)r->bytes_unlinked, r->trash_files,
+	printf("deleted %zu files (%llu bytes, moved to trash)", r->files_deleted,
+	       (unsigned long long)r->bytes_deleted);
+	if (r->version)
+		printf(" at version %llu", (unsigned long long)r->version);
+	printf("; unlinked %zu trash files (%llu bytes); trash holds %zu files (%llu bytes)\n",
+	       r->files_unlinked, (unsigned long long)r->bytes_unlinked, r->trash_files,
 	       (unsigned long long)r->trash_bytes);
 	printf("kept: %zu in grace, %zu leased, %zu tagged, %zu inside retention; orphans "
 	       "trashed: %zu (%llu bytes); versions expired: %zu; crashed jobs recovered: %zu\n",

@@ -93,8 +93,9 @@ const cli_cmd cli_commands[] = {
 	 "Without --version the latest version is tagged."},
 	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
 	{"admin", cli_cmd_admin, "admin [--socket PATH] [--json|--text] COMMAND [ARGS...]",
-	 "Talk to a running stratad over its control socket (default /run/stratad/admin.sock,\n"
-	 "or $STRATAD_SOCKET): status, tables, jobs, plan [TABLE], policy TABLE,\n"
+	 "Talk to a running stratad over its control socket.\n"
+	 "The socket is --socket PATH, else $STRATAD_SOCKET, else /run/stratad/admin.sock.\n"
+	 "Commands: status, tables, jobs, plan [TABLE], policy TABLE,\n"
 	 "sort|merge|compact|clean|purge TABLE, pause|resume [TABLE], cancel JOB, reload,\n"
 	 "metrics, watch, shutdown, help.  Tables on a terminal (or --text), JSON lines\n"
 	 "otherwise (or --json)."},

@@ -9,8 +9,10 @@
  * WATCHDOG=1 from the loop's timer at half of $WATCHDOG_USEC; RELOADING=1
  * and READY=1 around a reload; STOPPING=1 when it begins to stop.
  *
- * The send never blocks (MSG_DONTWAIT): a full receive queue drops the
- * datagram rather than stall the event loop.
+ * WATCHDOG=1 and STATUS= never block (MSG_DONTWAIT): a full receive queue
+ * drops the datagram rather than stall the event loop.  The state messages
+ * (READY, RELOADING, STOPPING) must not be lost, so they wait for room, at
+ * most 1 s (SO_SNDTIMEO).
  *
  * Thread safety: any thread (a socket per call).
  */

@@ -1,6 +1,7 @@
 /*
  * merge/merge.h — the k-way merge of sorted runs with strata's history rules,
- * and (later) the leveled merge job.
+ * the leveled merge planner, and the job runner every job uses
+ * (strata_job_execute: claim, intent, outputs, checked commit).
  *
  * Every data file is a sorted run (key asc, _seq desc).  The merge iterator
  * combines any number of runs of any file kind into one stream in the same

@@ -206,8 +206,11 @@ static void test_exit_codes(void)
 
 static void test_help(void)
 {
-	const char *cmds[] = {"init", "create-table", "alter-table", "describe", "tables", "write",
-			      "scan", "get", "changes", "log", "files", "file", "help"};
+	const char *cmds[] = {"init",  "create-table", "alter-table", "describe", "tables",
+			      "write", "scan",         "get",         "changes",  "log",
+			      "files", "file",         "sort",        "merge",    "compact",
+			      "clean", "purge",        "tag",         "tags",     "admin",
+			      "help"};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cmds); i++) {
 		char args[128], want[128];
 		snprintf(args, sizeof(args), "%s --help", cmds[i]);
@@ -226,6 +229,16 @@ static void test_help(void)
 	CU_ASSERT_EQUAL(cli(NULL, "help", &out, NULL), 0);
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cmds); i++)
 		CU_ASSERT(strstr(out, cmds[i]) != NULL);
+	/* each command's line in the overview is a whole sentence (the admin
+	 * line used to stop mid-sentence at a comma) */
+	for (char *line = strstr(out, "\n  "); line; line = strstr(line + 1, "\n  ")) {
+		char *end = strchr(line + 1, '\n');
+		CU_ASSERT_FATAL(end != NULL);
+		if (end[-1] != '.')
+			fprintf(stderr, "\noverview line not a sentence: %.*s\n", (int)(end - line - 1),
+				line + 1);
+		CU_ASSERT_EQUAL(end[-1], '.');
+	}
 	free(out);
 }
 
@@ -685,6 +698,129 @@ static void test_files_and_file(void)
 	expect_cli(NULL, NULL, args, 1, NULL, false);
 }
 
+/* ---- governance commands through the binary ---------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* stdout of `strata -W wh ARGS`, its lines sorted (scan order is by bucket) */
+static char *sorted_out(const char *wh, const char *args)
+{
+	char *out;
+	CU_ASSERT_EQUAL(cli(wh, args, &out, NULL), 0);
+	size_t n = count_lines(out);
+	char **lines = calloc(n + 1, sizeof(char *));
+	size_t k = 0;
+	for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		lines[k++] = l;
+	qsort(lines, k, sizeof(char *), cmp_str);
+	strata_buf b = {0};
+	for (size_t i = 0; i < k; i++)
+		strata_buf_printf(&b, "%s\n", lines[i]);
+	strata_buf_putc(&b, 0);
+	free(lines);
+	free(out);
+	return (char *)b.data;
+}
+
+static void expect_same(const char *what, const char *want, const char *got)
+{
+	if (strcmp(want, got) != 0)
+		fprintf(stderr, "\n%s changed:\nwant:\n%sgot:\n%s", what, want, got);
+	CU_ASSERT_STRING_EQUAL(got, want);
+}
+
+/* sort, merge, compact, tag, tags, clean, purge and admin as a user runs
+ * them: their reports, their refusals, and reads unchanged by every one. */
+static void test_governance_commands(void)
+{
+	const char *wh = new_warehouse();
+	expect_cli(wh, NULL,
+		   "create-table g --columns 'pk BIGINT NOT NULL PRIMARY KEY, v STRING' "
+		   "--property write.bucket.num=2",
+		   0, "created table g", true);
+	for (int c = 0; c < 3; c++) {
+		char in[256];
+		snprintf(in, sizeof(in), "{\"pk\":%d,\"v\":\"a%d\"}\n{\"pk\":%d,\"v\":\"b%d\"}\n"
+			 "{\"pk\":7,\"v\":\"c%d\"}\n", c, c, c + 10, c, c);
+		expect_cli(wh, in, "write g", 0, "committed version", true);
+	}
+	char *latest = sorted_out(wh, "scan g");
+	char *at3 = sorted_out(wh, "scan g --as-of-version 3");
+	CU_ASSERT_EQUAL(count_lines(latest), 7);
+
+	/* refusals: a bucket the table does not have, no compaction kind */
+	expect_cli(wh, NULL, "sort g --bucket 7", 1, "table \"g\" has no bucket 7", false);
+	expect_cli(wh, NULL, "compact g", 2, "usage: strata compact", false);
+	expect_cli(wh, NULL, "sort nope", 1, "unknown table", false);
+
+	/* sort: one report line per bucket; then nothing is left to sort */
+	char *out;
+	CU_ASSERT_EQUAL(cli(wh, "sort g", &out, NULL), 0);
+	CU_ASSERT(strstr(out, "sort p=_ b=0: read ") != NULL);
+	CU_ASSERT(strstr(out, "sort p=_ b=1: read ") != NULL);
+	CU_ASSERT(strstr(out, "wrote 1 file, ") != NULL);
+	free(out);
+	expect_cli(wh, NULL, "sort g", 0, "nothing to do", true);
+	char *s = sorted_out(wh, "scan g");
+	expect_same("scan after sort", latest, s);
+	free(s);
+	s = sorted_out(wh, "scan g --as-of-version 3");
+	expect_same("scan at version 3 after sort", at3, s);
+	free(s);
+
+	/* major compaction keeps time travel inside retention */
+	CU_ASSERT_EQUAL(cli(wh, "compact g --major --bucket 0", &out, NULL), 0);
+	CU_ASSERT(strstr(out, "major compaction p=_ b=0: read ") != NULL);
+	CU_ASSERT(strstr(out, "history floor of p=_ b=0 is now version") != NULL);
+	CU_ASSERT(strstr(out, "b=1") == NULL);
+	free(out);
+	s = sorted_out(wh, "scan g --as-of-version 3");
+	expect_same("scan at version 3 after a major compaction", at3, s);
+	free(s);
+
+	/* tags */
+	expect_cli(wh, NULL, "tag g keep --version 3", 0, "tagged g version 3 as keep", true);
+	expect_cli(wh, NULL, "tags g", 0, "keep\tversion 3", true);
+	s = sorted_out(wh, "scan g --as-of-tag keep");
+	expect_same("scan at tag keep", at3, s);
+	free(s);
+	expect_cli(wh, NULL, "tag g --delete keep", 0, NULL, true);
+	expect_cli(wh, NULL, "scan g --as-of-tag keep", 1, "keep", false);
+
+	/* clean: a dry run, a real one, and one with nothing left to delete
+	 * (its report used to read "(0 bytes, moved to trash)0; unlinked") */
+	expect_cli(wh, NULL, "clean g --dry-run", 0, "would delete ", true);
+	CU_ASSERT_EQUAL(cli(wh, "clean g --grace-s 0 --trash-s 0", &out, NULL), 0);
+	CU_ASSERT(strncmp(out, "deleted ", 8) == 0);
+	free(out);
+	CU_ASSERT_EQUAL(cli(wh, "clean g --grace-s 0 --trash-s 0", &out, NULL), 0);
+	if (!strstr(out, "deleted 0 files (0 bytes, moved to trash); unlinked 0 trash files"))
+		fprintf(stderr, "\nclean with nothing to delete printed: %s", out);
+	CU_ASSERT(strstr(out, "deleted 0 files (0 bytes, moved to trash); unlinked 0 trash files") !=
+		  NULL);
+	free(out);
+	s = sorted_out(wh, "scan g --as-of-version 3");
+	expect_same("scan at version 3 after clean", at3, s);
+	free(s);
+
+	/* purge ends time travel and says so; the latest rows stay */
+	expect_cli(wh, NULL, "purge g", 0, "purged g: all history dropped", true);
+	s = sorted_out(wh, "scan g");
+	expect_same("scan after purge", latest, s);
+	free(s);
+	expect_cli(wh, NULL, "scan g --as-of-version 3", 1, "outside the retention window of g", false);
+
+	/* admin without a daemon: a clear error */
+	char args[PATH_MAX + 64];
+	snprintf(args, sizeof(args), "admin --socket '%s/none.sock' status", scratch);
+	expect_cli(NULL, NULL, args, 1, "could not connect to stratad", false);
+	free(latest);
+	free(at3);
+}
+
 static void test_describe_tables_alter(void)
 {
 	int64_t base;
@@ -776,6 +912,7 @@ static void register_cli(void)
 	TU_ADD(s, test_get_changes_log);
 	TU_ADD(s, test_files_and_file);
 	TU_ADD(s, test_describe_tables_alter);
+	TU_ADD(s, test_governance_commands);
 }
 
 TU_MAIN(register_cli)
