@@ -22,6 +22,7 @@
  */
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_daemon.h"
 
 #include "daemon/daemon.h"
 #include "table/table.h"
@@ -43,176 +44,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- processes ------------------------------------------------------------------------------ */
-
-static pid_t children[16];
-static int nchildren;
-
-static void kill_children(void)
-{
-	for (int i = 0; i < nchildren; i++)
-		if (children[i] > 0)
-			kill(children[i], SIGKILL);
-}
-
-static pid_t spawn(const char *cfg, const char *log, const char *const *env)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		for (int i = 0; env && env[i]; i += 2)
-			setenv(env[i], env[i + 1], 1);
-		execl(tu_bin("stratad"), "stratad", "--config", cfg, (char *)NULL);
-		_exit(127);
-	}
-	if (nchildren == 0)
-		atexit(kill_children);
-	if (nchildren < 16)
-		children[nchildren++] = pid;
-	return pid;
-}
-
-static void forget_child(pid_t pid)
-{
-	for (int i = 0; i < nchildren; i++)
-		if (children[i] == pid)
-			children[i] = 0;
-}
-
-static double now_s(void)
-{
-	return (double)strata_mono_us() / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
-/* Wait for pid to exit; its status, or -1 if still running at the deadline. */
-static int wait_exit(pid_t pid, double timeout_s)
-{
-	double end = now_s() + timeout_s;
-	do {
-		int st;
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid) {
-			forget_child(pid);
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		}
-		sleep_ms(20);
-	} while (now_s() < end);
-	return -1;
-}
-
-static char *slurp(const char *path)
-{
-	char *s = tu_read_file(path, NULL);
-	return s ? s : strdup("");
-}
-
-static bool log_has(const char *log, const char *phrase)
-{
-	char *s = slurp(log);
-	bool has = strstr(s, phrase) != NULL;
-	free(s);
-	return has;
-}
-
-static bool wait_log(const char *log, const char *phrase, double timeout_s)
-{
-	double end = now_s() + timeout_s;
-	while (now_s() < end) {
-		if (log_has(log, phrase))
-			return true;
-		sleep_ms(50);
-	}
-	fprintf(stderr, "\nwaited %.0f s for \"%s\" in %s\n", timeout_s, phrase, log);
-	return false;
-}
-
-/* ---- the admin socket ------------------------------------------------------------------------ */
-
-static int connect_sock(const char *sock)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Read one line (malloc'd, without newline) within timeout; NULL on EOF. */
-static char *read_line_fd(int fd, double timeout_s)
-{
-	strata_buf b = {0};
-	double end = now_s() + timeout_s;
-	for (;;) {
-		struct pollfd p = {fd, POLLIN, 0};
-		int left = (int)((end - now_s()) * 1000);
-		if (left <= 0 || poll(&p, 1, left) <= 0)
-			break;
-		char c;
-		ssize_t r = read(fd, &c, 1);
-		if (r <= 0)
-			break;
-		if (c == '\n') {
-			strata_buf_putc(&b, 0);
-			return (char *)b.data;
-		}
-		strata_buf_putc(&b, (uint8_t)c);
-	}
-	strata_buf_free(&b);
-	return NULL;
-}
-
-static json_t *admin(const char *sock, const char *line)
-{
-	int fd = connect_sock(sock);
-	if (fd < 0)
-		return NULL;
-	char buf[4200];
-	snprintf(buf, sizeof(buf), "%s\n", line);
-	ssize_t w = write(fd, buf, strlen(buf));
-	(void)w;
-	char *reply = read_line_fd(fd, 20);
-	close(fd);
-	if (!reply)
-		return NULL;
-	json_t *r = json_loads(reply, 0, NULL);
-	free(reply);
-	return r;
-}
-
-static bool wait_ready(const char *sock, double timeout_s)
-{
-	double end = now_s() + timeout_s;
-	while (now_s() < end) {
-		json_t *r = admin(sock, "status");
-		bool ok = r && json_is_true(json_object_get(r, "ok"));
-		json_decref(r);
-		if (ok)
-			return true;
-		sleep_ms(50);
-	}
-	fprintf(stderr, "\nstratad did not answer on %s within %.0f s\n", sock, timeout_s);
-	return false;
-}
-
 static const char *policy_value(const char *sock, const char *table, const char *key)
 {
 	static char v[64];
 	char line[128];
 	snprintf(line, sizeof(line), "policy %s", table);
-	json_t *r = admin(sock, line);
+	json_t *r = tud_admin(sock, line);
 	v[0] = '\0';
 	size_t i;
 	json_t *k;
@@ -244,7 +81,7 @@ static int kind_index(const char *k)
 static bool job_stats(const char *sock, jobstats *js)
 {
 	memset(js, 0, sizeof(*js));
-	json_t *r = admin(sock, "jobs");
+	json_t *r = tud_admin(sock, "jobs");
 	if (!r)
 		return false;
 	size_t i;
@@ -384,10 +221,10 @@ typedef struct watcher {
 static void *watch_main(void *arg)
 {
 	watcher *w = arg;
-	char *first = read_line_fd(w->fd, 20);
+	char *first = tud_read_line(w->fd, 20);
 	free(first);
 	for (;;) {
-		char *l = read_line_fd(w->fd, 30);
+		char *l = tud_read_line(w->fd, 30);
 		if (!l)
 			break;
 		if (strstr(l, "\"event\":\"commit\""))
@@ -464,20 +301,20 @@ static void test_steady_state_with_oracle(void)
 		  "clean.grace_s = 1\nclean.trash_s = 2\nclean.orphan_scan_s = 0\n"
 		  "policy.backoff_s = 1\npolicy.backoff_max_s = 4\n",
 		  whp, sock, port);
-	pid_t pid = spawn(cfg, log, NULL);
-	CU_ASSERT_FATAL(wait_ready(sock, 20));
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
 	/* a watcher that leaves after some events, mid-stream */
-	watcher w = {.fd = connect_sock(sock), .leave_after = 40};
+	watcher w = {.fd = tud_connect(sock), .leave_after = 40};
 	CU_ASSERT_FATAL(w.fd >= 0);
 	ssize_t wr = write(w.fd, "watch\n", 6);
 	(void)wr;
 	pthread_t wt;
 	pthread_create(&wt, NULL, watch_main, &w);
 	/* writers and readers while the daemon governs */
-	double end = now_s() + write_s;
+	double end = tud_now_s() + write_s;
 	int failed = 0;
 	uint64_t steps = 0;
-	while (now_s() < end && !failed) {
+	while (tud_now_s() < end && !failed) {
 		failed = oracle_step(o) != 0;
 		steps++;
 		if (!failed && steps % 50 == 0)
@@ -492,26 +329,26 @@ static void test_steady_state_with_oracle(void)
 	CU_ASSERT(atomic_load(&w.commits) > 0);
 	CU_ASSERT(atomic_load(&w.jobs) > 0);
 	/* steady state: no row files, no level at its fanout, at most one small file a level */
-	double t0 = now_s();
+	double t0 = tud_now_s();
 	shape s = {0};
 	jobstats js;
 	bool is_steady = false;
-	while (now_s() - t0 < 40 && !is_steady) {
+	while (tud_now_s() - t0 < 40 && !is_steady) {
 		s = table_shape(wh, "orc", 4 << 20);
 		is_steady = s.l0 == 0 && s.max_per_level < 3 && s.max_small_per_level < 2 &&
 			    job_stats(sock, &js) && js.running == 0 && js.queued == 0;
 		if (!is_steady)
-			sleep_ms(200);
+			tud_sleep_ms(200);
 	}
 	fprintf(stderr, "steady state: reached %.1f s after the last write: %zu live files in %s\n",
-		now_s() - t0, s.files, "orc");
+		tud_now_s() - t0, s.files, "orc");
 	if (!is_steady)
 		fprintf(stderr, "steady state NOT reached: %zu row files, %zu files on one level, %zu small "
 				"on one level\n",
 			s.l0, s.max_per_level, s.max_small_per_level);
 	CU_ASSERT(is_steady);
 	/* the daemon is still serving after the watcher left mid-stream */
-	CU_ASSERT(wait_ready(sock, 5));
+	CU_ASSERT(tud_wait_ready(sock, 5));
 	/* metrics over HTTP */
 	char *body = NULL;
 	CU_ASSERT_EQUAL(http_get(port, "/metrics", &body), 0);
@@ -527,12 +364,12 @@ static void test_steady_state_with_oracle(void)
 	CU_ASSERT(body && strstr(body, "404"));
 	free(body);
 	/* quiesce, then the files on disk are exactly what the manifest knows */
-	json_t *r = admin(sock, "pause");
+	json_t *r = tud_admin(sock, "pause");
 	CU_ASSERT(r && json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
-	double qend = now_s() + 20;
-	while (now_s() < qend && job_stats(sock, &js) && js.running)
-		sleep_ms(100);
+	double qend = tud_now_s() + 20;
+	while (tud_now_s() < qend && job_stats(sock, &js) && js.running)
+		tud_sleep_ms(100);
 	CU_ASSERT(job_stats(sock, &js));
 	fprintf(stderr, "steady state: jobs ok: %d sorts, %d merges, %d cleans; %d conflicts, %d busy, "
 			"%d failed\n",
@@ -553,9 +390,9 @@ static void test_steady_state_with_oracle(void)
 		CU_ASSERT_EQUAL(oracle_check_files(o), 0);
 	}
 	kill(pid, SIGTERM);
-	CU_ASSERT_EQUAL(wait_exit(pid, 30), 0);
-	CU_ASSERT(log_has(log, "stratad stopped"));
-	CU_ASSERT(!log_has(log, "ERROR") && !log_has(log, " error "));
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+	CU_ASSERT(tud_log_has(log, "stratad stopped"));
+	CU_ASSERT(!tud_log_has(log, "ERROR") && !tud_log_has(log, " error "));
 	oracle_free(o);
 	strata_wh_close(wh);
 }
@@ -569,13 +406,13 @@ typedef struct notify_rx {
 
 static bool notify_wait(notify_rx *n, const char *want, double timeout_s)
 {
-	double end = now_s() + timeout_s;
+	double end = tud_now_s() + timeout_s;
 	for (;;) {
 		strata_buf_putc(&n->got, 0);
 		n->got.len--;
 		if (strstr((char *)n->got.data, want))
 			return true;
-		int left = (int)((end - now_s()) * 1000);
+		int left = (int)((end - tud_now_s()) * 1000);
 		if (left <= 0)
 			break;
 		struct pollfd p = {n->fd, POLLIN, 0};
@@ -621,10 +458,10 @@ static void test_reload_and_notify(void)
 	"[policy]\nsort.min_files = %s\nsort.max_delay_s = 100000\n"
 	write_cfg(cfg, RELOAD_CFG, whp, sock, "1000");
 	const char *env[] = {"NOTIFY_SOCKET", nsock, "WATCHDOG_USEC", "400000", NULL};
-	pid_t pid = spawn(cfg, log, env);
+	pid_t pid = tud_spawn(cfg, log, env);
 	CU_ASSERT_FATAL(notify_wait(&n, "READY=1", 20));
 	/* READY means the socket answers */
-	json_t *r = admin(sock, "status");
+	json_t *r = tud_admin(sock, "status");
 	CU_ASSERT(r && json_is_true(json_object_get(r, "ok")));
 	json_decref(r);
 	CU_ASSERT(notify_wait(&n, "WATCHDOG=1", 5));
@@ -636,31 +473,31 @@ static void test_reload_and_notify(void)
 	char want[4400];
 	snprintf(want, sizeof(want), "%s:7: sort.min_files must be an integer from 1 to 1000 (got \"banana\")",
 		 cfg);
-	CU_ASSERT(wait_log(log, "failed; keeping the running configuration", 10));
-	CU_ASSERT(wait_log(log, want, 5));
+	CU_ASSERT(tud_wait_log(log, "failed; keeping the running configuration", 10));
+	CU_ASSERT(tud_wait_log(log, want, 5));
 	CU_ASSERT_EQUAL(kill(pid, 0), 0);
 	CU_ASSERT_STRING_EQUAL(policy_value(sock, "r", "sort.min_files"), "1000");
-	r = admin(sock, "reload");
+	r = tud_admin(sock, "reload");
 	CU_ASSERT(r && json_is_false(json_object_get(r, "ok")) &&
 		  strstr(json_string_value(json_object_get(r, "error")), ":7: sort.min_files must be"));
 	json_decref(r);
-	sleep_ms(2500); /* two scans: the old policy still holds, nothing sorted */
+	tud_sleep_ms(2500); /* two scans: the old policy still holds, nothing sorted */
 	CU_ASSERT_EQUAL(table_shape(wh, "r", 1).l0, 6);
 	/* a good file applies */
 	write_cfg(cfg, RELOAD_CFG, whp, sock, "2");
 	kill(pid, SIGHUP);
-	double end = now_s() + 10;
-	while (now_s() < end && strcmp(policy_value(sock, "r", "sort.min_files"), "2") != 0)
-		sleep_ms(50);
+	double end = tud_now_s() + 10;
+	while (tud_now_s() < end && strcmp(policy_value(sock, "r", "sort.min_files"), "2") != 0)
+		tud_sleep_ms(50);
 	CU_ASSERT_STRING_EQUAL(policy_value(sock, "r", "sort.min_files"), "2");
 	CU_ASSERT(notify_wait(&n, "RELOADING=1", 5));
-	end = now_s() + 20;
-	while (now_s() < end && table_shape(wh, "r", 1).l0 != 0)
-		sleep_ms(100);
+	end = tud_now_s() + 20;
+	while (tud_now_s() < end && table_shape(wh, "r", 1).l0 != 0)
+		tud_sleep_ms(100);
 	CU_ASSERT_EQUAL(table_shape(wh, "r", 1).l0, 0);
 	kill(pid, SIGTERM);
 	CU_ASSERT(notify_wait(&n, "STOPPING=1", 10));
-	CU_ASSERT_EQUAL(wait_exit(pid, 30), 0);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
 	close(n.fd);
 	strata_buf_free(&n.got);
 	strata_wh_close(wh);
@@ -696,8 +533,8 @@ static void test_unauthorized_peer(void)
 	/* admin_group is gid 1, which uid 65534 (nobody) is not a member of */
 	write_cfg(cfg, "[daemon]\nwarehouse = %s\nsocket = %s\nsocket_mode = 0666\nadmin_group = %s\n",
 		  whp, sock, group);
-	pid_t pid = spawn(cfg, log, NULL);
-	CU_ASSERT_FATAL(wait_ready(sock, 20));
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
 	char *out = NULL;
 	/* uid 65534 outside admin_group: refused at once */
 	snprintf(cmd, sizeof(cmd),
@@ -706,8 +543,8 @@ static void test_unauthorized_peer(void)
 	CU_ASSERT_EQUAL(tu_run(cmd, &out), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "permission denied: uid 65534 is not root"));
 	free(out);
-	CU_ASSERT(wait_log(log, "admin: uid 65534 pid ", 5));
-	CU_ASSERT(log_has(log, "refused: permission denied: uid 65534 is not root"));
+	CU_ASSERT(tud_wait_log(log, "admin: uid 65534 pid ", 5));
+	CU_ASSERT(tud_log_has(log, "refused: permission denied: uid 65534 is not root"));
 	/* a peer whose group is admin_group reads, but may not purge */
 	snprintf(cmd, sizeof(cmd),
 		 "setpriv --reuid=65534 --regid=1 --clear-groups %s admin --socket %s --json status",
@@ -721,25 +558,25 @@ static void test_unauthorized_peer(void)
 	CU_ASSERT_EQUAL(tu_run(cmd, &out), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "permission denied: purge (destructive) needs root"));
 	free(out);
-	CU_ASSERT(wait_log(log, "\"purge p\" refused", 5));
+	CU_ASSERT(tud_wait_log(log, "\"purge p\" refused", 5));
 	/* root may */
 	snprintf(cmd, sizeof(cmd), "%s admin --socket %s --json pause p", tu_bin("strata"), sock);
 	CU_ASSERT_EQUAL(tu_run(cmd, &out), 0);
 	free(out);
 	kill(pid, SIGTERM);
-	CU_ASSERT_EQUAL(wait_exit(pid, 30), 0);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
 }
 
 /* ---- stop mid-job, crash mid-job ------------------------------------------------------------------- */
 
 static bool wait_running_io(const char *sock, double timeout_s)
 {
-	double end = now_s() + timeout_s;
+	double end = tud_now_s() + timeout_s;
 	jobstats js;
-	while (now_s() < end) {
+	while (tud_now_s() < end) {
 		if (job_stats(sock, &js) && js.running && js.max_running_io > 0)
 			return true;
-		sleep_ms(50);
+		tud_sleep_ms(50);
 	}
 	fprintf(stderr, "\nno job was running (with I/O) on %s within %.0f s\n", sock, timeout_s);
 	return false;
@@ -785,33 +622,33 @@ static void test_stop_and_crash_mid_job(void)
 	"[policy]\nsort.min_files = 2\nclean.orphan_scan_s = 0\n"
 	write_cfg(cfg, STOP_CFG, whp, sock, "0.5");
 	/* SIGTERM while the sort runs: exit 0, the job cancelled, nothing left */
-	pid_t pid = spawn(cfg, log, NULL);
-	CU_ASSERT_FATAL(wait_ready(sock, 20));
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
 	CU_ASSERT_FATAL(wait_running_io(sock, 20));
 	kill(pid, SIGTERM);
-	CU_ASSERT_EQUAL(wait_exit(pid, 25), 0);
-	CU_ASSERT(log_has(log, "stopping (SIGTERM): 1 running jobs stop at their next block"));
-	CU_ASSERT(log_has(log, "sort of big p=_ b=0 cancelled"));
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 25), 0);
+	CU_ASSERT(tud_log_has(log, "stopping (SIGTERM): 1 running jobs stop at their next block"));
+	CU_ASSERT(tud_log_has(log, "sort of big p=_ b=0 cancelled"));
 	shape s = table_shape(wh, "big", 1);
 	CU_ASSERT_EQUAL(s.intents, 0);
 	CU_ASSERT_EQUAL(s.l0, 4);
 	CU_ASSERT_EQUAL(bucket_job_files(whp), 0);
 	/* SIGKILL while it runs: an intent stays behind ... */
-	pid = spawn(cfg, log, NULL);
-	CU_ASSERT_FATAL(wait_ready(sock, 20));
+	pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
 	CU_ASSERT_FATAL(wait_running_io(sock, 20));
 	kill(pid, SIGKILL);
-	CU_ASSERT_EQUAL(wait_exit(pid, 10), 128 + SIGKILL);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 10), 128 + SIGKILL);
 	s = table_shape(wh, "big", 1);
 	CU_ASSERT_EQUAL(s.intents, 1);
 	/* ... and the next start recovers it, then finishes the work */
 	write_cfg(cfg, STOP_CFG, whp, sock, "0");
-	pid = spawn(cfg, log, NULL);
-	CU_ASSERT(wait_log(log, "recovered 1 intents of jobs that did not finish", 20));
-	CU_ASSERT_FATAL(wait_ready(sock, 20));
-	double end = now_s() + 30;
-	while (now_s() < end && (table_shape(wh, "big", 1).l0 != 0 || table_shape(wh, "big", 1).intents))
-		sleep_ms(100);
+	pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT(tud_wait_log(log, "recovered 1 intents of jobs that did not finish", 20));
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
+	double end = tud_now_s() + 30;
+	while (tud_now_s() < end && (table_shape(wh, "big", 1).l0 != 0 || table_shape(wh, "big", 1).intents))
+		tud_sleep_ms(100);
 	s = table_shape(wh, "big", 1);
 	CU_ASSERT_EQUAL(s.l0, 0);
 	CU_ASSERT_EQUAL(s.intents, 0);
@@ -829,7 +666,7 @@ static void test_stop_and_crash_mid_job(void)
 		fprintf(stderr, "\nscan after recovery: %zu rows, %zu keys written\n", rows, keys);
 	CU_ASSERT_EQUAL(rows, keys);
 	kill(pid, SIGTERM);
-	CU_ASSERT_EQUAL(wait_exit(pid, 30), 0);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
 	strata_wh_close(wh);
 }
 
@@ -871,7 +708,7 @@ static void *sample_main(void *arg)
 			strata_mf_snap_close(snap);
 		}
 		strata_arena_free(a);
-		sleep_ms(2);
+		tud_sleep_ms(2);
 	}
 	return NULL;
 }
@@ -898,10 +735,10 @@ static void test_two_daemons_one_warehouse(void)
 			  "merge.fanout = 2\nclean.grace_s = 1\nclean.trash_s = 1\nclean.orphan_scan_s = 0\n"
 			  "policy.backoff_s = 1\npolicy.backoff_max_s = 2\n",
 			  whp, sock[i]);
-		pid[i] = spawn(cfg[i], log[i], NULL);
+		pid[i] = tud_spawn(cfg[i], log[i], NULL);
 	}
 	for (int i = 0; i < 2; i++)
-		CU_ASSERT_FATAL(wait_ready(sock[i], 20));
+		CU_ASSERT_FATAL(tud_wait_ready(sock[i], 20));
 	sampler sm = {.wh = wh};
 	pthread_t th;
 	pthread_create(&th, NULL, sample_main, &sm);
@@ -909,22 +746,22 @@ static void test_two_daemons_one_warehouse(void)
 	uint64_t v;
 	int commits = 0;
 	uint8_t seen[400 / 8 + 1] = {0};
-	double end = now_s() + (double)env_u64("DAEMON_WRITE_S", 15);
-	while (now_s() < end) {
+	double end = tud_now_s() + (double)env_u64("DAEMON_WRITE_S", 15);
+	while (tud_now_s() < end) {
 		CU_ASSERT_EQUAL(commit_rows(wh, "two", 40, 400, 20, &seed, &v, seen), 0);
 		commits++;
-		sleep_ms(20);
+		tud_sleep_ms(20);
 	}
 	/* let both settle */
-	double t0 = now_s();
+	double t0 = tud_now_s();
 	jobstats js[2];
-	while (now_s() - t0 < 30) {
+	while (tud_now_s() - t0 < 30) {
 		bool idle = table_shape(wh, "two", 1).l0 == 0;
 		for (int i = 0; i < 2; i++)
 			idle = job_stats(sock[i], &js[i]) && idle && js[i].running == 0 && js[i].queued == 0;
 		if (idle)
 			break;
-		sleep_ms(200);
+		tud_sleep_ms(200);
 	}
 	atomic_store(&sm.stop, 1);
 	pthread_join(th, NULL);
@@ -958,7 +795,7 @@ static void test_two_daemons_one_warehouse(void)
 	CU_ASSERT_EQUAL(rows, keys);
 	for (int i = 0; i < 2; i++) {
 		kill(pid[i], SIGTERM);
-		CU_ASSERT_EQUAL(wait_exit(pid[i], 30), 0);
+		CU_ASSERT_EQUAL(tud_wait_exit(pid[i], 30), 0);
 	}
 	strata_wh_close(wh);
 }
