@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_common.h"
 #include "daemon/daemon.h"
 #include "table/table.h"
 
@@ -182,14 +183,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
-		const char *base = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/strata-fuzz-XXXXXX", base ? base : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		strata_log_set_level(STRATA_LOG_ERROR);
-	}
-	return strata_fuzz_admin_one(data, size, dir);
+	return strata_fuzz_admin_one(data, size, fuzz_scratch_dir());
 }
 #endif

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_common.h"
 #include "format/format.h"
 
 #define FUZZ_AVRO_MAX_ROWS 20000
@@ -81,21 +82,6 @@ static strata_schema *fuzz_avro_schema(int which)
 	return s;
 }
 
-/* A clean error has a message, and a damaged file is named in it. */
-static void fuzz_avro_check_err(int rc, const strata_err *e, const char *path)
-{
-	if (rc >= 0)
-		return;
-	if (e->msg[0] == '\0') {
-		fprintf(stderr, "error %d without a message\n", rc);
-		abort();
-	}
-	if ((rc == STRATA_ECORRUPT || rc == STRATA_EUNSUPPORTED) && !strstr(e->msg, path)) {
-		fprintf(stderr, "error without the file name: %s\n", e->msg);
-		abort();
-	}
-}
-
 /* Read up to max rows, touching every value; remember the first and last
  * keys. */
 static void fuzz_avro_read(strata_run *run, const strata_schema *rs, int max, strata_buf *first,
@@ -130,7 +116,7 @@ static void fuzz_avro_read(strata_run *run, const strata_schema *rs, int max, st
 			strata_buf_append(last, key, klen);
 		}
 	}
-	fuzz_avro_check_err(rc, &e, path);
+	fuzz_check_err(rc, &e, path);
 }
 
 /* Open with opts and read it all; then seek to the keys seen. */
@@ -140,7 +126,7 @@ static void fuzz_avro_pass(const char *path, const strata_run_opts *ro, bool do_
 	memset(&e, 0, sizeof(e));
 	strata_run *run = NULL;
 	int rc = strata_run_open(path, ro, &run, &e);
-	fuzz_avro_check_err(rc, &e, path);
+	fuzz_check_err(rc, &e, path);
 	if (rc)
 		return;
 	const strata_schema *rs = ro->read_schema ? ro->read_schema : strata_run_file_schema(run);
@@ -154,12 +140,12 @@ static void fuzz_avro_pass(const char *path, const strata_run_opts *ro, bool do_
 		if (keys[k]->len == 0)
 			continue;
 		rc = strata_run_open(path, ro, &run, &e);
-		fuzz_avro_check_err(rc, &e, path);
+		fuzz_check_err(rc, &e, path);
 		if (rc)
 			continue;
 		rs = ro->read_schema ? ro->read_schema : strata_run_file_schema(run);
 		rc = strata_run_seek(run, keys[k]->data, keys[k]->len, &e);
-		fuzz_avro_check_err(rc, &e, path);
+		fuzz_check_err(rc, &e, path);
 		if (rc == 0)
 			fuzz_avro_read(run, rs, 3, NULL, NULL, path);
 		strata_run_close(run);
@@ -189,7 +175,7 @@ static int strata_fuzz_avro_one(const uint8_t *data, size_t size, const char *di
 	FILE *null = fopen("/dev/null", "w");
 	int rc = strata_file_describe(path, null, &e);
 	fclose(null);
-	fuzz_avro_check_err(rc, &e, path);
+	fuzz_check_err(rc, &e, path);
 
 	/* standalone: the schema from the file, no keys */
 	strata_run_opts ro;
@@ -220,23 +206,8 @@ static int strata_fuzz_avro_one(const uint8_t *data, size_t size, const char *di
 #ifndef STRATA_FUZZ_NO_MAIN
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[PATH_MAX];
-
-static void fuzz_avro_rmdir(void)
-{
-	rmdir(dir);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!dir[0]) {
-		const char *base = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/strata-fuzz-XXXXXX", base ? base : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		atexit(fuzz_avro_rmdir);
-		strata_log_set_level(STRATA_LOG_ERROR);
-	}
-	return strata_fuzz_avro_one(data, size, dir);
+	return strata_fuzz_avro_one(data, size, fuzz_scratch_dir());
 }
 #endif

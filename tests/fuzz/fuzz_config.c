@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_common.h"
 #include "daemon/daemon.h"
 
 static void fuzz_config_fail(const char *what, const char *detail)
@@ -143,23 +144,8 @@ out:
 #ifndef STRATA_FUZZ_NO_MAIN
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[PATH_MAX];
-
-static void fuzz_config_rmdir(void)
-{
-	rmdir(dir);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!dir[0]) {
-		const char *base = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/strata-fuzz-XXXXXX", base ? base : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		atexit(fuzz_config_rmdir);
-		strata_log_set_level(STRATA_LOG_ERROR);
-	}
-	return strata_fuzz_config_one(data, size, dir);
+	return strata_fuzz_config_one(data, size, fuzz_scratch_dir());
 }
 #endif

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_common.h"
 #include "table/table.h"
 
 static void fuzz_jsonl_fail(const char *what, const char *line, const char *detail)
@@ -177,14 +178,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
-		const char *base = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/strata-fuzz-XXXXXX", base ? base : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		strata_log_set_level(STRATA_LOG_ERROR);
-	}
-	return strata_fuzz_jsonl_one(data, size, dir);
+	return strata_fuzz_jsonl_one(data, size, fuzz_scratch_dir());
 }
 #endif

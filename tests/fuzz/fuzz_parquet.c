@@ -20,26 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fuzz/fuzz_common.h"
 #include "format/format.h"
 
 /* Rows read per input: enough to cross pages and row groups of the seeds,
  * small enough that a hostile "2^31 equal values" page cannot time out. */
 #define FUZZ_MAX_ROWS 20000
-
-/* Checks that an error is a clean one; aborts (a finding) otherwise. */
-static void fuzz_check_err(int rc, const strata_err *e, const char *path)
-{
-	if (rc >= 0)
-		return;
-	if (e->msg[0] == '\0') {
-		fprintf(stderr, "error %d without a message\n", rc);
-		abort();
-	}
-	if ((rc == STRATA_ECORRUPT || rc == STRATA_EUNSUPPORTED) && !strstr(e->msg, path)) {
-		fprintf(stderr, "error without the file name: %s\n", e->msg);
-		abort();
-	}
-}
 
 /* Read up to max rows; remember the first and last keys seen. */
 static int fuzz_read(strata_run *run, const strata_schema *rs, int max, strata_buf *first,
@@ -147,14 +133,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[PATH_MAX];
-	if (!dir[0]) {
-		const char *base = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/strata-fuzz-XXXXXX", base ? base : "/tmp");
-		if (!mkdtemp(dir))
-			abort();
-		strata_log_set_level(STRATA_LOG_ERROR);
-	}
-	return strata_fuzz_parquet_one(data, size, dir);
+	return strata_fuzz_parquet_one(data, size, fuzz_scratch_dir());
 }
 #endif
