@@ -1055,7 +1055,7 @@ static void test_clean_faults(void)
 {
 	static const tu_op ops[] = {TU_OP_RENAME, TU_OP_UNLINK, TU_OP_OPENDIR, TU_OP_FSYNC,
 				    TU_OP_STAT,   TU_OP_OPEN,   TU_OP_MKDIR,   TU_OP_CLOSE};
-	static const int errs[] = {EIO, ENOSPC};
+	static const int errs[] = {EIO, ENOSPC, EDQUOT};
 	jf f;
 	fault_fixture(&f);
 	jf_hist h;

@@ -1288,14 +1288,16 @@ typedef struct fault_mode {
 } fault_mode;
 
 /* Inject every fault at every call of one job kind: EIO and ENOSPC for
- * every operation, short writes for pwrite. */
+ * every operation, EDQUOT for the ones that allocate space (open, pwrite,
+ * fsync, close, mkdir), short writes for pwrite. */
 static void fault_sweep(jf_kind k)
 {
 	static const tu_op ops[] = {TU_OP_OPEN,   TU_OP_PREAD,  TU_OP_PWRITE,
 				    TU_OP_FSYNC,  TU_OP_CLOSE,  TU_OP_RENAME,
 				    TU_OP_UNLINK, TU_OP_MKDIR,  TU_OP_OPENDIR,
 				    TU_OP_STAT};
-	static const fault_mode modes[] = {{EIO, false}, {ENOSPC, false}, {0, true}};
+	static const fault_mode modes[] = {{EIO, false}, {ENOSPC, false}, {EDQUOT, false},
+					   {0, true}};
 	jf_job_opts o = {.merge_level = -1, .target_bytes = FAULT_TARGET_BYTES};
 	jf f;
 	jf_tmpl tmpl;
@@ -1311,6 +1313,10 @@ static void fault_sweep(jf_kind k)
 	for (size_t oi = 0; oi < STRATA_ARRAY_LEN(ops); oi++) {
 		for (size_t mi = 0; mi < STRATA_ARRAY_LEN(modes); mi++) {
 			if (modes[mi].is_short && ops[oi] != TU_OP_PWRITE)
+				continue;
+			if (modes[mi].err == EDQUOT && ops[oi] != TU_OP_OPEN &&
+			    ops[oi] != TU_OP_PWRITE && ops[oi] != TU_OP_FSYNC &&
+			    ops[oi] != TU_OP_CLOSE && ops[oi] != TU_OP_MKDIR)
 				continue;
 			for (int at = 1; at < 1000; at++) {
 				if (is_dirty) {

@@ -1223,6 +1223,14 @@ static void test_commit_faults_enospc(void)
 		fault_sweep(ops[i], ENOSPC, false, "write.avro.codec=null");
 }
 
+/* A full quota is a full disk to the writer: clean failure, nothing left */
+static void test_commit_faults_edquot(void)
+{
+	const tu_op ops[] = {TU_OP_OPEN, TU_OP_PWRITE, TU_OP_FSYNC, TU_OP_CLOSE, TU_OP_MKDIR};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++)
+		fault_sweep(ops[i], EDQUOT, false, "write.avro.codec=null");
+}
+
 static void test_commit_short_writes(void)
 {
 	fault_sweep(TU_OP_PWRITE, 0, true, "write.avro.codec=null");
@@ -2049,6 +2057,7 @@ static void register_table(void)
 	TU_ADD(s, test_txn_partition_value_limit);
 	TU_ADD(s, test_commit_faults_eio);
 	TU_ADD(s, test_commit_faults_enospc);
+	TU_ADD(s, test_commit_faults_edquot);
 	TU_ADD(s, test_commit_faults_deflate);
 	TU_ADD(s, test_commit_short_writes);
 	TU_ADD(s, test_commit_fault_large);
