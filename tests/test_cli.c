@@ -3,9 +3,11 @@
  * $STRATA_BUILD/strata) run through the shell: exit codes (0 ok, 1 error,
  * 2 usage, 3 conflict), --help of every command, a missing warehouse, bad
  * input to `write` and `create-table` (a clear error, exit 1, nothing
- * committed, no file left under data/), and every read and admin command
- * with its options.  Commit times are set in-process with the manual clock
- * so AS OF TIME reads are exact.
+ * committed, no file left under data/), every read and admin command
+ * with its options, and the governance commands (sort, compact, tag, clean,
+ * purge, admin) with reads at old versions checked after each.  Commit
+ * times are set in-process with the manual clock so AS OF TIME reads are
+ * exact.
  */
 #include "tests/util/testutil.h"
 
