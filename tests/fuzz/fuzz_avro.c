@@ -82,43 +82,6 @@ static strata_schema *fuzz_avro_schema(int which)
 	return s;
 }
 
-/* Read up to max rows, touching every value; remember the first and last
- * keys. */
-static void fuzz_avro_read(strata_run *run, const strata_schema *rs, int max, strata_buf *first,
-			   strata_buf *last, const char *path)
-{
-	const strata_row *row;
-	const uint8_t *key;
-	size_t klen;
-	strata_err e;
-	memset(&e, 0, sizeof(e));
-	int rc = 0;
-	for (int n = 0; n < max; n++) {
-		rc = strata_run_next(run, &row, &key, &klen, &e);
-		if (rc <= 0)
-			break;
-		volatile uint64_t sink = (uint64_t)row->seq + row->op;
-		for (uint32_t i = 0; i < row->ncols; i++) {
-			const strata_value *v = &row->vals[i];
-			strata_type t = rs->cols[i].type;
-			if (v->is_null)
-				continue;
-			if ((t == STRATA_T_STRING || t == STRATA_T_BYTES) && v->v.s.len > 0)
-				sink += v->v.s.ptr[0] + v->v.s.ptr[v->v.s.len - 1];
-			else
-				sink += (uint64_t)v->v.i64;
-		}
-		(void)sink;
-		if (klen && first && first->len == 0)
-			strata_buf_append(first, key, klen);
-		if (klen && last) {
-			strata_buf_reset(last);
-			strata_buf_append(last, key, klen);
-		}
-	}
-	fuzz_check_err(rc, &e, path);
-}
-
 /* Open with opts and read it all; then seek to the keys seen. */
 static void fuzz_avro_pass(const char *path, const strata_run_opts *ro, bool do_seek)
 {
@@ -131,7 +94,7 @@ static void fuzz_avro_pass(const char *path, const strata_run_opts *ro, bool do_
 		return;
 	const strata_schema *rs = ro->read_schema ? ro->read_schema : strata_run_file_schema(run);
 	strata_buf first = {0}, last = {0};
-	fuzz_avro_read(run, rs, FUZZ_AVRO_MAX_ROWS, &first, &last, path);
+	fuzz_read_run(run, rs, FUZZ_AVRO_MAX_ROWS, &first, &last, path);
 	strata_run_close(run);
 	if (!do_seek)
 		goto out;
@@ -147,7 +110,7 @@ static void fuzz_avro_pass(const char *path, const strata_run_opts *ro, bool do_
 		rc = strata_run_seek(run, keys[k]->data, keys[k]->len, &e);
 		fuzz_check_err(rc, &e, path);
 		if (rc == 0)
-			fuzz_avro_read(run, rs, 3, NULL, NULL, path);
+			fuzz_read_run(run, rs, 3, NULL, NULL, path);
 		strata_run_close(run);
 	}
 out:

@@ -1,7 +1,7 @@
 /*
  * tests/fuzz/fuzz_common.h — what the libFuzzer targets of tests/fuzz/
- * share: the rule that an error is a clean one, and the scratch directory of
- * a fuzzing process.  Static functions only: the targets are also compiled
+ * share: the rule that an error is a clean one, reading a run to the end
+ * (every value touched), and the scratch directory of a fuzzing process.  Static functions only: the targets are also compiled
  * together, #included into tests/test_fuzz_regress.c and tests/test_parquet.c.
  */
 #ifndef STRATA_FUZZ_COMMON_H
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "format/format.h"
 
 /* A clean error has a message, and a damaged or unsupported file is named
  * in it; anything else aborts (a finding). */
@@ -29,6 +30,47 @@ static inline void fuzz_check_err(int rc, const strata_err *e, const char *path)
 		fprintf(stderr, "error without the file name: %s\n", e->msg);
 		abort();
 	}
+}
+
+/* Read up to max records of run, touching every value so the sanitizers
+ * see a bad pointer or length; remember the first and last keys (either may
+ * be NULL).  Returns the last strata_run_next() result, checked clean. */
+static inline int fuzz_read_run(strata_run *run, const strata_schema *rs, int max,
+				strata_buf *first, strata_buf *last, const char *path)
+{
+	const strata_row *row;
+	const uint8_t *key;
+	size_t klen;
+	strata_err e;
+	memset(&e, 0, sizeof(e));
+	int rc = 0;
+	for (int n = 0; n < max; n++) {
+		rc = strata_run_next(run, &row, &key, &klen, &e);
+		if (rc <= 0)
+			break;
+		volatile uint64_t sink = (uint64_t)row->seq + row->op;
+		for (uint32_t i = 0; i < row->ncols; i++) {
+			const strata_value *v = &row->vals[i];
+			strata_type t = rs->cols[i].type;
+			if (v->is_null)
+				continue;
+			if (t == STRATA_T_STRING || t == STRATA_T_BYTES) {
+				if (v->v.s.len > 0)
+					sink += v->v.s.ptr[0] + v->v.s.ptr[v->v.s.len - 1];
+			} else {
+				sink += (uint64_t)v->v.i64;
+			}
+		}
+		(void)sink;
+		if (klen && first && first->len == 0)
+			strata_buf_append(first, key, klen);
+		if (klen && last) {
+			strata_buf_reset(last);
+			strata_buf_append(last, key, klen);
+		}
+	}
+	fuzz_check_err(rc, &e, path);
+	return rc;
 }
 
 static inline char *fuzz_dir_buf(void)

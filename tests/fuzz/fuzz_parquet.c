@@ -27,40 +27,6 @@
  * small enough that a hostile "2^31 equal values" page cannot time out. */
 #define FUZZ_MAX_ROWS 20000
 
-/* Read up to max rows; remember the first and last keys seen. */
-static int fuzz_read(strata_run *run, const strata_schema *rs, int max, strata_buf *first,
-		     strata_buf *last, const char *path)
-{
-	const strata_row *row;
-	const uint8_t *key;
-	size_t klen;
-	strata_err e;
-	memset(&e, 0, sizeof(e));
-	int rc = 0;
-	for (int n = 0; n < max; n++) {
-		rc = strata_run_next(run, &row, &key, &klen, &e);
-		if (rc <= 0)
-			break;
-		/* touch every value so sanitizers see bad pointers */
-		volatile uint64_t sink = (uint64_t)row->seq;
-		for (uint32_t i = 0; i < row->ncols; i++) {
-			const strata_value *v = &row->vals[i];
-			if (!v->is_null && v->v.s.len > 0 &&
-			    (rs->cols[i].type == STRATA_T_STRING || rs->cols[i].type == STRATA_T_BYTES))
-				sink += v->v.s.ptr[0] + v->v.s.ptr[v->v.s.len - 1];
-		}
-		(void)sink;
-		if (klen && first && first->len == 0)
-			strata_buf_append(first, key, klen);
-		if (klen && last) {
-			strata_buf_reset(last);
-			strata_buf_append(last, key, klen);
-		}
-	}
-	fuzz_check_err(rc, &e, path);
-	return rc;
-}
-
 /* Run the whole harness on one input, using dir for the scratch file. */
 static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char *dir)
 {
@@ -92,7 +58,7 @@ static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char 
 	fuzz_check_err(rc, &e, path);
 	if (rc == 0) {
 		const strata_schema *fs = strata_run_file_schema(run);
-		fuzz_read(run, fs, FUZZ_MAX_ROWS, &first, &last, path);
+		fuzz_read_run(run, fs, FUZZ_MAX_ROWS, &first, &last, path);
 		if (fs->nkeys > 0) {
 			const strata_buf *keys[2] = {&first, &last};
 			for (int k = 0; k < 2; k++) {
@@ -101,7 +67,7 @@ static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char 
 				rc = strata_run_seek(run, keys[k]->data, keys[k]->len, &e);
 				fuzz_check_err(rc, &e, path);
 				if (rc == 0)
-					fuzz_read(run, fs, 3, NULL, NULL, path);
+					fuzz_read_run(run, fs, 3, NULL, NULL, path);
 			}
 		}
 		/* a projection: only the key columns (or the first column) */
@@ -114,7 +80,7 @@ static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char 
 				rc = strata_run_open(path, &po, &run2, &e);
 				fuzz_check_err(rc, &e, path);
 				if (rc == 0) {
-					fuzz_read(run2, ps, FUZZ_MAX_ROWS, NULL, NULL, path);
+					fuzz_read_run(run2, ps, FUZZ_MAX_ROWS, NULL, NULL, path);
 					strata_run_close(run2);
 				}
 				strata_schema_free(ps);
