@@ -8,7 +8,10 @@
  *      tagged one) keeps its newest record per key in the live files;
  *   2. partial inputs are every live file holding a record <= B, which is
  *      what makes dropping a delete (and all older records) safe;
- *   3. major compaction takes every live file of the bucket.
+ *   3. major compaction takes every live file of the bucket — or none when
+ *      the bucket is one columnar file with every key once and no delete,
+ *      which it would only rewrite unchanged (unless history is to be
+ *      dropped; a row file still becomes columnar).
  * Pure: reads only the bucket view.
  */
 #include "compact/compact.h"
@@ -65,8 +68,9 @@ int strata_compact_major_plan(const strata_bucket_view *v, bool drop_history,
 	plan->what = drop_history ? "major compaction (drop history)" : "major compaction";
 	plan->rule = STRATA_MERGE_LATEST;
 	plan->drop_deletes = true;
-	if (v->nfiles == 0)
-		return 0;
+	if (v->nfiles == 0 ||
+	    (v->nfiles == 1 && v->files[0].is_compact && v->files[0].level >= 1 && !drop_history))
+		return 0; /* invariant 3 */
 	const strata_file_entry **in = strata_arena_alloc(v->arena, (v->nfiles + 1) * sizeof(void *));
 	for (size_t i = 0; i < v->nfiles; i++)
 		in[i] = &v->files[i]; /* invariant 3 */

@@ -11,7 +11,10 @@
  * Major: all live files of the bucket -> the latest record per key, deletes
  * dropped; the floor rises to the version the job planned at.  The replaced
  * files stay until they leave the retention window (time travel keeps
- * working inside it) unless drop_history frees them at once.
+ * working inside it) unless drop_history frees them at once.  A bucket that
+ * is one columnar file holding every key once and no delete
+ * (strata_file_entry is_compact, level >= 1) has nothing to compact: without
+ * drop_history the plan is empty.
  */
 #ifndef STRATA_COMPACT_H
 #define STRATA_COMPACT_H

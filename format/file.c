@@ -7,7 +7,7 @@
  * Writer invariants:
  *   1. records reach the backend in (key asc, _seq desc) order with no
  *      repeated (key, _seq); row files (no _seq) hold each key once;
- *   2. the statistics (rows, tombstones, _seq range, key range, sketch)
+ *   2. the statistics (rows, tombstones, distinct keys, _seq range, key range, sketch)
  *      describe exactly the records written.
  * Reader invariants:
  *   3. records come out in (key asc, _seq desc) order or the read fails with
@@ -131,8 +131,10 @@ int strata_fwriter_add(strata_fwriter *w, const strata_row *row, strata_err *err
 	if (row->op == STRATA_OP_DELETE)
 		st->tombstones++;
 	if (st->rows == 1 || w->key_prev.len != w->key_cur.len ||
-	    memcmp(w->key_prev.data, w->key_cur.data, w->key_cur.len) != 0)
+	    memcmp(w->key_prev.data, w->key_cur.data, w->key_cur.len) != 0) {
+		st->keys++;
 		strata_sketch_add(st->sketch, w->key_cur.data, w->key_cur.len);
+	}
 	w->seq_prev = row->seq;
 	strata_buf tmp = w->key_prev;
 	w->key_prev = w->key_cur;

@@ -202,6 +202,7 @@ double strata_sketch_estimate(const uint8_t *regs);
 typedef struct strata_file_stats {
 	uint64_t rows;
 	uint64_t tombstones; /* deletes */
+	uint64_t keys;       /* distinct keys (records come in key order) */
 	uint64_t bytes;      /* file size */
 	int64_t seq_min, seq_max;
 	strata_buf key_min, key_max; /* encoded keys; owned */

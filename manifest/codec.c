@@ -239,7 +239,7 @@ int mf_part_dec(const MDB_val *v, strata_partition *p)
 
 /* ---- file entry ------------------------------------------------------------------- */
 
-enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2 };
+enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2, FILE_F_COMPACT = 4 };
 
 void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 {
@@ -266,7 +266,8 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 	mf_put_u64(b, f->removed_version);
 	mf_put_u64(b, (uint64_t)f->removed_us);
 	mf_put_u8(b, (uint8_t)((f->removed_kept_history ? FILE_F_KEPT_HISTORY : 0) |
-			       (f->is_deleted ? FILE_F_DELETED : 0)));
+			       (f->is_deleted ? FILE_F_DELETED : 0) |
+			       (f->is_compact ? FILE_F_COMPACT : 0)));
 	mf_put_u64(b, (uint64_t)f->deleted_us);
 }
 
@@ -310,6 +311,7 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 	uint8_t flags = mf_get8(&d);
 	f->removed_kept_history = flags & FILE_F_KEPT_HISTORY;
 	f->is_deleted = flags & FILE_F_DELETED;
+	f->is_compact = flags & FILE_F_COMPACT;
 	f->deleted_us = (int64_t)mf_get64(&d);
 	if (f->format != STRATA_FMT_AVRO && f->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;

@@ -77,6 +77,9 @@ typedef struct strata_file_entry {
 	int64_t added_us;
 	uint64_t removed_version;  /* 0 while live */
 	int64_t removed_us;
+	bool is_compact;           /* every key once and no delete: a major
+				      compaction would rewrite it unchanged
+				      (false when not known) */
 	bool removed_kept_history; /* false: removed by a job that dropped
 				      history still inside retention */
 	bool is_deleted;           /* clean has taken the file away */

@@ -292,6 +292,7 @@ static void test_avro_roundtrip(void)
 		CU_ASSERT_EQUAL_FATAL(strata_fwriter_finish(w, &st, &e), 0);
 		CU_ASSERT_EQUAL(st.rows, 1000);
 		CU_ASSERT_EQUAL(st.tombstones, 100);
+		CU_ASSERT_EQUAL(st.keys, 1000);
 		CU_ASSERT(st.bytes > 0);
 		strata_file_stats_free(&st);
 

@@ -610,6 +610,57 @@ static void test_major_drop_history(void)
 	major_case(true);
 }
 
+/* A bucket that is one columnar file with every key once and no delete has
+ * nothing a major compaction could drop: the plan is empty and nothing is
+ * committed.  A repeated key or a delete makes a file not compact; with
+ * --drop-history the job still runs. */
+static void test_major_of_compact_bucket(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	strata_job_result res;
+	strata_err err;
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *live;
+	/* one row file: compact, but level 0, so a major still makes it columnar */
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}");
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 1);
+	CU_ASSERT_TRUE(live[0].is_compact);
+	CU_ASSERT_EQUAL(live[0].level, 0);
+	/* a second commit repeats key 1: the sort's output holds it twice */
+	jf_put(&f, "{\"pk\":1,\"v\":\"c\"}\n{\"pk\":3,\"v\":\"d\"}");
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 1);
+	CU_ASSERT_FALSE(live[0].is_compact);
+	CU_ASSERT_EQUAL(live[0].rows, 4);
+	/* the major compaction keeps one record a key: its output is compact */
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.rows_out, 3);
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &live), 1);
+	CU_ASSERT_TRUE(live[0].is_compact);
+	/* so a second one has nothing to do and commits nothing */
+	uint64_t version = jf_version(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 1);
+	CU_ASSERT_EQUAL(jf_version(&f), version);
+	/* dropping history still runs */
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MAJOR_DROP, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(jf_version(&f), version + 1);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, version, 0), 0);
+	/* a delete: that row file is not compact, and the bucket has work again */
+	jf_put(&f, "{\"pk\":2,\"_op\":\"delete\"}");
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.rows_out, 2);
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 1);
+	jf_hist_free(&h);
+	strata_arena_free(a);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* A major compaction of a bucket whose keys are all deleted writes nothing. */
 static void test_major_all_deleted(void)
 {
@@ -1889,6 +1940,7 @@ static void register_jobs(void)
 	TU_ADD(s, test_major_keep_history);
 	TU_ADD(s, test_major_drop_history);
 	TU_ADD(s, test_major_all_deleted);
+	TU_ADD(s, test_major_of_compact_bucket);
 	TU_ADD(s, test_two_buckets);
 	TU_ADD(s, test_empty_string_first_column);
 	TU_ADD(s, test_cancel);

@@ -210,6 +210,7 @@ static int commit_job(strata_mf *mf, uint32_t table, uint32_t part, uint32_t b,
 	mk_stats(&st, 0, 100, 10);
 	st.seq_min = 1;
 	st.seq_max = 5;
+	st.keys = st.rows; /* every key once, no delete: a compact file */
 	static unsigned counter;
 	char name[32];
 	snprintf(name, sizeof(name), "j%08u.parquet", counter++);
@@ -866,6 +867,8 @@ static void test_commit_job(void)
 	CU_ASSERT_EQUAL(e1->removed_us, T0_US + 1000000);
 	CU_ASSERT_TRUE(e1->removed_kept_history);
 	CU_ASSERT_FALSE(e1->is_deleted);
+	CU_ASSERT_FALSE(e1->is_compact); /* its stats counted no keys */
+	CU_ASSERT_TRUE(eo->is_compact);  /* keys == rows, no tombstones, through the codec */
 	CU_ASSERT_EQUAL(eo->added_version, 5);
 	CU_ASSERT_EQUAL(eo->removed_version, 0);
 	CU_ASSERT_EQUAL(eo->level, 1);

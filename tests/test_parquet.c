@@ -829,6 +829,7 @@ static void test_history_and_deletes(void)
 	CU_ASSERT_EQUAL(st.seq_min, 82);
 	CU_ASSERT_EQUAL(st.seq_max, 100);
 	CU_ASSERT(st.tombstones > 1000);
+	CU_ASSERT_EQUAL(st.keys, 1000); /* 7 records a key */
 	strata_file_stats_free(&st);
 	check_file(path, s, s, 7000, gen_history, &g);
 	/* seq filtering by the generic layer: only _seq in (90, 100] */
