@@ -125,20 +125,7 @@ static int strata_fuzz_avro_one(const uint8_t *data, size_t size, const char *di
 	if (size >= 4 && memcmp(data, "PAR1", 4) == 0)
 		return 0;
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/fuzz-%ld.avro", dir, (long)getpid());
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		abort();
-	if (size && fwrite(data, 1, size, f) != size)
-		abort();
-	fclose(f);
-
-	strata_err e;
-	memset(&e, 0, sizeof(e));
-	FILE *null = fopen("/dev/null", "w");
-	int rc = strata_file_describe(path, null, &e);
-	fclose(null);
-	fuzz_check_err(rc, &e, path);
+	fuzz_file_from_input(dir, "avro", data, size, path, sizeof(path));
 
 	/* standalone: the schema from the file, no keys */
 	strata_run_opts ro;

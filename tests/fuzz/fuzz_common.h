@@ -73,6 +73,26 @@ static inline int fuzz_read_run(strata_run *run, const strata_schema *rs, int ma
 	return rc;
 }
 
+/* Write the input to dir/fuzz-PID.ext (path, n) and run describe on it, the
+ * first thing every file target drives. */
+static inline void fuzz_file_from_input(const char *dir, const char *ext, const uint8_t *data,
+					size_t size, char *path, size_t n)
+{
+	snprintf(path, n, "%s/fuzz-%ld.%s", dir, (long)getpid(), ext);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		abort();
+	if (size && fwrite(data, 1, size, f) != size)
+		abort();
+	fclose(f);
+	strata_err e;
+	memset(&e, 0, sizeof(e));
+	FILE *null = fopen("/dev/null", "w");
+	int rc = strata_file_describe(path, null, &e);
+	fclose(null);
+	fuzz_check_err(rc, &e, path);
+}
+
 static inline char *fuzz_dir_buf(void)
 {
 	static char dir[PATH_MAX];
