@@ -8,10 +8,12 @@
  *
  *   io           at the Nth call of the I/O vtable (any call);
  *   mut          at the Nth mutating call (create, write, fsync, rename,
- *                unlink, a mkdir that creates), just before or just after the
- *                call is made — the gap between a data file's rename and the
- *                manifest commit, and each step of a clean (mark, move to
- *                .trash, unlink, forget) included;
+ *                unlink, a mkdir that creates), just before the call, inside
+ *                it (the call made, its result not yet seen: the journal
+ *                knows only what the process meant to do) or just after it —
+ *                the gap between a data file's rename and the manifest
+ *                commit, and each step of a clean (mark, move to .trash,
+ *                unlink, forget) included;
  *   site         at the first call from a call stack no kill has hit yet
  *                (guided coverage: every call site gets hit across runs);
  *   hook         at a job hook point ("outputs-written", "committed");
@@ -52,12 +54,16 @@
  * its directory is fsynced), bytes written after the file's last fsync, a
  * rename (durable once both directories are fsynced), an unlink (done as a
  * move into a stash directory, so it can be undone; durable once the
- * directory is fsynced) and a mkdir (durable once the parent is fsynced).
- * Entries that became durable are dropped after every point.  At a
- * power-loss point (CRASH_PL_PERMILLE of them), after the child died, the
- * parent drops everything not durable: it truncates files to their last
+ * directory is fsynced) and a mkdir that creates (durable once the parent
+ * is fsynced; one that finds the directory changes nothing and is not
+ * journaled).  Entries that became durable are dropped after every point.
+ * At a power-loss point (CRASH_PL_PERMILLE of them), after the child died,
+ * the parent drops everything not durable: it truncates files to their last
  * fsynced size, then undoes renames, unlinks, creations and mkdirs in
- * reverse order; then it recovers and checks as above.  Because the journal
+ * reverse order, never touching a path outside the scratch root and
+ * removing a directory whose inode the journal never learnt (its creator
+ * died inside mkdir) only if it is empty; then it recovers and checks as
+ * above.  Because the journal
  * spans processes, a change one crashed process left undurable and a later
  * process relied on is caught too.  LMDB's files do not go through the
  * vtable: they are treated as durable when mdb_txn_commit returns (the
@@ -70,7 +76,9 @@
  * Before the random points, one deterministic test per bug the points found
  * (each fails on the library before its fix): claims of dead processes,
  * recovery racing a late commit, a directory a crashed process left
- * undurable, reader slots of dead processes.
+ * undurable, reader slots of dead processes; and one for a bug of the
+ * power-loss simulation itself (a process killed inside the mkdir of an
+ * existing ancestor made the simulation remove that ancestor's tree).
  *
  * Environment: CRASH_POINTS (default 240; 120 under ASan, where fork-heavy
  * runs are slow), CRASH_SEED (default: the time), CRASH_PL_PERMILLE (300),
@@ -147,11 +155,14 @@ static const char *const at_names[AT_COUNT] = {"io",          "mut",        "sit
 typedef enum { JOB_SORT, JOB_MERGE, JOB_PARTIAL, JOB_MAJOR, JOB_COUNT } crash_job;
 static const char *const job_names[JOB_COUNT] = {"sort", "merge", "partial", "major"};
 
+typedef enum { MOMENT_BEFORE, MOMENT_INSIDE, MOMENT_AFTER, MOMENT_COUNT } crash_moment;
+static const char *const moment_names[MOMENT_COUNT] = {"before", "inside", "after"};
+
 typedef struct crash_plan {
 	crash_act act;
 	crash_at at;
 	bool is_power_loss;
-	bool is_after;          /* io/mut: make the call, then die */
+	crash_moment moment;    /* io/mut/site: die before, inside or after the call */
 	int64_t kill_n;         /* io/mut: call number; lmdb: commit number */
 	uint64_t kill_site;     /* site: the first call from this call stack */
 	int64_t delay_ns;       /* timer, lmdb-inside */
@@ -219,7 +230,8 @@ static crash_shm *shm;
 static char table[32];      /* the table of the current epoch */
 static crash_plan plan;     /* the point being run (the child's copy drives it) */
 static bool is_child;
-static bool die_after_call; /* io/mut with is_after: die once the call returns */
+static bool die_inside_call; /* io/mut/site, inside: die once the call is made */
+static bool die_after_call;  /* io/mut/site, after: die once the call returns */
 static char stash_dir[PATH_MAX];
 
 typedef struct fd_track {
@@ -332,15 +344,26 @@ static void io_enter(crash_op op, bool is_mut)
 	shm->fired_op = op;
 	shm->fired_site = site;
 	shm->has_fired = 1;
-	if (plan.is_after)
+	if (plan.moment == MOMENT_AFTER)
 		die_after_call = true;
+	else if (plan.moment == MOMENT_INSIDE)
+		die_inside_call = true;
 	else
+		crash_die();
+}
+
+/* Called by a journaling vtable function right after its system call,
+ * before it records the result: dying here leaves the journal as a kill
+ * inside the call would.  The other calls die at io_leave. */
+static void io_inside(void)
+{
+	if (die_inside_call)
 		crash_die();
 }
 
 static void io_leave(void)
 {
-	if (die_after_call)
+	if (die_after_call || die_inside_call)
 		crash_die();
 }
 
@@ -425,6 +448,7 @@ static int vt_open(const char *path, int flags, mode_t mode)
 		is_new = true;
 	}
 	int fd = strata_io_system.open(path, flags, mode);
+	io_inside();
 	if (fd < 0) {
 		if (je)
 			je->kind = J_VOID;
@@ -543,6 +567,7 @@ static int vt_rename(const char *from, const char *to)
 		je = j_add(&e);
 	}
 	int rc = strata_io_system.rename(from, to);
+	io_inside();
 	if (rc < 0 && je) {
 		je->kind = J_VOID;
 		if (je->b_old[0])
@@ -574,6 +599,7 @@ static int vt_unlink(const char *path)
 		jentry *je = j_add(&e);
 		if (je) {
 			rc = rename(path, je->b) < 0 ? -errno : 0;
+			io_inside();
 			if (rc < 0)
 				je->kind = J_VOID;
 		} else {
@@ -587,9 +613,13 @@ static int vt_unlink(const char *path)
 static int vt_mkdir(const char *path, mode_t mode)
 {
 	struct stat pre;
-	io_enter(OP_MKDIR, lstat(path, &pre) != 0); /* EEXIST changes nothing */
+	bool is_new = lstat(path, &pre) != 0;
+	io_enter(OP_MKDIR, is_new); /* EEXIST changes nothing */
 	jentry *je = NULL;
-	if (j_path_fits(path)) {
+	/* only a mkdir that may create has anything to undo: journaling one
+	 * that finds an ancestor (/tmp) let a kill inside the call leave an
+	 * entry a power loss took for a creation, and removed that tree */
+	if (is_new && j_path_fits(path)) {
 		jentry e;
 		memset(&e, 0, sizeof(e));
 		e.kind = J_MKDIR;
@@ -599,6 +629,7 @@ static int vt_mkdir(const char *path, mode_t mode)
 		je = j_add(&e);
 	}
 	int rc = strata_io_system.mkdir(path, mode);
+	io_inside();
 	if (je) {
 		struct stat st;
 		if (rc < 0)
@@ -672,6 +703,7 @@ static const strata_io_ops crash_io = {
 
 typedef struct pl_stats {
 	uint64_t truncated, renames, unlinks, creates, mkdirs;
+	uint64_t outside; /* entries naming a path outside the root: a strata bug */
 } pl_stats;
 
 typedef struct ino_path {
@@ -754,6 +786,18 @@ static void pl_note(const char *what, const jentry *e)
 			  e->kind == J_RENAME ? " <- " : "", e->kind == J_RENAME ? e->b : "");
 }
 
+/* Whether path is strictly under root: the only paths a power loss may
+ * change (the journal spans every process of the test, and a bug in it
+ * must not reach /tmp or the checkout). */
+static bool is_under(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	return strncmp(path, root, n) == 0 && path[n] == '/' && path[n + 1] != '\0' &&
+	       strstr(path + n, "/../") == NULL;
+}
+
 static void power_loss(const char *root, pl_stats *ps)
 {
 	int n = shm->njournal;
@@ -780,6 +824,12 @@ static void power_loss(const char *root, pl_stats *ps)
 	/* then the name space, newest first */
 	for (int i = n - 1; i >= 0; i--) {
 		jentry *e = &shm->j[i];
+		if (e->kind != J_VOID && e->kind != J_DATA &&
+		    (!is_under(e->a, root) || (e->kind == J_RENAME && !is_under(e->b, root)))) {
+			ps->outside++;
+			pl_note("outside the root, left alone:", e);
+			continue;
+		}
 		switch (e->kind) {
 		case J_RENAME:
 			if (e->is_durable_a && e->is_durable_b)
@@ -804,11 +854,19 @@ static void power_loss(const char *root, pl_stats *ps)
 			}
 			break;
 		case J_MKDIR:
-			if (!e->is_durable_a && same_ino(e->a, e->ino)) {
-				tu_rmtree(e->a);
-				ps->mkdirs++;
-				pl_note("mkdir undone", e);
+			if (e->is_durable_a || !same_ino(e->a, e->ino))
+				break;
+			if (e->ino == 0) {
+				/* its creator died inside mkdir: what it made is empty */
+				if (rmdir(e->a) == 0) {
+					ps->mkdirs++;
+					pl_note("mkdir undone", e);
+				}
+				break;
 			}
+			tu_rmtree(e->a);
+			ps->mkdirs++;
+			pl_note("mkdir undone", e);
 			break;
 		default:
 			break;
@@ -1080,10 +1138,10 @@ static void plan_describe(const crash_plan *p, char *out, size_t n)
 	len += snprintf(out + len, n - (size_t)len, ", killed at %s", at_names[p->at]);
 	if (p->at == AT_IO || p->at == AT_MUT)
 		len += snprintf(out + len, n - (size_t)len, " call %lld (%s it)",
-				(long long)p->kill_n, p->is_after ? "after" : "before");
+				(long long)p->kill_n, moment_names[p->moment]);
 	if (p->at == AT_SITE)
 		len += snprintf(out + len, n - (size_t)len, " %016" PRIx64 " (%s its first call)",
-				p->kill_site, p->is_after ? "after" : "before");
+				p->kill_site, moment_names[p->moment]);
 	if (p->at == AT_LMDB_BEFORE || p->at == AT_LMDB_INSIDE || p->at == AT_LMDB_AFTER)
 		len += snprintf(out + len, n - (size_t)len, " of commit %lld",
 				(long long)p->kill_n);
@@ -1230,7 +1288,7 @@ static void plan_point(crash_ctx *c, crash_plan *p)
 		p->at = AT_TIMER;
 	else
 		p->at = AT_NONE;
-	p->is_after = crand(c, 2);
+	p->moment = (crash_moment)crand(c, MOMENT_COUNT);
 	if (p->at == AT_SITE) {
 		/* a call stack this operation reached before and no kill hit yet */
 		size_t cand = 0, pick = 0;
@@ -1806,9 +1864,10 @@ static void print_figures(crash_ctx *c, int points, double seconds)
 	fprintf(stderr,
 		"crash: %d points in %.1f s (seed %" PRIu64 "): %d killed, %d completed; "
 		"%d with power loss (%" PRIu64 " files truncated, %" PRIu64 " renames, %" PRIu64
-		" unlinks, %" PRIu64 " creations, %" PRIu64 " mkdirs undone); %d warehouse reopens\n",
+		" unlinks, %" PRIu64 " creations, %" PRIu64 " mkdirs undone; %" PRIu64
+		" changes outside the warehouse); %d warehouse reopens\n",
 		points, seconds, c->seed, c->killed, c->completed, c->power_losses, c->pl.truncated,
-		c->pl.renames, c->pl.unlinks, c->pl.creates, c->pl.mkdirs, c->reopens);
+		c->pl.renames, c->pl.unlinks, c->pl.creates, c->pl.mkdirs, c->pl.outside, c->reopens);
 	fprintf(stderr, "crash: operations:");
 	for (int a = 0; a < ACT_COUNT; a++)
 		fprintf(stderr, " %s %d", act_names[a], c->by_act[a]);
@@ -1943,6 +2002,7 @@ static void test_crash_points(void)
 	print_figures(c, done, seconds);
 	CU_ASSERT_EQUAL(failed, 0);
 	CU_ASSERT_EQUAL(done, points);
+	CU_ASSERT_EQUAL(c->pl.outside, 0); /* strata changes nothing outside its warehouse */
 	if (!failed && points >= 100) {
 		/* the suite can only be trusted if its moments really happened */
 		CU_ASSERT(c->killed > points / 2);
@@ -2249,7 +2309,7 @@ static void mkdir_then_die(void *arg)
 	shm->mut_calls = 0;
 	plan.at = AT_MUT;
 	plan.kill_n = 1;
-	plan.is_after = true;
+	plan.moment = MOMENT_AFTER;
 	snprintf(path, sizeof(path), "%s/a/b", root);
 	strata_io_mkdirs(path, 0755);
 	_exit(2); /* not reached */
@@ -2287,6 +2347,86 @@ static void test_mkdirs_after_crashed_mkdir(void)
 			pl_log.len ? (const char *)pl_log.data : "");
 	free(got);
 	crash_env_end();
+}
+
+/* A process making root/wh/x killed inside a mkdir: the one of the
+ * ancestor that holds root (existing) or the one of wh (creating). */
+typedef struct inside_mkdir_arg {
+	const char *root, *ancestor;
+	bool is_of_ancestor;
+} inside_mkdir_arg;
+
+static void inside_mkdir_then_die(void *arg)
+{
+	const inside_mkdir_arg *a = arg;
+	char path[PATH_MAX];
+	/* the ancestors once, uncounted, so the second walk makes no fsyncs
+	 * and its Nth call is the Nth component's mkdir */
+	strata_io_mkdirs(a->root, 0755);
+	is_child = true;
+	shm->io_calls = shm->mut_calls = 0;
+	plan.moment = MOMENT_INSIDE;
+	plan.kill_n = 1;
+	if (a->is_of_ancestor) {
+		plan.at = AT_IO;
+		plan.kill_n = 0;
+		for (const char *p = a->ancestor; *p; p++)
+			plan.kill_n += *p == '/';
+	} else {
+		plan.at = AT_MUT;
+	}
+	snprintf(path, sizeof(path), "%s/wh/x", a->root);
+	strata_io_mkdirs(path, 0755);
+	_exit(2); /* not reached */
+}
+
+static void run_inside_mkdir(bool is_of_ancestor, const char *ancestor, const char *root)
+{
+	CU_ASSERT_EQUAL_FATAL(crash_env_begin(root), 0);
+	inside_mkdir_arg a = {.root = root, .ancestor = ancestor, .is_of_ancestor = is_of_ancestor};
+	int st = run_child(inside_mkdir_then_die, &a);
+	CU_ASSERT(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	pl_stats ps = {0};
+	power_loss(root, &ps);
+	if (pl_log.len)
+		fprintf(stderr, "\n%s", (const char *)pl_log.data);
+	crash_env_end();
+}
+
+/* Bug of the simulation: a mkdir that found its directory was journaled
+ * too, and a process killed inside that mkdir left an entry with no inode,
+ * which the power loss took for a directory the process had made: it
+ * removed the tree of an existing ancestor.  In CI that ancestor was /tmp
+ * (every other suite's scratch and the runner's logs went with it). */
+static void test_power_loss_spares_existing_ancestor(void)
+{
+	const char *ancestor = tu_tmpdir();
+	char root[PATH_MAX], keep[PATH_MAX], x[PATH_MAX];
+	snprintf(root, sizeof(root), "%s/root", ancestor);
+	snprintf(keep, sizeof(keep), "%s/keep", ancestor);
+	CU_ASSERT_EQUAL_FATAL(mkdir(root, 0755), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(keep, "x", 1), 0);
+	run_inside_mkdir(true, ancestor, root);
+	struct stat sb;
+	CU_ASSERT_EQUAL(stat(keep, &sb), 0);
+	CU_ASSERT_EQUAL(stat(root, &sb), 0);
+	/* the killed process never reached wh */
+	snprintf(x, sizeof(x), "%s/wh", root);
+	CU_ASSERT_NOT_EQUAL(stat(x, &sb), 0);
+}
+
+/* A process killed inside the mkdir that created wh: the journal never
+ * learnt the inode, and the directory, never durable, is gone after the
+ * power loss (it is empty, so rmdir suffices). */
+static void test_power_loss_undoes_mkdir_killed_inside(void)
+{
+	const char *root = tu_tmpdir();
+	run_inside_mkdir(false, NULL, root);
+	char wh[PATH_MAX + 4];
+	snprintf(wh, sizeof(wh), "%s/wh", root);
+	struct stat sb;
+	CU_ASSERT_NOT_EQUAL(stat(wh, &sb), 0);
+	CU_ASSERT_EQUAL(stat(root, &sb), 0);
 }
 
 /* A reader killed inside its read transaction. */
@@ -2367,6 +2507,8 @@ static void register_crash(void)
 	TU_ADD(s, test_dead_claims_taken_over);
 	TU_ADD(s, test_recovery_spares_late_commits);
 	TU_ADD(s, test_mkdirs_after_crashed_mkdir);
+	TU_ADD(s, test_power_loss_spares_existing_ancestor);
+	TU_ADD(s, test_power_loss_undoes_mkdir_killed_inside);
 	TU_ADD(s, test_dead_readers_cleared);
 	TU_ADD(s, test_crash_points);
 }
