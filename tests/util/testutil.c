@@ -27,8 +27,17 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 	return remove(path);
 }
 
+/* Only trees under a directory tu_tmpdir() made: a test bug that computes
+ * a wrong path (an ancestor, the checkout) stops the suite loudly instead
+ * of deleting what is not the test's. */
 void tu_rmtree(const char *path)
 {
+	const char *mark = strstr(path, "/strata-test-");
+	if (!mark || strstr(path, "/..")) {
+		fprintf(stderr, "tu_rmtree: refusing to remove \"%s\": not under a test's scratch "
+				"directory (strata-test-*)\n", path);
+		abort();
+	}
 	nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 

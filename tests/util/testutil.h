@@ -20,7 +20,7 @@
 /* A fresh empty directory under $TMPDIR; removed at exit unless
  * STRATA_KEEP_TMP is set.  Returned string is owned by the helper. */
 const char *tu_tmpdir(void);
-/* rm -rf */
+/* rm -rf, of a path under a tu_tmpdir() directory only (aborts otherwise) */
 void tu_rmtree(const char *path);
 /* Read a whole file into a NUL-terminated malloc'd buffer (NULL on error). */
 char *tu_read_file(const char *path, size_t *len);
