@@ -114,8 +114,8 @@ test: deps node-deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test-run
 
-test-run: $(LIB) $(BINS) $(TEST_BIN)
-	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN)
+test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN) tests/bench-smoke
 
 asan: deps node-deps
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run

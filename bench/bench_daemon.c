@@ -47,7 +47,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A duration: the variable if set, else def scaled by $BENCH_SCALE. */
+/* A switch: true when the variable is set to anything but "" or "0".  (It
+ * used to go through env_u64, whose floor of 1 made an unset BENCH_SKIP_*
+ * read as set: with its defaults the benchmark ran nothing.) */
+static bool env_flag(const char *name)
+{
+	const char *s = getenv(name);
+	return s && *s && strcmp(s, "0") != 0;
+}
+
+/* A duration: the variable if set, else def scaled by $BENCH_SCALE (at
+ * least 1). */
 static uint64_t env_u64(const char *name, uint64_t def)
 {
 	const char *s = getenv(name);
@@ -667,10 +677,14 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if (env_u64("BENCH_SKIP_IDLE", 0) == 0)
+	if (!env_flag("BENCH_SKIP_IDLE"))
 		bench_idle(tmpl);
-	if (env_u64("BENCH_SKIP_INGEST", 0) == 0)
+	else
+		printf("idle: skipped (BENCH_SKIP_IDLE is set)\n");
+	if (!env_flag("BENCH_SKIP_INGEST"))
 		bench_ingest(tmpl);
+	else
+		printf("ingest: skipped (BENCH_SKIP_INGEST is set)\n");
 	if (!getenv("STRATA_KEEP_TMP")) {
 		char cmd[4200];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
