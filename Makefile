@@ -20,9 +20,12 @@ DESTDIR  ?=
 CC       ?= cc
 SAN      ?=
 
-PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit
+PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit libpq
 DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
-            libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev
+            libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev \
+            postgresql libpq-dev
+# libpq's header lives in /usr/include/postgresql on Debian
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2 -Wvla -Wno-format-truncation
@@ -30,9 +33,9 @@ ifneq ($(filter true 1,$(CI) $(WERROR)),)
 WARN     += -Werror
 endif
 OPT      ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. -MMD -MP -pthread
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PQ_CFLAGS) -MMD -MP -pthread
 LDLIBS   += -lavro -llmdb -linih -lxxhash -lzstd -ljansson -levent_pthreads \
-            -levent -lz -lm -pthread
+            -levent -lpq -lz -lm -pthread
 ifneq ($(SAN),)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -222,7 +225,7 @@ FUZZ_SECONDS ?=
 FUZZ_JOBS    ?= 1
 FUZZ_TARGET  ?= avro
 FUZZ_TARGETS := parquet avro config admin jsonl
-FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fno-omit-frame-pointer \
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. $(PQ_CFLAGS) -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined,float-cast-overflow \
                 -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
