@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -321,6 +322,27 @@ static void test_password_never_in_errors(void)
 	setenv("PGPASSWORD", TU_PG_PW_PASSWORD, 1);
 	pg = conn(shown);
 	mf_pg_close(pg);
+
+	/* ~/.pgpass, through PGPASSFILE (libpq reads only a file others cannot) */
+	char pgpass[512], line[256];
+	snprintf(pgpass, sizeof(pgpass), "%s/pgpass", tu_tmpdir());
+	snprintf(line, sizeof(line), "127.0.0.1:%d:strata:%s:%s\n", port, TU_PG_PW_USER,
+		 TU_PG_PW_PASSWORD);
+	CU_ASSERT_FATAL(tu_write_file(pgpass, line, strlen(line)) == 0);
+	CU_ASSERT_FATAL(chmod(pgpass, 0600) == 0);
+	setenv("PGPASSFILE", pgpass, 1);
+	pg = conn(shown);
+	mf_pg_close(pg);
+	unsetenv("PGPASSFILE");
+
+	/* sslmode=require against a server without TLS: refused, by libpq */
+	snprintf(uri, sizeof(uri), "postgresql://%s:%s@127.0.0.1:%d/strata?sslmode=require",
+		 TU_PG_PW_USER, TU_PG_PW_PASSWORD, port);
+	char shown_ssl[512];
+	snprintf(shown_ssl, sizeof(shown_ssl), "postgresql://%s@127.0.0.1:%d/strata?sslmode=require",
+		 TU_PG_PW_USER, port);
+	const char *const right[] = {TU_PG_PW_PASSWORD, NULL};
+	connect_fails(uri, STRATA_EMANIFEST, shown_ssl, right);
 
 	/* a wrong one, from PGPASSWORD: refused, and not echoed */
 	setenv("PGPASSWORD", "Wrong-Pass-9911", 1);

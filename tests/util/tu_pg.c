@@ -8,7 +8,9 @@
  *   2. the server is only ever signalled by the PID in its postmaster.pid,
  *      after checking that /proc/PID/cmdline still names our data
  *      directory (a recycled PID is never signalled);
- *   3. from the moment the postmaster runs until it is stopped, a watcher
+ *   3. only the process that started the server stops it (a test's forked
+ *      child that calls exit() leaves it running);
+ *   4. from the moment the postmaster runs until it is stopped, a watcher
  *      process exists that stops it if this process dies without saying
  *      so: the suite holds the only write end of the watcher's pipe
  *      (close-on-exec, so pg_ctl and the postmaster never inherit it), and
@@ -47,6 +49,7 @@ static struct {
 	int port;
 	pid_t pid;           /* the postmaster */
 	pid_t watcher;
+	pid_t owner;         /* the process that started it: only it stops it */
 	int watch_fd;        /* write end of the watcher's pipe */
 	char uri[256];
 } pg = {.watch_fd = -1};
@@ -207,7 +210,7 @@ static void stop_pid(pid_t pid, const char *data, int sig, int wait_ms)
 	}
 }
 
-/* Invariant 3: the watcher.  Runs in the forked child; never returns. */
+/* Invariant 4: the watcher.  Runs in the forked child; never returns. */
 static void watcher_main(int rfd)
 {
 	/* out of the suite's process group: a ^C to the suite must not take
@@ -259,6 +262,10 @@ static bool start_watcher(void)
 
 void tu_pg_stop(void)
 {
+	/* a child forked by a test that calls exit() runs this too: the
+	 * server is its parent's */
+	if (pg.owner != getpid())
+		return;
 	if (pg.is_running) {
 		/* SIGINT: fast shutdown (roll back sessions, checkpoint, exit) */
 		stop_pid(pg.pid, pg.data, SIGINT, 20000);
@@ -389,6 +396,7 @@ static bool start(char *why, size_t n)
 	if (pg.pid <= 0)
 		return fail(why, n, "no PID in %s/postmaster.pid", pg.data);
 	pg.is_running = true;
+	pg.owner = getpid();
 	atexit(tu_pg_stop);
 	if (!start_watcher()) {
 		tu_pg_stop();
