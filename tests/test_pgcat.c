@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -707,8 +708,48 @@ static void test_claims_expire_by_the_catalog_clock(void)
 	mf_pg_close(pg);
 }
 
+/* ---- the harness ------------------------------------------------------------------------ */
+
+/* TU_PG_DIE=abort|kill: this binary starts its server, says which, and dies
+ * without running atexit (see test_harness_stops_the_server_of_a_dead_suite). */
+static void die_with_a_server(const char *how)
+{
+	tu_pg_start_or_skip();
+	printf("postmaster %d dir %s\n", (int)tu_pg_postmaster_pid(), tu_pg_dir());
+	fflush(stdout);
+	if (strcmp(how, "kill") == 0)
+		raise(SIGKILL);
+	abort();
+}
+
+static void test_harness_stops_the_server_of_a_dead_suite(void)
+{
+	const char *hows[] = {"abort", "kill"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(hows); i++) {
+		char cmd[256], *out = NULL, dir[4096] = "";
+		snprintf(cmd, sizeof(cmd), "TU_PG_DIE=%s /proc/%d/exe 2>/dev/null", hows[i],
+			 (int)getpid());
+		int st = tu_run(cmd, &out);
+		CU_ASSERT_EQUAL(st, hows[i][0] == 'a' ? 128 + SIGABRT : 128 + SIGKILL);
+		int pid = 0;
+		CU_ASSERT_FATAL(out && sscanf(out, "postmaster %d dir %4095s", &pid, dir) == 2);
+		CU_ASSERT_FATAL(pid > 0 && pid != (int)tu_pg_postmaster_pid());
+		/* the watcher held the same stdout, so tu_run returned once it was
+		 * done; still, wait (bounded) rather than assume */
+		for (int t = 0; t < 3000 && !tu_pg_is_gone(pid); t++)
+			sleep_ms(10);
+		CU_ASSERT(tu_pg_is_gone(pid));
+		CU_ASSERT(access(dir, F_OK) != 0);
+		free(out);
+	}
+	/* and ours still runs */
+	CU_ASSERT(!tu_pg_is_gone(tu_pg_postmaster_pid()));
+}
+
 static void register_tests(void)
 {
+	if (getenv("TU_PG_DIE"))
+		die_with_a_server(getenv("TU_PG_DIE"));
 	pg_uri = tu_pg_start_or_skip();
 	(void)pg_uri;
 	CU_pSuite s = CU_add_suite("pgcat", NULL, NULL);
@@ -723,6 +764,7 @@ static void register_tests(void)
 	TU_ADD(s, test_uncertain_commit_is_distinct);
 	TU_ADD(s, test_leases_are_unlogged);
 	TU_ADD(s, test_claims_expire_by_the_catalog_clock);
+	TU_ADD(s, test_harness_stops_the_server_of_a_dead_suite);
 }
 
 TU_MAIN(register_tests)

@@ -171,7 +171,7 @@ static bool is_our_postmaster(pid_t pid, const char *data)
 	return strstr(cmd, "postgres") && strstr(cmd, data);
 }
 
-static bool is_gone(pid_t pid)
+bool tu_pg_is_gone(pid_t pid)
 {
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		return true;
@@ -203,7 +203,7 @@ static void stop_pid(pid_t pid, const char *data, int sig, int wait_ms)
 			continue;
 		kill(pid, sigs[s]);
 		for (int t = 0; t < waits[s]; t += 20) {
-			if (is_gone(pid))
+			if (tu_pg_is_gone(pid))
 				return;
 			sleep_ms(20);
 		}

@@ -27,6 +27,7 @@
 #ifndef STRATA_TU_PG_H
 #define STRATA_TU_PG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -50,6 +51,8 @@ pid_t tu_pg_postmaster_pid(void);
 /* A URI of database db as user (user:password@ when password is not NULL),
  * into out. */
 void tu_pg_uri(const char *user, const char *password, const char *db, char *out, size_t n);
+/* Whether pid has exited (or is a zombie waiting for its reaper). */
+bool tu_pg_is_gone(pid_t pid);
 /* Stop the server now (also done at exit); safe to call twice. */
 void tu_pg_stop(void);
 
