@@ -86,6 +86,9 @@ int mf_pg_table_lock(mf_pg *pg, uint32_t table_id, int wait_ms, uint64_t *versio
 	}
 	if (version)
 		*version = (uint64_t)mf_pg_get_i64(r, 0, 0);
+	if (wait_ms > 0)
+		/* the bound was for this lock, not the rest of the commit */
+		rc = mf_pg_exec(pg, "SET LOCAL lock_timeout TO DEFAULT", "reset lock_timeout", err);
 out:
 	PQclear(r);
 	return rc;

@@ -131,6 +131,12 @@ static void test_init_creates_the_catalog(void)
 
 	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err), 0);
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
+	/* the harness's own database has none */
+	mf_pg *top = conn(pg_uri);
+	CU_ASSERT_STRING_EQUAL(mf_pg_uri_safe(top), pg_uri);
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(top, &v, &err), STRATA_ENOTFOUND);
+	mf_pg_close(top);
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
 	CU_ASSERT_EQUAL(v, MF_PG_SCHEMA_VERSION);
 	char path[256];
 	CU_ASSERT_EQUAL(mf_pg_catalog_data_path(pg, path, sizeof(path), &err), 0);
@@ -424,7 +430,12 @@ static void test_conflict_on_a_locked_table_row(void)
 	mf_pg_rollback(b);
 	/* another table's commit does not wait */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 2, 0, &v, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 2, 50, &v, &err), 0);
+	/* the bound was for the lock only, not for the rest of the commit */
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF current_setting('lock_timeout') <> '0' "
+				      "THEN RAISE 'lock_timeout kept'; END IF; END $$",
+				   "check lock_timeout", &err),
+			0);
 	CU_ASSERT_EQUAL(mf_pg_commit(b, &err), 0);
 
 	CU_ASSERT_EQUAL(mf_pg_exec(a, "UPDATE strata.tables SET version = 2 WHERE id = 1",
@@ -751,7 +762,6 @@ static void register_tests(void)
 	if (getenv("TU_PG_DIE"))
 		die_with_a_server(getenv("TU_PG_DIE"));
 	pg_uri = tu_pg_start_or_skip();
-	(void)pg_uri;
 	CU_pSuite s = CU_add_suite("pgcat", NULL, NULL);
 	TU_ADD(s, test_uri_redaction);
 	TU_ADD(s, test_init_creates_the_catalog);

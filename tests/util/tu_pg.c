@@ -280,6 +280,25 @@ void tu_pg_stop(void)
 	}
 }
 
+/* Whether the server's user can write dir (every ancestor searchable): a
+ * child takes that user's ids and asks access(2). */
+static bool reachable_by(const struct passwd *pw, const char *dir)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		if (setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+			_exit(2);
+		_exit(access(dir, W_OK | X_OK) == 0 ? 0 : 1);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static bool fail(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static bool fail(char *why, size_t n, const char *fmt, ...)
 {
@@ -354,6 +373,10 @@ static bool start(char *why, size_t n)
 	if (pw && (chown(pg.dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(pg.dir, 0700) < 0))
 		return fail(why, n, "could not give \"%s\" to the postgres user: %s", pg.dir,
 			    strerror(errno));
+	if (pw && !reachable_by(pw, pg.dir))
+		return fail(why, n, "the postgres user cannot reach the scratch directory \"%s\" "
+				    "(set TMPDIR to a directory every user can search, e.g. /tmp)",
+			    pg.dir);
 	/* cmd.log: what initdb and pg_ctl print (opened by this process);
 	 * server.log: the server's own (written by the server's user) */
 	char log[PATH_MAX + 16], slog[PATH_MAX + 16], tail[400];
