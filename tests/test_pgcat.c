@@ -719,6 +719,62 @@ static void test_claims_expire_by_the_catalog_clock(void)
 	mf_pg_close(pg);
 }
 
+typedef struct take_arg {
+	mf_pg *pg;
+	int rc;
+	strata_err err;
+} take_arg;
+
+static void *take_thread(void *p)
+{
+	take_arg *ta = p;
+	ta->rc = claim(ta->pg, 6, "stratad@host-b:22", 14, 60 * 1000000LL, &ta->err);
+	return NULL;
+}
+
+static void test_claim_fencing_holds_the_row_until_the_commit(void)
+{
+	char uri[256];
+	mf_pg *a = catalog_new("t_fence", uri, sizeof(uri));
+	mf_pg *b = conn(uri);
+	PGconn *c = raw(uri);
+	strata_err err = {0};
+	/* job 10 holds bucket 6 for 300 ms and starts its commit */
+	CU_ASSERT_EQUAL_FATAL(claim(a, 6, "stratad@host-a:11", 10, 300 * 1000LL, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_claim_held(a, 1, 0, 6, 10, &err), 0);
+	/* the catalog's clock passes the expiry while the commit runs */
+	for (int i = 0; i < 500 && q_int(c, "SELECT (clock_timestamp() > expires_at)::int FROM "
+					   "strata.claims WHERE bucket = 6") != 1;
+	     i++)
+		sleep_ms(10);
+	/* another daemon's take waits on the claim row... */
+	take_arg ta = {.pg = b};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, take_thread, &ta) == 0);
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND wait_event_type = 'Lock'",
+		 mf_pg_backend_pid(b));
+	for (int i = 0; i < 1000 && q_int(c, sql) != 1; i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(q_int(c, sql), 1);
+	/* ...until job 10's commit, which checked its claim with the row held,
+	 * has committed and released it */
+	CU_ASSERT_EQUAL(mf_pg_exec(a, "DELETE FROM strata.claims WHERE bucket = 6 AND job_id = 10",
+				   "release", &err),
+			0);
+	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(ta.rc, 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT job_id FROM strata.claims WHERE bucket = 6"), 14);
+	/* job 10 can never commit on it again */
+	CU_ASSERT_EQUAL(held(a, 6, 10, &err), STRATA_ECONFLICT);
+	PQfinish(c);
+	mf_pg_close(b);
+	mf_pg_close(a);
+}
+
 /* ---- the harness ------------------------------------------------------------------------ */
 
 /* TU_PG_DIE=abort|kill: this binary starts its server, says which, and dies
@@ -774,6 +830,7 @@ static void register_tests(void)
 	TU_ADD(s, test_uncertain_commit_is_distinct);
 	TU_ADD(s, test_leases_are_unlogged);
 	TU_ADD(s, test_claims_expire_by_the_catalog_clock);
+	TU_ADD(s, test_claim_fencing_holds_the_row_until_the_commit);
 	TU_ADD(s, test_harness_stops_the_server_of_a_dead_suite);
 }
 
