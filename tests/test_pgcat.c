@@ -10,7 +10,9 @@
  * by another transaction, a serialization failure, a deadlock), a
  * connection lost during COMMIT surfaced as uncertain and distinct from a
  * clean failure, the leases table UNLOGGED, claims expiring by the
- * catalog's clock and never a host's.
+ * catalog's clock and never a host's, claim fencing (a take waits for the
+ * commit that checked the claim), and the harness itself: a suite that
+ * aborts or is killed with -9 leaves no server running.
  *
  * Without PostgreSQL the suite prints "SKIPPED: <reason>" and exits 0.
  */
