@@ -827,11 +827,16 @@ static int cmd_pause(cmd_ctx *x)
 
 static int cmd_cancel(cmd_ctx *x)
 {
-	char *end;
-	unsigned long long id = strtoull(x->argv[1], &end, 10);
-	if (*end || !*x->argv[1])
-		return strata_err_set(x->err, STRATA_EINVAL, "cancel wants a job id (see jobs), got \"%s\"",
-				      x->argv[1]);
+	/* digits only: strtoull takes "-1" as 18446744073709551615, and a
+	 * number past 2^64 as that too (ERANGE); job ids start at 1 */
+	const char *s = x->argv[1];
+	char *end = NULL;
+	errno = 0;
+	unsigned long long id = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+	if (!end || *end || errno || id == 0)
+		return strata_err_set(x->err, STRATA_EINVAL,
+				      "cancel wants a job id, a whole number from 1 (see jobs), got \"%.64s\"",
+				      s);
 	char msg[300];
 	if (!d_job_cancel(x->d, id, msg, sizeof(msg)))
 		return strata_err_set(x->err, STRATA_ENOTFOUND, "%s", msg);
