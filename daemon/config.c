@@ -562,6 +562,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		x->c->tables[ti].is_set[ki] = 1;
 	else if (is_policy)
 		x->c->pol_set[ki] = 1;
+	x->c->nkeys_set++;
 	return 1;
 }
 
@@ -753,7 +754,9 @@ void stratad_config_sample(FILE *out)
 		"# Reload: SIGHUP (systemctl reload stratad) or `strata admin reload` re-reads\n"
 		"# the file all-or-nothing: a file with any error is rejected and the running\n"
 		"# configuration stays.  Keys marked (requires restart) keep their running\n"
-		"# value until the next start; the reload says which ones changed.\n"
+		"# value until the next start; the reload says which ones changed.  A file\n"
+		"# that sets no key at all (empty, or only comments) is refused too: it is\n"
+		"# far more often a truncated copy than a wish for every default.\n"
 		"#\n"
 		"# Precedence for a table's policy: built-in default < [policy] <\n"
 		"# [table.NAME].  `strata admin policy NAME` shows every effective value and\n"

@@ -104,6 +104,8 @@ typedef struct stratad_config {
 	size_t ntables;
 	bool has_admin_gid;
 	gid_t admin_gid;
+	size_t nkeys_set;         /* key lines the file set (0: an empty file, or
+				     only comments and section headers) */
 } stratad_config;
 
 /* Parse the file at path.  Every error names the place and the fix:

@@ -44,7 +44,10 @@
  *      goes when a job on the bucket succeeds (after the file is restored, a
  *      manual `strata admin sort TABLE --bucket N` retries at once);
  *   5. a reload is all-or-nothing: the running config is replaced only by a
- *      complete, valid one.
+ *      complete, valid one;
+ *   5a. and never by a file that sets no key at all (empty, or only comments
+ *      and headers): that would reset every policy to its default without a
+ *      word, and is far more often a truncated file than an intent.
  */
 #include "daemon/daemon_int.h"
 
@@ -1217,6 +1220,18 @@ int d_reload(stratad *d, char *note, size_t n, strata_err *err)
 	strata_buf all = {0};
 	stratad_config *nc = NULL;
 	int rc = stratad_config_load(d->cfg->path, &nc, &all, err);
+	if (rc == 0 && nc->nkeys_set == 0) {
+		/* invariant 5a: a file emptied by a failed copy or a stray `>`
+		 * would otherwise reset every policy to its default, silently */
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "%s: the file sets no key (it is empty or holds only comments); "
+				    "reload refused, the running configuration stays. To go back to "
+				    "the defaults, set at least one key (e.g. [daemon] warehouse)",
+				    d->cfg->path);
+		strata_buf_printf(&all, "%s\n", err->msg);
+		stratad_config_free(nc);
+		nc = NULL;
+	}
 	if (rc) { /* invariant 5 */
 		d->m.reload_failures++;
 		strata_buf_putc(&all, 0);

@@ -294,6 +294,19 @@ static void test_reload_all_or_nothing(void)
 	CU_ASSERT_STRING_EQUAL(v, "77");
 	policy_value(d, "merge.fanout", v, sizeof(v));
 	CU_ASSERT_STRING_EQUAL(v, "8");
+	/* issue 11: an empty file (or one of comments and headers only) is
+	 * refused, not read as "every default" */
+	static const char *const empties[] = {"", "# truncated\n\n", "[daemon]\n[policy]\n"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(empties); i++) {
+		write_text(cfg_path, empties[i]);
+		CU_ASSERT_NOT_EQUAL(stratad_admin_exec(d, &p, "reload", &out), 0);
+		strata_buf_putc(&out, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "the file sets no key"));
+		CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "the running configuration stays"));
+		strata_buf_free(&out);
+		policy_value(d, "sort.max_delay_s", v, sizeof(v));
+		CU_ASSERT_STRING_EQUAL(v, "77");
+	}
 	/* a good file applies; a restart-only change is reported and kept */
 	char text[2048];
 	snprintf(text, sizeof(text),
