@@ -89,6 +89,7 @@ typedef struct dj {
 	double score;
 	char reason[400];
 	size_t expect_eligible; /* clean: files the policy expected it to delete */
+	uint64_t planned_garbage_rows; /* partial compaction: the estimate it was queued on */
 	strata_policy pol;
 	int64_t claim_ttl_s;
 	int64_t queued_us, started_us, finished_us; /* wall clock */
@@ -145,6 +146,9 @@ typedef struct dbucket {
 	uint32_t files, l0_files; /* live files at the last plan */
 	bool has_merge_input;     /* a level >= 1 with two files */
 	int64_t due_since_us[3];  /* sort, merge, compact: due since, without running */
+	/* a partial compaction here dropped nothing: the next one is due only
+	 * when the garbage estimate passes this (policies.c, issue 11) */
+	uint64_t compact_bar_rows;
 } dbucket;
 
 typedef struct dtable {

@@ -591,6 +591,113 @@ static void test_daemon_damaged_bucket(void)
 	strata_wh_close(wh);
 }
 
+/* ---- partial compaction only with garbage ------------------------------------------------------------ */
+
+/* Estimate of the distinct-key sketch over BIGINT keys [0, n), as a writer
+ * builds it. */
+static double sketch_of_range(int n)
+{
+	strata_schema *s = strata_schema_new(1);
+	strata_column c = {.type = STRATA_T_LONG, .id = 1, .key_pos = 0};
+	snprintf(c.name, sizeof(c.name), "pk");
+	strata_schema_add(s, &c, NULL);
+	uint8_t regs[STRATA_SKETCH_REGS];
+	memset(regs, 0, sizeof(regs));
+	for (int pk = 0; pk < n; pk++) {
+		strata_value val = {.v.i64 = pk};
+		strata_row row = {.ncols = 1, .vals = &val};
+		strata_buf kb = {0};
+		strata_key_encode(s, &row, &kb, NULL);
+		strata_sketch_add(regs, kb.data, kb.len);
+		strata_buf_free(&kb);
+	}
+	strata_schema_free(s);
+	return strata_sketch_estimate(regs);
+}
+
+/* Issue 11: with compact.max_lag_s = 0 (legal, documented) an idle
+ * retention-0 bucket was partially compacted at every scan, each rewrite
+ * dropping nothing: the sketch's estimate of its one-record-per-key file fell
+ * short of its rows, and each compaction's own commit moved the boundary
+ * above the new floor.  A real stratad compacts it once, for the history the
+ * writes left, and never again. */
+static void test_daemon_compacts_once(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	/* keys whose sketch underestimates their count: noise looks like garbage */
+	int n = 0;
+	for (int k = 200; k < 5000 && !n; k += 13)
+		if (sketch_of_range(k) < k - 3)
+			n = k;
+	CU_ASSERT_FATAL(n > 0);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	const char *props[] = {"write.bucket.num=1", "acid.data.retain.hours=0"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "g", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 2, &e),
+			      0);
+	for (int v = 0; v < 2; v++) { /* every key twice: real history to drop once */
+		strata_txn *t;
+		CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "g", &t, &e), 0);
+		for (int pk = 0; pk < n; pk++) {
+			json_t *o = json_pack("{s:i,s:s}", "pk", pk, "v", v ? "new" : "old");
+			CU_ASSERT_EQUAL(strata_txn_put_json(t, o, &e), 0);
+			json_decref(o);
+		}
+		uint64_t ver;
+		CU_ASSERT_EQUAL_FATAL(strata_txn_commit(t, NULL, &ver, NULL, &e), 0);
+	}
+	strata_wh_close(wh);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
+		       "log_level = info\n[policy]\nsort.min_files = 1\nsort.max_delay_s = 0\n"
+		       "compact.max_lag_s = 0\nclean.orphan_scan_s = 0\n",
+		       whp, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	const char *series = "strata_jobs_total{kind=\"partial-compaction\",result=\"ok\"}";
+	double compactions = 0, scans = 0;
+	for (double end = tud_now_s() + 60; compactions < 1 && tud_now_s() < end;) {
+		char *m = tud_metrics(sock);
+		compactions = m ? tud_metric(m, series) : 0;
+		scans = m ? tud_metric(m, "strata_scans_total") : 0;
+		free(m);
+		if (compactions < 1)
+			tud_sleep_ms(100);
+	}
+	CU_ASSERT_EQUAL_FATAL(compactions, 1);
+	/* five more scans (one a second): nothing more to compact */
+	double first_scans = scans;
+	for (double end = tud_now_s() + 60; scans < first_scans + 5 && tud_now_s() < end;) {
+		tud_sleep_ms(200);
+		char *m = tud_metrics(sock);
+		compactions = m ? tud_metric(m, series) : compactions;
+		scans = m ? tud_metric(m, "strata_scans_total") : scans;
+		free(m);
+	}
+	CU_ASSERT(scans >= first_scans + 5);
+	if (compactions != 1)
+		fprintf(stderr, "\n%d keys: %.0f partial compactions in %.0f scans after the first\n", n,
+			compactions, scans - first_scans);
+	CU_ASSERT_EQUAL(compactions, 1);
+	json_t *r = tud_admin(sock, "plan g");
+	json_t *bk = json_array_get(json_object_get(json_array_get(json_object_get(r, "tables"), 0),
+						    "buckets"),
+				    0);
+	json_t *checks = json_object_get(bk, "checks");
+	const char *why = json_string_value(json_object_get(json_array_get(checks, 2), "why"));
+	CU_ASSERT(why && strstr(why, "~0 superseded records"));
+	json_decref(r);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
 /* ---- the admin socket ------------------------------------------------------------------------------ */
 
 /* Send all of buf (blocking); false on error. */
@@ -802,6 +909,7 @@ static void register_hostile(void)
 	TU_ADD(s, test_damaged_files);
 	TU_ADD(s, test_daemon_damaged_bucket);
 	TU_ADD(s, test_admin_socket_limits);
+	TU_ADD(s, test_daemon_compacts_once);
 }
 
 TU_MAIN(register_hostile)
