@@ -78,6 +78,8 @@ typedef struct stratad_daemon_cfg {
 	int64_t shutdown_timeout_s;
 	int64_t max_clients;
 	int64_t claim_ttl_s;
+	int64_t admin_idle_timeout_s;
+	int64_t metrics_timeout_s;
 } stratad_daemon_cfg;
 
 /* Where an effective value came from, for `strata admin policy TABLE`. */

@@ -1413,8 +1413,8 @@ int stratad_run(stratad *d)
 {
 	LOG_INFO("stratad ready: warehouse %s, socket %s, %lld workers, scan every %lld s%s%s",
 		 d->cfg->d.warehouse, d->socket_path, (long long)d->cfg->d.workers,
-		 (long long)d->cfg->d.scan_interval_s, d->http ? ", metrics on " : "",
-		 d->http ? d->cfg->d.metrics_listen : "");
+		 (long long)d->cfg->d.scan_interval_s, d->http_guard.l ? ", metrics on " : "",
+		 d->http_guard.l ? d->cfg->d.metrics_listen : "");
 	stratad_notify("READY=1\nSTATUS=ready; first scan running");
 	event_base_dispatch(d->base);
 	if (d->is_abandoned) {
