@@ -7,6 +7,7 @@
  *   worker.c    the worker pool and how one job runs (library calls only)
  *   admin.c     the admin socket, peers, the command table and its handlers
  *   metrics.c   Prometheus text and the optional HTTP listener
+ *   listen.c    accept() failures: pause the listener, log once per interval
  *
  * Locking: d->mu guards the queue, the running list, the notice list, the
  * worker counts and every field of a job that is QUEUED or RUNNING except
