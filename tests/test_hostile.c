@@ -23,7 +23,17 @@
  *                  refused; clients that leave mid-reply (a watcher, a large
  *                  pipelined reply, a half-closed socket) leave it serving;
  *                  a client that pipelines commands without reading stops
- *                  being read (its replies are bounded).
+ *                  being read (its replies are bounded); root gets in past
+ *                  max_clients (the reserved slot, never for watch); idle
+ *                  clients are closed after admin_idle_timeout_s, watchers
+ *                  are not;
+ *   metrics HTTP   idle and slowloris connections are closed after
+ *                  metrics_timeout_s;
+ *   fd exhaustion  with stratad's RLIMIT_NOFILE lowered (prlimit), accept()
+ *                  failures log one line per listener per 10 s and both
+ *                  listeners serve again once fds are free;
+ *   compaction     with compact.max_lag_s = 0 an idle retention-0 bucket is
+ *                  partially compacted once, not at every scan.
  */
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
