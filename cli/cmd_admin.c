@@ -342,6 +342,17 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (i >= argc)
 		return cli_usage(cmd, "give a COMMAND (try `strata admin help`)");
+	/* a job id is a whole number from 1: "-1" would reach stratad as a word
+	 * it once read as job 18446744073709551615 */
+	uint64_t job_id = 0;
+	if (strcmp(argv[i], "cancel") == 0 && i + 1 < argc &&
+	    (!cli_parse_u64(argv[i + 1], &job_id) || job_id == 0)) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "cancel wants a job id, a whole number from 1 (see `strata admin jobs`), got \"%.64s\"",
+			 argv[i + 1]);
+		return cli_usage(cmd, "%s", why);
+	}
 	if (!path || !*path)
 		path = ADMIN_DEFAULT_SOCKET;
 	bool is_json = format == 1 || (format == 0 && !isatty(STDOUT_FILENO));

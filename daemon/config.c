@@ -93,7 +93,22 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "whatever they left)."},
 	{STRATAD_SCOPE_DAEMON, "max_clients", STRATAD_CFG_INT, "16", 1, 1024, true,
 	 D(max_clients), "connections",
-	 "Admin connections open at once; more are refused with a message."},
+	 "Admin connections open at once; more are refused with a message. One more "
+	 "connection is reserved for root and stratad's own user (who may run the "
+	 "destructive commands), so they always get in: it is not counted here, is closed "
+	 "after admin_idle_timeout_s like any other, and cannot `watch`."},
+	{STRATAD_SCOPE_DAEMON, "admin_idle_timeout_s", STRATAD_CFG_INT, "60", 1, 86400, true,
+	 D(admin_idle_timeout_s), "seconds",
+	 "An admin connection that sends no command for this long, or leaves its replies "
+	 "unread for this long, is closed (with a line saying so), so idle clients cannot "
+	 "hold the max_clients slots. `watch` connections are exempt: they only listen. "
+	 "Applies to connections accepted after a reload."},
+	{STRATAD_SCOPE_DAEMON, "metrics_timeout_s", STRATAD_CFG_INT, "10", 1, 3600, true,
+	 D(metrics_timeout_s), "seconds",
+	 "An HTTP connection to metrics_listen is closed this long after it was accepted, "
+	 "request and reply included (a scrape takes milliseconds), so idle or slow "
+	 "(slowloris) clients cannot pile up; at most 64 are open at once. Applies to "
+	 "connections accepted after a reload."},
 	{STRATAD_SCOPE_DAEMON, "claim_ttl_s", STRATAD_CFG_INT, "600", 10, 86400, true,
 	 D(claim_ttl_s), "seconds",
 	 "A job's bucket claim expires this long after its last renewal (running jobs renew it "
@@ -562,6 +577,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		x->c->tables[ti].is_set[ki] = 1;
 	else if (is_policy)
 		x->c->pol_set[ki] = 1;
+	x->c->nkeys_set++;
 	return 1;
 }
 
@@ -753,7 +769,9 @@ void stratad_config_sample(FILE *out)
 		"# Reload: SIGHUP (systemctl reload stratad) or `strata admin reload` re-reads\n"
 		"# the file all-or-nothing: a file with any error is rejected and the running\n"
 		"# configuration stays.  Keys marked (requires restart) keep their running\n"
-		"# value until the next start; the reload says which ones changed.\n"
+		"# value until the next start; the reload says which ones changed.  A file\n"
+		"# that sets no key at all (empty, or only comments) is refused too: it is\n"
+		"# far more often a truncated copy than a wish for every default.\n"
 		"#\n"
 		"# Precedence for a table's policy: built-in default < [policy] <\n"
 		"# [table.NAME].  `strata admin policy NAME` shows every effective value and\n"

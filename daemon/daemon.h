@@ -78,6 +78,8 @@ typedef struct stratad_daemon_cfg {
 	int64_t shutdown_timeout_s;
 	int64_t max_clients;
 	int64_t claim_ttl_s;
+	int64_t admin_idle_timeout_s;
+	int64_t metrics_timeout_s;
 } stratad_daemon_cfg;
 
 /* Where an effective value came from, for `strata admin policy TABLE`. */
@@ -104,6 +106,8 @@ typedef struct stratad_config {
 	size_t ntables;
 	bool has_admin_gid;
 	gid_t admin_gid;
+	size_t nkeys_set;         /* key lines the file set (0: an empty file, or
+				     only comments and section headers) */
 } stratad_config;
 
 /* Parse the file at path.  Every error names the place and the fix:

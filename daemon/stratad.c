@@ -43,8 +43,15 @@
  *      would flood the log.  Every other bucket goes on as usual; the mark
  *      goes when a job on the bucket succeeds (after the file is restored, a
  *      manual `strata admin sort TABLE --bucket N` retries at once);
+ *   4b. a partial compaction that dropped nothing (as many records out as in)
+ *      raises its bucket's bar to the garbage estimate it was queued on, so
+ *      the same files never queue it again, whatever compact.max_lag_s says;
+ *      one that dropped something lowers the bar to 0 (policies.c, issue 11);
  *   5. a reload is all-or-nothing: the running config is replaced only by a
- *      complete, valid one.
+ *      complete, valid one;
+ *   5a. and never by a file that sets no key at all (empty, or only comments
+ *      and headers): that would reset every policy to its default without a
+ *      word, and is far more often a truncated file than an intent.
  */
 #include "daemon/daemon_int.h"
 
@@ -486,6 +493,20 @@ static void job_finished(stratad *d, dj *j)
 			dbucket *b = d_bucket_find(t, j->part_id, j->bucket);
 			if (b && j->result == DJR_OK && j->kind <= DJ_PARTIAL)
 				b->due_since_us[j->kind] = 0; /* it ran: its wait starts over */
+			if (b && j->result == DJR_OK && j->kind == DJ_PARTIAL) {
+				/* invariant 4b */
+				if (j->jr.rows_out < j->jr.rows_in) {
+					b->compact_bar_rows = 0;
+				} else if (j->planned_garbage_rows > b->compact_bar_rows) {
+					b->compact_bar_rows = j->planned_garbage_rows;
+					LOG_INFO("job %" PRIu64 ": partial compaction of %s p=%s b=%u dropped "
+						 "nothing (%" PRIu64 " records in, %" PRIu64 " out; planned on ~%"
+						 PRIu64 " superseded): its next one waits until the estimate "
+						 "passes %" PRIu64,
+						 j->id, j->table, pname(j->part), j->bucket, j->jr.rows_in,
+						 j->jr.rows_out, j->planned_garbage_rows, b->compact_bar_rows);
+				}
+			}
 			if (b) {
 				if (is_failure) { /* invariant 4 */
 					b->failures++;
@@ -673,6 +694,7 @@ static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 									DJ_PARTIAL;
 				j->level = c->kind == STRATA_POL_MERGE ? c->level : -1;
 				j->score = c->score;
+				j->planned_garbage_rows = plan->st.garbage_rows;
 				j->pol = *pol;
 				snprintf(j->reason, sizeof(j->reason), "%s", c->why);
 			}
@@ -693,6 +715,7 @@ static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 	j->bucket = b->bucket;
 	j->level = kind == DJ_MERGE ? c->level : -1;
 	j->score = c->score;
+	j->planned_garbage_rows = plan->st.garbage_rows;
 	snprintf(j->reason, sizeof(j->reason), "%s", c->why);
 	d_job_enqueue(d, t, b, j);
 }
@@ -827,6 +850,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 					.seq_max = f->seq_max,
 					.added_us = f->added_us,
 					.sketch = f->sketch,
+					.is_compact = f->is_compact,
 				};
 			} else {
 				gone[ngone++] = (strata_pol_gone){
@@ -862,6 +886,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 			.retain_s = retain_s,
 			.failures = d_bucket_backoff_failures(b),
 			.failed_us = b->failed_us,
+			.compact_bar_rows = b->compact_bar_rows,
 		};
 		memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
 		strata_pol_plan plan;
@@ -1217,6 +1242,18 @@ int d_reload(stratad *d, char *note, size_t n, strata_err *err)
 	strata_buf all = {0};
 	stratad_config *nc = NULL;
 	int rc = stratad_config_load(d->cfg->path, &nc, &all, err);
+	if (rc == 0 && nc->nkeys_set == 0) {
+		/* invariant 5a: a file emptied by a failed copy or a stray `>`
+		 * would otherwise reset every policy to its default, silently */
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "%s: the file sets no key (it is empty or holds only comments); "
+				    "reload refused, the running configuration stays. To go back to "
+				    "the defaults, set at least one key (e.g. [daemon] warehouse)",
+				    d->cfg->path);
+		strata_buf_printf(&all, "%s\n", err->msg);
+		stratad_config_free(nc);
+		nc = NULL;
+	}
 	if (rc) { /* invariant 5 */
 		d->m.reload_failures++;
 		strata_buf_putc(&all, 0);
@@ -1376,8 +1413,8 @@ int stratad_run(stratad *d)
 {
 	LOG_INFO("stratad ready: warehouse %s, socket %s, %lld workers, scan every %lld s%s%s",
 		 d->cfg->d.warehouse, d->socket_path, (long long)d->cfg->d.workers,
-		 (long long)d->cfg->d.scan_interval_s, d->http ? ", metrics on " : "",
-		 d->http ? d->cfg->d.metrics_listen : "");
+		 (long long)d->cfg->d.scan_interval_s, d->http_guard.l ? ", metrics on " : "",
+		 d->http_guard.l ? d->cfg->d.metrics_listen : "");
 	stratad_notify("READY=1\nSTATUS=ready; first scan running");
 	event_base_dispatch(d->base);
 	if (d->is_abandoned) {

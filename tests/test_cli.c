@@ -819,6 +819,14 @@ static void test_governance_commands(void)
 	char args[PATH_MAX + 64];
 	snprintf(args, sizeof(args), "admin --socket '%s/none.sock' status", scratch);
 	expect_cli(NULL, NULL, args, 1, "could not connect to stratad", false);
+	/* a job id is a whole number from 1, refused before connecting (issue 11:
+	 * "cancel -1" was reported as job 18446744073709551615) */
+	static const char *const bad_ids[] = {"-1", "0", "abc", "18446744073709551616", " 3"};
+	for (size_t k = 0; k < STRATA_ARRAY_LEN(bad_ids); k++) {
+		snprintf(args, sizeof(args), "admin --socket '%s/none.sock' cancel '%s'", scratch,
+			 bad_ids[k]);
+		expect_cli(NULL, NULL, args, 2, "cancel wants a job id, a whole number from 1", false);
+	}
 	free(latest);
 	free(at3);
 }
