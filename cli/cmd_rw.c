@@ -78,15 +78,10 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 			p++;
 		if (!*p)
 			continue;
-		json_error_t jerr;
-		json_t *obj = json_loadb(line, (size_t)len, 0, &jerr);
-		if (!obj) {
-			fprintf(stderr, "strata: %s line %llu: malformed JSON at column %d: %s\n",
-				file ? file : "stdin", (unsigned long long)lineno, jerr.column, jerr.text);
-			rc = CLI_ERROR;
-			goto out;
-		}
-		int prc = strata_txn_put_json(t, obj, &err);
+		json_t *obj;
+		int prc = strata_json_parse(line, (size_t)len, &obj, &err);
+		if (prc == 0)
+			prc = strata_txn_put_json(t, obj, &err);
 		json_decref(obj);
 		if (prc) {
 			fprintf(stderr, "strata: %s line %llu: %s\n", file ? file : "stdin",
@@ -451,11 +446,14 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc - 1 || !key)
 		return cli_usage(cmd, "expected NAME --key JSON");
-	json_error_t jerr;
-	json_t *k = json_loads(key, 0, &jerr);
-	if (!k || !json_is_object(k)) {
+	json_t *k;
+	strata_err kerr;
+	strata_err_clear(&kerr);
+	if (strata_json_parse(key, strlen(key), &k, &kerr) != 0)
+		return cli_usage(cmd, "--key must be a JSON object (%s)", kerr.msg);
+	if (!json_is_object(k)) {
 		json_decref(k);
-		return cli_usage(cmd, "--key must be a JSON object (%s)", k ? "not an object" : jerr.text);
+		return cli_usage(cmd, "--key must be a JSON object (not an object)");
 	}
 	strata_wh *wh;
 	int rc = cli_open(ctx, false, &wh);

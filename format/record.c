@@ -399,6 +399,29 @@ int strata_row_from_json(const strata_schema *s, json_t *obj, strata_arena *a,
 	return 0;
 }
 
+int strata_json_parse(const char *text, size_t len, json_t **out, strata_err *err)
+{
+	json_error_t jerr;
+	*out = NULL;
+	/* invariant 1: a key given twice is refused, never last-wins */
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		/* jansson says: duplicate object key near '"KEY"' */
+		const char *near = strstr(jerr.text, "near '");
+		const char *end = near ? strrchr(jerr.text, '\'') : NULL;
+		if (json_error_code(&jerr) == json_error_duplicate_key && near && end > near + 6)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "duplicate key %.*s at column %d: each column may "
+					      "appear once in an object",
+					      (int)(end - (near + 6)) > 200 ? 200 : (int)(end - (near + 6)),
+					      near + 6, jerr.column);
+		return strata_err_set(err, STRATA_EINVAL, "malformed JSON at column %d: %s",
+				      jerr.column, jerr.text);
+	}
+	*out = j;
+	return 0;
+}
+
 static void json_escape(const uint8_t *p, size_t n, strata_buf *out)
 {
 	static const char hex[] = "0123456789abcdef";

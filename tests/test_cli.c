@@ -309,6 +309,13 @@ static void test_bad_write_input(void)
 		{"t", "{\"pk\":2,\"zzz\":1}\n", "stdin line 1: unknown column \"zzz\""},
 		{"t", "{\"pk\":2,\"_seq\":1}\n", "stdin line 1: \"_seq\" is assigned by the commit"},
 		{"t", "[1,2]\n", "stdin line 1: a row must be a JSON object"},
+		/* a key given twice is an error naming it, never last-wins */
+		{"t", "{\"pk\":2}\n{\"pk\":3,\"val\":\"a\",\"val\":\"b\"}\n",
+		 "stdin line 2: duplicate key \"val\" at column"},
+		{"t", "{\"pk\":3,\"pk\":4}\n", "stdin line 1: duplicate key \"pk\""},
+		{"t", "{\"pk\":3,\"_op\":\"delete\",\"_op\":\"upsert\"}\n",
+		 "stdin line 1: duplicate key \"_op\""},
+		{"p", "{\"pk\":3,\"pt\":\"x\",\"pt\":\"y\"}\n", "stdin line 1: duplicate key \"pt\""},
 		/* partitions */
 		{"p", "{\"pk\":2,\"val\":\"b\"}\n", "stdin line 1: missing partition column \"pt\""},
 		{"p", "{\"pk\":2,\"pt\":1}\n", "stdin line 1: partition column \"pt\" must be a string"},
@@ -578,6 +585,7 @@ static void test_get_changes_log(void)
 	expect_cli(wh, NULL, "get t --key '{\"pk\":3}'", 1, "key not found", false);
 	expect_cli(wh, NULL, "get t --key '{\"pk\":99}'", 1, "key not found", false);
 	expect_cli(wh, NULL, "get t --key '{\"val\":\"x\"}'", 1, "not a primary key column", false);
+	expect_cli(wh, NULL, "get t --key '{\"pk\":1,\"pk\":3}'", 2, "duplicate key \"pk\"", false);
 	expect_cli(wh, NULL, "get nope --key '{\"pk\":1}'", 1, "unknown table", false);
 	/* changes */
 	CU_ASSERT_EQUAL(cli(wh, "changes t --between 2 3", &out, NULL), 0);
