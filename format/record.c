@@ -435,9 +435,21 @@ static void json_escape(const uint8_t *p, size_t n, strata_buf *out)
 		case '\r': strata_buf_append(out, "\\r", 2); break;
 		case '\t': strata_buf_append(out, "\\t", 2); break;
 		default:
-			if (c < 0x20) {
+			if (c < 0x20 || c == 0x7f) {
 				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 				strata_buf_append(out, u, 6);
+			} else if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+				/* invariant 2: a C1 control (U+0080..U+009F) */
+				char u[6] = {'\\', 'u', '0', '0', hex[p[i + 1] >> 4], hex[p[i + 1] & 15]};
+				strata_buf_append(out, u, 6);
+				i++;
+			} else if (c == 0xe2 && i + 2 < n &&
+				   ((p[i + 1] == 0x80 && p[i + 2] >= 0xaa && p[i + 2] <= 0xae) ||
+				    (p[i + 1] == 0x81 && p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9))) {
+				/* invariant 2: a bidi override (U+202A..E, U+2066..9) */
+				strata_buf_printf(out, "\\u20%x%x", p[i + 1] == 0x80 ? 2 : 6,
+						  p[i + 2] & 15);
+				i += 2;
 			} else {
 				strata_buf_putc(out, c);
 			}

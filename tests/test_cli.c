@@ -502,6 +502,73 @@ static void test_scan_formats(void)
 	free(out);
 }
 
+/* No byte of `out` is a control character but the line ends, no C1
+ * control or bidi override is in it, and it has `lines` lines. */
+static bool output_is_inert(const char *out, size_t lines)
+{
+	const uint8_t *p = (const uint8_t *)out;
+	bool ok = count_lines(out) == lines;
+	for (size_t i = 0; p[i]; i++) {
+		if ((p[i] < 0x20 && p[i] != '\n') || p[i] == 0x7f)
+			ok = false;
+		if (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			ok = false;
+		if (p[i] == 0xe2 && (p[i + 1] == 0x80 || p[i + 1] == 0x81) &&
+		    ((p[i + 2] >= 0xaa && p[i + 2] <= 0xae) || (p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9)))
+			ok = false;
+	}
+	if (!ok)
+		fprintf(stderr, "\nnot inert (want %zu lines):\n%s\n", lines, out);
+	return ok;
+}
+
+/* A value cannot draw a fake row or recolour the terminal: csv and table
+ * show control characters as visible escapes (docs/CLI.md). */
+static void test_scan_escapes(void)
+{
+	const char *wh = new_warehouse();
+	expect_cli(wh, NULL,
+		   "create-table e --columns 'pk BIGINT PRIMARY KEY, val STRING' "
+		   "--partitioned-by 'pt STRING'",
+		   0, NULL, true);
+	expect_cli(wh,
+		   "{\"pk\":1,\"val\":\"a\\n2 | fake\\r\\u001b[31mred\\u001b[0m\\t\\u007f\\\\\",\"pt\":\"x\"}\n"
+		   "{\"pk\":2,\"val\":\"c1\\u009b2J bidi\\u202eevil, \\\"q\\\" \\u00e9\",\"pt\":\"x\"}\n"
+		   "{\"pk\":3,\"val\":\"ok\",\"pt\":\"p\\u001b]0;title\\u0007\"}\n",
+		   "write e", 0, "committed version 2", true);
+	char *out;
+	CU_ASSERT_EQUAL(cli(wh, "scan e --format csv", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 4));
+	CU_ASSERT(strstr(out, "\n1,a\\n2 | fake\\r\\x1b[31mred\\x1b[0m\\t\\x7f\\\\,x\n") != NULL);
+	CU_ASSERT(strstr(out, "\n2,\"c1\\u009b2J bidi\\u202eevil, \"\"q\"\" \xc3\xa9\",x\n") != NULL);
+	CU_ASSERT(strstr(out, "\n3,ok,p\\x1b]0;title\\x07\n") != NULL);
+	free(out);
+	CU_ASSERT_EQUAL(cli(wh, "changes e --between 1 2 --format csv", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 4));
+	free(out);
+	/* table: header, rule, 3 rows, count */
+	CU_ASSERT_EQUAL(cli(wh, "scan e --format table", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 6));
+	CU_ASSERT(strstr(out, "a\\n2 | fake\\r\\x1b[31mred\\x1b[0m\\t\\x7f\\\\ ") != NULL);
+	CU_ASSERT(strstr(out, "c1\\u009b2J bidi\\u202eevil, \"q\" \xc3\xa9") != NULL);
+	CU_ASSERT(strstr(out, "| p\\x1b]0;title\\x07\n") != NULL);
+	CU_ASSERT(strstr(out, "(3 rows)\n") != NULL);
+	free(out);
+	CU_ASSERT_EQUAL(cli(wh, "changes e --between 1 2 --format table", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 6));
+	free(out);
+	/* jsonl escapes them as JSON does, and stays exact: it writes back */
+	CU_ASSERT_EQUAL(cli(wh, "scan e", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 3));
+	CU_ASSERT(strstr(out, "\\u009b2J bidi\\u202eevil") != NULL);
+	char *again;
+	expect_cli(wh, out, "write e", 0, "committed version 3 (3 rows)", true);
+	CU_ASSERT_EQUAL(cli(wh, "scan e", &again, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(again, out);
+	free(again);
+	free(out);
+}
+
 static void test_time_travel(void)
 {
 	int64_t base;
@@ -918,6 +985,7 @@ static void register_cli(void)
 	TU_ADD(s, test_bad_write_input);
 	TU_ADD(s, test_bad_ddl_input);
 	TU_ADD(s, test_scan_formats);
+	TU_ADD(s, test_scan_escapes);
 	TU_ADD(s, test_time_travel);
 	TU_ADD(s, test_get_changes_log);
 	TU_ADD(s, test_files_and_file);
