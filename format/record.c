@@ -13,8 +13,20 @@
  *                     Input is limited to the years 0001 to 9999, which the
  *                     string form can spell: what a scan prints, a write
  *                     takes back.
- *   FLOAT input must be within FLOAT's range (a larger finite number is an
- *   error, not a silent infinity).
+ *   FLOAT input must round to a finite FLOAT (a larger finite number is an
+ *   error, not a silent infinity; 3.4028235e+38, what FLT_MAX prints as, is
+ *   FLT_MAX).  NaN reads back as the one quiet NaN (its sign and payload
+ *   are not kept); -0.0 prints as "-0.0" so it stays negative.
+ *
+ * Invariants:
+ *   1. a JSON object with a key given twice is refused, naming the key
+ *      (strata_json_parse), never read last-wins;
+ *   2. JSON output has no raw control character: C0, DEL, the C1 controls
+ *      and the bidi overrides (U+202A..E, U+2066..9) are \u escapes;
+ *   3. every FLOAT and DOUBLE but NaN's payload round-trips: what
+ *      strata_value_to_json prints (the shortest decimal that reads back
+ *      through strtod, then to float for FLOAT), value_from_json reads back
+ *      bit for bit.
  *
  * Key encoding (FoundationDB tuple-layer style, without type codes since the
  * schema fixes the types): see strata_key_encode() in format.h.  Invariant:
@@ -229,6 +241,11 @@ void strata_timestamp_format(int64_t us, strata_buf *out)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* 2^128 - 2^103: the midpoint between FLT_MAX and 2^128; a double from here
+ * up rounds to infinity as a float (to even), one below it to FLT_MAX at
+ * most. */
+#define FLOAT_ROUNDS_TO_INF 0x1.ffffffp+127
+
 static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 			   strata_value *v, strata_err *err)
 {
@@ -275,11 +292,15 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 		if (c->type == STRATA_T_DOUBLE) {
 			v->v.f64 = d;
 		} else {
-			/* converting a finite double beyond FLT_MAX is undefined */
-			if (isfinite(d) && fabs(d) > FLT_MAX)
+			/* invariant 3: what rounds to FLT_MAX is FLT_MAX (the printed
+			 * 3.40282347e+38 is above it); only what would round to
+			 * infinity, from FLOAT_ROUNDS_TO_INF up, is refused (and
+			 * converting it would be undefined) */
+			if (isfinite(d) && fabs(d) >= FLOAT_ROUNDS_TO_INF)
 				return strata_err_set(err, STRATA_EINVAL,
-						      "column \"%s\": %g is out of range for FLOAT",
-						      c->name, d);
+						      "column \"%s\": %g is out of range for FLOAT "
+						      "(largest %.9g)",
+						      c->name, d, (double)FLT_MAX);
 			v->v.f32 = (float)d;
 		}
 		return 0;
@@ -470,6 +491,19 @@ static void double_shortest(double d, strata_buf *out)
 	strata_buf_append(out, tmp, strlen(tmp));
 }
 
+/* invariant 3: the shortest of %.6g .. %.9g that reads back, the way
+ * value_from_json reads it (strtod, then to float), as the same float. */
+static void float_shortest(float f, strata_buf *out)
+{
+	char tmp[40];
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
+		if (prec == 9 || (float)strtod(tmp, NULL) == f)
+			break;
+	}
+	strata_buf_append(out, tmp, strlen(tmp));
+}
+
 static void double_to_json(double d, strata_buf *out)
 {
 	if (isnan(d))
@@ -501,8 +535,10 @@ void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out)
 	case STRATA_T_FLOAT:
 		if (isnan(v->v.f32) || isinf(v->v.f32))
 			double_to_json(v->v.f32, out);
+		else if (v->v.f32 == 0 && signbit(v->v.f32))
+			strata_buf_append(out, "-0.0", 4); /* "-0" would read back as 0 */
 		else
-			strata_buf_printf(out, "%.9g", (double)v->v.f32);
+			float_shortest(v->v.f32, out);
 		break;
 	case STRATA_T_BOOL:
 		strata_buf_printf(out, "%s", v->v.b ? "true" : "false");
@@ -547,7 +583,7 @@ void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
 		else if (t == STRATA_T_DOUBLE)
 			double_shortest(d, out);
 		else
-			strata_buf_printf(out, "%.9g", d);
+			float_shortest(v->v.f32, out);
 		break;
 	}
 	default:
