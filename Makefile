@@ -33,6 +33,11 @@ OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. -MMD -MP -pthread
 LDLIBS   += -lavro -llmdb -linih -lxxhash -lzstd -ljansson -levent_pthreads \
             -levent -lz -lm -pthread
+# STRATA_ASSERT (core/core.h) is compiled in unless NDEBUG; ASSERTS=0|1
+# decides explicitly.  The build, `make test` and `make asan` have them.
+ifneq ($(ASSERTS),)
+CFLAGS   += -DSTRATA_ASSERTS=$(ASSERTS)
+endif
 ifneq ($(SAN),)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined

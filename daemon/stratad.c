@@ -187,8 +187,10 @@ uint32_t d_bucket_backoff_failures(const dbucket *b)
 void d_job_set_state(dj *j, dj_state to)
 {
 	/* invariant 2: QUEUED -> RUNNING -> DONE, or QUEUED -> DONE */
-	assert((j->state == DJ_QUEUED && (to == DJ_RUNNING || to == DJ_DONE)) ||
-	       (j->state == DJ_RUNNING && to == DJ_DONE));
+	STRATA_ASSERT((j->state == DJ_QUEUED && (to == DJ_RUNNING || to == DJ_DONE)) ||
+		      (j->state == DJ_RUNNING && to == DJ_DONE),
+		      "job %llu of \"%s\": illegal state change %d -> %d (0 queued, 1 running, 2 done)",
+		      (unsigned long long)j->id, j->table, (int)j->state, (int)to);
 	j->state = to;
 }
 
