@@ -299,8 +299,8 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 			if (isfinite(d) && fabs(d) >= FLOAT_ROUNDS_TO_INF)
 				return strata_err_set(err, STRATA_EINVAL,
 						      "column \"%s\": %g is out of range for FLOAT "
-						      "(largest %.9g)",
-						      c->name, d, (double)FLT_MAX);
+						      "(largest 3.4028235e+38)",
+						      c->name, d);
 			v->v.f32 = (float)d;
 		}
 		return 0;
