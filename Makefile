@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages and test tools, build, run
 #                   every CUnit suite (prints each summary)
 #   make asan       the whole suite under ASan+UBSan (build-asan/)
+#   make tsan       the threaded suites under ThreadSanitizer (build-tsan/)
 #   make bench      benchmarks (not tests: they print ratios, assert nothing)
 #   make valgrind   job and daemon suites (and stratad) under memcheck
 #   make soak       a long mixed run against a real stratad (SOAK_SECONDS)
@@ -36,6 +37,15 @@ OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PQ_CFLAGS) -MMD -MP -pthread
 LDLIBS   += -lavro -llmdb -linih -lxxhash -lzstd -ljansson -levent_pthreads \
             -levent -lpq -lz -lm -pthread
+# STRATA_ASSERT (core/core.h) is compiled in unless NDEBUG; ASSERTS=0|1
+# decides explicitly.  The build, `make test` and `make asan` have them.
+ifneq ($(ASSERTS),)
+CFLAGS   += -DSTRATA_ASSERTS=$(ASSERTS)
+endif
+ifneq ($(TSAN),)
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 ifneq ($(SAN),)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
@@ -65,7 +75,7 @@ NODE_DIR := tests/.node
 # keep objects that pattern chains build (test and bench .o files)
 .SECONDARY:
 
-.PHONY: all test test-run asan bench demo install clean deps node-deps
+.PHONY: all test test-run asan tsan bench demo install clean deps node-deps
 
 all: $(LIB) $(BINS)
 
@@ -123,6 +133,28 @@ test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon
 asan: deps node-deps
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
 
+# ThreadSanitizer over the suites that run threads or start stratad (whose
+# workers are threads), in build-tsan/.  Every process writes its reports to
+# build-tsan/tsan-logs/ (stratad's too, whose stderr a test may swallow);
+# any report fails the target.  tests/tsan.supp holds the suppressions, each
+# with why it is benign.
+TSAN_SUITES ?= test_throttle test_concurrency test_daemon test_admin test_hostile \
+               test_table test_mapfull
+TSAN_DIR    := build-tsan
+
+tsan: deps
+	$(MAKE) --no-print-directory BUILD=$(TSAN_DIR) TSAN=1 OPT="-O1 -g" \
+		$(TSAN_DIR)/strata $(TSAN_DIR)/stratad $(TSAN_SUITES:%=$(TSAN_DIR)/tests/%)
+	@rm -rf $(TSAN_DIR)/tsan-logs && mkdir -p $(TSAN_DIR)/tsan-logs
+	@STRATA_BUILD=$(TSAN_DIR) \
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp log_path=$(CURDIR)/$(TSAN_DIR)/tsan-logs/tsan second_deadlock_stack=1 history_size=4 $(TSAN_EXTRA)" \
+		tests/run-tests $(TSAN_SUITES:%=$(TSAN_DIR)/tests/%); rc=$$?; \
+	if ls $(TSAN_DIR)/tsan-logs/tsan.* >/dev/null 2>&1; then \
+		for f in $(TSAN_DIR)/tsan-logs/tsan.*; do echo "=== $$f"; cat "$$f"; done; \
+		echo "ThreadSanitizer reported (logs in $(TSAN_DIR)/tsan-logs)"; exit 1; \
+	fi; \
+	[ $$rc = 0 ] && echo "ThreadSanitizer: no reports"; exit $$rc
+
 bench: deps node-deps all $(BENCH_BIN)
 	@STRATA_BUILD=$(BUILD) bench/run-bench $(BENCH_BIN)
 
@@ -167,7 +199,7 @@ install: all
 	echo "installed strata and stratad under $(DESTDIR)$(PREFIX); config in $(DESTDIR)$$sysconf/strata"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

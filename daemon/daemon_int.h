@@ -104,7 +104,7 @@ typedef struct dj {
 	int64_t claim_ttl_s;
 	int64_t queued_us, started_us, finished_us; /* wall clock */
 	int64_t started_mono_us;
-	volatile int cancel;
+	volatile int cancel; /* 0 -> 1 once, from any thread; read and written with __atomic_* */
 	_Atomic uint64_t io_bytes;
 	struct stratad *d;
 	/* result, written by the worker */

@@ -194,8 +194,10 @@ uint32_t d_bucket_backoff_failures(const dbucket *b)
 void d_job_set_state(dj *j, dj_state to)
 {
 	/* invariant 2: QUEUED -> RUNNING -> DONE, or QUEUED -> DONE */
-	assert((j->state == DJ_QUEUED && (to == DJ_RUNNING || to == DJ_DONE)) ||
-	       (j->state == DJ_RUNNING && to == DJ_DONE));
+	STRATA_ASSERT((j->state == DJ_QUEUED && (to == DJ_RUNNING || to == DJ_DONE)) ||
+		      (j->state == DJ_RUNNING && to == DJ_DONE),
+		      "job %llu of \"%s\": illegal state change %d -> %d (0 queued, 1 running, 2 done)",
+		      (unsigned long long)j->id, j->table, (int)j->state, (int)to);
 	j->state = to;
 }
 
@@ -242,7 +244,8 @@ json_t *d_job_json(const dj *j, int64_t now_us)
 	if (j->state == DJ_RUNNING) {
 		json_object_set_new(o, "running_s", json_real((double)(now_us - j->started_us) / 1e6));
 		json_object_set_new(o, "io_bytes", json_integer((json_int_t)atomic_load(&j->io_bytes)));
-		json_object_set_new(o, "cancelling", json_boolean(j->cancel != 0));
+		json_object_set_new(o, "cancelling",
+				    json_boolean(__atomic_load_n(&j->cancel, __ATOMIC_RELAXED) != 0));
 	}
 	return o;
 }
@@ -285,14 +288,9 @@ static void emit_job(stratad *d, const char *state, json_t *job)
 
 void d_job_enqueue(stratad *d, dtable *t, dbucket *b, dj *j)
 {
-	pthread_mutex_lock(&d->mu);
-	if (d->nqueue == d->capqueue) {
-		d->capqueue = d->capqueue ? 2 * d->capqueue : 64;
-		d->queue = strata_realloc(d->queue, d->capqueue * sizeof(dj *));
-	}
-	d->queue[d->nqueue++] = j;
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
+	/* describe the job while it is still this thread's alone: once queued,
+	 * a worker may take it and write its state (ThreadSanitizer saw it) */
+	json_t *ev = d_job_json(j, strata_now_us());
 	if (j->kind == DJ_CLEAN)
 		t->clean_job = j;
 	else if (j->kind == DJ_PURGE)
@@ -304,7 +302,15 @@ void d_job_enqueue(stratad *d, dtable *t, dbucket *b, dj *j)
 		snprintf(where, sizeof(where), " p=%s b=%u", pname(j->part), j->bucket);
 	LOG_INFO("queued job %" PRIu64 ": %s of %s%s (score %.2f%s): %s", j->id, d_kind_name(j->kind),
 		 j->table, where, j->score, j->is_manual ? ", asked for" : "", j->reason);
-	emit_job(d, "queued", d_job_json(j, strata_now_us()));
+	pthread_mutex_lock(&d->mu);
+	if (d->nqueue == d->capqueue) {
+		d->capqueue = d->capqueue ? 2 * d->capqueue : 64;
+		d->queue = strata_realloc(d->queue, d->capqueue * sizeof(dj *));
+	}
+	d->queue[d->nqueue++] = j;
+	pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	emit_job(d, "queued", ev);
 }
 
 /* Remove a queued job from the queue (caller holds mu); false if it is not
@@ -412,7 +418,7 @@ bool d_job_cancel(stratad *d, uint64_t id, char *msg, size_t n)
 		if (d->running[i]->id == id)
 			running = d->running[i];
 	if (running)
-		running->cancel = 1;
+		__atomic_store_n(&running->cancel, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&d->mu);
 	if (queued) {
 		snprintf(msg, n, "job %" PRIu64 " (%s of %s) removed from the queue", id,
@@ -587,13 +593,19 @@ static void notice_cb(evutil_socket_t fd, short what, void *arg)
 	size_t n = d->nnotices;
 	d->notices = NULL;
 	d->nnotices = d->capnotices = 0;
+	/* a started job's worker may be finishing it now: describe it under mu */
+	json_t **started = strata_calloc(n ? n : 1, sizeof(json_t *));
+	for (size_t i = 0; i < n; i++)
+		if (!ns[i].is_done)
+			started[i] = d_job_json(ns[i].j, strata_now_us());
 	pthread_mutex_unlock(&d->mu);
 	for (size_t i = 0; i < n; i++) {
 		if (ns[i].is_done)
 			job_finished(d, ns[i].j);
 		else
-			emit_job(d, "started", d_job_json(ns[i].j, strata_now_us()));
+			emit_job(d, "started", started[i]);
 	}
+	free(started);
 	free(ns);
 }
 
@@ -1299,7 +1311,7 @@ void d_begin_stop(stratad *d, const char *why)
 	d->queue = NULL;
 	d->nqueue = d->capqueue = 0;
 	for (size_t i = 0; i < d->nrunning; i++)
-		d->running[i]->cancel = 1;
+		__atomic_store_n(&d->running[i]->cancel, 1, __ATOMIC_RELAXED);
 	size_t running = d->nrunning;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
@@ -1433,7 +1445,7 @@ void stratad_close(stratad *d)
 	pthread_mutex_lock(&d->mu);
 	d->is_stopping = true;
 	for (size_t i = 0; i < d->nrunning; i++)
-		d->running[i]->cancel = 1;
+		__atomic_store_n(&d->running[i]->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	d_workers_join(d);

@@ -53,7 +53,7 @@ static void job_throttle(void *arg, uint64_t bytes)
 	dj *j = arg;
 	atomic_fetch_add(&j->io_bytes, bytes);
 	int64_t wait = stratad_tbucket_take(j->d->tb, bytes, strata_mono_us());
-	while (wait > 0 && !j->cancel) {
+	while (wait > 0 && !__atomic_load_n(&j->cancel, __ATOMIC_RELAXED)) {
 		int64_t s = wait < THROTTLE_SLICE_US ? wait : THROTTLE_SLICE_US;
 		sleep_us(s);
 		wait -= s;

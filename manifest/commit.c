@@ -694,6 +694,7 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 			bs.log[bs.nlog].commit_version = v;
 			bs.log[bs.nlog].boundary = j->new_floor;
 			bs.nlog++;
+			STRATA_ASSERT(j->new_floor > bs.floor, "invariant 6: floor %lld would fall to %lld", (long long)bs.floor, (long long)j->new_floor);
 			bs.floor = j->new_floor;
 			rc = mf_txn_bucket_put(mf, txn, t.id, j->part_id, j->bucket, &bs, err);
 		}

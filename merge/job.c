@@ -262,7 +262,7 @@ static int job_close_output(job_state *j, strata_err *err)
 static int job_checkpoint(job_state *j, uint64_t bytes_now, strata_err *err)
 {
 	const strata_job_ctl *ctl = j->ctl;
-	if (ctl && ctl->cancel && *ctl->cancel)
+	if (ctl && ctl->cancel && __atomic_load_n(ctl->cancel, __ATOMIC_RELAXED))
 		return strata_err_set(err, STRATA_ECANCELED, "%s of bucket %u cancelled",
 				      j->plan->what, j->v->bucket);
 	int64_t ttl = ctl && ctl->claim_ttl_us ? ctl->claim_ttl_us : JOB_CLAIM_TTL_US;
