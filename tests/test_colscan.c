@@ -54,8 +54,10 @@ static void lines_free(lines *l)
 /* 0 if equal as multisets; prints the first differences. */
 static int lines_diff(const char *what, lines *exp, lines *act)
 {
-	qsort(exp->v, exp->n, sizeof(char *), str_cmp);
-	qsort(act->v, act->n, sizeof(char *), str_cmp);
+	if (exp->n)
+		qsort(exp->v, exp->n, sizeof(char *), str_cmp);
+	if (act->n)
+		qsort(act->v, act->n, sizeof(char *), str_cmp);
 	int bad = exp->n != act->n;
 	for (size_t i = 0; i < exp->n && i < act->n; i++)
 		if (strcmp(exp->v[i], act->v[i]) != 0) {
@@ -454,8 +456,8 @@ static void test_colscan_keys(void)
 	CU_ASSERT_EQUAL(col_lines(cs, cols, 2, 2, &act, &err), 0);
 	strata_colscan_close(cs);
 	CU_ASSERT_EQUAL(act.n, 9); /* 25..34 without 30 */
-	qsort(act.v, act.n, sizeof(char *), str_cmp);
 	if (act.n == 9) {
+		qsort(act.v, act.n, sizeof(char *), str_cmp);
 		CU_ASSERT_STRING_EQUAL(act.v[0], "|v=\"new\"|pk=31");
 		CU_ASSERT_STRING_EQUAL(act.v[8], "|v=\"x34\"|pk=34");
 	}

@@ -78,8 +78,10 @@ static void lines_free(lines *l)
 
 static int lines_diff(const char *what, lines *exp, lines *act)
 {
-	qsort(exp->v, exp->n, sizeof(char *), str_cmp);
-	qsort(act->v, act->n, sizeof(char *), str_cmp);
+	if (exp->n)
+		qsort(exp->v, exp->n, sizeof(char *), str_cmp);
+	if (act->n)
+		qsort(act->v, act->n, sizeof(char *), str_cmp);
 	for (size_t i = 0; i < exp->n && i < act->n; i++)
 		if (strcmp(exp->v[i], act->v[i]) != 0) {
 			fprintf(stderr, "\n%s: row %zu differs:\n  expected %s\n  got      %s\n", what,
