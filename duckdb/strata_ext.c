@@ -400,11 +400,24 @@ static void vector_fill(duckdb_vector vec, const strata_colvec *cv, size_t n)
 	case STRATA_T_STRING:
 	case STRATA_T_BYTES:
 	default: {
+		/* strings of up to 12 bytes live inside duckdb_string_t (the
+		 * layout duckdb.h publishes); longer ones are copied into the
+		 * vector's own heap */
 		const strata_colstr *s = cv->data;
-		for (size_t i = 0; i < n; i++)
-			if (!cv->nulls[i])
+		duckdb_string_t *d = data;
+		for (size_t i = 0; i < n; i++) {
+			if (cv->nulls[i])
+				continue;
+			if (s[i].len <= sizeof(d[i].value.inlined.inlined)) {
+				memset(&d[i], 0, sizeof(d[i]));
+				d[i].value.inlined.length = s[i].len;
+				if (s[i].len)
+					memcpy(d[i].value.inlined.inlined, s[i].ptr, s[i].len);
+			} else {
 				duckdb_vector_assign_string_element_len(vec, i, (const char *)s[i].ptr,
 									s[i].len);
+			}
+		}
 		break;
 	}
 	}
