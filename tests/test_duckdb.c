@@ -24,6 +24,7 @@
 #include "tests/util/jobfix.h"
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_daemon.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ int main(void)
 
 #include <duckdb.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <time.h>
 
 static duckdb_database db;
@@ -690,6 +693,159 @@ static void test_duckdb_errors(void)
 	tu_clock_real();
 }
 
+/* ---- with stratad governing the table ------------------------------------------------ */
+
+static void cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void cli(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	char *out = NULL;
+	int rc = tu_run(cmd, &out);
+	if (rc != 0)
+		fprintf(stderr, "\n%s: exit %d: %s\n", cmd, rc, out ? out : "");
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	free(out);
+}
+
+/* Commit keys 0..199 with v = val through the CLI (another process). */
+static void cli_write_all(const char *whp, int val)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s.rows", whp);
+	strata_buf b = {0};
+	for (int i = 0; i < 200; i++)
+		strata_buf_printf(&b, "{\"pk\":%d,\"v\":%d}\n", i, val);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(path, b.data, b.len), 0);
+	strata_buf_free(&b);
+	cli("%s -W %s write t --file %s >/dev/null", tu_bin("strata"), whp, path);
+}
+
+/* Live row files of t (paths), read in-process. */
+static size_t row_files(strata_wh *wh, char paths[][4096], size_t max, bool only_live)
+{
+	strata_mf_snap *snap;
+	strata_table_def t;
+	strata_file_entry *fs;
+	size_t n, k = 0;
+	strata_err err;
+	strata_arena *a = strata_arena_new();
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(wh), &snap, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_table_get(snap, "t", &t, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_table_files(snap, t.id, a, &fs, &n, &err), 0);
+	for (size_t i = 0; i < n && k < max; i++)
+		if (fs[i].format == STRATA_FMT_AVRO && (!only_live || fs[i].removed_version == 0))
+			strata_file_path(strata_wh_mf(wh), "t", "", &fs[i], paths[k++], 4096);
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	return k;
+}
+
+static bool all_sorted(strata_wh *wh)
+{
+	char p[1][4096];
+	return row_files(wh, p, 1, true) == 0;
+}
+
+/* A real stratad sorts and cleans the table (retention 0, grace 0) while it
+ * is read: an open columnar scan keeps the row files it planned on disk
+ * until it closes (then clean deletes them), and DuckDB queries between
+ * commits always see the latest committed data. */
+static void test_duckdb_stratad(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
+	cli("%s -W %s init >/dev/null", tu_bin("strata"), whp);
+	cli("%s -W %s create-table t --columns 'pk BIGINT NOT NULL PRIMARY KEY, v BIGINT' "
+	    "--property write.bucket.num=2 --property acid.data.retain.hours=0 >/dev/null",
+	    tu_bin("strata"), whp);
+	cli_write_all(whp, 1);
+	cli_write_all(whp, 2);
+	/* a scan planned now holds the row files of versions 2 and 3 */
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, false, &wh, &err), 0);
+	char paths[8][4096];
+	size_t np = row_files(wh, paths, 8, true);
+	CU_ASSERT_EQUAL_FATAL(np, 4);
+	strata_colscan *cs;
+	strata_colcursor *cur;
+	CU_ASSERT_EQUAL_FATAL(strata_colscan_open(wh, "t", NULL, &cs, &err), 0);
+	uint32_t cols[2] = {0, 1};
+	CU_ASSERT_EQUAL_FATAL(strata_colcursor_open(cs, cols, 2, 10, &cur, &err), 0);
+	const strata_colbatch *b;
+	int64_t rows = 0, sum = 0;
+	CU_ASSERT_EQUAL_FATAL(strata_colcursor_next(cur, &b, &err), 1);
+	for (size_t i = 0; i < b->nrows; i++, rows++)
+		sum += ((int64_t *)b->cols[1].data)[i];
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nlog_level = info\n"
+		       "[policy]\nsort.min_files = 1\nsort.max_delay_s = 0\nclean.grace_s = 0\n"
+		       "clean.trash_s = 0\n",
+		       whp, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	double t0 = tud_now_s();
+	while (!all_sorted(wh) && tud_now_s() - t0 < 60)
+		tud_sleep_ms(100);
+	CU_ASSERT_FATAL(all_sorted(wh));
+	tud_sleep_ms(3000); /* several scans and cleans of stratad */
+	for (size_t i = 0; i < np; i++)
+		CU_ASSERT_EQUAL(access(paths[i], F_OK), 0); /* the lease keeps them */
+	int rc;
+	while ((rc = strata_colcursor_next(cur, &b, &err)) == 1)
+		for (size_t i = 0; i < b->nrows; i++, rows++)
+			sum += ((int64_t *)b->cols[1].data)[i];
+	if (rc < 0)
+		fprintf(stderr, "\nscan under stratad: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(rows, 200);
+	CU_ASSERT_EQUAL(sum, 400);
+	strata_colcursor_close(cur);
+	strata_colscan_close(cs);
+	/* without the lease, clean deletes them */
+	t0 = tud_now_s();
+	bool gone = false;
+	while (!gone && tud_now_s() - t0 < 60) {
+		gone = true;
+		for (size_t i = 0; i < np; i++)
+			gone &= access(paths[i], F_OK) != 0;
+		if (!gone)
+			tud_sleep_ms(200);
+	}
+	CU_ASSERT(gone);
+	strata_wh_close(wh);
+	/* DuckDB reads while stratad sorts and cleans behind each commit */
+	set_threads(2);
+	for (int k = 3; k <= 8; k++) {
+		cli_write_all(whp, k);
+		char sql[4200];
+		lines act = {0};
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) AS c, sum(v)::BIGINT AS s, min(v) AS lo FROM strata_scan('%s', "
+			 "'t')",
+			 whp);
+		CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+		char want[128];
+		snprintf(want, sizeof(want), "|c=200|s=%d|lo=%d", 200 * k, k);
+		CU_ASSERT(act.n == 1 && strcmp(act.v[0], want) == 0);
+		if (act.n == 1 && strcmp(act.v[0], want) != 0)
+			fprintf(stderr, "\nunder stratad: expected %s, got %s\n", want, act.v[0]);
+		lines_free(&act);
+		tud_sleep_ms(300);
+	}
+	set_threads(1);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
 static char skip_reason[4200];
 
 static void register_duckdb(void)
@@ -699,6 +855,7 @@ static void register_duckdb(void)
 	TU_ADD(s, test_duckdb_errors);
 	TU_ADD(s, test_duckdb_join_aggregate);
 	TU_ADD(s, test_duckdb_oracle);
+	TU_ADD(s, test_duckdb_stratad);
 }
 
 int main(void)
