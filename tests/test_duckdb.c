@@ -547,9 +547,38 @@ static void test_duckdb_types_keys(void)
 	jf_put(&f, "{\"id\":1,\"i\":-7,\"d\":2.25,\"fl\":0.5,\"b\":true,\"s\":\"h\\u00e9\",\"bin\":\"AAEC\","
 		   "\"ts\":\"2026-01-02 03:04:05.000006\"}\n{\"id\":2}\n{\"id\":3,\"s\":\"three\"}");
 	jf_put(&f, "{\"_op\":\"delete\",\"id\":2}\n{\"id\":3,\"s\":\"THREE\",\"b\":false}");
+	strata_err err;
+	CU_ASSERT_EQUAL(strata_mf_tag_put(strata_wh_mf(f.wh), "t", "first", 2, &err), 0);
 	jf_close_wh(&f);
 	char sql[1024];
 	lines act = {0};
+	/* time travel by tag and by time (the commit time of version 2) */
+	snprintf(sql, sizeof(sql),
+		 "SELECT s FROM strata_scan('%s', 't', as_of_tag := 'first') ORDER BY id", f.dir);
+	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+	CU_ASSERT(act.n == 3 && strcmp(act.v[2], "|s=\"three\"") == 0);
+	lines_free(&act);
+	snprintf(sql, sizeof(sql),
+		 "SELECT CAST(committed AS VARCHAR) AS t FROM strata_log('%s', 't') WHERE version = 2",
+		 f.dir);
+	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+	CU_ASSERT_FATAL(act.n == 1 && strlen(act.v[0]) > 6);
+	char ts[64];
+	snprintf(ts, sizeof(ts), "%.*s", (int)strlen(act.v[0]) - 5, act.v[0] + 4); /* |t="...": */
+	lines_free(&act);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) AS c FROM strata_scan('%s', 't', as_of_time := TIMESTAMP '%s')",
+		 f.dir, ts);
+	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+	CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|c=3") == 0);
+	lines_free(&act);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) AS c FROM strata_scan('%s', 't', as_of_time := TIMESTAMP '%s' + "
+		 "INTERVAL 1 SECOND)",
+		 f.dir, ts);
+	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+	CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|c=2") == 0);
+	lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT typeof(id) || typeof(i) || typeof(d) || typeof(fl) || typeof(b) || "
 		 "typeof(s) || typeof(bin) || typeof(ts) AS t FROM strata_scan('%s', 't') LIMIT 1",
