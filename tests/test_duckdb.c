@@ -121,9 +121,9 @@ static int q(const char *sql, lines *out, char *errbuf, size_t errlen)
 {
 	duckdb_result res;
 	if (duckdb_query(con, sql, &res) == DuckDBError) {
-		snprintf(errbuf ? errbuf : (char[1]){0}, errbuf ? errlen : 1, "%s",
-			 duckdb_result_error(&res));
-		if (!errbuf)
+		if (errbuf)
+			snprintf(errbuf, errlen, "%s", duckdb_result_error(&res));
+		else
 			fprintf(stderr, "\nduckdb: %s\n  in %s\n", duckdb_result_error(&res), sql);
 		duckdb_destroy_result(&res);
 		return -1;
