@@ -312,3 +312,80 @@ fuzz-run: $(FUZZ_DIR)/fuzz_$(FUZZ_TARGET)
 .PHONY: crash-long
 crash-long: $(BUILD)/tests/test_crash
 	CRASH_POINTS=$${CRASH_POINTS:-3000} $(BUILD)/tests/test_crash
+
+# ---- DuckDB extension (duckdb/, docs/DUCKDB.md) ------------------------------
+#
+#   make duckdb-headers   fetch duckdb.h and duckdb_extension.h from the npm
+#                         package duckdb@1.4.4 (npm pack) into build/ (part of
+#                         the set-up of make test / asan / bench; never
+#                         committed)
+#   $(BUILD)/strata.duckdb_extension
+#                         built by `make` when the headers are there: the
+#                         extension (C_STRUCT ABI, minimum C API v1.2.0) over
+#                         a -fPIC copy of the read path of libstrata, with
+#                         DuckDB's metadata footer appended by ext_footer
+#   tests/test_duckdb     links libduckdb.so of @duckdb/node-api (node-deps);
+#                         without it or the headers it prints SKIPPED
+DUCKDB_NPM      := duckdb@1.4.4
+DUCKDB_HDR      := build/duckdb-1.4.4/include
+DUCKDB_LIBDIR   := $(NODE_DIR)/node_modules/@duckdb/node-bindings-linux-x64
+DUCKDB_CAPI     := v1.2.0
+DUCKDB_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),linux_arm64,linux_amd64)
+DUCKDB_EXT      := $(BUILD)/strata.duckdb_extension
+EXT_MODULES     := core manifest format table merge
+EXT_LIB_OBJ     := $(foreach m,$(EXT_MODULES),$(patsubst %.c,$(BUILD)/pic/%.o,$(filter-out %/main.c,$(wildcard $(m)/*.c))))
+EXT_LDLIBS      := -lavro -llmdb -lxxhash -lzstd -ljansson -lz -lm -pthread
+HAVE_DUCKDB_HDR := $(wildcard $(DUCKDB_HDR)/duckdb_extension.h)
+
+.PHONY: duckdb-headers duckdb-ext
+node-deps: duckdb-headers
+
+duckdb-headers:
+	@if [ ! -f $(DUCKDB_HDR)/duckdb_extension.h ]; then \
+		mkdir -p build/duckdb-pack $(DUCKDB_HDR) && \
+		( cd build/duckdb-pack && npm pack --silent $(DUCKDB_NPM) >npm.log 2>&1 ) && \
+		tar xzf build/duckdb-pack/duckdb-1.4.4.tgz -C build/duckdb-pack \
+			package/src/duckdb/src/include/duckdb.h \
+			package/src/duckdb/src/include/duckdb_extension.h && \
+		cp build/duckdb-pack/package/src/duckdb/src/include/duckdb.h \
+		   build/duckdb-pack/package/src/duckdb/src/include/duckdb_extension.h $(DUCKDB_HDR)/ || \
+		echo "WARNING: could not fetch the DuckDB headers ($(DUCKDB_NPM), see build/duckdb-pack/npm.log): strata.duckdb_extension is NOT built"; \
+	fi
+
+ifneq ($(HAVE_DUCKDB_HDR),)
+all: $(DUCKDB_EXT)
+duckdb-ext: $(DUCKDB_EXT)
+else
+all: duckdb-ext
+duckdb-ext:
+	@echo "*** strata.duckdb_extension NOT built: no DuckDB headers in $(DUCKDB_HDR) (run 'make duckdb-headers', which needs npm) ***"
+endif
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -isystem $(DUCKDB_HDR) -c $< -o $@
+
+$(BUILD)/libstrata_pic.a: $(EXT_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/duckdb/ext_footer: duckdb/ext_footer.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
+
+$(BUILD)/duckdb/strata.so: $(BUILD)/pic/duckdb/strata_ext.o $(BUILD)/libstrata_pic.a
+	$(CC) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -o $@ $^ $(EXT_LDLIBS)
+
+$(DUCKDB_EXT): $(BUILD)/duckdb/strata.so $(BUILD)/duckdb/ext_footer
+	$(BUILD)/duckdb/ext_footer $< $@.tmp $(DUCKDB_PLATFORM) $(DUCKDB_CAPI) v0.1.0 && mv $@.tmp $@
+
+ifneq ($(and $(HAVE_DUCKDB_HDR),$(wildcard $(DUCKDB_LIBDIR)/libduckdb.so)),)
+$(BUILD)/tests/test_duckdb.o: CFLAGS += -DHAVE_DUCKDB -isystem $(DUCKDB_HDR)
+$(BUILD)/tests/test_duckdb.o: $(DUCKDB_HDR)/duckdb.h
+$(BUILD)/tests/test_duckdb: LDLIBS += -L$(DUCKDB_LIBDIR) -lduckdb -Wl,-rpath,$(abspath $(DUCKDB_LIBDIR))
+$(BUILD)/tests/test_duckdb: | $(DUCKDB_EXT)
+$(BUILD)/bench/bench_duckdb.o: CFLAGS += -DHAVE_DUCKDB -isystem $(DUCKDB_HDR)
+$(BUILD)/bench/bench_duckdb.o: $(DUCKDB_HDR)/duckdb.h
+$(BUILD)/bench/bench_duckdb: LDLIBS += -L$(DUCKDB_LIBDIR) -lduckdb -Wl,-rpath,$(abspath $(DUCKDB_LIBDIR))
+$(BUILD)/bench/bench_duckdb: | $(DUCKDB_EXT)
+endif
