@@ -907,11 +907,11 @@ int main(void)
 	register_duckdb();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	int rc = tu_tally();
 	CU_cleanup_registry();
 	duckdb_disconnect(&con);
 	duckdb_close(&db);
-	return failed ? 1 : 0;
+	return rc;
 }
 
 #endif
