@@ -19,7 +19,9 @@
  *   5. entries whose file is gone from both places are forgotten (unless a
  *      floor raise's file set still includes them: then they stay as
  *      tombstones that make reads of those versions fail cleanly);
- *   6. the version log is expired below the retention boundary;
+ *   6. the version log is expired below the retention boundary (idempotency
+ *      tokens stay: they are forgotten write.token.retain.hours after their
+ *      commit, at most once an hour);
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
  *
@@ -586,16 +588,19 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 		return strata_err_set(err, rc, "table \"%s\" is being cleaned by another process (%s)",
 				      table, by ? by + 11 : "unknown");
 	}
-	if (rc && r->files_unlinked)
-		return strata_err_set(err, rc, "unlinked %zu expired trash file%s of \"%s\" (%llu "
-				      "bytes), then could not claim the table: %s",
-				      r->files_unlinked, r->files_unlinked == 1 ? "" : "s", table,
-				      (unsigned long long)r->bytes_unlinked, cerr.msg);
-	if (rc)
-		return strata_err_set(err, rc, "%s", cerr.msg);
+	if (rc) {
+		strata_err_set(err, rc, "%s", cerr.msg);
+		goto out;
+	}
 	rc = clean_table_claimed(wh, table, o, r, err);
 	strata_err tmp;
 	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
+out:
+	/* say what step 0 freed: on a full disk that is the progress made */
+	if (rc && r->files_unlinked)
+		strata_err_wrap(err, rc, "unlinked %zu expired trash file%s of \"%s\" (%llu bytes), "
+				"then failed", r->files_unlinked, r->files_unlinked == 1 ? "" : "s",
+				table, (unsigned long long)r->bytes_unlinked);
 	return rc;
 }
 
@@ -677,6 +682,10 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		if (rc)
 			goto out;
 	}
+	/* step 6b: tokens outlive their versions, until the token horizon */
+	rc = strata_mf_tokens_prune(c.mf, c.t.id, &r->tokens_forgotten, err);
+	if (rc)
+		goto out;
 	rc = strata_recover_intents(wh, table, &r->intents_recovered, err);
 	if (rc)
 		goto out;
