@@ -589,7 +589,7 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 				      table, by ? by + 11 : "unknown");
 	}
 	if (rc) {
-		strata_err_set(err, rc, "%s", cerr.msg);
+		strata_err_set(err, rc, "could not claim \"%s\" for the clean: %s", table, cerr.msg);
 		goto out;
 	}
 	rc = clean_table_claimed(wh, table, o, r, err);
