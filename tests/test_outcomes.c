@@ -25,9 +25,14 @@
  *                manifest/; skipped loudly otherwise) both full: clean
  *                unlinks the expired trash first, then reports the failed
  *                commit with what it freed.
+ *   stratad      (root only: a tmpfs under manifest/, full, a reader
+ *                pinning its free pages) a real stratad's sort commit fails:
+ *                stratad reopens the warehouse once no job runs, stays up,
+ *                and sorts the bucket once there is space again.
  */
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_daemon.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -35,6 +40,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -681,6 +687,117 @@ static void test_clean_full_disk(void)
 	CU_ASSERT_EQUAL(umount(data), 0);
 }
 
+/* ---- stratad after an uncertain commit ------------------------------------------------------------- */
+
+/* A child process holding a read snapshot of the warehouse (so LMDB cannot
+ * reuse pages freed after it): its pid; *hold is the pipe end whose closing
+ * releases it. */
+static pid_t pin_reader(const char *whp, int *hold_w)
+{
+	int pin[2], hold[2];
+	if (pipe(pin) != 0 || pipe(hold) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(hold[1]);
+		close(pin[0]);
+		strata_wh *cwh;
+		strata_mf_snap *snap;
+		strata_err e;
+		char c = 0;
+		if (strata_wh_open(whp, false, &cwh, &e) == 0 &&
+		    strata_mf_snap_open(strata_wh_mf(cwh), &snap, &e) == 0 && write(pin[1], "x", 1) == 1)
+			(void)read(hold[0], &c, 1);
+		_exit(0);
+	}
+	close(pin[1]);
+	close(hold[0]);
+	char c;
+	if (pid < 0 || read(pin[0], &c, 1) != 1) {
+		close(pin[0]);
+		close(hold[1]);
+		return -1;
+	}
+	close(pin[0]);
+	*hold_w = hold[1];
+	return pid;
+}
+
+static void test_daemon_reopens_after_uncertain_commit(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], mfd[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[PATH_MAX],
+		ballast[PATH_MAX + 16];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(mfd, sizeof(mfd), "%s/manifest", whp);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
+	snprintf(ballast, sizeof(ballast), "%s/ballast", mfd);
+	mkdir(whp, 0755);
+	mkdir(mfd, 0755);
+	if (geteuid() != 0 || mount("tmpfs", mfd, "tmpfs", 0, "size=2m") != 0) {
+		fprintf(stderr, "\nSKIPPED: the stratad reopen test needs root to mount a small tmpfs "
+				"(%s)\n", strerror(errno));
+		return;
+	}
+	jf f;
+	memset(&f, 0, sizeof(f));
+	f.dir = whp;
+	snprintf(f.table, sizeof(f.table), "t");
+	strata_owner_string("jobtest", f.owner, sizeof(f.owner));
+	jf_open_wh(&f);
+	strata_err e;
+	strata_err_clear(&e);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL(strata_table_create(f.wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL,
+					    NULL, props, 1, &e),
+			0);
+	tud_write_file(cfg, "[daemon]\nwarehouse = %s\nsocket = %s\nworkers = 1\n"
+		       "scan_interval_s = 1\n[policy]\nsort.min_files = 3\n", whp, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	pid_t reader = -1;
+	int hold = -1;
+	CU_ASSERT_TRUE(tud_wait_ready(sock, 60));
+	/* stratad asleep: three row files (a sort is due), then a full
+	 * manifest file system whose freed pages a reader pins */
+	kill(pid, SIGSTOP);
+	uint64_t v;
+	bool rep;
+	for (int i = 0; i < 3; i++) {
+		char row[64];
+		snprintf(row, sizeof(row), "{\"pk\":%d,\"v\":\"r\"}", i);
+		CU_ASSERT_EQUAL(put_tok(&f, row, NULL, 0, &v, &rep, &e), 0);
+	}
+	reader = pin_reader(whp, &hold);
+	CU_ASSERT(reader > 0);
+	CU_ASSERT_EQUAL(fill(ballast), 0);
+	int rc = 0;
+	for (int i = 0; i < 5000 && rc == 0; i++) {
+		char tag[32];
+		snprintf(tag, sizeof(tag), "tag%d", i);
+		rc = strata_mf_tag_put(strata_wh_mf(f.wh), "t", tag, 2, &e);
+	}
+	CU_ASSERT_EQUAL(rc, STRATA_EUNCERTAIN);
+	jf_close_wh(&f);
+	/* awake: its sort cannot commit; it reopens and stays up */
+	kill(pid, SIGCONT);
+	CU_ASSERT_TRUE(tud_wait_log(log, "sort of t p=_ b=0 failed", 60));
+	CU_ASSERT_TRUE(tud_wait_log(log, "reopened the manifest of", 60));
+	CU_ASSERT_EQUAL(kill(pid, 0), 0);
+	CU_ASSERT_TRUE(tud_wait_ready(sock, 30));
+	/* space again: the bucket is sorted */
+	unlink(ballast);
+	if (hold >= 0)
+		close(hold);
+	if (reader > 0)
+		waitpid(reader, NULL, 0);
+	CU_ASSERT_TRUE(tud_wait_log(log, "sort of t p=_ b=0 committed at version", 120));
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 60), 0);
+	CU_ASSERT_EQUAL(umount(mfd), 0);
+}
+
 /* ---- registration ------------------------------------------------------------------------------------ */
 
 static void register_tests(void)
@@ -696,6 +813,7 @@ static void register_tests(void)
 	TU_ADD(s, test_token_errors);
 	TU_ADD(s, test_token_cli);
 	TU_ADD(s, test_clean_full_disk);
+	TU_ADD(s, test_daemon_reopens_after_uncertain_commit);
 }
 
 TU_MAIN(register_tests)
