@@ -532,6 +532,38 @@ static void test_token_cli(void)
 
 /* ---- clean on a full disk ------------------------------------------------------------------------- */
 
+/* Mounts this process made, detached at exit even if a test stopped half-way
+ * (before the scratch directories are removed: atexit runs in reverse). */
+static char mounts[4][PATH_MAX];
+static int nmounts;
+
+static void mounts_release(void)
+{
+	for (int i = 0; i < nmounts; i++)
+		if (mounts[i][0])
+			umount2(mounts[i], MNT_DETACH);
+}
+
+static int mount_small(const char *path, const char *size_opt)
+{
+	if (geteuid() != 0 || nmounts == (int)STRATA_ARRAY_LEN(mounts))
+		return -EPERM;
+	if (mount("tmpfs", path, "tmpfs", 0, size_opt) != 0)
+		return -errno;
+	if (nmounts == 0)
+		atexit(mounts_release);
+	snprintf(mounts[nmounts++], PATH_MAX, "%s", path);
+	return 0;
+}
+
+static int unmount_small(const char *path)
+{
+	for (int i = 0; i < nmounts; i++)
+		if (strcmp(mounts[i], path) == 0)
+			mounts[i][0] = '\0';
+	return umount(path);
+}
+
 static int fill(const char *path)
 {
 	FILE *fp = fopen(path, "w");
@@ -560,14 +592,15 @@ static void test_clean_full_disk(void)
 	mkdir(whp, 0755);
 	mkdir(data, 0755);
 	mkdir(mfd, 0755);
-	if (geteuid() != 0 || mount("tmpfs", data, "tmpfs", 0, "size=4m") != 0) {
+	int mrc = mount_small(data, "size=4m");
+	if (mrc) {
 		fprintf(stderr, "\nSKIPPED: the full-disk clean test needs root to mount a small "
-				"tmpfs (%s)\n", strerror(errno));
+				"tmpfs (%s)\n", strerror(-mrc));
 		return;
 	}
-	if (mount("tmpfs", mfd, "tmpfs", 0, "size=4m") != 0) {
-		fprintf(stderr, "\nSKIPPED: could not mount a second tmpfs (%s)\n", strerror(errno));
-		umount(data);
+	if ((mrc = mount_small(mfd, "size=4m")) != 0) {
+		fprintf(stderr, "\nSKIPPED: could not mount a second tmpfs (%s)\n", strerror(-mrc));
+		unmount_small(data);
 		return;
 	}
 	tu_clock_manual(JF_T0_US);
@@ -683,8 +716,8 @@ static void test_clean_full_disk(void)
 	CU_ASSERT_EQUAL(manifest_files_exist(&f, 16), 0);
 	jf_close_wh(&f);
 	tu_clock_real();
-	CU_ASSERT_EQUAL(umount(mfd), 0);
-	CU_ASSERT_EQUAL(umount(data), 0);
+	CU_ASSERT_EQUAL(unmount_small(mfd), 0);
+	CU_ASSERT_EQUAL(unmount_small(data), 0);
 }
 
 /* ---- stratad after an uncertain commit ------------------------------------------------------------- */
@@ -736,9 +769,10 @@ static void test_daemon_reopens_after_uncertain_commit(void)
 	snprintf(ballast, sizeof(ballast), "%s/ballast", mfd);
 	mkdir(whp, 0755);
 	mkdir(mfd, 0755);
-	if (geteuid() != 0 || mount("tmpfs", mfd, "tmpfs", 0, "size=2m") != 0) {
+	int mrc = mount_small(mfd, "size=2m");
+	if (mrc) {
 		fprintf(stderr, "\nSKIPPED: the stratad reopen test needs root to mount a small tmpfs "
-				"(%s)\n", strerror(errno));
+				"(%s)\n", strerror(-mrc));
 		return;
 	}
 	jf f;
@@ -795,7 +829,7 @@ static void test_daemon_reopens_after_uncertain_commit(void)
 	CU_ASSERT_TRUE(tud_wait_log(log, "sort of t p=_ b=0 committed at version", 120));
 	kill(pid, SIGTERM);
 	CU_ASSERT_EQUAL(tud_wait_exit(pid, 60), 0);
-	CU_ASSERT_EQUAL(umount(mfd), 0);
+	CU_ASSERT_EQUAL(unmount_small(mfd), 0);
 }
 
 /* ---- registration ------------------------------------------------------------------------------------ */
