@@ -3,6 +3,10 @@
  *
  * Order of a clean (each step idempotent, so a crash half-way is finished by
  * the next run):
+ *   0. trash files past clean.trash_s are unlinked first, before the clean
+ *      takes its claim or commits anything: they are out of the manifest
+ *      already, so a full disk, where every commit fails, still gets the
+ *      space back (step 4 below does it again for what this run trashes);
  *   1. plan in one snapshot: which removed entries may go (rules in clean.h);
  *   2. one manifest commit marks them deleted — from here no read resolves to
  *      a file set containing them (resolve fails with the retention error);
@@ -15,7 +19,9 @@
  *   5. entries whose file is gone from both places are forgotten (unless a
  *      floor raise's file set still includes them: then they stay as
  *      tombstones that make reads of those versions fail cleanly);
- *   6. the version log is expired below the retention boundary;
+ *   6. the version log is expired below the retention boundary (idempotency
+ *      tokens stay: they are forgotten write.token.retain.hours after their
+ *      commit, at most once an hour);
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
  *
@@ -262,7 +268,7 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 
 /* ---- step 4: empty the trash ----------------------------------------------------------------- */
 
-static int trash_empty(clean_ctx *c, strata_err *err)
+static int trash_empty(clean_ctx *c, bool is_counting, strata_err *err)
 {
 	char trash[4096];
 	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
@@ -290,8 +296,10 @@ static int trash_empty(clean_ctx *c, strata_err *err)
 		bool is_old = c->o->is_purge ||
 			      strata_now_us() - deleted_us >= c->o->trash_s * 1000000;
 		if (!is_old) {
-			c->r->trash_files++;
-			c->r->trash_bytes += (uint64_t)st.st_size;
+			if (is_counting) {
+				c->r->trash_files++;
+				c->r->trash_bytes += (uint64_t)st.st_size;
+			}
 			continue;
 		}
 		if (c->o->throttle)
@@ -563,6 +571,12 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 	strata_mf_snap_close(snap);
 	if (rc)
 		return rc;
+	/* step 0: expired trash needs no commit (and no claim: two cleans
+	 * unlinking the same file is fine) */
+	clean_ctx c0 = {.wh = wh, .mf = mf, .o = o, .r = r, .t = t, .now_us = strata_now_us()};
+	rc = trash_empty(&c0, false, err);
+	if (rc)
+		return rc;
 	char owner[128];
 	strata_owner_string("clean", owner, sizeof(owner));
 	uint64_t job_id;
@@ -574,11 +588,19 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 		return strata_err_set(err, rc, "table \"%s\" is being cleaned by another process (%s)",
 				      table, by ? by + 11 : "unknown");
 	}
-	if (rc)
-		return strata_err_set(err, rc, "%s", cerr.msg);
+	if (rc) {
+		strata_err_set(err, rc, "could not claim \"%s\" for the clean: %s", table, cerr.msg);
+		goto out;
+	}
 	rc = clean_table_claimed(wh, table, o, r, err);
 	strata_err tmp;
 	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
+out:
+	/* say what step 0 freed: on a full disk that is the progress made */
+	if (rc && r->files_unlinked)
+		strata_err_wrap(err, rc, "unlinked %zu expired trash file%s of \"%s\" (%llu bytes), "
+				"then failed", r->files_unlinked, r->files_unlinked == 1 ? "" : "s",
+				table, (unsigned long long)r->bytes_unlinked);
 	return rc;
 }
 
@@ -636,7 +658,7 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	rc = trash_marked(&c, &forget, &nforget, err); /* step 3 */
 	if (rc)
 		goto out;
-	rc = trash_empty(&c, err); /* step 4 */
+	rc = trash_empty(&c, true, err); /* step 4 */
 	if (rc)
 		goto out;
 	if (nforget) { /* step 5 */
@@ -660,6 +682,10 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		if (rc)
 			goto out;
 	}
+	/* step 6b: tokens outlive their versions, until the token horizon */
+	rc = strata_mf_tokens_prune(c.mf, c.t.id, &r->tokens_forgotten, err);
+	if (rc)
+		goto out;
 	rc = strata_recover_intents(wh, table, &r->intents_recovered, err);
 	if (rc)
 		goto out;

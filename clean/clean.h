@@ -50,6 +50,7 @@ typedef struct strata_clean_result {
 	uint64_t orphan_bytes;
 	size_t intents_recovered;
 	size_t versions_expired;
+	size_t tokens_forgotten;      /* older than write.token.retain.hours */
 	uint64_t trash_bytes;         /* still in trash afterwards */
 	size_t trash_files;
 } strata_clean_result;

@@ -24,7 +24,8 @@ const cli_cmd cli_commands[] = {
 	 "Create a table.\n"
 	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
 	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
-	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes."},
+	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes,\n"
+	 "write.token.retain.hours (1..8760, default 720)."},
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"
@@ -37,12 +38,17 @@ const cli_cmd cli_commands[] = {
 	 "Columns, key, partitions, properties, versions, files per level, earliest\n"
 	 "readable and incremental versions, tags."},
 	{"tables", cli_cmd_tables, "tables", "List the tables of the warehouse."},
-	{"write", cli_cmd_write, "write NAME [--file F] [--token T] [--expect-version V]",
+	{"write", cli_cmd_write,
+	 "write NAME [--file F] [--token T --token-time TIME] [--expect-version V]",
 	 "Commit JSON lines as one transaction.\n"
 	 "Reads stdin or F and prints the committed version.\n"
 	 "{\"_op\":\"delete\", <key columns>} deletes a key.  With --token, a repeat of a\n"
-	 "committed token commits nothing and prints the first version.  With\n"
-	 "--expect-version V the commit fails (exit 3) if a write or DDL committed after V."},
+	 "committed token commits nothing and prints the first version; --token-time\n"
+	 "(ISO 8601 UTC or Unix seconds) is when the batch was first attempted, the same\n"
+	 "on every retry: a batch older than the table's write.token.retain.hours is\n"
+	 "refused.  After an \"uncertain\" commit error, retry with the same token and\n"
+	 "time.  With --expect-version V the commit fails (exit 3) if a write or DDL\n"
+	 "committed after V."},
 	{"scan", cli_cmd_scan,
 	 "scan NAME [--as-of-version V | --as-of-time 'YYYY-MM-DD HH:MM:SS[.ffffff]' |\n"
 	 "       --as-of-time -SECONDS | --as-of-tag TAG] [--partition 'pt=x']\n"

@@ -52,6 +52,13 @@
  *   5a. and never by a file that sets no key at all (empty, or only comments
  *      and headers): that would reset every policy to its default without a
  *      word, and is far more often a truncated file than an intent.
+ *   6. a manifest commit whose outcome is uncertain closes the manifest
+ *      handle (manifest/env.c invariant 6): every job fails fast with the
+ *      reason until no job runs; then the loop reopens the warehouse (under
+ *      d->mu, so no worker starts meanwhile) and logs it.  The uncertain
+ *      job's outputs and intent stay; a later recovery (clean runs it)
+ *      judges them knowing the outcome.  If reopening fails, stratad exits
+ *      with status 1 for its supervisor to restart it.
  */
 #include "daemon/daemon_int.h"
 
@@ -1181,6 +1188,35 @@ out:
 
 /* ---- cron ---------------------------------------------------------------------------------------- */
 
+/* Invariant 6.  Whether the manifest handle can be used now. */
+static bool manifest_usable(stratad *d)
+{
+	if (!strata_mf_is_broken(strata_wh_mf(d->wh)))
+		return true;
+	pthread_mutex_lock(&d->mu);
+	if (d->nrunning > 0) {
+		pthread_mutex_unlock(&d->mu);
+		return false; /* they fail fast on the closed handle */
+	}
+	strata_err err;
+	strata_err_clear(&err);
+	strata_wh_close(d->wh); /* LMDB: never two handles on one file in a process */
+	d->wh = NULL;
+	int rc = strata_wh_open(d->cfg->d.warehouse, false, &d->wh, &err);
+	pthread_mutex_unlock(&d->mu);
+	if (rc) {
+		LOG_ERROR("could not reopen the manifest of %s after an uncertain commit: %s; stratad "
+			  "exits for its supervisor to restart it",
+			  d->cfg->d.warehouse, err.msg);
+		exit(1);
+	}
+	LOG_WARN("reopened the manifest of %s after a commit whose outcome was uncertain; what that "
+		 "commit may name stays for recovery",
+		 d->cfg->d.warehouse);
+	d->next_scan_us = strata_mono_us();
+	return true;
+}
+
 static void cron_cb(evutil_socket_t fd, short what, void *arg)
 {
 	stratad *d = arg;
@@ -1204,6 +1240,8 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
+	if (!manifest_usable(d))
+		return;
 	if (!d->in_scan && mono >= d->next_scan_us)
 		scan_begin(d);
 	if (d->in_scan)

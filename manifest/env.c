@@ -25,6 +25,12 @@
  *      new one and is left with none if that fails.  Should a remap fail
  *      anyway, the handle is broken for good (is_broken): every later call
  *      is refused with the reason instead of touching the missing map.
+ *   6. a commit that fails inside mdb_txn_commit (anything but MAP_FULL,
+ *      which LMDB reports before writing) has an uncertain outcome: LMDB
+ *      may have written its meta page.  The call returns STRATA_EUNCERTAIN
+ *      and the handle is broken (is_broken) until it is reopened: no caller
+ *      may act on a guess (unlink files the commit may have named, retry
+ *      blindly), and every later call says why (shared/STYLE.md rule 7).
  */
 #include "manifest/manifest_int.h"
 
@@ -334,26 +340,47 @@ out:
 }
 
 void (*strata_mf_commit_hook)(bool is_after, int rc);
+int (*strata_mf_commit_fault)(bool is_after);
 
-/* A failed commit's error; a full file system under manifest/ is named as
- * such (LMDB reports a short write as EIO). */
-static int commit_err(strata_mf *mf, strata_err *err, int rc)
+bool strata_mf_is_broken(strata_mf *mf)
 {
-	int code = mf_lmdb_err(err, rc, "commit");
-	if (rc != EIO && rc != ENOSPC && rc != EDQUOT)
-		return code;
-	char dir[4200];
+	return atomic_load(&mf->is_broken);
+}
+
+/* Invariant 6: a commit failed inside mdb_txn_commit.  Called with
+ * grow_lock held shared (so no grow writes the message meanwhile); the
+ * first failure's message stays. */
+static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
+{
+	static pthread_mutex_t msg_mu = PTHREAD_MUTEX_INITIALIZER;
+	/* a full file system under manifest/ is named as such (LMDB reports a
+	 * short write as EIO) */
+	char why[300], dir[4200];
+	snprintf(why, sizeof(why), "%s", mdb_strerror(rc));
 	snprintf(dir, sizeof(dir), "%s/manifest", mf->warehouse);
 	struct statvfs sv;
-	if (statvfs(dir, &sv) != 0)
-		return code;
-	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	if (rc == EIO && avail >= (16u << 20))
-		return code;
-	return strata_err_set(err, rc == EIO ? -ENOSPC : code,
-			      "manifest: commit failed: %s; the file system holding \"%s\" has %llu "
-			      "KiB free: nothing was committed; free space, then retry",
-			      mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
+	if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) && statvfs(dir, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (rc != EIO || avail < (16u << 20))
+			snprintf(why, sizeof(why), "%s; the file system holding \"%.200s\" has %llu "
+				 "KiB free", mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
+	}
+	pthread_mutex_lock(&msg_mu);
+	if (!atomic_load(&mf->is_broken)) {
+		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
+			 "the manifest of \"%.100s\" is closed after a commit whose outcome is "
+			 "uncertain (%.200s): reopen it (run the command again, restart stratad) to go "
+			 "on", mf->warehouse, why);
+		atomic_store(&mf->is_broken, true);
+		LOG_ERROR("%s", mf->broken_msg);
+	}
+	pthread_mutex_unlock(&msg_mu);
+	return strata_err_set(err, STRATA_EUNCERTAIN,
+			      "manifest: commit failed: %s: it may or may not have been committed "
+			      "(uncertain); this manifest handle is closed until reopened and nothing "
+			      "the commit may name was deleted; a writer retries with the same token "
+			      "(docs/CLI.md, \"Idempotent writes\")",
+			      why);
 }
 
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
@@ -390,17 +417,30 @@ int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 		}
 		if (strata_mf_commit_hook)
 			strata_mf_commit_hook(false, 0);
-		rc = mdb_txn_commit(txn); /* invariant 1 */
+		/* test seam: a commit that fails before LMDB commits */
+		int frc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
+		if (frc) {
+			mdb_txn_abort(txn);
+			rc = frc;
+		} else {
+			rc = mdb_txn_commit(txn); /* invariant 1 */
+		}
 		if (strata_mf_commit_hook)
 			strata_mf_commit_hook(true, rc);
+		/* test seam: one that fails after LMDB committed */
+		if (rc == 0 && strata_mf_commit_fault)
+			rc = strata_mf_commit_fault(true);
+		if (rc && rc != MDB_MAP_FULL) {
+			rc = commit_uncertain(mf, err, rc); /* invariants 3 and 6 */
+			pthread_rwlock_unlock(&mf->grow_lock);
+			return rc;
+		}
 		pthread_rwlock_unlock(&mf->grow_lock);
 		if (rc == MDB_MAP_FULL) {
 			if ((rc = mf_grow(mf, true, err)) != 0)
 				return rc;
 			continue;
 		}
-		if (rc)
-			return commit_err(mf, err, rc); /* invariant 3 */
 		return 0;
 	}
 	return strata_err_set(err, STRATA_EMAPFULL, "manifest map is full; growing did not help");

@@ -13,6 +13,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "manifest/manifest.h"
 
@@ -45,11 +46,13 @@ struct strata_mf {
 	 * transaction holds this lock shared, a grow takes it exclusive. */
 	pthread_rwlock_t grow_lock;
 	uint64_t map_bytes;
-	/* A grow whose remap failed leaves LMDB with no map at all: from then on
-	 * every transaction is refused with this message (set and read under
-	 * grow_lock). */
-	bool is_broken;
-	char broken_msg[300];
+	/* A grow whose remap failed leaves LMDB with no map at all, and a
+	 * commit that failed inside mdb_txn_commit has an uncertain outcome:
+	 * from then on every transaction is refused with this message (set
+	 * once, under grow_lock held shared or exclusively; the message is
+	 * written before the flag). */
+	atomic_bool is_broken;
+	char broken_msg[400];
 };
 
 struct strata_mf_snap {

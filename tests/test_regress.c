@@ -92,7 +92,7 @@ static void test_empty_write_with_token(void)
 						  NULL, 0, &err), 0);
 	strata_txn *t;
 	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "t", &t, &err), 0);
-	strata_commit_opts co = {.token = "tok"};
+	strata_commit_opts co = {.token = "tok", .token_us = strata_now_us()};
 	uint64_t v = 0;
 	bool rep;
 	CU_ASSERT_EQUAL(strata_txn_commit(t, &co, &v, &rep, &err), 0);
