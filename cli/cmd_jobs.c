@@ -402,7 +402,7 @@ int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv)
 	if (argc != 2)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
