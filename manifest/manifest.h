@@ -185,6 +185,19 @@ bool strata_mf_is_readonly(const strata_mf *mf);
  * transaction: 0, or STRATA_ECORRUPT with a message naming the file and the
  * damage. */
 int strata_mf_verify(strata_mf *mf, strata_err *err);
+
+/* The consistency check (manifest/check.c): the page structure, then for
+ * table (NULL: every table) its record, partitions, bucket states and
+ * entries (do they decode and add up), its version log (dense from
+ * log_start, each record naming the files its entries say it added or
+ * removed) and the files on disk (every live or retained entry's file
+ * present).  fn (may be NULL) gets one line a finding; table is NULL for
+ * the warehouse as a whole.  Returns 0 when nothing was found,
+ * STRATA_ECORRUPT with a summary naming the first finding otherwise,
+ * STRATA_ENOTFOUND for an unknown table, or an I/O error.  Only reads. */
+typedef void (*strata_mf_finding_fn)(void *arg, const char *table, const char *msg);
+int strata_mf_check(strata_mf *mf, const char *table, strata_mf_finding_fn fn, void *arg,
+		    size_t *nfindings, strata_err *err);
 /* Test seam: when set, strata_mf_open() calls it after opening the LMDB
  * environments and before its first transaction (a test grows the map from
  * another process there).  NULL outside tests. */
