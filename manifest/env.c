@@ -37,11 +37,17 @@
  *      environment is MDB_RDONLY (MDB_NOLOCK too when the lock file may not
  *      be written), sub-databases are never created, and leases are off
  *      (lease_env NULL, lease_off_reason says why) when the lease
- *      environment cannot be opened for writing.
+ *      environment cannot be opened for writing;
+ *   8. taking a lease needs no free space: the lease environment's file is
+ *      allocated 1 MiB ahead (posix_fallocate, best effort) whenever it is
+ *      opened, so LMDB's page writes land in blocks the file already owns
+ *      on a full file system (and if one does not, lease.c reads on
+ *      without a lease and says so).
  */
 #include "manifest/manifest_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -204,12 +210,24 @@ bool strata_mf_is_readonly(const strata_mf *mf)
 	return mf->is_readonly;
 }
 
+/* Bytes of the lease environment's file allocated ahead (invariant 8). */
+#define LEASE_RESERVE_BYTES (1 << 20)
+
 /* The lease environment; in read mode its absence (read-only file system,
  * no write permission, no space to create it) only turns leases off. */
 static int open_leases(strata_mf *mf, const char *lpath, strata_err *err)
 {
 	int rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
 	if (rc == 0) {
+		/* invariant 8: blocks for leases reserved ahead, best effort */
+		char dpath[4200];
+		snprintf(dpath, sizeof(dpath), "%s/data.mdb", lpath);
+		int fd = open(dpath, O_RDWR | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < LEASE_RESERVE_BYTES)
+			(void)posix_fallocate(fd, 0, LEASE_RESERVE_BYTES);
+		if (fd >= 0)
+			close(fd);
 		mf_readers_clear(mf->lease_env, "lease environment");
 		MDB_txn *txn;
 		rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
