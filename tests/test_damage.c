@@ -33,6 +33,7 @@
 
 #include "clean/clean.h"
 #include "table/table.h"
+#include "tests/util/tu_daemon.h"
 
 static char scratch[PATH_MAX];
 
@@ -347,6 +348,83 @@ static void test_damaged_page_then_clean(void)
 	CU_ASSERT_TRUE(st.reads_refused > 0); /* some pages were live */
 	CU_ASSERT_TRUE(st.cleans_refused > 0);
 	model_free(&m);
+}
+
+static uint64_t rd_u64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static uint16_t rd_u16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+/* Remove the entry `name` from the main database's root leaf of data.mdb
+ * (LMDB 0.9 layout: the node pointer array after the 16-byte page header),
+ * as a damaged page can: the sub-database is simply not there any more. */
+static void drop_main_entry(const char *mdb, const char *name)
+{
+	size_t n;
+	uint8_t *f = (uint8_t *)tu_read_file(mdb, &n);
+	CU_ASSERT_FATAL(f && n >= 3 * 4096);
+	/* meta pages 0 and 1: txnid at 16 + 128, main db root at 16 + 72 + 40 */
+	const uint8_t *meta = rd_u64(f + 16 + 128) > rd_u64(f + 4096 + 16 + 128) ? f : f + 4096;
+	uint64_t root = rd_u64(meta + 16 + 72 + 40);
+	CU_ASSERT_FATAL(root < n / 4096);
+	uint8_t *pg = f + root * 4096;
+	CU_ASSERT_FATAL(rd_u16(pg + 10) == 0x02); /* a leaf: every sub-database fits one */
+	uint16_t lower = rd_u16(pg + 12);
+	unsigned cnt = (lower - 16u) / 2;
+	bool found = false;
+	for (unsigned i = 0; i < cnt && !found; i++) {
+		uint16_t off = rd_u16(pg + 16 + 2 * i);
+		uint16_t ksize = rd_u16(pg + off + 6);
+		if (ksize == strlen(name) && memcmp(pg + off + 8, name, ksize) == 0) {
+			memmove(pg + 16 + 2 * i, pg + 16 + 2 * (i + 1), 2 * (cnt - i - 1));
+			lower -= 2;
+			memcpy(pg + 12, &lower, 2);
+			found = true;
+		}
+	}
+	CU_ASSERT_FATAL(found);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(mdb, f, n), 0);
+	free(f);
+}
+
+/* The reported disaster, exactly: the page holding the file entries' database
+ * record is damaged so that the database is missing.  Today a read reopened
+ * it empty (the table read as empty, exit 0) and clean's orphan scan then
+ * trashed every data file of the table. */
+static void test_lost_files_database(void)
+{
+	const char *wh = make_warehouse(tu_tmpdir());
+	int files = count_data_files(wh);
+	char mdb[PATH_MAX + 32];
+	mdb_path(wh, mdb, sizeof(mdb));
+	drop_main_entry(mdb, "files");
+	char *out, *err;
+	int rc = cli(wh, "scan t", &out, &err);
+	if (rc != 1)
+		fprintf(stderr, "\nscan: exit %d, %zu bytes out: %s\n", rc, strlen(out), err);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "data.mdb\" is damaged"));
+	free(out);
+	free(err);
+	rc = cli(wh, "clean t --grace-s 0 --trash-s 0 --orphan-age-s 0", &out, &err);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "data.mdb\" is damaged"));
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(count_data_files(wh), files);
+	CU_ASSERT_EQUAL(count_trash(wh), 0);
+	CU_ASSERT_EQUAL(cli(wh, "check", &out, NULL), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "warehouse: the manifest"));
+	free(out);
 }
 
 /* 9: random damage kinds with a fixed seed. */
@@ -696,16 +774,123 @@ static void test_dead_reader_lease(void)
 	strata_wh_close(w);
 }
 
+/* ---- 5: stratad on a damaged warehouse: degraded, never a crash loop ------------ */
+
+static bool status_degraded(const char *sock, const char *reason, const char *table)
+{
+	json_t *r = tud_admin(sock, "status");
+	if (!r)
+		return false;
+	json_t *dg = json_object_get(r, "degraded");
+	bool ok = json_is_true(json_object_get(r, "ok"));
+	if (reason)
+		ok = ok && json_is_true(json_object_get(dg, "is_degraded")) &&
+		     strstr(json_string_value(json_object_get(dg, "reason")) ?: "", reason) &&
+		     strcmp(json_string_value(json_object_get(json_object_get(r, "daemon"), "state")) ?: "",
+			    "degraded") == 0;
+	else
+		ok = ok && json_is_false(json_object_get(dg, "is_degraded"));
+	json_t *dt = json_object_get(dg, "damaged_tables");
+	if (table)
+		ok = ok && json_array_size(dt) == 1 &&
+		     strcmp(json_string_value(json_object_get(json_array_get(dt, 0), "table")) ?: "",
+			    table) == 0;
+	else
+		ok = ok && json_array_size(dt) == 0;
+	json_decref(r);
+	return ok;
+}
+
+static bool wait_status(const char *sock, const char *reason, const char *table, double timeout_s)
+{
+	double until = tud_now_s() + timeout_s;
+	while (tud_now_s() < until) {
+		if (status_degraded(sock, reason, table))
+			return true;
+		tud_sleep_ms(100);
+	}
+	fprintf(stderr, "\n  status never showed degraded=%s table=%s\n", reason ? reason : "no",
+		table ? table : "none");
+	return false;
+}
+
+static void test_daemon_degraded(void)
+{
+	const char *dir = tu_tmpdir();
+	const char *wh = make_warehouse(dir);
+	int files = count_data_files(wh);
+	char cfg[PATH_MAX + 16], log[PATH_MAX + 16], sock[PATH_MAX + 16], mdb[PATH_MAX + 32],
+		saved[PATH_MAX + 32];
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	mdb_path(wh, mdb, sizeof(mdb));
+	snprintf(saved, sizeof(saved), "%s/data.mdb.saved", dir);
+	copy_file(mdb, saved);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nlog_level = info\n"
+		       "[policy]\nclean.grace_s = 0\nclean.trash_s = 0\nclean.orphan_scan_s = 1\n"
+		       "clean.orphan_age_s = 60\npolicy.backoff_s = 1\npolicy.backoff_max_s = 2\n",
+		       wh, sock);
+	/* a truncated manifest: stratad starts degraded and keeps serving */
+	CU_ASSERT_EQUAL_FATAL(truncate(mdb, file_size(mdb) / 2 / 4096 * 4096), 0);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	CU_ASSERT_TRUE(wait_status(sock, "is truncated", NULL, 10));
+	char *m = tud_metrics(sock);
+	CU_ASSERT(m && tud_metric(m, "strata_degraded") == 1);
+	free(m);
+	json_t *r = tud_admin(sock, "clean t");
+	CU_ASSERT(r && !json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	char *out = NULL;
+	char cmd[3 * PATH_MAX];
+	snprintf(cmd, sizeof(cmd), "'%s' admin --socket '%s' --text status", tu_bin("strata"), sock);
+	CU_ASSERT_EQUAL(tu_run(cmd, &out), 0);
+	CU_ASSERT_PTR_NOT_NULL(out ? strstr(out, "DEGRADED: no jobs, no deletions") : NULL);
+	free(out);
+	tud_sleep_ms(2500); /* a few scans: still alive, nothing deleted */
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 0.1), -1);
+	CU_ASSERT_EQUAL(count_data_files(wh), files);
+	/* restored: it leaves the degraded state by itself */
+	copy_file(saved, mdb);
+	CU_ASSERT_TRUE(wait_status(sock, NULL, NULL, 15));
+	CU_ASSERT(tud_wait_log(log, "the manifest passes the consistency check again", 5));
+	/* a table whose live file went missing: its clean refuses, it is damaged */
+	char data[PATH_MAX + 8], live[PATH_MAX], away[PATH_MAX + 16];
+	snprintf(data, sizeof(data), "%s/data", wh);
+	find_one(data, ".parquet", live, sizeof(live));
+	snprintf(away, sizeof(away), "%s/away.parquet", dir);
+	CU_ASSERT_EQUAL_FATAL(rename(live, away), 0);
+	int files_now = count_data_files(wh);
+	CU_ASSERT(tud_admin_ok(sock, "clean t"));
+	CU_ASSERT_TRUE(wait_status(sock, NULL, "t", 15));
+	m = tud_metrics(sock);
+	CU_ASSERT(m && tud_metric(m, "strata_table_damaged{table=\"t\"}") == 1);
+	free(m);
+	r = tud_admin(sock, "sort t");
+	CU_ASSERT(r && !json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	CU_ASSERT_EQUAL(count_data_files(wh), files_now);
+	CU_ASSERT_EQUAL(count_trash(wh), 0);
+	CU_ASSERT_EQUAL_FATAL(rename(away, live), 0);
+	CU_ASSERT_TRUE(wait_status(sock, NULL, NULL, 15));
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("damage", NULL, NULL);
 	TU_ADD(s, test_missing_manifest);
 	TU_ADD(s, test_truncated_manifest);
+	TU_ADD(s, test_lost_files_database);
 	TU_ADD(s, test_damaged_page_then_clean);
 	TU_ADD(s, test_check_and_refusals);
 	TU_ADD(s, test_read_only_user);
 	TU_ADD(s, test_full_disk_reads);
 	TU_ADD(s, test_dead_reader_lease);
+	TU_ADD(s, test_daemon_degraded);
 	TU_ADD(s, test_damage_loop);
 }
 
