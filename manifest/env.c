@@ -30,7 +30,7 @@
  *      a create makes one) and at least as long as its committed last page
  *      (a shorter map is SIGBUS), and its page structure is walked
  *      (manifest/verify.c) under a read transaction — whole for manifests up
- *      to $STRATA_MF_VERIFY_MAX_BYTES (256 MiB), else by strata_mf_verify();
+ *      to $STRATA_MF_VERIFY_MAX_BYTES (64 MiB), else by strata_mf_verify();
  *      damage is STRATA_ECORRUPT naming the file, never a signal or an empty
  *      table.
  *   7. a read-mode handle (STRATA_MF_READ) never writes the manifest: the
@@ -142,19 +142,20 @@ static int open_env(const char *dir, unsigned flags, uint64_t map, unsigned maxd
 	return 0;
 }
 
-/* Bytes of data.mdb up to which every open walks the whole file (invariant
- * 6); larger manifests get the size check at open and the full walk from
- * strata_mf_verify() (`strata check`, clean, stratad). */
 /* mf_verify_locked(): the map must be grown first (not a strata code; never
  * returned past this file). */
 #define STRATA_EAGAIN_RESIZED (STRATA_EBASE + 1)
+
+/* Bytes of data.mdb up to which every open walks the whole file (invariant
+ * 6: one pread per page); larger manifests get the size check at open and
+ * the full walk from strata_mf_verify() (`strata check`, clean, stratad). */
 
 static uint64_t verify_max_bytes(void)
 {
 	const char *s = getenv("STRATA_MF_VERIFY_MAX_BYTES");
 	if (s && *s)
 		return strtoull(s, NULL, 10);
-	return 256ull << 20;
+	return 64ull << 20;
 }
 
 /* Invariant 6: walk data.mdb under a read transaction, so that no writer

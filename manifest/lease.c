@@ -38,22 +38,32 @@
 #define LEASE_HOST_MAX 64
 #define LEASE_BOOT_MAX 40
 
-/* This host's name and boot id (empty when /proc does not tell). */
-static void lease_self(char *host, char *boot)
+static char self_host[LEASE_HOST_MAX], self_boot[LEASE_BOOT_MAX];
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_init(void)
 {
-	host[0] = boot[0] = '\0';
-	if (gethostname(host, LEASE_HOST_MAX - 1) != 0)
-		host[0] = '\0';
-	host[LEASE_HOST_MAX - 1] = '\0';
+	if (gethostname(self_host, LEASE_HOST_MAX - 1) != 0)
+		self_host[0] = '\0';
+	self_host[LEASE_HOST_MAX - 1] = '\0';
 	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
-		ssize_t r = read(fd, boot, LEASE_BOOT_MAX - 1);
-		boot[r > 0 ? r : 0] = '\0';
-		char *nl = strchr(boot, '\n');
+		ssize_t r = read(fd, self_boot, LEASE_BOOT_MAX - 1);
+		self_boot[r > 0 ? r : 0] = '\0';
+		char *nl = strchr(self_boot, '\n');
 		if (nl)
 			*nl = '\0';
 		close(fd);
 	}
+}
+
+/* This host's name and boot id (empty when /proc does not tell), read once
+ * a process. */
+static void lease_self(char *host, char *boot)
+{
+	pthread_once(&self_once, self_init);
+	memcpy(host, self_host, LEASE_HOST_MAX);
+	memcpy(boot, self_boot, LEASE_BOOT_MAX);
 }
 
 /* Record: u8 2, table, version, expiry, pid, host, boot id (version 1
