@@ -33,6 +33,8 @@ int cli_open(cli_ctx *ctx, bool create, strata_wh **out);
  * (works on a read-only mount; leases are skipped, said on stderr, when
  * they cannot be written). */
 int cli_open_read(cli_ctx *ctx, strata_wh **out);
+/* Open it in a manifest open mode (manifest.h); prints the error and
+ * returns the exit code on failure. */
 int cli_open_mode(cli_ctx *ctx, strata_mf_mode mode, strata_wh **out);
 /* Find a command by name in the table. */
 const cli_cmd *cli_find(const char *name);
