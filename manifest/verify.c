@@ -13,7 +13,7 @@
  *     (a truncated file is SIGBUS when mapped: checked before every open);
  *   - the tree of the free list, of the main database and of every named
  *     sub-database reachable from that meta: each page names its own
- *     number, has the expected kind (branch, leaf, overflow), bounds
+ *     number (and a free-list record's page numbers are inside the file), has the expected kind (branch, leaf, overflow), bounds
  *     16 <= lower <= upper <= page size, node offsets and sizes inside the
  *     page, child and overflow page numbers inside the file, keys in
  *     ascending order, no page reached twice, no deeper than the recorded
@@ -294,6 +294,23 @@ static int walk_page(walk *w, uint64_t pg, unsigned depth, unsigned max_depth, b
 		if ((uint64_t)off + LM_NODEHDR + ksize + dsize > w->psize) {
 			rc = bad(w, "page %llu has a value running past the page", (unsigned long long)pg);
 			break;
+		}
+		if (w->is_intkey && !(nflags & F_SUBDATA)) {
+			/* a free-list record: [count][count page numbers], every one
+			 * inside the file (a writer would reuse them) */
+			uint64_t cnt = dsize >= 8 ? rd64(data) : UINT64_MAX;
+			/* (a record LMDB reserved may hold room past its count) */
+			bool ok = cnt != UINT64_MAX && cnt <= (dsize - 8) / 8;
+			for (uint64_t k = 0; ok && k < cnt; k++) {
+				uint64_t fp = rd64(data + 8 + 8 * k);
+				ok = fp >= 2 && fp <= w->last_pg;
+			}
+			if (!ok) {
+				rc = bad(w, "page %llu has a free-list record that does not add up",
+					 (unsigned long long)pg);
+				break;
+			}
+			continue;
 		}
 		if (nflags & F_SUBDATA) {
 			if (!is_main) {
