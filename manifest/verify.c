@@ -242,7 +242,7 @@ static int walk_page(walk *w, uint64_t pg, unsigned depth, unsigned max_depth, b
 		goto out;
 	}
 	unsigned n = (unsigned)(lower - LM_PAGEHDR) / 2;
-	if (n == 0 || (is_branch && n < 2)) {
+	if (n == 0) { /* (LMDB keeps two or more on a branch, but one is safe to follow) */
 		rc = bad(w, "page %llu holds too few entries", (unsigned long long)pg);
 		goto out;
 	}
