@@ -61,7 +61,6 @@ static int clean_check(strata_mf *mf, const char *table, const char *what, strat
 	size_t n = 0;
 	int rc = strata_mf_check(mf, table, NULL, NULL, &n, &e);
 	if (rc == STRATA_ECORRUPT) {
-		LOG_ERROR("%s of table \"%s\" refused: %s", what, table, e.msg);
 		return strata_err_set(err, rc, "%s of table \"%s\" refused, nothing was deleted: %s",
 				      what, table, e.msg);
 	}
@@ -479,18 +478,15 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 	if (rc == 0 && cand && max < 1.0 && !c->o->dry_run &&
 	    (double)cand_bytes > max * (double)(cand_bytes + known_bytes)) {
 		double pct = 100.0 * (double)cand_bytes / (double)(cand_bytes + known_bytes);
-		LOG_ERROR("orphan scan of table \"%s\" stopped: %zu unknown files of %llu bytes are "
-			  "%.1f%% of its bytes, above the limit of %.1f%%; nothing was trashed",
-			  c->t.name, cand, (unsigned long long)cand_bytes, pct, 100.0 * max);
 		rc = strata_err_set(err, STRATA_ELIMIT,
-				    "orphan scan of table \"%s\" stopped, nothing was trashed: %zu files "
+				    "orphan scan of table \"%s\" stopped, nothing was trashed: %zu file%s "
 				    "no manifest entry knows (%llu bytes) would be %.1f%% of the "
 				    "table's bytes, above the limit of %.1f%% (clean.orphan_max_fraction, "
 				    "`strata clean --orphan-max-fraction`); is the manifest damaged? run "
 				    "`strata check %s`; if they really are orphans, clean with a higher "
 				    "limit",
-				    c->t.name, cand, (unsigned long long)cand_bytes, pct, 100.0 * max,
-				    c->t.name);
+				    c->t.name, cand, cand == 1 ? "" : "s", (unsigned long long)cand_bytes, pct,
+				    100.0 * max, c->t.name);
 	}
 	if (rc == 0)
 		rc = orphan_dir(c, dir, &known, &prefixes, err);
