@@ -524,7 +524,7 @@ static int cmd_status(cmd_ctx *x)
 						     !d->wh || d->is_degraded ? "degraded" :
 						     d->is_paused	      ? "paused" :
 									"running"));
-	/* stratad.c invariant 4b */
+	/* stratad.c, the damage rule */
 	json_t *dg = json_object();
 	json_object_set_new(dg, "is_degraded", json_boolean(!d->wh || d->is_degraded));
 	json_object_set_new(dg, "reason", !d->wh || d->is_degraded ? json_string(d->degraded_msg) :
@@ -640,7 +640,7 @@ static const char *src_name(stratad_src s, const char *table, char *buf, size_t 
 static int table_def(stratad *d, const char *name, strata_table_def *td, strata_err *err)
 {
 	strata_mf_snap *snap = NULL;
-	if (!d->wh) /* stratad.c invariant 4b */
+	if (!d->wh) /* stratad.c, the damage rule */
 		return d_degraded_refuse(d, NULL, err);
 	int rc = strata_mf_snap_open(strata_wh_mf(d->wh), &snap, err);
 	if (rc == 0)

@@ -278,7 +278,7 @@ struct stratad {
 	int64_t watchdog_usec, last_watchdog_us;
 	d_metrics m;
 	char status_line[256];
-	/* Degraded (stratad.c invariant 4b): the warehouse's manifest cannot be
+	/* Degraded (stratad.c, the damage rule): the warehouse's manifest cannot be
 	 * opened or fails its structure check (wh NULL or is_degraded: no jobs
 	 * at all), or some tables fail the consistency check (damaged[]: no
 	 * jobs on those).  Main thread only. */

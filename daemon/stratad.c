@@ -27,6 +27,18 @@
  * reported back, or at the deadline (then the process exits at once and the
  * next start recovers the intents the jobs left).
  *
+ * Damage (the "damage rule" cited below): a damaged manifest is never acted
+ * on, and never a crash loop.  At start stratad runs the consistency check
+ * (strata_mf_check()); a manifest that cannot be opened (missing, truncated,
+ * a damaged page) or fails its structure check puts the whole daemon in the
+ * degraded state: no jobs, no intent recovery, no deletions — but the admin
+ * socket and metrics keep serving, `status` says why, and the gauge
+ * strata_degraded is 1.  A table that fails the check is damaged: no job is
+ * planned or accepted for it (strata_table_damaged{table}).  A clean or
+ * purge that meets damage (each runs the check first, before every orphan
+ * scan too) marks its table damaged.  While anything is damaged, each scan
+ * reopens and re-checks; what passes again is cleared.
+ *
  * Invariants:
  *   1. at most one queued or running job per bucket, and per table at most
  *      one clean and one purge; a purge runs alone on its table;
@@ -43,17 +55,6 @@
  *      would flood the log.  Every other bucket goes on as usual; the mark
  *      goes when a job on the bucket succeeds (after the file is restored, a
  *      manual `strata admin sort TABLE --bucket N` retries at once);
- *   4b. a damaged manifest is never acted on, and never a crash loop.  At
- *      start stratad runs the consistency check (strata_mf_check()); a
- *      manifest that cannot be opened (missing, truncated, a damaged page)
- *      or fails its structure check puts the whole daemon in the degraded
- *      state: no jobs, no intent recovery, no deletions — but the admin
- *      socket and metrics keep serving, `status` says why, and the gauge
- *      strata_degraded is 1.  A table that fails the check is damaged: no
- *      job is planned or accepted for it (strata_table_damaged{table}).  A
- *      clean or purge that meets damage (each runs the check first, before
- *      every orphan scan too) marks its table damaged.  While anything is
- *      damaged, each scan reopens/re-checks; what passes again is cleared.
  *   5. a reload is all-or-nothing: the running config is replaced only by a
  *      complete, valid one.
  */
@@ -98,7 +99,7 @@ static const char *pname(const char *p)
 
 /* ---- tables and buckets ----------------------------------------------------------------- */
 
-/* ---- degraded state (invariant 4b) ------------------------------------------------------ */
+/* ---- degraded state (the damage rule) ---------------------------------------------- */
 
 const struct d_damage *d_damage_find(const stratad *d, const char *table)
 {
@@ -202,7 +203,7 @@ static void d_check_run(stratad *d)
 	free(c.old);
 }
 
-/* Degraded without a manifest: try to open it again (invariant 4b). */
+/* Degraded without a manifest: try to open it again (the damage rule). */
 static void d_reopen(stratad *d)
 {
 	strata_err err;
@@ -609,7 +610,7 @@ static void job_finished(stratad *d, dj *j)
 			}
 			if (is_corrupt && t->clean_failures < D_CORRUPT_BACKOFF_FAILURES)
 				t->clean_failures = D_CORRUPT_BACKOFF_FAILURES; /* invariant 4a */
-			if (is_corrupt) /* invariant 4b: it refused; so does every job now */
+			if (is_corrupt) /* the damage rule: it refused; so does every job now */
 				damage_set(d, j->table, j->error, now);
 			failures = t->clean_failures;
 			wait_s = strata_pol_backoff_us(failures, &j->pol) / D_US;
@@ -860,7 +861,7 @@ static json_t *checks_json(const strata_pol_check *c, size_t n)
 int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
 		 strata_err *err)
 {
-	if (d_degraded_refuse(d, name, err)) /* invariant 4b */
+	if (d_degraded_refuse(d, name, err)) /* the damage rule */
 		return err->code;
 	int64_t now = strata_now_us();
 	strata_mf *mf = strata_wh_mf(d->wh);
@@ -1120,7 +1121,7 @@ static void scan_begin(stratad *d)
 {
 	strata_err err;
 	strata_err_clear(&err);
-	/* invariant 4b: while degraded or damaged, look again every scan */
+	/* the damage rule: while degraded or damaged, look again every scan */
 	if (!d->wh)
 		d_reopen(d);
 	else if (d->is_degraded || d->ndamaged)
@@ -1222,7 +1223,7 @@ static void scan_step(stratad *d)
 		bool is_needed = !t || t->id != e->id || t->is_dirty || t->planned_version != e->version ||
 				 t->planned_cfg_gen != d->cfg_gen || now >= t->next_due_us;
 		if (d_damage_find(d, e->name))
-			is_needed = false; /* invariant 4b: no jobs; said once when marked */
+			is_needed = false; /* the damage rule: no jobs; said once when marked */
 		if (is_needed) {
 			strata_err err;
 			strata_err_clear(&err);
@@ -1245,7 +1246,7 @@ static void scan_step(stratad *d)
 static void watch_poll(stratad *d)
 {
 	if (!d->wh)
-		return; /* invariant 4b */
+		return; /* the damage rule */
 	strata_err err;
 	strata_mf_snap *snap = NULL;
 	strata_arena *a = strata_arena_new();
@@ -1463,7 +1464,7 @@ int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 	strata_owner_string("stratad", d->owner, sizeof(d->owner));
 	strata_log_set_level((strata_log_level)cfg->d.log_level);
 	int rc = strata_wh_open(cfg->d.warehouse, false, &d->wh, err);
-	/* invariant 4b: a damaged manifest is a degraded daemon, not a crash loop */
+	/* the damage rule: a damaged manifest is a degraded daemon, not a crash loop */
 	if (rc == STRATA_ECORRUPT || (rc == STRATA_ENOTFOUND && strstr(err->msg, "data.mdb"))) {
 		d->wh = NULL;
 		degraded_set(d, err->msg);
