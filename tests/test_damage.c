@@ -297,6 +297,9 @@ static void damage_round(const char *wh, const model *m, const char *what, damag
 	read_check(wh, "changes t --between 1 4", m->changes, true, what, st);
 	char *out, *err;
 	int rc = cli(wh, "check", &out, &err);
+	if (rc != 0 && rc != 1)
+		fprintf(stderr, "\n%s: `strata check`: exit %d\nstdout: %.400s\nstderr: %.400s\n", what,
+			rc, out, err);
 	CU_ASSERT_TRUE(rc == 0 || rc == 1);
 	free(out);
 	free(err);
