@@ -640,7 +640,7 @@ static const char *src_name(stratad_src s, const char *table, char *buf, size_t 
 static int table_def(stratad *d, const char *name, strata_table_def *td, strata_err *err)
 {
 	strata_mf_snap *snap = NULL;
-	if (!d->wh) /* stratad.c, the damage rule */
+	if (!d->wh || d->is_degraded) /* stratad.c, the damage rule */
 		return d_degraded_refuse(d, NULL, err);
 	int rc = strata_mf_snap_open(strata_wh_mf(d->wh), &snap, err);
 	if (rc == 0)

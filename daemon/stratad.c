@@ -1245,8 +1245,8 @@ static void scan_step(stratad *d)
 
 static void watch_poll(stratad *d)
 {
-	if (!d->wh)
-		return; /* the damage rule */
+	if (!d->wh || d->is_degraded)
+		return; /* the damage rule: no reads of a damaged manifest */
 	strata_err err;
 	strata_mf_snap *snap = NULL;
 	strata_arena *a = strata_arena_new();
