@@ -15,7 +15,8 @@
  * signal, nothing is deleted.
  *
  * Read-only: the warehouse is made unwritable (chmod -R a-w) and read as
- * uid 65534 through setpriv (root ignores permissions).  Full disk: a 4 MiB
+ * uid 65534 through setpriv (root ignores permissions), then read by root
+ * through a read-only bind mount (skipped loudly when mount is refused).  Full disk: a 4 MiB
  * tmpfs mounted in the scratch directory and filled (skipped loudly when
  * mount is not permitted).  Dead lease: a child process takes a lease and
  * is killed with -9.
@@ -607,9 +608,35 @@ static void test_read_only_user(void)
 	/* a write is refused with the file system's reason, not a crash */
 	rc = cli_as(as, wh, "write t --file /dev/null", NULL, NULL);
 	CU_ASSERT_EQUAL(rc, 1);
-	/* nothing was created in the read-only warehouse */
 	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'", wh);
 	CU_ASSERT_EQUAL(tu_run(cmd, NULL), 0);
+
+	/* a read-only mount (root is refused writes there too) */
+	char ro[PATH_MAX + 8];
+	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(ro, 0755), 0);
+	if (mount(wh, ro, NULL, MS_BIND, NULL) != 0 ||
+	    mount(NULL, ro, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
+		fprintf(stderr, "\n  SKIPPED the read-only mount part of test_read_only_user: %s\n",
+			strerror(errno));
+		umount2(ro, MNT_DETACH);
+		model_free(&m);
+		return;
+	}
+	rc = cli(ro, "scan t", &out, &err);
+	if (rc != 0)
+		fprintf(stderr, "\nscan on a read-only mount: exit %d: %s\n", rc, err);
+	CU_ASSERT_EQUAL(rc, 0);
+	got = sorted_lines(out);
+	CU_ASSERT_STRING_EQUAL(got, m.scan);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "reading without a reader lease"));
+	free(got);
+	free(out);
+	free(err);
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+		CU_ASSERT_EQUAL(cli(ro, reads[i], NULL, NULL), 0);
+	CU_ASSERT_EQUAL(cli(ro, "write t --file /dev/null", NULL, NULL), 1);
+	CU_ASSERT_EQUAL(umount2(ro, MNT_DETACH), 0);
 	model_free(&m);
 }
 
