@@ -306,6 +306,16 @@ fuzz-run: $(FUZZ_DIR)/fuzz_$(FUZZ_TARGET)
 
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 
+# ---- damage-long: random manifest damage at scale ---------------------------
+# The damage loop of test_damage (a random page of manifest/data.mdb
+# overwritten, zeroed, its header scrambled, or the file truncated; then
+# reads, check and clean with every age at 0) for DAMAGE_ITERS iterations
+# (default 2000) with the seed printed first; replay with DAMAGE_SEED.
+.PHONY: damage-long
+damage-long: $(BUILD)/tests/test_damage $(BINS)
+	STRATA_BUILD=$(BUILD) STRATA_DAMAGE_ITERS=$${DAMAGE_ITERS:-2000} \
+	STRATA_DAMAGE_SEED=$${DAMAGE_SEED:-20261205} $(BUILD)/tests/test_damage
+
 # ---- crash-long: the kill -9 / power-loss suite at scale -------------------
 # Thousands of crash points (CRASH_POINTS, default 3000) with the seed printed
 # first; replay a failure with the CRASH_SEED and CRASH_POINTS it prints.

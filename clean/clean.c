@@ -34,7 +34,13 @@
  *      retention and tags waived — never leases;
  *   5. recovery deletes a job's outputs only after a manifest transaction
  *      judged the job crashed and took its claim away (so it cannot commit
- *      them), and drops the intent only after the outputs are gone.
+ *      them), and drops the intent only after the outputs are gone;
+ *   6. a damaged manifest is never acted on: clean and purge run the
+ *      consistency check (strata_mf_check()) before planning and delete
+ *      nothing when the table fails it; the orphan scan counts first and
+ *      trashes nothing when its orphans exceed orphan_max_fraction of the
+ *      table's bytes (a manifest that lost entries makes live files look
+ *      like orphans).
  */
 #include "clean/clean.h"
 #include "compact/compact.h"
@@ -51,6 +57,22 @@ void strata_clean_opts_default(strata_clean_opts *o)
 	o->grace_s = STRATA_CLEAN_GRACE_S_DEFAULT;
 	o->trash_s = STRATA_CLEAN_TRASH_S_DEFAULT;
 	o->orphan_age_s = STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT;
+	o->orphan_max_fraction = STRATA_CLEAN_ORPHAN_MAX_FRACTION_DEFAULT;
+}
+
+/* Invariant 6: the consistency check of one table, as a refusal. */
+static int clean_check(strata_mf *mf, const char *table, const char *what, strata_err *err)
+{
+	strata_err e;
+	size_t n = 0;
+	int rc = strata_mf_check(mf, table, NULL, NULL, &n, &e);
+	if (rc == STRATA_ECORRUPT) {
+		return strata_err_set(err, rc, "%s of table \"%s\" refused, nothing was deleted: %s",
+				      what, table, e.msg);
+	}
+	if (rc)
+		return strata_err_set(err, rc, "%s", e.msg);
+	return 0;
 }
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -65,6 +87,7 @@ typedef struct clean_ctx {
 	size_t nparts;
 	strata_arena *a;
 	int64_t now_us;
+	bool is_counting; /* orphan scan, first pass: count, move nothing */
 } clean_ctx;
 
 static const char *part_name_of(clean_ctx *c, uint32_t part_id)
@@ -388,6 +411,8 @@ static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 			continue;
 		c->r->orphans++;
 		c->r->orphan_bytes += (uint64_t)st.st_size;
+		if (c->is_counting)
+			continue;
 		LOG_INFO("orphan %s (%lld bytes, %lld s old)%s", path, (long long)st.st_size,
 			 (long long)(age_us / 1000000), c->o->dry_run ? " would be trashed" : "");
 		if (c->o->dry_run)
@@ -442,7 +467,37 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 			name_add(&prefixes, c->a, intents[i].paths[k]);
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/data/%s", strata_mf_warehouse(c->mf), c->t.name);
+	/* invariant 6: count first; too many unknown bytes is a damaged
+	 * manifest far more often than real orphans */
+	uint64_t known_bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].is_deleted)
+			known_bytes += files[i].bytes;
+	size_t orphans0 = c->r->orphans;
+	uint64_t orphan_bytes0 = c->r->orphan_bytes;
+	c->is_counting = true;
 	rc = orphan_dir(c, dir, &known, &prefixes, err);
+	c->is_counting = false;
+	uint64_t cand_bytes = c->r->orphan_bytes - orphan_bytes0;
+	size_t cand = c->r->orphans - orphans0;
+	c->r->orphans = orphans0;
+	c->r->orphan_bytes = orphan_bytes0;
+	double max = c->o->orphan_max_fraction;
+	if (rc == 0 && cand && max < 1.0 && !c->o->dry_run &&
+	    (double)cand_bytes > max * (double)(cand_bytes + known_bytes)) {
+		double pct = 100.0 * (double)cand_bytes / (double)(cand_bytes + known_bytes);
+		rc = strata_err_set(err, STRATA_ELIMIT,
+				    "orphan scan of table \"%s\" stopped, nothing was trashed: %zu file%s "
+				    "no manifest entry knows (%llu bytes) would be %.1f%% of the "
+				    "table's bytes, above the limit of %.1f%% (clean.orphan_max_fraction, "
+				    "`strata clean --orphan-max-fraction`); is the manifest damaged? run "
+				    "`strata check %s`; if they really are orphans, clean with a higher "
+				    "limit",
+				    c->t.name, cand, cand == 1 ? "" : "s", (unsigned long long)cand_bytes, pct,
+				    100.0 * max, c->t.name);
+	}
+	if (rc == 0)
+		rc = orphan_dir(c, dir, &known, &prefixes, err);
 	free(known.v);
 	free(prefixes.v);
 	return rc;
@@ -612,7 +667,11 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	uint64_t *ids = NULL, *forget = NULL;
 	size_t nids = 0, cap = 0, nforget = 0;
 	strata_mf_snap *snap = NULL;
-	int rc = strata_mf_snap_open(c.mf, &snap, err);
+	/* invariant 6 */
+	int rc = clean_check(c.mf, table, o->is_purge ? "purge" : "clean", err);
+	if (rc)
+		goto out;
+	rc = strata_mf_snap_open(c.mf, &snap, err);
 	if (rc)
 		goto out;
 	rc = strata_mf_table_get(snap, table, &c.t, err);
@@ -712,7 +771,10 @@ int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *c
 	size_t np;
 	strata_tag *tags;
 	size_t ntags;
-	int rc = strata_mf_snap_open(mf, &snap, err);
+	int rc = clean_check(mf, table, "purge", err); /* invariant 6 */
+	if (rc)
+		goto out;
+	rc = strata_mf_snap_open(mf, &snap, err);
 	if (rc == 0)
 		rc = strata_mf_table_get(snap, table, &t, err);
 	if (rc == 0)

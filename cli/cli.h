@@ -29,6 +29,13 @@ int cli_fail(const strata_err *err);
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the warehouse of ctx (error if none is configured). */
 int cli_open(cli_ctx *ctx, bool create, strata_wh **out);
+/* Open it for a read command: the manifest is never written nor created
+ * (works on a read-only mount; leases are skipped, said on stderr, when
+ * they cannot be written). */
+int cli_open_read(cli_ctx *ctx, strata_wh **out);
+/* Open it in a manifest open mode (manifest.h); prints the error and
+ * returns the exit code on failure. */
+int cli_open_mode(cli_ctx *ctx, strata_mf_mode mode, strata_wh **out);
 /* Find a command by name in the table. */
 const cli_cmd *cli_find(const char *name);
 /* Whether argv holds --help/-h; prints the command's help if so. */
@@ -57,6 +64,7 @@ int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_check(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_check.c */
 int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);
 
 extern const cli_cmd cli_commands[];

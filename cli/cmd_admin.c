@@ -99,6 +99,13 @@ static void print_status(json_t *r)
 	printf("warehouse %s (config %s); manifest %s used of a %s map; last scan %.1f ms, %.1f s ago\n",
 	       js(d, "warehouse"), js(d, "config"), used, map, jr(d, "last_scan_ms"),
 	       jr(d, "last_scan_age_s"));
+	json_t *dg = json_object_get(r, "degraded");
+	if (json_is_true(json_object_get(dg, "is_degraded")))
+		printf("DEGRADED: no jobs, no deletions: %s\n", js(dg, "reason"));
+	size_t di;
+	json_t *dt;
+	json_array_foreach(json_object_get(dg, "damaged_tables"), di, dt)
+		printf("DAMAGED table %s: no jobs, no deletions: %s\n", js(dt, "table"), js(dt, "finding"));
 	size_t i;
 	json_t *t;
 	json_array_foreach(json_object_get(r, "tables"), i, t)

@@ -456,7 +456,7 @@ int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -512,7 +512,7 @@ int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv)
 	    !cli_parse_u64(argv[optind + 2], &v2))
 		return cli_usage(cmd, "expected NAME --between V1 V2");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -575,7 +575,7 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage(cmd, "--key must be a JSON object (not an object)");
 	}
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc) {
 		json_decref(k);
 		return rc;

@@ -86,14 +86,24 @@ const cli_cmd cli_commands[] = {
 	 "latest record per key; replaced files stay until they leave retention (time\n"
 	 "travel keeps working) unless --drop-history."},
 	{"clean", cli_cmd_clean,
-	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]",
+	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]\n"
+	 "       [--orphan-max-fraction F]",
 	 "Delete files nothing needs any more.\n"
 	 "Two-phase through .trash/; also expires the version log outside retention,\n"
-	 "removes orphans and recovers crashed jobs."},
+	 "removes orphans and recovers crashed jobs.  Deletes nothing while the table\n"
+	 "fails `strata check`; trashes no orphan when they would be more than F (0..1,\n"
+	 "default 0.1) of the table's bytes."},
 	{"purge", cli_cmd_purge, "purge NAME",
 	 "Drop all history now.\n"
 	 "Time travel afterwards starts at the current version; tags are dropped too.\n"
 	 "Readers holding a lease keep their files."},
+	{"check", cli_cmd_check, "check [NAME]",
+	 "Check that the manifest is consistent.\n"
+	 "The manifest's page structure, then per table (NAME, or every table): records\n"
+	 "that decode and add up, a version log that names the files the entries say it\n"
+	 "added or removed, and every live or retained file present on disk.  Prints one\n"
+	 "line a finding.  Exit 0 when nothing was found, 1 when something was.  Clean,\n"
+	 "purge and stratad's orphan scan delete nothing while a table fails it."},
 	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
 	 "Pin a version beyond retention, or remove a tag.\n"
 	 "Without --version the latest version is tagged."},

@@ -160,6 +160,11 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 P(clean_orphan_age_s), "seconds",
 	 "An orphan is moved to the trash only when its file is at least this old (by mtime, the "
 	 "only age an unknown file has), so a writer's file in flight is never taken."},
+	{STRATAD_SCOPE_POLICY, "clean.orphan_max_fraction", STRATAD_CFG_DOUBLE, "0.1", 0, 1, true,
+	 P(clean_orphan_max_fraction), "fraction",
+	 "An orphan scan that would trash more than this fraction of a table's bytes (orphans plus "
+	 "the files its manifest entries name) trashes nothing and reports instead: that many "
+	 "unknown files means a damaged manifest far more often than real orphans (1: no limit)."},
 	{STRATAD_SCOPE_POLICY, "policy.backoff_s", STRATAD_CFG_INT, "5", 1, 3600, true,
 	 P(backoff_s), "seconds",
 	 "After a job on a bucket fails or conflicts, the bucket waits 2^(n-1) times this before "

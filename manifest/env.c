@@ -31,10 +31,29 @@
  *      and the handle is broken (is_broken) until it is reopened: no caller
  *      may act on a guess (unlink files the commit may have named, retry
  *      blindly), and every later call says why (shared/STYLE.md rule 7).
+ *   7. LMDB never maps a file it cannot safely follow: before the first
+ *      transaction of an existing warehouse, data.mdb must be present (only
+ *      a create makes one) and at least as long as its committed last page
+ *      (a shorter map is SIGBUS), and its page structure is walked
+ *      (manifest/verify.c) under a read transaction — whole for manifests up
+ *      to $STRATA_MF_VERIFY_MAX_BYTES (64 MiB), else by strata_mf_verify();
+ *      damage is STRATA_ECORRUPT naming the file, never a signal or an empty
+ *      table.
+ *   8. a read-mode handle (STRATA_MF_READ) never writes the manifest: the
+ *      environment is MDB_RDONLY (MDB_NOLOCK too when the lock file may not
+ *      be written), sub-databases are never created, and leases are off
+ *      (lease_env NULL, lease_off_reason says why) when the lease
+ *      environment cannot be opened for writing;
+ *   9. taking a lease needs no free space: the lease environment's file is
+ *      allocated 1 MiB ahead (posix_fallocate, best effort) whenever it is
+ *      opened, so LMDB's page writes land in blocks the file already owns
+ *      on a full file system (and if one does not, lease.c reads on
+ *      without a lease and says so).
  */
 #include "manifest/manifest_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -129,16 +148,135 @@ static int open_env(const char *dir, unsigned flags, uint64_t map, unsigned maxd
 	return 0;
 }
 
+/* mf_verify_locked(): the map must be grown first (not a strata code; never
+ * returned past this file). */
+#define STRATA_EAGAIN_RESIZED (STRATA_EBASE + 1)
+
+/* Bytes of data.mdb up to which every open walks the whole file (invariant
+ * 6: one pread per page); larger manifests get the size check at open and
+ * the full walk from strata_mf_verify() (`strata check`, clean, stratad). */
+
+static uint64_t verify_max_bytes(void)
+{
+	const char *s = getenv("STRATA_MF_VERIFY_MAX_BYTES");
+	if (s && *s)
+		return strtoull(s, NULL, 10);
+	return 64ull << 20;
+}
+
+/* Invariant 6: walk data.mdb under a read transaction, so that no writer
+ * reuses a page of the snapshot being checked. */
+static int mf_verify_locked(strata_mf *mf, bool is_opening, strata_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/manifest/data.mdb", mf->warehouse);
+	for (int attempt = 0; attempt < 8; attempt++) {
+		MDB_txn *txn;
+		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
+		if (rc == MDB_READERS_FULL && attempt == 0) {
+			mf_readers_clear(mf->env, "manifest");
+			continue;
+		}
+		/* grown by another process: adopt its size (opening: no
+		 * transaction of ours is open; else the caller grows) */
+		if (rc == MDB_MAP_RESIZED && is_opening && can_map(mf_map_size(mf->env) * 2) &&
+		    mdb_env_set_mapsize(mf->env, 0) == 0)
+			continue;
+		if (rc == MDB_MAP_RESIZED)
+			return STRATA_EAGAIN_RESIZED;
+		if (rc)
+			return mf_lmdb_err(err, rc, "beginning a read transaction");
+		rc = mf_verify_file(path, (uint64_t)mdb_txn_id(txn), true, err);
+		mdb_txn_abort(txn);
+		if (rc != STRATA_ECONFLICT)
+			return rc;
+	}
+	return strata_err_set(err, STRATA_EBUSY, "could not verify \"%s\": it kept changing", path);
+}
+
+static int mf_grow(strata_mf *mf, bool is_double, strata_err *err);
+
+int strata_mf_verify(strata_mf *mf, strata_err *err)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		pthread_rwlock_rdlock(&mf->grow_lock);
+		int rc = mf->is_broken ?
+				 strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg) :
+				 mf_verify_locked(mf, false, err);
+		pthread_rwlock_unlock(&mf->grow_lock);
+		if (rc != STRATA_EAGAIN_RESIZED)
+			return rc;
+		if ((rc = mf_grow(mf, false, err)) != 0)
+			return rc;
+	}
+	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
+}
+
+bool strata_mf_is_readonly(const strata_mf *mf)
+{
+	return mf->is_readonly;
+}
+
+/* Bytes of the lease environment's file allocated ahead (invariant 9). */
+#define LEASE_RESERVE_BYTES (1 << 20)
+
+/* The lease environment; in read mode its absence (read-only file system,
+ * no write permission, no space to create it) only turns leases off. */
+static int open_leases(strata_mf *mf, const char *lpath, strata_err *err)
+{
+	int rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
+	if (rc == 0) {
+		/* invariant 9: blocks for leases reserved ahead, best effort */
+		char dpath[4200];
+		snprintf(dpath, sizeof(dpath), "%s/data.mdb", lpath);
+		int fd = open(dpath, O_RDWR | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < LEASE_RESERVE_BYTES)
+			(void)posix_fallocate(fd, 0, LEASE_RESERVE_BYTES);
+		if (fd >= 0)
+			close(fd);
+		mf_readers_clear(mf->lease_env, "lease environment");
+		MDB_txn *txn;
+		rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "leases", MDB_CREATE, &mf->lease_dbi);
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc)
+			rc = mf_lmdb_err(err, rc, "opening the lease database");
+	}
+	if (rc && mf->is_readonly) {
+		snprintf(mf->lease_off_reason, sizeof(mf->lease_off_reason), "%s", err->msg);
+		if (mf->lease_env)
+			mdb_env_close(mf->lease_env);
+		mf->lease_env = NULL;
+		strata_err_clear(err);
+		return 0;
+	}
+	return rc;
+}
+
 int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err)
 {
+	return strata_mf_open_mode(warehouse, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out,
+				   err);
+}
+
+int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
+			strata_err *err)
+{
 	*out = NULL;
-	char path[4096], lpath[4096], marker[4096];
+	char path[4096], lpath[4096], marker[4096], dpath[4200];
 	int rc;
+	bool create = mode == STRATA_MF_CREATE;
 	if (strlen(warehouse) > 3000)
 		return strata_err_set(err, STRATA_EINVAL, "warehouse path is too long");
 	snprintf(path, sizeof(path), "%s/manifest", warehouse);
 	snprintf(lpath, sizeof(lpath), "%s/manifest/leases", warehouse);
 	snprintf(marker, sizeof(marker), "%s/STRATA", warehouse);
+	snprintf(dpath, sizeof(dpath), "%s/data.mdb", path);
 	struct stat st;
 	bool exists = strata_io()->stat(marker, &st) == 0;
 	if (!exists && !create)
@@ -154,24 +292,47 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 			return strata_err_set(err, rc, "could not create warehouse \"%s\": %s",
 					      warehouse, strata_strerror(rc));
 	}
+	/* invariant 7: only a warehouse being created may lack its manifest; a
+	 * truncated one is refused before LMDB maps it */
+	if (exists) {
+		rc = mf_verify_file(dpath, 0, false, err);
+		if (rc)
+			return rc;
+	}
 	strata_mf *mf = strata_calloc(1, sizeof(*mf));
 	pthread_rwlock_init(&mf->grow_lock, NULL);
 	mf->warehouse = strata_strdup(warehouse);
-	rc = open_env(path, 0, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
-	if (rc)
-		goto fail;
-	rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
+	mf->is_readonly = mode == STRATA_MF_READ;
+	if (mf->is_readonly) {
+		/* a user who may not write the lock file reads without it
+		 * (invariant 8) */
+		rc = open_env(path, MDB_RDONLY, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
+		if (rc == -EACCES || rc == -EPERM) {
+			strata_err_clear(err);
+			rc = open_env(path, MDB_RDONLY | MDB_NOLOCK, initial_map_bytes(), DB_COUNT + 2,
+				      &mf->env, err);
+		}
+	} else {
+		rc = open_env(path, 0, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
+	}
 	if (rc)
 		goto fail;
 	mf_readers_clear(mf->env, "manifest");
-	mf_readers_clear(mf->lease_env, "lease environment");
 	if (strata_mf_open_hook)
 		strata_mf_open_hook(warehouse);
+	if (exists && strata_io()->stat(dpath, &st) == 0 &&
+	    (uint64_t)st.st_size <= verify_max_bytes()) {
+		rc = mf_verify_locked(mf, true, err); /* invariant 7 */
+		if (rc == STRATA_EAGAIN_RESIZED)
+			rc = mf_lmdb_err(err, MDB_MAP_RESIZED, "verifying the manifest");
+		if (rc)
+			goto fail;
+	}
 
 	/* open (and on first use create) every sub-database once */
 	MDB_txn *txn;
 	for (int attempt = 0;; attempt++) {
-		rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+		rc = mdb_txn_begin(mf->env, NULL, mf->is_readonly ? MDB_RDONLY : 0, &txn);
 		/* another process grew the map past ours since mdb_env_open():
 		 * adopt its size (no transaction of ours is open) */
 		if (rc != MDB_MAP_RESIZED || attempt >= 8 || !can_map(mf_map_size(mf->env) * 2) ||
@@ -186,10 +347,17 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 		goto fail;
 	}
 	for (int i = 0; i < DB_COUNT; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &mf->dbi[i]);
+		rc = mdb_dbi_open(txn, db_names[i], mf->is_readonly ? 0 : MDB_CREATE, &mf->dbi[i]);
 		if (rc) {
 			mdb_txn_abort(txn);
-			rc = mf_lmdb_err(err, rc, "opening sub-database");
+			if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+				rc = strata_err_set(err, STRATA_ECORRUPT,
+						    "the manifest \"%s\" is damaged: its sub-database "
+						    "\"%s\" is %s",
+						    dpath, db_names[i],
+						    rc == MDB_NOTFOUND ? "missing" : "not a sub-database");
+			else
+				rc = mf_lmdb_err(err, rc, "opening sub-database");
 			goto fail;
 		}
 	}
@@ -198,17 +366,9 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 		rc = mf_lmdb_err(err, rc, "creating sub-databases");
 		goto fail;
 	}
-	rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, "leases", MDB_CREATE, &mf->lease_dbi);
-	if (rc == 0)
-		rc = mdb_txn_commit(txn);
-	else
-		mdb_txn_abort(txn);
-	if (rc) {
-		rc = mf_lmdb_err(err, rc, "opening the lease database");
+	rc = open_leases(mf, lpath, err);
+	if (rc)
 		goto fail;
-	}
 	if (!exists) {
 		/* the marker goes last: a half-created warehouse has none */
 		strata_wfile *f;
@@ -385,6 +545,11 @@ static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
 
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 {
+	if (mf->is_readonly) /* invariant 8 */
+		return strata_err_set(err, STRATA_EINVAL,
+				      "the manifest of \"%.200s\" is open read-only: this command "
+				      "only reads",
+				      mf->warehouse);
 	for (int attempt = 0; attempt < 8; attempt++) {
 		pthread_rwlock_rdlock(&mf->grow_lock);
 		if (mf->is_broken) { /* invariant 5 */

@@ -181,6 +181,43 @@ typedef struct strata_tag {
  * fine); without it, a missing warehouse is STRATA_ENOTFOUND with a hint to
  * run `strata init`. */
 int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err);
+
+/* How a warehouse is opened.  READ: the manifest is never written (LMDB
+ * read-only, without its lock file when that may not be written), works on
+ * a read-only mount and for a user without write permission; leases are
+ * taken when the lease environment can be written, else skipped (said once
+ * on stderr).  WRITE: an existing warehouse.  CREATE: make it if missing.
+ * Every mode but CREATE fails with STRATA_ENOTFOUND naming
+ * manifest/data.mdb when it is missing, and with STRATA_ECORRUPT naming it
+ * when it is truncated or its page structure is damaged: LMDB never maps a
+ * file it could not safely follow. */
+typedef enum strata_mf_mode {
+	STRATA_MF_READ,
+	STRATA_MF_WRITE,
+	STRATA_MF_CREATE,
+} strata_mf_mode;
+int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
+			strata_err *err);
+/* Whether mf was opened with STRATA_MF_READ. */
+bool strata_mf_is_readonly(const strata_mf *mf);
+/* Walk the whole page structure of manifest/data.mdb (every page reachable
+ * from the current meta, with pread, never through the map) under a read
+ * transaction: 0, or STRATA_ECORRUPT with a message naming the file and the
+ * damage. */
+int strata_mf_verify(strata_mf *mf, strata_err *err);
+
+/* The consistency check (manifest/check.c): the page structure, then for
+ * table (NULL: every table) its record, partitions, bucket states and
+ * entries (do they decode and add up), its version log (dense from
+ * log_start, each record naming the files its entries say it added or
+ * removed) and the files on disk (every live or retained entry's file
+ * present).  fn (may be NULL) gets one line a finding; table is NULL for
+ * the warehouse as a whole.  Returns 0 when nothing was found,
+ * STRATA_ECORRUPT with a summary naming the first finding otherwise,
+ * STRATA_ENOTFOUND for an unknown table, or an I/O error.  Only reads. */
+typedef void (*strata_mf_finding_fn)(void *arg, const char *table, const char *msg);
+int strata_mf_check(strata_mf *mf, const char *table, strata_mf_finding_fn fn, void *arg,
+		    size_t *nfindings, strata_err *err);
 /* Test seam: when set, strata_mf_open() calls it after opening the LMDB
  * environments and before its first transaction (a test grows the map from
  * another process there).  NULL outside tests. */
@@ -456,13 +493,22 @@ typedef struct strata_lease {
 	uint64_t version; /* the version whose file set the reader resolved, or
 			     STRATA_LEASE_ALL while it plans */
 	int64_t expires_us;
-	int32_t pid;
+	int32_t pid;      /* the holder: process, host name and boot id */
+	char host[64];
+	char boot_id[40];
 } strata_lease;
 
+/* Take a lease; *lease_id 0 means none could be written (read-only handle,
+ * full file system): the read goes on under clean.grace_s alone and the
+ * first such lease of a handle says so on stderr (one warning line). */
 int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int64_t ttl_us,
 			 uint64_t *lease_id, strata_err *err);
+/* Whether the lease's holder is gone: a process of this host that no longer
+ * exists, or one from before this host's last boot.  Such leases are left
+ * out of strata_mf_leases_list() (clean and the horizon ignore them). */
+bool strata_lease_is_dead(const strata_lease *l);
 void strata_mf_lease_release(strata_mf *mf, uint64_t lease_id);
-/* Unexpired leases of a table (arena memory). */
+/* Unexpired leases of a table whose holder is not dead (arena memory). */
 int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 			  strata_lease **out, size_t *n, strata_err *err);
 

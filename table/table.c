@@ -23,9 +23,15 @@
 
 int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err)
 {
+	return strata_wh_open_mode(path, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out, err);
+}
+
+int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,
+			strata_err *err)
+{
 	*out = NULL;
 	strata_mf *mf = NULL;
-	int rc = strata_mf_open(path, create, &mf, err);
+	int rc = strata_mf_open_mode(path, mode, &mf, err);
 	if (rc)
 		return rc;
 	strata_wh *wh = strata_calloc(1, sizeof(*wh));

@@ -29,6 +29,10 @@ typedef struct strata_wh strata_wh;
 
 /* Open (or with create, initialise) the warehouse at path. */
 int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err);
+/* The same with a manifest open mode (manifest.h): read commands use
+ * STRATA_MF_READ, which never writes (nor creates) the manifest. */
+int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,
+			strata_err *err);
 void strata_wh_close(strata_wh *wh);
 strata_mf *strata_wh_mf(strata_wh *wh);
 const char *strata_wh_path(const strata_wh *wh);
