@@ -69,8 +69,9 @@
  *      reason until no job runs; then the loop reopens the warehouse (under
  *      d->mu, so no worker starts meanwhile) and logs it.  The uncertain
  *      job's outputs and intent stay; a later recovery (clean runs it)
- *      judges them knowing the outcome.  If reopening fails, stratad exits
- *      with status 1 for its supervisor to restart it.
+ *      judges them knowing the outcome.  If reopening fails, stratad is
+ *      degraded (the damage rule: no crash loop) and tries again every
+ *      scan.
  */
 #include "daemon/daemon_int.h"
 
@@ -1339,7 +1340,8 @@ out:
 /* Invariant 6.  Whether the manifest handle can be used now. */
 static bool manifest_usable(stratad *d)
 {
-	if (!strata_mf_is_broken(strata_wh_mf(d->wh)))
+	/* no handle at all: degraded, and scan_begin() tries to open it */
+	if (!d->wh || !strata_mf_is_broken(strata_wh_mf(d->wh)))
 		return true;
 	pthread_mutex_lock(&d->mu);
 	if (d->nrunning > 0) {
@@ -1353,10 +1355,13 @@ static bool manifest_usable(stratad *d)
 	int rc = strata_wh_open(d->cfg->d.warehouse, false, &d->wh, &err);
 	pthread_mutex_unlock(&d->mu);
 	if (rc) {
-		LOG_ERROR("could not reopen the manifest of %s after an uncertain commit: %s; stratad "
-			  "exits for its supervisor to restart it",
+		/* the damage rule: degraded, not a crash loop; scan_begin()
+		 * tries again every scan */
+		LOG_ERROR("could not reopen the manifest of %s after an uncertain commit: %s",
 			  d->cfg->d.warehouse, err.msg);
-		exit(1);
+		d->wh = NULL;
+		degraded_set(d, err.msg);
+		return false;
 	}
 	LOG_WARN("reopened the manifest of %s after a commit whose outcome was uncertain; what that "
 		 "commit may name stays for recovery",
