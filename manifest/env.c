@@ -751,27 +751,72 @@ static int mf_iter_prefix(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_k
 	return 0;
 }
 
-typedef struct files_ctx {
-	strata_arena *a;
-	strata_file_entry *v;
-	size_t n, cap;
-} files_ctx;
+/* Listing records: decode each value under a prefix and push it onto an
+ * array in the caller's arena (doubling; the old array stays in the arena
+ * until it is freed whole).  dec decodes one value into dst, non-zero if
+ * the record is damaged (the listing then fails with STRATA_ECORRUPT and
+ * the caller names what was damaged). */
+typedef int (*mf_dec_fn)(const MDB_val *val, strata_arena *a, void *dst);
 
-static int files_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+typedef struct mf_list {
+	strata_arena *a;
+	mf_dec_fn dec;
+	size_t size; /* of one element */
+	size_t max;  /* stop after this many (0: no limit) */
+	void *v;
+	size_t n, cap;
+} mf_list;
+
+#define MF_LIST(arena, decoder, type) \
+	{ .a = (arena), .dec = (decoder), .size = sizeof(type) }
+
+static int mf_list_push(const MDB_val *key, const MDB_val *val, void *ctx)
 {
-	files_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		strata_file_entry *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
+	mf_list *l = ctx;
+	if (l->max && l->n >= l->max)
+		return 1;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *nv = strata_arena_alloc(l->a, cap * l->size);
+		if (l->n)
+			memcpy(nv, l->v, l->n * l->size);
+		l->v = nv;
+		l->cap = cap;
 	}
-	if (mf_file_dec(val, c->a, &c->v[c->n]))
+	if (l->dec(val, l->a, (char *)l->v + l->n * l->size))
 		return STRATA_ECORRUPT;
-	c->n++;
+	l->n++;
 	return 0;
+}
+
+static int dec_file(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_file_dec(v, a, dst);
+}
+
+static int dec_tag(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_tag_dec(v, dst);
+}
+
+static int dec_table(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_table_dec(v, dst);
+}
+
+static int dec_part(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_part_dec(v, dst);
+}
+
+static int dec_version(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_version_dec(v, a, dst, NULL, 0);
+}
+
+static int dec_intent(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_intent_dec(v, a, dst);
 }
 
 int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
@@ -780,8 +825,8 @@ int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t pa
 {
 	mf_key k;
 	bucket_key(&k, table, part, bucket);
-	files_ctx c = {.a = a};
-	int rc = mf_iter_prefix(mf, txn, DB_FILES, &k, files_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_file, strata_file_entry);
+	int rc = mf_iter_prefix(mf, txn, DB_FILES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "manifest file entry in bucket %u/%u/%u is damaged",
 				      table, part, bucket);
@@ -790,36 +835,13 @@ int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t pa
 	return rc;
 }
 
-typedef struct tags_ctx {
-	strata_arena *a;
-	strata_tag *v;
-	size_t n, cap;
-} tags_ctx;
-
-static int tags_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	tags_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_tag *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_tag_dec(val, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
 		strata_tag **out, size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table);
-	tags_ctx c = {.a = a};
-	int rc = mf_iter_prefix(mf, txn, DB_TAGS, &k, tags_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_tag, strata_tag);
+	int rc = mf_iter_prefix(mf, txn, DB_TAGS, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "manifest tag record is damaged");
 	*out = c.v;
@@ -880,35 +902,12 @@ int strata_mf_table_get(strata_mf_snap *s, const char *name, strata_table_def *o
 	return mf_txn_table_get(s->mf, s->txn, name, out, err);
 }
 
-typedef struct tables_ctx {
-	strata_arena *a;
-	strata_table_def *v;
-	size_t n, cap;
-} tables_ctx;
-
-static int tables_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	tables_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_table_def *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_table_dec(val, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_tables_list(strata_mf_snap *s, strata_arena *a, strata_table_def **out,
 			  size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
-	tables_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_TABLES, &k, tables_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_table, strata_table_def);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_TABLES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "a manifest table record is damaged");
 	*out = c.v;
@@ -1018,36 +1017,13 @@ int strata_mf_schemas_list(strata_mf_snap *s, uint32_t table_id, strata_schema *
 	return 0;
 }
 
-typedef struct parts_ctx {
-	strata_arena *a;
-	strata_partition *v;
-	size_t n, cap;
-} parts_ctx;
-
-static int parts_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	parts_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_partition *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_part_dec(val, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_partitions(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 			 strata_partition **out, size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
-	parts_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_PARTS, &k, parts_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_part, strata_partition);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_PARTS, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "a partition record is damaged");
 	*out = c.v;
@@ -1101,8 +1077,8 @@ int strata_mf_table_files(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
-	files_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_FILES, &k, files_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_file, strata_file_entry);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_FILES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "a manifest file entry is damaged");
 	*out = c.v;
@@ -1180,31 +1156,6 @@ int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_u
 	return ret;
 }
 
-typedef struct versions_ctx {
-	strata_arena *a;
-	strata_version_rec *v;
-	size_t n, cap, max;
-} versions_ctx;
-
-static int versions_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	versions_ctx *c = ctx;
-	if (c->n >= c->max)
-		return 1;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		strata_version_rec *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_version_dec(val, c->a, &c->v[c->n], NULL, 0))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_from,
 			    size_t max, strata_arena *a, strata_version_rec **out,
 			    size_t *n, strata_err *err)
@@ -1213,7 +1164,8 @@ int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_fro
 	int rc = mdb_cursor_open(s->txn, s->mf->dbi[DB_VERSIONS], &cur);
 	if (rc)
 		return mf_lmdb_err(err, rc, "open cursor");
-	versions_ctx c = {.a = a, .max = max};
+	mf_list c = MF_LIST(a, dec_version, strata_version_rec);
+	c.max = max;
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
 	mf_key_u64(&k, v_from);
@@ -1221,7 +1173,7 @@ int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_fro
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	int ret = 0;
 	while (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id) {
-		int frc = versions_cb(&key, &val, &c);
+		int frc = mf_list_push(&key, &val, &c);
 		if (frc == 1)
 			break;
 		if (frc) {
@@ -1261,35 +1213,12 @@ int strata_mf_tag_get(strata_mf_snap *s, uint32_t table_id, const char *tag,
 	return 0;
 }
 
-typedef struct intents_ctx {
-	strata_arena *a;
-	strata_intent *v;
-	size_t n, cap;
-} intents_ctx;
-
-static int intents_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	intents_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_intent *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_intent_dec(val, c->a, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_intents_list(strata_mf_snap *s, strata_arena *a, strata_intent **out,
 			   size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
-	intents_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_INTENTS, &k, intents_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_intent, strata_intent);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_INTENTS, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "an intent record is damaged");
 	*out = c.v;
