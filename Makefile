@@ -27,7 +27,7 @@ SAN      ?=
 PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit libpq
 DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
             libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev \
-            postgresql libpq-dev groff-base
+            postgresql libpq-dev groff-base prometheus
 # libpq's header lives in /usr/include/postgresql on Debian
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 
@@ -244,7 +244,9 @@ bench-daemon: deps all $(BUILD)/bench/bench_daemon
 demo: deps all
 	@STRATA_BUILD=$(BUILD) sh etc/demo.sh
 
-# Binaries, docs, the sample config (never over an existing stratad.ini; the
+# Binaries, libstrata (.so with its links, .a, <strata/strata.h>, strata.pc
+# under LIBDIR, default PREFIX/lib), the man pages, docs with the Grafana
+# dashboard and the Prometheus rules, the sample config (never over an existing stratad.ini; the
 # sample is also installed as stratad.ini.sample), the systemd unit with
 # PREFIX and the config directory substituted, tmpfiles and sysusers snippets.
 # The config directory is /etc/strata for PREFIX=/usr, PREFIX/etc/strata
@@ -264,6 +266,8 @@ install: all
 	install -m 0644 $(BUILD)/man/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(BUILD)/man/stratad.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 $(BUILD)/man/stratad.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 etc/grafana/stratad.json etc/prometheus/stratad-alerts.yml \
+		$(DESTDIR)$(PREFIX)/share/doc/strata/
 	$(if $(wildcard README.md docs/*.md docs/*.png),install -m 0644 $(wildcard README.md docs/*.md docs/*.png) $(DESTDIR)$(PREFIX)/share/doc/strata/)
 	@set -e; \
 	if [ "$(PREFIX)" = /usr ]; then sysconf=/etc; else sysconf=$(PREFIX)/etc; fi; \
