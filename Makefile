@@ -96,7 +96,7 @@ MAN_PAGES := $(BUILD)/man/strata.1 $(BUILD)/man/stratad.8 $(BUILD)/man/stratad.i
 
 .PHONY: all test test-run asan tsan bench demo install clean deps node-deps
 
-all: $(LIB) $(BINS) $(SO) $(BUILD)/strata.pc man
+all: $(LIB) $(BINS) $(SO) man
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -137,12 +137,11 @@ $(SO): $(SO_OBJ) api/libstrata.map
 	ln -sf libstrata.so.$(SO_VER) $(BUILD)/libstrata.so.$(SO_MAJOR)
 	ln -sf libstrata.so.$(SO_MAJOR) $(BUILD)/libstrata.so
 
-# strata.pc for the installed tree (PREFIX as installed)
-$(BUILD)/strata.pc: api/strata.pc.in api/strata.h Makefile
-	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+# strata.pc for the tree being installed: written by `make install` itself,
+# so it always names the PREFIX and LIBDIR of that install
+STRATA_PC_SED = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 		-e 's|@VERSION@|$(SO_VER)|g' -e 's|@REQUIRES@|$(SO_REQS)|g' \
-		-e 's|@LIBS@|$(SO_PRIV)|g' $< > $@
+		-e 's|@LIBS@|$(SO_PRIV)|g'
 
 # ---- man pages --------------------------------------------------------------
 #
@@ -199,7 +198,7 @@ test: deps node-deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test-run
 
-test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) $(BUILD)/strata.pc man
+test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
 	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN) tests/bench-smoke
 
 asan: deps node-deps
@@ -262,10 +261,8 @@ install: all
 	ln -sf libstrata.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libstrata.so
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 api/strata.h $(DESTDIR)$(PREFIX)/include/strata/strata.h
-	install -m 0644 $(BUILD)/strata.pc $(DESTDIR)$(LIBDIR)/pkgconfig/strata.pc
-	install -m 0644 $(BUILD)/man/strata.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 $(BUILD)/man/stratad.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 0644 $(BUILD)/man/stratad.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed $(STRATA_PC_SED) api/strata.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/strata.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/strata.pc
 	install -m 0644 etc/grafana/stratad.json etc/prometheus/stratad-alerts.yml \
 		$(DESTDIR)$(PREFIX)/share/doc/strata/
 	$(if $(wildcard README.md docs/*.md docs/*.png),install -m 0644 $(wildcard README.md docs/*.md docs/*.png) $(DESTDIR)$(PREFIX)/share/doc/strata/)
@@ -284,6 +281,11 @@ install: all
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/stratad.service; \
 	install -m 0644 etc/stratad.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/stratad.conf; \
 	install -m 0644 etc/stratad.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/stratad.conf; \
+	for m in strata.1:man1 stratad.ini.5:man5 stratad.8:man8; do \
+		sed -e "s|/usr/local/etc|$$sysconf|g" -e "s|/usr/local|$(PREFIX)|g" \
+			$(BUILD)/man/$${m%%:*} > $(DESTDIR)$(PREFIX)/share/man/$${m#*:}/$${m%%:*}; \
+		chmod 0644 $(DESTDIR)$(PREFIX)/share/man/$${m#*:}/$${m%%:*}; \
+	done; \
 	echo "installed strata and stratad under $(DESTDIR)$(PREFIX); config in $(DESTDIR)$$sysconf/strata"
 
 clean:
