@@ -165,7 +165,7 @@ static void gen_strata(FILE *out, void *arg)
 				fprintf(out, "\\fR");
 				first = false;
 			}
-			fprintf(out, ", which it shares with a related command and refuses here.\n");
+			fprintf(out, ", which it shares with a related command and refuses.\n");
 		}
 	}
 }
