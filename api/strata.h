@@ -232,9 +232,11 @@ STRATA_DB_API int strata_db_get(strata_db *db, const char *table, const char *ke
 		  const strata_db_read_opts *opts, char **row_json, strata_db_error *err);
 
 /* ---- columnar reads -----------------------------------------------------------
- * RESERVED: the columnar read API (issue 18, "the columnar read API when it
- * lands") goes here once table/table.h offers it: a cursor handing out
- * column batches instead of JSON rows.  Nothing is declared yet. */
+ * RESERVED: the public form of the columnar read API (issue 18, "the
+ * columnar read API when it lands") goes here: a cursor handing out column
+ * batches instead of JSON rows, wrapping table/table.h's strata_colscan_*
+ * (table/colscan.c, which the DuckDB extension uses).  Nothing is declared
+ * yet: the wrapper and its stability promise are future work. */
 
 #ifdef __cplusplus
 }
