@@ -9,6 +9,8 @@
 
 #include "table/table.h"
 
+#include <getopt.h>
+
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_CONFLICT = 3 };
 
 typedef struct cli_ctx {
@@ -68,5 +70,21 @@ int cli_cmd_check(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_check.c */
 int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);
 
 extern const cli_cmd cli_commands[];
+
+/* ---- listing what the commands parse (cli/list.c) ----
+ * `strata --list-commands` prints every command of the table as JSON, with
+ * the long options its parser accepts, read from the very struct option
+ * arrays it hands to getopt_long: the macro below routes every
+ * getopt_long() call of cli/ through cli_getopt_long(), which in listing
+ * mode reports its options instead of parsing.  The man page strata(1) is
+ * generated from that list, so an option added to a parser cannot be
+ * missing from it. */
+int cli_getopt_long(int argc, char *const argv[], const char *shortopts,
+		    const struct option *longopts, int *longind);
+#ifndef CLI_LIST_IMPL
+#define getopt_long cli_getopt_long
+#endif
+/* Print the command list as JSON to out (see above); returns an exit code. */
+int cli_list_commands(FILE *out);
 
 #endif

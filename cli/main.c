@@ -186,6 +186,8 @@ int main(int argc, char **argv)
 		print_overview(stderr);
 		return CLI_USAGE;
 	}
+	if (strcmp(argv[1], "--list-commands") == 0) /* hidden: for strata(1) */
+		return cli_list_commands(stdout);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		print_overview(stdout);
 		return CLI_OK;

@@ -149,6 +149,24 @@ static const dcmd cmds[] = {
 	 "Stop stratad as SIGTERM does.  Destructive."},
 };
 
+/* Who may run a command with these flags, as `help` and the man page say. */
+static const char *access_name(unsigned flags)
+{
+	return flags & CMD_READ ? "read" : flags & CMD_DESTRUCTIVE ? "owner (destructive)" : "owner";
+}
+
+bool stratad_admin_command_info(size_t i, const char **name, const char **usage,
+				const char **help, const char **access)
+{
+	if (i >= STRATA_ARRAY_LEN(cmds))
+		return false;
+	*name = cmds[i].name;
+	*usage = cmds[i].usage;
+	*help = cmds[i].help;
+	*access = access_name(cmds[i].flags);
+	return true;
+}
+
 static const dcmd *cmd_find(const char *name)
 {
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cmds); i++)
@@ -431,10 +449,7 @@ static int cmd_help(cmd_ctx *x)
 		json_object_set_new(o, "name", json_string(c->name));
 		json_object_set_new(o, "usage", json_string(c->usage));
 		json_object_set_new(o, "help", json_string(c->help));
-		json_object_set_new(o, "access",
-				    json_string(c->flags & CMD_READ ? "read" :
-						c->flags & CMD_DESTRUCTIVE ? "owner (destructive)" :
-									     "owner"));
+		json_object_set_new(o, "access", json_string(access_name(c->flags)));
 		json_array_append_new(arr, o);
 	}
 	if (json_array_size(arr) == 0) {

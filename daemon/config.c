@@ -736,11 +736,9 @@ static void wrap(FILE *out, const char *text)
 	}
 }
 
-static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
+void stratad_config_key_doc(const stratad_cfg_key *k, char *out, size_t n)
 {
 	char range[128], def[300];
-	fprintf(out, "\n");
-	wrap(out, k->help);
 	bool is_text = k->type == STRATAD_CFG_STRING || k->type == STRATAD_CFG_GROUP ||
 		       k->type == STRATAD_CFG_ADDR || k->type == STRATAD_CFG_LEVEL;
 	if (is_text) {
@@ -752,8 +750,17 @@ static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
 	}
 	snprintf(def, sizeof(def), "%s", k->def ? (*k->def ? k->def : "(empty)") :
 						  "the table's own property");
-	fprintf(out, "# %s: %s. Default: %s.%s\n", is_text ? "Value" : "Range", range, def,
-		k->is_reloadable ? "" : " (requires restart)");
+	snprintf(out, n, "%s: %s. Default: %s.%s", is_text ? "Value" : "Range", range, def,
+		 k->is_reloadable ? "" : " (requires restart)");
+}
+
+static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
+{
+	char doc[600];
+	fprintf(out, "\n");
+	wrap(out, k->help);
+	stratad_config_key_doc(k, doc, sizeof(doc));
+	fprintf(out, "# %s\n", doc);
 	fprintf(out, "%s%s = %s\n", is_active ? "" : "#", k->key, k->def ? k->def : "24");
 }
 
