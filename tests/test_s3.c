@@ -14,6 +14,8 @@
  * is (STRATA_EEXIST); giving up with a message naming bucket, key, status
  * and code; wrong credentials (the secret in no message); credentials
  * from a shared credentials file and profile, and from the environment;
+ * a session token sent and signed (on a loopback socket: RGW here has no
+ * STS and ignores tokens);
  * the gateway stopped with SIGSTOP mid-request (a timeout, a clean
  * failure, and service again after SIGCONT); the request counters; and
  * the harness itself (a suite killed with -9 leaves no daemon running).
@@ -23,10 +25,13 @@
 #include "tests/util/testutil.h"
 #include "tests/util/tu_rgw.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -804,6 +809,7 @@ static void test_credentials_file_profile_and_environment(void)
 	/* ... but an explicit profile comes before them */
 	cfg.profile = "default";
 	CU_ASSERT_EQUAL(head_with(&cfg, &err), -EACCES);
+
 	/* no file, no environment: a clear error at open */
 	clear_aws_env();
 	char nofile[4200];
@@ -820,6 +826,73 @@ static void test_credentials_file_profile_and_environment(void)
 	CU_ASSERT_EQUAL(strata_s3_open(NULL, &c, &err), 0);
 	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "https://s3.eu-west-3.amazonaws.com");
 	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "eu-west-3");
+	strata_s3_close(c);
+	clear_aws_env();
+}
+
+/* One request as it reached a loopback socket (RGW here has no STS, and
+ * ignores a session token, so the wire itself is checked). */
+struct capture {
+	int fd;
+	char req[8192];
+};
+
+static void *capture_one(void *arg)
+{
+	struct capture *cp = arg;
+	int s = accept(cp->fd, NULL, NULL);
+	if (s < 0)
+		return NULL;
+	size_t n = 0;
+	while (n < sizeof(cp->req) - 1 && !strstr(cp->req, "\r\n\r\n")) {
+		ssize_t k = read(s, cp->req + n, sizeof(cp->req) - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		cp->req[n] = '\0';
+	}
+	const char *reply = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	ssize_t w = write(s, reply, strlen(reply));
+	(void)w;
+	close(s);
+	return NULL;
+}
+
+static void test_session_token_is_sent_and_signed(void)
+{
+	struct capture cp = {.fd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	CU_ASSERT_FATAL(cp.fd >= 0 && bind(cp.fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+			listen(cp.fd, 4) == 0 &&
+			getsockname(cp.fd, (struct sockaddr *)&a, &len) == 0);
+	char ep[64];
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	const char *token = "FakeSessionToken-Part-31337";
+	clear_aws_env();
+	setenv("AWS_ACCESS_KEY_ID", "AKIDTOKENTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "token-test-secret-77", 1);
+	setenv("AWS_SESSION_TOKEN", token, 1);
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(&(strata_s3_config){.endpoint = ep, .max_attempts = 1},
+					     &c, &err),
+			      0);
+	pthread_t th;
+	pthread_create(&th, NULL, capture_one, &cp);
+	CU_ASSERT_EQUAL(strata_s3_head(c, "bkt", "k", &(strata_s3_obj){0}, &err), STRATA_ENOTFOUND);
+	pthread_join(th, NULL);
+	close(cp.fd);
+	CU_ASSERT(has(cp.req, "x-amz-security-token: FakeSessionToken-Part-31337\r\n"));
+	CU_ASSERT(has(cp.req, "x-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"));
+	const char *auth = strstr(cp.req, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDTOKENTEST/");
+	CU_ASSERT(auth != NULL);
+	const char *signed_h = auth ? strstr(auth, "SignedHeaders=") : NULL;
+	CU_ASSERT(signed_h && strstr(signed_h, "x-amz-security-token") &&
+		  strstr(signed_h, "x-amz-content-sha256"));
+	/* neither the secret nor the token is in the message */
+	CU_ASSERT(strstr(cp.req, "token-test-secret-77") == NULL);
+	CU_ASSERT(strstr(err.msg, token) == NULL && strstr(err.msg, "token-test-secret-77") == NULL);
 	strata_s3_close(c);
 	clear_aws_env();
 }
@@ -927,6 +1000,7 @@ static void register_tests(void)
 	TU_ADD(s, test_gives_up_with_a_clear_message);
 	TU_ADD(s, test_wrong_credentials_never_show_the_secret);
 	TU_ADD(s, test_credentials_file_profile_and_environment);
+	TU_ADD(s, test_session_token_is_sent_and_signed);
 	TU_ADD(s, test_gateway_stopped_mid_request);
 	TU_ADD(s, test_harness_stops_the_cluster_of_a_dead_suite);
 }

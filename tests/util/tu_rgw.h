@@ -8,7 +8,8 @@
  * with the beast front end, all with `auth none`, the monitor and the
  * gateway on free loopback ports.  Then radosgw-admin creates a user with
  * the known keys TU_RGW_ACCESS_KEY / TU_RGW_SECRET_KEY.  Ready in about
- * 12 s on our machines; about 120 MiB RSS for the three daemons.
+ * 12 s on our machines; about 210 MiB RSS for the three daemons once a
+ * suite has written some tens of MiB (the memstore OSD holds them).
  *
  * The three daemons run in the foreground (-f) as children of the suite,
  * so their PIDs are known from fork(), never read from a file.  They are
