@@ -677,10 +677,14 @@ static int s3_do(strata_s3 *c, s3_req *r, const long *accept, strata_err *err)
 		if (r->attempts > 1) {
 			atomic_fetch_add(&stats.retries, 1);
 			int ms = backoff_ms(c, r->attempts - 1);
-			LOG_INFO("s3 %s s3://%s/%s: %s%ld %s, retry %d of %d in %d ms", r->op,
-				 r->bucket, r->key ? r->key : "", r->cc ? "" : "HTTP ",
-				 r->cc ? 0L : r->status, r->cc ? r->curl_msg : r->code,
-				 r->attempts - 1, c->max_attempts - 1, ms);
+			char what[CURL_ERROR_SIZE + 80];
+			if (r->cc)
+				snprintf(what, sizeof(what), "%s", r->curl_msg);
+			else
+				snprintf(what, sizeof(what), "HTTP %ld %s", r->status, r->code);
+			LOG_INFO("s3 %s s3://%s/%s: %s, retry %d of %d in %d ms", r->op, r->bucket,
+				 r->key ? r->key : "", what, r->attempts - 1, c->max_attempts - 1,
+				 ms);
 			sleep_ms(ms);
 		}
 		s3_attempt(c, r, (const char *)url.data, hl);
