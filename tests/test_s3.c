@@ -11,7 +11,7 @@
  * behind); stale uploads of a killed writer listed and aborted by age;
  * retries on injected 5xx, SlowDown and connection errors; a retried PUT
  * whose earlier attempt landed (success) or where someone else's object
- * is (STRATA_EEXIST); giving up with a message naming bucket, key, status
+ * is (STRATA_EEXIST), and a retried multipart completion that landed; giving up with a message naming bucket, key, status
  * and code; wrong credentials (the secret in no message); credentials
  * from a shared credentials file and profile, and from the environment;
  * a session token sent and signed (on a loopback socket: RGW here has no
@@ -35,6 +35,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "store/store.h"
 #include "store/store_int.h"
@@ -668,6 +670,102 @@ static void test_retried_put_tells_its_own_object(void)
 	strata_s3_close(c);
 }
 
+/* ---- a completion that landed while its answer was lost ---- */
+
+static uint8_t *landed_data;
+static size_t landed_part, landed_total;
+
+static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
+{
+	return size * nmemb;
+}
+
+static int grab(void *ctx, const strata_s3_upload *up)
+{
+	*(strata_s3_upload *)ctx = *up;
+	return 0;
+}
+
+/* Complete the upload of t-landed/mpu out of band, with libcurl alone: the
+ * upload id from the listing, the parts' ETags (their MD5s) from the data. */
+static void side_complete(void)
+{
+	strata_s3 *c = side_client;
+	strata_err e = {0};
+	strata_s3_upload u = {0};
+	CU_ASSERT_EQUAL(strata_s3_uploads_list(c, "t-landed", "mpu", grab, &u, &e), 0);
+	CU_ASSERT_FATAL(u.upload_id[0] != '\0');
+	strata_buf body = {0};
+	strata_buf_printf(&body, "<CompleteMultipartUpload>");
+	for (size_t off = 0, part = 1; off < landed_total; off += landed_part, part++) {
+		s3_md5 m;
+		uint8_t d[16];
+		char hex[33];
+		s3_md5_init(&m);
+		s3_md5_update(&m, landed_data + off, STRATA_MIN(landed_part, landed_total - off));
+		s3_md5_final(&m, d);
+		s3_md5_hex(d, hex);
+		strata_buf_printf(&body, "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
+				  part, hex);
+	}
+	strata_buf_printf(&body, "</CompleteMultipartUpload>");
+	char url[512];
+	snprintf(url, sizeof(url), "%s/t-landed/mpu?uploadId=%s", endpoint, u.upload_id);
+	CURL *h = curl_easy_init();
+	struct curl_slist *hl = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
+	curl_easy_setopt(h, CURLOPT_USERNAME, TU_RGW_ACCESS_KEY);
+	curl_easy_setopt(h, CURLOPT_PASSWORD, TU_RGW_SECRET_KEY);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)body.data);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body.len);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	CU_ASSERT_EQUAL(curl_easy_perform(h), CURLE_OK);
+	long st = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+	CU_ASSERT_EQUAL(st, 200);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(h);
+	strata_buf_free(&body);
+}
+
+static void test_retried_completion_tells_its_own_object(void)
+{
+	strata_s3 *c = client();
+	side_client = client();
+	strata_err err = {0};
+	bucket(c, "t-landed");
+	landed_part = STRATA_S3_MIN_PART_BYTES;
+	landed_total = landed_part + 4321;
+	landed_data = malloc(landed_total);
+	fill(landed_data, landed_total, 0, 9);
+	/* the first completion "lands" (made out of band), its answer is lost;
+	 * the retry must end in success with the object whole and no upload
+	 * left.  (RGW 16 answers a repeated completion 200; a server that
+	 * answers NoSuchUpload or 412 goes through the HEAD comparison, which
+	 * test_retried_put_tells_its_own_object exercises for the PUT.) */
+	hook.op = "COMPLETE_MPU";
+	hook.fail_attempts = 1;
+	hook.status = 503;
+	hook.code = "SlowDown";
+	hook.side = side_complete;
+	hook_arm();
+	int rc = strata_s3_put(c, "t-landed", "mpu", landed_data, landed_total, &err);
+	if (rc < 0)
+		fprintf(stderr, "%s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&hook.hits), 1);
+	hook_off();
+	strata_s3_obj o;
+	CU_ASSERT_EQUAL(strata_s3_head(c, "t-landed", "mpu", &o, &err), 0);
+	CU_ASSERT_EQUAL(o.size, landed_total);
+	CU_ASSERT_EQUAL(uploads_under(c, "t-landed", "mpu"), 0);
+	free(landed_data);
+	strata_s3_close(side_client);
+	strata_s3_close(c);
+}
+
 static void test_gives_up_with_a_clear_message(void)
 {
 	strata_s3 *c = client_with(TU_RGW_ACCESS_KEY, TU_RGW_SECRET_KEY, 3);
@@ -1035,6 +1133,7 @@ static void register_tests(void)
 	TU_ADD(s, test_stale_uploads_listed_and_aborted);
 	TU_ADD(s, test_retries_on_injected_failures);
 	TU_ADD(s, test_retried_put_tells_its_own_object);
+	TU_ADD(s, test_retried_completion_tells_its_own_object);
 	TU_ADD(s, test_gives_up_with_a_clear_message);
 	TU_ADD(s, test_wrong_credentials_never_show_the_secret);
 	TU_ADD(s, test_credentials_file_profile_and_environment);
