@@ -155,8 +155,11 @@ int strata_s3_list(strata_s3 *c, const char *bucket, const char *prefix, int pag
  * While it has no more than part_bytes it is held; on commit it goes as
  * one If-None-Match PUT.  When it grows past part_bytes a multipart upload
  * is created and each full part is uploaded as it fills; commit uploads the
- * last part and completes the upload (with If-None-Match: *, which servers
- * that honour it use to refuse an existing name).
+ * last part and completes the upload.  An existing name is refused
+ * (STRATA_EEXIST) by a HEAD before the upload is created and again just
+ * before it completes, and by If-None-Match: * on the completion where the
+ * server honours it (RGW 16 does not: a name that appears within that last
+ * round trip could be replaced there; data files never reuse a name).
  *
  * Invariant: a failed part upload or completion poisons the handle (every
  * later call but _abort() gives STRATA_EPOISONED) and aborts the multipart
