@@ -24,12 +24,16 @@ DESTDIR  ?=
 CC       ?= cc
 SAN      ?=
 
-PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit libpq
+PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit libpq \
+            libcurl libxml-2.0
 DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
             libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev \
-            postgresql libpq-dev groff-base prometheus
+            postgresql libpq-dev groff-base prometheus \
+            ceph-mon ceph-osd radosgw libcurl4-openssl-dev libxml2-dev
 # libpq's header lives in /usr/include/postgresql on Debian
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+# the S3 client (store/): libxml2's headers live in /usr/include/libxml2
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2 -Wvla -Wno-format-truncation
@@ -37,9 +41,9 @@ ifneq ($(filter true 1,$(CI) $(WERROR)),)
 WARN     += -Werror
 endif
 OPT      ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PQ_CFLAGS) -MMD -MP -pthread
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PQ_CFLAGS) $(XML_CFLAGS) -MMD -MP -pthread
 LDLIBS   += -lavro -llmdb -linih -lxxhash -lzstd -ljansson -levent_pthreads \
-            -levent -lpq -lz -lm -pthread
+            -levent -lpq -lcurl -lxml2 -lz -lm -pthread
 # STRATA_ASSERT (core/core.h) is compiled in unless NDEBUG; ASSERTS=0|1
 # decides explicitly.  The build, `make test` and `make asan` have them.
 ifneq ($(ASSERTS),)
@@ -55,7 +59,7 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-MODULES  := core manifest format table merge sort compact clean policies daemon cli api
+MODULES  := core store manifest format table merge sort compact clean policies daemon cli api
 LIB_SRC  := $(filter-out %/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libstrata.a
@@ -347,7 +351,7 @@ FUZZ_SECONDS ?=
 FUZZ_JOBS    ?= 1
 FUZZ_TARGET  ?= avro
 FUZZ_TARGETS := parquet avro config admin jsonl
-FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. $(PQ_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. $(PQ_CFLAGS) $(XML_CFLAGS) -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined,float-cast-overflow \
                 -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
