@@ -478,6 +478,7 @@ $(BUILD)/duckdb/ext_footer: duckdb/ext_footer.c
 	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
 
 $(BUILD)/duckdb/strata.so: $(BUILD)/pic/duckdb/strata_ext.o $(BUILD)/libstrata_pic.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -o $@ $^ $(EXT_LDLIBS)
 
 $(DUCKDB_EXT): $(BUILD)/duckdb/strata.so $(BUILD)/duckdb/ext_footer
