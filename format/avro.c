@@ -40,6 +40,7 @@
 #include "format/format_int.h"
 
 #include <avro.h>
+#include <xxhash.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -239,6 +240,7 @@ typedef struct avro_w {
 	strata_buf scratch;
 	char *path;
 	bool is_discarding; /* aborting: the stream drops what Avro C flushes */
+	XXH3_state_t *hash; /* content hash of every byte appended */
 } avro_w;
 
 /* The stdio stream Avro C writes into: it appends to the wfile.  Avro C's
@@ -254,6 +256,7 @@ static ssize_t avro_cookie_write(void *cookie, const char *buf, size_t n)
 		errno = EIO;
 		return -1;
 	}
+	XXH3_64bits_update(w->hash, buf, n);
 	return (ssize_t)n;
 }
 
@@ -274,6 +277,7 @@ static void avro_w_free(avro_w *w, bool commit_done)
 	if (!commit_done)
 		strata_wfile_abort(w->wf);
 	strata_buf_free(&w->scratch);
+	XXH3_freeState(w->hash);
 	free(w->path);
 	free(w);
 }
@@ -290,6 +294,7 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		free(w);
 		return rc;
 	}
+	w->hash = strata_xxh3_new();
 	char *json = avro_schema_json(schema);
 	if (avro_schema_from_json_length(json, strlen(json), &w->schema) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": Avro rejected the schema: %s",
@@ -400,7 +405,7 @@ static uint64_t avro_w_bytes(void *state)
 }
 
 static int avro_w_finish(void *state, const strata_file_stats *stats,
-			 uint64_t *file_bytes, strata_err *err)
+			 uint64_t *file_bytes, uint64_t *content_hash, strata_err *err)
 {
 	avro_w *w = state;
 	int rc = avro_file_writer_close(w->writer);
@@ -425,6 +430,7 @@ static int avro_w_finish(void *state, const strata_file_stats *stats,
 		return rc;
 	}
 	*file_bytes = strata_wfile_offset(w->wf);
+	*content_hash = XXH3_64bits_digest(w->hash);
 	rc = strata_wfile_commit(w->wf, err);
 	w->wf = NULL;
 	avro_w_free(w, true);
@@ -466,6 +472,7 @@ typedef struct avro_r {
 	size_t buf_cap, buf_len, buf_off;
 	uint64_t left;         /* records left in the current block */
 	char *path;
+	XXH3_state_t *hash;    /* content hash of the bytes consumed so far */
 } avro_r;
 
 /* ---- primitive decoding (invariant 1) -------------------------------------------- */
@@ -578,6 +585,7 @@ static void avro_r_close(void *state)
 	if (!r)
 		return;
 	strata_rfile_close(r->rf);
+	XXH3_freeState(r->hash);
 	strata_schema_free(r->own_schema);
 	free(r->is_union);
 	free(r->raw);
@@ -669,6 +677,10 @@ static int avro_r_open(const char *path, const strata_schema *file_schema, void 
 	rc = read_header(r, &hdr, &sj, &sl, err);
 	if (rc)
 		goto fail;
+	/* the content hash streams over the header, then every block as it is
+	 * loaded: blocks are read back to back, so one pass covers the file */
+	r->hash = strata_xxh3_new();
+	XXH3_64bits_update(r->hash, hdr, (size_t)r->pos);
 	uint64_t eh = 0, hh = strata_hash64(sj, sl);
 	if (file_schema) {
 		eh = schema_identity(file_schema);
@@ -785,6 +797,8 @@ static int load_block(avro_r *r, strata_err *err)
 	rc = strata_rfile_read(r->rf, r->raw, need, data_off, err);
 	if (rc)
 		return rc;
+	XXH3_64bits_update(r->hash, head, c.off);
+	XXH3_64bits_update(r->hash, r->raw, need);
 	if (memcmp(r->raw + bytes, r->sync, 16) != 0)
 		return bad(r, err, "block sync marker does not match the header");
 	if (r->is_deflate) {
@@ -888,6 +902,43 @@ static int avro_r_next(void *state, strata_row *row, strata_err *err)
 	return 1;
 }
 
+/* The reader consumed the file from its first byte to its last, in order
+ * (load_block returns 0 only at r->pos == r->size). */
+static int avro_r_content_hash(void *state, uint64_t *out, strata_err *err)
+{
+	avro_r *r = state;
+	if (r->pos != r->size)
+		return 0;
+	*out = XXH3_64bits_digest(r->hash);
+	return 1;
+}
+
+static int avro_r_hash_file(const char *path, uint64_t *out, strata_err *err)
+{
+	strata_rfile *f = NULL;
+	int rc = strata_rfile_open(path, &f, err);
+	if (rc)
+		return rc;
+	XXH3_state_t *h = strata_xxh3_new();
+	uint64_t size = strata_rfile_size(f);
+	size_t cap = 1u << 20;
+	uint8_t *buf = strata_malloc(cap);
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < cap ? (size_t)(size - off) : cap;
+		rc = strata_rfile_read(f, buf, n, off, err);
+		if (rc)
+			goto out;
+		XXH3_64bits_update(h, buf, n);
+		off += n;
+	}
+	*out = XXH3_64bits_digest(h);
+out:
+	free(buf);
+	XXH3_freeState(h);
+	strata_rfile_close(f);
+	return rc;
+}
+
 static int avro_r_describe(const char *path, FILE *out, strata_err *err)
 {
 	void *state = NULL;
@@ -936,5 +987,7 @@ const strata_fr_backend strata_avro_reader = {
 	.seek = NULL,
 	.has_seq = avro_r_has_seq,
 	.describe = avro_r_describe,
+	.content_hash = avro_r_content_hash,
+	.hash_file = avro_r_hash_file,
 	.close = avro_r_close,
 };

@@ -15,10 +15,19 @@
  *      merge with unsorted input;
  *   4. rows are mapped from the file's schema to the read schema by column id:
  *      columns the file lacks read as null, others are not decoded.
+ *   5. (writer) the content hash in the stats is the backend's, computed
+ *      from the bytes as they were written, never from a read-back;
+ *   6. (reader) with an expectation from the manifest, every key lies in the
+ *      entry's [key_min, key_max], and a whole read (from the start, no
+ *      seek, to the end) has the entry's row count, first and last key and
+ *      content hash — or fails with STRATA_ECORRUPT naming the file, so a
+ *      damaged file never yields a silently different set of rows.
  */
 #include "format/format_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,11 +181,14 @@ int strata_fwriter_finish(strata_fwriter *w, strata_file_stats *stats, strata_er
 		strata_buf_reset(&w->st.key_max);
 		strata_buf_append(&w->st.key_max, w->key_prev.data, w->key_prev.len);
 	}
-	uint64_t bytes = 0;
-	int rc = w->be->finish(w->state, &w->st, &bytes, err);
+	uint64_t bytes = 0, hash = 0;
+	int rc = w->be->finish(w->state, &w->st, &bytes, &hash, err);
 	w->state = NULL;
 	if (rc == 0) {
 		w->st.bytes = bytes;
+		/* invariant 5 */
+		w->st.content_hash = hash;
+		w->st.has_content_hash = true;
 		*stats = w->st;
 		memset(&w->st, 0, sizeof(w->st)); /* ownership moved to stats */
 	}
@@ -213,7 +225,12 @@ struct strata_run {
 	int64_t default_seq, seq_min, seq_max;
 	strata_buf seek_key;
 	bool is_seeking;
+	bool has_seeked;         /* not a whole read any more */
+	bool is_at_end;
+	bool is_verified;
 	uint64_t decoded;
+	strata_run_expect expect;
+	bool has_expect;
 	char *path;
 };
 
@@ -270,6 +287,10 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	r->default_seq = opts->default_seq;
 	r->seq_min = opts->seq_min;
 	r->seq_max = opts->seq_max;
+	if (opts->expect) {
+		r->expect = *opts->expect;
+		r->has_expect = true;
+	}
 	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
 	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));
 	for (uint32_t i = 0; i < r->rs->ncols; i++) {
@@ -300,15 +321,79 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	return 0;
 }
 
+static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return strata_err_set(err, STRATA_ECORRUPT, "file \"%s\": %s", r->path, why);
+}
+
+/* invariant 6: a key outside the entry's range is damage (the range was
+ * taken from the records as they were written). */
+static int run_check_range(strata_run *r, strata_err *err)
+{
+	const strata_run_expect *e = &r->expect;
+	if (strata_key_cmp(r->key.data, r->key.len, e->key_min, e->key_min_len) < 0 ||
+	    strata_key_cmp(r->key.data, r->key.len, e->key_max, e->key_max_len) > 0)
+		return run_corrupt(r, err,
+				   "record %llu has a key outside the manifest's key range",
+				   (unsigned long long)r->decoded - 1);
+	if (r->decoded == 1 && !r->has_seeked &&
+	    strata_key_cmp(r->key.data, r->key.len, e->key_min, e->key_min_len) != 0)
+		return run_corrupt(r, err, "the first key differs from the manifest's key_min");
+	return 0;
+}
+
+/* The backend says the end: check a whole read against the entry. */
+static int run_at_end(strata_run *r, strata_err *err)
+{
+	r->is_at_end = true;
+	if (!r->has_expect || r->has_seeked)
+		return 0;
+	const strata_run_expect *e = &r->expect;
+	/* invariant 6 */
+	if (r->decoded != e->rows)
+		return run_corrupt(r, err, "row count mismatch (the manifest says %llu, the file "
+					   "holds %llu)",
+				   (unsigned long long)e->rows, (unsigned long long)r->decoded);
+	if (e->has_keys && r->decoded > 0 && r->fs->nkeys > 0 &&
+	    strata_key_cmp(r->key.data, r->key.len, e->key_max, e->key_max_len) != 0)
+		return run_corrupt(r, err, "the last key differs from the manifest's key_max");
+	if (e->has_hash && e->is_verify_hash && r->be->content_hash) {
+		uint64_t got = 0;
+		int rc = r->be->content_hash(r->state, &got, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			if (got != e->hash)
+				return run_corrupt(r, err,
+						   "checksum mismatch (expected %016llx, got %016llx)",
+						   (unsigned long long)e->hash,
+						   (unsigned long long)got);
+			r->is_verified = true;
+		}
+	}
+	return 0;
+}
+
 int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 		    size_t *key_len, strata_err *err)
 {
 	for (;;) {
 		r->frow.seq = r->default_seq;
 		r->frow.op = STRATA_OP_UPSERT;
+		if (r->is_at_end)
+			return 0;
 		int rc = r->be->next(r->state, &r->frow, err);
-		if (rc <= 0)
+		if (rc < 0)
 			return rc;
+		if (rc == 0)
+			return run_at_end(r, err);
 		r->decoded++;
 		if (!r->has_seq)
 			r->frow.seq = r->default_seq;
@@ -342,6 +427,12 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 			}
 			r->seq_prev = r->frow.seq;
 			r->has_prev = true;
+			/* invariant 6 */
+			if (r->has_expect && r->expect.has_keys) {
+				rc = run_check_range(r, err);
+				if (rc)
+					return rc;
+			}
 			if (r->is_seeking) {
 				if (strata_key_cmp(r->key.data, r->key.len, r->seek_key.data,
 						   r->seek_key.len) < 0)
@@ -379,6 +470,8 @@ int strata_run_seek(strata_run *r, const uint8_t *key, size_t key_len, strata_er
 	if (r->fs->nkeys == 0)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "\"%s\": cannot seek without key columns", r->path);
+	r->has_seeked = true;
+	r->is_at_end = false; /* a seek back may find records again */
 	if (r->be->seek) {
 		int rc = r->be->seek(r->state, key, key_len, err);
 		if (rc)
@@ -399,6 +492,11 @@ const strata_schema *strata_run_file_schema(const strata_run *r)
 strata_format strata_run_format(const strata_run *r)
 {
 	return r->fmt;
+}
+
+bool strata_run_is_verified(const strata_run *r)
+{
+	return r->is_verified;
 }
 
 uint64_t strata_run_rows_decoded(const strata_run *r)
@@ -430,4 +528,13 @@ int strata_file_describe(const char *path, FILE *out, strata_err *err)
 	if (rc)
 		return rc;
 	return reader_backend(fmt)->describe(path, out, err);
+}
+
+int strata_file_hash(const char *path, uint64_t *out, strata_err *err)
+{
+	strata_format fmt;
+	int rc = strata_format_detect(path, &fmt, err);
+	if (rc)
+		return rc;
+	return reader_backend(fmt)->hash_file(path, out, err);
 }

@@ -13,6 +13,23 @@
 
 #include "format/format.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+/* A fresh XXH3-64 streaming state (seed 0); aborts when out of memory, as
+ * strata_malloc does.  Free with XXH3_freeState. */
+static inline XXH3_state_t *strata_xxh3_new(void)
+{
+	XXH3_state_t *s = XXH3_createState();
+	if (!s) {
+		fputs("strata: out of memory (hash state)\n", stderr);
+		abort();
+	}
+	XXH3_64bits_reset(s);
+	return s;
+}
+
 typedef struct strata_fw_backend {
 	const char *name;
 	/* Begin writing path (via strata_wfile).  schema lent for the lifetime. */
@@ -25,7 +42,7 @@ typedef struct strata_fw_backend {
 	/* Write footers (stats carries rows, seq and key ranges for metadata),
 	 * make durable, free state.  Sets *file_bytes.  Frees on failure too. */
 	int (*finish)(void *state, const strata_file_stats *stats,
-		      uint64_t *file_bytes, strata_err *err);
+		      uint64_t *file_bytes, uint64_t *content_hash, strata_err *err);
 	void (*abort)(void *state);
 } strata_fw_backend;
 
@@ -51,6 +68,13 @@ typedef struct strata_fr_backend {
 	/* Whether records carry their own _seq. */
 	bool (*has_seq)(void *state);
 	int (*describe)(const char *path, FILE *out, strata_err *err);
+	/* After next() returned 0 with no seek: the content hash of the file
+	 * (format.h), from the bytes streamed while reading plus a raw read of
+	 * any part not decoded.  Returns 1 with *out set, 0 if the file was not
+	 * read in a way that allows it (seeked), or < 0. */
+	int (*content_hash)(void *state, uint64_t *out, strata_err *err);
+	/* The content hash with one read pass over the file (no decoding). */
+	int (*hash_file)(const char *path, uint64_t *out, strata_err *err);
 	void (*close)(void *state);
 } strata_fr_backend;
 

@@ -72,7 +72,12 @@
  *      poisons the writer (every later call fails with STRATA_EPOISONED),
  *      and abort/finish failure removes the temp file;
  *   4. a row is either added to every column or to none: value sizes are
- *      checked before anything is appended.
+ *      checked before anything is appended;
+ *   5. the content hash (format.h) is computed from the bytes as they pass
+ *      to the wfile, a segment ending at each column chunk's first byte and
+ *      past the last chunk — no read-back;
+ *   6. every page header (data and dictionary) carries the standard crc
+ *      field: CRC-32 (zlib's) of the page's bytes as stored after the header.
  *
  * One thread per writer.
  */
@@ -84,6 +89,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #define XXH_INLINE_ALL
@@ -241,6 +247,11 @@ typedef struct pw {
 	uint32_t nrgs, rgs_cap;
 	bool is_poisoned;
 	int poison_code;
+	/* content hash (format.h): the segment being written, and the XXH3-64
+	 * of each finished one, little-endian, in file order */
+	XXH3_state_t *seg;
+	uint64_t seg_bytes;
+	strata_buf seg_hashes;
 } pw;
 
 /* Append to a buffer: the common case (room left) without a call. */
@@ -1091,6 +1102,8 @@ static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 	h.data.def_encoding = PQ_RLE;
 	h.data.rep_encoding = PQ_RLE;
 	h.data.has_stats = true;
+	h.has_crc = true; /* invariant 6 */
+	h.crc = (int32_t)crc32(0, w->comp.data, (uInt)w->comp.len);
 	c->ps.nulls = c->page_rows - c->page_vals;
 	c->ps.nonnull = c->page_vals;
 	put_stats(&h.data.stats, c, &c->ps, &w->smin, &w->smax);
@@ -1305,12 +1318,32 @@ static void add_value(pw *w, pw_col *c, const strata_value *v)
 
 /* ---- row groups ------------------------------------------------------------ */
 
+/* invariant 5: every byte of the file passes here, in order */
 static int wf_write(pw *w, const void *p, size_t n, strata_err *err)
 {
 	int rc = strata_wfile_write(w->wf, p, n, err);
-	if (rc)
+	if (rc) {
 		poison(w, rc);
-	return rc;
+		return rc;
+	}
+	XXH3_64bits_update(w->seg, p, n);
+	w->seg_bytes += n;
+	return 0;
+}
+
+/* End the content hash's current segment (at a column chunk's first byte,
+ * and past the last chunk); an empty segment is none. */
+static void seg_break(pw *w)
+{
+	if (w->seg_bytes == 0)
+		return;
+	uint64_t h = XXH3_64bits_digest(w->seg);
+	uint8_t le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(h >> (8 * i));
+	strata_buf_append(&w->seg_hashes, le, 8);
+	XXH3_64bits_reset(w->seg);
+	w->seg_bytes = 0;
 }
 
 static void col_chunk_reset(pw_col *c)
@@ -1445,6 +1478,7 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 	int rc;
 	uint64_t start = strata_wfile_offset(w->wf);
 	uint64_t total_uncompressed = c->chunk_uncompressed;
+	seg_break(w); /* invariant 5: a chunk is a segment of the content hash */
 	bool has_dict = c->has_dict_pages;
 	if (has_dict) {
 		compress_into(w, &c->dict_data, &w->comp);
@@ -1456,6 +1490,8 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 		h.has_dict = true;
 		h.dict.num_values = (int32_t)c->dict_n;
 		h.dict.encoding = PQ_PLAIN;
+		h.has_crc = true; /* invariant 6 */
+		h.crc = (int32_t)crc32(0, w->comp.data, (uInt)w->comp.len);
 		strata_buf_reset(&w->hdr);
 		pq_page_header_write(&w->hdr, &h);
 		total_uncompressed += w->hdr.len + c->dict_data.len;
@@ -1645,6 +1681,8 @@ static void pw_free(pw *w)
 	strata_arena_free(w->arena);
 	free(w->rgs);
 	free(w->idx);
+	XXH3_freeState(w->seg);
+	strata_buf_free(&w->seg_hashes);
 	free(w->path);
 	free(w);
 }
@@ -1708,6 +1746,12 @@ static int pw_open(const char *path, const strata_schema *schema,
 				      path, (int)opts->codec);
 	pw *w = strata_calloc(1, sizeof(*w));
 	w->spill_fd = -1;
+	w->seg = XXH3_createState(); /* this file's inlined XXH3 (XXH_INLINE_ALL) */
+	if (!w->seg) {
+		free(w);
+		return strata_err_set(err, -ENOMEM, "\"%s\": out of memory", path);
+	}
+	XXH3_64bits_reset(w->seg);
 	w->path = strata_strdup(path);
 	w->schema = schema;
 	w->nuser = schema->ncols;
@@ -1851,7 +1895,7 @@ static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
 }
 
 static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file_bytes,
-		     strata_err *err)
+		     uint64_t *content_hash, strata_err *err)
 {
 	pw *w = state;
 	int rc = 0;
@@ -1866,6 +1910,8 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 	rc = rg_flush(w, err);
 	if (rc)
 		goto out;
+	if (w->nrgs > 0)
+		seg_break(w); /* invariant 5: the tail follows the last chunk */
 	/* page indexes: all column indexes, then all offset indexes */
 	strata_buf *b = &w->tmp;
 	for (int pass = 0; pass < 2; pass++) {
@@ -1945,7 +1991,9 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 	rc = wf_write(w, footer.data, footer.len, err);
 	if (rc)
 		goto out;
+	seg_break(w);
 	*file_bytes = strata_wfile_offset(w->wf);
+	*content_hash = XXH3_64bits(w->seg_hashes.data, w->seg_hashes.len);
 	rc = strata_wfile_commit(w->wf, err);
 	w->wf = NULL; /* commit frees the handle, on failure too */
 out:

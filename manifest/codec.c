@@ -269,6 +269,9 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 			       (f->is_deleted ? FILE_F_DELETED : 0) |
 			       (f->is_compact ? FILE_F_COMPACT : 0)));
 	mf_put_u64(b, (uint64_t)f->deleted_us);
+	/* appended field (invariant: older entries end before it) */
+	mf_put_u8(b, f->has_content_hash ? 1 : 0);
+	mf_put_u64(b, f->content_hash);
 }
 
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
@@ -313,6 +316,11 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 	f->is_deleted = flags & FILE_F_DELETED;
 	f->is_compact = flags & FILE_F_COMPACT;
 	f->deleted_us = (int64_t)mf_get64(&d);
+	/* entries written before content hashes end here: hash not known */
+	if (!d.is_bad && d.n - d.off >= 9) {
+		f->has_content_hash = mf_get8(&d) == 1;
+		f->content_hash = mf_get64(&d);
+	}
 	if (f->format != STRATA_FMT_AVRO && f->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;
 	return d.is_bad ? STRATA_ECORRUPT : 0;

@@ -79,6 +79,8 @@ struct strata_scan {
 	bool is_changes;
 	uint64_t v1;
 	strata_schema *schema;      /* output (possibly projected) */
+	bool is_projected;          /* a projection reads files in part: their
+				       content hash is not verified */
 	schema_ent *schemas;        /* file schemas by version (row files) */
 	size_t nschemas;
 	scan_part *parts;
@@ -344,6 +346,7 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 	if (opts && opts->columns && *opts->columns) {
 		rc = strata_schema_project(full, opts->columns, &s->schema, err);
 		strata_schema_free(full);
+		s->is_projected = true;
 		if (rc)
 			goto fail;
 	} else {
@@ -477,12 +480,17 @@ static int scan_open_bucket(strata_scan *s, strata_err *err)
 		const strata_file_entry *f = &sb->files[i];
 		char path[4096];
 		strata_file_path(s->wh->mf, s->def.name, sp->p.name, f, path, sizeof(path));
+		/* a full scan reads every file whole: rows, key range and (without
+		 * a projection) content hash are checked against the entry */
+		strata_run_expect ex;
+		strata_file_expect(f, !s->is_projected, &ex);
 		strata_run_opts ro = {
 			.file_schema = file_schema_for(s, f),
 			.read_schema = s->schema,
 			.default_seq = f->seq_max,
 			.seq_min = s->is_changes ? (int64_t)s->v1 : 0,
 			.seq_max = (int64_t)s->version,
+			.expect = &ex,
 		};
 		rc = strata_run_open(path, &ro, &runs[n], err);
 		if (rc)
@@ -747,8 +755,13 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 		for (size_t j = 0; j < nschemas && f->format == STRATA_FMT_AVRO; j++)
 			if (schemas[j].version == f->schema_version)
 				fs = schemas[j].s;
+		/* a point lookup reads single pages: page CRCs and the key range
+		 * protect it; the content hash needs a whole read */
+		strata_run_expect ex;
+		strata_file_expect(f, false, &ex);
 		strata_run_opts ro = {.file_schema = fs, .read_schema = schema,
-				      .default_seq = f->seq_max, .seq_max = (int64_t)v};
+				      .default_seq = f->seq_max, .seq_max = (int64_t)v,
+				      .expect = &ex};
 		strata_run *run;
 		rc = strata_run_open(path, &ro, &run, err);
 		if (rc)
