@@ -263,6 +263,20 @@ int strata_format_detect(const char *path, strata_format *out, strata_err *err)
 	return 0;
 }
 
+static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* invariant 6: a file the manifest lists was written by strata, so a
+ * feature it "does not support" can only come from damage. */
+static int as_damage(int rc, strata_err *err)
+{
+	if (rc != STRATA_EUNSUPPORTED)
+		return rc;
+	if (err)
+		err->code = STRATA_ECORRUPT;
+	return STRATA_ECORRUPT;
+}
+
 int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **out,
 		    strata_err *err)
 {
@@ -275,7 +289,7 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	void *state = NULL;
 	rc = be->open(path, opts->file_schema, &state, err);
 	if (rc)
-		return rc;
+		return opts->expect ? as_damage(rc, err) : rc;
 	strata_run *r = strata_calloc(1, sizeof(*r));
 	r->be = be;
 	r->state = state;
@@ -310,6 +324,16 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 			r->need[j] = true;
 		}
 	}
+	/* invariant 6: a listed file keys its records like its table */
+	bool is_keyed_alike = r->fs->nkeys == r->rs->nkeys;
+	for (uint32_t k = 0; is_keyed_alike && k < r->fs->nkeys; k++)
+		is_keyed_alike = r->fs->cols[r->fs->key_cols[k]].id ==
+				 r->rs->cols[r->rs->key_cols[k]].id;
+	if (r->has_expect && !is_keyed_alike) {
+		rc = run_corrupt(r, err, "its key columns differ from the table's");
+		strata_run_close(r);
+		return rc;
+	}
 	for (uint32_t k = 0; k < r->fs->nkeys; k++)
 		r->need[r->fs->key_cols[k]] = true;
 	be->set_need(state, r->need);
@@ -321,8 +345,6 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	return 0;
 }
 
-static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
 {
 	char why[256];
@@ -391,7 +413,7 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 			return 0;
 		int rc = r->be->next(r->state, &r->frow, err);
 		if (rc < 0)
-			return rc;
+			return r->has_expect ? as_damage(rc, err) : rc;
 		if (rc == 0)
 			return run_at_end(r, err);
 		r->decoded++;
@@ -470,12 +492,13 @@ int strata_run_seek(strata_run *r, const uint8_t *key, size_t key_len, strata_er
 	if (r->fs->nkeys == 0)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "\"%s\": cannot seek without key columns", r->path);
-	r->has_seeked = true;
+	/* a backend without seek reads from the start anyway: still whole */
+	r->has_seeked |= r->be->seek != NULL;
 	r->is_at_end = false; /* a seek back may find records again */
 	if (r->be->seek) {
 		int rc = r->be->seek(r->state, key, key_len, err);
 		if (rc)
-			return rc;
+			return r->has_expect ? as_damage(rc, err) : rc;
 		r->has_prev = false;
 	}
 	strata_buf_reset(&r->seek_key);

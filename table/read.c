@@ -755,10 +755,13 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 		for (size_t j = 0; j < nschemas && f->format == STRATA_FMT_AVRO; j++)
 			if (schemas[j].version == f->schema_version)
 				fs = schemas[j].s;
-		/* a point lookup reads single pages: page CRCs and the key range
-		 * protect it; the content hash needs a whole read */
+		/* a point lookup in a columnar file reads single pages: page CRCs
+		 * and the key range protect it.  A row file has no pages and is
+		 * read from its start anyway: it is read to its end, so its
+		 * content hash is verified (row files are small: level 0) */
+		bool is_row_file = f->format == STRATA_FMT_AVRO;
 		strata_run_expect ex;
-		strata_file_expect(f, false, &ex);
+		strata_file_expect(f, is_row_file, &ex);
 		strata_run_opts ro = {.file_schema = fs, .read_schema = schema,
 				      .default_seq = f->seq_max, .seq_max = (int64_t)v,
 				      .expect = &ex};
@@ -778,6 +781,9 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 				best_seq = r->seq;
 				strata_row_copy(a, schema, r, row);
 			}
+			/* the rest of a row file, for its content hash */
+			while (is_row_file && (rc = strata_run_next(run, &r, NULL, NULL, err)) == 1)
+				;
 		}
 		if (rows_decoded)
 			*rows_decoded += strata_run_rows_decoded(run);
