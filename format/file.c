@@ -378,14 +378,7 @@ static int run_at_end(strata_run *r, strata_err *err)
 	if (!r->has_expect || r->has_seeked)
 		return 0;
 	const strata_run_expect *e = &r->expect;
-	/* invariant 6 */
-	if (r->decoded != e->rows)
-		return run_corrupt(r, err, "row count mismatch (the manifest says %llu, the file "
-					   "holds %llu)",
-				   (unsigned long long)e->rows, (unsigned long long)r->decoded);
-	if (e->has_keys && r->decoded > 0 && r->fs->nkeys > 0 &&
-	    strata_key_cmp(r->key.data, r->key.len, e->key_max, e->key_max_len) != 0)
-		return run_corrupt(r, err, "the last key differs from the manifest's key_max");
+	/* invariant 6: the hash first, the most direct diagnosis */
 	if (e->has_hash && e->is_verify_hash && r->be->content_hash) {
 		uint64_t got = 0;
 		int rc = r->be->content_hash(r->state, &got, err);
@@ -400,6 +393,13 @@ static int run_at_end(strata_run *r, strata_err *err)
 			r->is_verified = true;
 		}
 	}
+	if (r->decoded != e->rows)
+		return run_corrupt(r, err, "row count mismatch (the manifest says %llu, the file "
+					   "holds %llu)",
+				   (unsigned long long)e->rows, (unsigned long long)r->decoded);
+	if (e->has_keys && r->decoded > 0 && r->fs->nkeys > 0 &&
+	    strata_key_cmp(r->key.data, r->key.len, e->key_max, e->key_max_len) != 0)
+		return run_corrupt(r, err, "the last key differs from the manifest's key_max");
 	return 0;
 }
 
