@@ -33,7 +33,13 @@
  *   2. a block's count, size and (inflated) length are bounded
  *      (AVRO_MAX_BLOCK_BYTES), and its trailing sync must equal the header's;
  *   3. the record count of a block is honoured exactly: leftover bytes or a
- *      short block are corruption.
+ *      short block are corruption;
+ *   4. when the caller will verify the content hash (want_hash), every byte
+ *      from the first to the last passes through one XXH3-64 in file order
+ *      as the blocks are loaded (format.h, "Content hash").
+ *
+ * The writer's content hash is XXH3-64 of every byte the stdio cookie
+ * appends to the wfile.
  *
  * Thread safety: one handle per thread.
  */
@@ -472,7 +478,9 @@ typedef struct avro_r {
 	size_t buf_cap, buf_len, buf_off;
 	uint64_t left;         /* records left in the current block */
 	char *path;
-	XXH3_state_t *hash;    /* content hash of the bytes consumed so far */
+	XXH3_state_t *hash;    /* content hash of the bytes consumed so far
+				  (NULL: not wanted) */
+	uint64_t header_len;
 } avro_r;
 
 /* ---- primitive decoding (invariant 1) -------------------------------------------- */
@@ -677,10 +685,7 @@ static int avro_r_open(const char *path, const strata_schema *file_schema, void 
 	rc = read_header(r, &hdr, &sj, &sl, err);
 	if (rc)
 		goto fail;
-	/* the content hash streams over the header, then every block as it is
-	 * loaded: blocks are read back to back, so one pass covers the file */
-	r->hash = strata_xxh3_new();
-	XXH3_64bits_update(r->hash, hdr, (size_t)r->pos);
+	r->header_len = r->pos;
 	uint64_t eh = 0, hh = strata_hash64(sj, sl);
 	if (file_schema) {
 		eh = schema_identity(file_schema);
@@ -797,8 +802,10 @@ static int load_block(avro_r *r, strata_err *err)
 	rc = strata_rfile_read(r->rf, r->raw, need, data_off, err);
 	if (rc)
 		return rc;
-	XXH3_64bits_update(r->hash, head, c.off);
-	XXH3_64bits_update(r->hash, r->raw, need);
+	if (r->hash) {
+		XXH3_64bits_update(r->hash, head, c.off);
+		XXH3_64bits_update(r->hash, r->raw, need);
+	}
 	if (memcmp(r->raw + bytes, r->sync, 16) != 0)
 		return bad(r, err, "block sync marker does not match the header");
 	if (r->is_deflate) {
@@ -904,10 +911,30 @@ static int avro_r_next(void *state, strata_row *row, strata_err *err)
 
 /* The reader consumed the file from its first byte to its last, in order
  * (load_block returns 0 only at r->pos == r->size). */
+/* The content hash streams over the header, then every block as it is
+ * loaded: blocks are read back to back, so one pass covers the file.  The
+ * header was read at open: it is read again here (at most 1 MiB, usually
+ * a few hundred bytes) so that reads that do not verify pay nothing. */
+static void avro_r_want_hash(void *state)
+{
+	avro_r *r = state;
+	if (r->hash || r->pos != r->header_len)
+		return; /* already, or blocks were read: content_hash says 0 */
+	r->hash = strata_xxh3_new();
+	uint8_t *h = strata_malloc(r->header_len ? (size_t)r->header_len : 1);
+	if (strata_rfile_read(r->rf, h, (size_t)r->header_len, 0, NULL) == 0) {
+		XXH3_64bits_update(r->hash, h, (size_t)r->header_len);
+	} else {
+		XXH3_freeState(r->hash);
+		r->hash = NULL;
+	}
+	free(h);
+}
+
 static int avro_r_content_hash(void *state, uint64_t *out, strata_err *err)
 {
 	avro_r *r = state;
-	if (r->pos != r->size)
+	if (!r->hash || r->pos != r->size)
 		return 0;
 	*out = XXH3_64bits_digest(r->hash);
 	return 1;
@@ -988,6 +1015,7 @@ const strata_fr_backend strata_avro_reader = {
 	.has_seq = avro_r_has_seq,
 	.describe = avro_r_describe,
 	.content_hash = avro_r_content_hash,
+	.want_hash = avro_r_want_hash,
 	.hash_file = avro_r_hash_file,
 	.close = avro_r_close,
 };

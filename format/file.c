@@ -304,6 +304,8 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	if (opts->expect) {
 		r->expect = *opts->expect;
 		r->has_expect = true;
+		if (r->expect.has_hash && r->expect.is_verify_hash)
+			be->want_hash(state);
 	}
 	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
 	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));

@@ -73,6 +73,9 @@ typedef struct strata_fr_backend {
 	 * any part not decoded.  Returns 1 with *out set, 0 if the file was not
 	 * read in a way that allows it (seeked), or < 0. */
 	int (*content_hash)(void *state, uint64_t *out, strata_err *err);
+	/* Start streaming the content hash (called right after open, only when
+	 * the caller will verify it: reads that will not pay nothing). */
+	void (*want_hash)(void *state);
 	/* The content hash with one read pass over the file (no decoding). */
 	int (*hash_file)(const char *path, uint64_t *out, strata_err *err);
 	void (*close)(void *state);

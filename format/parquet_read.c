@@ -42,7 +42,8 @@
  *   5. a page whose header carries a crc is checked against it (CRC-32 of
  *      its bytes as stored after the header) before anything is decoded:
  *      point lookups, which read single pages, get page-level protection;
- *   6. each column chunk read from its first byte to its last in order is
+ *   6. when the caller will verify the content hash (want_hash), each
+ *      column chunk read from its first byte to its last in order is
  *      streamed through its own XXH3-64 as its pages arrive; content_hash()
  *      combines those with a raw read of whatever was not decoded (other
  *      columns, page indexes, footer) into the file's content hash
@@ -1541,9 +1542,6 @@ static int pr_open(const char *path, const strata_schema *file_schema, void **st
 	col_setup(r, &r->cols[r->ncols + 1], r->op_leaf, STRATA_T_INT);
 	r->oi = strata_calloc(ncols_total(r), sizeof(pq_offset_index *));
 	r->oi_loaded = strata_calloc(ncols_total(r), sizeof(bool));
-	size_t nchunks = (size_t)r->fm.nrow_groups * r->nleaves;
-	r->chunk_hash = strata_calloc(nchunks + 1, sizeof(uint64_t));
-	r->is_chunk_hashed = strata_calloc(nchunks + 1, sizeof(bool));
 	*state = r;
 	return 0;
 fail:
@@ -1714,6 +1712,18 @@ out:
 	XXH3_freeState(one);
 	free(segs);
 	return rc;
+}
+
+/* Hash chunks as they stream (from the next row group opened: a chunk
+ * already begun is not whole and is read raw at the end). */
+static void pr_want_hash(void *state)
+{
+	pr *r = state;
+	if (r->chunk_hash)
+		return;
+	size_t nchunks = (size_t)r->fm.nrow_groups * r->nleaves;
+	r->chunk_hash = strata_calloc(nchunks + 1, sizeof(uint64_t));
+	r->is_chunk_hashed = strata_calloc(nchunks + 1, sizeof(bool));
 }
 
 static int pr_content_hash(void *state, uint64_t *out, strata_err *err)
@@ -2293,6 +2303,7 @@ static int pr_describe(const char *path, FILE *out, strata_err *err)
 
 const strata_fr_backend strata_parquet_reader = {
 	.content_hash = pr_content_hash,
+	.want_hash = pr_want_hash,
 	.hash_file = pr_hash_file,
 	.name = "parquet",
 	.open = pr_open,
