@@ -23,8 +23,9 @@
  *   flip loop      STRATA_FLIP_ITERS (default 40) random byte flips (seed
  *                  STRATA_FLIP_SEED) in Avro and Parquet files: every scan
  *                  and get returns exactly the model's rows or fails with
- *                  STRATA_ECORRUPT naming the file; no crash; nothing
- *                  deleted.  `make flip-long` runs it longer.
+ *                  STRATA_ECORRUPT naming the file; a major compaction of
+ *                  the bucket stops with nothing committed; no crash;
+ *                  nothing deleted.  `make flip-long` runs it longer.
  *   stratad        a job meeting a missing live file flags its bucket
  *                  corrupt; `admin --text status` and `--text plan` show it.
  */
@@ -667,7 +668,7 @@ static void test_flip_loop(void)
 	jf_tmpl t;
 	jf_tmpl_save(&f, &t);
 	int nfiles = count_all(f.dir);
-	long detected = 0, harmless = 0, gets = 0, get_fail = 0;
+	long detected = 0, harmless = 0, gets = 0, get_fail = 0, jobs_failed = 0;
 	long by_fmt[2] = {0, 0};
 	for (long it = 0; it < iters; it++) {
 		jf_tmpl_restore(&f, &t);
@@ -729,15 +730,28 @@ static void test_flip_loop(void)
 			}
 			free(v);
 		}
+		/* a major compaction reads every live file of the bucket whole:
+		 * it stops on the damage, commits nothing, leaves nothing */
+		uint64_t ver = jf_version(&f);
+		strata_job_result res;
+		rc = jf_job(&f, bk, JF_MAJOR, NULL, NULL, &res, &e);
+		if (rc != STRATA_ECORRUPT || !strstr(e.msg, base_of(path)))
+			fprintf(stderr, "\n  iteration %ld job: %d %s ", it, rc, e.msg);
+		CU_ASSERT_EQUAL(rc, STRATA_ECORRUPT);
+		CU_ASSERT_EQUAL(jf_version(&f), ver);
+		char why[256];
+		CU_ASSERT_EQUAL(jf_disk_check(&f, bk, why, sizeof(why)), 0);
+		jobs_failed += rc == STRATA_ECORRUPT;
 		/* nothing deleted */
 		CU_ASSERT_EQUAL(count_all(f.dir), nfiles);
 		strata_arena_free(a);
 	}
 	fprintf(stderr, "\n  flip loop: %ld flips (%ld Avro, %ld Parquet), seed %llu: %ld scans "
 			"failed naming the file, %ld read exactly the model (flip in bytes not "
-			"read); %ld gets, %ld failed naming the file ",
+			"read); %ld gets, %ld failed naming the file; %ld major compactions stopped, "
+			"nothing committed ",
 		iters, by_fmt[0], by_fmt[1], (unsigned long long)env_long("STRATA_FLIP_SEED", 11),
-		detected, harmless, gets, get_fail);
+		detected, harmless, gets, get_fail, jobs_failed);
 	for (int pk = 0; pk < 400; pk++)
 		free(want_get[pk]);
 	free(want);
