@@ -410,8 +410,8 @@ static uint64_t avro_w_bytes(void *state)
 	return strata_wfile_offset(w->wf);
 }
 
-static int avro_w_finish(void *state, const strata_file_stats *stats,
-			 uint64_t *file_bytes, uint64_t *content_hash, strata_err *err)
+static int avro_w_finish(void *state, const strata_file_stats *stats, strata_fw_done *done,
+			 strata_err *err)
 {
 	avro_w *w = state;
 	int rc = avro_file_writer_close(w->writer);
@@ -435,8 +435,8 @@ static int avro_w_finish(void *state, const strata_file_stats *stats,
 		avro_w_free(w, false);
 		return rc;
 	}
-	*file_bytes = strata_wfile_offset(w->wf);
-	*content_hash = XXH3_64bits_digest(w->hash);
+	done->file_bytes = strata_wfile_offset(w->wf);
+	done->content_hash = XXH3_64bits_digest(w->hash);
 	rc = strata_wfile_commit(w->wf, err);
 	w->wf = NULL;
 	avro_w_free(w, true);

@@ -17,7 +17,8 @@
  *      columns the file lacks read as null, others are not decoded.
  *   5. (writer) the content hash in the stats is the backend's, computed
  *      from the bytes as they were written, never from a read-back;
- *   6. (reader) with an expectation from the manifest, every key lies in the
+ *   6. (reader) with an expectation from the manifest, a columnar file's
+ *      footer matches its hash before a record is read, every key lies in the
  *      entry's [key_min, key_max], and a whole read (from the start, no
  *      seek, to the end) has the entry's row count, first and last key and
  *      content hash — or fails with STRATA_ECORRUPT naming the file, so a
@@ -181,14 +182,16 @@ int strata_fwriter_finish(strata_fwriter *w, strata_file_stats *stats, strata_er
 		strata_buf_reset(&w->st.key_max);
 		strata_buf_append(&w->st.key_max, w->key_prev.data, w->key_prev.len);
 	}
-	uint64_t bytes = 0, hash = 0;
-	int rc = w->be->finish(w->state, &w->st, &bytes, &hash, err);
+	strata_fw_done done = {0};
+	int rc = w->be->finish(w->state, &w->st, &done, err);
 	w->state = NULL;
 	if (rc == 0) {
-		w->st.bytes = bytes;
+		w->st.bytes = done.file_bytes;
 		/* invariant 5 */
-		w->st.content_hash = hash;
+		w->st.content_hash = done.content_hash;
 		w->st.has_content_hash = true;
+		w->st.footer_hash = done.footer_hash;
+		w->st.has_footer_hash = done.has_footer_hash;
 		*stats = w->st;
 		memset(&w->st, 0, sizeof(w->st)); /* ownership moved to stats */
 	}
@@ -306,6 +309,14 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 		r->has_expect = true;
 		if (r->expect.has_hash && r->expect.is_verify_hash)
 			be->want_hash(state);
+		/* invariant 6: the footer before anything trusts it */
+		if (r->expect.has_footer_hash && be->check_footer) {
+			rc = be->check_footer(state, r->expect.footer_hash, err);
+			if (rc) {
+				strata_run_close(r);
+				return rc;
+			}
+		}
 	}
 	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
 	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));

@@ -211,6 +211,11 @@ typedef struct strata_file_stats {
 	 * the bytes as the writer wrote them: no read pass. */
 	uint64_t content_hash;
 	bool has_content_hash;
+	/* Columnar files: XXH3-64 of the footer (FileMetaData) bytes, which
+	 * every read, point lookups too, checks before trusting the footer's
+	 * statistics and offsets. */
+	uint64_t footer_hash;
+	bool has_footer_hash;
 } strata_file_stats;
 
 void strata_file_stats_init(strata_file_stats *st);
@@ -322,6 +327,8 @@ typedef struct strata_run_opts {
 
 /* The manifest's word on a file, checked by the reader (any difference is
  * STRATA_ECORRUPT naming the file and the reason):
+ *   - a columnar file's footer has the footer hash (when has_footer_hash),
+ *     checked at open, before its statistics and offsets are used;
  *   - every record's key lies in [key_min, key_max] (when has_keys);
  *   - a read that reaches the end without a seek (a whole read) saw
  *     exactly `rows` records, the first at key_min and the last at
@@ -337,6 +344,10 @@ typedef struct strata_run_expect {
 	size_t key_min_len, key_max_len;
 	bool has_hash;
 	uint64_t hash;
+	/* A columnar file's footer hash, checked at open by every read (a
+	 * mismatch: "footer checksum mismatch"). */
+	bool has_footer_hash;
+	uint64_t footer_hash;
 	/* Compare the content hash at the end of a whole read.  A Parquet
 	 * reader that decoded only some columns then reads the others' chunks
 	 * (raw, not decoded) to finish the hash. */

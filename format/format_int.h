@@ -30,6 +30,14 @@ static inline XXH3_state_t *strata_xxh3_new(void)
 	return s;
 }
 
+/* What a finished file is: its size and hashes (format.h). */
+typedef struct strata_fw_done {
+	uint64_t file_bytes;
+	uint64_t content_hash;
+	bool has_footer_hash;
+	uint64_t footer_hash;
+} strata_fw_done;
+
 typedef struct strata_fw_backend {
 	const char *name;
 	/* Begin writing path (via strata_wfile).  schema lent for the lifetime. */
@@ -40,9 +48,9 @@ typedef struct strata_fw_backend {
 	/* Estimated file bytes so far. */
 	uint64_t (*bytes)(void *state);
 	/* Write footers (stats carries rows, seq and key ranges for metadata),
-	 * make durable, free state.  Sets *file_bytes.  Frees on failure too. */
-	int (*finish)(void *state, const strata_file_stats *stats,
-		      uint64_t *file_bytes, uint64_t *content_hash, strata_err *err);
+	 * make durable, free state.  Fills *done.  Frees on failure too. */
+	int (*finish)(void *state, const strata_file_stats *stats, struct strata_fw_done *done,
+		      strata_err *err);
 	void (*abort)(void *state);
 } strata_fw_backend;
 
@@ -73,6 +81,8 @@ typedef struct strata_fr_backend {
 	 * any part not decoded.  Returns 1 with *out set, 0 if the file was not
 	 * read in a way that allows it (seeked), or < 0. */
 	int (*content_hash)(void *state, uint64_t *out, strata_err *err);
+	/* Optional: check the footer against its hash (right after open). */
+	int (*check_footer)(void *state, uint64_t want, strata_err *err);
 	/* Start streaming the content hash (called right after open, only when
 	 * the caller will verify it: reads that will not pay nothing). */
 	void (*want_hash)(void *state);
@@ -92,6 +102,11 @@ extern const strata_fr_backend strata_parquet_reader;
 #define STRATA_META_KEY_COLUMNS "strata.key_columns" /* "a,b" */
 #define STRATA_META_SEQ_MIN "strata.seq_min"
 #define STRATA_META_SEQ_MAX "strata.seq_max"
+/* Columnar files: XXH3-64 of every column index and offset index blob, as
+ * 16 lowercase hex digits each, row group by row group, column by column,
+ * column index then offset index (16 zeros where a chunk has no column
+ * index).  Trusted once the footer matches its hash. */
+#define STRATA_META_INDEX_HASHES "strata.index_hashes"
 
 /* Names of the hidden columns as stored in files. */
 #define STRATA_COL_SEQ "_seq"

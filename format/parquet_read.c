@@ -47,7 +47,10 @@
  *      streamed through its own XXH3-64 as its pages arrive; content_hash()
  *      combines those with a raw read of whatever was not decoded (other
  *      columns, page indexes, footer) into the file's content hash
- *      (format.h) — a whole read verifies without reading a page twice.
+ *      (format.h) — a whole read verifies without reading a page twice;
+ *   7. with the manifest's footer hash (check_footer, right after open),
+ *      the footer's statistics and offsets are trusted only once its bytes
+ *      match: point lookups prune row groups with them.
  *
  * One thread per reader.
  */
@@ -130,6 +133,7 @@ typedef struct pr {
 	uint64_t size;
 	strata_arena *meta_arena;
 	uint8_t *footer;
+	size_t footer_len;
 	pq_file_meta fm;
 	uint32_t nleaves;
 	const pq_schema_elem **leaves;
@@ -201,6 +205,7 @@ static int read_footer(pr *r, strata_err *err)
 		return CORRUPT(r, "\"%s\": footer length %u does not fit in a %llu-byte file",
 			       r->path, flen, (unsigned long long)r->size);
 	r->footer = strata_malloc(flen);
+	r->footer_len = flen;
 	rc = strata_rfile_read(r->rf, r->footer, flen, r->size - 8 - flen, err);
 	if (rc)
 		return rc;
@@ -527,6 +532,38 @@ static int check_row_groups(pr *r, strata_err *err)
 	if (total != m->num_rows)
 		return CORRUPT(r, "\"%s\": row groups hold %lld rows, the footer says %lld", r->path,
 			       (long long)total, (long long)m->num_rows);
+	return 0;
+}
+
+/* ---- page index checksums (invariant 7) ---------------------------------------- */
+
+/* Check a column index (kind 0) or offset index (kind 1) blob of leaf in
+ * row group g against the footer's strata.index_hashes, when it has them
+ * (files of older strata versions and foreign files do not). */
+static int index_check(pr *r, uint32_t g, int leaf, int kind, const uint8_t *buf, size_t n,
+		       strata_err *err)
+{
+	const pq_kv *kv = find_kv(&r->fm, STRATA_META_INDEX_HASHES);
+	size_t want = (size_t)r->fm.nrow_groups * r->nleaves * 32;
+	if (!kv || kv->value.len != want || leaf < 0)
+		return 0;
+	const uint8_t *p = kv->value.p + ((size_t)g * r->nleaves + (size_t)leaf) * 32 +
+			   (size_t)kind * 16;
+	uint64_t h = 0;
+	for (int i = 0; i < 16; i++) {
+		int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0' :
+			p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10 : -1;
+		if (d < 0)
+			return CORRUPT(r, "\"%s\": damaged %s in the footer", r->path,
+				       STRATA_META_INDEX_HASHES);
+		h = h << 4 | (uint64_t)d;
+	}
+	uint64_t got = XXH3_64bits(buf, n);
+	if (got != h)
+		return CORRUPT(r, "\"%s\": %s index of column \"%s\" in row group %u: checksum "
+				  "mismatch (expected %016llx, got %016llx)",
+			       r->path, kind ? "offset" : "column", r->leaves[leaf]->name, g,
+			       (unsigned long long)h, (unsigned long long)got);
 	return 0;
 }
 
@@ -1314,6 +1351,8 @@ static int offset_index_get(pr *r, uint32_t g, uint32_t i, pq_offset_index **out
 	uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->offset_index_length);
 	int rc = strata_rfile_read(r->rf, buf, (size_t)cc->offset_index_length,
 				   (uint64_t)cc->offset_index_offset, err);
+	if (rc == 0)
+		rc = index_check(r, g, c->leaf, 1, buf, (size_t)cc->offset_index_length, err);
 	if (rc)
 		return rc;
 	pq_offset_index *oi = strata_arena_alloc(r->seek_arena, sizeof(*oi));
@@ -1726,6 +1765,19 @@ static void pr_want_hash(void *state)
 	r->is_chunk_hashed = strata_calloc(nchunks + 1, sizeof(bool));
 }
 
+/* invariant 7: the footer is what the manifest recorded */
+static int pr_check_footer(void *state, uint64_t want, strata_err *err)
+{
+	pr *r = state;
+	uint64_t got = XXH3_64bits(r->footer, r->footer_len);
+	if (got != want)
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "file \"%s\": footer checksum mismatch (expected %016llx, got "
+				      "%016llx)",
+				      r->path, (unsigned long long)want, (unsigned long long)got);
+	return 0;
+}
+
 static int pr_content_hash(void *state, uint64_t *out, strata_err *err)
 {
 	pr *r = state;
@@ -1974,6 +2026,9 @@ static int pr_seek(void *state, const uint8_t *key, size_t len, strata_err *err)
 			uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->column_index_length);
 			rc = strata_rfile_read(r->rf, buf, (size_t)cc->column_index_length,
 					       (uint64_t)cc->column_index_offset, err);
+			if (rc == 0)
+				rc = index_check(r, start, (int)leaf, 0, buf,
+						 (size_t)cc->column_index_length, err);
 			if (rc)
 				goto out;
 			pq_column_index ci;
@@ -2304,6 +2359,7 @@ static int pr_describe(const char *path, FILE *out, strata_err *err)
 const strata_fr_backend strata_parquet_reader = {
 	.content_hash = pr_content_hash,
 	.want_hash = pr_want_hash,
+	.check_footer = pr_check_footer,
 	.hash_file = pr_hash_file,
 	.name = "parquet",
 	.open = pr_open,

@@ -77,7 +77,10 @@
  *      to the wfile, a segment ending at each column chunk's first byte and
  *      past the last chunk — no read-back;
  *   6. every page header (data and dictionary) carries the standard crc
- *      field: CRC-32 (zlib's) of the page's bytes as stored after the header.
+ *      field: CRC-32 (zlib's) of the page's bytes as stored after the header;
+ *   7. the footer's XXH3-64 goes to the manifest entry (format.h), and the
+ *      footer holds the XXH3-64 of every page index blob, so a point lookup
+ *      can trust the statistics and offsets it prunes and jumps with.
  *
  * One thread per writer.
  */
@@ -1894,13 +1897,14 @@ static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
 	}
 }
 
-static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file_bytes,
-		     uint64_t *content_hash, strata_err *err)
+static int pw_finish(void *state, const strata_file_stats *stats, strata_fw_done *done,
+		     strata_err *err)
 {
 	pw *w = state;
 	int rc = 0;
 	strata_buf footer = {0};
 	char *schema_json = NULL;
+	char *index_hex = NULL;
 	if (w->is_poisoned) {
 		rc = strata_err_set(err, STRATA_EPOISONED,
 				    "\"%s\" is unusable after an earlier failure: %s", w->path,
@@ -1912,8 +1916,12 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 		goto out;
 	if (w->nrgs > 0)
 		seg_break(w); /* invariant 5: the tail follows the last chunk */
-	/* page indexes: all column indexes, then all offset indexes */
+	/* page indexes: all column indexes, then all offset indexes; each
+	 * blob's hash goes to the footer (invariant 7) */
 	strata_buf *b = &w->tmp;
+	size_t nblobs = (size_t)w->nrgs * w->nleaf * 2;
+	index_hex = strata_calloc(nblobs * 16 + 1, 1);
+	memset(index_hex, '0', nblobs * 16);
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t g = 0; g < w->nrgs; g++) {
 			for (uint32_t i = 0; i < w->nleaf; i++) {
@@ -1930,6 +1938,11 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 				rc = wf_write(w, b->data, b->len, err);
 				if (rc)
 					goto out;
+				char hx[17];
+				snprintf(hx, sizeof(hx), "%016llx",
+					 (unsigned long long)XXH3_64bits(b->data, b->len));
+				memcpy(index_hex + (((size_t)g * w->nleaf + i) * 2 + (size_t)pass) * 16,
+				       hx, 16);
 				if (pass == 0) {
 					cc->has_column_index = true;
 					cc->column_index_offset = (int64_t)off;
@@ -1969,14 +1982,16 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 	strata_buf keys = {0};
 	for (uint32_t k = 0; k < s->nkeys; k++)
 		strata_buf_printf(&keys, "%s%s", k ? "," : "", s->cols[s->key_cols[k]].name);
-	pq_kv kv[5] = {
+	pq_kv kv[6] = {
 		{STRATA_META_SCHEMA, true, {(const uint8_t *)schema_json, (uint32_t)strlen(schema_json)}},
 		{STRATA_META_SCHEMA_VERSION, true, {(const uint8_t *)version, (uint32_t)strlen(version)}},
 		{STRATA_META_KEY_COLUMNS, true, {keys.data, (uint32_t)keys.len}},
 		{STRATA_META_SEQ_MIN, true, {(const uint8_t *)seq_min, (uint32_t)strlen(seq_min)}},
 		{STRATA_META_SEQ_MAX, true, {(const uint8_t *)seq_max, (uint32_t)strlen(seq_max)}},
+		{STRATA_META_INDEX_HASHES, true,
+		 {(const uint8_t *)index_hex, (uint32_t)strlen(index_hex)}},
 	};
-	m.nkv = 5;
+	m.nkv = 6;
 	m.kv = kv;
 	m.created_by = PW_CREATED_BY;
 	m.ncolumn_orders = w->nleaf;
@@ -1985,6 +2000,8 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 		m.column_orders[i] = 1; /* TYPE_ORDER */
 	pq_file_meta_write(&footer, &m);
 	strata_buf_free(&keys);
+	done->footer_hash = XXH3_64bits(footer.data, footer.len); /* invariant 7 */
+	done->has_footer_hash = true;
 	uint32_t flen = (uint32_t)footer.len;
 	strata_buf_append(&footer, &flen, 4);
 	strata_buf_append(&footer, "PAR1", 4);
@@ -1992,12 +2009,13 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 	if (rc)
 		goto out;
 	seg_break(w);
-	*file_bytes = strata_wfile_offset(w->wf);
-	*content_hash = XXH3_64bits(w->seg_hashes.data, w->seg_hashes.len);
+	done->file_bytes = strata_wfile_offset(w->wf);
+	done->content_hash = XXH3_64bits(w->seg_hashes.data, w->seg_hashes.len);
 	rc = strata_wfile_commit(w->wf, err);
 	w->wf = NULL; /* commit frees the handle, on failure too */
 out:
 	free(schema_json);
+	free(index_hex);
 	strata_buf_free(&footer);
 	pw_free(w);
 	return rc;

@@ -240,6 +240,8 @@ static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t par
 	memcpy(e->sketch, nf->stats->sketch, STRATA_SKETCH_REGS);
 	e->has_content_hash = nf->stats->has_content_hash;
 	e->content_hash = nf->stats->content_hash;
+	e->has_footer_hash = nf->stats->has_footer_hash;
+	e->footer_hash = nf->stats->footer_hash;
 	e->is_compact = nf->stats->rows > 0 && nf->stats->keys == nf->stats->rows &&
 			nf->stats->tombstones == 0;
 }

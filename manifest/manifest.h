@@ -87,6 +87,8 @@ typedef struct strata_file_entry {
 	bool has_content_hash;     /* false: written before content hashes
 				      (not known, not checked) */
 	uint64_t content_hash;     /* format.h "Content hash" */
+	bool has_footer_hash;      /* columnar files */
+	uint64_t footer_hash;
 } strata_file_entry;
 
 /* What a reader checks a data file against (format.h strata_run_expect):
@@ -104,6 +106,8 @@ static inline void strata_file_expect(const strata_file_entry *f, bool is_verify
 		.key_max_len = f->key_max_len,
 		.has_hash = f->has_content_hash,
 		.hash = f->content_hash,
+		.has_footer_hash = f->has_footer_hash,
+		.footer_hash = f->footer_hash,
 		.is_verify_hash = is_verify_hash,
 	};
 }
