@@ -99,6 +99,13 @@ static void print_status(json_t *r)
 	printf("warehouse %s (config %s); manifest %s used of a %s map; last scan %.1f ms, %.1f s ago\n",
 	       js(d, "warehouse"), js(d, "config"), used, map, jr(d, "last_scan_ms"),
 	       jr(d, "last_scan_age_s"));
+	json_t *dg = json_object_get(r, "degraded");
+	if (json_is_true(json_object_get(dg, "is_degraded")))
+		printf("DEGRADED: no jobs, no deletions: %s\n", js(dg, "reason"));
+	size_t di;
+	json_t *dt;
+	json_array_foreach(json_object_get(dg, "damaged_tables"), di, dt)
+		printf("DAMAGED table %s: no jobs, no deletions: %s\n", js(dt, "table"), js(dt, "finding"));
 	size_t i;
 	json_t *t;
 	json_array_foreach(json_object_get(r, "tables"), i, t)
@@ -356,6 +363,17 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (i >= argc)
 		return cli_usage(cmd, "give a COMMAND (try `strata admin help`)");
+	/* a job id is a whole number from 1: "-1" would reach stratad as a word
+	 * it once read as job 18446744073709551615 */
+	uint64_t job_id = 0;
+	if (strcmp(argv[i], "cancel") == 0 && i + 1 < argc &&
+	    (!cli_parse_u64(argv[i + 1], &job_id) || job_id == 0)) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "cancel wants a job id, a whole number from 1 (see `strata admin jobs`), got \"%.64s\"",
+			 argv[i + 1]);
+		return cli_usage(cmd, "%s", why);
+	}
 	if (!path || !*path)
 		path = ADMIN_DEFAULT_SOCKET;
 	bool is_json = format == 1 || (format == 0 && !isatty(STDOUT_FILENO));

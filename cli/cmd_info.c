@@ -34,7 +34,7 @@ int cli_cmd_log(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -92,7 +92,7 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;

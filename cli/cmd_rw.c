@@ -4,6 +4,16 @@
  * Output formats of scan: jsonl (one JSON object per row, the default), csv
  * (RFC 4180 with a header line) and table (aligned, for people; it buffers
  * the rows).  Partition columns follow the data columns.
+ *
+ * Invariants:
+ *   1. csv and table print no control character a value holds: every byte
+ *      below 0x20 and 0x7f, the C1 controls (U+0080..U+009F), the bidi
+ *      overrides (U+202A..U+202E, U+2066..U+2069) and bytes that are not
+ *      UTF-8 are shown as visible escapes (text_escape), so a value cannot
+ *      draw a fake row, move the cursor or recolour the terminal.  A
+ *      backslash is doubled, so the escaped text is unambiguous; jsonl, the
+ *      default, stays the exact form.
+ *   2. each csv line is one row (no value spans lines), quoted per RFC 4180.
  */
 #include "cli/cli.h"
 
@@ -15,12 +25,27 @@
 
 /* ---- write ----------------------------------------------------------------------- */
 
+/* --token-time: "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]" (UTC) or Unix seconds
+ * (`date +%s`).  Never relative ("-60"): a retry would move it. */
+static bool token_time_parse(const char *s, int64_t *out_us)
+{
+	uint64_t sec;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		if (!cli_parse_u64(s, &sec) || sec == 0 || sec > 253402300799ull)
+			return false;
+		*out_us = (int64_t)sec * 1000000;
+		return true;
+	}
+	return s[0] != '-' && strata_timestamp_parse(s, out_us) == 0 && *out_us > 0;
+}
+
 int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("write");
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"token", required_argument, NULL, 't'},
+		{"token-time", required_argument, NULL, 'T'},
 		{"expect-version", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
@@ -28,10 +53,21 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	strata_commit_opts co = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:t:e:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:e:T:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
-		case 't': co.token = optarg; break;
+		case 't':
+			if (!*optarg)
+				return cli_usage(cmd, "--token wants a non-empty token (leave the option "
+						      "out for none)");
+			co.token = optarg;
+			break;
+		case 'T':
+			if (!token_time_parse(optarg, &co.token_us))
+				return cli_usage(cmd, "--token-time wants a time (ISO 8601 such as "
+						      "2026-01-02T03:04:05Z, or Unix seconds), got \"%s\"",
+						 optarg);
+			break;
 		case 'e':
 			if (!cli_parse_u64(optarg, &co.expect_version) || co.expect_version == 0)
 				return cli_usage(cmd, "--expect-version wants a version number");
@@ -42,6 +78,13 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
+	if (co.token && !co.token_us)
+		return cli_usage(cmd, "--token needs --token-time: when this batch was first "
+				      "attempted, the same on every retry, so that a retry older than "
+				      "the table's token horizon is refused instead of committed twice "
+				      "(docs/CLI.md, \"Idempotent writes\")");
+	if (co.token_us && !co.token)
+		return cli_usage(cmd, "--token-time goes with --token");
 	const char *name = argv[optind];
 	FILE *in = stdin;
 	if (file && strcmp(file, "-") != 0) {
@@ -78,15 +121,10 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 			p++;
 		if (!*p)
 			continue;
-		json_error_t jerr;
-		json_t *obj = json_loadb(line, (size_t)len, 0, &jerr);
-		if (!obj) {
-			fprintf(stderr, "strata: %s line %llu: malformed JSON at column %d: %s\n",
-				file ? file : "stdin", (unsigned long long)lineno, jerr.column, jerr.text);
-			rc = CLI_ERROR;
-			goto out;
-		}
-		int prc = strata_txn_put_json(t, obj, &err);
+		json_t *obj;
+		int prc = strata_json_parse(line, (size_t)len, &obj, &err);
+		if (prc == 0)
+			prc = strata_txn_put_json(t, obj, &err);
 		json_decref(obj);
 		if (prc) {
 			fprintf(stderr, "strata: %s line %llu: %s\n", file ? file : "stdin",
@@ -142,23 +180,90 @@ typedef struct out_ctx {
 	size_t ncols;
 } out_ctx;
 
-static void csv_cell(strata_buf *b, const uint8_t *p, size_t n)
+/* Length of the well-formed UTF-8 sequence at p[0..n) (2 to 4), its code
+ * point in *cp; 0 if it is not one (overlong, surrogate, > U+10FFFF, cut). */
+static size_t utf8_seq(const uint8_t *p, size_t n, uint32_t *cp)
 {
+	size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+	if (len == 0 || p[0] > 0xf4 || len > n)
+		return 0;
+	uint32_t c = p[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* invariant 1: append p[0..n) with every control byte, C1 control, bidi
+ * override and non-UTF-8 byte as a visible escape (\n \r \t \\ \xNN
+ * \uNNNN). */
+static void text_escape(strata_buf *b, const uint8_t *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n;) {
+		uint8_t c = p[i];
+		if (c >= 0x20 && c < 0x7f) {
+			if (c == '\\')
+				strata_buf_putc(b, '\\');
+			strata_buf_putc(b, c);
+			i++;
+			continue;
+		}
+		if (c == '\n' || c == '\r' || c == '\t') {
+			char e[2] = {'\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't'};
+			strata_buf_append(b, e, 2);
+			i++;
+			continue;
+		}
+		uint32_t cp = 0;
+		size_t len = c >= 0x80 ? utf8_seq(p + i, n - i, &cp) : 0;
+		if (len == 0) { /* C0 control, DEL, or a byte that is not UTF-8 */
+			char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+			strata_buf_append(b, e, 4);
+			i++;
+		} else if (cp <= 0x9f || (cp >= 0x202a && cp <= 0x202e) ||
+			   (cp >= 0x2066 && cp <= 0x2069)) {
+			strata_buf_printf(b, "\\u%04x", (unsigned)cp);
+			i += len;
+		} else {
+			strata_buf_append(b, p + i, len);
+			i += len;
+		}
+	}
+}
+
+/* invariant 2: the escaped text, quoted when it holds a comma, a quote or
+ * a leading or trailing space. */
+static void csv_cell(strata_buf *b, const uint8_t *raw, size_t rawn)
+{
+	strata_buf esc = {0};
+	text_escape(&esc, raw, rawn);
+	const uint8_t *p = esc.data;
+	size_t n = esc.len;
 	bool quote = false;
 	for (size_t i = 0; i < n; i++)
-		if (p[i] == ',' || p[i] == '"' || p[i] == '\n' || p[i] == '\r')
+		if (p[i] == ',' || p[i] == '"')
 			quote = true;
+	if (n && (p[0] == ' ' || p[n - 1] == ' '))
+		quote = true;
 	if (!quote) {
 		strata_buf_append(b, p, n);
-		return;
+	} else {
+		strata_buf_putc(b, '"');
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] == '"')
+				strata_buf_putc(b, '"');
+			strata_buf_putc(b, p[i]);
+		}
+		strata_buf_putc(b, '"');
 	}
-	strata_buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '"')
-			strata_buf_putc(b, '"');
-		strata_buf_putc(b, p[i]);
-	}
-	strata_buf_putc(b, '"');
+	strata_buf_free(&esc);
 }
 
 static void out_push_cell(out_ctx *o, const char *s, size_t n)
@@ -171,6 +276,15 @@ static void out_push_cell(out_ctx *o, const char *s, size_t n)
 	memcpy(c, s, n);
 	c[n] = '\0';
 	o->cells[o->ncells++] = c;
+}
+
+/* A table cell: the escaped text (invariant 1). */
+static void out_push_escaped(out_ctx *o, const uint8_t *p, size_t n)
+{
+	strata_buf esc = {0};
+	text_escape(&esc, p, n);
+	out_push_cell(o, esc.len ? (const char *)esc.data : "", esc.len);
+	strata_buf_free(&esc);
 }
 
 static void out_header(out_ctx *o)
@@ -186,9 +300,9 @@ static void out_header(out_ctx *o)
 		if (o->fmt == OUT_CSV) {
 			if (i)
 				strata_buf_putc(&o->line, ',');
-			strata_buf_append(&o->line, name, strlen(name));
+			csv_cell(&o->line, (const uint8_t *)name, strlen(name));
 		} else {
-			out_push_cell(o, name, strlen(name));
+			out_push_escaped(o, (const uint8_t *)name, strlen(name));
 		}
 	}
 	if (o->fmt == OUT_CSV) {
@@ -236,7 +350,7 @@ static void out_row(out_ctx *o, const strata_row *row, const char *const *pv)
 				strata_buf_putc(b, ',');
 			csv_cell(b, cell.data, cell.len);
 		} else {
-			out_push_cell(o, (const char *)cell.data, cell.len);
+			out_push_escaped(o, cell.data, cell.len);
 		}
 	}
 	strata_buf_free(&cell);
@@ -342,7 +456,7 @@ int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -398,7 +512,7 @@ int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv)
 	    !cli_parse_u64(argv[optind + 2], &v2))
 		return cli_usage(cmd, "expected NAME --between V1 V2");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -451,14 +565,17 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc - 1 || !key)
 		return cli_usage(cmd, "expected NAME --key JSON");
-	json_error_t jerr;
-	json_t *k = json_loads(key, 0, &jerr);
-	if (!k || !json_is_object(k)) {
+	json_t *k;
+	strata_err kerr;
+	strata_err_clear(&kerr);
+	if (strata_json_parse(key, strlen(key), &k, &kerr) != 0)
+		return cli_usage(cmd, "--key must be a JSON object (%s)", kerr.msg);
+	if (!json_is_object(k)) {
 		json_decref(k);
-		return cli_usage(cmd, "--key must be a JSON object (%s)", k ? "not an object" : jerr.text);
+		return cli_usage(cmd, "--key must be a JSON object (not an object)");
 	}
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc) {
 		json_decref(k);
 		return rc;

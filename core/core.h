@@ -50,7 +50,9 @@ enum {
 	STRATA_ECANCELED = -10011,    /* cancelled at a block boundary */
 	STRATA_EMANIFEST = -10012,    /* other LMDB failure */
 	STRATA_ELIMIT = -10013,       /* a size limit was exceeded */
-	STRATA_ELAST = -10014
+	STRATA_EUNCERTAIN = -10014,   /* a commit failed inside: it may have
+					 happened (retry with the token) */
+	STRATA_ELAST = -10015
 };
 
 #define STRATA_ERR_MSG_MAX 512
@@ -76,6 +78,43 @@ int strata_err_wrap(strata_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 void strata_err_clear(strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Executable invariants                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* STRATA_ASSERT(cond, fmt, ...): an invariant the code cites ("invariant 2
+ * of merge/iter.c"), checked.  When cond is false it writes
+ *   strata: assertion failed: COND (FILE:LINE, FUNC): MESSAGE
+ * to stderr and to the log, then abort()s: a broken invariant is a bug, and
+ * carrying on would act on wrong state (write misordered files, lower a
+ * floor, run a job twice).  Compiled in unless NDEBUG is defined, like
+ * assert(); -DSTRATA_ASSERTS=0 or 1 (make ASSERTS=0|1) decides explicitly.
+ * The build, `make test` and `make asan` have them; compiled out, cond and
+ * the arguments are not evaluated.  Place one only where checking costs
+ * nothing worth measuring (a comparison the code already has at hand). */
+#ifndef STRATA_ASSERTS
+#ifdef NDEBUG
+#define STRATA_ASSERTS 0
+#else
+#define STRATA_ASSERTS 1
+#endif
+#endif
+
+#if STRATA_ASSERTS
+#define STRATA_ASSERT(cond, ...)                                               \
+	do {                                                                   \
+		if (__builtin_expect(!(cond), 0))                              \
+			strata_assert_fail(#cond, __FILE__, __LINE__, __func__, \
+					   __VA_ARGS__);                       \
+	} while (0)
+#else
+#define STRATA_ASSERT(cond, ...) ((void)sizeof(!(cond)))
+#endif
+
+/* What a failed STRATA_ASSERT calls; never returns. */
+void strata_assert_fail(const char *cond, const char *file, int line, const char *func,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6), noreturn, cold));
 
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */

@@ -5,9 +5,12 @@
  * line "YYYY-mm-ddTHH:MM:SS.uuuZ LEVEL [file:line] message\n" into a stack
  * buffer and writes it with a single write(2), so lines from several threads
  * never interleave.  Lines longer than the buffer are truncated with "...".
+ * A failed STRATA_ASSERT reports here too: on stderr and, when the log goes
+ * elsewhere, in the log, then aborts.
  */
 #include "core.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,4 +81,29 @@ void strata_log_write(strata_log_level lvl, const char *file, int line,
 	buf[len++] = '\n';
 	ssize_t w = write(strata_log_fd, buf, len);
 	(void)w; /* nowhere left to report a failed log write */
+}
+
+void strata_assert_fail(const char *cond, const char *file, int line, const char *func,
+			const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		msg[0] = '\0';
+	char buf[2048];
+	int len = snprintf(buf, sizeof(buf), "strata: assertion failed: %s (%s:%d, %s): %s\n", cond,
+			   file, line, func, msg);
+	if (len < 0)
+		abort();
+	if ((size_t)len >= sizeof(buf))
+		len = (int)sizeof(buf) - 1;
+	ssize_t w = write(2, buf, (size_t)len);
+	(void)w;
+	if (strata_log_fd != 2)
+		strata_log_write(STRATA_LOG_ERROR, file, line, "assertion failed: %s (%s): %s", cond,
+				 func, msg);
+	abort();
 }

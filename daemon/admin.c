@@ -31,6 +31,14 @@
  *   4. connections are bounded (max_clients) and so are lines; a watcher that
  *      falls D_WATCH_BACKLOG_MAX behind is dropped, and one that leaves
  *      mid-stream is simply freed;
+ *   4a. root and stratad's own uid always get in: past max_clients there are
+ *      D_ADMIN_RESERVED more slots that only they may take, and a connection
+ *      in such a slot may not `watch` (it is closed when idle like any other),
+ *      so the slot is free again within admin_idle_timeout_s;
+ *   4b. no connection holds a slot by doing nothing: one that sends no command
+ *      for admin_idle_timeout_s, or leaves its replies unread that long, is
+ *      closed (watchers only listen: they are exempt, and bounded by 4);
+ *   4c. accept() failures (fd exhaustion) pause the listener (listen.c);
  *   5. so are replies: a client that sends commands without reading their
  *      replies is not read while more than D_REPLY_BACKLOG_MAX bytes of them
  *      wait (the kernel then pushes back on its writes), and one that
@@ -140,6 +148,24 @@ static const dcmd cmds[] = {
 	{"shutdown", 0, 0, CMD_DESTRUCTIVE, cmd_shutdown, "shutdown",
 	 "Stop stratad as SIGTERM does.  Destructive."},
 };
+
+/* Who may run a command with these flags, as `help` and the man page say. */
+static const char *access_name(unsigned flags)
+{
+	return flags & CMD_READ ? "read" : flags & CMD_DESTRUCTIVE ? "owner (destructive)" : "owner";
+}
+
+bool stratad_admin_command_info(size_t i, const char **name, const char **usage,
+				const char **help, const char **access)
+{
+	if (i >= STRATA_ARRAY_LEN(cmds))
+		return false;
+	*name = cmds[i].name;
+	*usage = cmds[i].usage;
+	*help = cmds[i].help;
+	*access = access_name(cmds[i].flags);
+	return true;
+}
 
 static const dcmd *cmd_find(const char *name)
 {
@@ -423,10 +449,7 @@ static int cmd_help(cmd_ctx *x)
 		json_object_set_new(o, "name", json_string(c->name));
 		json_object_set_new(o, "usage", json_string(c->usage));
 		json_object_set_new(o, "help", json_string(c->help));
-		json_object_set_new(o, "access",
-				    json_string(c->flags & CMD_READ ? "read" :
-						c->flags & CMD_DESTRUCTIVE ? "owner (destructive)" :
-									     "owner"));
+		json_object_set_new(o, "access", json_string(access_name(c->flags)));
 		json_array_append_new(arr, o);
 	}
 	if (json_array_size(arr) == 0) {
@@ -520,9 +543,23 @@ static int cmd_status(cmd_ctx *x)
 	json_object_set_new(dm, "uptime_s", json_real((double)(now - d->started_us) / 1e6));
 	json_object_set_new(dm, "warehouse", json_string(d->cfg->d.warehouse));
 	json_object_set_new(dm, "config", json_string(d->cfg->path));
-	json_object_set_new(dm, "state", json_string(d->state == D_STOPPING ? "stopping" :
-						     d->is_paused ? "paused" :
-								    "running"));
+	json_object_set_new(dm, "state", json_string(d->state == D_STOPPING   ? "stopping" :
+						     !d->wh || d->is_degraded ? "degraded" :
+						     d->is_paused	      ? "paused" :
+									"running"));
+	/* stratad.c, the damage rule */
+	json_t *dg = json_object();
+	json_object_set_new(dg, "is_degraded", json_boolean(!d->wh || d->is_degraded));
+	json_object_set_new(dg, "reason", !d->wh || d->is_degraded ? json_string(d->degraded_msg) :
+								     json_null());
+	json_t *dt = json_array();
+	for (size_t i = 0; i < d->ndamaged; i++)
+		json_array_append_new(dt, json_pack("{s:s,s:s,s:I,s:f}", "table", d->damaged[i].table,
+						    "finding", d->damaged[i].finding, "findings",
+						    (json_int_t)d->damaged[i].findings, "since_s",
+						    (double)(now - d->damaged[i].since_us) / 1e6));
+	json_object_set_new(dg, "damaged_tables", dt);
+	json_object_set_new(x->reply, "degraded", dg);
 	json_object_set_new(dm, "workers", json_integer(workers));
 	json_object_set_new(dm, "running", json_integer((json_int_t)running));
 	json_object_set_new(dm, "queued", json_integer((json_int_t)queued));
@@ -532,7 +569,8 @@ static int cmd_status(cmd_ctx *x)
 			    json_real(d->last_scan_wall_us ? (double)(now - d->last_scan_wall_us) / 1e6 : -1));
 	json_object_set_new(dm, "io_max_mb_s", json_real(d->cfg->d.io_max_mb_s));
 	uint64_t map = 0, used = 0;
-	strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	if (d->wh)
+		strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
 	json_object_set_new(dm, "manifest_map_bytes", json_integer((json_int_t)map));
 	json_object_set_new(dm, "manifest_used_bytes", json_integer((json_int_t)used));
 	json_object_set_new(dm, "intents_recovered_at_start",
@@ -593,7 +631,9 @@ static int cmd_plan(cmd_ctx *x)
 		strata_arena *a = strata_arena_new();
 		strata_table_def *defs;
 		size_t n = 0;
-		rc = strata_mf_snap_open(strata_wh_mf(x->d->wh), &snap, x->err);
+		rc = d_degraded_refuse(x->d, NULL, x->err);
+		if (rc == 0)
+			rc = strata_mf_snap_open(strata_wh_mf(x->d->wh), &snap, x->err);
 		if (rc == 0)
 			rc = strata_mf_tables_list(snap, a, &defs, &n, x->err);
 		strata_mf_snap_close(snap);
@@ -623,6 +663,8 @@ static const char *src_name(stratad_src s, const char *table, char *buf, size_t 
 static int table_def(stratad *d, const char *name, strata_table_def *td, strata_err *err)
 {
 	strata_mf_snap *snap = NULL;
+	if (!d->wh || d->is_degraded) /* stratad.c, the damage rule */
+		return d_degraded_refuse(d, NULL, err);
 	int rc = strata_mf_snap_open(strata_wh_mf(d->wh), &snap, err);
 	if (rc == 0)
 		rc = strata_mf_table_get(snap, name, td, err);
@@ -827,11 +869,16 @@ static int cmd_pause(cmd_ctx *x)
 
 static int cmd_cancel(cmd_ctx *x)
 {
-	char *end;
-	unsigned long long id = strtoull(x->argv[1], &end, 10);
-	if (*end || !*x->argv[1])
-		return strata_err_set(x->err, STRATA_EINVAL, "cancel wants a job id (see jobs), got \"%s\"",
-				      x->argv[1]);
+	/* digits only: strtoull takes "-1" as 18446744073709551615, and a
+	 * number past 2^64 as that too (ERANGE); job ids start at 1 */
+	const char *s = x->argv[1];
+	char *end = NULL;
+	errno = 0;
+	unsigned long long id = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+	if (!end || *end || errno || id == 0)
+		return strata_err_set(x->err, STRATA_EINVAL,
+				      "cancel wants a job id, a whole number from 1 (see jobs), got \"%.64s\"",
+				      s);
 	char msg[300];
 	if (!d_job_cancel(x->d, id, msg, sizeof(msg)))
 		return strata_err_set(x->err, STRATA_ENOTFOUND, "%s", msg);
@@ -859,7 +906,13 @@ static int cmd_metrics(cmd_ctx *x)
 
 static int cmd_watch(cmd_ctx *x)
 {
+	if (x->c->is_reserved) /* invariant 4a */
+		return strata_err_set(x->err, STRATA_EBUSY,
+				      "watch cannot run on the connection reserved for root and stratad's "
+				      "user (all max_clients %lld are in use); try again when one is free",
+				      (long long)x->d->cfg->d.max_clients);
 	if (!x->c->is_watching) {
+		bufferevent_set_timeouts(x->c->bev, NULL, NULL); /* invariant 4b */
 		x->c->is_watching = true;
 		x->d->nwatchers++;
 		if (x->d->nwatchers == 1)
@@ -892,6 +945,8 @@ static void client_free(dclient *c)
 			break;
 		}
 	d->nclients--;
+	if (c->is_reserved)
+		d->nreserved--;
 	if (c->is_watching)
 		d->nwatchers--;
 	bufferevent_free(c->bev);
@@ -926,9 +981,31 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void reply_error(dclient *c, const char *msg);
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	dclient *c = arg;
+	if (what & BEV_EVENT_TIMEOUT) { /* invariant 4b */
+		stratad *d = c->d;
+		d->m.admin_idle_closed++;
+		long long s = (long long)d->cfg->d.admin_idle_timeout_s;
+		if ((what & BEV_EVENT_READING) && !c->is_closing) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "idle for %lld s (admin_idle_timeout_s); closing", s);
+			LOG_INFO("admin: uid %u pid %d sent no command for %lld s (admin_idle_timeout_s); "
+				 "disconnected",
+				 (unsigned)c->peer.uid, (int)c->peer.pid, s);
+			reply_error(c, msg);
+			client_close_after_write(c);
+		} else {
+			LOG_INFO("admin: uid %u pid %d left its replies unread for %lld s "
+				 "(admin_idle_timeout_s); disconnected",
+				 (unsigned)c->peer.uid, (int)c->peer.pid, s);
+			client_free(c);
+		}
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->is_closing &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 		/* invariant 5: a half-closed client still gets its replies; lines it
@@ -1044,7 +1121,9 @@ static void refuse_fd(int fd, const char *msg)
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
 		      void *arg)
 {
-	stratad *d = arg;
+	d_guard *g = arg;
+	stratad *d = g->d;
+	d_guard_accepted(g);
 	struct ucred cr = {0};
 	socklen_t crlen = sizeof(cr);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
@@ -1054,10 +1133,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	stratad_peer p = {.uid = cr.uid, .gid = cr.gid, .pid = cr.pid};
 	stratad_peer_authorize(d, &p);
-	if (d->nclients >= (size_t)d->cfg->d.max_clients) { /* invariant 4 */
-		char msg[160];
-		snprintf(msg, sizeof(msg), "too many admin connections (max_clients %lld); try again later",
-			 (long long)d->cfg->d.max_clients);
+	bool is_full = d->nclients >= (size_t)d->cfg->d.max_clients;
+	bool is_reserved = is_full && p.may_write && d->nreserved < D_ADMIN_RESERVED; /* 4a */
+	if (is_full && !is_reserved) { /* invariant 4 */
+		char msg[240];
+		snprintf(msg, sizeof(msg),
+			 "too many admin connections (max_clients %lld%s); try again later",
+			 (long long)d->cfg->d.max_clients,
+			 p.may_write ? ", and the one reserved for root and stratad's user is taken" : "");
 		LOG_WARN("admin: uid %u pid %d refused: %s", (unsigned)p.uid, (int)p.pid, msg);
 		d->m.admin_refused++;
 		refuse_fd(fd, msg);
@@ -1068,10 +1151,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->d = d;
 	c->peer = p;
 	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->is_reserved = is_reserved;
 	c->next = d->clients;
 	d->clients = c;
 	d->nclients++;
+	d->nreserved += is_reserved;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	struct timeval idle = {(time_t)d->cfg->d.admin_idle_timeout_s, 0};
+	bufferevent_set_timeouts(c->bev, &idle, &idle); /* invariant 4b */
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (!p.may_read) { /* invariant 3 */
 		char msg[300];
@@ -1086,7 +1173,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		client_close_after_write(c);
 		return;
 	}
-	LOG_DEBUG("admin: uid %u pid %d connected", (unsigned)p.uid, (int)p.pid);
+	if (is_reserved)
+		LOG_INFO("admin: uid %u pid %d connected in the slot reserved for root and stratad's "
+			 "user (all max_clients %lld are in use)",
+			 (unsigned)p.uid, (int)p.pid, (long long)d->cfg->d.max_clients);
+	else
+		LOG_DEBUG("admin: uid %u pid %d connected", (unsigned)p.uid, (int)p.pid);
 }
 
 /* ---- the socket ----------------------------------------------------------------------------------- */
@@ -1177,12 +1269,13 @@ int d_admin_listen(stratad *d, strata_err *err)
 		close(fd);
 		return strata_err_set(err, -e, "could not listen on \"%s\": %s", path, strerror(e));
 	}
-	d->listener = evconnlistener_new(d->base, accept_cb, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-					 -1, fd);
-	if (!d->listener) {
+	struct evconnlistener *l = evconnlistener_new(d->base, accept_cb, &d->admin_guard,
+						      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!l) {
 		close(fd);
 		return strata_err_set(err, STRATA_EINVAL, "could not watch the admin socket \"%s\"", path);
 	}
+	d_guard_init(d, &d->admin_guard, "admin socket", l); /* invariant 4c */
 	return 0;
 }
 
@@ -1190,10 +1283,7 @@ void d_admin_close(stratad *d)
 {
 	while (d->clients)
 		client_free(d->clients);
-	if (d->listener) {
-		evconnlistener_free(d->listener);
-		d->listener = NULL;
-	}
+	d_guard_close(&d->admin_guard);
 	if (d->has_socket) {
 		unlink(d->socket_path);
 		d->has_socket = false;

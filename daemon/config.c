@@ -93,7 +93,22 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "whatever they left)."},
 	{STRATAD_SCOPE_DAEMON, "max_clients", STRATAD_CFG_INT, "16", 1, 1024, true,
 	 D(max_clients), "connections",
-	 "Admin connections open at once; more are refused with a message."},
+	 "Admin connections open at once; more are refused with a message. One more "
+	 "connection is reserved for root and stratad's own user (who may run the "
+	 "destructive commands), so they always get in: it is not counted here, is closed "
+	 "after admin_idle_timeout_s like any other, and cannot `watch`."},
+	{STRATAD_SCOPE_DAEMON, "admin_idle_timeout_s", STRATAD_CFG_INT, "60", 1, 86400, true,
+	 D(admin_idle_timeout_s), "seconds",
+	 "An admin connection that sends no command for this long, or leaves its replies "
+	 "unread for this long, is closed (with a line saying so), so idle clients cannot "
+	 "hold the max_clients slots. `watch` connections are exempt: they only listen. "
+	 "Applies to connections accepted after a reload."},
+	{STRATAD_SCOPE_DAEMON, "metrics_timeout_s", STRATAD_CFG_INT, "10", 1, 3600, true,
+	 D(metrics_timeout_s), "seconds",
+	 "An HTTP connection to metrics_listen is closed this long after it was accepted, "
+	 "request and reply included (a scrape takes milliseconds), so idle or slow "
+	 "(slowloris) clients cannot pile up; at most 64 are open at once. Applies to "
+	 "connections accepted after a reload."},
 	{STRATAD_SCOPE_DAEMON, "claim_ttl_s", STRATAD_CFG_INT, "600", 10, 86400, true,
 	 D(claim_ttl_s), "seconds",
 	 "A job's bucket claim expires this long after its last renewal (running jobs renew it "
@@ -145,6 +160,11 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 P(clean_orphan_age_s), "seconds",
 	 "An orphan is moved to the trash only when its file is at least this old (by mtime, the "
 	 "only age an unknown file has), so a writer's file in flight is never taken."},
+	{STRATAD_SCOPE_POLICY, "clean.orphan_max_fraction", STRATAD_CFG_DOUBLE, "0.1", 0, 1, true,
+	 P(clean_orphan_max_fraction), "fraction",
+	 "An orphan scan that would trash more than this fraction of a table's bytes (orphans plus "
+	 "the files its manifest entries name) trashes nothing and reports instead: that many "
+	 "unknown files means a damaged manifest far more often than real orphans (1: no limit)."},
 	{STRATAD_SCOPE_POLICY, "policy.backoff_s", STRATAD_CFG_INT, "5", 1, 3600, true,
 	 P(backoff_s), "seconds",
 	 "After a job on a bucket fails or conflicts, the bucket waits 2^(n-1) times this before "
@@ -562,6 +582,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		x->c->tables[ti].is_set[ki] = 1;
 	else if (is_policy)
 		x->c->pol_set[ki] = 1;
+	x->c->nkeys_set++;
 	return 1;
 }
 
@@ -715,11 +736,9 @@ static void wrap(FILE *out, const char *text)
 	}
 }
 
-static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
+void stratad_config_key_doc(const stratad_cfg_key *k, char *out, size_t n)
 {
 	char range[128], def[300];
-	fprintf(out, "\n");
-	wrap(out, k->help);
 	bool is_text = k->type == STRATAD_CFG_STRING || k->type == STRATAD_CFG_GROUP ||
 		       k->type == STRATAD_CFG_ADDR || k->type == STRATAD_CFG_LEVEL;
 	if (is_text) {
@@ -731,8 +750,17 @@ static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
 	}
 	snprintf(def, sizeof(def), "%s", k->def ? (*k->def ? k->def : "(empty)") :
 						  "the table's own property");
-	fprintf(out, "# %s: %s. Default: %s.%s\n", is_text ? "Value" : "Range", range, def,
-		k->is_reloadable ? "" : " (requires restart)");
+	snprintf(out, n, "%s: %s. Default: %s.%s", is_text ? "Value" : "Range", range, def,
+		 k->is_reloadable ? "" : " (requires restart)");
+}
+
+static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
+{
+	char doc[600];
+	fprintf(out, "\n");
+	wrap(out, k->help);
+	stratad_config_key_doc(k, doc, sizeof(doc));
+	fprintf(out, "# %s\n", doc);
 	fprintf(out, "%s%s = %s\n", is_active ? "" : "#", k->key, k->def ? k->def : "24");
 }
 
@@ -753,7 +781,9 @@ void stratad_config_sample(FILE *out)
 		"# Reload: SIGHUP (systemctl reload stratad) or `strata admin reload` re-reads\n"
 		"# the file all-or-nothing: a file with any error is rejected and the running\n"
 		"# configuration stays.  Keys marked (requires restart) keep their running\n"
-		"# value until the next start; the reload says which ones changed.\n"
+		"# value until the next start; the reload says which ones changed.  A file\n"
+		"# that sets no key at all (empty, or only comments) is refused too: it is\n"
+		"# far more often a truncated copy than a wish for every default.\n"
 		"#\n"
 		"# Precedence for a table's policy: built-in default < [policy] <\n"
 		"# [table.NAME].  `strata admin policy NAME` shows every effective value and\n"

@@ -7,6 +7,7 @@
  *   worker.c    the worker pool and how one job runs (library calls only)
  *   admin.c     the admin socket, peers, the command table and its handlers
  *   metrics.c   Prometheus text and the optional HTTP listener
+ *   listen.c    accept() failures: pause the listener, log once per interval
  *
  * Locking: d->mu guards the queue, the running list, the notice list, the
  * worker counts and every field of a job that is QUEUED or RUNNING except
@@ -38,6 +39,15 @@
 #define D_WATCH_BACKLOG_MAX (1 << 20)   /* a watcher this far behind is dropped */
 #define D_REPLY_BACKLOG_MAX (1 << 20)   /* unsent replies past this: stop reading the client */
 #define D_TABLE_JOB UINT32_MAX           /* part_id and bucket of table-wide jobs */
+/* accept() failures (listen.c): the listener pauses between these, doubling */
+#define D_ACCEPT_PAUSE_MIN_MS 250
+#define D_ACCEPT_PAUSE_MAX_MS 5000
+#define D_ACCEPT_LOG_INTERVAL_US (10 * D_US) /* at most one log line per listener */
+/* admin connections past max_clients, for root and stratad's uid only */
+#define D_ADMIN_RESERVED 1
+/* the HTTP metrics listener (metrics.c) */
+#define D_HTTP_CONNS_MAX 64
+#define D_HTTP_REQUEST_MAX 8192          /* request line and headers */
 /* A bucket whose job met a damaged data file backs off as if it had failed
  * this often: policy.backoff_max_s at once (2^31 x backoff_s is past any
  * allowed maximum). */
@@ -89,11 +99,12 @@ typedef struct dj {
 	double score;
 	char reason[400];
 	size_t expect_eligible; /* clean: files the policy expected it to delete */
+	uint64_t planned_garbage_rows; /* partial compaction: the estimate it was queued on */
 	strata_policy pol;
 	int64_t claim_ttl_s;
 	int64_t queued_us, started_us, finished_us; /* wall clock */
 	int64_t started_mono_us;
-	volatile int cancel;
+	volatile int cancel; /* 0 -> 1 once, from any thread; read and written with __atomic_* */
 	_Atomic uint64_t io_bytes;
 	struct stratad *d;
 	/* result, written by the worker */
@@ -145,6 +156,9 @@ typedef struct dbucket {
 	uint32_t files, l0_files; /* live files at the last plan */
 	bool has_merge_input;     /* a level >= 1 with two files */
 	int64_t due_since_us[3];  /* sort, merge, compact: due since, without running */
+	/* a partial compaction here dropped nothing: the next one is due only
+	 * when the garbage estimate passes this (policies.c, issue 11) */
+	uint64_t compact_bar_rows;
 } dbucket;
 
 typedef struct dtable {
@@ -188,11 +202,47 @@ typedef struct dclient {
 	struct stratad *d;
 	struct bufferevent *bev;
 	stratad_peer peer;
+	bool is_reserved;     /* in the slot past max_clients (root, stratad's uid) */
 	bool is_watching;
 	bool is_closing;
 	bool is_read_paused;  /* its unsent replies passed D_REPLY_BACKLOG_MAX */
 	struct dclient *next;
 } dclient;
+
+/* ---- listeners (listen.c) ----------------------------------------------------------------- */
+
+/* A listener with what happens when accept() fails: paused and resumed by a
+ * timer, failures counted and logged at most once per interval.  The
+ * listener's callback argument is the guard itself. */
+typedef struct d_guard {
+	struct stratad *d;
+	const char *what;            /* "admin socket", "metrics listener" */
+	struct evconnlistener *l;    /* owned */
+	struct event *ev_resume;
+	int64_t pause_ms;
+	bool is_paused;
+	bool has_failed_since_accept;
+	uint64_t errors;             /* every failure (metric) */
+	uint64_t errors_unlogged;    /* since the last log line */
+	int64_t last_log_us;         /* monotonic, 0: never */
+	int last_errno;
+} d_guard;
+
+/* Take l (created with g as its argument) and set its error callback. */
+void d_guard_init(struct stratad *d, d_guard *g, const char *what, struct evconnlistener *l);
+/* A connection was accepted: the next failure pauses for the minimum again. */
+void d_guard_accepted(d_guard *g);
+/* Free the listener and the timer; safe twice. */
+void d_guard_close(d_guard *g);
+
+/* An HTTP connection to the metrics listener. */
+typedef struct dhttp {
+	struct stratad *d;
+	struct bufferevent *bev;
+	struct event *ev_deadline;   /* metrics_timeout_s after accept */
+	bool is_closing;
+	struct dhttp *next;
+} dhttp;
 
 /* ---- the daemon --------------------------------------------------------------------------- */
 
@@ -223,6 +273,7 @@ typedef struct d_metrics {
 	uint64_t scans, tables_planned;
 	double last_scan_ms;
 	uint64_t admin_commands, admin_refused;
+	uint64_t admin_idle_closed, http_closed;  /* closed by the idle / request timeouts */
 	uint64_t reloads, reload_failures;
 } d_metrics;
 
@@ -239,10 +290,12 @@ struct stratad {
 	struct event_base *base;
 	struct event *ev_cron, *ev_hup, *ev_term, *ev_int, *ev_notice;
 	int notice_fd[2];
-	struct evconnlistener *listener;
+	d_guard admin_guard;         /* the admin socket's listener */
 	char socket_path[STRATAD_SOCKET_PATH_MAX];
 	bool has_socket;
-	struct evhttp *http;
+	d_guard http_guard;          /* the metrics listener (l NULL: off) */
+	dhttp *https;
+	size_t nhttp;
 	/* shared with the workers, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -271,17 +324,37 @@ struct stratad {
 	dj_summary fin[D_FINISHED_MAX];
 	size_t nfin, fin_next;
 	dclient *clients;
-	size_t nclients, nwatchers;
+	size_t nclients, nwatchers, nreserved;
 	int64_t next_watch_poll_us;
 	int64_t stop_deadline_us;
 	bool is_abandoned;
 	int64_t watchdog_usec, last_watchdog_us;
 	d_metrics m;
 	char status_line[256];
+	/* Degraded (stratad.c, the damage rule): the warehouse's manifest cannot be
+	 * opened or fails its structure check (wh NULL or is_degraded: no jobs
+	 * at all), or some tables fail the consistency check (damaged[]: no
+	 * jobs on those).  Main thread only. */
+	bool is_degraded;
+	char degraded_msg[STRATA_ERR_MSG_MAX];
+	int64_t degraded_since_us;
+	struct d_damage {
+		char table[STRATA_NAME_MAX + 1];
+		char finding[STRATA_ERR_MSG_MAX];
+		size_t findings;
+		int64_t since_us;
+	} *damaged;
+	size_t ndamaged;
+	int64_t last_check_us;
 };
 
 /* stratad.c */
 dtable *d_table_find(stratad *d, const char *name);
+/* The damage record of a table (NULL: it passed the last check). */
+const struct d_damage *d_damage_find(const stratad *d, const char *table);
+/* 0 if jobs may run on table (NULL: any table), else STRATA_ECORRUPT with
+ * the reason stratad runs none (degraded warehouse or damaged table). */
+int d_degraded_refuse(const stratad *d, const char *table, strata_err *err);
 /* The failure count a bucket's back-off uses (the maximum when corrupt). */
 uint32_t d_bucket_backoff_failures(const dbucket *b);
 dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);

@@ -4,6 +4,8 @@
  *   stratad --config FILE [--foreground]   run (always in the foreground)
  *   stratad --check-config FILE            validate FILE: exit 0, or 1 with
  *                                          every error as FILE:LINE: message
+ *                                          (a file that sets no key is one:
+ *                                          a reload refuses it)
  *   stratad --sample-config                print the annotated sample config
  *
  * stratad never forks: systemd (Type=notify) and every other supervisor
@@ -63,6 +65,14 @@ int main(int argc, char **argv)
 		if (stratad_config_load(check, &cfg, &all, &err) != 0) {
 			fwrite(all.data, 1, all.len, stderr);
 			strata_buf_free(&all);
+			return 1;
+		}
+		if (cfg->nkeys_set == 0) { /* what a reload refuses (stratad.c, invariant 5a) */
+			fprintf(stderr,
+				"%s: the file sets no key (it is empty or holds only comments); a reload "
+				"refuses it\n",
+				check);
+			stratad_config_free(cfg);
 			return 1;
 		}
 		printf("%s: ok (%zu table section%s)\n", check, cfg->ntables, cfg->ntables == 1 ? "" : "s");

@@ -12,7 +12,9 @@
  * Invariants:
  *   1. every family has HELP and TYPE lines, and names end in the unit
  *      (_bytes, _seconds, _total for counters);
- *   2. label values are escaped (backslash, quote, newline).
+ *   2. label values are escaped (backslash, quote, newline);
+ *   3. no HTTP connection outlives metrics_timeout_s, and at most
+ *      D_HTTP_CONNS_MAX are open (the server at the end of this file).
  * Loop thread only.
  */
 #include "daemon/daemon_int.h"
@@ -22,8 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <event2/buffer.h>
-#include <event2/http.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
 
 void d_metrics_job_done(stratad *d, const dj *j)
 {
@@ -130,12 +137,35 @@ void d_metrics_render(stratad *d, strata_buf *b)
 	family(b, "strata_admin_refused_total", "counter",
 	       "Admin connections or commands refused (permissions, limits).");
 	strata_buf_printf(b, "strata_admin_refused_total %" PRIu64 "\n", m->admin_refused);
+	family(b, "strata_connections_timed_out_total", "counter",
+	       "Connections closed by a timeout: admin (admin_idle_timeout_s) or metrics "
+	       "(metrics_timeout_s, or refused past 64 open).");
+	strata_buf_printf(b, "strata_connections_timed_out_total{listener=\"admin\"} %" PRIu64 "\n",
+			  m->admin_idle_closed);
+	strata_buf_printf(b, "strata_connections_timed_out_total{listener=\"metrics\"} %" PRIu64 "\n",
+			  m->http_closed);
+	family(b, "strata_accept_errors_total", "counter",
+	       "accept() failures (e.g. out of file descriptors); each pauses the listener.");
+	strata_buf_printf(b, "strata_accept_errors_total{listener=\"admin\"} %" PRIu64 "\n",
+			  d->admin_guard.errors);
+	strata_buf_printf(b, "strata_accept_errors_total{listener=\"metrics\"} %" PRIu64 "\n",
+			  d->http_guard.errors);
 	family(b, "strata_config_reloads_total", "counter", "Config reloads, by result.");
 	strata_buf_printf(b, "strata_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads);
 	strata_buf_printf(b, "strata_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
 			  m->reload_failures);
 	uint64_t map = 0, used = 0;
-	strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	if (d->wh)
+		strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	family(b, "strata_degraded", "gauge",
+	       "1 while stratad is degraded: its manifest cannot be opened or fails its structure "
+	       "check; it runs no jobs and deletes nothing (see status).");
+	strata_buf_printf(b, "strata_degraded %d\n", !d->wh || d->is_degraded ? 1 : 0);
+	family(b, "strata_table_damaged", "gauge",
+	       "1 for a table that fails the manifest's consistency check: no jobs run on it and "
+	       "nothing of it is deleted (see `strata check TABLE`).");
+	for (size_t i = 0; i < d->ndamaged; i++)
+		strata_buf_printf(b, "strata_table_damaged{table=\"%s\"} 1\n", d->damaged[i].table);
 	family(b, "strata_manifest_map_bytes", "gauge", "Size of the manifest's LMDB map.");
 	strata_buf_printf(b, "strata_manifest_map_bytes %" PRIu64 "\n", map);
 	family(b, "strata_manifest_used_bytes", "gauge", "Bytes of the manifest's map in use.");
@@ -246,24 +276,159 @@ void d_metrics_render(stratad *d, strata_buf *b)
 
 /* ---- HTTP ------------------------------------------------------------------------------------- */
 
-static void http_cb(struct evhttp_request *req, void *arg)
+/*
+ * A deliberately small HTTP/1.1 server: GET /metrics, one request per
+ * connection (the reply says Connection: close; Prometheus is fine with
+ * that).  libevent's evhttp (2.1) has no request deadline and no connection
+ * limit: idle connections there never timed out, and a client trickling its
+ * headers could hold a descriptor forever.  Here:
+ *   - a connection lives at most metrics_timeout_s from accept to the end of
+ *     its reply (a timer; invariant 3), and at most D_HTTP_CONNS_MAX are open
+ *     (more get 503 at once);
+ *   - the request line and headers may take D_HTTP_REQUEST_MAX bytes (431);
+ *   - accept() failures pause the listener (listen.c).
+ */
+
+static void http_free(dhttp *h)
 {
-	stratad *d = arg;
-	const char *uri = evhttp_request_get_uri(req);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
+	stratad *d = h->d;
+	for (dhttp **p = &d->https; *p; p = &(*p)->next)
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	d->nhttp--;
+	if (h->ev_deadline)
+		event_free(h->ev_deadline);
+	bufferevent_free(h->bev);
+	free(h);
+}
+
+static void http_close_after_write(dhttp *h)
+{
+	h->is_closing = true;
+	bufferevent_disable(h->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(h->bev)) == 0)
+		http_free(h);
+}
+
+static void http_reply(dhttp *h, int code, const char *reason, const char *type, const void *body,
+		       size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(h->bev);
+	evbuffer_add_printf(out,
+			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			    "Connection: close\r\n\r\n",
+			    code, reason, type, len);
+	evbuffer_add(out, body, len);
+	http_close_after_write(h);
+}
+
+static void http_error(dhttp *h, int code, const char *reason, const char *text)
+{
+	char body[200];
+	int n = snprintf(body, sizeof(body), "%d %s: %s\n", code, reason, text);
+	http_reply(h, code, reason, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+static void http_read_cb(struct bufferevent *bev, void *arg)
+{
+	dhttp *h = arg;
+	if (h->is_closing)
+		return;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos < 0)
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+	if (end.pos < 0) {
+		if (evbuffer_get_length(in) > D_HTTP_REQUEST_MAX)
+			http_error(h, 431, "Request Header Fields Too Large",
+				   "a request is at most 8192 bytes of request line and headers");
+		return;
+	}
+	if ((size_t)end.pos > D_HTTP_REQUEST_MAX) {
+		http_error(h, 431, "Request Header Fields Too Large",
+			   "a request is at most 8192 bytes of request line and headers");
+		return;
+	}
+	char line[512];
+	size_t n = 0;
+	char *first = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+	snprintf(line, sizeof(line), "%s", first ? first : "");
+	free(first);
+	char *sp1 = strchr(line, ' ');
+	char *uri = sp1 ? sp1 + 1 : NULL;
+	char *sp2 = uri ? strchr(uri, ' ') : NULL;
+	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+		http_error(h, 400, "Bad Request", "expected \"GET /metrics HTTP/1.1\"");
+		return;
+	}
+	*sp1 = '\0';
+	*sp2 = '\0';
+	if (strcmp(line, "GET") != 0 ||
 	    (strcmp(uri, "/metrics") != 0 && strncmp(uri, "/metrics?", 9) != 0)) {
-		evhttp_send_error(req, 404, "only GET /metrics is served here");
+		http_error(h, 404, "Not Found", "only GET /metrics is served here");
 		return;
 	}
 	strata_buf b = {0};
-	d_metrics_render(d, &b);
-	struct evbuffer *out = evbuffer_new();
-	evbuffer_add(out, b.data, b.len);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, 200, "OK", out);
-	evbuffer_free(out);
+	d_metrics_render(h->d, &b);
+	http_reply(h, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 	strata_buf_free(&b);
+}
+
+static void http_write_cb(struct bufferevent *bev, void *arg)
+{
+	dhttp *h = arg;
+	if (h->is_closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		http_free(h);
+}
+
+static void http_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	dhttp *h = arg;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && h->is_closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return; /* half-closed: the reply still goes out (or the deadline ends it) */
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		http_free(h);
+}
+
+static void http_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dhttp *h = arg;
+	h->d->m.http_closed++;
+	LOG_DEBUG("metrics listener: a connection still open after metrics_timeout_s (%lld s); closed",
+		  (long long)h->d->cfg->d.metrics_timeout_s);
+	http_free(h); /* invariant 3 */
+}
+
+static void http_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			   int salen, void *arg)
+{
+	d_guard *g = arg;
+	stratad *d = g->d;
+	d_guard_accepted(g);
+	if (d->nhttp >= D_HTTP_CONNS_MAX) {
+		static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+					   "Connection: close\r\n\r\n";
+		ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+		close(fd);
+		d->m.http_closed++;
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	dhttp *h = strata_calloc(1, sizeof(*h));
+	h->d = d;
+	h->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	h->ev_deadline = evtimer_new(d->base, http_deadline_cb, h);
+	struct timeval tv = {(time_t)d->cfg->d.metrics_timeout_s, 0};
+	event_add(h->ev_deadline, &tv);
+	h->next = d->https;
+	d->https = h;
+	d->nhttp++;
+	bufferevent_setcb(h->bev, http_read_cb, http_write_cb, http_event_cb, h);
+	bufferevent_enable(h->bev, EV_READ | EV_WRITE);
 }
 
 int d_http_start(stratad *d, strata_err *err)
@@ -275,29 +440,42 @@ int d_http_start(stratad *d, strata_err *err)
 	if (!colon)
 		return strata_err_set(err, STRATA_EINVAL, "metrics_listen \"%s\" is not HOST:PORT", addr);
 	*colon = '\0';
-	int port = atoi(colon + 1);
+	const char *port = colon + 1;
 	char *h = host;
 	if (h[0] == '[') { /* [::1]:9477 */
 		h++;
-		char *close = strchr(h, ']');
-		if (close)
-			*close = '\0';
+		char *close_br = strchr(h, ']');
+		if (close_br)
+			*close_br = '\0';
 	}
-	d->http = evhttp_new(d->base);
-	if (!d->http || evhttp_bind_socket(d->http, h, (uint16_t)port) != 0) {
-		int e = errno;
-		d_http_stop(d);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int grc = getaddrinfo(*h ? h : NULL, port, &hints, &ai);
+	if (grc != 0)
+		return strata_err_set(err, STRATA_EINVAL, "could not listen on metrics_listen %s: %s", addr,
+				      gai_strerror(grc));
+	struct evconnlistener *l = NULL;
+	int e = 0;
+	for (struct addrinfo *p = ai; p && !l; p = p->ai_next) {
+		l = evconnlistener_new_bind(d->base, http_accept_cb, &d->http_guard,
+					    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+						    LEV_OPT_REUSEABLE,
+					    64, p->ai_addr, (int)p->ai_addrlen);
+		if (!l)
+			e = errno;
+	}
+	freeaddrinfo(ai);
+	if (!l)
 		return strata_err_set(err, STRATA_EINVAL, "could not listen on metrics_listen %s: %s", addr,
 				      e ? strerror(e) : "bind failed");
-	}
-	evhttp_set_gencb(d->http, http_cb, d);
+	d_guard_init(d, &d->http_guard, "metrics listener", l);
 	return 0;
 }
 
 void d_http_stop(stratad *d)
 {
-	if (d->http) {
-		evhttp_free(d->http);
-		d->http = NULL;
-	}
+	while (d->https)
+		http_free(d->https);
+	d_guard_close(&d->http_guard);
 }

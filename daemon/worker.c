@@ -53,7 +53,7 @@ static void job_throttle(void *arg, uint64_t bytes)
 	dj *j = arg;
 	atomic_fetch_add(&j->io_bytes, bytes);
 	int64_t wait = stratad_tbucket_take(j->d->tb, bytes, strata_mono_us());
-	while (wait > 0 && !j->cancel) {
+	while (wait > 0 && !__atomic_load_n(&j->cancel, __ATOMIC_RELAXED)) {
 		int64_t s = wait < THROTTLE_SLICE_US ? wait : THROTTLE_SLICE_US;
 		sleep_us(s);
 		wait -= s;
@@ -116,6 +116,7 @@ static void job_run(stratad *d, dj *j)
 		o.grace_s = j->pol.clean_grace_s;
 		o.trash_s = j->pol.clean_trash_s;
 		o.orphan_age_s = j->orphan_scan ? j->pol.clean_orphan_age_s : -1;
+		o.orphan_max_fraction = j->pol.clean_orphan_max_fraction;
 		o.throttle = job_throttle;
 		o.throttle_arg = j;
 		rc = strata_clean_table(d->wh, j->table, &o, &j->cr, &err);

@@ -130,6 +130,13 @@ bool strata_value_eq(strata_type t, const strata_value *a, const strata_value *b
 struct json_t;
 int strata_row_from_json(const strata_schema *s, struct json_t *obj,
 			 strata_arena *a, strata_row *out, strata_err *err);
+/* Parse text[0..len) as one JSON value (a row, a --key) into *out (a new
+ * reference the caller decrefs).  A key given twice in any object is
+ * STRATA_EINVAL naming the key and its column ("duplicate key \"id\" at
+ * column 24"), never last-wins; malformed JSON is STRATA_EINVAL "malformed
+ * JSON at column N: " and jansson's reason.  Whether it is an object is the
+ * caller's check. */
+int strata_json_parse(const char *text, size_t len, struct json_t **out, strata_err *err);
 /* Append row as a JSON object to out.  with_meta adds "_seq" and "_op". */
 void strata_row_to_json(const strata_schema *s, const strata_row *row,
 			bool with_meta, strata_buf *out);

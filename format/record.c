@@ -13,8 +13,20 @@
  *                     Input is limited to the years 0001 to 9999, which the
  *                     string form can spell: what a scan prints, a write
  *                     takes back.
- *   FLOAT input must be within FLOAT's range (a larger finite number is an
- *   error, not a silent infinity).
+ *   FLOAT input must round to a finite FLOAT (a larger finite number is an
+ *   error, not a silent infinity; 3.4028235e+38, what FLT_MAX prints as, is
+ *   FLT_MAX).  NaN reads back as the one quiet NaN (its sign and payload
+ *   are not kept); -0.0 prints as "-0.0" so it stays negative.
+ *
+ * Invariants:
+ *   1. a JSON object with a key given twice is refused, naming the key
+ *      (strata_json_parse), never read last-wins;
+ *   2. JSON output has no raw control character: C0, DEL, the C1 controls
+ *      and the bidi overrides (U+202A..E, U+2066..9) are \u escapes;
+ *   3. every FLOAT and DOUBLE but NaN's payload round-trips: what
+ *      strata_value_to_json prints (the shortest decimal that reads back
+ *      through strtod, then to float for FLOAT), value_from_json reads back
+ *      bit for bit.
  *
  * Key encoding (FoundationDB tuple-layer style, without type codes since the
  * schema fixes the types): see strata_key_encode() in format.h.  Invariant:
@@ -229,6 +241,11 @@ void strata_timestamp_format(int64_t us, strata_buf *out)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* 2^128 - 2^103: the midpoint between FLT_MAX and 2^128; a double from here
+ * up rounds to infinity as a float (to even), one below it to FLT_MAX at
+ * most. */
+#define FLOAT_ROUNDS_TO_INF 0x1.ffffffp+127
+
 static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 			   strata_value *v, strata_err *err)
 {
@@ -275,10 +292,14 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 		if (c->type == STRATA_T_DOUBLE) {
 			v->v.f64 = d;
 		} else {
-			/* converting a finite double beyond FLT_MAX is undefined */
-			if (isfinite(d) && fabs(d) > FLT_MAX)
+			/* invariant 3: what rounds to FLT_MAX is FLT_MAX (the printed
+			 * 3.40282347e+38 is above it); only what would round to
+			 * infinity, from FLOAT_ROUNDS_TO_INF up, is refused (and
+			 * converting it would be undefined) */
+			if (isfinite(d) && fabs(d) >= FLOAT_ROUNDS_TO_INF)
 				return strata_err_set(err, STRATA_EINVAL,
-						      "column \"%s\": %g is out of range for FLOAT",
+						      "column \"%s\": %g is out of range for FLOAT "
+						      "(largest 3.4028235e+38)",
 						      c->name, d);
 			v->v.f32 = (float)d;
 		}
@@ -399,6 +420,29 @@ int strata_row_from_json(const strata_schema *s, json_t *obj, strata_arena *a,
 	return 0;
 }
 
+int strata_json_parse(const char *text, size_t len, json_t **out, strata_err *err)
+{
+	json_error_t jerr;
+	*out = NULL;
+	/* invariant 1: a key given twice is refused, never last-wins */
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		/* jansson says: duplicate object key near '"KEY"' */
+		const char *near = strstr(jerr.text, "near '");
+		const char *end = near ? strrchr(jerr.text, '\'') : NULL;
+		if (json_error_code(&jerr) == json_error_duplicate_key && near && end > near + 6)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "duplicate key %.*s at column %d: each column may "
+					      "appear once in an object",
+					      (int)(end - (near + 6)) > 200 ? 200 : (int)(end - (near + 6)),
+					      near + 6, jerr.column);
+		return strata_err_set(err, STRATA_EINVAL, "malformed JSON at column %d: %s",
+				      jerr.column, jerr.text);
+	}
+	*out = j;
+	return 0;
+}
+
 static void json_escape(const uint8_t *p, size_t n, strata_buf *out)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -412,9 +456,21 @@ static void json_escape(const uint8_t *p, size_t n, strata_buf *out)
 		case '\r': strata_buf_append(out, "\\r", 2); break;
 		case '\t': strata_buf_append(out, "\\t", 2); break;
 		default:
-			if (c < 0x20) {
+			if (c < 0x20 || c == 0x7f) {
 				char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 				strata_buf_append(out, u, 6);
+			} else if (c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+				/* invariant 2: a C1 control (U+0080..U+009F) */
+				char u[6] = {'\\', 'u', '0', '0', hex[p[i + 1] >> 4], hex[p[i + 1] & 15]};
+				strata_buf_append(out, u, 6);
+				i++;
+			} else if (c == 0xe2 && i + 2 < n &&
+				   ((p[i + 1] == 0x80 && p[i + 2] >= 0xaa && p[i + 2] <= 0xae) ||
+				    (p[i + 1] == 0x81 && p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9))) {
+				/* invariant 2: a bidi override (U+202A..E, U+2066..9) */
+				strata_buf_printf(out, "\\u20%x%x", p[i + 1] == 0x80 ? 2 : 6,
+						  p[i + 2] & 15);
+				i += 2;
 			} else {
 				strata_buf_putc(out, c);
 			}
@@ -430,6 +486,19 @@ static void double_shortest(double d, strata_buf *out)
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (prec == 17 || strtod(tmp, NULL) == d)
+			break;
+	}
+	strata_buf_append(out, tmp, strlen(tmp));
+}
+
+/* invariant 3: the shortest of %.6g .. %.9g that reads back, the way
+ * value_from_json reads it (strtod, then to float), as the same float. */
+static void float_shortest(float f, strata_buf *out)
+{
+	char tmp[40];
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
+		if (prec == 9 || (float)strtod(tmp, NULL) == f)
 			break;
 	}
 	strata_buf_append(out, tmp, strlen(tmp));
@@ -466,8 +535,10 @@ void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out)
 	case STRATA_T_FLOAT:
 		if (isnan(v->v.f32) || isinf(v->v.f32))
 			double_to_json(v->v.f32, out);
+		else if (v->v.f32 == 0 && signbit(v->v.f32))
+			strata_buf_append(out, "-0.0", 4); /* "-0" would read back as 0 */
 		else
-			strata_buf_printf(out, "%.9g", (double)v->v.f32);
+			float_shortest(v->v.f32, out);
 		break;
 	case STRATA_T_BOOL:
 		strata_buf_printf(out, "%s", v->v.b ? "true" : "false");
@@ -512,7 +583,7 @@ void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
 		else if (t == STRATA_T_DOUBLE)
 			double_shortest(d, out);
 		else
-			strata_buf_printf(out, "%.9g", d);
+			float_shortest(v->v.f32, out);
 		break;
 	}
 	default:

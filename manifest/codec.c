@@ -178,6 +178,10 @@ void mf_table_enc(const strata_table_def *t, strata_buf *b)
 	mf_put_u64(b, t->row_group_bytes);
 	mf_put_u64(b, t->page_bytes);
 	mf_put_u64(b, (uint64_t)t->created_us);
+	/* token horizon (absent in records written before it: defaults) */
+	mf_put_u32(b, t->token_retain_hours);
+	mf_put_u64(b, (uint64_t)t->token_floor_us);
+	mf_put_u64(b, (uint64_t)t->tokens_pruned_us);
 }
 
 int mf_table_dec(const MDB_val *v, strata_table_def *t)
@@ -207,6 +211,12 @@ int mf_table_dec(const MDB_val *v, strata_table_def *t)
 	t->row_group_bytes = mf_get64(&d);
 	t->page_bytes = mf_get64(&d);
 	t->created_us = (int64_t)mf_get64(&d);
+	t->token_retain_hours = STRATA_TOKEN_RETAIN_HOURS_DEFAULT;
+	if (!d.is_bad && d.off < d.n) {
+		t->token_retain_hours = mf_get32(&d);
+		t->token_floor_us = (int64_t)mf_get64(&d);
+		t->tokens_pruned_us = (int64_t)mf_get64(&d);
+	}
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }
 

@@ -162,9 +162,17 @@ int strata_merge_next(strata_merge *m, const strata_row **row, const uint8_t **k
 	}
 	while (m->nheap > 0) {
 		merge_src *s = &m->src[m->heap[0]];
-		bool is_same_key = m->has_cur && s->key_len == m->cur_key.len &&
-				   strata_key_cmp_inline(s->key, s->key_len, m->cur_key.data,
-							 m->cur_key.len) == 0;
+		int key_order = m->has_cur ? strata_key_cmp_inline(s->key, s->key_len,
+								   m->cur_key.data, m->cur_key.len) :
+					     1;
+		bool is_same_key = key_order == 0;
+		/* invariant 1: keys ascend, and within a key _seq descends (equal
+		 * is a duplicate, invariant 3) */
+		STRATA_ASSERT(key_order >= 0, "merge output went back to an earlier key "
+			      "(_seq %lld after a key it passed)", (long long)s->row->seq);
+		STRATA_ASSERT(!is_same_key || !m->has_last_seq || s->row->seq <= m->last_seq,
+			      "merge output of one key went from _seq %lld up to %lld",
+			      (long long)m->last_seq, (long long)s->row->seq);
 		if (!is_same_key) {
 			strata_buf_reset(&m->cur_key);
 			strata_buf_append(&m->cur_key, s->key, s->key_len);

@@ -11,6 +11,10 @@
  *         EBUSY            +------------------+--- failure ---> cleaned up
  *                                                (outputs unlinked, intent
  *                                                 and claim released)
+ *   written --commit failed inside (STRATA_EUNCERTAIN)--> left as is: the
+ *        outputs, the intent and the claim stay; recovery (a later process,
+ *        with the manifest reopened) finds the intent only if the commit
+ *        did not happen (a commit drops it), and only then removes them.
  *
  * Invariants:
  *   1. outputs are recorded as an intent (a file-name prefix in the bucket
@@ -27,6 +31,8 @@
  *      job) are kept in the outputs, so reads at versions before the drop
  *      still see their values;
  *   5. outputs are split only between keys, never inside one key's history.
+ *   6. after an uncertain commit no output is unlinked and the intent stays:
+ *      a committed version may name the outputs.
  *
  * Thread safety: one job per bucket (the claim); any number of jobs on
  * different buckets may run in parallel threads or processes.
@@ -294,7 +300,7 @@ static int job_close_output(job_state *j, strata_err *err)
 static int job_checkpoint(job_state *j, uint64_t bytes_now, strata_err *err)
 {
 	const strata_job_ctl *ctl = j->ctl;
-	if (ctl && ctl->cancel && *ctl->cancel)
+	if (ctl && ctl->cancel && __atomic_load_n(ctl->cancel, __ATOMIC_RELAXED))
 		return strata_err_set(err, STRATA_ECANCELED, "%s of bucket %u cancelled",
 				      j->plan->what, j->v->bucket);
 	int64_t ttl = ctl && ctl->claim_ttl_us ? ctl->claim_ttl_us : JOB_CLAIM_TTL_US;
@@ -537,6 +543,17 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		.note = note,
 	};
 	rc = strata_mf_commit_job(mf, &mj, &res->version, err);
+	if (rc == STRATA_EUNCERTAIN) {
+		/* invariant 6: leave outputs, intent and claim for recovery */
+		for (size_t i = 0; i < j.nouts; i++)
+			j.outs[i].is_written = false;
+		j.has_claim = j.has_intent = false;
+		LOG_ERROR("%s of %s p=%s b=%u: the commit's outcome is uncertain; its %zu outputs "
+			  "stay for recovery: %s",
+			  plan->what, v->table.name, *v->part.name ? v->part.name : "_", v->bucket,
+			  j.nouts, err ? err->msg : "");
+		goto fail;
+	}
 	if (rc)
 		goto fail;
 	j.has_claim = j.has_intent = false; /* released by the commit */

@@ -103,7 +103,7 @@ typedef struct strata_job_plan {
 typedef struct strata_job_ctl {
 	const char *owner;              /* claim owner shown to others */
 	int64_t claim_ttl_us;           /* default 10 minutes; renewed as it runs */
-	volatile int *cancel;           /* non-zero: stop at the next block */
+	volatile int *cancel;           /* non-zero: stop at the next block (set and read with __atomic_*) */
 	/* Called with bytes read and written since the last call (about every
 	 * MiB); may sleep to enforce a rate. */
 	void (*throttle)(void *arg, uint64_t bytes);

@@ -30,11 +30,18 @@
  *                            reaches below F (records <= F are one per key
  *                            once a compaction has set F) else 0, and
  *                            lo = max(seq_min - 1, F)
- *              garbage rows  G = max(0, sum rows<=B - distinct(merged sketches of C))
+ *              rows<=F(f)  = rows(f) if seq_max <= F, 0 if seq_min > F, else base
+ *              mid(f)      = rows<=B(f) - rows<=F(f): records in (F, B]
+ *              D           = max(distinct(merged sketches of C), sum rows<=F,
+ *                                rows(f) of any f in C that is_compact with
+ *                                seq_max <= B)
+ *              garbage rows  G = min(max(0, sum rows<=B - D), sum mid)
  *              garbage bytes g = G x bytes(C) / rows(C)
- *            due when g / T > compact.min_garbage_ratio, or G > 0 and the oldest
- *            history above F (commit time of version F+1) is at least
- *            retention + compact.max_lag_s older than now
+ *            due when G > bar (the bucket's compact_bar_rows, 0 unless a
+ *            compaction there dropped nothing) and either g / T >
+ *            compact.min_garbage_ratio, or the oldest history above F (commit
+ *            time of version F+1) is at least retention + compact.max_lag_s
+ *            older than now
  *            pressure = max(ratio / min_ratio, lag / max_lag)
  *   clean    (per table) due when a removed file may go (removed for at least
  *            clean.grace_s and, if a major compaction replaced it, removed at
@@ -56,11 +63,27 @@
  *              (or the table's clean) waits 2^(n-1) x policy.backoff_s,
  *              capped at policy.backoff_max_s.
  *
- * The distinct-key sketch is a 256-register HyperLogLog (standard error about
- * 6.5%), so G for a bucket without updates is noise of that order: far below
- * the default ratio of 0.3, and the lag rule can fire on such noise at most
- * once per compact.max_lag_s (a partial compaction raises F to B).  Deletes
- * that are the newest record <= B are dropped too; G does not count them.
+ * Garbage only where there can be some (issue 11).  The distinct-key sketch
+ * is a 256-register HyperLogLog (standard error about 6.5%), so
+ * sum rows<=B - distinct is noise of that order even for a bucket without a
+ * single update, and the lag rule fired on that noise: with max_lag_s = 0 a
+ * retention-0 bucket was rewritten, dropping nothing, at every scan (each
+ * compaction commits a version, which moves B above the new F), and once per
+ * max_lag_s by default.  Three facts bound G exactly where they apply:
+ *   - records <= F are one per key across the bucket (the compaction that set
+ *     F kept only the newest per key, and every job since keeps history), so
+ *     they are distinct among themselves and only a record in (F, B] can
+ *     supersede anything: G <= sum mid, which is exactly 0 for a bucket whose
+ *     files all end at or below F — the idle bucket compacted once;
+ *   - a file that holds every key once (is_compact, which a compaction's
+ *     output is when it kept no history) has an exact distinct count, rows;
+ *   - the records <= F count as distinct keys of C.
+ * What stays an estimate (files spanning F, overlapping writer files) is kept
+ * from looping by the bar: a compaction that dropped nothing raises the
+ * bucket's compact_bar_rows to the G it was planned on, so the same files
+ * never schedule it again; any real change of the files moves G past it.
+ * Deletes that are the newest record <= B are dropped too; G does not count
+ * them.
  *
  * Invariants:
  *   1. pure: no I/O, no clock, no globals; inputs are only read;
@@ -105,6 +128,7 @@ void strata_policy_default(strata_policy *p)
 	p->clean_trash_s = 3600;
 	p->clean_orphan_scan_s = 3600;
 	p->clean_orphan_age_s = 86400;
+	p->clean_orphan_max_fraction = 0.1;
 	p->backoff_s = 5;
 	p->backoff_max_s = 600;
 	p->retain_hours = -1;
@@ -292,7 +316,7 @@ static void check_compact(const strata_pol_bucket *in, strata_pol_stats *st, con
 	}
 	uint8_t regs[STRATA_SKETCH_REGS];
 	memset(regs, 0, sizeof(regs));
-	double rows_le = 0;
+	double rows_le = 0, rows_mid = 0, rows_floor = 0, exact_distinct = 0;
 	uint64_t cand_rows = 0, cand_bytes = 0;
 	size_t ncand = 0;
 	for (size_t i = 0; i < in->nfiles; i++) {
@@ -302,7 +326,13 @@ static void check_compact(const strata_pol_bucket *in, strata_pol_stats *st, con
 		ncand++;
 		cand_rows += f->rows;
 		cand_bytes += f->bytes;
-		rows_le += rows_at_or_below(f, b, in->floor);
+		double le = rows_at_or_below(f, b, in->floor);
+		double below = rows_at_or_below(f, in->floor, in->floor);
+		rows_le += le;
+		rows_floor += below;
+		rows_mid += le > below ? le - below : 0;
+		if (f->is_compact && f->seq_max <= (int64_t)b && (double)f->rows > exact_distinct)
+			exact_distinct = (double)f->rows;
 		if (f->sketch)
 			strata_sketch_merge(regs, f->sketch);
 	}
@@ -313,9 +343,10 @@ static void check_compact(const strata_pol_bucket *in, strata_pol_stats *st, con
 		return;
 	}
 	double distinct = strata_sketch_estimate(regs);
+	distinct = fmax(distinct, fmax(rows_floor, exact_distinct));
 	if (distinct > (double)cand_rows)
 		distinct = (double)cand_rows;
-	double g = rows_le - distinct;
+	double g = fmin(rows_le - distinct, rows_mid); /* the bounds atop the file */
 	st->garbage_rows = g > 0 ? (uint64_t)llround(g) : 0;
 	st->garbage_bytes = cand_rows ? (uint64_t)((double)st->garbage_rows * (double)cand_bytes /
 						  (double)cand_rows) :
@@ -324,8 +355,11 @@ static void check_compact(const strata_pol_bucket *in, strata_pol_stats *st, con
 	bool has_age = in->history_since_us > 0;
 	int64_t lag_us = has_age ? now_us - in->history_since_us - in->retain_s * US : 0;
 	st->history_lag_s = lag_us / US;
-	bool by_ratio = st->garbage_ratio > p->compact_min_garbage_ratio;
-	bool by_lag = st->garbage_rows > 0 && has_age && lag_us >= p->compact_max_lag_s * US;
+	bool over_bar = st->garbage_rows > in->compact_bar_rows;
+	bool is_over_ratio = st->garbage_ratio > p->compact_min_garbage_ratio;
+	bool is_lagging = has_age && lag_us >= p->compact_max_lag_s * US;
+	bool by_ratio = over_bar && is_over_ratio;
+	bool by_lag = over_bar && is_lagging;
 	c->is_due = by_ratio || by_lag;
 	double pr = p->compact_min_garbage_ratio > 0 ? st->garbage_ratio / p->compact_min_garbage_ratio :
 						      POL_PRESSURE_MAX;
@@ -335,14 +369,14 @@ static void check_compact(const strata_pol_bucket *in, strata_pol_stats *st, con
 	if (c->is_due) {
 		c->score = POL_WEIGHT_COMPACT * clamp_pressure(fmax(fmax(pr, pl), 1.0));
 	} else {
-		if (st->garbage_rows > 0 && has_age)
+		if (over_bar && has_age)
 			due_at(next, in->history_since_us + (in->retain_s + p->compact_max_lag_s) * US);
 		due_boundary(next, in->next_boundary_us, now_us);
 	}
 	char age[96];
 	if (has_age)
 		snprintf(age, sizeof(age), "%" PRId64 " s past retention %s compact.max_lag_s %" PRId64,
-			 lag_us / US, ge(by_lag), p->compact_max_lag_s);
+			 lag_us / US, ge(is_lagging), p->compact_max_lag_s);
 	else
 		snprintf(age, sizeof(age), "age unknown");
 	snprintf(c->why, sizeof(c->why),
@@ -350,7 +384,13 @@ static void check_compact(const strata_pol_bucket *in, strata_pol_stats *st, con
 		 " in %zu files: %.3f of %" PRIu64 " bytes %s compact.min_garbage_ratio %.3f; oldest "
 		 "history above floor %" PRIu64 " is %s",
 		 st->garbage_rows, st->garbage_bytes, b, ncand, st->garbage_ratio, st->bytes,
-		 by_ratio ? ">" : "<=", p->compact_min_garbage_ratio, in->floor, age);
+		 is_over_ratio ? ">" : "<=", p->compact_min_garbage_ratio, in->floor, age);
+	if (in->compact_bar_rows) {
+		size_t len = strlen(c->why);
+		snprintf(c->why + len, sizeof(c->why) - len,
+			 "; a compaction here dropped nothing: due only above %" PRIu64 " records",
+			 in->compact_bar_rows);
+	}
 }
 
 /* ---- bucket ---------------------------------------------------------------------------------- */

@@ -39,6 +39,7 @@ typedef struct strata_policy {
 	int64_t clean_trash_s;            /* clean.trash_s             3600 */
 	int64_t clean_orphan_scan_s;      /* clean.orphan_scan_s       3600 (0: never) */
 	int64_t clean_orphan_age_s;       /* clean.orphan_age_s        86400 */
+	double clean_orphan_max_fraction; /* clean.orphan_max_fraction 0.1 */
 	int64_t backoff_s;                /* policy.backoff_s          5 */
 	int64_t backoff_max_s;            /* policy.backoff_max_s      600 */
 	int64_t retain_hours;             /* acid.data.retain.hours   -1: the table's */
@@ -69,6 +70,8 @@ typedef struct strata_pol_file {
 	int64_t seq_min, seq_max;
 	int64_t added_us;       /* commit time of the version that added it */
 	const uint8_t *sketch;  /* STRATA_SKETCH_REGS registers, lent; NULL: none */
+	bool is_compact;        /* every key once and no delete (the manifest's
+				   is_compact): its distinct count is rows, exactly */
 } strata_pol_file;
 
 typedef struct strata_pol_bucket {
@@ -88,6 +91,10 @@ typedef struct strata_pol_bucket {
 	int64_t failed_us;            /* when the last of them ended */
 	int64_t due_since_us[3];      /* since when sort, merge, compact have been
 					 due without running (0: not due before) */
+	uint64_t compact_bar_rows;    /* a partial compaction is due only when its
+					 estimated superseded records exceed this
+					 (0: any); raised by the daemon after a
+					 compaction that dropped nothing */
 } strata_pol_bucket;
 
 typedef enum strata_pol_kind {

@@ -89,6 +89,7 @@ struct strata_scan {
 	size_t nbuckets, cur;
 	strata_merge *merge;
 	uint64_t leases[8];
+	uint64_t lease_versions[8]; /* the version each lease is at */
 	size_t nleases;
 	uint64_t decoded;
 	strata_arena *arena;
@@ -292,6 +293,7 @@ static int add_lease(strata_scan *s, uint64_t l, strata_err *err)
 	int rc = strata_mf_lease_take(s->wh->mf, s->def.id, l, LEASE_TTL_US, &id, err);
 	if (rc)
 		return rc;
+	s->lease_versions[s->nleases] = l;
 	s->leases[s->nleases++] = id;
 	return 0;
 }
@@ -458,7 +460,7 @@ fail:
 	return rc;
 }
 
-static const strata_schema *file_schema_for(strata_scan *s, const strata_file_entry *f)
+static const strata_schema *file_schema_for(const strata_scan *s, const strata_file_entry *f)
 {
 	if (f->format != STRATA_FMT_AVRO)
 		return NULL; /* invariant 3: Parquet files carry their schema */
@@ -468,16 +470,26 @@ static const strata_schema *file_schema_for(strata_scan *s, const strata_file_en
 	return NULL;
 }
 
-/* Open the merge over the current bucket. */
-static int scan_open_bucket(strata_scan *s, strata_err *err)
+/* Open a merge over bucket i of the plan with read schema rs, skipping files
+ * whose key range misses [lo, hi] (NULL: unbounded), every run positioned at
+ * lo.  Reads only the plan,
+ * so threads may open merges over different buckets at once. */
+int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema *rs,
+			     const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
+			     strata_merge **out, strata_err *err)
 {
-	scan_bucket *sb = &s->buckets[s->cur];
-	scan_part *sp = &s->parts[sb->part];
+	const scan_bucket *sb = &s->buckets[i];
+	const scan_part *sp = &s->parts[sb->part];
 	strata_run **runs = strata_calloc(sb->nfiles + 1, sizeof(strata_run *));
 	int rc = 0;
 	size_t n = 0;
-	for (size_t i = 0; i < sb->nfiles; i++) {
-		const strata_file_entry *f = &sb->files[i];
+	*out = NULL;
+	for (size_t k = 0; k < sb->nfiles; k++) {
+		const strata_file_entry *f = &sb->files[k];
+		if (lo && strata_key_cmp(f->key_max, f->key_max_len, lo, lo_len) < 0)
+			continue;
+		if (hi && strata_key_cmp(f->key_min, f->key_min_len, hi, hi_len) > 0)
+			continue;
 		char path[4096];
 		strata_file_path(s->wh->mf, s->def.name, sp->p.name, f, path, sizeof(path));
 		/* a full scan reads every file whole: rows, key range and (without
@@ -486,7 +498,7 @@ static int scan_open_bucket(strata_scan *s, strata_err *err)
 		strata_file_expect(f, !s->is_projected, &ex);
 		strata_run_opts ro = {
 			.file_schema = file_schema_for(s, f),
-			.read_schema = s->schema,
+			.read_schema = rs ? rs : s->schema,
 			.default_seq = f->seq_max,
 			.seq_min = s->is_changes ? (int64_t)s->v1 : 0,
 			.seq_max = (int64_t)s->version,
@@ -496,17 +508,62 @@ static int scan_open_bucket(strata_scan *s, strata_err *err)
 		if (rc)
 			break;
 		n++;
+		/* before the merge reads a record: a run that cannot seek backwards
+		 * skips forward from where it stands */
+		if (lo) {
+			rc = strata_run_seek(runs[n - 1], lo, lo_len, err);
+			if (rc)
+				break;
+		}
 	}
 	if (rc == 0) {
 		rc = strata_merge_new(runs, n, s->is_changes ? STRATA_MERGE_KEEP_ALL :
 							      STRATA_MERGE_LATEST,
-				      0, true, &s->merge, err);
+				      0, true, out, err);
 		n = 0; /* the merge owns (and on failure closed) them */
 	}
-	for (size_t i = 0; i < n; i++)
-		strata_run_close(runs[i]);
+	for (size_t k = 0; k < n; k++)
+		strata_run_close(runs[k]);
 	free(runs);
 	return rc;
+}
+
+/* Open the merge over the current bucket. */
+static int scan_open_bucket(strata_scan *s, strata_err *err)
+{
+	return strata_scan_bucket_merge(s, s->cur, NULL, NULL, 0, NULL, 0, &s->merge, err);
+}
+
+size_t strata_scan_nbuckets(const strata_scan *s)
+{
+	return s->nbuckets;
+}
+
+void strata_scan_bucket_info(const strata_scan *s, size_t i, strata_scan_bucket *out)
+{
+	const scan_bucket *sb = &s->buckets[i];
+	const scan_part *sp = &s->parts[sb->part];
+	out->part_values = (const char *const *)sp->values;
+	out->partition = sp->p.name;
+	out->bucket = sb->bucket;
+	out->part_buckets = sp->p.buckets;
+	out->rows = 0;
+	for (size_t k = 0; k < sb->nfiles; k++)
+		out->rows += sb->files[k].rows;
+}
+
+int strata_scan_leases_renew(strata_scan *s, strata_err *err)
+{
+	for (size_t i = 0; i < s->nleases; i++) {
+		uint64_t id;
+		int rc = strata_mf_lease_take(s->wh->mf, s->def.id, s->lease_versions[i], LEASE_TTL_US,
+					      &id, err);
+		if (rc)
+			return rc;
+		strata_mf_lease_release(s->wh->mf, s->leases[i]);
+		s->leases[i] = id;
+	}
+	return 0;
 }
 
 int strata_scan_open(strata_wh *wh, const char *table, const strata_read_opts *opts,

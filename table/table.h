@@ -29,6 +29,10 @@ typedef struct strata_wh strata_wh;
 
 /* Open (or with create, initialise) the warehouse at path. */
 int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err);
+/* The same with a manifest open mode (manifest.h): read commands use
+ * STRATA_MF_READ, which never writes (nor creates) the manifest. */
+int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,
+			strata_err *err);
 void strata_wh_close(strata_wh *wh);
 strata_mf *strata_wh_mf(strata_wh *wh);
 const char *strata_wh_path(const strata_wh *wh);
@@ -79,7 +83,10 @@ size_t strata_txn_rows(const strata_txn *t);
 const strata_schema *strata_txn_schema(const strata_txn *t);
 
 typedef struct strata_commit_opts {
-	const char *token;       /* idempotency token or NULL */
+	const char *token;       /* idempotency token or NULL (never "") */
+	int64_t token_us;        /* with a token, required: when the batch was
+				    first attempted (µs), the same on every
+				    retry; see strata_mf_commit_write() */
 	uint64_t expect_version; /* 0: none */
 } strata_commit_opts;
 
@@ -89,7 +96,12 @@ typedef struct strata_commit_opts {
  * file written is removed.  STRATA_ECONFLICT for a token/version/schema
  * mismatch.  Frees t (on failure too).  An empty transaction commits
  * nothing and returns the current version (with a token already used: that
- * commit's version, *is_repeat set). */
+ * commit's version, *is_repeat set).  STRATA_EUNCERTAIN: the manifest
+ * commit failed inside and may have happened; the files stay (a committed
+ * version may name them) and the warehouse must be reopened: retrying with
+ * the same token and batch time answers whether it committed.
+ * STRATA_ERETENTION: the token's batch is older than the table's token
+ * horizon (nothing committed). */
 int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *version,
 		      bool *is_repeat, strata_err *err);
 void strata_txn_abort(strata_txn *t);
@@ -147,5 +159,102 @@ int strata_read_version(strata_wh *wh, const char *table, const strata_read_opts
  * oldest V1 an incremental read can start from, over all buckets. */
 int strata_table_earliest(strata_wh *wh, const char *table, uint64_t *readable,
 			  uint64_t *incremental, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Columnar reads (table/colscan.c): the API engine bindings use            */
+/* ------------------------------------------------------------------------ */
+
+/* A columnar scan answers exactly what strata_scan_open (or, with
+ * is_changes, strata_changes_open) answers, as batches of typed column
+ * vectors instead of rows.  Open plans it once (version resolution, the
+ * retention check, leases); cursors then pull whole buckets, each bucket
+ * claimed by exactly one cursor, so N threads with a cursor each read
+ * disjoint buckets of one plan.  Output columns, by index: the schema's
+ * columns at the version (schema order), then the partition columns
+ * (STRING), then for changes _seq (BIGINT) and _op (STRING "upsert" or
+ * "delete").  The scan holds its reader leases until it is closed and
+ * renews them while cursors pull (a scan may outlive the lease TTL).
+ *
+ * Thread safety: strata_colscan_* calls other than open/close and every
+ * cursor call may run on several threads at once; one cursor belongs to one
+ * thread.  Close every cursor before the scan. */
+
+typedef struct strata_colscan_opts {
+	strata_read_opts read;   /* AS OF version / time / tag and partition;
+				    read.columns is ignored (cursors project) */
+	bool is_changes;         /* incremental read of (v1, v2] */
+	uint64_t v1, v2;
+	/* A single key, or an inclusive key range (either end may be NULL),
+	 * each a JSON object of every key column ({"pk":1}); a single key may
+	 * also name partition columns to select its partition. */
+	const char *key_json;
+	const char *key_lo_json, *key_hi_json;
+} strata_colscan_opts;
+
+typedef enum strata_colkind {
+	STRATA_COL_DATA = 0,  /* a schema column */
+	STRATA_COL_PARTITION, /* a partition column (STRING) */
+	STRATA_COL_SEQ,       /* _seq (changes) */
+	STRATA_COL_OP,        /* _op (changes) */
+} strata_colkind;
+
+typedef struct strata_colinfo {
+	const char *name;
+	strata_type type;
+	strata_colkind kind;
+	bool is_nullable;
+	int key_pos; /* position in the primary key, or -1 */
+} strata_colinfo;
+
+typedef struct strata_colstr {
+	const uint8_t *ptr;
+	uint32_t len;
+} strata_colstr;
+
+/* One column of a batch: nrows entries of data (int64_t for BIGINT and
+ * TIMESTAMP, int32_t, double, float, uint8_t 0/1 for BOOLEAN, strata_colstr
+ * for STRING and BINARY) and nulls[i] = 1 where the value is null (data[i]
+ * is then zero). */
+typedef struct strata_colvec {
+	strata_type type;
+	void *data;
+	uint8_t *nulls;
+} strata_colvec;
+
+typedef struct strata_colbatch {
+	size_t nrows;
+	size_t ncols;         /* the cursor's columns, in its order */
+	strata_colvec *cols;
+} strata_colbatch;
+
+typedef struct strata_colscan strata_colscan;
+typedef struct strata_colcursor strata_colcursor;
+
+/* Plan a columnar scan of table in wh (lent until close).  Errors are those
+ * of strata_scan_open / strata_changes_open (STRATA_ERETENTION, unknown
+ * table, bad partition spec), plus STRATA_EINVAL for a key that is not a
+ * JSON object of the key columns. */
+int strata_colscan_open(strata_wh *wh, const char *table, const strata_colscan_opts *opts,
+			strata_colscan **out, strata_err *err);
+void strata_colscan_close(strata_colscan *cs);
+/* Output columns (lent until close). */
+size_t strata_colscan_ncols(const strata_colscan *cs);
+const strata_colinfo *strata_colscan_col(const strata_colscan *cs, size_t i);
+/* The version read (changes: v2), the planned buckets, and an upper bound on
+ * the rows (records in the planned files; 1 for a single key). */
+uint64_t strata_colscan_version(const strata_colscan *cs);
+size_t strata_colscan_nbuckets(const strata_colscan *cs);
+uint64_t strata_colscan_rows_estimate(const strata_colscan *cs);
+const strata_table_def *strata_colscan_table(const strata_colscan *cs);
+
+/* A cursor over columns cols[0..ncols) (indexes of strata_colscan_col; ncols
+ * 0 reads no column, only row counts) in batches of at most max_rows. */
+int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols,
+			  size_t max_rows, strata_colcursor **out, strata_err *err);
+/* 1 with *batch (nrows >= 1) lent until the next call or close, 0 when no
+ * unclaimed bucket is left, or a negative code (a corrupt or missing file is
+ * named). */
+int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err);
+void strata_colcursor_close(strata_colcursor *c);
 
 #endif

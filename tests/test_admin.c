@@ -119,7 +119,13 @@ static const acase cases[] = {
 	{OWNER, "help purge", true, "\"access\":\"owner (destructive)\""},
 	{OWNER, "help nosuch", false, "unknown command \"nosuch\""},
 	{OWNER, "watch", false, "watch needs a connection"},
-	{OWNER, "cancel abc", false, "cancel wants a job id (see jobs), got \"abc\""},
+	{OWNER, "cancel abc", false, "cancel wants a job id, a whole number from 1 (see jobs), got \"abc\""},
+	/* issue 11: "-1" was taken as job 18446744073709551615 */
+	{OWNER, "cancel -1", false, "cancel wants a job id, a whole number from 1 (see jobs), got \"-1\""},
+	{OWNER, "cancel 0", false, "cancel wants a job id, a whole number from 1 (see jobs), got \"0\""},
+	{OWNER, "cancel \" 7\"", false, "got \" 7\""},
+	{OWNER, "cancel 7x", false, "got \"7x\""},
+	{OWNER, "cancel 18446744073709551616", false, "got \"18446744073709551616\""},
 	{OWNER, "cancel 999", false, "no queued or running job 999"},
 	{OWNER, "sort nosuch", false, "unknown table \"nosuch\""},
 	{OWNER, "sort t --bucket 9999", false, "--bucket wants a bucket number 0..4095 (got \"9999\")"},
@@ -288,6 +294,19 @@ static void test_reload_all_or_nothing(void)
 	CU_ASSERT_STRING_EQUAL(v, "77");
 	policy_value(d, "merge.fanout", v, sizeof(v));
 	CU_ASSERT_STRING_EQUAL(v, "8");
+	/* issue 11: an empty file (or one of comments and headers only) is
+	 * refused, not read as "every default" */
+	static const char *const empties[] = {"", "# truncated\n\n", "[daemon]\n[policy]\n"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(empties); i++) {
+		write_text(cfg_path, empties[i]);
+		CU_ASSERT_NOT_EQUAL(stratad_admin_exec(d, &p, "reload", &out), 0);
+		strata_buf_putc(&out, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "the file sets no key"));
+		CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "the running configuration stays"));
+		strata_buf_free(&out);
+		policy_value(d, "sort.max_delay_s", v, sizeof(v));
+		CU_ASSERT_STRING_EQUAL(v, "77");
+	}
 	/* a good file applies; a restart-only change is reported and kept */
 	char text[2048];
 	snprintf(text, sizeof(text),

@@ -20,6 +20,14 @@
 
 #include "table/table.h"
 
+/* args plus a --token-time of an hour ago (Unix seconds), into buf (200
+ * bytes). */
+static const char *tok_cmd(char *buf, const char *args)
+{
+	snprintf(buf, 200, "%s --token-time %lld", args, (long long)time(NULL) - 3600);
+	return buf;
+}
+
 static char errpath[PATH_MAX];
 static char scratch[PATH_MAX];
 
@@ -185,21 +193,23 @@ static void test_exit_codes(void)
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 2);
 	expect_cli(wh, "{\"pk\":2,\"val\":\"b\"}\n", "write t --expect-version 2", 0,
 		   "committed version 3", true);
-	/* a token repeat prints the first version and exits 0 */
-	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", "write t --token load-7", 0,
+	/* a token repeat prints the first version and exits 0 (the batch
+	 * time: an hour ago, inside the token horizon) */
+	char tokbuf[200];
+	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", tok_cmd(tokbuf, "write t --token load-7"), 0,
 		   "committed version 4", true);
 	int files = data_files(wh);
-	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n{\"pk\":4,\"val\":\"d\"}\n", "write t --token load-7",
+	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n{\"pk\":4,\"val\":\"d\"}\n", tok_cmd(tokbuf, "write t --token load-7"),
 		   0, "version 4 already committed with token \"load-7\"", true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
 	CU_ASSERT_EQUAL(data_files(wh), files);
 	/* the token wins over a stale expected version: still the first version */
-	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", "write t --token load-7 --expect-version 1", 0,
+	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", tok_cmd(tokbuf, "write t --token load-7 --expect-version 1"), 0,
 		   "version 4 already committed", true);
 	/* an empty write commits nothing, with a token too */
 	expect_cli(wh, "\n  \n", "write t", 0, "nothing to commit; table is at version 4", true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
-	expect_cli(wh, "", "write t --token empty-1", 0, "nothing to commit; table is at version 4",
+	expect_cli(wh, "", tok_cmd(tokbuf, "write t --token empty-1"), 0, "nothing to commit; table is at version 4",
 		   true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
 	expect_cli(wh, "{\"pk\":5,\"val\":\"e\"}\n", "write t --expect-version 4", 0,
@@ -309,6 +319,13 @@ static void test_bad_write_input(void)
 		{"t", "{\"pk\":2,\"zzz\":1}\n", "stdin line 1: unknown column \"zzz\""},
 		{"t", "{\"pk\":2,\"_seq\":1}\n", "stdin line 1: \"_seq\" is assigned by the commit"},
 		{"t", "[1,2]\n", "stdin line 1: a row must be a JSON object"},
+		/* a key given twice is an error naming it, never last-wins */
+		{"t", "{\"pk\":2}\n{\"pk\":3,\"val\":\"a\",\"val\":\"b\"}\n",
+		 "stdin line 2: duplicate key \"val\" at column"},
+		{"t", "{\"pk\":3,\"pk\":4}\n", "stdin line 1: duplicate key \"pk\""},
+		{"t", "{\"pk\":3,\"_op\":\"delete\",\"_op\":\"upsert\"}\n",
+		 "stdin line 1: duplicate key \"_op\""},
+		{"p", "{\"pk\":3,\"pt\":\"x\",\"pt\":\"y\"}\n", "stdin line 1: duplicate key \"pt\""},
 		/* partitions */
 		{"p", "{\"pk\":2,\"val\":\"b\"}\n", "stdin line 1: missing partition column \"pt\""},
 		{"p", "{\"pk\":2,\"pt\":1}\n", "stdin line 1: partition column \"pt\" must be a string"},
@@ -495,6 +512,109 @@ static void test_scan_formats(void)
 	free(out);
 }
 
+/* No byte of `out` is a control character but the line ends, no C1
+ * control or bidi override is in it, and it has `lines` lines. */
+static bool output_is_inert(const char *out, size_t lines)
+{
+	const uint8_t *p = (const uint8_t *)out;
+	bool ok = count_lines(out) == lines;
+	for (size_t i = 0; p[i]; i++) {
+		if ((p[i] < 0x20 && p[i] != '\n') || p[i] == 0x7f)
+			ok = false;
+		if (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			ok = false;
+		if (p[i] == 0xe2 && (p[i + 1] == 0x80 || p[i + 1] == 0x81) &&
+		    ((p[i + 2] >= 0xaa && p[i + 2] <= 0xae) || (p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9)))
+			ok = false;
+	}
+	if (!ok)
+		fprintf(stderr, "\nnot inert (want %zu lines):\n%s\n", lines, out);
+	return ok;
+}
+
+/* A value cannot draw a fake row or recolour the terminal: csv and table
+ * show control characters as visible escapes (docs/CLI.md). */
+static void test_scan_escapes(void)
+{
+	const char *wh = new_warehouse();
+	expect_cli(wh, NULL,
+		   "create-table e --columns 'pk BIGINT PRIMARY KEY, val STRING' "
+		   "--partitioned-by 'pt STRING'",
+		   0, NULL, true);
+	expect_cli(wh,
+		   "{\"pk\":1,\"val\":\"a\\n2 | fake\\r\\u001b[31mred\\u001b[0m\\t\\u007f\\\\\",\"pt\":\"x\"}\n"
+		   "{\"pk\":2,\"val\":\"c1\\u009b2J bidi\\u202eevil, \\\"q\\\" \\u00e9\",\"pt\":\"x\"}\n"
+		   "{\"pk\":3,\"val\":\"ok\",\"pt\":\"p\\u001b]0;title\\u0007\"}\n",
+		   "write e", 0, "committed version 2", true);
+	char *out;
+	CU_ASSERT_EQUAL(cli(wh, "scan e --format csv", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 4));
+	CU_ASSERT(strstr(out, "\n1,a\\n2 | fake\\r\\x1b[31mred\\x1b[0m\\t\\x7f\\\\,x\n") != NULL);
+	CU_ASSERT(strstr(out, "\n2,\"c1\\u009b2J bidi\\u202eevil, \"\"q\"\" \xc3\xa9\",x\n") != NULL);
+	CU_ASSERT(strstr(out, "\n3,ok,p\\x1b]0;title\\x07\n") != NULL);
+	free(out);
+	CU_ASSERT_EQUAL(cli(wh, "changes e --between 1 2 --format csv", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 4));
+	free(out);
+	/* table: header, rule, 3 rows, count */
+	CU_ASSERT_EQUAL(cli(wh, "scan e --format table", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 6));
+	CU_ASSERT(strstr(out, "a\\n2 | fake\\r\\x1b[31mred\\x1b[0m\\t\\x7f\\\\ ") != NULL);
+	CU_ASSERT(strstr(out, "c1\\u009b2J bidi\\u202eevil, \"q\" \xc3\xa9") != NULL);
+	CU_ASSERT(strstr(out, "| p\\x1b]0;title\\x07\n") != NULL);
+	CU_ASSERT(strstr(out, "(3 rows)\n") != NULL);
+	free(out);
+	CU_ASSERT_EQUAL(cli(wh, "changes e --between 1 2 --format table", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 6));
+	free(out);
+	/* jsonl escapes them as JSON does, and stays exact: it writes back */
+	CU_ASSERT_EQUAL(cli(wh, "scan e", &out, NULL), 0);
+	CU_ASSERT(output_is_inert(out, 3));
+	CU_ASSERT(strstr(out, "\\u009b2J bidi\\u202eevil") != NULL);
+	char *again;
+	expect_cli(wh, out, "write e", 0, "committed version 3 (3 rows)", true);
+	CU_ASSERT_EQUAL(cli(wh, "scan e", &again, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(again, out);
+	free(again);
+	free(out);
+}
+
+/* What scan prints for any FLOAT or DOUBLE, write takes back unchanged,
+ * through the real binary: the extremes, denormals, -0.0, NaN, infinities. */
+static void test_float_extremes(void)
+{
+	const char *wh = new_warehouse();
+	const char *cols = "'pk BIGINT PRIMARY KEY, f FLOAT, d DOUBLE'";
+	char args[256];
+	snprintf(args, sizeof(args), "create-table a --columns %s", cols);
+	expect_cli(wh, NULL, args, 0, NULL, true);
+	snprintf(args, sizeof(args), "create-table b --columns %s", cols);
+	expect_cli(wh, NULL, args, 0, NULL, true);
+	expect_cli(wh,
+		   "{\"pk\":1,\"f\":3.40282347e+38,\"d\":1.7976931348623157e+308}\n"
+		   "{\"pk\":2,\"f\":-3.40282347e+38,\"d\":-1.7976931348623157e+308}\n"
+		   "{\"pk\":3,\"f\":1.17549435e-38,\"d\":2.2250738585072014e-308}\n"
+		   "{\"pk\":4,\"f\":1.40129846e-45,\"d\":4.9406564584124654e-324}\n"
+		   "{\"pk\":5,\"f\":-1e-45,\"d\":-5e-324}\n"
+		   "{\"pk\":6,\"f\":-0.0,\"d\":-0.0}\n"
+		   "{\"pk\":7,\"f\":\"NaN\",\"d\":\"NaN\"}\n"
+		   "{\"pk\":8,\"f\":\"Infinity\",\"d\":\"-Infinity\"}\n"
+		   "{\"pk\":9,\"f\":0.1,\"d\":0.1}\n",
+		   "write a", 0, "committed version 2 (9 rows)", true);
+	char *out, *again;
+	CU_ASSERT_EQUAL(cli(wh, "scan a", &out, NULL), 0);
+	expect_cli(wh, out, "write b", 0, "committed version 2 (9 rows)", true);
+	CU_ASSERT_EQUAL(cli(wh, "scan b", &again, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(again, out);
+	CU_ASSERT(strstr(out, "{\"pk\":6,\"f\":-0.0,\"d\":-0.0}") != NULL);
+	CU_ASSERT(strstr(out, "{\"pk\":9,\"f\":0.1,\"d\":0.1}") != NULL);
+	free(again);
+	free(out);
+	/* beyond what rounds to FLT_MAX is still refused */
+	expect_cli(wh, "{\"pk\":1,\"f\":3.5e+38}\n", "write a", 1,
+		   "out of range for FLOAT", false);
+}
+
 static void test_time_travel(void)
 {
 	int64_t base;
@@ -578,6 +698,7 @@ static void test_get_changes_log(void)
 	expect_cli(wh, NULL, "get t --key '{\"pk\":3}'", 1, "key not found", false);
 	expect_cli(wh, NULL, "get t --key '{\"pk\":99}'", 1, "key not found", false);
 	expect_cli(wh, NULL, "get t --key '{\"val\":\"x\"}'", 1, "not a primary key column", false);
+	expect_cli(wh, NULL, "get t --key '{\"pk\":1,\"pk\":3}'", 2, "duplicate key \"pk\"", false);
 	expect_cli(wh, NULL, "get nope --key '{\"pk\":1}'", 1, "unknown table", false);
 	/* changes */
 	CU_ASSERT_EQUAL(cli(wh, "changes t --between 2 3", &out, NULL), 0);
@@ -819,6 +940,14 @@ static void test_governance_commands(void)
 	char args[PATH_MAX + 64];
 	snprintf(args, sizeof(args), "admin --socket '%s/none.sock' status", scratch);
 	expect_cli(NULL, NULL, args, 1, "could not connect to stratad", false);
+	/* a job id is a whole number from 1, refused before connecting (issue 11:
+	 * "cancel -1" was reported as job 18446744073709551615) */
+	static const char *const bad_ids[] = {"-1", "0", "abc", "18446744073709551616", " 3"};
+	for (size_t k = 0; k < STRATA_ARRAY_LEN(bad_ids); k++) {
+		snprintf(args, sizeof(args), "admin --socket '%s/none.sock' cancel '%s'", scratch,
+			 bad_ids[k]);
+		expect_cli(NULL, NULL, args, 2, "cancel wants a job id, a whole number from 1", false);
+	}
 	free(latest);
 	free(at3);
 }
@@ -910,6 +1039,8 @@ static void register_cli(void)
 	TU_ADD(s, test_bad_write_input);
 	TU_ADD(s, test_bad_ddl_input);
 	TU_ADD(s, test_scan_formats);
+	TU_ADD(s, test_scan_escapes);
+	TU_ADD(s, test_float_extremes);
 	TU_ADD(s, test_time_travel);
 	TU_ADD(s, test_get_changes_log);
 	TU_ADD(s, test_files_and_file);

@@ -328,6 +328,12 @@ static void test_check_config_cli(void)
 	snprintf(want, sizeof(want), "%s: ok (1 table section)\n", good);
 	CU_ASSERT_STRING_EQUAL(out, want);
 	free(out);
+	/* a file that sets no key fails the check a reload would fail (issue 11) */
+	const char *empty = write_cfg("# nothing here\n[policy]\n");
+	snprintf(cmd, sizeof(cmd), "%s --check-config %s 2>&1", tu_bin("stratad"), empty);
+	CU_ASSERT_EQUAL(tu_run(cmd, &out), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "the file sets no key"));
+	free(out);
 	snprintf(cmd, sizeof(cmd), "%s --bogus 2>&1", tu_bin("stratad"));
 	CU_ASSERT_EQUAL(tu_run(cmd, NULL), 2);
 	/* running with a bad config fails the same way, before anything starts */

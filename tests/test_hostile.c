@@ -23,7 +23,17 @@
  *                  refused; clients that leave mid-reply (a watcher, a large
  *                  pipelined reply, a half-closed socket) leave it serving;
  *                  a client that pipelines commands without reading stops
- *                  being read (its replies are bounded).
+ *                  being read (its replies are bounded); root gets in past
+ *                  max_clients (the reserved slot, never for watch); idle
+ *                  clients are closed after admin_idle_timeout_s, watchers
+ *                  are not;
+ *   metrics HTTP   idle and slowloris connections are closed after
+ *                  metrics_timeout_s;
+ *   fd exhaustion  with stratad's RLIMIT_NOFILE lowered (prlimit), accept()
+ *                  failures log one line per listener per 10 s and both
+ *                  listeners serve again once fds are free;
+ *   compaction     with compact.max_lag_s = 0 an idle retention-0 bucket is
+ *                  partially compacted once, not at every scan.
  */
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
@@ -35,9 +45,13 @@
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
+#include <grp.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- names ------------------------------------------------------------------------------------ */
@@ -591,6 +605,113 @@ static void test_daemon_damaged_bucket(void)
 	strata_wh_close(wh);
 }
 
+/* ---- partial compaction only with garbage ------------------------------------------------------------ */
+
+/* Estimate of the distinct-key sketch over BIGINT keys [0, n), as a writer
+ * builds it. */
+static double sketch_of_range(int n)
+{
+	strata_schema *s = strata_schema_new(1);
+	strata_column c = {.type = STRATA_T_LONG, .id = 1, .key_pos = 0};
+	snprintf(c.name, sizeof(c.name), "pk");
+	strata_schema_add(s, &c, NULL);
+	uint8_t regs[STRATA_SKETCH_REGS];
+	memset(regs, 0, sizeof(regs));
+	for (int pk = 0; pk < n; pk++) {
+		strata_value val = {.v.i64 = pk};
+		strata_row row = {.ncols = 1, .vals = &val};
+		strata_buf kb = {0};
+		strata_key_encode(s, &row, &kb, NULL);
+		strata_sketch_add(regs, kb.data, kb.len);
+		strata_buf_free(&kb);
+	}
+	strata_schema_free(s);
+	return strata_sketch_estimate(regs);
+}
+
+/* Issue 11: with compact.max_lag_s = 0 (legal, documented) an idle
+ * retention-0 bucket was partially compacted at every scan, each rewrite
+ * dropping nothing: the sketch's estimate of its one-record-per-key file fell
+ * short of its rows, and each compaction's own commit moved the boundary
+ * above the new floor.  A real stratad compacts it once, for the history the
+ * writes left, and never again. */
+static void test_daemon_compacts_once(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	/* keys whose sketch underestimates their count: noise looks like garbage */
+	int n = 0;
+	for (int k = 200; k < 5000 && !n; k += 13)
+		if (sketch_of_range(k) < k - 3)
+			n = k;
+	CU_ASSERT_FATAL(n > 0);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	const char *props[] = {"write.bucket.num=1", "acid.data.retain.hours=0"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "g", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 2, &e),
+			      0);
+	for (int v = 0; v < 2; v++) { /* every key twice: real history to drop once */
+		strata_txn *t;
+		CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "g", &t, &e), 0);
+		for (int pk = 0; pk < n; pk++) {
+			json_t *o = json_pack("{s:i,s:s}", "pk", pk, "v", v ? "new" : "old");
+			CU_ASSERT_EQUAL(strata_txn_put_json(t, o, &e), 0);
+			json_decref(o);
+		}
+		uint64_t ver;
+		CU_ASSERT_EQUAL_FATAL(strata_txn_commit(t, NULL, &ver, NULL, &e), 0);
+	}
+	strata_wh_close(wh);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
+		       "log_level = info\n[policy]\nsort.min_files = 1\nsort.max_delay_s = 0\n"
+		       "compact.max_lag_s = 0\nclean.orphan_scan_s = 0\n",
+		       whp, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	const char *series = "strata_jobs_total{kind=\"partial-compaction\",result=\"ok\"}";
+	double compactions = 0, scans = 0;
+	for (double end = tud_now_s() + 60; compactions < 1 && tud_now_s() < end;) {
+		char *m = tud_metrics(sock);
+		compactions = m ? tud_metric(m, series) : 0;
+		scans = m ? tud_metric(m, "strata_scans_total") : 0;
+		free(m);
+		if (compactions < 1)
+			tud_sleep_ms(100);
+	}
+	CU_ASSERT_EQUAL_FATAL(compactions, 1);
+	/* five more scans (one a second): nothing more to compact */
+	double first_scans = scans;
+	for (double end = tud_now_s() + 60; scans < first_scans + 5 && tud_now_s() < end;) {
+		tud_sleep_ms(200);
+		char *m = tud_metrics(sock);
+		compactions = m ? tud_metric(m, series) : compactions;
+		scans = m ? tud_metric(m, "strata_scans_total") : scans;
+		free(m);
+	}
+	CU_ASSERT(scans >= first_scans + 5);
+	if (compactions != 1)
+		fprintf(stderr, "\n%d keys: %.0f partial compactions in %.0f scans after the first\n", n,
+			compactions, scans - first_scans);
+	CU_ASSERT_EQUAL(compactions, 1);
+	json_t *r = tud_admin(sock, "plan g");
+	json_t *bk = json_array_get(json_object_get(json_array_get(json_object_get(r, "tables"), 0),
+						    "buckets"),
+				    0);
+	json_t *checks = json_object_get(bk, "checks");
+	const char *why = json_string_value(json_object_get(json_array_get(checks, 2), "why"));
+	CU_ASSERT(why && strstr(why, "~0 superseded records"));
+	json_decref(r);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
 /* ---- the admin socket ------------------------------------------------------------------------------ */
 
 /* Send all of buf (blocking); false on error. */
@@ -697,12 +818,24 @@ static void test_admin_socket_limits(void)
 		CU_ASSERT(l && strncmp(l, "{\"ok\":true", 10) == 0);
 		free(l);
 	}
+	/* root (this test) still gets in: the reserved slot, for commands, not watch */
+	int root_fd = tud_connect(sock);
+	CU_ASSERT(send_all(root_fd, "status\n", 7));
+	l = tud_read_line(root_fd, 10);
+	CU_ASSERT(l && strncmp(l, "{\"ok\":true", 10) == 0);
+	free(l);
+	CU_ASSERT(send_all(root_fd, "watch\n", 6));
+	l = tud_read_line(root_fd, 10);
+	CU_ASSERT(l && strstr(l, "watch cannot run on the connection reserved for root"));
+	free(l);
 	fd = tud_connect(sock);
 	l = tud_read_line(fd, 10);
-	CU_ASSERT(l && strstr(l, "too many admin connections (max_clients 3); try again later"));
+	CU_ASSERT(l && strstr(l, "too many admin connections (max_clients 3, and the one reserved for "
+				 "root and stratad's user is taken); try again later"));
 	free(l);
 	CU_ASSERT(sees_eof(fd, 10));
 	close(fd);
+	close(root_fd);
 	close(held[0]);
 	CU_ASSERT(tud_wait_ready(sock, 10));
 	close(held[1]);
@@ -786,6 +919,332 @@ static void test_admin_socket_limits(void)
 	CU_ASSERT(tud_log_has(log, "too many admin connections"));
 }
 
+/* ---- hostile clients: idle connections, the reserved slot, fd exhaustion ------------------------------ */
+
+/* A connection to the admin socket made by a child running as uid/gid (its
+ * SO_PEERCRED), handed back to us over SCM_RIGHTS; -1 on failure. */
+static int connect_as(const char *sock, uid_t uid, gid_t gid)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sp[0]);
+		int fd = -1;
+		if (setgroups(0, NULL) == 0 && setgid(gid) == 0 && setuid(uid) == 0)
+			fd = tud_connect(sock);
+		char byte = fd >= 0 ? 'y' : 'n';
+		struct iovec iov = {&byte, 1};
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+		if (fd >= 0) {
+			msg.msg_control = u.buf;
+			msg.msg_controllen = sizeof(u.buf);
+			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		}
+		_exit(sendmsg(sp[1], &msg, 0) == 1 ? 0 : 1);
+	}
+	close(sp[1]);
+	int fd = -1;
+	if (pid > 0) {
+		char byte = 0;
+		struct iovec iov = {&byte, 1};
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				     .msg_controllen = sizeof(u.buf)};
+		if (recvmsg(sp[0], &msg, 0) == 1 && byte == 'y') {
+			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+			if (c && c->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		}
+		int st;
+		waitpid(pid, &st, 0);
+	}
+	close(sp[0]);
+	return fd;
+}
+
+/* Nothing to read and no EOF right now. */
+static bool is_open_and_quiet(int fd)
+{
+	char b;
+	ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT | MSG_PEEK);
+	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Issue 11: sixteen idle or `watch` clients locked everyone out of the admin
+ * socket, root included.  Now idle clients are closed after
+ * admin_idle_timeout_s, and root (or stratad's user) always finds the
+ * reserved slot. */
+static void test_admin_idle_and_reserved(void)
+{
+	struct group *ng = getgrnam("nogroup");
+	if (!ng || geteuid() != 0) {
+		fprintf(stderr, "\nskipped: needs root and a group \"nogroup\"\n");
+		return;
+	}
+	gid_t gid = ng->gr_gid;
+	const char *dir = tu_tmpdir();
+	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0711), 0); /* a reader (nobody) reaches run/ */
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	strata_wh_close(wh);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nmax_clients = 2\nadmin_idle_timeout_s = 2\n"
+		       "admin_group = nogroup\nlog_level = info\n",
+		       whp, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	/* two readers watch: both slots taken, and watchers are never idle */
+	int w[2];
+	for (int i = 0; i < 2; i++) {
+		w[i] = connect_as(sock, 65534, gid);
+		CU_ASSERT_FATAL(w[i] >= 0);
+		CU_ASSERT(send_all(w[i], "watch\n", 6));
+		char *l = tud_read_line(w[i], 10);
+		CU_ASSERT(l && strstr(l, "\"watching\":true"));
+		free(l);
+	}
+	/* a third reader is refused */
+	int fd = connect_as(sock, 65534, gid);
+	char *l = tud_read_line(fd, 10);
+	CU_ASSERT(l && strstr(l, "too many admin connections (max_clients 2); try again later"));
+	free(l);
+	close(fd);
+	/* root gets in, runs a command, and is closed when it then idles */
+	int root_fd = tud_connect(sock);
+	CU_ASSERT(send_all(root_fd, "status\n", 7));
+	l = tud_read_line(root_fd, 10);
+	if (!l || strncmp(l, "{\"ok\":true", 10) != 0)
+		fprintf(stderr, "\nroot with every slot taken: %s\n", l ? l : "(no reply)");
+	CU_ASSERT(l && strncmp(l, "{\"ok\":true", 10) == 0);
+	free(l);
+	l = tud_read_line(root_fd, 15);
+	CU_ASSERT(l && strstr(l, "idle for 2 s (admin_idle_timeout_s); closing"));
+	free(l);
+	CU_ASSERT(sees_eof(root_fd, 10));
+	close(root_fd);
+	/* the watchers, connected before root, are still there */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT(is_open_and_quiet(w[i]));
+		close(w[i]);
+	}
+	/* an idle reader goes too, freeing its slot */
+	fd = connect_as(sock, 65534, gid);
+	l = tud_read_line(fd, 15);
+	CU_ASSERT(l && strstr(l, "idle for 2 s"));
+	free(l);
+	close(fd);
+	char *m = tud_metrics(sock);
+	CU_ASSERT(m && tud_metric(m, "strata_connections_timed_out_total{listener=\"admin\"}") >= 2);
+	free(m);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+	CU_ASSERT(tud_log_has(log, "in the slot reserved for root and stratad's user"));
+	CU_ASSERT(tud_log_has(log, "sent no command for 2 s (admin_idle_timeout_s); disconnected"));
+}
+
+static int tcp_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* GET /metrics on a fresh connection: the whole response, or NULL. */
+static char *http_get_metrics(int port)
+{
+	int fd = tcp_connect(port);
+	if (fd < 0)
+		return NULL;
+	const char *req = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	if (!send_all(fd, req, strlen(req))) {
+		close(fd);
+		return NULL;
+	}
+	strata_buf b = {0};
+	char chunk[4096];
+	ssize_t r;
+	struct pollfd p = {fd, POLLIN, 0};
+	while (poll(&p, 1, 10000) > 0 && (r = read(fd, chunk, sizeof(chunk))) > 0)
+		strata_buf_append(&b, chunk, (size_t)r);
+	strata_buf_putc(&b, 0);
+	close(fd);
+	return (char *)b.data;
+}
+
+/* Issue 11: idle HTTP connections to the metrics listener never timed out,
+ * nor did a client trickling its headers (slowloris). */
+static void test_http_timeouts(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	strata_wh_close(wh);
+	int port = 20000 + (int)((getpid() + 7) % 20000);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nmetrics_listen = 127.0.0.1:%d\n"
+		       "metrics_timeout_s = 2\nlog_level = info\n",
+		       whp, sock, port);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	/* idle: closed */
+	int idle = tcp_connect(port);
+	CU_ASSERT_FATAL(idle >= 0);
+	CU_ASSERT(sees_eof(idle, 15));
+	close(idle);
+	/* slowloris: a header line every half second, never the end of them */
+	int slow = tcp_connect(port);
+	CU_ASSERT_FATAL(slow >= 0);
+	const char *start = "GET /metrics HTTP/1.1\r\n";
+	CU_ASSERT(send_all(slow, start, strlen(start)));
+	bool is_dropped = false;
+	for (double end = tud_now_s() + 15; !is_dropped && tud_now_s() < end;) {
+		tud_sleep_ms(500);
+		char b[64];
+		ssize_t r = recv(slow, b, sizeof(b), MSG_DONTWAIT);
+		is_dropped = r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+			     send(slow, "X-a: b\r\n", 8, MSG_NOSIGNAL) < 0;
+	}
+	CU_ASSERT(is_dropped);
+	close(slow);
+	/* a real scrape is served, and so are the odd ones */
+	char *body = http_get_metrics(port);
+	CU_ASSERT(body && strstr(body, "HTTP/1.1 200 OK") &&
+		  strstr(body, "strata_connections_timed_out_total{listener=\"metrics\"} 2"));
+	if (body && !strstr(body, "strata_connections_timed_out_total{listener=\"metrics\"} 2"))
+		fprintf(stderr, "\nGET /metrics: %.300s\n", body);
+	free(body);
+	int fd = tcp_connect(port);
+	const char *bad = "POST /metrics HTTP/1.1\r\n\r\n";
+	CU_ASSERT(send_all(fd, bad, strlen(bad)));
+	char *l = tud_read_line(fd, 10);
+	CU_ASSERT(l && strstr(l, "404"));
+	free(l);
+	close(fd);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	return count_entries(path);
+}
+
+static int count_lines_with(const char *path, const char *phrase)
+{
+	char *text = tu_read_file(path, NULL);
+	int n = 0;
+	for (const char *p = text; p && (p = strstr(p, phrase)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/* Issue 11: at fd exhaustion stratad logged 4.4 million accept() errors
+ * (463 MB) in two minutes.  With its RLIMIT_NOFILE lowered to just above
+ * what it holds, connections past it fail in accept(): the log gets a line
+ * per listener per 10 s, and both listeners serve again once fds are free. */
+static void test_accept_at_fd_exhaustion(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	strata_wh_close(wh);
+	int port = 20000 + (int)((getpid() + 11) % 20000);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nmetrics_listen = 127.0.0.1:%d\n"
+		       "max_clients = 1000\nadmin_idle_timeout_s = 600\nscan_interval_s = 1\n"
+		       "log_level = info\n",
+		       whp, sock, port);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	int held = count_fds(pid);
+	CU_ASSERT_FATAL(held > 0);
+	struct rlimit rl = {(rlim_t)held + 3, (rlim_t)held + 3};
+	struct rlimit old;
+	CU_ASSERT_EQUAL_FATAL(prlimit(pid, RLIMIT_NOFILE, NULL, &old), 0);
+	rl.rlim_max = old.rlim_max;
+	CU_ASSERT_EQUAL_FATAL(prlimit(pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	int fds[40];
+	int nfds = 0;
+	for (int i = 0; i < 30; i++) /* the backlog holds what cannot be accepted */
+		if ((fds[nfds] = tud_connect(sock)) >= 0)
+			nfds++;
+	for (int i = 0; i < 10; i++)
+		if ((fds[nfds] = tcp_connect(port)) >= 0)
+			nfds++;
+	CU_ASSERT(nfds >= 30);
+	tud_sleep_ms(3000); /* long enough for millions of lines */
+	int lines = count_lines_with(log, "accept() failed");
+	struct stat st;
+	CU_ASSERT_EQUAL(stat(log, &st), 0);
+	if (lines > 4 || lines < 1) {
+		char *text = tu_read_file(log, NULL);
+		fprintf(stderr, "\n%d log lines about accept() in 3 s (log: %lld bytes):\n%.3000s\n", lines,
+			(long long)st.st_size, text ? text : "");
+		free(text);
+	}
+	CU_ASSERT(lines >= 1 && lines <= 4);
+	CU_ASSERT(st.st_size < (1 << 20));
+	CU_ASSERT(tud_log_has(log, "admin socket: accept() failed"));
+	CU_ASSERT(tud_log_has(log, "out of file descriptors"));
+	/* free the descriptors (the limit stays): both listeners serve again */
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	CU_ASSERT(tud_wait_ready(sock, 30));
+	char *body = NULL;
+	for (double end = tud_now_s() + 30; tud_now_s() < end;) {
+		free(body);
+		body = http_get_metrics(port);
+		if (body && strstr(body, " 200 OK"))
+			break;
+		tud_sleep_ms(200);
+	}
+	CU_ASSERT(body && strstr(body, " 200 OK"));
+	CU_ASSERT(body && strstr(body, "strata_accept_errors_total{listener=\"admin\"} ") &&
+		  !strstr(body, "strata_accept_errors_total{listener=\"admin\"} 0\n"));
+	free(body);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
 /* ---- registration --------------------------------------------------------------------------------- */
 
 static int suite_init(void)
@@ -802,6 +1261,10 @@ static void register_hostile(void)
 	TU_ADD(s, test_damaged_files);
 	TU_ADD(s, test_daemon_damaged_bucket);
 	TU_ADD(s, test_admin_socket_limits);
+	TU_ADD(s, test_daemon_compacts_once);
+	TU_ADD(s, test_admin_idle_and_reserved);
+	TU_ADD(s, test_http_timeouts);
+	TU_ADD(s, test_accept_at_fd_exhaustion);
 }
 
 TU_MAIN(register_hostile)

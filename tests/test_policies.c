@@ -274,6 +274,78 @@ static void test_bucket_table(void)
 	}
 }
 
+/* Issue 11: a partial compaction is never scheduled on the sketch's noise
+ * alone.  With compact.max_lag_s = 0, an idle retention-0 bucket was
+ * rewritten at every scan, dropping nothing. */
+static void test_compact_only_with_garbage(void)
+{
+	/* a key count whose sketch estimate falls short of it: noise looks like
+	 * superseded records */
+	static uint8_t regs[STRATA_SKETCH_REGS], regs2[STRATA_SKETCH_REGS];
+	int n = 0;
+	for (int k = 100; k < 20000 && !n; k += 7) {
+		make_sketch(regs, 0, k);
+		if (strata_sketch_estimate(regs) < k - 3)
+			n = k;
+	}
+	CU_ASSERT_FATAL(n > 0);
+	strata_policy p;
+	strata_policy_default(&p);
+	p.compact_max_lag_s = 0;
+	strata_pol_file f[2] = {{.level = 1, .bytes = MiB, .rows = (uint64_t)n, .seq_min = 1,
+				 .seq_max = 50, .added_us = NOW - 100 * S, .sketch = regs}};
+	strata_pol_bucket in = {.files = f, .nfiles = 1, .floor = 0, .boundary = 50,
+				.boundary_ts_us = NOW, .history_since_us = NOW - 10 * S, .retain_s = 0};
+	strata_pol_plan out;
+	/* (a) a file not known to hold every key once: the estimate is all there is */
+	strata_pol_plan_bucket(&in, &p, NOW, &out);
+	uint64_t noise = out.st.garbage_rows;
+	CU_ASSERT(noise > 0);
+	CU_ASSERT(out.checks[2].is_due);
+	/* (b) the same file known to hold every key once: exactly no garbage */
+	f[0].is_compact = true;
+	strata_pol_plan_bucket(&in, &p, NOW, &out);
+	CU_ASSERT_EQUAL(out.st.garbage_rows, 0);
+	CU_ASSERT(!out.checks[2].is_due);
+	CU_ASSERT_EQUAL(out.best, -1);
+	/* (c) the idle bucket compacted once: every record is at or below the
+	 * floor (one per key), the boundary is the compaction's own version */
+	f[0].is_compact = false;
+	in.floor = 50;
+	in.boundary = 51;
+	strata_pol_plan_bucket(&in, &p, NOW, &out);
+	if (out.checks[2].is_due)
+		fprintf(stderr, "\nidle bucket compacted once: %s\n", out.checks[2].why);
+	CU_ASSERT_EQUAL(out.st.garbage_rows, 0);
+	CU_ASSERT(!out.checks[2].is_due);
+	CU_ASSERT_EQUAL(out.next_due_us, NEVER);
+	/* (d) a compaction that dropped nothing raises the bar to what it was
+	 * planned on: the same files never schedule it again */
+	in.floor = 0;
+	in.boundary = 50;
+	in.compact_bar_rows = noise;
+	strata_pol_plan_bucket(&in, &p, NOW, &out);
+	CU_ASSERT(!out.checks[2].is_due);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.checks[2].why, "dropped nothing: due only above"));
+	in.compact_bar_rows = noise - 1;
+	strata_pol_plan_bucket(&in, &p, NOW, &out);
+	CU_ASSERT(out.checks[2].is_due);
+	/* (e) real garbage above the floor still counts: half the keys written
+	 * again after the compaction */
+	in.compact_bar_rows = 0;
+	in.floor = 50;
+	in.boundary = 60;
+	f[0].is_compact = true;
+	make_sketch(regs2, 0, n / 2);
+	f[1] = (strata_pol_file){.level = 0, .bytes = MiB / 2, .rows = (uint64_t)(n / 2), .seq_min = 60,
+				 .seq_max = 60, .added_us = NOW - 20 * S, .sketch = regs2,
+				 .is_compact = true};
+	in.nfiles = 2;
+	strata_pol_plan_bucket(&in, &p, NOW, &out);
+	CU_ASSERT_EQUAL(out.st.garbage_rows, (uint64_t)(n / 2));
+	CU_ASSERT(out.checks[2].is_due);
+}
+
 static void test_bucket_stats(void)
 {
 	/* 3 files: 2 row files and a level-2 file holding keys 0..999 twice over */
@@ -448,6 +520,7 @@ static void register_policies(void)
 	CU_pSuite s = CU_add_suite("policies", NULL, NULL);
 	TU_ADD(s, test_bucket_table);
 	TU_ADD(s, test_bucket_stats);
+	TU_ADD(s, test_compact_only_with_garbage);
 	TU_ADD(s, test_backoff_and_targets);
 	TU_ADD(s, test_clean_table);
 }

@@ -143,8 +143,10 @@ static int strata_fuzz_jsonl_one(const uint8_t *data, size_t size, const char *d
 		const char *p = line;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		json_error_t je;
-		json_t *obj = *p ? json_loadb(line, len, 0, &je) : NULL;
+		json_t *obj = NULL;
+		strata_err pe = {0};
+		if (*p && strata_json_parse(line, len, &obj, &pe) != 0 && !pe.msg[0])
+			fuzz_jsonl_fail("parse: an error without a message", line, "");
 		if (!obj) {
 			free(line);
 			continue;

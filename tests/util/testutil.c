@@ -413,11 +413,59 @@ bool tu_duckdb_available(void)
 		state = stat("tests/.node/node_modules/@duckdb/node-api", &st) == 0 ? 1 : 2;
 		if (state == 2)
 			fprintf(stderr,
-				"\n*** SKIPPED: DuckDB (@duckdb/node-api) is not installed in "
+				"\n*** DuckDB (@duckdb/node-api) is not installed in "
 				"tests/.node; `make test` installs it with npm. Interop checks "
-				"did NOT run. ***\n\n");
+				"did NOT run: their tests count as skipped. ***\n\n");
 	}
+	if (state == 2)
+		tu_skip("DuckDB (@duckdb/node-api) is not installed");
 	return state == 1;
+}
+
+/* ---- skips and the tally ------------------------------------------------------ */
+
+static const CU_Test **skipped;
+static size_t nskipped;
+
+void tu_skip(const char *why)
+{
+	CU_pTest t = CU_get_current_test();
+	CU_pSuite s = CU_get_current_suite();
+	if (!t)
+		return;
+	for (size_t i = 0; i < nskipped; i++)
+		if (skipped[i] == t)
+			return; /* once per test */
+	skipped = realloc(skipped, (nskipped + 1) * sizeof(*skipped));
+	if (!skipped)
+		abort();
+	skipped[nskipped++] = t;
+	fprintf(stderr, "\nSKIPPED: %s/%s: %s\n", s && s->pName ? s->pName : "?",
+		t->pName ? t->pName : "?", why);
+	fflush(stderr);
+}
+
+int tu_tally(void)
+{
+	unsigned run = CU_get_number_of_tests_run();
+	unsigned failed = CU_get_number_of_tests_failed();
+	unsigned skip = 0;
+	for (size_t i = 0; i < nskipped; i++) {
+		bool has_failed = false;
+		for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
+			if (f->pTest == skipped[i])
+				has_failed = true;
+		skip += !has_failed;
+	}
+	/* a failure outside any test (a suite's init or cleanup) fails the run */
+	unsigned other = CU_get_number_of_failures() > 0 && failed == 0 ? 1 : 0;
+	unsigned passed = run > failed + skip ? run - failed - skip : 0;
+	printf("\ntally: %u passed, %u failed, %u skipped\n", passed, failed + other, skip);
+	fflush(stdout);
+	free(skipped);
+	skipped = NULL;
+	nskipped = 0;
+	return failed + other ? 1 : 0;
 }
 
 int tu_duckdb(const char *sql, char **out)

@@ -77,29 +77,46 @@ int tu_run(const char *cmd, char **out);
 
 /* ---- DuckDB oracle ------------------------------------------------------- */
 
-/* Whether the DuckDB node package is installed (prints a loud SKIPPED line
- * the first time it is not). */
+/* Whether the DuckDB node package is installed.  When it is not, the
+ * running test is marked skipped (tu_skip: its DuckDB checks did not run)
+ * and a loud explanation is printed once. */
 bool tu_duckdb_available(void);
 /* Run SQL in DuckDB (1 thread); returns rows as JSON lines in *out
  * (malloc'd).  0 on success, else the exit status, with stderr in *out. */
 int tu_duckdb(const char *sql, char **out);
 
-/* ---- registration -------------------------------------------------------- */
+/* ---- skips and registration ------------------------------------------------ */
+
+/* CUnit has no skip.  Mark the running test skipped (a test that returns
+ * early because what it checks against is absent): prints
+ * "SKIPPED: SUITE/TEST: why" and the suite's tally counts it as skipped,
+ * not passed (a skipped test that also failed an assert counts as failed).
+ * Call it from the test's own (main) thread. */
+void tu_skip(const char *why);
+
+/* After CU_basic_run_tests: print the suite's tally line
+ *   tally: N passed, N failed, N skipped
+ * (tests; tests/run-tests adds them up) and return the exit status. */
+int tu_tally(void);
 
 #define TU_ADD(suite, fn) CU_add_test((suite), #fn, (fn))
 
-#define TU_MAIN(register_fn)                                                  \
-	int main(void)                                                        \
-	{                                                                     \
+#define TU_MAIN_BODY(register_fn)                                             \
+	do {                                                                  \
 		if (CU_initialize_registry() != CUE_SUCCESS)                  \
 			return 2;                                             \
 		register_fn();                                                \
 		CU_basic_set_mode(CU_BRM_VERBOSE);                            \
 		CU_basic_run_tests();                                         \
-		unsigned failed = CU_get_number_of_failures() +               \
-				  CU_get_number_of_tests_failed();            \
+		int tu_rc_ = tu_tally();                                      \
 		CU_cleanup_registry();                                        \
-		return failed ? 1 : 0;                                        \
+		return tu_rc_;                                                \
+	} while (0)
+
+#define TU_MAIN(register_fn)                                                  \
+	int main(void)                                                        \
+	{                                                                     \
+		TU_MAIN_BODY(register_fn);                                    \
 	}
 
 #endif

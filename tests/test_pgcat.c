@@ -1,0 +1,839 @@
+/*
+ * tests/test_pgcat.c — the PostgreSQL catalog layer (manifest/pg_*.c)
+ * against a real PostgreSQL on loopback (tests/util/tu_pg.h), started once
+ * for the suite.  Each test works in a database of its own.
+ *
+ * Covered: the catalog schema and its version check (a newer version
+ * refused, a failed migration leaves nothing), `init` twice refused, the
+ * URI's password in no error (wrong password, unreachable host and port,
+ * typo'd URIs), conflicts surfaced as STRATA_ECONFLICT (a table row locked
+ * by another transaction, a serialization failure, a deadlock), a
+ * connection lost during COMMIT surfaced as uncertain and distinct from a
+ * clean failure, the leases table UNLOGGED, claims expiring by the
+ * catalog's clock and never a host's, claim fencing (a take waits for the
+ * commit that checked the claim), and the harness itself: a suite that
+ * aborts or is killed with -9 leaves no server running.
+ *
+ * Without PostgreSQL the suite prints "SKIPPED: <reason>" and exits 0.
+ */
+#include "tests/util/testutil.h"
+#include "tests/util/tu_pg.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "manifest/pg_int.h"
+
+static const char *pg_uri; /* database strata, as the superuser */
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+/* A fresh database name; its URI into uri. */
+static void db_new(const char *name, char *uri, size_t n)
+{
+	char conninfo[128], sql[128];
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
+		 tu_pg_port());
+	PGconn *c = PQconnectdb(conninfo);
+	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fprintf(stderr, "CREATE DATABASE %s: %s", name, PQerrorMessage(c));
+	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(c);
+	tu_pg_uri("postgres", NULL, name, uri, n);
+}
+
+/* A raw libpq connection to a test database (not through the layer). */
+static PGconn *raw(const char *uri)
+{
+	PGconn *c = PQconnectdb(uri);
+	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
+	return c;
+}
+
+/* The first field of sql's first row as an integer (-1 if none). */
+static long long q_int(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	long long v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = atoll(PQgetvalue(r, 0, 0));
+	else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	return v;
+}
+
+static bool q_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	return ok;
+}
+
+static mf_pg *conn(const char *uri)
+{
+	mf_pg *pg = NULL;
+	strata_err err = {0};
+	int rc = mf_pg_connect(uri, &pg, &err);
+	if (rc)
+		fprintf(stderr, "connect: %s\n", err.msg);
+	CU_ASSERT_FATAL(rc == 0);
+	return pg;
+}
+
+/* A database with a fresh catalog and tables 1 and 2 in it. */
+static mf_pg *catalog_new(const char *name, char *uri, size_t n)
+{
+	db_new(name, uri, n);
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err) == 0);
+	PGconn *c = raw(uri);
+	CU_ASSERT_FATAL(q_ok(c, "INSERT INTO strata.tables (id, name, k, version, rec) VALUES "
+				"(1, 'a', 'a', 1, '\\x01'), (2, 'b', 'b', 1, '\\x01')"));
+	PQfinish(c);
+	return pg;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* ---- schema, init, versions -------------------------------------------------------- */
+
+static void test_init_creates_the_catalog(void)
+{
+	char uri[256];
+	db_new("t_init", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	uint32_t v = 99;
+
+	/* no catalog yet: a clear error naming the database and the fix */
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "strata init"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
+
+	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
+	/* the harness's own database has none */
+	mf_pg *top = conn(pg_uri);
+	CU_ASSERT_STRING_EQUAL(mf_pg_uri_safe(top), pg_uri);
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(top, &v, &err), STRATA_ENOTFOUND);
+	mf_pg_close(top);
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, MF_PG_SCHEMA_VERSION);
+	char path[256];
+	CU_ASSERT_EQUAL(mf_pg_catalog_data_path(pg, path, sizeof(path), &err), 0);
+	CU_ASSERT_STRING_EQUAL(path, "/srv/strata/data");
+
+	PGconn *c = raw(uri);
+	const char *tables[] = {"catalog_meta", "migrations", "counters", "tables",
+				"schemas", "partitions", "files", "versions", "tokens",
+				"bucket_states", "claims", "intents", "tags", "leases",
+				"daemons"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(tables); i++) {
+		char sql[160];
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata' AND "
+			 "tablename = '%s'",
+			 tables[i]);
+		if (q_int(c, sql) != 1)
+			fprintf(stderr, "table strata.%s is missing\n", tables[i]);
+		CU_ASSERT_EQUAL(q_int(c, sql), 1);
+	}
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
+			(long long)STRATA_ARRAY_LEN(tables));
+	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"),
+			MF_PG_SCHEMA_VERSION);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT max(version) FROM strata.migrations"),
+			MF_PG_SCHEMA_VERSION);
+	/* key columns are bytea, so the LMDB key bytes keep their memcmp order */
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM information_schema.columns WHERE "
+				 "table_schema = 'strata' AND column_name = 'k' AND "
+				 "data_type = 'bytea'"),
+			10);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT (('\\x0001'::bytea < '\\x00ff'::bytea) AND "
+				 "('\\x7f'::bytea < '\\x80'::bytea) AND "
+				 "('\\x01'::bytea < '\\x0100'::bytea))::int"),
+			1);
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
+static void test_init_twice_refused(void)
+{
+	char uri[256];
+	db_new("t_twice", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/data/one", &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_catalog_init(pg, "/data/two", &err), STRATA_EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already holds a strata catalog"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
+	/* nothing changed */
+	char path[256];
+	CU_ASSERT_EQUAL(mf_pg_catalog_data_path(pg, path, sizeof(path), &err), 0);
+	CU_ASSERT_STRING_EQUAL(path, "/data/one");
+	PGconn *c = raw(uri);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.migrations"), MF_PG_SCHEMA_VERSION);
+
+	/* a schema strata that is not a catalog is not taken over either */
+	char uri2[256];
+	db_new("t_foreign", uri2, sizeof(uri2));
+	PGconn *c2 = raw(uri2);
+	CU_ASSERT(q_ok(c2, "CREATE SCHEMA strata; CREATE TABLE strata.mine (x int)"));
+	mf_pg *pg2 = conn(uri2);
+	CU_ASSERT_EQUAL(mf_pg_catalog_init(pg2, "/d", &err), STRATA_EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a strata catalog"));
+	CU_ASSERT_EQUAL(q_int(c2, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
+			1);
+	PQfinish(c2);
+	mf_pg_close(pg2);
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
+static void test_newer_version_refused_and_migrations_atomic(void)
+{
+	char uri[256];
+	db_new("t_version", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/d", &err), 0);
+	PGconn *c = raw(uri);
+	uint32_t v = 0;
+
+	/* a step that fails half-way leaves the catalog as it was */
+	const mf_pg_migration bad[] = {
+		{1, "base", "SELECT 1"},
+		{2, "two tables", "CREATE TABLE strata.v2_a (x int); CREATE TABLE strata.v2_b (x nosuchtype)"},
+	};
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, bad, 2, &v, &err), STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to catalog version 2"));
+	CU_ASSERT_EQUAL(q_int(c, "SELECT (to_regclass('strata.v2_a') IS NULL)::int"), 1);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"), 1);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.migrations"), 1);
+
+	/* a good one is applied and recorded */
+	const mf_pg_migration good[] = {
+		{1, "base", "SELECT 1"},
+		{2, "table v2_a", "CREATE TABLE strata.v2_a (x int)"},
+	};
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, good, 2, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT (to_regclass('strata.v2_a') IS NOT NULL)::int"), 1);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+
+	/* that catalog is now newer than this code: refused, untouched */
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_EUNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "catalog schema version 2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "newer than this strata's 1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
+	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+
+	/* a gap in the steps is an error, not a silent jump */
+	CU_ASSERT(q_ok(c, "UPDATE strata.catalog_meta SET schema_version = 0"));
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, &good[1], 1, &v, &err), STRATA_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no migration from version 0 to 1"));
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
+/* ---- URIs and passwords ------------------------------------------------------------------ */
+
+static void test_uri_redaction(void)
+{
+	static const char *const cases[][2] = {
+		{"postgresql://u:pw@h:5432/db", "postgresql://u@h:5432/db"},
+		{"postgres://u:p%40ss@h/db?sslmode=require&password=x2y",
+		 "postgres://u@h/db?sslmode=require"},
+		{"postgresql://u:pw@h1:1,h2:2/db?application_name=a&sslpassword=zzz&sslmode=verify-full",
+		 "postgresql://u@h1:1,h2:2/db?application_name=a&sslmode=verify-full"},
+		{"postgresql://h/db", "postgresql://h/db"},
+		{"postgresql://u@h/db", "postgresql://u@h/db"},
+		{"postgresql://u:a@b@h/db", "postgresql://u@h/db"},
+		{"postgresql://", "postgresql://"},
+		{"postgresql:///db?password=secret", "postgresql:///db"},
+		{"/srv/warehouse", "/srv/warehouse"},
+		{"u:pw@h/db", "(a catalog URI)"},
+	};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
+		char out[256];
+		mf_pg_uri_redact(cases[i][0], out, sizeof(out));
+		if (strcmp(out, cases[i][1]) != 0)
+			fprintf(stderr, "redact(%s) = %s, expected %s\n", cases[i][0], out,
+				cases[i][1]);
+		CU_ASSERT_STRING_EQUAL(out, cases[i][1]);
+	}
+	CU_ASSERT(mf_pg_is_uri("postgresql://h/db"));
+	CU_ASSERT(mf_pg_is_uri("postgres://h/db"));
+	CU_ASSERT(!mf_pg_is_uri("postgresq://h/db"));
+	CU_ASSERT(!mf_pg_is_uri("/srv/warehouse"));
+}
+
+/* Connecting to uri fails with code (0: any), naming the catalog as shown,
+ * and no secret is anywhere in the message. */
+static void connect_fails(const char *uri, int code, const char *shown,
+			  const char *const *secrets)
+{
+	mf_pg *pg = NULL;
+	strata_err err = {0};
+	int rc = mf_pg_connect(uri, &pg, &err);
+	CU_ASSERT_NOT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NULL(pg);
+	mf_pg_close(pg);
+	if (code)
+		CU_ASSERT_EQUAL(rc, code);
+	CU_ASSERT_EQUAL(err.code, rc);
+	if (shown && !strstr(err.msg, shown))
+		fprintf(stderr, "message \"%s\" does not name \"%s\"\n", err.msg, shown);
+	if (shown)
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, shown));
+	for (int i = 0; secrets[i]; i++) {
+		if (strstr(err.msg, secrets[i]))
+			fprintf(stderr, "message \"%s\" holds the password \"%s\"\n", err.msg,
+				secrets[i]);
+		CU_ASSERT_PTR_NULL(strstr(err.msg, secrets[i]));
+	}
+}
+
+static void test_password_never_in_errors(void)
+{
+	int port = tu_pg_port();
+	char uri[512], shown[512];
+	const char *const wrong[] = {"Wrong-Pass-9911", NULL};
+
+	/* the right password works, in the URI and from PGPASSWORD */
+	tu_pg_uri(TU_PG_PW_USER, TU_PG_PW_PASSWORD, "strata", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	CU_ASSERT_PTR_NULL(strstr(mf_pg_uri_safe(pg), TU_PG_PW_PASSWORD));
+	mf_pg_close(pg);
+	tu_pg_uri(TU_PG_PW_USER, NULL, "strata", shown, sizeof(shown));
+	setenv("PGPASSWORD", TU_PG_PW_PASSWORD, 1);
+	pg = conn(shown);
+	mf_pg_close(pg);
+
+	/* ~/.pgpass, through PGPASSFILE (libpq reads only a file others cannot) */
+	char pgpass[512], line[256];
+	snprintf(pgpass, sizeof(pgpass), "%s/pgpass", tu_tmpdir());
+	snprintf(line, sizeof(line), "127.0.0.1:%d:strata:%s:%s\n", port, TU_PG_PW_USER,
+		 TU_PG_PW_PASSWORD);
+	CU_ASSERT_FATAL(tu_write_file(pgpass, line, strlen(line)) == 0);
+	CU_ASSERT_FATAL(chmod(pgpass, 0600) == 0);
+	setenv("PGPASSFILE", pgpass, 1);
+	pg = conn(shown);
+	mf_pg_close(pg);
+	unsetenv("PGPASSFILE");
+
+	/* sslmode=require against a server without TLS: refused, by libpq */
+	snprintf(uri, sizeof(uri), "postgresql://%s:%s@127.0.0.1:%d/strata?sslmode=require",
+		 TU_PG_PW_USER, TU_PG_PW_PASSWORD, port);
+	char shown_ssl[512];
+	snprintf(shown_ssl, sizeof(shown_ssl), "postgresql://%s@127.0.0.1:%d/strata?sslmode=require",
+		 TU_PG_PW_USER, port);
+	const char *const right[] = {TU_PG_PW_PASSWORD, NULL};
+	connect_fails(uri, STRATA_EMANIFEST, shown_ssl, right);
+
+	/* a wrong one, from PGPASSWORD: refused, and not echoed */
+	setenv("PGPASSWORD", "Wrong-Pass-9911", 1);
+	connect_fails(shown, STRATA_EMANIFEST, shown, wrong);
+	unsetenv("PGPASSWORD");
+
+	/* a wrong password in the URI */
+	tu_pg_uri(TU_PG_PW_USER, "Wrong-Pass-9911", "strata", uri, sizeof(uri));
+	connect_fails(uri, STRATA_EMANIFEST, shown, wrong);
+	{
+		mf_pg *x = NULL;
+		strata_err err = {0};
+		mf_pg_connect(uri, &x, &err);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "password authentication failed"));
+	}
+
+	/* nobody listens on the port */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	int dead_port = ntohs(a.sin_port);
+	close(fd);
+	snprintf(uri, sizeof(uri), "postgresql://%s:Wrong-Pass-9911@127.0.0.1:%d/strata",
+		 TU_PG_PW_USER, dead_port);
+	snprintf(shown, sizeof(shown), "postgresql://%s@127.0.0.1:%d/strata", TU_PG_PW_USER,
+		 dead_port);
+	connect_fails(uri, STRATA_EMANIFEST, shown, wrong);
+
+	/* an unreachable host (TEST-NET-1), bounded by connect_timeout */
+	snprintf(uri, sizeof(uri),
+		 "postgresql://%s:Wrong-Pass-9911@192.0.2.1:5432/strata?connect_timeout=1",
+		 TU_PG_PW_USER);
+	connect_fails(uri, STRATA_EMANIFEST,
+		      "postgresql://" TU_PG_PW_USER "@192.0.2.1:5432/strata?connect_timeout=1",
+		      wrong);
+
+	/* typos: a query parameter, a port, the scheme, a bad percent escape
+	 * (libpq quotes the token it could not decode: the password) */
+	const char *const typo[] = {"Typo-Secret-1", "Typo%2DSecret", "Typo-Secret", NULL};
+	snprintf(uri, sizeof(uri), "postgresql://u:Typo-Secret-1@127.0.0.1:%d/strata?sslmod=require",
+		 port);
+	connect_fails(uri, STRATA_EINVAL, "postgresql://u@127.0.0.1", typo);
+	snprintf(uri, sizeof(uri), "postgresql://u:Typo%%2DSecret@127.0.0.1:54x2/strata");
+	connect_fails(uri, 0, "postgresql://u@127.0.0.1:54x2/strata", typo);
+	snprintf(uri, sizeof(uri), "postgresq://u:Typo-Secret-1@127.0.0.1:%d/strata", port);
+	connect_fails(uri, STRATA_EINVAL, "postgresq://u@127.0.0.1", typo);
+	const char *const pct[] = {"Bad%zzSecret", NULL};
+	snprintf(uri, sizeof(uri), "postgresql://u:Bad%%zzSecret@127.0.0.1:%d/strata", port);
+	connect_fails(uri, STRATA_EINVAL, "postgresql://u@127.0.0.1", pct);
+	snprintf(uri, sizeof(uri), "postgresql://u@127.0.0.1:%d/strata?password=Typo-Secret-1&x=1",
+		 port);
+	connect_fails(uri, STRATA_EINVAL, "postgresql://u@127.0.0.1", typo);
+}
+
+/* ---- conflicts -------------------------------------------------------------------------- */
+
+static void test_conflict_on_a_locked_table_row(void)
+{
+	char uri[256];
+	mf_pg *a = catalog_new("t_lock", uri, sizeof(uri));
+	mf_pg *b = conn(uri);
+	strata_err err = {0};
+	uint64_t v = 0;
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(a, 1, -1, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 1);
+
+	/* b wants the same row: no wait, and a bounded wait */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, 0, &v, &err), STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "55P03"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "table 1"));
+	mf_pg_rollback(b);
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, 50, &v, &err), STRATA_ECONFLICT);
+	mf_pg_rollback(b);
+	/* another table's commit does not wait */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 2, 50, &v, &err), 0);
+	/* the bound was for the lock only, not for the rest of the commit */
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF current_setting('lock_timeout') <> '0' "
+				      "THEN RAISE 'lock_timeout kept'; END IF; END $$",
+				   "check lock_timeout", &err),
+			0);
+	CU_ASSERT_EQUAL(mf_pg_commit(b, &err), 0);
+
+	CU_ASSERT_EQUAL(mf_pg_exec(a, "UPDATE strata.tables SET version = 2 WHERE id = 1",
+				   "bump", &err),
+			0);
+	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
+	/* once a committed, b gets the row and sees a's commit */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, 0, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 7, 0, &v, &err), STRATA_ENOTFOUND);
+	mf_pg_rollback(b);
+	mf_pg_close(b);
+	mf_pg_close(a);
+}
+
+static void test_conflict_on_a_serialization_failure(void)
+{
+	char uri[256];
+	mf_pg *a = catalog_new("t_serial", uri, sizeof(uri));
+	mf_pg *b = conn(uri);
+	strata_err err = {0};
+	/* b's snapshot is taken before a's commit */
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "BEGIN ISOLATION LEVEL REPEATABLE READ; "
+				      "SELECT count(*) FROM strata.tables",
+				   "snapshot", &err),
+			0);
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(a, 1, -1, NULL, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_exec(a, "UPDATE strata.tables SET version = 2 WHERE id = 1",
+				   "bump", &err),
+			0);
+	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
+	uint64_t v = 0;
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, -1, &v, &err), STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "40001"));
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "ROLLBACK", "rollback", &err), 0);
+
+	/* a snapshot is read-only and repeatable */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_SNAPSHOT, &err), 0);
+	PGconn *c = raw(uri);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT 1"), 1);
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "SELECT version FROM strata.tables", "read", &err), 0);
+	CU_ASSERT(q_ok(c, "UPDATE strata.tables SET version = 3 WHERE id = 1"));
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF (SELECT version FROM strata.tables "
+				      "WHERE id = 1) <> 2 THEN RAISE 'not repeatable'; END IF; "
+				      "END $$",
+				   "repeat", &err),
+			0);
+	CU_ASSERT_NOT_EQUAL(mf_pg_exec(b, "UPDATE strata.tables SET version = 9", "write",
+				       &err),
+			    0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "25006"));
+	mf_pg_rollback(b);
+	PQfinish(c);
+	mf_pg_close(b);
+	mf_pg_close(a);
+}
+
+typedef struct lock_arg {
+	mf_pg *pg;
+	uint32_t table_id;
+	int rc;
+	strata_err err;
+} lock_arg;
+
+static void *lock_thread(void *p)
+{
+	lock_arg *la = p;
+	la->rc = mf_pg_table_lock(la->pg, la->table_id, -1, NULL, &la->err);
+	return NULL;
+}
+
+static void test_conflict_on_a_deadlock(void)
+{
+	char uri[256];
+	mf_pg *a = catalog_new("t_deadlock", uri, sizeof(uri));
+	mf_pg *b = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL(mf_pg_exec(a, "SET deadlock_timeout = '100ms'", "set", &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "SET deadlock_timeout = '100ms'", "set", &err), 0);
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(a, 1, -1, NULL, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 2, -1, NULL, &err), 0);
+	/* a waits for 2 in a thread; b then asks for 1: a cycle */
+	lock_arg la = {.pg = a, .table_id = 2};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, lock_thread, &la) == 0);
+	PGconn *c = raw(uri);
+	/* wait until a's backend really waits for the lock (no duration asserted) */
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND wait_event_type = 'Lock'",
+		 mf_pg_backend_pid(a));
+	for (int i = 0; i < 1000 && q_int(c, sql) != 1; i++)
+		sleep_ms(10);
+	lock_arg lb = {.pg = b, .table_id = 1};
+	lock_thread(&lb);
+	if (lb.rc == STRATA_ECONFLICT)
+		mf_pg_rollback(b); /* releases 2: a goes on */
+	pthread_join(t, NULL);
+	if (la.rc == STRATA_ECONFLICT)
+		mf_pg_rollback(a);
+	/* exactly one of them was chosen as the victim, as a conflict */
+	CU_ASSERT((la.rc == STRATA_ECONFLICT) != (lb.rc == STRATA_ECONFLICT));
+	CU_ASSERT(la.rc == 0 || la.rc == STRATA_ECONFLICT);
+	CU_ASSERT(lb.rc == 0 || lb.rc == STRATA_ECONFLICT);
+	const char *msg = la.rc ? la.err.msg : lb.err.msg;
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "40P01"));
+	mf_pg_rollback(a);
+	mf_pg_rollback(b);
+	PQfinish(c);
+	mf_pg_close(b);
+	mf_pg_close(a);
+}
+
+/* ---- uncertain commits ------------------------------------------------------------------ */
+
+/* Terminate pg's backend from another connection and wait until it is gone. */
+static void kill_backend(PGconn *c, mf_pg *pg)
+{
+	char sql[160];
+	int pid = mf_pg_backend_pid(pg);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int", pid);
+	CU_ASSERT_EQUAL(q_int(c, sql), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+	for (int i = 0; i < 1000 && q_int(c, sql) != 0; i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(q_int(c, sql), 0);
+}
+
+static void test_uncertain_commit_is_distinct(void)
+{
+	char uri[256];
+	mf_pg *pg = catalog_new("t_uncertain", uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	strata_err err = {0};
+
+	/* the connection is lost when COMMIT is sent: uncertain */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_exec(pg, "INSERT INTO strata.counters VALUES ('u1', 1)", "insert",
+				   &err),
+			0);
+	kill_backend(c, pg);
+	int rc = mf_pg_commit(pg, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_EUNCERTAIN);
+	CU_ASSERT_NOT_EQUAL(rc, STRATA_EMANIFEST);
+	CU_ASSERT_NOT_EQUAL(rc, STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "may or may not have committed"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
+
+	/* the handle reconnects at the next begin, statements prepared again */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(pg, 1, 0, NULL, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_commit(pg, &err), 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.counters WHERE name = 'u1'"), 0);
+
+	/* lost before COMMIT, during a statement: a clean failure */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_table_lock(pg, 1, 0, NULL, &err), 0);
+	kill_backend(c, pg);
+	rc = mf_pg_table_lock(pg, 2, 0, NULL, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
+	mf_pg_rollback(pg);
+
+	/* the server refuses the COMMIT (a deferred unique violation): a clean
+	 * failure with the server's code, never uncertain */
+	CU_ASSERT(q_ok(c, "CREATE TABLE public.d (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"));
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_exec(pg, "INSERT INTO public.d VALUES (1), (1)", "insert", &err), 0);
+	rc = mf_pg_commit(pg, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_EEXIST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "23505"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM public.d"), 0);
+
+	/* a transaction with a failed statement answers COMMIT with ROLLBACK */
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_exec(pg, "INSERT INTO public.d VALUES (5)", "insert", &err), 0);
+	CU_ASSERT_NOT_EQUAL(mf_pg_exec(pg, "SELECT nosuchcolumn FROM public.d", "bad", &err), 0);
+	rc = mf_pg_commit(pg, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_EMANIFEST);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM public.d"), 0);
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
+/* ---- leases and claims ---------------------------------------------------------------------- */
+
+static void test_leases_are_unlogged(void)
+{
+	char uri[256];
+	mf_pg *pg = catalog_new("t_unlogged", uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT (relpersistence = 'u')::int FROM pg_class WHERE "
+				 "oid = 'strata.leases'::regclass"),
+			1);
+	/* and only they: everything a commit writes is logged */
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+				 "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
+				 "c.relkind = 'r' AND c.relpersistence <> 'p'"),
+			1);
+	CU_ASSERT(q_ok(c, "INSERT INTO strata.leases (table_id, version, holder, expires_at) "
+			  "VALUES (1, NULL, 'r@h:1', now() + interval '1 minute')"));
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
+static int claim(mf_pg *pg, uint32_t bucket, const char *owner, uint64_t job, int64_t ttl_us,
+		 strata_err *err)
+{
+	int rc = mf_pg_begin(pg, MF_PG_TXN_COMMIT, err);
+	if (rc == 0)
+		rc = mf_pg_claim_take(pg, 1, 0, bucket, owner, job, ttl_us, err);
+	if (rc == 0)
+		rc = mf_pg_commit(pg, err);
+	else
+		mf_pg_rollback(pg);
+	return rc;
+}
+
+static int held(mf_pg *pg, uint32_t bucket, uint64_t job, strata_err *err)
+{
+	int rc = mf_pg_begin(pg, MF_PG_TXN_COMMIT, err);
+	if (rc == 0)
+		rc = mf_pg_claim_held(pg, 1, 0, bucket, job, err);
+	if (rc == 0)
+		rc = mf_pg_commit(pg, err);
+	else
+		mf_pg_rollback(pg);
+	return rc;
+}
+
+static void test_claims_expire_by_the_catalog_clock(void)
+{
+	char uri[256];
+	mf_pg *pg = catalog_new("t_claims", uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	strata_err err = {0};
+	int64_t now = strata_now_us();
+
+	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-a:11", 10, 60 * 1000000LL, &err), 0);
+	/* a host whose clock runs an hour ahead sees a held claim */
+	tu_clock_manual(now + 3600LL * 1000000);
+	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-b:22", 11, 60 * 1000000LL, &err), STRATA_EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "stratad@host-a:11 (job 10)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "by the catalog's clock"));
+	CU_ASSERT_EQUAL(held(pg, 3, 10, &err), 0);
+	/* the holder extends it */
+	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-a:11", 10, 60 * 1000000LL, &err), 0);
+	/* the expiry was set by the server's clock, not the host's */
+	CU_ASSERT_EQUAL(q_int(c, "SELECT (expires_at BETWEEN clock_timestamp() + interval '30 s' "
+				 "AND clock_timestamp() + interval '61 s')::int FROM strata.claims"),
+			1);
+
+	/* the catalog's clock passes the expiry while a host's (an hour behind)
+	 * does not: the claim is lost all the same */
+	tu_clock_manual(now - 3600LL * 1000000);
+	CU_ASSERT(q_ok(c, "UPDATE strata.claims SET expires_at = clock_timestamp() - "
+			  "interval '2 s'"));
+	CU_ASSERT_EQUAL(held(pg, 3, 10, &err), STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "expired"));
+	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-b:22", 11, 60 * 1000000LL, &err), 0);
+	CU_ASSERT_EQUAL(held(pg, 3, 10, &err), STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "stratad@host-b:22 (job 11) holds it now"));
+	CU_ASSERT_EQUAL(held(pg, 3, 11, &err), 0);
+	CU_ASSERT_EQUAL(held(pg, 5, 11, &err), STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "gone"));
+	tu_clock_real();
+
+	/* a real expiry: a 1 ms claim is free once the server's clock passed it */
+	CU_ASSERT_EQUAL(claim(pg, 4, "stratad@host-a:11", 12, 1000, &err), 0);
+	for (int i = 0; i < 500 && q_int(c, "SELECT (clock_timestamp() > expires_at)::int FROM "
+					   "strata.claims WHERE bucket = 4") != 1;
+	     i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(claim(pg, 4, "stratad@host-b:22", 13, 60 * 1000000LL, &err), 0);
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
+typedef struct take_arg {
+	mf_pg *pg;
+	int rc;
+	strata_err err;
+} take_arg;
+
+static void *take_thread(void *p)
+{
+	take_arg *ta = p;
+	ta->rc = claim(ta->pg, 6, "stratad@host-b:22", 14, 60 * 1000000LL, &ta->err);
+	return NULL;
+}
+
+static void test_claim_fencing_holds_the_row_until_the_commit(void)
+{
+	char uri[256];
+	mf_pg *a = catalog_new("t_fence", uri, sizeof(uri));
+	mf_pg *b = conn(uri);
+	PGconn *c = raw(uri);
+	strata_err err = {0};
+	/* job 10 holds bucket 6 for 300 ms and starts its commit */
+	CU_ASSERT_EQUAL_FATAL(claim(a, 6, "stratad@host-a:11", 10, 300 * 1000LL, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_claim_held(a, 1, 0, 6, 10, &err), 0);
+	/* the catalog's clock passes the expiry while the commit runs */
+	for (int i = 0; i < 500 && q_int(c, "SELECT (clock_timestamp() > expires_at)::int FROM "
+					   "strata.claims WHERE bucket = 6") != 1;
+	     i++)
+		sleep_ms(10);
+	/* another daemon's take waits on the claim row... */
+	take_arg ta = {.pg = b};
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, take_thread, &ta) == 0);
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND wait_event_type = 'Lock'",
+		 mf_pg_backend_pid(b));
+	for (int i = 0; i < 1000 && q_int(c, sql) != 1; i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(q_int(c, sql), 1);
+	/* ...until job 10's commit, which checked its claim with the row held,
+	 * has committed and released it */
+	CU_ASSERT_EQUAL(mf_pg_exec(a, "DELETE FROM strata.claims WHERE bucket = 6 AND job_id = 10",
+				   "release", &err),
+			0);
+	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(ta.rc, 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT job_id FROM strata.claims WHERE bucket = 6"), 14);
+	/* job 10 can never commit on it again */
+	CU_ASSERT_EQUAL(held(a, 6, 10, &err), STRATA_ECONFLICT);
+	PQfinish(c);
+	mf_pg_close(b);
+	mf_pg_close(a);
+}
+
+/* ---- the harness ------------------------------------------------------------------------ */
+
+/* TU_PG_DIE=abort|kill: this binary starts its server, says which, and dies
+ * without running atexit (see test_harness_stops_the_server_of_a_dead_suite). */
+static void die_with_a_server(const char *how)
+{
+	tu_pg_start_or_skip();
+	printf("postmaster %d dir %s\n", (int)tu_pg_postmaster_pid(), tu_pg_dir());
+	fflush(stdout);
+	if (strcmp(how, "kill") == 0)
+		raise(SIGKILL);
+	abort();
+}
+
+static void test_harness_stops_the_server_of_a_dead_suite(void)
+{
+	const char *hows[] = {"abort", "kill"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(hows); i++) {
+		char cmd[256], *out = NULL, dir[4096] = "";
+		snprintf(cmd, sizeof(cmd), "TU_PG_DIE=%s /proc/%d/exe 2>/dev/null", hows[i],
+			 (int)getpid());
+		int st = tu_run(cmd, &out);
+		CU_ASSERT_EQUAL(st, hows[i][0] == 'a' ? 128 + SIGABRT : 128 + SIGKILL);
+		int pid = 0;
+		CU_ASSERT_FATAL(out && sscanf(out, "postmaster %d dir %4095s", &pid, dir) == 2);
+		CU_ASSERT_FATAL(pid > 0 && pid != (int)tu_pg_postmaster_pid());
+		/* the watcher held the same stdout, so tu_run returned once it was
+		 * done; still, wait (bounded) rather than assume */
+		for (int t = 0; t < 3000 && !tu_pg_is_gone(pid); t++)
+			sleep_ms(10);
+		CU_ASSERT(tu_pg_is_gone(pid));
+		CU_ASSERT(access(dir, F_OK) != 0);
+		free(out);
+	}
+	/* and ours still runs */
+	CU_ASSERT(!tu_pg_is_gone(tu_pg_postmaster_pid()));
+}
+
+static void register_tests(void)
+{
+	if (getenv("TU_PG_DIE"))
+		die_with_a_server(getenv("TU_PG_DIE"));
+	pg_uri = tu_pg_start_or_skip();
+	CU_pSuite s = CU_add_suite("pgcat", NULL, NULL);
+	TU_ADD(s, test_uri_redaction);
+	TU_ADD(s, test_init_creates_the_catalog);
+	TU_ADD(s, test_init_twice_refused);
+	TU_ADD(s, test_newer_version_refused_and_migrations_atomic);
+	TU_ADD(s, test_password_never_in_errors);
+	TU_ADD(s, test_conflict_on_a_locked_table_row);
+	TU_ADD(s, test_conflict_on_a_serialization_failure);
+	TU_ADD(s, test_conflict_on_a_deadlock);
+	TU_ADD(s, test_uncertain_commit_is_distinct);
+	TU_ADD(s, test_leases_are_unlogged);
+	TU_ADD(s, test_claims_expire_by_the_catalog_clock);
+	TU_ADD(s, test_claim_fencing_holds_the_row_until_the_commit);
+	TU_ADD(s, test_harness_stops_the_server_of_a_dead_suite);
+}
+
+TU_MAIN(register_tests)

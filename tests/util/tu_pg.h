@@ -1,0 +1,59 @@
+/*
+ * tests/util/tu_pg.h — a throw-away PostgreSQL on loopback for one test
+ * suite (started once per process, not per test).
+ *
+ * tu_pg_start() finds the newest /usr/lib/postgresql/<N>/bin, runs initdb
+ * into a scratch directory of its own (tu_tmpdir(), so strata-test-*),
+ * starts the server with pg_ctl -w on 127.0.0.1 and a free port, the Unix
+ * socket inside the scratch directory, fsync=on, and creates database
+ * "strata" and a role with a password ("tu_pw", see TU_PG_PW_*) that must
+ * authenticate with it (scram-sha-256 on loopback; every other role is
+ * trusted on loopback).  initdb and the server refuse to run as root: when
+ * the suite runs as root they run as the postgres user (runuser -u postgres
+ * --) and the scratch directory is made reachable by that user.
+ *
+ * The server is stopped by the postmaster's PID (read from postmaster.pid),
+ * never by name:
+ *   - at exit (atexit), with a fast shutdown, then immediate, then SIGKILL;
+ *   - if the suite dies without running atexit (abort, a crash, kill -9), by
+ *     a watcher process forked at start that holds the read end of a pipe
+ *     only the suite holds the write end of: at EOF it stops the postmaster
+ *     (immediate shutdown, then SIGKILL) and removes the scratch directory.
+ *
+ * Failure to find or start PostgreSQL is not a test failure here: the call
+ * returns NULL with the reason, and the suite prints "SKIPPED: <reason>" and
+ * exits 0 (tu_pg_start_or_skip() does that).
+ */
+#ifndef STRATA_TU_PG_H
+#define STRATA_TU_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The role with a password, for the password tests. */
+#define TU_PG_PW_USER "tu_pw"
+#define TU_PG_PW_PASSWORD "tu-Secret-7731"
+
+/* Start the server (first call) and return the URI of database strata as
+ * the superuser, "postgresql://postgres@127.0.0.1:PORT/strata" (lent until
+ * exit); later calls return the same URI.  NULL if PostgreSQL is not
+ * installed or does not start; why (size n) says why. */
+const char *tu_pg_start(char *why, size_t n);
+/* tu_pg_start(), or print "SKIPPED: <reason>" on a line of its own and
+ * exit(0). */
+const char *tu_pg_start_or_skip(void);
+/* The running server's port, scratch directory and postmaster PID (0 / NULL
+ * before a successful start). */
+int tu_pg_port(void);
+const char *tu_pg_dir(void);
+pid_t tu_pg_postmaster_pid(void);
+/* A URI of database db as user (user:password@ when password is not NULL),
+ * into out. */
+void tu_pg_uri(const char *user, const char *password, const char *db, char *out, size_t n);
+/* Whether pid has exited (or is a zombie waiting for its reaper). */
+bool tu_pg_is_gone(pid_t pid);
+/* Stop the server now (also done at exit); safe to call twice. */
+void tu_pg_stop(void);
+
+#endif
