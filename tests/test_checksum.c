@@ -30,6 +30,10 @@
  *                  corrupt; `admin --text status` and `--text plan` show it.
  */
 #include "format/parquet_int.h"
+/* format_int.h's names of the hidden columns, unused here, may clash with
+ * public names of other headers */
+#undef STRATA_COL_SEQ
+#undef STRATA_COL_OP
 #include "manifest/manifest_int.h"
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
