@@ -26,8 +26,9 @@
  *                  STRATA_ECORRUPT naming the file; a major compaction of
  *                  the bucket stops with nothing committed; no crash;
  *                  nothing deleted.  `make flip-long` runs it longer.
- *   stratad        a job meeting a missing live file flags its bucket
- *                  corrupt; `admin --text status` and `--text plan` show it.
+ *   stratad        a job meeting a flipped file or a missing live file flags
+ *                  its bucket corrupt; `admin --text status` and `--text
+ *                  plan` show it.
  */
 #include "format/parquet_int.h"
 /* format_int.h's names of the hidden columns, unused here, may clash with
@@ -776,6 +777,64 @@ static bool text_has(const char *sock, const char *cmd, const char *needle)
 	return has;
 }
 
+/* Table name with 3 commits of 20 rows (one bucket: 3 row files); the path
+ * of its second file into path. */
+static void daemon_table(strata_wh *wh, const char *name, char *path, size_t n)
+{
+	strata_err e;
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, name, "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 1, &e),
+			      0);
+	for (int v = 0; v < 3; v++) {
+		strata_txn *t;
+		CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, name, &t, &e), 0);
+		for (int pk = 0; pk < 20; pk++) {
+			json_t *o = json_pack("{s:i,s:s}", "pk", pk, "v", v == 1 ? "value-one" : "x");
+			CU_ASSERT_EQUAL(strata_txn_put_json(t, o, &e), 0);
+			json_decref(o);
+		}
+		uint64_t ver;
+		CU_ASSERT_EQUAL_FATAL(strata_txn_commit(t, NULL, &ver, NULL, &e), 0);
+	}
+	strata_mf_snap *snap;
+	strata_arena *a = strata_arena_new();
+	strata_table_def td;
+	strata_file_entry *fs;
+	size_t nf = 0;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(wh), &snap, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_table_get(snap, name, &td, &e), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_table_files(snap, td.id, a, &fs, &nf, &e), 0);
+	strata_mf_snap_close(snap);
+	CU_ASSERT_FATAL(nf == 3);
+	strata_file_path(strata_wh_mf(wh), name, "", &fs[1], path, n);
+	strata_arena_free(a);
+}
+
+/* The corrupt buckets of table (status). */
+static size_t corrupt_of(const char *sock, const char *table)
+{
+	json_t *r = tud_admin(sock, "status");
+	size_t n = 0, i;
+	json_t *t;
+	json_array_foreach(json_object_get(r, "tables"), i, t)
+		if (strcmp(json_string_value(json_object_get(t, "name")), table) == 0)
+			n = json_array_size(json_object_get(t, "corrupt_buckets"));
+	json_decref(r);
+	return n;
+}
+
+static bool wait_corrupt(const char *sock, const char *table)
+{
+	double end = tud_now_s() + 60;
+	while (tud_now_s() < end) {
+		if (corrupt_of(sock, table) == 1)
+			return true;
+		tud_sleep_ms(100);
+	}
+	return false;
+}
+
 static void test_daemon_missing_file(void)
 {
 	const char *dir = tu_tmpdir();
@@ -787,36 +846,16 @@ static void test_daemon_missing_file(void)
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "m", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &e),
-			      0);
-	for (int v = 0; v < 3; v++) {
-		strata_txn *t;
-		CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "m", &t, &e), 0);
-		for (int pk = 0; pk < 20; pk++) {
-			json_t *o = json_pack("{s:i,s:s}", "pk", pk, "v", "x");
-			CU_ASSERT_EQUAL(strata_txn_put_json(t, o, &e), 0);
-			json_decref(o);
-		}
-		uint64_t ver;
-		CU_ASSERT_EQUAL_FATAL(strata_txn_commit(t, NULL, &ver, NULL, &e), 0);
-	}
-	/* a live row file disappears */
-	strata_mf_snap *snap;
-	strata_arena *a = strata_arena_new();
-	strata_table_def td;
-	strata_file_entry *fs;
-	size_t nf = 0;
-	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(wh), &snap, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(strata_mf_table_get(snap, "m", &td, &e), 0);
-	CU_ASSERT_EQUAL_FATAL(strata_mf_table_files(snap, td.id, a, &fs, &nf, &e), 0);
-	strata_mf_snap_close(snap);
-	CU_ASSERT_FATAL(nf == 3);
-	char path[PATH_MAX];
-	strata_file_path(strata_wh_mf(wh), "m", "", &fs[1], path, sizeof(path));
+	/* "f": a row file with a flipped value byte (still decodes); "m": a
+	 * row file that will disappear */
+	char flipped[PATH_MAX], gone[PATH_MAX];
+	daemon_table(wh, "f", flipped, sizeof(flipped));
+	daemon_table(wh, "m", gone, sizeof(gone));
+	long at = find_in(flipped, "value-one");
+	CU_ASSERT_FATAL(at > 0);
+	flip_at(flipped, (size_t)at + 6, 0x01);
 	/* no sort of its own (sort.min_files): the file goes while stratad
-	 * runs (after any check it makes at start), then a sort meets it */
+	 * runs (after any check it makes at start), then sorts meet them */
 	tud_write_file(cfg,
 		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
 		       "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 100000\n"
@@ -824,39 +863,26 @@ static void test_daemon_missing_file(void)
 		       whp, sock);
 	pid_t pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
-	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
-	CU_ASSERT(tud_admin_ok(sock, "sort m --bucket 0"));
-	/* flagged corrupt (it used to be an ordinary failure, retried) */
-	double end = tud_now_s() + 60;
-	bool is_flagged = false;
-	while (!is_flagged && tud_now_s() < end) {
-		json_t *r = tud_admin(sock, "status");
-		json_t *cb = json_object_get(json_array_get(json_object_get(r, "tables"), 0),
-					     "corrupt_buckets");
-		is_flagged = json_array_size(cb) == 1;
-		json_decref(r);
-		if (!is_flagged)
-			tud_sleep_ms(100);
-	}
-	CU_ASSERT(is_flagged);
+	/* a checksum mismatch: flagged corrupt, shown by the text renderings */
+	CU_ASSERT(tud_admin_ok(sock, "sort f --bucket 0"));
+	CU_ASSERT(wait_corrupt(sock, "f"));
 	CU_ASSERT(tud_wait_log(log, "met a damaged data file", 10));
-	CU_ASSERT(tud_log_has(log, base_of(path)));
-	/* the text renderings show it */
+	CU_ASSERT(tud_log_has(log, base_of(flipped)));
 	CU_ASSERT(text_has(sock, "status", "CORRUPT buckets: 1"));
-	CU_ASSERT(text_has(sock, "status", base_of(path)));
-	CU_ASSERT(text_has(sock, "plan m", "CORRUPT"));
-	CU_ASSERT(text_has(sock, "plan m", "missing"));
-	/* nothing was deleted: the other row files stay */
+	CU_ASSERT(text_has(sock, "status", "checksum mismatch"));
+	CU_ASSERT(text_has(sock, "plan f", "CORRUPT"));
+	CU_ASSERT(text_has(sock, "plan f", base_of(flipped)));
+	/* a live file that disappeared: flagged corrupt too (it used to be an
+	 * ordinary failure, retried) */
+	CU_ASSERT_EQUAL_FATAL(unlink(gone), 0);
+	CU_ASSERT(tud_admin_ok(sock, "sort m --bucket 0"));
+	CU_ASSERT(wait_corrupt(sock, "m"));
+	CU_ASSERT(tud_log_has(log, base_of(gone)));
+	/* nothing was deleted: the damaged file stays */
 	struct stat sb;
-	for (size_t i = 0; i < nf; i++) {
-		char p[PATH_MAX];
-		strata_file_path(strata_wh_mf(wh), "m", "", &fs[i], p, sizeof(p));
-		if (i != 1)
-			CU_ASSERT_EQUAL(stat(p, &sb), 0);
-	}
+	CU_ASSERT_EQUAL(stat(flipped, &sb), 0);
 	kill(pid, SIGTERM);
 	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
-	strata_arena_free(a);
 	strata_wh_close(wh);
 }
 
