@@ -153,7 +153,8 @@ out:
 /* The manifest entry of the data file at path, when path lies in the
  * configured warehouse and an entry names it (live or not): 1 with *out
  * (keys in a), 0 when there is none (a file from elsewhere: nothing to
- * check it against), or < 0 when the warehouse cannot be read. */
+ * check it against; a warehouse that cannot be opened is said on stderr),
+ * or < 0 when the manifest cannot be read. */
 static int file_entry_find(cli_ctx *ctx, const char *path, strata_arena *a,
 			   strata_file_entry *out, strata_err *err)
 {
@@ -167,8 +168,14 @@ static int file_entry_find(cli_ctx *ctx, const char *path, strata_arena *a,
 	strata_wh *wh = NULL;
 	strata_mf_snap *snap = NULL;
 	int rc = strata_wh_open(ctx->warehouse, false, &wh, err);
-	if (rc == 0)
-		rc = strata_mf_snap_open(strata_wh_mf(wh), &snap, err);
+	if (rc) {
+		/* the file is still readable on its own: say what is not checked */
+		fprintf(stderr, "strata: %s: not checked against its manifest entry: %s\n", path,
+			err->msg);
+		strata_err_clear(err);
+		return 0;
+	}
+	rc = strata_mf_snap_open(strata_wh_mf(wh), &snap, err);
 	strata_table_def *ts = NULL;
 	size_t nt = 0;
 	if (rc == 0)
