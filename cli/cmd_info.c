@@ -167,7 +167,7 @@ static int file_entry_find(cli_ctx *ctx, const char *path, strata_arena *a,
 		return 0;
 	strata_wh *wh = NULL;
 	strata_mf_snap *snap = NULL;
-	int rc = strata_wh_open(ctx->warehouse, false, &wh, err);
+	int rc = strata_wh_open_mode(ctx->warehouse, STRATA_MF_READ, &wh, err);
 	if (rc) {
 		/* the file is still readable on its own: say what is not checked */
 		fprintf(stderr, "strata: %s: not checked against its manifest entry: %s\n", path,
