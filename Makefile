@@ -9,6 +9,7 @@
 #   make valgrind   job and daemon suites (and stratad) under memcheck
 #   make soak       a long mixed run against a real stratad (SOAK_SECONDS)
 #   make fuzz       libFuzzer targets; make fuzz-ci runs each briefly
+#   make flip-long  random byte flips in data files, 10000 (FLIP_ITERS)
 #   make demo       build, start stratad on ./var and show it governing a table
 #   make install    PREFIX=/usr/local DESTDIR= (programs, libstrata.so and .a,
 #                   <strata/strata.h>, strata.pc, man pages)
@@ -416,6 +417,15 @@ damage-long: $(BUILD)/tests/test_damage $(BINS)
 .PHONY: crash-long
 crash-long: $(BUILD)/tests/test_crash
 	CRASH_POINTS=$${CRASH_POINTS:-3000} $(BUILD)/tests/test_crash
+
+# ---- flip-long: random byte flips in data files at scale -------------------
+# test_checksum's loop with FLIP_ITERS flips (default 10000; 40 in make test)
+# from FLIP_SEED (default 11): every scan and get returns the model's rows or
+# fails naming the file; no crash, nothing deleted.
+.PHONY: flip-long
+flip-long: all $(BUILD)/tests/test_checksum
+	STRATA_FLIP_ITERS=$${FLIP_ITERS:-10000} STRATA_FLIP_SEED=$${FLIP_SEED:-11} \
+		STRATA_BUILD=$(BUILD) $(BUILD)/tests/test_checksum
 
 # ---- DuckDB extension (duckdb/, docs/DUCKDB.md) ------------------------------
 #

@@ -139,6 +139,16 @@ static void print_status(json_t *r)
 			printf("  oldest pin: none\n");
 		printf("  buckets due: %lld, backing off: %lld\n", (long long)ji(t, "buckets_due"),
 		       (long long)ji(t, "buckets_backing_off"));
+		/* damaged data files: never hidden (docs/OPERATIONS.md) */
+		json_t *bad = json_object_get(t, "corrupt_buckets"), *cb;
+		size_t m;
+		if (json_array_size(bad))
+			printf("  CORRUPT buckets: %zu (restore the file, then `strata admin sort %s "
+			       "--bucket N`)\n",
+			       json_array_size(bad), js(t, "name"));
+		json_array_foreach(bad, m, cb)
+			printf("    p=%s b=%lld corrupt for %.0f s: %s\n", js(cb, "partition"),
+			       (long long)ji(cb, "bucket"), jr(cb, "since_s"), js(cb, "error"));
 	}
 	json_t *recent = json_object_get(r, "recent_jobs");
 	if (json_array_size(recent)) {
@@ -192,7 +202,11 @@ static void print_plan(json_t *r)
 			       json_object_get(b, "backing_off_s") ? " (backing off)" : "");
 			if (json_object_get(b, "job"))
 				printf(" [job %lld]", (long long)ji(b, "job"));
+			if (json_object_get(b, "corrupt"))
+				printf(" CORRUPT");
 			printf("\n");
+			if (json_object_get(b, "corrupt"))
+				printf("    corrupt: %s\n", js(b, "corrupt"));
 			json_array_foreach(json_object_get(b, "checks"), c, ch)
 				printf("    %-8s %s %s\n", js(ch, "kind"),
 				       json_is_true(json_object_get(ch, "due")) ? "DUE" : "no ", js(ch, "why"));

@@ -250,6 +250,7 @@ int mf_part_dec(const MDB_val *v, strata_partition *p)
 /* ---- file entry ------------------------------------------------------------------- */
 
 enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2, FILE_F_COMPACT = 4 };
+enum { FILE_H_CONTENT = 1, FILE_H_FOOTER = 2 }; /* the appended hash flags */
 
 void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 {
@@ -279,6 +280,11 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 			       (f->is_deleted ? FILE_F_DELETED : 0) |
 			       (f->is_compact ? FILE_F_COMPACT : 0)));
 	mf_put_u64(b, (uint64_t)f->deleted_us);
+	/* appended field (invariant: older entries end before it) */
+	mf_put_u8(b, (uint8_t)((f->has_content_hash ? FILE_H_CONTENT : 0) |
+			       (f->has_footer_hash ? FILE_H_FOOTER : 0)));
+	mf_put_u64(b, f->content_hash);
+	mf_put_u64(b, f->footer_hash);
 }
 
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
@@ -323,6 +329,14 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 	f->is_deleted = flags & FILE_F_DELETED;
 	f->is_compact = flags & FILE_F_COMPACT;
 	f->deleted_us = (int64_t)mf_get64(&d);
+	/* entries written before content hashes end here: hash not known */
+	if (!d.is_bad && d.n - d.off >= 17) {
+		uint8_t hf = mf_get8(&d);
+		f->content_hash = mf_get64(&d);
+		f->footer_hash = mf_get64(&d);
+		f->has_content_hash = hf & FILE_H_CONTENT;
+		f->has_footer_hash = hf & FILE_H_FOOTER;
+	}
 	if (f->format != STRATA_FMT_AVRO && f->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;
 	return d.is_bad ? STRATA_ECORRUPT : 0;

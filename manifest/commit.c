@@ -245,6 +245,10 @@ static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t par
 	e->key_max = nf->stats->key_max.data;
 	e->key_max_len = (uint32_t)nf->stats->key_max.len;
 	memcpy(e->sketch, nf->stats->sketch, STRATA_SKETCH_REGS);
+	e->has_content_hash = nf->stats->has_content_hash;
+	e->content_hash = nf->stats->content_hash;
+	e->has_footer_hash = nf->stats->has_footer_hash;
+	e->footer_hash = nf->stats->footer_hash;
 	e->is_compact = nf->stats->rows > 0 && nf->stats->keys == nf->stats->rows &&
 			nf->stats->tombstones == 0;
 }

@@ -104,7 +104,33 @@ typedef struct strata_file_entry {
 				      history still inside retention */
 	bool is_deleted;           /* clean has taken the file away */
 	int64_t deleted_us;
+	bool has_content_hash;     /* false: written before content hashes
+				      (not known, not checked) */
+	uint64_t content_hash;     /* format.h "Content hash" */
+	bool has_footer_hash;      /* columnar files */
+	uint64_t footer_hash;
 } strata_file_entry;
+
+/* What a reader checks a data file against (format.h strata_run_expect):
+ * its row count, key range and, when known, its content hash, compared at
+ * the end of a whole read when is_verify_hash.  e lends f's key memory. */
+static inline void strata_file_expect(const strata_file_entry *f, bool is_verify_hash,
+				      strata_run_expect *e)
+{
+	*e = (strata_run_expect){
+		.rows = f->rows,
+		.has_keys = f->rows > 0,
+		.key_min = f->key_min,
+		.key_min_len = f->key_min_len,
+		.key_max = f->key_max,
+		.key_max_len = f->key_max_len,
+		.has_hash = f->has_content_hash,
+		.hash = f->content_hash,
+		.has_footer_hash = f->has_footer_hash,
+		.footer_hash = f->footer_hash,
+		.is_verify_hash = is_verify_hash,
+	};
+}
 
 /* Live at version v: added at or before v and not removed by then. */
 static inline bool strata_file_live_at(const strata_file_entry *f, uint64_t v)

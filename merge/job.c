@@ -48,6 +48,38 @@
 #define JOB_CHECK_ROWS 4096
 #define JOB_THROTTLE_BYTES (1u << 20)
 
+/* ---- a missing input ------------------------------------------------------------- */
+
+/* An input's file is gone (ENOENT).  If a fresh snapshot still lists it as
+ * live, nothing may have removed it (clean deletes only removed files, and
+ * the claim keeps other jobs off the bucket): that is damage, reported as
+ * STRATA_ECORRUPT naming the file so the bucket is flagged, not retried as
+ * an ordinary failure.  Otherwise the ENOENT stands (a race the commit's
+ * liveness check would report as a conflict). */
+static int input_missing(strata_mf *mf, const strata_file_entry *f, const char *path, int rc,
+			 strata_err *err)
+{
+	strata_mf_snap *snap = NULL;
+	strata_arena *a = strata_arena_new();
+	strata_err e2;
+	strata_file_entry *files = NULL;
+	size_t n = 0;
+	bool is_live = false;
+	if (strata_mf_snap_open(mf, &snap, &e2) == 0 &&
+	    strata_mf_bucket_files(snap, f->table_id, f->part_id, f->bucket, a, &files, &n, &e2) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (files[i].id == f->id)
+				is_live = files[i].removed_version == 0 && !files[i].is_deleted;
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	if (!is_live)
+		return rc;
+	return strata_err_set(err, STRATA_ECORRUPT,
+			      "file \"%s\": missing (the manifest lists it as live since version "
+			      "%llu)",
+			      path, (unsigned long long)f->added_version);
+}
+
 /* ---- bucket view ------------------------------------------------------------------ */
 
 static int file_seq_cmp(const void *a, const void *b)
@@ -397,13 +429,20 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		const strata_file_entry *f = plan->inputs[i];
 		char path[4096];
 		strata_file_path(mf, v->table.name, v->part.name, f, path, sizeof(path));
+		/* inputs are read whole: rows, key range and content hash are
+		 * checked, a mismatch stops the job before anything commits */
+		strata_run_expect ex; /* copied by the run; f's keys outlive it */
+		strata_file_expect(f, true, &ex);
 		strata_run_opts ro = {
 			.file_schema = f->format == STRATA_FMT_AVRO ?
 					       schema_version_of(v, f->schema_version) : NULL,
 			.read_schema = j.schema,
 			.default_seq = f->seq_max,
+			.expect = &ex,
 		};
 		rc = strata_run_open(path, &ro, &runs[nruns], err);
+		if (rc == -ENOENT)
+			rc = input_missing(mf, f, path, rc, err);
 		if (rc)
 			break;
 		nruns++;
