@@ -67,6 +67,37 @@ int strata_table_set_props(strata_wh *wh, const char *name, const char *const *p
 			   size_t nprops, strata_err *err);
 
 /* ------------------------------------------------------------------------ */
+/* Lifecycle (table/lifecycle.c): rollback and partition drops              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_rollback_stats {
+	uint64_t from_version, to_version;
+	uint64_t upserts, deletes; /* rows the rollback wrote */
+	bool is_noop;              /* already at to_version: nothing committed */
+} strata_rollback_stats;
+
+/* Commit one new version (kind rollback) whose reads equal the reads at
+ * to_version, or at the tag to_tag when not NULL (data and schema).  The
+ * version must be readable (inside retention, or tagged) and earlier than
+ * the current one: else STRATA_ERETENTION / STRATA_EINVAL and nothing is
+ * committed; STRATA_ENOTFOUND for an unknown table or tag;
+ * STRATA_ECONFLICT if a write or DDL committed during it (nothing
+ * committed).  Rolling back to the current version commits nothing
+ * (st->is_noop).  *version receives the new version; st (may be NULL) what
+ * it did.  History after to_version stays readable by time travel. */
+int strata_table_rollback(strata_wh *wh, const char *table, uint64_t to_version,
+			  const char *to_tag, uint64_t *version, strata_rollback_stats *st,
+			  strata_err *err);
+/* Drop the partition given by spec ("pt=x/dt=y", unescaped values, every
+ * partition column) in one commit (strata_mf_drop_partition in
+ * manifest.h): reads at older versions still see it inside retention, the
+ * daemon cleans its files after that.  STRATA_ENOTFOUND names a partition
+ * that does not exist, STRATA_EINVAL an unpartitioned table or a bad
+ * spec; nothing is committed then. */
+int strata_table_drop_partition(strata_wh *wh, const char *table, const char *spec,
+				uint64_t *version, size_t *nfiles, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
 /* Writer transactions                                                      */
 /* ------------------------------------------------------------------------ */
 
