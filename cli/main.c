@@ -25,7 +25,9 @@ const cli_cmd cli_commands[] = {
 	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
 	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
 	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes,\n"
-	 "write.token.retain.hours (1..8760, default 720)."},
+	 "write.token.retain.hours (1..8760, default 720), partition.expiration-time\n"
+	 "(0 = off, or N{s,m,h,d}: stratad drops partitions that old by their date),\n"
+	 "partition.expiration-column (default: the first partition column)."},
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"

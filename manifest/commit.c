@@ -370,7 +370,9 @@ static bool props_equal(const strata_table_def *a, const strata_table_def *b)
 	return a->buckets == b->buckets && a->retain_hours == b->retain_hours &&
 	       a->avro_codec == b->avro_codec && a->zstd_level == b->zstd_level &&
 	       a->row_group_bytes == b->row_group_bytes && a->page_bytes == b->page_bytes &&
-	       a->token_retain_hours == b->token_retain_hours;
+	       a->token_retain_hours == b->token_retain_hours &&
+	       a->part_expire_s == b->part_expire_s &&
+	       strcmp(a->part_expire_col, b->part_expire_col) == 0;
 }
 
 static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
@@ -392,6 +394,8 @@ static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	t.page_bytes = nt->page_bytes;
 	if (nt->token_retain_hours)
 		t.token_retain_hours = nt->token_retain_hours;
+	t.part_expire_s = nt->part_expire_s;
+	memcpy(t.part_expire_col, nt->part_expire_col, sizeof(t.part_expire_col));
 	return mf_txn_table_put(mf, txn, &t, err);
 }
 

@@ -71,6 +71,10 @@ typedef struct strata_table_def {
 					token committed before it may be
 					forgotten (0: none forgotten yet) */
 	int64_t tokens_pruned_us;    /* last strata_mf_tokens_prune() */
+	int64_t part_expire_s;       /* partition.expiration-time (0: off) */
+	char part_expire_col[STRATA_NAME_MAX + 1]; /* partition.expiration-column
+						      ("": the first partition
+						      column) */
 } strata_table_def;
 
 typedef struct strata_partition {

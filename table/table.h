@@ -44,11 +44,21 @@ const char *strata_wh_path(const strata_wh *wh);
  *   write.parquet.zstd.level         3      [0, 22] (0: uncompressed)
  *   write.parquet.row-group.bytes    64 MiB [1 MiB, 1 GiB]
  *   write.parquet.page.bytes         1 MiB  [4 KiB, 64 MiB]
+ *   partition.expiration-time        0      off, or N{s,m,h,d} up to 36500d
+ *   partition.expiration-column      ""     a partition column ("": first)
  * Apply "key=value" to def; STRATA_EINVAL names the property and range. */
 int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *err);
 void strata_table_def_defaults(strata_table_def *def);
 /* Append "key=value" lines of every property to out. */
 void strata_table_props_format(const strata_table_def *def, strata_buf *out);
+/* Partition TTL (docs/GOVERNANCE.md, "Partition expiry"):
+ *   partition.expiration-time    0 (off) | N{s,m,h,d}, at most 36500d
+ *   partition.expiration-column  a partition column (default: the first)
+ * The index of the expiration column in def->part_cols; -1 when
+ * partition.expiration-time is off; STRATA_EINVAL (< -1) naming the
+ * problem for an unpartitioned table or a column that is not a partition
+ * column. */
+int strata_table_expiry_column(const strata_table_def *def, strata_err *err);
 
 /* Create a table.  columns: "pk BIGINT NOT NULL PRIMARY KEY, val STRING";
  * primary_key: "a,b" or NULL; partitioned_by: "pt STRING, dt STRING" or

@@ -3,13 +3,15 @@
  * strata_mf_drop_partition): what they commit, what reads at every version
  * see afterwards, the rules they must keep (jobs planned before them
  * conflict, clean waits for retention, `changes` across them), bad input
- * (nothing committed), and the oracle with rollbacks and drops as random
- * steps between writes, DDL, jobs and clean.
+ * (nothing committed), the partition TTL end to end with a real stratad,
+ * and the oracle with rollbacks and drops as random steps between writes,
+ * DDL, jobs and clean.
  *
  * LIFECYCLE_OPS (default 1500) oracle steps; ORACLE_SEED replays.
  */
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_daemon.h"
 
 #include "clean/clean.h"
 #include "merge/merge.h"
@@ -17,6 +19,8 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
+#include <signal.h>
 #include <time.h>
 
 static strata_wh *open_wh(void)
@@ -376,6 +380,130 @@ static void test_drop_partition(void)
 	tu_clock_real();
 }
 
+/* Rows of a partition at version v (0: latest), -1 on a read error. */
+static int part_rows(strata_wh *wh, const char *table, const char *spec, uint64_t v)
+{
+	strata_scan *s;
+	strata_err err;
+	strata_read_opts ro = {.as_of_version = v, .partition = spec};
+	if (strata_scan_open(wh, table, &ro, &s, &err) != 0)
+		return -1;
+	int n = 0;
+	const strata_row *row;
+	const char *const *pv;
+	while (strata_scan_next(s, &row, &pv, &err) == 1)
+		n++;
+	strata_scan_close(s);
+	return n;
+}
+
+/* The partition TTL end to end with a real stratad: `admin plan` explains
+ * the verdicts, the daemon drops the expired partition (one commit), keeps
+ * the others (recent, not a date), and older versions still read it. */
+static void test_ttl_daemon(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	const char *props[] = {"write.bucket.num=2"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "ev", "pk BIGINT, v STRING", "pk",
+						  "region STRING, dt STRING", props, 1, &e),
+			      0);
+	/* today's date (the daemon runs on the real clock) */
+	char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	char lines[512];
+	snprintf(lines, sizeof(lines),
+		 "{\"pk\":1,\"v\":\"old\",\"region\":\"eu\",\"dt\":\"2020-01-01\"}\n"
+		 "{\"pk\":2,\"v\":\"old\",\"region\":\"eu\",\"dt\":\"2020-01-01\"}\n"
+		 "{\"pk\":3,\"v\":\"new\",\"region\":\"eu\",\"dt\":\"%s\"}\n"
+		 "{\"pk\":4,\"v\":\"odd\",\"region\":\"eu\",\"dt\":\"someday\"}",
+		 today);
+	uint64_t v_before = write_lines(wh, "ev", lines);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
+		       "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 100000\n"
+		       "clean.grace_s = 100000\n",
+		       whp, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	CU_ASSERT(tud_admin_ok(sock, "pause"));
+	/* the TTL on, then a write so the daemon plans the table again */
+	const char *ttl[] = {"partition.expiration-time=30d", "partition.expiration-column=dt"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_set_props(wh, "ev", ttl, 2, &e), 0);
+	snprintf(lines, sizeof(lines), "{\"pk\":5,\"v\":\"new\",\"region\":\"us\",\"dt\":\"%s\"}", today);
+	uint64_t v_last = write_lines(wh, "ev", lines);
+	/* plan explains: the old one due, today's kept, "someday" never */
+	json_t *r = tud_admin(sock, "plan ev");
+	json_t *ex = json_object_get(json_array_get(json_object_get(r, "tables"), 0), "expire");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ex);
+	CU_ASSERT(json_is_true(json_object_get(ex, "due")));
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(ex, "why")), "1 of 4 partitions"));
+	size_t i;
+	json_t *pj;
+	int seen = 0;
+	json_array_foreach(json_object_get(ex, "partitions"), i, pj)
+	{
+		const char *pn = json_string_value(json_object_get(pj, "partition"));
+		const char *why = json_string_value(json_object_get(pj, "why"));
+		bool due = json_is_true(json_object_get(pj, "due"));
+		if (strstr(pn, "2020-01-01")) {
+			CU_ASSERT(due && strstr(why, "2020-01-01 00:00:00 + 30d") && strstr(why, "expired"));
+			seen |= 1;
+		} else if (strstr(pn, "someday")) {
+			CU_ASSERT(!due && strstr(why, "never expires"));
+			seen |= 2;
+		} else {
+			CU_ASSERT(!due && strstr(why, "kept"));
+			seen |= 4;
+		}
+	}
+	CU_ASSERT_EQUAL(seen, 7);
+	json_decref(r);
+	/* paused: nothing dropped */
+	tud_sleep_ms(1500);
+	CU_ASSERT_EQUAL(part_rows(wh, "ev", "region=eu/dt=2020-01-01", 0), 2);
+	/* resumed: the expired partition goes, in one commit */
+	CU_ASSERT(tud_admin_ok(sock, "resume"));
+	double end = tud_now_s() + 60;
+	while (part_rows(wh, "ev", "region=eu/dt=2020-01-01", 0) != 0 && tud_now_s() < end)
+		tud_sleep_ms(100);
+	CU_ASSERT_EQUAL(part_rows(wh, "ev", "region=eu/dt=2020-01-01", 0), 0);
+	CU_ASSERT(tud_wait_log(log, "dropped partition region=eu/dt=2020-01-01", 10));
+	CU_ASSERT_EQUAL(part_rows(wh, "ev", "region=eu/dt=someday", 0), 1);
+	CU_ASSERT_EQUAL(part_rows(wh, "ev", NULL, 0), 3);
+	/* older versions still read it, inside retention */
+	CU_ASSERT_EQUAL(part_rows(wh, "ev", "region=eu/dt=2020-01-01", v_before), 2);
+	CU_ASSERT_EQUAL(part_rows(wh, "ev", "region=eu/dt=2020-01-01", v_last), 2);
+	/* exactly one drop commit, and it is not repeated */
+	tud_sleep_ms(2500);
+	strata_mf_snap *snap;
+	strata_table_def td;
+	strata_version_rec *vs;
+	size_t nv = 0, ndrops = 0;
+	strata_arena *a = strata_arena_new();
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(wh), &snap, &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_table_get(snap, "ev", &td, &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_versions_list(snap, td.id, 1, 1000, a, &vs, &nv, &e), 0);
+	for (size_t k = 0; k < nv; k++)
+		ndrops += vs[k].kind == STRATA_V_DROP;
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	CU_ASSERT_EQUAL(ndrops, 1);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+	strata_wh_close(wh);
+}
+
 /* The oracle with rollbacks and partition drops among writes, DDL, jobs,
  * clean, tags and clock jumps: every retained version reads as the model. */
 static void test_oracle_lifecycle(void)
@@ -441,6 +569,7 @@ static void register_lifecycle(void)
 	TU_ADD(s, test_rollback_bad_input);
 	TU_ADD(s, test_rollback_conflicts_with_jobs_planned_before);
 	TU_ADD(s, test_drop_partition);
+	TU_ADD(s, test_ttl_daemon);
 	TU_ADD(s, test_oracle_lifecycle);
 }
 
