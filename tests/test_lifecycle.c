@@ -380,6 +380,77 @@ static void test_drop_partition(void)
 	tu_clock_real();
 }
 
+/* `strata ARGS` on warehouse wh with stdin from in (NULL: none); stdout and
+ * stderr together into *out (malloc'd).  Returns the exit status. */
+static int strata_cli(const char *wh, const char *in, const char *args, char **out)
+{
+	char inpath[PATH_MAX];
+	snprintf(inpath, sizeof(inpath), "%s/stdin", wh);
+	if (in)
+		tu_write_file(inpath, in, strlen(in));
+	strata_buf cmd = {0};
+	strata_buf_printf(&cmd, "env -u STRATA_WAREHOUSE '%s' -W '%s' %s <%s 2>&1", tu_bin("strata"),
+			  wh, args, in ? inpath : "/dev/null");
+	strata_buf_putc(&cmd, 0);
+	int rc = tu_run((char *)cmd.data, out);
+	strata_buf_free(&cmd);
+	if (!*out)
+		*out = strdup("");
+	return rc;
+}
+
+static void expect_cli(const char *wh, const char *in, const char *args, int code,
+		       const char *want)
+{
+	char *out = NULL;
+	int rc = strata_cli(wh, in, args, &out);
+	bool ok = rc == code && (!want || strstr(out, want));
+	if (!ok)
+		fprintf(stderr, "\n`strata %s`: exit %d (want %d): %s(want: %s)\n", args, rc, code, out,
+			want ? want : "-");
+	CU_ASSERT(ok);
+	free(out);
+}
+
+/* The commands as a user types them: messages and exit codes. */
+static void test_cli_commands(void)
+{
+	char wh[PATH_MAX];
+	snprintf(wh, sizeof(wh), "%s/wh", tu_tmpdir());
+	expect_cli(wh, NULL, "init", 0, NULL);
+	expect_cli(wh, NULL,
+		   "create-table t --columns 'pk BIGINT NOT NULL PRIMARY KEY, v STRING' "
+		   "--partitioned-by 'dt STRING' --property partition.expiration-time=7d",
+		   0, "created table t");
+	expect_cli(wh, "{\"pk\":1,\"v\":\"a\",\"dt\":\"2026-01-01\"}\n", "write t", 0,
+		   "committed version 2");
+	expect_cli(wh, "{\"pk\":1,\"v\":\"b\",\"dt\":\"2026-01-01\"}\n{\"pk\":2,\"dt\":\"x\"}\n",
+		   "write t", 0, "committed version 3");
+	expect_cli(wh, NULL, "describe t", 0, "partition.expiration-time=7d");
+	expect_cli(wh, NULL, "rollback t --to-version 2", 0,
+		   "rolled back t to version 2 at version 4 (1 upserts, 1 deletes)");
+	expect_cli(wh, NULL, "scan t", 0, "{\"pk\":1,\"v\":\"a\",\"dt\":\"2026-01-01\"}");
+	expect_cli(wh, NULL, "log t", 0, "rollback to 2");
+	expect_cli(wh, NULL, "rollback t --to-version 9", 1,
+		   "cannot roll back \"t\" to version 9: the table is at version 4");
+	expect_cli(wh, NULL, "rollback t --to-version 4", 0, "nothing was committed");
+	expect_cli(wh, NULL, "rollback t --to-tag nope", 1, "no tag \"nope\"");
+	expect_cli(wh, NULL, "rollback t", 2, "give exactly one of --to-version and --to-tag");
+	expect_cli(wh, NULL, "rollback t --to-version 2 --to-tag x", 2, NULL);
+	expect_cli(wh, NULL, "rollback t --to-version zero", 2, "--to-version wants a version number");
+	expect_cli(wh, NULL, "alter-table t drop-partition 'dt=nope'", 1,
+		   "has no partition \"dt=nope\"");
+	expect_cli(wh, NULL, "alter-table t drop-partition 'dt=2026-01-01'", 0,
+		   "dropped partition dt=2026-01-01 of t at version 5 (");
+	expect_cli(wh, NULL, "alter-table t drop-partition 'dt=2026-01-01'", 1, "holds no data");
+	expect_cli(wh, NULL, "alter-table t drop-partition a b", 2, "drop-partition takes one");
+	expect_cli(wh, NULL, "scan t --as-of-version 4", 0, "\"dt\":\"2026-01-01\"");
+	expect_cli(wh, NULL, "log t", 0, "drop partition dt=2026-01-01");
+	expect_cli(wh, NULL, "check t", 0, NULL);
+	expect_cli(wh, NULL, "alter-table t set partition.expiration-column=v", 1,
+		   "partition.expiration-column \"v\" is not a partition column of \"t\"");
+}
+
 /* Rows of a partition at version v (0: latest), -1 on a read error. */
 static int part_rows(strata_wh *wh, const char *table, const char *spec, uint64_t v)
 {
@@ -570,6 +641,7 @@ static void register_lifecycle(void)
 	TU_ADD(s, test_rollback_conflicts_with_jobs_planned_before);
 	TU_ADD(s, test_drop_partition);
 	TU_ADD(s, test_ttl_daemon);
+	TU_ADD(s, test_cli_commands);
 	TU_ADD(s, test_oracle_lifecycle);
 }
 
