@@ -9,7 +9,8 @@
  * strata_mf_drop_partition(): one manifest commit, no data I/O, so it is
  * not queued as a job; the usual clean deletes the files once the versions
  * they serve leave retention.  `strata admin plan` shows every verdict with
- * its numbers under "expire".
+ * its numbers under "expire"; `admin watch` sees the drop as a commit of
+ * kind drop (the commit poller), like any other commit.
  *
  * Wiring (the only call from the rest of the daemon): d_plan_table() calls
  * d_expire_table() once per table, after its manifest snapshot is closed
@@ -117,20 +118,17 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 		ndropped++;
 		LOG_INFO("expire %s: dropped partition %s at version %" PRIu64 " (%zu files): %s", name,
 			 ps[i].name, v, nf, ex[i].why);
-		json_t *ev = json_object();
-		json_object_set_new(ev, "event", json_string("expire"));
-		json_object_set_new(ev, "table", json_string(name));
-		json_object_set_new(ev, "partition", json_string(ps[i].name));
-		json_object_set_new(ev, "version", json_integer((json_int_t)v));
-		json_object_set_new(ev, "files", json_integer((json_int_t)nf));
-		d_emit(d, ev);
 	}
 	if (t && enqueue && next < t->next_due_us)
 		t->next_due_us = next; /* wake up when the next one expires */
 	if (jo) {
+		int64_t es = td.part_expire_s;
+		const char *unit = es % 86400 == 0 ? "d" : es % 3600 == 0 ? "h" : es % 60 == 0 ? "m" : "s";
+		int64_t div = *unit == 'd' ? 86400 : *unit == 'h' ? 3600 : *unit == 'm' ? 60 : 1;
 		char why[160];
-		snprintf(why, sizeof(why), "%zu of %zu partitions expired (partition.expiration-time=%llds, column %s)",
-			 ndue, np, (long long)td.part_expire_s, td.part_cols[ci]);
+		snprintf(why, sizeof(why),
+			 "%zu of %zu partitions expired (partition.expiration-time=%lld%s, column %s)", ndue,
+			 np, (long long)(es / div), unit, td.part_cols[ci]);
 		json_object_set_new(jo, "due", json_boolean(ndue > 0));
 		json_object_set_new(jo, "why", json_string(why));
 		json_object_set_new(jo, "partitions", jparts);
