@@ -14,6 +14,7 @@
 #include "tests/util/tu_daemon.h"
 
 #include "clean/clean.h"
+#include "compact/compact.h"
 #include "merge/merge.h"
 #include "sort/sort.h"
 
@@ -233,6 +234,68 @@ static void test_rollback_bad_input(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
 	CU_ASSERT_EQUAL(current_version(wh, "t"), p + 1);
 	strata_wh_close(wh);
+}
+
+/* Compact the single bucket of an unpartitioned table past its retention
+ * boundary, then clean: versions outside retention (and untagged) become
+ * unreadable. */
+static void compact_and_clean(strata_wh *wh, const char *table)
+{
+	strata_err err;
+	strata_bucket_view view;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, table, "", 0, strata_now_us(), &view, &err),
+			      0);
+	strata_job_plan plan;
+	CU_ASSERT_EQUAL(strata_compact_partial_plan(&view, &plan), 0);
+	strata_job_ctl ctl = {.owner = "test@lifecycle:0"};
+	strata_job_result jr;
+	if (plan.ninputs)
+		CU_ASSERT_EQUAL(strata_job_execute(wh, &view, &plan, &ctl, &jr, &err), 0);
+	strata_bucket_view_free(&view);
+	strata_clean_opts co;
+	strata_clean_opts_default(&co);
+	co.grace_s = 0;
+	co.trash_s = 0;
+	strata_clean_result cr;
+	CU_ASSERT_EQUAL(strata_clean_table(wh, table, &co, &cr, &err), 0);
+	CU_ASSERT_EQUAL(strata_clean_table(wh, table, &co, &cr, &err), 0);
+}
+
+/* A tag keeps its version reachable beyond retention, so a rollback to the
+ * tag works there; the same version untagged is refused once compaction
+ * and clean took its history away. */
+static void test_rollback_to_tag_beyond_retention(void)
+{
+	tu_clock_manual(1767225600000000LL);
+	strata_wh *wh = open_wh();
+	strata_err err;
+	const char *props[] = {"write.bucket.num=1", "acid.data.retain.hours=1"};
+	CU_ASSERT_EQUAL_FATAL(
+		strata_table_create(wh, "t", "pk BIGINT, v STRING", "pk", NULL, props, 2, &err), 0);
+	tu_clock_advance(1000000);
+	uint64_t v2 = write_lines(wh, "t", "{\"pk\":1,\"v\":\"a\"}\n{\"pk\":2,\"v\":\"b\"}");
+	tu_clock_advance(1000000);
+	uint64_t v3 = write_lines(wh, "t", "{\"pk\":1,\"v\":\"c\"}");
+	tu_clock_advance(1000000);
+	write_lines(wh, "t", "{\"pk\":2,\"_op\":\"delete\"}");
+	char *at2 = read_all(wh, "t", v2, false, 0);
+	CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(strata_wh_mf(wh), "t", "keep", v2, &err), 0);
+	tu_clock_advance(3ll * 3600 * 1000000);
+	write_lines(wh, "t", "{\"pk\":3,\"v\":\"d\"}");
+	compact_and_clean(wh, "t");
+	/* v3 left retention and is gone; the tagged v2 is not */
+	uint64_t r = 0;
+	strata_rollback_stats st;
+	uint64_t l = current_version(wh, "t");
+	int rc = strata_table_rollback(wh, "t", v3, NULL, &r, &st, &err);
+	CU_ASSERT_EQUAL(rc, STRATA_ERETENTION);
+	CU_ASSERT_EQUAL(current_version(wh, "t"), l);
+	CU_ASSERT_EQUAL_FATAL(strata_table_rollback(wh, "t", 0, "keep", &r, &st, &err), 0);
+	CU_ASSERT_EQUAL(st.to_version, v2);
+	CU_ASSERT_EQUAL(r, l + 1);
+	assert_same(at2, read_all(wh, "t", 0, false, 0));
+	strata_wh_close(wh);
+	tu_clock_real();
 }
 
 /* A job planned before a rollback and committing after it conflicts, and
@@ -638,6 +701,7 @@ static void register_lifecycle(void)
 	CU_pSuite s = CU_add_suite("lifecycle", NULL, NULL);
 	TU_ADD(s, test_rollback_restores_data_and_schema);
 	TU_ADD(s, test_rollback_bad_input);
+	TU_ADD(s, test_rollback_to_tag_beyond_retention);
 	TU_ADD(s, test_rollback_conflicts_with_jobs_planned_before);
 	TU_ADD(s, test_drop_partition);
 	TU_ADD(s, test_ttl_daemon);
