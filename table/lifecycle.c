@@ -79,7 +79,8 @@ static int rb_part_of(const strata_table_def *def, const rb_parts *ps,
 			return 0;
 		}
 	}
-	return strata_err_set(err, STRATA_ECORRUPT, "a read of \"%s\" returned a row of unknown partition \"%s\"",
+	return strata_err_set(err, STRATA_ECORRUPT,
+			      "a read of \"%s\" returned a row of unknown partition \"%s\"",
 			      def->name, name);
 }
 
@@ -150,7 +151,8 @@ static int rb_put_delete(strata_txn *t, const strata_schema *rs, const rb_side *
 			continue;
 		int j = strata_schema_find_id(l->schema, rs->cols[i].id);
 		if (j < 0)
-			return strata_err_set(err, STRATA_ECORRUPT, "key column \"%s\" is missing from the current schema",
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "key column \"%s\" is missing from the current schema",
 					      rs->cols[i].name);
 		d.vals[i] = l->row.vals[j];
 	}
