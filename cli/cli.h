@@ -68,6 +68,7 @@ int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_check(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_check.c */
 int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_table.c */
 
 extern const cli_cmd cli_commands[];
 

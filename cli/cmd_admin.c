@@ -213,6 +213,14 @@ static void print_plan(json_t *r)
 		}
 		json_t *cl = json_object_get(t, "clean");
 		printf("  clean: %s%s\n", json_is_true(json_object_get(cl, "due")) ? "DUE: " : "", js(cl, "why"));
+		json_t *ex = json_object_get(t, "expire");
+		if (ex) {
+			printf("  expire: %s%s\n", json_is_true(json_object_get(ex, "due")) ? "DUE: " : "",
+			       js(ex, "why"));
+			json_array_foreach(json_object_get(ex, "partitions"), k, b)
+				printf("    %s %s\n", json_is_true(json_object_get(b, "due")) ? "DUE" : "no ",
+				       js(b, "why"));
+		}
 	}
 }
 

@@ -1,5 +1,6 @@
 /*
- * cli/cmd_table.c — init, create-table, alter-table, describe, tables.
+ * cli/cmd_table.c — init, create-table, alter-table, describe, tables,
+ * rollback.
  */
 #include "cli/cli.h"
 
@@ -106,8 +107,20 @@ int cli_cmd_alter_table(cli_ctx *ctx, int argc, char **argv)
 			rc = cli_fail(&err);
 		else
 			printf("altered table %s\n", name);
+	} else if (strcmp(action, "drop-partition") == 0) {
+		size_t nfiles = 0;
+		if (argc != 4) {
+			rc = cli_usage(cmd, "drop-partition takes one quoted partition 'pt=x/dt=y'");
+		} else if (strata_table_drop_partition(wh, name, argv[3], &v, &nfiles, &err) != 0) {
+			rc = cli_fail(&err);
+		} else {
+			printf("dropped partition %s of %s at version %llu (%zu file%s)\n", argv[3],
+			       name, (unsigned long long)v, nfiles, nfiles == 1 ? "" : "s");
+		}
 	} else {
-		rc = cli_usage(cmd, "unknown action \"%s\" (add-columns, drop-column, set)", action);
+		rc = cli_usage(cmd,
+			       "unknown action \"%s\" (add-columns, drop-column, set, drop-partition)",
+			       action);
 	}
 	strata_wh_close(wh);
 	return rc;
@@ -247,6 +260,57 @@ out:
 	strata_schema_free(s);
 	strata_mf_snap_close(snap);
 	strata_arena_free(a);
+	strata_wh_close(wh);
+	return rc;
+}
+
+int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("rollback");
+	static const struct option opts[] = {
+		{"to-version", required_argument, NULL, 'v'},
+		{"to-tag", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t to = 0;
+	const char *tag = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "v:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			if (!cli_parse_u64(optarg, &to) || to == 0)
+				return cli_usage(cmd, "--to-version wants a version number (got \"%s\")",
+						 optarg);
+			break;
+		case 't': tag = optarg; break;
+		default:
+			return cli_usage(cmd, "bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "expected one table NAME");
+	if ((to != 0) == (tag != NULL))
+		return cli_usage(cmd, "give exactly one of --to-version and --to-tag");
+	strata_wh *wh;
+	int rc = cli_open(ctx, false, &wh);
+	if (rc)
+		return rc;
+	strata_err err;
+	strata_err_clear(&err);
+	const char *name = argv[optind];
+	uint64_t v = 0;
+	strata_rollback_stats st;
+	if (strata_table_rollback(wh, name, to, tag, &v, &st, &err) != 0)
+		rc = cli_fail(&err);
+	else if (st.is_noop)
+		printf("%s is at version %llu already; nothing was committed\n", name,
+		       (unsigned long long)v);
+	else
+		printf("rolled back %s to version %llu at version %llu (%llu upserts, %llu "
+		       "deletes)\n",
+		       name, (unsigned long long)st.to_version, (unsigned long long)v,
+		       (unsigned long long)st.upserts, (unsigned long long)st.deletes);
 	strata_wh_close(wh);
 	return rc;
 }

@@ -25,14 +25,19 @@ const cli_cmd cli_commands[] = {
 	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
 	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
 	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes,\n"
-	 "write.token.retain.hours (1..8760, default 720)."},
+	 "write.token.retain.hours (1..8760, default 720), partition.expiration-time\n"
+	 "(0 = off, or N{s,m,h,d}: stratad drops partitions that old by their date),\n"
+	 "partition.expiration-column (default: the first partition column)."},
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"
-	 "       alter-table NAME set KEY=VALUE...",
-	 "Add or drop columns, or set properties.\n"
+	 "       alter-table NAME set KEY=VALUE...\n"
+	 "       alter-table NAME drop-partition 'pt=x/dt=y'",
+	 "Add or drop columns, set properties, or drop a partition.\n"
 	 "Adding nullable columns or dropping a non-key column makes a new schema version;\n"
-	 "reads at older versions keep the old schema."},
+	 "reads at older versions keep the old schema.  drop-partition removes every file\n"
+	 "of the partition in one commit; reads at older versions still see it inside\n"
+	 "retention, and stratad deletes its files after that."},
 	{"describe", cli_cmd_describe, "describe NAME",
 	 "Show a table.\n"
 	 "Columns, key, partitions, properties, versions, files per level, earliest\n"
@@ -108,6 +113,13 @@ const cli_cmd cli_commands[] = {
 	 "Pin a version beyond retention, or remove a tag.\n"
 	 "Without --version the latest version is tagged."},
 	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
+	{"rollback", cli_cmd_rollback, "rollback NAME --to-version V | --to-tag TAG",
+	 "Undo every change after a version, as a new version.\n"
+	 "Commits one version whose reads equal the reads at V (data and schema).  V must\n"
+	 "be earlier than the current version and readable (inside retention, or\n"
+	 "tagged).  Versions after V stay readable by time travel until they leave\n"
+	 "retention; `changes` across the rollback shows what each undone key became.\n"
+	 "Exit 3 if a write raced it (nothing committed: run it again)."},
 	{"admin", cli_cmd_admin, "admin [--socket PATH] [--json|--text] COMMAND [ARGS...]",
 	 "Talk to a running stratad over its control socket.\n"
 	 "The socket is --socket PATH, else $STRATAD_SOCKET, else /run/stratad/admin.sock.\n"

@@ -361,6 +361,11 @@ dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);
 /* Plan one table now (fresh snapshot).  enqueue: queue what is due;
  * report (if not NULL): append {"name", "buckets": [...], "clean": {...}}
  * with every bucket that has files (all) or only those with something due. */
+/* daemon/expire.c: the partition TTL of one table — verdicts into
+ * report_table["expire"] (may be NULL), expired partitions dropped when
+ * enqueue.  Called by d_plan_table() with no snapshot open. */
+void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_table,
+		    int64_t now_us);
 int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
 		 strata_err *err);
 /* A new job record for table t (not yet queued). */

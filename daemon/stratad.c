@@ -1146,6 +1146,10 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	}
 out:
 	strata_mf_snap_close(snap);
+	/* partition TTL (daemon/expire.c); it commits, so after the snapshot */
+	if (rc == 0 && td.part_expire_s > 0)
+		d_expire_table(d, name, enqueue,
+			       report ? json_array_get(report, json_array_size(report) - 1) : NULL, now);
 	free(ord);
 	free(pf);
 	free(gone);

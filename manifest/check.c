@@ -205,7 +205,7 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 				(unsigned long long)v, (unsigned long long)(v - 1));
 		prev_ts = r->ts_us;
 		bool is_job = r->kind == STRATA_V_SORT || r->kind == STRATA_V_MERGE ||
-			      r->kind == STRATA_V_COMPACT;
+			      r->kind == STRATA_V_COMPACT || r->kind == STRATA_V_DROP;
 		for (uint32_t k = 0; k < r->nadded; k++) {
 			const strata_file_entry *f = entry_find(byid, n, r->added[k]);
 			if (f && f->added_version != v)
@@ -242,7 +242,7 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 		if (f->removed_version >= t->log_start && f->removed_version <= t->version) {
 			const strata_version_rec *r = &recs[f->removed_version - t->log_start];
 			bool is_job = r->kind == STRATA_V_SORT || r->kind == STRATA_V_MERGE ||
-				      r->kind == STRATA_V_COMPACT;
+				      r->kind == STRATA_V_COMPACT || r->kind == STRATA_V_DROP;
 			if (!is_job || !ids_have(r->removed, r->nremoved, f->id))
 				finding(c, "file %llu says it was removed at version %llu, which does not "
 					   "name it",

@@ -182,6 +182,9 @@ void mf_table_enc(const strata_table_def *t, strata_buf *b)
 	mf_put_u32(b, t->token_retain_hours);
 	mf_put_u64(b, (uint64_t)t->token_floor_us);
 	mf_put_u64(b, (uint64_t)t->tokens_pruned_us);
+	/* partition TTL (absent in records written before it: off) */
+	mf_put_u64(b, (uint64_t)t->part_expire_s);
+	mf_put_str(b, t->part_expire_col);
 }
 
 int mf_table_dec(const MDB_val *v, strata_table_def *t)
@@ -216,6 +219,10 @@ int mf_table_dec(const MDB_val *v, strata_table_def *t)
 		t->token_retain_hours = mf_get32(&d);
 		t->token_floor_us = (int64_t)mf_get64(&d);
 		t->tokens_pruned_us = (int64_t)mf_get64(&d);
+	}
+	if (!d.is_bad && d.off < d.n) {
+		t->part_expire_s = (int64_t)mf_get64(&d);
+		mf_getstr(&d, t->part_expire_col, sizeof(t->part_expire_col));
 	}
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }

@@ -11,7 +11,9 @@
  *      well defined even when the clock steps back;
  *   2. a job commits only if every input is still live and the schema version
  *      is unchanged; otherwise STRATA_ECONFLICT and nothing changes;
- *   3. a writer commit never conflicts with a job: it only adds entries;
+ *   3. a writer commit never conflicts with a job: it only adds entries
+ *      (a rollback is a writer commit that also records a schema version,
+ *      so jobs planned before it conflict by invariant 2);
  *   4. a repeated idempotency token commits nothing and returns the version
  *      of the first commit; a token is kept write.token.retain.hours after
  *      its commit (through version-log expiry and purge), and a token batch
@@ -51,6 +53,10 @@ const char *strata_vkind_name(strata_vkind k)
 		return "clean";
 	case STRATA_V_DDL:
 		return "ddl";
+	case STRATA_V_ROLLBACK:
+		return "rollback";
+	case STRATA_V_DROP:
+		return "drop";
 	}
 	return "?";
 }
@@ -368,7 +374,9 @@ static bool props_equal(const strata_table_def *a, const strata_table_def *b)
 	return a->buckets == b->buckets && a->retain_hours == b->retain_hours &&
 	       a->avro_codec == b->avro_codec && a->zstd_level == b->zstd_level &&
 	       a->row_group_bytes == b->row_group_bytes && a->page_bytes == b->page_bytes &&
-	       a->token_retain_hours == b->token_retain_hours;
+	       a->token_retain_hours == b->token_retain_hours &&
+	       a->part_expire_s == b->part_expire_s &&
+	       strcmp(a->part_expire_col, b->part_expire_col) == 0;
 }
 
 static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
@@ -390,6 +398,8 @@ static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	t.page_bytes = nt->page_bytes;
 	if (nt->token_retain_hours)
 		t.token_retain_hours = nt->token_retain_hours;
+	t.part_expire_s = nt->part_expire_s;
+	memcpy(t.part_expire_col, nt->part_expire_col, sizeof(t.part_expire_col));
 	return mf_txn_table_put(mf, txn, &t, err);
 }
 
@@ -511,7 +521,7 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 					      w->token, bt, t.name, ft, t.token_retain_hours);
 		}
 	}
-	if (w->nfiles == 0) {
+	if (w->nfiles == 0 && !w->new_schema) {
 		/* nothing to commit: no version, no token (an empty version would
 		 * count as a write and fail every --expect-version after it) */
 		c->version = t.version;
@@ -530,12 +540,25 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 				      "the schema of \"%s\" changed during the write (version %u, "
 				      "now %u); write again",
 				      t.name, w->schema_version, t.schema_version);
+	if (w->new_schema && w->new_schema->version != t.schema_version + 1)
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "the schema of \"%s\" changed during the rollback (now version "
+				      "%u); roll back again",
+				      t.name, t.schema_version);
 	uint64_t v = t.version + 1;
-	int64_t ts_dummy;
-	(void)ts_dummy;
 	uint64_t *ids = strata_calloc(w->nfiles + 1, sizeof(uint64_t));
 	strata_version_rec r;
 	memset(&r, 0, sizeof(r));
+	if (w->new_schema) {
+		/* the rollback's schema takes effect at its own version */
+		rc = schema_put(mf, txn, t.id, w->new_schema, v, err);
+		if (rc)
+			goto out;
+		t.schema_version = w->new_schema->version;
+		for (uint32_t i = 0; i < w->new_schema->ncols; i++)
+			if (w->new_schema->cols[i].id >= t.next_col_id)
+				t.next_col_id = w->new_schema->cols[i].id + 1;
+	}
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const strata_mf_new_file *nf = &w->files[i];
 		strata_partition p;
@@ -562,11 +585,14 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		if (nf->id_out)
 			*nf->id_out = e.id;
 	}
-	r.kind = STRATA_V_WRITE;
+	r.kind = w->new_schema ? STRATA_V_ROLLBACK : STRATA_V_WRITE;
 	r.schema_version = t.schema_version;
 	r.nadded = (uint32_t)w->nfiles;
 	r.added = ids;
-	snprintf(r.note, sizeof(r.note), "%zu file%s", w->nfiles, w->nfiles == 1 ? "" : "s");
+	if (w->note)
+		snprintf(r.note, sizeof(r.note), "%s", w->note);
+	else
+		snprintf(r.note, sizeof(r.note), "%zu file%s", w->nfiles, w->nfiles == 1 ? "" : "s");
 	rc = version_append(mf, txn, &t, &r, w->token, err);
 	if (rc)
 		goto out;
@@ -659,6 +685,46 @@ static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *fil
 	}
 }
 
+/* Raise the floor of a bucket to new_floor by the commit of version v
+ * (nothing when it is not above the floor): trims the floor log first and
+ * records the raise (J = v, b = new_floor).  STRATA_ELIMIT when the log is
+ * full of raises tags still need. */
+static int bucket_floor_raise(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+			      uint32_t part_id, uint32_t bucket, uint64_t v, uint64_t new_floor,
+			      strata_err *err)
+{
+	strata_bucket_state bs;
+	int rc = mf_txn_bucket_get(mf, txn, t->id, part_id, bucket, &bs, err);
+	if (rc == 0 && new_floor > bs.floor) {
+		/* invariant 6 */
+		strata_arena *ta = strata_arena_new();
+		strata_tag *tags = NULL;
+		strata_file_entry *bf = NULL;
+		size_t ntags = 0, nbf = 0;
+		rc = mf_txn_tags(mf, txn, t->id, ta, &tags, &ntags, err);
+		if (rc == 0)
+			rc = mf_txn_bucket_files(mf, txn, t->id, part_id, bucket, ta, &bf, &nbf,
+						 err);
+		floor_log_trim(&bs, bf, nbf, tags, ntags, t->log_start);
+		strata_arena_free(ta);
+		if (rc == 0 && bs.nlog >= STRATA_FLOOR_LOG_MAX)
+			rc = strata_err_set(err, STRATA_ELIMIT,
+					    "bucket %u of partition %u of \"%s\" has %d history floor raises "
+					    "still needed by tags; delete old tags (strata tags %s) before "
+					    "compacting it again",
+					    bucket, part_id, t->name, STRATA_FLOOR_LOG_MAX, t->name);
+		if (rc == 0) {
+			bs.log[bs.nlog].commit_version = v;
+			bs.log[bs.nlog].boundary = new_floor;
+			bs.nlog++;
+			STRATA_ASSERT(new_floor > bs.floor, "invariant 6: floor %lld would fall to %lld", (long long)bs.floor, (long long)new_floor);
+			bs.floor = new_floor;
+			rc = mf_txn_bucket_put(mf, txn, t->id, part_id, bucket, &bs, err);
+		}
+	}
+	return rc;
+}
+
 typedef struct job_ctx {
 	const strata_mf_job *job;
 	uint64_t version;
@@ -735,35 +801,8 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		if (nf->id_out)
 			*nf->id_out = e.id;
 	}
-	strata_bucket_state bs;
-	rc = mf_txn_bucket_get(mf, txn, t.id, j->part_id, j->bucket, &bs, err);
-	if (rc == 0 && j->new_floor > bs.floor) {
-		/* invariant 6 */
-		strata_arena *ta = strata_arena_new();
-		strata_tag *tags = NULL;
-		strata_file_entry *bf = NULL;
-		size_t ntags = 0, nbf = 0;
-		rc = mf_txn_tags(mf, txn, t.id, ta, &tags, &ntags, err);
-		if (rc == 0)
-			rc = mf_txn_bucket_files(mf, txn, t.id, j->part_id, j->bucket, ta, &bf, &nbf,
-						 err);
-		floor_log_trim(&bs, bf, nbf, tags, ntags, t.log_start);
-		strata_arena_free(ta);
-		if (rc == 0 && bs.nlog >= STRATA_FLOOR_LOG_MAX)
-			rc = strata_err_set(err, STRATA_ELIMIT,
-					    "bucket %u of partition %u of \"%s\" has %d history floor raises "
-					    "still needed by tags; delete old tags (strata tags %s) before "
-					    "compacting it again",
-					    j->bucket, j->part_id, t.name, STRATA_FLOOR_LOG_MAX, t.name);
-		if (rc == 0) {
-			bs.log[bs.nlog].commit_version = v;
-			bs.log[bs.nlog].boundary = j->new_floor;
-			bs.nlog++;
-			STRATA_ASSERT(j->new_floor > bs.floor, "invariant 6: floor %lld would fall to %lld", (long long)bs.floor, (long long)j->new_floor);
-			bs.floor = j->new_floor;
-			rc = mf_txn_bucket_put(mf, txn, t.id, j->part_id, j->bucket, &bs, err);
-		}
-	}
+	if (rc == 0)
+		rc = bucket_floor_raise(mf, txn, &t, j->part_id, j->bucket, v, j->new_floor, err);
 	if (rc == 0 && j->job_id) {
 		mf_key ck = {.n = 0};
 		mf_key_u32(&ck, t.id);
@@ -812,6 +851,113 @@ int strata_mf_commit_job(strata_mf *mf, const strata_mf_job *job, uint64_t *vers
 	int rc = mf_write(mf, job_body, &c, err);
 	if (rc == 0 && version)
 		*version = c.version;
+	return rc;
+}
+
+/* ---- partition drops ------------------------------------------------------------------ */
+
+typedef struct drop_ctx {
+	const char *table, *partition;
+	uint64_t version;
+	size_t nfiles;
+} drop_ctx;
+
+static int drop_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	drop_ctx *c = vctx;
+	strata_table_def t;
+	strata_partition p;
+	strata_arena *a = strata_arena_new();
+	uint64_t *ids = NULL;
+	size_t nids = 0, cap = 0;
+	int rc = mf_txn_table_get(mf, txn, c->table, &t, err);
+	if (rc)
+		goto out;
+	if (t.nparts == 0) {
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "table \"%s\" is not partitioned: there is no partition to drop",
+				    t.name);
+		goto out;
+	}
+	rc = mf_txn_partition_get(mf, txn, t.id, c->partition, &p, err);
+	if (rc == STRATA_ENOTFOUND) {
+		rc = strata_err_set(err, STRATA_ENOTFOUND,
+				    "table \"%s\" has no partition \"%s\" (strata describe %s lists "
+				    "them); nothing was committed",
+				    t.name, c->partition, t.name);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	uint64_t v = t.version + 1;
+	int64_t now = strata_now_us();
+	for (uint32_t b = 0; b < p.buckets; b++) {
+		strata_file_entry *fs;
+		size_t n;
+		rc = mf_txn_bucket_files(mf, txn, t.id, p.id, b, a, &fs, &n, err);
+		if (rc)
+			goto out;
+		bool has_live = false;
+		for (size_t i = 0; i < n; i++) {
+			strata_file_entry f = fs[i];
+			if (f.removed_version != 0)
+				continue;
+			has_live = true;
+			f.removed_version = v;
+			f.removed_us = now;
+			f.removed_kept_history = false; /* clean waits for retention */
+			rc = file_put(mf, txn, &f, err);
+			if (rc)
+				goto out;
+			if (nids == cap) {
+				cap = cap ? 2 * cap : 64;
+				ids = strata_realloc(ids, cap * sizeof(uint64_t));
+			}
+			ids[nids++] = f.id;
+		}
+		/* reads below v resolve to the files live at v - 1 (manifest.h) */
+		if (has_live)
+			rc = bucket_floor_raise(mf, txn, &t, p.id, b, v, v, err);
+		if (rc)
+			goto out;
+	}
+	if (nids == 0) {
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "partition \"%s\" of \"%s\" holds no data (empty or already "
+				    "dropped); nothing was committed",
+				    c->partition, t.name);
+		goto out;
+	}
+	strata_version_rec r;
+	memset(&r, 0, sizeof(r));
+	r.kind = STRATA_V_DROP;
+	r.schema_version = t.schema_version;
+	r.nremoved = (uint32_t)nids;
+	r.removed = ids;
+	snprintf(r.note, sizeof(r.note), "drop partition %.120s", c->partition);
+	rc = version_append(mf, txn, &t, &r, NULL, err);
+	if (rc)
+		goto out;
+	t.data_version = t.version;
+	c->version = t.version;
+	c->nfiles = nids;
+	rc = mf_txn_table_put(mf, txn, &t, err);
+out:
+	free(ids);
+	strata_arena_free(a);
+	return rc;
+}
+
+int strata_mf_drop_partition(strata_mf *mf, const char *table, const char *partition,
+			     uint64_t *version, size_t *nfiles, strata_err *err)
+{
+	drop_ctx c = {.table = table, .partition = partition};
+	int rc = mf_write(mf, drop_body, &c, err);
+	if (rc == 0) {
+		*version = c.version;
+		if (nfiles)
+			*nfiles = c.nfiles;
+	}
 	return rc;
 }
 

@@ -71,6 +71,10 @@ typedef struct strata_table_def {
 					token committed before it may be
 					forgotten (0: none forgotten yet) */
 	int64_t tokens_pruned_us;    /* last strata_mf_tokens_prune() */
+	int64_t part_expire_s;       /* partition.expiration-time (0: off) */
+	char part_expire_col[STRATA_NAME_MAX + 1]; /* partition.expiration-column
+						      ("": the first partition
+						      column) */
 } strata_table_def;
 
 typedef struct strata_partition {
@@ -145,6 +149,8 @@ typedef enum strata_vkind {
 	STRATA_V_COMPACT,
 	STRATA_V_CLEAN,
 	STRATA_V_DDL,
+	STRATA_V_ROLLBACK, /* a write that restores an older version (and its schema) */
+	STRATA_V_DROP,     /* drop-partition: every live file of a partition removed */
 } strata_vkind;
 
 const char *strata_vkind_name(strata_vkind k);
@@ -366,6 +372,13 @@ typedef struct strata_mf_write {
 	uint32_t schema_version; /* the files' schema: must still be current */
 	const strata_mf_new_file *files;
 	size_t nfiles;
+	/* Rollback (table/lifecycle.c): when not NULL, the commit is of kind
+	 * rollback: it records this schema as schema version
+	 * schema_version + 1 (new_schema->version must be that) in the same
+	 * transaction, the files are written with it, and it commits even
+	 * with no file.  note (may be NULL) goes to the version log. */
+	const strata_schema *new_schema;
+	const char *note;
 } strata_mf_write;
 
 /* Commit a writer transaction atomically: check the expected version, the
@@ -388,6 +401,21 @@ typedef struct strata_mf_write {
  * that prune raised token_floor_us to. */
 int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *version,
 			   bool *is_repeat, strata_err *err);
+
+/* Drop a partition (escaped name) of a table in one commit of kind drop:
+ * every live file of its buckets is removed (removed_kept_history false, so
+ * clean keeps it until the versions it serves leave retention), and each
+ * bucket's history floor rises to the new version, so that reads at older
+ * versions resolve to the files live before the drop and an incremental
+ * read starting before it fails with STRATA_ERETENTION (as after a major
+ * compaction).  The partition record stays; a later write recreates data
+ * in it.  STRATA_ENOTFOUND for an unknown table or partition, STRATA_EINVAL
+ * when the partition holds no live file (already dropped or empty).
+ * *version receives the new version, *nfiles (may be NULL) how many files
+ * were removed.  Jobs in flight on the partition conflict (their inputs are
+ * gone). */
+int strata_mf_drop_partition(strata_mf *mf, const char *table, const char *partition,
+			     uint64_t *version, size_t *nfiles, strata_err *err);
 
 /* Schema change (add/drop column): checks the table is at schema_version
  * `expect` and records `schema` (its version must be expect + 1). */

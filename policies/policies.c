@@ -49,6 +49,14 @@
  *            clean.trash_s passed after the last clean started, or an orphan
  *            scan is due (clean.orphan_scan_s since the last one; 0: never)
  *            pressure = 1 + eligible / 100, at most 10
+ *   expire   (per partition, tables with partition.expiration-time E > 0)
+ *            due when the partition holds a live file and the time T its
+ *            value of partition.expiration-column names (strata_pol_part_time:
+ *            the start of the day or hour, or the instant) satisfies
+ *              T + E <= now
+ *            a value that names no time never expires (said in the verdict);
+ *            a due partition is dropped in one commit (drop-partition), not
+ *            queued: it costs one manifest write, no data I/O
  *
  *   score    = weight x min(pressure, 100) x aging, weights sort 3, merge 2,
  *              compact 1, clean 1: sorting row files is cheap and speeds every
@@ -136,7 +144,7 @@ void strata_policy_default(strata_policy *p)
 
 const char *strata_pol_kind_name(strata_pol_kind k)
 {
-	static const char *const names[] = {"sort", "merge", "compact", "clean"};
+	static const char *const names[] = {"sort", "merge", "compact", "clean", "expire"};
 	return (unsigned)k < STRATA_POL_NKINDS ? names[k] : "?";
 }
 
@@ -530,4 +538,133 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 			next = now_us;
 	}
 	out->next_due_us = next;
+}
+
+/* ---- partition expiry ------------------------------------------------------------ */
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
+ * days_from_civil). */
+static int64_t pol_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool pol_digits(const char *s, int n, unsigned *out)
+{
+	unsigned v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+int strata_pol_part_time(const char *value, int64_t *out_us)
+{
+	unsigned y, mo, d, h = 0;
+	const char *p = value;
+	size_t len = strlen(value);
+	if (len >= 10 && p[4] == '-' && p[7] == '-' && pol_digits(p, 4, &y) &&
+	    pol_digits(p + 5, 2, &mo) && pol_digits(p + 8, 2, &d)) {
+		p += 10;
+		if (*p && len > 13 && p[3] == ':') { /* an instant: the timestamp parser */
+			if (strata_timestamp_parse(value, out_us) != 0)
+				return STRATA_EINVAL;
+			return 0;
+		}
+		if (*p) {
+			if ((*p != ' ' && *p != 'T' && *p != '-') || !pol_digits(p + 1, 2, &h) || p[3])
+				return STRATA_EINVAL;
+		}
+	} else if ((len == 8 || len == 10) && pol_digits(p, 4, &y) && pol_digits(p + 4, 2, &mo) &&
+		   pol_digits(p + 6, 2, &d)) {
+		if (len == 10 && !pol_digits(p + 8, 2, &h))
+			return STRATA_EINVAL;
+	} else {
+		return STRATA_EINVAL;
+	}
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23)
+		return STRATA_EINVAL;
+	bool is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo == 2 && d == 29 && !is_leap)
+		return STRATA_EINVAL;
+	*out_us = (pol_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600) * 1000000;
+	return 0;
+}
+
+/* "30d", "12h", "90m", "45s": the largest unit that divides s. */
+static void pol_duration_text(int64_t s, char *out, size_t n)
+{
+	if (s % 86400 == 0)
+		snprintf(out, n, "%lldd", (long long)(s / 86400));
+	else if (s % 3600 == 0)
+		snprintf(out, n, "%lldh", (long long)(s / 3600));
+	else if (s % 60 == 0)
+		snprintf(out, n, "%lldm", (long long)(s / 60));
+	else
+		snprintf(out, n, "%llds", (long long)s);
+}
+
+static void pol_time_text(int64_t us, char *out, size_t n)
+{
+	strata_buf b = {0};
+	strata_timestamp_format(us, &b);
+	snprintf(out, n, "%.19s", b.data ? (char *)b.data : "");
+	strata_buf_free(&b);
+}
+
+void strata_pol_plan_expiry(const strata_pol_part *parts, size_t nparts, int64_t expire_s,
+			    int64_t now_us, strata_pol_expiry *out, size_t *ndue,
+			    int64_t *next_due_us)
+{
+	*ndue = 0;
+	*next_due_us = INT64_MAX;
+	char dur[32], tt[32], et[32], nt[32];
+	pol_duration_text(expire_s > 0 ? expire_s : 0, dur, sizeof(dur));
+	pol_time_text(now_us, nt, sizeof(nt));
+	for (size_t i = 0; i < nparts; i++) {
+		strata_pol_expiry *e = &out[i];
+		memset(e, 0, sizeof(*e));
+		const strata_pol_part *pp = &parts[i];
+		if (expire_s <= 0) {
+			snprintf(e->why, sizeof(e->why), "%.80s: partition.expiration-time is off",
+				 pp->name);
+			continue;
+		}
+		int64_t t;
+		if (strata_pol_part_time(pp->value, &t) != 0) {
+			snprintf(e->why, sizeof(e->why),
+				 "%.80s: value \"%.40s\" names no date or time: never expires",
+				 pp->name, pp->value);
+			continue;
+		}
+		e->time_us = t;
+		int64_t at = t + expire_s * 1000000;
+		pol_time_text(t, tt, sizeof(tt));
+		pol_time_text(at, et, sizeof(et));
+		if (!pp->has_data) {
+			snprintf(e->why, sizeof(e->why), "%.80s: holds no data (dropped or empty)",
+				 pp->name);
+			continue;
+		}
+		if (at <= now_us) {
+			e->is_due = true;
+			(*ndue)++;
+			snprintf(e->why, sizeof(e->why), "%.80s: %s + %s = %s <= now %s: expired",
+				 pp->name, tt, dur, et, nt);
+		} else {
+			if (at < *next_due_us)
+				*next_due_us = at;
+			snprintf(e->why, sizeof(e->why), "%.80s: %s + %s = %s > now %s: kept",
+				 pp->name, tt, dur, et, nt);
+		}
+	}
 }

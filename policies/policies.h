@@ -102,10 +102,11 @@ typedef enum strata_pol_kind {
 	STRATA_POL_MERGE,
 	STRATA_POL_COMPACT,
 	STRATA_POL_CLEAN,
+	STRATA_POL_EXPIRE, /* partition TTL (partition.expiration-time) */
 	STRATA_POL_NKINDS
 } strata_pol_kind;
 
-/* "sort", "merge", "compact", "clean" */
+/* "sort", "merge", "compact", "clean", "expire" */
 const char *strata_pol_kind_name(strata_pol_kind k);
 
 /* One kind's verdict: whether it is due, its score, and the comparison that
@@ -195,5 +196,38 @@ typedef struct strata_pol_clean {
 /* Plan the clean of one table. */
 void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, int64_t now_us,
 			   strata_pol_clean *out);
+
+/* ------------------------------------------------------------------------ */
+/* Table planning: partition expiry (TTL)                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The time a partition value names, in µs since the epoch (UTC): the start
+ * of the day or hour it names, or the instant.  Accepted: YYYY-MM-DD,
+ * YYYYMMDD, YYYY-MM-DD HH (also YYYY-MM-DDTHH, YYYY-MM-DD-HH), YYYYMMDDHH,
+ * YYYY-MM-DD HH:MM[:SS[.ffffff]] (T instead of the space and a trailing Z
+ * accepted).  STRATA_EINVAL for anything else. */
+int strata_pol_part_time(const char *value, int64_t *out_us);
+
+/* One partition of a table with partition.expiration-time set. */
+typedef struct strata_pol_part {
+	const char *name;  /* escaped partition name (lent) */
+	const char *value; /* its value of the expiration column (lent) */
+	bool has_data;     /* holds a live file */
+} strata_pol_part;
+
+typedef struct strata_pol_expiry {
+	bool is_due;       /* drop it now */
+	int64_t time_us;   /* the time its value names (0: none) */
+	char why[240];     /* "dt=2026-11-01: 2026-11-01 00:00:00 + 30d <= now ..." */
+} strata_pol_expiry;
+
+/* Which partitions have expired: a partition with data whose value of the
+ * expiration column names time T expires when T + expire_s <= now.  out
+ * gets one verdict per partition (same order); *ndue the number due;
+ * *next_due_us the earliest time a partition with data not yet due will be
+ * (INT64_MAX: none).  expire_s <= 0: nothing is ever due. */
+void strata_pol_plan_expiry(const strata_pol_part *parts, size_t nparts, int64_t expire_s,
+			    int64_t now_us, strata_pol_expiry *out, size_t *ndue,
+			    int64_t *next_due_us);
 
 #endif

@@ -151,12 +151,38 @@ int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *e
 					      "(got \"%.40s\")",
 					      STRATA_TOKEN_RETAIN_HOURS_MAX, val);
 		def->token_retain_hours = (uint32_t)n;
+	} else if (strcmp(key, "partition.expiration-time") == 0) {
+		/* N followed by s, m, h or d; 0 (any unit, or none) turns it off */
+		char *end = NULL;
+		errno = 0;
+		unsigned long long q = strtoull(val, &end, 10);
+		int64_t unit = !end || end == val ? 0 :
+			       strcmp(end, "s") == 0 ? 1 :
+			       strcmp(end, "m") == 0 ? 60 :
+			       strcmp(end, "h") == 0 ? 3600 :
+			       strcmp(end, "d") == 0 ? 86400 :
+			       (*end == '\0' && q == 0) ? 1 : 0;
+		if (errno || *val == '-' || unit == 0 || q > 36500ull * 86400 / (uint64_t)unit)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "partition.expiration-time must be a duration like 30d, "
+					      "12h, 90m or 3600s (at most 36500d; 0 turns it off; got "
+					      "\"%.40s\")",
+					      val);
+		def->part_expire_s = (int64_t)q * unit;
+	} else if (strcmp(key, "partition.expiration-column") == 0) {
+		if (!*val || strlen(val) > STRATA_NAME_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "partition.expiration-column must name a partition column "
+					      "(got \"%.40s\")",
+					      val);
+		snprintf(def->part_expire_col, sizeof(def->part_expire_col), "%s", val);
 	} else {
 		return strata_err_set(err, STRATA_EINVAL,
 				      "unknown property \"%s\" (known: write.bucket.num, "
 				      "acid.data.retain.hours, write.avro.codec, "
 				      "write.parquet.zstd.level, write.parquet.row-group.bytes, "
-				      "write.parquet.page.bytes, write.token.retain.hours)",
+				      "write.parquet.page.bytes, write.token.retain.hours, "
+				      "partition.expiration-time, partition.expiration-column)",
 				      key);
 	}
 	return 0;
@@ -174,6 +200,36 @@ void strata_table_props_format(const strata_table_def *def, strata_buf *out)
 	strata_buf_printf(out, "write.parquet.page.bytes=%llu\n",
 			  (unsigned long long)def->page_bytes);
 	strata_buf_printf(out, "write.token.retain.hours=%u\n", def->token_retain_hours);
+	if (def->part_expire_s > 0) {
+		int64_t e = def->part_expire_s;
+		const char *unit = e % 86400 == 0 ? "d" : e % 3600 == 0 ? "h" : e % 60 == 0 ? "m" : "s";
+		int64_t div = *unit == 'd' ? 86400 : *unit == 'h' ? 3600 : *unit == 'm' ? 60 : 1;
+		strata_buf_printf(out, "partition.expiration-time=%lld%s\n", (long long)(e / div),
+				  unit);
+		strata_buf_printf(out, "partition.expiration-column=%s\n",
+				  def->part_expire_col[0] ? def->part_expire_col :
+				  def->nparts ? def->part_cols[0] : "");
+	}
+}
+
+int strata_table_expiry_column(const strata_table_def *def, strata_err *err)
+{
+	if (def->part_expire_s <= 0)
+		return -1;
+	if (def->nparts == 0)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "partition.expiration-time needs a partitioned table (\"%s\" "
+				      "is not)",
+				      def->name);
+	if (!def->part_expire_col[0])
+		return 0;
+	for (uint32_t i = 0; i < def->nparts; i++)
+		if (strcmp(def->part_cols[i], def->part_expire_col) == 0)
+			return (int)i;
+	return strata_err_set(err, STRATA_EINVAL,
+			      "partition.expiration-column \"%s\" is not a partition column of "
+			      "\"%s\"",
+			      def->part_expire_col, def->name);
 }
 
 /* ---- column lists --------------------------------------------------------------- */
@@ -416,6 +472,11 @@ int strata_table_create(strata_wh *wh, const char *name, const char *columns,
 			snprintf(def.part_cols[def.nparts++], sizeof(def.part_cols[0]), "%s", c.name);
 		}
 	}
+	if (def.part_expire_s > 0) {
+		rc = strata_table_expiry_column(&def, err);
+		if (rc < -1)
+			goto out;
+	}
 	rc = strata_mf_table_create(wh->mf, &def, s, err);
 out:
 	strata_schema_free(s);
@@ -564,6 +625,8 @@ int strata_table_set_props(strata_wh *wh, const char *name, const char *const *p
 			if (rc)
 				return rc;
 		}
+		if (def.part_expire_s > 0 && strata_table_expiry_column(&def, err) < -1)
+			return err->code;
 		if (has_data && def.buckets != before.buckets)
 			return strata_err_set(err, STRATA_EINVAL,
 					      "write.bucket.num of \"%s\" cannot change: the table is "

@@ -44,11 +44,21 @@ const char *strata_wh_path(const strata_wh *wh);
  *   write.parquet.zstd.level         3      [0, 22] (0: uncompressed)
  *   write.parquet.row-group.bytes    64 MiB [1 MiB, 1 GiB]
  *   write.parquet.page.bytes         1 MiB  [4 KiB, 64 MiB]
+ *   partition.expiration-time        0      off, or N{s,m,h,d} up to 36500d
+ *   partition.expiration-column      ""     a partition column ("": first)
  * Apply "key=value" to def; STRATA_EINVAL names the property and range. */
 int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *err);
 void strata_table_def_defaults(strata_table_def *def);
 /* Append "key=value" lines of every property to out. */
 void strata_table_props_format(const strata_table_def *def, strata_buf *out);
+/* Partition TTL (docs/GOVERNANCE.md, "Partition expiry"):
+ *   partition.expiration-time    0 (off) | N{s,m,h,d}, at most 36500d
+ *   partition.expiration-column  a partition column (default: the first)
+ * The index of the expiration column in def->part_cols; -1 when
+ * partition.expiration-time is off; STRATA_EINVAL (< -1) naming the
+ * problem for an unpartitioned table or a column that is not a partition
+ * column. */
+int strata_table_expiry_column(const strata_table_def *def, strata_err *err);
 
 /* Create a table.  columns: "pk BIGINT NOT NULL PRIMARY KEY, val STRING";
  * primary_key: "a,b" or NULL; partitioned_by: "pt STRING, dt STRING" or
@@ -65,6 +75,37 @@ int strata_table_drop_column(strata_wh *wh, const char *name, const char *column
  * partitions created afterwards; retention at once). */
 int strata_table_set_props(strata_wh *wh, const char *name, const char *const *props,
 			   size_t nprops, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle (table/lifecycle.c): rollback and partition drops              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_rollback_stats {
+	uint64_t from_version, to_version;
+	uint64_t upserts, deletes; /* rows the rollback wrote */
+	bool is_noop;              /* already at to_version: nothing committed */
+} strata_rollback_stats;
+
+/* Commit one new version (kind rollback) whose reads equal the reads at
+ * to_version, or at the tag to_tag when not NULL (data and schema).  The
+ * version must be readable (inside retention, or tagged) and earlier than
+ * the current one: else STRATA_ERETENTION / STRATA_EINVAL and nothing is
+ * committed; STRATA_ENOTFOUND for an unknown table or tag;
+ * STRATA_ECONFLICT if a write or DDL committed during it (nothing
+ * committed).  Rolling back to the current version commits nothing
+ * (st->is_noop).  *version receives the new version; st (may be NULL) what
+ * it did.  History after to_version stays readable by time travel. */
+int strata_table_rollback(strata_wh *wh, const char *table, uint64_t to_version,
+			  const char *to_tag, uint64_t *version, strata_rollback_stats *st,
+			  strata_err *err);
+/* Drop the partition given by spec ("pt=x/dt=y", unescaped values, every
+ * partition column) in one commit (strata_mf_drop_partition in
+ * manifest.h): reads at older versions still see it inside retention, the
+ * daemon cleans its files after that.  STRATA_ENOTFOUND names a partition
+ * that does not exist, STRATA_EINVAL an unpartitioned table or a bad
+ * spec; nothing is committed then. */
+int strata_table_drop_partition(strata_wh *wh, const char *table, const char *spec,
+				uint64_t *version, size_t *nfiles, strata_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Writer transactions                                                      */

@@ -36,4 +36,10 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
  * scans); not thread-safe against itself. */
 int strata_scan_leases_renew(strata_scan *s, strata_err *err);
 
+/* Make t commit as a rollback (table/lifecycle.c): its rows are laid out
+ * in schema s (copied; s->version must be the current schema version + 1),
+ * which the commit records as the new schema; it commits even with no row;
+ * note goes to the version log. */
+void strata_txn_set_rollback(strata_txn *t, const strata_schema *s, const char *note);
+
 #endif

@@ -51,6 +51,8 @@ struct strata_txn {
 	txn_row *rows;
 	size_t nrows, cap_rows;
 	strata_buf key;
+	bool is_rollback; /* strata_txn_set_rollback() */
+	char note[160];
 };
 
 int strata_txn_begin(strata_wh *wh, const char *table, strata_txn **out, strata_err *err)
@@ -101,6 +103,14 @@ void strata_txn_abort(strata_txn *t)
 	free(t->rows);
 	strata_buf_free(&t->key);
 	free(t);
+}
+
+void strata_txn_set_rollback(strata_txn *t, const strata_schema *s, const char *note)
+{
+	strata_schema_free(t->schema);
+	t->schema = strata_schema_dup(s);
+	t->is_rollback = true;
+	snprintf(t->note, sizeof(t->note), "%s", note);
 }
 
 size_t strata_txn_rows(const strata_txn *t)
@@ -252,7 +262,7 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		*is_repeat = false;
 	/* with a token, an empty transaction still asks the manifest, which
 	 * answers a repeated token with its first version */
-	if (t->nrows == 0 && !(opts && opts->token)) {
+	if (t->nrows == 0 && !(opts && opts->token) && !t->is_rollback) {
 		*version = t->def.version;
 		strata_txn_abort(t);
 		return 0;
@@ -337,9 +347,11 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		.expect_version = opts ? opts->expect_version : 0,
 		.token = opts ? opts->token : NULL,
 		.token_us = opts ? opts->token_us : 0,
-		.schema_version = t->schema->version,
+		.schema_version = t->is_rollback ? t->schema->version - 1 : t->schema->version,
 		.files = nf,
 		.nfiles = nfiles,
+		.new_schema = t->is_rollback ? t->schema : NULL,
+		.note = t->is_rollback ? t->note : NULL,
 	};
 	bool repeat = false;
 	rc = strata_mf_commit_write(t->wh->mf, &mw, version, &repeat, err);

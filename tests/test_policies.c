@@ -515,6 +515,96 @@ static void test_clean_table(void)
 	}
 }
 
+/* Partition expiry (partition.expiration-time): the time a value names, and
+ * the verdict T + E <= now for every branch — due, kept, at the edge, no
+ * data, not a date, off. */
+static void test_partition_expiry(void)
+{
+	static const struct {
+		const char *value;
+		int rc;
+		int64_t s; /* seconds since the epoch when rc == 0 */
+	} times[] = {
+		{"2026-11-01", 0, 1793491200},
+		{"20261101", 0, 1793491200},
+		{"2026-11-01 07", 0, 1793491200 + 7 * 3600},
+		{"2026-11-01T07", 0, 1793491200 + 7 * 3600},
+		{"2026-11-01-07", 0, 1793491200 + 7 * 3600},
+		{"2026110107", 0, 1793491200 + 7 * 3600},
+		{"2026-11-01 07:30:15", 0, 1793491200 + 7 * 3600 + 30 * 60 + 15},
+		{"2026-11-01T07:30:15Z", 0, 1793491200 + 7 * 3600 + 30 * 60 + 15},
+		{"1970-01-01", 0, 0},
+		{"1969-12-31", 0, -86400},
+		{"2024-02-29", 0, 1709164800},
+		{"2026-02-29", STRATA_EINVAL, 0},
+		{"2026-13-01", STRATA_EINVAL, 0},
+		{"2026-04-31", STRATA_EINVAL, 0},
+		{"2026-11-01 24", STRATA_EINVAL, 0},
+		{"2026-11-1", STRATA_EINVAL, 0},
+		{"2026-11-01x", STRATA_EINVAL, 0},
+		{"p0", STRATA_EINVAL, 0},
+		{"", STRATA_EINVAL, 0},
+		{"202611", STRATA_EINVAL, 0},
+	};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		int64_t us = -1;
+		int rc = strata_pol_part_time(times[i].value, &us);
+		if (rc != times[i].rc || (rc == 0 && us != times[i].s * 1000000))
+			fprintf(stderr, "\npart time \"%s\": rc %d us %lld\n", times[i].value, rc,
+				(long long)us);
+		CU_ASSERT_EQUAL(rc, times[i].rc);
+		if (rc == 0)
+			CU_ASSERT_EQUAL(us, times[i].s * 1000000);
+	}
+	const int64_t day_s = 86400;
+	const int64_t now = (1793491200 + 30 * day_s) * 1000000; /* 2026-12-01 */
+	const strata_pol_part parts[] = {
+		{"dt=2026-10-01", "2026-10-01", true},  /* 61 days old: due */
+		{"dt=2026-11-01", "2026-11-01", true},  /* exactly 30 days: due (<=) */
+		{"dt=2026-11-02", "2026-11-02", true},  /* 29 days: kept, next due */
+		{"dt=2026-11-20", "2026-11-20", true},  /* kept */
+		{"dt=2026-09-01", "2026-09-01", false}, /* old but no data: not due */
+		{"dt=junk", "junk", true},              /* never expires */
+	};
+	const size_t n = sizeof(parts) / sizeof(parts[0]);
+	strata_pol_expiry ex[6];
+	size_t ndue = 99;
+	int64_t next = 0;
+	strata_pol_plan_expiry(parts, n, 30 * day_s, now, ex, &ndue, &next);
+	CU_ASSERT_EQUAL(ndue, 2);
+	CU_ASSERT(ex[0].is_due);
+	CU_ASSERT(ex[1].is_due);
+	CU_ASSERT_FALSE(ex[2].is_due);
+	CU_ASSERT_FALSE(ex[3].is_due);
+	CU_ASSERT_FALSE(ex[4].is_due);
+	CU_ASSERT_FALSE(ex[5].is_due);
+	CU_ASSERT_EQUAL(next, (1793491200 + 31 * day_s) * 1000000);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[0].why, "2026-10-01 00:00:00 + 30d = 2026-10-31 00:00:00 <= now"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[0].why, "expired"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[2].why, "> now 2026-12-01 00:00:00: kept"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[4].why, "no data"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[5].why, "names no date or time: never expires"));
+	/* one microsecond earlier, the edge partition is kept */
+	strata_pol_plan_expiry(parts, n, 30 * day_s, now - 1, ex, &ndue, &next);
+	CU_ASSERT_EQUAL(ndue, 1);
+	CU_ASSERT_FALSE(ex[1].is_due);
+	CU_ASSERT_EQUAL(next, now);
+	/* off: nothing due, ever */
+	strata_pol_plan_expiry(parts, n, 0, now, ex, &ndue, &next);
+	CU_ASSERT_EQUAL(ndue, 0);
+	CU_ASSERT_EQUAL(next, INT64_MAX);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[0].why, "off"));
+	/* hours */
+	const strata_pol_part hp[] = {{"h=2026-12-01 00", "2026-12-01 00", true},
+				      {"h=2026-11-30 23", "2026-11-30 23", true}};
+	strata_pol_plan_expiry(hp, 2, 3600, now, ex, &ndue, &next);
+	CU_ASSERT_EQUAL(ndue, 1);
+	CU_ASSERT_FALSE(ex[0].is_due);
+	CU_ASSERT(ex[1].is_due);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ex[1].why, "+ 1h ="));
+	CU_ASSERT_STRING_EQUAL(strata_pol_kind_name(STRATA_POL_EXPIRE), "expire");
+}
+
 static void register_policies(void)
 {
 	CU_pSuite s = CU_add_suite("policies", NULL, NULL);
@@ -523,6 +613,7 @@ static void register_policies(void)
 	TU_ADD(s, test_compact_only_with_garbage);
 	TU_ADD(s, test_backoff_and_targets);
 	TU_ADD(s, test_clean_table);
+	TU_ADD(s, test_partition_expiry);
 }
 
 TU_MAIN(register_policies)

@@ -578,8 +578,24 @@ static void test_properties(void)
 		{"nope=1", STRATA_EINVAL,
 		 "unknown property \"nope\" (known: write.bucket.num, acid.data.retain.hours, "
 		 "write.avro.codec, write.parquet.zstd.level, write.parquet.row-group.bytes, "
-		 "write.parquet.page.bytes, write.token.retain.hours)"},
+		 "write.parquet.page.bytes, write.token.retain.hours, partition.expiration-time, "
+		 "partition.expiration-column)"},
 		{"WRITE.BUCKET.NUM=4", STRATA_EINVAL, NULL},
+		{"partition.expiration-time=30d", 0, NULL},
+		{"partition.expiration-time=12h", 0, NULL},
+		{"partition.expiration-time=90m", 0, NULL},
+		{"partition.expiration-time=3600s", 0, NULL},
+		{"partition.expiration-time=0", 0, NULL},
+		{"partition.expiration-time=36500d", 0, NULL},
+		{"partition.expiration-time=36501d", STRATA_EINVAL, NULL},
+		{"partition.expiration-time=30", STRATA_EINVAL, NULL},
+		{"partition.expiration-time=-1d", STRATA_EINVAL, NULL},
+		{"partition.expiration-time=30w", STRATA_EINVAL,
+		 "partition.expiration-time must be a duration like 30d, 12h, 90m or 3600s (at most "
+		 "36500d; 0 turns it off; got \"30w\")"},
+		{"partition.expiration-time=d", STRATA_EINVAL, NULL},
+		{"partition.expiration-column=dt", 0, NULL},
+		{"partition.expiration-column=", STRATA_EINVAL, NULL},
 	};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
 		strata_table_def d;
@@ -596,6 +612,15 @@ static void test_properties(void)
 			CU_ASSERT_STRING_EQUAL(e.msg, cases[i].want);
 		if (rc)
 			CU_ASSERT(memcmp(&d, &before, sizeof(d)) == 0); /* untouched */
+	}
+	{
+		strata_table_def d;
+		strata_table_def_defaults(&d);
+		strata_err e;
+		CU_ASSERT_EQUAL(strata_table_prop_apply(&d, "partition.expiration-time=2d", &e), 0);
+		CU_ASSERT_EQUAL(d.part_expire_s, 2 * 86400);
+		CU_ASSERT_EQUAL(strata_table_prop_apply(&d, "partition.expiration-time=90m", &e), 0);
+		CU_ASSERT_EQUAL(d.part_expire_s, 90 * 60);
 	}
 	/* values land where they belong */
 	strata_table_def d;

@@ -972,10 +972,175 @@ static int step_write(oracle *o)
 	return 0;
 }
 
+
+/* ---- lifecycle: rollback and partition drops ------------------------------------------- */
+
+static const char *mval(const mrec *r, uint32_t id)
+{
+	return id < r->nvals && r->vals[id] ? r->vals[id] : "null";
+}
+
+static bool mvisible(const mrec *r)
+{
+	return r && !r->is_delete;
+}
+
+/* The current table version as the manifest says it (for "nothing was
+ * committed" checks). */
+static uint64_t table_version(oracle *o);
+
+/* A rollback to a random readable version (or a tag) below the latest: the
+ * model gets, at the new version R, V's row for every key whose row at L
+ * differs under V's schema (or is missing), a delete for every key visible
+ * at L but not at V, and V's schema — exactly what table/lifecycle.c
+ * writes, so `changes` across R is checked too. */
+static int step_rollback(oracle *o)
+{
+	uint64_t l = o->version;
+	uint64_t lo = o->earliest_readable > 1 ? o->earliest_readable : 1;
+	if (l <= lo)
+		return 0;
+	uint64_t v = lo + rnd(o, l - lo);
+	const char *tag = NULL;
+	if (o->ntags && rnd(o, 4) == 0) {
+		int i = (int)rnd(o, (uint64_t)o->ntags);
+		if (o->tags[i].version < l) {
+			tag = o->tags[i].name;
+			v = o->tags[i].version;
+		}
+	}
+	tu_clock_advance(1 + (int64_t)rnd(o, 3000000));
+	strata_err err;
+	strata_err_clear(&err);
+	uint64_t r = 0;
+	strata_rollback_stats st;
+	int rc = strata_table_rollback(o->wh, o->name, tag ? 0 : v, tag, &r, &st, &err);
+	if (rc && !tag && is_retention_ok(o, v, rc, &err)) {
+		if (table_version(o) != l) {
+			fprintf(stderr, "\noracle: a refused rollback committed (seed %" PRIu64 ")\n",
+				o->cfg.seed);
+			return -1;
+		}
+		return 0;
+	}
+	if (rc || st.is_noop || r != l + 1) {
+		fprintf(stderr, "\noracle: rollback to %" PRIu64 "%s%s failed (seed %" PRIu64
+				", step %" PRIu64 "): rc %d v %" PRIu64 ": %s\n",
+			v, tag ? " tag " : "", tag ? tag : "", o->cfg.seed, o->steps, rc, r,
+			rc ? err.msg : "");
+		return -1;
+	}
+	const mschema *ms_v = schema_at(o, v), *ms_l = schema_at(o, l);
+	uint64_t ups = 0, dels = 0;
+	for (int p = 0; p < o->nparts_eff; p++) {
+		for (int k = 0; k < o->cfg.nkeys; k++) {
+			mkey *mk = key_at(o, p, k);
+			const mrec *rv = latest_le(mk, v), *rl = latest_le(mk, l);
+			if (mvisible(rv)) {
+				bool is_equal = mvisible(rl);
+				for (uint32_t c = 0; is_equal && c < ms_v->n; c++) {
+					const mcol *col = &ms_v->cols[c];
+					bool in_l = false;
+					for (uint32_t d = 0; d < ms_l->n; d++)
+						in_l |= ms_l->cols[d].id == col->id &&
+							ms_l->cols[d].type == col->type;
+					is_equal = in_l && strcmp(mval(rv, col->id), mval(rl, col->id)) == 0;
+				}
+				if (!is_equal) {
+					mrec copy = *rv; /* key_push copies the value pointers */
+					key_push(o, mk, r, false, copy.vals, copy.nvals);
+					ups++;
+				}
+			} else if (mvisible(rl)) {
+				char *kv[3] = {NULL, rl->vals[1], rl->vals[2]};
+				key_push(o, mk, r, true, kv, 3);
+				dels++;
+			}
+		}
+	}
+	if (ups != st.upserts || dels != st.deletes) {
+		fprintf(stderr, "\noracle MISMATCH: rollback to %" PRIu64 " wrote %" PRIu64
+				" upserts and %" PRIu64 " deletes, the model %" PRIu64 " and %" PRIu64
+				" (seed %" PRIu64 ", step %" PRIu64 ")\n",
+			v, st.upserts, st.deletes, ups, dels, o->cfg.seed, o->steps);
+		return -1;
+	}
+	mschema next = *ms_v;
+	next.since = r;
+	o->schemas = strata_realloc(o->schemas, (o->nschemas + 1) * sizeof(mschema));
+	o->schemas[o->nschemas++] = next;
+	o->gs.rollbacks++;
+	oracle_note_version(o, r);
+	return 0;
+}
+
+/* Drop a random partition: the model deletes every visible key of it at
+ * the drop's version.  Refusals must match the model (never written: not
+ * found; nothing visible and no live file: no data) and commit nothing. */
+static int step_drop(oracle *o)
+{
+	if (o->cfg.nparts == 0)
+		return 0;
+	int p = (int)rnd(o, (uint64_t)o->cfg.nparts);
+	char spec[32];
+	snprintf(spec, sizeof(spec), "pt=p%d", p);
+	uint64_t l = o->version;
+	bool is_ever = false;
+	size_t nvis = 0;
+	for (int k = 0; k < o->cfg.nkeys; k++) {
+		mkey *mk = key_at(o, p, k);
+		is_ever |= mk->n > 0;
+		nvis += mvisible(latest_le(mk, l));
+	}
+	tu_clock_advance(1 + (int64_t)rnd(o, 3000000));
+	strata_err err;
+	strata_err_clear(&err);
+	uint64_t d = 0;
+	size_t nf = 0;
+	int rc = strata_table_drop_partition(o->wh, o->name, spec, &d, &nf, &err);
+	if (rc) {
+		bool is_ok = (rc == STRATA_ENOTFOUND && !is_ever) ||
+			     (rc == STRATA_EINVAL && nvis == 0 && strstr(err.msg, "holds no data"));
+		if (!is_ok || table_version(o) != l) {
+			fprintf(stderr, "\noracle: drop of %s failed (seed %" PRIu64 ", step %" PRIu64
+					", %zu visible keys): rc %d: %s\n",
+				spec, o->cfg.seed, o->steps, nvis, rc, err.msg);
+			return -1;
+		}
+		o->gs.drops_refused++;
+		return 0;
+	}
+	if (d != l + 1 || nf == 0) {
+		fprintf(stderr, "\noracle: drop of %s committed version %" PRIu64 " (%zu files), "
+				"expected %" PRIu64 " (seed %" PRIu64 ")\n",
+			spec, d, nf, l + 1, o->cfg.seed);
+		return -1;
+	}
+	for (int k = 0; k < o->cfg.nkeys; k++) {
+		mkey *mk = key_at(o, p, k);
+		const mrec *rl = latest_le(mk, l);
+		if (!mvisible(rl))
+			continue;
+		char *kv[3] = {NULL, rl->vals[1], rl->vals[2]};
+		key_push(o, mk, d, true, kv, 3);
+	}
+	o->gs.drops++;
+	oracle_note_version(o, d);
+	return 0;
+}
+
 int oracle_step(oracle *o)
 {
 	o->steps++;
-	int rc = (int)rnd(o, 1000) < o->cfg.ddl_permille ? step_ddl(o) : step_write(o);
+	int pick = (int)rnd(o, 1000), rc;
+	if (pick < o->cfg.ddl_permille)
+		rc = step_ddl(o);
+	else if (pick < o->cfg.ddl_permille + o->cfg.rollback_permille)
+		rc = step_rollback(o);
+	else if (pick < o->cfg.ddl_permille + o->cfg.rollback_permille + o->cfg.drop_permille)
+		rc = step_drop(o);
+	else
+		rc = step_write(o);
 	if (rc)
 		return rc;
 	/* the latest version of one partition after every step; everything now and then */

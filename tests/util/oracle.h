@@ -29,6 +29,8 @@ typedef struct oracle_cfg {
 	int check_every;    /* full latest scan every N steps (partition scan always) */
 	int retain_hours;   /* table property */
 	bool is_quiet;
+	int rollback_permille; /* chance of a rollback per step (0 by default) */
+	int drop_permille;     /* chance of a partition drop per step (0 by default) */
 } oracle_cfg;
 
 void oracle_cfg_default(oracle_cfg *c);
@@ -38,8 +40,10 @@ void oracle_cfg_default(oracle_cfg *c);
 oracle *oracle_new(strata_wh *wh, const char *name, const oracle_cfg *cfg);
 void oracle_free(oracle *o);
 
-/* One random workload step (a write transaction or a DDL) followed by the
- * per-step checks.  Returns 0, or -1 after printing what differed. */
+/* One random workload step (a write transaction, a DDL, and with the
+ * permilles above a rollback to a random readable version or tag, or a
+ * partition drop) followed by the per-step checks.  Returns 0, or -1 after
+ * printing what differed. */
 int oracle_step(oracle *o);
 /* Checks: latest full scan; scan at version v (AS OF version); every version
  * from the earliest readable one; random gets and incremental reads. */
@@ -67,6 +71,7 @@ typedef struct oracle_gov_stats {
 	uint64_t sorts, merges, partials, majors, drop_history, cleans, purges;
 	uint64_t tags_made, tags_dropped, clock_jumps, jobs_empty;
 	uint64_t files_deleted, versions_expired;
+	uint64_t rollbacks, drops, drops_refused; /* oracle_step's lifecycle steps */
 } oracle_gov_stats;
 
 /* One random governance step (sort, merge, partial or major compaction,
