@@ -233,6 +233,9 @@ const strata_colinfo *strata_colscan_col(const strata_colscan *cs, size_t i);
 uint64_t strata_colscan_version(const strata_colscan *cs);
 size_t strata_colscan_nbuckets(const strata_colscan *cs);
 uint64_t strata_colscan_rows_estimate(const strata_colscan *cs);
+/* Buckets read so far without a merge (the fast path: colscan.c) and with
+ * one, by all cursors (for tests and benchmarks). */
+void strata_colscan_paths(const strata_colscan *cs, uint64_t *fast, uint64_t *merged);
 const strata_table_def *strata_colscan_table(const strata_colscan *cs);
 
 /* A cursor over columns cols[0..ncols) (indexes of strata_colscan_col; ncols
