@@ -897,7 +897,26 @@ static int page_rows(strata_pqbatch *b, pb_col *c, uint8_t *dst, uint8_t *nulls,
 		memset(nulls, 0, k);
 		return values_get(b, c, dst, k, err);
 	}
-	if (pq_rle_get(&c->defs, b->lv, k) != 0)
+	uint32_t have = 0; /* levels already in b->lv */
+	if (c->defs.rle_left == 0 && c->defs.bp_left == 0) {
+		/* start the next run by reading its first level */
+		if (pq_rle_get(&c->defs, b->lv, 1) != 0)
+			return col_corrupt(b, c, err, "definition levels truncated or malformed");
+		have = 1;
+	}
+	if (c->defs.rle_left >= k - have && c->defs.rle_value <= 1 &&
+	    (!have || b->lv[0] == c->defs.rle_value)) {
+		/* one run of levels covers the rows: all present, or all null */
+		c->defs.rle_left -= k - have;
+		if (c->defs.rle_value) {
+			memset(nulls, 0, k);
+			return values_get(b, c, dst, k, err);
+		}
+		memset(nulls, 1, k);
+		memset(dst, 0, (size_t)k * ow);
+		return 0;
+	}
+	if (pq_rle_get(&c->defs, b->lv + have, k - have) != 0)
 		return col_corrupt(b, c, err, "definition levels truncated or malformed");
 	uint32_t nn = 0, bad = 0;
 	for (uint32_t i = 0; i < k; i++) {

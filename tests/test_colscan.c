@@ -504,7 +504,7 @@ static void test_colscan_fast_path(void)
 	const char *props[] = {"write.parquet.page.bytes=4096"};
 	jf_open_props(&f,
 		      "pk BIGINT NOT NULL PRIMARY KEY, i INT, d DOUBLE, fl FLOAT, b BOOLEAN, "
-		      "s STRING, bin BINARY, ts TIMESTAMP, cat STRING",
+		      "s STRING, bin BINARY, ts TIMESTAMP, cat STRING, late INT",
 		      2, 24, props, 1);
 	strata_buf rows = {0};
 	for (int i = 0; i < 6000; i++) {
@@ -513,10 +513,10 @@ static void test_colscan_fast_path(void)
 		else
 			strata_buf_printf(&rows,
 					  "{\"pk\":%d,\"i\":%d,\"d\":%d.25,\"fl\":%d.5,\"b\":%s,"
-					  "\"s\":\"%s%d\",\"bin\":\"AAE=\",\"ts\":%d,\"cat\":\"c%d\"}\n",
+					  "\"s\":\"%s%d\",\"bin\":\"AAE=\",\"ts\":%d,\"cat\":\"c%d\"%s}\n",
 					  i * 3 - 9000, -i, i, i % 100, i % 3 ? "true" : "false",
 					  i % 5 ? "a string longer than twelve bytes " : "", i,
-					  i * 1000, i % 13);
+					  i * 1000, i % 13, i >= 4000 ? ",\"late\":7" : "");
 	}
 	strata_buf_putc(&rows, 0);
 	uint64_t v1 = jf_put(&f, (char *)rows.data);
@@ -537,12 +537,13 @@ static void test_colscan_fast_path(void)
 	struct {
 		uint64_t version;
 		size_t n;
-		uint32_t cols[10]; /* indexes of the scan's columns */
+		uint32_t cols[11]; /* indexes of the scan's columns */
 		uint64_t fast;     /* buckets read by the fast path */
 	} cases[] = {
-		{add, 10, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 2},
+		{add, 11, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 2},
 		{add, 3, {5, 5, 1}, 2},  /* a column twice, no key */
-		{add, 2, {9, 8}, 2},     /* added after the files: null */
+		{add, 2, {10, 8}, 2},    /* added after the files: null */
+		{add, 1, {9}, 2},        /* long runs of nulls, then of values */
 		{add, 0, {0}, 2},        /* no column: row counts only */
 		{v, 2, {2, 0}, 2},
 		{v1, 2, {0, 5}, 0},      /* before the update: merged */
@@ -561,10 +562,10 @@ static void test_colscan_fast_path(void)
 	/* a row file on top of bucket 0 (key 1 hashes somewhere: both buckets
 	 * checked by the rule in compare_scan) */
 	jf_put(&f, "{\"pk\":1,\"s\":\"new\"}\n{\"pk\":2,\"s\":\"new\"}");
-	uint32_t all[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+	uint32_t all[11] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 	strata_colscan_opts co = {0};
 	uint64_t before = g_merged;
-	CU_ASSERT_EQUAL(compare_scan(f.wh, "t", &co, all, 10, 1, "row file on top"), 0);
+	CU_ASSERT_EQUAL(compare_scan(f.wh, "t", &co, all, 11, 1, "row file on top"), 0);
 	CU_ASSERT(g_merged > before);
 	jf_close(&f);
 	tu_clock_real();
