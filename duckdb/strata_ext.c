@@ -421,6 +421,9 @@ static void vector_fill(duckdb_vector vec, const strata_colvec *cv, size_t n)
 		break;
 	}
 	}
+	/* most columns of most batches hold no null: one memchr decides */
+	if (!memchr(cv->nulls, 1, n))
+		return;
 	uint64_t *validity = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!cv->nulls[i])
