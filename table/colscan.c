@@ -47,7 +47,7 @@
  *      renewed (taken afresh, then the old ones released) every
  *      LEASE_RENEW_US while cursors pull, under the scan's mutex;
  *   4. values handed out in a batch stay valid until the cursor's next call:
- *      strings are copied into the cursor's arena, reset per batch, or (fast
+ *      strings are copied into the cursor's arena, rewound per batch, or (fast
  *      path) lent by decoders released, and closed, only at the next call;
  *   5. the fast path reads a bucket only when no merge could change its
  *      rows (the conditions above, all checked on the plan's entries), and
@@ -691,7 +691,7 @@ static int bucket_next(strata_colcursor *c, strata_err *err)
 int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err)
 {
 	/* invariant 4: the last batch is given back */
-	strata_arena_reset(c->strings);
+	strata_arena_rewind(c->strings); /* its chunks are reused: no churn */
 	spent_close(c);
 	for (size_t i = c->ipq; i < c->npq; i++)
 		strata_pqbatch_release(c->pq[i]);
