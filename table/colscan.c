@@ -111,6 +111,7 @@ struct strata_colcursor {
 	int *first_out;          /* per rs column: the first output column, or -1 */
 	void **pdata;            /* per rs column: where a read writes */
 	uint8_t **pnulls;
+	void **own;              /* per output column: the cursor's own array */
 };
 
 _Static_assert(sizeof(strata_colstr) == sizeof(strata_strref) &&
@@ -413,6 +414,7 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
 	c->kind = strata_calloc(ncols + 1, sizeof(strata_colkind));
 	c->batch.ncols = ncols;
 	c->batch.cols = strata_calloc(ncols + 1, sizeof(strata_colvec));
+	c->own = strata_calloc(ncols + 1, sizeof(void *));
 	for (size_t j = 0; j < ncols; j++) {
 		const strata_colinfo *ci = &cs->cols[cols[j]];
 		c->kind[j] = ci->kind;
@@ -422,6 +424,7 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
 			c->src[j] = cols[j] - cs->schema->ncols;
 		c->batch.cols[j].type = ci->type;
 		c->batch.cols[j].data = strata_calloc(max_rows, type_width(ci->type));
+		c->own[j] = c->batch.cols[j].data;
 		c->batch.cols[j].nulls = strata_calloc(max_rows, 1);
 	}
 	c->want = strata_calloc(c->rs->ncols + 1, sizeof(bool));
@@ -453,10 +456,11 @@ void strata_colcursor_close(strata_colcursor *c)
 	free(c->pdata);
 	free(c->pnulls);
 	for (size_t j = 0; j < c->batch.ncols && c->batch.cols; j++) {
-		free(c->batch.cols[j].data);
+		free(c->own[j]);
 		free(c->batch.cols[j].nulls);
 	}
 	free(c->batch.cols);
+	free(c->own);
 	free(c->src);
 	free(c->kind);
 	strata_schema_free(c->rs);
@@ -690,6 +694,21 @@ static int bucket_next(strata_colcursor *c, strata_err *err)
 
 int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err)
 {
+	return strata_colcursor_next_into(c, NULL, batch, err);
+}
+
+static bool is_fixed_width(strata_type t)
+{
+	return t != STRATA_T_STRING && t != STRATA_T_BYTES;
+}
+
+int strata_colcursor_next_into(strata_colcursor *c, void *const *into,
+			       const strata_colbatch **batch, strata_err *err)
+{
+	for (size_t j = 0; j < c->batch.ncols; j++)
+		c->batch.cols[j].data = into && into[j] && is_fixed_width(c->batch.cols[j].type) ?
+						into[j] :
+						c->own[j];
 	/* invariant 4: the last batch is given back */
 	strata_arena_rewind(c->strings); /* its chunks are reused: no churn */
 	spent_close(c);

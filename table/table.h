@@ -246,6 +246,13 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
  * unclaimed bucket is left, or a negative code (a corrupt or missing file is
  * named). */
 int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err);
+/* The same, with the values of fixed-width column j (every type but STRING
+ * and BINARY) written into into[j] when it is not NULL (an array of
+ * max_rows values of the column's type, lent for the call), which the
+ * batch's data then points to: an engine's own vectors, saving a copy.
+ * into may be NULL. */
+int strata_colcursor_next_into(strata_colcursor *c, void *const *into,
+			       const strata_colbatch **batch, strata_err *err);
 void strata_colcursor_close(strata_colcursor *c);
 
 #endif

@@ -165,8 +165,19 @@ static void *pull(void *p)
 		return NULL;
 	strata_buf b = {0};
 	const strata_colbatch *batch;
-	while ((a->rc = strata_colcursor_next(c, &batch, &a->err)) == 1) {
+	/* every other cursor has its fixed-width values written into arrays of
+	 * its own (strata_colcursor_next_into), as an engine's vectors */
+	void *into[64] = {0};
+	bool is_into = a->ncols > 0 && a->cols[0] % 2 == 0, is_misplaced = false;
+	for (size_t j = 0; is_into && j < a->ncols && j < 64; j++)
+		into[j] = strata_calloc(7, 8);
+	while ((a->rc = strata_colcursor_next_into(c, is_into ? into : NULL, &batch, &a->err)) == 1) {
 		a->batches++;
+		for (size_t j = 0; is_into && j < a->ncols; j++) {
+			strata_type t = batch->cols[j].type;
+			bool is_fixed = t != STRATA_T_STRING && t != STRATA_T_BYTES;
+			is_misplaced |= (batch->cols[j].data == into[j]) != is_fixed;
+		}
 		for (size_t r = 0; r < batch->nrows; r++) {
 			strata_buf_reset(&b);
 			for (size_t j = 0; j < a->ncols; j++) {
@@ -177,8 +188,13 @@ static void *pull(void *p)
 			lines_push(&a->out, &b);
 		}
 	}
+	if (is_misplaced && a->rc == 0)
+		a->rc = strata_err_set(&a->err, STRATA_EINVAL,
+				       "next_into: a fixed-width column not in its given array");
 	strata_buf_free(&b);
 	strata_colcursor_close(c);
+	for (size_t j = 0; j < 64; j++)
+		free(into[j]);
 	return NULL;
 }
 
