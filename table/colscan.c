@@ -712,8 +712,14 @@ int strata_colcursor_next_into(strata_colcursor *c, void *const *into,
 	/* invariant 4: the last batch is given back */
 	strata_arena_rewind(c->strings); /* its chunks are reused: no churn */
 	spent_close(c);
-	for (size_t i = c->ipq; i < c->npq; i++)
-		strata_pqbatch_release(c->pq[i]);
+	for (size_t i = 0; i < c->npq; i++) {
+		if (i < c->ipq) {
+			strata_pqbatch_close(c->pq[i]); /* its file was read to the end */
+			c->pq[i] = NULL;
+		} else {
+			strata_pqbatch_release(c->pq[i]);
+		}
+	}
 	strata_colscan *cs = c->cs;
 	size_t n = 0;
 	int rc = leases_maybe_renew(cs, err);
