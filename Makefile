@@ -9,24 +9,32 @@
 #   make valgrind   job and daemon suites (and stratad) under memcheck
 #   make soak       a long mixed run against a real stratad (SOAK_SECONDS)
 #   make fuzz       libFuzzer targets; make fuzz-ci runs each briefly
+#   make flip-long  random byte flips in data files, 10000 (FLIP_ITERS)
 #   make demo       build, start stratad on ./var and show it governing a table
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (programs, libstrata.so and .a,
+#                   <strata/strata.h>, strata.pc, man pages)
+#   make man        the man pages into build/man/ (also part of `make`)
 #   make clean
 #
 # CI=true or WERROR=1 adds -Werror.
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
 DESTDIR  ?=
 CC       ?= cc
 SAN      ?=
 
-PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit libpq
+PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthreads cunit libpq \
+            libcurl libxml-2.0
 DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
             libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev \
-            postgresql libpq-dev
+            postgresql libpq-dev groff-base prometheus \
+            ceph-mon ceph-osd radosgw libcurl4-openssl-dev libxml2-dev
 # libpq's header lives in /usr/include/postgresql on Debian
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+# the S3 client (store/): libxml2's headers live in /usr/include/libxml2
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2 -Wvla -Wno-format-truncation
@@ -34,9 +42,9 @@ ifneq ($(filter true 1,$(CI) $(WERROR)),)
 WARN     += -Werror
 endif
 OPT      ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PQ_CFLAGS) -MMD -MP -pthread
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. $(PQ_CFLAGS) $(XML_CFLAGS) -MMD -MP -pthread
 LDLIBS   += -lavro -llmdb -linih -lxxhash -lzstd -ljansson -levent_pthreads \
-            -levent -lpq -lz -lm -pthread
+            -levent -lpq -lcurl -lxml2 -lz -lm -pthread
 # STRATA_ASSERT (core/core.h) is compiled in unless NDEBUG; ASSERTS=0|1
 # decides explicitly.  The build, `make test` and `make asan` have them.
 ifneq ($(ASSERTS),)
@@ -52,7 +60,7 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-MODULES  := core manifest format table merge sort compact clean policies daemon cli
+MODULES  := core store manifest format table merge sort compact clean policies daemon cli api
 LIB_SRC  := $(filter-out %/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libstrata.a
@@ -72,12 +80,28 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 NODE_DIR := tests/.node
 
+# libstrata.so (rules below, at "libstrata.so")
+ver_part  = $(shell sed -n 's/^\#define STRATA_VERSION_$(1) \([0-9]*\)$$/\1/p' api/strata.h)
+SO_MAJOR := $(call ver_part,MAJOR)
+SO_VER   := $(SO_MAJOR).$(call ver_part,MINOR).$(call ver_part,PATCH)
+SO_MODULES := core manifest format table merge sort compact clean policies api
+SO_SRC   := $(foreach m,$(SO_MODULES),$(wildcard $(m)/*.c))
+SO_OBJ   := $(SO_SRC:%.c=$(BUILD)/pic/%.o)
+SO       := $(BUILD)/libstrata.so.$(SO_VER)
+# what the library modules link: pkg-config names for strata.pc's
+# Requires.private, and -lpq in its Libs.private (Debian's libpq.pc names
+# static libraries, -lpgcommon -lpgport, that no package installs)
+SO_REQS  := avro-c lmdb libxxhash libzstd jansson zlib
+SO_PRIV  := -lpq -lm -pthread
+SO_LIBS  := -lavro -llmdb -lxxhash -lzstd -ljansson -lpq -lz -lm -pthread
+MAN_PAGES := $(BUILD)/man/strata.1 $(BUILD)/man/stratad.8 $(BUILD)/man/stratad.ini.5
+
 # keep objects that pattern chains build (test and bench .o files)
 .SECONDARY:
 
 .PHONY: all test test-run asan tsan bench demo install clean deps node-deps
 
-all: $(LIB) $(BINS)
+all: $(LIB) $(BINS) $(SO) man
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,6 +122,58 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- libstrata.so: the public API (api/strata.h) as a shared library ------
+#
+# Its objects are the library modules (not the daemon's or the CLI's)
+# compiled again with -fPIC -fvisibility=hidden into $(BUILD)/pic/ (shared
+# with the DuckDB extension); libstrata.a keeps the non-PIC objects.  The
+# version comes from api/strata.h, the soname carries the major version,
+# and only strata_db_* are exported (STRATA_DB_API in the header, and the
+# version script api/libstrata.map).
+
+# Its PIC objects come from the $(BUILD)/pic/%.o rule of the DuckDB
+# extension (below): -fPIC -fvisibility=hidden; api/strata.h marks the
+# public functions STRATA_DB_API (default visibility).
+$(SO): $(SO_OBJ) api/libstrata.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libstrata.so.$(SO_MAJOR) \
+		-Wl,--version-script=api/libstrata.map -Wl,--no-undefined \
+		-o $@ $(SO_OBJ) $(SO_LIBS)
+	ln -sf libstrata.so.$(SO_VER) $(BUILD)/libstrata.so.$(SO_MAJOR)
+	ln -sf libstrata.so.$(SO_MAJOR) $(BUILD)/libstrata.so
+
+# strata.pc for the tree being installed: written by `make install` itself,
+# so it always names the PREFIX and LIBDIR of that install
+STRATA_PC_SED = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@VERSION@|$(SO_VER)|g' -e 's|@REQUIRES@|$(SO_REQS)|g' \
+		-e 's|@LIBS@|$(SO_PRIV)|g'
+
+# ---- man pages --------------------------------------------------------------
+#
+# strata(1), stratad(8), stratad.ini(5): the prose is man/*.in (roff), the
+# reference parts are generated by build/man/mangen from the tables the code
+# uses (the config table, the admin command table, and what the CLI's
+# option parsers accept, from `strata --list-commands`), spliced in at the
+# @GENERATED@ line.  tests/man-check renders them and checks coverage.
+
+.PHONY: man
+man: $(MAN_PAGES)
+
+$(BUILD)/man/mangen: $(BUILD)/man/mangen.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/man/strata-commands.json: $(BUILD)/strata
+	@mkdir -p $(dir $@)
+	$(BUILD)/strata --list-commands > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/strata.1: man/strata.1.in $(BUILD)/man/mangen $(BUILD)/man/strata-commands.json
+	$(BUILD)/man/mangen strata $< $(BUILD)/man/strata-commands.json > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/stratad.8: man/stratad.8.in $(BUILD)/man/mangen
+	$(BUILD)/man/mangen stratad $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/stratad.ini.5: man/stratad.ini.5.in $(BUILD)/man/mangen
+	$(BUILD)/man/mangen stratad.ini $< > $@.tmp && mv $@.tmp $@
 
 # ---- set-up: Debian packages and the DuckDB oracle -------------------------
 
@@ -127,7 +203,7 @@ test: deps node-deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test-run
 
-test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon
+test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
 	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN) tests/bench-smoke
 
 asan: deps node-deps
@@ -172,7 +248,9 @@ bench-daemon: deps all $(BUILD)/bench/bench_daemon
 demo: deps all
 	@STRATA_BUILD=$(BUILD) sh etc/demo.sh
 
-# Binaries, docs, the sample config (never over an existing stratad.ini; the
+# Binaries, libstrata (.so with its links, .a, <strata/strata.h>, strata.pc
+# under LIBDIR, default PREFIX/lib), the man pages, docs with the Grafana
+# dashboard and the Prometheus rules, the sample config (never over an existing stratad.ini; the
 # sample is also installed as stratad.ini.sample), the systemd unit with
 # PREFIX and the config directory substituted, tmpfiles and sysusers snippets.
 # The config directory is /etc/strata for PREFIX=/usr, PREFIX/etc/strata
@@ -180,6 +258,18 @@ demo: deps all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/strata
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/strata \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libstrata.so.$(SO_VER) $(DESTDIR)$(LIBDIR)/libstrata.so.$(SO_MAJOR)
+	ln -sf libstrata.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libstrata.so
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 api/strata.h $(DESTDIR)$(PREFIX)/include/strata/strata.h
+	sed $(STRATA_PC_SED) api/strata.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/strata.pc
+	chmod 0644 $(DESTDIR)$(LIBDIR)/pkgconfig/strata.pc
+	install -m 0644 etc/grafana/stratad.json etc/prometheus/stratad-alerts.yml \
+		$(DESTDIR)$(PREFIX)/share/doc/strata/
 	$(if $(wildcard README.md docs/*.md docs/*.png),install -m 0644 $(wildcard README.md docs/*.md docs/*.png) $(DESTDIR)$(PREFIX)/share/doc/strata/)
 	@set -e; \
 	if [ "$(PREFIX)" = /usr ]; then sysconf=/etc; else sysconf=$(PREFIX)/etc; fi; \
@@ -196,6 +286,11 @@ install: all
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/stratad.service; \
 	install -m 0644 etc/stratad.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/stratad.conf; \
 	install -m 0644 etc/stratad.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/stratad.conf; \
+	for m in strata.1:man1 stratad.ini.5:man5 stratad.8:man8; do \
+		sed -e "s|/usr/local/etc|$$sysconf|g" -e "s|/usr/local|$(PREFIX)|g" \
+			$(BUILD)/man/$${m%%:*} > $(DESTDIR)$(PREFIX)/share/man/$${m#*:}/$${m%%:*}; \
+		chmod 0644 $(DESTDIR)$(PREFIX)/share/man/$${m#*:}/$${m%%:*}; \
+	done; \
 	echo "installed strata and stratad under $(DESTDIR)$(PREFIX); config in $(DESTDIR)$$sysconf/strata"
 
 clean:
@@ -257,7 +352,7 @@ FUZZ_SECONDS ?=
 FUZZ_JOBS    ?= 1
 FUZZ_TARGET  ?= avro
 FUZZ_TARGETS := parquet avro config admin jsonl
-FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. $(PQ_CFLAGS) -g -O1 -fno-omit-frame-pointer \
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -I. $(PQ_CFLAGS) $(XML_CFLAGS) -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined,float-cast-overflow \
                 -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
@@ -306,12 +401,31 @@ fuzz-run: $(FUZZ_DIR)/fuzz_$(FUZZ_TARGET)
 
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 
+# ---- damage-long: random manifest damage at scale ---------------------------
+# The damage loop of test_damage (a random page of manifest/data.mdb
+# overwritten, zeroed, its header scrambled, or the file truncated; then
+# reads, check and clean with every age at 0) for DAMAGE_ITERS iterations
+# (default 2000) with the seed printed first; replay with DAMAGE_SEED.
+.PHONY: damage-long
+damage-long: $(BUILD)/tests/test_damage $(BINS)
+	STRATA_BUILD=$(BUILD) STRATA_DAMAGE_ITERS=$${DAMAGE_ITERS:-2000} \
+	STRATA_DAMAGE_SEED=$${DAMAGE_SEED:-20261205} $(BUILD)/tests/test_damage
+
 # ---- crash-long: the kill -9 / power-loss suite at scale -------------------
 # Thousands of crash points (CRASH_POINTS, default 3000) with the seed printed
 # first; replay a failure with the CRASH_SEED and CRASH_POINTS it prints.
 .PHONY: crash-long
 crash-long: $(BUILD)/tests/test_crash
 	CRASH_POINTS=$${CRASH_POINTS:-3000} $(BUILD)/tests/test_crash
+
+# ---- flip-long: random byte flips in data files at scale -------------------
+# test_checksum's loop with FLIP_ITERS flips (default 10000; 40 in make test)
+# from FLIP_SEED (default 11): every scan and get returns the model's rows or
+# fails naming the file; no crash, nothing deleted.
+.PHONY: flip-long
+flip-long: all $(BUILD)/tests/test_checksum
+	STRATA_FLIP_ITERS=$${FLIP_ITERS:-10000} STRATA_FLIP_SEED=$${FLIP_SEED:-11} \
+		STRATA_BUILD=$(BUILD) $(BUILD)/tests/test_checksum
 
 # ---- DuckDB extension (duckdb/, docs/DUCKDB.md) ------------------------------
 #
@@ -374,6 +488,7 @@ $(BUILD)/duckdb/ext_footer: duckdb/ext_footer.c
 	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
 
 $(BUILD)/duckdb/strata.so: $(BUILD)/pic/duckdb/strata_ext.o $(BUILD)/libstrata_pic.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -Wl,--exclude-libs,ALL -Wl,-z,defs -o $@ $^ $(EXT_LDLIBS)
 
 $(DUCKDB_EXT): $(BUILD)/duckdb/strata.so $(BUILD)/duckdb/ext_footer

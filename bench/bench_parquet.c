@@ -7,7 +7,9 @@
  * g DOUBLE, h STRING 32 B, plus _seq.  Rows are generated once into
  * columnar arrays (not timed); our writer is timed through the public
  * strata_fwriter API (key encoding, order checks and the sketch included),
- * our reader through strata_run_next over every column.  DuckDB loads the
+ * our reader through strata_run_next over every column, checked against
+ * the file's stats as a scan checks a manifest entry (content hash, rows,
+ * key range; docs/FORMAT.md "Checksums").  DuckDB loads the
  * same rows from a CSV we write (not timed), then is timed on COPY ... TO
  * parquet (ZSTD) from its in-memory table, and on a scan aggregating every
  * column of its file and of ours.  "MB" is MiB of uncompressed column data
@@ -317,6 +319,8 @@ static void bench_rows(uint64_t n, const char *dir, bool has_duck, int reps)
 		o.zstd_level = atoi(getenv("STRATA_BENCH_ZSTD_LEVEL"));
 	strata_err e;
 	double w_s = 1e30, r_s = 1e30, w_c = 1e30, r_c = 1e30;
+	strata_file_stats written;
+	strata_file_stats_init(&written);
 	strata_value v[NCOLS];
 	strata_row r;
 	for (int rep = 0; rep < reps; rep++) {
@@ -341,13 +345,21 @@ static void bench_rows(uint64_t n, const char *dir, bool has_duck, int reps)
 		}
 		w_s = STRATA_MIN(w_s, now_s() - t0);
 		w_c = STRATA_MIN(w_c, cpu_s() - c0);
-		strata_file_stats_free(&st);
+		strata_file_stats_free(&written);
+		written = st;
 	}
 	uint64_t ours_bytes = file_size(ours);
 
-	/* our reader: every column, best of reps */
+	/* our reader: every column, checked against the file's entry as a scan
+	 * does (content hash, rows, key range), best of reps */
+	strata_run_expect ex = {.rows = written.rows, .has_keys = true,
+				.key_min = written.key_min.data, .key_min_len = written.key_min.len,
+				.key_max = written.key_max.data, .key_max_len = written.key_max.len,
+				.has_hash = written.has_content_hash, .hash = written.content_hash,
+				.is_verify_hash = true};
 	strata_run_opts ro;
 	memset(&ro, 0, sizeof(ro));
+	ro.expect = &ex;
 	strata_run *run;
 	const strata_row *row;
 	uint64_t sum = 0;
@@ -365,12 +377,16 @@ static void bench_rows(uint64_t n, const char *dir, bool has_duck, int reps)
 		}
 		r_s = STRATA_MIN(r_s, now_s() - t0);
 		r_c = STRATA_MIN(r_c, cpu_s() - c0);
+		bool is_verified = strata_run_is_verified(run);
 		strata_run_close(run);
-		if (rc != 0 || got != n) {
+		if (rc != 0 || got != n || !is_verified) {
 			fprintf(stderr, "read failed: %s\n", e.msg);
 			exit(1);
 		}
 	}
+
+	strata_file_stats_free(&written);
+	ro.expect = NULL;
 
 	/* point lookups: open, seek, next */
 	int lookups = 200;

@@ -3,6 +3,10 @@
  *
  * Order of a clean (each step idempotent, so a crash half-way is finished by
  * the next run):
+ *   0. trash files past clean.trash_s are unlinked first, before the clean
+ *      takes its claim or commits anything: they are out of the manifest
+ *      already, so a full disk, where every commit fails, still gets the
+ *      space back (step 4 below does it again for what this run trashes);
  *   1. plan in one snapshot: which removed entries may go (rules in clean.h);
  *   2. one manifest commit marks them deleted — from here no read resolves to
  *      a file set containing them (resolve fails with the retention error);
@@ -15,7 +19,9 @@
  *   5. entries whose file is gone from both places are forgotten (unless a
  *      floor raise's file set still includes them: then they stay as
  *      tombstones that make reads of those versions fail cleanly);
- *   6. the version log is expired below the retention boundary;
+ *   6. the version log is expired below the retention boundary (idempotency
+ *      tokens stay: they are forgotten write.token.retain.hours after their
+ *      commit, at most once an hour);
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
  *
@@ -28,7 +34,13 @@
  *      retention and tags waived — never leases;
  *   5. recovery deletes a job's outputs only after a manifest transaction
  *      judged the job crashed and took its claim away (so it cannot commit
- *      them), and drops the intent only after the outputs are gone.
+ *      them), and drops the intent only after the outputs are gone;
+ *   6. a damaged manifest is never acted on: clean and purge run the
+ *      consistency check (strata_mf_check()) before planning and delete
+ *      nothing when the table fails it; the orphan scan counts first and
+ *      trashes nothing when its orphans exceed orphan_max_fraction of the
+ *      table's bytes (a manifest that lost entries makes live files look
+ *      like orphans).
  */
 #include "clean/clean.h"
 #include "compact/compact.h"
@@ -45,6 +57,22 @@ void strata_clean_opts_default(strata_clean_opts *o)
 	o->grace_s = STRATA_CLEAN_GRACE_S_DEFAULT;
 	o->trash_s = STRATA_CLEAN_TRASH_S_DEFAULT;
 	o->orphan_age_s = STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT;
+	o->orphan_max_fraction = STRATA_CLEAN_ORPHAN_MAX_FRACTION_DEFAULT;
+}
+
+/* Invariant 6: the consistency check of one table, as a refusal. */
+static int clean_check(strata_mf *mf, const char *table, const char *what, strata_err *err)
+{
+	strata_err e;
+	size_t n = 0;
+	int rc = strata_mf_check(mf, table, NULL, NULL, &n, &e);
+	if (rc == STRATA_ECORRUPT) {
+		return strata_err_set(err, rc, "%s of table \"%s\" refused, nothing was deleted: %s",
+				      what, table, e.msg);
+	}
+	if (rc)
+		return strata_err_set(err, rc, "%s", e.msg);
+	return 0;
 }
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -59,6 +87,7 @@ typedef struct clean_ctx {
 	size_t nparts;
 	strata_arena *a;
 	int64_t now_us;
+	bool is_counting; /* orphan scan, first pass: count, move nothing */
 } clean_ctx;
 
 static const char *part_name_of(clean_ctx *c, uint32_t part_id)
@@ -262,7 +291,7 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 
 /* ---- step 4: empty the trash ----------------------------------------------------------------- */
 
-static int trash_empty(clean_ctx *c, strata_err *err)
+static int trash_empty(clean_ctx *c, bool is_counting, strata_err *err)
 {
 	char trash[4096];
 	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
@@ -290,8 +319,10 @@ static int trash_empty(clean_ctx *c, strata_err *err)
 		bool is_old = c->o->is_purge ||
 			      strata_now_us() - deleted_us >= c->o->trash_s * 1000000;
 		if (!is_old) {
-			c->r->trash_files++;
-			c->r->trash_bytes += (uint64_t)st.st_size;
+			if (is_counting) {
+				c->r->trash_files++;
+				c->r->trash_bytes += (uint64_t)st.st_size;
+			}
 			continue;
 		}
 		if (c->o->throttle)
@@ -380,6 +411,8 @@ static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 			continue;
 		c->r->orphans++;
 		c->r->orphan_bytes += (uint64_t)st.st_size;
+		if (c->is_counting)
+			continue;
 		LOG_INFO("orphan %s (%lld bytes, %lld s old)%s", path, (long long)st.st_size,
 			 (long long)(age_us / 1000000), c->o->dry_run ? " would be trashed" : "");
 		if (c->o->dry_run)
@@ -434,7 +467,37 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 			name_add(&prefixes, c->a, intents[i].paths[k]);
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/data/%s", strata_mf_warehouse(c->mf), c->t.name);
+	/* invariant 6: count first; too many unknown bytes is a damaged
+	 * manifest far more often than real orphans */
+	uint64_t known_bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!files[i].is_deleted)
+			known_bytes += files[i].bytes;
+	size_t orphans0 = c->r->orphans;
+	uint64_t orphan_bytes0 = c->r->orphan_bytes;
+	c->is_counting = true;
 	rc = orphan_dir(c, dir, &known, &prefixes, err);
+	c->is_counting = false;
+	uint64_t cand_bytes = c->r->orphan_bytes - orphan_bytes0;
+	size_t cand = c->r->orphans - orphans0;
+	c->r->orphans = orphans0;
+	c->r->orphan_bytes = orphan_bytes0;
+	double max = c->o->orphan_max_fraction;
+	if (rc == 0 && cand && max < 1.0 && !c->o->dry_run &&
+	    (double)cand_bytes > max * (double)(cand_bytes + known_bytes)) {
+		double pct = 100.0 * (double)cand_bytes / (double)(cand_bytes + known_bytes);
+		rc = strata_err_set(err, STRATA_ELIMIT,
+				    "orphan scan of table \"%s\" stopped, nothing was trashed: %zu file%s "
+				    "no manifest entry knows (%llu bytes) would be %.1f%% of the "
+				    "table's bytes, above the limit of %.1f%% (clean.orphan_max_fraction, "
+				    "`strata clean --orphan-max-fraction`); is the manifest damaged? run "
+				    "`strata check %s`; if they really are orphans, clean with a higher "
+				    "limit",
+				    c->t.name, cand, cand == 1 ? "" : "s", (unsigned long long)cand_bytes, pct,
+				    100.0 * max, c->t.name);
+	}
+	if (rc == 0)
+		rc = orphan_dir(c, dir, &known, &prefixes, err);
 	free(known.v);
 	free(prefixes.v);
 	return rc;
@@ -563,6 +626,12 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 	strata_mf_snap_close(snap);
 	if (rc)
 		return rc;
+	/* step 0: expired trash needs no commit (and no claim: two cleans
+	 * unlinking the same file is fine) */
+	clean_ctx c0 = {.wh = wh, .mf = mf, .o = o, .r = r, .t = t, .now_us = strata_now_us()};
+	rc = trash_empty(&c0, false, err);
+	if (rc)
+		return rc;
 	char owner[128];
 	strata_owner_string("clean", owner, sizeof(owner));
 	uint64_t job_id;
@@ -574,11 +643,19 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 		return strata_err_set(err, rc, "table \"%s\" is being cleaned by another process (%s)",
 				      table, by ? by + 11 : "unknown");
 	}
-	if (rc)
-		return strata_err_set(err, rc, "%s", cerr.msg);
+	if (rc) {
+		strata_err_set(err, rc, "could not claim \"%s\" for the clean: %s", table, cerr.msg);
+		goto out;
+	}
 	rc = clean_table_claimed(wh, table, o, r, err);
 	strata_err tmp;
 	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
+out:
+	/* say what step 0 freed: on a full disk that is the progress made */
+	if (rc && r->files_unlinked)
+		strata_err_wrap(err, rc, "unlinked %zu expired trash file%s of \"%s\" (%llu bytes), "
+				"then failed", r->files_unlinked, r->files_unlinked == 1 ? "" : "s",
+				table, (unsigned long long)r->bytes_unlinked);
 	return rc;
 }
 
@@ -590,7 +667,11 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	uint64_t *ids = NULL, *forget = NULL;
 	size_t nids = 0, cap = 0, nforget = 0;
 	strata_mf_snap *snap = NULL;
-	int rc = strata_mf_snap_open(c.mf, &snap, err);
+	/* invariant 6 */
+	int rc = clean_check(c.mf, table, o->is_purge ? "purge" : "clean", err);
+	if (rc)
+		goto out;
+	rc = strata_mf_snap_open(c.mf, &snap, err);
 	if (rc)
 		goto out;
 	rc = strata_mf_table_get(snap, table, &c.t, err);
@@ -636,7 +717,7 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	rc = trash_marked(&c, &forget, &nforget, err); /* step 3 */
 	if (rc)
 		goto out;
-	rc = trash_empty(&c, err); /* step 4 */
+	rc = trash_empty(&c, true, err); /* step 4 */
 	if (rc)
 		goto out;
 	if (nforget) { /* step 5 */
@@ -660,6 +741,10 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		if (rc)
 			goto out;
 	}
+	/* step 6b: tokens outlive their versions, until the token horizon */
+	rc = strata_mf_tokens_prune(c.mf, c.t.id, &r->tokens_forgotten, err);
+	if (rc)
+		goto out;
 	rc = strata_recover_intents(wh, table, &r->intents_recovered, err);
 	if (rc)
 		goto out;
@@ -686,7 +771,10 @@ int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *c
 	size_t np;
 	strata_tag *tags;
 	size_t ntags;
-	int rc = strata_mf_snap_open(mf, &snap, err);
+	int rc = clean_check(mf, table, "purge", err); /* invariant 6 */
+	if (rc)
+		goto out;
+	rc = strata_mf_snap_open(mf, &snap, err);
 	if (rc == 0)
 		rc = strata_mf_table_get(snap, table, &t, err);
 	if (rc == 0)

@@ -23,11 +23,17 @@
 #define STRATA_CLEAN_GRACE_S_DEFAULT 300
 #define STRATA_CLEAN_TRASH_S_DEFAULT 3600
 #define STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT 86400
+/* An orphan scan stops, trashing nothing, when its orphans would be more
+ * than this fraction of the table's bytes on disk (orphans + the files its
+ * entries name): that many unknown files means a damaged manifest far more
+ * often than real orphans. */
+#define STRATA_CLEAN_ORPHAN_MAX_FRACTION_DEFAULT 0.10
 
 typedef struct strata_clean_opts {
 	int64_t grace_s;
 	int64_t trash_s;
 	int64_t orphan_age_s;   /* < 0: no orphan scan */
+	double orphan_max_fraction; /* 0..1 of the table's bytes (1: no limit) */
 	bool dry_run;
 	bool is_purge;          /* ignore grace, retention and tags; unlink at once */
 	void (*throttle)(void *arg, uint64_t bytes);
@@ -50,11 +56,16 @@ typedef struct strata_clean_result {
 	uint64_t orphan_bytes;
 	size_t intents_recovered;
 	size_t versions_expired;
+	size_t tokens_forgotten;      /* older than write.token.retain.hours */
 	uint64_t trash_bytes;         /* still in trash afterwards */
 	size_t trash_files;
 } strata_clean_result;
 
-/* Clean one table (see the rules above). */
+/* Clean one table (see the rules above).  Nothing is deleted, and the call
+ * fails with STRATA_ECORRUPT naming the first finding, when the table fails
+ * the manifest's consistency check (strata_mf_check()); an orphan scan whose
+ * orphans exceed o->orphan_max_fraction of the table's bytes trashes
+ * nothing and fails with STRATA_ELIMIT (the rest of the clean is done). */
 int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts *o,
 		       strata_clean_result *r, strata_err *err);
 
@@ -68,7 +79,8 @@ int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered,
  * history dropped, every tag deleted (their names are appended to
  * dropped_tags, comma-separated), every replaced file unlinked at once
  * (except those a live reader lease holds), the version log expired up to
- * the current version. */
+ * the current version.  Refused (STRATA_ECORRUPT, nothing done) when the
+ * table fails the manifest's consistency check. */
 int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *ctl,
 		       strata_clean_result *r, strata_buf *dropped_tags, strata_err *err);
 

@@ -9,6 +9,8 @@
 
 #include "table/table.h"
 
+#include <getopt.h>
+
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_CONFLICT = 3 };
 
 typedef struct cli_ctx {
@@ -29,6 +31,13 @@ int cli_fail(const strata_err *err);
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open the warehouse of ctx (error if none is configured). */
 int cli_open(cli_ctx *ctx, bool create, strata_wh **out);
+/* Open it for a read command: the manifest is never written nor created
+ * (works on a read-only mount; leases are skipped, said on stderr, when
+ * they cannot be written). */
+int cli_open_read(cli_ctx *ctx, strata_wh **out);
+/* Open it in a manifest open mode (manifest.h); prints the error and
+ * returns the exit code on failure. */
+int cli_open_mode(cli_ctx *ctx, strata_mf_mode mode, strata_wh **out);
 /* Find a command by name in the table. */
 const cli_cmd *cli_find(const char *name);
 /* Whether argv holds --help/-h; prints the command's help if so. */
@@ -57,8 +66,25 @@ int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_check(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_check.c */
 int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);
 
 extern const cli_cmd cli_commands[];
+
+/* ---- listing what the commands parse (cli/list.c) ----
+ * `strata --list-commands` prints every command of the table as JSON, with
+ * the long options its parser accepts, read from the very struct option
+ * arrays it hands to getopt_long: the macro below routes every
+ * getopt_long() call of cli/ through cli_getopt_long(), which in listing
+ * mode reports its options instead of parsing.  The man page strata(1) is
+ * generated from that list, so an option added to a parser cannot be
+ * missing from it. */
+int cli_getopt_long(int argc, char *const argv[], const char *shortopts,
+		    const struct option *longopts, int *longind);
+#ifndef CLI_LIST_IMPL
+#define getopt_long cli_getopt_long
+#endif
+/* Print the command list as JSON to out (see above); returns an exit code. */
+int cli_list_commands(FILE *out);
 
 #endif

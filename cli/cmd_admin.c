@@ -99,6 +99,13 @@ static void print_status(json_t *r)
 	printf("warehouse %s (config %s); manifest %s used of a %s map; last scan %.1f ms, %.1f s ago\n",
 	       js(d, "warehouse"), js(d, "config"), used, map, jr(d, "last_scan_ms"),
 	       jr(d, "last_scan_age_s"));
+	json_t *dg = json_object_get(r, "degraded");
+	if (json_is_true(json_object_get(dg, "is_degraded")))
+		printf("DEGRADED: no jobs, no deletions: %s\n", js(dg, "reason"));
+	size_t di;
+	json_t *dt;
+	json_array_foreach(json_object_get(dg, "damaged_tables"), di, dt)
+		printf("DAMAGED table %s: no jobs, no deletions: %s\n", js(dt, "table"), js(dt, "finding"));
 	size_t i;
 	json_t *t;
 	json_array_foreach(json_object_get(r, "tables"), i, t)
@@ -132,6 +139,16 @@ static void print_status(json_t *r)
 			printf("  oldest pin: none\n");
 		printf("  buckets due: %lld, backing off: %lld\n", (long long)ji(t, "buckets_due"),
 		       (long long)ji(t, "buckets_backing_off"));
+		/* damaged data files: never hidden (docs/OPERATIONS.md) */
+		json_t *bad = json_object_get(t, "corrupt_buckets"), *cb;
+		size_t m;
+		if (json_array_size(bad))
+			printf("  CORRUPT buckets: %zu (restore the file, then `strata admin sort %s "
+			       "--bucket N`)\n",
+			       json_array_size(bad), js(t, "name"));
+		json_array_foreach(bad, m, cb)
+			printf("    p=%s b=%lld corrupt for %.0f s: %s\n", js(cb, "partition"),
+			       (long long)ji(cb, "bucket"), jr(cb, "since_s"), js(cb, "error"));
 	}
 	json_t *recent = json_object_get(r, "recent_jobs");
 	if (json_array_size(recent)) {
@@ -185,7 +202,11 @@ static void print_plan(json_t *r)
 			       json_object_get(b, "backing_off_s") ? " (backing off)" : "");
 			if (json_object_get(b, "job"))
 				printf(" [job %lld]", (long long)ji(b, "job"));
+			if (json_object_get(b, "corrupt"))
+				printf(" CORRUPT");
 			printf("\n");
+			if (json_object_get(b, "corrupt"))
+				printf("    corrupt: %s\n", js(b, "corrupt"));
 			json_array_foreach(json_object_get(b, "checks"), c, ch)
 				printf("    %-8s %s %s\n", js(ch, "kind"),
 				       json_is_true(json_object_get(ch, "due")) ? "DUE" : "no ", js(ch, "why"));

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ int cli_cmd_log(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -91,7 +92,7 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -149,6 +150,61 @@ out:
 	return rc;
 }
 
+/* The manifest entry of the data file at path, when path lies in the
+ * configured warehouse and an entry names it (live or not): 1 with *out
+ * (keys in a), 0 when there is none (a file from elsewhere: nothing to
+ * check it against; a warehouse that cannot be opened is said on stderr),
+ * or < 0 when the manifest cannot be read. */
+static int file_entry_find(cli_ctx *ctx, const char *path, strata_arena *a,
+			   strata_file_entry *out, strata_err *err)
+{
+	char want[PATH_MAX], wh_real[PATH_MAX];
+	if (!ctx->warehouse || !*ctx->warehouse || !realpath(path, want) ||
+	    !realpath(ctx->warehouse, wh_real))
+		return 0;
+	size_t wl = strlen(wh_real);
+	if (strncmp(want, wh_real, wl) != 0 || want[wl] != '/')
+		return 0;
+	strata_wh *wh = NULL;
+	strata_mf_snap *snap = NULL;
+	int rc = strata_wh_open_mode(ctx->warehouse, STRATA_MF_READ, &wh, err);
+	if (rc) {
+		/* the file is still readable on its own: say what is not checked */
+		fprintf(stderr, "strata: %s: not checked against its manifest entry: %s\n", path,
+			err->msg);
+		strata_err_clear(err);
+		return 0;
+	}
+	rc = strata_mf_snap_open(strata_wh_mf(wh), &snap, err);
+	strata_table_def *ts = NULL;
+	size_t nt = 0;
+	if (rc == 0)
+		rc = strata_mf_tables_list(snap, a, &ts, &nt, err);
+	for (size_t i = 0; rc == 0 && i < nt; i++) {
+		strata_file_entry *fs;
+		strata_partition *ps;
+		size_t n, np;
+		rc = strata_mf_partitions(snap, ts[i].id, a, &ps, &np, err);
+		if (rc == 0)
+			rc = strata_mf_table_files(snap, ts[i].id, a, &fs, &n, err);
+		for (size_t k = 0; rc == 0 && k < n; k++) {
+			const char *pname = "";
+			for (size_t j = 0; j < np; j++)
+				if (ps[j].id == fs[k].part_id)
+					pname = ps[j].name;
+			char fp[4096], real[PATH_MAX];
+			strata_file_path(strata_wh_mf(wh), ts[i].name, pname, &fs[k], fp, sizeof(fp));
+			if (realpath(fp, real) && strcmp(real, want) == 0) {
+				*out = fs[k];
+				rc = 1;
+			}
+		}
+	}
+	strata_mf_snap_close(snap);
+	strata_wh_close(wh);
+	return rc;
+}
+
 int cli_cmd_file(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("file");
@@ -161,10 +217,27 @@ int cli_cmd_file(cli_ctx *ctx, int argc, char **argv)
 			return cli_fail(&err);
 		return CLI_OK;
 	}
+	/* a file of the warehouse is checked against its entry: rows, key
+	 * range and content hash (the read is whole) */
+	strata_arena *a = strata_arena_new();
+	strata_file_entry fe;
+	strata_run_expect ex;
 	strata_run_opts ro = {0};
-	strata_run *r;
-	if (strata_run_open(argv[2], &ro, &r, &err) != 0)
+	int frc = file_entry_find(ctx, argv[2], a, &fe, &err);
+	if (frc < 0) {
+		strata_arena_free(a);
 		return cli_fail(&err);
+	}
+	if (frc == 1) {
+		strata_file_expect(&fe, true, &ex);
+		ro.expect = &ex;
+		ro.default_seq = fe.seq_max;
+	}
+	strata_run *r;
+	if (strata_run_open(argv[2], &ro, &r, &err) != 0) {
+		strata_arena_free(a);
+		return cli_fail(&err);
+	}
 	const strata_schema *s = strata_run_file_schema(r);
 	bool has_seq = strata_run_format(r) == STRATA_FMT_PARQUET;
 	const strata_row *row;
@@ -182,6 +255,7 @@ int cli_cmd_file(cli_ctx *ctx, int argc, char **argv)
 	}
 	strata_buf_free(&b);
 	strata_run_close(r);
+	strata_arena_free(a);
 	if (rc < 0)
 		return cli_fail(&err);
 	return CLI_OK;

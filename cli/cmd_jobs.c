@@ -265,6 +265,7 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 		{"grace-s", required_argument, NULL, 'g'},
 		{"trash-s", required_argument, NULL, 't'},
 		{"orphan-age-s", required_argument, NULL, 'o'},
+		{"orphan-max-fraction", required_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	strata_clean_opts o;
@@ -286,6 +287,15 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 			if (!parse_s(optarg, &o.orphan_age_s))
 				return cli_usage(cmd, "--orphan-age-s wants seconds");
 			break;
+		case 'f': {
+			char *end;
+			o.orphan_max_fraction = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.orphan_max_fraction >= 0 &&
+						       o.orphan_max_fraction <= 1))
+				return cli_usage(cmd, "--orphan-max-fraction wants a number from 0 to 1 "
+						      "(got \"%s\")", optarg);
+			break;
+		}
 		default:
 			return cli_usage(cmd, "bad option");
 		}
@@ -402,7 +412,7 @@ int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv)
 	if (argc != 2)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;

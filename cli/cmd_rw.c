@@ -25,12 +25,27 @@
 
 /* ---- write ----------------------------------------------------------------------- */
 
+/* --token-time: "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]" (UTC) or Unix seconds
+ * (`date +%s`).  Never relative ("-60"): a retry would move it. */
+static bool token_time_parse(const char *s, int64_t *out_us)
+{
+	uint64_t sec;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		if (!cli_parse_u64(s, &sec) || sec == 0 || sec > 253402300799ull)
+			return false;
+		*out_us = (int64_t)sec * 1000000;
+		return true;
+	}
+	return s[0] != '-' && strata_timestamp_parse(s, out_us) == 0 && *out_us > 0;
+}
+
 int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("write");
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
 		{"token", required_argument, NULL, 't'},
+		{"token-time", required_argument, NULL, 'T'},
 		{"expect-version", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
@@ -38,10 +53,21 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	strata_commit_opts co = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:t:e:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:e:T:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
-		case 't': co.token = optarg; break;
+		case 't':
+			if (!*optarg)
+				return cli_usage(cmd, "--token wants a non-empty token (leave the option "
+						      "out for none)");
+			co.token = optarg;
+			break;
+		case 'T':
+			if (!token_time_parse(optarg, &co.token_us))
+				return cli_usage(cmd, "--token-time wants a time (ISO 8601 such as "
+						      "2026-01-02T03:04:05Z, or Unix seconds), got \"%s\"",
+						 optarg);
+			break;
 		case 'e':
 			if (!cli_parse_u64(optarg, &co.expect_version) || co.expect_version == 0)
 				return cli_usage(cmd, "--expect-version wants a version number");
@@ -52,6 +78,13 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
+	if (co.token && !co.token_us)
+		return cli_usage(cmd, "--token needs --token-time: when this batch was first "
+				      "attempted, the same on every retry, so that a retry older than "
+				      "the table's token horizon is refused instead of committed twice "
+				      "(docs/CLI.md, \"Idempotent writes\")");
+	if (co.token_us && !co.token)
+		return cli_usage(cmd, "--token-time goes with --token");
 	const char *name = argv[optind];
 	FILE *in = stdin;
 	if (file && strcmp(file, "-") != 0) {
@@ -423,7 +456,7 @@ int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -479,7 +512,7 @@ int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv)
 	    !cli_parse_u64(argv[optind + 2], &v2))
 		return cli_usage(cmd, "expected NAME --between V1 V2");
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -542,7 +575,7 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage(cmd, "--key must be a JSON object (not an object)");
 	}
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc) {
 		json_decref(k);
 		return rc;

@@ -119,7 +119,7 @@ int cli_cmd_tables(cli_ctx *ctx, int argc, char **argv)
 	if (argc > 1)
 		return cli_usage(cmd, "unexpected argument \"%s\"", argv[1]);
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -157,7 +157,7 @@ int cli_cmd_describe(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage(cmd, "expected one table NAME");
 	const char *name = argv[1];
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	int rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;

@@ -24,7 +24,8 @@ const cli_cmd cli_commands[] = {
 	 "Create a table.\n"
 	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
 	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
-	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes."},
+	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes,\n"
+	 "write.token.retain.hours (1..8760, default 720)."},
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"
@@ -37,12 +38,17 @@ const cli_cmd cli_commands[] = {
 	 "Columns, key, partitions, properties, versions, files per level, earliest\n"
 	 "readable and incremental versions, tags."},
 	{"tables", cli_cmd_tables, "tables", "List the tables of the warehouse."},
-	{"write", cli_cmd_write, "write NAME [--file F] [--token T] [--expect-version V]",
+	{"write", cli_cmd_write,
+	 "write NAME [--file F] [--token T --token-time TIME] [--expect-version V]",
 	 "Commit JSON lines as one transaction.\n"
 	 "Reads stdin or F and prints the committed version.\n"
 	 "{\"_op\":\"delete\", <key columns>} deletes a key.  With --token, a repeat of a\n"
-	 "committed token commits nothing and prints the first version.  With\n"
-	 "--expect-version V the commit fails (exit 3) if a write or DDL committed after V."},
+	 "committed token commits nothing and prints the first version; --token-time\n"
+	 "(ISO 8601 UTC or Unix seconds) is when the batch was first attempted, the same\n"
+	 "on every retry: a batch older than the table's write.token.retain.hours is\n"
+	 "refused.  After an \"uncertain\" commit error, retry with the same token and\n"
+	 "time.  With --expect-version V the commit fails (exit 3) if a write or DDL\n"
+	 "committed after V."},
 	{"scan", cli_cmd_scan,
 	 "scan NAME [--as-of-version V | --as-of-time 'YYYY-MM-DD HH:MM:SS[.ffffff]' |\n"
 	 "       --as-of-time -SECONDS | --as-of-tag TAG] [--partition 'pt=x']\n"
@@ -80,14 +86,24 @@ const cli_cmd cli_commands[] = {
 	 "latest record per key; replaced files stay until they leave retention (time\n"
 	 "travel keeps working) unless --drop-history."},
 	{"clean", cli_cmd_clean,
-	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]",
+	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]\n"
+	 "       [--orphan-max-fraction F]",
 	 "Delete files nothing needs any more.\n"
 	 "Two-phase through .trash/; also expires the version log outside retention,\n"
-	 "removes orphans and recovers crashed jobs."},
+	 "removes orphans and recovers crashed jobs.  Deletes nothing while the table\n"
+	 "fails `strata check`; trashes no orphan when they would be more than F (0..1,\n"
+	 "default 0.1) of the table's bytes."},
 	{"purge", cli_cmd_purge, "purge NAME",
 	 "Drop all history now.\n"
 	 "Time travel afterwards starts at the current version; tags are dropped too.\n"
 	 "Readers holding a lease keep their files."},
+	{"check", cli_cmd_check, "check [NAME]",
+	 "Check that the manifest is consistent.\n"
+	 "The manifest's page structure, then per table (NAME, or every table): records\n"
+	 "that decode and add up, a version log that names the files the entries say it\n"
+	 "added or removed, and every live or retained file present on disk.  Prints one\n"
+	 "line a finding.  Exit 0 when nothing was found, 1 when something was.  Clean,\n"
+	 "purge and stratad's orphan scan delete nothing while a table fails it."},
 	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
 	 "Pin a version beyond retention, or remove a tag.\n"
 	 "Without --version the latest version is tagged."},
@@ -170,6 +186,8 @@ int main(int argc, char **argv)
 		print_overview(stderr);
 		return CLI_USAGE;
 	}
+	if (strcmp(argv[1], "--list-commands") == 0) /* hidden: for strata(1) */
+		return cli_list_commands(stdout);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		print_overview(stdout);
 		return CLI_OK;

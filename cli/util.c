@@ -33,6 +33,16 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
 
 int cli_open(cli_ctx *ctx, bool create, strata_wh **out)
 {
+	return cli_open_mode(ctx, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out);
+}
+
+int cli_open_read(cli_ctx *ctx, strata_wh **out)
+{
+	return cli_open_mode(ctx, STRATA_MF_READ, out);
+}
+
+int cli_open_mode(cli_ctx *ctx, strata_mf_mode mode, strata_wh **out)
+{
 	if (!ctx->warehouse || !*ctx->warehouse) {
 		fprintf(stderr, "strata: no warehouse given: use -W PATH or set "
 				"STRATA_WAREHOUSE\n");
@@ -40,7 +50,7 @@ int cli_open(cli_ctx *ctx, bool create, strata_wh **out)
 	}
 	strata_err err;
 	strata_err_clear(&err);
-	if (strata_wh_open(ctx->warehouse, create, out, &err) != 0)
+	if (strata_wh_open_mode(ctx->warehouse, mode, out, &err) != 0)
 		return cli_fail(&err);
 	return CLI_OK;
 }

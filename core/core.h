@@ -50,7 +50,9 @@ enum {
 	STRATA_ECANCELED = -10011,    /* cancelled at a block boundary */
 	STRATA_EMANIFEST = -10012,    /* other LMDB failure */
 	STRATA_ELIMIT = -10013,       /* a size limit was exceeded */
-	STRATA_ELAST = -10014
+	STRATA_EUNCERTAIN = -10014,   /* a commit failed inside: it may have
+					 happened (retry with the token) */
+	STRATA_ELAST = -10015
 };
 
 #define STRATA_ERR_MSG_MAX 512

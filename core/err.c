@@ -26,6 +26,7 @@ static const char *const strata_messages[] = {
 	[-(STRATA_ECANCELED - STRATA_EBASE)] = "cancelled",
 	[-(STRATA_EMANIFEST - STRATA_EBASE)] = "manifest error",
 	[-(STRATA_ELIMIT - STRATA_EBASE)] = "size limit exceeded",
+	[-(STRATA_EUNCERTAIN - STRATA_EBASE)] = "commit outcome uncertain",
 };
 
 const char *strata_strerror(int code)

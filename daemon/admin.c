@@ -149,6 +149,24 @@ static const dcmd cmds[] = {
 	 "Stop stratad as SIGTERM does.  Destructive."},
 };
 
+/* Who may run a command with these flags, as `help` and the man page say. */
+static const char *access_name(unsigned flags)
+{
+	return flags & CMD_READ ? "read" : flags & CMD_DESTRUCTIVE ? "owner (destructive)" : "owner";
+}
+
+bool stratad_admin_command_info(size_t i, const char **name, const char **usage,
+				const char **help, const char **access)
+{
+	if (i >= STRATA_ARRAY_LEN(cmds))
+		return false;
+	*name = cmds[i].name;
+	*usage = cmds[i].usage;
+	*help = cmds[i].help;
+	*access = access_name(cmds[i].flags);
+	return true;
+}
+
 static const dcmd *cmd_find(const char *name)
 {
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cmds); i++)
@@ -431,10 +449,7 @@ static int cmd_help(cmd_ctx *x)
 		json_object_set_new(o, "name", json_string(c->name));
 		json_object_set_new(o, "usage", json_string(c->usage));
 		json_object_set_new(o, "help", json_string(c->help));
-		json_object_set_new(o, "access",
-				    json_string(c->flags & CMD_READ ? "read" :
-						c->flags & CMD_DESTRUCTIVE ? "owner (destructive)" :
-									     "owner"));
+		json_object_set_new(o, "access", json_string(access_name(c->flags)));
 		json_array_append_new(arr, o);
 	}
 	if (json_array_size(arr) == 0) {
@@ -528,9 +543,23 @@ static int cmd_status(cmd_ctx *x)
 	json_object_set_new(dm, "uptime_s", json_real((double)(now - d->started_us) / 1e6));
 	json_object_set_new(dm, "warehouse", json_string(d->cfg->d.warehouse));
 	json_object_set_new(dm, "config", json_string(d->cfg->path));
-	json_object_set_new(dm, "state", json_string(d->state == D_STOPPING ? "stopping" :
-						     d->is_paused ? "paused" :
-								    "running"));
+	json_object_set_new(dm, "state", json_string(d->state == D_STOPPING   ? "stopping" :
+						     !d->wh || d->is_degraded ? "degraded" :
+						     d->is_paused	      ? "paused" :
+									"running"));
+	/* stratad.c, the damage rule */
+	json_t *dg = json_object();
+	json_object_set_new(dg, "is_degraded", json_boolean(!d->wh || d->is_degraded));
+	json_object_set_new(dg, "reason", !d->wh || d->is_degraded ? json_string(d->degraded_msg) :
+								     json_null());
+	json_t *dt = json_array();
+	for (size_t i = 0; i < d->ndamaged; i++)
+		json_array_append_new(dt, json_pack("{s:s,s:s,s:I,s:f}", "table", d->damaged[i].table,
+						    "finding", d->damaged[i].finding, "findings",
+						    (json_int_t)d->damaged[i].findings, "since_s",
+						    (double)(now - d->damaged[i].since_us) / 1e6));
+	json_object_set_new(dg, "damaged_tables", dt);
+	json_object_set_new(x->reply, "degraded", dg);
 	json_object_set_new(dm, "workers", json_integer(workers));
 	json_object_set_new(dm, "running", json_integer((json_int_t)running));
 	json_object_set_new(dm, "queued", json_integer((json_int_t)queued));
@@ -540,7 +569,8 @@ static int cmd_status(cmd_ctx *x)
 			    json_real(d->last_scan_wall_us ? (double)(now - d->last_scan_wall_us) / 1e6 : -1));
 	json_object_set_new(dm, "io_max_mb_s", json_real(d->cfg->d.io_max_mb_s));
 	uint64_t map = 0, used = 0;
-	strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	if (d->wh)
+		strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
 	json_object_set_new(dm, "manifest_map_bytes", json_integer((json_int_t)map));
 	json_object_set_new(dm, "manifest_used_bytes", json_integer((json_int_t)used));
 	json_object_set_new(dm, "intents_recovered_at_start",
@@ -601,7 +631,9 @@ static int cmd_plan(cmd_ctx *x)
 		strata_arena *a = strata_arena_new();
 		strata_table_def *defs;
 		size_t n = 0;
-		rc = strata_mf_snap_open(strata_wh_mf(x->d->wh), &snap, x->err);
+		rc = d_degraded_refuse(x->d, NULL, x->err);
+		if (rc == 0)
+			rc = strata_mf_snap_open(strata_wh_mf(x->d->wh), &snap, x->err);
 		if (rc == 0)
 			rc = strata_mf_tables_list(snap, a, &defs, &n, x->err);
 		strata_mf_snap_close(snap);
@@ -631,6 +663,8 @@ static const char *src_name(stratad_src s, const char *table, char *buf, size_t 
 static int table_def(stratad *d, const char *name, strata_table_def *td, strata_err *err)
 {
 	strata_mf_snap *snap = NULL;
+	if (!d->wh || d->is_degraded) /* stratad.c, the damage rule */
+		return d_degraded_refuse(d, NULL, err);
 	int rc = strata_mf_snap_open(strata_wh_mf(d->wh), &snap, err);
 	if (rc == 0)
 		rc = strata_mf_table_get(snap, name, td, err);

@@ -160,6 +160,11 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 P(clean_orphan_age_s), "seconds",
 	 "An orphan is moved to the trash only when its file is at least this old (by mtime, the "
 	 "only age an unknown file has), so a writer's file in flight is never taken."},
+	{STRATAD_SCOPE_POLICY, "clean.orphan_max_fraction", STRATAD_CFG_DOUBLE, "0.1", 0, 1, true,
+	 P(clean_orphan_max_fraction), "fraction",
+	 "An orphan scan that would trash more than this fraction of a table's bytes (orphans plus "
+	 "the files its manifest entries name) trashes nothing and reports instead: that many "
+	 "unknown files means a damaged manifest far more often than real orphans (1: no limit)."},
 	{STRATAD_SCOPE_POLICY, "policy.backoff_s", STRATAD_CFG_INT, "5", 1, 3600, true,
 	 P(backoff_s), "seconds",
 	 "After a job on a bucket fails or conflicts, the bucket waits 2^(n-1) times this before "
@@ -731,11 +736,9 @@ static void wrap(FILE *out, const char *text)
 	}
 }
 
-static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
+void stratad_config_key_doc(const stratad_cfg_key *k, char *out, size_t n)
 {
 	char range[128], def[300];
-	fprintf(out, "\n");
-	wrap(out, k->help);
 	bool is_text = k->type == STRATAD_CFG_STRING || k->type == STRATAD_CFG_GROUP ||
 		       k->type == STRATAD_CFG_ADDR || k->type == STRATAD_CFG_LEVEL;
 	if (is_text) {
@@ -747,8 +750,17 @@ static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
 	}
 	snprintf(def, sizeof(def), "%s", k->def ? (*k->def ? k->def : "(empty)") :
 						  "the table's own property");
-	fprintf(out, "# %s: %s. Default: %s.%s\n", is_text ? "Value" : "Range", range, def,
-		k->is_reloadable ? "" : " (requires restart)");
+	snprintf(out, n, "%s: %s. Default: %s.%s", is_text ? "Value" : "Range", range, def,
+		 k->is_reloadable ? "" : " (requires restart)");
+}
+
+static void sample_key(FILE *out, const stratad_cfg_key *k, bool is_active)
+{
+	char doc[600];
+	fprintf(out, "\n");
+	wrap(out, k->help);
+	stratad_config_key_doc(k, doc, sizeof(doc));
+	fprintf(out, "# %s\n", doc);
 	fprintf(out, "%s%s = %s\n", is_active ? "" : "#", k->key, k->def ? k->def : "24");
 }
 

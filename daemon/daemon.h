@@ -144,6 +144,12 @@ void stratad_config_restart_diff(const stratad_config *a, const stratad_config *
 /* Print the annotated sample configuration (etc/stratad.ini is its output). */
 void stratad_config_sample(FILE *out);
 
+/* The sentence the sample prints under row k's paragraph: "Range: from 1 to
+ * 1000 (files). Default: 4." (or "Value: ..." for text keys), with
+ * " (requires restart)" for keys a reload cannot change.  stratad.ini(5) is
+ * generated from the same rows and sentences. */
+void stratad_config_key_doc(const stratad_cfg_key *k, char *out, size_t n);
+
 /* ------------------------------------------------------------------------ */
 /* The I/O token bucket                                                     */
 /* ------------------------------------------------------------------------ */
@@ -207,6 +213,13 @@ void stratad_peer_authorize(const stratad *d, stratad_peer *p);
  * permission).  `watch` cannot run here (it needs a connection). */
 int stratad_admin_exec(stratad *d, const stratad_peer *peer, const char *line,
 		       strata_buf *out);
+
+/* Row i of the admin command table: its name, usage, help and who may run
+ * it ("read", "owner", "owner (destructive)"), as `help` answers them; all
+ * static strings.  false past the last row.  stratad(8) is generated from
+ * it. */
+bool stratad_admin_command_info(size_t i, const char **name, const char **usage,
+				const char **help, const char **access);
 
 /* Check a command line exactly as stratad_admin_exec() does before it runs
  * a handler — tokenize, look the name up in the command table, check the

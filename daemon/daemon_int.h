@@ -331,10 +331,30 @@ struct stratad {
 	int64_t watchdog_usec, last_watchdog_us;
 	d_metrics m;
 	char status_line[256];
+	/* Degraded (stratad.c, the damage rule): the warehouse's manifest cannot be
+	 * opened or fails its structure check (wh NULL or is_degraded: no jobs
+	 * at all), or some tables fail the consistency check (damaged[]: no
+	 * jobs on those).  Main thread only. */
+	bool is_degraded;
+	char degraded_msg[STRATA_ERR_MSG_MAX];
+	int64_t degraded_since_us;
+	struct d_damage {
+		char table[STRATA_NAME_MAX + 1];
+		char finding[STRATA_ERR_MSG_MAX];
+		size_t findings;
+		int64_t since_us;
+	} *damaged;
+	size_t ndamaged;
+	int64_t last_check_us;
 };
 
 /* stratad.c */
 dtable *d_table_find(stratad *d, const char *name);
+/* The damage record of a table (NULL: it passed the last check). */
+const struct d_damage *d_damage_find(const stratad *d, const char *table);
+/* 0 if jobs may run on table (NULL: any table), else STRATA_ECORRUPT with
+ * the reason stratad runs none (degraded warehouse or damaged table). */
+int d_degraded_refuse(const stratad *d, const char *table, strata_err *err);
 /* The failure count a bucket's back-off uses (the maximum when corrupt). */
 uint32_t d_bucket_backoff_failures(const dbucket *b);
 dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);

@@ -155,7 +155,17 @@ void d_metrics_render(stratad *d, strata_buf *b)
 	strata_buf_printf(b, "strata_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
 			  m->reload_failures);
 	uint64_t map = 0, used = 0;
-	strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	if (d->wh)
+		strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
+	family(b, "strata_degraded", "gauge",
+	       "1 while stratad is degraded: its manifest cannot be opened or fails its structure "
+	       "check; it runs no jobs and deletes nothing (see status).");
+	strata_buf_printf(b, "strata_degraded %d\n", !d->wh || d->is_degraded ? 1 : 0);
+	family(b, "strata_table_damaged", "gauge",
+	       "1 for a table that fails the manifest's consistency check: no jobs run on it and "
+	       "nothing of it is deleted (see `strata check TABLE`).");
+	for (size_t i = 0; i < d->ndamaged; i++)
+		strata_buf_printf(b, "strata_table_damaged{table=\"%s\"} 1\n", d->damaged[i].table);
 	family(b, "strata_manifest_map_bytes", "gauge", "Size of the manifest's LMDB map.");
 	strata_buf_printf(b, "strata_manifest_map_bytes %" PRIu64 "\n", map);
 	family(b, "strata_manifest_used_bytes", "gauge", "Bytes of the manifest's map in use.");

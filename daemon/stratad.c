@@ -27,6 +27,18 @@
  * reported back, or at the deadline (then the process exits at once and the
  * next start recovers the intents the jobs left).
  *
+ * Damage (the "damage rule" cited below): a damaged manifest is never acted
+ * on, and never a crash loop.  At start stratad runs the consistency check
+ * (strata_mf_check()); a manifest that cannot be opened (missing, truncated,
+ * a damaged page) or fails its structure check puts the whole daemon in the
+ * degraded state: no jobs, no intent recovery, no deletions — but the admin
+ * socket and metrics keep serving, `status` says why, and the gauge
+ * strata_degraded is 1.  A table that fails the check is damaged: no job is
+ * planned or accepted for it (strata_table_damaged{table}).  A clean or
+ * purge that meets damage (each runs the check first, before every orphan
+ * scan too) marks its table damaged.  While anything is damaged, each scan
+ * reopens and re-checks; what passes again is cleared.
+ *
  * Invariants:
  *   1. at most one queued or running job per bucket, and per table at most
  *      one clean and one purge; a purge runs alone on its table;
@@ -52,6 +64,14 @@
  *   5a. and never by a file that sets no key at all (empty, or only comments
  *      and headers): that would reset every policy to its default without a
  *      word, and is far more often a truncated file than an intent.
+ *   6. a manifest commit whose outcome is uncertain closes the manifest
+ *      handle (manifest/env.c invariant 6): every job fails fast with the
+ *      reason until no job runs; then the loop reopens the warehouse (under
+ *      d->mu, so no worker starts meanwhile) and logs it.  The uncertain
+ *      job's outputs and intent stay; a later recovery (clean runs it)
+ *      judges them knowing the outcome.  If reopening fails, stratad is
+ *      degraded (the damage rule: no crash loop) and tries again every
+ *      scan.
  */
 #include "daemon/daemon_int.h"
 
@@ -93,6 +113,124 @@ static const char *pname(const char *p)
 }
 
 /* ---- tables and buckets ----------------------------------------------------------------- */
+
+/* ---- degraded state (the damage rule) ---------------------------------------------- */
+
+const struct d_damage *d_damage_find(const stratad *d, const char *table)
+{
+	for (size_t i = 0; i < d->ndamaged; i++)
+		if (strcmp(d->damaged[i].table, table) == 0)
+			return &d->damaged[i];
+	return NULL;
+}
+
+int d_degraded_refuse(const stratad *d, const char *table, strata_err *err)
+{
+	if (!d->wh || d->is_degraded)
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "stratad is degraded and runs no jobs: %s (docs/OPERATIONS.md, "
+				      "\"A damaged manifest\")",
+				      d->degraded_msg);
+	const struct d_damage *dm = table ? d_damage_find(d, table) : NULL;
+	if (dm)
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "stratad runs no jobs on table \"%s\": it failed the manifest's "
+				      "consistency check (%s); see `strata check %s` (docs/OPERATIONS.md, "
+				      "\"A damaged manifest\")",
+				      table, dm->finding, table);
+	return 0;
+}
+
+static void damage_set(stratad *d, const char *table, const char *finding, int64_t since_us)
+{
+	struct d_damage *dm = (struct d_damage *)d_damage_find(d, table);
+	if (!dm) {
+		d->damaged = strata_realloc(d->damaged, (d->ndamaged + 1) * sizeof(*d->damaged));
+		dm = &d->damaged[d->ndamaged++];
+		memset(dm, 0, sizeof(*dm));
+		snprintf(dm->table, sizeof(dm->table), "%s", table);
+		snprintf(dm->finding, sizeof(dm->finding), "%s", finding);
+		dm->since_us = since_us;
+		LOG_ERROR("table %s is damaged: %s; stratad runs no jobs on it and deletes nothing of it "
+			  "until `strata check %s` passes",
+			  table, finding, table);
+	}
+	dm->findings++;
+}
+
+static void degraded_set(stratad *d, const char *msg)
+{
+	if (!d->is_degraded) {
+		d->degraded_since_us = strata_now_us();
+		LOG_ERROR("stratad is degraded: %s; it runs no jobs and deletes nothing until the "
+			  "manifest is restored (it keeps serving its admin socket and metrics)",
+			  msg);
+	}
+	d->is_degraded = true;
+	snprintf(d->degraded_msg, sizeof(d->degraded_msg), "%s", msg);
+}
+
+typedef struct check_collect {
+	stratad *d;
+	struct d_damage *old;
+	size_t nold;
+} check_collect;
+
+static void check_finding(void *arg, const char *table, const char *msg)
+{
+	check_collect *c = arg;
+	if (!table) {
+		degraded_set(c->d, msg);
+		return;
+	}
+	int64_t since = strata_now_us();
+	for (size_t i = 0; i < c->nold; i++)
+		if (strcmp(c->old[i].table, table) == 0)
+			since = c->old[i].since_us;
+	damage_set(c->d, table, msg, since);
+}
+
+/* Run the consistency check over the whole warehouse and rebuild the
+ * damage records from its findings (what passes again is cleared). */
+static void d_check_run(stratad *d)
+{
+	d->last_check_us = strata_mono_us();
+	check_collect c = {.d = d, .old = d->damaged, .nold = d->ndamaged};
+	d->damaged = NULL;
+	d->ndamaged = 0;
+	bool was_degraded = d->is_degraded;
+	d->is_degraded = false;
+	strata_err err;
+	strata_err_clear(&err);
+	size_t n = 0;
+	int rc = strata_mf_check(strata_wh_mf(d->wh), NULL, check_finding, &c, &n, &err);
+	if (rc && rc != STRATA_ECORRUPT)
+		degraded_set(d, err.msg); /* could not check: act as if damaged */
+	for (size_t i = 0; i < c.nold; i++)
+		if (!d_damage_find(d, c.old[i].table))
+			LOG_WARN("table %s passes the consistency check again: its jobs resume",
+				 c.old[i].table);
+	if (was_degraded && !d->is_degraded)
+		LOG_WARN("the manifest passes the consistency check again: stratad leaves its degraded "
+			 "state");
+	if (rc == 0 && !was_degraded && c.nold == 0)
+		LOG_INFO("consistency check: the manifest is consistent");
+	free(c.old);
+}
+
+/* Degraded without a manifest: try to open it again (the damage rule). */
+static void d_reopen(stratad *d)
+{
+	strata_err err;
+	strata_err_clear(&err);
+	strata_wh *wh = NULL;
+	if (strata_wh_open(d->cfg->d.warehouse, false, &wh, &err) != 0) {
+		degraded_set(d, err.msg);
+		return;
+	}
+	d->wh = wh;
+	d_check_run(d);
+}
 
 dtable *d_table_find(stratad *d, const char *name)
 {
@@ -493,6 +631,8 @@ static void job_finished(stratad *d, dj *j)
 			}
 			if (is_corrupt && t->clean_failures < D_CORRUPT_BACKOFF_FAILURES)
 				t->clean_failures = D_CORRUPT_BACKOFF_FAILURES; /* invariant 4a */
+			if (is_corrupt) /* the damage rule: it refused; so does every job now */
+				damage_set(d, j->table, j->error, now);
 			failures = t->clean_failures;
 			wait_s = strata_pol_backoff_us(failures, &j->pol) / D_US;
 		} else {
@@ -764,6 +904,8 @@ static json_t *checks_json(const strata_pol_check *c, size_t n)
 int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
 		 strata_err *err)
 {
+	if (d_degraded_refuse(d, name, err)) /* the damage rule */
+		return err->code;
 	int64_t now = strata_now_us();
 	strata_mf *mf = strata_wh_mf(d->wh);
 	strata_arena *a = strata_arena_new();
@@ -1024,6 +1166,16 @@ static void scan_begin(stratad *d)
 {
 	strata_err err;
 	strata_err_clear(&err);
+	/* the damage rule: while degraded or damaged, look again every scan */
+	if (!d->wh)
+		d_reopen(d);
+	else if (d->is_degraded || d->ndamaged)
+		d_check_run(d);
+	if (!d->wh || d->is_degraded) {
+		d->next_scan_us = strata_mono_us() + d->cfg->d.scan_interval_s * D_US;
+		snprintf(d->status_line, sizeof(d->status_line), "degraded: %.200s", d->degraded_msg);
+		return;
+	}
 	strata_mf_snap *snap = NULL;
 	strata_arena *a = strata_arena_new();
 	strata_table_def *defs = NULL;
@@ -1115,6 +1267,8 @@ static void scan_step(stratad *d)
 		dtable *t = d_table_find(d, e->name);
 		bool is_needed = !t || t->id != e->id || t->is_dirty || t->planned_version != e->version ||
 				 t->planned_cfg_gen != d->cfg_gen || now >= t->next_due_us;
+		if (d_damage_find(d, e->name))
+			is_needed = false; /* the damage rule: no jobs; said once when marked */
 		if (is_needed) {
 			strata_err err;
 			strata_err_clear(&err);
@@ -1136,6 +1290,8 @@ static void scan_step(stratad *d)
 
 static void watch_poll(stratad *d)
 {
+	if (!d->wh || d->is_degraded)
+		return; /* the damage rule: no reads of a damaged manifest */
 	strata_err err;
 	strata_mf_snap *snap = NULL;
 	strata_arena *a = strata_arena_new();
@@ -1181,6 +1337,39 @@ out:
 
 /* ---- cron ---------------------------------------------------------------------------------------- */
 
+/* Invariant 6.  Whether the manifest handle can be used now. */
+static bool manifest_usable(stratad *d)
+{
+	/* no handle at all: degraded, and scan_begin() tries to open it */
+	if (!d->wh || !strata_mf_is_broken(strata_wh_mf(d->wh)))
+		return true;
+	pthread_mutex_lock(&d->mu);
+	if (d->nrunning > 0) {
+		pthread_mutex_unlock(&d->mu);
+		return false; /* they fail fast on the closed handle */
+	}
+	strata_err err;
+	strata_err_clear(&err);
+	strata_wh_close(d->wh); /* LMDB: never two handles on one file in a process */
+	d->wh = NULL;
+	int rc = strata_wh_open(d->cfg->d.warehouse, false, &d->wh, &err);
+	pthread_mutex_unlock(&d->mu);
+	if (rc) {
+		/* the damage rule: degraded, not a crash loop; scan_begin()
+		 * tries again every scan */
+		LOG_ERROR("could not reopen the manifest of %s after an uncertain commit: %s",
+			  d->cfg->d.warehouse, err.msg);
+		d->wh = NULL;
+		degraded_set(d, err.msg);
+		return false;
+	}
+	LOG_WARN("reopened the manifest of %s after a commit whose outcome was uncertain; what that "
+		 "commit may name stays for recovery",
+		 d->cfg->d.warehouse);
+	d->next_scan_us = strata_mono_us();
+	return true;
+}
+
 static void cron_cb(evutil_socket_t fd, short what, void *arg)
 {
 	stratad *d = arg;
@@ -1204,6 +1393,8 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		return;
 	}
+	if (!manifest_usable(d))
+		return;
 	if (!d->in_scan && mono >= d->next_scan_us)
 		scan_begin(d);
 	if (d->in_scan)
@@ -1365,12 +1556,21 @@ int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 	strata_owner_string("stratad", d->owner, sizeof(d->owner));
 	strata_log_set_level((strata_log_level)cfg->d.log_level);
 	int rc = strata_wh_open(cfg->d.warehouse, false, &d->wh, err);
-	if (rc) {
+	/* the damage rule: a damaged manifest is a degraded daemon, not a crash loop */
+	if (rc == STRATA_ECORRUPT || (rc == STRATA_ENOTFOUND && strstr(err->msg, "data.mdb"))) {
+		d->wh = NULL;
+		degraded_set(d, err->msg);
+		strata_err_clear(err);
+		rc = 0;
+	} else if (rc) {
 		strata_err_wrap(err, rc, "warehouse (%s: [daemon] warehouse)", cfg->path);
 		goto fail;
+	} else {
+		d_check_run(d);
 	}
 	size_t recovered = 0;
-	rc = strata_recover_intents(d->wh, NULL, &recovered, err);
+	if (d->wh && !d->is_degraded && d->ndamaged == 0) /* no deletions while damaged */
+		rc = strata_recover_intents(d->wh, NULL, &recovered, err);
 	if (rc) {
 		strata_err_wrap(err, rc, "recovering the intents of crashed jobs");
 		goto fail;
@@ -1480,6 +1680,7 @@ void stratad_close(stratad *d)
 	free(d->tables);
 	scan_free_list(d);
 	strata_wh_close(d->wh);
+	free(d->damaged);
 	stratad_tbucket_free(d->tb);
 	stratad_config_free(d->cfg);
 	pthread_cond_destroy(&d->cv);

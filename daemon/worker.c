@@ -116,6 +116,7 @@ static void job_run(stratad *d, dj *j)
 		o.grace_s = j->pol.clean_grace_s;
 		o.trash_s = j->pol.clean_trash_s;
 		o.orphan_age_s = j->orphan_scan ? j->pol.clean_orphan_age_s : -1;
+		o.orphan_max_fraction = j->pol.clean_orphan_max_fraction;
 		o.throttle = job_throttle;
 		o.throttle_arg = j;
 		rc = strata_clean_table(d->wh, j->table, &o, &j->cr, &err);

@@ -33,13 +33,20 @@
  *   2. a block's count, size and (inflated) length are bounded
  *      (AVRO_MAX_BLOCK_BYTES), and its trailing sync must equal the header's;
  *   3. the record count of a block is honoured exactly: leftover bytes or a
- *      short block are corruption.
+ *      short block are corruption;
+ *   4. when the caller will verify the content hash (want_hash), every byte
+ *      from the first to the last passes through one XXH3-64 in file order
+ *      as the blocks are loaded (format.h, "Content hash").
+ *
+ * The writer's content hash is XXH3-64 of every byte the stdio cookie
+ * appends to the wfile.
  *
  * Thread safety: one handle per thread.
  */
 #include "format/format_int.h"
 
 #include <avro.h>
+#include <xxhash.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -239,6 +246,7 @@ typedef struct avro_w {
 	strata_buf scratch;
 	char *path;
 	bool is_discarding; /* aborting: the stream drops what Avro C flushes */
+	XXH3_state_t *hash; /* content hash of every byte appended */
 } avro_w;
 
 /* The stdio stream Avro C writes into: it appends to the wfile.  Avro C's
@@ -254,6 +262,7 @@ static ssize_t avro_cookie_write(void *cookie, const char *buf, size_t n)
 		errno = EIO;
 		return -1;
 	}
+	XXH3_64bits_update(w->hash, buf, n);
 	return (ssize_t)n;
 }
 
@@ -274,6 +283,7 @@ static void avro_w_free(avro_w *w, bool commit_done)
 	if (!commit_done)
 		strata_wfile_abort(w->wf);
 	strata_buf_free(&w->scratch);
+	XXH3_freeState(w->hash);
 	free(w->path);
 	free(w);
 }
@@ -290,6 +300,7 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		free(w);
 		return rc;
 	}
+	w->hash = strata_xxh3_new();
 	char *json = avro_schema_json(schema);
 	if (avro_schema_from_json_length(json, strlen(json), &w->schema) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": Avro rejected the schema: %s",
@@ -399,8 +410,8 @@ static uint64_t avro_w_bytes(void *state)
 	return strata_wfile_offset(w->wf);
 }
 
-static int avro_w_finish(void *state, const strata_file_stats *stats,
-			 uint64_t *file_bytes, strata_err *err)
+static int avro_w_finish(void *state, const strata_file_stats *stats, strata_fw_done *done,
+			 strata_err *err)
 {
 	avro_w *w = state;
 	int rc = avro_file_writer_close(w->writer);
@@ -424,7 +435,8 @@ static int avro_w_finish(void *state, const strata_file_stats *stats,
 		avro_w_free(w, false);
 		return rc;
 	}
-	*file_bytes = strata_wfile_offset(w->wf);
+	done->file_bytes = strata_wfile_offset(w->wf);
+	done->content_hash = XXH3_64bits_digest(w->hash);
 	rc = strata_wfile_commit(w->wf, err);
 	w->wf = NULL;
 	avro_w_free(w, true);
@@ -466,6 +478,9 @@ typedef struct avro_r {
 	size_t buf_cap, buf_len, buf_off;
 	uint64_t left;         /* records left in the current block */
 	char *path;
+	XXH3_state_t *hash;    /* content hash of the bytes consumed so far
+				  (NULL: not wanted) */
+	uint64_t header_len;
 } avro_r;
 
 /* ---- primitive decoding (invariant 1) -------------------------------------------- */
@@ -578,6 +593,7 @@ static void avro_r_close(void *state)
 	if (!r)
 		return;
 	strata_rfile_close(r->rf);
+	XXH3_freeState(r->hash);
 	strata_schema_free(r->own_schema);
 	free(r->is_union);
 	free(r->raw);
@@ -669,6 +685,7 @@ static int avro_r_open(const char *path, const strata_schema *file_schema, void 
 	rc = read_header(r, &hdr, &sj, &sl, err);
 	if (rc)
 		goto fail;
+	r->header_len = r->pos;
 	uint64_t eh = 0, hh = strata_hash64(sj, sl);
 	if (file_schema) {
 		eh = schema_identity(file_schema);
@@ -785,6 +802,10 @@ static int load_block(avro_r *r, strata_err *err)
 	rc = strata_rfile_read(r->rf, r->raw, need, data_off, err);
 	if (rc)
 		return rc;
+	if (r->hash) {
+		XXH3_64bits_update(r->hash, head, c.off);
+		XXH3_64bits_update(r->hash, r->raw, need);
+	}
 	if (memcmp(r->raw + bytes, r->sync, 16) != 0)
 		return bad(r, err, "block sync marker does not match the header");
 	if (r->is_deflate) {
@@ -888,6 +909,63 @@ static int avro_r_next(void *state, strata_row *row, strata_err *err)
 	return 1;
 }
 
+/* The reader consumed the file from its first byte to its last, in order
+ * (load_block returns 0 only at r->pos == r->size). */
+/* The content hash streams over the header, then every block as it is
+ * loaded: blocks are read back to back, so one pass covers the file.  The
+ * header was read at open: it is read again here (at most 1 MiB, usually
+ * a few hundred bytes) so that reads that do not verify pay nothing. */
+static void avro_r_want_hash(void *state)
+{
+	avro_r *r = state;
+	if (r->hash || r->pos != r->header_len)
+		return; /* already, or blocks were read: content_hash says 0 */
+	r->hash = strata_xxh3_new();
+	uint8_t *h = strata_malloc(r->header_len ? (size_t)r->header_len : 1);
+	if (strata_rfile_read(r->rf, h, (size_t)r->header_len, 0, NULL) == 0) {
+		XXH3_64bits_update(r->hash, h, (size_t)r->header_len);
+	} else {
+		XXH3_freeState(r->hash);
+		r->hash = NULL;
+	}
+	free(h);
+}
+
+static int avro_r_content_hash(void *state, uint64_t *out, strata_err *err)
+{
+	avro_r *r = state;
+	if (!r->hash || r->pos != r->size)
+		return 0;
+	*out = XXH3_64bits_digest(r->hash);
+	return 1;
+}
+
+static int avro_r_hash_file(const char *path, uint64_t *out, strata_err *err)
+{
+	strata_rfile *f = NULL;
+	int rc = strata_rfile_open(path, &f, err);
+	if (rc)
+		return rc;
+	XXH3_state_t *h = strata_xxh3_new();
+	uint64_t size = strata_rfile_size(f);
+	size_t cap = 1u << 20;
+	uint8_t *buf = strata_malloc(cap);
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < cap ? (size_t)(size - off) : cap;
+		rc = strata_rfile_read(f, buf, n, off, err);
+		if (rc)
+			goto out;
+		XXH3_64bits_update(h, buf, n);
+		off += n;
+	}
+	*out = XXH3_64bits_digest(h);
+out:
+	free(buf);
+	XXH3_freeState(h);
+	strata_rfile_close(f);
+	return rc;
+}
+
 static int avro_r_describe(const char *path, FILE *out, strata_err *err)
 {
 	void *state = NULL;
@@ -936,5 +1014,8 @@ const strata_fr_backend strata_avro_reader = {
 	.seek = NULL,
 	.has_seq = avro_r_has_seq,
 	.describe = avro_r_describe,
+	.content_hash = avro_r_content_hash,
+	.want_hash = avro_r_want_hash,
+	.hash_file = avro_r_hash_file,
 	.close = avro_r_close,
 };

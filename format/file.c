@@ -15,10 +15,20 @@
  *      merge with unsorted input;
  *   4. rows are mapped from the file's schema to the read schema by column id:
  *      columns the file lacks read as null, others are not decoded.
+ *   5. (writer) the content hash in the stats is the backend's, computed
+ *      from the bytes as they were written, never from a read-back;
+ *   6. (reader) with an expectation from the manifest, a columnar file's
+ *      footer matches its hash before a record is read, every key lies in the
+ *      entry's [key_min, key_max], and a whole read (from the start, no
+ *      seek, to the end) has the entry's row count, first and last key and
+ *      content hash — or fails with STRATA_ECORRUPT naming the file, so a
+ *      damaged file never yields a silently different set of rows.
  */
 #include "format/format_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,11 +182,16 @@ int strata_fwriter_finish(strata_fwriter *w, strata_file_stats *stats, strata_er
 		strata_buf_reset(&w->st.key_max);
 		strata_buf_append(&w->st.key_max, w->key_prev.data, w->key_prev.len);
 	}
-	uint64_t bytes = 0;
-	int rc = w->be->finish(w->state, &w->st, &bytes, err);
+	strata_fw_done done = {0};
+	int rc = w->be->finish(w->state, &w->st, &done, err);
 	w->state = NULL;
 	if (rc == 0) {
-		w->st.bytes = bytes;
+		w->st.bytes = done.file_bytes;
+		/* invariant 5 */
+		w->st.content_hash = done.content_hash;
+		w->st.has_content_hash = true;
+		w->st.footer_hash = done.footer_hash;
+		w->st.has_footer_hash = done.has_footer_hash;
 		*stats = w->st;
 		memset(&w->st, 0, sizeof(w->st)); /* ownership moved to stats */
 	}
@@ -213,7 +228,12 @@ struct strata_run {
 	int64_t default_seq, seq_min, seq_max;
 	strata_buf seek_key;
 	bool is_seeking;
+	bool has_seeked;         /* not a whole read any more */
+	bool is_at_end;
+	bool is_verified;
 	uint64_t decoded;
+	strata_run_expect expect;
+	bool has_expect;
 	char *path;
 };
 
@@ -246,6 +266,20 @@ int strata_format_detect(const char *path, strata_format *out, strata_err *err)
 	return 0;
 }
 
+static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* invariant 6: a file the manifest lists was written by strata, so a
+ * feature it "does not support" can only come from damage. */
+static int as_damage(int rc, strata_err *err)
+{
+	if (rc != STRATA_EUNSUPPORTED)
+		return rc;
+	if (err)
+		err->code = STRATA_ECORRUPT;
+	return STRATA_ECORRUPT;
+}
+
 int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **out,
 		    strata_err *err)
 {
@@ -258,7 +292,7 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	void *state = NULL;
 	rc = be->open(path, opts->file_schema, &state, err);
 	if (rc)
-		return rc;
+		return opts->expect ? as_damage(rc, err) : rc;
 	strata_run *r = strata_calloc(1, sizeof(*r));
 	r->be = be;
 	r->state = state;
@@ -270,6 +304,20 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	r->default_seq = opts->default_seq;
 	r->seq_min = opts->seq_min;
 	r->seq_max = opts->seq_max;
+	if (opts->expect) {
+		r->expect = *opts->expect;
+		r->has_expect = true;
+		if (r->expect.has_hash && r->expect.is_verify_hash)
+			be->want_hash(state);
+		/* invariant 6: the footer before anything trusts it */
+		if (r->expect.has_footer_hash && be->check_footer) {
+			rc = be->check_footer(state, r->expect.footer_hash, err);
+			if (rc) {
+				strata_run_close(r);
+				return rc;
+			}
+		}
+	}
 	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
 	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));
 	for (uint32_t i = 0; i < r->rs->ncols; i++) {
@@ -289,6 +337,16 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 			r->need[j] = true;
 		}
 	}
+	/* invariant 6: a listed file keys its records like its table */
+	bool is_keyed_alike = r->fs->nkeys == r->rs->nkeys;
+	for (uint32_t k = 0; is_keyed_alike && k < r->fs->nkeys; k++)
+		is_keyed_alike = r->fs->cols[r->fs->key_cols[k]].id ==
+				 r->rs->cols[r->rs->key_cols[k]].id;
+	if (r->has_expect && !is_keyed_alike) {
+		rc = run_corrupt(r, err, "its key columns differ from the table's");
+		strata_run_close(r);
+		return rc;
+	}
 	for (uint32_t k = 0; k < r->fs->nkeys; k++)
 		r->need[r->fs->key_cols[k]] = true;
 	be->set_need(state, r->need);
@@ -300,15 +358,77 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	return 0;
 }
 
+static int run_corrupt(strata_run *r, strata_err *err, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return strata_err_set(err, STRATA_ECORRUPT, "file \"%s\": %s", r->path, why);
+}
+
+/* invariant 6: a key outside the entry's range is damage (the range was
+ * taken from the records as they were written). */
+static int run_check_range(strata_run *r, strata_err *err)
+{
+	const strata_run_expect *e = &r->expect;
+	if (strata_key_cmp(r->key.data, r->key.len, e->key_min, e->key_min_len) < 0 ||
+	    strata_key_cmp(r->key.data, r->key.len, e->key_max, e->key_max_len) > 0)
+		return run_corrupt(r, err,
+				   "record %llu has a key outside the manifest's key range",
+				   (unsigned long long)r->decoded - 1);
+	if (r->decoded == 1 && !r->has_seeked &&
+	    strata_key_cmp(r->key.data, r->key.len, e->key_min, e->key_min_len) != 0)
+		return run_corrupt(r, err, "the first key differs from the manifest's key_min");
+	return 0;
+}
+
+/* The backend says the end: check a whole read against the entry. */
+static int run_at_end(strata_run *r, strata_err *err)
+{
+	r->is_at_end = true;
+	if (!r->has_expect || r->has_seeked)
+		return 0;
+	const strata_run_expect *e = &r->expect;
+	/* invariant 6: the hash first, the most direct diagnosis */
+	if (e->has_hash && e->is_verify_hash && r->be->content_hash) {
+		uint64_t got = 0;
+		int rc = r->be->content_hash(r->state, &got, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			if (got != e->hash)
+				return run_corrupt(r, err,
+						   "checksum mismatch (expected %016llx, got %016llx)",
+						   (unsigned long long)e->hash,
+						   (unsigned long long)got);
+			r->is_verified = true;
+		}
+	}
+	if (r->decoded != e->rows)
+		return run_corrupt(r, err, "row count mismatch (the manifest says %llu, the file "
+					   "holds %llu)",
+				   (unsigned long long)e->rows, (unsigned long long)r->decoded);
+	if (e->has_keys && r->decoded > 0 && r->fs->nkeys > 0 &&
+	    strata_key_cmp(r->key.data, r->key.len, e->key_max, e->key_max_len) != 0)
+		return run_corrupt(r, err, "the last key differs from the manifest's key_max");
+	return 0;
+}
+
 int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 		    size_t *key_len, strata_err *err)
 {
 	for (;;) {
 		r->frow.seq = r->default_seq;
 		r->frow.op = STRATA_OP_UPSERT;
+		if (r->is_at_end)
+			return 0;
 		int rc = r->be->next(r->state, &r->frow, err);
-		if (rc <= 0)
-			return rc;
+		if (rc < 0)
+			return r->has_expect ? as_damage(rc, err) : rc;
+		if (rc == 0)
+			return run_at_end(r, err);
 		r->decoded++;
 		if (!r->has_seq)
 			r->frow.seq = r->default_seq;
@@ -342,6 +462,12 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 			}
 			r->seq_prev = r->frow.seq;
 			r->has_prev = true;
+			/* invariant 6 */
+			if (r->has_expect && r->expect.has_keys) {
+				rc = run_check_range(r, err);
+				if (rc)
+					return rc;
+			}
 			if (r->is_seeking) {
 				if (strata_key_cmp(r->key.data, r->key.len, r->seek_key.data,
 						   r->seek_key.len) < 0)
@@ -379,10 +505,13 @@ int strata_run_seek(strata_run *r, const uint8_t *key, size_t key_len, strata_er
 	if (r->fs->nkeys == 0)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "\"%s\": cannot seek without key columns", r->path);
+	/* a backend without seek reads from the start anyway: still whole */
+	r->has_seeked |= r->be->seek != NULL;
+	r->is_at_end = false; /* a seek back may find records again */
 	if (r->be->seek) {
 		int rc = r->be->seek(r->state, key, key_len, err);
 		if (rc)
-			return rc;
+			return r->has_expect ? as_damage(rc, err) : rc;
 		r->has_prev = false;
 	}
 	strata_buf_reset(&r->seek_key);
@@ -399,6 +528,11 @@ const strata_schema *strata_run_file_schema(const strata_run *r)
 strata_format strata_run_format(const strata_run *r)
 {
 	return r->fmt;
+}
+
+bool strata_run_is_verified(const strata_run *r)
+{
+	return r->is_verified;
 }
 
 uint64_t strata_run_rows_decoded(const strata_run *r)
@@ -430,4 +564,13 @@ int strata_file_describe(const char *path, FILE *out, strata_err *err)
 	if (rc)
 		return rc;
 	return reader_backend(fmt)->describe(path, out, err);
+}
+
+int strata_file_hash(const char *path, uint64_t *out, strata_err *err)
+{
+	strata_format fmt;
+	int rc = strata_format_detect(path, &fmt, err);
+	if (rc)
+		return rc;
+	return reader_backend(fmt)->hash_file(path, out, err);
 }

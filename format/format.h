@@ -214,10 +214,42 @@ typedef struct strata_file_stats {
 	int64_t seq_min, seq_max;
 	strata_buf key_min, key_max; /* encoded keys; owned */
 	uint8_t sketch[STRATA_SKETCH_REGS];
+	/* The file's content hash (see "Content hash" below), computed from
+	 * the bytes as the writer wrote them: no read pass. */
+	uint64_t content_hash;
+	bool has_content_hash;
+	/* Columnar files: XXH3-64 of the footer (FileMetaData) bytes, which
+	 * every read, point lookups too, checks before trusting the footer's
+	 * statistics and offsets. */
+	uint64_t footer_hash;
+	bool has_footer_hash;
 } strata_file_stats;
 
 void strata_file_stats_init(strata_file_stats *st);
 void strata_file_stats_free(strata_file_stats *st);
+
+/* ------------------------------------------------------------------------ */
+/* Content hash                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Every data file strata writes has a 64-bit content hash, kept in its
+ * manifest entry and checked whenever the file is read whole:
+ *   - row files (Avro): XXH3-64 (seed 0) of the file's bytes, as
+ *     `xxhsum -H3` prints it;
+ *   - columnar files (Parquet): the file is cut into segments at every
+ *     column chunk's first and past-the-end offset (so: the leading magic,
+ *     each column chunk, then the page indexes, footer and trailing magic;
+ *     any gap is a segment of its own); the hash is XXH3-64 (seed 0) of
+ *     the segments' XXH3-64 values, each as 8 bytes little-endian, in file
+ *     order.  Readers stream each column chunk they decode through its own
+ *     hash, so a full read verifies the file without a second pass.
+ * The segment boundaries come from the footer, which lies inside the last
+ * segment: damage to it changes the hash as surely as damage to a page. */
+
+/* The content hash of the file at path, reading it once (for tools and
+ * tests; readers verify while they read).  STRATA_ECORRUPT if a Parquet
+ * footer does not parse. */
+int strata_file_hash(const char *path, uint64_t *out, strata_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Writing data files                                                       */
@@ -295,7 +327,39 @@ typedef struct strata_run_opts {
 	/* Only records with seq_min < _seq <= seq_max (0 and 0: no filter). */
 	int64_t seq_min;
 	int64_t seq_max;
+	/* What the manifest entry says the file holds, or NULL (a file with no
+	 * entry: nothing is checked).  See strata_run_expect. */
+	const struct strata_run_expect *expect;
 } strata_run_opts;
+
+/* The manifest's word on a file, checked by the reader (any difference is
+ * STRATA_ECORRUPT naming the file and the reason):
+ *   - a columnar file's footer has the footer hash (when has_footer_hash),
+ *     checked at open, before its statistics and offsets are used;
+ *   - every record's key lies in [key_min, key_max] (when has_keys);
+ *   - a read that reaches the end without a seek (a whole read) saw
+ *     exactly `rows` records, the first at key_min and the last at
+ *     key_max, and, when has_hash and is_verify_hash, the file's content
+ *     hash equals `hash` ("checksum mismatch (expected ..., got ...)").
+ * An entry written before content hashes existed has has_hash false: its
+ * hash is not known and not checked.  The struct is copied at open; the
+ * key pointers are lent for the run's lifetime. */
+typedef struct strata_run_expect {
+	uint64_t rows;
+	bool has_keys;
+	const uint8_t *key_min, *key_max;
+	size_t key_min_len, key_max_len;
+	bool has_hash;
+	uint64_t hash;
+	/* A columnar file's footer hash, checked at open by every read (a
+	 * mismatch: "footer checksum mismatch"). */
+	bool has_footer_hash;
+	uint64_t footer_hash;
+	/* Compare the content hash at the end of a whole read.  A Parquet
+	 * reader that decoded only some columns then reads the others' chunks
+	 * (raw, not decoded) to finish the hash. */
+	bool is_verify_hash;
+} strata_run_expect;
 
 typedef struct strata_run strata_run;
 
@@ -314,6 +378,9 @@ int strata_run_seek(strata_run *r, const uint8_t *key, size_t key_len,
 /* Schema of the file (lent for the run's lifetime). */
 const strata_schema *strata_run_file_schema(const strata_run *r);
 strata_format strata_run_format(const strata_run *r);
+/* Whether the run reached its end with the content hash verified against
+ * opts->expect (false when there was nothing to verify). */
+bool strata_run_is_verified(const strata_run *r);
 /* Records decoded so far (including ones filtered out), for pruning tests. */
 uint64_t strata_run_rows_decoded(const strata_run *r);
 void strata_run_close(strata_run *r);

@@ -13,6 +13,31 @@
 
 #include "format/format.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+/* A fresh XXH3-64 streaming state (seed 0); aborts when out of memory, as
+ * strata_malloc does.  Free with XXH3_freeState. */
+static inline XXH3_state_t *strata_xxh3_new(void)
+{
+	XXH3_state_t *s = XXH3_createState();
+	if (!s) {
+		fputs("strata: out of memory (hash state)\n", stderr);
+		abort();
+	}
+	XXH3_64bits_reset(s);
+	return s;
+}
+
+/* What a finished file is: its size and hashes (format.h). */
+typedef struct strata_fw_done {
+	uint64_t file_bytes;
+	uint64_t content_hash;
+	bool has_footer_hash;
+	uint64_t footer_hash;
+} strata_fw_done;
+
 typedef struct strata_fw_backend {
 	const char *name;
 	/* Begin writing path (via strata_wfile).  schema lent for the lifetime. */
@@ -23,9 +48,9 @@ typedef struct strata_fw_backend {
 	/* Estimated file bytes so far. */
 	uint64_t (*bytes)(void *state);
 	/* Write footers (stats carries rows, seq and key ranges for metadata),
-	 * make durable, free state.  Sets *file_bytes.  Frees on failure too. */
-	int (*finish)(void *state, const strata_file_stats *stats,
-		      uint64_t *file_bytes, strata_err *err);
+	 * make durable, free state.  Fills *done.  Frees on failure too. */
+	int (*finish)(void *state, const strata_file_stats *stats, struct strata_fw_done *done,
+		      strata_err *err);
 	void (*abort)(void *state);
 } strata_fw_backend;
 
@@ -51,6 +76,18 @@ typedef struct strata_fr_backend {
 	/* Whether records carry their own _seq. */
 	bool (*has_seq)(void *state);
 	int (*describe)(const char *path, FILE *out, strata_err *err);
+	/* After next() returned 0 with no seek: the content hash of the file
+	 * (format.h), from the bytes streamed while reading plus a raw read of
+	 * any part not decoded.  Returns 1 with *out set, 0 if the file was not
+	 * read in a way that allows it (seeked), or < 0. */
+	int (*content_hash)(void *state, uint64_t *out, strata_err *err);
+	/* Optional: check the footer against its hash (right after open). */
+	int (*check_footer)(void *state, uint64_t want, strata_err *err);
+	/* Start streaming the content hash (called right after open, only when
+	 * the caller will verify it: reads that will not pay nothing). */
+	void (*want_hash)(void *state);
+	/* The content hash with one read pass over the file (no decoding). */
+	int (*hash_file)(const char *path, uint64_t *out, strata_err *err);
 	void (*close)(void *state);
 } strata_fr_backend;
 
@@ -65,6 +102,11 @@ extern const strata_fr_backend strata_parquet_reader;
 #define STRATA_META_KEY_COLUMNS "strata.key_columns" /* "a,b" */
 #define STRATA_META_SEQ_MIN "strata.seq_min"
 #define STRATA_META_SEQ_MAX "strata.seq_max"
+/* Columnar files: XXH3-64 of every column index and offset index blob, as
+ * 16 lowercase hex digits each, row group by row group, column by column,
+ * column index then offset index (16 zeros where a chunk has no column
+ * index).  Trusted once the footer matches its hash. */
+#define STRATA_META_INDEX_HASHES "strata.index_hashes"
 
 /* Names of the hidden columns as stored in files. */
 #define STRATA_COL_SEQ "_seq"

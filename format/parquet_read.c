@@ -38,7 +38,19 @@
  *      fewer values than its row group's rows is damage;
  *   4. page skipping uses statistics only where they bound every value:
  *      integer and byte bounds always, float bounds only with a zero NaN
- *      count; anything unusable means "cannot skip", never a wrong skip.
+ *      count; anything unusable means "cannot skip", never a wrong skip;
+ *   5. a page whose header carries a crc is checked against it (CRC-32 of
+ *      its bytes as stored after the header) before anything is decoded:
+ *      point lookups, which read single pages, get page-level protection;
+ *   6. when the caller will verify the content hash (want_hash), each
+ *      column chunk read from its first byte to its last in order is
+ *      streamed through its own XXH3-64 as its pages arrive; content_hash()
+ *      combines those with a raw read of whatever was not decoded (other
+ *      columns, page indexes, footer) into the file's content hash
+ *      (format.h) — a whole read verifies without reading a page twice;
+ *   7. with the manifest's footer hash (check_footer, right after open),
+ *      the footer's statistics and offsets are trusted only once its bytes
+ *      match: point lookups prune row groups with them.
  *
  * One thread per reader.
  */
@@ -49,6 +61,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <zstd.h>
 
 /* Values decoded at a time per column.  Small enough that a k-way merge's
@@ -108,6 +121,10 @@ typedef struct pr_col {
 	/* batch */
 	strata_value vals[PR_BATCH];
 	uint32_t nb, ib;
+	/* invariant 6: the chunk's bytes hashed so far, [chunk_start, hash_pos) */
+	XXH3_state_t *xs;
+	uint64_t hash_pos;
+	bool is_hashing;
 } pr_col;
 
 typedef struct pr {
@@ -116,6 +133,7 @@ typedef struct pr {
 	uint64_t size;
 	strata_arena *meta_arena;
 	uint8_t *footer;
+	size_t footer_len;
 	pq_file_meta fm;
 	uint32_t nleaves;
 	const pq_schema_elem **leaves;
@@ -141,6 +159,11 @@ typedef struct pr {
 	int idx_rg; /* row group whose indexes are cached, or -1 */
 	pq_offset_index **oi; /* per decoded column (ncols + 2) */
 	bool *oi_loaded;
+	/* invariant 6: per row group and leaf, the chunk's XXH3-64 when it was
+	 * streamed whole */
+	uint64_t *chunk_hash;
+	bool *is_chunk_hashed;
+	bool has_seeked;
 	/* scratch */
 	uint32_t levels[PR_BATCH];
 	uint32_t u32[PR_BATCH];
@@ -182,6 +205,7 @@ static int read_footer(pr *r, strata_err *err)
 		return CORRUPT(r, "\"%s\": footer length %u does not fit in a %llu-byte file",
 			       r->path, flen, (unsigned long long)r->size);
 	r->footer = strata_malloc(flen);
+	r->footer_len = flen;
 	rc = strata_rfile_read(r->rf, r->footer, flen, r->size - 8 - flen, err);
 	if (rc)
 		return rc;
@@ -511,6 +535,38 @@ static int check_row_groups(pr *r, strata_err *err)
 	return 0;
 }
 
+/* ---- page index checksums (invariant 7) ---------------------------------------- */
+
+/* Check a column index (kind 0) or offset index (kind 1) blob of leaf in
+ * row group g against the footer's strata.index_hashes, when it has them
+ * (files of older strata versions and foreign files do not). */
+static int index_check(pr *r, uint32_t g, int leaf, int kind, const uint8_t *buf, size_t n,
+		       strata_err *err)
+{
+	const pq_kv *kv = find_kv(&r->fm, STRATA_META_INDEX_HASHES);
+	size_t want = (size_t)r->fm.nrow_groups * r->nleaves * 32;
+	if (!kv || kv->value.len != want || leaf < 0)
+		return 0;
+	const uint8_t *p = kv->value.p + ((size_t)g * r->nleaves + (size_t)leaf) * 32 +
+			   (size_t)kind * 16;
+	uint64_t h = 0;
+	for (int i = 0; i < 16; i++) {
+		int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0' :
+			p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10 : -1;
+		if (d < 0)
+			return CORRUPT(r, "\"%s\": damaged %s in the footer", r->path,
+				       STRATA_META_INDEX_HASHES);
+		h = h << 4 | (uint64_t)d;
+	}
+	uint64_t got = XXH3_64bits(buf, n);
+	if (got != h)
+		return CORRUPT(r, "\"%s\": %s index of column \"%s\" in row group %u: checksum "
+				  "mismatch (expected %016llx, got %016llx)",
+			       r->path, kind ? "offset" : "column", r->leaves[leaf]->name, g,
+			       (unsigned long long)h, (unsigned long long)got);
+	return 0;
+}
+
 /* ---- chunks and pages --------------------------------------------------------- */
 
 /* Byte range of a column chunk, checked against the file. */
@@ -574,6 +630,65 @@ static int page_read(pr *r, pr_col *c, pq_page_header *h, size_t *hdr_len, strat
 			return rc;
 		r->raw.len = need;
 	}
+	/* invariant 6 */
+	if (c->is_hashing) {
+		if (c->pos == c->hash_pos) {
+			XXH3_64bits_update(c->xs, r->raw.data, (size_t)need);
+			c->hash_pos += need;
+		} else {
+			c->is_hashing = false;
+		}
+	}
+	/* invariant 5 */
+	if (h->has_crc) {
+		uint32_t got = (uint32_t)crc32(0, r->raw.data + *hdr_len, (uInt)h->compressed_size);
+		if (got != (uint32_t)h->crc) {
+			char what[96];
+			snprintf(what, sizeof(what), "page checksum mismatch (expected %08x, got %08x)",
+				 (uint32_t)h->crc, got);
+			return col_corrupt(r, c, err, what);
+		}
+	}
+	return 0;
+}
+
+/* Read [off, off + n) of the file through h in pieces (the parts of the
+ * content hash a read did not stream). */
+static int hash_range(pr *r, XXH3_state_t *h, uint64_t off, uint64_t n, strata_err *err)
+{
+	if (n == 0)
+		return 0;
+	size_t cap = (size_t)STRATA_MIN(n, (uint64_t)(1u << 20));
+	uint8_t *buf = strata_malloc(cap);
+	int rc = 0;
+	while (n > 0) {
+		size_t k = (size_t)STRATA_MIN(n, (uint64_t)cap);
+		rc = strata_rfile_read(r->rf, buf, k, off, err);
+		if (rc)
+			break;
+		XXH3_64bits_update(h, buf, k);
+		off += k;
+		n -= k;
+	}
+	free(buf);
+	return rc;
+}
+
+/* A column chunk is done (its row group ended): finish its hash, reading
+ * any bytes after its last data page (none in strata's files). */
+static int chunk_hash_finish(pr *r, pr_col *c, strata_err *err)
+{
+	if (!c->is_hashing)
+		return 0;
+	c->is_hashing = false;
+	if (c->hash_pos > c->chunk_end)
+		return 0;
+	int rc = hash_range(r, c->xs, c->hash_pos, c->chunk_end - c->hash_pos, err);
+	if (rc)
+		return rc;
+	size_t k = (size_t)c->rg * r->nleaves + (size_t)c->leaf;
+	r->chunk_hash[k] = XXH3_64bits_digest(c->xs);
+	r->is_chunk_hashed[k] = true;
 	return 0;
 }
 
@@ -1172,6 +1287,14 @@ static int col_open(pr *r, pr_col *c, uint32_t g, strata_err *err)
 	c->dict_n = 0;
 	c->is_open = true;
 	col_page_reset(c);
+	/* invariant 6 */
+	if (r->chunk_hash) {
+		if (!c->xs)
+			c->xs = strata_xxh3_new();
+		XXH3_64bits_reset(c->xs);
+		c->hash_pos = c->chunk_start;
+		c->is_hashing = true;
+	}
 	return 0;
 }
 
@@ -1228,6 +1351,8 @@ static int offset_index_get(pr *r, uint32_t g, uint32_t i, pq_offset_index **out
 	uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->offset_index_length);
 	int rc = strata_rfile_read(r->rf, buf, (size_t)cc->offset_index_length,
 				   (uint64_t)cc->offset_index_offset, err);
+	if (rc == 0)
+		rc = index_check(r, g, c->leaf, 1, buf, (size_t)cc->offset_index_length, err);
 	if (rc)
 		return rc;
 	pq_offset_index *oi = strata_arena_alloc(r->seek_arena, sizeof(*oi));
@@ -1362,9 +1487,12 @@ static void pr_close(void *state)
 			free(c->dict_off);
 			strata_buf_free(&c->levels);
 			strata_buf_free(&c->page);
+			XXH3_freeState(c->xs);
 		}
 	}
 	free(r->cols);
+	free(r->chunk_hash);
+	free(r->is_chunk_hashed);
 	strata_buf_free(&r->raw);
 	ZSTD_freeDCtx(r->zd);
 	strata_schema_free(r->own_schema);
@@ -1499,6 +1627,11 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 			if (col_exists(r, i) && col_is_decoded(r, i) &&
 			    (c->page_left != 0 || c->ib != c->nb))
 				return col_corrupt(r, c, err, "more values than rows in its row group");
+			if (col_exists(r, i) && col_is_decoded(r, i)) {
+				rc = chunk_hash_finish(r, c, err);
+				if (rc)
+					return rc;
+			}
 		}
 		r->rg++;
 		r->rg_row = 0;
@@ -1535,6 +1668,138 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 	}
 	r->rg_row++;
 	return 1;
+}
+
+/* ---- content hash (invariant 6) ------------------------------------------------------ */
+
+typedef struct pr_seg {
+	uint64_t start, end;
+	size_t k; /* row group * leaves + leaf */
+} pr_seg;
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const pr_seg *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
+}
+
+/* Fold one segment's hash into the content hash's input. */
+static void seg_put(XXH3_state_t *all, uint64_t h)
+{
+	uint8_t le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(h >> (8 * i));
+	XXH3_64bits_update(all, le, 8);
+}
+
+/* Hash [start, end) as one segment (empty: none). */
+static int seg_raw(pr *r, XXH3_state_t *all, XXH3_state_t *one, uint64_t start, uint64_t end,
+		   strata_err *err)
+{
+	if (end <= start)
+		return 0;
+	XXH3_64bits_reset(one);
+	int rc = hash_range(r, one, start, end - start, err);
+	if (rc == 0)
+		seg_put(all, XXH3_64bits_digest(one));
+	return rc;
+}
+
+/* The content hash: segments cut at every chunk's start and end, a chunk
+ * streamed whole during the read taken from r->chunk_hash, the rest read
+ * here.  Chunks that overlap are damage. */
+static int content_hash_of(pr *r, uint64_t *out, strata_err *err)
+{
+	size_t n = (size_t)r->fm.nrow_groups * r->nleaves;
+	pr_seg *segs = strata_calloc(n + 1, sizeof(pr_seg));
+	XXH3_state_t *all = strata_xxh3_new(), *one = strata_xxh3_new();
+	int rc = 0;
+	for (uint32_t g = 0; g < r->fm.nrow_groups; g++)
+		for (uint32_t l = 0; l < r->nleaves; l++) {
+			pr_seg *sg = &segs[(size_t)g * r->nleaves + l];
+			uint64_t data_off;
+			rc = chunk_range(r, g, (int)l, &sg->start, &sg->end, &data_off, err);
+			if (rc)
+				goto out;
+			sg->k = (size_t)g * r->nleaves + l;
+		}
+	qsort(segs, n, sizeof(pr_seg), seg_cmp);
+	uint64_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		pr_seg *sg = &segs[i];
+		if (sg->start < pos) {
+			rc = CORRUPT(r, "\"%s\": column chunks overlap at offset %llu", r->path,
+				     (unsigned long long)sg->start);
+			goto out;
+		}
+		rc = seg_raw(r, all, one, pos, sg->start, err);
+		if (rc)
+			goto out;
+		if (sg->end > sg->start) {
+			if (r->is_chunk_hashed && r->is_chunk_hashed[sg->k])
+				seg_put(all, r->chunk_hash[sg->k]);
+			else if ((rc = seg_raw(r, all, one, sg->start, sg->end, err)) != 0)
+				goto out;
+		}
+		pos = sg->end;
+	}
+	rc = seg_raw(r, all, one, pos, r->size, err);
+	if (rc == 0)
+		*out = XXH3_64bits_digest(all);
+out:
+	XXH3_freeState(all);
+	XXH3_freeState(one);
+	free(segs);
+	return rc;
+}
+
+/* Hash chunks as they stream (from the next row group opened: a chunk
+ * already begun is not whole and is read raw at the end). */
+static void pr_want_hash(void *state)
+{
+	pr *r = state;
+	if (r->chunk_hash)
+		return;
+	size_t nchunks = (size_t)r->fm.nrow_groups * r->nleaves;
+	r->chunk_hash = strata_calloc(nchunks + 1, sizeof(uint64_t));
+	r->is_chunk_hashed = strata_calloc(nchunks + 1, sizeof(bool));
+}
+
+/* invariant 7: the footer is what the manifest recorded */
+static int pr_check_footer(void *state, uint64_t want, strata_err *err)
+{
+	pr *r = state;
+	uint64_t got = XXH3_64bits(r->footer, r->footer_len);
+	if (got != want)
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "file \"%s\": footer checksum mismatch (expected %016llx, got "
+				      "%016llx)",
+				      r->path, (unsigned long long)want, (unsigned long long)got);
+	return 0;
+}
+
+static int pr_content_hash(void *state, uint64_t *out, strata_err *err)
+{
+	pr *r = state;
+	if (r->has_seeked || r->rg < r->fm.nrow_groups)
+		return 0;
+	int rc = content_hash_of(r, out, err);
+	return rc ? rc : 1;
+}
+
+static int pr_hash_file(const char *path, uint64_t *out, strata_err *err)
+{
+	pr *r = NULL;
+	int rc = pr_open_meta(path, &r, err);
+	if (rc)
+		return rc;
+	rc = check_schema_tree(r, err);
+	if (rc == 0)
+		rc = check_row_groups(r, err);
+	if (rc == 0)
+		rc = content_hash_of(r, out, err);
+	pr_close(r);
+	return rc;
 }
 
 /* ---- seek ----------------------------------------------------------------------- */
@@ -1716,6 +1981,7 @@ static int rg_open_at_key(pr *r, uint32_t g, int64_t row, uint32_t kc, strata_ty
 
 static int pr_seek(void *state, const uint8_t *key, size_t len, strata_err *err)
 {
+	((pr *)state)->has_seeked = true;
 	pr *r = state;
 	const strata_schema *s = r->schema;
 	strata_value kv[STRATA_MAX_KEY_COLS];
@@ -1760,6 +2026,9 @@ static int pr_seek(void *state, const uint8_t *key, size_t len, strata_err *err)
 			uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->column_index_length);
 			rc = strata_rfile_read(r->rf, buf, (size_t)cc->column_index_length,
 					       (uint64_t)cc->column_index_offset, err);
+			if (rc == 0)
+				rc = index_check(r, start, (int)leaf, 0, buf,
+						 (size_t)cc->column_index_length, err);
 			if (rc)
 				goto out;
 			pq_column_index ci;
@@ -2088,6 +2357,10 @@ static int pr_describe(const char *path, FILE *out, strata_err *err)
 }
 
 const strata_fr_backend strata_parquet_reader = {
+	.content_hash = pr_content_hash,
+	.want_hash = pr_want_hash,
+	.check_footer = pr_check_footer,
+	.hash_file = pr_hash_file,
 	.name = "parquet",
 	.open = pr_open,
 	.schema = pr_schema,

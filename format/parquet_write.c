@@ -72,7 +72,15 @@
  *      poisons the writer (every later call fails with STRATA_EPOISONED),
  *      and abort/finish failure removes the temp file;
  *   4. a row is either added to every column or to none: value sizes are
- *      checked before anything is appended.
+ *      checked before anything is appended;
+ *   5. the content hash (format.h) is computed from the bytes as they pass
+ *      to the wfile, a segment ending at each column chunk's first byte and
+ *      past the last chunk — no read-back;
+ *   6. every page header (data and dictionary) carries the standard crc
+ *      field: CRC-32 (zlib's) of the page's bytes as stored after the header;
+ *   7. the footer's XXH3-64 goes to the manifest entry (format.h), and the
+ *      footer holds the XXH3-64 of every page index blob, so a point lookup
+ *      can trust the statistics and offsets it prunes and jumps with.
  *
  * One thread per writer.
  */
@@ -84,6 +92,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #define XXH_INLINE_ALL
@@ -241,6 +250,11 @@ typedef struct pw {
 	uint32_t nrgs, rgs_cap;
 	bool is_poisoned;
 	int poison_code;
+	/* content hash (format.h): the segment being written, and the XXH3-64
+	 * of each finished one, little-endian, in file order */
+	XXH3_state_t *seg;
+	uint64_t seg_bytes;
+	strata_buf seg_hashes;
 } pw;
 
 /* Append to a buffer: the common case (room left) without a call. */
@@ -1091,6 +1105,8 @@ static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 	h.data.def_encoding = PQ_RLE;
 	h.data.rep_encoding = PQ_RLE;
 	h.data.has_stats = true;
+	h.has_crc = true; /* invariant 6 */
+	h.crc = (int32_t)crc32(0, w->comp.data, (uInt)w->comp.len);
 	c->ps.nulls = c->page_rows - c->page_vals;
 	c->ps.nonnull = c->page_vals;
 	put_stats(&h.data.stats, c, &c->ps, &w->smin, &w->smax);
@@ -1305,12 +1321,32 @@ static void add_value(pw *w, pw_col *c, const strata_value *v)
 
 /* ---- row groups ------------------------------------------------------------ */
 
+/* invariant 5: every byte of the file passes here, in order */
 static int wf_write(pw *w, const void *p, size_t n, strata_err *err)
 {
 	int rc = strata_wfile_write(w->wf, p, n, err);
-	if (rc)
+	if (rc) {
 		poison(w, rc);
-	return rc;
+		return rc;
+	}
+	XXH3_64bits_update(w->seg, p, n);
+	w->seg_bytes += n;
+	return 0;
+}
+
+/* End the content hash's current segment (at a column chunk's first byte,
+ * and past the last chunk); an empty segment is none. */
+static void seg_break(pw *w)
+{
+	if (w->seg_bytes == 0)
+		return;
+	uint64_t h = XXH3_64bits_digest(w->seg);
+	uint8_t le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(h >> (8 * i));
+	strata_buf_append(&w->seg_hashes, le, 8);
+	XXH3_64bits_reset(w->seg);
+	w->seg_bytes = 0;
 }
 
 static void col_chunk_reset(pw_col *c)
@@ -1445,6 +1481,7 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 	int rc;
 	uint64_t start = strata_wfile_offset(w->wf);
 	uint64_t total_uncompressed = c->chunk_uncompressed;
+	seg_break(w); /* invariant 5: a chunk is a segment of the content hash */
 	bool has_dict = c->has_dict_pages;
 	if (has_dict) {
 		compress_into(w, &c->dict_data, &w->comp);
@@ -1456,6 +1493,8 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 		h.has_dict = true;
 		h.dict.num_values = (int32_t)c->dict_n;
 		h.dict.encoding = PQ_PLAIN;
+		h.has_crc = true; /* invariant 6 */
+		h.crc = (int32_t)crc32(0, w->comp.data, (uInt)w->comp.len);
 		strata_buf_reset(&w->hdr);
 		pq_page_header_write(&w->hdr, &h);
 		total_uncompressed += w->hdr.len + c->dict_data.len;
@@ -1645,6 +1684,8 @@ static void pw_free(pw *w)
 	strata_arena_free(w->arena);
 	free(w->rgs);
 	free(w->idx);
+	XXH3_freeState(w->seg);
+	strata_buf_free(&w->seg_hashes);
 	free(w->path);
 	free(w);
 }
@@ -1708,6 +1749,12 @@ static int pw_open(const char *path, const strata_schema *schema,
 				      path, (int)opts->codec);
 	pw *w = strata_calloc(1, sizeof(*w));
 	w->spill_fd = -1;
+	w->seg = XXH3_createState(); /* this file's inlined XXH3 (XXH_INLINE_ALL) */
+	if (!w->seg) {
+		free(w);
+		return strata_err_set(err, -ENOMEM, "\"%s\": out of memory", path);
+	}
+	XXH3_64bits_reset(w->seg);
 	w->path = strata_strdup(path);
 	w->schema = schema;
 	w->nuser = schema->ncols;
@@ -1850,13 +1897,14 @@ static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
 	}
 }
 
-static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file_bytes,
+static int pw_finish(void *state, const strata_file_stats *stats, strata_fw_done *done,
 		     strata_err *err)
 {
 	pw *w = state;
 	int rc = 0;
 	strata_buf footer = {0};
 	char *schema_json = NULL;
+	char *index_hex = NULL;
 	if (w->is_poisoned) {
 		rc = strata_err_set(err, STRATA_EPOISONED,
 				    "\"%s\" is unusable after an earlier failure: %s", w->path,
@@ -1866,8 +1914,14 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 	rc = rg_flush(w, err);
 	if (rc)
 		goto out;
-	/* page indexes: all column indexes, then all offset indexes */
+	if (w->nrgs > 0)
+		seg_break(w); /* invariant 5: the tail follows the last chunk */
+	/* page indexes: all column indexes, then all offset indexes; each
+	 * blob's hash goes to the footer (invariant 7) */
 	strata_buf *b = &w->tmp;
+	size_t nblobs = (size_t)w->nrgs * w->nleaf * 2;
+	index_hex = strata_calloc(nblobs * 16 + 1, 1);
+	memset(index_hex, '0', nblobs * 16);
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t g = 0; g < w->nrgs; g++) {
 			for (uint32_t i = 0; i < w->nleaf; i++) {
@@ -1884,6 +1938,11 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 				rc = wf_write(w, b->data, b->len, err);
 				if (rc)
 					goto out;
+				char hx[17];
+				snprintf(hx, sizeof(hx), "%016llx",
+					 (unsigned long long)XXH3_64bits(b->data, b->len));
+				memcpy(index_hex + (((size_t)g * w->nleaf + i) * 2 + (size_t)pass) * 16,
+				       hx, 16);
 				if (pass == 0) {
 					cc->has_column_index = true;
 					cc->column_index_offset = (int64_t)off;
@@ -1923,14 +1982,16 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 	strata_buf keys = {0};
 	for (uint32_t k = 0; k < s->nkeys; k++)
 		strata_buf_printf(&keys, "%s%s", k ? "," : "", s->cols[s->key_cols[k]].name);
-	pq_kv kv[5] = {
+	pq_kv kv[6] = {
 		{STRATA_META_SCHEMA, true, {(const uint8_t *)schema_json, (uint32_t)strlen(schema_json)}},
 		{STRATA_META_SCHEMA_VERSION, true, {(const uint8_t *)version, (uint32_t)strlen(version)}},
 		{STRATA_META_KEY_COLUMNS, true, {keys.data, (uint32_t)keys.len}},
 		{STRATA_META_SEQ_MIN, true, {(const uint8_t *)seq_min, (uint32_t)strlen(seq_min)}},
 		{STRATA_META_SEQ_MAX, true, {(const uint8_t *)seq_max, (uint32_t)strlen(seq_max)}},
+		{STRATA_META_INDEX_HASHES, true,
+		 {(const uint8_t *)index_hex, (uint32_t)strlen(index_hex)}},
 	};
-	m.nkv = 5;
+	m.nkv = 6;
 	m.kv = kv;
 	m.created_by = PW_CREATED_BY;
 	m.ncolumn_orders = w->nleaf;
@@ -1939,17 +2000,22 @@ static int pw_finish(void *state, const strata_file_stats *stats, uint64_t *file
 		m.column_orders[i] = 1; /* TYPE_ORDER */
 	pq_file_meta_write(&footer, &m);
 	strata_buf_free(&keys);
+	done->footer_hash = XXH3_64bits(footer.data, footer.len); /* invariant 7 */
+	done->has_footer_hash = true;
 	uint32_t flen = (uint32_t)footer.len;
 	strata_buf_append(&footer, &flen, 4);
 	strata_buf_append(&footer, "PAR1", 4);
 	rc = wf_write(w, footer.data, footer.len, err);
 	if (rc)
 		goto out;
-	*file_bytes = strata_wfile_offset(w->wf);
+	seg_break(w);
+	done->file_bytes = strata_wfile_offset(w->wf);
+	done->content_hash = XXH3_64bits(w->seg_hashes.data, w->seg_hashes.len);
 	rc = strata_wfile_commit(w->wf, err);
 	w->wf = NULL; /* commit frees the handle, on failure too */
 out:
 	free(schema_json);
+	free(index_hex);
 	strata_buf_free(&footer);
 	pw_free(w);
 	return rc;

@@ -178,6 +178,10 @@ void mf_table_enc(const strata_table_def *t, strata_buf *b)
 	mf_put_u64(b, t->row_group_bytes);
 	mf_put_u64(b, t->page_bytes);
 	mf_put_u64(b, (uint64_t)t->created_us);
+	/* token horizon (absent in records written before it: defaults) */
+	mf_put_u32(b, t->token_retain_hours);
+	mf_put_u64(b, (uint64_t)t->token_floor_us);
+	mf_put_u64(b, (uint64_t)t->tokens_pruned_us);
 }
 
 int mf_table_dec(const MDB_val *v, strata_table_def *t)
@@ -207,6 +211,12 @@ int mf_table_dec(const MDB_val *v, strata_table_def *t)
 	t->row_group_bytes = mf_get64(&d);
 	t->page_bytes = mf_get64(&d);
 	t->created_us = (int64_t)mf_get64(&d);
+	t->token_retain_hours = STRATA_TOKEN_RETAIN_HOURS_DEFAULT;
+	if (!d.is_bad && d.off < d.n) {
+		t->token_retain_hours = mf_get32(&d);
+		t->token_floor_us = (int64_t)mf_get64(&d);
+		t->tokens_pruned_us = (int64_t)mf_get64(&d);
+	}
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }
 
@@ -240,6 +250,7 @@ int mf_part_dec(const MDB_val *v, strata_partition *p)
 /* ---- file entry ------------------------------------------------------------------- */
 
 enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2, FILE_F_COMPACT = 4 };
+enum { FILE_H_CONTENT = 1, FILE_H_FOOTER = 2 }; /* the appended hash flags */
 
 void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 {
@@ -269,6 +280,11 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 			       (f->is_deleted ? FILE_F_DELETED : 0) |
 			       (f->is_compact ? FILE_F_COMPACT : 0)));
 	mf_put_u64(b, (uint64_t)f->deleted_us);
+	/* appended field (invariant: older entries end before it) */
+	mf_put_u8(b, (uint8_t)((f->has_content_hash ? FILE_H_CONTENT : 0) |
+			       (f->has_footer_hash ? FILE_H_FOOTER : 0)));
+	mf_put_u64(b, f->content_hash);
+	mf_put_u64(b, f->footer_hash);
 }
 
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
@@ -313,6 +329,14 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 	f->is_deleted = flags & FILE_F_DELETED;
 	f->is_compact = flags & FILE_F_COMPACT;
 	f->deleted_us = (int64_t)mf_get64(&d);
+	/* entries written before content hashes end here: hash not known */
+	if (!d.is_bad && d.n - d.off >= 17) {
+		uint8_t hf = mf_get8(&d);
+		f->content_hash = mf_get64(&d);
+		f->footer_hash = mf_get64(&d);
+		f->has_content_hash = hf & FILE_H_CONTENT;
+		f->has_footer_hash = hf & FILE_H_FOOTER;
+	}
 	if (f->format != STRATA_FMT_AVRO && f->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;
 	return d.is_bad ? STRATA_ECORRUPT : 0;

@@ -13,7 +13,10 @@
  *      is unchanged; otherwise STRATA_ECONFLICT and nothing changes;
  *   3. a writer commit never conflicts with a job: it only adds entries;
  *   4. a repeated idempotency token commits nothing and returns the version
- *      of the first commit;
+ *      of the first commit; a token is kept write.token.retain.hours after
+ *      its commit (through version-log expiry and purge), and a token batch
+ *      older than what the table may have forgotten is refused, never
+ *      committed a second time (strata_mf_commit_write in manifest.h);
  *   5. an entry is marked deleted only after it was removed, and forgotten
  *      only after it was marked deleted and only once no floor raise's file
  *      set includes it, so no read can resolve to a file set that silently
@@ -126,10 +129,14 @@ static int version_append(strata_mf *mf, MDB_txn *txn, strata_table_def *t,
 	mf_key_u64(&vv, r->version);
 	rc = mf_txn_put(mf, txn, DB_VTIMES, &tk, vv.b, vv.n, err);
 	if (rc == 0 && token && *token) {
+		/* token record: version, commit time (for the horizon) */
 		mf_key ok = {.n = 0};
 		mf_key_u32(&ok, t->id);
 		mf_key_bytes(&ok, token, strlen(token));
-		rc = mf_txn_put(mf, txn, DB_TOKENS, &ok, vv.b, vv.n, err);
+		mf_key tv = {.n = 0};
+		mf_key_u64(&tv, r->version);
+		mf_key_u64(&tv, (uint64_t)r->ts_us);
+		rc = mf_txn_put(mf, txn, DB_TOKENS, &ok, tv.b, tv.n, err);
 	}
 	return rc;
 }
@@ -238,6 +245,10 @@ static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t par
 	e->key_max = nf->stats->key_max.data;
 	e->key_max_len = (uint32_t)nf->stats->key_max.len;
 	memcpy(e->sketch, nf->stats->sketch, STRATA_SKETCH_REGS);
+	e->has_content_hash = nf->stats->has_content_hash;
+	e->content_hash = nf->stats->content_hash;
+	e->has_footer_hash = nf->stats->has_footer_hash;
+	e->footer_hash = nf->stats->footer_hash;
 	e->is_compact = nf->stats->rows > 0 && nf->stats->keys == nf->stats->rows &&
 			nf->stats->tombstones == 0;
 }
@@ -317,6 +328,9 @@ static int create_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 			t->next_col_id = c->schema->cols[i].id + 1;
 	t->next_part_id = 1;
 	t->log_start = 1;
+	if (t->token_retain_hours == 0)
+		t->token_retain_hours = STRATA_TOKEN_RETAIN_HOURS_DEFAULT;
+	t->token_floor_us = t->tokens_pruned_us = 0;
 	strata_version_rec r;
 	memset(&r, 0, sizeof(r));
 	r.kind = STRATA_V_DDL;
@@ -353,7 +367,8 @@ static bool props_equal(const strata_table_def *a, const strata_table_def *b)
 {
 	return a->buckets == b->buckets && a->retain_hours == b->retain_hours &&
 	       a->avro_codec == b->avro_codec && a->zstd_level == b->zstd_level &&
-	       a->row_group_bytes == b->row_group_bytes && a->page_bytes == b->page_bytes;
+	       a->row_group_bytes == b->row_group_bytes && a->page_bytes == b->page_bytes &&
+	       a->token_retain_hours == b->token_retain_hours;
 }
 
 static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
@@ -373,6 +388,8 @@ static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	t.zstd_level = nt->zstd_level;
 	t.row_group_bytes = nt->row_group_bytes;
 	t.page_bytes = nt->page_bytes;
+	if (nt->token_retain_hours)
+		t.token_retain_hours = nt->token_retain_hours;
 	return mf_txn_table_put(mf, txn, &t, err);
 }
 
@@ -435,6 +452,15 @@ int strata_mf_commit_ddl(strata_mf *mf, const char *table, uint32_t expect,
 
 /* ---- writer commits ------------------------------------------------------------------ */
 
+/* A time for messages: "2026-12-05T04:57:32.000000Z". */
+static void ts_text(int64_t us, char *out, size_t n)
+{
+	strata_buf b = {0};
+	strata_timestamp_format(us, &b);
+	snprintf(out, n, "%.*s", (int)b.len, b.data ? (char *)b.data : "");
+	strata_buf_free(&b);
+}
+
 typedef struct write_ctx {
 	const strata_mf_write *w;
 	uint64_t version;
@@ -450,19 +476,40 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	if (rc)
 		return rc;
 	/* invariant 4 */
-	if (w->token && *w->token) {
+	if (w->token) {
 		mf_key k = {.n = 0};
 		mf_key_u32(&k, t.id);
 		mf_key_bytes(&k, w->token, strlen(w->token));
 		MDB_val key = mf_val(&k), val;
 		rc = mdb_get(txn, mf->dbi[DB_TOKENS], &key, &val);
-		if (rc == 0 && val.mv_size == 8) {
+		if (rc == 0 && val.mv_size >= 8) {
 			c->version = mf_get_u64(val.mv_data);
 			c->is_repeat = true;
 			return MF_ABORT_OK;
 		}
 		if (rc && rc != MDB_NOTFOUND)
 			return mf_lmdb_err(err, rc, "read token");
+		/* not found: new, or forgotten — only a batch younger than
+		 * anything forgotten can tell (the proof is in manifest.h) */
+		int64_t now = strata_now_us();
+		int64_t floor = now - (int64_t)t.token_retain_hours * 3600 * 1000000 +
+				STRATA_TOKEN_SKEW_US;
+		if (t.token_floor_us > floor)
+			floor = t.token_floor_us;
+		if (w->nfiles && w->token_us < floor) {
+			char bt[40], ft[40];
+			ts_text(w->token_us, bt, sizeof(bt));
+			ts_text(floor, ft, sizeof(ft));
+			return strata_err_set(err, STRATA_ERETENTION,
+					      "token \"%.100s\" is for a batch from %s, older than the "
+					      "token horizon of table \"%s\" (%s; "
+					      "write.token.retain.hours=%u): its token may have been "
+					      "committed and forgotten, so whether this batch is already "
+					      "in the table cannot be known; nothing was committed. Check "
+					      "the table (`strata log`, `strata get`) and write the batch "
+					      "again with a new token and batch time only if it is missing",
+					      w->token, bt, t.name, ft, t.token_retain_hours);
+		}
 	}
 	if (w->nfiles == 0) {
 		/* nothing to commit: no version, no token (an empty version would
@@ -537,6 +584,24 @@ int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *ve
 	if (w->token && strlen(w->token) > STRATA_TOKEN_MAX)
 		return strata_err_set(err, STRATA_EINVAL, "token is longer than %d bytes",
 				      STRATA_TOKEN_MAX);
+	if (w->token && !*w->token)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "the token is empty: give a non-empty token, or none");
+	if (w->token && w->token_us <= 0)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "token \"%.100s\" has no batch time: a token needs the time "
+				      "its batch was first attempted, the same on every retry "
+				      "(strata write --token-time)",
+				      w->token);
+	if (w->token && w->token_us > strata_now_us() + STRATA_TOKEN_SKEW_US) {
+		char bt[40];
+		ts_text(w->token_us, bt, sizeof(bt));
+		return strata_err_set(err, STRATA_EINVAL,
+				      "the batch time of token \"%.100s\" (%s) is in the future: it "
+				      "must be when the batch was first attempted (at most %lld s ahead "
+				      "of this clock)",
+				      w->token, bt, (long long)(STRATA_TOKEN_SKEW_US / 1000000));
+	}
 	write_ctx c = {.w = w};
 	int rc = mf_write(mf, write_body, &c, err);
 	if (rc == MF_ABORT_OK)
@@ -948,12 +1013,7 @@ static int expire_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		mf_key_u32(&tk, t.id);
 		mf_key_u64(&tk, (uint64_t)r.ts_us ^ (1ull << 63));
 		rc = mf_txn_del(mf, txn, DB_VTIMES, &tk, err);
-		if (rc == 0 && token[0]) {
-			mf_key ok = {.n = 0};
-			mf_key_u32(&ok, t.id);
-			mf_key_bytes(&ok, token, strlen(token));
-			rc = mf_txn_del(mf, txn, DB_TOKENS, &ok, err);
-		}
+		/* invariant 4: the token stays (strata_mf_tokens_prune) */
 		if (rc == 0)
 			rc = mf_txn_del(mf, txn, DB_VERSIONS, &k, err);
 		c->expired++;
@@ -974,6 +1034,87 @@ int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
 		rc = 0;
 	if (expired)
 		*expired = rc == 0 ? c.expired : 0;
+	return rc;
+}
+
+/* ---- token horizon ------------------------------------------------------------------------- */
+
+#define TOKENS_PRUNE_EVERY_US (3600ll * 1000000)
+
+typedef struct prune_ctx {
+	uint32_t table_id;
+	size_t pruned;
+} prune_ctx;
+
+static int prune_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+{
+	prune_ctx *c = vctx;
+	strata_table_def t;
+	int rc = table_by_id(mf, txn, c->table_id, &t, err);
+	if (rc)
+		return rc;
+	int64_t now = strata_now_us();
+	if (t.tokens_pruned_us && now - t.tokens_pruned_us < TOKENS_PRUNE_EVERY_US &&
+	    now >= t.tokens_pruned_us)
+		return MF_ABORT_OK;
+	int64_t cutoff = now - (int64_t)t.token_retain_hours * 3600 * 1000000;
+	MDB_cursor *cur;
+	rc = mdb_cursor_open(txn, mf->dbi[DB_TOKENS], &cur);
+	if (rc)
+		return mf_lmdb_err(err, rc, "open a token cursor");
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, t.id);
+	MDB_val key = mf_val(&k), val;
+	int grc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	while (grc == 0 && key.mv_size >= 4 && mf_get_u32(key.mv_data) == t.id) {
+		int64_t ts_us;
+		if (val.mv_size >= 16) {
+			ts_us = (int64_t)mf_get_u64((const uint8_t *)val.mv_data + 8);
+		} else {
+			/* a record from before the horizon: its version's time, or
+			 * keep it (its version is still in the log: expiry used to
+			 * drop the token with it) */
+			ts_us = now;
+			mf_key vk = {.n = 0};
+			mf_key_u32(&vk, t.id);
+			mf_key_u64(&vk, val.mv_size == 8 ? mf_get_u64(val.mv_data) : 0);
+			MDB_val vkey = mf_val(&vk), vval;
+			strata_version_rec r;
+			if (mdb_get(txn, mf->dbi[DB_VERSIONS], &vkey, &vval) == 0 &&
+			    mf_version_dec(&vval, NULL, &r, NULL, 0) == 0)
+				ts_us = r.ts_us;
+		}
+		if (ts_us < cutoff) {
+			rc = mdb_cursor_del(cur, 0);
+			if (rc) {
+				rc = mf_lmdb_err(err, rc, "forget a token");
+				break;
+			}
+			c->pruned++;
+		}
+		grc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc)
+		return rc;
+	if (grc && grc != MDB_NOTFOUND)
+		return mf_lmdb_err(err, grc, "read tokens");
+	/* the refusal bound covers every batch whose token this (or an
+	 * earlier) prune may have forgotten; it only rises */
+	if (c->pruned && cutoff + STRATA_TOKEN_SKEW_US > t.token_floor_us)
+		t.token_floor_us = cutoff + STRATA_TOKEN_SKEW_US;
+	t.tokens_pruned_us = now;
+	return mf_txn_table_put(mf, txn, &t, err);
+}
+
+int strata_mf_tokens_prune(strata_mf *mf, uint32_t table_id, size_t *pruned, strata_err *err)
+{
+	prune_ctx c = {.table_id = table_id};
+	int rc = mf_write(mf, prune_body, &c, err);
+	if (rc == MF_ABORT_OK)
+		rc = 0;
+	if (pruned)
+		*pruned = rc == 0 ? c.pruned : 0;
 	return rc;
 }
 

@@ -25,10 +25,35 @@
  *      new one and is left with none if that fails.  Should a remap fail
  *      anyway, the handle is broken for good (is_broken): every later call
  *      is refused with the reason instead of touching the missing map.
+ *   6. a commit that fails inside mdb_txn_commit (anything but MAP_FULL,
+ *      which LMDB reports before writing) has an uncertain outcome: LMDB
+ *      may have written its meta page.  The call returns STRATA_EUNCERTAIN
+ *      and the handle is broken (is_broken) until it is reopened: no caller
+ *      may act on a guess (unlink files the commit may have named, retry
+ *      blindly), and every later call says why (shared/STYLE.md rule 7).
+ *   7. LMDB never maps a file it cannot safely follow: before the first
+ *      transaction of an existing warehouse, data.mdb must be present (only
+ *      a create makes one) and at least as long as its committed last page
+ *      (a shorter map is SIGBUS), and its page structure is walked
+ *      (manifest/verify.c) under a read transaction — whole for manifests up
+ *      to $STRATA_MF_VERIFY_MAX_BYTES (64 MiB), else by strata_mf_verify();
+ *      damage is STRATA_ECORRUPT naming the file, never a signal or an empty
+ *      table.
+ *   8. a read-mode handle (STRATA_MF_READ) never writes the manifest: the
+ *      environment is MDB_RDONLY (MDB_NOLOCK too when the lock file may not
+ *      be written), sub-databases are never created, and leases are off
+ *      (lease_env NULL, lease_off_reason says why) when the lease
+ *      environment cannot be opened for writing;
+ *   9. taking a lease needs no free space: the lease environment's file is
+ *      allocated 1 MiB ahead (posix_fallocate, best effort) whenever it is
+ *      opened, so LMDB's page writes land in blocks the file already owns
+ *      on a full file system (and if one does not, lease.c reads on
+ *      without a lease and says so).
  */
 #include "manifest/manifest_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -123,16 +148,135 @@ static int open_env(const char *dir, unsigned flags, uint64_t map, unsigned maxd
 	return 0;
 }
 
+/* mf_verify_locked(): the map must be grown first (not a strata code; never
+ * returned past this file). */
+#define STRATA_EAGAIN_RESIZED (STRATA_EBASE + 1)
+
+/* Bytes of data.mdb up to which every open walks the whole file (invariant
+ * 6: one pread per page); larger manifests get the size check at open and
+ * the full walk from strata_mf_verify() (`strata check`, clean, stratad). */
+
+static uint64_t verify_max_bytes(void)
+{
+	const char *s = getenv("STRATA_MF_VERIFY_MAX_BYTES");
+	if (s && *s)
+		return strtoull(s, NULL, 10);
+	return 64ull << 20;
+}
+
+/* Invariant 6: walk data.mdb under a read transaction, so that no writer
+ * reuses a page of the snapshot being checked. */
+static int mf_verify_locked(strata_mf *mf, bool is_opening, strata_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/manifest/data.mdb", mf->warehouse);
+	for (int attempt = 0; attempt < 8; attempt++) {
+		MDB_txn *txn;
+		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
+		if (rc == MDB_READERS_FULL && attempt == 0) {
+			mf_readers_clear(mf->env, "manifest");
+			continue;
+		}
+		/* grown by another process: adopt its size (opening: no
+		 * transaction of ours is open; else the caller grows) */
+		if (rc == MDB_MAP_RESIZED && is_opening && can_map(mf_map_size(mf->env) * 2) &&
+		    mdb_env_set_mapsize(mf->env, 0) == 0)
+			continue;
+		if (rc == MDB_MAP_RESIZED)
+			return STRATA_EAGAIN_RESIZED;
+		if (rc)
+			return mf_lmdb_err(err, rc, "beginning a read transaction");
+		rc = mf_verify_file(path, (uint64_t)mdb_txn_id(txn), true, err);
+		mdb_txn_abort(txn);
+		if (rc != STRATA_ECONFLICT)
+			return rc;
+	}
+	return strata_err_set(err, STRATA_EBUSY, "could not verify \"%s\": it kept changing", path);
+}
+
+static int mf_grow(strata_mf *mf, bool is_double, strata_err *err);
+
+int strata_mf_verify(strata_mf *mf, strata_err *err)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		pthread_rwlock_rdlock(&mf->grow_lock);
+		int rc = mf->is_broken ?
+				 strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg) :
+				 mf_verify_locked(mf, false, err);
+		pthread_rwlock_unlock(&mf->grow_lock);
+		if (rc != STRATA_EAGAIN_RESIZED)
+			return rc;
+		if ((rc = mf_grow(mf, false, err)) != 0)
+			return rc;
+	}
+	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
+}
+
+bool strata_mf_is_readonly(const strata_mf *mf)
+{
+	return mf->is_readonly;
+}
+
+/* Bytes of the lease environment's file allocated ahead (invariant 9). */
+#define LEASE_RESERVE_BYTES (1 << 20)
+
+/* The lease environment; in read mode its absence (read-only file system,
+ * no write permission, no space to create it) only turns leases off. */
+static int open_leases(strata_mf *mf, const char *lpath, strata_err *err)
+{
+	int rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
+	if (rc == 0) {
+		/* invariant 9: blocks for leases reserved ahead, best effort */
+		char dpath[4200];
+		snprintf(dpath, sizeof(dpath), "%s/data.mdb", lpath);
+		int fd = open(dpath, O_RDWR | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < LEASE_RESERVE_BYTES)
+			(void)posix_fallocate(fd, 0, LEASE_RESERVE_BYTES);
+		if (fd >= 0)
+			close(fd);
+		mf_readers_clear(mf->lease_env, "lease environment");
+		MDB_txn *txn;
+		rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "leases", MDB_CREATE, &mf->lease_dbi);
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc)
+			rc = mf_lmdb_err(err, rc, "opening the lease database");
+	}
+	if (rc && mf->is_readonly) {
+		snprintf(mf->lease_off_reason, sizeof(mf->lease_off_reason), "%s", err->msg);
+		if (mf->lease_env)
+			mdb_env_close(mf->lease_env);
+		mf->lease_env = NULL;
+		strata_err_clear(err);
+		return 0;
+	}
+	return rc;
+}
+
 int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err)
 {
+	return strata_mf_open_mode(warehouse, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out,
+				   err);
+}
+
+int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
+			strata_err *err)
+{
 	*out = NULL;
-	char path[4096], lpath[4096], marker[4096];
+	char path[4096], lpath[4096], marker[4096], dpath[4200];
 	int rc;
+	bool create = mode == STRATA_MF_CREATE;
 	if (strlen(warehouse) > 3000)
 		return strata_err_set(err, STRATA_EINVAL, "warehouse path is too long");
 	snprintf(path, sizeof(path), "%s/manifest", warehouse);
 	snprintf(lpath, sizeof(lpath), "%s/manifest/leases", warehouse);
 	snprintf(marker, sizeof(marker), "%s/STRATA", warehouse);
+	snprintf(dpath, sizeof(dpath), "%s/data.mdb", path);
 	struct stat st;
 	bool exists = strata_io()->stat(marker, &st) == 0;
 	if (!exists && !create)
@@ -148,24 +292,47 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 			return strata_err_set(err, rc, "could not create warehouse \"%s\": %s",
 					      warehouse, strata_strerror(rc));
 	}
+	/* invariant 7: only a warehouse being created may lack its manifest; a
+	 * truncated one is refused before LMDB maps it */
+	if (exists) {
+		rc = mf_verify_file(dpath, 0, false, err);
+		if (rc)
+			return rc;
+	}
 	strata_mf *mf = strata_calloc(1, sizeof(*mf));
 	pthread_rwlock_init(&mf->grow_lock, NULL);
 	mf->warehouse = strata_strdup(warehouse);
-	rc = open_env(path, 0, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
-	if (rc)
-		goto fail;
-	rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
+	mf->is_readonly = mode == STRATA_MF_READ;
+	if (mf->is_readonly) {
+		/* a user who may not write the lock file reads without it
+		 * (invariant 8) */
+		rc = open_env(path, MDB_RDONLY, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
+		if (rc == -EACCES || rc == -EPERM) {
+			strata_err_clear(err);
+			rc = open_env(path, MDB_RDONLY | MDB_NOLOCK, initial_map_bytes(), DB_COUNT + 2,
+				      &mf->env, err);
+		}
+	} else {
+		rc = open_env(path, 0, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
+	}
 	if (rc)
 		goto fail;
 	mf_readers_clear(mf->env, "manifest");
-	mf_readers_clear(mf->lease_env, "lease environment");
 	if (strata_mf_open_hook)
 		strata_mf_open_hook(warehouse);
+	if (exists && strata_io()->stat(dpath, &st) == 0 &&
+	    (uint64_t)st.st_size <= verify_max_bytes()) {
+		rc = mf_verify_locked(mf, true, err); /* invariant 7 */
+		if (rc == STRATA_EAGAIN_RESIZED)
+			rc = mf_lmdb_err(err, MDB_MAP_RESIZED, "verifying the manifest");
+		if (rc)
+			goto fail;
+	}
 
 	/* open (and on first use create) every sub-database once */
 	MDB_txn *txn;
 	for (int attempt = 0;; attempt++) {
-		rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+		rc = mdb_txn_begin(mf->env, NULL, mf->is_readonly ? MDB_RDONLY : 0, &txn);
 		/* another process grew the map past ours since mdb_env_open():
 		 * adopt its size (no transaction of ours is open) */
 		if (rc != MDB_MAP_RESIZED || attempt >= 8 || !can_map(mf_map_size(mf->env) * 2) ||
@@ -180,10 +347,17 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 		goto fail;
 	}
 	for (int i = 0; i < DB_COUNT; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &mf->dbi[i]);
+		rc = mdb_dbi_open(txn, db_names[i], mf->is_readonly ? 0 : MDB_CREATE, &mf->dbi[i]);
 		if (rc) {
 			mdb_txn_abort(txn);
-			rc = mf_lmdb_err(err, rc, "opening sub-database");
+			if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+				rc = strata_err_set(err, STRATA_ECORRUPT,
+						    "the manifest \"%s\" is damaged: its sub-database "
+						    "\"%s\" is %s",
+						    dpath, db_names[i],
+						    rc == MDB_NOTFOUND ? "missing" : "not a sub-database");
+			else
+				rc = mf_lmdb_err(err, rc, "opening sub-database");
 			goto fail;
 		}
 	}
@@ -192,17 +366,9 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 		rc = mf_lmdb_err(err, rc, "creating sub-databases");
 		goto fail;
 	}
-	rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, "leases", MDB_CREATE, &mf->lease_dbi);
-	if (rc == 0)
-		rc = mdb_txn_commit(txn);
-	else
-		mdb_txn_abort(txn);
-	if (rc) {
-		rc = mf_lmdb_err(err, rc, "opening the lease database");
+	rc = open_leases(mf, lpath, err);
+	if (rc)
 		goto fail;
-	}
 	if (!exists) {
 		/* the marker goes last: a half-created warehouse has none */
 		strata_wfile *f;
@@ -334,30 +500,56 @@ out:
 }
 
 void (*strata_mf_commit_hook)(bool is_after, int rc);
+int (*strata_mf_commit_fault)(bool is_after);
 
-/* A failed commit's error; a full file system under manifest/ is named as
- * such (LMDB reports a short write as EIO). */
-static int commit_err(strata_mf *mf, strata_err *err, int rc)
+bool strata_mf_is_broken(strata_mf *mf)
 {
-	int code = mf_lmdb_err(err, rc, "commit");
-	if (rc != EIO && rc != ENOSPC && rc != EDQUOT)
-		return code;
-	char dir[4200];
+	return atomic_load(&mf->is_broken);
+}
+
+/* Invariant 6: a commit failed inside mdb_txn_commit.  Called with
+ * grow_lock held shared (so no grow writes the message meanwhile); the
+ * first failure's message stays. */
+static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
+{
+	static pthread_mutex_t msg_mu = PTHREAD_MUTEX_INITIALIZER;
+	/* a full file system under manifest/ is named as such (LMDB reports a
+	 * short write as EIO) */
+	char why[300], dir[4200];
+	snprintf(why, sizeof(why), "%s", mdb_strerror(rc));
 	snprintf(dir, sizeof(dir), "%s/manifest", mf->warehouse);
 	struct statvfs sv;
-	if (statvfs(dir, &sv) != 0)
-		return code;
-	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	if (rc == EIO && avail >= (16u << 20))
-		return code;
-	return strata_err_set(err, rc == EIO ? -ENOSPC : code,
-			      "manifest: commit failed: %s; the file system holding \"%s\" has %llu "
-			      "KiB free: nothing was committed; free space, then retry",
-			      mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
+	if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) && statvfs(dir, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (rc != EIO || avail < (16u << 20))
+			snprintf(why, sizeof(why), "%s; the file system holding \"%.200s\" has %llu "
+				 "KiB free", mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
+	}
+	pthread_mutex_lock(&msg_mu);
+	if (!atomic_load(&mf->is_broken)) {
+		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
+			 "the manifest of \"%.100s\" is closed after a commit whose outcome is "
+			 "uncertain (%.200s): reopen it (run the command again, restart stratad) to go "
+			 "on", mf->warehouse, why);
+		atomic_store(&mf->is_broken, true);
+		LOG_ERROR("%s", mf->broken_msg);
+	}
+	pthread_mutex_unlock(&msg_mu);
+	return strata_err_set(err, STRATA_EUNCERTAIN,
+			      "manifest: commit failed: %s: it may or may not have been committed "
+			      "(uncertain); this manifest handle is closed until reopened and nothing "
+			      "the commit may name was deleted; a writer retries with the same token "
+			      "(docs/CLI.md, \"Idempotent writes\")",
+			      why);
 }
 
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 {
+	if (mf->is_readonly) /* invariant 8 */
+		return strata_err_set(err, STRATA_EINVAL,
+				      "the manifest of \"%.200s\" is open read-only: this command "
+				      "only reads",
+				      mf->warehouse);
 	for (int attempt = 0; attempt < 8; attempt++) {
 		pthread_rwlock_rdlock(&mf->grow_lock);
 		if (mf->is_broken) { /* invariant 5 */
@@ -390,17 +582,30 @@ int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 		}
 		if (strata_mf_commit_hook)
 			strata_mf_commit_hook(false, 0);
-		rc = mdb_txn_commit(txn); /* invariant 1 */
+		/* test seam: a commit that fails before LMDB commits */
+		int frc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
+		if (frc) {
+			mdb_txn_abort(txn);
+			rc = frc;
+		} else {
+			rc = mdb_txn_commit(txn); /* invariant 1 */
+		}
 		if (strata_mf_commit_hook)
 			strata_mf_commit_hook(true, rc);
+		/* test seam: one that fails after LMDB committed */
+		if (rc == 0 && strata_mf_commit_fault)
+			rc = strata_mf_commit_fault(true);
+		if (rc && rc != MDB_MAP_FULL) {
+			rc = commit_uncertain(mf, err, rc); /* invariants 3 and 6 */
+			pthread_rwlock_unlock(&mf->grow_lock);
+			return rc;
+		}
 		pthread_rwlock_unlock(&mf->grow_lock);
 		if (rc == MDB_MAP_FULL) {
 			if ((rc = mf_grow(mf, true, err)) != 0)
 				return rc;
 			continue;
 		}
-		if (rc)
-			return commit_err(mf, err, rc); /* invariant 3 */
 		return 0;
 	}
 	return strata_err_set(err, STRATA_EMAPFULL, "manifest map is full; growing did not help");
@@ -546,27 +751,72 @@ static int mf_iter_prefix(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_k
 	return 0;
 }
 
-typedef struct files_ctx {
-	strata_arena *a;
-	strata_file_entry *v;
-	size_t n, cap;
-} files_ctx;
+/* Listing records: decode each value under a prefix and push it onto an
+ * array in the caller's arena (doubling; the old array stays in the arena
+ * until it is freed whole).  dec decodes one value into dst, non-zero if
+ * the record is damaged (the listing then fails with STRATA_ECORRUPT and
+ * the caller names what was damaged). */
+typedef int (*mf_dec_fn)(const MDB_val *val, strata_arena *a, void *dst);
 
-static int files_cb(const MDB_val *key, const MDB_val *val, void *ctx)
+typedef struct mf_list {
+	strata_arena *a;
+	mf_dec_fn dec;
+	size_t size; /* of one element */
+	size_t max;  /* stop after this many (0: no limit) */
+	void *v;
+	size_t n, cap;
+} mf_list;
+
+#define MF_LIST(arena, decoder, type) \
+	{ .a = (arena), .dec = (decoder), .size = sizeof(type) }
+
+static int mf_list_push(const MDB_val *key, const MDB_val *val, void *ctx)
 {
-	files_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		strata_file_entry *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
+	mf_list *l = ctx;
+	if (l->max && l->n >= l->max)
+		return 1;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		void *nv = strata_arena_alloc(l->a, cap * l->size);
+		if (l->n)
+			memcpy(nv, l->v, l->n * l->size);
+		l->v = nv;
+		l->cap = cap;
 	}
-	if (mf_file_dec(val, c->a, &c->v[c->n]))
+	if (l->dec(val, l->a, (char *)l->v + l->n * l->size))
 		return STRATA_ECORRUPT;
-	c->n++;
+	l->n++;
 	return 0;
+}
+
+static int dec_file(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_file_dec(v, a, dst);
+}
+
+static int dec_tag(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_tag_dec(v, dst);
+}
+
+static int dec_table(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_table_dec(v, dst);
+}
+
+static int dec_part(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_part_dec(v, dst);
+}
+
+static int dec_version(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_version_dec(v, a, dst, NULL, 0);
+}
+
+static int dec_intent(const MDB_val *v, strata_arena *a, void *dst)
+{
+	return mf_intent_dec(v, a, dst);
 }
 
 int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
@@ -575,8 +825,8 @@ int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t pa
 {
 	mf_key k;
 	bucket_key(&k, table, part, bucket);
-	files_ctx c = {.a = a};
-	int rc = mf_iter_prefix(mf, txn, DB_FILES, &k, files_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_file, strata_file_entry);
+	int rc = mf_iter_prefix(mf, txn, DB_FILES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "manifest file entry in bucket %u/%u/%u is damaged",
 				      table, part, bucket);
@@ -585,36 +835,13 @@ int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t pa
 	return rc;
 }
 
-typedef struct tags_ctx {
-	strata_arena *a;
-	strata_tag *v;
-	size_t n, cap;
-} tags_ctx;
-
-static int tags_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	tags_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_tag *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_tag_dec(val, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
 		strata_tag **out, size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table);
-	tags_ctx c = {.a = a};
-	int rc = mf_iter_prefix(mf, txn, DB_TAGS, &k, tags_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_tag, strata_tag);
+	int rc = mf_iter_prefix(mf, txn, DB_TAGS, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "manifest tag record is damaged");
 	*out = c.v;
@@ -675,35 +902,12 @@ int strata_mf_table_get(strata_mf_snap *s, const char *name, strata_table_def *o
 	return mf_txn_table_get(s->mf, s->txn, name, out, err);
 }
 
-typedef struct tables_ctx {
-	strata_arena *a;
-	strata_table_def *v;
-	size_t n, cap;
-} tables_ctx;
-
-static int tables_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	tables_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_table_def *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_table_dec(val, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_tables_list(strata_mf_snap *s, strata_arena *a, strata_table_def **out,
 			  size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
-	tables_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_TABLES, &k, tables_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_table, strata_table_def);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_TABLES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "a manifest table record is damaged");
 	*out = c.v;
@@ -813,36 +1017,13 @@ int strata_mf_schemas_list(strata_mf_snap *s, uint32_t table_id, strata_schema *
 	return 0;
 }
 
-typedef struct parts_ctx {
-	strata_arena *a;
-	strata_partition *v;
-	size_t n, cap;
-} parts_ctx;
-
-static int parts_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	parts_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_partition *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_part_dec(val, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_partitions(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 			 strata_partition **out, size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
-	parts_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_PARTS, &k, parts_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_part, strata_partition);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_PARTS, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "a partition record is damaged");
 	*out = c.v;
@@ -896,8 +1077,8 @@ int strata_mf_table_files(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
-	files_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_FILES, &k, files_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_file, strata_file_entry);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_FILES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "a manifest file entry is damaged");
 	*out = c.v;
@@ -975,31 +1156,6 @@ int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_u
 	return ret;
 }
 
-typedef struct versions_ctx {
-	strata_arena *a;
-	strata_version_rec *v;
-	size_t n, cap, max;
-} versions_ctx;
-
-static int versions_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	versions_ctx *c = ctx;
-	if (c->n >= c->max)
-		return 1;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		strata_version_rec *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_version_dec(val, c->a, &c->v[c->n], NULL, 0))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_from,
 			    size_t max, strata_arena *a, strata_version_rec **out,
 			    size_t *n, strata_err *err)
@@ -1008,7 +1164,8 @@ int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_fro
 	int rc = mdb_cursor_open(s->txn, s->mf->dbi[DB_VERSIONS], &cur);
 	if (rc)
 		return mf_lmdb_err(err, rc, "open cursor");
-	versions_ctx c = {.a = a, .max = max};
+	mf_list c = MF_LIST(a, dec_version, strata_version_rec);
+	c.max = max;
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
 	mf_key_u64(&k, v_from);
@@ -1016,7 +1173,7 @@ int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_fro
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	int ret = 0;
 	while (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id) {
-		int frc = versions_cb(&key, &val, &c);
+		int frc = mf_list_push(&key, &val, &c);
 		if (frc == 1)
 			break;
 		if (frc) {
@@ -1056,35 +1213,12 @@ int strata_mf_tag_get(strata_mf_snap *s, uint32_t table_id, const char *tag,
 	return 0;
 }
 
-typedef struct intents_ctx {
-	strata_arena *a;
-	strata_intent *v;
-	size_t n, cap;
-} intents_ctx;
-
-static int intents_cb(const MDB_val *key, const MDB_val *val, void *ctx)
-{
-	intents_ctx *c = ctx;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		strata_intent *nv = strata_arena_alloc(c->a, cap * sizeof(*nv));
-		if (c->n)
-			memcpy(nv, c->v, c->n * sizeof(*nv));
-		c->v = nv;
-		c->cap = cap;
-	}
-	if (mf_intent_dec(val, c->a, &c->v[c->n]))
-		return STRATA_ECORRUPT;
-	c->n++;
-	return 0;
-}
-
 int strata_mf_intents_list(strata_mf_snap *s, strata_arena *a, strata_intent **out,
 			   size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
-	intents_ctx c = {.a = a};
-	int rc = mf_iter_prefix(s->mf, s->txn, DB_INTENTS, &k, intents_cb, &c, err);
+	mf_list c = MF_LIST(a, dec_intent, strata_intent);
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_INTENTS, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "an intent record is damaged");
 	*out = c.v;

@@ -8,34 +8,122 @@
  * which is harmless because a crash also ends the reader that held it.
  * Point lookups take no lease: they finish far inside clean.grace_s.
  *
- * Invariant: lease ids are unique per environment (a counter in the same
- * database); an expired lease is ignored, and deleted by the next take.
+ * A lease records its holder: pid, host name and boot id.  A lease whose
+ * holder is gone — a process of this host (same host name) that no longer
+ * exists, or one of an earlier boot of this host — is ignored like an
+ * expired one: a reader killed with -9 does not pin files for the lease's
+ * hour.  Leases of other hosts are judged by their expiry only.
+ *
+ * A lease is a convenience, never a condition of reading: when it cannot be
+ * written (a read-only mount or permissions: the handle was opened with
+ * STRATA_MF_READ and has no lease environment; a full file system; a full
+ * lease map) the read goes on without one, protected by clean.grace_s only,
+ * and says so once per handle on stderr.
+ *
+ * Invariants:
+ *   1. lease ids are unique per environment (a counter in the same
+ *      database); an expired or dead holder's lease is ignored, and deleted
+ *      by the next take;
+ *   2. strata_mf_lease_take() fails only for a programming error: storage
+ *      problems give lease id 0 (no lease) and one warning.
  */
 #include "manifest/manifest_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-static void lease_enc(const strata_lease *l, strata_buf *b)
+#define LEASE_HOST_MAX 64
+#define LEASE_BOOT_MAX 40
+
+static char self_host[LEASE_HOST_MAX], self_boot[LEASE_BOOT_MAX];
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_init(void)
 {
-	mf_put_u8(b, 1);
+	if (gethostname(self_host, LEASE_HOST_MAX - 1) != 0)
+		self_host[0] = '\0';
+	self_host[LEASE_HOST_MAX - 1] = '\0';
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, self_boot, LEASE_BOOT_MAX - 1);
+		self_boot[r > 0 ? r : 0] = '\0';
+		char *nl = strchr(self_boot, '\n');
+		if (nl)
+			*nl = '\0';
+		close(fd);
+	}
+}
+
+/* This host's name and boot id (empty when /proc does not tell), read once
+ * a process. */
+static void lease_self(char *host, char *boot)
+{
+	pthread_once(&self_once, self_init);
+	memcpy(host, self_host, LEASE_HOST_MAX);
+	memcpy(boot, self_boot, LEASE_BOOT_MAX);
+}
+
+/* Record: u8 2, table, version, expiry, pid, host, boot id (version 1
+ * records, without the last two, still decode). */
+static void lease_enc(const strata_lease *l, const char *host, const char *boot, strata_buf *b)
+{
+	mf_put_u8(b, 2);
 	mf_put_u32(b, l->table_id);
 	mf_put_u64(b, l->version);
 	mf_put_u64(b, (uint64_t)l->expires_us);
 	mf_put_u32(b, (uint32_t)l->pid);
+	mf_put_str(b, host);
+	mf_put_str(b, boot);
 }
 
 static int lease_dec(const MDB_val *v, strata_lease *l)
 {
 	mf_dec d;
 	mf_dec_init(&d, v);
-	if (mf_get8(&d) != 1)
+	uint8_t ver = mf_get8(&d);
+	if (ver != 1 && ver != 2)
 		return STRATA_ECORRUPT;
 	l->table_id = mf_get32(&d);
 	l->version = mf_get64(&d);
 	l->expires_us = (int64_t)mf_get64(&d);
 	l->pid = (int32_t)mf_get32(&d);
+	l->host[0] = l->boot_id[0] = '\0';
+	if (ver == 2) {
+		mf_getstr(&d, l->host, sizeof(l->host));
+		mf_getstr(&d, l->boot_id, sizeof(l->boot_id));
+	}
 	return d.is_bad ? STRATA_ECORRUPT : 0;
+}
+
+bool strata_lease_is_dead(const strata_lease *l)
+{
+	char host[LEASE_HOST_MAX], boot[LEASE_BOOT_MAX];
+	if (!l->host[0])
+		return false; /* a version 1 lease: its expiry tells */
+	lease_self(host, boot);
+	if (strcmp(l->host, host) != 0)
+		return false; /* another host: only the expiry tells */
+	if (l->boot_id[0] && boot[0] && strcmp(l->boot_id, boot) != 0)
+		return true; /* taken before this host last booted */
+	if (l->pid <= 0)
+		return false;
+	return kill((pid_t)l->pid, 0) != 0 && errno == ESRCH;
+}
+
+/* No lease for this read: say so once per handle (invariant 2). */
+static int lease_skip(strata_mf *mf, uint64_t *lease_id, const char *why)
+{
+	*lease_id = 0;
+	if (!mf->lease_said) {
+		mf->lease_said = true;
+		LOG_WARN("reading without a reader lease (%s): only clean.grace_s protects "
+			 "this read's files from clean",
+			 why);
+	}
+	return 0;
 }
 
 /* Delete expired leases (a crashed reader's), every take: the table is small. */
@@ -50,7 +138,8 @@ static int leases_prune(strata_mf *mf, MDB_txn *txn)
 	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
 	while (rc == 0) {
 		strata_lease l;
-		if (key.mv_size == 8 && lease_dec(&val, &l) == 0 && l.expires_us <= now) {
+		if (key.mv_size == 8 && lease_dec(&val, &l) == 0 &&
+		    (l.expires_us <= now || strata_lease_is_dead(&l))) {
 			rc = mdb_cursor_del(cur, 0);
 			if (rc)
 				break;
@@ -64,10 +153,14 @@ static int leases_prune(strata_mf *mf, MDB_txn *txn)
 int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int64_t ttl_us,
 			 uint64_t *lease_id, strata_err *err)
 {
+	if (!mf->lease_env)
+		return lease_skip(mf, lease_id, mf->lease_off_reason);
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
-	if (rc)
-		return mf_lmdb_err(err, rc, "lease transaction");
+	if (rc) {
+		mf_lmdb_err(err, rc, "lease transaction");
+		return lease_skip(mf, lease_id, err->msg);
+	}
 	/* id counter under the empty key; leases under 8-byte ids */
 	MDB_val ck = {.mv_size = 1, .mv_data = "\0"}, cv;
 	uint64_t id = 1;
@@ -84,8 +177,10 @@ int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int
 	if (rc == 0) {
 		strata_lease l = {.id = id, .table_id = table_id, .version = version,
 				  .expires_us = strata_now_us() + ttl_us, .pid = getpid()};
+		char host[LEASE_HOST_MAX], boot[LEASE_BOOT_MAX];
+		lease_self(host, boot);
 		strata_buf b = {0};
-		lease_enc(&l, &b);
+		lease_enc(&l, host, boot, &b);
 		mf_key k = {.n = 0};
 		mf_key_u64(&k, id);
 		MDB_val key = mf_val(&k), val = {.mv_size = b.len, .mv_data = b.data};
@@ -94,18 +189,22 @@ int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int
 	}
 	if (rc) {
 		mdb_txn_abort(txn);
-		return mf_lmdb_err(err, rc, "taking a lease");
+		mf_lmdb_err(err, rc, "taking a lease");
+		return lease_skip(mf, lease_id, err->msg);
 	}
 	rc = mdb_txn_commit(txn);
-	if (rc)
-		return mf_lmdb_err(err, rc, "taking a lease");
+	if (rc) {
+		/* a full file system: LMDB reports the short write as EIO */
+		mf_lmdb_err(err, rc, "taking a lease");
+		return lease_skip(mf, lease_id, err->msg);
+	}
 	*lease_id = id;
 	return 0;
 }
 
 void strata_mf_lease_release(strata_mf *mf, uint64_t lease_id)
 {
-	if (!lease_id)
+	if (!lease_id || !mf->lease_env)
 		return;
 	MDB_txn *txn;
 	if (mdb_txn_begin(mf->lease_env, NULL, 0, &txn))
@@ -124,6 +223,8 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 {
 	*out = NULL;
 	*n = 0;
+	if (!mf->lease_env)
+		return 0; /* a read-mode handle: it never cleans */
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(mf->lease_env, NULL, MDB_RDONLY, &txn);
 	if (rc == MDB_READERS_FULL) {
@@ -145,7 +246,7 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 	while (rc == 0) {
 		strata_lease l;
 		if (key.mv_size == 8 && lease_dec(&val, &l) == 0 && l.table_id == table_id &&
-		    l.expires_us > now) {
+		    l.expires_us > now && !strata_lease_is_dead(&l)) {
 			l.id = mf_get_u64(key.mv_data);
 			if (*n == cap) {
 				size_t nc = cap ? cap * 2 : 8;

@@ -6,7 +6,13 @@
  * never costs a durable write.
  *
  * Every commit is one LMDB write transaction with sync on: when a commit call
- * returns 0 it is durable; when it fails nothing of it is visible.  Write
+ * returns 0 it is durable; when it fails nothing of it is visible — except
+ * STRATA_EUNCERTAIN: mdb_txn_commit itself failed, the commit may or may not
+ * have happened, and the handle refuses every later call (STRATA_EPOISONED)
+ * until it is closed and opened again.  After STRATA_EUNCERTAIN no caller
+ * deletes a file the commit may name: a writer retries with its token (a
+ * new handle), a job's outputs stay for recovery (its intent) and clean
+ * stops.  Write
  * transactions are serialized by LMDB (across processes too); readers never
  * block and see a consistent snapshot.
  *
@@ -27,6 +33,15 @@ typedef struct strata_mf strata_mf;
 #define STRATA_PART_NAME_MAX 1100 /* escaped "a=v/b=w..." */
 #define STRATA_FILE_NAME_MAX 64
 #define STRATA_TOKEN_MAX 200
+/* Idempotency tokens are kept write.token.retain.hours after their commit,
+ * whatever happens to their version (clean, purge): 720 h (30 days) by
+ * default, from 1 h to 8760 h (a year).  A token commit states its batch
+ * time (when the batch was first attempted; the same on every retry), at
+ * most STRATA_TOKEN_SKEW_US ahead of the committer's clock; a batch whose
+ * token may have been forgotten is refused (see strata_mf_commit_write). */
+#define STRATA_TOKEN_RETAIN_HOURS_DEFAULT 720
+#define STRATA_TOKEN_RETAIN_HOURS_MAX 8760
+#define STRATA_TOKEN_SKEW_US (300ll * 1000000)
 #define STRATA_FLOOR_LOG_MAX 256
 
 /* ------------------------------------------------------------------------ */
@@ -51,6 +66,11 @@ typedef struct strata_table_def {
 	uint64_t row_group_bytes;
 	uint64_t page_bytes;
 	int64_t created_us;
+	uint32_t token_retain_hours; /* write.token.retain.hours */
+	int64_t token_floor_us;      /* batches older than this are refused: a
+					token committed before it may be
+					forgotten (0: none forgotten yet) */
+	int64_t tokens_pruned_us;    /* last strata_mf_tokens_prune() */
 } strata_table_def;
 
 typedef struct strata_partition {
@@ -84,7 +104,33 @@ typedef struct strata_file_entry {
 				      history still inside retention */
 	bool is_deleted;           /* clean has taken the file away */
 	int64_t deleted_us;
+	bool has_content_hash;     /* false: written before content hashes
+				      (not known, not checked) */
+	uint64_t content_hash;     /* format.h "Content hash" */
+	bool has_footer_hash;      /* columnar files */
+	uint64_t footer_hash;
 } strata_file_entry;
+
+/* What a reader checks a data file against (format.h strata_run_expect):
+ * its row count, key range and, when known, its content hash, compared at
+ * the end of a whole read when is_verify_hash.  e lends f's key memory. */
+static inline void strata_file_expect(const strata_file_entry *f, bool is_verify_hash,
+				      strata_run_expect *e)
+{
+	*e = (strata_run_expect){
+		.rows = f->rows,
+		.has_keys = f->rows > 0,
+		.key_min = f->key_min,
+		.key_min_len = f->key_min_len,
+		.key_max = f->key_max,
+		.key_max_len = f->key_max_len,
+		.has_hash = f->has_content_hash,
+		.hash = f->content_hash,
+		.has_footer_hash = f->has_footer_hash,
+		.footer_hash = f->footer_hash,
+		.is_verify_hash = is_verify_hash,
+	};
+}
 
 /* Live at version v: added at or before v and not removed by then. */
 static inline bool strata_file_live_at(const strata_file_entry *f, uint64_t v)
@@ -161,6 +207,43 @@ typedef struct strata_tag {
  * fine); without it, a missing warehouse is STRATA_ENOTFOUND with a hint to
  * run `strata init`. */
 int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err);
+
+/* How a warehouse is opened.  READ: the manifest is never written (LMDB
+ * read-only, without its lock file when that may not be written), works on
+ * a read-only mount and for a user without write permission; leases are
+ * taken when the lease environment can be written, else skipped (said once
+ * on stderr).  WRITE: an existing warehouse.  CREATE: make it if missing.
+ * Every mode but CREATE fails with STRATA_ENOTFOUND naming
+ * manifest/data.mdb when it is missing, and with STRATA_ECORRUPT naming it
+ * when it is truncated or its page structure is damaged: LMDB never maps a
+ * file it could not safely follow. */
+typedef enum strata_mf_mode {
+	STRATA_MF_READ,
+	STRATA_MF_WRITE,
+	STRATA_MF_CREATE,
+} strata_mf_mode;
+int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
+			strata_err *err);
+/* Whether mf was opened with STRATA_MF_READ. */
+bool strata_mf_is_readonly(const strata_mf *mf);
+/* Walk the whole page structure of manifest/data.mdb (every page reachable
+ * from the current meta, with pread, never through the map) under a read
+ * transaction: 0, or STRATA_ECORRUPT with a message naming the file and the
+ * damage. */
+int strata_mf_verify(strata_mf *mf, strata_err *err);
+
+/* The consistency check (manifest/check.c): the page structure, then for
+ * table (NULL: every table) its record, partitions, bucket states and
+ * entries (do they decode and add up), its version log (dense from
+ * log_start, each record naming the files its entries say it added or
+ * removed) and the files on disk (every live or retained entry's file
+ * present).  fn (may be NULL) gets one line a finding; table is NULL for
+ * the warehouse as a whole.  Returns 0 when nothing was found,
+ * STRATA_ECORRUPT with a summary naming the first finding otherwise,
+ * STRATA_ENOTFOUND for an unknown table, or an I/O error.  Only reads. */
+typedef void (*strata_mf_finding_fn)(void *arg, const char *table, const char *msg);
+int strata_mf_check(strata_mf *mf, const char *table, strata_mf_finding_fn fn, void *arg,
+		    size_t *nfindings, strata_err *err);
 /* Test seam: when set, strata_mf_open() calls it after opening the LMDB
  * environments and before its first transaction (a test grows the map from
  * another process there).  NULL outside tests. */
@@ -277,7 +360,9 @@ typedef struct strata_mf_write {
 	const char *table;
 	uint64_t expect_version; /* 0: none; else fail with STRATA_ECONFLICT if a
 				    write or DDL committed after it */
-	const char *token;       /* NULL: none */
+	const char *token;       /* NULL: none; never "" (STRATA_EINVAL) */
+	int64_t token_us;        /* with a token, required: the batch's time
+				    (µs), the same on every retry of it */
 	uint32_t schema_version; /* the files' schema: must still be current */
 	const strata_mf_new_file *files;
 	size_t nfiles;
@@ -289,7 +374,18 @@ typedef struct strata_mf_write {
  * partitions on first use; assign the next version; add the entries (their
  * _seq range is set to the version).  *version receives the version.  A
  * write of no files commits nothing: *version is the current version (or the
- * first one, for a repeated token). */
+ * first one, for a repeated token).
+ *
+ * Tokens: an empty token, or one without token_us, is STRATA_EINVAL; a
+ * token_us more than STRATA_TOKEN_SKEW_US ahead of now is STRATA_EINVAL.  A
+ * token not found whose batch is older than the table's token horizon —
+ * token_us < max(token_floor_us, now - write.token.retain.hours +
+ * STRATA_TOKEN_SKEW_US) — is STRATA_ERETENTION and nothing is committed:
+ * the token may have been committed and forgotten, so committing again
+ * could apply the batch twice.  Why this is exact: a token is forgotten
+ * only when its commit time C < prune time - retain hours, and its batch
+ * time B <= C + skew (checked at that commit), so B lies below the bound
+ * that prune raised token_floor_us to. */
 int strata_mf_commit_write(strata_mf *mf, const strata_mf_write *w, uint64_t *version,
 			   bool *is_repeat, strata_err *err);
 
@@ -338,7 +434,15 @@ int strata_mf_commit_clean(strata_mf *mf, uint32_t table_id, const uint64_t *ids
  * the set has a hole).  No new version. */
 int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
 			     strata_err *err);
-/* Drop version records below `below` (never tagged ones); updates log_start. */
+/* Forget the idempotency tokens of a table committed more than
+ * write.token.retain.hours ago, and raise its token_floor_us to that bound
+ * plus STRATA_TOKEN_SKEW_US (see strata_mf_commit_write).  Scans the
+ * table's tokens at most once an hour (commits nothing otherwise).
+ * *pruned (if not NULL) receives how many were forgotten. */
+int strata_mf_tokens_prune(strata_mf *mf, uint32_t table_id, size_t *pruned, strata_err *err);
+/* Drop version records below `below` (never tagged ones); updates log_start.
+ * Tokens outlive their version records (strata_mf_tokens_prune forgets
+ * them). */
 int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
 			      size_t *expired, strata_err *err);
 
@@ -383,6 +487,15 @@ int strata_mf_tag_del(strata_mf *mf, const char *table, const char *tag, strata_
  * just after it returns (is_after true, LMDB's result), so a test can kill
  * the process inside mdb_txn_commit.  Never set it in production code. */
 extern void (*strata_mf_commit_hook)(bool is_after, int rc);
+/* Test seam, NULL unless a test sets it: called just before each durable
+ * manifest commit (is_after false) and just after one LMDB committed (is_after
+ * true).  A non-zero return (an errno value such as EIO) makes the commit
+ * fail with it: before, LMDB never commits; after, it has committed.  Either
+ * way the caller sees STRATA_EUNCERTAIN and the handle breaks. */
+extern int (*strata_mf_commit_fault)(bool is_after);
+/* Whether a failed commit (or a failed remap) closed this handle: every
+ * call on it fails with STRATA_EPOISONED until it is reopened. */
+bool strata_mf_is_broken(strata_mf *mf);
 
 /* ------------------------------------------------------------------------ */
 /* Leases (no-sync environment)                                             */
@@ -406,13 +519,22 @@ typedef struct strata_lease {
 	uint64_t version; /* the version whose file set the reader resolved, or
 			     STRATA_LEASE_ALL while it plans */
 	int64_t expires_us;
-	int32_t pid;
+	int32_t pid;      /* the holder: process, host name and boot id */
+	char host[64];
+	char boot_id[40];
 } strata_lease;
 
+/* Take a lease; *lease_id 0 means none could be written (read-only handle,
+ * full file system): the read goes on under clean.grace_s alone and the
+ * first such lease of a handle says so on stderr (one warning line). */
 int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int64_t ttl_us,
 			 uint64_t *lease_id, strata_err *err);
+/* Whether the lease's holder is gone: a process of this host that no longer
+ * exists, or one from before this host's last boot.  Such leases are left
+ * out of strata_mf_leases_list() (clean and the horizon ignore them). */
+bool strata_lease_is_dead(const strata_lease *l);
 void strata_mf_lease_release(strata_mf *mf, uint64_t lease_id);
-/* Unexpired leases of a table (arena memory). */
+/* Unexpired leases of a table whose holder is not dead (arena memory). */
 int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 			  strata_lease **out, size_t *n, strata_err *err);
 

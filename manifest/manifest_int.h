@@ -13,6 +13,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "manifest/manifest.h"
 
@@ -45,11 +46,20 @@ struct strata_mf {
 	 * transaction holds this lock shared, a grow takes it exclusive. */
 	pthread_rwlock_t grow_lock;
 	uint64_t map_bytes;
-	/* A grow whose remap failed leaves LMDB with no map at all: from then on
-	 * every transaction is refused with this message (set and read under
-	 * grow_lock). */
-	bool is_broken;
-	char broken_msg[300];
+	/* A grow whose remap failed leaves LMDB with no map at all, and a
+	 * commit that failed inside mdb_txn_commit has an uncertain outcome:
+	 * from then on every transaction is refused with this message (set
+	 * once, under grow_lock held shared or exclusively; the message is
+	 * written before the flag). */
+	atomic_bool is_broken;
+	char broken_msg[400];
+	/* opened with STRATA_MF_READ: no write transaction on env (env.c
+	 * invariant 8) */
+	bool is_readonly;
+	/* lease_env NULL: why leases are off (read-only or full storage); the
+	 * first lease refused says so once on stderr (lease_said) */
+	char lease_off_reason[300];
+	bool lease_said;
 };
 
 struct strata_mf_snap {
@@ -66,6 +76,13 @@ int mf_lmdb_err(strata_err *err, int rc, const char *what);
 
 /* Run fn inside one write transaction and commit it durably; grows the map
  * and retries on MDB_MAP_FULL; fn returning non-zero aborts. */
+/* Walk data.mdb at path (manifest/verify.c) without mapping it: with
+ * is_full false only the meta pages and the file's length, else every page
+ * reachable from the meta of transaction txnid (0: the newer meta).
+ * STRATA_ECORRUPT / STRATA_ENOTFOUND naming the file; STRATA_ECONFLICT if
+ * neither meta is txnid's any more (the caller retries). */
+int mf_verify_file(const char *path, uint64_t txnid, bool is_full, strata_err *err);
+
 /* Free the reader slots of dead processes (logs how many); LMDB's code. */
 int mf_readers_clear(MDB_env *env, const char *what);
 typedef int (*mf_write_fn)(strata_mf *mf, MDB_txn *txn, void *ctx, strata_err *err);

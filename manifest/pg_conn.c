@@ -16,7 +16,7 @@
  *      whatever libpq or the server put into it;
  *   2. mf_pg_commit() returns 0 only for a COMMIT the server acknowledged as
  *      COMMIT; an answer of failure (or ROLLBACK) is a clean failure; a
- *      connection lost before any answer is MF_PG_EUNCERTAIN, never retried
+ *      connection lost before any answer is STRATA_EUNCERTAIN, never retried
  *      here and never reported as a clean failure;
  *   3. a statement is prepared at most once per connection (bit slot of
  *      `prepared`); a reconnect clears the bits, since the server forgot;
@@ -396,7 +396,7 @@ int mf_pg_commit(mf_pg *pg, strata_err *err)
 		/* invariant 2: no answer, so no knowledge */
 		char m[400];
 		flatten(PQerrorMessage(pg->conn), m, sizeof(m));
-		rc = pg_err(pg, err, MF_PG_EUNCERTAIN,
+		rc = pg_err(pg, err, STRATA_EUNCERTAIN,
 			    "the connection was lost during COMMIT: the transaction may or may "
 			    "not have committed (%s)",
 			    m);

@@ -15,7 +15,7 @@
  *   STRATA_ECONFLICT   serialization failure (40001), deadlock (40P01), a
  *                      lock not available (55P03): nothing was done, the
  *                      caller may retry;
- *   MF_PG_EUNCERTAIN   the connection was lost during COMMIT: the
+ *   STRATA_EUNCERTAIN   the connection was lost during COMMIT: the
  *                      transaction may or may not have committed;
  *   STRATA_EEXIST      unique violation (23505), `init` on a catalog;
  *   STRATA_EINVAL      a URI libpq cannot parse;
@@ -36,10 +36,6 @@
 
 #include "manifest/manifest_int.h"
 
-/* The uncertain-outcome code.  core.h gains STRATA_EUNCERTAIN (-10014) with
- * the uncertain-commit work on the LMDB side; until both meet in the seam
- * this layer names the same number (the seam replaces it by the enum). */
-#define MF_PG_EUNCERTAIN (-10014)
 
 /* The catalog schema version this code writes and reads. */
 #define MF_PG_SCHEMA_VERSION 1
@@ -94,7 +90,7 @@ int mf_pg_begin(mf_pg *pg, mf_pg_txn_mode mode, strata_err *err);
  * other than COMMIT is a clean failure with the server's code (e.g.
  * STRATA_ECONFLICT for a serialization failure, STRATA_EEXIST for a
  * deferred unique violation; nothing committed).  A connection lost before
- * the answer is MF_PG_EUNCERTAIN: the outcome is unknown, and this layer
+ * the answer is STRATA_EUNCERTAIN: the outcome is unknown, and this layer
  * never retries it (writers resolve it with their idempotency token; jobs
  * treat it as a conflict and leave their outputs to recovery). */
 int mf_pg_commit(mf_pg *pg, strata_err *err);

@@ -11,6 +11,10 @@
  *         EBUSY            +------------------+--- failure ---> cleaned up
  *                                                (outputs unlinked, intent
  *                                                 and claim released)
+ *   written --commit failed inside (STRATA_EUNCERTAIN)--> left as is: the
+ *        outputs, the intent and the claim stay; recovery (a later process,
+ *        with the manifest reopened) finds the intent only if the commit
+ *        did not happen (a commit drops it), and only then removes them.
  *
  * Invariants:
  *   1. outputs are recorded as an intent (a file-name prefix in the bucket
@@ -27,6 +31,8 @@
  *      job) are kept in the outputs, so reads at versions before the drop
  *      still see their values;
  *   5. outputs are split only between keys, never inside one key's history.
+ *   6. after an uncertain commit no output is unlinked and the intent stays:
+ *      a committed version may name the outputs.
  *
  * Thread safety: one job per bucket (the claim); any number of jobs on
  * different buckets may run in parallel threads or processes.
@@ -41,6 +47,38 @@
 #define JOB_CLAIM_TTL_US (600ll * 1000000)
 #define JOB_CHECK_ROWS 4096
 #define JOB_THROTTLE_BYTES (1u << 20)
+
+/* ---- a missing input ------------------------------------------------------------- */
+
+/* An input's file is gone (ENOENT).  If a fresh snapshot still lists it as
+ * live, nothing may have removed it (clean deletes only removed files, and
+ * the claim keeps other jobs off the bucket): that is damage, reported as
+ * STRATA_ECORRUPT naming the file so the bucket is flagged, not retried as
+ * an ordinary failure.  Otherwise the ENOENT stands (a race the commit's
+ * liveness check would report as a conflict). */
+static int input_missing(strata_mf *mf, const strata_file_entry *f, const char *path, int rc,
+			 strata_err *err)
+{
+	strata_mf_snap *snap = NULL;
+	strata_arena *a = strata_arena_new();
+	strata_err e2;
+	strata_file_entry *files = NULL;
+	size_t n = 0;
+	bool is_live = false;
+	if (strata_mf_snap_open(mf, &snap, &e2) == 0 &&
+	    strata_mf_bucket_files(snap, f->table_id, f->part_id, f->bucket, a, &files, &n, &e2) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (files[i].id == f->id)
+				is_live = files[i].removed_version == 0 && !files[i].is_deleted;
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	if (!is_live)
+		return rc;
+	return strata_err_set(err, STRATA_ECORRUPT,
+			      "file \"%s\": missing (the manifest lists it as live since version "
+			      "%llu)",
+			      path, (unsigned long long)f->added_version);
+}
 
 /* ---- bucket view ------------------------------------------------------------------ */
 
@@ -391,13 +429,20 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		const strata_file_entry *f = plan->inputs[i];
 		char path[4096];
 		strata_file_path(mf, v->table.name, v->part.name, f, path, sizeof(path));
+		/* inputs are read whole: rows, key range and content hash are
+		 * checked, a mismatch stops the job before anything commits */
+		strata_run_expect ex; /* copied by the run; f's keys outlive it */
+		strata_file_expect(f, true, &ex);
 		strata_run_opts ro = {
 			.file_schema = f->format == STRATA_FMT_AVRO ?
 					       schema_version_of(v, f->schema_version) : NULL,
 			.read_schema = j.schema,
 			.default_seq = f->seq_max,
+			.expect = &ex,
 		};
 		rc = strata_run_open(path, &ro, &runs[nruns], err);
+		if (rc == -ENOENT)
+			rc = input_missing(mf, f, path, rc, err);
 		if (rc)
 			break;
 		nruns++;
@@ -498,6 +543,17 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		.note = note,
 	};
 	rc = strata_mf_commit_job(mf, &mj, &res->version, err);
+	if (rc == STRATA_EUNCERTAIN) {
+		/* invariant 6: leave outputs, intent and claim for recovery */
+		for (size_t i = 0; i < j.nouts; i++)
+			j.outs[i].is_written = false;
+		j.has_claim = j.has_intent = false;
+		LOG_ERROR("%s of %s p=%s b=%u: the commit's outcome is uncertain; its %zu outputs "
+			  "stay for recovery: %s",
+			  plan->what, v->table.name, *v->part.name ? v->part.name : "_", v->bucket,
+			  j.nouts, err ? err->msg : "");
+		goto fail;
+	}
 	if (rc)
 		goto fail;
 	j.has_claim = j.has_intent = false; /* released by the commit */

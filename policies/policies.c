@@ -128,6 +128,7 @@ void strata_policy_default(strata_policy *p)
 	p->clean_trash_s = 3600;
 	p->clean_orphan_scan_s = 3600;
 	p->clean_orphan_age_s = 86400;
+	p->clean_orphan_max_fraction = 0.1;
 	p->backoff_s = 5;
 	p->backoff_max_s = 600;
 	p->retain_hours = -1;

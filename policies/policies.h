@@ -39,6 +39,7 @@ typedef struct strata_policy {
 	int64_t clean_trash_s;            /* clean.trash_s             3600 */
 	int64_t clean_orphan_scan_s;      /* clean.orphan_scan_s       3600 (0: never) */
 	int64_t clean_orphan_age_s;       /* clean.orphan_age_s        86400 */
+	double clean_orphan_max_fraction; /* clean.orphan_max_fraction 0.1 */
 	int64_t backoff_s;                /* policy.backoff_s          5 */
 	int64_t backoff_max_s;            /* policy.backoff_max_s      600 */
 	int64_t retain_hours;             /* acid.data.retain.hours   -1: the table's */

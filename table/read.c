@@ -79,6 +79,8 @@ struct strata_scan {
 	bool is_changes;
 	uint64_t v1;
 	strata_schema *schema;      /* output (possibly projected) */
+	bool is_projected;          /* a projection reads files in part: their
+				       content hash is not verified */
 	schema_ent *schemas;        /* file schemas by version (row files) */
 	size_t nschemas;
 	scan_part *parts;
@@ -346,6 +348,7 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 	if (opts && opts->columns && *opts->columns) {
 		rc = strata_schema_project(full, opts->columns, &s->schema, err);
 		strata_schema_free(full);
+		s->is_projected = true;
 		if (rc)
 			goto fail;
 	} else {
@@ -489,12 +492,17 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 			continue;
 		char path[4096];
 		strata_file_path(s->wh->mf, s->def.name, sp->p.name, f, path, sizeof(path));
+		/* a full scan reads every file whole: rows, key range and (without
+		 * a projection) content hash are checked against the entry */
+		strata_run_expect ex;
+		strata_file_expect(f, !s->is_projected, &ex);
 		strata_run_opts ro = {
 			.file_schema = file_schema_for(s, f),
 			.read_schema = rs ? rs : s->schema,
 			.default_seq = f->seq_max,
 			.seq_min = s->is_changes ? (int64_t)s->v1 : 0,
 			.seq_max = (int64_t)s->version,
+			.expect = &ex,
 		};
 		rc = strata_run_open(path, &ro, &runs[n], err);
 		if (rc)
@@ -817,8 +825,16 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 		for (size_t j = 0; j < nschemas && f->format == STRATA_FMT_AVRO; j++)
 			if (schemas[j].version == f->schema_version)
 				fs = schemas[j].s;
+		/* a point lookup in a columnar file reads single pages: page CRCs
+		 * and the key range protect it.  A row file has no pages and is
+		 * read from its start anyway: it is read to its end, so its
+		 * content hash is verified (row files are small: level 0) */
+		bool is_row_file = f->format == STRATA_FMT_AVRO;
+		strata_run_expect ex;
+		strata_file_expect(f, is_row_file, &ex);
 		strata_run_opts ro = {.file_schema = fs, .read_schema = schema,
-				      .default_seq = f->seq_max, .seq_max = (int64_t)v};
+				      .default_seq = f->seq_max, .seq_max = (int64_t)v,
+				      .expect = &ex};
 		strata_run *run;
 		rc = strata_run_open(path, &ro, &run, err);
 		if (rc)
@@ -835,6 +851,9 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 				best_seq = r->seq;
 				strata_row_copy(a, schema, r, row);
 			}
+			/* the rest of a row file, for its content hash */
+			while (is_row_file && (rc = strata_run_next(run, &r, NULL, NULL, err)) == 1)
+				;
 		}
 		if (rows_decoded)
 			*rows_decoded += strata_run_rows_decoded(run);

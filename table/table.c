@@ -23,9 +23,15 @@
 
 int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err)
 {
+	return strata_wh_open_mode(path, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out, err);
+}
+
+int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,
+			strata_err *err)
+{
 	*out = NULL;
 	strata_mf *mf = NULL;
-	int rc = strata_mf_open(path, create, &mf, err);
+	int rc = strata_mf_open_mode(path, mode, &mf, err);
 	if (rc)
 		return rc;
 	strata_wh *wh = strata_calloc(1, sizeof(*wh));
@@ -64,6 +70,7 @@ void strata_table_def_defaults(strata_table_def *def)
 	def->zstd_level = 3;
 	def->row_group_bytes = 64ull << 20;
 	def->page_bytes = 1ull << 20;
+	def->token_retain_hours = STRATA_TOKEN_RETAIN_HOURS_DEFAULT;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -137,12 +144,19 @@ int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *e
 					      "(got \"%.40s\")",
 					      val);
 		def->page_bytes = n;
+	} else if (strcmp(key, "write.token.retain.hours") == 0) {
+		if (parse_u64(val, &n) || n < 1 || n > STRATA_TOKEN_RETAIN_HOURS_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.token.retain.hours must be an integer in [1, %d] "
+					      "(got \"%.40s\")",
+					      STRATA_TOKEN_RETAIN_HOURS_MAX, val);
+		def->token_retain_hours = (uint32_t)n;
 	} else {
 		return strata_err_set(err, STRATA_EINVAL,
 				      "unknown property \"%s\" (known: write.bucket.num, "
 				      "acid.data.retain.hours, write.avro.codec, "
 				      "write.parquet.zstd.level, write.parquet.row-group.bytes, "
-				      "write.parquet.page.bytes)",
+				      "write.parquet.page.bytes, write.token.retain.hours)",
 				      key);
 	}
 	return 0;
@@ -159,6 +173,7 @@ void strata_table_props_format(const strata_table_def *def, strata_buf *out)
 			  (unsigned long long)def->row_group_bytes);
 	strata_buf_printf(out, "write.parquet.page.bytes=%llu\n",
 			  (unsigned long long)def->page_bytes);
+	strata_buf_printf(out, "write.token.retain.hours=%u\n", def->token_retain_hours);
 }
 
 /* ---- column lists --------------------------------------------------------------- */

@@ -29,6 +29,10 @@ typedef struct strata_wh strata_wh;
 
 /* Open (or with create, initialise) the warehouse at path. */
 int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err);
+/* The same with a manifest open mode (manifest.h): read commands use
+ * STRATA_MF_READ, which never writes (nor creates) the manifest. */
+int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,
+			strata_err *err);
 void strata_wh_close(strata_wh *wh);
 strata_mf *strata_wh_mf(strata_wh *wh);
 const char *strata_wh_path(const strata_wh *wh);
@@ -79,7 +83,10 @@ size_t strata_txn_rows(const strata_txn *t);
 const strata_schema *strata_txn_schema(const strata_txn *t);
 
 typedef struct strata_commit_opts {
-	const char *token;       /* idempotency token or NULL */
+	const char *token;       /* idempotency token or NULL (never "") */
+	int64_t token_us;        /* with a token, required: when the batch was
+				    first attempted (µs), the same on every
+				    retry; see strata_mf_commit_write() */
 	uint64_t expect_version; /* 0: none */
 } strata_commit_opts;
 
@@ -89,7 +96,12 @@ typedef struct strata_commit_opts {
  * file written is removed.  STRATA_ECONFLICT for a token/version/schema
  * mismatch.  Frees t (on failure too).  An empty transaction commits
  * nothing and returns the current version (with a token already used: that
- * commit's version, *is_repeat set). */
+ * commit's version, *is_repeat set).  STRATA_EUNCERTAIN: the manifest
+ * commit failed inside and may have happened; the files stay (a committed
+ * version may name them) and the warehouse must be reopened: retrying with
+ * the same token and batch time answers whether it committed.
+ * STRATA_ERETENTION: the token's batch is older than the table's token
+ * horizon (nothing committed). */
 int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *version,
 		      bool *is_repeat, strata_err *err);
 void strata_txn_abort(strata_txn *t);

@@ -10,7 +10,10 @@
  * Invariants:
  *   1. nothing is visible before the manifest commit, and a failure at any
  *      step removes every file this transaction wrote (a crash leaves only
- *      orphans, which clean removes after clean.orphan_age_s);
+ *      orphans, which clean removes after clean.orphan_age_s) — except an
+ *      uncertain commit (STRATA_EUNCERTAIN): it may have named the files,
+ *      so they stay; the orphan scan removes them if it did not, and a
+ *      retry with the same token tells the writer which it was;
  *   2. within one transaction the last row put for a key wins;
  *   3. rows are routed with the bucket count the snapshot at begin showed;
  *      the manifest commit re-checks it (STRATA_ECONFLICT if it changed).
@@ -333,12 +336,15 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		.table = t->def.name,
 		.expect_version = opts ? opts->expect_version : 0,
 		.token = opts ? opts->token : NULL,
+		.token_us = opts ? opts->token_us : 0,
 		.schema_version = t->schema->version,
 		.files = nf,
 		.nfiles = nfiles,
 	};
 	bool repeat = false;
 	rc = strata_mf_commit_write(t->wh->mf, &mw, version, &repeat, err);
+	if (rc == STRATA_EUNCERTAIN)
+		goto out; /* invariant 1: a committed version may name the files */
 	if (rc)
 		goto fail;
 	if (repeat) {

@@ -254,7 +254,7 @@ static pid_t side_writer_start(soak *s)
 		       "    if [ $((i %% 5)) = 0 ]; then\n"
 		       "      printf '{\"k\":%%d,\"_op\":\"delete\"}\\n' $(((i * 7) %% %d))\n"
 		       "    fi\n"
-		       "  } | '%s' -W '%s' write side --token side-$i >/dev/null ||\n"
+		       "  } | '%s' -W '%s' write side --token side-$i --token-time $(date +%%s) >/dev/null ||\n"
 		       "    { echo $i > '%s/side.failed'; exit 1; }\n"
 		       "  echo $i > '%s/side.count'\n"
 		       "done\n",

@@ -20,6 +20,14 @@
 
 #include "table/table.h"
 
+/* args plus a --token-time of an hour ago (Unix seconds), into buf (200
+ * bytes). */
+static const char *tok_cmd(char *buf, const char *args)
+{
+	snprintf(buf, 200, "%s --token-time %lld", args, (long long)time(NULL) - 3600);
+	return buf;
+}
+
 static char errpath[PATH_MAX];
 static char scratch[PATH_MAX];
 
@@ -185,21 +193,23 @@ static void test_exit_codes(void)
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 2);
 	expect_cli(wh, "{\"pk\":2,\"val\":\"b\"}\n", "write t --expect-version 2", 0,
 		   "committed version 3", true);
-	/* a token repeat prints the first version and exits 0 */
-	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", "write t --token load-7", 0,
+	/* a token repeat prints the first version and exits 0 (the batch
+	 * time: an hour ago, inside the token horizon) */
+	char tokbuf[200];
+	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", tok_cmd(tokbuf, "write t --token load-7"), 0,
 		   "committed version 4", true);
 	int files = data_files(wh);
-	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n{\"pk\":4,\"val\":\"d\"}\n", "write t --token load-7",
+	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n{\"pk\":4,\"val\":\"d\"}\n", tok_cmd(tokbuf, "write t --token load-7"),
 		   0, "version 4 already committed with token \"load-7\"", true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
 	CU_ASSERT_EQUAL(data_files(wh), files);
 	/* the token wins over a stale expected version: still the first version */
-	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", "write t --token load-7 --expect-version 1", 0,
+	expect_cli(wh, "{\"pk\":3,\"val\":\"c\"}\n", tok_cmd(tokbuf, "write t --token load-7 --expect-version 1"), 0,
 		   "version 4 already committed", true);
 	/* an empty write commits nothing, with a token too */
 	expect_cli(wh, "\n  \n", "write t", 0, "nothing to commit; table is at version 4", true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
-	expect_cli(wh, "", "write t --token empty-1", 0, "nothing to commit; table is at version 4",
+	expect_cli(wh, "", tok_cmd(tokbuf, "write t --token empty-1"), 0, "nothing to commit; table is at version 4",
 		   true);
 	CU_ASSERT_EQUAL(version_of(wh, "t"), 4);
 	expect_cli(wh, "{\"pk\":5,\"val\":\"e\"}\n", "write t --expect-version 4", 0,

@@ -1027,6 +1027,7 @@ static int child_act(strata_wh *wh, int fd, strata_err *err)
 		co.grace_s = plan.grace_s;
 		co.trash_s = plan.trash_s;
 		co.orphan_age_s = plan.orphan_age_s;
+		co.orphan_max_fraction = 1; /* crash debris can be most of a small table */
 		strata_clean_result r;
 		rc = strata_clean_table(wh, table, &co, &r, err);
 		ack.version = r.version;
@@ -1624,6 +1625,7 @@ static int recovery_clean(crash_ctx *c)
 	strata_clean_opts co;
 	strata_clean_opts_default(&co);
 	co.orphan_age_s = 0;
+	co.orphan_max_fraction = 1; /* crash debris can be most of a small table */
 	strata_clean_result r;
 	strata_err err;
 	strata_err_clear(&err);

@@ -126,6 +126,7 @@ static int commit_files(strata_mf *mf, const char *table, uint32_t schema_versio
 		nf[i].id_out = ids ? &ids[i] : NULL;
 	}
 	strata_mf_write w = {.table = table, .expect_version = expect, .token = token,
+			     .token_us = token ? strata_now_us() : 0,
 			     .schema_version = schema_version, .files = nf, .nfiles = n};
 	uint64_t v = 0;
 	bool rep = false;
@@ -1155,9 +1156,12 @@ static void test_expire_versions(void)
 	CU_ASSERT_EQUAL(version_rec(mf, t.id, 3, a, &r), 0); /* tagged */
 	CU_ASSERT_EQUAL(version_rec(mf, t.id, 4, a, &r), STRATA_ENOTFOUND);
 	CU_ASSERT_EQUAL(version_rec(mf, t.id, 5, a, &r), 0);
-	/* the token of an expired version is forgotten: it commits again */
+	/* the token of an expired version is kept (write.token.retain.hours):
+	 * a retry still repeats and commits nothing (it used to commit again) */
 	CU_ASSERT_EQUAL(commit_files(mf, "ex", 1, "", 2, &b, 1, "t2", 0, &v, &rep, NULL, &e), 0);
-	CU_ASSERT_FALSE(rep);
+	CU_ASSERT_TRUE(rep);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(commit_files(mf, "ex", 1, "", 2, &b, 1, NULL, 0, &v, &rep, NULL, &e), 0);
 	CU_ASSERT_EQUAL(v, 8);
 	/* a kept one still repeats */
 	CU_ASSERT_EQUAL(commit_files(mf, "ex", 1, "", 2, &b, 1, "t6", 0, &v, &rep, NULL, &e), 0);

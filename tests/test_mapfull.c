@@ -13,7 +13,8 @@
  *                  the same clean error, and the handle keeps working at the
  *                  old size instead of crashing on an unmapped map;
  *   disk full      (root only: a small tmpfs) the file system under
- *                  manifest/ is full: the commit fails saying so, and
+ *                  manifest/ is full: the commit fails saying so (an
+ *                  uncertain outcome: the handle must be reopened), and
  *                  succeeds once space is freed;
  *   stratad        a real stratad on a full manifest keeps serving the admin
  *                  socket and reads, its jobs fail with the error and back
@@ -314,8 +315,14 @@ static void test_disk_full(void)
 		rc = strata_mf_tag_put(strata_wh_mf(wh), "t", tag, 2, &e);
 	}
 	fprintf(stderr, "\nafter %d tags: %s\n", i - 1, e.msg);
-	CU_ASSERT_EQUAL(rc, -ENOSPC);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "has 0 KiB free: nothing was committed; free space"));
+	/* a commit failed inside mdb_txn_commit: its outcome counts as
+	 * uncertain and the handle is closed until reopened (issue 11) */
+	CU_ASSERT_EQUAL(rc, STRATA_EUNCERTAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "has 0 KiB free: it may or may not have been committed"));
+	CU_ASSERT_EQUAL(strata_mf_tag_put(strata_wh_mf(wh), "t", "other", 2, &e), STRATA_EPOISONED);
+	strata_wh_close(wh);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, false, &wh, &e), 0);
+	/* (LMDB failed writing pages, before its meta page: not committed) */
 	strata_mf_snap *snap;
 	strata_table_def td;
 	strata_tag tg;

@@ -584,7 +584,7 @@ static void test_uncertain_commit_is_distinct(void)
 			0);
 	kill_backend(c, pg);
 	int rc = mf_pg_commit(pg, &err);
-	CU_ASSERT_EQUAL(rc, MF_PG_EUNCERTAIN);
+	CU_ASSERT_EQUAL(rc, STRATA_EUNCERTAIN);
 	CU_ASSERT_NOT_EQUAL(rc, STRATA_EMANIFEST);
 	CU_ASSERT_NOT_EQUAL(rc, STRATA_ECONFLICT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "may or may not have committed"));

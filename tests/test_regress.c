@@ -92,7 +92,7 @@ static void test_empty_write_with_token(void)
 						  NULL, 0, &err), 0);
 	strata_txn *t;
 	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "t", &t, &err), 0);
-	strata_commit_opts co = {.token = "tok"};
+	strata_commit_opts co = {.token = "tok", .token_us = strata_now_us()};
 	uint64_t v = 0;
 	bool rep;
 	CU_ASSERT_EQUAL(strata_txn_commit(t, &co, &v, &rep, &err), 0);
@@ -428,6 +428,7 @@ static void test_orphan_scan_of_empty_table(void)
 	strata_clean_opts co;
 	strata_clean_opts_default(&co);
 	co.orphan_age_s = 0;
+	co.orphan_max_fraction = 1; /* the stray is all of the table's bytes */
 	strata_clean_result r;
 	CU_ASSERT_EQUAL(strata_clean_table(wh, "empty", &co, &r, &err), 0);
 	CU_ASSERT_EQUAL(r.orphans, 1);

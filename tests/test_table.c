@@ -578,7 +578,7 @@ static void test_properties(void)
 		{"nope=1", STRATA_EINVAL,
 		 "unknown property \"nope\" (known: write.bucket.num, acid.data.retain.hours, "
 		 "write.avro.codec, write.parquet.zstd.level, write.parquet.row-group.bytes, "
-		 "write.parquet.page.bytes)"},
+		 "write.parquet.page.bytes, write.token.retain.hours)"},
 		{"WRITE.BUCKET.NUM=4", STRATA_EINVAL, NULL},
 	};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
@@ -909,7 +909,7 @@ static void test_txn_tokens_and_cas(void)
 				     "write.bucket.num=2", &e),
 			      0);
 	strata_txn *t;
-	strata_commit_opts o = {.token = "batch-1"};
+	strata_commit_opts o = {.token = "batch-1", .token_us = strata_now_us()};
 	uint64_t v = 0;
 	bool rep = true;
 	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "tc", &t, &e), 0);
@@ -922,7 +922,7 @@ static void test_txn_tokens_and_cas(void)
 	 * that would fail the next --expect-version), with a used one it
 	 * answers the first version */
 	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, "tc", &t, &e), 0);
-	strata_commit_opts o2 = {.token = "batch-0"};
+	strata_commit_opts o2 = {.token = "batch-0", .token_us = strata_now_us()};
 	CU_ASSERT_EQUAL(strata_txn_commit(t, &o2, &v, &rep, &e), 0);
 	CU_ASSERT_EQUAL(v, 2);
 	CU_ASSERT_FALSE(rep);

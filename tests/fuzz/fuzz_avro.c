@@ -131,6 +131,12 @@ static int strata_fuzz_avro_one(const uint8_t *data, size_t size, const char *di
 	strata_run_opts ro;
 	memset(&ro, 0, sizeof(ro));
 	fuzz_avro_pass(path, &ro, false);
+	/* its content hash, read once */
+	uint64_t h;
+	strata_err he;
+	memset(&he, 0, sizeof(he));
+	int hrc = strata_file_hash(path, &h, &he);
+	fuzz_check_err(hrc, &he, path);
 
 	/* with each manifest schema: keys, order, seek, projection, filter */
 	for (int i = 0; i < FUZZ_AVRO_NSCHEMAS; i++) {
@@ -145,6 +151,15 @@ static int strata_fuzz_avro_one(const uint8_t *data, size_t size, const char *di
 			ro.seq_min = 4;
 			ro.seq_max = 5;
 			fuzz_avro_pass(path, &ro, false);
+			/* as a listed file: checked against an entry (content hash,
+			 * rows, key range) that the input cannot match */
+			static const uint8_t kmin[1] = {0x00}, kmax[1] = {0x7f};
+			strata_run_expect ex = {.rows = 3, .has_keys = true, .key_min = kmin,
+						.key_min_len = 1, .key_max = kmax, .key_max_len = 1,
+						.has_hash = true, .hash = 1, .is_verify_hash = true};
+			ro.expect = &ex;
+			fuzz_avro_pass(path, &ro, true);
+			ro.expect = NULL;
 			strata_schema_free(ps);
 		}
 		strata_schema_free(s);

@@ -45,6 +45,9 @@ static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char 
 	memset(&ro, 0, sizeof(ro));
 	strata_run *run = NULL;
 	strata_buf first = {0}, last = {0};
+	uint64_t h;
+	rc = strata_file_hash(path, &h, &e);
+	fuzz_check_err(rc, &e, path);
 	rc = strata_run_open(path, &ro, &run, &e);
 	fuzz_check_err(rc, &e, path);
 	if (rc == 0) {
@@ -68,6 +71,18 @@ static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char 
 				strata_run *run2 = NULL;
 				strata_run_opts po = ro;
 				po.read_schema = ps;
+				rc = strata_run_open(path, &po, &run2, &e);
+				fuzz_check_err(rc, &e, path);
+				if (rc == 0) {
+					fuzz_read_run(run2, ps, FUZZ_MAX_ROWS, NULL, NULL, path);
+					strata_run_close(run2);
+				}
+				/* as a listed file: its content hash verified at the end
+				 * from streamed and unread chunks (against an entry the
+				 * input cannot match) */
+				strata_run_expect ex = {.rows = 1, .has_hash = true, .hash = 1,
+							.is_verify_hash = true};
+				po.expect = &ex;
 				rc = strata_run_open(path, &po, &run2, &e);
 				fuzz_check_err(rc, &e, path);
 				if (rc == 0) {

@@ -912,7 +912,10 @@ int oracle_txn_commit(strata_wh *wh, const char *table, const char *lines, const
 		}
 		p = nl ? nl + 1 : p + len;
 	}
-	strata_commit_opts co = {.token = token, .expect_version = expect_version};
+	/* the batch time: now (every retry here is seconds after its first
+	 * attempt, well inside the token horizon, and found by its token) */
+	strata_commit_opts co = {.token = token, .token_us = token ? strata_now_us() : 0,
+				 .expect_version = expect_version};
 	return strata_txn_commit(t, &co, v, is_repeat, err);
 }
 

@@ -1,0 +1,247 @@
+/*
+ * store/store.h — the contract of the data-store module: today, the S3
+ * client (groundwork for issue 14's data-store seam).
+ *
+ * Why a folder of its own and not core/: every module includes core.h, and
+ * core is the lowest layer; the S3 client brings libcurl and libxml2, which
+ * nothing else needs, and the data-store seam (one interface, a local
+ * directory and S3-compatible storage behind it) will sit exactly here,
+ * above core and below format/, so its contract grows in this header and
+ * the modules that write and read data files will include only it.  This
+ * header includes no libcurl or libxml2 type.
+ *
+ * The client speaks S3's REST API, path-style (ENDPOINT/BUCKET/KEY), signed
+ * with SigV4 by libcurl (CURLOPT_AWS_SIGV4), payloads sent as
+ * UNSIGNED-PAYLOAD with a Content-MD5 the server checks.  A handle
+ * (strata_s3) holds the resolved configuration and credentials and a
+ * connection cache shared by its requests; it is safe to use from several
+ * threads at once.  A streamed upload (strata_s3_writer) belongs to one thread
+ * at a time.
+ *
+ * Errors: 0 or a negative code, with the detail in a strata_err naming the
+ * operation, s3://BUCKET/KEY, the HTTP status and the server's error code
+ * and message, and how many attempts were made.  No message and no log
+ * line ever holds the secret key or the session token.
+ *   STRATA_ENOTFOUND   404 (NoSuchKey, NoSuchBucket, NoSuchUpload)
+ *   STRATA_EEXIST      412 on a PUT with If-None-Match: * (the name exists)
+ *   STRATA_EINVAL      bad arguments or configuration, other 4xx
+ *   -EACCES            403 (wrong keys, AccessDenied, SignatureDoesNotMatch)
+ *   -ETIMEDOUT         no answer within the timeouts (after the retries)
+ *   -ECONNREFUSED      nothing listens at the endpoint (after the retries)
+ *   -EIO               5xx or another transport failure (after the retries)
+ *   STRATA_ECORRUPT    a reply that is not what S3 sends (bad XML, a body
+ *                      longer than asked)
+ *   STRATA_EPOISONED   a streamed upload used after it failed
+ *
+ * Retries (idempotent requests only: GET, HEAD, DELETE, LIST, UploadPart,
+ * AbortMultipartUpload, and the If-None-Match PUT and the completion of a
+ * multipart upload, whose retries are safe because a name is never
+ * overwritten): on a connection error, a timeout, HTTP 500, 502, 503, 504
+ * or 429, and S3's RequestTimeout; at most max_attempts attempts, the k-th
+ * retry after a delay drawn uniformly from [d/2, d], d = min(backoff_max_ms,
+ * backoff_base_ms * 2^(k-1)) (exponential back-off with jitter).
+ */
+#ifndef STRATA_STORE_H
+#define STRATA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Every pointer may be NULL and every number 0: the AWS way fills it in.
+ *   endpoint     AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else
+ *                https://s3.REGION.amazonaws.com;
+ *   region       AWS_REGION, AWS_DEFAULT_REGION, else us-east-1;
+ *   credentials  access_key + secret_key (+ session_token) when given; else,
+ *                when profile is given, that profile of the shared
+ *                credentials file; else AWS_ACCESS_KEY_ID +
+ *                AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); else the
+ *                profile AWS_PROFILE (or "default") of the shared
+ *                credentials file: credentials_file,
+ *                AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials.
+ * The strings are copied by strata_s3_open(). */
+typedef struct strata_s3_config {
+	const char *endpoint;
+	const char *region;
+	const char *access_key, *secret_key, *session_token;
+	const char *profile;
+	const char *credentials_file;
+	/* Objects up to part_bytes go in one PUT; larger ones as a multipart
+	 * upload of part_bytes parts (the last one smaller).  Also the memory
+	 * a streamed upload holds.  Default 8 MiB; S3 wants at least 5 MiB,
+	 * and this client refuses less than STRATA_S3_MIN_PART_BYTES. */
+	uint64_t part_bytes;
+	int connect_timeout_ms; /* default 5000 */
+	/* an attempt that moves fewer than 1 byte/s for this long fails
+	 * (default 30; the granularity is a second) */
+	int idle_timeout_s;
+	int request_timeout_ms; /* one attempt's whole time, default 300000 */
+	int max_attempts;       /* default 5 */
+	int backoff_base_ms;    /* default 100 */
+	int backoff_max_ms;     /* default 5000 */
+} strata_s3_config;
+
+#define STRATA_S3_MIN_PART_BYTES (5u << 20)
+#define STRATA_S3_DEFAULT_PART_BYTES (8u << 20)
+
+typedef struct strata_s3 strata_s3;
+
+/* Resolve cfg (may be NULL: all from the environment) and make a handle;
+ * *out is the caller's, freed by strata_s3_close().  STRATA_EINVAL when no
+ * credentials are found or a value is out of range (the message names the
+ * setting and, for the credentials file, the file and profile, never a
+ * secret).  No request is made. */
+int strata_s3_open(const strata_s3_config *cfg, strata_s3 **out, strata_err *err);
+void strata_s3_close(strata_s3 *c); /* NULL is a no-op */
+/* The resolved endpoint and region (lent for the handle's life). */
+const char *strata_s3_endpoint(const strata_s3 *c);
+const char *strata_s3_region(const strata_s3 *c);
+
+/* ------------------------------------------------------------------------ */
+/* Objects                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* What HEAD and LIST tell of an object. */
+typedef struct strata_s3_obj {
+	char key[1024];
+	uint64_t size;
+	char etag[80];  /* without quotes */
+	int64_t mtime_s; /* LastModified, Unix seconds (0 if unknown) */
+} strata_s3_obj;
+
+/* Create a bucket; one that exists and is ours is fine (0). */
+int strata_s3_bucket_create(strata_s3 *c, const char *bucket, strata_err *err);
+
+/* PUT n bytes as a new object: If-None-Match: *, so an existing name is
+ * STRATA_EEXIST and is never overwritten.  Objects above part_bytes go as
+ * a multipart upload (see strata_s3_writer_open).  A retried attempt that
+ * meets 412 asks HEAD whether the object there has our size and our MD5
+ * ETag: then an earlier attempt of ours landed and the PUT succeeded;
+ * otherwise STRATA_EEXIST. */
+int strata_s3_put(strata_s3 *c, const char *bucket, const char *key, const void *buf,
+		  size_t n, strata_err *err);
+
+/* Read [off, off + n) of an object into buf; *got is how many bytes came
+ * (fewer at the object's end; 0 when off is at or past the end). */
+int strata_s3_get_range(strata_s3 *c, const char *bucket, const char *key, uint64_t off,
+			size_t n, void *buf, size_t *got, strata_err *err);
+
+/* Size, ETag and time of an object; STRATA_ENOTFOUND if there is none. */
+int strata_s3_head(strata_s3 *c, const char *bucket, const char *key, strata_s3_obj *out,
+		   strata_err *err);
+
+/* Delete an object; a missing one is not an error (S3's semantics). */
+int strata_s3_delete(strata_s3 *c, const char *bucket, const char *key, strata_err *err);
+
+/* List the objects under prefix (NULL: all) in key order, page_keys a page
+ * (ListObjectsV2 max-keys; 0: 1000), following continuation tokens.  fn is
+ * called per object with a record lent for the call; a non-zero return
+ * stops the listing and is returned.  Memory: one page. */
+typedef int (*strata_s3_list_fn)(void *ctx, const strata_s3_obj *obj);
+int strata_s3_list(strata_s3 *c, const char *bucket, const char *prefix, int page_keys,
+		   strata_s3_list_fn fn, void *ctx, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Streamed uploads                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A new object written in pieces, holding at most part_bytes in memory.
+ * While it has no more than part_bytes it is held; on commit it goes as
+ * one If-None-Match PUT.  When it grows past part_bytes a multipart upload
+ * is created and each full part is uploaded as it fills; commit uploads the
+ * last part and completes the upload.  An existing name is refused
+ * (STRATA_EEXIST) by a HEAD before the upload is created and again just
+ * before it completes, and by If-None-Match: * on the completion where the
+ * server honours it (RGW 16 does not: a name that appears within that last
+ * round trip could be replaced there; data files never reuse a name).
+ *
+ * Invariant: a failed part upload or completion poisons the handle (every
+ * later call but _abort() gives STRATA_EPOISONED) and aborts the multipart
+ * upload, so no upload is left behind by a failure the client saw (a
+ * process killed half-way leaves one: strata_s3_uploads_abort_stale()). */
+typedef struct strata_s3_writer strata_s3_writer;
+int strata_s3_writer_open(strata_s3 *c, const char *bucket, const char *key, strata_s3_writer **out,
+		       strata_err *err);
+int strata_s3_writer_write(strata_s3_writer *p, const void *buf, size_t n, strata_err *err);
+/* Bytes written so far. */
+uint64_t strata_s3_writer_offset(const strata_s3_writer *p);
+/* Finish the object and free the handle (on failure too, after aborting). */
+int strata_s3_writer_commit(strata_s3_writer *p, strata_err *err);
+/* Abort the multipart upload, if any, and free.  NULL is a no-op. */
+void strata_s3_writer_abort(strata_s3_writer *p);
+
+/* ------------------------------------------------------------------------ */
+/* Multipart uploads left behind                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct strata_s3_upload {
+	char key[1024];
+	char upload_id[256];
+	int64_t initiated_s; /* Unix seconds */
+} strata_s3_upload;
+
+/* List the multipart uploads in progress under prefix (NULL: all),
+ * following the markers; fn as for strata_s3_list. */
+typedef int (*strata_s3_upload_fn)(void *ctx, const strata_s3_upload *up);
+int strata_s3_uploads_list(strata_s3 *c, const char *bucket, const char *prefix,
+			   strata_s3_upload_fn fn, void *ctx, strata_err *err);
+int strata_s3_upload_abort(strata_s3 *c, const char *bucket, const char *key,
+			   const char *upload_id, strata_err *err);
+/* Abort every upload under prefix initiated at or before now_s - min_age_s;
+ * *n_aborted (may be NULL) counts them.  The first failure stops it. */
+int strata_s3_uploads_abort_stale(strata_s3 *c, const char *bucket, const char *prefix,
+				  int64_t min_age_s, int64_t now_s, int *n_aborted,
+				  strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Fault injection and counters                                             */
+/* ------------------------------------------------------------------------ */
+
+/* One attempt about to be sent, as the fault hook sees it. */
+typedef struct strata_s3_req_info {
+	const char *op;     /* "GET", "PUT", "HEAD", "DELETE", "LIST", "CREATE_MPU",
+			     * "UPLOAD_PART", "COMPLETE_MPU", "ABORT_MPU",
+			     * "LIST_MPU", "CREATE_BUCKET" */
+	const char *bucket; /* never NULL */
+	const char *key;    /* "" when none */
+	int part;           /* UPLOAD_PART: the part number, else 0 */
+	int attempt;        /* 1 for the first */
+} strata_s3_req_info;
+
+/* What the hook wants done with it: delay_ms > 0 sleeps before sending (a
+ * slow response); status > 0 does not send it and answers that HTTP status
+ * with the S3 error code `code` (e.g. 503 "SlowDown"); is_conn_error does
+ * not send it and fails as a refused connection. */
+typedef struct strata_s3_fault {
+	int delay_ms;
+	int status;
+	char code[64];
+	bool is_conn_error;
+} strata_s3_fault;
+
+/* Called per attempt, from the requesting thread; fills *out (zeroed
+ * before the call). */
+typedef void (*strata_s3_fault_fn)(void *ctx, const strata_s3_req_info *req,
+				   strata_s3_fault *out);
+/* Install a hook for every handle of the process (NULL removes it); for
+ * tests, set while no request runs. */
+void strata_s3_fault_set(strata_s3_fault_fn fn, void *ctx);
+
+/* Per-process counts of attempts sent (injected answers included) and bytes
+ * moved, for benchmarks. */
+typedef struct strata_s3_stats {
+	uint64_t gets, puts, heads, deletes, lists, posts; /* by HTTP request kind */
+	uint64_t retries;    /* attempts after the first */
+	uint64_t failures;   /* operations that gave up */
+	uint64_t bytes_sent, bytes_received; /* bodies */
+} strata_s3_stats;
+void strata_s3_stats_get(strata_s3_stats *out);
+void strata_s3_stats_reset(void);
+
+#endif
