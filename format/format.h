@@ -433,6 +433,14 @@ size_t strata_pqbatch_width(strata_type t);
  * rows already filled are then unspecified). */
 int strata_pqbatch_read(strata_pqbatch *b, size_t n, void *const *data, uint8_t *const *nulls,
 			size_t *got, strata_err *err);
+/* Verify while reading (call right after open): each decoded column chunk
+ * streams through its own hash, so that after a read to the end
+ * strata_pqbatch_content_hash costs only a raw read of what was not decoded. */
+void strata_pqbatch_want_hash(strata_pqbatch *b);
+/* After every row was read: 1 with the file's content hash (see "Content
+ * hash" above) in *out, 0 if the file was not read to its end, or < 0
+ * (STRATA_ECORRUPT naming the file, -errno). */
+int strata_pqbatch_content_hash(strata_pqbatch *b, uint64_t *out, strata_err *err);
 /* Give back every string handed out so far (their memory is reused). */
 void strata_pqbatch_release(strata_pqbatch *b);
 /* NULL is a no-op. */

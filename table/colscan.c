@@ -51,7 +51,8 @@
  *      path) lent by decoders released, and closed, only at the next call;
  *   5. the fast path reads a bucket only when no merge could change its
  *      rows (the conditions above, all checked on the plan's entries), and
- *      checks each file's row count against its entry.
+ *      checks each file's row count and (when the entry has one) content
+ *      hash against its entry, as a whole read by the merge path does.
  *
  * Threads: open and close on one thread; strata_colscan_* getters and
  * cursors (one per thread) concurrently.  A cursor decodes without any
@@ -609,6 +610,8 @@ static int fast_open(strata_colcursor *c, size_t i, strata_err *err)
 		char path[4096];
 		strata_scan_file_path(cs->scan, i, c->pqf[k], path, sizeof(path));
 		rc = strata_pqbatch_open(path, NULL, c->rs, c->want, &c->pq[k], err);
+		if (rc == 0 && c->pqf[k]->has_content_hash)
+			strata_pqbatch_want_hash(c->pq[k]); /* a whole read: verified */
 	}
 	if (rc) {
 		fast_retire(c);
@@ -661,6 +664,21 @@ static int fast_fill(strata_colcursor *c, size_t *n, strata_err *err)
 		return strata_err_set(err, STRATA_ECORRUPT,
 				      "\"%s\": %llu rows read, its manifest entry says %llu", path,
 				      (unsigned long long)c->pq_rows, (unsigned long long)f->rows);
+	}
+	/* ... and its content hash is its entry's (the whole file was read) */
+	if (f->has_content_hash) {
+		uint64_t h = 0;
+		int rc2 = strata_pqbatch_content_hash(c->pq[c->ipq], &h, err);
+		if (rc2 < 0)
+			return rc2;
+		if (rc2 == 1 && h != f->content_hash) {
+			char path[4096];
+			strata_scan_file_path(c->cs->scan, c->bucket, f, path, sizeof(path));
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "\"%s\": checksum mismatch (expected %016llx, got %016llx)",
+					      path, (unsigned long long)f->content_hash,
+					      (unsigned long long)h);
+		}
 	}
 	c->pq_rows = 0;
 	if (++c->ipq == c->npq)
