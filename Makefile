@@ -214,7 +214,7 @@ asan: deps node-deps
 # build-tsan/tsan-logs/ (stratad's too, whose stderr a test may swallow);
 # any report fails the target.  tests/tsan.supp holds the suppressions, each
 # with why it is benign.
-TSAN_SUITES ?= test_throttle test_concurrency test_daemon test_admin test_hostile \
+TSAN_SUITES ?= test_throttle test_concurrency test_daemon test_admin test_hostile test_colscan \
                test_table test_mapfull
 TSAN_DIR    := build-tsan
 

@@ -321,6 +321,9 @@ void *strata_arena_dup(strata_arena *a, const void *p, size_t n);
 char *strata_arena_strdup(strata_arena *a, const char *s);
 size_t strata_arena_bytes(const strata_arena *a);
 void strata_arena_reset(strata_arena *a);
+/* Like reset, but keeps the standard-size chunks for the next allocations
+ * (a per-batch arena then does not churn the allocator). */
+void strata_arena_rewind(strata_arena *a);
 void strata_arena_free(strata_arena *a);
 
 #define STRATA_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

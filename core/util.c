@@ -213,6 +213,7 @@ typedef struct arena_chunk {
 
 struct strata_arena {
 	arena_chunk *head;
+	arena_chunk *spare; /* standard chunks kept by strata_arena_rewind */
 	size_t bytes;
 };
 
@@ -226,7 +227,13 @@ void *strata_arena_alloc(strata_arena *a, size_t n)
 	n = (n + 7) & ~(size_t)7;
 	if (!a->head || a->head->cap - a->head->used < n) {
 		size_t cap = n > ARENA_CHUNK_BYTES / 4 ? n : ARENA_CHUNK_BYTES;
-		arena_chunk *c = strata_malloc(sizeof(*c) + cap);
+		arena_chunk *c;
+		if (cap == ARENA_CHUNK_BYTES && a->spare) {
+			c = a->spare;
+			a->spare = c->next;
+		} else {
+			c = strata_malloc(sizeof(*c) + cap);
+		}
 		c->cap = cap;
 		c->used = 0;
 		if (a->head && n > ARENA_CHUNK_BYTES / 4) {
@@ -275,6 +282,28 @@ void strata_arena_reset(strata_arena *a)
 	while (c) {
 		arena_chunk *next = c->next;
 		free(c);
+		c = next;
+	}
+	a->head = NULL;
+	a->bytes = 0;
+	while (a->spare) {
+		arena_chunk *next = a->spare->next;
+		free(a->spare);
+		a->spare = next;
+	}
+}
+
+void strata_arena_rewind(strata_arena *a)
+{
+	arena_chunk *c = a->head;
+	while (c) {
+		arena_chunk *next = c->next;
+		if (c->cap == ARENA_CHUNK_BYTES) {
+			c->next = a->spare;
+			a->spare = c;
+		} else {
+			free(c);
+		}
 		c = next;
 	}
 	a->head = NULL;

@@ -117,6 +117,7 @@ typedef struct scan_global {
 
 typedef struct scan_local {
 	strata_colcursor *cur;
+	void **into; /* per cursor column: DuckDB's vector data */
 } scan_local;
 
 static void scan_bind_free(void *p)
@@ -358,6 +359,7 @@ static void scan_local_free(void *p)
 	if (!l)
 		return;
 	strata_colcursor_close(l->cur);
+	free(l->into);
 	free(l);
 }
 
@@ -380,6 +382,8 @@ static void scan_local_init_fn(duckdb_init_info info)
 static void vector_fill(duckdb_vector vec, const strata_colvec *cv, size_t n)
 {
 	void *data = duckdb_vector_get_data(vec);
+	if (data == cv->data)
+		goto validity; /* decoded in place (strata_colcursor_next_into) */
 	switch (cv->type) {
 	case STRATA_T_LONG:
 	case STRATA_T_TIMESTAMP:
@@ -421,6 +425,10 @@ static void vector_fill(duckdb_vector vec, const strata_colvec *cv, size_t n)
 		break;
 	}
 	}
+validity:
+	/* most columns of most batches hold no null: one memchr decides */
+	if (!memchr(cv->nulls, 1, n))
+		return;
 	uint64_t *validity = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (!cv->nulls[i])
@@ -441,11 +449,19 @@ static void scan_fn(duckdb_function_info info, duckdb_data_chunk output)
 	strata_err_clear(&err);
 	const strata_colbatch *batch;
 	int rc = 0;
-	if (!l->cur)
+	if (!l->cur) {
 		rc = strata_colcursor_open(g->cs, g->cols, projected_count(g), duckdb_vector_size(),
 					   &l->cur, &err);
-	if (rc == 0)
-		rc = strata_colcursor_next(l->cur, &batch, &err);
+		l->into = calloc(g->ncols + 1, sizeof(void *));
+	}
+	if (rc == 0) {
+		/* fixed-width values are decoded straight into DuckDB's vectors */
+		size_t k = 0;
+		for (size_t i = 0; i < g->ncols; i++)
+			if (!g->is_rowid[i])
+				l->into[k++] = duckdb_vector_get_data(duckdb_data_chunk_get_vector(output, i));
+		rc = strata_colcursor_next_into(l->cur, l->into, &batch, &err);
+	}
 	if (rc < 0) {
 		duckdb_function_set_error(info, err.msg); /* invariant 2 */
 		return;

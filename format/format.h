@@ -392,4 +392,58 @@ int strata_format_detect(const char *path, strata_format *out, strata_err *err);
  * groups, pages, encodings, statistics, sizes) to out. */
 int strata_file_describe(const char *path, FILE *out, strata_err *err);
 
+
+/* ------------------------------------------------------------------------ */
+/* Whole-file columnar reads of Parquet files (format/parquet_batch.c)      */
+/* ------------------------------------------------------------------------ */
+
+/* For a file whose rows need no merge (a scan's fast path): its rows in
+ * file order, column by column, straight into typed arrays.  No _seq, _op
+ * or key is read or checked: the caller knows from the manifest that the
+ * file holds every key once, no delete, nothing newer than it reads. */
+typedef struct strata_pqbatch strata_pqbatch;
+
+/* A string or binary value: bytes lent by the reader (see read). */
+typedef struct strata_strref {
+	const uint8_t *ptr;
+	uint32_t len;
+} strata_strref;
+
+/* Open path to read it in the layout of read_schema (NULL: the file's),
+ * columns matched by id, those the file lacks read as null.  file_schema:
+ * as in strata_run_opts (NULL: the file's strata.schema metadata).  want[i]
+ * (NULL: all) says which read columns are decoded.  STRATA_EUNSUPPORTED if
+ * the file cannot be read this way (not a strata file, an encoding or
+ * layout strata does not read: read it as a run instead); STRATA_ECORRUPT
+ * naming the file and the damage; -errno. */
+int strata_pqbatch_open(const char *path, const strata_schema *file_schema,
+			const strata_schema *read_schema, const bool *want, strata_pqbatch **out,
+			strata_err *err);
+/* Rows in the file (its footer's count). */
+uint64_t strata_pqbatch_rows(const strata_pqbatch *b);
+/* Bytes of one value of type t in the arrays read fills: int64_t (BIGINT,
+ * TIMESTAMP), int32_t, double, float, uint8_t 0/1 (BOOLEAN), strata_strref
+ * (STRING, BINARY). */
+size_t strata_pqbatch_width(strata_type t);
+/* The next up to n rows: for every wanted column i, data[i][0..*got) and
+ * nulls[i][0..*got) (1: null, its value zeroed); data and nulls of columns
+ * not wanted are not touched (may be NULL).  *got < n only at the end of
+ * the file.  Strings stay valid until strata_pqbatch_release() or close.
+ * 0 or a negative code (STRATA_ECORRUPT names the file, column and damage;
+ * rows already filled are then unspecified). */
+int strata_pqbatch_read(strata_pqbatch *b, size_t n, void *const *data, uint8_t *const *nulls,
+			size_t *got, strata_err *err);
+/* Verify while reading (call right after open): each decoded column chunk
+ * streams through its own hash, so that after a read to the end
+ * strata_pqbatch_content_hash costs only a raw read of what was not decoded. */
+void strata_pqbatch_want_hash(strata_pqbatch *b);
+/* After every row was read: 1 with the file's content hash (see "Content
+ * hash" above) in *out, 0 if the file was not read to its end, or < 0
+ * (STRATA_ECORRUPT naming the file, -errno). */
+int strata_pqbatch_content_hash(strata_pqbatch *b, uint64_t *out, strata_err *err);
+/* Give back every string handed out so far (their memory is reused). */
+void strata_pqbatch_release(strata_pqbatch *b);
+/* NULL is a no-op. */
+void strata_pqbatch_close(strata_pqbatch *b);
+
 #endif

@@ -475,25 +475,55 @@ static int delta_next_mini(pq_delta_dec *d)
 
 int pq_delta_get(pq_delta_dec *d, uint64_t *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+	while (i < n) {
 		if (d->left == 0)
 			return STRATA_ECORRUPT;
 		if (d->is_first) {
 			d->is_first = false;
 			d->left--;
-			out[i] = d->last;
+			out[i++] = d->last;
 			continue;
 		}
 		if (d->mini_left == 0 && delta_next_mini(d) != 0)
 			return STRATA_ECORRUPT;
-		uint64_t v;
-		if (!read_bits(d->mini, d->mini_bit, d->width, d->mini_bits_avail, &v))
-			return STRATA_ECORRUPT;
-		d->mini_bit += (uint64_t)d->width;
-		d->mini_left--;
-		d->left--;
-		d->last += d->min_delta + v;
-		out[i] = d->last;
+		/* the rest of this miniblock that is asked for, a run at a time */
+		uint64_t k = STRATA_MIN((uint64_t)(n - i), STRATA_MIN(d->mini_left, d->left));
+		int w = d->width;
+		uint64_t last = d->last, md = d->min_delta, bit = d->mini_bit;
+		uint64_t end_bit = bit + k * (uint64_t)w;
+		/* whole 8-byte loads of the page's bytes (the miniblock's own bits
+		 * checked against what it holds) while a value fits in one load */
+		if (w == 0) {
+			for (uint64_t j = 0; j < k; j++) {
+				last += md;
+				out[i + j] = last;
+			}
+		} else if (w <= 56 && end_bit <= d->mini_bits_avail &&
+			   ((end_bit - (uint64_t)w) >> 3) + 8 <= (uint64_t)(d->end - d->mini)) {
+			uint64_t mask = (1ull << w) - 1;
+			for (uint64_t j = 0; j < k; j++) {
+				uint64_t lo;
+				memcpy(&lo, d->mini + (bit >> 3), 8);
+				last += md + ((lo >> (bit & 7)) & mask);
+				out[i + j] = last;
+				bit += (uint64_t)w;
+			}
+		} else {
+			for (uint64_t j = 0; j < k; j++) {
+				uint64_t v;
+				if (!read_bits(d->mini, bit, w, d->mini_bits_avail, &v))
+					return STRATA_ECORRUPT;
+				bit += (uint64_t)w;
+				last += md + v;
+				out[i + j] = last;
+			}
+		}
+		d->last = last;
+		d->mini_bit = bit;
+		d->mini_left -= k;
+		d->left -= k;
+		i += (size_t)k;
 	}
 	return 0;
 }

@@ -12,7 +12,14 @@
  *      check their own order and fail with STRATA_ECORRUPT otherwise);
  *   2. per key, the rule decides on records in _seq-descending order: the
  *      first record seen for a key is its newest;
- *   3. no (key, _seq) is emitted twice.
+ *   3. no (key, _seq) is emitted twice;
+ *   4. a seek only moves forward: to a key past every key already read and
+ *      not before the previous seek's key (any key before the first next()
+ *      and seek), and no record at or past it is lost, whatever the runs'
+ *      kinds (row files only read forward).  A backward seek is refused
+ *      rather than supported: a row file has no index, so going back means
+ *      reopening the file, which only the merge's creator can do (it owns
+ *      the paths and options); no reader needs it.
  */
 #include "merge/merge.h"
 
@@ -41,6 +48,8 @@ struct strata_merge {
 	bool cur_emitted_le_b; /* BOUNDARY: newest <= B handled */
 	int64_t last_seq;      /* last seq seen for cur_key */
 	bool has_last_seq;
+	strata_buf seek_key; /* invariant 4: the last seek's key */
+	bool has_seek;
 	uint64_t rows_in, rows_out;
 };
 
@@ -139,16 +148,45 @@ int strata_merge_new(strata_run **runs, size_t n, strata_merge_rule rule, int64_
 	return 0;
 }
 
+/* invariant 4: a seek goes forward only.  A run's head record (read by
+ * heap_build or by the last advance, not yet taken) is kept when it is at or
+ * past the key: a row file cannot seek backwards, so seeking it again would
+ * skip that record.  Only runs whose head lies below the key are sought. */
 int strata_merge_seek(strata_merge *m, const uint8_t *key, size_t key_len, strata_err *err)
 {
-	for (size_t i = 0; i < m->nsrc; i++) {
-		int rc = strata_run_seek(m->src[i].run, key, key_len, err);
-		if (rc)
-			return rc;
-	}
+	if ((m->has_cur && strata_key_cmp(key, key_len, m->cur_key.data, m->cur_key.len) <= 0) ||
+	    (m->has_seek && strata_key_cmp(key, key_len, m->seek_key.data, m->seek_key.len) < 0))
+		return strata_err_set(err, STRATA_EINVAL,
+				      "cannot seek a merge back to a key at or before one it "
+				      "has already read (merges read forward: open a new merge "
+				      "to read that key again)");
+	strata_buf_reset(&m->seek_key);
+	strata_buf_append(&m->seek_key, key, key_len);
+	m->has_seek = true;
+	ssize_t taken = m->pending; /* its head was handed out: it is below key */
 	m->pending = -1;
 	m->has_cur = false;
-	return heap_build(m, err);
+	m->has_last_seq = false;
+	m->nheap = 0;
+	for (size_t i = 0; i < m->nsrc; i++) {
+		merge_src *s = &m->src[i];
+		if (s->is_done)
+			continue; /* every record it had lay below key */
+		if ((ssize_t)i != taken && strata_key_cmp(s->key, s->key_len, key, key_len) >= 0) {
+			m->heap[m->nheap++] = i;
+			continue;
+		}
+		int rc = strata_run_seek(s->run, key, key_len, err);
+		if (rc == 0)
+			rc = src_advance(m, i, err);
+		if (rc)
+			return rc;
+		if (!s->is_done)
+			m->heap[m->nheap++] = i;
+	}
+	for (size_t i = m->nheap / 2; i-- > 0;)
+		heap_down(m, i);
+	return 0;
 }
 
 int strata_merge_next(strata_merge *m, const strata_row **row, const uint8_t **key,
@@ -252,5 +290,6 @@ void strata_merge_free(strata_merge *m)
 	free(m->src);
 	free(m->heap);
 	strata_buf_free(&m->cur_key);
+	strata_buf_free(&m->seek_key);
 	free(m);
 }

@@ -42,7 +42,11 @@ int strata_merge_new(strata_run **runs, size_t n, strata_merge_rule rule, int64_
  * < 0 on error (from a run: the file is named). */
 int strata_merge_next(strata_merge *m, const strata_row **row, const uint8_t **key,
 		      size_t *key_len, strata_err *err);
-/* Position every run at the first record with key >= key (point lookups). */
+/* Position the merge so that next() returns the first record with key >= key
+ * (point lookups, key ranges).  Forward only: key must lie past every key
+ * next() has returned or passed and not before the previous seek's key, since
+ * row files cannot seek backwards; otherwise STRATA_EINVAL and the merge is
+ * unchanged.  Errors from the runs' seeks name the file. */
 int strata_merge_seek(strata_merge *m, const uint8_t *key, size_t key_len, strata_err *err);
 /* Records read from all runs so far, and records emitted. */
 uint64_t strata_merge_rows_in(const strata_merge *m);

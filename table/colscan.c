@@ -16,6 +16,19 @@
  * bucket list, so each bucket is read by exactly one cursor and N cursors on
  * N threads read disjoint buckets.  A batch may span buckets.
  *
+ * The fast path: a bucket whose answer needs no merge is read without one.
+ * That is a snapshot read (not changes, no key or key range) of a bucket
+ * whose planned files are all columnar, each holding every key once and no
+ * delete (the manifest's is_compact) with nothing newer than the version
+ * read (seq_max <= V), and with pairwise disjoint key ranges: its rows are
+ * then exactly the files' rows, in key order file after file.  Each file is
+ * decoded a page at a time straight into the cursor's column arrays
+ * (strata_pqbatch, format/parquet_batch.c): only the columns asked for, no
+ * _seq or _op, no key encoding, strings lent by the decoder instead of
+ * copied.  A file the decoder cannot read (STRATA_EUNSUPPORTED at open)
+ * sends its bucket down the merge path.  Per-scan counters tell how many
+ * buckets each path read (strata_colscan_paths).
+ *
  * Keys: a single key is encoded once (the order-preserving encoding of
  * format.h), only the bucket its hash selects in each partition is planned
  * for reading, files whose key range misses it are not opened, and every
@@ -34,16 +47,26 @@
  *      renewed (taken afresh, then the old ones released) every
  *      LEASE_RENEW_US while cursors pull, under the scan's mutex;
  *   4. values handed out in a batch stay valid until the cursor's next call:
- *      strings are copied into the cursor's arena, reset per batch.
+ *      strings are copied into the cursor's arena, rewound per batch, or (fast
+ *      path) lent by decoders released, and closed, only at the next call;
+ *   5. the fast path reads a bucket only when no merge could change its
+ *      rows (the conditions above, all checked on the plan's entries), and
+ *      checks each file's row count and (when the entry has one) content
+ *      hash against its entry, as a whole read by the merge path does.
  *
  * Threads: open and close on one thread; strata_colscan_* getters and
- * cursors (one per thread) concurrently.
+ * cursors (one per thread) concurrently.  A cursor decodes without any
+ * lock: the plan is read-only once open, each cursor owns its merge or
+ * decoders and their buffers (reused from batch to batch), and the only
+ * shared writes are the claim counter, the path counters (atomics) and a
+ * lease renewal every LEASE_RENEW_US (a mutex, tried only when due).
  */
 #include "table/table_int.h"
 
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +86,8 @@ struct strata_colscan {
 	strata_buf lo, hi;
 	bool has_lo, has_hi;
 	pthread_mutex_t lease_mu;
-	int64_t renewed_us;
+	_Atomic int64_t renewed_us;
+	atomic_uint_fast64_t fast_buckets, merged_buckets;
 };
 
 struct strata_colcursor {
@@ -77,7 +101,24 @@ struct strata_colcursor {
 	size_t bucket;         /* plan bucket index of merge */
 	const char *const *part_values;
 	strata_arena *strings; /* invariant 4 */
+	/* the fast path (invariant 5): the bucket's files in key order */
+	strata_pqbatch **pq;
+	const strata_file_entry **pqf;
+	size_t npq, ipq;
+	uint64_t pq_rows;        /* rows read from pq[ipq] */
+	strata_pqbatch **spent;  /* finished decoders: closed at the next call */
+	size_t nspent, cap_spent;
+	bool *want;              /* per rs column: an output column reads it */
+	int *first_out;          /* per rs column: the first output column, or -1 */
+	void **pdata;            /* per rs column: where a read writes */
+	uint8_t **pnulls;
+	void **own;              /* per output column: the cursor's own array */
 };
+
+_Static_assert(sizeof(strata_colstr) == sizeof(strata_strref) &&
+		       offsetof(strata_colstr, ptr) == offsetof(strata_strref, ptr) &&
+		       offsetof(strata_colstr, len) == offsetof(strata_strref, len),
+	       "the fast path writes strata_strref into strata_colstr arrays");
 
 /* ---- keys ----------------------------------------------------------------------- */
 
@@ -283,6 +324,12 @@ size_t strata_colscan_nbuckets(const strata_colscan *cs)
 	return cs->nbuckets;
 }
 
+void strata_colscan_paths(const strata_colscan *cs, uint64_t *fast, uint64_t *merged)
+{
+	*fast = atomic_load(&cs->fast_buckets);
+	*merged = atomic_load(&cs->merged_buckets);
+}
+
 uint64_t strata_colscan_rows_estimate(const strata_colscan *cs)
 {
 	return cs->rows_estimate;
@@ -298,6 +345,8 @@ static int leases_maybe_renew(strata_colscan *cs, strata_err *err)
 {
 	int64_t now = strata_now_us();
 	int rc = 0;
+	if (now - atomic_load(&cs->renewed_us) < LEASE_RENEW_US)
+		return 0; /* not due: no lock taken */
 	pthread_mutex_lock(&cs->lease_mu);
 	if (now - cs->renewed_us >= LEASE_RENEW_US) {
 		rc = strata_scan_leases_renew(cs->scan, err);
@@ -309,6 +358,9 @@ static int leases_maybe_renew(strata_colscan *cs, strata_err *err)
 }
 
 /* ---- cursors -------------------------------------------------------------------- */
+
+static void fast_retire(strata_colcursor *c);
+static void spent_close(strata_colcursor *c);
 
 static size_t type_width(strata_type t)
 {
@@ -363,6 +415,7 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
 	c->kind = strata_calloc(ncols + 1, sizeof(strata_colkind));
 	c->batch.ncols = ncols;
 	c->batch.cols = strata_calloc(ncols + 1, sizeof(strata_colvec));
+	c->own = strata_calloc(ncols + 1, sizeof(void *));
 	for (size_t j = 0; j < ncols; j++) {
 		const strata_colinfo *ci = &cs->cols[cols[j]];
 		c->kind[j] = ci->kind;
@@ -372,7 +425,20 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
 			c->src[j] = cols[j] - cs->schema->ncols;
 		c->batch.cols[j].type = ci->type;
 		c->batch.cols[j].data = strata_calloc(max_rows, type_width(ci->type));
+		c->own[j] = c->batch.cols[j].data;
 		c->batch.cols[j].nulls = strata_calloc(max_rows, 1);
+	}
+	c->want = strata_calloc(c->rs->ncols + 1, sizeof(bool));
+	c->first_out = strata_calloc(c->rs->ncols + 1, sizeof(int));
+	c->pdata = strata_calloc(c->rs->ncols + 1, sizeof(void *));
+	c->pnulls = strata_calloc(c->rs->ncols + 1, sizeof(uint8_t *));
+	for (uint32_t i = 0; i < c->rs->ncols; i++)
+		c->first_out[i] = -1;
+	for (size_t j = 0; j < ncols; j++) {
+		if (c->kind[j] != STRATA_COL_DATA || c->first_out[c->src[j]] >= 0)
+			continue;
+		c->first_out[c->src[j]] = (int)j;
+		c->want[c->src[j]] = true;
 	}
 	*out = c;
 	return 0;
@@ -383,11 +449,19 @@ void strata_colcursor_close(strata_colcursor *c)
 	if (!c)
 		return;
 	strata_merge_free(c->merge);
+	fast_retire(c);
+	spent_close(c);
+	free(c->spent);
+	free(c->want);
+	free(c->first_out);
+	free(c->pdata);
+	free(c->pnulls);
 	for (size_t j = 0; j < c->batch.ncols && c->batch.cols; j++) {
-		free(c->batch.cols[j].data);
+		free(c->own[j]);
 		free(c->batch.cols[j].nulls);
 	}
 	free(c->batch.cols);
+	free(c->own);
 	free(c->src);
 	free(c->kind);
 	strata_schema_free(c->rs);
@@ -462,8 +536,158 @@ static void row_put(strata_colcursor *c, const strata_row *row, size_t r)
 	}
 }
 
-/* Claim the next bucket (invariant 2) and open its merge; 0 with c->merge
- * NULL when none is left. */
+/* ---- the fast path ---------------------------------------------------------------- */
+
+/* Close the decoders given back at the last call (invariant 4). */
+static void spent_close(strata_colcursor *c)
+{
+	for (size_t i = 0; i < c->nspent; i++)
+		strata_pqbatch_close(c->spent[i]);
+	c->nspent = 0;
+}
+
+/* The bucket's decoders are done: they close at the next call (their
+ * strings may be in the batch being handed out). */
+static void fast_retire(strata_colcursor *c)
+{
+	for (size_t i = 0; i < c->npq; i++) {
+		if (!c->pq[i])
+			continue;
+		if (c->nspent == c->cap_spent) {
+			c->cap_spent = c->cap_spent ? 2 * c->cap_spent : 8;
+			c->spent = strata_realloc(c->spent, c->cap_spent * sizeof(strata_pqbatch *));
+		}
+		c->spent[c->nspent++] = c->pq[i];
+	}
+	free(c->pq);
+	free(c->pqf);
+	c->pq = NULL;
+	c->pqf = NULL;
+	c->npq = c->ipq = 0;
+}
+
+static int entry_key_min_cmp(const void *pa, const void *pb)
+{
+	const strata_file_entry *a = *(const strata_file_entry *const *)pa;
+	const strata_file_entry *b = *(const strata_file_entry *const *)pb;
+	return strata_key_cmp(a->key_min, a->key_min_len, b->key_min, b->key_min_len);
+}
+
+/* Invariant 5: open decoders over bucket i's files when its answer needs no
+ * merge.  0 with c->npq > 0 when the fast path reads it; 0 with c->npq 0
+ * when it must be merged (not eligible, or a file the decoder does not
+ * read); < 0 on an error. */
+static int fast_open(strata_colcursor *c, size_t i, strata_err *err)
+{
+	strata_colscan *cs = c->cs;
+	if (cs->is_changes || cs->has_lo || cs->has_hi)
+		return 0;
+	const strata_file_entry *files;
+	size_t n;
+	strata_scan_bucket_files(cs->scan, i, &files, &n);
+	int64_t v = (int64_t)strata_scan_version(cs->scan);
+	for (size_t k = 0; k < n; k++)
+		if (files[k].format != STRATA_FMT_PARQUET || !files[k].is_compact ||
+		    files[k].seq_max > v || files[k].tombstones > 0)
+			return 0;
+	c->pqf = strata_calloc(n + 1, sizeof(*c->pqf));
+	c->pq = strata_calloc(n + 1, sizeof(*c->pq));
+	for (size_t k = 0; k < n; k++)
+		c->pqf[k] = &files[k];
+	qsort(c->pqf, n, sizeof(*c->pqf), entry_key_min_cmp);
+	c->npq = n;
+	c->ipq = 0;
+	c->pq_rows = 0;
+	for (size_t k = 0; k + 1 < n; k++) {
+		const strata_file_entry *a = c->pqf[k], *b = c->pqf[k + 1];
+		if (strata_key_cmp(a->key_max, a->key_max_len, b->key_min, b->key_min_len) >= 0) {
+			fast_retire(c); /* overlapping key ranges: a key may be in both */
+			return 0;
+		}
+	}
+	int rc = 0;
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		char path[4096];
+		strata_scan_file_path(cs->scan, i, c->pqf[k], path, sizeof(path));
+		rc = strata_pqbatch_open(path, NULL, c->rs, c->want, &c->pq[k], err);
+		if (rc == 0 && c->pqf[k]->has_content_hash)
+			strata_pqbatch_want_hash(c->pq[k]); /* a whole read: verified */
+	}
+	if (rc) {
+		fast_retire(c);
+		spent_close(c); /* nothing of theirs was handed out */
+		return rc == STRATA_EUNSUPPORTED ? 0 : rc;
+	}
+	return 0;
+}
+
+/* Read rows from the bucket's files into the batch from row *n on. */
+static int fast_fill(strata_colcursor *c, size_t *n, strata_err *err)
+{
+	size_t at = *n, room = c->max_rows - at;
+	for (uint32_t i = 0; i < c->rs->ncols; i++) {
+		int j = c->first_out[i];
+		if (j < 0)
+			continue;
+		strata_colvec *v = &c->batch.cols[j];
+		c->pdata[i] = (uint8_t *)v->data + at * type_width(v->type);
+		c->pnulls[i] = v->nulls + at;
+	}
+	size_t got = 0;
+	int rc = strata_pqbatch_read(c->pq[c->ipq], room, c->pdata, c->pnulls, &got, err);
+	if (rc)
+		return rc;
+	for (size_t j = 0; j < c->batch.ncols && got; j++) {
+		strata_colvec *v = &c->batch.cols[j];
+		if (c->kind[j] == STRATA_COL_PARTITION) {
+			const char *pv = c->part_values ? c->part_values[c->src[j]] : NULL;
+			for (size_t r = at; r < at + got; r++) {
+				v->nulls[r] = pv == NULL;
+				put_str(c, v, r, pv ? pv : "", pv ? strlen(pv) : 0, false);
+			}
+		} else if (c->kind[j] == STRATA_COL_DATA && c->first_out[c->src[j]] != (int)j) {
+			const strata_colvec *f = &c->batch.cols[c->first_out[c->src[j]]];
+			size_t w = type_width(v->type);
+			memcpy((uint8_t *)v->data + at * w, (const uint8_t *)f->data + at * w, got * w);
+			memcpy(v->nulls + at, f->nulls + at, got);
+		}
+	}
+	*n += got;
+	c->pq_rows += got;
+	if (got == room)
+		return 0;
+	/* the file ended: invariant 5, its rows are its entry's */
+	const strata_file_entry *f = c->pqf[c->ipq];
+	if (c->pq_rows != f->rows) {
+		char path[4096];
+		strata_scan_file_path(c->cs->scan, c->bucket, f, path, sizeof(path));
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "\"%s\": %llu rows read, its manifest entry says %llu", path,
+				      (unsigned long long)c->pq_rows, (unsigned long long)f->rows);
+	}
+	/* ... and its content hash is its entry's (the whole file was read) */
+	if (f->has_content_hash) {
+		uint64_t h = 0;
+		int rc2 = strata_pqbatch_content_hash(c->pq[c->ipq], &h, err);
+		if (rc2 < 0)
+			return rc2;
+		if (rc2 == 1 && h != f->content_hash) {
+			char path[4096];
+			strata_scan_file_path(c->cs->scan, c->bucket, f, path, sizeof(path));
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "\"%s\": checksum mismatch (expected %016llx, got %016llx)",
+					      path, (unsigned long long)f->content_hash,
+					      (unsigned long long)h);
+		}
+	}
+	c->pq_rows = 0;
+	if (++c->ipq == c->npq)
+		fast_retire(c);
+	return 0;
+}
+
+/* Claim the next bucket (invariant 2) and open its decoders (fast path) or
+ * its merge; 0 with neither when none is left. */
 static int bucket_next(strata_colcursor *c, strata_err *err)
 {
 	strata_colscan *cs = c->cs;
@@ -474,6 +698,13 @@ static int bucket_next(strata_colcursor *c, strata_err *err)
 	strata_scan_bucket b;
 	strata_scan_bucket_info(cs->scan, c->bucket, &b);
 	c->part_values = b.part_values;
+	int rc = fast_open(c, c->bucket, err);
+	if (rc || c->npq) {
+		if (rc == 0)
+			atomic_fetch_add(&cs->fast_buckets, 1);
+		return rc;
+	}
+	atomic_fetch_add(&cs->merged_buckets, 1);
 	return strata_scan_bucket_merge(cs->scan, c->bucket, c->rs,
 				      cs->has_lo ? cs->lo.data : NULL, cs->lo.len,
 				      cs->has_hi ? cs->hi.data : NULL, cs->hi.len, &c->merge, err);
@@ -481,17 +712,48 @@ static int bucket_next(strata_colcursor *c, strata_err *err)
 
 int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err)
 {
-	strata_arena_reset(c->strings); /* invariant 4: the last batch is given back */
+	return strata_colcursor_next_into(c, NULL, batch, err);
+}
+
+static bool is_fixed_width(strata_type t)
+{
+	return t != STRATA_T_STRING && t != STRATA_T_BYTES;
+}
+
+int strata_colcursor_next_into(strata_colcursor *c, void *const *into,
+			       const strata_colbatch **batch, strata_err *err)
+{
+	for (size_t j = 0; j < c->batch.ncols; j++)
+		c->batch.cols[j].data = into && into[j] && is_fixed_width(c->batch.cols[j].type) ?
+						into[j] :
+						c->own[j];
+	/* invariant 4: the last batch is given back */
+	strata_arena_rewind(c->strings); /* its chunks are reused: no churn */
+	spent_close(c);
+	for (size_t i = 0; i < c->npq; i++) {
+		if (i < c->ipq) {
+			strata_pqbatch_close(c->pq[i]); /* its file was read to the end */
+			c->pq[i] = NULL;
+		} else {
+			strata_pqbatch_release(c->pq[i]);
+		}
+	}
 	strata_colscan *cs = c->cs;
 	size_t n = 0;
 	int rc = leases_maybe_renew(cs, err);
 	if (rc)
 		return rc;
 	while (n < c->max_rows) {
-		if (!c->merge) {
+		if (!c->merge && !c->npq) {
 			rc = bucket_next(c, err);
-			if (rc || !c->merge)
+			if (rc || (!c->merge && !c->npq))
 				break;
+		}
+		if (c->npq) {
+			rc = fast_fill(c, &n, err);
+			if (rc)
+				break;
+			continue;
 		}
 		const strata_row *row;
 		const uint8_t *key;

@@ -552,6 +552,19 @@ void strata_scan_bucket_info(const strata_scan *s, size_t i, strata_scan_bucket 
 		out->rows += sb->files[k].rows;
 }
 
+void strata_scan_bucket_files(const strata_scan *s, size_t i, const strata_file_entry **files,
+			      size_t *n)
+{
+	*files = s->buckets[i].files;
+	*n = s->buckets[i].nfiles;
+}
+
+void strata_scan_file_path(const strata_scan *s, size_t i, const strata_file_entry *f,
+			   char *path, size_t n)
+{
+	strata_file_path(s->wh->mf, s->def.name, s->parts[s->buckets[i].part].p.name, f, path, n);
+}
+
 int strata_scan_leases_renew(strata_scan *s, strata_err *err)
 {
 	for (size_t i = 0; i < s->nleases; i++) {

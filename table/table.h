@@ -286,6 +286,9 @@ const strata_colinfo *strata_colscan_col(const strata_colscan *cs, size_t i);
 uint64_t strata_colscan_version(const strata_colscan *cs);
 size_t strata_colscan_nbuckets(const strata_colscan *cs);
 uint64_t strata_colscan_rows_estimate(const strata_colscan *cs);
+/* Buckets read so far without a merge (the fast path: colscan.c) and with
+ * one, by all cursors (for tests and benchmarks). */
+void strata_colscan_paths(const strata_colscan *cs, uint64_t *fast, uint64_t *merged);
 const strata_table_def *strata_colscan_table(const strata_colscan *cs);
 
 /* A cursor over columns cols[0..ncols) (indexes of strata_colscan_col; ncols
@@ -296,6 +299,13 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
  * unclaimed bucket is left, or a negative code (a corrupt or missing file is
  * named). */
 int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err);
+/* The same, with the values of fixed-width column j (every type but STRING
+ * and BINARY) written into into[j] when it is not NULL (an array of
+ * max_rows values of the column's type, lent for the call), which the
+ * batch's data then points to: an engine's own vectors, saving a copy.
+ * into may be NULL. */
+int strata_colcursor_next_into(strata_colcursor *c, void *const *into,
+			       const strata_colbatch **batch, strata_err *err);
 void strata_colcursor_close(strata_colcursor *c);
 
 #endif

@@ -32,6 +32,12 @@ void strata_scan_bucket_info(const strata_scan *s, size_t i, strata_scan_bucket 
 int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema *rs,
 			     const uint8_t *lo, size_t lo_len, const uint8_t *hi, size_t hi_len,
 			     strata_merge **out, strata_err *err);
+/* The files planned for bucket i (lent for the scan's lifetime) and the
+ * path of one of them. */
+void strata_scan_bucket_files(const strata_scan *s, size_t i, const strata_file_entry **files,
+			      size_t *n);
+void strata_scan_file_path(const strata_scan *s, size_t i, const strata_file_entry *f,
+			   char *path, size_t n);
 /* Trade every lease of the scan for a fresh one at the same version (long
  * scans); not thread-safe against itself. */
 int strata_scan_leases_renew(strata_scan *s, strata_err *err);

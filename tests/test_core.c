@@ -55,7 +55,23 @@ static void test_buf_arena(void)
 	char *s = strata_arena_strdup(a, "hello");
 	CU_ASSERT_STRING_EQUAL(s, "hello");
 	CU_ASSERT_EQUAL(((uintptr_t)strata_arena_alloc(a, 3)) % 8, 0);
-	strata_arena_free(a);
+	/* rewind keeps standard chunks for reuse, gives back big blocks */
+	char *small[40];
+	for (int i = 0; i < 40; i++) {
+		small[i] = strata_arena_alloc(a, 4000);
+		memset(small[i], i, 4000);
+	}
+	strata_arena_rewind(a);
+	CU_ASSERT_EQUAL(strata_arena_bytes(a), 0);
+	for (int i = 0; i < 40; i++) {
+		char *p = strata_arena_alloc(a, 4000);
+		memset(p, 0x5a, 4000);
+		CU_ASSERT_EQUAL(((uintptr_t)p) % 8, 0);
+	}
+	CU_ASSERT(strata_arena_bytes(a) >= 40 * 4000);
+	strata_arena_rewind(a);
+	CU_ASSERT_STRING_EQUAL(strata_arena_strdup(a, "again"), "again");
+	strata_arena_free(a); /* spare chunks too (ASan: no leak) */
 }
 
 static void test_wfile_commit(void)

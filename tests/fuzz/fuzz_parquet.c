@@ -3,7 +3,8 @@
  *
  * Each input is written to a scratch file and driven through everything a
  * reader exposes: describe, open without a schema, a full read (bounded), a
- * projected read, and seeks to keys seen in the file.  Any outcome is fine
+ * projected read, seeks to keys seen in the file, and the whole-file batch
+ * decoder (format/parquet_batch.c) over the same columns.  Any outcome is fine
  * except a crash, a sanitizer report, a hang or a huge allocation; errors
  * must carry a message naming the file.
  *
@@ -90,6 +91,31 @@ static int strata_fuzz_parquet_one(const uint8_t *data, size_t size, const char 
 				}
 				strata_schema_free(ps);
 			}
+		}
+		/* the whole-file batch decoder (a scan's fast path), in batches of
+		 * 1000 rows into typed arrays */
+		strata_pqbatch *pb = NULL;
+		rc = strata_pqbatch_open(path, NULL, fs, NULL, &pb, &e);
+		fuzz_check_err(rc, &e, path);
+		if (rc == 0) {
+			void *cols[STRATA_MAX_COLS + 1];
+			uint8_t *nulls[STRATA_MAX_COLS + 1];
+			for (uint32_t i = 0; i < fs->ncols; i++) {
+				cols[i] = malloc(1000 * strata_pqbatch_width(fs->cols[i].type));
+				nulls[i] = malloc(1000);
+			}
+			size_t got = 0, total = 0;
+			while ((rc = strata_pqbatch_read(pb, 1000, cols, nulls, &got, &e)) == 0 && got &&
+			       total < FUZZ_MAX_ROWS) {
+				total += got;
+				strata_pqbatch_release(pb);
+			}
+			fuzz_check_err(rc, &e, path);
+			for (uint32_t i = 0; i < fs->ncols; i++) {
+				free(cols[i]);
+				free(nulls[i]);
+			}
+			strata_pqbatch_close(pb);
 		}
 		strata_run_close(run);
 	}
