@@ -11,14 +11,13 @@
  *   3. only the process that started the server stops it (a test's forked
  *      child that calls exit() leaves it running);
  *   4. from the moment the postmaster runs until it is stopped, a watcher
- *      process exists that stops it if this process dies without saying
- *      so: the suite holds the only write end of the watcher's pipe
- *      (close-on-exec, so pg_ctl and the postmaster never inherit it), and
- *      a clean stop writes 's' before closing it.
+ *      (tests/util/tu_server.h) knows its PID and stops it if this process
+ *      dies without saying so.
  */
 #include "tests/util/tu_pg.h"
 
 #include "tests/util/testutil.h"
+#include "tests/util/tu_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,17 +47,10 @@ static struct {
 	char data[PATH_MAX]; /* dir/data */
 	int port;
 	pid_t pid;           /* the postmaster */
-	pid_t watcher;
 	pid_t owner;         /* the process that started it: only it stops it */
-	int watch_fd;        /* write end of the watcher's pipe */
+	tu_watch watch;      /* invariant 4 */
 	char uri[256];
-} pg = {.watch_fd = -1};
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
+} pg = {.watch = {.fd = -1}};
 
 /* The newest installed server: the highest N of /usr/lib/postgresql/N/bin
  * holding initdb and pg_ctl. */
@@ -119,146 +111,16 @@ static int run_as_server_user(char *const argv[], const char *log)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* A port nobody listens on now (a race with another process remains: the
- * start is retried on another port). */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-/* The last lines of a log, flattened into one line, for a reason. */
-static void log_tail(const char *path, char *out, size_t n)
-{
-	size_t len = 0;
-	char *text = tu_read_file(path, &len);
-	out[0] = '\0';
-	if (!text)
-		return;
-	const char *p = len > 300 ? text + len - 300 : text;
-	size_t k = 0;
-	for (; *p && k + 1 < n; p++)
-		out[k++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
-	out[k] = '\0';
-	free(text);
-}
-
-/* Invariant 2: pid is still our postmaster. */
-static bool is_our_postmaster(pid_t pid, const char *data)
-{
-	char path[64], cmd[4096];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	for (ssize_t i = 0; i < n; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
-	cmd[n] = '\0';
-	return strstr(cmd, "postgres") && strstr(cmd, data);
-}
-
 bool tu_pg_is_gone(pid_t pid)
 {
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	/* not our child: it may linger as a zombie until init reaps it */
-	char path[64], st[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return true;
-	ssize_t n = read(fd, st, sizeof(st) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	st[n] = '\0';
-	const char *rp = strrchr(st, ')');
-	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+	return tu_proc_is_gone(pid);
 }
 
-/* Signal sig, wait up to wait_ms for the process to go; escalate to
- * SIGQUIT (immediate shutdown), then SIGKILL. */
-static void stop_pid(pid_t pid, const char *data, int sig, int wait_ms)
-{
-	if (pid <= 0 || !is_our_postmaster(pid, data))
-		return;
-	const int sigs[] = {sig, SIGQUIT, SIGKILL};
-	const int waits[] = {wait_ms, 5000, 5000};
-	for (int s = 0; s < 3; s++) {
-		if (s > 0 && sigs[s] == sigs[s - 1])
-			continue;
-		kill(pid, sigs[s]);
-		for (int t = 0; t < waits[s]; t += 20) {
-			if (tu_pg_is_gone(pid))
-				return;
-			sleep_ms(20);
-		}
-	}
-}
-
-/* Invariant 4: the watcher.  Runs in the forked child; never returns. */
-static void watcher_main(int rfd)
-{
-	/* out of the suite's process group: a ^C to the suite must not take
-	 * the watcher with it before it has stopped the server */
-	setpgid(0, 0);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	bool is_clean = false;
-	for (;;) {
-		char c;
-		ssize_t n = read(rfd, &c, 1);
-		if (n == 1 && c == 's')
-			is_clean = true;
-		else if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-	}
-	if (!is_clean) {
-		fprintf(stderr, "tu_pg: the suite died without stopping PostgreSQL: stopping "
-				"postmaster %d\n",
-			(int)pg.pid);
-		stop_pid(pg.pid, pg.data, SIGQUIT, 5000);
-		if (!getenv("STRATA_KEEP_TMP"))
-			tu_rmtree(pg.dir);
-	}
-	_exit(0);
-}
-
-static bool start_watcher(void)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return false;
-	fflush(NULL);
-	pid_t w = fork();
-	if (w < 0) {
-		close(p[0]);
-		close(p[1]);
-		return false;
-	}
-	if (w == 0) {
-		close(p[1]);
-		watcher_main(p[0]);
-	}
-	close(p[0]);
-	pg.watcher = w;
-	pg.watch_fd = p[1];
-	return true;
-}
+/* How the suite stops its server (SIGINT: fast shutdown — roll back
+ * sessions, checkpoint, exit; then immediate; then kill), and how the
+ * watcher does when the suite died (no time for a checkpoint). */
+static const tu_stop_plan pg_stop = {3, {SIGINT, SIGQUIT, SIGKILL}, {20000, 5000, 5000}};
+static const tu_stop_plan pg_stop_dead = {2, {SIGQUIT, SIGKILL}, {5000, 5000}};
 
 void tu_pg_stop(void)
 {
@@ -267,17 +129,10 @@ void tu_pg_stop(void)
 	if (pg.owner != getpid())
 		return;
 	if (pg.is_running) {
-		/* SIGINT: fast shutdown (roll back sessions, checkpoint, exit) */
-		stop_pid(pg.pid, pg.data, SIGINT, 20000);
+		tu_procs_stop(&pg.pid, 1, pg.data, &pg_stop); /* invariant 2 */
 		pg.is_running = false;
 	}
-	if (pg.watch_fd >= 0) {
-		ssize_t w = write(pg.watch_fd, "s", 1);
-		(void)w;
-		close(pg.watch_fd);
-		pg.watch_fd = -1;
-		waitpid(pg.watcher, NULL, 0);
-	}
+	tu_watch_done(&pg.watch);
 }
 
 /* Whether the server's user can write dir (every ancestor searchable): a
@@ -387,7 +242,7 @@ static bool start(char *why, size_t n)
 	char *iargv[] = {initdb, "-D", pg.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
 			 "--locale=C", "-N", NULL};
 	if (run_as_server_user(iargv, log) != 0) {
-		log_tail(log, tail, sizeof(tail));
+		tu_log_tail(log, tail, sizeof(tail));
 		return fail(why, n, "initdb failed (is the scratch directory reachable by the "
 				    "postgres user?): %s",
 			    tail);
@@ -398,7 +253,7 @@ static bool start(char *why, size_t n)
 	snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", pg.bin);
 	int rc = -1;
 	for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
-		pg.port = free_port();
+		pg.port = tu_free_port();
 		char opts[PATH_MAX + 512];
 		snprintf(opts, sizeof(opts),
 			 "-h 127.0.0.1 -p %d -k %s -c fsync=on -c synchronous_commit=on "
@@ -410,9 +265,9 @@ static bool start(char *why, size_t n)
 		rc = run_as_server_user(cargv, log);
 	}
 	if (rc != 0) {
-		log_tail(slog, tail, sizeof(tail));
+		tu_log_tail(slog, tail, sizeof(tail));
 		if (!tail[0])
-			log_tail(log, tail, sizeof(tail));
+			tu_log_tail(log, tail, sizeof(tail));
 		return fail(why, n, "pg_ctl start failed: %s", tail);
 	}
 	pg.pid = read_postmaster_pid();
@@ -421,10 +276,11 @@ static bool start(char *why, size_t n)
 	pg.is_running = true;
 	pg.owner = getpid();
 	atexit(tu_pg_stop);
-	if (!start_watcher()) {
+	if (!tu_watch_start(&pg.watch, "tu_pg", pg.data, pg.dir, &pg_stop_dead)) {
 		tu_pg_stop();
 		return fail(why, n, "could not fork the watcher: %s", strerror(errno));
 	}
+	tu_watch_pid(&pg.watch, pg.pid);
 	char msg[512];
 	if (!pg_setup(msg, sizeof(msg))) {
 		tu_pg_stop();

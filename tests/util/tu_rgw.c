@@ -25,15 +25,14 @@
  *   3. only the process that started the cluster stops it (a test's forked
  *      child that calls exit() leaves it running);
  *   4. from before the first daemon is forked until the cluster is
- *      stopped, a watcher process exists that knows every daemon's PID (the
- *      suite writes it down the pipe before it waits on anything else) and
- *      stops them if this process dies without saying so: the suite holds
- *      the only write end of the pipe (close-on-exec, so the daemons never
- *      inherit it), and a clean stop writes 's' before closing it.
+ *      stopped, a watcher (tests/util/tu_server.h) exists that knows every
+ *      daemon's PID (told before the suite waits on anything else) and
+ *      stops them if this process dies without saying so.
  */
 #include "tests/util/tu_rgw.h"
 
 #include "tests/util/testutil.h"
+#include "tests/util/tu_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,12 +57,6 @@
 
 static const char *const daemon_names[TU_RGW_NDAEMONS] = {"ceph-mon", "ceph-osd", "radosgw"};
 
-/* one message to the watcher: 'p' + a daemon's PID, or 's' (clean stop) */
-struct watch_msg {
-	char tag;
-	int32_t pid;
-};
-
 static struct {
 	bool is_tried, is_running;
 	char why[512];
@@ -71,11 +64,10 @@ static struct {
 	char conf[PATH_MAX]; /* dir/ceph.conf: in every daemon's command line */
 	int mon_port, port;
 	pid_t pid[TU_RGW_NDAEMONS];
-	pid_t watcher;
 	pid_t owner; /* the process that started it: only it stops it */
-	int watch_fd;
+	tu_watch watch; /* invariant 4 */
 	char endpoint[64];
-} rgw = {.watch_fd = -1};
+} rgw = {.watch = {.fd = -1}};
 
 static void sleep_ms(int ms)
 {
@@ -101,175 +93,13 @@ static bool fail(char *why, size_t n, const char *fmt, ...)
 	return false;
 }
 
-/* A port nobody listens on now (a race with another process remains). */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-/* The last lines of a file, flattened into one line, for a reason. */
-static void log_tail(const char *path, char *out, size_t n)
-{
-	size_t len = 0;
-	char *text = tu_read_file(path, &len);
-	out[0] = '\0';
-	if (!text)
-		return;
-	const char *p = len > 300 ? text + len - 300 : text;
-	size_t k = 0;
-	for (; *p && k + 1 < n; p++)
-		out[k++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
-	out[k] = '\0';
-	free(text);
-}
-
-/* Invariant 2: pid is still one of our daemons. */
-static bool is_ours(pid_t pid)
-{
-	char path[64], cmd[4096];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	for (ssize_t i = 0; i < n; i++)
-		if (cmd[i] == '\0')
-			cmd[i] = ' ';
-	cmd[n] = '\0';
-	return strstr(cmd, rgw.conf) != NULL;
-}
-
 bool tu_rgw_is_gone(pid_t pid)
 {
-	if (pid <= 0)
-		return true;
-	/* our child: reap it if it has exited */
-	int st;
-	if (waitpid(pid, &st, WNOHANG) == pid)
-		return true;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	/* not our child: it may linger as a zombie until init reaps it */
-	char path[64], stat_text[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return true;
-	ssize_t n = read(fd, stat_text, sizeof(stat_text) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	stat_text[n] = '\0';
-	const char *rp = strrchr(stat_text, ')');
-	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+	return tu_proc_is_gone(pid);
 }
 
-/* SIGTERM every listed daemon (SIGCONT too: a test may have stopped one),
- * wait up to STOP_GRACE_MS for all, then SIGKILL the rest and wait. */
-static void stop_pids(const pid_t *pids, int n)
-{
-	bool live[64] = {false};
-	for (int i = 0; i < n && i < 64; i++) {
-		live[i] = pids[i] > 0 && !tu_rgw_is_gone(pids[i]) && is_ours(pids[i]);
-		if (live[i]) {
-			kill(pids[i], SIGTERM);
-			kill(pids[i], SIGCONT);
-		}
-	}
-	for (int round = 0; round < 2; round++) {
-		for (int t = 0; t < STOP_GRACE_MS; t += 20) {
-			bool any = false;
-			for (int i = 0; i < n && i < 64; i++) {
-				if (live[i] && tu_rgw_is_gone(pids[i]))
-					live[i] = false;
-				any = any || live[i];
-			}
-			if (!any)
-				return;
-			sleep_ms(20);
-		}
-		for (int i = 0; i < n && i < 64; i++)
-			if (live[i] && is_ours(pids[i]))
-				kill(pids[i], SIGKILL);
-	}
-}
-
-/* Invariant 4: the watcher.  Runs in the forked child; never returns. */
-static void watcher_main(int rfd)
-{
-	/* out of the suite's process group: a ^C to the suite must not take
-	 * the watcher with it before it has stopped the daemons */
-	setpgid(0, 0);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	pid_t pids[64];
-	int npids = 0;
-	bool is_clean = false;
-	for (;;) {
-		struct watch_msg m;
-		ssize_t n = read(rfd, &m, sizeof(m));
-		if (n == (ssize_t)sizeof(m) && m.tag == 's')
-			is_clean = true;
-		else if (n == (ssize_t)sizeof(m) && m.tag == 'p' && npids < 64)
-			pids[npids++] = m.pid;
-		else if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-	}
-	if (!is_clean) {
-		fprintf(stderr, "tu_rgw: the suite died without stopping Ceph: stopping its %d "
-				"daemons by PID\n",
-			npids);
-		stop_pids(pids, npids);
-		if (!getenv("STRATA_KEEP_TMP"))
-			tu_rmtree(rgw.dir);
-	}
-	_exit(0);
-}
-
-static bool start_watcher(void)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return false;
-	fflush(NULL);
-	pid_t w = fork();
-	if (w < 0) {
-		close(p[0]);
-		close(p[1]);
-		return false;
-	}
-	if (w == 0) {
-		close(p[1]);
-		watcher_main(p[0]);
-	}
-	close(p[0]);
-	rgw.watcher = w;
-	rgw.watch_fd = p[1];
-	return true;
-}
-
-static void watch_send(char tag, pid_t pid)
-{
-	struct watch_msg m = {.tag = tag, .pid = (int32_t)pid};
-	if (rgw.watch_fd >= 0) {
-		ssize_t w = write(rgw.watch_fd, &m, sizeof(m));
-		(void)w;
-	}
-}
+/* SIGTERM (with SIGCONT: a test may have stopped one), then SIGKILL. */
+static const tu_stop_plan rgw_stop = {2, {SIGTERM, SIGKILL}, {STOP_GRACE_MS, STOP_GRACE_MS}};
 
 void tu_rgw_stop(void)
 {
@@ -277,15 +107,10 @@ void tu_rgw_stop(void)
 	 * daemons are its parent's (invariant 3) */
 	if (rgw.owner != getpid())
 		return;
-	stop_pids(rgw.pid, TU_RGW_NDAEMONS);
+	tu_procs_stop(rgw.pid, TU_RGW_NDAEMONS, rgw.conf, &rgw_stop); /* invariant 2 */
 	memset(rgw.pid, 0, sizeof(rgw.pid));
 	rgw.is_running = false;
-	if (rgw.watch_fd >= 0) {
-		watch_send('s', 0);
-		close(rgw.watch_fd);
-		rgw.watch_fd = -1;
-		waitpid(rgw.watcher, NULL, 0);
-	}
+	tu_watch_done(&rgw.watch);
 }
 
 /* Fork and exec argv with stdin from /dev/null and stdout and stderr
@@ -338,7 +163,7 @@ static bool start_daemon(tu_rgw_daemon d, char *const argv[])
 	snprintf(log, sizeof(log), "%s/log/%s.out", rgw.dir, daemon_names[d]);
 	rgw.pid[d] = spawn(argv, log);
 	if (rgw.pid[d] > 0)
-		watch_send('p', rgw.pid[d]);
+		tu_watch_pid(&rgw.watch, rgw.pid[d]);
 	return rgw.pid[d] > 0;
 }
 
@@ -452,8 +277,8 @@ static bool start(char *why, size_t n)
 	new_uuid(fsid, sizeof(fsid));
 	new_uuid(osd_uuid, sizeof(osd_uuid));
 	snprintf(log, sizeof(log), "%s/cmd.log", rgw.dir);
-	rgw.mon_port = free_port();
-	rgw.port = free_port();
+	rgw.mon_port = tu_free_port();
+	rgw.port = tu_free_port();
 	if (rgw.mon_port <= 0 || rgw.port <= 0 || rgw.port == rgw.mon_port)
 		return fail(why, n, "could not find two free loopback ports");
 	if (!write_conf(fsid))
@@ -466,12 +291,12 @@ static bool start(char *why, size_t n)
 		      NULL};
 	char *mkmon[] = {"ceph-mon", "-c", conf, "--mkfs", "-i", "a", "--monmap", monmap, NULL};
 	if (run_cmd(mm, log) != 0 || run_cmd(mkmon, log) != 0) {
-		log_tail(log, tail, sizeof(tail));
+		tu_log_tail(log, tail, sizeof(tail));
 		return fail(why, n, "could not make the monitor: %s", tail);
 	}
 	rgw.owner = getpid();
 	atexit(tu_rgw_stop);
-	if (!start_watcher())
+	if (!tu_watch_start(&rgw.watch, "tu_rgw", rgw.conf, rgw.dir, &rgw_stop))
 		return fail(why, n, "could not fork the watcher: %s", strerror(errno));
 	rgw.is_running = true; /* from here on tu_rgw_stop() has work to do */
 	char *mon[] = {"ceph-mon", "-f", "-c", conf, "-i", "a", NULL};
@@ -482,7 +307,7 @@ static bool start(char *why, size_t n)
 	char *mkosd[] = {"ceph-osd", "-c", conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid,
 			 NULL};
 	if (run_cmd(osdnew, log) != 0 || run_cmd(mkosd, log) != 0) {
-		log_tail(log, tail, sizeof(tail));
+		tu_log_tail(log, tail, sizeof(tail));
 		fail(why, n, "could not make the OSD: %s", tail);
 		goto failed;
 	}
@@ -498,14 +323,14 @@ static bool start(char *why, size_t n)
 			char dlog[PATH_MAX + 32];
 			int d = tu_rgw_is_gone(rgw.pid[TU_RGW_MON]) ? TU_RGW_MON : TU_RGW_GW;
 			snprintf(dlog, sizeof(dlog), "%s/log/%s.out", rgw.dir, daemon_names[d]);
-			log_tail(dlog, tail, sizeof(tail));
+			tu_log_tail(dlog, tail, sizeof(tail));
 			fail(why, n, "%s exited during the start: %s", daemon_names[d], tail);
 			goto failed;
 		}
 		if (tu_rgw_is_gone(rgw.pid[TU_RGW_OSD])) {
 			/* "wrong fsid": it raced the monitor's new map; again */
 			if (osd_starts++ >= 5) {
-				log_tail(log, tail, sizeof(tail));
+				tu_log_tail(log, tail, sizeof(tail));
 				fail(why, n, "ceph-osd exited 5 times during the start (see "
 					     "%s/log/)",
 				     rgw.dir);
@@ -527,7 +352,7 @@ static bool start(char *why, size_t n)
 			"--display-name=strata", "--access-key=" TU_RGW_ACCESS_KEY,
 			"--secret-key=" TU_RGW_SECRET_KEY, NULL};
 	if (run_cmd(user, log) != 0) {
-		log_tail(log, tail, sizeof(tail));
+		tu_log_tail(log, tail, sizeof(tail));
 		fail(why, n, "radosgw-admin could not create the user: %s", tail);
 		goto failed;
 	}
