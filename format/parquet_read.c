@@ -55,6 +55,7 @@
  * One thread per reader.
  */
 #include "format/parquet_int.h"
+#include "format/parquet_stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1804,64 +1805,48 @@ static int pr_hash_file(const char *path, uint64_t *out, strata_err *err)
 
 /* ---- seek ----------------------------------------------------------------------- */
 
-/* Compare a statistics value (PLAIN bytes of the key column's type) with k.
- * Returns false if the bound is unusable (wrong length, NaN). */
+/* Compare a statistics value (PLAIN bytes of the key column's type) with k,
+ * through the statistics' one typed comparison (parquet_stats.c).  Returns
+ * false if the bound is unusable (wrong length, NaN). */
 static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, int *out)
 {
+	uint8_t kb[8];
+	const uint8_t *kp = kb;
+	size_t kn;
+	int ptype;
 	switch (t) {
 	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP: {
-		int64_t x;
-		if (b->len != 8)
-			return false;
-		memcpy(&x, b->p, 8);
-		*out = (x > k->v.i64) - (x < k->v.i64);
-		return true;
-	}
-	case STRATA_T_INT: {
-		int32_t x;
-		if (b->len != 4)
-			return false;
-		memcpy(&x, b->p, 4);
-		*out = (x > k->v.i32) - (x < k->v.i32);
-		return true;
-	}
-	case STRATA_T_DOUBLE: {
-		double x;
-		if (b->len != 8)
-			return false;
-		memcpy(&x, b->p, 8);
-		if (isnan(x) || isnan(k->v.f64))
-			return false;
-		*out = (x > k->v.f64) - (x < k->v.f64);
-		return true;
-	}
-	case STRATA_T_FLOAT: {
-		float x;
-		if (b->len != 4)
-			return false;
-		memcpy(&x, b->p, 4);
-		if (isnan(x) || isnan(k->v.f32))
-			return false;
-		*out = (x > k->v.f32) - (x < k->v.f32);
-		return true;
-	}
+	case STRATA_T_TIMESTAMP:
+		ptype = PQ_INT64;
+		memcpy(kb, &k->v.i64, kn = 8);
+		break;
+	case STRATA_T_INT:
+		ptype = PQ_INT32;
+		memcpy(kb, &k->v.i32, kn = 4);
+		break;
+	case STRATA_T_DOUBLE:
+		ptype = PQ_DOUBLE;
+		memcpy(kb, &k->v.f64, kn = 8);
+		break;
+	case STRATA_T_FLOAT:
+		ptype = PQ_FLOAT;
+		memcpy(kb, &k->v.f32, kn = 4);
+		break;
 	case STRATA_T_BOOL:
-		if (b->len != 1 || b->p[0] > 1)
-			return false;
-		*out = (int)b->p[0] - (int)k->v.b;
-		return true;
+		ptype = PQ_BOOLEAN;
+		kb[0] = k->v.b ? 1 : 0;
+		kn = 1;
+		break;
 	case STRATA_T_STRING:
-	case STRATA_T_BYTES: {
-		size_t n = b->len < k->v.s.len ? b->len : k->v.s.len;
-		int c = n ? memcmp(b->p, k->v.s.ptr, n) : 0;
-		if (c == 0)
-			c = (b->len > k->v.s.len) - (b->len < k->v.s.len);
-		*out = (c > 0) - (c < 0);
-		return true;
+	case STRATA_T_BYTES:
+		ptype = PQ_BYTE_ARRAY;
+		kp = (const uint8_t *)k->v.s.ptr;
+		kn = k->v.s.len;
+		break;
+	default:
+		return false;
 	}
-	}
-	return false;
+	return pq_stat_cmp(ptype, b->p, b->len, kp, kn, out);
 }
 
 /* One unit (row group or page) of the first key column: can every row in it
