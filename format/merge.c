@@ -1,5 +1,5 @@
 /*
- * merge/iter.c — the k-way merge iterator (see merge.h for the rules).
+ * format/merge.c — the k-way merge iterator (see format.h for the rules).
  *
  * Design: a binary min-heap of runs ordered by their current record (key asc,
  * then _seq desc, then run index for determinism).  A record handed out stays
@@ -14,7 +14,7 @@
  *      first record seen for a key is its newest;
  *   3. no (key, _seq) is emitted twice.
  */
-#include "merge/merge.h"
+#include "format/format.h"
 
 #include <stdlib.h>
 #include <string.h>
