@@ -1,30 +1,23 @@
 /*
- * merge/merge.h — the k-way merge of sorted runs with strata's history rules,
- * the leveled merge planner, and the job runner every job uses
- * (strata_job_execute: claim, intent, outputs, checked commit).
+ * merge/merge.h — the job layer: the bucket view every planner reads, the
+ * job plan, and the executor every governance job runs through
+ * (strata_job_execute: claim, intent, outputs, checked commit; merge/job.c),
+ * plus the leveled-merge planner (merge/plan.c).  The planners of sort/ and
+ * compact/ build the same plan.
  *
- * Every data file is a sorted run (key asc, _seq desc).  The merge iterator
- * combines any number of runs of any file kind into one stream in the same
- * order and applies one rule per key:
- *   KEEP_ALL      every record (sort and leveled merge; incremental reads);
- *   BOUNDARY(B)   every record with _seq > B plus the newest with _seq <= B;
- *                 that newest one is dropped too if it is a delete and
- *                 drop_deletes is set (partial compaction, when the inputs
- *                 hold every live file of the bucket with records <= B);
- *   LATEST        only the newest record; a delete is dropped if
- *                 drop_deletes is set (snapshot reads, major compaction).
- * Records repeated in several runs with the same (key, _seq) come out once.
+ * The k-way merge iterator the executor streams records through (history
+ * rules KEEP_ALL, BOUNDARY(B), LATEST) is in the format layer: format.h,
+ * format/merge.c; reads use it from table/ without this layer.
  *
- * Memory: one current record per run (each run holds about one block or page
- * per column), independent of file sizes.  Thread safety: one thread.
+ * Layering: merge/ sits on table/ (the warehouse handle), manifest/ and
+ * format/; nothing below it includes it (tests/layer-check).
  */
 #ifndef STRATA_MERGE_H
 #define STRATA_MERGE_H
 
 #include "format/format.h"
 #include "manifest/manifest.h"
-
-struct strata_wh;
+#include "table/table.h"
 
 /* ------------------------------------------------------------------------ */
 /* Jobs: the shared executor of sort, leveled merge and compaction          */
