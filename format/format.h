@@ -9,7 +9,11 @@
  *     jobs; they store _seq and _op per record.
  *
  * Every data file is a sorted run: primary key ascending (memcmp order of
- * the encoded key), then _seq descending.  The writer interface checks this.
+ * the encoded key), then _seq descending.  The writer interface checks this,
+ * and the k-way merge iterator (format/merge.c) combines any number of runs
+ * into one stream under a history rule: reads (table/) and jobs (merge/)
+ * both stream through it.  strata_file_describe (format/describe.c) is the
+ * text of `strata file meta`.
  *
  * Ownership: rows handed out by readers are lent until the next call on the
  * same reader; rows given to writers are copied before the call returns.
