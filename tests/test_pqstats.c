@@ -121,7 +121,7 @@ static void test_acc_bounds_agree(void)
 	int64_t longs[N];
 	double dbls[N];
 	for (size_t i = 0; i < N; i++) {
-		longs[i] = ((int64_t)rand() << 33) ^ ((int64_t)rand() - RAND_MAX / 2);
+		longs[i] = (int64_t)(((uint64_t)rand() << 33) ^ (uint64_t)rand());
 		dbls[i] = i % 50 == 0 ? NAN : (double)(rand() - RAND_MAX / 2) / 7.0;
 	}
 	dbls[3] = 0.0;
