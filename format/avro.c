@@ -966,7 +966,7 @@ out:
 	return rc;
 }
 
-static int avro_r_describe(const char *path, FILE *out, strata_err *err)
+int strata_avro_describe(const char *path, FILE *out, strata_err *err)
 {
 	void *state = NULL;
 	int rc = avro_r_open(path, NULL, &state, err);
@@ -1013,7 +1013,6 @@ const strata_fr_backend strata_avro_reader = {
 	.next = avro_r_next,
 	.seek = NULL,
 	.has_seq = avro_r_has_seq,
-	.describe = avro_r_describe,
 	.content_hash = avro_r_content_hash,
 	.want_hash = avro_r_want_hash,
 	.hash_file = avro_r_hash_file,

@@ -557,15 +557,6 @@ void strata_run_close(strata_run *r)
 	free(r);
 }
 
-int strata_file_describe(const char *path, FILE *out, strata_err *err)
-{
-	strata_format fmt;
-	int rc = strata_format_detect(path, &fmt, err);
-	if (rc)
-		return rc;
-	return reader_backend(fmt)->describe(path, out, err);
-}
-
 int strata_file_hash(const char *path, uint64_t *out, strata_err *err)
 {
 	strata_format fmt;

@@ -75,7 +75,6 @@ typedef struct strata_fr_backend {
 	int (*seek)(void *state, const uint8_t *key, size_t len, strata_err *err);
 	/* Whether records carry their own _seq. */
 	bool (*has_seq)(void *state);
-	int (*describe)(const char *path, FILE *out, strata_err *err);
 	/* After next() returned 0 with no seek: the content hash of the file
 	 * (format.h), from the bytes streamed while reading plus a raw read of
 	 * any part not decoded.  Returns 1 with *out set, 0 if the file was not
@@ -95,6 +94,11 @@ extern const strata_fw_backend strata_avro_writer;
 extern const strata_fr_backend strata_avro_reader;
 extern const strata_fw_backend strata_parquet_writer;
 extern const strata_fr_backend strata_parquet_reader;
+
+/* `strata file meta` of a row file (format/describe.c dispatches here): its
+ * codec, size, schema, blocks and records, read with the Avro reader's own
+ * state.  0, or the reader's error naming the file. */
+int strata_avro_describe(const char *path, FILE *out, strata_err *err);
 
 /* File key-value metadata keys shared by both kinds. */
 #define STRATA_META_SCHEMA "strata.schema"          /* schema JSON */

@@ -240,6 +240,32 @@ int pq_column_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_column_
 int pq_offset_index_read(const uint8_t *p, size_t n, strata_arena *a, pq_offset_index *out,
 			 const char *path, strata_err *err);
 
+/* ---- the reader's checked footer, for describe (parquet_read.c) ----------- */
+
+/* Largest ColumnIndex or OffsetIndex blob the reader accepts. */
+#define PQ_INDEX_MAX (64u << 20)
+
+struct pr; /* the reader (parquet_read.c) */
+
+/* Open path and read its footer, checked as far as metadata allows (the
+ * reader's own open: magic, footer bounds, Thrift, no encryption); every
+ * schema element after the root counts as a leaf.  0, STRATA_ECORRUPT or
+ * STRATA_EUNSUPPORTED naming the file, or -errno.  Close with
+ * pr_meta_close. */
+int pr_meta_open(const char *path, struct pr **out, strata_err *err);
+/* The decoded footer, lent until pr_meta_close. */
+const pq_file_meta *pr_meta_footer(const struct pr *r);
+/* The file's size in bytes. */
+uint64_t pr_meta_size(const struct pr *r);
+/* n bytes at off into buf (err may be NULL). */
+int pr_meta_read(struct pr *r, void *buf, size_t n, uint64_t off, strata_err *err);
+/* Pages of leaf's chunk in row group g, by walking the page headers (for
+ * files without an offset index); STRATA_ECORRUPT names the damage. */
+int pr_meta_count_pages(struct pr *r, uint32_t g, int leaf, uint32_t *data_pages,
+			uint32_t *dict_pages, strata_err *err);
+/* NULL is a no-op. */
+void pr_meta_close(struct pr *r);
+
 /* ---- value encodings (parquet_enc.c) ------------------------------------- */
 
 /* Bits needed for v (0 for 0). */

@@ -1,7 +1,8 @@
 /*
  * format/parquet_read.c — the columnar-file reader: a streaming, validating
- * Parquet decoder for strata's own files and a flat subset of foreign ones,
- * plus `describe` for `strata file meta`.
+ * Parquet decoder for strata's own files and a flat subset of foreign ones;
+ * it also lends its checked footer to `strata file meta` (format/describe.c,
+ * pr_meta_* in parquet_int.h).
  *
  * Design.  The footer is read once and decoded into an arena
  * (parquet_meta.c).  Each needed column then streams its column chunk page
@@ -55,6 +56,7 @@
  * One thread per reader.
  */
 #include "format/parquet_int.h"
+#include "format/parquet_stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -72,7 +74,7 @@
 #define PR_BATCH 256
 #define PR_PAGE_MAX (256u << 20)       /* compressed or uncompressed page */
 #define PR_FOOTER_MAX (64u << 20)
-#define PR_INDEX_MAX (64u << 20)       /* one ColumnIndex or OffsetIndex */
+#define PR_INDEX_MAX PQ_INDEX_MAX      /* one ColumnIndex or OffsetIndex */
 #define PR_HEADER_WINDOW (64u << 10)
 #define PR_HEADER_MAX (64u << 20)
 
@@ -1804,64 +1806,48 @@ static int pr_hash_file(const char *path, uint64_t *out, strata_err *err)
 
 /* ---- seek ----------------------------------------------------------------------- */
 
-/* Compare a statistics value (PLAIN bytes of the key column's type) with k.
- * Returns false if the bound is unusable (wrong length, NaN). */
+/* Compare a statistics value (PLAIN bytes of the key column's type) with k,
+ * through the statistics' one typed comparison (parquet_stats.c).  Returns
+ * false if the bound is unusable (wrong length, NaN). */
 static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, int *out)
 {
+	uint8_t kb[8];
+	const uint8_t *kp = kb;
+	size_t kn;
+	int ptype;
 	switch (t) {
 	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP: {
-		int64_t x;
-		if (b->len != 8)
-			return false;
-		memcpy(&x, b->p, 8);
-		*out = (x > k->v.i64) - (x < k->v.i64);
-		return true;
-	}
-	case STRATA_T_INT: {
-		int32_t x;
-		if (b->len != 4)
-			return false;
-		memcpy(&x, b->p, 4);
-		*out = (x > k->v.i32) - (x < k->v.i32);
-		return true;
-	}
-	case STRATA_T_DOUBLE: {
-		double x;
-		if (b->len != 8)
-			return false;
-		memcpy(&x, b->p, 8);
-		if (isnan(x) || isnan(k->v.f64))
-			return false;
-		*out = (x > k->v.f64) - (x < k->v.f64);
-		return true;
-	}
-	case STRATA_T_FLOAT: {
-		float x;
-		if (b->len != 4)
-			return false;
-		memcpy(&x, b->p, 4);
-		if (isnan(x) || isnan(k->v.f32))
-			return false;
-		*out = (x > k->v.f32) - (x < k->v.f32);
-		return true;
-	}
+	case STRATA_T_TIMESTAMP:
+		ptype = PQ_INT64;
+		memcpy(kb, &k->v.i64, kn = 8);
+		break;
+	case STRATA_T_INT:
+		ptype = PQ_INT32;
+		memcpy(kb, &k->v.i32, kn = 4);
+		break;
+	case STRATA_T_DOUBLE:
+		ptype = PQ_DOUBLE;
+		memcpy(kb, &k->v.f64, kn = 8);
+		break;
+	case STRATA_T_FLOAT:
+		ptype = PQ_FLOAT;
+		memcpy(kb, &k->v.f32, kn = 4);
+		break;
 	case STRATA_T_BOOL:
-		if (b->len != 1 || b->p[0] > 1)
-			return false;
-		*out = (int)b->p[0] - (int)k->v.b;
-		return true;
+		ptype = PQ_BOOLEAN;
+		kb[0] = k->v.b ? 1 : 0;
+		kn = 1;
+		break;
 	case STRATA_T_STRING:
-	case STRATA_T_BYTES: {
-		size_t n = b->len < k->v.s.len ? b->len : k->v.s.len;
-		int c = n ? memcmp(b->p, k->v.s.ptr, n) : 0;
-		if (c == 0)
-			c = (b->len > k->v.s.len) - (b->len < k->v.s.len);
-		*out = (c > 0) - (c < 0);
-		return true;
+	case STRATA_T_BYTES:
+		ptype = PQ_BYTE_ARRAY;
+		kp = (const uint8_t *)k->v.s.ptr;
+		kn = k->v.s.len;
+		break;
+	default:
+		return false;
 	}
-	}
-	return false;
+	return pq_stat_cmp(ptype, b->p, b->len, kp, kn, out);
 }
 
 /* One unit (row group or page) of the first key column: can every row in it
@@ -2070,122 +2056,50 @@ out:
 	return rc;
 }
 
-/* ---- describe ------------------------------------------------------------------- */
+/* ---- the footer alone, for describe (format/describe.c) ------------------------ */
 
-static void print_escaped(FILE *out, const uint8_t *p, size_t n, bool is_text)
+int pr_meta_open(const char *path, pr **out, strata_err *err)
 {
-	size_t max = 64;
-	if (!is_text) {
-		fputs("0x", out);
-		for (size_t i = 0; i < n && i < max; i++)
-			fprintf(out, "%02x", p[i]);
-	} else {
-		fputc('"', out);
-		for (size_t i = 0; i < n && i < max; i++) {
-			if (p[i] == '"' || p[i] == '\\')
-				fprintf(out, "\\%c", p[i]);
-			else if (p[i] < 0x20 || p[i] == 0x7f)
-				fprintf(out, "\\x%02x", p[i]);
-			else
-				fputc(p[i], out);
-		}
-		fputc('"', out);
-	}
-	if (n > max)
-		fprintf(out, "...(%zu bytes)", n);
+	pr *r = NULL;
+	int rc = pr_open_meta(path, &r, err);
+	if (rc)
+		return rc;
+	/* every schema element after the root is a leaf here: describe shows
+	 * files it cannot read too, nested ones included */
+	const pq_file_meta *m = &r->fm;
+	uint32_t nleaves = m->nschema > 0 ? m->nschema - 1 : 0;
+	r->nleaves = nleaves;
+	r->leaves = strata_arena_alloc(r->meta_arena, sizeof(void *) * (nleaves + 1));
+	for (uint32_t i = 0; i < nleaves; i++)
+		r->leaves[i] = &m->schema[i + 1];
+	*out = r;
+	return 0;
 }
 
-/* A statistics value, readably, by physical and logical type. */
-static void print_stat(FILE *out, const pq_schema_elem *e, const pq_bytes *b)
+const pq_file_meta *pr_meta_footer(const pr *r)
 {
-	bool is_ts = e->logical.kind == PQ_LT_TIMESTAMP || e->converted == PQ_CT_TIMESTAMP_MICROS ||
-		     e->converted == PQ_CT_TIMESTAMP_MILLIS;
-	switch (e->type) {
-	case PQ_INT64:
-		if (b->len == 8) {
-			int64_t v;
-			memcpy(&v, b->p, 8);
-			if (is_ts && (e->logical.kind != PQ_LT_TIMESTAMP ||
-				      e->logical.unit == PQ_UNIT_MICROS) &&
-			    e->converted != PQ_CT_TIMESTAMP_MILLIS) {
-				strata_buf tb = {0};
-				strata_timestamp_format(v, &tb);
-				fprintf(out, "%.*s", (int)tb.len, (const char *)tb.data);
-				strata_buf_free(&tb);
-			} else {
-				fprintf(out, "%" PRId64, v);
-			}
-			return;
-		}
-		break;
-	case PQ_INT32:
-		if (b->len == 4) {
-			int32_t v;
-			memcpy(&v, b->p, 4);
-			fprintf(out, "%" PRId32, v);
-			return;
-		}
-		break;
-	case PQ_DOUBLE:
-		if (b->len == 8) {
-			double v;
-			memcpy(&v, b->p, 8);
-			fprintf(out, "%.17g", v);
-			return;
-		}
-		break;
-	case PQ_FLOAT:
-		if (b->len == 4) {
-			float v;
-			memcpy(&v, b->p, 4);
-			fprintf(out, "%.9g", (double)v);
-			return;
-		}
-		break;
-	case PQ_BOOLEAN:
-		if (b->len == 1) {
-			fputs(b->p[0] ? "true" : "false", out);
-			return;
-		}
-		break;
-	case PQ_BYTE_ARRAY: {
-		bool is_text = e->logical.kind == PQ_LT_STRING || e->converted == PQ_CT_UTF8 ||
-			       e->logical.kind == PQ_LT_JSON || e->logical.kind == PQ_LT_ENUM;
-		print_escaped(out, b->p, b->len, is_text);
-		return;
-	}
-	default:
-		break;
-	}
-	print_escaped(out, b->p, b->len, false);
+	return &r->fm;
 }
 
-static void print_logical(FILE *out, const pq_schema_elem *e)
+uint64_t pr_meta_size(const pr *r)
 {
-	static const char *const lt[] = {NULL,   "STRING", "MAP",  "LIST", "ENUM",    "DECIMAL",
-					 "DATE", "TIME",   "TIMESTAMP", NULL, "INTEGER", "UNKNOWN",
-					 "JSON", "BSON",   "UUID", "FLOAT16"};
-	int k = e->logical.kind;
-	if (k == PQ_LT_NONE)
-		return;
-	const char *name = k > 0 && (size_t)k < STRATA_ARRAY_LEN(lt) && lt[k] ? lt[k] : "OTHER";
-	fprintf(out, " %s", name);
-	if (k == PQ_LT_TIMESTAMP || k == PQ_LT_TIME)
-		fprintf(out, "(%s, %s)",
-			e->logical.unit == PQ_UNIT_MILLIS ? "MILLIS" :
-			e->logical.unit == PQ_UNIT_MICROS ? "MICROS" : "NANOS",
-			e->logical.is_utc ? "UTC" : "local");
-	else if (k == PQ_LT_INTEGER)
-		fprintf(out, "(%d, %s)", e->logical.bit_width,
-			e->logical.is_signed ? "signed" : "unsigned");
-	else if (k == PQ_LT_DECIMAL)
-		fprintf(out, "(%d, %d)", e->logical.precision, e->logical.scale);
+	return r->size;
+}
+
+int pr_meta_read(pr *r, void *buf, size_t n, uint64_t off, strata_err *err)
+{
+	return strata_rfile_read(r->rf, buf, n, off, err);
+}
+
+void pr_meta_close(pr *r)
+{
+	pr_close(r);
 }
 
 /* Count the pages of a chunk by walking its headers (for files without an
  * offset index). */
-static int count_pages(pr *r, uint32_t g, int leaf, uint32_t *data_pages, uint32_t *dict_pages,
-		       strata_err *err)
+int pr_meta_count_pages(pr *r, uint32_t g, int leaf, uint32_t *data_pages, uint32_t *dict_pages,
+			strata_err *err)
 {
 	pr_col c;
 	memset(&c, 0, sizeof(c));
@@ -2211,151 +2125,6 @@ static int count_pages(pr *r, uint32_t g, int leaf, uint32_t *data_pages, uint32
 	return rc;
 }
 
-static int pr_describe(const char *path, FILE *out, strata_err *err)
-{
-	pr *r = NULL;
-	int rc = pr_open_meta(path, &r, err);
-	if (rc)
-		return rc;
-	const pq_file_meta *m = &r->fm;
-	fprintf(out, "file: %s\nformat: parquet (columnar file)\nbytes: %llu\n", path,
-		(unsigned long long)r->size);
-	fprintf(out, "created by: %s\nformat version: %d\nrows: %lld\nrow groups: %u\n",
-		m->created_by ? m->created_by : "(not recorded)", m->version,
-		(long long)m->num_rows, m->nrow_groups);
-	fprintf(out, "schema:\n");
-	for (uint32_t i = 0; i < m->nschema; i++) {
-		const pq_schema_elem *e = &m->schema[i];
-		if (e->num_children >= 0 && e->type < 0) {
-			fprintf(out, "  %s: group of %d%s\n", e->name, e->num_children,
-				i == 0 ? " (root)" : "");
-			continue;
-		}
-		fprintf(out, "  %s: %s %s", e->name, pq_type_name(e->type),
-			pq_repetition_name(e->repetition));
-		print_logical(out, e);
-		if (e->converted >= 0)
-			fprintf(out, " (%s)", pq_converted_name(e->converted));
-		if (e->has_field_id)
-			fprintf(out, " field_id=%d", e->field_id);
-		fputc('\n', out);
-	}
-	if (m->nkv) {
-		fprintf(out, "key-value metadata:\n");
-		for (uint32_t i = 0; i < m->nkv; i++) {
-			fprintf(out, "  %s = ", m->kv[i].key);
-			if (m->kv[i].has_value)
-				fprintf(out, "%.*s", (int)STRATA_MIN(m->kv[i].value.len, 4096u),
-					(const char *)m->kv[i].value.p);
-			fputc('\n', out);
-		}
-	}
-	uint32_t nleaves = m->nschema > 0 ? m->nschema - 1 : 0;
-	r->nleaves = nleaves;
-	r->leaves = strata_arena_alloc(r->meta_arena, sizeof(void *) * (nleaves + 1));
-	for (uint32_t i = 0; i < nleaves; i++)
-		r->leaves[i] = &m->schema[i + 1];
-	uint32_t nci = 0, noi = 0, nchunks = 0;
-	for (uint32_t g = 0; g < m->nrow_groups; g++) {
-		const pq_row_group *rg = &m->row_groups[g];
-		fprintf(out, "row group %u: rows %lld, bytes %lld uncompressed", g,
-			(long long)rg->num_rows, (long long)rg->total_byte_size);
-		if (rg->has_total_compressed_size)
-			fprintf(out, " / %lld compressed", (long long)rg->total_compressed_size);
-		if (rg->nsorting) {
-			fprintf(out, ", sorted by");
-			for (uint32_t k = 0; k < rg->nsorting; k++) {
-				int ci = rg->sorting[k].column_idx;
-				fprintf(out, "%s %s %s", k ? "," : "",
-					ci >= 0 && (uint32_t)ci < nleaves ? r->leaves[ci]->name : "?",
-					rg->sorting[k].is_descending ? "DESC" : "ASC");
-			}
-		}
-		fputc('\n', out);
-		for (uint32_t l = 0; l < rg->ncols; l++) {
-			const pq_column_chunk *cc = &rg->cols[l];
-			nchunks++;
-			nci += cc->has_column_index;
-			noi += cc->has_offset_index;
-			if (!cc->has_meta) {
-				fprintf(out, "  column %u: (no metadata)\n", l);
-				continue;
-			}
-			const pq_column_meta *cm = &cc->meta;
-			const pq_schema_elem *e = l < nleaves ? r->leaves[l] : NULL;
-			fprintf(out, "  column %s: %s, %s, encodings",
-				cm->npath ? cm->path[cm->npath - 1] : "?", pq_type_name(cm->type),
-				pq_codec_name(cm->codec));
-			for (uint32_t k = 0; k < cm->nencodings; k++)
-				fprintf(out, "%s%s", k ? "," : " ", pq_encoding_name(cm->encodings[k]));
-			fprintf(out, ", values %lld, bytes %lld compressed / %lld uncompressed",
-				(long long)cm->num_values, (long long)cm->total_compressed_size,
-				(long long)cm->total_uncompressed_size);
-			if (cc->has_offset_index) {
-				pq_offset_index oi;
-				bool shown = false;
-				if (cc->offset_index_length > 0 &&
-				    (uint64_t)cc->offset_index_length <= PR_INDEX_MAX &&
-				    cc->offset_index_offset >= 0 &&
-				    (uint64_t)cc->offset_index_offset + (uint64_t)cc->offset_index_length <=
-					    r->size) {
-					uint8_t *buf = strata_arena_alloc(r->seek_arena,
-									  (size_t)cc->offset_index_length);
-					if (strata_rfile_read(r->rf, buf, (size_t)cc->offset_index_length,
-							      (uint64_t)cc->offset_index_offset, NULL) == 0 &&
-					    pq_offset_index_read(buf, (size_t)cc->offset_index_length,
-								 r->seek_arena, &oi, path, NULL) == 0) {
-						fprintf(out, ", data pages %u", oi.npages);
-						shown = true;
-					}
-				}
-				if (!shown)
-					fprintf(out, ", data pages ? (damaged offset index)");
-			} else if (e && l < nleaves) {
-				uint32_t dp, dip;
-				strata_err perr;
-				if (count_pages(r, g, (int)l, &dp, &dip, &perr) == 0)
-					fprintf(out, ", data pages %u", dp);
-				else
-					fprintf(out, ", pages unreadable (%s)", perr.msg);
-			}
-			if (cm->has_dict_page_offset)
-				fprintf(out, " + dictionary");
-			fputc('\n', out);
-			if (cm->has_stats) {
-				const pq_stats *st = &cm->stats;
-				fprintf(out, "    stats:");
-				if (st->has_min && e) {
-					fprintf(out, " min ");
-					print_stat(out, e, &st->min);
-					if (st->has_min_exact && !st->is_min_exact)
-						fprintf(out, " (bound)");
-				}
-				if (st->has_max && e) {
-					fprintf(out, " max ");
-					print_stat(out, e, &st->max);
-					if (st->has_max_exact && !st->is_max_exact)
-						fprintf(out, " (bound)");
-				}
-				if (st->has_null_count)
-					fprintf(out, " nulls %lld", (long long)st->null_count);
-				if (st->has_nan_count)
-					fprintf(out, " NaNs %lld", (long long)st->nan_count);
-				if (st->has_distinct_count)
-					fprintf(out, " distinct %lld", (long long)st->distinct_count);
-				fprintf(out, "\n");
-			}
-			fprintf(out, "    page index: column index %s, offset index %s\n",
-				cc->has_column_index ? "yes" : "no", cc->has_offset_index ? "yes" : "no");
-		}
-		strata_arena_reset(r->seek_arena);
-	}
-	fprintf(out, "page index: column index on %u of %u column chunks, offset index on %u\n",
-		nci, nchunks, noi);
-	pr_close(r);
-	return 0;
-}
-
 const strata_fr_backend strata_parquet_reader = {
 	.content_hash = pr_content_hash,
 	.want_hash = pr_want_hash,
@@ -2368,6 +2137,5 @@ const strata_fr_backend strata_parquet_reader = {
 	.next = pr_next,
 	.seek = pr_seek,
 	.has_seq = pr_has_seq,
-	.describe = pr_describe,
 	.close = pr_close,
 };

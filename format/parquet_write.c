@@ -60,12 +60,11 @@
  *
  * Invariants:
  *   1. statistics (chunk, page header, column index) are computed over the
- *      values actually written, in Parquet's sort order for the physical
- *      type: signed integers, IEEE for floats without NaN (a zero min is
- *      written -0.0 and a zero max +0.0), unsigned bytes for BYTE_ARRAY;
- *      BYTE_ARRAY bounds longer than PW_STATS_MAX_BYTES are truncated to a
- *      smaller min and a larger max (UTF-8 aware for STRING) and flagged
- *      inexact;
+ *      values actually written, each value counted in the page that holds
+ *      it, by the statistics unit (format/parquet_stats.c, invariants 1-2:
+ *      Parquet's sort order per physical type, NaN never a bound, long
+ *      BYTE_ARRAY bounds truncated and flagged inexact); the column
+ *      index's boundary order uses its one typed comparison;
  *   2. a page holds values of one encoding only: every switch (dictionary
  *      fallback) closes the open page first;
  *   3. all output goes through one strata_wfile; the first failed write
@@ -85,6 +84,7 @@
  * One thread per writer.
  */
 #include "format/parquet_int.h"
+#include "format/parquet_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,7 +99,6 @@
 #include <xxhash.h>
 
 #define PW_PAGE_MAX_ROWS 20000
-#define PW_STATS_MAX_BYTES 64
 #define PW_DICT_PROBE 4096 /* values seen before judging a dictionary */
 #define PW_DICT_EARLY 1024 /* ... unless nearly all of these were distinct */
 #define PW_PREFETCH_SLOTS 16384 /* dictionaries this large get prefetched */
@@ -115,15 +114,6 @@
 #define PW_COPY_BYTES (1u << 20)  /* spill -> output copies, at a time */
 
 typedef enum { PW_DICT, PW_PLAIN, PW_DELTA } pw_mode;
-
-typedef struct pw_stats {
-	int64_t nulls, nans, nonnull;
-	bool has; /* min/max hold a value (some non-null, non-NaN value seen) */
-	int64_t imin, imax;
-	double dmin, dmax;
-	strata_buf bmin, bmax;
-	uint64_t pmin, pmax; /* first 8 bytes of bmin/bmax, big-endian */
-} pw_stats;
 
 /* A dictionary hash slot: one cache line holds four, and a lookup touches
  * one slot (fixed-width values: the value itself is the key; BYTE_ARRAY
@@ -200,8 +190,8 @@ typedef struct pw_col {
 	uint32_t *idx;
 	int64_t *ivals;
 	strata_buf plain;
-	pw_stats ps; /* page */
-	pw_stats cs; /* chunk */
+	pq_acc ps; /* page */
+	pq_acc cs; /* chunk */
 	/* chunk: its data pages, as segments of the page buffer or the spill */
 	uint64_t chunk_bytes; /* data-page bytes of the chunk so far */
 	pw_seg *segs;
@@ -265,270 +255,6 @@ static inline void buf_put(strata_buf *b, const void *p, size_t n)
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
-}
-
-/* ---- statistics ----------------------------------------------------------- */
-
-static void stats_reset(pw_stats *s)
-{
-	s->nulls = s->nans = s->nonnull = 0;
-	s->has = false;
-	strata_buf_reset(&s->bmin);
-	strata_buf_reset(&s->bmax);
-}
-
-static void stats_free(pw_stats *s)
-{
-	strata_buf_free(&s->bmin);
-	strata_buf_free(&s->bmax);
-}
-
-static inline void stats_int(pw_stats *s, int64_t v)
-{
-	if (!s->has) {
-		s->imin = s->imax = v;
-		s->has = true;
-	} else if (v < s->imin) {
-		s->imin = v;
-	} else if (v > s->imax) {
-		s->imax = v;
-	}
-}
-
-static inline void stats_dbl(pw_stats *s, double v)
-{
-	if (isnan(v)) {
-		s->nans++;
-		return;
-	}
-	if (!s->has) {
-		s->dmin = s->dmax = v;
-		s->has = true;
-	} else if (v < s->dmin) {
-		s->dmin = v;
-	} else if (v > s->dmax) {
-		s->dmax = v;
-	}
-}
-
-static inline int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-	size_t n = an < bn ? an : bn;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c;
-	return an < bn ? -1 : an > bn;
-}
-
-/* The first 8 bytes of a byte string as a big-endian integer (zero
- * padded): comparing two of these orders the strings by those bytes. */
-static inline uint64_t bytes_prefix(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	if (n)
-		memcpy(&v, p, n < 8 ? n : 8);
-	return __builtin_bswap64(v);
-}
-
-static inline void stats_bytes(pw_stats *s, const uint8_t *p, size_t n)
-{
-	uint64_t pf = bytes_prefix(p, n);
-	if (!s->has) {
-		strata_buf_reset(&s->bmin);
-		buf_put(&s->bmin, p, n);
-		strata_buf_reset(&s->bmax);
-		buf_put(&s->bmax, p, n);
-		s->pmin = s->pmax = pf;
-		s->has = true;
-		return;
-	}
-	/* most values differ from the bounds in their first 8 bytes */
-	if (pf < s->pmin || (pf == s->pmin && bytes_cmp(p, n, s->bmin.data, s->bmin.len) < 0)) {
-		strata_buf_reset(&s->bmin);
-		buf_put(&s->bmin, p, n);
-		s->pmin = pf;
-	} else if (pf > s->pmax ||
-		   (pf == s->pmax && bytes_cmp(p, n, s->bmax.data, s->bmax.len) > 0)) {
-		strata_buf_reset(&s->bmax);
-		buf_put(&s->bmax, p, n);
-		s->pmax = pf;
-	}
-}
-
-/* Fold page statistics into chunk statistics. */
-static void stats_merge(int ptype, pw_stats *dst, const pw_stats *src)
-{
-	dst->nulls += src->nulls;
-	dst->nans += src->nans;
-	dst->nonnull += src->nonnull;
-	if (!src->has)
-		return;
-	switch (ptype) {
-	case PQ_FLOAT:
-	case PQ_DOUBLE:
-		stats_dbl(dst, src->dmin);
-		stats_dbl(dst, src->dmax);
-		break;
-	case PQ_BYTE_ARRAY:
-		stats_bytes(dst, src->bmin.data, src->bmin.len);
-		stats_bytes(dst, src->bmax.data, src->bmax.len);
-		break;
-	default:
-		stats_int(dst, src->imin);
-		stats_int(dst, src->imax);
-	}
-}
-
-/* UTF-8: length of the sequence starting with byte b (0 if not a lead). */
-static int utf8_len(uint8_t b)
-{
-	return b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-}
-
-/* Largest prefix of at most max bytes that ends on a character boundary. */
-static size_t utf8_cut(const uint8_t *p, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	size_t cut = max;
-	while (cut > 0 && (p[cut] & 0xc0) == 0x80)
-		cut--;
-	return cut;
-}
-
-/* Replace out with the smallest UTF-8 string greater than every string that
- * starts with p[0..n): increment the last code point (skipping surrogates),
- * dropping characters that overflow.  False if impossible or p is not
- * valid UTF-8. */
-static bool utf8_increment(const uint8_t *p, size_t n, strata_buf *out)
-{
-	/* split into code points */
-	uint32_t cps[PW_STATS_MAX_BYTES];
-	size_t ncp = 0;
-	for (size_t i = 0; i < n;) {
-		int l = utf8_len(p[i]);
-		if (l == 0 || i + (size_t)l > n)
-			return false;
-		uint32_t cp = l == 1 ? p[i] : (uint32_t)(p[i] & (0x7f >> l));
-		for (int k = 1; k < l; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		cps[ncp++] = cp;
-		i += (size_t)l;
-	}
-	while (ncp > 0) {
-		uint32_t cp = cps[ncp - 1] + 1;
-		if (cp >= 0xd800 && cp <= 0xdfff)
-			cp = 0xe000;
-		if (cp <= 0x10ffff) {
-			cps[ncp - 1] = cp;
-			break;
-		}
-		ncp--;
-	}
-	if (ncp == 0)
-		return false;
-	strata_buf_reset(out);
-	for (size_t i = 0; i < ncp; i++) {
-		uint32_t cp = cps[i];
-		uint8_t b[4];
-		int l;
-		if (cp < 0x80) {
-			b[0] = (uint8_t)cp;
-			l = 1;
-		} else if (cp < 0x800) {
-			b[0] = (uint8_t)(0xc0 | cp >> 6);
-			b[1] = (uint8_t)(0x80 | (cp & 0x3f));
-			l = 2;
-		} else if (cp < 0x10000) {
-			b[0] = (uint8_t)(0xe0 | cp >> 12);
-			b[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-			b[2] = (uint8_t)(0x80 | (cp & 0x3f));
-			l = 3;
-		} else {
-			b[0] = (uint8_t)(0xf0 | cp >> 18);
-			b[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-			b[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-			b[3] = (uint8_t)(0x80 | (cp & 0x3f));
-			l = 4;
-		}
-		strata_buf_append(out, b, (size_t)l);
-	}
-	return true;
-}
-
-/* Encode the min and max of s for column c (PLAIN without a length prefix).
- * Returns false when there is no min/max to write (all null or NaN, or a
- * BYTE_ARRAY max that cannot be truncated). */
-static bool stats_encode(const pw_col *c, const pw_stats *s, strata_buf *min, strata_buf *max,
-			 bool *min_exact, bool *max_exact)
-{
-	strata_buf_reset(min);
-	strata_buf_reset(max);
-	*min_exact = *max_exact = true;
-	if (!s->has)
-		return false;
-	switch (c->ptype) {
-	case PQ_INT64: {
-		strata_buf_append(min, &s->imin, 8);
-		strata_buf_append(max, &s->imax, 8);
-		return true;
-	}
-	case PQ_INT32: {
-		int32_t a = (int32_t)s->imin, b = (int32_t)s->imax;
-		strata_buf_append(min, &a, 4);
-		strata_buf_append(max, &b, 4);
-		return true;
-	}
-	case PQ_BOOLEAN:
-		strata_buf_putc(min, (uint8_t)s->imin);
-		strata_buf_putc(max, (uint8_t)s->imax);
-		return true;
-	case PQ_DOUBLE: {
-		double a = s->dmin == 0 ? -0.0 : s->dmin;
-		double b = s->dmax == 0 ? 0.0 : s->dmax;
-		strata_buf_append(min, &a, 8);
-		strata_buf_append(max, &b, 8);
-		return true;
-	}
-	case PQ_FLOAT: {
-		float a = s->dmin == 0 ? -0.0f : (float)s->dmin;
-		float b = s->dmax == 0 ? 0.0f : (float)s->dmax;
-		strata_buf_append(min, &a, 4);
-		strata_buf_append(max, &b, 4);
-		return true;
-	}
-	default:
-		break;
-	}
-	/* invariant 1: BYTE_ARRAY truncation */
-	bool is_utf8 = c->stype == STRATA_T_STRING;
-	const uint8_t *p = s->bmin.data;
-	size_t n = s->bmin.len;
-	if (n > PW_STATS_MAX_BYTES) {
-		n = is_utf8 ? utf8_cut(p, n, PW_STATS_MAX_BYTES) : PW_STATS_MAX_BYTES;
-		*min_exact = false;
-	}
-	strata_buf_append(min, p, n);
-	p = s->bmax.data;
-	n = s->bmax.len;
-	if (n <= PW_STATS_MAX_BYTES) {
-		strata_buf_append(max, p, n);
-		return true;
-	}
-	*max_exact = false;
-	if (is_utf8)
-		return utf8_increment(p, utf8_cut(p, n, PW_STATS_MAX_BYTES), max);
-	n = PW_STATS_MAX_BYTES;
-	while (n > 0 && p[n - 1] == 0xff)
-		n--;
-	if (n == 0)
-		return false;
-	strata_buf_append(max, p, n);
-	max->data[n - 1]++;
-	return true;
 }
 
 /* ---- dictionary ------------------------------------------------------------ */
@@ -821,29 +547,6 @@ static void compress_page(pw *w, pw_col *c, const strata_buf *src, strata_buf *d
 	}
 }
 
-static void put_stats(pq_stats *st, const pw_col *c, const pw_stats *s, strata_buf *min,
-		      strata_buf *max)
-{
-	memset(st, 0, sizeof(*st));
-	st->has_null_count = true;
-	st->null_count = s->nulls;
-	if (c->ptype == PQ_FLOAT || c->ptype == PQ_DOUBLE) {
-		st->has_nan_count = true;
-		st->nan_count = s->nans;
-	}
-	bool min_exact, max_exact;
-	if (stats_encode(c, s, min, max, &min_exact, &max_exact)) {
-		st->has_min = st->has_max = true;
-		st->min.p = min->data;
-		st->min.len = (uint32_t)min->len;
-		st->max.p = max->data;
-		st->max.len = (uint32_t)max->len;
-		st->has_min_exact = st->has_max_exact = true;
-		st->is_min_exact = min_exact;
-		st->is_max_exact = max_exact;
-	}
-}
-
 /* What a column falls back to from a dictionary: integers to
  * DELTA_BINARY_PACKED (or PLAIN where that is smaller, decided per page),
  * everything else to PLAIN. */
@@ -1109,7 +812,7 @@ static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 	h.crc = (int32_t)crc32(0, w->comp.data, (uInt)w->comp.len);
 	c->ps.nulls = c->page_rows - c->page_vals;
 	c->ps.nonnull = c->page_vals;
-	put_stats(&h.data.stats, c, &c->ps, &w->smin, &w->smax);
+	pq_acc_put(&h.data.stats, c->ptype, c->stype, &c->ps, &w->smin, &w->smax);
 	strata_buf_reset(&w->hdr);
 	pq_page_header_write(&w->hdr, &h);
 
@@ -1143,8 +846,8 @@ static void page_flush(pw *w, pw_col *c, bool is_chunk_end)
 	w->raw_done += c->page_raw_bytes;
 	w->comp_done += w->hdr.len + w->comp.len;
 
-	stats_merge(c->ptype, &c->cs, &c->ps);
-	stats_reset(&c->ps);
+	pq_acc_fold(c->ptype, &c->cs, &c->ps);
+	pq_acc_reset(&c->ps);
 	c->chunk_rows += c->page_rows;
 	c->page_first_row += c->page_rows;
 	c->page_rows = c->page_vals = 0;
@@ -1181,22 +884,22 @@ static inline void stats_fixed(pw_col *c, uint64_t bits)
 {
 	switch (c->ptype) {
 	case PQ_INT64:
-		stats_int(&c->ps, (int64_t)bits);
+		pq_acc_int(&c->ps, (int64_t)bits);
 		break;
 	case PQ_INT32:
-		stats_int(&c->ps, (int32_t)(uint32_t)bits);
+		pq_acc_int(&c->ps, (int32_t)(uint32_t)bits);
 		break;
 	case PQ_DOUBLE: {
 		double d;
 		memcpy(&d, &bits, 8);
-		stats_dbl(&c->ps, d);
+		pq_acc_dbl(&c->ps, d);
 		break;
 	}
 	default: {
 		uint32_t b32 = (uint32_t)bits;
 		float f;
 		memcpy(&f, &b32, 4);
-		stats_dbl(&c->ps, f);
+		pq_acc_dbl(&c->ps, f);
 	}
 	}
 }
@@ -1258,7 +961,7 @@ static void add_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n)
 		buf_put(&c->plain, &n, 4);
 		buf_put(&c->plain, p, n);
 	}
-	stats_bytes(&c->ps, p, n);
+	pq_acc_bytes(&c->ps, p, n);
 	if (c->is_optional)
 		c->defs[c->page_rows] = 1;
 	c->page_rows++;
@@ -1270,7 +973,7 @@ static void add_bytes(pw *w, pw_col *c, const uint8_t *p, uint32_t n)
 
 static void add_bool(pw *w, pw_col *c, bool b)
 {
-	stats_int(&c->ps, b ? 1 : 0);
+	pq_acc_int(&c->ps, b ? 1 : 0);
 	buf_put(&c->plain, &(uint8_t){b ? 1 : 0}, 1);
 	if (c->is_optional)
 		c->defs[c->page_rows] = 1;
@@ -1364,7 +1067,7 @@ static void col_chunk_reset(pw_col *c)
 	memset(c->enc_pages, 0, sizeof(c->enc_pages));
 	c->is_ci_ok = true;
 	c->page_first_row = 0;
-	stats_reset(&c->cs);
+	pq_acc_reset(&c->cs);
 }
 
 /* Build the page index of c's chunk whose data pages start at data_off. */
@@ -1414,54 +1117,14 @@ static void chunk_index(pw *w, const pw_col *c, uint64_t data_off, pw_chunk_inde
 			continue;
 		if (prev) {
 			int cmin, cmax;
-			switch (c->ptype) {
-			case PQ_INT64: {
-				int64_t x, y, u, v;
-				memcpy(&x, prev->min.p, 8);
-				memcpy(&y, pr->min.p, 8);
-				memcpy(&u, prev->max.p, 8);
-				memcpy(&v, pr->max.p, 8);
-				cmin = (x > y) - (x < y);
-				cmax = (u > v) - (u < v);
+			/* parquet_stats.c invariant 3: a pair it cannot order (never
+			 * one of ours) makes the index unordered */
+			if (!pq_stat_cmp(c->ptype, prev->min.p, prev->min.len, pr->min.p, pr->min.len,
+					 &cmin) ||
+			    !pq_stat_cmp(c->ptype, prev->max.p, prev->max.len, pr->max.p, pr->max.len,
+					 &cmax)) {
+				asc = desc = false;
 				break;
-			}
-			case PQ_INT32: {
-				int32_t x, y, u, v;
-				memcpy(&x, prev->min.p, 4);
-				memcpy(&y, pr->min.p, 4);
-				memcpy(&u, prev->max.p, 4);
-				memcpy(&v, pr->max.p, 4);
-				cmin = (x > y) - (x < y);
-				cmax = (u > v) - (u < v);
-				break;
-			}
-			case PQ_BOOLEAN:
-				cmin = (prev->min.p[0] > pr->min.p[0]) - (prev->min.p[0] < pr->min.p[0]);
-				cmax = (prev->max.p[0] > pr->max.p[0]) - (prev->max.p[0] < pr->max.p[0]);
-				break;
-			case PQ_DOUBLE: {
-				double x, y, u, v;
-				memcpy(&x, prev->min.p, 8);
-				memcpy(&y, pr->min.p, 8);
-				memcpy(&u, prev->max.p, 8);
-				memcpy(&v, pr->max.p, 8);
-				cmin = (x > y) - (x < y);
-				cmax = (u > v) - (u < v);
-				break;
-			}
-			case PQ_FLOAT: {
-				float x, y, u, v;
-				memcpy(&x, prev->min.p, 4);
-				memcpy(&y, pr->min.p, 4);
-				memcpy(&u, prev->max.p, 4);
-				memcpy(&v, pr->max.p, 4);
-				cmin = (x > y) - (x < y);
-				cmax = (u > v) - (u < v);
-				break;
-			}
-			default:
-				cmin = bytes_cmp(prev->min.p, prev->min.len, pr->min.p, pr->min.len);
-				cmax = bytes_cmp(prev->max.p, prev->max.len, pr->max.p, pr->max.len);
 			}
 			if (cmin > 0 || cmax > 0)
 				asc = false;
@@ -1572,9 +1235,9 @@ static int chunk_write(pw *w, pw_col *c, pq_column_chunk *cc, pw_chunk_index *ix
 		m->dict_page_offset = (int64_t)start;
 	}
 	m->has_stats = true;
-	put_stats(&m->stats, c, &c->cs, &w->smin, &w->smax);
+	pq_acc_put(&m->stats, c->ptype, c->stype, &c->cs, &w->smin, &w->smax);
 	/* the footer outlives these scratch buffers (copy len bytes: a bound
-	 * truncated to PW_STATS_MAX_BYTES may fill its buffer exactly) */
+	 * truncated to PQ_STATS_MAX_BYTES may fill its buffer exactly) */
 	if (m->stats.has_min) {
 		m->stats.min.p = arena_copy(w->arena, m->stats.min.p, m->stats.min.len);
 		m->stats.max.p = arena_copy(w->arena, m->stats.max.p, m->stats.max.len);
@@ -1665,8 +1328,8 @@ static void pw_free(pw *w)
 		free(c->idx);
 		free(c->ivals);
 		strata_buf_free(&c->plain);
-		stats_free(&c->ps);
-		stats_free(&c->cs);
+		pq_acc_free(&c->ps);
+		pq_acc_free(&c->cs);
 		free(c->segs);
 		free(c->pages);
 	}

@@ -1,7 +1,7 @@
 /*
  * merge/job.c — the executor every governance job runs through (sort,
- * leveled merge, partial and major compaction), the bucket view planners
- * read, and the leveled-merge planner.
+ * leveled merge, partial and major compaction) and the bucket view planners
+ * read.  The leveled-merge planner is merge/plan.c.
  *
  * A job, as a state machine (each arrow is one durable step):
  *
@@ -581,42 +581,4 @@ out:
 	free(ids);
 	strata_schema_free(j.schema);
 	return rc;
-}
-
-/* ---- leveled merge planner ---------------------------------------------------------------- */
-
-int strata_merge_plan(const strata_bucket_view *v, int level, size_t max_files,
-		      uint64_t target_bytes, strata_job_plan *plan)
-{
-	memset(plan, 0, sizeof(*plan));
-	plan->kind = STRATA_V_MERGE;
-	plan->what = "merge";
-	plan->rule = STRATA_MERGE_KEEP_ALL;
-	if (max_files < 2)
-		max_files = 2;
-	if (level < 0) {
-		for (int l = 1; l < 64 && level < 0; l++) {
-			size_t c = 0;
-			for (size_t i = 0; i < v->nfiles; i++)
-				c += v->files[i].level == l;
-			if (c >= 2)
-				level = l;
-		}
-		if (level < 0)
-			return 0;
-	}
-	const strata_file_entry **in = strata_arena_alloc(v->arena, (v->nfiles + 1) * sizeof(void *));
-	size_t n = 0;
-	/* files are ordered by seq_min: the first max_files of the level are the
-	 * oldest and adjacent in _seq among that level */
-	for (size_t i = 0; i < v->nfiles && n < max_files; i++)
-		if (v->files[i].level == level)
-			in[n++] = &v->files[i];
-	if (n < 2)
-		return 0;
-	plan->inputs = in;
-	plan->ninputs = n;
-	plan->out_level = (uint8_t)(level + 1);
-	plan->target_bytes = target_bytes;
-	return 0;
 }

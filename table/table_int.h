@@ -5,7 +5,6 @@
 #define STRATA_TABLE_INT_H
 
 #include "table/table.h"
-#include "merge/merge.h"
 
 struct strata_wh {
 	strata_mf *mf;

@@ -1,5 +1,5 @@
 /*
- * merge/iter.c — the k-way merge iterator (see merge.h for the rules).
+ * format/merge.c — the k-way merge iterator (see format.h for the rules).
  *
  * Design: a binary min-heap of runs ordered by their current record (key asc,
  * then _seq desc, then run index for determinism).  A record handed out stays
@@ -21,7 +21,7 @@
  *      reopening the file, which only the merge's creator can do (it owns
  *      the paths and options); no reader needs it.
  */
-#include "merge/merge.h"
+#include "format/format.h"
 
 #include <stdlib.h>
 #include <string.h>
