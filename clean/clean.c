@@ -188,18 +188,6 @@ static int plan_bucket(clean_ctx *c, strata_mf_snap *snap, const strata_partitio
 	return 0;
 }
 
-static uint64_t retention_boundary(strata_mf_snap *snap, const strata_table_def *t, int64_t now)
-{
-	if (t->retain_hours == 0)
-		return t->version;
-	uint64_t b = 0;
-	strata_err tmp;
-	if (strata_mf_version_at_time(snap, t->id, now - (int64_t)t->retain_hours * 3600 * 1000000,
-				      &b, &tmp) != 0)
-		return 0;
-	return b;
-}
-
 /* ---- steps 3 and 5: move marked files into the trash, forget gone ones ------------------- */
 
 static int fsync_dir_err(const char *dir, strata_err *err)
@@ -690,7 +678,12 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	rc = strata_mf_leases_list(c.mf, c.t.id, c.a, &leases, &nleases, err);
 	if (rc)
 		goto out;
-	uint64_t boundary = retention_boundary(snap, &c.t, c.now_us);
+	/* the table's own property (clean.h); tags are kept by invariant 3 */
+	strata_retention ret;
+	rc = strata_mf_retention(snap, &c.t, -1, c.now_us, c.a, &ret, err);
+	if (rc)
+		goto out;
+	uint64_t boundary = ret.boundary;
 	for (size_t p = 0; p < c.nparts && rc == 0; p++)
 		for (uint32_t b = 0; b < c.parts[p].buckets && rc == 0; b++)
 			rc = plan_bucket(&c, snap, &c.parts[p], b, boundary, tags, ntags, leases,

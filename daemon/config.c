@@ -698,6 +698,16 @@ void stratad_config_policy(const stratad_config *c, const char *table,
 	}
 }
 
+void stratad_config_job_policy(const stratad_config *c, const char *table, strata_policy *out)
+{
+	stratad_src *src = strata_calloc(stratad_cfg_nkeys, sizeof(stratad_src));
+	stratad_config_policy(c, table, 0, out, src);
+	int k = stratad_config_find("acid.data.retain.hours");
+	if (k >= 0 && src[k] != STRATAD_SRC_TABLE)
+		out->retain_hours = -1;
+	free(src);
+}
+
 void stratad_config_restart_diff(const stratad_config *a, const stratad_config *b, char *out,
 				 size_t n)
 {

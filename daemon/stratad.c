@@ -339,6 +339,16 @@ void d_job_set_state(dj *j, dj_state to)
 	j->state = to;
 }
 
+/* A job's retention: [table.NAME]'s override, else -1 — the table's
+ * property read in the job's own snapshot, never the one it was planned
+ * with (manifest/retention.c). */
+static int64_t job_retain_hours(const stratad *d, const char *table)
+{
+	strata_policy jp;
+	stratad_config_job_policy(d->cfg, table, &jp);
+	return jp.retain_hours;
+}
+
 dj *d_job_new(stratad *d, dj_kind kind, const dtable *t, const strata_policy *pol)
 {
 	dj *j = strata_calloc(1, sizeof(*j));
@@ -351,6 +361,7 @@ dj *d_job_new(stratad *d, dj_kind kind, const dtable *t, const strata_policy *po
 	j->table_id = t->id;
 	j->part_id = j->bucket = D_TABLE_JOB;
 	j->pol = *pol;
+	j->pol.retain_hours = job_retain_hours(d, t->name);
 	j->claim_ttl_s = d->cfg->d.claim_ttl_s;
 	j->queued_us = strata_now_us();
 	return j;
@@ -751,39 +762,6 @@ static void notice_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- planning ----------------------------------------------------------------------------------- */
 
-typedef struct boundary {
-	uint64_t b;
-	int64_t ts_us;
-	int64_t next_us;
-} boundary;
-
-/* The retention boundary for `hours`, never above the oldest tag (if given). */
-static boundary boundary_at(strata_mf_snap *snap, const strata_table_def *td, int64_t hours,
-			    int64_t now, uint64_t oldest_tag, strata_arena *a)
-{
-	boundary r = {0};
-	strata_err tmp;
-	bool is_capped = false;
-	if (hours <= 0)
-		r.b = td->version;
-	else if (strata_mf_version_at_time(snap, td->id, now - hours * 3600 * D_US, &r.b, &tmp) != 0)
-		r.b = 0;
-	if (oldest_tag && oldest_tag < r.b) {
-		r.b = oldest_tag;
-		is_capped = true;
-	}
-	strata_version_rec vr;
-	if (r.b && strata_mf_version_get(snap, td->id, r.b, a, &vr, &tmp) == 0)
-		r.ts_us = vr.ts_us;
-	if (!is_capped && hours > 0 && r.b < td->version) {
-		if (strata_mf_version_get(snap, td->id, r.b + 1, a, &vr, &tmp) == 0)
-			r.next_us = vr.ts_us + hours * 3600 * D_US;
-		else
-			r.next_us = now + 60 * D_US;
-	}
-	return r;
-}
-
 typedef struct floor_ts {
 	uint64_t floor;
 	int64_t ts;
@@ -848,6 +826,7 @@ static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 				j->score = c->score;
 				j->planned_garbage_rows = plan->st.garbage_rows;
 				j->pol = *pol;
+				j->pol.retain_hours = job_retain_hours(d, t->name);
 				snprintf(j->reason, sizeof(j->reason), "%s", c->why);
 			}
 		}
@@ -939,12 +918,9 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	stratad_config_policy(d->cfg, name, td.retain_hours, &pol, NULL);
 	int64_t retain_s = pol.retain_hours * 3600;
 	/* pins: tags and leases */
-	uint64_t oldest_tag = 0;
 	t->pin_version = 0;
 	t->pin_holder[0] = '\0';
 	for (size_t i = 0; i < ntags; i++) {
-		if (!oldest_tag || tags[i].version < oldest_tag)
-			oldest_tag = tags[i].version;
 		if (!t->pin_version || tags[i].version < t->pin_version) {
 			t->pin_version = tags[i].version;
 			snprintf(t->pin_holder, sizeof(t->pin_holder), "tag %s", tags[i].name);
@@ -963,10 +939,16 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		if (strata_mf_version_get(snap, td.id, t->pin_version, a, &vr, &tmp) == 0)
 			t->pin_ts_us = vr.ts_us;
 	}
-	boundary eff = boundary_at(snap, &td, pol.retain_hours, now, oldest_tag, a);
-	/* clean's rule uses the table's own property, without the tag cap */
-	boundary prop = boundary_at(snap, &td, td.retain_hours, now, 0, a);
-	t->boundary = eff.b;
+	/* one rule (manifest/retention.c): partial compaction with the policy's
+	 * hours, pinned by tags; clean with the table's own property (tags are
+	 * clean's own check) */
+	strata_retention eff, prop;
+	rc = strata_mf_retention(snap, &td, pol.retain_hours, now, a, &eff, err);
+	if (rc == 0)
+		rc = strata_mf_retention(snap, &td, -1, now, a, &prop, err);
+	if (rc)
+		goto out;
+	t->boundary = eff.pinned;
 	/* group the entries by bucket */
 	ord = strata_malloc((nfiles + 1) * sizeof(*ord));
 	for (size_t i = 0; i < nfiles; i++)
@@ -1031,10 +1013,10 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 			.files = pf,
 			.nfiles = npf,
 			.floor = bs.floor,
-			.boundary = eff.b,
-			.boundary_ts_us = eff.ts_us,
-			.next_boundary_us = eff.next_us,
-			.history_since_us = eff.b > bs.floor ?
+			.boundary = eff.pinned,
+			.boundary_ts_us = eff.pinned_ts_us,
+			.next_boundary_us = eff.pinned_next_us,
+			.history_since_us = eff.pinned > bs.floor ?
 						    history_since(snap, &td, bs.floor, cache, &ncache, a) :
 						    0,
 			.retain_s = retain_s,
@@ -1100,7 +1082,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	strata_pol_table tin = {
 		.gone = gone,
 		.ngone = ngone,
-		.boundary = prop.b,
+		.boundary = prop.boundary,
 		.next_boundary_us = prop.next_us,
 		.last_clean_us = t->last_clean_us,
 		.last_orphan_scan_us = t->last_orphan_us,
@@ -1128,7 +1110,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		json_object_set_new(o, "name", json_string(name));
 		json_object_set_new(o, "version", json_integer((json_int_t)td.version));
 		json_object_set_new(o, "retain_hours", json_integer(pol.retain_hours));
-		json_object_set_new(o, "boundary", json_integer((json_int_t)eff.b));
+		json_object_set_new(o, "boundary", json_integer((json_int_t)eff.pinned));
 		json_object_set_new(o, "paused", json_boolean(t->is_paused));
 		json_object_set_new(o, "buckets", jbuckets);
 		json_t *c = json_object();

@@ -17,9 +17,9 @@
  * slices so a cancel is not held up by the rate limit.  The result goes
  * back to the loop as a "done" notice; the loop does all bookkeeping.
  *
- * A [table.NAME] acid.data.retain.hours replaces the view's retention
- * boundary before the partial-compaction planner reads it (the boundary of
- * the table's own property is what strata_bucket_view_load computed).
+ * A [table.NAME] acid.data.retain.hours is the retention the view's
+ * boundary is computed with, in the view's own snapshot
+ * (strata_bucket_view_load_retain(), manifest/retention.c).
  *
  * Invariants:
  *   1. a worker holds d->mu only to take a job and to post a notice, never
@@ -58,27 +58,6 @@ static void job_throttle(void *arg, uint64_t bytes)
 		sleep_us(s);
 		wait -= s;
 	}
-}
-
-/* Retention override: recompute the view's boundary for pol.retain_hours. */
-static void view_retention(stratad *d, strata_bucket_view *v, const strata_policy *pol)
-{
-	if (pol->retain_hours < 0 || pol->retain_hours == (int64_t)v->table.retain_hours)
-		return;
-	if (pol->retain_hours == 0) {
-		v->retain_boundary = v->table.version;
-		return;
-	}
-	strata_mf_snap *snap;
-	strata_err tmp;
-	uint64_t b = 0;
-	if (strata_mf_snap_open(strata_wh_mf(d->wh), &snap, &tmp) != 0)
-		return;
-	if (strata_mf_version_at_time(snap, v->table.id,
-				      v->now_us - pol->retain_hours * 3600 * D_US, &b, &tmp) != 0)
-		b = 0;
-	strata_mf_snap_close(snap);
-	v->retain_boundary = b <= v->table.version ? b : v->table.version;
 }
 
 static dj_result result_of(int rc)
@@ -128,10 +107,9 @@ static void job_run(stratad *d, dj *j)
 		strata_buf_free(&tags);
 	} else {
 		strata_bucket_view v;
-		rc = strata_bucket_view_load(d->wh, j->table, j->part, j->bucket, strata_now_us(), &v,
-					     &err);
+		rc = strata_bucket_view_load_retain(d->wh, j->table, j->part, j->bucket, strata_now_us(),
+						    j->pol.retain_hours, &v, &err);
 		if (rc == 0) {
-			view_retention(d, &v, &j->pol);
 			strata_job_plan plan;
 			switch (j->kind) {
 			case DJ_SORT:
