@@ -60,7 +60,7 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-MODULES  := core store manifest format table merge sort compact clean policies daemon cli api
+MODULES  := core store manifest format table merge sort compact jobs clean policies daemon cli api
 LIB_SRC  := $(filter-out %/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libstrata.a

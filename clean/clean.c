@@ -43,7 +43,7 @@
  *      like orphans).
  */
 #include "clean/clean.h"
-#include "compact/compact.h"
+#include "jobs/jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +53,13 @@
 
 void strata_clean_opts_default(strata_clean_opts *o)
 {
+	strata_policy p;
+	strata_policy_default(&p); /* the one table of defaults */
 	memset(o, 0, sizeof(*o));
-	o->grace_s = STRATA_CLEAN_GRACE_S_DEFAULT;
-	o->trash_s = STRATA_CLEAN_TRASH_S_DEFAULT;
-	o->orphan_age_s = STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT;
-	o->orphan_max_fraction = STRATA_CLEAN_ORPHAN_MAX_FRACTION_DEFAULT;
+	o->grace_s = p.clean_grace_s;
+	o->trash_s = p.clean_trash_s;
+	o->orphan_age_s = p.clean_orphan_age_s;
+	o->orphan_max_fraction = p.clean_orphan_max_fraction;
 }
 
 /* Invariant 6: the consistency check of one table, as a refusal. */
@@ -781,16 +783,11 @@ int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *c
 	for (size_t p = 0; p < np && rc == 0; p++) {
 		for (uint32_t b = 0; b < ps[p].buckets && rc == 0; b++) {
 			for (int attempt = 0; attempt < 5; attempt++) {
-				strata_bucket_view v;
-				rc = strata_bucket_view_load(wh, table, ps[p].name, b, strata_now_us(), &v,
-							     err);
-				if (rc)
-					break;
-				strata_job_plan plan;
-				strata_compact_major_plan(&v, true, &plan);
-				strata_job_result jr;
-				rc = strata_job_execute(wh, &v, &plan, ctl, &jr, err);
-				strata_bucket_view_free(&v);
+				strata_bucket_job job;
+				strata_bucket_job_default(&job, STRATA_BUCKET_JOB_MAJOR);
+				job.drop_history = true;
+				strata_bucket_job_out jo;
+				rc = strata_bucket_job_run(wh, table, ps[p].name, b, &job, ctl, &jo, err);
 				if (rc != STRATA_ECONFLICT)
 					break;
 			}

@@ -25,6 +25,7 @@
 
 #include "clean/clean.h"
 #include "daemon/daemon.h"
+#include "jobs/jobs.h"
 #include "merge/merge.h"
 #include "table/table.h"
 
@@ -382,6 +383,9 @@ void d_pause(stratad *d, dtable *t, bool is_paused);
 /* worker.c */
 void d_workers_resize(stratad *d, int n);
 void d_workers_join(stratad *d);
+/* The bucket job (jobs/jobs.h) a sort, merge, partial or major job j runs:
+ * its kind, level, drop_history and policy (lent: out->pol points into j). */
+void d_job_spec(const dj *j, strata_bucket_job *out);
 
 /* admin.c */
 int d_admin_listen(stratad *d, strata_err *err);

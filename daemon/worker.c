@@ -7,9 +7,10 @@
  * runs, and nothing else of a table while its purge is queued or running —
  * marks it RUNNING, tells the loop ("started"), and runs it without holding
  * any lock.  Running a job is only library calls:
- *   sort, merge, partial, major: strata_bucket_view_load(), the planner of
- *       sort/, merge/ or compact/ with the job's policy numbers (the policy
- *       decided the kind; the planner picks the files), strata_job_execute();
+ *   sort, merge, partial, major: strata_bucket_job_run() (jobs/jobs.h:
+ *       load the view, the planner of the kind with the job's policy numbers
+ *       — the policy decided the kind; the planner picks the files —,
+ *       execute), the same entry point `strata sort` and the others use;
  *   clean: strata_clean_table(); purge: strata_purge_table().
  * The job's strata_job_ctl carries the daemon's owner string (claims), the
  * claim TTL, the job's cancel flag (checked by the library at each block)
@@ -30,8 +31,6 @@
  */
 #include "daemon/daemon_int.h"
 
-#include "compact/compact.h"
-#include "sort/sort.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -58,6 +57,18 @@ static void job_throttle(void *arg, uint64_t bytes)
 		sleep_us(s);
 		wait -= s;
 	}
+}
+
+void d_job_spec(const dj *j, strata_bucket_job *out)
+{
+	strata_bucket_job_kind k = j->kind == DJ_SORT    ? STRATA_BUCKET_JOB_SORT :
+				   j->kind == DJ_MERGE   ? STRATA_BUCKET_JOB_MERGE :
+				   j->kind == DJ_PARTIAL ? STRATA_BUCKET_JOB_PARTIAL :
+							   STRATA_BUCKET_JOB_MAJOR;
+	strata_bucket_job_default(out, k);
+	out->level = j->kind == DJ_MERGE ? j->level : -1;
+	out->drop_history = j->drop_history;
+	out->pol = &j->pol;
 }
 
 static dj_result result_of(int rc)
@@ -106,34 +117,12 @@ static void job_run(stratad *d, dj *j)
 			LOG_INFO("purge of %s dropped tags %.*s", j->table, (int)tags.len, (char *)tags.data);
 		strata_buf_free(&tags);
 	} else {
-		strata_bucket_view v;
-		rc = strata_bucket_view_load_retain(d->wh, j->table, j->part, j->bucket, strata_now_us(),
-						    j->pol.retain_hours, &v, &err);
-		if (rc == 0) {
-			strata_job_plan plan;
-			switch (j->kind) {
-			case DJ_SORT:
-				rc = strata_sort_plan(&v, j->pol.sort_max_bytes, &plan);
-				break;
-			case DJ_MERGE:
-				rc = strata_merge_plan(&v, j->level, (size_t)j->pol.merge_fanout, 0, &plan);
-				if (rc == 0 && plan.ninputs)
-					plan.target_bytes = strata_pol_merge_target_bytes(&j->pol,
-											  plan.out_level);
-				break;
-			case DJ_PARTIAL:
-				rc = strata_compact_partial_plan(&v, &plan);
-				break;
-			default:
-				rc = strata_compact_major_plan(&v, j->drop_history, &plan);
-				break;
-			}
-			if (rc == 0 && plan.ninputs == 0)
-				is_noop = true;
-			else if (rc == 0)
-				rc = strata_job_execute(d->wh, &v, &plan, &ctl, &j->jr, &err);
-			strata_bucket_view_free(&v);
-		}
+		strata_bucket_job job;
+		d_job_spec(j, &job);
+		strata_bucket_job_out out;
+		rc = strata_bucket_job_run(d->wh, j->table, j->part, j->bucket, &job, &ctl, &out, &err);
+		j->jr = out.jr;
+		is_noop = rc == 0 && out.is_noop;
 	}
 	j->rc = rc;
 	j->result = is_noop ? DJR_NOOP : result_of(rc);
