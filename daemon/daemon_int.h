@@ -8,13 +8,15 @@
  *   jobs.c      job bookkeeping: creation, queue, completions, summaries
  *   worker.c    the worker pool and how one job runs (library calls only)
  *   admin.c     the admin socket, peers, the command table and its handlers
- *   metrics.c   Prometheus text and the optional HTTP listener
+ *   metrics.c   Prometheus text from one table of families; the HTTP listener
  *   listen.c    accept() failures: pause the listener, log once per interval
  *
- * Locking: d->mu guards the queue, the running list, the notice list, the
- * worker counts and every field of a job that is QUEUED or RUNNING except
- * those the running worker owns (result fields, io_bytes atomically).
- * Everything else belongs to the main (event loop) thread.
+ * Locking: two domains, named in the struct.  d->mu guards d->jobs (a
+ * d_jobs_locked: the queue, the running list, the notice list, pause and
+ * stop, the worker counts) and every field of a job that is QUEUED or
+ * RUNNING except those the running worker owns (result fields, io_bytes
+ * atomically).  Everything else in struct stratad belongs to the main
+ * (event loop) thread; the token bucket has its own lock.
  */
 #ifndef STRATA_DAEMON_INT_H
 #define STRATA_DAEMON_INT_H
@@ -282,6 +284,26 @@ typedef struct d_metrics {
 
 extern const double d_duration_le[9];
 
+/* The lock domain of d->mu: everything the loop thread and the workers
+ * share about jobs.  Every field is read and written with d->mu held,
+ * except that the loop thread, the only writer of is_paused and
+ * want_workers, may read those two without it.  A job record's own fields
+ * follow the same rule while the job is QUEUED or RUNNING (see Locking
+ * above). */
+typedef struct d_jobs_locked {
+	dj **queue;                  /* QUEUED jobs, any order (workers pick the best) */
+	size_t nqueue, capqueue;
+	dj **running;                /* RUNNING jobs */
+	size_t nrunning, caprunning;
+	d_notice *notices;           /* "started" / "done", for the loop (d_notice_cb) */
+	size_t nnotices, capnotices;
+	bool is_paused;              /* planning paused: workers take nothing */
+	bool is_stopping;            /* shutdown: workers leave */
+	int want_workers, nworkers;  /* the pool's target and live size */
+	pthread_t *threads;
+	size_t nthreads;
+} d_jobs_locked;
+
 struct stratad {
 	stratad_config *cfg;
 	uint64_t cfg_gen;
@@ -299,22 +321,12 @@ struct stratad {
 	d_guard http_guard;          /* the metrics listener (l NULL: off) */
 	dhttp *https;
 	size_t nhttp;
-	/* shared with the workers, under mu */
+	/* ---- shared with the workers: jobs under mu, the token bucket under its own lock */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	dj **queue;
-	size_t nqueue, capqueue;
-	dj **running;
-	size_t nrunning, caprunning;
-	d_notice *notices;
-	size_t nnotices, capnotices;
-	bool is_paused;
-	bool is_stopping;
-	int want_workers, nworkers;
-	pthread_t *threads;
-	size_t nthreads;
-	stratad_tbucket *tb;
-	/* main thread */
+	pthread_cond_t cv;           /* workers wait on it for d->jobs to change */
+	d_jobs_locked jobs;          /* guarded by mu */
+	stratad_tbucket *tb;         /* thread-safe (daemon/throttle.c) */
+	/* ---- the loop thread's own (no lock) */
 	uint64_t next_job_id;
 	dtable **tables;
 	size_t ntables;
@@ -373,7 +385,6 @@ dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);
 /* Re-read the config file; 0 or an error naming the file and line. */
 int d_reload(stratad *d, char *note, size_t n, strata_err *err);
 void d_begin_stop(stratad *d, const char *why);
-void d_emit(stratad *d, json_t *event); /* to every watcher; takes event */
 void d_pause(stratad *d, dtable *t, bool is_paused);
 
 /* plan.c */
@@ -413,6 +424,8 @@ void d_workers_join(stratad *d);
 void d_job_spec(const dj *j, strata_bucket_job *out);
 
 /* admin.c */
+/* Send event to every `watch` connection; takes event. */
+void d_emit(stratad *d, json_t *event);
 int d_admin_listen(stratad *d, strata_err *err);
 void d_admin_close(stratad *d);
 void d_admin_chmod(stratad *d);

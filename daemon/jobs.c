@@ -151,11 +151,11 @@ void d_job_enqueue(stratad *d, dtable *t, dbucket *b, dj *j)
 	LOG_INFO("queued job %" PRIu64 ": %s of %s%s (score %.2f%s): %s", j->id, d_kind_name(j->kind),
 		 j->table, where, j->score, j->is_manual ? ", asked for" : "", j->reason);
 	pthread_mutex_lock(&d->mu);
-	if (d->nqueue == d->capqueue) {
-		d->capqueue = d->capqueue ? 2 * d->capqueue : 64;
-		d->queue = strata_realloc(d->queue, d->capqueue * sizeof(dj *));
+	if (d->jobs.nqueue == d->jobs.capqueue) {
+		d->jobs.capqueue = d->jobs.capqueue ? 2 * d->jobs.capqueue : 64;
+		d->jobs.queue = strata_realloc(d->jobs.queue, d->jobs.capqueue * sizeof(dj *));
 	}
-	d->queue[d->nqueue++] = j;
+	d->jobs.queue[d->jobs.nqueue++] = j;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	emit_job(d, "queued", ev);
@@ -167,10 +167,10 @@ bool d_queue_remove_locked(stratad *d, dj *j)
 {
 	if (j->state != DJ_QUEUED)
 		return false;
-	for (size_t i = 0; i < d->nqueue; i++) {
-		if (d->queue[i] == j) {
-			memmove(&d->queue[i], &d->queue[i + 1], (d->nqueue - i - 1) * sizeof(dj *));
-			d->nqueue--;
+	for (size_t i = 0; i < d->jobs.nqueue; i++) {
+		if (d->jobs.queue[i] == j) {
+			memmove(&d->jobs.queue[i], &d->jobs.queue[i + 1], (d->jobs.nqueue - i - 1) * sizeof(dj *));
+			d->jobs.nqueue--;
 			return true;
 		}
 	}
@@ -257,14 +257,14 @@ bool d_job_cancel(stratad *d, uint64_t id, char *msg, size_t n)
 {
 	dj *queued = NULL, *running = NULL;
 	pthread_mutex_lock(&d->mu);
-	for (size_t i = 0; i < d->nqueue && !queued; i++)
-		if (d->queue[i]->id == id)
-			queued = d->queue[i];
+	for (size_t i = 0; i < d->jobs.nqueue && !queued; i++)
+		if (d->jobs.queue[i]->id == id)
+			queued = d->jobs.queue[i];
 	if (queued)
 		d_queue_remove_locked(d, queued);
-	for (size_t i = 0; i < d->nrunning && !running; i++)
-		if (d->running[i]->id == id)
-			running = d->running[i];
+	for (size_t i = 0; i < d->jobs.nrunning && !running; i++)
+		if (d->jobs.running[i]->id == id)
+			running = d->jobs.running[i];
 	if (running)
 		__atomic_store_n(&running->cancel, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&d->mu);
@@ -439,10 +439,10 @@ void d_notice_cb(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	pthread_mutex_lock(&d->mu);
-	d_notice *ns = d->notices;
-	size_t n = d->nnotices;
-	d->notices = NULL;
-	d->nnotices = d->capnotices = 0;
+	d_notice *ns = d->jobs.notices;
+	size_t n = d->jobs.nnotices;
+	d->jobs.notices = NULL;
+	d->jobs.nnotices = d->jobs.capnotices = 0;
 	/* a started job's worker may be finishing it now: describe it under mu */
 	json_t **started = strata_calloc(n ? n : 1, sizeof(json_t *));
 	for (size_t i = 0; i < n; i++)

@@ -119,7 +119,7 @@ void d_metrics_render(stratad *d, strata_buf *b)
 	       "Intents of crashed jobs recovered at start.");
 	strata_buf_printf(b, "strata_intents_recovered_total %" PRIu64 "\n", m->intents_recovered);
 	pthread_mutex_lock(&d->mu);
-	size_t queued = d->nqueue, running = d->nrunning;
+	size_t queued = d->jobs.nqueue, running = d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
 	family(b, "strata_jobs_queued", "gauge", "Jobs waiting for a worker.");
 	strata_buf_printf(b, "strata_jobs_queued %zu\n", queued);

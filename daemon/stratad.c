@@ -1,6 +1,9 @@
 /*
- * daemon/stratad.c — stratad's event loop: it owns time, plans, queues and
- * hears back from the workers.
+ * daemon/stratad.c — stratad's event loop: it owns time, runs the scans,
+ * keeps the table and bucket registry and the damage state, and hears back
+ * from the workers.  Planning one table is daemon/plan.c's (gather, decide,
+ * report); a job's record, the queue and completions are daemon/jobs.c's;
+ * the invariants below hold across the three files.
  *
  * One libevent loop on the main thread holds every timer and every socket:
  *   - the cron timer (every D_CRON_MS) pings the systemd watchdog, runs the
@@ -417,15 +420,15 @@ static void scan_end(stratad *d)
 		files += d->tables[i]->files;
 	}
 	pthread_mutex_lock(&d->mu);
-	size_t queued = d->nqueue, running = d->nrunning;
+	size_t queued = d->jobs.nqueue, running = d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
 	LOG_INFO("scan: %zu tables (%zu planned, %zu unchanged) in %.1f ms; %zu buckets, %zu live "
 		 "files; %zu buckets due, %zu backing off; %zu jobs running, %zu queued%s",
 		 d->scan_n, d->scan_planned, d->scan_idle, d->m.last_scan_ms, buckets, files, due,
-		 backing, running, queued, d->is_paused ? " (paused)" : "");
+		 backing, running, queued, d->jobs.is_paused ? " (paused)" : "");
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
-		 d->scan_n, files, running, queued, backing, d->is_paused ? "; paused" : "");
+		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);
@@ -518,7 +521,7 @@ static bool manifest_usable(stratad *d)
 	if (!d->wh || !strata_mf_is_broken(strata_wh_mf(d->wh)))
 		return true;
 	pthread_mutex_lock(&d->mu);
-	if (d->nrunning > 0) {
+	if (d->jobs.nrunning > 0) {
 		pthread_mutex_unlock(&d->mu);
 		return false; /* they fail fast on the closed handle */
 	}
@@ -554,7 +557,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (d->state == D_STOPPING) {
 		pthread_mutex_lock(&d->mu);
-		size_t running = d->nrunning, notices = d->nnotices;
+		size_t running = d->jobs.nrunning, notices = d->jobs.nnotices;
 		pthread_mutex_unlock(&d->mu);
 		if (running == 0 && notices == 0) {
 			event_base_loopbreak(d->base);
@@ -588,7 +591,7 @@ void d_pause(stratad *d, dtable *t, bool is_paused)
 		t->is_dirty = true;
 	} else {
 		pthread_mutex_lock(&d->mu);
-		d->is_paused = is_paused;
+		d->jobs.is_paused = is_paused;
 		pthread_cond_broadcast(&d->cv);
 		pthread_mutex_unlock(&d->mu);
 		for (size_t i = 0; i < d->ntables; i++)
@@ -670,14 +673,14 @@ void d_begin_stop(stratad *d, const char *why)
 	stratad_notify("STOPPING=1");
 	d->stop_deadline_us = strata_mono_us() + d->cfg->d.shutdown_timeout_s * D_US;
 	pthread_mutex_lock(&d->mu);
-	d->is_stopping = true;
-	dj **q = d->queue;
-	size_t nq = d->nqueue;
-	d->queue = NULL;
-	d->nqueue = d->capqueue = 0;
-	for (size_t i = 0; i < d->nrunning; i++)
-		__atomic_store_n(&d->running[i]->cancel, 1, __ATOMIC_RELAXED);
-	size_t running = d->nrunning;
+	d->jobs.is_stopping = true;
+	dj **q = d->jobs.queue;
+	size_t nq = d->jobs.nqueue;
+	d->jobs.queue = NULL;
+	d->jobs.nqueue = d->jobs.capqueue = 0;
+	for (size_t i = 0; i < d->jobs.nrunning; i++)
+		__atomic_store_n(&d->jobs.running[i]->cancel, 1, __ATOMIC_RELAXED);
+	size_t running = d->jobs.nrunning;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	LOG_INFO("stopping (%s): %zu running jobs stop at their next block, %zu queued jobs dropped; "
@@ -817,20 +820,20 @@ void stratad_close(stratad *d)
 	if (!d)
 		return;
 	pthread_mutex_lock(&d->mu);
-	d->is_stopping = true;
-	for (size_t i = 0; i < d->nrunning; i++)
-		__atomic_store_n(&d->running[i]->cancel, 1, __ATOMIC_RELAXED);
+	d->jobs.is_stopping = true;
+	for (size_t i = 0; i < d->jobs.nrunning; i++)
+		__atomic_store_n(&d->jobs.running[i]->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	d_workers_join(d);
-	for (size_t i = 0; i < d->nqueue; i++)
-		free(d->queue[i]);
-	for (size_t i = 0; i < d->nnotices; i++)
-		if (d->notices[i].is_done)
-			free(d->notices[i].j);
-	free(d->queue);
-	free(d->running);
-	free(d->notices);
+	for (size_t i = 0; i < d->jobs.nqueue; i++)
+		free(d->jobs.queue[i]);
+	for (size_t i = 0; i < d->jobs.nnotices; i++)
+		if (d->jobs.notices[i].is_done)
+			free(d->jobs.notices[i].j);
+	free(d->jobs.queue);
+	free(d->jobs.running);
+	free(d->jobs.notices);
 	d_http_stop(d);
 	d_admin_close(d);
 	if (d->ev_cron)

@@ -133,23 +133,23 @@ static void job_run(stratad *d, dj *j)
 /* The queued job to start now, or NULL (caller holds mu). */
 static dj *pick_locked(stratad *d)
 {
-	if (d->is_paused || d->is_stopping)
+	if (d->jobs.is_paused || d->jobs.is_stopping)
 		return NULL;
 	dj *best = NULL;
 	size_t best_i = 0;
-	for (size_t i = 0; i < d->nqueue; i++) {
-		dj *j = d->queue[i];
+	for (size_t i = 0; i < d->jobs.nqueue; i++) {
+		dj *j = d->jobs.queue[i];
 		bool is_blocked = false;
-		for (size_t r = 0; r < d->nrunning && !is_blocked; r++) {
-			dj *o = d->running[r];
+		for (size_t r = 0; r < d->jobs.nrunning && !is_blocked; r++) {
+			dj *o = d->jobs.running[r];
 			if (o->table_id != j->table_id)
 				continue;
 			is_blocked = j->kind == DJ_PURGE || o->kind == DJ_PURGE ||
 				     (o->part_id == j->part_id && o->bucket == j->bucket);
 		}
-		for (size_t q = 0; q < d->nqueue && !is_blocked; q++)
-			is_blocked = d->queue[q]->kind == DJ_PURGE && j->kind != DJ_PURGE &&
-				     d->queue[q]->table_id == j->table_id;
+		for (size_t q = 0; q < d->jobs.nqueue && !is_blocked; q++)
+			is_blocked = d->jobs.queue[q]->kind == DJ_PURGE && j->kind != DJ_PURGE &&
+				     d->jobs.queue[q]->table_id == j->table_id;
 		if (is_blocked)
 			continue;
 		if (!best || j->score > best->score || (j->score == best->score && j->id < best->id)) {
@@ -158,19 +158,19 @@ static dj *pick_locked(stratad *d)
 		}
 	}
 	if (best) {
-		memmove(&d->queue[best_i], &d->queue[best_i + 1], (d->nqueue - best_i - 1) * sizeof(dj *));
-		d->nqueue--;
+		memmove(&d->jobs.queue[best_i], &d->jobs.queue[best_i + 1], (d->jobs.nqueue - best_i - 1) * sizeof(dj *));
+		d->jobs.nqueue--;
 	}
 	return best;
 }
 
 static void notice_locked(stratad *d, dj *j, bool is_done)
 {
-	if (d->nnotices == d->capnotices) {
-		d->capnotices = d->capnotices ? 2 * d->capnotices : 16;
-		d->notices = strata_realloc(d->notices, d->capnotices * sizeof(d_notice));
+	if (d->jobs.nnotices == d->jobs.capnotices) {
+		d->jobs.capnotices = d->jobs.capnotices ? 2 * d->jobs.capnotices : 16;
+		d->jobs.notices = strata_realloc(d->jobs.notices, d->jobs.capnotices * sizeof(d_notice));
 	}
-	d->notices[d->nnotices++] = (d_notice){j, is_done};
+	d->jobs.notices[d->jobs.nnotices++] = (d_notice){j, is_done};
 	char c = 1;
 	ssize_t w = write(d->notice_fd[1], &c, 1);
 	(void)w; /* a full pipe already has a wake-up in it */
@@ -182,34 +182,34 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		dj *j = NULL;
-		while (!d->is_stopping && d->nworkers <= d->want_workers && !(j = pick_locked(d)))
+		while (!d->jobs.is_stopping && d->jobs.nworkers <= d->jobs.want_workers && !(j = pick_locked(d)))
 			pthread_cond_wait(&d->cv, &d->mu);
 		if (!j)
 			break; /* stopping, or the pool shrank (invariant 2) */
 		d_job_set_state(j, DJ_RUNNING);
 		j->started_us = strata_now_us();
 		j->started_mono_us = strata_mono_us();
-		if (d->nrunning == d->caprunning) {
-			d->caprunning = d->caprunning ? 2 * d->caprunning : 16;
-			d->running = strata_realloc(d->running, d->caprunning * sizeof(dj *));
+		if (d->jobs.nrunning == d->jobs.caprunning) {
+			d->jobs.caprunning = d->jobs.caprunning ? 2 * d->jobs.caprunning : 16;
+			d->jobs.running = strata_realloc(d->jobs.running, d->jobs.caprunning * sizeof(dj *));
 		}
-		d->running[d->nrunning++] = j;
+		d->jobs.running[d->jobs.nrunning++] = j;
 		notice_locked(d, j, false);
 		pthread_mutex_unlock(&d->mu); /* invariant 1 */
 		job_run(d, j);
 		pthread_mutex_lock(&d->mu);
 		j->finished_us = strata_now_us();
 		j->seconds = (double)(strata_mono_us() - j->started_mono_us) / 1e6;
-		for (size_t i = 0; i < d->nrunning; i++)
-			if (d->running[i] == j) {
-				d->running[i] = d->running[--d->nrunning];
+		for (size_t i = 0; i < d->jobs.nrunning; i++)
+			if (d->jobs.running[i] == j) {
+				d->jobs.running[i] = d->jobs.running[--d->jobs.nrunning];
 				break;
 			}
 		d_job_set_state(j, DJ_DONE);
 		notice_locked(d, j, true); /* invariant 3 */
 		pthread_cond_broadcast(&d->cv);
 	}
-	d->nworkers--;
+	d->jobs.nworkers--;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
@@ -218,16 +218,18 @@ static void *worker_main(void *arg)
 void d_workers_resize(stratad *d, int n)
 {
 	pthread_mutex_lock(&d->mu);
-	d->want_workers = n;
-	while (d->nworkers < n) {
+	d->jobs.want_workers = n;
+	while (d->jobs.nworkers < n) {
 		pthread_t th;
-		if (pthread_create(&th, NULL, worker_main, d) != 0) {
-			LOG_ERROR("could not start a worker thread: %s", strerror(errno));
+		int prc = pthread_create(&th, NULL, worker_main, d);
+		if (prc != 0) { /* pthread_create returns its error; errno is not set */
+			LOG_ERROR("could not start worker thread %d of %d: %s; running with %d",
+				  d->jobs.nworkers + 1, n, strerror(prc), d->jobs.nworkers);
 			break;
 		}
-		d->threads = strata_realloc(d->threads, (d->nthreads + 1) * sizeof(pthread_t));
-		d->threads[d->nthreads++] = th;
-		d->nworkers++;
+		d->jobs.threads = strata_realloc(d->jobs.threads, (d->jobs.nthreads + 1) * sizeof(pthread_t));
+		d->jobs.threads[d->jobs.nthreads++] = th;
+		d->jobs.nworkers++;
 	}
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
@@ -236,12 +238,12 @@ void d_workers_resize(stratad *d, int n)
 void d_workers_join(stratad *d)
 {
 	pthread_mutex_lock(&d->mu);
-	d->is_stopping = true;
+	d->jobs.is_stopping = true;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
-	for (size_t i = 0; i < d->nthreads; i++)
-		pthread_join(d->threads[i], NULL);
-	free(d->threads);
-	d->threads = NULL;
-	d->nthreads = 0;
+	for (size_t i = 0; i < d->jobs.nthreads; i++)
+		pthread_join(d->jobs.threads[i], NULL);
+	free(d->jobs.threads);
+	d->jobs.threads = NULL;
+	d->jobs.nthreads = 0;
 }
