@@ -700,12 +700,10 @@ void stratad_config_policy(const stratad_config *c, const char *table,
 
 void stratad_config_job_policy(const stratad_config *c, const char *table, strata_policy *out)
 {
-	stratad_src *src = strata_calloc(stratad_cfg_nkeys, sizeof(stratad_src));
-	stratad_config_policy(c, table, 0, out, src);
-	int k = stratad_config_find("acid.data.retain.hours");
-	if (k >= 0 && src[k] != STRATAD_SRC_TABLE)
+	/* UINT32_MAX stands for "the property": an override is at most 168 */
+	stratad_config_policy(c, table, UINT32_MAX, out, NULL);
+	if (out->retain_hours == (int64_t)UINT32_MAX)
 		out->retain_hours = -1;
-	free(src);
 }
 
 void stratad_config_restart_diff(const stratad_config *a, const stratad_config *b, char *out,
