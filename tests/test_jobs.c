@@ -1931,6 +1931,66 @@ static void test_duckdb_composite_key(void)
 
 /* ---- registration ------------------------------------------------------------------- */
 
+/* manifest/retention.c, case by case on a manual clock: versions 1 (create,
+ * T0), 2 (T0 + 1 s), 3 (T0 + 2 s), 4 (T0 + 2 h + 2 s), 5 (+1 s). */
+static void test_retention_boundary(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\",\"n\":1}");                 /* 2 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"b\",\"n\":2}");                 /* 3 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":1,\"v\":\"c\",\"n\":3}");                 /* 4 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"d\",\"n\":4}");                 /* 5 */
+	strata_err err;
+	strata_mf *mf = strata_wh_mf(f.wh);
+	static const struct {
+		int64_t hours;          /* -1: the table's property (1) */
+		uint64_t tag;           /* 0: none */
+		uint64_t boundary, pinned;
+		bool has_next;
+	} cases[] = {
+		{-1, 0, 3, 3, true},   /* 1 h: version 3 (T0 + 2 s) is the last that old */
+		{1, 0, 3, 3, true},
+		{0, 0, 5, 5, false},   /* 0 h: the current version, never moves by time */
+		{2, 0, 3, 3, true},    /* now - 2 h = T0 + 4 s: still version 3 */
+		{3, 0, 0, 0, true},    /* nothing that old: 0, nothing may be dropped */
+		{-1, 2, 3, 2, false},  /* a tag below B pins it (and B no longer moves it) */
+		{0, 4, 5, 2, false},   /* the tags stay: the oldest (2) pins */
+	};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
+		if (cases[i].tag) {
+			char name[16];
+			snprintf(name, sizeof(name), "t%zu", i);
+			CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(mf, f.table, name, cases[i].tag, &err), 0);
+		}
+		strata_arena *a = strata_arena_new();
+		strata_mf_snap *snap;
+		strata_table_def td;
+		CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &err), 0);
+		CU_ASSERT_EQUAL_FATAL(strata_mf_table_get(snap, f.table, &td, &err), 0);
+		strata_retention r;
+		CU_ASSERT_EQUAL(strata_mf_retention(snap, &td, cases[i].hours, strata_now_us(), a, &r, &err),
+				0);
+		if (r.boundary != cases[i].boundary || r.pinned != cases[i].pinned)
+			fprintf(stderr, "\ncase %zu: boundary %llu pinned %llu\n", i,
+				(unsigned long long)r.boundary, (unsigned long long)r.pinned);
+		CU_ASSERT_EQUAL(r.retain_hours, cases[i].hours < 0 ? 1 : cases[i].hours);
+		CU_ASSERT_EQUAL(r.boundary, cases[i].boundary);
+		CU_ASSERT_EQUAL(r.pinned, cases[i].pinned);
+		CU_ASSERT_EQUAL(r.pinned_next_us != 0, cases[i].has_next);
+		if (cases[i].boundary == 3 && r.next_us) /* version 4's time + the hours */
+			CU_ASSERT_EQUAL(r.next_us, JF_T0_US + 2 * JF_HOUR_US + 3 * 1000000 +
+							   (cases[i].hours < 0 ? 1 : cases[i].hours) * JF_HOUR_US);
+		CU_ASSERT_EQUAL(r.oldest_tag, cases[i].tag ? (cases[i].tag < 4 ? cases[i].tag : 2) : 0);
+		strata_mf_snap_close(snap);
+		strata_arena_free(a);
+	}
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* What a bucket job would read: its plan on a view loaded as
  * strata_bucket_job_run() loads it. */
 static size_t job_inputs(jf *f, const strata_bucket_job *job, strata_arena *a, uint64_t **ids,
@@ -2066,6 +2126,7 @@ static void register_jobs(void)
 	TU_ADD(s, test_faults_merge);
 	TU_ADD(s, test_faults_partial);
 	TU_ADD(s, test_faults_major);
+	TU_ADD(s, test_retention_boundary);
 	TU_ADD(s, test_cli_and_daemon_plan_alike);
 }
 
