@@ -60,7 +60,7 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-MODULES  := core store manifest format table merge sort compact clean policies daemon cli api
+MODULES  := core store manifest format table merge sort compact jobs clean policies daemon cli api
 LIB_SRC  := $(filter-out %/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libstrata.a
@@ -84,7 +84,7 @@ NODE_DIR := tests/.node
 ver_part  = $(shell sed -n 's/^\#define STRATA_VERSION_$(1) \([0-9]*\)$$/\1/p' api/strata.h)
 SO_MAJOR := $(call ver_part,MAJOR)
 SO_VER   := $(SO_MAJOR).$(call ver_part,MINOR).$(call ver_part,PATCH)
-SO_MODULES := core manifest format table merge sort compact clean policies api
+SO_MODULES := core manifest format table merge sort compact jobs clean policies api
 SO_SRC   := $(foreach m,$(SO_MODULES),$(wildcard $(m)/*.c))
 SO_OBJ   := $(SO_SRC:%.c=$(BUILD)/pic/%.o)
 SO       := $(BUILD)/libstrata.so.$(SO_VER)

@@ -43,7 +43,7 @@
  *      like orphans).
  */
 #include "clean/clean.h"
-#include "compact/compact.h"
+#include "jobs/jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +53,13 @@
 
 void strata_clean_opts_default(strata_clean_opts *o)
 {
+	strata_policy p;
+	strata_policy_default(&p); /* the one table of defaults */
 	memset(o, 0, sizeof(*o));
-	o->grace_s = STRATA_CLEAN_GRACE_S_DEFAULT;
-	o->trash_s = STRATA_CLEAN_TRASH_S_DEFAULT;
-	o->orphan_age_s = STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT;
-	o->orphan_max_fraction = STRATA_CLEAN_ORPHAN_MAX_FRACTION_DEFAULT;
+	o->grace_s = p.clean_grace_s;
+	o->trash_s = p.clean_trash_s;
+	o->orphan_age_s = p.clean_orphan_age_s;
+	o->orphan_max_fraction = p.clean_orphan_max_fraction;
 }
 
 /* Invariant 6: the consistency check of one table, as a refusal. */
@@ -186,18 +188,6 @@ static int plan_bucket(clean_ctx *c, strata_mf_snap *snap, const strata_partitio
 		c->r->bytes_deleted += f->bytes;
 	}
 	return 0;
-}
-
-static uint64_t retention_boundary(strata_mf_snap *snap, const strata_table_def *t, int64_t now)
-{
-	if (t->retain_hours == 0)
-		return t->version;
-	uint64_t b = 0;
-	strata_err tmp;
-	if (strata_mf_version_at_time(snap, t->id, now - (int64_t)t->retain_hours * 3600 * 1000000,
-				      &b, &tmp) != 0)
-		return 0;
-	return b;
 }
 
 /* ---- steps 3 and 5: move marked files into the trash, forget gone ones ------------------- */
@@ -690,7 +680,12 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	rc = strata_mf_leases_list(c.mf, c.t.id, c.a, &leases, &nleases, err);
 	if (rc)
 		goto out;
-	uint64_t boundary = retention_boundary(snap, &c.t, c.now_us);
+	/* the table's own property (clean.h); tags are kept by invariant 3 */
+	strata_retention ret;
+	rc = strata_mf_retention(snap, &c.t, -1, c.now_us, c.a, &ret, err);
+	if (rc)
+		goto out;
+	uint64_t boundary = ret.boundary;
 	for (size_t p = 0; p < c.nparts && rc == 0; p++)
 		for (uint32_t b = 0; b < c.parts[p].buckets && rc == 0; b++)
 			rc = plan_bucket(&c, snap, &c.parts[p], b, boundary, tags, ntags, leases,
@@ -788,16 +783,11 @@ int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *c
 	for (size_t p = 0; p < np && rc == 0; p++) {
 		for (uint32_t b = 0; b < ps[p].buckets && rc == 0; b++) {
 			for (int attempt = 0; attempt < 5; attempt++) {
-				strata_bucket_view v;
-				rc = strata_bucket_view_load(wh, table, ps[p].name, b, strata_now_us(), &v,
-							     err);
-				if (rc)
-					break;
-				strata_job_plan plan;
-				strata_compact_major_plan(&v, true, &plan);
-				strata_job_result jr;
-				rc = strata_job_execute(wh, &v, &plan, ctl, &jr, err);
-				strata_bucket_view_free(&v);
+				strata_bucket_job job;
+				strata_bucket_job_default(&job, STRATA_BUCKET_JOB_MAJOR);
+				job.drop_history = true;
+				strata_bucket_job_out jo;
+				rc = strata_bucket_job_run(wh, table, ps[p].name, b, &job, ctl, &jo, err);
 				if (rc != STRATA_ECONFLICT)
 					break;
 			}

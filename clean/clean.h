@@ -20,20 +20,15 @@
 #include "merge/merge.h"
 #include "table/table.h"
 
-#define STRATA_CLEAN_GRACE_S_DEFAULT 300
-#define STRATA_CLEAN_TRASH_S_DEFAULT 3600
-#define STRATA_CLEAN_ORPHAN_AGE_S_DEFAULT 86400
-/* An orphan scan stops, trashing nothing, when its orphans would be more
- * than this fraction of the table's bytes on disk (orphans + the files its
- * entries name): that many unknown files means a damaged manifest far more
- * often than real orphans. */
-#define STRATA_CLEAN_ORPHAN_MAX_FRACTION_DEFAULT 0.10
-
 typedef struct strata_clean_opts {
 	int64_t grace_s;
 	int64_t trash_s;
 	int64_t orphan_age_s;   /* < 0: no orphan scan */
-	double orphan_max_fraction; /* 0..1 of the table's bytes (1: no limit) */
+	/* An orphan scan stops, trashing nothing, when its orphans would be
+	 * more than this fraction (0..1, 1: no limit) of the table's bytes on
+	 * disk (orphans + the files its entries name): that many unknown files
+	 * means a damaged manifest far more often than real orphans. */
+	double orphan_max_fraction;
 	bool dry_run;
 	bool is_purge;          /* ignore grace, retention and tags; unlink at once */
 	void (*throttle)(void *arg, uint64_t bytes);
@@ -43,6 +38,9 @@ typedef struct strata_clean_opts {
 	void *on_file_arg;
 } strata_clean_opts;
 
+/* Fill o with the defaults: clean.grace_s, clean.trash_s, clean.orphan_age_s
+ * and clean.orphan_max_fraction of strata_policy_default() (policies/, the
+ * one table of defaults), nothing else set. */
 void strata_clean_opts_default(strata_clean_opts *o);
 
 typedef struct strata_clean_result {

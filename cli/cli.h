@@ -7,6 +7,7 @@
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
 
+#include "jobs/jobs.h"
 #include "table/table.h"
 
 #include <getopt.h>
@@ -60,6 +61,10 @@ int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_log(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_files(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_file(cli_ctx *ctx, int argc, char **argv);
+/* The bucket job `strata sort`, `merge` and `compact` run (cli/util.c, so
+ * tests link it without main.c):
+ * kind with the policy defaults, nothing of the command line's own. */
+void cli_job_spec(strata_bucket_job_kind kind, bool drop_history, strata_bucket_job *out);
 int cli_cmd_sort(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_merge(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv);

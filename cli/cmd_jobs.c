@@ -1,51 +1,25 @@
 /*
  * cli/cmd_jobs.c — the governance jobs, one-shot: sort, merge, compact,
- * clean, purge; and tags.  The same library code the daemon runs; each job
- * command prints per bucket what it read and wrote and exits 3 on conflict.
+ * clean, purge; and tags.  The same library code the daemon runs: a bucket
+ * job goes through strata_bucket_job_run() (jobs/jobs.h) with the policy
+ * defaults (strata_policy_default(), the one table of them), so the command
+ * line plans what stratad with a default config plans.  Each job command
+ * prints per bucket what it read and wrote and exits 3 on conflict.
  */
 #include "cli/cli.h"
 #include "clean/clean.h"
-#include "compact/compact.h"
-#include "sort/sort.h"
+#include "jobs/jobs.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { JOB_SORT, JOB_MERGE, JOB_PARTIAL, JOB_MAJOR } job_kind;
-
 typedef struct job_args {
-	job_kind kind;
+	strata_bucket_job_kind kind;
 	bool drop_history;
 	const char *partition; /* spec, NULL: all */
 	long bucket;           /* -1: all */
 } job_args;
-
-#define MERGE_FANOUT 8
-#define MERGE_TARGET_BYTES (16ull << 20)
-
-static int plan_for(const job_args *ja, const strata_bucket_view *v, strata_job_plan *plan)
-{
-	switch (ja->kind) {
-	case JOB_SORT:
-		return strata_sort_plan(v, STRATA_SORT_MAX_BYTES_DEFAULT, plan);
-	case JOB_MERGE: {
-		int rc = strata_merge_plan(v, -1, MERGE_FANOUT, 0, plan);
-		if (rc == 0 && plan->ninputs) {
-			uint64_t t = MERGE_TARGET_BYTES;
-			for (int l = 1; l < plan->out_level && t < (1ull << 40); l++)
-				t *= MERGE_FANOUT;
-			plan->target_bytes = t;
-		}
-		return rc;
-	}
-	case JOB_PARTIAL:
-		return strata_compact_partial_plan(v, plan);
-	case JOB_MAJOR:
-		return strata_compact_major_plan(v, ja->drop_history, plan);
-	}
-	return 0;
-}
 
 static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 {
@@ -89,40 +63,37 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 		for (uint32_t b = 0; b < ps[p].buckets; b++) {
 			if (ja->bucket >= 0 && (uint32_t)ja->bucket != b)
 				continue;
-			strata_bucket_view v;
-			if (strata_bucket_view_load(wh, table, ps[p].name, b, strata_now_us(), &v, &err)) {
-				worst = cli_fail(&err);
+			strata_bucket_job job;
+			cli_job_spec(ja->kind, ja->drop_history, &job);
+			strata_bucket_job_out jo;
+			int jrc = strata_bucket_job_run(wh, table, ps[p].name, b, &job, &ctl, &jo, &err);
+			if (jrc == 0 && jo.is_noop)
 				continue;
-			}
-			strata_job_plan plan;
-			plan_for(ja, &v, &plan);
-			if (plan.ninputs == 0) {
-				strata_bucket_view_free(&v);
-				continue;
-			}
-			strata_job_result jr;
-			int jrc = strata_job_execute(wh, &v, &plan, &ctl, &jr, &err);
 			const char *pn = *ps[p].name ? ps[p].name : "_";
+			const strata_job_result *jr = &jo.jr;
+			if (jrc && !jo.what) {
+				worst = cli_fail(&err); /* the view could not be loaded */
+				continue;
+			}
 			if (jrc) {
-				fprintf(stderr, "strata: %s of p=%s b=%u: %s\n", plan.what, pn, b, err.msg);
+				fprintf(stderr, "strata: %s of p=%s b=%u: %s\n", jo.what, pn, b, err.msg);
 				int code = jrc == STRATA_ECONFLICT ? CLI_CONFLICT : CLI_ERROR;
 				if (code > worst || worst == CLI_OK)
 					worst = code;
 			} else {
 				printf("%s p=%s b=%u: read %zu file%s, %llu rows, %llu bytes; wrote %zu "
 				       "file%s, %llu rows, %llu bytes in %.3f s (version %llu)\n",
-				       plan.what, pn, b, jr.files_in, jr.files_in == 1 ? "" : "s",
-				       (unsigned long long)jr.rows_in,
-				       (unsigned long long)jr.bytes_in, jr.files_out,
-				       jr.files_out == 1 ? "" : "s", (unsigned long long)jr.rows_out,
-				       (unsigned long long)jr.bytes_out, jr.seconds,
-				       (unsigned long long)jr.version);
-				if (plan.new_floor)
+				       jo.what, pn, b, jr->files_in, jr->files_in == 1 ? "" : "s",
+				       (unsigned long long)jr->rows_in,
+				       (unsigned long long)jr->bytes_in, jr->files_out,
+				       jr->files_out == 1 ? "" : "s", (unsigned long long)jr->rows_out,
+				       (unsigned long long)jr->bytes_out, jr->seconds,
+				       (unsigned long long)jr->version);
+				if (jo.new_floor)
 					printf("  history floor of p=%s b=%u is now version %llu\n", pn, b,
-					       (unsigned long long)plan.new_floor);
+					       (unsigned long long)jo.new_floor);
 			}
 			ran++;
-			strata_bucket_view_free(&v);
 		}
 	}
 	if (!part_found) {
@@ -184,7 +155,7 @@ static int parse_job_args(const cli_cmd *cmd, int argc, char **argv, job_args *j
 			return cli_usage(cmd, "give exactly one of --partial and --major");
 		if (ja->drop_history && !major)
 			return cli_usage(cmd, "--drop-history goes with --major");
-		ja->kind = major ? JOB_MAJOR : JOB_PARTIAL;
+		ja->kind = major ? STRATA_BUCKET_JOB_MAJOR : STRATA_BUCKET_JOB_PARTIAL;
 	} else if (partial || major || ja->drop_history) {
 		return cli_usage(cmd, "--partial, --major and --drop-history are for compact");
 	}
@@ -193,7 +164,7 @@ static int parse_job_args(const cli_cmd *cmd, int argc, char **argv, job_args *j
 
 int cli_cmd_sort(cli_ctx *ctx, int argc, char **argv)
 {
-	job_args ja = {.kind = JOB_SORT};
+	job_args ja = {.kind = STRATA_BUCKET_JOB_SORT};
 	const char *table;
 	int rc = parse_job_args(cli_find("sort"), argc, argv, &ja, &table);
 	return rc ? rc : run_jobs(ctx, table, &ja);
@@ -201,7 +172,7 @@ int cli_cmd_sort(cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_merge(cli_ctx *ctx, int argc, char **argv)
 {
-	job_args ja = {.kind = JOB_MERGE};
+	job_args ja = {.kind = STRATA_BUCKET_JOB_MERGE};
 	const char *table;
 	int rc = parse_job_args(cli_find("merge"), argc, argv, &ja, &table);
 	return rc ? rc : run_jobs(ctx, table, &ja);

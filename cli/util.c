@@ -99,3 +99,9 @@ bool cli_parse_time(const char *s, int64_t *out_us)
 	}
 	return strata_timestamp_parse(s, out_us) == 0;
 }
+
+void cli_job_spec(strata_bucket_job_kind kind, bool drop_history, strata_bucket_job *out)
+{
+	strata_bucket_job_default(out, kind); /* the policy defaults: jobs/jobs.h */
+	out->drop_history = drop_history;
+}

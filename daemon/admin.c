@@ -536,8 +536,8 @@ static int cmd_status(cmd_ctx *x)
 	int64_t now = strata_now_us();
 	json_t *dm = json_object();
 	pthread_mutex_lock(&d->mu);
-	size_t running = d->nrunning, queued = d->nqueue;
-	int workers = d->nworkers;
+	size_t running = d->jobs.nrunning, queued = d->jobs.nqueue;
+	int workers = d->jobs.nworkers;
 	pthread_mutex_unlock(&d->mu);
 	json_object_set_new(dm, "pid", json_integer(getpid()));
 	json_object_set_new(dm, "uptime_s", json_real((double)(now - d->started_us) / 1e6));
@@ -545,7 +545,7 @@ static int cmd_status(cmd_ctx *x)
 	json_object_set_new(dm, "config", json_string(d->cfg->path));
 	json_object_set_new(dm, "state", json_string(d->state == D_STOPPING   ? "stopping" :
 						     !d->wh || d->is_degraded ? "degraded" :
-						     d->is_paused	      ? "paused" :
+						     d->jobs.is_paused	      ? "paused" :
 									"running"));
 	/* stratad.c, the damage rule */
 	json_t *dg = json_object();
@@ -609,10 +609,10 @@ static int cmd_jobs(cmd_ctx *x)
 	int64_t now = strata_now_us();
 	json_t *run = json_array(), *q = json_array();
 	pthread_mutex_lock(&d->mu);
-	for (size_t i = 0; i < d->nrunning; i++)
-		json_array_append_new(run, d_job_json(d->running[i], now));
-	for (size_t i = 0; i < d->nqueue; i++)
-		json_array_append_new(q, d_job_json(d->queue[i], now));
+	for (size_t i = 0; i < d->jobs.nrunning; i++)
+		json_array_append_new(run, d_job_json(d->jobs.running[i], now));
+	for (size_t i = 0; i < d->jobs.nqueue; i++)
+		json_array_append_new(q, d_job_json(d->jobs.queue[i], now));
 	pthread_mutex_unlock(&d->mu);
 	json_object_set_new(x->reply, "running", run);
 	json_object_set_new(x->reply, "queued", q);
@@ -803,11 +803,11 @@ static int cmd_queue(cmd_ctx *x)
 				dj *old = b->job;
 				pthread_mutex_lock(&d->mu);
 				if (old->state == DJ_QUEUED && !old->is_manual) {
-					for (size_t q = 0; q < d->nqueue; q++)
-						if (d->queue[q] == old) {
-							memmove(&d->queue[q], &d->queue[q + 1],
-								(d->nqueue - q - 1) * sizeof(dj *));
-							d->nqueue--;
+					for (size_t q = 0; q < d->jobs.nqueue; q++)
+						if (d->jobs.queue[q] == old) {
+							memmove(&d->jobs.queue[q], &d->jobs.queue[q + 1],
+								(d->jobs.nqueue - q - 1) * sizeof(dj *));
+							d->jobs.nqueue--;
 							is_replaced = true;
 							break;
 						}

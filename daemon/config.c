@@ -698,6 +698,14 @@ void stratad_config_policy(const stratad_config *c, const char *table,
 	}
 }
 
+void stratad_config_job_policy(const stratad_config *c, const char *table, strata_policy *out)
+{
+	/* UINT32_MAX stands for "the property": an override is at most 168 */
+	stratad_config_policy(c, table, UINT32_MAX, out, NULL);
+	if (out->retain_hours == (int64_t)UINT32_MAX)
+		out->retain_hours = -1;
+}
+
 void stratad_config_restart_diff(const stratad_config *a, const stratad_config *b, char *out,
 				 size_t n)
 {

@@ -128,6 +128,11 @@ void stratad_config_free(stratad_config *c);
 void stratad_config_policy(const stratad_config *c, const char *table,
 			   uint32_t table_retain_hours, strata_policy *out, stratad_src *src);
 
+/* The policy a job of `table` runs with: stratad_config_policy() with
+ * retain_hours -1 (the table's property as the job's own snapshot reads it,
+ * manifest/retention.c) unless [table.NAME] sets acid.data.retain.hours. */
+void stratad_config_job_policy(const stratad_config *c, const char *table, strata_policy *out);
+
 /* The value of row k in c as the file would spell it ("64MiB" style for
  * bytes).  For policy rows, pol supplies the value (NULL: c->pol). */
 void stratad_config_value(const stratad_config *c, const stratad_cfg_key *k,

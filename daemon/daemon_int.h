@@ -2,17 +2,21 @@
  * daemon/daemon_int.h — shared by the files of daemon/ only: the daemon's
  * state, the job record, and the functions one file offers the others.
  *
- *   stratad.c   loop, cron timer, scans (planning and the queue), completions,
- *               reload, shutdown, watch events
+ *   stratad.c   the loop: cron timer, scans, the table and bucket registry,
+ *               damage, watch events, reload, shutdown
+ *   plan.c      planning one table: gather, decide, report
+ *   jobs.c      job bookkeeping: creation, queue, completions, summaries
  *   worker.c    the worker pool and how one job runs (library calls only)
  *   admin.c     the admin socket, peers, the command table and its handlers
- *   metrics.c   Prometheus text and the optional HTTP listener
+ *   metrics.c   Prometheus text from one table of families; the HTTP listener
  *   listen.c    accept() failures: pause the listener, log once per interval
  *
- * Locking: d->mu guards the queue, the running list, the notice list, the
- * worker counts and every field of a job that is QUEUED or RUNNING except
- * those the running worker owns (result fields, io_bytes atomically).
- * Everything else belongs to the main (event loop) thread.
+ * Locking: two domains, named in the struct.  d->mu guards d->jobs (a
+ * d_jobs_locked: the queue, the running list, the notice list, pause and
+ * stop, the worker counts) and every field of a job that is QUEUED or
+ * RUNNING except those the running worker owns (result fields, io_bytes
+ * atomically).  Everything else in struct stratad belongs to the main
+ * (event loop) thread; the token bucket has its own lock.
  */
 #ifndef STRATA_DAEMON_INT_H
 #define STRATA_DAEMON_INT_H
@@ -25,6 +29,7 @@
 
 #include "clean/clean.h"
 #include "daemon/daemon.h"
+#include "jobs/jobs.h"
 #include "merge/merge.h"
 #include "table/table.h"
 
@@ -279,6 +284,26 @@ typedef struct d_metrics {
 
 extern const double d_duration_le[9];
 
+/* The lock domain of d->mu: everything the loop thread and the workers
+ * share about jobs.  Every field is read and written with d->mu held,
+ * except that the loop thread, the only writer of is_paused and
+ * want_workers, may read those two without it.  A job record's own fields
+ * follow the same rule while the job is QUEUED or RUNNING (see Locking
+ * above). */
+typedef struct d_jobs_locked {
+	dj **queue;                  /* QUEUED jobs, any order (workers pick the best) */
+	size_t nqueue, capqueue;
+	dj **running;                /* RUNNING jobs */
+	size_t nrunning, caprunning;
+	d_notice *notices;           /* "started" / "done", for the loop (d_notice_cb) */
+	size_t nnotices, capnotices;
+	bool is_paused;              /* planning paused: workers take nothing */
+	bool is_stopping;            /* shutdown: workers leave */
+	int want_workers, nworkers;  /* the pool's target and live size */
+	pthread_t *threads;
+	size_t nthreads;
+} d_jobs_locked;
+
 struct stratad {
 	stratad_config *cfg;
 	uint64_t cfg_gen;
@@ -296,22 +321,12 @@ struct stratad {
 	d_guard http_guard;          /* the metrics listener (l NULL: off) */
 	dhttp *https;
 	size_t nhttp;
-	/* shared with the workers, under mu */
+	/* ---- shared with the workers: jobs under mu, the token bucket under its own lock */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	dj **queue;
-	size_t nqueue, capqueue;
-	dj **running;
-	size_t nrunning, caprunning;
-	d_notice *notices;
-	size_t nnotices, capnotices;
-	bool is_paused;
-	bool is_stopping;
-	int want_workers, nworkers;
-	pthread_t *threads;
-	size_t nthreads;
-	stratad_tbucket *tb;
-	/* main thread */
+	pthread_cond_t cv;           /* workers wait on it for d->jobs to change */
+	d_jobs_locked jobs;          /* guarded by mu */
+	stratad_tbucket *tb;         /* thread-safe (daemon/throttle.c) */
+	/* ---- the loop thread's own (no lock) */
 	uint64_t next_job_id;
 	dtable **tables;
 	size_t ntables;
@@ -348,16 +363,31 @@ struct stratad {
 	int64_t last_check_us;
 };
 
-/* stratad.c */
+/* stratad.c: the loop, the table and bucket registry, damage */
 dtable *d_table_find(stratad *d, const char *name);
+dtable *d_table_get_or_add(stratad *d, const char *name, uint32_t id);
+/* Order of buckets in a table's array: (part_id, bucket). */
+int d_bucket_cmp(uint32_t pa, uint32_t ba, uint32_t pb, uint32_t bb);
+dbucket *d_bucket_get_or_add(dtable *t, uint32_t part_id, uint32_t bucket,
+			     const char *part_name);
+/* A partition's name as logs and replies spell it ("_" when unpartitioned). */
+const char *d_pname(const char *p);
 /* The damage record of a table (NULL: it passed the last check). */
 const struct d_damage *d_damage_find(const stratad *d, const char *table);
+/* Mark table damaged with its first finding (the damage rule). */
+void d_damage_set(stratad *d, const char *table, const char *finding, int64_t since_us);
 /* 0 if jobs may run on table (NULL: any table), else STRATA_ECORRUPT with
  * the reason stratad runs none (degraded warehouse or damaged table). */
 int d_degraded_refuse(const stratad *d, const char *table, strata_err *err);
 /* The failure count a bucket's back-off uses (the maximum when corrupt). */
 uint32_t d_bucket_backoff_failures(const dbucket *b);
 dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket);
+/* Re-read the config file; 0 or an error naming the file and line. */
+int d_reload(stratad *d, char *note, size_t n, strata_err *err);
+void d_begin_stop(stratad *d, const char *why);
+void d_pause(stratad *d, dtable *t, bool is_paused);
+
+/* plan.c */
 /* Plan one table now (fresh snapshot).  enqueue: queue what is due;
  * report (if not NULL): append {"name", "buckets": [...], "clean": {...}}
  * with every bucket that has files (all) or only those with something due. */
@@ -368,27 +398,39 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 		    int64_t now_us);
 int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
 		 strata_err *err);
+
+/* jobs.c: job bookkeeping (loop thread) */
 /* A new job record for table t (not yet queued). */
 dj *d_job_new(stratad *d, dj_kind kind, const dtable *t, const strata_policy *pol);
+/* The retention a job of table runs with: [table.NAME]'s override, else -1
+ * (the table's property in the job's own snapshot). */
+int64_t d_job_retain_hours(const stratad *d, const char *table);
 /* Queue j (taken); the bucket or table must have no job. */
 void d_job_enqueue(stratad *d, dtable *t, dbucket *b, dj *j);
+/* Take j out of the queue (caller holds mu); false if it was not queued. */
+bool d_queue_remove_locked(stratad *d, dj *j);
+/* Forget a job that will not run (detached from its bucket or table, a
+ * summary if is_recorded, a watch event naming why); frees it. */
+void d_job_drop(stratad *d, dj *j, bool is_recorded, const char *why);
 /* Cancel a queued (dropped at once) or running (stops at its next block)
  * job; returns false if no such job. */
 bool d_job_cancel(stratad *d, uint64_t id, char *msg, size_t n);
 void d_job_set_state(dj *j, dj_state to);
-/* Re-read the config file; 0 or an error naming the file and line. */
-int d_reload(stratad *d, char *note, size_t n, strata_err *err);
-void d_begin_stop(stratad *d, const char *why);
-void d_emit(stratad *d, json_t *event); /* to every watcher; takes event */
 json_t *d_summary_json(const dj_summary *s);
 json_t *d_job_json(const dj *j, int64_t now_us);
-void d_pause(stratad *d, dtable *t, bool is_paused);
+/* The notice pipe's callback: workers' "started" and "done" notices. */
+void d_notice_cb(evutil_socket_t fd, short what, void *arg);
 
 /* worker.c */
 void d_workers_resize(stratad *d, int n);
 void d_workers_join(stratad *d);
+/* The bucket job (jobs/jobs.h) a sort, merge, partial or major job j runs:
+ * its kind, level, drop_history and policy (lent: out->pol points into j). */
+void d_job_spec(const dj *j, strata_bucket_job *out);
 
 /* admin.c */
+/* Send event to every `watch` connection; takes event. */
+void d_emit(stratad *d, json_t *event);
 int d_admin_listen(stratad *d, strata_err *err);
 void d_admin_close(stratad *d);
 void d_admin_chmod(stratad *d);

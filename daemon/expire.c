@@ -87,7 +87,7 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 			pp[i].has_data = files[k].part_id == ps[i].id && files[k].removed_version == 0;
 	}
 	strata_pol_plan_expiry(pp, np, td.part_expire_s, now_us, ex, &ndue, &next);
-	bool may_drop = enqueue && d->state == D_RUNNING && !d->is_paused;
+	bool may_drop = enqueue && d->state == D_RUNNING && !d->jobs.is_paused;
 	dtable *t = d_table_find(d, name);
 	may_drop &= !(t && t->is_paused);
 	json_t *jparts = jo ? json_array() : NULL;

@@ -9,6 +9,12 @@
  * pin) and from the manifest (map size and use) at render time.  Rendering
  * reads no file entries, so a scrape costs nothing the scan has not paid.
  *
+ * Like the config and command tables, one static table (m_families) lists
+ * every family — name, type, help, scope (daemon, per table, per bucket)
+ * and the function that writes its samples; d_metrics_render() walks it,
+ * writing HELP and TYPE for each row.  A new metric is a row (and, unless
+ * it is a plain counter of d_metrics, a small sample function).
+ *
  * Invariants:
  *   1. every family has HELP and TYPE lines, and names end in the unit
  *      (_bytes, _seconds, _total for counters);
@@ -21,6 +27,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,209 +76,349 @@ static void esc(strata_buf *b, const char *s)
 	}
 }
 
-static void family(strata_buf *b, const char *name, const char *type, const char *help)
+/* ---- the families ----------------------------------------------------------------------- */
+
+/* What every row's renderer sees: the daemon and the numbers read once per
+ * scrape. */
+typedef struct m_ctx {
+	stratad *d;
+	const d_metrics *m;
+	int64_t now_us;
+	size_t queued, running;   /* read under d->mu */
+	uint64_t map, used;       /* the manifest's map (0 while degraded) */
+} m_ctx;
+
+typedef enum m_scope { M_DAEMON, M_TABLE, M_BUCKET } m_scope;
+
+typedef struct m_family m_family;
+/* One family, like a row of the config and command tables: its name, type
+ * and help (invariant 1), where its samples come from, and how they print.
+ *   M_DAEMON  sample() writes every sample line (u64_at: one unlabelled
+ *             uint64_t of d_metrics at `off`);
+ *   M_TABLE   table() writes the samples of one table, for each table;
+ *   M_BUCKET  bucket() writes the samples of one bucket (nothing for a
+ *             bucket that is fine), for each bucket of each table. */
+struct m_family {
+	const char *name, *type, *help;
+	m_scope scope;
+	void (*sample)(strata_buf *b, const m_family *f, const m_ctx *x);
+	void (*table)(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x);
+	void (*bucket)(strata_buf *b, const m_family *f, const dtable *t, const dbucket *bk);
+	size_t off;
+};
+
+static void u64_at(strata_buf *b, const m_family *f, const m_ctx *x)
 {
-	strata_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	uint64_t v;
+	memcpy(&v, (const char *)x->m + f->off, sizeof(v));
+	strata_buf_printf(b, "%s %" PRIu64 "\n", f->name, v);
 }
+
+static void jobs_total(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	for (int k = 0; k < DJ_NKINDS; k++)
+		for (int r = DJR_OK; r < DJR_NRESULTS; r++)
+			strata_buf_printf(b, "%s{kind=\"%s\",result=\"%s\"} %" PRIu64 "\n", f->name,
+					  d_kind_name((dj_kind)k), d_result_name((dj_result)r),
+					  x->m->jobs[k][r]);
+}
+
+static void job_duration(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	const d_metrics *m = x->m;
+	for (int k = 0; k < DJ_NKINDS; k++) {
+		const char *kn = d_kind_name((dj_kind)k);
+		for (size_t i = 0; i < STRATA_ARRAY_LEN(d_duration_le); i++)
+			strata_buf_printf(b, "%s_bucket{kind=\"%s\",le=\"%g\"} %" PRIu64 "\n", f->name, kn,
+					  d_duration_le[i], m->dur_buckets[k][i]);
+		strata_buf_printf(b, "%s_bucket{kind=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", f->name, kn,
+				  m->dur_count[k]);
+		strata_buf_printf(b, "%s_sum{kind=\"%s\"} %.6f\n", f->name, kn, m->dur_sum[k]);
+		strata_buf_printf(b, "%s_count{kind=\"%s\"} %" PRIu64 "\n", f->name, kn, m->dur_count[k]);
+	}
+}
+
+static void jobs_queued(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %zu\n", f->name, x->queued);
+}
+
+static void jobs_running(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %zu\n", f->name, x->running);
+}
+
+static void scan_duration(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %.6f\n", f->name, x->m->last_scan_ms / 1e3);
+}
+
+static void timed_out(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{listener=\"admin\"} %" PRIu64 "\n", f->name, x->m->admin_idle_closed);
+	strata_buf_printf(b, "%s{listener=\"metrics\"} %" PRIu64 "\n", f->name, x->m->http_closed);
+}
+
+static void accept_errors(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{listener=\"admin\"} %" PRIu64 "\n", f->name, x->d->admin_guard.errors);
+	strata_buf_printf(b, "%s{listener=\"metrics\"} %" PRIu64 "\n", f->name,
+			  x->d->http_guard.errors);
+}
+
+static void reloads(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{result=\"ok\"} %" PRIu64 "\n", f->name, x->m->reloads);
+	strata_buf_printf(b, "%s{result=\"rejected\"} %" PRIu64 "\n", f->name, x->m->reload_failures);
+}
+
+static void degraded(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %d\n", f->name, !x->d->wh || x->d->is_degraded ? 1 : 0);
+}
+
+static void tables_damaged(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	for (size_t i = 0; i < x->d->ndamaged; i++)
+		strata_buf_printf(b, "%s{table=\"%s\"} 1\n", f->name, x->d->damaged[i].table);
+}
+
+static void map_bytes(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %" PRIu64 "\n", f->name, x->map);
+}
+
+static void used_bytes(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %" PRIu64 "\n", f->name, x->used);
+}
+
+static void start_time(strata_buf *b, const m_family *f, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s %.3f\n", f->name, (double)x->d->started_us / 1e6);
+}
+
+/* per table, from the last plan (invariant 2: names are [a-z0-9_], holders escaped) */
+
+static void t_version(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", f->name, t->name, t->version);
+}
+
+static void t_per_level(strata_buf *b, const m_family *f, const dtable *t, bool is_files)
+{
+	for (int l = 0; l < STRATA_POL_LEVELS; l++)
+		if (t->files_per_level[l] || l == 0)
+			strata_buf_printf(b, "%s{table=\"%s\",level=\"%d\"} %" PRIu64 "\n", f->name, t->name,
+					  l, is_files ? (uint64_t)t->files_per_level[l] :
+							t->bytes_per_level[l]);
+}
+
+static void t_files(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	t_per_level(b, f, t, true);
+}
+
+static void t_bytes(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	t_per_level(b, f, t, false);
+}
+
+static void t_history(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", f->name, t->name, t->history_bytes);
+}
+
+static void t_unsorted(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %.3f\n", f->name, t->name,
+			  t->l0_oldest_us ? (double)(x->now_us - t->l0_oldest_us) / 1e6 : 0);
+}
+
+static void t_trash_bytes(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", f->name, t->name, t->trash_bytes);
+}
+
+static void t_trash_files(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", f->name, t->name, t->trash_files);
+}
+
+static void t_pin_holder(strata_buf *b, const m_family *f, const dtable *t)
+{
+	strata_buf_printf(b, "%s{table=\"%s\",holder=\"", f->name, t->name);
+	esc(b, t->pin_holder);
+}
+
+static void t_pin_version(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	if (!t->pin_version)
+		return;
+	t_pin_holder(b, f, t);
+	strata_buf_printf(b, "\"} %" PRIu64 "\n", t->pin_version);
+}
+
+static void t_pin_age(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	if (!t->pin_version)
+		return;
+	t_pin_holder(b, f, t);
+	strata_buf_printf(b, "\"} %.3f\n", t->pin_ts_us ? (double)(x->now_us - t->pin_ts_us) / 1e6 : 0);
+}
+
+static void t_backing_off(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", f->name, t->name, t->backing_off);
+}
+
+static void t_paused(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	strata_buf_printf(b, "%s{table=\"%s\"} %d\n", f->name, t->name, t->is_paused ? 1 : 0);
+}
+
+/* per bucket, only the ones in trouble (invariant 2: partition names are
+ * escaped into [A-Za-z0-9._%=/-], and escaped again here) */
+
+static void b_labels(strata_buf *b, const m_family *f, const dtable *t, const dbucket *bk)
+{
+	strata_buf_printf(b, "%s{table=\"%s\",partition=\"", f->name, t->name);
+	esc(b, *bk->part_name ? bk->part_name : "_");
+	strata_buf_printf(b, "\",bucket=\"%u\"}", bk->bucket);
+}
+
+static void b_corrupt(strata_buf *b, const m_family *f, const dtable *t, const dbucket *bk)
+{
+	if (!bk->is_corrupt)
+		return;
+	b_labels(b, f, t, bk);
+	strata_buf_printf(b, " 1\n");
+}
+
+static void b_failures(strata_buf *b, const m_family *f, const dtable *t, const dbucket *bk)
+{
+	if (!bk->failures)
+		return;
+	b_labels(b, f, t, bk);
+	strata_buf_printf(b, " %u\n", bk->failures);
+}
+
+#define M_U64(name, type, help, field) \
+	{name, type, help, M_DAEMON, u64_at, NULL, NULL, offsetof(d_metrics, field)}
+#define M_FN(name, type, help, fn) {name, type, help, M_DAEMON, fn, NULL, NULL, 0}
+#define M_TBL(name, help, fn) {name, "gauge", help, M_TABLE, NULL, fn, NULL, 0}
+#define M_BKT(name, help, fn) {name, "gauge", help, M_BUCKET, NULL, NULL, fn, 0}
+
+/* Every family, in the order a scrape lists them. */
+static const m_family m_families[] = {
+	M_FN("strata_jobs_total", "counter", "Jobs finished, by kind and result.", jobs_total),
+	M_FN("strata_job_duration_seconds", "histogram",
+	     "Duration of jobs that finished (ok or nothing to do), by kind.", job_duration),
+	M_U64("strata_job_read_bytes_total", "counter", "Bytes of input files read by jobs.",
+	      bytes_read),
+	M_U64("strata_job_written_bytes_total", "counter", "Bytes of output files written by jobs.",
+	      bytes_written),
+	M_U64("strata_job_conflicts_total", "counter",
+	      "Jobs that conflicted (inputs gone, schema changed) or found their bucket claimed.",
+	      conflicts),
+	M_U64("strata_corrupt_jobs_total", "counter",
+	      "Jobs that met a damaged data file (STRATA_ECORRUPT); see strata_bucket_corrupt.",
+	      corrupt),
+	M_U64("strata_clean_deleted_files_total", "counter", "Files clean moved to the trash.",
+	      clean_files_deleted),
+	M_U64("strata_clean_deleted_bytes_total", "counter", "Bytes clean moved to the trash.",
+	      clean_bytes_deleted),
+	M_U64("strata_clean_unlinked_files_total", "counter", "Trash files clean unlinked.",
+	      clean_files_unlinked),
+	M_U64("strata_clean_orphans_total", "counter", "Orphan files clean moved to the trash.",
+	      orphans),
+	M_U64("strata_intents_recovered_total", "counter",
+	      "Intents of crashed jobs recovered at start.", intents_recovered),
+	M_FN("strata_jobs_queued", "gauge", "Jobs waiting for a worker.", jobs_queued),
+	M_FN("strata_jobs_running", "gauge", "Jobs running.", jobs_running),
+	M_U64("strata_scans_total", "counter", "Scans completed.", scans),
+	M_U64("strata_tables_planned_total", "counter",
+	      "Tables whose files a scan read (the rest were unchanged).", tables_planned),
+	M_FN("strata_scan_duration_seconds", "gauge", "Duration of the last scan.", scan_duration),
+	M_U64("strata_admin_commands_total", "counter", "Admin commands received.", admin_commands),
+	M_U64("strata_admin_refused_total", "counter",
+	      "Admin connections or commands refused (permissions, limits).", admin_refused),
+	M_FN("strata_connections_timed_out_total", "counter",
+	     "Connections closed by a timeout: admin (admin_idle_timeout_s) or metrics "
+	     "(metrics_timeout_s, or refused past 64 open).",
+	     timed_out),
+	M_FN("strata_accept_errors_total", "counter",
+	     "accept() failures (e.g. out of file descriptors); each pauses the listener.",
+	     accept_errors),
+	M_FN("strata_config_reloads_total", "counter", "Config reloads, by result.", reloads),
+	M_FN("strata_degraded", "gauge",
+	     "1 while stratad is degraded: its manifest cannot be opened or fails its structure "
+	     "check; it runs no jobs and deletes nothing (see status).",
+	     degraded),
+	M_FN("strata_table_damaged", "gauge",
+	     "1 for a table that fails the manifest's consistency check: no jobs run on it and "
+	     "nothing of it is deleted (see `strata check TABLE`).",
+	     tables_damaged),
+	M_FN("strata_manifest_map_bytes", "gauge", "Size of the manifest's LMDB map.", map_bytes),
+	M_FN("strata_manifest_used_bytes", "gauge", "Bytes of the manifest's map in use.",
+	     used_bytes),
+	M_FN("strata_daemon_start_time_seconds", "gauge", "When this stratad started.", start_time),
+	M_TBL("strata_table_version", "Current version of the table.", t_version),
+	M_TBL("strata_files", "Live files, by table and level (0: row files).", t_files),
+	M_TBL("strata_bytes", "Bytes of live files, by table and level.", t_bytes),
+	M_TBL("strata_history_bytes", "Estimated bytes of superseded records (history) in live files.",
+	      t_history),
+	M_TBL("strata_oldest_unsorted_seconds",
+	      "Age of the oldest row file waiting for a sort (0: none).", t_unsorted),
+	M_TBL("strata_trash_bytes", "Bytes in the table's .trash/ after the last clean.",
+	      t_trash_bytes),
+	M_TBL("strata_trash_files", "Files in the table's .trash/ after the last clean.",
+	      t_trash_files),
+	M_TBL("strata_oldest_pin_version",
+	      "Oldest version a lease or tag pins (the clean horizon), with its holder.",
+	      t_pin_version),
+	M_TBL("strata_oldest_pin_age_seconds", "Age of the oldest pinned version.", t_pin_age),
+	M_TBL("strata_buckets_backing_off", "Buckets waiting after failed or conflicted jobs.",
+	      t_backing_off),
+	M_TBL("strata_table_paused", "1 if planning is paused for the table.", t_paused),
+	M_BKT("strata_bucket_corrupt",
+	      "1 for a bucket whose last job met a damaged data file: it backs off at "
+	      "policy.backoff_max_s until a job on it succeeds (see the log and status).",
+	      b_corrupt),
+	M_BKT("strata_bucket_failures",
+	      "Jobs that failed or conflicted in a row on a bucket (buckets with none are not "
+	      "listed).",
+	      b_failures),
+};
 
 void d_metrics_render(stratad *d, strata_buf *b)
 {
-	const d_metrics *m = &d->m;
-	int64_t now = strata_now_us();
-	family(b, "strata_jobs_total", "counter", "Jobs finished, by kind and result.");
-	for (int k = 0; k < DJ_NKINDS; k++)
-		for (int r = DJR_OK; r < DJR_NRESULTS; r++)
-			strata_buf_printf(b, "strata_jobs_total{kind=\"%s\",result=\"%s\"} %" PRIu64 "\n",
-					  d_kind_name((dj_kind)k), d_result_name((dj_result)r), m->jobs[k][r]);
-	family(b, "strata_job_duration_seconds", "histogram",
-	       "Duration of jobs that finished (ok or nothing to do), by kind.");
-	for (int k = 0; k < DJ_NKINDS; k++) {
-		for (size_t i = 0; i < STRATA_ARRAY_LEN(d_duration_le); i++)
-			strata_buf_printf(b, "strata_job_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} %" PRIu64
-					     "\n",
-					  d_kind_name((dj_kind)k), d_duration_le[i], m->dur_buckets[k][i]);
-		strata_buf_printf(b, "strata_job_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
-				  d_kind_name((dj_kind)k), m->dur_count[k]);
-		strata_buf_printf(b, "strata_job_duration_seconds_sum{kind=\"%s\"} %.6f\n",
-				  d_kind_name((dj_kind)k), m->dur_sum[k]);
-		strata_buf_printf(b, "strata_job_duration_seconds_count{kind=\"%s\"} %" PRIu64 "\n",
-				  d_kind_name((dj_kind)k), m->dur_count[k]);
-	}
-	family(b, "strata_job_read_bytes_total", "counter", "Bytes of input files read by jobs.");
-	strata_buf_printf(b, "strata_job_read_bytes_total %" PRIu64 "\n", m->bytes_read);
-	family(b, "strata_job_written_bytes_total", "counter", "Bytes of output files written by jobs.");
-	strata_buf_printf(b, "strata_job_written_bytes_total %" PRIu64 "\n", m->bytes_written);
-	family(b, "strata_job_conflicts_total", "counter",
-	       "Jobs that conflicted (inputs gone, schema changed) or found their bucket claimed.");
-	strata_buf_printf(b, "strata_job_conflicts_total %" PRIu64 "\n", m->conflicts);
-	family(b, "strata_corrupt_jobs_total", "counter",
-	       "Jobs that met a damaged data file (STRATA_ECORRUPT); see strata_bucket_corrupt.");
-	strata_buf_printf(b, "strata_corrupt_jobs_total %" PRIu64 "\n", m->corrupt);
-	family(b, "strata_clean_deleted_files_total", "counter", "Files clean moved to the trash.");
-	strata_buf_printf(b, "strata_clean_deleted_files_total %" PRIu64 "\n", m->clean_files_deleted);
-	family(b, "strata_clean_deleted_bytes_total", "counter", "Bytes clean moved to the trash.");
-	strata_buf_printf(b, "strata_clean_deleted_bytes_total %" PRIu64 "\n", m->clean_bytes_deleted);
-	family(b, "strata_clean_unlinked_files_total", "counter", "Trash files clean unlinked.");
-	strata_buf_printf(b, "strata_clean_unlinked_files_total %" PRIu64 "\n", m->clean_files_unlinked);
-	family(b, "strata_clean_orphans_total", "counter", "Orphan files clean moved to the trash.");
-	strata_buf_printf(b, "strata_clean_orphans_total %" PRIu64 "\n", m->orphans);
-	family(b, "strata_intents_recovered_total", "counter",
-	       "Intents of crashed jobs recovered at start.");
-	strata_buf_printf(b, "strata_intents_recovered_total %" PRIu64 "\n", m->intents_recovered);
+	m_ctx x = {.d = d, .m = &d->m, .now_us = strata_now_us()};
 	pthread_mutex_lock(&d->mu);
-	size_t queued = d->nqueue, running = d->nrunning;
+	x.queued = d->jobs.nqueue;
+	x.running = d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
-	family(b, "strata_jobs_queued", "gauge", "Jobs waiting for a worker.");
-	strata_buf_printf(b, "strata_jobs_queued %zu\n", queued);
-	family(b, "strata_jobs_running", "gauge", "Jobs running.");
-	strata_buf_printf(b, "strata_jobs_running %zu\n", running);
-	family(b, "strata_scans_total", "counter", "Scans completed.");
-	strata_buf_printf(b, "strata_scans_total %" PRIu64 "\n", m->scans);
-	family(b, "strata_tables_planned_total", "counter",
-	       "Tables whose files a scan read (the rest were unchanged).");
-	strata_buf_printf(b, "strata_tables_planned_total %" PRIu64 "\n", m->tables_planned);
-	family(b, "strata_scan_duration_seconds", "gauge", "Duration of the last scan.");
-	strata_buf_printf(b, "strata_scan_duration_seconds %.6f\n", m->last_scan_ms / 1e3);
-	family(b, "strata_admin_commands_total", "counter", "Admin commands received.");
-	strata_buf_printf(b, "strata_admin_commands_total %" PRIu64 "\n", m->admin_commands);
-	family(b, "strata_admin_refused_total", "counter",
-	       "Admin connections or commands refused (permissions, limits).");
-	strata_buf_printf(b, "strata_admin_refused_total %" PRIu64 "\n", m->admin_refused);
-	family(b, "strata_connections_timed_out_total", "counter",
-	       "Connections closed by a timeout: admin (admin_idle_timeout_s) or metrics "
-	       "(metrics_timeout_s, or refused past 64 open).");
-	strata_buf_printf(b, "strata_connections_timed_out_total{listener=\"admin\"} %" PRIu64 "\n",
-			  m->admin_idle_closed);
-	strata_buf_printf(b, "strata_connections_timed_out_total{listener=\"metrics\"} %" PRIu64 "\n",
-			  m->http_closed);
-	family(b, "strata_accept_errors_total", "counter",
-	       "accept() failures (e.g. out of file descriptors); each pauses the listener.");
-	strata_buf_printf(b, "strata_accept_errors_total{listener=\"admin\"} %" PRIu64 "\n",
-			  d->admin_guard.errors);
-	strata_buf_printf(b, "strata_accept_errors_total{listener=\"metrics\"} %" PRIu64 "\n",
-			  d->http_guard.errors);
-	family(b, "strata_config_reloads_total", "counter", "Config reloads, by result.");
-	strata_buf_printf(b, "strata_config_reloads_total{result=\"ok\"} %" PRIu64 "\n", m->reloads);
-	strata_buf_printf(b, "strata_config_reloads_total{result=\"rejected\"} %" PRIu64 "\n",
-			  m->reload_failures);
-	uint64_t map = 0, used = 0;
 	if (d->wh)
-		strata_mf_usage(strata_wh_mf(d->wh), &map, &used);
-	family(b, "strata_degraded", "gauge",
-	       "1 while stratad is degraded: its manifest cannot be opened or fails its structure "
-	       "check; it runs no jobs and deletes nothing (see status).");
-	strata_buf_printf(b, "strata_degraded %d\n", !d->wh || d->is_degraded ? 1 : 0);
-	family(b, "strata_table_damaged", "gauge",
-	       "1 for a table that fails the manifest's consistency check: no jobs run on it and "
-	       "nothing of it is deleted (see `strata check TABLE`).");
-	for (size_t i = 0; i < d->ndamaged; i++)
-		strata_buf_printf(b, "strata_table_damaged{table=\"%s\"} 1\n", d->damaged[i].table);
-	family(b, "strata_manifest_map_bytes", "gauge", "Size of the manifest's LMDB map.");
-	strata_buf_printf(b, "strata_manifest_map_bytes %" PRIu64 "\n", map);
-	family(b, "strata_manifest_used_bytes", "gauge", "Bytes of the manifest's map in use.");
-	strata_buf_printf(b, "strata_manifest_used_bytes %" PRIu64 "\n", used);
-	family(b, "strata_daemon_start_time_seconds", "gauge", "When this stratad started.");
-	strata_buf_printf(b, "strata_daemon_start_time_seconds %.3f\n", (double)d->started_us / 1e6);
-	/* per table, from the last plan (invariant 2: names are [a-z0-9_], holders escaped) */
-	static const struct {
-		const char *name, *type, *help;
-	} fams[] = {
-		{"strata_table_version", "gauge", "Current version of the table."},
-		{"strata_files", "gauge", "Live files, by table and level (0: row files)."},
-		{"strata_bytes", "gauge", "Bytes of live files, by table and level."},
-		{"strata_history_bytes", "gauge",
-		 "Estimated bytes of superseded records (history) in live files."},
-		{"strata_oldest_unsorted_seconds", "gauge",
-		 "Age of the oldest row file waiting for a sort (0: none)."},
-		{"strata_trash_bytes", "gauge", "Bytes in the table's .trash/ after the last clean."},
-		{"strata_trash_files", "gauge", "Files in the table's .trash/ after the last clean."},
-		{"strata_oldest_pin_version", "gauge",
-		 "Oldest version a lease or tag pins (the clean horizon), with its holder."},
-		{"strata_oldest_pin_age_seconds", "gauge", "Age of the oldest pinned version."},
-		{"strata_buckets_backing_off", "gauge", "Buckets waiting after failed or conflicted jobs."},
-		{"strata_table_paused", "gauge", "1 if planning is paused for the table."},
-	};
-	for (size_t f = 0; f < STRATA_ARRAY_LEN(fams); f++) {
-		family(b, fams[f].name, fams[f].type, fams[f].help);
-		for (size_t i = 0; i < d->ntables; i++) {
-			const dtable *t = d->tables[i];
-			switch (f) {
-			case 0:
-				strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", fams[f].name, t->name,
-						  t->version);
-				break;
-			case 1:
-			case 2:
-				for (int l = 0; l < STRATA_POL_LEVELS; l++)
-					if (t->files_per_level[l] || l == 0)
-						strata_buf_printf(b, "%s{table=\"%s\",level=\"%d\"} %" PRIu64 "\n",
-								  fams[f].name, t->name, l,
-								  f == 1 ? (uint64_t)t->files_per_level[l] :
-									   t->bytes_per_level[l]);
-				break;
-			case 3:
-				strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", fams[f].name, t->name,
-						  t->history_bytes);
-				break;
-			case 4:
-				strata_buf_printf(b, "%s{table=\"%s\"} %.3f\n", fams[f].name, t->name,
-						  t->l0_oldest_us ? (double)(now - t->l0_oldest_us) / 1e6 : 0);
-				break;
-			case 5:
-				strata_buf_printf(b, "%s{table=\"%s\"} %" PRIu64 "\n", fams[f].name, t->name,
-						  t->trash_bytes);
-				break;
-			case 6:
-				strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", fams[f].name, t->name,
-						  t->trash_files);
-				break;
-			case 7:
-			case 8:
-				if (!t->pin_version)
-					break;
-				strata_buf_printf(b, "%s{table=\"%s\",holder=\"", fams[f].name, t->name);
-				esc(b, t->pin_holder);
-				if (f == 7)
-					strata_buf_printf(b, "\"} %" PRIu64 "\n", t->pin_version);
-				else
-					strata_buf_printf(b, "\"} %.3f\n",
-							  t->pin_ts_us ? (double)(now - t->pin_ts_us) / 1e6 : 0);
-				break;
-			case 9:
-				strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", fams[f].name, t->name,
-						  t->backing_off);
-				break;
-			default:
-				strata_buf_printf(b, "%s{table=\"%s\"} %d\n", fams[f].name, t->name,
-						  t->is_paused ? 1 : 0);
-			}
+		strata_mf_usage(strata_wh_mf(d->wh), &x.map, &x.used);
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(m_families); i++) {
+		const m_family *f = &m_families[i];
+		/* invariant 1 */
+		strata_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+		switch (f->scope) {
+		case M_DAEMON:
+			f->sample(b, f, &x);
+			break;
+		case M_TABLE:
+			for (size_t t = 0; t < d->ntables; t++)
+				f->table(b, f, d->tables[t], &x);
+			break;
+		case M_BUCKET:
+			for (size_t t = 0; t < d->ntables; t++)
+				for (size_t k = 0; k < d->tables[t]->nb; k++)
+					f->bucket(b, f, d->tables[t], &d->tables[t]->b[k]);
+			break;
 		}
 	}
-	/* per bucket, only the ones in trouble (invariant 2: partition names are
-	 * escaped into [A-Za-z0-9._%=/-], and escaped again here) */
-	family(b, "strata_bucket_corrupt", "gauge",
-	       "1 for a bucket whose last job met a damaged data file: it backs off at "
-	       "policy.backoff_max_s until a job on it succeeds (see the log and status).");
-	for (size_t i = 0; i < d->ntables; i++)
-		for (size_t k = 0; k < d->tables[i]->nb; k++) {
-			const dbucket *bk = &d->tables[i]->b[k];
-			if (!bk->is_corrupt)
-				continue;
-			strata_buf_printf(b, "strata_bucket_corrupt{table=\"%s\",partition=\"", d->tables[i]->name);
-			esc(b, *bk->part_name ? bk->part_name : "_");
-			strata_buf_printf(b, "\",bucket=\"%u\"} 1\n", bk->bucket);
-		}
-	family(b, "strata_bucket_failures", "gauge",
-	       "Jobs that failed or conflicted in a row on a bucket (buckets with none are not listed).");
-	for (size_t i = 0; i < d->ntables; i++)
-		for (size_t k = 0; k < d->tables[i]->nb; k++) {
-			const dbucket *bk = &d->tables[i]->b[k];
-			if (!bk->failures)
-				continue;
-			strata_buf_printf(b, "strata_bucket_failures{table=\"%s\",partition=\"", d->tables[i]->name);
-			esc(b, *bk->part_name ? bk->part_name : "_");
-			strata_buf_printf(b, "\",bucket=\"%u\"} %u\n", bk->bucket, bk->failures);
-		}
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------------- */

@@ -1,6 +1,9 @@
 /*
- * daemon/stratad.c — stratad's event loop: it owns time, plans, queues and
- * hears back from the workers.
+ * daemon/stratad.c — stratad's event loop: it owns time, runs the scans,
+ * keeps the table and bucket registry and the damage state, and hears back
+ * from the workers.  Planning one table is daemon/plan.c's (gather, decide,
+ * report); a job's record, the queue and completions are daemon/jobs.c's;
+ * the invariants below hold across the three files.
  *
  * One libevent loop on the main thread holds every timer and every socket:
  *   - the cron timer (every D_CRON_MS) pings the systemd watchdog, runs the
@@ -107,7 +110,7 @@ const char *d_result_name(dj_result r)
 	return (unsigned)r < DJR_NRESULTS ? names[r] : "?";
 }
 
-static const char *pname(const char *p)
+const char *d_pname(const char *p)
 {
 	return p && *p ? p : "_";
 }
@@ -141,7 +144,7 @@ int d_degraded_refuse(const stratad *d, const char *table, strata_err *err)
 	return 0;
 }
 
-static void damage_set(stratad *d, const char *table, const char *finding, int64_t since_us)
+void d_damage_set(stratad *d, const char *table, const char *finding, int64_t since_us)
 {
 	struct d_damage *dm = (struct d_damage *)d_damage_find(d, table);
 	if (!dm) {
@@ -187,7 +190,7 @@ static void check_finding(void *arg, const char *table, const char *msg)
 	for (size_t i = 0; i < c->nold; i++)
 		if (strcmp(c->old[i].table, table) == 0)
 			since = c->old[i].since_us;
-	damage_set(c->d, table, msg, since);
+	d_damage_set(c->d, table, msg, since);
 }
 
 /* Run the consistency check over the whole warehouse and rebuild the
@@ -240,7 +243,7 @@ dtable *d_table_find(stratad *d, const char *name)
 	return NULL;
 }
 
-static dtable *table_get_or_add(stratad *d, const char *name, uint32_t id)
+dtable *d_table_get_or_add(stratad *d, const char *name, uint32_t id)
 {
 	dtable *t = d_table_find(d, name);
 	if (t && t->id != id) {
@@ -270,7 +273,7 @@ static void table_free(dtable *t)
 	free(t);
 }
 
-static int bucket_cmp(uint32_t pa, uint32_t ba, uint32_t pb, uint32_t bb)
+int d_bucket_cmp(uint32_t pa, uint32_t ba, uint32_t pb, uint32_t bb)
 {
 	if (pa != pb)
 		return pa < pb ? -1 : 1;
@@ -283,7 +286,7 @@ static size_t bucket_lower(const dtable *t, uint32_t part_id, uint32_t bucket)
 	size_t lo = 0, hi = t->nb;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (bucket_cmp(t->b[mid].part_id, t->b[mid].bucket, part_id, bucket) < 0)
+		if (d_bucket_cmp(t->b[mid].part_id, t->b[mid].bucket, part_id, bucket) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -300,7 +303,7 @@ dbucket *d_bucket_find(dtable *t, uint32_t part_id, uint32_t bucket)
 }
 
 /* The bucket's state (created on first sight); valid until the next add. */
-static dbucket *bucket_get_or_add(dtable *t, uint32_t part_id, uint32_t bucket,
+dbucket *d_bucket_get_or_add(dtable *t, uint32_t part_id, uint32_t bucket,
 				  const char *part_name)
 {
 	size_t i = bucket_lower(t, part_id, bucket);
@@ -325,836 +328,6 @@ uint32_t d_bucket_backoff_failures(const dbucket *b)
 {
 	return b->is_corrupt && b->failures < D_CORRUPT_BACKOFF_FAILURES ? D_CORRUPT_BACKOFF_FAILURES :
 									    b->failures;
-}
-
-/* ---- jobs ----------------------------------------------------------------------------------- */
-
-void d_job_set_state(dj *j, dj_state to)
-{
-	/* invariant 2: QUEUED -> RUNNING -> DONE, or QUEUED -> DONE */
-	STRATA_ASSERT((j->state == DJ_QUEUED && (to == DJ_RUNNING || to == DJ_DONE)) ||
-		      (j->state == DJ_RUNNING && to == DJ_DONE),
-		      "job %llu of \"%s\": illegal state change %d -> %d (0 queued, 1 running, 2 done)",
-		      (unsigned long long)j->id, j->table, (int)j->state, (int)to);
-	j->state = to;
-}
-
-dj *d_job_new(stratad *d, dj_kind kind, const dtable *t, const strata_policy *pol)
-{
-	dj *j = strata_calloc(1, sizeof(*j));
-	j->id = ++d->next_job_id;
-	j->kind = kind;
-	j->state = DJ_QUEUED;
-	j->level = -1;
-	j->d = d;
-	snprintf(j->table, sizeof(j->table), "%s", t->name);
-	j->table_id = t->id;
-	j->part_id = j->bucket = D_TABLE_JOB;
-	j->pol = *pol;
-	j->claim_ttl_s = d->cfg->d.claim_ttl_s;
-	j->queued_us = strata_now_us();
-	return j;
-}
-
-static json_t *job_where_json(json_t *o, const char *table, const char *part, uint32_t part_id,
-			      uint32_t bucket)
-{
-	json_object_set_new(o, "table", json_string(table));
-	if (part_id != D_TABLE_JOB) {
-		json_object_set_new(o, "partition", json_string(pname(part)));
-		json_object_set_new(o, "bucket", json_integer(bucket));
-	}
-	return o;
-}
-
-json_t *d_job_json(const dj *j, int64_t now_us)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer((json_int_t)j->id));
-	json_object_set_new(o, "kind", json_string(d_kind_name(j->kind)));
-	job_where_json(o, j->table, j->part, j->part_id, j->bucket);
-	json_object_set_new(o, "manual", json_boolean(j->is_manual));
-	if (j->kind == DJ_MERGE && j->level >= 0)
-		json_object_set_new(o, "level", json_integer(j->level));
-	json_object_set_new(o, "score", json_real(j->score));
-	json_object_set_new(o, "reason", json_string(j->reason));
-	json_object_set_new(o, "queued_s", json_real((double)(now_us - j->queued_us) / 1e6));
-	if (j->state == DJ_RUNNING) {
-		json_object_set_new(o, "running_s", json_real((double)(now_us - j->started_us) / 1e6));
-		json_object_set_new(o, "io_bytes", json_integer((json_int_t)atomic_load(&j->io_bytes)));
-		json_object_set_new(o, "cancelling",
-				    json_boolean(__atomic_load_n(&j->cancel, __ATOMIC_RELAXED) != 0));
-	}
-	return o;
-}
-
-json_t *d_summary_json(const dj_summary *s)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer((json_int_t)s->id));
-	json_object_set_new(o, "kind", json_string(d_kind_name(s->kind)));
-	job_where_json(o, s->table, s->part, s->bucket == D_TABLE_JOB ? D_TABLE_JOB : 0, s->bucket);
-	json_object_set_new(o, "result", json_string(d_result_name(s->result)));
-	json_object_set_new(o, "manual", json_boolean(s->is_manual));
-	json_object_set_new(o, "started_us", json_integer(s->started_us));
-	json_object_set_new(o, "finished_us", json_integer(s->finished_us));
-	json_object_set_new(o, "seconds", json_real(s->seconds));
-	json_object_set_new(o, "files_in", json_integer((json_int_t)s->files_in));
-	json_object_set_new(o, "files_out", json_integer((json_int_t)s->files_out));
-	json_object_set_new(o, "bytes_in", json_integer((json_int_t)s->bytes_in));
-	json_object_set_new(o, "bytes_out", json_integer((json_int_t)s->bytes_out));
-	json_object_set_new(o, "rows_in", json_integer((json_int_t)s->rows_in));
-	json_object_set_new(o, "rows_out", json_integer((json_int_t)s->rows_out));
-	if (s->version)
-		json_object_set_new(o, "version", json_integer((json_int_t)s->version));
-	json_object_set_new(o, "reason", json_string(s->reason));
-	if (s->error[0])
-		json_object_set_new(o, "error", json_string(s->error));
-	return o;
-}
-
-static void emit_job(stratad *d, const char *state, json_t *job)
-{
-	json_t *ev = json_object();
-	json_object_set_new(ev, "event", json_string("job"));
-	json_object_set_new(ev, "state", json_string(state));
-	json_object_set_new(ev, "ts_us", json_integer(strata_now_us()));
-	json_object_update(ev, job);
-	json_decref(job);
-	d_emit(d, ev);
-}
-
-void d_job_enqueue(stratad *d, dtable *t, dbucket *b, dj *j)
-{
-	/* describe the job while it is still this thread's alone: once queued,
-	 * a worker may take it and write its state (ThreadSanitizer saw it) */
-	json_t *ev = d_job_json(j, strata_now_us());
-	if (j->kind == DJ_CLEAN)
-		t->clean_job = j;
-	else if (j->kind == DJ_PURGE)
-		t->purge_job = j;
-	else if (b)
-		b->job = j; /* invariant 1 */
-	char where[200] = "";
-	if (j->part_id != D_TABLE_JOB)
-		snprintf(where, sizeof(where), " p=%s b=%u", pname(j->part), j->bucket);
-	LOG_INFO("queued job %" PRIu64 ": %s of %s%s (score %.2f%s): %s", j->id, d_kind_name(j->kind),
-		 j->table, where, j->score, j->is_manual ? ", asked for" : "", j->reason);
-	pthread_mutex_lock(&d->mu);
-	if (d->nqueue == d->capqueue) {
-		d->capqueue = d->capqueue ? 2 * d->capqueue : 64;
-		d->queue = strata_realloc(d->queue, d->capqueue * sizeof(dj *));
-	}
-	d->queue[d->nqueue++] = j;
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	emit_job(d, "queued", ev);
-}
-
-/* Remove a queued job from the queue (caller holds mu); false if it is not
- * queued any more (a worker took it). */
-static bool queue_remove_locked(stratad *d, dj *j)
-{
-	if (j->state != DJ_QUEUED)
-		return false;
-	for (size_t i = 0; i < d->nqueue; i++) {
-		if (d->queue[i] == j) {
-			memmove(&d->queue[i], &d->queue[i + 1], (d->nqueue - i - 1) * sizeof(dj *));
-			d->nqueue--;
-			return true;
-		}
-	}
-	return false;
-}
-
-static void detach_job(stratad *d, dj *j)
-{
-	dtable *t = d_table_find(d, j->table);
-	if (!t)
-		return;
-	if (t->clean_job == j)
-		t->clean_job = NULL;
-	if (t->purge_job == j)
-		t->purge_job = NULL;
-	if (j->part_id != D_TABLE_JOB) {
-		dbucket *b = d_bucket_find(t, j->part_id, j->bucket);
-		if (b && b->job == j)
-			b->job = NULL;
-	}
-}
-
-static void summary_push(stratad *d, const dj *j)
-{
-	dj_summary *s = &d->fin[d->fin_next];
-	memset(s, 0, sizeof(*s));
-	s->id = j->id;
-	s->kind = j->kind;
-	s->result = j->result;
-	s->is_manual = j->is_manual;
-	snprintf(s->table, sizeof(s->table), "%s", j->table);
-	snprintf(s->part, sizeof(s->part), "%s", j->part);
-	s->bucket = j->part_id == D_TABLE_JOB ? D_TABLE_JOB : j->bucket;
-	s->queued_us = j->queued_us;
-	s->started_us = j->started_us;
-	s->finished_us = j->finished_us;
-	s->seconds = j->seconds;
-	if (j->kind == DJ_CLEAN || j->kind == DJ_PURGE) {
-		s->files_in = j->cr.files_deleted + j->cr.files_unlinked;
-		s->bytes_in = j->cr.bytes_deleted;
-		s->bytes_out = j->cr.bytes_unlinked;
-		s->version = j->cr.version;
-		if (j->kind == DJ_PURGE)
-			s->bytes_in += j->jr.bytes_in;
-	} else {
-		s->files_in = j->jr.files_in;
-		s->files_out = j->jr.files_out;
-		s->bytes_in = j->jr.bytes_in;
-		s->bytes_out = j->jr.bytes_out;
-		s->rows_in = j->jr.rows_in;
-		s->rows_out = j->jr.rows_out;
-		s->version = j->jr.version;
-	}
-	snprintf(s->reason, sizeof(s->reason), "%s", j->reason);
-	snprintf(s->error, sizeof(s->error), "%s", j->error);
-	d->fin_next = (d->fin_next + 1) % D_FINISHED_MAX;
-	if (d->nfin < D_FINISHED_MAX)
-		d->nfin++;
-}
-
-/* A job that never ran leaves: recorded as cancelled if someone asked for it
- * (or cancelled it), silently otherwise (it was no longer due). */
-static void job_drop(stratad *d, dj *j, bool is_recorded, const char *why)
-{
-	detach_job(d, j);
-	d_job_set_state(j, DJ_DONE);
-	if (is_recorded) {
-		j->result = DJR_CANCELED;
-		j->finished_us = strata_now_us();
-		snprintf(j->error, sizeof(j->error), "%s", why);
-		summary_push(d, j);
-		d->m.jobs[j->kind][DJR_CANCELED]++;
-		LOG_INFO("job %" PRIu64 " (%s of %s) dropped from the queue: %s", j->id,
-			 d_kind_name(j->kind), j->table, why);
-	} else {
-		LOG_DEBUG("job %" PRIu64 " (%s of %s) left the queue: %s", j->id, d_kind_name(j->kind),
-			  j->table, why);
-	}
-	emit_job(d, "dropped", d_job_json(j, strata_now_us()));
-	free(j);
-}
-
-bool d_job_cancel(stratad *d, uint64_t id, char *msg, size_t n)
-{
-	dj *queued = NULL, *running = NULL;
-	pthread_mutex_lock(&d->mu);
-	for (size_t i = 0; i < d->nqueue && !queued; i++)
-		if (d->queue[i]->id == id)
-			queued = d->queue[i];
-	if (queued)
-		queue_remove_locked(d, queued);
-	for (size_t i = 0; i < d->nrunning && !running; i++)
-		if (d->running[i]->id == id)
-			running = d->running[i];
-	if (running)
-		__atomic_store_n(&running->cancel, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&d->mu);
-	if (queued) {
-		snprintf(msg, n, "job %" PRIu64 " (%s of %s) removed from the queue", id,
-			 d_kind_name(queued->kind), queued->table);
-		job_drop(d, queued, true, "cancelled by an admin");
-		return true;
-	}
-	if (running) {
-		snprintf(msg, n, "job %" PRIu64 " (%s of %s) stops at its next block%s", id,
-			 d_kind_name(running->kind), running->table,
-			 running->kind == DJ_CLEAN ? " (a clean finishes its current step)" : "");
-		return true;
-	}
-	snprintf(msg, n, "no queued or running job %" PRIu64, id);
-	return false;
-}
-
-/* ---- completions ------------------------------------------------------------------------------ */
-
-/* The admin command that retries j at once, and its options. */
-static const char *retry_cmd(const dj *j)
-{
-	switch (j->kind) {
-	case DJ_SORT:
-		return "sort";
-	case DJ_MERGE:
-		return "merge";
-	case DJ_PARTIAL:
-	case DJ_MAJOR:
-		return "compact";
-	case DJ_CLEAN:
-		return "clean";
-	default:
-		return "purge";
-	}
-}
-
-static const char *retry_args(const dj *j, char *buf, size_t n)
-{
-	if (j->part_id == D_TABLE_JOB)
-		snprintf(buf, n, "%s", "");
-	else
-		snprintf(buf, n, "%s --bucket %u", j->kind == DJ_MAJOR ? " --major" : "", j->bucket);
-	return buf;
-}
-
-static void job_finished(stratad *d, dj *j)
-{
-	int64_t now = strata_now_us();
-	dtable *t = d_table_find(d, j->table);
-	bool is_failure = j->result == DJR_CONFLICT || j->result == DJR_BUSY || j->result == DJR_FAILED;
-	bool is_corrupt = j->result == DJR_FAILED && j->rc == STRATA_ECORRUPT;
-	uint32_t failures = 0;
-	int64_t wait_s = 0;
-	if (t && t->id == j->table_id) {
-		if (j->kind == DJ_CLEAN || j->kind == DJ_PURGE) {
-			if (j->kind == DJ_CLEAN && j->result == DJR_OK) {
-				t->last_clean_us = j->started_us;
-				if (j->orphan_scan)
-					t->last_orphan_us = j->started_us;
-				t->trash_bytes = j->cr.trash_bytes;
-				t->trash_files = j->cr.trash_files;
-				/* invariant 4: pinned files make no progress */
-				if (j->expect_eligible > 0 && j->cr.version == 0)
-					is_failure = true;
-			}
-			if (is_failure) {
-				t->clean_failures++;
-				t->clean_failed_us = now;
-			} else if (j->result == DJR_OK) {
-				t->clean_failures = 0;
-			}
-			if (is_corrupt && t->clean_failures < D_CORRUPT_BACKOFF_FAILURES)
-				t->clean_failures = D_CORRUPT_BACKOFF_FAILURES; /* invariant 4a */
-			if (is_corrupt) /* the damage rule: it refused; so does every job now */
-				damage_set(d, j->table, j->error, now);
-			failures = t->clean_failures;
-			wait_s = strata_pol_backoff_us(failures, &j->pol) / D_US;
-		} else {
-			dbucket *b = d_bucket_find(t, j->part_id, j->bucket);
-			if (b && j->result == DJR_OK && j->kind <= DJ_PARTIAL)
-				b->due_since_us[j->kind] = 0; /* it ran: its wait starts over */
-			if (b && j->result == DJR_OK && j->kind == DJ_PARTIAL) {
-				/* invariant 4b */
-				if (j->jr.rows_out < j->jr.rows_in) {
-					b->compact_bar_rows = 0;
-				} else if (j->planned_garbage_rows > b->compact_bar_rows) {
-					b->compact_bar_rows = j->planned_garbage_rows;
-					LOG_INFO("job %" PRIu64 ": partial compaction of %s p=%s b=%u dropped "
-						 "nothing (%" PRIu64 " records in, %" PRIu64 " out; planned on ~%"
-						 PRIu64 " superseded): its next one waits until the estimate "
-						 "passes %" PRIu64,
-						 j->id, j->table, pname(j->part), j->bucket, j->jr.rows_in,
-						 j->jr.rows_out, j->planned_garbage_rows, b->compact_bar_rows);
-				}
-			}
-			if (b) {
-				if (is_failure) { /* invariant 4 */
-					b->failures++;
-					b->failed_us = now;
-				} else if (j->result == DJR_OK || j->result == DJR_NOOP) {
-					b->failures = 0;
-					b->is_corrupt = false;
-				}
-				if (is_corrupt) { /* invariant 4a */
-					if (!b->is_corrupt)
-						b->corrupt_since_us = now;
-					b->is_corrupt = true;
-					snprintf(b->corrupt_error, sizeof(b->corrupt_error), "%s", j->error);
-				}
-				failures = b->failures;
-				wait_s = strata_pol_backoff_us(d_bucket_backoff_failures(b), &j->pol) / D_US;
-			}
-		}
-		t->is_dirty = true;
-	}
-	detach_job(d, j);
-	d_metrics_job_done(d, j);
-	summary_push(d, j);
-	char where[200], retry[64];
-	if (j->part_id == D_TABLE_JOB)
-		snprintf(where, sizeof(where), "%s", j->table);
-	else
-		snprintf(where, sizeof(where), "%s p=%s b=%u", j->table, pname(j->part), j->bucket);
-	if (j->result == DJR_OK && (j->kind == DJ_CLEAN || j->kind == DJ_PURGE))
-		LOG_INFO("job %" PRIu64 ": %s of %s done in %.3f s: %zu files deleted (%" PRIu64
-			 " bytes), %zu unlinked from trash, kept %zu in grace, %zu leased, %zu tagged, "
-			 "%zu in retention; %zu orphans%s",
-			 j->id, d_kind_name(j->kind), where, j->seconds, j->cr.files_deleted,
-			 j->cr.bytes_deleted, j->cr.files_unlinked, j->cr.kept_grace, j->cr.kept_lease,
-			 j->cr.kept_tag, j->cr.kept_retention, j->cr.orphans,
-			 is_failure ? "; nothing it expected could go: backing off" : "");
-	else if (j->result == DJR_OK)
-		LOG_INFO("job %" PRIu64 ": %s of %s done in %.3f s: %zu files, %" PRIu64 " bytes -> %zu "
-			 "files, %" PRIu64 " bytes (version %" PRIu64 ")",
-			 j->id, d_kind_name(j->kind), where, j->seconds, j->jr.files_in, j->jr.bytes_in,
-			 j->jr.files_out, j->jr.bytes_out, j->jr.version);
-	else if (j->result == DJR_NOOP || j->result == DJR_CANCELED)
-		LOG_INFO("job %" PRIu64 ": %s of %s %s: %s", j->id, d_kind_name(j->kind), where,
-			 j->result == DJR_NOOP ? "had nothing to do" : "cancelled",
-			 j->error[0] ? j->error : "no inputs left");
-	else if (is_corrupt)
-		LOG_ERROR("job %" PRIu64 ": %s of %s met a damaged data file: %s; its jobs now wait "
-			  "policy.backoff_max_s (%" PRId64 " s) between attempts (metric "
-			  "strata_bucket_corrupt). Restore the file from a backup, then retry at once "
-			  "with `strata admin %s %s%s` (docs/OPERATIONS.md, \"A damaged data file\")",
-			  j->id, d_kind_name(j->kind), where, j->error, wait_s, retry_cmd(j), j->table,
-			  retry_args(j, retry, sizeof(retry)));
-	else
-		LOG_WARN("job %" PRIu64 ": %s of %s %s after %.3f s: %s (%u in a row; next try in %" PRId64
-			 " s or later)",
-			 j->id, d_kind_name(j->kind), where, d_result_name(j->result), j->seconds, j->error,
-			 failures, wait_s);
-	json_t *ev = d_summary_json(&d->fin[(d->fin_next + D_FINISHED_MAX - 1) % D_FINISHED_MAX]);
-	emit_job(d, "finished", ev);
-	free(j);
-	/* a finished job changes its table: look again soon (rate-limited) */
-	int64_t soon = d->last_scan_end_us + D_SCAN_AFTER_JOB_MIN_US;
-	int64_t mono = strata_mono_us();
-	if (soon < mono)
-		soon = mono;
-	if (soon < d->next_scan_us)
-		d->next_scan_us = soon;
-}
-
-static void notice_cb(evutil_socket_t fd, short what, void *arg)
-{
-	stratad *d = arg;
-	char buf[256];
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	pthread_mutex_lock(&d->mu);
-	d_notice *ns = d->notices;
-	size_t n = d->nnotices;
-	d->notices = NULL;
-	d->nnotices = d->capnotices = 0;
-	/* a started job's worker may be finishing it now: describe it under mu */
-	json_t **started = strata_calloc(n ? n : 1, sizeof(json_t *));
-	for (size_t i = 0; i < n; i++)
-		if (!ns[i].is_done)
-			started[i] = d_job_json(ns[i].j, strata_now_us());
-	pthread_mutex_unlock(&d->mu);
-	for (size_t i = 0; i < n; i++) {
-		if (ns[i].is_done)
-			job_finished(d, ns[i].j);
-		else
-			emit_job(d, "started", started[i]);
-	}
-	free(started);
-	free(ns);
-}
-
-/* ---- planning ----------------------------------------------------------------------------------- */
-
-typedef struct boundary {
-	uint64_t b;
-	int64_t ts_us;
-	int64_t next_us;
-} boundary;
-
-/* The retention boundary for `hours`, never above the oldest tag (if given). */
-static boundary boundary_at(strata_mf_snap *snap, const strata_table_def *td, int64_t hours,
-			    int64_t now, uint64_t oldest_tag, strata_arena *a)
-{
-	boundary r = {0};
-	strata_err tmp;
-	bool is_capped = false;
-	if (hours <= 0)
-		r.b = td->version;
-	else if (strata_mf_version_at_time(snap, td->id, now - hours * 3600 * D_US, &r.b, &tmp) != 0)
-		r.b = 0;
-	if (oldest_tag && oldest_tag < r.b) {
-		r.b = oldest_tag;
-		is_capped = true;
-	}
-	strata_version_rec vr;
-	if (r.b && strata_mf_version_get(snap, td->id, r.b, a, &vr, &tmp) == 0)
-		r.ts_us = vr.ts_us;
-	if (!is_capped && hours > 0 && r.b < td->version) {
-		if (strata_mf_version_get(snap, td->id, r.b + 1, a, &vr, &tmp) == 0)
-			r.next_us = vr.ts_us + hours * 3600 * D_US;
-		else
-			r.next_us = now + 60 * D_US;
-	}
-	return r;
-}
-
-typedef struct floor_ts {
-	uint64_t floor;
-	int64_t ts;
-} floor_ts;
-
-/* Commit time of the oldest version above floor still in the log. */
-static int64_t history_since(strata_mf_snap *snap, const strata_table_def *td, uint64_t floor,
-			     floor_ts *cache, size_t *ncache, strata_arena *a)
-{
-	for (size_t i = 0; i < *ncache; i++)
-		if (cache[i].floor == floor)
-			return cache[i].ts;
-	int64_t ts = 0;
-	strata_version_rec vr;
-	strata_err tmp;
-	if (floor + 1 <= td->version) {
-		if (strata_mf_version_get(snap, td->id, floor + 1, a, &vr, &tmp) == 0)
-			ts = vr.ts_us;
-		else if (strata_mf_version_get(snap, td->id, td->log_start, a, &vr, &tmp) == 0)
-			ts = vr.ts_us; /* expired: older than this, so the age is a lower bound */
-	}
-	if (*ncache < 16)
-		cache[(*ncache)++] = (floor_ts){floor, ts};
-	return ts;
-}
-
-static int entry_cmp(const void *pa, const void *pb)
-{
-	const strata_file_entry *a = *(const strata_file_entry *const *)pa;
-	const strata_file_entry *b = *(const strata_file_entry *const *)pb;
-	int c = bucket_cmp(a->part_id, a->bucket, b->part_id, b->bucket);
-	if (c)
-		return c;
-	return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
-}
-
-static const char *part_name_by_id(const strata_partition *ps, size_t np, uint32_t id)
-{
-	for (size_t i = 0; i < np; i++)
-		if (ps[i].id == id)
-			return ps[i].name;
-	return NULL;
-}
-
-static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_plan *plan,
-			  const strata_policy *pol)
-{
-	bool may_queue = d->state == D_RUNNING && !d->is_paused && !t->is_paused && !t->purge_job;
-	if (b->job) {
-		dj *j = b->job;
-		bool is_dropped = false;
-		pthread_mutex_lock(&d->mu);
-		if (j->state == DJ_QUEUED && !j->is_manual) {
-			if (plan->best < 0 || !may_queue) {
-				is_dropped = queue_remove_locked(d, j);
-			} else {
-				const strata_pol_check *c = &plan->checks[plan->best];
-				j->kind = c->kind == STRATA_POL_SORT ? DJ_SORT :
-					  c->kind == STRATA_POL_MERGE ? DJ_MERGE :
-									DJ_PARTIAL;
-				j->level = c->kind == STRATA_POL_MERGE ? c->level : -1;
-				j->score = c->score;
-				j->planned_garbage_rows = plan->st.garbage_rows;
-				j->pol = *pol;
-				snprintf(j->reason, sizeof(j->reason), "%s", c->why);
-			}
-		}
-		pthread_mutex_unlock(&d->mu);
-		if (is_dropped)
-			job_drop(d, j, false, plan->best < 0 ? "no longer due" : "planning paused");
-		return;
-	}
-	if (plan->best < 0 || !may_queue)
-		return;
-	const strata_pol_check *c = &plan->checks[plan->best];
-	dj_kind kind = c->kind == STRATA_POL_SORT ? DJ_SORT : c->kind == STRATA_POL_MERGE ? DJ_MERGE :
-											DJ_PARTIAL;
-	dj *j = d_job_new(d, kind, t, pol);
-	snprintf(j->part, sizeof(j->part), "%s", b->part_name);
-	j->part_id = b->part_id;
-	j->bucket = b->bucket;
-	j->level = kind == DJ_MERGE ? c->level : -1;
-	j->score = c->score;
-	j->planned_garbage_rows = plan->st.garbage_rows;
-	snprintf(j->reason, sizeof(j->reason), "%s", c->why);
-	d_job_enqueue(d, t, b, j);
-}
-
-static void clean_decide(stratad *d, dtable *t, const strata_pol_clean *cp, const strata_policy *pol)
-{
-	bool may_queue = d->state == D_RUNNING && !d->is_paused && !t->is_paused && !t->purge_job;
-	if (t->clean_job || !cp->check.is_due || cp->is_backing_off || !may_queue)
-		return;
-	dj *j = d_job_new(d, DJ_CLEAN, t, pol);
-	j->score = cp->check.score;
-	j->orphan_scan = cp->is_orphan_scan;
-	j->expect_eligible = cp->eligible;
-	snprintf(j->reason, sizeof(j->reason), "%s", cp->check.why);
-	d_job_enqueue(d, t, NULL, j);
-}
-
-static json_t *checks_json(const strata_pol_check *c, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_object();
-		json_object_set_new(o, "kind", json_string(strata_pol_kind_name(c[i].kind)));
-		json_object_set_new(o, "due", json_boolean(c[i].is_due));
-		json_object_set_new(o, "score", json_real(c[i].score));
-		if (c[i].kind == STRATA_POL_MERGE && c[i].is_due)
-			json_object_set_new(o, "level", json_integer(c[i].level));
-		json_object_set_new(o, "why", json_string(c[i].why));
-		json_array_append_new(a, o);
-	}
-	return a;
-}
-
-int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
-		 strata_err *err)
-{
-	if (d_degraded_refuse(d, name, err)) /* the damage rule */
-		return err->code;
-	int64_t now = strata_now_us();
-	strata_mf *mf = strata_wh_mf(d->wh);
-	strata_arena *a = strata_arena_new();
-	strata_mf_snap *snap = NULL;
-	strata_table_def td;
-	strata_partition *ps = NULL;
-	strata_file_entry *files = NULL;
-	strata_tag *tags = NULL;
-	strata_lease *leases = NULL;
-	size_t np = 0, nfiles = 0, ntags = 0, nleases = 0;
-	const strata_file_entry **ord = NULL;
-	strata_pol_file *pf = NULL;
-	strata_pol_gone *gone = NULL;
-	int rc = strata_mf_snap_open(mf, &snap, err);
-	if (rc == 0)
-		rc = strata_mf_table_get(snap, name, &td, err);
-	if (rc == 0)
-		rc = strata_mf_partitions(snap, td.id, a, &ps, &np, err);
-	if (rc == 0)
-		rc = strata_mf_table_files(snap, td.id, a, &files, &nfiles, err);
-	if (rc == 0)
-		rc = strata_mf_tags_list(snap, td.id, a, &tags, &ntags, err);
-	if (rc == 0)
-		rc = strata_mf_leases_list(mf, td.id, a, &leases, &nleases, err);
-	if (rc)
-		goto out;
-	dtable *t = table_get_or_add(d, name, td.id);
-	t->version = td.version;
-	t->retain_hours = td.retain_hours;
-	strata_policy pol;
-	stratad_config_policy(d->cfg, name, td.retain_hours, &pol, NULL);
-	int64_t retain_s = pol.retain_hours * 3600;
-	/* pins: tags and leases */
-	uint64_t oldest_tag = 0;
-	t->pin_version = 0;
-	t->pin_holder[0] = '\0';
-	for (size_t i = 0; i < ntags; i++) {
-		if (!oldest_tag || tags[i].version < oldest_tag)
-			oldest_tag = tags[i].version;
-		if (!t->pin_version || tags[i].version < t->pin_version) {
-			t->pin_version = tags[i].version;
-			snprintf(t->pin_holder, sizeof(t->pin_holder), "tag %s", tags[i].name);
-		}
-	}
-	for (size_t i = 0; i < nleases; i++)
-		if (!t->pin_version || leases[i].version < t->pin_version) {
-			t->pin_version = leases[i].version;
-			snprintf(t->pin_holder, sizeof(t->pin_holder), "lease %" PRIu64 " of pid %d",
-				 leases[i].id, (int)leases[i].pid);
-		}
-	t->pin_ts_us = 0;
-	if (t->pin_version) {
-		strata_version_rec vr;
-		strata_err tmp;
-		if (strata_mf_version_get(snap, td.id, t->pin_version, a, &vr, &tmp) == 0)
-			t->pin_ts_us = vr.ts_us;
-	}
-	boundary eff = boundary_at(snap, &td, pol.retain_hours, now, oldest_tag, a);
-	/* clean's rule uses the table's own property, without the tag cap */
-	boundary prop = boundary_at(snap, &td, td.retain_hours, now, 0, a);
-	t->boundary = eff.b;
-	/* group the entries by bucket */
-	ord = strata_malloc((nfiles + 1) * sizeof(*ord));
-	for (size_t i = 0; i < nfiles; i++)
-		ord[i] = &files[i];
-	qsort(ord, nfiles, sizeof(*ord), entry_cmp);
-	pf = strata_malloc((nfiles + 1) * sizeof(*pf));
-	gone = strata_malloc((nfiles + 1) * sizeof(*gone));
-	size_t ngone = 0;
-	floor_ts cache[16];
-	size_t ncache = 0;
-	memset(t->files_per_level, 0, sizeof(t->files_per_level));
-	memset(t->bytes_per_level, 0, sizeof(t->bytes_per_level));
-	t->files = 0;
-	t->bytes = t->history_bytes = 0;
-	t->l0_oldest_us = 0;
-	t->due = t->backing_off = 0;
-	for (size_t k = 0; k < t->nb; k++) {
-		t->b[k].files = t->b[k].l0_files = 0;
-		t->b[k].has_merge_input = false;
-	}
-	int64_t next = INT64_MAX;
-	json_t *jbuckets = report ? json_array() : NULL;
-	for (size_t i = 0; i < nfiles;) {
-		uint32_t part_id = ord[i]->part_id, bucket = ord[i]->bucket;
-		size_t npf = 0;
-		for (; i < nfiles && ord[i]->part_id == part_id && ord[i]->bucket == bucket; i++) {
-			const strata_file_entry *f = ord[i];
-			if (f->removed_version == 0) {
-				pf[npf++] = (strata_pol_file){
-					.level = f->level,
-					.bytes = f->bytes,
-					.rows = f->rows,
-					.tombstones = f->tombstones,
-					.seq_min = f->seq_min,
-					.seq_max = f->seq_max,
-					.added_us = f->added_us,
-					.sketch = f->sketch,
-					.is_compact = f->is_compact,
-				};
-			} else {
-				gone[ngone++] = (strata_pol_gone){
-					.bytes = f->bytes,
-					.removed_version = f->removed_version,
-					.removed_us = f->removed_us,
-					.removed_kept_history = f->removed_kept_history,
-					.is_deleted = f->is_deleted,
-					.deleted_us = f->deleted_us,
-				};
-			}
-		}
-		if (npf == 0)
-			continue;
-		const char *pn = part_name_by_id(ps, np, part_id);
-		if (!pn)
-			continue; /* a partition newer than our list: next scan */
-		strata_bucket_state bs;
-		strata_err tmp;
-		if (strata_mf_bucket_state_get(snap, td.id, part_id, bucket, &bs, &tmp) != 0)
-			memset(&bs, 0, sizeof(bs));
-		dbucket *b = bucket_get_or_add(t, part_id, bucket, pn);
-		strata_pol_bucket in = {
-			.files = pf,
-			.nfiles = npf,
-			.floor = bs.floor,
-			.boundary = eff.b,
-			.boundary_ts_us = eff.ts_us,
-			.next_boundary_us = eff.next_us,
-			.history_since_us = eff.b > bs.floor ?
-						    history_since(snap, &td, bs.floor, cache, &ncache, a) :
-						    0,
-			.retain_s = retain_s,
-			.failures = d_bucket_backoff_failures(b),
-			.failed_us = b->failed_us,
-			.compact_bar_rows = b->compact_bar_rows,
-		};
-		memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
-		strata_pol_plan plan;
-		strata_pol_plan_bucket(&in, &pol, now, &plan);
-		if (enqueue) /* aging: how long each kind has waited (policies.c) */
-			for (int k = 0; k < 3; k++)
-				b->due_since_us[k] = !plan.checks[k].is_due ? 0 :
-						     b->due_since_us[k] ? b->due_since_us[k] :
-									  now;
-		b->best = plan.best >= 0 ? (int)plan.checks[plan.best].kind : -1;
-		b->is_backing_off = plan.is_backing_off;
-		b->files = (uint32_t)plan.st.files;
-		b->l0_files = (uint32_t)plan.st.files_per_level[0];
-		for (int l = 1; l < STRATA_POL_LEVELS; l++)
-			b->has_merge_input |= plan.st.files_per_level[l] >= 2;
-		for (int l = 0; l < STRATA_POL_LEVELS; l++) {
-			t->files_per_level[l] += plan.st.files_per_level[l];
-			t->bytes_per_level[l] += plan.st.bytes_per_level[l];
-		}
-		t->files += plan.st.files;
-		t->bytes += plan.st.bytes;
-		t->history_bytes += plan.st.history_bytes;
-		if (plan.st.l0_oldest_us && (!t->l0_oldest_us || plan.st.l0_oldest_us < t->l0_oldest_us))
-			t->l0_oldest_us = plan.st.l0_oldest_us;
-		t->due += plan.best >= 0;
-		t->backing_off += plan.is_backing_off;
-		if (plan.next_due_us < next)
-			next = plan.next_due_us;
-		LOG_DEBUG("plan %s p=%s b=%u: %s%s; sort: %s; merge: %s; compact: %s", name, pname(pn),
-			   bucket,
-			   plan.best >= 0 ? strata_pol_kind_name(plan.checks[plan.best].kind) : "nothing due",
-			   plan.is_backing_off ? " (backing off)" : "", plan.checks[0].why,
-			   plan.checks[1].why, plan.checks[2].why);
-		if (enqueue)
-			bucket_decide(d, t, b, &plan, &pol);
-		if (jbuckets && (all || plan.best >= 0 || plan.is_backing_off)) {
-			json_t *o = json_object();
-			json_object_set_new(o, "partition", json_string(pname(pn)));
-			json_object_set_new(o, "bucket", json_integer(bucket));
-			json_object_set_new(o, "files", json_integer((json_int_t)plan.st.files));
-			json_object_set_new(o, "bytes", json_integer((json_int_t)plan.st.bytes));
-			json_object_set_new(o, "floor", json_integer((json_int_t)bs.floor));
-			json_object_set_new(o, "best", plan.best >= 0 ?
-					   json_string(strata_pol_kind_name(plan.checks[plan.best].kind)) :
-					   json_null());
-			if (plan.is_backing_off)
-				json_object_set_new(o, "backing_off_s",
-						    json_real((double)(plan.backoff_until_us - now) / 1e6));
-			if (b->is_corrupt)
-				json_object_set_new(o, "corrupt", json_string(b->corrupt_error));
-			if (b->job)
-				json_object_set_new(o, "job", json_integer((json_int_t)b->job->id));
-			json_object_set_new(o, "checks", checks_json(plan.checks, 3));
-			json_array_append_new(jbuckets, o);
-		}
-	}
-	strata_pol_table tin = {
-		.gone = gone,
-		.ngone = ngone,
-		.boundary = prop.b,
-		.next_boundary_us = prop.next_us,
-		.last_clean_us = t->last_clean_us,
-		.last_orphan_scan_us = t->last_orphan_us,
-		.failures = t->clean_failures,
-		.failed_us = t->clean_failed_us,
-	};
-	strata_pol_clean cp;
-	strata_pol_plan_clean(&tin, &pol, now, &cp);
-	if (cp.next_due_us < next)
-		next = cp.next_due_us;
-	if (!t->last_clean_us) {
-		t->trash_files = cp.trash_files;
-		t->trash_bytes = cp.trash_bytes;
-	}
-	LOG_DEBUG("plan %s clean: %s%s", name, cp.check.is_due ? "due: " : "", cp.check.why);
-	if (enqueue) {
-		clean_decide(d, t, &cp, &pol);
-		t->planned_version = td.version;
-		t->planned_cfg_gen = d->cfg_gen;
-		t->next_due_us = next;
-		t->is_dirty = false;
-	}
-	if (report) {
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(name));
-		json_object_set_new(o, "version", json_integer((json_int_t)td.version));
-		json_object_set_new(o, "retain_hours", json_integer(pol.retain_hours));
-		json_object_set_new(o, "boundary", json_integer((json_int_t)eff.b));
-		json_object_set_new(o, "paused", json_boolean(t->is_paused));
-		json_object_set_new(o, "buckets", jbuckets);
-		json_t *c = json_object();
-		json_object_set_new(c, "due", json_boolean(cp.check.is_due));
-		json_object_set_new(c, "score", json_real(cp.check.score));
-		json_object_set_new(c, "orphan_scan", json_boolean(cp.is_orphan_scan));
-		if (cp.is_backing_off)
-			json_object_set_new(c, "backing_off_s",
-					    json_real((double)(cp.backoff_until_us - now) / 1e6));
-		json_object_set_new(c, "why", json_string(cp.check.why));
-		json_object_set_new(o, "clean", c);
-		json_object_set_new(o, "next_due_s", next == INT64_MAX ? json_null() :
-						     json_real((double)(next - now) / 1e6));
-		json_array_append_new(report, o);
-	}
-out:
-	strata_mf_snap_close(snap);
-	/* partition TTL (daemon/expire.c); it commits, so after the snapshot */
-	if (rc == 0 && td.part_expire_s > 0)
-		d_expire_table(d, name, enqueue,
-			       report ? json_array_get(report, json_array_size(report) - 1) : NULL, now);
-	free(ord);
-	free(pf);
-	free(gone);
-	strata_arena_free(a);
-	return rc;
 }
 
 /* ---- scans ---------------------------------------------------------------------------------------- */
@@ -1247,15 +420,15 @@ static void scan_end(stratad *d)
 		files += d->tables[i]->files;
 	}
 	pthread_mutex_lock(&d->mu);
-	size_t queued = d->nqueue, running = d->nrunning;
+	size_t queued = d->jobs.nqueue, running = d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
 	LOG_INFO("scan: %zu tables (%zu planned, %zu unchanged) in %.1f ms; %zu buckets, %zu live "
 		 "files; %zu buckets due, %zu backing off; %zu jobs running, %zu queued%s",
 		 d->scan_n, d->scan_planned, d->scan_idle, d->m.last_scan_ms, buckets, files, due,
-		 backing, running, queued, d->is_paused ? " (paused)" : "");
+		 backing, running, queued, d->jobs.is_paused ? " (paused)" : "");
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
-		 d->scan_n, files, running, queued, backing, d->is_paused ? "; paused" : "");
+		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);
@@ -1348,7 +521,7 @@ static bool manifest_usable(stratad *d)
 	if (!d->wh || !strata_mf_is_broken(strata_wh_mf(d->wh)))
 		return true;
 	pthread_mutex_lock(&d->mu);
-	if (d->nrunning > 0) {
+	if (d->jobs.nrunning > 0) {
 		pthread_mutex_unlock(&d->mu);
 		return false; /* they fail fast on the closed handle */
 	}
@@ -1384,7 +557,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (d->state == D_STOPPING) {
 		pthread_mutex_lock(&d->mu);
-		size_t running = d->nrunning, notices = d->nnotices;
+		size_t running = d->jobs.nrunning, notices = d->jobs.nnotices;
 		pthread_mutex_unlock(&d->mu);
 		if (running == 0 && notices == 0) {
 			event_base_loopbreak(d->base);
@@ -1418,7 +591,7 @@ void d_pause(stratad *d, dtable *t, bool is_paused)
 		t->is_dirty = true;
 	} else {
 		pthread_mutex_lock(&d->mu);
-		d->is_paused = is_paused;
+		d->jobs.is_paused = is_paused;
 		pthread_cond_broadcast(&d->cv);
 		pthread_mutex_unlock(&d->mu);
 		for (size_t i = 0; i < d->ntables; i++)
@@ -1500,21 +673,21 @@ void d_begin_stop(stratad *d, const char *why)
 	stratad_notify("STOPPING=1");
 	d->stop_deadline_us = strata_mono_us() + d->cfg->d.shutdown_timeout_s * D_US;
 	pthread_mutex_lock(&d->mu);
-	d->is_stopping = true;
-	dj **q = d->queue;
-	size_t nq = d->nqueue;
-	d->queue = NULL;
-	d->nqueue = d->capqueue = 0;
-	for (size_t i = 0; i < d->nrunning; i++)
-		__atomic_store_n(&d->running[i]->cancel, 1, __ATOMIC_RELAXED);
-	size_t running = d->nrunning;
+	d->jobs.is_stopping = true;
+	dj **q = d->jobs.queue;
+	size_t nq = d->jobs.nqueue;
+	d->jobs.queue = NULL;
+	d->jobs.nqueue = d->jobs.capqueue = 0;
+	for (size_t i = 0; i < d->jobs.nrunning; i++)
+		__atomic_store_n(&d->jobs.running[i]->cancel, 1, __ATOMIC_RELAXED);
+	size_t running = d->jobs.nrunning;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	LOG_INFO("stopping (%s): %zu running jobs stop at their next block, %zu queued jobs dropped; "
 		 "waiting at most %lld s",
 		 why, running, nq, (long long)d->cfg->d.shutdown_timeout_s);
 	for (size_t i = 0; i < nq; i++)
-		job_drop(d, q[i], q[i]->is_manual, "stratad is stopping");
+		d_job_drop(d, q[i], q[i]->is_manual, "stratad is stopping");
 	free(q);
 	d->in_scan = false;
 }
@@ -1601,7 +774,7 @@ int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 		rc = strata_err_set(err, -errno, "could not create a pipe: %s", strerror(errno));
 		goto fail;
 	}
-	d->ev_notice = event_new(d->base, d->notice_fd[0], EV_READ | EV_PERSIST, notice_cb, d);
+	d->ev_notice = event_new(d->base, d->notice_fd[0], EV_READ | EV_PERSIST, d_notice_cb, d);
 	event_add(d->ev_notice, NULL);
 	rc = d_admin_listen(d, err);
 	if (rc)
@@ -1647,20 +820,20 @@ void stratad_close(stratad *d)
 	if (!d)
 		return;
 	pthread_mutex_lock(&d->mu);
-	d->is_stopping = true;
-	for (size_t i = 0; i < d->nrunning; i++)
-		__atomic_store_n(&d->running[i]->cancel, 1, __ATOMIC_RELAXED);
+	d->jobs.is_stopping = true;
+	for (size_t i = 0; i < d->jobs.nrunning; i++)
+		__atomic_store_n(&d->jobs.running[i]->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	d_workers_join(d);
-	for (size_t i = 0; i < d->nqueue; i++)
-		free(d->queue[i]);
-	for (size_t i = 0; i < d->nnotices; i++)
-		if (d->notices[i].is_done)
-			free(d->notices[i].j);
-	free(d->queue);
-	free(d->running);
-	free(d->notices);
+	for (size_t i = 0; i < d->jobs.nqueue; i++)
+		free(d->jobs.queue[i]);
+	for (size_t i = 0; i < d->jobs.nnotices; i++)
+		if (d->jobs.notices[i].is_done)
+			free(d->jobs.notices[i].j);
+	free(d->jobs.queue);
+	free(d->jobs.running);
+	free(d->jobs.notices);
 	d_http_stop(d);
 	d_admin_close(d);
 	if (d->ev_cron)

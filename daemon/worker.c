@@ -7,9 +7,10 @@
  * runs, and nothing else of a table while its purge is queued or running —
  * marks it RUNNING, tells the loop ("started"), and runs it without holding
  * any lock.  Running a job is only library calls:
- *   sort, merge, partial, major: strata_bucket_view_load(), the planner of
- *       sort/, merge/ or compact/ with the job's policy numbers (the policy
- *       decided the kind; the planner picks the files), strata_job_execute();
+ *   sort, merge, partial, major: strata_bucket_job_run() (jobs/jobs.h:
+ *       load the view, the planner of the kind with the job's policy numbers
+ *       — the policy decided the kind; the planner picks the files —,
+ *       execute), the same entry point `strata sort` and the others use;
  *   clean: strata_clean_table(); purge: strata_purge_table().
  * The job's strata_job_ctl carries the daemon's owner string (claims), the
  * claim TTL, the job's cancel flag (checked by the library at each block)
@@ -17,9 +18,9 @@
  * slices so a cancel is not held up by the rate limit.  The result goes
  * back to the loop as a "done" notice; the loop does all bookkeeping.
  *
- * A [table.NAME] acid.data.retain.hours replaces the view's retention
- * boundary before the partial-compaction planner reads it (the boundary of
- * the table's own property is what strata_bucket_view_load computed).
+ * A [table.NAME] acid.data.retain.hours is the retention the view's
+ * boundary is computed with, in the view's own snapshot
+ * (strata_bucket_view_load_retain(), manifest/retention.c).
  *
  * Invariants:
  *   1. a worker holds d->mu only to take a job and to post a notice, never
@@ -30,8 +31,6 @@
  */
 #include "daemon/daemon_int.h"
 
-#include "compact/compact.h"
-#include "sort/sort.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -60,25 +59,16 @@ static void job_throttle(void *arg, uint64_t bytes)
 	}
 }
 
-/* Retention override: recompute the view's boundary for pol.retain_hours. */
-static void view_retention(stratad *d, strata_bucket_view *v, const strata_policy *pol)
+void d_job_spec(const dj *j, strata_bucket_job *out)
 {
-	if (pol->retain_hours < 0 || pol->retain_hours == (int64_t)v->table.retain_hours)
-		return;
-	if (pol->retain_hours == 0) {
-		v->retain_boundary = v->table.version;
-		return;
-	}
-	strata_mf_snap *snap;
-	strata_err tmp;
-	uint64_t b = 0;
-	if (strata_mf_snap_open(strata_wh_mf(d->wh), &snap, &tmp) != 0)
-		return;
-	if (strata_mf_version_at_time(snap, v->table.id,
-				      v->now_us - pol->retain_hours * 3600 * D_US, &b, &tmp) != 0)
-		b = 0;
-	strata_mf_snap_close(snap);
-	v->retain_boundary = b <= v->table.version ? b : v->table.version;
+	strata_bucket_job_kind k = j->kind == DJ_SORT    ? STRATA_BUCKET_JOB_SORT :
+				   j->kind == DJ_MERGE   ? STRATA_BUCKET_JOB_MERGE :
+				   j->kind == DJ_PARTIAL ? STRATA_BUCKET_JOB_PARTIAL :
+							   STRATA_BUCKET_JOB_MAJOR;
+	strata_bucket_job_default(out, k);
+	out->level = j->kind == DJ_MERGE ? j->level : -1;
+	out->drop_history = j->drop_history;
+	out->pol = &j->pol;
 }
 
 static dj_result result_of(int rc)
@@ -127,35 +117,12 @@ static void job_run(stratad *d, dj *j)
 			LOG_INFO("purge of %s dropped tags %.*s", j->table, (int)tags.len, (char *)tags.data);
 		strata_buf_free(&tags);
 	} else {
-		strata_bucket_view v;
-		rc = strata_bucket_view_load(d->wh, j->table, j->part, j->bucket, strata_now_us(), &v,
-					     &err);
-		if (rc == 0) {
-			view_retention(d, &v, &j->pol);
-			strata_job_plan plan;
-			switch (j->kind) {
-			case DJ_SORT:
-				rc = strata_sort_plan(&v, j->pol.sort_max_bytes, &plan);
-				break;
-			case DJ_MERGE:
-				rc = strata_merge_plan(&v, j->level, (size_t)j->pol.merge_fanout, 0, &plan);
-				if (rc == 0 && plan.ninputs)
-					plan.target_bytes = strata_pol_merge_target_bytes(&j->pol,
-											  plan.out_level);
-				break;
-			case DJ_PARTIAL:
-				rc = strata_compact_partial_plan(&v, &plan);
-				break;
-			default:
-				rc = strata_compact_major_plan(&v, j->drop_history, &plan);
-				break;
-			}
-			if (rc == 0 && plan.ninputs == 0)
-				is_noop = true;
-			else if (rc == 0)
-				rc = strata_job_execute(d->wh, &v, &plan, &ctl, &j->jr, &err);
-			strata_bucket_view_free(&v);
-		}
+		strata_bucket_job job;
+		d_job_spec(j, &job);
+		strata_bucket_job_out out;
+		rc = strata_bucket_job_run(d->wh, j->table, j->part, j->bucket, &job, &ctl, &out, &err);
+		j->jr = out.jr;
+		is_noop = rc == 0 && out.is_noop;
 	}
 	j->rc = rc;
 	j->result = is_noop ? DJR_NOOP : result_of(rc);
@@ -166,23 +133,23 @@ static void job_run(stratad *d, dj *j)
 /* The queued job to start now, or NULL (caller holds mu). */
 static dj *pick_locked(stratad *d)
 {
-	if (d->is_paused || d->is_stopping)
+	if (d->jobs.is_paused || d->jobs.is_stopping)
 		return NULL;
 	dj *best = NULL;
 	size_t best_i = 0;
-	for (size_t i = 0; i < d->nqueue; i++) {
-		dj *j = d->queue[i];
+	for (size_t i = 0; i < d->jobs.nqueue; i++) {
+		dj *j = d->jobs.queue[i];
 		bool is_blocked = false;
-		for (size_t r = 0; r < d->nrunning && !is_blocked; r++) {
-			dj *o = d->running[r];
+		for (size_t r = 0; r < d->jobs.nrunning && !is_blocked; r++) {
+			dj *o = d->jobs.running[r];
 			if (o->table_id != j->table_id)
 				continue;
 			is_blocked = j->kind == DJ_PURGE || o->kind == DJ_PURGE ||
 				     (o->part_id == j->part_id && o->bucket == j->bucket);
 		}
-		for (size_t q = 0; q < d->nqueue && !is_blocked; q++)
-			is_blocked = d->queue[q]->kind == DJ_PURGE && j->kind != DJ_PURGE &&
-				     d->queue[q]->table_id == j->table_id;
+		for (size_t q = 0; q < d->jobs.nqueue && !is_blocked; q++)
+			is_blocked = d->jobs.queue[q]->kind == DJ_PURGE && j->kind != DJ_PURGE &&
+				     d->jobs.queue[q]->table_id == j->table_id;
 		if (is_blocked)
 			continue;
 		if (!best || j->score > best->score || (j->score == best->score && j->id < best->id)) {
@@ -191,19 +158,19 @@ static dj *pick_locked(stratad *d)
 		}
 	}
 	if (best) {
-		memmove(&d->queue[best_i], &d->queue[best_i + 1], (d->nqueue - best_i - 1) * sizeof(dj *));
-		d->nqueue--;
+		memmove(&d->jobs.queue[best_i], &d->jobs.queue[best_i + 1], (d->jobs.nqueue - best_i - 1) * sizeof(dj *));
+		d->jobs.nqueue--;
 	}
 	return best;
 }
 
 static void notice_locked(stratad *d, dj *j, bool is_done)
 {
-	if (d->nnotices == d->capnotices) {
-		d->capnotices = d->capnotices ? 2 * d->capnotices : 16;
-		d->notices = strata_realloc(d->notices, d->capnotices * sizeof(d_notice));
+	if (d->jobs.nnotices == d->jobs.capnotices) {
+		d->jobs.capnotices = d->jobs.capnotices ? 2 * d->jobs.capnotices : 16;
+		d->jobs.notices = strata_realloc(d->jobs.notices, d->jobs.capnotices * sizeof(d_notice));
 	}
-	d->notices[d->nnotices++] = (d_notice){j, is_done};
+	d->jobs.notices[d->jobs.nnotices++] = (d_notice){j, is_done};
 	char c = 1;
 	ssize_t w = write(d->notice_fd[1], &c, 1);
 	(void)w; /* a full pipe already has a wake-up in it */
@@ -215,34 +182,34 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		dj *j = NULL;
-		while (!d->is_stopping && d->nworkers <= d->want_workers && !(j = pick_locked(d)))
+		while (!d->jobs.is_stopping && d->jobs.nworkers <= d->jobs.want_workers && !(j = pick_locked(d)))
 			pthread_cond_wait(&d->cv, &d->mu);
 		if (!j)
 			break; /* stopping, or the pool shrank (invariant 2) */
 		d_job_set_state(j, DJ_RUNNING);
 		j->started_us = strata_now_us();
 		j->started_mono_us = strata_mono_us();
-		if (d->nrunning == d->caprunning) {
-			d->caprunning = d->caprunning ? 2 * d->caprunning : 16;
-			d->running = strata_realloc(d->running, d->caprunning * sizeof(dj *));
+		if (d->jobs.nrunning == d->jobs.caprunning) {
+			d->jobs.caprunning = d->jobs.caprunning ? 2 * d->jobs.caprunning : 16;
+			d->jobs.running = strata_realloc(d->jobs.running, d->jobs.caprunning * sizeof(dj *));
 		}
-		d->running[d->nrunning++] = j;
+		d->jobs.running[d->jobs.nrunning++] = j;
 		notice_locked(d, j, false);
 		pthread_mutex_unlock(&d->mu); /* invariant 1 */
 		job_run(d, j);
 		pthread_mutex_lock(&d->mu);
 		j->finished_us = strata_now_us();
 		j->seconds = (double)(strata_mono_us() - j->started_mono_us) / 1e6;
-		for (size_t i = 0; i < d->nrunning; i++)
-			if (d->running[i] == j) {
-				d->running[i] = d->running[--d->nrunning];
+		for (size_t i = 0; i < d->jobs.nrunning; i++)
+			if (d->jobs.running[i] == j) {
+				d->jobs.running[i] = d->jobs.running[--d->jobs.nrunning];
 				break;
 			}
 		d_job_set_state(j, DJ_DONE);
 		notice_locked(d, j, true); /* invariant 3 */
 		pthread_cond_broadcast(&d->cv);
 	}
-	d->nworkers--;
+	d->jobs.nworkers--;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
@@ -251,16 +218,18 @@ static void *worker_main(void *arg)
 void d_workers_resize(stratad *d, int n)
 {
 	pthread_mutex_lock(&d->mu);
-	d->want_workers = n;
-	while (d->nworkers < n) {
+	d->jobs.want_workers = n;
+	while (d->jobs.nworkers < n) {
 		pthread_t th;
-		if (pthread_create(&th, NULL, worker_main, d) != 0) {
-			LOG_ERROR("could not start a worker thread: %s", strerror(errno));
+		int prc = pthread_create(&th, NULL, worker_main, d);
+		if (prc != 0) { /* pthread_create returns its error; errno is not set */
+			LOG_ERROR("could not start worker thread %d of %d: %s; running with %d",
+				  d->jobs.nworkers + 1, n, strerror(prc), d->jobs.nworkers);
 			break;
 		}
-		d->threads = strata_realloc(d->threads, (d->nthreads + 1) * sizeof(pthread_t));
-		d->threads[d->nthreads++] = th;
-		d->nworkers++;
+		d->jobs.threads = strata_realloc(d->jobs.threads, (d->jobs.nthreads + 1) * sizeof(pthread_t));
+		d->jobs.threads[d->jobs.nthreads++] = th;
+		d->jobs.nworkers++;
 	}
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
@@ -269,12 +238,12 @@ void d_workers_resize(stratad *d, int n)
 void d_workers_join(stratad *d)
 {
 	pthread_mutex_lock(&d->mu);
-	d->is_stopping = true;
+	d->jobs.is_stopping = true;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
-	for (size_t i = 0; i < d->nthreads; i++)
-		pthread_join(d->threads[i], NULL);
-	free(d->threads);
-	d->threads = NULL;
-	d->nthreads = 0;
+	for (size_t i = 0; i < d->jobs.nthreads; i++)
+		pthread_join(d->jobs.threads[i], NULL);
+	free(d->jobs.threads);
+	d->jobs.threads = NULL;
+	d->jobs.nthreads = 0;
 }

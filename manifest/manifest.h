@@ -307,6 +307,29 @@ int strata_mf_version_get(strata_mf_snap *s, uint32_t table_id, uint64_t v,
  * left in the log. */
 int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_us,
 			      uint64_t *out, strata_err *err);
+/* The retention boundary of table t in snapshot s (manifest/retention.c is
+ * the one place it is computed): DESIGN.md's "last version committed at or
+ * before now - retain_hours", tags pinning.  retain_hours < 0: t's own
+ * property (t must come from s).  Version records and tags go into arena a.
+ * Returns 0 (a table with no version that old has boundary 0), or an error
+ * reading the manifest (*out zeroed). */
+typedef struct strata_retention {
+	int64_t retain_hours;    /* the hours used */
+	uint64_t boundary;       /* B: last version at or before now - hours; the
+				    current version when hours is 0; 0: none
+				    that old left in the log */
+	int64_t next_us;         /* when B moves next: commit time of B + 1 plus
+				    the hours (0: B is the current version or
+				    hours is 0) */
+	uint64_t oldest_tag;     /* 0: no tags */
+	uint64_t pinned;         /* min(B, oldest tag): what a job that drops
+				    history may use */
+	int64_t pinned_ts_us;    /* commit time of pinned (0: none, or expired) */
+	int64_t pinned_next_us;  /* when pinned moves next (0: never by time
+				    alone, e.g. a tag holds it) */
+} strata_retention;
+int strata_mf_retention(strata_mf_snap *s, const strata_table_def *t, int64_t retain_hours,
+			int64_t now_us, strata_arena *a, strata_retention *out, strata_err *err);
 /* Version records from v_from (inclusive), ascending, at most max. */
 int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_from,
 			    size_t max, strata_arena *a, strata_version_rec **out,

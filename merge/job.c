@@ -94,6 +94,13 @@ int strata_bucket_view_load(struct strata_wh *wh, const char *table, const char 
 			    uint32_t bucket, int64_t now_us, strata_bucket_view *v,
 			    strata_err *err)
 {
+	return strata_bucket_view_load_retain(wh, table, partition, bucket, now_us, -1, v, err);
+}
+
+int strata_bucket_view_load_retain(struct strata_wh *wh, const char *table,
+				   const char *partition, uint32_t bucket, int64_t now_us,
+				   int64_t retain_hours, strata_bucket_view *v, strata_err *err)
+{
 	memset(v, 0, sizeof(*v));
 	v->arena = strata_arena_new();
 	v->bucket = bucket;
@@ -147,23 +154,12 @@ int strata_bucket_view_load(struct strata_wh *wh, const char *table, const char 
 			v->removed[v->nremoved++] = all[i];
 	}
 	qsort(v->files, v->nfiles, sizeof(strata_file_entry), file_seq_cmp);
-	if (v->table.retain_hours == 0) {
-		v->retain_boundary = v->table.version;
-	} else {
-		uint64_t b = 0;
-		strata_err tmp;
-		int64_t at = now_us - (int64_t)v->table.retain_hours * 3600 * 1000000;
-		if (strata_mf_version_at_time(snap, v->table.id, at, &b, &tmp) == 0)
-			v->retain_boundary = b;
-	}
-	strata_tag *tags;
-	size_t ntags;
-	rc = strata_mf_tags_list(snap, v->table.id, v->arena, &tags, &ntags, err);
+	strata_retention ret;
+	rc = strata_mf_retention(snap, &v->table, retain_hours, now_us, v->arena, &ret, err);
 	if (rc)
 		goto fail;
-	for (size_t i = 0; i < ntags; i++)
-		if (v->oldest_tag == 0 || tags[i].version < v->oldest_tag)
-			v->oldest_tag = tags[i].version;
+	v->retain_boundary = ret.boundary;
+	v->oldest_tag = ret.oldest_tag;
 	strata_mf_snap_close(snap);
 	return 0;
 fail:

@@ -38,7 +38,8 @@ typedef struct strata_bucket_view {
 	strata_file_entry *removed;    /* removed, not yet deleted */
 	size_t nremoved;
 	uint64_t retain_boundary;      /* last version at or before now - retention
-					  (0: none that old) */
+					  (0: none that old), read in the view's
+					  snapshot by strata_mf_retention() */
 	uint64_t oldest_tag;           /* 0: no tags */
 	int64_t now_us;
 	strata_arena *arena;
@@ -48,6 +49,13 @@ typedef struct strata_bucket_view {
 int strata_bucket_view_load(struct strata_wh *wh, const char *table, const char *partition,
 			    uint32_t bucket, int64_t now_us, strata_bucket_view *out,
 			    strata_err *err);
+/* The same with the retention boundary for retain_hours instead of the
+ * table's property (< 0: the property), computed in the view's one
+ * snapshot (stratad's [table.NAME] acid.data.retain.hours). */
+int strata_bucket_view_load_retain(struct strata_wh *wh, const char *table,
+				   const char *partition, uint32_t bucket, int64_t now_us,
+				   int64_t retain_hours, strata_bucket_view *out,
+				   strata_err *err);
 void strata_bucket_view_free(strata_bucket_view *v);
 
 /* What a job does; built by a planner (sort, merge, compact), run by

@@ -11,6 +11,7 @@
  * Pure: reads only the bucket view.
  */
 #include "sort/sort.h"
+#include "policies/policies.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,11 @@ int strata_sort_plan(const strata_bucket_view *v, uint64_t max_bytes, strata_job
 	plan->what = "sort";
 	plan->rule = STRATA_MERGE_KEEP_ALL;
 	plan->out_level = 1;
-	if (max_bytes == 0)
-		max_bytes = STRATA_SORT_MAX_BYTES_DEFAULT;
+	if (max_bytes == 0) {
+		strata_policy p;
+		strata_policy_default(&p); /* the one table of defaults */
+		max_bytes = p.sort_max_bytes;
+	}
 	const strata_file_entry **l0 = strata_arena_alloc(v->arena, (v->nfiles + 1) * sizeof(void *));
 	size_t n = 0;
 	for (size_t i = 0; i < v->nfiles; i++)

@@ -14,6 +14,7 @@
 #include "tests/util/testutil.h"
 
 #include "daemon/daemon.h"
+#include "merge/merge.h"
 #include "table/table.h"
 
 #include <jansson.h>
@@ -465,6 +466,75 @@ static void test_queue_during_purge_does_not_leak(void)
 	stratad_close(d);
 }
 
+static void put_rows(strata_wh *wh, const char *table, const char *value)
+{
+	strata_err err;
+	strata_txn *t;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(wh, table, &t, &err), 0);
+	for (int k = 0; k < 8; k++) {
+		json_t *o = json_pack("{s:i,s:s}", "pk", k, "v", value);
+		CU_ASSERT_EQUAL(strata_txn_put_json(t, o, &err), 0);
+		json_decref(o);
+	}
+	uint64_t v;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_commit(t, NULL, &v, NULL, &err), 0);
+}
+
+/* Bug fix (issue 12, one retention boundary): a job used the retention of
+ * the table property it was planned with, not the one in force when it ran.
+ * A partial compaction queued while acid.data.retain.hours was 0 (boundary:
+ * the current version) and run after the property was raised to 1 hour
+ * dropped the history the new property keeps: the worker recomputed the
+ * boundary for the stale 0 hours, in a second snapshot.  Now the view and
+ * its boundary come from one snapshot, with the table's property of that
+ * snapshot unless [table.NAME] overrides it. */
+static void test_retention_raised_while_queued(void)
+{
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(wh_dir, false, &wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1", "acid.data.retain.hours=0"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "r", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 2, &err), 0);
+	put_rows(wh, "r", "old");
+	put_rows(wh, "r", "new");
+	write_config("");
+	stratad *d = open_daemon();
+	stratad_peer p = {.uid = 0, .may_read = true, .may_write = true};
+	strata_buf out = {0};
+	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "pause", &out), 0); /* the job stays queued */
+	strata_buf_reset(&out);
+	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "compact r --partial", &out), 0);
+	strata_buf_putc(&out, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "queued 1 partial-compaction job for r"));
+	const char *raise[] = {"acid.data.retain.hours=1"};
+	CU_ASSERT_EQUAL(strata_table_set_props(wh, "r", raise, 1, &err), 0);
+	strata_buf_reset(&out);
+	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "resume", &out), 0);
+	bool is_done = false;
+	for (int64_t t0 = strata_mono_us(); !is_done && strata_mono_us() - t0 < 60 * 1000000ll;) {
+		strata_buf_reset(&out);
+		CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "jobs", &out), 0);
+		strata_buf_putc(&out, 0);
+		is_done = strstr((char *)out.data, "\"running\":[]") &&
+			  strstr((char *)out.data, "\"queued\":[]");
+		if (!is_done)
+			usleep(20000);
+	}
+	CU_ASSERT(is_done);
+	strata_buf_free(&out);
+	stratad_close(d);
+	/* every version is inside the hour: nothing may have been dropped */
+	strata_bucket_view v;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load(wh, "r", "", 0, strata_now_us(), &v, &err), 0);
+	CU_ASSERT_EQUAL(v.state.floor, 0);
+	strata_bucket_view_free(&v);
+	uint64_t readable = 0, inc = 0;
+	CU_ASSERT_EQUAL(strata_table_earliest(wh, "r", &readable, &inc, &err), 0);
+	CU_ASSERT(readable <= 2);
+	strata_wh_close(wh);
+}
+
 static void register_admin(void)
 {
 	CU_pSuite s = CU_add_suite("admin", setup, NULL);
@@ -476,6 +546,7 @@ static void register_admin(void)
 	TU_ADD(s, test_check_agrees_with_exec);
 	TU_ADD(s, test_queue_twice); /* writes rows to t */
 	TU_ADD(s, test_queue_during_purge_does_not_leak);
+	TU_ADD(s, test_retention_raised_while_queued);
 }
 
 TU_MAIN(register_admin)

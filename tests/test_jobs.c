@@ -14,6 +14,9 @@
  * version returns (inside the window it keeps), and a failed job leaves the
  * table, the reads and the bucket directory exactly as they were.
  */
+#include "cli/cli.h"
+#include "daemon/daemon_int.h"
+#include "jobs/jobs.h"
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
 
@@ -1928,6 +1931,171 @@ static void test_duckdb_composite_key(void)
 
 /* ---- registration ------------------------------------------------------------------- */
 
+/* manifest/retention.c, case by case on a manual clock: versions 1 (create,
+ * T0), 2 (T0 + 1 s), 3 (T0 + 2 s), 4 (T0 + 2 h + 2 s), 5 (+1 s). */
+static void test_retention_boundary(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\",\"n\":1}");                 /* 2 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"b\",\"n\":2}");                 /* 3 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":1,\"v\":\"c\",\"n\":3}");                 /* 4 */
+	jf_put(&f, "{\"pk\":1,\"v\":\"d\",\"n\":4}");                 /* 5 */
+	strata_err err;
+	strata_mf *mf = strata_wh_mf(f.wh);
+	static const struct {
+		int64_t hours;          /* -1: the table's property (1) */
+		uint64_t tag;           /* 0: none */
+		uint64_t boundary, pinned;
+		bool has_next;
+	} cases[] = {
+		{-1, 0, 3, 3, true},   /* 1 h: version 3 (T0 + 2 s) is the last that old */
+		{1, 0, 3, 3, true},
+		{0, 0, 5, 5, false},   /* 0 h: the current version, never moves by time */
+		{2, 0, 3, 3, true},    /* now - 2 h = T0 + 4 s: still version 3 */
+		{3, 0, 0, 0, true},    /* nothing that old: 0, nothing may be dropped */
+		{-1, 2, 3, 2, false},  /* a tag below B pins it (and B no longer moves it) */
+		{0, 4, 5, 2, false},   /* the tags stay: the oldest (2) pins */
+	};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
+		if (cases[i].tag) {
+			char name[16];
+			snprintf(name, sizeof(name), "t%zu", i);
+			CU_ASSERT_EQUAL_FATAL(strata_mf_tag_put(mf, f.table, name, cases[i].tag, &err), 0);
+		}
+		strata_arena *a = strata_arena_new();
+		strata_mf_snap *snap;
+		strata_table_def td;
+		CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &err), 0);
+		CU_ASSERT_EQUAL_FATAL(strata_mf_table_get(snap, f.table, &td, &err), 0);
+		strata_retention r;
+		CU_ASSERT_EQUAL(strata_mf_retention(snap, &td, cases[i].hours, strata_now_us(), a, &r, &err),
+				0);
+		if (r.boundary != cases[i].boundary || r.pinned != cases[i].pinned)
+			fprintf(stderr, "\ncase %zu: boundary %llu pinned %llu\n", i,
+				(unsigned long long)r.boundary, (unsigned long long)r.pinned);
+		CU_ASSERT_EQUAL(r.retain_hours, cases[i].hours < 0 ? 1 : cases[i].hours);
+		CU_ASSERT_EQUAL(r.boundary, cases[i].boundary);
+		CU_ASSERT_EQUAL(r.pinned, cases[i].pinned);
+		CU_ASSERT_EQUAL(r.pinned_next_us != 0, cases[i].has_next);
+		if (cases[i].boundary == 3 && r.next_us) /* version 4's time + the hours */
+			CU_ASSERT_EQUAL(r.next_us, JF_T0_US + 2 * JF_HOUR_US + 3 * 1000000 +
+							   (cases[i].hours < 0 ? 1 : cases[i].hours) * JF_HOUR_US);
+		CU_ASSERT_EQUAL(r.oldest_tag, cases[i].tag ? (cases[i].tag < 4 ? cases[i].tag : 2) : 0);
+		strata_mf_snap_close(snap);
+		strata_arena_free(a);
+	}
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* What a bucket job would read: its plan on a view loaded as
+ * strata_bucket_job_run() loads it. */
+static size_t job_inputs(jf *f, const strata_bucket_job *job, strata_arena *a, uint64_t **ids,
+			 strata_job_plan *plan)
+{
+	strata_err err;
+	strata_bucket_view v;
+	int64_t hours = job->pol ? job->pol->retain_hours : -1;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_view_load_retain(f->wh, f->table, "", 0, strata_now_us(),
+							     hours, &v, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_job_plan(&v, job, plan), 0);
+	*ids = strata_arena_alloc(a, (plan->ninputs + 1) * sizeof(uint64_t));
+	for (size_t i = 0; i < plan->ninputs; i++)
+		(*ids)[i] = plan->inputs[i]->id;
+	plan->inputs = NULL; /* they lived in the view */
+	strata_bucket_view_free(&v);
+	return plan->ninputs;
+}
+
+/* Issue 12: the command line and stratad (default config) run a bucket job
+ * through one entry point with the same numbers, so they plan the same
+ * inputs, output size, boundary and floor for the same bucket — for every
+ * kind. */
+static void test_cli_and_daemon_plan_alike(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	strata_job_result res;
+	strata_err err;
+	jf_put(&f, "{\"pk\":1,\"v\":\"a\",\"n\":1}\n{\"pk\":2,\"v\":\"b\",\"n\":1}");
+	jf_put(&f, "{\"pk\":1,\"v\":\"a2\",\"n\":2}\n{\"pk\":3,\"v\":\"c\",\"n\":2}");
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	jf_put(&f, "{\"pk\":2,\"_op\":\"delete\"}\n{\"pk\":1,\"v\":\"a3\",\"n\":3}");
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a4\",\"n\":4}");
+	jf_put(&f, "{\"pk\":4,\"v\":\"d\",\"n\":5}");
+	/* stratad's job policy with an empty config file */
+	char cfg[4096];
+	snprintf(cfg, sizeof(cfg), "%s/empty.ini", tu_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(cfg, "", 0), 0);
+	stratad_config *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(stratad_config_load(cfg, &c, NULL, &err), 0);
+	static const struct {
+		strata_bucket_job_kind cli;
+		dj_kind daemon;
+		bool drop_history;
+		size_t want_inputs;
+	} kinds[] = {
+		{STRATA_BUCKET_JOB_SORT, DJ_SORT, false, 2},
+		{STRATA_BUCKET_JOB_MERGE, DJ_MERGE, false, 2},
+		{STRATA_BUCKET_JOB_PARTIAL, DJ_PARTIAL, false, 2},
+		{STRATA_BUCKET_JOB_MAJOR, DJ_MAJOR, false, 4},
+		{STRATA_BUCKET_JOB_MAJOR, DJ_MAJOR, true, 4},
+	};
+	strata_arena *a = strata_arena_new();
+	for (size_t k = 0; k < STRATA_ARRAY_LEN(kinds); k++) {
+		strata_bucket_job cj, dj_spec;
+		cli_job_spec(kinds[k].cli, kinds[k].drop_history, &cj);
+		dj j;
+		memset(&j, 0, sizeof(j));
+		j.kind = kinds[k].daemon;
+		j.level = -1; /* as `strata admin merge` queues it */
+		j.drop_history = kinds[k].drop_history;
+		stratad_config_job_policy(c, f.table, &j.pol);
+		d_job_spec(&j, &dj_spec);
+		uint64_t *ci, *di;
+		strata_job_plan cp, dp;
+		size_t cn = job_inputs(&f, &cj, a, &ci, &cp);
+		size_t dn = job_inputs(&f, &dj_spec, a, &di, &dp);
+		CU_ASSERT_EQUAL(cn, kinds[k].want_inputs);
+		CU_ASSERT_EQUAL(cn, dn);
+		for (size_t i = 0; i < cn && i < dn; i++)
+			CU_ASSERT_EQUAL(ci[i], di[i]);
+		CU_ASSERT_EQUAL(cp.target_bytes, dp.target_bytes);
+		CU_ASSERT_EQUAL(cp.boundary, dp.boundary);
+		CU_ASSERT_EQUAL(cp.new_floor, dp.new_floor);
+		CU_ASSERT_EQUAL(cp.out_level, dp.out_level);
+		CU_ASSERT_EQUAL(cp.rule, dp.rule);
+		CU_ASSERT_EQUAL(cp.drop_deletes, dp.drop_deletes);
+		CU_ASSERT_EQUAL(cp.drops_retained_history, dp.drops_retained_history);
+		CU_ASSERT_STRING_EQUAL(cp.what, dp.what);
+		if (kinds[k].cli == STRATA_BUCKET_JOB_MERGE) {
+			strata_policy def;
+			strata_policy_default(&def);
+			CU_ASSERT_EQUAL(cp.target_bytes, strata_pol_merge_target_bytes(&def, cp.out_level));
+		}
+	}
+	/* and the one that runs plans as it said */
+	strata_bucket_job cj;
+	cli_job_spec(STRATA_BUCKET_JOB_SORT, false, &cj);
+	strata_bucket_job_out out;
+	CU_ASSERT_EQUAL(strata_bucket_job_run(f.wh, f.table, "", 0, &cj, NULL, &out, &err), 0);
+	CU_ASSERT_FALSE(out.is_noop);
+	CU_ASSERT_EQUAL(out.ninputs, 2);
+	CU_ASSERT_EQUAL(out.jr.files_in, 2);
+	CU_ASSERT_EQUAL(strata_bucket_job_run(f.wh, f.table, "", 0, &cj, NULL, &out, &err), 0);
+	CU_ASSERT_TRUE(out.is_noop);
+	strata_arena_free(a);
+	stratad_config_free(c);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 static void register_jobs(void)
 {
 	CU_pSuite s = CU_add_suite("jobs", NULL, NULL);
@@ -1958,6 +2126,8 @@ static void register_jobs(void)
 	TU_ADD(s, test_faults_merge);
 	TU_ADD(s, test_faults_partial);
 	TU_ADD(s, test_faults_major);
+	TU_ADD(s, test_retention_boundary);
+	TU_ADD(s, test_cli_and_daemon_plan_alike);
 }
 
 TU_MAIN(register_jobs)

@@ -1,0 +1,475 @@
+/*
+ * daemon/plan.c — planning one table: gather its file entries in one
+ * snapshot, hand each bucket's statistics to policies/, decide what to
+ * queue, and report the verdicts (`strata admin plan`).
+ *
+ * d_plan_table() is called by the scan (daemon/stratad.c) with enqueue set,
+ * and by the admin commands plan and sort/merge/compact (fresh buckets)
+ * without it.  It runs in three steps:
+ *   gather   plan_gather_load(): in one snapshot, the table, its partitions
+ *            and file entries grouped by bucket, tags, leases, the effective
+ *            policy and both retention boundaries (manifest/retention.c: the
+ *            policy's hours, pinned by tags, for partial compaction; the
+ *            table's own property for clean); table_pins() for status;
+ *   decide   per bucket, its statistics to strata_pol_plan_bucket(), the
+ *            gauges (bucket_gauges()) and, with enqueue, bucket_decide():
+ *            queue, re-score or drop its job; then the table's clean
+ *            (strata_pol_plan_clean(), clean_decide());
+ *   report   with a report array, bucket_report() and table_report() — the
+ *            JSON `strata admin plan` prints, every number compared.
+ *
+ * The numbered invariants cited here are daemon/stratad.c's (1: one job per
+ * bucket; 2: state changes only through d_job_set_state()).
+ *
+ * Loop thread only.
+ */
+#include "daemon/daemon_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- planning ----------------------------------------------------------------------------------- */
+
+typedef struct floor_ts {
+	uint64_t floor;
+	int64_t ts;
+} floor_ts;
+
+/* Commit time of the oldest version above floor still in the log. */
+static int64_t history_since(strata_mf_snap *snap, const strata_table_def *td, uint64_t floor,
+			     floor_ts *cache, size_t *ncache, strata_arena *a)
+{
+	for (size_t i = 0; i < *ncache; i++)
+		if (cache[i].floor == floor)
+			return cache[i].ts;
+	int64_t ts = 0;
+	strata_version_rec vr;
+	strata_err tmp;
+	if (floor + 1 <= td->version) {
+		if (strata_mf_version_get(snap, td->id, floor + 1, a, &vr, &tmp) == 0)
+			ts = vr.ts_us;
+		else if (strata_mf_version_get(snap, td->id, td->log_start, a, &vr, &tmp) == 0)
+			ts = vr.ts_us; /* expired: older than this, so the age is a lower bound */
+	}
+	if (*ncache < 16)
+		cache[(*ncache)++] = (floor_ts){floor, ts};
+	return ts;
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+	const strata_file_entry *a = *(const strata_file_entry *const *)pa;
+	const strata_file_entry *b = *(const strata_file_entry *const *)pb;
+	int c = d_bucket_cmp(a->part_id, a->bucket, b->part_id, b->bucket);
+	if (c)
+		return c;
+	return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
+}
+
+static const char *part_name_by_id(const strata_partition *ps, size_t np, uint32_t id)
+{
+	for (size_t i = 0; i < np; i++)
+		if (ps[i].id == id)
+			return ps[i].name;
+	return NULL;
+}
+
+static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_plan *plan,
+			  const strata_policy *pol)
+{
+	bool may_queue = d->state == D_RUNNING && !d->jobs.is_paused && !t->is_paused && !t->purge_job;
+	if (b->job) {
+		dj *j = b->job;
+		bool is_dropped = false;
+		pthread_mutex_lock(&d->mu);
+		if (j->state == DJ_QUEUED && !j->is_manual) {
+			if (plan->best < 0 || !may_queue) {
+				is_dropped = d_queue_remove_locked(d, j);
+			} else {
+				const strata_pol_check *c = &plan->checks[plan->best];
+				j->kind = c->kind == STRATA_POL_SORT ? DJ_SORT :
+					  c->kind == STRATA_POL_MERGE ? DJ_MERGE :
+									DJ_PARTIAL;
+				j->level = c->kind == STRATA_POL_MERGE ? c->level : -1;
+				j->score = c->score;
+				j->planned_garbage_rows = plan->st.garbage_rows;
+				j->pol = *pol;
+				j->pol.retain_hours = d_job_retain_hours(d, t->name);
+				snprintf(j->reason, sizeof(j->reason), "%s", c->why);
+			}
+		}
+		pthread_mutex_unlock(&d->mu);
+		if (is_dropped)
+			d_job_drop(d, j, false, plan->best < 0 ? "no longer due" : "planning paused");
+		return;
+	}
+	if (plan->best < 0 || !may_queue)
+		return;
+	const strata_pol_check *c = &plan->checks[plan->best];
+	dj_kind kind = c->kind == STRATA_POL_SORT ? DJ_SORT : c->kind == STRATA_POL_MERGE ? DJ_MERGE :
+											DJ_PARTIAL;
+	dj *j = d_job_new(d, kind, t, pol);
+	snprintf(j->part, sizeof(j->part), "%s", b->part_name);
+	j->part_id = b->part_id;
+	j->bucket = b->bucket;
+	j->level = kind == DJ_MERGE ? c->level : -1;
+	j->score = c->score;
+	j->planned_garbage_rows = plan->st.garbage_rows;
+	snprintf(j->reason, sizeof(j->reason), "%s", c->why);
+	d_job_enqueue(d, t, b, j);
+}
+
+static void clean_decide(stratad *d, dtable *t, const strata_pol_clean *cp, const strata_policy *pol)
+{
+	bool may_queue = d->state == D_RUNNING && !d->jobs.is_paused && !t->is_paused && !t->purge_job;
+	if (t->clean_job || !cp->check.is_due || cp->is_backing_off || !may_queue)
+		return;
+	dj *j = d_job_new(d, DJ_CLEAN, t, pol);
+	j->score = cp->check.score;
+	j->orphan_scan = cp->is_orphan_scan;
+	j->expect_eligible = cp->eligible;
+	snprintf(j->reason, sizeof(j->reason), "%s", cp->check.why);
+	d_job_enqueue(d, t, NULL, j);
+}
+
+static json_t *checks_json(const strata_pol_check *c, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "kind", json_string(strata_pol_kind_name(c[i].kind)));
+		json_object_set_new(o, "due", json_boolean(c[i].is_due));
+		json_object_set_new(o, "score", json_real(c[i].score));
+		if (c[i].kind == STRATA_POL_MERGE && c[i].is_due)
+			json_object_set_new(o, "level", json_integer(c[i].level));
+		json_object_set_new(o, "why", json_string(c[i].why));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* ---- gather: one snapshot of the table --------------------------------------------- */
+
+/* Everything planning a table reads from the manifest, in one snapshot
+ * (open until plan_gather_free(), for per-bucket states and history). */
+typedef struct plan_gather {
+	strata_arena *a;
+	strata_mf_snap *snap;
+	strata_table_def td;
+	strata_partition *ps;
+	size_t np;
+	strata_file_entry *files;
+	size_t nfiles;
+	const strata_file_entry **ord; /* files by (partition, bucket, id) */
+	strata_tag *tags;
+	size_t ntags;
+	strata_lease *leases;
+	size_t nleases;
+	strata_policy pol;             /* the table's effective policy */
+	strata_retention eff;          /* partial compaction: the policy's hours, tags pin */
+	strata_retention prop;         /* clean: the table's own property */
+	floor_ts cache[16];            /* history_since() */
+	size_t ncache;
+} plan_gather;
+
+static void plan_gather_free(plan_gather *g)
+{
+	strata_mf_snap_close(g->snap);
+	free(g->ord);
+	strata_arena_free(g->a);
+	memset(g, 0, sizeof(*g));
+}
+
+static int plan_gather_load(stratad *d, const char *name, int64_t now, plan_gather *g,
+			    strata_err *err)
+{
+	memset(g, 0, sizeof(*g));
+	g->a = strata_arena_new();
+	strata_mf *mf = strata_wh_mf(d->wh);
+	int rc = strata_mf_snap_open(mf, &g->snap, err);
+	if (rc == 0)
+		rc = strata_mf_table_get(g->snap, name, &g->td, err);
+	if (rc == 0)
+		rc = strata_mf_partitions(g->snap, g->td.id, g->a, &g->ps, &g->np, err);
+	if (rc == 0)
+		rc = strata_mf_table_files(g->snap, g->td.id, g->a, &g->files, &g->nfiles, err);
+	if (rc == 0)
+		rc = strata_mf_tags_list(g->snap, g->td.id, g->a, &g->tags, &g->ntags, err);
+	if (rc == 0)
+		rc = strata_mf_leases_list(mf, g->td.id, g->a, &g->leases, &g->nleases, err);
+	if (rc)
+		return rc;
+	stratad_config_policy(d->cfg, name, g->td.retain_hours, &g->pol, NULL);
+	/* one rule (manifest/retention.c): partial compaction with the policy's
+	 * hours, pinned by tags; clean with the table's own property (tags are
+	 * clean's own check) */
+	rc = strata_mf_retention(g->snap, &g->td, g->pol.retain_hours, now, g->a, &g->eff, err);
+	if (rc == 0)
+		rc = strata_mf_retention(g->snap, &g->td, -1, now, g->a, &g->prop, err);
+	if (rc)
+		return rc;
+	/* group the entries by bucket */
+	g->ord = strata_malloc((g->nfiles + 1) * sizeof(*g->ord));
+	for (size_t i = 0; i < g->nfiles; i++)
+		g->ord[i] = &g->files[i];
+	qsort(g->ord, g->nfiles, sizeof(*g->ord), entry_cmp);
+	return 0;
+}
+
+/* The oldest pin of the table (tags and leases), for status and metrics. */
+static void table_pins(dtable *t, plan_gather *g)
+{
+	t->pin_version = 0;
+	t->pin_holder[0] = '\0';
+	for (size_t i = 0; i < g->ntags; i++) {
+		if (!t->pin_version || g->tags[i].version < t->pin_version) {
+			t->pin_version = g->tags[i].version;
+			snprintf(t->pin_holder, sizeof(t->pin_holder), "tag %s", g->tags[i].name);
+		}
+	}
+	for (size_t i = 0; i < g->nleases; i++)
+		if (!t->pin_version || g->leases[i].version < t->pin_version) {
+			t->pin_version = g->leases[i].version;
+			snprintf(t->pin_holder, sizeof(t->pin_holder), "lease %" PRIu64 " of pid %d",
+				 g->leases[i].id, (int)g->leases[i].pid);
+		}
+	t->pin_ts_us = 0;
+	if (t->pin_version) {
+		strata_version_rec vr;
+		strata_err tmp;
+		if (strata_mf_version_get(g->snap, g->td.id, t->pin_version, g->a, &vr, &tmp) == 0)
+			t->pin_ts_us = vr.ts_us;
+	}
+}
+
+/* ---- decide: gauges of one bucket's verdict ------------------------------------------ */
+
+static void table_gauges_reset(dtable *t)
+{
+	memset(t->files_per_level, 0, sizeof(t->files_per_level));
+	memset(t->bytes_per_level, 0, sizeof(t->bytes_per_level));
+	t->files = 0;
+	t->bytes = t->history_bytes = 0;
+	t->l0_oldest_us = 0;
+	t->due = t->backing_off = 0;
+	for (size_t k = 0; k < t->nb; k++) {
+		t->b[k].files = t->b[k].l0_files = 0;
+		t->b[k].has_merge_input = false;
+	}
+}
+
+static void bucket_gauges(dtable *t, dbucket *b, const strata_pol_plan *plan, bool enqueue,
+			  int64_t now)
+{
+	if (enqueue) /* aging: how long each kind has waited (policies.c) */
+		for (int k = 0; k < 3; k++)
+			b->due_since_us[k] = !plan->checks[k].is_due ? 0 :
+					     b->due_since_us[k] ? b->due_since_us[k] :
+								  now;
+	b->best = plan->best >= 0 ? (int)plan->checks[plan->best].kind : -1;
+	b->is_backing_off = plan->is_backing_off;
+	b->files = (uint32_t)plan->st.files;
+	b->l0_files = (uint32_t)plan->st.files_per_level[0];
+	for (int l = 1; l < STRATA_POL_LEVELS; l++)
+		b->has_merge_input |= plan->st.files_per_level[l] >= 2;
+	for (int l = 0; l < STRATA_POL_LEVELS; l++) {
+		t->files_per_level[l] += plan->st.files_per_level[l];
+		t->bytes_per_level[l] += plan->st.bytes_per_level[l];
+	}
+	t->files += plan->st.files;
+	t->bytes += plan->st.bytes;
+	t->history_bytes += plan->st.history_bytes;
+	if (plan->st.l0_oldest_us &&
+	    (!t->l0_oldest_us || plan->st.l0_oldest_us < t->l0_oldest_us))
+		t->l0_oldest_us = plan->st.l0_oldest_us;
+	t->due += plan->best >= 0;
+	t->backing_off += plan->is_backing_off;
+}
+
+/* ---- report: `strata admin plan` ------------------------------------------------------ */
+
+static json_t *bucket_report(const dbucket *b, const char *pn, uint32_t bucket,
+			     const strata_bucket_state *bs, const strata_pol_plan *plan, int64_t now)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "partition", json_string(d_pname(pn)));
+	json_object_set_new(o, "bucket", json_integer(bucket));
+	json_object_set_new(o, "files", json_integer((json_int_t)plan->st.files));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)plan->st.bytes));
+	json_object_set_new(o, "floor", json_integer((json_int_t)bs->floor));
+	json_object_set_new(o, "best", plan->best >= 0 ?
+			   json_string(strata_pol_kind_name(plan->checks[plan->best].kind)) :
+			   json_null());
+	if (plan->is_backing_off)
+		json_object_set_new(o, "backing_off_s",
+				    json_real((double)(plan->backoff_until_us - now) / 1e6));
+	if (b->is_corrupt)
+		json_object_set_new(o, "corrupt", json_string(b->corrupt_error));
+	if (b->job)
+		json_object_set_new(o, "job", json_integer((json_int_t)b->job->id));
+	json_object_set_new(o, "checks", checks_json(plan->checks, 3));
+	return o;
+}
+
+static json_t *table_report(const dtable *t, const plan_gather *g, json_t *jbuckets,
+			    const strata_pol_clean *cp, int64_t next, int64_t now)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(g->td.name));
+	json_object_set_new(o, "version", json_integer((json_int_t)g->td.version));
+	json_object_set_new(o, "retain_hours", json_integer(g->pol.retain_hours));
+	json_object_set_new(o, "boundary", json_integer((json_int_t)g->eff.pinned));
+	json_object_set_new(o, "paused", json_boolean(t->is_paused));
+	json_object_set_new(o, "buckets", jbuckets);
+	json_t *c = json_object();
+	json_object_set_new(c, "due", json_boolean(cp->check.is_due));
+	json_object_set_new(c, "score", json_real(cp->check.score));
+	json_object_set_new(c, "orphan_scan", json_boolean(cp->is_orphan_scan));
+	if (cp->is_backing_off)
+		json_object_set_new(c, "backing_off_s",
+				    json_real((double)(cp->backoff_until_us - now) / 1e6));
+	json_object_set_new(c, "why", json_string(cp->check.why));
+	json_object_set_new(o, "clean", c);
+	json_object_set_new(o, "next_due_s", next == INT64_MAX ? json_null() :
+					     json_real((double)(next - now) / 1e6));
+	return o;
+}
+
+/* ---- one table: gather, then per bucket plan / decide / report, then clean ------------- */
+
+int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
+		 strata_err *err)
+{
+	if (d_degraded_refuse(d, name, err)) /* the damage rule */
+		return err->code;
+	int64_t now = strata_now_us();
+	plan_gather g;
+	strata_pol_file *pf = NULL;
+	strata_pol_gone *gone = NULL;
+	int rc = plan_gather_load(d, name, now, &g, err);
+	if (rc)
+		goto out;
+	const strata_table_def *td = &g.td;
+	const strata_policy *pol = &g.pol;
+	dtable *t = d_table_get_or_add(d, name, td->id);
+	t->version = td->version;
+	t->retain_hours = td->retain_hours;
+	int64_t retain_s = pol->retain_hours * 3600;
+	table_pins(t, &g);
+	t->boundary = g.eff.pinned;
+	pf = strata_malloc((g.nfiles + 1) * sizeof(*pf));
+	gone = strata_malloc((g.nfiles + 1) * sizeof(*gone));
+	size_t ngone = 0;
+	table_gauges_reset(t);
+	int64_t next = INT64_MAX;
+	json_t *jbuckets = report ? json_array() : NULL;
+	for (size_t i = 0; i < g.nfiles;) {
+		uint32_t part_id = g.ord[i]->part_id, bucket = g.ord[i]->bucket;
+		size_t npf = 0;
+		for (; i < g.nfiles && g.ord[i]->part_id == part_id && g.ord[i]->bucket == bucket; i++) {
+			const strata_file_entry *f = g.ord[i];
+			if (f->removed_version == 0) {
+				pf[npf++] = (strata_pol_file){
+					.level = f->level,
+					.bytes = f->bytes,
+					.rows = f->rows,
+					.tombstones = f->tombstones,
+					.seq_min = f->seq_min,
+					.seq_max = f->seq_max,
+					.added_us = f->added_us,
+					.sketch = f->sketch,
+					.is_compact = f->is_compact,
+				};
+			} else {
+				gone[ngone++] = (strata_pol_gone){
+					.bytes = f->bytes,
+					.removed_version = f->removed_version,
+					.removed_us = f->removed_us,
+					.removed_kept_history = f->removed_kept_history,
+					.is_deleted = f->is_deleted,
+					.deleted_us = f->deleted_us,
+				};
+			}
+		}
+		if (npf == 0)
+			continue;
+		const char *pn = part_name_by_id(g.ps, g.np, part_id);
+		if (!pn)
+			continue; /* a partition newer than our list: next scan */
+		strata_bucket_state bs;
+		strata_err tmp;
+		if (strata_mf_bucket_state_get(g.snap, td->id, part_id, bucket, &bs, &tmp) != 0)
+			memset(&bs, 0, sizeof(bs));
+		dbucket *b = d_bucket_get_or_add(t, part_id, bucket, pn);
+		strata_pol_bucket in = {
+			.files = pf,
+			.nfiles = npf,
+			.floor = bs.floor,
+			.boundary = g.eff.pinned,
+			.boundary_ts_us = g.eff.pinned_ts_us,
+			.next_boundary_us = g.eff.pinned_next_us,
+			.history_since_us = g.eff.pinned > bs.floor ?
+						    history_since(g.snap, td, bs.floor, g.cache, &g.ncache,
+								  g.a) :
+						    0,
+			.retain_s = retain_s,
+			.failures = d_bucket_backoff_failures(b),
+			.failed_us = b->failed_us,
+			.compact_bar_rows = b->compact_bar_rows,
+		};
+		memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
+		strata_pol_plan plan;
+		strata_pol_plan_bucket(&in, pol, now, &plan);
+		bucket_gauges(t, b, &plan, enqueue, now);
+		if (plan.next_due_us < next)
+			next = plan.next_due_us;
+		LOG_DEBUG("plan %s p=%s b=%u: %s%s; sort: %s; merge: %s; compact: %s", name, d_pname(pn),
+			   bucket,
+			   plan.best >= 0 ? strata_pol_kind_name(plan.checks[plan.best].kind) : "nothing due",
+			   plan.is_backing_off ? " (backing off)" : "", plan.checks[0].why,
+			   plan.checks[1].why, plan.checks[2].why);
+		if (enqueue)
+			bucket_decide(d, t, b, &plan, pol);
+		if (jbuckets && (all || plan.best >= 0 || plan.is_backing_off))
+			json_array_append_new(jbuckets, bucket_report(b, pn, bucket, &bs, &plan, now));
+	}
+	strata_pol_table tin = {
+		.gone = gone,
+		.ngone = ngone,
+		.boundary = g.prop.boundary,
+		.next_boundary_us = g.prop.next_us,
+		.last_clean_us = t->last_clean_us,
+		.last_orphan_scan_us = t->last_orphan_us,
+		.failures = t->clean_failures,
+		.failed_us = t->clean_failed_us,
+	};
+	strata_pol_clean cp;
+	strata_pol_plan_clean(&tin, pol, now, &cp);
+	if (cp.next_due_us < next)
+		next = cp.next_due_us;
+	if (!t->last_clean_us) {
+		t->trash_files = cp.trash_files;
+		t->trash_bytes = cp.trash_bytes;
+	}
+	LOG_DEBUG("plan %s clean: %s%s", name, cp.check.is_due ? "due: " : "", cp.check.why);
+	if (enqueue) {
+		clean_decide(d, t, &cp, pol);
+		t->planned_version = td->version;
+		t->planned_cfg_gen = d->cfg_gen;
+		t->next_due_us = next;
+		t->is_dirty = false;
+	}
+	if (report)
+		json_array_append_new(report, table_report(t, &g, jbuckets, &cp, next, now));
+out:;
+	int64_t part_expire_s = rc == 0 ? (int64_t)g.td.part_expire_s : 0;
+	plan_gather_free(&g);
+	/* partition TTL (daemon/expire.c); it commits, so after the snapshot */
+	if (rc == 0 && part_expire_s > 0)
+		d_expire_table(d, name, enqueue,
+			       report ? json_array_get(report, json_array_size(report) - 1) : NULL, now);
+	free(pf);
+	free(gone);
+	return rc;
+}
