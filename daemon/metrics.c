@@ -190,6 +190,10 @@ void d_metrics_render(stratad *d, strata_buf *b)
 		{"strata_oldest_pin_age_seconds", "gauge", "Age of the oldest pinned version."},
 		{"strata_buckets_backing_off", "gauge", "Buckets waiting after failed or conflicted jobs."},
 		{"strata_table_paused", "gauge", "1 if planning is paused for the table."},
+		{"strata_backpressure_buckets", "gauge",
+		 "Buckets at a writer back-pressure limit: state=\"wait\" at "
+		 "write.max-level0-files (commits wait), state=\"slow\" at "
+		 "write.slow-level0-files (commits slow)."},
 	};
 	for (size_t f = 0; f < STRATA_ARRAY_LEN(fams); f++) {
 		family(b, fams[f].name, fams[f].type, fams[f].help);
@@ -241,9 +245,17 @@ void d_metrics_render(stratad *d, strata_buf *b)
 				strata_buf_printf(b, "%s{table=\"%s\"} %zu\n", fams[f].name, t->name,
 						  t->backing_off);
 				break;
-			default:
+			case 10:
 				strata_buf_printf(b, "%s{table=\"%s\"} %d\n", fams[f].name, t->name,
 						  t->is_paused ? 1 : 0);
+				break;
+			default:
+				if (!t->bp_max_l0 && !t->bp_slow_l0)
+					break; /* off for this table */
+				strata_buf_printf(b, "%s{table=\"%s\",state=\"wait\"} %zu\n",
+						  fams[f].name, t->name, t->bp_waiting);
+				strata_buf_printf(b, "%s{table=\"%s\",state=\"slow\"} %zu\n",
+						  fams[f].name, t->name, t->bp_slowed);
 			}
 		}
 	}

@@ -983,6 +983,9 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	t->bytes = t->history_bytes = 0;
 	t->l0_oldest_us = 0;
 	t->due = t->backing_off = 0;
+	t->bp_max_l0 = td.max_l0_files;
+	t->bp_slow_l0 = td.slow_l0_files;
+	t->bp_waiting = t->bp_slowed = 0;
 	for (size_t k = 0; k < t->nb; k++) {
 		t->b[k].files = t->b[k].l0_files = 0;
 		t->b[k].has_merge_input = false;
@@ -1054,6 +1057,11 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		b->is_backing_off = plan.is_backing_off;
 		b->files = (uint32_t)plan.st.files;
 		b->l0_files = (uint32_t)plan.st.files_per_level[0];
+		/* writer back-pressure: commits to this bucket wait or slow */
+		if (td.max_l0_files && b->l0_files >= td.max_l0_files)
+			t->bp_waiting++;
+		else if (td.slow_l0_files && b->l0_files >= td.slow_l0_files)
+			t->bp_slowed++;
 		for (int l = 1; l < STRATA_POL_LEVELS; l++)
 			b->has_merge_input |= plan.st.files_per_level[l] >= 2;
 		for (int l = 0; l < STRATA_POL_LEVELS; l++) {

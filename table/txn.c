@@ -24,6 +24,25 @@
  * milliseconds of fsync) so no pool outlives the transaction; a commit of
  * one file runs inline.
  *
+ * Back-pressure (issue 16; RocksDB's write stalls, Paimon's
+ * num-sorted-run.stop-trigger): a writer can add row files faster than
+ * stratad sorts them, and every row file a bucket holds makes its reads
+ * slower.  Before writing anything, a commit counts the live row files
+ * (level 0) of each bucket it adds to, and with n the largest count:
+ *   n >= write.max-level0-files (max > 0)      wait: re-read the manifest
+ *       every 50 ms, doubling to 500 ms, until n < max (a sort took files,
+ *       or the limit was raised or turned off), at most
+ *       write.stall-timeout-s, then STRATA_EBUSY: nothing was written;
+ *   n >= write.slow-level0-files (slow > 0)    sleep once,
+ *       min(10 ms x (n - slow + 1), 1 s), then go on;
+ *   otherwise                                  go on at once.
+ * The wait is a poll, not a notification: a sort by any process (stratad
+ * on this host or another, `strata admin sort`) releases it, and nothing
+ * new crosses processes.  Both limits are off by default (0): a writer
+ * cannot tell from the manifest whether a daemon governs the table, and
+ * without one a waiting writer could only time out; an operator who runs
+ * stratad turns them on per table (docs/GOVERNANCE.md).
+ *
  * Invariants:
  *   1. nothing is visible before the manifest commit, and a failure at any
  *      step removes every file this transaction wrote (a crash leaves only
@@ -46,12 +65,15 @@
  */
 #include "table/table_int.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct txn_part {
@@ -270,11 +292,13 @@ static void random_name(char *out, size_t n, const char *prefix, const char *ext
 	snprintf(out, n, "%s%016llx.%s", prefix, (unsigned long long)r, ext);
 }
 
+typedef struct txn_file txn_file;
+
 /* At most this many files of one commit are made durable at once: the
  * default bucket count; more threads than that only queue on the device. */
 #define TXN_IO_THREADS_MAX 16
 
-typedef struct txn_file {
+struct txn_file {
 	char path[4096];
 	char dir[4096];
 	char name[STRATA_FILE_NAME_MAX];
@@ -284,7 +308,187 @@ typedef struct txn_file {
 	bool is_written;
 	int rc;
 	strata_err err;
-} txn_file;
+};
+
+/* ---- back-pressure ------------------------------------------------------------ */
+
+#define STALL_SLOW_STEP_MS 10
+#define STALL_SLOW_MAX_MS 1000
+#define STALL_POLL_MIN_MS 50
+#define STALL_POLL_MAX_MS 500
+
+static atomic_uint_fast64_t stall_slowed, stall_waited, stall_us_total;
+
+void strata_txn_stall_totals(uint64_t *slowed, uint64_t *waited, uint64_t *stall_us)
+{
+	if (slowed)
+		*slowed = atomic_load(&stall_slowed);
+	if (waited)
+		*waited = atomic_load(&stall_waited);
+	if (stall_us)
+		*stall_us = atomic_load(&stall_us_total);
+}
+
+static void stall_sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* The fullest bucket a commit adds to, at the manifest's current state,
+ * with the table's current limits (a raised limit releases waiters). */
+typedef struct stall_probe {
+	strata_table_def def;
+	uint32_t part;   /* index into t->parts */
+	uint32_t bucket;
+	uint32_t l0;     /* its live row files */
+} stall_probe;
+
+static int stall_probe_run(const strata_txn *t, const txn_file *files, size_t nfiles,
+			   stall_probe *out, strata_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(t->wh->mf, &snap, err);
+	if (rc)
+		return rc;
+	strata_arena *a = strata_arena_new();
+	rc = strata_mf_table_get(snap, t->def.name, &out->def, err);
+	if (rc || (out->def.max_l0_files == 0 && out->def.slow_l0_files == 0))
+		goto out;
+	uint32_t last_part = UINT32_MAX, part_id = 0;
+	for (size_t i = 0; i < nfiles; i++) {
+		if (files[i].part != last_part) {
+			strata_partition p;
+			strata_err tmp;
+			last_part = files[i].part;
+			part_id = strata_mf_partition_get(snap, out->def.id, t->parts[last_part].name,
+							  &p, &tmp) == 0 ?
+					  p.id :
+					  0; /* a new partition holds nothing yet */
+		}
+		if (part_id == 0)
+			continue;
+		strata_file_entry *fs;
+		size_t nf;
+		rc = strata_mf_bucket_files(snap, out->def.id, part_id, files[i].bucket, a, &fs, &nf,
+					    err);
+		if (rc)
+			goto out;
+		uint32_t l0 = 0;
+		for (size_t k = 0; k < nf; k++)
+			l0 += fs[k].level == 0 && fs[k].removed_version == 0;
+		if (l0 > out->l0 || i == 0) {
+			out->l0 = l0;
+			out->part = files[i].part;
+			out->bucket = files[i].bucket;
+		}
+	}
+out:
+	strata_arena_free(a);
+	strata_mf_snap_close(snap);
+	return rc;
+}
+
+static void stall_why(const strata_txn *t, const stall_probe *p, const char *limit_name,
+		      uint32_t limit, char *out, size_t n)
+{
+	const char *pn = t->parts[p->part].name;
+	snprintf(out, n, "bucket %u%s%s%s of \"%s\" holds %u row files >= %s %u", p->bucket,
+		 *pn ? " of partition \"" : "", pn, *pn ? "\"" : "", t->def.name, p->l0,
+		 limit_name, limit);
+}
+
+/* Slow down or wait before writing (see the essay).  0 to go on,
+ * STRATA_EBUSY after the timeout, or a manifest error. */
+static int txn_backpressure(const strata_txn *t, const txn_file *files, size_t nfiles,
+			    const strata_commit_opts *opts, strata_err *err)
+{
+	if (nfiles == 0)
+		return 0;
+	stall_probe p;
+	int rc = stall_probe_run(t, files, nfiles, &p, err);
+	if (rc)
+		return rc;
+	char why[512];
+	strata_stall st = {.table = t->def.name, .why = why};
+	strata_stall_fn fn = opts ? opts->on_stall : NULL;
+	void *arg = opts ? opts->stall_arg : NULL;
+	if (p.def.max_l0_files && p.l0 >= p.def.max_l0_files) {
+		int64_t t0 = strata_mono_us();
+		int64_t timeout_s = p.def.stall_timeout_s ? p.def.stall_timeout_s :
+							    STRATA_STALL_TIMEOUT_S_DEFAULT;
+		stall_why(t, &p, "write.max-level0-files", p.def.max_l0_files, why, sizeof(why));
+		st.kind = STRATA_STALL_WAIT;
+		st.partition = t->parts[p.part].name;
+		st.bucket = p.bucket;
+		st.level0_files = p.l0;
+		st.limit = p.def.max_l0_files;
+		st.delay_ms = timeout_s * 1000;
+		LOG_INFO("commit to %s waits for a sort: %s (up to %" PRId64 " s)", t->def.name, why,
+			 timeout_s);
+		if (fn)
+			fn(arg, &st);
+		atomic_fetch_add(&stall_waited, 1);
+		int64_t pause_ms = STALL_POLL_MIN_MS;
+		for (;;) {
+			int64_t waited_us = strata_mono_us() - t0;
+			if (waited_us >= timeout_s * 1000000) {
+				atomic_fetch_add(&stall_us_total, (uint64_t)waited_us);
+				return strata_err_set(err, STRATA_EBUSY,
+						      "back-pressure: %s, and no sort brought it below "
+						      "within write.stall-timeout-s %" PRId64
+						      " s; nothing was committed (is stratad running? "
+						      "`strata admin sort %s` sorts now; "
+						      "`strata table set %s write.max-level0-files=N` "
+						      "raises the limit)",
+						      why, timeout_s, t->def.name, t->def.name);
+			}
+			int64_t left_ms = (timeout_s * 1000000 - waited_us) / 1000 + 1;
+			stall_sleep_ms(pause_ms < left_ms ? pause_ms : left_ms);
+			pause_ms = pause_ms * 2 > STALL_POLL_MAX_MS ? STALL_POLL_MAX_MS : pause_ms * 2;
+			rc = stall_probe_run(t, files, nfiles, &p, err);
+			if (rc)
+				return rc;
+			if (!p.def.max_l0_files || p.l0 < p.def.max_l0_files)
+				break;
+			stall_why(t, &p, "write.max-level0-files", p.def.max_l0_files, why,
+				  sizeof(why));
+		}
+		int64_t waited_us = strata_mono_us() - t0;
+		atomic_fetch_add(&stall_us_total, (uint64_t)waited_us);
+		st.kind = STRATA_STALL_RELEASED;
+		st.level0_files = p.l0;
+		st.waited_ms = waited_us / 1000;
+		snprintf(why, sizeof(why), "bucket %u of \"%s\" is down to %u row files after %.1f s",
+			 p.bucket, t->def.name, p.l0, (double)waited_us / 1e6);
+		LOG_INFO("commit to %s goes on: %s", t->def.name, why);
+		if (fn)
+			fn(arg, &st);
+		return 0;
+	}
+	if (p.def.slow_l0_files && p.l0 >= p.def.slow_l0_files) {
+		int64_t ms = (int64_t)STALL_SLOW_STEP_MS * (p.l0 - p.def.slow_l0_files + 1);
+		if (ms > STALL_SLOW_MAX_MS)
+			ms = STALL_SLOW_MAX_MS;
+		stall_why(t, &p, "write.slow-level0-files", p.def.slow_l0_files, why, sizeof(why));
+		st.kind = STRATA_STALL_SLOW;
+		st.partition = t->parts[p.part].name;
+		st.bucket = p.bucket;
+		st.level0_files = p.l0;
+		st.limit = p.def.slow_l0_files;
+		st.delay_ms = ms;
+		LOG_DEBUG("commit to %s slowed by %" PRId64 " ms: %s", t->def.name, ms, why);
+		if (fn)
+			fn(arg, &st);
+		atomic_fetch_add(&stall_slowed, 1);
+		stall_sleep_ms(ms);
+		atomic_fetch_add(&stall_us_total, (uint64_t)ms * 1000);
+	}
+	return 0;
+}
+
 
 /* Write one bucket's file and make it durable (temp name, fsync, rename,
  * directory fsync).  Runs on the committing thread or a helper; reads only
@@ -430,6 +634,9 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		f->row_end = j;
 		i = j;
 	}
+	rc = txn_backpressure(t, files, nfiles, opts, err);
+	if (rc)
+		goto fail;
 	rc = txn_files_write(t, files, nfiles, err);
 	if (rc)
 		goto fail;
