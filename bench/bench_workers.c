@@ -18,6 +18,9 @@
  * goal is >= 1.7.  Wall and CPU seconds are both printed, with the load
  * average: on a shared machine the second core may be busy with others'
  * work, and CPU time tells that apart from contention inside strata.
+ * Between reps a pure CPU loop (no I/O, no locks) measures the machine's
+ * own 2-thread ceiling at that moment, so a low figure can be told apart:
+ * near the ceiling it is the machine, well below it strata's contention.
  * The I/O throttle (io.max_mb_s) is not involved: it is off by default.
  *
  * Benchmarks print; they assert nothing.  Environment: BENCH_SCALE (1.0:
@@ -32,6 +35,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +251,34 @@ static void run_jobs(const char *dir, job_kind kind, int workers, double *wall, 
 	strata_wh_close(wh);
 }
 
+/* The machine's own ceiling right now: a pure CPU loop (no I/O, no locks,
+ * no allocation) run twice on one thread vs once on each of two. */
+static volatile uint64_t spin_sink;
+
+static void *spin_main(void *p)
+{
+	uint64_t z = (uint64_t)(uintptr_t)p, n = (uint64_t)(40000000 * scale) + 1000000;
+	for (uint64_t i = 0; i < n; i++)
+		z = mix64(z);
+	spin_sink = z;
+	return NULL;
+}
+
+static double spin_ratio(void)
+{
+	double t0 = now_s();
+	spin_main((void *)1);
+	spin_main((void *)2);
+	double one = now_s() - t0;
+	t0 = now_s();
+	pthread_t th;
+	if (pthread_create(&th, NULL, spin_main, (void *)3) != 0)
+		die("pthread_create", NULL);
+	spin_main((void *)4);
+	pthread_join(th, NULL);
+	return one / (now_s() - t0);
+}
+
 static int dbl_cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -263,7 +295,7 @@ static void bench(const char *title, const char *tmpl, job_kind kind)
 {
 	char dir[PATH_MAX + 8];
 	snprintf(dir, sizeof(dir), "%s.run", tmpl);
-	double w1[MAXREPS], w2[MAXREPS], c1[MAXREPS], c2[MAXREPS], ratio[MAXREPS];
+	double w1[MAXREPS], w2[MAXREPS], c1[MAXREPS], c2[MAXREPS], ratio[MAXREPS], spin[MAXREPS];
 	uint64_t rows[2] = {0, 0};
 	for (int r = 0; r < reps; r++) {
 		/* alternate which variant goes first: both see the same disk */
@@ -281,6 +313,7 @@ static void bench(const char *title, const char *tmpl, job_kind kind)
 			}
 		}
 		ratio[r] = w1[r] / w2[r];
+		spin[r] = spin_ratio();
 	}
 	rm_tree(dir);
 	double lo = ratio[0], hi = ratio[0];
@@ -299,6 +332,9 @@ static void bench(const char *title, const char *tmpl, job_kind kind)
 	       median(ratio, reps), lo, hi);
 	printf("  CPU(2) / CPU(1):              %5.2f (1.0: no extra work from running together)\n",
 	       mc2 / mc1);
+	printf("  the machine's ceiling: a pure CPU loop on 2 threads vs 1, between reps: %.2fx "
+	       "median\n",
+	       median(spin, reps));
 }
 
 int main(void)

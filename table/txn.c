@@ -441,7 +441,7 @@ static int txn_backpressure(const strata_txn *t, const txn_file *files, size_t n
 						      "within write.stall-timeout-s %" PRId64
 						      " s; nothing was committed (is stratad running? "
 						      "`strata admin sort %s` sorts now; "
-						      "`strata table set %s write.max-level0-files=N` "
+						      "`strata alter-table %s set write.max-level0-files=N` "
 						      "raises the limit)",
 						      why, timeout_s, t->def.name, t->def.name);
 			}
