@@ -235,6 +235,19 @@ static void test_engages_and_daemon_sort_releases(void)
 	char *m = tud_metrics(sock);
 	CU_ASSERT(m && tud_metric(m, "strata_backpressure_buckets{table=\"t\",state=\"wait\"}") == 1);
 	free(m);
+	/* and `strata admin status` says so in words */
+	char cmd[PATH_MAX * 3], outp[PATH_MAX];
+	snprintf(outp, sizeof(outp), "%s/status.txt", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' admin --socket '%s' --text status > '%s' 2>&1", tu_bin("strata"),
+		 sock, outp);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	size_t len = 0;
+	char *txt = tu_read_file(outp, &len);
+	CU_ASSERT(txt && strstr(txt, "back-pressure: waiting; writers wait in 1 buckets (at "
+				     "write.max-level0-files 4)"));
+	if (txt && !strstr(txt, "back-pressure: waiting"))
+		fprintf(stderr, "\n  strata admin status said:\n%s\n", txt);
+	free(txt);
 	CU_ASSERT_FALSE(atomic_load(&w.is_done));
 	/* the daemon sorts: the writer wakes and commits */
 	CU_ASSERT(tud_admin_ok(sock, "sort t"));
