@@ -79,6 +79,12 @@
  * undurable, reader slots of dead processes; and one for a bug of the
  * power-loss simulation itself (a process killed inside the mkdir of an
  * existing ancestor made the simulation remove that ancestor's tree).
+ * And one for the parallel commit I/O path (issue 16): a writer commit
+ * makes its files durable on several threads, so the vtable below is
+ * thread-safe (one lock around each call), and a 16-bucket commit is
+ * killed at every few mutating calls — some files durable, some half
+ * written, some not begun — then the power is cut: the table has all of
+ * the batch or none, and no version names a missing file.
  *
  * Environment: CRASH_POINTS (default 240; 120 under ASan, where fork-heavy
  * runs are slow), CRASH_SEED (default: the time), CRASH_PL_PERMILLE (300),
