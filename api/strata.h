@@ -74,7 +74,8 @@ enum {
 	STRATA_DB_EUNSUPPORTED = -10007, /* valid but outside what strata handles */
 	STRATA_DB_EPOISONED = -10008,    /* handle refused after a failed durable op */
 	STRATA_DB_EMAPFULL = -10009,     /* the manifest's map is full */
-	STRATA_DB_EBUSY = -10010,        /* bucket claimed by another job */
+	STRATA_DB_EBUSY = -10010,        /* bucket claimed by another job, or a
+					    commit's back-pressure wait timed out */
 	STRATA_DB_ECANCELED = -10011,    /* cancelled */
 	STRATA_DB_EMANIFEST = -10012,    /* other manifest (LMDB) failure */
 	STRATA_DB_ELIMIT = -10013,       /* a size limit was exceeded */

@@ -636,6 +636,11 @@ static void bench_ingest(const char *dir)
 	       "%.1f s = %.1f%% of one core\n",
 	       wa_end, (double)last->writer_bytes / 1048576.0, (double)last->job_bytes / 1048576.0,
 	       cpu1 - cpu0, 100 * (cpu1 - cpu0) / (secs + 30));
+	uint64_t bp_slowed = 0, bp_waited = 0, bp_us = 0;
+	strata_txn_stall_totals(&bp_slowed, &bp_waited, &bp_us);
+	printf("ingest: back-pressure: %llu commits slowed, %llu waited for a sort, %.1f s in all "
+	       "(write.slow-level0-files / write.max-level0-files: off unless the table sets them)\n",
+	       (unsigned long long)bp_slowed, (unsigned long long)bp_waited, (double)bp_us / 1e6);
 	static const char *const kinds[] = {"sort", "merge", "partial-compaction", "clean"};
 	for (size_t i = 0; i < 4; i++) {
 		char name[128];

@@ -149,6 +149,15 @@ static void print_status(json_t *r)
 		json_array_foreach(bad, m, cb)
 			printf("    p=%s b=%lld corrupt for %.0f s: %s\n", js(cb, "partition"),
 			       (long long)ji(cb, "bucket"), jr(cb, "since_s"), js(cb, "error"));
+		/* writer back-pressure (table/txn.c), shown only where it is on */
+		json_t *bp = json_object_get(t, "backpressure");
+		if (json_is_object(bp) && strcmp(js(bp, "state"), "off") != 0)
+			printf("  back-pressure: %s; writers wait in %lld buckets (at "
+			       "write.max-level0-files %lld), slow in %lld (at "
+			       "write.slow-level0-files %lld)\n",
+			       js(bp, "state"), (long long)ji(bp, "buckets_waiting"),
+			       (long long)ji(bp, "max_level0_files"), (long long)ji(bp, "buckets_slowing"),
+			       (long long)ji(bp, "slow_level0_files"));
 	}
 	json_t *recent = json_object_get(r, "recent_jobs");
 	if (json_array_size(recent)) {

@@ -39,6 +39,27 @@ static bool token_time_parse(const char *s, int64_t *out_us)
 	return s[0] != '-' && strata_timestamp_parse(s, out_us) == 0 && *out_us > 0;
 }
 
+/* Back-pressure reports of a commit (table/txn.c), on stderr: the writer
+ * sees why it waits and for how long at most. */
+static void write_stall_report(void *arg, const strata_stall *st)
+{
+	(void)arg;
+	switch (st->kind) {
+	case STRATA_STALL_SLOW:
+		fprintf(stderr, "strata: back-pressure: slowed by %lld ms: %s\n",
+			(long long)st->delay_ms, st->why);
+		break;
+	case STRATA_STALL_WAIT:
+		fprintf(stderr,
+			"strata: back-pressure: waiting for a sort (up to %lld s): %s\n",
+			(long long)(st->delay_ms / 1000), st->why);
+		break;
+	case STRATA_STALL_RELEASED:
+		fprintf(stderr, "strata: back-pressure: going on: %s\n", st->why);
+		break;
+	}
+}
+
 int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("write");
@@ -141,6 +162,7 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	size_t nrows = strata_txn_rows(t);
 	uint64_t v;
 	bool is_repeat = false;
+	co.on_stall = write_stall_report;
 	int crc = strata_txn_commit(t, &co, &v, &is_repeat, &err);
 	t = NULL;
 	if (crc) {

@@ -46,7 +46,8 @@ enum {
 	STRATA_EUNSUPPORTED = -10007, /* valid but outside what strata handles */
 	STRATA_EPOISONED = -10008,    /* handle refused after a failed durable op */
 	STRATA_EMAPFULL = -10009,     /* the LMDB map is full */
-	STRATA_EBUSY = -10010,        /* bucket claimed by another job */
+	STRATA_EBUSY = -10010,        /* bucket claimed by another job, or a
+					 commit's back-pressure wait timed out */
 	STRATA_ECANCELED = -10011,    /* cancelled at a block boundary */
 	STRATA_EMANIFEST = -10012,    /* other LMDB failure */
 	STRATA_ELIMIT = -10013,       /* a size limit was exceeded */

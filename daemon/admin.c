@@ -488,6 +488,17 @@ static json_t *table_json(const stratad *d, const dtable *t, int64_t now)
 	json_object_set_new(o, "oldest_row_file_s",
 			    json_real(t->l0_oldest_us ? (double)(now - t->l0_oldest_us) / 1e6 : 0));
 	json_object_set_new(o, "history_bytes", json_integer((json_int_t)t->history_bytes));
+	/* writer back-pressure (table/txn.c) */
+	json_object_set_new(o, "backpressure",
+			    json_pack("{s:s,s:I,s:I,s:I,s:I}", "state",
+				      !t->bp_max_l0 && !t->bp_slow_l0 ? "off" :
+				      t->bp_waiting		     ? "waiting" :
+				      t->bp_slowed		     ? "slowing" :
+								       "clear",
+				      "max_level0_files", (json_int_t)t->bp_max_l0,
+				      "slow_level0_files", (json_int_t)t->bp_slow_l0,
+				      "buckets_waiting", (json_int_t)t->bp_waiting,
+				      "buckets_slowing", (json_int_t)t->bp_slowed));
 	json_object_set_new(o, "trash_files", json_integer((json_int_t)t->trash_files));
 	json_object_set_new(o, "trash_bytes", json_integer((json_int_t)t->trash_bytes));
 	json_object_set_new(o, "retention_boundary", json_integer((json_int_t)t->boundary));

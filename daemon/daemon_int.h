@@ -192,6 +192,10 @@ typedef struct dtable {
 	uint64_t bytes, history_bytes;
 	int64_t l0_oldest_us;
 	size_t due, backing_off;
+	/* writer back-pressure (table/txn.c): the table's limits and the
+	 * buckets at them, from the last plan */
+	uint32_t bp_max_l0, bp_slow_l0;
+	size_t bp_waiting, bp_slowed;
 	size_t trash_files;
 	uint64_t trash_bytes;
 	uint64_t pin_version;         /* oldest pin (0: none) */

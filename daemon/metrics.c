@@ -277,6 +277,17 @@ static void t_paused(strata_buf *b, const m_family *f, const dtable *t, const m_
 	strata_buf_printf(b, "%s{table=\"%s\"} %d\n", f->name, t->name, t->is_paused ? 1 : 0);
 }
 
+/* listed only for tables that set a back-pressure limit */
+static void t_backpressure(strata_buf *b, const m_family *f, const dtable *t, const m_ctx *x)
+{
+	if (!t->bp_max_l0 && !t->bp_slow_l0)
+		return;
+	strata_buf_printf(b, "%s{table=\"%s\",state=\"wait\"} %zu\n", f->name, t->name,
+			  t->bp_waiting);
+	strata_buf_printf(b, "%s{table=\"%s\",state=\"slow\"} %zu\n", f->name, t->name,
+			  t->bp_slowed);
+}
+
 /* per bucket, only the ones in trouble (invariant 2: partition names are
  * escaped into [A-Za-z0-9._%=/-], and escaped again here) */
 
@@ -381,6 +392,11 @@ static const m_family m_families[] = {
 	M_TBL("strata_buckets_backing_off", "Buckets waiting after failed or conflicted jobs.",
 	      t_backing_off),
 	M_TBL("strata_table_paused", "1 if planning is paused for the table.", t_paused),
+	M_TBL("strata_backpressure_buckets",
+	      "Buckets at a writer back-pressure limit: state=\"wait\" at "
+	      "write.max-level0-files (commits wait), state=\"slow\" at "
+	      "write.slow-level0-files (commits slow).",
+	      t_backpressure),
 	M_BKT("strata_bucket_corrupt",
 	      "1 for a bucket whose last job met a damaged data file: it backs off at "
 	      "policy.backoff_max_s until a job on it succeeds (see the log and status).",

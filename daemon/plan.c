@@ -271,6 +271,11 @@ static void bucket_gauges(dtable *t, dbucket *b, const strata_pol_plan *plan, bo
 	b->is_backing_off = plan->is_backing_off;
 	b->files = (uint32_t)plan->st.files;
 	b->l0_files = (uint32_t)plan->st.files_per_level[0];
+	/* writer back-pressure: commits to this bucket wait or slow */
+	if (t->bp_max_l0 && b->l0_files >= t->bp_max_l0)
+		t->bp_waiting++;
+	else if (t->bp_slow_l0 && b->l0_files >= t->bp_slow_l0)
+		t->bp_slowed++;
 	for (int l = 1; l < STRATA_POL_LEVELS; l++)
 		b->has_merge_input |= plan->st.files_per_level[l] >= 2;
 	for (int l = 0; l < STRATA_POL_LEVELS; l++) {
@@ -362,6 +367,9 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	gone = strata_malloc((g.nfiles + 1) * sizeof(*gone));
 	size_t ngone = 0;
 	table_gauges_reset(t);
+	t->bp_max_l0 = td->max_l0_files;
+	t->bp_slow_l0 = td->slow_l0_files;
+	t->bp_waiting = t->bp_slowed = 0;
 	int64_t next = INT64_MAX;
 	json_t *jbuckets = report ? json_array() : NULL;
 	for (size_t i = 0; i < g.nfiles;) {

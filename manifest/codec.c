@@ -185,6 +185,10 @@ void mf_table_enc(const strata_table_def *t, strata_buf *b)
 	/* partition TTL (absent in records written before it: off) */
 	mf_put_u64(b, (uint64_t)t->part_expire_s);
 	mf_put_str(b, t->part_expire_col);
+	/* back-pressure (absent in records written before it: off) */
+	mf_put_u32(b, t->max_l0_files);
+	mf_put_u32(b, t->slow_l0_files);
+	mf_put_u32(b, t->stall_timeout_s);
 }
 
 int mf_table_dec(const MDB_val *v, strata_table_def *t)
@@ -223,6 +227,11 @@ int mf_table_dec(const MDB_val *v, strata_table_def *t)
 	if (!d.is_bad && d.off < d.n) {
 		t->part_expire_s = (int64_t)mf_get64(&d);
 		mf_getstr(&d, t->part_expire_col, sizeof(t->part_expire_col));
+	}
+	if (!d.is_bad && d.off < d.n) {
+		t->max_l0_files = mf_get32(&d);
+		t->slow_l0_files = mf_get32(&d);
+		t->stall_timeout_s = mf_get32(&d);
 	}
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }

@@ -376,7 +376,9 @@ static bool props_equal(const strata_table_def *a, const strata_table_def *b)
 	       a->row_group_bytes == b->row_group_bytes && a->page_bytes == b->page_bytes &&
 	       a->token_retain_hours == b->token_retain_hours &&
 	       a->part_expire_s == b->part_expire_s &&
-	       strcmp(a->part_expire_col, b->part_expire_col) == 0;
+	       strcmp(a->part_expire_col, b->part_expire_col) == 0 &&
+	       a->max_l0_files == b->max_l0_files && a->slow_l0_files == b->slow_l0_files &&
+	       a->stall_timeout_s == b->stall_timeout_s;
 }
 
 static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
@@ -400,6 +402,9 @@ static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		t.token_retain_hours = nt->token_retain_hours;
 	t.part_expire_s = nt->part_expire_s;
 	memcpy(t.part_expire_col, nt->part_expire_col, sizeof(t.part_expire_col));
+	t.max_l0_files = nt->max_l0_files;
+	t.slow_l0_files = nt->slow_l0_files;
+	t.stall_timeout_s = nt->stall_timeout_s;
 	return mf_txn_table_put(mf, txn, &t, err);
 }
 

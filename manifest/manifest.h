@@ -75,6 +75,10 @@ typedef struct strata_table_def {
 	char part_expire_col[STRATA_NAME_MAX + 1]; /* partition.expiration-column
 						      ("": the first partition
 						      column) */
+	/* writer back-pressure (table/txn.c; 0: off) */
+	uint32_t max_l0_files;       /* write.max-level0-files: commits wait */
+	uint32_t slow_l0_files;      /* write.slow-level0-files: commits slow */
+	uint32_t stall_timeout_s;    /* write.stall-timeout-s: longest wait */
 } strata_table_def;
 
 typedef struct strata_partition {

@@ -71,6 +71,9 @@ void strata_table_def_defaults(strata_table_def *def)
 	def->row_group_bytes = 64ull << 20;
 	def->page_bytes = 1ull << 20;
 	def->token_retain_hours = STRATA_TOKEN_RETAIN_HOURS_DEFAULT;
+	def->max_l0_files = 0; /* back-pressure is opt-in: docs/GOVERNANCE.md */
+	def->slow_l0_files = 0;
+	def->stall_timeout_s = STRATA_STALL_TIMEOUT_S_DEFAULT;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -176,13 +179,32 @@ int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *e
 					      "(got \"%.40s\")",
 					      val);
 		snprintf(def->part_expire_col, sizeof(def->part_expire_col), "%s", val);
+	} else if (strcmp(key, "write.max-level0-files") == 0 ||
+		   strcmp(key, "write.slow-level0-files") == 0) {
+		if (parse_u64(val, &n) || n > STRATA_L0_FILES_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "%s must be an integer in [0, %d] (0 = off; got \"%.40s\")",
+					      key, STRATA_L0_FILES_MAX, val);
+		if (key[6] == 'm')
+			def->max_l0_files = (uint32_t)n;
+		else
+			def->slow_l0_files = (uint32_t)n;
+	} else if (strcmp(key, "write.stall-timeout-s") == 0) {
+		if (parse_u64(val, &n) || n < 1 || n > STRATA_STALL_TIMEOUT_S_MAX)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.stall-timeout-s must be an integer in [1, %d] "
+					      "(got \"%.40s\")",
+					      STRATA_STALL_TIMEOUT_S_MAX, val);
+		def->stall_timeout_s = (uint32_t)n;
 	} else {
 		return strata_err_set(err, STRATA_EINVAL,
 				      "unknown property \"%s\" (known: write.bucket.num, "
 				      "acid.data.retain.hours, write.avro.codec, "
 				      "write.parquet.zstd.level, write.parquet.row-group.bytes, "
 				      "write.parquet.page.bytes, write.token.retain.hours, "
-				      "partition.expiration-time, partition.expiration-column)",
+				      "partition.expiration-time, partition.expiration-column, "
+				      "write.max-level0-files, write.slow-level0-files, "
+				      "write.stall-timeout-s)",
 				      key);
 	}
 	return 0;
@@ -200,6 +222,10 @@ void strata_table_props_format(const strata_table_def *def, strata_buf *out)
 	strata_buf_printf(out, "write.parquet.page.bytes=%llu\n",
 			  (unsigned long long)def->page_bytes);
 	strata_buf_printf(out, "write.token.retain.hours=%u\n", def->token_retain_hours);
+	strata_buf_printf(out, "write.max-level0-files=%u\n", def->max_l0_files);
+	strata_buf_printf(out, "write.slow-level0-files=%u\n", def->slow_l0_files);
+	strata_buf_printf(out, "write.stall-timeout-s=%u\n",
+			  def->stall_timeout_s ? def->stall_timeout_s : STRATA_STALL_TIMEOUT_S_DEFAULT);
 	if (def->part_expire_s > 0) {
 		int64_t e = def->part_expire_s;
 		const char *unit = e % 86400 == 0 ? "d" : e % 3600 == 0 ? "h" : e % 60 == 0 ? "m" : "s";

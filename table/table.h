@@ -46,7 +46,15 @@ const char *strata_wh_path(const strata_wh *wh);
  *   write.parquet.page.bytes         1 MiB  [4 KiB, 64 MiB]
  *   partition.expiration-time        0      off, or N{s,m,h,d} up to 36500d
  *   partition.expiration-column      ""     a partition column ("": first)
+ *   write.max-level0-files           0      [0, 100000] (0: off) a commit
+ *                                           adding a row file to a bucket
+ *                                           holding this many waits
+ *   write.slow-level0-files          0      [0, 100000] (0: off) ... slows
+ *   write.stall-timeout-s            60     [1, 3600] longest wait
  * Apply "key=value" to def; STRATA_EINVAL names the property and range. */
+#define STRATA_L0_FILES_MAX 100000
+#define STRATA_STALL_TIMEOUT_S_DEFAULT 60
+#define STRATA_STALL_TIMEOUT_S_MAX 3600
 int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *err);
 void strata_table_def_defaults(strata_table_def *def);
 /* Append "key=value" lines of every property to out. */
@@ -123,12 +131,41 @@ int strata_txn_put(strata_txn *t, const char *const *part_values, const strata_r
 size_t strata_txn_rows(const strata_txn *t);
 const strata_schema *strata_txn_schema(const strata_txn *t);
 
+/* Writer back-pressure (write.max-level0-files): what a commit reports when
+ * it starts to slow down or to wait, and when the wait ends. */
+typedef enum strata_stall_kind {
+	STRATA_STALL_SLOW = 1, /* one delay of delay_ms, then the commit goes on */
+	STRATA_STALL_WAIT,     /* waiting for a sort, up to write.stall-timeout-s */
+	STRATA_STALL_RELEASED, /* the wait ended: a sort took files (waited_ms) */
+} strata_stall_kind;
+
+typedef struct strata_stall {
+	strata_stall_kind kind;
+	const char *table;
+	const char *partition;   /* escaped name, "" if none */
+	uint32_t bucket;         /* the fullest bucket the commit adds to */
+	uint32_t level0_files;   /* its live row files */
+	uint32_t limit;          /* the limit it met (slow or max) */
+	int64_t delay_ms;        /* SLOW: the delay; WAIT: the timeout */
+	int64_t waited_ms;       /* RELEASED */
+	const char *why;         /* one line, e.g. "bucket 3 of \"t\" holds 12 row
+				    files >= write.max-level0-files 12" */
+} strata_stall;
+
+typedef void (*strata_stall_fn)(void *arg, const strata_stall *st);
+
+/* Process-wide totals of back-pressure (for benches and verbose output):
+ * commits slowed, commits that waited, microseconds spent in both. */
+void strata_txn_stall_totals(uint64_t *slowed, uint64_t *waited, uint64_t *stall_us);
+
 typedef struct strata_commit_opts {
 	const char *token;       /* idempotency token or NULL (never "") */
 	int64_t token_us;        /* with a token, required: when the batch was
 				    first attempted (µs), the same on every
 				    retry; see strata_mf_commit_write() */
 	uint64_t expect_version; /* 0: none */
+	strata_stall_fn on_stall; /* back-pressure reports (lent; NULL: none) */
+	void *stall_arg;
 } strata_commit_opts;
 
 /* Sort each bucket's rows, keep the last row per key, write one row file per
@@ -142,7 +179,16 @@ typedef struct strata_commit_opts {
  * version may name them) and the warehouse must be reopened: retrying with
  * the same token and batch time answers whether it committed.
  * STRATA_ERETENTION: the token's batch is older than the table's token
- * horizon (nothing committed). */
+ * horizon (nothing committed).
+ *
+ * Back-pressure, before any file is written: when a bucket the commit adds
+ * to holds write.slow-level0-files live row files or more, the commit
+ * sleeps once, 10 ms x (files - slow + 1), at most 1 s; at
+ * write.max-level0-files or more it waits, re-reading the manifest with
+ * growing pauses (50 ms to 500 ms), until a sort brings every such bucket
+ * below the limit (or the limit is raised), for at most
+ * write.stall-timeout-s: then STRATA_EBUSY naming the bucket, its count
+ * and the limit, and nothing is committed.  opts->on_stall hears of each. */
 int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *version,
 		      bool *is_repeat, strata_err *err);
 void strata_txn_abort(strata_txn *t);

@@ -579,7 +579,8 @@ static void test_properties(void)
 		 "unknown property \"nope\" (known: write.bucket.num, acid.data.retain.hours, "
 		 "write.avro.codec, write.parquet.zstd.level, write.parquet.row-group.bytes, "
 		 "write.parquet.page.bytes, write.token.retain.hours, partition.expiration-time, "
-		 "partition.expiration-column)"},
+		 "partition.expiration-column, write.max-level0-files, write.slow-level0-files, "
+		 "write.stall-timeout-s)"},
 		{"WRITE.BUCKET.NUM=4", STRATA_EINVAL, NULL},
 		{"partition.expiration-time=30d", 0, NULL},
 		{"partition.expiration-time=12h", 0, NULL},
@@ -596,6 +597,15 @@ static void test_properties(void)
 		{"partition.expiration-time=d", STRATA_EINVAL, NULL},
 		{"partition.expiration-column=dt", 0, NULL},
 		{"partition.expiration-column=", STRATA_EINVAL, NULL},
+		{"write.max-level0-files=0", 0, NULL},
+		{"write.max-level0-files=100000", 0, NULL},
+		{"write.max-level0-files=100001", STRATA_EINVAL,
+		 "write.max-level0-files must be an integer in [0, 100000] (0 = off; got \"100001\")"},
+		{"write.slow-level0-files=-1", STRATA_EINVAL,
+		 "write.slow-level0-files must be an integer in [0, 100000] (0 = off; got \"-1\")"},
+		{"write.stall-timeout-s=0", STRATA_EINVAL,
+		 "write.stall-timeout-s must be an integer in [1, 3600] (got \"0\")"},
+		{"write.stall-timeout-s=3600", 0, NULL},
 	};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(cases); i++) {
 		strata_table_def d;
