@@ -104,11 +104,22 @@ static char *avro_schema_json(const strata_schema *s)
 /* Avro C's write_header() renders the schema into a buffer of this size. */
 #define AVRO_C_SCHEMA_BUF_BYTES (64 * 1024)
 
+/* Avro C keeps its last error in one process-wide buffer (Debian's build
+ * has no thread-local errors) and sets it on ordinary paths too (a full
+ * block buffer inside avro_file_writer_append_value): writers on several
+ * threads — a commit makes its files durable in parallel (table/txn.c) —
+ * raced on it (ThreadSanitizer saw it).  Every call into Avro C's writer,
+ * and every read of avro_strerror() after one, holds avro_c_mu; the file's
+ * fsync and rename (strata_wfile, after avro_w_finish) stay parallel.
+ * Recursive: a failed open frees its writer under the lock. */
+static pthread_mutex_t avro_c_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
 int strata_schema_check_writable(const strata_schema *s, strata_err *err)
 {
 	char *json = avro_schema_json(s);
 	avro_schema_t as = NULL;
 	int rc = 0;
+	pthread_mutex_lock(&avro_c_mu);
 	if (avro_schema_from_json_length(json, strlen(json), &as) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "Avro rejected the row-file schema: %s",
 				    avro_strerror());
@@ -128,6 +139,7 @@ int strata_schema_check_writable(const strata_schema *s, strata_err *err)
 out:
 	if (as)
 		avro_schema_decref(as);
+	pthread_mutex_unlock(&avro_c_mu);
 	free(json);
 	return rc;
 }
@@ -268,6 +280,7 @@ static ssize_t avro_cookie_write(void *cookie, const char *buf, size_t n)
 
 static void avro_w_free(avro_w *w, bool commit_done)
 {
+	pthread_mutex_lock(&avro_c_mu);
 	if (!commit_done)
 		w->is_discarding = true;
 	if (w->writer)
@@ -282,6 +295,7 @@ static void avro_w_free(avro_w *w, bool commit_done)
 		avro_schema_decref(w->schema);
 	if (!commit_done)
 		strata_wfile_abort(w->wf);
+	pthread_mutex_unlock(&avro_c_mu);
 	strata_buf_free(&w->scratch);
 	XXH3_freeState(w->hash);
 	free(w->path);
@@ -301,6 +315,7 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 		return rc;
 	}
 	w->hash = strata_xxh3_new();
+	pthread_mutex_lock(&avro_c_mu);
 	char *json = avro_schema_json(schema);
 	if (avro_schema_from_json_length(json, strlen(json), &w->schema) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": Avro rejected the schema: %s",
@@ -333,10 +348,12 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 				    path, avro_strerror());
 		goto fail;
 	}
+	pthread_mutex_unlock(&avro_c_mu);
 	*state = w;
 	return 0;
 fail:
 	avro_w_free(w, false);
+	pthread_mutex_unlock(&avro_c_mu);
 	return rc;
 }
 
@@ -380,9 +397,8 @@ static int avro_set(avro_w *w, avro_value_t *field, const strata_column *c,
 	return EINVAL;
 }
 
-static int avro_w_add(void *state, const strata_row *row, strata_err *err)
+static int avro_w_add_locked(avro_w *w, const strata_row *row, strata_err *err)
 {
-	avro_w *w = state;
 	avro_value_t f;
 	int rc = avro_value_get_by_index(&w->rec, 0, &f, NULL);
 	if (rc == 0)
@@ -404,6 +420,15 @@ static int avro_w_add(void *state, const strata_row *row, strata_err *err)
 	return 0;
 }
 
+static int avro_w_add(void *state, const strata_row *row, strata_err *err)
+{
+	avro_w *w = state;
+	pthread_mutex_lock(&avro_c_mu);
+	int rc = avro_w_add_locked(w, row, err);
+	pthread_mutex_unlock(&avro_c_mu);
+	return rc;
+}
+
 static uint64_t avro_w_bytes(void *state)
 {
 	avro_w *w = state;
@@ -414,6 +439,7 @@ static int avro_w_finish(void *state, const strata_file_stats *stats, strata_fw_
 			 strata_err *err)
 {
 	avro_w *w = state;
+	pthread_mutex_lock(&avro_c_mu);
 	int rc = avro_file_writer_close(w->writer);
 	if (rc) {
 		/* the writer is still Avro C's to free: avro_w_free closes it again */
@@ -421,8 +447,10 @@ static int avro_w_finish(void *state, const strata_file_stats *stats, strata_fw_
 				    "\"%s\": could not finish the Avro file: %s", w->path,
 				    avro_strerror());
 		avro_w_free(w, false);
+		pthread_mutex_unlock(&avro_c_mu);
 		return rc;
 	}
+	pthread_mutex_unlock(&avro_c_mu);
 	w->writer = NULL;
 	FILE *fp = w->fp;
 	w->fp = NULL;
