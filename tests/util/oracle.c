@@ -993,7 +993,9 @@ static uint64_t table_version(oracle *o);
  * model gets, at the new version R, V's row for every key whose row at L
  * differs under V's schema (or is missing), a delete for every key visible
  * at L but not at V, and V's schema — exactly what table/lifecycle.c
- * writes, so `changes` across R is checked too. */
+ * writes, so `changes` across R is checked too.  V's row is what a read at
+ * V shows: the values of V's columns only, never those a pre-drop write
+ * still holds for a column dropped before V. */
 static int step_rollback(oracle *o)
 {
 	uint64_t l = o->version;
@@ -1047,8 +1049,22 @@ static int step_rollback(oracle *o)
 					is_equal = in_l && strcmp(mval(rv, col->id), mval(rl, col->id)) == 0;
 				}
 				if (!is_equal) {
-					mrec copy = *rv; /* key_push copies the value pointers */
-					key_push(o, mk, r, false, copy.vals, copy.nvals);
+					/* V's row as a read at V shows it: the columns of
+					 * V's schema only.  rv may hold values of columns
+					 * dropped before V (its write predates the drop);
+					 * R's row file has no such column, so a later
+					 * schema that brings the column id back (only
+					 * another rollback can) reads null there, as for
+					 * any record written while the column was gone. */
+					char **vals = strata_arena_alloc(o->arena,
+									 sizeof(char *) * rv->nvals);
+					memset(vals, 0, sizeof(char *) * rv->nvals);
+					for (uint32_t c = 0; c < ms_v->n; c++) {
+						uint32_t id = ms_v->cols[c].id;
+						if (id < rv->nvals)
+							vals[id] = rv->vals[id];
+					}
+					key_push(o, mk, r, false, vals, rv->nvals);
 					ups++;
 				}
 			} else if (mvisible(rl)) {
