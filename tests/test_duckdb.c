@@ -159,7 +159,9 @@ static int q(const char *sql, lines *out, char *errbuf, size_t errlen)
 					v.v.f32 = ((float *)data)[r];
 					break;
 				case STRATA_T_BOOL:
-					v.v.b = ((bool *)data)[r];
+					/* a NULL row's slot holds whatever DuckDB left
+					 * there (255 was seen): never load it as a bool */
+					v.v.b = !v.is_null && ((const uint8_t *)data)[r] != 0;
 					break;
 				case STRATA_T_STRING:
 				case STRATA_T_BYTES: {
