@@ -27,6 +27,7 @@
  * C = 8 commits of R = 100,000 rows per table; 0.1 for a quick run),
  * STRATA_BENCH_REPEAT (3), STRATA_BENCH_DIR / TMPDIR (scratch parent).
  */
+#include "bench/bench_rows.h"
 #include "compact/compact.h"
 #include "merge/merge.h"
 #include "sort/sort.h"
@@ -43,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NCOLS 9
 #define MAXREPS 16
 #define COMMITS 8
 
@@ -104,60 +104,6 @@ static void tree_copy(const char *src, const char *dst)
 	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", src, dst);
 	if (system(cmd) != 0)
 		die("cp -a", NULL);
-}
-
-static uint64_t mix64(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* ---- data (bench_jobs.c's row shape) ---------------------------------------------------- */
-
-typedef struct gen_row {
-	strata_value vals[NCOLS];
-	char d[16], e[16], h[40];
-	strata_row row;
-} gen_row;
-
-static void gen(gen_row *g, int64_t pk, uint64_t salt, bool is_delete)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint64_t st = mix64((uint64_t)pk * 0x2545f4914f6cdd1dull ^ salt);
-#define R() (st = mix64(st))
-	memset(g->vals, 0, sizeof(g->vals));
-	g->row.seq = 0;
-	g->row.ncols = NCOLS;
-	g->row.vals = g->vals;
-	g->vals[0].v.i64 = pk;
-	if (is_delete) {
-		g->row.op = STRATA_OP_DELETE;
-		for (int i = 1; i < NCOLS; i++)
-			g->vals[i].is_null = true;
-		return;
-	}
-	g->row.op = STRATA_OP_UPSERT;
-	g->vals[1].v.i64 = (int64_t)(R() % 1000000);
-	g->vals[2].v.i32 = (int32_t)(R() % 1000);
-	g->vals[3].v.f64 = (double)(R() >> 11) / 9007199254740992.0 * 1000.0;
-	int dl = snprintf(g->d, sizeof(g->d), "cust%llu", (unsigned long long)(R() % 50000));
-	g->vals[4].v.s.ptr = (const uint8_t *)g->d;
-	g->vals[4].v.s.len = (uint32_t)dl;
-	snprintf(g->e, sizeof(g->e), "cat%05llu", (unsigned long long)(R() % 200));
-	g->vals[5].v.s.ptr = (const uint8_t *)g->e;
-	g->vals[5].v.s.len = 8;
-	g->vals[6].v.b = R() & 1;
-	g->vals[7].v.f64 = (double)(R() % 100000) / 100.0;
-	uint64_t h1 = R(), h2 = R();
-	for (int k = 0; k < 16; k++) {
-		g->h[k] = hex[(h1 >> (4 * k)) & 15];
-		g->h[16 + k] = hex[(h2 >> (4 * k)) & 15];
-	}
-	g->vals[8].v.s.ptr = (const uint8_t *)g->h;
-	g->vals[8].v.s.len = 32;
-#undef R
 }
 
 static strata_wh *wh_open(const char *dir, bool create)
