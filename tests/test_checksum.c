@@ -838,11 +838,8 @@ static bool wait_corrupt(const char *sock, const char *table)
 static void test_daemon_missing_file(void)
 {
 	const char *dir = tu_tmpdir();
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);

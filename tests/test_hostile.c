@@ -638,11 +638,8 @@ static double sketch_of_range(int n)
 static void test_daemon_compacts_once(void)
 {
 	const char *dir = tu_tmpdir();
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	/* keys whose sketch underestimates their count: noise looks like garbage */
 	int n = 0;
 	for (int k = 200; k < 5000 && !n; k += 13)
@@ -764,11 +761,8 @@ static bool sees_eof(int fd, double timeout_s)
 static void test_admin_socket_limits(void)
 {
 	const char *dir = tu_tmpdir();
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
@@ -997,11 +991,8 @@ static void test_admin_idle_and_reserved(void)
 	gid_t gid = ng->gr_gid;
 	const char *dir = tu_tmpdir();
 	CU_ASSERT_EQUAL_FATAL(chmod(dir, 0711), 0); /* a reader (nobody) reaches run/ */
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
@@ -1100,11 +1091,8 @@ static char *http_get_metrics(int port)
 static void test_http_timeouts(void)
 {
 	const char *dir = tu_tmpdir();
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
@@ -1178,11 +1166,8 @@ static int count_lines_with(const char *path, const char *phrase)
 static void test_accept_at_fd_exhaustion(void)
 {
 	const char *dir = tu_tmpdir();
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);

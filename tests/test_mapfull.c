@@ -366,11 +366,8 @@ static void test_daemon_map_full(void)
 	setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
 	setenv("STRATA_MF_MAP_MAX_BYTES", "1048576", 1);
 	const char *dir = tu_tmpdir();
-	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);

@@ -74,6 +74,15 @@ int tud_wait_exit(pid_t pid, double timeout_s)
 	return -1;
 }
 
+void tud_paths(const char *dir, char whp[PATH_MAX], char cfg[PATH_MAX], char log[PATH_MAX],
+	       char sock[TUD_SOCK_MAX])
+{
+	snprintf(whp, PATH_MAX, "%s/wh", dir);
+	snprintf(cfg, PATH_MAX, "%s/stratad.ini", dir);
+	snprintf(log, PATH_MAX, "%s/stratad.log", dir);
+	snprintf(sock, TUD_SOCK_MAX, "%s/run/admin.sock", dir);
+}
+
 void tud_write_file(const char *path, const char *fmt, ...)
 {
 	char text[16384];

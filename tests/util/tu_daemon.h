@@ -12,6 +12,7 @@
 #ifndef STRATA_TU_DAEMON_H
 #define STRATA_TU_DAEMON_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -28,6 +29,12 @@ pid_t tud_spawn(const char *cfg, const char *log, const char *const *env);
 int tud_wait_exit(pid_t pid, double timeout_s);
 /* Write a file from a format (asserts). */
 void tud_write_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The usual places of a daemon test in its scratch directory dir: the
+ * warehouse dir/wh, the config dir/stratad.ini, the log dir/stratad.log and
+ * the admin socket dir/run/admin.sock. */
+#define TUD_SOCK_MAX 200
+void tud_paths(const char *dir, char whp[PATH_MAX], char cfg[PATH_MAX], char log[PATH_MAX],
+	       char sock[TUD_SOCK_MAX]);
 
 /* The log holds phrase (now / within timeout_s). */
 bool tud_log_has(const char *log, const char *phrase);
