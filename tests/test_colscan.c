@@ -31,59 +31,11 @@
 #include <stdio.h>
 #include <time.h>
 
-typedef struct lines {
-	char **v;
-	size_t n, cap;
-} lines;
-
-static void lines_push(lines *l, const strata_buf *b)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->v = strata_realloc(l->v, l->cap * sizeof(char *));
-	}
-	l->v[l->n++] = strata_strdup((const char *)b->data);
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void lines_free(lines *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-/* 0 if equal as multisets; prints the first differences. */
-static int lines_diff(const char *what, lines *exp, lines *act)
-{
-	if (exp->n)
-		qsort(exp->v, exp->n, sizeof(char *), str_cmp);
-	if (act->n)
-		qsort(act->v, act->n, sizeof(char *), str_cmp);
-	int bad = exp->n != act->n;
-	for (size_t i = 0; i < exp->n && i < act->n; i++)
-		if (strcmp(exp->v[i], act->v[i]) != 0) {
-			if (!bad)
-				fprintf(stderr, "\n%s: row %zu differs:\n  expected %s\n  got      %s\n",
-					what, i, exp->v[i], act->v[i]);
-			bad = 1;
-			break;
-		}
-	if (bad && exp->n != act->n)
-		fprintf(stderr, "\n%s: %zu rows expected, %zu read\n", what, exp->n, act->n);
-	return bad ? -1 : 0;
-}
-
 /* ---- both sides as "col=json|col=json..." lines ------------------------------------ */
 
 /* The row API: the columns named in names (NULL-terminated), partition
  * columns by name too, _seq/_op for changes. */
-static int row_lines(strata_scan *s, const char *const *names, lines *out, strata_err *err)
+static int row_lines(strata_scan *s, const char *const *names, tu_lines *out, strata_err *err)
 {
 	const strata_schema *sc = strata_scan_schema(s);
 	const strata_table_def *t = strata_scan_table(s);
@@ -109,7 +61,7 @@ static int row_lines(strata_scan *s, const char *const *names, lines *out, strat
 			}
 		}
 		strata_buf_putc(&b, 0);
-		lines_push(out, &b);
+		tu_lines_push(out, (const char *)b.data);
 	}
 	strata_buf_free(&b);
 	return rc;
@@ -150,7 +102,7 @@ typedef struct pull_arg {
 	const uint32_t *cols;
 	size_t ncols;
 	const char *const *names;
-	lines out;
+	tu_lines out;
 	int rc;
 	strata_err err;
 	size_t batches;
@@ -185,7 +137,7 @@ static void *pull(void *p)
 				colvec_json(&batch->cols[j], r, &b);
 			}
 			strata_buf_putc(&b, 0);
-			lines_push(&a->out, &b);
+			tu_lines_push(&a->out, (const char *)b.data);
 		}
 	}
 	if (is_misplaced && a->rc == 0)
@@ -200,7 +152,7 @@ static void *pull(void *p)
 
 /* Read cs with nthreads cursors into out (names[] filled from cols). */
 static int col_lines(strata_colscan *cs, const uint32_t *cols, size_t ncols, int nthreads,
-		     lines *out, strata_err *err)
+		     tu_lines *out, strata_err *err)
 {
 	const char *names[64];
 	for (size_t j = 0; j < ncols; j++)
@@ -227,10 +179,10 @@ static int col_lines(strata_colscan *cs, const uint32_t *cols, size_t ncols, int
 		for (size_t k = 0; k < args[i].out.n; k++) {
 			strata_buf b = {0};
 			strata_buf_append(&b, args[i].out.v[k], strlen(args[i].out.v[k]) + 1);
-			lines_push(out, &b);
+			tu_lines_push(out, (const char *)b.data);
 			strata_buf_free(&b);
 		}
-		lines_free(&args[i].out);
+		tu_lines_free(&args[i].out);
 	}
 	return rc;
 }
@@ -292,7 +244,7 @@ static int compare_scan(strata_wh *wh, const char *table, const strata_colscan_o
 			rc1 ? err.msg : "", rc2, rc2 ? err2.msg : "");
 		return -1;
 	}
-	lines exp = {0}, act = {0};
+	tu_lines exp = {0}, act = {0};
 	const char *names[64];
 	for (size_t j = 0; j < ncols; j++)
 		names[j] = strata_colscan_col(cs, cols[j])->name;
@@ -306,7 +258,7 @@ static int compare_scan(strata_wh *wh, const char *table, const strata_colscan_o
 			fprintf(stderr, "\n%s: columnar scan failed: %s\n", what, err.msg);
 	}
 	if (rc == 0)
-		rc = lines_diff(what, &exp, &act);
+		rc = tu_lines_diff(what, &exp, &act);
 	if (rc == 0) {
 		uint64_t fast, merged, want = fast_expected(s, opts);
 		strata_colscan_paths(cs, &fast, &merged);
@@ -319,8 +271,8 @@ static int compare_scan(strata_wh *wh, const char *table, const strata_colscan_o
 		g_fast += fast;
 		g_merged += merged;
 	}
-	lines_free(&exp);
-	lines_free(&act);
+	tu_lines_free(&exp);
+	tu_lines_free(&act);
 	strata_colscan_close(cs);
 	strata_scan_close(s);
 	return rc;
@@ -433,7 +385,7 @@ static int check_keys(oracle *o, strata_wh *wh, int nparts)
 		size_t n = strata_colscan_ncols(cs);
 		for (size_t j = 0; j < n; j++)
 			cols[j] = (uint32_t)j;
-		lines act = {0};
+		tu_lines act = {0};
 		rc = col_lines(cs, cols, n, 1, &act, &err);
 		int bad = rc != 0 || act.n != (size_t)found;
 		if (!bad && found) {
@@ -453,7 +405,7 @@ static int check_keys(oracle *o, strata_wh *wh, int nparts)
 			fprintf(stderr, "\nkey %s: get found %d, columnar read %zu rows (rc %d)\n", key,
 				found, act.n, rc);
 		}
-		lines_free(&act);
+		tu_lines_free(&act);
 		strata_colscan_close(cs);
 		strata_schema_free(sc);
 		strata_arena_free(a);
@@ -596,7 +548,7 @@ static void test_colscan_fast_path(void)
 		CU_ASSERT_FATAL(tu_write_file(path, bad, len) == 0);
 		strata_colscan *cs;
 		CU_ASSERT_FATAL(strata_colscan_open(f.wh, "t", NULL, &cs, &err) == 0);
-		lines act = {0};
+		tu_lines act = {0};
 		uint32_t all[11] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 		int rc = col_lines(cs, all, 11, 1, &act, &err);
 		uint64_t fast, merged;
@@ -609,7 +561,7 @@ static void test_colscan_fast_path(void)
 			if (!strstr(err.msg, live[0].name))
 				fprintf(stderr, "\ndamage at %zu: %s\n", at, err.msg);
 		}
-		lines_free(&act);
+		tu_lines_free(&act);
 		strata_colscan_close(cs);
 	}
 	/* the entry's content hash catches every flip, even where nothing is
@@ -650,16 +602,16 @@ static void test_colscan_keys(void)
 	strata_err err;
 	CU_ASSERT_EQUAL_FATAL(strata_colscan_open(f.wh, "t", &co, &cs, &err), 0);
 	uint32_t cols[2] = {1, 0};
-	lines act = {0};
+	tu_lines act = {0};
 	CU_ASSERT_EQUAL(col_lines(cs, cols, 2, 2, &act, &err), 0);
 	strata_colscan_close(cs);
 	CU_ASSERT_EQUAL(act.n, 9); /* 25..34 without 30 */
 	if (act.n == 9) {
-		qsort(act.v, act.n, sizeof(char *), str_cmp);
+		tu_lines_sort(&act);
 		CU_ASSERT_STRING_EQUAL(act.v[0], "|v=\"new\"|pk=31");
 		CU_ASSERT_STRING_EQUAL(act.v[8], "|v=\"x34\"|pk=34");
 	}
-	lines_free(&act);
+	tu_lines_free(&act);
 	/* a deleted key reads nothing, a live one its row */
 	co = (strata_colscan_opts){.key_json = "{\"pk\":30}"};
 	CU_ASSERT_EQUAL_FATAL(strata_colscan_open(f.wh, "t", &co, &cs, &err), 0);
@@ -667,13 +619,13 @@ static void test_colscan_keys(void)
 	CU_ASSERT_EQUAL(col_lines(cs, cols, 2, 1, &act, &err), 0);
 	CU_ASSERT_EQUAL(act.n, 0);
 	strata_colscan_close(cs);
-	lines_free(&act);
+	tu_lines_free(&act);
 	co = (strata_colscan_opts){.key_json = "{\"pk\":30}", .read.as_of_version = 2};
 	CU_ASSERT_EQUAL_FATAL(strata_colscan_open(f.wh, "t", &co, &cs, &err), 0);
 	CU_ASSERT_EQUAL(col_lines(cs, cols, 2, 1, &act, &err), 0);
 	CU_ASSERT_EQUAL(act.n, 1);
 	strata_colscan_close(cs);
-	lines_free(&act);
+	tu_lines_free(&act);
 	/* errors */
 	co = (strata_colscan_opts){.key_json = "{\"v\":\"x\"}"};
 	CU_ASSERT_EQUAL(strata_colscan_open(f.wh, "t", &co, &cs, &err), STRATA_EINVAL);

@@ -50,54 +50,6 @@ static duckdb_database db;
 static duckdb_connection con;
 static char ext_path[4096];
 
-/* ---- lines of values ---------------------------------------------------------------- */
-
-typedef struct lines {
-	char **v;
-	size_t n, cap;
-} lines;
-
-static void lines_push(lines *l, const char *s)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->v = strata_realloc(l->v, l->cap * sizeof(char *));
-	}
-	l->v[l->n++] = strata_strdup(s);
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void lines_free(lines *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-static int lines_diff(const char *what, lines *exp, lines *act)
-{
-	if (exp->n)
-		qsort(exp->v, exp->n, sizeof(char *), str_cmp);
-	if (act->n)
-		qsort(act->v, act->n, sizeof(char *), str_cmp);
-	for (size_t i = 0; i < exp->n && i < act->n; i++)
-		if (strcmp(exp->v[i], act->v[i]) != 0) {
-			fprintf(stderr, "\n%s: row %zu differs:\n  expected %s\n  got      %s\n", what,
-				i, exp->v[i], act->v[i]);
-			return -1;
-		}
-	if (exp->n != act->n) {
-		fprintf(stderr, "\n%s: %zu rows expected, %zu read\n", what, exp->n, act->n);
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- DuckDB ------------------------------------------------------------------------------ */
 
 static strata_type strata_type_of(duckdb_type t)
@@ -117,7 +69,7 @@ static strata_type strata_type_of(duckdb_type t)
 
 /* Run sql; rows as "|col=json..." lines into out (if not NULL).  0, or -1
  * with DuckDB's error in errbuf. */
-static int q(const char *sql, lines *out, char *errbuf, size_t errlen)
+static int q(const char *sql, tu_lines *out, char *errbuf, size_t errlen)
 {
 	duckdb_result res;
 	if (duckdb_query(con, sql, &res) == DuckDBError) {
@@ -179,7 +131,7 @@ static int q(const char *sql, lines *out, char *errbuf, size_t errlen)
 				strata_value_to_json(t, &v, &b);
 			}
 			strata_buf_putc(&b, 0);
-			lines_push(out, (char *)b.data);
+			tu_lines_push(out, (char *)b.data);
 		}
 		duckdb_destroy_data_chunk(&ch);
 	}
@@ -241,7 +193,7 @@ static void set_threads(int n)
  * the schema then the partition columns), keeping only rows whose column
  * not_null (if given) is not null. */
 static int expect_lines(strata_wh *wh, const char *table, uint64_t v, const char *const *names,
-			const char *not_null, lines *out)
+			const char *not_null, tu_lines *out)
 {
 	strata_read_opts ro = {.as_of_version = v};
 	strata_scan *s;
@@ -281,7 +233,7 @@ static int expect_lines(strata_wh *wh, const char *table, uint64_t v, const char
 			}
 		}
 		strata_buf_putc(&b, 0);
-		lines_push(out, (char *)b.data);
+		tu_lines_push(out, (char *)b.data);
 	}
 	strata_buf_free(&b);
 	strata_scan_close(s);
@@ -293,7 +245,7 @@ static int expect_lines(strata_wh *wh, const char *table, uint64_t v, const char
 typedef struct vcheck {
 	uint64_t v;
 	char sql[1024];
-	lines exp;
+	tu_lines exp;
 	int threads;
 } vcheck;
 
@@ -384,20 +336,20 @@ static int oracle_duck_check(oracle *o, const char *dir, strata_wh **whp, uint64
 	*whp = NULL;
 	for (size_t i = 0; i < k && !failed; i++) {
 		set_threads(vc[i].threads);
-		lines act = {0};
+		tu_lines act = {0};
 		if (q(vc[i].sql, &act, NULL, 0)) {
 			failed = 1;
 		} else {
 			char what[1200];
 			snprintf(what, sizeof(what), "%s (threads %d, seed %" PRIu64 ")", vc[i].sql,
 				 vc[i].threads, oracle_seed(o));
-			failed = lines_diff(what, &vc[i].exp, &act) != 0;
+			failed = tu_lines_diff(what, &vc[i].exp, &act) != 0;
 			(*nchecks)++;
 		}
-		lines_free(&act);
+		tu_lines_free(&act);
 	}
 	for (size_t i = 0; i < k; i++)
-		lines_free(&vc[i].exp);
+		tu_lines_free(&vc[i].exp);
 	free(vc);
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(dir, false, whp, &err), 0);
 	oracle_set_wh(o, *whp);
@@ -495,7 +447,7 @@ static void test_duckdb_join_aggregate(void)
 	for (int threads = 1; threads <= 4; threads += 3) {
 		set_threads(threads);
 		char sql[1024];
-		lines act = {0};
+		tu_lines act = {0};
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) AS c, sum(pk)::BIGINT AS s, count(n) AS cn, sum(n)::BIGINT AS sn, "
 			 "count(DISTINCT v) AS dv FROM strata_scan('%s', 't')",
@@ -508,7 +460,7 @@ static void test_duckdb_join_aggregate(void)
 		if (act.n == 1 && strcmp(act.v[0], want) != 0)
 			fprintf(stderr, "\naggregate: expected %s, got %s\n", want, act.v[0]);
 		CU_ASSERT(act.n == 1 && strcmp(act.v[0], want) == 0);
-		lines_free(&act);
+		tu_lines_free(&act);
 		/* the join: even pk in 100..2999 */
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) AS c, sum(u.w) AS sw FROM strata_scan('%s', 't') t "
@@ -522,13 +474,13 @@ static void test_duckdb_join_aggregate(void)
 		if (act.n == 1 && strcmp(act.v[0], want) != 0)
 			fprintf(stderr, "\njoin: expected %s, got %s\n", want, act.v[0]);
 		CU_ASSERT(act.n == 1 && strcmp(act.v[0], want) == 0);
-		lines_free(&act);
+		tu_lines_free(&act);
 		/* a WHERE on a non-key column above the scan */
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) AS c FROM strata_scan('%s', 't') WHERE v = 'new'", f.dir);
 		CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 		CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|c=100") == 0);
-		lines_free(&act);
+		tu_lines_free(&act);
 	}
 	set_threads(1);
 	jf_open_wh(&f);
@@ -556,13 +508,13 @@ static void test_duckdb_types_keys(void)
 			0);
 	jf_close_wh(&f);
 	char sql[1024];
-	lines act = {0};
+	tu_lines act = {0};
 	/* time travel by tag and by time (the commit time of version 2) */
 	snprintf(sql, sizeof(sql),
 		 "SELECT s FROM strata_scan('%s', 't', as_of_tag := 'first') ORDER BY id", f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 3 && strcmp(act.v[2], "|s=\"three\"") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT CAST(committed AS VARCHAR) AS t FROM strata_log('%s', 't') WHERE version = 2",
 		 f.dir);
@@ -570,20 +522,20 @@ static void test_duckdb_types_keys(void)
 	CU_ASSERT_FATAL(act.n == 1 && strlen(act.v[0]) > 6);
 	char ts[64];
 	snprintf(ts, sizeof(ts), "%.*s", (int)strlen(act.v[0]) - 5, act.v[0] + 4); /* |t="...": */
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) AS c FROM strata_scan('%s', 't', as_of_time := TIMESTAMP '%s')",
 		 f.dir, ts);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|c=3") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) AS c FROM strata_scan('%s', 't', as_of_time := TIMESTAMP '%s' + "
 		 "INTERVAL 1 SECOND)",
 		 f.dir, ts);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|c=2") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT typeof(id) || typeof(i) || typeof(d) || typeof(fl) || typeof(b) || "
 		 "typeof(s) || typeof(bin) || typeof(ts) AS t FROM strata_scan('%s', 't') LIMIT 1",
@@ -591,7 +543,7 @@ static void test_duckdb_types_keys(void)
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 1 &&
 		  strcmp(act.v[0], "|t=\"BIGINTINTEGERDOUBLEFLOATBOOLEANVARCHARBLOBTIMESTAMP\"") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, i, d, fl, b, s, bin, CAST(ts AS VARCHAR) AS ts FROM strata_scan('%s', "
 		 "'t') ORDER BY id",
@@ -604,26 +556,26 @@ static void test_duckdb_types_keys(void)
 		CU_ASSERT_STRING_EQUAL(act.v[1], "|id=3|i=null|d=null|fl=null|b=false|s=\"THREE\"|"
 						 "bin=null|ts=null");
 	}
-	lines_free(&act);
+	tu_lines_free(&act);
 	/* point lookups: key :=, at a version, a deleted key, a missing one */
 	snprintf(sql, sizeof(sql), "SELECT s FROM strata_scan('%s', 't', key := 3)", f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|s=\"THREE\"") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT s FROM strata_scan('%s', 't', key := 3, as_of_version := 2)", f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|s=\"three\"") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql), "SELECT s FROM strata_scan('%s', 't', key := '{\"id\": 2}')",
 		 f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT_EQUAL(act.n, 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql), "SELECT s FROM strata_scan('%s', 't', key := 99)", f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT_EQUAL(act.n, 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	/* changes with _seq and _op */
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, s, _seq, _op FROM strata_changes('%s', 't', 2, 3) ORDER BY id", f.dir);
@@ -633,30 +585,30 @@ static void test_duckdb_types_keys(void)
 		CU_ASSERT_STRING_EQUAL(act.v[0], "|id=2|s=null|_seq=3|_op=\"delete\"");
 		CU_ASSERT_STRING_EQUAL(act.v[1], "|id=3|s=\"THREE\"|_seq=3|_op=\"upsert\"");
 	}
-	lines_free(&act);
+	tu_lines_free(&act);
 	/* a table without data reads as empty, with its columns */
 	snprintf(sql, sizeof(sql), "SELECT k, pt FROM strata_scan('%s', 'empty')", f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT_EQUAL(act.n, 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	/* metadata */
 	snprintf(sql, sizeof(sql), "SELECT name, version FROM strata_tables('%s') ORDER BY name",
 		 f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 2 && strcmp(act.v[1], "|name=\"t\"|version=3") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql), "SELECT version, kind FROM strata_log('%s', 't') ORDER BY 1",
 		 f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 3 && strcmp(act.v[2], "|version=3|kind=\"write\"") == 0);
-	lines_free(&act);
+	tu_lines_free(&act);
 	snprintf(sql, sizeof(sql),
 		 "SELECT sum(rows)::BIGINT AS r, count(*) AS n FROM strata_files('%s', 't') WHERE "
 		 "removed_version IS NULL",
 		 f.dir);
 	CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
 	CU_ASSERT(act.n == 1 && strstr(act.v[0], "|r=5|") != NULL);
-	lines_free(&act);
+	tu_lines_free(&act);
 	jf_open_wh(&f);
 	jf_close(&f);
 	tu_clock_real();
@@ -867,7 +819,7 @@ static void test_duckdb_stratad(void)
 	for (int k = 3; k <= 8; k++) {
 		cli_write_all(whp, k);
 		char sql[4200];
-		lines act = {0};
+		tu_lines act = {0};
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) AS c, sum(v)::BIGINT AS s, min(v) AS lo FROM strata_scan('%s', "
 			 "'t')",
@@ -878,7 +830,7 @@ static void test_duckdb_stratad(void)
 		CU_ASSERT(act.n == 1 && strcmp(act.v[0], want) == 0);
 		if (act.n == 1 && strcmp(act.v[0], want) != 0)
 			fprintf(stderr, "\nunder stratad: expected %s, got %s\n", want, act.v[0]);
-		lines_free(&act);
+		tu_lines_free(&act);
 		tud_sleep_ms(300);
 	}
 	set_threads(1);

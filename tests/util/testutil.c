@@ -483,3 +483,50 @@ int tu_duckdb(const char *sql, char **out)
 	tu_rmtree(dir);
 	return rc;
 }
+
+/* ---- multisets of rows -------------------------------------------------------------- */
+
+void tu_lines_push(tu_lines *l, const char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = strata_realloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = strata_strdup(s);
+}
+
+void tu_lines_free(tu_lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int lines_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tu_lines_sort(tu_lines *l)
+{
+	if (l->n) /* qsort of a NULL array is undefined, even of 0 elements */
+		qsort(l->v, l->n, sizeof(char *), lines_str_cmp);
+}
+
+int tu_lines_diff(const char *what, tu_lines *exp, tu_lines *act)
+{
+	tu_lines_sort(exp);
+	tu_lines_sort(act);
+	int bad = exp->n != act->n;
+	for (size_t i = 0; i < exp->n && i < act->n; i++)
+		if (strcmp(exp->v[i], act->v[i]) != 0) {
+			fprintf(stderr, "\n%s: row %zu differs:\n  expected %s\n  got      %s\n", what,
+				i, exp->v[i], act->v[i]);
+			bad = 1;
+			break;
+		}
+	if (bad && exp->n != act->n)
+		fprintf(stderr, "\n%s: %zu rows expected, %zu read\n", what, exp->n, act->n);
+	return bad ? -1 : 0;
+}

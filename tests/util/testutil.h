@@ -99,6 +99,21 @@ void tu_skip(const char *why);
  * (tests; tests/run-tests adds them up) and return the exit status. */
 int tu_tally(void);
 
+/* A multiset of text rows (each "col=value|..."), for comparing two reads
+ * regardless of row order.  Strings are copies the list owns. */
+typedef struct tu_lines {
+	char **v;
+	size_t n, cap;
+} tu_lines;
+
+void tu_lines_push(tu_lines *l, const char *s);
+void tu_lines_free(tu_lines *l);
+/* Sort the rows (strcmp order). */
+void tu_lines_sort(tu_lines *l);
+/* 0 if exp and act hold the same rows (both are sorted in place); else -1
+ * after printing, under what, the first row that differs and the counts. */
+int tu_lines_diff(const char *what, tu_lines *exp, tu_lines *act);
+
 #define TU_ADD(suite, fn) CU_add_test((suite), #fn, (fn))
 
 #define TU_MAIN_BODY(register_fn)                                             \
