@@ -308,11 +308,8 @@ const char *tu_pg_start_or_skip(void)
 {
 	char why[512];
 	const char *uri = tu_pg_start(why, sizeof(why));
-	if (!uri) {
-		printf("\nSKIPPED: %s\n", why);
-		fflush(stdout);
-		exit(0);
-	}
+	if (!uri)
+		tu_server_skip_suite(why);
 	return uri;
 }
 

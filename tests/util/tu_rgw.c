@@ -386,11 +386,8 @@ const char *tu_rgw_start_or_skip(void)
 {
 	char why[512];
 	const char *ep = tu_rgw_start(why, sizeof(why));
-	if (!ep) {
-		printf("\nSKIPPED: %s\n", why);
-		fflush(stdout);
-		exit(0);
-	}
+	if (!ep)
+		tu_server_skip_suite(why);
 	return ep;
 }
 

@@ -64,6 +64,13 @@ void tu_log_tail(const char *path, char *out, size_t n)
 	free(text);
 }
 
+void tu_server_skip_suite(const char *why)
+{
+	printf("\nSKIPPED: %s\n", why);
+	fflush(stdout);
+	exit(0);
+}
+
 bool tu_proc_is_gone(pid_t pid)
 {
 	if (pid <= 0)

@@ -52,6 +52,10 @@ typedef struct tu_stop_plan {
 /* Stop the processes of pids that are still ours (mark), by plan. */
 void tu_procs_stop(const pid_t *pids, int n, const char *mark, const tu_stop_plan *plan);
 
+/* The suite cannot run without its server: print "SKIPPED: why" on its
+ * own line (tests/run-tests counts the suite as skipped) and exit 0. */
+void tu_server_skip_suite(const char *why) __attribute__((noreturn));
+
 #define TU_WATCH_MAX 16
 
 typedef struct tu_watch {
