@@ -74,7 +74,7 @@ const cli_json_shape *cli_json_shape_find(const char *name);
 /* The admin commands' reply shapes (cli/cmd_admin.c), NULL-terminated. */
 extern const cli_json_shape cli_admin_shapes[];
 
-/* Whether v has the shape (parsed from the notation of cli/out.c): 0, or -1
+/* (cli/shape.c) Whether v has the shape (parsed from the notation of cli/out.c): 0, or -1
  * with why saying where and what differs. */
 int cli_json_check(const json_t *v, const json_t *shape, char *why, size_t n);
 /* Give v every key its shape marks "?" that it lacks, as null (the
