@@ -25,6 +25,10 @@
 
 /* ---- write ----------------------------------------------------------------------- */
 
+/* A write of this many lines is large: it shows a progress line on a
+ * terminal (cli/progress.c) even before its first second is up. */
+#define WRITE_PROGRESS_LINES 50000
+
 /* --token-time: "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]" (UTC) or Unix seconds
  * (`date +%s`).  Never relative ("-60"): a retry would move it. */
 static bool token_time_parse(const char *s, int64_t *out_us)
@@ -157,8 +161,9 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 		if (prc == 0)
 			prc = strata_txn_put_json(t, obj, &err);
 		json_decref(obj);
-		/* a large write shows how far it got (after the first second) */
-		if (strata_mono_us() - prog.t0_us >= 1000000)
+		/* a large write shows how far it got: after a second or
+		 * WRITE_PROGRESS_LINES lines, whichever comes first */
+		if (lineno >= WRITE_PROGRESS_LINES || strata_mono_us() - prog.t0_us >= 1000000)
 			cli_progress_show(&prog, false, "%llu lines read",
 					  (unsigned long long)lineno);
 		if (prc) {

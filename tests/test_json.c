@@ -18,9 +18,9 @@
  *     `strata admin --format json` reply holds to it (watch as jsonl events);
  *   - errors under --format json: the exit status as documented, the
  *     message on stderr, nothing on stdout;
- *   - the progress line: sort, clean and purge in a pseudo-terminal
- *     (forkpty) draw "\r...\033[K" lines on stderr and erase them at the
- *     end; with stderr a file they write nothing there.
+ *   - the progress line: sort, clean, purge and a large write in a
+ *     pseudo-terminal (forkpty) draw "\r...\033[K" lines on stderr and
+ *     erase them at the end; with stderr a file they write nothing there.
  *
  * Runs the built binaries (tu_bin); the daemon listens on a Unix socket in
  * the scratch directory only and is stopped by PID (and SIGKILLed at exit by
@@ -557,8 +557,27 @@ static void test_progress_on_a_terminal_only(void)
 		CU_ASSERT(drawn && erased && erased > drawn);
 		free(tty);
 	}
-	write_rows("{\"pk\":13,\"v\":\"m\",\"d\":1,\"pt\":\"x\"}\n");
-	const char *quiet[] = {"sort t", "clean t --grace-s 0", "purge t"};
+	/* a large write: 60000 lines (cli/cmd_rw.c: more than 50000) */
+	char big[PATH_MAX + 16], a[PATH_MAX + 64];
+	snprintf(big, sizeof(big), "%s/big.jsonl", scratch);
+	strata_buf b = {0};
+	for (int i = 0; i < 60000; i++)
+		strata_buf_printf(&b, "{\"pk\":%d,\"v\":\"w\",\"d\":1,\"pt\":\"x\"}\n", 100 + i);
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(big, b.data, b.len), 0);
+	strata_buf_free(&b);
+	snprintf(a, sizeof(a), "write t --file '%s'", big);
+	int rc;
+	char *tty = run_pty(a, &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	const char *drawn = last_of(tty, "write t: ");
+	const char *erased = last_of(tty, "\r\033[K");
+	if (!drawn || !strstr(tty, "lines read") || !erased || erased < drawn)
+		fprintf(stderr, "\n`strata %s` on a terminal wrote:\n%s\n", a, tty);
+	CU_ASSERT_PTR_NOT_NULL(strstr(tty, "lines read"));
+	CU_ASSERT(drawn && erased && erased > drawn);
+	CU_ASSERT_PTR_NOT_NULL(strstr(tty, "committed version"));
+	free(tty);
+	const char *quiet[] = {"sort t", "clean t --grace-s 0", "purge t", a};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(quiet); i++) {
 		char *out, *err;
 		CU_ASSERT_EQUAL(run(quiet[i], &out, &err), 0);
