@@ -601,7 +601,7 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 	else if (format == ADMIN_OUT_TEXT)
 		print_human(argv[i], reply);
 	else if (!is_watch) /* watch: its events are the output */
-		print_normalised(reply, shape, format);
+		print_normalised(json_incref(reply), shape, format);
 	json_decref(reply);
 	rc = ok ? CLI_OK : CLI_ERROR;
 	if (ok && strcmp(argv[i], "watch") == 0) {

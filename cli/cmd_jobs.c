@@ -129,7 +129,7 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 			const char *pn = *ps[p].name ? ps[p].name : "_";
 			snprintf(prog.where, sizeof(prog.where), "bucket %zu of %zu (p=%.32s b=%u)",
 				 done + 1, nbuckets, pn, b);
-			job_prog_show(&prog, true);
+			job_prog_show(&prog, done == 0); /* then at most every 100 ms */
 			done++;
 			strata_bucket_job job;
 			cli_job_spec(ja->kind, ja->drop_history, &job);
