@@ -17,7 +17,8 @@
  *     daemon/admin.c's table has a documented reply shape and its
  *     `strata admin --format json` reply holds to it (watch as jsonl events);
  *   - errors under --format json: the exit status as documented, the
- *     message on stderr, nothing on stdout;
+ *     message on stderr, nothing on stdout; but a failed bucket job of
+ *     sort and check's findings are data, in their documents;
  *   - the progress line: sort, clean, purge and a large write in a
  *     pseudo-terminal (forkpty) draw "\r...\033[K" lines on stderr and
  *     erase them at the end; with stderr a file they write nothing there.
@@ -590,6 +591,60 @@ static void test_progress_on_a_terminal_only(void)
 	}
 }
 
+
+/* Results that are data come as documents even when they fail: a sort
+ * whose bucket holds a damaged row file lists that job with "ok": false
+ * (and says so on stderr, exit 1); check lists its findings with "ok":
+ * false (exit 1).  Last: it leaves the table damaged. */
+static void test_failures_that_are_data(void)
+{
+	write_rows("{\"pk\":21,\"v\":\"u\",\"d\":1,\"pt\":\"x\"}\n");
+	char cmd[PATH_MAX * 2], *file = NULL;
+	snprintf(cmd, sizeof(cmd), "find '%s/data/t' -name '*.avro' -not -path '*/.trash/*' | head -1",
+		 whp);
+	CU_ASSERT_EQUAL(tu_run(cmd, &file), 0);
+	CU_ASSERT_FATAL(file && *file);
+	file[strcspn(file, "\n")] = '\0';
+	CU_ASSERT_EQUAL_FATAL(truncate(file, 40), 0); /* the header survives, the block not */
+	json_t *shape = json_loads(json_string_value(json_object_get(command_entry("sort"), "json")),
+				   0, NULL);
+	char *out, *err;
+	int rc = run("sort t --format json", &out, &err);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "strata: "));
+	json_t *d = NULL;
+	CU_ASSERT(holds("sort of a damaged bucket", out, strlen(out), shape, &d));
+	size_t i, nfailed = 0;
+	json_t *j;
+	json_array_foreach(json_object_get(d, "jobs"), i, j)
+		if (json_is_false(json_object_get(j, "ok")) &&
+		    json_is_string(json_object_get(j, "error")))
+			nfailed++;
+	CU_ASSERT_EQUAL(nfailed, 1);
+	json_decref(d);
+	json_decref(shape);
+	free(out);
+	free(err);
+	/* a file the manifest names is gone: check finds it */
+	CU_ASSERT_EQUAL_FATAL(unlink(file), 0);
+	free(file);
+	shape = json_loads(json_string_value(json_object_get(command_entry("check"), "json")), 0, NULL);
+	rc = run("check t --format json", &out, &err);
+	CU_ASSERT_EQUAL(rc, 1);
+	d = NULL;
+	CU_ASSERT(holds("check of a damaged table", out, strlen(out), shape, &d));
+	CU_ASSERT(json_is_false(json_object_get(d, "ok")));
+	CU_ASSERT(json_array_size(json_object_get(d, "findings")) >= 1);
+	CU_ASSERT_STRING_EQUAL(
+		json_string_value(json_object_get(json_array_get(json_object_get(d, "findings"), 0),
+						  "table")),
+		"t");
+	json_decref(d);
+	json_decref(shape);
+	free(out);
+	free(err);
+}
+
 static int setup(void)
 {
 	snprintf(scratch, sizeof(scratch), "%s", tu_tmpdir());
@@ -621,6 +676,7 @@ static void register_json(void)
 	CU_add_test(s, "admin_commands_hold_their_shapes", test_admin_commands_hold_their_shapes);
 	CU_add_test(s, "every_command_was_checked", test_every_command_was_checked);
 	CU_add_test(s, "progress_on_a_terminal_only", test_progress_on_a_terminal_only);
+	CU_add_test(s, "failures_that_are_data", test_failures_that_are_data);
 }
 
 TU_MAIN(register_json)
