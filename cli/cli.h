@@ -3,6 +3,12 @@
  * helpers for options, output formats and exit codes.
  *
  * Exit codes: 0 ok, 1 error, 2 usage, 3 conflict.
+ *
+ * Output: text for people by default; --format json (and jsonl for
+ * listings) prints the shape each command promises in cli_json_shapes[]
+ * (cli/out.c), which `strata --list-commands`, strata(1), docs/CLI.md and
+ * tests/test_json.c all read.  A command added to cli_commands[] needs a row
+ * there too, or tests/test_json.c fails.
  */
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H

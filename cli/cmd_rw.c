@@ -1,9 +1,12 @@
 /*
  * cli/cmd_rw.c — write, scan, get, changes.
  *
- * Output formats of scan: jsonl (one JSON object per row, the default), csv
+ * Output formats of scan and changes: jsonl (one JSON object per row, the
+ * default), json (the same objects as one array, cli/out.c's listing), csv
  * (RFC 4180 with a header line) and table (aligned, for people; it buffers
- * the rows).  Partition columns follow the data columns.
+ * the rows).  Partition columns follow the data columns.  write and get
+ * take --format text|json (get prints its row as JSON either way); a write
+ * of many lines shows a progress line on a terminal (cli/progress.c).
  *
  * Invariants:
  *   1. csv and table print no control character a value holds: every byte
