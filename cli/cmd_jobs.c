@@ -271,22 +271,37 @@ int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- clean, purge --------------------------------------------------------------------- */
 
-/* What clean's per-file decisions go to: the progress line, and with
+/* What clean's per-file decisions and unlinked bytes go to: the progress line, and with
  * --dry-run the listing (text) or the "decisions" array (json). */
 typedef struct clean_sink {
 	cli_format fmt;
 	bool is_dry_run;
 	size_t n;
+	uint64_t unlinked_bytes;
 	json_t *decisions;
 	cli_progress line;
 } clean_sink;
+
+static void clean_show(clean_sink *cs)
+{
+	cli_progress_show(&cs->line, false, "%zu files decided, %.1f MiB unlinked", cs->n,
+			  (double)cs->unlinked_bytes / (1024.0 * 1024.0));
+}
+
+/* strata_clean_opts.throttle: never sleeps, only counts and shows. */
+static void on_unlink(void *arg, uint64_t bytes)
+{
+	clean_sink *cs = arg;
+	cs->unlinked_bytes += bytes;
+	clean_show(cs);
+}
 
 static void on_decision(void *arg, const strata_file_entry *f, const char *decision)
 {
 	clean_sink *cs = arg;
 	cs->n++;
 	if (!cs->is_dry_run) {
-		cli_progress_show(&cs->line, false, "%zu files decided", cs->n);
+		clean_show(cs);
 		return;
 	}
 	cli_progress_clear(&cs->line);
@@ -421,6 +436,8 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 	cs.decisions = json_array();
 	o.on_file = on_decision;
 	o.on_file_arg = &cs;
+	o.throttle = on_unlink;
+	o.throttle_arg = &cs;
 	cli_progress_show(&cs.line, true, "planning");
 	strata_err err;
 	strata_err_clear(&err);
