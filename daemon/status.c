@@ -296,7 +296,8 @@ json_t *d_status_json(stratad *d)
 	/* invariant 3: the best-scored first, as workers take them */
 	dj **qs = strata_malloc((d->jobs.nqueue + 1) * sizeof(*qs));
 	size_t nq = d->jobs.nqueue;
-	memcpy(qs, d->jobs.queue, nq * sizeof(*qs));
+	if (nq) /* the queue is NULL until the first job */
+		memcpy(qs, d->jobs.queue, nq * sizeof(*qs));
 	for (size_t i = 0; i < nq && i < S_QUEUED_MAX; i++) {
 		size_t best = i;
 		for (size_t k = i + 1; k < nq; k++)

@@ -309,6 +309,15 @@ static void test_page_in_chromium(void)
 
 	/* orders sorted, events planned, then big's sorts: one runs, one waits */
 	json_t *st = wait_status(port, orders_sorted, 60);
+	if (!st || !orders_sorted(st)) {
+		char tail[400];
+		tu_log_tail(log, tail, sizeof(tail));
+		char *txt = st ? json_dumps(st, JSON_INDENT(1)) : NULL;
+		fprintf(stderr, "\n/status.json: %.3000s\nstratad's log: %s\n", txt ? txt : "(none)",
+			tail);
+		free(txt);
+		strata_db_close(db);
+	}
 	CU_ASSERT_FATAL(st && orders_sorted(st));
 	json_decref(st);
 	write_rows(db, "big", 3, 4000, 300);
