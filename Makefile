@@ -215,7 +215,7 @@ asan: deps node-deps
 # any report fails the target.  tests/tsan.supp holds the suppressions, each
 # with why it is benign.
 TSAN_SUITES ?= test_throttle test_concurrency test_daemon test_admin test_hostile test_colscan \
-               test_table test_mapfull test_backpressure
+               test_table test_mapfull test_backpressure test_statuspage
 TSAN_DIR    := build-tsan
 
 tsan: deps

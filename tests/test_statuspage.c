@@ -15,7 +15,8 @@
  *           the queue.
  * Then:
  *   - /status.json holds those tables with their level counts, the pin, the
- *     jobs and at least one sample of the hour;
+ *     jobs and the samples of the hour (in stratad's first minute the job
+ *     rate of the newest is every job finished so far);
  *   - GET / is HTML with no script, no stylesheet link, no src= and no
  *     absolute URL (no external assets), a Content-Security-Policy that
  *     forbids loading any, a meta refresh, and the warehouse path escaped;
@@ -337,7 +338,20 @@ static void test_page_in_chromium(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ev, "oldest_pin"),
 								  "holder")),
 			       "tag nightly");
-	CU_ASSERT(json_array_size(json_object_get(json_object_get(st, "history"), "samples")) >= 1);
+	/* the hour's samples: orders' two sorts are done; in stratad's first
+	 * minute the rate is every job so far, per minute (status.c) */
+	json_t *hist = json_object_get(st, "history");
+	json_t *pts = json_object_get(hist, "samples");
+	json_t *newest = json_array_get(pts, json_array_size(pts) - 1);
+	CU_ASSERT(json_array_size(pts) >= 1);
+	double started_s = json_number_value(json_object_get(hist, "now_s")) -
+			   json_number_value(json_object_get(json_object_get(st, "daemon"), "uptime_s"));
+	int64_t jobs_done = json_integer_value(json_object_get(newest, "jobs_done"));
+	CU_ASSERT(jobs_done >= 2);
+	if (json_number_value(json_object_get(newest, "t_s")) - started_s < 59)
+		CU_ASSERT_DOUBLE_EQUAL(json_number_value(json_object_get(newest, "jobs_per_min")),
+				       (double)jobs_done, 1e-6);
+	CU_ASSERT(json_integer_value(json_object_get(newest, "files")) >= 2 + 3);
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(st, "daemon"),
 								  "warehouse")),
 			       whp);
