@@ -436,12 +436,24 @@ static const char s_style[] =
 #define C_RIGHT 4
 
 /* One chart of the hour: key's values in the history's samples, on an
- * axis from lo (0, or 1 for amplification) to the hour's maximum. */
+ * axis from lo (0, or 1 for amplification) to the hour's maximum; time
+ * from the oldest sample of the hour (at least a minute back) to now. */
 static void html_chart(strata_buf *b, const json_t *hist, const char *id, const char *title,
 		       const char *key, int kind)
 {
 	const json_t *pts = json_object_get(hist, "samples");
 	double now_s = jr(hist, "now_s"), win = (double)ji(hist, "window_s");
+	/* the span drawn: the hour, or since the oldest sample (at least a
+	 * minute) while stratad is younger than that */
+	if (json_array_size(pts)) {
+		double since = now_s - jr(json_array_get(pts, 0), "t_s");
+		win = since < 60 ? 60 : since < win ? since : win;
+	}
+	char span[32];
+	if (win < 120)
+		snprintf(span, sizeof(span), "%.0f s", win);
+	else
+		snprintf(span, sizeof(span), "%.0f min", win / 60);
 	double lo = kind == 2 ? 1.0 : 0.0, hi = lo;
 	size_t i, n = json_array_size(pts);
 	json_t *p;
@@ -483,9 +495,9 @@ static void html_chart(strata_buf *b, const json_t *hist, const char *id, const 
 			  id, C_W, C_H, C_W, C_H, title, C_LEFT, title, last, C_W - C_RIGHT, top, C_LEFT,
 			  C_TOP + ph, C_W - C_RIGHT, C_TOP + ph);
 	strata_buf_printf(b,
-			  "<text x=\"%d\" y=\"%d\">-60 min</text><text x=\"%d\" y=\"%d\" "
+			  "<text x=\"%d\" y=\"%d\">%s ago</text><text x=\"%d\" y=\"%d\" "
 			  "text-anchor=\"end\">now</text>",
-			  C_LEFT, C_H - 3, C_W - C_RIGHT, C_H - 3);
+			  C_LEFT, C_H - 3, span, C_W - C_RIGHT, C_H - 3);
 	if (!n) {
 		strata_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"muted\">"
 				     "no scan yet</text></svg>",
