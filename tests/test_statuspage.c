@@ -29,6 +29,9 @@
  *     as text (no <i> element); and with --screenshot it writes
  *     $STRATA_BUILD/status-page.png (build/ by default) for people to look
  *     at.
+ * And on a damaged manifest (truncated), stratad is degraded and the page
+ * says so, with the reason, escaped.
+ *
  * Chromium runs in its own process group with a scratch --user-data-dir;
  * its group is killed by PID at its deadline and after it exits, and a
  * watcher (tu_server.h) stops it and stratad if the suite dies.  Without
@@ -474,10 +477,58 @@ static void test_page_in_chromium(void)
 	json_decref(st);
 }
 
+static bool is_degraded(json_t *st)
+{
+	json_t *dm = json_object_get(st, "daemon");
+	return strcmp(json_string_value(json_object_get(dm, "state")), "degraded") == 0 &&
+	       json_is_string(json_object_get(dm, "degraded"));
+}
+
+/* A damaged manifest: stratad is degraded (the damage rule) and the page
+ * says so, and why, instead of failing (no warehouse handle to read). */
+static void test_page_degraded(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	tud_paths(dir, whp, cfg, log, sock);
+	strata_db *db = NULL;
+	strata_db_error derr;
+	CU_ASSERT_EQUAL_FATAL(strata_db_open(whp, STRATA_DB_CREATE, &db, &derr), 0);
+	create_table(db, "orders", "write.bucket.num=2");
+	write_rows(db, "orders", 3, 20, 8);
+	strata_db_close(db);
+	char mdb[PATH_MAX + 32];
+	snprintf(mdb, sizeof(mdb), "%s/manifest/data.mdb", whp);
+	CU_ASSERT_EQUAL_FATAL(truncate(mdb, 2 * 4096), 0);
+	int port = tu_free_port();
+	CU_ASSERT_FATAL(port > 0);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\n"
+		       "metrics_listen = 127.0.0.1:%d\n",
+		       whp, sock, port);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 30));
+	json_t *st = wait_status(port, is_degraded, 30);
+	CU_ASSERT(st && is_degraded(st));
+	CU_ASSERT(st && strstr(json_string_value(json_object_get(json_object_get(st, "daemon"),
+								   "degraded")),
+			       "truncated"));
+	json_decref(st);
+	char *page = http_req(port, "GET", "/");
+	CU_ASSERT(page && strstr(page, "HTTP/1.1 200 OK\r\n"));
+	CU_ASSERT(page && strstr(page, "<b id=\"state\" class=\"state-degraded\">degraded</b>"));
+	const char *banner = page ? strstr(page, "<p class=\"banner\" id=\"degraded\">") : NULL;
+	CU_ASSERT(banner && strstr(banner, "data.mdb&quot; is truncated"));
+	free(page);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+}
+
 static void register_statuspage(void)
 {
 	CU_pSuite s = CU_add_suite("statuspage", NULL, NULL);
 	TU_ADD(s, test_page_in_chromium);
+	TU_ADD(s, test_page_degraded);
 }
 
 TU_MAIN(register_statuspage)
