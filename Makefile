@@ -29,7 +29,7 @@ PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthread
             libcurl libxml-2.0
 DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
             libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev \
-            postgresql libpq-dev groff-base prometheus \
+            postgresql libpq-dev groff-base prometheus chromium \
             ceph-mon ceph-osd radosgw libcurl4-openssl-dev libxml2-dev
 # libpq's header lives in /usr/include/postgresql on Debian
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
@@ -215,7 +215,7 @@ asan: deps node-deps
 # any report fails the target.  tests/tsan.supp holds the suppressions, each
 # with why it is benign.
 TSAN_SUITES ?= test_throttle test_concurrency test_daemon test_admin test_hostile test_colscan \
-               test_table test_mapfull test_backpressure
+               test_table test_mapfull test_backpressure test_statuspage
 TSAN_DIR    := build-tsan
 
 tsan: deps

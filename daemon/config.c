@@ -80,8 +80,10 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "token bucket with a burst of one second. 0: unlimited."},
 	{STRATAD_SCOPE_DAEMON, "metrics_listen", STRATAD_CFG_ADDR, "", 0, 127, false,
 	 D(metrics_listen), "HOST:PORT",
-	 "Serve Prometheus metrics on http://HOST:PORT/metrics, e.g. 127.0.0.1:9477. Empty: off "
-	 "(the `metrics` admin command always works). Bind it to loopback."},
+	 "Serve Prometheus metrics on http://HOST:PORT/metrics, e.g. 127.0.0.1:9477, and the "
+	 "status page on http://HOST:PORT/ (and its data as /status.json). Empty: off (the "
+	 "`metrics` and `status` admin commands always work). Both are read-only but unauthenticated: "
+	 "bind it to loopback."},
 	{STRATAD_SCOPE_DAEMON, "log_level", STRATAD_CFG_LEVEL, "info", 0, 3, true, D(log_level),
 	 "error|warn|info|debug",
 	 "info logs one summary line per scan and one line per job; debug adds every bucket's "
