@@ -33,11 +33,84 @@ enum mf_db {
 	DB_CLAIMS,     /* [table][part][bucket] -> claim */
 	DB_INTENTS,    /* [job id] -> intent */
 	DB_TAGS,       /* [table][tag] -> tag */
-	DB_COUNT
+	DB_COUNT,
+	/* the lease store (MF_TX_LEASE transactions only): not durable */
+	DB_LEASES = DB_COUNT, /* [lease id] -> lease; "\0" -> the id counter */
+	DB_DAEMONS,           /* [owner] -> daemon heartbeat */
+	DB_ALL
 };
+
+/* The sub-database names: LMDB's database names, PostgreSQL's table names
+ * in schema strata. */
+extern const char *const mf_db_names[DB_ALL];
+
+/* ---- the backend seam ---------------------------------------------------------- */
+
+/* Everything in manifest/ above this seam (commit.c, env.c's reads,
+ * lease.c, check.c) runs on transactions over the sub-databases of enum
+ * mf_db, with LMDB's semantics: keys are byte strings in memcmp order,
+ * a write transaction sees its own writes and commits all or nothing, a
+ * read transaction is one consistent snapshot.  Two backends implement it:
+ *   MF_LMDB  manifest/lmdb.c: the embedded environment of a directory
+ *            warehouse (write transactions serialized by LMDB);
+ *   MF_PG    manifest/pg_kv.c: a PostgreSQL catalog named by a URI (write
+ *            transactions SERIALIZABLE, retried whole on a serialization
+ *            failure; snapshots REPEATABLE READ READ ONLY).
+ * Values returned by mf_get() and mf_cur_get() are lent until the
+ * transaction ends.  Return codes of the primitives: 0, MDB_NOTFOUND, or
+ * an error for mf_lmdb_err() (an LMDB code, or MF_RC_PG: the PostgreSQL
+ * error of this thread, mf_pg_last_err()). */
+typedef enum mf_backend_kind {
+	MF_LMDB,
+	MF_PG,
+} mf_backend_kind;
+
+typedef enum mf_tx_kind {
+	MF_TX_READ,  /* a snapshot */
+	MF_TX_WRITE, /* a durable commit */
+	MF_TX_LEASE, /* read-write on DB_LEASES and DB_DAEMONS only, not durable */
+} mf_tx_kind;
+
+struct mf_pg_pool;
+struct mf_pg_tx;
+
+typedef struct mf_tx {
+	strata_mf *mf;
+	mf_tx_kind kind;
+	MDB_txn *lmdb;        /* MF_LMDB */
+	struct mf_pg_tx *pg;  /* MF_PG */
+} mf_tx;
+
+typedef struct mf_cur mf_cur;
+
+/* A PostgreSQL error of this thread (MF_RC_PG): its strata code and message. */
+#define MF_RC_PG (-30400)
+
+int mf_get(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+int mf_put(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+/* MDB_NOTFOUND when there was no such key. */
+int mf_del(mf_tx *tx, enum mf_db db, MDB_val *key);
+int mf_cur_open(mf_tx *tx, enum mf_db db, mf_cur **out);
+/* op: MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_PREV, MDB_SET_RANGE (key in: the
+ * first key >= it).  key and val receive the record (lent). */
+int mf_cur_get(mf_cur *c, MDB_val *key, MDB_val *val, MDB_cursor_op op);
+/* Delete the record the cursor is on. */
+int mf_cur_del(mf_cur *c);
+void mf_cur_close(mf_cur *c);
+/* The time of this transaction's decisions that more than one host must
+ * agree on (claim expiry, lease expiry, daemon heartbeats, version
+ * timestamps): the catalog's clock for MF_PG (unless a test installed its
+ * own clock), this host's for MF_LMDB; never goes backwards within a
+ * transaction. */
+int64_t mf_tx_now(mf_tx *tx);
+
 
 struct strata_mf {
 	char *warehouse;
+	char *data_dir;              /* where data files live: <warehouse>/data,
+					or the catalog's data_path */
+	mf_backend_kind backend;
+	struct mf_pg_pool *pg;       /* MF_PG */
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
 	MDB_env *lease_env;
@@ -64,7 +137,7 @@ struct strata_mf {
 
 struct strata_mf_snap {
 	strata_mf *mf;
-	MDB_txn *txn;
+	mf_tx *txn;
 };
 
 /* The map's ceiling: 1 TiB, or $STRATA_MF_MAP_MAX_BYTES (at least 1 MiB),

@@ -201,4 +201,62 @@ int mf_pg_claim_take(mf_pg *pg, uint32_t table_id, uint32_t part_id, uint32_t bu
 int mf_pg_claim_held(mf_pg *pg, uint32_t table_id, uint32_t part_id, uint32_t bucket,
 		     uint64_t job_id, strata_err *err);
 
+/* ---- the backend: the seam's primitives on a catalog (manifest/pg_kv.c) ------- */
+
+/* Every sub-database of enum mf_db is a table strata.<mf_db_names[db]>
+ * (k bytea PRIMARY KEY, v bytea NOT NULL): bytea compares like memcmp, so
+ * LMDB's key order is the table's index order.  DB_LEASES and DB_DAEMONS
+ * are UNLOGGED.  The counters of mf_tx_counter_next() are sequences
+ * (strata.<name>): never rolled back, so ids may have gaps, and no two
+ * tables' commits wait for one counter row. */
+
+/* A pool of connections to one catalog, for one strata_mf (thread-safe:
+ * each transaction takes a connection of its own and gives it back). */
+typedef struct mf_pg_pool mf_pg_pool;
+
+/* Open the catalog at uri: connect, check (and migrate) the schema.  mode
+ * STRATA_MF_CREATE creates the catalog recording data_path (STRATA_EEXIST
+ * when one exists: `init` on an existing catalog is an error); otherwise
+ * data_path is ignored and a database without a catalog is
+ * STRATA_ENOTFOUND.  The catalog's data path goes to data_out. */
+int mf_pg_pool_open(const char *uri, strata_mf_mode mode, const char *data_path,
+		    mf_pg_pool **out, char *data_out, size_t data_n, strata_err *err);
+void mf_pg_pool_close(mf_pg_pool *p);
+const char *mf_pg_pool_uri_safe(const mf_pg_pool *p);
+
+/* A transaction: MF_TX_WRITE is SERIALIZABLE, MF_TX_READ REPEATABLE READ
+ * READ ONLY, MF_TX_LEASE READ COMMITTED with synchronous_commit off. */
+typedef struct mf_pg_tx mf_pg_tx;
+int mf_pg_tx_begin(mf_pg_pool *p, mf_tx_kind kind, mf_pg_tx **out, strata_err *err);
+/* Commit and free t: 0; STRATA_ECONFLICT (a serialization failure or
+ * deadlock: nothing committed, mf_pg_tx_is_retry() was true); STRATA_EUNCERTAIN
+ * (the connection was lost during COMMIT); another code otherwise. */
+int mf_pg_tx_commit(mf_pg_tx *t, strata_err *err);
+/* Roll back and free t (NULL: no-op). */
+void mf_pg_tx_abort(mf_pg_tx *t);
+/* Whether a statement of t failed with a serialization failure or a
+ * deadlock (SQLSTATE 40001, 40P01): the caller aborts and runs the whole
+ * transaction again. */
+bool mf_pg_tx_is_retry(const mf_pg_tx *t);
+
+/* The primitives (return codes as manifest_int.h's seam says; a failure
+ * sets this thread's error, mf_pg_last_err()). */
+int mf_pg_get(mf_pg_tx *t, enum mf_db db, const MDB_val *key, MDB_val *val);
+int mf_pg_put(mf_pg_tx *t, enum mf_db db, const MDB_val *key, const MDB_val *val);
+int mf_pg_del(mf_pg_tx *t, enum mf_db db, const MDB_val *key);
+typedef struct mf_pg_cur mf_pg_cur;
+int mf_pg_cur_open(mf_pg_tx *t, enum mf_db db, mf_pg_cur **out);
+int mf_pg_cur_get(mf_pg_cur *c, MDB_val *key, MDB_val *val, MDB_cursor_op op);
+int mf_pg_cur_del(mf_pg_cur *c);
+void mf_pg_cur_close(mf_pg_cur *c);
+/* The next value of counter name ("next_file_id", "next_table_id",
+ * "next_job_id"). */
+int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err *err);
+/* The catalog's clock (clock_timestamp(), µs since the epoch), asked once
+ * per transaction at its first call. */
+int64_t mf_pg_clock_us(mf_pg_tx *t);
+/* The last MF_RC_PG error of this thread: its strata code, and its message
+ * into err ("catalog <uri without password>: <what> failed: ..."). */
+int mf_pg_last_err(strata_err *err, const char *what);
+
 #endif
