@@ -127,6 +127,14 @@ const char *strata_mf_warehouse(const strata_mf *mf)
 	return mf->warehouse;
 }
 
+void strata_warehouse_display(const char *warehouse, char *out, size_t n)
+{
+	if (mf_pg_is_uri(warehouse))
+		mf_pg_uri_redact(warehouse, out, n);
+	else
+		snprintf(out, n, "%s", warehouse);
+}
+
 const char *strata_mf_data_dir(const strata_mf *mf)
 {
 	return mf->data_dir;
