@@ -234,6 +234,15 @@ typedef enum strata_mf_mode {
 } strata_mf_mode;
 int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
 			strata_err *err);
+/* Open a warehouse whose data files live at data_path: only for creating
+ * a catalog (a postgresql:// URI, where data_path is recorded in it);
+ * NULL otherwise.  A directory warehouse's data live in its data/. */
+int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
+			strata_mf **out, strata_err *err);
+/* Where the data files live: <warehouse>/data, or the catalog's data path. */
+const char *strata_mf_data_dir(const strata_mf *mf);
+/* Whether the warehouse is a PostgreSQL catalog (a postgresql:// URI). */
+bool strata_mf_is_catalog(const strata_mf *mf);
 /* Whether mf was opened with STRATA_MF_READ. */
 bool strata_mf_is_readonly(const strata_mf *mf);
 /* Walk the whole page structure of manifest/data.mdb (every page reachable

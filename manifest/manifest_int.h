@@ -58,7 +58,7 @@ extern const char *const mf_db_names[DB_ALL];
  *            failure; snapshots REPEATABLE READ READ ONLY).
  * Values returned by mf_get() and mf_cur_get() are lent until the
  * transaction ends.  Return codes of the primitives: 0, MDB_NOTFOUND, or
- * an error for mf_lmdb_err() (an LMDB code, or MF_RC_PG: the PostgreSQL
+ * an error for mf_kv_err() (an LMDB code, or MF_RC_PG: the PostgreSQL
  * error of this thread, mf_pg_last_err()). */
 typedef enum mf_backend_kind {
 	MF_LMDB,
@@ -103,6 +103,25 @@ void mf_cur_close(mf_cur *c);
  * own clock), this host's for MF_LMDB; never goes backwards within a
  * transaction. */
 int64_t mf_tx_now(mf_tx *tx);
+/* Read (MF_TX_READ) and lease (MF_TX_LEASE) transactions; write
+ * transactions run through mf_write().  mf_tx_commit() and mf_tx_abort()
+ * end and free the transaction. */
+int mf_tx_begin(strata_mf *mf, mf_tx_kind kind, mf_tx **out, strata_err *err);
+int mf_tx_commit(mf_tx *tx, strata_err *err);
+void mf_tx_abort(mf_tx *tx);
+
+/* The LMDB backend (manifest/lmdb.c), called through the seam only. */
+int mf_lmdb_open(strata_mf *mf, strata_mf_mode mode, strata_err *err);
+void mf_lmdb_close(strata_mf *mf);
+int mf_lmdb_verify(strata_mf *mf, strata_err *err);
+void mf_lmdb_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes);
+int mf_lmdb_tx_begin(strata_mf *mf, mf_tx_kind kind, mf_tx **out, strata_err *err);
+int mf_lmdb_tx_commit(mf_tx *tx, strata_err *err);
+void mf_lmdb_tx_abort(mf_tx *tx);
+int mf_lmdb_get(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+int mf_lmdb_put(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+int mf_lmdb_del(mf_tx *tx, enum mf_db db, MDB_val *key);
+int mf_lmdb_cur_open(mf_tx *tx, enum mf_db db, MDB_cursor **out);
 
 
 struct strata_mf {
@@ -115,6 +134,7 @@ struct strata_mf {
 	MDB_dbi dbi[DB_COUNT];
 	MDB_env *lease_env;
 	MDB_dbi lease_dbi;
+	MDB_dbi daemon_dbi;
 	/* Growing the map needs no transaction active in this process: every
 	 * transaction holds this lock shared, a grow takes it exclusive. */
 	pthread_rwlock_t grow_lock;
@@ -145,7 +165,7 @@ struct strata_mf_snap {
 #define MF_MAP_MAX_BYTES (1ull << 40)
 
 /* LMDB error to a strata code + message naming what was being done. */
-int mf_lmdb_err(strata_err *err, int rc, const char *what);
+int mf_kv_err(strata_err *err, int rc, const char *what);
 
 /* Run fn inside one write transaction and commit it durably; grows the map
  * and retries on MDB_MAP_FULL; fn returning non-zero aborts. */
@@ -158,8 +178,9 @@ int mf_verify_file(const char *path, uint64_t txnid, bool is_full, strata_err *e
 
 /* Free the reader slots of dead processes (logs how many); LMDB's code. */
 int mf_readers_clear(MDB_env *env, const char *what);
-typedef int (*mf_write_fn)(strata_mf *mf, MDB_txn *txn, void *ctx, strata_err *err);
+typedef int (*mf_write_fn)(strata_mf *mf, mf_tx *txn, void *ctx, strata_err *err);
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
+int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
 
 /* ---- keys ------------------------------------------------------------------ */
 
@@ -224,27 +245,27 @@ int mf_tag_dec(const MDB_val *v, strata_tag *t);
 
 /* ---- shared lookups inside a transaction -------------------------------------- */
 
-int mf_txn_table_get(strata_mf *mf, MDB_txn *txn, const char *name, strata_table_def *t,
+int mf_txn_table_get(strata_mf *mf, mf_tx *txn, const char *name, strata_table_def *t,
 		     strata_err *err);
-int mf_txn_table_put(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+int mf_txn_table_put(strata_mf *mf, mf_tx *txn, const strata_table_def *t,
 		     strata_err *err);
-int mf_txn_bucket_get(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_get(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 		      uint32_t bucket, strata_bucket_state *s, strata_err *err);
-int mf_txn_bucket_put(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_put(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 		      uint32_t bucket, const strata_bucket_state *s, strata_err *err);
-int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_files(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 			uint32_t bucket, strata_arena *a, strata_file_entry **out, size_t *n,
 			strata_err *err);
-int mf_txn_put(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+int mf_txn_put(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *k,
 	       const void *data, size_t n, strata_err *err);
-int mf_txn_del(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+int mf_txn_del(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *k,
 	       strata_err *err);
-int mf_txn_partition_get(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const char *name,
+int mf_txn_partition_get(strata_mf *mf, mf_tx *txn, uint32_t table_id, const char *name,
 			 strata_partition *out, strata_err *err);
-int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
+int mf_txn_tags(strata_mf *mf, mf_tx *txn, uint32_t table, strata_arena *a,
 		strata_tag **out, size_t *n, strata_err *err);
 /* Allocate the next value of a u64 counter stored under meta key name. */
-int mf_txn_counter_next(strata_mf *mf, MDB_txn *txn, const char *name, uint64_t *out,
+int mf_txn_counter_next(strata_mf *mf, mf_tx *txn, const char *name, uint64_t *out,
 			strata_err *err);
 
 #endif
