@@ -237,7 +237,9 @@ int mf_pg_cur_get(mf_pg_cur *c, MDB_val *key, MDB_val *val, MDB_cursor_op op);
 int mf_pg_cur_del(mf_pg_cur *c);
 void mf_pg_cur_close(mf_pg_cur *c);
 /* The next value of counter name ("next_file_id", "next_table_id",
- * "next_job_id"). */
+ * "next_job_id", "next_lease_id"): nextval of the sequence strata.<name>,
+ * so never rolled back (ids may have gaps).  Errors: STRATA_EINVAL for
+ * another name; a failed statement fails the transaction. */
 int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err *err);
 /* The catalog's clock (clock_timestamp(), µs since the epoch), asked once
  * per transaction at its first call. */

@@ -87,8 +87,8 @@
 #define KV_BATCH_MAX 1024
 /* prepared-statement slots: 0-7 pg_schema.c's, 8-15 the singles below,
  * then KV_NOPS per table */
-#define KV_SLOT_COUNTER 8 /* 8, 9, 10 */
-#define KV_SLOT_CLOCK 11
+#define KV_SLOT_COUNTER 8 /* 8 to 11 */
+#define KV_SLOT_CLOCK 12
 #define KV_SLOT0 16
 
 enum kv_op { KV_GET, KV_PUT, KV_DEL, KV_GE, KV_GT, KV_LT, KV_LAST, KV_NOPS };
@@ -156,6 +156,8 @@ static const mf_pg_stmt st_counters[] = {
 	 .what = "take the next table id", .sql = "SELECT nextval('strata.next_table_id')"},
 	{.slot = KV_SLOT_COUNTER + 2, .name = "strata_next_job_id", .nparams = 0,
 	 .what = "take the next job id", .sql = "SELECT nextval('strata.next_job_id')"},
+	{.slot = KV_SLOT_COUNTER + 3, .name = "strata_next_lease_id", .nparams = 0,
+	 .what = "take the next lease id", .sql = "SELECT nextval('strata.next_lease_id')"},
 };
 static const mf_pg_stmt st_clock = {.slot = KV_SLOT_CLOCK, .name = "strata_clock",
 				    .nparams = 0, .what = "read the catalog's clock",
@@ -621,7 +623,8 @@ int mf_pg_del(mf_pg_tx *t, enum mf_db db, const MDB_val *key)
 
 int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err *err)
 {
-	static const char *const names[] = {"next_file_id", "next_table_id", "next_job_id"};
+	static const char *const names[] = {"next_file_id", "next_table_id", "next_job_id",
+					    "next_lease_id"};
 	_Static_assert(STRATA_ARRAY_LEN(names) == STRATA_ARRAY_LEN(st_counters), "counters");
 	const mf_pg_stmt *s = NULL;
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(names); i++)
@@ -630,7 +633,8 @@ int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err 
 	int rc;
 	if (!s) {
 		rc = kv_err(t, STRATA_EINVAL,
-			    "no counter named \"%.60s\" (next_file_id, next_table_id, next_job_id)",
+			    "no counter named \"%.60s\" (next_file_id, next_table_id, "
+			    "next_job_id, next_lease_id)",
 			    name);
 	} else {
 		PGresult *r = NULL;

@@ -22,8 +22,8 @@
  *   tags                        [table][tag] -> tag                    logged
  *   leases                      [lease id] -> reader lease             UNLOGGED
  *   daemons                     [owner] -> daemon heartbeat            UNLOGGED
- *   sequences next_file_id, next_table_id (at most 2^32 - 1), next_job_id:
- *                               the id counters (start at 1; never rolled
+ *   sequences next_file_id, next_table_id (at most 2^32 - 1), next_job_id,
+ *   next_lease_id:              the id counters (start at 1; never rolled
  *                               back, so ids may have gaps; no commit waits
  *                               for another's counter row)
  *   catalog_meta                the one row: schema version, data_path
@@ -76,6 +76,7 @@ static const char migration_1[] =
 	"CREATE SEQUENCE strata.next_file_id AS bigint MINVALUE 1 START 1;\n"
 	"CREATE SEQUENCE strata.next_table_id AS bigint MINVALUE 1 MAXVALUE 4294967295 START 1;\n"
 	"CREATE SEQUENCE strata.next_job_id AS bigint MINVALUE 1 START 1;\n"
+	"CREATE SEQUENCE strata.next_lease_id AS bigint MINVALUE 1 START 1;\n"
 	KV_TABLE("meta")
 	KV_TABLE("tables")
 	KV_TABLE("table_ids")
