@@ -203,8 +203,13 @@ test: deps node-deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test-run
 
+# The model-based suites again, on a PostgreSQL catalog (tests/on-catalog);
+# first, since they are the longest.
+PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
+
 test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
-	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN) tests/bench-smoke tests/layer-check
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(TEST_BIN) tests/bench-smoke \
+		tests/layer-check
 
 asan: deps node-deps
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
@@ -448,7 +453,7 @@ DUCKDB_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),linux_arm64,li
 DUCKDB_EXT      := $(BUILD)/strata.duckdb_extension
 EXT_MODULES     := core manifest format table merge
 EXT_LIB_OBJ     := $(foreach m,$(EXT_MODULES),$(patsubst %.c,$(BUILD)/pic/%.o,$(filter-out %/main.c,$(wildcard $(m)/*.c))))
-EXT_LDLIBS      := -lavro -llmdb -lxxhash -lzstd -ljansson -lz -lm -pthread
+EXT_LDLIBS      := -lavro -llmdb -lpq -lxxhash -lzstd -ljansson -lz -lm -pthread
 HAVE_DUCKDB_HDR := $(wildcard $(DUCKDB_HDR)/duckdb_extension.h)
 
 .PHONY: duckdb-headers duckdb-ext

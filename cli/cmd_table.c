@@ -14,20 +14,41 @@
 int cli_cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("init");
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, 'd'},
+		{"format", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *data = NULL;
 	cli_format fmt = CLI_FMT_TEXT;
-	int rc = cli_parse_format_only(cmd, argc, argv, CLI_FMTS_DOC, &fmt);
-	if (rc)
-		return rc;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		if (c == 'd')
+			data = optarg;
+		else if (c == 'F' && !cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+			return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+		else if (c != 'F')
+			return cli_usage(cmd, "bad option");
+	}
 	if (optind < argc)
 		return cli_usage(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (!ctx->warehouse || !*ctx->warehouse)
+		return cli_open(ctx, true, NULL); /* says what is missing */
 	strata_wh *wh;
-	rc = cli_open(ctx, true, &wh);
-	if (rc)
-		return rc;
+	strata_err err;
+	strata_err_clear(&err);
+	if (strata_wh_create(ctx->warehouse, data, &wh, &err) != 0)
+		return cli_fail(&err);
 	strata_wh_close(wh);
+	char name[600];
+	strata_warehouse_display(ctx->warehouse, name, sizeof(name));
 	if (fmt == CLI_FMT_JSON)
-		return cli_json_print(json_pack("{s:s}", "warehouse", ctx->warehouse));
-	printf("initialised warehouse %s\n", ctx->warehouse);
+		return cli_json_print(json_pack("{s:s}", "warehouse", name));
+	if (data)
+		printf("initialised warehouse %s (data files in %s)\n", name, data);
+	else
+		printf("initialised warehouse %s\n", name);
 	return CLI_OK;
 }
 
