@@ -49,11 +49,13 @@
 const stratad_cfg_key stratad_cfg_keys[] = {
 	/* ---- [daemon] ---- */
 	{STRATAD_SCOPE_DAEMON, "warehouse", STRATAD_CFG_STRING, "/var/lib/stratad/warehouse", 1, 4095,
-	 false, D(warehouse), "path",
+	 false, D(warehouse), "path or postgresql:// URI",
 	 "The warehouse stratad governs: the directory `strata init` created (it holds manifest/ "
-	 "and data/). A relative path is relative to stratad's working directory (/ under "
-	 "systemd). Several stratad may share one warehouse: bucket claims in the manifest keep "
-	 "them from running two jobs on one bucket."},
+	 "and data/; a relative path is relative to stratad's working directory, / under "
+	 "systemd), or a PostgreSQL catalog postgresql://user@host/db (credentials from "
+	 "PGPASSWORD or ~/.pgpass, never logged). Several stratad may share one warehouse, on one "
+	 "host or, with a catalog, on many: they split its buckets (peer_ttl_s), and bucket claims "
+	 "keep them from running two jobs on one bucket."},
 	{STRATAD_SCOPE_DAEMON, "socket", STRATAD_CFG_STRING, STRATAD_DEFAULT_SOCKET, 1,
 	 STRATAD_SOCKET_PATH_MAX - 1, false, D(socket), "path",
 	 "The admin control socket (a Unix socket) `strata admin` talks to. Its directory is "
