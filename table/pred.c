@@ -842,7 +842,8 @@ static unsigned stat_set(const strata_pred *p, const pnode *n, const strata_cols
 		st = cols[c->row_idx];
 	}
 	bool has_null = !st.has_null_count || st.null_count > 0;
-	bool has_value = !st.has_null_count || st.null_count < rows;
+	/* a partition column always has its value (rows may be 0: unknown) */
+	bool has_value = c->is_part || !st.has_null_count || st.null_count < rows;
 	if (n->kind == N_NULL) {
 		unsigned r = (has_null ? SET_T : 0) | (has_value ? SET_F : 0);
 		return n->is_negated ? set_not(r) : r;

@@ -694,8 +694,13 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 /* Open the merge over the current bucket. */
 static int scan_open_bucket(strata_scan *s, strata_err *err)
 {
-	return strata_scan_bucket_merge(s, s->cur, s->rschema, s->has_lo ? s->lo.data : NULL,
-					s->lo.len, s->has_hi ? s->hi.data : NULL, s->hi.len,
+	/* the runs seek to lo, which must then be a whole key: with a key of
+	 * several columns lo is only its first column's prefix, and the plan
+	 * has already left out the files outside the range */
+	bool is_whole = s->schema->nkeys == 1;
+	return strata_scan_bucket_merge(s, s->cur, s->rschema,
+					s->has_lo && is_whole ? s->lo.data : NULL, s->lo.len,
+					s->has_hi && is_whole ? s->hi.data : NULL, s->hi.len,
 					&s->merge, err);
 }
 
