@@ -78,8 +78,14 @@ static bool pick_lit(pg_ctx *c, const pg_node *n, strata_value *out)
 		case STRATA_T_STRING:
 		case STRATA_T_BYTES:
 			out->v.s.ptr = strata_arena_dup(c->a, v->v.s.ptr, v->v.s.len ? v->v.s.len : 1);
-			if (rn(c, 4) == 0 && out->v.s.len)
-				out->v.s.len--; /* a prefix: sorts just below */
+			/* a prefix sorts just below; a STRING's ends between
+			 * characters (literals are UTF-8, as JSON input is) */
+			if (rn(c, 4) == 0 && out->v.s.len) {
+				do
+					out->v.s.len--;
+				while (n->type == STRATA_T_STRING && out->v.s.len > 0 &&
+				       (out->v.s.ptr[out->v.s.len] & 0xc0) == 0x80);
+			}
 			break;
 		default:
 			break;
