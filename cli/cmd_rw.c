@@ -614,8 +614,8 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
 	if (!where)
-		return cli_usage(cmd, "--where is required (delete every row with --where 'TRUE' is "
-				      "not offered: drop partitions or purge instead)");
+		return cli_usage(cmd, "--where is required (there is no delete of every row: drop "
+				      "partitions or purge instead)");
 	if (co.token && !co.token_us)
 		return cli_usage(cmd, "--token needs --token-time: when this delete was first "
 				      "attempted, the same on every retry (docs/CLI.md, \"Idempotent "

@@ -22,7 +22,11 @@
  *      entry's [key_min, key_max], and a whole read (from the start, no
  *      seek, to the end) has the entry's row count, first and last key and
  *      content hash — or fails with STRATA_ECORRUPT naming the file, so a
- *      damaged file never yields a silently different set of rows.
+ *      damaged file never yields a silently different set of rows;
+ *   7. (reader) masking (strata_run_set_mask) hands the backend a test in
+ *      the file's layout that sees the read schema's (columns the file
+ *      lacks are all null, invariant 4); a masked read still checks row
+ *      count and key range, but not the content hash (pages were skipped).
  */
 #include "format/format_int.h"
 
