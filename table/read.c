@@ -655,9 +655,10 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 		char path[4096];
 		strata_file_path(s->wh->mf, s->def.name, sp->p.name, f, path, sizeof(path));
 		/* a full scan reads every file whole: rows, key range and (without
-		 * a projection) content hash are checked against the entry */
+		 * a projection or a predicate's masks) content hash are checked
+		 * against the entry */
 		strata_run_expect ex;
-		strata_file_expect(f, !s->is_projected, &ex);
+		strata_file_expect(f, !s->is_projected && !sb->mask.pred, &ex);
 		strata_run_opts ro = {
 			.file_schema = file_schema_for(s, f),
 			.read_schema = rs ? rs : s->schema,

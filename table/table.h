@@ -358,7 +358,8 @@ int strata_table_delete_where(strata_wh *wh, const char *table, const char *wher
 
 typedef struct strata_colscan_opts {
 	strata_read_opts read;   /* AS OF version / time / tag and partition;
-				    read.columns is ignored (cursors project) */
+				    read.columns is ignored (cursors project),
+				    and so is read.where */
 	bool is_changes;         /* incremental read of (v1, v2] */
 	uint64_t v1, v2;
 	/* A single key, or an inclusive key range (either end may be NULL),
