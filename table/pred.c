@@ -391,12 +391,18 @@ static int parse_literal(parser *ps, const pcol *col, strata_value *out)
 		return lex(ps);
 	}
 	json_t *j = NULL;
+	bool is_huge = false; /* an integer beyond 64 bits, read as a real */
 	if (t->kind == TK_NUM) {
 		char *num = strata_arena_alloc(ps->pr->a, t->len + 1);
 		memcpy(num, t->p, t->len);
 		num[t->len] = '\0';
+		const char *text = num[0] == '+' ? num + 1 : num;
 		json_error_t je;
-		j = json_loads(num[0] == '+' ? num + 1 : num, JSON_DECODE_ANY, &je);
+		j = json_loads(text, JSON_DECODE_ANY, &je);
+		if (!j && strstr(je.text, "too big")) {
+			j = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
+			is_huge = true;
+		}
 		if (!j || !json_is_number(j)) {
 			json_decref(j);
 			return perr(ps, t->pos, "malformed number %s for column \"%s\" (%s)",
@@ -433,6 +439,11 @@ static int parse_literal(parser *ps, const pcol *col, strata_value *out)
 	if (rc) {
 		/* the JSON reader's own words only when they add something */
 		bool is_kind = strstr(e.msg, "got a JSON") != NULL;
+		if (is_huge)
+			return perr(ps, t->pos, "expected %s for column \"%s\" (%s), got %s: out of "
+						"range for %s",
+				    want, col->name, strata_type_name(col->type),
+				    tok_show(t, buf, sizeof(buf)), strata_type_name(col->type));
 		return perr(ps, t->pos, "expected %s for column \"%s\" (%s), got %s%s%s", want,
 			    col->name, strata_type_name(col->type), tok_show(t, buf, sizeof(buf)),
 			    is_kind ? "" : ": ", is_kind ? "" : e.msg);

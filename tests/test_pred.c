@@ -134,6 +134,9 @@ static void test_bad_predicates(void)
 		      "\"a\", got the end of the expression at position 2"},
 		{"1 = a", "expected a column name, got \"1\" at position 1"},
 		{"d = 1.2.3", "malformed number \"1.2.3\" for column \"d\" (DOUBLE) at position 5"},
+		{"a = 99999999999999999999", "expected a number for column \"a\" (BIGINT), got "
+					     "\"99999999999999999999\": out of range for BIGINT at "
+					     "position 5"},
 		{"NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT "
 		 "NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT "
 		 "NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT a = 1",
@@ -206,6 +209,7 @@ static void test_literals_every_type(void)
 		{"d < 1 OR d >= 1", "1"},
 		{"d = 'NaN'", ""}, /* NaN equals nothing, not even NaN */
 		{"r = 1.5", "1"},
+		{"d < 100000000000000000000", "1"}, /* beyond 64 bits: a real */
 		{"r IN (-2.25, 7)", "2"},
 		{"NOT (a = 1) AND \"r\" IS NOT NULL", "2"},
 		{"NOT b > 0", "1"}, /* null b: unknown, not selected */
