@@ -578,15 +578,21 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 		{"token-time", required_argument, NULL, 'T'},
 		{"expect-version", required_argument, NULL, 'e'},
 		{"verbose", no_argument, NULL, 'V'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *where = NULL, *partition = NULL;
 	bool is_dry_run = false, is_verbose = false;
 	strata_commit_opts co = {0};
+	cli_format fmt = CLI_FMT_TEXT;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "w:p:nt:T:e:V", opts, NULL)) != -1) {
 		switch (c) {
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
 		case 'w': where = optarg; break;
 		case 'p': partition = optarg; break;
 		case 'n': is_dry_run = true; break;
@@ -635,7 +641,13 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail(&err);
 	} else {
 		unsigned long long n = (unsigned long long)st.deleted;
-		if (is_dry_run)
+		if (fmt == CLI_FMT_JSON)
+			rc = cli_json_print(json_pack(
+				"{s:s,s:b,s:o,s:o,s:o,s:b,s:o}", "table", argv[optind], "dry_run",
+				is_dry_run, "read_version", cli_json_u64(st.scan_version), "keys",
+				cli_json_u64(st.deleted), "version", cli_json_u64(st.version), "is_repeat",
+				st.is_repeat, "token", co.token ? json_string(co.token) : json_null()));
+		else if (is_dry_run)
 			printf("would delete %llu key%s (read at version %llu); nothing committed\n", n,
 			       n == 1 ? "" : "s", (unsigned long long)st.scan_version);
 		else if (st.is_repeat)

@@ -73,7 +73,8 @@ const cli_cmd cli_commands[] = {
 	 "files and pages that statistics exclude; --verbose reports what it skipped."},
 	{"delete", cli_cmd_delete,
 	 "delete NAME --where PREDICATE [--partition 'pt=x'] [--dry-run]\n"
-	 "       [--token T --token-time TIME] [--expect-version V] [--verbose]",
+	 "       [--token T --token-time TIME] [--expect-version V] [--verbose]\n"
+	 "       [--format text|json]",
 	 "Delete every live key a predicate selects, in one transaction.\n"
 	 "The rows a `scan --where` shows now lose their keys in one commit (a write);\n"
 	 "--dry-run prints how many keys would go and commits nothing.  Tokens as for\n"
