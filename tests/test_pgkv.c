@@ -959,6 +959,43 @@ static void test_catalog_open_and_init(void)
 	PQfinish(c);
 }
 
+/* A role that may only read (SELECT grants) opens the catalog and reads:
+ * opening takes no lock and writes nothing. */
+static void test_a_reader_role_opens_the_catalog(void)
+{
+	char uri[256], data[256], ruri[256];
+	mf_pg_pool *p = pool_new("t_reader", uri, sizeof(uri));
+	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "a", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	mf_pg_pool_close(p);
+	PGconn *c = raw(uri);
+	CU_ASSERT(q_ok(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+			  "'tu_reader') THEN CREATE ROLE tu_reader LOGIN; END IF; END $$"));
+	CU_ASSERT(q_ok(c, "GRANT USAGE ON SCHEMA strata TO tu_reader; "
+			  "GRANT SELECT ON ALL TABLES IN SCHEMA strata TO tu_reader"));
+	PQfinish(c);
+	tu_pg_uri("tu_reader", NULL, "t_reader", ruri, sizeof(ruri));
+	strata_err err = {0};
+	p = NULL;
+	int rc = mf_pg_pool_open(ruri, STRATA_MF_READ, NULL, &p, data, sizeof(data), &err);
+	if (rc)
+		fprintf(stderr, "reader open: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	char v[16];
+	t = tx_new(p, MF_TX_READ);
+	CU_ASSERT_EQUAL(get_s(t, DB_TABLES, "a", v, sizeof(v)), 0);
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	/* and may not write */
+	t = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "b", "1"), MF_RC_PG);
+	CU_ASSERT_EQUAL(mf_pg_last_err(&err, NULL), STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "42501"));
+	mf_pg_tx_abort(t);
+	mf_pg_pool_close(p);
+}
+
 static void register_tests(void)
 {
 	tu_pg_start_or_skip();
@@ -973,6 +1010,7 @@ static void register_tests(void)
 	TU_ADD(s, test_lost_connections);
 	TU_ADD(s, test_password_never_in_errors);
 	TU_ADD(s, test_catalog_open_and_init);
+	TU_ADD(s, test_a_reader_role_opens_the_catalog);
 }
 
 TU_MAIN(register_tests)
