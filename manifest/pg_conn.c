@@ -528,7 +528,9 @@ static int query_pipelined(mf_pg *pg, const char *const *pre, const mf_pg_stmt *
 	if (PQenterPipelineMode(c) != 1)
 		return mf_pg_result_err(pg, NULL, "begin", err);
 	bool is_sent = true;
-	for (; pre[npre] && npre < MF_PG_PRE_MAX; npre++) {
+	for (; pre[npre]; npre++) {
+		if (npre == MF_PG_PRE_MAX)
+			abort(); /* a statement table bug, not an input */
 		is_sent = is_sent && PQsendQueryParams(c, pre[npre], 0, NULL, NULL, NULL, NULL, 0);
 		what[nq++] = "begin";
 	}

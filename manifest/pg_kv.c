@@ -67,6 +67,11 @@
  *      not lost; any other is closed (the next transaction connects anew);
  *   6. no message holds the catalog's password: every message names the
  *      URI as mf_pg_uri_redact() renders it (pg_conn.c scrubs the server's).
+ *   7. a write or lease transaction holds row locks, so one whose client
+ *      stopped (SIGSTOP, a hung host) must not hold them forever: the
+ *      server ends it after PG_IDLE_TX_TIMEOUT idle (unless configured
+ *      otherwise), its locks go, and its client finds the connection lost
+ *      (a clean failure, or STRATA_EUNCERTAIN if that was at COMMIT).
  *
  * Cursor moves (LMDB's where they matter to manifest/): MDB_NEXT on an
  * unpositioned cursor is MDB_FIRST, MDB_PREV is MDB_LAST; a move that finds
@@ -163,11 +168,23 @@ static const mf_pg_stmt st_clock = {.slot = KV_SLOT_CLOCK, .name = "strata_clock
 				    .nparams = 0, .what = "read the catalog's clock",
 				    .sql = "SELECT clock_timestamp()"};
 
-static const char *const pre_write[] = {"BEGIN ISOLATION LEVEL SERIALIZABLE", NULL};
+/* Invariant 7: a writing transaction its client left idle (a process
+ * stopped with SIGSTOP, a hung host) is ended by the server after this
+ * long, unless the server, database or role sets its own
+ * idle_in_transaction_session_timeout.  Snapshots may idle as long as a
+ * scan takes: they hold no lock. */
+#define PG_IDLE_TX_TIMEOUT "60s"
+#define PG_IDLE_TX_SQL                                                                  \
+	"SELECT set_config('idle_in_transaction_session_timeout', '" PG_IDLE_TX_TIMEOUT \
+	"', true) WHERE current_setting('idle_in_transaction_session_timeout') = '0'"
+
+static const char *const pre_write[] = {"BEGIN ISOLATION LEVEL SERIALIZABLE", PG_IDLE_TX_SQL,
+					NULL};
 static const char *const pre_read[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 				       NULL};
 static const char *const pre_lease[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",
-					"SET LOCAL synchronous_commit = off", NULL};
+					"SET LOCAL synchronous_commit = off", PG_IDLE_TX_SQL,
+					NULL};
 
 /* ---- this thread's last error ------------------------------------------------------ */
 

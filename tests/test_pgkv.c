@@ -832,6 +832,44 @@ static void test_lost_connections(void)
 	mf_pg_pool_close(p);
 }
 
+/* A writer whose client stopped mid-transaction is ended by the server
+ * (idle_in_transaction_session_timeout: the database's own setting wins
+ * over pg_kv.c's default), so its row locks go. */
+static void test_an_idle_writer_is_ended(void)
+{
+	char uri[256];
+	db_new("t_idle", NULL, NULL, NULL, uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	CU_ASSERT(q_ok(c, "ALTER DATABASE t_idle SET idle_in_transaction_session_timeout = "
+			  "'300ms'"));
+	mf_pg_pool *p = NULL;
+	strata_err err = {0};
+	char data[64];
+	CU_ASSERT_FATAL(mf_pg_pool_open(uri, STRATA_MF_CREATE, "/d", &p, data, sizeof(data),
+					&err) == 0);
+	mf_pg_tx *w = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(w, DB_BUCKETS, "k", "stuck"), 0);
+	/* the client stops here; the server ends the transaction (bounded
+	 * wait, no duration asserted) */
+	const char *sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+			  "current_database() AND pid <> pg_backend_pid()";
+	for (int i = 0; i < 2000 && q_int(c, sql) != 0; i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(q_int(c, sql), 0);
+	/* the lock is gone: another writer commits the key */
+	mf_pg_tx *w2 = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(w2, DB_BUCKETS, "k", "next"), 0);
+	CU_ASSERT_EQUAL(tx_end(w2), 0);
+	/* and the stopped one fails cleanly when it wakes */
+	CU_ASSERT_EQUAL(put_s(w, DB_BUCKETS, "j", "late"), MF_RC_PG);
+	CU_ASSERT_NOT_EQUAL(mf_pg_tx_commit(w, &err), 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.buckets WHERE v = 'stuck' OR "
+				 "v = 'late'"),
+			0);
+	PQfinish(c);
+	mf_pg_pool_close(p);
+}
+
 /* ---- errors and the catalog ------------------------------------------------------------- */
 
 static void no_password(const char *msg)
@@ -1008,6 +1046,7 @@ static void register_tests(void)
 	TU_ADD(s, test_counters);
 	TU_ADD(s, test_clock_is_the_catalogs_once_per_tx);
 	TU_ADD(s, test_lost_connections);
+	TU_ADD(s, test_an_idle_writer_is_ended);
 	TU_ADD(s, test_password_never_in_errors);
 	TU_ADD(s, test_catalog_open_and_init);
 	TU_ADD(s, test_a_reader_role_opens_the_catalog);
