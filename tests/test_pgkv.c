@@ -707,6 +707,90 @@ static void test_concurrent_writers_with_retries(void)
 	mf_pg_pool_close(p);
 }
 
+/* What each kind of transaction runs as, seen by a trigger on the server. */
+static void test_transaction_settings(void)
+{
+	char uri[256];
+	mf_pg_pool *p = pool_new("t_settings", uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	CU_ASSERT(q_ok(c, "CREATE TABLE public.seen (tbl text, iso text, ro text, sc text, "
+			  "idle text)"));
+	CU_ASSERT(q_ok(c, "CREATE FUNCTION public.seen() RETURNS trigger LANGUAGE plpgsql AS $$ "
+			  "BEGIN INSERT INTO public.seen VALUES (TG_TABLE_NAME, "
+			  "current_setting('transaction_isolation'), "
+			  "current_setting('transaction_read_only'), "
+			  "current_setting('synchronous_commit'), "
+			  "current_setting('idle_in_transaction_session_timeout')); "
+			  "RETURN NEW; END $$"));
+	CU_ASSERT(q_ok(c, "CREATE TRIGGER seen AFTER INSERT ON strata.meta FOR EACH ROW "
+			  "EXECUTE FUNCTION public.seen()"));
+	CU_ASSERT(q_ok(c, "CREATE TRIGGER seen AFTER INSERT ON strata.leases FOR EACH ROW "
+			  "EXECUTE FUNCTION public.seen()"));
+	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(t, DB_META, "w", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	t = tx_new(p, MF_TX_LEASE);
+	CU_ASSERT_EQUAL(put_s(t, DB_LEASES, "l", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	PGresult *r = PQexec(c, "SELECT tbl, iso, ro, sc, idle FROM public.seen ORDER BY tbl");
+	CU_ASSERT_EQUAL_FATAL(PQntuples(r), 2);
+	static const char *const want[2][5] = {
+		{"leases", "read committed", "off", "off", "1min"},
+		{"meta", "serializable", "off", "on", "1min"},
+	};
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 5; j++) {
+			if (strcmp(PQgetvalue(r, i, j), want[i][j]) != 0)
+				fprintf(stderr, "%s: column %d is %s, not %s\n", want[i][0], j,
+					PQgetvalue(r, i, j), want[i][j]);
+			CU_ASSERT_STRING_EQUAL(PQgetvalue(r, i, j), want[i][j]);
+		}
+	PQclear(r);
+	PQfinish(c);
+	mf_pg_pool_close(p);
+}
+
+/* Values of every size round-trip; puts held back past KV_PEND_BYTES go
+ * out on their own, in order. */
+static void test_large_values(void)
+{
+	char uri[256];
+	mf_pg_pool *p = pool_new("t_large", uri, sizeof(uri));
+	enum { N = 5, BIG = 700 * 1024 };
+	uint8_t *big = malloc(BIG);
+	CU_ASSERT_FATAL(big != NULL);
+	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
+	for (int i = 0; i < N; i++) {
+		for (size_t j = 0; j < BIG; j++)
+			big[j] = (uint8_t)(j * 31 + (size_t)i);
+		uint8_t k = (uint8_t)i;
+		MDB_val key = {.mv_size = 1, .mv_data = &k}, val = {.mv_size = BIG, .mv_data = big};
+		CU_ASSERT_EQUAL(mf_pg_put(t, DB_INTENTS, &key, &val), 0);
+		/* the same key again: the later value wins */
+		big[0] ^= 0xff;
+		CU_ASSERT_EQUAL(mf_pg_put(t, DB_INTENTS, &key, &val), 0);
+	}
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	t = tx_new(p, MF_TX_READ);
+	mf_pg_cur *c;
+	CU_ASSERT_FATAL(mf_pg_cur_open(t, DB_INTENTS, &c) == 0);
+	MDB_val key, val;
+	int i = 0;
+	for (int rc = mf_pg_cur_get(c, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mf_pg_cur_get(c, &key, &val, MDB_NEXT), i++) {
+		for (size_t j = 0; j < BIG; j++)
+			big[j] = (uint8_t)(j * 31 + (size_t)i);
+		big[0] ^= 0xff;
+		CU_ASSERT(key.mv_size == 1 && ((uint8_t *)key.mv_data)[0] == i);
+		CU_ASSERT(val.mv_size == BIG && memcmp(val.mv_data, big, BIG) == 0);
+	}
+	CU_ASSERT_EQUAL(i, N);
+	mf_pg_cur_close(c);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	free(big);
+	mf_pg_pool_close(p);
+}
+
 /* ---- counters and the clock ---------------------------------------------------------- */
 
 static void test_counters(void)
@@ -1106,6 +1190,8 @@ static void register_tests(void)
 	TU_ADD(s, test_read_your_writes_and_snapshots);
 	TU_ADD(s, test_serializable_writers_one_retries);
 	TU_ADD(s, test_concurrent_writers_with_retries);
+	TU_ADD(s, test_transaction_settings);
+	TU_ADD(s, test_large_values);
 	TU_ADD(s, test_counters);
 	TU_ADD(s, test_clock_is_the_catalogs_once_per_tx);
 	TU_ADD(s, test_lost_connections);
