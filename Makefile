@@ -448,7 +448,7 @@ DUCKDB_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),linux_arm64,li
 DUCKDB_EXT      := $(BUILD)/strata.duckdb_extension
 EXT_MODULES     := core manifest format table merge
 EXT_LIB_OBJ     := $(foreach m,$(EXT_MODULES),$(patsubst %.c,$(BUILD)/pic/%.o,$(filter-out %/main.c,$(wildcard $(m)/*.c))))
-EXT_LDLIBS      := -lavro -llmdb -lxxhash -lzstd -ljansson -lpq -lz -lm -pthread
+EXT_LDLIBS      := -lavro -llmdb -lpq -lxxhash -lzstd -ljansson -lz -lm -pthread
 HAVE_DUCKDB_HDR := $(wildcard $(DUCKDB_HDR)/duckdb_extension.h)
 
 .PHONY: duckdb-headers duckdb-ext

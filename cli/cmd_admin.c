@@ -106,6 +106,18 @@ static void print_status(json_t *r)
 	json_t *dt;
 	json_array_foreach(json_object_get(dg, "damaged_tables"), di, dt)
 		printf("DAMAGED table %s: no jobs, no deletions: %s\n", js(dt, "table"), js(dt, "finding"));
+	/* the daemons sharing the warehouse (daemon/share.c) */
+	json_t *sh = json_object_get(r, "share");
+	json_t *dms = json_object_get(sh, "daemons");
+	if (json_array_size(dms) > 1) {
+		printf("%zu daemons share the warehouse; this one plans %lld of %lld buckets:\n",
+		       json_array_size(dms), (long long)ji(sh, "buckets_mine"),
+		       (long long)ji(sh, "buckets_total"));
+		json_array_foreach(dms, di, dt)
+			printf("  %s%s on %s, heartbeat %.1f s ago, %s\n", js(dt, "owner"),
+			       json_is_true(json_object_get(dt, "is_self")) ? " (this one)" : "",
+			       js(dt, "host"), jr(dt, "heartbeat_age_s"), js(dt, "share"));
+	}
 	size_t i;
 	json_t *t;
 	json_array_foreach(json_object_get(r, "tables"), i, t)

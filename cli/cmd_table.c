@@ -11,13 +11,33 @@
 int cli_cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("init");
-	if (argc > 1)
-		return cli_usage(cmd, "unexpected argument \"%s\"", argv[1]);
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *data = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		if (c != 'd')
+			return cli_usage(cmd, "bad option");
+		data = optarg;
+	}
+	if (optind < argc)
+		return cli_usage(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (!ctx->warehouse || !*ctx->warehouse)
+		return cli_open(ctx, true, NULL); /* says what is missing */
 	strata_wh *wh;
-	int rc = cli_open(ctx, true, &wh);
-	if (rc)
-		return rc;
-	printf("initialised warehouse %s\n", ctx->warehouse);
+	strata_err err;
+	strata_err_clear(&err);
+	if (strata_wh_create(ctx->warehouse, data, &wh, &err) != 0)
+		return cli_fail(&err);
+	char name[600];
+	strata_warehouse_display(ctx->warehouse, name, sizeof(name));
+	if (data)
+		printf("initialised warehouse %s (data files in %s)\n", name, data);
+	else
+		printf("initialised warehouse %s\n", name);
 	strata_wh_close(wh);
 	return CLI_OK;
 }

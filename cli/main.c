@@ -15,8 +15,12 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_admin.c */
 
 const cli_cmd cli_commands[] = {
-	{"init", cli_cmd_init, "init",
-	 "Create a warehouse (the directory from -W or $STRATA_WAREHOUSE)."},
+	{"init", cli_cmd_init, "init [--data DIR]",
+	 "Create the warehouse named by -W or $STRATA_WAREHOUSE.\n"
+	 "A directory holds the embedded manifest and the data files; a\n"
+	 "PostgreSQL catalog postgresql://user@host/db is shared by many hosts,\n"
+	 "and --data DIR names the directory of its data files, which every\n"
+	 "host mounts.  An existing catalog is an error."},
 	{"create-table", cli_cmd_create_table,
 	 "create-table NAME --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING'\n"
 	 "       [--primary-key 'a,b'] [--partitioned-by 'pt STRING']\n"

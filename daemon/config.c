@@ -109,6 +109,13 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "request and reply included (a scrape takes milliseconds), so idle or slow "
 	 "(slowloris) clients cannot pile up; at most 64 are open at once. Applies to "
 	 "connections accepted after a reload."},
+	{STRATAD_SCOPE_DAEMON, "peer_ttl_s", STRATAD_CFG_INT, "30", 3, 3600, true,
+	 D(peer_ttl_s), "seconds",
+	 "Several stratad on one warehouse (on one host or on many, with a PostgreSQL catalog) "
+	 "split its buckets among themselves: each records a heartbeat every third of this and "
+	 "plans only the buckets that rendezvous hashing gives it. A daemon whose heartbeat is "
+	 "older than this is gone, and its share moves to the others at their next scan. "
+	 "Claims keep two daemons from running jobs on one bucket meanwhile."},
 	{STRATAD_SCOPE_DAEMON, "claim_ttl_s", STRATAD_CFG_INT, "600", 10, 86400, true,
 	 D(claim_ttl_s), "seconds",
 	 "A job's bucket claim expires this long after its last renewal (running jobs renew it "

@@ -173,6 +173,8 @@ typedef struct dtable {
 	uint64_t version;
 	uint64_t planned_version;
 	uint64_t planned_cfg_gen;
+	uint64_t planned_share_gen;  /* d->share_gen when last planned */
+	size_t share_mine, share_total; /* buckets this daemon owns, of all */
 	int64_t next_due_us;
 	bool is_dirty;
 	bool is_paused;
@@ -313,6 +315,14 @@ struct stratad {
 	uint64_t cfg_gen;
 	strata_wh *wh;
 	char owner[128];
+	char wh_name[600];           /* the warehouse without a password, for logs */
+	/* ---- the share (daemon/share.c): loop thread only */
+	strata_daemon_rec *peers;    /* live daemons, owner order (0: alone) */
+	size_t npeers;
+	uint64_t share_gen;          /* bumped when the peer set changes */
+	int64_t beat_mono_us;        /* last heartbeat */
+	bool beat_failed;
+	size_t share_mine, share_total; /* buckets of the last scan */
 	uid_t uid;
 	int64_t started_us;
 	d_state state;
@@ -441,6 +451,16 @@ void d_admin_chmod(stratad *d);
 
 /* metrics.c */
 void d_metrics_render(stratad *d, strata_buf *out);
+/* daemon/share.c: the planning work split among the daemons of a warehouse */
+const char *d_share_owner(const stratad *d, uint32_t table_id, uint32_t part_id,
+			  uint32_t bucket);
+bool d_share_mine(const stratad *d, uint32_t table_id, uint32_t part_id, uint32_t bucket);
+void d_share_beat(stratad *d, bool is_forced);
+void d_share_leave(stratad *d);
+json_t *d_share_json(const stratad *d);
+/* The table-level work (clean, expiry) of a table: its "bucket" for the
+ * share. */
+#define D_SHARE_TABLE UINT32_MAX
 int d_http_start(stratad *d, strata_err *err);
 void d_http_stop(stratad *d);
 void d_metrics_job_done(stratad *d, const dj *j);

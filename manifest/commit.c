@@ -26,7 +26,11 @@
  *   6. the floor of a bucket only rises;
  *   7. a bucket claim binds until it expires or its owner, a process of this
  *      host, is gone; a claim of a dead owner is taken over at once;
- *   8. a job commits, and renews its claim, only while it holds its claim;
+ *   8. a job commits, and renews its claim, only while it holds its claim,
+ *      unexpired by the transaction's clock (mf_tx_now(): the catalog's on
+ *      PostgreSQL), checked inside the commit's own transaction — a process
+ *      paused past its claim's expiry (SIGSTOP, a lost network) never
+ *      commits or renews, even when nobody took the claim meanwhile;
  *      recovery takes the claim of a job it judges crashed in the same
  *      transaction that judges it (never from an older snapshot), before it
  *      deletes the job's outputs — so a job judged crashed can never commit
@@ -822,6 +826,14 @@ static int job_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 					    "job %llu lost its claim of bucket %u (taken over or "
 					    "recovered as crashed); its outputs are deleted",
 					    (unsigned long long)j->job_id, j->bucket);
+		else if (cl.expires_us <= now) /* invariant 8: fenced by the store's clock */
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "job %llu's claim of bucket %u expired %.1f s before its "
+					    "commit (the process was stopped or too slow to renew it "
+					    "within claim_ttl_s); nothing committed, its outputs are "
+					    "deleted",
+					    (unsigned long long)j->job_id, j->bucket,
+					    (double)(now - cl.expires_us) / 1e6);
 		else
 			rc = mf_txn_del(mf, txn, DB_CLAIMS, &ck, err);
 		mf_key ik = {.n = 0};
@@ -1316,6 +1328,14 @@ static int claim_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 				      "job %llu lost its claim of bucket %u of partition %u (taken "
 				      "over or recovered as crashed)",
 				      (unsigned long long)c->job_id, c->bucket, c->part);
+	if (c->is_renew && cl.expires_us <= now)
+		/* invariant 8: an expired claim is lost too, even when nobody took
+		 * it yet (a process resumed after SIGSTOP must not go on) */
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "job %llu's claim of bucket %u of partition %u expired %.1f s ago "
+				      "(the process was stopped or too slow to renew it)",
+				      (unsigned long long)c->job_id, c->bucket, c->part,
+				      (double)(now - cl.expires_us) / 1e6);
 	/* invariant 7: a claim of a process of this host that died (kill -9,
 	 * power cut) is free, not held until it expires */
 	bool is_dead = has && cl.job_id != c->job_id && cl.expires_us > now &&

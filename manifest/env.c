@@ -79,10 +79,10 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 		return strata_err_set(err, STRATA_EINVAL,
 				      "--data is for a catalog URI (postgresql://...): the data files "
 				      "of a directory warehouse live in its data/ directory");
+	/* a catalog is created only with its data path (`strata init --data`);
+	 * without one, "create if missing" opens an existing catalog */
 	if (is_pg && mode == STRATA_MF_CREATE && !(data_path && *data_path))
-		return strata_err_set(err, STRATA_EINVAL,
-				      "a catalog needs to know where its data files live: `strata -W "
-				      "postgresql://... init --data DIR` (a directory every host mounts)");
+		mode = STRATA_MF_WRITE;
 	strata_mf *mf = strata_calloc(1, sizeof(*mf));
 	pthread_rwlock_init(&mf->grow_lock, NULL);
 	mf->warehouse = strata_strdup(warehouse);
@@ -95,12 +95,11 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 		if (rc == 0 && mode == STRATA_MF_CREATE && (rc = strata_io_mkdirs(data, 0755)) < 0)
 			strata_err_set(err, rc, "could not create the data directory \"%s\": %s", data,
 				       strata_strerror(rc));
-		if (rc == 0) {
+		/* a read-mode handle still takes leases: they live in an
+		 * UNLOGGED table, not in the manifest (a role that may not
+		 * write it reads without one, said once) */
+		if (rc == 0)
 			mf->data_dir = strata_strdup(data);
-			if (mf->is_readonly)
-				snprintf(mf->lease_off_reason, sizeof(mf->lease_off_reason),
-					 "the catalog is open read-only");
-		}
 	} else {
 		char data[4096];
 		snprintf(data, sizeof(data), "%s/data", warehouse);
@@ -125,6 +124,14 @@ void strata_mf_close(strata_mf *mf)
 const char *strata_mf_warehouse(const strata_mf *mf)
 {
 	return mf->warehouse;
+}
+
+void strata_warehouse_display(const char *warehouse, char *out, size_t n)
+{
+	if (mf_pg_is_uri(warehouse))
+		mf_pg_uri_redact(warehouse, out, n);
+	else
+		snprintf(out, n, "%s", warehouse);
 }
 
 const char *strata_mf_data_dir(const strata_mf *mf)

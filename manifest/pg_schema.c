@@ -218,7 +218,7 @@ int mf_pg_catalog_migrate(mf_pg *pg, const mf_pg_migration *list, size_t n,
 	if (!has_meta) {
 		rc = strata_err_set(err, STRATA_ENOTFOUND,
 				    "catalog %s holds no strata catalog (no table "
-				    "strata.catalog_meta): run `strata init` first",
+				    "strata.catalog_meta): create one with `strata -W URI init --data DIR`",
 				    mf_pg_uri_safe(pg));
 		goto out;
 	}

@@ -29,6 +29,10 @@ typedef struct strata_wh strata_wh;
 
 /* Open (or with create, initialise) the warehouse at path. */
 int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err);
+/* Create a warehouse: a directory (data_path NULL), or a catalog at a
+ * postgresql:// URI whose data files live at data_path (required there). */
+int strata_wh_create(const char *path, const char *data_path, strata_wh **out,
+		     strata_err *err);
 /* The same with a manifest open mode (manifest.h): read commands use
  * STRATA_MF_READ, which never writes (nor creates) the manifest. */
 int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,

@@ -724,6 +724,21 @@ static void *sample_main(void *arg)
 	return NULL;
 }
 
+/* The share of a daemon (daemon/share.c) from `status`: how many daemons
+ * it sees and how many of the buckets it planned last are its own. */
+static bool share_stats(const char *sock, size_t *ndaemons, long long *mine, long long *total)
+{
+	json_t *r = tud_admin(sock, "status");
+	if (!r)
+		return false;
+	json_t *sh = json_object_get(r, "share");
+	*ndaemons = json_array_size(json_object_get(sh, "daemons"));
+	*mine = json_integer_value(json_object_get(sh, "buckets_mine"));
+	*total = json_integer_value(json_object_get(sh, "buckets_total"));
+	json_decref(r);
+	return true;
+}
+
 static void test_two_daemons_one_warehouse(void)
 {
 	const char *dir = tu_tmpdir();
@@ -788,7 +803,21 @@ static void test_two_daemons_one_warehouse(void)
 		fprintf(stderr, "two daemons: %s\n", sm.what);
 	CU_ASSERT_EQUAL(sm.violations, 0);
 	CU_ASSERT(sm.samples > 100);
-	CU_ASSERT(js[0].ok[0] + js[0].ok[1] > 0 && js[1].ok[0] + js[1].ok[1] > 0);
+	/* the share: both see each other, each owns part of the buckets and
+	 * together all, and whoever owns buckets ran jobs on them */
+	size_t nd[2];
+	long long mine[2], total[2];
+	for (int i = 0; i < 2; i++)
+		CU_ASSERT_FATAL(share_stats(sock[i], &nd[i], &mine[i], &total[i]));
+	fprintf(stderr, "two daemons: shares %lld and %lld of %lld buckets\n", mine[0], mine[1],
+		total[0]);
+	CU_ASSERT(nd[0] == 2 && nd[1] == 2);
+	CU_ASSERT(total[0] == 3 && total[1] == 3);
+	CU_ASSERT_EQUAL(mine[0] + mine[1], 3);
+	for (int i = 0; i < 2; i++)
+		CU_ASSERT(mine[i] == 0 || js[i].ok[0] + js[i].ok[1] > 0);
+	/* (busy claims stay possible: until both have seen each other's
+	 * heartbeat, each plans everything, and the claims keep them apart) */
 	CU_ASSERT_EQUAL(js[0].failed + js[1].failed, 0);
 	CU_ASSERT_EQUAL(table_shape(wh, "two", 1).l0, 0);
 	/* the data: every key once */
