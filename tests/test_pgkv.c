@@ -1146,7 +1146,8 @@ static void test_catalog_open_and_init(void)
 }
 
 /* A role that may only read (SELECT grants) opens the catalog and reads:
- * opening takes no lock and writes nothing. */
+ * opening takes no lock and writes nothing.  A writer needs DML on the
+ * tables and USAGE on the sequences, nothing more. */
 static void test_a_reader_role_opens_the_catalog(void)
 {
 	char uri[256], data[256], ruri[256];
@@ -1178,6 +1179,30 @@ static void test_a_reader_role_opens_the_catalog(void)
 	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "b", "1"), 0);
 	CU_ASSERT_EQUAL(mf_pg_tx_commit(t, &err), STRATA_EMANIFEST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "42501"));
+	mf_pg_pool_close(p);
+
+	/* what a writer needs: rows, and the sequences' nextval */
+	c = raw(uri);
+	CU_ASSERT(q_ok(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+			  "'tu_writer') THEN CREATE ROLE tu_writer LOGIN; END IF; END $$"));
+	CU_ASSERT(q_ok(c, "GRANT USAGE ON SCHEMA strata TO tu_writer; "
+			  "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strata "
+			  "TO tu_writer; GRANT USAGE ON ALL SEQUENCES IN SCHEMA strata TO tu_writer"));
+	PQfinish(c);
+	tu_pg_uri("tu_writer", NULL, "t_reader", ruri, sizeof(ruri));
+	p = NULL;
+	CU_ASSERT_EQUAL_FATAL(
+		mf_pg_pool_open(ruri, STRATA_MF_WRITE, NULL, &p, data, sizeof(data), &err), 0);
+	t = tx_new(p, MF_TX_WRITE);
+	uint64_t id = 0;
+	CU_ASSERT_EQUAL(mf_pg_counter_next(t, "next_file_id", &id, &err), 0);
+	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "b", "1"), 0);
+	MDB_val ka = sv("a");
+	CU_ASSERT_EQUAL(mf_pg_del(t, DB_TABLES, &ka), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	t = tx_new(p, MF_TX_LEASE);
+	CU_ASSERT_EQUAL(put_s(t, DB_LEASES, "l", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
 	mf_pg_pool_close(p);
 }
 
