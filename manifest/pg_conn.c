@@ -30,8 +30,8 @@
  *      answered or the connection went; a statement after a failed one is
  *      never run (the server skips the rest of the pipeline).
  *
- * Who calls: the manifest's PostgreSQL backend (next: the seam), from one
- * thread per mf_pg at a time.
+ * Who calls: pg_schema.c (init, migrations, the version check) and pg_kv.c
+ * (the seam's transactions), from one thread per mf_pg at a time.
  */
 #include "manifest/pg_int.h"
 

@@ -24,7 +24,8 @@
  *                      nothing was committed.
  *
  * Thread safety: an mf_pg is one connection and belongs to one thread at a
- * time (libpq's rule).
+ * time (libpq's rule); an mf_pg_pool is shared by the threads of a process,
+ * and each mf_pg_tx (with its cursors) belongs to one thread at a time.
  */
 #ifndef STRATA_MANIFEST_PG_INT_H
 #define STRATA_MANIFEST_PG_INT_H
@@ -75,8 +76,8 @@ int mf_pg_backend_pid(const mf_pg *pg);
 /* ---- transactions -------------------------------------------------------------- */
 
 typedef enum mf_pg_txn_mode {
-	/* READ COMMITTED, read-write: a commit, serialized per table by
-	 * mf_pg_table_lock() (each statement then sees every commit before it) */
+	/* READ COMMITTED, read-write: `init` and migrations (the seam's
+	 * transactions are pg_kv.c's, begun by mf_pg_query_many()) */
 	MF_PG_TXN_COMMIT,
 	/* REPEATABLE READ, READ ONLY: one consistent snapshot for planning */
 	MF_PG_TXN_SNAPSHOT,
