@@ -501,38 +501,20 @@ static int col_fill(pr *r, pr_col *c, int64_t max, strata_err *err)
 		return rc;
 	strata_value *v = c->vals;
 	switch (pc->ptype) {
-	case PQ_INT64: {
-		const int64_t *x = (const int64_t *)r->values;
+	case PQ_INT64:
+	case PQ_DOUBLE: /* the 8 bytes of v.i64 or v.f64 */
 		for (uint32_t i = 0; i < k; i++) {
 			v[i].is_null = nulls[i];
-			v[i].v.i64 = x[i];
+			memcpy(&v[i].v, r->values + (size_t)i * 8, 8);
 		}
 		break;
-	}
-	case PQ_DOUBLE: {
-		const double *x = (const double *)r->values;
+	case PQ_INT32:
+	case PQ_FLOAT: /* the 4 bytes of v.i32 or v.f32 */
 		for (uint32_t i = 0; i < k; i++) {
 			v[i].is_null = nulls[i];
-			v[i].v.f64 = x[i];
+			memcpy(&v[i].v, r->values + (size_t)i * 4, 4);
 		}
 		break;
-	}
-	case PQ_INT32: {
-		const int32_t *x = (const int32_t *)r->values;
-		for (uint32_t i = 0; i < k; i++) {
-			v[i].is_null = nulls[i];
-			v[i].v.i32 = x[i];
-		}
-		break;
-	}
-	case PQ_FLOAT: {
-		const float *x = (const float *)r->values;
-		for (uint32_t i = 0; i < k; i++) {
-			v[i].is_null = nulls[i];
-			v[i].v.f32 = x[i];
-		}
-		break;
-	}
 	case PQ_BOOLEAN:
 		for (uint32_t i = 0; i < k; i++) {
 			v[i].is_null = nulls[i];
