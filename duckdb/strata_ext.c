@@ -389,7 +389,8 @@ static void scan_local_init_fn(duckdb_init_info info)
  * copy per run of them instead of one per string (invariant 4).  The stable
  * C API has one way into that heap, duckdb_vector_assign_string_element_len,
  * which allocates (and, for VARCHAR, checks the UTF-8 of) one string at a
- * time; at 2048 rows a batch that was about a fifth of a full scan.  So the
+ * time: a third of the extension's CPU time in a full scan of a table with
+ * one 32-byte string column (bench/bench_duckdb.c).  So the
  * run's bytes are gathered into `stage`, assigned once to the run's first
  * row (the "host"), and every row of the run then points into the host's
  * copy: duckdb_string_t's published layout (length, 4-byte prefix,
@@ -399,6 +400,15 @@ static void scan_local_init_fn(duckdb_init_info info)
  * that is all ASCII is, so only such runs are gathered, and any other run
  * goes string by string through DuckDB's check. */
 #define STAGE_MAX ((size_t)1 << 20) /* bytes gathered into one heap copy */
+#define INLINE_MAX 12                /* bytes a duckdb_string_t holds inline */
+_Static_assert(sizeof(((duckdb_string_t *)0)->value.inlined.inlined) == INLINE_MAX,
+	       "duckdb_string_t inlines 12 bytes");
+
+/* Is row k's string one a run gathers (not NULL, not inline, not huge)? */
+static inline bool is_in_run(const strata_colstr *s, const uint8_t *nulls, size_t k)
+{
+	return !nulls[k] && s[k].len > INLINE_MAX && s[k].len <= STAGE_MAX;
+}
 
 static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *s,
 			 const uint8_t *nulls, size_t n, bool is_varchar)
@@ -414,7 +424,7 @@ static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *
 			if (nulls[j])
 				continue;
 			uint32_t len = s[j].len;
-			if (len <= sizeof(d[j].value.inlined.inlined)) {
+			if (len <= INLINE_MAX) {
 				memset(&d[j], 0, sizeof(d[j]));
 				d[j].value.inlined.length = len;
 				if (len)
@@ -430,7 +440,7 @@ static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *
 			}
 			if (total + len > l->stage_cap) {
 				l->stage_cap = STAGE_MAX;
-				l->stage = realloc(l->stage, l->stage_cap);
+				l->stage = strata_realloc(l->stage, l->stage_cap);
 			}
 			memcpy(l->stage + total, s[j].ptr, len);
 			total += len;
@@ -450,14 +460,12 @@ static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *
 				high |= l->stage[k];
 		}
 		size_t host = i;
-		while (nulls[host] || s[host].len <= sizeof(d[host].value.inlined.inlined) ||
-		       s[host].len > STAGE_MAX)
+		while (!is_in_run(s, nulls, host))
 			host++;
 		if (high & 0x8080808080808080ull) {
 			/* not all ASCII: DuckDB checks each string's UTF-8 */
 			for (size_t k = host; k < j; k++)
-				if (!nulls[k] && s[k].len > sizeof(d[k].value.inlined.inlined) &&
-				    s[k].len <= STAGE_MAX)
+				if (is_in_run(s, nulls, k))
 					duckdb_vector_assign_string_element_len(
 						vec, k, (const char *)s[k].ptr, s[k].len);
 			i = j;
@@ -467,9 +475,9 @@ static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *
 		char *base = d[host].value.pointer.ptr;
 		size_t off = 0;
 		for (size_t k = host; k < j; k++) {
-			uint32_t len = s[k].len;
-			if (nulls[k] || len <= sizeof(d[k].value.inlined.inlined) || len > STAGE_MAX)
+			if (!is_in_run(s, nulls, k))
 				continue;
+			uint32_t len = s[k].len;
 			d[k].value.pointer.length = len;
 			memcpy(d[k].value.pointer.prefix, base + off, 4);
 			d[k].value.pointer.ptr = base + off;
