@@ -15,7 +15,9 @@
  *                one serializable transaction; when PostgreSQL cannot
  *                serialize it (SQLSTATE 40001) or picks it as a deadlock
  *                victim (40P01), nothing is committed, mf_pg_tx_is_retry()
- *                says so, and the caller runs it again from the start;
+ *                says so, and the caller runs it again from the start; the
+ *                server ends it if its client goes quiet inside it for
+ *                MF_PG_WRITE_IDLE_TIMEOUT_S (invariant 7);
  *   MF_TX_READ   REPEATABLE READ READ ONLY: one snapshot, taken at the
  *                first statement;
  *   MF_TX_LEASE  READ COMMITTED with synchronous_commit off: leases and
@@ -67,6 +69,17 @@
  *      not lost; any other is closed (the next transaction connects anew);
  *   6. no message holds the catalog's password: every message names the
  *      URI as mf_pg_uri_redact() renders it (pg_conn.c scrubs the server's).
+ *   7. a write transaction's row locks are released within
+ *      MF_PG_WRITE_IDLE_TIMEOUT_S of its client going quiet inside it (a
+ *      process stopped by SIGSTOP or a long pause, a host cut off, whose
+ *      TCP connection the server would otherwise keep for hours): the
+ *      server ends the session (idle_in_transaction_session_timeout, set
+ *      for that transaction only), so the other writers of its table wait
+ *      that long at most; the client, when it goes on, finds the
+ *      connection lost at its COMMIT (STRATA_EUNCERTAIN: a writer retries
+ *      with its token, a job leaves its outputs to recovery).  Nothing
+ *      strata does inside a write transaction takes that long: its
+ *      statements follow each other with no I/O in between.
  *
  * Cursor moves (LMDB's where they matter to manifest/): MDB_NEXT on an
  * unpositioned cursor is MDB_FIRST, MDB_PREV is MDB_LAST; a move that finds
@@ -163,7 +176,13 @@ static const mf_pg_stmt st_clock = {.slot = KV_SLOT_CLOCK, .name = "strata_clock
 				    .nparams = 0, .what = "read the catalog's clock",
 				    .sql = "SELECT clock_timestamp()"};
 
-static const char *const pre_write[] = {"BEGIN ISOLATION LEVEL SERIALIZABLE", NULL};
+#define KV_STR_(x) #x
+#define KV_STR(x) KV_STR_(x)
+/* invariant 7 */
+static const char *const pre_write[] = {
+	"BEGIN ISOLATION LEVEL SERIALIZABLE",
+	"SET LOCAL idle_in_transaction_session_timeout = '" KV_STR(MF_PG_WRITE_IDLE_TIMEOUT_S) "s'",
+	NULL};
 static const char *const pre_read[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 				       NULL};
 static const char *const pre_lease[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",

@@ -44,6 +44,7 @@
 #include "tests/util/tu_daemon.h"
 #include "tests/util/tu_pg.h"
 
+#include "manifest/pg_int.h"
 #include "table/table.h"
 
 #include <glob.h>
@@ -53,6 +54,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -71,6 +73,10 @@
  * builds. */
 #define MD_SHARE_MOVE_S (MD_PEER_TTL_S + 2 * MD_SCAN_S + 10)
 #define MD_WAIT_S 30
+/* How long a writer may wait for another that was stopped inside its
+ * commit: the catalog's idle-in-transaction timeout for strata's write
+ * transactions, plus slack. */
+#define MD_TXN_IDLE_BOUND_S (MF_PG_WRITE_IDLE_TIMEOUT_S + 15)
 
 /* ---- the writer's model ----------------------------------------------------------------- */
 
@@ -991,11 +997,151 @@ static void test_three_daemons_one_catalog(void)
 	model_free(&big);
 }
 
+/* ---- a process stopped inside its commit -------------------------------------------------- */
+
+static volatile sig_atomic_t stop_armed;
+
+/* strata_mf_commit_hook: stop this process once, after the commit's
+ * statements ran and before its COMMIT (its row locks held). */
+static void stop_before_commit(bool is_after, int rc)
+{
+	(void)rc;
+	if (!is_after && stop_armed) {
+		stop_armed = 0;
+		raise(SIGSTOP);
+	}
+}
+
+typedef struct md_bg_commit {
+	const char *uri;
+	md_model *m;
+	atomic_int done;
+	int rc;
+	char msg[512];
+} md_bg_commit;
+
+static void *bg_commit_main(void *arg)
+{
+	md_bg_commit *c = arg;
+	strata_wh *wh = NULL;
+	strata_err err;
+	strata_err_clear(&err);
+	md_op op = {1, 1};
+	int retries = 0;
+	c->rc = md_commit_retrying(c->uri, &wh, "t", c->m, &op, 1, "parent", 3, &retries, &err);
+	snprintf(c->msg, sizeof(c->msg), "%s", err.msg);
+	strata_wh_close(wh);
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/* A writer (think: a host that lost its network, a process in a long GC
+ * pause) stopped after its commit's statements and before its COMMIT holds
+ * the row locks of that commit.  Another writer of the same table must not
+ * wait for it without bound: the catalog ends the stopped session
+ * (idle_in_transaction_session_timeout), the other commit goes on, and the
+ * stopped writer, continued, finds its commit uncertain and retries with
+ * its token. */
+static void test_writer_stopped_inside_its_commit(void)
+{
+	const char *dir = tu_tmpdir();
+	char uri[256], data[PATH_MAX];
+	db_new("md_stopped", uri, sizeof(uri));
+	snprintf(data, sizeof(data), "%s/data", dir);
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_create(uri, data, &wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 1, &err), 0);
+	strata_wh_close(wh);
+	md_model m = {.mu = PTHREAD_MUTEX_INITIALIZER, .keys = 4};
+	pid_t child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0) {
+		/* exit 0: committed on the first attempt; 3: the first attempt
+		 * failed (its session was ended) and the token's retry
+		 * committed; 1: failed */
+		strata_wh *cw = NULL;
+		strata_err cerr;
+		strata_mf_commit_hook = stop_before_commit;
+		stop_armed = 1;
+		md_op op = {0, 0};
+		int64_t token_us = strata_now_us();
+		uint64_t v;
+		bool rep;
+		int first = strata_wh_open(uri, false, &cw, &cerr) == 0 ?
+				    md_commit_ops(cw, "t", &m, &op, 1, "child", token_us, &v, &rep, &cerr) :
+				    -1;
+		fprintf(stderr, "stopped writer, continued: %s\n", first ? cerr.msg : "committed");
+		strata_wh_close(cw);
+		if (first == 0)
+			_exit(0);
+		int rc = strata_wh_open(uri, false, &cw, &cerr) == 0 ?
+				 md_commit_ops(cw, "t", &m, &op, 1, "child", token_us, &v, &rep, &cerr) :
+				 -1;
+		strata_wh_close(cw);
+		_exit(rc == 0 ? 3 : 1);
+	}
+	/* the child stops inside its commit */
+	int st = 0;
+	bool is_stopped = false;
+	for (double end = tud_now_s() + MD_WAIT_S; !is_stopped && tud_now_s() < end;) {
+		pid_t r = waitpid(child, &st, WUNTRACED | WNOHANG);
+		is_stopped = r == child && WIFSTOPPED(st);
+		if (r == child && !is_stopped)
+			break; /* it exited */
+		if (!is_stopped)
+			tud_sleep_ms(20);
+	}
+	CU_ASSERT_FATAL(is_stopped);
+	/* another writer of the table */
+	md_bg_commit bg = {.uri = uri, .m = &m};
+	pthread_t th;
+	pthread_create(&th, NULL, bg_commit_main, &bg);
+	double t0 = tud_now_s();
+	while (!atomic_load(&bg.done) && tud_now_s() - t0 < MD_TXN_IDLE_BOUND_S)
+		tud_sleep_ms(50);
+	bool is_done = atomic_load(&bg.done);
+	fprintf(stderr, "\nanother writer of the table, while one is stopped inside its commit: %s "
+			"after %.1f s\n",
+		is_done ? "committed" : "still waiting", tud_now_s() - t0);
+	CU_ASSERT(is_done);
+	if (!is_done)
+		kill(child, SIGKILL); /* let the waiting one go */
+	else
+		kill(child, SIGCONT);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(bg.rc, 0);
+	int code = tud_wait_exit(child, MD_WAIT_S);
+	if (is_done) {
+		/* its session was ended: its commit failed, its token's retry
+		 * committed */
+		CU_ASSERT_EQUAL(code, 3);
+		md_op op = {0, 0};
+		model_push(&m, 0, &op, 1);
+	}
+	/* both rows, once each, and a consistent catalog */
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(uri, false, &wh, &err), 0);
+	strata_scan *sc;
+	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "t", &(strata_read_opts){0}, &sc, &err), 0);
+	const strata_row *row;
+	const char *const *pv;
+	size_t rows = 0;
+	while (strata_scan_next(sc, &row, &pv, &err) == 1)
+		rows++;
+	strata_scan_close(sc);
+	CU_ASSERT_EQUAL(rows, is_done ? 2u : 1u);
+	strata_wh_close(wh);
+	model_free(&m);
+}
+
 static void register_multidaemon(void)
 {
 	tu_pg_start_or_skip();
 	CU_pSuite s = CU_add_suite("multidaemon", NULL, NULL);
 	TU_ADD(s, test_three_daemons_one_catalog);
+	TU_ADD(s, test_writer_stopped_inside_its_commit);
 }
 
 TU_MAIN(register_multidaemon)
