@@ -1,8 +1,13 @@
 /*
  * tests/test_multidaemon.c — three stratad on one PostgreSQL catalog and one
- * data directory, as three hosts would run them (three processes whose
- * owner strings differ by pid), with a writer committing throughout (issue
- * 13, "stratad on several hosts").
+ * data directory, as three hosts would run them, with a writer committing
+ * throughout (issue 13, "stratad on several hosts").  As root each daemon
+ * runs in a UTS namespace of its own with its own host name
+ * (tud_spawn_host()), so its owner string names another host and nobody
+ * can judge it dead by its pid: only heartbeats (peer_ttl_s) and claims
+ * (claim_ttl_s) move work, as between real hosts.  Otherwise they are
+ * three processes of this host whose owner strings differ by pid (and the
+ * claims of the one killed are taken over at once).
  *
  * One PostgreSQL for the suite (tests/util/tu_pg.h), a database of its own
  * for the test.  The daemons run with scan_interval_s 1, peer_ttl_s 3 and
@@ -32,6 +37,12 @@
  * unfenced job per bucket may ever be seen, and no fenced job may ever have
  * committed a file (no file entry names its job id; retention keeps every
  * entry of the test's lifetime).
+ *
+ * A second test stops a writer inside its commit (after its statements,
+ * before COMMIT: its row locks held) and commits to the same table from
+ * another: that commit must go through within the catalog's idle timeout
+ * for write transactions (manifest/pg_kv.c invariant 7), and the stopped
+ * writer, continued, must get its batch in once through its token.
  *
  * Nothing asserts a duration: every wait polls until a deadline (the bounds
  * below, generous for a loaded machine) and says what it waited for.  The
