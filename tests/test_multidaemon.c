@@ -756,8 +756,14 @@ static void md_write_cfg(md_daemon *d, const char *dir, int i, const char *uri)
 
 static void test_three_daemons_one_catalog(void)
 {
+	/* what the threads share is static: a failed fatal assert leaves
+	 * the test while they still run (they stop at exit) */
+	static char uri[256];
+	static md_model small, big;
+	static md_sampler sm;
+	static md_writer wr;
 	const char *dir = tu_tmpdir();
-	char uri[256], data[PATH_MAX];
+	char data[PATH_MAX];
 	db_new("md_three", uri, sizeof(uri));
 	snprintf(data, sizeof(data), "%s/data", dir);
 	strata_wh *wh;
@@ -771,8 +777,10 @@ static void test_three_daemons_one_catalog(void)
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "big", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
 						  NULL, NULL, p2, 1, &err), 0);
 	uint32_t small_id = md_table(wh, "small").id, big_id = md_table(wh, "big").id;
-	md_model small = {.mu = PTHREAD_MUTEX_INITIALIZER, .keys = MD_KEYS};
-	md_model big = {.mu = PTHREAD_MUTEX_INITIALIZER, .keys = MD_BIG_ROWS, .is_big = true};
+	small = (md_model){.keys = MD_KEYS};
+	big = (md_model){.keys = MD_BIG_ROWS, .is_big = true};
+	pthread_mutex_init(&small.mu, NULL);
+	pthread_mutex_init(&big.mu, NULL);
 
 	/* three hosts: a UTS namespace and host name each (root), so no daemon
 	 * can tell another is dead by its pid and only the heartbeat and claim
@@ -790,8 +798,9 @@ static void test_three_daemons_one_catalog(void)
 	}
 	for (int i = 0; i < MD_DAEMONS; i++)
 		CU_ASSERT_FATAL(tud_wait_ready(ds[i].sock, 30));
-	md_sampler sm = {.uri = uri, .mu = PTHREAD_MUTEX_INITIALIZER};
-	md_writer wr = {.uri = uri, .m = &small};
+	sm = (md_sampler){.uri = uri};
+	pthread_mutex_init(&sm.mu, NULL);
+	wr = (md_writer){.uri = uri, .m = &small};
 	pthread_t sth, wth;
 	pthread_create(&sth, NULL, sampler_main, &sm);
 	pthread_create(&wth, NULL, writer_main, &wr);
@@ -820,10 +829,10 @@ static void test_three_daemons_one_catalog(void)
 	CU_ASSERT_FATAL(a_buckets != 0);
 
 	/* 2. kill -9 it: the other two take its share and sort its buckets */
-	uint64_t v_kill = md_table(wh, "small").version;
 	CU_ASSERT_EQUAL(kill(ds[A].pid, SIGKILL), 0);
 	CU_ASSERT_EQUAL(tud_wait_exit(ds[A].pid, 10), 128 + SIGKILL);
 	ds[A].is_dead = true;
+	uint64_t v_kill = md_table(wh, "small").version; /* nothing of its after this */
 	CU_ASSERT_FATAL(md_wait_shares(ds, MD_DAEMONS, MD_BUCKETS, MD_SHARE_MOVE_S, &took));
 	md_shares_settled(ds, MD_DAEMONS, MD_BUCKETS, sh);
 	fprintf(stderr, "kill -9 %s: the other two own its share %.1f s later", ds[A].owner, took);
@@ -926,7 +935,11 @@ static void test_three_daemons_one_catalog(void)
 		if (ds[i].is_dead)
 			continue;
 		CU_ASSERT_EQUAL(kill(ds[i].pid, SIGTERM), 0);
-		CU_ASSERT_EQUAL(tud_wait_exit(ds[i].pid, 40), 0);
+		int code = tud_wait_exit(ds[i].pid, 40);
+		if (code != 0)
+			fprintf(stderr, "%s exited with %d after SIGTERM (its log: %s)\n", ds[i].owner,
+				code, ds[i].log);
+		CU_ASSERT_EQUAL(code, 0);
 	}
 	fprintf(stderr,
 		"writer: %d commits (%d retries) in %.0f s; sampler: %d samples (at most %d intents "
@@ -1004,6 +1017,7 @@ static void test_three_daemons_one_catalog(void)
 		free(sm.fenced[i].prefix);
 	free(sm.fenced);
 	free(sm.committed);
+	pthread_mutex_destroy(&sm.mu);
 	model_free(&small);
 	model_free(&big);
 }
