@@ -787,8 +787,9 @@ static void test_three_daemons_one_catalog(void)
 	 * TTLs move work; else three processes of this host */
 	bool is_hosts = tud_can_fake_host();
 	if (!is_hosts)
-		fprintf(stderr, "\n(not root: the three daemons run on this host, so the claims "
-				"of the one killed are taken over at once, not after claim_ttl_s)");
+		fprintf(stderr, "\n(no UTS namespaces here, they need root: the three daemons run "
+				"on this host, so the claims of the one killed are taken over at once, "
+				"not after claim_ttl_s)");
 	md_daemon ds[MD_DAEMONS] = {0};
 	for (int i = 0; i < MD_DAEMONS; i++) {
 		char host[32];
