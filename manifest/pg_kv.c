@@ -22,7 +22,8 @@
  *                first statement;
  *   MF_TX_LEASE  READ COMMITTED with synchronous_commit off: leases and
  *                daemon heartbeats, cheap and not durable (their tables
- *                are UNLOGGED anyway).
+ *                are UNLOGGED anyway); the same idle limit as MF_TX_WRITE
+ *                (a lease take deletes the expired leases of others).
  *
  * Round trips.  BEGIN is not sent on its own: it rides in one pipeline with
  * the transaction's first statement (mf_pg_query_pre()), so a transaction
@@ -69,17 +70,20 @@
  *      not lost; any other is closed (the next transaction connects anew);
  *   6. no message holds the catalog's password: every message names the
  *      URI as mf_pg_uri_redact() renders it (pg_conn.c scrubs the server's).
- *   7. a write transaction's row locks are released within
+ *   7. a write or lease transaction's row locks are released within
  *      MF_PG_WRITE_IDLE_TIMEOUT_S of its client going quiet inside it (a
  *      process stopped by SIGSTOP or a long pause, a host cut off, whose
  *      TCP connection the server would otherwise keep for hours): the
  *      server ends the session (idle_in_transaction_session_timeout, set
- *      for that transaction only), so the other writers of its table wait
- *      that long at most; the client, when it goes on, finds the
- *      connection lost at its COMMIT (STRATA_EUNCERTAIN: a writer retries
- *      with its token, a job leaves its outputs to recovery).  Nothing
- *      strata does inside a write transaction takes that long: its
- *      statements follow each other with no I/O in between.
+ *      for that transaction only), so the other writers of its table (or
+ *      the other lease takers) wait that long at most; the client, when it
+ *      goes on, finds the connection lost at its COMMIT (STRATA_EUNCERTAIN:
+ *      a writer retries with its token, a job leaves its outputs to
+ *      recovery; a lease is skipped, as on a full disk).  Nothing strata
+ *      does inside these transactions takes that long: their statements
+ *      follow each other with no I/O in between.  Snapshots (MF_TX_READ)
+ *      lock nothing others wait for, and may stay open across file I/O
+ *      (strata check), so they have no such limit.
  *
  * Cursor moves (LMDB's where they matter to manifest/): MDB_NEXT on an
  * unpositioned cursor is MDB_FIRST, MDB_PREV is MDB_LAST; a move that finds
@@ -185,8 +189,10 @@ static const char *const pre_write[] = {
 	NULL};
 static const char *const pre_read[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 				       NULL};
-static const char *const pre_lease[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",
-					"SET LOCAL synchronous_commit = off", NULL};
+static const char *const pre_lease[] = {
+	"BEGIN ISOLATION LEVEL READ COMMITTED", "SET LOCAL synchronous_commit = off",
+	"SET LOCAL idle_in_transaction_session_timeout = '" KV_STR(MF_PG_WRITE_IDLE_TIMEOUT_S) "s'",
+	NULL};
 
 /* ---- this thread's last error ------------------------------------------------------ */
 
