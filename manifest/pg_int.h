@@ -38,6 +38,11 @@
 /* The catalog schema version this code writes and reads. */
 #define MF_PG_SCHEMA_VERSION 1
 
+/* A write or lease transaction whose client sends nothing for this long
+ * (stopped, paused, cut off) is ended by the server and its row locks
+ * released (pg_kv.c invariant 7). */
+#define MF_PG_WRITE_IDLE_TIMEOUT_S 10
+
 typedef struct mf_pg mf_pg;
 
 /* ---- URIs -------------------------------------------------------------------- */

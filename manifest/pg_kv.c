@@ -15,12 +15,15 @@
  *                one serializable transaction; when PostgreSQL cannot
  *                serialize it (SQLSTATE 40001) or picks it as a deadlock
  *                victim (40P01), nothing is committed, mf_pg_tx_is_retry()
- *                says so, and the caller runs it again from the start;
+ *                says so, and the caller runs it again from the start; the
+ *                server ends it if its client goes quiet inside it for
+ *                MF_PG_WRITE_IDLE_TIMEOUT_S (invariant 7);
  *   MF_TX_READ   REPEATABLE READ READ ONLY: one snapshot, taken at the
  *                first statement;
  *   MF_TX_LEASE  READ COMMITTED with synchronous_commit off: leases and
  *                daemon heartbeats, cheap and not durable (their tables
- *                are UNLOGGED anyway).
+ *                are UNLOGGED anyway); the same idle limit as MF_TX_WRITE
+ *                (a lease take deletes the expired leases of others).
  *
  * Round trips.  Nothing goes to the server alone that can go with the
  * next message that needs an answer: BEGIN rides in one libpq pipeline
@@ -75,11 +78,21 @@
  *      not lost; any other is closed (the next transaction connects anew);
  *   6. no message holds the catalog's password: every message names the
  *      URI as mf_pg_uri_redact() renders it (pg_conn.c scrubs the server's).
- *   7. a write or lease transaction holds row locks, so one whose client
- *      stopped (SIGSTOP, a hung host) must not hold them forever: the
- *      server ends it after PG_IDLE_TX_TIMEOUT idle (unless configured
- *      otherwise), its locks go, and its client finds the connection lost
- *      (a clean failure, or STRATA_EUNCERTAIN if that was at COMMIT);
+ *   7. a write or lease transaction's row locks are released within
+ *      MF_PG_WRITE_IDLE_TIMEOUT_S of its client going quiet inside it (a
+ *      process stopped by SIGSTOP or a long pause, a host cut off, whose
+ *      TCP connection the server would otherwise keep for hours): the
+ *      server ends the session (idle_in_transaction_session_timeout, set
+ *      for that transaction only, unless the server, database or role sets
+ *      its own), so the other writers of its table (or the other lease
+ *      takers) wait that long at most; the client, when it goes on, finds
+ *      the connection lost (a clean failure, or STRATA_EUNCERTAIN at its
+ *      COMMIT: a writer retries with its token, a job leaves its outputs to
+ *      recovery; a lease is skipped, as on a full disk).  Nothing strata
+ *      does inside these transactions takes that long: their statements
+ *      follow each other with no I/O in between.  Snapshots (MF_TX_READ)
+ *      lock nothing others wait for, and may stay open across file I/O
+ *      (strata check), so they have no such limit;
  *   8. puts held back are sent, in order, before anything else of the
  *      transaction (so every read sees them, and the server applies them
  *      in the caller's order), and never after an abort; at most
@@ -183,15 +196,14 @@ static const mf_pg_stmt st_clock = {.slot = KV_SLOT_CLOCK, .name = "strata_clock
 				    .nparams = 0, .what = "read the catalog's clock",
 				    .sql = "SELECT clock_timestamp()"};
 
-/* Invariant 7: a writing transaction its client left idle (a process
- * stopped with SIGSTOP, a hung host) is ended by the server after this
- * long, unless the server, database or role sets its own
- * idle_in_transaction_session_timeout.  Snapshots may idle as long as a
- * scan takes: they hold no lock. */
-#define PG_IDLE_TX_TIMEOUT "60s"
-#define PG_IDLE_TX_SQL                                                                  \
-	"SELECT set_config('idle_in_transaction_session_timeout', '" PG_IDLE_TX_TIMEOUT \
-	"', true) WHERE current_setting('idle_in_transaction_session_timeout') = '0'"
+#define KV_STR_(x) #x
+#define KV_STR(x) KV_STR_(x)
+/* Invariant 7: unless the server, database or role sets its own
+ * idle_in_transaction_session_timeout. */
+#define PG_IDLE_TX_SQL                                                                   \
+	"SELECT set_config('idle_in_transaction_session_timeout', '" KV_STR(               \
+		MF_PG_WRITE_IDLE_TIMEOUT_S) "s', true) WHERE "                             \
+	"current_setting('idle_in_transaction_session_timeout') = '0'"
 
 static const char *const pre_write[] = {"BEGIN ISOLATION LEVEL SERIALIZABLE", PG_IDLE_TX_SQL,
 					NULL};

@@ -735,8 +735,8 @@ static void test_transaction_settings(void)
 	PGresult *r = PQexec(c, "SELECT tbl, iso, ro, sc, idle FROM public.seen ORDER BY tbl");
 	CU_ASSERT_EQUAL_FATAL(PQntuples(r), 2);
 	static const char *const want[2][5] = {
-		{"leases", "read committed", "off", "off", "1min"},
-		{"meta", "serializable", "off", "on", "1min"},
+		{"leases", "read committed", "off", "off", "10s"},
+		{"meta", "serializable", "off", "on", "10s"},
 	};
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 5; j++) {
