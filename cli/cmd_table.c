@@ -101,6 +101,22 @@ int cli_cmd_alter_table(cli_ctx *ctx, int argc, char **argv)
 		} else {
 			printf("altered table %s at version %llu\n", name, (unsigned long long)v);
 		}
+	} else if (strcmp(action, "rename-column") == 0) {
+		if (argc != 5) {
+			rc = cli_usage(cmd, "rename-column takes OLD NEW");
+		} else if (strata_table_rename_column(wh, name, argv[3], argv[4], &v, &err) != 0) {
+			rc = cli_fail(&err);
+		} else {
+			printf("altered table %s at version %llu\n", name, (unsigned long long)v);
+		}
+	} else if (strcmp(action, "alter-column") == 0) {
+		if (argc != 5) {
+			rc = cli_usage(cmd, "alter-column takes COLUMN and one quoted TYPE");
+		} else if (strata_table_alter_column_type(wh, name, argv[3], argv[4], &v, &err) != 0) {
+			rc = cli_fail(&err);
+		} else {
+			printf("altered table %s at version %llu\n", name, (unsigned long long)v);
+		}
 	} else if (strcmp(action, "set") == 0) {
 		if (strata_table_set_props(wh, name, (const char *const *)argv + 3,
 					   (size_t)(argc - 3), &err) != 0)
@@ -119,7 +135,8 @@ int cli_cmd_alter_table(cli_ctx *ctx, int argc, char **argv)
 		}
 	} else {
 		rc = cli_usage(cmd,
-			       "unknown action \"%s\" (add-columns, drop-column, set, drop-partition)",
+			       "unknown action \"%s\" (add-columns, drop-column, rename-column, "
+			       "alter-column, set, drop-partition)",
 			       action);
 	}
 	strata_wh_close(wh);
@@ -193,7 +210,8 @@ int cli_cmd_describe(cli_ctx *ctx, int argc, char **argv)
 	printf("columns:\n");
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const strata_column *c = &s->cols[i];
-		printf("  %-20s %-9s%s%s\n", c->name, strata_type_name(c->type),
+		char ty[32];
+		printf("  %-20s %-9s%s%s\n", c->name, strata_column_type_str(c, ty, sizeof(ty)),
 		       c->is_nullable ? "" : " NOT NULL",
 		       c->key_pos >= 0 ? " PRIMARY KEY" : "");
 	}

@@ -14,7 +14,11 @@
  *      STRATA_ECORRUPT naming the file — a damaged file can never feed a
  *      merge with unsorted input;
  *   4. rows are mapped from the file's schema to the read schema by column id:
- *      columns the file lacks read as null, others are not decoded.
+ *      columns the file lacks read as null, others are not decoded; a column
+ *      whose type was widened since the file was written (INT -> BIGINT,
+ *      FLOAT -> DOUBLE, DECIMAL(p,s) -> DECIMAL(p',s)) reads as the new
+ *      type (DECIMALs share one in-memory form: only INT and FLOAT convert);
+ *      any other difference is damage.
  *   5. (writer) the content hash in the stats is the backend's, computed
  *      from the bytes as they were written, never from a read-back;
  *   6. (reader) with an expectation from the manifest, a columnar file's
@@ -217,6 +221,7 @@ struct strata_run {
 	const strata_schema *fs; /* file schema, lent by opts or the backend */
 	const strata_schema *rs; /* read schema */
 	int *map;                /* read column -> file column or -1 */
+	uint8_t *conv;           /* read column: RUN_CONV_* (invariant 4) */
 	bool *need;              /* per file column */
 	strata_row frow;
 	strata_row orow;
@@ -236,6 +241,8 @@ struct strata_run {
 	bool has_expect;
 	char *path;
 };
+
+enum { RUN_CONV_NONE = 0, RUN_CONV_INT_LONG, RUN_CONV_FLOAT_DOUBLE };
 
 int strata_format_detect(const char *path, strata_format *out, strata_err *err)
 {
@@ -319,18 +326,25 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 		}
 	}
 	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
+	r->conv = strata_calloc(r->rs->ncols + 1, 1);
 	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));
 	for (uint32_t i = 0; i < r->rs->ncols; i++) {
 		int j = r->rs == r->fs ? (int)i : strata_schema_find_id(r->fs, r->rs->cols[i].id);
 		r->map[i] = j;
 		if (j >= 0) {
-			if (r->fs->cols[j].type != r->rs->cols[i].type) {
+			const strata_column *fc = &r->fs->cols[j], *tc = &r->rs->cols[i];
+			/* invariant 4: widening */
+			if (fc->type == STRATA_T_INT && tc->type == STRATA_T_LONG)
+				r->conv[i] = RUN_CONV_INT_LONG;
+			else if (fc->type == STRATA_T_FLOAT && tc->type == STRATA_T_DOUBLE)
+				r->conv[i] = RUN_CONV_FLOAT_DOUBLE;
+			if (!strata_column_type_widens(fc, tc)) {
+				char ft[32], tt[32];
 				rc = strata_err_set(err, STRATA_ECORRUPT,
 						    "\"%s\": column \"%s\" is %s in the file but %s "
 						    "in the table",
-						    path, r->rs->cols[i].name,
-						    strata_type_name(r->fs->cols[j].type),
-						    strata_type_name(r->rs->cols[i].type));
+						    path, tc->name, strata_column_type_str(fc, ft, sizeof(ft)),
+						    strata_column_type_str(tc, tt, sizeof(tt)));
 				strata_run_close(r);
 				return rc;
 			}
@@ -484,6 +498,14 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 			int j = r->map[i];
 			if (j >= 0) {
 				r->orow.vals[i] = r->frow.vals[j];
+				if (__builtin_expect(r->conv[i] != RUN_CONV_NONE, 0) &&
+				    !r->orow.vals[i].is_null) {
+					strata_value *v = &r->orow.vals[i];
+					if (r->conv[i] == RUN_CONV_INT_LONG)
+						v->v.i64 = v->v.i32;
+					else
+						v->v.f64 = (double)v->v.f32;
+				}
 			} else {
 				memset(&r->orow.vals[i], 0, sizeof(strata_value));
 				r->orow.vals[i].is_null = true;
@@ -547,6 +569,7 @@ void strata_run_close(strata_run *r)
 	if (r->state)
 		r->be->close(r->state);
 	free(r->map);
+	free(r->conv);
 	free(r->need);
 	free(r->frow.vals);
 	free(r->orow.vals);

@@ -177,24 +177,6 @@ void strata_pqbatch_release(strata_pqbatch *b)
 
 /* ---- types ---------------------------------------------------------------------- */
 
-static int ptype_of(strata_type t)
-{
-	switch (t) {
-	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP:
-		return PQ_INT64;
-	case STRATA_T_INT:
-		return PQ_INT32;
-	case STRATA_T_DOUBLE:
-		return PQ_DOUBLE;
-	case STRATA_T_FLOAT:
-		return PQ_FLOAT;
-	case STRATA_T_BOOL:
-		return PQ_BOOLEAN;
-	default:
-		return PQ_BYTE_ARRAY;
-	}
-}
 
 /* Bytes of one value in the file (PLAIN), 0 for BOOLEAN and BYTE_ARRAY. */
 static size_t file_width(int ptype)
@@ -211,10 +193,13 @@ size_t strata_pqbatch_width(strata_type t)
 	case STRATA_T_DOUBLE:
 		return 8;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 	case STRATA_T_FLOAT:
 		return 4;
 	case STRATA_T_BOOL:
 		return 1;
+	case STRATA_T_DECIMAL:
+		return sizeof(strata_i128);
 	default:
 		return sizeof(strata_strref);
 	}
@@ -319,6 +304,16 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 		int j = strata_schema_find_id(fs, rc->id);
 		if (j < 0)
 			continue; /* added after the file was written: null */
+		if (fs->cols[j].type != rc->type &&
+		    strata_column_type_widens(&fs->cols[j], rc))
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": column \"%s\" was widened (%s in the file): "
+					      "read it as a run",
+					      b->path, rc->name, strata_type_name(fs->cols[j].type));
+		if (c->is_wanted && rc->type == STRATA_T_DECIMAL)
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": column \"%s\" is a DECIMAL: read it as a run",
+					      b->path, rc->name);
 		if (fs->cols[j].type != rc->type)
 			return strata_err_set(err, STRATA_ECORRUPT,
 					      "\"%s\": column \"%s\" is %s in the file but %s in the "
@@ -342,7 +337,7 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 					      "file",
 					      b->path, rc->name, rc->id);
 		const pq_schema_elem *e = &m->schema[c->leaf + 1];
-		if (e->type != ptype_of(rc->type))
+		if (e->type != pq_ptype_of(rc->type, rc->precision))
 			return strata_err_set(err, STRATA_ECORRUPT,
 					      "\"%s\": column \"%s\" is %s in the file but %s in the "
 					      "table",

@@ -338,4 +338,59 @@ const uint8_t *pq_delta_end(const pq_delta_dec *d);
 /* Read a ULEB128 varint from [*p, end); STRATA_ECORRUPT if malformed. */
 int pq_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
+/* ---- strata types as Parquet physical types ------------------------------- */
+
+/* Bytes of a FIXED_LEN_BYTE_ARRAY DECIMAL of precision p (19..38): the
+ * fewest n with 10^p - 1 <= 2^(8n-1) - 1, as Arrow and Spark choose. */
+static inline int pq_decimal_bytes(int p)
+{
+	static const uint8_t n[39] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 6, 7, 7, 8, 8, 9,
+				      9, 9, 10, 10, 11, 11, 11, 12, 12, 13, 13, 13, 14, 14, 15,
+				      15, 16, 16, 16};
+	return p >= 0 && p <= 38 ? n[p] : 16;
+}
+
+/* The physical type strata writes a column of type t (precision p for
+ * DECIMAL) as: DATE INT32; DECIMAL INT32 up to 9 digits, INT64 up to 18,
+ * FIXED_LEN_BYTE_ARRAY(pq_decimal_bytes(p)) beyond. */
+static inline int pq_ptype_of(strata_type t, int p)
+{
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		return PQ_INT64;
+	case STRATA_T_INT:
+	case STRATA_T_DATE:
+		return PQ_INT32;
+	case STRATA_T_DOUBLE:
+		return PQ_DOUBLE;
+	case STRATA_T_FLOAT:
+		return PQ_FLOAT;
+	case STRATA_T_BOOL:
+		return PQ_BOOLEAN;
+	case STRATA_T_DECIMAL:
+		return p <= 9 ? PQ_INT32 : p <= 18 ? PQ_INT64 : PQ_FIXED_LEN_BYTE_ARRAY;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		return PQ_BYTE_ARRAY;
+	}
+	return -1;
+}
+
+/* A FIXED_LEN_BYTE_ARRAY DECIMAL: n big-endian two's complement bytes <->
+ * the unscaled value. */
+static inline strata_i128 pq_dec_from_be(const uint8_t *p, int n)
+{
+	strata_i128 x = n > 0 && (p[0] & 0x80) ? -1 : 0;
+	for (int i = 0; i < n; i++)
+		x = (strata_i128)(((unsigned __int128)x << 8) | p[i]);
+	return x;
+}
+
+static inline void pq_dec_to_be(strata_i128 x, uint8_t *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[n - 1 - i] = (uint8_t)(x >> (8 * i));
+}
+
 #endif

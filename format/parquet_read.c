@@ -279,8 +279,8 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 			break;
 		}
 		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
-			why = "DECIMAL";
-			break;
+			*out = STRATA_T_DECIMAL;
+			return 0;
 		}
 		if (lt == PQ_LT_TIME || ct == PQ_CT_TIME_MICROS) {
 			why = "TIME";
@@ -295,12 +295,12 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 			break;
 		}
 		if (lt == PQ_LT_DATE || ct == PQ_CT_DATE) {
-			why = "DATE";
-			break;
+			*out = STRATA_T_DATE;
+			return 0;
 		}
 		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
-			why = "DECIMAL";
-			break;
+			*out = STRATA_T_DECIMAL;
+			return 0;
 		}
 		if (lt == PQ_LT_TIME || ct == PQ_CT_TIME_MILLIS) {
 			why = "TIME";
@@ -331,6 +331,11 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 		why = "INT96";
 		break;
 	case PQ_FIXED_LEN_BYTE_ARRAY:
+		if ((lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) && e->type_length >= 1 &&
+		    e->type_length <= 16) {
+			*out = STRATA_T_DECIMAL;
+			return 0;
+		}
 		why = "FIXED_LEN_BYTE_ARRAY";
 		break;
 	default:
@@ -341,24 +346,6 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 			      r->path, why, e->name);
 }
 
-static int ptype_of(strata_type t)
-{
-	switch (t) {
-	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP:
-		return PQ_INT64;
-	case STRATA_T_INT:
-		return PQ_INT32;
-	case STRATA_T_DOUBLE:
-		return PQ_DOUBLE;
-	case STRATA_T_FLOAT:
-		return PQ_FLOAT;
-	case STRATA_T_BOOL:
-		return PQ_BOOLEAN;
-	default:
-		return PQ_BYTE_ARRAY;
-	}
-}
 
 static const pq_kv *find_kv(const pq_file_meta *m, const char *key)
 {
@@ -408,7 +395,9 @@ static int match_schema(pr *r, const strata_schema *s, strata_err *err)
 		int rc = leaf_type(r, e, &ft, err);
 		if (rc)
 			return rc;
-		bool ok = e->type == ptype_of(c->type) &&
+		bool ok = e->type == pq_ptype_of(c->type, c->precision) &&
+			  (e->type != PQ_FIXED_LEN_BYTE_ARRAY ||
+			   e->type_length == pq_decimal_bytes(c->precision)) &&
 			  (ft == c->type || (ft == STRATA_T_BYTES && c->type == STRATA_T_STRING) ||
 			   (ft == STRATA_T_STRING && c->type == STRATA_T_BYTES) ||
 			   (ft == STRATA_T_LONG && c->type == STRATA_T_TIMESTAMP));
@@ -472,6 +461,23 @@ static int build_schema(pr *r, const strata_schema *file_schema, strata_err *err
 			rc = leaf_type(r, e, &c.type, err);
 			if (rc)
 				return rc;
+			if (c.type == STRATA_T_DECIMAL) {
+				int32_t p = e->logical.kind == PQ_LT_DECIMAL ? e->logical.precision :
+									      e->precision;
+				int32_t sc = e->logical.kind == PQ_LT_DECIMAL ? e->logical.scale :
+									       e->scale;
+				int maxp = e->type == PQ_INT32 ? 9 : e->type == PQ_INT64 ? 18 : 38;
+				if (p < 1 || p > maxp || sc < 0 || sc > p ||
+				    (e->type == PQ_FIXED_LEN_BYTE_ARRAY &&
+				     e->type_length < pq_decimal_bytes(p)))
+					return strata_err_set(err, STRATA_EUNSUPPORTED,
+							      "\"%s\": unsupported DECIMAL(%d,%d) as %s in "
+							      "column \"%s\"",
+							      r->path, p, sc, pq_type_name(e->type),
+							      e->name);
+				c.precision = (uint8_t)p;
+				c.scale = (uint8_t)sc;
+			}
 			c.id = s->ncols + 1;
 			c.is_nullable = e->repetition == PQ_OPTIONAL;
 			c.key_pos = -1;
@@ -738,7 +744,9 @@ static int page_inflate(pr *r, pr_col *c, const uint8_t *src, size_t src_len, si
 	return 0;
 }
 
-static size_t ptype_width(int ptype)
+/* Bytes of one PLAIN value of c: fixed-width types, a FIXED_LEN_BYTE_ARRAY
+ * DECIMAL's type_length; 0 for the others. */
+static size_t ptype_width_of(int ptype)
 {
 	switch (ptype) {
 	case PQ_INT32:
@@ -753,10 +761,19 @@ static size_t ptype_width(int ptype)
 }
 
 /* Set v from `width` little-endian bytes at p. */
+static inline size_t col_width(const pr_col *c)
+{
+	return c->ptype == PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->el->type_length :
+						     ptype_width_of(c->ptype);
+}
+
 static inline void fixed_value(const pr_col *c, const uint8_t *p, strata_value *v)
 {
 	v->is_null = false;
 	switch (c->ptype) {
+	case PQ_FIXED_LEN_BYTE_ARRAY:
+		strata_dec_set(v, pq_dec_from_be(p, c->el->type_length));
+		break;
 	case PQ_INT64:
 		memcpy(&v->v.i64, p, 8);
 		break;
@@ -789,7 +806,7 @@ static int dict_load(pr *r, pr_col *c, const pq_page_header *h, size_t hdr_len, 
 		return rc;
 	int32_t n = h->dict.num_values;
 	const uint8_t *p = c->dict_buf.data, *end = p + c->dict_buf.len;
-	size_t width = ptype_width(c->ptype);
+	size_t width = col_width(c);
 	/* invariant 1: the count must fit in the bytes before allocating */
 	uint64_t min_bytes = c->ptype == PQ_BOOLEAN ? ((uint64_t)n + 7) / 8 :
 			     width ? (uint64_t)n * width : (uint64_t)n * 4;
@@ -944,7 +961,7 @@ static int page_next(pr *r, pr_col *c, strata_err *err)
 				goto unsupported;
 			break;
 		case PQ_BYTE_STREAM_SPLIT:
-			if (!ptype_width(c->ptype))
+			if (!col_width(c))
 				goto unsupported;
 			break;
 		default:
@@ -1009,7 +1026,7 @@ static int values_ready(pr *r, pr_col *c, strata_err *err)
 		break;
 	}
 	case PQ_BYTE_STREAM_SPLIT: {
-		size_t w = ptype_width(c->ptype);
+		size_t w = col_width(c);
 		if ((size_t)(end - p) % w != 0)
 			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT data is not whole values");
 		c->bss_n = (uint64_t)(end - p) / w;
@@ -1023,15 +1040,29 @@ static int values_ready(pr *r, pr_col *c, strata_err *err)
 	return 0;
 }
 
-/* Decode n non-null values into out[0..n). */
+static int values_get_raw(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_err *err);
+
+/* Decode n non-null values into out[0..n); a DECIMAL stored as INT32 or
+ * INT64 becomes its 128-bit form. */
 static int values_get(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_err *err)
+{
+	int rc = values_get_raw(r, c, out, n, err);
+	if (rc == 0 && c->stype == STRATA_T_DECIMAL && c->ptype != PQ_FIXED_LEN_BYTE_ARRAY) {
+		for (uint32_t i = 0; i < n; i++)
+			strata_dec_set(&out[i], c->ptype == PQ_INT32 ? (strata_i128)out[i].v.i32 :
+								       (strata_i128)out[i].v.i64);
+	}
+	return rc;
+}
+
+static int values_get_raw(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_err *err)
 {
 	if (n == 0)
 		return 0;
 	int rc = values_ready(r, c, err);
 	if (rc)
 		return rc;
-	size_t w = ptype_width(c->ptype);
+	size_t w = col_width(c);
 	switch (c->enc) {
 	case PQ_PLAIN:
 		if (c->ptype == PQ_BYTE_ARRAY) {
@@ -1125,7 +1156,7 @@ static int values_get(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_er
 		if (c->bss_i + n > c->bss_n)
 			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT values run past the page");
 		for (uint32_t i = 0; i < n; i++) {
-			uint8_t b[8];
+			uint8_t b[16];
 			for (size_t k = 0; k < w; k++)
 				b[k] = c->vp[k * c->bss_n + c->bss_i + i];
 			fixed_value(c, b, &out[i]);
@@ -1145,7 +1176,7 @@ static int values_skip(pr *r, pr_col *c, uint64_t n, strata_err *err)
 	int rc = values_ready(r, c, err);
 	if (rc)
 		return rc;
-	size_t w = ptype_width(c->ptype);
+	size_t w = col_width(c);
 	switch (c->enc) {
 	case PQ_PLAIN:
 		if (c->ptype == PQ_BYTE_ARRAY) {
@@ -1811,7 +1842,7 @@ static int pr_hash_file(const char *path, uint64_t *out, strata_err *err)
  * false if the bound is unusable (wrong length, NaN). */
 static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, int *out)
 {
-	uint8_t kb[8];
+	uint8_t kb[16];
 	const uint8_t *kp = kb;
 	size_t kn;
 	int ptype;
@@ -1822,9 +1853,33 @@ static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, in
 		memcpy(kb, &k->v.i64, kn = 8);
 		break;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		ptype = PQ_INT32;
 		memcpy(kb, &k->v.i32, kn = 4);
 		break;
+	case STRATA_T_DECIMAL: {
+		/* the bound's width tells the physical type (pq_ptype_of); a key
+		 * that does not fit it is not compared */
+		strata_i128 x = strata_dec_get(k);
+		if (b->len == 4 && x >= INT32_MIN && x <= INT32_MAX) {
+			int32_t v = (int32_t)x;
+			ptype = PQ_INT32;
+			memcpy(kb, &v, kn = 4);
+		} else if (b->len == 8 && x >= INT64_MIN && x <= INT64_MAX) {
+			int64_t v = (int64_t)x;
+			ptype = PQ_INT64;
+			memcpy(kb, &v, kn = 8);
+		} else if (b->len >= 9 && b->len <= 16) {
+			ptype = PQ_FIXED_LEN_BYTE_ARRAY;
+			kn = b->len;
+			pq_dec_to_be(x, kb, (int)kn);
+			if (pq_dec_from_be(kb, (int)kn) != x)
+				return false;
+		} else {
+			return false;
+		}
+		break;
+	}
 	case STRATA_T_DOUBLE:
 		ptype = PQ_DOUBLE;
 		memcpy(kb, &k->v.f64, kn = 8);
@@ -1879,7 +1934,12 @@ static int key0_cmp(strata_type t, const strata_value *a, const strata_value *b)
 	case STRATA_T_TIMESTAMP:
 		return (a->v.i64 > b->v.i64) - (a->v.i64 < b->v.i64);
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		return (a->v.i32 > b->v.i32) - (a->v.i32 < b->v.i32);
+	case STRATA_T_DECIMAL: {
+		strata_i128 x = strata_dec_get(a), y = strata_dec_get(b);
+		return (x > y) - (x < y);
+	}
 	case STRATA_T_BOOL:
 		return (int)a->v.b - (int)b->v.b;
 	case STRATA_T_DOUBLE: {
