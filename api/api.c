@@ -183,14 +183,15 @@ out:
 /* Parse text as one JSON object into *obj (caller decrefs). */
 static int parse_object(const char *text, const char *what, json_t **obj, strata_err *e)
 {
-	json_error_t je;
 	*obj = NULL;
 	if (!text)
 		return strata_err_set(e, STRATA_EINVAL, "%s is NULL", what);
-	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		return strata_err_set(e, STRATA_EINVAL, "%s is not JSON: %s (column %d)", what,
-				      je.text, je.column);
+	/* strata_json_parse keeps DECIMAL numbers exact (format/record.c) */
+	json_t *o = NULL;
+	strata_err pe;
+	strata_err_clear(&pe);
+	if (strata_json_parse(text, strlen(text), &o, &pe) != 0)
+		return strata_err_set(e, STRATA_EINVAL, "%s is not JSON: %s", what, pe.msg);
 	if (!json_is_object(o)) {
 		json_decref(o);
 		return strata_err_set(e, STRATA_EINVAL, "%s must be a JSON object", what);

@@ -935,6 +935,78 @@ static void test_ddl_text(void)
 	strata_wh_close(wh);
 }
 
+/* The CLI: DDL text, exact JSON numbers in `write`, scan output, describe,
+ * rename-column and alter-column with their errors and exit codes. */
+static void test_cli(void)
+{
+	const char *dir = tu_tmpdir();
+	char wh[PATH_MAX], rows[PATH_MAX], cmd[4096];
+	snprintf(wh, sizeof(wh), "%s/wh", dir);
+	snprintf(rows, sizeof(rows), "%s/rows.json", dir);
+	const char *text = "{\"id\":-2.5,\"day\":\"1969-07-20\",\"amount\":1234567890123456789.12345678}\n"
+			   "{\"id\":10,\"day\":\"2999-01-31\",\"amount\":-0.00000001}\n";
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(rows, text, strlen(text)), 0);
+	const char *S = tu_bin("strata");
+	char *out = NULL;
+	snprintf(cmd, sizeof(cmd),
+		 "%s -W %s init >/dev/null && %s -W %s create-table m --columns 'id DECIMAL(5, 1) "
+		 "PRIMARY KEY, day DATE, amount DECIMAL(30,8), n INT' >/dev/null && "
+		 "%s -W %s write m --file %s >/dev/null && %s -W %s scan m 2>&1",
+		 S, wh, S, wh, S, wh, rows, S, wh);
+	CU_ASSERT_EQUAL(tu_run(cmd, &out), 0);
+	CU_ASSERT_STRING_EQUAL(out ? out : "",
+			       "{\"id\":\"-2.5\",\"day\":\"1969-07-20\",\"amount\":"
+			       "\"1234567890123456789.12345678\",\"n\":null}\n"
+			       "{\"id\":\"10.0\",\"day\":\"2999-01-31\",\"amount\":\"-0.00000001\","
+			       "\"n\":null}\n");
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "%s -W %s alter-table m rename-column amount total && "
+		 "%s -W %s alter-table m alter-column n BIGINT && "
+		 "%s -W %s alter-table m alter-column total 'DECIMAL(38, 8)' && "
+		 "%s -W %s describe m | grep -E '^  (id|day|total|n) ' && "
+		 "%s -W %s scan m --as-of-version 2 --format csv 2>&1",
+		 S, wh, S, wh, S, wh, S, wh, S, wh);
+	out = NULL;
+	CU_ASSERT_EQUAL(tu_run(cmd, &out), 0);
+	CU_ASSERT(out && strstr(out, "altered table m at version 3\n"));
+	CU_ASSERT(out && strstr(out, "  total                DECIMAL(38,8)\n"));
+	CU_ASSERT(out && strstr(out, "  n                    BIGINT   \n"));
+	CU_ASSERT(out && strstr(out, "  id                   DECIMAL(5,1) NOT NULL PRIMARY KEY\n"));
+	CU_ASSERT(out && strstr(out, "id,day,amount,n\n-2.5,1969-07-20,1234567890123456789.12345678,\n"));
+	if (out && !strstr(out, "id,day,amount,n\n"))
+		fprintf(stderr, "%s\n", out);
+	free(out);
+	struct {
+		const char *args, *why;
+		int code;
+	} bad[] = {
+		{"alter-table m alter-column total 'DECIMAL(38,2)'", "cannot change from DECIMAL(38,8)", 1},
+		{"alter-table m alter-column id 'DECIMAL(6,1)'", "primary key column", 1},
+		{"alter-table m rename-column nope x", "has no column \"nope\"", 1},
+		{"alter-table m rename-column day", "rename-column takes OLD NEW", 2},
+		{"alter-table m widen n BIGINT", "unknown action \"widen\"", 2},
+	};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(bad); i++) {
+		snprintf(cmd, sizeof(cmd), "%s -W %s %s 2>&1", S, wh, bad[i].args);
+		out = NULL;
+		int rc = tu_run(cmd, &out);
+		CU_ASSERT_EQUAL(rc, bad[i].code);
+		CU_ASSERT(out && strstr(out, bad[i].why));
+		if (!out || !strstr(out, bad[i].why))
+			fprintf(stderr, "%s -> %d %s\n", bad[i].args, rc, out ? out : "");
+		free(out);
+	}
+	/* a bad literal names the column and the line; nothing is committed */
+	const char *badrow = "{\"id\":1,\"day\":\"2026-02-30\"}\n";
+	CU_ASSERT_EQUAL_FATAL(tu_write_file(rows, badrow, strlen(badrow)), 0);
+	snprintf(cmd, sizeof(cmd), "%s -W %s write m --file %s 2>&1", S, wh, rows);
+	out = NULL;
+	CU_ASSERT_EQUAL(tu_run(cmd, &out), 1);
+	CU_ASSERT(out && strstr(out, "line 1: column \"day\": DATE wants \"YYYY-MM-DD\""));
+	free(out);
+}
+
 static void register_types(void)
 {
 	CU_pSuite s = CU_add_suite("types", NULL, NULL);
@@ -947,6 +1019,7 @@ static void register_types(void)
 	TU_ADD(s, test_read_duckdb_files);
 	TU_ADD(s, test_rename_column);
 	TU_ADD(s, test_widen_column);
+	TU_ADD(s, test_cli);
 }
 
 TU_MAIN(register_types)
