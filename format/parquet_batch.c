@@ -50,7 +50,10 @@
  * columns; pages V1 and V2; PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY, RLE
  * booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
  * BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD).  A file without strata's
- * schema metadata is STRATA_EUNSUPPORTED at open (the caller then merges).
+ * schema metadata is STRATA_EUNSUPPORTED at open (the caller then merges),
+ * and so is a file with a wanted DECIMAL column (its width in the arrays,
+ * 16 bytes, is not the file's) or a column whose type was widened since
+ * the file was written (the sorted-run reader converts those).
  *
  * One thread per handle; handles on different threads share nothing.
  */

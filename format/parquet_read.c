@@ -21,7 +21,9 @@
  * that share its first key column.  A point lookup reads at most one page
  * per needed column per candidate row group and decodes about one record.
  *
- * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY; flat REQUIRED
+ * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY, and
+ * FIXED_LEN_BYTE_ARRAY DECIMALs (up to 16 bytes; DECIMALs of every width
+ * come out in strata's 128-bit form, DATE as INT32 days); flat REQUIRED
  * and OPTIONAL columns; data pages V1 and V2; PLAIN, PLAIN_DICTIONARY,
  * RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED,
  * DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD.

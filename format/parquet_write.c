@@ -22,6 +22,9 @@
  *   - _seq and integer key columns: DELTA_BINARY_PACKED, or PLAIN for a page
  *     where delta would be larger (an unsorted second key column);
  *   - BOOLEAN: PLAIN (bit-packed);
+ *   - DECIMAL beyond 18 digits (FIXED_LEN_BYTE_ARRAY, pq_ptype_of): PLAIN,
+ *     big-endian two's complement; DATE and narrower DECIMALs are INT32 /
+ *     INT64 like any integer;
  *   - everything else starts with RLE_DICTIONARY.  A column whose first
  *     PW_DICT_EARLY values are (nearly) all distinct gives it up at once;
  *     otherwise, once PW_DICT_PROBE values are in, it must pay for itself (dictionary + indexes <
