@@ -18,7 +18,10 @@
  *      whose type was widened since the file was written (INT -> BIGINT,
  *      FLOAT -> DOUBLE, DECIMAL(p,s) -> DECIMAL(p',s)) reads as the new
  *      type (DECIMALs share one in-memory form: only INT and FLOAT convert);
- *      any other difference is damage.
+ *      and the other way round, a file a job wrote after a widening read at
+ *      a version before it (time travel) narrows back: every record such a
+ *      read lets through (_seq <= its version) was written under the
+ *      narrower type, so it fits.  Any other difference is damage.
  *   5. (writer) the content hash in the stats is the backend's, computed
  *      from the bytes as they were written, never from a read-back;
  *   6. (reader) with an expectation from the manifest, a columnar file's
@@ -242,7 +245,8 @@ struct strata_run {
 	char *path;
 };
 
-enum { RUN_CONV_NONE = 0, RUN_CONV_INT_LONG, RUN_CONV_FLOAT_DOUBLE };
+enum { RUN_CONV_NONE = 0, RUN_CONV_INT_LONG, RUN_CONV_FLOAT_DOUBLE, RUN_CONV_LONG_INT,
+       RUN_CONV_DOUBLE_FLOAT };
 
 int strata_format_detect(const char *path, strata_format *out, strata_err *err)
 {
@@ -338,7 +342,11 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 				r->conv[i] = RUN_CONV_INT_LONG;
 			else if (fc->type == STRATA_T_FLOAT && tc->type == STRATA_T_DOUBLE)
 				r->conv[i] = RUN_CONV_FLOAT_DOUBLE;
-			if (!strata_column_type_widens(fc, tc)) {
+			else if (fc->type == STRATA_T_LONG && tc->type == STRATA_T_INT)
+				r->conv[i] = RUN_CONV_LONG_INT;
+			else if (fc->type == STRATA_T_DOUBLE && tc->type == STRATA_T_FLOAT)
+				r->conv[i] = RUN_CONV_DOUBLE_FLOAT;
+			if (!strata_column_type_widens(fc, tc) && !strata_column_type_widens(tc, fc)) {
 				char ft[32], tt[32];
 				rc = strata_err_set(err, STRATA_ECORRUPT,
 						    "\"%s\": column \"%s\" is %s in the file but %s "
@@ -501,10 +509,20 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 				if (__builtin_expect(r->conv[i] != RUN_CONV_NONE, 0) &&
 				    !r->orow.vals[i].is_null) {
 					strata_value *v = &r->orow.vals[i];
-					if (r->conv[i] == RUN_CONV_INT_LONG)
+					switch (r->conv[i]) {
+					case RUN_CONV_INT_LONG:
 						v->v.i64 = v->v.i32;
-					else
+						break;
+					case RUN_CONV_FLOAT_DOUBLE:
 						v->v.f64 = (double)v->v.f32;
+						break;
+					case RUN_CONV_LONG_INT:
+						v->v.i32 = (int32_t)v->v.i64;
+						break;
+					default:
+						v->v.f32 = (float)v->v.f64;
+						break;
+					}
 				}
 			} else {
 				memset(&r->orow.vals[i], 0, sizeof(strata_value));

@@ -52,8 +52,8 @@
  * BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD).  A file without strata's
  * schema metadata is STRATA_EUNSUPPORTED at open (the caller then merges),
  * and so is a file with a wanted DECIMAL column (its width in the arrays,
- * 16 bytes, is not the file's) or a column whose type was widened since
- * the file was written (the sorted-run reader converts those).
+ * 16 bytes, is not the file's) or a column whose type was widened between
+ * the file and the read, either way (the sorted-run reader converts those).
  *
  * One thread per handle; handles on different threads share nothing.
  */
@@ -307,8 +307,10 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 		int j = strata_schema_find_id(fs, rc->id);
 		if (j < 0)
 			continue; /* added after the file was written: null */
-		if (fs->cols[j].type != rc->type &&
-		    strata_column_type_widens(&fs->cols[j], rc))
+		const strata_column *fc = &fs->cols[j];
+		bool is_same = fc->type == rc->type && fc->precision == rc->precision &&
+			       fc->scale == rc->scale;
+		if (!is_same && (strata_column_type_widens(fc, rc) || strata_column_type_widens(rc, fc)))
 			return strata_err_set(err, STRATA_EUNSUPPORTED,
 					      "\"%s\": column \"%s\" was widened (%s in the file): "
 					      "read it as a run",
