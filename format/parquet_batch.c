@@ -51,9 +51,10 @@
  * booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
  * BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD).  A file without strata's
  * schema metadata is STRATA_EUNSUPPORTED at open (the caller then merges),
- * and so is a file with a wanted DECIMAL column (its width in the arrays,
- * 16 bytes, is not the file's) or a column whose type was widened between
- * the file and the read, either way (the sorted-run reader converts those).
+ * and so is a file with a column whose type was widened between the file
+ * and the read, either way (the sorted-run reader converts those).  A
+ * DECIMAL (INT32, INT64 or FIXED_LEN_BYTE_ARRAY in the file) comes out as
+ * strata_i128, widened in place after decoding (values_get).
  *
  * One thread per handle; handles on different threads share nothing.
  */
@@ -75,6 +76,7 @@ typedef struct pb_col {
 	const char *name;
 	int ptype;
 	strata_type stype;
+	int flba_len; /* FIXED_LEN_BYTE_ARRAY (a DECIMAL): its type_length */
 	bool is_optional;
 	bool is_wanted;
 	/* chunk */
@@ -181,11 +183,14 @@ void strata_pqbatch_release(strata_pqbatch *b)
 /* ---- types ---------------------------------------------------------------------- */
 
 
-/* Bytes of one value in the file (PLAIN), 0 for BOOLEAN and BYTE_ARRAY. */
-static size_t file_width(int ptype)
+/* Bytes of one value of c in the file (PLAIN), 0 for BOOLEAN and
+ * BYTE_ARRAY. */
+static size_t file_width(const pb_col *c)
 {
+	int ptype = c->ptype;
 	return ptype == PQ_INT32 || ptype == PQ_FLOAT ? 4 :
-	       ptype == PQ_INT64 || ptype == PQ_DOUBLE ? 8 : 0;
+	       ptype == PQ_INT64 || ptype == PQ_DOUBLE ? 8 :
+	       ptype == PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->flba_len : 0;
 }
 
 size_t strata_pqbatch_width(strata_type t)
@@ -315,10 +320,6 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 					      "\"%s\": column \"%s\" was widened (%s in the file): "
 					      "read it as a run",
 					      b->path, rc->name, strata_type_name(fs->cols[j].type));
-		if (c->is_wanted && rc->type == STRATA_T_DECIMAL)
-			return strata_err_set(err, STRATA_EUNSUPPORTED,
-					      "\"%s\": column \"%s\" is a DECIMAL: read it as a run",
-					      b->path, rc->name);
 		if (fs->cols[j].type != rc->type)
 			return strata_err_set(err, STRATA_ECORRUPT,
 					      "\"%s\": column \"%s\" is %s in the file but %s in the "
@@ -348,7 +349,15 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 					      "table",
 					      b->path, rc->name, pq_type_name(e->type),
 					      strata_type_name(rc->type));
+		if (e->type == PQ_FIXED_LEN_BYTE_ARRAY &&
+		    e->type_length != pq_decimal_bytes(rc->precision))
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "\"%s\": column \"%s\" is FIXED_LEN_BYTE_ARRAY(%d), not the "
+					      "%d bytes of DECIMAL(%u,%u)",
+					      b->path, rc->name, e->type_length,
+					      pq_decimal_bytes(rc->precision), rc->precision, rc->scale);
 		c->ptype = e->type;
+		c->flba_len = e->type == PQ_FIXED_LEN_BYTE_ARRAY ? e->type_length : 0;
 		c->is_optional = e->repetition == PQ_OPTIONAL;
 	}
 	int64_t total = 0;
@@ -560,7 +569,7 @@ static int dict_load(strata_pqbatch *b, pb_col *c, const pq_page_header *h, size
 	if (rc)
 		return rc;
 	int32_t n = h->dict.num_values;
-	size_t w = file_width(c->ptype);
+	size_t w = file_width(c);
 	uint64_t min_bytes = c->ptype == PQ_BOOLEAN ? ((uint64_t)n + 7) / 8 :
 			     w ? (uint64_t)n * w : (uint64_t)n * 4;
 	if (n < 0 || min_bytes > c->dict->len)
@@ -702,7 +711,7 @@ static int page_next(strata_pqbatch *b, pb_col *c, strata_err *err)
 			ok = c->ptype == PQ_BYTE_ARRAY;
 			break;
 		case PQ_BYTE_STREAM_SPLIT:
-			ok = file_width(c->ptype) != 0;
+			ok = file_width(c) != 0;
 			break;
 		default:
 			ok = false;
@@ -762,7 +771,7 @@ static int values_ready(strata_pqbatch *b, pb_col *c, strata_err *err)
 		break;
 	}
 	case PQ_BYTE_STREAM_SPLIT: {
-		size_t w = file_width(c->ptype);
+		size_t w = file_width(c);
 		if ((size_t)(end - p) % w != 0)
 			return col_corrupt(b, c, err, "BYTE_STREAM_SPLIT data is not whole values");
 		c->bss_n = (uint64_t)(end - p) / w;
@@ -776,8 +785,42 @@ static int values_ready(strata_pqbatch *b, pb_col *c, strata_err *err)
 	return 0;
 }
 
-/* Decode n (<= PB_CHUNK) non-null values into dst (the output type). */
+static int values_get_file(strata_pqbatch *b, pb_col *c, void *dst, uint32_t n,
+			   strata_err *err);
+
+/* Decode n (<= PB_CHUNK) non-null values into dst (the output type).  A
+ * DECIMAL is decoded in its file width to the front of dst, then widened in
+ * place to strata_i128 from the last value down (value i moves from i * w
+ * to i * 16 >= i * w: nothing unread is overwritten). */
 static int values_get(strata_pqbatch *b, pb_col *c, void *dst, uint32_t n, strata_err *err)
+{
+	int rc = values_get_file(b, c, dst, n, err);
+	if (rc || c->stype != STRATA_T_DECIMAL)
+		return rc;
+	size_t w = file_width(c);
+	uint8_t *p = dst;
+	for (uint32_t i = n; i-- > 0;) {
+		strata_i128 x;
+		if (c->ptype == PQ_INT32) {
+			int32_t v;
+			memcpy(&v, p + (size_t)i * 4, 4);
+			x = v;
+		} else if (c->ptype == PQ_INT64) {
+			int64_t v;
+			memcpy(&v, p + (size_t)i * 8, 8);
+			x = v;
+		} else {
+			uint8_t be[16];
+			memcpy(be, p + (size_t)i * w, w);
+			x = pq_dec_from_be(be, (int)w);
+		}
+		memcpy(p + (size_t)i * sizeof(x), &x, sizeof(x));
+	}
+	return 0;
+}
+
+static int values_get_file(strata_pqbatch *b, pb_col *c, void *dst, uint32_t n,
+			   strata_err *err)
 {
 	if (n == 0)
 		return 0;
@@ -786,7 +829,7 @@ static int values_get(strata_pqbatch *b, pb_col *c, void *dst, uint32_t n, strat
 		if (rc)
 			return rc;
 	}
-	size_t w = file_width(c->ptype);
+	size_t w = file_width(c);
 	switch (c->enc) {
 	case PQ_PLAIN:
 		if (c->ptype == PQ_BYTE_ARRAY) {
@@ -849,6 +892,12 @@ static int values_get(strata_pqbatch *b, pb_col *c, void *dst, uint32_t n, strat
 			uint64_t *out = dst;
 			for (uint32_t i = 0; i < n; i++)
 				memcpy(&out[i], d + (size_t)b->u32[i] * 8, 8);
+			break;
+		}
+		case PQ_FIXED_LEN_BYTE_ARRAY: {
+			uint8_t *out = dst;
+			for (uint32_t i = 0; i < n; i++)
+				memcpy(out + (size_t)i * w, d + (size_t)b->u32[i] * w, w);
 			break;
 		}
 		default: {
