@@ -711,7 +711,7 @@ static bool exact_rewrite(const char *text, size_t len, strata_buf *out)
 			size_t b = i;
 			bool is_real = false;
 			int ndig = 0;
-			while (i < len && strchr("+-0123456789.eE", text[i])) {
+			while (i < len && text[i] && strchr("+-0123456789.eE", text[i])) {
 				is_real |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
 				ndig += text[i] >= '0' && text[i] <= '9';
 				i++;
