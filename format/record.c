@@ -55,6 +55,7 @@
  */
 #include "format/format.h"
 
+#include <errno.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -526,7 +527,13 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 	case STRATA_T_FLOAT: {
 		double d;
 		if (exact) {
+			/* as jansson reads a real: an overflow is an error */
+			errno = 0;
 			d = strtod(exact, NULL);
+			if (isinf(d) && errno == ERANGE)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": %.60s is out of range for %s", c->name,
+						      exact, strata_type_name(c->type));
 		} else if (json_is_number(j)) {
 			d = json_number_value(j);
 		} else if (json_is_string(j)) {

@@ -281,6 +281,7 @@ static void test_json_exact(void)
 		{"{\"id\":1.5}", "column \"id\" is BIGINT, got a JSON number"},
 		{"{\"id\":99999999999999999999}", "column \"id\": 99999999999999999999 is out of range "
 						  "for BIGINT"},
+		{"{\"id\":1,\"d\":1.5e400}", "column \"d\": 1.5e400 is out of range for DOUBLE"},
 	};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(bad); i++) {
 		strata_err_clear(&e);
