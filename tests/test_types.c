@@ -676,6 +676,67 @@ static void test_roundtrip_jobs(void)
 	tu_clock_real();
 }
 
+/* Point lookups on a DECIMAL key of each Parquet width (INT32, INT64,
+ * FIXED_LEN_BYTE_ARRAY) and on a DATE key: present keys are found, absent
+ * ones are not, and the page index keeps the decoding to a few pages. */
+static void test_point_lookups(void)
+{
+	const char *keys[] = {"k DECIMAL(7,2)", "k DECIMAL(15,2)", "k DECIMAL(30,2)", "k DATE"};
+	for (size_t t = 0; t < STRATA_ARRAY_LEN(keys); t++) {
+		bool is_date = strstr(keys[t], "DATE") != NULL;
+		jf f;
+		tu_clock_manual(JF_T0_US);
+		char cols[128];
+		snprintf(cols, sizeof(cols), "%s NOT NULL PRIMARY KEY, v BIGINT", keys[t]);
+		const char *props[] = {"write.parquet.page.bytes=4096"};
+		jf_open_props(&f, cols, 1, 24, props, 1);
+		strata_buf rows = {0};
+		/* keys -4000.00, -3997.00, ... (every third cent-free value) */
+		for (int i = 0; i < 3000; i++) {
+			int x = -4000 + 3 * i;
+			if (is_date)
+				strata_buf_printf(&rows, "{\"k\":%d,\"v\":%d}\n", x * 3, i);
+			else
+				strata_buf_printf(&rows, "{\"k\":\"%d.%02d\",\"v\":%d}\n", x, i % 100, i);
+		}
+		strata_buf_putc(&rows, 0);
+		jf_put(&f, (char *)rows.data);
+		strata_buf_free(&rows);
+		strata_job_result res;
+		strata_err err;
+		CU_ASSERT_EQUAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+		for (int probe = 0; probe < 60; probe++) {
+			int i = (probe * 211) % 3000;
+			int x = -4000 + 3 * i;
+			bool is_absent = probe % 3 == 2;
+			char key[128];
+			if (is_date)
+				snprintf(key, sizeof(key), "{\"k\":%d}", x * 3 + (is_absent ? 1 : 0));
+			else
+				snprintf(key, sizeof(key), "{\"k\":\"%d.%02d\"}", x + (is_absent ? 1 : 0),
+					 i % 100);
+			json_t *k = json_loads(key, 0, NULL);
+			strata_arena *a = strata_arena_new();
+			strata_row row;
+			strata_schema *s = NULL;
+			uint64_t decoded = 0;
+			int rc = strata_get_json(f.wh, "t", k, NULL, a, &row, &s, &decoded, &err);
+			CU_ASSERT_EQUAL(rc, is_absent ? 0 : 1);
+			if (rc == 1)
+				CU_ASSERT_EQUAL(row.vals[1].v.i64, i);
+			if (rc != (is_absent ? 0 : 1))
+				fprintf(stderr, "%s: key %s -> %d (%s)\n", keys[t], key, rc, err.msg);
+			/* one page (at most a few hundred rows), never the file */
+			CU_ASSERT(decoded < 1500);
+			json_decref(k);
+			strata_schema_free(s);
+			strata_arena_free(a);
+		}
+		jf_close(&f);
+		tu_clock_real();
+	}
+}
+
 /* DuckDB's DATE and DECIMAL files (INT32, INT64 and FIXED_LEN_BYTE_ARRAY
  * decimals, dictionary-encoded) read with the same values. */
 static void test_read_duckdb_files(void)
@@ -1186,6 +1247,7 @@ static void register_types(void)
 	TU_ADD(s, test_key_order);
 	TU_ADD(s, test_ddl_text);
 	TU_ADD(s, test_roundtrip_jobs);
+	TU_ADD(s, test_point_lookups);
 	TU_ADD(s, test_read_duckdb_files);
 	TU_ADD(s, test_rename_column);
 	TU_ADD(s, test_widen_column);
