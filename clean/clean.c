@@ -456,7 +456,7 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 		for (uint32_t k = 0; k < intents[i].npaths; k++)
 			name_add(&prefixes, c->a, intents[i].paths[k]);
 	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s/data/%s", strata_mf_warehouse(c->mf), c->t.name);
+	snprintf(dir, sizeof(dir), "%s/%s", strata_mf_data_dir(c->mf), c->t.name);
 	/* invariant 6: count first; too many unknown bytes is a damaged
 	 * manifest far more often than real orphans */
 	uint64_t known_bytes = 0;

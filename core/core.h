@@ -251,6 +251,8 @@ void strata_rfile_close(strata_rfile *f);
 int64_t strata_now_us(void);
 typedef int64_t (*strata_clock_fn)(void *arg);
 void strata_clock_set(strata_clock_fn fn, void *arg); /* NULL: real clock */
+/* Whether a clock was installed with strata_clock_set() (a test's). */
+bool strata_clock_is_set(void);
 /* Monotonic microseconds (never replaced), for durations. */
 int64_t strata_mono_us(void);
 

@@ -87,6 +87,11 @@ int64_t strata_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+bool strata_clock_is_set(void)
+{
+	return clock_fn != NULL;
+}
+
 void strata_clock_set(strata_clock_fn fn, void *arg)
 {
 	clock_fn = fn;

@@ -552,7 +552,9 @@ static int cmd_status(cmd_ctx *x)
 	pthread_mutex_unlock(&d->mu);
 	json_object_set_new(dm, "pid", json_integer(getpid()));
 	json_object_set_new(dm, "uptime_s", json_real((double)(now - d->started_us) / 1e6));
-	json_object_set_new(dm, "warehouse", json_string(d->cfg->d.warehouse));
+	char whn[600];
+	strata_warehouse_display(d->cfg->d.warehouse, whn, sizeof(whn));
+	json_object_set_new(dm, "warehouse", json_string(whn));
 	json_object_set_new(dm, "config", json_string(d->cfg->path));
 	json_object_set_new(dm, "state", json_string(d->state == D_STOPPING   ? "stopping" :
 						     !d->wh || d->is_degraded ? "degraded" :
@@ -571,6 +573,7 @@ static int cmd_status(cmd_ctx *x)
 						    (double)(now - d->damaged[i].since_us) / 1e6));
 	json_object_set_new(dg, "damaged_tables", dt);
 	json_object_set_new(x->reply, "degraded", dg);
+	json_object_set_new(x->reply, "share", d_share_json(d)); /* daemon/share.c */
 	json_object_set_new(dm, "workers", json_integer(workers));
 	json_object_set_new(dm, "running", json_integer((json_int_t)running));
 	json_object_set_new(dm, "queued", json_integer((json_int_t)queued));

@@ -78,6 +78,7 @@ typedef struct stratad_daemon_cfg {
 	int64_t shutdown_timeout_s;
 	int64_t max_clients;
 	int64_t claim_ttl_s;
+	int64_t peer_ttl_s;
 	int64_t admin_idle_timeout_s;
 	int64_t metrics_timeout_s;
 } stratad_daemon_cfg;

@@ -255,6 +255,8 @@ static void table_gauges_reset(dtable *t)
 	t->due = t->backing_off = 0;
 	for (size_t k = 0; k < t->nb; k++) {
 		t->b[k].files = t->b[k].l0_files = 0;
+		t->b[k].bytes = 0;
+		memset(t->b[k].level_files, 0, sizeof(t->b[k].level_files));
 		t->b[k].has_merge_input = false;
 	}
 }
@@ -271,6 +273,9 @@ static void bucket_gauges(dtable *t, dbucket *b, const strata_pol_plan *plan, bo
 	b->is_backing_off = plan->is_backing_off;
 	b->files = (uint32_t)plan->st.files;
 	b->l0_files = (uint32_t)plan->st.files_per_level[0];
+	b->bytes = plan->st.bytes;
+	for (int l = 0; l < STRATA_POL_LEVELS; l++) /* the status page's grid */
+		b->level_files[STRATA_MIN(l, D_BUCKET_LEVELS - 1)] += (uint32_t)plan->st.files_per_level[l];
 	/* writer back-pressure: commits to this bucket wait or slow */
 	if (t->bp_max_l0 && b->l0_files >= t->bp_max_l0)
 		t->bp_waiting++;
@@ -349,6 +354,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	if (d_degraded_refuse(d, name, err)) /* the damage rule */
 		return err->code;
 	int64_t now = strata_now_us();
+	bool is_table_mine = true;
 	plan_gather g;
 	strata_pol_file *pf = NULL;
 	strata_pol_gone *gone = NULL;
@@ -371,6 +377,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	t->bp_slow_l0 = td->slow_l0_files;
 	t->bp_waiting = t->bp_slowed = 0;
 	int64_t next = INT64_MAX;
+	size_t share_mine = 0, share_total = 0;
 	json_t *jbuckets = report ? json_array() : NULL;
 	for (size_t i = 0; i < g.nfiles;) {
 		uint32_t part_id = g.ord[i]->part_id, bucket = g.ord[i]->bucket;
@@ -402,6 +409,11 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		}
 		if (npf == 0)
 			continue;
+		share_total++;
+		/* another daemon's share (daemon/share.c): it plans and runs it */
+		if (enqueue && !d_share_mine(d, td->id, part_id, bucket))
+			continue;
+		share_mine++;
 		const char *pn = part_name_by_id(g.ps, g.np, part_id);
 		if (!pn)
 			continue; /* a partition newer than our list: next scan */
@@ -461,10 +473,15 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		t->trash_bytes = cp.trash_bytes;
 	}
 	LOG_DEBUG("plan %s clean: %s%s", name, cp.check.is_due ? "due: " : "", cp.check.why);
+	is_table_mine = d_share_mine(d, td->id, D_SHARE_TABLE, D_SHARE_TABLE);
 	if (enqueue) {
-		clean_decide(d, t, &cp, pol);
+		if (is_table_mine)
+			clean_decide(d, t, &cp, pol);
 		t->planned_version = td->version;
 		t->planned_cfg_gen = d->cfg_gen;
+		t->planned_share_gen = d->share_gen;
+		t->share_mine = share_mine;
+		t->share_total = share_total;
 		t->next_due_us = next;
 		t->is_dirty = false;
 	}
@@ -474,7 +491,7 @@ out:;
 	int64_t part_expire_s = rc == 0 ? (int64_t)g.td.part_expire_s : 0;
 	plan_gather_free(&g);
 	/* partition TTL (daemon/expire.c); it commits, so after the snapshot */
-	if (rc == 0 && part_expire_s > 0)
+	if (rc == 0 && part_expire_s > 0 && (!enqueue || is_table_mine))
 		d_expire_table(d, name, enqueue,
 			       report ? json_array_get(report, json_array_size(report) - 1) : NULL, now);
 	free(pf);

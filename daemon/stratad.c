@@ -368,6 +368,7 @@ static void scan_begin(stratad *d)
 		return;
 	}
 	scan_free_list(d);
+	d_share_beat(d, true); /* who shares the work this scan */
 	/* one allocation: names packed as scan_entry records */
 	scan_entry *list = strata_calloc(n + 1, sizeof(scan_entry));
 	for (size_t i = 0; i < d->ntables; i++)
@@ -413,7 +414,10 @@ static void scan_end(stratad *d)
 	d->last_scan_wall_us = strata_now_us();
 	d->next_scan_us = mono + d->cfg->d.scan_interval_s * D_US;
 	size_t due = 0, backing = 0, buckets = 0, files = 0;
+	d->share_mine = d->share_total = 0;
 	for (size_t i = 0; i < d->ntables; i++) {
+		d->share_mine += d->tables[i]->share_mine;
+		d->share_total += d->tables[i]->share_total;
 		due += d->tables[i]->due;
 		backing += d->tables[i]->backing_off;
 		buckets += d->tables[i]->nb;
@@ -429,6 +433,7 @@ static void scan_end(stratad *d)
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
 		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
+	d_status_sample(d); /* the status page's charts */
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);
@@ -443,7 +448,8 @@ static void scan_step(stratad *d)
 		scan_entry *e = &list[d->scan_i++];
 		dtable *t = d_table_find(d, e->name);
 		bool is_needed = !t || t->id != e->id || t->is_dirty || t->planned_version != e->version ||
-				 t->planned_cfg_gen != d->cfg_gen || now >= t->next_due_us;
+				 t->planned_cfg_gen != d->cfg_gen || now >= t->next_due_us ||
+				 t->planned_share_gen != d->share_gen;
 		if (d_damage_find(d, e->name))
 			is_needed = false; /* the damage rule: no jobs; said once when marked */
 		if (is_needed) {
@@ -535,14 +541,14 @@ static bool manifest_usable(stratad *d)
 		/* the damage rule: degraded, not a crash loop; scan_begin()
 		 * tries again every scan */
 		LOG_ERROR("could not reopen the manifest of %s after an uncertain commit: %s",
-			  d->cfg->d.warehouse, err.msg);
+			  d->wh_name, err.msg);
 		d->wh = NULL;
 		degraded_set(d, err.msg);
 		return false;
 	}
 	LOG_WARN("reopened the manifest of %s after a commit whose outcome was uncertain; what that "
 		 "commit may name stays for recovery",
-		 d->cfg->d.warehouse);
+		 d->wh_name);
 	d->next_scan_us = strata_mono_us();
 	return true;
 }
@@ -572,6 +578,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!manifest_usable(d))
 		return;
+	d_share_beat(d, false);
 	if (!d->in_scan && mono >= d->next_scan_us)
 		scan_begin(d);
 	if (d->in_scan)
@@ -672,6 +679,7 @@ void d_begin_stop(stratad *d, const char *why)
 	d->state = D_STOPPING;
 	stratad_notify("STOPPING=1");
 	d->stop_deadline_us = strata_mono_us() + d->cfg->d.shutdown_timeout_s * D_US;
+	d_share_leave(d); /* the others take this daemon's share at once */
 	pthread_mutex_lock(&d->mu);
 	d->jobs.is_stopping = true;
 	dj **q = d->jobs.queue;
@@ -731,6 +739,7 @@ int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 	d->uid = geteuid();
 	d->started_us = strata_now_us();
 	strata_owner_string("stratad", d->owner, sizeof(d->owner));
+	strata_warehouse_display(cfg->d.warehouse, d->wh_name, sizeof(d->wh_name));
 	strata_log_set_level((strata_log_level)cfg->d.log_level);
 	int rc = strata_wh_open(cfg->d.warehouse, false, &d->wh, err);
 	/* the damage rule: a damaged manifest is a degraded daemon, not a crash loop */
@@ -801,7 +810,7 @@ fail:
 int stratad_run(stratad *d)
 {
 	LOG_INFO("stratad ready: warehouse %s, socket %s, %lld workers, scan every %lld s%s%s",
-		 d->cfg->d.warehouse, d->socket_path, (long long)d->cfg->d.workers,
+		 d->wh_name, d->socket_path, (long long)d->cfg->d.workers,
 		 (long long)d->cfg->d.scan_interval_s, d->http_guard.l ? ", metrics on " : "",
 		 d->http_guard.l ? d->cfg->d.metrics_listen : "");
 	stratad_notify("READY=1\nSTATUS=ready; first scan running");
@@ -836,6 +845,7 @@ void stratad_close(stratad *d)
 	free(d->jobs.notices);
 	d_http_stop(d);
 	d_admin_close(d);
+	d_status_free(d);
 	if (d->ev_cron)
 		event_free(d->ev_cron);
 	if (d->ev_hup)

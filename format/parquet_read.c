@@ -168,6 +168,18 @@ typedef struct pr {
 	uint64_t *chunk_hash;
 	bool *is_chunk_hashed;
 	bool has_seeked;
+	/* masking (invariant 8): the test, the masked row ranges of the open
+	 * row group, the next one, and how far the other columns were skipped */
+	strata_unit_fn mask_fn;
+	void *mask_arg;
+	uint64_t *mask_pages;
+	struct pr_range {
+		int64_t start, end;
+	} *mask;
+	uint32_t nmask, mask_cap, mask_i;
+	int64_t mask_pos;
+	strata_colstat *mask_cols;
+	bool *is_key_col;
 	/* scratch */
 	uint32_t levels[PR_BATCH];
 	uint32_t u32[PR_BATCH];
@@ -1486,6 +1498,361 @@ static int col_seek_row(pr *r, uint32_t i, uint32_t g, int64_t row, strata_err *
 	return 0;
 }
 
+/* ---- statistics for predicate pruning and masking (invariant 8) ---------------- */
+
+/* A PLAIN-encoded statistic of a column of type t as a value (strings point
+ * into b); false when it cannot be one (wrong length, a NaN, a boolean
+ * other than 0 or 1, a type without usable statistics). */
+static bool stat_value(strata_type t, int ptype, const pq_bytes *b, strata_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		if (b->len != 8)
+			return false;
+		memcpy(&v->v.i64, b->p, 8);
+		return true;
+	case STRATA_T_INT:
+	case STRATA_T_DATE:
+		if (b->len != 4)
+			return false;
+		memcpy(&v->v.i32, b->p, 4);
+		return true;
+	case STRATA_T_DECIMAL:
+		/* the unscaled value as the column's physical type stores it */
+		if (ptype == PQ_INT32 && b->len == 4) {
+			int32_t x;
+			memcpy(&x, b->p, 4);
+			strata_dec_set(v, x);
+		} else if (ptype == PQ_INT64 && b->len == 8) {
+			int64_t x;
+			memcpy(&x, b->p, 8);
+			strata_dec_set(v, x);
+		} else if (ptype == PQ_FIXED_LEN_BYTE_ARRAY && b->len >= 1 && b->len <= 16) {
+			strata_dec_set(v, pq_dec_from_be(b->p, (int)b->len));
+		} else {
+			return false;
+		}
+		return true;
+	case STRATA_T_DOUBLE:
+		if (b->len != 8)
+			return false;
+		memcpy(&v->v.f64, b->p, 8);
+		return !isnan(v->v.f64);
+	case STRATA_T_FLOAT:
+		if (b->len != 4)
+			return false;
+		memcpy(&v->v.f32, b->p, 4);
+		return !isnan(v->v.f32);
+	case STRATA_T_BOOL:
+		if (b->len != 1 || b->p[0] > 1)
+			return false;
+		v->v.b = b->p[0] == 1;
+		return true;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		v->v.s.ptr = b->p;
+		v->v.s.len = b->len;
+		return true;
+	}
+	return false;
+}
+
+static bool is_float_type(strata_type t)
+{
+	return t == STRATA_T_DOUBLE || t == STRATA_T_FLOAT;
+}
+
+/* Whole-file statistics: every row group's chunk statistics folded. */
+static int pr_colstats(void *state, strata_colstat *out, uint64_t *rows)
+{
+	pr *r = state;
+	*rows = r->fm.num_rows > 0 ? (uint64_t)r->fm.num_rows : 0;
+	for (uint32_t i = 0; i < r->ncols; i++) {
+		strata_colstat *cs = &out[i];
+		memset(cs, 0, sizeof(*cs));
+		int leaf = r->leaf_of_col[i];
+		strata_type t = r->schema->cols[i].type;
+		if (leaf < 0) {
+			cs->has_null_count = true;
+			cs->null_count = *rows;
+			continue;
+		}
+		int pt = r->leaves[leaf]->type; /* a foreign DECIMAL may use any width */
+		bool ok_bounds = true, ok_nulls = true, nan_free = true;
+		uint64_t nulls = 0;
+		const pq_bytes *mn = NULL, *mx = NULL;
+		for (uint32_t g = 0; g < r->fm.nrow_groups; g++) {
+			const pq_row_group *rg = &r->fm.row_groups[g];
+			const pq_column_meta *cm = &rg->cols[leaf].meta;
+			if (!cm->has_stats) {
+				ok_bounds = ok_nulls = nan_free = false;
+				break;
+			}
+			const pq_stats *st = &cm->stats;
+			if (st->has_null_count && st->null_count >= 0)
+				nulls += (uint64_t)st->null_count;
+			else
+				ok_nulls = false;
+			/* invariant 4: float bounds only without NaN */
+			nan_free &= !is_float_type(t) || (st->has_nan_count && st->nan_count == 0);
+			if (st->has_null_count && st->null_count == rg->num_rows)
+				continue; /* all null: no bound needed */
+			if (!st->has_min || !st->has_max) {
+				ok_bounds = false;
+				continue;
+			}
+			int c;
+			if (!mn)
+				mn = &st->min;
+			else if (!pq_stat_cmp(pt, st->min.p, st->min.len, mn->p, mn->len, &c))
+				ok_bounds = false;
+			else if (c < 0)
+				mn = &st->min;
+			if (!mx)
+				mx = &st->max;
+			else if (!pq_stat_cmp(pt, st->max.p, st->max.len, mx->p, mx->len, &c))
+				ok_bounds = false;
+			else if (c > 0)
+				mx = &st->max;
+		}
+		if (ok_nulls) {
+			cs->has_null_count = true;
+			cs->null_count = nulls;
+		}
+		cs->may_have_nan = is_float_type(t) && !nan_free;
+		if (ok_bounds && mn && mx && stat_value(t, pt, mn, &cs->min) &&
+		    stat_value(t, pt, mx, &cs->max))
+			cs->has_bounds = true;
+	}
+	return 1;
+}
+
+static void pr_set_mask(void *state, strata_unit_fn fn, void *arg, uint64_t *pages_skipped)
+{
+	pr *r = state;
+	r->mask_fn = fn;
+	r->mask_arg = arg;
+	r->mask_pages = pages_skipped;
+	if (!r->mask_cols)
+		r->mask_cols = strata_calloc(r->ncols + 1, sizeof(strata_colstat));
+	if (!r->is_key_col) {
+		r->is_key_col = strata_calloc(r->ncols + 1, sizeof(bool));
+		for (uint32_t k = 0; k < r->schema->nkeys; k++)
+			r->is_key_col[r->schema->key_cols[k]] = true;
+	}
+	r->is_rg_open = false; /* masks are built when a row group opens */
+	r->rg = 0;
+	r->rg_row = 0;
+}
+
+/* The column index of column i in row group g, in the seek arena (NULL if
+ * the chunk has none); checked against its hash in the footer. */
+static int column_index_get(pr *r, uint32_t g, uint32_t i, pq_column_index **out,
+			    strata_err *err)
+{
+	*out = NULL;
+	int leaf = col_at(r, i)->leaf;
+	const pq_column_chunk *cc = &r->fm.row_groups[g].cols[leaf];
+	if (!cc->has_column_index || cc->column_index_length <= 0 ||
+	    (uint64_t)cc->column_index_length > PR_INDEX_MAX || cc->column_index_offset < 4 ||
+	    (uint64_t)cc->column_index_offset > r->size - 8 ||
+	    (uint64_t)cc->column_index_length > r->size - 8 - (uint64_t)cc->column_index_offset)
+		return 0;
+	uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->column_index_length);
+	int rc = strata_rfile_read(r->rf, buf, (size_t)cc->column_index_length,
+				   (uint64_t)cc->column_index_offset, err);
+	if (rc == 0)
+		rc = index_check(r, g, leaf, 0, buf, (size_t)cc->column_index_length, err);
+	if (rc)
+		return rc;
+	pq_column_index *ci = strata_arena_alloc(r->seek_arena, sizeof(*ci));
+	rc = pq_column_index_read(buf, (size_t)cc->column_index_length, r->seek_arena, ci, r->path,
+				  err);
+	if (rc)
+		return rc;
+	*out = ci;
+	return 0;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The masked row ranges of row group g (invariant 8): cut the row group
+ * at every page boundary of every decoded data column, and ask the test
+ * about each piece with the statistics of the pages that hold it.  A
+ * column without a column index counts as unknown; a decoded column
+ * without an offset index means no masking in this row group. */
+static int mask_build(pr *r, uint32_t g, strata_err *err)
+{
+	r->nmask = r->mask_i = 0;
+	r->mask_pos = 0;
+	if (!r->mask_fn || g >= r->fm.nrow_groups)
+		return 0;
+	int64_t nrows = r->fm.row_groups[g].num_rows;
+	pq_offset_index **ois = strata_calloc(r->ncols + 1, sizeof(*ois));
+	pq_column_index **cis = strata_calloc(r->ncols + 1, sizeof(*cis));
+	uint32_t *pg = strata_calloc(r->ncols + 1, sizeof(uint32_t));
+	int64_t *cuts = NULL;
+	size_t ncuts = 0;
+	int rc = 0;
+	bool is_usable = nrows > 0;
+	for (uint32_t i = 0; is_usable && i < r->ncols; i++) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i))
+			continue;
+		rc = offset_index_get(r, g, i, &ois[i], err);
+		if (rc == 0 && ois[i])
+			rc = column_index_get(r, g, i, &cis[i], err);
+		if (rc)
+			goto out;
+		if (!ois[i]) {
+			is_usable = false;
+			break;
+		}
+		if (cis[i] && cis[i]->npages != ois[i]->npages) {
+			rc = CORRUPT(r, "\"%s\": column and offset indexes of \"%s\" in row group %u "
+					"disagree on the page count",
+				     r->path, col_at(r, i)->name, g);
+			goto out;
+		}
+		cuts = strata_realloc(cuts, (ncuts + ois[i]->npages + 1) * sizeof(int64_t));
+		for (uint32_t p = 0; p < ois[i]->npages; p++)
+			cuts[ncuts++] = ois[i]->pages[p].first_row;
+	}
+	if (!is_usable || ncuts == 0)
+		goto out;
+	qsort(cuts, ncuts, sizeof(int64_t), i64_cmp);
+	for (size_t k = 0; k < ncuts; k++) {
+		int64_t a = cuts[k], b = k + 1 < ncuts ? cuts[k + 1] : nrows;
+		if (b <= a)
+			continue;
+		for (uint32_t i = 0; i < r->ncols; i++) {
+			strata_colstat *cs = &r->mask_cols[i];
+			memset(cs, 0, sizeof(*cs));
+			if (!ois[i]) { /* not decoded: unknown; absent: all null */
+				if (!col_exists(r, i)) {
+					cs->has_null_count = true;
+					cs->null_count = (uint64_t)(b - a);
+				}
+				continue;
+			}
+			while (pg[i] + 1 < ois[i]->npages && ois[i]->pages[pg[i] + 1].first_row <= a)
+				pg[i]++;
+			const pq_column_index *ci = cis[i];
+			uint32_t p = pg[i];
+			strata_type t = r->schema->cols[i].type;
+			if (!ci) {
+				cs->may_have_nan = is_float_type(t);
+				continue;
+			}
+			if (ci->null_pages[p]) {
+				cs->has_null_count = true;
+				cs->null_count = (uint64_t)(b - a);
+				continue;
+			}
+			if (ci->has_null_counts && ci->null_counts[p] == 0)
+				cs->has_null_count = true; /* none in the page, so none here */
+			/* invariant 4 */
+			cs->may_have_nan = is_float_type(t) &&
+					   !(ci->has_nan_counts && ci->nan_counts[p] == 0);
+			int pt = col_at(r, i)->ptype;
+			cs->has_bounds = stat_value(t, pt, &ci->mins[p], &cs->min) &&
+					 stat_value(t, pt, &ci->maxs[p], &cs->max);
+		}
+		if (r->mask_fn(r->mask_arg, r->mask_cols, (uint64_t)(b - a)))
+			continue;
+		if (r->nmask && r->mask[r->nmask - 1].end == a) {
+			r->mask[r->nmask - 1].end = b;
+			continue;
+		}
+		if (r->nmask == r->mask_cap) {
+			r->mask_cap = r->mask_cap ? 2 * r->mask_cap : 16;
+			r->mask = strata_realloc(r->mask, r->mask_cap * sizeof(*r->mask));
+		}
+		r->mask[r->nmask].start = a;
+		r->mask[r->nmask].end = b;
+		r->nmask++;
+	}
+	/* pages of the other columns that lie inside a masked range are never read */
+	for (uint32_t i = 0; r->mask_pages && r->nmask && i < r->ncols; i++) {
+		if (!ois[i] || r->is_key_col[i])
+			continue;
+		uint32_t m = 0;
+		for (uint32_t p = 0; p < ois[i]->npages; p++) {
+			int64_t a = ois[i]->pages[p].first_row;
+			int64_t b = p + 1 < ois[i]->npages ? ois[i]->pages[p + 1].first_row : nrows;
+			while (m < r->nmask && r->mask[m].end <= a)
+				m++;
+			if (m < r->nmask && r->mask[m].start <= a && b <= r->mask[m].end)
+				(*r->mask_pages)++;
+		}
+	}
+out:
+	free(ois);
+	free(cis);
+	free(pg);
+	free(cuts);
+	return rc;
+}
+
+/* Move column i of the open row group from row `from` to row `to`
+ * without decoding what lies between: within the current page by
+ * skipping values, beyond it by a jump through the offset index. */
+static int col_skip_to(pr *r, uint32_t i, int64_t from, int64_t to, strata_err *err)
+{
+	pr_col *c = col_at(r, i);
+	int64_t n = to - from;
+	int64_t in_batch = (int64_t)(c->nb - c->ib);
+	if (n <= in_batch) {
+		c->ib += (uint32_t)n;
+		return 0;
+	}
+	n -= in_batch;
+	c->ib = c->nb;
+	if (to >= c->chunk_rows) { /* the rest of the chunk: nothing more to read */
+		c->page_left = 0;
+		return 0;
+	}
+	if (n < c->page_left)
+		return page_skip(r, c, (uint64_t)n, err);
+	if (n == c->page_left) {
+		c->page_left = 0;
+		return 0;
+	}
+	int rc = col_open(r, c, r->rg, err);
+	if (rc == 0)
+		rc = col_seek_row(r, i, r->rg, to, err);
+	return rc;
+}
+
+/* At row rg_row: whether it is masked, after moving the other columns past
+ * its masked range the first time the range is met. */
+static int mask_at(pr *r, bool *is_masked, strata_err *err)
+{
+	*is_masked = false;
+	while (r->mask_i < r->nmask && r->mask[r->mask_i].end <= r->rg_row)
+		r->mask_i++;
+	if (r->mask_i == r->nmask || r->rg_row < r->mask[r->mask_i].start)
+		return 0;
+	*is_masked = true;
+	int64_t end = r->mask[r->mask_i].end;
+	if (r->mask_pos >= end)
+		return 0;
+	for (uint32_t i = 0; i < r->ncols; i++) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i) || r->is_key_col[i])
+			continue;
+		int rc = col_skip_to(r, i, r->rg_row, end, err);
+		if (rc)
+			return rc;
+	}
+	r->mask_pos = end;
+	return 0;
+}
+
 /* Open row group g for every decoded column, positioned at `row`. */
 static int rg_open(pr *r, uint32_t g, int64_t row, strata_err *err)
 {
@@ -1503,6 +1870,9 @@ static int rg_open(pr *r, uint32_t g, int64_t row, strata_err *err)
 		if (rc)
 			return rc;
 	}
+	int rc = mask_build(r, g, err);
+	if (rc)
+		return rc;
 	r->is_rg_open = true;
 	return 0;
 }
@@ -1537,6 +1907,9 @@ static void pr_close(void *state)
 	strata_arena_free(r->seek_arena);
 	free(r->oi);
 	free(r->oi_loaded);
+	free(r->mask);
+	free(r->mask_cols);
+	free(r->is_key_col);
 	free(r->path);
 	free(r);
 }
@@ -1673,10 +2046,17 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 		r->is_rg_open = false;
 	}
 	int64_t left = r->fm.row_groups[r->rg].num_rows - r->rg_row;
+	bool is_masked = false;
+	if (r->nmask) {
+		rc = mask_at(r, &is_masked, err);
+		if (rc)
+			return rc;
+	}
 	for (uint32_t i = 0; i < ncols_total(r); i++) {
 		pr_col *c = col_at(r, i);
 		strata_value *v = i < r->ncols ? &row->vals[i] : NULL;
-		if (!col_exists(r, i) || !col_is_decoded(r, i)) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i) ||
+		    (is_masked && v && !r->is_key_col[i])) {
 			if (v) {
 				memset(v, 0, sizeof(*v));
 				v->is_null = true;
@@ -1701,6 +2081,8 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 			row->op = (uint8_t)src->v.i32;
 		}
 	}
+	if (is_masked)
+		row->op = STRATA_OP_DELETE; /* invariant 8 */
 	r->rg_row++;
 	return 1;
 }
@@ -2023,6 +2405,9 @@ static int rg_open_at_key(pr *r, uint32_t g, int64_t row, uint32_t kc, strata_ty
 		if (rc)
 			return rc;
 	}
+	rc = mask_build(r, g, err);
+	if (rc)
+		return rc;
 	r->is_rg_open = true;
 	return 0;
 }
@@ -2199,5 +2584,7 @@ const strata_fr_backend strata_parquet_reader = {
 	.next = pr_next,
 	.seek = pr_seek,
 	.has_seq = pr_has_seq,
+	.colstats = pr_colstats,
+	.set_mask = pr_set_mask,
 	.close = pr_close,
 };

@@ -26,7 +26,11 @@
  *   6. the floor of a bucket only rises;
  *   7. a bucket claim binds until it expires or its owner, a process of this
  *      host, is gone; a claim of a dead owner is taken over at once;
- *   8. a job commits, and renews its claim, only while it holds its claim;
+ *   8. a job commits, and renews its claim, only while it holds its claim,
+ *      unexpired by the transaction's clock (mf_tx_now(): the catalog's on
+ *      PostgreSQL), checked inside the commit's own transaction — a process
+ *      paused past its claim's expiry (SIGSTOP, a lost network) never
+ *      commits or renews, even when nobody took the claim meanwhile;
  *      recovery takes the claim of a job it judges crashed in the same
  *      transaction that judges it (never from an older snapshot), before it
  *      deletes the job's outputs — so a job judged crashed can never commit
@@ -66,17 +70,17 @@ const char *strata_vkind_name(strata_vkind k)
 
 /* ---- helpers --------------------------------------------------------------------- */
 
-static int table_by_id(strata_mf *mf, MDB_txn *txn, uint32_t id, strata_table_def *t,
+static int table_by_id(strata_mf *mf, mf_tx *txn, uint32_t id, strata_table_def *t,
 		       strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, id);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(txn, mf->dbi[DB_TABLE_IDS], &key, &val);
+	int rc = mf_get(txn, DB_TABLE_IDS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "table id %u does not exist", id);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read table id");
+		return mf_kv_err(err, rc, "read table id");
 	char name[STRATA_NAME_MAX + 1];
 	if (val.mv_size > STRATA_NAME_MAX)
 		return strata_err_set(err, STRATA_ECORRUPT, "table id record %u is damaged", id);
@@ -85,7 +89,7 @@ static int table_by_id(strata_mf *mf, MDB_txn *txn, uint32_t id, strata_table_de
 	return mf_txn_table_get(mf, txn, name, t, err);
 }
 
-static int last_ts(strata_mf *mf, MDB_txn *txn, const strata_table_def *t, int64_t *ts,
+static int last_ts(strata_mf *mf, mf_tx *txn, const strata_table_def *t, int64_t *ts,
 		   strata_err *err)
 {
 	*ts = 0;
@@ -93,11 +97,11 @@ static int last_ts(strata_mf *mf, MDB_txn *txn, const strata_table_def *t, int64
 	mf_key_u32(&k, t->id);
 	mf_key_u64(&k, t->version);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(txn, mf->dbi[DB_VERSIONS], &key, &val);
+	int rc = mf_get(txn, DB_VERSIONS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
-		return mf_lmdb_err(err, rc, "read version");
+		return mf_kv_err(err, rc, "read version");
 	strata_version_rec r;
 	if (mf_version_dec(&val, NULL, &r, NULL, 0))
 		return strata_err_set(err, STRATA_ECORRUPT, "version record %llu of \"%s\" is damaged",
@@ -108,14 +112,14 @@ static int last_ts(strata_mf *mf, MDB_txn *txn, const strata_table_def *t, int64
 
 /* Append version t->version + 1 to the log (invariant 1); updates t->version
  * and returns the timestamp.  The caller writes the table record. */
-static int version_append(strata_mf *mf, MDB_txn *txn, strata_table_def *t,
+static int version_append(strata_mf *mf, mf_tx *txn, strata_table_def *t,
 			  strata_version_rec *r, const char *token, strata_err *err)
 {
 	int64_t prev;
 	int rc = last_ts(mf, txn, t, &prev, err);
 	if (rc)
 		return rc;
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	r->ts_us = now > prev ? now : prev + 1;
 	r->version = t->version + 1;
 	t->version = r->version;
@@ -156,7 +160,7 @@ static void file_key(mf_key *k, const strata_file_entry *f)
 	mf_key_u64(k, f->id);
 }
 
-static int file_put(strata_mf *mf, MDB_txn *txn, const strata_file_entry *f, strata_err *err)
+static int file_put(strata_mf *mf, mf_tx *txn, const strata_file_entry *f, strata_err *err)
 {
 	strata_buf b = {0};
 	mf_file_enc(f, &b);
@@ -168,7 +172,7 @@ static int file_put(strata_mf *mf, MDB_txn *txn, const strata_file_entry *f, str
 }
 
 /* New entry: assign an id and index it. */
-static int file_add(strata_mf *mf, MDB_txn *txn, strata_file_entry *f, strata_err *err)
+static int file_add(strata_mf *mf, mf_tx *txn, strata_file_entry *f, strata_err *err)
 {
 	int rc = mf_txn_counter_next(mf, txn, "next_file_id", &f->id, err);
 	if (rc)
@@ -186,18 +190,18 @@ static int file_add(strata_mf *mf, MDB_txn *txn, strata_file_entry *f, strata_er
 }
 
 /* Look an entry up by id (memory of key_min/max lent by the txn). */
-static int file_get(strata_mf *mf, MDB_txn *txn, uint64_t id, strata_file_entry *f,
+static int file_get(strata_mf *mf, mf_tx *txn, uint64_t id, strata_file_entry *f,
 		    strata_err *err)
 {
 	mf_key ik = {.n = 0};
 	mf_key_u64(&ik, id);
 	MDB_val key = mf_val(&ik), val;
-	int rc = mdb_get(txn, mf->dbi[DB_FILEIDS], &key, &val);
+	int rc = mf_get(txn, DB_FILEIDS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "file %llu is not in the manifest",
 				      (unsigned long long)id);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read file index");
+		return mf_kv_err(err, rc, "read file index");
 	if (val.mv_size != 12)
 		return strata_err_set(err, STRATA_ECORRUPT, "file index of %llu is damaged",
 				      (unsigned long long)id);
@@ -205,19 +209,19 @@ static int file_get(strata_mf *mf, MDB_txn *txn, uint64_t id, strata_file_entry 
 	mf_key_bytes(&k, val.mv_data, 12);
 	mf_key_u64(&k, id);
 	key = mf_val(&k);
-	rc = mdb_get(txn, mf->dbi[DB_FILES], &key, &val);
+	rc = mf_get(txn, DB_FILES, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ECORRUPT, "file index of %llu points nowhere",
 				      (unsigned long long)id);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read file");
+		return mf_kv_err(err, rc, "read file");
 	if (mf_file_dec(&val, NULL, f))
 		return strata_err_set(err, STRATA_ECORRUPT, "file entry %llu is damaged",
 				      (unsigned long long)id);
 	return 0;
 }
 
-static int file_forget(strata_mf *mf, MDB_txn *txn, const strata_file_entry *f,
+static int file_forget(strata_mf *mf, mf_tx *txn, const strata_file_entry *f,
 		       strata_err *err)
 {
 	mf_key k;
@@ -260,7 +264,7 @@ static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t par
 }
 
 /* Partition by name; created with the table's bucket count if absent. */
-static int partition_ensure(strata_mf *mf, MDB_txn *txn, strata_table_def *t,
+static int partition_ensure(strata_mf *mf, mf_tx *txn, strata_table_def *t,
 			    const char *name, strata_partition *p, strata_err *err)
 {
 	int rc = mf_txn_partition_get(mf, txn, t->id, name, p, err);
@@ -290,7 +294,7 @@ static int partition_ensure(strata_mf *mf, MDB_txn *txn, strata_table_def *t,
 	return mf_txn_put(mf, txn, DB_PARTNAMES, &nk, idv.b, idv.n, err);
 }
 
-static int schema_put(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const strata_schema *s,
+static int schema_put(strata_mf *mf, mf_tx *txn, uint32_t table_id, const strata_schema *s,
 		      uint64_t since, strata_err *err)
 {
 	char *json = strata_schema_to_json(s);
@@ -313,7 +317,7 @@ typedef struct create_ctx {
 	const strata_schema *schema;
 } create_ctx;
 
-static int create_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int create_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	create_ctx *c = vctx;
 	strata_table_def *t = c->def;
@@ -381,7 +385,7 @@ static bool props_equal(const strata_table_def *a, const strata_table_def *b)
 	       a->stall_timeout_s == b->stall_timeout_s;
 }
 
-static int props_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int props_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	props_ctx *c = vctx;
 	const strata_table_def *nt = c->next;
@@ -423,7 +427,7 @@ typedef struct ddl_ctx {
 	uint64_t version;
 } ddl_ctx;
 
-static int ddl_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int ddl_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	ddl_ctx *c = vctx;
 	strata_table_def t;
@@ -482,7 +486,7 @@ typedef struct write_ctx {
 	bool is_repeat;
 } write_ctx;
 
-static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int write_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	write_ctx *c = vctx;
 	const strata_mf_write *w = c->w;
@@ -496,17 +500,17 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		mf_key_u32(&k, t.id);
 		mf_key_bytes(&k, w->token, strlen(w->token));
 		MDB_val key = mf_val(&k), val;
-		rc = mdb_get(txn, mf->dbi[DB_TOKENS], &key, &val);
+		rc = mf_get(txn, DB_TOKENS, &key, &val);
 		if (rc == 0 && val.mv_size >= 8) {
 			c->version = mf_get_u64(val.mv_data);
 			c->is_repeat = true;
 			return MF_ABORT_OK;
 		}
 		if (rc && rc != MDB_NOTFOUND)
-			return mf_lmdb_err(err, rc, "read token");
+			return mf_kv_err(err, rc, "read token");
 		/* not found: new, or forgotten — only a batch younger than
 		 * anything forgotten can tell (the proof is in manifest.h) */
-		int64_t now = strata_now_us();
+		int64_t now = mf_tx_now(txn);
 		int64_t floor = now - (int64_t)t.token_retain_hours * 3600 * 1000000 +
 				STRATA_TOKEN_SKEW_US;
 		if (t.token_floor_us > floor)
@@ -564,12 +568,16 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 			if (w->new_schema->cols[i].id >= t.next_col_id)
 				t.next_col_id = w->new_schema->cols[i].id + 1;
 	}
+	strata_partition p;
 	for (size_t i = 0; i < w->nfiles; i++) {
 		const strata_mf_new_file *nf = &w->files[i];
-		strata_partition p;
-		rc = partition_ensure(mf, txn, &t, nf->partition, &p, err);
-		if (rc)
-			goto out;
+		/* a writer's files come grouped by partition: look each up once
+		 * (on a catalog every lookup is two round trips) */
+		if (i == 0 || strcmp(nf->partition, w->files[i - 1].partition) != 0) {
+			rc = partition_ensure(mf, txn, &t, nf->partition, &p, err);
+			if (rc)
+				goto out;
+		}
 		if (p.buckets != nf->part_buckets || nf->bucket >= p.buckets) {
 			rc = strata_err_set(err, STRATA_ECONFLICT,
 					    "partition \"%s\" of \"%s\" has %u buckets, the writer "
@@ -582,7 +590,7 @@ static int write_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		e.seq_min = e.seq_max = (int64_t)v; /* row files: _seq is the version */
 		e.level = 0;
 		e.added_version = v;
-		e.added_us = strata_now_us();
+		e.added_us = mf_tx_now(txn);
 		rc = file_add(mf, txn, &e, err);
 		if (rc)
 			goto out;
@@ -694,7 +702,7 @@ static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *fil
  * (nothing when it is not above the floor): trims the floor log first and
  * records the raise (J = v, b = new_floor).  STRATA_ELIMIT when the log is
  * full of raises tags still need. */
-static int bucket_floor_raise(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+static int bucket_floor_raise(strata_mf *mf, mf_tx *txn, const strata_table_def *t,
 			      uint32_t part_id, uint32_t bucket, uint64_t v, uint64_t new_floor,
 			      strata_err *err)
 {
@@ -735,7 +743,7 @@ typedef struct job_ctx {
 	uint64_t version;
 } job_ctx;
 
-static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int job_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	job_ctx *c = vctx;
 	const strata_mf_job *j = c->job;
@@ -752,17 +760,17 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		mf_key ik = {.n = 0};
 		mf_key_u64(&ik, j->job_id);
 		MDB_val key = mf_val(&ik), val;
-		int grc = mdb_get(txn, mf->dbi[DB_INTENTS], &key, &val);
+		int grc = mf_get(txn, DB_INTENTS, &key, &val);
 		if (grc == MDB_NOTFOUND)
 			return strata_err_set(err, STRATA_ECONFLICT,
 					      "job %llu lost its intent (recovered as crashed by another "
 					      "process); its outputs are gone",
 					      (unsigned long long)j->job_id);
 		if (grc)
-			return mf_lmdb_err(err, grc, "read intent");
+			return mf_kv_err(err, grc, "read intent");
 	}
 	uint64_t v = t.version + 1;
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	for (size_t i = 0; i < j->ninputs; i++) {
 		strata_file_entry f;
 		rc = file_get(mf, txn, j->inputs[i], &f, err);
@@ -816,12 +824,20 @@ static int job_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		MDB_val key = mf_val(&ck), val;
 		strata_claim cl;
 		/* invariant 8 */
-		if (mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val) != 0 || mf_claim_dec(&val, &cl) != 0 ||
+		if (mf_get(txn, DB_CLAIMS, &key, &val) != 0 || mf_claim_dec(&val, &cl) != 0 ||
 		    cl.job_id != j->job_id)
 			rc = strata_err_set(err, STRATA_ECONFLICT,
 					    "job %llu lost its claim of bucket %u (taken over or "
 					    "recovered as crashed); its outputs are deleted",
 					    (unsigned long long)j->job_id, j->bucket);
+		else if (cl.expires_us <= now) /* invariant 8: fenced by the store's clock */
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "job %llu's claim of bucket %u expired %.1f s before its "
+					    "commit (the process was stopped or too slow to renew it "
+					    "within claim_ttl_s); nothing committed, its outputs are "
+					    "deleted",
+					    (unsigned long long)j->job_id, j->bucket,
+					    (double)(now - cl.expires_us) / 1e6);
 		else
 			rc = mf_txn_del(mf, txn, DB_CLAIMS, &ck, err);
 		mf_key ik = {.n = 0};
@@ -867,7 +883,7 @@ typedef struct drop_ctx {
 	size_t nfiles;
 } drop_ctx;
 
-static int drop_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int drop_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	drop_ctx *c = vctx;
 	strata_table_def t;
@@ -895,7 +911,7 @@ static int drop_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	if (rc)
 		goto out;
 	uint64_t v = t.version + 1;
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	for (uint32_t b = 0; b < p.buckets; b++) {
 		strata_file_entry *fs;
 		size_t n;
@@ -976,14 +992,14 @@ typedef struct clean_ctx {
 	size_t skipped;
 } clean_ctx;
 
-static int clean_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int clean_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	clean_ctx *c = vctx;
 	strata_table_def t;
 	int rc = table_by_id(mf, txn, c->table_id, &t, err);
 	if (rc)
 		return rc;
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	uint64_t *done = strata_calloc(c->n + 1, sizeof(uint64_t));
 	uint32_t ndone = 0;
 	c->skipped = 0;
@@ -1051,7 +1067,7 @@ typedef struct forget_ctx {
 	size_t n;
 } forget_ctx;
 
-static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
+static int forget_one(strata_mf *mf, mf_tx *txn, forget_ctx *c, uint64_t id,
 		      const strata_tag *tags, size_t ntags, uint64_t log_start, strata_err *err)
 {
 	strata_file_entry f;
@@ -1085,7 +1101,7 @@ static int forget_one(strata_mf *mf, MDB_txn *txn, forget_ctx *c, uint64_t id,
 	return file_forget(mf, txn, &f, err);
 }
 
-static int forget_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int forget_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	forget_ctx *c = vctx;
 	strata_table_def t;
@@ -1120,7 +1136,7 @@ typedef struct expire_ctx {
 	size_t expired;
 } expire_ctx;
 
-static int expire_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int expire_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	expire_ctx *c = vctx;
 	strata_table_def t;
@@ -1146,11 +1162,11 @@ static int expire_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 		mf_key_u32(&k, t.id);
 		mf_key_u64(&k, v);
 		MDB_val key = mf_val(&k), val;
-		int grc = mdb_get(txn, mf->dbi[DB_VERSIONS], &key, &val);
+		int grc = mf_get(txn, DB_VERSIONS, &key, &val);
 		if (grc == MDB_NOTFOUND)
 			continue;
 		if (grc) {
-			rc = mf_lmdb_err(err, grc, "read version");
+			rc = mf_kv_err(err, grc, "read version");
 			break;
 		}
 		strata_version_rec r;
@@ -1197,26 +1213,26 @@ typedef struct prune_ctx {
 	size_t pruned;
 } prune_ctx;
 
-static int prune_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int prune_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	prune_ctx *c = vctx;
 	strata_table_def t;
 	int rc = table_by_id(mf, txn, c->table_id, &t, err);
 	if (rc)
 		return rc;
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	if (t.tokens_pruned_us && now - t.tokens_pruned_us < TOKENS_PRUNE_EVERY_US &&
 	    now >= t.tokens_pruned_us)
 		return MF_ABORT_OK;
 	int64_t cutoff = now - (int64_t)t.token_retain_hours * 3600 * 1000000;
-	MDB_cursor *cur;
-	rc = mdb_cursor_open(txn, mf->dbi[DB_TOKENS], &cur);
+	mf_cur *cur;
+	rc = mf_cur_open(txn, DB_TOKENS, &cur);
 	if (rc)
-		return mf_lmdb_err(err, rc, "open a token cursor");
+		return mf_kv_err(err, rc, "open a token cursor");
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, t.id);
 	MDB_val key = mf_val(&k), val;
-	int grc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	int grc = mf_cur_get(cur, &key, &val, MDB_SET_RANGE);
 	while (grc == 0 && key.mv_size >= 4 && mf_get_u32(key.mv_data) == t.id) {
 		int64_t ts_us;
 		if (val.mv_size >= 16) {
@@ -1231,25 +1247,25 @@ static int prune_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 			mf_key_u64(&vk, val.mv_size == 8 ? mf_get_u64(val.mv_data) : 0);
 			MDB_val vkey = mf_val(&vk), vval;
 			strata_version_rec r;
-			if (mdb_get(txn, mf->dbi[DB_VERSIONS], &vkey, &vval) == 0 &&
+			if (mf_get(txn, DB_VERSIONS, &vkey, &vval) == 0 &&
 			    mf_version_dec(&vval, NULL, &r, NULL, 0) == 0)
 				ts_us = r.ts_us;
 		}
 		if (ts_us < cutoff) {
-			rc = mdb_cursor_del(cur, 0);
+			rc = mf_cur_del(cur);
 			if (rc) {
-				rc = mf_lmdb_err(err, rc, "forget a token");
+				rc = mf_kv_err(err, rc, "forget a token");
 				break;
 			}
 			c->pruned++;
 		}
-		grc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+		grc = mf_cur_get(cur, &key, &val, MDB_NEXT);
 	}
-	mdb_cursor_close(cur);
+	mf_cur_close(cur);
 	if (rc)
 		return rc;
 	if (grc && grc != MDB_NOTFOUND)
-		return mf_lmdb_err(err, grc, "read tokens");
+		return mf_kv_err(err, grc, "read tokens");
 	/* the refusal bound covers every batch whose token this (or an
 	 * earlier) prune may have forgotten; it only rises */
 	if (c->pruned && cutoff + STRATA_TOKEN_SKEW_US > t.token_floor_us)
@@ -1281,7 +1297,7 @@ typedef struct claim_ctx {
 	bool is_renew; /* only extend a claim the job still holds */
 } claim_ctx;
 
-static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int claim_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	claim_ctx *c = vctx;
 	if (c->is_new) {
@@ -1294,8 +1310,8 @@ static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	mf_key_u32(&k, c->part);
 	mf_key_u32(&k, c->bucket);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val);
-	int64_t now = strata_now_us();
+	int rc = mf_get(txn, DB_CLAIMS, &key, &val);
+	int64_t now = mf_tx_now(txn);
 	strata_claim cl;
 	bool has = false;
 	if (rc == 0) {
@@ -1303,7 +1319,7 @@ static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 			return strata_err_set(err, STRATA_ECORRUPT, "claim record is damaged");
 		has = true;
 	} else if (rc != MDB_NOTFOUND) {
-		return mf_lmdb_err(err, rc, "read claim");
+		return mf_kv_err(err, rc, "read claim");
 	}
 	if (c->is_release) {
 		if (has && cl.job_id == c->job_id)
@@ -1316,6 +1332,14 @@ static int claim_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 				      "job %llu lost its claim of bucket %u of partition %u (taken "
 				      "over or recovered as crashed)",
 				      (unsigned long long)c->job_id, c->bucket, c->part);
+	if (c->is_renew && cl.expires_us <= now)
+		/* invariant 8: an expired claim is lost too, even when nobody took
+		 * it yet (a process resumed after SIGSTOP must not go on) */
+		return strata_err_set(err, STRATA_ECONFLICT,
+				      "job %llu's claim of bucket %u of partition %u expired %.1f s ago "
+				      "(the process was stopped or too slow to renew it)",
+				      (unsigned long long)c->job_id, c->bucket, c->part,
+				      (double)(now - cl.expires_us) / 1e6);
 	/* invariant 7: a claim of a process of this host that died (kill -9,
 	 * power cut) is free, not held until it expires */
 	bool is_dead = has && cl.job_id != c->job_id && cl.expires_us > now &&
@@ -1381,7 +1405,7 @@ typedef struct jobid_ctx {
 	uint64_t id;
 } jobid_ctx;
 
-static int jobid_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int jobid_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	jobid_ctx *c = vctx;
 	return mf_txn_counter_next(mf, txn, "next_job_id", &c->id, err);
@@ -1396,7 +1420,7 @@ int strata_mf_job_id_next(strata_mf *mf, uint64_t *job_id, strata_err *err)
 	return rc;
 }
 
-static int intent_put_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int intent_put_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	const strata_intent *in = vctx;
 	strata_buf b = {0};
@@ -1413,7 +1437,7 @@ int strata_mf_intent_put(strata_mf *mf, const strata_intent *in, strata_err *err
 	return mf_write(mf, intent_put_body, (void *)in, err);
 }
 
-static int intent_del_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int intent_del_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u64(&k, *(uint64_t *)vctx);
@@ -1430,18 +1454,18 @@ typedef struct abandon_ctx {
 	bool is_abandoned;
 } abandon_ctx;
 
-static int abandon_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int abandon_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	abandon_ctx *c = vctx;
 	c->is_abandoned = false;
 	mf_key ik = {.n = 0};
 	mf_key_u64(&ik, c->job_id);
 	MDB_val key = mf_val(&ik), val;
-	int rc = mdb_get(txn, mf->dbi[DB_INTENTS], &key, &val);
+	int rc = mf_get(txn, DB_INTENTS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return MF_ABORT_OK; /* committed or recovered meanwhile */
 	if (rc)
-		return mf_lmdb_err(err, rc, "read intent");
+		return mf_kv_err(err, rc, "read intent");
 	strata_arena *a = strata_arena_new();
 	strata_intent in;
 	if (mf_intent_dec(&val, a, &in)) {
@@ -1456,12 +1480,12 @@ static int abandon_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err
 	mf_key_u32(&ck, in.bucket);
 	strata_arena_free(a);
 	key = mf_val(&ck);
-	rc = mdb_get(txn, mf->dbi[DB_CLAIMS], &key, &val);
+	rc = mf_get(txn, DB_CLAIMS, &key, &val);
 	strata_claim cl;
 	bool has = rc == 0 && mf_claim_dec(&val, &cl) == 0 && cl.job_id == c->job_id;
 	if (rc && rc != MDB_NOTFOUND)
-		return mf_lmdb_err(err, rc, "read claim");
-	if (has && cl.expires_us > strata_now_us() && !is_own_dead)
+		return mf_kv_err(err, rc, "read claim");
+	if (has && cl.expires_us > mf_tx_now(txn) && !is_own_dead)
 		return MF_ABORT_OK; /* alive */
 	c->is_abandoned = true;
 	if (!has)
@@ -1490,17 +1514,17 @@ typedef struct tag_ctx {
 } tag_ctx;
 
 /* Every bucket of the table must resolve v today. */
-static int check_readable(strata_mf *mf, MDB_txn *txn, const strata_table_def *t, uint64_t v,
+static int check_readable(strata_mf *mf, mf_tx *txn, const strata_table_def *t, uint64_t v,
 			  strata_err *err)
 {
 	mf_key pk = {.n = 0};
 	mf_key_u32(&pk, t->id);
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, mf->dbi[DB_PARTS], &cur);
+	mf_cur *cur;
+	int rc = mf_cur_open(txn, DB_PARTS, &cur);
 	if (rc)
-		return mf_lmdb_err(err, rc, "open cursor");
+		return mf_kv_err(err, rc, "open cursor");
 	MDB_val key = mf_val(&pk), val;
-	int crc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	int crc = mf_cur_get(cur, &key, &val, MDB_SET_RANGE);
 	rc = 0;
 	strata_arena *a = strata_arena_new();
 	while (crc == 0 && rc == 0 && key.mv_size == 8 && mf_get_u32(key.mv_data) == t->id) {
@@ -1524,14 +1548,14 @@ static int check_readable(strata_mf *mf, MDB_txn *txn, const strata_table_def *t
 						    (unsigned long long)v, t->name);
 			strata_arena_reset(a);
 		}
-		crc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+		crc = mf_cur_get(cur, &key, &val, MDB_NEXT);
 	}
 	strata_arena_free(a);
-	mdb_cursor_close(cur);
+	mf_cur_close(cur);
 	return rc;
 }
 
-static int tag_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
+static int tag_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 {
 	tag_ctx *c = vctx;
 	strata_table_def t;
@@ -1542,7 +1566,7 @@ static int tag_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	mf_key_u32(&k, t.id);
 	mf_key_bytes(&k, c->tag, strlen(c->tag));
 	MDB_val key = mf_val(&k), val;
-	rc = mdb_get(txn, mf->dbi[DB_TAGS], &key, &val);
+	rc = mf_get(txn, DB_TAGS, &key, &val);
 	if (c->is_delete) {
 		if (rc == MDB_NOTFOUND)
 			return strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no tag \"%s\"",
@@ -1572,7 +1596,7 @@ static int tag_body(strata_mf *mf, MDB_txn *txn, void *vctx, strata_err *err)
 	memset(&tag, 0, sizeof(tag));
 	snprintf(tag.name, sizeof(tag.name), "%s", c->tag);
 	tag.version = c->version;
-	tag.created_us = strata_now_us();
+	tag.created_us = mf_tx_now(txn);
 	strata_buf b = {0};
 	mf_tag_enc(&tag, &b);
 	rc = mf_txn_put(mf, txn, DB_TAGS, &k, b.data, b.len, err);

@@ -1,261 +1,59 @@
 /*
- * manifest/env.c — opening the warehouse, the write-transaction runner and
- * every read of a snapshot.
+ * manifest/env.c — opening a warehouse on its backend, the seam every other
+ * file of manifest/ runs on, the write-transaction runner and every read of
+ * a snapshot.
  *
- * A warehouse is a directory:
- *   <warehouse>/manifest/           the LMDB environment (data.mdb, lock.mdb)
- *   <warehouse>/manifest/leases/    the no-sync lease environment
- *   <warehouse>/data/<table>/...    data files
- *   <warehouse>/STRATA              a marker with the layout version
+ * A warehouse is named by a directory (the embedded LMDB manifest,
+ * manifest/lmdb.c, with data files under <warehouse>/data) or by a
+ * PostgreSQL URI postgresql://... (a shared catalog, manifest/pg_kv.c, whose
+ * catalog_meta names the directory of the data files).  Above the seam
+ * nothing knows which: commits, reads, leases and checks run on mf_tx
+ * transactions over the sub-databases of enum mf_db.
  *
  * Invariants:
- *   1. a write transaction either commits durably (MDB sync on; the call
- *      returns 0 only after mdb_txn_commit succeeded) or leaves nothing;
- *   2. the map grows only while no transaction of this process is open
- *      (grow_lock held exclusively), as LMDB requires;
- *   3. a failed commit is reported, never retried blindly: only MAP_FULL and
- *      MAP_RESIZED (nothing was written) lead to a retry after growing;
- *   4. reader slots of dead processes (killed inside a read transaction) are
- *      freed when a warehouse is opened and whenever the reader table is
- *      full, so processes that die never starve the ones that live.
- *   5. a map that cannot grow is a clean STRATA_EMAPFULL saying why and what
- *      to do, with nothing committed: the ceiling (1 TiB, or
- *      $STRATA_MF_MAP_MAX_BYTES) is checked first, and so is the address
- *      space for the larger map — LMDB unmaps the old map before mapping the
- *      new one and is left with none if that fails.  Should a remap fail
- *      anyway, the handle is broken for good (is_broken): every later call
- *      is refused with the reason instead of touching the missing map.
- *   6. a commit that fails inside mdb_txn_commit (anything but MAP_FULL,
- *      which LMDB reports before writing) has an uncertain outcome: LMDB
- *      may have written its meta page.  The call returns STRATA_EUNCERTAIN
- *      and the handle is broken (is_broken) until it is reopened: no caller
- *      may act on a guess (unlink files the commit may have named, retry
- *      blindly), and every later call says why (shared/STYLE.md rule 7).
- *   7. LMDB never maps a file it cannot safely follow: before the first
- *      transaction of an existing warehouse, data.mdb must be present (only
- *      a create makes one) and at least as long as its committed last page
- *      (a shorter map is SIGBUS), and its page structure is walked
- *      (manifest/verify.c) under a read transaction — whole for manifests up
- *      to $STRATA_MF_VERIFY_MAX_BYTES (64 MiB), else by strata_mf_verify();
- *      damage is STRATA_ECORRUPT naming the file, never a signal or an empty
- *      table.
- *   8. a read-mode handle (STRATA_MF_READ) never writes the manifest: the
- *      environment is MDB_RDONLY (MDB_NOLOCK too when the lock file may not
- *      be written), sub-databases are never created, and leases are off
- *      (lease_env NULL, lease_off_reason says why) when the lease
- *      environment cannot be opened for writing;
- *   9. taking a lease needs no free space: the lease environment's file is
- *      allocated 1 MiB ahead (posix_fallocate, best effort) whenever it is
- *      opened, so LMDB's page writes land in blocks the file already owns
- *      on a full file system (and if one does not, lease.c reads on
- *      without a lease and says so).
+ *   1. a write transaction either commits (mf_write() returns 0 only when
+ *      the backend acknowledged a durable commit) or leaves nothing, except
+ *      an uncertain commit: STRATA_EUNCERTAIN, and the handle is broken
+ *      (is_broken) until it is reopened, so that nobody acts on a guess;
+ *   2. a write transaction that lost a serialization race on PostgreSQL
+ *      (nothing was committed) is run again whole, fn included, with a
+ *      jittered backoff: fn never keeps state across attempts but what it
+ *      recomputes;
+ *   3. a read-mode handle (STRATA_MF_READ) never writes the manifest
+ *      (mf_write() refuses), and leases are off when the lease store cannot
+ *      be written (lease_off_reason says why);
+ *   4. times that several hosts must agree on come from mf_tx_now(): the
+ *      catalog's clock on PostgreSQL.
  */
 #include "manifest/manifest_int.h"
+#include "manifest/pg_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
-static const char *const db_names[DB_COUNT] = {
+const char *const mf_db_names[DB_ALL] = {
 	"meta", "tables", "table_ids", "schemas", "parts", "partnames", "files",
 	"fileids", "versions", "vtimes", "tokens", "buckets", "claims", "intents", "tags",
+	"leases", "daemons",
 };
 
-#define LAYOUT_MARKER "strata warehouse layout 1\n"
-
-int mf_lmdb_err(strata_err *err, int rc, const char *what)
-{
-	int code = rc == MDB_MAP_FULL ? STRATA_EMAPFULL :
-		   rc > 0 ? -rc : STRATA_EMANIFEST;
-	return strata_err_set(err, code, "manifest: %s failed: %s", what, mdb_strerror(rc));
-}
+void (*strata_mf_open_hook)(const char *warehouse);
+void (*strata_mf_commit_hook)(bool is_after, int rc);
+int (*strata_mf_commit_fault)(bool is_after);
 
 static void mf_free(strata_mf *mf)
 {
-	if (mf->lease_env)
-		mdb_env_close(mf->lease_env);
-	if (mf->env)
-		mdb_env_close(mf->env);
+	if (mf->backend == MF_PG)
+		mf_pg_pool_close(mf->pg);
+	else
+		mf_lmdb_close(mf);
 	pthread_rwlock_destroy(&mf->grow_lock);
 	free(mf->warehouse);
+	free(mf->data_dir);
 	free(mf);
-}
-
-/* Invariant 4: free the reader slots of processes that died holding one. */
-int mf_readers_clear(MDB_env *env, const char *what)
-{
-	int dead = 0;
-	int rc = mdb_reader_check(env, &dead);
-	if (rc == 0 && dead > 0)
-		LOG_WARN("freed %d reader slot%s of dead processes in the %s", dead,
-			 dead == 1 ? "" : "s", what);
-	return rc;
-}
-
-void (*strata_mf_open_hook)(const char *warehouse);
-
-static uint64_t mf_map_size(MDB_env *env)
-{
-	MDB_envinfo info;
-	mdb_env_info(env, &info);
-	return info.me_mapsize;
-}
-
-/* Whether n bytes of address space can be mapped now (invariant 5). */
-static bool can_map(uint64_t n)
-{
-	void *p = mmap(NULL, (size_t)n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return false;
-	munmap(p, (size_t)n);
-	return true;
-}
-
-static uint64_t initial_map_bytes(void)
-{
-	const char *s = getenv("STRATA_MF_MAP_BYTES");
-	if (s && *s) {
-		uint64_t v = strtoull(s, NULL, 10);
-		if (v >= (1u << 20))
-			return v;
-	}
-	return 4ull << 30;
-}
-
-static int open_env(const char *dir, unsigned flags, uint64_t map, unsigned maxdbs,
-		    MDB_env **out, strata_err *err)
-{
-	MDB_env *env = NULL;
-	int rc = mdb_env_create(&env);
-	if (rc)
-		return mf_lmdb_err(err, rc, "mdb_env_create");
-	mdb_env_set_maxdbs(env, maxdbs);
-	mdb_env_set_maxreaders(env, 1024);
-	mdb_env_set_mapsize(env, map);
-	rc = mdb_env_open(env, dir, flags | MDB_NOTLS, 0644);
-	if (rc) {
-		mdb_env_close(env);
-		return strata_err_set(err, rc > 0 ? -rc : STRATA_EMANIFEST,
-				      "could not open the manifest in \"%s\": %s", dir,
-				      mdb_strerror(rc));
-	}
-	*out = env;
-	return 0;
-}
-
-/* mf_verify_locked(): the map must be grown first (not a strata code; never
- * returned past this file). */
-#define STRATA_EAGAIN_RESIZED (STRATA_EBASE + 1)
-
-/* Bytes of data.mdb up to which every open walks the whole file (invariant
- * 6: one pread per page); larger manifests get the size check at open and
- * the full walk from strata_mf_verify() (`strata check`, clean, stratad). */
-
-static uint64_t verify_max_bytes(void)
-{
-	const char *s = getenv("STRATA_MF_VERIFY_MAX_BYTES");
-	if (s && *s)
-		return strtoull(s, NULL, 10);
-	return 64ull << 20;
-}
-
-/* Invariant 6: walk data.mdb under a read transaction, so that no writer
- * reuses a page of the snapshot being checked. */
-static int mf_verify_locked(strata_mf *mf, bool is_opening, strata_err *err)
-{
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/manifest/data.mdb", mf->warehouse);
-	for (int attempt = 0; attempt < 8; attempt++) {
-		MDB_txn *txn;
-		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
-		if (rc == MDB_READERS_FULL && attempt == 0) {
-			mf_readers_clear(mf->env, "manifest");
-			continue;
-		}
-		/* grown by another process: adopt its size (opening: no
-		 * transaction of ours is open; else the caller grows) */
-		if (rc == MDB_MAP_RESIZED && is_opening && can_map(mf_map_size(mf->env) * 2) &&
-		    mdb_env_set_mapsize(mf->env, 0) == 0)
-			continue;
-		if (rc == MDB_MAP_RESIZED)
-			return STRATA_EAGAIN_RESIZED;
-		if (rc)
-			return mf_lmdb_err(err, rc, "beginning a read transaction");
-		rc = mf_verify_file(path, (uint64_t)mdb_txn_id(txn), true, err);
-		mdb_txn_abort(txn);
-		if (rc != STRATA_ECONFLICT)
-			return rc;
-	}
-	return strata_err_set(err, STRATA_EBUSY, "could not verify \"%s\": it kept changing", path);
-}
-
-static int mf_grow(strata_mf *mf, bool is_double, strata_err *err);
-
-int strata_mf_verify(strata_mf *mf, strata_err *err)
-{
-	for (int attempt = 0; attempt < 4; attempt++) {
-		pthread_rwlock_rdlock(&mf->grow_lock);
-		int rc = mf->is_broken ?
-				 strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg) :
-				 mf_verify_locked(mf, false, err);
-		pthread_rwlock_unlock(&mf->grow_lock);
-		if (rc != STRATA_EAGAIN_RESIZED)
-			return rc;
-		if ((rc = mf_grow(mf, false, err)) != 0)
-			return rc;
-	}
-	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
-}
-
-bool strata_mf_is_readonly(const strata_mf *mf)
-{
-	return mf->is_readonly;
-}
-
-/* Bytes of the lease environment's file allocated ahead (invariant 9). */
-#define LEASE_RESERVE_BYTES (1 << 20)
-
-/* The lease environment; in read mode its absence (read-only file system,
- * no write permission, no space to create it) only turns leases off. */
-static int open_leases(strata_mf *mf, const char *lpath, strata_err *err)
-{
-	int rc = open_env(lpath, MDB_NOSYNC, 256ull << 20, 2, &mf->lease_env, err);
-	if (rc == 0) {
-		/* invariant 9: blocks for leases reserved ahead, best effort */
-		char dpath[4200];
-		snprintf(dpath, sizeof(dpath), "%s/data.mdb", lpath);
-		int fd = open(dpath, O_RDWR | O_CLOEXEC);
-		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < LEASE_RESERVE_BYTES)
-			(void)posix_fallocate(fd, 0, LEASE_RESERVE_BYTES);
-		if (fd >= 0)
-			close(fd);
-		mf_readers_clear(mf->lease_env, "lease environment");
-		MDB_txn *txn;
-		rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
-		if (rc == 0)
-			rc = mdb_dbi_open(txn, "leases", MDB_CREATE, &mf->lease_dbi);
-		if (rc == 0)
-			rc = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
-		if (rc)
-			rc = mf_lmdb_err(err, rc, "opening the lease database");
-	}
-	if (rc && mf->is_readonly) {
-		snprintf(mf->lease_off_reason, sizeof(mf->lease_off_reason), "%s", err->msg);
-		if (mf->lease_env)
-			mdb_env_close(mf->lease_env);
-		mf->lease_env = NULL;
-		strata_err_clear(err);
-		return 0;
-	}
-	return rc;
 }
 
 int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_err *err)
@@ -267,128 +65,54 @@ int strata_mf_open(const char *warehouse, bool create, strata_mf **out, strata_e
 int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
 			strata_err *err)
 {
+	return strata_mf_open_data(warehouse, mode, NULL, out, err);
+}
+
+int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
+			strata_mf **out, strata_err *err)
+{
 	*out = NULL;
-	char path[4096], lpath[4096], marker[4096], dpath[4200];
-	int rc;
-	bool create = mode == STRATA_MF_CREATE;
 	if (strlen(warehouse) > 3000)
 		return strata_err_set(err, STRATA_EINVAL, "warehouse path is too long");
-	snprintf(path, sizeof(path), "%s/manifest", warehouse);
-	snprintf(lpath, sizeof(lpath), "%s/manifest/leases", warehouse);
-	snprintf(marker, sizeof(marker), "%s/STRATA", warehouse);
-	snprintf(dpath, sizeof(dpath), "%s/data.mdb", path);
-	struct stat st;
-	bool exists = strata_io()->stat(marker, &st) == 0;
-	if (!exists && !create)
-		return strata_err_set(err, STRATA_ENOTFOUND,
-				      "\"%s\" is not a strata warehouse (run `strata init` "
-				      "there first)",
-				      warehouse);
-	if (create) {
-		char data[4096];
-		snprintf(data, sizeof(data), "%s/data", warehouse);
-		if ((rc = strata_io_mkdirs(lpath, 0755)) < 0 ||
-		    (rc = strata_io_mkdirs(data, 0755)) < 0)
-			return strata_err_set(err, rc, "could not create warehouse \"%s\": %s",
-					      warehouse, strata_strerror(rc));
-	}
-	/* invariant 7: only a warehouse being created may lack its manifest; a
-	 * truncated one is refused before LMDB maps it */
-	if (exists) {
-		rc = mf_verify_file(dpath, 0, false, err);
-		if (rc)
-			return rc;
-	}
+	bool is_pg = mf_pg_is_uri(warehouse);
+	if (!is_pg && data_path && *data_path)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "--data is for a catalog URI (postgresql://...): the data files "
+				      "of a directory warehouse live in its data/ directory");
+	/* a catalog is created only with its data path (`strata init --data`);
+	 * without one, "create if missing" opens an existing catalog */
+	if (is_pg && mode == STRATA_MF_CREATE && !(data_path && *data_path))
+		mode = STRATA_MF_WRITE;
 	strata_mf *mf = strata_calloc(1, sizeof(*mf));
 	pthread_rwlock_init(&mf->grow_lock, NULL);
 	mf->warehouse = strata_strdup(warehouse);
 	mf->is_readonly = mode == STRATA_MF_READ;
-	if (mf->is_readonly) {
-		/* a user who may not write the lock file reads without it
-		 * (invariant 8) */
-		rc = open_env(path, MDB_RDONLY, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
-		if (rc == -EACCES || rc == -EPERM) {
-			strata_err_clear(err);
-			rc = open_env(path, MDB_RDONLY | MDB_NOLOCK, initial_map_bytes(), DB_COUNT + 2,
-				      &mf->env, err);
-		}
+	int rc;
+	if (is_pg) {
+		char data[4096];
+		mf->backend = MF_PG;
+		rc = mf_pg_pool_open(warehouse, mode, data_path, &mf->pg, data, sizeof(data), err);
+		if (rc == 0 && mode == STRATA_MF_CREATE && (rc = strata_io_mkdirs(data, 0755)) < 0)
+			strata_err_set(err, rc, "could not create the data directory \"%s\": %s", data,
+				       strata_strerror(rc));
+		/* a read-mode handle still takes leases: they live in an
+		 * UNLOGGED table, not in the manifest (a role that may not
+		 * write it reads without one, said once) */
+		if (rc == 0)
+			mf->data_dir = strata_strdup(data);
 	} else {
-		rc = open_env(path, 0, initial_map_bytes(), DB_COUNT + 2, &mf->env, err);
+		char data[4096];
+		snprintf(data, sizeof(data), "%s/data", warehouse);
+		mf->data_dir = strata_strdup(data);
+		mf->backend = MF_LMDB;
+		rc = mf_lmdb_open(mf, mode, err);
 	}
-	if (rc)
-		goto fail;
-	mf_readers_clear(mf->env, "manifest");
-	if (strata_mf_open_hook)
-		strata_mf_open_hook(warehouse);
-	if (exists && strata_io()->stat(dpath, &st) == 0 &&
-	    (uint64_t)st.st_size <= verify_max_bytes()) {
-		rc = mf_verify_locked(mf, true, err); /* invariant 7 */
-		if (rc == STRATA_EAGAIN_RESIZED)
-			rc = mf_lmdb_err(err, MDB_MAP_RESIZED, "verifying the manifest");
-		if (rc)
-			goto fail;
-	}
-
-	/* open (and on first use create) every sub-database once */
-	MDB_txn *txn;
-	for (int attempt = 0;; attempt++) {
-		rc = mdb_txn_begin(mf->env, NULL, mf->is_readonly ? MDB_RDONLY : 0, &txn);
-		/* another process grew the map past ours since mdb_env_open():
-		 * adopt its size (no transaction of ours is open) */
-		if (rc != MDB_MAP_RESIZED || attempt >= 8 || !can_map(mf_map_size(mf->env) * 2) ||
-		    mdb_env_set_mapsize(mf->env, 0) != 0)
-			break;
-	}
-	MDB_envinfo info;
-	mdb_env_info(mf->env, &info);
-	mf->map_bytes = info.me_mapsize;
 	if (rc) {
-		rc = mf_lmdb_err(err, rc, "opening sub-databases");
-		goto fail;
-	}
-	for (int i = 0; i < DB_COUNT; i++) {
-		rc = mdb_dbi_open(txn, db_names[i], mf->is_readonly ? 0 : MDB_CREATE, &mf->dbi[i]);
-		if (rc) {
-			mdb_txn_abort(txn);
-			if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
-				rc = strata_err_set(err, STRATA_ECORRUPT,
-						    "the manifest \"%s\" is damaged: its sub-database "
-						    "\"%s\" is %s",
-						    dpath, db_names[i],
-						    rc == MDB_NOTFOUND ? "missing" : "not a sub-database");
-			else
-				rc = mf_lmdb_err(err, rc, "opening sub-database");
-			goto fail;
-		}
-	}
-	rc = mdb_txn_commit(txn);
-	if (rc) {
-		rc = mf_lmdb_err(err, rc, "creating sub-databases");
-		goto fail;
-	}
-	rc = open_leases(mf, lpath, err);
-	if (rc)
-		goto fail;
-	if (!exists) {
-		/* the marker goes last: a half-created warehouse has none */
-		strata_wfile *f;
-		rc = strata_wfile_open(marker, &f, err);
-		if (rc == 0)
-			rc = strata_wfile_write(f, LAYOUT_MARKER, strlen(LAYOUT_MARKER), err);
-		if (rc == 0)
-			rc = strata_wfile_commit(f, err);
-		else
-			strata_wfile_abort(f);
-		if (rc == -EEXIST)
-			rc = 0; /* another process initialised it concurrently */
-		if (rc)
-			goto fail;
+		mf_free(mf);
+		return rc;
 	}
 	*out = mf;
 	return 0;
-fail:
-	mf_free(mf);
-	return rc;
 }
 
 void strata_mf_close(strata_mf *mf)
@@ -402,274 +126,342 @@ const char *strata_mf_warehouse(const strata_mf *mf)
 	return mf->warehouse;
 }
 
-void strata_mf_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes)
+void strata_warehouse_display(const char *warehouse, char *out, size_t n)
 {
-	*map_bytes = *used_bytes = 0;
-	pthread_rwlock_rdlock(&mf->grow_lock);
-	if (!mf->is_broken) { /* invariant 5: both read the map */
-		MDB_envinfo info;
-		MDB_stat st;
-		mdb_env_info(mf->env, &info);
-		mdb_env_stat(mf->env, &st);
-		*map_bytes = info.me_mapsize;
-		*used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
-	}
-	pthread_rwlock_unlock(&mf->grow_lock);
+	if (mf_pg_is_uri(warehouse))
+		mf_pg_uri_redact(warehouse, out, n);
+	else
+		snprintf(out, n, "%s", warehouse);
 }
 
-static uint64_t map_max_bytes(bool *is_env)
+const char *strata_mf_data_dir(const strata_mf *mf)
 {
-	const char *s = getenv("STRATA_MF_MAP_MAX_BYTES");
-	*is_env = false;
-	if (s && *s) {
-		uint64_t v = strtoull(s, NULL, 10);
-		if (v >= (1u << 20)) {
-			*is_env = true;
-			return v;
-		}
-	}
-	return MF_MAP_MAX_BYTES;
+	return mf->data_dir;
 }
 
-static int broken_err(strata_mf *mf, strata_err *err)
+bool strata_mf_is_catalog(const strata_mf *mf)
 {
-	return strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg);
+	return mf->backend == MF_PG;
 }
 
-/* Grow the map to twice its size, or (is_double false) adopt the size
- * another process grew it to.  Invariants 2 and 4. */
-static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
+bool strata_mf_is_readonly(const strata_mf *mf)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 10;
-	if (pthread_rwlock_timedwrlock(&mf->grow_lock, &deadline) != 0)
-		return strata_err_set(err, STRATA_EMAPFULL,
-				      "manifest map is full (%llu MiB) and could not grow while "
-				      "other transactions stayed open: nothing was committed; retry",
-				      (unsigned long long)(mf->map_bytes >> 20));
-	int rc = 0;
-	MDB_envinfo info;
-	if (mf->is_broken) {
-		rc = broken_err(mf, err);
-		goto out;
-	}
-	mdb_env_info(mf->env, &info);
-	uint64_t from = info.me_mapsize, to = from * 2;
-	bool is_env;
-	uint64_t max = map_max_bytes(&is_env);
-	if (is_double && to > max) {
-		rc = strata_err_set(err, STRATA_EMAPFULL,
-				    "manifest map is full at its limit of %llu MiB (%s): nothing was "
-				    "committed; raise the limit or free manifest space (expire history: "
-				    "shorter retention and `strata clean`; drop tags nobody needs), then "
-				    "retry (docs/OPERATIONS.md, \"Manifest map full\")",
-				    (unsigned long long)(from >> 20),
-				    is_env ? "STRATA_MF_MAP_MAX_BYTES" : "the 1 TiB ceiling");
-		goto out;
-	}
-	/* (an adopted size is the other process's: usually our double too) */
-	if (!can_map(to)) {
-		rc = strata_err_set(err, STRATA_EMAPFULL,
-				    "could not grow the manifest map from %llu MiB%s: no address space "
-				    "for %llu MiB more (a memory limit such as ulimit -v or a container "
-				    "limit?): nothing was committed; lift the limit, then retry",
-				    (unsigned long long)(from >> 20), is_double ? "" : " (grown by another "
-				    "process)", (unsigned long long)(to >> 20));
-		goto out;
-	}
-	int mrc = mdb_env_set_mapsize(mf->env, is_double ? to : 0);
-	if (mrc) {
-		/* the old map is gone and no new one exists: nothing may touch it */
-		mf->is_broken = true;
-		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
-			 "the manifest of \"%.120s\" could not be mapped again after growing failed "
-			 "(%s): nothing was committed; restart the process",
-			 mf->warehouse, mdb_strerror(mrc));
-		LOG_ERROR("%s", mf->broken_msg);
-		rc = broken_err(mf, err);
-		goto out;
-	}
-	mdb_env_info(mf->env, &info);
-	if (is_double)
-		LOG_WARN("manifest map grown to %llu MiB", (unsigned long long)(info.me_mapsize >> 20));
-	mf->map_bytes = info.me_mapsize;
-out:
-	pthread_rwlock_unlock(&mf->grow_lock);
-	return rc;
+	return mf->is_readonly;
 }
-
-void (*strata_mf_commit_hook)(bool is_after, int rc);
-int (*strata_mf_commit_fault)(bool is_after);
 
 bool strata_mf_is_broken(strata_mf *mf)
 {
 	return atomic_load(&mf->is_broken);
 }
 
-/* Invariant 6: a commit failed inside mdb_txn_commit.  Called with
- * grow_lock held shared (so no grow writes the message meanwhile); the
- * first failure's message stays. */
-static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
+int strata_mf_verify(strata_mf *mf, strata_err *err)
+{
+	/* a catalog's pages are the database server's to check */
+	return mf->backend == MF_PG ? 0 : mf_lmdb_verify(mf, err);
+}
+
+void strata_mf_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes)
+{
+	*map_bytes = *used_bytes = 0;
+	if (mf->backend == MF_LMDB)
+		mf_lmdb_usage(mf, map_bytes, used_bytes);
+}
+
+/* Invariant 1 on PostgreSQL: the connection was lost during COMMIT. */
+static int pg_uncertain(strata_mf *mf, strata_err *err)
 {
 	static pthread_mutex_t msg_mu = PTHREAD_MUTEX_INITIALIZER;
-	/* a full file system under manifest/ is named as such (LMDB reports a
-	 * short write as EIO) */
-	char why[300], dir[4200];
-	snprintf(why, sizeof(why), "%s", mdb_strerror(rc));
-	snprintf(dir, sizeof(dir), "%s/manifest", mf->warehouse);
-	struct statvfs sv;
-	if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) && statvfs(dir, &sv) == 0) {
-		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-		if (rc != EIO || avail < (16u << 20))
-			snprintf(why, sizeof(why), "%s; the file system holding \"%.200s\" has %llu "
-				 "KiB free", mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
-	}
+	char why[300];
+	snprintf(why, sizeof(why), "%s", err->msg);
 	pthread_mutex_lock(&msg_mu);
 	if (!atomic_load(&mf->is_broken)) {
 		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
-			 "the manifest of \"%.100s\" is closed after a commit whose outcome is "
-			 "uncertain (%.200s): reopen it (run the command again, restart stratad) to go "
-			 "on", mf->warehouse, why);
+			 "the catalog %.150s is closed after a commit whose outcome is uncertain "
+			 "(%.180s): reopen it (run the command again, restart stratad) to go on",
+			 mf_pg_pool_uri_safe(mf->pg), why);
 		atomic_store(&mf->is_broken, true);
 		LOG_ERROR("%s", mf->broken_msg);
 	}
 	pthread_mutex_unlock(&msg_mu);
 	return strata_err_set(err, STRATA_EUNCERTAIN,
-			      "manifest: commit failed: %s: it may or may not have been committed "
-			      "(uncertain); this manifest handle is closed until reopened and nothing "
-			      "the commit may name was deleted; a writer retries with the same token "
-			      "(docs/CLI.md, \"Idempotent writes\")",
+			      "%.250s: it may or may not have been committed (uncertain); this "
+			      "manifest handle is closed until reopened and nothing the commit may "
+			      "name was deleted; a writer retries with the same token (docs/CLI.md, "
+			      "\"Idempotent writes\")",
 			      why);
+}
+
+int mf_commit_seams(int (*commit)(void *), void (*abort_fn)(void *), void *arg)
+{
+	if (strata_mf_commit_hook)
+		strata_mf_commit_hook(false, 0);
+	/* a commit that fails before the backend commits */
+	int rc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
+	if (rc)
+		abort_fn(arg);
+	else
+		rc = commit(arg);
+	if (strata_mf_commit_hook)
+		strata_mf_commit_hook(true, rc);
+	/* one that fails after the backend committed */
+	if (rc == 0 && strata_mf_commit_fault)
+		rc = strata_mf_commit_fault(true);
+	return rc;
+}
+
+typedef struct pg_commit_ctx {
+	mf_pg_tx *tx;
+	strata_err *err;
+} pg_commit_ctx;
+
+static int pg_commit(void *arg)
+{
+	pg_commit_ctx *c = arg;
+	return mf_pg_tx_commit(c->tx, c->err);
+}
+
+static void pg_abort(void *arg)
+{
+	mf_pg_tx_abort(((pg_commit_ctx *)arg)->tx);
+}
+
+/* Invariant 2: serialization failures are retried this many times. */
+#define PG_WRITE_ATTEMPTS 40
+
+static int pg_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
+{
+	unsigned seed = (unsigned)(strata_mono_us() ^ (uint64_t)getpid());
+	int64_t backoff_us = 500;
+	for (int attempt = 0; attempt < PG_WRITE_ATTEMPTS; attempt++) {
+		if (attempt > 0) {
+			int64_t us = backoff_us / 2 + rand_r(&seed) % (backoff_us / 2 + 1);
+			struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000};
+			nanosleep(&ts, NULL);
+			if (backoff_us < 100000)
+				backoff_us *= 2;
+		}
+		mf_pg_tx *pt;
+		int rc = mf_pg_tx_begin(mf->pg, MF_TX_WRITE, &pt, err);
+		if (rc)
+			return rc;
+		mf_tx tx = {.mf = mf, .kind = MF_TX_WRITE, .pg = pt};
+		rc = fn(mf, &tx, ctx, err);
+		if (rc) {
+			bool is_retry = mf_pg_tx_is_retry(pt);
+			mf_pg_tx_abort(pt);
+			if (is_retry)
+				continue;
+			return rc;
+		}
+		pg_commit_ctx cc = {.tx = pt, .err = err};
+		rc = mf_commit_seams(pg_commit, pg_abort, &cc);
+		if (rc > 0) { /* an injected fault: before or after the commit */
+			strata_err_set(err, STRATA_EMANIFEST, "commit failed: %s (injected)",
+				       strerror(rc));
+			rc = STRATA_EUNCERTAIN;
+		}
+		if (rc == STRATA_ECONFLICT)
+			continue; /* a serialization failure at COMMIT: nothing committed */
+		if (rc == STRATA_EUNCERTAIN)
+			return pg_uncertain(mf, err);
+		return rc;
+	}
+	return strata_err_set(err, STRATA_ECONFLICT,
+			      "catalog %s: a commit lost %d serialization races in a row; nothing was "
+			      "committed; retry",
+			      mf_pg_pool_uri_safe(mf->pg), PG_WRITE_ATTEMPTS);
 }
 
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 {
-	if (mf->is_readonly) /* invariant 8 */
+	if (mf->is_readonly) /* invariant 3 */
 		return strata_err_set(err, STRATA_EINVAL,
 				      "the manifest of \"%.200s\" is open read-only: this command "
 				      "only reads",
-				      mf->warehouse);
-	for (int attempt = 0; attempt < 8; attempt++) {
-		pthread_rwlock_rdlock(&mf->grow_lock);
-		if (mf->is_broken) { /* invariant 5 */
-			int brc = broken_err(mf, err);
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return brc;
-		}
-		MDB_txn *txn = NULL;
-		int rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
-		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			if ((rc = mf_grow(mf, false, err)) != 0)
-				return rc;
-			continue;
-		}
-		if (rc) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return mf_lmdb_err(err, rc, "beginning a write transaction");
-		}
-		rc = fn(mf, txn, ctx, err);
-		if (rc) {
-			mdb_txn_abort(txn);
-			pthread_rwlock_unlock(&mf->grow_lock);
-			if (rc == STRATA_EMAPFULL) {
-				if ((rc = mf_grow(mf, true, err)) != 0)
-					return rc;
-				continue;
-			}
-			return rc;
-		}
-		if (strata_mf_commit_hook)
-			strata_mf_commit_hook(false, 0);
-		/* test seam: a commit that fails before LMDB commits */
-		int frc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
-		if (frc) {
-			mdb_txn_abort(txn);
-			rc = frc;
-		} else {
-			rc = mdb_txn_commit(txn); /* invariant 1 */
-		}
-		if (strata_mf_commit_hook)
-			strata_mf_commit_hook(true, rc);
-		/* test seam: one that fails after LMDB committed */
-		if (rc == 0 && strata_mf_commit_fault)
-			rc = strata_mf_commit_fault(true);
-		if (rc && rc != MDB_MAP_FULL) {
-			rc = commit_uncertain(mf, err, rc); /* invariants 3 and 6 */
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return rc;
-		}
-		pthread_rwlock_unlock(&mf->grow_lock);
-		if (rc == MDB_MAP_FULL) {
-			if ((rc = mf_grow(mf, true, err)) != 0)
-				return rc;
-			continue;
-		}
-		return 0;
-	}
-	return strata_err_set(err, STRATA_EMAPFULL, "manifest map is full; growing did not help");
+				      mf->backend == MF_PG ? mf_pg_pool_uri_safe(mf->pg) : mf->warehouse);
+	if (atomic_load(&mf->is_broken))
+		return strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg);
+	return mf->backend == MF_PG ? pg_write(mf, fn, ctx, err) : mf_lmdb_write(mf, fn, ctx, err);
 }
 
+/* ---- the seam's primitives -------------------------------------------------------- */
+
+struct mf_cur {
+	MDB_cursor *lmdb;
+	mf_pg_cur *pg;
+};
+
+int mf_tx_begin(strata_mf *mf, mf_tx_kind kind, mf_tx **out, strata_err *err)
+{
+	*out = NULL;
+	if (mf->backend == MF_LMDB)
+		return mf_lmdb_tx_begin(mf, kind, out, err);
+	if (atomic_load(&mf->is_broken))
+		return strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg);
+	mf_pg_tx *pt;
+	int rc = mf_pg_tx_begin(mf->pg, kind, &pt, err);
+	if (rc)
+		return rc;
+	mf_tx *tx = strata_calloc(1, sizeof(*tx));
+	*tx = (mf_tx){.mf = mf, .kind = kind, .pg = pt};
+	*out = tx;
+	return 0;
+}
+
+int mf_tx_commit(mf_tx *tx, strata_err *err)
+{
+	if (!tx->pg)
+		return mf_lmdb_tx_commit(tx, err);
+	int rc = mf_pg_tx_commit(tx->pg, err);
+	free(tx);
+	return rc;
+}
+
+void mf_tx_abort(mf_tx *tx)
+{
+	if (!tx)
+		return;
+	if (!tx->pg) {
+		mf_lmdb_tx_abort(tx);
+		return;
+	}
+	mf_pg_tx_abort(tx->pg);
+	free(tx);
+}
+
+int mf_get(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val)
+{
+	return tx->pg ? mf_pg_get(tx->pg, db, key, val) : mf_lmdb_get(tx, db, key, val);
+}
+
+int mf_put(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val)
+{
+	return tx->pg ? mf_pg_put(tx->pg, db, key, val) : mf_lmdb_put(tx, db, key, val);
+}
+
+int mf_del(mf_tx *tx, enum mf_db db, MDB_val *key)
+{
+	return tx->pg ? mf_pg_del(tx->pg, db, key) : mf_lmdb_del(tx, db, key);
+}
+
+int mf_cur_open(mf_tx *tx, enum mf_db db, mf_cur **out)
+{
+	mf_cur *c = strata_calloc(1, sizeof(*c));
+	int rc = tx->pg ? mf_pg_cur_open(tx->pg, db, &c->pg) : mf_lmdb_cur_open(tx, db, &c->lmdb);
+	if (rc) {
+		free(c);
+		c = NULL;
+	}
+	*out = c;
+	return rc;
+}
+
+int mf_cur_get(mf_cur *c, MDB_val *key, MDB_val *val, MDB_cursor_op op)
+{
+	return c->pg ? mf_pg_cur_get(c->pg, key, val, op) : mdb_cursor_get(c->lmdb, key, val, op);
+}
+
+int mf_cur_del(mf_cur *c)
+{
+	return c->pg ? mf_pg_cur_del(c->pg) : mdb_cursor_del(c->lmdb, 0);
+}
+
+void mf_cur_close(mf_cur *c)
+{
+	if (!c)
+		return;
+	if (c->pg)
+		mf_pg_cur_close(c->pg);
+	else
+		mdb_cursor_close(c->lmdb);
+	free(c);
+}
+
+int64_t mf_tx_now(mf_tx *tx)
+{
+	/* a test's own clock wins, so that tests drive time on both backends */
+	if (!tx->pg || strata_clock_is_set())
+		return strata_now_us();
+	return mf_pg_clock_us(tx->pg);
+}
+
+int mf_kv_err(strata_err *err, int rc, const char *what)
+{
+	if (rc == MF_RC_PG)
+		return mf_pg_last_err(err, what);
+	int code = rc == MDB_MAP_FULL ? STRATA_EMAPFULL :
+		   rc > 0 ? -rc : STRATA_EMANIFEST;
+	return strata_err_set(err, code, "manifest: %s failed: %s", what, mdb_strerror(rc));
+}
 /* ---- transaction helpers -------------------------------------------------------- */
 
-int mf_txn_put(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+int mf_txn_put(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *k,
 	       const void *data, size_t n, strata_err *err)
 {
 	MDB_val key = mf_val(k);
 	MDB_val val = {.mv_size = n, .mv_data = (void *)data};
-	int rc = mdb_put(txn, mf->dbi[db], &key, &val, 0);
+	int rc = mf_put(txn, db, &key, &val);
 	if (rc)
-		return mf_lmdb_err(err, rc, "write");
+		return mf_kv_err(err, rc, "write");
 	return 0;
 }
 
-int mf_txn_del(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+int mf_txn_del(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *k,
 	       strata_err *err)
 {
 	MDB_val key = mf_val(k);
-	int rc = mdb_del(txn, mf->dbi[db], &key, NULL);
+	int rc = mf_del(txn, db, &key);
 	if (rc && rc != MDB_NOTFOUND)
-		return mf_lmdb_err(err, rc, "delete");
+		return mf_kv_err(err, rc, "delete");
 	return 0;
 }
 
-int mf_txn_counter_next(strata_mf *mf, MDB_txn *txn, const char *name, uint64_t *out,
+int mf_txn_counter_next(strata_mf *mf, mf_tx *txn, const char *name, uint64_t *out,
 			strata_err *err)
 {
+	if (txn->pg)
+		return mf_pg_counter_next(txn->pg, name, out, err);
+	enum mf_db db = DB_META;
 	mf_key k = {.n = 0};
+	if (txn->kind == MF_TX_LEASE) {
+		/* the lease store's one counter, under the key "\0" */
+		db = DB_LEASES;
+		mf_key_bytes(&k, "", 1);
+		goto read;
+	}
 	mf_key_bytes(&k, name, strlen(name));
+read:;
 	MDB_val key = mf_val(&k), val;
 	uint64_t next = 1;
-	int rc = mdb_get(txn, mf->dbi[DB_META], &key, &val);
+	int rc = mf_get(txn, db, &key, &val);
 	if (rc == 0 && val.mv_size == 8)
 		next = mf_get_u64(val.mv_data);
 	else if (rc != MDB_NOTFOUND && rc != 0)
-		return mf_lmdb_err(err, rc, "read counter");
+		return mf_kv_err(err, rc, "read counter");
 	*out = next;
 	mf_key v = {.n = 0};
 	mf_key_u64(&v, next + 1);
-	return mf_txn_put(mf, txn, DB_META, &k, v.b, v.n, err);
+	return mf_txn_put(mf, txn, db, &k, v.b, v.n, err);
 }
 
-int mf_txn_table_get(strata_mf *mf, MDB_txn *txn, const char *name, strata_table_def *t,
+int mf_txn_table_get(strata_mf *mf, mf_tx *txn, const char *name, strata_table_def *t,
 		     strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_bytes(&k, name, strlen(name));
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(txn, mf->dbi[DB_TABLES], &key, &val);
+	int rc = mf_get(txn, DB_TABLES, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "unknown table \"%.80s\"", name);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read table");
+		return mf_kv_err(err, rc, "read table");
 	if (mf_table_dec(&val, t))
 		return strata_err_set(err, STRATA_ECORRUPT,
 				      "manifest record of table \"%.80s\" is damaged", name);
 	return 0;
 }
 
-int mf_txn_table_put(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+int mf_txn_table_put(strata_mf *mf, mf_tx *txn, const strata_table_def *t,
 		     strata_err *err)
 {
 	strata_buf b = {0};
@@ -689,19 +481,19 @@ static void bucket_key(mf_key *k, uint32_t table, uint32_t part, uint32_t bucket
 	mf_key_u32(k, bucket);
 }
 
-int mf_txn_bucket_get(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_get(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 		      uint32_t bucket, strata_bucket_state *s, strata_err *err)
 {
 	mf_key k;
 	bucket_key(&k, table, part, bucket);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(txn, mf->dbi[DB_BUCKETS], &key, &val);
+	int rc = mf_get(txn, DB_BUCKETS, &key, &val);
 	if (rc == MDB_NOTFOUND) {
 		memset(s, 0, sizeof(*s));
 		return 0;
 	}
 	if (rc)
-		return mf_lmdb_err(err, rc, "read bucket state");
+		return mf_kv_err(err, rc, "read bucket state");
 	if (mf_bucket_dec(&val, s))
 		return strata_err_set(err, STRATA_ECORRUPT,
 				      "manifest bucket state %u/%u/%u is damaged", table, part,
@@ -709,7 +501,7 @@ int mf_txn_bucket_get(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part
 	return 0;
 }
 
-int mf_txn_bucket_put(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_put(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 		      uint32_t bucket, const strata_bucket_state *s, strata_err *err)
 {
 	mf_key k;
@@ -724,30 +516,30 @@ int mf_txn_bucket_put(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part
 /* Iterate keys with a prefix; calls fn for each (stop with non-zero). */
 typedef int (*mf_iter_fn)(const MDB_val *key, const MDB_val *val, void *ctx);
 
-static int mf_iter_prefix(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *prefix,
+static int mf_iter_prefix(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *prefix,
 			  mf_iter_fn fn, void *ctx, strata_err *err)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, mf->dbi[db], &cur);
+	mf_cur *cur;
+	int rc = mf_cur_open(txn, db, &cur);
 	if (rc)
-		return mf_lmdb_err(err, rc, "open cursor");
+		return mf_kv_err(err, rc, "open cursor");
 	MDB_val key = mf_val(prefix), val;
 	/* LMDB rejects a zero-length key (MDB_BAD_VALSIZE): an empty prefix
 	 * means the whole database, from its first key */
-	rc = mdb_cursor_get(cur, &key, &val, prefix->n ? MDB_SET_RANGE : MDB_FIRST);
+	rc = mf_cur_get(cur, &key, &val, prefix->n ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0) {
 		if (key.mv_size < prefix->n || memcmp(key.mv_data, prefix->b, prefix->n) != 0)
 			break;
 		int frc = fn(&key, &val, ctx);
 		if (frc) {
-			mdb_cursor_close(cur);
+			mf_cur_close(cur);
 			return frc;
 		}
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+		rc = mf_cur_get(cur, &key, &val, MDB_NEXT);
 	}
-	mdb_cursor_close(cur);
+	mf_cur_close(cur);
 	if (rc && rc != MDB_NOTFOUND)
-		return mf_lmdb_err(err, rc, "cursor");
+		return mf_kv_err(err, rc, "cursor");
 	return 0;
 }
 
@@ -819,7 +611,7 @@ static int dec_intent(const MDB_val *v, strata_arena *a, void *dst)
 	return mf_intent_dec(v, a, dst);
 }
 
-int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_files(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 			uint32_t bucket, strata_arena *a, strata_file_entry **out, size_t *n,
 			strata_err *err)
 {
@@ -835,7 +627,7 @@ int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t pa
 	return rc;
 }
 
-int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
+int mf_txn_tags(strata_mf *mf, mf_tx *txn, uint32_t table, strata_arena *a,
 		strata_tag **out, size_t *n, strata_err *err)
 {
 	mf_key k = {.n = 0};
@@ -854,45 +646,22 @@ int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
 int strata_mf_snap_open(strata_mf *mf, strata_mf_snap **out, strata_err *err)
 {
 	*out = NULL;
-	for (int attempt = 0; attempt < 4; attempt++) {
-		pthread_rwlock_rdlock(&mf->grow_lock);
-		if (mf->is_broken) { /* invariant 5 */
-			int brc = broken_err(mf, err);
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return brc;
-		}
-		MDB_txn *txn;
-		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
-		if (rc == MDB_READERS_FULL && attempt == 0) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			mf_readers_clear(mf->env, "manifest"); /* invariant 4 */
-			continue;
-		}
-		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			if ((rc = mf_grow(mf, false, err)) != 0)
-				return rc;
-			continue;
-		}
-		if (rc) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return mf_lmdb_err(err, rc, "beginning a read transaction");
-		}
-		strata_mf_snap *s = strata_calloc(1, sizeof(*s));
-		s->mf = mf;
-		s->txn = txn;
-		*out = s;
-		return 0; /* the read lock is held until snap_close */
-	}
-	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
+	mf_tx *tx;
+	int rc = mf_tx_begin(mf, MF_TX_READ, &tx, err);
+	if (rc)
+		return rc;
+	strata_mf_snap *s = strata_calloc(1, sizeof(*s));
+	s->mf = mf;
+	s->txn = tx;
+	*out = s;
+	return 0;
 }
 
 void strata_mf_snap_close(strata_mf_snap *s)
 {
 	if (!s)
 		return;
-	mdb_txn_abort(s->txn);
-	pthread_rwlock_unlock(&s->mf->grow_lock);
+	mf_tx_abort(s->txn);
 	free(s);
 }
 
@@ -922,12 +691,12 @@ int strata_mf_schema_get(strata_mf_snap *s, uint32_t table_id, uint32_t schema_v
 	mf_key_u32(&k, table_id);
 	mf_key_u32(&k, schema_version);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(s->txn, s->mf->dbi[DB_SCHEMAS], &key, &val);
+	int rc = mf_get(s->txn, DB_SCHEMAS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "schema version %u of table %u is missing",
 				      schema_version, table_id);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read schema");
+		return mf_kv_err(err, rc, "read schema");
 	if (val.mv_size < 8)
 		return strata_err_set(err, STRATA_ECORRUPT, "schema record is damaged");
 	/* record: [u64 since version][schema JSON] */
@@ -1031,29 +800,29 @@ int strata_mf_partitions(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 	return rc;
 }
 
-int mf_txn_partition_get(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const char *name,
+int mf_txn_partition_get(strata_mf *mf, mf_tx *txn, uint32_t table_id, const char *name,
 			 strata_partition *out, strata_err *err)
 {
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
 	mf_key_bytes(&k, name, strlen(name));
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(txn, mf->dbi[DB_PARTNAMES], &key, &val);
+	int rc = mf_get(txn, DB_PARTNAMES, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "unknown partition \"%.200s\"", name);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read partition");
+		return mf_kv_err(err, rc, "read partition");
 	if (val.mv_size != 4)
 		return strata_err_set(err, STRATA_ECORRUPT, "partition index is damaged");
 	mf_key pk = {.n = 0};
 	mf_key_u32(&pk, table_id);
 	mf_key_u32(&pk, mf_get_u32(val.mv_data));
 	key = mf_val(&pk);
-	rc = mdb_get(txn, mf->dbi[DB_PARTS], &key, &val);
+	rc = mf_get(txn, DB_PARTS, &key, &val);
 	if (rc)
 		return rc == MDB_NOTFOUND ?
 			       strata_err_set(err, STRATA_ECORRUPT, "partition index points nowhere") :
-			       mf_lmdb_err(err, rc, "read partition");
+			       mf_kv_err(err, rc, "read partition");
 	if (mf_part_dec(&val, out))
 		return strata_err_set(err, STRATA_ECORRUPT, "partition record is damaged");
 	return 0;
@@ -1099,12 +868,12 @@ int strata_mf_version_get(strata_mf_snap *s, uint32_t table_id, uint64_t v,
 	mf_key_u32(&k, table_id);
 	mf_key_u64(&k, v);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(s->txn, s->mf->dbi[DB_VERSIONS], &key, &val);
+	int rc = mf_get(s->txn, DB_VERSIONS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "version %llu is not in the log",
 				      (unsigned long long)v);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read version");
+		return mf_kv_err(err, rc, "read version");
 	if (mf_version_dec(&val, a, out, NULL, 0))
 		return strata_err_set(err, STRATA_ECORRUPT, "version record %llu is damaged",
 				      (unsigned long long)v);
@@ -1119,25 +888,25 @@ static uint64_t ts_key(int64_t ts)
 int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_us,
 			      uint64_t *out, strata_err *err)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(s->txn, s->mf->dbi[DB_VTIMES], &cur);
+	mf_cur *cur;
+	int rc = mf_cur_open(s->txn, DB_VTIMES, &cur);
 	if (rc)
-		return mf_lmdb_err(err, rc, "open cursor");
+		return mf_kv_err(err, rc, "open cursor");
 	/* position at the first entry after ts, then step back once */
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
 	mf_key_u64(&k, ts_us == INT64_MAX ? UINT64_MAX : ts_key(ts_us + 1));
 	MDB_val key = mf_val(&k), val;
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	rc = mf_cur_get(cur, &key, &val, MDB_SET_RANGE);
 	/* the first version committed after ts, if the log still has one */
 	uint64_t next = 0;
 	if (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id &&
 	    val.mv_size == 8)
 		next = mf_get_u64(val.mv_data);
 	if (rc == 0)
-		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
+		rc = mf_cur_get(cur, &key, &val, MDB_PREV);
 	else if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+		rc = mf_cur_get(cur, &key, &val, MDB_LAST);
 	int ret = 0;
 	/* Versions are dense, so the answer is v only if v + 1 (when there is a
 	 * later version) is the next one in the index.  Otherwise the versions
@@ -1150,9 +919,9 @@ int strata_mf_version_at_time(strata_mf_snap *s, uint32_t table_id, int64_t ts_u
 		ret = strata_err_set(err, STRATA_ENOTFOUND,
 				     "no version of the table was committed at or before that time");
 	} else {
-		ret = mf_lmdb_err(err, rc, "cursor");
+		ret = mf_kv_err(err, rc, "cursor");
 	}
-	mdb_cursor_close(cur);
+	mf_cur_close(cur);
 	return ret;
 }
 
@@ -1160,17 +929,17 @@ int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_fro
 			    size_t max, strata_arena *a, strata_version_rec **out,
 			    size_t *n, strata_err *err)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(s->txn, s->mf->dbi[DB_VERSIONS], &cur);
+	mf_cur *cur;
+	int rc = mf_cur_open(s->txn, DB_VERSIONS, &cur);
 	if (rc)
-		return mf_lmdb_err(err, rc, "open cursor");
+		return mf_kv_err(err, rc, "open cursor");
 	mf_list c = MF_LIST(a, dec_version, strata_version_rec);
 	c.max = max;
 	mf_key k = {.n = 0};
 	mf_key_u32(&k, table_id);
 	mf_key_u64(&k, v_from);
 	MDB_val key = mf_val(&k), val;
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	rc = mf_cur_get(cur, &key, &val, MDB_SET_RANGE);
 	int ret = 0;
 	while (rc == 0 && key.mv_size == 12 && mf_get_u32(key.mv_data) == table_id) {
 		int frc = mf_list_push(&key, &val, &c);
@@ -1180,11 +949,11 @@ int strata_mf_versions_list(strata_mf_snap *s, uint32_t table_id, uint64_t v_fro
 			ret = strata_err_set(err, frc, "a version record is damaged");
 			break;
 		}
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+		rc = mf_cur_get(cur, &key, &val, MDB_NEXT);
 	}
 	if (!ret && rc && rc != MDB_NOTFOUND)
-		ret = mf_lmdb_err(err, rc, "cursor");
-	mdb_cursor_close(cur);
+		ret = mf_kv_err(err, rc, "cursor");
+	mf_cur_close(cur);
 	*out = c.v;
 	*n = c.n;
 	return ret;
@@ -1203,11 +972,11 @@ int strata_mf_tag_get(strata_mf_snap *s, uint32_t table_id, const char *tag,
 	mf_key_u32(&k, table_id);
 	mf_key_bytes(&k, tag, strlen(tag));
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(s->txn, s->mf->dbi[DB_TAGS], &key, &val);
+	int rc = mf_get(s->txn, DB_TAGS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "unknown tag \"%.80s\"", tag);
 	if (rc)
-		return mf_lmdb_err(err, rc, "read tag");
+		return mf_kv_err(err, rc, "read tag");
 	if (mf_tag_dec(&val, out))
 		return strata_err_set(err, STRATA_ECORRUPT, "tag record \"%.80s\" is damaged", tag);
 	return 0;
@@ -1232,11 +1001,11 @@ int strata_mf_claim_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
 	mf_key k;
 	bucket_key(&k, table_id, part_id, bucket);
 	MDB_val key = mf_val(&k), val;
-	int rc = mdb_get(s->txn, s->mf->dbi[DB_CLAIMS], &key, &val);
+	int rc = mf_get(s->txn, DB_CLAIMS, &key, &val);
 	if (rc == MDB_NOTFOUND)
 		return strata_err_set(err, STRATA_ENOTFOUND, "no claim");
 	if (rc)
-		return mf_lmdb_err(err, rc, "read claim");
+		return mf_kv_err(err, rc, "read claim");
 	if (mf_claim_dec(&val, out))
 		return strata_err_set(err, STRATA_ECORRUPT, "claim record is damaged");
 	return 0;

@@ -1,5 +1,6 @@
 /*
- * manifest/lease.c — reader leases in a separate no-sync LMDB environment.
+ * manifest/lease.c — reader leases in the manifest's lease store: a separate
+ * no-sync LMDB environment, or an UNLOGGED table of a PostgreSQL catalog.
  *
  * A reader that resolved a file list takes a lease naming the version whose
  * file set it uses and an expiry; clean never deletes a file live at a leased
@@ -127,56 +128,45 @@ static int lease_skip(strata_mf *mf, uint64_t *lease_id, const char *why)
 }
 
 /* Delete expired leases (a crashed reader's), every take: the table is small. */
-static int leases_prune(strata_mf *mf, MDB_txn *txn)
+static int leases_prune(mf_tx *txn)
 {
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, mf->lease_dbi, &cur);
+	mf_cur *cur;
+	int rc = mf_cur_open(txn, DB_LEASES, &cur);
 	if (rc)
 		return rc;
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	MDB_val key, val;
-	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	rc = mf_cur_get(cur, &key, &val, MDB_FIRST);
 	while (rc == 0) {
 		strata_lease l;
 		if (key.mv_size == 8 && lease_dec(&val, &l) == 0 &&
 		    (l.expires_us <= now || strata_lease_is_dead(&l))) {
-			rc = mdb_cursor_del(cur, 0);
+			rc = mf_cur_del(cur);
 			if (rc)
 				break;
 		}
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+		rc = mf_cur_get(cur, &key, &val, MDB_NEXT);
 	}
-	mdb_cursor_close(cur);
+	mf_cur_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int64_t ttl_us,
 			 uint64_t *lease_id, strata_err *err)
 {
-	if (!mf->lease_env)
+	if (mf->lease_off_reason[0])
 		return lease_skip(mf, lease_id, mf->lease_off_reason);
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
-	if (rc) {
-		mf_lmdb_err(err, rc, "lease transaction");
+	mf_tx *txn;
+	int rc = mf_tx_begin(mf, MF_TX_LEASE, &txn, err);
+	if (rc)
 		return lease_skip(mf, lease_id, err->msg);
-	}
-	/* id counter under the empty key; leases under 8-byte ids */
-	MDB_val ck = {.mv_size = 1, .mv_data = "\0"}, cv;
-	uint64_t id = 1;
-	rc = mdb_get(txn, mf->lease_dbi, &ck, &cv);
-	if (rc == 0 && cv.mv_size == 8)
-		id = mf_get_u64(cv.mv_data);
-	mf_key nv = {.n = 0};
-	mf_key_u64(&nv, id + 1);
-	cv.mv_size = nv.n;
-	cv.mv_data = nv.b;
-	rc = mdb_put(txn, mf->lease_dbi, &ck, &cv, 0);
-	if (rc == 0)
-		rc = leases_prune(mf, txn);
+	uint64_t id = 0;
+	rc = mf_txn_counter_next(mf, txn, "next_lease_id", &id, err);
+	if (rc == 0 && (rc = leases_prune(txn)) != 0)
+		mf_kv_err(err, rc, "taking a lease");
 	if (rc == 0) {
 		strata_lease l = {.id = id, .table_id = table_id, .version = version,
-				  .expires_us = strata_now_us() + ttl_us, .pid = getpid()};
+				  .expires_us = mf_tx_now(txn) + ttl_us, .pid = getpid()};
 		char host[LEASE_HOST_MAX], boot[LEASE_BOOT_MAX];
 		lease_self(host, boot);
 		strata_buf b = {0};
@@ -184,36 +174,41 @@ int strata_mf_lease_take(strata_mf *mf, uint32_t table_id, uint64_t version, int
 		mf_key k = {.n = 0};
 		mf_key_u64(&k, id);
 		MDB_val key = mf_val(&k), val = {.mv_size = b.len, .mv_data = b.data};
-		rc = mdb_put(txn, mf->lease_dbi, &key, &val, 0);
+		rc = mf_put(txn, DB_LEASES, &key, &val);
 		strata_buf_free(&b);
+		if (rc)
+			mf_kv_err(err, rc, "taking a lease");
 	}
 	if (rc) {
-		mdb_txn_abort(txn);
-		mf_lmdb_err(err, rc, "taking a lease");
+		mf_tx_abort(txn);
 		return lease_skip(mf, lease_id, err->msg);
 	}
-	rc = mdb_txn_commit(txn);
-	if (rc) {
-		/* a full file system: LMDB reports the short write as EIO */
-		mf_lmdb_err(err, rc, "taking a lease");
+	/* a full file system: LMDB reports the short write as EIO */
+	if (mf_tx_commit(txn, err))
 		return lease_skip(mf, lease_id, err->msg);
-	}
 	*lease_id = id;
 	return 0;
 }
 
 void strata_mf_lease_release(strata_mf *mf, uint64_t lease_id)
 {
-	if (!lease_id || !mf->lease_env)
+	if (!lease_id || mf->lease_off_reason[0])
 		return;
-	MDB_txn *txn;
-	if (mdb_txn_begin(mf->lease_env, NULL, 0, &txn))
+	mf_tx *txn;
+	strata_err err;
+	if (mf_tx_begin(mf, MF_TX_LEASE, &txn, &err))
 		return;
 	mf_key k = {.n = 0};
 	mf_key_u64(&k, lease_id);
 	MDB_val key = mf_val(&k);
-	mdb_del(txn, mf->lease_dbi, &key, NULL);
-	if (mdb_txn_commit(txn))
+	int rc = mf_del(txn, DB_LEASES, &key);
+	if (rc && rc != MDB_NOTFOUND) {
+		mf_tx_abort(txn);
+		rc = -1;
+	} else {
+		rc = mf_tx_commit(txn, &err);
+	}
+	if (rc)
 		LOG_WARN("could not release lease %llu (it expires by itself)",
 			 (unsigned long long)lease_id);
 }
@@ -223,26 +218,22 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 {
 	*out = NULL;
 	*n = 0;
-	if (!mf->lease_env)
+	if (mf->lease_off_reason[0])
 		return 0; /* a read-mode handle: it never cleans */
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(mf->lease_env, NULL, MDB_RDONLY, &txn);
-	if (rc == MDB_READERS_FULL) {
-		mf_readers_clear(mf->lease_env, "lease environment");
-		rc = mdb_txn_begin(mf->lease_env, NULL, MDB_RDONLY, &txn);
-	}
+	mf_tx *txn;
+	int rc = mf_tx_begin(mf, MF_TX_LEASE, &txn, err);
 	if (rc)
-		return mf_lmdb_err(err, rc, "lease transaction");
-	MDB_cursor *cur;
-	rc = mdb_cursor_open(txn, mf->lease_dbi, &cur);
+		return rc;
+	mf_cur *cur;
+	rc = mf_cur_open(txn, DB_LEASES, &cur);
 	if (rc) {
-		mdb_txn_abort(txn);
-		return mf_lmdb_err(err, rc, "lease cursor");
+		mf_tx_abort(txn);
+		return mf_kv_err(err, rc, "lease cursor");
 	}
-	int64_t now = strata_now_us();
+	int64_t now = mf_tx_now(txn);
 	size_t cap = 0;
 	MDB_val key, val;
-	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	rc = mf_cur_get(cur, &key, &val, MDB_FIRST);
 	while (rc == 0) {
 		strata_lease l;
 		if (key.mv_size == 8 && lease_dec(&val, &l) == 0 && l.table_id == table_id &&
@@ -258,9 +249,11 @@ int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 			}
 			(*out)[(*n)++] = l;
 		}
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+		rc = mf_cur_get(cur, &key, &val, MDB_NEXT);
 	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	mf_cur_close(cur);
+	mf_tx_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return mf_kv_err(err, rc, "listing leases");
 	return 0;
 }

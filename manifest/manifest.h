@@ -234,6 +234,18 @@ typedef enum strata_mf_mode {
 } strata_mf_mode;
 int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
 			strata_err *err);
+/* Open a warehouse whose data files live at data_path: only for creating
+ * a catalog (a postgresql:// URI, where data_path is recorded in it);
+ * NULL otherwise.  A directory warehouse's data live in its data/. */
+int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
+			strata_mf **out, strata_err *err);
+/* A warehouse name fit for messages and logs: a directory as given, a
+ * catalog URI without its password. */
+void strata_warehouse_display(const char *warehouse, char *out, size_t n);
+/* Where the data files live: <warehouse>/data, or the catalog's data path. */
+const char *strata_mf_data_dir(const strata_mf *mf);
+/* Whether the warehouse is a PostgreSQL catalog (a postgresql:// URI). */
+bool strata_mf_is_catalog(const strata_mf *mf);
 /* Whether mf was opened with STRATA_MF_READ. */
 bool strata_mf_is_readonly(const strata_mf *mf);
 /* Walk the whole page structure of manifest/data.mdb (every page reachable
@@ -592,6 +604,33 @@ void strata_mf_lease_release(strata_mf *mf, uint64_t lease_id);
 /* Unexpired leases of a table whose holder is not dead (arena memory). */
 int strata_mf_leases_list(strata_mf *mf, uint32_t table_id, strata_arena *a,
 			  strata_lease **out, size_t *n, strata_err *err);
+
+/* ------------------------------------------------------------------------ */
+/* Daemons (the lease store: heartbeats are not durable)                     */
+/* ------------------------------------------------------------------------ */
+
+/* One stratad of the warehouse, by its owner name (the claims' owner). */
+typedef struct strata_daemon_rec {
+	char owner[128];
+	char host[64];
+	int32_t pid;
+	int64_t started_us;
+	int64_t beat_us;    /* its last heartbeat, by the store's clock */
+	int64_t expires_us; /* beat_us + its ttl: gone after */
+	char info[128];     /* free text (e.g. its share) */
+} strata_daemon_rec;
+
+/* Record self's heartbeat, alive until ttl_us after now by the store's
+ * clock (the catalog's on PostgreSQL); *now_us (may be NULL) receives that
+ * now.  STRATA_EINVAL on a read-only handle. */
+int strata_mf_daemon_beat(strata_mf *mf, const strata_daemon_rec *self, int64_t ttl_us,
+			  int64_t *now_us, strata_err *err);
+/* Remove owner's heartbeat (a daemon that stops hands its share on at
+ * once). */
+int strata_mf_daemon_leave(strata_mf *mf, const char *owner, strata_err *err);
+/* The live daemons (unexpired heartbeats), in owner order (arena memory). */
+int strata_mf_daemons_list(strata_mf *mf, strata_arena *a, strata_daemon_rec **out,
+			   size_t *n, strata_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Paths                                                                    */

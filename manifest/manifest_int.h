@@ -33,15 +33,108 @@ enum mf_db {
 	DB_CLAIMS,     /* [table][part][bucket] -> claim */
 	DB_INTENTS,    /* [job id] -> intent */
 	DB_TAGS,       /* [table][tag] -> tag */
-	DB_COUNT
+	DB_COUNT,
+	/* the lease store (MF_TX_LEASE transactions only): not durable */
+	DB_LEASES = DB_COUNT, /* [lease id] -> lease; "\0" -> the id counter */
+	DB_DAEMONS,           /* [owner] -> daemon heartbeat */
+	DB_ALL
 };
+
+/* The sub-database names: LMDB's database names, PostgreSQL's table names
+ * in schema strata. */
+extern const char *const mf_db_names[DB_ALL];
+
+/* ---- the backend seam ---------------------------------------------------------- */
+
+/* Everything in manifest/ above this seam (commit.c, env.c's reads,
+ * lease.c, check.c) runs on transactions over the sub-databases of enum
+ * mf_db, with LMDB's semantics: keys are byte strings in memcmp order,
+ * a write transaction sees its own writes and commits all or nothing, a
+ * read transaction is one consistent snapshot.  Two backends implement it:
+ *   MF_LMDB  manifest/lmdb.c: the embedded environment of a directory
+ *            warehouse (write transactions serialized by LMDB);
+ *   MF_PG    manifest/pg_kv.c: a PostgreSQL catalog named by a URI (write
+ *            transactions SERIALIZABLE, retried whole on a serialization
+ *            failure; snapshots REPEATABLE READ READ ONLY).
+ * Values returned by mf_get() and mf_cur_get() are lent until the
+ * transaction ends.  Return codes of the primitives: 0, MDB_NOTFOUND, or
+ * an error for mf_kv_err() (an LMDB code, or MF_RC_PG: the PostgreSQL
+ * error of this thread, mf_pg_last_err()). */
+typedef enum mf_backend_kind {
+	MF_LMDB,
+	MF_PG,
+} mf_backend_kind;
+
+typedef enum mf_tx_kind {
+	MF_TX_READ,  /* a snapshot */
+	MF_TX_WRITE, /* a durable commit */
+	MF_TX_LEASE, /* read-write on DB_LEASES and DB_DAEMONS only, not durable */
+} mf_tx_kind;
+
+struct mf_pg_pool;
+struct mf_pg_tx;
+
+typedef struct mf_tx {
+	strata_mf *mf;
+	mf_tx_kind kind;
+	MDB_txn *lmdb;        /* MF_LMDB */
+	struct mf_pg_tx *pg;  /* MF_PG */
+} mf_tx;
+
+typedef struct mf_cur mf_cur;
+
+/* A PostgreSQL error of this thread (MF_RC_PG): its strata code and message. */
+#define MF_RC_PG (-30400)
+
+int mf_get(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+int mf_put(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+/* MDB_NOTFOUND when there was no such key. */
+int mf_del(mf_tx *tx, enum mf_db db, MDB_val *key);
+int mf_cur_open(mf_tx *tx, enum mf_db db, mf_cur **out);
+/* op: MDB_FIRST, MDB_LAST, MDB_NEXT, MDB_PREV, MDB_SET_RANGE (key in: the
+ * first key >= it).  key and val receive the record (lent). */
+int mf_cur_get(mf_cur *c, MDB_val *key, MDB_val *val, MDB_cursor_op op);
+/* Delete the record the cursor is on. */
+int mf_cur_del(mf_cur *c);
+void mf_cur_close(mf_cur *c);
+/* The time of this transaction's decisions that more than one host must
+ * agree on (claim expiry, lease expiry, daemon heartbeats, version
+ * timestamps): the catalog's clock for MF_PG (unless a test installed its
+ * own clock), this host's for MF_LMDB; never goes backwards within a
+ * transaction. */
+int64_t mf_tx_now(mf_tx *tx);
+/* Read (MF_TX_READ) and lease (MF_TX_LEASE) transactions; write
+ * transactions run through mf_write().  mf_tx_commit() and mf_tx_abort()
+ * end and free the transaction. */
+int mf_tx_begin(strata_mf *mf, mf_tx_kind kind, mf_tx **out, strata_err *err);
+int mf_tx_commit(mf_tx *tx, strata_err *err);
+void mf_tx_abort(mf_tx *tx);
+
+/* The LMDB backend (manifest/lmdb.c), called through the seam only. */
+int mf_lmdb_open(strata_mf *mf, strata_mf_mode mode, strata_err *err);
+void mf_lmdb_close(strata_mf *mf);
+int mf_lmdb_verify(strata_mf *mf, strata_err *err);
+void mf_lmdb_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes);
+int mf_lmdb_tx_begin(strata_mf *mf, mf_tx_kind kind, mf_tx **out, strata_err *err);
+int mf_lmdb_tx_commit(mf_tx *tx, strata_err *err);
+void mf_lmdb_tx_abort(mf_tx *tx);
+int mf_lmdb_get(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+int mf_lmdb_put(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val);
+int mf_lmdb_del(mf_tx *tx, enum mf_db db, MDB_val *key);
+int mf_lmdb_cur_open(mf_tx *tx, enum mf_db db, MDB_cursor **out);
+
 
 struct strata_mf {
 	char *warehouse;
+	char *data_dir;              /* where data files live: <warehouse>/data,
+					or the catalog's data_path */
+	mf_backend_kind backend;
+	struct mf_pg_pool *pg;       /* MF_PG */
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
 	MDB_env *lease_env;
 	MDB_dbi lease_dbi;
+	MDB_dbi daemon_dbi;
 	/* Growing the map needs no transaction active in this process: every
 	 * transaction holds this lock shared, a grow takes it exclusive. */
 	pthread_rwlock_t grow_lock;
@@ -64,7 +157,7 @@ struct strata_mf {
 
 struct strata_mf_snap {
 	strata_mf *mf;
-	MDB_txn *txn;
+	mf_tx *txn;
 };
 
 /* The map's ceiling: 1 TiB, or $STRATA_MF_MAP_MAX_BYTES (at least 1 MiB),
@@ -72,7 +165,7 @@ struct strata_mf_snap {
 #define MF_MAP_MAX_BYTES (1ull << 40)
 
 /* LMDB error to a strata code + message naming what was being done. */
-int mf_lmdb_err(strata_err *err, int rc, const char *what);
+int mf_kv_err(strata_err *err, int rc, const char *what);
 
 /* Run fn inside one write transaction and commit it durably; grows the map
  * and retries on MDB_MAP_FULL; fn returning non-zero aborts. */
@@ -85,8 +178,14 @@ int mf_verify_file(const char *path, uint64_t txnid, bool is_full, strata_err *e
 
 /* Free the reader slots of dead processes (logs how many); LMDB's code. */
 int mf_readers_clear(MDB_env *env, const char *what);
-typedef int (*mf_write_fn)(strata_mf *mf, MDB_txn *txn, void *ctx, strata_err *err);
+typedef int (*mf_write_fn)(strata_mf *mf, mf_tx *txn, void *ctx, strata_err *err);
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
+int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
+/* A backend's durable commit inside the test seams strata_mf_commit_hook
+ * and strata_mf_commit_fault: commit(arg), or abort_fn(arg) when a fault is
+ * injected before it; returns commit's result, or the injected errno (a
+ * positive value, before or after a commit that happened). */
+int mf_commit_seams(int (*commit)(void *), void (*abort_fn)(void *), void *arg);
 
 /* ---- keys ------------------------------------------------------------------ */
 
@@ -151,27 +250,27 @@ int mf_tag_dec(const MDB_val *v, strata_tag *t);
 
 /* ---- shared lookups inside a transaction -------------------------------------- */
 
-int mf_txn_table_get(strata_mf *mf, MDB_txn *txn, const char *name, strata_table_def *t,
+int mf_txn_table_get(strata_mf *mf, mf_tx *txn, const char *name, strata_table_def *t,
 		     strata_err *err);
-int mf_txn_table_put(strata_mf *mf, MDB_txn *txn, const strata_table_def *t,
+int mf_txn_table_put(strata_mf *mf, mf_tx *txn, const strata_table_def *t,
 		     strata_err *err);
-int mf_txn_bucket_get(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_get(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 		      uint32_t bucket, strata_bucket_state *s, strata_err *err);
-int mf_txn_bucket_put(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_put(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 		      uint32_t bucket, const strata_bucket_state *s, strata_err *err);
-int mf_txn_bucket_files(strata_mf *mf, MDB_txn *txn, uint32_t table, uint32_t part,
+int mf_txn_bucket_files(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 			uint32_t bucket, strata_arena *a, strata_file_entry **out, size_t *n,
 			strata_err *err);
-int mf_txn_put(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+int mf_txn_put(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *k,
 	       const void *data, size_t n, strata_err *err);
-int mf_txn_del(strata_mf *mf, MDB_txn *txn, enum mf_db db, const mf_key *k,
+int mf_txn_del(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *k,
 	       strata_err *err);
-int mf_txn_partition_get(strata_mf *mf, MDB_txn *txn, uint32_t table_id, const char *name,
+int mf_txn_partition_get(strata_mf *mf, mf_tx *txn, uint32_t table_id, const char *name,
 			 strata_partition *out, strata_err *err);
-int mf_txn_tags(strata_mf *mf, MDB_txn *txn, uint32_t table, strata_arena *a,
+int mf_txn_tags(strata_mf *mf, mf_tx *txn, uint32_t table, strata_arena *a,
 		strata_tag **out, size_t *n, strata_err *err);
 /* Allocate the next value of a u64 counter stored under meta key name. */
-int mf_txn_counter_next(strata_mf *mf, MDB_txn *txn, const char *name, uint64_t *out,
+int mf_txn_counter_next(strata_mf *mf, mf_tx *txn, const char *name, uint64_t *out,
 			strata_err *err);
 
 #endif

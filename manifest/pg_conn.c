@@ -21,7 +21,12 @@
  *   3. a statement is prepared at most once per connection (bit slot of
  *      `prepared`); a reconnect clears the bits, since the server forgot;
  *   4. a lost connection is re-established only by mf_pg_begin(), between
- *      transactions, so no transaction ever spans two connections.
+ *      transactions, so no transaction ever spans two connections;
+ *   5. mf_pg_query_pre() sends its BEGIN (and SET LOCAL) statements, the
+ *      PREPARE if needed and the statement in one pipeline, one round trip:
+ *      is_in_txn becomes true only when every BEGIN statement succeeded,
+ *      and a statement after a failed one is never run (the pipeline is
+ *      aborted by the server).
  *
  * Who calls: the manifest's PostgreSQL backend (next: the seam), from one
  * thread per mf_pg at a time.
@@ -44,8 +49,9 @@ struct mf_pg {
 	char uri_safe[512];
 	char secrets[PG_SECRETS_MAX][256];
 	int nsecrets;
-	uint64_t prepared;    /* invariant 3 */
+	uint64_t prepared[MF_PG_SLOTS / 64]; /* invariant 3 */
 	bool is_in_txn;
+	bool is_broken;       /* left in a state libpq cannot recover: close it */
 };
 
 /* ---- URIs ------------------------------------------------------------------------ */
@@ -296,6 +302,11 @@ void mf_pg_close(mf_pg *pg)
 		pg_free(pg);
 }
 
+bool mf_pg_is_lost(const mf_pg *pg)
+{
+	return !pg->conn || pg->is_broken || PQstatus(pg->conn) == CONNECTION_BAD;
+}
+
 const char *mf_pg_uri_safe(const mf_pg *pg)
 {
 	return pg->uri_safe;
@@ -310,7 +321,7 @@ int mf_pg_backend_pid(const mf_pg *pg)
 
 static bool is_conn_lost(const mf_pg *pg)
 {
-	return !pg->conn || PQstatus(pg->conn) == CONNECTION_BAD;
+	return mf_pg_is_lost(pg);
 }
 
 static int classify(const char *state)
@@ -363,7 +374,8 @@ int mf_pg_begin(mf_pg *pg, mf_pg_txn_mode mode, strata_err *err)
 		/* invariant 4: between transactions only */
 		LOG_WARN("catalog %s: connection lost; reconnecting", pg->uri_safe);
 		PQreset(pg->conn);
-		pg->prepared = 0; /* invariant 3 */
+		memset(pg->prepared, 0, sizeof(pg->prepared)); /* invariant 3 */
+		pg->is_broken = false;
 		if (PQstatus(pg->conn) != CONNECTION_OK) {
 			char m[400];
 			flatten(PQerrorMessage(pg->conn), m, sizeof(m));
@@ -449,26 +461,49 @@ void mf_pg_param_bytes(mf_pg_params *p, const void *b, size_t n)
 	param_push(p, b ? b : "", (int)n, 1);
 }
 
-int mf_pg_query(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p, PGresult **out,
-		strata_err *err)
+static void copy_state(const PGresult *r, char *state)
 {
-	*out = NULL;
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state)
+		snprintf(state, 6, "%s", st ? st : "");
+}
+
+static bool is_prepared(const mf_pg *pg, unsigned slot)
+{
+	return pg->prepared[slot / 64] & (1ull << (slot % 64));
+}
+
+static void set_prepared(mf_pg *pg, unsigned slot)
+{
+	pg->prepared[slot / 64] |= 1ull << (slot % 64);
+}
+
+static bool is_ok(const PGresult *r)
+{
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* One statement, no BEGIN: PREPARE at its first use, then EXECUTE. */
+static int query_plain(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p,
+		       PGresult **out, char *state, strata_err *err)
+{
 	PGresult *r = NULL;
 	int rc = 0;
-	uint64_t bit = 1ull << s->slot;
-	if (!(pg->prepared & bit)) {
+	if (!is_prepared(pg, s->slot)) {
 		r = PQprepare(pg->conn, s->name, s->sql, s->nparams, NULL);
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		if (!is_ok(r)) {
+			copy_state(r, state);
 			rc = mf_pg_result_err(pg, r, s->what, err);
 			goto out;
 		}
 		PQclear(r);
-		pg->prepared |= bit;
+		set_prepared(pg, s->slot);
 	}
 	r = PQexecPrepared(pg->conn, s->name, p ? p->n : 0, p ? p->val : NULL,
 			   p ? p->len : NULL, p ? p->fmt : NULL, 1);
-	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+	if (!is_ok(r)) {
+		copy_state(r, state);
 		rc = mf_pg_result_err(pg, r, s->what, err);
 		goto out;
 	}
@@ -477,6 +512,108 @@ int mf_pg_query(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p, PGresult 
 out:
 	PQclear(r);
 	return rc;
+}
+
+#define PG_PIPE_MAX (MF_PG_PRE_MAX + 2)
+
+/* Invariant 5: pre[] (BEGIN ...), the PREPARE if this connection has not
+ * seen s, and s, in one pipeline. */
+static int query_pipelined(mf_pg *pg, const char *const *pre, const mf_pg_stmt *s,
+			   const mf_pg_params *p, PGresult **out, char *state, strata_err *err)
+{
+	PGconn *c = pg->conn;
+	PGresult *res[PG_PIPE_MAX] = {0};
+	const char *what[PG_PIPE_MAX];
+	int npre = 0, nq = 0, got = 0, rc = 0, prep_i = -1;
+	if (PQenterPipelineMode(c) != 1)
+		return mf_pg_result_err(pg, NULL, "begin", err);
+	bool is_sent = true;
+	for (; pre[npre] && npre < MF_PG_PRE_MAX; npre++) {
+		is_sent = is_sent && PQsendQueryParams(c, pre[npre], 0, NULL, NULL, NULL, NULL, 0);
+		what[nq++] = "begin";
+	}
+	if (!is_prepared(pg, s->slot)) {
+		is_sent = is_sent && PQsendPrepare(c, s->name, s->sql, s->nparams, NULL);
+		prep_i = nq;
+		what[nq++] = s->what;
+	}
+	is_sent = is_sent && PQsendQueryPrepared(c, s->name, p ? p->n : 0, p ? p->val : NULL,
+						 p ? p->len : NULL, p ? p->fmt : NULL, 1);
+	what[nq++] = s->what;
+	is_sent = is_sent && PQpipelineSync(c);
+	/* every query answers with one result and a NULL; the sync ends it all
+	 * (a lost connection ends it early) */
+	for (int nulls = 0; is_sent;) {
+		PGresult *r = PQgetResult(c);
+		if (!r) {
+			if (mf_pg_is_lost(pg) || ++nulls >= 2)
+				break;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (got < nq)
+			res[got++] = r;
+		else
+			PQclear(r);
+	}
+	bool is_begun = npre > 0;
+	for (int i = 0; i < nq && rc == 0; i++) {
+		if (!is_ok(res[i])) {
+			copy_state(res[i], state);
+			rc = mf_pg_result_err(pg, res[i], what[i], err);
+			is_begun = is_begun && i >= npre;
+		} else if (i == prep_i) {
+			set_prepared(pg, s->slot);
+		}
+	}
+	/* invariant 5; a lost connection has ended the transaction */
+	pg->is_in_txn = is_begun && !mf_pg_is_lost(pg);
+	if (rc == 0) {
+		*out = res[nq - 1];
+		res[nq - 1] = NULL;
+	}
+	for (int i = 0; i < got; i++)
+		PQclear(res[i]);
+	if (!mf_pg_is_lost(pg) && PQexitPipelineMode(c) != 1) {
+		/* results left unread: this connection's state is unknown */
+		pg->is_broken = true;
+		pg->is_in_txn = false;
+		if (rc == 0) {
+			PQclear(*out);
+			*out = NULL;
+			rc = pg_err(pg, err, STRATA_EMANIFEST,
+				    "%s failed: the connection is out of step (nothing was "
+				    "committed)", s->what);
+		}
+	}
+	return rc;
+}
+
+int mf_pg_query_pre(mf_pg *pg, const char *const *pre, const mf_pg_stmt *s,
+		    const mf_pg_params *p, PGresult **out, char *state, strata_err *err)
+{
+	*out = NULL;
+	if (state)
+		state[0] = '\0';
+	if (s->slot >= MF_PG_SLOTS)
+		abort(); /* a statement table bug, not an input */
+	if (!pre || !pre[0])
+		return query_plain(pg, s, p, out, state, err);
+	if (pg->is_in_txn)
+		return pg_err(pg, err, STRATA_EINVAL, "begin: a transaction is already open");
+	if (mf_pg_is_lost(pg))
+		return mf_pg_result_err(pg, NULL, "begin", err);
+	return query_pipelined(pg, pre, s, p, out, state, err);
+}
+
+int mf_pg_query(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p, PGresult **out,
+		strata_err *err)
+{
+	return mf_pg_query_pre(pg, NULL, s, p, out, NULL, err);
 }
 
 /* ---- binary fields ------------------------------------------------------------------------- */

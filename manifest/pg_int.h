@@ -1,13 +1,10 @@
 /*
  * manifest/pg_int.h — the PostgreSQL catalog layer, shared by the files of
  * manifest/ only (and its tests): a libpq connection to a catalog named by a
- * postgresql:// URI, its transactions and prepared statements, the catalog
- * schema and its migrations, and the first catalog statements (the table
- * row lock, claims judged by the database's clock).
- *
- * This is groundwork for issue 13: the backend seam that makes
- * strata_mf_open() accept a URI and dispatch every manifest call to LMDB or
- * PostgreSQL is not built yet, so nothing outside manifest/ calls this.
+ * postgresql:// URI, its transactions and prepared statements
+ * (pg_conn.c), the catalog schema and its migrations (pg_schema.c), and the
+ * PostgreSQL side of the backend seam of manifest_int.h (pg_kv.c): a pool of
+ * connections, transactions and the key-value primitives.
  *
  * Errors: every message names the catalog by its URI rendered without the
  * password (mf_pg_uri_redact()), and a server error adds the server's
@@ -69,6 +66,9 @@ int mf_pg_connect(const char *uri, mf_pg **out, strata_err *err);
 void mf_pg_close(mf_pg *pg);
 /* The URI without its password (lent until mf_pg_close()). */
 const char *mf_pg_uri_safe(const mf_pg *pg);
+/* Whether the connection is gone (or out of step): close it and connect
+ * anew rather than use it. */
+bool mf_pg_is_lost(const mf_pg *pg);
 /* The server process serving this connection (for tests and logs). */
 int mf_pg_backend_pid(const mf_pg *pg);
 
@@ -105,7 +105,9 @@ void mf_pg_rollback(mf_pg *pg);
 int mf_pg_exec(mf_pg *pg, const char *sql, const char *what, strata_err *err);
 
 /* A prepared statement: prepared on a connection at its first use there
- * (slot, below 64, tracks that); its results come in binary format. */
+ * (slot, below MF_PG_SLOTS, tracks that; 0-7 are pg_schema.c's, 8 and up
+ * pg_kv.c's); its results come in binary format. */
+#define MF_PG_SLOTS 256
 typedef struct mf_pg_stmt {
 	unsigned slot;
 	const char *name; /* server-side name, "strata_<what>" */
@@ -134,6 +136,16 @@ void mf_pg_param_bytes(mf_pg_params *p, const void *b, size_t n);
  * Errors are classified as the header says. */
 int mf_pg_query(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p, PGresult **out,
 		strata_err *err);
+/* mf_pg_query(), opening a transaction first when pre (NULL-terminated, at
+ * most MF_PG_PRE_MAX statements without parameters, "BEGIN ..." first) is
+ * not NULL: pre, the PREPARE if needed and s go in one pipeline, one round
+ * trip.  The transaction is open afterwards (mf_pg_commit() or
+ * mf_pg_rollback() end it) if every statement of pre succeeded, even when s
+ * failed.  state (size 6, may be NULL) receives the SQLSTATE of a failed
+ * statement ("" for none, e.g. a lost connection). */
+#define MF_PG_PRE_MAX 3
+int mf_pg_query_pre(mf_pg *pg, const char *const *pre, const mf_pg_stmt *s,
+		    const mf_pg_params *p, PGresult **out, char *state, strata_err *err);
 
 /* Binary result fields.  Integers of 2, 4 or 8 bytes; timestamps as Unix
  * microseconds; bytes lent until PQclear(); NULL fields read as 0 / NULL. */
@@ -176,29 +188,64 @@ int mf_pg_catalog_migrate(mf_pg *pg, const mf_pg_migration *list, size_t n,
 /* Where the data files live (catalog_meta.data_path), into out. */
 int mf_pg_catalog_data_path(mf_pg *pg, char *out, size_t n, strata_err *err);
 
-/* ---- catalog statements ----------------------------------------------------------- */
+/* ---- the backend: the seam's primitives on a catalog (manifest/pg_kv.c) ------- */
 
-/* Inside a MF_PG_TXN_COMMIT transaction: lock the row of table table_id
- * (FOR NO KEY UPDATE: commits to one table are serialized, other tables'
- * commits and claim takes do not wait) and read its version into *version
- * (may be NULL).  wait_ms < 0 waits as long as it takes, 0 does not wait
- * (STRATA_ECONFLICT if another commit holds it), > 0 waits at most that
- * long (STRATA_ECONFLICT after).  STRATA_ENOTFOUND if there is no such
- * table. */
-int mf_pg_table_lock(mf_pg *pg, uint32_t table_id, int wait_ms, uint64_t *version,
-		     strata_err *err);
-/* Take or extend the claim of a bucket for job_id, expiring ttl_us after the
- * catalog's clock (clock_timestamp()), never a host's: STRATA_EBUSY (naming
- * the holder and the time left by the catalog's clock) if another job holds
- * an unexpired claim. */
-int mf_pg_claim_take(mf_pg *pg, uint32_t table_id, uint32_t part_id, uint32_t bucket,
-		     const char *owner, uint64_t job_id, int64_t ttl_us, strata_err *err);
-/* Fencing, inside the job's commit transaction: lock the claim row and
- * check it is still job_id's and unexpired by the catalog's clock;
- * STRATA_ECONFLICT (saying whether it expired, was taken or is gone)
- * otherwise.  The row stays locked until the commit, so no other job can
- * take it in between. */
-int mf_pg_claim_held(mf_pg *pg, uint32_t table_id, uint32_t part_id, uint32_t bucket,
-		     uint64_t job_id, strata_err *err);
+/* Every sub-database of enum mf_db is a table strata.<mf_db_names[db]>
+ * (k bytea PRIMARY KEY, v bytea NOT NULL): bytea compares like memcmp, so
+ * LMDB's key order is the table's index order.  DB_LEASES and DB_DAEMONS
+ * are UNLOGGED.  The counters of mf_tx_counter_next() are sequences
+ * (strata.<name>): never rolled back, so ids may have gaps, and no two
+ * tables' commits wait for one counter row. */
+
+/* A pool of connections to one catalog, for one strata_mf (thread-safe:
+ * each transaction takes a connection of its own and gives it back). */
+typedef struct mf_pg_pool mf_pg_pool;
+
+/* Open the catalog at uri: connect, check (and migrate) the schema.  mode
+ * STRATA_MF_CREATE creates the catalog recording data_path (STRATA_EEXIST
+ * when one exists: `init` on an existing catalog is an error); otherwise
+ * data_path is ignored and a database without a catalog is
+ * STRATA_ENOTFOUND.  The catalog's data path goes to data_out. */
+int mf_pg_pool_open(const char *uri, strata_mf_mode mode, const char *data_path,
+		    mf_pg_pool **out, char *data_out, size_t data_n, strata_err *err);
+void mf_pg_pool_close(mf_pg_pool *p);
+const char *mf_pg_pool_uri_safe(const mf_pg_pool *p);
+
+/* A transaction: MF_TX_WRITE is SERIALIZABLE, MF_TX_READ REPEATABLE READ
+ * READ ONLY, MF_TX_LEASE READ COMMITTED with synchronous_commit off. */
+typedef struct mf_pg_tx mf_pg_tx;
+int mf_pg_tx_begin(mf_pg_pool *p, mf_tx_kind kind, mf_pg_tx **out, strata_err *err);
+/* Commit and free t: 0; STRATA_ECONFLICT (a serialization failure or
+ * deadlock: nothing committed, mf_pg_tx_is_retry() was true); STRATA_EUNCERTAIN
+ * (the connection was lost during COMMIT); another code otherwise. */
+int mf_pg_tx_commit(mf_pg_tx *t, strata_err *err);
+/* Roll back and free t (NULL: no-op). */
+void mf_pg_tx_abort(mf_pg_tx *t);
+/* Whether a statement of t failed with a serialization failure or a
+ * deadlock (SQLSTATE 40001, 40P01): the caller aborts and runs the whole
+ * transaction again. */
+bool mf_pg_tx_is_retry(const mf_pg_tx *t);
+
+/* The primitives (return codes as manifest_int.h's seam says; a failure
+ * sets this thread's error, mf_pg_last_err()). */
+int mf_pg_get(mf_pg_tx *t, enum mf_db db, const MDB_val *key, MDB_val *val);
+int mf_pg_put(mf_pg_tx *t, enum mf_db db, const MDB_val *key, const MDB_val *val);
+int mf_pg_del(mf_pg_tx *t, enum mf_db db, const MDB_val *key);
+typedef struct mf_pg_cur mf_pg_cur;
+int mf_pg_cur_open(mf_pg_tx *t, enum mf_db db, mf_pg_cur **out);
+int mf_pg_cur_get(mf_pg_cur *c, MDB_val *key, MDB_val *val, MDB_cursor_op op);
+int mf_pg_cur_del(mf_pg_cur *c);
+void mf_pg_cur_close(mf_pg_cur *c);
+/* The next value of counter name ("next_file_id", "next_table_id",
+ * "next_job_id", "next_lease_id"): nextval of the sequence strata.<name>,
+ * so never rolled back (ids may have gaps).  Errors: STRATA_EINVAL for
+ * another name; a failed statement fails the transaction. */
+int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err *err);
+/* The catalog's clock (clock_timestamp(), µs since the epoch), asked once
+ * per transaction at its first call. */
+int64_t mf_pg_clock_us(mf_pg_tx *t);
+/* The last MF_RC_PG error of this thread: its strata code, and its message
+ * into err ("catalog <uri without password>: <what> failed: ..."). */
+int mf_pg_last_err(strata_err *err, const char *what);
 
 #endif

@@ -3,37 +3,40 @@
  * migrations, `init` and the version check at open.
  *
  * One warehouse is one database; strata's tables live in schema `strata`.
- * They mirror the LMDB sub-databases of manifest/env.c one to one and keep
- * the record codec: each row stores the LMDB key bytes (`k`, bytea: bytea
- * compares like memcmp, so a key-prefix scan is a range on k) and the codec
- * bytes (`rec`, mf_*_enc()), plus the few decoded columns that indexes,
- * uniqueness and the database's own checks need.
+ * The catalog is the manifest's key-value store on the backend seam
+ * (manifest_int.h, pg_kv.c): one table per sub-database of enum mf_db,
+ * named as mf_db_names[] names it, each holding the LMDB key bytes and the
+ * record codec's bytes unchanged:
  *
- *   LMDB sub-database          PostgreSQL table (decoded columns)
- *   meta: counters             counters (name, value) for next_table_id;
- *                              sequences file_ids and job_ids for the ids
- *                              every commit takes (a counters row would
- *                              serialize all tables' commits)
- *   tables, table_ids          tables (id, name, version): the row a commit
- *                              locks (one lock per table)
- *   schemas                    schemas (table_id, schema_version)
- *   parts, partnames           partitions (table_id, part_id, name unique)
- *   files, fileids             files (id unique, table_id, part_id, bucket,
- *                              removed_version: 0 while live, is_deleted)
- *   versions, vtimes           versions (table_id, version, ts_us indexed)
- *   tokens                     tokens (table_id, version, created_at)
- *   buckets                    bucket_states (table_id, part_id, bucket)
- *   claims                     claims (owner, job_id, expires_at): no codec
- *                              bytes, the expiry is the catalog's clock
- *   intents                    intents (job_id, table/part/bucket, owner)
- *   tags                       tags (table_id, name, version)
- *   leases environment         leases, UNLOGGED: cheap, lost on a crash
- *                              (harmless: a crash ends their readers too)
- *   (none)                     daemons (owner, heartbeat_at, share)
- *   (none)                     catalog_meta: the one row with the schema
- *                              version and data_path; migrations: the log
+ *   table (schema strata)       rows                                  storage
+ *   meta                        [name] -> value (not the id counters)  logged
+ *   tables, table_ids           name -> table; [id] -> name            logged
+ *   schemas                     [table][schema ver] -> schema          logged
+ *   parts, partnames            [table][part] -> partition; names      logged
+ *   files, fileids              [table][part][bucket][id] -> entry     logged
+ *   versions, vtimes            [table][version] -> version; times     logged
+ *   tokens                      [table][token] -> version              logged
+ *   buckets                     [table][part][bucket] -> bucket state  logged
+ *   claims                      [table][part][bucket] -> claim         logged
+ *   intents                     [job id] -> intent                     logged
+ *   tags                        [table][tag] -> tag                    logged
+ *   leases                      [lease id] -> reader lease             UNLOGGED
+ *   daemons                     [owner] -> daemon heartbeat            UNLOGGED
+ *   sequences next_file_id, next_table_id (at most 2^32 - 1), next_job_id,
+ *   next_lease_id:              the id counters (start at 1; never rolled
+ *                               back, so ids may have gaps; no commit waits
+ *                               for another's counter row)
+ *   catalog_meta                the one row: schema version, data_path
+ *   migrations                  one row per applied migration
  *
- * Migrations: mf_pg_migrations[i] takes a catalog from version i to i + 1.
+ * Every key-value table is (k bytea PRIMARY KEY, v bytea NOT NULL): bytea
+ * compares like memcmp (a shorter prefix first), so the primary key's
+ * order is LMDB's key order and a cursor is an index range scan.  The
+ * unlogged tables lose their rows in a server crash (their readers and
+ * daemons are then gone or re-register); everything a commit writes is
+ * logged.
+ *
+ * Migrations: migrations[i] takes a catalog from version i to i + 1.
  * Invariants:
  *   1. a catalog changes version only inside one transaction that applies
  *      every missing step, records each in strata.migrations and sets
@@ -42,7 +45,9 @@
  *   2. `init` and migrations hold one transaction-scoped advisory lock, so
  *      two of them never interleave; each re-reads the state under it;
  *   3. a catalog of a newer version than MF_PG_SCHEMA_VERSION is refused
- *      with both versions named, never read or written.
+ *      with both versions named, never read or written;
+ *   4. migration 1 creates one key-value table per name of mf_db_names[]
+ *      (test_pgkv checks the two lists agree).
  */
 #include "manifest/pg_int.h"
 
@@ -51,6 +56,11 @@
 /* pg_advisory_xact_lock() key of init and migrations: "strata" + 1 */
 #define PG_CATALOG_LOCK "7526746911068520449"
 
+#define KV_TABLE(name) "CREATE TABLE strata." name " (k bytea PRIMARY KEY, v bytea NOT NULL);\n"
+#define KV_TABLE_UNLOGGED(name) \
+	"CREATE UNLOGGED TABLE strata." name " (k bytea PRIMARY KEY, v bytea NOT NULL);\n"
+
+/* invariant 4: the names of mf_db_names[], in enum mf_db's order */
 static const char migration_1[] =
 	"CREATE SCHEMA strata;\n"
 	"CREATE TABLE strata.catalog_meta (\n"
@@ -63,101 +73,30 @@ static const char migration_1[] =
 	"  version integer PRIMARY KEY,\n"
 	"  what text NOT NULL,\n"
 	"  applied_at timestamptz NOT NULL DEFAULT now());\n"
-	"CREATE TABLE strata.counters (\n"
-	"  name text PRIMARY KEY,\n"
-	"  value bigint NOT NULL CHECK (value >= 1));\n"
-	"INSERT INTO strata.counters VALUES ('next_table_id', 1);\n"
-	"CREATE SEQUENCE strata.file_ids AS bigint MINVALUE 1;\n"
-	"CREATE SEQUENCE strata.job_ids AS bigint MINVALUE 1;\n"
-	"CREATE TABLE strata.tables (\n"
-	"  id integer PRIMARY KEY CHECK (id > 0),\n"
-	"  name text NOT NULL UNIQUE,\n"
-	"  k bytea NOT NULL UNIQUE,\n"
-	"  version bigint NOT NULL,\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE TABLE strata.schemas (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  schema_version integer NOT NULL,\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE TABLE strata.partitions (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  part_id integer NOT NULL,\n"
-	"  name text NOT NULL,\n"
-	"  rec bytea NOT NULL,\n"
-	"  UNIQUE (table_id, name));\n"
-	"CREATE TABLE strata.files (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  id bigint NOT NULL UNIQUE,\n"
-	"  table_id integer NOT NULL,\n"
-	"  part_id integer NOT NULL,\n"
-	"  bucket integer NOT NULL,\n"
-	"  removed_version bigint NOT NULL DEFAULT 0,\n"
-	"  is_deleted boolean NOT NULL DEFAULT false,\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE INDEX files_live ON strata.files (table_id, part_id, bucket)\n"
-	"  WHERE removed_version = 0;\n"
-	"CREATE INDEX files_removed ON strata.files (table_id, removed_version)\n"
-	"  WHERE removed_version <> 0 AND NOT is_deleted;\n"
-	"CREATE TABLE strata.versions (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  version bigint NOT NULL,\n"
-	"  ts_us bigint NOT NULL,\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE INDEX versions_time ON strata.versions (table_id, ts_us);\n"
-	"CREATE TABLE strata.tokens (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  version bigint NOT NULL,\n"
-	"  created_at timestamptz NOT NULL DEFAULT now());\n"
-	"CREATE TABLE strata.bucket_states (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  part_id integer NOT NULL,\n"
-	"  bucket integer NOT NULL,\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE TABLE strata.claims (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  part_id integer NOT NULL,\n"
-	"  bucket integer NOT NULL,\n"
-	"  owner text NOT NULL,\n"
-	"  job_id bigint NOT NULL,\n"
-	"  expires_at timestamptz NOT NULL);\n"
-	"CREATE TABLE strata.intents (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  job_id bigint NOT NULL UNIQUE,\n"
-	"  table_id integer NOT NULL,\n"
-	"  part_id integer NOT NULL,\n"
-	"  bucket integer NOT NULL,\n"
-	"  owner text NOT NULL,\n"
-	"  created_at timestamptz NOT NULL DEFAULT now(),\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE TABLE strata.tags (\n"
-	"  k bytea PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  name text NOT NULL,\n"
-	"  version bigint NOT NULL,\n"
-	"  rec bytea NOT NULL);\n"
-	"CREATE UNLOGGED TABLE strata.leases (\n"
-	"  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
-	"  table_id integer NOT NULL,\n"
-	"  version bigint,\n" /* NULL: every file of the table (STRATA_LEASE_ALL) */
-	"  holder text NOT NULL,\n"
-	"  expires_at timestamptz NOT NULL);\n"
-	"CREATE INDEX leases_table ON strata.leases (table_id, expires_at);\n"
-	"CREATE TABLE strata.daemons (\n"
-	"  owner text PRIMARY KEY,\n"
-	"  host text NOT NULL,\n"
-	"  pid integer NOT NULL,\n"
-	"  started_at timestamptz NOT NULL DEFAULT now(),\n"
-	"  heartbeat_at timestamptz NOT NULL DEFAULT now(),\n"
-	"  share text NOT NULL DEFAULT '');\n";
+	"CREATE SEQUENCE strata.next_file_id AS bigint MINVALUE 1 START 1;\n"
+	"CREATE SEQUENCE strata.next_table_id AS bigint MINVALUE 1 MAXVALUE 4294967295 START 1;\n"
+	"CREATE SEQUENCE strata.next_job_id AS bigint MINVALUE 1 START 1;\n"
+	"CREATE SEQUENCE strata.next_lease_id AS bigint MINVALUE 1 START 1;\n"
+	KV_TABLE("meta")
+	KV_TABLE("tables")
+	KV_TABLE("table_ids")
+	KV_TABLE("schemas")
+	KV_TABLE("parts")
+	KV_TABLE("partnames")
+	KV_TABLE("files")
+	KV_TABLE("fileids")
+	KV_TABLE("versions")
+	KV_TABLE("vtimes")
+	KV_TABLE("tokens")
+	KV_TABLE("buckets")
+	KV_TABLE("claims")
+	KV_TABLE("intents")
+	KV_TABLE("tags")
+	KV_TABLE_UNLOGGED("leases")
+	KV_TABLE_UNLOGGED("daemons");
 
 static const mf_pg_migration migrations[] = {
-	{1, "the catalog: tables mirroring the LMDB manifest", migration_1},
+	{1, "the catalog: one key-value table per manifest sub-database", migration_1},
 };
 
 _Static_assert(STRATA_ARRAY_LEN(migrations) == MF_PG_SCHEMA_VERSION,
@@ -274,7 +213,7 @@ int mf_pg_catalog_migrate(mf_pg *pg, const mf_pg_migration *list, size_t n,
 	if (!has_meta) {
 		rc = strata_err_set(err, STRATA_ENOTFOUND,
 				    "catalog %s holds no strata catalog (no table "
-				    "strata.catalog_meta): run `strata init` first",
+				    "strata.catalog_meta): create one with `strata -W URI init --data DIR`",
 				    mf_pg_uri_safe(pg));
 		goto out;
 	}

@@ -185,18 +185,18 @@ bad:
 void strata_bucket_dir(const strata_mf *mf, const char *table, const char *partition,
 		       uint32_t bucket, char *out, size_t n)
 {
-	snprintf(out, n, "%s/data/%s/%s/b%04u", mf->warehouse, table,
+	snprintf(out, n, "%s/%s/%s/b%04u", mf->data_dir, table,
 		 partition && *partition ? partition : "_", bucket);
 }
 
 void strata_file_path(const strata_mf *mf, const char *table, const char *partition,
 		      const strata_file_entry *f, char *out, size_t n)
 {
-	snprintf(out, n, "%s/data/%s/%s/b%04u/%s", mf->warehouse, table,
+	snprintf(out, n, "%s/%s/%s/b%04u/%s", mf->data_dir, table,
 		 partition && *partition ? partition : "_", f->bucket, f->name);
 }
 
 void strata_trash_dir(const strata_mf *mf, const char *table, char *out, size_t n)
 {
-	snprintf(out, n, "%s/data/%s/.trash", mf->warehouse, table);
+	snprintf(out, n, "%s/%s/.trash", mf->data_dir, table);
 }

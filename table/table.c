@@ -26,17 +26,32 @@
 #include <string.h>
 #include <strings.h>
 
-int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err)
+static int wh_open(const char *path, strata_mf_mode mode, const char *data_path,
+		   strata_wh **out, strata_err *err);
+
+int strata_wh_create(const char *path, const char *data_path, strata_wh **out,
+		     strata_err *err)
 {
-	return strata_wh_open_mode(path, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out, err);
+	return wh_open(path, STRATA_MF_CREATE, data_path, out, err);
 }
 
 int strata_wh_open_mode(const char *path, strata_mf_mode mode, strata_wh **out,
 			strata_err *err)
 {
+	return wh_open(path, mode, NULL, out, err);
+}
+
+int strata_wh_open(const char *path, bool create, strata_wh **out, strata_err *err)
+{
+	return strata_wh_open_mode(path, create ? STRATA_MF_CREATE : STRATA_MF_WRITE, out, err);
+}
+
+static int wh_open(const char *path, strata_mf_mode mode, const char *data_path,
+		   strata_wh **out, strata_err *err)
+{
 	*out = NULL;
 	strata_mf *mf = NULL;
-	int rc = strata_mf_open_mode(path, mode, &mf, err);
+	int rc = strata_mf_open_data(path, mode, data_path, &mf, err);
 	if (rc)
 		return rc;
 	strata_wh *wh = strata_calloc(1, sizeof(*wh));

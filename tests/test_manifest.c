@@ -1291,6 +1291,49 @@ static void test_version_at_time(void)
 
 /* ---- claims, intents, tags, leases ---------------------------------------------- */
 
+/* A job whose claim expired (its process was stopped past the claim's TTL)
+ * neither renews nor commits, even when nobody took the claim meanwhile:
+ * the commit's own transaction checks the expiry (issue 13: fenced
+ * claims). */
+static void test_claim_expired_fences_commit(void)
+{
+	strata_mf *mf = mf_fresh();
+	tu_clock_manual(T0_US);
+	strata_table_def t = mk_table(mf, "fence", 1, NULL);
+	strata_err e;
+	uint64_t f1, f2;
+	write1(mf, "fence", 1, 0, &f1);
+	write1(mf, "fence", 1, 0, &f2);
+	uint64_t job_id = 0;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_claim_new(mf, t.id, 1, 0, "tester", 10000000, &job_id, &e), 0);
+	char *paths[1] = {"data/fence/_/b0000/out.parquet"};
+	strata_intent in = {.job_id = job_id, .table_id = t.id, .part_id = 1, .bucket = 0,
+			    .created_us = T0_US, .npaths = 1, .paths = paths};
+	snprintf(in.owner, sizeof(in.owner), "tester");
+	CU_ASSERT_EQUAL_FATAL(strata_mf_intent_put(mf, &in, &e), 0);
+	/* paused for 11 s: the 10 s claim expired, nobody took it */
+	tu_clock_advance(11000000);
+	strata_err_clear(&e);
+	CU_ASSERT_EQUAL(strata_mf_claim_renew(mf, t.id, 1, 0, "tester", job_id, 10000000, &e),
+			STRATA_ECONFLICT);
+	CU_ASSERT(strstr(e.msg, "expired") != NULL);
+	uint64_t inputs[2] = {f1, f2}, out = 0, v = 0;
+	strata_err_clear(&e);
+	CU_ASSERT_EQUAL(commit_job(mf, t.id, 1, 0, 1, inputs, 2, 0, job_id, false, &out, &v, &e),
+			STRATA_ECONFLICT);
+	CU_ASSERT(strstr(e.msg, "expired") != NULL);
+	CU_ASSERT_EQUAL(table_get(mf, "fence").version, 3); /* nothing committed */
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *fs;
+	size_t n = bucket_files(mf, t.id, 1, 0, a, &fs);
+	CU_ASSERT_EQUAL(n, 2);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(fs[i].removed_version, 0);
+	strata_arena_free(a);
+	strata_mf_close(mf);
+	tu_clock_real();
+}
+
 static void test_claims(void)
 {
 	strata_mf *mf = mf_fresh();
@@ -1841,6 +1884,7 @@ static void register_manifest(void)
 	TU_ADD(s, test_version_at_time);
 	TU_ADD(s, test_version_at_time_after_expiry);
 	TU_ADD(s, test_claims);
+	TU_ADD(s, test_claim_expired_fences_commit);
 	TU_ADD(s, test_intents);
 	TU_ADD(s, test_tags);
 	TU_ADD(s, test_leases);

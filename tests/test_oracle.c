@@ -1,7 +1,8 @@
 /*
  * tests/test_oracle.c — the oracle workload of the table format core: random
  * writes (1..1000 rows, upserts and deletes, several partitions and buckets),
- * add/drop column, tokens and expected versions, checked after every step
+ * add/drop column, tokens and expected versions, deletes by a random
+ * predicate, checked after every step
  * against the in-memory model (latest scan, AS OF version and timestamp,
  * gets, incremental reads) and, at the end of each table, at every version.
  *
@@ -11,6 +12,7 @@
  */
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_wh.h"
 
 #include <inttypes.h>
 #include <time.h>
@@ -33,7 +35,7 @@ static void test_oracle_workload(void)
 	strata_wh *wh;
 	strata_err err;
 	tu_clock_manual(1767225600000000LL); /* 2026-01-01 */
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(dir, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(tu_wh_name(dir), true, &wh, &err), 0);
 	uint64_t done = 0;
 	int table = 0;
 	while (done < ops) {
@@ -42,6 +44,8 @@ static void test_oracle_workload(void)
 		cfg.seed = seed + (uint64_t)table;
 		cfg.nparts = table % 3 == 2 ? 0 : 1 + table % 3;
 		cfg.buckets = 1 + table % 4;
+		cfg.pdelete_permille = 5; /* deletes by predicate (LMDB and PostgreSQL): few,
+					     each writes hundreds of deletes */
 		char name[32];
 		snprintf(name, sizeof(name), "oracle_%d", table++);
 		oracle *o = oracle_new(wh, name, &cfg);

@@ -6,13 +6,12 @@
  * Covered: the catalog schema and its version check (a newer version
  * refused, a failed migration leaves nothing), `init` twice refused, the
  * URI's password in no error (wrong password, unreachable host and port,
- * typo'd URIs), conflicts surfaced as STRATA_ECONFLICT (a table row locked
- * by another transaction, a serialization failure, a deadlock), a
- * connection lost during COMMIT surfaced as uncertain and distinct from a
- * clean failure, the leases table UNLOGGED, claims expiring by the
- * catalog's clock and never a host's, claim fencing (a take waits for the
- * commit that checked the claim), and the harness itself: a suite that
- * aborts or is killed with -9 leaves no server running.
+ * typo'd URIs), conflicts surfaced as STRATA_ECONFLICT (a row locked by
+ * another transaction, a serialization failure, a deadlock), a connection
+ * lost during COMMIT surfaced as uncertain and distinct from a clean
+ * failure, the leases and daemons tables UNLOGGED, and the harness itself:
+ * a suite that aborts or is killed with -9 leaves no server running.  The
+ * key-value primitives on top are test_pgkv's.
  *
  * Without PostgreSQL the suite prints "SKIPPED: <reason>" and exits 0.
  */
@@ -96,7 +95,7 @@ static mf_pg *conn(const char *uri)
 	return pg;
 }
 
-/* A database with a fresh catalog and tables 1 and 2 in it. */
+/* A database with a fresh catalog and meta rows 'a' and 'b' (v 1) in it. */
 static mf_pg *catalog_new(const char *name, char *uri, size_t n)
 {
 	db_new(name, uri, n);
@@ -104,10 +103,19 @@ static mf_pg *catalog_new(const char *name, char *uri, size_t n)
 	strata_err err = {0};
 	CU_ASSERT_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err) == 0);
 	PGconn *c = raw(uri);
-	CU_ASSERT_FATAL(q_ok(c, "INSERT INTO strata.tables (id, name, k, version, rec) VALUES "
-				"(1, 'a', 'a', 1, '\\x01'), (2, 'b', 'b', 1, '\\x01')"));
+	CU_ASSERT_FATAL(q_ok(c, "INSERT INTO strata.meta (k, v) VALUES "
+				"('a', '\\x01'), ('b', '\\x01')"));
 	PQfinish(c);
 	return pg;
+}
+
+/* Lock meta row k (FOR UPDATE, NOWAIT when is_nowait) in pg's transaction. */
+static int row_lock(mf_pg *pg, const char *k, bool is_nowait, strata_err *err)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT v FROM strata.meta WHERE k = '%s' FOR UPDATE%s", k,
+		 is_nowait ? " NOWAIT" : "");
+	return mf_pg_exec(pg, sql, "lock a meta row", err);
 }
 
 static void sleep_ms(int ms)
@@ -128,7 +136,7 @@ static void test_init_creates_the_catalog(void)
 
 	/* no catalog yet: a clear error naming the database and the fix */
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_ENOTFOUND);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "strata init"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "init --data"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
 
 	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err), 0);
@@ -145,10 +153,10 @@ static void test_init_creates_the_catalog(void)
 	CU_ASSERT_STRING_EQUAL(path, "/srv/strata/data");
 
 	PGconn *c = raw(uri);
-	const char *tables[] = {"catalog_meta", "migrations", "counters", "tables",
-				"schemas", "partitions", "files", "versions", "tokens",
-				"bucket_states", "claims", "intents", "tags", "leases",
-				"daemons"};
+	/* catalog_meta, migrations, and one key-value table per sub-database */
+	const char *tables[2 + DB_ALL] = {"catalog_meta", "migrations"};
+	for (int i = 0; i < DB_ALL; i++)
+		tables[2 + i] = mf_db_names[i];
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(tables); i++) {
 		char sql[160];
 		snprintf(sql, sizeof(sql),
@@ -161,6 +169,11 @@ static void test_init_creates_the_catalog(void)
 	}
 	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
 			(long long)STRATA_ARRAY_LEN(tables));
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+				 "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
+				 "c.relkind = 'S' AND c.relname IN ('next_file_id', "
+				 "'next_table_id', 'next_job_id', 'next_lease_id')"),
+			4);
 	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"),
 			MF_PG_SCHEMA_VERSION);
 	CU_ASSERT_EQUAL(q_int(c, "SELECT max(version) FROM strata.migrations"),
@@ -169,7 +182,7 @@ static void test_init_creates_the_catalog(void)
 	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM information_schema.columns WHERE "
 				 "table_schema = 'strata' AND column_name = 'k' AND "
 				 "data_type = 'bytea'"),
-			10);
+			DB_ALL);
 	CU_ASSERT_EQUAL(q_int(c, "SELECT (('\\x0001'::bytea < '\\x00ff'::bytea) AND "
 				 "('\\x7f'::bytea < '\\x80'::bytea) AND "
 				 "('\\x01'::bytea < '\\x0100'::bytea))::int"),
@@ -410,46 +423,25 @@ static void test_password_never_in_errors(void)
 
 /* ---- conflicts -------------------------------------------------------------------------- */
 
-static void test_conflict_on_a_locked_table_row(void)
+static void test_conflict_on_a_locked_row(void)
 {
 	char uri[256];
 	mf_pg *a = catalog_new("t_lock", uri, sizeof(uri));
 	mf_pg *b = conn(uri);
 	strata_err err = {0};
-	uint64_t v = 0;
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(a, 1, -1, &v, &err), 0);
-	CU_ASSERT_EQUAL(v, 1);
-
-	/* b wants the same row: no wait, and a bounded wait */
+	CU_ASSERT_EQUAL(row_lock(a, "a", false, &err), 0);
+	/* b wants the same row and does not wait: a conflict (55P03) */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, 0, &v, &err), STRATA_ECONFLICT);
+	CU_ASSERT_EQUAL(row_lock(b, "a", true, &err), STRATA_ECONFLICT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "55P03"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "table 1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
 	mf_pg_rollback(b);
+	/* another row is free */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, 50, &v, &err), STRATA_ECONFLICT);
-	mf_pg_rollback(b);
-	/* another table's commit does not wait */
-	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 2, 50, &v, &err), 0);
-	/* the bound was for the lock only, not for the rest of the commit */
-	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF current_setting('lock_timeout') <> '0' "
-				      "THEN RAISE 'lock_timeout kept'; END IF; END $$",
-				   "check lock_timeout", &err),
-			0);
+	CU_ASSERT_EQUAL(row_lock(b, "b", true, &err), 0);
 	CU_ASSERT_EQUAL(mf_pg_commit(b, &err), 0);
-
-	CU_ASSERT_EQUAL(mf_pg_exec(a, "UPDATE strata.tables SET version = 2 WHERE id = 1",
-				   "bump", &err),
-			0);
 	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
-	/* once a committed, b gets the row and sees a's commit */
-	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, 0, &v, &err), 0);
-	CU_ASSERT_EQUAL(v, 2);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 7, 0, &v, &err), STRATA_ENOTFOUND);
-	mf_pg_rollback(b);
 	mf_pg_close(b);
 	mf_pg_close(a);
 }
@@ -462,17 +454,16 @@ static void test_conflict_on_a_serialization_failure(void)
 	strata_err err = {0};
 	/* b's snapshot is taken before a's commit */
 	CU_ASSERT_EQUAL(mf_pg_exec(b, "BEGIN ISOLATION LEVEL REPEATABLE READ; "
-				      "SELECT count(*) FROM strata.tables",
+				      "SELECT count(*) FROM strata.meta",
 				   "snapshot", &err),
 			0);
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(a, 1, -1, NULL, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_exec(a, "UPDATE strata.tables SET version = 2 WHERE id = 1",
-				   "bump", &err),
+	CU_ASSERT_EQUAL(row_lock(a, "a", false, &err), 0);
+	CU_ASSERT_EQUAL(mf_pg_exec(a, "UPDATE strata.meta SET v = '\\x02' WHERE k = 'a'", "bump",
+				   &err),
 			0);
 	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
-	uint64_t v = 0;
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 1, -1, &v, &err), STRATA_ECONFLICT);
+	CU_ASSERT_EQUAL(row_lock(b, "a", false, &err), STRATA_ECONFLICT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "40001"));
 	CU_ASSERT_EQUAL(mf_pg_exec(b, "ROLLBACK", "rollback", &err), 0);
 
@@ -480,15 +471,14 @@ static void test_conflict_on_a_serialization_failure(void)
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_SNAPSHOT, &err), 0);
 	PGconn *c = raw(uri);
 	CU_ASSERT_EQUAL(q_int(c, "SELECT 1"), 1);
-	CU_ASSERT_EQUAL(mf_pg_exec(b, "SELECT version FROM strata.tables", "read", &err), 0);
-	CU_ASSERT(q_ok(c, "UPDATE strata.tables SET version = 3 WHERE id = 1"));
-	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF (SELECT version FROM strata.tables "
-				      "WHERE id = 1) <> 2 THEN RAISE 'not repeatable'; END IF; "
-				      "END $$",
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "SELECT v FROM strata.meta", "read", &err), 0);
+	CU_ASSERT(q_ok(c, "UPDATE strata.meta SET v = '\\x03' WHERE k = 'a'"));
+	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF (SELECT v FROM strata.meta "
+				      "WHERE k = 'a') <> '\\x02' THEN RAISE 'not repeatable'; "
+				      "END IF; END $$",
 				   "repeat", &err),
 			0);
-	CU_ASSERT_NOT_EQUAL(mf_pg_exec(b, "UPDATE strata.tables SET version = 9", "write",
-				       &err),
+	CU_ASSERT_NOT_EQUAL(mf_pg_exec(b, "UPDATE strata.meta SET v = '\\x09'", "write", &err),
 			    0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "25006"));
 	mf_pg_rollback(b);
@@ -499,7 +489,7 @@ static void test_conflict_on_a_serialization_failure(void)
 
 typedef struct lock_arg {
 	mf_pg *pg;
-	uint32_t table_id;
+	const char *k;
 	int rc;
 	strata_err err;
 } lock_arg;
@@ -507,7 +497,7 @@ typedef struct lock_arg {
 static void *lock_thread(void *p)
 {
 	lock_arg *la = p;
-	la->rc = mf_pg_table_lock(la->pg, la->table_id, -1, NULL, &la->err);
+	la->rc = row_lock(la->pg, la->k, false, &la->err);
 	return NULL;
 }
 
@@ -521,10 +511,10 @@ static void test_conflict_on_a_deadlock(void)
 	CU_ASSERT_EQUAL(mf_pg_exec(b, "SET deadlock_timeout = '100ms'", "set", &err), 0);
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(a, 1, -1, NULL, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(b, 2, -1, NULL, &err), 0);
-	/* a waits for 2 in a thread; b then asks for 1: a cycle */
-	lock_arg la = {.pg = a, .table_id = 2};
+	CU_ASSERT_EQUAL(row_lock(a, "a", false, &err), 0);
+	CU_ASSERT_EQUAL(row_lock(b, "b", false, &err), 0);
+	/* a waits for b's row in a thread; b then asks for a's: a cycle */
+	lock_arg la = {.pg = a, .k = "b"};
 	pthread_t t;
 	CU_ASSERT_FATAL(pthread_create(&t, NULL, lock_thread, &la) == 0);
 	PGconn *c = raw(uri);
@@ -535,7 +525,7 @@ static void test_conflict_on_a_deadlock(void)
 		 mf_pg_backend_pid(a));
 	for (int i = 0; i < 1000 && q_int(c, sql) != 1; i++)
 		sleep_ms(10);
-	lock_arg lb = {.pg = b, .table_id = 1};
+	lock_arg lb = {.pg = b, .k = "a"};
 	lock_thread(&lb);
 	if (lb.rc == STRATA_ECONFLICT)
 		mf_pg_rollback(b); /* releases 2: a goes on */
@@ -579,7 +569,7 @@ static void test_uncertain_commit_is_distinct(void)
 
 	/* the connection is lost when COMMIT is sent: uncertain */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_exec(pg, "INSERT INTO strata.counters VALUES ('u1', 1)", "insert",
+	CU_ASSERT_EQUAL(mf_pg_exec(pg, "INSERT INTO strata.meta VALUES ('u1', '\\x01')", "insert",
 				   &err),
 			0);
 	kill_backend(c, pg);
@@ -592,15 +582,15 @@ static void test_uncertain_commit_is_distinct(void)
 
 	/* the handle reconnects at the next begin, statements prepared again */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(pg, 1, 0, NULL, &err), 0);
+	CU_ASSERT_EQUAL(row_lock(pg, "a", true, &err), 0);
 	CU_ASSERT_EQUAL(mf_pg_commit(pg, &err), 0);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.counters WHERE name = 'u1'"), 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'u1'"), 0);
 
 	/* lost before COMMIT, during a statement: a clean failure */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_table_lock(pg, 1, 0, NULL, &err), 0);
+	CU_ASSERT_EQUAL(row_lock(pg, "a", true, &err), 0);
 	kill_backend(c, pg);
-	rc = mf_pg_table_lock(pg, 2, 0, NULL, &err);
+	rc = row_lock(pg, "b", true, &err);
 	CU_ASSERT_EQUAL(rc, STRATA_EMANIFEST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
 	mf_pg_rollback(pg);
@@ -629,152 +619,22 @@ static void test_uncertain_commit_is_distinct(void)
 
 /* ---- leases and claims ---------------------------------------------------------------------- */
 
-static void test_leases_are_unlogged(void)
+static void test_leases_and_daemons_are_unlogged(void)
 {
 	char uri[256];
 	mf_pg *pg = catalog_new("t_unlogged", uri, sizeof(uri));
 	PGconn *c = raw(uri);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT (relpersistence = 'u')::int FROM pg_class WHERE "
-				 "oid = 'strata.leases'::regclass"),
-			1);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class WHERE relpersistence = 'u' AND "
+				 "oid IN ('strata.leases'::regclass, 'strata.daemons'::regclass)"),
+			2);
 	/* and only they: everything a commit writes is logged */
 	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
 				 "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
 				 "c.relkind = 'r' AND c.relpersistence <> 'p'"),
-			1);
-	CU_ASSERT(q_ok(c, "INSERT INTO strata.leases (table_id, version, holder, expires_at) "
-			  "VALUES (1, NULL, 'r@h:1', now() + interval '1 minute')"));
+			2);
+	CU_ASSERT(q_ok(c, "INSERT INTO strata.leases (k, v) VALUES ('\\x01', '\\x02')"));
 	PQfinish(c);
 	mf_pg_close(pg);
-}
-
-static int claim(mf_pg *pg, uint32_t bucket, const char *owner, uint64_t job, int64_t ttl_us,
-		 strata_err *err)
-{
-	int rc = mf_pg_begin(pg, MF_PG_TXN_COMMIT, err);
-	if (rc == 0)
-		rc = mf_pg_claim_take(pg, 1, 0, bucket, owner, job, ttl_us, err);
-	if (rc == 0)
-		rc = mf_pg_commit(pg, err);
-	else
-		mf_pg_rollback(pg);
-	return rc;
-}
-
-static int held(mf_pg *pg, uint32_t bucket, uint64_t job, strata_err *err)
-{
-	int rc = mf_pg_begin(pg, MF_PG_TXN_COMMIT, err);
-	if (rc == 0)
-		rc = mf_pg_claim_held(pg, 1, 0, bucket, job, err);
-	if (rc == 0)
-		rc = mf_pg_commit(pg, err);
-	else
-		mf_pg_rollback(pg);
-	return rc;
-}
-
-static void test_claims_expire_by_the_catalog_clock(void)
-{
-	char uri[256];
-	mf_pg *pg = catalog_new("t_claims", uri, sizeof(uri));
-	PGconn *c = raw(uri);
-	strata_err err = {0};
-	int64_t now = strata_now_us();
-
-	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-a:11", 10, 60 * 1000000LL, &err), 0);
-	/* a host whose clock runs an hour ahead sees a held claim */
-	tu_clock_manual(now + 3600LL * 1000000);
-	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-b:22", 11, 60 * 1000000LL, &err), STRATA_EBUSY);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "stratad@host-a:11 (job 10)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "by the catalog's clock"));
-	CU_ASSERT_EQUAL(held(pg, 3, 10, &err), 0);
-	/* the holder extends it */
-	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-a:11", 10, 60 * 1000000LL, &err), 0);
-	/* the expiry was set by the server's clock, not the host's */
-	CU_ASSERT_EQUAL(q_int(c, "SELECT (expires_at BETWEEN clock_timestamp() + interval '30 s' "
-				 "AND clock_timestamp() + interval '61 s')::int FROM strata.claims"),
-			1);
-
-	/* the catalog's clock passes the expiry while a host's (an hour behind)
-	 * does not: the claim is lost all the same */
-	tu_clock_manual(now - 3600LL * 1000000);
-	CU_ASSERT(q_ok(c, "UPDATE strata.claims SET expires_at = clock_timestamp() - "
-			  "interval '2 s'"));
-	CU_ASSERT_EQUAL(held(pg, 3, 10, &err), STRATA_ECONFLICT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "expired"));
-	CU_ASSERT_EQUAL(claim(pg, 3, "stratad@host-b:22", 11, 60 * 1000000LL, &err), 0);
-	CU_ASSERT_EQUAL(held(pg, 3, 10, &err), STRATA_ECONFLICT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "stratad@host-b:22 (job 11) holds it now"));
-	CU_ASSERT_EQUAL(held(pg, 3, 11, &err), 0);
-	CU_ASSERT_EQUAL(held(pg, 5, 11, &err), STRATA_ECONFLICT);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "gone"));
-	tu_clock_real();
-
-	/* a real expiry: a 1 ms claim is free once the server's clock passed it */
-	CU_ASSERT_EQUAL(claim(pg, 4, "stratad@host-a:11", 12, 1000, &err), 0);
-	for (int i = 0; i < 500 && q_int(c, "SELECT (clock_timestamp() > expires_at)::int FROM "
-					   "strata.claims WHERE bucket = 4") != 1;
-	     i++)
-		sleep_ms(10);
-	CU_ASSERT_EQUAL(claim(pg, 4, "stratad@host-b:22", 13, 60 * 1000000LL, &err), 0);
-	PQfinish(c);
-	mf_pg_close(pg);
-}
-
-typedef struct take_arg {
-	mf_pg *pg;
-	int rc;
-	strata_err err;
-} take_arg;
-
-static void *take_thread(void *p)
-{
-	take_arg *ta = p;
-	ta->rc = claim(ta->pg, 6, "stratad@host-b:22", 14, 60 * 1000000LL, &ta->err);
-	return NULL;
-}
-
-static void test_claim_fencing_holds_the_row_until_the_commit(void)
-{
-	char uri[256];
-	mf_pg *a = catalog_new("t_fence", uri, sizeof(uri));
-	mf_pg *b = conn(uri);
-	PGconn *c = raw(uri);
-	strata_err err = {0};
-	/* job 10 holds bucket 6 for 300 ms and starts its commit */
-	CU_ASSERT_EQUAL_FATAL(claim(a, 6, "stratad@host-a:11", 10, 300 * 1000LL, &err), 0);
-	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(a, MF_PG_TXN_COMMIT, &err), 0);
-	CU_ASSERT_EQUAL(mf_pg_claim_held(a, 1, 0, 6, 10, &err), 0);
-	/* the catalog's clock passes the expiry while the commit runs */
-	for (int i = 0; i < 500 && q_int(c, "SELECT (clock_timestamp() > expires_at)::int FROM "
-					   "strata.claims WHERE bucket = 6") != 1;
-	     i++)
-		sleep_ms(10);
-	/* another daemon's take waits on the claim row... */
-	take_arg ta = {.pg = b};
-	pthread_t t;
-	CU_ASSERT_FATAL(pthread_create(&t, NULL, take_thread, &ta) == 0);
-	char sql[200];
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND wait_event_type = 'Lock'",
-		 mf_pg_backend_pid(b));
-	for (int i = 0; i < 1000 && q_int(c, sql) != 1; i++)
-		sleep_ms(10);
-	CU_ASSERT_EQUAL(q_int(c, sql), 1);
-	/* ...until job 10's commit, which checked its claim with the row held,
-	 * has committed and released it */
-	CU_ASSERT_EQUAL(mf_pg_exec(a, "DELETE FROM strata.claims WHERE bucket = 6 AND job_id = 10",
-				   "release", &err),
-			0);
-	CU_ASSERT_EQUAL(mf_pg_commit(a, &err), 0);
-	pthread_join(t, NULL);
-	CU_ASSERT_EQUAL(ta.rc, 0);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT job_id FROM strata.claims WHERE bucket = 6"), 14);
-	/* job 10 can never commit on it again */
-	CU_ASSERT_EQUAL(held(a, 6, 10, &err), STRATA_ECONFLICT);
-	PQfinish(c);
-	mf_pg_close(b);
-	mf_pg_close(a);
 }
 
 /* ---- the harness ------------------------------------------------------------------------ */
@@ -826,13 +686,11 @@ static void register_tests(void)
 	TU_ADD(s, test_init_twice_refused);
 	TU_ADD(s, test_newer_version_refused_and_migrations_atomic);
 	TU_ADD(s, test_password_never_in_errors);
-	TU_ADD(s, test_conflict_on_a_locked_table_row);
+	TU_ADD(s, test_conflict_on_a_locked_row);
 	TU_ADD(s, test_conflict_on_a_serialization_failure);
 	TU_ADD(s, test_conflict_on_a_deadlock);
 	TU_ADD(s, test_uncertain_commit_is_distinct);
-	TU_ADD(s, test_leases_are_unlogged);
-	TU_ADD(s, test_claims_expire_by_the_catalog_clock);
-	TU_ADD(s, test_claim_fencing_holds_the_row_until_the_commit);
+	TU_ADD(s, test_leases_and_daemons_are_unlogged);
 	TU_ADD(s, test_harness_stops_the_server_of_a_dead_suite);
 }
 
