@@ -24,6 +24,7 @@
  */
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
+#include "api/strata.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -1273,6 +1274,56 @@ static void test_predicates(void)
 	tu_clock_real();
 }
 
+/* The public library (api/strata.h): a row put with exact JSON numbers
+ * comes back from the columnar API as STRATA_DB_T_DATE and
+ * STRATA_DB_T_DECIMAL with the column's precision and scale. */
+static void test_public_api(void)
+{
+	const char *dir = tu_tmpdir();
+	char wh[PATH_MAX];
+	snprintf(wh, sizeof(wh), "%s/wh", dir);
+	strata_db *db = NULL;
+	strata_db_error err;
+	CU_ASSERT_EQUAL_FATAL(strata_db_open(wh, STRATA_DB_CREATE, &db, &err), 0);
+	strata_db_table_spec spec = {
+		.columns = "k DECIMAL(30,4) NOT NULL PRIMARY KEY, day DATE, m DECIMAL(9,2)"};
+	CU_ASSERT_EQUAL_FATAL(strata_db_create_table(db, "t", &spec, &err), 0);
+	strata_db_txn *t = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_txn_begin(db, "t", &t, &err), 0);
+	CU_ASSERT_EQUAL(strata_db_txn_put(t, "{\"k\":-12345678901234567890123456.7891,"
+					     "\"day\":\"1969-12-31\",\"m\":-0.01}",
+					  &err),
+			0);
+	CU_ASSERT_EQUAL_FATAL(strata_db_txn_commit(t, NULL, NULL, &err), 0);
+	strata_db_colscan *cs = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_colscan_open(db, "t", NULL, &cs, &err), 0);
+	const strata_db_column *k = strata_db_colscan_column(cs, 0);
+	const strata_db_column *d = strata_db_colscan_column(cs, 1);
+	const strata_db_column *m = strata_db_colscan_column(cs, 2);
+	CU_ASSERT(k->type == STRATA_DB_T_DECIMAL && k->precision == 30 && k->scale == 4);
+	CU_ASSERT(d->type == STRATA_DB_T_DATE && d->precision == 0);
+	CU_ASSERT(m->type == STRATA_DB_T_DECIMAL && m->precision == 9 && m->scale == 2);
+	strata_db_colcursor *c = NULL;
+	const strata_db_batch *b = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_colcursor_open(cs, &c, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_db_colcursor_next(c, &b, &err), 1);
+	CU_ASSERT_EQUAL_FATAL(b->nrows, 1);
+	const strata_db_decimal *kv = b->values[0];
+	strata_i128 x = (strata_i128)(((unsigned __int128)(uint64_t)kv[0].hi << 64) | kv[0].lo);
+	strata_buf txt = {0};
+	strata_dec_format(x, k->scale, &txt);
+	strata_buf_putc(&txt, 0);
+	CU_ASSERT_STRING_EQUAL((char *)txt.data, "-12345678901234567890123456.7891");
+	strata_buf_free(&txt);
+	CU_ASSERT_EQUAL(((const int32_t *)b->values[1])[0], -1);
+	const strata_db_decimal *mv = b->values[2];
+	CU_ASSERT(mv[0].hi == -1 && mv[0].lo == UINT64_MAX); /* -1 cent */
+	CU_ASSERT_EQUAL(strata_db_colcursor_next(c, &b, &err), 0);
+	strata_db_colcursor_close(c);
+	strata_db_colscan_close(cs);
+	strata_db_close(db);
+}
+
 /* DDL text: DECIMAL(p, s) with its comma inside a column list. */
 static void test_ddl_text(void)
 {
@@ -1398,6 +1449,7 @@ static void register_types(void)
 	TU_ADD(s, test_widen_column);
 	TU_ADD(s, test_rollback_across_evolution);
 	TU_ADD(s, test_cli);
+	TU_ADD(s, test_public_api);
 }
 
 TU_MAIN(register_types)
