@@ -685,6 +685,42 @@ int strata_row_from_json(const strata_schema *s, json_t *obj, strata_arena *a,
 	return 0;
 }
 
+/* Whether p[0..n) is one JSON number (RFC 8259: -?(0|[1-9][0-9]*)
+ * (.[0-9]+)?([eE][+-]?[0-9]+)?): only those are rewritten, so malformed
+ * JSON stays malformed for jansson to report. */
+static bool json_number_ok(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0') {
+		i++;
+	} else if (i < n && p[i] >= '1' && p[i] <= '9') {
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	} else {
+		return false;
+	}
+	if (i < n && p[i] == '.') {
+		size_t d = ++i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
 /* "Exact numbers": rewrite the top-level object's member values that are
  * numbers jansson would read as a double (a fraction or an exponent) or
  * refuse (an integer of more than 18 digits) into {"$exact":"text"}.
@@ -723,7 +759,7 @@ static bool exact_rewrite(const char *text, size_t len, strata_buf *out)
 				ndig += text[i] >= '0' && text[i] <= '9';
 				i++;
 			}
-			if (is_real || ndig > 18) {
+			if ((is_real || ndig > 18) && json_number_ok(text + b, i - b)) {
 				strata_buf_append(out, text + copied, b - copied);
 				strata_buf_printf(out, "{\"$exact\":\"%.*s\"}", (int)(i - b), text + b);
 				copied = i;

@@ -293,6 +293,18 @@ static void test_json_exact(void)
 		CU_ASSERT(strstr(e.msg, bad[i].why) != NULL);
 		free(got);
 	}
+	/* malformed numbers stay malformed JSON (never rewritten) */
+	const char *malformed[] = {"{\"id\":1,\"c\":-}", "{\"id\":1,\"c\":1.}",
+				   "{\"id\":1,\"c\":01.5}", "{\"id\":1,\"c\":1e}",
+				   "{\"id\":1,\"c\":1.5.5}", "{\"id\":1,\"c\":--1.5}",
+				   "{\"id\":1,\"c\":+1.5}"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(malformed); i++) {
+		strata_err_clear(&e);
+		CU_ASSERT_PTR_NULL(json_roundtrip(s, malformed[i], &e));
+		if (!strstr(e.msg, "malformed JSON"))
+			fprintf(stderr, "%s: %s\n", malformed[i], e.msg);
+		CU_ASSERT(strstr(e.msg, "malformed JSON at column") != NULL);
+	}
 	/* a parse error is reported against the text as given */
 	strata_err_clear(&e);
 	CU_ASSERT_PTR_NULL(json_roundtrip(s, "{\"id\":1,\"c\":1.5,}", &e));
