@@ -214,14 +214,15 @@ out:
 /* Parse text as one JSON object into *obj (caller decrefs). */
 static int parse_object(const char *text, const char *what, json_t **obj, strata_err *e)
 {
-	json_error_t je;
 	*obj = NULL;
 	if (!text)
 		return strata_err_set(e, STRATA_EINVAL, "%s is NULL", what);
-	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		return strata_err_set(e, STRATA_EINVAL, "%s is not JSON: %s (column %d)", what,
-				      je.text, je.column);
+	/* strata_json_parse keeps DECIMAL numbers exact (format/record.c) */
+	json_t *o = NULL;
+	strata_err pe;
+	strata_err_clear(&pe);
+	if (strata_json_parse(text, strlen(text), &o, &pe) != 0)
+		return strata_err_set(e, STRATA_EINVAL, "%s is not JSON: %s", what, pe.msg);
 	if (!json_is_object(o)) {
 		json_decref(o);
 		return strata_err_set(e, STRATA_EINVAL, "%s must be a JSON object", what);
@@ -447,6 +448,10 @@ static strata_db_type type_public(strata_type t)
 		return STRATA_DB_T_BINARY;
 	case STRATA_T_TIMESTAMP:
 		return STRATA_DB_T_TIMESTAMP;
+	case STRATA_T_DATE:
+		return STRATA_DB_T_DATE;
+	case STRATA_T_DECIMAL: /* colscan's strata_i128 is strata_db_decimal's layout */
+		return STRATA_DB_T_DECIMAL;
 	}
 	return (strata_db_type)0;
 }
@@ -472,6 +477,8 @@ static int col_choose(strata_db_colscan *s, size_t i, strata_err *e)
 		.is_partition = ci->kind == STRATA_COL_PARTITION,
 		.is_nullable = ci->is_nullable || ci->kind == STRATA_COL_PARTITION,
 		.key_pos = ci->key_pos,
+		.precision = ci->precision,
+		.scale = ci->scale,
 	};
 	return 0;
 }

@@ -265,10 +265,8 @@ STRATA_DB_API int strata_db_get(strata_db *db, const char *table, const char *ke
 
 /* The type of a column, and so the C type of its values in a batch.  The
  * values are explicit and never reused; new types take the next free
- * values (9: DATE, as int32_t days since 1970-01-01, and 10: DECIMAL are
- * planned), so a program must treat a
- * type it does not know as one it cannot read (skip the column), never
- * guess its width. */
+ * values, so a program must treat a type it does not know as one it cannot
+ * read (skip the column), never guess its width. */
 typedef enum strata_db_type {
 	STRATA_DB_T_BIGINT = 1,    /* int64_t */
 	STRATA_DB_T_INT = 2,       /* int32_t */
@@ -278,8 +276,20 @@ typedef enum strata_db_type {
 	STRATA_DB_T_STRING = 6,    /* strata_db_bytes, UTF-8, not NUL-terminated */
 	STRATA_DB_T_BINARY = 7,    /* strata_db_bytes */
 	STRATA_DB_T_TIMESTAMP = 8, /* int64_t, microseconds since the epoch, UTC */
+	STRATA_DB_T_DATE = 9,      /* int32_t, days since 1970-01-01 */
+	STRATA_DB_T_DECIMAL = 10,  /* strata_db_decimal: the unscaled value at the
+				      column's scale (strata_db_column) */
 	STRATA_DB_T_FORCE_INT_ = 0x7fffffff /* not a type: keeps the enum int-sized */
 } strata_db_type;
+
+/* A DECIMAL(precision, scale) value: the unscaled integer, 128-bit two's
+ * complement in two halves, hi * 2^64 + lo (on a compiler with __int128:
+ * (__int128)hi << 64 | lo); the number is that over 10^scale.  At most
+ * 38 digits.  16 bytes, as a little-endian __int128. */
+typedef struct strata_db_decimal {
+	uint64_t lo;
+	int64_t hi;
+} strata_db_decimal;
 
 /* A STRING or BINARY value: len bytes at ptr (lent like the batch). */
 typedef struct strata_db_bytes {
@@ -295,7 +305,7 @@ typedef struct strata_db_column {
 	int is_partition; /* a partition column (its value, as a STRING) */
 	int is_nullable;
 	int key_pos;      /* position in the primary key (0-based), or -1 */
-	int precision;    /* DECIMAL(precision, scale) when that type lands; */
+	int precision;    /* DECIMAL(precision, scale): 1..38 and 0..precision; */
 	int scale;        /* 0 for every other type */
 } strata_db_column;
 

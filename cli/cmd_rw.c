@@ -395,7 +395,7 @@ static void out_row(out_ctx *o, const strata_row *row, const char *const *pv)
 			if (o->fmt == OUT_TABLE && row->vals[i].is_null)
 				strata_buf_printf(&cell, "NULL");
 			else
-				strata_value_to_text(o->s->cols[i].type, &row->vals[i], &cell);
+				strata_column_value_to_text(&o->s->cols[i], &row->vals[i], &cell);
 		} else if (i < o->s->ncols + o->t->nparts) {
 			strata_buf_printf(&cell, "%s", pv[i - o->s->ncols]);
 		} else if (i == o->s->ncols + o->t->nparts) {

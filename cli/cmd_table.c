@@ -151,6 +151,22 @@ int cli_cmd_alter_table(cli_ctx *ctx, int argc, char **argv)
 		} else if (fmt == CLI_FMT_TEXT) {
 			printf("altered table %s at version %llu\n", name, (unsigned long long)v);
 		}
+	} else if (strcmp(action, "rename-column") == 0) {
+		if (argc != 5) {
+			rc = cli_usage(cmd, "rename-column takes OLD NEW");
+		} else if (strata_table_rename_column(wh, name, argv[3], argv[4], &v, &err) != 0) {
+			rc = cli_fail(&err);
+		} else if (fmt == CLI_FMT_TEXT) {
+			printf("altered table %s at version %llu\n", name, (unsigned long long)v);
+		}
+	} else if (strcmp(action, "alter-column") == 0) {
+		if (argc != 5) {
+			rc = cli_usage(cmd, "alter-column takes COLUMN and one quoted TYPE");
+		} else if (strata_table_alter_column_type(wh, name, argv[3], argv[4], &v, &err) != 0) {
+			rc = cli_fail(&err);
+		} else if (fmt == CLI_FMT_TEXT) {
+			printf("altered table %s at version %llu\n", name, (unsigned long long)v);
+		}
 	} else if (strcmp(action, "set") == 0) {
 		if (strata_table_set_props(wh, name, (const char *const *)argv + 3,
 					   (size_t)(argc - 3), &err) != 0)
@@ -172,7 +188,8 @@ int cli_cmd_alter_table(cli_ctx *ctx, int argc, char **argv)
 		}
 	} else {
 		rc = cli_usage(cmd,
-			       "unknown action \"%s\" (add-columns, drop-column, set, drop-partition)",
+			       "unknown action \"%s\" (add-columns, drop-column, rename-column, "
+			       "alter-column, set, drop-partition)",
 			       action);
 	}
 	strata_wh_close(wh);
@@ -249,8 +266,10 @@ static json_t *describe_json(const strata_table_def *t, const strata_schema *s, 
 	json_object_set_new(d, "schema_version", json_integer(t->schema_version));
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const strata_column *c = &s->cols[i];
+		char ty[32];
 		json_array_append_new(cols, json_pack("{s:s,s:s,s:b,s:o}", "name", c->name, "type",
-						      strata_type_name(c->type), "nullable",
+						      strata_column_type_str(c, ty, sizeof(ty)),
+						      "nullable",
 						      c->is_nullable, "key_position",
 						      c->key_pos >= 0 ? json_integer(c->key_pos) :
 									json_null()));
@@ -356,7 +375,8 @@ int cli_cmd_describe(cli_ctx *ctx, int argc, char **argv)
 	printf("columns:\n");
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const strata_column *c = &s->cols[i];
-		printf("  %-20s %-9s%s%s\n", c->name, strata_type_name(c->type),
+		char ty[32];
+		printf("  %-20s %-9s%s%s\n", c->name, strata_column_type_str(c, ty, sizeof(ty)),
 		       c->is_nullable ? "" : " NOT NULL",
 		       c->key_pos >= 0 ? " PRIMARY KEY" : "");
 	}

@@ -35,12 +35,16 @@ const cli_cmd cli_commands[] = {
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"
+	 "       alter-table NAME rename-column OLD NEW\n"
+	 "       alter-table NAME alter-column COLUMN 'TYPE'\n"
 	 "       alter-table NAME set KEY=VALUE...\n"
 	 "       alter-table NAME drop-partition 'pt=x/dt=y'\n"
 	 "       (each takes [--format text|json])",
-	 "Add or drop columns, set properties, or drop a partition.\n"
-	 "Adding nullable columns or dropping a non-key column makes a new schema version;\n"
-	 "reads at older versions keep the old schema.  drop-partition removes every file\n"
+	 "Add, drop, rename or widen columns, set properties, or drop a partition.\n"
+	 "Adding nullable columns, dropping a non-key column, renaming a column or widening\n"
+	 "a non-key column's type (INT to BIGINT, FLOAT to DOUBLE, DECIMAL(p,s) to\n"
+	 "DECIMAL(p',s) with p' > p) makes a new schema version; reads at older versions\n"
+	 "keep the old schema.  drop-partition removes every file\n"
 	 "of the partition in one commit; reads at older versions still see it inside\n"
 	 "retention, and stratad deletes its files after that."},
 	{"describe", cli_cmd_describe, "describe NAME [--format text|json]",

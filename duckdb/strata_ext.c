@@ -55,10 +55,12 @@ typedef enum fn_kind { FN_SCAN = 1, FN_CHANGES, FN_TABLES, FN_LOG, FN_FILES } fn
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static duckdb_logical_type type_of(strata_type t)
+static duckdb_logical_type type_of(const strata_colinfo *c)
 {
 	duckdb_type d;
-	switch (t) {
+	if (c->type == STRATA_T_DECIMAL)
+		return duckdb_create_decimal_type(c->precision, c->scale);
+	switch (c->type) {
 	case STRATA_T_LONG: d = DUCKDB_TYPE_BIGINT; break;
 	case STRATA_T_INT: d = DUCKDB_TYPE_INTEGER; break;
 	case STRATA_T_DOUBLE: d = DUCKDB_TYPE_DOUBLE; break;
@@ -66,6 +68,7 @@ static duckdb_logical_type type_of(strata_type t)
 	case STRATA_T_BOOL: d = DUCKDB_TYPE_BOOLEAN; break;
 	case STRATA_T_BYTES: d = DUCKDB_TYPE_BLOB; break;
 	case STRATA_T_TIMESTAMP: d = DUCKDB_TYPE_TIMESTAMP; break;
+	case STRATA_T_DATE: d = DUCKDB_TYPE_DATE; break;
 	case STRATA_T_STRING:
 	default: d = DUCKDB_TYPE_VARCHAR; break;
 	}
@@ -297,7 +300,7 @@ static void scan_bind_fn(duckdb_bind_info info)
 		b->opts.read.as_of_version = strata_colscan_version(cs);
 	for (size_t i = 0; i < strata_colscan_ncols(cs); i++) {
 		const strata_colinfo *c = strata_colscan_col(cs, i);
-		duckdb_logical_type lt = type_of(c->type);
+		duckdb_logical_type lt = type_of(c);
 		duckdb_bind_add_result_column(info, c->name, lt);
 		duckdb_destroy_logical_type(&lt);
 	}
@@ -383,6 +386,33 @@ static void scan_local_init_fn(duckdb_init_info info)
 {
 	scan_local *l = calloc(1, sizeof(*l));
 	duckdb_init_set_init_data(info, l, scan_local_free);
+}
+
+/* DuckDB stores a DECIMAL(p,s) as int16 up to 4 digits, int32 up to 9,
+ * int64 up to 18, else a hugeint (lower 64 bits unsigned, then the upper
+ * signed: the layout of a little-endian 128-bit integer). */
+static void decimal_fill(void *data, const strata_colvec *cv, int precision, size_t n)
+{
+	const strata_i128 *x = cv->data;
+	if (precision <= 4) {
+		int16_t *d = data;
+		for (size_t i = 0; i < n; i++)
+			d[i] = (int16_t)x[i];
+	} else if (precision <= 9) {
+		int32_t *d = data;
+		for (size_t i = 0; i < n; i++)
+			d[i] = (int32_t)x[i];
+	} else if (precision <= 18) {
+		int64_t *d = data;
+		for (size_t i = 0; i < n; i++)
+			d[i] = (int64_t)x[i];
+	} else {
+		duckdb_hugeint *d = data;
+		for (size_t i = 0; i < n; i++) {
+			d[i].lower = (uint64_t)x[i];
+			d[i].upper = (int64_t)(x[i] >> 64);
+		}
+	}
 }
 
 /* Strings longer than 12 bytes are copied into the vector's own heap, one
@@ -487,12 +517,19 @@ static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *
 	}
 }
 
-static void vector_fill(scan_local *l, duckdb_vector vec, const strata_colvec *cv, size_t n)
+static void vector_fill(scan_local *l, duckdb_vector vec, const strata_colinfo *ci,
+			const strata_colvec *cv, size_t n)
 {
 	void *data = duckdb_vector_get_data(vec);
 	if (data == cv->data)
 		goto validity; /* decoded in place (strata_colcursor_next_into) */
 	switch (cv->type) {
+	case STRATA_T_DECIMAL:
+		decimal_fill(data, cv, ci->precision, n);
+		break;
+	case STRATA_T_DATE:
+		memcpy(data, cv->data, n * sizeof(int32_t));
+		break;
 	case STRATA_T_LONG:
 	case STRATA_T_TIMESTAMP:
 		memcpy(data, cv->data, n * sizeof(int64_t));
@@ -569,7 +606,9 @@ static void scan_fn(duckdb_function_info info, duckdb_data_chunk output)
 				d[r] = (int64_t)r;
 			continue;
 		}
-		vector_fill(l, vec, &batch->cols[k++], batch->nrows);
+		vector_fill(l, vec, strata_colscan_col(g->cs, g->cols[k]), &batch->cols[k],
+			    batch->nrows);
+		k++;
 	}
 	duckdb_data_chunk_set_size(output, batch->nrows);
 }
@@ -649,8 +688,9 @@ static char *columns_text(const strata_schema *s)
 	strata_buf b = {0};
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const strata_column *c = &s->cols[i];
-		strata_buf_printf(&b, "%s%s %s%s", i ? ", " : "", c->name, strata_type_name(c->type),
-				  c->key_pos >= 0 ? " KEY" : "");
+		char ty[32];
+		strata_buf_printf(&b, "%s%s %s%s", i ? ", " : "", c->name,
+				  strata_column_type_str(c, ty, sizeof(ty)), c->key_pos >= 0 ? " KEY" : "");
 	}
 	strata_buf_putc(&b, 0);
 	char *r = strdup((char *)b.data);

@@ -7,7 +7,11 @@
  *   order after "_op" (int: 0 upsert, 1 delete):
  *     key columns        the plain Avro type (long, int, double, float,
  *                        boolean, string, bytes; TIMESTAMP is long with
- *                        logicalType timestamp-micros)
+ *                        logicalType timestamp-micros, DATE int with
+ *                        logicalType date, DECIMAL(p,s) bytes with
+ *                        logicalType decimal, precision p and scale s: the
+ *                        unscaled value as the shortest big-endian two's
+ *                        complement)
  *     other columns      ["null", type] — nullable in storage because a
  *                        delete carries only its key
  *   codec "null" or "deflate" (table property write.avro.codec), 64 KiB blocks.
@@ -17,6 +21,11 @@
  * The writer is Avro C's: it streams into a strata_wfile through a stdio
  * cookie, so the I/O vtable sees every byte and a failed write poisons the
  * file (and Avro C's writer is still freed: see avro_cookie_write).
+ * Avro C drops every attribute it does not model when it renders a schema
+ * (logicalType, precision, scale: checked with Avro C 1.11), so the cookie
+ * holds back the header Avro C writes at create, and the writer puts out
+ * the same header (magic, metadata, sync marker) with our own schema JSON
+ * as avro.schema: the logical types reach the file (header_rewrite).
  *
  * The reader parses the container itself (header, metadata map, sync marker,
  * blocks) and decodes records with a hand-written, bounds-checked decoder;
@@ -46,6 +55,7 @@
 #include "format/format_int.h"
 
 #include <avro.h>
+#include <jansson.h>
 #include <xxhash.h>
 #include <errno.h>
 #include <pthread.h>
@@ -76,8 +86,23 @@ static const char *avro_prim(strata_type t)
 		return "\"string\"";
 	case STRATA_T_BYTES:
 		return "\"bytes\"";
+	case STRATA_T_DATE:
+		return "{\"type\":\"int\",\"logicalType\":\"date\"}";
+	case STRATA_T_DECIMAL:
+		return NULL; /* avro_type_json: it has the column's p and s */
 	}
 	return "\"null\"";
+}
+
+static void avro_type_json(const strata_column *c, strata_buf *b)
+{
+	if (c->type == STRATA_T_DECIMAL)
+		strata_buf_printf(b,
+				  "{\"type\":\"bytes\",\"logicalType\":\"decimal\",\"precision\":%u,"
+				  "\"scale\":%u}",
+				  c->precision, c->scale);
+	else
+		strata_buf_printf(b, "%s", avro_prim(c->type));
 }
 
 static char *avro_schema_json(const strata_schema *s)
@@ -89,12 +114,10 @@ static char *avro_schema_json(const strata_schema *s)
 			  s->version);
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const strata_column *c = &s->cols[i];
-		if (c->key_pos >= 0)
-			strata_buf_printf(&b, ",{\"name\":\"%s\",\"type\":%s}", c->name,
-					  avro_prim(c->type));
-		else
-			strata_buf_printf(&b, ",{\"name\":\"%s\",\"type\":[\"null\",%s]}", c->name,
-					  avro_prim(c->type));
+		strata_buf_printf(&b, ",{\"name\":\"%s\",\"type\":%s", c->name,
+				  c->key_pos >= 0 ? "" : "[\"null\",");
+		avro_type_json(c, &b);
+		strata_buf_printf(&b, "%s}", c->key_pos >= 0 ? "" : "]");
 	}
 	strata_buf_printf(&b, "]}");
 	strata_buf_putc(&b, 0);
@@ -175,7 +198,41 @@ static int avro_type_to_strata(avro_type_t t, strata_type *out)
 
 static bool strata_types_compatible(strata_type file, strata_type want)
 {
-	return file == want || (file == STRATA_T_LONG && want == STRATA_T_TIMESTAMP);
+	return file == want || (file == STRATA_T_LONG && want == STRATA_T_TIMESTAMP) ||
+	       (file == STRATA_T_INT && want == STRATA_T_DATE) ||
+	       (file == STRATA_T_BYTES && want == STRATA_T_DECIMAL);
+}
+
+/* A file read without the manifest's schema: the logical types from the
+ * header's JSON (Avro C's parse drops them) onto s, whose columns are the
+ * fields after "_op" in order. */
+static void avro_logical_types(const uint8_t *json, size_t len, strata_schema *s)
+{
+	json_t *root = json_loadb((const char *)json, len, 0, NULL);
+	json_t *fields = root ? json_object_get(root, "fields") : NULL;
+	for (uint32_t i = 0; json_is_array(fields) && i < s->ncols; i++) {
+		json_t *t = json_object_get(json_array_get(fields, i + 1), "type");
+		if (json_is_array(t))
+			t = json_array_get(t, 1);
+		const char *lt = json_string_value(json_object_get(t, "logicalType"));
+		strata_column *c = &s->cols[i];
+		if (!lt)
+			continue;
+		if (strcmp(lt, "timestamp-micros") == 0 && c->type == STRATA_T_LONG) {
+			c->type = STRATA_T_TIMESTAMP;
+		} else if (strcmp(lt, "date") == 0 && c->type == STRATA_T_INT) {
+			c->type = STRATA_T_DATE;
+		} else if (strcmp(lt, "decimal") == 0 && c->type == STRATA_T_BYTES) {
+			json_int_t p = json_integer_value(json_object_get(t, "precision"));
+			json_int_t sc = json_integer_value(json_object_get(t, "scale"));
+			if (p >= 1 && p <= STRATA_DECIMAL_MAX_PRECISION && sc >= 0 && sc <= p) {
+				c->type = STRATA_T_DECIMAL;
+				c->precision = (uint8_t)p;
+				c->scale = (uint8_t)sc;
+			}
+		}
+	}
+	json_decref(root);
 }
 
 /* Build a strata schema from the file's Avro schema (ids 1..n, no keys), or
@@ -258,6 +315,8 @@ typedef struct avro_w {
 	strata_buf scratch;
 	char *path;
 	bool is_discarding; /* aborting: the stream drops what Avro C flushes */
+	bool is_header;     /* Avro C is writing the header: held in header */
+	strata_buf header;
 	XXH3_state_t *hash; /* content hash of every byte appended */
 } avro_w;
 
@@ -270,6 +329,10 @@ static ssize_t avro_cookie_write(void *cookie, const char *buf, size_t n)
 	avro_w *w = cookie;
 	if (w->is_discarding)
 		return (ssize_t)n;
+	if (w->is_header) {
+		strata_buf_append(&w->header, buf, n);
+		return (ssize_t)n;
+	}
 	if (strata_wfile_write(w->wf, buf, n, NULL) != 0) {
 		errno = EIO;
 		return -1;
@@ -297,9 +360,84 @@ static void avro_w_free(avro_w *w, bool commit_done)
 		strata_wfile_abort(w->wf);
 	pthread_mutex_unlock(&avro_c_mu);
 	strata_buf_free(&w->scratch);
+	strata_buf_free(&w->header);
 	XXH3_freeState(w->hash);
 	free(w->path);
 	free(w);
+}
+
+static void put_varint(strata_buf *b, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	do {
+		uint8_t byte = (uint8_t)(z & 0x7f);
+		z >>= 7;
+		strata_buf_putc(b, z ? byte | 0x80 : byte);
+	} while (z);
+}
+
+static int get_varint(const uint8_t *p, size_t n, size_t *off, int64_t *out)
+{
+	uint64_t v = 0;
+	for (int shift = 0; shift < 64 && *off < n; shift += 7) {
+		uint8_t b = p[(*off)++];
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The header Avro C wrote (magic, metadata map, sync) with avro.schema
+ * replaced by json, into out.  -1 if it is not the header we know. */
+static int header_rewrite(const strata_buf *h, const char *json, strata_buf *out)
+{
+	const uint8_t *p = h->data;
+	size_t n = h->len, off = 4;
+	if (n < 4 + 1 + 16 || memcmp(p, "Obj\x01", 4) != 0)
+		return -1;
+	strata_buf_append(out, p, 4);
+	for (;;) {
+		int64_t count;
+		if (get_varint(p, n, &off, &count))
+			return -1;
+		if (count == 0)
+			break;
+		if (count < 0) {
+			int64_t bytes;
+			if (get_varint(p, n, &off, &bytes) || count == INT64_MIN)
+				return -1;
+			count = -count;
+		}
+		put_varint(out, count);
+		for (int64_t i = 0; i < count; i++) {
+			int64_t kl, vl;
+			if (get_varint(p, n, &off, &kl) || kl < 0 || (uint64_t)kl > n - off)
+				return -1;
+			const uint8_t *k = p + off;
+			off += (size_t)kl;
+			if (get_varint(p, n, &off, &vl) || vl < 0 || (uint64_t)vl > n - off)
+				return -1;
+			const uint8_t *v = p + off;
+			off += (size_t)vl;
+			put_varint(out, kl);
+			strata_buf_append(out, k, (size_t)kl);
+			if (kl == 11 && memcmp(k, "avro.schema", 11) == 0) {
+				put_varint(out, (int64_t)strlen(json));
+				strata_buf_append(out, json, strlen(json));
+			} else {
+				put_varint(out, vl);
+				strata_buf_append(out, v, (size_t)vl);
+			}
+		}
+	}
+	put_varint(out, 0);
+	if (n - off != 16)
+		return -1;
+	strata_buf_append(out, p + off, 16);
+	return 0;
 }
 
 static int avro_w_open(const char *path, const strata_schema *schema,
@@ -320,10 +458,8 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 	if (avro_schema_from_json_length(json, strlen(json), &w->schema) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": Avro rejected the schema: %s",
 				    path, avro_strerror());
-		free(json);
 		goto fail;
 	}
-	free(json);
 	w->iface = avro_generic_class_from_schema(w->schema);
 	if (!w->iface || avro_generic_value_new(w->iface, &w->rec) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": %s", path, avro_strerror());
@@ -341,17 +477,35 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 	/* Avro C needs one record to fit in its block buffer */
 	size_t block = opts->avro_block_bytes > AVRO_BLOCK_BYTES ? (size_t)opts->avro_block_bytes :
 								   AVRO_BLOCK_BYTES;
+	w->is_header = true;
 	if (avro_file_writer_create_with_codec_fp(w->fp, path, 0, w->schema, &w->writer,
-						  codec, block) != 0) {
+						  codec, block) != 0 ||
+	    fflush(w->fp) != 0) {
 		w->writer = NULL;
 		rc = strata_err_set(err, -EIO, "\"%s\": could not start the Avro file: %s",
 				    path, avro_strerror());
 		goto fail;
 	}
+	w->is_header = false;
+	strata_buf hdr = {0};
+	if (header_rewrite(&w->header, json, &hdr) != 0) {
+		strata_buf_free(&hdr);
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "\"%s\": Avro C wrote a header strata does not know", path);
+		goto fail;
+	}
+	rc = strata_wfile_write(w->wf, hdr.data, hdr.len, err);
+	if (rc == 0)
+		XXH3_64bits_update(w->hash, hdr.data, hdr.len);
+	strata_buf_free(&hdr);
+	if (rc)
+		goto fail;
 	pthread_mutex_unlock(&avro_c_mu);
+	free(json);
 	*state = w;
 	return 0;
 fail:
+	free(json);
 	avro_w_free(w, false);
 	pthread_mutex_unlock(&avro_c_mu);
 	return rc;
@@ -375,7 +529,20 @@ static int avro_set(avro_w *w, avro_value_t *field, const strata_column *c,
 	case STRATA_T_TIMESTAMP:
 		return avro_value_set_long(&target, v->v.i64);
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		return avro_value_set_int(&target, v->v.i32);
+	case STRATA_T_DECIMAL: {
+		/* the shortest big-endian two's complement of the unscaled value */
+		uint8_t be[16];
+		strata_i128 x = strata_dec_get(v);
+		for (int i = 0; i < 16; i++)
+			be[15 - i] = (uint8_t)(x >> (8 * i));
+		int k = 0;
+		while (k < 15 && ((be[k] == 0x00 && !(be[k + 1] & 0x80)) ||
+				  (be[k] == 0xff && (be[k + 1] & 0x80))))
+			k++;
+		return avro_value_set_bytes(&target, be + k, (size_t)(16 - k));
+	}
 	case STRATA_T_DOUBLE:
 		return avro_value_set_double(&target, v->v.f64);
 	case STRATA_T_FLOAT:
@@ -604,7 +771,8 @@ static uint64_t schema_identity(const strata_schema *s)
 	strata_buf_append(&b, &s->version, sizeof(s->version));
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		const strata_column *c = &s->cols[i];
-		int32_t f[4] = {(int32_t)c->id, (int32_t)c->type, c->is_nullable, c->key_pos};
+		int32_t f[5] = {(int32_t)c->id, (int32_t)c->type, c->is_nullable, c->key_pos,
+				c->precision << 8 | c->scale};
 		strata_buf_append(&b, f, sizeof(f));
 		strata_buf_append(&b, c->name, strlen(c->name) + 1);
 	}
@@ -730,6 +898,8 @@ static int avro_r_open(const char *path, const strata_schema *file_schema, void 
 	rc = avro_schema_read(path, as, file_schema, &r->own_schema, err);
 	if (rc)
 		goto fail;
+	if (!file_schema)
+		avro_logical_types(sj, sl, r->own_schema);
 	if (file_schema)
 		schema_ok_add(eh, hh);
 schema_done:
@@ -875,11 +1045,23 @@ static int decode_value(cur *c, const strata_column *col, bool is_union, bool ke
 	case STRATA_T_LONG:
 	case STRATA_T_TIMESTAMP:
 		return cur_long(c, &v->v.i64);
-	case STRATA_T_INT: {
+	case STRATA_T_INT:
+	case STRATA_T_DATE: {
 		int64_t x;
 		if (cur_long(c, &x) || x < INT32_MIN || x > INT32_MAX)
 			return -1;
 		v->v.i32 = (int32_t)x;
+		return 0;
+	}
+	case STRATA_T_DECIMAL: {
+		const uint8_t *p;
+		size_t n;
+		if (cur_bytes(c, &p, &n) || n < 1 || n > 16)
+			return -1;
+		strata_i128 x = (p[0] & 0x80) ? -1 : 0;
+		for (size_t i = 0; i < n; i++)
+			x = (strata_i128)(((unsigned __int128)x << 8) | p[i]);
+		strata_dec_set(v, x);
 		return 0;
 	}
 	case STRATA_T_DOUBLE:

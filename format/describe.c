@@ -60,6 +60,39 @@ static void print_stat(FILE *out, const pq_schema_elem *e, const pq_bytes *b)
 {
 	bool is_ts = e->logical.kind == PQ_LT_TIMESTAMP || e->converted == PQ_CT_TIMESTAMP_MICROS ||
 		     e->converted == PQ_CT_TIMESTAMP_MILLIS;
+	bool is_dec = e->logical.kind == PQ_LT_DECIMAL || e->converted == PQ_CT_DECIMAL;
+	int scale = e->logical.kind == PQ_LT_DECIMAL ? e->logical.scale : e->scale;
+	if (is_dec && scale >= 0 && scale <= 38 &&
+	    ((e->type == PQ_INT32 && b->len == 4) || (e->type == PQ_INT64 && b->len == 8) ||
+	     (e->type == PQ_FIXED_LEN_BYTE_ARRAY && b->len >= 1 && b->len <= 16))) {
+		strata_i128 x;
+		if (e->type == PQ_INT32) {
+			int32_t v;
+			memcpy(&v, b->p, 4);
+			x = v;
+		} else if (e->type == PQ_INT64) {
+			int64_t v;
+			memcpy(&v, b->p, 8);
+			x = v;
+		} else {
+			x = pq_dec_from_be(b->p, (int)b->len);
+		}
+		strata_buf db = {0};
+		strata_dec_format(x, scale, &db);
+		fprintf(out, "%.*s", (int)db.len, (const char *)db.data);
+		strata_buf_free(&db);
+		return;
+	}
+	if ((e->logical.kind == PQ_LT_DATE || e->converted == PQ_CT_DATE) && e->type == PQ_INT32 &&
+	    b->len == 4) {
+		int32_t v;
+		memcpy(&v, b->p, 4);
+		strata_buf db = {0};
+		strata_date_format(v, &db);
+		fprintf(out, "%.*s", (int)db.len, (const char *)db.data);
+		strata_buf_free(&db);
+		return;
+	}
 	switch (e->type) {
 	case PQ_INT64:
 		if (b->len == 8) {

@@ -14,7 +14,14 @@
  *      STRATA_ECORRUPT naming the file — a damaged file can never feed a
  *      merge with unsorted input;
  *   4. rows are mapped from the file's schema to the read schema by column id:
- *      columns the file lacks read as null, others are not decoded.
+ *      columns the file lacks read as null, others are not decoded; a column
+ *      whose type was widened since the file was written (INT -> BIGINT,
+ *      FLOAT -> DOUBLE, DECIMAL(p,s) -> DECIMAL(p',s)) reads as the new
+ *      type (DECIMALs share one in-memory form: only INT and FLOAT convert);
+ *      and the other way round, a file a job wrote after a widening read at
+ *      a version before it (time travel) narrows back: every record such a
+ *      read lets through (_seq <= its version) was written under the
+ *      narrower type, so it fits.  Any other difference is damage.
  *   5. (writer) the content hash in the stats is the backend's, computed
  *      from the bytes as they were written, never from a read-back;
  *   6. (reader) with an expectation from the manifest, a columnar file's
@@ -221,6 +228,7 @@ struct strata_run {
 	const strata_schema *fs; /* file schema, lent by opts or the backend */
 	const strata_schema *rs; /* read schema */
 	int *map;                /* read column -> file column or -1 */
+	uint8_t *conv;           /* read column: RUN_CONV_* (invariant 4) */
 	bool *need;              /* per file column */
 	strata_row frow;
 	strata_row orow;
@@ -246,6 +254,9 @@ struct strata_run {
 	strata_colstat *mask_cols;
 	bool is_masked;
 };
+
+enum { RUN_CONV_NONE = 0, RUN_CONV_INT_LONG, RUN_CONV_FLOAT_DOUBLE, RUN_CONV_LONG_INT,
+       RUN_CONV_DOUBLE_FLOAT };
 
 int strata_format_detect(const char *path, strata_format *out, strata_err *err)
 {
@@ -329,18 +340,29 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 		}
 	}
 	r->map = strata_calloc(r->rs->ncols + 1, sizeof(int));
+	r->conv = strata_calloc(r->rs->ncols + 1, 1);
 	r->need = strata_calloc(r->fs->ncols + 1, sizeof(bool));
 	for (uint32_t i = 0; i < r->rs->ncols; i++) {
 		int j = r->rs == r->fs ? (int)i : strata_schema_find_id(r->fs, r->rs->cols[i].id);
 		r->map[i] = j;
 		if (j >= 0) {
-			if (r->fs->cols[j].type != r->rs->cols[i].type) {
+			const strata_column *fc = &r->fs->cols[j], *tc = &r->rs->cols[i];
+			/* invariant 4: widening */
+			if (fc->type == STRATA_T_INT && tc->type == STRATA_T_LONG)
+				r->conv[i] = RUN_CONV_INT_LONG;
+			else if (fc->type == STRATA_T_FLOAT && tc->type == STRATA_T_DOUBLE)
+				r->conv[i] = RUN_CONV_FLOAT_DOUBLE;
+			else if (fc->type == STRATA_T_LONG && tc->type == STRATA_T_INT)
+				r->conv[i] = RUN_CONV_LONG_INT;
+			else if (fc->type == STRATA_T_DOUBLE && tc->type == STRATA_T_FLOAT)
+				r->conv[i] = RUN_CONV_DOUBLE_FLOAT;
+			if (!strata_column_type_widens(fc, tc) && !strata_column_type_widens(tc, fc)) {
+				char ft[32], tt[32];
 				rc = strata_err_set(err, STRATA_ECORRUPT,
 						    "\"%s\": column \"%s\" is %s in the file but %s "
 						    "in the table",
-						    path, r->rs->cols[i].name,
-						    strata_type_name(r->fs->cols[j].type),
-						    strata_type_name(r->rs->cols[i].type));
+						    path, tc->name, strata_column_type_str(fc, ft, sizeof(ft)),
+						    strata_column_type_str(tc, tt, sizeof(tt)));
 				strata_run_close(r);
 				return rc;
 			}
@@ -494,6 +516,24 @@ int strata_run_next(strata_run *r, const strata_row **row, const uint8_t **key,
 			int j = r->map[i];
 			if (j >= 0) {
 				r->orow.vals[i] = r->frow.vals[j];
+				if (__builtin_expect(r->conv[i] != RUN_CONV_NONE, 0) &&
+				    !r->orow.vals[i].is_null) {
+					strata_value *v = &r->orow.vals[i];
+					switch (r->conv[i]) {
+					case RUN_CONV_INT_LONG:
+						v->v.i64 = v->v.i32;
+						break;
+					case RUN_CONV_FLOAT_DOUBLE:
+						v->v.f64 = (double)v->v.f32;
+						break;
+					case RUN_CONV_LONG_INT:
+						v->v.i32 = (int32_t)v->v.i64;
+						break;
+					default:
+						v->v.f32 = (float)v->v.f64;
+						break;
+					}
+				}
 			} else {
 				memset(&r->orow.vals[i], 0, sizeof(strata_value));
 				r->orow.vals[i].is_null = true;
@@ -557,6 +597,7 @@ void strata_run_close(strata_run *r)
 	if (r->state)
 		r->be->close(r->state);
 	free(r->map);
+	free(r->conv);
 	free(r->need);
 	free(r->mask_cols);
 	free(r->frow.vals);
@@ -577,6 +618,18 @@ static void stats_to_read(const strata_run *r, const strata_colstat *fcols, uint
 		int j = r->map[i];
 		if (j >= 0) {
 			out[i] = fcols[j];
+			/* invariant 4: a widened column's bounds widen exactly; a
+			 * narrowed one's (time travel over a file written after the
+			 * widening) may hold values the narrow type cannot: none */
+			if (r->conv[i] == RUN_CONV_INT_LONG && out[i].has_bounds) {
+				out[i].min.v.i64 = out[i].min.v.i32;
+				out[i].max.v.i64 = out[i].max.v.i32;
+			} else if (r->conv[i] == RUN_CONV_FLOAT_DOUBLE && out[i].has_bounds) {
+				out[i].min.v.f64 = (double)out[i].min.v.f32;
+				out[i].max.v.f64 = (double)out[i].max.v.f32;
+			} else if (r->conv[i] != RUN_CONV_NONE) {
+				out[i].has_bounds = false;
+			}
 		} else {
 			memset(&out[i], 0, sizeof(out[i]));
 			out[i].has_null_count = true;

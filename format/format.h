@@ -37,7 +37,13 @@ typedef enum strata_type {
 	STRATA_T_STRING,    /* STRING: UTF-8 bytes */
 	STRATA_T_BYTES,     /* BINARY */
 	STRATA_T_TIMESTAMP, /* TIMESTAMP: int64 microseconds since the epoch, UTC */
+	STRATA_T_DATE,      /* DATE: int32 days since 1970-01-01 */
+	STRATA_T_DECIMAL,   /* DECIMAL(p,s): 128-bit unscaled integer, 1 <= p <= 38,
+			       0 <= s <= p; the column carries p and s */
 } strata_type;
+
+#define STRATA_T_LAST STRATA_T_DECIMAL
+#define STRATA_DECIMAL_MAX_PRECISION 38
 
 #define STRATA_MAX_COLS 1024
 #define STRATA_MAX_KEY_COLS 8
@@ -45,7 +51,9 @@ typedef enum strata_type {
 #define STRATA_MAX_VALUE_BYTES (64u * 1024 * 1024)
 
 /* The SQL name of a type ("BIGINT", ...); parse accepts those names case-
- * insensitively (plus LONG, INTEGER, BYTES, BOOL, VARCHAR aliases). */
+ * insensitively (plus LONG, INTEGER, BYTES, BOOL, VARCHAR aliases).  For
+ * DECIMAL the name is "DECIMAL" without its precision and scale; parse
+ * takes a bare "DECIMAL" only (strata_column_type_parse takes the rest). */
 const char *strata_type_name(strata_type t);
 int strata_type_parse(const char *s, strata_type *out);
 
@@ -55,7 +63,23 @@ typedef struct strata_column {
 	uint32_t id;      /* stable within the table, never reused */
 	bool is_nullable; /* key columns are never nullable */
 	int key_pos;      /* position in the primary key, or -1 */
+	uint8_t precision; /* DECIMAL only (1..38), else 0 */
+	uint8_t scale;     /* DECIMAL only (0..precision), else 0 */
 } strata_column;
+
+/* Parse a column type as DDL spells it ("BIGINT", "decimal(18, 2)",
+ * "DECIMAL(10)" = DECIMAL(10,0), "DATE") into c->type, c->precision and
+ * c->scale.  STRATA_EINVAL naming the column and the rule (precision 1 to
+ * 38, scale 0 to precision) when it is not a type. */
+int strata_column_type_parse(const char *text, strata_column *c, strata_err *err);
+/* Append the column's type as DDL spells it ("DECIMAL(18,2)", "BIGINT"). */
+void strata_column_type_format(const strata_column *c, strata_buf *out);
+/* The same into a caller's buffer (at least 16 bytes); returns it. */
+const char *strata_column_type_str(const strata_column *c, char *buf, size_t n);
+/* Whether a file written with column type `from` reads as `to` (type
+ * widening, docs/CLI.md "alter-table"): equal types; INT -> BIGINT;
+ * FLOAT -> DOUBLE; DECIMAL(p,s) -> DECIMAL(p',s) with p' >= p. */
+bool strata_column_type_widens(const strata_column *from, const strata_column *to);
 
 /* One schema version of a table.  Partition columns are not part of it (they
  * live in the table definition and are not stored in data files). */
@@ -107,8 +131,40 @@ typedef struct strata_value {
 			const uint8_t *ptr;
 			uint32_t len;
 		} s; /* STRING, BYTES */
+		struct {
+			uint64_t lo;
+			int64_t hi;
+		} dec; /* DECIMAL: the unscaled value, two's complement */
 	} v;
 } strata_value;
+/* DATE values use v.i32 (days since 1970-01-01). */
+
+/* A DECIMAL's unscaled value as one 128-bit integer (GCC/Clang __int128:
+ * the value keeps two 64-bit halves so that strata_value stays 8-aligned). */
+typedef __int128 strata_i128;
+static inline strata_i128 strata_dec_get(const strata_value *v)
+{
+	return (strata_i128)(((unsigned __int128)(uint64_t)v->v.dec.hi << 64) | v->v.dec.lo);
+}
+static inline void strata_dec_set(strata_value *v, strata_i128 x)
+{
+	v->v.dec.lo = (uint64_t)x;
+	v->v.dec.hi = (int64_t)(x >> 64);
+}
+/* 10^p for p in 0..38. */
+strata_i128 strata_dec_pow10(int p);
+/* Parse decimal text ("-12.340", "1e3", "+.5") exactly as DECIMAL(p,s) of
+ * column c: the digits are never taken through a double.  Fewer fraction
+ * digits than s are padded with zeros; more are an error unless they are
+ * zeros, as is a value needing more than p digits.  STRATA_EINVAL naming
+ * the column and the reason. */
+int strata_dec_parse(const strata_column *c, const char *text, size_t len, strata_i128 *out,
+		     strata_err *err);
+/* Append x at scale s as text: "-12.340" (no exponent, s fraction digits). */
+void strata_dec_format(strata_i128 x, int scale, strata_buf *out);
+/* DATE: "YYYY-MM-DD" (years 0001..9999) <-> days since 1970-01-01. */
+int strata_date_parse(const char *s, int32_t *out_days);
+void strata_date_format(int32_t days, strata_buf *out);
 
 enum { STRATA_OP_UPSERT = 0, STRATA_OP_DELETE = 1 };
 
@@ -144,8 +200,14 @@ int strata_json_parse(const char *text, size_t len, struct json_t **out, strata_
 /* Append row as a JSON object to out.  with_meta adds "_seq" and "_op". */
 void strata_row_to_json(const strata_schema *s, const strata_row *row,
 			bool with_meta, strata_buf *out);
-/* Append one value as JSON. */
+/* Append one value as JSON.  A DECIMAL prints at scale 0 here (the
+ * unscaled integer): strata_column_value_to_json knows the column's scale. */
 void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out);
+/* Append one value of column c as JSON / as text (DECIMAL at c's scale). */
+void strata_column_value_to_json(const strata_column *c, const strata_value *v,
+				 strata_buf *out);
+void strata_column_value_to_text(const strata_column *c, const strata_value *v,
+				 strata_buf *out);
 /* Parse "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC, 'T' and 'Z' accepted) into
  * microseconds since the epoch; STRATA_EINVAL if malformed. */
 int strata_timestamp_parse(const char *s, int64_t *out_us);
@@ -160,7 +222,9 @@ void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
 
 /* Append the order-preserving encoding of row's key columns to out:
  *   LONG/TIMESTAMP: 8 bytes big-endian, sign bit flipped;
- *   INT: 4 bytes big-endian, sign bit flipped;
+ *   INT/DATE: 4 bytes big-endian, sign bit flipped;
+ *   DECIMAL: the unscaled value as 16 bytes big-endian two's complement,
+ *     sign bit flipped (the scale is the column's, so equal for all keys);
  *   DOUBLE/FLOAT: IEEE bits big-endian; negative: all bits flipped,
  *     otherwise the sign bit flipped (-0.0 and 0.0 encode differently);
  *   BOOL: one byte 0 or 1;
@@ -512,8 +576,9 @@ int strata_pqbatch_open(const char *path, const strata_schema *file_schema,
 /* Rows in the file (its footer's count). */
 uint64_t strata_pqbatch_rows(const strata_pqbatch *b);
 /* Bytes of one value of type t in the arrays read fills: int64_t (BIGINT,
- * TIMESTAMP), int32_t, double, float, uint8_t 0/1 (BOOLEAN), strata_strref
- * (STRING, BINARY). */
+ * TIMESTAMP), int32_t (INT, DATE), double, float, uint8_t 0/1 (BOOLEAN),
+ * strata_strref (STRING, BINARY), strata_i128 (DECIMAL, the unscaled
+ * value, 16-byte aligned arrays). */
 size_t strata_pqbatch_width(strata_type t);
 /* The next up to n rows: for every wanted column i, data[i][0..*got) and
  * nulls[i][0..*got) (1: null, its value zeroed); data and nulls of columns

@@ -52,7 +52,11 @@
  * columns; pages V1 and V2; PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY, RLE
  * booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
  * BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD).  A file without strata's
- * schema metadata is STRATA_EUNSUPPORTED at open (the caller then merges).
+ * schema metadata is STRATA_EUNSUPPORTED at open (the caller then merges),
+ * and so is a file with a column whose type was widened between the file
+ * and the read, either way (the sorted-run reader converts those).  A
+ * DECIMAL (INT32, INT64 or FIXED_LEN_BYTE_ARRAY in the file) comes out as
+ * strata_i128, widened in place by the page decoder (parquet_page.c).
  *
  * One thread per handle; handles on different threads share nothing.
  */
@@ -92,7 +96,8 @@ void strata_pqbatch_release(strata_pqbatch *b)
 
 size_t strata_pqbatch_width(strata_type t)
 {
-	return pq_value_width(pq_ptype_of(t));
+	/* a DECIMAL comes out as strata_i128 whatever its physical type */
+	return t == STRATA_T_DECIMAL ? sizeof(strata_i128) : pq_value_width(pq_ptype_of(t, 0));
 }
 
 /* ---- open ------------------------------------------------------------------------ */
@@ -143,6 +148,14 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 		int j = strata_schema_find_id(fs, rc->id);
 		if (j < 0)
 			continue; /* added after the file was written: null */
+		const strata_column *fc = &fs->cols[j];
+		bool is_same = fc->type == rc->type && fc->precision == rc->precision &&
+			       fc->scale == rc->scale;
+		if (!is_same && (strata_column_type_widens(fc, rc) || strata_column_type_widens(rc, fc)))
+			return strata_err_set(err, STRATA_EUNSUPPORTED,
+					      "\"%s\": column \"%s\" was widened (%s in the file): "
+					      "read it as a run",
+					      b->path, rc->name, strata_type_name(fs->cols[j].type));
 		if (fs->cols[j].type != rc->type)
 			return strata_err_set(err, STRATA_ECORRUPT,
 					      "\"%s\": column \"%s\" is %s in the file but %s in the "
@@ -166,13 +179,22 @@ static int columns_map(strata_pqbatch *b, const strata_schema *fs, const strata_
 					      "file",
 					      b->path, rc->name, rc->id);
 		const pq_schema_elem *e = &m->schema[c->pc.leaf + 1];
-		if (e->type != pq_ptype_of(rc->type))
+		if (e->type != pq_ptype_of(rc->type, rc->precision))
 			return strata_err_set(err, STRATA_ECORRUPT,
 					      "\"%s\": column \"%s\" is %s in the file but %s in the "
 					      "table",
 					      b->path, rc->name, pq_type_name(e->type),
 					      strata_type_name(rc->type));
+		if (e->type == PQ_FIXED_LEN_BYTE_ARRAY &&
+		    e->type_length != pq_decimal_bytes(rc->precision))
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "\"%s\": column \"%s\" is FIXED_LEN_BYTE_ARRAY(%d), not the "
+					      "%d bytes of DECIMAL(%u,%u)",
+					      b->path, rc->name, e->type_length,
+					      pq_decimal_bytes(rc->precision), rc->precision, rc->scale);
 		c->pc.ptype = e->type;
+		c->pc.flba_len = e->type == PQ_FIXED_LEN_BYTE_ARRAY ? e->type_length : 0;
+		c->pc.is_decimal = rc->type == STRATA_T_DECIMAL;
 		c->pc.is_optional = e->repetition == PQ_OPTIONAL;
 	}
 	int64_t total = 0;
@@ -272,7 +294,7 @@ uint64_t strata_pqbatch_rows(const strata_pqbatch *b)
 static int col_rows(strata_pqbatch *b, pb_col *c, uint8_t *dst, uint8_t *nulls, size_t k,
 		    strata_err *err)
 {
-	size_t ow = pq_value_width(c->pc.ptype);
+	size_t ow = pq_col_width(&c->pc);
 	while (k > 0) {
 		if (c->pc.page_left == 0) {
 			int rc = pq_page_next(&b->f, &c->pc, err);

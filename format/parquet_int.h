@@ -338,6 +338,61 @@ const uint8_t *pq_delta_end(const pq_delta_dec *d);
 /* Read a ULEB128 varint from [*p, end); STRATA_ECORRUPT if malformed. */
 int pq_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
+/* ---- strata types as Parquet physical types ------------------------------- */
+
+/* Bytes of a FIXED_LEN_BYTE_ARRAY DECIMAL of precision p (19..38): the
+ * fewest n with 10^p - 1 <= 2^(8n-1) - 1, as Arrow and Spark choose. */
+static inline int pq_decimal_bytes(int p)
+{
+	static const uint8_t n[39] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6, 6, 7, 7, 8, 8, 9,
+				      9, 9, 10, 10, 11, 11, 11, 12, 12, 13, 13, 13, 14, 14, 15,
+				      15, 16, 16, 16};
+	return p >= 0 && p <= 38 ? n[p] : 16;
+}
+
+/* The physical type strata writes a column of type t (precision p for
+ * DECIMAL) as: DATE INT32; DECIMAL INT32 up to 9 digits, INT64 up to 18,
+ * FIXED_LEN_BYTE_ARRAY(pq_decimal_bytes(p)) beyond. */
+static inline int pq_ptype_of(strata_type t, int p)
+{
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		return PQ_INT64;
+	case STRATA_T_INT:
+	case STRATA_T_DATE:
+		return PQ_INT32;
+	case STRATA_T_DOUBLE:
+		return PQ_DOUBLE;
+	case STRATA_T_FLOAT:
+		return PQ_FLOAT;
+	case STRATA_T_BOOL:
+		return PQ_BOOLEAN;
+	case STRATA_T_DECIMAL:
+		return p <= 9 ? PQ_INT32 : p <= 18 ? PQ_INT64 : PQ_FIXED_LEN_BYTE_ARRAY;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		return PQ_BYTE_ARRAY;
+	}
+	return -1;
+}
+
+/* A FIXED_LEN_BYTE_ARRAY DECIMAL: n big-endian two's complement bytes <->
+ * the unscaled value. */
+static inline strata_i128 pq_dec_from_be(const uint8_t *p, int n)
+{
+	strata_i128 x = n > 0 && (p[0] & 0x80) ? -1 : 0;
+	for (int i = 0; i < n; i++)
+		x = (strata_i128)(((unsigned __int128)x << 8) | p[i]);
+	return x;
+}
+
+static inline void pq_dec_to_be(strata_i128 x, uint8_t *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[n - 1 - i] = (uint8_t)(x >> (8 * i));
+}
+
 /* ---- one page decoder for both readers (parquet_page.c) ------------------ */
 
 /* Limits on what a file may claim (invariant 1 of parquet_page.c). */
@@ -376,12 +431,16 @@ typedef struct pq_file {
 	uint32_t lv[PQ_ROWS_MAX];
 } pq_file;
 
-/* One column chunk streamed page by page.  name, leaf, ptype and
- * is_optional are set by the caller; pq_col_open sets up the rest. */
+/* One column chunk streamed page by page.  name, leaf, ptype, flba_len,
+ * is_decimal and is_optional are set by the caller; pq_col_open sets up
+ * the rest. */
 typedef struct pq_col {
 	const char *name;
 	int leaf;
 	int ptype;
+	int flba_len;    /* FIXED_LEN_BYTE_ARRAY: the type_length (1..16) */
+	bool is_decimal; /* a DECIMAL (INT32, INT64 or FIXED_LEN_BYTE_ARRAY in the
+			    file): decoded as strata_i128 (pq_col_width) */
 	bool is_optional;
 	/* chunk */
 	uint32_t rg;
@@ -456,11 +515,12 @@ int pq_dict_load(pq_file *f, pq_col *c, const pq_page_header *h, size_t hdr_len,
 /* Load c's next data page (applying a dictionary page first if one comes);
  * STRATA_ECORRUPT if the chunk ends before its rows. */
 int pq_page_next(pq_file *f, pq_col *c, strata_err *err);
-/* The physical type strata stores type t as (-1 for none). */
-int pq_ptype_of(strata_type t);
 /* Bytes of one decoded value of a physical type in pq_page_rows' arrays:
  * 8 (INT64, DOUBLE), 4 (INT32, FLOAT), 1 (BOOLEAN, 0/1), strata_strref. */
 size_t pq_value_width(int ptype);
+/* The same for column c: a DECIMAL's values are strata_i128 (16 bytes),
+ * whatever its physical type; others as pq_value_width. */
+size_t pq_col_width(const pq_col *c);
 /* Decode the next k rows of c's current page (k <= c->page_left,
  * k <= PQ_ROWS_MAX) into dst (pq_value_width each) and nulls (1: null, its
  * value zeroed).  Strings point into the page or the dictionary. */

@@ -149,6 +149,10 @@ static void w_schema_elem(thrift_w *w, const pq_schema_elem *e)
 		thrift_w_i32(w, 5, e->num_children);
 	if (e->converted >= 0)
 		thrift_w_i32(w, 6, e->converted);
+	if (e->converted == PQ_CT_DECIMAL) {
+		thrift_w_i32(w, 7, e->scale);
+		thrift_w_i32(w, 8, e->precision);
+	}
 	if (e->has_field_id)
 		thrift_w_i32(w, 9, e->field_id);
 	if (e->logical.kind != PQ_LT_NONE)

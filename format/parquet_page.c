@@ -56,7 +56,9 @@
  * hash then adds what no page CRC covers (the footer, the page headers,
  * the page indexes) and pages written without a CRC.
  *
- * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY; flat
+ * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY, and
+ * FIXED_LEN_BYTE_ARRAY DECIMALs (up to 16 bytes; a DECIMAL of any
+ * physical type comes out as strata_i128: values_get); flat
  * REQUIRED and OPTIONAL columns; data pages V1 and V2; PLAIN,
  * PLAIN_DICTIONARY, RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED,
  * DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD.
@@ -355,31 +357,19 @@ static int page_inflate(pq_file *f, pq_col *c, const uint8_t *src, size_t src_le
 	return 0;
 }
 
-static size_t file_width(int ptype)
+/* Bytes of one value of c as stored (PLAIN): fixed-width types and a
+ * FIXED_LEN_BYTE_ARRAY's type_length; 0 for BOOLEAN and BYTE_ARRAY. */
+static size_t file_width(const pq_col *c)
 {
+	int ptype = c->ptype;
 	return ptype == PQ_INT32 || ptype == PQ_FLOAT ? 4 :
-	       ptype == PQ_INT64 || ptype == PQ_DOUBLE ? 8 : 0;
+	       ptype == PQ_INT64 || ptype == PQ_DOUBLE ? 8 :
+	       ptype == PQ_FIXED_LEN_BYTE_ARRAY ? (size_t)c->flba_len : 0;
 }
 
-int pq_ptype_of(strata_type t)
+size_t pq_col_width(const pq_col *c)
 {
-	switch (t) {
-	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP:
-		return PQ_INT64;
-	case STRATA_T_INT:
-		return PQ_INT32;
-	case STRATA_T_DOUBLE:
-		return PQ_DOUBLE;
-	case STRATA_T_FLOAT:
-		return PQ_FLOAT;
-	case STRATA_T_BOOL:
-		return PQ_BOOLEAN;
-	case STRATA_T_STRING:
-	case STRATA_T_BYTES:
-		return PQ_BYTE_ARRAY;
-	}
-	return -1;
+	return c->is_decimal ? sizeof(strata_i128) : pq_value_width(c->ptype);
 }
 
 size_t pq_value_width(int ptype)
@@ -416,7 +406,7 @@ int pq_dict_load(pq_file *f, pq_col *c, const pq_page_header *h, size_t hdr_len,
 	if (rc)
 		return rc;
 	int32_t n = h->dict.num_values;
-	size_t w = file_width(c->ptype);
+	size_t w = file_width(c);
 	/* invariant 1: the count must fit in the bytes, and the refs in the
 	 * page limit, before anything is allocated */
 	uint64_t min_bytes = c->ptype == PQ_BOOLEAN ? ((uint64_t)n + 7) / 8 :
@@ -575,7 +565,7 @@ int pq_page_next(pq_file *f, pq_col *c, strata_err *err)
 			ok = c->ptype == PQ_BYTE_ARRAY;
 			break;
 		case PQ_BYTE_STREAM_SPLIT:
-			ok = file_width(c->ptype) != 0;
+			ok = file_width(c) != 0;
 			break;
 		default:
 			ok = false;
@@ -641,7 +631,7 @@ static int values_ready(pq_file *f, pq_col *c, strata_err *err)
 		break;
 	}
 	case PQ_BYTE_STREAM_SPLIT: {
-		size_t w = file_width(c->ptype);
+		size_t w = file_width(c);
 		if ((size_t)(end - p) % w != 0)
 			return pq_col_corrupt(f, c, err, "BYTE_STREAM_SPLIT data is not whole values");
 		c->bss_n = (uint64_t)(end - p) / w;
@@ -655,15 +645,48 @@ static int values_ready(pq_file *f, pq_col *c, strata_err *err)
 	return 0;
 }
 
-/* Decode n (<= PQ_ROWS_MAX) non-null values into dst (pq_value_width). */
+static int values_get_file(pq_file *f, pq_col *c, void *dst, uint32_t n, strata_err *err);
+
+/* Decode n (<= PQ_ROWS_MAX) non-null values into dst (pq_col_width each).
+ * A DECIMAL is decoded in its stored width to the front of dst, then
+ * widened in place to strata_i128 from the last value down (value i moves
+ * from i * w to i * 16 >= i * w: nothing unread is overwritten). */
 static int values_get(pq_file *f, pq_col *c, void *dst, uint32_t n, strata_err *err)
+{
+	int rc = values_get_file(f, c, dst, n, err);
+	if (rc || !c->is_decimal)
+		return rc;
+	size_t w = file_width(c);
+	uint8_t *p = dst;
+	for (uint32_t i = n; i-- > 0;) {
+		strata_i128 x;
+		if (c->ptype == PQ_INT32) {
+			int32_t v;
+			memcpy(&v, p + (size_t)i * 4, 4);
+			x = v;
+		} else if (c->ptype == PQ_INT64) {
+			int64_t v;
+			memcpy(&v, p + (size_t)i * 8, 8);
+			x = v;
+		} else {
+			uint8_t be[16];
+			memcpy(be, p + (size_t)i * w, w);
+			x = pq_dec_from_be(be, (int)w);
+		}
+		memcpy(p + (size_t)i * sizeof(x), &x, sizeof(x));
+	}
+	return 0;
+}
+
+/* The same in the stored width (file_width; pq_value_width for the rest). */
+static int values_get_file(pq_file *f, pq_col *c, void *dst, uint32_t n, strata_err *err)
 {
 	if (n == 0)
 		return 0;
 	int rc = values_ready(f, c, err);
 	if (rc)
 		return rc;
-	size_t w = file_width(c->ptype);
+	size_t w = file_width(c);
 	switch (c->enc) {
 	case PQ_PLAIN:
 		if (c->ptype == PQ_BYTE_ARRAY) {
@@ -726,6 +749,12 @@ static int values_get(pq_file *f, pq_col *c, void *dst, uint32_t n, strata_err *
 			uint64_t *out = dst;
 			for (uint32_t i = 0; i < n; i++)
 				memcpy(&out[i], d + (size_t)f->u32[i] * 8, 8);
+			break;
+		}
+		case PQ_FIXED_LEN_BYTE_ARRAY: {
+			uint8_t *out = dst;
+			for (uint32_t i = 0; i < n; i++)
+				memcpy(out + (size_t)i * w, d + (size_t)f->u32[i] * w, w);
 			break;
 		}
 		default: {
@@ -793,7 +822,7 @@ static int values_get(pq_file *f, pq_col *c, void *dst, uint32_t n, strata_err *
 int pq_page_rows(pq_file *f, pq_col *c, uint8_t *dst, uint8_t *nulls, uint32_t k,
 		 strata_err *err)
 {
-	size_t ow = pq_value_width(c->ptype);
+	size_t ow = pq_col_width(c);
 	int rc;
 	if (!c->has_defs) {
 		memset(nulls, 0, k);
@@ -855,7 +884,7 @@ static int values_skip(pq_file *f, pq_col *c, uint64_t n, strata_err *err)
 	int rc = values_ready(f, c, err);
 	if (rc)
 		return rc;
-	size_t w = file_width(c->ptype);
+	size_t w = file_width(c);
 	switch (c->enc) {
 	case PQ_PLAIN:
 		if (c->ptype == PQ_BYTE_ARRAY) {

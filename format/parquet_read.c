@@ -23,7 +23,9 @@
  * that share its first key column.  A point lookup reads at most one page
  * per needed column per candidate row group and decodes about one record.
  *
- * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY; flat REQUIRED
+ * Supported: INT32, INT64, FLOAT, DOUBLE, BOOLEAN, BYTE_ARRAY, and
+ * FIXED_LEN_BYTE_ARRAY DECIMALs (up to 16 bytes; DECIMALs of every width
+ * come out in strata's 128-bit form, DATE as INT32 days); flat REQUIRED
  * and OPTIONAL columns; data pages V1 and V2; PLAIN, PLAIN_DICTIONARY,
  * RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED,
  * DELTA_LENGTH_BYTE_ARRAY, BYTE_STREAM_SPLIT; UNCOMPRESSED and ZSTD.
@@ -128,7 +130,7 @@ typedef struct pr {
 	strata_colstat *mask_cols;
 	bool *is_key_col;
 	/* a batch as the page decoder writes it, before it becomes values */
-	_Alignas(16) uint8_t values[PR_BATCH * sizeof(strata_strref)];
+	_Alignas(16) uint8_t values[PR_BATCH * sizeof(strata_i128)]; /* widest: DECIMAL */
 	uint8_t nulls[PR_BATCH];
 } pr;
 
@@ -206,8 +208,8 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 			break;
 		}
 		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
-			why = "DECIMAL";
-			break;
+			*out = STRATA_T_DECIMAL;
+			return 0;
 		}
 		if (lt == PQ_LT_TIME || ct == PQ_CT_TIME_MICROS) {
 			why = "TIME";
@@ -222,12 +224,12 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 			break;
 		}
 		if (lt == PQ_LT_DATE || ct == PQ_CT_DATE) {
-			why = "DATE";
-			break;
+			*out = STRATA_T_DATE;
+			return 0;
 		}
 		if (lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) {
-			why = "DECIMAL";
-			break;
+			*out = STRATA_T_DECIMAL;
+			return 0;
 		}
 		if (lt == PQ_LT_TIME || ct == PQ_CT_TIME_MILLIS) {
 			why = "TIME";
@@ -258,6 +260,11 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 		why = "INT96";
 		break;
 	case PQ_FIXED_LEN_BYTE_ARRAY:
+		if ((lt == PQ_LT_DECIMAL || ct == PQ_CT_DECIMAL) && e->type_length >= 1 &&
+		    e->type_length <= 16) {
+			*out = STRATA_T_DECIMAL;
+			return 0;
+		}
 		why = "FIXED_LEN_BYTE_ARRAY";
 		break;
 	default:
@@ -267,6 +274,7 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 	return strata_err_set(err, STRATA_EUNSUPPORTED, "\"%s\": unsupported type %s in column \"%s\"",
 			      r->path, why, e->name);
 }
+
 
 static const pq_kv *find_kv(const pq_file_meta *m, const char *key)
 {
@@ -316,7 +324,9 @@ static int match_schema(pr *r, const strata_schema *s, strata_err *err)
 		int rc = leaf_type(r, e, &ft, err);
 		if (rc)
 			return rc;
-		bool ok = e->type == pq_ptype_of(c->type) &&
+		bool ok = e->type == pq_ptype_of(c->type, c->precision) &&
+			  (e->type != PQ_FIXED_LEN_BYTE_ARRAY ||
+			   e->type_length == pq_decimal_bytes(c->precision)) &&
 			  (ft == c->type || (ft == STRATA_T_BYTES && c->type == STRATA_T_STRING) ||
 			   (ft == STRATA_T_STRING && c->type == STRATA_T_BYTES) ||
 			   (ft == STRATA_T_LONG && c->type == STRATA_T_TIMESTAMP));
@@ -380,6 +390,23 @@ static int build_schema(pr *r, const strata_schema *file_schema, strata_err *err
 			rc = leaf_type(r, e, &c.type, err);
 			if (rc)
 				return rc;
+			if (c.type == STRATA_T_DECIMAL) {
+				int32_t p = e->logical.kind == PQ_LT_DECIMAL ? e->logical.precision :
+									      e->precision;
+				int32_t sc = e->logical.kind == PQ_LT_DECIMAL ? e->logical.scale :
+									       e->scale;
+				int maxp = e->type == PQ_INT32 ? 9 : e->type == PQ_INT64 ? 18 : 38;
+				if (p < 1 || p > maxp || sc < 0 || sc > p ||
+				    (e->type == PQ_FIXED_LEN_BYTE_ARRAY &&
+				     e->type_length < pq_decimal_bytes(p)))
+					return strata_err_set(err, STRATA_EUNSUPPORTED,
+							      "\"%s\": unsupported DECIMAL(%d,%d) as %s in "
+							      "column \"%s\"",
+							      r->path, p, sc, pq_type_name(e->type),
+							      e->name);
+				c.precision = (uint8_t)p;
+				c.scale = (uint8_t)sc;
+			}
 			c.id = s->ncols + 1;
 			c.is_nullable = e->repetition == PQ_OPTIONAL;
 			c.key_pos = -1;
@@ -500,7 +527,15 @@ static int col_fill(pr *r, pr_col *c, int64_t max, strata_err *err)
 	if (rc)
 		return rc;
 	strata_value *v = c->vals;
-	switch (pc->ptype) {
+	switch (pc->is_decimal ? PQ_FIXED_LEN_BYTE_ARRAY : pc->ptype) {
+	case PQ_FIXED_LEN_BYTE_ARRAY: /* a DECIMAL of any width: strata_i128 */
+		for (uint32_t i = 0; i < k; i++) {
+			strata_i128 x;
+			memcpy(&x, r->values + (size_t)i * sizeof(x), sizeof(x));
+			v[i].is_null = nulls[i];
+			strata_dec_set(&v[i], x);
+		}
+		break;
 	case PQ_INT64:
 	case PQ_DOUBLE: /* the 8 bytes of v.i64 or v.f64 */
 		for (uint32_t i = 0; i < k; i++) {
@@ -720,7 +755,7 @@ static int col_seek_row(pr *r, uint32_t i, uint32_t g, int64_t row, strata_err *
 /* A PLAIN-encoded statistic of a column of type t as a value (strings point
  * into b); false when it cannot be one (wrong length, a NaN, a boolean
  * other than 0 or 1, a type without usable statistics). */
-static bool stat_value(strata_type t, const pq_bytes *b, strata_value *v)
+static bool stat_value(strata_type t, int ptype, const pq_bytes *b, strata_value *v)
 {
 	memset(v, 0, sizeof(*v));
 	switch (t) {
@@ -731,9 +766,26 @@ static bool stat_value(strata_type t, const pq_bytes *b, strata_value *v)
 		memcpy(&v->v.i64, b->p, 8);
 		return true;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		if (b->len != 4)
 			return false;
 		memcpy(&v->v.i32, b->p, 4);
+		return true;
+	case STRATA_T_DECIMAL:
+		/* the unscaled value as the column's physical type stores it */
+		if (ptype == PQ_INT32 && b->len == 4) {
+			int32_t x;
+			memcpy(&x, b->p, 4);
+			strata_dec_set(v, x);
+		} else if (ptype == PQ_INT64 && b->len == 8) {
+			int64_t x;
+			memcpy(&x, b->p, 8);
+			strata_dec_set(v, x);
+		} else if (ptype == PQ_FIXED_LEN_BYTE_ARRAY && b->len >= 1 && b->len <= 16) {
+			strata_dec_set(v, pq_dec_from_be(b->p, (int)b->len));
+		} else {
+			return false;
+		}
 		return true;
 	case STRATA_T_DOUBLE:
 		if (b->len != 8)
@@ -779,7 +831,7 @@ static int pr_colstats(void *state, strata_colstat *out, uint64_t *rows)
 			cs->null_count = *rows;
 			continue;
 		}
-		int pt = pq_ptype_of(t);
+		int pt = r->leaves[leaf]->type; /* a foreign DECIMAL may use any width */
 		bool ok_bounds = true, ok_nulls = true, nan_free = true;
 		uint64_t nulls = 0;
 		const pq_bytes *mn = NULL, *mx = NULL;
@@ -822,7 +874,8 @@ static int pr_colstats(void *state, strata_colstat *out, uint64_t *rows)
 			cs->null_count = nulls;
 		}
 		cs->may_have_nan = is_float_type(t) && !nan_free;
-		if (ok_bounds && mn && mx && stat_value(t, mn, &cs->min) && stat_value(t, mx, &cs->max))
+		if (ok_bounds && mn && mx && stat_value(t, pt, mn, &cs->min) &&
+		    stat_value(t, pt, mx, &cs->max))
 			cs->has_bounds = true;
 	}
 	return 1;
@@ -958,8 +1011,9 @@ static int mask_build(pr *r, uint32_t g, strata_err *err)
 			/* invariant 4 */
 			cs->may_have_nan = is_float_type(t) &&
 					   !(ci->has_nan_counts && ci->nan_counts[p] == 0);
-			cs->has_bounds = stat_value(t, &ci->mins[p], &cs->min) &&
-					 stat_value(t, &ci->maxs[p], &cs->max);
+			int pt = col_at(r, i)->pc.ptype;
+			cs->has_bounds = stat_value(t, pt, &ci->mins[p], &cs->min) &&
+					 stat_value(t, pt, &ci->maxs[p], &cs->max);
 		}
 		if (r->mask_fn(r->mask_arg, r->mask_cols, (uint64_t)(b - a)))
 			continue;
@@ -1109,6 +1163,8 @@ static void col_setup(pr *r, pr_col *c, int leaf, strata_type t)
 	c->el = r->leaves[leaf];
 	c->pc.name = c->el->name;
 	c->pc.ptype = c->el->type;
+	c->pc.flba_len = c->el->type == PQ_FIXED_LEN_BYTE_ARRAY ? c->el->type_length : 0;
+	c->pc.is_decimal = t == STRATA_T_DECIMAL;
 	c->stype = t;
 	c->pc.is_optional = c->el->repetition == PQ_OPTIONAL;
 }
@@ -1307,7 +1363,7 @@ static int pr_hash_file(const char *path, uint64_t *out, strata_err *err)
  * false if the bound is unusable (wrong length, NaN). */
 static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, int *out)
 {
-	uint8_t kb[8];
+	uint8_t kb[16];
 	const uint8_t *kp = kb;
 	size_t kn;
 	int ptype;
@@ -1318,9 +1374,33 @@ static bool stat_cmp(strata_type t, const pq_bytes *b, const strata_value *k, in
 		memcpy(kb, &k->v.i64, kn = 8);
 		break;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		ptype = PQ_INT32;
 		memcpy(kb, &k->v.i32, kn = 4);
 		break;
+	case STRATA_T_DECIMAL: {
+		/* the bound's width tells the physical type (pq_ptype_of); a key
+		 * that does not fit it is not compared */
+		strata_i128 x = strata_dec_get(k);
+		if (b->len == 4 && x >= INT32_MIN && x <= INT32_MAX) {
+			int32_t v = (int32_t)x;
+			ptype = PQ_INT32;
+			memcpy(kb, &v, kn = 4);
+		} else if (b->len == 8 && x >= INT64_MIN && x <= INT64_MAX) {
+			int64_t v = (int64_t)x;
+			ptype = PQ_INT64;
+			memcpy(kb, &v, kn = 8);
+		} else if (b->len >= 9 && b->len <= 16) {
+			ptype = PQ_FIXED_LEN_BYTE_ARRAY;
+			kn = b->len;
+			pq_dec_to_be(x, kb, (int)kn);
+			if (pq_dec_from_be(kb, (int)kn) != x)
+				return false;
+		} else {
+			return false;
+		}
+		break;
+	}
 	case STRATA_T_DOUBLE:
 		ptype = PQ_DOUBLE;
 		memcpy(kb, &k->v.f64, kn = 8);
@@ -1375,7 +1455,12 @@ static int key0_cmp(strata_type t, const strata_value *a, const strata_value *b)
 	case STRATA_T_TIMESTAMP:
 		return (a->v.i64 > b->v.i64) - (a->v.i64 < b->v.i64);
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		return (a->v.i32 > b->v.i32) - (a->v.i32 < b->v.i32);
+	case STRATA_T_DECIMAL: {
+		strata_i128 x = strata_dec_get(a), y = strata_dec_get(b);
+		return (x > y) - (x < y);
+	}
 	case STRATA_T_BOOL:
 		return (int)a->v.b - (int)b->v.b;
 	case STRATA_T_DOUBLE: {

@@ -20,7 +20,8 @@
  *      sort order for the physical type: signed integers, IEEE for floats
  *      without NaN (a NaN is counted, never a bound; a zero min is written
  *      -0.0 and a zero max +0.0, so either zero is inside them), false <
- *      true, unsigned bytes for BYTE_ARRAY — the order pq_stat_cmp
+ *      true, unsigned bytes for BYTE_ARRAY, signed big-endian integers for
+ *      FIXED_LEN_BYTE_ARRAY (strata writes only DECIMALs so) — the order pq_stat_cmp
  *      implements, so what the writer records and what the reader compares
  *      can never disagree;
  *   2. BYTE_ARRAY bounds longer than PQ_STATS_MAX_BYTES are truncated to a
@@ -96,6 +97,17 @@ bool pq_stat_cmp(int ptype, const uint8_t *a, size_t an, const uint8_t *b, size_
 		*out = PQ_CMP(c, 0);
 		return true;
 	}
+	case PQ_FIXED_LEN_BYTE_ARRAY: {
+		/* strata writes only DECIMALs as FIXED_LEN_BYTE_ARRAY: big-endian
+		 * two's complement, ordered as signed integers */
+		if (an != bn || an == 0 || an > 16)
+			return false;
+		int c = (int)(a[0] ^ 0x80) - (int)(b[0] ^ 0x80);
+		if (c == 0)
+			c = memcmp(a + 1, b + 1, an - 1);
+		*out = PQ_CMP(c, 0);
+		return true;
+	}
 	default:
 		return false;
 	}
@@ -131,6 +143,7 @@ void pq_acc_fold(int ptype, pq_acc *dst, const pq_acc *src)
 		pq_acc_dbl(dst, src->dmax);
 		break;
 	case PQ_BYTE_ARRAY:
+	case PQ_FIXED_LEN_BYTE_ARRAY:
 		pq_acc_bytes(dst, src->bmin.data, src->bmin.len);
 		pq_acc_bytes(dst, src->bmax.data, src->bmax.len);
 		break;
@@ -263,6 +276,16 @@ static bool acc_encode(int ptype, strata_type stype, const pq_acc *s, strata_buf
 		strata_buf_append(max, &b, 4);
 		return true;
 	}
+	case PQ_FIXED_LEN_BYTE_ARRAY:
+		/* a wide DECIMAL, accumulated with the sign bit flipped (so that
+		 * byte order is value order): flip it back */
+		strata_buf_append(min, s->bmin.data, s->bmin.len);
+		strata_buf_append(max, s->bmax.data, s->bmax.len);
+		if (min->len)
+			min->data[0] ^= 0x80;
+		if (max->len)
+			max->data[0] ^= 0x80;
+		return true;
 	default:
 		break;
 	}

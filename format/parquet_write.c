@@ -22,6 +22,9 @@
  *   - _seq and integer key columns: DELTA_BINARY_PACKED, or PLAIN for a page
  *     where delta would be larger (an unsorted second key column);
  *   - BOOLEAN: PLAIN (bit-packed);
+ *   - DECIMAL beyond 18 digits (FIXED_LEN_BYTE_ARRAY, pq_ptype_of): PLAIN,
+ *     big-endian two's complement; DATE and narrower DECIMALs are INT32 /
+ *     INT64 like any integer;
  *   - everything else starts with RLE_DICTIONARY.  A column whose first
  *     PW_DICT_EARLY values are (nearly) all distinct gives it up at once;
  *     otherwise, once PW_DICT_PROBE values are in, it must pay for itself (dictionary + indexes <
@@ -164,6 +167,7 @@ typedef struct pw_col {
 	const char *name;
 	int ptype;
 	strata_type stype;
+	int flba_len; /* FIXED_LEN_BYTE_ARRAY (wide DECIMAL): bytes per value */
 	bool is_optional;
 	bool is_delta_key; /* integer key column or _seq: delta per page */
 	bool is_seq;
@@ -984,6 +988,25 @@ static void add_bool(pw *w, pw_col *c, bool b)
 	page_check(w, c);
 }
 
+/* A wide DECIMAL: flba_len big-endian two's complement bytes, PLAIN.  Its
+ * statistics run over the bytes with the sign bit flipped, whose unsigned
+ * order is the values' signed order (parquet_stats.c flips it back). */
+static void add_flba_dec(pw *w, pw_col *c, strata_i128 x)
+{
+	uint8_t be[16];
+	pq_dec_to_be(x, be, c->flba_len);
+	buf_put(&c->plain, be, (size_t)c->flba_len);
+	be[0] ^= 0x80;
+	pq_acc_bytes(&c->ps, be, (size_t)c->flba_len);
+	if (c->is_optional)
+		c->defs[c->page_rows] = 1;
+	c->page_rows++;
+	c->page_vals++;
+	c->page_raw_bytes += (uint64_t)c->flba_len;
+	w->rg_raw_bytes += (uint64_t)c->flba_len;
+	page_check(w, c);
+}
+
 static void add_value(pw *w, pw_col *c, const strata_value *v)
 {
 	if (v->is_null) {
@@ -996,8 +1019,19 @@ static void add_value(pw *w, pw_col *c, const strata_value *v)
 		add_i64(w, c, v->v.i64);
 		break;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		add_i32(w, c, v->v.i32);
 		break;
+	case STRATA_T_DECIMAL: {
+		strata_i128 x = strata_dec_get(v);
+		if (c->ptype == PQ_INT32)
+			add_i32(w, c, (int32_t)x);
+		else if (c->ptype == PQ_INT64)
+			add_i64(w, c, (int64_t)x);
+		else
+			add_flba_dec(w, c, x);
+		break;
+	}
 	case STRATA_T_DOUBLE: {
 		double d = v->v.f64;
 		uint64_t bits;
@@ -1353,17 +1387,23 @@ static void pw_free(pw *w)
 	free(w);
 }
 
-static void col_init(pw_col *c, const char *name, strata_type t, bool is_optional,
-		     bool is_key, bool is_seq)
+
+static void col_init(pw_col *c, const char *name, strata_type t, int precision,
+		     bool is_optional, bool is_key, bool is_seq)
 {
 	c->name = name;
 	c->stype = t;
-	c->ptype = pq_ptype_of(t);
+	c->ptype = pq_ptype_of(t, precision);
+	if (c->ptype == PQ_FIXED_LEN_BYTE_ARRAY)
+		c->flba_len = pq_decimal_bytes(precision);
 	c->is_optional = is_optional;
 	c->is_seq = is_seq;
 	bool is_int = c->ptype == PQ_INT64 || c->ptype == PQ_INT32;
 	c->is_delta_key = is_seq || (is_key && is_int);
-	c->mode0 = c->is_delta_key ? PW_DELTA : c->ptype == PQ_BOOLEAN ? PW_PLAIN : PW_DICT;
+	/* FIXED_LEN_BYTE_ARRAY (wide DECIMAL): always PLAIN */
+	c->mode0 = c->is_delta_key ? PW_DELTA :
+		   c->ptype == PQ_BOOLEAN || c->ptype == PQ_FIXED_LEN_BYTE_ARRAY ? PW_PLAIN :
+										     PW_DICT;
 	c->defs = strata_malloc(PW_PAGE_MAX_ROWS);
 	c->idx = strata_malloc(sizeof(uint32_t) * PW_PAGE_MAX_ROWS);
 	if (c->is_delta_key)
@@ -1423,10 +1463,11 @@ static int pw_open(const char *path, const strata_schema *schema,
 	w->cols = strata_calloc(w->nleaf, sizeof(pw_col));
 	for (uint32_t i = 0; i < schema->ncols; i++) {
 		const strata_column *sc = &schema->cols[i];
-		col_init(&w->cols[i], sc->name, sc->type, sc->key_pos < 0, sc->key_pos >= 0, false);
+		col_init(&w->cols[i], sc->name, sc->type, sc->precision, sc->key_pos < 0,
+			 sc->key_pos >= 0, false);
 	}
-	col_init(&w->cols[w->nuser], STRATA_COL_SEQ, STRATA_T_LONG, false, false, true);
-	col_init(&w->cols[w->nuser + 1], STRATA_COL_OP, STRATA_T_INT, false, false, false);
+	col_init(&w->cols[w->nuser], STRATA_COL_SEQ, STRATA_T_LONG, 0, false, false, true);
+	col_init(&w->cols[w->nuser + 1], STRATA_COL_OP, STRATA_T_INT, 0, false, false, false);
 	if (w->dict_max_bytes == 0)
 		for (uint32_t i = 0; i < w->nleaf; i++)
 			if (w->cols[i].mode0 == PW_DICT)
@@ -1517,12 +1558,14 @@ static uint64_t pw_bytes(void *state)
 	return est + 256 + 64 * (uint64_t)w->nleaf * (w->nrgs + 1);
 }
 
-static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
-			     bool is_optional, bool has_id, uint32_t id)
+static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t, int precision,
+			     int scale, bool is_optional, bool has_id, uint32_t id)
 {
 	memset(e, 0, sizeof(*e));
 	e->name = name;
-	e->type = pq_ptype_of(t);
+	e->type = pq_ptype_of(t, precision);
+	if (e->type == PQ_FIXED_LEN_BYTE_ARRAY)
+		e->type_length = pq_decimal_bytes(precision);
 	e->repetition = is_optional ? PQ_OPTIONAL : PQ_REQUIRED;
 	e->num_children = -1;
 	e->converted = -1;
@@ -1536,6 +1579,14 @@ static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
 		e->logical.kind = PQ_LT_TIMESTAMP;
 		e->logical.is_utc = true;
 		e->logical.unit = PQ_UNIT_MICROS;
+	} else if (t == STRATA_T_DATE) {
+		e->converted = PQ_CT_DATE;
+		e->logical.kind = PQ_LT_DATE;
+	} else if (t == STRATA_T_DECIMAL) {
+		e->converted = PQ_CT_DECIMAL;
+		e->precision = e->logical.precision = precision;
+		e->scale = e->logical.scale = scale;
+		e->logical.kind = PQ_LT_DECIMAL;
 	}
 }
 
@@ -1610,9 +1661,12 @@ static int pw_finish(void *state, const strata_file_stats *stats, strata_fw_done
 	m.schema[0].num_children = (int32_t)w->nleaf;
 	for (uint32_t i = 0; i < s->ncols; i++)
 		fill_schema_elem(&m.schema[i + 1], s->cols[i].name, s->cols[i].type,
-				 s->cols[i].key_pos < 0, true, s->cols[i].id);
-	fill_schema_elem(&m.schema[s->ncols + 1], STRATA_COL_SEQ, STRATA_T_LONG, false, false, 0);
-	fill_schema_elem(&m.schema[s->ncols + 2], STRATA_COL_OP, STRATA_T_INT, false, false, 0);
+				 s->cols[i].precision, s->cols[i].scale, s->cols[i].key_pos < 0, true,
+				 s->cols[i].id);
+	fill_schema_elem(&m.schema[s->ncols + 1], STRATA_COL_SEQ, STRATA_T_LONG, 0, 0, false, false,
+			 0);
+	fill_schema_elem(&m.schema[s->ncols + 2], STRATA_COL_OP, STRATA_T_INT, 0, 0, false, false,
+			 0);
 	m.num_rows = (int64_t)w->total_rows;
 	m.nrow_groups = w->nrgs;
 	m.row_groups = w->rgs;

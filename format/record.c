@@ -13,6 +13,16 @@
  *                     Input is limited to the years 0001 to 9999, which the
  *                     string form can spell: what a scan prints, a write
  *                     takes back.
+ *   DATE              "YYYY-MM-DD" (years 0001 to 9999) or an integer of
+ *                     days since 1970-01-01; output always the string.
+ *   DECIMAL(p,s)      a JSON string ("-12.34", "1e3") or a JSON number, read
+ *                     from its digits as written, never through a double
+ *                     (strata_json_parse keeps the text of every top-level
+ *                     number jansson would turn into a double or refuse:
+ *                     see "Exact numbers" below); more fraction digits
+ *                     than s are an error unless they are zeros, more than
+ *                     p digits in all are out of range.  Output: a JSON
+ *                     string with exactly s fraction digits ("-12.30").
  *   FLOAT input must round to a finite FLOAT (a larger finite number is an
  *   error, not a silent infinity; 3.4028235e+38, what FLT_MAX prints as, is
  *   FLT_MAX).  NaN reads back as the one quiet NaN (its sign and payload
@@ -28,6 +38,15 @@
  *      through strtod, then to float for FLOAT), value_from_json reads back
  *      bit for bit.
  *
+ * Exact numbers.  jansson reads a number with a fraction or an exponent
+ * into a double and refuses an integer beyond 64 bits, so before parsing,
+ * strata_json_parse rewrites each such number that is a member value of the
+ * top-level object (a row's columns: rows are flat) into the object
+ * {"$exact":"<its text>"}; value_from_json reads that as the number it
+ * stands for: DECIMAL from the digits, DOUBLE and FLOAT through strtod as
+ * jansson would have, integers as out of range.  Only texts that need it
+ * are rewritten, and a parse error is reported against the original text.
+ *
  * Key encoding (FoundationDB tuple-layer style, without type codes since the
  * schema fixes the types): see strata_key_encode() in format.h.  Invariant:
  * for keys a, b of one schema, memcmp order of enc(a), enc(b) equals the
@@ -36,6 +55,7 @@
  */
 #include "format/format.h"
 
+#include <errno.h>
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
@@ -77,7 +97,10 @@ bool strata_value_eq(strata_type t, const strata_value *a, const strata_value *b
 	case STRATA_T_TIMESTAMP:
 		return a->v.i64 == b->v.i64;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		return a->v.i32 == b->v.i32;
+	case STRATA_T_DECIMAL:
+		return a->v.dec.lo == b->v.dec.lo && a->v.dec.hi == b->v.dec.hi;
 	case STRATA_T_DOUBLE:
 		return memcmp(&a->v.f64, &b->v.f64, sizeof(double)) == 0;
 	case STRATA_T_FLOAT:
@@ -239,7 +262,193 @@ void strata_timestamp_format(int64_t us, strata_buf *out)
 			  (long long)frac);
 }
 
+/* ---- dates ----------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard
+ * Hinnant's civil-from-days algorithms: exact for every year). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* The DATE values the string form can spell: 0001-01-01 to 9999-12-31. */
+#define DATE_MIN_DAYS (-719162)
+#define DATE_MAX_DAYS (2932896)
+
+int strata_date_parse(const char *s, int32_t *out_days)
+{
+	int y, mo, d, n = 0;
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
+	    s[4] != '-' || s[7] != '-')
+		return STRATA_EINVAL;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return STRATA_EINVAL;
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap))
+		return STRATA_EINVAL;
+	*out_days = (int32_t)days_from_civil(y, mo, d);
+	return 0;
+}
+
+void strata_date_format(int32_t days, strata_buf *out)
+{
+	int64_t y;
+	int m, d;
+	civil_from_days(days, &y, &m, &d);
+	strata_buf_printf(out, "%04lld-%02d-%02d", (long long)y, m, d);
+}
+
+/* ---- decimals -------------------------------------------------------------- */
+
+strata_i128 strata_dec_pow10(int p)
+{
+	strata_i128 x = 1;
+	for (int i = 0; i < p; i++)
+		x *= 10;
+	return x;
+}
+
+int strata_dec_parse(const strata_column *c, const char *text, size_t len, strata_i128 *out,
+		     strata_err *err)
+{
+	const char *p = text, *end = text + len;
+	bool is_neg = false;
+	char digits[STRATA_DECIMAL_MAX_PRECISION + 1];
+	int nd = 0;      /* significant digits kept (leading zeros dropped) */
+	int ndrop = 0;   /* digits beyond what a DECIMAL could hold, all zero so far */
+	bool dropped_nonzero = false;
+	long nfrac = 0;  /* digits after the point */
+	bool has_digit = false;
+	if (p < end && (*p == '-' || *p == '+'))
+		is_neg = *p++ == '-';
+	for (int part = 0; part < 2; part++) {
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			has_digit = true;
+			if (part)
+				nfrac++;
+			if (nd == 0 && *p == '0')
+				continue;
+			if (nd < STRATA_DECIMAL_MAX_PRECISION && ndrop == 0) {
+				digits[nd++] = *p;
+			} else {
+				ndrop++;
+				dropped_nonzero |= *p != '0';
+			}
+		}
+		if (part == 0 && p < end && *p == '.')
+			p++;
+		else
+			break;
+	}
+	long exp = 0;
+	if (has_digit && p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		bool eneg = false;
+		if (p < end && (*p == '-' || *p == '+'))
+			eneg = *p++ == '-';
+		if (p == end || *p < '0' || *p > '9')
+			goto malformed;
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if (exp < 100000)
+				exp = exp * 10 + (*p - '0');
+		if (eneg)
+			exp = -exp;
+	}
+	if (!has_digit || p != end)
+		goto malformed;
+	/* value = digits[0..nd) * 10^(ndrop + exp - nfrac); unscaled: * 10^scale */
+	long shift = ndrop + exp - nfrac + c->scale;
+	int keep = nd;
+	if (dropped_nonzero && shift < ndrop)
+		goto too_fine_or_big;
+	if (shift < 0) {
+		/* trailing digits below the scale must all be zero */
+		for (long i = 0; i < -shift; i++) {
+			if (keep == 0)
+				break;
+			if (digits[keep - 1] != '0')
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": \"%.60s\" has more than %u fraction "
+						      "digits for DECIMAL(%u,%u)",
+						      c->name, text, c->scale, c->precision, c->scale);
+			keep--;
+		}
+		shift = 0;
+	}
+	if (keep == 0) {
+		*out = 0;
+		return 0;
+	}
+	if ((long)keep + shift > c->precision)
+		goto too_fine_or_big;
+	strata_i128 x = 0;
+	for (int i = 0; i < keep; i++)
+		x = x * 10 + (digits[i] - '0');
+	x *= strata_dec_pow10((int)shift);
+	*out = is_neg ? -x : x;
+	return 0;
+too_fine_or_big:
+	return strata_err_set(err, STRATA_EINVAL,
+			      "column \"%s\": \"%.60s\" is out of range for DECIMAL(%u,%u) (at most "
+			      "%u digits, %u after the point)",
+			      c->name, text, c->precision, c->scale, c->precision, c->scale);
+malformed:
+	return strata_err_set(err, STRATA_EINVAL,
+			      "column \"%s\": \"%.60s\" is not a decimal number (DECIMAL(%u,%u) wants "
+			      "digits with an optional sign, point and exponent)",
+			      c->name, text, c->precision, c->scale);
+}
+
+void strata_dec_format(strata_i128 x, int scale, strata_buf *out)
+{
+	char tmp[48];
+	int n = 0;
+	unsigned __int128 u = x < 0 ? -(unsigned __int128)x : (unsigned __int128)x;
+	do {
+		tmp[n++] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u);
+	while (n <= scale)
+		tmp[n++] = '0';
+	if (x < 0)
+		strata_buf_putc(out, '-');
+	for (int i = n - 1; i >= 0; i--) {
+		strata_buf_putc(out, (uint8_t)tmp[i]);
+		if (i == scale && scale > 0)
+			strata_buf_putc(out, '.');
+	}
+}
+
 /* ---- JSON ---------------------------------------------------------------- */
+
+/* The text of an exact number (see "Exact numbers" above), or NULL. */
+static const char *exact_text(json_t *j)
+{
+	if (!json_is_object(j) || json_object_size(j) != 1)
+		return NULL;
+	json_t *t = json_object_get(j, "$exact");
+	return json_is_string(t) ? json_string_value(t) : NULL;
+}
 
 /* 2^128 - 2^103: the midpoint between FLT_MAX and 2^128; a double from here
  * up rounds to infinity as a float (to even), one below it to FLT_MAX at
@@ -254,12 +463,55 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 		v->is_null = true;
 		return 0;
 	}
+	const char *exact = exact_text(j);
 	switch (c->type) {
 	case STRATA_T_LONG:
 		if (!json_is_integer(j))
 			goto wrong;
 		v->v.i64 = (int64_t)json_integer_value(j);
 		return 0;
+	case STRATA_T_DATE:
+		if (json_is_integer(j)) {
+			json_int_t x = json_integer_value(j);
+			if (x < DATE_MIN_DAYS || x > DATE_MAX_DAYS)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": DATE %lld (days) is outside the "
+						      "years 0001 to 9999",
+						      c->name, (long long)x);
+			v->v.i32 = (int32_t)x;
+			return 0;
+		}
+		if (json_is_string(j) && strata_date_parse(json_string_value(j), &v->v.i32) == 0)
+			return 0;
+		if (json_is_string(j))
+			return strata_err_set(err, STRATA_EINVAL,
+					      "column \"%s\": DATE wants \"YYYY-MM-DD\" (years 0001 to "
+					      "9999) or days since 1970-01-01, got \"%.40s\"",
+					      c->name, json_string_value(j));
+		goto wrong;
+	case STRATA_T_DECIMAL: {
+		const char *text = exact ? exact : json_is_string(j) ? json_string_value(j) : NULL;
+		char ibuf[32];
+		if (!text && json_is_integer(j)) {
+			snprintf(ibuf, sizeof(ibuf), "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+			text = ibuf;
+		}
+		if (!text) {
+			if (json_is_real(j))
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": DECIMAL values with a fraction "
+						      "must come as JSON text strata parses itself "
+						      "(give it as a string, e.g. \"%.17g\")",
+						      c->name, json_real_value(j));
+			goto wrong;
+		}
+		strata_i128 x;
+		int rc = strata_dec_parse(c, text, strlen(text), &x, err);
+		if (rc)
+			return rc;
+		strata_dec_set(v, x);
+		return 0;
+	}
 	case STRATA_T_INT: {
 		if (!json_is_integer(j))
 			goto wrong;
@@ -274,7 +526,15 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 	case STRATA_T_DOUBLE:
 	case STRATA_T_FLOAT: {
 		double d;
-		if (json_is_number(j)) {
+		if (exact) {
+			/* as jansson reads a real: an overflow is an error */
+			errno = 0;
+			d = strtod(exact, NULL);
+			if (isinf(d) && errno == ERANGE)
+				return strata_err_set(err, STRATA_EINVAL,
+						      "column \"%s\": %.60s is out of range for %s", c->name,
+						      exact, strata_type_name(c->type));
+		} else if (json_is_number(j)) {
 			d = json_number_value(j);
 		} else if (json_is_string(j)) {
 			const char *s = json_string_value(j);
@@ -354,8 +614,13 @@ static int value_from_json(const strata_column *c, json_t *j, strata_arena *a,
 				      c->name);
 	}
 wrong:
+	if (exact && (c->type == STRATA_T_LONG || c->type == STRATA_T_INT) &&
+	    !strpbrk(exact, ".eE"))
+		return strata_err_set(err, STRATA_EINVAL, "column \"%s\": %.60s is out of range for %s",
+				      c->name, exact, strata_type_name(c->type));
 	return strata_err_set(err, STRATA_EINVAL, "column \"%s\" is %s, got a JSON %s",
 			      c->name, strata_type_name(c->type),
+			      exact ? "number" :
 			      json_is_string(j) ? "string" :
 			      json_is_integer(j) ? "integer" :
 			      json_is_real(j) ? "number" :
@@ -420,12 +685,107 @@ int strata_row_from_json(const strata_schema *s, json_t *obj, strata_arena *a,
 	return 0;
 }
 
+/* Whether p[0..n) is one JSON number (RFC 8259: -?(0|[1-9][0-9]*)
+ * (.[0-9]+)?([eE][+-]?[0-9]+)?): only those are rewritten, so malformed
+ * JSON stays malformed for jansson to report. */
+static bool json_number_ok(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0') {
+		i++;
+	} else if (i < n && p[i] >= '1' && p[i] <= '9') {
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	} else {
+		return false;
+	}
+	if (i < n && p[i] == '.') {
+		size_t d = ++i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
+/* "Exact numbers": rewrite the top-level object's member values that are
+ * numbers jansson would read as a double (a fraction or an exponent) or
+ * refuse (an integer of more than 18 digits) into {"$exact":"text"}.
+ * Returns false, leaving out alone, when there is none. */
+static bool exact_rewrite(const char *text, size_t len, strata_buf *out)
+{
+	size_t i = 0;
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	if (i == len || text[i] != '{')
+		return false;
+	int depth = 0;
+	bool is_str = false, changed = false;
+	size_t copied = 0;
+	for (; i < len; i++) {
+		char ch = text[i];
+		if (is_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				is_str = false;
+			continue;
+		}
+		if (ch == '"') {
+			is_str = true;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		} else if (depth == 1 && (ch == '-' || (ch >= '0' && ch <= '9'))) {
+			size_t b = i;
+			bool is_real = false;
+			int ndig = 0;
+			while (i < len && text[i] && strchr("+-0123456789.eE", text[i])) {
+				is_real |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
+				ndig += text[i] >= '0' && text[i] <= '9';
+				i++;
+			}
+			if ((is_real || ndig > 18) && json_number_ok(text + b, i - b)) {
+				strata_buf_append(out, text + copied, b - copied);
+				strata_buf_printf(out, "{\"$exact\":\"%.*s\"}", (int)(i - b), text + b);
+				copied = i;
+				changed = true;
+			}
+			i--;
+		}
+	}
+	if (changed)
+		strata_buf_append(out, text + copied, len - copied);
+	return changed;
+}
+
 int strata_json_parse(const char *text, size_t len, json_t **out, strata_err *err)
 {
 	json_error_t jerr;
 	*out = NULL;
-	/* invariant 1: a key given twice is refused, never last-wins */
-	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	strata_buf ex = {0};
+	json_t *j = NULL;
+	if (exact_rewrite(text, len, &ex))
+		j = json_loadb((const char *)ex.data, ex.len, JSON_REJECT_DUPLICATES, &jerr);
+	strata_buf_free(&ex);
+	/* invariant 1: a key given twice is refused, never last-wins (the
+	 * original text again on an error: its columns are the user's) */
+	if (!j)
+		j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
 		/* jansson says: duplicate object key near '"KEY"' */
 		const char *near = strstr(jerr.text, "near '");
@@ -556,6 +916,17 @@ void strata_value_to_json(strata_type t, const strata_value *v, strata_buf *out)
 		strata_timestamp_format(v->v.i64, out);
 		strata_buf_putc(out, '"');
 		break;
+	case STRATA_T_DATE:
+		strata_buf_putc(out, '"');
+		strata_date_format(v->v.i32, out);
+		strata_buf_putc(out, '"');
+		break;
+	case STRATA_T_DECIMAL:
+		/* the scale is the column's: strata_column_value_to_json */
+		strata_buf_putc(out, '"');
+		strata_dec_format(strata_dec_get(v), 0, out);
+		strata_buf_putc(out, '"');
+		break;
 	}
 }
 
@@ -572,6 +943,12 @@ void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
 		break;
 	case STRATA_T_TIMESTAMP:
 		strata_timestamp_format(v->v.i64, out);
+		break;
+	case STRATA_T_DATE:
+		strata_date_format(v->v.i32, out);
+		break;
+	case STRATA_T_DECIMAL:
+		strata_dec_format(strata_dec_get(v), 0, out);
 		break;
 	case STRATA_T_DOUBLE:
 	case STRATA_T_FLOAT: {
@@ -591,6 +968,31 @@ void strata_value_to_text(strata_type t, const strata_value *v, strata_buf *out)
 	}
 }
 
+void strata_column_value_to_json(const strata_column *c, const strata_value *v,
+				 strata_buf *out)
+{
+	if (c->type != STRATA_T_DECIMAL || v->is_null) {
+		strata_value_to_json(c->type, v, out);
+		return;
+	}
+	strata_buf_putc(out, '"');
+	strata_dec_format(strata_dec_get(v), c->scale, out);
+	strata_buf_putc(out, '"');
+}
+
+void strata_column_value_to_text(const strata_column *c, const strata_value *v,
+				 strata_buf *out)
+{
+	if (v->is_null)
+		return;
+	if (c->type == STRATA_T_DECIMAL)
+		strata_dec_format(strata_dec_get(v), c->scale, out);
+	else if (c->type == STRATA_T_DATE)
+		strata_date_format(v->v.i32, out);
+	else
+		strata_value_to_text(c->type, v, out);
+}
+
 void strata_row_to_json(const strata_schema *s, const strata_row *row,
 			bool with_meta, strata_buf *out)
 {
@@ -600,7 +1002,7 @@ void strata_row_to_json(const strata_schema *s, const strata_row *row,
 			strata_buf_putc(out, ',');
 		json_escape((const uint8_t *)s->cols[i].name, strlen(s->cols[i].name), out);
 		strata_buf_putc(out, ':');
-		strata_value_to_json(s->cols[i].type, &row->vals[i], out);
+		strata_column_value_to_json(&s->cols[i], &row->vals[i], out);
 	}
 	if (with_meta)
 		strata_buf_printf(out, "%s\"_seq\":%lld,\"_op\":\"%s\"", s->ncols ? "," : "",
@@ -643,7 +1045,12 @@ int strata_key_encode(const strata_schema *s, const strata_row *row,
 			put_be(out, (uint64_t)v->v.i64 ^ (1ull << 63), 8);
 			break;
 		case STRATA_T_INT:
+		case STRATA_T_DATE:
 			put_be(out, (uint32_t)v->v.i32 ^ (1u << 31), 4);
+			break;
+		case STRATA_T_DECIMAL:
+			put_be(out, (uint64_t)v->v.dec.hi ^ (1ull << 63), 8);
+			put_be(out, v->v.dec.lo, 8);
 			break;
 		case STRATA_T_DOUBLE: {
 			uint64_t b;
@@ -698,12 +1105,16 @@ int strata_key_decode(const strata_schema *s, const uint8_t *key, size_t len,
 		memset(v, 0, sizeof(*v));
 		int need = 0;
 		switch (c->type) {
+		case STRATA_T_DECIMAL:
+			need = 16;
+			break;
 		case STRATA_T_LONG:
 		case STRATA_T_TIMESTAMP:
 		case STRATA_T_DOUBLE:
 			need = 8;
 			break;
 		case STRATA_T_INT:
+		case STRATA_T_DATE:
 		case STRATA_T_FLOAT:
 			need = 4;
 			break;
@@ -721,7 +1132,12 @@ int strata_key_decode(const strata_schema *s, const uint8_t *key, size_t len,
 			v->v.i64 = (int64_t)(get_be(key + off, 8) ^ (1ull << 63));
 			break;
 		case STRATA_T_INT:
+		case STRATA_T_DATE:
 			v->v.i32 = (int32_t)((uint32_t)get_be(key + off, 4) ^ (1u << 31));
+			break;
+		case STRATA_T_DECIMAL:
+			v->v.dec.hi = (int64_t)(get_be(key + off, 8) ^ (1ull << 63));
+			v->v.dec.lo = get_be(key + off + 8, 8);
 			break;
 		case STRATA_T_DOUBLE: {
 			uint64_t b = get_be(key + off, 8);
@@ -809,7 +1225,7 @@ void strata_key_to_json(const strata_schema *s, const uint8_t *key, size_t len,
 			strata_buf_putc(out, ',');
 		json_escape((const uint8_t *)c->name, strlen(c->name), out);
 		strata_buf_putc(out, ':');
-		strata_value_to_json(c->type, &vals[k], out);
+		strata_column_value_to_json(c, &vals[k], out);
 	}
 	strata_buf_putc(out, '}');
 	strata_arena_free(a);

@@ -10,7 +10,15 @@
  *   1. names are valid identifiers, unique within the schema;
  *   2. ids are unique and non-zero;
  *   3. key positions are 0..nkeys-1, each exactly once, on non-null columns;
- *   4. at least one key column, at most STRATA_MAX_KEY_COLS.
+ *   4. at least one key column, at most STRATA_MAX_KEY_COLS;
+ *   5. a DECIMAL column has 1 <= precision <= 38 and scale <= precision;
+ *      other columns have both 0.
+ *
+ * A DECIMAL column's precision and scale are part of its type: the schema
+ * JSON (manifest, Parquet strata.schema) keeps them as "precision" and
+ * "scale" next to "type":"DECIMAL".  A schema version may change a
+ * column's type only by widening (strata_column_type_widens), which the
+ * readers apply to files of older versions.
  */
 #include "format/format.h"
 
@@ -27,10 +35,11 @@ static const struct {
 	{"DOUBLE", STRATA_T_DOUBLE},   {"FLOAT", STRATA_T_FLOAT},
 	{"BOOLEAN", STRATA_T_BOOL},    {"STRING", STRATA_T_STRING},
 	{"BINARY", STRATA_T_BYTES},    {"TIMESTAMP", STRATA_T_TIMESTAMP},
+	{"DATE", STRATA_T_DATE},       {"DECIMAL", STRATA_T_DECIMAL},
 	/* aliases accepted on input only */
 	{"LONG", STRATA_T_LONG},       {"INTEGER", STRATA_T_INT},
 	{"BOOL", STRATA_T_BOOL},       {"VARCHAR", STRATA_T_STRING},
-	{"BYTES", STRATA_T_BYTES},
+	{"BYTES", STRATA_T_BYTES},     {"NUMERIC", STRATA_T_DECIMAL},
 };
 
 const char *strata_type_name(strata_type t)
@@ -50,6 +59,91 @@ int strata_type_parse(const char *s, strata_type *out)
 		}
 	}
 	return STRATA_EINVAL;
+}
+
+int strata_column_type_parse(const char *text, strata_column *c, strata_err *err)
+{
+	char name[32];
+	size_t n = 0;
+	const char *p = text;
+	while (*p == ' ')
+		p++;
+	while (*p && *p != '(' && *p != ' ' && n + 1 < sizeof(name))
+		name[n++] = *p++;
+	name[n] = '\0';
+	while (*p == ' ')
+		p++;
+	c->precision = c->scale = 0;
+	if (strata_type_parse(name, &c->type) != 0 || (*p && (*p != '(' || c->type != STRATA_T_DECIMAL)))
+		return strata_err_set(err, STRATA_EINVAL,
+				      "column \"%s\": unknown type \"%.40s\" (use BIGINT, INT, DOUBLE, "
+				      "FLOAT, BOOLEAN, STRING, BINARY, TIMESTAMP, DATE or "
+				      "DECIMAL(p,s))",
+				      c->name, text);
+	if (c->type != STRATA_T_DECIMAL)
+		return 0;
+	long prec = 18, scale = 0; /* a bare DECIMAL: DECIMAL(18,0) */
+	if (*p == '(') {
+		char *end;
+		prec = strtol(p + 1, &end, 10);
+		if (end == p + 1)
+			goto bad;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',') {
+			scale = strtol(p + 1, &end, 10);
+			if (end == p + 1)
+				goto bad;
+			p = end;
+			while (*p == ' ')
+				p++;
+		}
+		if (*p != ')')
+			goto bad;
+		p++;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			goto bad;
+	}
+	if (prec < 1 || prec > STRATA_DECIMAL_MAX_PRECISION || scale < 0 || scale > prec)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "column \"%s\": DECIMAL(%ld,%ld) is out of range (precision 1 "
+				      "to %d, scale 0 to the precision)",
+				      c->name, prec, scale, STRATA_DECIMAL_MAX_PRECISION);
+	c->precision = (uint8_t)prec;
+	c->scale = (uint8_t)scale;
+	return 0;
+bad:
+	return strata_err_set(err, STRATA_EINVAL,
+			      "column \"%s\": malformed type \"%.40s\" (DECIMAL(precision,scale), "
+			      "e.g. DECIMAL(18,2))",
+			      c->name, text);
+}
+
+const char *strata_column_type_str(const strata_column *c, char *buf, size_t n)
+{
+	if (c->type == STRATA_T_DECIMAL)
+		snprintf(buf, n, "DECIMAL(%u,%u)", c->precision, c->scale);
+	else
+		snprintf(buf, n, "%s", strata_type_name(c->type));
+	return buf;
+}
+
+void strata_column_type_format(const strata_column *c, strata_buf *out)
+{
+	char b[32];
+	strata_column_type_str(c, b, sizeof(b));
+	strata_buf_append(out, b, strlen(b));
+}
+
+bool strata_column_type_widens(const strata_column *from, const strata_column *to)
+{
+	if (from->type == STRATA_T_DECIMAL && to->type == STRATA_T_DECIMAL)
+		return from->scale == to->scale && from->precision <= to->precision;
+	return from->type == to->type || (from->type == STRATA_T_INT && to->type == STRATA_T_LONG) ||
+	       (from->type == STRATA_T_FLOAT && to->type == STRATA_T_DOUBLE);
 }
 
 strata_schema *strata_schema_new(uint32_t version)
@@ -124,9 +218,17 @@ int strata_schema_validate(const strata_schema *s, strata_err *err)
 		int rc = strata_name_check(c->name, "column name", err);
 		if (rc)
 			return rc;
-		if (c->type < STRATA_T_LONG || c->type > STRATA_T_TIMESTAMP)
+		if (c->type < STRATA_T_LONG || c->type > STRATA_T_LAST)
 			return strata_err_set(err, STRATA_EINVAL,
 					      "column \"%s\" has an unknown type", c->name);
+		/* invariant 5 */
+		if (c->type == STRATA_T_DECIMAL ?
+			    (c->precision < 1 || c->precision > STRATA_DECIMAL_MAX_PRECISION ||
+			     c->scale > c->precision) :
+			    (c->precision || c->scale))
+			return strata_err_set(err, STRATA_EINVAL,
+					      "column \"%s\" has a bad precision or scale (%u,%u)",
+					      c->name, c->precision, c->scale);
 		if (c->id == 0)
 			return strata_err_set(err, STRATA_EINVAL,
 					      "column \"%s\" has id 0", c->name);
@@ -178,6 +280,10 @@ char *strata_schema_to_json(const strata_schema *s)
 		json_object_set_new(o, "id", json_integer(c->id));
 		json_object_set_new(o, "name", json_string(c->name));
 		json_object_set_new(o, "type", json_string(strata_type_name(c->type)));
+		if (c->type == STRATA_T_DECIMAL) {
+			json_object_set_new(o, "precision", json_integer(c->precision));
+			json_object_set_new(o, "scale", json_integer(c->scale));
+		}
 		json_object_set_new(o, "nullable", json_boolean(c->is_nullable));
 		if (c->key_pos >= 0)
 			json_object_set_new(o, "key", json_integer(c->key_pos));
@@ -242,6 +348,21 @@ int strata_schema_from_json(const char *text, size_t len, strata_schema **out,
 		snprintf(c.name, sizeof(c.name), "%s", json_string_value(name));
 		c.is_nullable = json_is_true(nul);
 		c.key_pos = (int)kv;
+		if (c.type == STRATA_T_DECIMAL) {
+			json_t *pj = json_object_get(o, "precision");
+			json_t *sj = json_object_get(o, "scale");
+			json_int_t pv = json_is_integer(pj) ? json_integer_value(pj) : -1;
+			json_int_t sv = json_is_integer(sj) ? json_integer_value(sj) : -1;
+			if (pv < 1 || pv > STRATA_DECIMAL_MAX_PRECISION || sv < 0 || sv > pv) {
+				rc = strata_err_set(err, STRATA_ECORRUPT,
+						    "schema JSON column %zu has a bad DECIMAL "
+						    "precision or scale",
+						    i);
+				goto out;
+			}
+			c.precision = (uint8_t)pv;
+			c.scale = (uint8_t)sv;
+		}
 		rc = strata_schema_add(s, &c, err);
 		if (rc)
 			goto out;

@@ -272,7 +272,8 @@ int strata_colscan_open(strata_wh *wh, const char *table, const strata_colscan_o
 		const strata_column *c = &cs->schema->cols[i];
 		cs->cols[n++] = (strata_colinfo){.name = c->name, .type = c->type,
 						  .kind = STRATA_COL_DATA,
-						  .is_nullable = c->is_nullable, .key_pos = c->key_pos};
+						  .is_nullable = c->is_nullable, .key_pos = c->key_pos,
+						  .precision = c->precision, .scale = c->scale};
 	}
 	for (uint32_t i = 0; i < t->nparts; i++)
 		cs->cols[n++] = (strata_colinfo){.name = t->part_cols[i], .type = STRATA_T_STRING,
@@ -370,7 +371,10 @@ static size_t type_width(strata_type t)
 	case STRATA_T_TIMESTAMP:
 		return sizeof(int64_t);
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		return sizeof(int32_t);
+	case STRATA_T_DECIMAL:
+		return sizeof(strata_i128);
 	case STRATA_T_DOUBLE:
 		return sizeof(double);
 	case STRATA_T_FLOAT:
@@ -514,7 +518,11 @@ static void row_put(strata_colcursor *c, const strata_row *row, size_t r)
 			((int64_t *)v->data)[r] = val->is_null ? 0 : val->v.i64;
 			break;
 		case STRATA_T_INT:
+		case STRATA_T_DATE:
 			((int32_t *)v->data)[r] = val->is_null ? 0 : val->v.i32;
+			break;
+		case STRATA_T_DECIMAL:
+			((strata_i128 *)v->data)[r] = val->is_null ? 0 : strata_dec_get(val);
 			break;
 		case STRATA_T_DOUBLE:
 			((double *)v->data)[r] = val->is_null ? 0 : val->v.f64;
@@ -716,9 +724,12 @@ int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, st
 	return strata_colcursor_next_into(c, NULL, batch, err);
 }
 
+/* Whether the caller's arrays (next_into) hold t as the batch does; a
+ * DECIMAL's width there depends on its precision: it always comes in the
+ * cursor's own 128-bit array. */
 static bool is_fixed_width(strata_type t)
 {
-	return t != STRATA_T_STRING && t != STRATA_T_BYTES;
+	return t != STRATA_T_STRING && t != STRATA_T_BYTES && t != STRATA_T_DECIMAL;
 }
 
 int strata_colcursor_next_into(strata_colcursor *c, void *const *into,

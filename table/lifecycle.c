@@ -34,7 +34,11 @@
  *   1. nothing is committed unless V is readable (inside retention, or
  *      tagged), 1 <= V < L, and the table is still at L's data version and
  *      schema at commit time;
- *   2. after the commit, a read at R equals the read at V, row for row.
+ *   2. after the commit, a read at R equals the read at V, row for row;
+ *   3. R's schema is V's (names, columns, ids) except that a column widened
+ *      after V keeps its wider type (docs/CLI.md, alter-column): the files
+ *      written since hold it, readers only ever widen, and every value of
+ *      V reads the same in the wider type.
  *
  * Partition drop: strata_mf_drop_partition() does it all in one manifest
  * commit; this file only turns the user's spec into the escaped name.
@@ -136,6 +140,21 @@ static bool rb_rows_equal(const strata_schema *vs, const strata_row *vr, const s
 	return true;
 }
 
+/* V's row (layout of vs) in the types of rs, in place: a column widened
+ * after V (rs keeps the wider type, see strata_table_rollback) converts. */
+static void rb_widen_row(const strata_schema *vs, const strata_schema *rs, strata_row *row)
+{
+	for (uint32_t i = 0; i < vs->ncols && i < rs->ncols; i++) {
+		strata_value *v = &row->vals[i];
+		if (v->is_null || vs->cols[i].type == rs->cols[i].type)
+			continue;
+		if (vs->cols[i].type == STRATA_T_INT && rs->cols[i].type == STRATA_T_LONG)
+			v->v.i64 = v->v.i32;
+		else if (vs->cols[i].type == STRATA_T_FLOAT && rs->cols[i].type == STRATA_T_DOUBLE)
+			v->v.f64 = (double)v->v.f32;
+	}
+}
+
 /* A delete of L's row in the layout of schema rs (key columns by id). */
 static int rb_put_delete(strata_txn *t, const strata_schema *rs, const rb_side *l,
 			 strata_arena *a, strata_err *err)
@@ -235,6 +254,16 @@ int strata_table_rollback(strata_wh *wh, const char *table, uint64_t to_version,
 	sl.arena = strata_arena_new();
 	rs = strata_schema_dup(vs);
 	rs->version = def.schema_version + 1;
+	/* a column widened after V keeps its wider type (invariant 3): files
+	 * written since hold values of it, and a type never narrows */
+	for (uint32_t i = 0; i < rs->ncols; i++) {
+		int j = strata_schema_find_id(ls, rs->cols[i].id);
+		if (j >= 0 && strata_column_type_widens(&rs->cols[i], &ls->cols[j])) {
+			rs->cols[i].type = ls->cols[j].type;
+			rs->cols[i].precision = ls->cols[j].precision;
+			rs->cols[i].scale = ls->cols[j].scale;
+		}
+	}
 	rc = strata_txn_begin(wh, table, &txn, err);
 	if (rc)
 		goto out;
@@ -249,6 +278,7 @@ int strata_table_rollback(strata_wh *wh, const char *table, uint64_t to_version,
 		int c = sv.is_done ? 1 : sl.is_done ? -1 : rb_cmp(&sv, &sl);
 		strata_arena_reset(tmp);
 		if (c < 0) { /* only at V: bring it back */
+			rb_widen_row(vs, rs, &sv.row);
 			rc = strata_txn_put(txn, sv.values, &sv.row, err);
 			stats.upserts++;
 			if (rc == 0)
@@ -260,6 +290,7 @@ int strata_table_rollback(strata_wh *wh, const char *table, uint64_t to_version,
 				rc = rb_next(&sl, &def, &ps, err);
 		} else {
 			if (!rb_rows_equal(vs, &sv.row, ls, &sl.row)) {
+				rb_widen_row(vs, rs, &sv.row);
 				rc = strata_txn_put(txn, sv.values, &sv.row, err);
 				stats.upserts++;
 			}

@@ -80,6 +80,7 @@ typedef struct pnode {
 typedef struct pcol {
 	const char *name;
 	strata_type type;
+	uint8_t precision, scale; /* DECIMAL */
 	bool is_part;
 	int part_idx;  /* partition column index */
 	int schema_idx; /* in the parse schema */
@@ -106,8 +107,14 @@ static bool value_cmp(strata_type t, const strata_value *x, const strata_value *
 		*out = (x->v.i64 > y->v.i64) - (x->v.i64 < y->v.i64);
 		return true;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		*out = (x->v.i32 > y->v.i32) - (x->v.i32 < y->v.i32);
 		return true;
+	case STRATA_T_DECIMAL: { /* unscaled values of one column: one scale */
+		strata_i128 a = strata_dec_get(x), b = strata_dec_get(y);
+		*out = (a > b) - (a < b);
+		return true;
+	}
 	case STRATA_T_DOUBLE:
 		if (isnan(x->v.f64) || isnan(y->v.f64))
 			return false;
@@ -151,6 +158,10 @@ static const char *literal_expects(strata_type t)
 		return "x'hex' or a base64 'string'";
 	case STRATA_T_TIMESTAMP:
 		return "a timestamp such as '2026-01-01T00:00:00Z' (or microseconds)";
+	case STRATA_T_DATE:
+		return "a date such as '2026-12-05' (or days since 1970-01-01)";
+	case STRATA_T_DECIMAL:
+		return "a number such as 12.50 (or '12.50')";
 	}
 	return "a literal of its type";
 }
@@ -348,6 +359,8 @@ static int parse_column(parser *ps, int *out)
 	int idx = strata_schema_find(ps->s, name);
 	if (idx >= 0) {
 		c.type = ps->s->cols[idx].type;
+		c.precision = ps->s->cols[idx].precision;
+		c.scale = ps->s->cols[idx].scale;
 		c.schema_idx = idx;
 	} else {
 		for (uint32_t k = 0; ps->def && k < ps->def->nparts; k++)
@@ -392,7 +405,11 @@ static int parse_literal(parser *ps, const pcol *col, strata_value *out)
 	}
 	json_t *j = NULL;
 	bool is_huge = false; /* an integer beyond 64 bits, read as a real */
-	if (t->kind == TK_NUM) {
+	if (t->kind == TK_NUM && col->type == STRATA_T_DECIMAL) {
+		/* exact: the digits as written, never through a double (FORMAT.md,
+		 * "JSON values"); strata_dec_parse judges them */
+		j = json_stringn(t->p, t->len);
+	} else if (t->kind == TK_NUM) {
 		char *num = strata_arena_alloc(ps->pr->a, t->len + 1);
 		memcpy(num, t->p, t->len);
 		num[t->len] = '\0';
@@ -424,7 +441,8 @@ static int parse_literal(parser *ps, const pcol *col, strata_value *out)
 	}
 	/* the JSON input's road: one nullable column of col's type */
 	strata_schema *one = strata_schema_new(1);
-	strata_column c = {.type = col->type, .id = 1, .is_nullable = true, .key_pos = -1};
+	strata_column c = {.type = col->type, .id = 1, .is_nullable = true, .key_pos = -1,
+			   .precision = col->precision, .scale = col->scale};
 	snprintf(c.name, sizeof(c.name), "%s", col->name);
 	strata_err e;
 	strata_err_clear(&e);

@@ -3,7 +3,8 @@
  *
  * DDL text is parsed here, in one place: a column list is comma-separated
  * "name TYPE [NOT NULL] [NULL] [PRIMARY KEY]" items (types as in
- * strata_type_parse); partition columns are "name STRING" items.  Every error
+ * strata_column_type_parse: "DECIMAL(18, 2)" keeps its comma); partition
+ * columns are "name STRING" items.  Every error
  * names the item and the reason.  Schema changes go through the manifest's
  * compare-and-set on the schema version, so two concurrent ALTERs cannot both
  * apply to the same base.
@@ -11,7 +12,11 @@
  * Invariants:
  *   1. a column id is never reused: new columns get def.next_col_id upward;
  *   2. key columns can never be added, dropped or made nullable;
- *   3. added columns are nullable (older files read them as null).
+ *   3. added columns are nullable (older files read them as null);
+ *   4. a rename keeps the column's id (files and older schema versions keep
+ *      the old name: a read at an older version sees it); a type change
+ *      only widens (strata_column_type_widens) a non-key column, so every
+ *      file written before it reads as the new type.
  */
 #include "table/table_int.h"
 
@@ -275,14 +280,29 @@ int strata_table_expiry_column(const strata_table_def *def, strata_err *err)
 
 /* ---- column lists --------------------------------------------------------------- */
 
-/* Split s at commas into trimmed items (arena memory). */
+/* The first sep in p outside parentheses ("DECIMAL(18,2)"), or NULL. */
+static const char *find_sep(const char *p, char sep)
+{
+	int depth = 0;
+	for (; *p; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		else if (*p == sep && depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* Split s at commas (outside parentheses) into trimmed items (arena memory). */
 static size_t split_items(strata_arena *a, const char *s, char sep, char ***out)
 {
 	size_t cap = 8, n = 0;
 	char **v = strata_arena_alloc(a, cap * sizeof(char *));
 	const char *p = s;
 	for (;;) {
-		const char *e = strchr(p, sep);
+		const char *e = find_sep(p, sep);
 		size_t len = e ? (size_t)(e - p) : strlen(p);
 		while (len && isspace((unsigned char)*p)) {
 			p++;
@@ -353,12 +373,22 @@ static int parse_column(strata_arena *a, const char *item, strata_column *c, boo
 	if (w[0][0] == '_')
 		return strata_err_set(err, STRATA_EINVAL, "column names may not start with '_'");
 	snprintf(c->name, sizeof(c->name), "%s", w[0]);
-	if (strata_type_parse(w[1], &c->type))
-		return strata_err_set(err, STRATA_EINVAL,
-				      "column \"%s\": unknown type \"%.40s\" (use BIGINT, INT, "
-				      "DOUBLE, FLOAT, BOOLEAN, STRING, BINARY or TIMESTAMP)",
-				      c->name, w[1]);
-	for (size_t i = 2; i < n; i++) {
+	/* the type: "DECIMAL(18, 2)" may span words up to its ')' */
+	size_t tw = 2;
+	char *type = w[1];
+	if (strchr(type, '(') || (n > 2 && w[2][0] == '(')) {
+		strata_buf tb = {0};
+		strata_buf_printf(&tb, "%s", w[1]);
+		while (!strchr((char *)tb.data, ')') && tw < n)
+			strata_buf_printf(&tb, " %s", w[tw++]);
+		strata_buf_putc(&tb, 0);
+		type = strata_arena_strdup(a, (char *)tb.data);
+		strata_buf_free(&tb);
+	}
+	int rc2 = strata_column_type_parse(type, c, err);
+	if (rc2)
+		return rc2;
+	for (size_t i = tw; i < n; i++) {
 		if (strcasecmp(w[i], "NOT") == 0 && i + 1 < n && strcasecmp(w[i + 1], "NULL") == 0) {
 			c->is_nullable = false;
 			i++;
@@ -635,6 +665,120 @@ int strata_table_drop_column(strata_wh *wh, const char *name, const char *column
 	char note[160];
 	snprintf(note, sizeof(note), "drop column %s", column);
 	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, note, version, err);
+	strata_schema_free(cur);
+	strata_schema_free(next);
+	return rc;
+}
+
+/* The current schema, the index of `column` in it, or an error naming it. */
+static int column_current(strata_wh *wh, const char *name, const char *column,
+			  strata_table_def *def, strata_schema **cur, int *idx, strata_err *err)
+{
+	int rc = table_current(wh, name, def, cur, err);
+	if (rc)
+		return rc;
+	*idx = strata_schema_find(*cur, column);
+	if (*idx < 0) {
+		rc = strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no column \"%.80s\"",
+				    name, column);
+		strata_schema_free(*cur);
+		*cur = NULL;
+	}
+	return rc;
+}
+
+int strata_table_rename_column(strata_wh *wh, const char *name, const char *column,
+			       const char *new_name, uint64_t *version, strata_err *err)
+{
+	strata_table_def def;
+	strata_schema *cur = NULL, *next = NULL;
+	int idx;
+	int rc = column_current(wh, name, column, &def, &cur, &idx, err);
+	if (rc)
+		return rc;
+	rc = strata_name_check(new_name, "column name", err);
+	if (rc)
+		goto out;
+	if (new_name[0] == '_') {
+		rc = strata_err_set(err, STRATA_EINVAL, "column names may not start with '_'");
+		goto out;
+	}
+	if (strata_schema_find(cur, new_name) >= 0) {
+		rc = strata_err_set(err, STRATA_EEXIST, "table \"%s\" already has a column \"%s\"",
+				    name, new_name);
+		goto out;
+	}
+	for (uint32_t j = 0; j < def.nparts; j++)
+		if (strcmp(def.part_cols[j], new_name) == 0) {
+			rc = strata_err_set(err, STRATA_EINVAL, "\"%s\" is a partition column of \"%s\"",
+					    new_name, name);
+			goto out;
+		}
+	/* invariant 4: same id, new name */
+	next = strata_schema_dup(cur);
+	next->version = cur->version + 1;
+	snprintf(next->cols[idx].name, sizeof(next->cols[idx].name), "%s", new_name);
+	rc = strata_schema_check_writable(next, err);
+	if (rc)
+		goto out;
+	char note[200];
+	snprintf(note, sizeof(note), "rename column %s to %s", column, new_name);
+	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, note, version, err);
+out:
+	strata_schema_free(cur);
+	strata_schema_free(next);
+	return rc;
+}
+
+int strata_table_alter_column_type(strata_wh *wh, const char *name, const char *column,
+				   const char *type, uint64_t *version, strata_err *err)
+{
+	strata_table_def def;
+	strata_schema *cur = NULL, *next = NULL;
+	int idx;
+	int rc = column_current(wh, name, column, &def, &cur, &idx, err);
+	if (rc)
+		return rc;
+	const strata_column *old = &cur->cols[idx];
+	strata_column nc = *old;
+	rc = strata_column_type_parse(type, &nc, err);
+	if (rc)
+		goto out;
+	char from[32], to[32];
+	strata_column_type_str(old, from, sizeof(from));
+	strata_column_type_str(&nc, to, sizeof(to));
+	/* invariant 4 */
+	if (old->key_pos >= 0) {
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "\"%s\" is a primary key column: its type cannot change (the key "
+				    "encoding of every file depends on it)",
+				    column);
+		goto out;
+	}
+	if (strcmp(from, to) == 0) {
+		rc = strata_err_set(err, STRATA_EINVAL, "column \"%s\" is already %s", column, to);
+		goto out;
+	}
+	if (!strata_column_type_widens(old, &nc)) {
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "column \"%s\" cannot change from %s to %s: only INT to BIGINT, "
+				    "FLOAT to DOUBLE and DECIMAL(p,s) to DECIMAL(p',s) with p' > p "
+				    "widen without rewriting data",
+				    column, from, to);
+		goto out;
+	}
+	next = strata_schema_dup(cur);
+	next->version = cur->version + 1;
+	next->cols[idx] = nc;
+	rc = strata_schema_validate(next, err);
+	if (rc == 0)
+		rc = strata_schema_check_writable(next, err);
+	if (rc)
+		goto out;
+	char note[200];
+	snprintf(note, sizeof(note), "alter column %s type %s to %s", column, from, to);
+	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, note, version, err);
+out:
 	strata_schema_free(cur);
 	strata_schema_free(next);
 	return rc;

@@ -83,6 +83,19 @@ int strata_table_add_columns(strata_wh *wh, const char *name, const char *column
 			     uint64_t *version, strata_err *err);
 int strata_table_drop_column(strata_wh *wh, const char *name, const char *column,
 			     uint64_t *version, strata_err *err);
+/* Rename a column (key columns too): a new schema version in which the
+ * column keeps its id, so reads at older versions keep the old name.
+ * STRATA_ENOTFOUND for an unknown column, STRATA_EEXIST when new_name is
+ * taken, STRATA_EINVAL for a bad name or a partition column's name. */
+int strata_table_rename_column(strata_wh *wh, const char *name, const char *column,
+			       const char *new_name, uint64_t *version, strata_err *err);
+/* Widen a non-key column's type (type as DDL spells it): INT -> BIGINT,
+ * FLOAT -> DOUBLE, DECIMAL(p,s) -> DECIMAL(p',s) with p' > p.  Files
+ * written before read as the new type; merges and compactions rewrite them
+ * in it.  Anything else is STRATA_EINVAL naming both types; nothing is
+ * committed then. */
+int strata_table_alter_column_type(strata_wh *wh, const char *name, const char *column,
+				   const char *type, uint64_t *version, strata_err *err);
 /* Change properties of an existing table (bucket count applies to
  * partitions created afterwards; retention at once). */
 int strata_table_set_props(strata_wh *wh, const char *name, const char *const *props,
@@ -382,6 +395,7 @@ typedef struct strata_colinfo {
 	strata_colkind kind;
 	bool is_nullable;
 	int key_pos; /* position in the primary key, or -1 */
+	uint8_t precision, scale; /* DECIMAL(precision, scale); else 0 */
 } strata_colinfo;
 
 typedef struct strata_colstr {
@@ -390,9 +404,10 @@ typedef struct strata_colstr {
 } strata_colstr;
 
 /* One column of a batch: nrows entries of data (int64_t for BIGINT and
- * TIMESTAMP, int32_t, double, float, uint8_t 0/1 for BOOLEAN, strata_colstr
- * for STRING and BINARY) and nulls[i] = 1 where the value is null (data[i]
- * is then zero). */
+ * TIMESTAMP, int32_t for INT and DATE (days since 1970-01-01), double,
+ * float, uint8_t 0/1 for BOOLEAN, strata_colstr for STRING and BINARY,
+ * strata_i128 for DECIMAL: the unscaled value at the column's scale) and
+ * nulls[i] = 1 where the value is null (data[i] is then zero). */
 typedef struct strata_colvec {
 	strata_type type;
 	void *data;
@@ -436,8 +451,8 @@ int strata_colcursor_open(strata_colscan *cs, const uint32_t *cols, size_t ncols
  * unclaimed bucket is left, or a negative code (a corrupt or missing file is
  * named). */
 int strata_colcursor_next(strata_colcursor *c, const strata_colbatch **batch, strata_err *err);
-/* The same, with the values of fixed-width column j (every type but STRING
- * and BINARY) written into into[j] when it is not NULL (an array of
+/* The same, with the values of fixed-width column j (every type but STRING,
+ * BINARY and DECIMAL) written into into[j] when it is not NULL (an array of
  * max_rows values of the column's type, lent for the call), which the
  * batch's data then points to: an engine's own vectors, saving a copy.
  * into may be NULL. */

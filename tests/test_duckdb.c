@@ -614,6 +614,86 @@ static void test_duckdb_types_keys(void)
 	tu_clock_real();
 }
 
+/* DATE and DECIMAL columns (every DuckDB width: int16, int32, int64,
+ * hugeint) through strata_scan, from row files and columnar files (merge
+ * path and fast path), with a DECIMAL key looked up by key :=. */
+static void test_duckdb_date_decimal(void)
+{
+	jf f;
+	tu_clock_manual(JF_T0_US);
+	jf_open(&f,
+		"id DECIMAL(20,3) NOT NULL PRIMARY KEY, day DATE, p4 DECIMAL(4,1), "
+		"p9 DECIMAL(9,2), p18 DECIMAL(18,4), p38 DECIMAL(38,10)",
+		1, 24);
+	jf_put(&f, "{\"id\":\"-99999999999999999.999\",\"day\":\"0001-01-01\",\"p4\":\"-999.9\","
+		   "\"p9\":\"-9999999.99\",\"p18\":\"-99999999999999.9999\","
+		   "\"p38\":\"-9999999999999999999999999999.9999999999\"}\n"
+		   "{\"id\":\"0\",\"day\":\"1969-12-31\",\"p4\":\"0\",\"p9\":\"0.01\"}");
+	strata_job_result res;
+	strata_err err;
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_SORT, NULL, NULL, &res, &err), 0);
+	jf_put(&f, "{\"id\":\"12345678901234567.123\",\"day\":\"9999-12-31\",\"p4\":\"999.9\","
+		   "\"p9\":\"9999999.99\",\"p18\":\"99999999999999.9999\","
+		   "\"p38\":\"9999999999999999999999999999.9999999999\"}");
+	jf_close_wh(&f);
+	const char *want[] = {
+		"|r=\"-99999999999999999.999 0001-01-01 -999.9 -9999999.99 -99999999999999.9999 "
+		"-9999999999999999999999999999.9999999999\"",
+		"|r=\"0.000 1969-12-31 0.0 0.01 N N\"",
+		"|r=\"12345678901234567.123 9999-12-31 999.9 9999999.99 99999999999999.9999 "
+		"9999999999999999999999999999.9999999999\"",
+	};
+	char sql[1024];
+	for (int pass = 0; pass < 2; pass++) {
+		tu_lines act = {0};
+		snprintf(sql, sizeof(sql),
+			 "SELECT typeof(id) || ' ' || typeof(day) || ' ' || typeof(p4) || ' ' || "
+			 "typeof(p9) || ' ' || typeof(p18) || ' ' || typeof(p38) AS t FROM "
+			 "strata_scan('%s', 't') LIMIT 1",
+			 f.dir);
+		CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+		CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|t=\"DECIMAL(20,3) DATE DECIMAL(4,1) "
+							 "DECIMAL(9,2) DECIMAL(18,4) DECIMAL(38,10)\"") == 0);
+		tu_lines_free(&act);
+		snprintf(sql, sizeof(sql),
+			 "SELECT concat_ws(' ', id, day, p4, p9, coalesce(p18::VARCHAR, 'N'), "
+			 "coalesce(p38::VARCHAR, 'N')) AS r FROM strata_scan('%s', 't') ORDER BY id",
+			 f.dir);
+		CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+		CU_ASSERT_EQUAL(act.n, 3);
+		for (size_t i = 0; i < act.n && i < 3; i++) {
+			if (strcmp(act.v[i], want[i]) != 0)
+				fprintf(stderr, "\n got %s\nwant %s\n", act.v[i], want[i]);
+			CU_ASSERT_STRING_EQUAL(act.v[i], want[i]);
+		}
+		tu_lines_free(&act);
+		/* DuckDB compares the values as decimals and dates */
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) AS n FROM strata_scan('%s', 't') WHERE p38 < 0 OR "
+			 "day > DATE '2000-01-01' OR p4 = 0.0",
+			 f.dir);
+		CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+		CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|n=3") == 0);
+		tu_lines_free(&act);
+		snprintf(sql, sizeof(sql),
+			 "SELECT day::VARCHAR AS d FROM strata_scan('%s', 't', key := "
+			 "'{\"id\": \"-99999999999999999.999\"}')",
+			 f.dir);
+		CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+		CU_ASSERT(act.n == 1 && strcmp(act.v[0], "|d=\"0001-01-01\"") == 0);
+		tu_lines_free(&act);
+		if (pass == 0) {
+			/* again from one compacted columnar file (the fast path) */
+			jf_open_wh(&f);
+			CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MAJOR, NULL, NULL, &res, &err), 0);
+			jf_close_wh(&f);
+		}
+	}
+	jf_open_wh(&f);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- strings: long ones reach DuckDB's heap in runs --------------------------------------- */
 
 /* Does row i's string s of len bytes end in "é!" (not ASCII)?  Only in
@@ -957,6 +1037,7 @@ static void register_duckdb(void)
 {
 	CU_pSuite s = CU_add_suite("duckdb", NULL, NULL);
 	TU_ADD(s, test_duckdb_types_keys);
+	TU_ADD(s, test_duckdb_date_decimal);
 	TU_ADD(s, test_duckdb_errors);
 	TU_ADD(s, test_duckdb_join_aggregate);
 	TU_ADD(s, test_duckdb_oracle);

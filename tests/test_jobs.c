@@ -1520,6 +1520,12 @@ static void canon_value(strata_type t, const strata_value *v, strata_buf *b)
 	case STRATA_T_INT:
 		strata_buf_printf(b, "%d", v->v.i32);
 		break;
+	case STRATA_T_DATE: /* DATE and DECIMAL are checked in tests/test_types.c */
+		strata_date_format(v->v.i32, b);
+		break;
+	case STRATA_T_DECIMAL:
+		strata_dec_format(strata_dec_get(v), 0, b);
+		break;
 	case STRATA_T_DOUBLE:
 		strata_buf_printf(b, "%.17g", v->v.f64);
 		break;
@@ -1577,6 +1583,10 @@ static const char *duck_type(strata_type t)
 		return "BLOB";
 	case STRATA_T_TIMESTAMP:
 		return "TIMESTAMP WITH TIME ZONE";
+	case STRATA_T_DATE:
+		return "DATE";
+	case STRATA_T_DECIMAL:
+		return "DECIMAL";
 	}
 	return "?";
 }

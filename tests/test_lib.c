@@ -418,8 +418,9 @@ static void test_columnar_types(void)
 		CU_ASSERT(c->type >= STRATA_DB_T_BIGINT);
 		CU_ASSERT(c->is_nullable && c->key_pos == -1 && !c->is_partition);
 		/* the name agrees: BIGINT is BIGINT, ... */
-		static const char *const names[] = {"", "BIGINT", "INT", "DOUBLE", "FLOAT",
-						    "BOOLEAN", "STRING", "BINARY", "TIMESTAMP"};
+		static const char *const names[] = {"",	    "BIGINT",	 "INT",	 "DOUBLE",
+						    "FLOAT",	    "BOOLEAN",	 "STRING", "BINARY",
+						    "TIMESTAMP", "DATE", "DECIMAL"};
 		if ((size_t)c->type < sizeof(names) / sizeof(names[0]))
 			CU_ASSERT_STRING_EQUAL(names[c->type], strata_type_name((strata_type)it));
 	}

@@ -6,7 +6,8 @@
  *
  * The input is split into lines as `strata write` splits them (LF, trailing
  * CR and LF dropped, blank lines skipped).  Every line that parses as JSON
- * is put into one transaction on a scratch table (every column type, a
+ * is put into one transaction on a scratch table (every column type, DATE
+ * and DECIMALs of three widths included, a
  * two-column key, two partition columns), which is aborted at the end:
  * nothing is written.  For every line the harness also checks:
  *   - an error has a message;
@@ -53,7 +54,8 @@ static strata_wh *fuzz_jsonl_wh(const char *dir)
 	const char *props[] = {"write.bucket.num=7"};
 	if (strata_table_create(wh, "t",
 				"k1 STRING NOT NULL, k2 BIGINT NOT NULL, i INT, d DOUBLE, f FLOAT, "
-				"b BOOLEAN, s STRING, bin BINARY, ts TIMESTAMP, n BIGINT NOT NULL",
+				"b BOOLEAN, s STRING, bin BINARY, ts TIMESTAMP, n BIGINT NOT NULL, "
+				"day DATE, m DECIMAL(38,10), m9 DECIMAL(9,2), m0 DECIMAL(1,0)",
 				"k1,k2", "pt STRING, dt STRING", props, 1, &e) != 0) {
 		fprintf(stderr, "fuzz_jsonl: %s\n", e.msg);
 		abort();

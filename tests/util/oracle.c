@@ -178,6 +178,12 @@ static char *random_value(oracle *o, strata_type t)
 	case STRATA_T_TIMESTAMP:
 		v.v.i64 = 1700000000000000LL + (int64_t)rnd(o, 100000000000000ull);
 		break;
+	case STRATA_T_DATE:
+		v.v.i32 = (int32_t)rnd(o, 40000) - 20000;
+		break;
+	case STRATA_T_DECIMAL: /* value_text prints it at scale 0 */
+		strata_dec_set(&v, (strata_i128)((int64_t)oracle_rand(o) >> rnd(o, 64)));
+		break;
 	case STRATA_T_STRING:
 	case STRATA_T_BYTES: {
 		static const char *const pieces[] = {"a", "b", "Z", " ", "\"", "\\", "\n", "\xc3\xa9",

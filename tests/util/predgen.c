@@ -165,6 +165,18 @@ static void lit_text(const pg_node *n, const strata_value *v, strata_buf *out)
 	case STRATA_T_INT:
 		strata_buf_printf(out, "%d", v->v.i32);
 		break;
+	case STRATA_T_DATE:
+		if (v->v.i32 % 2) {
+			strata_buf_printf(out, "%d", v->v.i32);
+		} else {
+			strata_buf_putc(out, '\'');
+			strata_date_format(v->v.i32, out);
+			strata_buf_putc(out, '\'');
+		}
+		break;
+	case STRATA_T_DECIMAL: /* the oracle's decimals have scale 0 */
+		strata_dec_format(strata_dec_get(v), 0, out);
+		break;
 	case STRATA_T_DOUBLE:
 		strata_buf_printf(out, "%.17g", v->v.f64);
 		break;
@@ -236,7 +248,12 @@ static int cmp(strata_type t, const strata_value *x, const strata_value *y)
 	case STRATA_T_TIMESTAMP:
 		return x->v.i64 < y->v.i64 ? -1 : x->v.i64 > y->v.i64;
 	case STRATA_T_INT:
+	case STRATA_T_DATE:
 		return x->v.i32 < y->v.i32 ? -1 : x->v.i32 > y->v.i32;
+	case STRATA_T_DECIMAL: {
+		strata_i128 a = strata_dec_get(x), b = strata_dec_get(y);
+		return a < b ? -1 : a > b;
+	}
 	case STRATA_T_DOUBLE:
 		if (isnan(x->v.f64) || isnan(y->v.f64))
 			return -2;
