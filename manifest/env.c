@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +69,21 @@ int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **
 	return strata_mf_open_data(warehouse, mode, NULL, out, err);
 }
 
+/* Whether a warehouse that is not a catalog URI looks like a URI anyway —
+ * a scheme and ":/" ("postgresq://", "postgresql:/"), or "postgres..."
+ * with "//" or '@' — most likely a mistyped catalog URI: refused, so that
+ * no directory warehouse is made of it (nor its password printed as a
+ * directory name). */
+static bool looks_like_uri(const char *w)
+{
+	size_t n = 0;
+	if ((w[0] >= 'A' && w[0] <= 'Z') || (w[0] >= 'a' && w[0] <= 'z'))
+		n = strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-");
+	if (n > 0 && w[n] == ':' && w[n + 1] == '/')
+		return true;
+	return strncasecmp(w, "postgres", 8) == 0 && (strstr(w, "//") || strchr(w, '@'));
+}
+
 int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
 			strata_mf **out, strata_err *err)
 {
@@ -75,6 +91,16 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 	if (strlen(warehouse) > 3000)
 		return strata_err_set(err, STRATA_EINVAL, "warehouse path is too long");
 	bool is_pg = mf_pg_is_uri(warehouse);
+	if (!is_pg && looks_like_uri(warehouse)) {
+		char shown[512];
+		mf_pg_uri_redact(warehouse, shown, sizeof(shown));
+		return strata_err_set(err, STRATA_EINVAL,
+				      "warehouse \"%s\" is neither a directory nor a PostgreSQL "
+				      "catalog URI: a catalog URI starts with postgresql:// or "
+				      "postgres:// (a directory whose name looks like a URI can be "
+				      "given as ./NAME); nothing was opened or created",
+				      shown);
+	}
 	if (!is_pg && data_path && *data_path)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "--data is for a catalog URI (postgresql://...): the data files "
@@ -128,7 +154,7 @@ const char *strata_mf_warehouse(const strata_mf *mf)
 
 void strata_warehouse_display(const char *warehouse, char *out, size_t n)
 {
-	if (mf_pg_is_uri(warehouse))
+	if (mf_pg_is_uri(warehouse) || looks_like_uri(warehouse))
 		mf_pg_uri_redact(warehouse, out, n);
 	else
 		snprintf(out, n, "%s", warehouse);
