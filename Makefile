@@ -123,6 +123,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# bench_catalog starts its throw-away PostgreSQL with the tests' tu_pg
+$(BUILD)/bench/bench_catalog: $(TEST_UTIL_OBJ)
+$(BUILD)/bench/bench_catalog: LDLIBS += $(LIB) -lcunit
+
 # ---- libstrata.so: the public API (api/strata.h) as a shared library ------
 #
 # Its objects are the library modules (not the daemon's or the CLI's)
