@@ -207,7 +207,7 @@ test: deps node-deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test-run
 
-test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
+test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog $(SO) man
 	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN) tests/bench-smoke tests/layer-check
 
 asan: deps node-deps
