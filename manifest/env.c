@@ -23,7 +23,13 @@
  *      (mf_write() refuses), and leases are off when the lease store cannot
  *      be written (lease_off_reason says why);
  *   4. times that several hosts must agree on come from mf_tx_now(): the
- *      catalog's clock on PostgreSQL.
+ *      catalog's clock on PostgreSQL;
+ *   5. on PostgreSQL, a write body that ends without writing (a positive
+ *      sentinel: a token already committed, nothing to do) still commits,
+ *      after mf_pg_tx_barrier(), so that the answer is given only once the
+ *      synchronous standby holds everything the body read: a commit whose
+ *      standby wait was cancelled is visible on the primary before the
+ *      standby has it, and its token retry must not acknowledge it there.
  */
 #include "manifest/manifest_int.h"
 #include "manifest/pg_int.h"
@@ -238,6 +244,26 @@ static int pg_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			return rc;
 		mf_tx tx = {.mf = mf, .kind = MF_TX_WRITE, .pg = pt};
 		rc = fn(mf, &tx, ctx, err);
+		if (rc > 0) {
+			/* invariant 5: nothing written; the COMMIT waits for the
+			 * standby to hold what was read */
+			int answer = rc;
+			if (mf_pg_tx_barrier(pt) != 0) {
+				bool is_retry = mf_pg_tx_is_retry(pt);
+				mf_pg_tx_abort(pt);
+				if (is_retry)
+					continue;
+				return mf_pg_last_err(err, "wait for the standby");
+			}
+			rc = mf_pg_tx_commit(pt, err);
+			if (rc == 0)
+				return answer;
+			if (rc == STRATA_ECONFLICT)
+				continue;
+			if (rc == STRATA_EUNCERTAIN)
+				return pg_uncertain(mf, err);
+			return rc;
+		}
 		if (rc) {
 			bool is_retry = mf_pg_tx_is_retry(pt);
 			mf_pg_tx_abort(pt);

@@ -32,7 +32,15 @@
  * and the failover was exercised (some commit failed while the primary
  * was gone).
  *
- * Without PostgreSQL (or pg_basebackup) the test is skipped.
+ * Before that, on the same pair: a COMMIT whose wait for the synchronous
+ * standby is cancelled (pg_cancel_backend while the standby is not
+ * synchronous) is committed on the primary alone — PostgreSQL answers
+ * COMMIT with a warning — and must be uncertain, not acknowledged; and its
+ * retry with the same token must not be answered "already committed"
+ * until the standby holds the commit (both were acknowledged at once
+ * before: a loss of the primary then lost them).
+ *
+ * Without PostgreSQL (or pg_basebackup) the tests are skipped.
  */
 #include "tests/util/testutil.h"
 #include "tests/util/tu_pg.h"
@@ -41,6 +49,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+
+#include <libpq-fe.h>
 
 #include "manifest/manifest.h"
 #include "table/table.h"
@@ -360,9 +370,166 @@ static void test_failover_loses_no_acknowledged_write(void)
 		check_every_ack_once();
 }
 
+/* ---- a cancelled wait for the standby ------------------------------------------- */
+
+/* A raw connection to node's database db as the superuser. */
+static PGconn *node_conn(int node, const char *db)
+{
+	char conninfo[200];
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=%s",
+		 tu_pg_pair_port(node), db);
+	PGconn *c = PQconnectdb(conninfo);
+	if (PQstatus(c) != CONNECTION_OK)
+		fprintf(stderr, "connect to node %d: %s", node, PQerrorMessage(c));
+	return c;
+}
+
+static bool node_sql(int node, const char *sql, char *out, size_t n)
+{
+	PGconn *c = node_conn(node, "postgres");
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	if (ok && out)
+		snprintf(out, n, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+/* synchronous_standby_names on the primary ("strata_nobody": no standby
+ * is synchronous, every commit waits) */
+static bool sync_names(const char *v)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", v);
+	return node_sql(0, sql, NULL, 0) && node_sql(0, "SELECT pg_reload_conf()", NULL, 0);
+}
+
+typedef struct bg_commit {
+	strata_wh *wh; /* opened before the standby went away: opening a
+			  catalog waits for the standby too */
+	int64_t token_us;
+	pthread_t th;
+	atomic_int is_done;
+	int rc;
+	bool is_repeat;
+	uint64_t version;
+	char msg[STRATA_ERR_MSG_MAX];
+} bg_commit;
+
+/* One attempt at batch 0 of "writer" 9 with token "sync-1", on b->wh. */
+static void *bg_commit_main(void *arg)
+{
+	bg_commit *b = arg;
+	strata_err err = {0};
+	b->rc = commit_batch(b->wh, 9, 0, "sync-1", b->token_us, &b->version, &b->is_repeat, &err);
+	snprintf(b->msg, sizeof(b->msg), "%s", err.msg);
+	atomic_store(&b->is_done, 1);
+	return NULL;
+}
+
+static bool wait_done(bg_commit *b, int seconds)
+{
+	for (int i = 0; i < seconds * 100 && !atomic_load(&b->is_done); i++)
+		sleep_ms(10);
+	return atomic_load(&b->is_done);
+}
+
+/* The backend of the primary waiting for the synchronous standby; 0 if none
+ * (within 30 s). */
+static int syncrep_waiter(void)
+{
+	char pid[32] = "";
+	for (int i = 0; i < 3000 && !pid[0]; i++) {
+		if (i)
+			sleep_ms(10);
+		if (!node_sql(0, "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep' LIMIT 1",
+			      pid, sizeof(pid)))
+			return 0;
+	}
+	return atoi(pid);
+}
+
+/* A COMMIT whose wait for the synchronous standby is cancelled is
+ * committed on the primary alone (the server answers COMMIT with a
+ * warning): it is uncertain, never acknowledged; and the retry with its
+ * token is answered only once the standby has the commit (before, the
+ * commit was acknowledged at once, and so was the retry: both could be lost
+ * with the primary). */
+static void test_cancelled_standby_wait_is_uncertain(void)
+{
+	char why[600];
+	if (!tu_pg_pair_start("strata_failover", why, sizeof(why))) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "no primary and standby: %s", why);
+		tu_skip(msg);
+		return;
+	}
+	CU_ASSERT_FATAL(node_sql(0, "CREATE DATABASE strata_syncrep", NULL, 0));
+	char suri[300], data[4096];
+	snprintf(suri, sizeof(suri),
+		 "postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/strata_syncrep"
+		 "?target_session_attrs=read-write",
+		 tu_pg_pair_port(0), tu_pg_pair_port(1));
+	snprintf(data, sizeof(data), "%s/syncrep-data", tu_tmpdir());
+	strata_wh *wh = NULL;
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(strata_wh_create(suri, data, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k BIGINT PRIMARY KEY, w INT, b INT",
+						  NULL, NULL, NULL, 0, &err),
+			      0);
+	strata_wh_close(wh);
+	/* the first attempt's handle, and the retry's (a new one: an uncertain
+	 * commit closes its handle) */
+	strata_wh *wa = NULL, *wb = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(suri, false, &wa, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(suri, false, &wb, &err), 0);
+
+	CU_ASSERT_FATAL(sync_names("strata_nobody"));
+	bg_commit a = {.wh = wa, .token_us = strata_now_us()};
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&a.th, NULL, bg_commit_main, &a), 0);
+	int pid = syncrep_waiter();
+	CU_ASSERT(pid > 0);
+	char sql[100];
+	snprintf(sql, sizeof(sql), "SELECT pg_cancel_backend(%d)", pid);
+	CU_ASSERT(pid > 0 && node_sql(0, sql, NULL, 0));
+	CU_ASSERT(wait_done(&a, 30));
+	pthread_join(a.th, NULL);
+	if (a.rc != STRATA_EUNCERTAIN)
+		fprintf(stderr, "\na commit whose standby wait was cancelled: rc %d (%s)\n", a.rc,
+			a.msg);
+	CU_ASSERT_EQUAL(a.rc, STRATA_EUNCERTAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a.msg, "synchronous"));
+
+	/* the retry, with the same token and time: committed on the primary,
+	 * so "already committed" — but not before the standby has it */
+	bg_commit b = {.wh = wb, .token_us = a.token_us};
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&b.th, NULL, bg_commit_main, &b), 0);
+	sleep_ms(1500);
+	bool is_early = atomic_load(&b.is_done);
+	if (is_early)
+		fprintf(stderr, "\nthe retry was answered (rc %d, repeat %d) while no standby had "
+				"the commit\n",
+			b.rc, b.is_repeat);
+	CU_ASSERT_FALSE(is_early);
+	CU_ASSERT(sync_names("*"));
+	CU_ASSERT(wait_done(&b, 60));
+	pthread_join(b.th, NULL);
+	if (b.rc)
+		fprintf(stderr, "\nthe retry: %s\n", b.msg);
+	CU_ASSERT_EQUAL(b.rc, 0);
+	CU_ASSERT(b.is_repeat);
+	strata_wh_close(wa);
+	strata_wh_close(wb);
+}
+
 static void register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("pgfailover", NULL, NULL);
+	/* the second kills the primary */
+	TU_ADD(s, test_cancelled_standby_wait_is_uncertain);
 	TU_ADD(s, test_failover_loses_no_acknowledged_write);
 }
 
