@@ -33,18 +33,18 @@
  *
  * Part 3, jobs per second on one catalog: a table of BENCH_JOB_BUCKETS
  * (1,024) buckets, each holding 4 row files of BENCH_JOB_ROWS (250) rows
- * (4 commits), so every bucket is
- * due one sort (sort.min_files 4); 1, then 2, then 3 stratad (each its own
- * owner, as on three hosts; scan_interval_s 1, peer_ttl_s 3) on a fresh
- * copy, each with one worker (as one host with one core would be); the
- * time from starting them until no row file is left, and the sorts per
- * second.  The machine's cores bound the scaling (2 here: beyond 2 daemons
- * they share them): the figure shows that the catalog does not serialize
- * the daemons, not the speed-up of more hosts.
+ * (4 commits), so every bucket is due one sort (sort.min_files 4); 1, then
+ * 2, then 3 stratad (each its own owner, as on three hosts; one worker
+ * each, scan_interval_s 1, peer_ttl_s 3) on a fresh copy; the time from
+ * starting them until no row file is left, and the sorted files per
+ * second.  The machine's cores bound the scaling (2 here, shared with the
+ * server and the benchmark): the figure shows that the catalog does not
+ * serialize the daemons, not the speed-up of more hosts.
  *
  * Environment: BENCH_COMMITS, BENCH_ENTRIES, BENCH_IDLE_S,
- * BENCH_JOB_BUCKETS, BENCH_JOB_ROWS, BENCH_SKIP_{LATENCY,ENTRIES,JOBS}=1 to skip a part,
- * STRATA_KEEP_TMP to keep the scratch directories.
+ * BENCH_JOB_BUCKETS, BENCH_JOB_ROWS; BENCH_SKIP_LATENCY, BENCH_SKIP_ENTRIES,
+ * BENCH_SKIP_JOBS (=1) skip a part; STRATA_KEEP_TMP keeps the scratch
+ * directories.
  */
 #include "table/table.h"
 #include "tests/util/testutil.h"
