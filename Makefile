@@ -29,7 +29,7 @@ PKGS     := avro-c lmdb inih libxxhash libzstd jansson libevent libevent_pthread
             libcurl libxml-2.0
 DEB_PKGS := libevent-dev libavro-dev libzstd-dev liblmdb-dev libinih-dev \
             libcunit1-dev libjansson-dev libxxhash-dev pkg-config zlib1g-dev \
-            postgresql libpq-dev groff-base prometheus \
+            postgresql libpq-dev groff-base prometheus chromium \
             ceph-mon ceph-osd radosgw libcurl4-openssl-dev libxml2-dev
 # libpq's header lives in /usr/include/postgresql on Debian
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
@@ -207,8 +207,14 @@ test: deps node-deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory test-run
 
-test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog $(SO) man
-	@STRATA_BUILD=$(BUILD) tests/run-tests $(TEST_BIN) tests/bench-smoke tests/layer-check
+# The model-based suites again, on a PostgreSQL catalog (tests/on-catalog);
+# first, since they are the longest.
+PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
+
+test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog \
+	$(SO) man
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(TEST_BIN) tests/bench-smoke \
+		tests/layer-check
 
 asan: deps node-deps
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
@@ -219,7 +225,7 @@ asan: deps node-deps
 # any report fails the target.  tests/tsan.supp holds the suppressions, each
 # with why it is benign.
 TSAN_SUITES ?= test_throttle test_concurrency test_daemon test_admin test_hostile test_colscan \
-               test_table test_mapfull test_backpressure
+               test_table test_mapfull test_backpressure test_statuspage
 TSAN_DIR    := build-tsan
 
 tsan: deps

@@ -3,6 +3,12 @@
  * helpers for options, output formats and exit codes.
  *
  * Exit codes: 0 ok, 1 error, 2 usage, 3 conflict.
+ *
+ * Output: text for people by default; --format json (and jsonl for
+ * listings) prints the shape each command promises in cli_json_shapes[]
+ * (cli/out.c), which `strata --list-commands`, strata(1), docs/CLI.md and
+ * tests/test_json.c all read.  A command added to cli_commands[] needs a row
+ * there too, or tests/test_json.c fails.
  */
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
@@ -11,6 +17,7 @@
 #include "table/table.h"
 
 #include <getopt.h>
+#include <jansson.h>
 
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_CONFLICT = 3 };
 
@@ -47,6 +54,83 @@ bool cli_wants_help(const cli_cmd *cmd, int argc, char **argv);
 bool cli_parse_u64(const char *s, uint64_t *out);
 /* "YYYY-MM-DD HH:MM:SS[.ffffff]" or "-SECONDS" (before now) to µs. */
 bool cli_parse_time(const char *s, int64_t *out_us);
+
+/* ---- output formats and JSON shapes (cli/out.c) ---- */
+typedef enum {
+	CLI_FMT_TEXT,
+	CLI_FMT_JSON,
+	CLI_FMT_JSONL,
+	CLI_FMT_CSV,
+	CLI_FMT_TABLE,
+} cli_format;
+#define CLI_FMTS_DOC ((1u << CLI_FMT_TEXT) | (1u << CLI_FMT_JSON))
+#define CLI_FMTS_ROWS (CLI_FMTS_DOC | (1u << CLI_FMT_JSONL))
+
+/* The documented shape of a command's JSON output (notation in cli/out.c;
+ * docs/CLI.md, "JSON output"); is_rows: a listing, json is an array of
+ * these and jsonl one a line. */
+typedef struct cli_json_shape {
+	const char *name;
+	const char *shape;
+	bool is_rows;
+} cli_json_shape;
+extern const cli_json_shape cli_json_shapes[];
+/* The shape of the command name, or NULL if it has none. */
+const cli_json_shape *cli_json_shape_find(const char *name);
+/* The admin commands' reply shapes (cli/cmd_admin.c), NULL-terminated. */
+extern const cli_json_shape cli_admin_shapes[];
+
+/* (cli/shape.c) Whether v has the shape (parsed from the notation of cli/out.c): 0, or -1
+ * with why saying where and what differs. */
+int cli_json_check(const json_t *v, const json_t *shape, char *why, size_t n);
+/* Give v every key its shape marks "?" that it lacks, as null (the
+ * admin replies leave such keys out; --format json always has them). */
+void cli_json_normalise(json_t *v, const json_t *shape);
+
+/* Parse a --format value among the allowed formats (a mask of 1 << fmt). */
+bool cli_format_parse(const char *s, unsigned allowed, cli_format *out);
+/* "text, json or jsonl" for a mask, into buf. */
+const char *cli_format_list(unsigned allowed, char *buf, size_t n);
+/* The usage error for a bad --format value; returns CLI_USAGE. */
+int cli_format_usage(const cli_cmd *cmd, unsigned allowed, const char *got);
+/* The parser of a command whose only option is --format (getopt_long, so
+ * --list-commands sees it): leaves optind at the first operand; returns 0
+ * or the usage exit code. */
+int cli_parse_format_only(const cli_cmd *cmd, int argc, char **argv, unsigned allowed,
+			  cli_format *fmt);
+/* Print doc (the reference is taken) as one JSON document and a newline;
+ * returns an exit code. */
+int cli_json_print(json_t *doc);
+/* A listing in json (one array) or jsonl (one object a line). */
+typedef struct cli_rows {
+	cli_format fmt;
+	size_t n;
+} cli_rows;
+void cli_rows_begin(cli_rows *r, cli_format fmt);
+/* Add a row: a JSON object (the reference is taken), or its compact text. */
+void cli_rows_put(cli_rows *r, json_t *row);
+void cli_rows_put_text(cli_rows *r, const char *json, size_t len);
+void cli_rows_end(cli_rows *r);
+/* JSON values of the shapes: an unsigned count, a UTC time string. */
+json_t *cli_json_u64(uint64_t v);
+json_t *cli_json_time(int64_t us);
+
+/* ---- the progress line of long commands (cli/progress.c) ---- */
+typedef struct cli_progress {
+	bool is_on;    /* stderr is a terminal */
+	bool is_shown; /* a line is on the screen */
+	int64_t last_us, t0_us;
+	char what[96];
+} cli_progress;
+/* Start a progress line headed "what: ". */
+void cli_progress_init(cli_progress *p, const char *what);
+/* Show the line (printf format), at most every 100 ms unless force. */
+void cli_progress_show(cli_progress *p, bool force, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Erase the line (before printing a result on stdout). */
+void cli_progress_clear(cli_progress *p);
+/* Erase the line for good. */
+void cli_progress_done(cli_progress *p);
 
 /* Commands implemented in cli/cmd_*.c */
 int cli_cmd_init(cli_ctx *ctx, int argc, char **argv);

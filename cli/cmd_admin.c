@@ -5,7 +5,10 @@
  *
  * It sends the command as one line (a JSON array of strings) and prints the
  * reply: as tables and sentences when stdout is a terminal (or with --text),
- * as the JSON lines stratad sent otherwise (or with --json).  `watch` keeps printing
+ * as the JSON lines stratad sent otherwise (or with --json).  --format json
+ * (jsonl) prints the reply normalised to the shape documented for the
+ * command (cli_admin_shapes[] below, docs/CLI.md "JSON output"): one
+ * document (one line); `watch --format jsonl` prints its events so.  `watch` keeps printing
  * events until stratad or you (Ctrl-C) end it.  The socket is --socket,
  * else $STRATAD_SOCKET, else /run/stratad/admin.sock.
  *
@@ -25,6 +28,112 @@
 #include <unistd.h>
 
 #define ADMIN_DEFAULT_SOCKET "/run/stratad/admin.sock"
+
+/* What `strata admin` prints. */
+typedef enum {
+	ADMIN_OUT_AUTO,  /* TEXT on a terminal, RAW otherwise */
+	ADMIN_OUT_TEXT,  /* --text, --format text: tables and sentences */
+	ADMIN_OUT_RAW,   /* --json: stratad's reply lines as they came */
+	ADMIN_OUT_JSON,  /* --format json: the documented shape, one document */
+	ADMIN_OUT_JSONL, /* --format jsonl: the same on one line; watch's events */
+} admin_out;
+
+/* ---- the documented shapes of the replies (docs/CLI.md, "JSON output") ----
+ *
+ * `--format json` prints a reply normalised to these (cli_json_normalise:
+ * without "ok", which the exit status says, and with every key marked "?"
+ * present, null when stratad left it out); `--json` passes the reply line
+ * through untouched.  tests/test_json.c holds stratad's replies to them and
+ * fails for an admin command of daemon/admin.c's table without one here. */
+
+#define SH_JOB                                                                                   \
+	"{\"id\": \"int\", \"kind\": \"string\", \"table\": \"string\", \"partition\": \"string?\", " \
+	"\"bucket\": \"int?\", \"manual\": \"bool\", \"level\": \"int?\", \"score\": \"number\", "    \
+	"\"reason\": \"string\", \"queued_s\": \"number\", \"running_s\": \"number?\", "              \
+	"\"io_bytes\": \"int?\", \"cancelling\": \"bool?\"}"
+#define SH_FINISHED                                                                              \
+	"{\"id\": \"int\", \"kind\": \"string\", \"table\": \"string\", \"partition\": \"string?\", " \
+	"\"bucket\": \"int?\", \"result\": \"string\", \"manual\": \"bool\", \"started_us\": "        \
+	"\"int\", \"finished_us\": \"int\", \"seconds\": \"number\", \"files_in\": \"int\", "         \
+	"\"files_out\": \"int\", \"bytes_in\": \"int\", \"bytes_out\": \"int\", \"rows_in\": "        \
+	"\"int\", \"rows_out\": \"int\", \"version\": \"int?\", \"reason\": \"string\", \"error\": "  \
+	"\"string?\"}"
+#define SH_CHECK                                                                                 \
+	"{\"kind\": \"string\", \"due\": \"bool\", \"score\": \"number\", \"level\": \"int?\", "      \
+	"\"why\": \"string\"}"
+#define SH_QUEUE                                                                                 \
+	"{\"message\": \"string\", \"queued\": [\"int\"], \"skipped\": [{\"partition\": "             \
+	"\"string?\", \"bucket\": \"int?\", \"why\": \"string\", \"job\": \"int\"}]}"
+#define SH_MESSAGE "{\"message\": \"string\"}"
+
+const cli_json_shape cli_admin_shapes[] = {
+	{"help",
+	 "{\"commands\": [{\"name\": \"string\", \"usage\": \"string\", \"help\": \"string\", "
+	 "\"access\": \"string\"}]}",
+	 false},
+	{"status",
+	 "{\"degraded\": {\"is_degraded\": \"bool\", \"reason\": \"string?\", \"damaged_tables\": "
+	 "[{\"table\": \"string\", \"finding\": \"string\", \"findings\": \"int\", \"since_s\": "
+	 "\"number\"}]}, \"share\": {\"daemons\": [{\"owner\": \"string\", \"host\": \"string\", "
+	 "\"pid\": \"int\", \"heartbeat_age_s\": \"number\", \"share\": \"string\", \"is_self\": "
+	 "\"bool\"}], \"buckets_mine\": \"int\", \"buckets_total\": \"int\"}, "
+	 "\"daemon\": {\"pid\": \"int\", \"uptime_s\": \"number\", \"warehouse\": "
+	 "\"string\", \"config\": \"string\", \"state\": \"string\", \"workers\": \"int\", "
+	 "\"running\": \"int\", \"queued\": \"int\", \"scan_interval_s\": \"int\", "
+	 "\"last_scan_ms\": \"number\", \"last_scan_age_s\": \"number\", \"io_max_mb_s\": "
+	 "\"number\", \"manifest_map_bytes\": \"int\", \"manifest_used_bytes\": \"int\", "
+	 "\"intents_recovered_at_start\": \"int\"}, \"tables\": [{\"name\": \"string\", "
+	 "\"version\": \"int\", \"paused\": \"bool\", \"files\": \"int\", \"bytes\": \"int\", "
+	 "\"levels\": [{\"level\": \"int\", \"files\": \"int\", \"bytes\": \"int\"}], "
+	 "\"row_files_waiting\": \"int\", \"oldest_row_file_s\": \"number\", \"history_bytes\": "
+	 "\"int\", \"backpressure\": {\"state\": \"string\", \"max_level0_files\": \"int\", "
+	 "\"slow_level0_files\": \"int\", \"buckets_waiting\": \"int\", \"buckets_slowing\": "
+	 "\"int\"}, \"trash_files\": \"int\", \"trash_bytes\": \"int\", \"retention_boundary\": "
+	 "\"int\", \"oldest_pin\": {\"?\": \"null\", \"version\": \"int\", \"holder\": \"string\", \"age_s\": "
+	 "\"number?\"}, \"corrupt_buckets\": [{\"partition\": \"string\", \"bucket\": \"int\", "
+	 "\"error\": \"string\", \"since_s\": \"number\"}], \"buckets_due\": \"int\", "
+	 "\"buckets_backing_off\": \"int\"}], \"recent_jobs\": [" SH_FINISHED "]}",
+	 false},
+	{"tables",
+	 "{\"tables\": [{\"name\": \"string\", \"version\": \"int\", \"buckets\": \"int\", "
+	 "\"files\": \"int\", \"bytes\": \"int\", \"retain_hours\": \"int\", \"paused\": "
+	 "\"bool\"}]}",
+	 false},
+	{"jobs",
+	 "{\"running\": [" SH_JOB "], \"queued\": [" SH_JOB "], \"finished\": [" SH_FINISHED "]}",
+	 false},
+	{"plan",
+	 "{\"tables\": [{\"name\": \"string\", \"version\": \"int\", \"retain_hours\": \"int\", "
+	 "\"boundary\": \"int\", \"paused\": \"bool\", \"buckets\": [{\"partition\": \"string\", "
+	 "\"bucket\": \"int\", \"files\": \"int\", \"bytes\": \"int\", \"floor\": \"int\", "
+	 "\"best\": \"string?\", \"backing_off_s\": \"number?\", \"corrupt\": \"string?\", "
+	 "\"job\": \"int?\", \"checks\": [" SH_CHECK "]}], \"clean\": {\"due\": \"bool\", "
+	 "\"score\": \"number\", \"orphan_scan\": \"bool\", \"backing_off_s\": \"number?\", "
+	 "\"why\": \"string\"}, \"expire\": {\"?\": \"null\", \"due\": \"bool?\", \"why\": "
+	 "\"string\", \"partitions\": \"array?\"}, "
+	 "\"next_due_s\": \"number?\"}]}",
+	 false},
+	{"policy",
+	 "{\"table\": \"string\", \"config\": \"string\", \"keys\": [{\"key\": \"string\", "
+	 "\"value\": \"string\", \"source\": \"string\", \"unit\": \"string\"}]}",
+	 false},
+	{"sort", SH_QUEUE, false},
+	{"merge", SH_QUEUE, false},
+	{"compact", SH_QUEUE, false},
+	{"clean", SH_QUEUE, false},
+	{"purge", SH_QUEUE, false},
+	{"pause", SH_MESSAGE, false},
+	{"resume", SH_MESSAGE, false},
+	{"cancel", SH_MESSAGE, false},
+	{"reload", "{\"message\": \"string?\"}", false},
+	{"metrics", "{\"text\": \"string\"}", false},
+	/* the events: {"event": "commit", "table", "version", "kind", "ts_us",
+	 * "files_added", "files_removed", "note"} or {"event": "job", "state",
+	 * "ts_us", and the fields of a job of `jobs`} */
+	{"watch", "{\"event\": \"string\", \"ts_us\": \"int\", \"...\": \"any\"}", true},
+	{"shutdown", SH_MESSAGE, false},
+	{NULL, NULL, false},
+};
 
 static void human_bytes(uint64_t v, char *out, size_t n)
 {
@@ -344,6 +453,27 @@ static void print_human(const char *cmd, json_t *r)
 	}
 }
 
+/* Print a reply or event (the reference is taken) normalised to its
+ * documented shape: "ok" dropped, absent "?" keys as null (cli/out.c). */
+static void print_normalised(json_t *v, const cli_json_shape *shape, admin_out format)
+{
+	json_object_del(v, "ok");
+	json_t *sh = shape ? json_loads(shape->shape, 0, NULL) : NULL;
+	if (sh)
+		cli_json_normalise(v, sh);
+	json_decref(sh);
+	if (format == ADMIN_OUT_JSON) {
+		cli_json_print(v);
+		return;
+	}
+	char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	if (text)
+		printf("%s\n", text);
+	free(text);
+	fflush(stdout);
+	json_decref(v);
+}
+
 /* Read one line from fd into b (without the newline); 1, 0 at EOF, -errno. */
 static int read_line(int fd, strata_buf *pending, strata_buf *line)
 {
@@ -376,22 +506,39 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("admin");
 	const char *path = getenv("STRATAD_SOCKET");
-	int format = 0; /* 0: by the terminal, 1: JSON, 2: text */
+	admin_out format = ADMIN_OUT_AUTO;
 	int i = 1;
 	for (; i < argc; i++) {
+		const char *fv = NULL;
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strncmp(argv[i], "--socket=", 9) == 0)
 			path = argv[i] + 9;
 		else if (strcmp(argv[i], "--json") == 0)
-			format = 1;
+			format = ADMIN_OUT_RAW;
 		else if (strcmp(argv[i], "--text") == 0)
-			format = 2;
+			format = ADMIN_OUT_TEXT;
+		else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+			fv = argv[++i];
+		else if (strncmp(argv[i], "--format=", 9) == 0)
+			fv = argv[i] + 9;
 		else
 			break;
+		cli_format f;
+		if (fv && !cli_format_parse(fv, CLI_FMTS_ROWS, &f))
+			return cli_format_usage(cmd, CLI_FMTS_ROWS, fv);
+		if (fv)
+			format = f == CLI_FMT_TEXT ? ADMIN_OUT_TEXT :
+				 f == CLI_FMT_JSON ? ADMIN_OUT_JSON : ADMIN_OUT_JSONL;
 	}
 	if (i >= argc)
 		return cli_usage(cmd, "give a COMMAND (try `strata admin help`)");
+	if (format == ADMIN_OUT_JSON && strcmp(argv[i], "watch") == 0)
+		return cli_usage(cmd, "watch streams events: use --format jsonl (one event a line)");
+	const cli_json_shape *shape = NULL;
+	for (const cli_json_shape *sh = cli_admin_shapes; sh->name; sh++)
+		if (strcmp(sh->name, argv[i]) == 0)
+			shape = sh;
 	/* a job id is a whole number from 1: "-1" would reach stratad as a word
 	 * it once read as job 18446744073709551615 */
 	uint64_t job_id = 0;
@@ -405,7 +552,8 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (!path || !*path)
 		path = ADMIN_DEFAULT_SOCKET;
-	bool is_json = format == 1 || (format == 0 && !isatty(STDOUT_FILENO));
+	if (format == ADMIN_OUT_AUTO)
+		format = isatty(STDOUT_FILENO) ? ADMIN_OUT_TEXT : ADMIN_OUT_RAW;
 	json_t *arr = json_array();
 	for (int k = i; k < argc; k++)
 		json_array_append_new(arr, json_string(argv[k]));
@@ -460,25 +608,30 @@ int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	bool ok = json_is_true(json_object_get(reply, "ok"));
+	bool is_watch = strcmp(argv[i], "watch") == 0;
 	if (!ok)
 		fprintf(stderr, "strata admin: %s\n", js(reply, "error"));
-	else if (is_json)
+	else if (format == ADMIN_OUT_RAW)
 		printf("%s\n", (char *)line.data);
-	else
+	else if (format == ADMIN_OUT_TEXT)
 		print_human(argv[i], reply);
+	else if (!is_watch) /* watch: its events are the output */
+		print_normalised(json_incref(reply), shape, format);
 	json_decref(reply);
 	rc = ok ? CLI_OK : CLI_ERROR;
 	if (ok && strcmp(argv[i], "watch") == 0) {
 		fflush(stdout);
 		while ((r = read_line(fd, &pending, &line)) > 0) {
-			if (is_json) {
+			if (format == ADMIN_OUT_RAW) {
 				printf("%s\n", (char *)line.data);
 				fflush(stdout);
 				continue;
 			}
 			json_t *e = json_loads((char *)line.data, 0, &je);
-			if (e)
+			if (e && format == ADMIN_OUT_TEXT)
 				print_event(e);
+			else if (e)
+				print_normalised(json_incref(e), shape, ADMIN_OUT_JSONL);
 			json_decref(e);
 		}
 	}

@@ -1,5 +1,10 @@
 /*
  * cli/cmd_info.c — log, files, file cat, file meta.
+ *
+ * log and files take --format text|json|jsonl (cli/out.c): a row of the
+ * listing per version or file entry, the fields of cli_json_shapes[].
+ * `file cat` prints JSON lines always; `file meta` is a description for
+ * people only.
  */
 #include "cli/cli.h"
 
@@ -22,12 +27,19 @@ int cli_cmd_log(cli_ctx *ctx, int argc, char **argv)
 	const cli_cmd *cmd = cli_find("log");
 	static const struct option opts[] = {
 		{"limit", required_argument, NULL, 'n'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t limit = 0;
+	cli_format fmt = CLI_FMT_TEXT;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
+		if (c == 'F') {
+			if (!cli_format_parse(optarg, CLI_FMTS_ROWS, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_ROWS, optarg);
+			continue;
+		}
 		if (c != 'n' || !cli_parse_u64(optarg, &limit))
 			return cli_usage(cmd, "--limit wants a number");
 	}
@@ -56,6 +68,23 @@ int cli_cmd_log(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
+	if (fmt != CLI_FMT_TEXT) {
+		cli_rows rows;
+		cli_rows_begin(&rows, fmt);
+		for (size_t i = 0; i < n; i++) {
+			json_t *o = json_object();
+			json_object_set_new(o, "version", cli_json_u64(vs[i].version));
+			json_object_set_new(o, "ts_us", json_integer(vs[i].ts_us));
+			json_object_set_new(o, "time", cli_json_time(vs[i].ts_us));
+			json_object_set_new(o, "kind", json_string(strata_vkind_name(vs[i].kind)));
+			json_object_set_new(o, "added", json_integer(vs[i].nadded));
+			json_object_set_new(o, "removed", json_integer(vs[i].nremoved));
+			json_object_set_new(o, "note", json_string(vs[i].note));
+			cli_rows_put(&rows, o);
+		}
+		cli_rows_end(&rows);
+		goto out;
+	}
 	printf("%-8s %-26s %-8s %6s %8s  %s\n", "version", "time (UTC)", "kind", "added",
 	       "removed", "note");
 	for (size_t i = 0; i < n; i++) {
@@ -74,17 +103,58 @@ out:
 	return rc;
 }
 
+/* A key as JSON: the object of its columns, or the hex string
+ * strata_key_to_json gives for a key that does not decode. */
+static json_t *key_json(const strata_schema *s, const uint8_t *key, size_t len)
+{
+	strata_buf b = {0};
+	strata_key_to_json(s, key, len, &b);
+	json_t *j = json_loadb((const char *)b.data, b.len, JSON_DECODE_ANY, NULL);
+	strata_buf_free(&b);
+	return j ? j : json_null();
+}
+
+/* One file entry as `files --format json` prints it (cli/out.c's shape). */
+static json_t *file_json(const strata_schema *s, const strata_file_entry *f, const char *pname)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", cli_json_u64(f->id));
+	json_object_set_new(o, "partition", json_string(pname));
+	json_object_set_new(o, "bucket", json_integer(f->bucket));
+	json_object_set_new(o, "level", json_integer(f->level));
+	json_object_set_new(o, "format", json_string(strata_format_name(f->format)));
+	json_object_set_new(o, "rows", cli_json_u64(f->rows));
+	json_object_set_new(o, "bytes", cli_json_u64(f->bytes));
+	json_object_set_new(o, "seq_min", json_integer(f->seq_min));
+	json_object_set_new(o, "seq_max", json_integer(f->seq_max));
+	json_object_set_new(o, "added_version", cli_json_u64(f->added_version));
+	json_object_set_new(o, "removed_version",
+			    f->removed_version ? cli_json_u64(f->removed_version) : json_null());
+	json_object_set_new(o, "is_deleted", json_boolean(f->is_deleted));
+	json_object_set_new(o, "key_min", key_json(s, f->key_min, f->key_min_len));
+	json_object_set_new(o, "key_max", key_json(s, f->key_max, f->key_max_len));
+	json_object_set_new(o, "file", json_string(f->name));
+	return o;
+}
+
 int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("files");
 	static const struct option opts[] = {
 		{"all", no_argument, NULL, 'a'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	bool all = false;
+	cli_format fmt = CLI_FMT_TEXT;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a", opts, NULL)) != -1) {
+		if (c == 'F') {
+			if (!cli_format_parse(optarg, CLI_FMTS_ROWS, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_ROWS, optarg);
+			continue;
+		}
 		if (c != 'a')
 			return cli_usage(cmd, "bad option");
 		all = true;
@@ -112,9 +182,13 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	printf("%-6s %-12s %-6s %-5s %-7s %8s %10s %-13s %-7s %-8s  %s  %s\n", "id", "partition",
-	       "bucket", "level", "format", "rows", "bytes", "_seq", "added", "removed", "key range",
-	       "file");
+	cli_rows rows;
+	if (fmt == CLI_FMT_TEXT)
+		printf("%-6s %-12s %-6s %-5s %-7s %8s %10s %-13s %-7s %-8s  %s  %s\n", "id",
+		       "partition", "bucket", "level", "format", "rows", "bytes", "_seq", "added",
+		       "removed", "key range", "file");
+	else
+		cli_rows_begin(&rows, fmt);
 	for (size_t i = 0; i < n; i++) {
 		const strata_file_entry *f = &fs[i];
 		if (!all && f->removed_version)
@@ -123,6 +197,10 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 		for (size_t j = 0; j < np; j++)
 			if (ps[j].id == f->part_id)
 				pname = ps[j].name;
+		if (fmt != CLI_FMT_TEXT) {
+			cli_rows_put(&rows, file_json(s, f, pname));
+			continue;
+		}
 		char seq[40], removed[32];
 		snprintf(seq, sizeof(seq), "%lld..%lld", (long long)f->seq_min, (long long)f->seq_max);
 		if (f->removed_version)
@@ -142,6 +220,8 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 		       removed, (char *)kr.data, f->name);
 		strata_buf_free(&kr);
 	}
+	if (fmt != CLI_FMT_TEXT)
+		cli_rows_end(&rows);
 out:
 	strata_schema_free(s);
 	strata_mf_snap_close(snap);

@@ -5,6 +5,12 @@
  * defaults (strata_policy_default(), the one table of them), so the command
  * line plans what stratad with a default config plans.  Each job command
  * prints per bucket what it read and wrote and exits 3 on conflict.
+ *
+ * Each takes --format text|json (tags also jsonl; shapes in cli/out.c).  The
+ * long ones (sort, merge, compact, clean, purge) show a progress line on
+ * stderr when it is a terminal (cli/progress.c): the bucket they are at
+ * and the I/O so far, counted through strata_job_ctl.throttle, which here
+ * only counts and never sleeps.
  */
 #include "cli/cli.h"
 #include "clean/clean.h"
@@ -16,10 +22,58 @@
 
 typedef struct job_args {
 	strata_bucket_job_kind kind;
+	cli_format fmt;
 	bool drop_history;
 	const char *partition; /* spec, NULL: all */
 	long bucket;           /* -1: all */
 } job_args;
+
+/* The progress of a job command: the line (cli/progress.c) and what it
+ * says; the jobs' I/O arrives through strata_job_ctl.throttle, about every
+ * MiB. */
+typedef struct job_prog {
+	cli_progress line;
+	uint64_t bytes;     /* read and written so far, every bucket */
+	char where[96];     /* "bucket 3 of 16 (p=_ b=2)", or a phase */
+} job_prog;
+
+static void job_prog_show(job_prog *jp, bool force)
+{
+	double mib = (double)jp->bytes / (1024.0 * 1024.0);
+	cli_progress_show(&jp->line, force, "%s, %.1f MiB of I/O", jp->where, mib);
+}
+
+/* strata_job_ctl.throttle: never sleeps, only counts and shows. */
+static void job_prog_io(void *arg, uint64_t bytes)
+{
+	job_prog *jp = arg;
+	jp->bytes += bytes;
+	job_prog_show(jp, false);
+}
+
+/* One bucket job as the JSON output lists it (cli/out.c's shape). */
+static json_t *job_json(const strata_bucket_job_out *jo, const char *pn, uint32_t b, int jrc,
+			const strata_err *err)
+{
+	const strata_job_result *jr = &jo->jr;
+	json_t *o = json_object();
+	json_object_set_new(o, "job", json_string(jo->what ? jo->what : ""));
+	json_object_set_new(o, "partition", json_string(pn));
+	json_object_set_new(o, "bucket", json_integer(b));
+	json_object_set_new(o, "ok", json_boolean(jrc == 0));
+	json_object_set_new(o, "error", jrc ? json_string(err->msg) : json_null());
+	json_object_set_new(o, "files_in", json_integer((json_int_t)jr->files_in));
+	json_object_set_new(o, "rows_in", cli_json_u64(jr->rows_in));
+	json_object_set_new(o, "bytes_in", cli_json_u64(jr->bytes_in));
+	json_object_set_new(o, "files_out", json_integer((json_int_t)jr->files_out));
+	json_object_set_new(o, "rows_out", cli_json_u64(jr->rows_out));
+	json_object_set_new(o, "bytes_out", cli_json_u64(jr->bytes_out));
+	json_object_set_new(o, "seconds", json_real(jr->seconds));
+	json_object_set_new(o, "version", cli_json_u64(jr->version));
+	json_object_set_new(o, "history_floor",
+			    jo->new_floor ? cli_json_u64(jo->new_floor) : json_null());
+	return o;
+}
 
 static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 {
@@ -46,9 +100,18 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 	strata_mf_snap_close(snap);
 	char owner[128];
 	strata_owner_string("strata", owner, sizeof(owner));
-	strata_job_ctl ctl = {.owner = owner};
+	job_prog prog = {.bytes = 0};
+	strata_job_ctl ctl = {.owner = owner, .throttle = job_prog_io, .throttle_arg = &prog};
 	int worst = CLI_OK;
-	size_t ran = 0;
+	size_t ran = 0, nbuckets = 0, done = 0;
+	json_t *jobs = json_array();
+	char what[160];
+	snprintf(what, sizeof(what), "%s %s", ja->kind == STRATA_BUCKET_JOB_SORT    ? "sort" :
+		 ja->kind == STRATA_BUCKET_JOB_MERGE ? "merge" : "compact", table);
+	cli_progress_init(&prog.line, what);
+	for (size_t p = 0; p < np; p++)
+		if (!ja->partition || strcmp(ps[p].name, want) == 0)
+			nbuckets += ja->bucket < 0 ? ps[p].buckets : (uint32_t)ja->bucket < ps[p].buckets;
 	bool part_found = !ja->partition;
 	bool bucket_found = ja->bucket < 0;
 	uint32_t most_buckets = 0;
@@ -63,24 +126,31 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 		for (uint32_t b = 0; b < ps[p].buckets; b++) {
 			if (ja->bucket >= 0 && (uint32_t)ja->bucket != b)
 				continue;
+			const char *pn = *ps[p].name ? ps[p].name : "_";
+			snprintf(prog.where, sizeof(prog.where), "bucket %zu of %zu (p=%.32s b=%u)",
+				 done + 1, nbuckets, pn, b);
+			job_prog_show(&prog, done == 0); /* then at most every 100 ms */
+			done++;
 			strata_bucket_job job;
 			cli_job_spec(ja->kind, ja->drop_history, &job);
 			strata_bucket_job_out jo;
 			int jrc = strata_bucket_job_run(wh, table, ps[p].name, b, &job, &ctl, &jo, &err);
 			if (jrc == 0 && jo.is_noop)
 				continue;
-			const char *pn = *ps[p].name ? ps[p].name : "_";
 			const strata_job_result *jr = &jo.jr;
+			cli_progress_clear(&prog.line);
 			if (jrc && !jo.what) {
 				worst = cli_fail(&err); /* the view could not be loaded */
 				continue;
 			}
+			if (ja->fmt == CLI_FMT_JSON)
+				json_array_append_new(jobs, job_json(&jo, pn, b, jrc, &err));
 			if (jrc) {
 				fprintf(stderr, "strata: %s of p=%s b=%u: %s\n", jo.what, pn, b, err.msg);
 				int code = jrc == STRATA_ECONFLICT ? CLI_CONFLICT : CLI_ERROR;
 				if (code > worst || worst == CLI_OK)
 					worst = code;
-			} else {
+			} else if (ja->fmt == CLI_FMT_TEXT) {
 				printf("%s p=%s b=%u: read %zu file%s, %llu rows, %llu bytes; wrote %zu "
 				       "file%s, %llu rows, %llu bytes in %.3f s (version %llu)\n",
 				       jo.what, pn, b, jr->files_in, jr->files_in == 1 ? "" : "s",
@@ -96,6 +166,7 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 			ran++;
 		}
 	}
+	cli_progress_done(&prog.line);
 	if (!part_found) {
 		fprintf(stderr, "strata: table \"%s\" has no partition \"%s\"\n", table, ja->partition);
 		worst = CLI_ERROR;
@@ -105,10 +176,17 @@ static int run_jobs(cli_ctx *ctx, const char *table, const job_args *ja)
 			ja->partition ? " in partition " : "", ja->partition ? ja->partition : "",
 			most_buckets, most_buckets == 1 ? "" : "s");
 		worst = CLI_ERROR;
-	} else if (ran == 0) {
+	} else if (ran == 0 && ja->fmt == CLI_FMT_TEXT) {
 		printf("nothing to do\n");
 	}
 	rc = worst;
+	/* the document even when a bucket failed: it says which (stderr too) */
+	if (ja->fmt == CLI_FMT_JSON && part_found && (bucket_found || np == 0)) {
+		int prc = cli_json_print(json_pack("{s:s,s:O}", "table", table, "jobs", jobs));
+		if (rc == CLI_OK)
+			rc = prc;
+	}
+	json_decref(jobs);
 out:
 	strata_arena_free(a);
 	strata_wh_close(wh);
@@ -124,6 +202,7 @@ static int parse_job_args(const cli_cmd *cmd, int argc, char **argv, job_args *j
 		{"partial", no_argument, NULL, 'P'},
 		{"major", no_argument, NULL, 'M'},
 		{"drop-history", no_argument, NULL, 'D'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -143,6 +222,10 @@ static int parse_job_args(const cli_cmd *cmd, int argc, char **argv, job_args *j
 		case 'P': partial = true; break;
 		case 'M': major = true; break;
 		case 'D': ja->drop_history = true; break;
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &ja->fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
 		default:
 			return cli_usage(cmd, "bad option");
 		}
@@ -188,12 +271,74 @@ int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv)
 
 /* ---- clean, purge --------------------------------------------------------------------- */
 
-static void print_decision(void *arg, const strata_file_entry *f, const char *decision)
+/* What clean's per-file decisions and unlinked bytes go to: the progress line, and with
+ * --dry-run the listing (text) or the "decisions" array (json). */
+typedef struct clean_sink {
+	cli_format fmt;
+	bool is_dry_run;
+	size_t n;
+	uint64_t unlinked_bytes;
+	json_t *decisions;
+	cli_progress line;
+} clean_sink;
+
+static void clean_show(clean_sink *cs)
 {
-	(void)arg;
+	cli_progress_show(&cs->line, false, "%zu files decided, %.1f MiB unlinked", cs->n,
+			  (double)cs->unlinked_bytes / (1024.0 * 1024.0));
+}
+
+/* strata_clean_opts.throttle: never sleeps, only counts and shows. */
+static void on_unlink(void *arg, uint64_t bytes)
+{
+	clean_sink *cs = arg;
+	cs->unlinked_bytes += bytes;
+	clean_show(cs);
+}
+
+static void on_decision(void *arg, const strata_file_entry *f, const char *decision)
+{
+	clean_sink *cs = arg;
+	cs->n++;
+	if (!cs->is_dry_run) {
+		clean_show(cs);
+		return;
+	}
+	cli_progress_clear(&cs->line);
+	if (cs->fmt == CLI_FMT_JSON) {
+		json_array_append_new(
+			cs->decisions,
+			json_pack("{s:o,s:s,s:i,s:i,s:o,s:o,s:s}", "id", cli_json_u64(f->id), "file",
+				  f->name, "bucket", (int)f->bucket, "level", (int)f->level,
+				  "removed_version", cli_json_u64(f->removed_version), "bytes",
+				  cli_json_u64(f->bytes), "decision", decision));
+		return;
+	}
 	printf("  file %llu %s (b=%u level %u, removed at %llu, %llu bytes): %s\n",
 	       (unsigned long long)f->id, f->name, f->bucket, f->level,
 	       (unsigned long long)f->removed_version, (unsigned long long)f->bytes, decision);
+}
+
+/* The counters of a clean or purge, into the JSON document d (the shapes
+ * of cli/out.c). */
+static void clean_json(json_t *d, const strata_clean_result *r)
+{
+	json_object_set_new(d, "version", r->version ? cli_json_u64(r->version) : json_null());
+	json_object_set_new(d, "files_deleted", json_integer((json_int_t)r->files_deleted));
+	json_object_set_new(d, "bytes_deleted", cli_json_u64(r->bytes_deleted));
+	json_object_set_new(d, "files_unlinked", json_integer((json_int_t)r->files_unlinked));
+	json_object_set_new(d, "bytes_unlinked", cli_json_u64(r->bytes_unlinked));
+	json_object_set_new(d, "trash_files", json_integer((json_int_t)r->trash_files));
+	json_object_set_new(d, "trash_bytes", cli_json_u64(r->trash_bytes));
+	json_object_set_new(d, "kept_grace", json_integer((json_int_t)r->kept_grace));
+	json_object_set_new(d, "kept_lease", json_integer((json_int_t)r->kept_lease));
+	json_object_set_new(d, "kept_tag", json_integer((json_int_t)r->kept_tag));
+	json_object_set_new(d, "kept_retention", json_integer((json_int_t)r->kept_retention));
+	json_object_set_new(d, "orphans", json_integer((json_int_t)r->orphans));
+	json_object_set_new(d, "orphan_bytes", cli_json_u64(r->orphan_bytes));
+	json_object_set_new(d, "versions_expired", json_integer((json_int_t)r->versions_expired));
+	json_object_set_new(d, "intents_recovered",
+			    json_integer((json_int_t)r->intents_recovered));
 }
 
 static void print_clean(const strata_clean_result *r, bool dry_run)
@@ -237,8 +382,10 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 		{"trash-s", required_argument, NULL, 't'},
 		{"orphan-age-s", required_argument, NULL, 'o'},
 		{"orphan-max-fraction", required_argument, NULL, 'f'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
+	clean_sink cs = {.fmt = CLI_FMT_TEXT};
 	strata_clean_opts o;
 	strata_clean_opts_default(&o);
 	int c;
@@ -267,6 +414,10 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 						      "(got \"%s\")", optarg);
 			break;
 		}
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &cs.fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
 		default:
 			return cli_usage(cmd, "bad option");
 		}
@@ -277,15 +428,36 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 	int rc = cli_open(ctx, false, &wh);
 	if (rc)
 		return rc;
-	if (o.dry_run)
-		o.on_file = print_decision;
+	const char *table = argv[optind];
+	char what[160];
+	snprintf(what, sizeof(what), "clean %s", table);
+	cli_progress_init(&cs.line, what);
+	cs.is_dry_run = o.dry_run;
+	cs.decisions = json_array();
+	o.on_file = on_decision;
+	o.on_file_arg = &cs;
+	o.throttle = on_unlink;
+	o.throttle_arg = &cs;
+	cli_progress_show(&cs.line, true, "planning");
 	strata_err err;
 	strata_err_clear(&err);
 	strata_clean_result r;
-	if (strata_clean_table(wh, argv[optind], &o, &r, &err) != 0)
+	int crc = strata_clean_table(wh, table, &o, &r, &err);
+	cli_progress_done(&cs.line);
+	if (crc != 0) {
 		rc = cli_fail(&err);
-	else
+	} else if (cs.fmt == CLI_FMT_JSON) {
+		json_t *d = json_object();
+		json_object_set_new(d, "table", json_string(table));
+		json_object_set_new(d, "dry_run", json_boolean(o.dry_run));
+		clean_json(d, &r);
+		json_object_set_new(d, "decisions", cs.decisions);
+		cs.decisions = NULL;
+		rc = cli_json_print(d);
+	} else {
 		print_clean(&r, o.dry_run);
+	}
+	json_decref(cs.decisions);
 	strata_wh_close(wh);
 	return rc;
 }
@@ -293,10 +465,15 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("purge");
-	if (argc != 2)
+	cli_format fmt = CLI_FMT_TEXT;
+	int rc = cli_parse_format_only(cmd, argc, argv, CLI_FMTS_DOC, &fmt);
+	if (rc)
+		return rc;
+	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
+	const char *table = argv[optind];
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	rc = cli_open(ctx, false, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -305,19 +482,39 @@ int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv)
 	strata_buf tags = {0};
 	char owner[128];
 	strata_owner_string("strata", owner, sizeof(owner));
-	strata_job_ctl ctl = {.owner = owner};
-	if (strata_purge_table(wh, argv[1], &ctl, &r, &tags, &err) != 0) {
+	job_prog prog = {.bytes = 0};
+	strata_job_ctl ctl = {.owner = owner, .throttle = job_prog_io, .throttle_arg = &prog};
+	char what[160];
+	snprintf(what, sizeof(what), "purge %s", table);
+	cli_progress_init(&prog.line, what);
+	snprintf(prog.where, sizeof(prog.where), "dropping history");
+	job_prog_show(&prog, true);
+	int prc = strata_purge_table(wh, table, &ctl, &r, &tags, &err);
+	cli_progress_done(&prog.line);
+	if (prc != 0) {
 		rc = cli_fail(&err);
+	} else if (fmt == CLI_FMT_JSON) {
+		uint64_t readable = 0, inc = 0;
+		strata_table_earliest(wh, table, &readable, &inc, &err);
+		json_t *d = json_object(), *dropped = json_array();
+		json_object_set_new(d, "table", json_string(table));
+		clean_json(d, &r);
+		strata_buf_putc(&tags, 0);
+		for (char *t = strtok((char *)tags.data, ","); t; t = strtok(NULL, ","))
+			json_array_append_new(dropped, json_string(t));
+		json_object_set_new(d, "dropped_tags", dropped);
+		json_object_set_new(d, "earliest_readable_version", cli_json_u64(readable));
+		rc = cli_json_print(d);
 	} else {
 		uint64_t readable = 0, inc = 0;
-		strata_table_earliest(wh, argv[1], &readable, &inc, &err);
+		strata_table_earliest(wh, table, &readable, &inc, &err);
 		print_clean(&r, false);
 		if (tags.len) {
 			strata_buf_putc(&tags, 0);
 			printf("dropped tags: %s\n", (char *)tags.data);
 		}
 		printf("purged %s: all history dropped; time travel now starts at version %llu\n",
-		       argv[1], (unsigned long long)readable);
+		       table, (unsigned long long)readable);
 	}
 	strata_buf_free(&tags);
 	strata_wh_close(wh);
@@ -332,8 +529,10 @@ int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
 	static const struct option opts[] = {
 		{"version", required_argument, NULL, 'v'},
 		{"delete", no_argument, NULL, 'd'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
+	cli_format fmt = CLI_FMT_TEXT;
 	uint64_t version = 0;
 	bool is_delete = false;
 	int c;
@@ -345,6 +544,10 @@ int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
 				return cli_usage(cmd, "--version wants a version number");
 			break;
 		case 'd': is_delete = true; break;
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
 		default:
 			return cli_usage(cmd, "bad option");
 		}
@@ -363,6 +566,9 @@ int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
 	if (is_delete) {
 		if (strata_mf_tag_del(strata_wh_mf(wh), table, tag, &err) != 0)
 			rc = cli_fail(&err);
+		else if (fmt == CLI_FMT_JSON)
+			rc = cli_json_print(json_pack("{s:s,s:s,s:n,s:b}", "table", table, "tag", tag,
+						      "version", "deleted", 1));
 		else
 			printf("deleted tag %s of %s\n", tag, table);
 	} else if (strata_mf_tag_put(strata_wh_mf(wh), table, tag, version, &err) != 0) {
@@ -371,7 +577,11 @@ int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
 		strata_read_opts ro = {.as_of_tag = tag};
 		uint64_t v = 0;
 		strata_read_version(wh, table, &ro, &v, &err);
-		printf("tagged %s version %llu as %s\n", table, (unsigned long long)v, tag);
+		if (fmt == CLI_FMT_JSON)
+			rc = cli_json_print(json_pack("{s:s,s:s,s:o,s:b}", "table", table, "tag", tag,
+						      "version", cli_json_u64(v), "deleted", 0));
+		else
+			printf("tagged %s version %llu as %s\n", table, (unsigned long long)v, tag);
 	}
 	strata_wh_close(wh);
 	return rc;
@@ -380,10 +590,15 @@ int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv)
 int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("tags");
-	if (argc != 2)
+	cli_format fmt = CLI_FMT_TEXT;
+	int rc = cli_parse_format_only(cmd, argc, argv, CLI_FMTS_ROWS, &fmt);
+	if (rc)
+		return rc;
+	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
+	const char *table = argv[optind];
 	strata_wh *wh;
-	int rc = cli_open_read(ctx, &wh);
+	rc = cli_open_read(ctx, &wh);
 	if (rc)
 		return rc;
 	strata_err err;
@@ -394,9 +609,18 @@ int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv)
 	strata_tag *tags;
 	size_t n;
 	if (strata_mf_snap_open(strata_wh_mf(wh), &snap, &err) != 0 ||
-	    strata_mf_table_get(snap, argv[1], &t, &err) != 0 ||
+	    strata_mf_table_get(snap, table, &t, &err) != 0 ||
 	    strata_mf_tags_list(snap, t.id, a, &tags, &n, &err) != 0) {
 		rc = cli_fail(&err);
+	} else if (fmt != CLI_FMT_TEXT) {
+		cli_rows rows;
+		cli_rows_begin(&rows, fmt);
+		for (size_t i = 0; i < n; i++)
+			cli_rows_put(&rows, json_pack("{s:s,s:o,s:I,s:o}", "name", tags[i].name,
+						      "version", cli_json_u64(tags[i].version),
+						      "created_us", (json_int_t)tags[i].created_us,
+						      "created", cli_json_time(tags[i].created_us)));
+		cli_rows_end(&rows);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			strata_buf b = {0};

@@ -1,9 +1,12 @@
 /*
  * cli/cmd_rw.c — write, scan, get, changes.
  *
- * Output formats of scan: jsonl (one JSON object per row, the default), csv
+ * Output formats of scan and changes: jsonl (one JSON object per row, the
+ * default), json (the same objects as one array, cli/out.c's listing), csv
  * (RFC 4180 with a header line) and table (aligned, for people; it buffers
- * the rows).  Partition columns follow the data columns.
+ * the rows).  Partition columns follow the data columns.  write and get
+ * take --format text|json (get prints its row as JSON either way); a write
+ * of many lines shows a progress line on a terminal (cli/progress.c).
  *
  * Invariants:
  *   1. csv and table print no control character a value holds: every byte
@@ -25,6 +28,10 @@
 
 /* ---- write ----------------------------------------------------------------------- */
 
+/* A write of this many lines is large: it shows a progress line on a
+ * terminal (cli/progress.c) even before its first second is up. */
+#define WRITE_PROGRESS_LINES 50000
+
 /* --token-time: "YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z]" (UTC) or Unix seconds
  * (`date +%s`).  Never relative ("-60"): a retry would move it. */
 static bool token_time_parse(const char *s, int64_t *out_us)
@@ -43,7 +50,7 @@ static bool token_time_parse(const char *s, int64_t *out_us)
  * sees why it waits and for how long at most. */
 static void write_stall_report(void *arg, const strata_stall *st)
 {
-	(void)arg;
+	cli_progress_clear(arg);
 	switch (st->kind) {
 	case STRATA_STALL_SLOW:
 		fprintf(stderr, "strata: back-pressure: slowed by %lld ms: %s\n",
@@ -68,9 +75,11 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 		{"token", required_argument, NULL, 't'},
 		{"token-time", required_argument, NULL, 'T'},
 		{"expect-version", required_argument, NULL, 'e'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *file = NULL;
+	cli_format fmt = CLI_FMT_TEXT;
 	strata_commit_opts co = {0};
 	int c;
 	optind = 1;
@@ -92,6 +101,10 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 		case 'e':
 			if (!cli_parse_u64(optarg, &co.expect_version) || co.expect_version == 0)
 				return cli_usage(cmd, "--expect-version wants a version number");
+			break;
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
 			break;
 		default:
 			return cli_usage(cmd, "bad option");
@@ -129,6 +142,10 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	size_t cap = 0;
 	ssize_t len;
 	uint64_t lineno = 0;
+	cli_progress prog;
+	char what[96];
+	snprintf(what, sizeof(what), "write %s", name);
+	cli_progress_init(&prog, what);
 	if (strata_txn_begin(wh, name, &t, &err) != 0) {
 		rc = cli_fail(&err);
 		goto out;
@@ -147,7 +164,13 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 		if (prc == 0)
 			prc = strata_txn_put_json(t, obj, &err);
 		json_decref(obj);
+		/* a large write shows how far it got: after a second or
+		 * WRITE_PROGRESS_LINES lines, whichever comes first */
+		if (lineno >= WRITE_PROGRESS_LINES || strata_mono_us() - prog.t0_us >= 1000000)
+			cli_progress_show(&prog, false, "%llu lines read",
+					  (unsigned long long)lineno);
 		if (prc) {
+			cli_progress_done(&prog);
 			fprintf(stderr, "strata: %s line %llu: %s\n", file ? file : "stdin",
 				(unsigned long long)lineno, err.msg);
 			rc = CLI_ERROR;
@@ -155,6 +178,7 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (ferror(in)) {
+		cli_progress_done(&prog);
 		fprintf(stderr, "strata: could not read %s\n", file ? file : "stdin");
 		rc = CLI_ERROR;
 		goto out;
@@ -163,13 +187,22 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	uint64_t v;
 	bool is_repeat = false;
 	co.on_stall = write_stall_report;
+	co.stall_arg = &prog;
+	if (prog.is_shown)
+		cli_progress_show(&prog, true, "%zu rows read, committing", nrows);
 	int crc = strata_txn_commit(t, &co, &v, &is_repeat, &err);
+	cli_progress_done(&prog);
 	t = NULL;
 	if (crc) {
 		rc = cli_fail(&err);
 		goto out;
 	}
-	if (is_repeat)
+	if (fmt == CLI_FMT_JSON)
+		rc = cli_json_print(json_pack("{s:s,s:o,s:o,s:b,s:o}", "table", name, "version",
+					      cli_json_u64(v), "rows", json_integer((json_int_t)nrows),
+					      "is_repeat", is_repeat, "token",
+					      co.token ? json_string(co.token) : json_null()));
+	else if (is_repeat)
 		printf("version %llu already committed with token \"%s\"; nothing written\n",
 		       (unsigned long long)v, co.token);
 	else if (nrows == 0)
@@ -188,10 +221,11 @@ out:
 
 /* ---- output ----------------------------------------------------------------------- */
 
-typedef enum { OUT_JSONL, OUT_CSV, OUT_TABLE } out_format;
+typedef enum { OUT_JSONL, OUT_CSV, OUT_TABLE, OUT_JSON } out_format;
 
 typedef struct out_ctx {
 	out_format fmt;
+	cli_rows rows; /* jsonl and json */
 	const strata_schema *s;
 	const strata_table_def *t;
 	bool with_meta;
@@ -312,8 +346,10 @@ static void out_push_escaped(out_ctx *o, const uint8_t *p, size_t n)
 static void out_header(out_ctx *o)
 {
 	o->ncols = o->s->ncols + o->t->nparts + (o->with_meta ? 2 : 0);
-	if (o->fmt == OUT_JSONL)
+	if (o->fmt == OUT_JSONL || o->fmt == OUT_JSON) {
+		cli_rows_begin(&o->rows, o->fmt == OUT_JSON ? CLI_FMT_JSON : CLI_FMT_JSONL);
 		return;
+	}
 	strata_buf_reset(&o->line);
 	for (uint32_t i = 0; i < o->s->ncols + o->t->nparts + (o->with_meta ? 2 : 0); i++) {
 		const char *name = i < o->s->ncols ? o->s->cols[i].name :
@@ -337,7 +373,7 @@ static void out_row(out_ctx *o, const strata_row *row, const char *const *pv)
 {
 	strata_buf *b = &o->line;
 	strata_buf_reset(b);
-	if (o->fmt == OUT_JSONL) {
+	if (o->fmt == OUT_JSONL || o->fmt == OUT_JSON) {
 		strata_row_to_json(o->s, row, false, b);
 		b->len--; /* reopen the object */
 		for (uint32_t i = 0; i < o->t->nparts; i++) {
@@ -348,8 +384,8 @@ static void out_row(out_ctx *o, const strata_row *row, const char *const *pv)
 		if (o->with_meta)
 			strata_buf_printf(b, ",\"_seq\":%lld,\"_op\":\"%s\"", (long long)row->seq,
 					  row->op == STRATA_OP_DELETE ? "delete" : "upsert");
-		strata_buf_append(b, "}\n", 2);
-		fwrite(b->data, 1, b->len, stdout);
+		strata_buf_putc(b, '}');
+		cli_rows_put_text(&o->rows, (const char *)b->data, b->len);
 		return;
 	}
 	strata_buf cell = {0};
@@ -382,8 +418,12 @@ static void out_row(out_ctx *o, const strata_row *row, const char *const *pv)
 	}
 }
 
-static void out_finish(out_ctx *o)
+/* rc: the scan's result; a failed json listing stays unterminated
+ * (cli/out.c: the exit status says it failed). */
+static void out_finish(out_ctx *o, int rc)
 {
+	if ((o->fmt == OUT_JSONL || o->fmt == OUT_JSON) && rc >= 0)
+		cli_rows_end(&o->rows);
 	if (o->fmt == OUT_TABLE && o->ncols) {
 		size_t *w = calloc(o->ncols, sizeof(size_t));
 		for (size_t i = 0; i < o->ncells; i++) {
@@ -424,7 +464,7 @@ static int drain(strata_scan *s, out_ctx *o, strata_err *err)
 	int rc;
 	while ((rc = strata_scan_next(s, &row, &pv, err)) == 1)
 		out_row(o, row, pv);
-	out_finish(o);
+	out_finish(o, rc);
 	return rc;
 }
 
@@ -468,8 +508,10 @@ int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 				o.fmt = OUT_CSV;
 			else if (strcmp(optarg, "table") == 0)
 				o.fmt = OUT_TABLE;
+			else if (strcmp(optarg, "json") == 0)
+				o.fmt = OUT_JSON;
 			else
-				return cli_usage(cmd, "--format is jsonl, csv or table");
+				return cli_usage(cmd, "--format is jsonl, json, csv or table");
 			break;
 		default:
 			return cli_usage(cmd, "bad option");
@@ -522,8 +564,10 @@ int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv)
 				o.fmt = OUT_CSV;
 			else if (strcmp(optarg, "table") == 0)
 				o.fmt = OUT_TABLE;
+			else if (strcmp(optarg, "json") == 0)
+				o.fmt = OUT_JSON;
 			else
-				return cli_usage(cmd, "--format is jsonl, csv or table");
+				return cli_usage(cmd, "--format is jsonl, json, csv or table");
 			break;
 		default:
 			return cli_usage(cmd, "bad option");
@@ -561,10 +605,12 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 		{"as-of-version", required_argument, NULL, 'v'},
 		{"as-of-time", required_argument, NULL, 't'},
 		{"as-of-tag", required_argument, NULL, 'g'},
+		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	strata_read_opts ro = {0};
 	const char *key = NULL;
+	cli_format fmt = CLI_FMT_TEXT;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "k:v:t:g:", opts, NULL)) != -1) {
@@ -581,6 +627,10 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 			ro.has_as_of_time = true;
 			break;
 		case 'g': ro.as_of_tag = optarg; break;
+		case 'F': /* text and json print the same: the row is JSON */
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
 		default:
 			return cli_usage(cmd, "bad option");
 		}

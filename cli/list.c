@@ -17,7 +17,10 @@
  *   1. in listing mode no command runs past its option parsing: the child
  *      exits inside cli_getopt_long(), and has no warehouse to touch if the
  *      command never calls it;
- *   2. the output names every command of cli_commands[], in table order.
+ *   2. the output names every command of cli_commands[], in table order,
+ *      each with its JSON shape ("json", from cli/out.c's table; null if it
+ *      has none, which tests/test_json.c refuses) and, for admin, the shape
+ *      of each admin command's reply ("admin_json").
  *
  * Main thread of `strata` only.
  */
@@ -119,6 +122,18 @@ int cli_list_commands(FILE *out)
 		json_object_set_new(o, "usage", json_string(c->usage));
 		json_object_set_new(o, "help", json_string(c->help));
 		json_object_set_new(o, "options", command_options(c));
+		/* its JSON shape (cli/out.c), null when it has none: a test fails */
+		const cli_json_shape *sh = cli_json_shape_find(c->name);
+		json_object_set_new(o, "json", sh ? json_string(sh->shape) : json_null());
+		json_object_set_new(o, "json_rows", json_boolean(sh && sh->is_rows));
+		if (strcmp(c->name, "admin") == 0) {
+			json_t *adm = json_object();
+			for (const cli_json_shape *a = cli_admin_shapes; a->name; a++)
+				json_object_set_new(adm, a->name,
+						    json_pack("{s:s,s:b}", "json", a->shape, "json_rows",
+							      a->is_rows));
+			json_object_set_new(o, "admin_json", adm);
+		}
 		json_array_append_new(all, o);
 	}
 	int rc = json_dumpf(all, out, JSON_INDENT(1)) == 0 ? CLI_OK : CLI_ERROR;

@@ -15,7 +15,7 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_admin.c */
 
 const cli_cmd cli_commands[] = {
-	{"init", cli_cmd_init, "init [--data DIR]",
+	{"init", cli_cmd_init, "init [--data DIR] [--format text|json]",
 	 "Create the warehouse named by -W or $STRATA_WAREHOUSE.\n"
 	 "A directory holds the embedded manifest and the data files; a\n"
 	 "PostgreSQL catalog postgresql://user@host/db is shared by many hosts,\n"
@@ -24,7 +24,7 @@ const cli_cmd cli_commands[] = {
 	{"create-table", cli_cmd_create_table,
 	 "create-table NAME --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING'\n"
 	 "       [--primary-key 'a,b'] [--partitioned-by 'pt STRING']\n"
-	 "       [--property KEY=VALUE]...",
+	 "       [--property KEY=VALUE]... [--format text|json]",
 	 "Create a table.\n"
 	 "Types: BIGINT INT DOUBLE FLOAT BOOLEAN STRING BINARY TIMESTAMP.  Properties: write.bucket.num (1..4096, default 16), acid.data.retain.hours\n"
 	 "(0..168, default 24), write.avro.codec (null|deflate), write.parquet.zstd.level\n"
@@ -36,19 +36,22 @@ const cli_cmd cli_commands[] = {
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"
 	 "       alter-table NAME set KEY=VALUE...\n"
-	 "       alter-table NAME drop-partition 'pt=x/dt=y'",
+	 "       alter-table NAME drop-partition 'pt=x/dt=y'\n"
+	 "       (each takes [--format text|json])",
 	 "Add or drop columns, set properties, or drop a partition.\n"
 	 "Adding nullable columns or dropping a non-key column makes a new schema version;\n"
 	 "reads at older versions keep the old schema.  drop-partition removes every file\n"
 	 "of the partition in one commit; reads at older versions still see it inside\n"
 	 "retention, and stratad deletes its files after that."},
-	{"describe", cli_cmd_describe, "describe NAME",
+	{"describe", cli_cmd_describe, "describe NAME [--format text|json]",
 	 "Show a table.\n"
 	 "Columns, key, partitions, properties, versions, files per level, earliest\n"
 	 "readable and incremental versions, tags."},
-	{"tables", cli_cmd_tables, "tables", "List the tables of the warehouse."},
+	{"tables", cli_cmd_tables, "tables [--format text|json|jsonl]",
+	 "List the tables of the warehouse."},
 	{"write", cli_cmd_write,
-	 "write NAME [--file F] [--token T --token-time TIME] [--expect-version V]",
+	 "write NAME [--file F] [--token T --token-time TIME] [--expect-version V]\n"
+	 "       [--format text|json]",
 	 "Commit JSON lines as one transaction.\n"
 	 "Reads stdin or F and prints the committed version.\n"
 	 "{\"_op\":\"delete\", <key columns>} deletes a key.  With --token, a repeat of a\n"
@@ -61,77 +64,83 @@ const cli_cmd cli_commands[] = {
 	{"scan", cli_cmd_scan,
 	 "scan NAME [--as-of-version V | --as-of-time 'YYYY-MM-DD HH:MM:SS[.ffffff]' |\n"
 	 "       --as-of-time -SECONDS | --as-of-tag TAG] [--partition 'pt=x']\n"
-	 "       [--columns a,b] [--format jsonl|csv|table]",
+	 "       [--columns a,b] [--format jsonl|json|csv|table]",
 	 "Read the table, now or at an earlier version.\n"
 	 "Rows come in key order within each bucket.  Times are UTC."},
 	{"get", cli_cmd_get,
-	 "get NAME --key '{\"pk\":5}' [--as-of-version V | --as-of-time T | --as-of-tag TAG]",
+	 "get NAME --key '{\"pk\":5}' [--as-of-version V | --as-of-time T | --as-of-tag TAG]\n"
+	 "       [--format text|json]",
 	 "Look up one key.\n"
 	 "Include the partition columns in the key of a partitioned table."},
 	{"changes", cli_cmd_changes,
-	 "changes NAME --between V1 V2 [--partition 'pt=x'] [--format jsonl|csv|table]",
+	 "changes NAME --between V1 V2 [--partition 'pt=x'] [--format jsonl|json|csv|table]",
 	 "Read every record committed in (V1, V2], with _seq and _op."},
-	{"log", cli_cmd_log, "log NAME [--limit N]",
+	{"log", cli_cmd_log, "log NAME [--limit N] [--format text|json|jsonl]",
 	 "Show the version log.\n"
 	 "Version, commit time, kind, files added and removed."},
-	{"files", cli_cmd_files, "files NAME [--all]",
+	{"files", cli_cmd_files, "files NAME [--all] [--format text|json|jsonl]",
 	 "List the file entries of a table.\n"
 	 "Live ones; --all adds removed and deleted ones."},
 	{"file", cli_cmd_file, "file cat PATH | file meta PATH",
 	 "Print the records or the metadata of a data file.\n"
 	 "Any strata data file, Avro or Parquet."},
-	{"sort", cli_cmd_sort, "sort NAME [--partition 'pt=x'] [--bucket N]",
+	{"sort", cli_cmd_sort, "sort NAME [--partition 'pt=x'] [--bucket N] [--format text|json]",
 	 "Sort row files into columnar files now.\n"
 	 "Level-0 row files of each bucket become one Parquet file at level 1, all\n"
 	 "history kept."},
-	{"merge", cli_cmd_merge, "merge NAME [--partition 'pt=x'] [--bucket N]",
+	{"merge", cli_cmd_merge, "merge NAME [--partition 'pt=x'] [--bucket N] [--format text|json]",
 	 "Merge small files into the next level now.\n"
 	 "Files of the lowest level holding two or more move to the next level (at most\n"
 	 "8 at a time, adjacent in _seq), all history kept."},
 	{"compact", cli_cmd_compact,
-	 "compact NAME --partial | --major [--drop-history] [--partition 'pt=x'] [--bucket N]",
+	 "compact NAME --partial | --major [--drop-history] [--partition 'pt=x'] [--bucket N]\n"
+	 "       [--format text|json]",
 	 "Compact history now.\n"
 	 "Partial: drop history older than the retention window.  Major: keep only the\n"
 	 "latest record per key; replaced files stay until they leave retention (time\n"
 	 "travel keeps working) unless --drop-history."},
 	{"clean", cli_cmd_clean,
 	 "clean NAME [--dry-run] [--grace-s N] [--trash-s N] [--orphan-age-s N]\n"
-	 "       [--orphan-max-fraction F]",
+	 "       [--orphan-max-fraction F] [--format text|json]",
 	 "Delete files nothing needs any more.\n"
 	 "Two-phase through .trash/; also expires the version log outside retention,\n"
 	 "removes orphans and recovers crashed jobs.  Deletes nothing while the table\n"
 	 "fails `strata check`; trashes no orphan when they would be more than F (0..1,\n"
 	 "default 0.1) of the table's bytes."},
-	{"purge", cli_cmd_purge, "purge NAME",
+	{"purge", cli_cmd_purge, "purge NAME [--format text|json]",
 	 "Drop all history now.\n"
 	 "Time travel afterwards starts at the current version; tags are dropped too.\n"
 	 "Readers holding a lease keep their files."},
-	{"check", cli_cmd_check, "check [NAME]",
+	{"check", cli_cmd_check, "check [NAME] [--format text|json]",
 	 "Check that the manifest is consistent.\n"
 	 "The manifest's page structure, then per table (NAME, or every table): records\n"
 	 "that decode and add up, a version log that names the files the entries say it\n"
 	 "added or removed, and every live or retained file present on disk.  Prints one\n"
 	 "line a finding.  Exit 0 when nothing was found, 1 when something was.  Clean,\n"
 	 "purge and stratad's orphan scan delete nothing while a table fails it."},
-	{"tag", cli_cmd_tag, "tag NAME TAG [--version V] | tag NAME --delete TAG",
+	{"tag", cli_cmd_tag,
+	 "tag NAME TAG [--version V] [--format text|json] | tag NAME --delete TAG",
 	 "Pin a version beyond retention, or remove a tag.\n"
 	 "Without --version the latest version is tagged."},
-	{"tags", cli_cmd_tags, "tags NAME", "List the tags of a table."},
-	{"rollback", cli_cmd_rollback, "rollback NAME --to-version V | --to-tag TAG",
+	{"tags", cli_cmd_tags, "tags NAME [--format text|json|jsonl]", "List the tags of a table."},
+	{"rollback", cli_cmd_rollback,
+	 "rollback NAME --to-version V | --to-tag TAG [--format text|json]",
 	 "Undo every change after a version, as a new version.\n"
 	 "Commits one version whose reads equal the reads at V (data and schema).  V must\n"
 	 "be earlier than the current version and readable (inside retention, or\n"
 	 "tagged).  Versions after V stay readable by time travel until they leave\n"
 	 "retention; `changes` across the rollback shows what each undone key became.\n"
 	 "Exit 3 if a write raced it (nothing committed: run it again)."},
-	{"admin", cli_cmd_admin, "admin [--socket PATH] [--json|--text] COMMAND [ARGS...]",
+	{"admin", cli_cmd_admin,
+	 "admin [--socket PATH] [--json | --text | --format text|json|jsonl] COMMAND [ARGS...]",
 	 "Talk to a running stratad over its control socket.\n"
 	 "The socket is --socket PATH, else $STRATAD_SOCKET, else /run/stratad/admin.sock.\n"
 	 "Commands: status, tables, jobs, plan [TABLE], policy TABLE,\n"
 	 "sort|merge|compact|clean|purge TABLE, pause|resume [TABLE], cancel JOB, reload,\n"
-	 "metrics, watch, shutdown, help.  Tables on a terminal (or --text), JSON lines\n"
-	 "otherwise (or --json)."},
-	{"help", cmd_help, "help [COMMAND]", "Show help."},
+	 "metrics, watch, shutdown, help.  Tables on a terminal (or --text), stratad's JSON\n"
+	 "reply lines otherwise (or --json); --format json prints the reply in its\n"
+	 "documented shape (docs/CLI.md, \"JSON output\"), watch takes --format jsonl."},
+	{"help", cmd_help, "help [COMMAND] [--format text|json|jsonl]", "Show help."},
 	{NULL, NULL, NULL, NULL},
 };
 
@@ -159,12 +168,28 @@ static void print_overview(FILE *out)
 
 static int cmd_help(cli_ctx *ctx, int argc, char **argv)
 {
-	if (argc > 1) {
-		const cli_cmd *c = cli_find(argv[1]);
-		if (!c) {
-			fprintf(stderr, "strata: unknown command \"%s\"\n", argv[1]);
-			return CLI_USAGE;
-		}
+	(void)ctx;
+	cli_format fmt = CLI_FMT_TEXT;
+	int rc = cli_parse_format_only(cli_find("help"), argc, argv, CLI_FMTS_ROWS, &fmt);
+	if (rc)
+		return rc;
+	const char *name = optind < argc ? argv[optind] : NULL;
+	if (name && !cli_find(name)) {
+		fprintf(stderr, "strata: unknown command \"%s\"\n", name);
+		return CLI_USAGE;
+	}
+	if (fmt != CLI_FMT_TEXT) {
+		cli_rows rows;
+		cli_rows_begin(&rows, fmt);
+		for (const cli_cmd *c = cli_commands; c->name; c++)
+			if (!name || strcmp(c->name, name) == 0)
+				cli_rows_put(&rows, json_pack("{s:s,s:s,s:s}", "name", c->name, "usage",
+							      c->usage, "help", c->help));
+		cli_rows_end(&rows);
+		return CLI_OK;
+	}
+	if (name) {
+		const cli_cmd *c = cli_find(name);
 		printf("usage: strata %s\n\n%s\n", c->usage, c->help);
 		return CLI_OK;
 	}

@@ -49,11 +49,13 @@
 const stratad_cfg_key stratad_cfg_keys[] = {
 	/* ---- [daemon] ---- */
 	{STRATAD_SCOPE_DAEMON, "warehouse", STRATAD_CFG_STRING, "/var/lib/stratad/warehouse", 1, 4095,
-	 false, D(warehouse), "path",
+	 false, D(warehouse), "path or postgresql:// URI",
 	 "The warehouse stratad governs: the directory `strata init` created (it holds manifest/ "
-	 "and data/). A relative path is relative to stratad's working directory (/ under "
-	 "systemd). Several stratad may share one warehouse: bucket claims in the manifest keep "
-	 "them from running two jobs on one bucket."},
+	 "and data/; a relative path is relative to stratad's working directory, / under "
+	 "systemd), or a PostgreSQL catalog postgresql://user@host/db (credentials from "
+	 "PGPASSWORD or ~/.pgpass, never logged). Several stratad may share one warehouse, on one "
+	 "host or, with a catalog, on many: they split its buckets (peer_ttl_s), and bucket claims "
+	 "keep them from running two jobs on one bucket."},
 	{STRATAD_SCOPE_DAEMON, "socket", STRATAD_CFG_STRING, STRATAD_DEFAULT_SOCKET, 1,
 	 STRATAD_SOCKET_PATH_MAX - 1, false, D(socket), "path",
 	 "The admin control socket (a Unix socket) `strata admin` talks to. Its directory is "
@@ -80,8 +82,10 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "token bucket with a burst of one second. 0: unlimited."},
 	{STRATAD_SCOPE_DAEMON, "metrics_listen", STRATAD_CFG_ADDR, "", 0, 127, false,
 	 D(metrics_listen), "HOST:PORT",
-	 "Serve Prometheus metrics on http://HOST:PORT/metrics, e.g. 127.0.0.1:9477. Empty: off "
-	 "(the `metrics` admin command always works). Bind it to loopback."},
+	 "Serve Prometheus metrics on http://HOST:PORT/metrics, e.g. 127.0.0.1:9477, and the "
+	 "status page on http://HOST:PORT/ (and its data as /status.json). Empty: off (the "
+	 "`metrics` and `status` admin commands always work). Both are read-only but unauthenticated: "
+	 "bind it to loopback."},
 	{STRATAD_SCOPE_DAEMON, "log_level", STRATAD_CFG_LEVEL, "info", 0, 3, true, D(log_level),
 	 "error|warn|info|debug",
 	 "info logs one summary line per scan and one line per job; debug adds every bucket's "

@@ -9,6 +9,7 @@
  *   worker.c    the worker pool and how one job runs (library calls only)
  *   admin.c     the admin socket, peers, the command table and its handlers
  *   metrics.c   Prometheus text from one table of families; the HTTP listener
+ *   status.c    the status page (GET /, /status.json) and its hour of samples
  *   listen.c    accept() failures: pause the listener, log once per interval
  *
  * Locking: two domains, named in the struct.  d->mu guards d->jobs (a
@@ -53,6 +54,10 @@
 /* the HTTP metrics listener (metrics.c) */
 #define D_HTTP_CONNS_MAX 64
 #define D_HTTP_REQUEST_MAX 8192          /* request line and headers */
+/* the status page (status.c) */
+#define D_BUCKET_LEVELS 8                /* per-bucket file counts; the last slot: 7 and deeper */
+#define D_HIST_MAX 4096                  /* samples kept (one a scan, scans at most 1/s) */
+#define D_HIST_WINDOW_US (3600 * D_US)   /* the charts' span */
 /* A bucket whose job met a damaged data file backs off as if it had failed
  * this often: policy.backoff_max_s at once (2^31 x backoff_s is past any
  * allowed maximum). */
@@ -159,6 +164,8 @@ typedef struct dbucket {
 	int best;                /* last verdict: strata_pol_kind or -1 */
 	bool is_backing_off;
 	uint32_t files, l0_files; /* live files at the last plan */
+	uint32_t level_files[D_BUCKET_LEVELS]; /* by level, the last slot deeper too (status page) */
+	uint64_t bytes;
 	bool has_merge_input;     /* a level >= 1 with two files */
 	int64_t due_since_us[3];  /* sort, merge, compact: due since, without running */
 	/* a partial compaction here dropped nothing: the next one is due only
@@ -254,6 +261,14 @@ typedef struct dhttp {
 	bool is_closing;
 	struct dhttp *next;
 } dhttp;
+
+/* One sample of the warehouse, taken at the end of every scan (status.c). */
+typedef struct d_sample {
+	int64_t wall_us;
+	uint64_t files, bytes, history_bytes;
+	uint64_t jobs_done;          /* finished jobs so far, any result (cumulative) */
+	uint32_t queued, running;
+} d_sample;
 
 /* ---- the daemon --------------------------------------------------------------------------- */
 
@@ -359,6 +374,8 @@ struct stratad {
 	bool is_abandoned;
 	int64_t watchdog_usec, last_watchdog_us;
 	d_metrics m;
+	d_sample *hist;              /* ring of D_HIST_MAX (status.c), NULL until the first scan */
+	size_t nhist, hist_next;
 	char status_line[256];
 	/* Degraded (stratad.c, the damage rule): the warehouse's manifest cannot be
 	 * opened or fails its structure check (wh NULL or is_degraded: no jobs
@@ -464,5 +481,15 @@ json_t *d_share_json(const stratad *d);
 int d_http_start(stratad *d, strata_err *err);
 void d_http_stop(stratad *d);
 void d_metrics_job_done(stratad *d, const dj *j);
+
+/* status.c: the status page.  Loop thread only. */
+/* Record one sample of the warehouse (the end of a scan). */
+void d_status_sample(stratad *d);
+/* The page's data: a new JSON object (the caller decrefs), GET /status.json. */
+json_t *d_status_json(stratad *d);
+/* The page, HTML with inline CSS and SVG only, appended to out (GET /). */
+void d_status_html(stratad *d, strata_buf *out);
+/* Free the samples; safe twice. */
+void d_status_free(stratad *d);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * daemon/metrics.c — stratad's metrics in the Prometheus text format
  * (version 0.0.4), for the `metrics` admin command and an optional HTTP
- * listener (metrics_listen, GET /metrics, off by default).
+ * listener (metrics_listen, GET /metrics, off by default), which also
+ * serves the status page (GET /, GET /status.json: daemon/status.c).
  *
  * Counters live in d->m and are bumped by the loop when a job's result comes
  * back (d_metrics_job_done); gauges are read from each table's last plan
@@ -440,9 +441,10 @@ void d_metrics_render(stratad *d, strata_buf *b)
 /* ---- HTTP ------------------------------------------------------------------------------------- */
 
 /*
- * A deliberately small HTTP/1.1 server: GET /metrics, one request per
- * connection (the reply says Connection: close; Prometheus is fine with
- * that).  libevent's evhttp (2.1) has no request deadline and no connection
+ * A deliberately small HTTP/1.1 server: GET /metrics, the status page
+ * (GET / and /status.json, status.c), one request per connection (the
+ * reply says Connection: close; Prometheus and browsers are fine with
+ * that); a query string is ignored.  Read-only: any other method is 404.  libevent's evhttp (2.1) has no request deadline and no connection
  * limit: idle connections there never timed out, and a client trickling its
  * headers could hold a descriptor forever.  Here:
  *   - a connection lives at most metrics_timeout_s from accept to the end of
@@ -475,13 +477,20 @@ static void http_close_after_write(dhttp *h)
 		http_free(h);
 }
 
+/* Every reply: nothing cached, nothing sniffed, and (for the status page)
+ * nothing loaded from anywhere but the page itself. */
+#define HTTP_HEADERS                                                                              \
+	"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"                          \
+	"Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; "              \
+	"img-src data:\r\n"
+
 static void http_reply(dhttp *h, int code, const char *reason, const char *type, const void *body,
 		       size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(h->bev);
 	evbuffer_add_printf(out,
 			    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			    "Connection: close\r\n\r\n",
+			    HTTP_HEADERS "Connection: close\r\n\r\n",
 			    code, reason, type, len);
 	evbuffer_add(out, body, len);
 	http_close_after_write(h);
@@ -528,14 +537,27 @@ static void http_read_cb(struct bufferevent *bev, void *arg)
 	}
 	*sp1 = '\0';
 	*sp2 = '\0';
-	if (strcmp(line, "GET") != 0 ||
-	    (strcmp(uri, "/metrics") != 0 && strncmp(uri, "/metrics?", 9) != 0)) {
-		http_error(h, 404, "Not Found", "only GET /metrics is served here");
-		return;
-	}
+	char *query = strchr(uri, '?');
+	if (query)
+		*query = '\0'; /* ignored */
 	strata_buf b = {0};
-	d_metrics_render(h->d, &b);
-	http_reply(h, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	if (strcmp(line, "GET") != 0) {
+		http_error(h, 404, "Not Found", "only GET /, /status.json and /metrics are served here");
+	} else if (strcmp(uri, "/metrics") == 0) {
+		d_metrics_render(h->d, &b);
+		http_reply(h, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	} else if (strcmp(uri, "/") == 0) { /* the status page (status.c) */
+		d_status_html(h->d, &b);
+		http_reply(h, 200, "OK", "text/html; charset=utf-8", b.data, b.len);
+	} else if (strcmp(uri, "/status.json") == 0) {
+		json_t *o = d_status_json(h->d);
+		char *text = json_dumps(o, JSON_COMPACT);
+		http_reply(h, 200, "OK", "application/json", text, strlen(text));
+		free(text);
+		json_decref(o);
+	} else {
+		http_error(h, 404, "Not Found", "only GET /, /status.json and /metrics are served here");
+	}
 	strata_buf_free(&b);
 }
 

@@ -255,6 +255,8 @@ static void table_gauges_reset(dtable *t)
 	t->due = t->backing_off = 0;
 	for (size_t k = 0; k < t->nb; k++) {
 		t->b[k].files = t->b[k].l0_files = 0;
+		t->b[k].bytes = 0;
+		memset(t->b[k].level_files, 0, sizeof(t->b[k].level_files));
 		t->b[k].has_merge_input = false;
 	}
 }
@@ -271,6 +273,9 @@ static void bucket_gauges(dtable *t, dbucket *b, const strata_pol_plan *plan, bo
 	b->is_backing_off = plan->is_backing_off;
 	b->files = (uint32_t)plan->st.files;
 	b->l0_files = (uint32_t)plan->st.files_per_level[0];
+	b->bytes = plan->st.bytes;
+	for (int l = 0; l < STRATA_POL_LEVELS; l++) /* the status page's grid */
+		b->level_files[STRATA_MIN(l, D_BUCKET_LEVELS - 1)] += (uint32_t)plan->st.files_per_level[l];
 	/* writer back-pressure: commits to this bucket wait or slow */
 	if (t->bp_max_l0 && b->l0_files >= t->bp_max_l0)
 		t->bp_waiting++;

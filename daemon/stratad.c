@@ -433,6 +433,7 @@ static void scan_end(stratad *d)
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
 		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
+	d_status_sample(d); /* the status page's charts */
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);
@@ -844,6 +845,7 @@ void stratad_close(stratad *d)
 	free(d->jobs.notices);
 	d_http_stop(d);
 	d_admin_close(d);
+	d_status_free(d);
 	if (d->ev_cron)
 		event_free(d->ev_cron);
 	if (d->ev_hup)

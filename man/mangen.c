@@ -8,8 +8,8 @@
  *
  * The template is roff (the `man` macros) and holds exactly one line
  * "@GENERATED@", replaced by the generated sections.  Sources of truth:
- * cli_commands[] and each command's getopt_long() option array (through
- * `strata --list-commands`, cli/list.c), stratad_admin_command_info()
+ * cli_commands[] and each command's getopt_long() option array and JSON
+ * shape (through `strata --list-commands`, cli/list.c), stratad_admin_command_info()
  * (daemon/admin.c's table) and stratad_cfg_keys[] with the sample's
  * range/default sentence (daemon/config.c).  So a command, option, admin
  * command or config key added to the code appears in the man page at the
@@ -166,6 +166,20 @@ static void gen_strata(FILE *out, void *arg)
 				first = false;
 			}
 			fprintf(out, ", which it shares with a related command and refuses.\n");
+		}
+		/* its JSON shape (cli/out.c's table; the notation in docs/CLI.md) */
+		const char *shape = json_string_value(json_object_get(c, "json"));
+		if (json_object_get(c, "admin_json")) {
+			fprintf(out, ".PP\nJSON output: with \\fB\\-\\-format json\\fR, the reply of the admin "
+				     "command in its documented shape (without \\fBok\\fR, absent keys as "
+				     "null); \\fBwatch\\fR takes \\fB\\-\\-format jsonl\\fR, one event a line. "
+				     "The shapes are in the strata documentation (CLI.md, \\(lqJSON "
+				     "output\\(rq).\n");
+		} else if (shape) {
+			bool is_rows = json_is_true(json_object_get(c, "json_rows"));
+			fprintf(out, ".PP\nJSON output%s:\n.RS\n.ad l\n", is_rows ? ", each row" : "");
+			roff_text(out, shape, false);
+			fprintf(out, "\n.ad\n.RE\n");
 		}
 	}
 }

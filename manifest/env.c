@@ -223,6 +223,40 @@ static int pg_uncertain(strata_mf *mf, strata_err *err)
 			      why);
 }
 
+int mf_commit_seams(int (*commit)(void *), void (*abort_fn)(void *), void *arg)
+{
+	if (strata_mf_commit_hook)
+		strata_mf_commit_hook(false, 0);
+	/* a commit that fails before the backend commits */
+	int rc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
+	if (rc)
+		abort_fn(arg);
+	else
+		rc = commit(arg);
+	if (strata_mf_commit_hook)
+		strata_mf_commit_hook(true, rc);
+	/* one that fails after the backend committed */
+	if (rc == 0 && strata_mf_commit_fault)
+		rc = strata_mf_commit_fault(true);
+	return rc;
+}
+
+typedef struct pg_commit_ctx {
+	mf_pg_tx *tx;
+	strata_err *err;
+} pg_commit_ctx;
+
+static int pg_commit(void *arg)
+{
+	pg_commit_ctx *c = arg;
+	return mf_pg_tx_commit(c->tx, c->err);
+}
+
+static void pg_abort(void *arg)
+{
+	mf_pg_tx_abort(((pg_commit_ctx *)arg)->tx);
+}
+
 /* Invariant 2: serialization failures are retried this many times. */
 #define PG_WRITE_ATTEMPTS 40
 
@@ -271,22 +305,11 @@ static int pg_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 				continue;
 			return rc;
 		}
-		if (strata_mf_commit_hook)
-			strata_mf_commit_hook(false, 0);
-		int frc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
-		if (frc) {
-			mf_pg_tx_abort(pt);
+		pg_commit_ctx cc = {.tx = pt, .err = err};
+		rc = mf_commit_seams(pg_commit, pg_abort, &cc);
+		if (rc > 0) { /* an injected fault: before or after the commit */
 			strata_err_set(err, STRATA_EMANIFEST, "commit failed: %s (injected)",
-				       strerror(frc));
-			rc = STRATA_EUNCERTAIN;
-		} else {
-			rc = mf_pg_tx_commit(pt, err);
-		}
-		if (strata_mf_commit_hook)
-			strata_mf_commit_hook(true, rc);
-		if (rc == 0 && strata_mf_commit_fault && (frc = strata_mf_commit_fault(true)) != 0) {
-			strata_err_set(err, STRATA_EMANIFEST, "commit failed: %s (injected)",
-				       strerror(frc));
+				       strerror(rc));
 			rc = STRATA_EUNCERTAIN;
 		}
 		if (rc == STRATA_ECONFLICT)

@@ -494,8 +494,15 @@ static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
 			      why);
 }
 
-int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
+/* Begin a transaction on the manifest (flags: 0 or MDB_RDONLY) with
+ * grow_lock held shared, which stays held on success until the caller ends
+ * the transaction (invariant 2): refuses a broken handle (invariant 5),
+ * adopts a map another process grew, frees the reader slots of dead
+ * processes once when the reader table is full (invariant 4). */
+static int lmdb_begin(strata_mf *mf, unsigned flags, MDB_txn **txn, strata_err *err)
 {
+	const char *what = flags & MDB_RDONLY ? "beginning a read transaction" :
+						"beginning a write transaction";
 	for (int attempt = 0; attempt < 8; attempt++) {
 		pthread_rwlock_rdlock(&mf->grow_lock);
 		if (mf->is_broken) { /* invariant 5 */
@@ -503,18 +510,41 @@ int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			pthread_rwlock_unlock(&mf->grow_lock);
 			return brc;
 		}
-		MDB_txn *txn = NULL;
-		int rc = mdb_txn_begin(mf->env, NULL, 0, &txn);
+		int rc = mdb_txn_begin(mf->env, NULL, flags, txn);
+		if (rc == 0)
+			return 0;
+		pthread_rwlock_unlock(&mf->grow_lock);
+		if (rc == MDB_READERS_FULL && attempt == 0) {
+			mf_readers_clear(mf->env, "manifest"); /* invariant 4 */
+			continue;
+		}
 		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&mf->grow_lock);
 			if ((rc = mf_grow(mf, false, err)) != 0)
 				return rc;
 			continue;
 		}
-		if (rc) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return mf_kv_err(err, rc, "beginning a write transaction");
-		}
+		return mf_kv_err(err, rc, what);
+	}
+	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
+}
+
+static int lmdb_commit(void *txn)
+{
+	return mdb_txn_commit(txn);
+}
+
+static void lmdb_abort(void *txn)
+{
+	mdb_txn_abort(txn);
+}
+
+int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		MDB_txn *txn = NULL;
+		int rc = lmdb_begin(mf, 0, &txn, err);
+		if (rc)
+			return rc;
 		mf_tx tx = {.mf = mf, .kind = MF_TX_WRITE, .lmdb = txn};
 		rc = fn(mf, &tx, ctx, err);
 		if (rc) {
@@ -527,21 +557,7 @@ int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			}
 			return rc;
 		}
-		if (strata_mf_commit_hook)
-			strata_mf_commit_hook(false, 0);
-		/* test seam: a commit that fails before LMDB commits */
-		int frc = strata_mf_commit_fault ? strata_mf_commit_fault(false) : 0;
-		if (frc) {
-			mdb_txn_abort(txn);
-			rc = frc;
-		} else {
-			rc = mdb_txn_commit(txn); /* invariant 1 */
-		}
-		if (strata_mf_commit_hook)
-			strata_mf_commit_hook(true, rc);
-		/* test seam: one that fails after LMDB committed */
-		if (rc == 0 && strata_mf_commit_fault)
-			rc = strata_mf_commit_fault(true);
+		rc = mf_commit_seams(lmdb_commit, lmdb_abort, txn); /* invariant 1 */
 		if (rc && rc != MDB_MAP_FULL) {
 			rc = commit_uncertain(mf, err, rc); /* invariants 3 and 6 */
 			pthread_rwlock_unlock(&mf->grow_lock);
@@ -574,50 +590,23 @@ static MDB_dbi lmdb_dbi(const mf_tx *tx, enum mf_db db)
 int mf_lmdb_tx_begin(strata_mf *mf, mf_tx_kind kind, mf_tx **out, strata_err *err)
 {
 	*out = NULL;
+	MDB_txn *txn;
+	int rc;
 	if (kind == MF_TX_LEASE) {
-		MDB_txn *txn;
-		int rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
+		rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
 		if (rc == MDB_READERS_FULL) {
 			mf_readers_clear(mf->lease_env, "lease environment");
 			rc = mdb_txn_begin(mf->lease_env, NULL, 0, &txn);
 		}
 		if (rc)
 			return mf_kv_err(err, rc, "lease transaction");
-		mf_tx *tx = strata_calloc(1, sizeof(*tx));
-		*tx = (mf_tx){.mf = mf, .kind = kind, .lmdb = txn};
-		*out = tx;
-		return 0;
+	} else if ((rc = lmdb_begin(mf, MDB_RDONLY, &txn, err)) != 0) {
+		return rc; /* on success the read lock is held until the end */
 	}
-	for (int attempt = 0; attempt < 4; attempt++) {
-		pthread_rwlock_rdlock(&mf->grow_lock);
-		if (mf->is_broken) { /* invariant 5 */
-			int brc = broken_err(mf, err);
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return brc;
-		}
-		MDB_txn *txn;
-		int rc = mdb_txn_begin(mf->env, NULL, MDB_RDONLY, &txn);
-		if (rc == MDB_READERS_FULL && attempt == 0) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			mf_readers_clear(mf->env, "manifest"); /* invariant 4 */
-			continue;
-		}
-		if (rc == MDB_MAP_RESIZED) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			if ((rc = mf_grow(mf, false, err)) != 0)
-				return rc;
-			continue;
-		}
-		if (rc) {
-			pthread_rwlock_unlock(&mf->grow_lock);
-			return mf_kv_err(err, rc, "beginning a read transaction");
-		}
-		mf_tx *tx = strata_calloc(1, sizeof(*tx));
-		*tx = (mf_tx){.mf = mf, .kind = kind, .lmdb = txn};
-		*out = tx;
-		return 0; /* the read lock is held until the transaction ends */
-	}
-	return strata_err_set(err, STRATA_EMANIFEST, "manifest map keeps being resized");
+	mf_tx *tx = strata_calloc(1, sizeof(*tx));
+	*tx = (mf_tx){.mf = mf, .kind = kind, .lmdb = txn};
+	*out = tx;
+	return 0;
 }
 
 int mf_lmdb_tx_commit(mf_tx *tx, strata_err *err)

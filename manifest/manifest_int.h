@@ -184,6 +184,11 @@ int mf_readers_clear(MDB_env *env, const char *what);
 typedef int (*mf_write_fn)(strata_mf *mf, mf_tx *txn, void *ctx, strata_err *err);
 int mf_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
 int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
+/* A backend's durable commit inside the test seams strata_mf_commit_hook
+ * and strata_mf_commit_fault: commit(arg), or abort_fn(arg) when a fault is
+ * injected before it; returns commit's result, or the injected errno (a
+ * positive value, before or after a commit that happened). */
+int mf_commit_seams(int (*commit)(void *), void (*abort_fn)(void *), void *arg);
 
 /* ---- keys ------------------------------------------------------------------ */
 

@@ -14,6 +14,7 @@
  */
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_wh.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -816,7 +817,7 @@ static void test_log_expiry(void)
 	/* `strata log` lists the log from log_start on */
 	if (access(tu_bin("strata"), X_OK) == 0) {
 		char cmd[2 * PATH_MAX], *out = NULL;
-		snprintf(cmd, sizeof(cmd), "%s -W '%s' log %s", tu_bin("strata"), f.dir, f.table);
+		snprintf(cmd, sizeof(cmd), "%s -W '%s' log %s", tu_bin("strata"), tu_wh_name(f.dir), f.table);
 		CU_ASSERT_EQUAL(tu_run(cmd, &out), 0);
 		CU_ASSERT(out && strstr(out, "(versions before 5 have left the retention window)"));
 		CU_ASSERT(out && strstr(out, "\n3 ") && !strstr(out, "\n4 ") && strstr(out, "\n5 "));

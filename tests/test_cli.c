@@ -174,7 +174,7 @@ static void test_exit_codes(void)
 	expect_cli(wh, NULL, "scan t --as-of-version abc", 2, "--as-of-version", false);
 	expect_cli(wh, NULL, "scan t --as-of-version 0", 2, "--as-of-version", false);
 	expect_cli(wh, NULL, "scan t --as-of-time yesterday", 2, "--as-of-time", false);
-	expect_cli(wh, NULL, "scan t --format xml", 2, "--format is jsonl, csv or table", false);
+	expect_cli(wh, NULL, "scan t --format xml", 2, "--format is jsonl, json, csv or table", false);
 	expect_cli(wh, NULL, "write t --expect-version x", 2, "--expect-version", false);
 	expect_cli(wh, NULL, "create-table u", 2, "--columns is required", false);
 	expect_cli(wh, NULL, "changes t --between 1", 2, "--between V1 V2", false);

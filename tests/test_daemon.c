@@ -22,6 +22,7 @@
  */
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_wh.h"
 #include "tests/util/tu_daemon.h"
 
 #include "daemon/daemon.h"
@@ -277,12 +278,13 @@ static void test_steady_state_with_oracle(void)
 	const char *dir = tu_tmpdir();
 	char whp[4096], cfg[4096], log[4096], sock[200];
 	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp); /* a directory, or a catalog */
 	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
 	snprintf(log, sizeof(log), "%s/stratad.log", dir);
 	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
 	strata_wh *wh;
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
 	oracle_cfg oc;
 	oracle_cfg_default(&oc);
 	oc.seed = seed;
@@ -300,7 +302,7 @@ static void test_steady_state_with_oracle(void)
 		  "[policy]\nsort.min_files = 3\nsort.max_delay_s = 2\nmerge.fanout = 3\n"
 		  "clean.grace_s = 1\nclean.trash_s = 2\nclean.orphan_scan_s = 0\n"
 		  "policy.backoff_s = 1\npolicy.backoff_max_s = 4\n",
-		  whp, sock, port);
+		  whn, sock, port);
 	pid_t pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
 	/* a watcher that leaves after some events, mid-stream */
@@ -446,13 +448,14 @@ static void test_reload_and_notify(void)
 	const char *dir = tu_tmpdir();
 	char whp[4096], cfg[4096], log[4096], sock[200], nsock[200];
 	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp); /* a directory, or a catalog */
 	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
 	snprintf(log, sizeof(log), "%s/stratad.log", dir);
 	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
 	snprintf(nsock, sizeof(nsock), "%s/notify.sock", dir);
 	strata_wh *wh;
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
 	const char *props[] = {"write.bucket.num=2"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "r", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
 						  NULL, NULL, props, 1, &err), 0);
@@ -467,7 +470,7 @@ static void test_reload_and_notify(void)
 #define RELOAD_CFG                                                                          \
 	"[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nlog_level = info\n"         \
 	"[policy]\nsort.min_files = %s\nsort.max_delay_s = 100000\n"
-	write_cfg(cfg, RELOAD_CFG, whp, sock, "1000");
+	write_cfg(cfg, RELOAD_CFG, whn, sock, "1000");
 	const char *env[] = {"NOTIFY_SOCKET", nsock, "WATCHDOG_USEC", "400000", NULL};
 	pid_t pid = tud_spawn(cfg, log, env);
 	CU_ASSERT_FATAL(notify_wait(&n, "READY=1", 20));
@@ -479,7 +482,7 @@ static void test_reload_and_notify(void)
 	CU_ASSERT(notify_wait(&n, "STATUS=1 tables", 5));
 	CU_ASSERT_STRING_EQUAL(policy_value(sock, "r", "sort.min_files"), "1000");
 	/* a bad file: kept running with the old values, the reason with file:line */
-	write_cfg(cfg, RELOAD_CFG, whp, sock, "banana");
+	write_cfg(cfg, RELOAD_CFG, whn, sock, "banana");
 	kill(pid, SIGHUP);
 	char want[4400];
 	snprintf(want, sizeof(want), "%s:7: sort.min_files must be an integer from 1 to 1000 (got \"banana\")",
@@ -495,7 +498,7 @@ static void test_reload_and_notify(void)
 	tud_sleep_ms(2500); /* two scans: the old policy still holds, nothing sorted */
 	CU_ASSERT_EQUAL(table_shape(wh, "r", 1).l0, 6);
 	/* a good file applies */
-	write_cfg(cfg, RELOAD_CFG, whp, sock, "2");
+	write_cfg(cfg, RELOAD_CFG, whn, sock, "2");
 	kill(pid, SIGHUP);
 	double end = tud_now_s() + 10;
 	while (tud_now_s() < end && strcmp(policy_value(sock, "r", "sort.min_files"), "2") != 0)
@@ -530,6 +533,7 @@ static void test_unauthorized_peer(void)
 	chmod_path_for_others(dir);
 	char whp[4096], cfg[4096], log[4096], sock[200], run[200], cmd[8192];
 	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp); /* a directory, or a catalog */
 	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
 	snprintf(log, sizeof(log), "%s/stratad.log", dir);
 	snprintf(run, sizeof(run), "%s/run", dir);
@@ -537,13 +541,13 @@ static void test_unauthorized_peer(void)
 	mkdir(run, 0755); /* reachable by others, so the daemon itself must refuse */
 	strata_wh *wh;
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "p", "pk BIGINT NOT NULL PRIMARY KEY", NULL, NULL,
 						  NULL, 0, &err), 0);
 	strata_wh_close(wh);
 	/* admin_group is gid 1, which uid 65534 (nobody) is not a member of */
 	write_cfg(cfg, "[daemon]\nwarehouse = %s\nsocket = %s\nsocket_mode = 0666\nadmin_group = %s\n",
-		  whp, sock, group);
+		  whn, sock, group);
 	pid_t pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
 	char *out = NULL;
@@ -609,12 +613,13 @@ static void test_stop_and_crash_mid_job(void)
 	const char *dir = tu_tmpdir();
 	char whp[4096], cfg[4096], log[4096], sock[200];
 	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp); /* a directory, or a catalog */
 	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
 	snprintf(log, sizeof(log), "%s/stratad.log", dir);
 	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
 	strata_wh *wh;
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
 	const char *props[] = {"write.bucket.num=1"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "big", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
 						  NULL, NULL, props, 1, &err), 0);
@@ -631,7 +636,7 @@ static void test_stop_and_crash_mid_job(void)
 	"[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"              \
 	"io.max_mb_s = %s\nshutdown_timeout_s = 20\nlog_level = info\n"                          \
 	"[policy]\nsort.min_files = 2\nclean.orphan_scan_s = 0\n"
-	write_cfg(cfg, STOP_CFG, whp, sock, "0.5");
+	write_cfg(cfg, STOP_CFG, whn, sock, "0.5");
 	/* SIGTERM while the sort runs: exit 0, the job cancelled, nothing left */
 	pid_t pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
@@ -653,7 +658,7 @@ static void test_stop_and_crash_mid_job(void)
 	s = table_shape(wh, "big", 1);
 	CU_ASSERT_EQUAL(s.intents, 1);
 	/* ... and the next start recovers it, then finishes the work */
-	write_cfg(cfg, STOP_CFG, whp, sock, "0");
+	write_cfg(cfg, STOP_CFG, whn, sock, "0");
 	pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT(tud_wait_log(log, "recovered 1 intents of jobs that did not finish", 20));
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
@@ -744,9 +749,10 @@ static void test_two_daemons_one_warehouse(void)
 	const char *dir = tu_tmpdir();
 	char whp[4096], cfg[2][4096], log[2][4096], sock[2][200];
 	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp); /* a directory, or a catalog */
 	strata_wh *wh;
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
 	const char *props[] = {"write.bucket.num=3"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "two", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
 						  NULL, NULL, props, 1, &err), 0);
@@ -760,7 +766,7 @@ static void test_two_daemons_one_warehouse(void)
 			  "log_level = info\n[policy]\nsort.min_files = 2\nsort.max_delay_s = 1\n"
 			  "merge.fanout = 2\nclean.grace_s = 1\nclean.trash_s = 1\nclean.orphan_scan_s = 0\n"
 			  "policy.backoff_s = 1\npolicy.backoff_max_s = 2\n",
-			  whp, sock[i]);
+			  whn, sock[i]);
 		pid[i] = tud_spawn(cfg[i], log[i], NULL);
 	}
 	for (int i = 0; i < 2; i++)

@@ -19,6 +19,7 @@
 #include "jobs/jobs.h"
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_wh.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -1202,7 +1203,7 @@ static int crash_child(jf *f, jf_kind k, const char *point)
 	if (pid == 0) {
 		strata_err err;
 		strata_wh *wh;
-		if (strata_wh_open(f->dir, false, &wh, &err) != 0)
+		if (strata_wh_open(tu_wh_name(f->dir), false, &wh, &err) != 0)
 			_exit(2);
 		f->wh = wh;
 		char owner[128];

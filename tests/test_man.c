@@ -8,7 +8,9 @@
  *     getopt_long arrays themselves) appears in strata(1), the options
  *     inside their command's section; an option a parser accepts that the
  *     command's usage does not show must be refused by the command (exit
- *     2: sort and merge share compact's parser);
+ *     2: sort and merge share compact's parser), and each section shows the
+ *     command's JSON output (--format, but `file cat` has JSON only, and
+ *     the shape);
  *   - every admin command of daemon/admin.c's table (its usage line) and
  *     every option stratad's main() compares argv against appears in
  *     stratad(8);
@@ -157,6 +159,13 @@ static void test_cli_coverage(void)
 			CU_ASSERT(found);
 			nopts++;
 		}
+		/* its JSON output (cli/out.c's shapes, through the lister) */
+		bool has_json = sec && strstr(sec, "JSON output") &&
+				(strcmp(name, "file") == 0 || strstr(sec, "--format"));
+		if (!has_json)
+			fprintf(stderr, "\nstrata(1): the section of \"%s\" does not show its JSON "
+					"output (--format and the shape)\n", name);
+		CU_ASSERT(has_json);
 		free(sec);
 	}
 	/* the lister really reads the parsers: known options of known commands */

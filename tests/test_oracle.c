@@ -11,6 +11,7 @@
  */
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_wh.h"
 
 #include <inttypes.h>
 #include <time.h>
@@ -33,7 +34,7 @@ static void test_oracle_workload(void)
 	strata_wh *wh;
 	strata_err err;
 	tu_clock_manual(1767225600000000LL); /* 2026-01-01 */
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(dir, true, &wh, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(tu_wh_name(dir), true, &wh, &err), 0);
 	uint64_t done = 0;
 	int table = 0;
 	while (done < ops) {

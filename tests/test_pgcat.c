@@ -136,7 +136,7 @@ static void test_init_creates_the_catalog(void)
 
 	/* no catalog yet: a clear error naming the database and the fix */
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_ENOTFOUND);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "strata init"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "init --data"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
 
 	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err), 0);

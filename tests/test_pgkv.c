@@ -911,7 +911,7 @@ static void test_catalog_open_and_init(void)
 	/* an empty database: no catalog */
 	CU_ASSERT_EQUAL(mf_pg_pool_open(uri, STRATA_MF_READ, NULL, &p, data, sizeof(data), &err),
 			STRATA_ENOTFOUND);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "strata init"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "init --data"));
 	CU_ASSERT_PTR_NULL(p);
 	/* init, then open */
 	CU_ASSERT_EQUAL_FATAL(

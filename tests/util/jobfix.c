@@ -3,6 +3,7 @@
  */
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
+#include "tests/util/tu_wh.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -16,7 +17,7 @@ void jf_open_wh(jf *f)
 {
 	strata_err err;
 	strata_err_clear(&err);
-	int rc = strata_wh_open(f->dir, true, &f->wh, &err);
+	int rc = strata_wh_open(tu_wh_name(f->dir), true, &f->wh, &err);
 	if (rc)
 		fprintf(stderr, "jf: open %s: %s\n", f->dir, err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -501,6 +502,7 @@ void jf_tmpl_save(jf *f, jf_tmpl *t)
 	char cmd[3 * PATH_MAX];
 	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", f->dir, t->dir);
 	CU_ASSERT_EQUAL_FATAL(tu_run(cmd, NULL), 0);
+	tu_wh_clone(f->dir, t->dir);
 	jf_open_wh(f);
 }
 
@@ -511,6 +513,7 @@ void jf_tmpl_restore(jf *f, const jf_tmpl *t)
 	char cmd[3 * PATH_MAX];
 	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", t->dir, f->dir);
 	CU_ASSERT_EQUAL_FATAL(tu_run(cmd, NULL), 0);
+	tu_wh_clone(t->dir, f->dir);
 	tu_clock_manual(t->clock_us);
 	jf_open_wh(f);
 }

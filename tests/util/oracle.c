@@ -1460,7 +1460,7 @@ int oracle_check_files(oracle *o)
 	}
 	/* and nothing else is (the trash aside) */
 	char dir[4096];
-	snprintf(dir, sizeof(dir), "%s/data/%s", strata_mf_warehouse(strata_wh_mf(o->wh)), o->name);
+	snprintf(dir, sizeof(dir), "%s/%s", strata_mf_data_dir(strata_wh_mf(o->wh)), o->name);
 	int on_disk = tu_count_files(dir, NULL) - tu_count_files_under(dir, ".trash");
 	strata_arena_free(a);
 	if (on_disk != expect) {

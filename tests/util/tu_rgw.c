@@ -306,7 +306,15 @@ static bool start(char *why, size_t n)
 			  osd_uuid, "0", NULL};
 	char *mkosd[] = {"ceph-osd", "-c", conf, "-i", "0", "--mkfs", "--osd-uuid", osd_uuid,
 			 NULL};
-	if (run_cmd(osdnew, log) != 0 || run_cmd(mkosd, log) != 0) {
+	/* a monitor still starting (a loaded machine) answers "osd new" with
+	 * EPERM ("problem getting command descriptions from mon"): ask again */
+	int orc = -1;
+	for (int attempt = 0; attempt < 15 && orc != 0; attempt++) {
+		if (attempt > 0)
+			usleep(1000 * 1000);
+		orc = run_cmd(osdnew, log);
+	}
+	if (orc != 0 || run_cmd(mkosd, log) != 0) {
 		tu_log_tail(log, tail, sizeof(tail));
 		fail(why, n, "could not make the OSD: %s", tail);
 		goto failed;
