@@ -28,6 +28,9 @@
  * `strata_db_read_opts o = {0};`, and a newer library reads the fields you
  * did not know about as "not set").  The shared library's soname carries
  * the major version (libstrata.so.MAJOR).
+ *
+ * History: 0.1.0 the first public API; 0.2.0 added the columnar reads
+ * (strata_db_colscan_*, strata_db_colcursor_*, version node STRATA_0.2).
  */
 #ifndef STRATA_PUBLIC_STRATA_H
 #define STRATA_PUBLIC_STRATA_H
@@ -51,9 +54,9 @@ extern "C" {
  * The version of the headers compiled against; strata_db_version() gives
  * the library's at run time (they differ after a library upgrade). */
 #define STRATA_VERSION_MAJOR 0
-#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_MINOR 2
 #define STRATA_VERSION_PATCH 0
-#define STRATA_VERSION_STRING "0.1.0"
+#define STRATA_VERSION_STRING "0.2.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, for #if comparisons */
 #define STRATA_VERSION_NUMBER \
 	(STRATA_VERSION_MAJOR * 10000 + STRATA_VERSION_MINOR * 100 + STRATA_VERSION_PATCH)
@@ -233,11 +236,161 @@ STRATA_DB_API int strata_db_get(strata_db *db, const char *table, const char *ke
 		  const strata_db_read_opts *opts, char **row_json, strata_db_error *err);
 
 /* ---- columnar reads -----------------------------------------------------------
- * RESERVED: the public form of the columnar read API (issue 18, "the
- * columnar read API when it lands") goes here: a cursor handing out column
- * batches instead of JSON rows, wrapping table/table.h's strata_colscan_*
- * (table/colscan.c, which the DuckDB extension uses).  Nothing is declared
- * yet: the wrapper and its stability promise are future work. */
+ * The same snapshot reads as strata_db_scan(), handed out as batches of
+ * typed column vectors instead of JSON rows: what a query engine or a
+ * numeric program binds to.  A columnar scan is planned once (the version,
+ * the retention check, the files, held by reader leases until it is
+ * closed and renewed while it is read); any number of cursors, one per
+ * thread, then pull from it.  The plan is split into buckets (each
+ * partition's hash buckets): every bucket is claimed by exactly one cursor,
+ * so the cursors of one scan read disjoint rows and together read every
+ * row once.  Together they return exactly the rows strata_db_scan() (and
+ * `strata scan`) returns with the same options, merge-on-read included; the
+ * order of rows across buckets and cursors is not defined (within one
+ * bucket, rows come in key order).
+ *
+ *   strata_db_colscan_open()     plan (table, version, partition, keys,
+ *                                columns)
+ *   strata_db_colscan_ncols(), _column(), _version(), _nbuckets(),
+ *   _rows_estimate()             what it will read
+ *   strata_db_colcursor_open()   one per thread
+ *   strata_db_colcursor_next()   a batch: nrows, and per column values[j]
+ *                                and nulls[j]
+ *   strata_db_colcursor_close(), strata_db_colscan_close()
+ *
+ * Threads: open and close a scan on one thread; its getters and its
+ * cursors may then be used from several threads at once, each cursor by one
+ * thread at a time.  Close every cursor before its scan, and every scan
+ * before its strata_db. */
+
+/* The type of a column, and so the C type of its values in a batch.  The
+ * values are explicit and never reused; new types take the next free
+ * values (9: DATE, as int32_t days since 1970-01-01, and 10: DECIMAL are
+ * planned), so a program must treat a
+ * type it does not know as one it cannot read (skip the column), never
+ * guess its width. */
+typedef enum strata_db_type {
+	STRATA_DB_T_BIGINT = 1,    /* int64_t */
+	STRATA_DB_T_INT = 2,       /* int32_t */
+	STRATA_DB_T_DOUBLE = 3,    /* double */
+	STRATA_DB_T_FLOAT = 4,     /* float */
+	STRATA_DB_T_BOOLEAN = 5,   /* uint8_t, 0 or 1 */
+	STRATA_DB_T_STRING = 6,    /* strata_db_bytes, UTF-8, not NUL-terminated */
+	STRATA_DB_T_BINARY = 7,    /* strata_db_bytes */
+	STRATA_DB_T_TIMESTAMP = 8, /* int64_t, microseconds since the epoch, UTC */
+	STRATA_DB_T_FORCE_INT_ = 0x7fffffff /* not a type: keeps the enum int-sized */
+} strata_db_type;
+
+/* A STRING or BINARY value: len bytes at ptr (lent like the batch). */
+typedef struct strata_db_bytes {
+	const uint8_t *ptr;
+	uint32_t len;
+} strata_db_bytes;
+
+/* One column a scan hands out, lent until the scan is closed.  Only the
+ * library makes these: the struct may grow at its end. */
+typedef struct strata_db_column {
+	const char *name;
+	strata_db_type type;
+	int is_partition; /* a partition column (its value, as a STRING) */
+	int is_nullable;
+	int key_pos;      /* position in the primary key (0-based), or -1 */
+	int precision;    /* DECIMAL(precision, scale) when that type lands; */
+	int scale;        /* 0 for every other type */
+} strata_db_column;
+
+/* Which version, which rows and which columns a columnar scan reads.
+ * Zero-initialised: the latest version, every partition, every row, every
+ * column, batches of 2048 rows. */
+typedef struct strata_db_colscan_opts {
+	uint64_t as_of_version;  /* 0: latest */
+	int has_as_of_time;      /* non-zero: use as_of_time_us */
+	int64_t as_of_time_us;   /* the last version committed at or before it
+				    (microseconds since the epoch, UTC) */
+	const char *as_of_tag;   /* a tag's version, or NULL */
+	const char *partition;   /* "pt=x/dt=y", or NULL for all */
+	/* The columns, in the order the batches carry them: "a,b" (schema and
+	 * partition columns by name; a name may repeat), "" for none (batches
+	 * then only count rows), or NULL for every column: the schema's
+	 * columns in schema order, then the partition columns.  Key columns
+	 * are not added: a batch has exactly the columns asked for. */
+	const char *columns;
+	/* One key, or an inclusive key range (either end may be NULL): JSON
+	 * objects of every key column, e.g. {"id":7}.  A single key may also
+	 * give every partition column to pick its partition.  NULL: all. */
+	const char *key_json;
+	const char *key_from_json;
+	const char *key_to_json;
+	size_t batch_rows;       /* most rows per batch; 0: 2048 */
+} strata_db_colscan_opts;
+
+typedef struct strata_db_colscan strata_db_colscan;
+typedef struct strata_db_colcursor strata_db_colcursor;
+
+/* Plan a columnar scan of table (opts may be NULL).  On success *out is a
+ * scan the caller closes with strata_db_colscan_close(), after its cursors
+ * and before db.  Errors: STRATA_DB_ENOTFOUND (no such table or tag),
+ * STRATA_DB_ERETENTION (a version outside the retention window),
+ * STRATA_DB_EINVAL (a column the table does not have, with the columns it
+ * has; a partition spec or a key that is not a JSON object of the key
+ * columns), STRATA_DB_EUNSUPPORTED (a column of a type this library does
+ * not hand out in batches), -errno.  *out is set only on success. */
+STRATA_DB_API int strata_db_colscan_open(strata_db *db, const char *table,
+			   const strata_db_colscan_opts *opts, strata_db_colscan **out,
+			   strata_db_error *err);
+
+/* Close a scan (and release its leases).  Its cursors must be closed
+ * first.  NULL: no-op. */
+STRATA_DB_API void strata_db_colscan_close(strata_db_colscan *cs);
+
+/* The columns a batch carries: how many, and column j (NULL past the end),
+ * lent until the scan is closed.  Column j's values are batch->values[j]. */
+STRATA_DB_API size_t strata_db_colscan_ncols(const strata_db_colscan *cs);
+STRATA_DB_API const strata_db_column *strata_db_colscan_column(const strata_db_colscan *cs,
+							  size_t j);
+
+/* The version the scan reads. */
+STRATA_DB_API uint64_t strata_db_colscan_version(const strata_db_colscan *cs);
+
+/* The buckets the plan splits into: more cursors than this find nothing
+ * to read.  A single key plans one bucket per partition. */
+STRATA_DB_API size_t strata_db_colscan_nbuckets(const strata_db_colscan *cs);
+
+/* An upper bound on the rows the scan returns (the records in its files,
+ * before merge-on-read removes history and deletes): for sizing. */
+STRATA_DB_API uint64_t strata_db_colscan_rows_estimate(const strata_db_colscan *cs);
+
+/* A batch: nrows rows (1 to batch_rows) of ncols columns, lent until the
+ * next call on its cursor or the cursor's close.  Only the library makes
+ * these: the struct may grow at its end. */
+typedef struct strata_db_batch {
+	size_t nrows;
+	size_t ncols; /* strata_db_colscan_ncols() */
+	/* values[j]: nrows values of the C type of column j's type (see
+	 * strata_db_type), e.g. ((const int64_t *)b->values[j])[i]; a null's
+	 * value is zero (empty for STRING and BINARY) */
+	const void *const *values;
+	/* nulls[j]: nrows bytes, nulls[j][i] = 1 where row i's value is null,
+	 * 0 where it is not */
+	const uint8_t *const *nulls;
+} strata_db_batch;
+
+/* A cursor on scan cs, for one thread; caller closes it with
+ * strata_db_colcursor_close() before the scan.  Errors: -errno,
+ * STRATA_DB_EINVAL. */
+STRATA_DB_API int strata_db_colcursor_open(strata_db_colscan *cs, strata_db_colcursor **out,
+			     strata_db_error *err);
+
+/* The next batch in *batch (lent until the next call on c or its close).
+ * Returns 1 with a batch, 0 when no bucket is left to claim (the other
+ * cursors may still be reading theirs), or a negative code: a damaged or
+ * missing file is STRATA_DB_ECORRUPT or -ENOENT naming the file.  A batch
+ * may hold rows of several buckets. */
+STRATA_DB_API int strata_db_colcursor_next(strata_db_colcursor *c, const strata_db_batch **batch,
+			     strata_db_error *err);
+
+/* Close a cursor.  NULL: no-op. */
+STRATA_DB_API void strata_db_colcursor_close(strata_db_colcursor *c);
 
 #ifdef __cplusplus
 }

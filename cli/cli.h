@@ -140,6 +140,7 @@ int cli_cmd_describe(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tables(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_write(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_get(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_changes(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_log(cli_ctx *ctx, int argc, char **argv);

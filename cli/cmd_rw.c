@@ -1,5 +1,5 @@
 /*
- * cli/cmd_rw.c — write, scan, get, changes.
+ * cli/cmd_rw.c — write, scan, get, changes, delete --where.
  *
  * Output formats of scan and changes: jsonl (one JSON object per row, the
  * default), json (the same objects as one array, cli/out.c's listing), csv
@@ -470,6 +470,27 @@ static int drain(strata_scan *s, out_ctx *o, strata_err *err)
 
 /* ---- scan ---------------------------------------------------------------------------- */
 
+/* --verbose: what a predicate let the read skip, one line on stderr. */
+static void prune_report(const char *what, const strata_scan *s, const strata_scan_prune *given)
+{
+	strata_scan_prune p;
+	if (s)
+		strata_scan_prune_get(s, &p);
+	else
+		p = *given;
+	fprintf(stderr,
+		"strata: %s: %llu files planned, %llu read, %llu skipped (%llu by partition, %llu by "
+		"bucket, %llu by key range, %llu by statistics); %llu pages skipped; %llu rows "
+		"tested, %llu matched\n",
+		what, (unsigned long long)p.files, (unsigned long long)p.files_read,
+		(unsigned long long)(p.files_by_partition + p.files_by_bucket + p.files_by_key +
+				     p.files_by_stats),
+		(unsigned long long)p.files_by_partition, (unsigned long long)p.files_by_bucket,
+		(unsigned long long)p.files_by_key, (unsigned long long)p.files_by_stats,
+		(unsigned long long)p.pages_skipped, (unsigned long long)p.rows_tested,
+		(unsigned long long)p.rows_matched);
+}
+
 int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("scan");
@@ -480,14 +501,19 @@ int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 		{"partition", required_argument, NULL, 'p'},
 		{"columns", required_argument, NULL, 'c'},
 		{"format", required_argument, NULL, 'f'},
+		{"where", required_argument, NULL, 'w'},
+		{"verbose", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	strata_read_opts ro = {0};
 	out_ctx o = {.fmt = OUT_JSONL};
+	bool is_verbose = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "v:t:g:p:c:f:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "v:t:g:p:c:f:w:V", opts, NULL)) != -1) {
 		switch (c) {
+		case 'w': ro.where = optarg; break;
+		case 'V': is_verbose = true; break;
 		case 'v':
 			if (!cli_parse_u64(optarg, &ro.as_of_version) || ro.as_of_version == 0)
 				return cli_usage(cmd, "--as-of-version wants a version number (>= 1)");
@@ -531,7 +557,110 @@ int cli_cmd_scan(cli_ctx *ctx, int argc, char **argv)
 	} else {
 		if (drain(s, &o, &err) < 0)
 			rc = cli_fail(&err);
+		else if (is_verbose)
+			prune_report("scan", s, NULL);
 		strata_scan_close(s);
+	}
+	strata_wh_close(wh);
+	return rc;
+}
+
+/* ---- delete --------------------------------------------------------------------------- */
+
+int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("delete");
+	static const struct option opts[] = {
+		{"where", required_argument, NULL, 'w'},
+		{"partition", required_argument, NULL, 'p'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"token", required_argument, NULL, 't'},
+		{"token-time", required_argument, NULL, 'T'},
+		{"expect-version", required_argument, NULL, 'e'},
+		{"verbose", no_argument, NULL, 'V'},
+		{"format", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *where = NULL, *partition = NULL;
+	bool is_dry_run = false, is_verbose = false;
+	strata_commit_opts co = {0};
+	cli_format fmt = CLI_FMT_TEXT;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "w:p:nt:T:e:V", opts, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
+		case 'w': where = optarg; break;
+		case 'p': partition = optarg; break;
+		case 'n': is_dry_run = true; break;
+		case 'V': is_verbose = true; break;
+		case 't':
+			if (!*optarg)
+				return cli_usage(cmd, "--token wants a non-empty token (leave the option "
+						      "out for none)");
+			co.token = optarg;
+			break;
+		case 'T':
+			if (!token_time_parse(optarg, &co.token_us))
+				return cli_usage(cmd, "--token-time wants a time (ISO 8601 such as "
+						      "2026-01-02T03:04:05Z, or Unix seconds), got \"%s\"",
+						 optarg);
+			break;
+		case 'e':
+			if (!cli_parse_u64(optarg, &co.expect_version) || co.expect_version == 0)
+				return cli_usage(cmd, "--expect-version wants a version number");
+			break;
+		default:
+			return cli_usage(cmd, "bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "expected one table NAME");
+	if (!where)
+		return cli_usage(cmd, "--where is required (there is no delete of every row: drop "
+				      "partitions or purge instead)");
+	if (co.token && !co.token_us)
+		return cli_usage(cmd, "--token needs --token-time: when this delete was first "
+				      "attempted, the same on every retry (docs/CLI.md, \"Idempotent "
+				      "writes\")");
+	if (co.token_us && !co.token)
+		return cli_usage(cmd, "--token-time goes with --token");
+	strata_wh *wh;
+	int rc = cli_open(ctx, false, &wh);
+	if (rc)
+		return rc;
+	strata_err err;
+	strata_err_clear(&err);
+	strata_delete_stats st;
+	co.on_stall = write_stall_report;
+	if (strata_table_delete_where(wh, argv[optind], where, partition, is_dry_run, &co, &st,
+				      &err) != 0) {
+		rc = cli_fail(&err);
+	} else {
+		unsigned long long n = (unsigned long long)st.deleted;
+		if (fmt == CLI_FMT_JSON)
+			rc = cli_json_print(json_pack(
+				"{s:s,s:b,s:o,s:o,s:o,s:b,s:o}", "table", argv[optind], "dry_run",
+				is_dry_run, "read_version", cli_json_u64(st.scan_version), "keys",
+				cli_json_u64(st.deleted), "version", cli_json_u64(st.version), "is_repeat",
+				st.is_repeat, "token", co.token ? json_string(co.token) : json_null()));
+		else if (is_dry_run)
+			printf("would delete %llu key%s (read at version %llu); nothing committed\n", n,
+			       n == 1 ? "" : "s", (unsigned long long)st.scan_version);
+		else if (st.is_repeat)
+			printf("version %llu already committed with token \"%s\"; nothing written\n",
+			       (unsigned long long)st.version, co.token);
+		else if (n == 0)
+			printf("no key matches; nothing to commit; table is at version %llu\n",
+			       (unsigned long long)st.version);
+		else
+			printf("committed version %llu (%llu key%s deleted)\n",
+			       (unsigned long long)st.version, n, n == 1 ? "" : "s");
+		if (is_verbose)
+			prune_report("delete", NULL, &st.prune);
 	}
 	strata_wh_close(wh);
 	return rc;

@@ -64,9 +64,22 @@ const cli_cmd cli_commands[] = {
 	{"scan", cli_cmd_scan,
 	 "scan NAME [--as-of-version V | --as-of-time 'YYYY-MM-DD HH:MM:SS[.ffffff]' |\n"
 	 "       --as-of-time -SECONDS | --as-of-tag TAG] [--partition 'pt=x']\n"
-	 "       [--columns a,b] [--format jsonl|json|csv|table]",
+	 "       [--columns a,b] [--where PREDICATE] [--verbose]\n"
+	 "       [--format jsonl|json|csv|table]",
 	 "Read the table, now or at an earlier version.\n"
-	 "Rows come in key order within each bucket.  Times are UTC."},
+	 "Rows come in key order within each bucket.  Times are UTC.  --where keeps the\n"
+	 "rows a predicate selects, e.g. \"ts >= '2026-01-01T00:00:00Z' AND (c IS NULL OR\n"
+	 "k IN (1, 2))\" (grammar: docs/CLI.md, \"Predicates\"), skipping partitions,\n"
+	 "files and pages that statistics exclude; --verbose reports what it skipped."},
+	{"delete", cli_cmd_delete,
+	 "delete NAME --where PREDICATE [--partition 'pt=x'] [--dry-run]\n"
+	 "       [--token T --token-time TIME] [--expect-version V] [--verbose]\n"
+	 "       [--format text|json]",
+	 "Delete every live key a predicate selects, in one transaction.\n"
+	 "The rows a `scan --where` shows now lose their keys in one commit (a write);\n"
+	 "--dry-run prints how many keys would go and commits nothing.  Tokens as for\n"
+	 "write.  Exit 3 if a write or DDL committed after the rows were read (or after\n"
+	 "--expect-version V): nothing committed, run it again."},
 	{"get", cli_cmd_get,
 	 "get NAME --key '{\"pk\":5}' [--as-of-version V | --as-of-time T | --as-of-tag TAG]\n"
 	 "       [--format text|json]",

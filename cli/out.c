@@ -121,6 +121,10 @@ const cli_json_shape cli_json_shapes[] = {
 	 "{\"name\": \"string\", \"version\": \"int\", \"created_us\": \"int\", \"created\": "
 	 "\"string\"}",
 	 true},
+	{"delete",
+	 "{\"table\": \"string\", \"dry_run\": \"bool\", \"read_version\": \"int\", \"keys\": "
+	 "\"int\", \"version\": \"int\", \"is_repeat\": \"bool\", \"token\": \"string?\"}",
+	 false},
 	{"rollback",
 	 "{\"table\": \"string\", \"version\": \"int\", \"to_version\": \"int\", \"is_noop\": "
 	 "\"bool\", \"upserts\": \"int\", \"deletes\": \"int\"}",

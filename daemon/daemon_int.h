@@ -474,6 +474,8 @@ const char *d_share_owner(const stratad *d, uint32_t table_id, uint32_t part_id,
 bool d_share_mine(const stratad *d, uint32_t table_id, uint32_t part_id, uint32_t bucket);
 void d_share_beat(stratad *d, bool is_forced);
 void d_share_leave(stratad *d);
+/* Free the peer list (stratad_close()). */
+void d_share_free(stratad *d);
 json_t *d_share_json(const stratad *d);
 /* The table-level work (clean, expiry) of a table: its "bucket" for the
  * share. */

@@ -24,6 +24,7 @@
  */
 #include "daemon/daemon_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -118,6 +119,13 @@ void d_share_leave(stratad *d)
 	if (strata_mf_daemon_leave(strata_wh_mf(d->wh), d->owner, &err) != 0)
 		LOG_WARN("could not remove this daemon's heartbeat (it expires in %lld s): %s",
 			 (long long)d->cfg->d.peer_ttl_s, err.msg);
+}
+
+void d_share_free(stratad *d)
+{
+	free(d->peers);
+	d->peers = NULL;
+	d->npeers = 0;
 }
 
 json_t *d_share_json(const stratad *d)

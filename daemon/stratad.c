@@ -866,6 +866,7 @@ void stratad_close(stratad *d)
 		table_free(d->tables[i]);
 	free(d->tables);
 	scan_free_list(d);
+	d_share_free(d);
 	strata_wh_close(d->wh);
 	free(d->damaged);
 	stratad_tbucket_free(d->tb);

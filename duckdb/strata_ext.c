@@ -31,7 +31,10 @@
  *   2. every strata error becomes a DuckDB error carrying strata's message
  *      (bind, init and scan errors alike); nothing aborts the process;
  *   3. no strata handle outlives the query that opened it; the warehouse is
- *      never opened twice at once by one query (bind closes before init).
+ *      never opened twice at once by one query (bind closes before init);
+ *   4. every string a vector holds lives in that vector's own heap (or
+ *      inside its duckdb_string_t), never in strata's buffers: DuckDB may
+ *      keep a vector's strings past the next scan call.
  *
  * Filter pushdown: the stable C API has none, so WHERE clauses are applied
  * by DuckDB above the scan; key := is the point-lookup path.
@@ -117,7 +120,9 @@ typedef struct scan_global {
 
 typedef struct scan_local {
 	strata_colcursor *cur;
-	void **into; /* per cursor column: DuckDB's vector data */
+	void **into;     /* per cursor column: DuckDB's vector data */
+	uint8_t *stage;  /* long strings gathered for one heap copy */
+	size_t stage_cap;
 } scan_local;
 
 static void scan_bind_free(void *p)
@@ -360,6 +365,7 @@ static void scan_local_free(void *p)
 		return;
 	strata_colcursor_close(l->cur);
 	free(l->into);
+	free(l->stage);
 	free(l);
 }
 
@@ -379,7 +385,109 @@ static void scan_local_init_fn(duckdb_init_info info)
 	duckdb_init_set_init_data(info, l, scan_local_free);
 }
 
-static void vector_fill(duckdb_vector vec, const strata_colvec *cv, size_t n)
+/* Strings longer than 12 bytes are copied into the vector's own heap, one
+ * copy per run of them instead of one per string (invariant 4).  The stable
+ * C API has one way into that heap, duckdb_vector_assign_string_element_len,
+ * which allocates (and, for VARCHAR, checks the UTF-8 of) one string at a
+ * time: a third of the extension's CPU time in a full scan of a table with
+ * one 32-byte string column (bench/bench_duckdb.c).  So the
+ * run's bytes are gathered into `stage`, assigned once to the run's first
+ * row (the "host"), and every row of the run then points into the host's
+ * copy: duckdb_string_t's published layout (length, 4-byte prefix,
+ * pointer), memory the vector owns for as long as any of its strings live.
+ * The host's own entry is then rewritten with its own length like the
+ * others.  VARCHAR bytes must be valid UTF-8 one string at a time; a run
+ * that is all ASCII is, so only such runs are gathered, and any other run
+ * goes string by string through DuckDB's check. */
+#define STAGE_MAX ((size_t)1 << 20) /* bytes gathered into one heap copy */
+#define INLINE_MAX 12                /* bytes a duckdb_string_t holds inline */
+_Static_assert(sizeof(((duckdb_string_t *)0)->value.inlined.inlined) == INLINE_MAX,
+	       "duckdb_string_t inlines 12 bytes");
+
+/* Is row k's string one a run gathers (not NULL, not inline, not huge)? */
+static inline bool is_in_run(const strata_colstr *s, const uint8_t *nulls, size_t k)
+{
+	return !nulls[k] && s[k].len > INLINE_MAX && s[k].len <= STAGE_MAX;
+}
+
+static void strings_fill(scan_local *l, duckdb_vector vec, const strata_colstr *s,
+			 const uint8_t *nulls, size_t n, bool is_varchar)
+{
+	duckdb_string_t *d = duckdb_vector_get_data(vec);
+	size_t i = 0;
+	while (i < n) {
+		/* a run [i, j) of long strings totalling at most STAGE_MAX bytes;
+		 * short ones inside it are inlined as they come */
+		size_t j = i, total = 0;
+		uint64_t high = 0; /* OR of the run's bytes: any 0x80 bit, not ASCII */
+		for (; j < n; j++) {
+			if (nulls[j])
+				continue;
+			uint32_t len = s[j].len;
+			if (len <= INLINE_MAX) {
+				memset(&d[j], 0, sizeof(d[j]));
+				d[j].value.inlined.length = len;
+				if (len)
+					memcpy(d[j].value.inlined.inlined, s[j].ptr, len);
+				continue;
+			}
+			if (total && total + len > STAGE_MAX)
+				break;
+			if (len > STAGE_MAX) { /* a huge string alone */
+				duckdb_vector_assign_string_element_len(vec, j, (const char *)s[j].ptr,
+									len);
+				continue;
+			}
+			if (total + len > l->stage_cap) {
+				l->stage_cap = STAGE_MAX;
+				l->stage = strata_realloc(l->stage, l->stage_cap);
+			}
+			memcpy(l->stage + total, s[j].ptr, len);
+			total += len;
+		}
+		if (total == 0) {
+			i = j;
+			continue;
+		}
+		if (is_varchar) {
+			uint64_t w;
+			size_t k = 0;
+			for (; k + 8 <= total; k += 8) {
+				memcpy(&w, l->stage + k, 8);
+				high |= w;
+			}
+			for (; k < total; k++)
+				high |= l->stage[k];
+		}
+		size_t host = i;
+		while (!is_in_run(s, nulls, host))
+			host++;
+		if (high & 0x8080808080808080ull) {
+			/* not all ASCII: DuckDB checks each string's UTF-8 */
+			for (size_t k = host; k < j; k++)
+				if (is_in_run(s, nulls, k))
+					duckdb_vector_assign_string_element_len(
+						vec, k, (const char *)s[k].ptr, s[k].len);
+			i = j;
+			continue;
+		}
+		duckdb_vector_assign_string_element_len(vec, host, (const char *)l->stage, total);
+		char *base = d[host].value.pointer.ptr;
+		size_t off = 0;
+		for (size_t k = host; k < j; k++) {
+			if (!is_in_run(s, nulls, k))
+				continue;
+			uint32_t len = s[k].len;
+			d[k].value.pointer.length = len;
+			memcpy(d[k].value.pointer.prefix, base + off, 4);
+			d[k].value.pointer.ptr = base + off;
+			off += len;
+		}
+		i = j;
+	}
+}
+
+static void vector_fill(scan_local *l, duckdb_vector vec, const strata_colvec *cv, size_t n)
 {
 	void *data = duckdb_vector_get_data(vec);
 	if (data == cv->data)
@@ -403,27 +511,9 @@ static void vector_fill(duckdb_vector vec, const strata_colvec *cv, size_t n)
 		break;
 	case STRATA_T_STRING:
 	case STRATA_T_BYTES:
-	default: {
-		/* strings of up to 12 bytes live inside duckdb_string_t (the
-		 * layout duckdb.h publishes); longer ones are copied into the
-		 * vector's own heap */
-		const strata_colstr *s = cv->data;
-		duckdb_string_t *d = data;
-		for (size_t i = 0; i < n; i++) {
-			if (cv->nulls[i])
-				continue;
-			if (s[i].len <= sizeof(d[i].value.inlined.inlined)) {
-				memset(&d[i], 0, sizeof(d[i]));
-				d[i].value.inlined.length = s[i].len;
-				if (s[i].len)
-					memcpy(d[i].value.inlined.inlined, s[i].ptr, s[i].len);
-			} else {
-				duckdb_vector_assign_string_element_len(vec, i, (const char *)s[i].ptr,
-									s[i].len);
-			}
-		}
+	default:
+		strings_fill(l, vec, cv->data, cv->nulls, n, cv->type != STRATA_T_BYTES);
 		break;
-	}
 	}
 validity:
 	/* most columns of most batches hold no null: one memchr decides */
@@ -479,7 +569,7 @@ static void scan_fn(duckdb_function_info info, duckdb_data_chunk output)
 				d[r] = (int64_t)r;
 			continue;
 		}
-		vector_fill(vec, &batch->cols[k++], batch->nrows);
+		vector_fill(l, vec, &batch->cols[k++], batch->nrows);
 	}
 	duckdb_data_chunk_set_size(output, batch->nrows);
 }

@@ -22,7 +22,11 @@
  *      entry's [key_min, key_max], and a whole read (from the start, no
  *      seek, to the end) has the entry's row count, first and last key and
  *      content hash — or fails with STRATA_ECORRUPT naming the file, so a
- *      damaged file never yields a silently different set of rows.
+ *      damaged file never yields a silently different set of rows;
+ *   7. (reader) masking (strata_run_set_mask) hands the backend a test in
+ *      the file's layout that sees the read schema's (columns the file
+ *      lacks are all null, invariant 4); a masked read still checks row
+ *      count and key range, but not the content hash (pages were skipped).
  */
 #include "format/format_int.h"
 
@@ -235,6 +239,12 @@ struct strata_run {
 	strata_run_expect expect;
 	bool has_expect;
 	char *path;
+	/* masking (strata_run_set_mask): the caller's test, in the read
+	 * schema's layout, and the statistics translated for it */
+	strata_unit_fn mask_fn;
+	void *mask_arg;
+	strata_colstat *mask_cols;
+	bool is_masked;
 };
 
 int strata_format_detect(const char *path, strata_format *out, strata_err *err)
@@ -392,7 +402,7 @@ static int run_at_end(strata_run *r, strata_err *err)
 		return 0;
 	const strata_run_expect *e = &r->expect;
 	/* invariant 6: the hash first, the most direct diagnosis */
-	if (e->has_hash && e->is_verify_hash && r->be->content_hash) {
+	if (e->has_hash && e->is_verify_hash && !r->is_masked && r->be->content_hash) {
 		uint64_t got = 0;
 		int rc = r->be->content_hash(r->state, &got, err);
 		if (rc < 0)
@@ -548,6 +558,7 @@ void strata_run_close(strata_run *r)
 		r->be->close(r->state);
 	free(r->map);
 	free(r->need);
+	free(r->mask_cols);
 	free(r->frow.vals);
 	free(r->orow.vals);
 	strata_buf_free(&r->key);
@@ -555,6 +566,55 @@ void strata_run_close(strata_run *r)
 	strata_buf_free(&r->seek_key);
 	free(r->path);
 	free(r);
+}
+
+/* Statistics of the file's columns, as the read schema lays them out
+ * (invariant 4: a column the file lacks is all null). */
+static void stats_to_read(const strata_run *r, const strata_colstat *fcols, uint64_t rows,
+			  strata_colstat *out)
+{
+	for (uint32_t i = 0; i < r->rs->ncols; i++) {
+		int j = r->map[i];
+		if (j >= 0) {
+			out[i] = fcols[j];
+		} else {
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].has_null_count = true;
+			out[i].null_count = rows;
+		}
+	}
+}
+
+int strata_run_colstats(strata_run *r, strata_colstat *cols, uint64_t *rows)
+{
+	*rows = 0;
+	if (!r->be->colstats)
+		return 0;
+	strata_colstat *f = strata_calloc(r->fs->ncols + 1, sizeof(*f));
+	int rc = r->be->colstats(r->state, f, rows);
+	if (rc == 1)
+		stats_to_read(r, f, *rows, cols);
+	free(f);
+	return rc == 1;
+}
+
+static bool run_mask_adapt(void *arg, const strata_colstat *fcols, uint64_t rows)
+{
+	strata_run *r = arg;
+	stats_to_read(r, fcols, rows, r->mask_cols);
+	return r->mask_fn(r->mask_arg, r->mask_cols, rows);
+}
+
+void strata_run_set_mask(strata_run *r, strata_unit_fn fn, void *arg, uint64_t *pages_skipped)
+{
+	if (!r->be->set_mask || r->fs->nkeys == 0 || !fn)
+		return;
+	r->mask_fn = fn;
+	r->mask_arg = arg;
+	if (!r->mask_cols)
+		r->mask_cols = strata_calloc(r->rs->ncols + 1, sizeof(strata_colstat));
+	r->is_masked = true;
+	r->be->set_mask(r->state, run_mask_adapt, r, pages_skipped);
 }
 
 int strata_file_hash(const char *path, uint64_t *out, strata_err *err)

@@ -389,6 +389,45 @@ bool strata_run_is_verified(const strata_run *r);
 uint64_t strata_run_rows_decoded(const strata_run *r);
 void strata_run_close(strata_run *r);
 
+/* ---- Statistics of units of rows, for predicate pruning ----------------
+ * A unit is a whole file or a range of rows inside a columnar file's row
+ * group.  For one column over a unit: has_bounds says every value that is
+ * neither null nor NaN lies in [min, max] (bounds, not necessarily values
+ * of the unit: a long string bound may be truncated); has_null_count says
+ * null_count is the exact number of nulls; may_have_nan (FLOAT, DOUBLE)
+ * that NaNs may be there, outside the bounds.  What is unknown is said
+ * unknown, never guessed (parquet_read.c invariant 4). */
+typedef struct strata_colstat {
+	bool has_bounds;
+	strata_value min, max;
+	bool has_null_count;
+	uint64_t null_count;
+	bool may_have_nan;
+} strata_colstat;
+
+/* Whether some row of a unit of `rows` rows, whose columns (in the read
+ * schema's layout) have the statistics cols, may be wanted: false proves
+ * that none is.  Called on the reading thread; must not keep cols. */
+typedef bool (*strata_unit_fn)(void *arg, const strata_colstat *cols, uint64_t rows);
+
+/* Whole-file statistics of r's columns, in the read schema's layout
+ * (cols[0..read_schema->ncols); a column the file lacks is all null), and
+ * the file's rows.  Strings are lent for the run's lifetime.  1 with them
+ * filled, 0 when the file keeps none (row files). */
+int strata_run_colstats(strata_run *r, strata_colstat *cols, uint64_t *rows);
+
+/* Masking (before the first next or seek): every range of rows of a
+ * columnar file whose page statistics make fn return false comes out as
+ * deletes carrying only the key columns and _seq; the pages of the other
+ * columns there are never read, and *pages_skipped (lent for the run's
+ * lifetime, may be NULL) grows by their number.  Only for reads with the
+ * LATEST rule that keep rows fn could want: a record that cannot be
+ * wanted hides its key's older records exactly as the unwanted newest
+ * record would have.  A masked read is not a whole read for the content
+ * hash (not verified); row counts and key ranges still are.  A no-op on
+ * row files and on files without key columns or page indexes. */
+void strata_run_set_mask(strata_run *r, strata_unit_fn fn, void *arg, uint64_t *pages_skipped);
+
 /* ------------------------------------------------------------------------ */
 /* The k-way merge of sorted runs (format/merge.c)                          */
 /* ------------------------------------------------------------------------ */

@@ -85,6 +85,12 @@ typedef struct strata_fr_backend {
 	/* Start streaming the content hash (called right after open, only when
 	 * the caller will verify it: reads that will not pay nothing). */
 	void (*want_hash)(void *state);
+	/* Optional: whole-file statistics in the file's layout
+	 * (format.h, strata_run_colstats); 1, or 0 when there are none. */
+	int (*colstats)(void *state, strata_colstat *cols, uint64_t *rows);
+	/* Optional: mask rows by page statistics (format.h,
+	 * strata_run_set_mask); fn gets statistics in the file's layout. */
+	void (*set_mask)(void *state, strata_unit_fn fn, void *arg, uint64_t *pages_skipped);
 	/* The content hash with one read pass over the file (no decoding). */
 	int (*hash_file)(const char *path, uint64_t *out, strata_err *err);
 	void (*close)(void *state);

@@ -338,4 +338,138 @@ const uint8_t *pq_delta_end(const pq_delta_dec *d);
 /* Read a ULEB128 varint from [*p, end); STRATA_ECORRUPT if malformed. */
 int pq_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 
+/* ---- one page decoder for both readers (parquet_page.c) ------------------ */
+
+/* Limits on what a file may claim (invariant 1 of parquet_page.c). */
+#define PQ_PAGE_MAX (256u << 20)       /* a page, compressed or not */
+#define PQ_FOOTER_MAX (64u << 20)
+#define PQ_HEADER_WINDOW (64u << 10)   /* first read of a page header */
+#define PQ_HEADER_MAX (64u << 20)
+#define PQ_ROWS_MAX 1024               /* rows per pq_page_rows call */
+
+/* A file being read: what the pages of all its columns share.  The caller
+ * sets rf, path and size (pq_file_open) and owns rf; the rest belongs here
+ * and pq_file_free releases it. */
+typedef struct pq_file {
+	strata_rfile *rf;
+	const char *path;
+	uint64_t size;
+	/* the page being fetched, as stored: one for all columns, since a page
+	 * is decompressed (or copied) into its column's own buffer before any
+	 * other page is fetched */
+	strata_buf raw;
+	struct ZSTD_DCtx_s *zd;
+	/* is_lending: strings handed out outlive their page (the batch reader):
+	 * a string column's buffer, once its column moves on, is retired
+	 * instead of overwritten until pq_file_release() */
+	bool is_lending;
+	strata_buf **spare, **retired;
+	size_t nspare, nretired, cap_spare, cap_retired;
+	/* content hash: per row group and leaf, a chunk's XXH3-64 when it was
+	 * streamed whole (pq_file_want_hash) */
+	uint32_t nleaves;
+	uint64_t *chunk_hash;
+	bool *is_chunk_hashed;
+	/* scratch */
+	uint32_t u32[PQ_ROWS_MAX];
+	uint64_t u64[PQ_ROWS_MAX];
+	uint32_t lv[PQ_ROWS_MAX];
+} pq_file;
+
+/* One column chunk streamed page by page.  name, leaf, ptype and
+ * is_optional are set by the caller; pq_col_open sets up the rest. */
+typedef struct pq_col {
+	const char *name;
+	int leaf;
+	int ptype;
+	bool is_optional;
+	/* chunk */
+	uint32_t rg;
+	int codec;
+	uint64_t chunk_start, chunk_end, pos;
+	int64_t chunk_rows; /* rows in the row group */
+	int64_t rows_seen;  /* rows covered by the data pages loaded so far */
+	bool seen_data_page;
+	/* dictionary: the decompressed page; fixed-width and boolean entries
+	 * read in place, BYTE_ARRAY entries as refs into it */
+	bool has_dict;
+	uint32_t dict_n;
+	strata_buf *dict;
+	strata_strref *dict_refs;
+	uint32_t dict_cap;
+	/* page */
+	strata_buf *page;  /* decompressed body (values point into it) */
+	strata_buf levels; /* a V2 page's definition levels, copied out of raw */
+	int32_t page_left, page_values;
+	int enc;
+	bool has_defs;
+	pq_rle_dec defs;
+	const uint8_t *vp, *vend; /* values section */
+	bool is_values_ready;     /* lazy set-up done */
+	uint64_t bool_bit;
+	pq_rle_dec idx;
+	pq_delta_dec delta;
+	const uint8_t *dl_data, *dl_end;
+	uint64_t bss_n, bss_i;
+	/* the chunk's bytes hashed so far, [chunk_start, hash_pos) */
+	XXH3_state_t *xs;
+	uint64_t hash_pos;
+	bool is_hashing;
+} pq_col;
+
+/* Open path and read its footer into fm (decoded into a; the footer's
+ * bytes, which fm points into, in *footer for the caller to free): magic
+ * at both ends, the footer's length, no encryption.  0, STRATA_ECORRUPT,
+ * STRATA_EUNSUPPORTED (encrypted) or -errno; the caller closes f->rf with
+ * pq_file_free either way. */
+int pq_file_open(pq_file *f, const char *path, strata_arena *a, pq_file_meta *fm,
+		 uint8_t **footer, size_t *footer_len, strata_err *err);
+/* Give back every retired buffer (the strings in them are no longer used). */
+void pq_file_release(pq_file *f);
+/* Free what f owns, rf included (f itself is the caller's). */
+void pq_file_free(pq_file *f);
+/* Stream every column chunk opened from now on through its own hash. */
+void pq_file_want_hash(pq_file *f, const pq_file_meta *fm, uint32_t nleaves);
+/* The file's content hash (format.h): chunks streamed whole from
+ * f->chunk_hash, everything else read here.  0, STRATA_ECORRUPT (chunks
+ * outside the file or overlapping) or -errno. */
+int pq_file_content_hash(pq_file *f, const pq_file_meta *fm, uint32_t nleaves, uint64_t *out,
+			 strata_err *err);
+
+/* The byte range of column chunk (g, leaf), checked against the file. */
+int pq_chunk_range(const pq_file *f, const pq_file_meta *fm, uint32_t g, int leaf,
+		   const char *name, uint64_t *start, uint64_t *end, strata_err *err);
+/* STRATA_ECORRUPT naming the file, c, its row group, offset and what. */
+int pq_col_corrupt(const pq_file *f, const pq_col *c, strata_err *err, const char *what);
+/* Open c's chunk in row group g at its first page (hashing it when f wants
+ * hashes). */
+int pq_col_open(pq_file *f, const pq_file_meta *fm, pq_col *c, uint32_t g, strata_err *err);
+/* Free c's buffers (c itself is the caller's). */
+void pq_col_free(pq_col *c);
+/* Fetch the page at c->pos into f->raw: its header in *h, its length in
+ * *hdr_len; the page's CRC checked when its header has one.  Does not move
+ * c->pos. */
+int pq_page_fetch(pq_file *f, pq_col *c, pq_page_header *h, size_t *hdr_len, strata_err *err);
+/* Load the dictionary page just fetched (h, hdr_len) into c. */
+int pq_dict_load(pq_file *f, pq_col *c, const pq_page_header *h, size_t hdr_len,
+		 strata_err *err);
+/* Load c's next data page (applying a dictionary page first if one comes);
+ * STRATA_ECORRUPT if the chunk ends before its rows. */
+int pq_page_next(pq_file *f, pq_col *c, strata_err *err);
+/* The physical type strata stores type t as (-1 for none). */
+int pq_ptype_of(strata_type t);
+/* Bytes of one decoded value of a physical type in pq_page_rows' arrays:
+ * 8 (INT64, DOUBLE), 4 (INT32, FLOAT), 1 (BOOLEAN, 0/1), strata_strref. */
+size_t pq_value_width(int ptype);
+/* Decode the next k rows of c's current page (k <= c->page_left,
+ * k <= PQ_ROWS_MAX) into dst (pq_value_width each) and nulls (1: null, its
+ * value zeroed).  Strings point into the page or the dictionary. */
+int pq_page_rows(pq_file *f, pq_col *c, uint8_t *dst, uint8_t *nulls, uint32_t k,
+		 strata_err *err);
+/* Skip n rows of c's current page (n <= c->page_left) without decoding. */
+int pq_page_skip(pq_file *f, pq_col *c, uint64_t n, strata_err *err);
+/* c's row group ended: finish its chunk's hash (bytes after the last page
+ * read raw) into f->chunk_hash. */
+int pq_chunk_hash_finish(pq_file *f, pq_col *c, strata_err *err);
+
 #endif

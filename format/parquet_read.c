@@ -6,12 +6,14 @@
  *
  * Design.  The footer is read once and decoded into an arena
  * (parquet_meta.c).  Each needed column then streams its column chunk page
- * by page: a page header is read with a small window (usually the page body
- * arrives in the same pread), the page is decompressed into a per-column
- * buffer, and values are decoded in batches of up to PR_BATCH rows into
- * strata_values that point into the page (or the dictionary).  A batch never
- * spans two pages, so one page per column is all that is held; next() hands
- * out one row from the batches of the needed columns.
+ * by page through the page decoder both readers share (parquet_page.c: a
+ * page header read with a small window, usually with the page body in the
+ * same pread; CRC, decompression into a per-column buffer, dictionaries,
+ * every encoding, nulls), which decodes batches of up to PR_BATCH rows into
+ * typed arrays; here they become strata_values that point into the page (or
+ * the dictionary).  A batch never spans two pages, so one page per column
+ * is all that is held; next() hands out one row from the batches of the
+ * needed columns.
  *
  * seek(key) prunes row groups with the first key column's chunk statistics,
  * then pages with its ColumnIndex, jumps every needed column to that page
@@ -30,9 +32,10 @@
  *
  * Invariants:
  *   1. every offset, length and count from the file is checked against the
- *      file size, the column chunk and the limits below before it is used;
- *      damage is STRATA_ECORRUPT naming the file and what is wrong, never a
- *      crash, a hang or an allocation beyond PR_PAGE_MAX;
+ *      file size, the column chunk and the limits (PQ_* in parquet_int.h,
+ *      PR_INDEX_MAX) before it is used; damage is STRATA_ECORRUPT naming
+ *      the file and what is wrong, never a crash, a hang or an allocation
+ *      beyond PQ_PAGE_MAX;
  *   2. a batch of values never spans pages, so values stay valid until the
  *      next call and memory is one page (+ dictionary) per needed column;
  *   3. all columns advance in lock step: a column whose pages hold more or
@@ -41,14 +44,16 @@
  *      integer and byte bounds always, float bounds only with a zero NaN
  *      count; anything unusable means "cannot skip", never a wrong skip;
  *   5. a page whose header carries a crc is checked against it (CRC-32 of
- *      its bytes as stored after the header) before anything is decoded:
- *      point lookups, which read single pages, get page-level protection;
+ *      its bytes as stored after the header) before anything is decoded
+ *      (pq_page_fetch): point lookups, which read single pages, get
+ *      page-level protection;
  *   6. when the caller will verify the content hash (want_hash), each
  *      column chunk read from its first byte to its last in order is
- *      streamed through its own XXH3-64 as its pages arrive; content_hash()
- *      combines those with a raw read of whatever was not decoded (other
- *      columns, page indexes, footer) into the file's content hash
- *      (format.h) — a whole read verifies without reading a page twice;
+ *      streamed through its own XXH3-64 as its pages arrive (pq_col_open,
+ *      pq_page_fetch); content_hash() combines those with a raw read of
+ *      whatever was not decoded (other columns, page indexes, footer) into
+ *      the file's content hash (format.h) — a whole read verifies without
+ *      reading a page twice;
  *   7. with the manifest's footer hash (check_footer, right after open),
  *      the footer's statistics and offsets are trusted only once its bytes
  *      match: point lookups prune row groups with them.
@@ -63,8 +68,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-#include <zstd.h>
 
 /* Values decoded at a time per column.  Small enough that a k-way merge's
  * batches (k files x columns x PR_BATCH x 16 bytes) stay in L2 between
@@ -72,67 +75,23 @@
  * them and spent a fifth of its time on cache misses writing and reading
  * them (bench_jobs: 8-way merge 20-35% faster at 256). */
 #define PR_BATCH 256
-#define PR_PAGE_MAX (256u << 20)       /* compressed or uncompressed page */
-#define PR_FOOTER_MAX (64u << 20)
 #define PR_INDEX_MAX PQ_INDEX_MAX      /* one ColumnIndex or OffsetIndex */
-#define PR_HEADER_WINDOW (64u << 10)
-#define PR_HEADER_MAX (64u << 20)
 
 /* ---- state --------------------------------------------------------------- */
 
 typedef struct pr_col {
-	int leaf;
+	pq_col pc; /* the chunk, its pages and values (parquet_page.c) */
 	const pq_schema_elem *el;
-	const char *name;
-	int ptype;
 	strata_type stype;
-	bool is_optional;
-	/* chunk */
 	bool is_open;
-	uint32_t rg;
-	int codec;
-	uint64_t chunk_start, chunk_end, pos;
-	int64_t chunk_rows;      /* rows in the row group */
-	int64_t rows_seen;       /* rows covered by data pages loaded so far */
-	bool seen_data_page;
-	/* dictionary: the decompressed page; BYTE_ARRAY entries by offset (4
-	 * bytes each, so the index never outgrows the page), fixed-width and
-	 * boolean entries read in place */
-	bool has_dict;
-	uint32_t dict_n;
-	strata_buf dict_buf;
-	uint32_t *dict_off; /* BYTE_ARRAY: offset of entry i's bytes */
-	uint32_t dict_cap;
-	/* page */
-	strata_buf page;   /* decompressed body (values point into it) */
-	strata_buf levels; /* a V2 page's definition levels (copied out of
-			      the reader's raw buffer, which the next page of
-			      any column overwrites) */
-	int32_t page_left;
-	int32_t page_values; /* num_values of the page */
-	int enc;
-	bool has_defs;
-	pq_rle_dec defs;
-	const uint8_t *vp, *vend; /* values section */
-	bool is_values_ready;     /* lazy set-up done */
-	uint64_t bool_bit;
-	pq_rle_dec idx;
-	pq_delta_dec delta;
-	const uint8_t *dl_data, *dl_end;
-	uint64_t bss_n, bss_i;
 	/* batch */
 	strata_value vals[PR_BATCH];
 	uint32_t nb, ib;
-	/* invariant 6: the chunk's bytes hashed so far, [chunk_start, hash_pos) */
-	XXH3_state_t *xs;
-	uint64_t hash_pos;
-	bool is_hashing;
 } pr_col;
 
 typedef struct pr {
-	strata_rfile *rf;
+	pq_file f; /* the file, its page buffer, zstd, chunk hashes */
 	char *path;
-	uint64_t size;
 	strata_arena *meta_arena;
 	uint8_t *footer;
 	size_t footer_len;
@@ -150,26 +109,27 @@ typedef struct pr {
 	uint32_t rg;
 	int64_t rg_row;
 	bool is_rg_open;
-	ZSTD_DCtx *zd;
-	/* The page being read, as stored (header + compressed body): one for
-	 * all columns, since a page is decompressed (or, uncompressed, copied)
-	 * into its column's own buffer before any other page is read — a merge
-	 * of k files holds k of these, not k x columns. */
-	strata_buf raw;
 	/* seek */
 	strata_arena *seek_arena;
 	int idx_rg; /* row group whose indexes are cached, or -1 */
 	pq_offset_index **oi; /* per decoded column (ncols + 2) */
 	bool *oi_loaded;
-	/* invariant 6: per row group and leaf, the chunk's XXH3-64 when it was
-	 * streamed whole */
-	uint64_t *chunk_hash;
-	bool *is_chunk_hashed;
 	bool has_seeked;
-	/* scratch */
-	uint32_t levels[PR_BATCH];
-	uint32_t u32[PR_BATCH];
-	uint64_t u64[PR_BATCH];
+	/* masking (invariant 8): the test, the masked row ranges of the open
+	 * row group, the next one, and how far the other columns were skipped */
+	strata_unit_fn mask_fn;
+	void *mask_arg;
+	uint64_t *mask_pages;
+	struct pr_range {
+		int64_t start, end;
+	} *mask;
+	uint32_t nmask, mask_cap, mask_i;
+	int64_t mask_pos;
+	strata_colstat *mask_cols;
+	bool *is_key_col;
+	/* a batch as the page decoder writes it, before it becomes values */
+	_Alignas(16) uint8_t values[PR_BATCH * sizeof(strata_strref)];
+	uint8_t nulls[PR_BATCH];
 } pr;
 
 /* ---- messages -------------------------------------------------------------- */
@@ -178,40 +138,7 @@ typedef struct pr {
 
 static int col_corrupt(pr *r, const pr_col *c, strata_err *err, const char *what)
 {
-	return strata_err_set(err, STRATA_ECORRUPT,
-			      "\"%s\": damaged column \"%s\" in row group %u (offset %llu): %s",
-			      r->path, c->name, c->rg, (unsigned long long)c->pos, what);
-}
-
-/* ---- footer ------------------------------------------------------------------ */
-
-static int read_footer(pr *r, strata_err *err)
-{
-	if (r->size < 12)
-		return CORRUPT(r, "\"%s\" is too short to be a Parquet file (%llu bytes)", r->path,
-			       (unsigned long long)r->size);
-	uint8_t tail[8];
-	int rc = strata_rfile_read(r->rf, tail, 8, r->size - 8, err);
-	if (rc)
-		return rc;
-	if (memcmp(tail + 4, "PAR1", 4) != 0) {
-		if (memcmp(tail + 4, "PARE", 4) == 0)
-			return strata_err_set(err, STRATA_EUNSUPPORTED,
-					      "\"%s\": encrypted Parquet files are not supported",
-					      r->path);
-		return CORRUPT(r, "\"%s\": no Parquet magic at the end (truncated file?)", r->path);
-	}
-	uint32_t flen;
-	memcpy(&flen, tail, 4);
-	if (flen == 0 || (uint64_t)flen > r->size - 12 || flen > PR_FOOTER_MAX)
-		return CORRUPT(r, "\"%s\": footer length %u does not fit in a %llu-byte file",
-			       r->path, flen, (unsigned long long)r->size);
-	r->footer = strata_malloc(flen);
-	r->footer_len = flen;
-	rc = strata_rfile_read(r->rf, r->footer, flen, r->size - 8 - flen, err);
-	if (rc)
-		return rc;
-	return pq_file_meta_read(r->footer, flen, r->meta_arena, &r->fm, r->path, err);
+	return pq_col_corrupt(&r->f, &c->pc, err, what);
 }
 
 /* Walk the schema tree: the root, then only leaves (flat).  Nested groups
@@ -341,25 +268,6 @@ static int leaf_type(pr *r, const pq_schema_elem *e, strata_type *out, strata_er
 			      r->path, why, e->name);
 }
 
-static int ptype_of(strata_type t)
-{
-	switch (t) {
-	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP:
-		return PQ_INT64;
-	case STRATA_T_INT:
-		return PQ_INT32;
-	case STRATA_T_DOUBLE:
-		return PQ_DOUBLE;
-	case STRATA_T_FLOAT:
-		return PQ_FLOAT;
-	case STRATA_T_BOOL:
-		return PQ_BOOLEAN;
-	default:
-		return PQ_BYTE_ARRAY;
-	}
-}
-
 static const pq_kv *find_kv(const pq_file_meta *m, const char *key)
 {
 	for (uint32_t i = 0; i < m->nkv; i++)
@@ -408,7 +316,7 @@ static int match_schema(pr *r, const strata_schema *s, strata_err *err)
 		int rc = leaf_type(r, e, &ft, err);
 		if (rc)
 			return rc;
-		bool ok = e->type == ptype_of(c->type) &&
+		bool ok = e->type == pq_ptype_of(c->type) &&
 			  (ft == c->type || (ft == STRATA_T_BYTES && c->type == STRATA_T_STRING) ||
 			   (ft == STRATA_T_STRING && c->type == STRATA_T_BYTES) ||
 			   (ft == STRATA_T_LONG && c->type == STRATA_T_TIMESTAMP));
@@ -569,695 +477,66 @@ static int index_check(pr *r, uint32_t g, int leaf, int kind, const uint8_t *buf
 	return 0;
 }
 
-/* ---- chunks and pages --------------------------------------------------------- */
+/* ---- batches ------------------------------------------------------------------ */
 
-/* Byte range of a column chunk, checked against the file. */
-static int chunk_range(pr *r, uint32_t g, int leaf, uint64_t *start, uint64_t *end,
-		       uint64_t *data_off, strata_err *err)
-{
-	const pq_column_meta *cm = &r->fm.row_groups[g].cols[leaf].meta;
-	const char *name = r->leaves[leaf]->name;
-	int64_t s = cm->data_page_offset;
-	if (cm->has_dict_page_offset && cm->dict_page_offset > 0 && cm->dict_page_offset < s)
-		s = cm->dict_page_offset;
-	int64_t len = cm->total_compressed_size;
-	uint64_t limit = r->size - 8; /* the footer length and magic */
-	if (s < 4 || len < 0 || (uint64_t)s > limit || (uint64_t)len > limit - (uint64_t)s ||
-	    cm->data_page_offset < s || (uint64_t)cm->data_page_offset > (uint64_t)s + (uint64_t)len)
-		return CORRUPT(r, "\"%s\": column \"%s\" in row group %u claims bytes [%lld, +%lld) "
-				  "outside the %llu-byte file",
-			       r->path, name, g, (long long)s, (long long)len,
-			       (unsigned long long)r->size);
-	*start = (uint64_t)s;
-	*end = (uint64_t)s + (uint64_t)len;
-	*data_off = (uint64_t)cm->data_page_offset;
-	return 0;
-}
-
-/* Read the page header at c->pos and the page's bytes into r->raw. */
-static int page_read(pr *r, pr_col *c, pq_page_header *h, size_t *hdr_len, strata_err *err)
-{
-	uint64_t left = c->chunk_end - c->pos;
-	size_t win = left < PR_HEADER_WINDOW ? (size_t)left : PR_HEADER_WINDOW;
-	int rc;
-	for (;;) {
-		strata_buf_reset(&r->raw);
-		strata_buf_reserve(&r->raw, win);
-		rc = strata_rfile_read(r->rf, r->raw.data, win, c->pos, err);
-		if (rc)
-			return rc;
-		r->raw.len = win;
-		bool is_truncated = false;
-		strata_err herr;
-		rc = pq_page_header_read(r->raw.data, win, h, hdr_len, &is_truncated, r->path, &herr);
-		if (rc == 0)
-			break;
-		if (is_truncated && win < left && win < PR_HEADER_MAX) {
-			win = (size_t)STRATA_MIN((uint64_t)win * 8, STRATA_MIN(left, PR_HEADER_MAX));
-			continue;
-		}
-		return col_corrupt(r, c, err, herr.msg);
-	}
-	if (h->compressed_size < 0 || h->uncompressed_size < 0 ||
-	    (uint32_t)h->compressed_size > PR_PAGE_MAX || (uint32_t)h->uncompressed_size > PR_PAGE_MAX)
-		return col_corrupt(r, c, err, "page size out of range");
-	uint64_t need = *hdr_len + (uint64_t)h->compressed_size;
-	if (need > left)
-		return col_corrupt(r, c, err, "page runs past the end of its column chunk");
-	if (need > r->raw.len) {
-		strata_buf_reserve(&r->raw, need - r->raw.len);
-		rc = strata_rfile_read(r->rf, r->raw.data + r->raw.len, need - r->raw.len,
-				       c->pos + r->raw.len, err);
-		if (rc)
-			return rc;
-		r->raw.len = need;
-	}
-	/* invariant 6 */
-	if (c->is_hashing) {
-		if (c->pos == c->hash_pos) {
-			XXH3_64bits_update(c->xs, r->raw.data, (size_t)need);
-			c->hash_pos += need;
-		} else {
-			c->is_hashing = false;
-		}
-	}
-	/* invariant 5 */
-	if (h->has_crc) {
-		uint32_t got = (uint32_t)crc32(0, r->raw.data + *hdr_len, (uInt)h->compressed_size);
-		if (got != (uint32_t)h->crc) {
-			char what[96];
-			snprintf(what, sizeof(what), "page checksum mismatch (expected %08x, got %08x)",
-				 (uint32_t)h->crc, got);
-			return col_corrupt(r, c, err, what);
-		}
-	}
-	return 0;
-}
-
-/* Read [off, off + n) of the file through h in pieces (the parts of the
- * content hash a read did not stream). */
-static int hash_range(pr *r, XXH3_state_t *h, uint64_t off, uint64_t n, strata_err *err)
-{
-	if (n == 0)
-		return 0;
-	size_t cap = (size_t)STRATA_MIN(n, (uint64_t)(1u << 20));
-	uint8_t *buf = strata_malloc(cap);
-	int rc = 0;
-	while (n > 0) {
-		size_t k = (size_t)STRATA_MIN(n, (uint64_t)cap);
-		rc = strata_rfile_read(r->rf, buf, k, off, err);
-		if (rc)
-			break;
-		XXH3_64bits_update(h, buf, k);
-		off += k;
-		n -= k;
-	}
-	free(buf);
-	return rc;
-}
-
-/* A column chunk is done (its row group ended): finish its hash, reading
- * any bytes after its last data page (none in strata's files). */
-static int chunk_hash_finish(pr *r, pr_col *c, strata_err *err)
-{
-	if (!c->is_hashing)
-		return 0;
-	c->is_hashing = false;
-	if (c->hash_pos > c->chunk_end)
-		return 0;
-	int rc = hash_range(r, c->xs, c->hash_pos, c->chunk_end - c->hash_pos, err);
-	if (rc)
-		return rc;
-	size_t k = (size_t)c->rg * r->nleaves + (size_t)c->leaf;
-	r->chunk_hash[k] = XXH3_64bits_digest(c->xs);
-	r->is_chunk_hashed[k] = true;
-	return 0;
-}
-
-/* Decompress src into c->page (exactly n bytes). */
-static int page_inflate(pr *r, pr_col *c, const uint8_t *src, size_t src_len, size_t n,
-			bool is_compressed, strata_buf *dst, strata_err *err)
-{
-	strata_buf_reset(dst);
-	if (is_compressed && c->codec == PQ_ZSTD && !(n == 0 && src_len == 0)) {
-		/* invariant 1: the frames' own sizes must agree before anything
-		 * is allocated for them */
-		unsigned long long fcs = ZSTD_getFrameContentSize(src, src_len);
-		if (fcs == ZSTD_CONTENTSIZE_ERROR)
-			return col_corrupt(r, c, err, "page is not a valid zstd frame");
-		/* one frame (what writers emit): its size must be the page's */
-		size_t flen = ZSTD_findFrameCompressedSize(src, src_len);
-		if (!ZSTD_isError(flen) && flen == src_len && fcs != ZSTD_CONTENTSIZE_UNKNOWN &&
-		    fcs != n)
-			return col_corrupt(r, c, err,
-					   "zstd frame size disagrees with the page header");
-	}
-	strata_buf_reserve(dst, n + 8);
-	if (!is_compressed || c->codec == PQ_UNCOMPRESSED || (n == 0 && src_len == 0)) {
-		if (src_len != n)
-			return col_corrupt(r, c, err, "uncompressed page size mismatch");
-		if (n)
-			memcpy(dst->data, src, n);
-		dst->len = n;
-		return 0;
-	}
-	if (!r->zd) {
-		r->zd = ZSTD_createDCtx();
-		if (!r->zd)
-			abort();
-	}
-	size_t got = ZSTD_decompressDCtx(r->zd, dst->data, n, src, src_len);
-	if (ZSTD_isError(got)) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "zstd: %s", ZSTD_getErrorName(got));
-		return col_corrupt(r, c, err, msg);
-	}
-	if (got != n)
-		return col_corrupt(r, c, err, "page decompressed to the wrong size");
-	dst->len = n;
-	return 0;
-}
-
-static size_t ptype_width(int ptype)
-{
-	switch (ptype) {
-	case PQ_INT32:
-	case PQ_FLOAT:
-		return 4;
-	case PQ_INT64:
-	case PQ_DOUBLE:
-		return 8;
-	default:
-		return 0;
-	}
-}
-
-/* Set v from `width` little-endian bytes at p. */
-static inline void fixed_value(const pr_col *c, const uint8_t *p, strata_value *v)
-{
-	v->is_null = false;
-	switch (c->ptype) {
-	case PQ_INT64:
-		memcpy(&v->v.i64, p, 8);
-		break;
-	case PQ_INT32:
-		memcpy(&v->v.i32, p, 4);
-		break;
-	case PQ_DOUBLE:
-		memcpy(&v->v.f64, p, 8);
-		break;
-	case PQ_FLOAT:
-		memcpy(&v->v.f32, p, 4);
-		break;
-	}
-}
-
-static int dict_load(pr *r, pr_col *c, const pq_page_header *h, size_t hdr_len, strata_err *err)
-{
-	if (c->has_dict || c->seen_data_page)
-		return col_corrupt(r, c, err, "a dictionary page after the first page");
-	if (!h->has_dict)
-		return col_corrupt(r, c, err, "dictionary page without its header");
-	if (h->dict.encoding != PQ_PLAIN && h->dict.encoding != PQ_PLAIN_DICTIONARY)
-		return strata_err_set(err, STRATA_EUNSUPPORTED,
-				      "\"%s\": unsupported encoding %s in column \"%s\" "
-				      "(dictionary page)",
-				      r->path, pq_encoding_name(h->dict.encoding), c->name);
-	int rc = page_inflate(r, c, r->raw.data + hdr_len, (size_t)h->compressed_size,
-			      (size_t)h->uncompressed_size, true, &c->dict_buf, err);
-	if (rc)
-		return rc;
-	int32_t n = h->dict.num_values;
-	const uint8_t *p = c->dict_buf.data, *end = p + c->dict_buf.len;
-	size_t width = ptype_width(c->ptype);
-	/* invariant 1: the count must fit in the bytes before allocating */
-	uint64_t min_bytes = c->ptype == PQ_BOOLEAN ? ((uint64_t)n + 7) / 8 :
-			     width ? (uint64_t)n * width : (uint64_t)n * 4;
-	if (n < 0 || min_bytes > c->dict_buf.len)
-		return col_corrupt(r, c, err, "dictionary holds fewer bytes than its entries need");
-	if (c->ptype == PQ_BYTE_ARRAY) {
-		if ((uint32_t)n + 1 > c->dict_cap) {
-			c->dict_cap = (uint32_t)n + 1;
-			free(c->dict_off);
-			c->dict_off = strata_malloc(sizeof(uint32_t) * c->dict_cap);
-		}
-		for (int32_t i = 0; i < n; i++) {
-			uint32_t len;
-			if (end - p < 4)
-				return col_corrupt(r, c, err, "dictionary entry runs past the page");
-			memcpy(&len, p, 4);
-			p += 4;
-			if ((uint64_t)len > (uint64_t)(end - p))
-				return col_corrupt(r, c, err, "dictionary entry runs past the page");
-			c->dict_off[i] = (uint32_t)(p - c->dict_buf.data);
-			p += len;
-		}
-	}
-	c->dict_n = (uint32_t)n;
-	c->has_dict = true;
-	return 0;
-}
-
-/* Load the next data page of c (reading and applying a dictionary page
- * first if one comes).  STRATA_ECORRUPT if the chunk ends early. */
-static int page_next(pr *r, pr_col *c, strata_err *err)
-{
-	for (;;) {
-		if (c->pos >= c->chunk_end)
-			return col_corrupt(r, c, err, "column chunk ends before its row group");
-		pq_page_header h;
-		size_t hdr_len = 0;
-		int rc = page_read(r, c, &h, &hdr_len, err);
-		if (rc)
-			return rc;
-		uint64_t page_pos = c->pos;
-		c->pos += hdr_len + (uint64_t)h.compressed_size;
-		if (h.type == PQ_DICTIONARY_PAGE) {
-			uint64_t save = c->pos;
-			c->pos = page_pos;
-			rc = dict_load(r, c, &h, hdr_len, err);
-			c->pos = save;
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (h.type != PQ_DATA_PAGE && h.type != PQ_DATA_PAGE_V2)
-			continue; /* index pages and unknown kinds carry no values */
-		c->pos = page_pos; /* for messages */
-		const uint8_t *body = r->raw.data + hdr_len;
-		size_t blen = (size_t)h.compressed_size;
-		int32_t nvals;
-		int enc;
-		const uint8_t *lv = NULL; /* definition levels */
-		size_t lv_len = 0;
-		bool is_v2 = h.type == PQ_DATA_PAGE_V2;
-		if (!is_v2) {
-			if (!h.has_data)
-				return col_corrupt(r, c, err, "data page without its header");
-			nvals = h.data.num_values;
-			enc = h.data.encoding;
-			if (nvals < 0)
-				return col_corrupt(r, c, err, "negative value count");
-			rc = page_inflate(r, c, body, blen, (size_t)h.uncompressed_size, true,
-					  &c->page, err);
-			if (rc)
-				return rc;
-			const uint8_t *p = c->page.data, *end = p + c->page.len;
-			if (c->is_optional) {
-				if (h.data.def_encoding == PQ_RLE) {
-					uint32_t n;
-					if (end - p < 4)
-						return col_corrupt(r, c, err, "definition levels truncated");
-					memcpy(&n, p, 4);
-					if ((uint64_t)n > (uint64_t)(end - p - 4))
-						return col_corrupt(r, c, err, "definition levels run past the page");
-					lv = p + 4;
-					lv_len = n;
-					p += 4 + (size_t)n;
-				} else if (h.data.def_encoding == PQ_BIT_PACKED) {
-					return strata_err_set(err, STRATA_EUNSUPPORTED,
-							      "\"%s\": unsupported encoding BIT_PACKED "
-							      "(definition levels) in column \"%s\"",
-							      r->path, c->name);
-				} else {
-					return col_corrupt(r, c, err, "unknown definition level encoding");
-				}
-			}
-			c->vp = p;
-			c->vend = end;
-		} else {
-			if (!h.has_data_v2)
-				return col_corrupt(r, c, err, "data page v2 without its header");
-			nvals = h.v2.num_values;
-			enc = h.v2.encoding;
-			if (nvals < 0 || h.v2.num_rows != nvals || h.v2.num_nulls < 0 ||
-			    h.v2.num_nulls > nvals)
-				return col_corrupt(r, c, err, "inconsistent value, row or null counts");
-			if (h.v2.rep_len != 0)
-				return col_corrupt(r, c, err, "repetition levels in a flat column");
-			if (h.v2.def_len < 0 || (size_t)h.v2.def_len > blen ||
-			    h.v2.def_len > h.uncompressed_size)
-				return col_corrupt(r, c, err, "definition levels larger than the page");
-			if (!c->is_optional && h.v2.num_nulls > 0)
-				return col_corrupt(r, c, err, "nulls in a REQUIRED column");
-			/* the levels must outlive r->raw's next page */
-			strata_buf_reset(&c->levels);
-			strata_buf_append(&c->levels, body, (size_t)h.v2.def_len);
-			lv_len = (size_t)h.v2.def_len;
-			lv = lv_len ? c->levels.data : body;
-			size_t vlen = (size_t)h.uncompressed_size - lv_len;
-			rc = page_inflate(r, c, body + lv_len, blen - lv_len, vlen, h.v2.is_compressed,
-					  &c->page, err);
-			if (rc)
-				return rc;
-			c->vp = c->page.data;
-			c->vend = c->page.data + c->page.len;
-			if (!c->is_optional)
-				lv = NULL;
-		}
-		/* invariant 3 */
-		if ((int64_t)nvals > c->chunk_rows - c->rows_seen)
-			return col_corrupt(r, c, err, "page holds more values than its row group has rows");
-		c->rows_seen += nvals;
-		c->seen_data_page = true;
-		c->has_defs = c->is_optional;
-		if (c->has_defs && pq_rle_init(&c->defs, lv, lv_len, 1) != 0)
-			return col_corrupt(r, c, err, "bad definition levels");
-		switch (enc) {
-		case PQ_PLAIN:
-			break;
-		case PQ_PLAIN_DICTIONARY:
-		case PQ_RLE_DICTIONARY:
-			if (!c->has_dict)
-				return col_corrupt(r, c, err, "dictionary-encoded page without a dictionary");
-			break;
-		case PQ_RLE:
-			if (c->ptype != PQ_BOOLEAN)
-				goto unsupported;
-			break;
-		case PQ_DELTA_BINARY_PACKED:
-			if (c->ptype != PQ_INT32 && c->ptype != PQ_INT64)
-				goto unsupported;
-			break;
-		case PQ_DELTA_LENGTH_BYTE_ARRAY:
-			if (c->ptype != PQ_BYTE_ARRAY)
-				goto unsupported;
-			break;
-		case PQ_BYTE_STREAM_SPLIT:
-			if (!ptype_width(c->ptype))
-				goto unsupported;
-			break;
-		default:
-			goto unsupported;
-		}
-		c->enc = enc;
-		c->page_values = nvals;
-		c->page_left = nvals;
-		c->is_values_ready = false;
-		c->bool_bit = 0;
-		c->pos = page_pos + hdr_len + (uint64_t)h.compressed_size;
-		if (nvals == 0)
-			continue;
-		return 0;
-unsupported:
-		return strata_err_set(err, STRATA_EUNSUPPORTED,
-				      "\"%s\": unsupported encoding %s in column \"%s\" (%s)", r->path,
-				      pq_encoding_name(enc), c->name, pq_type_name(c->ptype));
-	}
-}
-
-/* Set up the values decoder of the current page (lazily, on the first
- * non-null value, so all-null pages may omit the section). */
-static int values_ready(pr *r, pr_col *c, strata_err *err)
-{
-	if (c->is_values_ready)
-		return 0;
-	const uint8_t *p = c->vp, *end = c->vend;
-	switch (c->enc) {
-	case PQ_PLAIN_DICTIONARY:
-	case PQ_RLE_DICTIONARY: {
-		if (p >= end)
-			return col_corrupt(r, c, err, "dictionary indexes missing");
-		int bw = *p++;
-		if (bw > 32 || pq_rle_init(&c->idx, p, (size_t)(end - p), bw) != 0)
-			return col_corrupt(r, c, err, "dictionary index bit width out of range");
-		break;
-	}
-	case PQ_RLE: {
-		uint32_t n;
-		if (end - p < 4)
-			return col_corrupt(r, c, err, "boolean run data truncated");
-		memcpy(&n, p, 4);
-		if ((uint64_t)n > (uint64_t)(end - p - 4))
-			return col_corrupt(r, c, err, "boolean run data runs past the page");
-		pq_rle_init(&c->idx, p + 4, n, 1);
-		break;
-	}
-	case PQ_DELTA_BINARY_PACKED:
-		if (pq_delta_init(&c->delta, p, (size_t)(end - p)) != 0)
-			return col_corrupt(r, c, err, "bad DELTA_BINARY_PACKED header");
-		break;
-	case PQ_DELTA_LENGTH_BYTE_ARRAY: {
-		/* find where the lengths end: skip them all on a copy */
-		if (pq_delta_init(&c->delta, p, (size_t)(end - p)) != 0)
-			return col_corrupt(r, c, err, "bad DELTA_LENGTH_BYTE_ARRAY lengths");
-		pq_delta_dec probe = c->delta;
-		if (pq_delta_skip(&probe, probe.total) != 0)
-			return col_corrupt(r, c, err, "bad DELTA_LENGTH_BYTE_ARRAY lengths");
-		c->dl_data = pq_delta_end(&probe);
-		c->dl_end = end;
-		break;
-	}
-	case PQ_BYTE_STREAM_SPLIT: {
-		size_t w = ptype_width(c->ptype);
-		if ((size_t)(end - p) % w != 0)
-			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT data is not whole values");
-		c->bss_n = (uint64_t)(end - p) / w;
-		c->bss_i = 0;
-		break;
-	}
-	default:
-		break;
-	}
-	c->is_values_ready = true;
-	return 0;
-}
-
-/* Decode n non-null values into out[0..n). */
-static int values_get(pr *r, pr_col *c, strata_value *out, uint32_t n, strata_err *err)
-{
-	if (n == 0)
-		return 0;
-	int rc = values_ready(r, c, err);
-	if (rc)
-		return rc;
-	size_t w = ptype_width(c->ptype);
-	switch (c->enc) {
-	case PQ_PLAIN:
-		if (c->ptype == PQ_BYTE_ARRAY) {
-			const uint8_t *p = c->vp, *end = c->vend;
-			for (uint32_t i = 0; i < n; i++) {
-				uint32_t len;
-				if (end - p < 4)
-					return col_corrupt(r, c, err, "value runs past the page");
-				memcpy(&len, p, 4);
-				p += 4;
-				if ((uint64_t)len > (uint64_t)(end - p))
-					return col_corrupt(r, c, err, "value runs past the page");
-				out[i].is_null = false;
-				out[i].v.s.ptr = p;
-				out[i].v.s.len = len;
-				p += len;
-			}
-			c->vp = p;
-		} else if (c->ptype == PQ_BOOLEAN) {
-			uint64_t bits = (uint64_t)(c->vend - c->vp) * 8;
-			if (c->bool_bit + n > bits)
-				return col_corrupt(r, c, err, "booleans run past the page");
-			for (uint32_t i = 0; i < n; i++) {
-				uint64_t b = c->bool_bit + i;
-				out[i].is_null = false;
-				out[i].v.b = (c->vp[b >> 3] >> (b & 7)) & 1;
-			}
-			c->bool_bit += n;
-		} else {
-			if ((uint64_t)(c->vend - c->vp) < (uint64_t)n * w)
-				return col_corrupt(r, c, err, "values run past the page");
-			for (uint32_t i = 0; i < n; i++)
-				fixed_value(c, c->vp + (size_t)i * w, &out[i]);
-			c->vp += (size_t)n * w;
-		}
-		return 0;
-	case PQ_PLAIN_DICTIONARY:
-	case PQ_RLE_DICTIONARY:
-		if (pq_rle_get(&c->idx, r->u32, n) != 0)
-			return col_corrupt(r, c, err, "dictionary indexes truncated or malformed");
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t k = r->u32[i];
-			if (k >= c->dict_n)
-				return col_corrupt(r, c, err, "dictionary index out of range");
-			const uint8_t *d = c->dict_buf.data;
-			out[i].is_null = false;
-			if (c->ptype == PQ_BYTE_ARRAY) {
-				uint32_t off = c->dict_off[k];
-				memcpy(&out[i].v.s.len, d + off - 4, 4);
-				out[i].v.s.ptr = d + off;
-			} else if (c->ptype == PQ_BOOLEAN) {
-				out[i].v.b = (d[k >> 3] >> (k & 7)) & 1;
-			} else {
-				fixed_value(c, d + (size_t)k * w, &out[i]);
-			}
-		}
-		return 0;
-	case PQ_RLE:
-		if (pq_rle_get(&c->idx, r->u32, n) != 0)
-			return col_corrupt(r, c, err, "boolean runs truncated or malformed");
-		for (uint32_t i = 0; i < n; i++) {
-			out[i].is_null = false;
-			out[i].v.b = r->u32[i] != 0;
-		}
-		return 0;
-	case PQ_DELTA_BINARY_PACKED:
-		if (pq_delta_get(&c->delta, r->u64, n) != 0)
-			return col_corrupt(r, c, err, "DELTA_BINARY_PACKED data truncated or malformed");
-		for (uint32_t i = 0; i < n; i++) {
-			out[i].is_null = false;
-			if (c->ptype == PQ_INT64)
-				out[i].v.i64 = (int64_t)r->u64[i];
-			else
-				out[i].v.i32 = (int32_t)(uint32_t)r->u64[i];
-		}
-		return 0;
-	case PQ_DELTA_LENGTH_BYTE_ARRAY:
-		if (pq_delta_get(&c->delta, r->u64, n) != 0)
-			return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY lengths malformed");
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t len = r->u64[i];
-			if (len > (uint64_t)(c->dl_end - c->dl_data))
-				return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY value runs past the page");
-			out[i].is_null = false;
-			out[i].v.s.ptr = c->dl_data;
-			out[i].v.s.len = (uint32_t)len;
-			c->dl_data += len;
-		}
-		return 0;
-	case PQ_BYTE_STREAM_SPLIT: {
-		if (c->bss_i + n > c->bss_n)
-			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT values run past the page");
-		for (uint32_t i = 0; i < n; i++) {
-			uint8_t b[8];
-			for (size_t k = 0; k < w; k++)
-				b[k] = c->vp[k * c->bss_n + c->bss_i + i];
-			fixed_value(c, b, &out[i]);
-		}
-		c->bss_i += n;
-		return 0;
-	}
-	}
-	return col_corrupt(r, c, err, "unknown encoding");
-}
-
-/* Skip n non-null values. */
-static int values_skip(pr *r, pr_col *c, uint64_t n, strata_err *err)
-{
-	if (n == 0)
-		return 0;
-	int rc = values_ready(r, c, err);
-	if (rc)
-		return rc;
-	size_t w = ptype_width(c->ptype);
-	switch (c->enc) {
-	case PQ_PLAIN:
-		if (c->ptype == PQ_BYTE_ARRAY) {
-			for (uint64_t i = 0; i < n; i++) {
-				uint32_t len;
-				if (c->vend - c->vp < 4)
-					return col_corrupt(r, c, err, "value runs past the page");
-				memcpy(&len, c->vp, 4);
-				if ((uint64_t)len > (uint64_t)(c->vend - c->vp - 4))
-					return col_corrupt(r, c, err, "value runs past the page");
-				c->vp += 4 + (size_t)len;
-			}
-		} else if (c->ptype == PQ_BOOLEAN) {
-			if (c->bool_bit + n > (uint64_t)(c->vend - c->vp) * 8)
-				return col_corrupt(r, c, err, "booleans run past the page");
-			c->bool_bit += n;
-		} else {
-			if ((uint64_t)(c->vend - c->vp) < n * w)
-				return col_corrupt(r, c, err, "values run past the page");
-			c->vp += n * w;
-		}
-		return 0;
-	case PQ_PLAIN_DICTIONARY:
-	case PQ_RLE_DICTIONARY:
-	case PQ_RLE:
-		if (pq_rle_skip(&c->idx, n, 0, NULL) != 0)
-			return col_corrupt(r, c, err, "runs truncated or malformed");
-		return 0;
-	case PQ_DELTA_BINARY_PACKED:
-		if (pq_delta_skip(&c->delta, n) != 0)
-			return col_corrupt(r, c, err, "DELTA_BINARY_PACKED data truncated or malformed");
-		return 0;
-	case PQ_DELTA_LENGTH_BYTE_ARRAY:
-		while (n > 0) {
-			uint32_t k = n < PR_BATCH ? (uint32_t)n : PR_BATCH;
-			if (pq_delta_get(&c->delta, r->u64, k) != 0)
-				return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY lengths malformed");
-			for (uint32_t i = 0; i < k; i++) {
-				if (r->u64[i] > (uint64_t)(c->dl_end - c->dl_data))
-					return col_corrupt(r, c, err, "DELTA_LENGTH_BYTE_ARRAY value runs past the page");
-				c->dl_data += r->u64[i];
-			}
-			n -= k;
-		}
-		return 0;
-	case PQ_BYTE_STREAM_SPLIT:
-		if (c->bss_i + n > c->bss_n)
-			return col_corrupt(r, c, err, "BYTE_STREAM_SPLIT values run past the page");
-		c->bss_i += n;
-		return 0;
-	}
-	return col_corrupt(r, c, err, "unknown encoding");
-}
-
-/* Skip n rows of the current page (n <= page_left). */
-static int page_skip(pr *r, pr_col *c, uint64_t n, strata_err *err)
-{
-	uint64_t nn = n;
-	if (c->has_defs) {
-		nn = 0;
-		if (pq_rle_skip(&c->defs, n, 1, &nn) != 0)
-			return col_corrupt(r, c, err, "definition levels truncated or malformed");
-	}
-	int rc = values_skip(r, c, nn, err);
-	if (rc)
-		return rc;
-	c->page_left -= (int32_t)n;
-	return 0;
-}
-
-/* Fill c's batch with up to max rows from one page (invariant 2). */
+/* Fill c's batch with up to max rows from one page (invariant 2): the page
+ * decoder's typed values, turned into strata_values. */
 static int col_fill(pr *r, pr_col *c, int64_t max, strata_err *err)
 {
+	pq_col *pc = &c->pc;
 	c->nb = c->ib = 0;
-	if (c->page_left == 0) {
-		int rc = page_next(r, c, err);
+	if (pc->page_left == 0) {
+		int rc = pq_page_next(&r->f, pc, err);
 		if (rc)
 			return rc;
 	}
 	uint32_t k = PR_BATCH;
-	if ((int64_t)k > c->page_left)
-		k = (uint32_t)c->page_left;
+	if ((int64_t)k > pc->page_left)
+		k = (uint32_t)pc->page_left;
 	if ((int64_t)k > max)
 		k = (uint32_t)max;
-	uint32_t nn = k;
-	if (c->has_defs) {
-		if (pq_rle_get(&c->defs, r->levels, k) != 0)
-			return col_corrupt(r, c, err, "definition levels truncated or malformed");
-		nn = 0;
-		for (uint32_t i = 0; i < k; i++) {
-			if (r->levels[i] > 1)
-				return col_corrupt(r, c, err, "definition level out of range");
-			nn += r->levels[i];
-		}
-	}
-	int rc = values_get(r, c, c->vals, nn, err);
+	const uint8_t *nulls = r->nulls;
+	int rc = pq_page_rows(&r->f, pc, r->values, r->nulls, k, err);
 	if (rc)
 		return rc;
-	if (nn < k) {
-		/* spread the values over the rows, nulls in between (in place,
-		 * from the end: value j always moves to a row i >= j) */
-		int64_t j = (int64_t)nn - 1;
-		for (int64_t i = (int64_t)k - 1; i >= 0; i--) {
-			if (r->levels[i]) {
-				c->vals[i] = c->vals[j--];
-			} else {
-				memset(&c->vals[i], 0, sizeof(strata_value));
-				c->vals[i].is_null = true;
-			}
+	strata_value *v = c->vals;
+	switch (pc->ptype) {
+	case PQ_INT64:
+	case PQ_DOUBLE: /* the 8 bytes of v.i64 or v.f64 */
+		for (uint32_t i = 0; i < k; i++) {
+			v[i].is_null = nulls[i];
+			memcpy(&v[i].v, r->values + (size_t)i * 8, 8);
 		}
+		break;
+	case PQ_INT32:
+	case PQ_FLOAT: /* the 4 bytes of v.i32 or v.f32 */
+		for (uint32_t i = 0; i < k; i++) {
+			v[i].is_null = nulls[i];
+			memcpy(&v[i].v, r->values + (size_t)i * 4, 4);
+		}
+		break;
+	case PQ_BOOLEAN:
+		for (uint32_t i = 0; i < k; i++) {
+			v[i].is_null = nulls[i];
+			v[i].v.b = r->values[i] != 0;
+		}
+		break;
+	default: {
+		const strata_strref *x = (const strata_strref *)r->values;
+		for (uint32_t i = 0; i < k; i++) {
+			v[i].is_null = nulls[i];
+			v[i].v.s.ptr = x[i].ptr;
+			v[i].v.s.len = x[i].len;
+		}
+		break;
 	}
-	c->page_left -= (int32_t)k;
+	}
+	if (pc->has_defs && memchr(nulls, 1, k)) /* a null's value is all zero */
+		for (uint32_t i = 0; i < k; i++)
+			if (nulls[i]) {
+				memset(&v[i], 0, sizeof(v[i]));
+				v[i].is_null = true;
+			}
 	c->nb = k;
 	return 0;
 }
@@ -1266,37 +545,20 @@ static int col_fill(pr *r, pr_col *c, int64_t max, strata_err *err)
 
 static void col_page_reset(pr_col *c)
 {
-	c->page_left = 0;
+	c->pc.page_left = 0;
 	c->nb = c->ib = 0;
-	c->is_values_ready = false;
+	c->pc.is_values_ready = false;
 }
 
-/* Open column c's chunk in row group g, positioned at the start. */
+/* Open column c's chunk in row group g, positioned at the start (and,
+ * invariant 6, hashed as it streams when the caller wants the hash). */
 static int col_open(pr *r, pr_col *c, uint32_t g, strata_err *err)
 {
-	uint64_t data_off;
-	int rc = chunk_range(r, g, c->leaf, &c->chunk_start, &c->chunk_end, &data_off, err);
+	int rc = pq_col_open(&r->f, &r->fm, &c->pc, g, err);
 	if (rc)
 		return rc;
-	const pq_column_meta *cm = &r->fm.row_groups[g].cols[c->leaf].meta;
-	c->rg = g;
-	c->codec = cm->codec;
-	c->pos = c->chunk_start;
-	c->chunk_rows = r->fm.row_groups[g].num_rows;
-	c->rows_seen = 0;
-	c->seen_data_page = false;
-	c->has_dict = false;
-	c->dict_n = 0;
 	c->is_open = true;
 	col_page_reset(c);
-	/* invariant 6 */
-	if (r->chunk_hash) {
-		if (!c->xs)
-			c->xs = strata_xxh3_new();
-		XXH3_64bits_reset(c->xs);
-		c->hash_pos = c->chunk_start;
-		c->is_hashing = true;
-	}
 	return 0;
 }
 
@@ -1319,7 +581,7 @@ static uint32_t ncols_total(const pr *r)
 
 static bool col_exists(const pr *r, uint32_t i)
 {
-	return r->cols[i].leaf >= 0;
+	return r->cols[i].pc.leaf >= 0;
 }
 
 /* Load (once per row group) the offset index of column c in row group g;
@@ -1338,23 +600,23 @@ static int offset_index_get(pr *r, uint32_t g, uint32_t i, pq_offset_index **out
 		return 0;
 	}
 	pr_col *c = col_at(r, i);
-	const pq_column_chunk *cc = &r->fm.row_groups[g].cols[c->leaf];
+	const pq_column_chunk *cc = &r->fm.row_groups[g].cols[c->pc.leaf];
 	r->oi_loaded[i] = true;
 	r->oi[i] = NULL;
 	if (!cc->has_offset_index)
 		return 0;
 	if (cc->offset_index_offset < 4 || cc->offset_index_length <= 0 ||
 	    (uint64_t)cc->offset_index_length > PR_INDEX_MAX ||
-	    (uint64_t)cc->offset_index_offset > r->size - 8 ||
-	    (uint64_t)cc->offset_index_length > r->size - 8 - (uint64_t)cc->offset_index_offset)
+	    (uint64_t)cc->offset_index_offset > r->f.size - 8 ||
+	    (uint64_t)cc->offset_index_length > r->f.size - 8 - (uint64_t)cc->offset_index_offset)
 		return CORRUPT(r, "\"%s\": offset index of column \"%s\" in row group %u lies "
 				  "outside the file",
-			       r->path, c->name, g);
+			       r->path, c->pc.name, g);
 	uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->offset_index_length);
-	int rc = strata_rfile_read(r->rf, buf, (size_t)cc->offset_index_length,
+	int rc = strata_rfile_read(r->f.rf, buf, (size_t)cc->offset_index_length,
 				   (uint64_t)cc->offset_index_offset, err);
 	if (rc == 0)
-		rc = index_check(r, g, c->leaf, 1, buf, (size_t)cc->offset_index_length, err);
+		rc = index_check(r, g, c->pc.leaf, 1, buf, (size_t)cc->offset_index_length, err);
 	if (rc)
 		return rc;
 	pq_offset_index *oi = strata_arena_alloc(r->seek_arena, sizeof(*oi));
@@ -1362,8 +624,8 @@ static int offset_index_get(pr *r, uint32_t g, uint32_t i, pq_offset_index **out
 				  r->path, err);
 	if (rc)
 		return rc;
-	uint64_t start, end, data_off;
-	rc = chunk_range(r, g, c->leaf, &start, &end, &data_off, err);
+	uint64_t start, end;
+	rc = pq_chunk_range(&r->f, &r->fm, g, c->pc.leaf, c->pc.name, &start, &end, err);
 	if (rc)
 		return rc;
 	int64_t nrows = r->fm.row_groups[g].num_rows;
@@ -1381,7 +643,7 @@ static int offset_index_get(pr *r, uint32_t g, uint32_t i, pq_offset_index **out
 	if (!ok)
 		return CORRUPT(r, "\"%s\": offset index of column \"%s\" in row group %u does not "
 				  "match its column chunk",
-			       r->path, c->name, g);
+			       r->path, c->pc.name, g);
 	r->oi[i] = oi;
 	*out = oi;
 	return 0;
@@ -1404,52 +666,388 @@ static int col_seek_row(pr *r, uint32_t i, uint32_t g, int64_t row, strata_err *
 			p++;
 		/* something before the first data page is the dictionary: read it
 		 * before jumping */
-		if ((uint64_t)oi->pages[0].offset > c->chunk_start) {
+		if ((uint64_t)oi->pages[0].offset > c->pc.chunk_start) {
 			pq_page_header h;
 			size_t hdr_len;
-			rc = page_read(r, c, &h, &hdr_len, err);
+			rc = pq_page_fetch(&r->f, &c->pc, &h, &hdr_len, err);
 			if (rc)
 				return rc;
 			if (h.type == PQ_DICTIONARY_PAGE) {
-				rc = dict_load(r, c, &h, hdr_len, err);
+				rc = pq_dict_load(&r->f, &c->pc, &h, hdr_len, err);
 				if (rc)
 					return rc;
 				if ((uint64_t)oi->pages[0].offset <
-				    c->pos + hdr_len + (uint64_t)h.compressed_size)
+				    c->pc.pos + hdr_len + (uint64_t)h.compressed_size)
 					return CORRUPT(r, "\"%s\": offset index of column \"%s\" "
 							  "points into its dictionary",
-						       r->path, c->name);
+						       r->path, c->pc.name);
 			}
 		}
-		c->pos = (uint64_t)oi->pages[p].offset;
-		c->rows_seen = oi->pages[p].first_row;
-		rc = page_next(r, c, err);
+		c->pc.pos = (uint64_t)oi->pages[p].offset;
+		c->pc.rows_seen = oi->pages[p].first_row;
+		rc = pq_page_next(&r->f, &c->pc, err);
 		if (rc)
 			return rc;
-		int64_t next_first = p + 1 < oi->npages ? oi->pages[p + 1].first_row : c->chunk_rows;
-		if (oi->pages[p].first_row + c->page_values != next_first)
+		int64_t next_first = p + 1 < oi->npages ? oi->pages[p + 1].first_row : c->pc.chunk_rows;
+		if (oi->pages[p].first_row + c->pc.page_values != next_first)
 			return CORRUPT(r, "\"%s\": offset index of column \"%s\" disagrees with its "
 					  "page sizes",
-				       r->path, c->name);
+				       r->path, c->pc.name);
 		row -= oi->pages[p].first_row;
 	}
 	/* without an offset index: whole pages by their headers, then values */
 	while (row > 0) {
-		if (c->page_left == 0) {
-			rc = page_next(r, c, err);
+		if (c->pc.page_left == 0) {
+			rc = pq_page_next(&r->f, &c->pc, err);
 			if (rc)
 				return rc;
 		}
-		int64_t k = row < c->page_left ? row : c->page_left;
-		if (k == c->page_left && k == c->page_values) {
-			c->page_left = 0; /* the whole page: nothing to decode */
+		int64_t k = row < c->pc.page_left ? row : c->pc.page_left;
+		if (k == c->pc.page_left && k == c->pc.page_values) {
+			c->pc.page_left = 0; /* the whole page: nothing to decode */
 		} else {
-			rc = page_skip(r, c, (uint64_t)k, err);
+			rc = pq_page_skip(&r->f, &c->pc, (uint64_t)k, err);
 			if (rc)
 				return rc;
 		}
 		row -= k;
 	}
+	return 0;
+}
+
+/* ---- statistics for predicate pruning and masking (invariant 8) ---------------- */
+
+/* A PLAIN-encoded statistic of a column of type t as a value (strings point
+ * into b); false when it cannot be one (wrong length, a NaN, a boolean
+ * other than 0 or 1, a type without usable statistics). */
+static bool stat_value(strata_type t, const pq_bytes *b, strata_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	switch (t) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		if (b->len != 8)
+			return false;
+		memcpy(&v->v.i64, b->p, 8);
+		return true;
+	case STRATA_T_INT:
+		if (b->len != 4)
+			return false;
+		memcpy(&v->v.i32, b->p, 4);
+		return true;
+	case STRATA_T_DOUBLE:
+		if (b->len != 8)
+			return false;
+		memcpy(&v->v.f64, b->p, 8);
+		return !isnan(v->v.f64);
+	case STRATA_T_FLOAT:
+		if (b->len != 4)
+			return false;
+		memcpy(&v->v.f32, b->p, 4);
+		return !isnan(v->v.f32);
+	case STRATA_T_BOOL:
+		if (b->len != 1 || b->p[0] > 1)
+			return false;
+		v->v.b = b->p[0] == 1;
+		return true;
+	case STRATA_T_STRING:
+	case STRATA_T_BYTES:
+		v->v.s.ptr = b->p;
+		v->v.s.len = b->len;
+		return true;
+	}
+	return false;
+}
+
+static bool is_float_type(strata_type t)
+{
+	return t == STRATA_T_DOUBLE || t == STRATA_T_FLOAT;
+}
+
+/* Whole-file statistics: every row group's chunk statistics folded. */
+static int pr_colstats(void *state, strata_colstat *out, uint64_t *rows)
+{
+	pr *r = state;
+	*rows = r->fm.num_rows > 0 ? (uint64_t)r->fm.num_rows : 0;
+	for (uint32_t i = 0; i < r->ncols; i++) {
+		strata_colstat *cs = &out[i];
+		memset(cs, 0, sizeof(*cs));
+		int leaf = r->leaf_of_col[i];
+		strata_type t = r->schema->cols[i].type;
+		if (leaf < 0) {
+			cs->has_null_count = true;
+			cs->null_count = *rows;
+			continue;
+		}
+		int pt = pq_ptype_of(t);
+		bool ok_bounds = true, ok_nulls = true, nan_free = true;
+		uint64_t nulls = 0;
+		const pq_bytes *mn = NULL, *mx = NULL;
+		for (uint32_t g = 0; g < r->fm.nrow_groups; g++) {
+			const pq_row_group *rg = &r->fm.row_groups[g];
+			const pq_column_meta *cm = &rg->cols[leaf].meta;
+			if (!cm->has_stats) {
+				ok_bounds = ok_nulls = nan_free = false;
+				break;
+			}
+			const pq_stats *st = &cm->stats;
+			if (st->has_null_count && st->null_count >= 0)
+				nulls += (uint64_t)st->null_count;
+			else
+				ok_nulls = false;
+			/* invariant 4: float bounds only without NaN */
+			nan_free &= !is_float_type(t) || (st->has_nan_count && st->nan_count == 0);
+			if (st->has_null_count && st->null_count == rg->num_rows)
+				continue; /* all null: no bound needed */
+			if (!st->has_min || !st->has_max) {
+				ok_bounds = false;
+				continue;
+			}
+			int c;
+			if (!mn)
+				mn = &st->min;
+			else if (!pq_stat_cmp(pt, st->min.p, st->min.len, mn->p, mn->len, &c))
+				ok_bounds = false;
+			else if (c < 0)
+				mn = &st->min;
+			if (!mx)
+				mx = &st->max;
+			else if (!pq_stat_cmp(pt, st->max.p, st->max.len, mx->p, mx->len, &c))
+				ok_bounds = false;
+			else if (c > 0)
+				mx = &st->max;
+		}
+		if (ok_nulls) {
+			cs->has_null_count = true;
+			cs->null_count = nulls;
+		}
+		cs->may_have_nan = is_float_type(t) && !nan_free;
+		if (ok_bounds && mn && mx && stat_value(t, mn, &cs->min) && stat_value(t, mx, &cs->max))
+			cs->has_bounds = true;
+	}
+	return 1;
+}
+
+static void pr_set_mask(void *state, strata_unit_fn fn, void *arg, uint64_t *pages_skipped)
+{
+	pr *r = state;
+	r->mask_fn = fn;
+	r->mask_arg = arg;
+	r->mask_pages = pages_skipped;
+	if (!r->mask_cols)
+		r->mask_cols = strata_calloc(r->ncols + 1, sizeof(strata_colstat));
+	if (!r->is_key_col) {
+		r->is_key_col = strata_calloc(r->ncols + 1, sizeof(bool));
+		for (uint32_t k = 0; k < r->schema->nkeys; k++)
+			r->is_key_col[r->schema->key_cols[k]] = true;
+	}
+	r->is_rg_open = false; /* masks are built when a row group opens */
+	r->rg = 0;
+	r->rg_row = 0;
+}
+
+/* The column index of column i in row group g, in the seek arena (NULL if
+ * the chunk has none); checked against its hash in the footer. */
+static int column_index_get(pr *r, uint32_t g, uint32_t i, pq_column_index **out,
+			    strata_err *err)
+{
+	*out = NULL;
+	int leaf = col_at(r, i)->pc.leaf;
+	const pq_column_chunk *cc = &r->fm.row_groups[g].cols[leaf];
+	if (!cc->has_column_index || cc->column_index_length <= 0 ||
+	    (uint64_t)cc->column_index_length > PR_INDEX_MAX || cc->column_index_offset < 4 ||
+	    (uint64_t)cc->column_index_offset > r->f.size - 8 ||
+	    (uint64_t)cc->column_index_length > r->f.size - 8 - (uint64_t)cc->column_index_offset)
+		return 0;
+	uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->column_index_length);
+	int rc = strata_rfile_read(r->f.rf, buf, (size_t)cc->column_index_length,
+				   (uint64_t)cc->column_index_offset, err);
+	if (rc == 0)
+		rc = index_check(r, g, leaf, 0, buf, (size_t)cc->column_index_length, err);
+	if (rc)
+		return rc;
+	pq_column_index *ci = strata_arena_alloc(r->seek_arena, sizeof(*ci));
+	rc = pq_column_index_read(buf, (size_t)cc->column_index_length, r->seek_arena, ci, r->path,
+				  err);
+	if (rc)
+		return rc;
+	*out = ci;
+	return 0;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The masked row ranges of row group g (invariant 8): cut the row group
+ * at every page boundary of every decoded data column, and ask the test
+ * about each piece with the statistics of the pages that hold it.  A
+ * column without a column index counts as unknown; a decoded column
+ * without an offset index means no masking in this row group. */
+static int mask_build(pr *r, uint32_t g, strata_err *err)
+{
+	r->nmask = r->mask_i = 0;
+	r->mask_pos = 0;
+	if (!r->mask_fn || g >= r->fm.nrow_groups)
+		return 0;
+	int64_t nrows = r->fm.row_groups[g].num_rows;
+	pq_offset_index **ois = strata_calloc(r->ncols + 1, sizeof(*ois));
+	pq_column_index **cis = strata_calloc(r->ncols + 1, sizeof(*cis));
+	uint32_t *pg = strata_calloc(r->ncols + 1, sizeof(uint32_t));
+	int64_t *cuts = NULL;
+	size_t ncuts = 0;
+	int rc = 0;
+	bool is_usable = nrows > 0;
+	for (uint32_t i = 0; is_usable && i < r->ncols; i++) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i))
+			continue;
+		rc = offset_index_get(r, g, i, &ois[i], err);
+		if (rc == 0 && ois[i])
+			rc = column_index_get(r, g, i, &cis[i], err);
+		if (rc)
+			goto out;
+		if (!ois[i]) {
+			is_usable = false;
+			break;
+		}
+		if (cis[i] && cis[i]->npages != ois[i]->npages) {
+			rc = CORRUPT(r, "\"%s\": column and offset indexes of \"%s\" in row group %u "
+					"disagree on the page count",
+				     r->path, col_at(r, i)->pc.name, g);
+			goto out;
+		}
+		cuts = strata_realloc(cuts, (ncuts + ois[i]->npages + 1) * sizeof(int64_t));
+		for (uint32_t p = 0; p < ois[i]->npages; p++)
+			cuts[ncuts++] = ois[i]->pages[p].first_row;
+	}
+	if (!is_usable || ncuts == 0)
+		goto out;
+	qsort(cuts, ncuts, sizeof(int64_t), i64_cmp);
+	for (size_t k = 0; k < ncuts; k++) {
+		int64_t a = cuts[k], b = k + 1 < ncuts ? cuts[k + 1] : nrows;
+		if (b <= a)
+			continue;
+		for (uint32_t i = 0; i < r->ncols; i++) {
+			strata_colstat *cs = &r->mask_cols[i];
+			memset(cs, 0, sizeof(*cs));
+			if (!ois[i]) { /* not decoded: unknown; absent: all null */
+				if (!col_exists(r, i)) {
+					cs->has_null_count = true;
+					cs->null_count = (uint64_t)(b - a);
+				}
+				continue;
+			}
+			while (pg[i] + 1 < ois[i]->npages && ois[i]->pages[pg[i] + 1].first_row <= a)
+				pg[i]++;
+			const pq_column_index *ci = cis[i];
+			uint32_t p = pg[i];
+			strata_type t = r->schema->cols[i].type;
+			if (!ci) {
+				cs->may_have_nan = is_float_type(t);
+				continue;
+			}
+			if (ci->null_pages[p]) {
+				cs->has_null_count = true;
+				cs->null_count = (uint64_t)(b - a);
+				continue;
+			}
+			if (ci->has_null_counts && ci->null_counts[p] == 0)
+				cs->has_null_count = true; /* none in the page, so none here */
+			/* invariant 4 */
+			cs->may_have_nan = is_float_type(t) &&
+					   !(ci->has_nan_counts && ci->nan_counts[p] == 0);
+			cs->has_bounds = stat_value(t, &ci->mins[p], &cs->min) &&
+					 stat_value(t, &ci->maxs[p], &cs->max);
+		}
+		if (r->mask_fn(r->mask_arg, r->mask_cols, (uint64_t)(b - a)))
+			continue;
+		if (r->nmask && r->mask[r->nmask - 1].end == a) {
+			r->mask[r->nmask - 1].end = b;
+			continue;
+		}
+		if (r->nmask == r->mask_cap) {
+			r->mask_cap = r->mask_cap ? 2 * r->mask_cap : 16;
+			r->mask = strata_realloc(r->mask, r->mask_cap * sizeof(*r->mask));
+		}
+		r->mask[r->nmask].start = a;
+		r->mask[r->nmask].end = b;
+		r->nmask++;
+	}
+	/* pages of the other columns that lie inside a masked range are never read */
+	for (uint32_t i = 0; r->mask_pages && r->nmask && i < r->ncols; i++) {
+		if (!ois[i] || r->is_key_col[i])
+			continue;
+		uint32_t m = 0;
+		for (uint32_t p = 0; p < ois[i]->npages; p++) {
+			int64_t a = ois[i]->pages[p].first_row;
+			int64_t b = p + 1 < ois[i]->npages ? ois[i]->pages[p + 1].first_row : nrows;
+			while (m < r->nmask && r->mask[m].end <= a)
+				m++;
+			if (m < r->nmask && r->mask[m].start <= a && b <= r->mask[m].end)
+				(*r->mask_pages)++;
+		}
+	}
+out:
+	free(ois);
+	free(cis);
+	free(pg);
+	free(cuts);
+	return rc;
+}
+
+/* Move column i of the open row group from row `from` to row `to`
+ * without decoding what lies between: within the current page by
+ * skipping values, beyond it by a jump through the offset index. */
+static int col_skip_to(pr *r, uint32_t i, int64_t from, int64_t to, strata_err *err)
+{
+	pr_col *c = col_at(r, i);
+	int64_t n = to - from;
+	int64_t in_batch = (int64_t)(c->nb - c->ib);
+	if (n <= in_batch) {
+		c->ib += (uint32_t)n;
+		return 0;
+	}
+	n -= in_batch;
+	c->ib = c->nb;
+	if (to >= c->pc.chunk_rows) { /* the rest of the chunk: nothing more to read */
+		c->pc.page_left = 0;
+		return 0;
+	}
+	if (n < c->pc.page_left)
+		return pq_page_skip(&r->f, &c->pc, (uint64_t)n, err);
+	if (n == c->pc.page_left) {
+		c->pc.page_left = 0;
+		return 0;
+	}
+	int rc = col_open(r, c, r->rg, err);
+	if (rc == 0)
+		rc = col_seek_row(r, i, r->rg, to, err);
+	return rc;
+}
+
+/* At row rg_row: whether it is masked, after moving the other columns past
+ * its masked range the first time the range is met. */
+static int mask_at(pr *r, bool *is_masked, strata_err *err)
+{
+	*is_masked = false;
+	while (r->mask_i < r->nmask && r->mask[r->mask_i].end <= r->rg_row)
+		r->mask_i++;
+	if (r->mask_i == r->nmask || r->rg_row < r->mask[r->mask_i].start)
+		return 0;
+	*is_masked = true;
+	int64_t end = r->mask[r->mask_i].end;
+	if (r->mask_pos >= end)
+		return 0;
+	for (uint32_t i = 0; i < r->ncols; i++) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i) || r->is_key_col[i])
+			continue;
+		int rc = col_skip_to(r, i, r->rg_row, end, err);
+		if (rc)
+			return rc;
+	}
+	r->mask_pos = end;
 	return 0;
 }
 
@@ -1470,6 +1068,9 @@ static int rg_open(pr *r, uint32_t g, int64_t row, strata_err *err)
 		if (rc)
 			return rc;
 	}
+	int rc = mask_build(r, g, err);
+	if (rc)
+		return rc;
 	r->is_rg_open = true;
 	return 0;
 }
@@ -1481,22 +1082,11 @@ static void pr_close(void *state)
 	pr *r = state;
 	if (!r)
 		return;
-	strata_rfile_close(r->rf);
-	if (r->cols) {
-		for (uint32_t i = 0; i < ncols_total(r); i++) {
-			pr_col *c = &r->cols[i];
-			strata_buf_free(&c->dict_buf);
-			free(c->dict_off);
-			strata_buf_free(&c->levels);
-			strata_buf_free(&c->page);
-			XXH3_freeState(c->xs);
-		}
-	}
+	if (r->cols)
+		for (uint32_t i = 0; i < ncols_total(r); i++)
+			pq_col_free(&r->cols[i].pc);
+	pq_file_free(&r->f);
 	free(r->cols);
-	free(r->chunk_hash);
-	free(r->is_chunk_hashed);
-	strata_buf_free(&r->raw);
-	ZSTD_freeDCtx(r->zd);
 	strata_schema_free(r->own_schema);
 	free(r->leaf_of_col);
 	free(r->footer);
@@ -1504,20 +1094,23 @@ static void pr_close(void *state)
 	strata_arena_free(r->seek_arena);
 	free(r->oi);
 	free(r->oi_loaded);
+	free(r->mask);
+	free(r->mask_cols);
+	free(r->is_key_col);
 	free(r->path);
 	free(r);
 }
 
 static void col_setup(pr *r, pr_col *c, int leaf, strata_type t)
 {
-	c->leaf = leaf;
+	c->pc.leaf = leaf;
 	if (leaf < 0)
 		return;
 	c->el = r->leaves[leaf];
-	c->name = c->el->name;
-	c->ptype = c->el->type;
+	c->pc.name = c->el->name;
+	c->pc.ptype = c->el->type;
 	c->stype = t;
-	c->is_optional = c->el->repetition == PQ_OPTIONAL;
+	c->pc.is_optional = c->el->repetition == PQ_OPTIONAL;
 }
 
 /* Open the footer and check the file as far as metadata allows. */
@@ -1528,31 +1121,10 @@ static int pr_open_meta(const char *path, pr **out, strata_err *err)
 	r->meta_arena = strata_arena_new();
 	r->seek_arena = strata_arena_new();
 	r->idx_rg = -1;
-	int rc = strata_rfile_open(path, &r->rf, err);
+	int rc = pq_file_open(&r->f, r->path, r->meta_arena, &r->fm, &r->footer, &r->footer_len,
+			      err);
 	if (rc)
 		goto fail;
-	r->size = strata_rfile_size(r->rf);
-	uint8_t magic[4];
-	if (r->size < 12) {
-		rc = CORRUPT(r, "\"%s\" is too short to be a Parquet file (%llu bytes)", path,
-			     (unsigned long long)r->size);
-		goto fail;
-	}
-	rc = strata_rfile_read(r->rf, magic, 4, 0, err);
-	if (rc)
-		goto fail;
-	if (memcmp(magic, "PAR1", 4) != 0) {
-		rc = CORRUPT(r, "\"%s\" does not start with the Parquet magic", path);
-		goto fail;
-	}
-	rc = read_footer(r, err);
-	if (rc)
-		goto fail;
-	if (r->fm.is_encrypted) {
-		rc = strata_err_set(err, STRATA_EUNSUPPORTED,
-				    "\"%s\": encrypted Parquet files are not supported", path);
-		goto fail;
-	}
 	*out = r;
 	return 0;
 fail:
@@ -1627,10 +1199,10 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 		for (uint32_t i = 0; i < ncols_total(r); i++) {
 			pr_col *c = col_at(r, i);
 			if (col_exists(r, i) && col_is_decoded(r, i) &&
-			    (c->page_left != 0 || c->ib != c->nb))
+			    (c->pc.page_left != 0 || c->ib != c->nb))
 				return col_corrupt(r, c, err, "more values than rows in its row group");
 			if (col_exists(r, i) && col_is_decoded(r, i)) {
-				rc = chunk_hash_finish(r, c, err);
+				rc = pq_chunk_hash_finish(&r->f, &c->pc, err);
 				if (rc)
 					return rc;
 			}
@@ -1640,10 +1212,17 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 		r->is_rg_open = false;
 	}
 	int64_t left = r->fm.row_groups[r->rg].num_rows - r->rg_row;
+	bool is_masked = false;
+	if (r->nmask) {
+		rc = mask_at(r, &is_masked, err);
+		if (rc)
+			return rc;
+	}
 	for (uint32_t i = 0; i < ncols_total(r); i++) {
 		pr_col *c = col_at(r, i);
 		strata_value *v = i < r->ncols ? &row->vals[i] : NULL;
-		if (!col_exists(r, i) || !col_is_decoded(r, i)) {
+		if (!col_exists(r, i) || !col_is_decoded(r, i) ||
+		    (is_masked && v && !r->is_key_col[i])) {
 			if (v) {
 				memset(v, 0, sizeof(*v));
 				v->is_null = true;
@@ -1668,103 +1247,20 @@ static int pr_next(void *state, strata_row *row, strata_err *err)
 			row->op = (uint8_t)src->v.i32;
 		}
 	}
+	if (is_masked)
+		row->op = STRATA_OP_DELETE; /* invariant 8 */
 	r->rg_row++;
 	return 1;
 }
 
 /* ---- content hash (invariant 6) ------------------------------------------------------ */
 
-typedef struct pr_seg {
-	uint64_t start, end;
-	size_t k; /* row group * leaves + leaf */
-} pr_seg;
-
-static int seg_cmp(const void *a, const void *b)
-{
-	const pr_seg *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start ? 1 : 0;
-}
-
-/* Fold one segment's hash into the content hash's input. */
-static void seg_put(XXH3_state_t *all, uint64_t h)
-{
-	uint8_t le[8];
-	for (int i = 0; i < 8; i++)
-		le[i] = (uint8_t)(h >> (8 * i));
-	XXH3_64bits_update(all, le, 8);
-}
-
-/* Hash [start, end) as one segment (empty: none). */
-static int seg_raw(pr *r, XXH3_state_t *all, XXH3_state_t *one, uint64_t start, uint64_t end,
-		   strata_err *err)
-{
-	if (end <= start)
-		return 0;
-	XXH3_64bits_reset(one);
-	int rc = hash_range(r, one, start, end - start, err);
-	if (rc == 0)
-		seg_put(all, XXH3_64bits_digest(one));
-	return rc;
-}
-
-/* The content hash: segments cut at every chunk's start and end, a chunk
- * streamed whole during the read taken from r->chunk_hash, the rest read
- * here.  Chunks that overlap are damage. */
-static int content_hash_of(pr *r, uint64_t *out, strata_err *err)
-{
-	size_t n = (size_t)r->fm.nrow_groups * r->nleaves;
-	pr_seg *segs = strata_calloc(n + 1, sizeof(pr_seg));
-	XXH3_state_t *all = strata_xxh3_new(), *one = strata_xxh3_new();
-	int rc = 0;
-	for (uint32_t g = 0; g < r->fm.nrow_groups; g++)
-		for (uint32_t l = 0; l < r->nleaves; l++) {
-			pr_seg *sg = &segs[(size_t)g * r->nleaves + l];
-			uint64_t data_off;
-			rc = chunk_range(r, g, (int)l, &sg->start, &sg->end, &data_off, err);
-			if (rc)
-				goto out;
-			sg->k = (size_t)g * r->nleaves + l;
-		}
-	qsort(segs, n, sizeof(pr_seg), seg_cmp);
-	uint64_t pos = 0;
-	for (size_t i = 0; i < n; i++) {
-		pr_seg *sg = &segs[i];
-		if (sg->start < pos) {
-			rc = CORRUPT(r, "\"%s\": column chunks overlap at offset %llu", r->path,
-				     (unsigned long long)sg->start);
-			goto out;
-		}
-		rc = seg_raw(r, all, one, pos, sg->start, err);
-		if (rc)
-			goto out;
-		if (sg->end > sg->start) {
-			if (r->is_chunk_hashed && r->is_chunk_hashed[sg->k])
-				seg_put(all, r->chunk_hash[sg->k]);
-			else if ((rc = seg_raw(r, all, one, sg->start, sg->end, err)) != 0)
-				goto out;
-		}
-		pos = sg->end;
-	}
-	rc = seg_raw(r, all, one, pos, r->size, err);
-	if (rc == 0)
-		*out = XXH3_64bits_digest(all);
-out:
-	XXH3_freeState(all);
-	XXH3_freeState(one);
-	free(segs);
-	return rc;
-}
-
 /* Hash chunks as they stream (from the next row group opened: a chunk
  * already begun is not whole and is read raw at the end). */
 static void pr_want_hash(void *state)
 {
 	pr *r = state;
-	if (r->chunk_hash)
-		return;
-	size_t nchunks = (size_t)r->fm.nrow_groups * r->nleaves;
-	r->chunk_hash = strata_calloc(nchunks + 1, sizeof(uint64_t));
-	r->is_chunk_hashed = strata_calloc(nchunks + 1, sizeof(bool));
+	pq_file_want_hash(&r->f, &r->fm, r->nleaves);
 }
 
 /* invariant 7: the footer is what the manifest recorded */
@@ -1785,7 +1281,7 @@ static int pr_content_hash(void *state, uint64_t *out, strata_err *err)
 	pr *r = state;
 	if (r->has_seeked || r->rg < r->fm.nrow_groups)
 		return 0;
-	int rc = content_hash_of(r, out, err);
+	int rc = pq_file_content_hash(&r->f, &r->fm, r->nleaves, out, err);
 	return rc ? rc : 1;
 }
 
@@ -1799,7 +1295,7 @@ static int pr_hash_file(const char *path, uint64_t *out, strata_err *err)
 	if (rc == 0)
 		rc = check_row_groups(r, err);
 	if (rc == 0)
-		rc = content_hash_of(r, out, err);
+		rc = pq_file_content_hash(&r->f, &r->fm, r->nleaves, out, err);
 	pr_close(r);
 	return rc;
 }
@@ -1932,10 +1428,10 @@ static int rg_open_at_key(pr *r, uint32_t g, int64_t row, uint32_t kc, strata_ty
 	if (rc)
 		return rc;
 	int64_t rows = r->fm.row_groups[g].num_rows, below = 0;
-	bool has_page = c->page_left > 0 || c->ib < c->nb;
+	bool has_page = c->pc.page_left > 0 || c->ib < c->nb;
 	for (;;) {
 		if (c->ib == c->nb) {
-			if (row + below >= rows || (c->page_left == 0 && has_page))
+			if (row + below >= rows || (c->pc.page_left == 0 && has_page))
 				break; /* one page at most */
 			rc = col_fill(r, c, rows - row - below, err);
 			if (rc)
@@ -1961,6 +1457,9 @@ static int rg_open_at_key(pr *r, uint32_t g, int64_t row, uint32_t kc, strata_ty
 		if (rc)
 			return rc;
 	}
+	rc = mask_build(r, g, err);
+	if (rc)
+		return rc;
 	r->is_rg_open = true;
 	return 0;
 }
@@ -2007,10 +1506,10 @@ static int pr_seek(void *state, const uint8_t *key, size_t len, strata_err *err)
 			goto out;
 		if (oi && cc->has_column_index && cc->column_index_length > 0 &&
 		    (uint64_t)cc->column_index_length <= PR_INDEX_MAX && cc->column_index_offset >= 4 &&
-		    (uint64_t)cc->column_index_offset <= r->size - 8 &&
-		    (uint64_t)cc->column_index_length <= r->size - 8 - (uint64_t)cc->column_index_offset) {
+		    (uint64_t)cc->column_index_offset <= r->f.size - 8 &&
+		    (uint64_t)cc->column_index_length <= r->f.size - 8 - (uint64_t)cc->column_index_offset) {
 			uint8_t *buf = strata_arena_alloc(r->seek_arena, (size_t)cc->column_index_length);
-			rc = strata_rfile_read(r->rf, buf, (size_t)cc->column_index_length,
+			rc = strata_rfile_read(r->f.rf, buf, (size_t)cc->column_index_length,
 					       (uint64_t)cc->column_index_offset, err);
 			if (rc == 0)
 				rc = index_check(r, start, (int)leaf, 0, buf,
@@ -2083,12 +1582,12 @@ const pq_file_meta *pr_meta_footer(const pr *r)
 
 uint64_t pr_meta_size(const pr *r)
 {
-	return r->size;
+	return r->f.size;
 }
 
 int pr_meta_read(pr *r, void *buf, size_t n, uint64_t off, strata_err *err)
 {
-	return strata_rfile_read(r->rf, buf, n, off, err);
+	return strata_rfile_read(r->f.rf, buf, n, off, err);
 }
 
 void pr_meta_close(pr *r)
@@ -2101,19 +1600,18 @@ void pr_meta_close(pr *r)
 int pr_meta_count_pages(pr *r, uint32_t g, int leaf, uint32_t *data_pages, uint32_t *dict_pages,
 			strata_err *err)
 {
-	pr_col c;
+	pq_col c;
 	memset(&c, 0, sizeof(c));
 	c.leaf = leaf;
 	c.name = r->leaves[leaf]->name;
 	c.rg = g;
-	uint64_t data_off;
-	int rc = chunk_range(r, g, leaf, &c.chunk_start, &c.chunk_end, &data_off, err);
+	int rc = pq_chunk_range(&r->f, &r->fm, g, leaf, c.name, &c.chunk_start, &c.chunk_end, err);
 	c.pos = c.chunk_start;
 	*data_pages = *dict_pages = 0;
 	while (rc == 0 && c.pos < c.chunk_end) {
 		pq_page_header h;
 		size_t hl;
-		rc = page_read(r, &c, &h, &hl, err);
+		rc = pq_page_fetch(&r->f, &c, &h, &hl, err);
 		if (rc)
 			break;
 		if (h.type == PQ_DICTIONARY_PAGE)
@@ -2137,5 +1635,7 @@ const strata_fr_backend strata_parquet_reader = {
 	.next = pr_next,
 	.seek = pr_seek,
 	.has_seq = pr_has_seq,
+	.colstats = pr_colstats,
+	.set_mask = pr_set_mask,
 	.close = pr_close,
 };

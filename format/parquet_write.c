@@ -1353,33 +1353,12 @@ static void pw_free(pw *w)
 	free(w);
 }
 
-static int ptype_of(strata_type t)
-{
-	switch (t) {
-	case STRATA_T_LONG:
-	case STRATA_T_TIMESTAMP:
-		return PQ_INT64;
-	case STRATA_T_INT:
-		return PQ_INT32;
-	case STRATA_T_DOUBLE:
-		return PQ_DOUBLE;
-	case STRATA_T_FLOAT:
-		return PQ_FLOAT;
-	case STRATA_T_BOOL:
-		return PQ_BOOLEAN;
-	case STRATA_T_STRING:
-	case STRATA_T_BYTES:
-		return PQ_BYTE_ARRAY;
-	}
-	return -1;
-}
-
 static void col_init(pw_col *c, const char *name, strata_type t, bool is_optional,
 		     bool is_key, bool is_seq)
 {
 	c->name = name;
 	c->stype = t;
-	c->ptype = ptype_of(t);
+	c->ptype = pq_ptype_of(t);
 	c->is_optional = is_optional;
 	c->is_seq = is_seq;
 	bool is_int = c->ptype == PQ_INT64 || c->ptype == PQ_INT32;
@@ -1543,7 +1522,7 @@ static void fill_schema_elem(pq_schema_elem *e, const char *name, strata_type t,
 {
 	memset(e, 0, sizeof(*e));
 	e->name = name;
-	e->type = ptype_of(t);
+	e->type = pq_ptype_of(t);
 	e->repetition = is_optional ? PQ_OPTIONAL : PQ_REQUIRED;
 	e->num_children = -1;
 	e->converted = -1;

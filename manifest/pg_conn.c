@@ -23,21 +23,24 @@
  *      `prepared`); a reconnect clears the bits, since the server forgot;
  *   4. a lost connection is re-established only by mf_pg_begin(), between
  *      transactions, so no transaction ever spans two connections;
- *   5. mf_pg_query_pre() sends its BEGIN (and SET LOCAL) statements, the
- *      PREPARE if needed and the statement in one pipeline, one round trip:
- *      is_in_txn becomes true only when every BEGIN statement succeeded,
- *      and a statement after a failed one is never run (the pipeline is
- *      aborted by the server);
- *   6. a WARNING the server sends while it runs our COMMIT is kept (the
- *      connection's notice receiver) and makes the commit uncertain: it is
- *      how PostgreSQL says that the wait for a synchronous standby was
- *      cancelled and the transaction "has already committed locally, but
- *      might not have been replicated to the standby" — acknowledged, it
- *      could be lost with the primary.  Other notices go on to libpq's
- *      default receiver (standard error), as before.
+ *   5. mf_pg_query_many() and mf_pg_commit_many() send their BEGIN
+ *      statements, the PREPAREs needed, the statements and COMMIT in one
+ *      pipeline, one round trip, and read every answer before returning
+ *      (the connection leaves pipeline mode, or is marked broken):
+ *      is_in_txn becomes true when the BEGIN ran, false when a COMMIT
+ *      answered or the connection went; a statement after a failed one is
+ *      never run (the server skips the rest of the pipeline);
+ *   6. a WARNING the server sends while it runs our COMMIT (alone, or in a
+ *      pipeline that ends with it) is kept (the connection's notice
+ *      receiver) and makes the commit uncertain: it is how PostgreSQL says
+ *      that the wait for a synchronous standby was cancelled and the
+ *      transaction "has already committed locally, but might not have
+ *      been replicated to the standby" — acknowledged, it could be lost
+ *      with the primary.  Other notices go on to libpq's default receiver
+ *      (standard error), as before.
  *
- * Who calls: the manifest's PostgreSQL backend (next: the seam), from one
- * thread per mf_pg at a time.
+ * Who calls: pg_schema.c (init, migrations, the version check) and pg_kv.c
+ * (the seam's transactions), from one thread per mf_pg at a time.
  */
 #include "manifest/pg_int.h"
 
@@ -561,35 +564,73 @@ out:
 	return rc;
 }
 
-#define PG_PIPE_MAX (MF_PG_PRE_MAX + 2)
+/* What one message of a pipeline was. */
+typedef enum pipe_kind { PIPE_PRE, PIPE_PREPARE, PIPE_STMT, PIPE_COMMIT } pipe_kind;
 
-/* Invariant 5: pre[] (BEGIN ...), the PREPARE if this connection has not
- * seen s, and s, in one pipeline. */
-static int query_pipelined(mf_pg *pg, const char *const *pre, const mf_pg_stmt *s,
-			   const mf_pg_params *p, PGresult **out, char *state, strata_err *err)
+typedef struct pipe_ent {
+	pipe_kind kind;
+	int i; /* into s[] for PIPE_PREPARE and PIPE_STMT */
+	const char *what;
+	PGresult *res;
+} pipe_ent;
+
+/* Invariant 5: pre[] (BEGIN ...), s[0..n-1] (each PREPAREd first if this
+ * connection has not seen it), then COMMIT when is_commit: one pipeline,
+ * one round trip.  *out (if not NULL) receives the last statement's rows.
+ *
+ * Outcomes, by the first message without a good answer (the server runs
+ * the messages in order, answers in order, and after an error runs nothing
+ * more of the pipeline; a FATAL ends the session):
+ *   - a server error before COMMIT: a clean failure with its code (COMMIT
+ *     was never run);
+ *   - a server error at COMMIT with the session still up (40001 at commit,
+ *     a deferred constraint): a clean failure;
+ *   - a server error at COMMIT that ended the session, or no answer (or
+ *     libpq's own error: the connection went) after COMMIT was sent:
+ *     STRATA_EUNCERTAIN (invariant 2);
+ *   - no answer without COMMIT: a clean failure, connection lost. */
+static int pg_pipeline(mf_pg *pg, const char *const *pre, const mf_pg_stmt *const *s,
+		       const mf_pg_params *p, int n, bool is_commit, PGresult **out,
+		       char *state, strata_err *err)
 {
 	PGconn *c = pg->conn;
-	PGresult *res[PG_PIPE_MAX] = {0};
-	const char *what[PG_PIPE_MAX];
-	int npre = 0, nq = 0, got = 0, rc = 0, prep_i = -1;
-	if (PQenterPipelineMode(c) != 1)
-		return mf_pg_result_err(pg, NULL, "begin", err);
-	bool is_sent = true;
-	for (; pre[npre] && npre < MF_PG_PRE_MAX; npre++) {
-		is_sent = is_sent && PQsendQueryParams(c, pre[npre], 0, NULL, NULL, NULL, NULL, 0);
-		what[nq++] = "begin";
+	int npre = 0, nq = 0, got = 0, rc = 0;
+	while (pre && pre[npre])
+		if (++npre > MF_PG_PRE_MAX)
+			abort(); /* a statement table bug, not an input */
+	pipe_ent *q = strata_calloc((size_t)(npre + 2 * n + 1), sizeof(*q));
+	uint64_t queued[MF_PG_SLOTS / 64] = {0}; /* PREPAREs in this pipeline */
+	bool is_sent = PQenterPipelineMode(c) == 1, is_commit_sent = false;
+	for (int i = 0; i < npre && is_sent; i++) {
+		is_sent = PQsendQueryParams(c, pre[i], 0, NULL, NULL, NULL, NULL, 0);
+		q[nq++] = (pipe_ent){.kind = PIPE_PRE, .what = "begin"};
 	}
-	if (!is_prepared(pg, s->slot)) {
-		is_sent = is_sent && PQsendPrepare(c, s->name, s->sql, s->nparams, NULL);
-		prep_i = nq;
-		what[nq++] = s->what;
+	for (int i = 0; i < n && is_sent; i++) {
+		unsigned slot = s[i]->slot;
+		if (slot >= MF_PG_SLOTS)
+			abort();
+		if (!is_prepared(pg, slot) && !(queued[slot / 64] & (1ull << (slot % 64)))) {
+			queued[slot / 64] |= 1ull << (slot % 64);
+			is_sent = PQsendPrepare(c, s[i]->name, s[i]->sql, s[i]->nparams, NULL);
+			q[nq++] = (pipe_ent){.kind = PIPE_PREPARE, .i = i, .what = s[i]->what};
+		}
+		const mf_pg_params *pi = &p[i];
+		is_sent = is_sent && PQsendQueryPrepared(c, s[i]->name, pi->n, pi->val, pi->len,
+							 pi->fmt, 1);
+		q[nq++] = (pipe_ent){.kind = PIPE_STMT, .i = i, .what = s[i]->what};
 	}
-	is_sent = is_sent && PQsendQueryPrepared(c, s->name, p ? p->n : 0, p ? p->val : NULL,
-						 p ? p->len : NULL, p ? p->fmt : NULL, 1);
-	what[nq++] = s->what;
+	if (is_commit && is_sent) {
+		/* from here the server may commit: a lost answer is uncertain */
+		is_commit_sent = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+		is_sent = is_commit_sent;
+		q[nq++] = (pipe_ent){.kind = PIPE_COMMIT, .what = "commit"};
+	}
 	is_sent = is_sent && PQpipelineSync(c);
-	/* every query answers with one result and a NULL; the sync ends it all
-	 * (a lost connection ends it early) */
+	/* invariant 6: a warning while the server runs the COMMIT */
+	pg->commit_warning[0] = '\0';
+	pg->is_in_commit = is_commit_sent;
+	/* every message answers with one result and a NULL; the sync ends it
+	 * all (a lost connection ends it early) */
 	for (int nulls = 0; is_sent;) {
 		PGresult *r = PQgetResult(c);
 		if (!r) {
@@ -603,64 +644,157 @@ static int query_pipelined(mf_pg *pg, const char *const *pre, const mf_pg_stmt *
 			break;
 		}
 		if (got < nq)
-			res[got++] = r;
+			q[got++].res = r;
 		else
 			PQclear(r);
 	}
-	bool is_begun = npre > 0;
-	for (int i = 0; i < nq && rc == 0; i++) {
-		if (!is_ok(res[i])) {
-			copy_state(res[i], state);
-			rc = mf_pg_result_err(pg, res[i], what[i], err);
-			is_begun = is_begun && i >= npre;
-		} else if (i == prep_i) {
-			set_prepared(pg, s->slot);
+	int failed = -1, missing = -1;
+	for (int i = 0; i < nq; i++) {
+		PGresult *r = q[i].res;
+		if (!r) {
+			missing = i;
+			break;
 		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+			continue; /* after the failure below */
+		if (!is_ok(r) && !PQresultErrorField(r, PG_DIAG_SQLSTATE)) {
+			/* libpq's own (the connection went): the server may have
+			 * run this and more, COMMIT included */
+			missing = i;
+			break;
+		}
+		if (!is_ok(r)) {
+			/* the server's answer: it ran nothing after this one */
+			if (failed < 0)
+				failed = i;
+			continue;
+		}
+		if (q[i].kind == PIPE_PREPARE)
+			set_prepared(pg, s[q[i].i]->slot);
 	}
-	/* invariant 5; a lost connection has ended the transaction */
-	pg->is_in_txn = is_begun && !mf_pg_is_lost(pg);
-	if (rc == 0) {
-		*out = res[nq - 1];
-		res[nq - 1] = NULL;
+	pg->is_in_commit = false;
+	bool is_lost = mf_pg_is_lost(pg);
+	/* the transaction is open after a BEGIN that ran, until a COMMIT that
+	 * answered or a lost connection */
+	if (npre && q[0].res && is_ok(q[0].res))
+		pg->is_in_txn = true;
+	if (is_commit && q[nq - 1].res && PQresultStatus(q[nq - 1].res) != PGRES_PIPELINE_ABORTED)
+		pg->is_in_txn = false;
+	if (failed >= 0 && q[failed].kind == PIPE_COMMIT && is_lost) {
+		/* the server ended the session while it ran COMMIT (e.g. a wait
+		 * for a synchronous standby cancelled by a shutdown: "committed
+		 * locally"): invariant 2 */
+		pg->is_in_txn = false;
+		char m[400];
+		flatten(PQresultErrorField(q[failed].res, PG_DIAG_MESSAGE_PRIMARY), m, sizeof(m));
+		copy_state(q[failed].res, state);
+		rc = pg_err(pg, err, STRATA_EUNCERTAIN,
+			    "the connection was lost during COMMIT: the transaction may or may "
+			    "not have committed (%s)",
+			    m);
+		LOG_ERROR("%s", err ? err->msg : "catalog: commit outcome uncertain");
+	} else if (failed >= 0) {
+		copy_state(q[failed].res, state);
+		if (q[failed].kind == PIPE_COMMIT) {
+			pg->is_in_txn = false;
+			rc = mf_pg_result_err(pg, q[failed].res, "commit (nothing was committed)",
+					      err);
+		} else {
+			rc = mf_pg_result_err(pg, q[failed].res, q[failed].what, err);
+		}
+	} else if (missing >= 0 || !is_sent) {
+		pg->is_in_txn = false;
+		if (is_commit_sent) {
+			char m[400];
+			flatten(PQerrorMessage(c), m, sizeof(m));
+			rc = pg_err(pg, err, STRATA_EUNCERTAIN,
+				    "the connection was lost during COMMIT: the transaction may or "
+				    "may not have committed (%s)",
+				    m);
+			LOG_ERROR("%s", err ? err->msg : "catalog: commit outcome uncertain");
+		} else {
+			rc = mf_pg_result_err(pg, NULL, q[missing >= 0 ? missing : 0].what, err);
+		}
+		if (!is_lost)
+			pg->is_broken = true; /* unanswered messages: out of step */
+	} else if (is_commit && strcmp(PQcmdStatus(q[nq - 1].res), "COMMIT") != 0) {
+		rc = pg_err(pg, err, STRATA_EMANIFEST,
+			    "commit: the server rolled the transaction back; nothing was "
+			    "committed");
+	} else if (is_commit && pg->commit_warning[0]) {
+		/* invariant 6: committed here, maybe not on the standby */
+		rc = pg_err(pg, err, STRATA_EUNCERTAIN,
+			    "the server answered COMMIT with a warning: the transaction may not be "
+			    "on the synchronous standby, and may be lost with this server (%s)",
+			    pg->commit_warning);
+		LOG_ERROR("%s", err ? err->msg : "catalog: commit outcome uncertain");
 	}
-	for (int i = 0; i < got; i++)
-		PQclear(res[i]);
+	if (rc == 0 && out && n > 0) {
+		for (int i = nq - 1; i >= 0; i--)
+			if (q[i].kind == PIPE_STMT) {
+				*out = q[i].res;
+				q[i].res = NULL;
+				break;
+			}
+	}
+	for (int i = 0; i < nq; i++)
+		PQclear(q[i].res);
+	free(q);
 	if (!mf_pg_is_lost(pg) && PQexitPipelineMode(c) != 1) {
 		/* results left unread: this connection's state is unknown */
 		pg->is_broken = true;
 		pg->is_in_txn = false;
 		if (rc == 0) {
-			PQclear(*out);
-			*out = NULL;
-			rc = pg_err(pg, err, STRATA_EMANIFEST,
-				    "%s failed: the connection is out of step (nothing was "
-				    "committed)", s->what);
+			if (out) {
+				PQclear(*out);
+				*out = NULL;
+			}
+			rc = pg_err(pg, err, is_commit ? STRATA_EUNCERTAIN : STRATA_EMANIFEST,
+				    "the connection is out of step after a pipeline%s",
+				    is_commit ? ": the transaction may or may not have committed" :
+						" (nothing was committed)");
 		}
 	}
 	return rc;
 }
 
-int mf_pg_query_pre(mf_pg *pg, const char *const *pre, const mf_pg_stmt *s,
-		    const mf_pg_params *p, PGresult **out, char *state, strata_err *err)
+int mf_pg_query_many(mf_pg *pg, const char *const *pre, const mf_pg_stmt *const *s,
+		     const mf_pg_params *p, int n, PGresult **out, char *state, strata_err *err)
 {
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	if (state)
 		state[0] = '\0';
-	if (s->slot >= MF_PG_SLOTS)
-		abort(); /* a statement table bug, not an input */
-	if (!pre || !pre[0])
-		return query_plain(pg, s, p, out, state, err);
-	if (pg->is_in_txn)
+	if (pre && pre[0] && pg->is_in_txn)
 		return pg_err(pg, err, STRATA_EINVAL, "begin: a transaction is already open");
 	if (mf_pg_is_lost(pg))
-		return mf_pg_result_err(pg, NULL, "begin", err);
-	return query_pipelined(pg, pre, s, p, out, state, err);
+		return mf_pg_result_err(pg, NULL, n ? s[0]->what : "begin", err);
+	return pg_pipeline(pg, pre, s, p, n, false, out, state, err);
+}
+
+int mf_pg_commit_many(mf_pg *pg, const char *const *pre, const mf_pg_stmt *const *s,
+		      const mf_pg_params *p, int n, char *state, strata_err *err)
+{
+	if (state)
+		state[0] = '\0';
+	bool is_begin = pre && pre[0];
+	if (is_begin && pg->is_in_txn)
+		return pg_err(pg, err, STRATA_EINVAL, "begin: a transaction is already open");
+	if (!is_begin && !pg->is_in_txn)
+		return pg_err(pg, err, STRATA_EINVAL, "commit: no transaction is open");
+	if (mf_pg_is_lost(pg)) {
+		/* nothing was sent: the server has rolled it back */
+		pg->is_in_txn = false;
+		return mf_pg_result_err(pg, NULL, "commit (nothing was committed)", err);
+	}
+	return pg_pipeline(pg, pre, s, p, n, true, NULL, state, err);
 }
 
 int mf_pg_query(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p, PGresult **out,
 		strata_err *err)
 {
-	return mf_pg_query_pre(pg, NULL, s, p, out, NULL, err);
+	*out = NULL;
+	return query_plain(pg, s, p, out, NULL, err);
 }
 
 /* ---- binary fields ------------------------------------------------------------------------- */

@@ -27,7 +27,8 @@
  *                      nothing was committed.
  *
  * Thread safety: an mf_pg is one connection and belongs to one thread at a
- * time (libpq's rule).
+ * time (libpq's rule); an mf_pg_pool is shared by the threads of a process,
+ * and each mf_pg_tx (with its cursors) belongs to one thread at a time.
  */
 #ifndef STRATA_MANIFEST_PG_INT_H
 #define STRATA_MANIFEST_PG_INT_H
@@ -39,6 +40,11 @@
 
 /* The catalog schema version this code writes and reads. */
 #define MF_PG_SCHEMA_VERSION 1
+
+/* A write or lease transaction whose client sends nothing for this long
+ * (stopped, paused, cut off) is ended by the server and its row locks
+ * released (pg_kv.c invariant 7). */
+#define MF_PG_WRITE_IDLE_TIMEOUT_S 10
 
 typedef struct mf_pg mf_pg;
 
@@ -78,8 +84,8 @@ int mf_pg_backend_pid(const mf_pg *pg);
 /* ---- transactions -------------------------------------------------------------- */
 
 typedef enum mf_pg_txn_mode {
-	/* READ COMMITTED, read-write: a commit, serialized per table by
-	 * mf_pg_table_lock() (each statement then sees every commit before it) */
+	/* READ COMMITTED, read-write: `init` and migrations (the seam's
+	 * transactions are pg_kv.c's, begun by mf_pg_query_many()) */
 	MF_PG_TXN_COMMIT,
 	/* REPEATABLE READ, READ ONLY: one consistent snapshot for planning */
 	MF_PG_TXN_SNAPSHOT,
@@ -142,16 +148,27 @@ void mf_pg_param_bytes(mf_pg_params *p, const void *b, size_t n);
  * Errors are classified as the header says. */
 int mf_pg_query(mf_pg *pg, const mf_pg_stmt *s, const mf_pg_params *p, PGresult **out,
 		strata_err *err);
-/* mf_pg_query(), opening a transaction first when pre (NULL-terminated, at
- * most MF_PG_PRE_MAX statements without parameters, "BEGIN ..." first) is
- * not NULL: pre, the PREPARE if needed and s go in one pipeline, one round
- * trip.  The transaction is open afterwards (mf_pg_commit() or
- * mf_pg_rollback() end it) if every statement of pre succeeded, even when s
- * failed.  state (size 6, may be NULL) receives the SQLSTATE of a failed
- * statement ("" for none, e.g. a lost connection). */
+/* Run n statements s[i] with parameters p[i] (n >= 1) in one pipeline,
+ * one round trip, after pre when pre is not NULL (NULL-terminated, at most
+ * MF_PG_PRE_MAX statements without parameters, "BEGIN ..." first: the
+ * transaction is open afterwards if they all ran, even when a statement
+ * failed).  Each statement is prepared in the same pipeline at its first
+ * use on this connection.  *out (may be NULL) receives the last
+ * statement's rows.  The first statement that fails decides the error;
+ * the server runs none after it.  state (size 6, may be NULL) receives
+ * its SQLSTATE ("" for none, e.g. a lost connection). */
 #define MF_PG_PRE_MAX 3
-int mf_pg_query_pre(mf_pg *pg, const char *const *pre, const mf_pg_stmt *s,
-		    const mf_pg_params *p, PGresult **out, char *state, strata_err *err);
+int mf_pg_query_many(mf_pg *pg, const char *const *pre, const mf_pg_stmt *const *s,
+		     const mf_pg_params *p, int n, PGresult **out, char *state, strata_err *err);
+/* Run pre (when the transaction is not open yet), the n statements (n may
+ * be 0) and COMMIT in one pipeline, one round trip, with mf_pg_commit()'s
+ * outcomes: 0 only for an acknowledged COMMIT; a statement or COMMIT that
+ * failed is a clean failure with its code (a failed statement leaves the
+ * transaction open and aborted: mf_pg_rollback() ends it); a connection
+ * lost after COMMIT was sent, with no failure answered, is
+ * STRATA_EUNCERTAIN. */
+int mf_pg_commit_many(mf_pg *pg, const char *const *pre, const mf_pg_stmt *const *s,
+		      const mf_pg_params *p, int n, char *state, strata_err *err);
 
 /* Binary result fields.  Integers of 2, 4 or 8 bytes; timestamps as Unix
  * microseconds; bytes lent until PQclear(); NULL fields read as 0 / NULL. */
@@ -239,7 +256,10 @@ void mf_pg_tx_abort(mf_pg_tx *t);
 bool mf_pg_tx_is_retry(const mf_pg_tx *t);
 
 /* The primitives (return codes as manifest_int.h's seam says; a failure
- * sets this thread's error, mf_pg_last_err()). */
+ * sets this thread's error, mf_pg_last_err()).  mf_pg_put() holds the
+ * write back and returns 0: it goes to the server with the transaction's
+ * next other statement or its commit, and if it fails there, that
+ * statement (or the commit) reports its error. */
 int mf_pg_get(mf_pg_tx *t, enum mf_db db, const MDB_val *key, MDB_val *val);
 int mf_pg_put(mf_pg_tx *t, enum mf_db db, const MDB_val *key, const MDB_val *val);
 int mf_pg_del(mf_pg_tx *t, enum mf_db db, const MDB_val *key);

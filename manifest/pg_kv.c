@@ -15,18 +15,28 @@
  *                one serializable transaction; when PostgreSQL cannot
  *                serialize it (SQLSTATE 40001) or picks it as a deadlock
  *                victim (40P01), nothing is committed, mf_pg_tx_is_retry()
- *                says so, and the caller runs it again from the start;
+ *                says so, and the caller runs it again from the start; the
+ *                server ends it if its client goes quiet inside it for
+ *                MF_PG_WRITE_IDLE_TIMEOUT_S (invariant 7);
  *   MF_TX_READ   REPEATABLE READ READ ONLY: one snapshot, taken at the
  *                first statement;
  *   MF_TX_LEASE  READ COMMITTED with synchronous_commit off: leases and
  *                daemon heartbeats, cheap and not durable (their tables
- *                are UNLOGGED anyway).
+ *                are UNLOGGED anyway); the same idle limit as MF_TX_WRITE
+ *                (a lease take deletes the expired leases of others).
  *
- * Round trips.  BEGIN is not sent on its own: it rides in one pipeline with
- * the transaction's first statement (mf_pg_query_pre()), so a transaction
- * costs one round trip per statement plus COMMIT, and a transaction that
- * ran no statement costs none.  Statements are prepared once per
- * connection (7 per table, slots KV_SLOT0 and up) and answer in binary.
+ * Round trips.  Nothing goes to the server alone that can go with the
+ * next message that needs an answer: BEGIN rides in one libpq pipeline
+ * with the transaction's first statement; puts (an upsert needs no answer)
+ * are held back and go in the pipeline of the next get, delete, cursor
+ * read, counter or clock, or with COMMIT (mf_pg_query_many(),
+ * mf_pg_commit_many()).  So a transaction costs one round trip per read
+ * plus one for COMMIT and its puts, and one that ran nothing costs none.
+ * Statements are prepared once per connection, inside the same pipeline
+ * (7 per table, slots KV_SLOT0 and up), and answer in binary.  A held-back
+ * put that fails (a serialization failure, a read-only snapshot) fails
+ * the transaction at the statement or COMMIT it travelled with: mf_pg_put()
+ * itself returned 0.
  *
  * Cursors read in batches: ORDER BY k (DESC going backwards) LIMIT n, n
  * starting at KV_BATCH_FIRST and doubling up to KV_BATCH_MAX while the
@@ -48,10 +58,11 @@
  *
  * Invariants:
  *   1. a transaction runs on one connection from its first statement to
- *      its end; a connection found lost by the first statement of a
+ *      its end; a connection found lost by the first round trip of a
  *      transaction (an idle pooled connection the server closed) is
- *      replaced and the statement sent again on the new one, once: nothing
- *      had run in that transaction;
+ *      replaced and the round trip sent again on the new one, once:
+ *      nothing of that transaction can have committed, because the first
+ *      round trip on a pooled connection never carries COMMIT;
  *   2. values lent by mf_pg_get() and mf_pg_cur_get() stay valid until the
  *      transaction ends: gets are copied into the transaction's arena,
  *      batches are PGresults kept in the transaction and cleared at its end;
@@ -66,8 +77,27 @@
  *   5. a connection goes back to the pool only outside a transaction and
  *      not lost; any other is closed (the next transaction connects anew);
  *   6. no message holds the catalog's password: every message names the
- *      URI as mf_pg_uri_redact() renders it (pg_conn.c scrubs the server's);
- *   7. mf_pg_tx_barrier() makes a transaction that changed nothing write
+ *      URI as mf_pg_uri_redact() renders it (pg_conn.c scrubs the server's).
+ *   7. a write or lease transaction's row locks are released within
+ *      MF_PG_WRITE_IDLE_TIMEOUT_S of its client going quiet inside it (a
+ *      process stopped by SIGSTOP or a long pause, a host cut off, whose
+ *      TCP connection the server would otherwise keep for hours): the
+ *      server ends the session (idle_in_transaction_session_timeout, set
+ *      for that transaction only, unless the server, database or role sets
+ *      its own), so the other writers of its table (or the other lease
+ *      takers) wait that long at most; the client, when it goes on, finds
+ *      the connection lost (a clean failure, or STRATA_EUNCERTAIN at its
+ *      COMMIT: a writer retries with its token, a job leaves its outputs to
+ *      recovery; a lease is skipped, as on a full disk).  Nothing strata
+ *      does inside these transactions takes that long: their statements
+ *      follow each other with no I/O in between.  Snapshots (MF_TX_READ)
+ *      lock nothing others wait for, and may stay open across file I/O
+ *      (strata check), so they have no such limit;
+ *   8. puts held back are sent, in order, before anything else of the
+ *      transaction (so every read sees them, and the server applies them
+ *      in the caller's order), and never after an abort; at most
+ *      KV_PEND_MAX of them, or KV_PEND_BYTES, wait at a time;
+ *   9. mf_pg_tx_barrier() makes a transaction that changed nothing write
  *      WAL (a KEY SHARE lock on the catalog_meta row: it conflicts with no
  *      commit, only with a migration's FOR UPDATE), so its COMMIT waits for
  *      the synchronous standby like any other: PostgreSQL lets a
@@ -91,6 +121,9 @@
 
 #define KV_BATCH_FIRST 64
 #define KV_BATCH_MAX 1024
+/* puts held back (invariant 8) before they go out on their own */
+#define KV_PEND_MAX 128
+#define KV_PEND_BYTES (1u << 20)
 /* prepared-statement slots: 0-7 pg_schema.c's, 8-15 the singles below,
  * then KV_NOPS per table */
 #define KV_SLOT_COUNTER 8 /* 8 to 11 */
@@ -172,11 +205,22 @@ static const mf_pg_stmt st_clock = {.slot = KV_SLOT_CLOCK, .name = "strata_clock
 				    .nparams = 0, .what = "read the catalog's clock",
 				    .sql = "SELECT clock_timestamp()"};
 
-static const char *const pre_write[] = {"BEGIN ISOLATION LEVEL SERIALIZABLE", NULL};
+#define KV_STR_(x) #x
+#define KV_STR(x) KV_STR_(x)
+/* Invariant 7: unless the server, database or role sets its own
+ * idle_in_transaction_session_timeout. */
+#define PG_IDLE_TX_SQL                                                                   \
+	"SELECT set_config('idle_in_transaction_session_timeout', '" KV_STR(               \
+		MF_PG_WRITE_IDLE_TIMEOUT_S) "s', true) WHERE "                             \
+	"current_setting('idle_in_transaction_session_timeout') = '0'"
+
+static const char *const pre_write[] = {"BEGIN ISOLATION LEVEL SERIALIZABLE", PG_IDLE_TX_SQL,
+					NULL};
 static const char *const pre_read[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 				       NULL};
 static const char *const pre_lease[] = {"BEGIN ISOLATION LEVEL READ COMMITTED",
-					"SET LOCAL synchronous_commit = off", NULL};
+					"SET LOCAL synchronous_commit = off", PG_IDLE_TX_SQL,
+					NULL};
 
 /* ---- this thread's last error ------------------------------------------------------ */
 
@@ -367,6 +411,16 @@ struct mf_pg_tx {
 	bool has_clock;
 	int64_t clock_us;
 	mf_pg_cur *curs;
+	/* invariant 8: puts not sent yet (key and value in arena), and the
+	 * statement list of the next pipeline */
+	struct kv_put {
+		enum mf_db db;
+		MDB_val k, v;
+	} *pend;
+	int npend, cappend;
+	size_t pend_bytes;
+	const mf_pg_stmt **bs;
+	mf_pg_params *bp;
 };
 
 int mf_pg_tx_begin(mf_pg_pool *p, mf_tx_kind kind, mf_pg_tx **out, strata_err *err)
@@ -402,6 +456,9 @@ static void tx_free(mf_pg_tx *t)
 		PQclear(t->res[i]);
 	free(t->res);
 	strata_arena_free(t->arena);
+	free(t->pend);
+	free(t->bs);
+	free(t->bp);
 	/* cursors left open: their memory goes, they are the caller's bug */
 	while (t->curs) {
 		mf_pg_cur *c = t->curs;
@@ -446,11 +503,42 @@ static int kv_err(mf_pg_tx *t, int code, const char *fmt, ...)
 	return MF_RC_PG;
 }
 
-/* Run s in t (opening it with its BEGIN on the first statement); *out the
- * result (the caller keeps or clears it).  0 or MF_RC_PG. */
+static const char *const *tx_pre(const mf_pg_tx *t)
+{
+	if (t->is_begun)
+		return NULL;
+	return t->kind == MF_TX_WRITE ? pre_write : t->kind == MF_TX_READ ? pre_read : pre_lease;
+}
+
+/* The statements of the next pipeline: the held-back puts, then s (if not
+ * NULL) with p; their count. */
+static int tx_batch(mf_pg_tx *t, const mf_pg_stmt *s, const mf_pg_params *p)
+{
+	int n = t->npend + (s ? 1 : 0);
+	t->bs = strata_realloc(t->bs, (size_t)(n ? n : 1) * sizeof(*t->bs));
+	t->bp = strata_realloc(t->bp, (size_t)(n ? n : 1) * sizeof(*t->bp));
+	for (int i = 0; i < t->npend; i++) {
+		const struct kv_put *u = &t->pend[i];
+		t->bs[i] = kv_st(u->db, KV_PUT);
+		t->bp[i] = (mf_pg_params){0};
+		mf_pg_param_bytes(&t->bp[i], u->k.mv_data, u->k.mv_size);
+		mf_pg_param_bytes(&t->bp[i], u->v.mv_data, u->v.mv_size);
+	}
+	if (s) {
+		static const mf_pg_params none;
+		t->bs[t->npend] = s;
+		t->bp[t->npend] = p ? *p : none;
+	}
+	return n;
+}
+
+/* Run the held-back puts and s (NULL: the puts only) in t, in one round
+ * trip, opening t with its BEGIN on the first; *out (may be NULL) receives
+ * s's rows (the caller keeps or clears them).  0 or MF_RC_PG. */
 static int kv_run(mf_pg_tx *t, const mf_pg_stmt *s, const mf_pg_params *p, PGresult **out)
 {
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	strata_err e = {0};
 	char state[6] = "";
 	if (t->fail_code) {
@@ -459,13 +547,14 @@ static int kv_run(mf_pg_tx *t, const mf_pg_stmt *s, const mf_pg_params *p, PGres
 		last_set(t->pool->uri_safe, &e);
 		return MF_RC_PG;
 	}
-	const char *const *pre = NULL;
-	if (!t->is_begun)
-		pre = t->kind == MF_TX_WRITE ? pre_write : t->kind == MF_TX_READ ? pre_read :
-										 pre_lease;
-	int rc = mf_pg_query_pre(t->pg, pre, s, p, out, state, &e);
+	int n = tx_batch(t, s, p);
+	if (n == 0)
+		return 0;
+	const char *const *pre = tx_pre(t);
+	int rc = mf_pg_query_many(t->pg, pre, t->bs, t->bp, n, s ? out : NULL, state, &e);
 	if (rc && pre && t->is_pooled && mf_pg_is_lost(t->pg)) {
-		/* invariant 1: an idle connection the server closed; nothing ran */
+		/* invariant 1: an idle connection the server closed; no COMMIT
+		 * was in that pipeline, so nothing of it can have committed */
 		LOG_DEBUG("catalog %s: an idle connection was lost; connecting again",
 			  t->pool->uri_safe);
 		mf_pg_close(t->pg);
@@ -477,11 +566,14 @@ static int kv_run(mf_pg_tx *t, const mf_pg_stmt *s, const mf_pg_params *p, PGres
 			t->pool->nout--;
 			pthread_mutex_unlock(&t->pool->mu);
 		} else {
-			rc = mf_pg_query_pre(t->pg, pre, s, p, out, state, &e);
+			rc = mf_pg_query_many(t->pg, pre, t->bs, t->bp, n, s ? out : NULL, state,
+					      &e);
 		}
 	}
 	t->is_begun = true;
 	t->is_pooled = false;
+	t->npend = 0;
+	t->pend_bytes = 0;
 	if (rc)
 		return tx_fail(t, &e, state);
 	return 0;
@@ -490,13 +582,22 @@ static int kv_run(mf_pg_tx *t, const mf_pg_stmt *s, const mf_pg_params *p, PGres
 int mf_pg_tx_commit(mf_pg_tx *t, strata_err *err)
 {
 	int rc = 0;
+	strata_err e = {0};
+	char state[6] = "";
+	if (!t->fail_code && !t->is_begun && t->npend && t->is_pooled)
+		/* the first round trip on a pooled connection carries no COMMIT
+		 * (invariant 1: a stale connection is replaced, not uncertain) */
+		kv_run(t, NULL, NULL, NULL);
 	if (t->fail_code) {
 		/* invariant 4 */
 		rc = strata_err_set(err, t->fail_code, "%s", t->fail_msg);
-	} else if (t->is_begun) {
-		strata_err e = {0};
-		rc = mf_pg_commit(t->pg, &e);
+	} else if (t->is_begun || t->npend) {
+		/* invariant 8: the held-back puts and COMMIT, one round trip */
+		int n = tx_batch(t, NULL, NULL);
+		rc = mf_pg_commit_many(t->pg, tx_pre(t), t->bs, t->bp, n, state, &e);
+		t->npend = 0;
 		if (rc) {
+			t->is_retry = is_retry_state(state);
 			last_set(t->pool->uri_safe, &e);
 			if (err)
 				*err = e;
@@ -605,15 +706,19 @@ int mf_pg_get(mf_pg_tx *t, enum mf_db db, const MDB_val *key, MDB_val *val)
 
 int mf_pg_put(mf_pg_tx *t, enum mf_db db, const MDB_val *key, const MDB_val *val)
 {
-	mf_pg_params p = {0};
-	mf_pg_param_bytes(&p, key->mv_data, key->mv_size);
-	mf_pg_param_bytes(&p, val->mv_data, val->mv_size);
-	PGresult *r = NULL;
-	int rc = kv_run(t, kv_st(db, KV_PUT), &p, &r);
-	PQclear(r);
-	if (rc == 0)
-		kv_touched(t, db, key);
-	return rc;
+	if (t->fail_code)
+		return kv_run(t, NULL, NULL, NULL); /* invariant 4: the first failure */
+	/* invariant 8: held back until the next statement or the commit */
+	if (t->npend == t->cappend) {
+		t->cappend = t->cappend ? t->cappend * 2 : 16;
+		t->pend = strata_realloc(t->pend, (size_t)t->cappend * sizeof(*t->pend));
+	}
+	t->pend[t->npend++] = (struct kv_put){.db = db, .k = tx_dup(t, key), .v = tx_dup(t, val)};
+	t->pend_bytes += key->mv_size + val->mv_size;
+	kv_touched(t, db, key);
+	if (t->npend >= KV_PEND_MAX || t->pend_bytes >= KV_PEND_BYTES)
+		return kv_run(t, NULL, NULL, NULL);
+	return 0;
 }
 
 int mf_pg_del(mf_pg_tx *t, enum mf_db db, const MDB_val *key)
@@ -659,7 +764,7 @@ int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err 
 
 int mf_pg_tx_barrier(mf_pg_tx *t)
 {
-	/* invariant 7 */
+	/* invariant 9 */
 	PGresult *r = NULL;
 	int rc = kv_run(t, &st_barrier, NULL, &r);
 	PQclear(r);

@@ -44,6 +44,8 @@
  *      was (PostgreSQL's DDL is transactional);
  *   2. `init` and migrations hold one transaction-scoped advisory lock, so
  *      two of them never interleave; each re-reads the state under it;
+ *      opening a catalog already at this code's version takes no lock and
+ *      writes nothing (a role with SELECT grants only can open it);
  *   3. a catalog of a newer version than MF_PG_SCHEMA_VERSION is refused
  *      with both versions named, never read or written;
  *   4. migration 1 creates one key-value table per name of mf_db_names[]
@@ -121,6 +123,9 @@ static const mf_pg_stmt st_has_schema = {
 static const mf_pg_stmt st_data_path_get = {
 	.slot = 5, .name = "strata_data_path_get", .nparams = 0, .what = "read data_path",
 	.sql = "SELECT data_path FROM strata.catalog_meta"};
+static const mf_pg_stmt st_meta_peek = {
+	.slot = 6, .name = "strata_meta_peek", .nparams = 0, .what = "read catalog_meta",
+	.sql = "SELECT schema_version FROM strata.catalog_meta"};
 
 /* Whether the database has schema strata and catalog_meta. */
 static int has_catalog(mf_pg *pg, bool *has_schema, bool *has_meta, strata_err *err)
@@ -243,6 +248,27 @@ out:
 
 int mf_pg_catalog_open(mf_pg *pg, uint32_t *version, strata_err *err)
 {
+	/* the common case, a catalog at this code's version: two reads, no
+	 * transaction, no lock (and no UPDATE grant on catalog_meta needed);
+	 * anything else goes the locked way (invariant 2), which re-reads */
+	bool has_schema = false, has_meta = false;
+	int rc = has_catalog(pg, &has_schema, &has_meta, err);
+	if (rc)
+		return rc;
+	if (has_meta) {
+		PGresult *r = NULL;
+		rc = mf_pg_query(pg, &st_meta_peek, NULL, &r, err);
+		bool is_current = rc == 0 && PQntuples(r) == 1 &&
+				  mf_pg_get_i64(r, 0, 0) == MF_PG_SCHEMA_VERSION;
+		PQclear(r);
+		if (rc)
+			return rc;
+		if (is_current) {
+			if (version)
+				*version = MF_PG_SCHEMA_VERSION;
+			return 0;
+		}
+	}
 	return mf_pg_catalog_migrate(pg, migrations, STRATA_ARRAY_LEN(migrations), version, err);
 }
 

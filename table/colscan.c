@@ -257,6 +257,7 @@ int strata_colscan_open(strata_wh *wh, const char *table, const strata_colscan_o
 		if (opts)
 			ro = opts->read;
 		ro.columns = NULL; /* cursors project */
+		ro.where = NULL;   /* engines filter batches themselves */
 		rc = strata_scan_open(wh, table, &ro, &cs->scan, err);
 	}
 	if (rc)

@@ -28,6 +28,16 @@
  *      re-reads the leases after marking and before moving any file away.
  *      Point gets at the latest version take no lease (live files are never
  *      deleted, and a get is far shorter than clean.grace_s).
+ *   5. a predicate (opts->where) only ever removes rows it is false or
+ *      unknown for: partitions whose values, buckets the key cannot hash
+ *      to and files whose key range misses the predicate's are not read
+ *      (nothing in them can be selected); a columnar file whose statistics
+ *      exclude every row is left out only when every other file of the
+ *      bucket that overlaps its key range is entirely newer (so none of
+ *      its keys has an older record elsewhere that leaving it out would
+ *      bring back); otherwise its excluded row ranges are masked (read
+ *      as deletes: format.h, strata_run_set_mask), and every row that
+ *      comes out of the merge is tested.
  */
 #include "table/table_int.h"
 
@@ -55,11 +65,18 @@ static int plan_lease_take(strata_wh *wh, const char *table, uint64_t *id, strat
 	return strata_mf_lease_take(wh->mf, t.id, STRATA_LEASE_ALL, PLAN_LEASE_TTL_US, id, err);
 }
 
+/* What a bucket's masks test (invariant 5). */
+typedef struct scan_mask {
+	const strata_pred *pred;
+	const char *const *pv;
+} scan_mask;
+
 typedef struct scan_bucket {
 	uint32_t part; /* index into parts */
 	uint32_t bucket;
 	size_t nfiles;
 	strata_file_entry *files;
+	scan_mask mask;
 } scan_bucket;
 
 typedef struct scan_part {
@@ -93,6 +110,15 @@ struct strata_scan {
 	size_t nleases;
 	uint64_t decoded;
 	strata_arena *arena;
+	/* opts->where (invariant 5) */
+	strata_pred *pred;
+	strata_schema *rschema;     /* the read layout when a projection lacks
+				       columns the predicate reads, else NULL */
+	uint32_t *omap;             /* output column -> rschema column */
+	strata_row orow;
+	strata_buf lo, hi;          /* the predicate's key range */
+	bool has_lo, has_hi;
+	strata_scan_prune *prune;   /* heap: written through a const scan */
 };
 
 /* ---- planning helpers ---------------------------------------------------------- */
@@ -278,8 +304,50 @@ static void scan_free(strata_scan *s)
 		strata_schema_free(s->schemas[i].s);
 	free(s->schemas);
 	strata_schema_free(s->schema);
+	strata_pred_free(s->pred);
+	strata_schema_free(s->rschema);
+	free(s->omap);
+	free(s->orow.vals);
+	strata_buf_free(&s->lo);
+	strata_buf_free(&s->hi);
+	free(s->prune);
 	strata_arena_free(s->arena);
 	free(s);
+}
+
+/* The predicate of opts->where over the full schema at the version: the
+ * read layout (a projection keeps the columns it reads) and the key range
+ * (invariant 5). */
+static int scan_where(strata_scan *s, const strata_schema *full, const char *where,
+		      const char *columns, strata_err *err)
+{
+	int rc = strata_pred_parse(where, full, &s->def, &s->pred, err);
+	if (rc)
+		return rc;
+	if (columns && *columns) {
+		strata_buf names = {0};
+		strata_buf_printf(&names, "%s,%s", columns, strata_pred_columns(s->pred));
+		strata_buf_putc(&names, 0);
+		rc = strata_schema_project(full, (const char *)names.data, &s->rschema, err);
+		strata_buf_free(&names);
+		if (rc)
+			return rc;
+		if (s->rschema->ncols == s->schema->ncols) {
+			strata_schema_free(s->rschema);
+			s->rschema = NULL;
+		} else {
+			s->omap = strata_calloc(s->schema->ncols + 1, sizeof(uint32_t));
+			for (uint32_t i = 0; i < s->schema->ncols; i++)
+				s->omap[i] = (uint32_t)strata_schema_find_id(s->rschema,
+									     s->schema->cols[i].id);
+			s->orow.ncols = s->schema->ncols;
+			s->orow.vals = strata_calloc(s->schema->ncols + 1, sizeof(strata_value));
+		}
+	}
+	rc = strata_pred_bind(s->pred, s->rschema ? s->rschema : s->schema, err);
+	if (rc == 0)
+		rc = strata_pred_key_range(s->pred, &s->lo, &s->hi, &s->has_lo, &s->has_hi);
+	return rc;
 }
 
 static int add_lease(strata_scan *s, uint64_t l, strata_err *err)
@@ -345,15 +413,28 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 	rc = strata_mf_schema_at(snap, &s->def, s->version ? s->version : 1, &full, err);
 	if (rc)
 		goto fail;
+	s->prune = strata_calloc(1, sizeof(*s->prune));
+	bool has_where = opts && opts->where;
+	if (has_where && is_changes) {
+		strata_schema_free(full);
+		rc = strata_err_set(err, STRATA_EINVAL, "a predicate filters snapshot scans only");
+		goto fail;
+	}
 	if (opts && opts->columns && *opts->columns) {
 		rc = strata_schema_project(full, opts->columns, &s->schema, err);
-		strata_schema_free(full);
 		s->is_projected = true;
-		if (rc)
-			goto fail;
 	} else {
-		s->schema = full;
+		s->schema = strata_schema_dup(full);
 	}
+	if (rc == 0 && has_where)
+		rc = scan_where(s, full, opts->where, opts->columns, err);
+	strata_schema_free(full);
+	if (rc)
+		goto fail;
+	strata_buf point = {0};
+	bool has_point = s->pred && strata_pred_key_point(s->pred, &point);
+	uint64_t point_hash = has_point ? strata_hash64(point.data, point.len) : 0;
+	strata_buf_free(&point);
 	char want[STRATA_PART_NAME_MAX] = "";
 	bool has_filter = opts && opts->partition && *opts->partition;
 	if (has_filter) {
@@ -383,6 +464,9 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 		rc = strata_partition_values(&s->def, ps[i].name, s->arena, sp->values, err);
 		if (rc)
 			goto fail;
+		/* invariant 5: the partition's values alone may exclude it */
+		bool is_part_out = s->pred && !strata_pred_may_match(s->pred, NULL, 0,
+								      (const char *const *)sp->values);
 		for (uint32_t b = 0; b < ps[i].buckets; b++) {
 			strata_bucket_state bs;
 			strata_file_entry *files;
@@ -424,6 +508,24 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 					continue;
 				if (is_changes && f->seq_max <= (int64_t)v1)
 					continue;
+				if (s->pred) { /* invariant 5 */
+					s->prune->files++;
+					if (is_part_out) {
+						s->prune->files_by_partition++;
+						continue;
+					}
+					if (has_point && point_hash % ps[i].buckets != b) {
+						s->prune->files_by_bucket++;
+						continue;
+					}
+					if ((s->has_lo && strata_key_cmp(f->key_max, f->key_max_len,
+									 s->lo.data, s->lo.len) < 0) ||
+					    (s->has_hi && strata_key_cmp(f->key_min, f->key_min_len,
+									 s->hi.data, s->hi.len) > 0)) {
+						s->prune->files_by_key++;
+						continue;
+					}
+				}
 				sb->files[sb->nfiles++] = *f;
 				if (f->format == STRATA_FMT_AVRO) {
 					const strata_schema *fs;
@@ -434,6 +536,8 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 			}
 			if (sb->nfiles == 0)
 				continue;
+			sb->mask.pred = s->pred;
+			sb->mask.pv = (const char *const *)sp->values;
 			s->nbuckets++;
 			bool seen = false;
 			for (size_t k = 0; k < nlv; k++)
@@ -470,6 +574,63 @@ static const strata_schema *file_schema_for(const strata_scan *s, const strata_f
 	return NULL;
 }
 
+static bool mask_test(void *arg, const strata_colstat *cols, uint64_t rows)
+{
+	const scan_mask *m = arg;
+	return strata_pred_may_match(m->pred, cols, rows, m->pv);
+}
+
+/* Invariant 5 over the runs of one bucket: leave out the columnar files
+ * whose statistics exclude every row and whose overlapping files are all
+ * newer, mask the rest.  Returns the runs kept (closed ones removed). */
+static size_t bucket_prune(const strata_scan *s, const scan_bucket *sb, const strata_schema *rs,
+			   strata_run **runs, const strata_file_entry **fe, size_t n)
+{
+	bool *is_out = strata_calloc(n + 1, sizeof(bool));
+	strata_colstat *cols = strata_calloc(rs->ncols + 1, sizeof(strata_colstat));
+	for (size_t k = 0; k < n; k++) {
+		uint64_t rows = 0;
+		if (strata_run_colstats(runs[k], cols, &rows) == 1 &&
+		    !strata_pred_may_match(sb->mask.pred, cols, rows, sb->mask.pv))
+			is_out[k] = true;
+	}
+	for (bool is_changed = true; is_changed;) {
+		is_changed = false;
+		for (size_t k = 0; k < n; k++) {
+			if (!is_out[k])
+				continue;
+			for (size_t j = 0; j < n && is_out[k]; j++) {
+				if (is_out[j])
+					continue;
+				bool is_overlap =
+					strata_key_cmp(fe[j]->key_max, fe[j]->key_max_len, fe[k]->key_min,
+						       fe[k]->key_min_len) >= 0 &&
+					strata_key_cmp(fe[j]->key_min, fe[j]->key_min_len, fe[k]->key_max,
+						       fe[k]->key_max_len) <= 0;
+				if (is_overlap && fe[j]->seq_min <= fe[k]->seq_max) {
+					is_out[k] = false;
+					is_changed = true;
+				}
+			}
+		}
+	}
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (is_out[k]) {
+			strata_run_close(runs[k]);
+			s->prune->files_by_stats++;
+			continue;
+		}
+		strata_run_set_mask(runs[k], mask_test, (void *)&sb->mask, &s->prune->pages_skipped);
+		s->prune->files_read++;
+		fe[m] = fe[k];
+		runs[m++] = runs[k];
+	}
+	free(cols);
+	free(is_out);
+	return m;
+}
+
 /* Open a merge over bucket i of the plan with read schema rs, skipping files
  * whose key range misses [lo, hi] (NULL: unbounded), every run positioned at
  * lo.  Reads only the plan,
@@ -481,6 +642,7 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 	const scan_bucket *sb = &s->buckets[i];
 	const scan_part *sp = &s->parts[sb->part];
 	strata_run **runs = strata_calloc(sb->nfiles + 1, sizeof(strata_run *));
+	const strata_file_entry **fe = strata_calloc(sb->nfiles + 1, sizeof(*fe));
 	int rc = 0;
 	size_t n = 0;
 	*out = NULL;
@@ -493,9 +655,10 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 		char path[4096];
 		strata_file_path(s->wh->mf, s->def.name, sp->p.name, f, path, sizeof(path));
 		/* a full scan reads every file whole: rows, key range and (without
-		 * a projection) content hash are checked against the entry */
+		 * a projection or a predicate's masks) content hash are checked
+		 * against the entry */
 		strata_run_expect ex;
-		strata_file_expect(f, !s->is_projected, &ex);
+		strata_file_expect(f, !s->is_projected && !sb->mask.pred, &ex);
 		strata_run_opts ro = {
 			.file_schema = file_schema_for(s, f),
 			.read_schema = rs ? rs : s->schema,
@@ -507,15 +670,15 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 		rc = strata_run_open(path, &ro, &runs[n], err);
 		if (rc)
 			break;
-		n++;
-		/* before the merge reads a record: a run that cannot seek backwards
-		 * skips forward from where it stands */
-		if (lo) {
-			rc = strata_run_seek(runs[n - 1], lo, lo_len, err);
-			if (rc)
-				break;
-		}
+		fe[n++] = f;
 	}
+	/* invariant 5: before any run reads or seeks */
+	if (rc == 0 && sb->mask.pred && !s->is_changes)
+		n = bucket_prune(s, sb, rs ? rs : s->schema, runs, fe, n);
+	/* before the merge reads a record: a run that cannot seek backwards
+	 * skips forward from where it stands */
+	for (size_t k = 0; rc == 0 && lo && k < n; k++)
+		rc = strata_run_seek(runs[k], lo, lo_len, err);
 	if (rc == 0) {
 		rc = strata_merge_new(runs, n, s->is_changes ? STRATA_MERGE_KEEP_ALL :
 							      STRATA_MERGE_LATEST,
@@ -525,13 +688,21 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 	for (size_t k = 0; k < n; k++)
 		strata_run_close(runs[k]);
 	free(runs);
+	free(fe);
 	return rc;
 }
 
 /* Open the merge over the current bucket. */
 static int scan_open_bucket(strata_scan *s, strata_err *err)
 {
-	return strata_scan_bucket_merge(s, s->cur, NULL, NULL, 0, NULL, 0, &s->merge, err);
+	/* the runs seek to lo, which must then be a whole key: with a key of
+	 * several columns lo is only its first column's prefix, and the plan
+	 * has already left out the files outside the range */
+	bool is_whole = s->schema->nkeys == 1;
+	return strata_scan_bucket_merge(s, s->cur, s->rschema,
+					s->has_lo && is_whole ? s->lo.data : NULL, s->lo.len,
+					s->has_hi && is_whole ? s->hi.data : NULL, s->hi.len,
+					&s->merge, err);
 }
 
 size_t strata_scan_nbuckets(const strata_scan *s)
@@ -605,9 +776,23 @@ int strata_scan_next(strata_scan *s, const strata_row **row, const char *const *
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
+			const char *const *pv =
+				(const char *const *)s->parts[s->buckets[s->cur].part].values;
+			if (s->pred) { /* invariant 5 */
+				s->prune->rows_tested++;
+				if (!strata_pred_match(s->pred, *row, pv))
+					continue;
+				s->prune->rows_matched++;
+				if (s->rschema) {
+					for (uint32_t c = 0; c < s->orow.ncols; c++)
+						s->orow.vals[c] = (*row)->vals[s->omap[c]];
+					s->orow.seq = (*row)->seq;
+					s->orow.op = (*row)->op;
+					*row = &s->orow;
+				}
+			}
 			if (part_values)
-				*part_values =
-					(const char *const *)s->parts[s->buckets[s->cur].part].values;
+				*part_values = pv;
 			return 1;
 		}
 		s->decoded += strata_merge_rows_decoded(s->merge);
@@ -636,6 +821,11 @@ uint64_t strata_scan_version(const strata_scan *s)
 uint64_t strata_scan_rows_decoded(const strata_scan *s)
 {
 	return s->decoded + (s->merge ? strata_merge_rows_decoded(s->merge) : 0);
+}
+
+void strata_scan_prune_get(const strata_scan *s, strata_scan_prune *out)
+{
+	*out = *s->prune;
 }
 
 void strata_scan_close(strata_scan *s)

@@ -120,6 +120,52 @@ int strata_table_drop_partition(strata_wh *wh, const char *table, const char *sp
 				uint64_t *version, size_t *nfiles, strata_err *err);
 
 /* ------------------------------------------------------------------------ */
+/* Predicates (table/pred.c): the language of scan --where, delete --where  */
+/* ------------------------------------------------------------------------ */
+
+/* A parsed predicate (grammar and semantics: table/pred.c, docs/CLI.md
+ * "Predicates"): comparisons, IS [NOT] NULL, [NOT] IN, AND, OR, NOT,
+ * parentheses, literals of every column type as the JSON input spells
+ * them.  SQL's three-valued logic: a row is selected when the predicate
+ * is true (a comparison with a null is unknown).  Immutable once bound;
+ * threads may share it. */
+typedef struct strata_pred strata_pred;
+
+/* Parse text against the columns of schema s and the partition columns of
+ * def (STRING; def may be NULL).  *out (caller frees with strata_pred_free)
+ * reads rows laid out like s until strata_pred_bind.  STRATA_EINVAL names
+ * the problem, the column and the 1-based position ("unknown column \"x\"
+ * ... at position 7", "expected a number for column \"a\" (BIGINT), got
+ * \"'x'\" at position 12"); STRATA_ELIMIT past 1 MiB of text. */
+int strata_pred_parse(const char *text, const strata_schema *s, const strata_table_def *def,
+		      strata_pred **out, strata_err *err);
+void strata_pred_free(strata_pred *p);
+/* The schema columns the predicate reads, "a,b" ("" for none; partition
+ * columns are not listed), lent until free: what a projection must keep. */
+const char *strata_pred_columns(const strata_pred *p);
+/* Read rows laid out like rs (a projection of the parse schema holding
+ * every column strata_pred_columns names; matched by id).  STRATA_EINVAL
+ * if one is missing. */
+int strata_pred_bind(strata_pred *p, const strata_schema *rs, strata_err *err);
+/* Whether the predicate is true for row (bound layout) in the partition
+ * with values pv (NULL-terminated; NULL for an unpartitioned table). */
+bool strata_pred_match(const strata_pred *p, const strata_row *row, const char *const *pv);
+/* False only when no row of a unit of `rows` rows can match: cols are the
+ * statistics of the bound layout's columns (format.h; NULL: all unknown),
+ * pv the unit's partition values (NULL: unknown). */
+bool strata_pred_may_match(const strata_pred *p, const strata_colstat *cols, uint64_t rows,
+			   const char *const *pv);
+/* The range of encoded keys the predicate can select, from the first key
+ * column's comparisons and IN lists under AND and OR: *has_lo with lo (a
+ * selected key is >= lo), *has_hi with hi (a selected key is <= hi).
+ * Floating-point key columns give no range. */
+int strata_pred_key_range(const strata_pred *p, strata_buf *lo, strata_buf *hi, bool *has_lo,
+			  bool *has_hi);
+/* Whether "=" on every key column in the top-level AND chain fixes one
+ * key; true with its encoding in key. */
+bool strata_pred_key_point(const strata_pred *p, strata_buf *key);
+
+/* ------------------------------------------------------------------------ */
 /* Writer transactions                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -208,7 +254,23 @@ typedef struct strata_read_opts {
 	const char *as_of_tag;   /* NULL: none */
 	const char *partition;   /* "pt=x/dt=y" (unescaped values) or NULL */
 	const char *columns;     /* projection "a,b" or NULL (keys always) */
+	const char *where;       /* a predicate (strata_pred_parse) or NULL:
+				    snapshot scans only */
 } strata_read_opts;
+
+/* What a scan with a predicate skipped, and why (strata_scan_prune_get):
+ * files of the planned partitions and buckets, then how many of them were
+ * never opened because their partition's values, the key's bucket, their
+ * key range or (columnar files) their statistics exclude every row, the
+ * data pages of masked row ranges never read (format.h,
+ * strata_run_set_mask), and rows. */
+typedef struct strata_scan_prune {
+	uint64_t files;
+	uint64_t files_by_partition, files_by_bucket, files_by_key, files_by_stats;
+	uint64_t files_read;
+	uint64_t pages_skipped;
+	uint64_t rows_tested, rows_matched;
+} strata_scan_prune;
 
 typedef struct strata_scan strata_scan;
 
@@ -227,6 +289,8 @@ const strata_schema *strata_scan_schema(const strata_scan *s);
 const strata_table_def *strata_scan_table(const strata_scan *s);
 uint64_t strata_scan_version(const strata_scan *s);
 uint64_t strata_scan_rows_decoded(const strata_scan *s);
+/* What a scan opened with opts->where skipped so far (zeros without). */
+void strata_scan_prune_get(const strata_scan *s, strata_scan_prune *out);
 void strata_scan_close(strata_scan *s);
 
 /* Point lookup by a key given as JSON (key columns, plus partition columns
@@ -251,6 +315,28 @@ int strata_read_version(strata_wh *wh, const char *table, const strata_read_opts
 int strata_table_earliest(strata_wh *wh, const char *table, uint64_t *readable,
 			  uint64_t *incremental, strata_err *err);
 
+/* What strata_table_delete_where did. */
+typedef struct strata_delete_stats {
+	uint64_t scan_version; /* the version whose rows were tested */
+	uint64_t deleted;      /* keys the predicate selected (deleted, or
+				  would be by a dry run) */
+	uint64_t version;      /* the commit (a dry run: scan_version) */
+	bool is_repeat;        /* the token was used: nothing committed */
+	strata_scan_prune prune;
+} strata_delete_stats;
+
+/* Delete every live key of table that the predicate where selects (in the
+ * partition given by spec "pt=x", or all) in one writer transaction
+ * (table/delete.c).  The commit expects no write or DDL after the version
+ * scanned (or opts->expect_version, if older): else STRATA_ECONFLICT and
+ * nothing is committed.  opts (may be NULL): token, batch time, stall
+ * reports as strata_txn_commit.  is_dry_run counts and commits nothing.
+ * Predicate errors are strata_pred_parse's (nothing committed). */
+int strata_table_delete_where(strata_wh *wh, const char *table, const char *where,
+			      const char *partition, bool is_dry_run,
+			      const strata_commit_opts *opts, strata_delete_stats *st,
+			      strata_err *err);
+
 /* ------------------------------------------------------------------------ */
 /* Columnar reads (table/colscan.c): the API engine bindings use            */
 /* ------------------------------------------------------------------------ */
@@ -272,7 +358,8 @@ int strata_table_earliest(strata_wh *wh, const char *table, uint64_t *readable,
 
 typedef struct strata_colscan_opts {
 	strata_read_opts read;   /* AS OF version / time / tag and partition;
-				    read.columns is ignored (cursors project) */
+				    read.columns is ignored (cursors project),
+				    and so is read.where */
 	bool is_changes;         /* incremental read of (v1, v2] */
 	uint64_t v1, v2;
 	/* A single key, or an inclusive key range (either end may be NULL),

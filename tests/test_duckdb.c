@@ -614,6 +614,119 @@ static void test_duckdb_types_keys(void)
 	tu_clock_real();
 }
 
+/* ---- strings: long ones reach DuckDB's heap in runs --------------------------------------- */
+
+/* Does row i's string s of len bytes end in "é!" (not ASCII)?  Only in
+ * rows 2048..4095: the other batches' runs are all ASCII. */
+static bool strings_is_accented(uint64_t i, size_t len)
+{
+	return len >= 16 && i % 11 == 0 && i / 2048 == 1;
+}
+
+/* The string of row i of column k (0: s, 1: bin) into buf; its length, or
+ * -1 for NULL.  Lengths around the 12-byte inline limit, runs of long ASCII
+ * strings that overflow one heap copy (1 MiB) per batch, non-ASCII strings
+ * in some batches, empty strings, huge ones, and raw bytes in the BLOB. */
+static long strings_value(uint64_t i, int k, uint8_t *buf)
+{
+	uint64_t m = i * 0x9e3779b97f4a7c15ull + (uint64_t)k;
+	size_t len;
+	switch ((i + (uint64_t)k) % 9) {
+	case 0: return -1;
+	case 1: len = 0; break;
+	case 2: len = 12; break;
+	case 3: len = 13; break;
+	case 4: len = 5; break;
+	default: len = 13 + (size_t)((m >> 20) % 6000); break;
+	}
+	if (i % 1000 == 999)
+		len = (3u << 19) + (size_t)(i % 7); /* 1.5 MiB: larger than one heap copy */
+	for (size_t j = 0; j < len; j++)
+		buf[j] = k ? (uint8_t)(m >> (j % 8 * 8)) + (uint8_t)j : (uint8_t)('a' + (i + j) % 26);
+	if (k == 0 && strings_is_accented(i, len))
+		memcpy(buf + len - 3, "\xc3\xa9!", 3); /* é: not ASCII */
+	return (long)len;
+}
+
+static void test_duckdb_strings(void)
+{
+	jf f;
+	tu_clock_manual(JF_T0_US);
+	jf_open(&f, "id BIGINT NOT NULL PRIMARY KEY, s STRING, bin BINARY", 1, 24);
+	const uint64_t nrows = 6000;
+	uint8_t *b0 = strata_malloc(2u << 20), *b1 = strata_malloc(2u << 20);
+	strata_err err;
+	strata_txn *t;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_begin(f.wh, "t", &t, &err), 0);
+	for (uint64_t i = 0; i < nrows; i++) {
+		strata_value v[3];
+		memset(v, 0, sizeof(v));
+		v[0].v.i64 = (int64_t)i;
+		long l0 = strings_value(i, 0, b0), l1 = strings_value(i, 1, b1);
+		v[1].is_null = l0 < 0;
+		v[1].v.s.ptr = b0;
+		v[1].v.s.len = l0 < 0 ? 0 : (uint32_t)l0;
+		v[2].is_null = l1 < 0;
+		v[2].v.s.ptr = b1;
+		v[2].v.s.len = l1 < 0 ? 0 : (uint32_t)l1;
+		strata_row row = {.ncols = 3, .vals = v};
+		CU_ASSERT_EQUAL_FATAL(strata_txn_put(t, NULL, &row, &err), 0);
+	}
+	uint64_t ver;
+	CU_ASSERT_EQUAL_FATAL(strata_txn_commit(t, NULL, &ver, NULL, &err), 0);
+	free(b0);
+	free(b1);
+	char sql[1024];
+	snprintf(sql, sizeof(sql), "SELECT * FROM strata_scan('%s', 't') ORDER BY id", f.dir);
+	/* first the merge path (a row file), then the fast path (one
+	 * compacted Parquet file); ORDER BY keeps every vector's strings past
+	 * the scan calls that made them */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			strata_job_result res;
+			CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MAJOR_DROP, NULL, NULL, &res, &err), 0);
+		}
+		tu_lines exp = {0}, act = {0};
+		CU_ASSERT_EQUAL_FATAL(expect_lines(f.wh, "t", jf_version(&f), NULL, NULL, &exp), 0);
+		CU_ASSERT_EQUAL(exp.n, nrows);
+		jf_close_wh(&f);
+		for (int threads = 1; threads <= 2; threads++) {
+			set_threads(threads);
+			CU_ASSERT_EQUAL(q(sql, &act, NULL, 0), 0);
+			CU_ASSERT_EQUAL(tu_lines_diff(sql, &exp, &act), 0);
+			tu_lines_free(&act);
+		}
+		/* an aggregate that keeps strings, and lengths summed */
+		snprintf(sql + 512, 512,
+			 "SELECT max(s) AS m, sum(length(s))::BIGINT AS l, sum(octet_length(bin))::BIGINT AS o "
+			 "FROM strata_scan('%s', 't')",
+			 f.dir);
+		CU_ASSERT_EQUAL(q(sql + 512, &act, NULL, 0), 0);
+		uint64_t ls = 0, lb = 0;
+		uint8_t *buf = strata_malloc(2u << 20);
+		for (uint64_t i = 0; i < nrows; i++) {
+			long l0 = strings_value(i, 0, buf), l1 = strings_value(i, 1, buf);
+			/* length() counts characters: é is one */
+			if (l0 > 0)
+				ls += (uint64_t)l0 - (strings_is_accented(i, (size_t)l0) ? 1 : 0);
+			if (l1 > 0)
+				lb += (uint64_t)l1;
+		}
+		free(buf);
+		char want[256];
+		snprintf(want, sizeof(want), "|l=%" PRIu64 "|o=%" PRIu64, ls, lb);
+		CU_ASSERT(act.n == 1 && strstr(act.v[0], want) != NULL);
+		if (act.n == 1 && !strstr(act.v[0], want))
+			fprintf(stderr, "\n  got %.200s, want %s\n", act.v[0], want);
+		tu_lines_free(&act);
+		tu_lines_free(&exp);
+		set_threads(1);
+		jf_open_wh(&f);
+	}
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* ---- errors carry strata's reason ------------------------------------------------------------ */
 
 static void expect_error(const char *sql, const char *reason)
@@ -847,6 +960,7 @@ static void register_duckdb(void)
 	TU_ADD(s, test_duckdb_errors);
 	TU_ADD(s, test_duckdb_join_aggregate);
 	TU_ADD(s, test_duckdb_oracle);
+	TU_ADD(s, test_duckdb_strings);
 	TU_ADD(s, test_duckdb_stratad);
 }
 

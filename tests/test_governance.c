@@ -1,7 +1,8 @@
 /*
  * tests/test_governance.c — the oracle with governance: random sort, merge,
  * partial and major compaction (some dropping history), clean, purge, tags
- * and clock jumps of minutes to hours, interleaved with writes and DDL.
+ * and clock jumps of minutes to hours, interleaved with writes, DDL,
+ * rollbacks, partition drops and deletes by predicate.
  * After every step: reads at the latest and random versions (AS OF version,
  * timestamp, tag), gets and incremental reads equal the model; the earliest
  * readable version never enters the retention window (the promise); after
@@ -50,6 +51,9 @@ static void test_governance_oracle(void)
 		cfg.nkeys = 150;
 		cfg.max_txn_rows = 300;
 		cfg.retain_hours = table % 4 == 0 ? 0 : table % 4 == 3 ? 24 : 1;
+		cfg.rollback_permille = 15;
+		cfg.drop_permille = cfg.nparts ? 10 : 0;
+		cfg.pdelete_permille = 30;
 		char name[32];
 		snprintf(name, sizeof(name), "gov_%d", table++);
 		oracle *o = oracle_new(wh, name, &cfg);
@@ -75,6 +79,10 @@ static void test_governance_oracle(void)
 		total.clock_jumps += gs->clock_jumps;
 		total.files_deleted += gs->files_deleted;
 		total.versions_expired += gs->versions_expired;
+		total.rollbacks += gs->rollbacks;
+		total.drops += gs->drops;
+		total.pdeletes += gs->pdeletes;
+		total.pdeleted_keys += gs->pdeleted_keys;
 		CU_ASSERT_EQUAL(failed, 0);
 		oracle_free(o);
 		if (failed)
@@ -85,10 +93,12 @@ static void test_governance_oracle(void)
 		" merges, %" PRIu64 " partial and %" PRIu64 " major compactions (%" PRIu64
 		" dropping history), %" PRIu64 " cleans (%" PRIu64 " files deleted, %" PRIu64
 		" versions expired), %" PRIu64 " purges, %" PRIu64 " tags, %" PRIu64
-		" clock jumps\n",
+		" clock jumps, %" PRIu64 " rollbacks, %" PRIu64 " partition drops, %" PRIu64
+		" deletes --where (%" PRIu64 " keys)\n",
 		done, table, total.sorts, total.merges, total.partials, total.majors,
 		total.drop_history, total.cleans, total.files_deleted, total.versions_expired,
-		total.purges, total.tags_made, total.clock_jumps);
+		total.purges, total.tags_made, total.clock_jumps, total.rollbacks, total.drops,
+		total.pdeletes, total.pdeleted_keys);
 	strata_wh_close(wh);
 	tu_clock_real();
 }

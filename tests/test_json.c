@@ -278,6 +278,13 @@ static void test_every_command_holds_its_shape(void)
 	check_command("tag", "tag t v1", NULL);
 	check_command("tags", "tags t", NULL);
 	check_command("compact", "compact t --major", NULL);
+	check_command("delete", "delete t --where \"v = 'd' OR pk = 99\" --dry-run", &d);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "keys")), 1);
+	json_decref(d);
+	check_command("delete", "delete t --where \"v = 'd'\"", &d);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(d, "keys")), 1);
+	CU_ASSERT(json_is_false(json_object_get(d, "is_repeat")));
+	json_decref(d);
 	check_command("rollback", "rollback t --to-version 3", NULL);
 	check_command("clean", "clean t --dry-run --grace-s 0", &d);
 	CU_ASSERT(json_array_size(json_object_get(d, "decisions")) >= 1);

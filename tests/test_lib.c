@@ -8,9 +8,20 @@
  * and what it prints checked: the rows it wrote, the first version by time
  * travel, a lookup and the changes.
  *
+ * The columnar reads the same way: docs/LIBRARY.md's second example (two
+ * threads adding up a column, now and as of the first version) and
+ * tests/lib/colread.c, a program that writes tables through the public API
+ * and holds columnar reads on 1 and 2 threads to the row API's scan (keys,
+ * sums, every value), as of a version, by partition, key and key range,
+ * and the errors; both built with pkg-config only against the installed
+ * tree.  In process: every column type the table layer has is handed out
+ * (a new internal type without a public twin fails here), and the edges of
+ * the column list.
+ *
  * Also: the installed files and links, the soname, that the .so exports
- * the public strata_db_* functions and nothing else, and that the public
- * header compiles on its own (-std=c99 -pedantic, no internal header).
+ * the public strata_db_* functions and nothing else (the 0.2 ones under the
+ * version node STRATA_0.2), and that the public header compiles on its own
+ * (-std=c99 -pedantic, no internal header).
  *
  * Under `make asan` the nested `make install` passes SAN=1 and the example
  * is built with the sanitizers too (the library in build-asan/ is
@@ -23,6 +34,7 @@
 #include <unistd.h>
 
 #include "api/strata.h"
+#include "format/format.h"
 
 #define PREFIX "/usr/local"
 
@@ -112,7 +124,7 @@ static void test_install(void)
 	/* exported: strata_db_* (and the version node), nothing else */
 	snprintf(cmd, sizeof(cmd),
 		 "nm -D --defined-only %s/libstrata.so | awk '{print $3}' | "
-		 "grep -v -e '^strata_db_' -e '^STRATA_0$' || true",
+		 "grep -v -e '^strata_db_' -e '^STRATA_0$' -e '^STRATA_0\\.2$' || true",
 		 libdir);
 	CU_ASSERT_EQUAL(run(cmd, &o), 0);
 	if (o && *o)
@@ -122,7 +134,21 @@ static void test_install(void)
 	snprintf(cmd, sizeof(cmd), "nm -D --defined-only %s/libstrata.so | grep -c ' strata_db_'",
 		 libdir);
 	CU_ASSERT_EQUAL(run(cmd, &o), 0);
-	CU_ASSERT(o && atoi(o) >= 19);
+	CU_ASSERT(o && atoi(o) >= 29);
+	free(o);
+	/* added in 0.2: versioned STRATA_0.2, the 0.1 ones stay STRATA_0 */
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -T %s/libstrata.so | awk '$NF ~ /^strata_db_col/ {print $(NF-1)}' | "
+		 "sort | uniq -c",
+		 libdir);
+	CU_ASSERT_EQUAL(run(cmd, &o), 0);
+	CU_ASSERT_STRING_EQUAL(o ? o : "?", "     10 STRATA_0.2\n");
+	free(o);
+	snprintf(cmd, sizeof(cmd),
+		 "objdump -T %s/libstrata.so | awk '$NF == \"strata_db_scan\" {print $(NF-1)}'",
+		 libdir);
+	CU_ASSERT_EQUAL(run(cmd, &o), 0);
+	CU_ASSERT_STRING_EQUAL(o ? o : "?", "STRATA_0\n");
 	free(o);
 
 	snprintf(cmd, sizeof(cmd), "%s pkg-config --modversion strata", pkgenv);
@@ -151,15 +177,21 @@ static void test_header_alone(void)
 	CU_ASSERT_EQUAL(run(cmd, NULL), 0);
 }
 
-/* Extract docs/LIBRARY.md's example into dir/example.c. */
-static void extract_example(const char *dir)
+/* Extract docs/LIBRARY.md's nth ```c block (1-based) into dir/name. */
+static void extract_block(const char *dir, int nth, const char *name)
 {
 	char cmd[8192];
 	snprintf(cmd, sizeof(cmd),
-		 "awk '/^```c$/{f=1;next} /^```$/{f=0} f' docs/LIBRARY.md > %s/example.c && "
-		 "grep -q strata_db_open %s/example.c",
-		 dir, dir);
+		 "awk '/^```c$/{n++; f=(n==%d); next} /^```$/{f=0} f' docs/LIBRARY.md > %s/%s && "
+		 "grep -q strata_db_open %s/%s",
+		 nth, dir, name, dir, name);
 	CU_ASSERT_EQUAL_FATAL(run(cmd, NULL), 0);
+}
+
+/* Extract docs/LIBRARY.md's example into dir/example.c. */
+static void extract_example(const char *dir)
+{
+	extract_block(dir, 1, "example.c");
 }
 
 /* What the example prints about its warehouse. */
@@ -221,6 +253,77 @@ static void test_example_static(void)
 	free(o);
 }
 
+/* Build src (in dir) as dir/prog against the installed shared library with
+ * pkg-config only, and run it on dir/wh; its output in *out. */
+static int build_run(const char *dir, const char *src, char **out)
+{
+	char cmd[16384];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && %s cc -std=c11 -Wall -Wextra -Werror " SAN_CC " -o prog %s "
+		 "$(pkg-config --cflags --libs strata) 2>&1",
+		 dir, pkgenv, src);
+	if (run(cmd, NULL) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "LD_LIBRARY_PATH=%s %s/prog %s/wh 2>&1", libdir, dir, dir);
+	return run(cmd, out);
+}
+
+/* docs/LIBRARY.md's columnar example: two threads add up a column, now and
+ * as of the first version, and a bad column's message. */
+static void test_columnar_example(void)
+{
+	CU_ASSERT_FATAL(is_installed);
+	const char *dir = tu_tmpdir();
+	extract_block(dir, 2, "colexample.c");
+	char *o = NULL;
+	CU_ASSERT_EQUAL(build_run(dir, "colexample.c", &o), 0);
+	const char *want[] = {
+		"now: version 3, 16 buckets, 900 rows (90 null), sum 12555.0\n",
+		"v1: version 2, 16 buckets, 1000 rows (100 null), sum 13860.0\n",
+		"error: table \"readings\" has no column \"humidity\" (its columns: id, station, "
+		"temp)\n",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		CU_ASSERT_PTR_NOT_NULL(o ? strstr(o, want[i]) : NULL);
+		if (o && !strstr(o, want[i]))
+			fprintf(stderr, "\nwanted: %sgot:\n%s", want[i], o);
+	}
+	free(o);
+}
+
+/* tests/lib/colread.c: columnar reads on 1 and 2 threads held to the row
+ * API's scan; it prints a FAIL line per difference. */
+static void test_columnar_program(void)
+{
+	CU_ASSERT_FATAL(is_installed);
+	const char *dir = tu_tmpdir();
+	char cmd[8192], *o = NULL;
+	snprintf(cmd, sizeof(cmd), "cp tests/lib/colread.c %s/", dir);
+	CU_ASSERT_EQUAL_FATAL(run(cmd, NULL), 0);
+	CU_ASSERT_EQUAL(build_run(dir, "colread.c", &o), 0);
+	const char *want[] = {
+		"latest threads=1 rows=2828 sum=4850351 same\n",
+		"latest threads=2 rows=2828 sum=4850351 same\n",
+		"as of v1 threads=1 rows=3000 sum=396 same\n",
+		"as of v1 threads=2 rows=3000 sum=396 same\n",
+		"projection threads=2 rows=2828 sum=4850351 same\n",
+		"partition pt=a rows=100 sum=10000 same\n",
+		"key id=10 rows=1 sum=9870 same\n",
+		"range id=100..1999 rows=1728 sum=2950002 same\n",
+		"no columns rows=2828 same\n",
+		"error unknown table: unknown table \"nope\"\n",
+		"error unknown column: table \"m\" has no column \"zz\" (its columns: id, i, d, f, "
+		"b, s, bin, ts)\n",
+		"ALL OK (0 failures)\n",
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		CU_ASSERT_PTR_NOT_NULL(o ? strstr(o, want[i]) : NULL);
+	CU_ASSERT_PTR_NULL(o ? strstr(o, "FAIL") : "no output");
+	if (o && (strstr(o, "FAIL") || !strstr(o, "ALL OK")))
+		fprintf(stderr, "\n%s", o);
+	free(o);
+}
+
 /* The same library in-process (linked from libstrata.a like every suite):
  * error codes and messages. */
 static void test_errors(void)
@@ -276,6 +379,134 @@ static void test_errors(void)
 	strata_db_close(NULL);
 }
 
+/* Every column type the table layer has comes out of a columnar scan with
+ * a public type of the right width: a type added to format/format.h without
+ * a public twin in api/api.c's type_public() fails here (the scan refuses
+ * it with STRATA_DB_EUNSUPPORTED). */
+static void test_columnar_types(void)
+{
+	const char *dir = tu_tmpdir();
+	char wh[4200], cols[4096];
+	snprintf(wh, sizeof(wh), "%s/wh", dir);
+	strata_db *db = NULL;
+	strata_db_error err;
+	CU_ASSERT_EQUAL_FATAL(strata_db_open(wh, STRATA_DB_CREATE, &db, &err), 0);
+	size_t n = 0, len = (size_t)snprintf(cols, sizeof(cols), "k BIGINT NOT NULL PRIMARY KEY");
+	for (int t = 1; t < 64; t++) {
+		const char *tn = strata_type_name((strata_type)t);
+		if (strcmp(tn, "UNKNOWN") == 0)
+			continue;
+		len += (size_t)snprintf(cols + len, sizeof(cols) - len, ", c%d %s", t, tn);
+		n++;
+	}
+	CU_ASSERT(n >= 8);
+	strata_db_table_spec spec = {.columns = cols};
+	CU_ASSERT_EQUAL_FATAL(strata_db_create_table(db, "all", &spec, &err), 0);
+	strata_db_txn *t = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_txn_begin(db, "all", &t, &err), 0);
+	CU_ASSERT_EQUAL(strata_db_txn_put(t, "{\"k\":1}", &err), 0);
+	CU_ASSERT_EQUAL(strata_db_txn_commit(t, NULL, NULL, &err), 0);
+	strata_db_colscan *cs = NULL;
+	int rc = strata_db_colscan_open(db, "all", NULL, &cs, &err);
+	if (rc != 0)
+		fprintf(stderr, "\n%s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(strata_db_colscan_ncols(cs), n + 1);
+	for (size_t j = 1; j < strata_db_colscan_ncols(cs); j++) {
+		const strata_db_column *c = strata_db_colscan_column(cs, j);
+		int it = atoi(c->name + 1);
+		CU_ASSERT(c->type >= STRATA_DB_T_BIGINT);
+		CU_ASSERT(c->is_nullable && c->key_pos == -1 && !c->is_partition);
+		/* the name agrees: BIGINT is BIGINT, ... */
+		static const char *const names[] = {"", "BIGINT", "INT", "DOUBLE", "FLOAT",
+						    "BOOLEAN", "STRING", "BINARY", "TIMESTAMP"};
+		if ((size_t)c->type < sizeof(names) / sizeof(names[0]))
+			CU_ASSERT_STRING_EQUAL(names[c->type], strata_type_name((strata_type)it));
+	}
+	const strata_db_column *k = strata_db_colscan_column(cs, 0);
+	CU_ASSERT(k->type == STRATA_DB_T_BIGINT && k->key_pos == 0 && !k->is_nullable);
+	/* one row: the key 1, every other column null and zero */
+	strata_db_colcursor *c = NULL;
+	const strata_db_batch *b = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_colcursor_open(cs, &c, &err), 0);
+	CU_ASSERT_EQUAL(strata_db_colcursor_next(c, &b, &err), 1);
+	CU_ASSERT_EQUAL_FATAL(b->nrows, 1);
+	CU_ASSERT_EQUAL(((const int64_t *)b->values[0])[0], 1);
+	CU_ASSERT_EQUAL(b->nulls[0][0], 0);
+	for (size_t j = 1; j < b->ncols; j++)
+		CU_ASSERT_EQUAL(b->nulls[j][0], 1);
+	CU_ASSERT_EQUAL(strata_db_colcursor_next(c, &b, &err), 0);
+	strata_db_colcursor_close(c);
+	strata_db_colscan_close(cs);
+	strata_db_close(db);
+}
+
+/* The column list: order, spaces, repeats, none, and what it refuses. */
+static void test_columnar_columns(void)
+{
+	const char *dir = tu_tmpdir();
+	char wh[4200];
+	snprintf(wh, sizeof(wh), "%s/wh", dir);
+	strata_db *db = NULL;
+	strata_db_error err;
+	CU_ASSERT_EQUAL_FATAL(strata_db_open(wh, STRATA_DB_CREATE, &db, &err), 0);
+	strata_db_table_spec spec = {.columns = "k BIGINT NOT NULL PRIMARY KEY, v STRING",
+				     .partitioned_by = "pt STRING"};
+	CU_ASSERT_EQUAL_FATAL(strata_db_create_table(db, "t", &spec, &err), 0);
+	strata_db_txn *t = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_txn_begin(db, "t", &t, &err), 0);
+	CU_ASSERT_EQUAL(strata_db_txn_put(t, "{\"k\":5,\"v\":\"five\",\"pt\":\"x\"}", &err), 0);
+	CU_ASSERT_EQUAL(strata_db_txn_commit(t, NULL, NULL, &err), 0);
+
+	strata_db_colscan *cs = NULL;
+	strata_db_colscan_opts o = {.columns = " v , pt,k,v "};
+	CU_ASSERT_EQUAL_FATAL(strata_db_colscan_open(db, "t", &o, &cs, &err), 0);
+	CU_ASSERT_EQUAL(strata_db_colscan_ncols(cs), 4);
+	const char *order[] = {"v", "pt", "k", "v"};
+	for (size_t j = 0; j < 4; j++)
+		CU_ASSERT_STRING_EQUAL(strata_db_colscan_column(cs, j)->name, order[j]);
+	CU_ASSERT(strata_db_colscan_column(cs, 1)->is_partition);
+	CU_ASSERT_PTR_NULL(strata_db_colscan_column(cs, 4));
+	strata_db_colcursor *c = NULL;
+	const strata_db_batch *b = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_db_colcursor_open(cs, &c, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_db_colcursor_next(c, &b, &err), 1);
+	CU_ASSERT_EQUAL_FATAL(b->nrows, 1);
+	CU_ASSERT_EQUAL(b->ncols, 4);
+	const strata_db_bytes *v0 = b->values[0], *pt = b->values[1], *v3 = b->values[3];
+	CU_ASSERT(v0[0].len == 4 && memcmp(v0[0].ptr, "five", 4) == 0);
+	CU_ASSERT(v3[0].len == 4 && memcmp(v3[0].ptr, "five", 4) == 0);
+	CU_ASSERT(pt[0].len == 1 && pt[0].ptr[0] == 'x');
+	CU_ASSERT_EQUAL(((const int64_t *)b->values[2])[0], 5);
+	CU_ASSERT_EQUAL(strata_db_colcursor_next(c, &b, &err), 0);
+	strata_db_colcursor_close(c);
+	strata_db_colscan_close(cs);
+
+	/* refused: unknown names (case matters), an empty name, a trailing comma */
+	const char *bad[] = {"k,V", "k,,v", "k,", "nope"};
+	const char *named[] = {"\"V\"", "\"\"", "ends with a comma", "\"nope\""};
+	for (size_t i = 0; i < 4; i++) {
+		strata_db_colscan_opts ob = {.columns = bad[i]};
+		cs = (strata_db_colscan *)1;
+		CU_ASSERT_EQUAL(strata_db_colscan_open(db, "t", &ob, &cs, &err), STRATA_DB_EINVAL);
+		CU_ASSERT_EQUAL(err.code, STRATA_DB_EINVAL);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, named[i]));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "table \"t\""));
+		CU_ASSERT_EQUAL(cs, (strata_db_colscan *)1); /* untouched on failure */
+	}
+	/* a bad partition, a time before the table, a missing tag */
+	strata_db_colscan_opts bp = {.partition = "zz=1"};
+	CU_ASSERT(strata_db_colscan_open(db, "t", &bp, &cs, &err) < 0);
+	CU_ASSERT(err.msg[0] != '\0');
+	strata_db_colscan_opts tag = {.as_of_tag = "nosuchtag"};
+	CU_ASSERT_EQUAL(strata_db_colscan_open(db, "t", &tag, &cs, &err), STRATA_DB_ENOTFOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nosuchtag"));
+	CU_ASSERT_EQUAL(strata_db_colscan_open(db, NULL, NULL, &cs, &err), STRATA_DB_EINVAL);
+	strata_db_colscan_close(NULL);
+	strata_db_colcursor_close(NULL);
+	strata_db_close(db);
+}
+
 static void register_lib(void)
 {
 	CU_pSuite s = CU_add_suite("lib", NULL, NULL);
@@ -284,6 +515,10 @@ static void register_lib(void)
 	CU_add_test(s, "header_alone", test_header_alone);
 	CU_add_test(s, "example_shared", test_example_shared);
 	CU_add_test(s, "example_static", test_example_static);
+	CU_add_test(s, "columnar_types", test_columnar_types);
+	CU_add_test(s, "columnar_columns", test_columnar_columns);
+	CU_add_test(s, "columnar_example", test_columnar_example);
+	CU_add_test(s, "columnar_program", test_columnar_program);
 }
 
 TU_MAIN(register_lib)

@@ -4,8 +4,8 @@
  * see afterwards, the rules they must keep (jobs planned before them
  * conflict, clean waits for retention, `changes` across them), bad input
  * (nothing committed), the partition TTL end to end with a real stratad,
- * and the oracle with rollbacks and drops as random steps between writes,
- * DDL, jobs and clean.
+ * and the oracle with rollbacks, drops and deletes by predicate as random
+ * steps between writes, DDL, jobs and clean.
  *
  * LIFECYCLE_OPS (default 1500) oracle steps; ORACLE_SEED replays.
  */
@@ -638,12 +638,13 @@ static void test_ttl_daemon(void)
 /* The oracle with rollbacks and partition drops among writes, DDL, jobs,
  * clean, tags and clock jumps: every retained version reads as the model.
  * Tables life_<first>, life_<first+1>, ... (table i: seed + i, its shape
- * from i), ops steps in all; returns whether the model and strata agreed. */
-static bool run_lifecycle_oracle(uint64_t seed, int first, uint64_t ops)
+ * from i), ops steps in all, deletes --where at pdelete_permille; returns
+ * whether the model and strata agreed. */
+static bool run_lifecycle_oracle(uint64_t seed, int first, uint64_t ops, int pdelete_permille)
 {
 	tu_clock_manual(1767225600000000LL);
 	strata_wh *wh = open_wh();
-	uint64_t done = 0, rollbacks = 0, drops = 0, refused = 0;
+	uint64_t done = 0, rollbacks = 0, drops = 0, refused = 0, pdeletes = 0, pkeys = 0;
 	int table = first, failed = 0;
 	while (done < ops && !failed) {
 		oracle_cfg cfg;
@@ -657,6 +658,7 @@ static bool run_lifecycle_oracle(uint64_t seed, int first, uint64_t ops)
 		cfg.ddl_permille = 40;
 		cfg.rollback_permille = 60;
 		cfg.drop_permille = cfg.nparts ? 40 : 0;
+		cfg.pdelete_permille = pdelete_permille;
 		char name[32];
 		snprintf(name, sizeof(name), "life_%d", table++);
 		oracle *o = oracle_new(wh, name, &cfg);
@@ -673,12 +675,16 @@ static bool run_lifecycle_oracle(uint64_t seed, int first, uint64_t ops)
 		rollbacks += gs->rollbacks;
 		drops += gs->drops;
 		refused += gs->drops_refused;
+		pdeletes += gs->pdeletes;
+		pkeys += gs->pdeleted_keys;
 		oracle_free(o);
 	}
 	fprintf(stderr, "lifecycle oracle: %" PRIu64 " steps over %d tables, %" PRIu64
-			" rollbacks, %" PRIu64 " partition drops (%" PRIu64 " refused)\n",
-		done, table - first, rollbacks, drops, refused);
+			" rollbacks, %" PRIu64 " partition drops (%" PRIu64 " refused), %" PRIu64
+			" deletes --where (%" PRIu64 " keys)\n",
+		done, table - first, rollbacks, drops, refused, pdeletes, pkeys);
 	CU_ASSERT(rollbacks > 0);
+	CU_ASSERT(ops < 200 || pdelete_permille == 0 || pdeletes > 0);
 	strata_wh_close(wh);
 	tu_clock_real();
 	return !failed;
@@ -693,7 +699,7 @@ static void test_oracle_lifecycle(void)
 	fprintf(stderr, "\nlifecycle oracle: %" PRIu64 " steps, seed %" PRIu64
 			" (replay with ORACLE_SEED=%" PRIu64 ")\n",
 		ops, seed, seed);
-	CU_ASSERT(run_lifecycle_oracle(seed, 0, ops));
+	CU_ASSERT(run_lifecycle_oracle(seed, 0, ops, 50));
 }
 
 /* Seed 1796451586, table life_2, fixed: a column dropped (v6), brought
@@ -705,7 +711,7 @@ static void test_oracle_lifecycle(void)
  * (what test_rollback_hides_dropped_column pins down directly). */
 static void test_oracle_lifecycle_regress(void)
 {
-	CU_ASSERT(run_lifecycle_oracle(1796451586, 2, 60));
+	CU_ASSERT(run_lifecycle_oracle(1796451586, 2, 60, 0)); /* the workload of then */
 }
 
 /* A rollback writes V's rows as a read at V shows them, under V's schema:

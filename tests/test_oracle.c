@@ -1,7 +1,8 @@
 /*
  * tests/test_oracle.c — the oracle workload of the table format core: random
  * writes (1..1000 rows, upserts and deletes, several partitions and buckets),
- * add/drop column, tokens and expected versions, checked after every step
+ * add/drop column, tokens and expected versions, deletes by a random
+ * predicate, checked after every step
  * against the in-memory model (latest scan, AS OF version and timestamp,
  * gets, incremental reads) and, at the end of each table, at every version.
  *
@@ -43,6 +44,8 @@ static void test_oracle_workload(void)
 		cfg.seed = seed + (uint64_t)table;
 		cfg.nparts = table % 3 == 2 ? 0 : 1 + table % 3;
 		cfg.buckets = 1 + table % 4;
+		cfg.pdelete_permille = 5; /* deletes by predicate (LMDB and PostgreSQL): few,
+					     each writes hundreds of deletes */
 		char name[32];
 		snprintf(name, sizeof(name), "oracle_%d", table++);
 		oracle *o = oracle_new(wh, name, &cfg);

@@ -525,11 +525,14 @@ static void test_read_your_writes_and_snapshots(void)
 	CU_ASSERT_EQUAL(mf_pg_cur_get(c, &key, &val, MDB_LAST), 0);
 	CU_ASSERT(key.mv_size == 1 && ((char *)key.mv_data)[0] == 'a');
 	mf_pg_cur_close(c);
-	/* a snapshot is read-only */
-	CU_ASSERT_EQUAL(put_s(r, DB_TABLES, "c", "x"), MF_RC_PG);
+	/* a snapshot is read-only: a put (held back) fails at the next
+	 * statement, which reports it */
+	CU_ASSERT_EQUAL(put_s(r, DB_TABLES, "c", "x"), 0);
+	CU_ASSERT_EQUAL(get_s(r, DB_TABLES, "a", v, sizeof(v)), MF_RC_PG);
 	strata_err err = {0};
 	last_err(&err);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "25006"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "put into strata.tables"));
 	CU_ASSERT_FALSE(mf_pg_tx_is_retry(r));
 	/* and refuses everything after a failed statement, with that failure */
 	CU_ASSERT_EQUAL(get_s(r, DB_TABLES, "a", v, sizeof(v)), MF_RC_PG);
@@ -577,7 +580,9 @@ static void test_serializable_writers_one_retries(void)
 	CU_ASSERT_EQUAL(put_s(b, DB_BUCKETS, "other", "b"), 0);
 	CU_ASSERT_EQUAL(tx_end(a), 0);
 	CU_ASSERT_FALSE(mf_pg_tx_is_retry(b));
-	CU_ASSERT_EQUAL(put_s(b, DB_BUCKETS, "k", "b"), MF_RC_PG);
+	/* the put is held back: its failure comes with the next statement */
+	CU_ASSERT_EQUAL(put_s(b, DB_BUCKETS, "k", "b"), 0);
+	CU_ASSERT_EQUAL(get_s(b, DB_BUCKETS, "other", v, sizeof(v)), MF_RC_PG);
 	CU_ASSERT_TRUE(mf_pg_tx_is_retry(b));
 	CU_ASSERT_EQUAL(mf_pg_last_err(&err, "commit to bucket k"), STRATA_ECONFLICT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "40001"));
@@ -598,9 +603,14 @@ static void test_serializable_writers_one_retries(void)
 	CU_ASSERT_EQUAL(get_s(b, DB_BUCKETS, "new", v, sizeof(v)), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(put_s(a, DB_BUCKETS, "new", "a"), 0);
 	CU_ASSERT_EQUAL(tx_end(a), 0);
-	CU_ASSERT_EQUAL(put_s(b, DB_BUCKETS, "new", "b"), MF_RC_PG);
-	CU_ASSERT_TRUE(mf_pg_tx_is_retry(b));
+	/* held back, so it fails with the COMMIT it travels with */
+	CU_ASSERT_EQUAL(put_s(b, DB_BUCKETS, "new", "b"), 0);
 	CU_ASSERT_EQUAL(mf_pg_tx_commit(b, &err), STRATA_ECONFLICT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "40001"));
+	r = tx_new(p, MF_TX_READ);
+	CU_ASSERT_EQUAL(get_s(r, DB_BUCKETS, "new", v, sizeof(v)), 0);
+	CU_ASSERT_STRING_EQUAL(v, "a");
+	CU_ASSERT_EQUAL(tx_end(r), 0);
 
 	/* write skew: each reads what the other writes; one commit fails (at
 	 * its write or its COMMIT), as a conflict */
@@ -609,10 +619,9 @@ static void test_serializable_writers_one_retries(void)
 	CU_ASSERT_EQUAL(get_s(a, DB_BUCKETS, "x", v, sizeof(v)), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(get_s(b, DB_BUCKETS, "y", v, sizeof(v)), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(put_s(a, DB_BUCKETS, "y", "a"), 0);
-	int brc = put_s(b, DB_BUCKETS, "x", "b");
+	CU_ASSERT_EQUAL(put_s(b, DB_BUCKETS, "x", "b"), 0);
 	CU_ASSERT_EQUAL(tx_end(a), 0);
 	int crc = mf_pg_tx_commit(b, &err);
-	CU_ASSERT(brc == MF_RC_PG || crc == STRATA_ECONFLICT);
 	CU_ASSERT_EQUAL(crc, STRATA_ECONFLICT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "40001"));
 	r = tx_new(p, MF_TX_READ);
@@ -698,6 +707,90 @@ static void test_concurrent_writers_with_retries(void)
 	mf_pg_pool_close(p);
 }
 
+/* What each kind of transaction runs as, seen by a trigger on the server. */
+static void test_transaction_settings(void)
+{
+	char uri[256];
+	mf_pg_pool *p = pool_new("t_settings", uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	CU_ASSERT(q_ok(c, "CREATE TABLE public.seen (tbl text, iso text, ro text, sc text, "
+			  "idle text)"));
+	CU_ASSERT(q_ok(c, "CREATE FUNCTION public.seen() RETURNS trigger LANGUAGE plpgsql AS $$ "
+			  "BEGIN INSERT INTO public.seen VALUES (TG_TABLE_NAME, "
+			  "current_setting('transaction_isolation'), "
+			  "current_setting('transaction_read_only'), "
+			  "current_setting('synchronous_commit'), "
+			  "current_setting('idle_in_transaction_session_timeout')); "
+			  "RETURN NEW; END $$"));
+	CU_ASSERT(q_ok(c, "CREATE TRIGGER seen AFTER INSERT ON strata.meta FOR EACH ROW "
+			  "EXECUTE FUNCTION public.seen()"));
+	CU_ASSERT(q_ok(c, "CREATE TRIGGER seen AFTER INSERT ON strata.leases FOR EACH ROW "
+			  "EXECUTE FUNCTION public.seen()"));
+	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(t, DB_META, "w", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	t = tx_new(p, MF_TX_LEASE);
+	CU_ASSERT_EQUAL(put_s(t, DB_LEASES, "l", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	PGresult *r = PQexec(c, "SELECT tbl, iso, ro, sc, idle FROM public.seen ORDER BY tbl");
+	CU_ASSERT_EQUAL_FATAL(PQntuples(r), 2);
+	static const char *const want[2][5] = {
+		{"leases", "read committed", "off", "off", "10s"},
+		{"meta", "serializable", "off", "on", "10s"},
+	};
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 5; j++) {
+			if (strcmp(PQgetvalue(r, i, j), want[i][j]) != 0)
+				fprintf(stderr, "%s: column %d is %s, not %s\n", want[i][0], j,
+					PQgetvalue(r, i, j), want[i][j]);
+			CU_ASSERT_STRING_EQUAL(PQgetvalue(r, i, j), want[i][j]);
+		}
+	PQclear(r);
+	PQfinish(c);
+	mf_pg_pool_close(p);
+}
+
+/* Values of every size round-trip; puts held back past KV_PEND_BYTES go
+ * out on their own, in order. */
+static void test_large_values(void)
+{
+	char uri[256];
+	mf_pg_pool *p = pool_new("t_large", uri, sizeof(uri));
+	enum { N = 5, BIG = 700 * 1024 };
+	uint8_t *big = malloc(BIG);
+	CU_ASSERT_FATAL(big != NULL);
+	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
+	for (int i = 0; i < N; i++) {
+		for (size_t j = 0; j < BIG; j++)
+			big[j] = (uint8_t)(j * 31 + (size_t)i);
+		uint8_t k = (uint8_t)i;
+		MDB_val key = {.mv_size = 1, .mv_data = &k}, val = {.mv_size = BIG, .mv_data = big};
+		CU_ASSERT_EQUAL(mf_pg_put(t, DB_INTENTS, &key, &val), 0);
+		/* the same key again: the later value wins */
+		big[0] ^= 0xff;
+		CU_ASSERT_EQUAL(mf_pg_put(t, DB_INTENTS, &key, &val), 0);
+	}
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	t = tx_new(p, MF_TX_READ);
+	mf_pg_cur *c;
+	CU_ASSERT_FATAL(mf_pg_cur_open(t, DB_INTENTS, &c) == 0);
+	MDB_val key, val;
+	int i = 0;
+	for (int rc = mf_pg_cur_get(c, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mf_pg_cur_get(c, &key, &val, MDB_NEXT), i++) {
+		for (size_t j = 0; j < BIG; j++)
+			big[j] = (uint8_t)(j * 31 + (size_t)i);
+		big[0] ^= 0xff;
+		CU_ASSERT(key.mv_size == 1 && ((uint8_t *)key.mv_data)[0] == i);
+		CU_ASSERT(val.mv_size == BIG && memcmp(val.mv_data, big, BIG) == 0);
+	}
+	CU_ASSERT_EQUAL(i, N);
+	mf_pg_cur_close(c);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	free(big);
+	mf_pg_pool_close(p);
+}
+
 /* ---- counters and the clock ---------------------------------------------------------- */
 
 static void test_counters(void)
@@ -777,6 +870,19 @@ static void kill_others(PGconn *c)
 	CU_ASSERT_EQUAL(q_int(c, sql), 0);
 }
 
+typedef struct commit_arg {
+	mf_pg_tx *t;
+	int rc;
+	strata_err err;
+} commit_arg;
+
+static void *commit_thread(void *arg)
+{
+	commit_arg *ca = arg;
+	ca->rc = mf_pg_tx_commit(ca->t, &ca->err);
+	return NULL;
+}
+
 static void test_lost_connections(void)
 {
 	char uri[256];
@@ -805,29 +911,109 @@ static void test_lost_connections(void)
 		CU_ASSERT_EQUAL(tx_end(w), 0);
 	}
 
-	/* lost inside a transaction: a clean failure, nothing committed, and
-	 * the connection is not reused */
+	/* lost inside a transaction (the put went out with the get): a clean
+	 * failure, nothing committed, and the connection is not reused */
 	mf_pg_tx *w = tx_new(p, MF_TX_WRITE);
 	CU_ASSERT_EQUAL(put_s(w, DB_META, "y", "1"), 0);
+	CU_ASSERT_EQUAL(get_s(w, DB_META, "y", v, sizeof(v)), 0);
 	kill_others(c);
-	CU_ASSERT_EQUAL(put_s(w, DB_META, "z", "1"), MF_RC_PG);
+	CU_ASSERT_EQUAL(put_s(w, DB_META, "z", "1"), 0);
+	CU_ASSERT_EQUAL(get_s(w, DB_META, "z", v, sizeof(v)), MF_RC_PG);
 	CU_ASSERT_FALSE(mf_pg_tx_is_retry(w));
 	CU_ASSERT_EQUAL(mf_pg_last_err(&err, NULL), STRATA_EMANIFEST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
 	CU_ASSERT_EQUAL(mf_pg_tx_commit(w, &err), STRATA_EMANIFEST);
 	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'y'"), 0);
 
-	/* lost during COMMIT: uncertain, never a clean failure */
+	/* ended by the server before its COMMIT ran (the COMMIT went out, the
+	 * server had already said it was ending the session): a clean failure */
 	w = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(get_s(w, DB_META, "u", v, sizeof(v)), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(put_s(w, DB_META, "u", "1"), 0);
 	kill_others(c);
-	CU_ASSERT_EQUAL(mf_pg_tx_commit(w, &err), STRATA_EUNCERTAIN);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "may or may not have committed"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
+	CU_ASSERT_EQUAL(mf_pg_tx_commit(w, &err), STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'u'"), 0);
+
+	/* lost while COMMIT runs (a deferred trigger keeps it busy): uncertain,
+	 * never a clean failure */
+	CU_ASSERT(q_ok(c, "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS "
+			  "$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$"));
+	CU_ASSERT(q_ok(c, "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON strata.meta "
+			  "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.k = 'slow') "
+			  "EXECUTE FUNCTION public.slow()"));
+	commit_arg ca = {.t = tx_new(p, MF_TX_WRITE)};
+	CU_ASSERT_EQUAL(get_s(ca.t, DB_META, "slow", v, sizeof(v)), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(put_s(ca.t, DB_META, "slow", "1"), 0);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, commit_thread, &ca) == 0);
+	const char *busy = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+			   "current_database() AND wait_event = 'PgSleep'";
+	for (int i = 0; i < 2000 && q_int(c, busy) != 1; i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(q_int(c, busy), 1);
+	kill_others(c);
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(ca.rc, STRATA_EUNCERTAIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ca.err.msg, "may or may not have committed"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ca.err.msg, uri));
+	CU_ASSERT(q_ok(c, "DROP TRIGGER slow ON strata.meta"));
+	/* a transaction that has not talked to the server yet is not hurt by
+	 * a lost pooled connection: its first round trip goes out again on a
+	 * new one (and never with its COMMIT in it) */
+	w = tx_new(p, MF_TX_READ); /* leaves an idle connection in the pool */
+	CU_ASSERT_EQUAL(get_s(w, DB_META, "x", v, sizeof(v)), 0);
+	CU_ASSERT_EQUAL(tx_end(w), 0);
+	w = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(w, DB_META, "p", "1"), 0);
+	kill_others(c);
+	CU_ASSERT_EQUAL(tx_end(w), 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'p'"), 1);
 	/* and the pool goes on */
 	w = tx_new(p, MF_TX_READ);
 	CU_ASSERT_EQUAL(get_s(w, DB_META, "x", v, sizeof(v)), 0);
 	CU_ASSERT_EQUAL(tx_end(w), 0);
+	PQfinish(c);
+	mf_pg_pool_close(p);
+}
+
+/* A writer whose client stopped mid-transaction is ended by the server
+ * (idle_in_transaction_session_timeout: the database's own setting wins
+ * over pg_kv.c's default), so its row locks go. */
+static void test_an_idle_writer_is_ended(void)
+{
+	char uri[256];
+	db_new("t_idle", NULL, NULL, NULL, uri, sizeof(uri));
+	PGconn *c = raw(uri);
+	CU_ASSERT(q_ok(c, "ALTER DATABASE t_idle SET idle_in_transaction_session_timeout = "
+			  "'300ms'"));
+	mf_pg_pool *p = NULL;
+	strata_err err = {0};
+	char data[64];
+	CU_ASSERT_FATAL(mf_pg_pool_open(uri, STRATA_MF_CREATE, "/d", &p, data, sizeof(data),
+					&err) == 0);
+	mf_pg_tx *w = tx_new(p, MF_TX_WRITE);
+	char v[16];
+	CU_ASSERT_EQUAL(put_s(w, DB_BUCKETS, "k", "stuck"), 0);
+	CU_ASSERT_EQUAL(get_s(w, DB_BUCKETS, "k", v, sizeof(v)), 0);
+	/* the client stops here; the server ends the transaction (bounded
+	 * wait, no duration asserted) */
+	const char *sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+			  "current_database() AND pid <> pg_backend_pid()";
+	for (int i = 0; i < 2000 && q_int(c, sql) != 0; i++)
+		sleep_ms(10);
+	CU_ASSERT_EQUAL(q_int(c, sql), 0);
+	/* the lock is gone: another writer commits the key */
+	mf_pg_tx *w2 = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(w2, DB_BUCKETS, "k", "next"), 0);
+	CU_ASSERT_EQUAL(tx_end(w2), 0);
+	/* and the stopped one fails cleanly when it wakes */
+	CU_ASSERT_EQUAL(put_s(w, DB_BUCKETS, "j", "late"), 0);
+	CU_ASSERT_EQUAL(get_s(w, DB_BUCKETS, "j", v, sizeof(v)), MF_RC_PG);
+	CU_ASSERT_NOT_EQUAL(mf_pg_tx_commit(w, &err), 0);
+	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.buckets WHERE v = 'stuck' OR "
+				 "v = 'late'"),
+			0);
 	PQfinish(c);
 	mf_pg_pool_close(p);
 }
@@ -959,6 +1145,67 @@ static void test_catalog_open_and_init(void)
 	PQfinish(c);
 }
 
+/* A role that may only read (SELECT grants) opens the catalog and reads:
+ * opening takes no lock and writes nothing.  A writer needs DML on the
+ * tables and USAGE on the sequences, nothing more. */
+static void test_a_reader_role_opens_the_catalog(void)
+{
+	char uri[256], data[256], ruri[256];
+	mf_pg_pool *p = pool_new("t_reader", uri, sizeof(uri));
+	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "a", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	mf_pg_pool_close(p);
+	PGconn *c = raw(uri);
+	CU_ASSERT(q_ok(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+			  "'tu_reader') THEN CREATE ROLE tu_reader LOGIN; END IF; END $$"));
+	CU_ASSERT(q_ok(c, "GRANT USAGE ON SCHEMA strata TO tu_reader; "
+			  "GRANT SELECT ON ALL TABLES IN SCHEMA strata TO tu_reader"));
+	PQfinish(c);
+	tu_pg_uri("tu_reader", NULL, "t_reader", ruri, sizeof(ruri));
+	strata_err err = {0};
+	p = NULL;
+	int rc = mf_pg_pool_open(ruri, STRATA_MF_READ, NULL, &p, data, sizeof(data), &err);
+	if (rc)
+		fprintf(stderr, "reader open: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	char v[16];
+	t = tx_new(p, MF_TX_READ);
+	CU_ASSERT_EQUAL(get_s(t, DB_TABLES, "a", v, sizeof(v)), 0);
+	CU_ASSERT_STRING_EQUAL(v, "1");
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	/* and may not write */
+	t = tx_new(p, MF_TX_WRITE);
+	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "b", "1"), 0);
+	CU_ASSERT_EQUAL(mf_pg_tx_commit(t, &err), STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "42501"));
+	mf_pg_pool_close(p);
+
+	/* what a writer needs: rows, and the sequences' nextval */
+	c = raw(uri);
+	CU_ASSERT(q_ok(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+			  "'tu_writer') THEN CREATE ROLE tu_writer LOGIN; END IF; END $$"));
+	CU_ASSERT(q_ok(c, "GRANT USAGE ON SCHEMA strata TO tu_writer; "
+			  "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strata "
+			  "TO tu_writer; GRANT USAGE ON ALL SEQUENCES IN SCHEMA strata TO tu_writer"));
+	PQfinish(c);
+	tu_pg_uri("tu_writer", NULL, "t_reader", ruri, sizeof(ruri));
+	p = NULL;
+	CU_ASSERT_EQUAL_FATAL(
+		mf_pg_pool_open(ruri, STRATA_MF_WRITE, NULL, &p, data, sizeof(data), &err), 0);
+	t = tx_new(p, MF_TX_WRITE);
+	uint64_t id = 0;
+	CU_ASSERT_EQUAL(mf_pg_counter_next(t, "next_file_id", &id, &err), 0);
+	CU_ASSERT_EQUAL(put_s(t, DB_TABLES, "b", "1"), 0);
+	MDB_val ka = sv("a");
+	CU_ASSERT_EQUAL(mf_pg_del(t, DB_TABLES, &ka), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	t = tx_new(p, MF_TX_LEASE);
+	CU_ASSERT_EQUAL(put_s(t, DB_LEASES, "l", "1"), 0);
+	CU_ASSERT_EQUAL(tx_end(t), 0);
+	mf_pg_pool_close(p);
+}
+
 static void register_tests(void)
 {
 	tu_pg_start_or_skip();
@@ -968,11 +1215,15 @@ static void register_tests(void)
 	TU_ADD(s, test_read_your_writes_and_snapshots);
 	TU_ADD(s, test_serializable_writers_one_retries);
 	TU_ADD(s, test_concurrent_writers_with_retries);
+	TU_ADD(s, test_transaction_settings);
+	TU_ADD(s, test_large_values);
 	TU_ADD(s, test_counters);
 	TU_ADD(s, test_clock_is_the_catalogs_once_per_tx);
 	TU_ADD(s, test_lost_connections);
+	TU_ADD(s, test_an_idle_writer_is_ended);
 	TU_ADD(s, test_password_never_in_errors);
 	TU_ADD(s, test_catalog_open_and_init);
+	TU_ADD(s, test_a_reader_role_opens_the_catalog);
 }
 
 TU_MAIN(register_tests)

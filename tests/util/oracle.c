@@ -10,6 +10,7 @@
  * columns c1.. of random types, partition column "pt" (p0, p1, ...).
  */
 #include "tests/util/oracle.h"
+#include "tests/util/predgen.h"
 #include "tests/util/testutil.h"
 
 #include "clean/clean.h"
@@ -1145,6 +1146,124 @@ static int step_drop(oracle *o)
 	return 0;
 }
 
+/* A delete --where with a random predicate over the current schema's
+ * columns and the partition column: the model picks the keys with
+ * tests/util/predgen.c's evaluator over its own visible records (converted
+ * to rows through the JSON input, as a writer would send them), and
+ * deletes them at the new version.  A fifth are dry runs: the count, and
+ * nothing committed. */
+static int step_pred_delete(oracle *o)
+{
+	uint64_t l = o->version;
+	const mschema *ms = schema_at(o, l);
+	strata_err err;
+	strata_err_clear(&err);
+	strata_schema *s = strata_schema_new(1);
+	for (uint32_t i = 0; i < ms->n; i++) {
+		strata_column c = {.type = ms->cols[i].type, .id = ms->cols[i].id,
+				   .is_nullable = ms->cols[i].id > 2,
+				   .key_pos = ms->cols[i].id <= 2 ? (int)ms->cols[i].id - 1 : -1};
+		snprintf(c.name, sizeof(c.name), "%s", ms->cols[i].name);
+		strata_schema_add(s, &c, NULL);
+	}
+	strata_table_def def;
+	memset(&def, 0, sizeof(def));
+	if (o->cfg.nparts) {
+		def.nparts = 1;
+		snprintf(def.part_cols[0], sizeof(def.part_cols[0]), "pt");
+	}
+	size_t cap = (size_t)o->nparts_eff * (size_t)o->cfg.nkeys, n = 0;
+	strata_row *rows = strata_calloc(cap + 1, sizeof(strata_row));
+	const char *const **pvs = strata_calloc(cap + 1, sizeof(*pvs));
+	mkey **keys = strata_calloc(cap + 1, sizeof(mkey *));
+	const mrec **recs = strata_calloc(cap + 1, sizeof(mrec *));
+	strata_arena *a = strata_arena_new();
+	int rc = 0;
+	for (int p = 0; p < o->nparts_eff && rc == 0; p++) {
+		const char **pv = strata_arena_alloc(a, 2 * sizeof(char *));
+		char pn[16];
+		part_name(o, p, pn, sizeof(pn));
+		pv[0] = o->cfg.nparts ? strata_arena_strdup(a, pn) : NULL;
+		pv[1] = NULL;
+		for (int k = 0; k < o->cfg.nkeys && rc == 0; k++) {
+			mkey *mk = key_at(o, p, k);
+			const mrec *r = latest_le(mk, l);
+			if (!mvisible(r))
+				continue;
+			strata_buf b = {0};
+			strata_buf_putc(&b, '{');
+			for (uint32_t i = 0; i < ms->n; i++)
+				strata_buf_printf(&b, "%s\"%s\":%s", i ? "," : "", ms->cols[i].name,
+						  mval(r, ms->cols[i].id));
+			strata_buf_putc(&b, '}');
+			json_t *obj = json_loadb((const char *)b.data, b.len, 0, NULL);
+			strata_buf_free(&b);
+			rc = obj ? strata_row_from_json(s, obj, a, &rows[n], &err) : -1;
+			json_decref(obj);
+			pvs[n] = (const char *const *)pv;
+			keys[n] = mk;
+			recs[n++] = r;
+		}
+	}
+	pg_node *pred = NULL;
+	strata_buf text = {0};
+	if (rc) {
+		fprintf(stderr, "\noracle: model row does not convert: %s\n", err.msg);
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	pg_ctx c = {.rng = oracle_rand(o), .s = s, .def = o->cfg.nparts ? &def : NULL,
+		    .rows = rows, .pvs = pvs, .nrows = n, .a = a};
+	pred = pg_gen(&c, 2);
+	pg_text(pred, &text);
+	strata_buf_putc(&text, 0);
+	bool *is_hit = strata_calloc(n + 1, sizeof(bool));
+	uint64_t hits = 0;
+	for (size_t i = 0; i < n; i++)
+		hits += is_hit[i] = pg_match(pred, &rows[i], pvs[i]);
+	bool is_dry = rnd(o, 5) == 0;
+	tu_clock_advance(1 + (int64_t)rnd(o, 3000000));
+	strata_delete_stats st;
+	rc = strata_table_delete_where(o->wh, o->name, (const char *)text.data, NULL, is_dry, NULL,
+				       &st, &err);
+	bool is_committed = !is_dry && hits > 0;
+	if (rc || st.deleted != hits || st.scan_version != l ||
+	    (is_committed ? st.version != l + 1 : table_version(o) != l)) {
+		fprintf(stderr, "\noracle MISMATCH: delete%s --where %s (seed %" PRIu64 ", step %" PRIu64
+				"): rc %d (%s), %" PRIu64 " keys deleted at version %" PRIu64
+				", the model %" PRIu64 " at %" PRIu64 "\n",
+			is_dry ? " --dry-run" : "", (const char *)text.data, o->cfg.seed, o->steps, rc,
+			rc ? err.msg : "", st.deleted, st.version, hits, is_committed ? l + 1 : l);
+		rc = -1;
+		free(is_hit);
+		goto out;
+	}
+	o->gs.pdeletes++;
+	o->gs.pdelete_dry_runs += is_dry;
+	if (is_committed) {
+		for (size_t i = 0; i < n; i++) {
+			if (!is_hit[i])
+				continue;
+			char *kv[3] = {NULL, recs[i]->vals[1], recs[i]->vals[2]};
+			key_push(o, keys[i], st.version, true, kv, 3);
+		}
+		o->gs.pdeleted_keys += hits;
+		oracle_note_version(o, st.version);
+	}
+	free(is_hit);
+out:
+	pg_free(pred);
+	strata_buf_free(&text);
+	free(rows);
+	free(pvs);
+	free(keys);
+	free(recs);
+	strata_arena_free(a);
+	strata_schema_free(s);
+	return rc ? -1 : 0;
+}
+
 int oracle_step(oracle *o)
 {
 	o->steps++;
@@ -1155,6 +1274,9 @@ int oracle_step(oracle *o)
 		rc = step_rollback(o);
 	else if (pick < o->cfg.ddl_permille + o->cfg.rollback_permille + o->cfg.drop_permille)
 		rc = step_drop(o);
+	else if (pick < o->cfg.ddl_permille + o->cfg.rollback_permille + o->cfg.drop_permille +
+				o->cfg.pdelete_permille)
+		rc = step_pred_delete(o);
 	else
 		rc = step_write(o);
 	if (rc)

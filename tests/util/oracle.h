@@ -31,6 +31,8 @@ typedef struct oracle_cfg {
 	bool is_quiet;
 	int rollback_permille; /* chance of a rollback per step (0 by default) */
 	int drop_permille;     /* chance of a partition drop per step (0 by default) */
+	int pdelete_permille;  /* chance of a delete --where with a random
+				  predicate per step (0 by default) */
 } oracle_cfg;
 
 void oracle_cfg_default(oracle_cfg *c);
@@ -41,8 +43,10 @@ oracle *oracle_new(strata_wh *wh, const char *name, const oracle_cfg *cfg);
 void oracle_free(oracle *o);
 
 /* One random workload step (a write transaction, a DDL, and with the
- * permilles above a rollback to a random readable version or tag, or a
- * partition drop) followed by the per-step checks.  Returns 0, or -1 after
+ * permilles above a rollback to a random readable version or tag, a
+ * partition drop, or a delete --where of a random predicate, whose keys
+ * the model picks with its own evaluator, tests/util/predgen.c) followed
+ * by the per-step checks.  Returns 0, or -1 after
  * printing what differed. */
 int oracle_step(oracle *o);
 /* Checks: latest full scan; scan at version v (AS OF version); every version
@@ -72,6 +76,7 @@ typedef struct oracle_gov_stats {
 	uint64_t tags_made, tags_dropped, clock_jumps, jobs_empty;
 	uint64_t files_deleted, versions_expired;
 	uint64_t rollbacks, drops, drops_refused; /* oracle_step's lifecycle steps */
+	uint64_t pdeletes, pdeleted_keys, pdelete_dry_runs; /* its predicate deletes */
 } oracle_gov_stats;
 
 /* One random governance step (sort, merge, partial or major compaction,

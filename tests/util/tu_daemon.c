@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,8 +40,31 @@ void tud_sleep_ms(int ms)
 
 pid_t tud_spawn(const char *cfg, const char *log, const char *const *env)
 {
+	return tud_spawn_host(cfg, log, env, NULL);
+}
+
+/* Enter a UTS namespace of our own named host (child side). */
+static bool tud_become_host(const char *host)
+{
+	return unshare(CLONE_NEWUTS) == 0 && sethostname(host, strlen(host)) == 0;
+}
+
+bool tud_can_fake_host(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(tud_become_host("tud-probe") ? 0 : 1);
+	int st;
+	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+pid_t tud_spawn_host(const char *cfg, const char *log, const char *const *env,
+		     const char *host)
+{
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (host && !tud_become_host(host))
+			_exit(126);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);

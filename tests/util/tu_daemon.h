@@ -24,6 +24,15 @@ void tud_sleep_ms(int ms);
 /* Start stratad --config cfg with stdout and stderr appended to log, and
  * env (NULL, or name, value, ..., NULL) set in the child. */
 pid_t tud_spawn(const char *cfg, const char *log, const char *const *env);
+/* tud_spawn() as if on another host: the child enters a UTS namespace of
+ * its own and takes host as its host name, so owner strings
+ * ("stratad@host:pid") name a host this process is not on (and no process
+ * of this host judges it dead by its pid).  Needs root
+ * (CAP_SYS_ADMIN): the child exits 126 if it cannot; tud_can_fake_host()
+ * tells beforehand. */
+pid_t tud_spawn_host(const char *cfg, const char *log, const char *const *env,
+		     const char *host);
+bool tud_can_fake_host(void);
 /* Wait for pid to exit: its exit status (128 + signal if killed), or -1 if
  * it still runs at the deadline. */
 int tud_wait_exit(pid_t pid, double timeout_s);
