@@ -123,6 +123,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# bench_catalog starts its throw-away PostgreSQL with the tests' tu_pg
+$(BUILD)/bench/bench_catalog: $(TEST_UTIL_OBJ)
+$(BUILD)/bench/bench_catalog: LDLIBS += $(LIB) -lcunit
+
 # ---- libstrata.so: the public API (api/strata.h) as a shared library ------
 #
 # Its objects are the library modules (not the daemon's or the CLI's)
@@ -207,7 +211,8 @@ test: deps node-deps
 # first, since they are the longest.
 PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
 
-test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
+test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog \
+	$(SO) man
 	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(TEST_BIN) tests/bench-smoke \
 		tests/layer-check
 

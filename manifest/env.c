@@ -23,7 +23,13 @@
  *      (mf_write() refuses), and leases are off when the lease store cannot
  *      be written (lease_off_reason says why);
  *   4. times that several hosts must agree on come from mf_tx_now(): the
- *      catalog's clock on PostgreSQL.
+ *      catalog's clock on PostgreSQL;
+ *   5. on PostgreSQL, a write body that ends without writing (a positive
+ *      sentinel: a token already committed, nothing to do) still commits,
+ *      after mf_pg_tx_barrier(), so that the answer is given only once the
+ *      synchronous standby holds everything the body read: a commit whose
+ *      standby wait was cancelled is visible on the primary before the
+ *      standby has it, and its token retry must not acknowledge it there.
  */
 #include "manifest/manifest_int.h"
 #include "manifest/pg_int.h"
@@ -31,6 +37,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +75,21 @@ int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **
 	return strata_mf_open_data(warehouse, mode, NULL, out, err);
 }
 
+/* Whether a warehouse that is not a catalog URI looks like a URI anyway —
+ * a scheme and ":/" ("postgresq://", "postgresql:/"), or "postgres..."
+ * with "//" or '@' — most likely a mistyped catalog URI: refused, so that
+ * no directory warehouse is made of it (nor its password printed as a
+ * directory name). */
+static bool looks_like_uri(const char *w)
+{
+	size_t n = 0;
+	if ((w[0] >= 'A' && w[0] <= 'Z') || (w[0] >= 'a' && w[0] <= 'z'))
+		n = strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-");
+	if (n > 0 && w[n] == ':' && w[n + 1] == '/')
+		return true;
+	return strncasecmp(w, "postgres", 8) == 0 && (strstr(w, "//") || strchr(w, '@'));
+}
+
 int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
 			strata_mf **out, strata_err *err)
 {
@@ -75,6 +97,16 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 	if (strlen(warehouse) > 3000)
 		return strata_err_set(err, STRATA_EINVAL, "warehouse path is too long");
 	bool is_pg = mf_pg_is_uri(warehouse);
+	if (!is_pg && looks_like_uri(warehouse)) {
+		char shown[512];
+		mf_pg_uri_redact(warehouse, shown, sizeof(shown));
+		return strata_err_set(err, STRATA_EINVAL,
+				      "warehouse \"%s\" is neither a directory nor a PostgreSQL "
+				      "catalog URI: a catalog URI starts with postgresql:// or "
+				      "postgres:// (a directory whose name looks like a URI can be "
+				      "given as ./NAME); nothing was opened or created",
+				      shown);
+	}
 	if (!is_pg && data_path && *data_path)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "--data is for a catalog URI (postgresql://...): the data files "
@@ -128,7 +160,7 @@ const char *strata_mf_warehouse(const strata_mf *mf)
 
 void strata_warehouse_display(const char *warehouse, char *out, size_t n)
 {
-	if (mf_pg_is_uri(warehouse))
+	if (mf_pg_is_uri(warehouse) || looks_like_uri(warehouse))
 		mf_pg_uri_redact(warehouse, out, n);
 	else
 		snprintf(out, n, "%s", warehouse);
@@ -246,6 +278,26 @@ static int pg_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err)
 			return rc;
 		mf_tx tx = {.mf = mf, .kind = MF_TX_WRITE, .pg = pt};
 		rc = fn(mf, &tx, ctx, err);
+		if (rc > 0) {
+			/* invariant 5: nothing written; the COMMIT waits for the
+			 * standby to hold what was read */
+			int answer = rc;
+			if (mf_pg_tx_barrier(pt) != 0) {
+				bool is_retry = mf_pg_tx_is_retry(pt);
+				mf_pg_tx_abort(pt);
+				if (is_retry)
+					continue;
+				return mf_pg_last_err(err, "wait for the standby");
+			}
+			rc = mf_pg_tx_commit(pt, err);
+			if (rc == 0)
+				return answer;
+			if (rc == STRATA_ECONFLICT)
+				continue;
+			if (rc == STRATA_EUNCERTAIN)
+				return pg_uncertain(mf, err);
+			return rc;
+		}
 		if (rc) {
 			bool is_retry = mf_pg_tx_is_retry(pt);
 			mf_pg_tx_abort(pt);

@@ -168,7 +168,10 @@ struct strata_mf_snap {
 int mf_kv_err(strata_err *err, int rc, const char *what);
 
 /* Run fn inside one write transaction and commit it durably; grows the map
- * and retries on MDB_MAP_FULL; fn returning non-zero aborts. */
+ * and retries on MDB_MAP_FULL; fn returning non-zero aborts (a positive
+ * return — fn wrote nothing — is returned as is; on PostgreSQL that
+ * transaction commits, so the answer waits for the standby: env.c
+ * invariant 5). */
 /* Walk data.mdb at path (manifest/verify.c) without mapping it: with
  * is_full false only the meta pages and the file's length, else every page
  * reachable from the meta of transaction txnid (0: the newer meta).

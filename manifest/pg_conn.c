@@ -15,9 +15,10 @@
  *      given and percent-decoded, and of $PGPASSWORD) before it is returned,
  *      whatever libpq or the server put into it;
  *   2. mf_pg_commit() returns 0 only for a COMMIT the server acknowledged as
- *      COMMIT; an answer of failure (or ROLLBACK) is a clean failure; a
- *      connection lost before any answer is STRATA_EUNCERTAIN, never retried
- *      here and never reported as a clean failure;
+ *      COMMIT without a warning; an answer of failure (or ROLLBACK) is a
+ *      clean failure; a connection lost before any answer is
+ *      STRATA_EUNCERTAIN, never retried here and never reported as a clean
+ *      failure; so is a COMMIT answered with a WARNING (invariant 6);
  *   3. a statement is prepared at most once per connection (bit slot of
  *      `prepared`); a reconnect clears the bits, since the server forgot;
  *   4. a lost connection is re-established only by mf_pg_begin(), between
@@ -28,7 +29,15 @@
  *      (the connection leaves pipeline mode, or is marked broken):
  *      is_in_txn becomes true when the BEGIN ran, false when a COMMIT
  *      answered or the connection went; a statement after a failed one is
- *      never run (the server skips the rest of the pipeline).
+ *      never run (the server skips the rest of the pipeline);
+ *   6. a WARNING the server sends while it runs our COMMIT (alone, or in a
+ *      pipeline that ends with it) is kept (the connection's notice
+ *      receiver) and makes the commit uncertain: it is how PostgreSQL says
+ *      that the wait for a synchronous standby was cancelled and the
+ *      transaction "has already committed locally, but might not have
+ *      been replicated to the standby" — acknowledged, it could be lost
+ *      with the primary.  Other notices go on to libpq's default receiver
+ *      (standard error), as before.
  *
  * Who calls: pg_schema.c (init, migrations, the version check) and pg_kv.c
  * (the seam's transactions), from one thread per mf_pg at a time.
@@ -54,6 +63,9 @@ struct mf_pg {
 	uint64_t prepared[MF_PG_SLOTS / 64]; /* invariant 3 */
 	bool is_in_txn;
 	bool is_broken;       /* left in a state libpq cannot recover: close it */
+	bool is_in_commit;    /* invariant 6 */
+	char commit_warning[400];
+	PQnoticeReceiver default_notice;
 };
 
 /* ---- URIs ------------------------------------------------------------------------ */
@@ -230,6 +242,28 @@ static int pg_err(mf_pg *pg, strata_err *err, int code, const char *fmt, ...)
 
 /* ---- connections ----------------------------------------------------------------- */
 
+/* Invariant 6: the connection's notice receiver. */
+static void pg_notice(void *arg, const PGresult *res)
+{
+	mf_pg *pg = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (!sev)
+		sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
+	if (pg->is_in_commit && sev && strcmp(sev, "WARNING") == 0) {
+		if (!pg->commit_warning[0]) {
+			const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+			const char *d = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+			char raw[800];
+			snprintf(raw, sizeof(raw), "%s%s%s", m ? m : "a warning", d ? " " : "",
+				 d ? d : "");
+			flatten(raw, pg->commit_warning, sizeof(pg->commit_warning));
+		}
+		return;
+	}
+	if (pg->default_notice)
+		pg->default_notice(NULL, res);
+}
+
 static void pg_free(mf_pg *pg)
 {
 	if (pg->conn)
@@ -283,6 +317,8 @@ int mf_pg_connect(const char *uri, mf_pg **out, strata_err *err)
 			    PQserverVersion(pg->conn) / 10000, PQserverVersion(pg->conn) / 100 % 100);
 		goto out;
 	}
+	/* invariant 6 (libpq keeps it across PQreset) */
+	pg->default_notice = PQsetNoticeReceiver(pg->conn, pg_notice, pg);
 	LOG_DEBUG("catalog %s: connected (server %d, backend pid %d)", pg->uri_safe,
 		  PQserverVersion(pg->conn), PQbackendPID(pg->conn));
 out:
@@ -398,14 +434,26 @@ int mf_pg_commit(mf_pg *pg, strata_err *err)
 	if (!pg->is_in_txn)
 		return pg_err(pg, err, STRATA_EINVAL, "commit: no transaction is open");
 	pg->is_in_txn = false;
+	pg->commit_warning[0] = '\0';
+	pg->is_in_commit = true;
 	PGresult *r = PQexec(pg->conn, "COMMIT");
+	pg->is_in_commit = false;
 	int rc = 0;
 	if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
 		/* a transaction that had failed answers COMMIT with ROLLBACK */
-		if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
 			rc = pg_err(pg, err, STRATA_EMANIFEST,
 				    "commit: the server rolled the transaction back (a statement in "
 				    "it had failed); nothing was committed");
+		} else if (pg->commit_warning[0]) {
+			/* invariant 6: committed here, maybe not on the standby */
+			rc = pg_err(pg, err, STRATA_EUNCERTAIN,
+				    "the server answered COMMIT with a warning: the transaction may "
+				    "not be on the synchronous standby, and may be lost with this "
+				    "server (%s)",
+				    pg->commit_warning);
+			LOG_ERROR("%s", err ? err->msg : "catalog: commit outcome uncertain");
+		}
 	} else if (is_conn_lost(pg)) {
 		/* invariant 2: no answer, so no knowledge */
 		char m[400];
@@ -578,6 +626,9 @@ static int pg_pipeline(mf_pg *pg, const char *const *pre, const mf_pg_stmt *cons
 		q[nq++] = (pipe_ent){.kind = PIPE_COMMIT, .what = "commit"};
 	}
 	is_sent = is_sent && PQpipelineSync(c);
+	/* invariant 6: a warning while the server runs the COMMIT */
+	pg->commit_warning[0] = '\0';
+	pg->is_in_commit = is_commit_sent;
 	/* every message answers with one result and a NULL; the sync ends it
 	 * all (a lost connection ends it early) */
 	for (int nulls = 0; is_sent;) {
@@ -621,6 +672,7 @@ static int pg_pipeline(mf_pg *pg, const char *const *pre, const mf_pg_stmt *cons
 		if (q[i].kind == PIPE_PREPARE)
 			set_prepared(pg, s[q[i].i]->slot);
 	}
+	pg->is_in_commit = false;
 	bool is_lost = mf_pg_is_lost(pg);
 	/* the transaction is open after a BEGIN that ran, until a COMMIT that
 	 * answered or a lost connection */
@@ -669,6 +721,13 @@ static int pg_pipeline(mf_pg *pg, const char *const *pre, const mf_pg_stmt *cons
 		rc = pg_err(pg, err, STRATA_EMANIFEST,
 			    "commit: the server rolled the transaction back; nothing was "
 			    "committed");
+	} else if (is_commit && pg->commit_warning[0]) {
+		/* invariant 6: committed here, maybe not on the standby */
+		rc = pg_err(pg, err, STRATA_EUNCERTAIN,
+			    "the server answered COMMIT with a warning: the transaction may not be "
+			    "on the synchronous standby, and may be lost with this server (%s)",
+			    pg->commit_warning);
+		LOG_ERROR("%s", err ? err->msg : "catalog: commit outcome uncertain");
 	}
 	if (rc == 0 && out && n > 0) {
 		for (int i = nq - 1; i >= 0; i--)

@@ -13,7 +13,10 @@
  *                      lock not available (55P03): nothing was done, the
  *                      caller may retry;
  *   STRATA_EUNCERTAIN   the connection was lost during COMMIT: the
- *                      transaction may or may not have committed;
+ *                      transaction may or may not have committed; or COMMIT
+ *                      was answered with a warning (a cancelled wait for
+ *                      the synchronous standby: committed on the primary,
+ *                      perhaps not on the standby);
  *   STRATA_EEXIST      unique violation (23505), `init` on a catalog;
  *   STRATA_EINVAL      a URI libpq cannot parse;
  *   STRATA_EUNSUPPORTED a catalog of a newer schema version, a server older
@@ -92,7 +95,10 @@ typedef enum mf_pg_txn_mode {
  * statement is prepared again on the new one).  STRATA_EINVAL if one is
  * already open. */
 int mf_pg_begin(mf_pg *pg, mf_pg_txn_mode mode, strata_err *err);
-/* Commit.  0 only when the server acknowledged COMMIT.  A server answer
+/* Commit.  0 only when the server acknowledged COMMIT (without a warning:
+ * a COMMIT answered with one — its wait for a synchronous standby was
+ * cancelled, so it is committed on this server alone — is
+ * STRATA_EUNCERTAIN, as below).  A server answer
  * other than COMMIT is a clean failure with the server's code (e.g.
  * STRATA_ECONFLICT for a serialization failure, STRATA_EEXIST for a
  * deferred unique violation; nothing committed).  A connection lost before
@@ -236,6 +242,12 @@ int mf_pg_tx_begin(mf_pg_pool *p, mf_tx_kind kind, mf_pg_tx **out, strata_err *e
  * deadlock: nothing committed, mf_pg_tx_is_retry() was true); STRATA_EUNCERTAIN
  * (the connection was lost during COMMIT); another code otherwise. */
 int mf_pg_tx_commit(mf_pg_tx *t, strata_err *err);
+/* Make t, a write transaction that changed nothing, write WAL (a KEY SHARE
+ * lock on the catalog_meta row), so that its COMMIT waits for the
+ * synchronous standby to hold everything t read: PostgreSQL commits a
+ * transaction that wrote no WAL without waiting.  0 or MF_RC_PG (this
+ * thread's error, mf_pg_last_err()). */
+int mf_pg_tx_barrier(mf_pg_tx *t);
 /* Roll back and free t (NULL: no-op). */
 void mf_pg_tx_abort(mf_pg_tx *t);
 /* Whether a statement of t failed with a serialization failure or a

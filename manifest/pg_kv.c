@@ -96,7 +96,13 @@
  *   8. puts held back are sent, in order, before anything else of the
  *      transaction (so every read sees them, and the server applies them
  *      in the caller's order), and never after an abort; at most
- *      KV_PEND_MAX of them, or KV_PEND_BYTES, wait at a time.
+ *      KV_PEND_MAX of them, or KV_PEND_BYTES, wait at a time;
+ *   9. mf_pg_tx_barrier() makes a transaction that changed nothing write
+ *      WAL (a KEY SHARE lock on the catalog_meta row: it conflicts with no
+ *      commit, only with a migration's FOR UPDATE), so its COMMIT waits for
+ *      the synchronous standby like any other: PostgreSQL lets a
+ *      transaction that wrote no WAL commit without waiting, even with a
+ *      transaction id.
  *
  * Cursor moves (LMDB's where they matter to manifest/): MDB_NEXT on an
  * unpositioned cursor is MDB_FIRST, MDB_PREV is MDB_LAST; a move that finds
@@ -192,6 +198,9 @@ static const mf_pg_stmt st_counters[] = {
 	{.slot = KV_SLOT_COUNTER + 3, .name = "strata_next_lease_id", .nparams = 0,
 	 .what = "take the next lease id", .sql = "SELECT nextval('strata.next_lease_id')"},
 };
+static const mf_pg_stmt st_barrier = {.slot = KV_SLOT_CLOCK + 1, .name = "strata_barrier",
+				      .nparams = 0, .what = "lock the catalog_meta row (KEY SHARE)",
+				      .sql = "SELECT 1 FROM strata.catalog_meta FOR KEY SHARE"};
 static const mf_pg_stmt st_clock = {.slot = KV_SLOT_CLOCK, .name = "strata_clock",
 				    .nparams = 0, .what = "read the catalog's clock",
 				    .sql = "SELECT clock_timestamp()"};
@@ -751,6 +760,15 @@ int mf_pg_counter_next(mf_pg_tx *t, const char *name, uint64_t *out, strata_err 
 		PQclear(r);
 	}
 	return rc ? mf_pg_last_err(err, NULL) : 0;
+}
+
+int mf_pg_tx_barrier(mf_pg_tx *t)
+{
+	/* invariant 9 */
+	PGresult *r = NULL;
+	int rc = kv_run(t, &st_barrier, NULL, &r);
+	PQclear(r);
+	return rc;
 }
 
 int64_t mf_pg_clock_us(mf_pg_tx *t)

@@ -311,6 +311,16 @@ int mf_pg_catalog_init(mf_pg *pg, const char *data_path, strata_err *err)
 	PQclear(r);
 	if (rc)
 		goto out;
+	/* the data directory before the catalog that names it commits: a
+	 * path that cannot be made leaves no catalog behind (`init` again
+	 * with another path works) */
+	if (data_path && *data_path && (rc = strata_io_mkdirs(data_path, 0755)) < 0) {
+		strata_err_set(err, rc,
+			       "could not create the data directory \"%s\": %s (no catalog was "
+			       "created in %s)",
+			       data_path, strata_strerror(rc), mf_pg_uri_safe(pg));
+		goto out;
+	}
 	rc = mf_pg_commit(pg, err);
 	if (rc == 0)
 		LOG_INFO("catalog %s: created at catalog version %u, data in \"%s\"",

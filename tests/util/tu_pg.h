@@ -56,4 +56,33 @@ bool tu_pg_is_gone(pid_t pid);
 /* Stop the server now (also done at exit); safe to call twice. */
 void tu_pg_stop(void);
 
+/* ---- a primary and a synchronous standby (the failover tests) ----------------
+ *
+ * tu_pg_pair_start() starts, in a scratch directory of its own (apart from
+ * tu_pg_start()'s server), a primary (initdb, pg_ctl on a free loopback
+ * port), creates database db there, makes a standby of it (pg_basebackup
+ * -R -X stream) started on another free port, then makes that standby
+ * synchronous (synchronous_standby_names = '*' set on the primary with
+ * ALTER SYSTEM after the base backup, so the standby once promoted waits
+ * for nobody; synchronous_commit = on) and waits until
+ * pg_stat_replication says "sync".  Returns the multi-host URI of db as
+ * the superuser,
+ *   postgresql://postgres@127.0.0.1:P0,127.0.0.1:P1/db?target_session_attrs=read-write
+ * (lent until exit), or NULL with the reason.  Both postmasters are
+ * stopped by PID at exit (and by a watcher if the suite dies), like
+ * tu_pg_start()'s.  One pair per process. */
+const char *tu_pg_pair_start(const char *db, char *why, size_t n);
+/* Port of node 0 (the primary) or 1 (the standby). */
+int tu_pg_pair_port(int node);
+/* The pair's scratch directory (logs: primary.log, standby.log, cmd.log). */
+const char *tu_pg_pair_dir(void);
+/* SIGKILL the primary's postmaster and every child of it (backends, WAL
+ * sender...), as when its machine goes; returns once the postmaster is
+ * gone. */
+bool tu_pg_pair_kill_primary(char *why, size_t n);
+/* pg_ctl promote -w of the standby: it takes writes on return. */
+bool tu_pg_pair_promote(char *why, size_t n);
+/* Stop both servers now (also done at exit); safe to call twice. */
+void tu_pg_pair_stop(void);
+
 #endif
