@@ -84,16 +84,16 @@ NODE_DIR := tests/.node
 ver_part  = $(shell sed -n 's/^\#define STRATA_VERSION_$(1) \([0-9]*\)$$/\1/p' api/strata.h)
 SO_MAJOR := $(call ver_part,MAJOR)
 SO_VER   := $(SO_MAJOR).$(call ver_part,MINOR).$(call ver_part,PATCH)
-SO_MODULES := core manifest format table merge sort compact jobs clean policies api
+SO_MODULES := core store manifest format table merge sort compact jobs clean policies api
 SO_SRC   := $(foreach m,$(SO_MODULES),$(wildcard $(m)/*.c))
 SO_OBJ   := $(SO_SRC:%.c=$(BUILD)/pic/%.o)
 SO       := $(BUILD)/libstrata.so.$(SO_VER)
 # what the library modules link: pkg-config names for strata.pc's
 # Requires.private, and -lpq in its Libs.private (Debian's libpq.pc names
 # static libraries, -lpgcommon -lpgport, that no package installs)
-SO_REQS  := avro-c lmdb libxxhash libzstd jansson zlib
+SO_REQS  := avro-c lmdb inih libxxhash libzstd jansson zlib libcurl libxml-2.0
 SO_PRIV  := -lpq -lm -pthread
-SO_LIBS  := -lavro -llmdb -lxxhash -lzstd -ljansson -lpq -lz -lm -pthread
+SO_LIBS  := -lavro -llmdb -linih -lxxhash -lzstd -ljansson -lpq -lcurl -lxml2 -lz -lm -pthread
 MAN_PAGES := $(BUILD)/man/strata.1 $(BUILD)/man/stratad.8 $(BUILD)/man/stratad.ini.5
 
 # keep objects that pattern chains build (test and bench .o files)
@@ -451,9 +451,9 @@ DUCKDB_LIBDIR   := $(NODE_DIR)/node_modules/@duckdb/node-bindings-linux-x64
 DUCKDB_CAPI     := v1.2.0
 DUCKDB_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),linux_arm64,linux_amd64)
 DUCKDB_EXT      := $(BUILD)/strata.duckdb_extension
-EXT_MODULES     := core manifest format table merge
+EXT_MODULES     := core store manifest format table merge
 EXT_LIB_OBJ     := $(foreach m,$(EXT_MODULES),$(patsubst %.c,$(BUILD)/pic/%.o,$(filter-out %/main.c,$(wildcard $(m)/*.c))))
-EXT_LDLIBS      := -lavro -llmdb -lpq -lxxhash -lzstd -ljansson -lz -lm -pthread
+EXT_LDLIBS      := -lavro -llmdb -linih -lpq -lcurl -lxml2 -lxxhash -lzstd -ljansson -lz -lm -pthread
 HAVE_DUCKDB_HDR := $(wildcard $(DUCKDB_HDR)/duckdb_extension.h)
 
 .PHONY: duckdb-headers duckdb-ext

@@ -168,14 +168,14 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 			continue;
 		char path[4096];
 		strata_file_path(c->mf, t->name, part->name, f, path, sizeof(path));
-		struct stat st;
-		int src = strata_io()->stat(path, &st);
-		if (src == -ENOENT)
+		strata_data_stat st;
+		strata_err serr;
+		int src = strata_data_stat_path(path, &st, &serr);
+		if (src == -ENOENT || src == STRATA_ENOTFOUND)
 			finding(c, "the file of %s entry %llu is missing: \"%s\"", entry_state(f),
 				(unsigned long long)f->id, path);
 		else if (src < 0)
-			return strata_err_set(err, src, "could not stat \"%s\": %s", path,
-					      strata_strerror(src));
+			return strata_err_set(err, src, "%s", serr.msg);
 	}
 	/* step 4 */
 	const strata_file_entry **byid = strata_arena_alloc(a, (n + 1) * sizeof(*byid));

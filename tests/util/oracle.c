@@ -1415,6 +1415,15 @@ int oracle_gov_step(oracle *o)
 	return oracle_check_random_reads(o, 2);
 }
 
+/* Counts the data files outside the trash (strata_data_list). */
+static int oracle_count_file(void *ctx, const char *name, const strata_data_stat *st)
+{
+	(void)st;
+	if (strncmp(name, ".trash/", 7) != 0)
+		(*(int *)ctx)++;
+	return 0;
+}
+
 int oracle_check_files(oracle *o)
 {
 	strata_mf_snap *snap;
@@ -1449,8 +1458,8 @@ int oracle_check_files(oracle *o)
 				pn = ps[j].name;
 		char path[4096];
 		strata_file_path(strata_wh_mf(o->wh), o->name, pn, &files[i], path, sizeof(path));
-		struct stat st;
-		if (stat(path, &st) != 0) {
+		strata_data_stat st;
+		if (strata_data_stat_path(path, &st, &err) != 0) {
 			fprintf(stderr, "\noracle: manifest entry %s is missing on disk (seed %" PRIu64
 					", step %" PRIu64 ")\n",
 				path, o->cfg.seed, o->steps);
@@ -1461,7 +1470,12 @@ int oracle_check_files(oracle *o)
 	/* and nothing else is (the trash aside) */
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s", strata_mf_data_dir(strata_wh_mf(o->wh)), o->name);
-	int on_disk = tu_count_files(dir, NULL) - tu_count_files_under(dir, ".trash");
+	int on_disk = 0; /* locally or in the object store */
+	if (strata_data_list(dir, oracle_count_file, &on_disk, &err) != 0) {
+		fprintf(stderr, "\noracle: %s\n", err.msg);
+		strata_arena_free(a);
+		return -1;
+	}
 	strata_arena_free(a);
 	if (on_disk != expect) {
 		fprintf(stderr, "\noracle: %d files on disk but the manifest knows %d (seed %" PRIu64

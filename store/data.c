@@ -1,0 +1,501 @@
+/*
+ * store/data.c — the S3 data store: data files as objects, behind core's
+ * data-store seam (core/core.h, "Data stores"; contract of the registration
+ * in store/store.h).
+ *
+ * A data path "s3://BUCKET/PREFIX/table/part/b0000/NAME" is the object
+ * PREFIX/table/part/b0000/NAME of BUCKET.  One client per process
+ * (strata_s3, thread-safe), opened at the first use from the environment,
+ * the AWS way (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...; see
+ * strata_s3_open()).
+ *
+ *   write   strata_s3_writer: held in memory up to a part (8 MiB), then one
+ *           If-None-Match PUT; larger objects stream as a multipart upload,
+ *           part by part, aborted on failure.
+ *   read    ranged GETs.  Two things keep their number down:
+ *           - the tail cache (process-wide, bounded LRU, TAIL_CACHE_BYTES):
+ *             per object its size and its last bytes, fetched once — a
+ *             Parquet footer and the page index before it, or a whole small
+ *             file; a warm open costs no request at all;
+ *           - a read-ahead window per open reader (WINDOW_BYTES): a small
+ *             read fetches a window, so sequential small reads (an Avro
+ *             block header, then its body) cost one GET per window.
+ *   stat    HEAD.   remove  DELETE (and the cache entry).
+ *   list    ListObjectsV2 under "DIR/", a page at a time.
+ *
+ * Invariants:
+ *   1. an object's bytes never change under its name (names are never
+ *      reused, every PUT is If-None-Match: *), so cached sizes and tails
+ *      stay true until the object is removed, when they are dropped;
+ *   2. memory is bounded: a writer holds one part, a reader one window and
+ *      the cache at most TAIL_CACHE_BYTES over all objects;
+ *   3. a short read (the object shorter than its recorded size) is
+ *      STRATA_ECORRUPT naming the object, never a silent zero fill.
+ *
+ * Threads: any; the cache has one mutex, held for lookups and copies only,
+ * never across a request.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S3_SCHEME "s3://"
+#define TAIL_MIN_BYTES (64u << 10)  /* a cold tail fetch takes at least this */
+#define TAIL_MAX_BYTES (1u << 20)   /* reads this close to the end are tail reads */
+#define TAIL_CACHE_BYTES (32u << 20)
+#define TAIL_CACHE_ENTRIES 4096
+#define WINDOW_BYTES (256u << 10)
+
+/* ---- the client ------------------------------------------------------------ */
+
+static pthread_mutex_t client_mu = PTHREAD_MUTEX_INITIALIZER;
+static strata_s3 *client;
+
+static int client_get(strata_s3 **out, strata_err *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&client_mu);
+	if (!client)
+		rc = strata_s3_open(NULL, &client, err);
+	*out = client;
+	pthread_mutex_unlock(&client_mu);
+	if (rc < 0)
+		strata_err_wrap(err, rc, "data store s3://");
+	return rc;
+}
+
+void strata_store_s3_reset(void)
+{
+	pthread_mutex_lock(&client_mu);
+	strata_s3_close(client);
+	client = NULL;
+	pthread_mutex_unlock(&client_mu);
+	strata_store_s3_cache_clear();
+}
+
+/* "s3://BUCKET/KEY" into bucket and key. */
+static int s3_path_split(const char *path, char *bucket, size_t bn, const char **key,
+			 strata_err *err)
+{
+	const char *b = path + strlen(S3_SCHEME);
+	const char *slash = strchr(b, '/');
+	if (!slash || slash == b || !slash[1] || (size_t)(slash - b) >= bn)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "\"%s\" is not an object path (expected s3://BUCKET/KEY)",
+				      path);
+	memcpy(bucket, b, (size_t)(slash - b));
+	bucket[slash - b] = '\0';
+	*key = slash + 1;
+	return 0;
+}
+
+/* ---- the tail cache --------------------------------------------------------- */
+
+typedef struct tail_ent {
+	char *path;     /* NULL: a free slot */
+	uint64_t hash;
+	uint64_t size;  /* the object's */
+	uint64_t tail_off;
+	uint8_t *tail;  /* [tail_off, size) or NULL */
+	size_t tail_len;
+	uint64_t tick;
+} tail_ent;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static tail_ent cache[TAIL_CACHE_ENTRIES];
+static uint64_t cache_tick, cache_bytes;
+static strata_store_cache_stats cache_stats;
+
+static tail_ent *cache_find(const char *path, uint64_t h)
+{
+	for (int i = 0; i < TAIL_CACHE_ENTRIES; i++)
+		if (cache[i].path && cache[i].hash == h && strcmp(cache[i].path, path) == 0)
+			return &cache[i];
+	return NULL;
+}
+
+static void cache_drop(tail_ent *e)
+{
+	cache_bytes -= e->tail_len;
+	free(e->path);
+	free(e->tail);
+	memset(e, 0, sizeof(*e));
+}
+
+/* A slot for a new entry, evicting the least recently used. */
+static tail_ent *cache_slot(void)
+{
+	tail_ent *lru = NULL;
+	for (int i = 0; i < TAIL_CACHE_ENTRIES; i++) {
+		if (!cache[i].path)
+			return &cache[i];
+		if (!lru || cache[i].tick < lru->tick)
+			lru = &cache[i];
+	}
+	cache_drop(lru);
+	return lru;
+}
+
+/* invariant 2: evict until need more bytes fit */
+static void cache_make_room(size_t need, const tail_ent *keep)
+{
+	while (cache_bytes + need > TAIL_CACHE_BYTES) {
+		tail_ent *lru = NULL;
+		for (int i = 0; i < TAIL_CACHE_ENTRIES; i++)
+			if (cache[i].path && cache[i].tail && &cache[i] != keep &&
+			    (!lru || cache[i].tick < lru->tick))
+				lru = &cache[i];
+		if (!lru)
+			return;
+		cache_drop(lru);
+	}
+}
+
+static bool cache_size_get(const char *path, uint64_t *size)
+{
+	uint64_t h = strata_hash64(path, strlen(path));
+	pthread_mutex_lock(&cache_mu);
+	tail_ent *e = cache_find(path, h);
+	if (e) {
+		e->tick = ++cache_tick;
+		*size = e->size;
+		cache_stats.size_hits++;
+	} else {
+		cache_stats.size_misses++;
+	}
+	pthread_mutex_unlock(&cache_mu);
+	return e != NULL;
+}
+
+static void cache_size_put(const char *path, uint64_t size)
+{
+	uint64_t h = strata_hash64(path, strlen(path));
+	pthread_mutex_lock(&cache_mu);
+	tail_ent *e = cache_find(path, h);
+	if (!e) {
+		e = cache_slot();
+		e->path = strata_strdup(path);
+		e->hash = h;
+		e->size = size;
+	}
+	e->tick = ++cache_tick;
+	pthread_mutex_unlock(&cache_mu);
+}
+
+/* Copy [off, off + n) from the cached tail; false if it is not all there. */
+static bool cache_tail_read(const char *path, void *buf, size_t n, uint64_t off)
+{
+	uint64_t h = strata_hash64(path, strlen(path));
+	bool is_hit = false;
+	pthread_mutex_lock(&cache_mu);
+	tail_ent *e = cache_find(path, h);
+	if (e && e->tail && off >= e->tail_off && off + n <= e->tail_off + e->tail_len) {
+		memcpy(buf, e->tail + (off - e->tail_off), n);
+		e->tick = ++cache_tick;
+		is_hit = true;
+		cache_stats.tail_hits++;
+	}
+	pthread_mutex_unlock(&cache_mu);
+	return is_hit;
+}
+
+/* Take tail ([tail_off, size)) into the cache (or free it). */
+static void cache_tail_put(const char *path, uint64_t size, uint64_t tail_off, uint8_t *tail,
+			   size_t len)
+{
+	uint64_t h = strata_hash64(path, strlen(path));
+	pthread_mutex_lock(&cache_mu);
+	cache_stats.tail_fetches++;
+	tail_ent *e = cache_find(path, h);
+	if (!e) {
+		e = cache_slot();
+		e->path = strata_strdup(path);
+		e->hash = h;
+		e->size = size;
+	}
+	if (e->tail && e->tail_off <= tail_off) {
+		free(tail); /* what is cached already covers it */
+	} else {
+		cache_make_room(len, e);
+		cache_bytes -= e->tail_len;
+		free(e->tail);
+		e->tail = tail;
+		e->tail_off = tail_off;
+		e->tail_len = len;
+		cache_bytes += len;
+	}
+	e->tick = ++cache_tick;
+	pthread_mutex_unlock(&cache_mu);
+}
+
+static void cache_forget(const char *path)
+{
+	uint64_t h = strata_hash64(path, strlen(path));
+	pthread_mutex_lock(&cache_mu);
+	tail_ent *e = cache_find(path, h);
+	if (e)
+		cache_drop(e);
+	pthread_mutex_unlock(&cache_mu);
+}
+
+void strata_store_s3_cache_clear(void)
+{
+	pthread_mutex_lock(&cache_mu);
+	for (int i = 0; i < TAIL_CACHE_ENTRIES; i++)
+		if (cache[i].path)
+			cache_drop(&cache[i]);
+	memset(&cache_stats, 0, sizeof(cache_stats));
+	pthread_mutex_unlock(&cache_mu);
+}
+
+void strata_store_s3_cache_stats(strata_store_cache_stats *out)
+{
+	pthread_mutex_lock(&cache_mu);
+	*out = cache_stats;
+	out->bytes = cache_bytes;
+	pthread_mutex_unlock(&cache_mu);
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+static int s3d_w_open(const char *path, void **h, strata_err *err)
+{
+	strata_s3 *c;
+	char bucket[256];
+	const char *key;
+	int rc = client_get(&c, err);
+	if (rc == 0)
+		rc = s3_path_split(path, bucket, sizeof(bucket), &key, err);
+	if (rc == 0)
+		rc = strata_s3_writer_open(c, bucket, key, (strata_s3_writer **)h, err);
+	return rc;
+}
+
+static int s3d_w_write(void *h, const void *buf, size_t n, strata_err *err)
+{
+	return strata_s3_writer_write(h, buf, n, err);
+}
+
+static int s3d_w_commit(void *h, strata_err *err)
+{
+	return strata_s3_writer_commit(h, err);
+}
+
+static void s3d_w_abort(void *h)
+{
+	strata_s3_writer_abort(h);
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+typedef struct s3d_reader {
+	strata_s3 *c;
+	char bucket[256];
+	const char *key; /* into path */
+	char *path;
+	uint64_t size;
+	uint8_t *win;    /* the read-ahead window, allocated at first use */
+	uint64_t win_off;
+	size_t win_len;
+} s3d_reader;
+
+static int s3d_r_open(const char *path, void **h, uint64_t *size, strata_err *err)
+{
+	s3d_reader *r = strata_calloc(1, sizeof(*r));
+	r->path = strata_strdup(path);
+	int rc = client_get(&r->c, err);
+	if (rc == 0)
+		rc = s3_path_split(r->path, r->bucket, sizeof(r->bucket), &r->key, err);
+	if (rc == 0 && !cache_size_get(path, &r->size)) {
+		strata_s3_obj obj;
+		rc = strata_s3_head(r->c, r->bucket, r->key, &obj, err);
+		if (rc == 0) {
+			r->size = obj.size;
+			cache_size_put(path, obj.size); /* invariant 1 */
+		}
+	}
+	if (rc < 0) {
+		free(r->path);
+		free(r);
+		return rc;
+	}
+	*size = r->size;
+	*h = r;
+	return 0;
+}
+
+/* One GET of exactly [off, off + n) (invariant 3). */
+static int s3d_get(s3d_reader *r, void *buf, size_t n, uint64_t off, strata_err *err)
+{
+	size_t got = 0;
+	int rc = strata_s3_get_range(r->c, r->bucket, r->key, off, n, buf, &got, err);
+	if (rc < 0)
+		return rc;
+	if (got != n)
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "\"%s\": read of %zu bytes at offset %llu got %zu: the "
+				      "object is shorter than its %llu bytes",
+				      r->path, n, (unsigned long long)off, got,
+				      (unsigned long long)r->size);
+	return 0;
+}
+
+static int s3d_r_read(void *h, void *buf, size_t n, uint64_t off, strata_err *err)
+{
+	s3d_reader *r = h;
+	if (r->win && off >= r->win_off && off + n <= r->win_off + r->win_len) {
+		memcpy(buf, r->win + (off - r->win_off), n);
+		return 0;
+	}
+	if (cache_tail_read(r->path, buf, n, off))
+		return 0;
+	if (r->size - off <= TAIL_MAX_BYTES) {
+		/* a tail read: the footer, the page index, a small file */
+		uint64_t start = r->size > TAIL_MIN_BYTES ? r->size - TAIL_MIN_BYTES : 0;
+		if (off < start)
+			start = off;
+		size_t len = (size_t)(r->size - start);
+		uint8_t *tail = strata_malloc(len ? len : 1);
+		int rc = s3d_get(r, tail, len, start, err);
+		if (rc < 0) {
+			free(tail);
+			return rc;
+		}
+		memcpy(buf, tail + (off - start), n);
+		cache_tail_put(r->path, r->size, start, tail, len);
+		return 0;
+	}
+	if (n >= WINDOW_BYTES)
+		return s3d_get(r, buf, n, off, err);
+	/* a small read in the middle: fetch a window (invariant 2: one) */
+	if (!r->win)
+		r->win = strata_malloc(WINDOW_BYTES);
+	size_t len = (size_t)STRATA_MIN((uint64_t)WINDOW_BYTES, r->size - off);
+	r->win_len = 0;
+	int rc = s3d_get(r, r->win, len, off, err);
+	if (rc < 0)
+		return rc;
+	r->win_off = off;
+	r->win_len = len;
+	memcpy(buf, r->win, n);
+	return 0;
+}
+
+static void s3d_r_close(void *h)
+{
+	s3d_reader *r = h;
+	if (!r)
+		return;
+	free(r->win);
+	free(r->path);
+	free(r);
+}
+
+/* ---- stat, remove, list --------------------------------------------------------- */
+
+static int s3d_stat(const char *path, strata_data_stat *out, strata_err *err)
+{
+	strata_s3 *c;
+	char bucket[256];
+	const char *key;
+	int rc = client_get(&c, err);
+	if (rc == 0)
+		rc = s3_path_split(path, bucket, sizeof(bucket), &key, err);
+	strata_s3_obj obj;
+	if (rc == 0)
+		rc = strata_s3_head(c, bucket, key, &obj, err);
+	if (rc == 0) {
+		out->size = obj.size;
+		out->mtime_s = obj.mtime_s;
+	}
+	return rc;
+}
+
+static int s3d_remove(const char *path, strata_err *err)
+{
+	strata_s3 *c;
+	char bucket[256];
+	const char *key;
+	int rc = client_get(&c, err);
+	if (rc == 0)
+		rc = s3_path_split(path, bucket, sizeof(bucket), &key, err);
+	if (rc == 0) {
+		cache_forget(path); /* invariant 1 */
+		rc = strata_s3_delete(c, bucket, key, err);
+	}
+	return rc;
+}
+
+typedef struct s3d_list_ctx {
+	size_t prefix_len;
+	strata_data_list_fn fn;
+	void *ctx;
+} s3d_list_ctx;
+
+static int s3d_list_one(void *ctx, const strata_s3_obj *obj)
+{
+	s3d_list_ctx *l = ctx;
+	if (strlen(obj->key) <= l->prefix_len)
+		return 0;
+	strata_data_stat st = {.size = obj->size, .mtime_s = obj->mtime_s};
+	return l->fn(l->ctx, obj->key + l->prefix_len, &st);
+}
+
+static int s3d_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_err *err)
+{
+	strata_s3 *c;
+	char bucket[256], prefix[1024];
+	const char *key = NULL;
+	int rc = client_get(&c, err);
+	if (rc < 0)
+		return rc;
+	/* the bucket's root is "s3://BUCKET" or "s3://BUCKET/" */
+	const char *b = dir + strlen(S3_SCHEME);
+	const char *slash = strchr(b, '/');
+	if (!slash || !slash[1]) {
+		size_t bl = slash ? (size_t)(slash - b) : strlen(b);
+		if (bl == 0 || bl >= sizeof(bucket))
+			return strata_err_set(err, STRATA_EINVAL, "\"%s\" names no bucket", dir);
+		memcpy(bucket, b, bl);
+		bucket[bl] = '\0';
+		prefix[0] = '\0';
+	} else {
+		rc = s3_path_split(dir, bucket, sizeof(bucket), &key, err);
+		if (rc < 0)
+			return rc;
+		size_t kl = strlen(key);
+		while (kl > 0 && key[kl - 1] == '/')
+			kl--;
+		if (kl + 2 > sizeof(prefix))
+			return strata_err_set(err, STRATA_ELIMIT, "\"%s\": prefix too long", dir);
+		memcpy(prefix, key, kl);
+		prefix[kl] = '/';
+		prefix[kl + 1] = '\0';
+	}
+	s3d_list_ctx l = {.prefix_len = strlen(prefix), .fn = fn, .ctx = ctx};
+	return strata_s3_list(c, bucket, prefix[0] ? prefix : NULL, 1000, s3d_list_one, &l, err);
+}
+
+/* ---- registration --------------------------------------------------------------- */
+
+static const strata_store_ops s3_store_ops = {
+	.scheme = S3_SCHEME,
+	.w_open = s3d_w_open,
+	.w_write = s3d_w_write,
+	.w_commit = s3d_w_commit,
+	.w_abort = s3d_w_abort,
+	.r_open = s3d_r_open,
+	.r_read = s3d_r_read,
+	.r_close = s3d_r_close,
+	.stat = s3d_stat,
+	.remove = s3d_remove,
+	.list = s3d_list,
+};
+
+void strata_store_s3_register(void)
+{
+	strata_store_register(&s3_store_ops);
+}
