@@ -137,10 +137,103 @@ const char *tu_wh_name(const char *dir)
 	return out;
 }
 
+/* Copy every object under prefix s3://B/FROM to s3://B/TO. */
+typedef struct s3_copy_ctx {
+	strata_s3 *c;
+	const char *bucket;
+	size_t from_len;
+	const char *to;
+} s3_copy_ctx;
+
+static int s3_copy_one(void *ctx, const strata_s3_obj *obj)
+{
+	s3_copy_ctx *k = ctx;
+	strata_err err;
+	strata_err_clear(&err);
+	void *buf = malloc(obj->size ? obj->size : 1);
+	size_t got = 0;
+	char key[2048];
+	snprintf(key, sizeof(key), "%s%s", k->to, obj->key + k->from_len);
+	if (strata_s3_get_range(k->c, k->bucket, obj->key, 0, obj->size, buf, &got, &err) != 0 ||
+	    got != obj->size || strata_s3_put(k->c, k->bucket, key, buf, got, &err) != 0) {
+		fprintf(stderr, "tu_wh: copy %s to %s: %s\n", obj->key, key, err.msg);
+		abort();
+	}
+	free(buf);
+	return 0;
+}
+
+/* The data path of warehouse name (opened and closed). */
+static void data_path_of(const char *name, char *out, size_t n)
+{
+	strata_wh *wh;
+	strata_err err;
+	strata_err_clear(&err);
+	if (strata_wh_open(name, false, &wh, &err) != 0) {
+		fprintf(stderr, "tu_wh: open %s: %s\n", name, err.msg);
+		abort();
+	}
+	snprintf(out, n, "%s", strata_mf_data_dir(strata_wh_mf(wh)));
+	strata_wh_close(wh);
+}
+
+/* The objects of data path from, copied under a new prefix of the bucket,
+ * whose data path goes into out. */
+static void s3_clone_data(const char *from, const char *to_dir, char *out, size_t n)
+{
+	static int nclone;
+	const char *pfx = "s3://" TU_WH_BUCKET "/";
+	if (strncmp(from, pfx, strlen(pfx)) != 0) {
+		fprintf(stderr, "tu_wh: %s is not under %s\n", from, pfx);
+		abort();
+	}
+	const char *base = strrchr(to_dir, '/');
+	snprintf(out, n, "%s%s-clone%d", pfx, base ? base + 1 : to_dir, ++nclone);
+	char from_key[2048], to_key[2048];
+	snprintf(from_key, sizeof(from_key), "%s/", from + strlen(pfx));
+	snprintf(to_key, sizeof(to_key), "%s/", out + strlen(pfx));
+	strata_s3 *c = NULL;
+	strata_err err;
+	strata_err_clear(&err);
+	s3_copy_ctx k = {.bucket = TU_WH_BUCKET, .from_len = strlen(from_key), .to = to_key};
+	if (strata_s3_open(NULL, &c, &err) != 0 ||
+	    (k.c = c, strata_s3_list(c, TU_WH_BUCKET, from_key, 0, s3_copy_one, &k, &err)) != 0) {
+		fprintf(stderr, "tu_wh: clone %s: %s\n", from, err.msg);
+		abort();
+	}
+	strata_s3_close(c);
+}
+
 void tu_wh_clone(const char *from, const char *to)
 {
-	if (!tu_wh_is_pg())
-		return; /* a directory's DATA file came along with the copy */
+	char from_data[4200] = "", to_data[4200] = "";
+	if (tu_wh_is_s3()) {
+		/* objects are not in the copied directory: copy them too, under
+		 * a prefix of to's own */
+		data_path_of(tu_wh_name(from), from_data, sizeof(from_data));
+		s3_clone_data(from_data, to, to_data, sizeof(to_data));
+	}
+	if (!tu_wh_is_pg()) {
+		if (!tu_wh_is_s3())
+			return; /* the copied directory is the copy */
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/DATA", to);
+		FILE *fp = fopen(path, "w");
+		if (!fp || fprintf(fp, "%s\n", to_data) < 0 || fclose(fp) != 0) {
+			fprintf(stderr, "tu_wh: could not write %s\n", path);
+			abort();
+		}
+		pthread_mutex_lock(&wh_mu);
+		bool is_known = false;
+		for (int i = 0; i < nwh; i++)
+			is_known |= strcmp(whs[i].dir, to) == 0;
+		if (!is_known && nwh < TU_WH_MAX) {
+			whs[nwh].dir = strdup(to);
+			whs[nwh++].uri = strdup(to);
+		}
+		pthread_mutex_unlock(&wh_mu);
+		return;
+	}
 	const char *from_uri = tu_wh_name(from);
 	const char *from_db = strrchr(from_uri, '/') + 1;
 	pthread_mutex_lock(&wh_mu);
@@ -164,4 +257,18 @@ void tu_wh_clone(const char *from, const char *to)
 	free(whs[slot].uri);
 	whs[slot].uri = strdup(uri);
 	pthread_mutex_unlock(&wh_mu);
+	if (to_data[0]) {
+		/* the clone's catalog names the copied objects */
+		PGconn *pc = PQconnectdb(uri);
+		const char *vals[1] = {to_data};
+		PGresult *r = PQstatus(pc) == CONNECTION_OK ?
+			PQexecParams(pc, "UPDATE strata.catalog_meta SET data_path = $1", 1, NULL, vals,
+				     NULL, NULL, 0) : NULL;
+		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "tu_wh: set data_path of %s: %s", uri, PQerrorMessage(pc));
+			abort();
+		}
+		PQclear(r);
+		PQfinish(pc);
+	}
 }
