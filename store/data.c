@@ -53,13 +53,52 @@
 
 static pthread_mutex_t client_mu = PTHREAD_MUTEX_INITIALIZER;
 static strata_s3 *client;
+static strata_s3_config client_cfg; /* its strings owned here */
+static bool has_client_cfg;
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strata_strdup(s) : NULL;
+}
+
+static void cfg_free(strata_s3_config *c)
+{
+	free((char *)c->endpoint);
+	free((char *)c->region);
+	free((char *)c->access_key);
+	free((char *)c->secret_key);
+	free((char *)c->session_token);
+	free((char *)c->profile);
+	free((char *)c->credentials_file);
+	memset(c, 0, sizeof(*c));
+}
+
+void strata_store_s3_configure(const strata_s3_config *cfg)
+{
+	pthread_mutex_lock(&client_mu);
+	cfg_free(&client_cfg);
+	has_client_cfg = cfg != NULL;
+	if (cfg) {
+		client_cfg = *cfg;
+		client_cfg.endpoint = dup_or_null(cfg->endpoint);
+		client_cfg.region = dup_or_null(cfg->region);
+		client_cfg.access_key = dup_or_null(cfg->access_key);
+		client_cfg.secret_key = dup_or_null(cfg->secret_key);
+		client_cfg.session_token = dup_or_null(cfg->session_token);
+		client_cfg.profile = dup_or_null(cfg->profile);
+		client_cfg.credentials_file = dup_or_null(cfg->credentials_file);
+	}
+	strata_s3_close(client);
+	client = NULL;
+	pthread_mutex_unlock(&client_mu);
+}
 
 static int client_get(strata_s3 **out, strata_err *err)
 {
 	int rc = 0;
 	pthread_mutex_lock(&client_mu);
 	if (!client)
-		rc = strata_s3_open(NULL, &client, err);
+		rc = strata_s3_open(has_client_cfg ? &client_cfg : NULL, &client, err);
 	*out = client;
 	pthread_mutex_unlock(&client_mu);
 	if (rc < 0)

@@ -266,9 +266,13 @@ void strata_s3_stats_reset(void);
  * first use, from the environment (strata_s3_open(NULL, ...)): a missing
  * credential is then that operation's error. */
 void strata_store_s3_register(void);
-/* Close the process's client (the next use opens one from the environment
- * again) and empty the tail cache; for tests, while no data file is open. */
+/* Close the process's client (the next use opens one again) and empty the
+ * tail cache; for tests, while no data file is open. */
 void strata_store_s3_reset(void);
+/* The configuration the data store's client is opened with from now on
+ * (copied; NULL: all from the environment, the default), e.g. shorter
+ * timeouts; closes the current client.  While no data file is open. */
+void strata_store_s3_configure(const strata_s3_config *cfg);
 
 /* The tail cache: per object its size and its last bytes (a Parquet
  * footer and page index, or a whole small file), process-wide, bounded. */
