@@ -107,7 +107,15 @@ typedef struct clean_ctx {
 	int64_t now_us;
 	bool is_counting; /* orphan scan, first pass: count, move nothing */
 	bool is_trash_counted; /* object storage: the trash was counted once */
+	const uint64_t *marked; /* ids this run marked deleted, sorted */
+	size_t nmarked;
 } clean_ctx;
+
+static int id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
 
 static const char *part_name_of(clean_ctx *c, uint32_t part_id)
 {
@@ -246,8 +254,9 @@ static int trash_object(clean_ctx *c, const strata_file_entry *f, const char *pa
 		forget_push(f->id, forget, nforget, cap);
 		return 0;
 	}
-	/* entries marked by this very run carry a later time than c->now_us */
-	if (!c->is_trash_counted && f->deleted_us >= c->now_us)
+	/* entering the trash: marked by this very run */
+	if (!c->is_trash_counted && c->nmarked &&
+	    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
 		c->r->files_deleted++;
 	bool is_old = c->o->is_purge || strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
 	if (!is_old) {
@@ -857,6 +866,9 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		rc = strata_mf_commit_clean(c.mf, c.t.id, ids, nids, &r->version, &skipped, err);
 		if (rc)
 			goto out;
+		qsort(ids, nids, sizeof(uint64_t), id_cmp);
+		c.marked = ids;
+		c.nmarked = nids;
 	}
 	rc = trash_marked(&c, &forget, &nforget, err); /* step 3 */
 	if (rc)

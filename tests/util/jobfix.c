@@ -519,7 +519,28 @@ int jf_trash_count(jf *f)
 {
 	char dir[PATH_MAX];
 	jf_trash_dir(f, dir, sizeof(dir));
-	return tu_count_files(dir, NULL);
+	if (!strata_data_is_remote(dir))
+		return tu_count_files(dir, NULL);
+	/* object storage: the trash is the deleted entries whose objects stay */
+	strata_table_def t;
+	jf_def(f, &t);
+	strata_arena *a = strata_arena_new();
+	int n = 0;
+	for (uint32_t b = 0; b < t.buckets; b++) {
+		strata_file_entry *es;
+		size_t ne = jf_entries(f, b, a, &es);
+		for (size_t i = 0; i < ne; i++) {
+			if (!es[i].is_deleted)
+				continue;
+			char p[PATH_MAX];
+			jf_file_path(f, &es[i], p, sizeof(p));
+			strata_data_stat st;
+			strata_err err;
+			n += strata_data_stat_path(p, &st, &err) == 0;
+		}
+	}
+	strata_arena_free(a);
+	return n;
 }
 
 void jf_tmpl_save(jf *f, jf_tmpl *t)
