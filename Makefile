@@ -206,10 +206,13 @@ test: deps node-deps
 # The model-based suites again, on a PostgreSQL catalog (tests/on-catalog);
 # first, since they are the longest.
 PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
+# ... and with the data files on object storage, a Ceph RGW of their own
+# (tests/on-s3)
+S3_SUITES := tests/s3/s3-jobs tests/s3/s3-oracle tests/s3/s3-clean
 
 test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
-	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(TEST_BIN) tests/bench-smoke \
-		tests/layer-check
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(S3_SUITES) $(TEST_BIN) \
+		tests/bench-smoke tests/layer-check
 
 asan: deps node-deps
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run

@@ -39,7 +39,10 @@
  * than orphan_age_s by the object's time, the orphan_max_fraction stop);
  * an orphan has no entry to hold its trash state, so it is deleted only
  * once it is orphan_age_s + clean.trash_s old: the trash window starts when
- * it became an orphan.  Intent recovery lists the intent's prefix.
+ * it became an orphan.  Intent recovery lists the intent's prefix.  The
+ * orphan scan also aborts the unfinished multipart uploads under the
+ * table's prefix (a writer killed half-way) by the same rules: older than
+ * orphan_age_s, under no intent.
  *
  * Invariants:
  *   1. the manifest stops referring to a file (step 2) before the file goes;
@@ -569,6 +572,16 @@ static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 	return rc;
 }
 
+/* Whether path lies under a running job's intent (its outputs). */
+static bool intent_keeps(void *ctx, const char *path)
+{
+	const name_set *prefixes = ctx;
+	for (size_t i = 0; i < prefixes->n; i++)
+		if (strncmp(path, prefixes->v[i], strlen(prefixes->v[i])) == 0)
+			return true;
+	return false;
+}
+
 static int orphans_scan(clean_ctx *c, strata_err *err)
 {
 	strata_mf_snap *snap;
@@ -625,6 +638,14 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 	}
 	if (rc == 0)
 		rc = orphan_dir(c, dir, &known, &prefixes, err);
+	/* what writers killed half-way left in an object store: their
+	 * unfinished uploads, by the orphans' age and intent rules */
+	if (rc == 0 && !c->o->dry_run) {
+		size_t n_aborted = 0;
+		rc = strata_data_abort_uploads(dir, c->o->orphan_age_s, c->now_us / 1000000,
+					       intent_keeps, &prefixes, &n_aborted, err);
+		c->r->uploads_aborted += n_aborted;
+	}
 	free(known.v);
 	free(prefixes.v);
 	return rc;

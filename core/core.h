@@ -292,6 +292,12 @@ typedef struct strata_store_ops {
 	int (*stat)(const char *path, strata_data_stat *out, strata_err *err);
 	int (*remove)(const char *path, strata_err *err);
 	int (*list)(const char *dir, strata_data_list_fn fn, void *ctx, strata_err *err);
+	/* Optional (NULL: the store leaves nothing behind): abort the
+	 * unfinished uploads under dir begun at or before now_s - min_age_s
+	 * whose path keep(ctx, path) does not keep; *n counts them. */
+	int (*abort_uploads)(const char *dir, int64_t min_age_s, int64_t now_s,
+			     bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
+			     strata_err *err);
 } strata_store_ops;
 
 /* Register ops for paths beginning with ops->scheme (the table is lent for
@@ -316,6 +322,13 @@ int strata_data_remove(const char *path, strata_err *err);
  * the directory tree under dir, regular files only, names relative to
  * dir).  A missing dir lists nothing. */
 int strata_data_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_err *err);
+/* Abort what writers killed half-way left under dir in its store (an
+ * object store's multipart uploads), begun min_age_s or more before now_s,
+ * except those keep() keeps (a running job's); *n counts them.  Nothing to
+ * do for the local directory (a temp file is an orphan file there). */
+int strata_data_abort_uploads(const char *dir, int64_t min_age_s, int64_t now_s,
+			      bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
+			      strata_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Clock                                                                    */

@@ -174,3 +174,14 @@ int strata_data_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_
 		return no_store(dir, err);
 	return list_local(dir, "", 0, fn, ctx, err);
 }
+
+int strata_data_abort_uploads(const char *dir, int64_t min_age_s, int64_t now_s,
+			      bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
+			      strata_err *err)
+{
+	*n = 0;
+	const strata_store_ops *st = strata_store_for(dir);
+	if (!st || !st->abort_uploads)
+		return 0;
+	return st->abort_uploads(dir, min_age_s, now_s, keep, ctx, n, err);
+}

@@ -518,6 +518,67 @@ static int s3d_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_e
 	return strata_s3_list(c, bucket, prefix[0] ? prefix : NULL, 1000, s3d_list_one, &l, err);
 }
 
+/* ---- unfinished multipart uploads ------------------------------------------------- */
+
+typedef struct s3d_uploads_ctx {
+	const char *scheme_bucket; /* "s3://BUCKET/" */
+	int64_t cutoff_s;
+	bool (*keep)(void *ctx, const char *path);
+	void *keep_ctx;
+	strata_s3_upload *v;
+	size_t n, cap;
+} s3d_uploads_ctx;
+
+static int s3d_upload_one(void *ctx, const strata_s3_upload *up)
+{
+	s3d_uploads_ctx *u = ctx;
+	if (up->initiated_s > u->cutoff_s)
+		return 0;
+	char path[1400];
+	snprintf(path, sizeof(path), "%s%s", u->scheme_bucket, up->key);
+	if (u->keep && u->keep(u->keep_ctx, path))
+		return 0;
+	if (u->n == u->cap) {
+		u->cap = u->cap ? 2 * u->cap : 16;
+		u->v = strata_realloc(u->v, u->cap * sizeof(*u->v));
+	}
+	u->v[u->n++] = *up;
+	return 0;
+}
+
+/* Collect first, abort after: the listing is not changed under its
+ * markers. */
+static int s3d_abort_uploads(const char *dir, int64_t min_age_s, int64_t now_s,
+			     bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
+			     strata_err *err)
+{
+	strata_s3 *c;
+	char bucket[256], prefix[1100], sb[300];
+	const char *key;
+	*n = 0;
+	int rc = client_get(&c, err);
+	if (rc == 0)
+		rc = s3_path_split(dir, bucket, sizeof(bucket), &key, err);
+	if (rc < 0)
+		return rc;
+	snprintf(prefix, sizeof(prefix), "%s/", key);
+	snprintf(sb, sizeof(sb), S3_SCHEME "%s/", bucket);
+	s3d_uploads_ctx u = {.scheme_bucket = sb, .cutoff_s = now_s - min_age_s, .keep = keep,
+			     .keep_ctx = ctx};
+	rc = strata_s3_uploads_list(c, bucket, prefix, s3d_upload_one, &u, err);
+	for (size_t i = 0; rc == 0 && i < u.n; i++) {
+		LOG_INFO("aborting the multipart upload of s3://%s/%s begun %lld s ago", bucket,
+			 u.v[i].key, (long long)(now_s - u.v[i].initiated_s));
+		rc = strata_s3_upload_abort(c, bucket, u.v[i].key, u.v[i].upload_id, err);
+		if (rc == STRATA_ENOTFOUND)
+			rc = 0; /* finished or aborted meanwhile */
+		if (rc == 0)
+			(*n)++;
+	}
+	free(u.v);
+	return rc;
+}
+
 /* ---- registration --------------------------------------------------------------- */
 
 static const strata_store_ops s3_store_ops = {
@@ -532,6 +593,7 @@ static const strata_store_ops s3_store_ops = {
 	.stat = s3d_stat,
 	.remove = s3d_remove,
 	.list = s3d_list,
+	.abort_uploads = s3d_abort_uploads,
 };
 
 void strata_store_s3_register(void)

@@ -17,7 +17,9 @@
  * object, and the same rows readable after SIGCONT, when the work done
  * again succeeds; clean on object storage (the trash as the entry's state:
  * the object stays until clean.trash_s, then goes and the entry is
- * forgotten; an orphan deleted only after orphan_age_s + trash_s).
+ * forgotten; an orphan deleted only after orphan_age_s + trash_s; the
+ * multipart upload of a writer killed half-way aborted by the orphan scan
+ * once orphan_age_s old).
  *
  * Without Ceph the RGW tests print "SKIPPED: <reason>" and exit 0.
  */
@@ -28,6 +30,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -575,6 +578,76 @@ static void test_clean_trash_state(void)
 	strata_wh_close(wh);
 }
 
+static int count_upload(void *ctx, const strata_s3_upload *up)
+{
+	(void)up;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int uploads_under(const char *prefix)
+{
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	int n = 0;
+	CU_ASSERT(strata_s3_uploads_list(c, BUCKET, prefix, count_upload, &n, &err) == 0);
+	strata_s3_close(c);
+	return n;
+}
+
+/* A writer killed half-way through a multipart upload leaves it behind;
+ * clean's orphan scan aborts it once it is orphan_age_s old. */
+static void test_clean_aborts_stale_uploads(void)
+{
+	rgw();
+	char whdir[512];
+	strata_wh *wh = make_wh("stale1", whdir, sizeof(whdir));
+	strata_err err = {0};
+	CU_ASSERT_EQUAL(write_rows(wh, 0, 10, "a", &err), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+					.access_key = TU_RGW_ACCESS_KEY,
+					.secret_key = TU_RGW_SECRET_KEY,
+					.part_bytes = STRATA_S3_MIN_PART_BYTES};
+		strata_s3 *c = NULL;
+		strata_s3_writer *w = NULL;
+		strata_err cerr;
+		size_t n = STRATA_S3_MIN_PART_BYTES + 1;
+		char *buf = calloc(1, n);
+		if (strata_s3_open(&cfg, &c, &cerr) != 0 ||
+		    strata_s3_writer_open(c, BUCKET, "stale1/t/_/b0000/j99-0.parquet", &w, &cerr) != 0 ||
+		    strata_s3_writer_write(w, buf, n, &cerr) != 0)
+			_exit(1);
+		_exit(0); /* killed half-way: the first part is up, nothing completes */
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT_EQUAL(uploads_under("stale1/"), 1);
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.orphan_age_s = 3600;
+	strata_clean_result r;
+	/* younger than orphan_age_s: kept (it may be a running writer's) */
+	CU_ASSERT_EQUAL(strata_clean_table(wh, "t", &o, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.uploads_aborted, 0);
+	CU_ASSERT_EQUAL(uploads_under("stale1/"), 1);
+	o.orphan_age_s = 0;
+	int rc = strata_clean_table(wh, "t", &o, &r, &err);
+	if (rc)
+		fprintf(stderr, "\nclean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(r.uploads_aborted, 1);
+	CU_ASSERT_EQUAL(uploads_under("stale1/"), 0);
+	CU_ASSERT_EQUAL(scan_rows(wh, "a", NULL), 10);
+	strata_wh_close(wh);
+}
+
 static void register_store(void)
 {
 	CU_pSuite s = CU_add_suite("store", NULL, NULL);
@@ -587,6 +660,7 @@ static void register_store(void)
 	TU_ADD(s, test_fault_put_fails);
 	TU_ADD(s, test_fault_gateway_stopped);
 	TU_ADD(s, test_clean_trash_state);
+	TU_ADD(s, test_clean_aborts_stale_uploads);
 }
 
 TU_MAIN(register_store)
