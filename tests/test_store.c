@@ -306,6 +306,28 @@ static void test_cli_init_data(void)
 	CU_ASSERT_EQUAL(write_rows(wh, 0, 10, "c", &err), 0);
 	strata_wh_close(wh);
 	CU_ASSERT_EQUAL(objects_under("cli1/t"), 1);
+	/* `strata file cat|meta` take the object's URI */
+	strata_buf names = {0};
+	CU_ASSERT_EQUAL(strata_data_list("s3://" BUCKET "/cli1/t", list_collect, &names, &err), 0);
+	strata_buf_putc(&names, 0);
+	char *colon = strchr((char *)names.data, ':');
+	CU_ASSERT_PTR_NOT_NULL_FATAL(colon);
+	*colon = '\0';
+	snprintf(cmd, sizeof(cmd), "%s -W '%s' file cat s3://" BUCKET "/cli1/t/%s", tu_bin("strata"),
+		 whdir, (char *)names.data);
+	rc = tu_run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "\n%s\n", out ? out : "");
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "\"val\":\"c-7\""));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "%s file meta s3://" BUCKET "/cli1/t/%s", tu_bin("strata"),
+		 (char *)names.data);
+	rc = tu_run(cmd, &out);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "records: 10 "));
+	free(out);
+	strata_buf_free(&names);
 }
 
 /* ---- jobs and reads ---------------------------------------------------------------------- */
