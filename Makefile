@@ -89,10 +89,11 @@ SO_SRC   := $(foreach m,$(SO_MODULES),$(wildcard $(m)/*.c))
 SO_OBJ   := $(SO_SRC:%.c=$(BUILD)/pic/%.o)
 SO       := $(BUILD)/libstrata.so.$(SO_VER)
 # what the library modules link: pkg-config names for strata.pc's
-# Requires.private, and -lpq in its Libs.private (Debian's libpq.pc names
-# static libraries, -lpgcommon -lpgport, that no package installs)
-SO_REQS  := avro-c lmdb inih libxxhash libzstd jansson zlib libcurl libxml-2.0
-SO_PRIV  := -lpq -lm -pthread
+# Requires.private, and -lpq, -lcurl and -lxml2 in its Libs.private
+# (Debian's libpq.pc names static libraries, -lpgcommon -lpgport, that no
+# package installs; libcurl.pc's static list names -llber and more, alike)
+SO_REQS  := avro-c lmdb inih libxxhash libzstd jansson zlib
+SO_PRIV  := -lpq -lcurl -lxml2 -lm -pthread
 SO_LIBS  := -lavro -llmdb -linih -lxxhash -lzstd -ljansson -lpq -lcurl -lxml2 -lz -lm -pthread
 MAN_PAGES := $(BUILD)/man/strata.1 $(BUILD)/man/stratad.8 $(BUILD)/man/stratad.ini.5
 
