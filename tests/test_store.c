@@ -236,6 +236,32 @@ static void test_local_seam(void)
 
 /* ---- init --data ---------------------------------------------------------------------- */
 
+/* A directory warehouse whose data live in another directory. */
+static void test_init_data_dir(void)
+{
+	char whdir[512], data[512];
+	snprintf(whdir, sizeof(whdir), "%s/wh", tu_tmpdir());
+	snprintf(data, sizeof(data), "%s/elsewhere/data", tu_tmpdir());
+	strata_wh *wh;
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(strata_wh_create(whdir, data, &wh, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_mf_data_dir(strata_wh_mf(wh)), data);
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, val STRING",
+						  NULL, NULL, NULL, 0, &err),
+			      0);
+	CU_ASSERT_EQUAL(write_rows(wh, 0, 20, "d", &err), 0);
+	strata_wh_close(wh);
+	CU_ASSERT(tu_count_files(data, NULL) >= 1);
+	char p[600];
+	snprintf(p, sizeof(p), "%s/data", whdir);
+	CU_ASSERT_EQUAL(tu_count_files(p, NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whdir, false, &wh, &err), 0);
+	int tagged = 0;
+	CU_ASSERT_EQUAL(scan_rows(wh, "d", &tagged), 20);
+	CU_ASSERT_EQUAL(tagged, 20);
+	strata_wh_close(wh);
+}
+
 static void test_init_data_s3(void)
 {
 	rgw();
@@ -710,6 +736,7 @@ static void register_store(void)
 {
 	CU_pSuite s = CU_add_suite("store", NULL, NULL);
 	TU_ADD(s, test_local_seam);
+	TU_ADD(s, test_init_data_dir);
 	TU_ADD(s, test_init_data_s3);
 	TU_ADD(s, test_cli_init_data);
 	TU_ADD(s, test_jobs_and_reads);
