@@ -142,7 +142,7 @@ static int path_state(const char *p, strata_err *err)
 	if (strata_data_is_remote(p)) {
 		strata_data_stat ds;
 		int drc = strata_data_stat_path(p, &ds, err);
-		return drc == 0 ? 1 : drc == STRATA_ENOTFOUND ? 0 : drc;
+		return drc == 0 ? 1 : drc == -ENOENT ? 0 : drc;
 	}
 	struct stat st;
 	int rc = strata_io()->stat(p, &st);

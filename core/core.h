@@ -266,9 +266,11 @@ void strata_rfile_close(strata_rfile *f);
  *     visible under its name only once w_commit returned 0, an existing
  *     name is never overwritten (STRATA_EEXIST), memory stays bounded;
  *     w_commit and w_abort free the handle, on failure too;
- *   - r_open gives the object's size; r_read reads [off, off + n), every
- *     byte of it (the range is checked against the size by core);
- *   - stat: size and modification time, STRATA_ENOTFOUND when missing;
+ *   - r_open gives the object's size, -ENOENT when it is missing (as
+ *     locally: callers tell a missing data file by -ENOENT alone); r_read
+ *     reads [off, off + n), every byte of it (the range is checked against
+ *     the size by core);
+ *   - stat: size and modification time, -ENOENT when missing;
  *   - remove: a missing object is not an error;
  *   - list: every object whose path begins with "DIR/", in any order,
  *     with its path relative to DIR (it may contain '/'); fn returning
@@ -313,8 +315,7 @@ bool strata_data_is_remote(const char *path);
 /* Make the directory of data files dir exist: strata_io_mkdirs() locally;
  * nothing to do in an object store (prefixes need no creating). */
 int strata_data_mkdirs(const char *dir, strata_err *err);
-/* Size and time of a data file; -ENOENT (local) or STRATA_ENOTFOUND
- * (store) when missing. */
+/* Size and time of a data file; -ENOENT when missing (in every store). */
 int strata_data_stat_path(const char *path, strata_data_stat *out, strata_err *err);
 /* Remove a data file; a missing one is 0. */
 int strata_data_remove(const char *path, strata_err *err);

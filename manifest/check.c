@@ -216,11 +216,11 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 		if (is_remote) {
 			const char *rel = path + strlen(tdir) + 1;
 			src = listed.n && bsearch(&rel, listed.v, listed.n, sizeof(char *),
-						  check_name_cmp) ? 0 : STRATA_ENOTFOUND;
+						  check_name_cmp) ? 0 : -ENOENT;
 		} else {
 			src = strata_data_stat_path(path, &st, &serr);
 		}
-		if (src == -ENOENT || src == STRATA_ENOTFOUND)
+		if (src == -ENOENT)
 			finding(c, "the file of %s entry %llu is missing: \"%s\"", entry_state(f),
 				(unsigned long long)f->id, path);
 		else if (src < 0) {

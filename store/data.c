@@ -351,6 +351,8 @@ static int s3d_r_open(const char *path, void **h, uint64_t *size, strata_err *er
 	if (rc == 0 && !cache_size_get(path, &r->size)) {
 		strata_s3_obj obj;
 		rc = strata_s3_head(r->c, r->bucket, r->key, &obj, err);
+		if (rc == STRATA_ENOTFOUND) /* a missing data file is -ENOENT in every store */
+			rc = err ? (err->code = -ENOENT) : -ENOENT;
 		if (rc == 0) {
 			r->size = obj.size;
 			cache_size_put(path, obj.size); /* invariant 1 */
@@ -446,6 +448,8 @@ static int s3d_stat(const char *path, strata_data_stat *out, strata_err *err)
 	strata_s3_obj obj;
 	if (rc == 0)
 		rc = strata_s3_head(c, bucket, key, &obj, err);
+	if (rc == STRATA_ENOTFOUND) /* a missing data file is -ENOENT in every store */
+		rc = err ? (err->code = -ENOENT) : -ENOENT;
 	if (rc == 0) {
 		out->size = obj.size;
 		out->mtime_s = obj.mtime_s;

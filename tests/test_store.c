@@ -718,6 +718,12 @@ static void test_check_finds_missing_object(void)
 	CU_ASSERT_EQUAL(strata_data_list("s3://" BUCKET "/check1/t", first_name, name, &err), 1);
 	snprintf(path, sizeof(path), "s3://" BUCKET "/check1/t/%s", name);
 	CU_ASSERT_EQUAL_FATAL(strata_data_remove(path, &err), 0);
+	/* a missing object is -ENOENT, as a missing file is */
+	strata_rfile *rf = NULL;
+	strata_data_stat dst;
+	CU_ASSERT_EQUAL(strata_rfile_open(path, &rf, &err), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "404"));
+	CU_ASSERT_EQUAL(strata_data_stat_path(path, &dst, &err), -ENOENT);
 	size_t nfind = 0;
 	int rc = strata_mf_check(strata_wh_mf(wh), "t", NULL, NULL, &nfind, &err);
 	CU_ASSERT_EQUAL(rc, STRATA_ECORRUPT);
