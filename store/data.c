@@ -373,6 +373,8 @@ static int s3d_get(s3d_reader *r, void *buf, size_t n, uint64_t off, strata_err 
 {
 	size_t got = 0;
 	int rc = strata_s3_get_range(r->c, r->bucket, r->key, off, n, buf, &got, err);
+	if (rc == STRATA_ENOTFOUND) /* removed since its size was cached */
+		rc = err ? (err->code = -ENOENT) : -ENOENT;
 	if (rc < 0)
 		return rc;
 	if (got != n)
