@@ -209,7 +209,7 @@ test: deps node-deps
 PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
 # ... and with the data files on object storage, a Ceph RGW of their own
 # (tests/on-s3)
-S3_SUITES := tests/s3/s3-jobs tests/s3/s3-oracle tests/s3/s3-clean
+S3_SUITES := tests/s3/s3-jobs tests/s3/s3-daemon tests/s3/s3-oracle tests/s3/s3-clean
 
 test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(SO) man
 	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(S3_SUITES) $(TEST_BIN) \
