@@ -11,11 +11,15 @@
  * writes, a sort and a major compaction that leave objects and no local
  * data file, and reads (scan, get) that see every row; the tail cache (a
  * second read of the same files opens them without a HEAD and reads their
- * footers without a GET); injected 503s retried to success; a commit and
- * a job whose every PUT fails, or that meet a gateway stopped with SIGSTOP:
- * each fails cleanly, with nothing committed, no version naming a missing
- * object, and the same rows readable after SIGCONT, when the work done
- * again succeeds; clean on object storage (the trash as the entry's state:
+ * footers without a GET); injected 503s retried to success; slow answers
+ * (a job slower, not wrong); a commit and a job whose every PUT fails, that
+ * meet a gateway stopped with SIGSTOP, or revoked credentials: each fails
+ * cleanly, with nothing committed, no version naming a missing object, and
+ * the same rows readable after SIGCONT, when the work done again succeeds;
+ * a clean that meets a stopped gateway or refused DELETEs (marked entries
+ * stay marked, their objects stay, the next clean finishes); `strata file
+ * cat|meta` on an s3:// URI; a missing object is -ENOENT and a finding of
+ * the manifest check; clean on object storage (the trash as the entry's state:
  * the object stays until clean.trash_s, then goes and the entry is
  * forgotten; an orphan deleted only after orphan_age_s + trash_s; the
  * multipart upload of a writer killed half-way aborted by the orphan scan
@@ -566,6 +570,72 @@ static void test_fault_gateway_stopped(void)
 	strata_wh_close(wh);
 }
 
+/* Slow answers (every GET and PUT delayed) make a job slower, not wrong. */
+static void delay_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	int *n = ctx;
+	if (strcmp(req->op, "GET") == 0 || strcmp(req->op, "PUT") == 0) {
+		out->delay_ms = 150;
+		(*n)++;
+	}
+}
+
+static void test_fault_slow_answers(void)
+{
+	rgw();
+	char whdir[512];
+	strata_wh *wh = make_wh("fslow", whdir, sizeof(whdir));
+	strata_err err = {0};
+	CU_ASSERT_EQUAL(write_rows(wh, 0, 100, "a", &err), 0);
+	CU_ASSERT_EQUAL(write_rows(wh, 50, 150, "b", &err), 0);
+	strata_store_s3_cache_clear();
+	int n = 0;
+	strata_s3_fault_set(delay_hook, &n);
+	int rc = run_job(wh, STRATA_BUCKET_JOB_MAJOR, &err);
+	int rows = scan_rows(wh, "b", NULL);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(rows, 150);
+	CU_ASSERT(n >= 2);
+	check_consistent(wh);
+	strata_wh_close(wh);
+}
+
+/* Credentials revoked (a wrong secret): a commit fails with -EACCES naming
+ * the object and never the secret; nothing is lost, and with the right
+ * keys again the commit succeeds. */
+static void test_fault_credentials_revoked(void)
+{
+	rgw();
+	char whdir[512];
+	strata_wh *wh = make_wh("fcreds", whdir, sizeof(whdir));
+	strata_err err = {0};
+	CU_ASSERT_EQUAL(write_rows(wh, 0, 100, "a", &err), 0);
+	strata_s3_config bad = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = "revoked-Secret-99",
+				.max_attempts = 2, .backoff_base_ms = 5, .backoff_max_ms = 50};
+	strata_store_s3_configure(&bad);
+	strata_store_s3_cache_clear();
+	int rc_w = write_rows(wh, 0, 10, "c", &err);
+	char msg[STRATA_ERR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", err.msg);
+	int rc_j = run_job(wh, STRATA_BUCKET_JOB_MAJOR, &err);
+	endpoint = NULL; /* rgw() configures the right keys again */
+	rgw();
+	CU_ASSERT_EQUAL(rc_w, -EACCES);
+	CU_ASSERT_EQUAL(rc_j, -EACCES);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "s3://" BUCKET "/fcreds/t/"));
+	CU_ASSERT_PTR_NULL(strstr(msg, "revoked-Secret-99"));
+	int tagged = 0;
+	CU_ASSERT_EQUAL(scan_rows(wh, "a", &tagged), 100);
+	CU_ASSERT_EQUAL(tagged, 100);
+	check_consistent(wh);
+	CU_ASSERT_EQUAL(write_rows(wh, 0, 10, "c", &err), 0);
+	CU_ASSERT_EQUAL(scan_rows(wh, "c", &tagged), 100);
+	CU_ASSERT_EQUAL(tagged, 10);
+	strata_wh_close(wh);
+}
+
 /* ---- clean ------------------------------------------------------------------------------ */
 
 static void test_clean_trash_state(void)
@@ -623,6 +693,62 @@ static void test_clean_trash_state(void)
 	CU_ASSERT_EQUAL(r.orphans, 1);
 	CU_ASSERT_EQUAL(objects_under("clean1/t"), 1);
 	CU_ASSERT_EQUAL(scan_rows(wh, "b", NULL), 150);
+	strata_wh_close(wh);
+}
+
+/* The gateway stopped during a clean: the clean fails (-ETIMEDOUT), what
+ * it marked stays marked and nothing a version needs is gone; after
+ * SIGCONT the next clean finishes the work. */
+static void test_clean_gateway_stopped(void)
+{
+	rgw();
+	char whdir[512];
+	strata_wh *wh = make_wh("cstop", whdir, sizeof(whdir));
+	strata_err err = {0};
+	tu_clock_manual(1767225600000000LL);
+	CU_ASSERT_EQUAL(write_rows(wh, 0, 100, "a", &err), 0);
+	CU_ASSERT_EQUAL(write_rows(wh, 50, 150, "b", &err), 0);
+	strata_bucket_job job;
+	strata_bucket_job_default(&job, STRATA_BUCKET_JOB_MAJOR);
+	job.drop_history = true;
+	strata_bucket_job_out out;
+	CU_ASSERT_EQUAL(strata_bucket_job_run(wh, "t", "", 0, &job, NULL, &out, &err), 0);
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = 0;
+	o.trash_s = 0;
+	o.orphan_age_s = -1;
+	strata_clean_result r;
+	tu_clock_advance(10 * 1000000LL);
+	pid_t gw = tu_rgw_daemon_pid(TU_RGW_GW);
+	CU_ASSERT_FATAL(gw > 0);
+	CU_ASSERT_FATAL(kill(gw, SIGSTOP) == 0);
+	bool is_stopped = all_threads_stopped(gw);
+	int rc = strata_clean_table(wh, "t", &o, &r, &err);
+	kill(gw, SIGCONT);
+	CU_ASSERT(is_stopped);
+	CU_ASSERT_EQUAL(rc, -ETIMEDOUT);
+	fprintf(stderr, "\nstopped gateway: clean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(scan_rows(wh, "b", NULL), 150);
+	check_consistent(wh);
+	/* every DELETE refused: the marking commits, the objects stay */
+	fault_plan p = {.op = "DELETE"};
+	strata_s3_fault_set(fault_hook, &p);
+	rc = strata_clean_table(wh, "t", &o, &r, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT(p.n_fired >= 1);
+	CU_ASSERT_EQUAL(objects_under("cstop/t"), 3);
+	CU_ASSERT_EQUAL(scan_rows(wh, "b", NULL), 150);
+	check_consistent(wh);
+	rc = strata_clean_table(wh, "t", &o, &r, &err);
+	if (rc)
+		fprintf(stderr, "\nclean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(objects_under("cstop/t"), 1);
+	CU_ASSERT_EQUAL(scan_rows(wh, "b", NULL), 150);
+	check_consistent(wh);
+	tu_clock_real();
 	strata_wh_close(wh);
 }
 
@@ -750,7 +876,10 @@ static void register_store(void)
 	TU_ADD(s, test_fault_5xx_retried);
 	TU_ADD(s, test_fault_put_fails);
 	TU_ADD(s, test_fault_gateway_stopped);
+	TU_ADD(s, test_fault_slow_answers);
+	TU_ADD(s, test_fault_credentials_revoked);
 	TU_ADD(s, test_clean_trash_state);
+	TU_ADD(s, test_clean_gateway_stopped);
 	TU_ADD(s, test_clean_aborts_stale_uploads);
 	TU_ADD(s, test_check_finds_missing_object);
 }
