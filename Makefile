@@ -124,6 +124,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJ) $(LIB)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# bench_store starts the tests' throw-away Ceph RGW (tests/util/tu_rgw)
+$(BUILD)/bench/bench_store: $(BUILD)/bench/bench_store.o $(TEST_UTIL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
 # ---- libstrata.so: the public API (api/strata.h) as a shared library ------
 #
 # Its objects are the library modules (not the daemon's or the CLI's)
