@@ -16,7 +16,8 @@
  *           - the tail cache (process-wide, bounded LRU, TAIL_CACHE_BYTES):
  *             per object its size and its last bytes, fetched once — a
  *             Parquet footer and the page index before it, or a whole small
- *             file; a warm open costs no request at all;
+ *             file; a cold open is one suffix-range GET (its Content-Range
+ *             gives the size: no HEAD), a warm open costs no request;
  *           - a read-ahead window per open reader (WINDOW_BYTES): a small
  *             read fetches a window, so sequential small reads (an Avro
  *             block header, then its body) cost one GET per window.
@@ -348,7 +349,30 @@ static int s3d_r_open(const char *path, void **h, uint64_t *size, strata_err *er
 	int rc = client_get(&r->c, err);
 	if (rc == 0)
 		rc = s3_path_split(r->path, r->bucket, sizeof(r->bucket), &r->key, err);
+	bool need_head = false;
 	if (rc == 0 && !cache_size_get(path, &r->size)) {
+		/* cold: one suffix-range GET gives the size and the tail (a
+		 * footer, a small file) at once; HEAD only where the server
+		 * cannot answer it */
+		uint8_t *tail = strata_malloc(TAIL_MIN_BYTES);
+		size_t got = 0;
+		uint64_t osize = 0;
+		rc = strata_s3_get_tail(r->c, r->bucket, r->key, TAIL_MIN_BYTES, tail, &got, &osize,
+					err);
+		if (rc == 0) {
+			r->size = osize;
+			/* invariant 1 */
+			cache_tail_put(path, osize, osize - got, tail, got);
+		} else {
+			free(tail);
+		}
+		if (rc == STRATA_EUNSUPPORTED) {
+			strata_err_clear(err);
+			rc = 0;
+			need_head = true;
+		}
+	}
+	if (rc == 0 && need_head) {
 		strata_s3_obj obj;
 		rc = strata_s3_head(r->c, r->bucket, r->key, &obj, err);
 		if (rc == STRATA_ENOTFOUND) /* a missing data file is -ENOENT in every store */
@@ -358,6 +382,8 @@ static int s3d_r_open(const char *path, void **h, uint64_t *size, strata_err *er
 			cache_size_put(path, obj.size); /* invariant 1 */
 		}
 	}
+	if (rc == STRATA_ENOTFOUND) /* a missing data file is -ENOENT in every store */
+		rc = err ? (err->code = -ENOENT) : -ENOENT;
 	if (rc < 0) {
 		free(r->path);
 		free(r);

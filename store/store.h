@@ -142,6 +142,15 @@ int strata_s3_put(strata_s3 *c, const char *bucket, const char *key, const void 
 int strata_s3_get_range(strata_s3 *c, const char *bucket, const char *key, uint64_t off,
 			size_t n, void *buf, size_t *got, strata_err *err);
 
+/* The last n (> 0) bytes of an object (a suffix range, "Range:
+ * bytes=-n") into buf and the object's size from the reply's
+ * Content-Range: one request where a HEAD and a ranged GET would be two.
+ * *got = min(n, size); an empty object gives 0 and 0.  STRATA_ENOTFOUND
+ * if there is none; STRATA_EUNSUPPORTED when the server answers without a
+ * usable range (the caller asks HEAD then). */
+int strata_s3_get_tail(strata_s3 *c, const char *bucket, const char *key, size_t n, void *buf,
+		       size_t *got, uint64_t *size, strata_err *err);
+
 /* Size, ETag and time of an object; STRATA_ENOTFOUND if there is none. */
 int strata_s3_head(strata_s3 *c, const char *bucket, const char *key, strata_s3_obj *out,
 		   strata_err *err);
