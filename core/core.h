@@ -300,6 +300,10 @@ typedef struct strata_store_ops {
 	int (*abort_uploads)(const char *dir, int64_t min_age_s, int64_t now_s,
 			     bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
 			     strata_err *err);
+	/* Optional (NULL: nothing to gain): fetch, in parallel, what opening
+	 * and reading these files will need first (sizes[i]: the file's size
+	 * as the manifest knows it).  A hint: failures are left to the reads. */
+	void (*prefetch)(const char *const *paths, const uint64_t *sizes, size_t n);
 } strata_store_ops;
 
 /* Register ops for paths beginning with ops->scheme (the table is lent for
@@ -323,6 +327,10 @@ int strata_data_remove(const char *path, strata_err *err);
  * the directory tree under dir, regular files only, names relative to
  * dir).  A missing dir lists nothing. */
 int strata_data_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_err *err);
+/* Tell the store of paths[0] that these files are about to be read (a
+ * job's inputs): an object store fetches their first needs in parallel
+ * instead of one round trip after another.  Nothing for local files. */
+void strata_data_prefetch(const char *const *paths, const uint64_t *sizes, size_t n);
 /* Abort what writers killed half-way left under dir in its store (an
  * object store's multipart uploads), begun min_age_s or more before now_s,
  * except those keep() keeps (a running job's); *n counts them.  Nothing to

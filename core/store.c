@@ -185,3 +185,10 @@ int strata_data_abort_uploads(const char *dir, int64_t min_age_s, int64_t now_s,
 		return 0;
 	return st->abort_uploads(dir, min_age_s, now_s, keep, ctx, n, err);
 }
+
+void strata_data_prefetch(const char *const *paths, const uint64_t *sizes, size_t n)
+{
+	const strata_store_ops *st = n ? strata_store_for(paths[0]) : NULL;
+	if (st && st->prefetch)
+		st->prefetch(paths, sizes, n);
+}

@@ -415,6 +415,20 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		goto fail;
 	uint64_t floor_after = plan->new_floor > v->state.floor ? plan->new_floor : v->state.floor;
 	j.schema = output_schema(v, floor_after);
+	/* an object store fetches the inputs' first needs at once */
+	char **ppaths = strata_calloc(plan->ninputs + 1, sizeof(char *));
+	uint64_t *psizes = strata_calloc(plan->ninputs + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < plan->ninputs; i++) {
+		char path[4096];
+		strata_file_path(mf, v->table.name, v->part.name, plan->inputs[i], path, sizeof(path));
+		ppaths[i] = strata_strdup(path);
+		psizes[i] = plan->inputs[i]->bytes;
+	}
+	strata_data_prefetch((const char *const *)ppaths, psizes, plan->ninputs);
+	for (size_t i = 0; i < plan->ninputs; i++)
+		free(ppaths[i]);
+	free(ppaths);
+	free(psizes);
 	/* open every input as a sorted run */
 	strata_run **runs = strata_calloc(plan->ninputs + 1, sizeof(strata_run *));
 	size_t nruns = 0;

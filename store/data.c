@@ -20,7 +20,9 @@
  *             gives the size: no HEAD), a warm open costs no request;
  *           - a read-ahead window per open reader (WINDOW_BYTES): a small
  *             read fetches a window, so sequential small reads (an Avro
- *             block header, then its body) cost one GET per window.
+ *             block header, then its body) cost one GET per window;
+ *           - a job's inputs are prefetched (s3d_prefetch): their tails,
+ *             small files whole, by up to 8 requests at once.
  *   stat    HEAD.   remove  DELETE (and the cache entry).
  *   list    ListObjectsV2 under "DIR/", a page at a time.
  *
@@ -40,6 +42,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -550,6 +553,77 @@ static int s3d_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_e
 	return strata_s3_list(c, bucket, prefix[0] ? prefix : NULL, 1000, s3d_list_one, &l, err);
 }
 
+/* ---- prefetch ------------------------------------------------------------------ */
+
+#define PREFETCH_THREADS 8
+#define PREFETCH_BUDGET_BYTES (TAIL_CACHE_BYTES / 2)
+
+typedef struct s3d_prefetch_ctx {
+	const char *const *paths;
+	size_t *want; /* bytes to fetch from the end, per path (0: skip) */
+	size_t n;
+	atomic_size_t next;
+} s3d_prefetch_ctx;
+
+static void *s3d_prefetch_worker(void *arg)
+{
+	s3d_prefetch_ctx *p = arg;
+	strata_s3 *c;
+	strata_err err;
+	if (client_get(&c, &err) != 0)
+		return NULL;
+	for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+		if (!p->want[i])
+			continue;
+		char bucket[256];
+		const char *key;
+		if (s3_path_split(p->paths[i], bucket, sizeof(bucket), &key, &err) != 0)
+			continue;
+		uint8_t *tail = strata_malloc(p->want[i]);
+		size_t got = 0;
+		uint64_t size = 0;
+		if (strata_s3_get_tail(c, bucket, key, p->want[i], tail, &got, &size, &err) == 0)
+			cache_tail_put(p->paths[i], size, size - got, tail, got); /* invariant 1 */
+		else
+			free(tail); /* the read will say what is wrong */
+	}
+	return NULL;
+}
+
+/* A job's inputs: each one's size and tail (a small file whole, within
+ * half the cache) fetched by up to PREFETCH_THREADS requests at once, so
+ * that the opens that follow cost no round trip. */
+static void s3d_prefetch(const char *const *paths, const uint64_t *sizes, size_t n)
+{
+	s3d_prefetch_ctx p = {.paths = paths, .n = n};
+	p.want = strata_calloc(n + 1, sizeof(size_t));
+	uint64_t budget = PREFETCH_BUDGET_BYTES;
+	size_t nwant = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t cached;
+		if (cache_size_get(paths[i], &cached))
+			continue; /* warm already */
+		if (sizes[i] > 0 && sizes[i] <= TAIL_MAX_BYTES && sizes[i] <= budget) {
+			p.want[i] = (size_t)sizes[i];
+			budget -= sizes[i];
+		} else {
+			p.want[i] = TAIL_MIN_BYTES;
+		}
+		nwant++;
+	}
+	size_t nthreads = STRATA_MIN(nwant, (size_t)PREFETCH_THREADS);
+	pthread_t th[PREFETCH_THREADS];
+	size_t started = 0;
+	for (size_t t = 0; t < nthreads; t++)
+		if (pthread_create(&th[t], NULL, s3d_prefetch_worker, &p) == 0)
+			started++;
+	if (started == 0 && nwant)
+		s3d_prefetch_worker(&p); /* no thread to be had: in this one */
+	for (size_t t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	free(p.want);
+}
+
 /* ---- unfinished multipart uploads ------------------------------------------------- */
 
 typedef struct s3d_uploads_ctx {
@@ -626,6 +700,7 @@ static const strata_store_ops s3_store_ops = {
 	.remove = s3d_remove,
 	.list = s3d_list,
 	.abort_uploads = s3d_abort_uploads,
+	.prefetch = s3d_prefetch,
 };
 
 void strata_store_s3_register(void)

@@ -9,7 +9,8 @@
  * directory warehouse (recorded in <warehouse>/DATA, used on every open,
  * another data path refused, a local warehouse refusing one afterwards);
  * writes, a sort and a major compaction that leave objects and no local
- * data file, and reads (scan, get) that see every row; the tail cache (a
+ * data file (the sort's inputs prefetched: one GET each), and reads (scan,
+ * get) that see every row; the tail cache (a
  * second read of the same files opens them without a HEAD and reads their
  * footers without a GET); injected 503s retried to success; slow answers
  * (a job slower, not wrong); a commit and a job whose every PUT fails, that
@@ -33,7 +34,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <time.h>
@@ -362,6 +365,24 @@ static void test_cli_init_data(void)
 
 /* ---- jobs and reads ---------------------------------------------------------------------- */
 
+/* Which threads send the GETs. */
+typedef struct get_threads {
+	pthread_t main;
+	atomic_int n_main, n_other;
+} get_threads;
+
+static void get_thread_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	get_threads *g = ctx;
+	(void)out;
+	if (strcmp(req->op, "GET") != 0)
+		return;
+	if (pthread_equal(pthread_self(), g->main))
+		atomic_fetch_add(&g->n_main, 1);
+	else
+		atomic_fetch_add(&g->n_other, 1);
+}
+
 static void test_jobs_and_reads(void)
 {
 	rgw();
@@ -371,10 +392,25 @@ static void test_jobs_and_reads(void)
 	for (int k = 0; k < 4; k++)
 		CU_ASSERT_EQUAL(write_rows(wh, k * 50, k * 50 + 100, k % 2 ? "b" : "a", &err), 0);
 	CU_ASSERT_EQUAL(objects_under("jobs1/t"), 4);
+	/* the sort's inputs are prefetched, small ones whole: one GET each,
+	 * no HEAD, and nothing more to fetch while merging */
+	strata_store_s3_cache_clear();
+	strata_s3_stats_reset();
+	get_threads gt = {.main = pthread_self()};
+	strata_s3_fault_set(get_thread_hook, &gt);
 	int rc = run_job(wh, STRATA_BUCKET_JOB_SORT, &err);
+	strata_s3_fault_set(NULL, NULL);
 	if (rc)
 		fprintf(stderr, "\nsort: %s\n", err.msg);
 	CU_ASSERT_EQUAL(rc, 0);
+	strata_s3_stats st;
+	strata_s3_stats_get(&st);
+	CU_ASSERT_EQUAL(st.gets, 4);
+	CU_ASSERT_EQUAL(st.heads, 0);
+	CU_ASSERT_EQUAL(st.puts, 1);
+	/* by the prefetch's threads, not one after another by the job's */
+	CU_ASSERT_EQUAL(atomic_load(&gt.n_main), 0);
+	CU_ASSERT_EQUAL(atomic_load(&gt.n_other), 4);
 	rc = run_job(wh, STRATA_BUCKET_JOB_MAJOR, &err);
 	if (rc)
 		fprintf(stderr, "\nmajor: %s\n", err.msg);
