@@ -10,6 +10,10 @@
  * the pointer atomically and happens before a path of that scheme is used
  * (store/ registers itself when a manifest naming such a data path is
  * opened).  core includes nothing of store/: the dependency points down.
+ * Two operations are optional for a store and do nothing locally:
+ * abort_uploads (what a writer killed half-way leaves in an object store,
+ * for clean's orphan scan) and prefetch (a job's inputs fetched in
+ * parallel before it opens them).
  *
  * Invariants:
  *   1. a local path never reaches a store and a store path never reaches
