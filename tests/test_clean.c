@@ -649,6 +649,8 @@ static void test_crash_between_unlink_and_forget(void)
 
 static void touch(const char *path, int64_t mtime_s)
 {
+	/* a local file only: an object path would become a directory "s3:" */
+	CU_ASSERT_FATAL(!strata_data_is_remote(path));
 	CU_ASSERT_EQUAL_FATAL(tu_write_file(path, "junk", 4), 0);
 	struct timespec ts[2] = {{.tv_sec = mtime_s}, {.tv_sec = mtime_s}};
 	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
