@@ -84,16 +84,17 @@ NODE_DIR := tests/.node
 ver_part  = $(shell sed -n 's/^\#define STRATA_VERSION_$(1) \([0-9]*\)$$/\1/p' api/strata.h)
 SO_MAJOR := $(call ver_part,MAJOR)
 SO_VER   := $(SO_MAJOR).$(call ver_part,MINOR).$(call ver_part,PATCH)
-SO_MODULES := core manifest format table merge sort compact jobs clean policies api
+SO_MODULES := core store manifest format table merge sort compact jobs clean policies api
 SO_SRC   := $(foreach m,$(SO_MODULES),$(wildcard $(m)/*.c))
 SO_OBJ   := $(SO_SRC:%.c=$(BUILD)/pic/%.o)
 SO       := $(BUILD)/libstrata.so.$(SO_VER)
 # what the library modules link: pkg-config names for strata.pc's
-# Requires.private, and -lpq in its Libs.private (Debian's libpq.pc names
-# static libraries, -lpgcommon -lpgport, that no package installs)
-SO_REQS  := avro-c lmdb libxxhash libzstd jansson zlib
-SO_PRIV  := -lpq -lm -pthread
-SO_LIBS  := -lavro -llmdb -lxxhash -lzstd -ljansson -lpq -lz -lm -pthread
+# Requires.private, and -lpq, -lcurl and -lxml2 in its Libs.private
+# (Debian's libpq.pc names static libraries, -lpgcommon -lpgport, that no
+# package installs; libcurl.pc's static list names -llber and more, alike)
+SO_REQS  := avro-c lmdb inih libxxhash libzstd jansson zlib
+SO_PRIV  := -lpq -lcurl -lxml2 -lm -pthread
+SO_LIBS  := -lavro -llmdb -linih -lxxhash -lzstd -ljansson -lpq -lcurl -lxml2 -lz -lm -pthread
 MAN_PAGES := $(BUILD)/man/strata.1 $(BUILD)/man/stratad.8 $(BUILD)/man/stratad.ini.5
 
 # keep objects that pattern chains build (test and bench .o files)
@@ -126,6 +127,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 # bench_catalog starts its throw-away PostgreSQL with the tests' tu_pg
 $(BUILD)/bench/bench_catalog: $(TEST_UTIL_OBJ)
 $(BUILD)/bench/bench_catalog: LDLIBS += $(LIB) -lcunit
+# bench_store starts the tests' throw-away Ceph RGW (tests/util/tu_rgw)
+$(BUILD)/bench/bench_store: $(BUILD)/bench/bench_store.o $(TEST_UTIL_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
 
 # ---- libstrata.so: the public API (api/strata.h) as a shared library ------
 #
@@ -210,11 +214,14 @@ test: deps node-deps
 # The model-based suites again, on a PostgreSQL catalog (tests/on-catalog);
 # first, since they are the longest.
 PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
+# ... and with the data files on object storage, a Ceph RGW of their own
+# (tests/on-s3)
+S3_SUITES := tests/s3/s3-jobs tests/s3/s3-daemon tests/s3/s3-oracle tests/s3/s3-clean
 
 test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog \
 	$(SO) man
-	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(TEST_BIN) tests/bench-smoke \
-		tests/layer-check
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(S3_SUITES) $(TEST_BIN) \
+		tests/bench-smoke tests/layer-check
 
 asan: deps node-deps
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPT="-O1 -g" test-run
@@ -456,9 +463,9 @@ DUCKDB_LIBDIR   := $(NODE_DIR)/node_modules/@duckdb/node-bindings-linux-x64
 DUCKDB_CAPI     := v1.2.0
 DUCKDB_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),linux_arm64,linux_amd64)
 DUCKDB_EXT      := $(BUILD)/strata.duckdb_extension
-EXT_MODULES     := core manifest format table merge
+EXT_MODULES     := core store manifest format table merge
 EXT_LIB_OBJ     := $(foreach m,$(EXT_MODULES),$(patsubst %.c,$(BUILD)/pic/%.o,$(filter-out %/main.c,$(wildcard $(m)/*.c))))
-EXT_LDLIBS      := -lavro -llmdb -lpq -lxxhash -lzstd -ljansson -lz -lm -pthread
+EXT_LDLIBS      := -lavro -llmdb -linih -lpq -lcurl -lxml2 -lxxhash -lzstd -ljansson -lz -lm -pthread
 HAVE_DUCKDB_HDR := $(wildcard $(DUCKDB_HDR)/duckdb_extension.h)
 
 .PHONY: duckdb-headers duckdb-ext

@@ -25,6 +25,25 @@
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
  *
+ * Data on object storage (a data path s3://..., core's data-store seam):
+ * objects cannot be renamed, so the trash is a state of the manifest entry
+ * instead of a directory.  An entry marked deleted (step 2) whose object is
+ * still present IS in the trash: no read resolves to it, its object stays,
+ * and its deleted_us (the time step 2 recorded) starts the trash window.
+ * Step 3 moves nothing; step 4 deletes the object of every marked entry
+ * whose deleted_us is clean.trash_s old and that no live lease covers
+ * (leases read after the marking, as in step 3), and step 5 forgets the
+ * entry once its object is gone.  Step 0 has nothing to do (no disk fills
+ * up).  Orphans (step 7) are found by listing the table's prefix, a page at
+ * a time, with the same rules (no entry or intent knows the name, older
+ * than orphan_age_s by the object's time, the orphan_max_fraction stop);
+ * an orphan has no entry to hold its trash state, so it is deleted only
+ * once it is orphan_age_s + clean.trash_s old: the trash window starts when
+ * it became an orphan.  Intent recovery lists the intent's prefix.  The
+ * orphan scan also aborts the unfinished multipart uploads under the
+ * table's prefix (a writer killed half-way) by the same rules: older than
+ * orphan_age_s, under no intent.
+ *
  * Invariants:
  *   1. the manifest stops referring to a file (step 2) before the file goes;
  *   2. a delete error is reported, never swallowed (the run fails and the
@@ -90,7 +109,16 @@ typedef struct clean_ctx {
 	strata_arena *a;
 	int64_t now_us;
 	bool is_counting; /* orphan scan, first pass: count, move nothing */
+	bool is_trash_counted; /* object storage: the trash was counted once */
+	const uint64_t *marked; /* ids this run marked deleted, sorted */
+	size_t nmarked;
 } clean_ctx;
+
+static int id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
 
 static const char *part_name_of(clean_ctx *c, uint32_t part_id)
 {
@@ -111,6 +139,11 @@ static void trash_name(const strata_file_entry *f, char *out, size_t n)
  * file is still there. */
 static int path_state(const char *p, strata_err *err)
 {
+	if (strata_data_is_remote(p)) {
+		strata_data_stat ds;
+		int drc = strata_data_stat_path(p, &ds, err);
+		return drc == 0 ? 1 : drc == -ENOENT ? 0 : drc;
+	}
 	struct stat st;
 	int rc = strata_io()->stat(p, &st);
 	if (rc == 0)
@@ -201,6 +234,53 @@ static int fsync_dir_err(const char *dir, strata_err *err)
 	return 0;
 }
 
+static void forget_push(uint64_t id, uint64_t **forget, size_t *nforget, size_t *cap)
+{
+	if (*nforget == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		*forget = strata_realloc(*forget, *cap * sizeof(uint64_t));
+	}
+	(*forget)[(*nforget)++] = id;
+}
+
+/* Steps 3-5 for an object (see the essay): the marked entry f, not leased,
+ * is in the trash while its object exists; the object goes once
+ * clean.trash_s passed since deleted_us, and the entry is forgotten once
+ * the object is gone (invariant 1: the marking committed before). */
+static int trash_object(clean_ctx *c, const strata_file_entry *f, const char *path,
+			uint64_t **forget, size_t *nforget, size_t *cap, strata_err *err)
+{
+	int in_store = path_state(path, err);
+	if (in_store < 0)
+		return in_store;
+	if (!in_store) {
+		forget_push(f->id, forget, nforget, cap);
+		return 0;
+	}
+	/* entering the trash: marked by this very run */
+	if (!c->is_trash_counted && c->nmarked &&
+	    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
+		c->r->files_deleted++;
+	bool is_old = c->o->is_purge || strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+	if (!is_old) {
+		if (!c->is_trash_counted) {
+			c->r->trash_files++;
+			c->r->trash_bytes += f->bytes;
+		}
+		return 0;
+	}
+	if (c->o->throttle)
+		c->o->throttle(c->o->throttle_arg, f->bytes);
+	int rc = strata_data_remove(path, err);
+	if (rc < 0) /* invariant 2 */
+		return strata_err_wrap(err, rc, "could not delete the trashed object of entry %llu",
+				       (unsigned long long)f->id);
+	c->r->files_unlinked++;
+	c->r->bytes_unlinked += f->bytes;
+	forget_push(f->id, forget, nforget, cap);
+	return 0;
+}
+
 static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata_err *err)
 {
 	/* leases read after the marking commit: a reader that planned before it
@@ -236,6 +316,12 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 		const char *pname = part_name_of(c, f->part_id);
 		char path[4096], tname[512], tpath[4700];
 		strata_file_path(c->mf, c->t.name, pname ? pname : "", f, path, sizeof(path));
+		if (strata_data_is_remote(path)) {
+			rc = trash_object(c, f, path, forget, nforget, &cap, err);
+			if (rc)
+				return rc;
+			continue;
+		}
 		trash_name(f, tname, sizeof(tname));
 		snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
 		int in_dir = path_state(path, err);
@@ -274,6 +360,7 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			(*forget)[(*nforget)++] = f->id;
 		}
 	}
+	c->is_trash_counted = true;
 	if (has_trash)
 		return fsync_dir_err(trash, err);
 	return 0;
@@ -285,6 +372,8 @@ static int trash_empty(clean_ctx *c, bool is_counting, strata_err *err)
 {
 	char trash[4096];
 	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
+	if (strata_data_is_remote(trash))
+		return 0; /* object storage: the trash is the entries' state (trash_object) */
 	int derr = 0;
 	DIR *d = strata_io()->opendir(trash, &derr);
 	if (!d) {
@@ -363,9 +452,60 @@ static bool name_has(const name_set *s, const char *name)
 	return s->n && bsearch(&name, s->v, s->n, sizeof(char *), name_cmp) != NULL;
 }
 
+typedef struct orphan_list_ctx {
+	clean_ctx *c;
+	const char *dir;
+	const name_set *known, *prefixes;
+	strata_err *err;
+} orphan_list_ctx;
+
+/* One listed object of the table's prefix (object storage; see the essay). */
+static int orphan_object(void *ctx, const char *name, const strata_data_stat *st)
+{
+	orphan_list_ctx *l = ctx;
+	clean_ctx *c = l->c;
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	if (name[0] == '.' || strstr(name, "/.") || name_has(l->known, base))
+		return 0;
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/%s", l->dir, name);
+	for (size_t i = 0; i < l->prefixes->n; i++)
+		if (strncmp(path, l->prefixes->v[i], strlen(l->prefixes->v[i])) == 0)
+			return 0;
+	int64_t age_us = c->now_us - st->mtime_s * 1000000;
+	if (age_us < c->o->orphan_age_s * 1000000)
+		return 0;
+	c->r->orphans++;
+	c->r->orphan_bytes += st->size;
+	if (c->is_counting)
+		return 0;
+	/* no entry holds an orphan's trash state: its window starts when it
+	 * became one */
+	bool is_old = age_us >= (c->o->orphan_age_s + c->o->trash_s) * 1000000;
+	LOG_INFO("orphan %s (%llu bytes, %lld s old)%s", path, (unsigned long long)st->size,
+		 (long long)(age_us / 1000000),
+		 c->o->dry_run ? " would be trashed" : is_old ? " deleted" : " in the trash window");
+	if (c->o->dry_run || !is_old)
+		return 0;
+	if (c->o->throttle)
+		c->o->throttle(c->o->throttle_arg, st->size);
+	int rc = strata_data_remove(path, l->err);
+	if (rc < 0) /* invariant 2 */
+		return strata_err_wrap(l->err, rc, "could not delete orphan \"%s\"", path);
+	c->r->files_unlinked++;
+	c->r->bytes_unlinked += st->size;
+	return 0;
+}
+
 static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 		      const name_set *prefixes, strata_err *err)
 {
+	if (strata_data_is_remote(dir)) {
+		orphan_list_ctx l = {.c = c, .dir = dir, .known = known, .prefixes = prefixes,
+				     .err = err};
+		return strata_data_list(dir, orphan_object, &l, err);
+	}
 	int derr = 0;
 	DIR *d = strata_io()->opendir(dir, &derr);
 	if (!d)
@@ -432,6 +572,16 @@ static int orphan_dir(clean_ctx *c, const char *dir, const name_set *known,
 	return rc;
 }
 
+/* Whether path lies under a running job's intent (its outputs). */
+static bool intent_keeps(void *ctx, const char *path)
+{
+	const name_set *prefixes = ctx;
+	for (size_t i = 0; i < prefixes->n; i++)
+		if (strncmp(path, prefixes->v[i], strlen(prefixes->v[i])) == 0)
+			return true;
+	return false;
+}
+
 static int orphans_scan(clean_ctx *c, strata_err *err)
 {
 	strata_mf_snap *snap;
@@ -488,12 +638,37 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 	}
 	if (rc == 0)
 		rc = orphan_dir(c, dir, &known, &prefixes, err);
+	/* what writers killed half-way left in an object store: their
+	 * unfinished uploads, by the orphans' age and intent rules */
+	if (rc == 0 && !c->o->dry_run) {
+		size_t n_aborted = 0;
+		rc = strata_data_abort_uploads(dir, c->o->orphan_age_s, c->now_us / 1000000,
+					       intent_keeps, &prefixes, &n_aborted, err);
+		c->r->uploads_aborted += n_aborted;
+	}
 	free(known.v);
 	free(prefixes.v);
 	return rc;
 }
 
 /* ---- intents ------------------------------------------------------------------------------------- */
+
+typedef struct remove_prefix_ctx {
+	const char *dir, *base;
+	strata_err *err;
+} remove_prefix_ctx;
+
+/* An object directly in dir whose name begins with base goes. */
+static int remove_prefix_one(void *ctx, const char *name, const strata_data_stat *st)
+{
+	remove_prefix_ctx *l = ctx;
+	(void)st;
+	if (strchr(name, '/') || strncmp(name, l->base, strlen(l->base)) != 0)
+		return 0;
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/%s", l->dir, name);
+	return strata_data_remove(path, l->err);
+}
 
 static int remove_prefix(const char *prefix, strata_err *err)
 {
@@ -505,6 +680,10 @@ static int remove_prefix(const char *prefix, strata_err *err)
 	*slash = '\0';
 	const char *base = slash + 1;
 	size_t bl = strlen(base);
+	if (strata_data_is_remote(dir)) {
+		remove_prefix_ctx l = {.dir = dir, .base = base, .err = err};
+		return strata_data_list(dir, remove_prefix_one, &l, err);
+	}
 	int derr = 0;
 	DIR *d = strata_io()->opendir(dir, &derr);
 	if (!d)
@@ -708,6 +887,9 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		rc = strata_mf_commit_clean(c.mf, c.t.id, ids, nids, &r->version, &skipped, err);
 		if (rc)
 			goto out;
+		qsort(ids, nids, sizeof(uint64_t), id_cmp);
+		c.marked = ids;
+		c.nmarked = nids;
 	}
 	rc = trash_marked(&c, &forget, &nforget, err); /* step 3 */
 	if (rc)

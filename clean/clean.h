@@ -57,6 +57,8 @@ typedef struct strata_clean_result {
 	size_t tokens_forgotten;      /* older than write.token.retain.hours */
 	uint64_t trash_bytes;         /* still in trash afterwards */
 	size_t trash_files;
+	size_t uploads_aborted;       /* object storage: unfinished multipart
+					 uploads older than orphan_age_s */
 } strata_clean_result;
 
 /* Clean one table (see the rules above).  Nothing is deleted, and the call

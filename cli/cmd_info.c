@@ -7,6 +7,7 @@
  * people only.
  */
 #include "cli/cli.h"
+#include "store/store.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -239,12 +240,19 @@ static int file_entry_find(cli_ctx *ctx, const char *path, strata_arena *a,
 			   strata_file_entry *out, strata_err *err)
 {
 	char want[PATH_MAX], wh_real[PATH_MAX];
-	if (!ctx->warehouse || !*ctx->warehouse || !realpath(path, want) ||
-	    !realpath(ctx->warehouse, wh_real))
+	/* an object (s3://...) is compared by its URI with the entries' */
+	bool is_remote = strata_data_is_remote(path);
+	if (!ctx->warehouse || !*ctx->warehouse)
 		return 0;
-	size_t wl = strlen(wh_real);
-	if (strncmp(want, wh_real, wl) != 0 || want[wl] != '/')
-		return 0;
+	if (is_remote) {
+		snprintf(want, sizeof(want), "%s", path);
+	} else {
+		if (!realpath(path, want) || !realpath(ctx->warehouse, wh_real))
+			return 0;
+		size_t wl = strlen(wh_real);
+		if (strncmp(want, wh_real, wl) != 0 || want[wl] != '/')
+			return 0;
+	}
 	strata_wh *wh = NULL;
 	strata_mf_snap *snap = NULL;
 	int rc = strata_wh_open_mode(ctx->warehouse, STRATA_MF_READ, &wh, err);
@@ -274,7 +282,8 @@ static int file_entry_find(cli_ctx *ctx, const char *path, strata_arena *a,
 					pname = ps[j].name;
 			char fp[4096], real[PATH_MAX];
 			strata_file_path(strata_wh_mf(wh), ts[i].name, pname, &fs[k], fp, sizeof(fp));
-			if (realpath(fp, real) && strcmp(real, want) == 0) {
+			if (is_remote ? strcmp(fp, want) == 0 :
+					(realpath(fp, real) && strcmp(real, want) == 0)) {
 				*out = fs[k];
 				rc = 1;
 			}
@@ -292,6 +301,8 @@ int cli_cmd_file(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage(cmd, "expected `file cat PATH` or `file meta PATH`");
 	strata_err err;
 	strata_err_clear(&err);
+	if (strncmp(argv[2], "s3://", 5) == 0)
+		strata_store_s3_register(); /* the AWS environment says where */
 	if (strcmp(argv[1], "meta") == 0) {
 		if (strata_file_describe(argv[2], stdout, &err) != 0)
 			return cli_fail(&err);

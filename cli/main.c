@@ -15,12 +15,15 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_admin(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_admin.c */
 
 const cli_cmd cli_commands[] = {
-	{"init", cli_cmd_init, "init [--data DIR] [--format text|json]",
+	{"init", cli_cmd_init, "init [--data DIR|s3://BUCKET/PREFIX] [--format text|json]",
 	 "Create the warehouse named by -W or $STRATA_WAREHOUSE.\n"
 	 "A directory holds the embedded manifest and the data files; a\n"
 	 "PostgreSQL catalog postgresql://user@host/db is shared by many hosts,\n"
 	 "and --data DIR names the directory of its data files, which every\n"
-	 "host mounts.  An existing catalog is an error."},
+	 "host mounts.  An existing catalog is an error.  --data\n"
+	 "s3://BUCKET/PREFIX keeps the data files in S3-compatible object\n"
+	 "storage, for either kind of warehouse (endpoint and credentials from\n"
+	 "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...)."},
 	{"create-table", cli_cmd_create_table,
 	 "create-table NAME --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING'\n"
 	 "       [--primary-key 'a,b'] [--partitioned-by 'pt STRING']\n"

@@ -208,7 +208,10 @@ int strata_io_mkdirs(const char *path, mode_t mode);
 typedef struct strata_wfile strata_wfile;
 
 /* Create "<final_path>.tmp.<pid>.<n>" exclusively (mode 0644).  The final
- * file must not exist yet.  *out is owned by the caller and ends with
+ * file must not exist yet.  A path of a registered data store ("s3://...",
+ * see "Data stores" below) writes a new object there instead;
+ * STRATA_EUNSUPPORTED when it has the form of one but no store is
+ * registered.  strata_rfile_open() reads such paths alike.  *out is owned by the caller and ends with
  * _commit() or _abort(). */
 int strata_wfile_open(const char *final_path, strata_wfile **out, strata_err *err);
 /* Append n bytes (buffered, 256 KiB). */
@@ -236,12 +239,105 @@ typedef struct strata_rfile strata_rfile;
 int strata_rfile_open(const char *path, strata_rfile **out, strata_err *err);
 uint64_t strata_rfile_size(const strata_rfile *f);
 const char *strata_rfile_path(const strata_rfile *f);
+/* The file descriptor; -1 for an object of a data store. */
 int strata_rfile_fd(const strata_rfile *f);
 /* Read [off, off+n) into buf; a range past the end is STRATA_ECORRUPT naming
  * the file. */
 int strata_rfile_read(strata_rfile *f, void *buf, size_t n, uint64_t off,
 		      strata_err *err);
 void strata_rfile_close(strata_rfile *f);
+
+/* ------------------------------------------------------------------------ */
+/* Data stores: where data files live                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Data files are written whole (strata_wfile), read by ranges
+ * (strata_rfile), stat'ed, removed and listed through the functions of this
+ * section.  A path that begins with a registered scheme ("s3://") goes to
+ * that store; every other path is the local directory, exactly as above
+ * (temp name, fsync, rename, directory fsync; pread).  core knows no store
+ * but the local one: store/ registers the others (strata_store_s3_register()
+ * in store/store.h), so core stays the lowest layer and links no libcurl.
+ * The manifest names files as before; only the data path decides where
+ * their bytes are.
+ *
+ * A store's contract (every function may block on the network):
+ *   - w_open/w_write/w_commit/w_abort: a new object written whole; it is
+ *     visible under its name only once w_commit returned 0, an existing
+ *     name is never overwritten (STRATA_EEXIST), memory stays bounded;
+ *     w_commit and w_abort free the handle, on failure too;
+ *   - r_open gives the object's size, -ENOENT when it is missing (as
+ *     locally: callers tell a missing data file by -ENOENT alone); r_read
+ *     reads [off, off + n), every byte of it (the range is checked against
+ *     the size by core);
+ *   - stat: size and modification time, -ENOENT when missing;
+ *   - remove: a missing object is not an error;
+ *   - list: every object whose path begins with "DIR/", in any order,
+ *     with its path relative to DIR (it may contain '/'); fn returning
+ *     non-zero stops the listing and is returned.
+ * Errors are 0 or a negative code with a message naming the object. */
+typedef struct strata_data_stat {
+	uint64_t size;
+	int64_t mtime_s;
+} strata_data_stat;
+typedef int (*strata_data_list_fn)(void *ctx, const char *name, const strata_data_stat *st);
+
+typedef struct strata_store_ops {
+	const char *scheme; /* "s3://" */
+	int (*w_open)(const char *path, void **h, strata_err *err);
+	int (*w_write)(void *h, const void *buf, size_t n, strata_err *err);
+	int (*w_commit)(void *h, strata_err *err);
+	void (*w_abort)(void *h);
+	int (*r_open)(const char *path, void **h, uint64_t *size, strata_err *err);
+	int (*r_read)(void *h, void *buf, size_t n, uint64_t off, strata_err *err);
+	void (*r_close)(void *h);
+	int (*stat)(const char *path, strata_data_stat *out, strata_err *err);
+	int (*remove)(const char *path, strata_err *err);
+	int (*list)(const char *dir, strata_data_list_fn fn, void *ctx, strata_err *err);
+	/* Optional (NULL: the store leaves nothing behind): abort the
+	 * unfinished uploads under dir begun at or before now_s - min_age_s
+	 * whose path keep(ctx, path) does not keep; *n counts them. */
+	int (*abort_uploads)(const char *dir, int64_t min_age_s, int64_t now_s,
+			     bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
+			     strata_err *err);
+	/* Optional (NULL: nothing to gain): fetch, in parallel, what opening
+	 * and reading these files will need first (sizes[i]: the file's size
+	 * as the manifest knows it).  A hint: failures are left to the reads. */
+	void (*prefetch)(const char *const *paths, const uint64_t *sizes, size_t n);
+} strata_store_ops;
+
+/* Register ops for paths beginning with ops->scheme (the table is lent for
+ * the process's life; registering a scheme again replaces it).  At most 4
+ * schemes.  Thread-safe. */
+void strata_store_register(const strata_store_ops *ops);
+/* The store of path, or NULL for the local directory. */
+const strata_store_ops *strata_store_for(const char *path);
+/* Whether path names an object of a registered store, or has the form of
+ * one ("SCHEME://...") whose store is not registered (the data functions
+ * then refuse it with STRATA_EUNSUPPORTED). */
+bool strata_data_is_remote(const char *path);
+/* Make the directory of data files dir exist: strata_io_mkdirs() locally;
+ * nothing to do in an object store (prefixes need no creating). */
+int strata_data_mkdirs(const char *dir, strata_err *err);
+/* Size and time of a data file; -ENOENT when missing (in every store). */
+int strata_data_stat_path(const char *path, strata_data_stat *out, strata_err *err);
+/* Remove a data file; a missing one is 0. */
+int strata_data_remove(const char *path, strata_err *err);
+/* Every data file under dir, recursively (see the contract above; locally
+ * the directory tree under dir, regular files only, names relative to
+ * dir).  A missing dir lists nothing. */
+int strata_data_list(const char *dir, strata_data_list_fn fn, void *ctx, strata_err *err);
+/* Tell the store of paths[0] that these files are about to be read (a
+ * job's inputs): an object store fetches their first needs in parallel
+ * instead of one round trip after another.  Nothing for local files. */
+void strata_data_prefetch(const char *const *paths, const uint64_t *sizes, size_t n);
+/* Abort what writers killed half-way left under dir in its store (an
+ * object store's multipart uploads), begun min_age_s or more before now_s,
+ * except those keep() keeps (a running job's); *n counts them.  Nothing to
+ * do for the local directory (a temp file is an orphan file there). */
+int strata_data_abort_uploads(const char *dir, int64_t min_age_s, int64_t now_s,
+			      bool (*keep)(void *ctx, const char *path), void *ctx, size_t *n,
+			      strata_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Clock                                                                    */

@@ -10,6 +10,12 @@
  * strata_wfile makes new data files durable before any commit names them:
  *   open "<final>.tmp.<pid>.<n>" O_EXCL -> buffered appends -> flush ->
  *   fsync -> close -> rename to <final> -> fsync directory.
+ * A path of a registered data store ("s3://", core/store.c) goes to that
+ * store instead: the handle then only keeps the offset and the poison, and
+ * the store writes the object (a new name, never overwritten); strata_rfile
+ * likewise reads through the store's ranged reads.  Invariants 1 and 2 hold
+ * for both: a failed store write poisons the handle, and a committed
+ * object is whole under its name.
  *
  * Invariants:
  *   1. A failed write, fsync or rename poisons the handle (sticky, SQLite and
@@ -293,6 +299,8 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 #define WFILE_BUF_BYTES (256 * 1024)
 
 struct strata_wfile {
+	const strata_store_ops *store; /* NULL: a local file */
+	void *sh;                      /* the store's handle */
 	int fd;
 	bool is_poisoned;
 	int poison_code;
@@ -309,9 +317,26 @@ static atomic_uint wfile_counter;
 int strata_wfile_open(const char *final_path, strata_wfile **out, strata_err *err)
 {
 	*out = NULL;
+	const strata_store_ops *store = strata_store_for(final_path);
+	if (!store && strata_data_is_remote(final_path))
+		return strata_err_set(err, STRATA_EUNSUPPORTED,
+				      "no data store handles \"%s\" (is the S3 client registered?)",
+				      final_path);
 	strata_wfile *f = strata_calloc(1, sizeof(*f));
 	f->fd = -1;
 	f->final_path = strata_strdup(final_path);
+	if (store) {
+		int src = store->w_open(final_path, &f->sh, err);
+		if (src < 0) {
+			free(f->final_path);
+			free(f);
+			return src;
+		}
+		f->store = store;
+		f->tmp_path = strata_strdup(final_path);
+		*out = f;
+		return 0;
+	}
 	size_t n = strlen(final_path) + 64;
 	f->tmp_path = strata_malloc(n);
 	snprintf(f->tmp_path, n, "%s.tmp.%ld.%u", final_path, (long)getpid(),
@@ -351,7 +376,7 @@ static int wfile_check(strata_wfile *f, strata_err *err)
 
 static int wfile_flush(strata_wfile *f, strata_err *err)
 {
-	if (f->buf_len == 0)
+	if (f->buf_len == 0 || f->store)
 		return 0;
 	int rc = strata_io_pwrite_all(f->fd, f->buf, f->buf_len, (off_t)f->off);
 	if (rc < 0)
@@ -367,6 +392,17 @@ int strata_wfile_write(strata_wfile *f, const void *buf, size_t n, strata_err *e
 	if (rc)
 		return rc;
 	const uint8_t *p = buf;
+	if (f->store) {
+		/* the store buffers (a part at most); invariant 1 holds alike */
+		rc = f->store->w_write(f->sh, buf, n, err);
+		if (rc < 0) {
+			f->is_poisoned = true;
+			f->poison_code = rc;
+			return rc;
+		}
+		f->off += n;
+		return 0;
+	}
 	if (f->buf_len + n > WFILE_BUF_BYTES) {
 		rc = wfile_flush(f, err);
 		if (rc)
@@ -405,6 +441,8 @@ static void wfile_free(strata_wfile *f)
 	}
 	if (f->fd >= 0)
 		strata_io()->close(f->fd);
+	if (f->store && f->sh)
+		f->store->w_abort(f->sh);
 	free(f->buf);
 	free(f->tmp_path);
 	free(f->final_path);
@@ -439,6 +477,13 @@ int strata_wfile_commit(strata_wfile *f, strata_err *err)
 	rc = wfile_check(f, err);
 	if (rc)
 		goto fail;
+	if (f->store) {
+		void *sh = f->sh;
+		f->sh = NULL; /* w_commit frees it, on failure too */
+		rc = f->store->w_commit(sh, err);
+		wfile_free(f);
+		return rc;
+	}
 	rc = wfile_flush(f, err);
 	if (rc)
 		goto fail;
@@ -473,8 +518,9 @@ int strata_wfile_commit(strata_wfile *f, strata_err *err)
 	wfile_free(f);
 	return 0;
 fail:
-	/* invariant 3 */
-	strata_io()->unlink(f->tmp_path);
+	/* invariant 3 (a store's upload is aborted by wfile_free) */
+	if (!f->store)
+		strata_io()->unlink(f->tmp_path);
 	wfile_free(f);
 	return rc;
 }
@@ -487,7 +533,8 @@ void strata_wfile_abort(strata_wfile *f)
 		strata_io()->close(f->fd);
 		f->fd = -1;
 	}
-	strata_io()->unlink(f->tmp_path);
+	if (!f->store)
+		strata_io()->unlink(f->tmp_path);
 	wfile_free(f);
 }
 
@@ -526,6 +573,8 @@ FILE *strata_wfile_stdio(strata_wfile *f)
 /* ---- ranged reading ----------------------------------------------------- */
 
 struct strata_rfile {
+	const strata_store_ops *store; /* NULL: a local file */
+	void *sh;
 	int fd;
 	uint64_t size;
 	char *path;
@@ -534,6 +583,26 @@ struct strata_rfile {
 int strata_rfile_open(const char *path, strata_rfile **out, strata_err *err)
 {
 	*out = NULL;
+	const strata_store_ops *store = strata_store_for(path);
+	if (store) {
+		void *sh = NULL;
+		uint64_t size = 0;
+		int src = store->r_open(path, &sh, &size, err);
+		if (src < 0)
+			return src;
+		strata_rfile *f = strata_calloc(1, sizeof(*f));
+		f->store = store;
+		f->sh = sh;
+		f->fd = -1;
+		f->size = size;
+		f->path = strata_strdup(path);
+		*out = f;
+		return 0;
+	}
+	if (strata_data_is_remote(path))
+		return strata_err_set(err, STRATA_EUNSUPPORTED,
+				      "no data store handles \"%s\" (is the S3 client registered?)",
+				      path);
 	int fd = strata_io()->open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return strata_err_set(err, fd, "could not open \"%s\": %s", path,
@@ -582,6 +651,8 @@ int strata_rfile_read(strata_rfile *f, void *buf, size_t n, uint64_t off,
 				      "the end of the file (%llu bytes)",
 				      f->path, n, (unsigned long long)off,
 				      (unsigned long long)f->size);
+	if (f->store)
+		return n == 0 ? 0 : f->store->r_read(f->sh, buf, n, off, err);
 	int rc = strata_io_pread_all(f->fd, buf, n, (off_t)off);
 	if (rc == STRATA_ECORRUPT)
 		return strata_err_set(err, rc, "\"%s\": file shrank while reading", f->path);
@@ -595,7 +666,10 @@ void strata_rfile_close(strata_rfile *f)
 {
 	if (!f)
 		return;
-	strata_io()->close(f->fd);
+	if (f->store)
+		f->store->r_close(f->sh);
+	else
+		strata_io()->close(f->fd);
 	free(f->path);
 	free(f);
 }

@@ -618,11 +618,18 @@ static int spill_open(pw *w)
 	static unsigned counter;
 	char dir[4096];
 	dir_of(w->path, dir, sizeof(dir));
+	if (strata_data_is_remote(w->path)) {
+		/* an object's writer spills to local scratch space */
+		const char *tmp = getenv("TMPDIR");
+		snprintf(dir, sizeof(dir), "%s", tmp && *tmp ? tmp : "/tmp");
+	}
 	int fd = strata_io()->open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL) {
 		/* no O_TMPFILE here: a named file, gone from the directory at once */
 		char name[4200];
-		snprintf(name, sizeof(name), "%s.spill.%d.%u", w->path, (int)getpid(),
+		snprintf(name, sizeof(name), "%s%s.spill.%d.%u",
+			 strata_data_is_remote(w->path) ? dir : w->path,
+			 strata_data_is_remote(w->path) ? "/strata" : "", (int)getpid(),
 			 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 		fd = strata_io()->open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 		if (fd >= 0) {

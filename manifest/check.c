@@ -25,7 +25,8 @@
  *      removed at it; an entry added (removed by a job) inside the log is
  *      named by that version's record;
  *   5. every live or retained (removed, not yet deleted) entry's file is
- *      in its bucket directory.
+ *      in its bucket directory (with data on object storage: among the
+ *      objects one listing of the table's prefix returns, not a HEAD each).
  *
  * The check only reads: a snapshot of the manifest and stat() of files.
  * Each finding is one line naming the table and the object.
@@ -92,6 +93,31 @@ static bool ids_have(const uint64_t *ids, uint32_t n, uint64_t id)
 	return false;
 }
 
+/* The objects listed under a table's prefix (relative names, in the
+ * arena), for step 5 on object storage. */
+typedef struct check_names {
+	strata_arena *a;
+	char **v;
+	size_t n, cap;
+} check_names;
+
+static int check_name_add(void *ctx, const char *name, const strata_data_stat *st)
+{
+	check_names *l = ctx;
+	(void)st;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->v = strata_realloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = strata_arena_strdup(l->a, name);
+	return 0;
+}
+
+static int check_name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
 static const char *entry_state(const strata_file_entry *f)
 {
 	return f->is_deleted ? "deleted" : f->removed_version ? "retained" : "live";
@@ -143,6 +169,22 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 		finding(c, "%s", e.msg);
 		return 0;
 	}
+	/* step 5 on object storage: one listing of the table's prefix (a page
+	 * per 1000 objects) instead of a HEAD per file */
+	check_names listed = {0};
+	char tdir[4096];
+	snprintf(tdir, sizeof(tdir), "%s/%s", strata_mf_data_dir(c->mf), t->name);
+	bool is_remote = strata_data_is_remote(tdir);
+	if (is_remote) {
+		listed.a = a;
+		int lrc = strata_data_list(tdir, check_name_add, &listed, &e);
+		if (lrc < 0) {
+			free(listed.v);
+			return strata_err_set(err, lrc, "%s", e.msg);
+		}
+		if (listed.n > 1)
+			qsort(listed.v, listed.n, sizeof(char *), check_name_cmp);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const strata_file_entry *f = &files[i];
 		const strata_partition *part = NULL;
@@ -168,15 +210,25 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 			continue;
 		char path[4096];
 		strata_file_path(c->mf, t->name, part->name, f, path, sizeof(path));
-		struct stat st;
-		int src = strata_io()->stat(path, &st);
+		strata_data_stat st;
+		strata_err serr;
+		int src;
+		if (is_remote) {
+			const char *rel = path + strlen(tdir) + 1;
+			src = listed.n && bsearch(&rel, listed.v, listed.n, sizeof(char *),
+						  check_name_cmp) ? 0 : -ENOENT;
+		} else {
+			src = strata_data_stat_path(path, &st, &serr);
+		}
 		if (src == -ENOENT)
 			finding(c, "the file of %s entry %llu is missing: \"%s\"", entry_state(f),
 				(unsigned long long)f->id, path);
-		else if (src < 0)
-			return strata_err_set(err, src, "could not stat \"%s\": %s", path,
-					      strata_strerror(src));
+		else if (src < 0) {
+			free(listed.v);
+			return strata_err_set(err, src, "%s", serr.msg);
+		}
 	}
+	free(listed.v);
 	/* step 4 */
 	const strata_file_entry **byid = strata_arena_alloc(a, (n + 1) * sizeof(*byid));
 	for (size_t i = 0; i < n; i++)

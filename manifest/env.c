@@ -6,7 +6,13 @@
  * A warehouse is named by a directory (the embedded LMDB manifest,
  * manifest/lmdb.c, with data files under <warehouse>/data) or by a
  * PostgreSQL URI postgresql://... (a shared catalog, manifest/pg_kv.c, whose
- * catalog_meta names the directory of the data files).  Above the seam
+ * catalog_meta names the directory of the data files).  A directory
+ * warehouse created with a data path (`strata init --data DIR|s3://B/P`)
+ * records it in the file <warehouse>/DATA, written durably before the
+ * STRATA marker (a half-created warehouse has no marker) and never changed
+ * after.  A data path "s3://..." registers the S3 data store
+ * (store/store.h) with core's data-store seam; the manifest itself still
+ * only names files.  Above the seam
  * nothing knows which: commits, reads, leases and checks run on mf_tx
  * transactions over the sub-databases of enum mf_db.
  *
@@ -33,6 +39,7 @@
  */
 #include "manifest/manifest_int.h"
 #include "manifest/pg_int.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -90,6 +97,85 @@ static bool looks_like_uri(const char *w)
 	return strncasecmp(w, "postgres", 8) == 0 && (strstr(w, "//") || strchr(w, '@'));
 }
 
+/* The data path of directory warehouse wh, from <wh>/DATA, into out ("" when
+ * the warehouse keeps its data in <wh>/data).  Creating with a data path
+ * records it there first (before the STRATA marker, so a warehouse that has
+ * a marker has its final DATA); an existing warehouse keeps its own and
+ * refuses another. */
+static int mf_data_file(const char *wh, strata_mf_mode mode, const char *data_path, char *out,
+			size_t n, strata_err *err)
+{
+	char path[4200], marker[4200];
+	snprintf(path, sizeof(path), "%s/DATA", wh);
+	snprintf(marker, sizeof(marker), "%s/STRATA", wh);
+	struct stat st;
+	bool has_marker = strata_io()->stat(marker, &st) == 0;
+	out[0] = '\0';
+	int rc = 0;
+	strata_rfile *f = NULL;
+	strata_wfile *w = NULL;
+	if (strata_io()->stat(path, &st) == 0 && (has_marker || !(data_path && *data_path))) {
+		rc = strata_rfile_open(path, &f, err);
+		uint64_t size = rc == 0 ? strata_rfile_size(f) : 0;
+		if (rc == 0 && (size == 0 || size >= n))
+			rc = strata_err_set(err, STRATA_ECORRUPT,
+					    "\"%s\" is damaged: %llu bytes is no data path", path,
+					    (unsigned long long)size);
+		if (rc == 0)
+			rc = strata_rfile_read(f, out, (size_t)size, 0, err);
+		if (rc < 0)
+			goto out;
+		out[size] = '\0';
+		out[strcspn(out, "\n")] = '\0';
+		if (data_path && *data_path && strcmp(out, data_path) != 0)
+			rc = strata_err_set(err, STRATA_EEXIST,
+					    "warehouse \"%s\" exists with its data files in %s, not %s",
+					    wh, out, data_path);
+		goto out;
+	}
+	if (!(data_path && *data_path))
+		goto out;
+	if (mode != STRATA_MF_CREATE || has_marker) {
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "warehouse \"%s\" %s: its data path is chosen when it is "
+				    "created (strata init --data)",
+				    wh, has_marker ? "exists with its data files in its data/" : "does not exist");
+		goto out;
+	}
+	if (data_path[0] != '/' && !strata_data_is_remote(data_path)) {
+		rc = strata_err_set(err, STRATA_EINVAL,
+				    "data path \"%s\" must be an absolute directory or "
+				    "s3://BUCKET/PREFIX", data_path);
+		goto out;
+	}
+	if (strlen(data_path) >= n - 200) {
+		rc = strata_err_set(err, STRATA_ELIMIT, "data path \"%s\" is too long", data_path);
+		goto out;
+	}
+	if ((rc = strata_io_mkdirs(wh, 0755)) < 0) {
+		rc = strata_err_set(err, rc, "could not create warehouse \"%s\": %s", wh,
+				    strata_strerror(rc));
+		goto out;
+	}
+	rc = strata_wfile_open(path, &w, err);
+	if (rc == -EEXIST) /* left by an init that died before its marker */
+		rc = 0;
+	if (rc == 0 && w)
+		rc = strata_wfile_write(w, data_path, strlen(data_path), err);
+	if (rc == 0 && w)
+		rc = strata_wfile_write(w, "\n", 1, err);
+	if (rc == 0 && w) {
+		rc = strata_wfile_commit(w, err);
+		w = NULL;
+	}
+	if (rc == 0)
+		snprintf(out, n, "%s", data_path);
+out:
+	strata_rfile_close(f);
+	strata_wfile_abort(w);
+	return rc;
+}
+
 int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
 			strata_mf **out, strata_err *err)
 {
@@ -107,10 +193,20 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 				      "given as ./NAME); nothing was opened or created",
 				      shown);
 	}
-	if (!is_pg && data_path && *data_path)
+	if (data_path && *data_path && strata_data_is_remote(data_path) &&
+	    strncmp(data_path, "s3://", 5) != 0)
 		return strata_err_set(err, STRATA_EINVAL,
-				      "--data is for a catalog URI (postgresql://...): the data files "
-				      "of a directory warehouse live in its data/ directory");
+				      "data path \"%s\": the data files live in a directory or at "
+				      "s3://BUCKET/PREFIX",
+				      data_path);
+	if (data_path && strncmp(data_path, "s3://", 5) == 0)
+		strata_store_s3_register();
+	char recorded[4096] = "";
+	if (!is_pg) {
+		int drc = mf_data_file(warehouse, mode, data_path, recorded, sizeof(recorded), err);
+		if (drc < 0)
+			return drc;
+	}
 	/* a catalog is created only with its data path (`strata init --data`);
 	 * without one, "create if missing" opens an existing catalog */
 	if (is_pg && mode == STRATA_MF_CREATE && !(data_path && *data_path))
@@ -124,9 +220,10 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 		char data[4096];
 		mf->backend = MF_PG;
 		rc = mf_pg_pool_open(warehouse, mode, data_path, &mf->pg, data, sizeof(data), err);
-		if (rc == 0 && mode == STRATA_MF_CREATE && (rc = strata_io_mkdirs(data, 0755)) < 0)
-			strata_err_set(err, rc, "could not create the data directory \"%s\": %s", data,
-				       strata_strerror(rc));
+		if (rc == 0 && strncmp(data, "s3://", 5) == 0)
+			strata_store_s3_register();
+		if (rc == 0 && mode == STRATA_MF_CREATE)
+			rc = strata_data_mkdirs(data, err);
 		/* a read-mode handle still takes leases: they live in an
 		 * UNLOGGED table, not in the manifest (a role that may not
 		 * write it reads without one, said once) */
@@ -134,7 +231,15 @@ int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *
 			mf->data_dir = strata_strdup(data);
 	} else {
 		char data[4096];
-		snprintf(data, sizeof(data), "%s/data", warehouse);
+		if (recorded[0])
+			snprintf(data, sizeof(data), "%s", recorded);
+		else
+			snprintf(data, sizeof(data), "%s/data", warehouse);
+		if (strncmp(data, "s3://", 5) == 0)
+			strata_store_s3_register();
+		else if (recorded[0] && mode == STRATA_MF_CREATE &&
+			 (rc = strata_data_mkdirs(data, err)) < 0)
+			return rc;
 		mf->data_dir = strata_strdup(data);
 		mf->backend = MF_LMDB;
 		rc = mf_lmdb_open(mf, mode, err);

@@ -234,9 +234,12 @@ typedef enum strata_mf_mode {
 } strata_mf_mode;
 int strata_mf_open_mode(const char *warehouse, strata_mf_mode mode, strata_mf **out,
 			strata_err *err);
-/* Open a warehouse whose data files live at data_path: only for creating
- * a catalog (a postgresql:// URI, where data_path is recorded in it);
- * NULL otherwise.  A directory warehouse's data live in its data/. */
+/* Open a warehouse whose data files live at data_path (an absolute
+ * directory or s3://BUCKET/PREFIX): only when creating one.  A catalog
+ * (a postgresql:// URI) records it in catalog_meta, a directory warehouse
+ * in the file <warehouse>/DATA; NULL: a directory warehouse's data live in
+ * its data/.  An existing warehouse with another data path is
+ * STRATA_EEXIST.  An s3:// data path registers the S3 data store. */
 int strata_mf_open_data(const char *warehouse, strata_mf_mode mode, const char *data_path,
 			strata_mf **out, strata_err *err);
 /* A warehouse name fit for messages and logs: a directory as given, a

@@ -330,7 +330,7 @@ static void job_cleanup(job_state *j)
 	j->w = NULL;
 	for (size_t i = 0; i < j->nouts; i++)
 		if (j->outs[i].is_written)
-			strata_io()->unlink(j->outs[i].path);
+			strata_data_remove(j->outs[i].path, NULL);
 	strata_err tmp;
 	if (j->has_intent)
 		strata_mf_intent_del(strata_wh_mf(j->wh), j->job_id, &tmp);
@@ -410,13 +410,25 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 	if (rc)
 		goto fail;
 	j.has_intent = true;
-	rc = strata_io_mkdirs(j.dir, 0755);
-	if (rc < 0) {
-		rc = strata_err_set(err, rc, "could not create \"%s\": %s", j.dir, strata_strerror(rc));
+	rc = strata_data_mkdirs(j.dir, err); /* nothing to make in an object store */
+	if (rc < 0)
 		goto fail;
-	}
 	uint64_t floor_after = plan->new_floor > v->state.floor ? plan->new_floor : v->state.floor;
 	j.schema = output_schema(v, floor_after);
+	/* an object store fetches the inputs' first needs at once */
+	char **ppaths = strata_calloc(plan->ninputs + 1, sizeof(char *));
+	uint64_t *psizes = strata_calloc(plan->ninputs + 1, sizeof(uint64_t));
+	for (size_t i = 0; i < plan->ninputs; i++) {
+		char path[4096];
+		strata_file_path(mf, v->table.name, v->part.name, plan->inputs[i], path, sizeof(path));
+		ppaths[i] = strata_strdup(path);
+		psizes[i] = plan->inputs[i]->bytes;
+	}
+	strata_data_prefetch((const char *const *)ppaths, psizes, plan->ninputs);
+	for (size_t i = 0; i < plan->ninputs; i++)
+		free(ppaths[i]);
+	free(ppaths);
+	free(psizes);
 	/* open every input as a sorted run */
 	strata_run **runs = strata_calloc(plan->ninputs + 1, sizeof(strata_run *));
 	size_t nruns = 0;

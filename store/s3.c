@@ -348,6 +348,7 @@ typedef struct s3_req {
 	bool had_transient;     /* an earlier attempt failed transiently */
 	size_t out_len;
 	int64_t content_length, mtime_s;
+	int64_t range_total;    /* Content-Range's "/TOTAL", -1 if none */
 	char etag[80];
 	char code[64], msg[256];
 	CURLcode cc;
@@ -406,6 +407,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
 	s3_req *r = ud;
 	size_t n = size * nmemb;
+	if (n > 14 && strncasecmp(p, "Content-Range:", 14) == 0) {
+		/* "bytes FIRST-LAST/TOTAL" */
+		const char *slash = memchr(p, '/', n);
+		if (slash && slash + 1 < p + n && slash[1] >= '0' && slash[1] <= '9')
+			r->range_total = strtoll(slash + 1, NULL, 10);
+	}
 	if (n > 5 && strncasecmp(p, "ETag:", 5) == 0) {
 		const char *v = p + 5;
 		size_t len = n - 5;
@@ -529,6 +536,7 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 	r->is_full = r->is_overflow = false;
 	r->etag[0] = r->code[0] = r->msg[0] = r->curl_msg[0] = '\0';
 	r->content_length = -1;
+	r->range_total = -1;
 	r->mtime_s = 0;
 	strata_buf_reset(&r->errbody);
 	if (r->reply)
@@ -801,6 +809,39 @@ int strata_s3_get_range(strata_s3 *c, const char *bucket, const char *key, uint6
 		return 0; /* the whole object is shorter than off */
 	*got = r.out_len;
 	return 0;
+}
+
+int strata_s3_get_tail(strata_s3 *c, const char *bucket, const char *key, size_t n, void *buf,
+		       size_t *got, uint64_t *size, strata_err *err)
+{
+	*got = 0;
+	*size = 0;
+	if (n == 0)
+		return strata_err_set(err, STRATA_EINVAL, "s3: a tail read of 0 bytes");
+	char range[80];
+	snprintf(range, sizeof(range), "Range: bytes=-%zu", n);
+	s3_req r = {.op = "GET", .method = "GET", .bucket = bucket, .key = key,
+		    .hdrs = {range}, .out = buf, .out_cap = n, .is_idempotent = true};
+	static const long accept[] = {416, 0}; /* an empty object */
+	int rc = s3_do(c, &r, accept, err);
+	if (rc < 0)
+		return rc;
+	if (r.status == 416)
+		return 0;
+	if (r.status == 206 && r.range_total >= 0 && (uint64_t)r.range_total >= r.out_len) {
+		*size = (uint64_t)r.range_total;
+		*got = r.out_len;
+		return 0;
+	}
+	if (r.status == 200 && !r.is_full) { /* the whole object, no larger than n */
+		*size = r.out_len;
+		*got = r.out_len;
+		return 0;
+	}
+	return strata_err_set(err, STRATA_EUNSUPPORTED,
+			      "s3 GET s3://%s/%s: the server did not answer a suffix range "
+			      "(HTTP %ld%s)",
+			      bucket, key, r.status, r.range_total < 0 ? ", no Content-Range" : "");
 }
 
 int strata_s3_head(strata_s3 *c, const char *bucket, const char *key, strata_s3_obj *out,

@@ -4,11 +4,21 @@
  *
  * Why a folder of its own and not core/: every module includes core.h, and
  * core is the lowest layer; the S3 client brings libcurl and libxml2, which
- * nothing else needs, and the data-store seam (one interface, a local
- * directory and S3-compatible storage behind it) will sit exactly here,
- * above core and below format/, so its contract grows in this header and
- * the modules that write and read data files will include only it.  This
- * header includes no libcurl or libxml2 type.
+ * nothing else needs.  This header includes no libcurl or libxml2 type.
+ *
+ * Where the data-store seam sits (issue 14): in core, under strata_wfile
+ * and strata_rfile, as a small table of functions (strata_store_ops,
+ * core/core.h "Data stores") keyed by a path's scheme; this module
+ * registers the "s3://" entry (store/data.c).  The alternative, the seam
+ * here with format/, table/, merge/ and clean/ calling it, would have
+ * changed every writer and reader of data files; under wfile/rfile they
+ * are unchanged, because every data file of the formats already goes
+ * through those two, and a data path is all that says where the bytes
+ * live.  What is not a whole-file write or a ranged read (mkdir, stat,
+ * unlink, listing a directory) is strata_data_*() in core, which the few
+ * callers that touch data directories use.  core includes nothing of
+ * store/ (the layering points down): the manifest registers the S3 store
+ * when it opens a warehouse whose data path is an s3:// URI.
  *
  * The client speaks S3's REST API, path-style (ENDPOINT/BUCKET/KEY), signed
  * with SigV4 by libcurl (CURLOPT_AWS_SIGV4), payloads sent as
@@ -132,6 +142,15 @@ int strata_s3_put(strata_s3 *c, const char *bucket, const char *key, const void 
 int strata_s3_get_range(strata_s3 *c, const char *bucket, const char *key, uint64_t off,
 			size_t n, void *buf, size_t *got, strata_err *err);
 
+/* The last n (> 0) bytes of an object (a suffix range, "Range:
+ * bytes=-n") into buf and the object's size from the reply's
+ * Content-Range: one request where a HEAD and a ranged GET would be two.
+ * *got = min(n, size); an empty object gives 0 and 0.  STRATA_ENOTFOUND
+ * if there is none; STRATA_EUNSUPPORTED when the server answers without a
+ * usable range (the caller asks HEAD then). */
+int strata_s3_get_tail(strata_s3 *c, const char *bucket, const char *key, size_t n, void *buf,
+		       size_t *got, uint64_t *size, strata_err *err);
+
 /* Size, ETag and time of an object; STRATA_ENOTFOUND if there is none. */
 int strata_s3_head(strata_s3 *c, const char *bucket, const char *key, strata_s3_obj *out,
 		   strata_err *err);
@@ -243,5 +262,36 @@ typedef struct strata_s3_stats {
 } strata_s3_stats;
 void strata_s3_stats_get(strata_s3_stats *out);
 void strata_s3_stats_reset(void);
+
+/* ------------------------------------------------------------------------ */
+/* The S3 data store (store/data.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Register the S3 store for data paths "s3://BUCKET/PREFIX/..." with core's
+ * data-store seam (core/core.h, "Data stores"), so that strata_wfile,
+ * strata_rfile and strata_data_* reach object storage for them.
+ * Idempotent and thread-safe; the manifest calls it when it opens a
+ * warehouse whose data path is an s3:// URI.  The client is opened at the
+ * first use, from the environment (strata_s3_open(NULL, ...)): a missing
+ * credential is then that operation's error. */
+void strata_store_s3_register(void);
+/* Close the process's client (the next use opens one again) and empty the
+ * tail cache; for tests, while no data file is open. */
+void strata_store_s3_reset(void);
+/* The configuration the data store's client is opened with from now on
+ * (copied; NULL: all from the environment, the default), e.g. shorter
+ * timeouts; closes the current client.  While no data file is open. */
+void strata_store_s3_configure(const strata_s3_config *cfg);
+
+/* The tail cache: per object its size and its last bytes (a Parquet
+ * footer and page index, or a whole small file), process-wide, bounded. */
+typedef struct strata_store_cache_stats {
+	uint64_t size_hits, size_misses; /* opens without / with a HEAD */
+	uint64_t tail_hits;              /* reads served from a cached tail */
+	uint64_t tail_fetches;           /* tails fetched (one GET each) */
+	uint64_t bytes;                  /* held now */
+} strata_store_cache_stats;
+void strata_store_s3_cache_stats(strata_store_cache_stats *out);
+void strata_store_s3_cache_clear(void);
 
 #endif

@@ -496,10 +496,9 @@ static int txn_backpressure(const strata_txn *t, const txn_file *files, size_t n
 static int txn_file_write(const strata_txn *t, txn_file *f, strata_err *err)
 {
 	strata_fwriter *w = NULL;
-	int rc = strata_io_mkdirs(f->dir, 0755);
+	int rc = strata_data_mkdirs(f->dir, err); /* nothing to make in an object store */
 	if (rc < 0)
-		return strata_err_set(err, rc, "could not create \"%s\": %s", f->dir,
-				      strata_strerror(rc));
+		return rc;
 	strata_write_opts wo;
 	strata_write_opts_default(&wo, STRATA_FMT_AVRO);
 	wo.codec = t->def.avro_codec;
@@ -671,7 +670,7 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 	if (repeat) {
 		/* a retried commit: the first one holds the data, drop ours */
 		for (size_t i = 0; i < nfiles; i++)
-			strata_io()->unlink(files[i].path);
+			strata_data_remove(files[i].path, NULL);
 		if (is_repeat)
 			*is_repeat = true;
 	}
@@ -680,7 +679,7 @@ fail:
 	/* invariant 1 */
 	for (size_t i = 0; i < nfiles; i++)
 		if (files[i].is_written)
-			strata_io()->unlink(files[i].path);
+			strata_data_remove(files[i].path, NULL);
 out:
 	for (size_t i = 0; i < nfiles; i++)
 		strata_file_stats_free(&files[i].stats);

@@ -406,6 +406,42 @@ int jf_job(jf *f, uint32_t b, jf_kind k, const jf_job_opts *o, const strata_job_
 
 /* ---- disk ------------------------------------------------------------------- */
 
+typedef struct jf_disk_ctx {
+	const strata_file_entry *es;
+	size_t ne;
+	const char *dir;
+	bool is_remote;
+	size_t have;
+	char *why;
+	size_t n;
+	int rc;
+} jf_disk_ctx;
+
+static int jf_disk_one(void *ctx, const char *name, const strata_data_stat *st)
+{
+	jf_disk_ctx *d = ctx;
+	(void)st;
+	if (strchr(name, '/'))
+		return 0; /* not in the bucket directory itself */
+	bool known = false, is_trashed = false;
+	for (size_t i = 0; i < d->ne && !known; i++) {
+		if (strcmp(d->es[i].name, name) != 0)
+			continue;
+		known = !d->es[i].is_deleted;
+		/* on object storage a deleted entry's object is its trash */
+		is_trashed = d->is_remote && d->es[i].is_deleted;
+	}
+	if (is_trashed)
+		return 0;
+	if (!known) {
+		snprintf(d->why, d->n, "%s/%s is on disk but the manifest does not name it", d->dir,
+			 name);
+		d->rc = -1;
+	}
+	d->have++;
+	return 0;
+}
+
 int jf_disk_check(jf *f, uint32_t b, char *why, size_t n)
 {
 	strata_arena *a = strata_arena_new();
@@ -422,37 +458,29 @@ int jf_disk_check(jf *f, uint32_t b, char *why, size_t n)
 		want++;
 		char p[PATH_MAX];
 		jf_file_path(f, &es[i], p, sizeof(p));
-		struct stat st;
-		if (stat(p, &st) != 0) {
-			snprintf(why, n, "entry %s is missing on disk", p);
+		strata_data_stat st;
+		strata_err err;
+		if (strata_data_stat_path(p, &st, &err) != 0) {
+			snprintf(why, n, "entry %s is missing on disk (%s)", p, err.msg);
 			rc = -1;
-		} else if ((uint64_t)st.st_size != es[i].bytes) {
-			snprintf(why, n, "entry %s says %llu bytes, the file has %lld", p,
-				 (unsigned long long)es[i].bytes, (long long)st.st_size);
+		} else if (st.size != es[i].bytes) {
+			snprintf(why, n, "entry %s says %llu bytes, the file has %llu", p,
+				 (unsigned long long)es[i].bytes, (unsigned long long)st.size);
 			rc = -1;
 		}
 	}
-	DIR *d = opendir(dir);
-	size_t have = 0;
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			bool known = false;
-			for (size_t i = 0; i < ne && !known; i++)
-				known = !es[i].is_deleted && strcmp(es[i].name, e->d_name) == 0;
-			if (!known) {
-				snprintf(why, n, "%s/%s is on disk but the manifest does not name it", dir,
-					 e->d_name);
-				rc = -1;
-			}
-			have++;
-		}
-		closedir(d);
+	/* the bucket directory (locally) or prefix (object storage) */
+	jf_disk_ctx d = {.es = es, .ne = ne, .dir = dir, .is_remote = strata_data_is_remote(dir),
+			 .why = why, .n = n};
+	strata_err err;
+	if (strata_data_list(dir, jf_disk_one, &d, &err) != 0) {
+		snprintf(why, n, "%s", err.msg);
+		rc = -1;
 	}
-	if (rc == 0 && have != want) {
-		snprintf(why, n, "%zu files on disk, %zu entries", have, want);
+	if (d.rc)
+		rc = d.rc;
+	if (rc == 0 && d.have != want) {
+		snprintf(why, n, "%zu files on disk, %zu entries", d.have, want);
 		rc = -1;
 	}
 	strata_arena_free(a);
@@ -491,7 +519,28 @@ int jf_trash_count(jf *f)
 {
 	char dir[PATH_MAX];
 	jf_trash_dir(f, dir, sizeof(dir));
-	return tu_count_files(dir, NULL);
+	if (!strata_data_is_remote(dir))
+		return tu_count_files(dir, NULL);
+	/* object storage: the trash is the deleted entries whose objects stay */
+	strata_table_def t;
+	jf_def(f, &t);
+	strata_arena *a = strata_arena_new();
+	int n = 0;
+	for (uint32_t b = 0; b < t.buckets; b++) {
+		strata_file_entry *es;
+		size_t ne = jf_entries(f, b, a, &es);
+		for (size_t i = 0; i < ne; i++) {
+			if (!es[i].is_deleted)
+				continue;
+			char p[PATH_MAX];
+			jf_file_path(f, &es[i], p, sizeof(p));
+			strata_data_stat st;
+			strata_err err;
+			n += strata_data_stat_path(p, &st, &err) == 0;
+		}
+	}
+	strata_arena_free(a);
+	return n;
 }
 
 void jf_tmpl_save(jf *f, jf_tmpl *t)

@@ -113,6 +113,8 @@ int jf_disk_check(jf *f, uint32_t b, char *why, size_t n);
 size_t jf_intents(jf *f);
 bool jf_claimed(jf *f, uint32_t b);
 /* Files in the table's .trash directory. */
+/* Files in the trash: in <table>/.trash/, or with data on object storage
+ * the objects of entries marked deleted (the trash is their state there). */
 int jf_trash_count(jf *f);
 
 /* Save the warehouse (closed meanwhile) as a template, and later reset the

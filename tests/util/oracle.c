@@ -1543,6 +1543,31 @@ int oracle_gov_step(oracle *o)
 	return oracle_check_random_reads(o, 2);
 }
 
+/* Counts the data files outside the trash (strata_data_list): not under
+ * .trash/, and with data on object storage (where the trash is the state
+ * of an entry marked deleted, its object left in place) not an object of
+ * such an entry. */
+typedef struct oracle_count_ctx {
+	int n;
+	const strata_file_entry *files;
+	size_t nfiles;
+} oracle_count_ctx;
+
+static int oracle_count_file(void *ctx, const char *name, const strata_data_stat *st)
+{
+	oracle_count_ctx *c = ctx;
+	(void)st;
+	if (strncmp(name, ".trash/", 7) == 0)
+		return 0;
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	for (size_t i = 0; i < c->nfiles; i++)
+		if (c->files[i].is_deleted && strcmp(c->files[i].name, base) == 0)
+			return 0;
+	c->n++;
+	return 0;
+}
+
 int oracle_check_files(oracle *o)
 {
 	strata_mf_snap *snap;
@@ -1577,8 +1602,8 @@ int oracle_check_files(oracle *o)
 				pn = ps[j].name;
 		char path[4096];
 		strata_file_path(strata_wh_mf(o->wh), o->name, pn, &files[i], path, sizeof(path));
-		struct stat st;
-		if (stat(path, &st) != 0) {
+		strata_data_stat st;
+		if (strata_data_stat_path(path, &st, &err) != 0) {
 			fprintf(stderr, "\noracle: manifest entry %s is missing on disk (seed %" PRIu64
 					", step %" PRIu64 ")\n",
 				path, o->cfg.seed, o->steps);
@@ -1589,7 +1614,13 @@ int oracle_check_files(oracle *o)
 	/* and nothing else is (the trash aside) */
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s", strata_mf_data_dir(strata_wh_mf(o->wh)), o->name);
-	int on_disk = tu_count_files(dir, NULL) - tu_count_files_under(dir, ".trash");
+	oracle_count_ctx cc = {.files = files, .nfiles = strata_data_is_remote(dir) ? n : 0};
+	if (strata_data_list(dir, oracle_count_file, &cc, &err) != 0) {
+		fprintf(stderr, "\noracle: %s\n", err.msg);
+		strata_arena_free(a);
+		return -1;
+	}
+	int on_disk = cc.n; /* locally or in the object store */
 	strata_arena_free(a);
 	if (on_disk != expect) {
 		fprintf(stderr, "\noracle: %d files on disk but the manifest knows %d (seed %" PRIu64

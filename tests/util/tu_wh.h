@@ -3,6 +3,9 @@
  * STRATA_TEST_CATALOG=pg) a PostgreSQL catalog, so that the model-based
  * oracle suites run against both manifest backends (issue 13).
  *
+ * With STRATA_TEST_DATA=s3 the data files live on the suite's RGW instead
+ * (tu_wh_is_s3() below; tests/on-s3).
+ *
  * tu_wh_name(dir) is what the test passes wherever a warehouse is named
  * (strata_wh_open(), the CLI's -W, stratad's warehouse =).  Without
  * STRATA_TEST_CATALOG it is dir itself.  With STRATA_TEST_CATALOG=pg, the
@@ -19,6 +22,13 @@
 
 #include <stdbool.h>
 
+/* Whether the suite's data files live on object storage
+ * (STRATA_TEST_DATA=s3): then the first tu_wh_name() starts the suite's
+ * Ceph RGW (tests/util/tu_rgw.h, or prints "SKIPPED: ..." and exits 0),
+ * points the AWS environment at it, creates the bucket "strata-test", and
+ * every warehouse (a directory, or a catalog with STRATA_TEST_CATALOG=pg
+ * too) is created with the data path s3://strata-test/<dir's name>-<n>. */
+bool tu_wh_is_s3(void);
 /* Whether the suite runs on a PostgreSQL catalog (STRATA_TEST_CATALOG=pg). */
 bool tu_wh_is_pg(void);
 /* The warehouse name for scratch directory dir (lent until exit). */
