@@ -99,16 +99,9 @@ static const char *pg_port_uri; /* database strata as the superuser */
 /* Run sql on the server (database strata, as the superuser). */
 static void pg_sql(const char *sql)
 {
-	char conninfo[160];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "bench_catalog: %s: %s", sql, PQerrorMessage(c));
+	PGconn *c = tu_pg_connect("strata");
+	if (!tu_pg_exec(c, sql)) /* it says why on stderr */
 		exit(1);
-	}
-	PQclear(r);
 	PQfinish(c);
 }
 

@@ -552,18 +552,7 @@ static void md_job_result(md_daemon *d, long long id, char *result, size_t rn, c
 
 static void db_new(const char *name, char *uri, size_t n)
 {
-	char conninfo[128], sql[128];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_COMMAND_OK);
-	PQclear(r);
-	PQfinish(c);
+	CU_ASSERT_FATAL(tu_pg_create_db(name, NULL));
 	tu_pg_uri("postgres", NULL, name, uri, n);
 }
 
