@@ -293,68 +293,6 @@ static void bench_latency(const char *dir)
 
 #define IDLE_BUCKETS 1024
 
-/* n entries of row files (empty files under their names), 1,000 a
- * commit; seconds taken. */
-static double fill_entries(strata_wh *wh, size_t n)
-{
-	strata_err err;
-	size_t per = 1000, done = 0;
-	strata_mf_new_file *nf = calloc(per, sizeof(*nf));
-	strata_file_stats *st = calloc(per, sizeof(*st));
-	char(*names)[32] = calloc(per, 32);
-	double t0 = bench_now_s(), in_commits = 0;
-	while (done < n) {
-		size_t k = n - done < per ? n - done : per;
-		for (size_t i = 0; i < k; i++) {
-			size_t id = done + i;
-			strata_file_stats_init(&st[i]);
-			st[i].rows = 10000;
-			st[i].bytes = 4ull << 20;
-			uint8_t key[8];
-			for (int b = 0; b < 8; b++)
-				key[b] = (uint8_t)(id >> (56 - 8 * b));
-			strata_buf_append(&st[i].key_min, key, 8);
-			strata_buf_append(&st[i].key_max, key, 8);
-			strata_sketch_add(st[i].sketch, key, 8);
-			snprintf(names[i], 32, "f%07zu.avro", id);
-			nf[i] = (strata_mf_new_file){.partition = "",
-						     .part_buckets = IDLE_BUCKETS,
-						     .bucket = (uint32_t)(id % IDLE_BUCKETS),
-						     .format = STRATA_FMT_AVRO,
-						     .level = 0,
-						     .name = names[i],
-						     .schema_version = 1,
-						     .stats = &st[i]};
-		}
-		strata_mf_write w = {.table = "idle", .schema_version = 1, .files = nf, .nfiles = k};
-		uint64_t v;
-		bool rep;
-		double c0 = bench_now_s();
-		if (strata_mf_commit_write(strata_wh_mf(wh), &w, &v, &rep, &err))
-			die("commit of entries", &err);
-		in_commits += bench_now_s() - c0;
-		for (size_t i = 0; i < k; i++) {
-			char path[4200];
-			strata_bucket_dir(strata_wh_mf(wh), "idle", "", nf[i].bucket, path, sizeof(path));
-			if (strata_io_mkdirs(path, 0755) != 0)
-				die(path, NULL);
-			size_t l = strlen(path);
-			snprintf(path + l, sizeof(path) - l, "/%s", names[i]);
-			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (fd < 0)
-				die(path, NULL);
-			close(fd);
-			strata_file_stats_free(&st[i]);
-		}
-		done += k;
-	}
-	free(nf);
-	free(st);
-	free(names);
-	(void)t0;
-	return in_commits;
-}
-
 typedef struct entries_res {
 	double fill_s, plan_best_ms, plan_med_ms, idle_pct, first_scan_ms, server_pct;
 } entries_res;
@@ -370,7 +308,8 @@ static void bench_entries_one(bool is_pg, const char *dir, size_t entries, doubl
 	if (strata_table_create(wh, "idle", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL,
 				props, 1, &err))
 		die("create table", &err);
-	res->fill_s = fill_entries(wh, entries);
+	if (bench_fill_entries(wh, "idle", IDLE_BUCKETS, entries, STRATA_FMT_AVRO, &res->fill_s))
+		die("fill the table with entries", NULL);
 	/* planning: a snapshot and every entry of the table */
 	double ms[5];
 	size_t nfiles = 0;

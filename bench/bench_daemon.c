@@ -82,78 +82,6 @@ static void write_file(const char *path, const char *text)
 
 /* ---- part 1: idle over many entries ------------------------------------------------------ */
 
-static int fill_entries(strata_wh *wh, const char *table, uint32_t buckets, size_t n)
-{
-	strata_err err;
-	size_t per = 1000, done = 0;
-	strata_mf_new_file *nf = calloc(per, sizeof(*nf));
-	strata_file_stats *st = calloc(per, sizeof(*st));
-	char (*names)[32] = calloc(per, 32);
-	int rc = 0;
-	while (done < n && rc == 0) {
-		size_t k = n - done < per ? n - done : per;
-		for (size_t i = 0; i < k; i++) {
-			size_t id = done + i;
-			strata_file_stats_init(&st[i]);
-			st[i].rows = 10000;
-			st[i].bytes = 4ull << 20;
-			uint8_t key[8];
-			for (int b = 0; b < 8; b++)
-				key[b] = (uint8_t)(id >> (56 - 8 * b));
-			strata_buf_append(&st[i].key_min, key, 8);
-			strata_buf_append(&st[i].key_max, key, 8);
-			strata_sketch_add(st[i].sketch, key, 8);
-			snprintf(names[i], 32, "f%07zu.parquet", id);
-			nf[i] = (strata_mf_new_file){
-				.partition = "",
-				.part_buckets = buckets,
-				.bucket = (uint32_t)(id % buckets),
-				.format = STRATA_FMT_PARQUET,
-				.level = 0, /* writer commits are row files */
-				.name = names[i],
-				.schema_version = 1,
-				.stats = &st[i],
-			};
-		}
-		strata_mf_write w = {.table = table, .schema_version = 1, .files = nf, .nfiles = k};
-		uint64_t v;
-		bool rep;
-		rc = strata_mf_commit_write(strata_wh_mf(wh), &w, &v, &rep, &err);
-		if (rc)
-			fprintf(stderr, "bench: commit of entries failed: %s\n", err.msg);
-		/* an empty file under each entry's name: stratad's consistency
-		 * check marks a table whose live files are missing damaged and
-		 * plans nothing of it (no job is due here either way) */
-		for (size_t i = 0; i < k && rc == 0; i++) {
-			char path[4096];
-			strata_bucket_dir(strata_wh_mf(wh), table, "", nf[i].bucket, path, sizeof(path));
-			int mrc = strata_io_mkdirs(path, 0755);
-			if (mrc != 0) {
-				fprintf(stderr, "bench: could not make \"%s\": %s\n", path,
-					strata_strerror(mrc));
-				rc = -1;
-				break;
-			}
-			size_t l = strlen(path);
-			snprintf(path + l, sizeof(path) - l, "/%s", names[i]);
-			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (fd < 0) {
-				fprintf(stderr, "bench: could not create \"%s\": %s\n", path, strerror(errno));
-				rc = -1;
-				break;
-			}
-			close(fd);
-		}
-		for (size_t i = 0; i < k; i++)
-			strata_file_stats_free(&st[i]);
-		done += k;
-	}
-	free(nf);
-	free(st);
-	free(names);
-	return rc;
-}
-
 static void bench_idle(const char *dir)
 {
 	const char *ent = getenv("BENCH_IDLE_ENTRIES"); /* not scaled: 100k is the point */
@@ -174,7 +102,7 @@ static void bench_idle(const char *dir)
 	strata_table_create(wh, "idle", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL, props, 1,
 			    &err);
 	double t0 = bench_now_s();
-	if (fill_entries(wh, "idle", 1024, entries) != 0)
+	if (bench_fill_entries(wh, "idle", 1024, entries, STRATA_FMT_PARQUET, NULL) != 0)
 		return;
 	strata_wh_close(wh);
 	printf("idle: %zu file entries committed in %.1f s (1024 buckets, ~%zu per bucket)\n", entries,

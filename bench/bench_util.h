@@ -1,8 +1,9 @@
 /*
  * bench/bench_util.h — what the benchmarks that drive a real stratad share
  * (bench_daemon, bench_catalog): time, switches from the environment, the
- * daemon's process (start it on a config, stop it, its CPU time from /proc)
- * and one admin command over its Unix socket, parsed as JSON.
+ * daemon's process (start it on a config, stop it, its CPU time from /proc),
+ * one admin command over its Unix socket, parsed as JSON, and a table of
+ * many file entries committed straight into the manifest.
  *
  * Header-only, like bench_rows.h: every benchmark is one .c linked with
  * libstrata.a.  The functions are static inline so a benchmark that uses
@@ -19,7 +20,9 @@
 #define STRATA_BENCH_UTIL_H
 
 #include "core/core.h"
+#include "table/table.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -167,6 +170,90 @@ static inline double bench_cpu_s(pid_t pid)
 	if (p)
 		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* n file entries of table, committed straight into the manifest 1,000 a
+ * commit: format fmt, level 0, spread over buckets buckets, each key a
+ * distinct 8-byte big-endian id, 10,000 rows and 4 MiB as their stats, and
+ * an empty file under each entry's name (stratad's consistency check marks
+ * a table whose live files are missing damaged and plans nothing of it).
+ * The seconds spent inside the commits go to *commit_s (when not NULL).
+ * 0, or -1 with the reason on stderr. */
+static inline int bench_fill_entries(strata_wh *wh, const char *table, uint32_t buckets, size_t n,
+				     strata_format fmt, double *commit_s)
+{
+	strata_err err;
+	size_t per = 1000, done = 0;
+	strata_mf_new_file *nf = calloc(per, sizeof(*nf));
+	strata_file_stats *st = calloc(per, sizeof(*st));
+	char (*names)[32] = calloc(per, 32);
+	double in_commits = 0;
+	int rc = 0;
+	while (done < n && rc == 0) {
+		size_t k = n - done < per ? n - done : per;
+		for (size_t i = 0; i < k; i++) {
+			size_t id = done + i;
+			strata_file_stats_init(&st[i]);
+			st[i].rows = 10000;
+			st[i].bytes = 4ull << 20;
+			uint8_t key[8];
+			for (int b = 0; b < 8; b++)
+				key[b] = (uint8_t)(id >> (56 - 8 * b));
+			strata_buf_append(&st[i].key_min, key, 8);
+			strata_buf_append(&st[i].key_max, key, 8);
+			strata_sketch_add(st[i].sketch, key, 8);
+			snprintf(names[i], 32, "f%07zu.%s", id,
+				 fmt == STRATA_FMT_PARQUET ? "parquet" : "avro");
+			nf[i] = (strata_mf_new_file){
+				.partition = "",
+				.part_buckets = buckets,
+				.bucket = (uint32_t)(id % buckets),
+				.format = fmt,
+				.level = 0, /* writer commits are row files */
+				.name = names[i],
+				.schema_version = 1,
+				.stats = &st[i],
+			};
+		}
+		strata_mf_write w = {.table = table, .schema_version = 1, .files = nf, .nfiles = k};
+		uint64_t v;
+		bool rep;
+		double c0 = bench_now_s();
+		rc = strata_mf_commit_write(strata_wh_mf(wh), &w, &v, &rep, &err);
+		in_commits += bench_now_s() - c0;
+		if (rc)
+			fprintf(stderr, "bench: commit of entries failed: %s\n", err.msg);
+		for (size_t i = 0; i < k && rc == 0; i++) {
+			char path[4200];
+			strata_bucket_dir(strata_wh_mf(wh), table, "", nf[i].bucket, path, sizeof(path));
+			int mrc = strata_io_mkdirs(path, 0755);
+			if (mrc != 0) {
+				fprintf(stderr, "bench: could not make \"%s\": %s\n", path,
+					strata_strerror(mrc));
+				rc = -1;
+				break;
+			}
+			size_t l = strlen(path);
+			snprintf(path + l, sizeof(path) - l, "/%s", names[i]);
+			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+			if (fd < 0) {
+				fprintf(stderr, "bench: could not create \"%s\": %s\n", path,
+					strerror(errno));
+				rc = -1;
+				break;
+			}
+			close(fd);
+		}
+		for (size_t i = 0; i < k; i++)
+			strata_file_stats_free(&st[i]);
+		done += k;
+	}
+	free(nf);
+	free(st);
+	free(names);
+	if (commit_s)
+		*commit_s = in_commits;
+	return rc;
 }
 
 #endif
