@@ -46,9 +46,15 @@ static bool token_time_parse(const char *s, int64_t *out_us)
 	return s[0] != '-' && strata_timestamp_parse(s, out_us) == 0 && *out_us > 0;
 }
 
-/* The options every commit takes (write, delete): --token (-t), --token-time
- * (-T) and --expect-version (-e), c as getopt gives it, into co.  CLI_OK, or
- * the usage error for a bad value. */
+/* The options every commit takes (write, delete), in a command's option
+ * table, and their short letters in its getopt string: "t:T:e:". */
+#define COMMIT_OPTIONS                                                                     \
+	{"token", required_argument, NULL, 't'},                                           \
+	{"token-time", required_argument, NULL, 'T'},                                      \
+	{"expect-version", required_argument, NULL, 'e'}
+
+/* One of COMMIT_OPTIONS, c as getopt gives it, into co.  CLI_OK, or the
+ * usage error for a bad value. */
 static int commit_opt_parse(const cli_cmd *cmd, int c, const char *arg, strata_commit_opts *co)
 {
 	switch (c) {
@@ -110,9 +116,7 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	const cli_cmd *cmd = cli_find("write");
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
-		{"token", required_argument, NULL, 't'},
-		{"token-time", required_argument, NULL, 'T'},
-		{"expect-version", required_argument, NULL, 'e'},
+		COMMIT_OPTIONS,
 		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
@@ -601,9 +605,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 		{"where", required_argument, NULL, 'w'},
 		{"partition", required_argument, NULL, 'p'},
 		{"dry-run", no_argument, NULL, 'n'},
-		{"token", required_argument, NULL, 't'},
-		{"token-time", required_argument, NULL, 'T'},
-		{"expect-version", required_argument, NULL, 'e'},
+		COMMIT_OPTIONS,
 		{"verbose", no_argument, NULL, 'V'},
 		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
