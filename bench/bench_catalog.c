@@ -46,6 +46,7 @@
  * BENCH_SKIP_JOBS (=1) skip a part; STRATA_KEEP_TMP keeps the scratch
  * directories.
  */
+#include "bench/bench_util.h"
 #include "table/table.h"
 #include "tests/util/testutil.h"
 #include "tests/util/tu_pg.h"
@@ -54,41 +55,21 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ---- small utilities --------------------------------------------------------------- */
 
-static bool env_flag(const char *name)
-{
-	const char *s = getenv(name);
-	return s && *s && strcmp(s, "0") != 0;
-}
-
 static uint64_t env_u64(const char *name, uint64_t def)
 {
 	const char *s = getenv(name);
 	uint64_t v = s && *s ? strtoull(s, NULL, 10) : def;
 	return v ? v : 1;
-}
-
-static double now_s(void)
-{
-	return (double)strata_mono_us() / 1e6;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	nanosleep(&ts, NULL);
 }
 
 static int dbl_cmp(const void *a, const void *b)
@@ -118,16 +99,9 @@ static const char *pg_port_uri; /* database strata as the superuser */
 /* Run sql on the server (database strata, as the superuser). */
 static void pg_sql(const char *sql)
 {
-	char conninfo[160];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "bench_catalog: %s: %s", sql, PQerrorMessage(c));
+	PGconn *c = tu_pg_connect("strata");
+	if (!tu_pg_exec(c, sql)) /* it says why on stderr */
 		exit(1);
-	}
-	PQclear(r);
 	PQfinish(c);
 }
 
@@ -162,107 +136,16 @@ static strata_wh *wh_new(bool is_pg, const char *dir, const char *name, char *pa
 
 /* ---- stratad -------------------------------------------------------------------------- */
 
-static pid_t spawn(const char *cfg, const char *log)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(tu_bin("stratad"), "stratad", "--config", cfg, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-}
-
-static json_t *admin(const char *sock, const char *line)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return NULL;
-	}
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s\n", line);
-	ssize_t w = write(fd, buf, strlen(buf));
-	(void)w;
-	strata_buf b = {0};
-	char chunk[65536];
-	struct pollfd p = {fd, POLLIN, 0};
-	while (!(b.len && b.data[b.len - 1] == '\n') && poll(&p, 1, 60000) > 0) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-		if (r <= 0)
-			break;
-		strata_buf_append(&b, chunk, (size_t)r);
-	}
-	strata_buf_putc(&b, 0);
-	close(fd);
-	json_t *r = json_loads((char *)b.data, 0, NULL);
-	strata_buf_free(&b);
-	return r;
-}
-
-static bool wait_ready(const char *sock)
-{
-	for (int i = 0; i < 1200; i++) {
-		json_t *r = admin(sock, "status");
-		bool ok = r && json_is_true(json_object_get(r, "ok"));
-		json_decref(r);
-		if (ok)
-			return true;
-		sleep_s(0.05);
-	}
-	return false;
-}
-
-static double status_num(const char *sock, const char *key)
-{
-	json_t *r = admin(sock, "status");
-	double v = json_number_value(json_object_get(json_object_get(r, "daemon"), key));
-	json_decref(r);
-	return v;
-}
-
-/* utime + stime of pid, in seconds */
-static double cpu_s(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char buf[2048];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	if (p)
-		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* CPU of the PostgreSQL server: its postmaster and every child of it. */
 static double pg_cpu_s(void)
 {
 	pid_t pm = tu_pg_postmaster_pid();
-	double sum = cpu_s(pm);
+	double sum = bench_cpu_s(pm);
 	FILE *p = popen("ps -e -o pid=,ppid=", "r");
 	int pid, ppid;
 	while (p && fscanf(p, "%d %d", &pid, &ppid) == 2)
 		if (ppid == pm)
-			sum += cpu_s(pid);
+			sum += bench_cpu_s(pid);
 	if (p)
 		pclose(p);
 	return sum;
@@ -276,15 +159,16 @@ static void write_text(const char *path, const char *text)
 
 /* ---- part 1: commit latency ------------------------------------------------------------------ */
 
-static void commit_rows(strata_wh *wh, int64_t first)
+/* One transaction into table: n rows {k: first + i * step, v: value}. */
+static void commit_kv(strata_wh *wh, const char *table, int64_t first, int64_t step, int64_t n,
+		      const char *value)
 {
 	strata_err err;
 	strata_txn *t;
-	if (strata_txn_begin(wh, "t", &t, &err))
+	if (strata_txn_begin(wh, table, &t, &err))
 		die("begin", &err);
-	for (int i = 0; i < 10; i++) {
-		json_t *j = json_pack("{s:I, s:s}", "k", (json_int_t)(first + i), "v",
-				      "a value of some thirty bytes..");
+	for (int64_t i = 0; i < n; i++) {
+		json_t *j = json_pack("{s:I, s:s}", "k", (json_int_t)(first + i * step), "v", value);
 		if (strata_txn_put_json(t, j, &err))
 			die("put", &err);
 		json_decref(j);
@@ -292,6 +176,11 @@ static void commit_rows(strata_wh *wh, int64_t first)
 	uint64_t v;
 	if (strata_txn_commit(t, NULL, &v, NULL, &err))
 		die("commit", &err);
+}
+
+static void commit_rows(strata_wh *wh, int64_t first)
+{
+	commit_kv(wh, "t", first, 1, 10, "a value of some thirty bytes..");
 }
 
 static void commit_entry(strata_wh *wh, int i)
@@ -362,17 +251,17 @@ static void bench_latency(const char *dir)
 		v[k] = calloc(n, sizeof(double));
 	for (size_t i = 0; i < n + warm; i++) {
 		double t[6];
-		t[0] = now_s();
+		t[0] = bench_now_s();
 		commit_rows(wh[0], (int64_t)i * 10);
-		t[1] = now_s();
+		t[1] = bench_now_s();
 		commit_rows(wh[1], (int64_t)i * 10);
-		t[2] = now_s();
+		t[2] = bench_now_s();
 		fsync_once(fd);
-		t[3] = now_s();
+		t[3] = bench_now_s();
 		commit_entry(wh[0], (int)i);
-		t[4] = now_s();
+		t[4] = bench_now_s();
 		commit_entry(wh[1], (int)i);
-		t[5] = now_s();
+		t[5] = bench_now_s();
 		if (i < warm)
 			continue;
 		for (int k = 0; k < 5; k++)
@@ -404,68 +293,6 @@ static void bench_latency(const char *dir)
 
 #define IDLE_BUCKETS 1024
 
-/* n entries of row files (empty files under their names), 1,000 a
- * commit; seconds taken. */
-static double fill_entries(strata_wh *wh, size_t n)
-{
-	strata_err err;
-	size_t per = 1000, done = 0;
-	strata_mf_new_file *nf = calloc(per, sizeof(*nf));
-	strata_file_stats *st = calloc(per, sizeof(*st));
-	char(*names)[32] = calloc(per, 32);
-	double t0 = now_s(), in_commits = 0;
-	while (done < n) {
-		size_t k = n - done < per ? n - done : per;
-		for (size_t i = 0; i < k; i++) {
-			size_t id = done + i;
-			strata_file_stats_init(&st[i]);
-			st[i].rows = 10000;
-			st[i].bytes = 4ull << 20;
-			uint8_t key[8];
-			for (int b = 0; b < 8; b++)
-				key[b] = (uint8_t)(id >> (56 - 8 * b));
-			strata_buf_append(&st[i].key_min, key, 8);
-			strata_buf_append(&st[i].key_max, key, 8);
-			strata_sketch_add(st[i].sketch, key, 8);
-			snprintf(names[i], 32, "f%07zu.avro", id);
-			nf[i] = (strata_mf_new_file){.partition = "",
-						     .part_buckets = IDLE_BUCKETS,
-						     .bucket = (uint32_t)(id % IDLE_BUCKETS),
-						     .format = STRATA_FMT_AVRO,
-						     .level = 0,
-						     .name = names[i],
-						     .schema_version = 1,
-						     .stats = &st[i]};
-		}
-		strata_mf_write w = {.table = "idle", .schema_version = 1, .files = nf, .nfiles = k};
-		uint64_t v;
-		bool rep;
-		double c0 = now_s();
-		if (strata_mf_commit_write(strata_wh_mf(wh), &w, &v, &rep, &err))
-			die("commit of entries", &err);
-		in_commits += now_s() - c0;
-		for (size_t i = 0; i < k; i++) {
-			char path[4200];
-			strata_bucket_dir(strata_wh_mf(wh), "idle", "", nf[i].bucket, path, sizeof(path));
-			if (strata_io_mkdirs(path, 0755) != 0)
-				die(path, NULL);
-			size_t l = strlen(path);
-			snprintf(path + l, sizeof(path) - l, "/%s", names[i]);
-			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (fd < 0)
-				die(path, NULL);
-			close(fd);
-			strata_file_stats_free(&st[i]);
-		}
-		done += k;
-	}
-	free(nf);
-	free(st);
-	free(names);
-	(void)t0;
-	return in_commits;
-}
-
 typedef struct entries_res {
 	double fill_s, plan_best_ms, plan_med_ms, idle_pct, first_scan_ms, server_pct;
 } entries_res;
@@ -481,12 +308,13 @@ static void bench_entries_one(bool is_pg, const char *dir, size_t entries, doubl
 	if (strata_table_create(wh, "idle", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL,
 				props, 1, &err))
 		die("create table", &err);
-	res->fill_s = fill_entries(wh, entries);
+	if (bench_fill_entries(wh, "idle", IDLE_BUCKETS, entries, STRATA_FMT_AVRO, &res->fill_s))
+		die("fill the table with entries", NULL);
 	/* planning: a snapshot and every entry of the table */
 	double ms[5];
 	size_t nfiles = 0;
 	for (int r = 0; r < 5; r++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		strata_mf_snap *s;
 		strata_table_def td;
 		strata_arena *a = strata_arena_new();
@@ -497,7 +325,7 @@ static void bench_entries_one(bool is_pg, const char *dir, size_t entries, doubl
 			die("plan", &err);
 		strata_mf_snap_close(s);
 		strata_arena_free(a);
-		ms[r] = (now_s() - t0) * 1e3;
+		ms[r] = (bench_now_s() - t0) * 1e3;
 	}
 	res->plan_best_ms = quantile(ms, 5, 0);
 	res->plan_med_ms = quantile(ms, 5, 0.5);
@@ -517,20 +345,20 @@ static void bench_entries_one(bool is_pg, const char *dir, size_t entries, doubl
 		 "clean.orphan_scan_s = 0\n",
 		 whp, sock);
 	write_text(cfg, text);
-	pid_t pid = spawn(cfg, log);
-	if (!wait_ready(sock)) {
+	pid_t pid = bench_spawn_stratad(cfg, log);
+	if (!bench_wait_ready(sock, 1200)) {
 		fprintf(stderr, "bench_catalog: stratad did not start (see %s)\n", log);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return;
 	}
-	while (status_num(sock, "last_scan_age_s") < 0)
-		sleep_s(0.1);
-	res->first_scan_ms = status_num(sock, "last_scan_ms");
-	sleep_s(1);
-	double c0 = cpu_s(pid), s0 = is_pg ? pg_cpu_s() : 0, w0 = now_s();
-	sleep_s(idle_s);
-	double c1 = cpu_s(pid), s1 = is_pg ? pg_cpu_s() : 0, w1 = now_s();
+	while (bench_status_num(sock, "last_scan_age_s") < 0)
+		bench_sleep_s(0.1);
+	res->first_scan_ms = bench_status_num(sock, "last_scan_ms");
+	bench_sleep_s(1);
+	double c0 = bench_cpu_s(pid), s0 = is_pg ? pg_cpu_s() : 0, w0 = bench_now_s();
+	bench_sleep_s(idle_s);
+	double c1 = bench_cpu_s(pid), s1 = is_pg ? pg_cpu_s() : 0, w1 = bench_now_s();
 	res->idle_pct = 100 * (c1 - c0) / (w1 - w0);
 	res->server_pct = 100 * (s1 - s0) / (w1 - w0);
 	printf("entries: %-10s stratad idle: %.3f s of CPU in %.0f s = %.3f%% of a core (goal: under "
@@ -540,7 +368,7 @@ static void bench_entries_one(bool is_pg, const char *dir, size_t entries, doubl
 	if (is_pg)
 		printf("; the PostgreSQL server meanwhile: %.3f%% of a core", res->server_pct);
 	printf("\n");
-	stop(pid);
+	bench_stop(pid);
 }
 
 static void bench_entries(const char *dir)
@@ -595,25 +423,12 @@ static double bench_jobs_n(const char *dir, int ndaemons, uint32_t buckets, uint
 	if (strata_table_create(wh, "j", "k BIGINT PRIMARY KEY, v STRING", NULL, NULL, props, 1,
 				&err))
 		die("create table", &err);
-	for (int c = 0; c < 4; c++) {
-		strata_txn *t;
-		if (strata_txn_begin(wh, "j", &t, &err))
-			die("begin", &err);
-		for (uint32_t i = 0; i < buckets * rows; i++) {
-			json_t *j = json_pack("{s:I, s:s}", "k", (json_int_t)(i * 7 + (uint32_t)c * 3),
-					      "v", "some value of a row in a bucket");
-			if (strata_txn_put_json(t, j, &err))
-				die("put", &err);
-			json_decref(j);
-		}
-		uint64_t v;
-		if (strata_txn_commit(t, NULL, &v, NULL, &err))
-			die("commit", &err);
-	}
+	for (int c = 0; c < 4; c++)
+		commit_kv(wh, "j", c * 3, 7, (int64_t)buckets * rows, "some value of a row in a bucket");
 	size_t due = row_files(wh, NULL);
 	pid_t pids[3];
 	char sock[3][200];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (int d = 0; d < ndaemons; d++) {
 		char cfg[4200], log[4200], text[8192];
 		snprintf(cfg, sizeof(cfg), "%s/%s-%d.ini", dir, name, d);
@@ -625,16 +440,16 @@ static double bench_jobs_n(const char *dir, int ndaemons, uint32_t buckets, uint
 			 "clean.orphan_scan_s = 0\n",
 			 whp, sock[d]);
 		write_text(cfg, text);
-		pids[d] = spawn(cfg, log);
+		pids[d] = bench_spawn_stratad(cfg, log);
 	}
 	double deadline = t0 + 600;
 	size_t left = due;
 	size_t sorted = 0;
-	while ((left = row_files(wh, &sorted)) > 0 && now_s() < deadline)
-		sleep_s(0.05);
-	double dt = now_s() - t0;
+	while ((left = row_files(wh, &sorted)) > 0 && bench_now_s() < deadline)
+		bench_sleep_s(0.05);
+	double dt = bench_now_s() - t0;
 	for (int d = 0; d < ndaemons; d++)
-		stop(pids[d]);
+		bench_stop(pids[d]);
 	strata_wh_close(wh);
 	if (left) {
 		printf("jobs: %d stratad: %zu row files still left after 600 s (see %s/%s-*.log)\n",
@@ -673,15 +488,15 @@ int main(void)
 	const char *dir = tu_tmpdir();
 	printf("catalog: PostgreSQL on 127.0.0.1:%d (data in %s), scratch %s\n", tu_pg_port(),
 	       tu_pg_dir(), dir);
-	if (!env_flag("BENCH_SKIP_LATENCY"))
+	if (!bench_env_flag("BENCH_SKIP_LATENCY"))
 		bench_latency(dir);
 	else
 		printf("latency: skipped (BENCH_SKIP_LATENCY is set)\n");
-	if (!env_flag("BENCH_SKIP_ENTRIES"))
+	if (!bench_env_flag("BENCH_SKIP_ENTRIES"))
 		bench_entries(dir);
 	else
 		printf("entries: skipped (BENCH_SKIP_ENTRIES is set)\n");
-	if (!env_flag("BENCH_SKIP_JOBS"))
+	if (!bench_env_flag("BENCH_SKIP_JOBS"))
 		bench_jobs(dir);
 	else
 		printf("jobs: skipped (BENCH_SKIP_JOBS is set)\n");

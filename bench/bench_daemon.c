@@ -28,6 +28,7 @@
  * `make bench-daemon` installs gnuplot-nox if missing).  BENCH_SCALE=0.1
  * shortens the durations (not the number of entries).
  */
+#include "bench/bench_util.h"
 #include "daemon/daemon.h"
 #include "table/table.h"
 
@@ -35,26 +36,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* A switch: true when the variable is set to anything but "" or "0".  (It
- * used to go through env_u64, whose floor of 1 made an unset BENCH_SKIP_*
- * read as set: with its defaults the benchmark ran nothing.) */
-static bool env_flag(const char *name)
-{
-	const char *s = getenv(name);
-	return s && *s && strcmp(s, "0") != 0;
-}
 
 /* A duration: the variable if set, else def scaled by $BENCH_SCALE (at
  * least 1). */
@@ -67,121 +55,6 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	double f = scale && *scale ? strtod(scale, NULL) : 1.0;
 	uint64_t v = (uint64_t)((double)def * (f > 0 ? f : 1.0));
 	return v ? v : 1;
-}
-
-static double now_s(void)
-{
-	return (double)strata_mono_us() / 1e6;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	nanosleep(&ts, NULL);
-}
-
-static const char *bin(const char *name)
-{
-	static char p[2][4096];
-	static int k;
-	const char *b = getenv("STRATA_BUILD");
-	char *out = p[k++ % 2];
-	char cwd[2048];
-	if (!getcwd(cwd, sizeof(cwd)))
-		snprintf(cwd, sizeof(cwd), ".");
-	snprintf(out, 4096, "%s/%s/%s", cwd, b ? b : "build", name);
-	return out;
-}
-
-static pid_t spawn(const char *cfg, const char *log)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(bin("stratad"), "stratad", "--config", cfg, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
-}
-
-static json_t *admin(const char *sock, const char *line)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return NULL;
-	}
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s\n", line);
-	ssize_t w = write(fd, buf, strlen(buf));
-	(void)w;
-	strata_buf b = {0};
-	char chunk[65536];
-	struct pollfd p = {fd, POLLIN, 0};
-	while (!(b.len && b.data[b.len - 1] == '\n') && poll(&p, 1, 60000) > 0) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-		if (r <= 0)
-			break;
-		strata_buf_append(&b, chunk, (size_t)r);
-	}
-	strata_buf_putc(&b, 0);
-	close(fd);
-	json_t *r = json_loads((char *)b.data, 0, NULL);
-	strata_buf_free(&b);
-	return r;
-}
-
-static bool wait_ready(const char *sock)
-{
-	for (int i = 0; i < 600; i++) {
-		json_t *r = admin(sock, "status");
-		bool ok = r && json_is_true(json_object_get(r, "ok"));
-		json_decref(r);
-		if (ok)
-			return true;
-		sleep_s(0.05);
-	}
-	return false;
-}
-
-static double status_num(const char *sock, const char *key)
-{
-	json_t *r = admin(sock, "status");
-	double v = json_number_value(json_object_get(json_object_get(r, "daemon"), key));
-	json_decref(r);
-	return v;
-}
-
-/* utime + stime of pid, in seconds */
-static double cpu_s(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char buf[2048];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long ut = 0, st = 0;
-	if (p)
-		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static long rss_kib(pid_t pid)
@@ -209,78 +82,6 @@ static void write_file(const char *path, const char *text)
 
 /* ---- part 1: idle over many entries ------------------------------------------------------ */
 
-static int fill_entries(strata_wh *wh, const char *table, uint32_t buckets, size_t n)
-{
-	strata_err err;
-	size_t per = 1000, done = 0;
-	strata_mf_new_file *nf = calloc(per, sizeof(*nf));
-	strata_file_stats *st = calloc(per, sizeof(*st));
-	char (*names)[32] = calloc(per, 32);
-	int rc = 0;
-	while (done < n && rc == 0) {
-		size_t k = n - done < per ? n - done : per;
-		for (size_t i = 0; i < k; i++) {
-			size_t id = done + i;
-			strata_file_stats_init(&st[i]);
-			st[i].rows = 10000;
-			st[i].bytes = 4ull << 20;
-			uint8_t key[8];
-			for (int b = 0; b < 8; b++)
-				key[b] = (uint8_t)(id >> (56 - 8 * b));
-			strata_buf_append(&st[i].key_min, key, 8);
-			strata_buf_append(&st[i].key_max, key, 8);
-			strata_sketch_add(st[i].sketch, key, 8);
-			snprintf(names[i], 32, "f%07zu.parquet", id);
-			nf[i] = (strata_mf_new_file){
-				.partition = "",
-				.part_buckets = buckets,
-				.bucket = (uint32_t)(id % buckets),
-				.format = STRATA_FMT_PARQUET,
-				.level = 0, /* writer commits are row files */
-				.name = names[i],
-				.schema_version = 1,
-				.stats = &st[i],
-			};
-		}
-		strata_mf_write w = {.table = table, .schema_version = 1, .files = nf, .nfiles = k};
-		uint64_t v;
-		bool rep;
-		rc = strata_mf_commit_write(strata_wh_mf(wh), &w, &v, &rep, &err);
-		if (rc)
-			fprintf(stderr, "bench: commit of entries failed: %s\n", err.msg);
-		/* an empty file under each entry's name: stratad's consistency
-		 * check marks a table whose live files are missing damaged and
-		 * plans nothing of it (no job is due here either way) */
-		for (size_t i = 0; i < k && rc == 0; i++) {
-			char path[4096];
-			strata_bucket_dir(strata_wh_mf(wh), table, "", nf[i].bucket, path, sizeof(path));
-			int mrc = strata_io_mkdirs(path, 0755);
-			if (mrc != 0) {
-				fprintf(stderr, "bench: could not make \"%s\": %s\n", path,
-					strata_strerror(mrc));
-				rc = -1;
-				break;
-			}
-			size_t l = strlen(path);
-			snprintf(path + l, sizeof(path) - l, "/%s", names[i]);
-			int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-			if (fd < 0) {
-				fprintf(stderr, "bench: could not create \"%s\": %s\n", path, strerror(errno));
-				rc = -1;
-				break;
-			}
-			close(fd);
-		}
-		for (size_t i = 0; i < k; i++)
-			strata_file_stats_free(&st[i]);
-		done += k;
-	}
-	free(nf);
-	free(st);
-	free(names);
-	return rc;
-}
-
 static void bench_idle(const char *dir)
 {
 	const char *ent = getenv("BENCH_IDLE_ENTRIES"); /* not scaled: 100k is the point */
@@ -300,12 +101,12 @@ static void bench_idle(const char *dir)
 	const char *props[] = {"write.bucket.num=1024"};
 	strata_table_create(wh, "idle", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL, props, 1,
 			    &err);
-	double t0 = now_s();
-	if (fill_entries(wh, "idle", 1024, entries) != 0)
+	double t0 = bench_now_s();
+	if (bench_fill_entries(wh, "idle", 1024, entries, STRATA_FMT_PARQUET, NULL) != 0)
 		return;
 	strata_wh_close(wh);
 	printf("idle: %zu file entries committed in %.1f s (1024 buckets, ~%zu per bucket)\n", entries,
-	       now_s() - t0, entries / 1024);
+	       bench_now_s() - t0, entries / 1024);
 	for (int pass = 0; pass < 2; pass++) {
 		int interval = pass == 0 ? 10 : 1;
 		char text[2048];
@@ -315,20 +116,20 @@ static void bench_idle(const char *dir)
 			 "clean.orphan_scan_s = 0\n",
 			 whp, sock, interval);
 		write_file(cfg, text);
-		pid_t pid = spawn(cfg, log);
-		if (!wait_ready(sock)) {
+		pid_t pid = bench_spawn_stratad(cfg, log);
+		if (!bench_wait_ready(sock, 600)) {
 			fprintf(stderr, "bench: stratad did not start (see %s)\n", log);
 			kill(pid, SIGKILL);
 			return;
 		}
 		/* the first scan reads every entry; wait for it */
-		while (status_num(sock, "last_scan_age_s") < 0)
-			sleep_s(0.1);
-		double first_ms = status_num(sock, "last_scan_ms");
-		sleep_s(1);
-		double c0 = cpu_s(pid), w0 = now_s();
-		sleep_s(idle_s);
-		double c1 = cpu_s(pid), w1 = now_s();
+		while (bench_status_num(sock, "last_scan_age_s") < 0)
+			bench_sleep_s(0.1);
+		double first_ms = bench_status_num(sock, "last_scan_ms");
+		bench_sleep_s(1);
+		double c0 = bench_cpu_s(pid), w0 = bench_now_s();
+		bench_sleep_s(idle_s);
+		double c1 = bench_cpu_s(pid), w1 = bench_now_s();
 		printf("idle: scan_interval_s %2d: stratad used %.3f s of CPU in %.0f s = %.3f%% of one "
 		       "core (first scan, reading all %zu entries: %.0f ms; RSS %ld KiB)\n",
 		       interval, c1 - c0, w1 - w0, 100 * (c1 - c0) / (w1 - w0), entries, first_ms,
@@ -336,21 +137,21 @@ static void bench_idle(const char *dir)
 		if (pass == 0) {
 			/* a forced re-plan of every entry, three times */
 			for (int k = 0; k < 3; k++) {
-				json_t *r = admin(sock, "reload"); /* the next scan re-reads everything */
+				json_t *r = bench_admin(sock, "reload"); /* the next scan re-reads everything */
 				json_decref(r);
-				sleep_s(1.5);
-				double scans = status_num(sock, "last_scan_ms");
+				bench_sleep_s(1.5);
+				double scans = bench_status_num(sock, "last_scan_ms");
 				printf("idle: forced re-plan of all %zu entries: %.0f ms\n", entries, scans);
 			}
-			double p0 = now_s();
-			json_t *r = admin(sock, "plan idle");
+			double p0 = bench_now_s();
+			json_t *r = bench_admin(sock, "plan idle");
 			json_t *tabs = json_object_get(r, "tables");
 			printf("idle: `strata admin plan idle`: %.0f ms for %zu buckets\n",
-			       (now_s() - p0) * 1e3,
+			       (bench_now_s() - p0) * 1e3,
 			       json_array_size(json_object_get(json_array_get(tabs, 0), "buckets")));
 			json_decref(r);
 		}
-		stop(pid);
+		bench_stop(pid);
 	}
 }
 
@@ -376,7 +177,7 @@ static void *writer_main(void *arg)
 {
 	writer_arg *wa = arg;
 	ingest *g = wa->g;
-	double next = now_s();
+	double next = bench_now_s();
 	while (!atomic_load(&g->stop)) {
 		strata_err err;
 		strata_txn *t;
@@ -426,9 +227,9 @@ static void *writer_main(void *arg)
 		if (rc)
 			fprintf(stderr, "bench: commit failed: %s\n", err.msg);
 		next += 0.25;
-		double d = next - now_s();
+		double d = next - bench_now_s();
 		if (d > 0)
-			sleep_s(d);
+			bench_sleep_s(d);
 	}
 	return NULL;
 }
@@ -537,13 +338,13 @@ static void bench_ingest(const char *dir)
 		 "[table.ingest]\nacid.data.retain.hours = 0\n",
 		 whp, sock);
 	write_file(cfg, text);
-	pid_t pid = spawn(cfg, log);
-	if (!wait_ready(sock)) {
+	pid_t pid = bench_spawn_stratad(cfg, log);
+	if (!bench_wait_ready(sock, 600)) {
 		fprintf(stderr, "bench: stratad did not start (see %s)\n", log);
 		kill(pid, SIGKILL);
 		return;
 	}
-	double cpu0 = cpu_s(pid);
+	double cpu0 = bench_cpu_s(pid);
 	writer_arg wa[2] = {{g, 1}, {g, 2}};
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
@@ -551,15 +352,15 @@ static void bench_ingest(const char *dir)
 	sample *ss = calloc((size_t)(secs / 5) + 64, sizeof(sample));
 	size_t ns = 0;
 	uint64_t from = 1, wb = 0, jb = 0;
-	double t0 = now_s();
-	while (now_s() - t0 < secs + 30) {
-		if (now_s() - t0 >= secs && !atomic_load(&g->stop)) {
+	double t0 = bench_now_s();
+	while (bench_now_s() - t0 < secs + 30) {
+		if (bench_now_s() - t0 >= secs && !atomic_load(&g->stop)) {
 			atomic_store(&g->stop, 1);
 			for (int i = 0; i < 2; i++)
 				pthread_join(th[i], NULL);
 		}
-		sleep_s(5);
-		sample s = {.t = now_s() - t0};
+		bench_sleep_s(5);
+		sample s = {.t = bench_now_s() - t0};
 		sample_take(g, &from, &s);
 		wb += s.writer_bytes;
 		jb += s.job_bytes;
@@ -567,28 +368,28 @@ static void bench_ingest(const char *dir)
 		s.job_bytes = jb;
 		ss[ns++] = s;
 	}
-	double cpu1 = cpu_s(pid);
-	json_t *m = admin(sock, "metrics");
+	double cpu1 = bench_cpu_s(pid);
+	json_t *m = bench_admin(sock, "metrics");
 	const char *mtext = m ? json_string_value(json_object_get(m, "text")) : NULL;
 	char *mt = strdup(mtext ? mtext : "");
 	json_decref(m);
 	/* compacted bytes per row: a major compaction of every bucket */
-	json_t *r = admin(sock, "compact ingest --major");
+	json_t *r = bench_admin(sock, "compact ingest --major");
 	json_decref(r);
 	for (int i = 0; i < 600; i++) {
-		json_t *j = admin(sock, "jobs");
+		json_t *j = bench_admin(sock, "jobs");
 		bool busy = j && (json_array_size(json_object_get(j, "running")) ||
 				  json_array_size(json_object_get(j, "queued")));
 		json_decref(j);
 		if (!busy)
 			break;
-		sleep_s(0.2);
+		bench_sleep_s(0.2);
 	}
 	sample fin = {0};
 	uint64_t f2 = 1u << 30;
 	sample_take(g, &f2, &fin);
 	double bpr = fin.live_keys ? (double)fin.live_bytes / (double)fin.live_keys : 1;
-	stop(pid);
+	bench_stop(pid);
 	FILE *out = fopen(csv, "w");
 	if (out)
 		fprintf(out, "# t_s version files l0 files_per_bucket max_bucket live_bytes removed_bytes "
@@ -705,11 +506,11 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if (!env_flag("BENCH_SKIP_IDLE"))
+	if (!bench_env_flag("BENCH_SKIP_IDLE"))
 		bench_idle(tmpl);
 	else
 		printf("idle: skipped (BENCH_SKIP_IDLE is set)\n");
-	if (!env_flag("BENCH_SKIP_INGEST"))
+	if (!bench_env_flag("BENCH_SKIP_INGEST"))
 		bench_ingest(tmpl);
 	else
 		printf("ingest: skipped (BENCH_SKIP_INGEST is set)\n");

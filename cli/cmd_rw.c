@@ -46,6 +46,50 @@ static bool token_time_parse(const char *s, int64_t *out_us)
 	return s[0] != '-' && strata_timestamp_parse(s, out_us) == 0 && *out_us > 0;
 }
 
+/* The options every commit takes (write, delete), in a command's option
+ * table, and their short letters in its getopt string: "t:T:e:". */
+#define COMMIT_OPTIONS                                                                     \
+	{"token", required_argument, NULL, 't'},                                           \
+	{"token-time", required_argument, NULL, 'T'},                                      \
+	{"expect-version", required_argument, NULL, 'e'}
+
+/* One of COMMIT_OPTIONS, c as getopt gives it, into co.  CLI_OK, or the
+ * usage error for a bad value. */
+static int commit_opt_parse(const cli_cmd *cmd, int c, const char *arg, strata_commit_opts *co)
+{
+	switch (c) {
+	case 't':
+		if (!*arg)
+			return cli_usage(cmd, "--token wants a non-empty token (leave the option "
+					      "out for none)");
+		co->token = arg;
+		break;
+	case 'T':
+		if (!token_time_parse(arg, &co->token_us))
+			return cli_usage(cmd, "--token-time wants a time (ISO 8601 such as "
+					      "2026-01-02T03:04:05Z, or Unix seconds), got \"%s\"",
+					 arg);
+		break;
+	case 'e':
+		if (!cli_parse_u64(arg, &co->expect_version) || co->expect_version == 0)
+			return cli_usage(cmd, "--expect-version wants a version number");
+		break;
+	}
+	return CLI_OK;
+}
+
+/* After the options: --token and --token-time go together.  why_time says
+ * (in the command's words) why a token needs its time. */
+static int commit_opts_check(const cli_cmd *cmd, const strata_commit_opts *co,
+			     const char *why_time)
+{
+	if (co->token && !co->token_us)
+		return cli_usage(cmd, "--token needs --token-time: %s", why_time);
+	if (co->token_us && !co->token)
+		return cli_usage(cmd, "--token-time goes with --token");
+	return CLI_OK;
+}
+
 /* Back-pressure reports of a commit (table/txn.c), on stderr: the writer
  * sees why it waits and for how long at most. */
 static void write_stall_report(void *arg, const strata_stall *st)
@@ -72,35 +116,23 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	const cli_cmd *cmd = cli_find("write");
 	static const struct option opts[] = {
 		{"file", required_argument, NULL, 'f'},
-		{"token", required_argument, NULL, 't'},
-		{"token-time", required_argument, NULL, 'T'},
-		{"expect-version", required_argument, NULL, 'e'},
+		COMMIT_OPTIONS,
 		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *file = NULL;
 	cli_format fmt = CLI_FMT_TEXT;
 	strata_commit_opts co = {0};
-	int c;
+	int c, rc;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:t:e:T:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': file = optarg; break;
 		case 't':
-			if (!*optarg)
-				return cli_usage(cmd, "--token wants a non-empty token (leave the option "
-						      "out for none)");
-			co.token = optarg;
-			break;
 		case 'T':
-			if (!token_time_parse(optarg, &co.token_us))
-				return cli_usage(cmd, "--token-time wants a time (ISO 8601 such as "
-						      "2026-01-02T03:04:05Z, or Unix seconds), got \"%s\"",
-						 optarg);
-			break;
 		case 'e':
-			if (!cli_parse_u64(optarg, &co.expect_version) || co.expect_version == 0)
-				return cli_usage(cmd, "--expect-version wants a version number");
+			if ((rc = commit_opt_parse(cmd, c, optarg, &co)) != CLI_OK)
+				return rc;
 			break;
 		case 'F':
 			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
@@ -112,13 +144,12 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage(cmd, "expected one table NAME");
-	if (co.token && !co.token_us)
-		return cli_usage(cmd, "--token needs --token-time: when this batch was first "
-				      "attempted, the same on every retry, so that a retry older than "
-				      "the table's token horizon is refused instead of committed twice "
-				      "(docs/CLI.md, \"Idempotent writes\")");
-	if (co.token_us && !co.token)
-		return cli_usage(cmd, "--token-time goes with --token");
+	rc = commit_opts_check(cmd, &co,
+			       "when this batch was first attempted, the same on every retry, so that "
+			       "a retry older than the table's token horizon is refused instead of "
+			       "committed twice (docs/CLI.md, \"Idempotent writes\")");
+	if (rc != CLI_OK)
+		return rc;
 	const char *name = argv[optind];
 	FILE *in = stdin;
 	if (file && strcmp(file, "-") != 0) {
@@ -129,7 +160,7 @@ int cli_cmd_write(cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	rc = cli_open(ctx, false, &wh);
 	if (rc) {
 		if (in != stdin)
 			fclose(in);
@@ -574,9 +605,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 		{"where", required_argument, NULL, 'w'},
 		{"partition", required_argument, NULL, 'p'},
 		{"dry-run", no_argument, NULL, 'n'},
-		{"token", required_argument, NULL, 't'},
-		{"token-time", required_argument, NULL, 'T'},
-		{"expect-version", required_argument, NULL, 'e'},
+		COMMIT_OPTIONS,
 		{"verbose", no_argument, NULL, 'V'},
 		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
@@ -585,7 +614,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 	bool is_dry_run = false, is_verbose = false;
 	strata_commit_opts co = {0};
 	cli_format fmt = CLI_FMT_TEXT;
-	int c;
+	int c, rc;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "w:p:nt:T:e:V", opts, NULL)) != -1) {
 		switch (c) {
@@ -598,20 +627,10 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 		case 'n': is_dry_run = true; break;
 		case 'V': is_verbose = true; break;
 		case 't':
-			if (!*optarg)
-				return cli_usage(cmd, "--token wants a non-empty token (leave the option "
-						      "out for none)");
-			co.token = optarg;
-			break;
 		case 'T':
-			if (!token_time_parse(optarg, &co.token_us))
-				return cli_usage(cmd, "--token-time wants a time (ISO 8601 such as "
-						      "2026-01-02T03:04:05Z, or Unix seconds), got \"%s\"",
-						 optarg);
-			break;
 		case 'e':
-			if (!cli_parse_u64(optarg, &co.expect_version) || co.expect_version == 0)
-				return cli_usage(cmd, "--expect-version wants a version number");
+			if ((rc = commit_opt_parse(cmd, c, optarg, &co)) != CLI_OK)
+				return rc;
 			break;
 		default:
 			return cli_usage(cmd, "bad option");
@@ -622,14 +641,13 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 	if (!where)
 		return cli_usage(cmd, "--where is required (there is no delete of every row: drop "
 				      "partitions or purge instead)");
-	if (co.token && !co.token_us)
-		return cli_usage(cmd, "--token needs --token-time: when this delete was first "
-				      "attempted, the same on every retry (docs/CLI.md, \"Idempotent "
-				      "writes\")");
-	if (co.token_us && !co.token)
-		return cli_usage(cmd, "--token-time goes with --token");
+	rc = commit_opts_check(cmd, &co,
+			       "when this delete was first attempted, the same on every retry "
+			       "(docs/CLI.md, \"Idempotent writes\")");
+	if (rc != CLI_OK)
+		return rc;
 	strata_wh *wh;
-	int rc = cli_open(ctx, false, &wh);
+	rc = cli_open(ctx, false, &wh);
 	if (rc)
 		return rc;
 	strata_err err;

@@ -357,6 +357,20 @@ static int page_inflate(pq_file *f, pq_col *c, const uint8_t *src, size_t src_le
 	return 0;
 }
 
+/* PLAIN BYTE_ARRAY: the length before the value at *p (4 bytes, little
+ * endian) into *len, and *p moved past it onto the value's bytes; -1 (and
+ * *p as it was) when the length or the value would run past end. */
+static inline int plain_len_next(const uint8_t **p, const uint8_t *end, uint32_t *len)
+{
+	if (end - *p < 4)
+		return -1;
+	memcpy(len, *p, 4);
+	if ((uint64_t)*len > (uint64_t)(end - *p - 4))
+		return -1;
+	*p += 4;
+	return 0;
+}
+
 /* Bytes of one value of c as stored (PLAIN): fixed-width types and a
  * FIXED_LEN_BYTE_ARRAY's type_length; 0 for BOOLEAN and BYTE_ARRAY. */
 static size_t file_width(const pq_col *c)
@@ -427,11 +441,7 @@ int pq_dict_load(pq_file *f, pq_col *c, const pq_page_header *h, size_t hdr_len,
 		const uint8_t *p = c->dict->data, *end = p + c->dict->len;
 		for (int32_t i = 0; i < n; i++) {
 			uint32_t len;
-			if (end - p < 4)
-				return pq_col_corrupt(f, c, err, "dictionary entry runs past the page");
-			memcpy(&len, p, 4);
-			p += 4;
-			if ((uint64_t)len > (uint64_t)(end - p))
+			if (plain_len_next(&p, end, &len) != 0)
 				return pq_col_corrupt(f, c, err, "dictionary entry runs past the page");
 			c->dict_refs[i].ptr = p;
 			c->dict_refs[i].len = len;
@@ -694,11 +704,7 @@ static int values_get_file(pq_file *f, pq_col *c, void *dst, uint32_t n, strata_
 			const uint8_t *p = c->vp, *end = c->vend;
 			for (uint32_t i = 0; i < n; i++) {
 				uint32_t len;
-				if (end - p < 4)
-					return pq_col_corrupt(f, c, err, "value runs past the page");
-				memcpy(&len, p, 4);
-				p += 4;
-				if ((uint64_t)len > (uint64_t)(end - p))
+				if (plain_len_next(&p, end, &len) != 0)
 					return pq_col_corrupt(f, c, err, "value runs past the page");
 				out[i].ptr = p;
 				out[i].len = len;
@@ -889,13 +895,11 @@ static int values_skip(pq_file *f, pq_col *c, uint64_t n, strata_err *err)
 	case PQ_PLAIN:
 		if (c->ptype == PQ_BYTE_ARRAY) {
 			for (uint64_t i = 0; i < n; i++) {
+				const uint8_t *p = c->vp;
 				uint32_t len;
-				if (c->vend - c->vp < 4)
+				if (plain_len_next(&p, c->vend, &len) != 0)
 					return pq_col_corrupt(f, c, err, "value runs past the page");
-				memcpy(&len, c->vp, 4);
-				if ((uint64_t)len > (uint64_t)(c->vend - c->vp - 4))
-					return pq_col_corrupt(f, c, err, "value runs past the page");
-				c->vp += 4 + (size_t)len;
+				c->vp = p + len;
 			}
 		} else if (c->ptype == PQ_BOOLEAN) {
 			if (c->bool_bit + n > (uint64_t)(c->vend - c->vp) * 8)

@@ -635,21 +635,32 @@ out:
 	return rc;
 }
 
+/* The current schema, the index of `column` in it, or an error naming it. */
+static int column_current(strata_wh *wh, const char *name, const char *column,
+			  strata_table_def *def, strata_schema **cur, int *idx, strata_err *err)
+{
+	int rc = table_current(wh, name, def, cur, err);
+	if (rc)
+		return rc;
+	*idx = strata_schema_find(*cur, column);
+	if (*idx < 0) {
+		rc = strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no column \"%.80s\"",
+				    name, column);
+		strata_schema_free(*cur);
+		*cur = NULL;
+	}
+	return rc;
+}
+
 int strata_table_drop_column(strata_wh *wh, const char *name, const char *column,
 			     uint64_t *version, strata_err *err)
 {
 	strata_table_def def;
 	strata_schema *cur = NULL;
-	int rc = table_current(wh, name, &def, &cur, err);
+	int idx;
+	int rc = column_current(wh, name, column, &def, &cur, &idx, err);
 	if (rc)
 		return rc;
-	int idx = strata_schema_find(cur, column);
-	if (idx < 0) {
-		rc = strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no column \"%.80s\"",
-				    name, column);
-		strata_schema_free(cur);
-		return rc;
-	}
 	if (cur->cols[idx].key_pos >= 0) {
 		/* invariant 2 */
 		rc = strata_err_set(err, STRATA_EINVAL,
@@ -667,23 +678,6 @@ int strata_table_drop_column(strata_wh *wh, const char *name, const char *column
 	rc = strata_mf_commit_ddl(wh->mf, name, cur->version, next, note, version, err);
 	strata_schema_free(cur);
 	strata_schema_free(next);
-	return rc;
-}
-
-/* The current schema, the index of `column` in it, or an error naming it. */
-static int column_current(strata_wh *wh, const char *name, const char *column,
-			  strata_table_def *def, strata_schema **cur, int *idx, strata_err *err)
-{
-	int rc = table_current(wh, name, def, cur, err);
-	if (rc)
-		return rc;
-	*idx = strata_schema_find(*cur, column);
-	if (*idx < 0) {
-		rc = strata_err_set(err, STRATA_ENOTFOUND, "table \"%s\" has no column \"%.80s\"",
-				    name, column);
-		strata_schema_free(*cur);
-		*cur = NULL;
-	}
 	return rc;
 }
 

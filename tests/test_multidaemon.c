@@ -552,18 +552,7 @@ static void md_job_result(md_daemon *d, long long id, char *result, size_t rn, c
 
 static void db_new(const char *name, char *uri, size_t n)
 {
-	char conninfo[128], sql[128];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_COMMAND_OK);
-	PQclear(r);
-	PQfinish(c);
+	CU_ASSERT_FATAL(tu_pg_create_db(name, NULL));
 	tu_pg_uri("postgres", NULL, name, uri, n);
 }
 
@@ -1038,6 +1027,49 @@ static void test_three_daemons_one_catalog(void)
 
 /* ---- a process stopped inside its commit -------------------------------------------------- */
 
+/* A fresh catalog database dbname (its URI into uri) with a warehouse whose
+ * data files go under a scratch directory, and a one-bucket table t in it;
+ * the warehouse stays open for the caller. */
+static strata_wh *md_one_bucket_wh(const char *dbname, char *uri, size_t n)
+{
+	char data[PATH_MAX];
+	db_new(dbname, uri, n);
+	snprintf(data, sizeof(data), "%s/data", tu_tmpdir());
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_create(uri, data, &wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 1, &err), 0);
+	return wh;
+}
+
+/* Whether child stopped itself (SIGSTOP) within MD_WAIT_S; false at once if
+ * it exited instead. */
+static bool md_wait_stopped(pid_t child)
+{
+	int st = 0;
+	bool is_stopped = false;
+	for (double end = tud_now_s() + MD_WAIT_S; !is_stopped && tud_now_s() < end;) {
+		pid_t r = waitpid(child, &st, WUNTRACED | WNOHANG);
+		is_stopped = r == child && WIFSTOPPED(st);
+		if (r == child && !is_stopped)
+			break; /* it exited */
+		if (!is_stopped)
+			tud_sleep_ms(20);
+	}
+	return is_stopped;
+}
+
+/* Wait until *done is set, for at most MD_TXN_IDLE_BOUND_S from t0; whether
+ * it was. */
+static bool md_wait_done(atomic_int *done, double t0)
+{
+	while (!atomic_load(done) && tud_now_s() - t0 < MD_TXN_IDLE_BOUND_S)
+		tud_sleep_ms(50);
+	return atomic_load(done);
+}
+
 static volatile sig_atomic_t stop_armed;
 
 /* strata_mf_commit_hook: stop this process once, after the commit's
@@ -1083,16 +1115,9 @@ static void *bg_commit_main(void *arg)
  * its token. */
 static void test_writer_stopped_inside_its_commit(void)
 {
-	const char *dir = tu_tmpdir();
-	char uri[256], data[PATH_MAX];
-	db_new("md_stopped", uri, sizeof(uri));
-	snprintf(data, sizeof(data), "%s/data", dir);
-	strata_wh *wh;
+	char uri[256];
+	strata_wh *wh = md_one_bucket_wh("md_stopped", uri, sizeof(uri));
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_create(uri, data, &wh, &err), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &err), 0);
 	strata_wh_close(wh);
 	md_model m = {.mu = PTHREAD_MUTEX_INITIALIZER, .keys = 4};
 	pid_t child = fork();
@@ -1123,25 +1148,13 @@ static void test_writer_stopped_inside_its_commit(void)
 		_exit(rc == 0 ? 3 : 1);
 	}
 	/* the child stops inside its commit */
-	int st = 0;
-	bool is_stopped = false;
-	for (double end = tud_now_s() + MD_WAIT_S; !is_stopped && tud_now_s() < end;) {
-		pid_t r = waitpid(child, &st, WUNTRACED | WNOHANG);
-		is_stopped = r == child && WIFSTOPPED(st);
-		if (r == child && !is_stopped)
-			break; /* it exited */
-		if (!is_stopped)
-			tud_sleep_ms(20);
-	}
-	CU_ASSERT_FATAL(is_stopped);
+	CU_ASSERT_FATAL(md_wait_stopped(child));
 	/* another writer of the table */
 	md_bg_commit bg = {.uri = uri, .m = &m};
 	pthread_t th;
 	pthread_create(&th, NULL, bg_commit_main, &bg);
 	double t0 = tud_now_s();
-	while (!atomic_load(&bg.done) && tud_now_s() - t0 < MD_TXN_IDLE_BOUND_S)
-		tud_sleep_ms(50);
-	bool is_done = atomic_load(&bg.done);
+	bool is_done = md_wait_done(&bg.done, t0);
 	fprintf(stderr, "\nanother writer of the table, while one is stopped inside its commit: %s "
 			"after %.1f s\n",
 		is_done ? "committed" : "still waiting", tud_now_s() - t0);
@@ -1202,16 +1215,9 @@ static void *bg_lease_main(void *arg)
  * timeout (manifest/pg_kv.c invariant 7), and the others go on. */
 static void test_reader_stopped_inside_its_lease(void)
 {
-	const char *dir = tu_tmpdir();
-	char uri[256], data[PATH_MAX];
-	db_new("md_lease", uri, sizeof(uri));
-	snprintf(data, sizeof(data), "%s/data", dir);
-	strata_wh *wh;
+	char uri[256];
+	strata_wh *wh = md_one_bucket_wh("md_lease", uri, sizeof(uri));
 	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_create(uri, data, &wh, &err), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &err), 0);
 	uint32_t table_id = md_table(wh, "t").id;
 	/* a lease that has expired: the next take deletes it */
 	uint64_t expired = 0;
@@ -1238,25 +1244,13 @@ static void test_reader_stopped_inside_its_lease(void)
 		int rc = mf_tx_commit(tx, &cerr);
 		_exit(rc == 0 ? 0 : 3);
 	}
-	int st = 0;
-	bool is_stopped = false;
-	for (double end = tud_now_s() + MD_WAIT_S; !is_stopped && tud_now_s() < end;) {
-		pid_t r = waitpid(child, &st, WUNTRACED | WNOHANG);
-		is_stopped = r == child && WIFSTOPPED(st);
-		if (r == child && !is_stopped)
-			break;
-		if (!is_stopped)
-			tud_sleep_ms(20);
-	}
-	CU_ASSERT_FATAL(is_stopped);
+	CU_ASSERT_FATAL(md_wait_stopped(child));
 	/* another reader takes a lease */
 	md_bg_lease bg = {.mf = strata_wh_mf(wh), .table_id = table_id};
 	pthread_t th;
 	pthread_create(&th, NULL, bg_lease_main, &bg);
 	double t0 = tud_now_s();
-	while (!atomic_load(&bg.done) && tud_now_s() - t0 < MD_TXN_IDLE_BOUND_S)
-		tud_sleep_ms(50);
-	bool is_done = atomic_load(&bg.done);
+	bool is_done = md_wait_done(&bg.done, t0);
 	fprintf(stderr, "\nanother reader's lease, while one is stopped inside its own: %s after "
 			"%.1f s\n",
 		is_done ? "taken" : "still waiting", tud_now_s() - t0);

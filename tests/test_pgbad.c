@@ -38,35 +38,15 @@
 /* A fresh database owned by the password role. */
 static void db_new(const char *name)
 {
-	char conninfo[128], sql[160];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER " TU_PG_PW_USER, name);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_COMMAND_OK);
-	PQclear(r);
-	PQfinish(c);
+	CU_ASSERT_FATAL(tu_pg_create_db(name, TU_PG_PW_USER));
 }
 
 /* sql's first field as an integer, in database db as the superuser. */
 static long long q_int(const char *db, const char *sql)
 {
-	char conninfo[160];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=%s",
-		 tu_pg_port(), db);
-	PGconn *c = PQconnectdb(conninfo);
+	PGconn *c = tu_pg_connect(db);
 	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
-	PGresult *r = PQexec(c, sql);
-	long long v = -1;
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-		v = atoll(PQgetvalue(r, 0, 0));
-	else
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
+	long long v = tu_pg_int(c, sql);
 	PQfinish(c);
 	return v;
 }

@@ -38,18 +38,7 @@ static const char *pg_uri; /* database strata, as the superuser */
 /* A fresh database name; its URI into uri. */
 static void db_new(const char *name, char *uri, size_t n)
 {
-	char conninfo[128], sql[128];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fprintf(stderr, "CREATE DATABASE %s: %s", name, PQerrorMessage(c));
-	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_COMMAND_OK);
-	PQclear(r);
-	PQfinish(c);
+	CU_ASSERT_FATAL(tu_pg_create_db(name, NULL));
 	tu_pg_uri("postgres", NULL, name, uri, n);
 }
 
@@ -59,29 +48,6 @@ static PGconn *raw(const char *uri)
 	PGconn *c = PQconnectdb(uri);
 	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
 	return c;
-}
-
-/* The first field of sql's first row as an integer (-1 if none). */
-static long long q_int(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	long long v = -1;
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-		v = atoll(PQgetvalue(r, 0, 0));
-	else if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	return v;
-}
-
-static bool q_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	return ok;
 }
 
 static mf_pg *conn(const char *uri)
@@ -103,8 +69,8 @@ static mf_pg *catalog_new(const char *name, char *uri, size_t n)
 	strata_err err = {0};
 	CU_ASSERT_FATAL(mf_pg_catalog_init(pg, "/srv/strata/data", &err) == 0);
 	PGconn *c = raw(uri);
-	CU_ASSERT_FATAL(q_ok(c, "INSERT INTO strata.meta (k, v) VALUES "
-				"('a', '\\x01'), ('b', '\\x01')"));
+	CU_ASSERT_FATAL(tu_pg_exec(c, "INSERT INTO strata.meta (k, v) VALUES "
+				      "('a', '\\x01'), ('b', '\\x01')"));
 	PQfinish(c);
 	return pg;
 }
@@ -163,29 +129,29 @@ static void test_init_creates_the_catalog(void)
 			 "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata' AND "
 			 "tablename = '%s'",
 			 tables[i]);
-		if (q_int(c, sql) != 1)
+		if (tu_pg_int(c, sql) != 1)
 			fprintf(stderr, "table strata.%s is missing\n", tables[i]);
-		CU_ASSERT_EQUAL(q_int(c, sql), 1);
+		CU_ASSERT_EQUAL(tu_pg_int(c, sql), 1);
 	}
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
 			(long long)STRATA_ARRAY_LEN(tables));
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
-				 "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
-				 "c.relkind = 'S' AND c.relname IN ('next_file_id', "
-				 "'next_table_id', 'next_job_id', 'next_lease_id')"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+				     "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
+				     "c.relkind = 'S' AND c.relname IN ('next_file_id', "
+				     "'next_table_id', 'next_job_id', 'next_lease_id')"),
 			4);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"),
 			MF_PG_SCHEMA_VERSION);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT max(version) FROM strata.migrations"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT max(version) FROM strata.migrations"),
 			MF_PG_SCHEMA_VERSION);
 	/* key columns are bytea, so the LMDB key bytes keep their memcmp order */
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM information_schema.columns WHERE "
-				 "table_schema = 'strata' AND column_name = 'k' AND "
-				 "data_type = 'bytea'"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM information_schema.columns WHERE "
+				     "table_schema = 'strata' AND column_name = 'k' AND "
+				     "data_type = 'bytea'"),
 			DB_ALL);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT (('\\x0001'::bytea < '\\x00ff'::bytea) AND "
-				 "('\\x7f'::bytea < '\\x80'::bytea) AND "
-				 "('\\x01'::bytea < '\\x0100'::bytea))::int"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (('\\x0001'::bytea < '\\x00ff'::bytea) AND "
+				     "('\\x7f'::bytea < '\\x80'::bytea) AND "
+				     "('\\x01'::bytea < '\\x0100'::bytea))::int"),
 			1);
 	PQfinish(c);
 	mf_pg_close(pg);
@@ -206,17 +172,18 @@ static void test_init_twice_refused(void)
 	CU_ASSERT_EQUAL(mf_pg_catalog_data_path(pg, path, sizeof(path), &err), 0);
 	CU_ASSERT_STRING_EQUAL(path, "/data/one");
 	PGconn *c = raw(uri);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.migrations"), MF_PG_SCHEMA_VERSION);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"),
+			MF_PG_SCHEMA_VERSION);
 
 	/* a schema strata that is not a catalog is not taken over either */
 	char uri2[256];
 	db_new("t_foreign", uri2, sizeof(uri2));
 	PGconn *c2 = raw(uri2);
-	CU_ASSERT(q_ok(c2, "CREATE SCHEMA strata; CREATE TABLE strata.mine (x int)"));
+	CU_ASSERT(tu_pg_exec(c2, "CREATE SCHEMA strata; CREATE TABLE strata.mine (x int)"));
 	mf_pg *pg2 = conn(uri2);
 	CU_ASSERT_EQUAL(mf_pg_catalog_init(pg2, "/d", &err), STRATA_EEXIST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a strata catalog"));
-	CU_ASSERT_EQUAL(q_int(c2, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
+	CU_ASSERT_EQUAL(tu_pg_int(c2, "SELECT count(*) FROM pg_tables WHERE schemaname = 'strata'"),
 			1);
 	PQfinish(c2);
 	mf_pg_close(pg2);
@@ -241,9 +208,9 @@ static void test_newer_version_refused_and_migrations_atomic(void)
 	};
 	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, bad, 2, &v, &err), STRATA_EMANIFEST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to catalog version 2"));
-	CU_ASSERT_EQUAL(q_int(c, "SELECT (to_regclass('strata.v2_a') IS NULL)::int"), 1);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"), 1);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.migrations"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v2_a') IS NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 1);
 
 	/* a good one is applied and recorded */
 	const mf_pg_migration good[] = {
@@ -252,19 +219,19 @@ static void test_newer_version_refused_and_migrations_atomic(void)
 	};
 	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, good, 2, &v, &err), 0);
 	CU_ASSERT_EQUAL(v, 2);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT (to_regclass('strata.v2_a') IS NOT NULL)::int"), 1);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v2_a') IS NOT NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
 
 	/* that catalog is now newer than this code: refused, untouched */
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_EUNSUPPORTED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "catalog schema version 2"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "newer than this strata's 1"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
-	CU_ASSERT_EQUAL(q_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
 
 	/* a gap in the steps is an error, not a silent jump */
-	CU_ASSERT(q_ok(c, "UPDATE strata.catalog_meta SET schema_version = 0"));
+	CU_ASSERT(tu_pg_exec(c, "UPDATE strata.catalog_meta SET schema_version = 0"));
 	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, &good[1], 1, &v, &err), STRATA_EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no migration from version 0 to 1"));
 	PQfinish(c);
@@ -470,9 +437,9 @@ static void test_conflict_on_a_serialization_failure(void)
 	/* a snapshot is read-only and repeatable */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(b, MF_PG_TXN_SNAPSHOT, &err), 0);
 	PGconn *c = raw(uri);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT 1"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT 1"), 1);
 	CU_ASSERT_EQUAL(mf_pg_exec(b, "SELECT v FROM strata.meta", "read", &err), 0);
-	CU_ASSERT(q_ok(c, "UPDATE strata.meta SET v = '\\x03' WHERE k = 'a'"));
+	CU_ASSERT(tu_pg_exec(c, "UPDATE strata.meta SET v = '\\x03' WHERE k = 'a'"));
 	CU_ASSERT_EQUAL(mf_pg_exec(b, "DO $$ BEGIN IF (SELECT v FROM strata.meta "
 				      "WHERE k = 'a') <> '\\x02' THEN RAISE 'not repeatable'; "
 				      "END IF; END $$",
@@ -523,7 +490,7 @@ static void test_conflict_on_a_deadlock(void)
 	snprintf(sql, sizeof(sql),
 		 "SELECT count(*) FROM pg_stat_activity WHERE pid = %d AND wait_event_type = 'Lock'",
 		 mf_pg_backend_pid(a));
-	for (int i = 0; i < 1000 && q_int(c, sql) != 1; i++)
+	for (int i = 0; i < 1000 && tu_pg_int(c, sql) != 1; i++)
 		sleep_ms(10);
 	lock_arg lb = {.pg = b, .k = "a"};
 	lock_thread(&lb);
@@ -553,11 +520,11 @@ static void kill_backend(PGconn *c, mf_pg *pg)
 	char sql[160];
 	int pid = mf_pg_backend_pid(pg);
 	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)::int", pid);
-	CU_ASSERT_EQUAL(q_int(c, sql), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, sql), 1);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
-	for (int i = 0; i < 1000 && q_int(c, sql) != 0; i++)
+	for (int i = 0; i < 1000 && tu_pg_int(c, sql) != 0; i++)
 		sleep_ms(10);
-	CU_ASSERT_EQUAL(q_int(c, sql), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, sql), 0);
 }
 
 static void test_uncertain_commit_is_distinct(void)
@@ -584,7 +551,7 @@ static void test_uncertain_commit_is_distinct(void)
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
 	CU_ASSERT_EQUAL(row_lock(pg, "a", true, &err), 0);
 	CU_ASSERT_EQUAL(mf_pg_commit(pg, &err), 0);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'u1'"), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'u1'"), 0);
 
 	/* lost before COMMIT, during a statement: a clean failure */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
@@ -597,14 +564,15 @@ static void test_uncertain_commit_is_distinct(void)
 
 	/* the server refuses the COMMIT (a deferred unique violation): a clean
 	 * failure with the server's code, never uncertain */
-	CU_ASSERT(q_ok(c, "CREATE TABLE public.d (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"));
+	CU_ASSERT(tu_pg_exec(c,
+			     "CREATE TABLE public.d (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)"));
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
 	CU_ASSERT_EQUAL(mf_pg_exec(pg, "INSERT INTO public.d VALUES (1), (1)", "insert", &err), 0);
 	rc = mf_pg_commit(pg, &err);
 	CU_ASSERT_EQUAL(rc, STRATA_EEXIST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "23505"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM public.d"), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM public.d"), 0);
 
 	/* a transaction with a failed statement answers COMMIT with ROLLBACK */
 	CU_ASSERT_EQUAL_FATAL(mf_pg_begin(pg, MF_PG_TXN_COMMIT, &err), 0);
@@ -612,7 +580,7 @@ static void test_uncertain_commit_is_distinct(void)
 	CU_ASSERT_NOT_EQUAL(mf_pg_exec(pg, "SELECT nosuchcolumn FROM public.d", "bad", &err), 0);
 	rc = mf_pg_commit(pg, &err);
 	CU_ASSERT_EQUAL(rc, STRATA_EMANIFEST);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM public.d"), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM public.d"), 0);
 	PQfinish(c);
 	mf_pg_close(pg);
 }
@@ -624,15 +592,16 @@ static void test_leases_and_daemons_are_unlogged(void)
 	char uri[256];
 	mf_pg *pg = catalog_new("t_unlogged", uri, sizeof(uri));
 	PGconn *c = raw(uri);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class WHERE relpersistence = 'u' AND "
-				 "oid IN ('strata.leases'::regclass, 'strata.daemons'::regclass)"),
+	CU_ASSERT_EQUAL(tu_pg_int(c,
+				  "SELECT count(*) FROM pg_class WHERE relpersistence = 'u' AND "
+				  "oid IN ('strata.leases'::regclass, 'strata.daemons'::regclass)"),
 			2);
 	/* and only they: everything a commit writes is logged */
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
-				 "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
-				 "c.relkind = 'r' AND c.relpersistence <> 'p'"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+				     "n.oid = c.relnamespace WHERE n.nspname = 'strata' AND "
+				     "c.relkind = 'r' AND c.relpersistence <> 'p'"),
 			2);
-	CU_ASSERT(q_ok(c, "INSERT INTO strata.leases (k, v) VALUES ('\\x01', '\\x02')"));
+	CU_ASSERT(tu_pg_exec(c, "INSERT INTO strata.leases (k, v) VALUES ('\\x01', '\\x02')"));
 	PQfinish(c);
 	mf_pg_close(pg);
 }

@@ -35,19 +35,7 @@
 static void db_new(const char *name, const char *owner, const char *user, const char *password,
 		   char *uri, size_t n)
 {
-	char conninfo[128], sql[160];
-	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=strata",
-		 tu_pg_port());
-	PGconn *c = PQconnectdb(conninfo);
-	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s%s%s", name, owner ? " OWNER " : "",
-		 owner ? owner : "");
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	CU_ASSERT_FATAL(PQresultStatus(r) == PGRES_COMMAND_OK);
-	PQclear(r);
-	PQfinish(c);
+	CU_ASSERT_FATAL(tu_pg_create_db(name, owner));
 	tu_pg_uri(user ? user : "postgres", password, name, uri, n);
 }
 
@@ -56,28 +44,6 @@ static PGconn *raw(const char *uri)
 	PGconn *c = PQconnectdb(uri);
 	CU_ASSERT_FATAL(PQstatus(c) == CONNECTION_OK);
 	return c;
-}
-
-static long long q_int(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	long long v = -1;
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-		v = atoll(PQgetvalue(r, 0, 0));
-	else if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	return v;
-}
-
-static bool q_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-	return ok;
 }
 
 static void sleep_ms(int ms)
@@ -713,19 +679,20 @@ static void test_transaction_settings(void)
 	char uri[256];
 	mf_pg_pool *p = pool_new("t_settings", uri, sizeof(uri));
 	PGconn *c = raw(uri);
-	CU_ASSERT(q_ok(c, "CREATE TABLE public.seen (tbl text, iso text, ro text, sc text, "
-			  "idle text)"));
-	CU_ASSERT(q_ok(c, "CREATE FUNCTION public.seen() RETURNS trigger LANGUAGE plpgsql AS $$ "
-			  "BEGIN INSERT INTO public.seen VALUES (TG_TABLE_NAME, "
-			  "current_setting('transaction_isolation'), "
-			  "current_setting('transaction_read_only'), "
-			  "current_setting('synchronous_commit'), "
-			  "current_setting('idle_in_transaction_session_timeout')); "
-			  "RETURN NEW; END $$"));
-	CU_ASSERT(q_ok(c, "CREATE TRIGGER seen AFTER INSERT ON strata.meta FOR EACH ROW "
-			  "EXECUTE FUNCTION public.seen()"));
-	CU_ASSERT(q_ok(c, "CREATE TRIGGER seen AFTER INSERT ON strata.leases FOR EACH ROW "
-			  "EXECUTE FUNCTION public.seen()"));
+	CU_ASSERT(tu_pg_exec(c, "CREATE TABLE public.seen (tbl text, iso text, ro text, sc text, "
+				"idle text)"));
+	CU_ASSERT(tu_pg_exec(c,
+			     "CREATE FUNCTION public.seen() RETURNS trigger LANGUAGE plpgsql AS $$ "
+			     "BEGIN INSERT INTO public.seen VALUES (TG_TABLE_NAME, "
+			     "current_setting('transaction_isolation'), "
+			     "current_setting('transaction_read_only'), "
+			     "current_setting('synchronous_commit'), "
+			     "current_setting('idle_in_transaction_session_timeout')); "
+			     "RETURN NEW; END $$"));
+	CU_ASSERT(tu_pg_exec(c, "CREATE TRIGGER seen AFTER INSERT ON strata.meta FOR EACH ROW "
+				"EXECUTE FUNCTION public.seen()"));
+	CU_ASSERT(tu_pg_exec(c, "CREATE TRIGGER seen AFTER INSERT ON strata.leases FOR EACH ROW "
+				"EXECUTE FUNCTION public.seen()"));
 	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
 	CU_ASSERT_EQUAL(put_s(t, DB_META, "w", "1"), 0);
 	CU_ASSERT_EQUAL(tx_end(t), 0);
@@ -837,10 +804,10 @@ static void test_clock_is_the_catalogs_once_per_tx(void)
 	mf_pg_pool *p = pool_new("t_clock", uri, sizeof(uri));
 	PGconn *c = raw(uri);
 	const char *now_sql = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
-	long long before = q_int(c, now_sql);
+	long long before = tu_pg_int(c, now_sql);
 	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
 	int64_t t1 = mf_pg_clock_us(t);
-	long long after = q_int(c, now_sql);
+	long long after = tu_pg_int(c, now_sql);
 	CU_ASSERT(t1 >= before && t1 <= after);
 	/* the same value for the whole transaction */
 	sleep_ms(5);
@@ -850,7 +817,7 @@ static void test_clock_is_the_catalogs_once_per_tx(void)
 	t = tx_new(p, MF_TX_READ);
 	int64_t t2 = mf_pg_clock_us(t);
 	CU_ASSERT(t2 > t1);
-	CU_ASSERT(t2 <= q_int(c, now_sql));
+	CU_ASSERT(t2 <= tu_pg_int(c, now_sql));
 	CU_ASSERT_EQUAL(tx_end(t), 0);
 	PQfinish(c);
 	mf_pg_pool_close(p);
@@ -861,13 +828,13 @@ static void test_clock_is_the_catalogs_once_per_tx(void)
 /* Terminate every backend of the database but c's own; wait until gone. */
 static void kill_others(PGconn *c)
 {
-	CU_ASSERT(q_ok(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-			  "datname = current_database() AND pid <> pg_backend_pid()"));
+	CU_ASSERT(tu_pg_exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+				"datname = current_database() AND pid <> pg_backend_pid()"));
 	const char *sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
 			  "current_database() AND pid <> pg_backend_pid()";
-	for (int i = 0; i < 1000 && q_int(c, sql) != 0; i++)
+	for (int i = 0; i < 1000 && tu_pg_int(c, sql) != 0; i++)
 		sleep_ms(10);
-	CU_ASSERT_EQUAL(q_int(c, sql), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, sql), 0);
 }
 
 typedef struct commit_arg {
@@ -898,8 +865,8 @@ static void test_lost_connections(void)
 	}
 	for (int i = 0; i < 3; i++)
 		CU_ASSERT_EQUAL(tx_end(t[i]), 0);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-				 "current_database() AND pid <> pg_backend_pid()"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+				     "current_database() AND pid <> pg_backend_pid()"),
 			3);
 
 	/* the server closes them all (a restart, a failover): the next
@@ -923,7 +890,7 @@ static void test_lost_connections(void)
 	CU_ASSERT_EQUAL(mf_pg_last_err(&err, NULL), STRATA_EMANIFEST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
 	CU_ASSERT_EQUAL(mf_pg_tx_commit(w, &err), STRATA_EMANIFEST);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'y'"), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'y'"), 0);
 
 	/* ended by the server before its COMMIT ran (the COMMIT went out, the
 	 * server had already said it was ending the session): a clean failure */
@@ -933,15 +900,15 @@ static void test_lost_connections(void)
 	kill_others(c);
 	CU_ASSERT_EQUAL(mf_pg_tx_commit(w, &err), STRATA_EMANIFEST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nothing was committed"));
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'u'"), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'u'"), 0);
 
 	/* lost while COMMIT runs (a deferred trigger keeps it busy): uncertain,
 	 * never a clean failure */
-	CU_ASSERT(q_ok(c, "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS "
-			  "$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$"));
-	CU_ASSERT(q_ok(c, "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON strata.meta "
-			  "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.k = 'slow') "
-			  "EXECUTE FUNCTION public.slow()"));
+	CU_ASSERT(tu_pg_exec(c, "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS "
+				"$$ BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$"));
+	CU_ASSERT(tu_pg_exec(c, "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON strata.meta "
+				"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.k = 'slow') "
+				"EXECUTE FUNCTION public.slow()"));
 	commit_arg ca = {.t = tx_new(p, MF_TX_WRITE)};
 	CU_ASSERT_EQUAL(get_s(ca.t, DB_META, "slow", v, sizeof(v)), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(put_s(ca.t, DB_META, "slow", "1"), 0);
@@ -949,15 +916,15 @@ static void test_lost_connections(void)
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, commit_thread, &ca) == 0);
 	const char *busy = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
 			   "current_database() AND wait_event = 'PgSleep'";
-	for (int i = 0; i < 2000 && q_int(c, busy) != 1; i++)
+	for (int i = 0; i < 2000 && tu_pg_int(c, busy) != 1; i++)
 		sleep_ms(10);
-	CU_ASSERT_EQUAL(q_int(c, busy), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, busy), 1);
 	kill_others(c);
 	pthread_join(th, NULL);
 	CU_ASSERT_EQUAL(ca.rc, STRATA_EUNCERTAIN);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ca.err.msg, "may or may not have committed"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(ca.err.msg, uri));
-	CU_ASSERT(q_ok(c, "DROP TRIGGER slow ON strata.meta"));
+	CU_ASSERT(tu_pg_exec(c, "DROP TRIGGER slow ON strata.meta"));
 	/* a transaction that has not talked to the server yet is not hurt by
 	 * a lost pooled connection: its first round trip goes out again on a
 	 * new one (and never with its COMMIT in it) */
@@ -968,7 +935,7 @@ static void test_lost_connections(void)
 	CU_ASSERT_EQUAL(put_s(w, DB_META, "p", "1"), 0);
 	kill_others(c);
 	CU_ASSERT_EQUAL(tx_end(w), 0);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'p'"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.meta WHERE k = 'p'"), 1);
 	/* and the pool goes on */
 	w = tx_new(p, MF_TX_READ);
 	CU_ASSERT_EQUAL(get_s(w, DB_META, "x", v, sizeof(v)), 0);
@@ -985,8 +952,8 @@ static void test_an_idle_writer_is_ended(void)
 	char uri[256];
 	db_new("t_idle", NULL, NULL, NULL, uri, sizeof(uri));
 	PGconn *c = raw(uri);
-	CU_ASSERT(q_ok(c, "ALTER DATABASE t_idle SET idle_in_transaction_session_timeout = "
-			  "'300ms'"));
+	CU_ASSERT(tu_pg_exec(c, "ALTER DATABASE t_idle SET idle_in_transaction_session_timeout = "
+				"'300ms'"));
 	mf_pg_pool *p = NULL;
 	strata_err err = {0};
 	char data[64];
@@ -1000,9 +967,9 @@ static void test_an_idle_writer_is_ended(void)
 	 * wait, no duration asserted) */
 	const char *sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = "
 			  "current_database() AND pid <> pg_backend_pid()";
-	for (int i = 0; i < 2000 && q_int(c, sql) != 0; i++)
+	for (int i = 0; i < 2000 && tu_pg_int(c, sql) != 0; i++)
 		sleep_ms(10);
-	CU_ASSERT_EQUAL(q_int(c, sql), 0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, sql), 0);
 	/* the lock is gone: another writer commits the key */
 	mf_pg_tx *w2 = tx_new(p, MF_TX_WRITE);
 	CU_ASSERT_EQUAL(put_s(w2, DB_BUCKETS, "k", "next"), 0);
@@ -1011,8 +978,8 @@ static void test_an_idle_writer_is_ended(void)
 	CU_ASSERT_EQUAL(put_s(w, DB_BUCKETS, "j", "late"), 0);
 	CU_ASSERT_EQUAL(get_s(w, DB_BUCKETS, "j", v, sizeof(v)), MF_RC_PG);
 	CU_ASSERT_NOT_EQUAL(mf_pg_tx_commit(w, &err), 0);
-	CU_ASSERT_EQUAL(q_int(c, "SELECT count(*) FROM strata.buckets WHERE v = 'stuck' OR "
-				 "v = 'late'"),
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.buckets WHERE v = 'stuck' OR "
+				     "v = 'late'"),
 			0);
 	PQfinish(c);
 	mf_pg_pool_close(p);
@@ -1047,7 +1014,7 @@ static void test_password_never_in_errors(void)
 
 	/* a server error inside a transaction (a table gone) */
 	PGconn *c = raw(uri);
-	CU_ASSERT(q_ok(c, "ALTER TABLE strata.tags RENAME TO tags_gone"));
+	CU_ASSERT(tu_pg_exec(c, "ALTER TABLE strata.tags RENAME TO tags_gone"));
 	mf_pg_tx *t = tx_new(p, MF_TX_WRITE);
 	char v[16];
 	CU_ASSERT_EQUAL(get_s(t, DB_TAGS, "a", v, sizeof(v)), MF_RC_PG);
@@ -1058,7 +1025,7 @@ static void test_password_never_in_errors(void)
 	no_password(err.msg);
 	CU_ASSERT_EQUAL(mf_pg_tx_commit(t, &err), STRATA_EMANIFEST);
 	no_password(err.msg);
-	CU_ASSERT(q_ok(c, "ALTER TABLE strata.tags_gone RENAME TO tags"));
+	CU_ASSERT(tu_pg_exec(c, "ALTER TABLE strata.tags_gone RENAME TO tags"));
 	/* this file's own errors */
 	t = tx_new(p, MF_TX_WRITE);
 	mf_pg_cur *cur;
@@ -1119,7 +1086,8 @@ static void test_catalog_open_and_init(void)
 	CU_ASSERT_PTR_NULL(p);
 	/* a newer catalog */
 	PGconn *c = raw(uri);
-	CU_ASSERT(q_ok(c, "UPDATE strata.catalog_meta SET schema_version = schema_version + 1"));
+	CU_ASSERT(tu_pg_exec(c,
+			     "UPDATE strata.catalog_meta SET schema_version = schema_version + 1"));
 	CU_ASSERT_EQUAL(mf_pg_pool_open(uri, STRATA_MF_WRITE, NULL, &p, data, sizeof(data), &err),
 			STRATA_EUNSUPPORTED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "upgrade strata"));
@@ -1157,10 +1125,10 @@ static void test_a_reader_role_opens_the_catalog(void)
 	CU_ASSERT_EQUAL(tx_end(t), 0);
 	mf_pg_pool_close(p);
 	PGconn *c = raw(uri);
-	CU_ASSERT(q_ok(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-			  "'tu_reader') THEN CREATE ROLE tu_reader LOGIN; END IF; END $$"));
-	CU_ASSERT(q_ok(c, "GRANT USAGE ON SCHEMA strata TO tu_reader; "
-			  "GRANT SELECT ON ALL TABLES IN SCHEMA strata TO tu_reader"));
+	CU_ASSERT(tu_pg_exec(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+				"'tu_reader') THEN CREATE ROLE tu_reader LOGIN; END IF; END $$"));
+	CU_ASSERT(tu_pg_exec(c, "GRANT USAGE ON SCHEMA strata TO tu_reader; "
+				"GRANT SELECT ON ALL TABLES IN SCHEMA strata TO tu_reader"));
 	PQfinish(c);
 	tu_pg_uri("tu_reader", NULL, "t_reader", ruri, sizeof(ruri));
 	strata_err err = {0};
@@ -1183,11 +1151,13 @@ static void test_a_reader_role_opens_the_catalog(void)
 
 	/* what a writer needs: rows, and the sequences' nextval */
 	c = raw(uri);
-	CU_ASSERT(q_ok(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-			  "'tu_writer') THEN CREATE ROLE tu_writer LOGIN; END IF; END $$"));
-	CU_ASSERT(q_ok(c, "GRANT USAGE ON SCHEMA strata TO tu_writer; "
-			  "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strata "
-			  "TO tu_writer; GRANT USAGE ON ALL SEQUENCES IN SCHEMA strata TO tu_writer"));
+	CU_ASSERT(tu_pg_exec(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+				"'tu_writer') THEN CREATE ROLE tu_writer LOGIN; END IF; END $$"));
+	CU_ASSERT(tu_pg_exec(c,
+			     "GRANT USAGE ON SCHEMA strata TO tu_writer; "
+			     "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA strata "
+			     "TO tu_writer; GRANT USAGE ON ALL SEQUENCES IN SCHEMA strata TO "
+			     "tu_writer"));
 	PQfinish(c);
 	tu_pg_uri("tu_writer", NULL, "t_reader", ruri, sizeof(ruri));
 	p = NULL;

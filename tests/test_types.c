@@ -470,6 +470,40 @@ static bool live_parquet(jf *f, char *out, size_t n)
 	return found;
 }
 
+/* Row r of a columnar batch's vector v (of column ci) as JSON, appended to
+ * out; a type these tests do not read (FLOAT, STRING, ...) prints null. */
+static void colvec_value_to_json(const strata_colinfo *ci, const strata_colvec *v, size_t r,
+				 strata_buf *out)
+{
+	strata_value val;
+	memset(&val, 0, sizeof(val));
+	val.is_null = v->nulls[r];
+	switch (v->type) {
+	case STRATA_T_LONG:
+	case STRATA_T_TIMESTAMP:
+		val.v.i64 = ((const int64_t *)v->data)[r];
+		break;
+	case STRATA_T_DOUBLE:
+		val.v.f64 = ((const double *)v->data)[r];
+		break;
+	case STRATA_T_DECIMAL:
+		strata_dec_set(&val, ((const strata_i128 *)v->data)[r]);
+		break;
+	case STRATA_T_DATE:
+	case STRATA_T_INT:
+		val.v.i32 = ((const int32_t *)v->data)[r];
+		break;
+	default:
+		val.is_null = true;
+	}
+	strata_column c;
+	memset(&c, 0, sizeof(c));
+	c.type = v->type;
+	c.precision = ci->precision;
+	c.scale = ci->scale;
+	strata_column_value_to_json(&c, &val, out);
+}
+
 /* Every data column of a columnar scan at the current version as JSON rows
  * (in the scan's order), and how many buckets took the fast path. */
 static char *colscan_rows(jf *f, uint64_t *fast)
@@ -494,32 +528,8 @@ static char *colscan_rows(jf *f, uint64_t *fast)
 			strata_buf_putc(&out, '{');
 			for (size_t k = 0; k < n; k++) {
 				const strata_colinfo *ci = strata_colscan_col(cs, idx[k]);
-				const strata_colvec *v = &b->cols[k];
-				strata_value val;
-				memset(&val, 0, sizeof(val));
-				val.is_null = v->nulls[r];
-				switch (v->type) {
-				case STRATA_T_LONG:
-				case STRATA_T_TIMESTAMP:
-					val.v.i64 = ((const int64_t *)v->data)[r];
-					break;
-				case STRATA_T_DECIMAL:
-					strata_dec_set(&val, ((const strata_i128 *)v->data)[r]);
-					break;
-				case STRATA_T_DATE:
-				case STRATA_T_INT:
-					val.v.i32 = ((const int32_t *)v->data)[r];
-					break;
-				default:
-					val.is_null = true;
-				}
-				strata_column c;
-				memset(&c, 0, sizeof(c));
-				c.type = v->type;
-				c.precision = ci->precision;
-				c.scale = ci->scale;
 				strata_buf_printf(&out, "%s\"%s\":", k ? "," : "", ci->name);
-				strata_column_value_to_json(&c, &val, &out);
+				colvec_value_to_json(ci, &b->cols[k], r, &out);
 			}
 			strata_buf_printf(&out, "}\n");
 		}
@@ -902,33 +912,8 @@ static char *colscan_text(jf *f, const char *col)
 	while ((rc = strata_colcursor_next(cur, &b, &err)) == 1) {
 		const strata_colvec *v = &b->cols[0];
 		for (size_t r = 0; r < b->nrows; r++) {
-			strata_value val;
-			memset(&val, 0, sizeof(val));
-			val.is_null = v->nulls[r];
-			switch (v->type) {
-			case STRATA_T_LONG:
-				val.v.i64 = ((const int64_t *)v->data)[r];
-				break;
-			case STRATA_T_DOUBLE:
-				val.v.f64 = ((const double *)v->data)[r];
-				break;
-			case STRATA_T_DECIMAL:
-				strata_dec_set(&val, ((const strata_i128 *)v->data)[r]);
-				break;
-			case STRATA_T_DATE:
-			case STRATA_T_INT:
-				val.v.i32 = ((const int32_t *)v->data)[r];
-				break;
-			default:
-				val.is_null = true;
-			}
-			strata_column c;
-			memset(&c, 0, sizeof(c));
-			c.type = v->type;
-			c.precision = ci->precision;
-			c.scale = ci->scale;
 			strata_buf t = {0};
-			strata_column_value_to_json(&c, &val, &t);
+			colvec_value_to_json(ci, v, r, &t);
 			strata_buf_putc(&t, 0);
 			tu_lines_push(&l, (char *)t.data);
 			strata_buf_free(&t);

@@ -340,6 +340,53 @@ void tu_pg_uri(const char *user, const char *password, const char *db, char *out
 		 password ? password : "", pg.port, db);
 }
 
+/* ---- SQL on the server, for the tests' own checks ---------------------------------- */
+
+PGconn *tu_pg_connect(const char *db)
+{
+	char conninfo[300];
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d user=postgres dbname=%s",
+		 tu_pg_port(), db);
+	return PQconnectdb(conninfo);
+}
+
+bool tu_pg_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	return ok;
+}
+
+long long tu_pg_int(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	long long v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = atoll(PQgetvalue(r, 0, 0));
+	else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	return v;
+}
+
+bool tu_pg_create_db(const char *name, const char *owner)
+{
+	char sql[300];
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s%s%s", name, owner ? " OWNER " : "",
+		 owner ? owner : "");
+	PGconn *c = tu_pg_connect("strata");
+	bool ok = PQstatus(c) == CONNECTION_OK;
+	if (!ok)
+		fprintf(stderr, "%s: could not connect: %s", sql, PQerrorMessage(c));
+	else
+		ok = tu_pg_exec(c, sql);
+	PQfinish(c);
+	return ok;
+}
+
 /* ---- a primary and a synchronous standby ------------------------------------------ */
 
 /* Invariants 2-4 hold for the pair as for the single server: its

@@ -23,6 +23,10 @@
  * Failure to find or start PostgreSQL is not a test failure here: the call
  * returns NULL with the reason, and the suite prints "SKIPPED: <reason>" and
  * exits 0 (tu_pg_start_or_skip() does that).
+ *
+ * The tests' own SQL (create a database, run a statement, read one number)
+ * goes through tu_pg_create_db / tu_pg_exec / tu_pg_int on a connection from
+ * tu_pg_connect, so every suite reports a failed statement the same way.
  */
 #ifndef STRATA_TU_PG_H
 #define STRATA_TU_PG_H
@@ -30,6 +34,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <libpq-fe.h>
 
 /* The role with a password, for the password tests. */
 #define TU_PG_PW_USER "tu_pw"
@@ -55,6 +61,22 @@ void tu_pg_uri(const char *user, const char *password, const char *db, char *out
 bool tu_pg_is_gone(pid_t pid);
 /* Stop the server now (also done at exit); safe to call twice. */
 void tu_pg_stop(void);
+
+/* ---- SQL on the server, for the tests' own checks ------------------------------ */
+
+/* A connection to database db of tu_pg_start()'s server as the superuser;
+ * the caller checks PQstatus and PQfinishes it. */
+PGconn *tu_pg_connect(const char *db);
+/* Run sql on c: true when it gave a command's result or rows; else false,
+ * with sql and the server's message on stderr. */
+bool tu_pg_exec(PGconn *c, const char *sql);
+/* The first field of the first row sql gives on c, as an integer; -1 when
+ * there is no row or it is NULL, or on an error (then sql and the server's
+ * message go to stderr). */
+long long tu_pg_int(PGconn *c, const char *sql);
+/* CREATE DATABASE name (OWNER owner when owner is not NULL), as the
+ * superuser; false, with the reason on stderr, when that fails. */
+bool tu_pg_create_db(const char *name, const char *owner);
 
 /* ---- a primary and a synchronous standby (the failover tests) ----------------
  *
