@@ -1,6 +1,7 @@
 /*
- * store/store.h — the contract of the data-store module: today, the S3
- * client (groundwork for issue 14's data-store seam).
+ * store/store.h — the contract of the data-store module: the S3 client,
+ * and the S3 data store it registers with core's data-store seam (data
+ * files of a warehouse whose data path is s3://BUCKET/PREFIX).
  *
  * Why a folder of its own and not core/: every module includes core.h, and
  * core is the lowest layer; the S3 client brings libcurl and libxml2, which
