@@ -304,28 +304,35 @@ void strata_mf_usage(strata_mf *mf, uint64_t *map_bytes, uint64_t *used_bytes)
 		mf_lmdb_usage(mf, map_bytes, used_bytes);
 }
 
-/* Invariant 1 on PostgreSQL: the connection was lost during COMMIT. */
-static int pg_uncertain(strata_mf *mf, strata_err *err)
+int mf_uncertain(strata_mf *mf, const char *name, const char *why, const char *lead,
+		 strata_err *err)
 {
 	static pthread_mutex_t msg_mu = PTHREAD_MUTEX_INITIALIZER;
-	char why[300];
-	snprintf(why, sizeof(why), "%s", err->msg);
 	pthread_mutex_lock(&msg_mu);
 	if (!atomic_load(&mf->is_broken)) {
 		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
-			 "the catalog %.150s is closed after a commit whose outcome is uncertain "
-			 "(%.180s): reopen it (run the command again, restart stratad) to go on",
-			 mf_pg_pool_uri_safe(mf->pg), why);
+			 "%s is closed after a commit whose outcome is uncertain (%.200s): reopen "
+			 "it (run the command again, restart stratad) to go on",
+			 name, why);
 		atomic_store(&mf->is_broken, true);
 		LOG_ERROR("%s", mf->broken_msg);
 	}
 	pthread_mutex_unlock(&msg_mu);
 	return strata_err_set(err, STRATA_EUNCERTAIN,
-			      "%.250s: it may or may not have been committed (uncertain); this "
+			      "%s: it may or may not have been committed (uncertain); this "
 			      "manifest handle is closed until reopened and nothing the commit may "
 			      "name was deleted; a writer retries with the same token (docs/CLI.md, "
 			      "\"Idempotent writes\")",
-			      why);
+			      lead);
+}
+
+/* Invariant 1 on PostgreSQL: the connection was lost during COMMIT. */
+static int pg_uncertain(strata_mf *mf, strata_err *err)
+{
+	char name[200], why[300];
+	snprintf(name, sizeof(name), "the catalog %.150s", mf_pg_pool_uri_safe(mf->pg));
+	snprintf(why, sizeof(why), "%s", err->msg);
+	return mf_uncertain(mf, name, why, why, err);
 }
 
 int mf_commit_seams(int (*commit)(void *), void (*abort_fn)(void *), void *arg)

@@ -463,7 +463,6 @@ out:
  * first failure's message stays. */
 static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
 {
-	static pthread_mutex_t msg_mu = PTHREAD_MUTEX_INITIALIZER;
 	/* a full file system under manifest/ is named as such (LMDB reports a
 	 * short write as EIO) */
 	char why[300], dir[4200];
@@ -476,22 +475,10 @@ static int commit_uncertain(strata_mf *mf, strata_err *err, int rc)
 			snprintf(why, sizeof(why), "%s; the file system holding \"%.200s\" has %llu "
 				 "KiB free", mdb_strerror(rc), dir, (unsigned long long)(avail >> 10));
 	}
-	pthread_mutex_lock(&msg_mu);
-	if (!atomic_load(&mf->is_broken)) {
-		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
-			 "the manifest of \"%.100s\" is closed after a commit whose outcome is "
-			 "uncertain (%.200s): reopen it (run the command again, restart stratad) to go "
-			 "on", mf->warehouse, why);
-		atomic_store(&mf->is_broken, true);
-		LOG_ERROR("%s", mf->broken_msg);
-	}
-	pthread_mutex_unlock(&msg_mu);
-	return strata_err_set(err, STRATA_EUNCERTAIN,
-			      "manifest: commit failed: %s: it may or may not have been committed "
-			      "(uncertain); this manifest handle is closed until reopened and nothing "
-			      "the commit may name was deleted; a writer retries with the same token "
-			      "(docs/CLI.md, \"Idempotent writes\")",
-			      why);
+	char name[200], lead[400];
+	snprintf(name, sizeof(name), "the manifest of \"%.100s\"", mf->warehouse);
+	snprintf(lead, sizeof(lead), "manifest: commit failed: %s", why);
+	return mf_uncertain(mf, name, why, lead, err);
 }
 
 /* Begin a transaction on the manifest (flags: 0 or MDB_RDONLY) with

@@ -189,6 +189,13 @@ int mf_lmdb_write(strata_mf *mf, mf_write_fn fn, void *ctx, strata_err *err);
  * injected before it; returns commit's result, or the injected errno (a
  * positive value, before or after a commit that happened). */
 int mf_commit_seams(int (*commit)(void *), void (*abort_fn)(void *), void *arg);
+/* A commit whose outcome is uncertain (either backend): mark mf broken
+ * (the first failure's message stays: "<name> is closed after a commit
+ * whose outcome is uncertain (<why>): reopen it ...") and return
+ * STRATA_EUNCERTAIN with "<lead>: it may or may not have been committed
+ * ...". */
+int mf_uncertain(strata_mf *mf, const char *name, const char *why, const char *lead,
+		 strata_err *err);
 
 /* ---- keys ------------------------------------------------------------------ */
 
