@@ -213,10 +213,10 @@ static bool cache_size_get(const char *path, uint64_t *size)
 	return e != NULL;
 }
 
-static void cache_size_put(const char *path, uint64_t size)
+/* The entry of path, made (with its size) if there is none; under cache_mu. */
+static tail_ent *cache_find_or_add(const char *path, uint64_t size)
 {
 	uint64_t h = strata_hash64(path, strlen(path));
-	pthread_mutex_lock(&cache_mu);
 	tail_ent *e = cache_find(path, h);
 	if (!e) {
 		e = cache_slot();
@@ -224,6 +224,13 @@ static void cache_size_put(const char *path, uint64_t size)
 		e->hash = h;
 		e->size = size;
 	}
+	return e;
+}
+
+static void cache_size_put(const char *path, uint64_t size)
+{
+	pthread_mutex_lock(&cache_mu);
+	tail_ent *e = cache_find_or_add(path, size);
 	e->tick = ++cache_tick;
 	pthread_mutex_unlock(&cache_mu);
 }
@@ -249,16 +256,9 @@ static bool cache_tail_read(const char *path, void *buf, size_t n, uint64_t off)
 static void cache_tail_put(const char *path, uint64_t size, uint64_t tail_off, uint8_t *tail,
 			   size_t len)
 {
-	uint64_t h = strata_hash64(path, strlen(path));
 	pthread_mutex_lock(&cache_mu);
 	cache_stats.tail_fetches++;
-	tail_ent *e = cache_find(path, h);
-	if (!e) {
-		e = cache_slot();
-		e->path = strata_strdup(path);
-		e->hash = h;
-		e->size = size;
-	}
+	tail_ent *e = cache_find_or_add(path, size);
 	if (e->tail && e->tail_off <= tail_off) {
 		free(tail); /* what is cached already covers it */
 	} else {
