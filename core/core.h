@@ -173,6 +173,12 @@ typedef struct strata_io_ops {
 	DIR *(*opendir)(const char *path, int *err);
 	struct dirent *(*readdir)(DIR *d);
 	int (*closedir)(DIR *d);
+	/* Optional (NULL: skipped): start writing back [off, off + n) of a
+	 * file without waiting (sync_file_range SYNC_FILE_RANGE_WRITE).  A
+	 * hint only: it makes nothing durable and its result is ignored —
+	 * the fsync in strata_wfile_commit() is what counts, and it reports
+	 * a writeback error the hint ran into. */
+	int (*writeback)(int fd, off_t off, off_t n);
 } strata_io_ops;
 
 /* The table in force; never NULL. */
@@ -200,12 +206,16 @@ int strata_io_mkdirs(const char *path, mode_t mode);
 
 /* A file written under a temporary name in the final directory, buffered,
  * and made durable by strata_wfile_commit(): flush, fsync, close, rename to
- * the final name, fsync the directory.
+ * the final name, fsync the directory.  Every STRATA_WFILE_WRITEBACK_BYTES
+ * handed to the kernel start writing back early (strata_io_ops.writeback),
+ * so a job's output reaches the device while the job still computes and
+ * the final fsync waits for the last stretch only (RocksDB's bytes_per_sync).
  *
  * Invariant 1: a failed write, fsync or rename poisons the handle; every later
  * call returns STRATA_EPOISONED and only _abort() is allowed.  Nothing is
  * retried on the same handle (Linux may have dropped the dirty pages). */
 typedef struct strata_wfile strata_wfile;
+#define STRATA_WFILE_WRITEBACK_BYTES (1u << 20)
 
 /* Create "<final_path>.tmp.<pid>.<n>" exclusively (mode 0644).  The final
  * file must not exist yet.  A path of a registered data store ("s3://...",

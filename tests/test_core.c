@@ -96,6 +96,75 @@ static void test_wfile_commit(void)
 	CU_ASSERT_EQUAL(tu_count_files(dir, NULL), 1);
 }
 
+/* Early writeback: a wfile asks the kernel to write back each stretch of
+ * STRATA_WFILE_WRITEBACK_BYTES as it goes (contiguous ranges, never past
+ * what it wrote), and a writeback that fails changes nothing: the hint's
+ * result is ignored and the commit's fsync decides. */
+static struct {
+	int calls;
+	off_t next, end;
+	bool is_gap;
+	int fail;
+} wb;
+
+static int wb_record(int fd, off_t off, off_t n)
+{
+	(void)fd;
+	wb.calls++;
+	if (off != wb.next || n <= 0)
+		wb.is_gap = true;
+	wb.next = off + n;
+	wb.end = off + n;
+	return wb.fail;
+}
+
+static void test_wfile_writeback(void)
+{
+	strata_io_ops rec = strata_io_system;
+	rec.writeback = wb_record;
+	for (int fail = 0; fail <= 1; fail++) {
+		memset(&wb, 0, sizeof(wb));
+		wb.fail = fail ? -EIO : 0;
+		const char *dir = tu_tmpdir();
+		char path[512];
+		snprintf(path, sizeof(path), "%s/f.dat", dir);
+		const strata_io_ops *prev = strata_io_set(&rec);
+		strata_wfile *f;
+		strata_err e;
+		CU_ASSERT_EQUAL_FATAL(strata_wfile_open(path, &f, &e), 0);
+		static char block[300000];
+		memset(block, 'y', sizeof(block));
+		for (int i = 0; i < 20; i++) /* 6 MB in 300 KB writes: flushes of the buffer */
+			CU_ASSERT_EQUAL(strata_wfile_write(f, block, 70000, &e), 0);
+		for (int i = 0; i < 5; i++) /* writes past the buffer go straight through */
+			CU_ASSERT_EQUAL(strata_wfile_write(f, block, sizeof(block), &e), 0);
+		uint64_t total = strata_wfile_offset(f);
+		CU_ASSERT(wb.calls >= (int)(total / STRATA_WFILE_WRITEBACK_BYTES) - 1);
+		CU_ASSERT(wb.calls <= (int)(total / STRATA_WFILE_WRITEBACK_BYTES));
+		CU_ASSERT_FALSE(wb.is_gap);
+		CU_ASSERT((uint64_t)wb.end <= total);
+		CU_ASSERT_EQUAL(strata_wfile_commit(f, &e), 0);
+		strata_io_set(prev);
+		size_t len = 0;
+		char *data = tu_read_file(path, &len);
+		CU_ASSERT_EQUAL(len, total);
+		free(data);
+	}
+	/* a table without the hint (tests' own vtables) still writes */
+	strata_io_ops none = strata_io_system;
+	none.writeback = NULL;
+	const strata_io_ops *prev = strata_io_set(&none);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/g.dat", tu_tmpdir());
+	strata_wfile *f;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wfile_open(path, &f, &e), 0);
+	static char big[3 << 20];
+	CU_ASSERT_EQUAL(strata_wfile_write(f, big, sizeof(big), &e), 0);
+	CU_ASSERT_EQUAL(strata_wfile_commit(f, &e), 0);
+	strata_io_set(prev);
+}
+
 /* Every failure point of a durable write leaves no file behind and gives the
  * errno; a failed fsync poisons (no retry). */
 static void test_wfile_faults(void)
@@ -185,6 +254,7 @@ static void register_core(void)
 	TU_ADD(s, test_buf_arena);
 	TU_ADD(s, test_wfile_commit);
 	TU_ADD(s, test_wfile_faults);
+	TU_ADD(s, test_wfile_writeback);
 	TU_ADD(s, test_wfile_short_write);
 	TU_ADD(s, test_rfile_bounds);
 	TU_ADD(s, test_clock);
