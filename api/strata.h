@@ -23,11 +23,18 @@
  * belongs to one thread at a time.  Several processes (writers, `strata`,
  * `stratad`) may open one warehouse at once.
  *
- * Stability: within one major version, functions are only added, and the
- * option structs below only grow at their end (zero-initialise them, e.g.
- * `strata_db_read_opts o = {0};`, and a newer library reads the fields you
- * did not know about as "not set").  The shared library's soname carries
- * the major version (libstrata.so.MAJOR).
+ * Stability: within one major version, functions are only added, and a
+ * struct a program passes in (the option structs, strata_db_table_spec)
+ * never changes size or layout once released: a program built against an
+ * older header passes a struct exactly as large as the library reads.  A
+ * later version that needs a new option adds a new struct and a new
+ * function beside the old ones (the old keep working, with the option
+ * unset).  Zero-initialise the structs, e.g. `strata_db_read_opts o = {0};`:
+ * zero is "not set" for every field.  The shared library's soname carries
+ * the major version (libstrata.so.MAJOR).  (0.2.0's header promised that
+ * structs would grow at their end and be read as "not set" past what an
+ * older program knew: a library cannot know how large the caller's struct
+ * is, so that promise could not hold; tests/test_lib.c holds the sizes.)
  *
  * History: 0.1.0 the first public API; 0.2.0 added the columnar reads
  * (strata_db_colscan_*, strata_db_colcursor_*, version node STRATA_0.2).

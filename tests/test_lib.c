@@ -158,6 +158,24 @@ static void test_install(void)
 	is_installed = true;
 }
 
+/* The structs a program passes in never change size or layout once
+ * released (api/strata.h, "Stability"): these are their x86_64 LP64 sizes
+ * and last fields as of 0.2.0.  A change here is an ABI break: add a new
+ * struct and function instead. */
+static void test_abi_frozen(void)
+{
+#if defined(__x86_64__) && defined(__LP64__)
+	CU_ASSERT_EQUAL(sizeof(strata_db_table_spec), 40);
+	CU_ASSERT_EQUAL(offsetof(strata_db_table_spec, nproperties), 32);
+	CU_ASSERT_EQUAL(sizeof(strata_db_commit_opts), 16);
+	CU_ASSERT_EQUAL(offsetof(strata_db_commit_opts, expect_version), 8);
+	CU_ASSERT_EQUAL(sizeof(strata_db_read_opts), 48);
+	CU_ASSERT_EQUAL(offsetof(strata_db_read_opts, columns), 40);
+	CU_ASSERT_EQUAL(sizeof(strata_db_colscan_opts), 80);
+	CU_ASSERT_EQUAL(offsetof(strata_db_colscan_opts, batch_rows), 72);
+#endif
+}
+
 /* The public header alone, strict C99, nothing but the installed include
  * directory on the path. */
 static void test_header_alone(void)
@@ -514,6 +532,7 @@ static void register_lib(void)
 	CU_add_test(s, "errors", test_errors);
 	CU_add_test(s, "install", test_install);
 	CU_add_test(s, "header_alone", test_header_alone);
+	CU_add_test(s, "abi_frozen", test_abi_frozen);
 	CU_add_test(s, "example_shared", test_example_shared);
 	CU_add_test(s, "example_static", test_example_static);
 	CU_add_test(s, "columnar_types", test_columnar_types);
