@@ -8,6 +8,7 @@
  *      already, so a full disk, where every commit fails, still gets the
  *      space back (step 4 below does it again for what this run trashes);
  *   1. plan in one snapshot: which removed entries may go (rules in clean.h);
+ *  1b. the kept cleans (below) whose trash window has passed are dropped;
  *   2. one manifest commit marks them deleted — from here no read resolves to
  *      a file set containing them (resolve fails with the retention error);
  *   3. every entry marked deleted whose file is still in its bucket directory
@@ -21,7 +22,9 @@
  *      tombstones that make reads of those versions fail cleanly);
  *   6. the version log is expired below the retention boundary (idempotency
  *      tokens stay: they are forgotten write.token.retain.hours after their
- *      commit, at most once an hour);
+ *      commit, at most once an hour); the records go into the manifest's
+ *      trash with the marks of step 2 (the kept clean, keyed by the clean
+ *      version of step 2, or the table's version when nothing was marked);
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
  *
@@ -44,6 +47,21 @@
  * table's prefix (a writer killed half-way) by the same rules: older than
  * orphan_age_s, under no intent.
  *
+ * Undelete (strata_undelete_table, `strata undelete`) reverts kept cleans
+ * inside their window (clean.trash_s after the clean): under the table's
+ * clean claim (no clean runs meanwhile), it checks the manifest, checks
+ * that every entry the cleans marked still has its file — in its bucket,
+ * in .trash/, or its object — and that the version logs join up (newest
+ * clean first), then moves the files back from .trash/ (fsyncing both
+ * directories), then commits once (manifest/commit.c: strata_mf_undelete).
+ * A kill -9 anywhere leaves the old state, the new one, or files back in
+ * their buckets whose entries are still marked deleted: still known names,
+ * so no orphan scan takes them (orphans are names no entry knows, whatever
+ * their mtime); the next undelete finds them in place and commits, or the
+ * next clean moves them into the trash again.  A clean with the same
+ * settings takes the same things again: fix what was wrong first
+ * (retention, grace, tags), or pause the daemon's cleans.
+ *
  * Invariants:
  *   1. the manifest stops referring to a file (step 2) before the file goes;
  *   2. a delete error is reported, never swallowed (the run fails and the
@@ -59,7 +77,15 @@
  *      nothing when the table fails it; the orphan scan counts first and
  *      trashes nothing when its orphans exceed orphan_max_fraction of the
  *      table's bytes (a manifest that lost entries makes live files look
- *      like orphans).
+ *      like orphans);
+ *   7. what a clean takes from the manifest (marks, version records) is
+ *      kept as long as its files are (clean.trash_s), and dropped only by a
+ *      later clean once that window has passed (or by purge, which keeps
+ *      nothing);
+ *   8. undelete puts every file back before the commit that names it
+ *      again, and refuses — moving nothing, committing nothing — when one
+ *      has left the trash, the window has passed, or a later clean must be
+ *      reverted first; invariant 6 holds for it too.
  */
 #include "clean/clean.h"
 #include "jobs/jobs.h"
