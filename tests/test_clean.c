@@ -1496,6 +1496,39 @@ static void test_undelete(void)
 	tu_clock_real();
 }
 
+/* A job that raises the floor between the clean and the undelete trims
+ * the floor log only of what cannot come back (manifest/commit.c invariant
+ * 9): the versions the clean took still read as before once undone, and
+ * the ones the job made read as they did after it. */
+static void test_undelete_after_a_job(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	uint64_t cv = undel_clean(&f, 3600);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a10\"}");   /* 10 */
+	job_ok(&f, JF_MAJOR, NULL);                /* 11: the floor rises to 11 */
+	jf_hist h2;
+	jf_hist_take(&f, &h2);
+	CU_ASSERT_EQUAL_FATAL(h2.n, 11);
+	strata_undelete_result r;
+	strata_err err;
+	int rc = undelete(&f, cv, false, false, &r, &err);
+	if (rc)
+		fprintf(stderr, "\nundelete: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(r.earliest_after, 1);
+	strata_undelete_result_free(&r);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h2, 7, 0), 0);
+	disk_ok(&f, 0);
+	check_ok(&f);
+	jf_hist_free(&h2);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* After the trash window undelete refuses and changes nothing; the next
  * clean drops what it kept for good. */
 static void test_undelete_after_window(void)
@@ -1713,6 +1746,7 @@ static void register_clean(void)
 	TU_ADD(s, test_purge_faults);
 	TU_ADD(s, test_tag_survives_many_floor_raises);
 	TU_ADD(s, test_undelete);
+	TU_ADD(s, test_undelete_after_a_job);
 	TU_ADD(s, test_undelete_after_window);
 	TU_ADD(s, test_undelete_missing_file);
 	TU_ADD(s, test_undelete_two_cleans);
