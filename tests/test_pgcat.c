@@ -191,6 +191,32 @@ static void test_init_twice_refused(void)
 	mf_pg_close(pg);
 }
 
+/* A catalog of version 1 (from before the trash) is migrated on open:
+ * migration 2 adds strata.trash, recorded, the rest untouched. */
+static void test_catalog_1_gains_the_trash(void)
+{
+	char uri[256];
+	db_new("t_v1", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/d", &err), 0);
+	PGconn *c = raw(uri);
+	/* as migration 1 left it */
+	CU_ASSERT(tu_pg_exec(c, "DROP TABLE strata.trash; DELETE FROM strata.migrations WHERE "
+				"version = 2; UPDATE strata.catalog_meta SET schema_version = 1; "
+				"INSERT INTO strata.tags VALUES ('\\x01', '\\x02')"));
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.trash') IS NULL)::int"), 1);
+	uint32_t v = 0;
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.trash') IS NOT NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.tags"), 1);
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
 static void test_newer_version_refused_and_migrations_atomic(void)
 {
 	char uri[256];
@@ -659,6 +685,7 @@ static void register_tests(void)
 	TU_ADD(s, test_init_creates_the_catalog);
 	TU_ADD(s, test_init_twice_refused);
 	TU_ADD(s, test_newer_version_refused_and_migrations_atomic);
+	TU_ADD(s, test_catalog_1_gains_the_trash);
 	TU_ADD(s, test_password_never_in_errors);
 	TU_ADD(s, test_conflict_on_a_locked_row);
 	TU_ADD(s, test_conflict_on_a_serialization_failure);
