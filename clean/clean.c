@@ -1061,11 +1061,6 @@ static int entry_id_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* A file to move back from .trash/ before the commit (invariant 8). */
-typedef struct undelete_move {
-	char from[4700], to[4096], dir[4096];
-} undelete_move;
-
 static int undelete_claimed(strata_wh *wh, const char *table, const strata_undelete_opts *o,
 			    strata_undelete_result *r, strata_err *err);
 
@@ -1132,7 +1127,7 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 	strata_mf_snap *snap = NULL;
 	strata_trash_unit *us = NULL;
 	strata_file_entry *files = NULL;
-	undelete_move *moves = NULL;
+	const strata_file_entry **moves = NULL; /* back from .trash/ (invariant 8) */
 	size_t nus = 0, nfiles = 0, nmoves = 0;
 	int rc = strata_mf_snap_open(c.mf, &snap, err);
 	if (rc)
@@ -1265,12 +1260,9 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 			if (!in_trash)
 				continue; /* in place (object storage, or moved back by an
 					     undelete that crashed before its commit) */
-			moves = strata_realloc(moves, (nmoves + 1) * sizeof(*moves));
-			undelete_move *m = &moves[nmoves++];
-			snprintf(m->from, sizeof(m->from), "%s", tpath);
-			snprintf(m->to, sizeof(m->to), "%s", path);
-			strata_bucket_dir(c.mf, c.t.name, pname ? pname : "", f->bucket, m->dir,
-					  sizeof(m->dir));
+			if ((nmoves & (nmoves - 1)) == 0) /* 0, 1, 2, 4, ...: double */
+				moves = strata_realloc(moves, (nmoves ? 2 * nmoves : 1) * sizeof(*moves));
+			moves[nmoves++] = f;
 		}
 	}
 	r->files_moved = nmoves;
@@ -1280,20 +1272,26 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 	 * again; meanwhile their deleted entries still know their names, so no
 	 * orphan scan takes them, and a clean would trash them again */
 	for (size_t i = 0; i < nmoves; i++) {
-		undelete_move *m = &moves[i];
-		rc = strata_io_mkdirs(m->dir, 0755);
+		const strata_file_entry *f = moves[i];
+		const char *pname = part_name_of(&c, f->part_id);
+		char path[4096], tname[512], tpath[4700], dir[4096];
+		strata_file_path(c.mf, c.t.name, pname ? pname : "", f, path, sizeof(path));
+		trash_name(f, tname, sizeof(tname));
+		snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
+		strata_bucket_dir(c.mf, c.t.name, pname ? pname : "", f->bucket, dir, sizeof(dir));
+		rc = strata_io_mkdirs(dir, 0755);
 		if (rc < 0) {
-			rc = strata_err_set(err, rc, "could not create \"%s\": %s", m->dir,
+			rc = strata_err_set(err, rc, "could not create \"%s\": %s", dir,
 					    strata_strerror(rc));
 			goto out;
 		}
-		rc = strata_io()->rename(m->from, m->to);
+		rc = strata_io()->rename(tpath, path);
 		if (rc < 0) {
 			rc = strata_err_set(err, rc, "could not move \"%s\" back from the trash: %s",
-					    m->from, strata_strerror(rc));
+					    tpath, strata_strerror(rc));
 			goto out;
 		}
-		rc = fsync_dir_err(m->dir, err);
+		rc = fsync_dir_err(dir, err);
 		if (rc)
 			goto out;
 	}
