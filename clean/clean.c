@@ -909,11 +909,11 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	}
 	/* step 1b: the kept cleans past their window go for good (invariant
 	 * 7); purge keeps nothing */
-	rc = strata_mf_trash_drop(c.mf, c.t.id, o->is_purge, &r->cleans_dropped, err);
-	if (rc)
-		goto out;
 	/* what this clean takes is kept clean.trash_s, as its files are */
 	int64_t keep_us = o->is_purge || o->trash_s <= 0 ? 0 : o->trash_s * 1000000;
+	rc = strata_mf_trash_drop(c.mf, c.t.id, o->is_purge, keep_us, &r->cleans_dropped, err);
+	if (rc)
+		goto out;
 	/* step 2, invariant 1 */
 	if (nids) {
 		size_t skipped = 0;
@@ -1145,11 +1145,14 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 		goto out;
 	if (nfiles > 1)
 		qsort(files, nfiles, sizeof(*files), entry_id_cmp);
+	/* the window: as kept, or longer when clean.trash_s was raised since */
+	int64_t trash_us = o->trash_s > 0 ? o->trash_s * 1000000 : 0;
 	/* which kept cleans */
 	r->clean_versions = strata_calloc(nus + 1, sizeof(uint64_t));
 	size_t nexpired = 0;
 	for (size_t i = 0; i < nus; i++) {
-		bool is_in_window = us[i].expires_us > c.now_us;
+		int64_t end = strata_trash_unit_end(&us[i], trash_us);
+		bool is_in_window = end > c.now_us;
 		nexpired += !is_in_window;
 		if (!o->is_all && us[i].clean_version != o->clean_version)
 			continue;
@@ -1158,7 +1161,7 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 					    "clean version %llu of table \"%s\" left its trash window "
 					    "%.0f s ago (clean.trash_s): nothing was restored",
 					    (unsigned long long)us[i].clean_version, table,
-					    (double)(c.now_us - us[i].expires_us) / 1e6);
+					    (double)(c.now_us - end) / 1e6);
 			goto out;
 		}
 		if (is_in_window)
@@ -1167,7 +1170,7 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 	if (r->ncleans == 0) {
 		strata_buf kept = {0};
 		for (size_t i = 0; i < nus; i++)
-			if (us[i].expires_us > c.now_us)
+			if (strata_trash_unit_end(&us[i], trash_us) > c.now_us)
 				strata_buf_printf(&kept, "%s%llu", kept.len ? ", " : "",
 						  (unsigned long long)us[i].clean_version);
 		if (o->is_all)
@@ -1301,7 +1304,8 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 			goto out;
 	}
 	size_t nback = 0, nvers = 0;
-	rc = strata_mf_undelete(c.mf, c.t.id, r->clean_versions, r->ncleans, &nback, &nvers, err);
+	rc = strata_mf_undelete(c.mf, c.t.id, r->clean_versions, r->ncleans, trash_us, &nback,
+				&nvers, err);
 	if (rc)
 		goto out;
 	r->files_restored = nback;

@@ -98,6 +98,8 @@ typedef struct strata_undelete_opts {
 	uint64_t clean_version; /* with !is_all */
 	bool is_all;
 	bool dry_run;           /* plan and check, move and commit nothing */
+	int64_t trash_s;        /* clean.trash_s now, if raised since the clean
+				   (0: each clean's window as it was kept) */
 } strata_undelete_opts;
 
 typedef struct strata_undelete_result {

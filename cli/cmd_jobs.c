@@ -469,6 +469,7 @@ int cli_cmd_undelete(cli_ctx *ctx, int argc, char **argv)
 		{"clean-version", required_argument, NULL, 'v'},
 		{"all", no_argument, NULL, 'a'},
 		{"dry-run", no_argument, NULL, 'n'},
+		{"trash-s", required_argument, NULL, 't'},
 		{"format", required_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
@@ -485,6 +486,10 @@ int cli_cmd_undelete(cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'a': o.is_all = true; break;
 		case 'n': o.dry_run = true; break;
+		case 't':
+			if (!parse_s(optarg, &o.trash_s))
+				return cli_usage(cmd, "--trash-s wants seconds");
+			break;
 		case 'F':
 			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
 				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);

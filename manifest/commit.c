@@ -1523,6 +1523,7 @@ static int trash_unit_del(strata_mf *mf, mf_tx *txn, uint32_t table, uint64_t cv
 typedef struct trash_drop_ctx {
 	uint32_t table_id;
 	bool is_all;
+	int64_t trash_us;
 	size_t dropped;
 } trash_drop_ctx;
 
@@ -1536,7 +1537,7 @@ static int trash_drop_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *er
 	size_t n;
 	int rc = mf_txn_trash_units(mf, txn, c->table_id, a, &us, &n, err);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (!c->is_all && us[i].expires_us > now)
+		if (!c->is_all && strata_trash_unit_end(&us[i], c->trash_us) > now)
 			continue;
 		rc = trash_unit_del(mf, txn, c->table_id, us[i].clean_version, a, err);
 		c->dropped++;
@@ -1547,10 +1548,10 @@ static int trash_drop_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *er
 	return rc;
 }
 
-int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, size_t *dropped,
-			 strata_err *err)
+int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, int64_t trash_us,
+			 size_t *dropped, strata_err *err)
 {
-	trash_drop_ctx c = {.table_id = table_id, .is_all = is_all};
+	trash_drop_ctx c = {.table_id = table_id, .is_all = is_all, .trash_us = trash_us};
 	int rc = mf_write(mf, trash_drop_body, &c, err);
 	if (rc == MF_ABORT_OK)
 		rc = 0;
@@ -1561,6 +1562,7 @@ int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, size_t *
 
 typedef struct undelete_ctx {
 	uint32_t table_id;
+	int64_t trash_us;
 	uint64_t *cvs; /* descending */
 	size_t n;
 	size_t nfiles, nversions;
@@ -1636,12 +1638,12 @@ static int undelete_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 		}
 		if (rc)
 			break;
-		if (u.expires_us <= now) {
+		int64_t end = strata_trash_unit_end(&u, c->trash_us);
+		if (end <= now) {
 			rc = strata_err_set(err, STRATA_ERETENTION,
 					    "clean version %llu of table \"%s\" left its trash window "
 					    "%.0f s ago (clean.trash_s): nothing was restored",
-					    (unsigned long long)cv, t.name,
-					    (double)(now - u.expires_us) / 1e6);
+					    (unsigned long long)cv, t.name, (double)(now - end) / 1e6);
 			break;
 		}
 		if (u.log_to) {
@@ -1713,9 +1715,10 @@ static int u64_desc(const void *a, const void *b)
 }
 
 int strata_mf_undelete(strata_mf *mf, uint32_t table_id, const uint64_t *clean_versions,
-		       size_t n, size_t *nfiles, size_t *nversions, strata_err *err)
+		       size_t n, int64_t trash_us, size_t *nfiles, size_t *nversions,
+		       strata_err *err)
 {
-	undelete_ctx c = {.table_id = table_id, .n = n};
+	undelete_ctx c = {.table_id = table_id, .n = n, .trash_us = trash_us};
 	c.cvs = strata_calloc(n + 1, sizeof(uint64_t));
 	if (n)
 		memcpy(c.cvs, clean_versions, n * sizeof(uint64_t));

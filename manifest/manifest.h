@@ -519,6 +519,15 @@ typedef struct strata_trash_unit {
 	uint32_t nversions;   /* version records kept (tagged ones stayed) */
 } strata_trash_unit;
 
+/* The end of u's trash window when clean.trash_s is now trash_us: the end
+ * it was kept with, or created_us + trash_us when that is later (a window
+ * raised since the clean keeps it longer, as it keeps its files). */
+static inline int64_t strata_trash_unit_end(const strata_trash_unit *u, int64_t trash_us)
+{
+	int64_t end = u->created_us + (trash_us > 0 ? trash_us : 0);
+	return end > u->expires_us ? end : u->expires_us;
+}
+
 /* strata_mf_commit_clean() that also keeps the clean in the trash for
  * trash_us (> 0; 0: keep nothing): the marked entries get trash_until_us
  * = their deleted_us + trash_us, and the kept clean records their ids. */
@@ -536,24 +545,26 @@ int strata_mf_expire_versions_kept(strata_mf *mf, uint32_t table_id, uint64_t be
  * whatever their window (a clean drops the ones past it). */
 int strata_mf_trash_list(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 			 strata_trash_unit **out, size_t *n, strata_err *err);
-/* Drop the kept cleans whose window has passed (is_all: every one, for
- * purge) with their kept records, in one commit (none when there is
- * nothing to drop).  *dropped (may be NULL) receives how many. */
-int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, size_t *dropped,
-			 strata_err *err);
+/* Drop the kept cleans whose window has passed (strata_trash_unit_end()
+ * with trash_us; is_all: every one, for purge) with their kept records, in
+ * one commit (none when there is nothing to drop).  *dropped (may be NULL)
+ * receives how many. */
+int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, int64_t trash_us,
+			 size_t *dropped, strata_err *err);
 /* Undelete: revert the kept cleans clean_versions[0..n) of a table in one
  * commit, newest first: their version records go back into the log (and
  * log_start down to the oldest of them), the entries they marked become
  * removed-not-deleted again, and the kept cleans are dropped.  The caller
  * has put every file back first (invariant 1 of clean/clean.c, in
  * reverse).  Refused, nothing changed: STRATA_ENOTFOUND for a clean not
- * (or no longer) kept, STRATA_ERETENTION for one past its window,
- * STRATA_ECONFLICT when a later clean expired the versions right after
- * the ones it kept (it must be reverted too) or an entry is no longer
- * marked deleted, STRATA_ECORRUPT for an entry gone from the manifest.
- * *nfiles and *nversions (may be NULL) receive what came back. */
+ * (or no longer) kept, STRATA_ERETENTION for one past its window
+ * (strata_trash_unit_end() with trash_us), STRATA_ECONFLICT when a later
+ * clean expired the versions right after the ones it kept (it must be
+ * reverted too) or an entry is gone from the manifest or no longer marked
+ * deleted.  *nfiles and *nversions (may be NULL) receive what came back. */
 int strata_mf_undelete(strata_mf *mf, uint32_t table_id, const uint64_t *clean_versions,
-		       size_t n, size_t *nfiles, size_t *nversions, strata_err *err);
+		       size_t n, int64_t trash_us, size_t *nfiles, size_t *nversions,
+		       strata_err *err);
 /* Clean, last phase: forget deleted entries whose files are gone, except
  * those still part of a floor raise's file set (they keep telling reads that
  * the set has a hole).  No new version. */

@@ -1543,6 +1543,13 @@ static void test_undelete_after_window(void)
 	CU_ASSERT(strstr(err.msg, "clean version 9 of table \"t\" left its trash window") != NULL);
 	CU_ASSERT(strstr(err.msg, "nothing was restored") != NULL);
 	CU_ASSERT_EQUAL(undelete(&f, 0, true, false, NULL, &err), STRATA_ENOTFOUND);
+	/* clean.trash_s raised since (the files are still there): inside */
+	strata_undelete_opts wide = {.clean_version = cv, .dry_run = true, .trash_s = 120};
+	strata_undelete_result u;
+	CU_ASSERT_EQUAL(strata_undelete_table(f.wh, f.table, &wide, &u, &err), 0);
+	CU_ASSERT_EQUAL(u.ncleans, 1);
+	CU_ASSERT_EQUAL(u.files_restored, 4);
+	strata_undelete_result_free(&u);
 	CU_ASSERT_EQUAL(log_start_of(&f), 7);
 	CU_ASSERT_EQUAL(jf_trash_count(&f), 4);
 	CU_ASSERT_EQUAL(kept_cleans(&f), 1);
