@@ -1609,6 +1609,53 @@ static void test_undelete_missing_file(void)
 	tu_clock_real();
 }
 
+/* Undelete waits for no clean: a running one (its claim) refuses it with a
+ * clear error; a damaged manifest refuses it like clean, nothing restored. */
+static void test_undelete_refusals(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	uint64_t cv = undel_clean(&f, 3600);
+	strata_table_def t;
+	jf_def(&f, &t);
+	strata_mf *mf = strata_wh_mf(f.wh);
+	char owner[128];
+	strata_owner_string("clean", owner, sizeof(owner));
+	uint64_t job = 0;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_claim_new(mf, t.id, UINT32_MAX, UINT32_MAX, owner,
+						  600 * SEC, &job, &err),
+			      0);
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_EBUSY);
+	CU_ASSERT(strstr(err.msg, "being cleaned or undeleted by another process") != NULL);
+	CU_ASSERT_EQUAL(strata_mf_claim_release(mf, t.id, UINT32_MAX, UINT32_MAX, job, &err), 0);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	/* damage: a live file gone (local only: moved away and back) */
+	if (!tu_wh_is_s3()) {
+		strata_arena *a = strata_arena_new();
+		strata_file_entry *live;
+		CU_ASSERT_FATAL(jf_live(&f, 0, a, &live) > 0);
+		char p[PATH_MAX], away[PATH_MAX + 8];
+		jf_file_path(&f, &live[0], p, sizeof(p));
+		snprintf(away, sizeof(away), "%s.away", p);
+		CU_ASSERT_EQUAL_FATAL(rename(p, away), 0);
+		int trash0 = jf_trash_count(&f);
+		CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_ECORRUPT);
+		CU_ASSERT(strstr(err.msg, "undelete of table \"t\" refused, nothing was restored") != NULL);
+		CU_ASSERT_EQUAL(jf_trash_count(&f), trash0);
+		CU_ASSERT_EQUAL(log_start_of(&f), 7);
+		CU_ASSERT_EQUAL_FATAL(rename(away, p), 0);
+		strata_arena_free(a);
+	}
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	check_ok(&f);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* Two cleans: the older one cannot be undone alone (the newer expired the
  * versions after the ones it kept); --all reverts both in one commit. */
 static void test_undelete_two_cleans(void)
@@ -1756,6 +1803,7 @@ static void register_clean(void)
 	TU_ADD(s, test_undelete_after_a_job);
 	TU_ADD(s, test_undelete_after_window);
 	TU_ADD(s, test_undelete_missing_file);
+	TU_ADD(s, test_undelete_refusals);
 	TU_ADD(s, test_undelete_two_cleans);
 	TU_ADD(s, test_undelete_crash);
 }
