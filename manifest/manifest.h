@@ -1,8 +1,8 @@
 /*
  * manifest/manifest.h — the contract of the manifest: one LMDB environment
  * per warehouse holding tables, schema versions, partitions, file entries,
- * the version log, idempotency tokens, intents, bucket claims, bucket state
- * and tags; leases live in a second, no-sync environment so that taking one
+ * the version log, idempotency tokens, intents, bucket claims, bucket state,
+ * tags and the trash (what cleans took, kept for undelete); leases live in a second, no-sync environment so that taking one
  * never costs a durable write.
  *
  * Every commit is one LMDB write transaction with sync on: when a commit call
