@@ -8,6 +8,7 @@
  *      already, so a full disk, where every commit fails, still gets the
  *      space back (step 4 below does it again for what this run trashes);
  *   1. plan in one snapshot: which removed entries may go (rules in clean.h);
+ *  1b. the kept cleans (below) whose trash window has passed are dropped;
  *   2. one manifest commit marks them deleted — from here no read resolves to
  *      a file set containing them (resolve fails with the retention error);
  *   3. every entry marked deleted whose file is still in its bucket directory
@@ -21,7 +22,9 @@
  *      tombstones that make reads of those versions fail cleanly);
  *   6. the version log is expired below the retention boundary (idempotency
  *      tokens stay: they are forgotten write.token.retain.hours after their
- *      commit, at most once an hour);
+ *      commit, at most once an hour); the records go into the manifest's
+ *      trash with the marks of step 2 (the kept clean, keyed by the clean
+ *      version of step 2, or the table's version when nothing was marked);
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
  *
@@ -44,6 +47,21 @@
  * table's prefix (a writer killed half-way) by the same rules: older than
  * orphan_age_s, under no intent.
  *
+ * Undelete (strata_undelete_table, `strata undelete`) reverts kept cleans
+ * inside their window (clean.trash_s after the clean): under the table's
+ * clean claim (no clean runs meanwhile), it checks the manifest, checks
+ * that every entry the cleans marked still has its file — in its bucket,
+ * in .trash/, or its object — and that the version logs join up (newest
+ * clean first), then moves the files back from .trash/ (fsyncing both
+ * directories), then commits once (manifest/commit.c: strata_mf_undelete).
+ * A kill -9 anywhere leaves the old state, the new one, or files back in
+ * their buckets whose entries are still marked deleted: still known names,
+ * so no orphan scan takes them (orphans are names no entry knows, whatever
+ * their mtime); the next undelete finds them in place and commits, or the
+ * next clean moves them into the trash again.  A clean with the same
+ * settings takes the same things again: fix what was wrong first
+ * (retention, grace, tags), or pause the daemon's cleans.
+ *
  * Invariants:
  *   1. the manifest stops referring to a file (step 2) before the file goes;
  *   2. a delete error is reported, never swallowed (the run fails and the
@@ -59,7 +77,15 @@
  *      nothing when the table fails it; the orphan scan counts first and
  *      trashes nothing when its orphans exceed orphan_max_fraction of the
  *      table's bytes (a manifest that lost entries makes live files look
- *      like orphans).
+ *      like orphans);
+ *   7. what a clean takes from the manifest (marks, version records) is
+ *      kept as long as its files are (clean.trash_s), and dropped only by a
+ *      later clean once that window has passed (or by purge, which keeps
+ *      nothing);
+ *   8. undelete puts every file back before the commit that names it
+ *      again, and refuses — moving nothing, committing nothing — when one
+ *      has left the trash, the window has passed, or a later clean must be
+ *      reverted first; invariant 6 holds for it too.
  */
 #include "clean/clean.h"
 #include "jobs/jobs.h"
@@ -881,10 +907,18 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		}
 		goto out;
 	}
+	/* step 1b: the kept cleans past their window go for good (invariant
+	 * 7); purge keeps nothing */
+	/* what this clean takes is kept clean.trash_s, as its files are */
+	int64_t keep_us = o->is_purge || o->trash_s <= 0 ? 0 : o->trash_s * 1000000;
+	rc = strata_mf_trash_drop(c.mf, c.t.id, o->is_purge, keep_us, &r->cleans_dropped, err);
+	if (rc)
+		goto out;
 	/* step 2, invariant 1 */
 	if (nids) {
 		size_t skipped = 0;
-		rc = strata_mf_commit_clean(c.mf, c.t.id, ids, nids, &r->version, &skipped, err);
+		rc = strata_mf_commit_clean_kept(c.mf, c.t.id, ids, nids, keep_us, &r->version,
+						 &skipped, err);
 		if (rc)
 			goto out;
 		qsort(ids, nids, sizeof(uint64_t), id_cmp);
@@ -914,7 +948,8 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	/* step 6 */
 	uint64_t below = o->is_purge ? c.t.version + (r->version ? 1 : 0) : boundary;
 	if (below > 1) {
-		rc = strata_mf_expire_versions(c.mf, c.t.id, below, &r->versions_expired, err);
+		rc = strata_mf_expire_versions_kept(c.mf, c.t.id, below, r->version, keep_us,
+						    &r->versions_expired, err);
 		if (rc)
 			goto out;
 	}
@@ -992,5 +1027,296 @@ int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *c
 	rc = strata_clean_table(wh, table, &o, r, err);
 out:
 	strata_arena_free(a);
+	return rc;
+}
+
+/* ---- undelete ---------------------------------------------------------------------------------- */
+
+void strata_undelete_result_free(strata_undelete_result *r)
+{
+	if (!r)
+		return;
+	free(r->clean_versions);
+	r->clean_versions = NULL;
+}
+
+static const strata_file_entry *entry_by_id(const strata_file_entry *files, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (files[mid].id == id)
+			return &files[mid];
+		if (files[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int entry_id_cmp(const void *a, const void *b)
+{
+	const strata_file_entry *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int undelete_claimed(strata_wh *wh, const char *table, const strata_undelete_opts *o,
+			    strata_undelete_result *r, strata_err *err);
+
+int strata_undelete_table(strata_wh *wh, const char *table, const strata_undelete_opts *o,
+			  strata_undelete_result *r, strata_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	strata_mf *mf = strata_wh_mf(wh);
+	uint64_t inc;
+	/* invariant 6: a damaged manifest is never acted on */
+	strata_err e;
+	size_t nf = 0;
+	int rc = strata_mf_check(mf, table, NULL, NULL, &nf, &e);
+	if (rc == STRATA_ECORRUPT)
+		return strata_err_set(err, rc, "undelete of table \"%s\" refused, nothing was "
+				      "restored: %s", table, e.msg);
+	if (rc)
+		return strata_err_set(err, rc, "%s", e.msg);
+	rc = strata_table_earliest(wh, table, &r->earliest_before, &inc, err);
+	if (rc)
+		return rc;
+	r->earliest_after = r->earliest_before;
+	if (o->dry_run)
+		return undelete_claimed(wh, table, o, r, err);
+	/* one clean or undelete of a table at a time (the clean claim): a
+	 * clean would trash again what this moves back */
+	strata_mf_snap *snap;
+	strata_table_def t;
+	rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, table, &t, err);
+	strata_mf_snap_close(snap);
+	if (rc)
+		return rc;
+	char owner[128];
+	strata_owner_string("undelete", owner, sizeof(owner));
+	uint64_t job_id;
+	strata_err cerr;
+	rc = strata_mf_claim_new(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, owner,
+				 600ll * 1000000, &job_id, &cerr);
+	if (rc == STRATA_EBUSY) {
+		const char *by = strstr(cerr.msg, "claimed by ");
+		return strata_err_set(err, rc, "table \"%s\" is being cleaned or undeleted by "
+				      "another process (%s): try again when it is done", table,
+				      by ? by + 11 : "unknown");
+	}
+	if (rc)
+		return strata_err_set(err, rc, "could not claim \"%s\" for the undelete: %s", table,
+				      cerr.msg);
+	rc = undelete_claimed(wh, table, o, r, err);
+	strata_err tmp;
+	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
+	if (rc == 0 && strata_table_earliest(wh, table, &r->earliest_after, &inc, &tmp) != 0)
+		r->earliest_after = 0;
+	return rc;
+}
+
+static int undelete_claimed(strata_wh *wh, const char *table, const strata_undelete_opts *o,
+			    strata_undelete_result *r, strata_err *err)
+{
+	clean_ctx c = {.wh = wh, .mf = strata_wh_mf(wh), .r = NULL, .now_us = strata_now_us()};
+	c.a = strata_arena_new();
+	strata_mf_snap *snap = NULL;
+	strata_trash_unit *us = NULL;
+	strata_file_entry *files = NULL;
+	const strata_file_entry **moves = NULL; /* back from .trash/ (invariant 8) */
+	size_t nus = 0, nfiles = 0, nmoves = 0;
+	int rc = strata_mf_snap_open(c.mf, &snap, err);
+	if (rc)
+		goto out;
+	rc = strata_mf_table_get(snap, table, &c.t, err);
+	if (rc == 0)
+		rc = strata_mf_partitions(snap, c.t.id, c.a, &c.parts, &c.nparts, err);
+	if (rc == 0)
+		rc = strata_mf_trash_list(snap, c.t.id, c.a, &us, &nus, err);
+	if (rc == 0)
+		rc = strata_mf_table_files(snap, c.t.id, c.a, &files, &nfiles, err);
+	strata_mf_snap_close(snap);
+	snap = NULL;
+	if (rc)
+		goto out;
+	if (nfiles > 1)
+		qsort(files, nfiles, sizeof(*files), entry_id_cmp);
+	/* the window: as kept, or longer when clean.trash_s was raised since */
+	int64_t trash_us = o->trash_s > 0 ? o->trash_s * 1000000 : 0;
+	/* which kept cleans */
+	r->clean_versions = strata_calloc(nus + 1, sizeof(uint64_t));
+	size_t nexpired = 0;
+	for (size_t i = 0; i < nus; i++) {
+		int64_t end = strata_trash_unit_end(&us[i], trash_us);
+		bool is_in_window = end > c.now_us;
+		nexpired += !is_in_window;
+		if (!o->is_all && us[i].clean_version != o->clean_version)
+			continue;
+		if (!is_in_window && !o->is_all) {
+			rc = strata_err_set(err, STRATA_ERETENTION,
+					    "clean version %llu of table \"%s\" left its trash window "
+					    "%.0f s ago (clean.trash_s): nothing was restored",
+					    (unsigned long long)us[i].clean_version, table,
+					    (double)(c.now_us - end) / 1e6);
+			goto out;
+		}
+		if (is_in_window)
+			r->clean_versions[r->ncleans++] = us[i].clean_version;
+	}
+	if (r->ncleans == 0) {
+		strata_buf kept = {0};
+		for (size_t i = 0; i < nus; i++)
+			if (strata_trash_unit_end(&us[i], trash_us) > c.now_us)
+				strata_buf_printf(&kept, "%s%llu", kept.len ? ", " : "",
+						  (unsigned long long)us[i].clean_version);
+		if (o->is_all)
+			rc = strata_err_set(err, STRATA_ENOTFOUND,
+					    "table \"%s\" has no clean inside its trash window to undo%s",
+					    table, nexpired ? " (the ones past it are dropped by the next "
+							      "clean)" : "");
+		else
+			rc = strata_err_set(err, STRATA_ENOTFOUND,
+					    "table \"%s\" has no clean at version %llu in its trash "
+					    "(cleans that can be undone: %s)",
+					    table, (unsigned long long)o->clean_version,
+					    kept.len ? (const char *)kept.data : "none");
+		strata_buf_free(&kept);
+		goto out;
+	}
+	/* the version logs must join up, newest clean first (the commit checks
+	 * again; here, so that a refusal moves nothing) */
+	uint64_t log_start = c.t.log_start;
+	for (size_t i = nus; i-- > 0;) {
+		bool is_sel = false;
+		for (size_t k = 0; k < r->ncleans; k++)
+			is_sel = is_sel || r->clean_versions[k] == us[i].clean_version;
+		if (!is_sel || us[i].log_to == 0)
+			continue;
+		if (us[i].log_to != log_start) {
+			rc = strata_err_set(err, STRATA_ECONFLICT,
+					    "clean version %llu of table \"%s\" expired versions %llu to "
+					    "%llu, but the log now starts at %llu: a later clean expired "
+					    "the versions in between; undelete it first (or use --all): "
+					    "nothing was restored",
+					    (unsigned long long)us[i].clean_version, table,
+					    (unsigned long long)us[i].log_from,
+					    (unsigned long long)(us[i].log_to - 1),
+					    (unsigned long long)log_start);
+			goto out;
+		}
+		log_start = us[i].log_from;
+		r->versions_restored += us[i].nversions;
+	}
+	/* every file must still be there: in its bucket, or in .trash/ */
+	char trash[4096];
+	strata_trash_dir(c.mf, c.t.name, trash, sizeof(trash));
+	for (size_t i = 0; i < nus; i++) {
+		bool is_sel = false;
+		for (size_t k = 0; k < r->ncleans; k++)
+			is_sel = is_sel || r->clean_versions[k] == us[i].clean_version;
+		if (!is_sel)
+			continue;
+		for (uint32_t k = 0; k < us[i].nids; k++) {
+			const strata_file_entry *f = entry_by_id(files, nfiles, us[i].ids[k]);
+			if (!f || !f->is_deleted) {
+				rc = strata_err_set(err, f ? STRATA_ECONFLICT : STRATA_ERETENTION,
+						    "undelete of clean version %llu of table \"%s\" "
+						    "refused, nothing was restored: file %llu %s",
+						    (unsigned long long)us[i].clean_version, table,
+						    (unsigned long long)us[i].ids[k],
+						    f ? "is no longer marked deleted" :
+							"has left the trash and the manifest");
+				goto out;
+			}
+			const char *pname = part_name_of(&c, f->part_id);
+			char path[4096], tname[512], tpath[4700];
+			strata_file_path(c.mf, c.t.name, pname ? pname : "", f, path, sizeof(path));
+			trash_name(f, tname, sizeof(tname));
+			snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
+			int in_bucket = path_state(path, err);
+			if (in_bucket < 0) {
+				rc = in_bucket;
+				goto out;
+			}
+			bool is_remote = strata_data_is_remote(path);
+			int in_trash = in_bucket || is_remote ? 0 : path_state(tpath, err);
+			if (in_trash < 0) {
+				rc = in_trash;
+				goto out;
+			}
+			if (!in_bucket && !in_trash) {
+				rc = strata_err_set(err, STRATA_ERETENTION,
+						    "undelete of clean version %llu of table \"%s\" "
+						    "refused, nothing was restored: file \"%s\" (entry "
+						    "%llu) has already left the trash (%s)",
+						    (unsigned long long)us[i].clean_version, table, path,
+						    (unsigned long long)f->id,
+						    is_remote ? "its object is gone" : "not in .trash/ either");
+				goto out;
+			}
+			r->files_restored++;
+			r->bytes_restored += f->bytes;
+			if (!in_trash)
+				continue; /* in place (object storage, or moved back by an
+					     undelete that crashed before its commit) */
+			if ((nmoves & (nmoves - 1)) == 0) /* 0, 1, 2, 4, ...: double */
+				moves = strata_realloc(moves, (nmoves ? 2 * nmoves : 1) * sizeof(*moves));
+			moves[nmoves++] = f;
+		}
+	}
+	r->files_moved = nmoves;
+	if (o->dry_run)
+		goto out;
+	/* invariant 8: the files go back before the commit that names them
+	 * again; meanwhile their deleted entries still know their names, so no
+	 * orphan scan takes them, and a clean would trash them again */
+	for (size_t i = 0; i < nmoves; i++) {
+		const strata_file_entry *f = moves[i];
+		const char *pname = part_name_of(&c, f->part_id);
+		char path[4096], tname[512], tpath[4700], dir[4096];
+		strata_file_path(c.mf, c.t.name, pname ? pname : "", f, path, sizeof(path));
+		trash_name(f, tname, sizeof(tname));
+		snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
+		strata_bucket_dir(c.mf, c.t.name, pname ? pname : "", f->bucket, dir, sizeof(dir));
+		rc = strata_io_mkdirs(dir, 0755);
+		if (rc < 0) {
+			rc = strata_err_set(err, rc, "could not create \"%s\": %s", dir,
+					    strata_strerror(rc));
+			goto out;
+		}
+		rc = strata_io()->rename(tpath, path);
+		if (rc < 0) {
+			rc = strata_err_set(err, rc, "could not move \"%s\" back from the trash: %s",
+					    tpath, strata_strerror(rc));
+			goto out;
+		}
+		rc = fsync_dir_err(dir, err);
+		if (rc)
+			goto out;
+	}
+	if (nmoves) {
+		rc = fsync_dir_err(trash, err);
+		if (rc)
+			goto out;
+	}
+	size_t nback = 0, nvers = 0;
+	rc = strata_mf_undelete(c.mf, c.t.id, r->clean_versions, r->ncleans, trash_us, &nback,
+				&nvers, err);
+	if (rc)
+		goto out;
+	r->files_restored = nback;
+	r->versions_restored = nvers;
+	LOG_INFO("undelete of %s: %zu clean%s reverted, %zu file%s (%llu bytes) and %zu version "
+		 "record%s restored, %zu moved back from the trash",
+		 c.t.name, r->ncleans, r->ncleans == 1 ? "" : "s", nback, nback == 1 ? "" : "s",
+		 (unsigned long long)r->bytes_restored, nvers, nvers == 1 ? "" : "s", nmoves);
+out:
+	strata_mf_snap_close(snap);
+	free(moves);
+	strata_arena_free(c.a);
 	return rc;
 }

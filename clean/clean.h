@@ -13,6 +13,8 @@
  * Deletion is two-phase: one manifest commit marks the entries deleted (the
  * manifest stops referring to them), then the files move into the table's
  * .trash/ directory; they are unlinked clean.trash_s after their deletion.
+ * What the clean took from the manifest (the marks, the version records it
+ * expired) is kept as long, so strata_undelete_table() can revert it.
  */
 #ifndef STRATA_CLEAN_H
 #define STRATA_CLEAN_H
@@ -59,6 +61,8 @@ typedef struct strata_clean_result {
 	size_t trash_files;
 	size_t uploads_aborted;       /* object storage: unfinished multipart
 					 uploads older than orphan_age_s */
+	size_t cleans_dropped;        /* kept cleans (undelete) past their
+					 trash window, dropped */
 } strata_clean_result;
 
 /* Clean one table (see the rules above).  Nothing is deleted, and the call
@@ -83,6 +87,50 @@ int strata_recover_intents(strata_wh *wh, const char *table, size_t *recovered,
  * table fails the manifest's consistency check. */
 int strata_purge_table(strata_wh *wh, const char *table, const strata_job_ctl *ctl,
 		       strata_clean_result *r, strata_buf *dropped_tags, strata_err *err);
+
+/* ---- undelete ---------------------------------------------------------------------- */
+
+/* What `strata undelete` reverts: one kept clean (by its clean version:
+ * the version of its marking commit, or the table's version when it only
+ * expired version records — `strata undelete TABLE --dry-run` lists
+ * them), or every clean still inside its trash window. */
+typedef struct strata_undelete_opts {
+	uint64_t clean_version; /* with !is_all */
+	bool is_all;
+	bool dry_run;           /* plan and check, move and commit nothing */
+	int64_t trash_s;        /* clean.trash_s now, if raised since the clean
+				   (0: each clean's window as it was kept) */
+} strata_undelete_opts;
+
+typedef struct strata_undelete_result {
+	size_t ncleans;
+	uint64_t *clean_versions;  /* ascending (strata_undelete_result_free) */
+	size_t files_restored;     /* entries back to removed, not deleted */
+	uint64_t bytes_restored;
+	size_t files_moved;        /* moved back from .trash/ (local store) */
+	size_t versions_restored;  /* version records back in the log */
+	uint64_t earliest_before;  /* the table's earliest readable version */
+	uint64_t earliest_after;   /* (dry run: the same as before) */
+} strata_undelete_result;
+
+/* Revert kept cleans of a table (clean/clean.c, "Undelete"): the entries
+ * they marked deleted become removed-not-deleted again (their files moved
+ * back from .trash/ first on a local store; on object storage nothing
+ * moves), the version records they expired go back into the log, so the
+ * versions they took read again exactly as before.  One manifest commit,
+ * under the table's clean claim.  Refused, nothing changed:
+ * STRATA_ECORRUPT when the table fails strata_mf_check(); STRATA_EBUSY
+ * while a clean runs; STRATA_ENOTFOUND for a clean not in the trash (or,
+ * with is_all, none is); STRATA_ERETENTION for a clean past its trash
+ * window, or when a file it deleted has already left the trash (the
+ * message names the table, the clean version and the first missing file);
+ * STRATA_ECONFLICT when a later kept clean must be reverted first.  A
+ * crash half-way leaves files moved back but still marked deleted: the
+ * next undelete finishes (or the next clean trashes them again).  r: free
+ * with strata_undelete_result_free(). */
+int strata_undelete_table(strata_wh *wh, const char *table, const strata_undelete_opts *o,
+			  strata_undelete_result *r, strata_err *err);
+void strata_undelete_result_free(strata_undelete_result *r);
 
 /* strata_owner_string() and strata_owner_is_dead() are in core/core.h (the
  * manifest needs them to take over claims of dead processes). */

@@ -155,6 +155,7 @@ int cli_cmd_merge(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_compact(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_undelete(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tag(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_check(cli_ctx *ctx, int argc, char **argv); /* cli/cmd_check.c */
 int cli_cmd_tags(cli_ctx *ctx, int argc, char **argv);

@@ -462,6 +462,92 @@ int cli_cmd_clean(cli_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+int cli_cmd_undelete(cli_ctx *ctx, int argc, char **argv)
+{
+	const cli_cmd *cmd = cli_find("undelete");
+	static const struct option opts[] = {
+		{"clean-version", required_argument, NULL, 'v'},
+		{"all", no_argument, NULL, 'a'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"trash-s", required_argument, NULL, 't'},
+		{"format", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0},
+	};
+	strata_undelete_opts o = {.clean_version = 0};
+	cli_format fmt = CLI_FMT_TEXT;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			if (!cli_parse_u64(optarg, &o.clean_version) || o.clean_version == 0)
+				return cli_usage(cmd, "--clean-version wants a version number (got \"%s\")",
+						 optarg);
+			break;
+		case 'a': o.is_all = true; break;
+		case 'n': o.dry_run = true; break;
+		case 't':
+			if (!parse_s(optarg, &o.trash_s))
+				return cli_usage(cmd, "--trash-s wants seconds");
+			break;
+		case 'F':
+			if (!cli_format_parse(optarg, CLI_FMTS_DOC, &fmt))
+				return cli_format_usage(cmd, CLI_FMTS_DOC, optarg);
+			break;
+		default:
+			return cli_usage(cmd, "bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "expected one table NAME");
+	if (o.is_all == (o.clean_version != 0))
+		return cli_usage(cmd, "give --clean-version V (a clean's version, see `strata log`) "
+				      "or --all, not both; `--all --dry-run` lists what can be undone");
+	const char *table = argv[optind];
+	strata_wh *wh;
+	int rc = cli_open(ctx, false, &wh);
+	if (rc)
+		return rc;
+	strata_err err;
+	strata_err_clear(&err);
+	strata_undelete_result r;
+	int urc = strata_undelete_table(wh, table, &o, &r, &err);
+	if (urc != 0) {
+		rc = cli_fail(&err);
+	} else if (fmt == CLI_FMT_JSON) {
+		json_t *d = json_object(), *cv = json_array();
+		json_object_set_new(d, "table", json_string(table));
+		json_object_set_new(d, "dry_run", json_boolean(o.dry_run));
+		for (size_t i = 0; i < r.ncleans; i++)
+			json_array_append_new(cv, cli_json_u64(r.clean_versions[i]));
+		json_object_set_new(d, "clean_versions", cv);
+		json_object_set_new(d, "files_restored", cli_json_u64(r.files_restored));
+		json_object_set_new(d, "bytes_restored", cli_json_u64(r.bytes_restored));
+		json_object_set_new(d, "files_moved", cli_json_u64(r.files_moved));
+		json_object_set_new(d, "versions_restored", cli_json_u64(r.versions_restored));
+		json_object_set_new(d, "earliest_readable_before", cli_json_u64(r.earliest_before));
+		json_object_set_new(d, "earliest_readable_after", cli_json_u64(r.earliest_after));
+		rc = cli_json_print(d);
+	} else {
+		printf("%s clean%s", o.dry_run ? "would revert" : "reverted",
+		       r.ncleans == 1 ? "" : "s");
+		for (size_t i = 0; i < r.ncleans; i++)
+			printf("%s%llu", i ? ", " : " ", (unsigned long long)r.clean_versions[i]);
+		printf(" of %s: %zu files (%llu bytes) %s, %zu moved back from the trash; %zu version "
+		       "records %s\n",
+		       table, r.files_restored, (unsigned long long)r.bytes_restored,
+		       o.dry_run ? "would come back" : "back", r.files_moved, r.versions_restored,
+		       o.dry_run ? "would come back" : "back");
+		if (!o.dry_run)
+			printf("time travel now starts at version %llu (was %llu)\n",
+			       (unsigned long long)r.earliest_after,
+			       (unsigned long long)r.earliest_before);
+	}
+	strata_undelete_result_free(&r);
+	strata_wh_close(wh);
+	return rc;
+}
+
 int cli_cmd_purge(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("purge");

@@ -131,6 +131,16 @@ const cli_cmd cli_commands[] = {
 	 "Drop all history now.\n"
 	 "Time travel afterwards starts at the current version; tags are dropped too.\n"
 	 "Readers holding a lease keep their files."},
+	{"undelete", cli_cmd_undelete,
+	 "undelete NAME --clean-version V | --all [--dry-run] [--trash-s N] [--format text|json]",
+	 "Revert a clean inside its trash window.\n"
+	 "The files clean V deleted come back (from .trash/) as removed files, the\n"
+	 "version records it expired come back, and the versions it made unreadable\n"
+	 "read again exactly as before; --all reverts every clean still inside its\n"
+	 "window (clean.trash_s).  Refused, with nothing changed, once a file it needs\n"
+	 "has left the trash.  A clean with the same settings takes it all again: fix\n"
+	 "retention or tag what you need first.  --all --dry-run lists what can be\n"
+	 "undone; --trash-s N: clean.trash_s was raised to N since the clean."},
 	{"check", cli_cmd_check, "check [NAME] [--format text|json]",
 	 "Check that the manifest is consistent.\n"
 	 "The manifest's page structure, then per table (NAME, or every table): records\n"

@@ -109,6 +109,12 @@ const cli_json_shape cli_json_shapes[] = {
 	 "{\"table\": \"string\", \"version\": \"int?\", " SHAPE_CLEAN_COUNTS
 	 ", \"dropped_tags\": [\"string\"], \"earliest_readable_version\": \"int\"}",
 	 false},
+	{"undelete",
+	 "{\"table\": \"string\", \"dry_run\": \"bool\", \"clean_versions\": [\"int\"], "
+	 "\"files_restored\": \"int\", \"bytes_restored\": \"int\", \"files_moved\": \"int\", "
+	 "\"versions_restored\": \"int\", \"earliest_readable_before\": \"int\", "
+	 "\"earliest_readable_after\": \"int\"}",
+	 false},
 	{"check",
 	 "{\"table\": \"string?\", \"ok\": \"bool\", \"findings\": [{\"table\": \"string?\", "
 	 "\"message\": \"string\"}]}",

@@ -301,6 +301,8 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 			       (f->has_footer_hash ? FILE_H_FOOTER : 0)));
 	mf_put_u64(b, f->content_hash);
 	mf_put_u64(b, f->footer_hash);
+	/* appended field: entries from before undelete end before it */
+	mf_put_u64(b, (uint64_t)f->trash_until_us);
 }
 
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
@@ -352,6 +354,9 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 		f->footer_hash = mf_get64(&d);
 		f->has_content_hash = hf & FILE_H_CONTENT;
 		f->has_footer_hash = hf & FILE_H_FOOTER;
+		/* entries from before undelete end here: not restorable */
+		if (!d.is_bad && d.n - d.off >= 8)
+			f->trash_until_us = (int64_t)mf_get64(&d);
 	}
 	if (f->format != STRATA_FMT_AVRO && f->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;
@@ -532,5 +537,43 @@ int mf_tag_dec(const MDB_val *v, strata_tag *t)
 	mf_getstr(&d, t->name, sizeof(t->name));
 	t->version = mf_get64(&d);
 	t->created_us = (int64_t)mf_get64(&d);
+	return d.is_bad ? STRATA_ECORRUPT : 0;
+}
+
+/* ---- kept clean (the trash of the manifest) --------------------------------------- */
+
+void mf_trash_enc(const strata_trash_unit *u, strata_buf *b)
+{
+	mf_put_u8(b, REC_V1);
+	mf_put_u64(b, (uint64_t)u->created_us);
+	mf_put_u64(b, (uint64_t)u->expires_us);
+	mf_put_u64(b, u->log_from);
+	mf_put_u64(b, u->log_to);
+	mf_put_u32(b, u->nversions);
+	mf_put_u32(b, u->nids);
+	for (uint32_t i = 0; i < u->nids; i++)
+		mf_put_u64(b, u->ids[i]);
+}
+
+int mf_trash_dec(const MDB_val *v, strata_arena *a, strata_trash_unit *u)
+{
+	mf_dec d;
+	mf_dec_init(&d, v);
+	uint64_t cv = u->clean_version;
+	memset(u, 0, sizeof(*u));
+	u->clean_version = cv;
+	if (dec_version(&d))
+		return STRATA_ECORRUPT;
+	u->created_us = (int64_t)mf_get64(&d);
+	u->expires_us = (int64_t)mf_get64(&d);
+	u->log_from = mf_get64(&d);
+	u->log_to = mf_get64(&d);
+	u->nversions = mf_get32(&d);
+	u->nids = mf_get32(&d);
+	if (d.is_bad || (d.n - d.off) / 8 < u->nids)
+		return STRATA_ECORRUPT;
+	u->ids = strata_arena_alloc(a, ((size_t)u->nids + 1) * sizeof(uint64_t));
+	for (uint32_t i = 0; i < u->nids; i++)
+		u->ids[i] = mf_get64(&d);
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }

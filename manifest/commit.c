@@ -34,7 +34,36 @@
  *      recovery takes the claim of a job it judges crashed in the same
  *      transaction that judges it (never from an older snapshot), before it
  *      deletes the job's outputs — so a job judged crashed can never commit
- *      outputs that recovery deletes.
+ *      outputs that recovery deletes;
+ *   9. what a clean takes stays recoverable for its trash window (see "The
+ *      trash of the manifest" below): the kept clean commits in the same
+ *      transaction as the marking (or the expiry) it records, and until it
+ *      is dropped no floor-log trim counts its deletions or its expired
+ *      versions as unreadable — so undelete finds every bucket state as
+ *      the clean left it.
+ *
+ * The trash of the manifest (DB_TRASH).  A clean takes two things from the
+ * manifest: it marks removed entries deleted (strata_mf_commit_clean) and
+ * it expires the version log below the retention boundary
+ * (strata_mf_expire_versions).  With a trash window (the _kept variants,
+ * which clean/ calls with clean.trash_s) neither is lost for that long:
+ *
+ *   [table][0][clean version]            the kept clean: created, window
+ *                                        end, the ids it marked, the log
+ *                                        range [log_from, log_to) it
+ *                                        expired
+ *   [table][1][clean version][version]   an expired version record, as it
+ *                                        was in DB_VERSIONS
+ *
+ * The marked entries carry trash_until_us (the window's end): floor_log_trim
+ * does not count them as holes before it, nor versions from the lowest
+ * kept log_from on as below the log start.  strata_mf_undelete() reverts
+ * kept cleans newest first in one transaction (records and their time
+ * index back, log_start down, entries removed-not-deleted again);
+ * strata_mf_trash_drop() drops the ones past their window (a clean's step
+ * 1b), and a forget of an entry whose file is gone inside the window drops
+ * the kept clean that deleted it (it can no longer be undone).  Bucket
+ * states are never saved: by invariant 9 no trim touched them.
  */
 #include "manifest/manifest_int.h"
 
@@ -232,6 +261,123 @@ static int file_forget(strata_mf *mf, mf_tx *txn, const strata_file_entry *f,
 	mf_key ik = {.n = 0};
 	mf_key_u64(&ik, f->id);
 	return mf_txn_del(mf, txn, DB_FILEIDS, &ik, err);
+}
+
+/* ---- the trash of the manifest: keys and kept cleans ----------------------------------- */
+
+static void trash_key_unit(mf_key *k, uint32_t table, uint64_t clean_version)
+{
+	k->n = 0;
+	mf_key_u32(k, table);
+	mf_key_bytes(k, "\0", 1);
+	mf_key_u64(k, clean_version);
+}
+
+/* [table][1][clean version]: the prefix of its kept version records. */
+static void trash_key_versions(mf_key *k, uint32_t table, uint64_t clean_version)
+{
+	k->n = 0;
+	mf_key_u32(k, table);
+	mf_key_bytes(k, "\1", 1);
+	mf_key_u64(k, clean_version);
+}
+
+static void trash_key_version(mf_key *k, uint32_t table, uint64_t clean_version, uint64_t v)
+{
+	trash_key_versions(k, table, clean_version);
+	mf_key_u64(k, v);
+}
+
+static int trash_unit_put(strata_mf *mf, mf_tx *txn, uint32_t table,
+			  const strata_trash_unit *u, strata_err *err)
+{
+	strata_buf b = {0};
+	mf_trash_enc(u, &b);
+	mf_key k;
+	trash_key_unit(&k, table, u->clean_version);
+	int rc = mf_txn_put(mf, txn, DB_TRASH, &k, b.data, b.len, err);
+	strata_buf_free(&b);
+	return rc;
+}
+
+/* The kept clean clean_version of table: 0, STRATA_ENOTFOUND, or an error. */
+static int trash_unit_get(strata_mf *mf, mf_tx *txn, uint32_t table, uint64_t clean_version,
+			  strata_arena *a, strata_trash_unit *u, strata_err *err)
+{
+	(void)mf;
+	mf_key k;
+	trash_key_unit(&k, table, clean_version);
+	MDB_val key = mf_val(&k), val;
+	int rc = mf_get(txn, DB_TRASH, &key, &val);
+	if (rc == MDB_NOTFOUND)
+		return STRATA_ENOTFOUND;
+	if (rc)
+		return mf_kv_err(err, rc, "read the trash");
+	u->clean_version = clean_version;
+	if (mf_trash_dec(&val, a, u))
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "the kept clean %llu of table id %u is damaged",
+				      (unsigned long long)clean_version, table);
+	return 0;
+}
+
+typedef struct trash_list {
+	strata_arena *a;
+	strata_trash_unit *v;
+	size_t n, cap;
+} trash_list;
+
+static int trash_list_push(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	trash_list *l = ctx;
+	if (key->mv_size != 13)
+		return STRATA_ECORRUPT;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 8;
+		strata_trash_unit *nv = strata_arena_alloc(l->a, l->cap * sizeof(*nv));
+		if (l->n)
+			memcpy(nv, l->v, l->n * sizeof(*nv));
+		l->v = nv;
+	}
+	strata_trash_unit *u = &l->v[l->n];
+	u->clean_version = mf_get_u64((const uint8_t *)key->mv_data + 5);
+	if (mf_trash_dec(val, l->a, u))
+		return STRATA_ECORRUPT;
+	l->n++;
+	return 0;
+}
+
+int mf_txn_trash_units(strata_mf *mf, mf_tx *txn, uint32_t table, strata_arena *a,
+		       strata_trash_unit **out, size_t *n, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table);
+	mf_key_bytes(&k, "\0", 1);
+	trash_list l = {.a = a};
+	int rc = mf_iter_prefix(mf, txn, DB_TRASH, &k, trash_list_push, &l, err);
+	if (rc == STRATA_ECORRUPT)
+		rc = strata_err_set(err, rc, "a kept clean of table id %u is damaged", table);
+	*out = l.v;
+	*n = rc ? 0 : l.n;
+	return rc;
+}
+
+/* The lowest log_start an undelete may still bring back: t's, or the
+ * log_from of a kept clean inside its window (floor_log_trim must not
+ * count those versions as unreadable: invariant 9). */
+static int trash_log_floor(strata_mf *mf, mf_tx *txn, const strata_table_def *t, int64_t now,
+			   uint64_t *out, strata_err *err)
+{
+	strata_arena *a = strata_arena_new();
+	strata_trash_unit *us;
+	size_t n;
+	*out = t->log_start;
+	int rc = mf_txn_trash_units(mf, txn, t->id, a, &us, &n, err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (us[i].expires_us > now && us[i].log_to && us[i].log_from < *out)
+			*out = us[i].log_from;
+	strata_arena_free(a);
+	return rc;
 }
 
 static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t part_id,
@@ -673,7 +819,7 @@ static bool in_floor_sets(const strata_bucket_state *bs, const strata_file_entry
  * never while a tag falls in it (a raise that finds the log full of tagged
  * intervals is refused instead, with STRATA_ELIMIT). */
 static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *files, size_t n,
-			   const strata_tag *tags, size_t ntags, uint64_t log_start)
+			   const strata_tag *tags, size_t ntags, uint64_t log_start, int64_t now)
 {
 	while (bs->nlog > 0) {
 		/* versions below the table's log start are unreadable anyway */
@@ -682,8 +828,10 @@ static void floor_log_trim(strata_bucket_state *bs, const strata_file_entry *fil
 		uint64_t l = bs->log[0].commit_version - 1;
 		bool is_full = bs->nlog >= STRATA_FLOOR_LOG_MAX;
 		bool is_dead = false;
+		/* invariant 9: a deletion undelete may still revert is no hole */
 		for (size_t i = 0; i < n && !is_dead; i++)
-			is_dead = files[i].is_deleted && strata_file_live_at(&files[i], l) &&
+			is_dead = files[i].is_deleted && files[i].trash_until_us <= now &&
+				  strata_file_live_at(&files[i], l) &&
 				  (uint64_t)files[i].seq_min <= lo;
 		bool is_tagged = false;
 		for (size_t i = 0; i < ntags; i++)
@@ -714,11 +862,15 @@ static int bucket_floor_raise(strata_mf *mf, mf_tx *txn, const strata_table_def 
 		strata_tag *tags = NULL;
 		strata_file_entry *bf = NULL;
 		size_t ntags = 0, nbf = 0;
+		uint64_t log_floor = t->log_start;
+		int64_t now = mf_tx_now(txn);
 		rc = mf_txn_tags(mf, txn, t->id, ta, &tags, &ntags, err);
 		if (rc == 0)
 			rc = mf_txn_bucket_files(mf, txn, t->id, part_id, bucket, ta, &bf, &nbf,
 						 err);
-		floor_log_trim(&bs, bf, nbf, tags, ntags, t->log_start);
+		if (rc == 0)
+			rc = trash_log_floor(mf, txn, t, now, &log_floor, err);
+		floor_log_trim(&bs, bf, nbf, tags, ntags, log_floor, now);
 		strata_arena_free(ta);
 		if (rc == 0 && bs.nlog >= STRATA_FLOOR_LOG_MAX)
 			rc = strata_err_set(err, STRATA_ELIMIT,
@@ -988,6 +1140,7 @@ typedef struct clean_ctx {
 	uint32_t table_id;
 	const uint64_t *ids;
 	size_t n;
+	int64_t trash_us; /* > 0: keep the clean in the trash that long */
 	uint64_t version;
 	size_t skipped;
 } clean_ctx;
@@ -1020,6 +1173,7 @@ static int clean_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 		}
 		f.is_deleted = true;
 		f.deleted_us = now;
+		f.trash_until_us = c->trash_us > 0 ? now + c->trash_us : 0;
 		rc = file_put(mf, txn, &f, err);
 		if (rc)
 			goto out;
@@ -1038,6 +1192,13 @@ static int clean_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 	r.removed = done;
 	snprintf(r.note, sizeof(r.note), "%u file%s deleted", ndone, ndone == 1 ? "" : "s");
 	rc = version_append(mf, txn, &t, &r, NULL, err);
+	if (rc == 0 && c->trash_us > 0) {
+		/* invariant 9: the kept clean commits with its marking */
+		strata_trash_unit u = {.clean_version = t.version, .created_us = now,
+				       .expires_us = now + c->trash_us, .nids = ndone,
+				       .ids = done};
+		rc = trash_unit_put(mf, txn, t.id, &u, err);
+	}
 	if (rc == 0) {
 		c->version = t.version;
 		rc = mf_txn_table_put(mf, txn, &t, err);
@@ -1050,7 +1211,14 @@ out:
 int strata_mf_commit_clean(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
 			   uint64_t *version, size_t *skipped, strata_err *err)
 {
-	clean_ctx c = {.table_id = table_id, .ids = ids, .n = n};
+	return strata_mf_commit_clean_kept(mf, table_id, ids, n, 0, version, skipped, err);
+}
+
+int strata_mf_commit_clean_kept(strata_mf *mf, uint32_t table_id, const uint64_t *ids,
+				size_t n, int64_t trash_us, uint64_t *version, size_t *skipped,
+				strata_err *err)
+{
+	clean_ctx c = {.table_id = table_id, .ids = ids, .n = n, .trash_us = trash_us};
 	int rc = mf_write(mf, clean_body, &c, err);
 	if (rc == MF_ABORT_OK)
 		rc = 0;
@@ -1068,7 +1236,8 @@ typedef struct forget_ctx {
 } forget_ctx;
 
 static int forget_one(strata_mf *mf, mf_tx *txn, forget_ctx *c, uint64_t id,
-		      const strata_tag *tags, size_t ntags, uint64_t log_start, strata_err *err)
+		      const strata_tag *tags, size_t ntags, uint64_t log_start, int64_t now,
+		      strata_err *err)
 {
 	strata_file_entry f;
 	int rc = file_get(mf, txn, id, &f, err);
@@ -1089,7 +1258,7 @@ static int forget_one(strata_mf *mf, mf_tx *txn, forget_ctx *c, uint64_t id,
 	rc = mf_txn_bucket_files(mf, txn, f.table_id, f.part_id, f.bucket, a, &bf, &nbf, err);
 	if (rc == 0) {
 		uint32_t before = bs.nlog;
-		floor_log_trim(&bs, bf, nbf, tags, ntags, log_start);
+		floor_log_trim(&bs, bf, nbf, tags, ntags, log_start, now);
 		if (bs.nlog != before)
 			rc = mf_txn_bucket_put(mf, txn, f.table_id, f.part_id, f.bucket, &bs, err);
 	}
@@ -1099,6 +1268,61 @@ static int forget_one(strata_mf *mf, mf_tx *txn, forget_ctx *c, uint64_t id,
 	if (in_floor_sets(&bs, &f))
 		return 0; /* invariant 5: the tombstone still marks a hole */
 	return file_forget(mf, txn, &f, err);
+}
+
+static int trash_unit_del(strata_mf *mf, mf_tx *txn, uint32_t table, uint64_t cv,
+			  strata_arena *a, strata_err *err);
+
+/* Entries about to be forgotten have lost their files: a kept clean that
+ * deleted one of them can no longer be undone, so it is dropped, and the
+ * other entries it deleted stop counting as restorable (floor_log_trim,
+ * invariant 9). */
+static int trash_break(strata_mf *mf, mf_tx *txn, const strata_table_def *t,
+		       const uint64_t *ids, size_t n, int64_t now, strata_err *err)
+{
+	strata_arena *a = strata_arena_new();
+	strata_trash_unit *us = NULL;
+	size_t nus = 0;
+	bool *is_broken = NULL;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		strata_file_entry f;
+		rc = file_get(mf, txn, ids[i], &f, err);
+		if (rc == STRATA_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc || !f.is_deleted || f.trash_until_us <= now)
+			continue;
+		if (!is_broken) {
+			rc = mf_txn_trash_units(mf, txn, t->id, a, &us, &nus, err);
+			is_broken = strata_arena_alloc(a, (nus + 1) * sizeof(bool));
+			memset(is_broken, 0, (nus + 1) * sizeof(bool));
+		}
+		for (size_t u = 0; rc == 0 && u < nus; u++)
+			for (uint32_t k = 0; k < us[u].nids && !is_broken[u]; k++)
+				is_broken[u] = us[u].ids[k] == f.id;
+	}
+	for (size_t u = 0; rc == 0 && u < nus; u++) {
+		if (!is_broken[u])
+			continue;
+		for (uint32_t k = 0; rc == 0 && k < us[u].nids; k++) {
+			strata_file_entry f;
+			rc = file_get(mf, txn, us[u].ids[k], &f, err);
+			if (rc == STRATA_ENOTFOUND) {
+				rc = 0;
+				continue;
+			}
+			if (rc == 0 && f.is_deleted && f.trash_until_us) {
+				f.trash_until_us = 0;
+				rc = file_put(mf, txn, &f, err);
+			}
+		}
+		if (rc == 0)
+			rc = trash_unit_del(mf, txn, t->id, us[u].clean_version, a, err);
+	}
+	strata_arena_free(a);
+	return rc;
 }
 
 static int forget_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
@@ -1116,9 +1340,13 @@ static int forget_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 		strata_arena_free(ta);
 		return trc;
 	}
-	int rc = 0;
+	int64_t now = mf_tx_now(txn);
+	int rc = trash_break(mf, txn, &t, c->ids, c->n, now, err);
+	uint64_t log_floor = t.log_start;
+	if (rc == 0)
+		rc = trash_log_floor(mf, txn, &t, now, &log_floor, err);
 	for (size_t i = 0; rc == 0 && i < c->n; i++)
-		rc = forget_one(mf, txn, c, c->ids[i], tags, ntags, t.log_start, err);
+		rc = forget_one(mf, txn, c, c->ids[i], tags, ntags, log_floor, now, err);
 	strata_arena_free(ta);
 	return rc;
 }
@@ -1133,6 +1361,8 @@ int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *i
 typedef struct expire_ctx {
 	uint32_t table_id;
 	uint64_t below;
+	uint64_t clean_version; /* the kept clean (0: the table's version) */
+	int64_t trash_us;       /* > 0: keep the records in the trash */
 	size_t expired;
 } expire_ctx;
 
@@ -1150,6 +1380,8 @@ static int expire_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 	strata_arena *a = strata_arena_new();
 	strata_tag *tags;
 	size_t ntags;
+	uint64_t cv = c->clean_version ? c->clean_version : t.version;
+	uint32_t nkept = 0;
 	rc = mf_txn_tags(mf, txn, t.id, a, &tags, &ntags, err);
 	for (uint64_t v = t.log_start; rc == 0 && v < c->below; v++) {
 		bool is_tagged = false;
@@ -1176,6 +1408,16 @@ static int expire_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 					    (unsigned long long)v);
 			break;
 		}
+		if (c->trash_us > 0) {
+			/* invariant 9: moved into the trash, not dropped */
+			mf_key xk;
+			trash_key_version(&xk, t.id, cv, v);
+			void *copy = strata_arena_dup(a, val.mv_data, val.mv_size);
+			rc = mf_txn_put(mf, txn, DB_TRASH, &xk, copy, val.mv_size, err);
+			if (rc)
+				break;
+			nkept++;
+		}
 		mf_key tk = {.n = 0};
 		mf_key_u32(&tk, t.id);
 		mf_key_u64(&tk, (uint64_t)r.ts_us ^ (1ull << 63));
@@ -1184,6 +1426,27 @@ static int expire_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 		if (rc == 0)
 			rc = mf_txn_del(mf, txn, DB_VERSIONS, &k, err);
 		c->expired++;
+	}
+	if (rc == 0 && c->trash_us > 0) {
+		/* the kept clean: made by the marking commit, or here */
+		int64_t now = mf_tx_now(txn);
+		strata_trash_unit u;
+		rc = trash_unit_get(mf, txn, t.id, cv, a, &u, err);
+		if (rc == STRATA_ENOTFOUND) {
+			memset(&u, 0, sizeof(u));
+			u.clean_version = cv;
+			u.created_us = now;
+			rc = 0;
+		}
+		if (rc == 0) {
+			if (u.log_to == 0)
+				u.log_from = t.log_start;
+			u.log_to = c->below;
+			u.nversions += nkept;
+			if (u.expires_us < now + c->trash_us)
+				u.expires_us = now + c->trash_us;
+			rc = trash_unit_put(mf, txn, t.id, &u, err);
+		}
 	}
 	strata_arena_free(a);
 	if (rc)
@@ -1195,12 +1458,278 @@ static int expire_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 int strata_mf_expire_versions(strata_mf *mf, uint32_t table_id, uint64_t below,
 			      size_t *expired, strata_err *err)
 {
-	expire_ctx c = {.table_id = table_id, .below = below};
+	return strata_mf_expire_versions_kept(mf, table_id, below, 0, 0, expired, err);
+}
+
+int strata_mf_expire_versions_kept(strata_mf *mf, uint32_t table_id, uint64_t below,
+				   uint64_t clean_version, int64_t trash_us, size_t *expired,
+				   strata_err *err)
+{
+	expire_ctx c = {.table_id = table_id, .below = below, .clean_version = clean_version,
+			.trash_us = trash_us};
 	int rc = mf_write(mf, expire_body, &c, err);
 	if (rc == MF_ABORT_OK)
 		rc = 0;
 	if (expired)
 		*expired = rc == 0 ? c.expired : 0;
+	return rc;
+}
+
+/* ---- the trash: dropping kept cleans, undelete ------------------------------------------ */
+
+typedef struct key_list {
+	strata_arena *a;
+	MDB_val *v;
+	size_t n, cap;
+} key_list;
+
+static int key_list_push(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	(void)val;
+	key_list *l = ctx;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		MDB_val *nv = strata_arena_alloc(l->a, l->cap * sizeof(*nv));
+		if (l->n)
+			memcpy(nv, l->v, l->n * sizeof(*nv));
+		l->v = nv;
+	}
+	l->v[l->n].mv_size = key->mv_size;
+	l->v[l->n].mv_data = strata_arena_dup(l->a, key->mv_data, key->mv_size);
+	l->n++;
+	return 0;
+}
+
+/* Delete the kept clean cv of table and its kept version records. */
+static int trash_unit_del(strata_mf *mf, mf_tx *txn, uint32_t table, uint64_t cv,
+			  strata_arena *a, strata_err *err)
+{
+	mf_key k;
+	trash_key_versions(&k, table, cv);
+	key_list l = {.a = a};
+	int rc = mf_iter_prefix(mf, txn, DB_TRASH, &k, key_list_push, &l, err);
+	for (size_t i = 0; rc == 0 && i < l.n; i++) {
+		mf_key dk = {.n = 0};
+		mf_key_bytes(&dk, l.v[i].mv_data, l.v[i].mv_size);
+		rc = mf_txn_del(mf, txn, DB_TRASH, &dk, err);
+	}
+	if (rc == 0) {
+		trash_key_unit(&k, table, cv);
+		rc = mf_txn_del(mf, txn, DB_TRASH, &k, err);
+	}
+	return rc;
+}
+
+typedef struct trash_drop_ctx {
+	uint32_t table_id;
+	bool is_all;
+	int64_t trash_us;
+	size_t dropped;
+} trash_drop_ctx;
+
+static int trash_drop_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
+{
+	trash_drop_ctx *c = vctx;
+	c->dropped = 0;
+	int64_t now = mf_tx_now(txn);
+	strata_arena *a = strata_arena_new();
+	strata_trash_unit *us;
+	size_t n;
+	int rc = mf_txn_trash_units(mf, txn, c->table_id, a, &us, &n, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!c->is_all && strata_trash_unit_end(&us[i], c->trash_us) > now)
+			continue;
+		rc = trash_unit_del(mf, txn, c->table_id, us[i].clean_version, a, err);
+		c->dropped++;
+	}
+	strata_arena_free(a);
+	if (rc == 0 && c->dropped == 0)
+		rc = MF_ABORT_OK; /* nothing to commit */
+	return rc;
+}
+
+int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, int64_t trash_us,
+			 size_t *dropped, strata_err *err)
+{
+	trash_drop_ctx c = {.table_id = table_id, .is_all = is_all, .trash_us = trash_us};
+	int rc = mf_write(mf, trash_drop_body, &c, err);
+	if (rc == MF_ABORT_OK)
+		rc = 0;
+	if (dropped)
+		*dropped = rc == 0 ? c.dropped : 0;
+	return rc;
+}
+
+typedef struct undelete_ctx {
+	uint32_t table_id;
+	int64_t trash_us;
+	uint64_t *cvs; /* descending */
+	size_t n;
+	size_t nfiles, nversions;
+} undelete_ctx;
+
+typedef struct restore_ctx {
+	strata_mf *mf;
+	mf_tx *txn;
+	uint32_t table;
+	strata_err *err;
+	size_t n;
+} restore_ctx;
+
+/* One kept version record back into the log (and its time index). */
+static int restore_version(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	restore_ctx *r = ctx;
+	if (key->mv_size != 21)
+		return strata_err_set(r->err, STRATA_ECORRUPT, "a kept version record is damaged");
+	uint64_t v = mf_get_u64((const uint8_t *)key->mv_data + 13);
+	strata_version_rec rec;
+	if (mf_version_dec(val, NULL, &rec, NULL, 0) || rec.version != v)
+		return strata_err_set(r->err, STRATA_ECORRUPT, "kept version record %llu is damaged",
+				      (unsigned long long)v);
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, r->table);
+	mf_key_u64(&k, v);
+	MDB_val vk = mf_val(&k), old;
+	int grc = mf_get(r->txn, DB_VERSIONS, &vk, &old);
+	if (grc == 0)
+		return 0; /* never expired after all (a tagged version) */
+	if (grc != MDB_NOTFOUND)
+		return mf_kv_err(r->err, grc, "read version");
+	/* copy: the value is lent by the trash, written into another db */
+	void *copy = strata_malloc(val->mv_size);
+	memcpy(copy, val->mv_data, val->mv_size);
+	int rc = mf_txn_put(r->mf, r->txn, DB_VERSIONS, &k, copy, val->mv_size, r->err);
+	free(copy);
+	if (rc)
+		return rc;
+	mf_key tk = {.n = 0};
+	mf_key_u32(&tk, r->table);
+	mf_key_u64(&tk, (uint64_t)rec.ts_us ^ (1ull << 63));
+	mf_key vv = {.n = 0};
+	mf_key_u64(&vv, v);
+	rc = mf_txn_put(r->mf, r->txn, DB_VTIMES, &tk, vv.b, vv.n, r->err);
+	if (rc == 0)
+		r->n++;
+	return rc;
+}
+
+static int undelete_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
+{
+	undelete_ctx *c = vctx;
+	c->nfiles = c->nversions = 0;
+	strata_table_def t;
+	int rc = table_by_id(mf, txn, c->table_id, &t, err);
+	if (rc)
+		return rc;
+	int64_t now = mf_tx_now(txn);
+	strata_arena *a = strata_arena_new();
+	for (size_t i = 0; rc == 0 && i < c->n; i++) {
+		uint64_t cv = c->cvs[i];
+		strata_trash_unit u;
+		rc = trash_unit_get(mf, txn, t.id, cv, a, &u, err);
+		if (rc == STRATA_ENOTFOUND) {
+			rc = strata_err_set(err, rc,
+					    "table \"%s\" has no clean at version %llu in its trash "
+					    "(undone already, dropped after its trash window, or not a "
+					    "clean): nothing was restored",
+					    t.name, (unsigned long long)cv);
+			break;
+		}
+		if (rc)
+			break;
+		int64_t end = strata_trash_unit_end(&u, c->trash_us);
+		if (end <= now) {
+			rc = strata_err_set(err, STRATA_ERETENTION,
+					    "clean version %llu of table \"%s\" left its trash window "
+					    "%.0f s ago (clean.trash_s): nothing was restored",
+					    (unsigned long long)cv, t.name, (double)(now - end) / 1e6);
+			break;
+		}
+		if (u.log_to) {
+			if (t.log_start != u.log_to) {
+				rc = strata_err_set(err, STRATA_ECONFLICT,
+						    "clean version %llu of table \"%s\" expired versions "
+						    "%llu to %llu, but the log now starts at %llu: a later "
+						    "clean expired the versions in between; undelete it "
+						    "first (or use --all): nothing was restored",
+						    (unsigned long long)cv, t.name,
+						    (unsigned long long)u.log_from,
+						    (unsigned long long)(u.log_to - 1),
+						    (unsigned long long)t.log_start);
+				break;
+			}
+			mf_key pk;
+			trash_key_versions(&pk, t.id, cv);
+			restore_ctx r = {.mf = mf, .txn = txn, .table = t.id, .err = err};
+			rc = mf_iter_prefix(mf, txn, DB_TRASH, &pk, restore_version, &r, err);
+			if (rc)
+				break;
+			c->nversions += r.n;
+			t.log_start = u.log_from;
+		}
+		for (uint32_t k = 0; rc == 0 && k < u.nids; k++) {
+			strata_file_entry f;
+			rc = file_get(mf, txn, u.ids[k], &f, err);
+			if (rc == STRATA_ENOTFOUND) {
+				rc = strata_err_set(err, STRATA_ECONFLICT,
+						    "file %llu that clean version %llu of table \"%s\" "
+						    "deleted is no longer in the manifest (its file left "
+						    "the trash): nothing was restored",
+						    (unsigned long long)u.ids[k], (unsigned long long)cv,
+						    t.name);
+				break;
+			}
+			if (rc)
+				break;
+			if (!f.is_deleted) {
+				rc = strata_err_set(err, STRATA_ECONFLICT,
+						    "file %s (%llu) that clean version %llu of table "
+						    "\"%s\" deleted is no longer marked deleted: nothing "
+						    "was restored",
+						    f.name, (unsigned long long)f.id,
+						    (unsigned long long)cv, t.name);
+				break;
+			}
+			/* invariant 5, reverted: removed, not deleted */
+			f.is_deleted = false;
+			f.deleted_us = 0;
+			f.trash_until_us = 0;
+			rc = file_put(mf, txn, &f, err);
+			if (rc == 0)
+				c->nfiles++;
+		}
+		if (rc == 0)
+			rc = trash_unit_del(mf, txn, t.id, cv, a, err);
+	}
+	strata_arena_free(a);
+	if (rc == 0)
+		rc = mf_txn_table_put(mf, txn, &t, err);
+	return rc;
+}
+
+static int u64_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x > y ? -1 : x < y;
+}
+
+int strata_mf_undelete(strata_mf *mf, uint32_t table_id, const uint64_t *clean_versions,
+		       size_t n, int64_t trash_us, size_t *nfiles, size_t *nversions,
+		       strata_err *err)
+{
+	undelete_ctx c = {.table_id = table_id, .n = n, .trash_us = trash_us};
+	c.cvs = strata_calloc(n + 1, sizeof(uint64_t));
+	if (n)
+		memcpy(c.cvs, clean_versions, n * sizeof(uint64_t));
+	if (n > 1)
+		qsort(c.cvs, n, sizeof(uint64_t), u64_desc);
+	int rc = mf_write(mf, undelete_body, &c, err);
+	free(c.cvs);
+	if (nfiles)
+		*nfiles = rc == 0 ? c.nfiles : 0;
+	if (nversions)
+		*nversions = rc == 0 ? c.nversions : 0;
 	return rc;
 }
 

@@ -51,7 +51,7 @@
 const char *const mf_db_names[DB_ALL] = {
 	"meta", "tables", "table_ids", "schemas", "parts", "partnames", "files",
 	"fileids", "versions", "vtimes", "tokens", "buckets", "claims", "intents", "tags",
-	"leases", "daemons",
+	"trash", "leases", "daemons",
 };
 
 void (*strata_mf_open_hook)(const char *warehouse);
@@ -677,14 +677,13 @@ int mf_txn_bucket_put(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part,
 	return rc;
 }
 
-/* Iterate keys with a prefix; calls fn for each (stop with non-zero). */
-typedef int (*mf_iter_fn)(const MDB_val *key, const MDB_val *val, void *ctx);
-
-static int mf_iter_prefix(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *prefix,
-			  mf_iter_fn fn, void *ctx, strata_err *err)
+int mf_iter_prefix(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *prefix,
+		   mf_iter_fn fn, void *ctx, strata_err *err)
 {
 	mf_cur *cur;
 	int rc = mf_cur_open(txn, db, &cur);
+	if (rc == MDB_NOTFOUND)
+		return 0; /* an absent sub-database (lmdb.c: the trash, read-only) */
 	if (rc)
 		return mf_kv_err(err, rc, "open cursor");
 	MDB_val key = mf_val(prefix), val;
@@ -1173,4 +1172,10 @@ int strata_mf_claim_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
 	if (mf_claim_dec(&val, out))
 		return strata_err_set(err, STRATA_ECORRUPT, "claim record is damaged");
 	return 0;
+}
+
+int strata_mf_trash_list(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			 strata_trash_unit **out, size_t *n, strata_err *err)
+{
+	return mf_txn_trash_units(s->mf, s->txn, table_id, a, out, n, err);
 }

@@ -1,8 +1,8 @@
 /*
  * manifest/manifest.h — the contract of the manifest: one LMDB environment
  * per warehouse holding tables, schema versions, partitions, file entries,
- * the version log, idempotency tokens, intents, bucket claims, bucket state
- * and tags; leases live in a second, no-sync environment so that taking one
+ * the version log, idempotency tokens, intents, bucket claims, bucket state,
+ * tags and the trash (what cleans took, kept for undelete); leases live in a second, no-sync environment so that taking one
  * never costs a durable write.
  *
  * Every commit is one LMDB write transaction with sync on: when a commit call
@@ -112,6 +112,9 @@ typedef struct strata_file_entry {
 				      history still inside retention */
 	bool is_deleted;           /* clean has taken the file away */
 	int64_t deleted_us;
+	int64_t trash_until_us;    /* deleted: undelete may bring it back
+				      until then (0: never; entries from
+				      before undelete) */
 	bool has_content_hash;     /* false: written before content hashes
 				      (not known, not checked) */
 	uint64_t content_hash;     /* format.h "Content hash" */
@@ -499,6 +502,69 @@ int strata_mf_commit_job(strata_mf *mf, const strata_mf_job *job, uint64_t *vers
  * *skipped).  Bumps bucket states; *version is 0 if nothing changed. */
 int strata_mf_commit_clean(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
 			   uint64_t *version, size_t *skipped, strata_err *err);
+/* The trash of the manifest (manifest/commit.c, "The trash of the
+ * manifest"): what a clean took, kept clean.trash_s after it for `strata
+ * undelete`.  A kept clean is keyed by its clean version: the version of
+ * its marking commit, or — for a clean that marked nothing and only
+ * expired version records — the table's version when it expired them
+ * (two such cleans at one table version share one). */
+typedef struct strata_trash_unit {
+	uint64_t clean_version;
+	int64_t created_us;
+	int64_t expires_us;   /* the trash window ends (kept while now < it) */
+	uint32_t nids;
+	uint64_t *ids;        /* entries it marked deleted (arena memory) */
+	uint64_t log_from;    /* it raised log_start from log_from to log_to */
+	uint64_t log_to;      /* (both 0: it expired nothing) */
+	uint32_t nversions;   /* version records kept (tagged ones stayed) */
+} strata_trash_unit;
+
+/* The end of u's trash window when clean.trash_s is now trash_us: the end
+ * it was kept with, or created_us + trash_us when that is later (a window
+ * raised since the clean keeps it longer, as it keeps its files). */
+static inline int64_t strata_trash_unit_end(const strata_trash_unit *u, int64_t trash_us)
+{
+	int64_t end = u->created_us + (trash_us > 0 ? trash_us : 0);
+	return end > u->expires_us ? end : u->expires_us;
+}
+
+/* strata_mf_commit_clean() that also keeps the clean in the trash for
+ * trash_us (> 0; 0: keep nothing): the marked entries get trash_until_us
+ * = their deleted_us + trash_us, and the kept clean records their ids. */
+int strata_mf_commit_clean_kept(strata_mf *mf, uint32_t table_id, const uint64_t *ids,
+				size_t n, int64_t trash_us, uint64_t *version, size_t *skipped,
+				strata_err *err);
+/* strata_mf_expire_versions() that moves the expired records into the
+ * trash instead of dropping them: into the kept clean clean_version (0:
+ * the table's current version), created if missing, its window extended
+ * to now + trash_us (> 0; 0: keep nothing). */
+int strata_mf_expire_versions_kept(strata_mf *mf, uint32_t table_id, uint64_t below,
+				   uint64_t clean_version, int64_t trash_us, size_t *expired,
+				   strata_err *err);
+/* The kept cleans of a table, ascending by clean version (arena memory),
+ * whatever their window (a clean drops the ones past it). */
+int strata_mf_trash_list(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
+			 strata_trash_unit **out, size_t *n, strata_err *err);
+/* Drop the kept cleans whose window has passed (strata_trash_unit_end()
+ * with trash_us; is_all: every one, for purge) with their kept records, in
+ * one commit (none when there is nothing to drop).  *dropped (may be NULL)
+ * receives how many. */
+int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, int64_t trash_us,
+			 size_t *dropped, strata_err *err);
+/* Undelete: revert the kept cleans clean_versions[0..n) of a table in one
+ * commit, newest first: their version records go back into the log (and
+ * log_start down to the oldest of them), the entries they marked become
+ * removed-not-deleted again, and the kept cleans are dropped.  The caller
+ * has put every file back first (invariant 1 of clean/clean.c, in
+ * reverse).  Refused, nothing changed: STRATA_ENOTFOUND for a clean not
+ * (or no longer) kept, STRATA_ERETENTION for one past its window
+ * (strata_trash_unit_end() with trash_us), STRATA_ECONFLICT when a later
+ * clean expired the versions right after the ones it kept (it must be
+ * reverted too) or an entry is gone from the manifest or no longer marked
+ * deleted.  *nfiles and *nversions (may be NULL) receive what came back. */
+int strata_mf_undelete(strata_mf *mf, uint32_t table_id, const uint64_t *clean_versions,
+		       size_t n, int64_t trash_us, size_t *nfiles, size_t *nversions,
+		       strata_err *err);
 /* Clean, last phase: forget deleted entries whose files are gone, except
  * those still part of a floor raise's file set (they keep telling reads that
  * the set has a hole).  No new version. */

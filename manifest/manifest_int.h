@@ -33,6 +33,10 @@ enum mf_db {
 	DB_CLAIMS,     /* [table][part][bucket] -> claim */
 	DB_INTENTS,    /* [job id] -> intent */
 	DB_TAGS,       /* [table][tag] -> tag */
+	DB_TRASH,      /* what cleans took, kept for undelete (commit.c,
+			  "The trash of the manifest"): [table][0][clean
+			  version] -> kept clean; [table][1][clean version]
+			  [version] -> an expired version record */
 	DB_COUNT,
 	/* the lease store (MF_TX_LEASE transactions only): not durable */
 	DB_LEASES = DB_COUNT, /* [lease id] -> lease; "\0" -> the id counter */
@@ -153,6 +157,9 @@ struct strata_mf {
 	 * first lease refused says so once on stderr (lease_said) */
 	char lease_off_reason[300];
 	bool lease_said;
+	/* LMDB, read-only: DB_TRASH is absent from a manifest older than it
+	 * (a read-only handle cannot create it): read as empty */
+	bool is_trash_absent;
 };
 
 struct strata_mf_snap {
@@ -257,6 +264,10 @@ void mf_intent_enc(const strata_intent *in, strata_buf *b);
 int mf_intent_dec(const MDB_val *v, strata_arena *a, strata_intent *in);
 void mf_tag_enc(const strata_tag *t, strata_buf *b);
 int mf_tag_dec(const MDB_val *v, strata_tag *t);
+/* A kept clean (DB_TRASH); the clean version comes from the key (set
+ * u->clean_version before decoding); ids go into arena a (required). */
+void mf_trash_enc(const strata_trash_unit *u, strata_buf *b);
+int mf_trash_dec(const MDB_val *v, strata_arena *a, strata_trash_unit *u);
 
 /* ---- shared lookups inside a transaction -------------------------------------- */
 
@@ -279,6 +290,14 @@ int mf_txn_partition_get(strata_mf *mf, mf_tx *txn, uint32_t table_id, const cha
 			 strata_partition *out, strata_err *err);
 int mf_txn_tags(strata_mf *mf, mf_tx *txn, uint32_t table, strata_arena *a,
 		strata_tag **out, size_t *n, strata_err *err);
+/* Iterate the keys of db with a prefix in key order; calls fn for each
+ * (a non-zero return stops and is returned).  Values are lent. */
+typedef int (*mf_iter_fn)(const MDB_val *key, const MDB_val *val, void *ctx);
+int mf_iter_prefix(strata_mf *mf, mf_tx *txn, enum mf_db db, const mf_key *prefix,
+		   mf_iter_fn fn, void *ctx, strata_err *err);
+/* The kept cleans of a table (commit.c), ascending (arena memory). */
+int mf_txn_trash_units(strata_mf *mf, mf_tx *txn, uint32_t table, strata_arena *a,
+		       strata_trash_unit **out, size_t *n, strata_err *err);
 /* Allocate the next value of a u64 counter stored under meta key name. */
 int mf_txn_counter_next(strata_mf *mf, mf_tx *txn, const char *name, uint64_t *out,
 			strata_err *err);

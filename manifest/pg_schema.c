@@ -20,6 +20,9 @@
  *   claims                      [table][part][bucket] -> claim         logged
  *   intents                     [job id] -> intent                     logged
  *   tags                        [table][tag] -> tag                    logged
+ *   trash                       [table][0|1][clean ver]... -> what a   logged
+ *                               clean took, kept for undelete
+ *                               (migration 2)
  *   leases                      [lease id] -> reader lease             UNLOGGED
  *   daemons                     [owner] -> daemon heartbeat            UNLOGGED
  *   sequences next_file_id, next_table_id (at most 2^32 - 1), next_job_id,
@@ -48,8 +51,10 @@
  *      writes nothing (a role with SELECT grants only can open it);
  *   3. a catalog of a newer version than MF_PG_SCHEMA_VERSION is refused
  *      with both versions named, never read or written;
- *   4. migration 1 creates one key-value table per name of mf_db_names[]
- *      (test_pgkv checks the two lists agree).
+ *   4. the migrations create one key-value table per name of
+ *      mf_db_names[] (1: every one up to tags, leases and daemons; 2:
+ *      trash); test_pgkv checks the two lists agree.  A migration, once
+ *      released, is never edited: a change is a new one.
  */
 #include "manifest/pg_int.h"
 
@@ -97,8 +102,14 @@ static const char migration_1[] =
 	KV_TABLE_UNLOGGED("leases")
 	KV_TABLE_UNLOGGED("daemons");
 
+/* the trash of the manifest: what a clean took (version records it
+ * expired, the entries it marked), kept clean.trash_s for `strata
+ * undelete` (manifest/commit.c) */
+static const char migration_2[] = KV_TABLE("trash");
+
 static const mf_pg_migration migrations[] = {
 	{1, "the catalog: one key-value table per manifest sub-database", migration_1},
+	{2, "the trash: what a clean took, kept for undelete", migration_2},
 };
 
 _Static_assert(STRATA_ARRAY_LEN(migrations) == MF_PG_SCHEMA_VERSION,

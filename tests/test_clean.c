@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1330,6 +1332,455 @@ static void test_tag_survives_many_floor_raises(void)
 
 /* ---- registration ------------------------------------------------------------------ */
 
+/* ---- undelete ------------------------------------------------------------------- */
+
+static int undelete(jf *f, uint64_t clean_version, bool is_all, bool dry_run,
+		    strata_undelete_result *r, strata_err *err)
+{
+	strata_undelete_opts o = {.clean_version = clean_version, .is_all = is_all,
+				  .dry_run = dry_run};
+	strata_undelete_result tmp;
+	strata_err etmp;
+	if (!err)
+		err = &etmp;
+	strata_err_clear(err);
+	int rc = strata_undelete_table(f->wh, f->table, &o, r ? r : &tmp, err);
+	if (!r)
+		strata_undelete_result_free(&tmp);
+	return rc;
+}
+
+static void check_ok(jf *f)
+{
+	strata_err err;
+	size_t n = 0;
+	int rc = strata_mf_check(strata_wh_mf(f->wh), f->table, NULL, NULL, &n, &err);
+	if (rc)
+		fprintf(stderr, "\ncheck: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+}
+
+static uint64_t log_start_of(jf *f)
+{
+	strata_table_def t;
+	jf_def(f, &t);
+	return t.log_start;
+}
+
+static size_t kept_cleans(jf *f)
+{
+	strata_mf_snap *snap;
+	strata_err err;
+	strata_table_def t;
+	jf_def(f, &t);
+	strata_arena *a = strata_arena_new();
+	strata_trash_unit *us;
+	size_t n = 0;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(strata_wh_mf(f->wh), &snap, &err), 0);
+	CU_ASSERT_EQUAL(strata_mf_trash_list(snap, t.id, a, &us, &n, &err), 0);
+	strata_mf_snap_close(snap);
+	strata_arena_free(a);
+	return n;
+}
+
+/* Versions 2..8, a sort and a partial compaction (floor 5); the clock
+ * then 4 h on, so that a clean with grace 0 and 1 h of retention deletes
+ * the sort's inputs and the compaction's (holes below the floor) and
+ * expires the log below 7: versions 1..6 become unreadable. */
+static void undel_fixture(jf *f, jf_hist *h)
+{
+	tu_clock_manual(JF_T0_US);
+	jf_open(f, COLS, 1, 1);
+	write3(f);                                 /* 2..4 */
+	job_ok(f, JF_SORT, NULL);                  /* 5 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(f, "{\"pk\":1,\"v\":\"a6\"}\n{\"pk\":7,\"v\":\"g\"}"); /* 6 */
+	job_ok(f, JF_PARTIAL, NULL);               /* 7, floor 5 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(f, "{\"pk\":3,\"_op\":\"delete\"}\n{\"pk\":8,\"v\":\"h\"}"); /* 8 */
+	jf_hist_take(f, h);
+	CU_ASSERT_EQUAL_FATAL(h->n, 8);
+}
+
+/* Clean with grace 0 of undel_fixture: returns the clean version. */
+static uint64_t undel_clean(jf *f, int64_t trash_s)
+{
+	strata_clean_result r;
+	CU_ASSERT_EQUAL_FATAL(clean(f, 0, trash_s, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 4);      /* 3 row files, the sorted file */
+	CU_ASSERT_EQUAL(r.version, 9);
+	CU_ASSERT_EQUAL(r.versions_expired, 6);   /* 1..6 */
+	CU_ASSERT_EQUAL(log_start_of(f), 7);
+	for (uint64_t v = 1; v < 7; v++)
+		expect_retention_error(f, v);
+	return r.version;
+}
+
+/* Undelete brings back every version a clean took, reading exactly as
+ * before it (AS OF each version, by time, and the changes between); a dry
+ * run before changes nothing. */
+static void test_undelete(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	char *all0 = jf_changes(&f, 1, 8, NULL);
+	strata_read_opts by_time = {.has_as_of_time = true, .as_of_time_us = JF_T0_US + 3 * SEC + 500000};
+	int rc;
+	strata_err err;
+	char *t0 = jf_dump(&f, &by_time, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	uint64_t cv = undel_clean(&f, 3600);
+	free(jf_dump(&f, &by_time, &rc, &err));
+	CU_ASSERT_EQUAL(rc, STRATA_ERETENTION);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 7, 0), 0);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 1);
+	int trash0 = jf_trash_count(&f);
+	CU_ASSERT_EQUAL(trash0, 4);
+	/* a dry run says what would come back and changes nothing */
+	strata_undelete_result r;
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, true, &r, &err), 0);
+	CU_ASSERT_EQUAL(r.ncleans, 1);
+	CU_ASSERT_EQUAL(r.clean_versions[0], cv);
+	CU_ASSERT_EQUAL(r.files_restored, 4);
+	CU_ASSERT_EQUAL(r.files_moved, tu_wh_is_s3() ? 0 : 4);
+	CU_ASSERT_EQUAL(r.versions_restored, 6);
+	CU_ASSERT_EQUAL(r.earliest_before, 7);
+	CU_ASSERT_EQUAL(r.earliest_after, 7);
+	strata_undelete_result_free(&r);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), trash0);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 1);
+	expect_retention_error(&f, 3);
+	/* an unknown clean version: refused, naming the ones there are */
+	CU_ASSERT_EQUAL(undelete(&f, cv - 1, false, false, NULL, &err), STRATA_ENOTFOUND);
+	CU_ASSERT(strstr(err.msg, "no clean at version 8") != NULL);
+	CU_ASSERT(strstr(err.msg, "can be undone: 9") != NULL);
+	/* the undelete */
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, &r, &err), 0);
+	if (err.code)
+		fprintf(stderr, "\nundelete: %s\n", err.msg);
+	CU_ASSERT_EQUAL(r.ncleans, 1);
+	CU_ASSERT_EQUAL(r.files_restored, 4);
+	CU_ASSERT_EQUAL(r.versions_restored, 6);
+	CU_ASSERT_EQUAL(r.earliest_before, 7);
+	CU_ASSERT_EQUAL(r.earliest_after, 1);
+	strata_undelete_result_free(&r);
+	CU_ASSERT_EQUAL(log_start_of(&f), 1);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 0);
+	/* every version reads as before the clean, the changes too */
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	char *all1 = jf_changes(&f, 1, 8, NULL);
+	CU_ASSERT_STRING_EQUAL(all1, all0);
+	char *d = jf_dump(&f, &by_time, &rc, &err);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(d, t0);
+	free(d);
+	free(t0);
+	disk_ok(&f, 0);
+	check_ok(&f);
+	/* the entries are removed-not-deleted again */
+	strata_arena *a = strata_arena_new();
+	uint64_t *ids;
+	CU_ASSERT_EQUAL(removed_ids(&f, a, &ids), 4);
+	strata_arena_free(a);
+	/* undoing it again: nothing left to undo */
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(undelete(&f, 0, true, false, NULL, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	free(all0);
+	free(all1);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* A job that raises the floor between the clean and the undelete trims
+ * the floor log only of what cannot come back (manifest/commit.c invariant
+ * 9): the versions the clean took still read as before once undone, and
+ * the ones the job made read as they did after it. */
+static void test_undelete_after_a_job(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	uint64_t cv = undel_clean(&f, 3600);
+	jf_put(&f, "{\"pk\":1,\"v\":\"a10\"}");   /* 10 */
+	job_ok(&f, JF_MAJOR, NULL);                /* 11: the floor rises to 11 */
+	jf_hist h2;
+	jf_hist_take(&f, &h2);
+	CU_ASSERT_EQUAL_FATAL(h2.n, 11);
+	strata_undelete_result r;
+	strata_err err;
+	int rc = undelete(&f, cv, false, false, &r, &err);
+	if (rc)
+		fprintf(stderr, "\nundelete: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(r.earliest_after, 1);
+	strata_undelete_result_free(&r);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h2, 7, 0), 0);
+	disk_ok(&f, 0);
+	check_ok(&f);
+	jf_hist_free(&h2);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* After the trash window undelete refuses and changes nothing; the next
+ * clean drops what it kept for good. */
+static void test_undelete_after_window(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	uint64_t cv = undel_clean(&f, 60);
+	tu_clock_advance(61 * SEC);
+	strata_err err;
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_ERETENTION);
+	CU_ASSERT(strstr(err.msg, "clean version 9 of table \"t\" left its trash window") != NULL);
+	CU_ASSERT(strstr(err.msg, "nothing was restored") != NULL);
+	CU_ASSERT_EQUAL(undelete(&f, 0, true, false, NULL, &err), STRATA_ENOTFOUND);
+	/* clean.trash_s raised since (the files are still there): inside */
+	strata_undelete_opts wide = {.clean_version = cv, .dry_run = true, .trash_s = 120};
+	strata_undelete_result u;
+	CU_ASSERT_EQUAL(strata_undelete_table(f.wh, f.table, &wide, &u, &err), 0);
+	CU_ASSERT_EQUAL(u.ncleans, 1);
+	CU_ASSERT_EQUAL(u.files_restored, 4);
+	strata_undelete_result_free(&u);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 4);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 1);
+	for (uint64_t v = 1; v < 7; v++)
+		expect_retention_error(&f, v);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 7, 0), 0);
+	/* the next clean drops the kept records and empties the trash */
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 0, 60, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.cleans_dropped, 1);
+	CU_ASSERT_EQUAL(r.files_unlinked, 4);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_ENOTFOUND);
+	check_ok(&f);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 7, 0), 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* A file that left the trash early (unlinked by hand here): undelete
+ * refuses naming the table, the clean version and the file, and moves
+ * nothing back. */
+static void test_undelete_missing_file(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	uint64_t cv = undel_clean(&f, 3600);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *es;
+	size_t n = jf_entries(&f, 0, a, &es);
+	const strata_file_entry *gone = NULL;
+	for (size_t i = 0; i < n && !gone; i++)
+		if (es[i].is_deleted)
+			gone = &es[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(gone);
+	char tp[PATH_MAX];
+	trash_path_of(&f, gone, tp, sizeof(tp));
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_data_remove(tp, &err), 0);
+	int trash0 = jf_trash_count(&f);
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_ERETENTION);
+	CU_ASSERT(strstr(err.msg, "clean version 9 of table \"t\"") != NULL);
+	CU_ASSERT(strstr(err.msg, gone->name) != NULL);
+	CU_ASSERT(strstr(err.msg, "has already left the trash") != NULL);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), trash0);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	for (uint64_t v = 1; v < 7; v++)
+		expect_retention_error(&f, v);
+	disk_ok(&f, 0);
+	check_ok(&f);
+	strata_arena_free(a);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* Undelete waits for no clean: a running one (its claim) refuses it with a
+ * clear error; a damaged manifest refuses it like clean, nothing restored. */
+static void test_undelete_refusals(void)
+{
+	jf f;
+	jf_hist h;
+	undel_fixture(&f, &h);
+	uint64_t cv = undel_clean(&f, 3600);
+	strata_table_def t;
+	jf_def(&f, &t);
+	strata_mf *mf = strata_wh_mf(f.wh);
+	char owner[128];
+	strata_owner_string("clean", owner, sizeof(owner));
+	uint64_t job = 0;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_claim_new(mf, t.id, UINT32_MAX, UINT32_MAX, owner,
+						  600 * SEC, &job, &err),
+			      0);
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_EBUSY);
+	CU_ASSERT(strstr(err.msg, "being cleaned or undeleted by another process") != NULL);
+	CU_ASSERT_EQUAL(strata_mf_claim_release(mf, t.id, UINT32_MAX, UINT32_MAX, job, &err), 0);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	/* damage: a live file gone (local only: moved away and back) */
+	if (!tu_wh_is_s3()) {
+		strata_arena *a = strata_arena_new();
+		strata_file_entry *live;
+		CU_ASSERT_FATAL(jf_live(&f, 0, a, &live) > 0);
+		char p[PATH_MAX], away[PATH_MAX + 8];
+		jf_file_path(&f, &live[0], p, sizeof(p));
+		snprintf(away, sizeof(away), "%s.away", p);
+		CU_ASSERT_EQUAL_FATAL(rename(p, away), 0);
+		int trash0 = jf_trash_count(&f);
+		CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), STRATA_ECORRUPT);
+		CU_ASSERT(strstr(err.msg, "undelete of table \"t\" refused, nothing was restored") != NULL);
+		CU_ASSERT_EQUAL(jf_trash_count(&f), trash0);
+		CU_ASSERT_EQUAL(log_start_of(&f), 7);
+		CU_ASSERT_EQUAL_FATAL(rename(away, p), 0);
+		strata_arena_free(a);
+	}
+	CU_ASSERT_EQUAL(undelete(&f, cv, false, false, NULL, &err), 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	check_ok(&f);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* Two cleans: the older one cannot be undone alone (the newer expired the
+ * versions after the ones it kept); --all reverts both in one commit. */
+static void test_undelete_two_cleans(void)
+{
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                                /* 2..4 */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":5,\"v\":\"e\"}");      /* 5 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_clean_result r;
+	/* a trash window of 6 h: both cleans are still in it at the end */
+	CU_ASSERT_EQUAL_FATAL(clean(&f, 0, 6 * 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.version, 0);            /* nothing to delete ... */
+	CU_ASSERT_EQUAL(r.versions_expired, 3);   /* ... but 1..3 expired */
+	uint64_t cv1 = 5;                          /* kept under the table's version */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":6,\"v\":\"f\"}");      /* 6 */
+	job_ok(&f, JF_SORT, NULL);                 /* 7: the row files removed */
+	tu_clock_advance(2 * JF_HOUR_US);
+	jf_put(&f, "{\"pk\":7,\"v\":\"g\"}");      /* 8 */
+	CU_ASSERT_EQUAL_FATAL(clean(&f, 0, 6 * 3600, -1, &r, NULL), 0);
+	uint64_t cv2 = r.version;
+	CU_ASSERT_EQUAL(cv2, 9);
+	CU_ASSERT(r.files_deleted > 0);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 2);
+	strata_err err;
+	CU_ASSERT_EQUAL(undelete(&f, cv1, false, false, NULL, &err), STRATA_ECONFLICT);
+	CU_ASSERT(strstr(err.msg, "undelete it first") != NULL);
+	CU_ASSERT_EQUAL(log_start_of(&f), 7);
+	strata_undelete_result u;
+	CU_ASSERT_EQUAL(undelete(&f, 0, true, false, &u, &err), 0);
+	CU_ASSERT_EQUAL(u.ncleans, 2);
+	CU_ASSERT_EQUAL(u.clean_versions[0], cv1);
+	CU_ASSERT_EQUAL(u.clean_versions[1], cv2);
+	CU_ASSERT_EQUAL(u.versions_restored, 6);
+	CU_ASSERT_EQUAL(u.earliest_after, 1);
+	strata_undelete_result_free(&u);
+	CU_ASSERT_EQUAL(log_start_of(&f), 1);
+	CU_ASSERT_EQUAL(kept_cleans(&f), 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	disk_ok(&f, 0);
+	check_ok(&f);
+	jf_hist_free(&h);
+	jf_close(&f);
+	tu_clock_real();
+}
+
+/* kill -9 inside an undelete: after the first file moved back, and just
+ * before its commit.  The manifest passes its check, the versions are
+ * still unreadable (not half-restored), and a retried undelete finishes. */
+static int undel_renames, undel_kill_at;
+static int undel_rename_kill(const char *from, const char *to)
+{
+	if (strstr(from, "/.trash/") && ++undel_renames == undel_kill_at)
+		kill(getpid(), SIGKILL);
+	return strata_io_system.rename(from, to);
+}
+static int undel_commits;
+static void undel_commit_kill(bool is_after, int rc)
+{
+	(void)rc;
+	/* the claim is the first commit, the undelete the second */
+	if (!is_after && ++undel_commits == 2)
+		kill(getpid(), SIGKILL);
+}
+
+static void test_undelete_crash(void)
+{
+	for (int point = 0; point < 2; point++) {
+		if (point == 0 && tu_wh_is_s3())
+			continue; /* nothing moves on object storage */
+		jf f;
+		jf_hist h;
+		undel_fixture(&f, &h);
+		uint64_t cv = undel_clean(&f, 3600);
+		jf_close_wh(&f);
+		fflush(NULL);
+		pid_t pid = fork();
+		CU_ASSERT_FATAL(pid >= 0);
+		if (pid == 0) {
+			static strata_io_ops ops;
+			if (point == 0) {
+				ops = strata_io_system;
+				ops.rename = undel_rename_kill;
+				undel_kill_at = 2;
+				strata_io_set(&ops);
+			} else {
+				strata_mf_commit_hook = undel_commit_kill;
+			}
+			jf_open_wh(&f);
+			undelete(&f, cv, false, false, NULL, NULL);
+			_exit(0); /* not reached */
+		}
+		int status = 0;
+		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+		CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		jf_open_wh(&f);
+		check_ok(&f);
+		CU_ASSERT_EQUAL(log_start_of(&f), 7);
+		for (uint64_t v = 1; v < 7; v++)
+			expect_retention_error(&f, v);
+		CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 7, 0), 0);
+		/* the claim of the dead process is taken over; the retry finishes */
+		strata_undelete_result r;
+		strata_err err;
+		int rc = undelete(&f, cv, false, false, &r, &err);
+		if (rc)
+			fprintf(stderr, "\nretried undelete: %s\n", err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT_EQUAL(r.files_restored, 4);
+		strata_undelete_result_free(&r);
+		CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+		CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+		disk_ok(&f, 0);
+		check_ok(&f);
+		jf_hist_free(&h);
+		jf_close(&f);
+		tu_clock_real();
+	}
+}
+
 static void register_clean(void)
 {
 	CU_pSuite s = CU_add_suite("clean", NULL, NULL);
@@ -1348,6 +1799,13 @@ static void register_clean(void)
 	TU_ADD(s, test_clean_faults);
 	TU_ADD(s, test_purge_faults);
 	TU_ADD(s, test_tag_survives_many_floor_raises);
+	TU_ADD(s, test_undelete);
+	TU_ADD(s, test_undelete_after_a_job);
+	TU_ADD(s, test_undelete_after_window);
+	TU_ADD(s, test_undelete_missing_file);
+	TU_ADD(s, test_undelete_refusals);
+	TU_ADD(s, test_undelete_two_cleans);
+	TU_ADD(s, test_undelete_crash);
 }
 
 TU_MAIN(register_clean)

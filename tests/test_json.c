@@ -290,6 +290,13 @@ static void test_every_command_holds_its_shape(void)
 	CU_ASSERT(json_array_size(json_object_get(d, "decisions")) >= 1);
 	json_decref(d);
 	check_command("clean", "clean t --grace-s 0", NULL);
+	check_command("undelete", "undelete t --all --dry-run", &d);
+	CU_ASSERT(json_array_size(json_object_get(d, "clean_versions")) >= 1);
+	CU_ASSERT(json_integer_value(json_object_get(d, "files_restored")) >= 1);
+	json_decref(d);
+	check_command("undelete", "undelete t --all", &d);
+	CU_ASSERT(json_is_false(json_object_get(d, "dry_run")));
+	json_decref(d);
 	check_command("check", "check t", &d);
 	CU_ASSERT(json_is_true(json_object_get(d, "ok")));
 	json_decref(d);

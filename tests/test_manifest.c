@@ -15,8 +15,11 @@
 #include <inttypes.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <limits.h>
+#include <lmdb.h>
 
 #include "manifest/manifest.h"
+#include "manifest/manifest_int.h"
 #include "table/table.h"
 
 #define T0_US 1767225600000000LL /* 2026-01-01 00:00:00 UTC */
@@ -1853,6 +1856,84 @@ static void two_processes(size_t per, bool is_small_map)
 	strata_mf_close(mf);
 }
 
+/* A manifest from before the trash sub-database opens: read-only it reads
+ * no kept clean (its handle cannot create the sub-database), read-write it
+ * gains it; a file entry from before trash_until_us decodes as not
+ * restorable. */
+static void test_old_manifest_without_trash(void)
+{
+	const char *wh = tu_tmpdir();
+	strata_mf *mf;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_open(wh, true, &mf, &e), 0);
+	strata_mf_close(mf);
+	/* make it old: no "trash" sub-database */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/manifest", wh);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 64);
+	mdb_env_set_mapsize(env, 64ull << 20);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0644), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(txn, "trash", 0, &dbi), 0);
+	CU_ASSERT_EQUAL(mdb_drop(txn, dbi, 1), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_commit(txn), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CU_ASSERT_EQUAL(mdb_dbi_open(txn, "trash", 0, &dbi), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	/* read-only: opens, and the trash reads as empty */
+	int rc = strata_mf_open_mode(wh, STRATA_MF_READ, &mf, &e);
+	if (rc)
+		fprintf(stderr, "\nopen read-only: %s\n", e.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	strata_mf_snap *snap;
+	strata_arena *a = strata_arena_new();
+	strata_trash_unit *us = NULL;
+	size_t n = 9;
+	CU_ASSERT_EQUAL_FATAL(strata_mf_snap_open(mf, &snap, &e), 0);
+	CU_ASSERT_EQUAL(strata_mf_trash_list(snap, 1, a, &us, &n, &e), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	strata_mf_snap_close(snap);
+	strata_mf_close(mf);
+	/* read-write: the sub-database is created */
+	CU_ASSERT_EQUAL_FATAL(strata_mf_open_mode(wh, STRATA_MF_WRITE, &mf, &e), 0);
+	strata_mf_close(mf);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 64);
+	mdb_env_set_mapsize(env, 64ull << 20);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CU_ASSERT_EQUAL(mdb_dbi_open(txn, "trash", 0, &dbi), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	/* an entry without the appended field: decodes, not restorable */
+	strata_file_entry f;
+	memset(&f, 0, sizeof(f));
+	f.id = 7;
+	f.format = STRATA_FMT_AVRO;
+	snprintf(f.name, sizeof(f.name), "w1.avro");
+	f.is_deleted = true;
+	f.deleted_us = 5;
+	f.trash_until_us = 99;
+	strata_buf b = {0};
+	mf_file_enc(&f, &b);
+	strata_file_entry g;
+	MDB_val v = {.mv_size = b.len, .mv_data = b.data};
+	CU_ASSERT_EQUAL(mf_file_dec(&v, a, &g), 0);
+	CU_ASSERT_EQUAL(g.trash_until_us, 99);
+	v.mv_size = b.len - 8;
+	CU_ASSERT_EQUAL(mf_file_dec(&v, a, &g), 0);
+	CU_ASSERT_EQUAL(g.trash_until_us, 0);
+	CU_ASSERT_TRUE(g.is_deleted);
+	CU_ASSERT_EQUAL(g.id, 7);
+	strata_buf_free(&b);
+	strata_arena_free(a);
+}
+
 static void test_two_processes(void)
 {
 	two_processes(1, false);
@@ -1892,6 +1973,7 @@ static void register_manifest(void)
 	TU_ADD(s, test_paths);
 	TU_ADD(s, test_create_faults);
 	TU_ADD(s, test_map_growth);
+	TU_ADD(s, test_old_manifest_without_trash);
 	TU_ADD(s, test_two_processes);
 	TU_ADD(s, test_two_processes_growing_map);
 }

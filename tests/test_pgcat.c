@@ -191,6 +191,32 @@ static void test_init_twice_refused(void)
 	mf_pg_close(pg);
 }
 
+/* A catalog of version 1 (from before the trash) is migrated on open:
+ * migration 2 adds strata.trash, recorded, the rest untouched. */
+static void test_catalog_1_gains_the_trash(void)
+{
+	char uri[256];
+	db_new("t_v1", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/d", &err), 0);
+	PGconn *c = raw(uri);
+	/* as migration 1 left it */
+	CU_ASSERT(tu_pg_exec(c, "DROP TABLE strata.trash; DELETE FROM strata.migrations WHERE "
+				"version = 2; UPDATE strata.catalog_meta SET schema_version = 1; "
+				"INSERT INTO strata.tags VALUES ('\\x01', '\\x02')"));
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.trash') IS NULL)::int"), 1);
+	uint32_t v = 0;
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.trash') IS NOT NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.tags"), 1);
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
 static void test_newer_version_refused_and_migrations_atomic(void)
 {
 	char uri[256];
@@ -201,38 +227,43 @@ static void test_newer_version_refused_and_migrations_atomic(void)
 	PGconn *c = raw(uri);
 	uint32_t v = 0;
 
+	/* the steps below are this code's (1: the tables, 2: the trash) and
+	 * one more */
+	_Static_assert(MF_PG_SCHEMA_VERSION == 2, "a step per catalog version below");
 	/* a step that fails half-way leaves the catalog as it was */
 	const mf_pg_migration bad[] = {
 		{1, "base", "SELECT 1"},
-		{2, "two tables", "CREATE TABLE strata.v2_a (x int); CREATE TABLE strata.v2_b (x nosuchtype)"},
+		{2, "trash", "SELECT 1"},
+		{3, "two tables", "CREATE TABLE strata.v3_a (x int); CREATE TABLE strata.v3_b (x nosuchtype)"},
 	};
-	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, bad, 2, &v, &err), STRATA_EMANIFEST);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to catalog version 2"));
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v2_a') IS NULL)::int"), 1);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 1);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 1);
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, bad, 3, &v, &err), STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to catalog version 3"));
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v3_a') IS NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
 
 	/* a good one is applied and recorded */
 	const mf_pg_migration good[] = {
 		{1, "base", "SELECT 1"},
-		{2, "table v2_a", "CREATE TABLE strata.v2_a (x int)"},
+		{2, "trash", "SELECT 1"},
+		{3, "table v3_a", "CREATE TABLE strata.v3_a (x int)"},
 	};
-	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, good, 2, &v, &err), 0);
-	CU_ASSERT_EQUAL(v, 2);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v2_a') IS NOT NULL)::int"), 1);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, good, 3, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 3);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v3_a') IS NOT NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 3);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 3);
 
 	/* that catalog is now newer than this code: refused, untouched */
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_EUNSUPPORTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "catalog schema version 2"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "newer than this strata's 1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "catalog schema version 3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "newer than this strata's 2"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 3);
 
 	/* a gap in the steps is an error, not a silent jump */
 	CU_ASSERT(tu_pg_exec(c, "UPDATE strata.catalog_meta SET schema_version = 0"));
-	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, &good[1], 1, &v, &err), STRATA_EINVAL);
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, &good[1], 2, &v, &err), STRATA_EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no migration from version 0 to 1"));
 	PQfinish(c);
 	mf_pg_close(pg);
@@ -654,6 +685,7 @@ static void register_tests(void)
 	TU_ADD(s, test_init_creates_the_catalog);
 	TU_ADD(s, test_init_twice_refused);
 	TU_ADD(s, test_newer_version_refused_and_migrations_atomic);
+	TU_ADD(s, test_catalog_1_gains_the_trash);
 	TU_ADD(s, test_password_never_in_errors);
 	TU_ADD(s, test_conflict_on_a_locked_row);
 	TU_ADD(s, test_conflict_on_a_serialization_failure);
