@@ -5,9 +5,11 @@
  *
  * A data path "s3://BUCKET/PREFIX/table/part/b0000/NAME" is the object
  * PREFIX/table/part/b0000/NAME of BUCKET.  One client per process
- * (strata_s3, thread-safe), opened at the first use from the environment,
- * the AWS way (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...; see
- * strata_s3_open()).
+ * (strata_s3, thread-safe), opened at the first use the AWS way: what
+ * strata_store_s3_configure() set (stratad's [daemon] s3.* keys), then the
+ * environment (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...), then
+ * ~/.aws/config (see strata_s3_open()); where each setting came from is
+ * logged once, at info, keys never.
  *
  *   write   strata_s3_writer: held in memory up to a part (8 MiB), then one
  *           If-None-Match PUT; larger objects stream as a multipart upload,
@@ -74,6 +76,8 @@ static void cfg_free(strata_s3_config *c)
 	free((char *)c->session_token);
 	free((char *)c->profile);
 	free((char *)c->credentials_file);
+	free((char *)c->config_file);
+	free((char *)c->origin);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -91,6 +95,8 @@ void strata_store_s3_configure(const strata_s3_config *cfg)
 		client_cfg.session_token = dup_or_null(cfg->session_token);
 		client_cfg.profile = dup_or_null(cfg->profile);
 		client_cfg.credentials_file = dup_or_null(cfg->credentials_file);
+		client_cfg.config_file = dup_or_null(cfg->config_file);
+		client_cfg.origin = dup_or_null(cfg->origin);
 	}
 	strata_s3_close(client);
 	client = NULL;
@@ -101,8 +107,14 @@ static int client_get(strata_s3 **out, strata_err *err)
 {
 	int rc = 0;
 	pthread_mutex_lock(&client_mu);
-	if (!client)
+	if (!client) {
 		rc = strata_s3_open(has_client_cfg ? &client_cfg : NULL, &client, err);
+		if (rc == 0) {
+			char what[6000];
+			strata_s3_describe(client, what, sizeof(what));
+			LOG_INFO("data store s3://: %s", what);
+		}
+	}
 	*out = client;
 	pthread_mutex_unlock(&client_mu);
 	if (rc < 0)

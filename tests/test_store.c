@@ -29,6 +29,7 @@
  * Without Ceph the RGW tests print "SKIPPED: <reason>" and exit 0.
  */
 #include "tests/util/testutil.h"
+#include "tests/util/tu_daemon.h"
 #include "tests/util/tu_rgw.h"
 
 #include <dirent.h>
@@ -37,6 +38,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <time.h>
@@ -381,6 +383,94 @@ static void get_thread_hook(void *ctx, const strata_s3_req_info *req, strata_s3_
 		atomic_fetch_add(&g->n_main, 1);
 	else
 		atomic_fetch_add(&g->n_other, 1);
+}
+
+/* A line of the log holding both a and b. */
+static bool log_line_has(const char *log, const char *a, const char *b)
+{
+	size_t len = 0;
+	char *text = tu_read_file(log, &len);
+	bool found = false;
+	for (char *line = text ? strtok(text, "\n") : NULL; line && !found; line = strtok(NULL, "\n"))
+		found = strstr(line, a) && strstr(line, b);
+	free(text);
+	return found;
+}
+
+/* The endpoint from configuration alone, with real processes on the
+ * gateway: stratad given only its [daemon] s3.endpoint and s3.region (its
+ * environment has the keys and nothing else: no AWS_ENDPOINT_URL, no
+ * region, no config file) sorts a table whose data are objects; then the
+ * CLI, given only ~/.aws/config's endpoint_url for its profile and the
+ * profile's keys in ~/.aws/credentials (HOME of its own, no AWS_*
+ * variable but AWS_PROFILE), reads every row back. */
+static void test_endpoint_from_config_only(void)
+{
+	rgw();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	char whdir[PATH_MAX];
+	strata_wh *wh = make_wh("cfgonly", whdir, sizeof(whdir));
+	*strrchr(whdir, '/') = '\0'; /* the scratch dir make_wh made */
+	tud_paths(whdir, whp, cfg, log, sock);
+	strata_err err = {0};
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(write_rows(wh, i * 10, i * 10 + 10, "c", &err), 0);
+	strata_wh_close(wh);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\n"
+		       "s3.endpoint = %s\ns3.region = us-east-1\n"
+		       "[policy]\nsort.min_files = 2\n",
+		       whp, sock, endpoint);
+	const char *env[] = {"AWS_ENDPOINT_URL", "", "AWS_ENDPOINT_URL_S3", "", "AWS_REGION", "",
+			     "AWS_DEFAULT_REGION", "", "AWS_PROFILE", "", "AWS_CONFIG_FILE",
+			     "/nonexistent/aws-config", "AWS_ACCESS_KEY_ID", TU_RGW_ACCESS_KEY,
+			     "AWS_SECRET_ACCESS_KEY", TU_RGW_SECRET_KEY, NULL};
+	pid_t pid = tud_spawn(cfg, log, env);
+	CU_ASSERT_FATAL(pid > 0);
+	char want[PATH_MAX + 300];
+	snprintf(want, sizeof(want), "data store s3://: endpoint %s ([daemon] s3.* in %s)", endpoint,
+		 cfg);
+	CU_ASSERT(tud_wait_log(log, want, 60));
+	bool is_sorted = false;
+	for (double end = tud_now_s() + 120; !is_sorted && tud_now_s() < end; tud_sleep_ms(200))
+		is_sorted = log_line_has(log, ": sort of t", " done in ");
+	if (!is_sorted) {
+		char *text = tu_read_file(log, &(size_t){0});
+		fprintf(stderr, "\nstratad's log:\n%s\n", text ? text : "");
+		free(text);
+	}
+	CU_ASSERT(is_sorted);
+	CU_ASSERT(!tud_log_has(log, "secret") && !tud_log_has(log, TU_RGW_SECRET_KEY));
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 60), 0);
+
+	/* the CLI: ~/.aws/config and ~/.aws/credentials of a HOME of its own */
+	char home[PATH_MAX], path[PATH_MAX + 64], cmd[4 * PATH_MAX];
+	snprintf(home, sizeof(home), "%s/home", tu_tmpdir());
+	snprintf(path, sizeof(path), "%s/.aws", home);
+	CU_ASSERT_FATAL(mkdir(home, 0700) == 0 && mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/.aws/config", home);
+	tud_write_file(path, "[profile lab]\nendpoint_url = %s\nregion = us-east-1\n", endpoint);
+	snprintf(path, sizeof(path), "%s/.aws/credentials", home);
+	tud_write_file(path, "[lab]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+		       TU_RGW_ACCESS_KEY, TU_RGW_SECRET_KEY);
+	snprintf(cmd, sizeof(cmd),
+		 "env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_REGION -u AWS_DEFAULT_REGION "
+		 "-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "
+		 "-u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE HOME='%s' AWS_PROFILE=lab "
+		 "%s -W '%s' scan t --format jsonl",
+		 home, tu_bin("strata"), whp);
+	char *out = NULL;
+	int rc = tu_run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "\n%s\n", out ? out : "");
+	CU_ASSERT_EQUAL(rc, 0);
+	int lines = 0;
+	for (const char *p = out; p && (p = strchr(p, '\n')); p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, 30);
+	CU_ASSERT(out && strstr(out, "\"c-29\""));
+	free(out);
 }
 
 static void test_jobs_and_reads(void)
@@ -950,6 +1040,7 @@ static void register_store(void)
 	TU_ADD(s, test_init_data_dir);
 	TU_ADD(s, test_init_data_s3);
 	TU_ADD(s, test_cli_init_data);
+	TU_ADD(s, test_endpoint_from_config_only);
 	TU_ADD(s, test_jobs_and_reads);
 	TU_ADD(s, test_get_tail);
 	TU_ADD(s, test_tail_cache);
