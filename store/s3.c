@@ -34,6 +34,12 @@
  * operation succeeded; anything else is somebody else's object,
  * STRATA_EEXIST.
  *
+ * Configuration is resolved once, at strata_s3_open(), in the AWS SDKs'
+ * order (store.h): resolve_creds() for the keys, resolve_where() for the
+ * endpoint, region and addressing (the program's settings, the
+ * environment, the shared config file's profile, the default), each
+ * remembering where it came from for strata_s3_describe().
+ *
  * Invariants:
  *   1. the secret key and the session token are handed to libcurl and to
  *      nothing else: no message, log line or URL holds them;

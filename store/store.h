@@ -132,11 +132,13 @@ typedef struct strata_s3_config {
 
 typedef struct strata_s3 strata_s3;
 
-/* Resolve cfg (may be NULL: all from the environment) and make a handle;
- * *out is the caller's, freed by strata_s3_close().  STRATA_EINVAL when no
- * credentials are found or a value is out of range (the message names the
- * setting and, for the credentials file, the file and profile, never a
- * secret).  No request is made. */
+/* Resolve cfg (may be NULL: all from the environment and the shared
+ * files) and make a handle; *out is the caller's, freed by
+ * strata_s3_close().  STRATA_EINVAL when no credentials are found, a value
+ * is out of range, the endpoint is not http(s):// or holds a user name or
+ * password, or the shared config file has a bad line (the message names
+ * the setting and, for the files, the file, the line or the profile, never
+ * a secret).  No request is made. */
 int strata_s3_open(const strata_s3_config *cfg, strata_s3 **out, strata_err *err);
 void strata_s3_close(strata_s3 *c); /* NULL is a no-op */
 /* The resolved endpoint and region (lent for the handle's life). */
