@@ -217,10 +217,13 @@ PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-
 # ... and with the data files on object storage, a Ceph RGW of their own
 # (tests/on-s3)
 S3_SUITES := tests/s3/s3-jobs tests/s3/s3-daemon tests/s3/s3-oracle tests/s3/s3-clean
+# ... and with both: data on object storage, a PostgreSQL catalog (tests/s3pg)
+S3PG_SUITES := tests/s3pg/s3pg-jobs tests/s3pg/s3pg-daemon tests/s3pg/s3pg-oracle \
+               tests/s3pg/s3pg-clean
 
 test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog \
 	$(SO) man
-	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(S3_SUITES) $(TEST_BIN) \
+	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(S3_SUITES) $(S3PG_SUITES) $(TEST_BIN) \
 		tests/bench-smoke tests/layer-check
 
 asan: deps node-deps

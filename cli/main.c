@@ -22,8 +22,10 @@ const cli_cmd cli_commands[] = {
 	 "and --data DIR names the directory of its data files, which every\n"
 	 "host mounts.  An existing catalog is an error.  --data\n"
 	 "s3://BUCKET/PREFIX keeps the data files in S3-compatible object\n"
-	 "storage, for either kind of warehouse (endpoint and credentials from\n"
-	 "AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...)."},
+	 "storage, for either kind of warehouse (endpoint and credentials the AWS\n"
+	 "way: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ..., then the\n"
+	 "profile's endpoint_url and region in ~/.aws/config and its keys in\n"
+	 "~/.aws/credentials)."},
 	{"create-table", cli_cmd_create_table,
 	 "create-table NAME --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING'\n"
 	 "       [--primary-key 'a,b'] [--partitioned-by 'pt STRING']\n"

@@ -30,6 +30,7 @@
  * Main thread only (inih's options are process globals).
  */
 #include "daemon/daemon.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -125,6 +126,31 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "A job's bucket claim expires this long after its last renewal (running jobs renew it "
 	 "every third of it). After a crash on another host, its buckets are free again this "
 	 "long after it died."},
+	{STRATAD_SCOPE_DAEMON, "s3.endpoint", STRATAD_CFG_STRING, "", 0, 1023, false,
+	 D(s3_endpoint), "http:// or https:// URL",
+	 "Where the data files are when the warehouse's data path is s3://BUCKET/PREFIX: the S3 "
+	 "endpoint, e.g. http://minio.example:9000 or http://rgw.example:7480. Empty: the AWS "
+	 "way decides, in the AWS SDKs' order: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then the "
+	 "profile's endpoint_url in ~/.aws/config (AWS_CONFIG_FILE), else AWS S3 for the region. "
+	 "Set here, it wins over all of those. Never a user name or password in the URL: the "
+	 "keys come from the environment or the credentials file."},
+	{STRATAD_SCOPE_DAEMON, "s3.region", STRATAD_CFG_STRING, "", 0, 63, false, D(s3_region),
+	 "region name",
+	 "The region requests are signed for, e.g. eu-west-1 (Ceph: the zonegroup's name; "
+	 "MinIO: us-east-1). Empty: AWS_REGION, AWS_DEFAULT_REGION, the profile's region in "
+	 "~/.aws/config, else us-east-1."},
+	{STRATAD_SCOPE_DAEMON, "s3.profile", STRATAD_CFG_STRING, "", 0, 255, false, D(s3_profile),
+	 "profile name",
+	 "The profile of the shared config file (~/.aws/config) and of the shared credentials "
+	 "file (~/.aws/credentials) stratad reads: its keys are used even when "
+	 "AWS_ACCESS_KEY_ID is set. Empty: AWS_PROFILE, else default (and the keys from "
+	 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY first, when set)."},
+	{STRATAD_SCOPE_DAEMON, "s3.addressing", STRATAD_CFG_STRING, "", 0, 15, false,
+	 D(s3_addressing), "path, virtual or empty",
+	 "path: requests go to ENDPOINT/BUCKET/KEY, which every self-hosted server accepts. "
+	 "virtual: to BUCKET.HOST/KEY (AWS, Alibaba OSS; the bucket must be a valid host name "
+	 "and the server must know its domain). Empty: the profile's s3 addressing_style in "
+	 "~/.aws/config, else path."},
 	/* ---- [policy] ---- */
 	{STRATAD_SCOPE_POLICY, "sort.min_files", STRATAD_CFG_INT, "4", 1, 1000, true,
 	 P(sort_min_files), "files",
@@ -618,6 +644,28 @@ static void check_backoff(parse_ctx *x, const strata_policy *p, const int *lines
 	     (long long)p->backoff_max_s, (long long)p->backoff_s, where);
 }
 
+/* The s3.* keys that a string type cannot check: the endpoint's scheme
+ * and the addressing's two values. */
+static void check_s3(parse_ctx *x, const stratad_daemon_cfg *d, const int *lines)
+{
+	const char *ep = d->s3_endpoint;
+	int line = lines[stratad_config_find("s3.endpoint")];
+	if (strchr(ep, '@')) /* never echo it: it may hold a password */
+		perr(x, line,
+		     "s3.endpoint holds a user name or password (an '@'): give the keys in the "
+		     "environment or the credentials file, never in the URL");
+	else if (ep[0] && ((strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) ||
+			   !strstr(ep, "://")[3]))
+		perr(x, line,
+		     "s3.endpoint must be an http:// or https:// URL, e.g. http://minio.example:9000, "
+		     "or empty (got \"%s\")",
+		     ep);
+	const char *a = d->s3_addressing;
+	if (a[0] && strcmp(a, "path") != 0 && strcmp(a, "virtual") != 0)
+		perr(x, lines[stratad_config_find("s3.addressing")],
+		     "s3.addressing must be one of path, virtual or empty (got \"%s\")", a);
+}
+
 int stratad_config_load(const char *path, stratad_config **out, strata_buf *all, strata_err *err)
 {
 	*out = NULL;
@@ -645,6 +693,7 @@ int stratad_config_load(const char *path, stratad_config **out, strata_buf *all,
 	if (ferror(x.f))
 		perr(&x, 0, "read error: %s", strerror(errno));
 	/* invariant 1: cross-key checks */
+	check_s3(&x, &c->d, x.daemon_lines);
 	check_backoff(&x, &c->pol, x.daemon_lines, " in [policy]");
 	for (size_t i = 0; i < c->ntables; i++) {
 		strata_policy eff;
@@ -680,6 +729,27 @@ out:
 	}
 	*out = c;
 	return 0;
+}
+
+/* ---- object storage ---------------------------------------------------------------- */
+
+void stratad_config_s3_apply(const stratad_config *c)
+{
+	const stratad_daemon_cfg *d = &c->d;
+	if (!d->s3_endpoint[0] && !d->s3_region[0] && !d->s3_profile[0] && !d->s3_addressing[0])
+		return; /* the AWS way alone, as for the CLI */
+	char origin[4200];
+	snprintf(origin, sizeof(origin), "[daemon] s3.* in %s", c->path);
+	strata_s3_config sc = {
+		.endpoint = d->s3_endpoint[0] ? d->s3_endpoint : NULL,
+		.region = d->s3_region[0] ? d->s3_region : NULL,
+		.profile = d->s3_profile[0] ? d->s3_profile : NULL,
+		.addressing = strcmp(d->s3_addressing, "path") == 0      ? STRATA_S3_ADDR_PATH
+			      : strcmp(d->s3_addressing, "virtual") == 0 ? STRATA_S3_ADDR_VIRTUAL
+									 : STRATA_S3_ADDR_DEFAULT,
+		.origin = origin,
+	};
+	strata_store_s3_configure(&sc);
 }
 
 /* ---- effective policies ---------------------------------------------------------------- */

@@ -81,6 +81,11 @@ typedef struct stratad_daemon_cfg {
 	int64_t peer_ttl_s;
 	int64_t admin_idle_timeout_s;
 	int64_t metrics_timeout_s;
+	/* object storage (data paths s3://...): "" means the AWS way decides */
+	char s3_endpoint[1024];
+	char s3_region[64];
+	char s3_profile[256];
+	char s3_addressing[16];   /* "", "path" or "virtual" */
 } stratad_daemon_cfg;
 
 /* Where an effective value came from, for `strata admin policy TABLE`. */
@@ -120,6 +125,11 @@ typedef struct stratad_config {
 int stratad_config_load(const char *path, stratad_config **out, strata_buf *all,
 			strata_err *err);
 void stratad_config_free(stratad_config *c);
+
+/* Hand the [daemon] s3.* keys that are set to the S3 data store
+ * (strata_store_s3_configure), before the warehouse is opened; with none
+ * set the store keeps the AWS way alone (environment, ~/.aws/config). */
+void stratad_config_s3_apply(const stratad_config *c);
 
 /* The effective policy of table `table` whose own retention property is
  * table_retain_hours: defaults, then [policy], then [table.NAME]; retention

@@ -741,6 +741,7 @@ int stratad_open(stratad_config *cfg, stratad **out, strata_err *err)
 	strata_owner_string("stratad", d->owner, sizeof(d->owner));
 	strata_warehouse_display(cfg->d.warehouse, d->wh_name, sizeof(d->wh_name));
 	strata_log_set_level((strata_log_level)cfg->d.log_level);
+	stratad_config_s3_apply(cfg); /* before the first data file is touched */
 	int rc = strata_wh_open(cfg->d.warehouse, false, &d->wh, err);
 	/* the damage rule: a damaged manifest is a degraded daemon, not a crash loop */
 	if (rc == STRATA_ECORRUPT || (rc == STRATA_ENOTFOUND && strstr(err->msg, "data.mdb"))) {

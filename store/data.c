@@ -5,9 +5,11 @@
  *
  * A data path "s3://BUCKET/PREFIX/table/part/b0000/NAME" is the object
  * PREFIX/table/part/b0000/NAME of BUCKET.  One client per process
- * (strata_s3, thread-safe), opened at the first use from the environment,
- * the AWS way (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...; see
- * strata_s3_open()).
+ * (strata_s3, thread-safe), opened at the first use the AWS way: what
+ * strata_store_s3_configure() set (stratad's [daemon] s3.* keys), then the
+ * environment (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...), then
+ * ~/.aws/config (see strata_s3_open()); where each setting came from is
+ * logged once, at info, keys never.
  *
  *   write   strata_s3_writer: held in memory up to a part (8 MiB), then one
  *           If-None-Match PUT; larger objects stream as a multipart upload,
@@ -20,7 +22,8 @@
  *             gives the size: no HEAD), a warm open costs no request;
  *           - a read-ahead window per open reader (WINDOW_BYTES): a small
  *             read fetches a window, so sequential small reads (an Avro
- *             block header, then its body) cost one GET per window;
+ *             block header, then its body) cost one GET per window, and a
+ *             large read that starts in it GETs only what follows it;
  *           - a job's inputs are prefetched (s3d_prefetch): their tails,
  *             small files whole, by up to 8 requests at once.
  *   stat    HEAD.   remove  DELETE (and the cache entry).
@@ -31,9 +34,16 @@
  *      reused, every PUT is If-None-Match: *), so cached sizes and tails
  *      stay true until the object is removed, when they are dropped;
  *   2. memory is bounded: a writer holds one part, a reader one window and
- *      the cache at most TAIL_CACHE_BYTES over all objects;
+ *      the cache at most TAIL_CACHE_BYTES over all objects; the cache takes
+ *      tails (footers, page indexes, small files), not the pages a scan
+ *      reads one after another near a file's end;
  *   3. a short read (the object shorter than its recorded size) is
- *      STRATA_ECORRUPT naming the object, never a silent zero fill.
+ *      STRATA_ECORRUPT naming the object, never a silent zero fill;
+ *   4. no byte is fetched twice by one reader while its window holds it:
+ *      a read that starts in the window takes that part from there (a
+ *      Parquet page's header read fetches a window, its body read follows
+ *      on: fetching the body whole again cost a quarter more bytes than
+ *      the file's in a merge of 1 MiB pages).
  *
  * Threads: any; the cache has one mutex, held for lookups and copies only,
  * never across a request.
@@ -74,6 +84,8 @@ static void cfg_free(strata_s3_config *c)
 	free((char *)c->session_token);
 	free((char *)c->profile);
 	free((char *)c->credentials_file);
+	free((char *)c->config_file);
+	free((char *)c->origin);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -91,6 +103,8 @@ void strata_store_s3_configure(const strata_s3_config *cfg)
 		client_cfg.session_token = dup_or_null(cfg->session_token);
 		client_cfg.profile = dup_or_null(cfg->profile);
 		client_cfg.credentials_file = dup_or_null(cfg->credentials_file);
+		client_cfg.config_file = dup_or_null(cfg->config_file);
+		client_cfg.origin = dup_or_null(cfg->origin);
 	}
 	strata_s3_close(client);
 	client = NULL;
@@ -101,8 +115,14 @@ static int client_get(strata_s3 **out, strata_err *err)
 {
 	int rc = 0;
 	pthread_mutex_lock(&client_mu);
-	if (!client)
+	if (!client) {
 		rc = strata_s3_open(has_client_cfg ? &client_cfg : NULL, &client, err);
+		if (rc == 0) {
+			char what[6000];
+			strata_s3_describe(client, what, sizeof(what));
+			LOG_INFO("data store s3://: %s", what);
+		}
+	}
 	*out = client;
 	pthread_mutex_unlock(&client_mu);
 	if (rc < 0)
@@ -334,6 +354,8 @@ static void s3d_w_abort(void *h)
 
 /* ---- reading ------------------------------------------------------------------ */
 
+#define READ_CURSORS 8
+
 typedef struct s3d_reader {
 	strata_s3 *c;
 	char bucket[256];
@@ -343,6 +365,11 @@ typedef struct s3d_reader {
 	uint8_t *win;    /* the read-ahead window, allocated at first use */
 	uint64_t win_off;
 	size_t win_len;
+	/* where the last READ_CURSORS reads ended: a read that starts at one
+	 * goes on reading data (a page after the one before it, in one of the
+	 * columns a scan reads side by side), never a tail read */
+	uint64_t ends[READ_CURSORS];
+	unsigned nends;
 } s3d_reader;
 
 static int s3d_r_open(const char *path, void **h, uint64_t *size, strata_err *err)
@@ -415,16 +442,28 @@ static int s3d_get(s3d_reader *r, void *buf, size_t n, uint64_t off, strata_err 
 	return 0;
 }
 
-static int s3d_r_read(void *h, void *buf, size_t n, uint64_t off, strata_err *err)
+/* [off, off + n) of r into buf; is_next: it continues an earlier read (a
+ * data page, not a tail). */
+static int s3d_read_at(s3d_reader *r, void *buf, size_t n, uint64_t off, bool is_next,
+		       strata_err *err)
 {
-	s3d_reader *r = h;
 	if (r->win && off >= r->win_off && off + n <= r->win_off + r->win_len) {
 		memcpy(buf, r->win + (off - r->win_off), n);
 		return 0;
 	}
+	if (r->win && off >= r->win_off && off < r->win_off + r->win_len) {
+		/* starts in the window and runs past it (a page's header read
+		 * fetched the window, now its body): the overlap from the
+		 * window, only the rest by GET (invariant 4) */
+		size_t k = (size_t)(r->win_off + r->win_len - off);
+		memcpy(buf, r->win + (off - r->win_off), k);
+		return s3d_read_at(r, (uint8_t *)buf + k, n - k, off + k, true, err);
+	}
 	if (cache_tail_read(r->path, buf, n, off))
 		return 0;
-	if (r->size - off <= TAIL_MAX_BYTES) {
+	/* invariant 2: the pages a scan reads near the end are read, not
+	 * cached as a tail (a merge of 8 inputs held 8 MiB of them) */
+	if (r->size - off <= TAIL_MAX_BYTES && !is_next) {
 		/* a tail read: the footer, the page index, a small file */
 		uint64_t start = r->size > TAIL_MIN_BYTES ? r->size - TAIL_MIN_BYTES : 0;
 		if (off < start)
@@ -454,6 +493,16 @@ static int s3d_r_read(void *h, void *buf, size_t n, uint64_t off, strata_err *er
 	r->win_len = len;
 	memcpy(buf, r->win, n);
 	return 0;
+}
+
+static int s3d_r_read(void *h, void *buf, size_t n, uint64_t off, strata_err *err)
+{
+	s3d_reader *r = h;
+	bool is_next = false;
+	for (unsigned i = 0; i < STRATA_MIN(r->nends, READ_CURSORS) && !is_next; i++)
+		is_next = r->ends[i] == off;
+	r->ends[r->nends++ % READ_CURSORS] = off + n;
+	return s3d_read_at(r, buf, n, off, is_next, err);
 }
 
 static void s3d_r_close(void *h)

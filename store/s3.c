@@ -34,6 +34,12 @@
  * operation succeeded; anything else is somebody else's object,
  * STRATA_EEXIST.
  *
+ * Configuration is resolved once, at strata_s3_open(), in the AWS SDKs'
+ * order (store.h): resolve_creds() for the keys, resolve_where() for the
+ * endpoint, region and addressing (the program's settings, the
+ * environment, the shared config file's profile, the default), each
+ * remembering where it came from for strata_s3_describe().
+ *
  * Invariants:
  *   1. the secret key and the session token are handed to libcurl and to
  *      nothing else: no message, log line or URL holds them;
@@ -69,6 +75,9 @@
 
 struct strata_s3 {
 	char *endpoint, *region, *access, *secret, *token;
+	bool is_virtual; /* SCHEME://BUCKET.HOST/KEY, else ENDPOINT/BUCKET/KEY */
+	/* where each setting came from, for strata_s3_describe() */
+	char endpoint_from[1200], region_from[1200], addressing_from[1200], creds_from[1200];
 	char sigv4[160];
 	uint64_t part_bytes;
 	int connect_timeout_ms, idle_timeout_s, request_timeout_ms;
@@ -164,15 +173,18 @@ static int range_check(const char *what, long v, long lo, long hi, strata_err *e
 	return 0;
 }
 
-/* Credentials in the order of store.h into the three buffers. */
-static int resolve_creds(const strata_s3_config *cfg, char *access, char *secret, char *token,
-			 size_t n, strata_err *err)
+/* Credentials in the order of store.h into the three buffers; from says
+ * where they came from (never what they are). */
+static int resolve_creds(const strata_s3_config *cfg, const char *origin, char *access,
+			 char *secret, char *token, size_t n, char *from, size_t fn,
+			 strata_err *err)
 {
 	access[0] = secret[0] = token[0] = '\0';
 	if (cfg->access_key && cfg->secret_key) {
 		snprintf(access, n, "%s", cfg->access_key);
 		snprintf(secret, n, "%s", cfg->secret_key);
 		snprintf(token, n, "%s", cfg->session_token ? cfg->session_token : "");
+		snprintf(from, fn, "%s", origin);
 		return 0;
 	}
 	const char *ea = getenv("AWS_ACCESS_KEY_ID"), *es = getenv("AWS_SECRET_ACCESS_KEY");
@@ -181,6 +193,8 @@ static int resolve_creds(const strata_s3_config *cfg, char *access, char *secret
 		snprintf(access, n, "%s", ea);
 		snprintf(secret, n, "%s", es);
 		snprintf(token, n, "%s", et ? et : "");
+		snprintf(from, fn, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY%s",
+			 et && *et ? " and AWS_SESSION_TOKEN" : "");
 		return 0;
 	}
 	const char *profile = pick(cfg->profile, "AWS_PROFILE", NULL);
@@ -209,7 +223,115 @@ static int resolve_creds(const strata_s3_config *cfg, char *access, char *secret
 		strata_err_wrap(err, rc, "no S3 credentials");
 	if (rc < 0 && err)
 		err->code = STRATA_EINVAL; /* a configuration error, whatever the cause */
+	if (rc == 0)
+		snprintf(from, fn, "profile [%s] of %s", profile, path);
 	return rc < 0 ? STRATA_EINVAL : 0;
+}
+
+/* An environment variable set to true (case-insensitive). */
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+	return v && strcasecmp(v, "true") == 0;
+}
+
+/* Endpoint, region and addressing in the order of store.h (the shared
+ * config file's profile read first), each with where it came from. */
+static int resolve_where(strata_s3 *c, const strata_s3_config *cfg, const char *origin,
+			 strata_err *err)
+{
+	const char *profile = pick(cfg->profile, "AWS_PROFILE", NULL);
+	if (!profile)
+		profile = "default";
+	char path[4096] = "", where[4200] = "";
+	const char *file = pick(cfg->config_file, "AWS_CONFIG_FILE", NULL);
+	const char *home = getenv("HOME");
+	if (file)
+		snprintf(path, sizeof(path), "%s", file);
+	else if (home && *home)
+		snprintf(path, sizeof(path), "%s/.aws/config", home);
+	s3_shared_cfg sc = {0};
+	if (path[0]) {
+		int rc = s3_shared_config(path, profile, &sc, err);
+		if (rc < 0 && rc != -ENOENT)
+			return strata_err_wrap(err, rc, "s3 configuration");
+		if (strcmp(profile, "default") == 0)
+			snprintf(where, sizeof(where), "[default] of %s", path);
+		else
+			snprintf(where, sizeof(where), "[profile %s] of %s", profile, path);
+	}
+	const char *v;
+	/* region */
+	if (cfg->region && *cfg->region) {
+		c->region = strata_strdup(cfg->region);
+		snprintf(c->region_from, sizeof(c->region_from), "%s", origin);
+	} else if ((v = pick(NULL, "AWS_REGION", NULL)) || (v = pick(NULL, "AWS_DEFAULT_REGION", NULL))) {
+		c->region = strata_strdup(v);
+		snprintf(c->region_from, sizeof(c->region_from), "%s",
+			 pick(NULL, "AWS_REGION", NULL) ? "AWS_REGION" : "AWS_DEFAULT_REGION");
+	} else if (sc.region[0]) {
+		c->region = strata_strdup(sc.region);
+		snprintf(c->region_from, sizeof(c->region_from), "region in %s", where);
+	} else {
+		c->region = strata_strdup("us-east-1");
+		snprintf(c->region_from, sizeof(c->region_from), "default");
+	}
+	/* endpoint */
+	bool is_ignored = env_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") || sc.is_ignore_endpoints;
+	if (cfg->endpoint && *cfg->endpoint) {
+		c->endpoint = strata_strdup(cfg->endpoint);
+		snprintf(c->endpoint_from, sizeof(c->endpoint_from), "%s", origin);
+	} else if (!is_ignored && (v = pick(NULL, "AWS_ENDPOINT_URL_S3", NULL))) {
+		c->endpoint = strata_strdup(v);
+		snprintf(c->endpoint_from, sizeof(c->endpoint_from), "AWS_ENDPOINT_URL_S3");
+	} else if (!is_ignored && (v = pick(NULL, "AWS_ENDPOINT_URL", NULL))) {
+		c->endpoint = strata_strdup(v);
+		snprintf(c->endpoint_from, sizeof(c->endpoint_from), "AWS_ENDPOINT_URL");
+	} else if (!is_ignored && sc.s3_endpoint[0]) {
+		c->endpoint = strata_strdup(sc.s3_endpoint);
+		snprintf(c->endpoint_from, sizeof(c->endpoint_from),
+			 "the s3 endpoint_url of the services section named in %s", where);
+	} else if (!is_ignored && sc.endpoint[0]) {
+		c->endpoint = strata_strdup(sc.endpoint);
+		snprintf(c->endpoint_from, sizeof(c->endpoint_from), "endpoint_url in %s", where);
+	} else {
+		char def[256];
+		snprintf(def, sizeof(def), "https://s3.%s.amazonaws.com", c->region);
+		c->endpoint = strata_strdup(def);
+		snprintf(c->endpoint_from, sizeof(c->endpoint_from), "default for the region");
+	}
+	/* addressing */
+	if (cfg->addressing != STRATA_S3_ADDR_DEFAULT) {
+		c->is_virtual = cfg->addressing == STRATA_S3_ADDR_VIRTUAL;
+		snprintf(c->addressing_from, sizeof(c->addressing_from), "%s", origin);
+	} else if (sc.addressing[0]) {
+		c->is_virtual = strcmp(sc.addressing, "virtual") == 0;
+		snprintf(c->addressing_from, sizeof(c->addressing_from), "s3 addressing_style in %s",
+			 where);
+	} else {
+		snprintf(c->addressing_from, sizeof(c->addressing_from), "default");
+	}
+	size_t el = strlen(c->endpoint);
+	while (el > 0 && c->endpoint[el - 1] == '/')
+		c->endpoint[--el] = '\0';
+	const char *host = strncmp(c->endpoint, "http://", 7) == 0    ? c->endpoint + 7
+			   : strncmp(c->endpoint, "https://", 8) == 0 ? c->endpoint + 8
+								      : NULL;
+	if (!host || !*host)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "s3 endpoint \"%s\" (from %s) must start with http:// or "
+				      "https:// and name a host",
+				      c->endpoint, c->endpoint_from);
+	/* invariant 1: keys are never in a URL (nor in our messages, which
+	 * show the endpoint) */
+	const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+	if (at && (!slash || at < slash))
+		return strata_err_set(err, STRATA_EINVAL,
+				      "s3 endpoint from %s holds a user name or password: give "
+				      "the keys in the environment or the credentials file, not "
+				      "in the URL",
+				      c->endpoint_from);
+	return 0;
 }
 
 int strata_s3_open(const strata_s3_config *cfg_in, strata_s3 **out, strata_err *err)
@@ -241,28 +363,12 @@ int strata_s3_open(const strata_s3_config *cfg_in, strata_s3 **out, strata_err *
 	    (rc = range_check("backoff_base_ms", cfg->backoff_base_ms, 0, 60000, err)) < 0 ||
 	    (rc = range_check("backoff_max_ms", cfg->backoff_max_ms, 0, 600000, err)) < 0)
 		goto out;
-	if ((rc = resolve_creds(cfg, access, secret, token, sizeof(access), err)) < 0)
-		goto out;
+	const char *origin = cfg->origin && *cfg->origin ? cfg->origin : "the s3 configuration";
 	c = strata_calloc(1, sizeof(*c));
-	const char *region = pick(cfg->region, "AWS_REGION", "AWS_DEFAULT_REGION");
-	c->region = strata_strdup(region ? region : "us-east-1");
-	const char *ep = pick(cfg->endpoint, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL");
-	if (ep) {
-		c->endpoint = strata_strdup(ep);
-	} else {
-		char def[256];
-		snprintf(def, sizeof(def), "https://s3.%s.amazonaws.com", c->region);
-		c->endpoint = strata_strdup(def);
-	}
-	size_t el = strlen(c->endpoint);
-	while (el > 0 && c->endpoint[el - 1] == '/')
-		c->endpoint[--el] = '\0';
-	if (strncmp(c->endpoint, "http://", 7) != 0 && strncmp(c->endpoint, "https://", 8) != 0) {
-		rc = strata_err_set(err, STRATA_EINVAL,
-				    "s3 endpoint \"%s\" must start with http:// or https://",
-				    c->endpoint);
+	if ((rc = resolve_creds(cfg, origin, access, secret, token, sizeof(access),
+				c->creds_from, sizeof(c->creds_from), err)) < 0 ||
+	    (rc = resolve_where(c, cfg, origin, err)) < 0)
 		goto out;
-	}
 	c->access = strata_strdup(access);
 	c->secret = strata_strdup(secret); /* invariant 1 */
 	c->token = token[0] ? strata_strdup(token) : NULL;
@@ -325,6 +431,20 @@ const char *strata_s3_endpoint(const strata_s3 *c)
 const char *strata_s3_region(const strata_s3 *c)
 {
 	return c->region;
+}
+
+bool strata_s3_is_virtual(const strata_s3 *c)
+{
+	return c->is_virtual;
+}
+
+void strata_s3_describe(const strata_s3 *c, char *out, size_t n)
+{
+	/* invariant 1: names and sources only */
+	snprintf(out, n, "endpoint %s (%s), region %s (%s), %s-style addressing (%s), "
+			 "credentials from %s",
+		 c->endpoint, c->endpoint_from, c->region, c->region_from,
+		 c->is_virtual ? "virtual-hosted" : "path", c->addressing_from, c->creds_from);
 }
 
 /* ---- one request, with retries --------------------------------------------------- */
@@ -449,15 +569,26 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-/* ENDPOINT/BUCKET[/KEY][?QUERY], each part in S3's canonical encoding. */
+/* Path-style ENDPOINT/BUCKET[/KEY][?QUERY], or virtual-hosted
+ * SCHEME://BUCKET.HOST[/PATH]/[KEY][?QUERY], each part in S3's canonical
+ * encoding. */
 static void s3_url(const strata_s3 *c, const s3_req *r, strata_buf *url)
 {
 	strata_buf_reset(url);
-	strata_buf_printf(url, "%s/", c->endpoint);
-	s3_uri_encode(url, r->bucket, false);
-	if (r->key && *r->key) {
-		strata_buf_putc(url, '/');
-		s3_uri_encode(url, r->key, true);
+	if (c->is_virtual) {
+		const char *host = strstr(c->endpoint, "://") + 3; /* checked at open */
+		strata_buf_append(url, c->endpoint, (size_t)(host - c->endpoint));
+		s3_uri_encode(url, r->bucket, false);
+		strata_buf_printf(url, ".%s/", host);
+		if (r->key && *r->key)
+			s3_uri_encode(url, r->key, true);
+	} else {
+		strata_buf_printf(url, "%s/", c->endpoint);
+		s3_uri_encode(url, r->bucket, false);
+		if (r->key && *r->key) {
+			strata_buf_putc(url, '/');
+			s3_uri_encode(url, r->key, true);
+		}
 	}
 	if (r->query && *r->query)
 		strata_buf_printf(url, "?%s", r->query);

@@ -3,24 +3,30 @@
  * base64 (Content-MD5, and the ETag by which a retried PUT recognises its
  * own object), S3's URI encoding (SigV4 signs the path and query exactly as
  * sent, so they are encoded once, here, the way S3 canonicalises them), the
- * XML replies read with libxml2, ISO 8601 times, and the shared
- * credentials file read with inih.
+ * XML replies read with libxml2, ISO 8601 times, the shared credentials
+ * file read with inih, and the shared config file (~/.aws/config) read by
+ * a small parser of its own (its nested "s3 =" blocks are not INI).
  *
  * Invariants:
  *   1. XML is parsed with XML_PARSE_NONET and without entity substitution:
  *      a reply can make us fetch nothing and expand nothing;
  *   2. the credentials file's values are copied only into the caller's
  *      buffers; no message made here holds a value from it, only the file's
- *      path, the profile and the key names.
+ *      path, the profile and the key names (the same holds for the
+ *      shared config file, which may hold keys too).
  *
  * Thread safety: every function is reentrant (libxml2 is initialised once
  * by strata_s3_open()).
  */
 #include "store/store_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libxml/parser.h>
@@ -363,4 +369,149 @@ int s3_creds_file(const char *path, const char *profile, char *access, size_t an
 				      "aws_secret_access_key",
 				      profile, path);
 	return 0;
+}
+
+/* ---- the shared config file ------------------------------------------------------ */
+
+/* s without leading and trailing blanks, in place. */
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+			 s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* "WORD NAME" (any blanks between) → NAME if s starts with word, else NULL. */
+static const char *after_word(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	if (strncmp(s, word, n) != 0 || (s[n] != ' ' && s[n] != '\t'))
+		return NULL;
+	s += n;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s ? s : NULL;
+}
+
+static bool is_true(const char *v)
+{
+	return strcasecmp(v, "true") == 0;
+}
+
+int s3_shared_config(const char *path, const char *profile, s3_shared_cfg *out, strata_err *err)
+{
+	FILE *f = NULL;
+	char *line = NULL, section[256] = "", parent[64] = "", services[256] = "";
+	size_t cap = 0;
+	int rc = 0, lineno = 0;
+	/* every [services NAME] s3 endpoint_url, "NAME\0URL" (the profile may
+	 * name its services section after the section) */
+	strata_buf svc = {0};
+	memset(out, 0, sizeof(*out));
+	if (!profile || !*profile)
+		profile = "default";
+	f = fopen(path, "r");
+	if (!f) {
+		rc = -errno;
+		if (rc == -ENOENT)
+			goto out;
+		rc = strata_err_set(err, STRATA_EINVAL, "could not read the AWS config file \"%s\": %s",
+				    path, strata_strerror(rc));
+		goto out;
+	}
+	bool in_profile = false;
+	const char *in_services = NULL;
+	while (getline(&line, &cap, f) >= 0) {
+		lineno++;
+		bool is_indented = line[0] == ' ' || line[0] == '\t';
+		char *s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (!close) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "%s:%d: a section header without its ']'", path,
+						    lineno);
+				goto out;
+			}
+			*close = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			parent[0] = '\0';
+			const char *pn = after_word(section, "profile");
+			in_profile = (pn && strcmp(pn, profile) == 0) ||
+				     (strcmp(profile, "default") == 0 && strcmp(section, "default") == 0);
+			in_services = after_word(section, "services");
+			if (in_profile && !out->has_profile) {
+				out->has_profile = true;
+				out->line = lineno;
+			}
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			/* invariant 2: the line itself is not quoted */
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "%s:%d: not a config file line (expected [section], "
+					    "key = value or a comment)",
+					    path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		char *key = trim(s), *val = trim(eq + 1);
+		if (!is_indented || !parent[0]) {
+			parent[0] = '\0';
+			if (!*val) { /* "s3 =": the indented lines below are its keys */
+				snprintf(parent, sizeof(parent), "%s", key);
+				continue;
+			}
+		}
+		const char *sub = parent[0] ? key : NULL;
+		const char *top = parent[0] ? parent : key;
+		if (in_services && sub && strcmp(top, "s3") == 0 &&
+		    strcmp(sub, "endpoint_url") == 0) {
+			strata_buf_append(&svc, in_services, strlen(in_services) + 1);
+			strata_buf_append(&svc, val, strlen(val) + 1);
+		}
+		if (!in_profile)
+			continue;
+		if (!sub && strcmp(key, "region") == 0)
+			snprintf(out->region, sizeof(out->region), "%s", val);
+		else if (!sub && strcmp(key, "endpoint_url") == 0)
+			snprintf(out->endpoint, sizeof(out->endpoint), "%s", val);
+		else if (!sub && strcmp(key, "services") == 0)
+			snprintf(services, sizeof(services), "%s", val);
+		else if (!sub && strcmp(key, "ignore_configured_endpoint_urls") == 0)
+			out->is_ignore_endpoints = is_true(val);
+		else if (sub && strcmp(top, "s3") == 0 && strcmp(sub, "addressing_style") == 0) {
+			if (strcmp(val, "path") != 0 && strcmp(val, "virtual") != 0 &&
+			    strcmp(val, "auto") != 0) {
+				rc = strata_err_set(err, STRATA_EINVAL,
+						    "%s:%d: s3 addressing_style must be path, virtual "
+						    "or auto",
+						    path, lineno);
+				goto out;
+			}
+			snprintf(out->addressing, sizeof(out->addressing), "%s", val);
+		}
+	}
+	for (size_t off = 0; services[0] && off < svc.len;) {
+		const char *name = (const char *)svc.data + off;
+		const char *url = name + strlen(name) + 1;
+		if (strcmp(name, services) == 0)
+			snprintf(out->s3_endpoint, sizeof(out->s3_endpoint), "%s", url);
+		off = (size_t)(url + strlen(url) + 1 - (const char *)svc.data);
+	}
+out:
+	if (f)
+		fclose(f);
+	free(line);
+	strata_buf_free(&svc);
+	if (rc < 0 && rc != -ENOENT)
+		memset(out, 0, sizeof(*out));
+	return rc;
 }

@@ -21,8 +21,9 @@
  * store/ (the layering points down): the manifest registers the S3 store
  * when it opens a warehouse whose data path is an s3:// URI.
  *
- * The client speaks S3's REST API, path-style (ENDPOINT/BUCKET/KEY), signed
- * with SigV4 by libcurl (CURLOPT_AWS_SIGV4), payloads sent as
+ * The client speaks S3's REST API, path-style (ENDPOINT/BUCKET/KEY) or
+ * virtual-hosted (SCHEME://BUCKET.HOST/KEY), signed with SigV4 by libcurl
+ * (CURLOPT_AWS_SIGV4), payloads sent as
  * UNSIGNED-PAYLOAD with a Content-MD5 the server checks.  A handle
  * (strata_s3) holds the resolved configuration and credentials and a
  * connection cache shared by its requests; it is safe to use from several
@@ -65,10 +66,32 @@
 /* Configuration                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Every pointer may be NULL and every number 0: the AWS way fills it in.
- *   endpoint     AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else
- *                https://s3.REGION.amazonaws.com;
- *   region       AWS_REGION, AWS_DEFAULT_REGION, else us-east-1;
+/* Addressing: where the bucket goes in a request's URL. */
+typedef enum strata_s3_addressing {
+	STRATA_S3_ADDR_DEFAULT = 0, /* the shared config file's, else path */
+	STRATA_S3_ADDR_PATH,        /* ENDPOINT/BUCKET/KEY: every server */
+	STRATA_S3_ADDR_VIRTUAL,     /* SCHEME://BUCKET.HOST/KEY: AWS, OSS; the
+				     * bucket must be a DNS label */
+} strata_s3_addressing;
+
+/* Every pointer may be NULL and every number 0: the AWS way fills it in,
+ * in the AWS SDKs' order — a setting given here (for stratad, its
+ * [daemon] s3.* keys), then the environment, then the shared config file,
+ * then the built-in default:
+ *   profile      AWS_PROFILE, else "default": the profile of the shared
+ *                config file and of the shared credentials file;
+ *   config_file  AWS_CONFIG_FILE, else ~/.aws/config (a missing file is
+ *                no error; its section [default] or [profile NAME]);
+ *   endpoint     AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then the config
+ *                file's [services NAME] `s3 = endpoint_url` (the profile's
+ *                `services = NAME`), then the profile's `endpoint_url`,
+ *                else https://s3.REGION.amazonaws.com; the environment and
+ *                the file are skipped when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+ *                or the profile's ignore_configured_endpoint_urls is true;
+ *   region       AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`,
+ *                else us-east-1;
+ *   addressing   the profile's `s3 = addressing_style` (path, virtual;
+ *                auto is path), else path;
  *   credentials  access_key + secret_key (+ session_token) when given; else,
  *                when profile is given, that profile of the shared
  *                credentials file; else AWS_ACCESS_KEY_ID +
@@ -83,6 +106,12 @@ typedef struct strata_s3_config {
 	const char *access_key, *secret_key, *session_token;
 	const char *profile;
 	const char *credentials_file;
+	const char *config_file;
+	strata_s3_addressing addressing;
+	/* what the settings above came from, for messages and
+	 * strata_s3_describe() (e.g. "s3.endpoint in /etc/strata/stratad.ini");
+	 * NULL: "the s3 configuration" */
+	const char *origin;
 	/* Objects up to part_bytes go in one PUT; larger ones as a multipart
 	 * upload of part_bytes parts (the last one smaller).  Also the memory
 	 * a streamed upload holds.  Default 8 MiB; S3 wants at least 5 MiB,
@@ -103,16 +132,24 @@ typedef struct strata_s3_config {
 
 typedef struct strata_s3 strata_s3;
 
-/* Resolve cfg (may be NULL: all from the environment) and make a handle;
- * *out is the caller's, freed by strata_s3_close().  STRATA_EINVAL when no
- * credentials are found or a value is out of range (the message names the
- * setting and, for the credentials file, the file and profile, never a
- * secret).  No request is made. */
+/* Resolve cfg (may be NULL: all from the environment and the shared
+ * files) and make a handle; *out is the caller's, freed by
+ * strata_s3_close().  STRATA_EINVAL when no credentials are found, a value
+ * is out of range, the endpoint is not http(s):// or holds a user name or
+ * password, or the shared config file has a bad line (the message names
+ * the setting and, for the files, the file, the line or the profile, never
+ * a secret).  No request is made. */
 int strata_s3_open(const strata_s3_config *cfg, strata_s3 **out, strata_err *err);
 void strata_s3_close(strata_s3 *c); /* NULL is a no-op */
 /* The resolved endpoint and region (lent for the handle's life). */
 const char *strata_s3_endpoint(const strata_s3 *c);
 const char *strata_s3_region(const strata_s3 *c);
+bool strata_s3_is_virtual(const strata_s3 *c);
+/* One line saying where the endpoint, region, addressing and credentials
+ * came from, e.g. "endpoint http://rgw:7480 (AWS_ENDPOINT_URL), region
+ * us-east-1 (default), path-style (default), credentials from the
+ * environment": names and sources only, never a key. */
+void strata_s3_describe(const strata_s3 *c, char *out, size_t n);
 
 /* ------------------------------------------------------------------------ */
 /* Objects                                                                  */

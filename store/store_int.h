@@ -55,4 +55,26 @@ int64_t s3_iso8601_s(const char *s);
 int s3_creds_file(const char *path, const char *profile, char *access, size_t an, char *secret,
 		  size_t sn, char *token, size_t tn, strata_err *err);
 
+/* ---- the shared config file (~/.aws/config) --------------------------------- */
+
+/* What the S3 client takes from one profile of the shared config file. */
+typedef struct s3_shared_cfg {
+	char region[64];
+	char endpoint[1024];    /* the profile's endpoint_url */
+	char s3_endpoint[1024]; /* s3 = endpoint_url of its [services NAME] */
+	char addressing[16];    /* s3 = addressing_style */
+	bool is_ignore_endpoints; /* ignore_configured_endpoint_urls = true */
+	bool has_profile;       /* the file has the profile's section */
+	int line;               /* where the profile's section starts */
+} s3_shared_cfg;
+
+/* Read profile's settings ([default] or [profile NAME]; [profile default]
+ * too) from the AWS shared config file at path: top-level keys and one
+ * level of nested keys ("s3 =" then indented "addressing_style = path").
+ * 0 with *out filled (all empty when the profile is absent); -ENOENT when
+ * the file is missing; STRATA_EINVAL "PATH:LINE: ..." for a line that is
+ * neither a section, a comment nor key = value, or a bad addressing_style.
+ * No message holds a value from the file (it may hold keys). */
+int s3_shared_config(const char *path, const char *profile, s3_shared_cfg *out, strata_err *err);
+
 #endif

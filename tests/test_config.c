@@ -88,6 +88,22 @@ static const ecase error_cases[] = {
 	 "4: policy.backoff_max_s (20) must not be below policy.backoff_s (30) for [table.t]"},
 	{"[table.t]\nacid.data.retain.hours = 169\n",
 	 "2: acid.data.retain.hours must be an integer from 0 to 168 (got \"169\")"},
+	{"[daemon]\ns3.endpoint = minio.example:9000\n",
+	 "2: s3.endpoint must be an http:// or https:// URL, e.g. http://minio.example:9000, or "
+	 "empty (got \"minio.example:9000\")"},
+	{"[daemon]\ns3.endpoint = https://\n",
+	 "2: s3.endpoint must be an http:// or https:// URL, e.g. http://minio.example:9000, or "
+	 "empty (got \"https://\")"},
+	/* a password in the URL is refused and never echoed */
+	{"[daemon]\n\ns3.endpoint = http://AKID:s3cr3t@minio.example:9000\n",
+	 "3: s3.endpoint holds a user name or password (an '@'): give the keys in the "
+	 "environment or the credentials file, never in the URL"},
+	{"[daemon]\ns3.addressing = virtual-hosted\n",
+	 "2: s3.addressing must be one of path, virtual or empty (got \"virtual-hosted\")"},
+	{"[s3]\nendpoint = http://x:1\n",
+	 "1: unknown section [s3] (sections: [daemon], [policy], [table.NAME])"},
+	{"[daemon]\ns3.endpiont = http://x:1\n",
+	 "2: unknown key \"s3.endpiont\" in [daemon] (did you mean s3.endpoint?)"},
 };
 
 static void test_errors(void)
@@ -106,6 +122,37 @@ static void test_errors(void)
 		CU_ASSERT(ok);
 		stratad_config_free(c);
 	}
+}
+
+/* The s3.* keys: empty by default (the AWS way decides), set values kept,
+ * and all four need a restart (the data store's client is opened once). */
+static void test_s3_keys(void)
+{
+	stratad_config *c = NULL;
+	strata_err err;
+	strata_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(stratad_config_load(write_cfg("[daemon]\nworkers = 2\n"), &c, NULL,
+						  &err), 0);
+	CU_ASSERT_STRING_EQUAL(c->d.s3_endpoint, "");
+	CU_ASSERT_STRING_EQUAL(c->d.s3_region, "");
+	CU_ASSERT_STRING_EQUAL(c->d.s3_profile, "");
+	CU_ASSERT_STRING_EQUAL(c->d.s3_addressing, "");
+	stratad_config *b = NULL;
+	CU_ASSERT_EQUAL_FATAL(stratad_config_load(write_cfg("[daemon]\n"
+							    "s3.endpoint = http://rgw.example:7480/\n"
+							    "s3.region = eu-west-3\n"
+							    "s3.profile = prod\n"
+							    "s3.addressing = virtual\n"),
+						  &b, NULL, &err), 0);
+	CU_ASSERT_STRING_EQUAL(b->d.s3_endpoint, "http://rgw.example:7480/");
+	CU_ASSERT_STRING_EQUAL(b->d.s3_region, "eu-west-3");
+	CU_ASSERT_STRING_EQUAL(b->d.s3_profile, "prod");
+	CU_ASSERT_STRING_EQUAL(b->d.s3_addressing, "virtual");
+	char diff[512];
+	stratad_config_restart_diff(c, b, diff, sizeof(diff));
+	CU_ASSERT_STRING_EQUAL(diff, "s3.endpoint, s3.region, s3.profile, s3.addressing");
+	stratad_config_free(c);
+	stratad_config_free(b);
 }
 
 static void test_missing_file_and_all_errors(void)
@@ -352,6 +399,7 @@ static void register_config(void)
 	TU_ADD(s, test_group);
 	TU_ADD(s, test_defaults);
 	TU_ADD(s, test_sample_file);
+	TU_ADD(s, test_s3_keys);
 	TU_ADD(s, test_check_config_cli);
 }
 

@@ -846,9 +846,14 @@ static void clear_aws_env(void)
 {
 	const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 			      "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
-			      "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION"};
+			      "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
+			      "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"};
 	for (size_t i = 0; i < STRATA_ARRAY_LEN(vars); i++)
 		unsetenv(vars[i]);
+	/* never the machine's own ~/.aws/config */
+	char none[4200];
+	snprintf(none, sizeof(none), "%s/no-aws-config", tu_tmpdir());
+	setenv("AWS_CONFIG_FILE", none, 1);
 }
 
 /* Open from cfg and HEAD t-basic/a/empty: the HEAD's code. */
@@ -925,6 +930,214 @@ static void test_credentials_file_profile_and_environment(void)
 	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "https://s3.eu-west-3.amazonaws.com");
 	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "eu-west-3");
 	strata_s3_close(c);
+	clear_aws_env();
+}
+
+static int count_one(void *ctx, const strata_s3_obj *o)
+{
+	(void)o;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The AWS shared config file (~/.aws/config) and the precedence of every
+ * source of the endpoint, the region and the addressing: the program's
+ * configuration (stratad's s3.* keys), then the environment, then the
+ * file, then the default — and no source ever shows a key in
+ * strata_s3_describe(). */
+static void test_config_file_and_precedence(void)
+{
+	clear_aws_env();
+	char path[4096], text[2048];
+	snprintf(path, sizeof(path), "%s/aws-config", tu_tmpdir());
+	snprintf(text, sizeof(text),
+		 "# an AWS shared config file\n"
+		 "[default]\n"
+		 "region = ap-south-1\n"
+		 "\n"
+		 "[profile rgw]\n"
+		 "region = us-east-1\n"
+		 "endpoint_url = %s\n"
+		 "aws_secret_access_key = config-file-secret-9\n"
+		 "s3 =\n"
+		 "    addressing_style = virtual\n"
+		 "  signature_version = s3v4\n"
+		 "\n"
+		 "[profile svc]\n"
+		 "endpoint_url = http://general.example:1\n"
+		 "services = local-s3\n"
+		 "\n"
+		 "[services local-s3]\n"
+		 "s3 =\n"
+		 "  endpoint_url = http://s3-only.example:2\n"
+		 "sts =\n"
+		 "  endpoint_url = http://sts.example:3\n"
+		 "\n"
+		 "[profile ignoring]\n"
+		 "endpoint_url = http://ignored.example:4\n"
+		 "ignore_configured_endpoint_urls = true\n",
+		 endpoint);
+	CU_ASSERT_FATAL(tu_write_file(path, text, strlen(text)) == 0);
+	setenv("AWS_CONFIG_FILE", path, 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDCFGTEST", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "env-secret-77", 1);
+	strata_err err = {0};
+	strata_s3 *c = NULL;
+	char what[4096];
+
+	/* [default]: its region; no endpoint there, so AWS's for it */
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "ap-south-1");
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "https://s3.ap-south-1.amazonaws.com");
+	CU_ASSERT(!strata_s3_is_virtual(c));
+	strata_s3_close(c);
+
+	/* a profile: its endpoint_url, region and nested addressing_style */
+	setenv("AWS_PROFILE", "rgw", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), endpoint);
+	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "us-east-1");
+	CU_ASSERT(strata_s3_is_virtual(c));
+	strata_s3_describe(c, what, sizeof(what));
+	CU_ASSERT(has(what, "endpoint_url in [profile rgw] of ") && has(what, path));
+	CU_ASSERT(has(what, "virtual-hosted-style addressing (s3 addressing_style in [profile rgw]"));
+	strata_s3_close(c);
+
+	/* the environment comes before the file ... */
+	setenv("AWS_ENDPOINT_URL", "http://env-general.example:5", 1);
+	setenv("AWS_REGION", "eu-north-1", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "http://env-general.example:5");
+	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "eu-north-1");
+	setenv("AWS_ENDPOINT_URL_S3", "http://env-s3.example:6/", 1);
+	strata_s3_close(c);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "http://env-s3.example:6");
+	strata_s3_describe(c, what, sizeof(what));
+	CU_ASSERT(has(what, "(AWS_ENDPOINT_URL_S3)") && has(what, "(AWS_REGION)") &&
+		  has(what, "credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+	strata_s3_close(c);
+	/* ... and the program's configuration before the environment */
+	strata_s3_config cfg = {.endpoint = "http://cfg.example:7", .region = "sa-east-1",
+				.addressing = STRATA_S3_ADDR_PATH,
+				.origin = "[daemon] s3.* in stratad.ini"};
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(&cfg, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "http://cfg.example:7");
+	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "sa-east-1");
+	CU_ASSERT(!strata_s3_is_virtual(c));
+	strata_s3_describe(c, what, sizeof(what));
+	CU_ASSERT(has(what, "endpoint http://cfg.example:7 ([daemon] s3.* in stratad.ini)"));
+	/* invariant: no key in the description */
+	CU_ASSERT(strstr(what, "env-secret-77") == NULL && strstr(what, "AKIDCFGTEST") == NULL);
+	strata_s3_close(c);
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ENDPOINT_URL_S3");
+	unsetenv("AWS_REGION");
+
+	/* a services section's s3 endpoint comes before the profile's own */
+	setenv("AWS_PROFILE", "svc", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "http://s3-only.example:2");
+	strata_s3_close(c);
+	/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS skips the environment and the file */
+	setenv("AWS_ENDPOINT_URL", "http://env-general.example:5", 1);
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "https://s3.us-east-1.amazonaws.com");
+	strata_s3_close(c);
+	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	unsetenv("AWS_ENDPOINT_URL");
+	/* ... as does the profile's ignore_configured_endpoint_urls */
+	setenv("AWS_PROFILE", "ignoring", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_endpoint(c), "https://s3.us-east-1.amazonaws.com");
+	strata_s3_close(c);
+	/* a profile the file lacks: the defaults */
+	setenv("AWS_PROFILE", "nosuch", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT_STRING_EQUAL(strata_s3_region(c), "us-east-1");
+	strata_s3_close(c);
+	unsetenv("AWS_PROFILE");
+
+	/* a broken line: PATH:LINE, and the line itself is never quoted */
+	snprintf(text, sizeof(text),
+		 "[default]\nregion = eu-west-1\nthis-is-a-leaked-secret-zz\n");
+	CU_ASSERT_FATAL(tu_write_file(path, text, strlen(text)) == 0);
+	CU_ASSERT_EQUAL(strata_s3_open(NULL, &c, &err), STRATA_EINVAL);
+	char want[4200];
+	snprintf(want, sizeof(want), "%s:3: not a config file line", path);
+	CU_ASSERT(has(err.msg, want));
+	CU_ASSERT(strstr(err.msg, "leaked-secret") == NULL);
+	snprintf(text, sizeof(text), "[default]\ns3 =\n  addressing_style = sideways\n");
+	CU_ASSERT_FATAL(tu_write_file(path, text, strlen(text)) == 0);
+	CU_ASSERT_EQUAL(strata_s3_open(NULL, &c, &err), STRATA_EINVAL);
+	snprintf(want, sizeof(want), "%s:3: s3 addressing_style must be path, virtual or auto",
+		 path);
+	CU_ASSERT(has(err.msg, want));
+	/* an endpoint with keys in it is refused, without showing them */
+	unsetenv("AWS_CONFIG_FILE");
+	cfg = (strata_s3_config){.endpoint = "http://AKID:pw-in-url-5@rgw.example:7480"};
+	CU_ASSERT_EQUAL(strata_s3_open(&cfg, &c, &err), STRATA_EINVAL);
+	CU_ASSERT(has(err.msg, "holds a user name or password") &&
+		  strstr(err.msg, "pw-in-url-5") == NULL);
+	clear_aws_env();
+}
+
+/* A real gateway found through the config file alone (no AWS_ENDPOINT_URL),
+ * and virtual-hosted addressing: the bucket in the host name
+ * (BUCKET.localhost, which libcurl resolves to loopback and the gateway
+ * knows as its DNS name), reaching the same objects as path-style. */
+static void test_config_file_endpoint_and_virtual_hosts(void)
+{
+	clear_aws_env();
+	strata_s3 *pc = client();
+	bucket(pc, "t-vhost");
+	strata_s3_close(pc);
+	char path[4096], text[1024];
+	snprintf(path, sizeof(path), "%s/aws-config-2", tu_tmpdir());
+	snprintf(text, sizeof(text),
+		 "[profile gw]\nendpoint_url = http://localhost:%d\nregion = us-east-1\n"
+		 "s3 =\n  addressing_style = virtual\n"
+		 "[profile gwpath]\nendpoint_url = http://localhost:%d\n",
+		 tu_rgw_port(), tu_rgw_port());
+	CU_ASSERT_FATAL(tu_write_file(path, text, strlen(text)) == 0);
+	setenv("AWS_CONFIG_FILE", path, 1);
+	setenv("AWS_ACCESS_KEY_ID", TU_RGW_ACCESS_KEY, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", TU_RGW_SECRET_KEY, 1);
+	setenv("AWS_PROFILE", "gw", 1);
+	strata_err err = {0};
+	strata_s3 *vc = NULL, *c = NULL;
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(&(strata_s3_config){.max_attempts = 2}, &vc, &err), 0);
+	CU_ASSERT(strata_s3_is_virtual(vc));
+	const char *body = "reached by its host name";
+	int rc = strata_s3_put(vc, "t-vhost", "v/one", body, strlen(body), &err);
+	if (rc)
+		fprintf(stderr, "\nvirtual PUT: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	setenv("AWS_PROFILE", "gwpath", 1);
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(NULL, &c, &err), 0);
+	CU_ASSERT(!strata_s3_is_virtual(c));
+	char *got = get_all(c, "t-vhost", "v/one");
+	CU_ASSERT(got && strcmp(got, body) == 0);
+	free(got);
+	int n = 0;
+	CU_ASSERT_EQUAL(strata_s3_list(vc, "t-vhost", "v/", 0, count_one, &n, &err), 0);
+	CU_ASSERT_EQUAL(n, 1);
+	/* an existing name is refused over virtual hosts too */
+	CU_ASSERT_EQUAL(strata_s3_put(vc, "t-vhost", "v/one", "x", 1, &err), STRATA_EEXIST);
+	CU_ASSERT_EQUAL(strata_s3_delete(vc, "t-vhost", "v/one", &err), 0);
+	CU_ASSERT_EQUAL(strata_s3_head(c, "t-vhost", "v/one", &(strata_s3_obj){0}, &err),
+			STRATA_ENOTFOUND);
+	strata_s3_close(vc);
+	strata_s3_close(c);
+	/* the bucket really is in the host name: a virtual-hosted request to a
+	 * numeric endpoint names host t-vhost.127.0.0.1, which does not resolve */
+	strata_s3_config bad = {.endpoint = endpoint, .addressing = STRATA_S3_ADDR_VIRTUAL,
+				.max_attempts = 1, .connect_timeout_ms = 2000};
+	CU_ASSERT_EQUAL_FATAL(strata_s3_open(&bad, &vc, &err), 0);
+	CU_ASSERT(strata_s3_head(vc, "t-vhost", "v/one", &(strata_s3_obj){0}, &err) < 0);
+	CU_ASSERT(strstr(err.msg, "HTTP 404") == NULL);
+	strata_s3_close(vc);
 	clear_aws_env();
 }
 
@@ -1137,6 +1350,8 @@ static void register_tests(void)
 	TU_ADD(s, test_gives_up_with_a_clear_message);
 	TU_ADD(s, test_wrong_credentials_never_show_the_secret);
 	TU_ADD(s, test_credentials_file_profile_and_environment);
+	TU_ADD(s, test_config_file_and_precedence);
+	TU_ADD(s, test_config_file_endpoint_and_virtual_hosts);
 	TU_ADD(s, test_session_token_is_sent_and_signed);
 	TU_ADD(s, test_gateway_stopped_mid_request);
 	TU_ADD(s, test_harness_stops_the_cluster_of_a_dead_suite);

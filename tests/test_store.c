@@ -29,6 +29,7 @@
  * Without Ceph the RGW tests print "SKIPPED: <reason>" and exit 0.
  */
 #include "tests/util/testutil.h"
+#include "tests/util/tu_daemon.h"
 #include "tests/util/tu_rgw.h"
 
 #include <dirent.h>
@@ -37,6 +38,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <time.h>
@@ -381,6 +383,272 @@ static void get_thread_hook(void *ctx, const strata_s3_req_info *req, strata_s3_
 		atomic_fetch_add(&g->n_main, 1);
 	else
 		atomic_fetch_add(&g->n_other, 1);
+}
+
+/* Deterministic bytes: byte i of stream seed. */
+static void fill_bytes(uint8_t *p, size_t n, uint64_t off, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = (off + i) * 0x9e3779b97f4a7c15ull + seed;
+		p[i] = (uint8_t)(x >> 29 ^ x >> 13);
+	}
+}
+
+/* A reader's window and a large read that starts in it (a Parquet page's
+ * header, then its body): the overlap comes from the window, never GET
+ * again (store/data.c invariant 4). */
+static void test_window_overlap_not_fetched_twice(void)
+{
+	rgw();
+	const size_t size = 2u << 20;
+	uint8_t *data = malloc(size), *got = malloc(size);
+	fill_bytes(data, size, 0, 11);
+	const char *path = "s3://" BUCKET "/window1/obj";
+	strata_wfile *w = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_wfile_open(path, &w, &err) == 0);
+	CU_ASSERT_FATAL(strata_wfile_write(w, data, size, &err) == 0);
+	CU_ASSERT_FATAL(strata_wfile_commit(w, &err) == 0);
+	strata_store_s3_cache_clear();
+	strata_rfile *rf = NULL;
+	CU_ASSERT_FATAL(strata_rfile_open(path, &rf, &err) == 0);
+	strata_s3_stats_reset();
+	/* a small read: one window (256 KiB) */
+	CU_ASSERT_EQUAL(strata_rfile_read(rf, got, 100, 0, &err), 0);
+	strata_s3_stats st;
+	strata_s3_stats_get(&st);
+	CU_ASSERT_EQUAL(st.gets, 1);
+	uint64_t window = st.bytes_received;
+	CU_ASSERT(window >= 100 && window <= (256u << 10));
+	/* then 1 MiB from where it ended: only what the window lacks */
+	const size_t n = 1u << 20;
+	CU_ASSERT_EQUAL(strata_rfile_read(rf, got + 100, n, 100, &err), 0);
+	strata_s3_stats_get(&st);
+	CU_ASSERT_EQUAL(st.gets, 2);
+	CU_ASSERT_EQUAL(st.bytes_received, 100 + n);
+	if (st.bytes_received != 100 + n)
+		fprintf(stderr, "\n%llu bytes received for %zu read\n",
+			(unsigned long long)st.bytes_received, 100 + n);
+	CU_ASSERT(memcmp(got, data, 100 + n) == 0);
+	/* a window further on, and a read from inside it into the tail */
+	const uint64_t at = 3u << 19; /* 1.5 MiB */
+	CU_ASSERT_EQUAL(strata_rfile_read(rf, got, 10, at, &err), 0);
+	CU_ASSERT_EQUAL(strata_rfile_read(rf, got, 300000, at + 10, &err), 0);
+	CU_ASSERT(memcmp(got, data + at + 10, 300000) == 0);
+	CU_ASSERT_EQUAL(strata_rfile_read(rf, got, size - at, at, &err), 0);
+	CU_ASSERT(memcmp(got, data + at, size - at) == 0);
+	strata_rfile_close(rf);
+	free(data);
+	free(got);
+}
+
+/* A scan reading an object from start to end keeps its pages out of the
+ * process's tail cache (store/data.c invariant 2): only the tail fetched
+ * when it was opened stays there, however near the end the reads go. */
+static void test_sequential_reads_not_cached(void)
+{
+	rgw();
+	const size_t size = 3u << 20, step = 100000;
+	uint8_t *data = malloc(size), *got = malloc(step);
+	fill_bytes(data, size, 0, 12);
+	const char *path = "s3://" BUCKET "/seq1/obj";
+	strata_wfile *w = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_wfile_open(path, &w, &err) == 0);
+	CU_ASSERT_FATAL(strata_wfile_write(w, data, size, &err) == 0);
+	CU_ASSERT_FATAL(strata_wfile_commit(w, &err) == 0);
+	strata_store_s3_cache_clear();
+	strata_rfile *rf = NULL;
+	CU_ASSERT_FATAL(strata_rfile_open(path, &rf, &err) == 0);
+	strata_store_cache_stats cs;
+	strata_store_s3_cache_stats(&cs);
+	uint64_t opened = cs.bytes;
+	CU_ASSERT(opened > 0 && opened <= (64u << 10));
+	bool is_same = true;
+	for (size_t off = 0; off < size; off += step) {
+		size_t n = STRATA_MIN(step, size - off);
+		CU_ASSERT_EQUAL_FATAL(strata_rfile_read(rf, got, n, off, &err), 0);
+		is_same = is_same && memcmp(got, data + off, n) == 0;
+	}
+	CU_ASSERT(is_same);
+	strata_store_s3_cache_stats(&cs);
+	if (cs.bytes != opened)
+		fprintf(stderr, "\nthe cache holds %llu bytes after the scan (%llu after the open)\n",
+			(unsigned long long)cs.bytes, (unsigned long long)opened);
+	CU_ASSERT_EQUAL(cs.bytes, opened);
+	/* a read near the end that continues nothing is still a tail read */
+	CU_ASSERT_EQUAL(strata_rfile_read(rf, got, 1000, size - 300000, &err), 0);
+	CU_ASSERT(memcmp(got, data + size - 300000, 1000) == 0);
+	strata_store_s3_cache_stats(&cs);
+	CU_ASSERT_EQUAL(cs.bytes, 300000);
+	strata_rfile_close(rf);
+	free(data);
+	free(got);
+}
+
+/* Counts of a job's requests by kind, for its output's objects. */
+typedef struct op_counts {
+	atomic_int puts, creates, parts, completes, aborts;
+} op_counts;
+
+static void count_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	op_counts *c = ctx;
+	(void)out;
+	if (strcmp(req->op, "PUT") == 0)
+		atomic_fetch_add(&c->puts, 1);
+	else if (strcmp(req->op, "CREATE_MPU") == 0)
+		atomic_fetch_add(&c->creates, 1);
+	else if (strcmp(req->op, "UPLOAD_PART") == 0)
+		atomic_fetch_add(&c->parts, 1);
+	else if (strcmp(req->op, "COMPLETE_MPU") == 0)
+		atomic_fetch_add(&c->completes, 1);
+	else if (strcmp(req->op, "ABORT_MPU") == 0)
+		atomic_fetch_add(&c->aborts, 1);
+}
+
+/* A job whose output is larger than a part streams it as a multipart
+ * upload, part by part (the writer holds one part: store.h), never one
+ * PUT of the whole file; the rows read back whole. */
+static void test_job_output_streams_in_parts(void)
+{
+	rgw();
+	char whdir[512];
+	strata_wh *wh = make_wh("parts1", whdir, sizeof(whdir));
+	strata_err err = {0};
+	/* ~18 MiB of text zstd cannot shrink much: over two 8 MiB parts */
+	static const char abc[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	char v[1001];
+	for (int c = 0; c < 3; c++) {
+		strata_txn *t;
+		CU_ASSERT_FATAL(strata_txn_begin(wh, "t", &t, &err) == 0);
+		for (int i = 0; i < 8000; i++) {
+			for (int k = 0; k < 1000; k++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				v[k] = abc[x & 63];
+			}
+			v[1000] = '\0';
+			json_t *o = json_pack("{s:I,s:s}", "pk", (json_int_t)(i * 3 + c), "val", v);
+			CU_ASSERT_FATAL(strata_txn_put_json(t, o, &err) == 0);
+			json_decref(o);
+		}
+		uint64_t version;
+		CU_ASSERT_FATAL(strata_txn_commit(t, NULL, &version, NULL, &err) == 0);
+	}
+	op_counts n = {0};
+	strata_s3_fault_set(count_hook, &n);
+	strata_bucket_job job;
+	strata_bucket_job_default(&job, STRATA_BUCKET_JOB_SORT);
+	strata_bucket_job_out out;
+	int rc = strata_bucket_job_run(wh, "t", "", 0, &job, NULL, &out, &err);
+	strata_s3_fault_set(NULL, NULL);
+	if (rc)
+		fprintf(stderr, "\nsort: %s\n", err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL(out.jr.files_out, 1);
+	uint64_t parts_want = (out.jr.bytes_out + STRATA_S3_DEFAULT_PART_BYTES - 1) /
+			      STRATA_S3_DEFAULT_PART_BYTES;
+	CU_ASSERT(out.jr.bytes_out > 2ull * STRATA_S3_DEFAULT_PART_BYTES);
+	CU_ASSERT_EQUAL(atomic_load(&n.puts), 0);
+	CU_ASSERT_EQUAL(atomic_load(&n.creates), 1);
+	CU_ASSERT_EQUAL((uint64_t)atomic_load(&n.parts), parts_want);
+	CU_ASSERT_EQUAL(atomic_load(&n.completes), 1);
+	CU_ASSERT_EQUAL(atomic_load(&n.aborts), 0);
+	CU_ASSERT_EQUAL(scan_rows(wh, "none", NULL), 24000);
+	check_consistent(wh);
+	strata_wh_close(wh);
+}
+
+/* A line of the log holding both a and b. */
+static bool log_line_has(const char *log, const char *a, const char *b)
+{
+	size_t len = 0;
+	char *text = tu_read_file(log, &len);
+	bool found = false;
+	for (char *line = text ? strtok(text, "\n") : NULL; line && !found; line = strtok(NULL, "\n"))
+		found = strstr(line, a) && strstr(line, b);
+	free(text);
+	return found;
+}
+
+/* The endpoint from configuration alone, with real processes on the
+ * gateway: stratad given only its [daemon] s3.endpoint and s3.region (its
+ * environment has the keys and nothing else: no AWS_ENDPOINT_URL, no
+ * region, no config file) sorts a table whose data are objects; then the
+ * CLI, given only ~/.aws/config's endpoint_url for its profile and the
+ * profile's keys in ~/.aws/credentials (HOME of its own, no AWS_*
+ * variable but AWS_PROFILE), reads every row back. */
+static void test_endpoint_from_config_only(void)
+{
+	rgw();
+	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
+	char whdir[PATH_MAX];
+	strata_wh *wh = make_wh("cfgonly", whdir, sizeof(whdir));
+	*strrchr(whdir, '/') = '\0'; /* the scratch dir make_wh made */
+	tud_paths(whdir, whp, cfg, log, sock);
+	strata_err err = {0};
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(write_rows(wh, i * 10, i * 10 + 10, "c", &err), 0);
+	strata_wh_close(wh);
+	tud_write_file(cfg,
+		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\n"
+		       "s3.endpoint = %s\ns3.region = us-east-1\n"
+		       "[policy]\nsort.min_files = 2\n",
+		       whp, sock, endpoint);
+	const char *env[] = {"AWS_ENDPOINT_URL", "", "AWS_ENDPOINT_URL_S3", "", "AWS_REGION", "",
+			     "AWS_DEFAULT_REGION", "", "AWS_PROFILE", "", "AWS_CONFIG_FILE",
+			     "/nonexistent/aws-config", "AWS_ACCESS_KEY_ID", TU_RGW_ACCESS_KEY,
+			     "AWS_SECRET_ACCESS_KEY", TU_RGW_SECRET_KEY, NULL};
+	pid_t pid = tud_spawn(cfg, log, env);
+	CU_ASSERT_FATAL(pid > 0);
+	char want[PATH_MAX + 300];
+	snprintf(want, sizeof(want), "data store s3://: endpoint %s ([daemon] s3.* in %s)", endpoint,
+		 cfg);
+	CU_ASSERT(tud_wait_log(log, want, 60));
+	bool is_sorted = false;
+	for (double end = tud_now_s() + 120; !is_sorted && tud_now_s() < end; tud_sleep_ms(200))
+		is_sorted = log_line_has(log, ": sort of t", " done in ");
+	if (!is_sorted) {
+		char *text = tu_read_file(log, &(size_t){0});
+		fprintf(stderr, "\nstratad's log:\n%s\n", text ? text : "");
+		free(text);
+	}
+	CU_ASSERT(is_sorted);
+	CU_ASSERT(!tud_log_has(log, "secret") && !tud_log_has(log, TU_RGW_SECRET_KEY));
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 60), 0);
+
+	/* the CLI: ~/.aws/config and ~/.aws/credentials of a HOME of its own */
+	char home[PATH_MAX], path[PATH_MAX + 64], cmd[4 * PATH_MAX];
+	snprintf(home, sizeof(home), "%s/home", tu_tmpdir());
+	snprintf(path, sizeof(path), "%s/.aws", home);
+	CU_ASSERT_FATAL(mkdir(home, 0700) == 0 && mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/.aws/config", home);
+	tud_write_file(path, "[profile lab]\nendpoint_url = %s\nregion = us-east-1\n", endpoint);
+	snprintf(path, sizeof(path), "%s/.aws/credentials", home);
+	tud_write_file(path, "[lab]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+		       TU_RGW_ACCESS_KEY, TU_RGW_SECRET_KEY);
+	snprintf(cmd, sizeof(cmd),
+		 "env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_REGION -u AWS_DEFAULT_REGION "
+		 "-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "
+		 "-u AWS_CONFIG_FILE -u AWS_SHARED_CREDENTIALS_FILE HOME='%s' AWS_PROFILE=lab "
+		 "%s -W '%s' scan t --format jsonl",
+		 home, tu_bin("strata"), whp);
+	char *out = NULL;
+	int rc = tu_run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "\n%s\n", out ? out : "");
+	CU_ASSERT_EQUAL(rc, 0);
+	int lines = 0;
+	for (const char *p = out; p && (p = strchr(p, '\n')); p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, 30);
+	CU_ASSERT(out && strstr(out, "\"c-29\""));
+	free(out);
 }
 
 static void test_jobs_and_reads(void)
@@ -950,8 +1218,12 @@ static void register_store(void)
 	TU_ADD(s, test_init_data_dir);
 	TU_ADD(s, test_init_data_s3);
 	TU_ADD(s, test_cli_init_data);
+	TU_ADD(s, test_endpoint_from_config_only);
 	TU_ADD(s, test_jobs_and_reads);
 	TU_ADD(s, test_get_tail);
+	TU_ADD(s, test_window_overlap_not_fetched_twice);
+	TU_ADD(s, test_sequential_reads_not_cached);
+	TU_ADD(s, test_job_output_streams_in_parts);
 	TU_ADD(s, test_tail_cache);
 	TU_ADD(s, test_fault_5xx_retried);
 	TU_ADD(s, test_fault_put_fails);

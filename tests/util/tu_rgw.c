@@ -190,6 +190,16 @@ static bool gateway_answers(void)
 	return ok;
 }
 
+/* The OSD's memory-backed capacity: 1 GiB, or TU_RGW_MEMSTORE_BYTES (for
+ * bench_store's 1 GiB merge, whose inputs and outputs are three times
+ * that). */
+static unsigned long long memstore_bytes(void)
+{
+	const char *v = getenv("TU_RGW_MEMSTORE_BYTES");
+	unsigned long long n = v ? strtoull(v, NULL, 10) : 0;
+	return n >= (1ull << 30) ? n : 1ull << 30;
+}
+
 static bool write_conf(const char *fsid)
 {
 	const char *d = rgw.dir;
@@ -213,7 +223,7 @@ static bool write_conf(const char *fsid)
 		"mon max pg per osd = 1000\n"
 		"mon allow pool size one = true\n"
 		"osd objectstore = memstore\n"
-		"memstore device bytes = 1073741824\n"
+		"memstore device bytes = %llu\n"
 		"run dir = %s/run\n"
 		"log file = %s/log/$name.log\n"
 		"admin socket = %s/run/$name.asok\n"
@@ -226,8 +236,12 @@ static bool write_conf(const char *fsid)
 		"[client.rgw.a]\n"
 		"rgw frontends = beast endpoint=127.0.0.1:%d\n"
 		"rgw thread pool size = 64\n"
-		"rgw enable usage log = false\n",
-		fsid, rgw.mon_port, d, d, d, d, d, d, d, rgw.port);
+		"rgw enable usage log = false\n"
+		/* virtual-hosted requests: BUCKET.localhost (libcurl resolves
+		 * *.localhost to loopback itself); requests to 127.0.0.1 stay
+		 * path-style */
+		"rgw dns name = localhost\n",
+		fsid, rgw.mon_port, memstore_bytes(), d, d, d, d, d, d, d, rgw.port);
 	if (len <= 0 || (size_t)len >= sizeof(text))
 		return false;
 	char keyring[PATH_MAX + 16];

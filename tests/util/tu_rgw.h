@@ -6,7 +6,10 @@
  * its own (tu_tmpdir(), so strata-test-*): one monitor, one OSD with the
  * memstore object store (the data lives in the OSD's memory), one radosgw
  * with the beast front end, all with `auth none`, the monitor and the
- * gateway on free loopback ports.  Then radosgw-admin creates a user with
+ * gateway on free loopback ports.  The gateway's DNS name is localhost, so
+ * virtual-hosted requests reach it as http://BUCKET.localhost:PORT/KEY
+ * (libcurl resolves *.localhost to loopback itself).  The OSD holds 1 GiB,
+ * or TU_RGW_MEMSTORE_BYTES from the environment (bench_store's big merge).  Then radosgw-admin creates a user with
  * the known keys TU_RGW_ACCESS_KEY / TU_RGW_SECRET_KEY.  Ready in about
  * 12 s on our machines; about 210 MiB RSS for the three daemons once a
  * suite has written some tens of MiB (the memstore OSD holds them).
