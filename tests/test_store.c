@@ -26,6 +26,22 @@
  * multipart upload of a writer killed half-way aborted by the orphan scan
  * once orphan_age_s old).
  *
+ * Faults in the middle (issue 14, "How it is checked"): the gateway stopped
+ * with SIGSTOP from the fault hook at the N-th request of a writer commit
+ * touching 4 buckets, of a sort writing 3 outputs and of a clean (trash
+ * deletes, orphans, a stale upload), with short client timeouts — never
+ * continued in time (a clean failure) and continued after 2.2 s (a retried
+ * success); an N-th-request sweep (503 or a refused connection at request
+ * N = 1, 2, ... until the operation runs untouched) of a writer commit, a
+ * sort, a major compaction and a clean.  After each: every version reads
+ * as before (or, after a clean, is expired), the manifest check and
+ * `strata check` pass, no intent or claim is left, and the work done again
+ * succeeds, after which a clean leaves exactly the objects the manifest
+ * names.  Answers lost after the gateway acted (a PUT, a multipart create,
+ * part and completion, a DELETE, a whole commit): the write succeeds
+ * exactly once.  A failed LIST names its prefix.  `strata undelete --all`
+ * undoes a clean with the data on RGW.
+ *
  * Without Ceph the RGW tests print "SKIPPED: <reason>" and exit 0.
  */
 #include "tests/util/testutil.h"
@@ -47,6 +63,7 @@
 #include "manifest/manifest.h"
 #include "store/store.h"
 #include "table/table.h"
+#include "tests/util/jobfix.h"
 
 #define BUCKET "store-test"
 
@@ -943,6 +960,212 @@ static void test_check_finds_missing_object(void)
 	strata_wh_close(wh);
 }
 
+/* ---- retries, and what a failure names ------------------------------------------------- */
+
+/* A warehouse at s3://BUCKET/<prefix> with table t (pk BIGINT, val STRING)
+ * of `buckets` buckets and more properties, and a jobfix handle on it. */
+static strata_wh *make_wh_props(const char *prefix, int buckets, const char *const *more,
+				size_t nmore, char *whdir, size_t n, jf *f)
+{
+	snprintf(whdir, n, "%s/wh-%s", tu_tmpdir(), prefix);
+	char data[256], nb[64];
+	snprintf(data, sizeof(data), "s3://" BUCKET "/%s", prefix);
+	snprintf(nb, sizeof(nb), "write.bucket.num=%d", buckets);
+	strata_wh *wh = NULL;
+	strata_err err = {0};
+	int rc = strata_wh_create(whdir, data, &wh, &err);
+	if (rc)
+		fprintf(stderr, "\ncreate: %s\n", err.msg);
+	CU_ASSERT_FATAL(rc == 0);
+	const char *props[8] = {nb};
+	size_t np = 1;
+	for (size_t i = 0; i < nmore && np < 8; i++)
+		props[np++] = more[i];
+	rc = strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, val STRING", NULL, NULL,
+				 props, np, &err);
+	if (rc)
+		fprintf(stderr, "\ncreate table: %s\n", err.msg);
+	CU_ASSERT_FATAL(rc == 0);
+	memset(f, 0, sizeof(*f));
+	f->dir = whdir;
+	f->wh = wh;
+	snprintf(f->table, sizeof(f->table), "t");
+	strata_owner_string("test_store", f->owner, sizeof(f->owner));
+	return wh;
+}
+
+/* Entries of table t not marked deleted, over every bucket: the objects
+ * the manifest names. */
+static int named_objects(jf *f)
+{
+	strata_table_def t;
+	jf_def(f, &t);
+	int n = 0;
+	strata_arena *a = strata_arena_new();
+	for (uint32_t b = 0; b < t.buckets; b++) {
+		strata_file_entry *es;
+		size_t ne = jf_entries(f, b, a, &es);
+		for (size_t i = 0; i < ne; i++)
+			n += !es[i].is_deleted;
+	}
+	strata_arena_free(a);
+	return n;
+}
+
+/* Upsert pk in [0, n) with val "<tag>-<pk>" as one commit. */
+static int write_tagged(jf *f, int n, const char *tag, strata_err *err)
+{
+	return write_rows(f->wh, 0, n, tag, err);
+}
+
+/* ---- retries after an answer lost ---------------------------------------------------------- */
+
+/* The first attempt of every request of one op is sent and acted on by the
+ * gateway, and its answer dropped (strata_s3_fault.is_answer_lost). */
+typedef struct lose_plan {
+	const char *op;
+	atomic_int sent, lost;
+} lose_plan;
+
+static void lose_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	lose_plan *p = ctx;
+	if (strcmp(p->op, req->op) != 0)
+		return;
+	atomic_fetch_add(&p->sent, 1);
+	if (req->attempt == 1) {
+		out->is_answer_lost = true;
+		atomic_fetch_add(&p->lost, 1);
+	}
+}
+
+/* Whether the object at key holds exactly buf. */
+static bool object_is(strata_s3 *c, const char *key, const uint8_t *buf, size_t n)
+{
+	strata_s3_obj o;
+	strata_err err = {0};
+	if (strata_s3_head(c, BUCKET, key, &o, &err) != 0 || o.size != n)
+		return false;
+	uint8_t *back = malloc(n ? n : 1);
+	size_t got = 0;
+	bool is_same = strata_s3_get_range(c, BUCKET, key, 0, n, back, &got, &err) == 0 &&
+		       got == n && memcmp(back, buf, n) == 0;
+	free(back);
+	return is_same;
+}
+
+/* Every request kind a write makes, its first answer lost after the gateway
+ * acted on it: the write still succeeds, exactly once (one object, our
+ * bytes, no upload left).  A PUT's retry meets its own object (412, told
+ * by its size and MD5); a completion's retry meets a completed upload;
+ * CreateMultipartUpload's retry makes a second upload, which the writer
+ * aborts (that one failed before the writer looked for spares). */
+static void test_lost_answers(void)
+{
+	rgw();
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.part_bytes = STRATA_S3_MIN_PART_BYTES, .backoff_base_ms = 5,
+				.backoff_max_ms = 20};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	size_t big = STRATA_S3_MIN_PART_BYTES + 4321;
+	uint8_t *buf = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (uint8_t)(i * 13 + i / 509);
+	static const char *ops[] = {"PUT", "CREATE_MPU", "UPLOAD_PART", "COMPLETE_MPU"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "lost/%s", ops[i]);
+		size_t n = strcmp(ops[i], "PUT") == 0 ? 1000 : big;
+		lose_plan p = {.op = ops[i]};
+		strata_s3_fault_set(lose_hook, &p);
+		strata_s3_stats_reset();
+		int rc = strata_s3_put(c, BUCKET, key, buf, n, &err);
+		strata_s3_fault_set(NULL, NULL);
+		if (rc)
+			fprintf(stderr, "\n%s lost: %s\n", ops[i], err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(atomic_load(&p.lost) >= 1);
+		CU_ASSERT(atomic_load(&p.sent) >= 2); /* it was retried */
+		CU_ASSERT(object_is(c, key, buf, n));
+		CU_ASSERT_EQUAL(objects_under("lost"), (int)i + 1);
+		int ups = uploads_under(key);
+		if (ups)
+			fprintf(stderr, "\n%s lost: %d uploads left\n", ops[i], ups);
+		CU_ASSERT_EQUAL(ups, 0);
+		strata_s3_stats st;
+		strata_s3_stats_get(&st);
+		CU_ASSERT_EQUAL(st.failures, 0);
+	}
+	/* a DELETE whose answer is lost: the retry deletes nothing, succeeds */
+	lose_plan p = {.op = "DELETE"};
+	strata_s3_fault_set(lose_hook, &p);
+	int rc = strata_s3_delete(c, BUCKET, "lost/PUT", &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&p.sent), 2);
+	strata_s3_obj o;
+	CU_ASSERT_EQUAL(strata_s3_head(c, BUCKET, "lost/PUT", &o, &err), STRATA_ENOTFOUND);
+	free(buf);
+	strata_s3_close(c);
+}
+
+/* A writer commit whose every PUT answer is lost once: it commits, each
+ * file once (no object beyond those the manifest names). */
+static void test_lost_answers_commit(void)
+{
+	rgw();
+	char whdir[512];
+	jf f;
+	strata_wh *wh = make_wh_props("lostw", 4, NULL, 0, whdir, sizeof(whdir), &f);
+	strata_err err = {0};
+	lose_plan p = {.op = "PUT"};
+	strata_s3_fault_set(lose_hook, &p);
+	int rc = write_tagged(&f, 40, "a", &err);
+	strata_s3_fault_set(NULL, NULL);
+	if (rc)
+		fprintf(stderr, "\ncommit: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&p.lost), 4);
+	CU_ASSERT_EQUAL(objects_under("lostw/t"), 4);
+	CU_ASSERT_EQUAL(named_objects(&f), 4);
+	int tagged = 0;
+	CU_ASSERT_EQUAL(scan_rows(wh, "a", &tagged), 40);
+	CU_ASSERT_EQUAL(tagged, 40);
+	check_consistent(wh);
+	strata_wh_close(wh);
+}
+
+/* ---- small ------------------------------------------------------------------------------- */
+
+/* A LIST that gives up names its prefix, not only the bucket. */
+static void test_list_failure_names_prefix(void)
+{
+	rgw();
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.max_attempts = 2, .backoff_base_ms = 5, .backoff_max_ms = 20};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	fault_plan p = {.op = "LIST"};
+	strata_s3_fault_set(fault_hook, &p);
+	int n = 0;
+	int rc = strata_s3_list(c, BUCKET, "some/prefix/", 0, count_one, &n, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3 LIST s3://" BUCKET "/some/prefix/: HTTP 503"));
+	p = (fault_plan){.op = "LIST_MPU"};
+	strata_s3_fault_set(fault_hook, &p);
+	rc = strata_s3_uploads_list(c, BUCKET, "other/prefix/", count_upload, &n, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3 LIST_MPU s3://" BUCKET "/other/prefix/: HTTP 503"));
+	strata_s3_close(c);
+}
+
 static void register_store(void)
 {
 	CU_pSuite s = CU_add_suite("store", NULL, NULL);
@@ -962,6 +1185,9 @@ static void register_store(void)
 	TU_ADD(s, test_clean_gateway_stopped);
 	TU_ADD(s, test_clean_aborts_stale_uploads);
 	TU_ADD(s, test_check_finds_missing_object);
+	TU_ADD(s, test_lost_answers);
+	TU_ADD(s, test_lost_answers_commit);
+	TU_ADD(s, test_list_failure_names_prefix);
 }
 
 TU_MAIN(register_store)
