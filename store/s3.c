@@ -10,9 +10,10 @@
  *         send it (a fresh easy handle on the handle's shared connection
  *         cache, signed by libcurl's SigV4);
  *         2xx (and what the operation accepts, e.g. 416 for a range past
- *         the end): done;
+ *         the end): done, unless it is a completion's 200 with an <Error>
+ *         body (transient: S3 started the answer before the work failed);
  *         a transient failure (connection error, timeout, 500, 502, 503,
- *         504, 429, RequestTimeout) on an idempotent request: sleep
+ *         504, 429, RequestTimeout) on a request s3_retry_rules retries: sleep
  *         uniform[d/2, d], d = min(backoff_max_ms, backoff_base_ms *
  *         2^(attempt-1)), and go again;
  *         anything else: give up.
@@ -346,6 +347,7 @@ typedef struct s3_req {
 	long status;
 	int attempts;
 	bool had_transient;     /* an earlier attempt failed transiently */
+	bool is_error_in_200;   /* a completion answered 200 with an <Error> */
 	size_t out_len;
 	int64_t content_length, mtime_s;
 	int64_t range_total;    /* Content-Range's "/TOTAL", -1 if none */
@@ -570,8 +572,9 @@ static bool is_transient(const s3_req *r)
 	default:
 		return false;
 	}
-	return r->status == 500 || r->status == 502 || r->status == 503 || r->status == 504 ||
-	       r->status == 429 || (r->status == 400 && strcmp(r->code, "RequestTimeout") == 0);
+	return r->is_error_in_200 || r->status == 500 || r->status == 502 || r->status == 503 ||
+	       r->status == 504 || r->status == 429 ||
+	       (r->status == 400 && strcmp(r->code, "RequestTimeout") == 0);
 }
 
 /* One attempt: fills r->cc, r->status and the reply. */
@@ -582,7 +585,7 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 	r->out_len = 0;
 	r->body_off = 0;
 	r->skip_left = r->skip;
-	r->is_full = r->is_overflow = false;
+	r->is_full = r->is_overflow = r->is_error_in_200 = false;
 	r->etag[0] = r->code[0] = r->msg[0] = r->curl_msg[0] = '\0';
 	r->content_length = -1;
 	r->range_total = -1;
@@ -709,7 +712,8 @@ static int s3_fail(const s3_req *r, double secs, strata_err *err)
 		code = -EACCES;
 		break;
 	default:
-		code = r->status >= 500 || r->status == 429 ? -EIO : STRATA_EINVAL;
+		code = r->status >= 500 || r->status == 429 || r->is_error_in_200 ? -EIO
+										    : STRATA_EINVAL;
 	}
 	const char *hint = code == -EACCES	   ? " (check the access key, secret and region)"
 			   : code == STRATA_EEXIST ? " (the name exists: objects are never overwritten)"
@@ -717,6 +721,19 @@ static int s3_fail(const s3_req *r, double secs, strata_err *err)
 	return strata_err_set(err, code, "%s: HTTP %ld %s%s%s%s (%s)", where, r->status,
 			      r->code[0] ? r->code : "(no error code)", r->msg[0] ? ": " : "",
 			      r->msg, hint, tries);
+}
+
+/* S3 may answer a completion 200 and then put an error in the body (the
+ * answer starts before the work ends, to keep the connection alive); AWS
+ * says to retry it.  Fills r->code and r->msg from the body (an injected
+ * 200 carries its code already). */
+static bool has_error_in_200(s3_req *r)
+{
+	if (!r->code[0] && r->reply)
+		s3_xml_error((const char *)r->reply->data, r->reply->len, r->code,
+			     sizeof(r->code), r->msg, sizeof(r->msg));
+	r->is_error_in_200 = r->code[0] != '\0';
+	return r->is_error_in_200;
 }
 
 /* Send r with retries (invariant 2).  0 when the last answer is 2xx or one
@@ -757,6 +774,8 @@ static int s3_do(strata_s3 *c, s3_req *r, const long *accept, strata_err *err)
 		s3_attempt(c, r, (const char *)url.data, hl);
 		bool is_ok = r->cc == CURLE_OK && !r->is_overflow &&
 			     r->status >= 200 && r->status < 300;
+		if (is_ok && strcmp(r->op, "COMPLETE_MPU") == 0 && has_error_in_200(r))
+			is_ok = false;
 		for (const long *a = accept; !is_ok && a && *a; a++)
 			is_ok = r->cc == CURLE_OK && r->status == *a;
 		if (is_ok)
@@ -1338,17 +1357,8 @@ int strata_s3_writer_commit(strata_s3_writer *p, strata_err *err)
 	s3_req r = {.op = "COMPLETE_MPU", .method = "POST", .bucket = p->bucket, .key = p->key,
 		    .query = (const char *)q.data, .hdrs = {"If-None-Match: *"},
 		    .body = body.data, .body_len = body.len, .reply = &reply};
-	rc = s3_do(c, &r, NULL, err);
-	if (rc == 0) {
-		/* S3 may answer 200 and put the error in the body */
-		char code[64], msg[256];
-		s3_xml_error((const char *)reply.data, reply.len, code, sizeof(code), msg,
-			     sizeof(msg));
-		if (code[0])
-			rc = strata_err_set(err, -EIO, "s3 COMPLETE_MPU s3://%s/%s: HTTP 200 with "
-						       "error %s: %s",
-					    p->bucket, p->key, code, msg);
-	} else if ((rc == STRATA_EEXIST ||
+	rc = s3_do(c, &r, NULL, err); /* a 200 with an error in the body: see s3_do */
+	if ((rc == STRATA_EEXIST ||
 		    (rc == STRATA_ENOTFOUND && strcmp(r.code, "NoSuchUpload") == 0)) &&
 		   r.had_transient && s3_is_ours(c, p->bucket, p->key, p->total, want)) {
 		LOG_INFO("s3 COMPLETE_MPU s3://%s/%s: HTTP %ld on attempt %d, and the object there "

@@ -59,7 +59,8 @@
  *   - CompleteMultipartUpload: a repeat after a completion that landed is
  *     answered 200, 412 or NoSuchUpload; the last two are told by the same
  *     HEAD (our size and multipart ETag): one object, one success, never a
- *     failure for a write that happened;
+ *     failure for a write that happened.  A 200 whose body is an <Error>
+ *     (S3 starts the answer before the work ends) is a transient failure;
  *   - CreateMultipartUpload: a repeat after a lost answer makes a second
  *     upload; the writer aborts every upload of its key but its own, and
  *     one it cannot see yet is a stale upload that clean aborts;
@@ -249,7 +250,8 @@ typedef struct strata_s3_req_info {
 
 /* What the hook wants done with it: delay_ms > 0 sleeps before sending (a
  * slow response); status > 0 does not send it and answers that HTTP status
- * with the S3 error code `code` (e.g. 503 "SlowDown"); is_conn_error does
+ * with the S3 error code `code` (e.g. 503 "SlowDown"; 200 with a code: a
+ * 200 whose body is that error, as S3 answers a failed completion); is_conn_error does
  * not send it and fails as a refused connection; is_answer_lost sends it
  * and drops the answer, failing the attempt as a reset connection after
  * the server acted on it (a landed write whose success nobody heard). */

@@ -39,7 +39,8 @@
  * succeeds, after which a clean leaves exactly the objects the manifest
  * names.  Answers lost after the gateway acted (a PUT, a multipart create,
  * part and completion, a DELETE, a whole commit): the write succeeds
- * exactly once.  A failed LIST names its prefix.  `strata undelete --all`
+ * exactly once; a completion answered 200 with an error body is retried.
+ * A failed LIST names its prefix.  `strata undelete --all`
  * undoes a clean with the data on RGW.
  *
  * Without Ceph the RGW tests print "SKIPPED: <reason>" and exit 0.
@@ -1456,7 +1457,7 @@ static void test_stop_mid_commit(void)
 	CU_ASSERT_EQUAL(objects_under("mstopw/t"), 4);
 	for (int cont = 0; cont < 2; cont++) {
 		const char *tag = cont ? "c" : "b";
-		store_short_timeouts(cont ? 4 : 2);
+		store_short_timeouts(cont ? 6 : 2);
 		jf_hist h;
 		jf_hist_take(&f, &h);
 		uint64_t v0 = jf_version(&f);
@@ -1516,7 +1517,7 @@ static void test_stop_mid_job(void)
 		for (int k = 0; k < 4; k++)
 			CU_ASSERT_EQUAL(write_rows(wh, k * 30, k * 30 + 60, cont ? "d" : "c", &err), 0);
 		strata_store_s3_cache_clear(); /* the job must reach the gateway */
-		store_short_timeouts(cont ? 4 : 2);
+		store_short_timeouts(cont ? 6 : 2);
 		jf_hist h;
 		jf_hist_take(&f, &h);
 		uint64_t v0 = jf_version(&f);
@@ -1587,7 +1588,7 @@ static void test_stop_mid_clean(void)
 		put_orphan("mstopc", 2 * cont);
 		put_orphan("mstopc", 2 * cont + 1);
 		stale_upload(cont ? "mstopc/t/_/b0000/j99-1.parquet" : "mstopc/t/_/b0000/j99-0.parquet");
-		store_short_timeouts(cont ? 4 : 2);
+		store_short_timeouts(cont ? 6 : 2);
 		jf_hist h;
 		jf_hist_take(&f, &h);
 		nth_plan p = {.at = 2, .op = "DELETE", .how = NTH_STOP, .cont_ms = cont ? 2200 : 0};
@@ -1890,6 +1891,69 @@ static void test_cli_undelete_s3(void)
 	strata_wh_close(wh);
 }
 
+/* ---- a completion answered 200 with an error ------------------------------------------------ */
+
+/* The completion of a multipart upload answered 200 with an <Error> body
+ * (S3 starts the answer before the work ends): a transient failure,
+ * retried (it failed the write at once before); when every attempt is
+ * answered so, the write fails with -EIO naming the object and the code,
+ * and the upload is aborted. */
+typedef struct err200_plan {
+	int fail_attempts;
+	atomic_int seen;
+} err200_plan;
+
+static void err200_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	err200_plan *p = ctx;
+	if (strcmp(req->op, "COMPLETE_MPU") != 0)
+		return;
+	atomic_fetch_add(&p->seen, 1);
+	if (req->attempt <= p->fail_attempts) {
+		out->status = 200;
+		snprintf(out->code, sizeof(out->code), "InternalError");
+	}
+}
+
+static void test_completion_error_in_200(void)
+{
+	rgw();
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.part_bytes = STRATA_S3_MIN_PART_BYTES, .max_attempts = 3,
+				.backoff_base_ms = 5, .backoff_max_ms = 20};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	size_t big = STRATA_S3_MIN_PART_BYTES + 99;
+	uint8_t *buf = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (uint8_t)(i * 31 + i / 1021);
+	err200_plan p = {.fail_attempts = 1};
+	strata_s3_fault_set(err200_hook, &p);
+	int rc = strata_s3_put(c, BUCKET, "err200/once", buf, big, &err);
+	strata_s3_fault_set(NULL, NULL);
+	if (rc)
+		fprintf(stderr, "\ncompletion: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&p.seen), 2);
+	CU_ASSERT(object_is(c, "err200/once", buf, big));
+	CU_ASSERT_EQUAL(uploads_under("err200/"), 0);
+	p = (err200_plan){.fail_attempts = 99};
+	strata_s3_fault_set(err200_hook, &p);
+	rc = strata_s3_put(c, BUCKET, "err200/never", buf, big, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT_EQUAL(atomic_load(&p.seen), 3);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(err.msg, "s3 COMPLETE_MPU s3://" BUCKET "/err200/never: HTTP 200 InternalError"));
+	strata_s3_obj o;
+	CU_ASSERT_EQUAL(strata_s3_head(c, BUCKET, "err200/never", &o, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(uploads_under("err200/"), 0);
+	free(buf);
+	strata_s3_close(c);
+}
+
 static void register_store(void)
 {
 	CU_pSuite s = CU_add_suite("store", NULL, NULL);
@@ -1920,6 +1984,7 @@ static void register_store(void)
 	TU_ADD(s, test_lost_answers_commit);
 	TU_ADD(s, test_list_failure_names_prefix);
 	TU_ADD(s, test_cli_undelete_s3);
+	TU_ADD(s, test_completion_error_in_200);
 }
 
 TU_MAIN(register_store)
