@@ -10,9 +10,10 @@
  *         send it (a fresh easy handle on the handle's shared connection
  *         cache, signed by libcurl's SigV4);
  *         2xx (and what the operation accepts, e.g. 416 for a range past
- *         the end): done;
+ *         the end): done, unless it is a completion's 200 with an <Error>
+ *         body (transient: S3 started the answer before the work failed);
  *         a transient failure (connection error, timeout, 500, 502, 503,
- *         504, 429, RequestTimeout) on an idempotent request: sleep
+ *         504, 429, RequestTimeout) on a request s3_retry_rules retries: sleep
  *         uniform[d/2, d], d = min(backoff_max_ms, backoff_base_ms *
  *         2^(attempt-1)), and go again;
  *         anything else: give up.
@@ -43,7 +44,7 @@
  * Invariants:
  *   1. the secret key and the session token are handed to libcurl and to
  *      nothing else: no message, log line or URL holds them;
- *   2. only idempotent requests are retried (s3_req.is_idempotent), and a
+ *   2. only the requests s3_retry_rules marks are retried, and a
  *      retried attempt starts from a clean slate (body rewound, reply
  *      buffers emptied);
  *   3. a streamed upload holds at most part_bytes of data; a failed part or
@@ -460,12 +461,13 @@ typedef struct s3_req {
 	size_t out_cap;
 	uint64_t skip;          /* ... after skipping this much of a 200 */
 	strata_buf *reply;      /* ... or here (XML), else it is dropped */
-	bool is_idempotent;
+	const char *prefix;     /* LIST, LIST_MPU: named in messages (not a key) */
 	int part;
 	/* out */
 	long status;
 	int attempts;
 	bool had_transient;     /* an earlier attempt failed transiently */
+	bool is_error_in_200;   /* a completion answered 200 with an <Error> */
 	size_t out_len;
 	int64_t content_length, mtime_s;
 	int64_t range_total;    /* Content-Range's "/TOTAL", -1 if none */
@@ -636,6 +638,55 @@ static int backoff_ms(const strata_s3 *c, int retry)
 	return (int)(d / 2 + (int64_t)(seed % (uint64_t)(d - d / 2 + 1)));
 }
 
+/* Which requests s3_do() sends again after a transient failure, and why
+ * a second copy of each is safe (store.h, "Retries"; invariant 2).  S3
+ * calls only the reads, DELETE and UploadPart idempotent; the other four
+ * are retried because what a repeat can do is known and repaired:
+ *
+ *   op             a repeat after an attempt that landed unseen
+ *   GET HEAD LIST LIST_MPU   reads the same
+ *   DELETE         204 again (a missing key is not an error)
+ *   ABORT_MPU      NoSuchUpload, taken as done (strata_s3_upload_abort)
+ *   UPLOAD_PART    the same part number with the same bytes: replaces
+ *                  itself
+ *   PUT            If-None-Match: * gives 412 and lands nothing; the
+ *                  HEAD of s3_is_ours() tells our landed object (success)
+ *                  from somebody else's (STRATA_EEXIST)
+ *   COMPLETE_MPU   200 again (RGW), 412 (a server honouring If-None-Match)
+ *                  or NoSuchUpload: the last two are told by s3_is_ours();
+ *                  never a second object (the parts are consumed once)
+ *   CREATE_MPU     a second upload id: the writer aborts the spare one
+ *                  (put_abort_spares), and one it cannot see (still in
+ *                  flight at the server) is a stale upload clean aborts
+ *   CREATE_BUCKET  409 BucketAlreadyOwnedByYou, taken as done
+ *
+ * An op missing from the table is never retried. */
+static const struct s3_retry_rule {
+	const char *op;
+	bool is_retried;
+} s3_retry_rules[] = {
+	{"GET", true},        {"HEAD", true},       {"LIST", true},
+	{"LIST_MPU", true},   {"DELETE", true},     {"ABORT_MPU", true},
+	{"UPLOAD_PART", true}, {"PUT", true},       {"COMPLETE_MPU", true},
+	{"CREATE_MPU", true}, {"CREATE_BUCKET", true},
+};
+
+static bool is_retried(const s3_req *r)
+{
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(s3_retry_rules); i++)
+		if (strcmp(s3_retry_rules[i].op, r->op) == 0)
+			return s3_retry_rules[i].is_retried;
+	return false;
+}
+
+/* What a request names in messages: its key, or a listing's prefix. */
+static const char *req_name(const s3_req *r)
+{
+	if (r->key && *r->key)
+		return r->key;
+	return r->prefix ? r->prefix : "";
+}
+
 static bool is_transient(const s3_req *r)
 {
 	switch (r->cc) {
@@ -652,8 +703,9 @@ static bool is_transient(const s3_req *r)
 	default:
 		return false;
 	}
-	return r->status == 500 || r->status == 502 || r->status == 503 || r->status == 504 ||
-	       r->status == 429 || (r->status == 400 && strcmp(r->code, "RequestTimeout") == 0);
+	return r->is_error_in_200 || r->status == 500 || r->status == 502 || r->status == 503 ||
+	       r->status == 504 || r->status == 429 ||
+	       (r->status == 400 && strcmp(r->code, "RequestTimeout") == 0);
 }
 
 /* One attempt: fills r->cc, r->status and the reply. */
@@ -664,7 +716,7 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 	r->out_len = 0;
 	r->body_off = 0;
 	r->skip_left = r->skip;
-	r->is_full = r->is_overflow = false;
+	r->is_full = r->is_overflow = r->is_error_in_200 = false;
 	r->etag[0] = r->code[0] = r->msg[0] = r->curl_msg[0] = '\0';
 	r->content_length = -1;
 	r->range_total = -1;
@@ -673,6 +725,7 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 	if (r->reply)
 		strata_buf_reset(r->reply);
 	count_attempt(r); /* invariant 4 */
+	bool is_answer_lost = false;
 	if (fault_fn) {
 		strata_s3_req_info info = {r->op, r->bucket, r->key ? r->key : "", r->part,
 					   r->attempts};
@@ -680,6 +733,7 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 		fault_fn(fault_ctx, &info, &f);
 		if (f.delay_ms > 0)
 			sleep_ms(f.delay_ms);
+		is_answer_lost = f.is_answer_lost;
 		if (f.is_conn_error) {
 			r->cc = CURLE_COULDNT_CONNECT;
 			snprintf(r->curl_msg, sizeof(r->curl_msg), "injected connection failure");
@@ -744,6 +798,14 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 			     sizeof(r->code), r->msg, sizeof(r->msg));
 	if (r->cc != CURLE_OK && !r->curl_msg[0])
 		snprintf(r->curl_msg, sizeof(r->curl_msg), "%s", curl_easy_strerror(r->cc));
+	if (is_answer_lost && r->cc == CURLE_OK) {
+		/* the server acted on it; the client never hears */
+		r->cc = CURLE_RECV_ERROR;
+		r->status = 0;
+		r->code[0] = r->msg[0] = '\0';
+		snprintf(r->curl_msg, sizeof(r->curl_msg),
+			 "injected by the fault hook: the answer was lost");
+	}
 	r->h = NULL;
 	curl_easy_cleanup(h);
 }
@@ -751,7 +813,7 @@ static void s3_attempt(strata_s3 *c, s3_req *r, const char *url, struct curl_sli
 /* The code and message for a request that gave up (or was refused). */
 static int s3_fail(const s3_req *r, double secs, strata_err *err)
 {
-	const char *key = r->key ? r->key : "";
+	const char *key = req_name(r);
 	char where[1200];
 	snprintf(where, sizeof(where), "s3 %s s3://%s%s%s", r->op, r->bucket, *key ? "/" : "",
 		 key);
@@ -781,7 +843,8 @@ static int s3_fail(const s3_req *r, double secs, strata_err *err)
 		code = -EACCES;
 		break;
 	default:
-		code = r->status >= 500 || r->status == 429 ? -EIO : STRATA_EINVAL;
+		code = r->status >= 500 || r->status == 429 || r->is_error_in_200 ? -EIO
+										    : STRATA_EINVAL;
 	}
 	const char *hint = code == -EACCES	   ? " (check the access key, secret and region)"
 			   : code == STRATA_EEXIST ? " (the name exists: objects are never overwritten)"
@@ -789,6 +852,19 @@ static int s3_fail(const s3_req *r, double secs, strata_err *err)
 	return strata_err_set(err, code, "%s: HTTP %ld %s%s%s%s (%s)", where, r->status,
 			      r->code[0] ? r->code : "(no error code)", r->msg[0] ? ": " : "",
 			      r->msg, hint, tries);
+}
+
+/* S3 may answer a completion 200 and then put an error in the body (the
+ * answer starts before the work ends, to keep the connection alive); AWS
+ * says to retry it.  Fills r->code and r->msg from the body (an injected
+ * 200 carries its code already). */
+static bool has_error_in_200(s3_req *r)
+{
+	if (!r->code[0] && r->reply)
+		s3_xml_error((const char *)r->reply->data, r->reply->len, r->code,
+			     sizeof(r->code), r->msg, sizeof(r->msg));
+	r->is_error_in_200 = r->code[0] != '\0';
+	return r->is_error_in_200;
 }
 
 /* Send r with retries (invariant 2).  0 when the last answer is 2xx or one
@@ -822,19 +898,21 @@ static int s3_do(strata_s3 *c, s3_req *r, const long *accept, strata_err *err)
 			else
 				snprintf(what, sizeof(what), "HTTP %ld %s", r->status, r->code);
 			LOG_INFO("s3 %s s3://%s/%s: %s, retry %d of %d in %d ms", r->op, r->bucket,
-				 r->key ? r->key : "", what, r->attempts - 1, c->max_attempts - 1,
+				 req_name(r), what, r->attempts - 1, c->max_attempts - 1,
 				 ms);
 			sleep_ms(ms);
 		}
 		s3_attempt(c, r, (const char *)url.data, hl);
 		bool is_ok = r->cc == CURLE_OK && !r->is_overflow &&
 			     r->status >= 200 && r->status < 300;
+		if (is_ok && strcmp(r->op, "COMPLETE_MPU") == 0 && has_error_in_200(r))
+			is_ok = false;
 		for (const long *a = accept; !is_ok && a && *a; a++)
 			is_ok = r->cc == CURLE_OK && r->status == *a;
 		if (is_ok)
 			break;
 		bool is_again = is_transient(r);
-		if (!is_again || !r->is_idempotent || r->attempts >= c->max_attempts) {
+		if (!is_again || !is_retried(r) || r->attempts >= c->max_attempts) {
 			rc = s3_fail(r, (double)(strata_mono_us() - t0) / 1e6, err);
 			if (rc != STRATA_EEXIST && rc != STRATA_ENOTFOUND)
 				atomic_fetch_add(&stats.failures, 1);
@@ -843,7 +921,7 @@ static int s3_do(strata_s3 *c, s3_req *r, const long *accept, strata_err *err)
 		r->had_transient = true;
 	}
 	LOG_DEBUG("s3 %s s3://%s/%s: HTTP %ld after %d attempt(s)", r->op, r->bucket,
-		  r->key ? r->key : "", r->status, r->attempts);
+		  req_name(r), r->status, r->attempts);
 	curl_slist_free_all(hl);
 	strata_buf_free(&url);
 	strata_buf_free(&r->errbody);
@@ -854,8 +932,7 @@ static int s3_do(strata_s3 *c, s3_req *r, const long *accept, strata_err *err)
 
 int strata_s3_bucket_create(strata_s3 *c, const char *bucket, strata_err *err)
 {
-	s3_req r = {.op = "CREATE_BUCKET", .method = "PUT", .bucket = bucket,
-		    .is_idempotent = true};
+	s3_req r = {.op = "CREATE_BUCKET", .method = "PUT", .bucket = bucket};
 	int rc = s3_do(c, &r, NULL, err);
 	if (rc < 0 && r.status == 409 && strcmp(r.code, "BucketAlreadyOwnedByYou") == 0) {
 		strata_err_clear(err);
@@ -889,8 +966,7 @@ static int put_single(strata_s3 *c, const char *bucket, const char *key, const v
 	s3_md5_hex(d, md5hex);
 	snprintf(hmd5, sizeof(hmd5), "Content-MD5: %s", md5b64);
 	s3_req r = {.op = "PUT", .method = "PUT", .bucket = bucket, .key = key,
-		    .hdrs = {"If-None-Match: *", hmd5}, .body = buf, .body_len = n,
-		    .is_idempotent = true};
+		    .hdrs = {"If-None-Match: *", hmd5}, .body = buf, .body_len = n};
 	int rc = s3_do(c, &r, NULL, err);
 	if (rc == STRATA_EEXIST && r.had_transient && s3_is_ours(c, bucket, key, n, md5hex)) {
 		LOG_INFO("s3 PUT s3://%s/%s: 412 on attempt %d, and the object there has our size "
@@ -928,8 +1004,7 @@ int strata_s3_get_range(strata_s3 *c, const char *bucket, const char *key, uint6
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + n - 1));
 	s3_req r = {.op = "GET", .method = "GET", .bucket = bucket, .key = key,
-		    .hdrs = {range}, .out = buf, .out_cap = n, .skip = off,
-		    .is_idempotent = true};
+		    .hdrs = {range}, .out = buf, .out_cap = n, .skip = off};
 	static const long accept[] = {416, 0}; /* off at or past the end */
 	int rc = s3_do(c, &r, accept, err);
 	if (rc < 0)
@@ -952,7 +1027,7 @@ int strata_s3_get_tail(strata_s3 *c, const char *bucket, const char *key, size_t
 	char range[80];
 	snprintf(range, sizeof(range), "Range: bytes=-%zu", n);
 	s3_req r = {.op = "GET", .method = "GET", .bucket = bucket, .key = key,
-		    .hdrs = {range}, .out = buf, .out_cap = n, .is_idempotent = true};
+		    .hdrs = {range}, .out = buf, .out_cap = n};
 	static const long accept[] = {416, 0}; /* an empty object */
 	int rc = s3_do(c, &r, accept, err);
 	if (rc < 0)
@@ -978,8 +1053,7 @@ int strata_s3_get_tail(strata_s3 *c, const char *bucket, const char *key, size_t
 int strata_s3_head(strata_s3 *c, const char *bucket, const char *key, strata_s3_obj *out,
 		   strata_err *err)
 {
-	s3_req r = {.op = "HEAD", .method = "HEAD", .bucket = bucket, .key = key,
-		    .is_idempotent = true};
+	s3_req r = {.op = "HEAD", .method = "HEAD", .bucket = bucket, .key = key};
 	memset(out, 0, sizeof(*out));
 	int rc = s3_do(c, &r, NULL, err);
 	if (rc < 0)
@@ -993,8 +1067,7 @@ int strata_s3_head(strata_s3 *c, const char *bucket, const char *key, strata_s3_
 
 int strata_s3_delete(strata_s3 *c, const char *bucket, const char *key, strata_err *err)
 {
-	s3_req r = {.op = "DELETE", .method = "DELETE", .bucket = bucket, .key = key,
-		    .is_idempotent = true};
+	s3_req r = {.op = "DELETE", .method = "DELETE", .bucket = bucket, .key = key};
 	int rc = s3_do(c, &r, NULL, err);
 	if (rc == STRATA_ENOTFOUND && strcmp(r.code, "NoSuchKey") == 0) {
 		strata_err_clear(err);
@@ -1029,7 +1102,7 @@ int strata_s3_list(strata_s3 *c, const char *bucket, const char *prefix, int pag
 			q_add(&q, "prefix", prefix);
 		strata_buf_putc(&q, '\0');
 		s3_req r = {.op = "LIST", .method = "GET", .bucket = bucket,
-			    .query = (const char *)q.data, .reply = &reply, .is_idempotent = true};
+			    .query = (const char *)q.data, .reply = &reply, .prefix = prefix};
 		if ((rc = s3_do(c, &r, NULL, err)) < 0)
 			goto out;
 		bool is_truncated = false;
@@ -1078,7 +1151,7 @@ int strata_s3_uploads_list(strata_s3 *c, const char *bucket, const char *prefix,
 		q_add(&q, "uploads", "");
 		strata_buf_putc(&q, '\0');
 		s3_req r = {.op = "LIST_MPU", .method = "GET", .bucket = bucket,
-			    .query = (const char *)q.data, .reply = &reply, .is_idempotent = true};
+			    .query = (const char *)q.data, .reply = &reply, .prefix = prefix};
 		if ((rc = s3_do(c, &r, NULL, err)) < 0)
 			goto out;
 		bool is_truncated = false;
@@ -1086,17 +1159,18 @@ int strata_s3_uploads_list(strata_s3 *c, const char *bucket, const char *prefix,
 		if (s3_xml_uploads((const char *)reply.data, reply.len, fn, ctx, &is_truncated,
 				   &next_key, &next_id, &fn_rc) < 0) {
 			rc = strata_err_set(err, STRATA_ECORRUPT,
-					    "s3 LIST_MPU s3://%s: the reply is not a "
+					    "s3 LIST_MPU s3://%s/%s: the reply is not a "
 					    "ListMultipartUploadsResult",
-					    bucket);
+					    bucket, prefix ? prefix : "");
 			goto out;
 		}
 		if ((rc = fn_rc) != 0 || !is_truncated)
 			goto out;
 		if (next_key.len == 0) {
 			rc = strata_err_set(err, STRATA_ECORRUPT,
-					    "s3 LIST_MPU s3://%s: a truncated page without a marker",
-					    bucket);
+					    "s3 LIST_MPU s3://%s/%s: a truncated page without a "
+					    "marker",
+					    bucket, prefix ? prefix : "");
 			goto out;
 		}
 	}
@@ -1115,7 +1189,7 @@ int strata_s3_upload_abort(strata_s3 *c, const char *bucket, const char *key,
 	q_add(&q, "uploadId", upload_id);
 	strata_buf_putc(&q, '\0');
 	s3_req r = {.op = "ABORT_MPU", .method = "DELETE", .bucket = bucket, .key = key,
-		    .query = (const char *)q.data, .is_idempotent = true};
+		    .query = (const char *)q.data};
 	int rc = s3_do(c, &r, NULL, err);
 	if (rc == STRATA_ENOTFOUND && strcmp(r.code, "NoSuchUpload") == 0) {
 		strata_err_clear(err); /* gone already (a retried abort) */
@@ -1246,6 +1320,49 @@ static int put_check_new(strata_s3_writer *p, strata_err *err)
 	return rc;
 }
 
+/* A retried CreateMultipartUpload may have made an upload whose answer
+ * was lost: abort every upload of the writer's key but its own (a name is
+ * never reused, so no other writer has one).  Best effort: a failure is
+ * logged, and what is left is a stale upload clean aborts. */
+struct spare_ctx {
+	const char *key, *keep;
+	strata_s3_upload *ups;
+	size_t n, cap;
+};
+
+static int spare_collect(void *ctx, const strata_s3_upload *up)
+{
+	struct spare_ctx *s = ctx;
+	if (strcmp(up->key, s->key) != 0 || strcmp(up->upload_id, s->keep) == 0)
+		return 0;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 4;
+		s->ups = strata_realloc(s->ups, s->cap * sizeof(*s->ups));
+	}
+	s->ups[s->n++] = *up;
+	return 0;
+}
+
+static void put_abort_spares(strata_s3_writer *p)
+{
+	struct spare_ctx s = {.key = p->key, .keep = p->upload_id};
+	strata_err err;
+	strata_err_clear(&err);
+	int rc = strata_s3_uploads_list(p->c, p->bucket, p->key, spare_collect, &s, &err);
+	for (size_t i = 0; rc == 0 && i < s.n; i++) {
+		rc = strata_s3_upload_abort(p->c, p->bucket, p->key, s.ups[i].upload_id, &err);
+		if (rc == 0)
+			LOG_INFO("s3 CREATE_MPU s3://%s/%s: aborted the spare upload a retried "
+				 "create left",
+				 p->bucket, p->key);
+	}
+	if (rc < 0)
+		LOG_WARN("%s (a spare upload of a retried create may stay until a stale-upload "
+			 "clean aborts it)",
+			 err.msg);
+	free(s.ups);
+}
+
 /* The buffer as the next part (creating the upload first). */
 static int put_flush_part(strata_s3_writer *p, strata_err *err)
 {
@@ -1258,7 +1375,7 @@ static int put_flush_part(strata_s3_writer *p, strata_err *err)
 		strata_buf reply = {0};
 		s3_req r = {.op = "CREATE_MPU", .method = "POST", .bucket = p->bucket,
 			    .key = p->key, .query = "uploads=", .body = "", .body_len = 0,
-			    .reply = &reply, .is_idempotent = true};
+			    .reply = &reply};
 		rc = s3_do(c, &r, NULL, err);
 		if (rc == 0 && s3_xml_upload_id((const char *)reply.data, reply.len, p->upload_id,
 						sizeof(p->upload_id)) < 0)
@@ -1268,6 +1385,8 @@ static int put_flush_part(strata_s3_writer *p, strata_err *err)
 		strata_buf_free(&reply);
 		if (rc < 0)
 			return put_poison(p, rc);
+		if (r.had_transient)
+			put_abort_spares(p);
 	}
 	if (p->nparts >= S3_MAX_PARTS)
 		return put_poison(p, strata_err_set(err, STRATA_ELIMIT,
@@ -1292,7 +1411,7 @@ static int put_flush_part(strata_s3_writer *p, strata_err *err)
 	strata_buf_putc(&q, '\0');
 	s3_req r = {.op = "UPLOAD_PART", .method = "PUT", .bucket = p->bucket, .key = p->key,
 		    .query = (const char *)q.data, .hdrs = {hmd5}, .body = p->buf,
-		    .body_len = p->len, .is_idempotent = true, .part = part};
+		    .body_len = p->len, .part = part};
 	rc = s3_do(c, &r, NULL, err);
 	strata_buf_free(&q);
 	if (rc < 0)
@@ -1368,19 +1487,9 @@ int strata_s3_writer_commit(strata_s3_writer *p, strata_err *err)
 	strata_buf_putc(&q, '\0');
 	s3_req r = {.op = "COMPLETE_MPU", .method = "POST", .bucket = p->bucket, .key = p->key,
 		    .query = (const char *)q.data, .hdrs = {"If-None-Match: *"},
-		    .body = body.data, .body_len = body.len, .reply = &reply,
-		    .is_idempotent = true};
-	rc = s3_do(c, &r, NULL, err);
-	if (rc == 0) {
-		/* S3 may answer 200 and put the error in the body */
-		char code[64], msg[256];
-		s3_xml_error((const char *)reply.data, reply.len, code, sizeof(code), msg,
-			     sizeof(msg));
-		if (code[0])
-			rc = strata_err_set(err, -EIO, "s3 COMPLETE_MPU s3://%s/%s: HTTP 200 with "
-						       "error %s: %s",
-					    p->bucket, p->key, code, msg);
-	} else if ((rc == STRATA_EEXIST ||
+		    .body = body.data, .body_len = body.len, .reply = &reply};
+	rc = s3_do(c, &r, NULL, err); /* a 200 with an error in the body: see s3_do */
+	if ((rc == STRATA_EEXIST ||
 		    (rc == STRATA_ENOTFOUND && strcmp(r.code, "NoSuchUpload") == 0)) &&
 		   r.had_transient && s3_is_ours(c, p->bucket, p->key, p->total, want)) {
 		LOG_INFO("s3 COMPLETE_MPU s3://%s/%s: HTTP %ld on attempt %d, and the object there "

@@ -45,13 +45,27 @@
  *                      longer than asked)
  *   STRATA_EPOISONED   a streamed upload used after it failed
  *
- * Retries (idempotent requests only: GET, HEAD, DELETE, LIST, UploadPart,
- * AbortMultipartUpload, and the If-None-Match PUT and the completion of a
- * multipart upload, whose retries are safe because a name is never
- * overwritten): on a connection error, a timeout, HTTP 500, 502, 503, 504
- * or 429, and S3's RequestTimeout; at most max_attempts attempts, the k-th
+ * Retries: on a connection error, a timeout, HTTP 500, 502, 503, 504 or
+ * 429, and S3's RequestTimeout; at most max_attempts attempts, the k-th
  * retry after a delay drawn uniformly from [d/2, d], d = min(backoff_max_ms,
- * backoff_base_ms * 2^(k-1)) (exponential back-off with jitter).
+ * backoff_base_ms * 2^(k-1)) (exponential back-off with jitter).  Every
+ * request this client makes is retried, each for a stated reason (the
+ * table s3_retry_rules in store/s3.c):
+ *   - idempotent: GET, HEAD, LIST (and of uploads), DELETE, UploadPart
+ *     (same number, same bytes), AbortMultipartUpload (NoSuchUpload on a
+ *     repeat is success);
+ *   - the PUT of a new object: If-None-Match: * makes a repeat land
+ *     nothing; a repeat answered 412 is a success when HEAD shows our size
+ *     and MD5 ETag (our earlier attempt landed), else STRATA_EEXIST;
+ *   - CompleteMultipartUpload: a repeat after a completion that landed is
+ *     answered 200, 412 or NoSuchUpload; the last two are told by the same
+ *     HEAD (our size and multipart ETag): one object, one success, never a
+ *     failure for a write that happened.  A 200 whose body is an <Error>
+ *     (S3 starts the answer before the work ends) is a transient failure;
+ *   - CreateMultipartUpload: a repeat after a lost answer makes a second
+ *     upload; the writer aborts every upload of its key but its own, and
+ *     one it cannot see yet is a stale upload that clean aborts;
+ *   - CreateBucket: 409 BucketAlreadyOwnedByYou on a repeat is success.
  */
 #ifndef STRATA_STORE_H
 #define STRATA_STORE_H
@@ -273,13 +287,17 @@ typedef struct strata_s3_req_info {
 
 /* What the hook wants done with it: delay_ms > 0 sleeps before sending (a
  * slow response); status > 0 does not send it and answers that HTTP status
- * with the S3 error code `code` (e.g. 503 "SlowDown"); is_conn_error does
- * not send it and fails as a refused connection. */
+ * with the S3 error code `code` (e.g. 503 "SlowDown"; 200 with a code: a
+ * 200 whose body is that error, as S3 answers a failed completion); is_conn_error does
+ * not send it and fails as a refused connection; is_answer_lost sends it
+ * and drops the answer, failing the attempt as a reset connection after
+ * the server acted on it (a landed write whose success nobody heard). */
 typedef struct strata_s3_fault {
 	int delay_ms;
 	int status;
 	char code[64];
 	bool is_conn_error;
+	bool is_answer_lost;
 } strata_s3_fault;
 
 /* Called per attempt, from the requesting thread; fills *out (zeroed

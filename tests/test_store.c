@@ -26,6 +26,23 @@
  * multipart upload of a writer killed half-way aborted by the orphan scan
  * once orphan_age_s old).
  *
+ * Faults in the middle (issue 14, "How it is checked"): the gateway stopped
+ * with SIGSTOP from the fault hook at the N-th request of a writer commit
+ * touching 4 buckets, of a sort writing 3 outputs and of a clean (trash
+ * deletes, orphans, a stale upload), with short client timeouts — never
+ * continued in time (a clean failure) and continued after 2.2 s (a retried
+ * success); an N-th-request sweep (503 or a refused connection at request
+ * N = 1, 2, ... until the operation runs untouched) of a writer commit, a
+ * sort, a major compaction and a clean.  After each: every version reads
+ * as before (or, after a clean, is expired), the manifest check and
+ * `strata check` pass, no intent or claim is left, and the work done again
+ * succeeds, after which a clean leaves exactly the objects the manifest
+ * names.  Answers lost after the gateway acted (a PUT, a multipart create,
+ * part and completion, a DELETE, a whole commit): the write succeeds
+ * exactly once; a completion answered 200 with an error body is retried.
+ * A failed LIST names its prefix.  `strata undelete --all`
+ * undoes a clean with the data on RGW.
+ *
  * Without Ceph the RGW tests print "SKIPPED: <reason>" and exit 0.
  */
 #include "tests/util/testutil.h"
@@ -49,6 +66,7 @@
 #include "manifest/manifest.h"
 #include "store/store.h"
 #include "table/table.h"
+#include "tests/util/jobfix.h"
 
 #define BUCKET "store-test"
 
@@ -1211,6 +1229,999 @@ static void test_check_finds_missing_object(void)
 	strata_wh_close(wh);
 }
 
+/* ---- retries, and what a failure names ------------------------------------------------- */
+
+/* A warehouse at s3://BUCKET/<prefix> with table t (pk BIGINT, val STRING)
+ * of `buckets` buckets and more properties, and a jobfix handle on it. */
+static strata_wh *make_wh_props(const char *prefix, int buckets, const char *const *more,
+				size_t nmore, char *whdir, size_t n, jf *f)
+{
+	snprintf(whdir, n, "%s/wh-%s", tu_tmpdir(), prefix);
+	char data[256], nb[64];
+	snprintf(data, sizeof(data), "s3://" BUCKET "/%s", prefix);
+	snprintf(nb, sizeof(nb), "write.bucket.num=%d", buckets);
+	strata_wh *wh = NULL;
+	strata_err err = {0};
+	int rc = strata_wh_create(whdir, data, &wh, &err);
+	if (rc)
+		fprintf(stderr, "\ncreate: %s\n", err.msg);
+	CU_ASSERT_FATAL(rc == 0);
+	const char *props[8] = {nb};
+	size_t np = 1;
+	for (size_t i = 0; i < nmore && np < 8; i++)
+		props[np++] = more[i];
+	rc = strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, val STRING", NULL, NULL,
+				 props, np, &err);
+	if (rc)
+		fprintf(stderr, "\ncreate table: %s\n", err.msg);
+	CU_ASSERT_FATAL(rc == 0);
+	memset(f, 0, sizeof(*f));
+	f->dir = whdir;
+	f->wh = wh;
+	snprintf(f->table, sizeof(f->table), "t");
+	strata_owner_string("test_store", f->owner, sizeof(f->owner));
+	return wh;
+}
+
+/* Entries of table t not marked deleted, over every bucket: the objects
+ * the manifest names. */
+static int named_objects(jf *f)
+{
+	strata_table_def t;
+	jf_def(f, &t);
+	int n = 0;
+	strata_arena *a = strata_arena_new();
+	for (uint32_t b = 0; b < t.buckets; b++) {
+		strata_file_entry *es;
+		size_t ne = jf_entries(f, b, a, &es);
+		for (size_t i = 0; i < ne; i++)
+			n += !es[i].is_deleted;
+	}
+	strata_arena_free(a);
+	return n;
+}
+
+/* Upsert pk in [0, n) with val "<tag>-<pk>" as one commit. */
+static int write_tagged(jf *f, int n, const char *tag, strata_err *err)
+{
+	return write_rows(f->wh, 0, n, tag, err);
+}
+
+/* ---- retries after an answer lost ---------------------------------------------------------- */
+
+/* The first attempt of every request of one op is sent and acted on by the
+ * gateway, and its answer dropped (strata_s3_fault.is_answer_lost). */
+typedef struct lose_plan {
+	const char *op;
+	atomic_int sent, lost;
+} lose_plan;
+
+static void lose_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	lose_plan *p = ctx;
+	if (strcmp(p->op, req->op) != 0)
+		return;
+	atomic_fetch_add(&p->sent, 1);
+	if (req->attempt == 1) {
+		out->is_answer_lost = true;
+		atomic_fetch_add(&p->lost, 1);
+	}
+}
+
+/* Whether the object at key holds exactly buf. */
+static bool object_is(strata_s3 *c, const char *key, const uint8_t *buf, size_t n)
+{
+	strata_s3_obj o;
+	strata_err err = {0};
+	if (strata_s3_head(c, BUCKET, key, &o, &err) != 0 || o.size != n)
+		return false;
+	uint8_t *back = malloc(n ? n : 1);
+	size_t got = 0;
+	bool is_same = strata_s3_get_range(c, BUCKET, key, 0, n, back, &got, &err) == 0 &&
+		       got == n && memcmp(back, buf, n) == 0;
+	free(back);
+	return is_same;
+}
+
+/* Every request kind a write makes, its first answer lost after the gateway
+ * acted on it: the write still succeeds, exactly once (one object, our
+ * bytes, no upload left).  A PUT's retry meets its own object (412, told
+ * by its size and MD5); a completion's retry meets a completed upload;
+ * CreateMultipartUpload's retry makes a second upload, which the writer
+ * aborts (that one failed before the writer looked for spares). */
+static void test_lost_answers(void)
+{
+	rgw();
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.part_bytes = STRATA_S3_MIN_PART_BYTES, .backoff_base_ms = 5,
+				.backoff_max_ms = 20};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	size_t big = STRATA_S3_MIN_PART_BYTES + 4321;
+	uint8_t *buf = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (uint8_t)(i * 13 + i / 509);
+	static const char *ops[] = {"PUT", "CREATE_MPU", "UPLOAD_PART", "COMPLETE_MPU"};
+	for (size_t i = 0; i < STRATA_ARRAY_LEN(ops); i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "lost/%s", ops[i]);
+		size_t n = strcmp(ops[i], "PUT") == 0 ? 1000 : big;
+		lose_plan p = {.op = ops[i]};
+		strata_s3_fault_set(lose_hook, &p);
+		strata_s3_stats_reset();
+		int rc = strata_s3_put(c, BUCKET, key, buf, n, &err);
+		strata_s3_fault_set(NULL, NULL);
+		if (rc)
+			fprintf(stderr, "\n%s lost: %s\n", ops[i], err.msg);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(atomic_load(&p.lost) >= 1);
+		CU_ASSERT(atomic_load(&p.sent) >= 2); /* it was retried */
+		CU_ASSERT(object_is(c, key, buf, n));
+		CU_ASSERT_EQUAL(objects_under("lost"), (int)i + 1);
+		int ups = uploads_under(key);
+		if (ups)
+			fprintf(stderr, "\n%s lost: %d uploads left\n", ops[i], ups);
+		CU_ASSERT_EQUAL(ups, 0);
+		strata_s3_stats st;
+		strata_s3_stats_get(&st);
+		CU_ASSERT_EQUAL(st.failures, 0);
+	}
+	/* a DELETE whose answer is lost: the retry deletes nothing, succeeds */
+	lose_plan p = {.op = "DELETE"};
+	strata_s3_fault_set(lose_hook, &p);
+	int rc = strata_s3_delete(c, BUCKET, "lost/PUT", &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&p.sent), 2);
+	strata_s3_obj o;
+	CU_ASSERT_EQUAL(strata_s3_head(c, BUCKET, "lost/PUT", &o, &err), STRATA_ENOTFOUND);
+	free(buf);
+	strata_s3_close(c);
+}
+
+/* A writer commit whose every PUT answer is lost once: it commits, each
+ * file once (no object beyond those the manifest names). */
+static void test_lost_answers_commit(void)
+{
+	rgw();
+	char whdir[512];
+	jf f;
+	strata_wh *wh = make_wh_props("lostw", 4, NULL, 0, whdir, sizeof(whdir), &f);
+	strata_err err = {0};
+	lose_plan p = {.op = "PUT"};
+	strata_s3_fault_set(lose_hook, &p);
+	int rc = write_tagged(&f, 40, "a", &err);
+	strata_s3_fault_set(NULL, NULL);
+	if (rc)
+		fprintf(stderr, "\ncommit: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&p.lost), 4);
+	CU_ASSERT_EQUAL(objects_under("lostw/t"), 4);
+	CU_ASSERT_EQUAL(named_objects(&f), 4);
+	int tagged = 0;
+	CU_ASSERT_EQUAL(scan_rows(wh, "a", &tagged), 40);
+	CU_ASSERT_EQUAL(tagged, 40);
+	check_consistent(wh);
+	strata_wh_close(wh);
+}
+
+/* ---- small ------------------------------------------------------------------------------- */
+
+/* A LIST that gives up names its prefix, not only the bucket. */
+static void test_list_failure_names_prefix(void)
+{
+	rgw();
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.max_attempts = 2, .backoff_base_ms = 5, .backoff_max_ms = 20};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	fault_plan p = {.op = "LIST"};
+	strata_s3_fault_set(fault_hook, &p);
+	int n = 0;
+	int rc = strata_s3_list(c, BUCKET, "some/prefix/", 0, count_one, &n, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3 LIST s3://" BUCKET "/some/prefix/: HTTP 503"));
+	p = (fault_plan){.op = "LIST_MPU"};
+	strata_s3_fault_set(fault_hook, &p);
+	rc = strata_s3_uploads_list(c, BUCKET, "other/prefix/", count_upload, &n, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3 LIST_MPU s3://" BUCKET "/other/prefix/: HTTP 503"));
+	strata_s3_close(c);
+}
+
+/* ---- faults in the middle of an operation, and at every request --------------------------- */
+
+/* The helpers below drive a writer commit, a job and a clean through a
+ * fault at their N-th store request, and check the promises every fault
+ * must keep (issue 14, "How it is checked"): the operation fails cleanly
+ * or succeeds after retrying; every version reads as before (jobfix's
+ * history: each version dumped, and the changes between them); no
+ * version names a missing object (the manifest check, in process and
+ * `strata check`); no intent or claim is left; and the work done again
+ * succeeds, after which clean leaves exactly the objects the manifest
+ * names. */
+
+/* The data store's client with short timeouts: a stopped gateway fails an
+ * attempt in 1 s (an idle GET, HEAD, DELETE or LIST) or 1.5 s (a PUT,
+ * whose body keeps the idle timer quiet). */
+static void store_short_timeouts(int max_attempts)
+{
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.max_attempts = max_attempts, .backoff_base_ms = 5,
+				.backoff_max_ms = 20, .idle_timeout_s = 1,
+				.connect_timeout_ms = 500, .request_timeout_ms = 1500};
+	strata_store_s3_configure(&cfg);
+}
+
+static void store_suite_timeouts(void)
+{
+	endpoint = NULL; /* rgw() configures the suite's client again */
+	rgw();
+}
+
+/* Which faults: the nth request (first attempts counted, of one op or of
+ * every op) fails every attempt with 503 SlowDown or a refused connection
+ * (so it gives up), or stops the gateway (SIGSTOP of radosgw) just before
+ * it is sent — continued by a thread after cont_ms, or by nth_done(). */
+typedef enum { NTH_503, NTH_CONN, NTH_STOP } nth_how;
+
+typedef struct nth_plan {
+	int at;
+	const char *op;
+	nth_how how;
+	int cont_ms;
+	atomic_int n;        /* requests counted */
+	atomic_bool fired;
+	bool is_stopped;     /* every thread of radosgw was seen stopped */
+	char what[1100];     /* "OP key" of the request faulted */
+	pthread_t cont;
+	bool has_cont;
+} nth_plan;
+
+/* This thread's current request is the one faulted (its retries fail too). */
+static _Thread_local bool nth_in_target;
+
+static void *nth_cont_main(void *arg)
+{
+	nth_plan *p = arg;
+	sleep_ms(p->cont_ms);
+	kill(tu_rgw_daemon_pid(TU_RGW_GW), SIGCONT);
+	return NULL;
+}
+
+static void nth_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	nth_plan *p = ctx;
+	if (req->attempt == 1) {
+		nth_in_target = false;
+		if (p->op && strcmp(p->op, req->op) != 0)
+			return;
+		if (atomic_fetch_add(&p->n, 1) + 1 != p->at)
+			return;
+		nth_in_target = true;
+		snprintf(p->what, sizeof(p->what), "%s %s", req->op, req->key);
+		atomic_store(&p->fired, true);
+		if (p->how == NTH_STOP) {
+			pid_t gw = tu_rgw_daemon_pid(TU_RGW_GW);
+			p->is_stopped = kill(gw, SIGSTOP) == 0 && all_threads_stopped(gw);
+			if (p->cont_ms > 0)
+				p->has_cont = pthread_create(&p->cont, NULL, nth_cont_main, p) == 0;
+		}
+	}
+	if (!nth_in_target || p->how == NTH_STOP)
+		return;
+	if (p->how == NTH_503) {
+		out->status = 503;
+		snprintf(out->code, sizeof(out->code), "SlowDown");
+	} else {
+		out->is_conn_error = true;
+	}
+}
+
+static void nth_arm(nth_plan *p)
+{
+	nth_in_target = false;
+	strata_s3_fault_set(nth_hook, p);
+}
+
+/* After the operation: no hook, the gateway running. */
+static void nth_done(nth_plan *p)
+{
+	strata_s3_fault_set(NULL, NULL);
+	nth_in_target = false;
+	if (p->has_cont)
+		pthread_join(p->cont, NULL);
+	p->has_cont = false;
+	if (p->how == NTH_STOP && atomic_load(&p->fired))
+		kill(tu_rgw_daemon_pid(TU_RGW_GW), SIGCONT);
+}
+
+/* Every version of h reads as it did; with is_clean, one that a clean
+ * expired may fail with the retention error instead (never the latest). */
+static int versions_read_alike(jf *f, const jf_hist *h, bool is_clean, const char *what)
+{
+	if (!is_clean)
+		return jf_hist_diff(f, h, 1, 0);
+	int bad = 0;
+	for (uint64_t v = 1; v <= h->n; v++) {
+		int drc = 0;
+		char *d = jf_dump_at(f, v, &drc);
+		bool is_expired = drc == STRATA_ERETENTION && v < h->n;
+		if (!is_expired && strcmp(d, h->d[v]) != 0) {
+			fprintf(stderr, "\n%s: version %llu reads\n%s--- instead of\n%s\n", what,
+				(unsigned long long)v, d, h->d[v]);
+			bad++;
+		}
+		free(d);
+	}
+	return bad;
+}
+
+/* The promises after a fault (see above): 0, or how many were broken, each
+ * printed under what.  Versions after h->n are not looked at. */
+static int promises_kept(jf *f, const jf_hist *h, bool is_clean, const char *what)
+{
+	int bad = 0;
+	if (versions_read_alike(f, h, is_clean, what) != 0) {
+		fprintf(stderr, "\n%s: a version reads differently\n", what);
+		bad++;
+	}
+	strata_err err = {0};
+	size_t nfind = 0;
+	int rc = strata_mf_check(strata_wh_mf(f->wh), "t", NULL, NULL, &nfind, &err);
+	if (rc || nfind) {
+		fprintf(stderr, "\n%s: check: rc %d, %zu findings: %s\n", what, rc, nfind, err.msg);
+		bad++;
+	}
+	size_t ni = jf_intents(f);
+	if (ni || jf_claimed(f, 0)) {
+		fprintf(stderr, "\n%s: %zu intents, claim %d left\n", what, ni, jf_claimed(f, 0));
+		bad++;
+	}
+	return bad;
+}
+
+/* The AWS environment of the CLI: the suite's gateway. */
+static void cli_env(void)
+{
+	setenv("AWS_ENDPOINT_URL", endpoint, 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+	setenv("AWS_ACCESS_KEY_ID", TU_RGW_ACCESS_KEY, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", TU_RGW_SECRET_KEY, 1);
+}
+
+/* `strata check t` on the warehouse: its exit status (output printed when
+ * it fails). */
+static int cli_check(const char *whdir)
+{
+	cli_env();
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s -W '%s' check t 2>&1", tu_bin("strata"), whdir);
+	char *out = NULL;
+	int rc = tu_run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "\nstrata check: exit %d\n%s\n", rc, out ? out : "");
+	free(out);
+	return rc;
+}
+
+/* clean with grace 0, trash 0 and orphans of any age (real clock). */
+static int clean_now(jf *f, strata_clean_result *r, strata_err *err)
+{
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = 0;
+	o.trash_s = 0;
+	o.orphan_age_s = 0;
+	o.orphan_max_fraction = 1.0;
+	return strata_clean_table(f->wh, "t", &o, r, err);
+}
+
+/* Finish what a fault left: a clean that must succeed, after which the
+ * objects under the table's prefix are exactly those the manifest names
+ * and no multipart upload is left.  Returns the broken promises. */
+static int finish_with_clean(jf *f, const char *prefix, const char *what)
+{
+	strata_clean_result r;
+	strata_err err = {0};
+	int bad = 0;
+	int rc = clean_now(f, &r, &err);
+	if (rc) {
+		fprintf(stderr, "\n%s: the clean after it: %s\n", what, err.msg);
+		bad++;
+	}
+	char p[300];
+	snprintf(p, sizeof(p), "%s/t", prefix);
+	int have = objects_under(p), want = named_objects(f);
+	snprintf(p, sizeof(p), "%s/", prefix);
+	int ups = uploads_under(p);
+	if (have != want || ups != 0) {
+		fprintf(stderr, "\n%s: after a clean %d objects (the manifest names %d), %d uploads\n",
+			what, have, want, ups);
+		bad++;
+	}
+	return bad;
+}
+
+/* A multipart upload of key begun and never finished: a child creates it
+ * and exits as its first part would go (nothing but the create is sent). */
+static void exit_on_part(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	(void)ctx;
+	(void)out;
+	if (strcmp(req->op, "UPLOAD_PART") == 0)
+		_exit(0);
+}
+
+static void stale_upload(const char *key)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		strata_s3_fault_set(exit_on_part, NULL);
+		strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+					.access_key = TU_RGW_ACCESS_KEY,
+					.secret_key = TU_RGW_SECRET_KEY,
+					.part_bytes = STRATA_S3_MIN_PART_BYTES};
+		strata_s3 *c = NULL;
+		strata_s3_writer *w = NULL;
+		strata_err cerr;
+		size_t n = STRATA_S3_MIN_PART_BYTES + 1;
+		char *buf = calloc(1, n);
+		if (strata_s3_open(&cfg, &c, &cerr) == 0 &&
+		    strata_s3_writer_open(c, BUCKET, key, &w, &cerr) == 0)
+			strata_s3_writer_write(w, buf, n, &cerr);
+		_exit(1);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* An object no entry knows, under bucket 0 of the table. */
+static void put_orphan(const char *prefix, int k)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "s3://" BUCKET "/%s/t/_/b0000/orphan%d.avro", prefix, k);
+	strata_wfile *w;
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(strata_wfile_open(path, &w, &err), 0);
+	CU_ASSERT_EQUAL(strata_wfile_write(w, "junk", 4, &err), 0);
+	CU_ASSERT_EQUAL(strata_wfile_commit(w, &err), 0);
+}
+
+/* Bucket 0's job of kind k, its outputs split at target_bytes. */
+static int job_split(jf *f, jf_kind k, strata_job_result *res, strata_err *err)
+{
+	jf_job_opts o = {.merge_level = -1, .target_bytes = 1500};
+	strata_job_ctl ctl = {.owner = f->owner};
+	return jf_job(f, 0, k, &o, &ctl, res, err);
+}
+
+/* ---- the gateway stopped in the middle ------------------------------------------------------ */
+
+/* A writer commit of rows in 4 buckets (4 objects): the gateway stops just
+ * before the 3rd PUT, so two objects are up.  Never continued within the
+ * client's timeouts: the commit fails (-ETIMEDOUT), nothing is committed;
+ * continued after 2.2 s (a retry's window): the commit succeeds.  Both
+ * times the promises hold, and a clean leaves only named objects (the
+ * failed commit's objects, and the PUT the gateway took in while stopped,
+ * become orphans). */
+static void test_stop_mid_commit(void)
+{
+	rgw();
+	char whdir[512];
+	jf f;
+	strata_wh *wh = make_wh_props("mstopw", 4, NULL, 0, whdir, sizeof(whdir), &f);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL(write_tagged(&f, 40, "a", &err), 0);
+	CU_ASSERT_EQUAL(objects_under("mstopw/t"), 4);
+	for (int cont = 0; cont < 2; cont++) {
+		const char *tag = cont ? "c" : "b";
+		store_short_timeouts(cont ? 6 : 2);
+		jf_hist h;
+		jf_hist_take(&f, &h);
+		uint64_t v0 = jf_version(&f);
+		nth_plan p = {.at = 3, .op = "PUT", .how = NTH_STOP, .cont_ms = cont ? 2200 : 0};
+		nth_arm(&p);
+		int64_t t0 = strata_mono_us();
+		int rc = write_tagged(&f, 40, tag, &err);
+		double secs = (double)(strata_mono_us() - t0) / 1e6;
+		nth_done(&p);
+		fprintf(stderr, "\n  stopped at %s (continued: %s): rc %d in %.1f s%s%s", p.what,
+			cont ? "after 2.2 s" : "after the commit", rc, secs, rc ? ": " : "",
+			rc ? err.msg : "");
+		CU_ASSERT(atomic_load(&p.fired));
+		CU_ASSERT(p.is_stopped);
+		store_suite_timeouts();
+		char what[64];
+		snprintf(what, sizeof(what), "commit stopped at PUT 3 (cont %d)", cont);
+		if (cont) {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(jf_version(&f), v0 + 1);
+		} else {
+			CU_ASSERT_EQUAL(rc, -ETIMEDOUT);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3://" BUCKET "/mstopw/t/"));
+			CU_ASSERT_EQUAL(jf_version(&f), v0);
+			int tagged = 0;
+			CU_ASSERT_EQUAL(scan_rows(wh, "a", &tagged), 40);
+			CU_ASSERT_EQUAL(tagged, 40);
+		}
+		CU_ASSERT_EQUAL(promises_kept(&f, &h, false, what), 0);
+		CU_ASSERT_EQUAL(cli_check(whdir), 0);
+		if (!cont) /* the work done again */
+			CU_ASSERT_EQUAL(write_tagged(&f, 40, tag, &err), 0);
+		int tagged = 0;
+		CU_ASSERT_EQUAL(scan_rows(wh, tag, &tagged), 40);
+		CU_ASSERT_EQUAL(tagged, 40);
+		CU_ASSERT_EQUAL(promises_kept(&f, &h, false, what), 0);
+		CU_ASSERT_EQUAL(finish_with_clean(&f, "mstopw", what), 0);
+		jf_hist_free(&h);
+	}
+	CU_ASSERT_EQUAL(cli_check(whdir), 0);
+	strata_wh_close(wh);
+}
+
+/* A sort of 4 row files into outputs split at 1500 bytes: the gateway
+ * stops just before the job's 2nd PUT (one output is up).  As for the
+ * commit: never continued in time, the job fails and commits nothing, and
+ * the job run again succeeds; continued after 2.2 s, the job succeeds.
+ * The sorted version reads as the version before it. */
+static void test_stop_mid_job(void)
+{
+	rgw();
+	char whdir[512];
+	jf f;
+	strata_wh *wh = make_wh_props("mstopj", 1, NULL, 0, whdir, sizeof(whdir), &f);
+	strata_err err = {0};
+	for (int cont = 0; cont < 2; cont++) {
+		for (int k = 0; k < 4; k++)
+			CU_ASSERT_EQUAL(write_rows(wh, k * 30, k * 30 + 60, cont ? "d" : "c", &err), 0);
+		strata_store_s3_cache_clear(); /* the job must reach the gateway */
+		store_short_timeouts(cont ? 6 : 2);
+		jf_hist h;
+		jf_hist_take(&f, &h);
+		uint64_t v0 = jf_version(&f);
+		nth_plan p = {.at = 2, .op = "PUT", .how = NTH_STOP, .cont_ms = cont ? 2200 : 0};
+		strata_job_result res;
+		nth_arm(&p);
+		int64_t t0 = strata_mono_us();
+		int rc = job_split(&f, JF_SORT, &res, &err);
+		double secs = (double)(strata_mono_us() - t0) / 1e6;
+		nth_done(&p);
+		fprintf(stderr, "\n  stopped at %s (continued: %s): rc %d in %.1f s%s%s", p.what,
+			cont ? "after 2.2 s" : "after the job", rc, secs, rc ? ": " : "",
+			rc ? err.msg : "");
+		CU_ASSERT(atomic_load(&p.fired));
+		CU_ASSERT(p.is_stopped);
+		store_suite_timeouts();
+		char what[64];
+		snprintf(what, sizeof(what), "sort stopped at PUT 2 (cont %d)", cont);
+		if (cont) {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT(res.files_out >= 2);
+		} else {
+			CU_ASSERT_EQUAL(rc, -ETIMEDOUT);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3://" BUCKET "/mstopj/t/"));
+			CU_ASSERT_EQUAL(jf_version(&f), v0);
+		}
+		CU_ASSERT_EQUAL(promises_kept(&f, &h, false, what), 0);
+		CU_ASSERT_EQUAL(cli_check(whdir), 0);
+		if (!cont) {
+			rc = job_split(&f, JF_SORT, &res, &err);
+			if (rc)
+				fprintf(stderr, "\nsort again: %s\n", err.msg);
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT(res.files_out >= 2);
+		}
+		CU_ASSERT_EQUAL(jf_version(&f), v0 + 1);
+		char *now = jf_dump_at(&f, v0 + 1, NULL);
+		CU_ASSERT_STRING_EQUAL(now, h.d[v0]);
+		free(now);
+		CU_ASSERT_EQUAL(promises_kept(&f, &h, false, what), 0);
+		CU_ASSERT_EQUAL(finish_with_clean(&f, "mstopj", what), 0);
+		jf_hist_free(&h);
+	}
+	CU_ASSERT_EQUAL(cli_check(whdir), 0);
+	strata_wh_close(wh);
+}
+
+/* A clean with 4 objects in the trash (a major compaction's inputs, freed
+ * at once), 2 orphans and a stale multipart upload: the gateway stops just
+ * before its 2nd DELETE (one object is gone).  Never continued in time:
+ * the clean fails (-ETIMEDOUT) and the next one finishes; continued after
+ * 2.2 s: it succeeds.  Either way only named objects stay. */
+static void test_stop_mid_clean(void)
+{
+	rgw();
+	char whdir[512];
+	jf f;
+	strata_wh *wh = make_wh_props("mstopc", 1, NULL, 0, whdir, sizeof(whdir), &f);
+	strata_err err = {0};
+	for (int cont = 0; cont < 2; cont++) {
+		for (int k = 0; k < 4; k++)
+			CU_ASSERT_EQUAL(write_rows(wh, k * 30, k * 30 + 60, cont ? "d" : "c", &err), 0);
+		strata_bucket_job job;
+		strata_bucket_job_default(&job, STRATA_BUCKET_JOB_MAJOR);
+		job.drop_history = true;
+		strata_bucket_job_out out;
+		CU_ASSERT_EQUAL(strata_bucket_job_run(wh, "t", "", 0, &job, NULL, &out, &err), 0);
+		put_orphan("mstopc", 2 * cont);
+		put_orphan("mstopc", 2 * cont + 1);
+		stale_upload(cont ? "mstopc/t/_/b0000/j99-1.parquet" : "mstopc/t/_/b0000/j99-0.parquet");
+		store_short_timeouts(cont ? 6 : 2);
+		jf_hist h;
+		jf_hist_take(&f, &h);
+		nth_plan p = {.at = 2, .op = "DELETE", .how = NTH_STOP, .cont_ms = cont ? 2200 : 0};
+		strata_clean_result r;
+		nth_arm(&p);
+		int64_t t0 = strata_mono_us();
+		int rc = clean_now(&f, &r, &err);
+		double secs = (double)(strata_mono_us() - t0) / 1e6;
+		nth_done(&p);
+		fprintf(stderr, "\n  stopped at %s (continued: %s): rc %d in %.1f s%s%s", p.what,
+			cont ? "after 2.2 s" : "after the clean", rc, secs, rc ? ": " : "",
+			rc ? err.msg : "");
+		CU_ASSERT(atomic_load(&p.fired));
+		CU_ASSERT(p.is_stopped);
+		store_suite_timeouts();
+		char what[64];
+		snprintf(what, sizeof(what), "clean stopped at DELETE 2 (cont %d)", cont);
+		if (cont) {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(r.orphans, 2);
+			CU_ASSERT_EQUAL(r.uploads_aborted, 1);
+		} else {
+			CU_ASSERT_EQUAL(rc, -ETIMEDOUT);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "s3://" BUCKET "/mstopc/t/"));
+		}
+		CU_ASSERT_EQUAL(promises_kept(&f, &h, true, what), 0);
+		CU_ASSERT_EQUAL(cli_check(whdir), 0);
+		int tagged = 0;
+		CU_ASSERT_EQUAL(scan_rows(wh, cont ? "d" : "c", &tagged), 150);
+		CU_ASSERT_EQUAL(tagged, 150);
+		CU_ASSERT_EQUAL(finish_with_clean(&f, "mstopc", what), 0);
+		CU_ASSERT_EQUAL(objects_under("mstopc/t"), 1);
+		jf_hist_free(&h);
+	}
+	strata_wh_close(wh);
+}
+
+/* ---- a fault at every request ------------------------------------------------------------ */
+
+/* The store's counterpart of the POSIX sweeps of test_jobs and test_clean:
+ * fail the N-th request (every attempt of it, so it gives up: 503 SlowDown
+ * for odd N, a refused connection for even N) of an operation, N = 1, 2,
+ * ... until the operation runs without meeting the fault.  Each round
+ * prepares the same work again (the commit rewrites the same rows, the
+ * sort gets 3 new row files, the major compaction 1, the clean a trash of
+ * a major compaction's inputs, an orphan and a stale upload), and after a
+ * fault checks: a failure names an object or prefix of the table and
+ * commits nothing (a job or a commit; a clean may have committed its
+ * marking), the promises hold, and the operation done again without
+ * faults succeeds and keeps them too.  Every request is faulted (step 1):
+ * a round is a few requests on loopback, the sweep about ten rounds. */
+typedef enum { SW_COMMIT, SW_SORT, SW_MAJOR, SW_CLEAN } sw_kind;
+
+static const char *sw_name(sw_kind k)
+{
+	static const char *names[] = {"writer commit", "sort", "major compaction", "clean"};
+	return names[k];
+}
+
+static void sw_prepare(jf *f, sw_kind k, const char *prefix, int round)
+{
+	strata_err err = {0};
+	char tag[16];
+	snprintf(tag, sizeof(tag), "r%d", round);
+	switch (k) {
+	case SW_COMMIT:
+		break;
+	case SW_SORT:
+		for (int i = 0; i < 3; i++)
+			CU_ASSERT_EQUAL(write_rows(f->wh, i * 20, i * 20 + 40, tag, &err), 0);
+		break;
+	case SW_MAJOR:
+		CU_ASSERT_EQUAL(write_rows(f->wh, 20, 60, tag, &err), 0);
+		break;
+	case SW_CLEAN: {
+		for (int i = 0; i < 2; i++)
+			CU_ASSERT_EQUAL(write_rows(f->wh, i * 20, i * 20 + 40, tag, &err), 0);
+		strata_bucket_job job;
+		strata_bucket_job_default(&job, STRATA_BUCKET_JOB_MAJOR);
+		job.drop_history = true;
+		strata_bucket_job_out out;
+		CU_ASSERT_EQUAL(strata_bucket_job_run(f->wh, "t", "", 0, &job, NULL, &out, &err), 0);
+		put_orphan(prefix, round);
+		char key[300];
+		snprintf(key, sizeof(key), "%s/t/_/b0000/j9999%d-0.parquet", prefix, round);
+		stale_upload(key);
+		break;
+	}
+	}
+}
+
+static int sw_run(jf *f, sw_kind k, int round, strata_err *err)
+{
+	char tag[16];
+	snprintf(tag, sizeof(tag), "w%d", round);
+	strata_job_result res;
+	strata_clean_result r;
+	switch (k) {
+	case SW_COMMIT:
+		return write_tagged(f, 40, tag, err);
+	case SW_SORT:
+		return job_split(f, JF_SORT, &res, err);
+	case SW_MAJOR:
+		return job_split(f, JF_MAJOR, &res, err);
+	case SW_CLEAN:
+		return clean_now(f, &r, err);
+	}
+	return -EINVAL;
+}
+
+/* After a successful run: what it must have done. */
+static int sw_did_it(jf *f, sw_kind k, const char *prefix, int round, const jf_hist *h,
+		     uint64_t v0, const char *what)
+{
+	int bad = 0;
+	if (k == SW_COMMIT) {
+		char tag[16];
+		int tagged = 0;
+		snprintf(tag, sizeof(tag), "w%d", round);
+		if (scan_rows(f->wh, tag, &tagged) != 40 || tagged != 40) {
+			fprintf(stderr, "\n%s: the commit's rows do not read back\n", what);
+			bad++;
+		}
+	} else if (k == SW_SORT || k == SW_MAJOR) {
+		char *now = jf_dump_at(f, v0 + 1, NULL);
+		if (jf_version(f) != v0 + 1 || strcmp(now, h->d[v0]) != 0) {
+			fprintf(stderr, "\n%s: the job's version does not read as the one before\n",
+				what);
+			bad++;
+		}
+		free(now);
+	} else {
+		bad += finish_with_clean(f, prefix, what);
+	}
+	return bad;
+}
+
+static void sweep(sw_kind k, const char *base)
+{
+	rgw();
+	int failed = 0, harmless = 0, at;
+	bool is_done = false;
+	for (at = 1; at < 100 && !is_done; at++) {
+		/* a warehouse of its own per round: every round meets the
+		 * same requests in the same order */
+		char prefix[64], whdir[512], where[300];
+		snprintf(prefix, sizeof(prefix), "%s%d", base, at);
+		snprintf(where, sizeof(where), "s3://" BUCKET "/%s/", prefix);
+		jf f;
+		strata_wh *wh = make_wh_props(prefix, k == SW_COMMIT ? 4 : 1, NULL, 0, whdir,
+					      sizeof(whdir), &f);
+		strata_err err = {0};
+		CU_ASSERT_EQUAL(write_rows(wh, 0, 40, "first", &err), 0);
+		sw_prepare(&f, k, prefix, at);
+		jf_hist h;
+		jf_hist_take(&f, &h);
+		uint64_t v0 = jf_version(&f);
+		nth_plan p = {.at = at, .how = at % 2 ? NTH_503 : NTH_CONN};
+		strata_err_clear(&err);
+		strata_store_s3_cache_clear(); /* the operation's reads reach the gateway */
+		nth_arm(&p);
+		int rc = sw_run(&f, k, at, &err);
+		nth_done(&p);
+		char what[1300];
+		snprintf(what, sizeof(what), "%s: request %d (%s) %s", sw_name(k), at, p.what,
+			 at % 2 ? "503" : "refused");
+		if (getenv("STORE_SWEEP_DEBUG"))
+			fprintf(stderr, "\n%s: rc %d %s", what, rc, rc ? err.msg : "");
+		if (!atomic_load(&p.fired)) {
+			/* past the last request: the operation ran untouched */
+			if (rc)
+				fprintf(stderr, "\n%s (not fired): %s\n", what, err.msg);
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(sw_did_it(&f, k, prefix, at, &h, v0, what), 0);
+			CU_ASSERT_EQUAL(cli_check(whdir), 0);
+			is_done = true;
+		} else if (rc == 0) {
+			/* the fault met something the operation may survive */
+			harmless++;
+			CU_ASSERT_EQUAL(promises_kept(&f, &h, k == SW_CLEAN, what), 0);
+			CU_ASSERT_EQUAL(sw_did_it(&f, k, prefix, at, &h, v0, what), 0);
+		} else {
+			failed++;
+			if (!strstr(err.msg, where)) {
+				fprintf(stderr, "\n%s: the message names nothing under %s: \"%s\"\n", what,
+					where, err.msg);
+				CU_FAIL("a store failure without the object or prefix");
+			}
+			if (k != SW_CLEAN && jf_version(&f) != v0) {
+				fprintf(stderr, "\n%s: version %llu committed\n", what,
+					(unsigned long long)jf_version(&f));
+				CU_FAIL("a failed operation committed");
+			}
+			CU_ASSERT_EQUAL(promises_kept(&f, &h, k == SW_CLEAN, what), 0);
+			/* the work done again */
+			uint64_t v1 = jf_version(&f);
+			rc = sw_run(&f, k, at, &err);
+			if (rc)
+				fprintf(stderr, "\n%s: done again: %s\n", what, err.msg);
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(promises_kept(&f, &h, k == SW_CLEAN, what), 0);
+			CU_ASSERT_EQUAL(sw_did_it(&f, k, prefix, at, &h, v1, what), 0);
+		}
+		jf_hist_free(&h);
+		strata_wh_close(wh);
+	}
+	CU_ASSERT(is_done);
+	CU_ASSERT(failed > 0);
+	fprintf(stderr, "\n  %s: %d requests faulted, %d failed cleanly, %d survived ", sw_name(k),
+		at - 2, failed, harmless);
+}
+
+static void test_sweep_commit(void)
+{
+	sweep(SW_COMMIT, "swpw");
+}
+
+static void test_sweep_sort(void)
+{
+	sweep(SW_SORT, "swps");
+}
+
+static void test_sweep_major(void)
+{
+	sweep(SW_MAJOR, "swpm");
+}
+
+static void test_sweep_clean(void)
+{
+	sweep(SW_CLEAN, "swpc");
+}
+
+/* ---- undelete on object storage --------------------------------------------------------- */
+
+/* `strata undelete t --all` (the CLI) with the data on RGW: a clean that
+ * took 3 row files (versions 2..4, sorted at 5) and expired the versions
+ * before 5 is undone; every version reads
+ * as before the clean, and the objects never moved. */
+static void test_cli_undelete_s3(void)
+{
+	rgw();
+	char whdir[512];
+	jf f;
+	const char *props[] = {"acid.data.retain.hours=1"};
+	/* a manual clock 5 h back, so that the clean's trash window (6 h)
+	 * still runs for the CLI on the real clock */
+	int64_t hour = 3600LL * 1000000;
+	tu_clock_manual(strata_now_us() - 5 * hour);
+	strata_wh *wh = make_wh_props("undel1", 1, props, 1, whdir, sizeof(whdir), &f);
+	strata_err err = {0};
+	for (int k = 0; k < 3; k++) {
+		tu_clock_advance(1000000);
+		CU_ASSERT_EQUAL(write_rows(wh, k * 10, k * 10 + 20, k ? "b" : "a", &err), 0);
+	}
+	tu_clock_advance(1000000);
+	CU_ASSERT_EQUAL(run_job(wh, STRATA_BUCKET_JOB_SORT, &err), 0); /* 5 */
+	tu_clock_advance(2 * hour);
+	CU_ASSERT_EQUAL(write_rows(wh, 5, 8, "c", &err), 0);           /* 6 */
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	CU_ASSERT_EQUAL_FATAL(h.n, 6);
+	int before = objects_under("undel1/t");
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = 0;
+	o.trash_s = 6 * 3600;
+	o.orphan_age_s = -1;
+	strata_clean_result r;
+	int rc = strata_clean_table(wh, "t", &o, &r, &err);
+	if (rc)
+		fprintf(stderr, "\nclean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 3);
+	CU_ASSERT(r.versions_expired >= 3);
+	tu_clock_real();
+	int drc = 0;
+	char *d = jf_dump_at(&f, 2, &drc);
+	CU_ASSERT_EQUAL(drc, STRATA_ERETENTION);
+	free(d);
+	CU_ASSERT_EQUAL(objects_under("undel1/t"), before); /* in the trash: still there */
+	strata_wh_close(wh);
+	cli_env();
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s -W '%s' undelete t --all 2>&1", tu_bin("strata"), whdir);
+	char *out = NULL;
+	rc = tu_run(cmd, &out);
+	if (rc)
+		fprintf(stderr, "\nundelete: exit %d\n%s\n", rc, out ? out : "");
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "3 files"));
+	CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "0 moved back"));
+	free(out);
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whdir, false, &wh, &err), 0);
+	f.wh = wh;
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	check_consistent(wh);
+	CU_ASSERT_EQUAL(objects_under("undel1/t"), before);
+	CU_ASSERT_EQUAL(cli_check(whdir), 0);
+	jf_hist_free(&h);
+	strata_wh_close(wh);
+}
+
+/* ---- a completion answered 200 with an error ------------------------------------------------ */
+
+/* The completion of a multipart upload answered 200 with an <Error> body
+ * (S3 starts the answer before the work ends): a transient failure,
+ * retried (it failed the write at once before); when every attempt is
+ * answered so, the write fails with -EIO naming the object and the code,
+ * and the upload is aborted. */
+typedef struct err200_plan {
+	int fail_attempts;
+	atomic_int seen;
+} err200_plan;
+
+static void err200_hook(void *ctx, const strata_s3_req_info *req, strata_s3_fault *out)
+{
+	err200_plan *p = ctx;
+	if (strcmp(req->op, "COMPLETE_MPU") != 0)
+		return;
+	atomic_fetch_add(&p->seen, 1);
+	if (req->attempt <= p->fail_attempts) {
+		out->status = 200;
+		snprintf(out->code, sizeof(out->code), "InternalError");
+	}
+}
+
+static void test_completion_error_in_200(void)
+{
+	rgw();
+	strata_s3_config cfg = {.endpoint = endpoint, .region = "us-east-1",
+				.access_key = TU_RGW_ACCESS_KEY, .secret_key = TU_RGW_SECRET_KEY,
+				.part_bytes = STRATA_S3_MIN_PART_BYTES, .max_attempts = 3,
+				.backoff_base_ms = 5, .backoff_max_ms = 20};
+	strata_s3 *c = NULL;
+	strata_err err = {0};
+	CU_ASSERT_FATAL(strata_s3_open(&cfg, &c, &err) == 0);
+	size_t big = STRATA_S3_MIN_PART_BYTES + 99;
+	uint8_t *buf = malloc(big);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (uint8_t)(i * 31 + i / 1021);
+	err200_plan p = {.fail_attempts = 1};
+	strata_s3_fault_set(err200_hook, &p);
+	int rc = strata_s3_put(c, BUCKET, "err200/once", buf, big, &err);
+	strata_s3_fault_set(NULL, NULL);
+	if (rc)
+		fprintf(stderr, "\ncompletion: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(atomic_load(&p.seen), 2);
+	CU_ASSERT(object_is(c, "err200/once", buf, big));
+	CU_ASSERT_EQUAL(uploads_under("err200/"), 0);
+	p = (err200_plan){.fail_attempts = 99};
+	strata_s3_fault_set(err200_hook, &p);
+	rc = strata_s3_put(c, BUCKET, "err200/never", buf, big, &err);
+	strata_s3_fault_set(NULL, NULL);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT_EQUAL(atomic_load(&p.seen), 3);
+	CU_ASSERT_PTR_NOT_NULL(
+		strstr(err.msg, "s3 COMPLETE_MPU s3://" BUCKET "/err200/never: HTTP 200 InternalError"));
+	strata_s3_obj o;
+	CU_ASSERT_EQUAL(strata_s3_head(c, BUCKET, "err200/never", &o, &err), STRATA_ENOTFOUND);
+	CU_ASSERT_EQUAL(uploads_under("err200/"), 0);
+	free(buf);
+	strata_s3_close(c);
+}
+
 static void register_store(void)
 {
 	CU_pSuite s = CU_add_suite("store", NULL, NULL);
@@ -1234,6 +2245,18 @@ static void register_store(void)
 	TU_ADD(s, test_clean_gateway_stopped);
 	TU_ADD(s, test_clean_aborts_stale_uploads);
 	TU_ADD(s, test_check_finds_missing_object);
+	TU_ADD(s, test_stop_mid_commit);
+	TU_ADD(s, test_stop_mid_job);
+	TU_ADD(s, test_stop_mid_clean);
+	TU_ADD(s, test_sweep_commit);
+	TU_ADD(s, test_sweep_sort);
+	TU_ADD(s, test_sweep_major);
+	TU_ADD(s, test_sweep_clean);
+	TU_ADD(s, test_lost_answers);
+	TU_ADD(s, test_lost_answers_commit);
+	TU_ADD(s, test_list_failure_names_prefix);
+	TU_ADD(s, test_cli_undelete_s3);
+	TU_ADD(s, test_completion_error_in_200);
 }
 
 TU_MAIN(register_store)
