@@ -10,7 +10,9 @@
  *        \                \                  \                 \
  *         EBUSY            +------------------+--- failure ---> cleaned up
  *                                                (outputs unlinked, intent
- *                                                 and claim released)
+ *                                                 and claim released; the
+ *                                                 intent stays when an
+ *                                                 output could not go)
  *   written --commit failed inside (STRATA_EUNCERTAIN)--> left as is: the
  *        outputs, the intent and the claim stay; recovery (a later process,
  *        with the manifest reopened) finds the intent only if the commit
@@ -33,6 +35,10 @@
  *   5. outputs are split only between keys, never inside one key's history.
  *   6. after an uncertain commit no output is unlinked and the intent stays:
  *      a committed version may name the outputs.
+ *   7. a failed job drops its intent only once every output it wrote is
+ *      deleted; otherwise the intent stays (its claim is released) and
+ *      clean's intent recovery (clean/clean.c invariant 5) removes them.
+ *      A job that committed never gets here: its outputs are named.
  *
  * Thread safety: one job per bucket (the claim); any number of jobs on
  * different buckets may run in parallel threads or processes.
@@ -324,15 +330,29 @@ static const strata_schema *schema_version_of(const strata_bucket_view *v, uint3
 	return NULL;
 }
 
+/* The failure path (invariant 7): the outputs go, then the intent, then
+ * the claim.  An output that could not be deleted (the gateway stopped, an
+ * unlink failed) keeps the intent, so that clean's intent recovery — once
+ * the claim released here is gone, clean/clean.c invariant 5 — removes it
+ * at its next run instead of the orphan scan a day later. */
 static void job_cleanup(job_state *j)
 {
 	strata_fwriter_abort(j->w);
 	j->w = NULL;
-	for (size_t i = 0; i < j->nouts; i++)
-		if (j->outs[i].is_written)
-			strata_data_remove(j->outs[i].path, NULL);
+	size_t nleft = 0;
 	strata_err tmp;
-	if (j->has_intent)
+	for (size_t i = 0; i < j->nouts; i++) {
+		if (!j->outs[i].is_written)
+			continue;
+		strata_err_clear(&tmp);
+		if (strata_data_remove(j->outs[i].path, &tmp) < 0) {
+			nleft++;
+			LOG_WARN("job %llu: its failed run left \"%s\" (%s); its intent stays "
+				 "for clean's intent recovery",
+				 (unsigned long long)j->job_id, j->outs[i].path, tmp.msg);
+		}
+	}
+	if (j->has_intent && nleft == 0)
 		strata_mf_intent_del(strata_wh_mf(j->wh), j->job_id, &tmp);
 	if (j->has_claim)
 		strata_mf_claim_release(strata_wh_mf(j->wh), j->v->table.id, j->v->part.id,

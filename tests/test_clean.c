@@ -1781,6 +1781,63 @@ static void test_undelete_crash(void)
 	}
 }
 
+/* A job whose failed clean-up could not delete its output (the unlink
+ * fails): the intent stays, the claim is released, and the next clean's
+ * intent recovery removes the output and then the intent (merge/job.c
+ * invariant 7).  Every version reads the same throughout. */
+static int fail_after_outputs_hook(void *arg, const char *point)
+{
+	(void)arg;
+	if (strcmp(point, "outputs-written") != 0)
+		return 0;
+	tu_fault_arm(TU_OP_UNLINK, 1, EIO, false); /* the clean-up's first unlink */
+	return 1;
+}
+
+static void test_failed_job_cleanup_keeps_intent(void)
+{
+	if (skip_local_only("faults through the POSIX I/O vtable"))
+		return;
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);
+	jf_hist h;
+	jf_hist_take(&f, &h);
+	strata_job_ctl ctl = {.owner = f.owner, .hook = fail_after_outputs_hook};
+	strata_job_result res;
+	strata_err err;
+	int rc = jf_job(&f, 0, JF_SORT, NULL, &ctl, &res, &err);
+	bool fired = tu_fault_fired();
+	tu_fault_disarm();
+	CU_ASSERT_EQUAL(rc, STRATA_ECANCELED);
+	CU_ASSERT(fired);
+	CU_ASSERT_NOT_EQUAL_FATAL(res.job_id, 0);
+	char dir[PATH_MAX], out[PATH_MAX + 64];
+	jf_bucket_dir(&f, 0, dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/j%llu-0.parquet", dir, (unsigned long long)res.job_id);
+	/* the output is left, known to its intent; the claim is gone */
+	CU_ASSERT(exists(out));
+	CU_ASSERT_EQUAL(jf_intents(&f), 1);
+	CU_ASSERT(!jf_claimed(&f, 0));
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	/* the next clean recovers the intent: output, then intent */
+	strata_clean_result r;
+	rc = clean_fault_opts(&f, &r, &err);
+	if (rc)
+		fprintf(stderr, "\nclean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(r.intents_recovered, 1);
+	CU_ASSERT(!exists(out));
+	CU_ASSERT_EQUAL(jf_intents(&f), 0);
+	disk_ok(&f, 0);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	/* and the bucket takes jobs again */
+	job_ok(&f, JF_SORT, NULL);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	jf_hist_free(&h);
+	jf_close(&f);
+}
+
 static void register_clean(void)
 {
 	CU_pSuite s = CU_add_suite("clean", NULL, NULL);
@@ -1806,6 +1863,7 @@ static void register_clean(void)
 	TU_ADD(s, test_undelete_refusals);
 	TU_ADD(s, test_undelete_two_cleans);
 	TU_ADD(s, test_undelete_crash);
+	TU_ADD(s, test_failed_job_cleanup_keeps_intent);
 }
 
 TU_MAIN(register_clean)
