@@ -19,7 +19,9 @@
  *      since their logical deletion) are unlinked, through the I/O throttle;
  *   5. entries whose file is gone from both places are forgotten (unless a
  *      floor raise's file set still includes them: then they stay as
- *      tombstones that make reads of those versions fail cleanly);
+ *      tombstones that make reads of those versions fail cleanly, marked
+ *      is_gone in the same commit, so later runs do not look for their
+ *      files again but only offer them to this step once more);
  *   6. the version log is expired below the retention boundary (idempotency
  *      tokens stay: they are forgotten write.token.retain.hours after their
  *      commit, at most once an hour); the records go into the manifest's
@@ -36,10 +38,15 @@
  * Step 3 moves nothing; step 4 deletes the object of every marked entry
  * whose deleted_us is clean.trash_s old and that no live lease covers
  * (leases read after the marking, as in step 3), and step 5 forgets the
- * entry once its object is gone.  Step 0 has nothing to do (no disk fills
- * up).  Orphans (step 7) are found by listing the table's prefix, a page at
- * a time, with the same rules (no entry or intent knows the name, older
- * than orphan_age_s by the object's time, the orphan_max_fraction stop);
+ * entry once its object is gone.  No HEAD is sent for a marked entry
+ * (invariant 9): inside its window the object is there (no clean deletes
+ * it before), past it the DELETE is the question and the answer at once
+ * (deleting a missing object succeeds), so an entry costs one DELETE in
+ * its life, not a HEAD per entry per run.  Step 0 has nothing to do (no
+ * disk fills up).  Orphans (step 7) are found by listing the table's
+ * prefix, a page at a time, with the same rules (no entry or intent knows
+ * the name, older than orphan_age_s by the object's time, the
+ * orphan_max_fraction stop);
  * an orphan has no entry to hold its trash state, so it is deleted only
  * once it is orphan_age_s + clean.trash_s old: the trash window starts when
  * it became an orphan.  Intent recovery lists the intent's prefix.  The
@@ -85,7 +92,12 @@
  *   8. undelete puts every file back before the commit that names it
  *      again, and refuses — moving nothing, committing nothing — when one
  *      has left the trash, the window has passed, or a later clean must be
- *      reverted first; invariant 6 holds for it too.
+ *      reverted first; invariant 6 holds for it too;
+ *   9. a clean looks for a marked entry's file only until it knows it is
+ *      gone (is_gone, recorded by step 5 for the tombstones it keeps), so
+ *      its requests do not grow with the table's history; on object
+ *      storage it sends no HEAD at all (above).  Undelete still asks the
+ *      store whether each file is there (path_state): it is rare.
  */
 #include "clean/clean.h"
 #include "jobs/jobs.h"
@@ -272,17 +284,14 @@ static void forget_push(uint64_t id, uint64_t **forget, size_t *nforget, size_t 
 /* Steps 3-5 for an object (see the essay): the marked entry f, not leased,
  * is in the trash while its object exists; the object goes once
  * clean.trash_s passed since deleted_us, and the entry is forgotten once
- * the object is gone (invariant 1: the marking committed before). */
+ * the object is gone (invariant 1: the marking committed before).  No
+ * HEAD (invariant 9): inside the window the object is taken to be there
+ * (a clean never deletes it then), and past it the DELETE is the question
+ * and the answer at once (a missing object deletes fine); the entry is
+ * then forgotten, or kept as a tombstone marked is_gone. */
 static int trash_object(clean_ctx *c, const strata_file_entry *f, const char *path,
 			uint64_t **forget, size_t *nforget, size_t *cap, strata_err *err)
 {
-	int in_store = path_state(path, err);
-	if (in_store < 0)
-		return in_store;
-	if (!in_store) {
-		forget_push(f->id, forget, nforget, cap);
-		return 0;
-	}
 	/* entering the trash: marked by this very run */
 	if (!c->is_trash_counted && c->nmarked &&
 	    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
@@ -339,6 +348,13 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			is_leased = strata_lease_covers(leases[k].version, f);
 		if (is_leased)
 			continue; /* moved by a later run, once the reader is done */
+		if (f->is_gone) {
+			/* a tombstone whose file is known gone (invariant 9): no
+			 * look; offered to step 5 again, the floor log may have
+			 * let go of it */
+			forget_push(f->id, forget, nforget, &cap);
+			continue;
+		}
 		const char *pname = part_name_of(c, f->part_id);
 		char path[4096], tname[512], tpath[4700];
 		strata_file_path(c->mf, c->t.name, pname ? pname : "", f, path, sizeof(path));
@@ -379,11 +395,7 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 				return rc;
 		} else if (!in_trash) {
 			/* gone from both places: unlinked from the trash earlier */
-			if (*nforget == cap) {
-				cap = cap ? 2 * cap : 64;
-				*forget = strata_realloc(*forget, cap * sizeof(uint64_t));
-			}
-			(*forget)[(*nforget)++] = f->id;
+			forget_push(f->id, forget, nforget, &cap);
 		}
 	}
 	c->is_trash_counted = true;

@@ -265,7 +265,8 @@ int mf_part_dec(const MDB_val *v, strata_partition *p)
 
 /* ---- file entry ------------------------------------------------------------------- */
 
-enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2, FILE_F_COMPACT = 4 };
+/* FILE_F_GONE came later in the same byte: older entries have it clear */
+enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2, FILE_F_COMPACT = 4, FILE_F_GONE = 8 };
 enum { FILE_H_CONTENT = 1, FILE_H_FOOTER = 2 }; /* the appended hash flags */
 
 void mf_file_enc(const strata_file_entry *f, strata_buf *b)
@@ -294,7 +295,8 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 	mf_put_u64(b, (uint64_t)f->removed_us);
 	mf_put_u8(b, (uint8_t)((f->removed_kept_history ? FILE_F_KEPT_HISTORY : 0) |
 			       (f->is_deleted ? FILE_F_DELETED : 0) |
-			       (f->is_compact ? FILE_F_COMPACT : 0)));
+			       (f->is_compact ? FILE_F_COMPACT : 0) |
+			       (f->is_gone ? FILE_F_GONE : 0)));
 	mf_put_u64(b, (uint64_t)f->deleted_us);
 	/* appended field (invariant: older entries end before it) */
 	mf_put_u8(b, (uint8_t)((f->has_content_hash ? FILE_H_CONTENT : 0) |
@@ -346,6 +348,7 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 	f->removed_kept_history = flags & FILE_F_KEPT_HISTORY;
 	f->is_deleted = flags & FILE_F_DELETED;
 	f->is_compact = flags & FILE_F_COMPACT;
+	f->is_gone = flags & FILE_F_GONE;
 	f->deleted_us = (int64_t)mf_get64(&d);
 	/* entries written before content hashes end here: hash not known */
 	if (!d.is_bad && d.n - d.off >= 17) {

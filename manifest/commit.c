@@ -1265,8 +1265,14 @@ static int forget_one(strata_mf *mf, mf_tx *txn, forget_ctx *c, uint64_t id,
 	strata_arena_free(a);
 	if (rc)
 		return rc;
-	if (in_floor_sets(&bs, &f))
-		return 0; /* invariant 5: the tombstone still marks a hole */
+	if (in_floor_sets(&bs, &f)) {
+		/* invariant 5: the tombstone still marks a hole; its file is
+		 * gone (the caller's word), recorded so no clean asks again */
+		if (f.is_gone)
+			return 0;
+		f.is_gone = true;
+		return file_put(mf, txn, &f, err);
+	}
 	return file_forget(mf, txn, &f, err);
 }
 
@@ -1695,6 +1701,7 @@ static int undelete_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 			f.is_deleted = false;
 			f.deleted_us = 0;
 			f.trash_until_us = 0;
+			f.is_gone = false; /* never set here: its file was seen */
 			rc = file_put(mf, txn, &f, err);
 			if (rc == 0)
 				c->nfiles++;

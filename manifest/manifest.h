@@ -115,6 +115,11 @@ typedef struct strata_file_entry {
 	int64_t trash_until_us;    /* deleted: undelete may bring it back
 				      until then (0: never; entries from
 				      before undelete) */
+	bool is_gone;              /* deleted, and its file is known gone:
+				      a tombstone clean kept (forget_deleted)
+				      after the file went; no clean looks
+				      for the file again (false: not known,
+				      entries from before the flag) */
 	bool has_content_hash;     /* false: written before content hashes
 				      (not known, not checked) */
 	uint64_t content_hash;     /* format.h "Content hash" */
@@ -565,9 +570,11 @@ int strata_mf_trash_drop(strata_mf *mf, uint32_t table_id, bool is_all, int64_t 
 int strata_mf_undelete(strata_mf *mf, uint32_t table_id, const uint64_t *clean_versions,
 		       size_t n, int64_t trash_us, size_t *nfiles, size_t *nversions,
 		       strata_err *err);
-/* Clean, last phase: forget deleted entries whose files are gone, except
- * those still part of a floor raise's file set (they keep telling reads that
- * the set has a hole).  No new version. */
+/* Clean, last phase: forget deleted entries whose files are gone (the
+ * caller has seen or made them gone), except those still part of a floor
+ * raise's file set (they keep telling reads that the set has a hole): those
+ * are kept with is_gone set, in the same commit, so later cleans need not
+ * ask the store about them again.  No new version. */
 int strata_mf_forget_deleted(strata_mf *mf, uint32_t table_id, const uint64_t *ids, size_t n,
 			     strata_err *err);
 /* Forget the idempotency tokens of a table committed more than

@@ -1023,6 +1023,10 @@ static void test_floor_log_trim_tags(void)
 	strata_file_entry *fs;
 	size_t n = bucket_files(mf, t.id, 1, 0, a, &fs);
 	CU_ASSERT_PTR_NOT_NULL(find_file(fs, n, f1)); /* tombstone */
+	/* kept with its file known gone (clean/clean.c invariant 9); the
+	 * others were never marked */
+	CU_ASSERT(find_file(fs, n, f1) && find_file(fs, n, f1)->is_gone);
+	CU_ASSERT(find_file(fs, n, f2) && !find_file(fs, n, f2)->is_gone);
 	uint64_t l = 0;
 	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 2, false, &l), STRATA_ERETENTION);
 	CU_ASSERT_EQUAL(strata_mf_resolve(&bs, fs, n, v, 3, false, &l), 0);
