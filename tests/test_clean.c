@@ -625,9 +625,14 @@ static void test_crash_between_unlink_and_forget(void)
 	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
 	jf_hist h;
 	jf_hist_take(&f, &h);
-	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	/* on object storage a clean deletes an object only past its window,
+	 * and asks nothing before (clean.c invariant 9): the crash it can
+	 * leave is past the window, where its DELETE of the missing objects
+	 * succeeds (and counts: no HEAD tells them apart) */
+	bool is_s3 = tu_wh_is_s3();
+	CU_ASSERT_EQUAL(clean(&f, 300, is_s3 ? 0 : 3600, -1, &r, NULL), 0);
 	CU_ASSERT_EQUAL(r.files_deleted, 0);
-	CU_ASSERT_EQUAL(r.files_unlinked, 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, is_s3 ? 4 : 0);
 	/* every deleted entry forgotten: the sort's three inputs at once, the
 	 * partial's input too, because its floor raise's interval lies below
 	 * the log start the first clean set (nothing there is readable) */
