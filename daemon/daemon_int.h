@@ -40,7 +40,11 @@
 #define D_ARGS_MAX 64
 #define D_CRON_MS 100
 #define D_SCAN_BUDGET_US 50000         /* planning time per cron tick */
-#define D_SCAN_AFTER_JOB_MIN_US 1000000 /* a finished job asks for a scan, at most this often */
+/* a finished job asks for a scan after max(D_SCAN_AFTER_JOB_MIN_US,
+ * D_SCAN_COST_FACTOR x the last scan's duration): d_scan_after_job_at() */
+#define D_SCAN_AFTER_JOB_MIN_US 100000
+#define D_SCAN_COST_FACTOR 20
+#define D_SCAN_LOG_MIN_US D_US /* the scan's info line, at most this often */
 #define D_WATCH_POLL_US 1000000
 #define D_WATCH_BACKLOG_MAX (1 << 20)   /* a watcher this far behind is dropped */
 #define D_REPLY_BACKLOG_MAX (1 << 20)   /* unsent replies past this: stop reading the client */
@@ -365,6 +369,7 @@ struct stratad {
 	int64_t scan_started_mono_us;
 	size_t scan_planned, scan_idle;
 	int64_t next_scan_us, last_scan_end_us, last_scan_wall_us;
+	int64_t scan_logged_us, sampled_us; /* monotonic: the last scan line at info, status sample */ 
 	dj_summary fin[D_FINISHED_MAX];
 	size_t nfin, fin_next;
 	dclient *clients;
@@ -487,6 +492,10 @@ void d_metrics_job_done(stratad *d, const dj *j);
 /* status.c: the status page.  Loop thread only. */
 /* Record one sample of the warehouse (the end of a scan). */
 void d_status_sample(stratad *d);
+/* When the scan a finished job asks for may start (monotonic us): after the
+ * last scan ended plus max(D_SCAN_AFTER_JOB_MIN_US, D_SCAN_COST_FACTOR x its
+ * duration in ms), never before now_us.  Pure. */
+int64_t d_scan_after_job_at(int64_t last_scan_end_us, double last_scan_ms, int64_t now_us);
 /* The page's data: a new JSON object (the caller decrefs), GET /status.json. */
 json_t *d_status_json(stratad *d);
 /* The page, HTML with inline CSS and SVG only, appended to out (GET /). */

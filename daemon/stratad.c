@@ -426,14 +426,22 @@ static void scan_end(stratad *d)
 	pthread_mutex_lock(&d->mu);
 	size_t queued = d->jobs.nqueue, running = d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
-	LOG_INFO("scan: %zu tables (%zu planned, %zu unchanged) in %.1f ms; %zu buckets, %zu live "
+	/* scans after jobs come up to ten a second: one info line a second */
+	bool is_logged = mono - d->scan_logged_us >= D_SCAN_LOG_MIN_US;
+	if (is_logged)
+		d->scan_logged_us = mono;
+	STRATA_LOG(is_logged ? STRATA_LOG_INFO : STRATA_LOG_DEBUG,
+		 "scan: %zu tables (%zu planned, %zu unchanged) in %.1f ms; %zu buckets, %zu live "
 		 "files; %zu buckets due, %zu backing off; %zu jobs running, %zu queued%s",
 		 d->scan_n, d->scan_planned, d->scan_idle, d->m.last_scan_ms, buckets, files, due,
 		 backing, running, queued, d->jobs.is_paused ? " (paused)" : "");
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
 		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
-	d_status_sample(d); /* the status page's charts */
+	if (mono - d->sampled_us >= D_US) { /* the status page's charts: a sample a second */
+		d->sampled_us = mono;
+		d_status_sample(d);
+	}
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);

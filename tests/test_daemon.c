@@ -16,6 +16,8 @@
  *                  mid-job leaves an intent that the next start recovers
  *   two daemons    one warehouse: sampling the manifest's intents never
  *                  shows two jobs on one bucket; both do work; data intact
+ *   cadence        the scan a finished job asks for (d_scan_after_job_at, a
+ *                  pure function: a table of cases, no clock)
  *
  * Nothing asserts a duration: waits poll with a deadline and fail saying
  * what they waited for.  Daemons left by a failing test are killed at exit.
@@ -26,6 +28,7 @@
 #include "tests/util/tu_daemon.h"
 
 #include "daemon/daemon.h"
+#include "daemon/daemon_int.h"
 #include "table/table.h"
 
 #include <errno.h>
@@ -305,8 +308,10 @@ static void test_steady_state_with_oracle(void)
 		  whn, sock, port);
 	pid_t pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
-	/* a watcher that leaves after some events, mid-stream */
-	watcher w = {.fd = tud_connect(sock), .leave_after = 40};
+	/* a watcher that leaves after some events, mid-stream: enough of them
+	 * to span a commit poll (D_WATCH_POLL_US), as job events come at once
+	 * and scans follow jobs within a cron tick */
+	watcher w = {.fd = tud_connect(sock), .leave_after = 150};
 	CU_ASSERT_FATAL(w.fd >= 0);
 	ssize_t wr = write(w.fd, "watch\n", 6);
 	(void)wr;
@@ -857,6 +862,32 @@ static void test_two_daemons_one_warehouse(void)
 	strata_wh_close(wh);
 }
 
+/* A finished job's scan comes one cron tick after the last scan when scans
+ * are cheap (it was a whole second: a busy bucket ran one job a second), and
+ * D_SCAN_COST_FACTOR times the last scan's duration when they are not;
+ * never in the past. */
+static void test_scan_after_job_cadence(void)
+{
+	static const struct {
+		int64_t end_us;
+		double scan_ms;
+		int64_t now_us, want_us;
+	} cases[] = {
+		{10000000, 4.0, 10000000, 10000000 + D_SCAN_AFTER_JOB_MIN_US}, /* cheap: a tick */
+		{10000000, 0.0, 10000000, 10000000 + D_SCAN_AFTER_JOB_MIN_US},
+		{10000000, 100.0, 10000000, 10000000 + 100000 * D_SCAN_COST_FACTOR}, /* costly */
+		{10000000, 4.0, 50000000, 50000000},  /* long since the last scan: now */
+		{10000000, 100.0, 11000000, 12000000}, /* 2 s after a 100 ms scan */
+	};
+	CU_ASSERT(D_SCAN_AFTER_JOB_MIN_US < D_US); /* the old 1 s gap is gone */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t at = d_scan_after_job_at(cases[i].end_us, cases[i].scan_ms, cases[i].now_us);
+		if (at != cases[i].want_us)
+			fprintf(stderr, "\ncase %zu: %" PRId64 " != %" PRId64 "\n", i, at, cases[i].want_us);
+		CU_ASSERT_EQUAL(at, cases[i].want_us);
+	}
+}
+
 static void register_daemon(void)
 {
 	CU_pSuite s = CU_add_suite("daemon", NULL, NULL);
@@ -865,6 +896,7 @@ static void register_daemon(void)
 	TU_ADD(s, test_unauthorized_peer);
 	TU_ADD(s, test_stop_and_crash_mid_job);
 	TU_ADD(s, test_two_daemons_one_warehouse);
+	TU_ADD(s, test_scan_after_job_cadence);
 }
 
 TU_MAIN(register_daemon)
