@@ -422,6 +422,19 @@ static void job_finished(stratad *d, dj *j)
 			 failures, wait_s);
 	json_t *ev = d_summary_json(&d->fin[(d->fin_next + D_FINISHED_MAX - 1) % D_FINISHED_MAX]);
 	emit_job(d, "finished", ev);
+	/* job chaining: a bucket whose job did its work is planned again now,
+	 * from its own entries, so its next job (the merge after a sort, the
+	 * sort of the row files that came meanwhile) need not wait for a scan */
+	bool is_chained = t && t->id == j->table_id && j->part_id != D_TABLE_JOB &&
+			  j->result == DJR_OK && j->kind <= DJ_PARTIAL && d->state == D_RUNNING;
+	if (is_chained) {
+		strata_err perr;
+		strata_err_clear(&perr);
+		if (d_plan_bucket(d, j->table, j->part_id, j->bucket, &perr) != 0)
+			LOG_WARN("planning %s p=%s b=%u after job %" PRIu64 " failed: %s (the next scan "
+				 "plans it)",
+				 j->table, d_pname(j->part), j->bucket, j->id, perr.msg);
+	}
 	free(j);
 	/* a finished job changes its table: look again soon (rate-limited) */
 	int64_t soon = d_scan_after_job_at(d->last_scan_end_us, d->m.last_scan_ms, strata_mono_us());
@@ -429,11 +442,12 @@ static void job_finished(stratad *d, dj *j)
 		d->next_scan_us = soon;
 }
 
-/* The cadence of a busy table.  A bucket holds one job at a time and gets
- * its next one only from a scan, so the gap between a job's end and the next
- * scan bounds how many jobs a bucket runs a second: with 1 s (as it was),
- * under sustained ingest a bucket ran one job a second however short the
- * jobs were, and a due merge or compaction waited behind the sorts
+/* The cadence of a busy table.  A bucket holds one job at a time; its next
+ * one comes from job chaining (d_plan_bucket()) or from a scan.  A finished
+ * job, and a scan that met new commits, ask for the next scan after this
+ * gap: with 1 s after a job (as it was) and scan_interval_s otherwise, under
+ * sustained ingest a bucket ran one job a second however short the jobs
+ * were, and row files piled up between scans when no job finished
  * (docs/BENCHMARKS.md, "Sustained ingest").  The gap is one cron tick at
  * least, and at least D_SCAN_COST_FACTOR times what the last scan took, so
  * scans after jobs cost at most about 1/D_SCAN_COST_FACTOR of the loop

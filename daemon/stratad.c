@@ -401,6 +401,7 @@ static void scan_begin(stratad *d)
 	d->in_scan = true;
 	d->scan_started_mono_us = strata_mono_us();
 	d->scan_planned = d->scan_idle = 0;
+	d->scan_saw_commit = false;
 	strata_arena_free(a);
 }
 
@@ -413,6 +414,14 @@ static void scan_end(stratad *d)
 	d->last_scan_end_us = mono;
 	d->last_scan_wall_us = strata_now_us();
 	d->next_scan_us = mono + d->cfg->d.scan_interval_s * D_US;
+	/* a table being written is looked at again soon, at the cadence of a
+	 * finished job (d_scan_after_job_at): row files arrive between scans,
+	 * and with no job finishing meanwhile they waited scan_interval_s */
+	if (d->scan_saw_commit) {
+		int64_t soon = d_scan_after_job_at(mono, d->m.last_scan_ms, mono);
+		if (soon < d->next_scan_us)
+			d->next_scan_us = soon;
+	}
 	size_t due = 0, backing = 0, buckets = 0, files = 0;
 	d->share_mine = d->share_total = 0;
 	for (size_t i = 0; i < d->ntables; i++) {
@@ -460,6 +469,8 @@ static void scan_step(stratad *d)
 				 t->planned_share_gen != d->share_gen;
 		if (d_damage_find(d, e->name))
 			is_needed = false; /* the damage rule: no jobs; said once when marked */
+		if (is_needed && t && t->id == e->id && t->planned_version != e->version)
+			d->scan_saw_commit = true;
 		if (is_needed) {
 			strata_err err;
 			strata_err_clear(&err);

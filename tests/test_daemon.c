@@ -18,6 +18,8 @@
  *                  shows two jobs on one bucket; both do work; data intact
  *   cadence        the scan a finished job asks for (d_scan_after_job_at, a
  *                  pure function: a table of cases, no clock)
+ *   chaining       a sort that leaves its bucket's level at merge.fanout
+ *                  queues the merge as it finishes, with no scan due
  *
  * Nothing asserts a duration: waits poll with a deadline and fail saying
  * what they waited for.  Daemons left by a failing test are killed at exit.
@@ -888,6 +890,58 @@ static void test_scan_after_job_cadence(void)
 	}
 }
 
+/* Job chaining (issue 16): with scans an hour apart, a manual sort that
+ * brings level 1 to merge.fanout has the merge queued the moment the sort
+ * finishes, from the bucket's own files (strata_jobs_chained_total), and
+ * the merge runs. */
+static void test_job_chaining(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[4096], cfg[4096], log[4096], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "chain", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 1, &err), 0);
+	write_cfg(cfg,
+		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 3600\nworkers = 1\n"
+		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
+		  "merge.fanout = 2\nclean.orphan_scan_s = 0\n",
+		  whn, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
+	unsigned seed = 9;
+	uint64_t v;
+	jobstats js = {0};
+	for (int round = 0; round < 2; round++) {
+		for (int c = 0; c < 2; c++)
+			CU_ASSERT_EQUAL(commit_rows(wh, "chain", 20, 100, 8, &seed, &v, NULL), 0);
+		CU_ASSERT(tud_admin_ok(sock, "sort chain"));
+		double end = tud_now_s() + 20;
+		while (tud_now_s() < end && job_stats(sock, &js) && js.ok[0] < round + 1)
+			tud_sleep_ms(50);
+		CU_ASSERT_EQUAL(js.ok[0], round + 1);
+	}
+	/* the second sort made two files at level 1: the merge follows it */
+	double end = tud_now_s() + 20;
+	while (tud_now_s() < end && job_stats(sock, &js) && js.ok[1] < 1)
+		tud_sleep_ms(50);
+	CU_ASSERT_EQUAL(js.ok[1], 1);
+	char *m = tud_metrics(sock);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(tud_metric(m, "strata_jobs_chained_total") >= 1);
+	free(m);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+	strata_wh_close(wh);
+}
+
 static void register_daemon(void)
 {
 	CU_pSuite s = CU_add_suite("daemon", NULL, NULL);
@@ -897,6 +951,7 @@ static void register_daemon(void)
 	TU_ADD(s, test_stop_and_crash_mid_job);
 	TU_ADD(s, test_two_daemons_one_warehouse);
 	TU_ADD(s, test_scan_after_job_cadence);
+	TU_ADD(s, test_job_chaining);
 }
 
 TU_MAIN(register_daemon)
