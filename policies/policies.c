@@ -61,7 +61,13 @@
  *            clean.grace_s and, if a major compaction replaced it, removed at
  *            or below the table's retention boundary), or a trashed file's
  *            clean.trash_s passed after the last clean started, or an orphan
- *            scan is due (clean.orphan_scan_s since the last one; 0: never)
+ *            scan is due (clean.orphan_scan_s since the last one; 0: never);
+ *            files that may go wait, in addition, until clean.grace_s /
+ *            POL_CLEAN_SPACING after the last clean started, so a file
+ *            waits at most 1.25 x grace and under sustained churn (files
+ *            coming out of grace all the time) clean does not run back to
+ *            back, holding a worker and the manifest (issue 16: 45 % of a
+ *            worker at twice the bench's rate)
  *            pressure = 1 + eligible / 100, at most 10
  *   expire   (per partition, tables with partition.expiration-time E > 0)
  *            due when the partition holds a live file and the time T its
@@ -134,6 +140,9 @@
  * POL_AGING_US, up to POL_AGING_MAX. */
 #define POL_AGING_US (60 * US)
 #define POL_AGING_MAX 10.0
+/* Clean: files that may go wait until clean.grace_s / this after the last
+ * clean started. */
+#define POL_CLEAN_SPACING 4
 
 void strata_policy_default(strata_policy *p)
 {
@@ -539,9 +548,15 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 		else
 			due_at(&next, due);
 	}
+	/* spacing: eligible files alone wait for grace / POL_CLEAN_SPACING after
+	 * the last clean started */
+	int64_t spaced_us = in->last_clean_us ? in->last_clean_us + p->clean_grace_s * US / POL_CLEAN_SPACING : 0;
+	bool is_spaced = spaced_us <= now_us;
+	if (out->eligible > 0 && !is_spaced)
+		due_at(&next, spaced_us);
 	strata_pol_check *c = &out->check;
-	c->is_due = out->eligible > 0 || out->trash_due > 0 || out->is_orphan_scan;
-	char orphan[96];
+	c->is_due = (out->eligible > 0 && is_spaced) || out->trash_due > 0 || out->is_orphan_scan;
+	char orphan[192];
 	if (p->clean_orphan_scan_s <= 0)
 		snprintf(orphan, sizeof(orphan), "orphan scans off (clean.orphan_scan_s 0)");
 	else if (out->is_orphan_scan)
@@ -550,6 +565,11 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 	else
 		snprintf(orphan, sizeof(orphan), "next orphan scan in %" PRId64 " s",
 			 (in->last_orphan_scan_us + p->clean_orphan_scan_s * US - now_us) / US);
+	if (out->eligible > 0 && !is_spaced)
+		snprintf(orphan + strlen(orphan), sizeof(orphan) - strlen(orphan),
+			 "; the removed files wait %" PRId64 " s more (clean.grace_s / %d after the last "
+			 "clean)",
+			 (spaced_us - now_us + US - 1) / US, POL_CLEAN_SPACING);
 	snprintf(c->why, sizeof(c->why),
 		 "%zu removed files (%" PRIu64 " bytes) may go; %zu inside clean.grace_s %" PRId64
 		 ", %zu serve versions inside retention; %zu of %zu trashed files past clean.trash_s %"

@@ -483,6 +483,14 @@ static const ccase clean_cases[] = {
 	{.name = "removed past clean.grace_s", .g = {{10, 300, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .due = true, .eligible = 1,
 	 .why = "1 removed files (1000 bytes) may go", .next_in_s = DUE_NOW},
+	/* spacing (issue 16): a clean 30 s ago holds eligible files back until
+	 * grace / 4 = 75 s after it */
+	{.name = "removed past clean.grace_s, the last clean 30 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 30, .orphan_scan_s = -1, .due = false, .eligible = 1,
+	 .why = "the removed files wait 45 s more (clean.grace_s / 4", .next_in_s = 45},
+	{.name = "removed past clean.grace_s, the last clean 75 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 75, .orphan_scan_s = -1, .due = true, .eligible = 1,
+	 .next_in_s = DUE_NOW},
 	{.name = "removed inside clean.grace_s", .g = {{10, 100, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .due = false, .in_grace = 1, .why = "1 inside clean.grace_s 300",
 	 .next_in_s = 200},
