@@ -368,7 +368,7 @@ struct stratad {
 	bool in_scan;
 	int64_t scan_started_mono_us;
 	size_t scan_planned, scan_idle;
-	bool scan_saw_commit; /* a table's version moved since it was last planned */
+	int64_t commit_seen_us; /* monotonic: a scan last met a table whose version moved */
 	int64_t next_scan_us, last_scan_end_us, last_scan_wall_us;
 	int64_t scan_logged_us, sampled_us; /* monotonic: the last scan line at info, status sample */ 
 	dj_summary fin[D_FINISHED_MAX];

@@ -401,7 +401,6 @@ static void scan_begin(stratad *d)
 	d->in_scan = true;
 	d->scan_started_mono_us = strata_mono_us();
 	d->scan_planned = d->scan_idle = 0;
-	d->scan_saw_commit = false;
 	strata_arena_free(a);
 }
 
@@ -414,10 +413,11 @@ static void scan_end(stratad *d)
 	d->last_scan_end_us = mono;
 	d->last_scan_wall_us = strata_now_us();
 	d->next_scan_us = mono + d->cfg->d.scan_interval_s * D_US;
-	/* a table being written is looked at again soon, at the cadence of a
-	 * finished job (d_scan_after_job_at): row files arrive between scans,
-	 * and with no job finishing meanwhile they waited scan_interval_s */
-	if (d->scan_saw_commit) {
+	/* a table being written (a scan met new commits within the last
+	 * scan_interval_s) is looked at again soon, at the cadence of a finished
+	 * job (d_scan_after_job_at): row files arrive between scans, and with no
+	 * job finishing meanwhile they waited scan_interval_s */
+	if (d->commit_seen_us && mono - d->commit_seen_us < d->cfg->d.scan_interval_s * D_US) {
 		int64_t soon = d_scan_after_job_at(mono, d->m.last_scan_ms, mono);
 		if (soon < d->next_scan_us)
 			d->next_scan_us = soon;
@@ -470,7 +470,7 @@ static void scan_step(stratad *d)
 		if (d_damage_find(d, e->name))
 			is_needed = false; /* the damage rule: no jobs; said once when marked */
 		if (is_needed && t && t->id == e->id && t->planned_version != e->version)
-			d->scan_saw_commit = true;
+			d->commit_seen_us = strata_mono_us();
 		if (is_needed) {
 			strata_err err;
 			strata_err_clear(&err);
