@@ -22,7 +22,11 @@
  * gives each bucket's statistics to policies/, and keeps at most one job per
  * bucket in the queue (plus one clean per table); a job that is no longer due
  * leaves the queue, one that is queued is re-scored.  Workers take the
- * highest score first.
+ * highest score first.  Scans come every scan_interval_s, sooner after a
+ * finished job and while a table is being written (d_scan_after_job_at():
+ * a cron tick, or 20 times the last scan's duration if that is longer), and
+ * a finished job's bucket is planned at once from its own entries
+ * (d_plan_bucket(): job chaining).
  *
  * Shutdown: d_begin_stop() stops planning, drops the queue, sets every running
  * job's cancel flag (the library checks it at its next block) and arms a
