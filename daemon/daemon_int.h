@@ -43,7 +43,7 @@
 /* a finished job asks for a scan after max(D_SCAN_AFTER_JOB_MIN_US,
  * D_SCAN_COST_FACTOR x the last scan's duration): d_scan_after_job_at() */
 #define D_SCAN_AFTER_JOB_MIN_US 100000
-#define D_SCAN_COST_FACTOR 20
+#define D_SCAN_COST_FACTOR 10
 #define D_SCAN_LOG_MIN_US D_US /* the scan's info line, at most this often */
 #define D_WATCH_POLL_US 1000000
 #define D_WATCH_BACKLOG_MAX (1 << 20)   /* a watcher this far behind is dropped */

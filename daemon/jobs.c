@@ -452,7 +452,9 @@ static void job_finished(stratad *d, dj *j)
  * least, and at least D_SCAN_COST_FACTOR times what the last scan took, so
  * scans after jobs cost at most about 1/D_SCAN_COST_FACTOR of the loop
  * thread whatever the warehouse's size (a 100,000-entry table plans in about
- * 100 ms: a scan every 2 s). */
+ * 100 ms: a scan a second).  With 20, at twice the bench's rate a table
+ * whose replaced files wait in grace (thousands of entries, a 25 ms plan)
+ * was planned only every 0.5 s and its buckets' row files piled up. */
 int64_t d_scan_after_job_at(int64_t last_scan_end_us, double last_scan_ms, int64_t now_us)
 {
 	int64_t gap = (int64_t)(last_scan_ms * 1000.0 * D_SCAN_COST_FACTOR);

@@ -24,7 +24,7 @@
  * leaves the queue, one that is queued is re-scored.  Workers take the
  * highest score first.  Scans come every scan_interval_s, sooner after a
  * finished job and while a table is being written (d_scan_after_job_at():
- * a cron tick, or 20 times the last scan's duration if that is longer), and
+ * a cron tick, or 10 times the last scan's duration if that is longer), and
  * a finished job's bucket is planned at once from its own entries
  * (d_plan_bucket(): job chaining).
  *

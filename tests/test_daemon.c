@@ -879,7 +879,7 @@ static void test_scan_after_job_cadence(void)
 		{10000000, 0.0, 10000000, 10000000 + D_SCAN_AFTER_JOB_MIN_US},
 		{10000000, 100.0, 10000000, 10000000 + 100000 * D_SCAN_COST_FACTOR}, /* costly */
 		{10000000, 4.0, 50000000, 50000000},  /* long since the last scan: now */
-		{10000000, 100.0, 11000000, 12000000}, /* 2 s after a 100 ms scan */
+		{10000000, 100.0, 10500000, 11000000}, /* 1 s after a 100 ms scan */
 	};
 	CU_ASSERT(D_SCAN_AFTER_JOB_MIN_US < D_US); /* the old 1 s gap is gone */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
