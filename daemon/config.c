@@ -75,7 +75,8 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	{STRATAD_SCOPE_DAEMON, "scan_interval_s", STRATAD_CFG_INT, "10", 1, 3600, true,
 	 D(scan_interval_s), "seconds",
 	 "How often the planners look at the warehouse. A table that has not changed and has "
-	 "nothing coming due is skipped without reading its files, so short intervals are cheap."},
+	 "nothing coming due is skipped without reading its files, so short intervals are cheap. "
+	 "A table being written, or whose job just finished, is looked at sooner."},
 	{STRATAD_SCOPE_DAEMON, "io.max_mb_s", STRATAD_CFG_DOUBLE, "0", 0, 100000, true,
 	 D(io_max_mb_s), "MiB per second",
 	 "Cap on the bytes all jobs together read and write (and clean unlinks), enforced by one "
