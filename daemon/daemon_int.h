@@ -500,7 +500,9 @@ void d_metrics_job_done(stratad *d, const dj *j);
 
 /* status.c: the status page.  Loop thread only. */
 /* Record one sample of the warehouse (the end of a scan). */
-void d_status_sample(stratad *d);
+/* A status sample at the end of a scan: a new one (is_new), or the newest
+ * refreshed in place. */
+void d_status_sample(stratad *d, bool is_new);
 /* When the scan a finished job, or a scan that met new commits, asks for may
  * start (monotonic us): after the
  * last scan ended plus max(D_SCAN_AFTER_JOB_MIN_US, D_SCAN_COST_FACTOR x its

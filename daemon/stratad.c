@@ -451,10 +451,11 @@ static void scan_end(stratad *d)
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
 		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
-	if (mono - d->sampled_us >= D_US) { /* the status page's charts: a sample a second */
+	/* the status page's charts: a new sample a second, the newest refreshed */
+	bool is_new_sample = mono - d->sampled_us >= D_US;
+	if (is_new_sample)
 		d->sampled_us = mono;
-		d_status_sample(d);
-	}
+	d_status_sample(d, is_new_sample);
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);
