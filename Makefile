@@ -255,15 +255,17 @@ bench: deps node-deps all $(BENCH_BIN)
 	@STRATA_BUILD=$(BUILD) bench/run-bench $(BENCH_BIN)
 
 # stratad's benchmark alone (also part of `make bench`), with gnuplot for
-# its plot: docs/daemon-ingest.png.  BENCH_INGEST_S, BENCH_IDLE_S and
-# BENCH_IDLE_ENTRIES shorten or grow it.
+# its plot: docs/daemon-ingest.png, then the ingest alone at twice the rate
+# (BENCH_RATE=2: docs/daemon-ingest-2x.png).  BENCH_INGEST_S, BENCH_IDLE_S
+# and BENCH_IDLE_ENTRIES shorten or grow it.
 .PHONY: bench-daemon
 bench-daemon: deps all $(BUILD)/bench/bench_daemon
 	@command -v gnuplot >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get install -y gnuplot-nox || \
 		{ $$SUDO apt-get update && $$SUDO apt-get install -y gnuplot-nox; }; }
-	@STRATA_BUILD=$(BUILD) $(BUILD)/bench/bench_daemon
+	@STRATA_BUILD=$(BUILD) BENCH_RATE=1 $(BUILD)/bench/bench_daemon
+	@STRATA_BUILD=$(BUILD) BENCH_RATE=2 BENCH_SKIP_IDLE=1 $(BUILD)/bench/bench_daemon
 
 demo: deps all
 	@STRATA_BUILD=$(BUILD) sh etc/demo.sh

@@ -24,9 +24,22 @@
  *   space amplification = live bytes / (live keys x compacted bytes per row)
  *   (and with replaced files not yet cleaned, "on disk")
  *   write amplification = (writer bytes + job bytes) / writer bytes.
- * Results: build/bench/daemon-ingest.csv and docs/daemon-ingest.png (gnuplot;
- * `make bench-daemon` installs gnuplot-nox if missing).  BENCH_SCALE=0.1
- * shortens the durations (not the number of entries).
+ * BENCH_GRACE_S sets clean.grace_s (10).
+ * BENCH_RATE multiplies the commit rate (default 1; `make bench-daemon` runs
+ * 1 then 2).  Runs: a level-0 row file is one sorted run; at level >= 1 the
+ * files one job wrote at one level (same added_version) are one run, split
+ * between keys.  For the second half of the ingest (steady state) it prints
+ * each figure of issue 16 item 1 with its goal beside it: runs per bucket
+ * (mean, max; goal at most 8), runs at one level >= 1 of one bucket (max;
+ * goal at most merge.fanout), space amplification (goal 1.3; with replaced
+ * files not yet cleaned, goal 2.0) and write amplification (goal 3).
+ * Back-pressure stays off (the table sets no write.*-level0-files): the run
+ * measures whether the daemon keeps up on its own, and a stalled writer
+ * would hide that; the waits are printed to show they are zero.
+ * Results: build/bench/daemon-ingest.csv and docs/daemon-ingest.png (at
+ * BENCH_RATE 2: daemon-ingest-2x.csv and .png; gnuplot, `make bench-daemon`
+ * installs gnuplot-nox if missing).  BENCH_SCALE=0.1 shortens the durations
+ * (not the number of entries); BENCH_INGEST_S sets the ingest alone.
  */
 #include "bench/bench_util.h"
 #include "daemon/daemon.h"
@@ -171,6 +184,7 @@ typedef struct ingest {
 typedef struct writer_arg {
 	ingest *g;
 	unsigned seed;
+	double period_s; /* between commits: 0.25 s / BENCH_RATE */
 } writer_arg;
 
 static void *writer_main(void *arg)
@@ -226,7 +240,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&g->mu);
 		if (rc)
 			fprintf(stderr, "bench: commit failed: %s\n", err.msg);
-		next += 0.25;
+		next += wa->period_s;
 		double d = next - bench_now_s();
 		if (d > 0)
 			bench_sleep_s(d);
@@ -238,10 +252,28 @@ typedef struct sample {
 	double t;
 	uint64_t version;
 	size_t files, l0, max_bucket;
+	size_t runs, max_runs;   /* sorted runs: all buckets, the fullest bucket */
+	size_t max_level_runs;   /* runs at one level >= 1 of one bucket, the most */
+	size_t max_l0;           /* row files of one bucket, the most */
 	uint64_t live_bytes, removed_bytes;
 	uint64_t writer_bytes, job_bytes;
 	size_t live_keys;
 } sample;
+
+typedef struct run_key {
+	uint32_t bucket, level;
+	uint64_t id; /* level 0: the file; above: the version that added it */
+} run_key;
+
+static int run_key_cmp(const void *pa, const void *pb)
+{
+	const run_key *a = pa, *b = pb;
+	if (a->bucket != b->bucket)
+		return a->bucket < b->bucket ? -1 : 1;
+	if (a->level != b->level)
+		return a->level < b->level ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
+}
 
 /* Bytes added by write versions and by job versions since *from (updates
  * it), using the file entries (still known: clean forgets them only after
@@ -259,21 +291,44 @@ static void sample_take(ingest *g, uint64_t *from, sample *s)
 	if (strata_mf_table_get(snap, "ingest", &t, &err) == 0 &&
 	    strata_mf_table_files(snap, t.id, a, &f, &n, &err) == 0) {
 		s->version = t.version;
-		size_t per[64] = {0};
+		size_t per[64] = {0}, runs[64] = {0}, lvl[64][64];
+		memset(lvl, 0, sizeof(lvl));
+		/* a run: a row file, or the live files one job wrote at one level */
+		run_key *rk = calloc(n + 1, sizeof(*rk));
+		size_t nrk = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (f[i].removed_version == 0) {
 				s->files++;
 				s->live_bytes += f[i].bytes;
 				s->l0 += f[i].level == 0;
-				if (f[i].bucket < 64)
-					per[f[i].bucket]++;
+				if (f[i].bucket >= 64)
+					continue;
+				per[f[i].bucket]++;
+				rk[nrk++] = (run_key){f[i].bucket, f[i].level < 64 ? f[i].level : 63,
+						      f[i].level ? f[i].added_version : f[i].id};
 			} else if (!f[i].is_deleted) {
 				s->removed_bytes += f[i].bytes;
 			}
 		}
-		for (int b = 0; b < 64; b++)
+		qsort(rk, nrk, sizeof(*rk), run_key_cmp);
+		for (size_t i = 0; i < nrk; i++)
+			if (i == 0 || run_key_cmp(&rk[i], &rk[i - 1]) != 0) {
+				runs[rk[i].bucket]++;
+				lvl[rk[i].bucket][rk[i].level]++;
+			}
+		free(rk);
+		for (int b = 0; b < 64; b++) {
 			if (per[b] > s->max_bucket)
 				s->max_bucket = per[b];
+			s->runs += runs[b];
+			if (runs[b] > s->max_runs)
+				s->max_runs = runs[b];
+			if (lvl[b][0] > s->max_l0)
+				s->max_l0 = lvl[b][0];
+			for (int l = 1; l < 64; l++)
+				if (lvl[b][l] > s->max_level_runs)
+					s->max_level_runs = lvl[b][l];
+		}
 		strata_version_rec *vs;
 		size_t nv;
 		while (*from <= t.version &&
@@ -319,8 +374,17 @@ static void bench_ingest(const char *dir)
 	snprintf(cfg, sizeof(cfg), "%s/ingest.ini", dir);
 	snprintf(log, sizeof(log), "%s/ingest.log", dir);
 	snprintf(sock, sizeof(sock), "%s/ingest.sock", dir);
+	const char *rs = getenv("BENCH_RATE");
+	double rate = rs && *rs ? strtod(rs, NULL) : 1.0;
+	if (!(rate > 0))
+		rate = 1.0;
+	char sfx[32] = "";
+	if (rate != 1.0)
+		snprintf(sfx, sizeof(sfx), "-%gx", rate);
 	const char *b = getenv("STRATA_BUILD");
-	snprintf(csv, sizeof(csv), "%s/bench/daemon-ingest.csv", b ? b : "build");
+	snprintf(csv, sizeof(csv), "%s/bench/daemon-ingest%s.csv", b ? b : "build", sfx);
+	strata_policy defpol;
+	strata_policy_default(&defpol); /* the bench sets no merge.fanout: the default's */
 	ingest *g = calloc(1, sizeof(*g));
 	pthread_mutex_init(&g->mu, NULL);
 	strata_err err;
@@ -328,15 +392,26 @@ static void bench_ingest(const char *dir)
 		fprintf(stderr, "bench: %s\n", err.msg);
 		return;
 	}
-	const char *props[] = {"write.bucket.num=16", "acid.data.retain.hours=1"};
+	/* BENCH_TABLE_PROP (one key=value) and BENCH_POLICY (lines for
+	 * [policy], ';' between them) are for trying a setting without a rebuild */
+	const char *extra_prop = getenv("BENCH_TABLE_PROP");
+	const char *props[] = {"write.bucket.num=16", "acid.data.retain.hours=1",
+			       extra_prop && *extra_prop ? extra_prop : NULL};
 	strata_table_create(g->wh, "ingest", "pk BIGINT NOT NULL PRIMARY KEY, v STRING, x DOUBLE", NULL,
-			    NULL, props, 2, &err);
-	char text[2048];
+			    NULL, props, props[2] ? 3 : 2, &err);
+	char extra_pol[1024] = "";
+	const char *ep = getenv("BENCH_POLICY");
+	for (size_t i = 0; ep && ep[i] && i + 1 < sizeof(extra_pol); i++)
+		extra_pol[i] = ep[i] == ';' ? '\n' : ep[i];
+	/* BENCH_GRACE_S: clean.grace_s (10) */
+	const char *gs = getenv("BENCH_GRACE_S");
+	int grace_s = gs && *gs ? atoi(gs) : 10;
+	char text[4096];
 	snprintf(text, sizeof(text),
 		 "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 2\nlog_level = info\n"
-		 "[policy]\nclean.grace_s = 10\nclean.trash_s = 30\n"
+		 "[policy]\nclean.grace_s = %d\nclean.trash_s = 30\n%s\n"
 		 "[table.ingest]\nacid.data.retain.hours = 0\n",
-		 whp, sock);
+		 whp, sock, grace_s, extra_pol);
 	write_file(cfg, text);
 	pid_t pid = bench_spawn_stratad(cfg, log);
 	if (!bench_wait_ready(sock, 600)) {
@@ -345,7 +420,7 @@ static void bench_ingest(const char *dir)
 		return;
 	}
 	double cpu0 = bench_cpu_s(pid);
-	writer_arg wa[2] = {{g, 1}, {g, 2}};
+	writer_arg wa[2] = {{g, 1, 0.25 / rate}, {g, 2, 0.25 / rate}};
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, writer_main, &wa[i]);
@@ -393,48 +468,90 @@ static void bench_ingest(const char *dir)
 	FILE *out = fopen(csv, "w");
 	if (out)
 		fprintf(out, "# t_s version files l0 files_per_bucket max_bucket live_bytes removed_bytes "
-			     "writer_bytes job_bytes live_keys space_amp disk_amp write_amp\n");
+			     "writer_bytes job_bytes live_keys space_amp disk_amp write_amp runs_per_bucket "
+			     "max_runs max_level_runs max_l0\n");
 	for (size_t i = 0; i < ns && out; i++) {
 		sample *s = &ss[i];
 		double logical = (double)s->live_keys * bpr;
 		fprintf(out, "%.1f %" PRIu64 " %zu %zu %.2f %zu %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-			     " %zu %.3f %.3f %.3f\n",
+			     " %zu %.3f %.3f %.3f %.2f %zu %zu %zu\n",
 			s->t, s->version, s->files, s->l0, (double)s->files / 16.0, s->max_bucket,
 			s->live_bytes, s->removed_bytes, s->writer_bytes, s->job_bytes, s->live_keys,
 			logical > 0 ? (double)s->live_bytes / logical : 0,
 			logical > 0 ? (double)(s->live_bytes + s->removed_bytes) / logical : 0,
 			s->writer_bytes ? (double)(s->writer_bytes + s->job_bytes) / (double)s->writer_bytes :
-					  1);
+					  1,
+			(double)s->runs / 16.0, s->max_runs, s->max_level_runs, s->max_l0);
 	}
 	if (out)
 		fclose(out);
 	/* summary over the second half of the ingest (steady state) */
-	double fpb = 0, sa = 0, da = 0, maxb = 0;
+	double fpb = 0, sa = 0, da = 0, maxb = 0, rpb = 0, maxr = 0, maxlr = 0, maxl0 = 0;
+	const sample *first = NULL, *lastss = NULL;
 	int k = 0;
 	for (size_t i = 0; i < ns; i++) {
 		if (ss[i].t < secs / 2 || ss[i].t > secs)
 			continue;
 		double logical = (double)ss[i].live_keys * bpr;
 		fpb += (double)ss[i].files / 16.0;
+		rpb += (double)ss[i].runs / 16.0;
 		maxb = ss[i].max_bucket > maxb ? (double)ss[i].max_bucket : maxb;
+		maxr = ss[i].max_runs > maxr ? (double)ss[i].max_runs : maxr;
+		maxlr = ss[i].max_level_runs > maxlr ? (double)ss[i].max_level_runs : maxlr;
+		maxl0 = ss[i].max_l0 > maxl0 ? (double)ss[i].max_l0 : maxl0;
 		sa += (double)ss[i].live_bytes / logical;
 		da += (double)(ss[i].live_bytes + ss[i].removed_bytes) / logical;
+		if (!first)
+			first = &ss[i];
+		lastss = &ss[i];
 		k++;
 	}
 	sample *last = ns ? &ss[ns - 1] : &fin;
 	double wa_end = last->writer_bytes ? (double)(last->writer_bytes + last->job_bytes) /
 						     (double)last->writer_bytes :
 					     1;
-	printf("ingest: %lu commits (%lu rows) in %.0f s by 2 writers into 16 buckets; %zu live keys "
-	       "at the end, %.1f compacted bytes per row\n",
-	       (unsigned long)atomic_load(&g->commits), (unsigned long)atomic_load(&g->rows), secs,
+	/* write amplification of the steady state: the bytes of its samples */
+	double wa_ss = first && lastss->writer_bytes > first->writer_bytes ?
+			       (double)(lastss->writer_bytes - first->writer_bytes + lastss->job_bytes -
+					first->job_bytes) /
+				       (double)(lastss->writer_bytes - first->writer_bytes) :
+			       0;
+	printf("ingest: %lu commits (%lu rows) in %.0f s by 2 writers at %g x 4 commits/s into 16 "
+	       "buckets; %zu live keys at the end, %.1f compacted bytes per row\n",
+	       (unsigned long)atomic_load(&g->commits), (unsigned long)atomic_load(&g->rows), secs, rate,
 	       fin.live_keys, bpr);
-	if (k)
-		printf("ingest: steady state (second half): %.1f live files per bucket (max %.0f), space "
-		       "amplification %.2f (%.2f with replaced files not yet cleaned)\n",
-		       fpb / k, maxb, sa / k, da / k);
-	printf("ingest: write amplification %.2f (%.1f MiB by writers, %.1f MiB by jobs); stratad CPU "
-	       "%.1f s = %.1f%% of one core\n",
+#define GOAL(x, max) ((x) <= (max) ? "met" : "NOT met")
+	if (k) {
+		printf("ingest: steady state (second half, %d samples), each with its goal (issue 16):\n", k);
+		printf("ingest:   runs per bucket             %5.1f mean, %3.0f max   goal max <= 8: %s\n",
+		       rpb / k, maxr, GOAL(maxr, 8));
+		printf("ingest:   runs at one level >= 1      %5.0f max              goal <= merge.fanout "
+		       "%lld: %s\n",
+		       maxlr, (long long)defpol.merge_fanout, GOAL(maxlr, (double)defpol.merge_fanout));
+		printf("ingest:   row files in one bucket     %5.0f max (level 0)\n", maxl0);
+		printf("ingest:   live files per bucket       %5.1f mean, %3.0f max\n", fpb / k, maxb);
+		printf("ingest:   space amplification         %5.2f                  goal <= 1.3: %s\n",
+		       sa / k, GOAL(sa / k, 1.3));
+		printf("ingest:   ... with files not yet cleaned %5.2f               goal <= 2.0: %s\n",
+		       da / k, GOAL(da / k, 2.0));
+		/* what clean.grace_s alone adds: every replaced byte waits at least
+		 * that long, so the second figure is at least the first plus
+		 * (bytes replaced a second) x grace / compacted size */
+		double dt = lastss->t - first->t;
+		double replaced = (double)(lastss->writer_bytes - first->writer_bytes) +
+				  (double)(lastss->job_bytes - first->job_bytes) -
+				  ((double)lastss->live_bytes - (double)first->live_bytes);
+		double logical_mid = (double)lastss->live_keys * bpr;
+		if (dt > 0 && logical_mid > 0)
+			printf("ingest:   (%.0f KiB replaced a second; clean.grace_s %d alone adds at least "
+			       "%.2f to it)\n",
+			       replaced / dt / 1024.0, grace_s, replaced / dt * grace_s / logical_mid);
+		printf("ingest:   write amplification         %5.2f                  goal <= 3: %s\n",
+		       wa_ss, GOAL(wa_ss, 3.0));
+	}
+#undef GOAL
+	printf("ingest: whole run: write amplification %.2f (%.1f MiB by writers, %.1f MiB by jobs); "
+	       "stratad CPU %.1f s = %.1f%% of one core\n",
 	       wa_end, (double)last->writer_bytes / 1048576.0, (double)last->job_bytes / 1048576.0,
 	       cpu1 - cpu0, 100 * (cpu1 - cpu0) / (secs + 30));
 	uint64_t bp_slowed = 0, bp_waited = 0, bp_us = 0;
@@ -463,22 +580,26 @@ static void bench_ingest(const char *dir)
 	char plot[8192];
 	snprintf(plot, sizeof(plot),
 		 "set terminal png size 1000,1000\n"
-		 "set output 'docs/daemon-ingest.png'\n"
-		 "set multiplot layout 3,1 title 'stratad under sustained ingest: 2 writers x 4 commits/s "
+		 "set output 'docs/daemon-ingest%s.png'\n"
+		 "set multiplot layout 3,1 title 'stratad under sustained ingest: 2 writers x %g commits/s "
 		 "x 400 rows, 16 buckets, retention 0 h'\n"
 		 "set grid\nset key top left\nset xlabel 'seconds'\n"
 		 "set arrow from %.0f, graph 0 to %.0f, graph 1 nohead dt 2\n"
-		 "set ylabel 'files'\n"
-		 "plot '%s' using 1:5 with lines lw 2 title 'live files per bucket (mean)', "
-		 "'' using 1:6 with lines title 'live files in the fullest bucket', "
-		 "'' using 1:($4/16) with lines title 'row files waiting per bucket'\n"
+		 "set ylabel 'sorted runs'\n"
+		 "plot '%s' using 1:15 with lines lw 2 title 'runs per bucket (mean)', "
+		 "'' using 1:16 with lines title 'runs in the fullest bucket', "
+		 "'' using 1:17 with lines title 'runs at one level >= 1 (most)', "
+		 "'' using 1:($4/16) with lines title 'row files waiting per bucket', "
+		 "8 with lines dt 3 title 'goal: 8 runs'\n"
 		 "set ylabel 'space amplification'\nset yrange [0:*]\n"
 		 "plot '%s' using 1:12 with lines lw 2 title 'live bytes / compacted size', "
-		 "'' using 1:13 with lines title 'with replaced files not yet cleaned'\n"
+		 "'' using 1:13 with lines title 'with replaced files not yet cleaned', "
+		 "1.3 with lines dt 3 title 'goal 1.3', 2.0 with lines dt 3 title 'goal 2.0'\n"
 		 "set ylabel 'write amplification'\n"
-		 "plot '%s' using 1:14 with lines lw 2 title '(writer + job bytes) / writer bytes'\n"
+		 "plot '%s' using 1:14 with lines lw 2 title '(writer + job bytes) / writer bytes', "
+		 "3 with lines dt 3 title 'goal 3'\n"
 		 "unset multiplot\n",
-		 secs, secs, csv, csv, csv);
+		 sfx, 4 * rate, secs, secs, csv, csv, csv);
 	char gp[4200];
 	snprintf(gp, sizeof(gp), "%s/plot.gp", dir);
 	write_file(gp, plot);
@@ -489,7 +610,7 @@ static void bench_ingest(const char *dir)
 		       "in %s\n",
 		       csv);
 	else if (system(cmd) == 0)
-		printf("ingest: plot written to docs/daemon-ingest.png (data: %s)\n", csv);
+		printf("ingest: plot written to docs/daemon-ingest%s.png (data: %s)\n", sfx, csv);
 	strata_wh_close(g->wh);
 	free(ss);
 	free(g);

@@ -76,7 +76,8 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	{STRATAD_SCOPE_DAEMON, "scan_interval_s", STRATAD_CFG_INT, "10", 1, 3600, true,
 	 D(scan_interval_s), "seconds",
 	 "How often the planners look at the warehouse. A table that has not changed and has "
-	 "nothing coming due is skipped without reading its files, so short intervals are cheap."},
+	 "nothing coming due is skipped without reading its files, so short intervals are cheap. "
+	 "A table being written, or whose job just finished, is looked at sooner."},
 	{STRATAD_SCOPE_DAEMON, "io.max_mb_s", STRATAD_CFG_DOUBLE, "0", 0, 100000, true,
 	 D(io_max_mb_s), "MiB per second",
 	 "Cap on the bytes all jobs together read and write (and clean unlinks), enforced by one "
@@ -162,18 +163,19 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 16.0 * (1ull << 30), true, P(sort_max_bytes), "bytes",
 	 "...or once its row files hold this many bytes. A sort takes the oldest row files up to "
 	 "this many bytes."},
-	{STRATAD_SCOPE_POLICY, "merge.fanout", STRATAD_CFG_INT, "8", 2, 64, true, P(merge_fanout),
+	{STRATAD_SCOPE_POLICY, "merge.fanout", STRATAD_CFG_INT, "4", 2, 64, true, P(merge_fanout),
 	 "files",
-	 "Merge the files of level n into level n+1 once level n holds this many. Output files "
-	 "grow by this factor per level."},
-	{STRATAD_SCOPE_POLICY, "merge.small_bytes", STRATAD_CFG_BYTES, "4MiB", 0, 1.0 * (1ull << 30),
+	 "Merge the files of level n into level n+1 once level n holds this many, or once the "
+	 "bucket holds this many files above level 0 (then its level of two files or more with "
+	 "the fewest bytes). Output files grow by this factor per level."},
+	{STRATAD_SCOPE_POLICY, "merge.small_bytes", STRATAD_CFG_BYTES, "0", 0, 1.0 * (1ull << 30),
 	 true, P(merge_small_bytes), "bytes",
 	 "...or once level n holds two files smaller than this (0: only the fanout counts)."},
 	{STRATAD_SCOPE_POLICY, "merge.target_bytes", STRATAD_CFG_BYTES, "16MiB", 1 << 20,
 	 64.0 * (1ull << 30), true, P(merge_target_bytes), "bytes",
 	 "Size at which a merge starts a new output file, for outputs at level 1; each level "
 	 "above multiplies it by merge.fanout."},
-	{STRATAD_SCOPE_POLICY, "compact.min_garbage_ratio", STRATAD_CFG_DOUBLE, "0.3", 0.01, 1, true,
+	{STRATAD_SCOPE_POLICY, "compact.min_garbage_ratio", STRATAD_CFG_DOUBLE, "0.15", 0.01, 1, true,
 	 P(compact_min_garbage_ratio), "fraction",
 	 "Partially compact a bucket (drop history that has left the retention window) once the "
 	 "estimated bytes of superseded records at or below the retention boundary exceed this "

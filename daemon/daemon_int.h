@@ -40,7 +40,11 @@
 #define D_ARGS_MAX 64
 #define D_CRON_MS 100
 #define D_SCAN_BUDGET_US 50000         /* planning time per cron tick */
-#define D_SCAN_AFTER_JOB_MIN_US 1000000 /* a finished job asks for a scan, at most this often */
+/* a finished job asks for a scan after max(D_SCAN_AFTER_JOB_MIN_US,
+ * D_SCAN_COST_FACTOR x the last scan's duration): d_scan_after_job_at() */
+#define D_SCAN_AFTER_JOB_MIN_US 100000
+#define D_SCAN_COST_FACTOR 10
+#define D_SCAN_LOG_MIN_US D_US /* the scan's info line, at most this often */
 #define D_WATCH_POLL_US 1000000
 #define D_WATCH_BACKLOG_MAX (1 << 20)   /* a watcher this far behind is dropped */
 #define D_REPLY_BACKLOG_MAX (1 << 20)   /* unsent replies past this: stop reading the client */
@@ -296,7 +300,7 @@ typedef struct d_metrics {
 	uint64_t dur_buckets[DJ_NKINDS][10]; /* cumulative counts per le */
 	double dur_sum[DJ_NKINDS];
 	uint64_t dur_count[DJ_NKINDS];
-	uint64_t scans, tables_planned;
+	uint64_t scans, tables_planned, chained_jobs;
 	double last_scan_ms;
 	uint64_t admin_commands, admin_refused;
 	uint64_t admin_idle_closed, http_closed;  /* closed by the idle / request timeouts */
@@ -364,7 +368,9 @@ struct stratad {
 	bool in_scan;
 	int64_t scan_started_mono_us;
 	size_t scan_planned, scan_idle;
+	int64_t commit_seen_us; /* monotonic: a scan last met a table whose version moved */
 	int64_t next_scan_us, last_scan_end_us, last_scan_wall_us;
+	int64_t scan_logged_us, sampled_us; /* monotonic: the last scan line at info, status sample */ 
 	dj_summary fin[D_FINISHED_MAX];
 	size_t nfin, fin_next;
 	dclient *clients;
@@ -429,6 +435,14 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 		    int64_t now_us);
 int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
 		 strata_err *err);
+/* Plan and queue one bucket of table `name`, reading only its entries: the
+ * loop calls it when a job on the bucket finished, so the bucket's next job
+ * does not wait for the next scan (job chaining, issue 16).  Does nothing
+ * for a bucket stratad does not know yet, one that already has a job, or
+ * another daemon's share; counts a job it queued (strata_jobs_chained_total).
+ * Returns 0 or the manifest's error. */
+int d_plan_bucket(stratad *d, const char *name, uint32_t part_id, uint32_t bucket,
+		  strata_err *err);
 
 /* jobs.c: job bookkeeping (loop thread) */
 /* A new job record for table t (not yet queued). */
@@ -486,7 +500,14 @@ void d_metrics_job_done(stratad *d, const dj *j);
 
 /* status.c: the status page.  Loop thread only. */
 /* Record one sample of the warehouse (the end of a scan). */
-void d_status_sample(stratad *d);
+/* A status sample at the end of a scan: a new one (is_new), or the newest
+ * refreshed in place. */
+void d_status_sample(stratad *d, bool is_new);
+/* When the scan a finished job, or a scan that met new commits, asks for may
+ * start (monotonic us): after the
+ * last scan ended plus max(D_SCAN_AFTER_JOB_MIN_US, D_SCAN_COST_FACTOR x its
+ * duration in ms), never before now_us.  Pure. */
+int64_t d_scan_after_job_at(int64_t last_scan_end_us, double last_scan_ms, int64_t now_us);
 /* The page's data: a new JSON object (the caller decrefs), GET /status.json. */
 json_t *d_status_json(stratad *d);
 /* The page, HTML with inline CSS and SVG only, appended to out (GET /). */

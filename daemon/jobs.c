@@ -422,14 +422,46 @@ static void job_finished(stratad *d, dj *j)
 			 failures, wait_s);
 	json_t *ev = d_summary_json(&d->fin[(d->fin_next + D_FINISHED_MAX - 1) % D_FINISHED_MAX]);
 	emit_job(d, "finished", ev);
+	/* job chaining: a bucket whose job did its work is planned again now,
+	 * from its own entries, so its next job (the merge after a sort, the
+	 * sort of the row files that came meanwhile) need not wait for a scan */
+	bool is_chained = t && t->id == j->table_id && j->part_id != D_TABLE_JOB &&
+			  j->result == DJR_OK && j->kind <= DJ_PARTIAL && d->state == D_RUNNING;
+	if (is_chained) {
+		strata_err perr;
+		strata_err_clear(&perr);
+		if (d_plan_bucket(d, j->table, j->part_id, j->bucket, &perr) != 0)
+			LOG_WARN("planning %s p=%s b=%u after job %" PRIu64 " failed: %s (the next scan "
+				 "plans it)",
+				 j->table, d_pname(j->part), j->bucket, j->id, perr.msg);
+	}
 	free(j);
 	/* a finished job changes its table: look again soon (rate-limited) */
-	int64_t soon = d->last_scan_end_us + D_SCAN_AFTER_JOB_MIN_US;
-	int64_t mono = strata_mono_us();
-	if (soon < mono)
-		soon = mono;
+	int64_t soon = d_scan_after_job_at(d->last_scan_end_us, d->m.last_scan_ms, strata_mono_us());
 	if (soon < d->next_scan_us)
 		d->next_scan_us = soon;
+}
+
+/* The cadence of a busy table.  A bucket holds one job at a time; its next
+ * one comes from job chaining (d_plan_bucket()) or from a scan.  A finished
+ * job, and a scan that met new commits, ask for the next scan after this
+ * gap: with 1 s after a job (as it was) and scan_interval_s otherwise, under
+ * sustained ingest a bucket ran one job a second however short the jobs
+ * were, and row files piled up between scans when no job finished
+ * (docs/BENCHMARKS.md, "Sustained ingest").  The gap is one cron tick at
+ * least, and at least D_SCAN_COST_FACTOR times what the last scan took, so
+ * scans after jobs cost at most about 1/D_SCAN_COST_FACTOR of the loop
+ * thread whatever the warehouse's size (a 100,000-entry table plans in about
+ * 100 ms: a scan a second).  With 20, at twice the bench's rate a table
+ * whose replaced files wait in grace (thousands of entries, a 25 ms plan)
+ * was planned only every 0.5 s and its buckets' row files piled up. */
+int64_t d_scan_after_job_at(int64_t last_scan_end_us, double last_scan_ms, int64_t now_us)
+{
+	int64_t gap = (int64_t)(last_scan_ms * 1000.0 * D_SCAN_COST_FACTOR);
+	if (gap < D_SCAN_AFTER_JOB_MIN_US)
+		gap = D_SCAN_AFTER_JOB_MIN_US;
+	int64_t at = last_scan_end_us + gap;
+	return at > now_us ? at : now_us;
 }
 
 void d_notice_cb(evutil_socket_t fd, short what, void *arg)

@@ -351,6 +351,10 @@ static const m_family m_families[] = {
 	M_U64("strata_scans_total", "counter", "Scans completed.", scans),
 	M_U64("strata_tables_planned_total", "counter",
 	      "Tables whose files a scan read (the rest were unchanged).", tables_planned),
+	M_U64("strata_jobs_chained_total", "counter",
+	      "Jobs queued the moment the bucket's previous job finished, planned from the "
+	      "bucket's own files (job chaining) rather than by a scan.",
+	      chained_jobs),
 	M_FN("strata_scan_duration_seconds", "gauge", "Duration of the last scan.", scan_duration),
 	M_U64("strata_admin_commands_total", "counter", "Admin commands received.", admin_commands),
 	M_U64("strata_admin_refused_total", "counter",

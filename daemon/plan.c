@@ -18,6 +18,14 @@
  *   report   with a report array, bucket_report() and table_report() — the
  *            JSON `strata admin plan` prints, every number compared.
  *
+ * d_plan_bucket() is the same for one bucket, reading only its entries: the
+ * loop calls it when a job on the bucket finished (job chaining), so a busy
+ * bucket's next job — the merge after a sort, the sort of the row files that
+ * came meanwhile — is queued at once instead of at the next scan.  Under
+ * sustained ingest a bucket needs several jobs a second, and a whole-table
+ * scan per job would cost the loop far more (docs/BENCHMARKS.md, "Sustained
+ * ingest").  Table-wide things (gauges, clean, pins) stay the scan's.
+ *
  * The numbered invariants cited here are daemon/stratad.c's (1: one job per
  * bucket; 2: state changes only through d_job_set_state()).
  *
@@ -75,7 +83,9 @@ static const char *part_name_by_id(const strata_partition *ps, size_t np, uint32
 	return NULL;
 }
 
-static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_plan *plan,
+/* Queue, re-score or drop bucket b's job by its verdict; true when it
+ * queued a new one. */
+static bool bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_plan *plan,
 			  const strata_policy *pol)
 {
 	bool may_queue = d->state == D_RUNNING && !d->jobs.is_paused && !t->is_paused && !t->purge_job;
@@ -102,10 +112,10 @@ static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 		pthread_mutex_unlock(&d->mu);
 		if (is_dropped)
 			d_job_drop(d, j, false, plan->best < 0 ? "no longer due" : "planning paused");
-		return;
+		return false;
 	}
 	if (plan->best < 0 || !may_queue)
-		return;
+		return false;
 	const strata_pol_check *c = &plan->checks[plan->best];
 	dj_kind kind = c->kind == STRATA_POL_SORT ? DJ_SORT : c->kind == STRATA_POL_MERGE ? DJ_MERGE :
 											DJ_PARTIAL;
@@ -118,6 +128,7 @@ static void bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 	j->planned_garbage_rows = plan->st.garbage_rows;
 	snprintf(j->reason, sizeof(j->reason), "%s", c->why);
 	d_job_enqueue(d, t, b, j);
+	return true;
 }
 
 static void clean_decide(stratad *d, dtable *t, const strata_pol_clean *cp, const strata_policy *pol)
@@ -181,8 +192,10 @@ static void plan_gather_free(plan_gather *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static int plan_gather_load(stratad *d, const char *name, int64_t now, plan_gather *g,
-			    strata_err *err)
+/* With one (>= 0: part_id, bucket), only that bucket's entries are read
+ * (d_plan_bucket()); otherwise every entry of the table. */
+static int plan_gather_load(stratad *d, const char *name, int64_t now, const uint32_t *one,
+			    plan_gather *g, strata_err *err)
 {
 	memset(g, 0, sizeof(*g));
 	g->a = strata_arena_new();
@@ -192,7 +205,10 @@ static int plan_gather_load(stratad *d, const char *name, int64_t now, plan_gath
 		rc = strata_mf_table_get(g->snap, name, &g->td, err);
 	if (rc == 0)
 		rc = strata_mf_partitions(g->snap, g->td.id, g->a, &g->ps, &g->np, err);
-	if (rc == 0)
+	if (rc == 0 && one)
+		rc = strata_mf_bucket_files(g->snap, g->td.id, one[0], one[1], g->a, &g->files,
+					    &g->nfiles, err);
+	else if (rc == 0)
 		rc = strata_mf_table_files(g->snap, g->td.id, g->a, &g->files, &g->nfiles, err);
 	if (rc == 0)
 		rc = strata_mf_tags_list(g->snap, g->td.id, g->a, &g->tags, &g->ntags, err);
@@ -346,6 +362,71 @@ static json_t *table_report(const dtable *t, const plan_gather *g, json_t *jbuck
 	return o;
 }
 
+/* The policies' verdict on bucket b from its live files pf[0..npf) (the
+ * snapshot's), and its state bs. */
+static void bucket_plan(plan_gather *g, dbucket *b, const strata_pol_file *pf, size_t npf,
+			int64_t now, strata_bucket_state *bs, strata_pol_plan *plan)
+{
+	const strata_table_def *td = &g->td;
+	strata_err tmp;
+	if (strata_mf_bucket_state_get(g->snap, td->id, b->part_id, b->bucket, bs, &tmp) != 0)
+		memset(bs, 0, sizeof(*bs));
+	strata_pol_bucket in = {
+		.files = pf,
+		.nfiles = npf,
+		.floor = bs->floor,
+		.boundary = g->eff.pinned,
+		.boundary_ts_us = g->eff.pinned_ts_us,
+		.next_boundary_us = g->eff.pinned_next_us,
+		.history_since_us = g->eff.pinned > bs->floor ?
+					    history_since(g->snap, td, bs->floor, g->cache, &g->ncache,
+							  g->a) :
+					    0,
+		.retain_s = g->pol.retain_hours * 3600,
+		.failures = d_bucket_backoff_failures(b),
+		.failed_us = b->failed_us,
+		.compact_bar_rows = b->compact_bar_rows,
+	};
+	memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
+	strata_pol_plan_bucket(&in, &g->pol, now, plan);
+}
+
+/* The live entries of one bucket, ord[*i..) up to the next bucket, as the
+ * policies' files; removed ones into gone (when not NULL).  Advances *i. */
+static size_t bucket_files(const plan_gather *g, size_t *i, strata_pol_file *pf,
+			   strata_pol_gone *gone, size_t *ngone)
+{
+	uint32_t part_id = g->ord[*i]->part_id, bucket = g->ord[*i]->bucket;
+	size_t npf = 0;
+	for (; *i < g->nfiles && g->ord[*i]->part_id == part_id && g->ord[*i]->bucket == bucket;
+	     (*i)++) {
+		const strata_file_entry *f = g->ord[*i];
+		if (f->removed_version == 0) {
+			pf[npf++] = (strata_pol_file){
+				.level = f->level,
+				.bytes = f->bytes,
+				.rows = f->rows,
+				.tombstones = f->tombstones,
+				.seq_min = f->seq_min,
+				.seq_max = f->seq_max,
+				.added_us = f->added_us,
+				.sketch = f->sketch,
+				.is_compact = f->is_compact,
+			};
+		} else if (gone) {
+			gone[(*ngone)++] = (strata_pol_gone){
+				.bytes = f->bytes,
+				.removed_version = f->removed_version,
+				.removed_us = f->removed_us,
+				.removed_kept_history = f->removed_kept_history,
+				.is_deleted = f->is_deleted,
+				.deleted_us = f->deleted_us,
+			};
+		}
+	}
+	return npf;
+}
+
 /* ---- one table: gather, then per bucket plan / decide / report, then clean ------------- */
 
 int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, bool all,
@@ -358,7 +439,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	plan_gather g;
 	strata_pol_file *pf = NULL;
 	strata_pol_gone *gone = NULL;
-	int rc = plan_gather_load(d, name, now, &g, err);
+	int rc = plan_gather_load(d, name, now, NULL, &g, err);
 	if (rc)
 		goto out;
 	const strata_table_def *td = &g.td;
@@ -366,7 +447,6 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	dtable *t = d_table_get_or_add(d, name, td->id);
 	t->version = td->version;
 	t->retain_hours = td->retain_hours;
-	int64_t retain_s = pol->retain_hours * 3600;
 	table_pins(t, &g);
 	t->boundary = g.eff.pinned;
 	pf = strata_malloc((g.nfiles + 1) * sizeof(*pf));
@@ -381,32 +461,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	json_t *jbuckets = report ? json_array() : NULL;
 	for (size_t i = 0; i < g.nfiles;) {
 		uint32_t part_id = g.ord[i]->part_id, bucket = g.ord[i]->bucket;
-		size_t npf = 0;
-		for (; i < g.nfiles && g.ord[i]->part_id == part_id && g.ord[i]->bucket == bucket; i++) {
-			const strata_file_entry *f = g.ord[i];
-			if (f->removed_version == 0) {
-				pf[npf++] = (strata_pol_file){
-					.level = f->level,
-					.bytes = f->bytes,
-					.rows = f->rows,
-					.tombstones = f->tombstones,
-					.seq_min = f->seq_min,
-					.seq_max = f->seq_max,
-					.added_us = f->added_us,
-					.sketch = f->sketch,
-					.is_compact = f->is_compact,
-				};
-			} else {
-				gone[ngone++] = (strata_pol_gone){
-					.bytes = f->bytes,
-					.removed_version = f->removed_version,
-					.removed_us = f->removed_us,
-					.removed_kept_history = f->removed_kept_history,
-					.is_deleted = f->is_deleted,
-					.deleted_us = f->deleted_us,
-				};
-			}
-		}
+		size_t npf = bucket_files(&g, &i, pf, gone, &ngone);
 		if (npf == 0)
 			continue;
 		share_total++;
@@ -417,30 +472,10 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		const char *pn = part_name_by_id(g.ps, g.np, part_id);
 		if (!pn)
 			continue; /* a partition newer than our list: next scan */
-		strata_bucket_state bs;
-		strata_err tmp;
-		if (strata_mf_bucket_state_get(g.snap, td->id, part_id, bucket, &bs, &tmp) != 0)
-			memset(&bs, 0, sizeof(bs));
 		dbucket *b = d_bucket_get_or_add(t, part_id, bucket, pn);
-		strata_pol_bucket in = {
-			.files = pf,
-			.nfiles = npf,
-			.floor = bs.floor,
-			.boundary = g.eff.pinned,
-			.boundary_ts_us = g.eff.pinned_ts_us,
-			.next_boundary_us = g.eff.pinned_next_us,
-			.history_since_us = g.eff.pinned > bs.floor ?
-						    history_since(g.snap, td, bs.floor, g.cache, &g.ncache,
-								  g.a) :
-						    0,
-			.retain_s = retain_s,
-			.failures = d_bucket_backoff_failures(b),
-			.failed_us = b->failed_us,
-			.compact_bar_rows = b->compact_bar_rows,
-		};
-		memcpy(in.due_since_us, b->due_since_us, sizeof(in.due_since_us));
+		strata_bucket_state bs;
 		strata_pol_plan plan;
-		strata_pol_plan_bucket(&in, pol, now, &plan);
+		bucket_plan(&g, b, pf, npf, now, &bs, &plan);
 		bucket_gauges(t, b, &plan, enqueue, now);
 		if (plan.next_due_us < next)
 			next = plan.next_due_us;
@@ -496,5 +531,48 @@ out:;
 			       report ? json_array_get(report, json_array_size(report) - 1) : NULL, now);
 	free(pf);
 	free(gone);
+	return rc;
+}
+
+/* ---- one bucket, after its job: job chaining --------------------------------------------- */
+
+int d_plan_bucket(stratad *d, const char *name, uint32_t part_id, uint32_t bucket,
+		  strata_err *err)
+{
+	dtable *t = d_table_find(d, name);
+	dbucket *b = t ? d_bucket_find(t, part_id, bucket) : NULL;
+	if (!b || b->job || d_degraded_refuse(d, name, err))
+		return 0; /* unknown, busy, or the damage rule: the scan decides */
+	if (!d_share_mine(d, t->id, part_id, bucket))
+		return 0;
+	int64_t now = strata_now_us();
+	uint32_t one[2] = {part_id, bucket};
+	plan_gather g;
+	strata_pol_file *pf = NULL;
+	int rc = plan_gather_load(d, name, now, one, &g, err);
+	if (rc)
+		goto out;
+	if (g.td.id != t->id)
+		goto out; /* dropped and re-created: the scan's business */
+	pf = strata_malloc((g.nfiles + 1) * sizeof(*pf));
+	size_t i = 0, npf = g.nfiles ? bucket_files(&g, &i, pf, NULL, NULL) : 0;
+	if (npf == 0)
+		goto out;
+	strata_bucket_state bs;
+	strata_pol_plan plan;
+	bucket_plan(&g, b, pf, npf, now, &bs, &plan);
+	for (int k = 0; k < 3; k++) /* aging, as bucket_gauges() keeps it */
+		b->due_since_us[k] = !plan.checks[k].is_due ? 0 :
+				     b->due_since_us[k] ? b->due_since_us[k] :
+							  now;
+	LOG_DEBUG("plan %s p=%s b=%u after its job: %s; sort: %s; merge: %s; compact: %s", name,
+		  d_pname(b->part_name), bucket,
+		  plan.best >= 0 ? strata_pol_kind_name(plan.checks[plan.best].kind) : "nothing due",
+		  plan.checks[0].why, plan.checks[1].why, plan.checks[2].why);
+	if (bucket_decide(d, t, b, &plan, &g.pol))
+		d->m.chained_jobs++;
+out:
+	plan_gather_free(&g);
+	free(pf);
 	return rc;
 }

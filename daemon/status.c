@@ -19,9 +19,11 @@
  *   - charts of the last hour: live files, live bytes, space amplification
  *     and jobs finished per minute.
  *
- * The charts come from a ring of D_HIST_MAX samples in memory, one taken
- * at the end of every scan (d_status_sample(), from stratad.c); scans run
- * at most once a second, so the ring holds at least the last hour (less
+ * The charts come from a ring of D_HIST_MAX samples in memory, taken at
+ * the end of every scan (d_status_sample(), from stratad.c): a new sample at
+ * most once a second — scans of a busy table come ten a second — and the
+ * newest refreshed in place by the scans between, so the ring holds at
+ * least the last hour (less
  * history after a restart: nothing is written to disk).  A chart draws at
  * most S_POINTS_MAX points of the hour (every k-th sample); the job rate
  * at a point counts the jobs that finished in the minute before it (in the
@@ -64,11 +66,14 @@
 
 /* ---- samples ----------------------------------------------------------------------------- */
 
-void d_status_sample(stratad *d)
+void d_status_sample(stratad *d, bool is_new)
 {
 	if (!d->hist)
 		d->hist = strata_calloc(D_HIST_MAX, sizeof(d_sample));
+	if (!is_new && d->nhist > 0) /* refresh the newest sample in place */
+		d->hist_next = (d->hist_next + D_HIST_MAX - 1) % D_HIST_MAX;
 	d_sample *s = &d->hist[d->hist_next];
+	bool is_refresh = !is_new && d->nhist > 0;
 	memset(s, 0, sizeof(*s));
 	s->wall_us = strata_now_us();
 	for (size_t i = 0; i < d->ntables; i++) {
@@ -84,7 +89,7 @@ void d_status_sample(stratad *d)
 	s->running = (uint32_t)d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
 	d->hist_next = (d->hist_next + 1) % D_HIST_MAX;
-	if (d->nhist < D_HIST_MAX)
+	if (d->nhist < D_HIST_MAX && !is_refresh)
 		d->nhist++;
 }
 

@@ -22,7 +22,11 @@
  * gives each bucket's statistics to policies/, and keeps at most one job per
  * bucket in the queue (plus one clean per table); a job that is no longer due
  * leaves the queue, one that is queued is re-scored.  Workers take the
- * highest score first.
+ * highest score first.  Scans come every scan_interval_s, sooner after a
+ * finished job and while a table is being written (d_scan_after_job_at():
+ * a cron tick, or 10 times the last scan's duration if that is longer), and
+ * a finished job's bucket is planned at once from its own entries
+ * (d_plan_bucket(): job chaining).
  *
  * Shutdown: d_begin_stop() stops planning, drops the queue, sets every running
  * job's cancel flag (the library checks it at its next block) and arms a
@@ -413,6 +417,15 @@ static void scan_end(stratad *d)
 	d->last_scan_end_us = mono;
 	d->last_scan_wall_us = strata_now_us();
 	d->next_scan_us = mono + d->cfg->d.scan_interval_s * D_US;
+	/* a table being written (a scan met new commits within the last
+	 * scan_interval_s) is looked at again soon, at the cadence of a finished
+	 * job (d_scan_after_job_at): row files arrive between scans, and with no
+	 * job finishing meanwhile they waited scan_interval_s */
+	if (d->commit_seen_us && mono - d->commit_seen_us < d->cfg->d.scan_interval_s * D_US) {
+		int64_t soon = d_scan_after_job_at(mono, d->m.last_scan_ms, mono);
+		if (soon < d->next_scan_us)
+			d->next_scan_us = soon;
+	}
 	size_t due = 0, backing = 0, buckets = 0, files = 0;
 	d->share_mine = d->share_total = 0;
 	for (size_t i = 0; i < d->ntables; i++) {
@@ -426,14 +439,23 @@ static void scan_end(stratad *d)
 	pthread_mutex_lock(&d->mu);
 	size_t queued = d->jobs.nqueue, running = d->jobs.nrunning;
 	pthread_mutex_unlock(&d->mu);
-	LOG_INFO("scan: %zu tables (%zu planned, %zu unchanged) in %.1f ms; %zu buckets, %zu live "
+	/* scans after jobs come up to ten a second: one info line a second */
+	bool is_logged = mono - d->scan_logged_us >= D_SCAN_LOG_MIN_US;
+	if (is_logged)
+		d->scan_logged_us = mono;
+	STRATA_LOG(is_logged ? STRATA_LOG_INFO : STRATA_LOG_DEBUG,
+		 "scan: %zu tables (%zu planned, %zu unchanged) in %.1f ms; %zu buckets, %zu live "
 		 "files; %zu buckets due, %zu backing off; %zu jobs running, %zu queued%s",
 		 d->scan_n, d->scan_planned, d->scan_idle, d->m.last_scan_ms, buckets, files, due,
 		 backing, running, queued, d->jobs.is_paused ? " (paused)" : "");
 	snprintf(d->status_line, sizeof(d->status_line),
 		 "%zu tables, %zu live files; %zu jobs running, %zu queued; %zu buckets backing off%s",
 		 d->scan_n, files, running, queued, backing, d->jobs.is_paused ? "; paused" : "");
-	d_status_sample(d); /* the status page's charts */
+	/* the status page's charts: a new sample a second, the newest refreshed */
+	bool is_new_sample = mono - d->sampled_us >= D_US;
+	if (is_new_sample)
+		d->sampled_us = mono;
+	d_status_sample(d, is_new_sample);
 	char msg[300];
 	snprintf(msg, sizeof(msg), "STATUS=%s", d->status_line);
 	stratad_notify(msg);
@@ -452,6 +474,8 @@ static void scan_step(stratad *d)
 				 t->planned_share_gen != d->share_gen;
 		if (d_damage_find(d, e->name))
 			is_needed = false; /* the damage rule: no jobs; said once when marked */
+		if (is_needed && t && t->id == e->id && t->planned_version != e->version)
+			d->commit_seen_us = strata_mono_us();
 		if (is_needed) {
 			strata_err err;
 			strata_err_clear(&err);

@@ -19,10 +19,24 @@
  *              n0 >= sort.min_files  or  now - t0 >= sort.max_delay_s
  *              or  b0 >= sort.max_bytes
  *            pressure = max(n0 / min_files, (now - t0) / max_delay, b0 / max_bytes)
- *   merge    level l >= 1 is due when c_l >= merge.fanout or s_l >= 2;
- *            the due level with the largest pressure max(c_l / fanout, s_l / 2)
- *            (ties: the lowest) merges into l + 1, outputs of about
- *            merge.target_bytes x fanout^l bytes (strata_pol_merge_target_bytes)
+ *   merge    A = sum of c_l over the levels >= 1 that merge (the bucket's
+ *            sorted runs above level 0, a file counted as a run); the bucket
+ *            is crowded when A >= merge.fanout.  Level l >= 1 is due when
+ *              c_l >= merge.fanout  or  s_l >= 2  or  (crowded and c_l >= 2)
+ *            the level due by its own counts with the largest
+ *            max(c_l / fanout, s_l / 2) (ties: the lowest) merges into l + 1;
+ *            if none is, but the bucket is crowded, the level of two files or
+ *            more holding the fewest bytes (ties: the lowest) — the cheapest
+ *            merge, which leaves the bucket's big files (a compaction's
+ *            output, at the highest level) to compaction; the pressure is
+ *            that level's, or A / fanout when crowded and larger; outputs of about
+ *            merge.target_bytes x fanout^l bytes (strata_pol_merge_target_bytes).
+ *            The crowded rule bounds a bucket, not only a level: with row
+ *            files sorted at sort.min_files, a bucket holds about
+ *            sort.min_files + merge.fanout runs (8 by default, Paimon's
+ *            num-sorted-run.stop-trigger); per level alone, a bucket under
+ *            sustained ingest held fanout - 1 runs on every level
+ *            (docs/BENCHMARKS.md, "Sustained ingest")
  *   compact  (partial) only when B > F; C = live files with _seq_min <= B;
  *              rows<=B(f)  = rows(f) if seq_max <= B, else
  *                            base + (rows(f) - base) x (B - lo) / (seq_max - lo)
@@ -47,7 +61,13 @@
  *            clean.grace_s and, if a major compaction replaced it, removed at
  *            or below the table's retention boundary), or a trashed file's
  *            clean.trash_s passed after the last clean started, or an orphan
- *            scan is due (clean.orphan_scan_s since the last one; 0: never)
+ *            scan is due (clean.orphan_scan_s since the last one; 0: never);
+ *            files that may go wait, in addition, until clean.grace_s /
+ *            POL_CLEAN_SPACING after the last clean started, so a file
+ *            waits at most 1.25 x grace and under sustained churn (files
+ *            coming out of grace all the time) clean does not run back to
+ *            back, holding a worker and the manifest (issue 16: 45 % of a
+ *            worker at twice the bench's rate)
  *            pressure = 1 + eligible / 100, at most 10
  *   expire   (per partition, tables with partition.expiration-time E > 0)
  *            due when the partition holds a live file and the time T its
@@ -120,6 +140,9 @@
  * POL_AGING_US, up to POL_AGING_MAX. */
 #define POL_AGING_US (60 * US)
 #define POL_AGING_MAX 10.0
+/* Clean: files that may go wait until clean.grace_s / this after the last
+ * clean started. */
+#define POL_CLEAN_SPACING 4
 
 void strata_policy_default(strata_policy *p)
 {
@@ -127,10 +150,11 @@ void strata_policy_default(strata_policy *p)
 	p->sort_min_files = 4;
 	p->sort_max_delay_s = 300;
 	p->sort_max_bytes = 64ull << 20;
-	p->merge_fanout = 8;
-	p->merge_small_bytes = 4ull << 20;
+	p->merge_fanout = 4;   /* with sort.min_files: at most about 8 runs a bucket */
+	p->merge_small_bytes = 0; /* was 4 MiB: in small buckets every level merged at two
+				     files, and each level's merge fed the next (issue 16) */
 	p->merge_target_bytes = 16ull << 20;
-	p->compact_min_garbage_ratio = 0.3;
+	p->compact_min_garbage_ratio = 0.15; /* space amplification about 1.2 (was 0.3: 1.4) */
 	p->compact_max_lag_s = 3600;
 	p->clean_grace_s = 300;
 	p->clean_trash_s = 3600;
@@ -236,8 +260,12 @@ static void check_merge(const strata_pol_stats *st, const strata_policy *p, stra
 			uint64_t *target)
 {
 	c->kind = STRATA_POL_MERGE;
-	int best = -1, busiest = -1;
+	int best = -1, busiest = -1, cheapest = -1;
 	double best_p = 0;
+	size_t above = 0; /* A: runs above level 0 on the levels that merge */
+	for (int l = 1; l < STRATA_POL_LEVELS - 1; l++)
+		above += st->files_per_level[l];
+	bool is_crowded = (int64_t)above >= p->merge_fanout;
 	for (int l = 1; l < STRATA_POL_LEVELS - 1; l++) {
 		size_t cnt = st->files_per_level[l], small = st->small_per_level[l];
 		if (cnt == 0)
@@ -245,8 +273,13 @@ static void check_merge(const strata_pol_stats *st, const strata_policy *p, stra
 		if (busiest < 0 || cnt > st->files_per_level[busiest])
 			busiest = l;
 		bool is_due = (int64_t)cnt >= p->merge_fanout || small >= 2;
-		if (!is_due)
+		if (!is_due) {
+			/* crowded: the level whose merge costs least */
+			if (is_crowded && cnt >= 2 &&
+			    (cheapest < 0 || st->bytes_per_level[l] < st->bytes_per_level[cheapest]))
+				cheapest = l;
 			continue;
+		}
 		double pr = fmax((double)cnt / (double)p->merge_fanout,
 				 small >= 2 ? (double)small / 2.0 : 0);
 		if (best < 0 || pr > best_p) {
@@ -254,27 +287,36 @@ static void check_merge(const strata_pol_stats *st, const strata_policy *p, stra
 			best_p = pr;
 		}
 	}
+	if (best < 0 && cheapest >= 0) {
+		best = cheapest;
+		best_p = (double)st->files_per_level[cheapest] / (double)p->merge_fanout;
+	}
 	if (best < 0) {
 		if (busiest < 0)
 			snprintf(c->why, sizeof(c->why), "no files above level 0");
 		else
 			snprintf(c->why, sizeof(c->why),
 				 "no level due: fullest is level %d with %zu files < merge.fanout %" PRId64
-				 ", %zu smaller than merge.small_bytes %" PRIu64 " (< 2)",
+				 ", %zu smaller than merge.small_bytes %" PRIu64 " (< 2); %zu files above "
+				 "level 0 %s merge.fanout%s",
 				 busiest, st->files_per_level[busiest], p->merge_fanout,
-				 st->small_per_level[busiest], p->merge_small_bytes);
+				 st->small_per_level[busiest], p->merge_small_bytes, above,
+				 ge(is_crowded), is_crowded ? " but no level holds two" : "");
 		return;
 	}
 	size_t cnt = st->files_per_level[best], small = st->small_per_level[best];
 	c->is_due = true;
 	c->level = best;
+	if (is_crowded)
+		best_p = fmax(best_p, (double)above / (double)p->merge_fanout);
 	c->score = POL_WEIGHT_MERGE * clamp_pressure(best_p);
 	*target = strata_pol_merge_target_bytes(p, best + 1);
 	snprintf(c->why, sizeof(c->why),
 		 "level %d: %zu files %s merge.fanout %" PRId64 ", %zu smaller than merge.small_bytes %"
-		 PRIu64 " %s 2; into level %d, outputs of about %" PRIu64 " bytes",
+		 PRIu64 " %s 2, %zu files above level 0 %s merge.fanout; into level %d, outputs of "
+		 "about %" PRIu64 " bytes",
 		 best, cnt, ge((int64_t)cnt >= p->merge_fanout), p->merge_fanout, small,
-		 p->merge_small_bytes, ge(small >= 2), best + 1, *target);
+		 p->merge_small_bytes, ge(small >= 2), above, ge(is_crowded), best + 1, *target);
 }
 
 /* ---- partial compaction ------------------------------------------------------------------ */
@@ -506,9 +548,15 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 		else
 			due_at(&next, due);
 	}
+	/* spacing: eligible files alone wait for grace / POL_CLEAN_SPACING after
+	 * the last clean started */
+	int64_t spaced_us = in->last_clean_us ? in->last_clean_us + p->clean_grace_s * US / POL_CLEAN_SPACING : 0;
+	bool is_spaced = spaced_us <= now_us;
+	if (out->eligible > 0 && !is_spaced)
+		due_at(&next, spaced_us);
 	strata_pol_check *c = &out->check;
-	c->is_due = out->eligible > 0 || out->trash_due > 0 || out->is_orphan_scan;
-	char orphan[96];
+	c->is_due = (out->eligible > 0 && is_spaced) || out->trash_due > 0 || out->is_orphan_scan;
+	char orphan[192];
 	if (p->clean_orphan_scan_s <= 0)
 		snprintf(orphan, sizeof(orphan), "orphan scans off (clean.orphan_scan_s 0)");
 	else if (out->is_orphan_scan)
@@ -517,6 +565,11 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 	else
 		snprintf(orphan, sizeof(orphan), "next orphan scan in %" PRId64 " s",
 			 (in->last_orphan_scan_us + p->clean_orphan_scan_s * US - now_us) / US);
+	if (out->eligible > 0 && !is_spaced)
+		snprintf(orphan + strlen(orphan), sizeof(orphan) - strlen(orphan),
+			 "; the removed files wait %" PRId64 " s more (clean.grace_s / %d after the last "
+			 "clean)",
+			 (spaced_us - now_us + US - 1) / US, POL_CLEAN_SPACING);
 	snprintf(c->why, sizeof(c->why),
 		 "%zu removed files (%" PRIu64 " bytes) may go; %zu inside clean.grace_s %" PRId64
 		 ", %zu serve versions inside retention; %zu of %zu trashed files past clean.trash_s %"

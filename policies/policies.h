@@ -30,10 +30,10 @@ typedef struct strata_policy {
 	int64_t sort_min_files;           /* sort.min_files            4 */
 	int64_t sort_max_delay_s;         /* sort.max_delay_s          300 */
 	uint64_t sort_max_bytes;          /* sort.max_bytes            64 MiB */
-	int64_t merge_fanout;             /* merge.fanout              8 */
-	uint64_t merge_small_bytes;       /* merge.small_bytes         4 MiB */
+	int64_t merge_fanout;             /* merge.fanout              4 */
+	uint64_t merge_small_bytes;       /* merge.small_bytes         0 (off) */
 	uint64_t merge_target_bytes;      /* merge.target_bytes        16 MiB */
-	double compact_min_garbage_ratio; /* compact.min_garbage_ratio 0.3 */
+	double compact_min_garbage_ratio; /* compact.min_garbage_ratio 0.15 */
 	int64_t compact_max_lag_s;        /* compact.max_lag_s         3600 */
 	int64_t clean_grace_s;            /* clean.grace_s             300 */
 	int64_t clean_trash_s;            /* clean.trash_s             3600 */

@@ -199,7 +199,7 @@ static void test_values_and_sources(void)
 			  "[policy]\n"
 			  "sort.min_files = 6\n"
 			  "sort.max_bytes = 32MiB\n"
-			  "merge.small_bytes = 0\n"
+			  "merge.small_bytes = 1MiB\n"
 			  "compact.min_garbage_ratio = 0.5\n"
 			  "[table.orders]\n"
 			  "sort.min_files = 9\n"
@@ -226,8 +226,8 @@ static void test_values_and_sources(void)
 	stratad_config_policy(c, "other", 12, &p, src);
 	CU_ASSERT_EQUAL(p.sort_min_files, 6);
 	CU_ASSERT_EQUAL(p.sort_max_bytes, 32ull << 20);
-	CU_ASSERT_EQUAL(p.merge_small_bytes, 0);
-	CU_ASSERT_EQUAL(p.merge_fanout, 8);
+	CU_ASSERT_EQUAL(p.merge_small_bytes, 1ull << 20);
+	CU_ASSERT_EQUAL(p.merge_fanout, 4); /* the default */
 	CU_ASSERT_EQUAL(p.retain_hours, 12);
 	CU_ASSERT_EQUAL(src[stratad_config_find("sort.min_files")], STRATAD_SRC_POLICY);
 	CU_ASSERT_EQUAL(src[stratad_config_find("merge.fanout")], STRATAD_SRC_DEFAULT);

@@ -16,6 +16,10 @@
  *                  mid-job leaves an intent that the next start recovers
  *   two daemons    one warehouse: sampling the manifest's intents never
  *                  shows two jobs on one bucket; both do work; data intact
+ *   cadence        the scan a finished job asks for (d_scan_after_job_at, a
+ *                  pure function: a table of cases, no clock)
+ *   chaining       a sort that leaves its bucket's level at merge.fanout
+ *                  queues the merge as it finishes, with no scan due
  *
  * Nothing asserts a duration: waits poll with a deadline and fail saying
  * what they waited for.  Daemons left by a failing test are killed at exit.
@@ -26,6 +30,7 @@
 #include "tests/util/tu_daemon.h"
 
 #include "daemon/daemon.h"
+#include "daemon/daemon_int.h"
 #include "table/table.h"
 
 #include <errno.h>
@@ -305,8 +310,10 @@ static void test_steady_state_with_oracle(void)
 		  whn, sock, port);
 	pid_t pid = tud_spawn(cfg, log, NULL);
 	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
-	/* a watcher that leaves after some events, mid-stream */
-	watcher w = {.fd = tud_connect(sock), .leave_after = 40};
+	/* a watcher that leaves after some events, mid-stream: enough of them
+	 * to span a commit poll (D_WATCH_POLL_US), as job events come at once
+	 * and scans follow jobs within a cron tick */
+	watcher w = {.fd = tud_connect(sock), .leave_after = 150};
 	CU_ASSERT_FATAL(w.fd >= 0);
 	ssize_t wr = write(w.fd, "watch\n", 6);
 	(void)wr;
@@ -857,6 +864,84 @@ static void test_two_daemons_one_warehouse(void)
 	strata_wh_close(wh);
 }
 
+/* A finished job's scan comes one cron tick after the last scan when scans
+ * are cheap (it was a whole second: a busy bucket ran one job a second), and
+ * D_SCAN_COST_FACTOR times the last scan's duration when they are not;
+ * never in the past. */
+static void test_scan_after_job_cadence(void)
+{
+	static const struct {
+		int64_t end_us;
+		double scan_ms;
+		int64_t now_us, want_us;
+	} cases[] = {
+		{10000000, 4.0, 10000000, 10000000 + D_SCAN_AFTER_JOB_MIN_US}, /* cheap: a tick */
+		{10000000, 0.0, 10000000, 10000000 + D_SCAN_AFTER_JOB_MIN_US},
+		{10000000, 100.0, 10000000, 10000000 + 100000 * D_SCAN_COST_FACTOR}, /* costly */
+		{10000000, 4.0, 50000000, 50000000},  /* long since the last scan: now */
+		{10000000, 100.0, 10500000, 11000000}, /* 1 s after a 100 ms scan */
+	};
+	CU_ASSERT(D_SCAN_AFTER_JOB_MIN_US < D_US); /* the old 1 s gap is gone */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t at = d_scan_after_job_at(cases[i].end_us, cases[i].scan_ms, cases[i].now_us);
+		if (at != cases[i].want_us)
+			fprintf(stderr, "\ncase %zu: %" PRId64 " != %" PRId64 "\n", i, at, cases[i].want_us);
+		CU_ASSERT_EQUAL(at, cases[i].want_us);
+	}
+}
+
+/* Job chaining (issue 16): with scans an hour apart, a manual sort that
+ * brings level 1 to merge.fanout has the merge queued the moment the sort
+ * finishes, from the bucket's own files (strata_jobs_chained_total), and
+ * the merge runs. */
+static void test_job_chaining(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[4096], cfg[4096], log[4096], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "chain", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 1, &err), 0);
+	write_cfg(cfg,
+		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 3600\nworkers = 1\n"
+		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
+		  "merge.fanout = 2\nclean.orphan_scan_s = 0\n",
+		  whn, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
+	unsigned seed = 9;
+	uint64_t v;
+	jobstats js = {0};
+	for (int round = 0; round < 2; round++) {
+		for (int c = 0; c < 2; c++)
+			CU_ASSERT_EQUAL(commit_rows(wh, "chain", 20, 100, 8, &seed, &v, NULL), 0);
+		CU_ASSERT(tud_admin_ok(sock, "sort chain"));
+		double end = tud_now_s() + 20;
+		while (tud_now_s() < end && job_stats(sock, &js) && js.ok[0] < round + 1)
+			tud_sleep_ms(50);
+		CU_ASSERT_EQUAL(js.ok[0], round + 1);
+	}
+	/* the second sort made two files at level 1: the merge follows it */
+	double end = tud_now_s() + 20;
+	while (tud_now_s() < end && job_stats(sock, &js) && js.ok[1] < 1)
+		tud_sleep_ms(50);
+	CU_ASSERT_EQUAL(js.ok[1], 1);
+	char *m = tud_metrics(sock);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT(tud_metric(m, "strata_jobs_chained_total") >= 1);
+	free(m);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+	strata_wh_close(wh);
+}
+
 static void register_daemon(void)
 {
 	CU_pSuite s = CU_add_suite("daemon", NULL, NULL);
@@ -865,6 +950,8 @@ static void register_daemon(void)
 	TU_ADD(s, test_unauthorized_peer);
 	TU_ADD(s, test_stop_and_crash_mid_job);
 	TU_ADD(s, test_two_daemons_one_warehouse);
+	TU_ADD(s, test_scan_after_job_cadence);
+	TU_ADD(s, test_job_chaining);
 }
 
 TU_MAIN(register_daemon)

@@ -46,6 +46,9 @@ typedef struct bcase {
 	int64_t min_files, max_delay_s;
 	double min_ratio;
 	int64_t max_delay_zero; /* 1: sort.max_delay_s = 0 */
+	int64_t fanout;         /* merge.fanout */
+	int small_zero;         /* 1: merge.small_bytes = 0 */
+	uint64_t small;         /* merge.small_bytes */
 	/* expectations */
 	int best;               /* -1 none, 0 sort, 1 merge, 2 compact */
 	int due[3];             /* 1 due, 0 not */
@@ -73,6 +76,9 @@ static void make_sketch(uint8_t *regs, int from, int n)
 #define L0(age) {0, 1000, 10, 1, 1, (age), 0, 0}
 #define LV(l, bytes) {(l), (bytes), 100, 1, 1, 1000, 0, 0}
 
+/* Rows without a policy tweak take strata_policy_default(); rows written
+ * for the defaults before issue 16 (merge.fanout 8, merge.small_bytes 4 MiB,
+ * compact.min_garbage_ratio 0.3) set them. */
 static const bcase bucket_cases[] = {
 	{.name = "empty bucket", .nf = 0, .best = -1, .why_check = 0, .why = "no row files",
 	 .next_in_s = NEVER},
@@ -97,35 +103,61 @@ static const bcase bucket_cases[] = {
 	 .max_delay_zero = 1, .best = 0, .due = {1, 0, 0}, .next_in_s = DUE_NOW},
 	{.name = "sort: sort.min_files 1", .f = {L0(0)}, .nf = 1, .min_files = 1, .best = 0,
 	 .due = {1, 0, 0}, .why = "1 row files >= sort.min_files 1", .next_in_s = DUE_NOW},
-	{.name = "merge: level 1 reaches merge.fanout",
+	{.name = "merge: level 1 reaches merge.fanout", .fanout = 8, .small = 4 * MiB,
 	 .f = {LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB),
 	       LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB)},
 	 .nf = 8, .best = 1, .due = {0, 1, 0}, .level = 1, .target = 128 * MiB, .why_check = 1,
 	 .why = "level 1: 8 files >= merge.fanout 8, 0 smaller", .next_in_s = DUE_NOW},
-	{.name = "merge: one file short of the fanout",
+	{.name = "merge: one file short of the fanout", .fanout = 8, .small = 4 * MiB,
 	 .f = {LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB),
 	       LV(1, 8 * MiB), LV(1, 8 * MiB)},
 	 .nf = 7, .best = -1, .why_check = 1,
 	 .why = "no level due: fullest is level 1 with 7 files < merge.fanout 8, 0 smaller",
 	 .next_in_s = NEVER},
-	{.name = "merge: two small files", .f = {LV(1, MiB), LV(1, 4 * MiB - 1)}, .nf = 2, .best = 1,
+	{.name = "merge: two small files", .fanout = 8, .small = 4 * MiB, .f = {LV(1, MiB), LV(1, 4 * MiB - 1)}, .nf = 2, .best = 1,
 	 .due = {0, 1, 0}, .level = 1, .why_check = 1,
 	 .why = "2 smaller than merge.small_bytes 4194304 >= 2", .next_in_s = DUE_NOW},
-	{.name = "merge: a file of exactly merge.small_bytes is not small",
+	{.name = "merge: a file of exactly merge.small_bytes is not small", .fanout = 8, .small = 4 * MiB,
 	 .f = {LV(1, MiB), LV(1, 4 * MiB)}, .nf = 2, .best = -1, .why_check = 1,
 	 .why = "1 smaller than merge.small_bytes 4194304 (< 2)", .next_in_s = NEVER},
-	{.name = "merge: the level under more pressure wins",
+	{.name = "merge: the level under more pressure wins", .fanout = 8, .small = 4 * MiB,
 	 .f = {LV(1, MiB), LV(1, MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB),
 	       LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB),
 	       LV(2, 8 * MiB)},
 	 .nf = 12, .best = 1, .due = {0, 1, 0}, .level = 2, .target = 1024 * MiB, .why_check = 1,
 	 .why = "level 2: 10 files >= merge.fanout 8", .next_in_s = DUE_NOW},
-	{.name = "merge: equal pressure, the lower level",
+	{.name = "merge: equal pressure, the lower level", .fanout = 8, .small = 4 * MiB,
 	 .f = {LV(2, MiB), LV(2, MiB), LV(1, MiB), LV(1, MiB)}, .nf = 4, .best = 1, .due = {0, 1, 0},
 	 .level = 1, .target = 128 * MiB, .next_in_s = DUE_NOW},
+	/* the crowded bucket (issue 16): merge.fanout bounds the runs above
+	 * level 0 of the whole bucket, not only of one level */
+	{.name = "merge: a crowded bucket merges a level of two",
+	 .f = {LV(1, 8 * MiB), LV(1, 8 * MiB), LV(2, 8 * MiB), LV(3, 8 * MiB)}, .nf = 4, .fanout = 4,
+	 .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 1, .why_check = 1,
+	 .why = "level 1: 2 files < merge.fanout 4, 0 smaller than merge.small_bytes 0 < 2, 4 files "
+		"above level 0 >= merge.fanout",
+	 .next_in_s = DUE_NOW},
+	{.name = "merge: one run short of crowded",
+	 .f = {LV(1, 8 * MiB), LV(1, 8 * MiB), LV(2, 8 * MiB)}, .nf = 3, .fanout = 4, .small_zero = 1,
+	 .best = -1, .why_check = 1, .why = "3 files above level 0 < merge.fanout", .next_in_s = NEVER},
+	{.name = "merge: crowded, the level of the fewest bytes",
+	 .f = {LV(1, 8 * MiB), LV(1, 8 * MiB), LV(2, MiB), LV(2, MiB), LV(3, 64 * MiB)}, .nf = 5,
+	 .fanout = 4, .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 2,
+	 .why = "level 2: 2 files < merge.fanout 4", .why_check = 1, .next_in_s = DUE_NOW},
+	{.name = "merge: crowded, equal bytes: the lowest level",
+	 .f = {LV(1, MiB), LV(1, MiB), LV(2, MiB), LV(2, MiB)}, .nf = 4, .fanout = 4,
+	 .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 1, .next_in_s = DUE_NOW},
+	{.name = "merge: a level at its fanout goes before the cheapest crowded one",
+	 .f = {LV(1, MiB), LV(1, MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB)},
+	 .nf = 6, .fanout = 4, .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 2,
+	 .next_in_s = DUE_NOW},
+	{.name = "merge: crowded, but no level holds two",
+	 .f = {LV(1, 8 * MiB), LV(2, 8 * MiB), LV(3, 8 * MiB), LV(4, 8 * MiB)}, .nf = 4, .fanout = 4,
+	 .small_zero = 1, .best = -1, .why_check = 1,
+	 .why = "4 files above level 0 >= merge.fanout but no level holds two", .next_in_s = NEVER},
 	{.name = "merge: level 0 is the sort's business", .f = {L0(1), L0(1)}, .nf = 2, .best = -1,
 	 .why_check = 1, .why = "no files above level 0", .next_in_s = 299},
-	{.name = "sort outranks merge at equal pressure",
+	{.name = "sort outranks merge at equal pressure", .fanout = 8, .small = 4 * MiB,
 	 .f = {L0(1), L0(1), L0(1), L0(1), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB),
 	       LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB), LV(1, 8 * MiB)},
 	 .nf = 12, .best = 0, .due = {1, 1, 0}, .level = 1, .next_in_s = DUE_NOW},
@@ -144,7 +176,7 @@ static const bcase bucket_cases[] = {
 	 .f = {{1, MiB, 2000, 60, 100, 10, 0, 1000}}, .nf = 1, .floor = 10, .boundary = 50,
 	 .retain_s = 3600, .best = -1, .why_check = 2,
 	 .why = "no live file holds records at or below boundary 50", .next_in_s = NEVER},
-	{.name = "compact: most records superseded below the boundary",
+	{.name = "compact: most records superseded below the boundary", .min_ratio = 0.3,
 	 .f = {{1, MiB, 10000, 1, 100, 10, 0, 1000}}, .nf = 1, .boundary = 100, .retain_s = 3600,
 	 .best = 2, .due = {0, 0, 1}, .why_check = 2, .why = "compact.min_garbage_ratio 0.300",
 	 .next_in_s = DUE_NOW},
@@ -161,11 +193,11 @@ static const bcase bucket_cases[] = {
 	{.name = "compact: records below the floor count once per key",
 	 .f = {{1, MiB, 2000, 1, 200, 10, 0, 1000}}, .nf = 1, .floor = 100, .boundary = 110,
 	 .retain_s = 3600, .best = -1, .due = {0, 0, 0}, .next_in_s = NEVER},
-	{.name = "compact: a little garbage, history past retention + compact.max_lag_s",
+	{.name = "compact: a little garbage, history past retention + compact.max_lag_s", .min_ratio = 0.3,
 	 .f = {{1, MiB, 1300, 1, 100, 10, 0, 1000}}, .nf = 1, .boundary = 100, .retain_s = 3600,
 	 .history_age_s = 3600 + 3600 + 10, .best = 2, .due = {0, 0, 1}, .why_check = 2,
 	 .why = "is 3610 s past retention >= compact.max_lag_s 3600", .next_in_s = DUE_NOW},
-	{.name = "compact: the same, ten seconds before the lag",
+	{.name = "compact: the same, ten seconds before the lag", .min_ratio = 0.3,
 	 .f = {{1, MiB, 1300, 1, 100, 10, 0, 1000}}, .nf = 1, .boundary = 100, .retain_s = 3600,
 	 .history_age_s = 3600 + 3600 - 10, .best = -1, .why_check = 2,
 	 .why = "is 3590 s past retention < compact.max_lag_s 3600", .next_in_s = 10},
@@ -225,6 +257,12 @@ static void test_bucket_table(void)
 			p.sort_max_delay_s = 0;
 		if (c->min_ratio > 0)
 			p.compact_min_garbage_ratio = c->min_ratio;
+		if (c->fanout)
+			p.merge_fanout = c->fanout;
+		if (c->small_zero)
+			p.merge_small_bytes = 0;
+		if (c->small)
+			p.merge_small_bytes = c->small;
 		strata_pol_file files[16];
 		fill_files(c, files);
 		strata_pol_bucket in = {
@@ -356,6 +394,7 @@ static void test_bucket_stats(void)
 	fill_files(&c, files);
 	strata_policy p;
 	strata_policy_default(&p);
+	p.merge_small_bytes = 4 * MiB; /* the default is 0: nothing is small */
 	strata_pol_bucket in = {.files = files, .nfiles = 3};
 	strata_pol_plan out;
 	strata_pol_plan_bucket(&in, &p, NOW, &out);
@@ -394,8 +433,11 @@ static void test_backoff_and_targets(void)
 				(long long)got, (long long)rows[i].want_s);
 		CU_ASSERT_EQUAL(got, rows[i].want_s * S);
 	}
-	strata_policy_default(&p);
+	strata_policy_default(&p); /* merge.fanout 4 */
 	CU_ASSERT_EQUAL(strata_pol_merge_target_bytes(&p, 1), 16 * MiB);
+	CU_ASSERT_EQUAL(strata_pol_merge_target_bytes(&p, 2), 64 * MiB);
+	CU_ASSERT_EQUAL(strata_pol_merge_target_bytes(&p, 3), 256 * MiB);
+	p.merge_fanout = 8;
 	CU_ASSERT_EQUAL(strata_pol_merge_target_bytes(&p, 2), 128 * MiB);
 	CU_ASSERT_EQUAL(strata_pol_merge_target_bytes(&p, 3), 1024 * MiB);
 	CU_ASSERT_EQUAL(strata_pol_merge_target_bytes(&p, 30), 1ull << 40);
@@ -441,6 +483,14 @@ static const ccase clean_cases[] = {
 	{.name = "removed past clean.grace_s", .g = {{10, 300, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .due = true, .eligible = 1,
 	 .why = "1 removed files (1000 bytes) may go", .next_in_s = DUE_NOW},
+	/* spacing (issue 16): a clean 30 s ago holds eligible files back until
+	 * grace / 4 = 75 s after it */
+	{.name = "removed past clean.grace_s, the last clean 30 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 30, .orphan_scan_s = -1, .due = false, .eligible = 1,
+	 .why = "the removed files wait 45 s more (clean.grace_s / 4", .next_in_s = 45},
+	{.name = "removed past clean.grace_s, the last clean 75 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 75, .orphan_scan_s = -1, .due = true, .eligible = 1,
+	 .next_in_s = DUE_NOW},
 	{.name = "removed inside clean.grace_s", .g = {{10, 100, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .due = false, .in_grace = 1, .why = "1 inside clean.grace_s 300",
 	 .next_in_s = 200},
