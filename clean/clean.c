@@ -14,7 +14,9 @@
  *   3. every entry marked deleted whose file is still in its bucket directory
  *      is renamed into <table>/.trash/<deleted_us>-<id>-<name>, unless a
  *      live lease — read again after step 2, so a reader that planned just
- *      before the marking is seen — may need it;
+ *      before the marking is seen — may need it; each directory a file
+ *      left is fsynced once after all the moves, then the trash (a lost
+ *      move only puts a marked file back where the next run moves it);
  *   4. trash files older than clean.trash_s (by the time in their name, i.e.
  *      since their logical deletion) are unlinked, through the I/O throttle;
  *   5. entries whose file is gone from both places are forgotten (unless a
@@ -316,6 +318,32 @@ static int trash_object(clean_ctx *c, const strata_file_entry *f, const char *pa
 	return 0;
 }
 
+/* A bucket directory a file left for the trash (step 3). */
+typedef struct moved_dir {
+	uint32_t part_id, bucket;
+} moved_dir;
+
+static int moved_dir_cmp(const void *a, const void *b)
+{
+	const moved_dir *x = a, *y = b;
+	if (x->part_id != y->part_id)
+		return x->part_id < y->part_id ? -1 : 1;
+	return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
+}
+
+/* Sort dirs and drop repeats; returns how many are left. */
+static size_t moved_dirs_unique(moved_dir *dirs, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(dirs, n, sizeof(*dirs), moved_dir_cmp);
+	size_t k = 1;
+	for (size_t i = 1; i < n; i++)
+		if (moved_dir_cmp(&dirs[i], &dirs[k - 1]) != 0)
+			dirs[k++] = dirs[i];
+	return k;
+}
+
 static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata_err *err)
 {
 	/* leases read after the marking commit: a reader that planned before it
@@ -339,6 +367,11 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 	strata_trash_dir(c->mf, c->t.name, trash, sizeof(trash));
 	bool has_trash = false;
 	size_t cap = 0;
+	/* the bucket directories files left, each fsynced once after the
+	 * moves (not once per file: a clean of a thousand files made a
+	 * thousand journal commits, and writers' fsyncs queued behind them) */
+	moved_dir *moved = n ? strata_arena_alloc(c->a, n * sizeof(*moved)) : NULL;
+	size_t nmoved = 0;
 	for (size_t i = 0; i < n; i++) {
 		const strata_file_entry *f = &files[i];
 		if (!f->is_deleted)
@@ -387,21 +420,28 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 				return strata_err_set(err, rc, "could not move \"%s\" to the trash: %s",
 						      path, strata_strerror(rc));
 			c->r->files_deleted++;
-			char dir[4096];
-			strata_bucket_dir(c->mf, c->t.name, pname ? pname : "", f->bucket, dir,
-					  sizeof(dir));
-			rc = fsync_dir_err(dir, err);
-			if (rc)
-				return rc;
+			/* entries come by bucket: a repeat is most often the last */
+			if (nmoved == 0 || moved[nmoved - 1].part_id != f->part_id ||
+			    moved[nmoved - 1].bucket != f->bucket)
+				moved[nmoved++] = (moved_dir){.part_id = f->part_id, .bucket = f->bucket};
 		} else if (!in_trash) {
 			/* gone from both places: unlinked from the trash earlier */
 			forget_push(f->id, forget, nforget, &cap);
 		}
 	}
 	c->is_trash_counted = true;
-	if (has_trash)
-		return fsync_dir_err(trash, err);
-	return 0;
+	rc = 0;
+	nmoved = moved_dirs_unique(moved, nmoved);
+	for (size_t k = 0; k < nmoved && rc == 0; k++) {
+		const char *pname = part_name_of(c, moved[k].part_id);
+		char dir[4096];
+		strata_bucket_dir(c->mf, c->t.name, pname ? pname : "", moved[k].bucket, dir,
+				  sizeof(dir));
+		rc = fsync_dir_err(dir, err);
+	}
+	if (rc == 0 && has_trash)
+		rc = fsync_dir_err(trash, err);
+	return rc;
 }
 
 /* ---- step 4: empty the trash ----------------------------------------------------------------- */

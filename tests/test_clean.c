@@ -681,6 +681,39 @@ static bool skip_local_only(const char *what)
 	return true;
 }
 
+/* Step 3 fsyncs each directory files left once, not once per file: a
+ * clean of 1,100 files made 1,100 journal commits that writers' fsyncs
+ * queued behind (bench_daemon at twice its rate stalled for a second). */
+static void test_trash_fsyncs_each_dir_once(void)
+{
+	if (skip_local_only("counts directory fsyncs"))
+		return;
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);
+	write3(&f);
+	strata_arena *a = strata_arena_new();
+	strata_file_entry *l0;
+	CU_ASSERT_EQUAL_FATAL(jf_live(&f, 0, a, &l0), 6);
+	char dir[PATH_MAX];
+	jf_file_path(&f, &l0[0], dir, sizeof(dir));
+	*strrchr(dir, '/') = '\0';
+	job_ok(&f, JF_SORT, NULL);
+	tu_clock_advance(301 * SEC);
+	strata_clean_result r;
+	tu_fault_arm(TU_OP_FSYNC, 0, 0, false); /* count only */
+	int rc = clean(&f, 300, 3600, -1, &r, NULL);
+	int dir_fsyncs = tu_fault_fsync_count(dir);
+	tu_fault_disarm();
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(r.files_deleted, 6);
+	CU_ASSERT_EQUAL(dir_fsyncs, 1);
+	jf_close(&f);
+	strata_arena_free(a);
+	tu_clock_real();
+}
+
 static void test_orphans(void)
 {
 	if (skip_local_only("orphans made with chosen mtimes"))
@@ -1847,6 +1880,7 @@ static void register_clean(void)
 {
 	CU_pSuite s = CU_add_suite("clean", NULL, NULL);
 	TU_ADD(s, test_grace_trash_forget);
+	TU_ADD(s, test_trash_fsyncs_each_dir_once);
 	TU_ADD(s, test_tombstones_of_floor_raise);
 	TU_ADD(s, test_leases);
 	TU_ADD(s, test_scan_lease_holds);
