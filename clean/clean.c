@@ -857,6 +857,29 @@ out:
 static int clean_table_claimed(strata_wh *wh, const char *table, const strata_clean_opts *o,
 			       strata_clean_result *r, strata_err *err);
 
+/* Take the table's clean claim for what ("clean" or "undelete"): one clean
+ * or undelete of a table at a time, across processes.  STRATA_EBUSY names
+ * the holder. */
+static int clean_claim_take(strata_mf *mf, const strata_table_def *t, const char *what,
+			    uint64_t *job_id, strata_err *err)
+{
+	char owner[128];
+	strata_owner_string(what, owner, sizeof(owner));
+	strata_err cerr;
+	int rc = strata_mf_claim_new(mf, t->id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, owner,
+				     600ll * 1000000, job_id, &cerr);
+	if (rc == STRATA_EBUSY) {
+		const char *by = strstr(cerr.msg, "claimed by ");
+		return strata_err_set(err, rc, "table \"%s\" is being cleaned or undeleted by "
+				      "another process (%s): try again when it is done", t->name,
+				      by ? by + 11 : "unknown");
+	}
+	if (rc)
+		return strata_err_set(err, rc, "could not claim \"%s\" for the %s: %s", t->name, what,
+				      cerr.msg);
+	return 0;
+}
+
 int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts *o,
 		       strata_clean_result *r, strata_err *err)
 {
@@ -879,21 +902,12 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 	rc = trash_empty(&c0, false, err);
 	if (rc)
 		return rc;
-	char owner[128];
-	strata_owner_string("clean", owner, sizeof(owner));
 	uint64_t job_id;
-	strata_err cerr;
-	rc = strata_mf_claim_new(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, owner,
-				 600ll * 1000000, &job_id, &cerr);
-	if (rc == STRATA_EBUSY) {
-		const char *by = strstr(cerr.msg, "claimed by ");
-		return strata_err_set(err, rc, "table \"%s\" is being cleaned by another process (%s)",
-				      table, by ? by + 11 : "unknown");
-	}
-	if (rc) {
-		strata_err_set(err, rc, "could not claim \"%s\" for the clean: %s", table, cerr.msg);
+	rc = clean_claim_take(mf, &t, "clean", &job_id, err);
+	if (rc == STRATA_EBUSY)
+		return rc;
+	if (rc)
 		goto out;
-	}
 	rc = clean_table_claimed(wh, table, o, r, err);
 	strata_err tmp;
 	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
@@ -1148,21 +1162,10 @@ int strata_undelete_table(strata_wh *wh, const char *table, const strata_undelet
 	strata_mf_snap_close(snap);
 	if (rc)
 		return rc;
-	char owner[128];
-	strata_owner_string("undelete", owner, sizeof(owner));
 	uint64_t job_id;
-	strata_err cerr;
-	rc = strata_mf_claim_new(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, owner,
-				 600ll * 1000000, &job_id, &cerr);
-	if (rc == STRATA_EBUSY) {
-		const char *by = strstr(cerr.msg, "claimed by ");
-		return strata_err_set(err, rc, "table \"%s\" is being cleaned or undeleted by "
-				      "another process (%s): try again when it is done", table,
-				      by ? by + 11 : "unknown");
-	}
+	rc = clean_claim_take(mf, &t, "undelete", &job_id, err);
 	if (rc)
-		return strata_err_set(err, rc, "could not claim \"%s\" for the undelete: %s", table,
-				      cerr.msg);
+		return rc;
 	rc = undelete_claimed(wh, table, o, r, err);
 	strata_err tmp;
 	strata_mf_claim_release(mf, t.id, CLEAN_CLAIM_PART, CLEAN_CLAIM_BUCKET, job_id, &tmp);
