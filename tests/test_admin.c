@@ -449,19 +449,27 @@ static void test_queue_during_purge_does_not_leak(void)
 	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "pause", &out), 0); /* the purge stays queued */
 	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "purge t", &out), 0);
 	strata_buf_reset(&out);
-	/* the reply buffer has grown to its size once: the heap in use is then
-	 * the same before and after a call that leaks nothing (ASan's mallinfo
-	 * says 0 and 0; its leak checker catches this one at exit instead) */
+	/* the reply buffer has grown to its size once: the heap in use then
+	 * stays flat over many refusals that leak nothing.  Not one call: the
+	 * re-plan each call makes holds texts whose length follows the clock
+	 * ("due in 9 s"), so one call may end a few chunks up or down (160
+	 * bytes was seen) — 64 calls of the old leak (two JSON arrays each)
+	 * grew it by kilobytes.  (ASan's mallinfo says 0 and 0; its leak
+	 * checker catches this one at exit instead.) */
 	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "sort t", &out), STRATA_EBUSY);
 	strata_buf_reset(&out);
 	size_t before = mallinfo2().uordblks;
-	CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "sort t", &out), STRATA_EBUSY);
+	for (int i = 0; i < 64; i++) {
+		strata_buf_reset(&out);
+		CU_ASSERT_EQUAL(stratad_admin_exec(d, &p, "sort t", &out), STRATA_EBUSY);
+	}
 	size_t after = mallinfo2().uordblks;
 	strata_buf_putc(&out, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr((char *)out.data, "a purge of t is queued or running"));
-	if (after != before)
-		fprintf(stderr, "\n%zd bytes more in use after the refusal\n", (ssize_t)(after - before));
-	CU_ASSERT_EQUAL(after, before);
+	ssize_t grew = (ssize_t)(after - before);
+	if (grew > 1024)
+		fprintf(stderr, "\n%zd bytes more in use after 64 refusals\n", grew);
+	CU_ASSERT(grew <= 1024);
 	strata_buf_free(&out);
 	stratad_close(d);
 }
