@@ -857,6 +857,19 @@ out:
 static int clean_table_claimed(strata_wh *wh, const char *table, const strata_clean_opts *o,
 			       strata_clean_result *r, strata_err *err);
 
+/* The table's definition now, in a snapshot of its own. */
+static int clean_table_def(strata_mf *mf, const char *table, strata_table_def *t,
+			   strata_err *err)
+{
+	strata_mf_snap *snap;
+	int rc = strata_mf_snap_open(mf, &snap, err);
+	if (rc)
+		return rc;
+	rc = strata_mf_table_get(snap, table, t, err);
+	strata_mf_snap_close(snap);
+	return rc;
+}
+
 /* Take the table's clean claim for what ("clean" or "undelete"): one clean
  * or undelete of a table at a time, across processes.  STRATA_EBUSY names
  * the holder. */
@@ -887,13 +900,8 @@ int strata_clean_table(strata_wh *wh, const char *table, const strata_clean_opts
 	if (o->dry_run)
 		return clean_table_claimed(wh, table, o, r, err);
 	strata_mf *mf = strata_wh_mf(wh);
-	strata_mf_snap *snap;
 	strata_table_def t;
-	int rc = strata_mf_snap_open(mf, &snap, err);
-	if (rc)
-		return rc;
-	rc = strata_mf_table_get(snap, table, &t, err);
-	strata_mf_snap_close(snap);
+	int rc = clean_table_def(mf, table, &t, err);
 	if (rc)
 		return rc;
 	/* step 0: expired trash needs no commit (and no claim: two cleans
@@ -1153,13 +1161,8 @@ int strata_undelete_table(strata_wh *wh, const char *table, const strata_undelet
 		return undelete_claimed(wh, table, o, r, err);
 	/* one clean or undelete of a table at a time (the clean claim): a
 	 * clean would trash again what this moves back */
-	strata_mf_snap *snap;
 	strata_table_def t;
-	rc = strata_mf_snap_open(mf, &snap, err);
-	if (rc)
-		return rc;
-	rc = strata_mf_table_get(snap, table, &t, err);
-	strata_mf_snap_close(snap);
+	rc = clean_table_def(mf, table, &t, err);
 	if (rc)
 		return rc;
 	uint64_t job_id;
