@@ -21,7 +21,9 @@
  *      full, so processes that die never starve the ones that live.
  *   5. a map that cannot grow is a clean STRATA_EMAPFULL saying why and what
  *      to do, with nothing committed: the ceiling (1 TiB, or
- *      $STRATA_MF_MAP_MAX_BYTES) is checked first, and so is the address
+ *      $STRATA_MF_MAP_MAX_BYTES; a process at it still adopts a larger map
+ *      another process made, as it adopts one it is told of by
+ *      MAP_RESIZED) is checked first, and so is the address
  *      space for the larger map — LMDB unmaps the old map before mapping the
  *      new one and is left with none if that fails.  Should a remap fail
  *      anyway, the handle is broken for good (is_broken): every later call
@@ -402,6 +404,41 @@ static int broken_err(strata_mf *mf, strata_err *err)
 	return strata_err_set(err, STRATA_EPOISONED, "%s", mf->broken_msg);
 }
 
+/* The map can no longer be used (set_mapsize failed, leaving none): mark
+ * the handle broken and say so. */
+static int mf_remap_failed(strata_mf *mf, int mrc, strata_err *err)
+{
+	mf->is_broken = true;
+	snprintf(mf->broken_msg, sizeof(mf->broken_msg),
+		 "the manifest of \"%.120s\" could not be mapped again after growing failed "
+		 "(%s): nothing was committed; restart the process",
+		 mf->warehouse, mdb_strerror(mrc));
+	LOG_ERROR("%s", mf->broken_msg);
+	return broken_err(mf, err);
+}
+
+/* With grow_lock held exclusively: adopt the map size recorded in the meta
+ * page if it is larger than ours (from), else keep ours.  mf->map_bytes is
+ * the size after. */
+static int mf_adopt_larger(strata_mf *mf, uint64_t from, strata_err *err)
+{
+	MDB_envinfo info;
+	int mrc = mdb_env_set_mapsize(mf->env, 0);
+	if (mrc == 0) {
+		mdb_env_info(mf->env, &info);
+		if (info.me_mapsize < from) /* the meta's is smaller: back to ours */
+			mrc = mdb_env_set_mapsize(mf->env, from);
+	}
+	if (mrc)
+		return mf_remap_failed(mf, mrc, err);
+	mdb_env_info(mf->env, &info);
+	if (info.me_mapsize > from)
+		LOG_INFO("manifest map adopted at %llu MiB (grown by another process)",
+			 (unsigned long long)(info.me_mapsize >> 20));
+	mf->map_bytes = info.me_mapsize;
+	return 0;
+}
+
 /* Grow the map to twice its size, or (is_double false) adopt the size
  * another process grew it to.  Invariants 2 and 4. */
 static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
@@ -425,6 +462,12 @@ static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
 	bool is_env;
 	uint64_t max = map_max_bytes(&is_env);
 	if (is_double && to > max) {
+		/* at the cap: another process may have grown the map already,
+		 * while our pages still fit ours (so we never saw MAP_RESIZED);
+		 * its size is in the meta page, which set_mapsize(0) adopts */
+		if (can_map(to) && ((rc = mf_adopt_larger(mf, from, err)) != 0 ||
+				    mf->map_bytes > from))
+			goto out;
 		rc = strata_err_set(err, STRATA_EMAPFULL,
 				    "manifest map is full at its limit of %llu MiB (%s): nothing was "
 				    "committed; raise the limit or free manifest space (expire history: "
@@ -447,13 +490,7 @@ static int mf_grow(strata_mf *mf, bool is_double, strata_err *err)
 	int mrc = mdb_env_set_mapsize(mf->env, is_double ? to : 0);
 	if (mrc) {
 		/* the old map is gone and no new one exists: nothing may touch it */
-		mf->is_broken = true;
-		snprintf(mf->broken_msg, sizeof(mf->broken_msg),
-			 "the manifest of \"%.120s\" could not be mapped again after growing failed "
-			 "(%s): nothing was committed; restart the process",
-			 mf->warehouse, mdb_strerror(mrc));
-		LOG_ERROR("%s", mf->broken_msg);
-		rc = broken_err(mf, err);
+		rc = mf_remap_failed(mf, mrc, err);
 		goto out;
 	}
 	mdb_env_info(mf->env, &info);

@@ -418,11 +418,11 @@ static void test_daemon_map_full(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(n, (uint64_t)rows);
 	strata_scan_close(sc);
-	/* room again (this process grows the map; stratad adopts it): it resumes.
-	 * Grown to 4 MiB, not 2: stratad's own cap is still 1 MiB, so its sort
-	 * must fit in what the map has free — right after a doubling to 2 MiB
-	 * that could be too little for a sort of every row file written here
-	 * (the sort failed on, and the test with it, under load in CI) */
+	/* room again (this process grows the map; stratad adopts it, though
+	 * its own cap is still 1 MiB): it resumes.  Under TSan in CI stratad
+	 * once adopted 2 MiB on the way (its pages outgrew its 1 MiB map) and
+	 * then failed "full at its limit of 2 MiB" for good while the map was
+	 * 4 MiB: test_cap_adopts_larger_map is that bug, fixed */
 	setenv("STRATA_MF_MAP_MAX_BYTES", "67108864", 1);
 	uint64_t map = 0, used;
 	for (int i = 0; i < 2000 && map < (4u << 20); i++) {
@@ -522,6 +522,66 @@ static void test_open_while_another_grows(void)
 	unsetenv("STRATA_MF_MAP_BYTES");
 }
 
+/* ---- at the cap, another process's larger map is adopted ---------------------------------------- */
+
+/* Bug fix (found by test_daemon_map_full under TSan in CI): a process at its
+ * cap ($STRATA_MF_MAP_MAX_BYTES) that filled its map refused to grow past
+ * the cap even when another process had already grown the map beyond it.
+ * It never saw MDB_MAP_RESIZED (its own pages still fit its map), so it
+ * failed "full at its limit" until restarted, though the map had room. */
+static void test_cap_adopts_larger_map(void)
+{
+	setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
+	setenv("STRATA_MF_MAP_MAX_BYTES", "1048576", 1);
+	char whp[PATH_MAX];
+	snprintf(whp, sizeof(whp), "%s/wh", tu_tmpdir());
+	strata_wh *wh;
+	strata_err e;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
+						  NULL, NULL, props, 1, &e),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(put_long_key(wh, "t", 0, &e), 0);
+	/* another process opens with a 4 MiB map and commits once: the map is
+	 * 4 MiB from now on, though its pages fit in 1 */
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("STRATA_MF_MAP_BYTES", "4194304", 1);
+		strata_wh *cw;
+		strata_err ce;
+		if (strata_wh_open(whp, false, &cw, &ce) != 0 || put_long_key(cw, "t", 1, &ce) != 0)
+			_exit(2);
+		strata_wh_close(cw);
+		_exit(0);
+	}
+	int st;
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* this process fills its 1 MiB map: it adopts the 4 MiB one and goes on */
+	int k = 2;
+	uint64_t map = 0, used = 0;
+	int rc = 0;
+	while (rc == 0 && used < (3u << 19) && k < 2000) { /* 1.5 MiB of pages in use */
+		rc = put_long_key(wh, "t", k++, &e);
+		strata_mf_usage(strata_wh_mf(wh), &map, &used);
+	}
+	if (rc)
+		fprintf(stderr, "\nat %d commits, %llu KiB of pages: %s\n", k - 1,
+			(unsigned long long)(used >> 10), e.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(map, 4u << 20);
+	/* the cap still holds for growing it further */
+	strata_err_clear(&e);
+	rc = fill(wh, "t", &k, &e);
+	CU_ASSERT_EQUAL(rc, STRATA_EMAPFULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "limit of 4 MiB"));
+	strata_wh_close(wh);
+	unsetenv("STRATA_MF_MAP_BYTES");
+	unsetenv("STRATA_MF_MAP_MAX_BYTES");
+}
+
 /* ---- registration ---------------------------------------------------------------------------------- */
 
 static int suite_init(void)
@@ -534,6 +594,7 @@ static void register_mapfull(void)
 {
 	CU_pSuite s = CU_add_suite("mapfull", suite_init, NULL);
 	TU_ADD(s, test_cap);
+	TU_ADD(s, test_cap_adopts_larger_map);
 	TU_ADD(s, test_no_address_space);
 	TU_ADD(s, test_disk_full);
 	TU_ADD(s, test_daemon_map_full);
