@@ -24,7 +24,7 @@
  *   space amplification = live bytes / (live keys x compacted bytes per row)
  *   (and with replaced files not yet cleaned, "on disk")
  *   write amplification = (writer bytes + job bytes) / writer bytes.
- * BENCH_GRACE_S sets clean.grace_s (10).
+ * BENCH_GRACE_S sets clean.grace_s (10), BENCH_TRASH_S clean.trash_s (30).
  * BENCH_RATE multiplies the commit rate (default 1; `make bench-daemon` runs
  * 1 then 2).  Runs: a level-0 row file is one sorted run; at level >= 1 the
  * files one job wrote at one level (same added_version) are one run, split
@@ -403,15 +403,16 @@ static void bench_ingest(const char *dir)
 	const char *ep = getenv("BENCH_POLICY");
 	for (size_t i = 0; ep && ep[i] && i + 1 < sizeof(extra_pol); i++)
 		extra_pol[i] = ep[i] == ';' ? '\n' : ep[i];
-	/* BENCH_GRACE_S: clean.grace_s (10) */
-	const char *gs = getenv("BENCH_GRACE_S");
+	/* BENCH_GRACE_S: clean.grace_s (10); BENCH_TRASH_S: clean.trash_s (30) */
+	const char *gs = getenv("BENCH_GRACE_S"), *ts = getenv("BENCH_TRASH_S");
 	int grace_s = gs && *gs ? atoi(gs) : 10;
+	int trash_s = ts && *ts ? atoi(ts) : 30;
 	char text[4096];
 	snprintf(text, sizeof(text),
 		 "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 2\nlog_level = info\n"
-		 "[policy]\nclean.grace_s = %d\nclean.trash_s = 30\n%s\n"
+		 "[policy]\nclean.grace_s = %d\nclean.trash_s = %d\n%s\n"
 		 "[table.ingest]\nacid.data.retain.hours = 0\n",
-		 whp, sock, grace_s, extra_pol);
+		 whp, sock, grace_s, trash_s, extra_pol);
 	write_file(cfg, text);
 	pid_t pid = bench_spawn_stratad(cfg, log);
 	if (!bench_wait_ready(sock, 600)) {

@@ -937,7 +937,9 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 	size_t nids = 0, cap = 0, nforget = 0;
 	strata_mf_snap *snap = NULL;
 	/* invariant 6 */
+	int64_t check_t0 = strata_mono_us();
 	int rc = clean_check(c.mf, table, o->is_purge ? "purge" : "clean", err);
+	r->check_ms = (double)(strata_mono_us() - check_t0) / 1000.0;
 	if (rc)
 		goto out;
 	rc = strata_mf_snap_open(c.mf, &snap, err);

@@ -63,6 +63,8 @@ typedef struct strata_clean_result {
 					 uploads older than orphan_age_s */
 	size_t cleans_dropped;        /* kept cleans (undelete) past their
 					 trash window, dropped */
+	double check_ms;              /* spent in the consistency check
+					 (invariant 6 of clean.c) */
 } strata_clean_result;
 
 /* Clean one table (see the rules above).  Nothing is deleted, and the call

@@ -394,10 +394,10 @@ static void job_finished(stratad *d, dj *j)
 	if (j->result == DJR_OK && (j->kind == DJ_CLEAN || j->kind == DJ_PURGE))
 		LOG_INFO("job %" PRIu64 ": %s of %s done in %.3f s: %zu files deleted (%" PRIu64
 			 " bytes), %zu unlinked from trash, kept %zu in grace, %zu leased, %zu tagged, "
-			 "%zu in retention; %zu orphans%s",
+			 "%zu in retention; %zu orphans; consistency check %.0f ms%s",
 			 j->id, d_kind_name(j->kind), where, j->seconds, j->cr.files_deleted,
 			 j->cr.bytes_deleted, j->cr.files_unlinked, j->cr.kept_grace, j->cr.kept_lease,
-			 j->cr.kept_tag, j->cr.kept_retention, j->cr.orphans,
+			 j->cr.kept_tag, j->cr.kept_retention, j->cr.orphans, j->cr.check_ms,
 			 is_failure ? "; nothing it expected could go: backing off" : "");
 	else if (j->result == DJR_OK)
 		LOG_INFO("job %" PRIu64 ": %s of %s done in %.3f s: %zu files, %" PRIu64 " bytes -> %zu "
