@@ -100,6 +100,24 @@ static size_t live_entries(strata_wh *wh, const char *table)
 	return live;
 }
 
+/* Create warehouse whp with the one-bucket table "t" of long keys;
+ * returns the open handle, or NULL after printing why. */
+static strata_wh *create_long_key_table(const char *whp)
+{
+	strata_wh *wh;
+	strata_err e;
+	const char *props[] = {"write.bucket.num=1"};
+	if (strata_wh_open(whp, true, &wh, &e) != 0)
+		goto fail;
+	if (strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT", NULL, NULL,
+				props, 1, &e) == 0)
+		return wh;
+	strata_wh_close(wh);
+fail:
+	fprintf(stderr, "\ncould not create table t in %s: %s\n", whp, e.msg);
+	return NULL;
+}
+
 /* Fill the manifest until a write fails; returns that write's code. */
 static int fill(strata_wh *wh, const char *table, int *k, strata_err *e)
 {
@@ -119,13 +137,9 @@ static void test_cap(void)
 	char whp[PATH_MAX], data[PATH_MAX];
 	snprintf(whp, sizeof(whp), "%s/wh", dir);
 	snprintf(data, sizeof(data), "%s/data", whp);
-	strata_wh *wh;
+	strata_wh *wh = create_long_key_table(whp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wh);
 	strata_err e;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
-						  NULL, NULL, props, 1, &e),
-			      0);
 	int k = 0;
 	strata_err_clear(&e);
 	int rc = fill(wh, "t", &k, &e);
@@ -210,14 +224,10 @@ static int no_memory_child(const char *whp)
 	strata_log_set_level(STRATA_LOG_ERROR);
 	setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
 	unsetenv("STRATA_MF_MAP_MAX_BYTES");
-	strata_wh *wh;
-	strata_err e;
-	if (strata_wh_open(whp, true, &wh, &e) != 0)
+	strata_wh *wh = create_long_key_table(whp);
+	if (!wh)
 		return 5;
-	const char *props[] = {"write.bucket.num=1"};
-	if (strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT", NULL, NULL, props,
-				1, &e) != 0)
-		return 6;
+	strata_err e;
 	/* nothing more than what is mapped now, plus a little */
 	FILE *f = fopen("/proc/self/status", "r");
 	long vm_kb = 0;
@@ -368,13 +378,9 @@ static void test_daemon_map_full(void)
 	const char *dir = tu_tmpdir();
 	char whp[PATH_MAX], cfg[PATH_MAX], log[PATH_MAX], sock[TUD_SOCK_MAX];
 	tud_paths(dir, whp, cfg, log, sock);
-	strata_wh *wh;
+	strata_wh *wh = create_long_key_table(whp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wh);
 	strata_err e;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
-						  NULL, NULL, props, 1, &e),
-			      0);
 	tud_write_file(cfg,
 		       "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nlog_level = info\n"
 		       "[policy]\nsort.min_files = 4\nsort.max_delay_s = 1\nmerge.fanout = 64\n"
@@ -498,13 +504,9 @@ static void test_open_while_another_grows(void)
 {
 	snprintf(grow_wh, sizeof(grow_wh), "%s/wh", tu_tmpdir());
 	setenv("STRATA_MF_MAP_BYTES", "1048576", 1);
-	strata_wh *wh;
+	strata_wh *wh = create_long_key_table(grow_wh);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wh);
 	strata_err e;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(grow_wh, true, &wh, &e), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
-						  NULL, NULL, props, 1, &e),
-			      0);
 	strata_wh_close(wh);
 	strata_mf_open_hook = grow_in_child;
 	int rc = strata_wh_open(grow_wh, false, &wh, &e);
@@ -535,13 +537,9 @@ static void test_cap_adopts_larger_map(void)
 	setenv("STRATA_MF_MAP_MAX_BYTES", "1048576", 1);
 	char whp[PATH_MAX];
 	snprintf(whp, sizeof(whp), "%s/wh", tu_tmpdir());
-	strata_wh *wh;
+	strata_wh *wh = create_long_key_table(whp);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wh);
 	strata_err e;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
-						  NULL, NULL, props, 1, &e),
-			      0);
 	CU_ASSERT_EQUAL_FATAL(put_long_key(wh, "t", 0, &e), 0);
 	/* another process opens with a 4 MiB map and commits once: the map is
 	 * 4 MiB from now on, though its pages fit in 1 */
