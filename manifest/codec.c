@@ -424,9 +424,13 @@ int mf_file_brief_dec(const MDB_val *v, strata_file_brief *b)
 	}
 	if (b->format != STRATA_FMT_AVRO && b->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;
-	if (d.is_bad)
+	if (d.is_bad) {
 		b->sketch = NULL;
-	return d.is_bad ? STRATA_ECORRUPT : 0;
+		return STRATA_ECORRUPT;
+	}
+	b->rec = v->mv_data;
+	b->rec_len = v->mv_size;
+	return 0;
 }
 
 /* ---- version ---------------------------------------------------------------------- */

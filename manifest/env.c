@@ -1068,6 +1068,14 @@ int strata_mf_bucket_visit(strata_mf_snap *s, uint32_t table_id, uint32_t part_i
 	return mf_visit_prefix(s, table_id, &k, fn, arg, err);
 }
 
+int strata_mf_brief_entry(const strata_file_brief *b, strata_arena *a, strata_file_entry *out)
+{
+	MDB_val v = {.mv_size = b->rec_len, .mv_data = (void *)b->rec};
+	if (!b->rec)
+		return STRATA_ECORRUPT;
+	return mf_file_dec(&v, a, out);
+}
+
 int strata_mf_bucket_state_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
 			       uint32_t bucket, strata_bucket_state *out, strata_err *err)
 {

@@ -350,7 +350,18 @@ typedef struct strata_file_brief {
 	bool is_gone;
 	int64_t deleted_us;
 	int64_t trash_until_us;
+	const void *rec;           /* the entry's record, lent until the snapshot
+				      closes: strata_mf_brief_entry() */
+	size_t rec_len;
 } strata_file_brief;
+
+/* The whole entry of brief b, decoded from its record (the snapshot that
+ * visited it still open): keys copied into arena a, or lent from the
+ * snapshot when a is NULL.  For a visit that wants some entries whole (the
+ * live ones of a listing): the others cost no more than their brief.
+ * STRATA_ECORRUPT if the record is damaged (never for a brief a visit
+ * gave: both decoders check the same). */
+int strata_mf_brief_entry(const strata_file_brief *b, strata_arena *a, strata_file_entry *out);
 
 /* Called once per entry by the visits below: b is lent until it returns
  * (b->sketch until the snapshot closes).  0 goes on; anything else stops

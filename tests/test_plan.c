@@ -423,6 +423,12 @@ static void visit_and_inputs_agree(bool is_gone)
 	size_t kinds[5] = {0}; /* live, removed, trashed, gone, live above level 0 */
 	for (size_t i = 0; i < n; i++) {
 		CU_ASSERT(brief_agrees(&fs[i], &c.v[i]));
+		strata_file_entry whole; /* the whole entry from the brief */
+		CU_ASSERT_EQUAL(strata_mf_brief_entry(&c.v[i], a, &whole), 0);
+		CU_ASSERT(whole.id == fs[i].id && strcmp(whole.name, fs[i].name) == 0 &&
+			  whole.key_max_len == fs[i].key_max_len &&
+			  memcmp(whole.key_max, fs[i].key_max, fs[i].key_max_len) == 0 &&
+			  whole.content_hash == fs[i].content_hash);
 		kinds[fs[i].removed_version == 0 ? 0 : !fs[i].is_deleted ? 1 : fs[i].is_gone ? 3 : 2]++;
 		kinds[4] += fs[i].removed_version == 0 && fs[i].level > 0;
 		if (getenv("PLAN_DEBUG"))
