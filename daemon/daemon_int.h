@@ -454,6 +454,8 @@ typedef struct d_plan_entries {
 	strata_pol_gone *gone;    /* malloc'd; only with is_gone_wanted */
 	size_t ngone, cap_gone;
 	bool is_gone_wanted;
+	bool is_unordered;        /* a live entry came before the previous
+				     one's bucket: the load failed */
 	size_t nentries;          /* entries visited */
 } d_plan_entries;
 /* Load e from snap: table_id's entries, or with one (part_id, bucket) only

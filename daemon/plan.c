@@ -190,8 +190,10 @@ static int plan_entry(void *arg, const strata_file_brief *b)
 	}
 	/* grouped by bucket: the key order, never undone */
 	if (e->nlive && d_bucket_cmp(b->part_id, b->bucket, e->live_at[e->nlive - 1][0],
-				     e->live_at[e->nlive - 1][1]) < 0)
-		return STRATA_EINVAL;
+				     e->live_at[e->nlive - 1][1]) < 0) {
+		e->is_unordered = true;
+		return STRATA_ECORRUPT;
+	}
 	if (e->nlive == e->cap_live) {
 		e->cap_live = e->cap_live ? e->cap_live * 2 : 64;
 		e->live = strata_realloc(e->live, e->cap_live * sizeof(*e->live));
@@ -220,10 +222,10 @@ int d_plan_entries_load(strata_mf_snap *snap, uint32_t table_id, const uint32_t 
 	e->is_gone_wanted = with_gone;
 	int rc = one ? strata_mf_bucket_visit(snap, table_id, one[0], one[1], plan_entry, e, err) :
 		       strata_mf_table_visit(snap, table_id, plan_entry, e, err);
-	if (rc == STRATA_EINVAL)
+	if (e->is_unordered)
 		rc = strata_err_set(err, STRATA_ECORRUPT,
-				    "the file entries of table %u came out of key order (partition %u "
-				    "bucket %u after a later one): not planned",
+				    "the file entries of table %u came out of key order (a bucket "
+				    "before partition %u bucket %u came after it): not planned",
 				    table_id, e->live_at[e->nlive - 1][0], e->live_at[e->nlive - 1][1]);
 	return rc;
 }
