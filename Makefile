@@ -213,7 +213,8 @@ test: deps node-deps
 
 # The model-based suites again, on a PostgreSQL catalog (tests/on-catalog);
 # first, since they are the longest.
-PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean
+PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean \
+             tests/pg/pg-plan
 # ... and with the data files on object storage, a Ceph RGW of their own
 # (tests/on-s3)
 S3_SUITES := tests/s3/s3-jobs tests/s3/s3-daemon tests/s3/s3-oracle tests/s3/s3-clean
@@ -222,7 +223,7 @@ S3PG_SUITES := tests/s3pg/s3pg-jobs tests/s3pg/s3pg-daemon tests/s3pg/s3pg-oracl
                tests/s3pg/s3pg-clean
 
 test-run: $(LIB) $(BINS) $(TEST_BIN) $(BUILD)/bench/bench_daemon $(BUILD)/bench/bench_catalog \
-	$(SO) man
+	$(BUILD)/bench/bench_plan $(SO) man
 	@STRATA_BUILD=$(BUILD) tests/run-tests $(PG_SUITES) $(S3_SUITES) $(S3PG_SUITES) $(TEST_BIN) \
 		tests/bench-smoke tests/layer-check
 

@@ -138,6 +138,33 @@ static json_t *file_json(const strata_schema *s, const strata_file_entry *f, con
 	return o;
 }
 
+/* The entries `strata files` prints, whole: the live ones (every one with
+ * --all), picked from the briefs so that a table of tombstones decodes only
+ * what it prints (daemon/plan.c, "Entries are read light"). */
+typedef struct files_pick {
+	strata_arena *a;
+	bool is_all;
+	strata_file_entry *v; /* malloc'd */
+	size_t n, cap;
+	strata_err *err;
+} files_pick;
+
+static int files_pick_one(void *arg, const strata_file_brief *b)
+{
+	files_pick *p = arg;
+	if (!p->is_all && b->removed_version)
+		return 0;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->v = strata_realloc(p->v, p->cap * sizeof(*p->v));
+	}
+	if (strata_mf_brief_entry(b, p->a, &p->v[p->n]) != 0)
+		return strata_err_set(p->err, STRATA_ECORRUPT, "manifest file entry %llu is damaged",
+				      (unsigned long long)b->id);
+	p->n++;
+	return 0;
+}
+
 int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_cmd *cmd = cli_find("files");
@@ -172,17 +199,19 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 	strata_arena *a = strata_arena_new();
 	strata_table_def t;
 	strata_schema *s = NULL;
-	strata_file_entry *fs;
+	files_pick pick = {.a = a, .is_all = all, .err = &err};
 	strata_partition *ps;
-	size_t n, np;
+	size_t np;
 	if (strata_mf_snap_open(strata_wh_mf(wh), &snap, &err) != 0 ||
 	    strata_mf_table_get(snap, argv[optind], &t, &err) != 0 ||
 	    strata_mf_schema_get(snap, t.id, t.schema_version, &s, &err) != 0 ||
 	    strata_mf_partitions(snap, t.id, a, &ps, &np, &err) != 0 ||
-	    strata_mf_table_files(snap, t.id, a, &fs, &n, &err) != 0) {
+	    strata_mf_table_visit(snap, t.id, files_pick_one, &pick, &err) != 0) {
 		rc = cli_fail(&err);
 		goto out;
 	}
+	const strata_file_entry *fs = pick.v;
+	size_t n = pick.n;
 	cli_rows rows;
 	if (fmt == CLI_FMT_TEXT)
 		printf("%-6s %-12s %-6s %-5s %-7s %8s %10s %-13s %-7s %-8s  %s  %s\n", "id",
@@ -224,6 +253,7 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 	if (fmt != CLI_FMT_TEXT)
 		cli_rows_end(&rows);
 out:
+	free(pick.v);
 	strata_schema_free(s);
 	strata_mf_snap_close(snap);
 	strata_arena_free(a);

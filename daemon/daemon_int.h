@@ -443,6 +443,28 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
  * Returns 0 or the manifest's error. */
 int d_plan_bucket(stratad *d, const char *name, uint32_t part_id, uint32_t bucket,
 		  strata_err *err);
+/* What planning reads of a table's entries (plan.c, "gather"): its live
+ * entries as the policies' files, grouped by bucket (partition and bucket
+ * ascending), and its removed entries (deleted ones included) as clean's
+ * summaries.  Sketches are lent from the snapshot it was loaded in. */
+typedef struct d_plan_entries {
+	strata_pol_file *live;    /* malloc'd */
+	uint32_t (*live_at)[2];   /* each live entry's (partition id, bucket) */
+	size_t nlive, cap_live;
+	strata_pol_gone *gone;    /* malloc'd; only with is_gone_wanted */
+	size_t ngone, cap_gone;
+	bool is_gone_wanted;
+	bool is_unordered;        /* a live entry came before the previous
+				     one's bucket: the load failed */
+	size_t nentries;          /* entries visited */
+} d_plan_entries;
+/* Load e from snap: table_id's entries, or with one (part_id, bucket) only
+ * that bucket's; with_gone: the removed ones too.  e is valid until the
+ * snapshot closes and is freed with d_plan_entries_free() (also after a
+ * failure).  Returns 0 or the manifest's error. */
+int d_plan_entries_load(strata_mf_snap *snap, uint32_t table_id, const uint32_t *one,
+			bool with_gone, d_plan_entries *e, strata_err *err);
+void d_plan_entries_free(d_plan_entries *e);
 
 /* jobs.c: job bookkeeping (loop thread) */
 /* A new job record for table t (not yet queued). */

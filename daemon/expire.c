@@ -37,6 +37,34 @@
 
 #define D_EXPIRE_MAX_PER_SCAN 16
 
+/* Which partitions hold a live file: has[i] for ps[i] (ps in id order, as
+ * strata_mf_partitions() lists them), from the entries' briefs — a table
+ * of tombstones costs a few field reads per entry (daemon/plan.c, "Entries
+ * are read light"). */
+typedef struct expire_live {
+	const strata_partition *ps;
+	size_t np;
+	bool *has;
+} expire_live;
+
+static int expire_live_entry(void *arg, const strata_file_brief *b)
+{
+	expire_live *x = arg;
+	if (b->removed_version != 0)
+		return 0;
+	size_t lo = 0, hi = x->np;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (x->ps[mid].id < b->part_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < x->np && x->ps[lo].id == b->part_id)
+		x->has[lo] = true;
+	return 0;
+}
+
 void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_table,
 		    int64_t now_us)
 {
@@ -45,8 +73,8 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 	strata_mf_snap *snap = NULL;
 	strata_table_def td;
 	strata_partition *ps = NULL;
-	strata_file_entry *files = NULL;
-	size_t np = 0, nfiles = 0, ndue = 0;
+	bool *has = NULL;
+	size_t np = 0, ndue = 0;
 	strata_pol_part *pp = NULL;
 	strata_pol_expiry *ex = NULL;
 	int64_t next = INT64_MAX;
@@ -66,8 +94,11 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 		goto out;
 	}
 	rc = strata_mf_partitions(snap, td.id, a, &ps, &np, &err);
-	if (rc == 0)
-		rc = strata_mf_table_files(snap, td.id, a, &files, &nfiles, &err);
+	if (rc == 0) {
+		has = strata_calloc(np + 1, sizeof(*has));
+		expire_live x = {.ps = ps, .np = np, .has = has};
+		rc = strata_mf_table_visit(snap, td.id, expire_live_entry, &x, &err);
+	}
 	strata_mf_snap_close(snap);
 	snap = NULL;
 	if (rc) {
@@ -83,8 +114,7 @@ void d_expire_table(stratad *d, const char *name, bool enqueue, json_t *report_t
 					      vals[ci] ?
 				      vals[ci] :
 				      "";
-		for (size_t k = 0; k < nfiles && !pp[i].has_data; k++)
-			pp[i].has_data = files[k].part_id == ps[i].id && files[k].removed_version == 0;
+		pp[i].has_data = has[i];
 	}
 	strata_pol_plan_expiry(pp, np, td.part_expire_s, now_us, ex, &ndue, &next);
 	bool may_drop = enqueue && d->state == D_RUNNING && !d->jobs.is_paused;
@@ -143,5 +173,6 @@ out:
 	strata_mf_snap_close(snap);
 	free(pp);
 	free(ex);
+	free(has);
 	strata_arena_free(a);
 }

@@ -7,10 +7,11 @@
  * and by the admin commands plan and sort/merge/compact (fresh buckets)
  * without it.  It runs in three steps:
  *   gather   plan_gather_load(): in one snapshot, the table, its partitions
- *            and file entries grouped by bucket, tags, leases, the effective
- *            policy and both retention boundaries (manifest/retention.c: the
- *            policy's hours, pinned by tags, for partial compaction; the
- *            table's own property for clean); table_pins() for status;
+ *            and file entries grouped by bucket (d_plan_entries_load()), tags,
+ *            leases, the effective policy and both retention boundaries
+ *            (manifest/retention.c: the policy's hours, pinned by tags, for
+ *            partial compaction; the table's own property for clean);
+ *            table_pins() for status;
  *   decide   per bucket, its statistics to strata_pol_plan_bucket(), the
  *            gauges (bucket_gauges()) and, with enqueue, bucket_decide():
  *            queue, re-score or drop its job; then the table's clean
@@ -25,6 +26,19 @@
  * sustained ingest a bucket needs several jobs a second, and a whole-table
  * scan per job would cost the loop far more (docs/BENCHMARKS.md, "Sustained
  * ingest").  Table-wide things (gauges, clean, pins) stay the scan's.
+ *
+ * Entries are read light.  A busy table holds far more removed entries
+ * than live ones — replaced files wait clean.grace_s, then their
+ * tombstones clean.trash_s: at 320 files replaced a second and the
+ * defaults, about a million entries for a few hundred live — and a re-plan
+ * follows every job.  So the gather visits the entries as briefs
+ * (strata_mf_table_visit(): a few field reads each, nothing copied, the
+ * sketch lent from the snapshot) and keeps, per entry, only what the
+ * policies read: a strata_pol_file for a live one, a strata_pol_gone for a
+ * removed one.  The manifest's key order ([table][partition][bucket][file
+ * id]) already groups them by bucket, on both backends, so nothing is
+ * sorted; an entry out of that order is an error, never a bucket planned
+ * twice (docs/BENCHMARKS.md, "Planning a table of tombstones").
  *
  * The numbered invariants cited here are daemon/stratad.c's (1: one job per
  * bucket; 2: state changes only through d_job_set_state()).
@@ -63,16 +77,6 @@ static int64_t history_since(strata_mf_snap *snap, const strata_table_def *td, u
 	if (*ncache < 16)
 		cache[(*ncache)++] = (floor_ts){floor, ts};
 	return ts;
-}
-
-static int entry_cmp(const void *pa, const void *pb)
-{
-	const strata_file_entry *a = *(const strata_file_entry *const *)pa;
-	const strata_file_entry *b = *(const strata_file_entry *const *)pb;
-	int c = d_bucket_cmp(a->part_id, a->bucket, b->part_id, b->bucket);
-	if (c)
-		return c;
-	return a->id < b->id ? -1 : a->id > b->id ? 1 : 0;
 }
 
 static const char *part_name_by_id(const strata_partition *ps, size_t np, uint32_t id)
@@ -162,17 +166,88 @@ static json_t *checks_json(const strata_pol_check *c, size_t n)
 
 /* ---- gather: one snapshot of the table --------------------------------------------- */
 
+/* The per-entry part of the gather: strata_mf_table_visit()'s callback. */
+static int plan_entry(void *arg, const strata_file_brief *b)
+{
+	d_plan_entries *e = arg;
+	e->nentries++;
+	if (b->removed_version != 0) {
+		if (!e->is_gone_wanted)
+			return 0;
+		if (e->ngone == e->cap_gone) {
+			e->cap_gone = e->cap_gone ? e->cap_gone * 2 : 64;
+			e->gone = strata_realloc(e->gone, e->cap_gone * sizeof(*e->gone));
+		}
+		e->gone[e->ngone++] = (strata_pol_gone){
+			.bytes = b->bytes,
+			.removed_version = b->removed_version,
+			.removed_us = b->removed_us,
+			.removed_kept_history = b->removed_kept_history,
+			.is_deleted = b->is_deleted,
+			.deleted_us = b->deleted_us,
+		};
+		return 0;
+	}
+	/* grouped by bucket: the key order, never undone */
+	if (e->nlive && d_bucket_cmp(b->part_id, b->bucket, e->live_at[e->nlive - 1][0],
+				     e->live_at[e->nlive - 1][1]) < 0) {
+		e->is_unordered = true;
+		return STRATA_ECORRUPT;
+	}
+	if (e->nlive == e->cap_live) {
+		e->cap_live = e->cap_live ? e->cap_live * 2 : 64;
+		e->live = strata_realloc(e->live, e->cap_live * sizeof(*e->live));
+		e->live_at = strata_realloc(e->live_at, e->cap_live * sizeof(*e->live_at));
+	}
+	e->live_at[e->nlive][0] = b->part_id;
+	e->live_at[e->nlive][1] = b->bucket;
+	e->live[e->nlive++] = (strata_pol_file){
+		.level = b->level,
+		.bytes = b->bytes,
+		.rows = b->rows,
+		.tombstones = b->tombstones,
+		.seq_min = b->seq_min,
+		.seq_max = b->seq_max,
+		.added_us = b->added_us,
+		.sketch = b->sketch, /* lent until the snapshot closes */
+		.is_compact = b->is_compact,
+	};
+	return 0;
+}
+
+int d_plan_entries_load(strata_mf_snap *snap, uint32_t table_id, const uint32_t *one,
+			bool with_gone, d_plan_entries *e, strata_err *err)
+{
+	memset(e, 0, sizeof(*e));
+	e->is_gone_wanted = with_gone;
+	int rc = one ? strata_mf_bucket_visit(snap, table_id, one[0], one[1], plan_entry, e, err) :
+		       strata_mf_table_visit(snap, table_id, plan_entry, e, err);
+	if (e->is_unordered)
+		rc = strata_err_set(err, STRATA_ECORRUPT,
+				    "the file entries of table %u came out of key order (a bucket "
+				    "before partition %u bucket %u came after it): not planned",
+				    table_id, e->live_at[e->nlive - 1][0], e->live_at[e->nlive - 1][1]);
+	return rc;
+}
+
+void d_plan_entries_free(d_plan_entries *e)
+{
+	free(e->live);
+	free(e->live_at);
+	free(e->gone);
+	memset(e, 0, sizeof(*e));
+}
+
 /* Everything planning a table reads from the manifest, in one snapshot
- * (open until plan_gather_free(), for per-bucket states and history). */
+ * (open until plan_gather_free(), for per-bucket states, history and the
+ * sketches the entries lend). */
 typedef struct plan_gather {
 	strata_arena *a;
 	strata_mf_snap *snap;
 	strata_table_def td;
 	strata_partition *ps;
 	size_t np;
-	strata_file_entry *files;
-	size_t nfiles;
-	const strata_file_entry **ord; /* files by (partition, bucket, id) */
+	d_plan_entries e;
 	strata_tag *tags;
 	size_t ntags;
 	strata_lease *leases;
@@ -186,14 +261,15 @@ typedef struct plan_gather {
 
 static void plan_gather_free(plan_gather *g)
 {
+	d_plan_entries_free(&g->e);
 	strata_mf_snap_close(g->snap);
-	free(g->ord);
 	strata_arena_free(g->a);
 	memset(g, 0, sizeof(*g));
 }
 
 /* With one (>= 0: part_id, bucket), only that bucket's entries are read
- * (d_plan_bucket()); otherwise every entry of the table. */
+ * (d_plan_bucket()), and no removed one; otherwise every entry of the
+ * table. */
 static int plan_gather_load(stratad *d, const char *name, int64_t now, const uint32_t *one,
 			    plan_gather *g, strata_err *err)
 {
@@ -205,11 +281,8 @@ static int plan_gather_load(stratad *d, const char *name, int64_t now, const uin
 		rc = strata_mf_table_get(g->snap, name, &g->td, err);
 	if (rc == 0)
 		rc = strata_mf_partitions(g->snap, g->td.id, g->a, &g->ps, &g->np, err);
-	if (rc == 0 && one)
-		rc = strata_mf_bucket_files(g->snap, g->td.id, one[0], one[1], g->a, &g->files,
-					    &g->nfiles, err);
-	else if (rc == 0)
-		rc = strata_mf_table_files(g->snap, g->td.id, g->a, &g->files, &g->nfiles, err);
+	if (rc == 0)
+		rc = d_plan_entries_load(g->snap, g->td.id, one, !one, &g->e, err);
 	if (rc == 0)
 		rc = strata_mf_tags_list(g->snap, g->td.id, g->a, &g->tags, &g->ntags, err);
 	if (rc == 0)
@@ -223,14 +296,7 @@ static int plan_gather_load(stratad *d, const char *name, int64_t now, const uin
 	rc = strata_mf_retention(g->snap, &g->td, g->pol.retain_hours, now, g->a, &g->eff, err);
 	if (rc == 0)
 		rc = strata_mf_retention(g->snap, &g->td, -1, now, g->a, &g->prop, err);
-	if (rc)
-		return rc;
-	/* group the entries by bucket */
-	g->ord = strata_malloc((g->nfiles + 1) * sizeof(*g->ord));
-	for (size_t i = 0; i < g->nfiles; i++)
-		g->ord[i] = &g->files[i];
-	qsort(g->ord, g->nfiles, sizeof(*g->ord), entry_cmp);
-	return 0;
+	return rc;
 }
 
 /* The oldest pin of the table (tags and leases), for status and metrics. */
@@ -391,40 +457,16 @@ static void bucket_plan(plan_gather *g, dbucket *b, const strata_pol_file *pf, s
 	strata_pol_plan_bucket(&in, &g->pol, now, plan);
 }
 
-/* The live entries of one bucket, ord[*i..) up to the next bucket, as the
- * policies' files; removed ones into gone (when not NULL).  Advances *i. */
-static size_t bucket_files(const plan_gather *g, size_t *i, strata_pol_file *pf,
-			   strata_pol_gone *gone, size_t *ngone)
+/* The live entries of the bucket at g->e.live[*i], as the policies' files:
+ * g->e.live[*i..) up to the next bucket.  Advances *i; returns the count. */
+static size_t bucket_files(const plan_gather *g, size_t *i)
 {
-	uint32_t part_id = g->ord[*i]->part_id, bucket = g->ord[*i]->bucket;
-	size_t npf = 0;
-	for (; *i < g->nfiles && g->ord[*i]->part_id == part_id && g->ord[*i]->bucket == bucket;
-	     (*i)++) {
-		const strata_file_entry *f = g->ord[*i];
-		if (f->removed_version == 0) {
-			pf[npf++] = (strata_pol_file){
-				.level = f->level,
-				.bytes = f->bytes,
-				.rows = f->rows,
-				.tombstones = f->tombstones,
-				.seq_min = f->seq_min,
-				.seq_max = f->seq_max,
-				.added_us = f->added_us,
-				.sketch = f->sketch,
-				.is_compact = f->is_compact,
-			};
-		} else if (gone) {
-			gone[(*ngone)++] = (strata_pol_gone){
-				.bytes = f->bytes,
-				.removed_version = f->removed_version,
-				.removed_us = f->removed_us,
-				.removed_kept_history = f->removed_kept_history,
-				.is_deleted = f->is_deleted,
-				.deleted_us = f->deleted_us,
-			};
-		}
-	}
-	return npf;
+	const d_plan_entries *e = &g->e;
+	uint32_t part_id = e->live_at[*i][0], bucket = e->live_at[*i][1];
+	size_t from = *i;
+	while (*i < e->nlive && e->live_at[*i][0] == part_id && e->live_at[*i][1] == bucket)
+		(*i)++;
+	return *i - from;
 }
 
 /* ---- one table: gather, then per bucket plan / decide / report, then clean ------------- */
@@ -437,8 +479,6 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	int64_t now = strata_now_us();
 	bool is_table_mine = true;
 	plan_gather g;
-	strata_pol_file *pf = NULL;
-	strata_pol_gone *gone = NULL;
 	int rc = plan_gather_load(d, name, now, NULL, &g, err);
 	if (rc)
 		goto out;
@@ -449,9 +489,6 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	t->retain_hours = td->retain_hours;
 	table_pins(t, &g);
 	t->boundary = g.eff.pinned;
-	pf = strata_malloc((g.nfiles + 1) * sizeof(*pf));
-	gone = strata_malloc((g.nfiles + 1) * sizeof(*gone));
-	size_t ngone = 0;
 	table_gauges_reset(t);
 	t->bp_max_l0 = td->max_l0_files;
 	t->bp_slow_l0 = td->slow_l0_files;
@@ -459,11 +496,11 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 	int64_t next = INT64_MAX;
 	size_t share_mine = 0, share_total = 0;
 	json_t *jbuckets = report ? json_array() : NULL;
-	for (size_t i = 0; i < g.nfiles;) {
-		uint32_t part_id = g.ord[i]->part_id, bucket = g.ord[i]->bucket;
-		size_t npf = bucket_files(&g, &i, pf, gone, &ngone);
-		if (npf == 0)
-			continue;
+	for (size_t i = 0; i < g.e.nlive;) {
+		/* buckets with no live entry are not planned (nothing to run) */
+		uint32_t part_id = g.e.live_at[i][0], bucket = g.e.live_at[i][1];
+		const strata_pol_file *pf = &g.e.live[i];
+		size_t npf = bucket_files(&g, &i);
 		share_total++;
 		/* another daemon's share (daemon/share.c): it plans and runs it */
 		if (enqueue && !d_share_mine(d, td->id, part_id, bucket))
@@ -490,8 +527,8 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 			json_array_append_new(jbuckets, bucket_report(b, pn, bucket, &bs, &plan, now));
 	}
 	strata_pol_table tin = {
-		.gone = gone,
-		.ngone = ngone,
+		.gone = g.e.gone,
+		.ngone = g.e.ngone,
 		.boundary = g.prop.boundary,
 		.next_boundary_us = g.prop.next_us,
 		.last_clean_us = t->last_clean_us,
@@ -529,8 +566,6 @@ out:;
 	if (rc == 0 && part_expire_s > 0 && (!enqueue || is_table_mine))
 		d_expire_table(d, name, enqueue,
 			       report ? json_array_get(report, json_array_size(report) - 1) : NULL, now);
-	free(pf);
-	free(gone);
 	return rc;
 }
 
@@ -548,14 +583,13 @@ int d_plan_bucket(stratad *d, const char *name, uint32_t part_id, uint32_t bucke
 	int64_t now = strata_now_us();
 	uint32_t one[2] = {part_id, bucket};
 	plan_gather g;
-	strata_pol_file *pf = NULL;
 	int rc = plan_gather_load(d, name, now, one, &g, err);
 	if (rc)
 		goto out;
 	if (g.td.id != t->id)
 		goto out; /* dropped and re-created: the scan's business */
-	pf = strata_malloc((g.nfiles + 1) * sizeof(*pf));
-	size_t i = 0, npf = g.nfiles ? bucket_files(&g, &i, pf, NULL, NULL) : 0;
+	size_t i = 0, npf = g.e.nlive ? bucket_files(&g, &i) : 0;
+	const strata_pol_file *pf = g.e.live;
 	if (npf == 0)
 		goto out;
 	strata_bucket_state bs;
@@ -573,6 +607,5 @@ int d_plan_bucket(stratad *d, const char *name, uint32_t part_id, uint32_t bucke
 		d->m.chained_jobs++;
 out:
 	plan_gather_free(&g);
-	free(pf);
 	return rc;
 }

@@ -366,6 +366,73 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }
 
+/* The fields mf_file_dec() reads, in its order, with its checks; the ones
+ * a brief has no room for are skipped, never copied (the name is only
+ * measured, the keys and the sketch lent). */
+static void dec_skip(mf_dec *d, size_t n)
+{
+	if (dec_has(d, n))
+		d->off += n;
+}
+
+int mf_file_brief_dec(const MDB_val *v, strata_file_brief *b)
+{
+	mf_dec d;
+	mf_dec_init(&d, v);
+	*b = (strata_file_brief){0};
+	if (dec_version(&d))
+		return STRATA_ECORRUPT;
+	b->id = mf_get64(&d);
+	dec_skip(&d, 4); /* table id */
+	b->part_id = mf_get32(&d);
+	b->bucket = mf_get32(&d);
+	b->format = (strata_format)mf_get8(&d);
+	b->level = mf_get8(&d);
+	uint32_t n;
+	if (!mf_getbytes(&d, &n) || n >= STRATA_FILE_NAME_MAX) /* mf_getstr()'s rule */
+		d.is_bad = true;
+	dec_skip(&d, 4); /* schema version */
+	b->seq_min = (int64_t)mf_get64(&d);
+	b->seq_max = (int64_t)mf_get64(&d);
+	b->rows = mf_get64(&d);
+	b->bytes = mf_get64(&d);
+	b->tombstones = mf_get64(&d);
+	mf_getbytes(&d, &n); /* key_min */
+	mf_getbytes(&d, &n); /* key_max */
+	const uint8_t *p = mf_getbytes(&d, &n);
+	if (p && n == STRATA_SKETCH_REGS)
+		b->sketch = p;
+	else
+		d.is_bad = true;
+	dec_skip(&d, 8); /* job id */
+	b->added_version = mf_get64(&d);
+	b->added_us = (int64_t)mf_get64(&d);
+	b->removed_version = mf_get64(&d);
+	b->removed_us = (int64_t)mf_get64(&d);
+	uint8_t flags = mf_get8(&d);
+	b->removed_kept_history = flags & FILE_F_KEPT_HISTORY;
+	b->is_deleted = flags & FILE_F_DELETED;
+	b->is_compact = flags & FILE_F_COMPACT;
+	b->is_gone = flags & FILE_F_GONE;
+	b->deleted_us = (int64_t)mf_get64(&d);
+	/* the appended fields, as mf_file_dec() reads them: hash flags and
+	 * both hashes (skipped), then trash_until_us */
+	if (!d.is_bad && d.n - d.off >= 17) {
+		d.off += 17;
+		if (d.n - d.off >= 8)
+			b->trash_until_us = (int64_t)mf_get64(&d);
+	}
+	if (b->format != STRATA_FMT_AVRO && b->format != STRATA_FMT_PARQUET)
+		d.is_bad = true;
+	if (d.is_bad) {
+		b->sketch = NULL;
+		return STRATA_ECORRUPT;
+	}
+	b->rec = v->mv_data;
+	b->rec_len = v->mv_size;
+	return 0;
+}
+
 /* ---- version ---------------------------------------------------------------------- */
 
 void mf_version_enc(const strata_version_rec *r, const char *token, strata_buf *b)

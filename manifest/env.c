@@ -1018,6 +1018,64 @@ int strata_mf_table_files(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 	return rc;
 }
 
+/* strata_mf_table_visit(): each value decoded as a brief on the stack and
+ * handed to the caller's fn; a damaged one stops the visit, its file id
+ * (from the key: [table][part][bucket][file id]) kept for the message. */
+typedef struct mf_visit {
+	strata_mf_brief_fn fn;
+	void *arg;
+	bool is_bad;
+	uint64_t bad_id;
+} mf_visit;
+
+static int mf_visit_one(const MDB_val *key, const MDB_val *val, void *ctx)
+{
+	mf_visit *v = ctx;
+	strata_file_brief b;
+	if (mf_file_brief_dec(val, &b)) {
+		v->is_bad = true;
+		v->bad_id = key->mv_size == 20 ? mf_get_u64((const uint8_t *)key->mv_data + 12) : 0;
+		return STRATA_ECORRUPT;
+	}
+	return v->fn(v->arg, &b);
+}
+
+static int mf_visit_prefix(strata_mf_snap *s, uint32_t table_id, const mf_key *k,
+			   strata_mf_brief_fn fn, void *arg, strata_err *err)
+{
+	mf_visit v = {.fn = fn, .arg = arg};
+	int rc = mf_iter_prefix(s->mf, s->txn, DB_FILES, k, mf_visit_one, &v, err);
+	if (v.is_bad)
+		return strata_err_set(err, STRATA_ECORRUPT,
+				      "manifest file entry %llu of table %u is damaged",
+				      (unsigned long long)v.bad_id, table_id);
+	return rc;
+}
+
+int strata_mf_table_visit(strata_mf_snap *s, uint32_t table_id, strata_mf_brief_fn fn,
+			  void *arg, strata_err *err)
+{
+	mf_key k = {.n = 0};
+	mf_key_u32(&k, table_id);
+	return mf_visit_prefix(s, table_id, &k, fn, arg, err);
+}
+
+int strata_mf_bucket_visit(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			   uint32_t bucket, strata_mf_brief_fn fn, void *arg, strata_err *err)
+{
+	mf_key k;
+	bucket_key(&k, table_id, part_id, bucket);
+	return mf_visit_prefix(s, table_id, &k, fn, arg, err);
+}
+
+int strata_mf_brief_entry(const strata_file_brief *b, strata_arena *a, strata_file_entry *out)
+{
+	MDB_val v = {.mv_size = b->rec_len, .mv_data = (void *)b->rec};
+	if (!b->rec)
+		return STRATA_ECORRUPT;
+	return mf_file_dec(&v, a, out);
+}
+
 int strata_mf_bucket_state_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
 			       uint32_t bucket, strata_bucket_state *out, strata_err *err)
 {

@@ -325,6 +325,63 @@ int strata_mf_bucket_files(strata_mf_snap *s, uint32_t table_id, uint32_t part_i
 /* Every entry of a table. */
 int strata_mf_table_files(strata_mf_snap *s, uint32_t table_id, strata_arena *a,
 			  strata_file_entry **out, size_t *n, strata_err *err);
+
+/* A file entry without its name, schema version, key range, job and
+ * hashes: what planning and the whole-table summaries read of every entry
+ * (strata_mf_table_visit()).  Decoding one copies nothing: sketch lends the
+ * entry's registers from the snapshot.  Every field has the meaning of
+ * strata_file_entry's field of the same name. */
+typedef struct strata_file_brief {
+	uint64_t id;
+	uint32_t part_id, bucket;
+	strata_format format;
+	uint8_t level;
+	int64_t seq_min, seq_max;
+	uint64_t rows, bytes, tombstones;
+	const uint8_t *sketch;     /* STRATA_SKETCH_REGS registers, lent until
+				      the snapshot closes */
+	uint64_t added_version;
+	int64_t added_us;
+	uint64_t removed_version;  /* 0 while live */
+	int64_t removed_us;
+	bool is_compact;
+	bool removed_kept_history;
+	bool is_deleted;
+	bool is_gone;
+	int64_t deleted_us;
+	int64_t trash_until_us;
+	const void *rec;           /* the entry's record, lent until the snapshot
+				      closes: strata_mf_brief_entry() */
+	size_t rec_len;
+} strata_file_brief;
+
+/* The whole entry of brief b, decoded from its record (the snapshot that
+ * visited it still open): keys copied into arena a, or lent from the
+ * snapshot when a is NULL.  For a visit that wants some entries whole (the
+ * live ones of a listing): the others cost no more than their brief.
+ * STRATA_ECORRUPT if the record is damaged (never for a brief a visit
+ * gave: both decoders check the same). */
+int strata_mf_brief_entry(const strata_file_brief *b, strata_arena *a, strata_file_entry *out);
+
+/* Called once per entry by the visits below: b is lent until it returns
+ * (b->sketch until the snapshot closes).  0 goes on; anything else stops
+ * the visit, which returns it. */
+typedef int (*strata_mf_brief_fn)(void *arg, const strata_file_brief *b);
+
+/* Visit every entry of a table (live, removed, deleted) as a brief, in key
+ * order: by partition id, then bucket, then file id, so each bucket's
+ * entries come together, partitions and buckets ascending.  Allocates
+ * nothing: what fn keeps it copies.  Costs a few field reads per entry
+ * where strata_mf_table_files() decodes, copies and sorts whole entries
+ * (a busy table holds thousands of removed entries a live one: clean.grace_s
+ * and clean.trash_s keep them; docs/BENCHMARKS.md, "Planning a table of
+ * tombstones").  Errors: fn's return; STRATA_ECORRUPT naming the table and
+ * the file id of a damaged entry; the backend's read errors. */
+int strata_mf_table_visit(strata_mf_snap *s, uint32_t table_id, strata_mf_brief_fn fn,
+			  void *arg, strata_err *err);
+/* The same for the entries of one bucket, in file-id order. */
+int strata_mf_bucket_visit(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
+			   uint32_t bucket, strata_mf_brief_fn fn, void *arg, strata_err *err);
 int strata_mf_bucket_state_get(strata_mf_snap *s, uint32_t table_id, uint32_t part_id,
 			       uint32_t bucket, strata_bucket_state *out, strata_err *err);
 /* Version record v; STRATA_ENOTFOUND if expired or never committed. */

@@ -253,6 +253,11 @@ void mf_part_enc(const strata_partition *p, strata_buf *b);
 int mf_part_dec(const MDB_val *v, strata_partition *p);
 void mf_file_enc(const strata_file_entry *f, strata_buf *b);
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f);
+/* The brief of a file entry (manifest.h strata_file_brief), lending the
+ * sketch from v: the same checks as mf_file_dec(), so a value is damaged
+ * for one exactly when it is for the other, and the same value in every
+ * field both fill; copies nothing. */
+int mf_file_brief_dec(const MDB_val *v, strata_file_brief *b);
 void mf_version_enc(const strata_version_rec *r, const char *token, strata_buf *b);
 int mf_version_dec(const MDB_val *v, strata_arena *a, strata_version_rec *r, char *token,
 		   size_t token_n);
