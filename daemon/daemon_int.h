@@ -197,6 +197,7 @@ typedef struct dtable {
 	uint32_t clean_failures;
 	int64_t clean_failed_us;
 	int64_t last_clean_us, last_orphan_us;
+	int64_t last_clean_cost_us; /* the last finished clean's duration */
 	dj *clean_job, *purge_job;
 	/* gauges from the last plan */
 	size_t files_per_level[STRATA_POL_LEVELS];

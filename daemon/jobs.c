@@ -325,6 +325,7 @@ static void job_finished(stratad *d, dj *j)
 		if (j->kind == DJ_CLEAN || j->kind == DJ_PURGE) {
 			if (j->kind == DJ_CLEAN && j->result == DJR_OK) {
 				t->last_clean_us = j->started_us;
+				t->last_clean_cost_us = (int64_t)(j->seconds * 1e6);
 				if (j->orphan_scan)
 					t->last_orphan_us = j->started_us;
 				t->trash_bytes = j->cr.trash_bytes;

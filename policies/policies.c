@@ -62,12 +62,16 @@
  *            or below the table's retention boundary), or a trashed file's
  *            clean.trash_s passed after the last clean started, or an orphan
  *            scan is due (clean.orphan_scan_s since the last one; 0: never);
- *            files that may go wait, in addition, until clean.grace_s /
- *            POL_CLEAN_SPACING after the last clean started, so a file
- *            waits at most 1.25 x grace and under sustained churn (files
- *            coming out of grace all the time) clean does not run back to
- *            back, holding a worker and the manifest (issue 16: 45 % of a
- *            worker at twice the bench's rate)
+ *            files that may go wait, in addition, until the spacing has
+ *            passed after the last clean started: POL_CLEAN_COST_FACTOR
+ *            times that clean's duration, at least POL_CLEAN_MIN_GAP_US and
+ *            at most clean.grace_s / POL_CLEAN_SPACING (which wins).  Under sustained
+ *            churn (files coming out of grace all the time) clean then
+ *            takes at most about a tenth of a worker instead of running back
+ *            to back (issue 16: 45 % of a worker at twice the bench's rate),
+ *            and a cheap clean comes soon, so replaced files do not wait a
+ *            quarter of the grace on top of it (a file waits at most
+ *            1.25 x grace)
  *            pressure = 1 + eligible / 100, at most 10
  *   expire   (per partition, tables with partition.expiration-time E > 0)
  *            due when the partition holds a live file and the time T its
@@ -143,6 +147,8 @@
 /* Clean: files that may go wait until clean.grace_s / this after the last
  * clean started. */
 #define POL_CLEAN_SPACING 4
+#define POL_CLEAN_COST_FACTOR 10
+#define POL_CLEAN_MIN_GAP_US (1 * US)
 
 void strata_policy_default(strata_policy *p)
 {
@@ -548,15 +554,22 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 		else
 			due_at(&next, due);
 	}
-	/* spacing: eligible files alone wait for grace / POL_CLEAN_SPACING after
-	 * the last clean started */
-	int64_t spaced_us = in->last_clean_us ? in->last_clean_us + p->clean_grace_s * US / POL_CLEAN_SPACING : 0;
+	/* spacing: eligible files alone wait, after the last clean started,
+	 * for POL_CLEAN_COST_FACTOR times its duration, between
+	 * POL_CLEAN_MIN_GAP_US and grace / POL_CLEAN_SPACING */
+	int64_t gap_us = in->last_clean_cost_us * POL_CLEAN_COST_FACTOR;
+	int64_t max_gap_us = p->clean_grace_s * US / POL_CLEAN_SPACING;
+	if (gap_us < POL_CLEAN_MIN_GAP_US)
+		gap_us = POL_CLEAN_MIN_GAP_US;
+	if (gap_us > max_gap_us) /* a grace under 4 s: a quarter of it */
+		gap_us = max_gap_us;
+	int64_t spaced_us = in->last_clean_us ? in->last_clean_us + gap_us : 0;
 	bool is_spaced = spaced_us <= now_us;
 	if (out->eligible > 0 && !is_spaced)
 		due_at(&next, spaced_us);
 	strata_pol_check *c = &out->check;
 	c->is_due = (out->eligible > 0 && is_spaced) || out->trash_due > 0 || out->is_orphan_scan;
-	char orphan[192];
+	char orphan[256];
 	if (p->clean_orphan_scan_s <= 0)
 		snprintf(orphan, sizeof(orphan), "orphan scans off (clean.orphan_scan_s 0)");
 	else if (out->is_orphan_scan)
@@ -567,9 +580,10 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 			 (in->last_orphan_scan_us + p->clean_orphan_scan_s * US - now_us) / US);
 	if (out->eligible > 0 && !is_spaced)
 		snprintf(orphan + strlen(orphan), sizeof(orphan) - strlen(orphan),
-			 "; the removed files wait %" PRId64 " s more (clean.grace_s / %d after the last "
-			 "clean)",
-			 (spaced_us - now_us + US - 1) / US, POL_CLEAN_SPACING);
+			 "; the removed files wait %" PRId64 " s more (cleans are spaced by %d x the "
+			 "last one's %.1f s, between 1 s and clean.grace_s / %d)",
+			 (spaced_us - now_us + US - 1) / US, POL_CLEAN_COST_FACTOR,
+			 (double)in->last_clean_cost_us / US, POL_CLEAN_SPACING);
 	snprintf(c->why, sizeof(c->why),
 		 "%zu removed files (%" PRIu64 " bytes) may go; %zu inside clean.grace_s %" PRId64
 		 ", %zu serve versions inside retention; %zu of %zu trashed files past clean.trash_s %"

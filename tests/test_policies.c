@@ -461,6 +461,7 @@ typedef struct ccase {
 	uint64_t boundary;
 	int64_t next_boundary_in_s;
 	int64_t last_clean_ago_s;   /* 0: never */
+	int64_t last_clean_cost_ms; /* its duration (0: not known) */
 	int64_t last_orphan_ago_s;  /* 0: never */
 	int64_t orphan_scan_s;      /* -1: 0 (off); 0: default */
 	uint32_t failures;
@@ -483,14 +484,23 @@ static const ccase clean_cases[] = {
 	{.name = "removed past clean.grace_s", .g = {{10, 300, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .due = true, .eligible = 1,
 	 .why = "1 removed files (1000 bytes) may go", .next_in_s = DUE_NOW},
-	/* spacing (issue 16): a clean 30 s ago holds eligible files back until
-	 * grace / 4 = 75 s after it */
-	{.name = "removed past clean.grace_s, the last clean 30 s ago", .g = {{10, 300, true, false, 0}},
-	 .ng = 1, .last_clean_ago_s = 30, .orphan_scan_s = -1, .due = false, .eligible = 1,
-	 .why = "the removed files wait 45 s more (clean.grace_s / 4", .next_in_s = 45},
-	{.name = "removed past clean.grace_s, the last clean 75 s ago", .g = {{10, 300, true, false, 0}},
-	 .ng = 1, .last_clean_ago_s = 75, .orphan_scan_s = -1, .due = true, .eligible = 1,
-	 .next_in_s = DUE_NOW},
+	/* spacing (issue 16): a clean holds eligible files back for 10 times
+	 * its duration after it started, at least 1 s, at most grace / 4 = 75 s */
+	{.name = "removed past clean.grace_s, a 20 s clean 30 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 30, .last_clean_cost_ms = 20000, .orphan_scan_s = -1,
+	 .due = false, .eligible = 1,
+	 .why = "the removed files wait 45 s more (cleans are spaced by 10 x the last one's 20.0 s, "
+		"between 1 s and clean.grace_s / 4)",
+	 .next_in_s = 45},
+	{.name = "removed past clean.grace_s, a 20 s clean 75 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 75, .last_clean_cost_ms = 20000, .orphan_scan_s = -1,
+	 .due = true, .eligible = 1, .next_in_s = DUE_NOW},
+	{.name = "removed past clean.grace_s, a 2 s clean 5 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 5, .last_clean_cost_ms = 2000, .orphan_scan_s = -1,
+	 .due = false, .eligible = 1, .why = "the removed files wait 15 s more", .next_in_s = 15},
+	{.name = "removed past clean.grace_s, a 50 ms clean 1 s ago", .g = {{10, 300, true, false, 0}},
+	 .ng = 1, .last_clean_ago_s = 1, .last_clean_cost_ms = 50, .orphan_scan_s = -1,
+	 .due = true, .eligible = 1, .next_in_s = DUE_NOW},
 	{.name = "removed inside clean.grace_s", .g = {{10, 100, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .due = false, .in_grace = 1, .why = "1 inside clean.grace_s 300",
 	 .next_in_s = 200},
@@ -538,6 +548,7 @@ static void test_clean_table(void)
 			.boundary = c->boundary,
 			.next_boundary_us = c->next_boundary_in_s ? NOW + c->next_boundary_in_s * S : 0,
 			.last_clean_us = c->last_clean_ago_s ? NOW - c->last_clean_ago_s * S : 0,
+			.last_clean_cost_us = c->last_clean_cost_ms * 1000,
 			.last_orphan_scan_us = c->last_orphan_ago_s ? NOW - c->last_orphan_ago_s * S : 0,
 			.failures = c->failures,
 			.failed_us = NOW - c->failed_ago_s * S,
