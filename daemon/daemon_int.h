@@ -531,6 +531,9 @@ void d_status_sample(stratad *d, bool is_new);
  * last scan ended plus max(D_SCAN_AFTER_JOB_MIN_US, D_SCAN_COST_FACTOR x its
  * duration in ms), never before now_us.  Pure. */
 int64_t d_scan_after_job_at(int64_t last_scan_end_us, double last_scan_ms, int64_t now_us);
+/* Whether the cron tick at mono_us starts the scan due at next_scan_us: it
+ * is due, or due within half a tick (the next tick would be late).  Pure. */
+bool d_scan_is_due(int64_t mono_us, int64_t next_scan_us);
 /* The page's data: a new JSON object (the caller decrefs), GET /status.json. */
 json_t *d_status_json(stratad *d);
 /* The page, HTML with inline CSS and SVG only, appended to out (GET /). */

@@ -603,7 +603,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
 	if (!manifest_usable(d))
 		return;
 	d_share_beat(d, false);
-	if (!d->in_scan && mono >= d->next_scan_us)
+	if (!d->in_scan && d_scan_is_due(mono, d->next_scan_us))
 		scan_begin(d);
 	if (d->in_scan)
 		scan_step(d);

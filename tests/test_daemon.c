@@ -899,6 +899,16 @@ static void test_scan_after_job_cadence(void)
 			fprintf(stderr, "\ncase %zu: %" PRId64 " != %" PRId64 "\n", i, at, cases[i].want_us);
 		CU_ASSERT_EQUAL(at, cases[i].want_us);
 	}
+	/* the ticks: a 2.5 ms scan at a tick asks for the next 100 ms after it
+	 * ended; the tick 100 ms (give or take its jitter) after that one
+	 * starts it, not the tick after (the cadence was 200 ms) */
+	int64_t tick = 10000000, end = tick + 2500;
+	int64_t next = d_scan_after_job_at(end, 2.5, end);
+	CU_ASSERT(d_scan_is_due(tick + D_CRON_MS * 1000 + 300, next));
+	CU_ASSERT(d_scan_is_due(tick + D_CRON_MS * 1000 - 300, next));
+	CU_ASSERT(!d_scan_is_due(tick + 40000, next)); /* not a tick early */
+	CU_ASSERT(d_scan_is_due(next, next));
+	CU_ASSERT(!d_scan_is_due(tick, tick + D_US)); /* scan_interval_s 1: not yet */
 }
 
 /* Job chaining (issue 16): with scans an hour apart, a manual sort that
