@@ -862,6 +862,9 @@ static void test_tombstones_in_window_not_looked_at(void)
 	size_t looked = 0, stats_a = 0;
 	for (size_t i = 0; i < nb + nc; i++) {
 		const strata_file_entry *e = find_entry(es, ne, i < nb ? ids_b[i] : ids_c[i - nb]);
+		CU_ASSERT_PTR_NOT_NULL(e);
+		if (!e)
+			continue;
 		char p[PATH_MAX], tp[PATH_MAX];
 		jf_file_path(&f, e, p, sizeof(p));
 		trash_path_of(&f, e, tp, sizeof(tp));
@@ -873,7 +876,9 @@ static void test_tombstones_in_window_not_looked_at(void)
 	}
 	for (size_t i = 0; i < na; i++) {
 		const strata_file_entry *e = find_entry(es, ne, ids_a[i]);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_PTR_NOT_NULL(e); /* not fatal: the vtable is still armed */
+		if (!e)
+			continue;
 		char tp[PATH_MAX];
 		trash_path_of(&f, e, tp, sizeof(tp));
 		stats_a += tomb_count(tomb_stats, tomb_nstats, tp);
