@@ -41,8 +41,23 @@
  * BENCH_RATE 2: daemon-ingest-2x.csv and .png; gnuplot, `make bench-daemon`
  * installs gnuplot-nox if missing).  BENCH_SCALE=0.1 shortens the durations
  * (not the number of entries); BENCH_INGEST_S sets the ingest alone.
+ *
+ * Part 3, a clean over tombstones (clean/clean.c, "Looking for a marked
+ * file"): for each N of BENCH_TOMBSTONES (comma-separated, default
+ * 20000,100000), a 16-bucket table of N row-file entries committed straight
+ * into the manifest (empty files under their names), all removed by one job
+ * commit per bucket, then marked deleted and moved into .trash/ by one
+ * clean (clean.trash_s 3600).  Timed, in this process (no daemon): three
+ * cleans over the N tombstones inside their trash window (median, with the
+ * stat() calls each made through the I/O vtable), then, once a clean with
+ * trash_s 0 has unlinked the files and forgotten the entries, three cleans
+ * of the same table with no tombstone (median): the ratio of the two is
+ * what the tombstones cost a clean.  The machine's load average is printed
+ * beside each figure.  Run it on the code before a change and after, and
+ * compare.  BENCH_SKIP_CLEAN=1 skips the part.
  */
 #include "bench/bench_util.h"
+#include "clean/clean.h"
 #include "daemon/daemon.h"
 #include "table/table.h"
 
@@ -630,6 +645,176 @@ static void bench_ingest(const char *dir)
 	free(g);
 }
 
+/* ---- part 3: a clean over tombstones ------------------------------------------------- */
+
+static atomic_int clean_stats; /* stat() calls through the I/O vtable */
+
+static int counting_stat(const char *p, struct stat *st)
+{
+	atomic_fetch_add(&clean_stats, 1);
+	return strata_io_system.stat(p, st);
+}
+
+/* One clean of table (grace 0, trash_s, no orphan scan) with its stat()
+ * calls counted into *nstats: its wall time in ms, or -1 (said on stderr). */
+static double clean_ms(strata_wh *wh, const char *table, int64_t trash_s, int *nstats,
+		       strata_clean_result *r)
+{
+	strata_clean_opts o;
+	strata_clean_opts_default(&o);
+	o.grace_s = 0;
+	o.trash_s = trash_s;
+	o.orphan_age_s = -1;
+	static strata_io_ops ops;
+	ops = strata_io_system;
+	ops.stat = counting_stat;
+	atomic_store(&clean_stats, 0);
+	strata_io_set(&ops);
+	strata_err err;
+	double t0 = bench_now_s();
+	int rc = strata_clean_table(wh, table, &o, r, &err);
+	double ms = (bench_now_s() - t0) * 1e3;
+	strata_io_set(NULL);
+	*nstats = atomic_load(&clean_stats);
+	if (rc) {
+		fprintf(stderr, "bench: clean of %s failed: %s\n", table, err.msg);
+		return -1;
+	}
+	return ms;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of three cleans (trash_s 3600); the stat() calls of the last. */
+static double clean_median_ms(strata_wh *wh, const char *table, int *nstats)
+{
+	double v[3];
+	strata_clean_result r;
+	for (int i = 0; i < 3; i++)
+		if ((v[i] = clean_ms(wh, table, 3600, nstats, &r)) < 0)
+			return -1;
+	qsort(v, 3, sizeof(double), dbl_cmp);
+	return v[1];
+}
+
+static double load1(void)
+{
+	double l[1] = {0};
+	return getloadavg(l, 1) == 1 ? l[0] : 0;
+}
+
+/* Remove every entry of table: one job commit per bucket, no outputs. */
+static int remove_all(strata_wh *wh, const char *table)
+{
+	strata_mf *mf = strata_wh_mf(wh);
+	strata_arena *a = strata_arena_new();
+	strata_mf_snap *snap = NULL;
+	strata_table_def t;
+	strata_partition *ps;
+	strata_file_entry *fs;
+	size_t np = 0, n = 0;
+	strata_err err;
+	int rc = strata_mf_snap_open(mf, &snap, &err);
+	if (rc == 0)
+		rc = strata_mf_table_get(snap, table, &t, &err);
+	if (rc == 0)
+		rc = strata_mf_partitions(snap, t.id, a, &ps, &np, &err);
+	if (rc == 0)
+		rc = strata_mf_table_files(snap, t.id, a, &fs, &n, &err);
+	strata_mf_snap_close(snap);
+	uint64_t *ids = calloc(n + 1, sizeof(uint64_t));
+	for (uint32_t b = 0; rc == 0 && np == 1 && b < ps[0].buckets; b++) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (fs[i].bucket == b && fs[i].removed_version == 0)
+				ids[k++] = fs[i].id;
+		strata_mf_job j = {.table_id = t.id, .part_id = ps[0].id, .bucket = b,
+				   .kind = STRATA_V_SORT, .schema_version = t.schema_version,
+				   .inputs = ids, .ninputs = k, .note = "bench: remove all"};
+		uint64_t v;
+		rc = k ? strata_mf_commit_job(mf, &j, &v, &err) : 0;
+	}
+	if (rc)
+		fprintf(stderr, "bench: could not remove the entries of %s: %s\n", table, err.msg);
+	free(ids);
+	strata_arena_free(a);
+	return rc;
+}
+
+static void bench_tombstones_one(const char *dir, size_t n)
+{
+	char whp[4096];
+	snprintf(whp, sizeof(whp), "%s/tomb-%zu-wh", dir, n);
+	strata_wh *wh;
+	strata_err err;
+	if (strata_wh_open(whp, true, &wh, &err) != 0) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		return;
+	}
+	const char *props[] = {"write.bucket.num=16"};
+	if (strata_table_create(wh, "tomb", "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL,
+				props, 1, &err) != 0) {
+		fprintf(stderr, "bench: %s\n", err.msg);
+		strata_wh_close(wh);
+		return;
+	}
+	double t0 = bench_now_s();
+	if (bench_fill_entries(wh, "tomb", 16, n, STRATA_FMT_AVRO, NULL) != 0 ||
+	    remove_all(wh, "tomb") != 0) {
+		strata_wh_close(wh);
+		return;
+	}
+	double fill_s = bench_now_s() - t0;
+	int nstats = 0;
+	strata_clean_result r;
+	double first_ms = clean_ms(wh, "tomb", 3600, &nstats, &r);
+	if (first_ms < 0 || r.files_deleted != n) {
+		fprintf(stderr, "bench: the first clean moved %zu of %zu files\n", r.files_deleted, n);
+		strata_wh_close(wh);
+		return;
+	}
+	double l0 = load1();
+	int in_stats = 0, none_stats = 0;
+	double in_ms = clean_median_ms(wh, "tomb", &in_stats);
+	double l1 = load1();
+	/* forget them all: unlinked (trash_s 0) and forgotten in one run */
+	double gone_ms = clean_ms(wh, "tomb", 0, &nstats, &r);
+	size_t unlinked = r.files_unlinked;
+	double none_ms = gone_ms < 0 ? -1 : clean_median_ms(wh, "tomb", &none_stats);
+	double l2 = load1();
+	strata_wh_close(wh);
+	if (in_ms < 0 || none_ms < 0)
+		return;
+	printf("clean: %zu tombstones (16 buckets; entries made and removed in %.1f s, marked and "
+	       "trashed by one clean in %.0f ms)\n",
+	       n, fill_s, first_ms);
+	printf("clean: %zu tombstones inside their trash window: %.1f ms a clean (median of 3; "
+	       "%d stat() calls; %.2f us a tombstone; load %.2f-%.2f)\n",
+	       n, in_ms, in_stats, in_ms * 1e3 / (double)n, l0, l1);
+	printf("clean: the same table with none left (%zu unlinked and forgotten by one clean in "
+	       "%.0f ms): %.1f ms a clean (median of 3; %d stat() calls; load %.2f)\n",
+	       unlinked, gone_ms, none_ms, none_stats, l2);
+	printf("clean: ratio, a clean over %zu tombstones / over none: %.1f\n", n,
+	       none_ms > 0 ? in_ms / none_ms : 0);
+}
+
+static void bench_tombstones(const char *dir)
+{
+	const char *s = getenv("BENCH_TOMBSTONES");
+	char list[256];
+	snprintf(list, sizeof(list), "%s", s && *s ? s : "20000,100000");
+	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t n = strtoull(tok, NULL, 10);
+		if (n)
+			bench_tombstones_one(dir, n);
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -649,6 +834,10 @@ int main(void)
 		bench_ingest(tmpl);
 	else
 		printf("ingest: skipped (BENCH_SKIP_INGEST is set)\n");
+	if (!bench_env_flag("BENCH_SKIP_CLEAN"))
+		bench_tombstones(tmpl);
+	else
+		printf("clean: skipped (BENCH_SKIP_CLEAN is set)\n");
 	if (!getenv("STRATA_KEEP_TMP")) {
 		char cmd[4200];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);

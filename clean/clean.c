@@ -12,14 +12,20 @@
  *   2. one manifest commit marks them deleted — from here no read resolves to
  *      a file set containing them (resolve fails with the retention error);
  *   3. every entry marked deleted whose file is still in its bucket directory
- *      is renamed into <table>/.trash/<deleted_us>-<id>-<name>, unless a
+ *      (one listing of that directory per run says which: "Looking for a
+ *      marked file" below) is renamed into
+ *      <table>/.trash/<deleted_us>-<id>-<name>, unless a
  *      live lease — read again after step 2, so a reader that planned just
  *      before the marking is seen — may need it; each directory a file
  *      left is fsynced once after all the moves, then the trash (a lost
  *      move only puts a marked file back where the next run moves it);
  *   4. trash files older than clean.trash_s (by the time in their name, i.e.
  *      since their logical deletion) are unlinked, through the I/O throttle;
- *   5. entries whose file is gone from both places are forgotten (unless a
+ *      the files inside the window are not looked at (an orphan's only, for
+ *      its size: an entry's size is its entry's);
+ *   5. entries whose file is gone from both places are forgotten — found by
+ *      a second pass of step 3 after step 4: past its window, not in its
+ *      bucket's listing, and a stat of its trash path finds nothing (unless a
  *      floor raise's file set still includes them: then they stay as
  *      tombstones that make reads of those versions fail cleanly, marked
  *      is_gone in the same commit, so later runs do not look for their
@@ -31,6 +37,42 @@
  *      version of step 2, or the table's version when nothing was marked);
  *   7. orphans (files no entry or intent knows, older than orphan_age_s by
  *      mtime, the only age an unknown file has) are moved into the trash.
+ *
+ * Looking for a marked file (steps 3 and 5, local data).  Under sustained
+ * ingest a table holds clean.trash_s worth of tombstones (320 replaced files
+ * a second, an hour: a million), and a stat of the bucket path and then of
+ * the trash path of each, every run, made a clean's cost grow with the
+ * trash.  Instead, where a marked entry's file is comes from:
+ *   - one listing of its bucket directory per run (through the I/O vtable,
+ *     made the first time the run looks for a marked entry of that bucket,
+ *     sorted, searched by name; a file this run moves is struck from it, so
+ *     the pass after step 4 uses the same listing): listed, it is moved;
+ *   - not listed and inside its window (now - deleted_us < clean.trash_s):
+ *     it is in .trash/, and could not be forgotten anyway; no stat;
+ *   - not listed and past its window: only the pass after step 4 (which
+ *     unlinks such files) stats its trash path, and forgets the entry when
+ *     the file is not there — about one stat per tombstone in its life.
+ * Why a listing taken once is right for the whole run: after step 2 the
+ * only thing that puts a marked entry's file into its bucket is undelete
+ * (moving it back from .trash/), and undelete holds the table's clean claim,
+ * as this run does, so it runs before the listing or after the run; writers
+ * and jobs only add new names (a job's name carries its unique id, a writer's
+ * 64 random bits: the stat this replaces trusted names the same way), recovery
+ * removes only the outputs of jobs that never committed (no entry names
+ * them), and the orphan scan takes only names no entry knows.  The only
+ * thing that takes a marked file out of its bucket is a clean's step 3:
+ * this run's (struck from the listing) or, should two cleans overlap after
+ * an expired claim, another's (the rename then finds nothing: done, as
+ * before).  A name a readdir() returns was there when it was listed, and a
+ * file nobody renames during the listing is returned (POSIX leaves only
+ * names created or removed meanwhile unspecified).  So "not listed" means
+ * "not in the bucket" for the whole run, and an entry is still forgotten
+ * only once a stat has found its trash path empty too (invariant 2).  A
+ * file unlinked early from the trash (a clean with a shorter
+ * clean.trash_s, a hand) leaves its entry until this clean's window has
+ * passed: a tombstone kept a little longer, never a file lost.  The trash
+ * counts (trash_files, trash_bytes) come from these entries, plus a stat
+ * of each orphan in the trash (step 7's, which no entry knows).
  *
  * Data on object storage (a data path s3://..., core's data-store seam):
  * objects cannot be renamed, so the trash is a state of the manifest entry
@@ -97,9 +139,13 @@
  *      reverted first; invariant 6 holds for it too;
  *   9. a clean looks for a marked entry's file only until it knows it is
  *      gone (is_gone, recorded by step 5 for the tombstones it keeps), so
- *      its requests do not grow with the table's history; on object
- *      storage it sends no HEAD at all (above).  Undelete still asks the
- *      store whether each file is there (path_state): it is rare.
+ *      its requests do not grow with the table's history; on local data it
+ *      lists each bucket directory with a marked entry once per run and
+ *      stats only the trash paths of entries past their window, not in
+ *      their bucket ("Looking for a marked file"), so a run's cost does not
+ *      grow with the trash; on object storage it sends no HEAD at all
+ *      (above).  Undelete still asks the store whether each file is there
+ *      (path_state): it is rare.
  */
 #include "clean/clean.h"
 #include "jobs/jobs.h"
@@ -149,15 +195,23 @@ typedef struct clean_ctx {
 	strata_arena *a;
 	int64_t now_us;
 	bool is_counting; /* orphan scan, first pass: count, move nothing */
-	bool is_trash_counted; /* object storage: the trash was counted once */
+	int pass; /* step 3: 1 before step 4, 2 after it (see trash_marked) */
 	const uint64_t *marked; /* ids this run marked deleted, sorted */
 	size_t nmarked;
+	struct bucket_list *lists; /* step 3's bucket listings, by (part, bucket) */
+	size_t nlists, cap_lists;
 } clean_ctx;
 
 static int id_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* Two names, for qsort and bsearch over arrays of char *. */
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static const char *part_name_of(clean_ctx *c, uint32_t part_id)
@@ -295,12 +349,12 @@ static int trash_object(clean_ctx *c, const strata_file_entry *f, const char *pa
 			uint64_t **forget, size_t *nforget, size_t *cap, strata_err *err)
 {
 	/* entering the trash: marked by this very run */
-	if (!c->is_trash_counted && c->nmarked &&
+	if (c->pass == 1 && c->nmarked &&
 	    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
 		c->r->files_deleted++;
 	bool is_old = c->o->is_purge || strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
 	if (!is_old) {
-		if (!c->is_trash_counted) {
+		if (c->pass == 1) { /* step 4 of an object is in this pass */
 			c->r->trash_files++;
 			c->r->trash_bytes += f->bytes;
 		}
@@ -342,6 +396,104 @@ static size_t moved_dirs_unique(moved_dir *dirs, size_t n)
 		if (moved_dir_cmp(&dirs[i], &dirs[k - 1]) != 0)
 			dirs[k++] = dirs[i];
 	return k;
+}
+
+/* One bucket directory's names, listed once per run, the first time step 3
+ * looks for a marked entry of that bucket ("Looking for a marked file" in
+ * the essay): a name lookup instead of a stat() per tombstone per run. */
+typedef struct bucket_list {
+	uint32_t part_id, bucket;
+	char **names;  /* sorted; the array is the run's (bucket_lists_free), the
+			  names the arena's */
+	bool *is_moved; /* moved into the trash by this run since the listing */
+	size_t n;
+} bucket_list;
+
+static int bucket_key_cmp(uint32_t part_id, uint32_t bucket, const bucket_list *l)
+{
+	if (part_id != l->part_id)
+		return part_id < l->part_id ? -1 : 1;
+	return bucket < l->bucket ? -1 : bucket > l->bucket;
+}
+
+static void bucket_lists_free(clean_ctx *c)
+{
+	for (size_t i = 0; i < c->nlists; i++)
+		free(c->lists[i].names);
+	free(c->lists);
+	c->lists = NULL;
+	c->nlists = c->cap_lists = 0;
+}
+
+/* The listing of bucket (part_id, bucket), made now if this run has none
+ * yet: through the I/O vtable (fault injection covers it); a missing
+ * directory lists nothing, any other error fails the run naming the
+ * directory (invariant 2: a failed listing is never taken for an empty
+ * one).  *out is lent until bucket_lists_free(). */
+static int bucket_list_get(clean_ctx *c, uint32_t part_id, uint32_t bucket, bucket_list **out,
+			   strata_err *err)
+{
+	size_t lo = 0, hi = c->nlists;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int k = bucket_key_cmp(part_id, bucket, &c->lists[mid]);
+		if (k == 0) {
+			*out = &c->lists[mid];
+			return 0;
+		}
+		if (k < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	const char *pname = part_name_of(c, part_id);
+	char dir[4096];
+	strata_bucket_dir(c->mf, c->t.name, pname ? pname : "", bucket, dir, sizeof(dir));
+	bucket_list l = {.part_id = part_id, .bucket = bucket};
+	size_t cap = 0;
+	int derr = 0;
+	DIR *d = strata_io()->opendir(dir, &derr);
+	if (!d && derr != -ENOENT)
+		return strata_err_set(err, derr, "could not list \"%s\": %s", dir,
+				      strata_strerror(derr));
+	struct dirent *e;
+	while (d && (e = strata_io()->readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (l.n == cap) {
+			cap = cap ? 2 * cap : 64;
+			l.names = strata_realloc(l.names, cap * sizeof(char *));
+		}
+		l.names[l.n++] = strata_arena_strdup(c->a, e->d_name);
+	}
+	if (d)
+		strata_io()->closedir(d);
+	if (l.n > 1)
+		qsort(l.names, l.n, sizeof(char *), name_cmp);
+	l.is_moved = strata_arena_alloc(c->a, l.n + 1);
+	memset(l.is_moved, 0, l.n + 1);
+	if (c->nlists == c->cap_lists) {
+		c->cap_lists = c->cap_lists ? 2 * c->cap_lists : 16;
+		c->lists = strata_realloc(c->lists, c->cap_lists * sizeof(*c->lists));
+	}
+	memmove(&c->lists[lo + 1], &c->lists[lo], (c->nlists - lo) * sizeof(*c->lists));
+	c->lists[lo] = l;
+	c->nlists++;
+	*out = &c->lists[lo];
+	return 0;
+}
+
+/* Whether name is in the listing l and still there (this run has not moved
+ * it); *at receives its index. */
+static bool bucket_list_has(const bucket_list *l, const char *name, size_t *at)
+{
+	if (l->n == 0)
+		return false;
+	char *const *p = bsearch(&name, l->names, l->n, sizeof(char *), name_cmp);
+	if (!p)
+		return false;
+	*at = (size_t)(p - l->names);
+	return !l->is_moved[*at];
 }
 
 static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata_err *err)
@@ -397,39 +549,59 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 				return rc;
 			continue;
 		}
+		/* is it still in its bucket? one listing per bucket and run, not
+		 * a stat per tombstone (invariant 9) */
+		bucket_list *l = NULL;
+		rc = bucket_list_get(c, f->part_id, f->bucket, &l, err);
+		if (rc)
+			return rc;
+		size_t at = 0;
+		if (!bucket_list_has(l, f->name, &at)) {
+			/* in .trash/ or gone from both: inside its window it is in
+			 * the trash (no step 4 has unlinked it) and cannot be
+			 * forgotten yet, so it is not looked for; past it, the
+			 * pass after step 4 asks (step 4 unlinks it first) */
+			bool is_old = c->o->is_purge ||
+				      strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+			if (!is_old && c->pass == 2) {
+				c->r->trash_files++;
+				c->r->trash_bytes += f->bytes;
+			}
+			if (!is_old || c->pass == 1)
+				continue;
+			trash_name(f, tname, sizeof(tname));
+			snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
+			int in_trash = path_state(tpath, err);
+			if (in_trash < 0)
+				return in_trash;
+			if (!in_trash) /* unlinked from the trash: step 5 */
+				forget_push(f->id, forget, nforget, &cap);
+			continue;
+		}
+		if (!has_trash) {
+			rc = strata_io_mkdirs(trash, 0755);
+			if (rc < 0)
+				return strata_err_set(err, rc, "could not create \"%s\": %s", trash,
+						      strata_strerror(rc));
+			has_trash = true;
+		}
 		trash_name(f, tname, sizeof(tname));
 		snprintf(tpath, sizeof(tpath), "%s/%s", trash, tname);
-		int in_dir = path_state(path, err);
-		if (in_dir < 0)
-			return in_dir;
-		int in_trash = in_dir ? 1 : path_state(tpath, err);
-		if (in_trash < 0)
-			return in_trash;
-		if (in_dir) {
-			if (!has_trash) {
-				rc = strata_io_mkdirs(trash, 0755);
-				if (rc < 0)
-					return strata_err_set(err, rc, "could not create \"%s\": %s", trash,
-							      strata_strerror(rc));
-				has_trash = true;
-			}
-			rc = strata_io()->rename(path, tpath);
-			if (rc == -ENOENT)
-				continue; /* another clean moved it first: done */
-			if (rc < 0) /* invariant 2 */
-				return strata_err_set(err, rc, "could not move \"%s\" to the trash: %s",
-						      path, strata_strerror(rc));
-			c->r->files_deleted++;
-			/* entries come by bucket: a repeat is most often the last */
-			if (nmoved == 0 || moved[nmoved - 1].part_id != f->part_id ||
-			    moved[nmoved - 1].bucket != f->bucket)
-				moved[nmoved++] = (moved_dir){.part_id = f->part_id, .bucket = f->bucket};
-		} else if (!in_trash) {
-			/* gone from both places: unlinked from the trash earlier */
-			forget_push(f->id, forget, nforget, &cap);
+		rc = strata_io()->rename(path, tpath);
+		if (rc == -ENOENT) { /* another clean moved it first: done */
+			l->is_moved[at] = true;
+			continue;
 		}
+		if (rc < 0) /* invariant 2 */
+			return strata_err_set(err, rc, "could not move \"%s\" to the trash: %s", path,
+					      strata_strerror(rc));
+		l->is_moved[at] = true;
+		c->r->files_deleted++;
+		/* entries come by bucket: a repeat is most often the last */
+		if (nmoved == 0 || moved[nmoved - 1].part_id != f->part_id ||
+		    moved[nmoved - 1].bucket != f->bucket)
+			moved[nmoved++] = (moved_dir){.part_id = f->part_id, .bucket = f->bucket};
 	}
-	c->is_trash_counted = true;
 	rc = 0;
 	nmoved = moved_dirs_unique(moved, nmoved);
 	for (size_t k = 0; k < nmoved && rc == 0; k++) {
@@ -468,20 +640,26 @@ static int trash_empty(clean_ctx *c, bool is_counting, strata_err *err)
 			continue;
 		char path[4400];
 		snprintf(path, sizeof(path), "%s/%s", trash, e->d_name);
-		struct stat st;
-		if (strata_io()->stat(path, &st) != 0)
-			continue;
-		long long deleted_us = strtoll(e->d_name, NULL, 10);
+		char *rest;
+		long long deleted_us = strtoll(e->d_name, &rest, 10);
 		/* files marked by this very run carry a later time than c->now_us */
 		bool is_old = c->o->is_purge ||
 			      strata_now_us() - deleted_us >= c->o->trash_s * 1000000;
+		struct stat st;
 		if (!is_old) {
-			if (is_counting) {
+			/* inside its window: no stat (invariant 9).  An entry's
+			 * file ("<deleted_us>-<id>-<name>") is counted from its
+			 * entry by step 3's second pass; an orphan's
+			 * ("<us>-orphan-<name>") has no entry to say its size */
+			bool is_entry = rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9';
+			if (is_counting && !is_entry && strata_io()->stat(path, &st) == 0) {
 				c->r->trash_files++;
 				c->r->trash_bytes += (uint64_t)st.st_size;
 			}
 			continue;
 		}
+		if (strata_io()->stat(path, &st) != 0)
+			continue;
 		if (c->o->throttle)
 			c->o->throttle(c->o->throttle_arg, (uint64_t)st.st_size);
 		rc = strata_io()->unlink(path);
@@ -510,11 +688,6 @@ typedef struct name_set {
 	char **v;
 	size_t n, cap;
 } name_set;
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static void name_add(name_set *s, strata_arena *a, const char *name)
 {
@@ -1001,6 +1174,7 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		c.marked = ids;
 		c.nmarked = nids;
 	}
+	c.pass = 1;
 	rc = trash_marked(&c, &forget, &nforget, err); /* step 3 */
 	if (rc)
 		goto out;
@@ -1012,10 +1186,12 @@ static int clean_table_claimed(strata_wh *wh, const char *table, const strata_cl
 		if (rc)
 			goto out;
 	}
-	/* a second pass forgets what step 4 just unlinked */
+	/* a second pass forgets what step 4 just unlinked (and counts what
+	 * stays in the trash); the listings of the first still hold */
 	free(forget);
 	forget = NULL;
 	nforget = 0;
+	c.pass = 2;
 	rc = trash_marked(&c, &forget, &nforget, err);
 	if (rc == 0 && nforget)
 		rc = strata_mf_forget_deleted(c.mf, c.t.id, forget, nforget, err);
@@ -1042,6 +1218,7 @@ out:
 	strata_mf_snap_close(snap);
 	free(ids);
 	free(forget);
+	bucket_lists_free(&c);
 	strata_arena_free(c.a);
 	return rc;
 }

@@ -625,12 +625,14 @@ static void test_crash_between_unlink_and_forget(void)
 	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
 	jf_hist h;
 	jf_hist_take(&f, &h);
-	/* on object storage a clean deletes an object only past its window,
-	 * and asks nothing before (clean.c invariant 9): the crash it can
-	 * leave is past the window, where its DELETE of the missing objects
+	/* a clean unlinks a trashed file only past its window, and asks
+	 * nothing before (clean.c invariant 9: inside the window a file not
+	 * in its bucket is in the trash): the crash it can leave is past the
+	 * window (trash_s 0 here), where locally a stat finds the trash path
+	 * empty, and on object storage the DELETE of the missing objects
 	 * succeeds (and counts: no HEAD tells them apart) */
 	bool is_s3 = tu_wh_is_s3();
-	CU_ASSERT_EQUAL(clean(&f, 300, is_s3 ? 0 : 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(clean(&f, 300, 0, -1, &r, NULL), 0);
 	CU_ASSERT_EQUAL(r.files_deleted, 0);
 	CU_ASSERT_EQUAL(r.files_unlinked, is_s3 ? 4 : 0);
 	/* every deleted entry forgotten: the sort's three inputs at once, the
@@ -711,6 +713,219 @@ static void test_trash_fsyncs_each_dir_once(void)
 	CU_ASSERT_EQUAL(dir_fsyncs, 1);
 	jf_close(&f);
 	strata_arena_free(a);
+	tu_clock_real();
+}
+
+static void check_ok(jf *f); /* strata_mf_check() passes (below) */
+
+/* Every stat() and opendir() path under one directory, through the I/O
+ * vtable (tomb_io_arm .. tomb_io_disarm). */
+static char tomb_under[PATH_MAX];
+static char **tomb_stats, **tomb_lists;
+static size_t tomb_nstats, tomb_nlists;
+
+static void tomb_log(char ***v, size_t *n, const char *p)
+{
+	if (strncmp(p, tomb_under, strlen(tomb_under)) != 0)
+		return;
+	*v = strata_realloc(*v, (*n + 1) * sizeof(char *));
+	(*v)[(*n)++] = strata_strdup(p);
+}
+
+static int tomb_stat(const char *p, struct stat *st)
+{
+	tomb_log(&tomb_stats, &tomb_nstats, p);
+	return strata_io_system.stat(p, st);
+}
+
+static DIR *tomb_opendir(const char *p, int *err)
+{
+	tomb_log(&tomb_lists, &tomb_nlists, p);
+	return strata_io_system.opendir(p, err);
+}
+
+static void tomb_io_arm(const char *under)
+{
+	static strata_io_ops ops;
+	ops = strata_io_system;
+	ops.stat = tomb_stat;
+	ops.opendir = tomb_opendir;
+	snprintf(tomb_under, sizeof(tomb_under), "%s", under);
+	strata_io_set(&ops);
+}
+
+static size_t tomb_count(char **v, size_t n, const char *p)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(v[i], p) == 0;
+	return k;
+}
+
+static void tomb_io_disarm(void)
+{
+	strata_io_set(NULL);
+	for (size_t i = 0; i < tomb_nstats; i++)
+		free(tomb_stats[i]);
+	for (size_t i = 0; i < tomb_nlists; i++)
+		free(tomb_lists[i]);
+	free(tomb_stats);
+	free(tomb_lists);
+	tomb_stats = tomb_lists = NULL;
+	tomb_nstats = tomb_nlists = 0;
+}
+
+/* Four sorts of three row files each: twelve removed entries. */
+static void removed_batch(jf *f)
+{
+	for (int i = 0; i < 4; i++) {
+		write3(f);
+		job_ok(f, JF_SORT, NULL);
+	}
+}
+
+/* A clean's cost must not grow with the trash: under sustained ingest a
+ * table holds clean.trash_s worth of tombstones (a million at the
+ * defaults), and every run stat()ed the bucket path and the trash path of
+ * each (clean/clean.c, "Looking for a marked file").  Here a run over
+ * tombstones inside their window looks at none of their paths and lists
+ * the bucket once, and still: it forgets the tombstones past their window
+ * (their files unlinked), moves into the trash the files left in their
+ * bucket by an interrupted run (a failed rename) and by a hand, counts the
+ * trash, and leaves a table that passes the check. */
+static void test_tombstones_in_window_not_looked_at(void)
+{
+	if (skip_local_only("counts stat() calls of the local trash"))
+		return;
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	strata_arena *a = strata_arena_new();
+	strata_clean_result r;
+	/* A: marked and trashed at tA, past the window at the counted run */
+	removed_batch(&f);
+	uint64_t *ids_a;
+	size_t na = removed_ids(&f, a, &ids_a);
+	CU_ASSERT_FATAL(na >= 12);
+	tu_clock_advance(301 * SEC);
+	CU_ASSERT_EQUAL_FATAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, na);
+	/* B: marked and trashed 3,301 s later, inside the window then */
+	tu_clock_advance(3000 * SEC);
+	removed_batch(&f);
+	uint64_t *ids_b;
+	size_t nb = removed_ids(&f, a, &ids_b);
+	CU_ASSERT_FATAL(nb >= 12);
+	tu_clock_advance(301 * SEC);
+	CU_ASSERT_EQUAL_FATAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_deleted, nb);
+	/* C: marked by a clean whose step 3 fails at its first move: the
+	 * files stay in their bucket, their entries marked deleted */
+	write3(&f);
+	job_ok(&f, JF_SORT, NULL);
+	uint64_t *ids_c;
+	size_t nc = removed_ids(&f, a, &ids_c);
+	CU_ASSERT_FATAL(nc >= 3);
+	tu_fault_arm(TU_OP_RENAME, 1, EIO, false);
+	strata_err err;
+	int rc = clean(&f, 0, 3600, -1, &r, &err);
+	bool fired = tu_fault_fired();
+	tu_fault_disarm();
+	CU_ASSERT_TRUE(fired);
+	CU_ASSERT_EQUAL(rc, -EIO);
+	CU_ASSERT(strstr(err.msg, "to the trash") != NULL);
+	strata_file_entry *es;
+	size_t ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < nc; i++) {
+		const strata_file_entry *e = find_entry(es, ne, ids_c[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_TRUE(e->is_deleted);
+		char p[PATH_MAX];
+		jf_file_path(&f, e, p, sizeof(p));
+		CU_ASSERT_TRUE(exists(p));
+	}
+	/* one of B back in its bucket by hand (as a crashed undelete leaves it) */
+	const strata_file_entry *back = find_entry(es, ne, ids_b[0]);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	char back_path[PATH_MAX], back_trash[PATH_MAX];
+	jf_file_path(&f, back, back_path, sizeof(back_path));
+	trash_path_of(&f, back, back_trash, sizeof(back_trash));
+	CU_ASSERT_EQUAL_FATAL(rename(back_trash, back_path), 0);
+	/* the counted run: A is 3,700 s old (past the window), B 399 s */
+	tu_clock_advance(399 * SEC);
+	char tdir[PATH_MAX], bdir[PATH_MAX];
+	snprintf(tdir, sizeof(tdir), "%s/data/%s/", f.dir, f.table);
+	jf_bucket_dir(&f, 0, bdir, sizeof(bdir));
+	tomb_io_arm(tdir);
+	rc = clean(&f, 300, 3600, -1, &r, &err);
+	/* which paths of B's tombstones and of C's entries were stat()ed */
+	size_t looked = 0, stats_a = 0;
+	for (size_t i = 0; i < nb + nc; i++) {
+		const strata_file_entry *e = find_entry(es, ne, i < nb ? ids_b[i] : ids_c[i - nb]);
+		CU_ASSERT_PTR_NOT_NULL(e);
+		if (!e)
+			continue;
+		char p[PATH_MAX], tp[PATH_MAX];
+		jf_file_path(&f, e, p, sizeof(p));
+		trash_path_of(&f, e, tp, sizeof(tp));
+		size_t k = tomb_count(tomb_stats, tomb_nstats, p) +
+			   tomb_count(tomb_stats, tomb_nstats, tp);
+		if (k && looked == 0)
+			fprintf(stderr, "\nstat() of a tombstone inside its window: %s\n", p);
+		looked += k;
+	}
+	for (size_t i = 0; i < na; i++) {
+		const strata_file_entry *e = find_entry(es, ne, ids_a[i]);
+		CU_ASSERT_PTR_NOT_NULL(e); /* not fatal: the vtable is still armed */
+		if (!e)
+			continue;
+		char tp[PATH_MAX];
+		trash_path_of(&f, e, tp, sizeof(tp));
+		stats_a += tomb_count(tomb_stats, tomb_nstats, tp);
+	}
+	size_t nstats = tomb_nstats, bucket_lists = tomb_count(tomb_lists, tomb_nlists, bdir);
+	tomb_io_disarm();
+	if (rc)
+		fprintf(stderr, "\ncounted clean: %s\n", err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(looked, 0);
+	CU_ASSERT_EQUAL(bucket_lists, 1); /* one listing, for both passes */
+	/* A's files: a stat each to unlink (step 0), one to find them gone */
+	CU_ASSERT(stats_a <= 2 * na);
+	CU_ASSERT(nstats < 2 * na + 16);
+	/* A unlinked and forgotten; C and the hand-moved file in the trash */
+	CU_ASSERT_EQUAL(r.files_unlinked, na);
+	CU_ASSERT_EQUAL(r.files_deleted, nc + 1);
+	CU_ASSERT_EQUAL(r.trash_files, nb + nc);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), (int)(nb + nc));
+	ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < na; i++)
+		CU_ASSERT_PTR_NULL(find_entry(es, ne, ids_a[i]));
+	for (size_t i = 0; i < nb + nc; i++) {
+		const strata_file_entry *e = find_entry(es, ne, i < nb ? ids_b[i] : ids_c[i - nb]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_TRUE(e->is_deleted);
+		char p[PATH_MAX], tp[PATH_MAX];
+		jf_file_path(&f, e, p, sizeof(p));
+		trash_path_of(&f, e, tp, sizeof(tp));
+		CU_ASSERT_FALSE(exists(p));
+		CU_ASSERT_TRUE(exists(tp));
+	}
+	disk_ok(&f, 0);
+	check_ok(&f);
+	/* and past B's window they go the same way */
+	tu_clock_advance(3600 * SEC);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.files_unlinked, nb + nc);
+	CU_ASSERT_EQUAL(r.trash_files, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 0);
+	ne = jf_entries(&f, 0, a, &es);
+	for (size_t i = 0; i < ne; i++)
+		CU_ASSERT_FALSE(es[i].is_deleted);
+	disk_ok(&f, 0);
+	check_ok(&f);
+	strata_arena_free(a);
+	jf_close(&f);
 	tu_clock_real();
 }
 
@@ -1881,6 +2096,7 @@ static void register_clean(void)
 	CU_pSuite s = CU_add_suite("clean", NULL, NULL);
 	TU_ADD(s, test_grace_trash_forget);
 	TU_ADD(s, test_trash_fsyncs_each_dir_once);
+	TU_ADD(s, test_tombstones_in_window_not_looked_at);
 	TU_ADD(s, test_tombstones_of_floor_raise);
 	TU_ADD(s, test_leases);
 	TU_ADD(s, test_scan_lease_holds);
