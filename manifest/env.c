@@ -55,6 +55,7 @@ const char *const mf_db_names[DB_ALL] = {
 };
 
 void (*strata_mf_open_hook)(const char *warehouse);
+atomic_ullong strata_mf_bucket_reads;
 void (*strata_mf_commit_hook)(bool is_after, int rc);
 int (*strata_mf_commit_fault)(bool is_after);
 
@@ -780,6 +781,7 @@ int mf_txn_bucket_files(strata_mf *mf, mf_tx *txn, uint32_t table, uint32_t part
 {
 	mf_key k;
 	bucket_key(&k, table, part, bucket);
+	atomic_fetch_add_explicit(&strata_mf_bucket_reads, 1, memory_order_relaxed);
 	mf_list c = MF_LIST(a, dec_file, strata_file_entry);
 	int rc = mf_iter_prefix(mf, txn, DB_FILES, &k, mf_list_push, &c, err);
 	if (rc == STRATA_ECORRUPT)

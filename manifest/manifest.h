@@ -26,6 +26,8 @@
 #include "core/core.h"
 #include "format/format.h"
 
+#include <stdatomic.h>
+
 typedef struct strata_mf strata_mf;
 
 #define STRATA_MAX_PART_COLS 4
@@ -281,6 +283,10 @@ int strata_mf_check(strata_mf *mf, const char *table, strata_mf_finding_fn fn, v
  * environments and before its first transaction (a test grows the map from
  * another process there).  NULL outside tests. */
 extern void (*strata_mf_open_hook)(const char *warehouse);
+/* Test seam: how many times this process read one bucket's entries whole
+ * (strata_mf_bucket_files and the commit paths' own reads).  A test
+ * counts the reads a call makes; nothing else looks at it. */
+extern atomic_ullong strata_mf_bucket_reads;
 void strata_mf_close(strata_mf *mf);
 const char *strata_mf_warehouse(const strata_mf *mf);
 /* Current map size and bytes in use (for status and metrics). */
