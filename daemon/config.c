@@ -153,7 +153,7 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "and the server must know its domain). Empty: the profile's s3 addressing_style in "
 	 "~/.aws/config, else path."},
 	/* ---- [policy] ---- */
-	{STRATAD_SCOPE_POLICY, "sort.min_files", STRATAD_CFG_INT, "4", 1, 1000, true,
+	{STRATAD_SCOPE_POLICY, "sort.min_files", STRATAD_CFG_INT, "3", 1, 1000, true,
 	 P(sort_min_files), "files",
 	 "Sort a bucket's row files (level 0, Avro) into one columnar file once it has this many."},
 	{STRATAD_SCOPE_POLICY, "sort.max_delay_s", STRATAD_CFG_INT, "300", 0, 7 * DAY_S, true,
@@ -163,7 +163,7 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 16.0 * (1ull << 30), true, P(sort_max_bytes), "bytes",
 	 "...or once its row files hold this many bytes. A sort takes the oldest row files up to "
 	 "this many bytes."},
-	{STRATAD_SCOPE_POLICY, "merge.fanout", STRATAD_CFG_INT, "4", 2, 64, true, P(merge_fanout),
+	{STRATAD_SCOPE_POLICY, "merge.fanout", STRATAD_CFG_INT, "5", 2, 64, true, P(merge_fanout),
 	 "files",
 	 "Merge the files of level n into level n+1 once level n holds this many, or once the "
 	 "bucket holds this many files above level 0 (then its level of two files or more with "

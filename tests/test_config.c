@@ -227,7 +227,7 @@ static void test_values_and_sources(void)
 	CU_ASSERT_EQUAL(p.sort_min_files, 6);
 	CU_ASSERT_EQUAL(p.sort_max_bytes, 32ull << 20);
 	CU_ASSERT_EQUAL(p.merge_small_bytes, 1ull << 20);
-	CU_ASSERT_EQUAL(p.merge_fanout, 4); /* the default */
+	CU_ASSERT_EQUAL(p.merge_fanout, 5); /* the default */
 	CU_ASSERT_EQUAL(p.retain_hours, 12);
 	CU_ASSERT_EQUAL(src[stratad_config_find("sort.min_files")], STRATAD_SRC_POLICY);
 	CU_ASSERT_EQUAL(src[stratad_config_find("merge.fanout")], STRATAD_SRC_DEFAULT);
