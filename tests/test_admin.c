@@ -294,7 +294,7 @@ static void test_reload_all_or_nothing(void)
 	policy_value(d, "sort.max_delay_s", v, sizeof(v));
 	CU_ASSERT_STRING_EQUAL(v, "77");
 	policy_value(d, "merge.fanout", v, sizeof(v));
-	CU_ASSERT_STRING_EQUAL(v, "4"); /* still the default */
+	CU_ASSERT_STRING_EQUAL(v, "5"); /* still the default */
 	/* issue 11: an empty file (or one of comments and headers only) is
 	 * refused, not read as "every default" */
 	static const char *const empties[] = {"", "# truncated\n\n", "[daemon]\n[policy]\n"};
