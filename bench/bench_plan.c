@@ -77,15 +77,7 @@ static void write_entries(strata_wh *wh, const char *part, size_t n, size_t firs
 	char (*names)[32] = calloc(n, 32);
 	for (size_t i = 0; i < n; i++) {
 		size_t id = first + i;
-		strata_file_stats_init(&st[i]);
-		st[i].rows = 400;
-		st[i].bytes = 24 << 10;
-		uint8_t key[8];
-		for (int b = 0; b < 8; b++)
-			key[b] = (uint8_t)(id >> (56 - 8 * b));
-		strata_buf_append(&st[i].key_min, key, 8);
-		strata_buf_append(&st[i].key_max, key, 8);
-		strata_sketch_add(st[i].sketch, key, 8);
+		bench_entry_stats(&st[i], id, 400, 24 << 10);
 		snprintf(names[i], 32, "w%08zu.avro", id);
 		nf[i] = (strata_mf_new_file){
 			.partition = part,

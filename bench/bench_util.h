@@ -179,6 +179,23 @@ static inline double bench_cpu_s(pid_t pid)
  * a table whose live files are missing damaged and plans nothing of it).
  * The seconds spent inside the commits go to *commit_s (when not NULL).
  * 0, or -1 with the reason on stderr. */
+/* The stats of a made-up file entry number id: rows, bytes, and a key
+ * range and sketch of the one 8-byte key id (big-endian), so entries sort
+ * and prune by id. */
+static inline void bench_entry_stats(strata_file_stats *st, size_t id, uint64_t rows,
+				     uint64_t bytes)
+{
+	strata_file_stats_init(st);
+	st->rows = rows;
+	st->bytes = bytes;
+	uint8_t key[8];
+	for (int b = 0; b < 8; b++)
+		key[b] = (uint8_t)(id >> (56 - 8 * b));
+	strata_buf_append(&st->key_min, key, 8);
+	strata_buf_append(&st->key_max, key, 8);
+	strata_sketch_add(st->sketch, key, 8);
+}
+
 static inline int bench_fill_entries(strata_wh *wh, const char *table, uint32_t buckets, size_t n,
 				     strata_format fmt, double *commit_s)
 {
@@ -193,15 +210,7 @@ static inline int bench_fill_entries(strata_wh *wh, const char *table, uint32_t 
 		size_t k = n - done < per ? n - done : per;
 		for (size_t i = 0; i < k; i++) {
 			size_t id = done + i;
-			strata_file_stats_init(&st[i]);
-			st[i].rows = 10000;
-			st[i].bytes = 4ull << 20;
-			uint8_t key[8];
-			for (int b = 0; b < 8; b++)
-				key[b] = (uint8_t)(id >> (56 - 8 * b));
-			strata_buf_append(&st[i].key_min, key, 8);
-			strata_buf_append(&st[i].key_max, key, 8);
-			strata_sketch_add(st[i].sketch, key, 8);
+			bench_entry_stats(&st[i], id, 10000, 4ull << 20);
 			snprintf(names[i], 32, "f%07zu.%s", id,
 				 fmt == STRATA_FMT_PARQUET ? "parquet" : "avro");
 			nf[i] = (strata_mf_new_file){

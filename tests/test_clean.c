@@ -87,6 +87,22 @@ static bool exists(const char *p)
 	return strata_data_stat_path(p, &st, &err) == 0;
 }
 
+/* Each of ids[0..n) is marked deleted and its file is still in its bucket
+ * (a clean committed its marks, and no move happened yet). */
+static void expect_marked_in_place(jf *f, strata_arena *a, const uint64_t *ids, size_t n)
+{
+	strata_file_entry *es;
+	size_t ne = jf_entries(f, 0, a, &es);
+	for (size_t i = 0; i < n; i++) {
+		const strata_file_entry *e = find_entry(es, ne, ids[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+		CU_ASSERT_TRUE(e->is_deleted);
+		char p[PATH_MAX];
+		jf_file_path(f, e, p, sizeof(p));
+		CU_ASSERT_TRUE(exists(p));
+	}
+}
+
 /* Whether the file of bucket 0 at p is still in its bucket: locally it
  * exists there; on object storage (no rename) its object exists and its
  * entry is not marked deleted (marked, the object is in the trash). */
@@ -554,16 +570,7 @@ static void test_crash_between_mark_and_trash(void)
 	CU_ASSERT_EQUAL(ver, h.n + 1);
 	CU_ASSERT_EQUAL(skipped, 0);
 	/* the files are still there, but no read resolves to them any more */
-	strata_file_entry *es;
-	size_t ne = jf_entries(&f, 0, a, &es);
-	for (size_t i = 0; i < n; i++) {
-		const strata_file_entry *e = find_entry(es, ne, ids[i]);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-		CU_ASSERT_TRUE(e->is_deleted);
-		char p[PATH_MAX];
-		jf_file_path(&f, e, p, sizeof(p));
-		CU_ASSERT_TRUE(exists(p));
-	}
+	expect_marked_in_place(&f, a, ids, n);
 	for (uint64_t v = 2; v < 5; v++)
 		expect_retention_error(&f, v);
 	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 5, 0), 0);
@@ -580,7 +587,8 @@ static void test_crash_between_mark_and_trash(void)
 	CU_ASSERT_EQUAL(r.files_deleted, tu_wh_is_s3() ? 0 : 4);
 	CU_ASSERT_EQUAL(jf_trash_count(&f), 4);
 	disk_ok(&f, 0);
-	ne = jf_entries(&f, 0, a, &es);
+	strata_file_entry *es;
+	size_t ne = jf_entries(&f, 0, a, &es);
 	for (size_t i = 0; i < n; i++) {
 		const strata_file_entry *e = find_entry(es, ne, ids[i]);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
@@ -834,16 +842,9 @@ static void test_tombstones_in_window_not_looked_at(void)
 	CU_ASSERT_TRUE(fired);
 	CU_ASSERT_EQUAL(rc, -EIO);
 	CU_ASSERT(strstr(err.msg, "to the trash") != NULL);
+	expect_marked_in_place(&f, a, ids_c, nc);
 	strata_file_entry *es;
 	size_t ne = jf_entries(&f, 0, a, &es);
-	for (size_t i = 0; i < nc; i++) {
-		const strata_file_entry *e = find_entry(es, ne, ids_c[i]);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-		CU_ASSERT_TRUE(e->is_deleted);
-		char p[PATH_MAX];
-		jf_file_path(&f, e, p, sizeof(p));
-		CU_ASSERT_TRUE(exists(p));
-	}
 	/* one of B back in its bucket by hand (as a crashed undelete leaves it) */
 	const strata_file_entry *back = find_entry(es, ne, ids_b[0]);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
