@@ -28,6 +28,7 @@
 #include "tests/util/testutil.h"
 #include "tests/util/tu_wh.h"
 #include "tests/util/tu_daemon.h"
+#include "tests/util/tu_server.h"
 
 #include "daemon/daemon.h"
 #include "daemon/daemon_int.h"
@@ -308,7 +309,10 @@ static void test_steady_state_with_oracle(void)
 	oc.ddl_permille = 10;
 	oc.retain_hours = 1; /* real time: every version stays inside the window */
 	oracle *o = oracle_new(wh, "orc", &oc);
-	int port = 20000 + (int)(getpid() % 20000);
+	/* a free port (one from the pid collided with a PostgreSQL the
+	 * suites had started: "Address already in use", stratad never ready) */
+	int port = tu_free_port();
+	CU_ASSERT_FATAL(port > 0);
 	write_cfg(cfg,
 		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 2\n"
 		  "log_level = info\nmetrics_listen = 127.0.0.1:%d\n"

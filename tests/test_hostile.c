@@ -38,6 +38,7 @@
 #include "tests/util/jobfix.h"
 #include "tests/util/testutil.h"
 #include "tests/util/tu_daemon.h"
+#include "tests/util/tu_server.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1097,7 +1098,8 @@ static void test_http_timeouts(void)
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
 	strata_wh_close(wh);
-	int port = 20000 + (int)((getpid() + 7) % 20000);
+	int port = tu_free_port(); /* free now, not one from the pid */
+	CU_ASSERT_FATAL(port > 0);
 	tud_write_file(cfg,
 		       "[daemon]\nwarehouse = %s\nsocket = %s\nmetrics_listen = 127.0.0.1:%d\n"
 		       "metrics_timeout_s = 2\nlog_level = info\n",
@@ -1172,7 +1174,8 @@ static void test_accept_at_fd_exhaustion(void)
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
 	strata_wh_close(wh);
-	int port = 20000 + (int)((getpid() + 11) % 20000);
+	int port = tu_free_port();
+	CU_ASSERT_FATAL(port > 0);
 	tud_write_file(cfg,
 		       "[daemon]\nwarehouse = %s\nsocket = %s\nmetrics_listen = 127.0.0.1:%d\n"
 		       "max_clients = 1000\nadmin_idle_timeout_s = 600\nscan_interval_s = 1\n"

@@ -1550,7 +1550,10 @@ int oracle_gov_step(oracle *o)
 typedef struct oracle_count_ctx {
 	int n;
 	const strata_file_entry *files;
-	size_t nfiles;
+	size_t nfiles;    /* the entries */
+	bool is_remote;   /* an object of a marked entry is in the trash: not counted */
+	char extra[4][300]; /* a few names on disk no undeleted entry knows, and why */
+	int nextra;
 } oracle_count_ctx;
 
 static int oracle_count_file(void *ctx, const char *name, const strata_data_stat *st)
@@ -1561,10 +1564,18 @@ static int oracle_count_file(void *ctx, const char *name, const strata_data_stat
 		return 0;
 	const char *base = strrchr(name, '/');
 	base = base ? base + 1 : name;
-	for (size_t i = 0; i < c->nfiles; i++)
-		if (c->files[i].is_deleted && strcmp(c->files[i].name, base) == 0)
-			return 0;
+	const strata_file_entry *known = NULL;
+	for (size_t i = 0; i < c->nfiles && !known; i++)
+		if (strcmp(c->files[i].name, base) == 0)
+			known = &c->files[i];
+	if (c->is_remote && known && known->is_deleted)
+		return 0;
 	c->n++;
+	if ((!known || known->is_deleted) && c->nextra < 4)
+		snprintf(c->extra[c->nextra++], sizeof(c->extra[0]), "%s (%s)", name,
+			 !known ? "known to no entry" :
+			 known->is_gone ? "its entry is marked deleted and gone" :
+					  "its entry is marked deleted");
 	return 0;
 }
 
@@ -1614,7 +1625,7 @@ int oracle_check_files(oracle *o)
 	/* and nothing else is (the trash aside) */
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s", strata_mf_data_dir(strata_wh_mf(o->wh)), o->name);
-	oracle_count_ctx cc = {.files = files, .nfiles = strata_data_is_remote(dir) ? n : 0};
+	oracle_count_ctx cc = {.files = files, .nfiles = n, .is_remote = strata_data_is_remote(dir)};
 	if (strata_data_list(dir, oracle_count_file, &cc, &err) != 0) {
 		fprintf(stderr, "\noracle: %s\n", err.msg);
 		strata_arena_free(a);
@@ -1626,6 +1637,8 @@ int oracle_check_files(oracle *o)
 		fprintf(stderr, "\noracle: %d files on disk but the manifest knows %d (seed %" PRIu64
 				", step %" PRIu64 ")\n",
 			on_disk, expect, o->cfg.seed, o->steps);
+		for (int i = 0; i < cc.nextra; i++)
+			fprintf(stderr, "oracle:   for example %s\n", cc.extra[i]);
 		return -1;
 	}
 	return 0;
