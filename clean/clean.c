@@ -540,6 +540,17 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			forget_push(f->id, forget, nforget, &cap);
 			continue;
 		}
+		if (strata_file_is_inline(f)) {
+			/* no file to move or delete: the marked entry, bytes and
+			 * all, is its own trash, and step 5 forgets it once its
+			 * window has passed (the manifest's trash keeps it for
+			 * undelete until then) */
+			bool is_old = c->o->is_purge ||
+				      strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+			if (is_old && c->pass == 2)
+				forget_push(f->id, forget, nforget, &cap);
+			continue;
+		}
 		const char *pname = part_name_of(c, f->part_id);
 		char path[4096], tname[512], tpath[4700];
 		strata_file_path(c->mf, c->t.name, pname ? pname : "", f, path, sizeof(path));
@@ -862,8 +873,8 @@ static int orphans_scan(clean_ctx *c, strata_err *err)
 	 * manifest far more often than real orphans */
 	uint64_t known_bytes = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!files[i].is_deleted)
-			known_bytes += files[i].bytes;
+		if (!files[i].is_deleted && !strata_file_is_inline(&files[i]))
+			known_bytes += files[i].bytes; /* bytes in files (inline: none) */
 	size_t orphans0 = c->r->orphans;
 	uint64_t orphan_bytes0 = c->r->orphan_bytes;
 	c->is_counting = true;
@@ -1468,6 +1479,12 @@ static int undelete_claimed(strata_wh *wh, const char *table, const strata_undel
 						    f ? "is no longer marked deleted" :
 							"has left the trash and the manifest");
 				goto out;
+			}
+			if (strata_file_is_inline(f)) {
+				/* its bytes are in its entry: nothing to look for */
+				r->files_restored++;
+				r->bytes_restored += f->bytes;
+				continue;
 			}
 			const char *pname = part_name_of(&c, f->part_id);
 			char path[4096], tname[512], tpath[4700];

@@ -135,6 +135,7 @@ static json_t *file_json(const strata_schema *s, const strata_file_entry *f, con
 	json_object_set_new(o, "key_min", key_json(s, f->key_min, f->key_min_len));
 	json_object_set_new(o, "key_max", key_json(s, f->key_max, f->key_max_len));
 	json_object_set_new(o, "file", json_string(f->name));
+	json_object_set_new(o, "is_inline", json_boolean(strata_file_is_inline(f)));
 	return o;
 }
 
@@ -243,11 +244,12 @@ int cli_cmd_files(cli_ctx *ctx, int argc, char **argv)
 		strata_buf_append(&kr, " .. ", 4);
 		strata_key_to_json(s, f->key_max, f->key_max_len, &kr);
 		strata_buf_putc(&kr, 0);
-		printf("%-6llu %-12s %-6u %-5u %-7s %8llu %10llu %-13s %-7llu %-8s  %s  %s\n",
+		printf("%-6llu %-12s %-6u %-5u %-7s %8llu %10llu %-13s %-7llu %-8s  %s  %s%s\n",
 		       (unsigned long long)f->id, *pname ? pname : "-", f->bucket, f->level,
 		       strata_format_name(f->format), (unsigned long long)f->rows,
 		       (unsigned long long)f->bytes, seq, (unsigned long long)f->added_version,
-		       removed, (char *)kr.data, f->name);
+		       removed, (char *)kr.data, f->name,
+		       strata_file_is_inline(f) ? " (inline: in the manifest)" : "");
 		strata_buf_free(&kr);
 	}
 	if (fmt != CLI_FMT_TEXT)

@@ -36,7 +36,9 @@ const cli_cmd cli_commands[] = {
 	 "(0..22), write.parquet.row-group.bytes, write.parquet.page.bytes,\n"
 	 "write.token.retain.hours (1..8760, default 720), partition.expiration-time\n"
 	 "(0 = off, or N{s,m,h,d}: stratad drops partitions that old by their date),\n"
-	 "partition.expiration-column (default: the first partition column)."},
+	 "partition.expiration-column (default: the first partition column),\n"
+	 "write.inline.max-bytes (0..65536, default 4096; 0 = off: a commit's row file\n"
+	 "this small is kept in the manifest, not written as a file)."},
 	{"alter-table", cli_cmd_alter_table,
 	 "alter-table NAME add-columns 'c2 STRING, c3 INT'\n"
 	 "       alter-table NAME drop-column COLUMN\n"

@@ -215,6 +215,7 @@ int strata_io_mkdirs(const char *path, mode_t mode);
  * call returns STRATA_EPOISONED and only _abort() is allowed.  Nothing is
  * retried on the same handle (Linux may have dropped the dirty pages). */
 typedef struct strata_wfile strata_wfile;
+typedef struct strata_buf strata_buf;
 #define STRATA_WFILE_WRITEBACK_BYTES (1u << 20)
 
 /* Create "<final_path>.tmp.<pid>.<n>" exclusively (mode 0644).  The final
@@ -224,6 +225,11 @@ typedef struct strata_wfile strata_wfile;
  * registered.  strata_rfile_open() reads such paths alike.  *out is owned by the caller and ends with
  * _commit() or _abort(). */
 int strata_wfile_open(const char *final_path, strata_wfile **out, strata_err *err);
+/* A "file" whose bytes go into *out (emptied first) and nowhere else:
+ * commit makes nothing durable and leaves the bytes in *out, abort and a
+ * failed commit empty it.  name is only for messages.  For row files kept
+ * inline in the manifest (table/txn.c). */
+int strata_wfile_open_mem(const char *name, strata_buf *out, strata_wfile **f);
 /* Append n bytes (buffered, 256 KiB). */
 int strata_wfile_write(strata_wfile *f, const void *buf, size_t n, strata_err *err);
 /* Bytes appended so far. */
@@ -247,6 +253,10 @@ const char *strata_wfile_path(const strata_wfile *f); /* final path, lent */
  * offset against the size. */
 typedef struct strata_rfile strata_rfile;
 int strata_rfile_open(const char *path, strata_rfile **out, strata_err *err);
+/* The same over len bytes in memory (lent, must outlive the handle; an
+ * inline row file): name is only for messages; the fd is -1. */
+int strata_rfile_open_mem(const char *name, const uint8_t *data, size_t len,
+			  strata_rfile **out);
 uint64_t strata_rfile_size(const strata_rfile *f);
 const char *strata_rfile_path(const strata_rfile *f);
 /* The file descriptor; -1 for an object of a data store. */
@@ -397,11 +407,11 @@ int strata_path_join(char *out, size_t n, const char *a, const char *b);
 /* ------------------------------------------------------------------------ */
 
 /* A growable byte buffer.  Zero-initialise; free with strata_buf_free(). */
-typedef struct strata_buf {
+struct strata_buf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
-} strata_buf;
+};
 
 /* Ensure room for extra more bytes; aborts on out-of-memory (like Redis's
  * zmalloc: strata treats OOM as fatal rather than a recoverable error). */

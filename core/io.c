@@ -311,6 +311,7 @@ int strata_io_mkdirs(const char *path, mode_t mode)
 
 struct strata_wfile {
 	const strata_store_ops *store; /* NULL: a local file */
+	strata_buf *mem;               /* not NULL: bytes go here, no file */
 	void *sh;                      /* the store's handle */
 	int fd;
 	bool is_poisoned;
@@ -325,6 +326,18 @@ struct strata_wfile {
 };
 
 static atomic_uint wfile_counter;
+
+int strata_wfile_open_mem(const char *name, strata_buf *out, strata_wfile **wf)
+{
+	strata_wfile *f = strata_calloc(1, sizeof(*f));
+	f->fd = -1;
+	f->mem = out;
+	out->len = 0;
+	f->final_path = strata_strdup(name);
+	f->tmp_path = strata_strdup(name);
+	*wf = f;
+	return 0;
+}
 
 int strata_wfile_open(const char *final_path, strata_wfile **out, strata_err *err)
 {
@@ -417,6 +430,11 @@ int strata_wfile_write(strata_wfile *f, const void *buf, size_t n, strata_err *e
 	if (rc)
 		return rc;
 	const uint8_t *p = buf;
+	if (f->mem) {
+		strata_buf_append(f->mem, buf, n);
+		f->off += n;
+		return 0;
+	}
 	if (f->store) {
 		/* the store buffers (a part at most); invariant 1 holds alike */
 		rc = f->store->w_write(f->sh, buf, n, err);
@@ -503,6 +521,10 @@ int strata_wfile_commit(strata_wfile *f, strata_err *err)
 	rc = wfile_check(f, err);
 	if (rc)
 		goto fail;
+	if (f->mem) { /* nothing to make durable: the caller stores the bytes */
+		wfile_free(f);
+		return 0;
+	}
 	if (f->store) {
 		void *sh = f->sh;
 		f->sh = NULL; /* w_commit frees it, on failure too */
@@ -545,7 +567,9 @@ int strata_wfile_commit(strata_wfile *f, strata_err *err)
 	return 0;
 fail:
 	/* invariant 3 (a store's upload is aborted by wfile_free) */
-	if (!f->store)
+	if (f->mem)
+		f->mem->len = 0;
+	else if (!f->store)
 		strata_io()->unlink(f->tmp_path);
 	wfile_free(f);
 	return rc;
@@ -559,7 +583,9 @@ void strata_wfile_abort(strata_wfile *f)
 		strata_io()->close(f->fd);
 		f->fd = -1;
 	}
-	if (!f->store)
+	if (f->mem)
+		f->mem->len = 0;
+	else if (!f->store)
 		strata_io()->unlink(f->tmp_path);
 	wfile_free(f);
 }
@@ -600,6 +626,7 @@ FILE *strata_wfile_stdio(strata_wfile *f)
 
 struct strata_rfile {
 	const strata_store_ops *store; /* NULL: a local file */
+	const uint8_t *mem;            /* not NULL: the bytes, lent */
 	void *sh;
 	int fd;
 	uint64_t size;
@@ -653,6 +680,18 @@ int strata_rfile_open(const char *path, strata_rfile **out, strata_err *err)
 	return 0;
 }
 
+int strata_rfile_open_mem(const char *name, const uint8_t *data, size_t len,
+			  strata_rfile **out)
+{
+	strata_rfile *f = strata_calloc(1, sizeof(*f));
+	f->mem = data ? data : (const uint8_t *)"";
+	f->fd = -1;
+	f->size = len;
+	f->path = strata_strdup(name);
+	*out = f;
+	return 0;
+}
+
 uint64_t strata_rfile_size(const strata_rfile *f)
 {
 	return f->size;
@@ -677,6 +716,11 @@ int strata_rfile_read(strata_rfile *f, void *buf, size_t n, uint64_t off,
 				      "the end of the file (%llu bytes)",
 				      f->path, n, (unsigned long long)off,
 				      (unsigned long long)f->size);
+	if (f->mem) {
+		if (n)
+			memcpy(buf, f->mem + off, n);
+		return 0;
+	}
 	if (f->store)
 		return n == 0 ? 0 : f->store->r_read(f->sh, buf, n, off, err);
 	int rc = strata_io_pread_all(f->fd, buf, n, (off_t)off);
@@ -694,7 +738,7 @@ void strata_rfile_close(strata_rfile *f)
 		return;
 	if (f->store)
 		f->store->r_close(f->sh);
-	else
+	else if (!f->mem)
 		strata_io()->close(f->fd);
 	free(f->path);
 	free(f);

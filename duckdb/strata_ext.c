@@ -793,6 +793,7 @@ static int meta_files(strata_wh *wh, strata_mf_snap *snap, const char *table, me
 				r[11].is_null = f->removed_version == 0;
 				r[12].i = f->is_deleted;
 				r[13].s = dup_str(path);
+				r[13].is_null = strata_file_is_inline(f); /* no file */
 			}
 		}
 	}

@@ -446,7 +446,8 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 	avro_w *w = strata_calloc(1, sizeof(*w));
 	w->ss = schema;
 	w->path = strata_strdup(path);
-	int rc = strata_wfile_open(path, &w->wf, err);
+	int rc = opts->mem_out ? strata_wfile_open_mem(path, opts->mem_out, &w->wf) :
+				 strata_wfile_open(path, &w->wf, err);
 	if (rc) {
 		free(w->path);
 		free(w);
@@ -865,14 +866,17 @@ static int read_header(avro_r *r, uint8_t **hdr, const uint8_t **schema_json,
 	return 0;
 }
 
-static int avro_r_open(const char *path, const strata_schema *file_schema, void **state,
-		       strata_err *err)
+/* Open path's bytes: the file, or mem (an inline row file) when mem->data
+ * is not NULL. */
+static int avro_r_open_src(const char *path, const strata_bytes *mem,
+			   const strata_schema *file_schema, void **state, strata_err *err)
 {
 	avro_r *r = strata_calloc(1, sizeof(*r));
 	r->path = strata_strdup(path);
 	uint8_t *hdr = NULL;
 	avro_schema_t as = NULL;
-	int rc = strata_rfile_open(path, &r->rf, err);
+	int rc = mem && mem->data ? strata_rfile_open_mem(path, mem->data, mem->len, &r->rf) :
+				    strata_rfile_open(path, &r->rf, err);
 	if (rc)
 		goto fail;
 	r->size = strata_rfile_size(r->rf);
@@ -921,6 +925,12 @@ fail:
 	free(hdr);
 	avro_r_close(r);
 	return rc;
+}
+
+static int avro_r_open(const char *path, const strata_schema *file_schema, void **state,
+		       strata_err *err)
+{
+	return avro_r_open_src(path, NULL, file_schema, state, err);
 }
 
 static const strata_schema *avro_r_schema(void *state)
@@ -1218,6 +1228,7 @@ int strata_avro_describe(const char *path, FILE *out, strata_err *err)
 const strata_fr_backend strata_avro_reader = {
 	.name = "avro",
 	.open = avro_r_open,
+	.open_mem = avro_r_open_src,
 	.schema = avro_r_schema,
 	.set_need = avro_r_set_need,
 	.next = avro_r_next,

@@ -306,12 +306,24 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 {
 	*out = NULL;
 	strata_format fmt;
-	int rc = strata_format_detect(path, &fmt, err);
-	if (rc)
-		return rc;
+	int rc;
+	if (opts->mem.data) {
+		/* an inline row file: only Avro is ever kept inline */
+		if (opts->mem.len < 4 || memcmp(opts->mem.data, "Obj\x01", 4) != 0)
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "\"%s\": the manifest's inline bytes are not a row "
+					      "file (%zu bytes, bad magic)",
+					      path, opts->mem.len);
+		fmt = STRATA_FMT_AVRO;
+	} else {
+		rc = strata_format_detect(path, &fmt, err);
+		if (rc)
+			return rc;
+	}
 	const strata_fr_backend *be = reader_backend(fmt);
 	void *state = NULL;
-	rc = be->open(path, opts->file_schema, &state, err);
+	rc = opts->mem.data ? be->open_mem(path, &opts->mem, opts->file_schema, &state, err) :
+			      be->open(path, opts->file_schema, &state, err);
 	if (rc)
 		return opts->expect ? as_damage(rc, err) : rc;
 	strata_run *r = strata_calloc(1, sizeof(*r));

@@ -349,6 +349,10 @@ typedef struct strata_write_opts {
 				      output (0: 8 MiB) */
 	uint64_t avro_block_bytes; /* Avro block buffer; must hold the largest
 				      record (0: 64 KiB) */
+	/* Avro only: not NULL writes the file's bytes into *mem_out (emptied
+	 * first) and makes no file: finish leaves them there, durable nowhere
+	 * (an inline row file, kept in its manifest entry; table/txn.c). */
+	strata_buf *mem_out;
 } strata_write_opts;
 
 void strata_write_opts_default(strata_write_opts *o, strata_format f);
@@ -381,6 +385,12 @@ void strata_fwriter_abort(strata_fwriter *w);
 /* Reading data files as sorted runs                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Bytes lent by their owner (an inline row file's, in its manifest entry). */
+typedef struct strata_bytes {
+	const uint8_t *data;
+	size_t len;
+} strata_bytes;
+
 typedef struct strata_run_opts {
 	/* Schema the file was written with (from the manifest).  NULL: take it
 	 * from the file itself (Parquet's strata.schema metadata; an Avro file's
@@ -398,6 +408,10 @@ typedef struct strata_run_opts {
 	/* What the manifest entry says the file holds, or NULL (a file with no
 	 * entry: nothing is checked).  See strata_run_expect. */
 	const struct strata_run_expect *expect;
+	/* An inline row file (its manifest entry holds the bytes, no file
+	 * exists): data not NULL reads these bytes, lent for the run's
+	 * lifetime, as the file path names (path is then only for messages). */
+	strata_bytes mem;
 } strata_run_opts;
 
 /* The manifest's word on a file, checked by the reader (any difference is

@@ -61,6 +61,10 @@ typedef struct strata_fr_backend {
 	 * open through set_need, since the schema may come from the file). */
 	int (*open)(const char *path, const strata_schema *file_schema,
 		    void **state, strata_err *err);
+	/* Optional (NULL: the format is never inline): open the bytes in mem
+	 * (lent for the state's lifetime) as the file path names. */
+	int (*open_mem)(const char *path, const strata_bytes *mem,
+			const strata_schema *file_schema, void **state, strata_err *err);
 	/* The file's schema (lent). */
 	const strata_schema *(*schema)(void *state);
 	/* Which file columns to decode; the array is lent for the lifetime and

@@ -1431,6 +1431,9 @@ static int pw_open(const char *path, const strata_schema *schema,
 					      "\"%s\": column \"%s\" has id %u, beyond Parquet's "
 					      "32-bit field ids",
 					      path, schema->cols[i].name, schema->cols[i].id);
+	if (opts->mem_out)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "\"%s\": only row files are kept inline, not Parquet", path);
 	if (opts->codec != STRATA_CODEC_NONE && opts->codec != STRATA_CODEC_ZSTD)
 		return strata_err_set(err, STRATA_EINVAL,
 				      "\"%s\": Parquet files are written uncompressed or with "

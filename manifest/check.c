@@ -26,7 +26,8 @@
  *      named by that version's record;
  *   5. every live or retained (removed, not yet deleted) entry's file is
  *      in its bucket directory (with data on object storage: among the
- *      objects one listing of the table's prefix returns, not a HEAD each).
+ *      objects one listing of the table's prefix returns, not a HEAD each);
+ *      an inline entry has no file: its bytes must match its content hash.
  *
  * The check only reads: a snapshot of the manifest and stat() of files.
  * Each finding is one line naming the table and the object.
@@ -208,6 +209,15 @@ static int check_table(check_ctx *c, strata_mf_snap *snap, const strata_table_de
 		/* step 5 */
 		if (f->is_deleted)
 			continue;
+		if (strata_file_is_inline(f)) {
+			/* no file: its bytes are in the entry, hashed as a file's */
+			if (f->has_content_hash &&
+			    strata_hash64(f->inline_data, f->inline_len) != f->content_hash)
+				finding(c, "the inline bytes of %s entry %llu (\"%s\") do not match "
+					   "its content hash",
+					entry_state(f), (unsigned long long)f->id, f->name);
+			continue;
+		}
 		char path[4096];
 		strata_file_path(c->mf, t->name, part->name, f, path, sizeof(path));
 		strata_data_stat st;

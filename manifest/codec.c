@@ -189,6 +189,8 @@ void mf_table_enc(const strata_table_def *t, strata_buf *b)
 	mf_put_u32(b, t->max_l0_files);
 	mf_put_u32(b, t->slow_l0_files);
 	mf_put_u32(b, t->stall_timeout_s);
+	/* inline row files (absent in records written before it: default) */
+	mf_put_u32(b, t->inline_max_bytes);
 }
 
 int mf_table_dec(const MDB_val *v, strata_table_def *t)
@@ -233,6 +235,9 @@ int mf_table_dec(const MDB_val *v, strata_table_def *t)
 		t->slow_l0_files = mf_get32(&d);
 		t->stall_timeout_s = mf_get32(&d);
 	}
+	t->inline_max_bytes = STRATA_INLINE_DEFAULT_BYTES;
+	if (!d.is_bad && d.off < d.n)
+		t->inline_max_bytes = mf_get32(&d);
 	return d.is_bad ? STRATA_ECORRUPT : 0;
 }
 
@@ -268,6 +273,7 @@ int mf_part_dec(const MDB_val *v, strata_partition *p)
 /* FILE_F_GONE came later in the same byte: older entries have it clear */
 enum { FILE_F_KEPT_HISTORY = 1, FILE_F_DELETED = 2, FILE_F_COMPACT = 4, FILE_F_GONE = 8 };
 enum { FILE_H_CONTENT = 1, FILE_H_FOOTER = 2 }; /* the appended hash flags */
+enum { FILE_I_INLINE = 1 };                      /* the appended inline flags */
 
 void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 {
@@ -305,6 +311,11 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 	mf_put_u64(b, f->footer_hash);
 	/* appended field: entries from before undelete end before it */
 	mf_put_u64(b, (uint64_t)f->trash_until_us);
+	/* appended field: entries from before inline row files end before it;
+	 * a flag byte, then the bytes (length-prefixed) when inline */
+	mf_put_u8(b, f->is_inline ? FILE_I_INLINE : 0);
+	if (f->is_inline)
+		mf_put_bytes(b, f->inline_data, f->inline_len);
 }
 
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
@@ -360,6 +371,16 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 		/* entries from before undelete end here: not restorable */
 		if (!d.is_bad && d.n - d.off >= 8)
 			f->trash_until_us = (int64_t)mf_get64(&d);
+		/* entries from before inline row files end here: a file */
+		if (!d.is_bad && d.n - d.off >= 1 && (mf_get8(&d) & FILE_I_INLINE)) {
+			p = mf_getbytes(&d, &n);
+			f->is_inline = true;
+			f->inline_data = p && a ? strata_arena_dup(a, p, n) : p;
+			f->inline_len = n;
+			/* only writers' row files are inline: anything else is damage */
+			if (!p || f->format != STRATA_FMT_AVRO || f->level != 0 || n != f->bytes)
+				d.is_bad = true;
+		}
 	}
 	if (f->format != STRATA_FMT_AVRO && f->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;
@@ -421,6 +442,12 @@ int mf_file_brief_dec(const MDB_val *v, strata_file_brief *b)
 		d.off += 17;
 		if (d.n - d.off >= 8)
 			b->trash_until_us = (int64_t)mf_get64(&d);
+		if (!d.is_bad && d.n - d.off >= 1 && (mf_get8(&d) & FILE_I_INLINE)) {
+			const uint8_t *ip = mf_getbytes(&d, &n);
+			b->is_inline = true;
+			if (!ip || b->format != STRATA_FMT_AVRO || b->level != 0 || n != b->bytes)
+				d.is_bad = true;
+		}
 	}
 	if (b->format != STRATA_FMT_AVRO && b->format != STRATA_FMT_PARQUET)
 		d.is_bad = true;

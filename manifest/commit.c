@@ -405,6 +405,11 @@ static void entry_from_new(strata_file_entry *e, uint32_t table_id, uint32_t par
 	e->content_hash = nf->stats->content_hash;
 	e->has_footer_hash = nf->stats->has_footer_hash;
 	e->footer_hash = nf->stats->footer_hash;
+	if (nf->inline_file.data) {
+		e->is_inline = true;
+		e->inline_data = nf->inline_file.data;
+		e->inline_len = (uint32_t)nf->inline_file.len;
+	}
 	e->is_compact = nf->stats->rows > 0 && nf->stats->keys == nf->stats->rows &&
 			nf->stats->tombstones == 0;
 }
@@ -528,7 +533,8 @@ static bool props_equal(const strata_table_def *a, const strata_table_def *b)
 	       a->part_expire_s == b->part_expire_s &&
 	       strcmp(a->part_expire_col, b->part_expire_col) == 0 &&
 	       a->max_l0_files == b->max_l0_files && a->slow_l0_files == b->slow_l0_files &&
-	       a->stall_timeout_s == b->stall_timeout_s;
+	       a->stall_timeout_s == b->stall_timeout_s &&
+	       a->inline_max_bytes == b->inline_max_bytes;
 }
 
 static int props_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
@@ -553,6 +559,7 @@ static int props_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 	t.part_expire_s = nt->part_expire_s;
 	memcpy(t.part_expire_col, nt->part_expire_col, sizeof(t.part_expire_col));
 	t.max_l0_files = nt->max_l0_files;
+	t.inline_max_bytes = nt->inline_max_bytes;
 	t.slow_l0_files = nt->slow_l0_files;
 	t.stall_timeout_s = nt->stall_timeout_s;
 	return mf_txn_table_put(mf, txn, &t, err);
@@ -729,6 +736,16 @@ static int write_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 					    "partition \"%s\" of \"%s\" has %u buckets, the writer "
 					    "routed rows for %u; write again",
 					    nf->partition, t.name, p.buckets, nf->part_buckets);
+			goto out;
+		}
+		if (nf->inline_file.data &&
+		    (nf->format != STRATA_FMT_AVRO || nf->level != 0 ||
+		     nf->inline_file.len != nf->stats->bytes ||
+		     nf->inline_file.len > STRATA_INLINE_MAX_BYTES)) {
+			rc = strata_err_set(err, STRATA_EINVAL,
+					    "\"%s\" of \"%s\": an inline file must be a row file "
+					    "of at most %u bytes whose bytes match its size",
+					    nf->name, t.name, STRATA_INLINE_MAX_BYTES);
 			goto out;
 		}
 		strata_file_entry e;
@@ -951,6 +968,13 @@ static int job_body(strata_mf *mf, mf_tx *txn, void *vctx, strata_err *err)
 	uint64_t *ids = strata_calloc(j->noutputs + 1, sizeof(uint64_t));
 	for (size_t i = 0; i < j->noutputs; i++) {
 		const strata_mf_new_file *nf = &j->outputs[i];
+		if (nf->inline_file.data) {
+			free(ids);
+			return strata_err_set(err, STRATA_EINVAL,
+					      "output %s of job %llu: a job's outputs are files, "
+					      "never inline",
+					      nf->name, (unsigned long long)j->job_id);
+		}
 		strata_file_entry e;
 		entry_from_new(&e, t.id, j->part_id, nf);
 		e.bucket = j->bucket;

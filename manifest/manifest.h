@@ -81,6 +81,10 @@ typedef struct strata_table_def {
 	uint32_t max_l0_files;       /* write.max-level0-files: commits wait */
 	uint32_t slow_l0_files;      /* write.slow-level0-files: commits slow */
 	uint32_t stall_timeout_s;    /* write.stall-timeout-s: longest wait */
+	/* write.inline.max-bytes: a writer's row file of at most this many
+	 * bytes is kept in its manifest entry, not written as a file (0: off;
+	 * tables from before it: STRATA_INLINE_DEFAULT_BYTES) */
+	uint32_t inline_max_bytes;
 } strata_table_def;
 
 typedef struct strata_partition {
@@ -127,7 +131,37 @@ typedef struct strata_file_entry {
 	uint64_t content_hash;     /* format.h "Content hash" */
 	bool has_footer_hash;      /* columnar files */
 	uint64_t footer_hash;
+	/* An inline row file (write.inline.max-bytes): the entry holds the
+	 * file's bytes and no file exists anywhere — not in the bucket
+	 * directory, not in the data store, not in .trash/.  Everything that
+	 * touches files passes such an entry by (strata_file_is_inline) and
+	 * reads open the bytes (strata_file_run_mem).  inline_data is arena
+	 * memory, or lent from the snapshot like the keys. */
+	bool is_inline;
+	const uint8_t *inline_data;
+	uint32_t inline_len;
 } strata_file_entry;
+
+/* The largest inline row file an entry may hold (write.inline.max-bytes
+ * is at most this): small enough that a commit of 16 of them stays a small
+ * manifest transaction. */
+#define STRATA_INLINE_MAX_BYTES 65536u
+#define STRATA_INLINE_DEFAULT_BYTES 4096u
+
+/* Whether f's bytes live in its entry: no file to open, stat, move,
+ * delete or list for it. */
+static inline bool strata_file_is_inline(const strata_file_entry *f)
+{
+	return f->is_inline;
+}
+
+/* What strata_run_open() needs to read f's bytes from its entry (data
+ * NULL, a file on disk or in the data store, for every other entry). */
+static inline strata_bytes strata_file_run_mem(const strata_file_entry *f)
+{
+	return f->is_inline ? (strata_bytes){.data = f->inline_data, .len = f->inline_len} :
+			      (strata_bytes){0};
+}
 
 /* What a reader checks a data file against (format.h strata_run_expect):
  * its row count, key range and, when known, its content hash, compared at
@@ -354,6 +388,7 @@ typedef struct strata_file_brief {
 	bool removed_kept_history;
 	bool is_deleted;
 	bool is_gone;
+	bool is_inline;            /* no file: strata_file_entry.is_inline */
 	int64_t deleted_us;
 	int64_t trash_until_us;
 	const void *rec;           /* the entry's record, lent until the snapshot
@@ -473,6 +508,9 @@ typedef struct strata_mf_new_file {
 	uint32_t schema_version;
 	const strata_file_stats *stats;
 	uint64_t *id_out;      /* if not NULL, receives the assigned file id */
+	/* data not NULL: an inline row file, these are its bytes (copied into
+	 * the entry; no file was written); Avro, level 0 only */
+	strata_bytes inline_file;
 } strata_mf_new_file;
 
 typedef struct strata_mf_write {

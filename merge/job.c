@@ -435,17 +435,21 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 		goto fail;
 	uint64_t floor_after = plan->new_floor > v->state.floor ? plan->new_floor : v->state.floor;
 	j.schema = output_schema(v, floor_after);
-	/* an object store fetches the inputs' first needs at once */
+	/* an object store fetches the inputs' first needs at once (an inline
+	 * input has its bytes in its entry already) */
 	char **ppaths = strata_calloc(plan->ninputs + 1, sizeof(char *));
 	uint64_t *psizes = strata_calloc(plan->ninputs + 1, sizeof(uint64_t));
+	size_t npre = 0;
 	for (size_t i = 0; i < plan->ninputs; i++) {
+		if (strata_file_is_inline(plan->inputs[i]))
+			continue;
 		char path[4096];
 		strata_file_path(mf, v->table.name, v->part.name, plan->inputs[i], path, sizeof(path));
-		ppaths[i] = strata_strdup(path);
-		psizes[i] = plan->inputs[i]->bytes;
+		ppaths[npre] = strata_strdup(path);
+		psizes[npre++] = plan->inputs[i]->bytes;
 	}
-	strata_data_prefetch((const char *const *)ppaths, psizes, plan->ninputs);
-	for (size_t i = 0; i < plan->ninputs; i++)
+	strata_data_prefetch((const char *const *)ppaths, psizes, npre);
+	for (size_t i = 0; i < npre; i++)
 		free(ppaths[i]);
 	free(ppaths);
 	free(psizes);
@@ -467,6 +471,7 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *v,
 			.read_schema = j.schema,
 			.default_seq = f->seq_max,
 			.expect = &ex,
+			.mem = strata_file_run_mem(f),
 		};
 		rc = strata_run_open(path, &ro, &runs[nruns], err);
 		if (rc == -ENOENT)

@@ -666,6 +666,7 @@ int strata_scan_bucket_merge(const strata_scan *s, size_t i, const strata_schema
 			.seq_min = s->is_changes ? (int64_t)s->v1 : 0,
 			.seq_max = (int64_t)s->version,
 			.expect = &ex,
+			.mem = strata_file_run_mem(f),
 		};
 		rc = strata_run_open(path, &ro, &runs[n], err);
 		if (rc)
@@ -1024,7 +1025,7 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 		strata_file_expect(f, is_row_file, &ex);
 		strata_run_opts ro = {.file_schema = fs, .read_schema = schema,
 				      .default_seq = f->seq_max, .seq_max = (int64_t)v,
-				      .expect = &ex};
+				      .expect = &ex, .mem = strata_file_run_mem(f)};
 		strata_run *run;
 		rc = strata_run_open(path, &ro, &run, err);
 		if (rc)

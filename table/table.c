@@ -94,6 +94,7 @@ void strata_table_def_defaults(strata_table_def *def)
 	def->max_l0_files = 0; /* back-pressure is opt-in: docs/GOVERNANCE.md */
 	def->slow_l0_files = 0;
 	def->stall_timeout_s = STRATA_STALL_TIMEOUT_S_DEFAULT;
+	def->inline_max_bytes = STRATA_INLINE_DEFAULT_BYTES;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -216,6 +217,13 @@ int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *e
 					      "(got \"%.40s\")",
 					      STRATA_STALL_TIMEOUT_S_MAX, val);
 		def->stall_timeout_s = (uint32_t)n;
+	} else if (strcmp(key, "write.inline.max-bytes") == 0) {
+		if (parse_u64(val, &n) || n > STRATA_INLINE_MAX_BYTES)
+			return strata_err_set(err, STRATA_EINVAL,
+					      "write.inline.max-bytes must be an integer in [0, %u] "
+					      "(0 = off; got \"%.40s\")",
+					      STRATA_INLINE_MAX_BYTES, val);
+		def->inline_max_bytes = (uint32_t)n;
 	} else {
 		return strata_err_set(err, STRATA_EINVAL,
 				      "unknown property \"%s\" (known: write.bucket.num, "
@@ -224,7 +232,7 @@ int strata_table_prop_apply(strata_table_def *def, const char *kv, strata_err *e
 				      "write.parquet.page.bytes, write.token.retain.hours, "
 				      "partition.expiration-time, partition.expiration-column, "
 				      "write.max-level0-files, write.slow-level0-files, "
-				      "write.stall-timeout-s)",
+				      "write.stall-timeout-s, write.inline.max-bytes)",
 				      key);
 	}
 	return 0;
@@ -246,6 +254,7 @@ void strata_table_props_format(const strata_table_def *def, strata_buf *out)
 	strata_buf_printf(out, "write.slow-level0-files=%u\n", def->slow_l0_files);
 	strata_buf_printf(out, "write.stall-timeout-s=%u\n",
 			  def->stall_timeout_s ? def->stall_timeout_s : STRATA_STALL_TIMEOUT_S_DEFAULT);
+	strata_buf_printf(out, "write.inline.max-bytes=%u\n", def->inline_max_bytes);
 	if (def->part_expire_s > 0) {
 		int64_t e = def->part_expire_s;
 		const char *unit = e % 86400 == 0 ? "d" : e % 3600 == 0 ? "h" : e % 60 == 0 ? "m" : "s";

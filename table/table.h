@@ -55,6 +55,10 @@ const char *strata_wh_path(const strata_wh *wh);
  *                                           holding this many waits
  *   write.slow-level0-files          0      [0, 100000] (0: off) ... slows
  *   write.stall-timeout-s            60     [1, 3600] longest wait
+ *   write.inline.max-bytes           4096   [0, 65536] (0: off) a commit's
+ *                                           row file of at most this many
+ *                                           bytes lives in its manifest
+ *                                           entry, not in a file
  * Apply "key=value" to def; STRATA_EINVAL names the property and range. */
 #define STRATA_L0_FILES_MAX 100000
 #define STRATA_STALL_TIMEOUT_S_DEFAULT 60

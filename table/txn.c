@@ -305,7 +305,10 @@ struct txn_file {
 	uint32_t part, bucket;
 	size_t row_first, row_end; /* its rows: t->rows[row_first, row_end) */
 	strata_file_stats stats;
-	bool is_written;
+	uint64_t est_bytes;  /* its rows' encoded size, about */
+	bool is_inline;      /* try it inline (write.inline.max-bytes) */
+	strata_buf mem;      /* an inline file's bytes */
+	bool is_written;     /* a file exists at path (to remove on failure) */
 	int rc;
 	strata_err err;
 };
@@ -496,12 +499,15 @@ static int txn_backpressure(const strata_txn *t, const txn_file *files, size_t n
 static int txn_file_write(const strata_txn *t, txn_file *f, strata_err *err)
 {
 	strata_fwriter *w = NULL;
-	int rc = strata_data_mkdirs(f->dir, err); /* nothing to make in an object store */
-	if (rc < 0)
-		return rc;
+	int rc;
 	strata_write_opts wo;
 	strata_write_opts_default(&wo, STRATA_FMT_AVRO);
 	wo.codec = t->def.avro_codec;
+	if (!f->is_inline) {
+		rc = strata_data_mkdirs(f->dir, err); /* nothing to make in an object store */
+		if (rc < 0)
+			return rc;
+	}
 	/* the Avro block buffer must hold this bucket's largest record */
 	uint64_t max_row = 0;
 	for (size_t k = f->row_first; k < f->row_end; k++) {
@@ -515,6 +521,8 @@ static int txn_file_write(const strata_txn *t, txn_file *f, strata_err *err)
 			max_row = sz;
 	}
 	wo.avro_block_bytes = 2 * max_row;
+	if (f->is_inline)
+		wo.mem_out = &f->mem;
 	rc = strata_fwriter_open(f->path, t->schema, &wo, &w, err);
 	if (rc)
 		return rc;
@@ -530,14 +538,32 @@ static int txn_file_write(const strata_txn *t, txn_file *f, strata_err *err)
 		}
 	}
 	rc = strata_fwriter_finish(w, &f->stats, err); /* frees w, on failure too */
-	if (rc == 0)
-		f->is_written = true;
-	return rc;
+	if (rc)
+		return rc;
+	if (f->is_inline && f->mem.len > t->def.inline_max_bytes) {
+		/* the estimate was low: the bytes become a file after all */
+		f->is_inline = false;
+		strata_wfile *wf = NULL;
+		rc = strata_data_mkdirs(f->dir, err);
+		if (rc == 0)
+			rc = strata_wfile_open(f->path, &wf, err);
+		if (rc == 0)
+			rc = strata_wfile_write(wf, f->mem.data, f->mem.len, err);
+		if (rc == 0) {
+			rc = strata_wfile_commit(wf, err); /* frees wf, on failure too */
+			wf = NULL;
+		}
+		strata_wfile_abort(wf);
+		if (rc)
+			return rc;
+	}
+	f->is_written = !f->is_inline;
+	return 0;
 }
 
 typedef struct txn_io {
 	const strata_txn *t;
-	txn_file *files;
+	txn_file **files; /* the ones to write as files */
 	size_t nfiles;
 	atomic_size_t next;
 	atomic_bool has_failed;
@@ -551,7 +577,7 @@ static void *txn_io_run(void *arg)
 		size_t i = atomic_fetch_add(&io->next, 1);
 		if (i >= io->nfiles)
 			break;
-		txn_file *f = &io->files[i];
+		txn_file *f = io->files[i];
 		f->rc = txn_file_write(io->t, f, &f->err);
 		if (f->rc)
 			atomic_store(&io->has_failed, true);
@@ -566,12 +592,25 @@ static void *txn_io_run(void *arg)
 static int txn_files_write(const strata_txn *t, txn_file *files, size_t nfiles,
 			   strata_err *err)
 {
-	txn_io io = {.t = t, .files = files, .nfiles = nfiles};
+	/* inline files first, on this thread: encoding only, no device wait
+	 * for a helper to overlap */
+	txn_file **todo = strata_calloc(nfiles + 1, sizeof(*todo));
+	size_t ntodo = 0;
+	bool has_failed = false;
+	for (size_t i = 0; i < nfiles; i++) {
+		if (!files[i].is_inline) {
+			todo[ntodo++] = &files[i];
+		} else if (!has_failed) {
+			files[i].rc = txn_file_write(t, &files[i], &files[i].err);
+			has_failed = files[i].rc != 0;
+		}
+	}
+	txn_io io = {.t = t, .files = todo, .nfiles = has_failed ? 0 : ntodo};
 	atomic_init(&io.next, 0);
 	atomic_init(&io.has_failed, false);
 	pthread_t th[TXN_IO_THREADS_MAX];
 	size_t nth = 0;
-	size_t want = nfiles < TXN_IO_THREADS_MAX ? nfiles : TXN_IO_THREADS_MAX;
+	size_t want = io.nfiles < TXN_IO_THREADS_MAX ? io.nfiles : TXN_IO_THREADS_MAX;
 	for (size_t i = 1; i < want; i++) {
 		if (pthread_create(&th[nth], NULL, txn_io_run, &io) != 0)
 			break;
@@ -580,6 +619,7 @@ static int txn_files_write(const strata_txn *t, txn_file *files, size_t nfiles,
 	txn_io_run(&io);
 	for (size_t i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	free(todo);
 	for (size_t i = 0; i < nfiles; i++) {
 		if (files[i].rc) {
 			if (err)
@@ -631,6 +671,20 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 			j++;
 		f->row_first = i;
 		f->row_end = j;
+		/* inline when its rows surely fit: their value bytes, plus two
+		 * per column for the union branch and length (the header, the
+		 * schema's JSON, comes on top and the exact size is checked
+		 * after encoding) */
+		if (t->def.inline_max_bytes) {
+			for (size_t k = i; k < j && f->est_bytes <= t->def.inline_max_bytes; k++)
+				for (uint32_t c = 0; c < t->schema->ncols; c++)
+					f->est_bytes += 2 + (t->rows[k].row.vals[c].is_null ?
+								     0 :
+								     row_value_bytes(
+									     t->schema->cols[c].type,
+									     &t->rows[k].row.vals[c]));
+			f->is_inline = f->est_bytes <= t->def.inline_max_bytes;
+		}
 		i = j;
 	}
 	rc = txn_backpressure(t, files, nfiles, opts, err);
@@ -649,6 +703,9 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		nf[i].name = files[i].name;
 		nf[i].schema_version = t->schema->version;
 		nf[i].stats = &files[i].stats;
+		if (files[i].is_inline)
+			nf[i].inline_file = (strata_bytes){.data = files[i].mem.data,
+							   .len = files[i].mem.len};
 	}
 	strata_mf_write mw = {
 		.table = t->def.name,
@@ -670,7 +727,8 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 	if (repeat) {
 		/* a retried commit: the first one holds the data, drop ours */
 		for (size_t i = 0; i < nfiles; i++)
-			strata_data_remove(files[i].path, NULL);
+			if (files[i].is_written)
+				strata_data_remove(files[i].path, NULL);
 		if (is_repeat)
 			*is_repeat = true;
 	}
@@ -681,8 +739,10 @@ fail:
 		if (files[i].is_written)
 			strata_data_remove(files[i].path, NULL);
 out:
-	for (size_t i = 0; i < nfiles; i++)
+	for (size_t i = 0; i < nfiles; i++) {
 		strata_file_stats_free(&files[i].stats);
+		free(files[i].mem.data);
+	}
 	free(files);
 	free(nf);
 	strata_txn_abort(t);

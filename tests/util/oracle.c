@@ -1601,11 +1601,24 @@ int oracle_check_files(oracle *o)
 		strata_arena_free(a);
 		return -1;
 	}
-	/* every known, undeleted entry is on disk */
+	/* every known, undeleted entry is on disk (an inline one has no file:
+	 * its bytes must be its hash's) */
 	int expect = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (files[i].is_deleted)
 			continue;
+		if (strata_file_is_inline(&files[i])) {
+			if (!files[i].has_content_hash ||
+			    strata_hash64(files[i].inline_data, files[i].inline_len) !=
+				    files[i].content_hash) {
+				fprintf(stderr, "\noracle: inline entry %s does not match its hash "
+						"(seed %" PRIu64 ", step %" PRIu64 ")\n",
+					files[i].name, o->cfg.seed, o->steps);
+				strata_arena_free(a);
+				return -1;
+			}
+			continue;
+		}
 		expect++;
 		const char *pn = "";
 		for (size_t j = 0; j < np; j++)
