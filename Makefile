@@ -214,10 +214,11 @@ test: deps node-deps
 # The model-based suites again, on a PostgreSQL catalog (tests/on-catalog);
 # first, since they are the longest.
 PG_SUITES := tests/pg/pg-jobs tests/pg/pg-daemon tests/pg/pg-oracle tests/pg/pg-clean \
-             tests/pg/pg-plan
+             tests/pg/pg-plan tests/pg/pg-inline
 # ... and with the data files on object storage, a Ceph RGW of their own
 # (tests/on-s3)
-S3_SUITES := tests/s3/s3-jobs tests/s3/s3-daemon tests/s3/s3-oracle tests/s3/s3-clean
+S3_SUITES := tests/s3/s3-jobs tests/s3/s3-daemon tests/s3/s3-oracle tests/s3/s3-clean \
+             tests/s3/s3-inline
 # ... and with both: data on object storage, a PostgreSQL catalog (tests/s3pg)
 S3PG_SUITES := tests/s3pg/s3pg-jobs tests/s3pg/s3pg-daemon tests/s3pg/s3pg-oracle \
                tests/s3pg/s3pg-clean

@@ -173,7 +173,8 @@ static size_t json_bytes(const strata_schema *s, const strata_row *r, strata_buf
 }
 
 /* Sum of bytes of the file entries added at version v. */
-static uint64_t version_bytes(strata_wh *wh, const char *table, uint64_t v, uint64_t *nfiles)
+static uint64_t version_bytes(strata_wh *wh, const char *table, uint64_t v, uint64_t *nfiles,
+			      uint64_t *ninline)
 {
 	strata_err err;
 	strata_mf_snap *snap;
@@ -185,26 +186,31 @@ static uint64_t version_bytes(strata_wh *wh, const char *table, uint64_t v, uint
 	    strata_mf_table_get(snap, table, &t, &err) ||
 	    strata_mf_table_files(snap, t.id, a, &fs, &n, &err))
 		die("reading the manifest", &err);
-	uint64_t bytes = 0, files = 0;
+	uint64_t bytes = 0, files = 0, inlined = 0;
 	for (size_t i = 0; i < n; i++)
 		if (fs[i].added_version == v) {
 			bytes += fs[i].bytes;
 			files++;
+			inlined += strata_file_is_inline(&fs[i]);
 		}
 	strata_mf_snap_close(snap);
 	strata_arena_free(a);
 	if (nfiles)
 		*nfiles = files;
+	if (ninline)
+		*ninline = inlined;
 	return bytes;
 }
 
-static void make_table(strata_wh *wh, const char *name, int buckets)
+/* is_files: write.inline.max-bytes=0, every row file a file (else the
+ * default: a commit's small row files live in the manifest) */
+static void make_table(strata_wh *wh, const char *name, int buckets, bool is_files)
 {
 	strata_err err;
 	char prop[64];
 	snprintf(prop, sizeof(prop), "write.bucket.num=%d", buckets);
-	const char *props[] = {prop};
-	if (strata_table_create(wh, name, COLUMNS, NULL, NULL, props, 1, &err))
+	const char *props[] = {prop, "write.inline.max-bytes=0"};
+	if (strata_table_create(wh, name, COLUMNS, NULL, NULL, props, is_files ? 2 : 1, &err))
 		die("create table", &err);
 }
 
@@ -258,7 +264,7 @@ static void throughput(strata_wh *wh, const char *table, int rows_per_txn, int n
 		put_us += t1 - t0 - gen_us;
 		commit_us += t2 - t1;
 		uint64_t nf;
-		file_bytes += version_bytes(wh, table, v, &nf);
+		file_bytes += version_bytes(wh, table, v, &nf, NULL);
 		nfiles_total += nf;
 	}
 	strata_buf_free(&tmp);
@@ -306,7 +312,7 @@ typedef struct commit_acc {
 	const char *table;
 	int64_t *us;
 	int n;
-	uint64_t bytes, files;
+	uint64_t bytes, files, inlined;
 	unsigned fsyncs, renames;
 } commit_acc;
 
@@ -334,9 +340,10 @@ static void commit_once(strata_wh *wh, commit_acc *c)
 	strata_io_set(prev);
 	c->fsyncs += n_fsync;
 	c->renames += n_rename;
-	uint64_t nf;
-	c->bytes += version_bytes(wh, c->table, v, &nf);
+	uint64_t nf, ni;
+	c->bytes += version_bytes(wh, c->table, v, &nf, &ni);
 	c->files += nf;
+	c->inlined += ni;
 }
 
 /* Reference: write `bytes` bytes to `nfiles` new files with pwrite + fsync;
@@ -499,8 +506,10 @@ int main(void)
 	strata_err err;
 	if (strata_wh_open(wh_dir, true, &wh, &err))
 		die("open warehouse", &err);
-	make_table(wh, "w16", 16);
-	make_table(wh, "w1", 1);
+	make_table(wh, "w16", 16, false);
+	make_table(wh, "w1", 1, false);
+	make_table(wh, "w16f", 16, true);
+	make_table(wh, "w1f", 1, true);
 
 	printf("\nwriter transactions (strata_txn_put of row structs unless \"json\"; "
 	       "MB = 10^6 bytes)\n");
@@ -518,15 +527,21 @@ int main(void)
 	int n = scaled(300), warm = 20;
 	commit_acc c16 = {.table = "w16", .us = calloc((size_t)(n + warm), sizeof(int64_t))};
 	commit_acc c1 = {.table = "w1", .us = calloc((size_t)(n + warm), sizeof(int64_t))};
+	commit_acc c16f = {.table = "w16f", .us = calloc((size_t)(n + warm), sizeof(int64_t))};
+	commit_acc c1f = {.table = "w1f", .us = calloc((size_t)(n + warm), sizeof(int64_t))};
 	for (int i = 0; i < warm; i++) {
 		commit_once(wh, &c16);
 		commit_once(wh, &c1);
+		commit_once(wh, &c16f);
+		commit_once(wh, &c1f);
 	}
-	size_t files16 = (size_t)((double)c16.files / warm + 0.5);
-	size_t bytes16 = (size_t)((double)c16.bytes / warm + 0.5);
-	size_t bytes1 = (size_t)((double)c1.bytes / warm + 0.5);
+	size_t files16 = (size_t)((double)c16f.files / warm + 0.5);
+	size_t bytes16 = (size_t)((double)c16f.bytes / warm + 0.5);
+	size_t bytes1 = (size_t)((double)c1f.bytes / warm + 0.5);
 	c16 = (commit_acc){.table = "w16", .us = c16.us};
 	c1 = (commit_acc){.table = "w1", .us = c1.us};
+	c16f = (commit_acc){.table = "w16f", .us = c16f.us};
+	c1f = (commit_acc){.table = "w1f", .us = c1f.us};
 	uint8_t *buf = malloc(bytes16 + 1);
 	for (size_t i = 0; i < bytes16; i++)
 		buf[i] = (uint8_t)rnd();
@@ -537,6 +552,8 @@ int main(void)
 	for (int i = 0; i < n; i++) {
 		commit_once(wh, &c16);
 		commit_once(wh, &c1);
+		commit_once(wh, &c16f);
+		commit_once(wh, &c1f);
 		ref[PW16][i] = bare_once(buf, bytes16, 1, false);
 		ref[PD16][i] = bare_once(buf, bytes16, 1, true);
 		ref[PF16][i] = bare_once(buf, bytes16 / files16, (int)files16, true);
@@ -549,6 +566,7 @@ int main(void)
 	       "interleaved with reference writes of the same bytes in the same directory tree:\n",
 	       n);
 	lat l16 = summarize(c16.us, c16.n), l1 = summarize(c1.us, c1.n);
+	lat l16f = summarize(c16f.us, c16f.n), l1f = summarize(c1f.us, c1f.n);
 	lat pw16 = summarize(ref[PW16], n), pd16 = summarize(ref[PD16], n);
 	lat pf16 = summarize(ref[PF16], n), pw1 = summarize(ref[PW1], n);
 	lat pp16 = summarize(ref[PP16], n);
@@ -556,10 +574,19 @@ int main(void)
 	printf("  %-62s %8s %8s %8s\n", "", "p50 ms", "p99 ms", "mean ms");
 #define ROW(label, l) printf("  %-62s %8.3f %8.3f %8.3f\n", label, (l).p50_ms, (l).p99_ms, (l).mean_ms)
 	char label[160];
-	snprintf(label, sizeof(label), "w16 commit: %.1f files, %.0f B; %.1f fsync, %.1f rename (+2 LMDB)",
-		 (double)c16.files / n, (double)c16.bytes / n, (double)c16.fsyncs / n,
-		 (double)c16.renames / n);
+	snprintf(label, sizeof(label), "w16 commit: %.1f row files inline (%.1f), %.0f B; %.1f fsync",
+		 (double)c16.files / n, (double)c16.inlined / n, (double)c16.bytes / n,
+		 (double)c16.fsyncs / n);
 	ROW(label, l16);
+	snprintf(label, sizeof(label), "w1 commit:  %.1f row file inline (%.1f), %.0f B; %.1f fsync",
+		 (double)c1.files / n, (double)c1.inlined / n, (double)c1.bytes / n,
+		 (double)c1.fsyncs / n);
+	ROW(label, l1);
+	printf("  with write.inline.max-bytes=0 (every row file a file):\n");
+	snprintf(label, sizeof(label), "w16f commit: %.1f files, %.0f B; %.1f fsync, %.1f rename",
+		 (double)c16f.files / n, (double)c16f.bytes / n, (double)c16f.fsyncs / n,
+		 (double)c16f.renames / n);
+	ROW(label, l16f);
 	snprintf(label, sizeof(label), "  bare pwrite+fsync, 1 file of %zu B", bytes16);
 	ROW(label, pw16);
 	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync, 1 file of %zu B", bytes16);
@@ -569,30 +596,35 @@ int main(void)
 	ROW(label, pf16);
 	snprintf(label, sizeof(label), "  the same, %zu threads at once, a directory each", files16);
 	ROW(label, pp16);
-	snprintf(label, sizeof(label), "w1 commit:  %.1f file, %.0f B; %.1f fsync, %.1f rename (+2 LMDB)",
-		 (double)c1.files / n, (double)c1.bytes / n, (double)c1.fsyncs / n,
-		 (double)c1.renames / n);
-	ROW(label, l1);
+	snprintf(label, sizeof(label), "w1f commit:  %.1f file, %.0f B; %.1f fsync, %.1f rename",
+		 (double)c1f.files / n, (double)c1f.bytes / n, (double)c1f.fsyncs / n,
+		 (double)c1f.renames / n);
+	ROW(label, l1f);
 	snprintf(label, sizeof(label), "  bare pwrite+fsync, 1 file of %zu B", bytes1);
 	ROW(label, pw1);
 	snprintf(label, sizeof(label), "  pwrite+fsync+rename+dir fsync, 1 file of %zu B", bytes1);
 	ROW(label, pd1);
+	printf("  (every commit also makes LMDB's two syncs)\n");
 	printf("\nratios (p50):\n");
-	printf("  w16 commit / bare pwrite+fsync                   %6.1fx\n", l16.p50_ms / pw16.p50_ms);
-	printf("  w16 commit / pwrite+fsync+rename+dir fsync       %6.1fx\n", l16.p50_ms / pd16.p50_ms);
-	printf("  w16 commit / the same for each of its files      %6.1fx\n", l16.p50_ms / pf16.p50_ms);
-	printf("  w16 commit / the same, its files at once         %6.1fx\n", l16.p50_ms / pp16.p50_ms);
-	printf("  w1  commit / bare pwrite+fsync                   %6.1fx\n", l1.p50_ms / pw1.p50_ms);
-	printf("  w1  commit / pwrite+fsync+rename+dir fsync       %6.1fx\n", l1.p50_ms / pd1.p50_ms);
-	printf("  w16 commit / w1 commit                           %6.1fx   goal <= 2.0x\n",
+	printf("  w16 commit / w1 commit (inline, the default)     %6.1fx   goal <= 2.0x\n",
 	       l16.p50_ms / l1.p50_ms);
-	printf("  (floor) files at once / durable, 1 file of w1's  %6.1fx   what the file system "
+	printf("  w1  commit / w1f commit (inline / a file)        %6.1fx\n", l1.p50_ms / l1f.p50_ms);
+	printf("  w16 commit / w16f commit (inline / files)        %6.1fx\n", l16.p50_ms / l16f.p50_ms);
+	printf("  with files (write.inline.max-bytes=0):\n");
+	printf("  w16f commit / w1f commit                         %6.1fx\n", l16f.p50_ms / l1f.p50_ms);
+	printf("  w16f commit / bare pwrite+fsync                  %6.1fx\n", l16f.p50_ms / pw16.p50_ms);
+	printf("  w16f commit / the same for each of its files     %6.1fx\n", l16f.p50_ms / pf16.p50_ms);
+	printf("  w16f commit / the same, its files at once        %6.1fx\n", l16f.p50_ms / pp16.p50_ms);
+	printf("  w1f  commit / pwrite+fsync+rename+dir fsync      %6.1fx\n", l1f.p50_ms / pd1.p50_ms);
+	printf("  (floor) files at once / durable, 1 file of w1f's %6.1fx   what the file system "
 	       "allows\n",
 	       pp16.p50_ms / pd1.p50_ms);
 	for (int k = 0; k < NREF; k++)
 		free(ref[k]);
 	free(c16.us);
 	free(c1.us);
+	free(c16f.us);
+	free(c1f.us);
 	strata_wh_close(wh);
 	printf("\nbench_write took %.1f s\n", (double)(strata_mono_us() - start) / 1e6);
 	return 0;

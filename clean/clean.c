@@ -544,7 +544,11 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			/* no file to move or delete: the marked entry, bytes and
 			 * all, is its own trash, and step 5 forgets it once its
 			 * window has passed (the manifest's trash keeps it for
-			 * undelete until then) */
+			 * undelete until then); deleted when this run marked it,
+			 * as an object is */
+			if (c->pass == 1 && c->nmarked &&
+			    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
+				c->r->files_deleted++;
 			bool is_old = c->o->is_purge ||
 				      strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
 			if (is_old && c->pass == 2)

@@ -47,7 +47,8 @@ void strata_clean_opts_default(strata_clean_opts *o);
 
 typedef struct strata_clean_result {
 	uint64_t version;             /* the clean commit, 0 if nothing was marked */
-	size_t files_deleted;         /* marked deleted and moved to trash */
+	size_t files_deleted;         /* marked deleted and moved to trash
+					 (inline row files: marked deleted) */
 	uint64_t bytes_deleted;
 	size_t files_unlinked;        /* removed from trash */
 	uint64_t bytes_unlinked;

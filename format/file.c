@@ -307,6 +307,11 @@ int strata_run_open(const char *path, const strata_run_opts *opts, strata_run **
 	*out = NULL;
 	strata_format fmt;
 	int rc;
+	if (opts->mem.len && !opts->mem.data)
+		return strata_err_set(err, STRATA_EINVAL,
+				      "\"%s\" is an inline row file whose bytes were not read from "
+				      "the manifest",
+				      path);
 	if (opts->mem.data) {
 		/* an inline row file: only Avro is ever kept inline */
 		if (opts->mem.len < 4 || memcmp(opts->mem.data, "Obj\x01", 4) != 0)

@@ -312,10 +312,8 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 	/* appended field: entries from before undelete end before it */
 	mf_put_u64(b, (uint64_t)f->trash_until_us);
 	/* appended field: entries from before inline row files end before it;
-	 * a flag byte, then the bytes (length-prefixed) when inline */
+	 * a flag byte (the bytes are in DB_INLINE, under the entry's key) */
 	mf_put_u8(b, f->is_inline ? FILE_I_INLINE : 0);
-	if (f->is_inline)
-		mf_put_bytes(b, f->inline_data, f->inline_len);
 }
 
 int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
@@ -373,12 +371,12 @@ int mf_file_dec(const MDB_val *v, strata_arena *a, strata_file_entry *f)
 			f->trash_until_us = (int64_t)mf_get64(&d);
 		/* entries from before inline row files end here: a file */
 		if (!d.is_bad && d.n - d.off >= 1 && (mf_get8(&d) & FILE_I_INLINE)) {
-			p = mf_getbytes(&d, &n);
 			f->is_inline = true;
-			f->inline_data = p && a ? strata_arena_dup(a, p, n) : p;
-			f->inline_len = n;
-			/* only writers' row files are inline: anything else is damage */
-			if (!p || f->format != STRATA_FMT_AVRO || f->level != 0 || n != f->bytes)
+			f->inline_len = (uint32_t)f->bytes;
+			/* only writers' small row files are inline: anything
+			 * else is damage */
+			if (f->format != STRATA_FMT_AVRO || f->level != 0 ||
+			    f->bytes > STRATA_INLINE_MAX_BYTES)
 				d.is_bad = true;
 		}
 	}
@@ -443,9 +441,9 @@ int mf_file_brief_dec(const MDB_val *v, strata_file_brief *b)
 		if (d.n - d.off >= 8)
 			b->trash_until_us = (int64_t)mf_get64(&d);
 		if (!d.is_bad && d.n - d.off >= 1 && (mf_get8(&d) & FILE_I_INLINE)) {
-			const uint8_t *ip = mf_getbytes(&d, &n);
 			b->is_inline = true;
-			if (!ip || b->format != STRATA_FMT_AVRO || b->level != 0 || n != b->bytes)
+			if (b->format != STRATA_FMT_AVRO || b->level != 0 ||
+			    b->bytes > STRATA_INLINE_MAX_BYTES)
 				d.is_bad = true;
 		}
 	}

@@ -209,6 +209,13 @@ static int file_add(strata_mf *mf, mf_tx *txn, strata_file_entry *f, strata_err 
 	rc = file_put(mf, txn, f, err);
 	if (rc)
 		return rc;
+	if (f->is_inline) { /* its bytes, beside it under the same key */
+		mf_key k;
+		file_key(&k, f);
+		rc = mf_txn_put(mf, txn, DB_INLINE, &k, f->inline_data, f->inline_len, err);
+		if (rc)
+			return rc;
+	}
 	mf_key ik = {.n = 0};
 	mf_key_u64(&ik, f->id);
 	mf_key loc = {.n = 0};
@@ -256,6 +263,8 @@ static int file_forget(strata_mf *mf, mf_tx *txn, const strata_file_entry *f,
 	mf_key k;
 	file_key(&k, f);
 	int rc = mf_txn_del(mf, txn, DB_FILES, &k, err);
+	if (rc == 0 && f->is_inline)
+		rc = mf_txn_del(mf, txn, DB_INLINE, &k, err);
 	if (rc)
 		return rc;
 	mf_key ik = {.n = 0};

@@ -51,7 +51,7 @@
 const char *const mf_db_names[DB_ALL] = {
 	"meta", "tables", "table_ids", "schemas", "parts", "partnames", "files",
 	"fileids", "versions", "vtimes", "tokens", "buckets", "claims", "intents", "tags",
-	"trash", "leases", "daemons",
+	"trash", "inline_files", "leases", "daemons",
 };
 
 void (*strata_mf_open_hook)(const char *warehouse);
@@ -1068,6 +1068,32 @@ int strata_mf_bucket_visit(strata_mf_snap *s, uint32_t table_id, uint32_t part_i
 	mf_key k;
 	bucket_key(&k, table_id, part_id, bucket);
 	return mf_visit_prefix(s, table_id, &k, fn, arg, err);
+}
+
+int strata_mf_inline_attach(strata_mf_snap *s, strata_file_entry *fs, size_t n, strata_arena *a,
+			    strata_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		strata_file_entry *f = &fs[i];
+		if (!f->is_inline || f->inline_data)
+			continue;
+		mf_key k;
+		bucket_key(&k, f->table_id, f->part_id, f->bucket);
+		mf_key_u64(&k, f->id);
+		MDB_val key = mf_val(&k), val;
+		int rc = mf_get(s->txn, DB_INLINE, &key, &val);
+		if (rc && rc != MDB_NOTFOUND)
+			return mf_kv_err(err, rc, "read an inline row file");
+		if (rc == MDB_NOTFOUND || val.mv_size != f->bytes)
+			return strata_err_set(err, STRATA_ECORRUPT,
+					      "the bytes of inline row file %s (entry %llu) are %s",
+					      f->name, (unsigned long long)f->id,
+					      rc == MDB_NOTFOUND ? "missing from the manifest" :
+								   "not its size");
+		f->inline_data = strata_arena_dup(a, val.mv_data, val.mv_size);
+		f->inline_len = (uint32_t)val.mv_size;
+	}
+	return 0;
 }
 
 int strata_mf_brief_entry(const strata_file_brief *b, strata_arena *a, strata_file_entry *out)

@@ -321,10 +321,11 @@ int mf_lmdb_open(strata_mf *mf, strata_mf_mode mode, strata_err *err)
 	}
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, mf_db_names[i], mf->is_readonly ? 0 : MDB_CREATE, &mf->dbi[i]);
-		if (rc == MDB_NOTFOUND && i == DB_TRASH && mf->is_readonly) {
-			/* a manifest from before the trash sub-database, read
-			 * without write access: nothing is kept (mf_lmdb_get) */
-			mf->is_trash_absent = true;
+		if (rc == MDB_NOTFOUND && (i == DB_TRASH || i == DB_INLINE) && mf->is_readonly) {
+			/* a manifest from before the trash (inline) sub-database,
+			 * read without write access: nothing is kept, nothing is
+			 * inline (mf_lmdb_get) */
+			mf->is_absent[i] = true;
 			rc = 0;
 			continue;
 		}
@@ -657,7 +658,7 @@ void mf_lmdb_tx_abort(mf_tx *tx)
 
 int mf_lmdb_get(mf_tx *tx, enum mf_db db, MDB_val *key, MDB_val *val)
 {
-	if (db == DB_TRASH && tx->mf->is_trash_absent)
+	if (db < DB_COUNT && tx->mf->is_absent[db])
 		return MDB_NOTFOUND;
 	return mdb_get(tx->lmdb, lmdb_dbi(tx, db), key, val);
 }
@@ -674,7 +675,7 @@ int mf_lmdb_del(mf_tx *tx, enum mf_db db, MDB_val *key)
 
 int mf_lmdb_cur_open(mf_tx *tx, enum mf_db db, MDB_cursor **out)
 {
-	if (db == DB_TRASH && tx->mf->is_trash_absent) {
+	if (db < DB_COUNT && tx->mf->is_absent[db]) {
 		/* an absent sub-database reads as empty: no cursor, and
 		 * MDB_NOTFOUND, which the trash's readers take for "none" */
 		*out = NULL;

@@ -131,12 +131,15 @@ typedef struct strata_file_entry {
 	uint64_t content_hash;     /* format.h "Content hash" */
 	bool has_footer_hash;      /* columnar files */
 	uint64_t footer_hash;
-	/* An inline row file (write.inline.max-bytes): the entry holds the
-	 * file's bytes and no file exists anywhere — not in the bucket
-	 * directory, not in the data store, not in .trash/.  Everything that
-	 * touches files passes such an entry by (strata_file_is_inline) and
-	 * reads open the bytes (strata_file_run_mem).  inline_data is arena
-	 * memory, or lent from the snapshot like the keys. */
+	/* An inline row file (write.inline.max-bytes): its bytes live in the
+	 * manifest, beside the entry (in their own sub-database, so listing
+	 * and planning never carry them), and no file exists anywhere — not
+	 * in the bucket directory, not in the data store, not in .trash/.
+	 * Everything that touches files passes such an entry by
+	 * (strata_file_is_inline); a reader fetches the bytes of the entries
+	 * it reads (strata_mf_inline_attach) and opens them
+	 * (strata_file_run_mem).  inline_data: NULL until attached, then
+	 * arena memory; inline_len is the entry's size. */
 	bool is_inline;
 	const uint8_t *inline_data;
 	uint32_t inline_len;
@@ -155,8 +158,10 @@ static inline bool strata_file_is_inline(const strata_file_entry *f)
 	return f->is_inline;
 }
 
-/* What strata_run_open() needs to read f's bytes from its entry (data
- * NULL, a file on disk or in the data store, for every other entry). */
+/* What strata_run_open() needs to read f's bytes from the manifest: for an
+ * inline entry its attached bytes (strata_mf_inline_attach; not attached,
+ * the open fails rather than look for a file), for every other entry
+ * nothing (its file is read). */
 static inline strata_bytes strata_file_run_mem(const strata_file_entry *f)
 {
 	return f->is_inline ? (strata_bytes){.data = f->inline_data, .len = f->inline_len} :
@@ -403,6 +408,15 @@ typedef struct strata_file_brief {
  * STRATA_ECORRUPT if the record is damaged (never for a brief a visit
  * gave: both decoders check the same). */
 int strata_mf_brief_entry(const strata_file_brief *b, strata_arena *a, strata_file_entry *out);
+
+/* Fetch the bytes of every inline entry of fs[0..n) that has none yet
+ * into arena a (one read each, in the snapshot that listed them: an
+ * entry's bytes are written and forgotten in the same commits as the
+ * entry).  Readers call it for the entries they will open, never for a
+ * whole table's history.  STRATA_ECORRUPT naming the entry when its bytes
+ * are missing or not its size. */
+int strata_mf_inline_attach(strata_mf_snap *s, strata_file_entry *fs, size_t n, strata_arena *a,
+			    strata_err *err);
 
 /* Called once per entry by the visits below: b is lent until it returns
  * (b->sketch until the snapshot closes).  0 goes on; anything else stops

@@ -37,6 +37,9 @@ enum mf_db {
 			  "The trash of the manifest"): [table][0][clean
 			  version] -> kept clean; [table][1][clean version]
 			  [version] -> an expired version record */
+	DB_INLINE,     /* [table][part][bucket][file id] -> the bytes of an
+			  inline row file (its entry says is_inline); put
+			  with the entry, deleted when it is forgotten */
 	DB_COUNT,
 	/* the lease store (MF_TX_LEASE transactions only): not durable */
 	DB_LEASES = DB_COUNT, /* [lease id] -> lease; "\0" -> the id counter */
@@ -157,9 +160,10 @@ struct strata_mf {
 	 * first lease refused says so once on stderr (lease_said) */
 	char lease_off_reason[300];
 	bool lease_said;
-	/* LMDB, read-only: DB_TRASH is absent from a manifest older than it
-	 * (a read-only handle cannot create it): read as empty */
-	bool is_trash_absent;
+	/* LMDB, read-only: a sub-database newer than the manifest (DB_TRASH,
+	 * DB_INLINE) is absent (a read-only handle cannot create it): read as
+	 * empty */
+	bool is_absent[DB_COUNT];
 };
 
 struct strata_mf_snap {

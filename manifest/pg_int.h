@@ -39,7 +39,7 @@
 
 
 /* The catalog schema version this code writes and reads. */
-#define MF_PG_SCHEMA_VERSION 2
+#define MF_PG_SCHEMA_VERSION 3
 
 /* A write or lease transaction whose client sends nothing for this long
  * (stopped, paused, cut off) is ended by the server and its row locks

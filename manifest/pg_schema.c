@@ -23,6 +23,8 @@
  *   trash                       [table][0|1][clean ver]... -> what a   logged
  *                               clean took, kept for undelete
  *                               (migration 2)
+ *   inline_files                [table][part][bucket][id] -> the bytes  logged
+ *                               of an inline row file (migration 3)
  *   leases                      [lease id] -> reader lease             UNLOGGED
  *   daemons                     [owner] -> daemon heartbeat            UNLOGGED
  *   sequences next_file_id, next_table_id (at most 2^32 - 1), next_job_id,
@@ -53,7 +55,7 @@
  *      with both versions named, never read or written;
  *   4. the migrations create one key-value table per name of
  *      mf_db_names[] (1: every one up to tags, leases and daemons; 2:
- *      trash); test_pgkv checks the two lists agree.  A migration, once
+ *      trash; 3: inline_files); test_pgkv checks the two lists agree.  A migration, once
  *      released, is never edited: a change is a new one.
  */
 #include "manifest/pg_int.h"
@@ -107,9 +109,14 @@ static const char migration_1[] =
  * undelete` (manifest/commit.c) */
 static const char migration_2[] = KV_TABLE("trash");
 
+/* inline row files: the bytes of a writer's row file small enough to
+ * live in the catalog (write.inline.max-bytes), next to its entry */
+static const char migration_3[] = KV_TABLE("inline_files");
+
 static const mf_pg_migration migrations[] = {
 	{1, "the catalog: one key-value table per manifest sub-database", migration_1},
 	{2, "the trash: what a clean took, kept for undelete", migration_2},
+	{3, "inline row files: the bytes of small row files", migration_3},
 };
 
 _Static_assert(STRATA_ARRAY_LEN(migrations) == MF_PG_SCHEMA_VERSION,

@@ -160,6 +160,10 @@ int strata_bucket_view_load_retain(struct strata_wh *wh, const char *table,
 			v->removed[v->nremoved++] = all[i];
 	}
 	qsort(v->files, v->nfiles, sizeof(strata_file_entry), file_seq_cmp);
+	/* a job reads live files only: their inline bytes, from this snapshot */
+	rc = strata_mf_inline_attach(snap, v->files, v->nfiles, v->arena, err);
+	if (rc)
+		goto fail;
 	strata_retention ret;
 	rc = strata_mf_retention(snap, &v->table, retain_hours, now_us, v->arena, &ret, err);
 	if (rc)

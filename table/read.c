@@ -536,6 +536,10 @@ static int scan_plan(strata_wh *wh, const char *table, const strata_read_opts *o
 			}
 			if (sb->nfiles == 0)
 				continue;
+			/* the bytes of its inline row files, from this snapshot */
+			rc = strata_mf_inline_attach(snap, sb->files, sb->nfiles, s->arena, err);
+			if (rc)
+				goto fail;
 			sb->mask.pred = s->pred;
 			sb->mask.pv = (const char *const *)sp->values;
 			s->nbuckets++;
@@ -986,6 +990,9 @@ int strata_get_json(strata_wh *wh, const char *table, json_t *key, const strata_
 		    strata_key_cmp(kbuf.data, kbuf.len, f->key_max, f->key_max_len) > 0)
 			continue;
 		cands[nc++].f = f;
+		rc = strata_mf_inline_attach(snap, &files[i], 1, tmp, err); /* its bytes, if inline */
+		if (rc)
+			goto out;
 		if (f->format == STRATA_FMT_AVRO) {
 			bool have = false;
 			for (size_t j = 0; j < nschemas; j++)

@@ -782,9 +782,9 @@ static bool text_has(const char *sock, const char *cmd, const char *needle)
 static void daemon_table(strata_wh *wh, const char *name, char *path, size_t n)
 {
 	strata_err e;
-	const char *props[] = {"write.bucket.num=1"};
+	const char *props[] = {"write.bucket.num=1", "write.inline.max-bytes=0"}; /* files */
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, name, "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &e),
+						  NULL, NULL, props, 2, &e),
 			      0);
 	for (int v = 0; v < 3; v++) {
 		strata_txn *t;

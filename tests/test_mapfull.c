@@ -106,11 +106,12 @@ static strata_wh *create_long_key_table(const char *whp)
 {
 	strata_wh *wh;
 	strata_err e;
-	const char *props[] = {"write.bucket.num=1"};
+	/* row files as files: the test counts them on disk */
+	const char *props[] = {"write.bucket.num=1", "write.inline.max-bytes=0"};
 	if (strata_wh_open(whp, true, &wh, &e) != 0)
 		goto fail;
 	if (strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT", NULL, NULL,
-				props, 1, &e) == 0)
+				props, 2, &e) == 0)
 		return wh;
 	strata_wh_close(wh);
 fail:

@@ -192,7 +192,8 @@ static void test_init_twice_refused(void)
 }
 
 /* A catalog of version 1 (from before the trash) is migrated on open:
- * migration 2 adds strata.trash, recorded, the rest untouched. */
+ * migrations 2 and 3 add strata.trash and strata.inline_files, recorded,
+ * the rest untouched. */
 static void test_catalog_1_gains_the_trash(void)
 {
 	char uri[256];
@@ -202,16 +203,19 @@ static void test_catalog_1_gains_the_trash(void)
 	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/d", &err), 0);
 	PGconn *c = raw(uri);
 	/* as migration 1 left it */
-	CU_ASSERT(tu_pg_exec(c, "DROP TABLE strata.trash; DELETE FROM strata.migrations WHERE "
-				"version = 2; UPDATE strata.catalog_meta SET schema_version = 1; "
+	CU_ASSERT(tu_pg_exec(c, "DROP TABLE strata.trash; DROP TABLE strata.inline_files; "
+				"DELETE FROM strata.migrations WHERE version >= 2; "
+				"UPDATE strata.catalog_meta SET schema_version = 1; "
 				"INSERT INTO strata.tags VALUES ('\\x01', '\\x02')"));
 	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.trash') IS NULL)::int"), 1);
 	uint32_t v = 0;
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
-	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(v, 3);
 	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.trash') IS NOT NULL)::int"), 1);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.inline_files') IS NOT NULL)::int"),
+			1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 3);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 3);
 	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.tags"), 1);
 	PQfinish(c);
 	mf_pg_close(pg);
@@ -227,39 +231,41 @@ static void test_newer_version_refused_and_migrations_atomic(void)
 	PGconn *c = raw(uri);
 	uint32_t v = 0;
 
-	/* the steps below are this code's (1: the tables, 2: the trash) and
-	 * one more */
-	_Static_assert(MF_PG_SCHEMA_VERSION == 2, "a step per catalog version below");
+	/* the steps below are this code's (1: the tables, 2: the trash, 3:
+	 * inline row files) and one more */
+	_Static_assert(MF_PG_SCHEMA_VERSION == 3, "a step per catalog version below");
 	/* a step that fails half-way leaves the catalog as it was */
 	const mf_pg_migration bad[] = {
 		{1, "base", "SELECT 1"},
 		{2, "trash", "SELECT 1"},
-		{3, "two tables", "CREATE TABLE strata.v3_a (x int); CREATE TABLE strata.v3_b (x nosuchtype)"},
+		{3, "inline", "SELECT 1"},
+		{4, "two tables", "CREATE TABLE strata.v4_a (x int); CREATE TABLE strata.v4_b (x nosuchtype)"},
 	};
-	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, bad, 3, &v, &err), STRATA_EMANIFEST);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to catalog version 3"));
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v3_a') IS NULL)::int"), 1);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 2);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 2);
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, bad, 4, &v, &err), STRATA_EMANIFEST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "migration to catalog version 4"));
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v4_a') IS NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 3);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 3);
 
 	/* a good one is applied and recorded */
 	const mf_pg_migration good[] = {
 		{1, "base", "SELECT 1"},
 		{2, "trash", "SELECT 1"},
-		{3, "table v3_a", "CREATE TABLE strata.v3_a (x int)"},
+		{3, "inline", "SELECT 1"},
+		{4, "table v4_a", "CREATE TABLE strata.v4_a (x int)"},
 	};
-	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, good, 3, &v, &err), 0);
-	CU_ASSERT_EQUAL(v, 3);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v3_a') IS NOT NULL)::int"), 1);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 3);
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 3);
+	CU_ASSERT_EQUAL(mf_pg_catalog_migrate(pg, good, 4, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 4);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT (to_regclass('strata.v4_a') IS NOT NULL)::int"), 1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 4);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 4);
 
 	/* that catalog is now newer than this code: refused, untouched */
 	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), STRATA_EUNSUPPORTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "catalog schema version 3"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "newer than this strata's 2"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "catalog schema version 4"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "newer than this strata's 3"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, uri));
-	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 3);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT schema_version FROM strata.catalog_meta"), 4);
 
 	/* a gap in the steps is an error, not a silent jump */
 	CU_ASSERT(tu_pg_exec(c, "UPDATE strata.catalog_meta SET schema_version = 0"));

@@ -108,6 +108,7 @@ void oracle_cfg_default(oracle_cfg *c)
 	c->ddl_permille = 15;
 	c->check_every = 10;
 	c->retain_hours = 24;
+	c->inline_max_bytes = -1;
 }
 
 /* ---- model helpers ---------------------------------------------------------------- */
@@ -286,14 +287,16 @@ oracle *oracle_new(strata_wh *wh, const char *name, const oracle_cfg *cfg)
 	o->nparts_eff = cfg->nparts ? cfg->nparts : 1;
 	o->keys = strata_calloc((size_t)o->nparts_eff * (size_t)cfg->nkeys, sizeof(mkey));
 	o->earliest_readable = 1;
-	char props[2][64];
+	char props[3][64];
 	snprintf(props[0], sizeof(props[0]), "write.bucket.num=%d", cfg->buckets);
 	snprintf(props[1], sizeof(props[1]), "acid.data.retain.hours=%d", cfg->retain_hours);
-	const char *pp[2] = {props[0], props[1]};
+	snprintf(props[2], sizeof(props[2]), "write.inline.max-bytes=%d", cfg->inline_max_bytes);
+	const char *pp[3] = {props[0], props[1], props[2]};
 	strata_err err;
 	tu_clock_advance(1000000);
 	int rc = strata_table_create(wh, name, "pk BIGINT, kk STRING, c1 STRING, c2 DOUBLE",
-				     "pk,kk", cfg->nparts ? "pt STRING" : NULL, pp, 2, &err);
+				     "pk,kk", cfg->nparts ? "pt STRING" : NULL, pp,
+				     cfg->inline_max_bytes >= 0 ? 3 : 2, &err);
 	if (rc) {
 		fprintf(stderr, "oracle: create table failed: %s\n", err.msg);
 		abort();
@@ -1593,6 +1596,9 @@ int oracle_check_files(oracle *o)
 		rc = strata_mf_table_get(snap, o->name, &t, &err);
 		if (rc == 0)
 			rc = strata_mf_table_files(snap, t.id, a, &files, &n, &err);
+		/* the bytes of every inline entry: a test's table is small */
+		if (rc == 0)
+			rc = strata_mf_inline_attach(snap, files, n, a, &err);
 		if (rc == 0)
 			rc = strata_mf_partitions(snap, t.id, a, &ps, &np, &err);
 		strata_mf_snap_close(snap);
@@ -1608,7 +1614,7 @@ int oracle_check_files(oracle *o)
 		if (files[i].is_deleted)
 			continue;
 		if (strata_file_is_inline(&files[i])) {
-			if (!files[i].has_content_hash ||
+			if (!files[i].has_content_hash || files[i].inline_data == NULL ||
 			    strata_hash64(files[i].inline_data, files[i].inline_len) !=
 				    files[i].content_hash) {
 				fprintf(stderr, "\noracle: inline entry %s does not match its hash "

@@ -28,6 +28,7 @@ typedef struct oracle_cfg {
 	int ddl_permille;   /* chance of an add/drop column per step */
 	int check_every;    /* full latest scan every N steps (partition scan always) */
 	int retain_hours;   /* table property */
+	int inline_max_bytes; /* write.inline.max-bytes; -1: the table default */
 	bool is_quiet;
 	int rollback_permille; /* chance of a rollback per step (0 by default) */
 	int drop_permille;     /* chance of a partition drop per step (0 by default) */
