@@ -531,8 +531,15 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 		bool is_leased = false;
 		for (size_t k = 0; k < nleases && !is_leased; k++)
 			is_leased = strata_lease_covers(leases[k].version, f);
-		if (is_leased)
-			continue; /* moved by a later run, once the reader is done */
+		if (is_leased) {
+			/* moved by a later run, once the reader is done: the
+			 * result says so, and stratad runs one soon (a local
+			 * file only: an object or inline bytes need no move) */
+			if (c->pass == 1 && !f->is_gone && !strata_file_is_inline(f) &&
+			    !strata_data_is_remote(trash))
+				c->r->marked_in_place++;
+			continue;
+		}
 		if (f->is_gone) {
 			/* a tombstone whose file is known gone (invariant 9): no
 			 * look; offered to step 5 again, the floor log may have

@@ -66,6 +66,10 @@ typedef struct strata_clean_result {
 					 trash window, dropped */
 	double check_ms;              /* spent in the consistency check
 					 (invariant 6 of clean.c) */
+	size_t marked_in_place;       /* marked deleted but left in their
+					 bucket for a reader's lease (taken
+					 after the plan): the next clean
+					 moves them */
 } strata_clean_result;
 
 /* Clean one table (see the rules above).  Nothing is deleted, and the call

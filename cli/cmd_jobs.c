@@ -332,6 +332,7 @@ static void clean_json(json_t *d, const strata_clean_result *r)
 	json_object_set_new(d, "trash_bytes", cli_json_u64(r->trash_bytes));
 	json_object_set_new(d, "kept_grace", json_integer((json_int_t)r->kept_grace));
 	json_object_set_new(d, "kept_lease", json_integer((json_int_t)r->kept_lease));
+	json_object_set_new(d, "marked_in_place", json_integer((json_int_t)r->marked_in_place));
 	json_object_set_new(d, "kept_tag", json_integer((json_int_t)r->kept_tag));
 	json_object_set_new(d, "kept_retention", json_integer((json_int_t)r->kept_retention));
 	json_object_set_new(d, "orphans", json_integer((json_int_t)r->orphans));
@@ -362,6 +363,10 @@ static void print_clean(const strata_clean_result *r, bool dry_run)
 	       "trashed: %zu (%llu bytes); versions expired: %zu; crashed jobs recovered: %zu\n",
 	       r->kept_grace, r->kept_lease, r->kept_tag, r->kept_retention, r->orphans,
 	       (unsigned long long)r->orphan_bytes, r->versions_expired, r->intents_recovered);
+	if (r->marked_in_place)
+		printf("%zu deleted files wait in their bucket for a reader's lease (taken during "
+		       "the clean): the next clean moves them to the trash\n",
+		       r->marked_in_place);
 }
 
 static bool parse_s(const char *s, int64_t *out)

@@ -49,7 +49,8 @@
 #define SHAPE_CLEAN_COUNTS                                                                     \
 	"\"files_deleted\": \"int\", \"bytes_deleted\": \"int\", \"files_unlinked\": \"int\", "    \
 	"\"bytes_unlinked\": \"int\", \"trash_files\": \"int\", \"trash_bytes\": \"int\", "        \
-	"\"kept_grace\": \"int\", \"kept_lease\": \"int\", \"kept_tag\": \"int\", "                \
+	"\"kept_grace\": \"int\", \"kept_lease\": \"int\", \"marked_in_place\": \"int\", "     \
+	"\"kept_tag\": \"int\", "                                                                \
 	"\"kept_retention\": \"int\", \"orphans\": \"int\", \"orphan_bytes\": \"int\", "           \
 	"\"versions_expired\": \"int\", \"intents_recovered\": \"int\""
 

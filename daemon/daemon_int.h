@@ -198,6 +198,7 @@ typedef struct dtable {
 	int64_t clean_failed_us;
 	int64_t last_clean_us, last_orphan_us;
 	int64_t last_clean_cost_us; /* the last finished clean's duration */
+	size_t marked_in_place;     /* files it left in their bucket for a lease */
 	dj *clean_job, *purge_job;
 	/* gauges from the last plan */
 	size_t files_per_level[STRATA_POL_LEVELS];

@@ -326,6 +326,7 @@ static void job_finished(stratad *d, dj *j)
 			if (j->kind == DJ_CLEAN && j->result == DJR_OK) {
 				t->last_clean_us = j->started_us;
 				t->last_clean_cost_us = (int64_t)(j->seconds * 1e6);
+				t->marked_in_place = j->cr.marked_in_place;
 				if (j->orphan_scan)
 					t->last_orphan_us = j->started_us;
 				t->trash_bytes = j->cr.trash_bytes;

@@ -533,6 +533,7 @@ int d_plan_table(stratad *d, const char *name, bool enqueue, json_t *report, boo
 		.next_boundary_us = g.prop.next_us,
 		.last_clean_us = t->last_clean_us,
 		.last_clean_cost_us = t->last_clean_cost_us,
+		.marked_in_place = t->marked_in_place,
 		.last_orphan_scan_us = t->last_orphan_us,
 		.failures = t->clean_failures,
 		.failed_us = t->clean_failed_us,

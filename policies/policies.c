@@ -60,8 +60,11 @@
  *   clean    (per table) due when a removed file may go (removed for at least
  *            clean.grace_s and, if a major compaction replaced it, removed at
  *            or below the table's retention boundary), or a trashed file's
- *            clean.trash_s passed after the last clean started, or an orphan
- *            scan is due (clean.orphan_scan_s since the last one; 0: never);
+ *            clean.trash_s passed after the last clean started, or the last
+ *            clean marked files it had to leave in their bucket for a
+ *            reader's lease (taken between its plan and its marking), or an
+ *            orphan scan is due (clean.orphan_scan_s since the last one; 0:
+ *            never);
  *            files that may go wait, in addition, until the spacing has
  *            passed after the last clean started: POL_CLEAN_COST_FACTOR
  *            times that clean's duration, at least POL_CLEAN_MIN_GAP_US and
@@ -567,11 +570,16 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 		gap_us = max_gap_us;
 	int64_t spaced_us = in->last_clean_us ? in->last_clean_us + gap_us : 0;
 	bool is_spaced = spaced_us <= now_us;
-	if (out->eligible > 0 && !is_spaced)
+	/* files the last clean marked but left in their bucket for a lease
+	 * (one taken between its plan and its marking) move at the next
+	 * clean: spaced like eligible files, not clean.trash_s later */
+	bool is_in_place = in->marked_in_place > 0;
+	if ((out->eligible > 0 || is_in_place) && !is_spaced)
 		due_at(&next, spaced_us);
 	strata_pol_check *c = &out->check;
-	c->is_due = (out->eligible > 0 && is_spaced) || out->trash_due > 0 || out->is_orphan_scan;
-	char orphan[256];
+	c->is_due = ((out->eligible > 0 || is_in_place) && is_spaced) || out->trash_due > 0 ||
+		    out->is_orphan_scan;
+	char orphan[512];
 	if (p->clean_orphan_scan_s <= 0)
 		snprintf(orphan, sizeof(orphan), "orphan scans off (clean.orphan_scan_s 0)");
 	else if (out->is_orphan_scan)
@@ -586,6 +594,10 @@ void strata_pol_plan_clean(const strata_pol_table *in, const strata_policy *p, i
 			 "last one's %.1f s, between 1 s and clean.grace_s / %d)",
 			 (spaced_us - now_us + US - 1) / US, POL_CLEAN_COST_FACTOR,
 			 (double)in->last_clean_cost_us / US, POL_CLEAN_SPACING);
+	if (is_in_place)
+		snprintf(orphan + strlen(orphan), sizeof(orphan) - strlen(orphan),
+			 "; %zu files the last clean marked wait in their bucket for a reader's lease",
+			 in->marked_in_place);
 	snprintf(c->why, sizeof(c->why),
 		 "%zu removed files (%" PRIu64 " bytes) may go; %zu inside clean.grace_s %" PRId64
 		 ", %zu serve versions inside retention; %zu of %zu trashed files past clean.trash_s %"

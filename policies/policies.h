@@ -175,6 +175,8 @@ typedef struct strata_pol_table {
 	int64_t next_boundary_us;     /* when that boundary moves next (0: never) */
 	int64_t last_clean_us;        /* start of the last finished clean (0: none) */
 	int64_t last_clean_cost_us;   /* how long it took (0: not known) */
+	size_t marked_in_place;       /* files it marked deleted but left in
+					 their bucket for a reader's lease */
 	int64_t last_orphan_scan_us;  /* start of the last orphan scan (0: none) */
 	uint32_t failures;
 	int64_t failed_us;

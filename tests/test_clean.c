@@ -338,6 +338,71 @@ static void test_leases(void)
 	tu_clock_real();
 }
 
+/* A reader whose lease came between a clean's plan and its marking: the
+ * marked files it covers stay in their bucket (marked_in_place), and the
+ * next clean, once the lease is gone, moves them.  Before the fix nothing
+ * told stratad, whose next clean came clean.trash_s later: files marked
+ * deleted sat in their buckets (test_daemon's steady state saw 110). */
+static strata_mf *during_mf;
+static uint32_t during_table;
+static uint64_t during_lease, during_version;
+
+/* After the commit that made a new version (the marking: the claim's
+ * commits make none), once. */
+static void lease_after_marking(bool is_after, int rc)
+{
+	if (!is_after || rc || during_lease)
+		return;
+	strata_err e;
+	strata_mf_snap *snap;
+	strata_table_def t;
+	if (strata_mf_snap_open(during_mf, &snap, &e) != 0)
+		return;
+	int grc = strata_mf_table_get(snap, "t", &t, &e);
+	strata_mf_snap_close(snap);
+	if (grc == 0 && t.version > during_version)
+		CU_ASSERT_EQUAL(strata_mf_lease_take(during_mf, during_table, 3, 3600 * SEC,
+						     &during_lease, &e),
+				0);
+}
+
+static void test_lease_taken_during_clean(void)
+{
+	if (tu_wh_is_s3()) {
+		tu_skip("objects are not moved: an object in the trash is its entry's state");
+		return;
+	}
+	tu_clock_manual(JF_T0_US);
+	jf f;
+	jf_open(&f, COLS, 1, 1);
+	write3(&f);                /* 2..4 */
+	job_ok(&f, JF_SORT, NULL); /* 5 */
+	strata_table_def t;
+	jf_def(&f, &t);
+	tu_clock_advance(600 * SEC);
+	during_mf = strata_wh_mf(f.wh);
+	during_table = t.id;
+	during_version = t.version;
+	during_lease = 0;
+	strata_mf_commit_hook = lease_after_marking;
+	strata_clean_result r;
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	strata_mf_commit_hook = NULL;
+	CU_ASSERT(r.version > 0);
+	CU_ASSERT_EQUAL(r.kept_lease, 0);       /* no lease at the plan */
+	CU_ASSERT_EQUAL(r.marked_in_place, 2);  /* the row files of 2 and 3 */
+	CU_ASSERT_EQUAL(r.files_deleted, 1);    /* that of 4 was moved */
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 1);
+	/* the reader is done: the next clean moves them */
+	strata_mf_lease_release(during_mf, during_lease);
+	CU_ASSERT_EQUAL(clean(&f, 300, 3600, -1, &r, NULL), 0);
+	CU_ASSERT_EQUAL(r.marked_in_place, 0);
+	CU_ASSERT_EQUAL(jf_trash_count(&f), 3);
+	disk_ok(&f, 0);
+	jf_close(&f);
+	tu_clock_real();
+}
+
 /* A scan in progress holds its files through clean. */
 static void test_scan_lease_holds(void)
 {
@@ -2100,6 +2165,7 @@ static void register_clean(void)
 	TU_ADD(s, test_tombstones_in_window_not_looked_at);
 	TU_ADD(s, test_tombstones_of_floor_raise);
 	TU_ADD(s, test_leases);
+	TU_ADD(s, test_lease_taken_during_clean);
 	TU_ADD(s, test_scan_lease_holds);
 	TU_ADD(s, test_tags);
 	TU_ADD(s, test_retention);

@@ -58,7 +58,8 @@ static bool brief_agrees(const strata_file_entry *f, const strata_file_brief *b)
 	       f->removed_version == b->removed_version && f->removed_us == b->removed_us &&
 	       f->is_compact == b->is_compact && f->removed_kept_history == b->removed_kept_history &&
 	       f->is_deleted == b->is_deleted && f->is_gone == b->is_gone &&
-	       f->deleted_us == b->deleted_us && f->trash_until_us == b->trash_until_us;
+	       f->deleted_us == b->deleted_us && f->trash_until_us == b->trash_until_us &&
+	       f->is_inline == b->is_inline;
 }
 
 /* Both decoders on one value: the same verdict, the same fields. */
@@ -83,9 +84,10 @@ static int decoders_disagree(const uint8_t *p, size_t n, const char *what)
 static void test_brief_decode_agrees(void)
 {
 	uint8_t kmin[3] = {1, 2, 3}, kmax[5] = {9, 8, 7, 6, 5};
-	strata_file_entry kinds[6];
+	enum { NKINDS = 8 };
+	strata_file_entry kinds[NKINDS];
 	memset(kinds, 0, sizeof(kinds));
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < NKINDS; i++) {
 		strata_file_entry *f = &kinds[i];
 		f->id = 1000 + (uint64_t)i;
 		f->table_id = 7;
@@ -137,15 +139,24 @@ static void test_brief_decode_agrees(void)
 	kinds[5].id = 1005;
 	kinds[5].is_gone = true;
 	kinds[5].trash_until_us = 0;
+	/* 6: a live inline row file (its bytes are in DB_INLINE, not here) */
+	kinds[6].is_inline = true;
+	kinds[6].bytes = 1234;
+	/* 7: an inline row file removed by a sort and marked deleted */
+	kinds[7] = kinds[4];
+	kinds[7].id = 1007;
+	kinds[7].is_inline = true;
+	kinds[7].bytes = STRATA_INLINE_MAX_BYTES;
 	int bad = 0;
 	size_t nvalues = 0;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < NKINDS; i++) {
 		strata_buf enc = {0};
 		mf_file_enc(&kinds[i], &enc);
-		/* the entry as written today, before undelete (no trash_until_us)
-		 * and before content hashes (neither) */
-		size_t lens[3] = {enc.len, enc.len - 8, enc.len - 25};
-		for (int l = 0; l < 3; l++) {
+		/* the entry as written today, before inline row files (no flag
+		 * byte), before undelete (no trash_until_us either) and before
+		 * content hashes (neither); an inline entry only as today */
+		size_t lens[4] = {enc.len, enc.len - 1, enc.len - 9, enc.len - 26};
+		for (int l = 0; l < (kinds[i].is_inline ? 1 : 4); l++) {
 			char what[64];
 			snprintf(what, sizeof(what), "kind %d, layout %d", i, l);
 			MDB_val v = {.mv_size = lens[l], .mv_data = enc.data};
@@ -171,6 +182,22 @@ static void test_brief_decode_agrees(void)
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT(nvalues > 10000);
+	/* only a writer's small row file is ever inline: a columnar file, a
+	 * level above 0 or a size past the limit with the flag is damage */
+	strata_file_entry odd[3] = {kinds[1], kinds[6], kinds[6]};
+	odd[0].is_inline = true;
+	odd[1].level = 1;
+	odd[2].bytes = STRATA_INLINE_MAX_BYTES + 1;
+	for (int i = 0; i < 3; i++) {
+		strata_buf enc = {0};
+		mf_file_enc(&odd[i], &enc);
+		MDB_val v = {.mv_size = enc.len, .mv_data = enc.data};
+		strata_file_entry f;
+		strata_file_brief b;
+		CU_ASSERT_EQUAL(mf_file_dec(&v, NULL, &f), STRATA_ECORRUPT);
+		CU_ASSERT_EQUAL(mf_file_brief_dec(&v, &b), STRATA_ECORRUPT);
+		strata_buf_free(&enc);
+	}
 }
 
 /* ---- a real table of tombstones -------------------------------------------------------- */

@@ -473,6 +473,7 @@ typedef struct ccase {
 	int64_t orphan_scan_s;      /* -1: 0 (off); 0: default */
 	uint32_t failures;
 	int64_t failed_ago_s;
+	size_t marked_in_place;     /* left in their bucket by the last clean */
 	bool due, orphan, backoff;
 	size_t eligible, in_grace, in_retention, trash_due;
 	const char *why;
@@ -526,6 +527,17 @@ static const ccase clean_cases[] = {
 	 .orphan_scan_s = -1, .due = false, .next_in_s = NEVER},
 	{.name = "trash not yet", .g = {{10, 5000, true, true, 100}}, .ng = 1, .orphan_scan_s = -1,
 	 .due = false, .why = "0 of 1 trashed files", .next_in_s = 3500},
+	/* files the last clean marked but left in their bucket for a lease
+	 * taken during it: the next clean, spaced as above, not trash_s on */
+	{.name = "marked files left for a lease, 50 ms clean 2 s ago",
+	 .g = {{10, 5000, true, true, 2}}, .ng = 1, .last_clean_ago_s = 2,
+	 .last_clean_cost_ms = 50, .marked_in_place = 1, .orphan_scan_s = -1, .due = true,
+	 .why = "1 files the last clean marked wait in their bucket for a reader's lease",
+	 .next_in_s = DUE_NOW},
+	{.name = "marked files left for a lease, a 2 s clean 5 s ago",
+	 .g = {{10, 5000, true, true, 5}}, .ng = 1, .last_clean_ago_s = 5,
+	 .last_clean_cost_ms = 2000, .marked_in_place = 3, .orphan_scan_s = -1, .due = false,
+	 .next_in_s = 15},
 	{.name = "back-off after failed cleans", .g = {{10, 300, true, false, 0}}, .ng = 1,
 	 .orphan_scan_s = -1, .failures = 2, .failed_ago_s = 1, .due = true, .eligible = 1,
 	 .backoff = true, .next_in_s = 9},
@@ -556,6 +568,7 @@ static void test_clean_table(void)
 			.next_boundary_us = c->next_boundary_in_s ? NOW + c->next_boundary_in_s * S : 0,
 			.last_clean_us = c->last_clean_ago_s ? NOW - c->last_clean_ago_s * S : 0,
 			.last_clean_cost_us = c->last_clean_cost_ms * 1000,
+			.marked_in_place = c->marked_in_place,
 			.last_orphan_scan_us = c->last_orphan_ago_s ? NOW - c->last_orphan_ago_s * S : 0,
 			.failures = c->failures,
 			.failed_us = NOW - c->failed_ago_s * S,
