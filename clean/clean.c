@@ -98,6 +98,18 @@
  * table's prefix (a writer killed half-way) by the same rules: older than
  * orphan_age_s, under no intent.
  *
+ * Inline row files (an entry that holds its bytes in the manifest, no file
+ * anywhere; manifest.h): step 2 marks them like any entry, steps 3 and 4
+ * have nothing to move or delete, and step 5 forgets them — their bytes
+ * with them — once clean.trash_s has passed since the marking; until then
+ * undelete brings them back as they were.  The orphan scan never sees
+ * them, and they count in files_deleted when marked, as an object does.
+ *
+ * A lease taken after the plan (step 1) but before the marking (step 2)
+ * keeps the marked files it covers in their bucket (step 3 reads leases
+ * again); the result counts them (marked_in_place) and stratad's policy
+ * runs the next clean after the usual spacing, not clean.trash_s later.
+ *
  * Undelete (strata_undelete_table, `strata undelete`) reverts kept cleans
  * inside their window (clean.trash_s after the clean): under the table's
  * clean claim (no clean runs meanwhile), it checks the manifest, checks

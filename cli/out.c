@@ -95,7 +95,7 @@ const cli_json_shape cli_json_shapes[] = {
 	 "\"format\": \"string\", \"rows\": \"int\", \"bytes\": \"int\", \"seq_min\": \"int\", "
 	 "\"seq_max\": \"int\", \"added_version\": \"int\", \"removed_version\": \"int?\", "
 	 "\"is_deleted\": \"bool\", \"key_min\": \"any\", \"key_max\": \"any\", \"file\": "
-	 "\"string\"}",
+	 "\"string\", \"is_inline\": \"bool\"}",
 	 true},
 	{"file", "{\"...\": \"any\", \"_op\": \"string\"}", true},
 	{"sort", SHAPE_JOBS, false},

@@ -40,7 +40,12 @@
  *      transaction as the marking (or the expiry) it records, and until it
  *      is dropped no floor-log trim counts its deletions or its expired
  *      versions as unreadable — so undelete finds every bucket state as
- *      the clean left it.
+ *      the clean left it;
+ *  10. an inline row file's bytes (DB_INLINE, under its entry's key) are
+ *      put in the commit that adds the entry and deleted in the one that
+ *      forgets it, never otherwise: a snapshot that lists an inline entry
+ *      holds its bytes (strata_mf_inline_attach), and only a writer's
+ *      small row file is ever inline (a job's output never is).
  *
  * The trash of the manifest (DB_TRASH).  A clean takes two things from the
  * manifest: it marks removed entries deleted (strata_mf_commit_clean) and

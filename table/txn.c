@@ -7,6 +7,21 @@
  * fsync directory), and only then commits every file in one manifest
  * transaction.
  *
+ * Inline row files (write.inline.max-bytes, 4 KiB by default): a bucket
+ * whose rows encode to at most that many bytes gets no file at all.  Its
+ * Avro bytes are encoded into memory and go into the manifest with its
+ * entry, in the same transaction (manifest.h, strata_file_entry.is_inline):
+ * nothing to fsync, rename or list, so a small commit costs one manifest
+ * commit however many buckets it touches.  Why: the 16-bucket commit of
+ * issue 16 made 7-8 files durable, and this disk flushes concurrent files
+ * at 2-5x the cost of one, so no amount of overlap brought it within 2x of
+ * a 1-bucket commit (docs/ARCHITECTURE.md says more, and what it costs:
+ * the manifest keeps those bytes as long as the entry lives).  Which
+ * buckets go inline is decided on the committing thread from their rows'
+ * value bytes (an estimate below the encoded size: the header, the
+ * schema's JSON, comes on top); the exact size is known after encoding,
+ * and bytes over the limit are then written as a durable file after all.
+ *
  * Commit I/O is parallel: the files of one commit are independent (one per
  * bucket, each in its own directory), and making each durable costs two
  * fsyncs that mostly wait on the device, so a commit touching N buckets
@@ -44,7 +59,8 @@
  * stratad turns them on per table (docs/GOVERNANCE.md).
  *
  * Invariants:
- *   1. nothing is visible before the manifest commit, and a failure at any
+ *   1. nothing is visible before the manifest commit (an inline file's
+ *      bytes become visible in it, with their entry), and a failure at any
  *      step removes every file this transaction wrote (a crash leaves only
  *      orphans, which clean removes after clean.orphan_age_s) — except an
  *      uncertain commit (STRATA_EUNCERTAIN): it may have named the files,
@@ -55,7 +71,9 @@
  *      the manifest commit re-checks it (STRATA_ECONFLICT if it changed);
  *   4. the order rule survives the threads: the manifest commit starts only
  *      after every helper has been joined and every file is durable under
- *      its final name with its directory fsynced; one failed file fails the
+ *      its final name with its directory fsynced (inline files are encoded
+ *      first, on the committing thread, and only real files go to the
+ *      helpers); one failed file fails the
  *      commit (the first failure by bucket order is reported, helpers start
  *      no new file once one failed), and no step of a file is retried —
  *      each file has its own handle, used by one thread only.

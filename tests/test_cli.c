@@ -432,9 +432,10 @@ static const char *fixture(int64_t *base_out)
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(wh, false, &w, &e), 0);
 	tu_clock_manual(base);
-	const char *props[] = {"write.bucket.num=2"};
+	/* files: `strata file` reads them (inline entries: test_inline) */
+	const char *props[] = {"write.bucket.num=2", "write.inline.max-bytes=0"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(w, "t", "pk BIGINT PRIMARY KEY, val STRING, d DOUBLE",
-						  NULL, NULL, props, 1, &e),
+						  NULL, NULL, props, 2, &e),
 			      0);
 	const char *rows[3][4] = {
 		{NULL},

@@ -949,7 +949,8 @@ static void test_duckdb_stratad(void)
 	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
 	cli("%s -W %s init >/dev/null", tu_bin("strata"), whp);
 	cli("%s -W %s create-table t --columns 'pk BIGINT NOT NULL PRIMARY KEY, v BIGINT' "
-	    "--property write.bucket.num=2 --property acid.data.retain.hours=0 >/dev/null",
+	    "--property write.bucket.num=2 --property acid.data.retain.hours=0 "
+	    "--property write.inline.max-bytes=0 >/dev/null", /* files the lease keeps */
 	    tu_bin("strata"), whp);
 	cli_write_all(whp, 1);
 	cli_write_all(whp, 2);

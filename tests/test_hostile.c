@@ -168,9 +168,10 @@ static void test_partition_values_stay_inside(void)
 	strata_wh *wh;
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
-	const char *props[] = {"write.bucket.num=2"};
+	/* files: their paths are what is checked */
+	const char *props[] = {"write.bucket.num=2", "write.inline.max-bytes=0"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "k STRING NOT NULL PRIMARY KEY, v BIGINT",
-						  NULL, "pt STRING, dt STRING", props, 1, &e),
+						  NULL, "pt STRING, dt STRING", props, 2, &e),
 			      0);
 	char pct[100];
 	memset(pct, '%', 80); /* 80 x 3 bytes escaped: still one name */
@@ -493,9 +494,9 @@ static void test_daemon_damaged_bucket(void)
 	strata_err e;
 	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whp, true, &wh, &e), 0);
 	const uint32_t nb = 4;
-	const char *props[] = {"write.bucket.num=4"};
+	const char *props[] = {"write.bucket.num=4", "write.inline.max-bytes=0"}; /* files to damage */
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "c", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &e),
+						  NULL, NULL, props, 2, &e),
 			      0);
 	for (int v = 0; v < 3; v++) {
 		strata_txn *t;

@@ -230,7 +230,8 @@ static void test_every_command_holds_its_shape(void)
 	check_command("init", "init", NULL);
 	check_command("create-table",
 		      "create-table t --columns 'pk BIGINT NOT NULL PRIMARY KEY, v STRING, d DOUBLE' "
-		      "--partitioned-by 'pt STRING' --property write.bucket.num=2",
+		      "--partitioned-by 'pt STRING' --property write.bucket.num=2 "
+		      "--property write.inline.max-bytes=0", /* `file cat` reads a file */
 		      NULL);
 	write_rows("{\"pk\":1,\"v\":\"a\",\"d\":1.5,\"pt\":\"x\"}\n{\"pk\":2,\"v\":null,\"d\":2,"
 		   "\"pt\":\"x\"}\n{\"pk\":3,\"v\":\"c\",\"d\":3,\"pt\":\"y\"}\n");

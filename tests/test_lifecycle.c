@@ -344,9 +344,11 @@ static void test_drop_partition(void)
 	tu_clock_manual(1767225600000000LL);
 	strata_wh *wh = open_wh();
 	strata_err err;
-	const char *props[] = {"write.bucket.num=2", "acid.data.retain.hours=1"};
+	/* files: the test counts them */
+	const char *props[] = {"write.bucket.num=2", "acid.data.retain.hours=1",
+			       "write.inline.max-bytes=0"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT, v STRING", "pk",
-						  "dt STRING, h STRING", props, 2, &err),
+						  "dt STRING, h STRING", props, 3, &err),
 			      0);
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "flat", "pk BIGINT, v STRING", "pk", NULL,
 						  NULL, 0, &err),

@@ -613,7 +613,9 @@ static void test_clean_full_disk(void)
 	strata_err e;
 	strata_err_clear(&e);
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(f.wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, "
-						  "v STRING", NULL, NULL, NULL, 0, &e),
+						  "v STRING", NULL, NULL,
+						  (const char *const[]){"write.inline.max-bytes=0"}, 1,
+						  &e),
 			      0);
 	/* row files, sorted into one columnar file: the row files are replaced */
 	char row[200];

@@ -34,6 +34,10 @@
 #include "sort/sort.h"
 #include "table/table.h"
 
+/* Row files as files (write.inline.max-bytes=0): the tests that count
+ * what clean moves and unlinks (inline row files: test_inline). */
+#define FILES "write.inline.max-bytes=0"
+
 static strata_wh *open_wh(void)
 {
 	strata_wh *wh;
@@ -226,7 +230,8 @@ static void test_stale_plan_conflicts(void)
 	strata_err err;
 	tu_clock_manual(1767225600000000LL);
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY, v STRING", NULL,
-						  NULL, (const char *[]){"write.bucket.num=1"}, 1, &err),
+						  NULL, (const char *[]){"write.bucket.num=1", FILES}, 2,
+						  &err),
 			      0);
 	uint64_t v;
 	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1,\"v\":\"a\"}", &v, &err), 0);
@@ -284,7 +289,7 @@ static void test_clean_trash_zero_unlinks_now(void)
 	strata_wh *wh = open_wh();
 	strata_err err;
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY", NULL, NULL,
-						  (const char *[]){"write.bucket.num=1"}, 1, &err), 0);
+						  (const char *[]){"write.bucket.num=1", FILES}, 2, &err), 0);
 	uint64_t v;
 	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1}", &v, &err), 0);
 	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":2}", &v, &err), 0);
@@ -343,7 +348,7 @@ static void test_clean_waits_for_planning_lease(void)
 	strata_wh *wh = open_wh();
 	strata_err err;
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "id BIGINT PRIMARY KEY", NULL, NULL,
-						  (const char *[]){"write.bucket.num=1"}, 1, &err), 0);
+						  (const char *[]){"write.bucket.num=1", FILES}, 2, &err), 0);
 	uint64_t v;
 	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":1}", &v, &err), 0);
 	CU_ASSERT_EQUAL(write_json(wh, "t", "{\"id\":2}", &v, &err), 0);

@@ -139,9 +139,10 @@ static strata_wh *make_wh(const char *prefix, char *whdir, size_t n)
 	if (rc)
 		fprintf(stderr, "\ncreate: %s\n", err.msg);
 	CU_ASSERT_FATAL(rc == 0);
-	const char *props[] = {"write.bucket.num=1"};
+	/* files: this suite is about objects (inline row files make none) */
+	const char *props[] = {"write.bucket.num=1", "write.inline.max-bytes=0"};
 	rc = strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, val STRING", NULL, NULL,
-				 props, 1, &err);
+				 props, 2, &err);
 	if (rc)
 		fprintf(stderr, "\ncreate table: %s\n", err.msg);
 	CU_ASSERT_FATAL(rc == 0);
@@ -278,7 +279,9 @@ static void test_init_data_dir(void)
 	CU_ASSERT_EQUAL_FATAL(strata_wh_create(whdir, data, &wh, &err), 0);
 	CU_ASSERT_STRING_EQUAL(strata_mf_data_dir(strata_wh_mf(wh)), data);
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, val STRING",
-						  NULL, NULL, NULL, 0, &err),
+						  NULL, NULL,
+						  (const char *const[]){"write.inline.max-bytes=0"}, 1,
+						  &err),
 			      0);
 	CU_ASSERT_EQUAL(write_rows(wh, 0, 20, "d", &err), 0);
 	strata_wh_close(wh);
@@ -348,7 +351,7 @@ static void test_cli_init_data(void)
 	snprintf(cmd, sizeof(cmd),
 		 "%s -W '%s' init --data s3://" BUCKET "/cli1 && "
 		 "%s -W '%s' create-table t --columns 'pk BIGINT NOT NULL PRIMARY KEY, val STRING' "
-		 "--property write.bucket.num=1",
+		 "--property write.bucket.num=1 --property write.inline.max-bytes=0",
 		 tu_bin("strata"), whdir, tu_bin("strata"), whdir);
 	char *out = NULL;
 	int rc = tu_run(cmd, &out);
@@ -1250,8 +1253,8 @@ static strata_wh *make_wh_props(const char *prefix, int buckets, const char *con
 	if (rc)
 		fprintf(stderr, "\ncreate: %s\n", err.msg);
 	CU_ASSERT_FATAL(rc == 0);
-	const char *props[8] = {nb};
-	size_t np = 1;
+	const char *props[8] = {nb, "write.inline.max-bytes=0"}; /* files: objects */
+	size_t np = 2;
 	for (size_t i = 0; i < nmore && np < 8; i++)
 		props[np++] = more[i];
 	rc = strata_table_create(wh, "t", "pk BIGINT NOT NULL PRIMARY KEY, val STRING", NULL, NULL,

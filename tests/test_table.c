@@ -38,6 +38,17 @@ static int create(strata_wh *wh, const char *name, const char *cols, const char 
 	return strata_table_create(wh, name, cols, pk, parts, props, prop ? 1 : 0, e);
 }
 
+/* create() with every row file a file (write.inline.max-bytes=0): for the
+ * tests that read, rewrite or damage row files on disk (inline row files:
+ * test_inline) */
+static int create_files(strata_wh *wh, const char *name, const char *cols, const char *prop,
+			strata_err *e)
+{
+	const char *props[2] = {"write.inline.max-bytes=0", prop};
+	strata_err_clear(e);
+	return strata_table_create(wh, name, cols, NULL, NULL, props, prop ? 2 : 1, e);
+}
+
 static bool table_exists(strata_wh *wh, const char *name, strata_table_def *out)
 {
 	strata_mf_snap *snap;
@@ -580,7 +591,7 @@ static void test_properties(void)
 		 "write.avro.codec, write.parquet.zstd.level, write.parquet.row-group.bytes, "
 		 "write.parquet.page.bytes, write.token.retain.hours, partition.expiration-time, "
 		 "partition.expiration-column, write.max-level0-files, write.slow-level0-files, "
-		 "write.stall-timeout-s)"},
+		 "write.stall-timeout-s, write.inline.max-bytes)"},
 		{"WRITE.BUCKET.NUM=4", STRATA_EINVAL, NULL},
 		{"partition.expiration-time=30d", 0, NULL},
 		{"partition.expiration-time=12h", 0, NULL},
@@ -864,9 +875,9 @@ static void test_txn_semantics(void)
 {
 	strata_wh *wh = wh_fresh();
 	strata_err e;
-	const char *props[] = {"write.bucket.num=4"};
+	const char *props[] = {"write.bucket.num=4", "write.inline.max-bytes=0"}; /* counts files */
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "tx", "pk BIGINT PRIMARY KEY, val STRING",
-						  NULL, "pt STRING", props, 1, &e),
+						  NULL, "pt STRING", props, 2, &e),
 			      0);
 	/* last put per key wins, across buckets and partitions */
 	const char *r2[] = {
@@ -1163,9 +1174,10 @@ static void fault_sweep(tu_op op, int err, bool is_short, const char *codec)
 {
 	strata_wh *wh = wh_fresh();
 	strata_err e;
-	const char *props[] = {"write.bucket.num=4", codec};
+	/* files: their I/O is what fails */
+	const char *props[] = {"write.bucket.num=4", codec, "write.inline.max-bytes=0"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "ft", "pk BIGINT PRIMARY KEY, val STRING",
-						  NULL, "pt STRING", props, 2, &e),
+						  NULL, "pt STRING", props, 3, &e),
 			      0);
 	const char *base[] = {"{\"pk\":100,\"val\":\"base\",\"pt\":\"a\"}",
 			      "{\"pk\":101,\"val\":\"base\",\"pt\":\"b\"}", NULL};
@@ -1314,9 +1326,11 @@ static void test_read_faults(void)
 {
 	strata_wh *wh = wh_fresh();
 	strata_err e;
-	const char *props[] = {"write.bucket.num=2", "write.avro.codec=deflate"};
+	/* files: their reads are what fails */
+	const char *props[] = {"write.bucket.num=2", "write.avro.codec=deflate",
+			       "write.inline.max-bytes=0"};
 	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "rf", "pk BIGINT PRIMARY KEY, val STRING",
-						  NULL, "pt STRING", props, 2, &e),
+						  NULL, "pt STRING", props, 3, &e),
 			      0);
 	for (int v = 0; v < 3; v++) {
 		strata_txn *t;
@@ -1711,8 +1725,8 @@ static void test_reads_across_jobs(void)
 {
 	strata_wh *wh = wh_fresh();
 	strata_err e;
-	CU_ASSERT_EQUAL_FATAL(create(wh, "jb", "pk BIGINT PRIMARY KEY, val STRING", NULL, NULL,
-				     "write.bucket.num=1", &e),
+	CU_ASSERT_EQUAL_FATAL(create_files(wh, "jb", "pk BIGINT PRIMARY KEY, val STRING",
+					   "write.bucket.num=1", &e),
 			      0);
 	const char *r2[] = {"{\"pk\":1,\"val\":\"a\"}", "{\"pk\":2,\"val\":\"b\"}", NULL};
 	const char *r3[] = {"{\"pk\":1,\"val\":\"a3\"}", NULL};
@@ -1972,8 +1986,8 @@ static void damage_case(int how)
 {
 	strata_wh *wh = wh_fresh();
 	strata_err e;
-	CU_ASSERT_EQUAL_FATAL(create(wh, "dm", "pk BIGINT PRIMARY KEY, val STRING", NULL, NULL,
-				     "write.bucket.num=1", &e),
+	CU_ASSERT_EQUAL_FATAL(create_files(wh, "dm", "pk BIGINT PRIMARY KEY, val STRING",
+					   "write.bucket.num=1", &e),
 			      0);
 	const char *rows[] = {"{\"pk\":1,\"val\":\"one\"}", "{\"pk\":2,\"val\":\"two\"}",
 			      "{\"pk\":3,\"val\":\"three\"}", NULL};
