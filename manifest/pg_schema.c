@@ -110,8 +110,23 @@ static const char migration_1[] =
 static const char migration_2[] = KV_TABLE("trash");
 
 /* inline row files: the bytes of a writer's row file small enough to
- * live in the catalog (write.inline.max-bytes), next to its entry */
-static const char migration_3[] = KV_TABLE("inline_files");
+ * live in the catalog (write.inline.max-bytes), next to its entry.  A
+ * reader needs them as it needs the entries: every role granted something
+ * on strata.files (an analyst's SELECT, a writer's INSERT) gets the same
+ * on the new table, so a role granted before the upgrade keeps reading
+ * (GRANT ... ON ALL TABLES covers only the tables of its day) */
+static const char migration_3[] =
+	KV_TABLE("inline_files")
+	"DO $$ DECLARE g record; BEGIN\n"
+	"  FOR g IN SELECT a.privilege_type AS priv,\n"
+	"                  CASE WHEN a.grantee = 0 THEN 'PUBLIC'\n"
+	"                       ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who\n"
+	"           FROM pg_class c, aclexplode(c.relacl) a\n"
+	"           WHERE c.oid = 'strata.files'::regclass AND a.grantee <> c.relowner\n"
+	"  LOOP\n"
+	"    EXECUTE format('GRANT %s ON strata.inline_files TO %s', g.priv, g.who);\n"
+	"  END LOOP;\n"
+	"END $$;\n";
 
 static const mf_pg_migration migrations[] = {
 	{1, "the catalog: one key-value table per manifest sub-database", migration_1},

@@ -221,6 +221,39 @@ static void test_catalog_1_gains_the_trash(void)
 	mf_pg_close(pg);
 }
 
+/* A catalog of version 2, an analyst granted SELECT on every table of its
+ * day: migration 3 adds strata.inline_files and grants the analyst the same
+ * on it, so reads of inline row files keep working after the upgrade. */
+static void test_catalog_2_gains_inline_files_with_grants(void)
+{
+	char uri[256];
+	db_new("t_v2", uri, sizeof(uri));
+	mf_pg *pg = conn(uri);
+	strata_err err = {0};
+	CU_ASSERT_EQUAL_FATAL(mf_pg_catalog_init(pg, "/d", &err), 0);
+	PGconn *c = raw(uri);
+	CU_ASSERT(tu_pg_exec(c, "DROP TABLE strata.inline_files; DELETE FROM strata.migrations "
+				"WHERE version = 3; UPDATE strata.catalog_meta SET schema_version = 2; "
+				"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+				"'tu_analyst') THEN CREATE ROLE tu_analyst; END IF; END $$; "
+				"GRANT USAGE ON SCHEMA strata TO tu_analyst; "
+				"GRANT SELECT ON ALL TABLES IN SCHEMA strata TO tu_analyst"));
+	uint32_t v = 0;
+	CU_ASSERT_EQUAL(mf_pg_catalog_open(pg, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 3);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT has_table_privilege('tu_analyst', "
+				     "'strata.inline_files', 'SELECT')::int"),
+			1);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT has_table_privilege('tu_analyst', "
+				     "'strata.inline_files', 'INSERT')::int"),
+			0);
+	CU_ASSERT_EQUAL(tu_pg_int(c, "SELECT count(*) FROM strata.migrations"), 3);
+	CU_ASSERT(tu_pg_exec(c, "REVOKE ALL ON ALL TABLES IN SCHEMA strata FROM tu_analyst; "
+				"REVOKE USAGE ON SCHEMA strata FROM tu_analyst"));
+	PQfinish(c);
+	mf_pg_close(pg);
+}
+
 static void test_newer_version_refused_and_migrations_atomic(void)
 {
 	char uri[256];
@@ -692,6 +725,7 @@ static void register_tests(void)
 	TU_ADD(s, test_init_twice_refused);
 	TU_ADD(s, test_newer_version_refused_and_migrations_atomic);
 	TU_ADD(s, test_catalog_1_gains_the_trash);
+	TU_ADD(s, test_catalog_2_gains_inline_files_with_grants);
 	TU_ADD(s, test_password_never_in_errors);
 	TU_ADD(s, test_conflict_on_a_locked_row);
 	TU_ADD(s, test_conflict_on_a_serialization_failure);
