@@ -312,7 +312,7 @@ void mf_file_enc(const strata_file_entry *f, strata_buf *b)
 	/* appended field: entries from before undelete end before it */
 	mf_put_u64(b, (uint64_t)f->trash_until_us);
 	/* appended field: entries from before inline row files end before it;
-	 * a flag byte (the bytes are in DB_INLINE, under the entry's key) */
+	 * a flag byte (the bytes are in DB_INLINE, under the file id) */
 	mf_put_u8(b, f->is_inline ? FILE_I_INLINE : 0);
 }
 

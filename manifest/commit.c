@@ -41,7 +41,7 @@
  *      is dropped no floor-log trim counts its deletions or its expired
  *      versions as unreadable — so undelete finds every bucket state as
  *      the clean left it;
- *  10. an inline row file's bytes (DB_INLINE, under its entry's key) are
+ *  10. an inline row file's bytes (DB_INLINE, under its file id) are
  *      put in the commit that adds the entry and deleted in the one that
  *      forgets it, never otherwise: a snapshot that lists an inline entry
  *      holds its bytes (strata_mf_inline_attach), and only a writer's
@@ -214,9 +214,9 @@ static int file_add(strata_mf *mf, mf_tx *txn, strata_file_entry *f, strata_err 
 	rc = file_put(mf, txn, f, err);
 	if (rc)
 		return rc;
-	if (f->is_inline) { /* its bytes, beside it under the same key */
-		mf_key k;
-		file_key(&k, f);
+	if (f->is_inline) { /* its bytes, under its id */
+		mf_key k = {.n = 0};
+		mf_key_u64(&k, f->id);
 		rc = mf_txn_put(mf, txn, DB_INLINE, &k, f->inline_data, f->inline_len, err);
 		if (rc)
 			return rc;
@@ -268,12 +268,15 @@ static int file_forget(strata_mf *mf, mf_tx *txn, const strata_file_entry *f,
 	mf_key k;
 	file_key(&k, f);
 	int rc = mf_txn_del(mf, txn, DB_FILES, &k, err);
-	if (rc == 0 && f->is_inline)
-		rc = mf_txn_del(mf, txn, DB_INLINE, &k, err);
 	if (rc)
 		return rc;
 	mf_key ik = {.n = 0};
 	mf_key_u64(&ik, f->id);
+	if (f->is_inline) {
+		rc = mf_txn_del(mf, txn, DB_INLINE, &ik, err);
+		if (rc)
+			return rc;
+	}
 	return mf_txn_del(mf, txn, DB_FILEIDS, &ik, err);
 }
 

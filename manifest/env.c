@@ -1077,8 +1077,7 @@ int strata_mf_inline_attach(strata_mf_snap *s, strata_file_entry *fs, size_t n, 
 		strata_file_entry *f = &fs[i];
 		if (!f->is_inline || f->inline_data)
 			continue;
-		mf_key k;
-		bucket_key(&k, f->table_id, f->part_id, f->bucket);
+		mf_key k = {.n = 0};
 		mf_key_u64(&k, f->id);
 		MDB_val key = mf_val(&k), val;
 		int rc = mf_get(s->txn, DB_INLINE, &key, &val);

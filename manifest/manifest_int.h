@@ -37,9 +37,11 @@ enum mf_db {
 			  "The trash of the manifest"): [table][0][clean
 			  version] -> kept clean; [table][1][clean version]
 			  [version] -> an expired version record */
-	DB_INLINE,     /* [table][part][bucket][file id] -> the bytes of an
-			  inline row file (its entry says is_inline); put
-			  with the entry, deleted when it is forgotten */
+	DB_INLINE,     /* [file id] -> the bytes of an inline row file (its
+			  entry says is_inline); put with the entry, deleted
+			  when it is forgotten.  Keyed by the id alone (ids
+			  are global and grow): a commit's bytes fill the
+			  last pages instead of dirtying one page per bucket */
 	DB_COUNT,
 	/* the lease store (MF_TX_LEASE transactions only): not durable */
 	DB_LEASES = DB_COUNT, /* [lease id] -> lease; "\0" -> the id counter */

@@ -23,8 +23,8 @@
  *   trash                       [table][0|1][clean ver]... -> what a   logged
  *                               clean took, kept for undelete
  *                               (migration 2)
- *   inline_files                [table][part][bucket][id] -> the bytes  logged
- *                               of an inline row file (migration 3)
+ *   inline_files                [file id] -> the bytes of an inline     logged
+ *                               row file (migration 3)
  *   leases                      [lease id] -> reader lease             UNLOGGED
  *   daemons                     [owner] -> daemon heartbeat            UNLOGGED
  *   sequences next_file_id, next_table_id (at most 2^32 - 1), next_job_id,

@@ -299,15 +299,22 @@ static void test_tombstones_of_floor_raise(void)
 
 /* ---- leases --------------------------------------------------------------------- */
 
-static void test_leases(void)
+/* One bucket, three row files (versions 2..4) sorted into one columnar file
+ * (5), on the test clock; *t its table. */
+static void three_sorted(jf *f, strata_table_def *t)
 {
 	tu_clock_manual(JF_T0_US);
+	jf_open(f, COLS, 1, 1);
+	write3(f);                /* 2..4 */
+	job_ok(f, JF_SORT, NULL); /* 5 */
+	jf_def(f, t);
+}
+
+static void test_leases(void)
+{
 	jf f;
-	jf_open(&f, COLS, 1, 1);
-	write3(&f);                /* 2..4 */
-	job_ok(&f, JF_SORT, NULL); /* 5 */
 	strata_table_def t;
-	jf_def(&f, &t);
+	three_sorted(&f, &t);
 	strata_mf *mf = strata_wh_mf(f.wh);
 	strata_err err;
 	uint64_t lease_old, lease_new, lease_short;
@@ -372,13 +379,9 @@ static void test_lease_taken_during_clean(void)
 		tu_skip("objects are not moved: an object in the trash is its entry's state");
 		return;
 	}
-	tu_clock_manual(JF_T0_US);
 	jf f;
-	jf_open(&f, COLS, 1, 1);
-	write3(&f);                /* 2..4 */
-	job_ok(&f, JF_SORT, NULL); /* 5 */
 	strata_table_def t;
-	jf_def(&f, &t);
+	three_sorted(&f, &t);
 	tu_clock_advance(600 * SEC);
 	during_mf = strata_wh_mf(f.wh);
 	during_table = t.id;
