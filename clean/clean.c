@@ -357,14 +357,26 @@ static void forget_push(uint64_t id, uint64_t **forget, size_t *nforget, size_t 
  * (a clean never deletes it then), and past it the DELETE is the question
  * and the answer at once (a missing object deletes fine); the entry is
  * then forgotten, or kept as a tombstone marked is_gone. */
+/* Whether f, marked deleted, is past its trash window (purge: at once). */
+static bool is_past_trash(const clean_ctx *c, const strata_file_entry *f)
+{
+	return c->o->is_purge || strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+}
+
+/* Whether this run's step 2 marked f (pass 1 counts it deleted). */
+static bool is_marked_now(const clean_ctx *c, const strata_file_entry *f)
+{
+	return c->pass == 1 && c->nmarked &&
+	       bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp);
+}
+
 static int trash_object(clean_ctx *c, const strata_file_entry *f, const char *path,
 			uint64_t **forget, size_t *nforget, size_t *cap, strata_err *err)
 {
 	/* entering the trash: marked by this very run */
-	if (c->pass == 1 && c->nmarked &&
-	    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
+	if (is_marked_now(c, f))
 		c->r->files_deleted++;
-	bool is_old = c->o->is_purge || strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+	bool is_old = is_past_trash(c, f);
 	if (!is_old) {
 		if (c->pass == 1) { /* step 4 of an object is in this pass */
 			c->r->trash_files++;
@@ -565,11 +577,9 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			 * window has passed (the manifest's trash keeps it for
 			 * undelete until then); deleted when this run marked it,
 			 * as an object is */
-			if (c->pass == 1 && c->nmarked &&
-			    bsearch(&f->id, c->marked, c->nmarked, sizeof(uint64_t), id_cmp))
+			if (is_marked_now(c, f))
 				c->r->files_deleted++;
-			bool is_old = c->o->is_purge ||
-				      strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+			bool is_old = is_past_trash(c, f);
 			if (is_old && c->pass == 2)
 				forget_push(f->id, forget, nforget, &cap);
 			continue;
@@ -595,8 +605,7 @@ static int trash_marked(clean_ctx *c, uint64_t **forget, size_t *nforget, strata
 			 * the trash (no step 4 has unlinked it) and cannot be
 			 * forgotten yet, so it is not looked for; past it, the
 			 * pass after step 4 asks (step 4 unlinks it first) */
-			bool is_old = c->o->is_purge ||
-				      strata_now_us() - f->deleted_us >= c->o->trash_s * 1000000;
+			bool is_old = is_past_trash(c, f);
 			if (!is_old && c->pass == 2) {
 				c->r->trash_files++;
 				c->r->trash_bytes += f->bytes;

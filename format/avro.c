@@ -499,12 +499,12 @@ static int avro_w_open(const char *path, const strata_schema *schema,
 	w->hash = strata_xxh3_new();
 	pthread_mutex_lock(&avro_c_mu);
 	char *json = avro_schema_json(schema);
-	if (avro_w_schema(w, json) != 0 && !w->schema) {
+	if (avro_w_schema(w, json) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": Avro rejected the schema: %s",
 				    path, avro_strerror());
 		goto fail;
 	}
-	if (!w->iface || avro_generic_value_new(w->iface, &w->rec) != 0) {
+	if (avro_generic_value_new(w->iface, &w->rec) != 0) {
 		rc = strata_err_set(err, STRATA_EINVAL, "\"%s\": %s", path, avro_strerror());
 		goto fail;
 	}

@@ -301,6 +301,18 @@ static uint64_t row_value_bytes(strata_type t, const strata_value *v)
 	return t == STRATA_T_STRING || t == STRATA_T_BYTES ? v->v.s.len : 8;
 }
 
+/* Row k's value bytes, plus per_col for each column (its encoding's
+ * overhead, about): for sizing buffers and guessing encoded sizes. */
+static uint64_t row_bytes(const strata_txn *t, size_t k, uint64_t per_col)
+{
+	uint64_t n = 0;
+	for (uint32_t c = 0; c < t->schema->ncols; c++) {
+		const strata_value *v = &t->rows[k].row.vals[c];
+		n += per_col + (v->is_null ? 0 : row_value_bytes(t->schema->cols[c].type, v));
+	}
+	return n;
+}
+
 /* "w" + 16 random hex digits + ".avro" */
 static void random_name(char *out, size_t n, const char *prefix, const char *ext)
 {
@@ -323,7 +335,6 @@ struct txn_file {
 	uint32_t part, bucket;
 	size_t row_first, row_end; /* its rows: t->rows[row_first, row_end) */
 	strata_file_stats stats;
-	uint64_t est_bytes;  /* its rows' encoded size, about */
 	bool is_inline;      /* try it inline (write.inline.max-bytes) */
 	strata_buf mem;      /* an inline file's bytes */
 	bool is_written;     /* a file exists at path (to remove on failure) */
@@ -529,12 +540,7 @@ static int txn_file_write(const strata_txn *t, txn_file *f, strata_err *err)
 	/* the Avro block buffer must hold this bucket's largest record */
 	uint64_t max_row = 0;
 	for (size_t k = f->row_first; k < f->row_end; k++) {
-		uint64_t sz = 16;
-		for (uint32_t c = 0; c < t->schema->ncols; c++)
-			sz += 16 + (t->rows[k].row.vals[c].is_null ?
-					    0 :
-					    row_value_bytes(t->schema->cols[c].type,
-							    &t->rows[k].row.vals[c]));
+		uint64_t sz = 16 + row_bytes(t, k, 16);
 		if (sz > max_row)
 			max_row = sz;
 	}
@@ -694,14 +700,10 @@ int strata_txn_commit(strata_txn *t, const strata_commit_opts *opts, uint64_t *v
 		 * schema's JSON, comes on top and the exact size is checked
 		 * after encoding) */
 		if (t->def.inline_max_bytes) {
-			for (size_t k = i; k < j && f->est_bytes <= t->def.inline_max_bytes; k++)
-				for (uint32_t c = 0; c < t->schema->ncols; c++)
-					f->est_bytes += 2 + (t->rows[k].row.vals[c].is_null ?
-								     0 :
-								     row_value_bytes(
-									     t->schema->cols[c].type,
-									     &t->rows[k].row.vals[c]));
-			f->is_inline = f->est_bytes <= t->def.inline_max_bytes;
+			uint64_t est = 0;
+			for (size_t k = i; k < j && est <= t->def.inline_max_bytes; k++)
+				est += row_bytes(t, k, 2);
+			f->is_inline = est <= t->def.inline_max_bytes;
 		}
 		i = j;
 	}
