@@ -33,7 +33,9 @@
  * each figure of issue 16 item 1 with its goal beside it: runs per bucket
  * (mean, max; goal at most 8), runs at one level >= 1 of one bucket (max;
  * goal at most merge.fanout), space amplification (goal 1.3; with replaced
- * files not yet cleaned, goal 2.0) and write amplification (goal 3).
+ * files not yet cleaned, goal 2.0) and write amplification (goal 3).  A
+ * bucket over 8 runs in a steady-state sample is printed as it is found,
+ * with its row files and its runs on each level.
  * Back-pressure stays off (the table sets no write.*-level0-files): the run
  * measures whether the daemon keeps up on its own, and a stalled writer
  * would hide that; the waits are printed to show they are zero.
@@ -196,6 +198,7 @@ typedef struct ingest {
 	size_t live_keys;
 	atomic_ulong commits, rows;
 	int64_t grace_us; /* clean.grace_s: replaced files younger than it are kept for readers */
+	FILE *over_log;   /* set: sample_take() prints each bucket over 8 runs there */
 } ingest;
 
 typedef struct writer_arg {
@@ -339,6 +342,17 @@ static void sample_take(ingest *g, uint64_t *from, sample *s)
 			}
 		free(rk);
 		for (int b = 0; b < 64; b++) {
+			if (runs[b] > 8 && g->over_log) {
+				/* which runs: the row files, then the runs at each level */
+				fprintf(g->over_log,
+					"ingest: %.0f s, bucket %d: %zu runs (%zu row files", s->t,
+					b, runs[b],
+					lvl[b][0]);
+				for (int l = 1; l < 64; l++)
+					if (lvl[b][l])
+						fprintf(g->over_log, ", %zu at level %d", lvl[b][l], l);
+				fprintf(g->over_log, ") at version %" PRIu64 "\n", t.version);
+			}
 			if (per[b] > s->max_bucket)
 				s->max_bucket = per[b];
 			s->runs += runs[b];
@@ -459,6 +473,7 @@ static void bench_ingest(const char *dir)
 		}
 		bench_sleep_s(5);
 		sample s = {.t = bench_now_s() - t0};
+		g->over_log = s.t >= secs / 2 && s.t <= secs ? stdout : NULL; /* the steady state */
 		sample_take(g, &from, &s);
 		wb += s.writer_bytes;
 		jb += s.job_bytes;
@@ -485,6 +500,7 @@ static void bench_ingest(const char *dir)
 	}
 	sample fin = {0};
 	uint64_t f2 = 1u << 30;
+	g->over_log = NULL;
 	sample_take(g, &f2, &fin);
 	double bpr = fin.live_keys ? (double)fin.live_bytes / (double)fin.live_keys : 1;
 	bench_stop(pid);

@@ -305,7 +305,7 @@ static void job_run(strata_wh *wh, const char *table, job_kind k, strata_job_res
 		/* what stratad does: fanout 8, target size of the output level */
 		strata_policy pol;
 		strata_policy_default(&pol);
-		rc = strata_merge_plan(&v, 1, (size_t)pol.merge_fanout, 0, &plan);
+		rc = strata_merge_plan(&v, 1, 0, (size_t)pol.merge_fanout, 0, &plan);
 		if (rc == 0 && plan.ninputs)
 			plan.target_bytes = strata_pol_merge_target_bytes(&pol, plan.out_level);
 	} else {

@@ -167,7 +167,8 @@ const stratad_cfg_key stratad_cfg_keys[] = {
 	 "files",
 	 "Merge the files of level n into level n+1 once level n holds this many, or once the "
 	 "bucket holds this many files above level 0 (then its level of two files or more with "
-	 "the fewest bytes). Output files grow by this factor per level."},
+	 "the fewest bytes, or with one file on each level the two levels next to each other "
+	 "with the fewest bytes). Output files grow by this factor per level."},
 	{STRATAD_SCOPE_POLICY, "merge.small_bytes", STRATAD_CFG_BYTES, "0", 0, 1.0 * (1ull << 30),
 	 true, P(merge_small_bytes), "bytes",
 	 "...or once level n holds two files smaller than this (0: only the fanout counts)."},

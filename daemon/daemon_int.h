@@ -106,6 +106,7 @@ typedef struct dj {
 	bool drop_history;     /* major compaction */
 	bool orphan_scan;      /* clean */
 	int level;             /* merge input level, -1: the lowest with two files */
+	int through;           /* merge: > level, a paired merge of levels level..through */
 	char table[STRATA_NAME_MAX + 1];
 	uint32_t table_id;
 	char part[STRATA_PART_NAME_MAX];

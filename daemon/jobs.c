@@ -86,6 +86,8 @@ json_t *d_job_json(const dj *j, int64_t now_us)
 	json_object_set_new(o, "manual", json_boolean(j->is_manual));
 	if (j->kind == DJ_MERGE && j->level >= 0)
 		json_object_set_new(o, "level", json_integer(j->level));
+	if (j->kind == DJ_MERGE && j->through > j->level)
+		json_object_set_new(o, "through", json_integer(j->through));
 	json_object_set_new(o, "score", json_real(j->score));
 	json_object_set_new(o, "reason", json_string(j->reason));
 	json_object_set_new(o, "queued_s", json_real((double)(now_us - j->queued_us) / 1e6));

@@ -106,6 +106,7 @@ static bool bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 					  c->kind == STRATA_POL_MERGE ? DJ_MERGE :
 									DJ_PARTIAL;
 				j->level = c->kind == STRATA_POL_MERGE ? c->level : -1;
+				j->through = c->kind == STRATA_POL_MERGE ? c->through : 0;
 				j->score = c->score;
 				j->planned_garbage_rows = plan->st.garbage_rows;
 				j->pol = *pol;
@@ -128,6 +129,7 @@ static bool bucket_decide(stratad *d, dtable *t, dbucket *b, const strata_pol_pl
 	j->part_id = b->part_id;
 	j->bucket = b->bucket;
 	j->level = kind == DJ_MERGE ? c->level : -1;
+	j->through = kind == DJ_MERGE ? c->through : 0;
 	j->score = c->score;
 	j->planned_garbage_rows = plan->st.garbage_rows;
 	snprintf(j->reason, sizeof(j->reason), "%s", c->why);
@@ -158,6 +160,8 @@ static json_t *checks_json(const strata_pol_check *c, size_t n)
 		json_object_set_new(o, "score", json_real(c[i].score));
 		if (c[i].kind == STRATA_POL_MERGE && c[i].is_due)
 			json_object_set_new(o, "level", json_integer(c[i].level));
+		if (c[i].kind == STRATA_POL_MERGE && c[i].is_due && c[i].through > c[i].level)
+			json_object_set_new(o, "through", json_integer(c[i].through));
 		json_object_set_new(o, "why", json_string(c[i].why));
 		json_array_append_new(a, o);
 	}

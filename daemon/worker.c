@@ -67,6 +67,7 @@ void d_job_spec(const dj *j, strata_bucket_job *out)
 							   STRATA_BUCKET_JOB_MAJOR;
 	strata_bucket_job_default(out, k);
 	out->level = j->kind == DJ_MERGE ? j->level : -1;
+	out->through = j->kind == DJ_MERGE ? j->through : 0;
 	out->drop_history = j->drop_history;
 	out->pol = &j->pol;
 }

@@ -41,6 +41,8 @@ typedef struct strata_bucket_job {
 	strata_bucket_job_kind kind;
 	int level;                /* MERGE: input level, -1: the lowest level >= 1
 				     with two files or more */
+	int through;              /* MERGE, when > level: every file of levels
+				     level..through (a paired merge); 0: level alone */
 	bool drop_history;        /* MAJOR: free the replaced files at once */
 	const strata_policy *pol; /* lent for the call; NULL: the defaults */
 } strata_bucket_job;

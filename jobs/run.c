@@ -43,7 +43,8 @@ int strata_bucket_job_plan(const strata_bucket_view *v, const strata_bucket_job 
 		rc = strata_sort_plan(v, pol->sort_max_bytes, plan);
 		break;
 	case STRATA_BUCKET_JOB_MERGE:
-		rc = strata_merge_plan(v, job->level, (size_t)pol->merge_fanout, 0, plan);
+		rc = strata_merge_plan(v, job->level, job->through, (size_t)pol->merge_fanout, 0,
+				       plan);
 		if (rc == 0 && plan->ninputs)
 			plan->target_bytes = strata_pol_merge_target_bytes(pol, plan->out_level);
 		break;

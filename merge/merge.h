@@ -110,8 +110,10 @@ int strata_job_execute(struct strata_wh *wh, const strata_bucket_view *view,
 
 /* Leveled merge planner: files of `level` (-1: the lowest level >= 1 with at
  * least two files) -> level + 1, at most max_files of them adjacent in _seq
- * (oldest first).  plan->ninputs == 0 when there is nothing to merge. */
-int strata_merge_plan(const strata_bucket_view *v, int level, size_t max_files,
+ * (oldest first); with through > level (a paired merge), the files of levels
+ * level..through -> through + 1, at most max_files of them (oldest first).
+ * plan->ninputs == 0 when there is nothing to merge. */
+int strata_merge_plan(const strata_bucket_view *v, int level, int through, size_t max_files,
 		      uint64_t target_bytes, strata_job_plan *plan);
 
 #endif

@@ -8,12 +8,16 @@
  * into files one level up, split at target_bytes: every record is kept with
  * its _seq, so a read at any version returns what it returned before.
  * Which level: the caller's, or (-1) the lowest level >= 1 holding at least
- * two files.  Whether a merge is due at all is the policy's decision
- * (policies/); this picks the files.
+ * two files.  A paired merge (through > level) takes the files of levels
+ * level..through into through + 1: the policy asks for one when the bucket
+ * is crowded with one file on each level, so no level holds two to merge
+ * (policies/policies.c, the crowded rule).  Whether a merge is due at all is
+ * the policy's decision (policies/); this picks the files.
  *
  * Invariants:
- *   1. the inputs are of one level and the oldest of it, so the files left
- *      at that level stay adjacent in _seq to the next merge's;
+ *   1. the inputs are of one level (or of one range of levels) and the
+ *      oldest of it, so the files left there stay adjacent in _seq to the
+ *      next merge's;
  *   2. a plan has at least two inputs or none (ninputs == 0: nothing to do).
  *
  * Pure: reads only the bucket view (its arena holds the input list).  Any
@@ -23,7 +27,7 @@
 
 #include <string.h>
 
-int strata_merge_plan(const strata_bucket_view *v, int level, size_t max_files,
+int strata_merge_plan(const strata_bucket_view *v, int level, int through, size_t max_files,
 		      uint64_t target_bytes, strata_job_plan *plan)
 {
 	memset(plan, 0, sizeof(*plan));
@@ -43,18 +47,20 @@ int strata_merge_plan(const strata_bucket_view *v, int level, size_t max_files,
 		if (level < 0)
 			return 0;
 	}
+	if (through < level)
+		through = level;
 	const strata_file_entry **in = strata_arena_alloc(v->arena, (v->nfiles + 1) * sizeof(void *));
 	size_t n = 0;
 	/* files are ordered by seq_min: the first max_files of the level are the
 	 * oldest and adjacent in _seq among that level */
 	for (size_t i = 0; i < v->nfiles && n < max_files; i++)
-		if (v->files[i].level == level)
+		if (v->files[i].level >= level && v->files[i].level <= through)
 			in[n++] = &v->files[i];
 	if (n < 2)
 		return 0;
 	plan->inputs = in;
 	plan->ninputs = n;
-	plan->out_level = (uint8_t)(level + 1);
+	plan->out_level = (uint8_t)(through + 1);
 	plan->target_bytes = target_bytes;
 	return 0;
 }

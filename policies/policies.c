@@ -31,12 +31,22 @@
  *            output, at the highest level) to compaction; the pressure is
  *            that level's, or A / fanout when crowded and larger; outputs of about
  *            merge.target_bytes x fanout^l bytes (strata_pol_merge_target_bytes).
- *            The crowded rule bounds a bucket, not only a level: with row
- *            files sorted at sort.min_files, a bucket holds about
- *            sort.min_files + merge.fanout runs (8 by default, Paimon's
- *            num-sorted-run.stop-trigger); per level alone, a bucket under
- *            sustained ingest held fanout - 1 runs on every level
- *            (docs/BENCHMARKS.md, "Sustained ingest")
+ *            If the bucket is crowded and no level holds two files (one
+ *            file on each of A levels), a paired merge: of the levels that
+ *            hold a file, the two next to each other with the fewest bytes
+ *            together (ties: the lowest), l and m, merge into m + 1
+ *            (pressure A / fanout).
+ *            The crowded rule bounds a bucket, not only a level: A reaches
+ *            fanout only until the merge it makes due has run, so with row
+ *            files sorted at sort.min_files a bucket holds at most
+ *            sort.min_files - 1 + fanout - 1 runs while nothing is due, and
+ *            about sort.min_files + fanout - 1 (7 by default; Paimon's
+ *            num-sorted-run.stop-trigger is 8) while its sort waits to run.
+ *            Per level alone, a bucket under sustained ingest held
+ *            fanout - 1 runs on every level; without the paired merge, one
+ *            file on each of fanout levels stayed until the next sort, and
+ *            with the row files of two commits arriving together a bucket
+ *            held 9 runs (docs/BENCHMARKS.md, "Sustained ingest")
  *   compact  (partial) only when B > F; C = live files with _seq_min <= B;
  *              rows<=B(f)  = rows(f) if seq_max <= B, else
  *                            base + (rows(f) - base) x (B - lo) / (seq_max - lo)
@@ -267,6 +277,28 @@ static void check_sort(const strata_pol_stats *st, const strata_policy *p, int64
 
 /* ---- merge ----------------------------------------------------------------------------- */
 
+/* Of the levels >= 1 that hold a file and merge (the last slot,
+ * STRATA_POL_LEVELS - 1, never does), the two next to each other holding
+ * the fewest bytes together (ties: the lowest): false when fewer than two
+ * levels hold a file. */
+static bool pair_levels(const strata_pol_stats *st, int *lo, int *hi)
+{
+	int prev = -1;
+	uint64_t best = UINT64_MAX;
+	*lo = *hi = -1;
+	for (int l = 1; l < STRATA_POL_LEVELS - 1; l++) {
+		if (!st->files_per_level[l])
+			continue;
+		if (prev > 0 && st->bytes_per_level[prev] + st->bytes_per_level[l] < best) {
+			best = st->bytes_per_level[prev] + st->bytes_per_level[l];
+			*lo = prev;
+			*hi = l;
+		}
+		prev = l;
+	}
+	return *hi > 0;
+}
+
 static void check_merge(const strata_pol_stats *st, const strata_policy *p, strata_pol_check *c,
 			uint64_t *target)
 {
@@ -301,6 +333,18 @@ static void check_merge(const strata_pol_stats *st, const strata_policy *p, stra
 	if (best < 0 && cheapest >= 0) {
 		best = cheapest;
 		best_p = (double)st->files_per_level[cheapest] / (double)p->merge_fanout;
+	}
+	if (best < 0 && is_crowded && pair_levels(st, &best, &c->through)) {
+		/* crowded, one file on each level: the two lowest, paired */
+		c->is_due = true;
+		c->level = best;
+		c->score = POL_WEIGHT_MERGE * clamp_pressure((double)above / (double)p->merge_fanout);
+		*target = strata_pol_merge_target_bytes(p, c->through + 1);
+		snprintf(c->why, sizeof(c->why),
+			 "%zu files above level 0 %s merge.fanout %" PRId64 ", no level holds two: "
+			 "levels %d and %d into level %d, outputs of about %" PRIu64 " bytes",
+			 above, ge(true), p->merge_fanout, best, c->through, c->through + 1, *target);
+		return;
 	}
 	if (best < 0) {
 		if (busiest < 0)

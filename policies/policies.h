@@ -116,6 +116,8 @@ typedef struct strata_pol_check {
 	bool is_due;
 	double score;          /* > 0 only when due; higher runs first */
 	int level;             /* merge: the input level (output: level + 1) */
+	int through;           /* merge, when > level: a paired merge of levels level..through
+				  (output: through + 1); 0: level alone */
 	char why[320];
 } strata_pol_check;
 

@@ -77,7 +77,7 @@ static void *job_main(void *arg)
 		if (r < 45)
 			strata_sort_plan(&v, 0, &plan);
 		else if (r < 65)
-			strata_merge_plan(&v, -1, 4, 0, &plan);
+			strata_merge_plan(&v, -1, 0, 4, 0, &plan);
 		else if (r < 85)
 			strata_compact_partial_plan(&v, &plan);
 		else

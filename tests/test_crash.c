@@ -960,7 +960,7 @@ static void job_plan_make(const crash_plan *p, const strata_bucket_view *v, stra
 		strata_sort_plan(v, p->sort_max_bytes, jp);
 		break;
 	case JOB_MERGE:
-		strata_merge_plan(v, -1, p->merge_max_files, p->merge_target_bytes, jp);
+		strata_merge_plan(v, -1, 0, p->merge_max_files, p->merge_target_bytes, jp);
 		break;
 	case JOB_PARTIAL:
 		strata_compact_partial_plan(v, jp);

@@ -289,6 +289,23 @@ static void test_merge_levels(void)
 	/* an explicit level with one file: nothing either */
 	o.merge_level = 1;
 	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MERGE, &o, NULL, &res, &err), 1);
+	/* a paired merge: the file of level 1 and the one of level 2 -> level 3,
+	 * every record kept, every version reading as before */
+	o.merge_through = 2;
+	CU_ASSERT_EQUAL_FATAL(jf_job(&f, 0, JF_MERGE, &o, NULL, &res, &err), 0);
+	CU_ASSERT_EQUAL(res.files_in, 2);
+	CU_ASSERT_EQUAL(res.files_out, 1);
+	CU_ASSERT_EQUAL(res.rows_out, 9);
+	CU_ASSERT_EQUAL(jf_hist_diff(&f, &h, 1, 0), 0);
+	n = jf_live(&f, 0, a, &live);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(live[0].level, 3);
+	CU_ASSERT_EQUAL(live[0].seq_min, 2);
+	CU_ASSERT_EQUAL(live[0].seq_max, 8);
+	/* a range with one file in it: nothing */
+	o.merge_level = 1;
+	o.merge_through = 3;
+	CU_ASSERT_EQUAL(jf_job(&f, 0, JF_MERGE, &o, NULL, &res, &err), 1);
 	check_clean_state(&f, 0);
 	jf_hist_free(&h);
 	strata_arena_free(a);

@@ -53,6 +53,7 @@ typedef struct bcase {
 	int best;               /* -1 none, 0 sort, 1 merge, 2 compact */
 	int due[3];             /* 1 due, 0 not */
 	int level;              /* merge level when due */
+	int through;            /* a paired merge's upper level (0: none) */
 	uint64_t target;        /* merge target (0: do not check) */
 	int why_check;          /* which check's why to search */
 	const char *why;
@@ -151,10 +152,23 @@ static const bcase bucket_cases[] = {
 	 .f = {LV(1, MiB), LV(1, MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB), LV(2, 8 * MiB)},
 	 .nf = 6, .fanout = 4, .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 2,
 	 .next_in_s = DUE_NOW},
-	{.name = "merge: crowded, but no level holds two",
+	/* one file on each level: a paired merge.  It used to wait for the
+	 * next sort, and a bucket held sort.min_files + fanout + 1 runs (9) */
+	{.name = "merge: crowded, no level holds two: a paired merge of the lowest",
 	 .f = {LV(1, 8 * MiB), LV(2, 8 * MiB), LV(3, 8 * MiB), LV(4, 8 * MiB)}, .nf = 4, .fanout = 4,
+	 .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 1, .through = 2,
+	 .why_check = 1,
+	 .why = "4 files above level 0 >= merge.fanout 4, no level holds two: levels 1 and 2 into "
+		"level 3",
+	 .next_in_s = DUE_NOW},
+	{.name = "merge: a paired merge takes the cheapest two levels next to each other",
+	 .f = {LV(1, 8 * MiB), LV(2, MiB), LV(4, MiB), LV(6, 64 * MiB)}, .nf = 4, .fanout = 4,
+	 .small_zero = 1, .best = 1, .due = {0, 1, 0}, .level = 2, .through = 4, .why_check = 1,
+	 .why = "levels 2 and 4 into level 5", .next_in_s = DUE_NOW},
+	{.name = "merge: one file on each level, one short of crowded",
+	 .f = {LV(1, 8 * MiB), LV(2, 8 * MiB), LV(3, 8 * MiB)}, .nf = 3, .fanout = 4,
 	 .small_zero = 1, .best = -1, .why_check = 1,
-	 .why = "4 files above level 0 >= merge.fanout but no level holds two", .next_in_s = NEVER},
+	 .why = "3 files above level 0 < merge.fanout", .next_in_s = NEVER},
 	{.name = "merge: level 0 is the sort's business", .f = {L0(1), L0(1)}, .nf = 2, .best = -1,
 	 .why_check = 1, .why = "no files above level 0", .next_in_s = 299},
 	{.name = "sort outranks merge at equal pressure", .fanout = 8, .small = 4 * MiB,
@@ -289,7 +303,8 @@ static void test_bucket_table(void)
 		for (int i = 0; i < 3; i++)
 			if (c->due[i] != (int)out.checks[i].is_due)
 				ok = false;
-		if (c->best == 1 && out.checks[1].level != c->level)
+		if (c->best == 1 && (out.checks[1].level != c->level ||
+				     out.checks[1].through != c->through))
 			ok = false;
 		if (c->best == 1 && c->target && out.merge_target_bytes != c->target)
 			ok = false;

@@ -308,7 +308,7 @@ static void sort_all(strata_wh *wh, const char *name, bool is_merge)
 					      0);
 			strata_job_plan plan;
 			if (is_merge)
-				strata_merge_plan(&view, -1, 2, 0, &plan);
+				strata_merge_plan(&view, -1, 0, 2, 0, &plan);
 			else
 				strata_sort_plan(&view, 0, &plan);
 			strata_job_ctl ctl = {.owner = "test_pred@test:0"};

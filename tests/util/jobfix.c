@@ -371,8 +371,8 @@ size_t jf_plan(jf *f, uint32_t b, jf_kind k, const jf_job_opts *o, strata_bucket
 		rc = strata_sort_plan(v, o->sort_max_bytes, plan);
 		break;
 	case JF_MERGE:
-		rc = strata_merge_plan(v, o->merge_level, o->merge_max_files ? o->merge_max_files : 8,
-				       o->target_bytes, plan);
+		rc = strata_merge_plan(v, o->merge_level, o->merge_through,
+				       o->merge_max_files ? o->merge_max_files : 8, o->target_bytes, plan);
 		break;
 	case JF_PARTIAL:
 		rc = strata_compact_partial_plan(v, plan);

@@ -90,6 +90,7 @@ const char *jf_kind_name(jf_kind k);
 
 typedef struct jf_job_opts {
 	int merge_level;          /* -1: the planner picks */
+	int merge_through;        /* > merge_level: a paired merge of levels level..through */
 	size_t merge_max_files;   /* 0: 8 */
 	uint64_t target_bytes;    /* split outputs at this size (0: the
 				     planner's choice); applied to any kind */

@@ -92,6 +92,16 @@ uint64_t oracle_rand(oracle *o)
 	return z ^ (z >> 31);
 }
 
+/* The lowest level >= 1 holding a live file of the bucket, -1 if none. */
+static int lowest_level(const strata_bucket_view *v)
+{
+	int lo = -1;
+	for (size_t i = 0; i < v->nfiles; i++)
+		if (v->files[i].level >= 1 && (lo < 0 || v->files[i].level < lo))
+			lo = v->files[i].level;
+	return lo;
+}
+
 static uint64_t rnd(oracle *o, uint64_t n)
 {
 	return n ? oracle_rand(o) % n : 0;
@@ -1362,9 +1372,14 @@ static int gov_jobs(oracle *o, gov_job kind, bool drop_history)
 			case G_SORT:
 				strata_sort_plan(&v, rnd(o, 2) ? 0 : 2000, &plan);
 				break;
-			case G_MERGE:
-				strata_merge_plan(&v, -1, 2 + rnd(o, 7), rnd(o, 2) ? 0 : 1500, &plan);
+			case G_MERGE: {
+				/* now and then a paired merge: the lowest level with a
+				 * file and the one or two levels above it */
+				int lo = rnd(o, 3) == 0 ? lowest_level(&v) : -1;
+				strata_merge_plan(&v, lo, lo > 0 ? lo + 1 + (int)rnd(o, 2) : 0,
+						  2 + rnd(o, 7), rnd(o, 2) ? 0 : 1500, &plan);
 				break;
+			}
 			case G_PARTIAL:
 				strata_compact_partial_plan(&v, &plan);
 				break;
