@@ -375,9 +375,8 @@ static void sample_take(ingest *g, uint64_t *from, sample *s)
 					s->max_level_runs = lvl[b][l];
 		}
 		/* the files' bytes by id: a version's added files are looked up,
-		 * not searched for (a scan of every entry per added file took
-		 * hundreds of ms of the writers' machine at every sample, and
-		 * their commits came in bursts after it) */
+		 * not searched for (a scan of every entry per added file was
+		 * O(versions x files x entries) in the writers' process) */
 		id_bytes *ib = calloc(n + 1, sizeof(*ib));
 		for (size_t i = 0; i < n; i++)
 			ib[i] = (id_bytes){f[i].id, f[i].bytes};
