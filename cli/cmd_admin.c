@@ -48,9 +48,9 @@ typedef enum {
 
 #define SH_JOB                                                                                   \
 	"{\"id\": \"int\", \"kind\": \"string\", \"table\": \"string\", \"partition\": \"string?\", " \
-	"\"bucket\": \"int?\", \"manual\": \"bool\", \"level\": \"int?\", \"score\": \"number\", "    \
-	"\"reason\": \"string\", \"queued_s\": \"number\", \"running_s\": \"number?\", "              \
-	"\"io_bytes\": \"int?\", \"cancelling\": \"bool?\"}"
+	"\"bucket\": \"int?\", \"manual\": \"bool\", \"level\": \"int?\", \"through\": \"int?\", "    \
+	"\"score\": \"number\", \"reason\": \"string\", \"queued_s\": \"number\", "                     \
+	"\"running_s\": \"number?\", \"io_bytes\": \"int?\", \"cancelling\": \"bool?\"}"
 #define SH_FINISHED                                                                              \
 	"{\"id\": \"int\", \"kind\": \"string\", \"table\": \"string\", \"partition\": \"string?\", " \
 	"\"bucket\": \"int?\", \"result\": \"string\", \"manual\": \"bool\", \"started_us\": "        \
@@ -60,7 +60,7 @@ typedef enum {
 	"\"string?\"}"
 #define SH_CHECK                                                                                 \
 	"{\"kind\": \"string\", \"due\": \"bool\", \"score\": \"number\", \"level\": \"int?\", "      \
-	"\"why\": \"string\"}"
+	"\"through\": \"int?\", \"why\": \"string\"}"
 #define SH_QUEUE                                                                                 \
 	"{\"message\": \"string\", \"queued\": [\"int\"], \"skipped\": [{\"partition\": "             \
 	"\"string?\", \"bucket\": \"int?\", \"why\": \"string\", \"job\": \"int\"}]}"

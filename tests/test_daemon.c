@@ -967,6 +967,105 @@ static void test_job_chaining(void)
 	strata_wh_close(wh);
 }
 
+/* ---- the paired merge --------------------------------------------------------------------------- */
+
+/* One library job on bucket 0 of table "pair"; level >= 1: a merge of it. */
+static void pair_job(strata_wh *wh, strata_bucket_job_kind kind, int level)
+{
+	strata_bucket_job job;
+	strata_bucket_job_default(&job, kind);
+	job.level = level;
+	strata_job_ctl ctl = {.owner = "test@pair:0"};
+	strata_bucket_job_out out;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_bucket_job_run(wh, "pair", "", 0, &job, &ctl, &out, &err), 0);
+	CU_ASSERT_FALSE(out.is_noop);
+}
+
+static size_t pair_rows(strata_wh *wh)
+{
+	strata_scan *sc;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "pair", &(strata_read_opts){0}, &sc, &err), 0);
+	const strata_row *row;
+	const char *const *pv;
+	size_t rows = 0;
+	while (strata_scan_next(sc, &row, &pv, &err) == 1)
+		rows++;
+	strata_scan_close(sc);
+	return rows;
+}
+
+/* A crowded bucket with one file on each level (1, 2, 3 at merge.fanout 3):
+ * no level holds two, and stratad merges the two cheapest levels next to
+ * each other into the level above (before, it queued nothing until a sort
+ * put a second file on level 1).  `admin plan` and the job say which, and
+ * the table reads the same. */
+static void test_paired_merge(void)
+{
+	const char *dir = tu_tmpdir();
+	char whp[4096], cfg[4096], log[4096], sock[200];
+	snprintf(whp, sizeof(whp), "%s/wh", dir);
+	const char *whn = tu_wh_name(whp);
+	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
+	snprintf(log, sizeof(log), "%s/stratad.log", dir);
+	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
+	strata_wh *wh;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "pair", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
+						  NULL, NULL, props, 1, &err), 0);
+	unsigned seed = 5;
+	uint64_t v;
+	/* seven sorted files, merged by hand into level 3 (4), 2 (2) and 1 (1) */
+	for (int i = 0; i < 7; i++) {
+		CU_ASSERT_EQUAL_FATAL(commit_rows(wh, "pair", 30, 1000, 8, &seed, &v, NULL), 0);
+		pair_job(wh, STRATA_BUCKET_JOB_SORT, -1);
+		if (i == 1 || i == 3 || i == 5)
+			pair_job(wh, STRATA_BUCKET_JOB_MERGE, 1);
+		if (i == 3)
+			pair_job(wh, STRATA_BUCKET_JOB_MERGE, 2);
+	}
+	shape s = table_shape(wh, "pair", 1);
+	CU_ASSERT_EQUAL_FATAL(s.files, 3);
+	CU_ASSERT_EQUAL_FATAL(s.max_per_level, 1);
+	size_t rows = pair_rows(wh);
+	write_cfg(cfg,
+		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
+		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
+		  "merge.fanout = 3\nclean.orphan_scan_s = 0\n",
+		  whn, sock);
+	pid_t pid = tud_spawn(cfg, log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
+	jobstats js = {0};
+	double end = tud_now_s() + 20;
+	while (tud_now_s() < end && job_stats(sock, &js) && js.ok[1] < 1)
+		tud_sleep_ms(50);
+	CU_ASSERT_EQUAL(js.ok[1], 1);
+	json_t *r = tud_admin(sock, "jobs");
+	json_t *fins = json_object_get(r, "finished"), *fin = NULL;
+	for (size_t i = 0; i < json_array_size(fins); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(fins, i), "kind")),
+			   "merge") == 0)
+			fin = json_array_get(fins, i);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fin);
+	const char *why = json_string_value(json_object_get(fin, "reason"));
+	CU_ASSERT_PTR_NOT_NULL(why);
+	CU_ASSERT_PTR_NOT_NULL(why ? strstr(why, "no level holds two: levels 1 and 2 into level 3") :
+				     NULL);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(fin, "files_in")), 2);
+	json_decref(r);
+	/* levels 1 and 2 became one file at level 3, beside the one there */
+	s = table_shape(wh, "pair", 1);
+	CU_ASSERT_EQUAL(s.files, 2);
+	CU_ASSERT_EQUAL(s.max_per_level, 2);
+	CU_ASSERT_EQUAL(pair_rows(wh), rows);
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
+	strata_wh_close(wh);
+}
+
 static void register_daemon(void)
 {
 	CU_pSuite s = CU_add_suite("daemon", NULL, NULL);
@@ -977,6 +1076,7 @@ static void register_daemon(void)
 	TU_ADD(s, test_two_daemons_one_warehouse);
 	TU_ADD(s, test_scan_after_job_cadence);
 	TU_ADD(s, test_job_chaining);
+	TU_ADD(s, test_paired_merge);
 }
 
 TU_MAIN(register_daemon)
