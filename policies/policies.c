@@ -334,8 +334,11 @@ static void check_merge(const strata_pol_stats *st, const strata_policy *p, stra
 		best = cheapest;
 		best_p = (double)st->files_per_level[cheapest] / (double)p->merge_fanout;
 	}
-	if (best < 0 && is_crowded && pair_levels(st, &best, &c->through)) {
-		/* crowded, one file on each level: the two lowest, paired */
+	int lo, hi;
+	if (best < 0 && is_crowded && pair_levels(st, &lo, &hi)) {
+		/* crowded, one file on each level: the cheapest two, paired */
+		best = lo;
+		c->through = hi;
 		c->is_due = true;
 		c->level = best;
 		c->score = POL_WEIGHT_MERGE * clamp_pressure((double)above / (double)p->merge_fanout);
