@@ -169,6 +169,45 @@ out:
 	return s;
 }
 
+/* The rows a snapshot read of table returns. */
+static size_t count_rows(strata_wh *wh, const char *table)
+{
+	strata_scan *sc;
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, table, &(strata_read_opts){0}, &sc, &err), 0);
+	const strata_row *row;
+	const char *const *pv;
+	size_t rows = 0;
+	while (strata_scan_next(sc, &row, &pv, &err) == 1)
+		rows++;
+	strata_scan_close(sc);
+	return rows;
+}
+
+/* A warehouse in the test's scratch directory with a one-bucket table, and
+ * the paths of a stratad for it. */
+typedef struct one_bucket {
+	char whp[4096], cfg[4096], log[4096], sock[200];
+	const char *whn; /* the warehouse's name: whp, or a catalog's (tu_wh_name) */
+	strata_wh *wh;
+} one_bucket;
+
+static void one_bucket_open(one_bucket *o, const char *table)
+{
+	const char *dir = tu_tmpdir();
+	snprintf(o->whp, sizeof(o->whp), "%s/wh", dir);
+	o->whn = tu_wh_name(o->whp);
+	snprintf(o->cfg, sizeof(o->cfg), "%s/stratad.ini", dir);
+	snprintf(o->log, sizeof(o->log), "%s/stratad.log", dir);
+	snprintf(o->sock, sizeof(o->sock), "%s/run/admin.sock", dir);
+	strata_err err;
+	CU_ASSERT_EQUAL_FATAL(strata_wh_open(o->whn, true, &o->wh, &err), 0);
+	const char *props[] = {"write.bucket.num=1"};
+	CU_ASSERT_EQUAL_FATAL(strata_table_create(o->wh, table,
+						  "pk BIGINT NOT NULL PRIMARY KEY, v STRING", NULL, NULL,
+						  props, 1, &err), 0);
+}
+
 static void chmod_path_for_others(const char *dir)
 {
 	chmod(dir, 0755);
@@ -703,14 +742,7 @@ static void test_stop_and_crash_mid_job(void)
 	CU_ASSERT_EQUAL(s.intents, 0);
 	CU_ASSERT_EQUAL(bucket_job_files(wh), 1); /* the one committed output */
 	/* the data read the same: count the keys */
-	strata_scan *sc;
-	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "big", &(strata_read_opts){0}, &sc, &err), 0);
-	const strata_row *row;
-	const char *const *pv;
-	size_t rows = 0;
-	while (strata_scan_next(sc, &row, &pv, &err) == 1)
-		rows++;
-	strata_scan_close(sc);
+	size_t rows = count_rows(wh, "big");
 	if (rows != keys)
 		fprintf(stderr, "\nscan after recovery: %zu rows, %zu keys written\n", rows, keys);
 	CU_ASSERT_EQUAL(rows, keys);
@@ -921,19 +953,10 @@ static void test_scan_after_job_cadence(void)
  * the merge runs. */
 static void test_job_chaining(void)
 {
-	const char *dir = tu_tmpdir();
-	char whp[4096], cfg[4096], log[4096], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	const char *whn = tu_wh_name(whp);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
-	strata_wh *wh;
-	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "chain", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &err), 0);
+	one_bucket o;
+	one_bucket_open(&o, "chain");
+	strata_wh *wh = o.wh;
+	const char *cfg = o.cfg, *log = o.log, *sock = o.sock, *whn = o.whn;
 	write_cfg(cfg,
 		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 3600\nworkers = 1\n"
 		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
@@ -982,20 +1005,6 @@ static void pair_job(strata_wh *wh, strata_bucket_job_kind kind, int level)
 	CU_ASSERT_FALSE(out.is_noop);
 }
 
-static size_t pair_rows(strata_wh *wh)
-{
-	strata_scan *sc;
-	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "pair", &(strata_read_opts){0}, &sc, &err), 0);
-	const strata_row *row;
-	const char *const *pv;
-	size_t rows = 0;
-	while (strata_scan_next(sc, &row, &pv, &err) == 1)
-		rows++;
-	strata_scan_close(sc);
-	return rows;
-}
-
 /* A crowded bucket with one file on each level (1, 2, 3 at merge.fanout 3):
  * no level holds two, and stratad merges the two cheapest levels next to
  * each other into the level above (before, it queued nothing until a sort
@@ -1003,19 +1012,10 @@ static size_t pair_rows(strata_wh *wh)
  * the table reads the same. */
 static void test_paired_merge(void)
 {
-	const char *dir = tu_tmpdir();
-	char whp[4096], cfg[4096], log[4096], sock[200];
-	snprintf(whp, sizeof(whp), "%s/wh", dir);
-	const char *whn = tu_wh_name(whp);
-	snprintf(cfg, sizeof(cfg), "%s/stratad.ini", dir);
-	snprintf(log, sizeof(log), "%s/stratad.log", dir);
-	snprintf(sock, sizeof(sock), "%s/run/admin.sock", dir);
-	strata_wh *wh;
-	strata_err err;
-	CU_ASSERT_EQUAL_FATAL(strata_wh_open(whn, true, &wh, &err), 0);
-	const char *props[] = {"write.bucket.num=1"};
-	CU_ASSERT_EQUAL_FATAL(strata_table_create(wh, "pair", "pk BIGINT NOT NULL PRIMARY KEY, v STRING",
-						  NULL, NULL, props, 1, &err), 0);
+	one_bucket o;
+	one_bucket_open(&o, "pair");
+	strata_wh *wh = o.wh;
+	const char *cfg = o.cfg, *log = o.log, *sock = o.sock, *whn = o.whn;
 	unsigned seed = 5;
 	uint64_t v;
 	/* seven sorted files, merged by hand into level 3 (4), 2 (2) and 1 (1) */
@@ -1030,7 +1030,7 @@ static void test_paired_merge(void)
 	shape s = table_shape(wh, "pair", 1);
 	CU_ASSERT_EQUAL_FATAL(s.files, 3);
 	CU_ASSERT_EQUAL_FATAL(s.max_per_level, 1);
-	size_t rows = pair_rows(wh);
+	size_t rows = count_rows(wh, "pair");
 	write_cfg(cfg,
 		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
 		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
@@ -1060,7 +1060,7 @@ static void test_paired_merge(void)
 	s = table_shape(wh, "pair", 1);
 	CU_ASSERT_EQUAL(s.files, 2);
 	CU_ASSERT_EQUAL(s.max_per_level, 2);
-	CU_ASSERT_EQUAL(pair_rows(wh), rows);
+	CU_ASSERT_EQUAL(count_rows(wh, "pair"), rows);
 	kill(pid, SIGTERM);
 	CU_ASSERT_EQUAL(tud_wait_exit(pid, 30), 0);
 	strata_wh_close(wh);
