@@ -892,14 +892,7 @@ static void test_two_daemons_one_warehouse(void)
 	CU_ASSERT_EQUAL(js[0].failed + js[1].failed, 0);
 	CU_ASSERT_EQUAL(table_shape(wh, "two", 1).l0, 0);
 	/* the data: every key once */
-	strata_scan *sc;
-	CU_ASSERT_EQUAL_FATAL(strata_scan_open(wh, "two", &(strata_read_opts){0}, &sc, &err), 0);
-	const strata_row *row;
-	const char *const *pv;
-	size_t rows = 0;
-	while (strata_scan_next(sc, &row, &pv, &err) == 1)
-		rows++;
-	strata_scan_close(sc);
+	size_t rows = count_rows(wh, "two");
 	size_t keys = 0;
 	for (int k = 0; k < 400; k++)
 		keys += (seen[k / 8] >> (k % 8)) & 1;
