@@ -208,12 +208,26 @@ static void one_bucket_open(one_bucket *o, const char *table)
 						  props, 1, &err), 0);
 }
 
+static void write_cfg(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* stratad on o's warehouse, one worker, row files left alone (sorts only by
+ * hand), no orphan scan; ready when this returns its PID. */
+static pid_t one_bucket_spawn(one_bucket *o, int scan_interval_s, int merge_fanout)
+{
+	write_cfg(o->cfg,
+		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = %d\nworkers = 1\n"
+		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
+		  "merge.fanout = %d\nclean.orphan_scan_s = 0\n",
+		  o->whn, o->sock, scan_interval_s, merge_fanout);
+	pid_t pid = tud_spawn(o->cfg, o->log, NULL);
+	CU_ASSERT_FATAL(tud_wait_ready(o->sock, 20));
+	return pid;
+}
+
 static void chmod_path_for_others(const char *dir)
 {
 	chmod(dir, 0755);
 }
-
-static void write_cfg(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void write_cfg(const char *path, const char *fmt, ...)
 {
@@ -949,14 +963,8 @@ static void test_job_chaining(void)
 	one_bucket o;
 	one_bucket_open(&o, "chain");
 	strata_wh *wh = o.wh;
-	const char *cfg = o.cfg, *log = o.log, *sock = o.sock, *whn = o.whn;
-	write_cfg(cfg,
-		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 3600\nworkers = 1\n"
-		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
-		  "merge.fanout = 2\nclean.orphan_scan_s = 0\n",
-		  whn, sock);
-	pid_t pid = tud_spawn(cfg, log, NULL);
-	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
+	const char *sock = o.sock;
+	pid_t pid = one_bucket_spawn(&o, 3600, 2);
 	unsigned seed = 9;
 	uint64_t v;
 	jobstats js = {0};
@@ -1008,7 +1016,7 @@ static void test_paired_merge(void)
 	one_bucket o;
 	one_bucket_open(&o, "pair");
 	strata_wh *wh = o.wh;
-	const char *cfg = o.cfg, *log = o.log, *sock = o.sock, *whn = o.whn;
+	const char *sock = o.sock;
 	unsigned seed = 5;
 	uint64_t v;
 	/* seven sorted files, merged by hand into level 3 (4), 2 (2) and 1 (1) */
@@ -1024,13 +1032,7 @@ static void test_paired_merge(void)
 	CU_ASSERT_EQUAL_FATAL(s.files, 3);
 	CU_ASSERT_EQUAL_FATAL(s.max_per_level, 1);
 	size_t rows = count_rows(wh, "pair");
-	write_cfg(cfg,
-		  "[daemon]\nwarehouse = %s\nsocket = %s\nscan_interval_s = 1\nworkers = 1\n"
-		  "log_level = info\n[policy]\nsort.min_files = 100\nsort.max_delay_s = 3600\n"
-		  "merge.fanout = 3\nclean.orphan_scan_s = 0\n",
-		  whn, sock);
-	pid_t pid = tud_spawn(cfg, log, NULL);
-	CU_ASSERT_FATAL(tud_wait_ready(sock, 20));
+	pid_t pid = one_bucket_spawn(&o, 1, 3);
 	jobstats js = {0};
 	double end = tud_now_s() + 20;
 	while (tud_now_s() < end && job_stats(sock, &js) && js.ok[1] < 1)
